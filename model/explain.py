@@ -1,0 +1,166 @@
+"""Explanation maps through tf-keras-vis, behind one signature, and their overlays.
+
+Every method takes a built explainer, a `CategoricalScore`, a batch of one preprocessed image and
+a layer name, and returns a float32 map at model-input resolution. `normalize_map` then enforces
+the contract: float32 HxW in [0, 1], finite, all zero when the method found no positive evidence.
+
+Explainers are built with `clone=True`: `ReplaceToLinear` on the live model would turn the
+served model's softmax into a linear output.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from dataclasses import dataclass
+from typing import Callable
+
+import cv2
+import numpy as np
+
+# Options per method: the first three use the class logit (softmax replaced by linear, as the
+# Grad-CAM paper does); Score-CAM weights activation maps by the softmax probability, as its paper does.
+METHOD_LABELS = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "scorecam": "Score-CAM", "smoothgrad": "SmoothGrad"}
+SLOW_METHODS = frozenset({"scorecam", "smoothgrad"})
+SCORECAM_MAX_N = 64
+SMOOTHGRAD_SAMPLES = 20
+SMOOTHGRAD_NOISE = 0.15
+
+COLORMAPS = {"jet": cv2.COLORMAP_JET, "turbo": cv2.COLORMAP_TURBO, "inferno": cv2.COLORMAP_INFERNO,
+             "viridis": cv2.COLORMAP_VIRIDIS, "hot": cv2.COLORMAP_HOT}
+
+
+def _build(method: str, model):
+    from tf_keras_vis.gradcam import Gradcam
+    from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
+    from tf_keras_vis.saliency import Saliency
+    from tf_keras_vis.scorecam import Scorecam
+    from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
+
+    if method == "scorecam":
+        return Scorecam(model, clone=True)
+    kind = {"gradcam": Gradcam, "gradcam++": GradcamPlusPlus, "smoothgrad": Saliency}[method]
+    return kind(model, model_modifier=ReplaceToLinear(), clone=True)
+
+
+def _gradcam(explainer, score, batch, layer):
+    return explainer(score, batch, penultimate_layer=layer, seek_penultimate_conv_layer=False,
+                     normalize_cam=False, expand_cam=True)
+
+
+def _scorecam(explainer, score, batch, layer):
+    # Faster Score-CAM: only the max_N channels with the strongest activation are scored.
+    channels = int(explainer.model.get_layer(layer).output.shape[-1])
+    return explainer(score, batch, penultimate_layer=layer, seek_penultimate_conv_layer=False,
+                     normalize_cam=False, expand_cam=True, max_N=min(SCORECAM_MAX_N, channels), batch_size=16)
+
+
+def _smoothgrad(explainer, score, batch, layer):
+    # SmoothGrad is pixel-level: the layer does not apply.
+    return explainer(score, batch, smooth_samples=SMOOTHGRAD_SAMPLES, smooth_noise=SMOOTHGRAD_NOISE,
+                     normalize_map=False)
+
+
+METHODS: dict[str, Callable] = {"gradcam": _gradcam, "gradcam++": _gradcam, "scorecam": _scorecam,
+                                "smoothgrad": _smoothgrad}
+
+
+def check_method(method: str) -> str:
+    if method not in METHODS:
+        raise ValueError(f"unknown explanation method {method!r}; choose one of {sorted(METHODS)}")
+    return method
+
+
+def normalize_map(raw, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Enforce the map contract: float32 2-D, finite, in [0, 1]; scaled by its maximum so that zero
+    keeps meaning 'no positive evidence'. An all-zero (or non-finite) map stays all zero."""
+    heat = np.nan_to_num(np.asarray(raw, dtype=np.float64).squeeze(), nan=0.0, posinf=0.0, neginf=0.0)
+    if heat.ndim == 3:  # A map with a channel axis: keep the strongest channel per pixel.
+        heat = heat.max(axis=-1)
+    if heat.ndim != 2:
+        raise ValueError(f"an explanation map must be 2-D, got shape {heat.shape}")
+    if shape is not None and heat.shape != tuple(shape):
+        heat = cv2.resize(heat, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    heat = np.clip(heat, 0.0, None)
+    peak = heat.max()
+    return (heat / peak if peak > 1e-12 else np.zeros_like(heat)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A map at model-input resolution and what it explains."""
+
+    heatmap: np.ndarray
+    method: str
+    class_index: int
+    label: str
+    layer: str | None
+
+
+class ExplainerSet:
+    """Built explainers of one model, one per method, built lazily (cloning a model is slow)."""
+
+    def __init__(self, model):
+        self.model = model
+        self._built: dict[str, object] = {}
+
+    def explainer(self, method: str):
+        check_method(method)
+        if method not in self._built:
+            self._built[method] = _build(method, self.model)
+        return self._built[method]
+
+    def explain(self, model_input: np.ndarray, method: str, class_index: int, layer: str | None) -> np.ndarray:
+        """One normalised map for one preprocessed image (S, S, C)."""
+        from tf_keras_vis.utils.scores import CategoricalScore
+
+        batch = np.asarray(model_input, np.float32)[None]
+        # Score-CAM runs `model.predict`, whose progress bar would corrupt the CLI's JSON on stdout;
+        # Keras also warns about the input structure of the cloned model, which is harmless here.
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            raw = METHODS[method](self.explainer(method), CategoricalScore([class_index]), batch, layer)
+        return normalize_map(raw[0] if isinstance(raw, np.ndarray) and raw.ndim >= 3 else raw,
+                             shape=batch.shape[1:3])
+
+
+def explainable_layers(model) -> list[str]:
+    """Layers whose output is a spatial feature map (4-D) that Grad-CAM can explain, input side first."""
+    names = []
+    for layer in model.layers:
+        kind = type(layer).__name__
+        shape = getattr(layer, "output", None) is not None and layer.output.shape
+        if kind in ("Conv2D", "Activation", "Add", "Concatenate", "DepthwiseConv2D", "SeparableConv2D") \
+                and shape and len(shape) == 4:
+            names.append(layer.name)
+    return names
+
+
+def to_uint8(pixels: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(pixels, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def render_overlay(pixels: np.ndarray, heatmap: np.ndarray, opacity: float = 0.45, colormap: str = "jet",
+                   threshold: float = 0.0) -> np.ndarray:
+    """Blend a heatmap over a grayscale image with OpenCV.
+
+    Args:
+        pixels: grayscale image, float in [0, 1], HxW (the original, not the model input).
+        heatmap: map in [0, 1] on the same HxW grid (see `model.preprocessing.map_to_image`).
+        opacity: weight of the colour layer, 0 (image only) to 1 (map only).
+        colormap: one of `COLORMAPS`.
+        threshold: map values below it are not coloured, so faint evidence does not hide anatomy.
+
+    Returns:
+        uint8 RGB image HxWx3 at the original size and aspect ratio.
+    """
+    if colormap not in COLORMAPS:
+        raise ValueError(f"unknown colormap {colormap!r}; choose one of {sorted(COLORMAPS)}")
+    if not 0.0 <= opacity <= 1.0:
+        raise ValueError(f"opacity must be in [0, 1], got {opacity!r}")
+    if heatmap.shape != pixels.shape[:2]:
+        raise ValueError(f"heatmap shape {heatmap.shape} differs from image shape {pixels.shape[:2]}")
+    gray = cv2.cvtColor(to_uint8(pixels), cv2.COLOR_GRAY2RGB)
+    colour = cv2.cvtColor(cv2.applyColorMap(to_uint8(heatmap), COLORMAPS[colormap]), cv2.COLOR_BGR2RGB)
+    weight = np.where(heatmap >= threshold, opacity, 0.0)[..., None] if threshold > 0 else opacity
+    return np.round(gray * (1.0 - weight) + colour * weight).astype(np.uint8)

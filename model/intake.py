@@ -1,0 +1,515 @@
+"""Image intake: every image the project reads (upload, CLI, training) enters here.
+
+`load_xray` turns bytes, a path or an uploaded file into an `Xray`: float32 grayscale
+pixels in [0, 1] plus a small dict of non-identifying metadata. The format is detected
+from the content (magic bytes), never from the file name:
+
+* PNG, JPEG, TIFF and BMP are decoded with Pillow. 16-bit grayscale keeps its depth.
+  Colour is reduced to luminance (ITU-R BT.601 weights, as Pillow's "L" conversion),
+  and an alpha channel is composited onto black, so transparent areas read as 0 (air).
+* DICOM is decoded with pydicom (imported only when a DICOM file arrives), applying
+  the Modality LUT (rescale slope/intercept), then the VOI LUT or first window, and
+  inverting MONOCHROME1 so that bone is always bright.
+
+Every failure raises `XrayInputError` whose message is one plain sentence for a
+clinician. Patient identifiers are never read, returned, logged or put into messages;
+for the same reason file paths (which often contain names) are not quoted either.
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+import re
+import stat
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, ImageOps
+
+DEFAULT_MAX_BYTES = 30 * 1024 * 1024
+DEFAULT_MAX_PIXELS = 50_000_000
+DEFAULT_MIN_SIDE = 64
+
+_ACCEPTED = "a PNG, JPEG, DICOM (.dcm), TIFF or BMP file"
+_MSG_EMPTY = "This file is empty (0 bytes); please choose the image file again."
+_MSG_NO_SOURCE = "No image was provided; please choose an image file to upload."
+_MSG_BAD_SOURCE = "This input is not an image file or image data; please provide a file path or the file's contents."
+_MSG_NOT_FOUND = "No file was found at the given location; please check the folder and file name."
+_MSG_IS_DIRECTORY = "The given location is a folder, not an image file; please choose a single image file."
+_MSG_NO_ACCESS = "This file could not be opened because access to it was denied; please check its permissions."
+_MSG_CANNOT_OPEN = "This file could not be opened; please check that it is available and try again."
+_MSG_TEXT_STREAM = "This file was opened as text instead of binary data; please open it in binary mode."
+_MSG_UNSUPPORTED = f"This file is not a recognised image type; please upload {_ACCEPTED}."
+_MSG_TEXT = f"This file contains text, not an image; please upload {_ACCEPTED}."
+_MSG_PDF = f"This file is a PDF document, not an image; please export the X-ray itself as {_ACCEPTED}."
+_MSG_CORRUPT = "This file could not be read as an image: it may be corrupt; please export it again."
+_MSG_TRUNCATED = "This image file is incomplete (it ends too early); please export or upload it again."
+_MSG_BOMB = "This image claims to be far too large to open safely; please export it at a lower resolution."
+_MSG_MEMORY = "This image is too large to decode with the memory available; please export it at a lower resolution."
+_MSG_PIXEL_FORMAT = "This image uses an unsupported pixel format ({mode}); please export it as an 8- or 16-bit grayscale PNG."
+_MSG_NOT_FINITE = "This image contains invalid (not-a-number) pixel values; please export it again."
+_MSG_DICOM_CORRUPT = "This DICOM file could not be read: it may be corrupt or truncated; please export it again."
+_MSG_DICOM_NO_PIXELS = ("This DICOM file contains no image (no pixel data), for example a report; "
+                        "please export the X-ray image itself.")
+_MSG_DICOM_FRAMES = ("This DICOM file contains {frames} frames, but only single X-ray images are supported; "
+                     "please export one image per file.")
+_MSG_DICOM_COLOUR = ("This DICOM file uses the {pi} colour format, which is not supported; "
+                     "please export it as a grayscale (MONOCHROME2) image.")
+_MSG_DICOM_NO_DECODER = ("This DICOM file is compressed with {ts}, which this system cannot decode; "
+                         "please export it uncompressed (Explicit VR Little Endian) and upload it again.")
+_MSG_DICOM_DECODE_FAILED = ("This DICOM file's image data, compressed with {ts}, could not be decoded and may be "
+                            "damaged; please export it again, preferably uncompressed.")
+_MSG_DICOM_PIXELS_BROKEN = ("The image data in this DICOM file is incomplete or does not match its header; "
+                            "please export it again.")
+
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+# Sizes of the BMP info headers Pillow understands; "BM" alone is too weak a signature.
+_BMP_HEADER_SIZES = frozenset({12, 40, 52, 56, 64, 108, 124})
+_DICOM_VRS = frozenset(b"AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR "
+                       b"US UT UV".split())
+# Bytes found in text files (the heuristic of the `file` command): printable, whitespace, ESC, BEL, BS.
+_TEXT_BYTES = bytes(sorted({7, 8, 9, 10, 12, 13, 27} | set(range(0x20, 0x100)) - {0x7F}))
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+_PIL_BITS = {"1": 1, "L": 8, "LA": 8, "La": 8, "P": 8, "PA": 8, "RGB": 8, "RGBA": 8, "RGBa": 8, "RGBX": 8,
+             "CMYK": 8, "YCbCr": 8, "LAB": 8, "HSV": 8, "I;16": 16, "I;16L": 16, "I;16B": 16, "I;16N": 16}
+_DICOM_MONO = frozenset({"MONOCHROME1", "MONOCHROME2"})
+# pydicom's pixel_array converts these to RGB, so a luminance reduction is all that is left to do.
+_DICOM_RGB_LIKE = frozenset({"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT"})
+# Code strings (VR CS) such as "PA" or "CHEST"; anything else is dropped rather than risk free text.
+_CODE_STRING = re.compile(r"[A-Z0-9_ ]{1,16}")
+
+
+class XrayInputError(ValueError):
+    """An image could not be used; the message is one sentence for a person."""
+
+    def __init__(self, message: str) -> None:
+        # Collapse whitespace so the message is always a single line, whatever is formatted into it.
+        super().__init__(" ".join(str(message).split()))
+
+
+@dataclass(frozen=True)
+class Xray:
+    """A decoded radiograph: float32 grayscale pixels in [0, 1] and non-identifying metadata."""
+
+    pixels: np.ndarray
+    metadata: dict = field(default_factory=dict)
+
+
+def load_xray(source, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS,
+              min_side: int = DEFAULT_MIN_SIDE) -> Xray:
+    """Decode an X-ray image from bytes, a path or a file-like object.
+
+    Args:
+        source: the file's contents (bytes, bytearray or memoryview), a path (str or
+            os.PathLike) or an object with ``.read()`` such as a Streamlit UploadedFile
+            (read from its start when it can seek).
+        max_bytes: largest accepted file size in bytes, checked before anything is decoded.
+        max_pixels: largest accepted width * height, checked from the header before the
+            pixels are decoded.
+        min_side: smallest accepted width and height in pixels.
+
+    Returns:
+        An `Xray` whose pixels are a C-contiguous float32 HxW array in [0, 1] (after EXIF
+        rotation) and whose metadata holds width, height, bit_depth, format and mode, plus
+        modality, view_position, body_part_examined and photometric_interpretation for DICOM.
+
+    Raises:
+        XrayInputError: for every problem; the message is one sentence for a clinician.
+    """
+    data = _read_source(source, max_bytes)
+    kind = _sniff_format(data)
+    if kind == "DICOM":
+        pixels, metadata = _decode_dicom(data, max_pixels, min_side)
+    else:
+        pixels, metadata = _decode_raster(data, kind, max_pixels, min_side)
+    return Xray(pixels=_finish(pixels), metadata=metadata)
+
+
+# --------------------------------------------------------------------------- reading the source
+
+
+def _read_source(source, max_bytes: int) -> bytes:
+    """Return the raw bytes of `source`, refusing empty and over-sized input before decoding."""
+    if source is None:
+        raise XrayInputError(_MSG_NO_SOURCE)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = _bytes_like(source, max_bytes)
+    elif isinstance(source, (str, os.PathLike)):
+        data = _read_path(source, max_bytes)
+    elif callable(getattr(source, "read", None)):
+        data = _read_stream(source, max_bytes)
+    else:
+        raise XrayInputError(_MSG_BAD_SOURCE)
+    if not data:
+        raise XrayInputError(_MSG_EMPTY)
+    return data
+
+
+def _bytes_like(source, max_bytes: int) -> bytes:
+    """Bytes of an in-memory buffer; the size is checked before a copy is made."""
+    size = source.nbytes if isinstance(source, memoryview) else len(source)
+    if size > max_bytes:
+        raise XrayInputError(_too_large_message(size, max_bytes))
+    if isinstance(source, memoryview):
+        return source.tobytes()
+    return bytes(source)
+
+
+def _read_path(source, max_bytes: int) -> bytes:
+    """Read a file from disk, checking with os.stat that it is a file of acceptable size first."""
+    try:
+        path = os.fspath(source)
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            raise XrayInputError(_MSG_IS_DIRECTORY)
+        if info.st_size > max_bytes:
+            raise XrayInputError(_too_large_message(info.st_size, max_bytes))
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except (FileNotFoundError, NotADirectoryError, ValueError):  # ValueError: e.g. a NUL byte in the path.
+        raise XrayInputError(_MSG_NOT_FOUND) from None
+    except IsADirectoryError:
+        raise XrayInputError(_MSG_IS_DIRECTORY) from None
+    except PermissionError:
+        raise XrayInputError(_MSG_NO_ACCESS) from None
+    except OSError:
+        raise XrayInputError(_MSG_CANNOT_OPEN) from None
+    # The file may have grown between stat and read.
+    if len(data) > max_bytes:
+        raise XrayInputError(_too_large_message(None, max_bytes))
+    return data
+
+
+def _read_stream(stream, max_bytes: int) -> bytes:
+    """Read a file-like object from its start, never more than max_bytes + 1 bytes."""
+    try:
+        # A Streamlit rerun hands over the same UploadedFile, possibly already read to the end.
+        if callable(getattr(stream, "seek", None)):
+            stream.seek(0)
+        data = stream.read(max_bytes + 1)
+    except (OSError, ValueError):  # ValueError: reading a closed file.
+        raise XrayInputError(_MSG_CANNOT_OPEN) from None
+    if isinstance(data, str):
+        raise XrayInputError(_MSG_TEXT_STREAM)
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise XrayInputError(_MSG_BAD_SOURCE)
+    if len(data) > max_bytes:
+        size = getattr(stream, "size", None)
+        raise XrayInputError(_too_large_message(size if isinstance(size, int) else None, max_bytes))
+    return bytes(data)
+
+
+def _describe_bytes(size: int, *, round_up: bool = False) -> str:
+    """A size such as "41.2 MB"; rounded up for the file so it never looks equal to the limit."""
+    for unit, scale in (("MB", 1 << 20), ("KB", 1 << 10)):
+        if size >= scale:
+            value = math.ceil(size * 10 / scale) / 10 if round_up else math.floor(size * 10 / scale) / 10
+            return f"{value:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{size:,} bytes"
+
+
+def _too_large_message(size: int | None, max_bytes: int) -> str:
+    limit = _describe_bytes(max_bytes)
+    if size is None:
+        return f"This file is larger than the {limit} limit; please upload a smaller export."
+    return f"This file is {_describe_bytes(size, round_up=True)}, larger than the {limit} limit; " \
+           "please upload a smaller export."
+
+
+# --------------------------------------------------------------------------- format detection
+
+
+def _sniff_format(data: bytes) -> str:
+    """Name the format from the leading bytes ("PNG", "JPEG", "TIFF", "BMP" or "DICOM")."""
+    for magic, kind in _SIGNATURES:
+        if data.startswith(magic):
+            return kind
+    if data.startswith(b"BM") and len(data) >= 18 and int.from_bytes(data[14:18], "little") in _BMP_HEADER_SIZES:
+        return "BMP"
+    if data[128:132] == b"DICM" or data.startswith(b"DICM") or _looks_like_bare_dicom(data):
+        return "DICOM"
+    if data.startswith(b"%PDF"):
+        raise XrayInputError(_MSG_PDF)
+    if not data[:4096].translate(None, _TEXT_BYTES):
+        raise XrayInputError(_MSG_TEXT)
+    raise XrayInputError(_MSG_UNSUPPORTED)
+
+
+def _looks_like_bare_dicom(data: bytes) -> bool:
+    """Whether data is a DICOM stream without preamble: it starts with a group 0002 or 0008 element.
+
+    Only such data is later read with pydicom's ``force=True``, which would otherwise
+    accept almost any bytes.
+    """
+    if len(data) < 8 or int.from_bytes(data[0:2], "little") not in (0x0002, 0x0008):
+        return False
+    # Explicit VR shows a two-letter VR after the tag; implicit VR a 4-byte length that fits in the file.
+    return data[4:6] in _DICOM_VRS or int.from_bytes(data[4:8], "little") < len(data)
+
+
+def _check_dimensions(width: int, height: int, max_pixels: int, min_side: int) -> None:
+    """Refuse images with too many pixels or a too-short side; called before decoding pixels."""
+    if width * height > max_pixels:
+        raise XrayInputError(f"This image is {width:,} x {height:,} pixels, more than the limit of "
+                             f"{max_pixels:,} pixels; please export it at a lower resolution.")
+    if min(width, height) < min_side:
+        raise XrayInputError(f"This image is only {width:,} x {height:,} pixels, below the minimum of "
+                             f"{min_side:,} pixels per side; please upload the full-resolution X-ray.")
+
+
+def _finish(pixels: np.ndarray) -> np.ndarray:
+    """Guarantee the documented output: finite float32 HxW in [0, 1], C-contiguous."""
+    pixels = np.asarray(pixels, dtype=np.float32)
+    if not np.isfinite(pixels).all():
+        raise XrayInputError(_MSG_NOT_FINITE)
+    return np.ascontiguousarray(np.clip(pixels, 0.0, 1.0, out=pixels))
+
+
+# --------------------------------------------------------------------------- Pillow formats
+
+
+def _decode_raster(data: bytes, kind: str, max_pixels: int, min_side: int) -> tuple[np.ndarray, dict]:
+    """Decode PNG/JPEG/TIFF/BMP with Pillow into grayscale pixels and metadata."""
+    try:
+        image = _open_checked(data, kind, max_pixels, min_side)
+        mode = image.mode
+        pixels, bits = _pil_to_gray(image)
+    except XrayInputError:
+        raise
+    except MemoryError:
+        raise XrayInputError(_MSG_MEMORY) from None
+    except Image.DecompressionBombError:
+        raise XrayInputError(_MSG_BOMB) from None
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, EOFError, ValueError, struct.error, zlib.error...
+        raise XrayInputError(_MSG_TRUNCATED if _looks_truncated(exc) else _MSG_CORRUPT) from exc
+    height, width = pixels.shape
+    return pixels, {"width": width, "height": height, "bit_depth": bits, "format": kind, "mode": mode}
+
+
+def _open_checked(data: bytes, kind: str, max_pixels: int, min_side: int) -> Image.Image:
+    """Open with Pillow, check the header's size, then decode and apply the EXIF orientation."""
+    with warnings.catch_warnings():
+        # Our own max_pixels check just below is the guard; Pillow's warning would only duplicate it.
+        # Pillow still raises DecompressionBombError for absurd sizes, which the caller maps to a message.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        image = Image.open(io.BytesIO(data), formats=[kind])
+    _check_dimensions(image.width, image.height, max_pixels, min_side)
+    image.load()
+    try:
+        ImageOps.exif_transpose(image, in_place=True)
+    except Exception:  # Broken EXIF must not block a readable image: show it as stored, as viewers do.
+        pass
+    return image
+
+
+def _pil_to_gray(image: Image.Image) -> tuple[np.ndarray, int]:
+    """Grayscale float32 in [0, 1] scaled by the true bit depth, and that depth in bits.
+
+    Alpha is composited onto black, so fully transparent areas become 0 (like air).
+    """
+    mode = image.mode
+    if mode.startswith("I;16"):
+        return np.asarray(image).astype(np.float32) / 65535.0, 16
+    if mode == "I":
+        values = np.asarray(image)
+        # 16-bit PNGs may open as "I"; other 32-bit integer images are scaled by the 32-bit range.
+        bits = 16 if values.max(initial=0) <= 65535 else 32
+        return values.astype(np.float32) / np.float32(2 ** bits - 1), bits
+    if mode not in _PIL_BITS:  # "F", "I;32"...: no defined black and white level to scale by.
+        raise XrayInputError(_MSG_PIXEL_FORMAT.format(mode=mode))
+    if mode in _ALPHA_MODES or "transparency" in image.info:
+        rgba = np.asarray(image.convert("RGBA")).astype(np.float32) / 255.0
+        return (rgba[..., :3] @ _LUMA) * rgba[..., 3], _PIL_BITS[mode]
+    if mode != "L":
+        # RGB, palette, CMYK, YCbCr, 1-bit...: Pillow's "L" conversion uses the same BT.601 luminance.
+        image = image.convert("L")
+    return np.asarray(image).astype(np.float32) / 255.0, _PIL_BITS[mode]
+
+
+def _looks_truncated(exc: Exception) -> bool:
+    """Tell a file that ends early from a damaged one, for a more useful message.
+
+    Pillow reports missing data as "image file is truncated" (or EOFError), reliably for
+    PNG and JPEG cut at any point after the header.
+    """
+    return isinstance(exc, EOFError) or "truncated" in str(exc).lower()
+
+
+# --------------------------------------------------------------------------- DICOM
+
+
+def _decode_dicom(data: bytes, max_pixels: int, min_side: int) -> tuple[np.ndarray, dict]:
+    """Decode a single-frame DICOM image into display-ready grayscale pixels and safe metadata."""
+    try:
+        ds = _read_dicom(data)
+        _check_dicom_header(ds, max_pixels, min_side)
+        values = _dicom_pixel_values(ds)
+        pixels = _dicom_to_unit(values, ds)
+        metadata = _dicom_metadata(ds)
+    except XrayInputError:
+        raise
+    except MemoryError:
+        raise XrayInputError(_MSG_MEMORY) from None
+    except Exception:
+        # pydicom raises many types while parsing lazily. `from None` keeps its text, which can
+        # quote element values, out of tracebacks and logs.
+        raise XrayInputError(_MSG_DICOM_CORRUPT) from None
+    return pixels, metadata
+
+
+def _read_dicom(data: bytes):
+    """Parse the dataset; ``force=True`` only for a stream already recognised as preamble-less DICOM."""
+    import pydicom  # Lazy: training reads only JPEG/PNG and should not pay for the import.
+
+    if data.startswith(b"DICM"):
+        data = bytes(128) + data  # Some writers drop the preamble but keep the "DICM" marker.
+    has_marker = data[128:132] == b"DICM"
+    ds = pydicom.dcmread(io.BytesIO(data), force=not has_marker)
+    _ensure_transfer_syntax(ds)
+    return ds
+
+
+def _ensure_transfer_syntax(ds) -> None:
+    """Record the encoding pydicom detected when a preamble-less file has no file meta."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    if getattr(ds, "file_meta", None) is None:
+        ds.file_meta = FileMetaDataset()
+    if "TransferSyntaxUID" in ds.file_meta:
+        return
+    implicit, little = ds.original_encoding
+    if implicit:
+        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    else:
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+
+
+def _check_dicom_header(ds, max_pixels: int, min_side: int) -> None:
+    """Refuse what cannot be shown as one grayscale X-ray, before any pixel data is decoded."""
+    if not any(name in ds for name in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
+        raise XrayInputError(_MSG_DICOM_NO_PIXELS)
+    frames = int(ds.get("NumberOfFrames") or 1)
+    if frames > 1:
+        raise XrayInputError(_MSG_DICOM_FRAMES.format(frames=frames))
+    photometric = str(ds.PhotometricInterpretation).strip().upper()
+    if photometric not in _DICOM_MONO | _DICOM_RGB_LIKE:
+        raise XrayInputError(_MSG_DICOM_COLOUR.format(pi=_safe_code(photometric) or "unknown"))
+    _check_dimensions(int(ds.Columns), int(ds.Rows), max_pixels, min_side)
+
+
+def _dicom_pixel_values(ds) -> np.ndarray:
+    """Stored pixel values, with messages that name an undecodable compression."""
+    from pydicom.pixels import get_decoder
+
+    syntax = ds.file_meta.TransferSyntaxUID
+    if syntax.is_compressed:
+        try:
+            available = get_decoder(syntax).is_available
+        except NotImplementedError:
+            available = False
+        if not available:
+            raise XrayInputError(_MSG_DICOM_NO_DECODER.format(ts=_syntax_name(syntax)))
+    try:
+        return ds.pixel_array
+    except MemoryError:
+        raise
+    except Exception:
+        if syntax.is_compressed:
+            raise XrayInputError(_MSG_DICOM_DECODE_FAILED.format(ts=_syntax_name(syntax))) from None
+        raise XrayInputError(_MSG_DICOM_PIXELS_BROKEN) from None
+
+
+def _syntax_name(syntax) -> str:
+    """A transfer syntax's registered name, e.g. "JPEG 2000 Image Compression"; never free text."""
+    if syntax.is_transfer_syntax and syntax.name != str(syntax):
+        return syntax.name
+    uid = str(syntax)
+    return f"an unrecognised compression ({uid})" if re.fullmatch(r"[0-9.]{1,64}", uid) else "an unrecognised compression"
+
+
+def _dicom_to_unit(values: np.ndarray, ds) -> np.ndarray:
+    """Modality LUT, then VOI LUT or first window, scaled to [0, 1]; MONOCHROME1 inverted."""
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+    photometric = str(ds.PhotometricInterpretation).strip().upper()
+    if photometric not in _DICOM_MONO:
+        # pydicom has already converted YBR to RGB; colour images have no modality or VOI LUT.
+        return (values.astype(np.float32) @ _LUMA) / np.float32(2 ** int(ds.BitsStored) - 1)
+    values = apply_modality_lut(values, ds)
+    voi_range = _voi_output_range(ds)
+    if voi_range is not None:
+        values = apply_voi_lut(_integral_if_possible(values), ds, index=0)
+        low, high = voi_range
+    else:
+        # No usable VOI in the file: stretch to the data's own range, as DICOM viewers do.
+        low, high = float(np.min(values)), float(np.max(values))
+    unit = (values.astype(np.float64) - low) / (high - low) if high > low else np.zeros(values.shape)
+    unit = np.clip(unit, 0.0, 1.0)
+    # MONOCHROME1 stores bone dark; invert so that bright always means dense, as in MONOCHROME2.
+    return 1.0 - unit if photometric == "MONOCHROME1" else unit
+
+
+def _voi_output_range(ds) -> tuple[float, float] | None:
+    """The range the VOI step maps onto, so the window's contrast is kept rather than re-stretched.
+
+    Mirrors pydicom's apply_voi_lut choice (VOI LUT Sequence first, else the window); returns
+    None when there is no VOI or it is unusable (e.g. a zero window width).
+    """
+    from pydicom.pixels import apply_voi, apply_windowing
+
+    try:
+        sequence = ds.get("VOILUTSequence")
+        if sequence and "LUTDescriptor" in sequence[0] and "LUTData" in sequence[0]:
+            entries, first = int(sequence[0].LUTDescriptor[0]) or 65536, int(sequence[0].LUTDescriptor[1])
+            mapped = apply_voi(np.arange(first, first + entries), ds, index=0)
+        elif ds.get("WindowCenter") is not None and ds.get("WindowWidth") is not None:
+            # A window sends everything below it to its lowest output and above it to its highest.
+            mapped = apply_windowing(np.array([-np.inf, np.inf]), ds, index=0)
+        else:
+            return None
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError, NotImplementedError):
+        return None
+    low, high = float(np.min(mapped)), float(np.max(mapped))
+    return (low, high) if high > low else None
+
+
+def _integral_if_possible(values: np.ndarray) -> np.ndarray:
+    """Integer values as int64: a VOI LUT indexes by value and pydicom warns about float input."""
+    if values.dtype.kind == "f" and np.array_equal(values, np.round(values)):
+        return values.astype(np.int64)
+    return values
+
+
+def _dicom_metadata(ds) -> dict:
+    """Only non-identifying fields; identifying elements are never even read."""
+    bits = int(ds.BitsStored)
+    colour = int(ds.get("SamplesPerPixel") or 1) > 1
+    mode = "RGB" if colour else "L" if bits <= 8 else "I;16" if bits <= 16 else "I"
+    return {
+        "width": int(ds.Columns),
+        "height": int(ds.Rows),
+        "bit_depth": bits,
+        "format": "DICOM",
+        "mode": mode,
+        "modality": _safe_code(ds.get("Modality")),
+        "view_position": _safe_code(ds.get("ViewPosition")),
+        "body_part_examined": _safe_code(ds.get("BodyPartExamined")),
+        "photometric_interpretation": _safe_code(ds.get("PhotometricInterpretation")),
+    }
+
+
+def _safe_code(value) -> str | None:
+    """A DICOM code string such as "PA" or "CHEST", or None for anything that could be free text."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text if _CODE_STRING.fullmatch(text) else None

@@ -1,0 +1,112 @@
+"""Classify and explain chest radiographs from the command line.
+
+    python -m model.predict scan.png [more.dcm ...] [--model ID] [--method gradcam]
+        [--target CLASS] [--overlay OUT.png] [--heatmap OUT.npy] [--json]
+
+Bad input never stops the run: each unusable image gets one `error:` line on stderr, the others
+are still processed, and the exit status is 2 if any image failed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+DISCLAIMER = "Decision support for research and teaching, not a diagnosis."
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m model.predict", description=__doc__.splitlines()[0],
+                                epilog=DISCLAIMER)
+    p.add_argument("images", nargs="+", type=Path, help="PNG, JPEG or DICOM files")
+    p.add_argument("--model", help="registry model id (default: the registry's default model)")
+    p.add_argument("--method", default="gradcam", choices=("gradcam", "gradcam++", "scorecam", "smoothgrad"))
+    p.add_argument("--target", help="class to explain, by label or index (default: the predicted class)")
+    p.add_argument("--layer", help="layer to explain (default: the model card's)")
+    p.add_argument("--overlay", type=Path, help="write the heatmap overlay PNG here (with several images, "
+                                                "the image's name is appended)")
+    p.add_argument("--heatmap", type=Path, help="write the raw map (model input resolution) as .npy here")
+    p.add_argument("--json", action="store_true", help="print one JSON object per image")
+    return p
+
+
+def output_path(template: Path | None, image: Path, several: bool) -> Path | None:
+    """The file for one image: the template itself, or with the image's stem appended if several."""
+    if template is None or not several:
+        return template
+    return template.with_name(f"{template.stem}-{image.stem}{template.suffix}")
+
+
+def parse_target(value: str | None):
+    return int(value) if value is not None and value.isdigit() else value
+
+
+def run_one(clf, path: Path, args, several: bool) -> dict:
+    """Classify (and explain, if an output asks for it) one image; returns the JSON record."""
+    import cv2
+    import numpy as np
+
+    from model.explain import METHOD_LABELS, render_overlay
+    from model.intake import load_xray
+
+    xray = load_xray(path)
+    prediction = clf.predict_xray(xray)
+    record = {"image": str(path), "model": clf.card.id, "version": clf.card.version,
+              "prediction": prediction.label, "confidence": round(prediction.confidence, 6),
+              "probabilities": {k: round(v, 6) for k, v in prediction.as_dict().items()}}
+    if args.overlay or args.heatmap:
+        explanation, on_image = clf.explain_xray(xray, args.method, parse_target(args.target), args.layer)
+        record.update({"method": METHOD_LABELS[args.method], "explained_class": explanation.label,
+                       "layer": explanation.layer})
+        if heatmap_path := output_path(args.heatmap, path, several):
+            np.save(heatmap_path, explanation.heatmap)
+            record["heatmap"] = str(heatmap_path)
+        if overlay_path := output_path(args.overlay, path, several):
+            rgb = render_overlay(xray.pixels, on_image)
+            if not cv2.imwrite(str(overlay_path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+                raise OSError(f"could not write {overlay_path}")
+            record["overlay"] = str(overlay_path)
+    return record
+
+
+def print_record(record: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(record), flush=True)
+        return
+    probs = ", ".join(f"{k} {v:.1%}" for k, v in record["probabilities"].items())
+    print(f"{record['image']}: {record['prediction']} ({probs}) [model {record['model']}]", flush=True)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up chatter is not for users.
+    from model.classifier import Classifier
+    from model.intake import XrayInputError
+    from model.registry import RegistryError
+
+    try:
+        clf = Classifier.load(args.model)
+    except (RegistryError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.target is not None and parse_target(args.target) not in (*clf.labels, *range(len(clf.labels))):
+        print(f"error: unknown class {args.target!r}; this model's classes are {', '.join(clf.labels)}.",
+              file=sys.stderr)
+        return 2
+    status, several = 0, len(args.images) > 1
+    for path in args.images:
+        try:
+            print_record(run_one(clf, path, args, several), args.json)
+        except (XrayInputError, ValueError, OSError) as exc:
+            message = " ".join(str(exc).split())
+            print(f"error: {path}: {message}", file=sys.stderr, flush=True)
+            status = 2
+    if not args.json:
+        print(DISCLAIMER)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

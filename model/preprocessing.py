@@ -1,0 +1,150 @@
+"""The one preprocessing path: training, evaluation, the CLI and the dashboard all call `preprocess`.
+
+A model card carries a `preprocessing` dict; `Preprocessing.from_dict` reads it, so the pixels a
+model sees at serving time are made exactly as they were at training time.
+
+Per-image intensity standardisation is *not* done here: every model starts with a
+`LayerNormalization` over height, width and channels, so the standardisation travels with the
+weights and augmentation in training can work on the same [0, 1] images that serving feeds.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import cv2
+import numpy as np
+
+RESIZE_MODES = ("stretch", "letterbox")
+EQUALIZE_MODES = ("none", "clahe")
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How a grayscale radiograph becomes a model input.
+
+    Attributes:
+        image_size: side of the square model input, in pixels.
+        channels: 1 for grayscale models, 3 to repeat the gray channel.
+        resize: "stretch" resizes the (cropped) image to the square; "letterbox" keeps the aspect
+            ratio and pads with black.
+        border_crop: fraction of width and height removed from each side before resizing; it takes
+            away the image margin where text markers and collimation edges sit.
+        equalize: "clahe" applies contrast-limited adaptive histogram equalisation after resizing,
+            which evens out exposure and processing differences between hospitals.
+        clahe_clip: CLAHE clip limit.
+        clahe_tiles: CLAHE tile grid size (per side).
+    """
+
+    image_size: int = 224
+    channels: int = 1
+    resize: str = "stretch"
+    border_crop: float = 0.0
+    equalize: str = "clahe"
+    clahe_clip: float = 2.0
+    clahe_tiles: int = 8
+
+    def __post_init__(self):
+        if not 16 <= int(self.image_size) <= 1024:
+            raise ValueError(f"image_size must be between 16 and 1024, got {self.image_size!r}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {self.channels!r}")
+        if self.resize not in RESIZE_MODES:
+            raise ValueError(f"resize must be one of {RESIZE_MODES}, got {self.resize!r}")
+        if not 0.0 <= float(self.border_crop) < 0.4:
+            raise ValueError(f"border_crop must be in [0, 0.4), got {self.border_crop!r}")
+        if self.equalize not in EQUALIZE_MODES:
+            raise ValueError(f"equalize must be one of {EQUALIZE_MODES}, got {self.equalize!r}")
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Preprocessing":
+        """Build from a card's `preprocessing` dict; unknown keys are an error, not ignored."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown preprocessing keys: {sorted(unknown)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def crop_box(shape: tuple[int, int], prep: Preprocessing) -> tuple[int, int, int, int]:
+    """The (top, bottom, left, right) region of an image of `shape` that the model looks at."""
+    height, width = shape[:2]
+    dy = int(round(height * prep.border_crop))
+    dx = int(round(width * prep.border_crop))
+    return dy, height - dy, dx, width - dx
+
+
+def _letterbox_geometry(height: int, width: int, size: int) -> tuple[int, int, int, int]:
+    """Inner (new_h, new_w, top, left) of an image placed, aspect kept, in a size x size square."""
+    scale = size / max(height, width)
+    new_h, new_w = max(1, round(height * scale)), max(1, round(width * scale))
+    return new_h, new_w, (size - new_h) // 2, (size - new_w) // 2
+
+
+def _equalize(square: np.ndarray, prep: Preprocessing) -> np.ndarray:
+    if prep.equalize == "none":
+        return square
+    # CLAHE runs on 16-bit so that 16-bit sources keep their depth through equalisation.
+    as_u16 = np.round(np.clip(square, 0.0, 1.0) * 65535.0).astype(np.uint16)
+    clahe = cv2.createCLAHE(clipLimit=prep.clahe_clip, tileGridSize=(prep.clahe_tiles,) * 2)
+    return clahe.apply(as_u16).astype(np.float32) / 65535.0
+
+
+def preprocess(pixels: np.ndarray, prep: Preprocessing | dict) -> np.ndarray:
+    """Turn one grayscale image (float in [0, 1], HxW) into a model input.
+
+    Args:
+        pixels: 2-D float array in [0, 1], as returned by `model.intake.load_xray`.
+        prep: the model card's preprocessing (a `Preprocessing` or its dict).
+
+    Returns:
+        float32 array of shape (image_size, image_size, channels) in [0, 1].
+    """
+    if isinstance(prep, dict):
+        prep = Preprocessing.from_dict(prep)
+    pixels = np.asarray(pixels, dtype=np.float32)
+    if pixels.ndim != 2 or min(pixels.shape) < 2:
+        raise ValueError(f"preprocess expects a 2-D grayscale image, got shape {pixels.shape}")
+    top, bottom, left, right = crop_box(pixels.shape, prep)
+    region = np.clip(pixels[top:bottom, left:right], 0.0, 1.0)
+    size = prep.image_size
+    # INTER_AREA averages when shrinking (no aliasing); INTER_LINEAR when enlarging.
+    if prep.resize == "stretch":
+        interp = cv2.INTER_AREA if region.shape[0] * region.shape[1] > size * size else cv2.INTER_LINEAR
+        square = cv2.resize(region, (size, size), interpolation=interp)
+    else:
+        new_h, new_w, y0, x0 = _letterbox_geometry(*region.shape, size)
+        interp = cv2.INTER_AREA if region.shape[0] * region.shape[1] > new_h * new_w else cv2.INTER_LINEAR
+        square = np.zeros((size, size), np.float32)
+        square[y0:y0 + new_h, x0:x0 + new_w] = cv2.resize(region, (new_w, new_h), interpolation=interp)
+    square = _equalize(square, prep)
+    return np.repeat(square[..., None], prep.channels, axis=-1).astype(np.float32)
+
+
+def preprocess_batch(images, prep: Preprocessing | dict) -> np.ndarray:
+    """`preprocess` for a sequence of images, stacked into (N, S, S, C)."""
+    if isinstance(prep, dict):
+        prep = Preprocessing.from_dict(prep)
+    return np.stack([preprocess(image, prep) for image in images])
+
+
+def map_to_image(model_map: np.ndarray, image_shape: tuple[int, int], prep: Preprocessing | dict,
+                 fill: float = 0.0) -> np.ndarray:
+    """Bring a map made at model-input resolution back onto the original image's pixel grid.
+
+    Undoes letterbox padding and border cropping, so an overlay keeps the original aspect ratio
+    and a heatmap peak lands on the pixels that produced it. Cropped-away margins get `fill`.
+    """
+    if isinstance(prep, dict):
+        prep = Preprocessing.from_dict(prep)
+    model_map = np.asarray(model_map, dtype=np.float32)
+    top, bottom, left, right = crop_box(image_shape, prep)
+    region_h, region_w = bottom - top, right - left
+    if prep.resize == "letterbox":
+        new_h, new_w, y0, x0 = _letterbox_geometry(region_h, region_w, prep.image_size)
+        model_map = model_map[y0:y0 + new_h, x0:x0 + new_w]
+    out = np.full(image_shape[:2], fill, np.float32)
+    out[top:bottom, left:right] = cv2.resize(model_map, (region_w, region_h), interpolation=cv2.INTER_LINEAR)
+    return out

@@ -1,0 +1,234 @@
+"""The model registry: one folder per trained model, described by data.
+
+An entry `<root>/<model_id>/` holds `model.keras` (Keras 3 format), `card.json` (a `ModelCard`),
+`history.csv` (one row per epoch) and `metrics.json` (internal test-split report). The root is
+`model/registry/` unless the environment variable `CXR_REGISTRY` names another folder.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from model.preprocessing import Preprocessing
+
+PACKAGE_REGISTRY = Path(__file__).resolve().parent / "registry"
+ENTRY_KINDS = ("classifier", "lung_segmentation")
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class RegistryError(Exception):
+    """A registry entry is missing, malformed or cannot be loaded; the message is for a person."""
+
+
+@dataclass
+class ModelCard:
+    """What a caller needs to use a model without hard-coding anything about it.
+
+    Attributes:
+        id: folder name in the registry.
+        display_name: human name shown in the dashboard.
+        version: version string of this model line (e.g. "1.0").
+        created: ISO-8601 creation time.
+        architecture: builder name from `training.architectures`.
+        labels: class labels in model output order.
+        preprocessing: `model.preprocessing.Preprocessing` as a dict.
+        explain_layer: the convolutional layer explained by default.
+        training: data provenance: sources, counts, split, seed, wall time, epochs.
+        metrics: headline figures on the internal test split (accuracy, macro AUC, ...).
+        default: whether this is the registry's default entry.
+        kind: "classifier" or "lung_segmentation".
+        notes: free text: what was done against shortcuts, known limitations.
+    """
+
+    id: str
+    display_name: str
+    version: str
+    created: str
+    architecture: str
+    labels: list[str]
+    preprocessing: dict
+    explain_layer: str
+    training: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    default: bool = False
+    kind: str = "classifier"
+    notes: str = ""
+
+    def __post_init__(self):
+        self.preprocessing = Preprocessing.from_dict(self.preprocessing).to_dict()
+        validate_model_id(self.id)
+        if not self.labels or len(set(self.labels)) != len(self.labels):
+            raise ValueError("labels must be a non-empty list of distinct class names")
+        if self.kind not in ENTRY_KINDS:
+            raise ValueError(f"kind must be one of {ENTRY_KINDS}, got {self.kind!r}")
+        for name in ("display_name", "version", "architecture", "explain_layer"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ValueError(f"{name} must be a non-empty string")
+
+    @property
+    def prep(self) -> Preprocessing:
+        return Preprocessing.from_dict(self.preprocessing)
+
+    @property
+    def input_size(self) -> int:
+        return self.prep.image_size
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ModelCard":
+        known = set(cls.__dataclass_fields__)
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown card fields: {sorted(unknown)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EntryStatus:
+    """One folder of the registry as listed: its card, or why it cannot be used."""
+
+    id: str
+    card: ModelCard | None
+    error: str | None
+
+
+def registry_root() -> Path:
+    """The registry folder in force: `CXR_REGISTRY` if set, else the package's own."""
+    return Path(os.environ.get("CXR_REGISTRY") or PACKAGE_REGISTRY)
+
+
+def validate_model_id(model_id: str) -> str:
+    """Refuse ids that could leave the registry folder (separators, '..') or are empty."""
+    if not isinstance(model_id, str) or not _ID_PATTERN.match(model_id) or ".." in model_id:
+        raise RegistryError(f"{model_id!r} is not a valid model id: use letters, digits, '.', '_' or '-' only.")
+    return model_id
+
+
+def entry_dir(model_id: str, root: Path | None = None) -> Path:
+    return (root or registry_root()) / validate_model_id(model_id)
+
+
+def read_card(model_id: str, root: Path | None = None) -> ModelCard:
+    """Read and validate `card.json` of one entry."""
+    path = entry_dir(model_id, root) / "card.json"
+    if not path.is_file():
+        raise RegistryError(f"Model {model_id!r} is not in the registry (no card.json).")
+    try:
+        card = ModelCard.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError, RegistryError) as exc:
+        raise RegistryError(f"The card of model {model_id!r} is invalid: {exc}.") from None
+    if card.id != model_id:
+        raise RegistryError(f"The card of model {model_id!r} names another id ({card.id!r}).")
+    return card
+
+
+def list_entries(root: Path | None = None) -> list[EntryStatus]:
+    """Every folder of the registry, sorted by id, each with its card or the reason it is unusable."""
+    root = root or registry_root()
+    if not root.is_dir():
+        return []
+    statuses = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        try:
+            card = read_card(folder.name, root)
+            if not (folder / "model.keras").is_file():
+                raise RegistryError(f"Model {folder.name!r} has no model.keras file.")
+            statuses.append(EntryStatus(folder.name, card, None))
+        except RegistryError as exc:
+            statuses.append(EntryStatus(folder.name, None, str(exc)))
+    return statuses
+
+
+def list_cards(kind: str = "classifier", root: Path | None = None) -> list[ModelCard]:
+    """The usable entries of one kind, default first."""
+    cards = [s.card for s in list_entries(root) if s.card is not None and s.card.kind == kind]
+    return sorted(cards, key=lambda c: (not c.default, c.id))
+
+
+def default_model_id(root: Path | None = None) -> str:
+    """The classifier marked default, else the first usable classifier."""
+    cards = list_cards("classifier", root)
+    if not cards:
+        raise RegistryError(f"No usable classifier in the model registry at {root or registry_root()}.")
+    return cards[0].id
+
+
+def read_history(model_id: str, root: Path | None = None) -> pd.DataFrame:
+    """Per-epoch training history (`epoch`, `loss`, `val_loss`, ...); empty if none was saved."""
+    path = entry_dir(model_id, root) / "history.csv"
+    if not path.is_file():
+        return pd.DataFrame()
+    try:
+        return pd.read_csv(path)
+    except (ValueError, OSError) as exc:
+        raise RegistryError(f"The training history of model {model_id!r} cannot be read: {exc}.") from None
+
+
+def read_metrics(model_id: str, root: Path | None = None, name: str = "metrics.json") -> dict:
+    """A JSON report of the entry (`metrics.json` by default); empty dict if absent."""
+    path = entry_dir(model_id, root) / name
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        raise RegistryError(f"The file {name} of model {model_id!r} is not valid JSON.") from None
+
+
+def load_model(model_id: str, root: Path | None = None):
+    """Load `model.keras` with `safe_mode=True` (no arbitrary code from the file is run)."""
+    import keras  # Lazy: listing the registry must not pay for importing TensorFlow.
+
+    path = entry_dir(model_id, root) / "model.keras"
+    if not path.is_file():
+        raise RegistryError(f"Model {model_id!r} has no model.keras file.")
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for a damaged archive.
+        raise RegistryError(f"Model {model_id!r} could not be loaded: the model.keras file is damaged "
+                            f"or was saved by an incompatible Keras ({type(exc).__name__}).") from None
+
+
+def save_entry(model, card: ModelCard, *, history: pd.DataFrame | None = None, metrics: dict | None = None,
+               root: Path | None = None, extra_files: dict[str, dict] | None = None) -> Path:
+    """Write a complete entry; marking it default unmarks every other entry's card."""
+    folder = entry_dir(card.id, root)
+    folder.mkdir(parents=True, exist_ok=True)
+    if model is not None:
+        model.save(folder / "model.keras")
+    write_json(folder / "card.json", card.to_dict())
+    if history is not None:
+        history.to_csv(folder / "history.csv", index=False)
+    if metrics is not None:
+        write_json(folder / "metrics.json", metrics)
+    for name, payload in (extra_files or {}).items():
+        write_json(folder / name, payload)
+    if card.default:
+        set_default(card.id, root)
+    return folder
+
+
+def set_default(model_id: str, root: Path | None = None) -> None:
+    """Make `model_id` the only entry whose card says `default: true`."""
+    for status in list_entries(root):
+        if status.card is not None and status.card.kind == "classifier":
+            status.card.default = status.id == model_id
+            write_json(entry_dir(status.id, root) / "card.json", status.card.to_dict())
+
+
+def remove_entry(model_id: str, root: Path | None = None) -> None:
+    shutil.rmtree(entry_dir(model_id, root), ignore_errors=True)
+
+
+def write_json(path: Path, payload: dict) -> None:
+    tmp = Path(str(path) + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,1 @@
+"""Training and evaluation of chest X-ray classifiers for the model registry."""

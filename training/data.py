@@ -1,0 +1,229 @@
+"""Labelled chest X-ray data: reading manifests and folder-per-class layouts, the patient-level
+split, the decoded-array cache and the `tf.data` input pipeline with augmentation.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model.intake import XrayInputError, load_xray
+from model.preprocessing import Preprocessing, preprocess
+
+log = logging.getLogger(__name__)
+
+CLASS_LABELS = ("COVID-19", "Normal", "Pneumonia")
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".dcm", ".dicom", ".tif", ".tiff", ".bmp"}
+
+# Folder names used by published datasets (COVID-19 Radiography Database, COVIDx, Kermany's
+# pediatric pneumonia set, ...) mapped to our labels. Keys are compared case-insensitively with
+# '_' and '-' read as spaces. Folders not listed (e.g. "Lung_Opacity") are skipped with a warning:
+# a lung opacity is not a pneumonia. Override with `--label-map FILE.json`.
+DEFAULT_FOLDER_LABELS = {
+    "covid": "COVID-19", "covid 19": "COVID-19", "covid19": "COVID-19", "sars cov 2": "COVID-19",
+    "normal": "Normal", "no finding": "Normal", "healthy": "Normal",
+    "pneumonia": "Pneumonia", "viral pneumonia": "Pneumonia", "bacterial pneumonia": "Pneumonia",
+    "non covid pneumonia": "Pneumonia", "non covid": "Pneumonia",
+}
+SPLIT_FOLDERS = {"train", "training", "val", "valid", "validation", "test", "testing"}
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    """One labelled radiograph; `patient_id` falls back to the file's own path when unknown."""
+
+    path: str
+    label: str
+    patient_id: str
+    source: str = ""
+    subtype: str = ""
+
+
+def _folder_key(name: str) -> str:
+    return " ".join(name.lower().replace("_", " ").replace("-", " ").split())
+
+
+def read_manifest(path: Path) -> list[LabelledImage]:
+    """Rows of a manifest CSV with `file` (relative to the manifest) and `label`, optionally
+    `patient_id`, `source` and `subtype`."""
+    path = Path(path)
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if rows and not {"file", "label"} <= set(rows[0]):
+        raise ValueError(f"{path} needs the columns 'file' and 'label'")
+    return [LabelledImage(str(path.parent / row["file"]), row["label"],
+                          row.get("patient_id") or row["file"], row.get("source") or "",
+                          row.get("subtype") or "") for row in rows]
+
+
+def read_folder(root: Path, label_map: dict[str, str] | None = None) -> list[LabelledImage]:
+    """Images in a folder-per-class layout, optionally with train/test folders above the classes.
+
+    The source is the top folder's name; each image is its own patient (folder layouts carry no
+    patient ids, so a split of such data can only be image-level: prefer a manifest).
+    """
+    root, mapping = Path(root), {_folder_key(k): v for k, v in (label_map or DEFAULT_FOLDER_LABELS).items()}
+    records, skipped = [], set()
+    for file in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
+        parts = [part for part in file.relative_to(root).parts[:-1] if part.lower() not in SPLIT_FOLDERS]
+        label = next((mapping[_folder_key(part)] for part in reversed(parts) if _folder_key(part) in mapping), None)
+        if label is None:
+            skipped.add(str(file.parent.relative_to(root)))
+            continue
+        rel = str(file.relative_to(root))
+        records.append(LabelledImage(str(file), label, rel, root.name))
+    for folder in sorted(skipped):
+        log.warning("skipped folder %s: its name maps to no label", folder)
+    return records
+
+
+def read_dataset(path, label_map: dict[str, str] | None = None) -> list[LabelledImage]:
+    """A manifest CSV, a folder holding `manifest.csv`, or a folder-per-class layout."""
+    path = Path(path)
+    if path.is_file():
+        return read_manifest(path)
+    if (path / "manifest.csv").is_file():
+        return read_manifest(path / "manifest.csv")
+    if path.is_dir():
+        return read_folder(path, label_map)
+    raise FileNotFoundError(f"no manifest or image folder at {path}")
+
+
+def patient_split(records: list[LabelledImage], seed: int = 0,
+                  fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)) -> dict[str, list[LabelledImage]]:
+    """Patient-level train/validation/test split, stratified by each patient's majority label.
+
+    All images of a patient land in one split. Within every (label) stratum patients are shuffled
+    with `seed` and dealt out so that image counts approach `fractions`.
+    """
+    by_patient: dict[str, list[LabelledImage]] = defaultdict(list)
+    for record in records:
+        by_patient[record.patient_id].append(record)
+    strata: dict[str, list[str]] = defaultdict(list)
+    for patient, items in by_patient.items():
+        strata[Counter(r.label for r in items).most_common(1)[0][0]].append(patient)
+    rng = np.random.default_rng(seed)
+    splits = {"train": [], "validation": [], "test": []}
+    for label in sorted(strata):
+        patients = sorted(strata[label])
+        rng.shuffle(patients)
+        total = sum(len(by_patient[p]) for p in patients)
+        filled = {name: 0 for name in splits}
+        for patient in patients:
+            # Give the patient to the split furthest below its target share.
+            name = min(splits, key=lambda s: filled[s] / total - fractions[list(splits).index(s)])
+            splits[name].extend(by_patient[patient])
+            filled[name] += len(by_patient[patient])
+    return splits
+
+
+def split_summary(splits: dict[str, list[LabelledImage]], seed: int) -> dict:
+    """Counts per split, label and source, for the model card."""
+    summary = {"seed": seed, "unit": "patient_id", "splits": {}}
+    for name, items in splits.items():
+        summary["splits"][name] = {
+            "images": len(items), "patients": len({r.patient_id for r in items}),
+            "by_label": dict(sorted(Counter(r.label for r in items).items())),
+            "by_source_label": {f"{s} / {l}": n for (s, l), n in sorted(Counter((r.source, r.label) for r in items).items())},
+        }
+    return summary
+
+
+def _cache_key(records: list[LabelledImage], prep: Preprocessing) -> str:
+    digest = hashlib.sha256(json.dumps(prep.to_dict(), sort_keys=True).encode())
+    for record in records:
+        stat = os.stat(record.path) if os.path.exists(record.path) else None
+        digest.update(f"{record.path}|{stat and stat.st_size}|{stat and stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:20]
+
+
+def load_arrays(records: list[LabelledImage], prep: Preprocessing, cache_dir: Path | None = None,
+                ) -> tuple[np.ndarray, list[LabelledImage], list[tuple[str, str]]]:
+    """Decode and preprocess every image once (through the one intake and preprocessing path).
+
+    Returns:
+        (images (N, S, S, C) float16, the records that were read, [(path, reason)] for the others).
+        Arrays are cached as `.npz` under `cache_dir`, keyed by the files and the preprocessing.
+    """
+    cache_file = Path(cache_dir) / f"arrays-{_cache_key(records, prep)}.npz" if cache_dir else None
+    if cache_file and cache_file.is_file():
+        with np.load(cache_file, allow_pickle=False) as data:
+            kept = set(data["kept"].tolist())
+            failed = [tuple(pair) for pair in data["failed"].tolist()]
+            return data["images"], [r for i, r in enumerate(records) if i in kept], failed
+    arrays, kept, failed = [], [], []
+    for i, record in enumerate(records):
+        try:
+            arrays.append(preprocess(load_xray(record.path).pixels, prep).astype(np.float16))
+            kept.append(i)
+        except (XrayInputError, OSError) as exc:
+            failed.append((record.path, str(exc)))
+    size = (0, prep.image_size, prep.image_size, prep.channels)
+    images = np.stack(arrays) if arrays else np.zeros(size, np.float16)
+    if cache_file:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache_file, images=images, kept=np.array(kept, dtype=int),
+                 failed=np.array(failed, dtype=str).reshape(-1, 2))
+    return images, [records[i] for i in kept], failed
+
+
+def class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
+    """Inverse-frequency weights normalised so that an average sample weighs 1."""
+    counts = np.bincount(labels, minlength=num_classes).astype(float)
+    return {k: float(len(labels) / (num_classes * c)) if c else 0.0 for k, c in enumerate(counts)}
+
+
+def augmenter(seed: int):
+    """Augmentation plausible for chest radiographs: small rotations, shifts and zoom, and
+    exposure changes (gamma, contrast, noise). No left-right flip: the heart is on the left."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential([
+        layers.RandomRotation(0.03, fill_mode="reflect", seed=seed),  # about +-11 degrees
+        layers.RandomTranslation(0.06, 0.06, fill_mode="reflect", seed=seed + 1),
+        layers.RandomZoom((-0.12, 0.08), fill_mode="reflect", seed=seed + 2),
+    ], name="augment")
+
+
+def _exposure_jitter(images, seed_tensor):
+    import tensorflow as tf
+
+    batch = tf.shape(images)[0]
+    gamma = tf.exp(tf.random.stateless_uniform([batch, 1, 1, 1], seed_tensor, -0.35, 0.35))
+    contrast = tf.random.stateless_uniform([batch, 1, 1, 1], seed_tensor + 1, 0.75, 1.3)
+    noise_sd = tf.random.stateless_uniform([batch, 1, 1, 1], seed_tensor + 2, 0.0, 0.03)
+    images = tf.pow(tf.clip_by_value(images, 1e-4, 1.0), gamma)
+    mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
+    images = (images - mean) * contrast + mean
+    images += tf.random.stateless_normal(tf.shape(images), seed_tensor + 3) * noise_sd
+    return tf.clip_by_value(images, 0.0, 1.0)
+
+
+def make_dataset(images: np.ndarray, labels: np.ndarray, num_classes: int, batch_size: int,
+                 training: bool, seed: int = 0, sample_weights: np.ndarray | None = None):
+    """A `tf.data.Dataset` of (image, one-hot[, weight]) batches; shuffled and augmented if training."""
+    import tensorflow as tf
+
+    onehot = np.eye(num_classes, dtype=np.float32)[labels]
+    tensors = (images, onehot) if sample_weights is None else (images, onehot, sample_weights.astype(np.float32))
+    ds = tf.data.Dataset.from_tensor_slices(tensors)
+    if training:
+        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    cast = lambda x, *rest: (tf.cast(x, tf.float32), *rest)  # noqa: E731
+    ds = ds.map(cast, num_parallel_calls=tf.data.AUTOTUNE)
+    if training:
+        augment = augmenter(seed)
+        counter = tf.data.Dataset.counter(seed * 100003).map(lambda c: tf.stack([c, c * 7 + 1]))
+        ds = tf.data.Dataset.zip((ds, counter)).map(
+            lambda batch, s: (_exposure_jitter(augment(batch[0], training=True), s), *batch[1:]),
+            num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
