@@ -48,7 +48,8 @@ _MSG_CORRUPT = "This file could not be read as an image: it may be corrupt; plea
 _MSG_TRUNCATED = "This image file is incomplete (it ends too early); please export or upload it again."
 _MSG_BOMB = "This image claims to be far too large to open safely; please export it at a lower resolution."
 _MSG_MEMORY = "This image is too large to decode with the memory available; please export it at a lower resolution."
-_MSG_PIXEL_FORMAT = "This image uses an unsupported pixel format ({mode}); please export it as an 8- or 16-bit grayscale PNG."
+_MSG_PIXEL_FORMAT = ("This image uses an unsupported pixel format ({mode}); "
+                     "please export it as an 8- or 16-bit grayscale PNG.")
 _MSG_NOT_FINITE = "This image contains invalid (not-a-number) pixel values; please export it again."
 _MSG_DICOM_CORRUPT = "This DICOM file could not be read: it may be corrupt or truncated; please export it again."
 _MSG_DICOM_NO_PIXELS = ("This DICOM file contains no image (no pixel data), for example a report; "
@@ -113,7 +114,8 @@ def load_xray(source, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = D
             (read from its start when it can seek).
         max_bytes: largest accepted file size in bytes, checked before anything is decoded.
         max_pixels: largest accepted width * height, checked from the header before the
-            pixels are decoded.
+            pixels are decoded. For Pillow formats, Pillow's own decompression-bomb limit
+            (about 179 megapixels) still applies above it.
         min_side: smallest accepted width and height in pixels.
 
     Returns:
@@ -168,42 +170,56 @@ def _read_path(source, max_bytes: int) -> bytes:
     try:
         path = os.fspath(source)
         info = os.stat(path)
-        if stat.S_ISDIR(info.st_mode):
-            raise XrayInputError(_MSG_IS_DIRECTORY)
-        if info.st_size > max_bytes:
-            raise XrayInputError(_too_large_message(info.st_size, max_bytes))
-        with open(path, "rb") as handle:
-            data = handle.read(max_bytes + 1)
     except (FileNotFoundError, NotADirectoryError, ValueError):  # ValueError: e.g. a NUL byte in the path.
         raise XrayInputError(_MSG_NOT_FOUND) from None
-    except IsADirectoryError:
-        raise XrayInputError(_MSG_IS_DIRECTORY) from None
-    except PermissionError:
-        raise XrayInputError(_MSG_NO_ACCESS) from None
-    except OSError:
-        raise XrayInputError(_MSG_CANNOT_OPEN) from None
+    except OSError as error:
+        raise XrayInputError(_os_error_message(error)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise XrayInputError(_MSG_IS_DIRECTORY)
+    if not stat.S_ISREG(info.st_mode):  # A pipe or device could block or never end.
+        raise XrayInputError(_MSG_CANNOT_OPEN)
+    if info.st_size > max_bytes:
+        raise XrayInputError(_too_large_message(info.st_size, max_bytes))
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as error:
+        raise XrayInputError(_os_error_message(error)) from None
     # The file may have grown between stat and read.
     if len(data) > max_bytes:
         raise XrayInputError(_too_large_message(None, max_bytes))
     return data
 
 
+def _os_error_message(error: OSError) -> str:
+    """A message for an OSError; the error's own text is not used because it quotes the path."""
+    if isinstance(error, FileNotFoundError):
+        return _MSG_NOT_FOUND
+    if isinstance(error, IsADirectoryError):
+        return _MSG_IS_DIRECTORY
+    if isinstance(error, PermissionError):
+        return _MSG_NO_ACCESS
+    return _MSG_CANNOT_OPEN
+
+
 def _read_stream(stream, max_bytes: int) -> bytes:
     """Read a file-like object from its start, never more than max_bytes + 1 bytes."""
+    size = getattr(stream, "size", None)  # Streamlit's UploadedFile knows its size before reading.
+    if isinstance(size, int) and size > max_bytes:
+        raise XrayInputError(_too_large_message(size, max_bytes))
     try:
         # A Streamlit rerun hands over the same UploadedFile, possibly already read to the end.
         if callable(getattr(stream, "seek", None)):
             stream.seek(0)
         data = stream.read(max_bytes + 1)
-    except (OSError, ValueError):  # ValueError: reading a closed file.
+    except (OSError, ValueError, TypeError):  # ValueError: a closed file; TypeError: read() takes no size.
         raise XrayInputError(_MSG_CANNOT_OPEN) from None
     if isinstance(data, str):
         raise XrayInputError(_MSG_TEXT_STREAM)
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise XrayInputError(_MSG_BAD_SOURCE)
     if len(data) > max_bytes:
-        size = getattr(stream, "size", None)
-        raise XrayInputError(_too_large_message(size if isinstance(size, int) else None, max_bytes))
+        raise XrayInputError(_too_large_message(None, max_bytes))
     return bytes(data)
 
 
@@ -229,12 +245,15 @@ def _too_large_message(size: int | None, max_bytes: int) -> str:
 
 def _sniff_format(data: bytes) -> str:
     """Name the format from the leading bytes ("PNG", "JPEG", "TIFF", "BMP" or "DICOM")."""
+    # DICOM first: its 128-byte preamble may itself start like a TIFF (dual-format files).
+    if data[128:132] == b"DICM" or data.startswith(b"DICM"):
+        return "DICOM"
     for magic, kind in _SIGNATURES:
         if data.startswith(magic):
             return kind
     if data.startswith(b"BM") and len(data) >= 18 and int.from_bytes(data[14:18], "little") in _BMP_HEADER_SIZES:
         return "BMP"
-    if data[128:132] == b"DICM" or data.startswith(b"DICM") or _looks_like_bare_dicom(data):
+    if _looks_like_bare_dicom(data):
         return "DICOM"
     if data.startswith(b"%PDF"):
         raise XrayInputError(_MSG_PDF)
@@ -396,14 +415,32 @@ def _ensure_transfer_syntax(ds) -> None:
 def _check_dicom_header(ds, max_pixels: int, min_side: int) -> None:
     """Refuse what cannot be shown as one grayscale X-ray, before any pixel data is decoded."""
     if not any(name in ds for name in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
-        raise XrayInputError(_MSG_DICOM_NO_PIXELS)
+        raise XrayInputError(_MSG_DICOM_CORRUPT if _dicom_looks_truncated(ds) else _MSG_DICOM_NO_PIXELS)
     frames = int(ds.get("NumberOfFrames") or 1)
     if frames > 1:
         raise XrayInputError(_MSG_DICOM_FRAMES.format(frames=frames))
-    photometric = str(ds.PhotometricInterpretation).strip().upper()
+    photometric = _code_value(ds, "PhotometricInterpretation")
+    if photometric is None:  # Required for every image; without it the pixels cannot be interpreted.
+        raise XrayInputError(_MSG_DICOM_CORRUPT)
     if photometric not in _DICOM_MONO | _DICOM_RGB_LIKE:
-        raise XrayInputError(_MSG_DICOM_COLOUR.format(pi=_safe_code(photometric) or "unknown"))
+        raise XrayInputError(_MSG_DICOM_COLOUR.format(pi=photometric))
     _check_dimensions(int(ds.Columns), int(ds.Rows), max_pixels, min_side)
+
+
+def _dicom_looks_truncated(ds) -> bool:
+    """Whether a dataset without pixel data was cut short rather than being a non-image object.
+
+    pydicom stops silently at the end of the data, so a file cut before its pixel data reads
+    like a report. A real non-image object has a SOP Class UID and no image geometry (Rows),
+    and its last element is complete.
+    """
+    from pydicom.dataelem import RawDataElement
+
+    if "SOPClassUID" not in ds or "Rows" in ds:
+        return True
+    last = ds.get_item(max(ds.keys())) if len(ds) else None  # get_item: raw, without decoding the value
+    return isinstance(last, RawDataElement) and last.value is not None and last.length != 0xFFFFFFFF \
+        and len(last.value) < last.length
 
 
 def _dicom_pixel_values(ds) -> np.ndarray:
@@ -432,15 +469,15 @@ def _syntax_name(syntax) -> str:
     """A transfer syntax's registered name, e.g. "JPEG 2000 Image Compression"; never free text."""
     if syntax.is_transfer_syntax and syntax.name != str(syntax):
         return syntax.name
-    uid = str(syntax)
-    return f"an unrecognised compression ({uid})" if re.fullmatch(r"[0-9.]{1,64}", uid) else "an unrecognised compression"
+    uid = str(syntax)  # Shown only if it looks like a UID, in case a broken file holds text there.
+    return f"an unrecognised compression ({uid})" if re.fullmatch(r"[0-9.]{1,64}", uid) else "an unknown compression"
 
 
 def _dicom_to_unit(values: np.ndarray, ds) -> np.ndarray:
     """Modality LUT, then VOI LUT or first window, scaled to [0, 1]; MONOCHROME1 inverted."""
     from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
-    photometric = str(ds.PhotometricInterpretation).strip().upper()
+    photometric = _code_value(ds, "PhotometricInterpretation")
     if photometric not in _DICOM_MONO:
         # pydicom has already converted YBR to RGB; colour images have no modality or VOI LUT.
         return (values.astype(np.float32) @ _LUMA) / np.float32(2 ** int(ds.BitsStored) - 1)
@@ -491,7 +528,7 @@ def _integral_if_possible(values: np.ndarray) -> np.ndarray:
 
 def _dicom_metadata(ds) -> dict:
     """Only non-identifying fields; identifying elements are never even read."""
-    bits = int(ds.BitsStored)
+    bits = int(ds.get("BitsStored") or ds.get("BitsAllocated") or 0)  # float pixel data has no BitsStored
     colour = int(ds.get("SamplesPerPixel") or 1) > 1
     mode = "RGB" if colour else "L" if bits <= 8 else "I;16" if bits <= 16 else "I"
     return {
@@ -500,16 +537,25 @@ def _dicom_metadata(ds) -> dict:
         "bit_depth": bits,
         "format": "DICOM",
         "mode": mode,
-        "modality": _safe_code(ds.get("Modality")),
-        "view_position": _safe_code(ds.get("ViewPosition")),
-        "body_part_examined": _safe_code(ds.get("BodyPartExamined")),
-        "photometric_interpretation": _safe_code(ds.get("PhotometricInterpretation")),
+        "modality": _code_value(ds, "Modality"),
+        "view_position": _code_value(ds, "ViewPosition"),
+        "body_part_examined": _code_value(ds, "BodyPartExamined"),
+        "photometric_interpretation": _code_value(ds, "PhotometricInterpretation"),
     }
 
 
-def _safe_code(value) -> str | None:
-    """A DICOM code string such as "PA" or "CHEST", or None for anything that could be free text."""
-    if value is None:
+def _code_value(ds, keyword: str) -> str | None:
+    """A code string such as "PA" or "CHEST", or None when absent or possibly free text.
+
+    The raw bytes are read, bypassing pydicom's value validation, which would otherwise warn
+    and log an invalid value verbatim (a site might have typed a name into the field).
+    """
+    from pydicom.datadict import tag_for_keyword
+
+    tag = tag_for_keyword(keyword)
+    if tag is None or tag not in ds:
         return None
-    text = str(value).strip()
+    value = ds.get_item(tag).value
+    text = value.decode("ascii", "replace") if isinstance(value, bytes) else str(value or "")
+    text = text.strip(" \x00")
     return text if _CODE_STRING.fullmatch(text) else None

@@ -1,0 +1,1 @@
+"""Streamlit dashboard over the `model` core: `streamlit run dashboard/app.py`."""

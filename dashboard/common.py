@@ -1,0 +1,243 @@
+"""What every page shares: the registry in force, cached models and maps, and a few small widgets.
+
+Caching belongs here, in the UI layer (the `model` core never imports Streamlit):
+
+* `st.cache_resource` holds loaded `Classifier`s, which carry their built (cloned) explainers. The key
+  is a `ModelKey`: model id, registry folder and the entry's file times, so a retrained entry reloads.
+* `st.cache_data` holds decoded uploads, predictions, maps and reports' inputs, keyed by the upload's
+  SHA-256 digest, the `ModelKey`, method, class and layer. The pixels are passed as an underscore
+  argument, which Streamlit does not hash: the digest stands for them.
+
+Display-only controls (opacity, colour map, threshold) are never arguments of a cached function, so
+moving them re-renders the overlay from the cached map and never recomputes it.
+
+Uploaded files are never written to disk: their bytes go straight to `model.intake.load_xray`.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from model.intake import DEFAULT_MAX_BYTES, Xray, XrayInputError, load_xray
+from model.predict import DISCLAIMER
+from model.registry import EntryStatus, ModelCard, RegistryError, entry_dir, list_cards, list_entries, \
+    read_history, read_metrics, registry_root
+
+# Page files, relative to dashboard/app.py (st.Page, st.page_link and AppTest.switch_page use these).
+PAGES = {
+    "diagnose": "views/diagnose.py",
+    "performance": "views/performance.py",
+    "compare": "views/compare.py",
+    "gallery": "views/gallery.py",
+    "about": "views/about.py",
+}
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "dcm", "dicom"]
+UPLOAD_LIMIT_MB = DEFAULT_MAX_BYTES // (1024 * 1024)
+UPLOAD_HELP = (f"PNG, JPEG or DICOM, up to {UPLOAD_LIMIT_MB} MB. The image is analysed in memory and "
+               "never stored; remove names or other identifiers burnt into the image before uploading.")
+
+
+class ModelKey(NamedTuple):
+    """What a cached model result depends on: the entry and the version of its files."""
+
+    model_id: str
+    root: str
+    stamp: str
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def registry_folder() -> Path:
+    """The registry in force (`CXR_REGISTRY` or the package's own), read on every run."""
+    return registry_root()
+
+
+def entries() -> list[EntryStatus]:
+    return list_entries(registry_folder())
+
+
+def usable_cards() -> list[ModelCard]:
+    """Usable classifiers, default first."""
+    return list_cards("classifier", registry_folder())
+
+
+def model_key(model_id: str) -> ModelKey:
+    """The cache key of an entry; changes when its model or card file is rewritten."""
+    root = registry_folder()
+    folder = entry_dir(model_id, root)
+    times = []
+    for name in ("model.keras", "card.json", "metrics.json", "history.csv"):
+        try:
+            times.append(str(os.stat(folder / name).st_mtime_ns))
+        except OSError:
+            times.append("-")
+    return ModelKey(model_id, str(root), "/".join(times))
+
+
+def card_label(card: ModelCard) -> str:
+    return f"{card.display_name} · v{card.version}"
+
+
+# --------------------------------------------------------------------------- cached resources and data
+
+
+@st.cache_resource(max_entries=6, show_spinner="Loading the model…")
+def _load_classifier(key: ModelKey):
+    from model.classifier import Classifier  # Imports TensorFlow: only when a model is really needed.
+
+    return Classifier.load(key.model_id, Path(key.root))
+
+
+def classifier(key: ModelKey):
+    """The loaded classifier, or None after showing one error when it cannot be loaded."""
+    try:
+        return _load_classifier(key)
+    except (RegistryError, ValueError) as exc:
+        st.error(str(exc))
+        return None
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _decode(image_digest: str, _data: bytes) -> Xray:
+    return load_xray(_data)
+
+
+def read_upload(uploaded) -> tuple[str, Xray] | None:
+    """Decode an uploaded file in memory; on a bad file show its one-sentence error and return None."""
+    if uploaded is None:
+        return None
+    data = uploaded.getvalue()
+    image_digest = digest(data)
+    try:
+        return image_digest, _decode(image_digest, data)
+    except XrayInputError as exc:
+        st.error(str(exc), icon=":material/broken_image:")
+        return None
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def predict(image_digest: str, key: ModelKey, _pixels: np.ndarray):
+    """`Prediction` of one image by one model."""
+    return _load_classifier(key).predict_xray(_pixels)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _explanation(image_digest: str, key: ModelKey, method: str, target: str, layer: str | None,
+                 _pixels: np.ndarray):
+    return _load_classifier(key).explain_xray(_pixels, method, target, layer)
+
+
+def explanation(image_digest: str, key: ModelKey, method: str, target: str, layer: str | None,
+                pixels: np.ndarray):
+    """(`Explanation`, map on the original pixel grid); SmoothGrad ignores the layer, so it is not keyed by it."""
+    return _explanation(image_digest, key, method, target, None if method == "smoothgrad" else layer, pixels)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def what_if(image_digest: str, key: ModelKey, box: tuple[float, float, float, float], fill: str,
+            _pixels: np.ndarray):
+    from model.occlusion import what_if as run_what_if
+
+    return run_what_if(_load_classifier(key), _pixels, box, fill)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def occlusion_map(image_digest: str, key: ModelKey, class_index: int, _pixels: np.ndarray):
+    """(map at model-input resolution, map on the original pixel grid) of occlusion sensitivity."""
+    from model.occlusion import occlusion_sensitivity
+    from model.preprocessing import map_to_image
+
+    clf = _load_classifier(key)
+    heat = occlusion_sensitivity(clf, clf.prepare(_pixels), class_index)
+    return heat, map_to_image(heat, _pixels.shape, clf.card.preprocessing)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def history(key: ModelKey) -> pd.DataFrame:
+    return read_history(key.model_id, Path(key.root))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def metrics(key: ModelKey) -> dict:
+    return read_metrics(key.model_id, Path(key.root))
+
+
+def history_or_empty(key: ModelKey) -> pd.DataFrame:
+    try:
+        return history(key)
+    except RegistryError as exc:
+        st.warning(str(exc))
+        return pd.DataFrame()
+
+
+def metrics_or_empty(key: ModelKey) -> dict:
+    try:
+        return metrics(key)
+    except RegistryError as exc:
+        st.warning(str(exc))
+        return {}
+
+
+# --------------------------------------------------------------------------- small widgets
+
+
+def disclaimer() -> None:
+    st.caption(f":material/info: **{DISCLAIMER}** It is not a medical device; a qualified reader "
+               "interprets every image.")
+
+
+def broken_entries() -> None:
+    """Registry entries that cannot be used, each with its reason, out of the way in an expander."""
+    broken = [status for status in entries() if status.error]
+    if broken:
+        with st.expander(f"{len(broken)} registry entr{'y' if len(broken) == 1 else 'ies'} could not be used"):
+            for status in broken:
+                st.markdown(f"**{status.id}**: {status.error}")
+
+
+def require_models() -> list[ModelCard]:
+    """The usable classifiers; without any, a clear message and the page stops."""
+    cards = usable_cards()
+    if not cards:
+        st.warning(f"No usable classifier in the model registry at `{registry_folder()}`. Train one with "
+                   "`python -m training.train ...`, copy an entry folder into the registry, or point the "
+                   "environment variable `CXR_REGISTRY` at another registry; the About page explains how.",
+                   icon=":material/warning:")
+        broken_entries()
+        st.page_link(PAGES["about"], label="How to add a model", icon=":material/help:")
+        st.stop()
+    return cards
+
+
+def model_picker(cards: list[ModelCard], *, key: str, label: str = "Model") -> ModelCard:
+    """A model selectbox; the choice follows the user from page to page."""
+    ids = [card.id for card in cards]
+    preferred = st.session_state.get("selected_model")
+    by_id = {card.id: card for card in cards}
+    choice = st.selectbox(label, ids, index=ids.index(preferred) if preferred in ids else 0, key=key,
+                          format_func=lambda model_id: card_label(by_id[model_id]))
+    st.session_state["selected_model"] = choice
+    return by_id[choice]
+
+
+def uploader(key: str, label: str = "Chest radiograph"):
+    return st.file_uploader(label, type=UPLOAD_TYPES, key=key, help=UPLOAD_HELP, max_upload_size=UPLOAD_LIMIT_MB)
+
+
+def percent(value) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def number(value, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"

@@ -1,0 +1,170 @@
+"""Plotly figures for the dashboard: predictions, training histories and `metrics.json` reports.
+
+Every function returns a `plotly.graph_objects.Figure` and takes plain data (a `Prediction`, a
+history DataFrame, a report dict as written by `model.metrics.classification_report`), so the
+figures can be tested without a browser and shown by any front end.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+PRIMARY = "#1f5aaa"
+MUTED = "#a9b8cc"
+TRAIN_COLOUR = "#1f77b4"
+VALIDATION_COLOUR = "#ff7f0e"
+# Metrics shown first, in this order; any other `x`/`val_x` pair follows alphabetically.
+METRIC_ORDER = ("loss", "accuracy", "auc", "precision", "recall")
+METRIC_TITLES = {"loss": "Loss", "accuracy": "Accuracy", "auc": "AUC", "precision": "Precision",
+                 "recall": "Recall"}
+# Columns that are bookkeeping, not a model metric.
+NON_METRICS = {"epoch", "lr", "learning_rate"}
+
+
+def _layout(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50 if title else 20, b=10),
+                      template="plotly_white")
+    return fig
+
+
+def _empty(message: str, height: int | None = None) -> go.Figure:
+    """A blank figure that says why it is blank, rather than an empty axis."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, height=height)
+
+
+def probability_bar(prediction) -> go.Figure:
+    """Horizontal bars of every class probability in percent, the predicted class highlighted."""
+    labels = list(prediction.labels)
+    percent = np.asarray(prediction.probabilities, float) * 100.0
+    predicted = int(np.argmax(percent))
+    colours = [PRIMARY if k == predicted else MUTED for k in range(len(labels))]
+    fig = go.Figure(go.Bar(x=percent, y=labels, orientation="h", marker_color=colours,
+                           text=[f"{p:.1f}%" for p in percent], textposition="auto",
+                           hovertemplate="%{y}: %{x:.1f}%<extra></extra>"))
+    fig.update_xaxes(range=[0, 100], title="probability (%)")
+    # First label on top, as in the card's order.
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, height=max(160, 60 + 45 * len(labels)))
+
+
+def history_metrics(history: pd.DataFrame) -> list[str]:
+    """Metric names in a history: every `x` that has a `val_x` column, the usual ones first."""
+    columns = set(history.columns)
+    found = [c for c in columns if c not in NON_METRICS and not c.startswith("val_") and f"val_{c}" in columns]
+    return sorted(found, key=lambda m: (METRIC_ORDER.index(m) if m in METRIC_ORDER else len(METRIC_ORDER), m))
+
+
+def _epochs(history: pd.DataFrame) -> np.ndarray:
+    # Keras' CSVLogger counts epochs from 0; people count from 1.
+    if "epoch" in history.columns:
+        return history["epoch"].to_numpy() + 1
+    return np.arange(1, len(history) + 1)
+
+
+def training_curves(history: pd.DataFrame, height: int = 360) -> go.Figure:
+    """One subplot per metric of a training history, training against validation by epoch."""
+    metrics = history_metrics(history) if history is not None and len(history) else []
+    if not metrics:
+        return _empty("No training history was saved for this model.", height)
+    epochs = _epochs(history)
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[METRIC_TITLES.get(m, m) for m in metrics])
+    for i, metric in enumerate(metrics, start=1):
+        for column, name, colour in ((metric, "training", TRAIN_COLOUR), (f"val_{metric}", "validation",
+                                                                            VALIDATION_COLOUR)):
+            fig.add_trace(go.Scatter(x=epochs, y=history[column], mode="lines+markers", name=name,
+                                     legendgroup=name, showlegend=i == 1, line=dict(color=colour)), row=1, col=i)
+        fig.update_xaxes(title_text="epoch", row=1, col=i)
+    return _layout(fig, height=height)
+
+
+def compare_curves(histories: dict[str, pd.DataFrame], metric: str = "val_loss", height: int = 360) -> go.Figure:
+    """One curve per model of one history column, overlaid; models without that column are left out."""
+    fig = go.Figure()
+    for model_id, history in histories.items():
+        if history is None or metric not in getattr(history, "columns", ()):
+            continue
+        fig.add_trace(go.Scatter(x=_epochs(history), y=history[metric], mode="lines+markers", name=model_id))
+    if not fig.data:
+        return _empty(f"No model has a {metric!r} history.", height)
+    fig.update_xaxes(title="epoch")
+    fig.update_yaxes(title=metric)
+    return _layout(fig, title=metric, height=height)
+
+
+def confusion_matrix_figure(report: dict, normalize: bool = False) -> go.Figure:
+    """Heatmap of the confusion matrix, rows true and columns predicted, counts written in the cells.
+
+    With `normalize`, colours show each row's share (the recall of its class) and cells read
+    "count (share)"; without, colours show counts.
+    """
+    labels = list(report["labels"])
+    counts = np.asarray(report["confusion_matrix"], dtype=float).reshape(len(labels), len(labels))
+    rows = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
+    z = shares if normalize else counts
+    text = [[f"{int(c)} ({s:.0%})" if normalize else f"{int(c)}" for c, s in zip(cr, sr)]
+            for cr, sr in zip(counts, shares)]
+    fig = go.Figure(go.Heatmap(z=z, x=labels, y=labels, text=text, texttemplate="%{text}", colorscale="Blues",
+                               zmin=0, zmax=1 if normalize else None, showscale=False,
+                               hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>"))
+    fig.update_xaxes(title="predicted", side="bottom")
+    fig.update_yaxes(title="true", autorange="reversed")
+    return _layout(fig, title="Confusion matrix" + (" (row-normalised)" if normalize else ""),
+                   height=120 + 80 * len(labels))
+
+
+def _auc_text(auc) -> str:
+    return "AUC n/a" if auc is None else f"AUC {auc:.3f}"
+
+
+def roc_figure(report: dict) -> go.Figure:
+    """One-vs-rest ROC curve per class, AUC in the legend, and the chance diagonal."""
+    fig = go.Figure()
+    for label in report["labels"]:
+        curve = report.get("roc", {}).get(label, {"fpr": [], "tpr": []})
+        auc = report["per_class"][label].get("auc")
+        fig.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=f"{label} ({_auc_text(auc)})"))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance",
+                             line=dict(dash="dash", color="grey")))
+    fig.update_xaxes(title="false-positive rate", range=[0, 1])
+    fig.update_yaxes(title="true-positive rate", range=[0, 1.02])
+    return _layout(fig, title="ROC curves (one class against the rest)", height=420)
+
+
+def calibration_figure(report: dict) -> go.Figure:
+    """Reliability diagram: accuracy against mean confidence per non-empty bin, markers sized by count."""
+    calibration = report.get("calibration") or {"bins": [], "ece": None}
+    bins = [b for b in calibration["bins"] if b.get("count")]
+    ece = calibration.get("ece")
+    title = "Reliability diagram" + ("" if ece is None else f" (ECE {ece:.3f})")
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
+                             line=dict(dash="dash", color="grey")))
+    if bins:
+        counts = np.array([b["count"] for b in bins], float)
+        sizes = 8 + 22 * np.sqrt(counts / counts.max())
+        fig.add_trace(go.Scatter(x=[b["confidence"] for b in bins], y=[b["accuracy"] for b in bins],
+                                 mode="lines+markers", name="model", marker=dict(size=sizes, color=PRIMARY),
+                                 customdata=counts, hovertemplate="confidence %{x:.2f}, accuracy %{y:.2f}, "
+                                                                  "%{customdata:.0f} images<extra></extra>"))
+    fig.update_xaxes(title="mean confidence of the predicted class", range=[0, 1])
+    fig.update_yaxes(title="accuracy", range=[0, 1.02])
+    return _layout(fig, title=title, height=420)
+
+
+def per_class_table(report: dict) -> pd.DataFrame:
+    """Precision, recall, F1, support and AUC of each class; a missing AUC is NaN."""
+    rows = []
+    for label in report["labels"]:
+        values = report["per_class"][label]
+        auc = values.get("auc")
+        rows.append({"class": label, "precision": values["precision"], "recall": values["recall"],
+                     "f1": values["f1"], "support": int(values["support"]),
+                     "auc": np.nan if auc is None else float(auc)})
+    return pd.DataFrame(rows, columns=["class", "precision", "recall", "f1", "support", "auc"])

@@ -1,0 +1,126 @@
+"""Comparing models: their test metrics side by side, their predictions on one image, their maps.
+
+    table = metrics_comparison({card.id: read_metrics(card.id) for card in cards})
+    agreement = prediction_agreement({clf.card.id: clf.predict_xray(xray) for clf in classifiers})
+    rho = map_similarity(heat_a, heat_b)
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+import cv2
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+
+# Rows where a smaller value is better; every other row is better when larger.
+LOWER_IS_BETTER = frozenset({"ECE"})
+RESERVED_COLUMNS = ("best", "spread")
+
+
+def _number(value) -> float:
+    return np.nan if value is None else float(value)
+
+
+def _report_rows(report: dict, labels: list[str]) -> dict[str, float]:
+    """The comparable figures of one `metrics.json` report; NaN where the report has none."""
+    macro = report.get("macro", {})
+    rows = {"accuracy": _number(report.get("accuracy")), "macro AUC": _number(macro.get("auc")),
+            "macro F1": _number(macro.get("f1")),
+            "ECE": _number((report.get("calibration") or {}).get("ece"))}
+    per_class = report.get("per_class", {})
+    for label in labels:
+        values = per_class.get(label, {})
+        rows[f"{label} recall"] = _number(values.get("recall"))
+        rows[f"{label} AUC"] = _number(values.get("auc"))
+        rows[f"{label} F1"] = _number(values.get("f1"))
+    return rows
+
+
+def _all_labels(reports: dict[str, dict]) -> list[str]:
+    """Labels of the first (reference) report, then any label only other reports have."""
+    labels: list[str] = []
+    for report in reports.values():
+        labels.extend(label for label in report.get("labels", []) if label not in labels)
+    return labels
+
+
+def _best(row: pd.Series, metric: str) -> str | None:
+    values = row.dropna()
+    if values.empty:
+        return None
+    # idxmin/idxmax return the first of equal values, so a tie goes to the reference model.
+    return str(values.idxmin() if metric in LOWER_IS_BETTER else values.idxmax())
+
+
+def metrics_comparison(reports: dict[str, dict]) -> pd.DataFrame:
+    """Test metrics of several models side by side.
+
+    Args:
+        reports: {model id: metrics.json report}; the first model is the reference.
+
+    Returns:
+        DataFrame indexed by metric ("accuracy", "macro AUC", "macro F1", "ECE", then for each class
+        "<label> recall", "<label> AUC", "<label> F1"), one column per model id in the given order,
+        then `best` (the id with the best value; lower is better for ECE; None when no model has
+        the figure) and `spread` (max - min over models). Missing figures are NaN.
+    """
+    if not reports:
+        raise ValueError("metrics_comparison needs at least one report")
+    clash = [m for m in reports if m in RESERVED_COLUMNS]
+    if clash:
+        raise ValueError(f"model ids {clash} clash with the table's own columns {RESERVED_COLUMNS}")
+    labels = _all_labels(reports)
+    table = pd.DataFrame({model_id: _report_rows(report or {}, labels) for model_id, report in reports.items()})
+    table.index.name = "metric"
+    models = list(reports)
+    table["best"] = [_best(table.loc[metric, models], metric) for metric in table.index]
+    values = table[models].astype(float)
+    table["spread"] = values.max(axis=1, skipna=True) - values.min(axis=1, skipna=True)
+    return table
+
+
+def prediction_agreement(predictions: dict) -> dict:
+    """How far several models agree on one image.
+
+    Args:
+        predictions: {model id: `model.classifier.Prediction`}, in display order.
+
+    Returns:
+        dict with `all_agree` (bool), `labels` ({id: predicted label}), `majority` (the most
+        frequent predicted label; a tie goes to the label predicted first), `agreement` (share of
+        models predicting the majority label) and `max_probability_gap` (the largest absolute
+        difference in any class probability between any two models, classes matched by label).
+    """
+    if not predictions:
+        raise ValueError("prediction_agreement needs at least one prediction")
+    labels = {model_id: p.label for model_id, p in predictions.items()}
+    # Counter keeps first-seen order among equal counts, which makes the tie-break deterministic.
+    majority, votes = Counter(labels.values()).most_common(1)[0]
+    return {"all_agree": len(set(labels.values())) == 1, "labels": labels, "majority": majority,
+            "agreement": votes / len(labels), "max_probability_gap": _max_gap(list(predictions.values()))}
+
+
+def _max_gap(predictions: list) -> float:
+    as_dicts = [p.as_dict() for p in predictions]
+    shared = set.intersection(*(set(d) for d in as_dicts))
+    gaps = [max(d[label] for d in as_dicts) - min(d[label] for d in as_dicts) for label in shared]
+    return float(max(gaps, default=0.0))
+
+
+def map_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation of two explanation maps (1: same ranking of regions, -1: reversed).
+
+    `b` is resized to `a`'s shape when they differ. A constant map ranks nothing, so the
+    similarity is 0.0 rather than NaN.
+    """
+    a = np.nan_to_num(np.asarray(a, dtype=np.float64).squeeze())
+    b = np.nan_to_num(np.asarray(b, dtype=np.float64).squeeze())
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"maps must be 2-D, got shapes {a.shape} and {b.shape}")
+    if b.shape != a.shape:
+        b = cv2.resize(b, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_LINEAR)
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return 0.0
+    rho = spearmanr(a.ravel(), b.ravel()).statistic
+    return float(rho) if np.isfinite(rho) else 0.0

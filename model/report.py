@@ -1,0 +1,228 @@
+"""A one-page report of one analysed image, as PNG or PDF, drawn with Pillow.
+
+The page holds what a reader needs to judge the result and nothing that identifies a patient:
+the function receives no identifier and no file name, so it cannot print one.
+
+    png = build_report(xray.pixels, overlay, prediction, method="gradcam", model_id=card.id,
+                       model_version=card.version, model_name=card.display_name)
+"""
+from __future__ import annotations
+
+import io
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from model.explain import METHOD_LABELS
+
+DISCLAIMER = ("Decision support for research and teaching only. Not a diagnosis: a qualified radiologist "
+              "must interpret every image.")
+
+PAGE_SIZE = (1240, 1754)  # A4 at 150 dpi.
+PAGE_DPI = 150
+MARGIN = 80
+GAP = 40
+IMAGE_BOX_HEIGHT = 620
+TEXT = (20, 20, 20)
+MUTED = (95, 95, 95)
+BAR = (150, 170, 200)
+BAR_PREDICTED = (31, 90, 170)
+WARNING = (170, 60, 0)
+FONT_FILES = {False: ("DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+              True: ("DejaVuSans-Bold.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")}
+
+
+@lru_cache(maxsize=None)
+def _font(size: int, bold: bool = False):
+    """DejaVu when available (clear at print size), else Pillow's built-in scalable font."""
+    for name in FONT_FILES[bold]:
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1 has only the fixed bitmap font.
+        return ImageFont.load_default()
+
+
+def _to_rgb_image(array: np.ndarray) -> Image.Image:
+    """A Pillow RGB image from grayscale float [0, 1], uint8 gray or uint8/float RGB."""
+    array = np.asarray(array)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
+        raise ValueError(f"an image must be HxW or HxWx3, got shape {array.shape}")
+    if array.dtype != np.uint8:
+        array = np.round(np.clip(np.nan_to_num(array.astype(np.float64)), 0.0, 1.0) * 255).astype(np.uint8)
+    image = Image.fromarray(array[..., :3] if array.ndim == 3 else array)
+    return image.convert("RGB")
+
+
+def _fit(image: Image.Image, width: int, height: int) -> Image.Image:
+    """Scale to fit inside width x height, keeping the aspect ratio."""
+    scale = min(width / image.width, height / image.height)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
+    """Greedy word wrap to a pixel width."""
+    lines, current = [], ""
+    for word in str(text).split():
+        candidate = f"{current} {word}".strip()
+        if current and draw.textlength(candidate, font=font) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = candidate
+    return lines + ([current] if current else [])
+
+
+def _paragraph(draw, xy: tuple[int, int], text: str, font, width: int, fill=TEXT, spacing: int = 8) -> int:
+    """Draw wrapped text; returns the y below it."""
+    x, y = xy
+    line_height = font.size + spacing if hasattr(font, "size") else 20
+    for line in _wrap(draw, text, font, width):
+        draw.text((x, y), line, font=font, fill=fill)
+        y += line_height
+    return y
+
+
+def _utc(created: datetime | None) -> datetime:
+    if created is None:
+        return datetime.now(timezone.utc)
+    # A naive time is taken to be UTC already; an aware one is converted.
+    return created.replace(tzinfo=timezone.utc) if created.tzinfo is None else created.astimezone(timezone.utc)
+
+
+def _header(draw, y: int, *, method: str, model_id: str, model_version: str, model_name: str,
+            created: datetime) -> int:
+    width = PAGE_SIZE[0] - 2 * MARGIN
+    draw.text((MARGIN, y), "Chest X-ray explanation report", font=_font(44, True), fill=TEXT)
+    y += 70
+    rows = [("Created", created.strftime("%Y-%m-%d %H:%M UTC")),
+            ("Model", f"{model_name} (id {model_id}, version {model_version})"),
+            ("Explanation", METHOD_LABELS.get(method, method))]
+    for key, value in rows:
+        draw.text((MARGIN, y), f"{key}:", font=_font(24, True), fill=TEXT)
+        y = _paragraph(draw, (MARGIN + 190, y), value, _font(24), width - 190)
+    draw.line((MARGIN, y + 10, PAGE_SIZE[0] - MARGIN, y + 10), fill=MUTED, width=2)
+    return y + 30
+
+
+def _images(page: Image.Image, draw, y: int, pixels, overlay_rgb, method: str) -> int:
+    panel_w = (PAGE_SIZE[0] - 2 * MARGIN - GAP) // 2
+    captions = ("Original image", f"Explanation overlay ({METHOD_LABELS.get(method, method)})")
+    bottom = y
+    for i, (array, caption) in enumerate(zip((pixels, overlay_rgb), captions)):
+        x = MARGIN + i * (panel_w + GAP)
+        draw.text((x, y), caption, font=_font(24, True), fill=TEXT)
+        image = _fit(_to_rgb_image(array), panel_w, IMAGE_BOX_HEIGHT)
+        # Centre horizontally in the panel so both images line up whatever their aspect ratio.
+        left = x + (panel_w - image.width) // 2
+        page.paste(image, (left, y + 40))
+        draw.rectangle((left - 1, y + 39, left + image.width, y + 40 + image.height), outline=MUTED)
+        bottom = max(bottom, y + 40 + image.height)
+    return bottom + 40
+
+
+def _probabilities(draw, y: int, prediction) -> int:
+    labels, probabilities = list(prediction.labels), np.asarray(prediction.probabilities, float)
+    predicted = int(np.argmax(probabilities))
+    draw.text((MARGIN, y), f"Model output: {labels[predicted]} ({probabilities[predicted]:.1%})",
+              font=_font(30, True), fill=TEXT)
+    y += 56
+    bar_left, bar_width = MARGIN + 300, PAGE_SIZE[0] - 2 * MARGIN - 300 - 130
+    for k, (label, p) in enumerate(zip(labels, probabilities)):
+        font = _font(24, k == predicted)
+        draw.text((MARGIN, y), label, font=font, fill=TEXT)
+        draw.rectangle((bar_left, y + 2, bar_left + bar_width, y + 28), outline=MUTED)
+        filled = round(bar_width * float(np.clip(p, 0.0, 1.0)))
+        if filled > 0:
+            draw.rectangle((bar_left, y + 2, bar_left + filled, y + 28), fill=BAR_PREDICTED if k == predicted else BAR)
+        draw.text((bar_left + bar_width + 16, y), f"{p:6.1%}", font=font, fill=TEXT)
+        y += 44
+    return y + 20
+
+
+def _notes(draw, y: int, notes: Sequence[str], bottom: int) -> int:
+    """Draw the notes above `bottom`; what does not fit is counted, never drawn over the disclaimer."""
+    notes = [str(n) for n in notes if str(n).strip()]
+    if not notes:
+        return y
+    width, font = PAGE_SIZE[0] - 2 * MARGIN, _font(22)
+    draw.text((MARGIN, y), "Notes", font=_font(26, True), fill=TEXT)
+    y += 42
+    for i, note in enumerate(notes):
+        needed = 30 * len(_wrap(draw, f"- {note}", font, width)) + 6
+        if y + needed > bottom - 30:
+            draw.text((MARGIN, y), f"({len(notes) - i} more notes not shown)", font=font, fill=MUTED)
+            return y + 36
+        y = _paragraph(draw, (MARGIN, y), f"- {note}", font, width, fill=WARNING) + 6
+    return y + 14
+
+
+def _disclaimer(draw) -> int:
+    """The disclaimer, pinned to the bottom of the page in a box whatever is above it; returns its top."""
+    width = PAGE_SIZE[0] - 2 * MARGIN - 40
+    font = _font(24, True)
+    lines = _wrap(draw, DISCLAIMER, font, width)
+    top = PAGE_SIZE[1] - MARGIN - 30 - 34 * len(lines)
+    draw.rectangle((MARGIN, top, PAGE_SIZE[0] - MARGIN, PAGE_SIZE[1] - MARGIN), outline=WARNING, width=3)
+    _paragraph(draw, (MARGIN + 20, top + 16), DISCLAIMER, font, width, fill=WARNING, spacing=10)
+    return top
+
+
+def render_report(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, method: str, model_id: str,
+                  model_version: str, model_name: str, created: datetime | None = None,
+                  notes: Sequence[str] = ()) -> Image.Image:
+    """The report page as a Pillow RGB image; see `build_report` for the arguments."""
+    page = Image.new("RGB", PAGE_SIZE, "white")
+    draw = ImageDraw.Draw(page)
+    y = _header(draw, MARGIN, method=method, model_id=model_id, model_version=model_version,
+                model_name=model_name, created=_utc(created))
+    y = _images(page, draw, y, pixels, overlay_rgb, method)
+    y = _probabilities(draw, y, prediction)
+    _notes(draw, y, notes, bottom=_disclaimer(draw))
+    return page
+
+
+def build_report(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, method: str, model_id: str,
+                 model_version: str, model_name: str, created: datetime | None = None,
+                 notes: Sequence[str] = ()) -> bytes:
+    """A one-page PNG report of one analysed image.
+
+    Args:
+        pixels: the original grayscale image, float in [0, 1], HxW.
+        overlay_rgb: the explanation overlay, uint8 HxWx3 (see `model.explain.render_overlay`).
+        prediction: a `model.classifier.Prediction`.
+        method: explanation method key (e.g. "gradcam"); shown by its label.
+        model_id: registry id of the model.
+        model_version: the card's version.
+        model_name: the card's display name.
+        created: time of the analysis; now (UTC) when None. Printed in UTC.
+        notes: extra lines, e.g. trust warnings; printed under the probabilities.
+
+    Returns:
+        PNG bytes of a 1240 x 1754 page (A4 at 150 dpi).
+    """
+    page = render_report(pixels, overlay_rgb, prediction, method=method, model_id=model_id,
+                         model_version=model_version, model_name=model_name, created=created, notes=notes)
+    buffer = io.BytesIO()
+    page.save(buffer, format="PNG", dpi=(PAGE_DPI, PAGE_DPI))
+    return buffer.getvalue()
+
+
+def build_report_pdf(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, method: str, model_id: str,
+                     model_version: str, model_name: str, created: datetime | None = None,
+                     notes: Sequence[str] = ()) -> bytes:
+    """The same page as `build_report`, as a one-page A4 PDF."""
+    page = render_report(pixels, overlay_rgb, prediction, method=method, model_id=model_id,
+                         model_version=model_version, model_name=model_name, created=created, notes=notes)
+    buffer = io.BytesIO()
+    page.save(buffer, format="PDF", resolution=float(PAGE_DPI), title="Chest X-ray explanation report")
+    return buffer.getvalue()

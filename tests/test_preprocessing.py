@@ -1,0 +1,78 @@
+"""The one preprocessing path: shapes, ranges, geometry and card validation."""
+import numpy as np
+import pytest
+
+from model.preprocessing import Preprocessing, map_to_image, preprocess, preprocess_batch
+from tests.support import synthetic_radiograph
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("resize", ["stretch", "letterbox"])
+def test_output_shape_and_range(channels, resize):
+    prep = Preprocessing(image_size=64, channels=channels, resize=resize, border_crop=0.05)
+    out = preprocess(synthetic_radiograph(100, width=160), prep)
+    assert out.shape == (64, 64, channels)
+    assert out.dtype == np.float32
+    assert 0.0 <= out.min() and out.max() <= 1.0
+
+
+def test_dict_and_dataclass_give_identical_pixels():
+    image = synthetic_radiograph(90)
+    prep = Preprocessing(image_size=48, border_crop=0.1)
+    np.testing.assert_array_equal(preprocess(image, prep), preprocess(image, prep.to_dict()))
+
+
+def test_clahe_evens_out_exposure_differences():
+    # The same film exposed darker must come out closer to the original with CLAHE than without.
+    image = synthetic_radiograph(128)
+    dark = image ** 2.0
+    with_clahe = Preprocessing(image_size=64, equalize="clahe")
+    without = Preprocessing(image_size=64, equalize="none")
+    gap_clahe = np.abs(preprocess(image, with_clahe) - preprocess(dark, with_clahe)).mean()
+    gap_plain = np.abs(preprocess(image, without) - preprocess(dark, without)).mean()
+    assert gap_clahe < gap_plain
+
+
+def test_letterbox_pads_and_stretch_does_not():
+    wide = np.ones((50, 100), np.float32)
+    boxed = preprocess(wide, Preprocessing(image_size=40, resize="letterbox", equalize="none"))
+    stretched = preprocess(wide, Preprocessing(image_size=40, resize="stretch", equalize="none"))
+    assert boxed[0, 20, 0] == 0.0 and boxed[20, 20, 0] == 1.0
+    assert stretched.min() == 1.0
+
+
+@pytest.mark.parametrize("resize", ["stretch", "letterbox"])
+@pytest.mark.parametrize("border_crop", [0.0, 0.1])
+def test_map_to_image_puts_a_peak_back_where_it_came_from(resize, border_crop):
+    # A bright spot in the image must be where the model-resolution map of that spot lands.
+    image = np.zeros((120, 200), np.float32)
+    image[30:40, 140:150] = 1.0
+    prep = Preprocessing(image_size=64, resize=resize, border_crop=border_crop, equalize="none")
+    model_map = preprocess(image, prep)[..., 0]
+    back = map_to_image(model_map, image.shape, prep)
+    assert back.shape == image.shape
+    row, col = np.unravel_index(np.argmax(back), back.shape)
+    assert 26 <= row <= 44 and 136 <= col <= 154
+
+
+def test_batch_stacks_images_of_different_sizes():
+    batch = preprocess_batch([synthetic_radiograph(80), synthetic_radiograph(100, width=70)], {"image_size": 32})
+    assert batch.shape == (2, 32, 32, 1)
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"image_size": 8}, "image_size"),
+    ({"channels": 2}, "channels"),
+    ({"resize": "crop"}, "resize"),
+    ({"border_crop": 0.5}, "border_crop"),
+    ({"equalize": "hist"}, "equalize"),
+    ({"mystery": 1}, "unknown preprocessing keys"),
+])
+def test_bad_card_preprocessing_is_named(values, message):
+    with pytest.raises(ValueError, match=message):
+        Preprocessing.from_dict(values)
+
+
+def test_rejects_non_2d_input():
+    with pytest.raises(ValueError, match="2-D"):
+        preprocess(np.zeros((10, 10, 3)), Preprocessing(image_size=32))

@@ -1,0 +1,95 @@
+"""Registry round trip and how it copes with broken entries."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from model.classifier import Classifier
+from model.registry import (ModelCard, RegistryError, default_model_id, list_cards, list_entries, load_model,
+                            read_card, read_history, read_metrics, registry_root, save_entry, set_default)
+from tests.support import synthetic_radiograph, write_tiny_entry
+
+
+@pytest.fixture()
+def registry(tmp_path):
+    write_tiny_entry(tmp_path, "alpha", seed=0, default=True)
+    write_tiny_entry(tmp_path, "beta", seed=1)
+    return tmp_path
+
+
+def test_round_trip_gives_the_same_probabilities(tmp_path):
+    from tests.support import tiny_classifier
+
+    model, layer = tiny_classifier(seed=3)
+    image = synthetic_radiograph(64, seed=5)
+    card = read_card("alpha", write_tiny_entry(tmp_path, "alpha").parent)
+    card.id = "gamma"
+    save_entry(model, card, root=tmp_path)
+    reloaded = Classifier.load("gamma", root=tmp_path)
+    before = Classifier(card, model).predict_xray(image).probabilities
+    np.testing.assert_allclose(reloaded.predict_xray(image).probabilities, before, rtol=1e-5, atol=1e-6)
+
+
+def test_listing_reads_cards_history_and_metrics(registry):
+    assert [s.id for s in list_entries(registry)] == ["alpha", "beta"]
+    assert default_model_id(registry) == "alpha"
+    history = read_history("beta", registry)
+    assert {"loss", "val_loss"} <= set(history.columns) and len(history) == 3
+    metrics = read_metrics("beta", registry)
+    assert set(metrics["per_class"]) == set(read_card("beta", registry).labels)
+
+
+def test_set_default_leaves_exactly_one_default(registry):
+    set_default("beta", registry)
+    assert [c.id for c in list_cards(root=registry) if c.default] == ["beta"]
+    assert default_model_id(registry) == "beta"
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: (d / "card.json").write_text("{oops"), "invalid"),
+    (lambda d: (d / "card.json").write_text(json.dumps({"id": d.name})), "invalid"),
+    (lambda d: (d / "model.keras").unlink(), "no model.keras"),
+    (lambda d: (d / "card.json").unlink(), "not in the registry"),
+])
+def test_a_broken_entry_is_reported_and_does_not_hide_the_others(registry, damage, message):
+    damage(registry / "beta")
+    statuses = {s.id: s for s in list_entries(registry)}
+    assert statuses["alpha"].card is not None
+    assert statuses["beta"].card is None and message in statuses["beta"].error
+    assert [c.id for c in list_cards(root=registry)] == ["alpha"]
+
+
+def test_corrupt_model_file_gives_a_clear_error(registry):
+    (registry / "beta" / "model.keras").write_bytes(b"this is not a keras archive")
+    with pytest.raises(RegistryError, match="could not be loaded"):
+        load_model("beta", registry)
+
+
+def test_card_naming_another_id_is_refused(registry):
+    shutil.copytree(registry / "beta", registry / "copy")
+    with pytest.raises(RegistryError, match="names another id"):
+        read_card("copy", registry)
+
+
+@pytest.mark.parametrize("bad_id", ["../alpha", "a/b", "a\\b", "", ".hidden", "..", "x" * 80])
+def test_ids_that_could_escape_the_registry_are_refused(registry, bad_id):
+    with pytest.raises(RegistryError, match="not a valid model id"):
+        load_model(bad_id, registry)
+
+
+def test_card_validation_names_the_problem():
+    with pytest.raises(ValueError, match="labels"):
+        ModelCard(id="x", display_name="x", version="1", created="now", architecture="a", labels=["A", "A"],
+                  preprocessing={}, explain_layer="conv")
+
+
+def test_env_variable_points_everything_at_another_registry(registry, monkeypatch):
+    monkeypatch.setenv("CXR_REGISTRY", str(registry))
+    assert registry_root() == registry
+    assert Classifier.load().card.id == "alpha"
+
+
+def test_empty_registry_has_no_default(tmp_path):
+    with pytest.raises(RegistryError, match="No usable classifier"):
+        default_model_id(tmp_path)

@@ -1,0 +1,85 @@
+"""The downloadable one-page report: a readable PNG/PDF page with the images, output and disclaimer."""
+from __future__ import annotations
+
+import inspect
+import io
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model.classifier import Prediction
+from model.explain import render_overlay
+from model.report import DISCLAIMER, PAGE_SIZE, build_report, build_report_pdf, render_report
+from tests.support import LABELS, synthetic_radiograph
+
+PREDICTION = Prediction(tuple(LABELS), np.array([0.7, 0.2, 0.1]))
+META = dict(method="gradcam", model_id="tiny-a", model_version="0.1", model_name="Tiny test model")
+
+
+def _inputs(height: int = 128, width: int = 128):
+    pixels = synthetic_radiograph(height, width=width)
+    heat = np.zeros_like(pixels)
+    heat[height // 4: height // 2, width // 4: width // 2] = 1.0
+    return pixels, render_overlay(pixels, heat)
+
+
+def test_png_report_is_one_a4_page():
+    pixels, overlay = _inputs()
+    png = build_report(pixels, overlay, PREDICTION, **META, created=datetime(2026, 3, 1, 12, 30))
+    page = Image.open(io.BytesIO(png))
+    assert page.format == "PNG" and page.size == PAGE_SIZE == (1240, 1754)
+    array = np.asarray(page.convert("RGB"))
+    assert (array == 255).all(axis=-1).mean() > 0.5, "the page background is white"
+    # The overlay's jet colours appear somewhere on the page (the overlay panel).
+    assert ((array[..., 0] > 200) & (array[..., 2] < 80) & (array[..., 1] < 80)).any()
+
+
+def test_pdf_report_is_a_pdf():
+    pixels, overlay = _inputs()
+    pdf = build_report_pdf(pixels, overlay, PREDICTION, **META)
+    assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
+    assert pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") + pdf.count(b"/Type/Page") >= 1
+
+
+def test_original_image_keeps_its_aspect_ratio():
+    # A uniform mid-gray portrait image: its pasted footprint must stay twice as tall as wide.
+    pixels = np.full((200, 100), 128 / 255, np.float32)
+    overlay = np.zeros((200, 100, 3), np.uint8)
+    array = np.asarray(render_report(pixels, overlay, PREDICTION, **META))
+    rows, cols = np.nonzero((array == 128).all(axis=-1)[:, : PAGE_SIZE[0] // 2])
+    height, width = rows.ptp() + 1, cols.ptp() + 1
+    assert height / width == pytest.approx(2.0, rel=0.03)
+    assert height > 400, "the image is shown large enough to read"
+
+
+def test_notes_and_time_change_the_page_and_many_notes_do_not_cover_the_disclaimer():
+    pixels, overlay = _inputs()
+    when = datetime(2026, 3, 1, 12, 30, tzinfo=timezone.utc)
+    plain = np.asarray(render_report(pixels, overlay, PREDICTION, **META, created=when))
+    noted = np.asarray(render_report(pixels, overlay, PREDICTION, **META, created=when,
+                                     notes=["Image looks unlike the training data."]))
+    assert (plain != noted).any()
+    # The same instant given in another time zone prints the same UTC time.
+    shifted = when.astimezone(timezone(timedelta(hours=5)))
+    same = np.asarray(render_report(pixels, overlay, PREDICTION, **META, created=shifted))
+    np.testing.assert_array_equal(plain, same)
+    crowded = np.asarray(render_report(pixels, overlay, PREDICTION, **META, created=when,
+                                       notes=[f"warning number {i} " * 8 for i in range(40)]))
+    # The disclaimer box at the bottom is drawn identically, however many notes there are.
+    np.testing.assert_array_equal(crowded[-260:], plain[-260:])
+
+
+def test_disclaimer_text_and_no_identifier_parameters():
+    assert DISCLAIMER == ("Decision support for research and teaching only. Not a diagnosis: a qualified "
+                          "radiologist must interpret every image.")
+    parameters = set(inspect.signature(build_report).parameters)
+    assert not parameters & {"path", "filename", "patient_id", "name"}
+    assert inspect.signature(build_report_pdf).parameters.keys() == inspect.signature(build_report).parameters.keys()
+
+
+def test_bad_overlay_is_refused():
+    pixels, _ = _inputs()
+    with pytest.raises(ValueError, match="shape"):
+        build_report(pixels, np.zeros((5, 5, 7), np.uint8), PREDICTION, **META)
