@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up chat
 
 import streamlit as st  # noqa: E402
 
-from dashboard.common import PAGES, disclaimer  # noqa: E402
+from dashboard.common import PAGES  # noqa: E402
 
 log = logging.getLogger("dashboard")
 
@@ -33,9 +33,6 @@ page = st.navigation([
     st.Page(PAGES["gallery"], title="Case gallery", icon=":material/grid_view:"),
     st.Page(PAGES["about"], title="About", icon=":material/info:"),
 ])
-with st.sidebar:
-    disclaimer()
-
 try:
     page.run()
 except Exception:  # The last safety net: a person sees one sentence, the server log gets the traceback.

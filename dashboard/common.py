@@ -89,7 +89,7 @@ def card_label(card: ModelCard) -> str:
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading the model…")
-def _load_classifier(key: ModelKey):
+def cached_classifier(key: ModelKey):
     from model.classifier import Classifier  # Imports TensorFlow: only when a model is really needed.
 
     return Classifier.load(key.model_id, Path(key.root))
@@ -98,7 +98,7 @@ def _load_classifier(key: ModelKey):
 def classifier(key: ModelKey):
     """The loaded classifier, or None after showing one error when it cannot be loaded."""
     try:
-        return _load_classifier(key)
+        return cached_classifier(key)
     except (RegistryError, ValueError) as exc:
         st.error(str(exc))
         return None
@@ -129,13 +129,13 @@ def read_upload(uploaded) -> tuple[str, Xray] | None:
 @st.cache_data(max_entries=64, show_spinner=False)
 def predict(image_digest: str, key: ModelKey, _pixels: np.ndarray):
     """`Prediction` of one image by one model."""
-    return _load_classifier(key).predict_xray(_pixels)
+    return cached_classifier(key).predict_xray(_pixels)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _explanation(image_digest: str, key: ModelKey, method: str, target: str, layer: str | None,
                  _pixels: np.ndarray):
-    return _load_classifier(key).explain_xray(_pixels, method, target, layer)
+    return cached_classifier(key).explain_xray(_pixels, method, target, layer)
 
 
 def explanation(image_digest: str, key: ModelKey, method: str, target: str, layer: str | None,
@@ -149,7 +149,7 @@ def what_if(image_digest: str, key: ModelKey, box: tuple[float, float, float, fl
             _pixels: np.ndarray):
     from model.occlusion import what_if as run_what_if
 
-    return run_what_if(_load_classifier(key), _pixels, box, fill)
+    return run_what_if(cached_classifier(key), _pixels, box, fill)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -158,7 +158,7 @@ def occlusion_map(image_digest: str, key: ModelKey, class_index: int, _pixels: n
     from model.occlusion import occlusion_sensitivity
     from model.preprocessing import map_to_image
 
-    clf = _load_classifier(key)
+    clf = cached_classifier(key)
     heat = occlusion_sensitivity(clf, clf.prepare(_pixels), class_index)
     return heat, map_to_image(heat, _pixels.shape, clf.card.preprocessing)
 

@@ -32,8 +32,9 @@ def test_png_report_is_one_a4_page():
     assert page.format == "PNG" and page.size == PAGE_SIZE == (1240, 1754)
     array = np.asarray(page.convert("RGB"))
     assert (array == 255).all(axis=-1).mean() > 0.5, "the page background is white"
-    # The overlay's jet colours appear somewhere on the page (the overlay panel).
-    assert ((array[..., 0] > 200) & (array[..., 2] < 80) & (array[..., 1] < 80)).any()
+    # The overlay's red hot spot appears on the right half of the page only (the overlay panel).
+    red = (array[..., 0].astype(int) - array[..., 2] > 60) & (array[..., 1] < 120)
+    assert red[:, PAGE_SIZE[0] // 2:].sum() > 1000 and red[:1000, : PAGE_SIZE[0] // 2].sum() == 0
 
 
 def test_pdf_report_is_a_pdf():
@@ -48,8 +49,10 @@ def test_original_image_keeps_its_aspect_ratio():
     pixels = np.full((200, 100), 128 / 255, np.float32)
     overlay = np.zeros((200, 100, 3), np.uint8)
     array = np.asarray(render_report(pixels, overlay, PREDICTION, **META))
-    rows, cols = np.nonzero((array == 128).all(axis=-1)[:, : PAGE_SIZE[0] // 2])
-    height, width = rows.ptp() + 1, cols.ptp() + 1
+    gray = (array == 128).all(axis=-1)[:, : PAGE_SIZE[0] // 2]
+    # Rows and columns mostly of that gray: stray anti-aliased text pixels do not count.
+    rows, cols = np.nonzero(gray.sum(axis=1) > 20)[0], np.nonzero(gray.sum(axis=0) > 20)[0]
+    height, width = np.ptp(rows) + 1, np.ptp(cols) + 1
     assert height / width == pytest.approx(2.0, rel=0.03)
     assert height > 400, "the image is shown large enough to read"
 
@@ -68,7 +71,7 @@ def test_notes_and_time_change_the_page_and_many_notes_do_not_cover_the_disclaim
     crowded = np.asarray(render_report(pixels, overlay, PREDICTION, **META, created=when,
                                        notes=[f"warning number {i} " * 8 for i in range(40)]))
     # The disclaimer box at the bottom is drawn identically, however many notes there are.
-    np.testing.assert_array_equal(crowded[-260:], plain[-260:])
+    np.testing.assert_array_equal(crowded[-170:], plain[-170:])
 
 
 def test_disclaimer_text_and_no_identifier_parameters():

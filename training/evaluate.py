@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -82,7 +81,9 @@ def evaluate(clf, records, batch_size: int = 32) -> dict:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from model.runtime import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # TensorFlow's start-up notices are not for users.
     from model.classifier import Classifier
     from model.registry import RegistryError
     from training.data import read_dataset

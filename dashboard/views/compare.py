@@ -104,6 +104,7 @@ def agreement_section(predictions: dict, maps: dict) -> None:
 
 def main() -> None:
     st.title("Compare versions")
+    common.disclaimer()
     cards = common.require_models()
     if len(cards) < 2:
         st.info("Comparing needs at least two usable models in the registry; there is only "

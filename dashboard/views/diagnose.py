@@ -25,13 +25,16 @@ def model_panel(card, key) -> None:
         second.metric("Macro AUC", common.number(headline.get("macro_auc")))
         report = common.metrics_or_empty(key)
         if report.get("per_class"):
-            st.dataframe(charts.per_class_table(report), width="stretch")
-        elif headline.get("per_class"):
-            st.dataframe(headline["per_class"], width="stretch")
+            # The sidebar is narrow: the two figures a reader asks first, per class.
+            st.dataframe(charts.per_class_table(report)[["class", "recall", "auc"]], hide_index=True,
+                         width="stretch", column_config={"recall": st.column_config.NumberColumn(format="%.2f"),
+                                                         "auc": st.column_config.NumberColumn("AUC", format="%.2f")})
         curves = common.history_or_empty(key)
-        if not curves.empty:
-            st.plotly_chart(charts.training_curves(curves, height=220), key="panel_curves",
-                            config={"displayModeBar": False})
+        if {"loss", "val_loss"} <= set(curves.columns):
+            figure = charts.training_curves(curves[[c for c in ("epoch", "loss", "val_loss") if c in curves]],
+                                            height=230)
+            figure.update_layout(legend={"orientation": "h", "y": -0.35})
+            st.plotly_chart(figure, key="panel_curves", config={"displayModeBar": False})
         st.caption(f"Figures on the {headline.get('split', 'internal test')} split; they do not transfer "
                    "to other hospitals' images.")
         st.page_link(common.PAGES["performance"], label="Full performance", icon=":material/monitoring:")
@@ -91,9 +94,9 @@ def images_row(xray, overlay, explanation) -> None:
     original, explained = st.columns(2, gap="medium")
     size = f"{xray.metadata.get('width', '?')} x {xray.metadata.get('height', '?')} px"
     original.image(to_uint8(xray.pixels), caption=f"Original ({xray.metadata.get('format', 'image')}, {size})",
-                   width="stretch")
+                   width="stretch", output_format="PNG")
     where = f", layer {explanation.layer}" if explanation.layer else ""
-    explained.image(overlay, width="stretch",
+    explained.image(overlay, width="stretch", output_format="PNG",
                     caption=f"{METHOD_LABELS[explanation.method]} for {explanation.label}{where}")
 
 

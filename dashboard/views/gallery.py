@@ -6,7 +6,6 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import common
-from model import charts
 from model.explain import render_overlay, to_uint8
 from model.gallery import DATA_ENV, cases_frame, data_location, score_cases
 from model.intake import XrayInputError, load_xray
@@ -27,12 +26,17 @@ def _records(path: str):
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _cases(path: str, key: common.ModelKey, limit: int, seed: int):
-    return score_cases(common._load_classifier(key), _records(path), limit_per_label=limit, seed=seed)
+    return score_cases(common.cached_classifier(key), _records(path), limit_per_label=limit, seed=seed)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _pixels(path: str):
+    return load_xray(path).pixels
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def _pixels(path: str):
-    return load_xray(path).pixels
+def _thumbnail(path: str):
+    return to_uint8(load_xray(path).pixels)
 
 
 def data_path() -> Path | None:
@@ -55,7 +59,7 @@ def selected_case_panel(case, key, card) -> None:
     except XrayInputError as exc:
         st.error(str(exc))
         return
-    digest = common.digest(case.path.encode())  # A file of the data pool: its path names it.
+    digest = common.digest(b"file:" + case.path.encode())  # A file of the data pool: its path names it.
     explanation, on_image = common.explanation(digest, key, "gradcam", case.predicted, card.explain_layer, pixels)
     with st.container(border=True):
         st.markdown(f"**{Path(case.path).name}** · true **{case.label}** · model **{case.predicted}** "
@@ -66,9 +70,7 @@ def selected_case_panel(case, key, card) -> None:
                       caption=f"Grad-CAM for {explanation.label}, layer {explanation.layer}")
         probabilities.dataframe({"probability": case.probabilities}, width="stretch",
                                 column_config={"probability": st.column_config.NumberColumn(format="percent")})
-        if st.button("Close", key="close_case"):
-            st.session_state.pop("gallery_case", None)
-            st.rerun()
+        st.button("Close", key="close_case", on_click=st.session_state.pop, args=("gallery_case", None))
 
 
 def case_grid(cases) -> None:
@@ -76,19 +78,21 @@ def case_grid(cases) -> None:
         for column, case in zip(st.columns(COLUMNS, gap="small"), cases[start:start + COLUMNS]):
             with column.container(border=True):
                 try:
-                    column_image = to_uint8(_pixels(case.path))
+                    column_image = _thumbnail(case.path)
                 except XrayInputError:
                     st.caption("This image can no longer be read.")
                     continue
                 mark = ":green[correct]" if case.correct else ":red[misclassified]"
                 st.image(column_image, width="stretch")
                 st.markdown(f"True **{case.label}**  \nModel **{case.predicted}** {case.confidence:.0%} · {mark}")
-                if st.button("Explain", key=f"explain_{case.path}", icon=":material/visibility:", width="stretch"):
-                    st.session_state["gallery_case"] = case.path
+                # A callback, so the chosen case is known before the panel above the grid is drawn.
+                st.button("Explain", key=f"explain_{case.path}", icon=":material/visibility:", width="stretch",
+                          on_click=st.session_state.__setitem__, args=("gallery_case", case.path))
 
 
 def main() -> None:
     st.title("Case gallery")
+    common.disclaimer()
     st.caption("Labelled images scored by one model, misclassified first, then the least confident: the cases "
                "worth discussing.")
     cards = common.require_models()

@@ -85,6 +85,7 @@ def provenance_section(card) -> None:
 
 def main() -> None:
     st.title("Model performance")
+    common.disclaimer()
     cards = common.require_models()
     card = common.model_picker(cards, key="performance_model", label="Model version")
     key = common.model_key(card.id)

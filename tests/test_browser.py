@@ -1,0 +1,128 @@
+"""The running dashboard in headless Chromium: upload a radiograph, see the overlay, keep a screenshot.
+
+Needs Debian's chromium at /usr/bin/chromium (`apt-get install chromium`); the test is skipped
+cleanly without it. The server is a real `streamlit run dashboard/app.py` on a free localhost port,
+pointed at a tiny registry built here; it is always terminated, and the browser may only talk to it.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.support import png_bytes, synthetic_radiograph, write_tiny_entry
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+OUTPUT = Path(__file__).resolve().parent / "output"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+START_TIMEOUT = 120  # Seconds; the server imports TensorFlow lazily, so it is up well before that.
+PAGE_TIMEOUT_MS = 90_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"streamlit did not become healthy in {START_TIMEOUT} s:\n{log.read_text(errors='replace')}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`streamlit run dashboard/app.py` on a free port with a one-model registry; yields its URL."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
+    pytest.importorskip("playwright.sync_api")
+    registry = tmp_path_factory.mktemp("browser-registry")
+    write_tiny_entry(registry, "tiny-a", default=True)
+    port = free_port()
+    log = tmp_path_factory.mktemp("browser-server") / "streamlit.log"
+    env = {**os.environ, "CXR_REGISTRY": str(registry), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("CXR_DATA", None)
+    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+               "--browser.gatherUsageStats", "false"]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, process, log)
+        yield url
+    finally:
+        stop(process)
+
+
+def local_only(route) -> None:
+    """Let the page reach the dashboard server and nothing else."""
+    if re.match(r"^(https?|wss?)://(127\.0\.0\.1|localhost)(:\d+)?/", route.request.url):
+        route.continue_()
+    else:
+        route.abort()
+
+
+def test_upload_shows_overlay_and_keeps_a_screenshot(server, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    image = tmp_path / "chest.png"
+    image.write_bytes(png_bytes(synthetic_radiograph(512, seed=3, lesion=(0.45, 0.3))))
+    OUTPUT.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
+            expect.set_options(timeout=PAGE_TIMEOUT_MS)
+            page.route("**/*", local_only)
+            page.goto(server)
+            expect(page.get_by_role("heading", name="Diagnose & explain")).to_be_visible()
+            expect(page.get_by_text("Decision support for research and teaching, not a diagnosis").first) \
+                .to_be_visible()
+            page.locator("input[type=file]").first.set_input_files(str(image))
+            overlay = page.get_by_text(re.compile(r"^Grad-CAM for (COVID-19|Normal|Pneumonia), layer "))
+            expect(overlay).to_be_visible()
+            images = page.locator('[data-testid="stMain"] [data-testid="stImage"] img')
+            expect(images).to_have_count(2)
+            expect(page.get_by_text("Model output")).to_be_visible()
+            assert page.locator('[data-testid="stException"]').count() == 0
+            # The two images sit side by side and are large enough to read.
+            first, second = images.nth(0).bounding_box(), images.nth(1).bounding_box()
+            assert abs(first["y"] - second["y"]) < 5 and second["x"] > first["x"] + first["width"]
+            assert first["width"] >= 400
+            page.wait_for_timeout(500)  # Let plotly finish drawing before the picture is taken.
+            page.screenshot(path=str(OUTPUT / "diagnose.png"), full_page=True)
+        finally:
+            browser.close()
+    assert (OUTPUT / "diagnose.png").stat().st_size > 10_000

@@ -1,0 +1,111 @@
+"""Plotly figures: the data a reader sees in each chart, and the axes it is shown on."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from model.charts import (calibration_figure, compare_curves, confusion_matrix_figure, per_class_table,
+                          probability_bar, roc_figure, training_curves)
+from model.classifier import Prediction
+from model.metrics import classification_report
+from tests.support import LABELS
+
+
+@pytest.fixture(scope="module")
+def report():
+    rng = np.random.default_rng(0)
+    y_true = np.repeat([0, 1, 2], [10, 20, 30])
+    probabilities = rng.dirichlet(np.ones(3), len(y_true))
+    probabilities[np.arange(len(y_true)), y_true] += 0.6
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    return classification_report(y_true, probabilities, LABELS)
+
+
+def history(epochs: int = 4, offset: float = 0.0) -> pd.DataFrame:
+    return pd.DataFrame({"epoch": range(epochs), "loss": np.linspace(1.0, 0.5, epochs) + offset,
+                         "val_loss": np.linspace(1.1, 0.7, epochs) + offset,
+                         "accuracy": np.linspace(0.5, 0.9, epochs), "val_accuracy": np.linspace(0.4, 0.8, epochs),
+                         "auc": np.linspace(0.6, 0.95, epochs), "val_auc": np.linspace(0.55, 0.9, epochs),
+                         "learning_rate": np.full(epochs, 1e-3)})
+
+
+def test_probability_bar_shows_every_class_in_percent_and_highlights_the_prediction():
+    fig = probability_bar(Prediction(tuple(LABELS), np.array([0.1, 0.25, 0.65])))
+    assert isinstance(fig, go.Figure) and len(fig.data) == 1
+    bar = fig.data[0]
+    assert bar.orientation == "h" and list(bar.y) == LABELS
+    np.testing.assert_allclose(bar.x, [10, 25, 65])
+    colours = list(bar.marker.color)
+    assert colours[2] != colours[0] and colours[0] == colours[1]
+    assert list(fig.layout.xaxis.range) == [0, 100]
+
+
+def test_training_curves_one_subplot_per_metric_train_and_validation():
+    fig = training_curves(history(), height=300)
+    names = [t.name for t in fig.data]
+    assert len(fig.data) == 6 and names.count("training") == 3 and names.count("validation") == 3
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == ["Loss", "Accuracy", "AUC"]  # learning_rate is not a metric
+    assert list(fig.data[0].x) == [1, 2, 3, 4], "epochs are counted from 1"
+    np.testing.assert_allclose(fig.data[1].y, history()["val_loss"])
+    assert fig.layout.height == 300
+
+
+def test_training_curves_without_history_says_so():
+    fig = training_curves(pd.DataFrame())
+    assert not fig.data and "No training history" in fig.layout.annotations[0].text
+
+
+def test_compare_curves_one_curve_per_model():
+    fig = compare_curves({"tiny-a": history(), "tiny-b": history(6, 0.2), "no-history": pd.DataFrame()})
+    assert [t.name for t in fig.data] == ["tiny-a", "tiny-b"]
+    assert len(fig.data[1].x) == 6
+    np.testing.assert_allclose(fig.data[1].y, history(6, 0.2)["val_loss"])
+    assert len(compare_curves({"a": history()}, metric="val_auc").data) == 1
+
+
+def test_confusion_matrix_counts_and_normalisation(report):
+    counts = np.array(report["confusion_matrix"])
+    fig = confusion_matrix_figure(report)
+    heat = fig.data[0]
+    np.testing.assert_array_equal(np.array(heat.z), counts)
+    assert list(heat.x) == LABELS and list(heat.y) == LABELS
+    assert heat.text[1][1] == str(counts[1, 1])
+    assert fig.layout.xaxis.title.text == "predicted" and fig.layout.yaxis.title.text == "true"
+    normalised = np.array(confusion_matrix_figure(report, normalize=True).data[0].z)
+    np.testing.assert_allclose(normalised.sum(axis=1), 1.0)
+    np.testing.assert_allclose(normalised[2, 2], counts[2, 2] / 30)
+
+
+def test_roc_one_curve_per_class_with_auc_and_diagonal(report):
+    fig = roc_figure(report)
+    assert len(fig.data) == len(LABELS) + 1
+    for trace, label in zip(fig.data, LABELS):
+        assert trace.name == f"{label} (AUC {report['per_class'][label]['auc']:.3f})"
+        assert list(trace.x) == report["roc"][label]["fpr"]
+    assert list(fig.data[-1].x) == [0, 1] and list(fig.data[-1].y) == [0, 1]
+
+
+def test_roc_with_undefined_auc_says_na():
+    single = classification_report([0, 0], [[0.9, 0.05, 0.05], [0.6, 0.3, 0.1]], LABELS)
+    assert "AUC n/a" in roc_figure(single).data[0].name
+
+
+def test_calibration_plots_non_empty_bins_with_ece_in_title(report):
+    fig = calibration_figure(report)
+    filled = [b for b in report["calibration"]["bins"] if b["count"]]
+    points = fig.data[-1]
+    assert len(points.x) == len(filled)
+    np.testing.assert_allclose(points.y, [b["accuracy"] for b in filled])
+    sizes = np.array(points.marker.size)
+    assert sizes[np.argmax([b["count"] for b in filled])] == sizes.max()
+    assert f"ECE {report['calibration']['ece']:.3f}" in fig.layout.title.text
+
+
+def test_per_class_table(report):
+    table = per_class_table(report)
+    assert list(table.columns) == ["class", "precision", "recall", "f1", "support", "auc"]
+    assert list(table["class"]) == LABELS and list(table["support"]) == [10, 20, 30]
+    assert table.loc[1, "recall"] == pytest.approx(report["per_class"]["Normal"]["recall"])

@@ -1,0 +1,78 @@
+"""`python -m model.predict`: JSON, overlay and heatmap outputs, and hostile input."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from model import predict
+from tests.support import png_bytes, synthetic_radiograph
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def scans(tmp_path):
+    good = tmp_path / "chest.png"
+    good.write_bytes(png_bytes(synthetic_radiograph(90, width=120)))
+    other = tmp_path / "second.png"
+    other.write_bytes(png_bytes(synthetic_radiograph(80, seed=4)))
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 20)
+    return good, other, corrupt
+
+
+def test_json_has_model_prediction_and_probabilities(registry_env, scans, capsys):
+    assert predict.main([str(scans[0]), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out.strip())
+    assert record["model"] == "tiny-a"
+    assert set(record["probabilities"]) == {"COVID-19", "Normal", "Pneumonia"}
+    assert sum(record["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert record["prediction"] == max(record["probabilities"], key=record["probabilities"].get)
+
+
+def test_overlay_keeps_aspect_ratio_and_heatmap_is_at_model_resolution(registry_env, scans, tmp_path, capsys):
+    overlay, heatmap = tmp_path / "overlay.png", tmp_path / "map.npy"
+    code = predict.main([str(scans[0]), "--model", "tiny-b", "--method", "gradcam++", "--target", "Normal",
+                         "--overlay", str(overlay), "--heatmap", str(heatmap), "--json"])
+    assert code == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["model"] == "tiny-b" and record["explained_class"] == "Normal"
+    assert cv2.imread(str(overlay)).shape == (90, 120, 3)
+    raw = np.load(heatmap)
+    assert raw.shape == (32, 32) and raw.dtype == np.float32 and 0 <= raw.min() <= raw.max() <= 1
+
+
+def test_several_images_get_one_output_file_each(registry_env, scans, tmp_path, capsys):
+    assert predict.main([str(scans[0]), str(scans[1]), "--overlay", str(tmp_path / "o.png")]) == 0
+    assert (tmp_path / "o-chest.png").is_file() and (tmp_path / "o-second.png").is_file()
+    assert "not a diagnosis" in capsys.readouterr().out
+
+
+def test_unknown_model_or_class_is_one_error_line(registry_env, scans, capsys):
+    assert predict.main([str(scans[0]), "--model", "nope"]) == 2
+    assert predict.main([str(scans[0]), "--target", "Fracture"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("error:") for line in lines)
+
+
+def test_hostile_files_exit_2_without_traceback_and_good_files_still_run(registry_env, scans, tmp_path):
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.jpg"
+    text.write_text("patient notes, not an image")
+    missing = tmp_path / "missing.dcm"
+    env = {**os.environ, "CXR_REGISTRY": str(registry_env)}
+    args = [str(scans[2]), str(empty), str(text), str(missing), str(tmp_path), str(scans[0]), "--json"]
+    result = subprocess.run([sys.executable, "-m", "model.predict", *args], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    errors = result.stderr.splitlines()
+    assert len(errors) == 5 and all(line.startswith("error:") for line in errors), result.stderr
+    outputs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [Path(o["image"]).name for o in outputs] == ["chest.png"]

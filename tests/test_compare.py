@@ -1,0 +1,100 @@
+"""Model comparison: which model is better on what, whether models agree, how alike their maps are."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model.classifier import Prediction
+from model.compare import map_similarity, metrics_comparison, prediction_agreement
+from model.metrics import classification_report
+from tests.support import LABELS
+
+Y_TRUE = np.tile([0, 1, 2], 40)  # 120 images, 40 per class
+
+
+def _probabilities(correct: np.ndarray, confidence: float) -> np.ndarray:
+    """Predicted class = true class where `correct`, else the next class; top probability `confidence`."""
+    predicted = np.where(correct, Y_TRUE, (Y_TRUE + 1) % 3)
+    probabilities = np.full((len(Y_TRUE), 3), (1 - confidence) / 2)
+    probabilities[np.arange(len(Y_TRUE)), predicted] = confidence
+    return probabilities
+
+
+@pytest.fixture(scope="module")
+def reports():
+    # "accurate": always right but under-confident (0.6) -> ECE 0.4.
+    accurate = classification_report(Y_TRUE, _probabilities(np.ones(120, bool), 0.6), LABELS)
+    # "calibrated": right 79% of the time (half the COVID-19 and 5 Normal images missed) at
+    # confidence 0.8 -> ECE about 0.01.
+    correct = ~((Y_TRUE == 0) & (np.arange(120) % 2 == 0)) & ~((Y_TRUE == 1) & (np.arange(120) % 8 == 1))
+    calibrated = classification_report(Y_TRUE, _probabilities(correct, 0.8), LABELS)
+    return {"accurate": accurate, "calibrated": calibrated}
+
+
+def test_metrics_comparison_rows_columns_and_best(reports):
+    table = metrics_comparison(reports)
+    assert list(table.columns) == ["accurate", "calibrated", "best", "spread"]
+    assert list(table.index[:4]) == ["accuracy", "macro AUC", "macro F1", "ECE"]
+    assert {"COVID-19 recall", "Normal AUC", "Pneumonia F1"} <= set(table.index)
+    assert table.loc["accuracy", "accurate"] == 1.0
+    assert table.loc["accuracy", "best"] == "accurate"
+    assert table.loc["macro F1", "best"] == "accurate"
+    # Lower is better for the calibration error.
+    assert table.loc["ECE", "accurate"] == pytest.approx(0.4)
+    assert table.loc["ECE", "best"] == "calibrated"
+    assert table.loc["accuracy", "spread"] == pytest.approx(1.0 - reports["calibrated"]["accuracy"])
+    assert table.loc["COVID-19 recall", "calibrated"] == pytest.approx(0.5)
+    assert table.loc["COVID-19 recall", "spread"] == pytest.approx(0.5)
+
+
+def test_metrics_comparison_tie_goes_to_reference_and_missing_auc_is_nan(reports):
+    no_auc = classification_report([0, 0], [[0.9, 0.05, 0.05], [0.6, 0.3, 0.1]], LABELS)
+    table = metrics_comparison({"ref": reports["accurate"], "copy": reports["accurate"], "tiny": no_auc})
+    assert table.loc["accuracy", "best"] == "ref"
+    assert np.isnan(table.loc["COVID-19 AUC", "tiny"])
+    assert table.loc["COVID-19 AUC", "best"] == "ref"
+    with pytest.raises(ValueError):
+        metrics_comparison({})
+
+
+def _prediction(*probabilities) -> Prediction:
+    return Prediction(tuple(LABELS), np.array(probabilities))
+
+
+def test_prediction_agreement_when_models_agree():
+    result = prediction_agreement({"a": _prediction(0.7, 0.2, 0.1), "b": _prediction(0.5, 0.3, 0.2)})
+    assert result["all_agree"] is True
+    assert result["labels"] == {"a": "COVID-19", "b": "COVID-19"}
+    assert result["majority"] == "COVID-19"
+    assert result["max_probability_gap"] == pytest.approx(0.2)
+
+
+def test_prediction_agreement_when_models_disagree():
+    result = prediction_agreement({"a": _prediction(0.1, 0.8, 0.1), "b": _prediction(0.6, 0.3, 0.1),
+                                   "c": _prediction(0.2, 0.7, 0.1)})
+    assert result["all_agree"] is False
+    assert result["majority"] == "Normal"
+    assert result["labels"]["b"] == "COVID-19"
+    assert result["max_probability_gap"] == pytest.approx(0.5)
+    assert result["agreement"] == pytest.approx(2 / 3)
+
+
+def test_prediction_agreement_matches_classes_by_label():
+    reordered = Prediction(("Pneumonia", "Normal", "COVID-19"), np.array([0.1, 0.2, 0.7]))
+    result = prediction_agreement({"a": _prediction(0.7, 0.2, 0.1), "b": reordered})
+    assert result["all_agree"] and result["max_probability_gap"] == pytest.approx(0.0)
+
+
+def test_map_similarity():
+    rng = np.random.default_rng(0)
+    heat = rng.random((32, 32)).astype(np.float32)
+    assert map_similarity(heat, heat) == pytest.approx(1.0)
+    assert map_similarity(heat, 1.0 - heat) == pytest.approx(-1.0)
+    assert map_similarity(heat, heat[::-1, ::-1]) < 0.2
+    assert map_similarity(heat, np.zeros_like(heat)) == 0.0
+    # A map at another resolution is resized before comparing.
+    yy, xx = np.mgrid[0:64, 0:64]
+    smooth = (xx + yy).astype(np.float32)
+    small = smooth[::2, ::2]
+    assert map_similarity(small, smooth) > 0.99
+    assert map_similarity(small, smooth[::-1, ::-1]) < -0.99

@@ -1,0 +1,327 @@
+"""The dashboard driven through Streamlit's AppTest: every page, against the tiny test registry.
+
+Each test starts the real entry point (dashboard/app.py with st.navigation), switches to a page and
+interacts with its widgets as a user would; the models are the tiny untrained ones from
+`tests.support`, so the assertions compare with what the core computes for the same image.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.support import LABELS, png_bytes, synthetic_radiograph, write_tiny_entry
+
+st = pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+TIMEOUT = 120  # The first run imports TensorFlow and loads a model.
+IMAGE = png_bytes(synthetic_radiograph(128, seed=3, lesion=(0.45, 0.3)))
+
+
+@pytest.fixture()
+def app(registry_env, monkeypatch):
+    """A fresh app session on the test registry; cached maps and predictions start empty."""
+    monkeypatch.delenv("CXR_DATA", raising=False)
+    st.cache_data.clear()
+    return AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+
+
+def open_page(at: AppTest, name: str) -> AppTest:
+    at.run()
+    if name != "diagnose":
+        at.switch_page(f"views/{name}.py").run()
+    return at
+
+
+def upload(at: AppTest, data: bytes, name: str = "chest.png", index: int = 0) -> AppTest:
+    at.file_uploader[index].set_value((name, data, "image/png"))
+    return at.run()
+
+
+def texts(elements) -> list[str]:
+    return [element.value for element in elements]
+
+
+def plotly_specs(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def no_failure(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, texts(at.error)
+
+
+def expected_prediction(registry: Path, model_id: str, data: bytes):
+    from model.classifier import Classifier
+    from model.intake import load_xray
+
+    return Classifier.load(model_id, registry).predict_xray(load_xray(data))
+
+
+# --------------------------------------------------------------------------- Diagnose & explain
+
+
+def test_diagnose_without_upload_asks_for_an_image(app):
+    at = open_page(app, "diagnose")
+    no_failure(at)
+    assert at.title[0].value == "Diagnose & explain"
+    assert any("Upload a frontal chest radiograph" in text for text in texts(at.info))
+    assert not at.main.image
+    # The default model is preselected, the broken entry is listed with its reason, not fatal.
+    assert at.selectbox(key="diagnose_model").value == "tiny-a"
+    assert [e.label for e in at.expander] == ["1 registry entry could not be used"]
+    assert "broken" in " ".join(texts(at.expander[0].markdown))
+    assert any("not a diagnosis" in text for text in texts(at.caption))
+
+
+def test_diagnose_shows_probabilities_overlay_and_reports(app, registry_env):
+    at = upload(open_page(app, "diagnose"), IMAGE)
+    no_failure(at)
+    expected = expected_prediction(registry_env, "tiny-a", IMAGE)
+    output = at.main.metric[0]
+    assert (output.label, output.value) == ("Model output", expected.label)
+    bars = next(spec for spec in plotly_specs(at) if spec["data"][0].get("type") == "bar"
+                or spec["data"][0].get("orientation") == "h")
+    assert bars["data"][0]["y"] == list(LABELS)
+    assert bars["data"][0]["text"] == [f"{p * 100:.1f}%" for p in expected.probabilities]
+    original, overlay = at.main.image[0], at.main.image[1]
+    assert original.captions[0].startswith("Original (PNG, 128 x 128")
+    assert overlay.captions[0] == f"Grad-CAM for {expected.label}, layer {at.selectbox(key='layer-tiny-a').value}"
+    assert original.value != overlay.value
+    assert [b.proto.label for b in at.get("download_button")] == ["Report (PNG)", "Report (PDF)"]
+    assert any("Tiny test model tiny-a, version 0.0" in text for text in texts(at.main.markdown))
+
+
+BAD_UPLOADS = {
+    "corrupt": b"\x89PNG\r\n\x1a\n" + b"\x00garbage" * 50,
+    "empty": b"",
+    "text": b"patient notes, not an image\n" * 20,
+    "too large": b"\x89PNG\r\n\x1a\n" + bytes(30 * 1024 * 1024),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_UPLOADS))
+def test_bad_upload_shows_one_error_and_the_app_keeps_working(app, kind):
+    from model.intake import XrayInputError, load_xray
+
+    with pytest.raises(XrayInputError) as raised:
+        load_xray(BAD_UPLOADS[kind])
+    at = upload(open_page(app, "diagnose"), BAD_UPLOADS[kind], name="scan.png")
+    assert not at.exception
+    assert texts(at.error) == [str(raised.value)]
+    assert not at.main.image
+    # A good image afterwards is analysed normally.
+    at = upload(at, IMAGE)
+    no_failure(at)
+    assert len(at.main.image) == 2
+
+
+def test_display_controls_reuse_the_cached_map(app, monkeypatch):
+    from model.classifier import Classifier
+
+    calls = []
+    original = Classifier.explain_xray
+
+    def counting(self, *args, **kwargs):
+        calls.append(args[1:])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Classifier, "explain_xray", counting)
+    at = upload(open_page(app, "diagnose"), IMAGE)
+    no_failure(at)
+    assert len(calls) == 1
+    first_overlay = at.main.image[1].value
+    at.slider(key="opacity").set_value(0.9).run()
+    at.selectbox(key="colormap").set_value("inferno").run()
+    at.slider(key="threshold").set_value(0.3).run()
+    no_failure(at)
+    assert len(calls) == 1, "moving opacity, colour map or threshold recomputed the map"
+    assert at.main.image[1].value != first_overlay, "the overlay was not re-rendered"
+    # Choosing another method or class does compute a new map, once.
+    at.selectbox(key="method").set_value("gradcam++").run()
+    other = next(label for label in LABELS if label != at.main.metric[0].value)
+    at.selectbox(key=next(s.key for s in at.selectbox if s.key.startswith("target-"))).set_value(other).run()
+    at.slider(key="opacity").set_value(0.2).run()
+    no_failure(at)
+    assert [c[0] for c in calls] == ["gradcam", "gradcam++", "gradcam++"]
+    assert calls[-1][1] == other
+    assert at.main.image[1].captions[0].startswith(f"Grad-CAM++ for {other}")
+
+
+@pytest.mark.parametrize("method", ["scorecam", "smoothgrad"])
+def test_slow_methods_render(app, method):
+    at = upload(open_page(app, "diagnose"), IMAGE)
+    at.selectbox(key="method").set_value(method).run()
+    no_failure(at)
+    label = {"scorecam": "Score-CAM", "smoothgrad": "SmoothGrad"}[method]
+    assert at.main.image[1].captions[0].startswith(f"{label} for ")
+    assert at.selectbox(key="layer-tiny-a").disabled == (method == "smoothgrad")
+
+
+def test_what_if_occlusion_and_sensitivity_cross_check(app, registry_env):
+    from model.classifier import Classifier
+    from model.intake import load_xray
+    from model.occlusion import grid_boxes, what_if
+
+    at = upload(open_page(app, "diagnose"), IMAGE)
+    assert len(at.main.image) == 2  # No hidden-region image before a cell is chosen.
+    at.selectbox(key="cell").set_value(5).run()
+    no_failure(at)
+    hidden = at.main.image[2]
+    assert hidden.captions[0] == "Model input, row 2, column 2 hidden"
+    expected = what_if(Classifier.load("tiny-a", registry_env), load_xray(IMAGE).pixels, grid_boxes(4, 4)[5])
+    table = at.main.dataframe[-1].value
+    np.testing.assert_allclose(table["after"].to_numpy(), expected.after.probabilities, atol=1e-6)
+    np.testing.assert_allclose(table["change"].to_numpy(), list(expected.delta.values()), atol=1e-6)
+
+    assert not [m for m in at.main.metric if m.label.startswith("Agreement")]
+    at.button(key="occlusion").click().run()
+    no_failure(at)
+    agreement = next(m for m in at.main.metric if m.label.startswith("Agreement with Grad-CAM"))
+    assert -1.0 <= float(agreement.value) <= 1.0
+    assert at.main.image[-1].captions[0].startswith("Occlusion sensitivity for ")
+
+
+def test_model_choice_changes_the_prediction_and_side_panel(app, registry_env):
+    at = upload(open_page(app, "diagnose"), IMAGE)
+    at.selectbox(key="diagnose_model").set_value("tiny-b").run()
+    no_failure(at)
+    expected = expected_prediction(registry_env, "tiny-b", IMAGE)
+    assert at.main.metric[0].value == expected.label
+    assert "**Tiny test model tiny-b**" in " ".join(texts(at.sidebar.markdown))
+    assert [link.proto.label for link in at.sidebar.get("page_link")] == ["Full performance"]
+    assert at.sidebar.get("plotly_chart"), "no training-curve chart in the side panel"
+
+
+# --------------------------------------------------------------------------- other pages
+
+
+def test_performance_page_draws_the_report(app, registry_env):
+    at = open_page(app, "performance")
+    no_failure(at)
+    titles = [spec["layout"].get("title", {}).get("text", "") for spec in plotly_specs(at)]
+    assert any(t.startswith("Confusion matrix") for t in titles)
+    assert any(t.startswith("ROC curves") for t in titles)
+    assert any(t.startswith("Reliability diagram (ECE ") for t in titles)
+    metrics = json.loads((registry_env / "tiny-a" / "metrics.json").read_text())
+    ece = next(m for m in at.metric if m.label.startswith("Calibration error"))
+    assert ece.value == f"{metrics['calibration']['ece']:.3f}"
+    per_class = at.dataframe[0].value
+    assert list(per_class["class"]) == LABELS
+    assert "Untrained test model." in texts(at.markdown)
+    assert "By data source" not in texts(at.subheader)
+
+
+def test_performance_page_shows_per_source_figures(tmp_path, monkeypatch):
+    write_tiny_entry(tmp_path, "tiny-src", seed=2, default=True)
+    metrics_file = tmp_path / "tiny-src" / "metrics.json"
+    report = json.loads(metrics_file.read_text())
+    report["per_source"] = {source: {"n": 30, "accuracy": accuracy, "per_class": report["per_class"],
+                                     "confusion_matrix": report["confusion_matrix"]}
+                            for source, accuracy in (("nih-chestxray14", 0.9), ("covid-cxnet", 0.4))}
+    metrics_file.write_text(json.dumps(report))
+    monkeypatch.setenv("CXR_REGISTRY", str(tmp_path))
+    st.cache_data.clear()
+    at = open_page(AppTest.from_file(str(APP), default_timeout=TIMEOUT), "performance")
+    no_failure(at)
+    assert "By data source" in texts(at.subheader)
+    titles = [spec["layout"].get("title", {}).get("text", "") for spec in plotly_specs(at)]
+    assert "nih-chestxray14 (30 images)" in titles and "covid-cxnet (30 images)" in titles
+
+
+def test_compare_page_with_two_versions(app, registry_env):
+    at = open_page(app, "compare")
+    no_failure(at)
+    assert at.multiselect(key="compare_models").value == ["tiny-a", "tiny-b"]
+    curves = [spec for spec in plotly_specs(at) if spec["layout"].get("title", {}).get("text") == "val_loss"]
+    assert [trace["name"] for trace in curves[0]["data"]] == ["tiny-a", "tiny-b"]
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["tiny-a", "tiny-b", "best", "spread"]
+    assert table.loc["accuracy", "best"] in ("tiny-a", "tiny-b")
+
+    at = upload(at, IMAGE)
+    no_failure(at)
+    predictions = {m: expected_prediction(registry_env, m, IMAGE) for m in ("tiny-a", "tiny-b")}
+    assert [m.value for m in at.metric if m.label == "Model output"] == [p.label for p in predictions.values()]
+    assert len(at.image) == 2 and all(i.captions[0].startswith("Grad-CAM for ") for i in at.image)
+    verdict = texts(at.success) + texts(at.warning)
+    agree = predictions["tiny-a"].label == predictions["tiny-b"].label
+    assert len(verdict) == 1 and verdict[0].startswith("All versions output" if agree else "The versions disagree")
+    pairs = at.dataframe[-1].value
+    assert list(pairs[["model A", "model B"]].iloc[0]) == ["tiny-a", "tiny-b"]
+    assert -1.0 <= pairs["map similarity (Spearman)"].iloc[0] <= 1.0
+
+
+def test_compare_needs_two_versions(app):
+    at = open_page(app, "compare")
+    at.multiselect(key="compare_models").set_value(["tiny-a"]).run()
+    no_failure(at)
+    assert "Choose two or more versions." in texts(at.info)
+    assert not at.get("plotly_chart")
+
+
+def test_gallery_without_data_says_how_to_configure_it(app):
+    at = open_page(app, "gallery")
+    no_failure(at)
+    assert any("CXR_DATA=../shared/data/cxr" in text for text in texts(at.info))
+    assert not at.image
+
+
+def write_class_folders(root: Path, per_class: int = 3) -> Path:
+    for k, folder in enumerate(("COVID", "Normal", "Viral Pneumonia")):
+        (root / folder).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = synthetic_radiograph(96, seed=10 * k + i, lesion=(0.4, 0.3) if k != 1 else None)
+            (root / folder / f"case{i}.png").write_bytes(png_bytes(pixels))
+    return root
+
+
+def test_gallery_scores_labelled_folders(app, tmp_path, monkeypatch):
+    data = write_class_folders(tmp_path / "cxr")
+    monkeypatch.setenv("CXR_DATA", str(data))
+    at = open_page(app, "gallery")
+    no_failure(at)
+    assert len(at.image) == 9
+    assert any(text.startswith("9 images scored from 9;") for text in texts(at.markdown))
+    first = at.button[0]
+    assert first.key.startswith("explain_")
+    first.click().run()
+    no_failure(at)
+    assert any(c.startswith("Grad-CAM for ") for image in at.image for c in image.captions)
+    at.selectbox(key="gallery_label").set_value("Normal").run()
+    assert sum(1 for image in at.image if not image.captions[0]) == 3  # Thumbnails have no caption.
+
+
+def test_gallery_accepts_a_typed_path(app, tmp_path):
+    data = write_class_folders(tmp_path / "typed", per_class=2)
+    at = open_page(app, "gallery")
+    at.text_input(key="data_path").input(str(data)).run()
+    no_failure(at)
+    assert len(at.image) == 6
+    at.text_input(key="data_path").input(str(tmp_path / "missing")).run()
+    assert texts(at.warning) == ["Nothing was found at that path; please check it."]
+
+
+def test_about_page_lists_models_sources_and_licences(app):
+    at = open_page(app, "about")
+    no_failure(at)
+    models = at.dataframe[0].value
+    assert list(models["id"]) == ["tiny-a", "tiny-b"]
+    sources = at.dataframe[1].value
+    assert dict(zip(sources["source"], sources["licence"]))["covid-cxnet"] == "CC BY 4.0"
+    assert "synthetic" in list(sources["source"])
+    assert any("not a diagnosis" in text for text in texts(at.markdown))
+
+
+@pytest.mark.parametrize("page", ["diagnose", "performance", "compare", "gallery", "about"])
+def test_every_page_explains_an_empty_registry(tmp_path, monkeypatch, page):
+    monkeypatch.setenv("CXR_REGISTRY", str(tmp_path))
+    st.cache_data.clear()
+    at = open_page(AppTest.from_file(str(APP), default_timeout=TIMEOUT), page)
+    assert not at.exception
+    assert not at.error
+    assert any("No usable classifier" in text for text in texts(at.warning))

@@ -1,0 +1,183 @@
+"""Training data handling, patient-level split, smoke training and evaluation on synthetic data."""
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from model.classifier import Classifier
+from model.preprocessing import Preprocessing
+from model.registry import list_entries, read_card, read_history, read_metrics
+from tests.support import png_bytes, synthetic_radiograph
+from training import evaluate, train
+from training.architectures import ARCHITECTURES, build_model
+from training.data import (LabelledImage, class_weights, load_arrays, patient_split, read_dataset, read_folder,
+                           read_manifest)
+
+FOLDERS = {"COVID": "COVID-19", "Normal": "Normal", "Viral Pneumonia": "Pneumonia"}
+
+
+def _write_images(folder, count, seed):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        lesion = (0.5, 0.3) if "COVID" in str(folder) else None
+        (folder / f"img{i}.png").write_bytes(png_bytes(synthetic_radiograph(72, seed=seed + i, lesion=lesion)))
+
+
+@pytest.fixture()
+def class_folders(tmp_path):
+    """A published-dataset layout: train/ and test/ above class folders, plus an unmapped class."""
+    root = tmp_path / "dataset"
+    for split, count in (("train", 8), ("test", 3)):
+        for seed, folder in enumerate(FOLDERS):
+            _write_images(root / split / folder, count, seed * 100)
+    _write_images(root / "train" / "Lung_Opacity", 2, 900)
+    (root / "train" / "Normal" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    return root
+
+
+@pytest.fixture()
+def manifest(tmp_path):
+    rows = ["file,label,patient_id,source,subtype"]
+    for i in range(30):
+        label = ("COVID-19", "Normal", "Pneumonia")[i % 3]
+        path = tmp_path / "images" / f"{i}.png"
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(png_bytes(synthetic_radiograph(70, seed=i)))
+        rows.append(f"images/{i}.png,{label},p{i // 2},{'siteA' if i < 15 else 'siteB'},")
+    (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return tmp_path / "manifest.csv"
+
+
+def test_folder_layout_maps_names_and_skips_unknown_classes(class_folders):
+    records = read_folder(class_folders)
+    counts = Counter(r.label for r in records)
+    assert counts == {"COVID-19": 11, "Normal": 12, "Pneumonia": 11}  # 12 = 11 images + the broken file
+    assert not any("Lung_Opacity" in r.path for r in records)
+
+
+def test_label_map_can_be_overridden(class_folders):
+    records = read_folder(class_folders, {"Lung_Opacity": "Pneumonia", "Normal": "Normal"})
+    assert Counter(r.label for r in records) == {"Pneumonia": 2, "Normal": 12}
+
+
+def test_manifest_paths_are_relative_to_the_manifest(manifest):
+    records = read_dataset(manifest.parent)
+    assert len(records) == 30 and all(records[0].path.startswith(str(manifest.parent)) for _ in [0])
+    assert records[3].patient_id == "p1" and records[20].source == "siteB"
+
+
+def test_split_never_shares_a_patient_and_is_reproducible():
+    rng = np.random.default_rng(0)
+    records = [LabelledImage(f"{i}.png", ("COVID-19", "Normal", "Pneumonia")[p % 3], f"p{p}", "s")
+               for i, p in enumerate(rng.integers(0, 150, 500))]
+    splits = patient_split(records, seed=7)
+    patients = {name: {r.patient_id for r in items} for name, items in splits.items()}
+    assert not patients["train"] & patients["validation"]
+    assert not patients["train"] & patients["test"]
+    assert not patients["validation"] & patients["test"]
+    assert sum(len(v) for v in splits.values()) == 500
+    assert 0.6 < len(splits["train"]) / 500 < 0.8
+    for label in ("COVID-19", "Normal", "Pneumonia"):  # every class is in every split
+        assert all(any(r.label == label for r in items) for items in splits.values())
+    assert patient_split(records, seed=7) == splits
+    assert patient_split(records, seed=8) != splits
+
+
+def test_unreadable_images_are_skipped_reported_and_cached(class_folders, tmp_path):
+    records = read_folder(class_folders)
+    prep = Preprocessing(image_size=32)
+    images, kept, failed = load_arrays(records, prep, tmp_path / "cache")
+    assert images.shape == (len(records) - 1, 32, 32, 1)
+    assert [path for path, _ in failed] == [str(class_folders / "train" / "Normal" / "broken.png")]
+    again, kept_again, failed_again = load_arrays(records, prep, tmp_path / "cache")
+    np.testing.assert_array_equal(again, images)
+    assert kept_again == kept and len(failed_again) == 1
+
+
+def test_class_weights_balance_the_classes():
+    weights = class_weights(np.array([0] * 80 + [1] * 20), 2)
+    assert weights[1] == pytest.approx(4 * weights[0])
+    assert 80 * weights[0] + 20 * weights[1] == pytest.approx(100)
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_every_architecture_is_flat_and_names_a_spatial_layer(arch):
+    model, layer = build_model(arch, 64, 1, 3)
+    assert not any(hasattr(sub, "layers") for sub in model.layers), "nested models break Grad-CAM"
+    assert len(model.get_layer(layer).output.shape) == 4
+    assert model.output_shape == (None, 3)
+
+
+@pytest.mark.parametrize("strategy", ["default", "mirrored"])
+def test_smoke_training_writes_an_entry_the_core_can_load_and_explain(manifest, tmp_path, strategy, capsys):
+    registry = tmp_path / "registry"
+    code = train.main(["--data", str(manifest), "--arch", "compact_cnn", "--model-id", f"smoke-{strategy}",
+                       "--epochs", "1", "--image-size", "32", "--batch-size", "8", "--strategy", strategy,
+                       "--registry", str(registry), "--cache-dir", str(tmp_path / "cache"), "--default"])
+    assert code == 0
+    assert [s.id for s in list_entries(registry) if s.card] == [f"smoke-{strategy}"]
+    card = read_card(f"smoke-{strategy}", registry)
+    split = card.training["splits"]
+    assert sum(s["images"] for s in split.values()) == 30 and card.training["seed"] == 42
+    assert card.default and card.training["wall_time_s"] > 0 and card.training["strategy"] == strategy
+    assert len(read_history(card.id, registry)) == 1
+    assert read_metrics(card.id, registry)["n"] == split["test"]["images"]
+    clf = Classifier.load(card.id, root=registry)
+    explanation, _ = clf.explain_xray(synthetic_radiograph(50), "gradcam")
+    assert explanation.heatmap.shape == (32, 32)
+    assert "COVID-19" in capsys.readouterr().out  # the test-split report was printed
+
+
+@pytest.fixture(scope="module")
+def eval_registry(tmp_path_factory):
+    from tests.support import write_tiny_entry
+
+    root = tmp_path_factory.mktemp("eval-registry")
+    write_tiny_entry(root, "tiny-eval", default=True)
+    return root
+
+
+def test_evaluate_on_a_folder_layout_counts_and_skips(class_folders, eval_registry, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("CXR_REGISTRY", str(eval_registry))
+    out = tmp_path / "report.json"
+    assert evaluate.main(["--data", str(class_folders), "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["n"] == 33
+    assert {k: v["support"] for k, v in report["per_class"].items()} == {"COVID-19": 11, "Normal": 11,
+                                                                          "Pneumonia": 11}
+    assert [item["path"].endswith("broken.png") for item in report["skipped"]] == [True]
+    captured = capsys.readouterr()
+    assert "broken.png" in captured.err and "confusion matrix" in captured.out
+
+
+def test_evaluate_on_a_manifest_reports_per_source(manifest, eval_registry, monkeypatch, tmp_path):
+    monkeypatch.setenv("CXR_REGISTRY", str(eval_registry))
+    out = tmp_path / "report.json"
+    assert evaluate.main(["--data", str(manifest), "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["n"] == 30 and report["model"] == "tiny-eval"
+    assert {k: v["n"] for k, v in report["per_source"].items()} == {"siteA": 15, "siteB": 15}
+
+
+def test_evaluate_one_split_uses_the_cards_seed(manifest, eval_registry, monkeypatch, tmp_path):
+    monkeypatch.setenv("CXR_REGISTRY", str(eval_registry))
+    out = tmp_path / "report.json"
+    assert evaluate.main(["--data", str(manifest), "--split", "test", "--out", str(out)]) == 0
+    expected = patient_split(read_manifest(manifest), seed=0)["test"]
+    assert json.loads(out.read_text())["n"] == len(expected)
+
+
+def test_evaluate_bad_data_path_is_one_error_line(eval_registry, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("CXR_REGISTRY", str(eval_registry))
+    assert evaluate.main(["--data", str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err.startswith("error:")
+
+
+@pytest.mark.realdata
+def test_the_real_pool_splits_by_patient(shared_cxr):
+    records = read_dataset(shared_cxr)
+    assert len(records) == 2062
+    splits = patient_split(records, seed=42)
+    ids = [{r.patient_id for r in items} for items in splits.values()]
+    assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
