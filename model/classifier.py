@@ -14,7 +14,7 @@ import numpy as np
 
 from model.explain import ExplainerSet, Explanation, check_method, explainable_layers
 from model.intake import Xray
-from model.preprocessing import map_to_image, preprocess
+from model.preprocessing import map_to_image, preprocess, region_box
 from model.registry import ModelCard, default_model_id, load_model, read_card
 
 
@@ -109,4 +109,10 @@ class Classifier:
         """The explanation and its map brought back onto the original image's pixel grid."""
         pixels = xray.pixels if isinstance(xray, Xray) else xray
         explanation = self.explain_input(self.prepare(pixels), method, target, layer)
-        return explanation, map_to_image(explanation.heatmap, pixels.shape, self.card.preprocessing)
+        return explanation, self.to_image(explanation.heatmap, pixels)
+
+    def to_image(self, model_map: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+        """A map at model-input resolution placed on the original image's grid (outside the
+        region the model saw, e.g. beyond a lung crop, it is 0)."""
+        prep = self.card.prep
+        return map_to_image(model_map, pixels.shape, prep, box=region_box(pixels, prep))

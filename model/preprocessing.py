@@ -9,6 +9,8 @@ weights and augmentation in training can work on the same [0, 1] images that ser
 """
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, fields
 
 import cv2
@@ -33,6 +35,12 @@ class Preprocessing:
             which evens out exposure and processing differences between hospitals.
         clahe_clip: CLAHE clip limit.
         clahe_tiles: CLAHE tile grid size (per side).
+        lung_crop: crop to the bounding box of the lung fields found by the registry's lung
+            segmentation model `lung_model` (plus `lung_margin`), instead of the fixed border crop.
+            Everything outside the box (text markers, collimation edges, much of the body outline
+            and of the devices) never reaches the classifier.
+        lung_model: registry id of the lung segmentation entry used by `lung_crop`.
+        lung_margin: margin added around the lung box, as a fraction of the image side.
     """
 
     image_size: int = 224
@@ -42,6 +50,9 @@ class Preprocessing:
     equalize: str = "clahe"
     clahe_clip: float = 2.0
     clahe_tiles: int = 8
+    lung_crop: bool = False
+    lung_model: str = ""
+    lung_margin: float = 0.05
 
     def __post_init__(self):
         if not 16 <= int(self.image_size) <= 1024:
@@ -54,6 +65,10 @@ class Preprocessing:
             raise ValueError(f"border_crop must be in [0, 0.4), got {self.border_crop!r}")
         if self.equalize not in EQUALIZE_MODES:
             raise ValueError(f"equalize must be one of {EQUALIZE_MODES}, got {self.equalize!r}")
+        if self.lung_crop and not self.lung_model:
+            raise ValueError("lung_crop needs lung_model, the registry id of a lung segmentation entry")
+        if not 0.0 <= float(self.lung_margin) < 0.3:
+            raise ValueError(f"lung_margin must be in [0, 0.3), got {self.lung_margin!r}")
 
     @classmethod
     def from_dict(cls, values: dict) -> "Preprocessing":
@@ -69,11 +84,56 @@ class Preprocessing:
 
 
 def crop_box(shape: tuple[int, int], prep: Preprocessing) -> tuple[int, int, int, int]:
-    """The (top, bottom, left, right) region of an image of `shape` that the model looks at."""
+    """The fixed border crop: the (top, bottom, left, right) region of an image of `shape`."""
     height, width = shape[:2]
     dy = int(round(height * prep.border_crop))
     dx = int(round(width * prep.border_crop))
     return dy, height - dy, dx, width - dx
+
+
+# Lung boxes of recently seen images, keyed by pixel digest: preprocessing an image and mapping its
+# heatmap back both need the box, and segmenting twice would double the cost of an explanation.
+_LUNG_BOXES: OrderedDict = OrderedDict()
+_SEGMENTERS: dict = {}
+MIN_LUNG_BOX_FRACTION = 0.2
+
+
+def _segmenter(model_id: str):
+    from model.lungs import LungSegmenter
+    from model.registry import registry_root
+
+    key = (str(registry_root()), model_id)
+    if key not in _SEGMENTERS:
+        _SEGMENTERS[key] = LungSegmenter.load(model_id)
+    return _SEGMENTERS[key]
+
+
+def lung_mask_for(pixels: np.ndarray, model_id: str) -> np.ndarray:
+    """The lung mask of an image from the registry's lung segmentation entry `model_id`."""
+    return _segmenter(model_id).mask(pixels)
+
+
+def region_box(pixels: np.ndarray, prep: Preprocessing) -> tuple[int, int, int, int]:
+    """The (top, bottom, left, right) region of `pixels` that the model looks at.
+
+    For lung-cropped models it is the lung fields' bounding box; when segmentation finds no
+    plausible lungs (box under a fifth of either side) it falls back to the fixed border crop.
+    """
+    if not prep.lung_crop:
+        return crop_box(pixels.shape, prep)
+    from model.lungs import lung_box
+
+    key = (hashlib.blake2b(np.ascontiguousarray(pixels).tobytes(), digest_size=16).hexdigest(), pixels.shape,
+           prep.lung_model, prep.lung_margin)
+    if key not in _LUNG_BOXES:
+        top, bottom, left, right = lung_box(lung_mask_for(pixels, prep.lung_model), prep.lung_margin)
+        height, width = pixels.shape
+        if (bottom - top) < MIN_LUNG_BOX_FRACTION * height or (right - left) < MIN_LUNG_BOX_FRACTION * width:
+            top, bottom, left, right = crop_box(pixels.shape, prep)
+        _LUNG_BOXES[key] = (top, bottom, left, right)
+        if len(_LUNG_BOXES) > 64:
+            _LUNG_BOXES.popitem(last=False)
+    return _LUNG_BOXES[key]
 
 
 def _letterbox_geometry(height: int, width: int, size: int) -> tuple[int, int, int, int]:
@@ -107,7 +167,7 @@ def preprocess(pixels: np.ndarray, prep: Preprocessing | dict) -> np.ndarray:
     pixels = np.asarray(pixels, dtype=np.float32)
     if pixels.ndim != 2 or min(pixels.shape) < 2:
         raise ValueError(f"preprocess expects a 2-D grayscale image, got shape {pixels.shape}")
-    top, bottom, left, right = crop_box(pixels.shape, prep)
+    top, bottom, left, right = region_box(pixels, prep)
     region = np.clip(pixels[top:bottom, left:right], 0.0, 1.0)
     size = prep.image_size
     # INTER_AREA averages when shrinking (no aliasing); INTER_LINEAR when enlarging.
@@ -131,16 +191,17 @@ def preprocess_batch(images, prep: Preprocessing | dict) -> np.ndarray:
 
 
 def map_to_image(model_map: np.ndarray, image_shape: tuple[int, int], prep: Preprocessing | dict,
-                 fill: float = 0.0) -> np.ndarray:
+                 fill: float = 0.0, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """Bring a map made at model-input resolution back onto the original image's pixel grid.
 
-    Undoes letterbox padding and border cropping, so an overlay keeps the original aspect ratio
-    and a heatmap peak lands on the pixels that produced it. Cropped-away margins get `fill`.
+    Undoes letterbox padding and cropping, so an overlay keeps the original aspect ratio and a
+    heatmap peak lands on the pixels that produced it. Cropped-away margins get `fill`. `box` is the
+    image region the model saw (`region_box`); by default the fixed border crop.
     """
     if isinstance(prep, dict):
         prep = Preprocessing.from_dict(prep)
     model_map = np.asarray(model_map, dtype=np.float32)
-    top, bottom, left, right = crop_box(image_shape, prep)
+    top, bottom, left, right = box if box is not None else crop_box(image_shape, prep)
     region_h, region_w = bottom - top, right - left
     if prep.resize == "letterbox":
         new_h, new_w, y0, x0 = _letterbox_geometry(region_h, region_w, prep.image_size)

@@ -76,3 +76,58 @@ def test_bad_card_preprocessing_is_named(values, message):
 def test_rejects_non_2d_input():
     with pytest.raises(ValueError, match="2-D"):
         preprocess(np.zeros((10, 10, 3)), Preprocessing(image_size=32))
+
+
+class _FakeSegmenter:
+    """Stands in for the registry's lung model: the lungs are a known rectangle."""
+
+    calls = 0
+
+    def mask(self, pixels):
+        _FakeSegmenter.calls += 1
+        mask = np.zeros(pixels.shape, bool)
+        mask[20:60, 30:110] = True
+        return mask
+
+
+@pytest.fixture()
+def fake_lungs(monkeypatch):
+    import model.preprocessing as preprocessing
+
+    monkeypatch.setattr(preprocessing, "_segmenter", lambda model_id: _FakeSegmenter())
+    preprocessing._LUNG_BOXES.clear()
+    _FakeSegmenter.calls = 0
+    return Preprocessing(image_size=32, lung_crop=True, lung_model="fake-lungs", lung_margin=0.0, equalize="none")
+
+
+def test_lung_crop_keeps_only_the_lung_box_and_maps_back_into_it(fake_lungs):
+    from model.preprocessing import region_box
+
+    image = np.zeros((100, 160), np.float32)
+    image[:, :10] = 1.0  # a bright marker at the edge, outside the lungs
+    image[35:45, 60:70] = 0.8  # a finding inside the lungs
+    assert region_box(image, fake_lungs) == (20, 60, 30, 110)
+    model_input = preprocess(image, fake_lungs)[..., 0]
+    assert model_input.max() == pytest.approx(0.8, abs=0.05)  # the marker never reaches the model
+    back = map_to_image(model_input, image.shape, fake_lungs, box=region_box(image, fake_lungs))
+    row, col = np.unravel_index(np.argmax(back), back.shape)
+    assert 33 <= row <= 47 and 58 <= col <= 72
+    assert back[:20].max() == 0.0 and back[:, :30].max() == 0.0
+    assert _FakeSegmenter.calls == 1  # the box is remembered for the same image
+
+
+def test_lung_crop_falls_back_to_the_border_crop_without_plausible_lungs(fake_lungs, monkeypatch):
+    import model.preprocessing as preprocessing
+    from model.preprocessing import region_box
+
+    class NoLungs:
+        def mask(self, pixels):
+            return np.zeros(pixels.shape, bool)
+
+    monkeypatch.setattr(preprocessing, "_segmenter", lambda model_id: NoLungs())
+    assert region_box(np.zeros((100, 100), np.float32), fake_lungs) == (0, 100, 0, 100)
+
+
+def test_lung_crop_needs_a_segmentation_model():
+    with pytest.raises(ValueError, match="lung_model"):
+        Preprocessing(lung_crop=True)

@@ -34,6 +34,10 @@ SHORTCUT_NOTE = (
     "exposure and processing differences; training augments gamma, contrast, noise, small rotations, shifts "
     "and zoom (no left-right flip). These reduce but do not remove the source signal: check the attention "
     "inside the lungs and the per-source figures before trusting a prediction.")
+LUNG_CROP_NOTE = (
+    " This version also crops every image to the bounding box of its lung fields (segmented by the registry's "
+    "{lung_model} model, {margin:.0%} margin) before resizing, at training and at serving time alike, so text "
+    "markers, collimation edges and most of what lies outside the chest never reach the classifier.")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="validation figure for early stopping, the best checkpoint and learning-rate decay")
     p.add_argument("--border-crop", type=float, default=0.06)
     p.add_argument("--equalize", choices=("clahe", "none"), default="clahe")
+    p.add_argument("--lung-crop", action="store_true",
+                   help="crop every image to its lung fields (needs a lung segmentation entry, see --lung-model)")
+    p.add_argument("--lung-model", default="lungs-unet-v1", help="registry id of the lung segmentation entry")
     p.add_argument("--display-name", default=None)
     p.add_argument("--version", default="1.0")
     p.add_argument("--default", action="store_true", help="mark the new entry as the registry default")
@@ -148,7 +155,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     started = time.time()
     prep = Preprocessing(image_size=args.image_size, channels=1, resize="stretch",
-                         border_crop=args.border_crop, equalize=args.equalize)
+                         border_crop=args.border_crop, equalize=args.equalize, lung_crop=args.lung_crop,
+                         lung_model=args.lung_model if args.lung_crop else "")
     data, summary, failures = prepare_data(args, prep)
     for path, reason in failures:
         print(f"skipped {path}: {reason}", file=sys.stderr)
@@ -167,7 +175,8 @@ def main(argv=None) -> int:
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"), architecture=args.arch,
         labels=list(CLASS_LABELS), preprocessing=prep.to_dict(), explain_layer=explain["layer"],
         training=summary, metrics=headline(report), default=args.default,
-        notes=SHORTCUT_NOTE.format(crop=args.border_crop))
+        notes=SHORTCUT_NOTE.format(crop=args.border_crop)
+        + (LUNG_CROP_NOTE.format(lung_model=args.lung_model, margin=prep.lung_margin) if args.lung_crop else ""))
     folder = save_entry(model, card, history=history, metrics=report, root=args.registry or registry_root())
     print(f"wrote {folder} in {summary['wall_time_s']:.0f} s")
     return 0
