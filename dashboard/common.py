@@ -156,11 +156,10 @@ def what_if(image_digest: str, key: ModelKey, box: tuple[float, float, float, fl
 def occlusion_map(image_digest: str, key: ModelKey, class_index: int, _pixels: np.ndarray):
     """(map at model-input resolution, map on the original pixel grid) of occlusion sensitivity."""
     from model.occlusion import occlusion_sensitivity
-    from model.preprocessing import map_to_image
 
     clf = cached_classifier(key)
     heat = occlusion_sensitivity(clf, clf.prepare(_pixels), class_index)
-    return heat, map_to_image(heat, _pixels.shape, clf.card.preprocessing)
+    return heat, clf.to_image(heat, _pixels)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

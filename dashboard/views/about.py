@@ -52,7 +52,8 @@ with the reason and otherwise ignored. Uploads are limited to {common.UPLOAD_LIM
 
 def models_table(cards) -> pd.DataFrame:
     return pd.DataFrame([{
-        "model": card.display_name, "id": card.id, "version": card.version, "default": card.default,
+        "model": card.display_name, "id": card.id, "kind": card.kind.replace("_", " "), "version": card.version,
+        "default": card.default,
         "created": card.created, "architecture": card.architecture, "classes": ", ".join(card.labels),
         "accuracy": (card.metrics or {}).get("accuracy"), "macro AUC": (card.metrics or {}).get("macro_auc"),
         "sources": ", ".join((card.training or {}).get("sources") or []),
@@ -75,12 +76,12 @@ def main() -> None:
     st.title("About")
     st.markdown(WHAT_IT_IS)
     st.subheader("Models in the registry")
-    cards = common.usable_cards()
+    cards = [status.card for status in common.entries() if status.card is not None]
     if cards:
         st.dataframe(models_table(cards), hide_index=True, width="stretch",
                      column_config={"accuracy": st.column_config.NumberColumn(format="percent"),
                                     "macro AUC": st.column_config.NumberColumn(format="%.3f")})
-    else:
+    if not common.usable_cards():
         st.warning(f"No usable classifier in the registry at `{common.registry_folder()}` yet.",
                    icon=":material/warning:")
     common.broken_entries()

@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard import common
 from model import charts
 from model.compare import map_similarity, metrics_comparison, prediction_agreement
-from model.explain import render_overlay, to_uint8
+from model.explain import render_overlay
 
 MAX_DEFAULT = 3
 OWN_PREDICTION = "Each model's own prediction"
@@ -45,7 +45,7 @@ def curves_section(chosen: list[str]) -> None:
 def metrics_section(chosen: list[str]) -> None:
     reports = {model_id: common.metrics_or_empty(common.model_key(model_id)) for model_id in chosen}
     table = metrics_comparison(reports)
-    st.dataframe(highlight_best(table, chosen), width="stretch")
+    st.dataframe(highlight_best(table, chosen), width="stretch", height=38 + 35 * len(table))
     st.caption("Green: the best model for that figure (lowest for ECE). Bold: the models differ by 0.05 or "
                "more. All figures are on each model's own internal test split, which may not be the same images.")
 
@@ -76,7 +76,8 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
         predictions[model_id], maps[model_id] = prediction, on_image
         with column:
             st.markdown(f"**{common.card_label(card)}**")
-            st.metric("Model output", prediction.label, f"{prediction.confidence:.1%}", delta_color="off")
+            st.metric("Model output", prediction.label)
+            st.caption(f"Probability {prediction.confidence:.1%}")
             st.image(render_overlay(xray.pixels, on_image), width="stretch",
                      caption=f"Grad-CAM for {explanation.label}, layer {explanation.layer}")
             st.plotly_chart(charts.probability_bar(prediction), key=f"compare_probs_{model_id}",

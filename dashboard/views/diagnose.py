@@ -74,9 +74,10 @@ def explanation_controls(clf, card, prediction, image_digest: str) -> dict:
                                    "pixels and has no layer.")
     opacity = cols[3].slider("Opacity", 0.0, 1.0, 0.45, 0.05, key="opacity")
     colormap = cols[4].selectbox("Colour map", list(COLORMAPS), key="colormap")
-    threshold = cols[5].slider("Hide below", 0.0, 0.9, 0.0, 0.05, key="threshold",
+    # 0.2 by default: a map tinting the whole film hides the anatomy a reader needs to judge it.
+    threshold = cols[5].slider("Hide below", 0.0, 0.9, 0.2, 0.05, key="threshold",
                                help="Map values below this are not coloured, so faint evidence does not "
-                                    "hide the anatomy.")
+                                    "hide the anatomy. Set it to 0 to see the whole map.")
     return {"method": method, "target": target, "layer": layer, "opacity": opacity, "colormap": colormap,
             "threshold": threshold}
 
