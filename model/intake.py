@@ -79,6 +79,7 @@ _DICOM_VRS = frozenset(b"AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW P
 _TEXT_BYTES = bytes(sorted({7, 8, 9, 10, 12, 13, 27} | set(range(0x20, 0x100)) - {0x7F}))
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+_GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 _PIL_BITS = {"1": 1, "L": 8, "LA": 8, "La": 8, "P": 8, "PA": 8, "RGB": 8, "RGBA": 8, "RGBa": 8, "RGBX": 8,
              "CMYK": 8, "YCbCr": 8, "LAB": 8, "HSV": 8, "I;16": 16, "I;16L": 16, "I;16B": 16, "I;16N": 16}
 _DICOM_MONO = frozenset({"MONOCHROME1", "MONOCHROME2"})
@@ -120,8 +121,10 @@ def load_xray(source, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = D
 
     Returns:
         An `Xray` whose pixels are a C-contiguous float32 HxW array in [0, 1] (after EXIF
-        rotation) and whose metadata holds width, height, bit_depth, format and mode, plus
-        modality, view_position, body_part_examined and photometric_interpretation for DICOM.
+        rotation) and whose metadata holds width, height, bit_depth, format, mode and
+        colourfulness (Hasler & Suesstrunk, 0 for gray images: a photo scores high, a radiograph
+        saved as RGB near 0), plus modality, view_position, body_part_examined and
+        photometric_interpretation for DICOM.
 
     Raises:
         XrayInputError: for every problem; the message is one sentence for a clinician.
@@ -300,6 +303,7 @@ def _decode_raster(data: bytes, kind: str, max_pixels: int, min_side: int) -> tu
     try:
         image = _open_checked(data, kind, max_pixels, min_side)
         mode = image.mode
+        colour = colourfulness(np.asarray(image.convert("RGB"))) if mode not in _GRAY_MODES else 0.0
         pixels, bits = _pil_to_gray(image)
     except XrayInputError:
         raise
@@ -310,7 +314,31 @@ def _decode_raster(data: bytes, kind: str, max_pixels: int, min_side: int) -> tu
     except Exception as exc:  # Pillow raises OSError, SyntaxError, EOFError, ValueError, struct.error, zlib.error...
         raise XrayInputError(_MSG_TRUNCATED if _looks_truncated(exc) else _MSG_CORRUPT) from exc
     height, width = pixels.shape
-    return pixels, {"width": width, "height": height, "bit_depth": bits, "format": kind, "mode": mode}
+    return pixels, {"width": width, "height": height, "bit_depth": bits, "format": kind, "mode": mode,
+                    "colourfulness": round(colour, 2)}
+
+
+def colourfulness(rgb: np.ndarray) -> float:
+    """Colourfulness of an RGB image (Hasler & Suesstrunk 2003) on the 0-255 scale.
+
+    M = sqrt(sd(rg)^2 + sd(yb)^2) + 0.3 * sqrt(mean(rg)^2 + mean(yb)^2), with rg = R - G and
+    yb = (R + G) / 2 - B. Gray images score 0; the paper calls 15 "slightly", 33 "moderately" and
+    above 59 "quite" colourful. Float images in [0, 1] are scaled to 0-255 first.
+
+    Raises:
+        ValueError: the array is not H x W x 3 (or x 4; alpha is ignored).
+    """
+    image = np.asarray(rgb)
+    if image.ndim != 3 or image.shape[-1] not in (3, 4) or image.size == 0:
+        raise ValueError(f"rgb must be an H x W x 3 image, got shape {image.shape}")
+    values = image[..., :3].astype(np.float64)
+    if np.issubdtype(image.dtype, np.floating) and values.max(initial=0.0) <= 1.0:
+        values = values * 255.0
+    elif image.dtype == np.uint16:
+        values = values / 257.0
+    red, green, blue = values[..., 0], values[..., 1], values[..., 2]
+    rg, yb = red - green, 0.5 * (red + green) - blue
+    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
 
 
 def _open_checked(data: bytes, kind: str, max_pixels: int, min_side: int) -> Image.Image:

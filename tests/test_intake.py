@@ -574,3 +574,19 @@ def test_damaged_files_raise_only_xray_input_error(original):
 def test_public_constants():
     assert (DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE) == (30 * 1024 * 1024, 50_000_000, 64)
     assert issubclass(XrayInputError, ValueError)
+
+
+def test_colourfulness_separates_a_photo_from_a_radiograph_saved_as_rgb():
+    import io as _io
+
+    from PIL import Image as _Image
+
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (80, 80, 3), dtype=np.uint8)
+    gray_rgb = np.repeat(rng.integers(0, 256, (80, 80, 1), dtype=np.uint8), 3, axis=-1)
+    scores = []
+    for array in (photo, gray_rgb):
+        buffer = _io.BytesIO()
+        _Image.fromarray(array).save(buffer, format="PNG")
+        scores.append(load_xray(buffer.getvalue()).metadata["colourfulness"])
+    assert scores[0] > 50 and scores[1] == 0.0
