@@ -1,0 +1,363 @@
+"""How trustworthy a model's explanations are, measured once per model on its own test split.
+
+    python -m training.explanation_report --model cxr-compact-v1 --data ../shared/data/cxr \
+        [--split test] [--limit 40] [--methods gradcam,gradcam++,scorecam,smoothgrad]
+
+Writes `explanations.json` into the model's registry entry and prints a summary:
+
+* lung attention: the share of the Grad-CAM map inside the lungs (lung masks from the registry's
+  lung segmentation model), overall and per predicted class; low values point to shortcuts
+  such as text markers, borders or devices (DeGrave et al. 2021). Null, with a note, when the
+  registry holds no lung segmentation model.
+* faithfulness: mean deletion and insertion AUC of every method against random pixel orders
+  (Petsiuk et al. 2018).
+* randomisation sanity check: how similar each method's maps stay when the weights are
+  re-initialised (Adebayo et al. 2018); a flagged method may describe the image, not the model.
+
+The images come from the model's own patient split (seed from its card), the internal test part
+by default, sampled class by class up to `--limit`. File paths are not written to the report.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from model.trust import DEFAULT_METHODS, DEFAULT_STEPS
+
+DEFAULT_LIMIT = 40
+SANITY_IMAGES = 8
+RANDOM_REPEATS = 3
+LUNG_METHOD = "gradcam"
+LOW_ATTENTION = 0.5
+REPORT_FILE = "explanations.json"
+NO_SEGMENTER_NOTE = ("No lung segmentation model in the registry, so lung attention was not measured; "
+                     "train one with `python -m training.train_lungs`.")
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def select_records(records, labels, limit: int, seed: int = 0) -> list:
+    """Up to `limit` records of known labels, shuffled with `seed` and taken class by class in turn,
+    so every class is represented even when the limit is small."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"limit must be a positive integer, got {limit!r}")
+    by_label: dict[str, list] = defaultdict(list)
+    for record in records:
+        if record.label in labels:
+            by_label[record.label].append(record)
+    rng = np.random.default_rng(seed)
+    queues = {label: [items[i] for i in rng.permutation(len(items))] for label, items in sorted(by_label.items())}
+    chosen = []
+    while len(chosen) < limit and any(queues.values()):
+        for queue in queues.values():
+            if queue and len(chosen) < limit:
+                chosen.append(queue.pop(0))
+    return chosen
+
+
+# --------------------------------------------------------------------------- per image
+
+
+def _explain_image(classifier, pixels: np.ndarray, methods, segmenter, steps: int, seed: int,
+                   timing: dict) -> tuple[dict, np.ndarray]:
+    """Maps, deletion/insertion AUCs and lung attention of one image; returns (row, model input)."""
+    from model.lungs import lung_attention_fraction, mask_plausibility
+    from model.preprocessing import map_to_image
+    from model.trust import deletion_insertion, random_baseline
+
+    x = classifier.prepare(pixels)
+    probabilities = classifier.predict_inputs(x[None])[0]
+    target = int(np.argmax(probabilities))
+    row = {"predicted": classifier.labels[target], "confidence": float(probabilities[target]), "methods": {}}
+    maps = {}
+    for method in methods:
+        started = time.perf_counter()
+        maps[method] = classifier.explain_input(x, method, target).heatmap
+        timing["maps_s"][method] = timing["maps_s"].get(method, 0.0) + time.perf_counter() - started
+    started = time.perf_counter()
+    for method, heat in maps.items():
+        curves = deletion_insertion(classifier, x, heat, target, steps)
+        row["methods"][method] = {"deletion_auc": curves["deletion_auc"], "insertion_auc": curves["insertion_auc"]}
+    row["random"] = {k: v for k, v in random_baseline(classifier, x, target, steps, RANDOM_REPEATS, seed).items()
+                     if k != "repeats"}
+    timing["faithfulness_s"] += time.perf_counter() - started
+    if segmenter is not None:
+        started = time.perf_counter()
+        heat = maps.get(LUNG_METHOD)
+        if heat is None:
+            heat = classifier.explain_input(x, LUNG_METHOD, target).heatmap
+        mask = segmenter.mask(pixels)
+        on_image = map_to_image(heat, pixels.shape, classifier.card.preprocessing)
+        row["lung_fraction"] = lung_attention_fraction(on_image, mask)
+        row["mask_plausible"] = bool(mask_plausibility(mask)["plausible"])
+        timing["lungs_s"] += time.perf_counter() - started
+    row["maps"] = maps
+    return row, x
+
+
+# --------------------------------------------------------------------------- aggregation
+
+
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def _lung_summary(rows: list[dict], labels, segmenter) -> dict:
+    if segmenter is None:
+        return {"method": LUNG_METHOD, "segmenter": None, "overall": None, "per_class": None,
+                "low_share": None, "threshold": LOW_ATTENTION, "note": NO_SEGMENTER_NOTE}
+    fractions = [r["lung_fraction"] for r in rows]
+    per_class = {}
+    for label in labels:
+        mine = [r["lung_fraction"] for r in rows if r["predicted"] == label]
+        per_class[label] = {"mean": _mean(mine), "n": len(mine),
+                            "low_share": _mean([f < LOW_ATTENTION for f in mine])}
+    implausible = sum(not r["mask_plausible"] for r in rows)
+    note = "Grouped by the predicted class; the map explains the predicted class."
+    if implausible:
+        note += f" {implausible} lung mask(s) looked implausible, so their fractions are less reliable."
+    return {"method": LUNG_METHOD, "segmenter": getattr(getattr(segmenter, "card", None), "id", None),
+            "overall": _mean(fractions), "per_class": per_class,
+            "low_share": _mean([f < LOW_ATTENTION for f in fractions]), "threshold": LOW_ATTENTION,
+            "implausible_masks": implausible, "note": note}
+
+
+def _faithfulness_summary(rows: list[dict], methods, steps: int) -> dict:
+    from model.trust import is_better_than_random
+
+    random = {k: _mean([r["random"][k] for r in rows]) for k in ("deletion_auc", "insertion_auc")}
+    summary = {"random": random, "steps": steps, "random_repeats": RANDOM_REPEATS, "baseline": "blur",
+               "methods": {}}
+    for method in methods:
+        mine = {k: _mean([r["methods"][method][k] for r in rows]) for k in ("deletion_auc", "insertion_auc")}
+        wins = [is_better_than_random(r["methods"][method], r["random"]) for r in rows]
+        summary["methods"][method] = {**mine, "better_than_random_share": _mean(wins),
+                                      "better_than_random": bool(rows) and is_better_than_random(mine, random)}
+    return summary
+
+
+def _agreement_summary(rows: list[dict], methods) -> dict | None:
+    from model.trust import method_agreement
+
+    if len(methods) < 2 or not rows:
+        return None
+    pairs: dict[str, list[float]] = defaultdict(list)
+    for row in rows:
+        for pair, rho in method_agreement(row["maps"])["pairs"].items():
+            pairs[pair].append(rho)
+    means = {pair: float(np.mean(values)) for pair, values in pairs.items()}
+    return {"pairs": means, "mean": float(np.mean(list(means.values())))}
+
+
+def _sanity_summary(classifier, inputs: list[np.ndarray], methods, seed: int) -> dict | None:
+    from model.trust import randomization_sanity_check
+
+    if not inputs:
+        return None
+    result = randomization_sanity_check(classifier, np.stack(inputs), methods, seed=seed)
+    for values in result["methods"].values():
+        values.pop("spearman_per_input", None)
+    return result
+
+
+def _json_safe(value):
+    """Floats that JSON can hold: NaN and infinities become None; numpy scalars become Python ones."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def build_explanation_report(classifier, records, segmenter=None, methods=DEFAULT_METHODS,
+                             limit: int = DEFAULT_LIMIT, seed: int = 0, steps: int = DEFAULT_STEPS,
+                             sanity_images: int = SANITY_IMAGES,
+                             progress: Callable[[int, int], None] | None = None) -> dict:
+    """Measure lung attention, faithfulness and the randomisation sanity check on labelled images.
+
+    Args:
+        classifier: a `model.classifier.Classifier`.
+        records: `training.data.LabelledImage`s (e.g. the model's test split); records whose label
+            the model does not know are left out.
+        segmenter: a `model.lungs.LungSegmenter` (anything with `.mask(pixels)`), or None.
+        methods: explanation methods to assess (`model.explain.METHODS`).
+        limit: at most this many images, sampled class by class (see `select_records`).
+        seed: seed of the sampling, the random pixel orders and the random weights.
+        steps: steps of the deletion and insertion curves.
+        sanity_images: how many of the images go into the randomisation check.
+        progress: called as progress(done, total) after every image.
+
+    Returns:
+        A JSON-ready dict: model, version, date, n, skipped, methods, seed, lung_attention,
+        faithfulness, method_agreement, sanity_check, per_image (no paths) and timing.
+    """
+    from model.explain import check_method
+    from model.intake import XrayInputError, load_xray
+
+    methods = tuple(check_method(m) for m in methods)
+    if not methods:
+        raise ValueError("methods must name at least one explanation method")
+    started = time.perf_counter()
+    chosen = select_records(records, classifier.labels, limit, seed)
+    timing = {"maps_s": {}, "faithfulness_s": 0.0, "lungs_s": 0.0}
+    rows, inputs, skipped = [], [], 0
+    for i, record in enumerate(chosen, start=1):
+        try:
+            pixels = load_xray(record.path).pixels
+        except (XrayInputError, OSError):
+            pixels = None
+            skipped += 1
+        if pixels is not None:
+            row, x = _explain_image(classifier, pixels, methods, segmenter, steps, seed, timing)
+            rows.append({"label": record.label, **row})
+            inputs.append(x)
+        if progress:
+            progress(i, len(chosen))
+    agreement = _agreement_summary(rows, methods)
+    sanity_started = time.perf_counter()
+    sanity = _sanity_summary(classifier, inputs[:max(0, int(sanity_images))], methods, seed)
+    timing["sanity_s"] = time.perf_counter() - sanity_started
+    timing["total_s"] = time.perf_counter() - started
+    report = {
+        "model": classifier.card.id, "version": classifier.card.version,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "n": len(rows), "skipped": skipped, "methods": list(methods), "seed": seed,
+        "lung_attention": _lung_summary(rows, classifier.labels, segmenter),
+        "faithfulness": _faithfulness_summary(rows, methods, steps),
+        "method_agreement": agreement, "sanity_check": sanity,
+        "per_image": [{k: v for k, v in row.items() if k != "maps"} for row in rows],
+        "timing": timing,
+    }
+    return _json_safe(report)
+
+
+def _figure(value, spec: str = ".2f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def format_summary(report: dict) -> str:
+    """A readable multi-line summary of a report from `build_explanation_report`."""
+    lines = [f"Explanation report for {report['model']} (version {report['version']}): {report['n']} images, "
+             f"{report['skipped']} unreadable, {report['timing']['total_s']:.0f} s"]
+    lungs = report["lung_attention"]
+    if lungs["overall"] is None:
+        lines.append(f"Lung attention: {lungs['note']}")
+    else:
+        per_class = ", ".join(f"{label} {_figure(v['mean'])} (n={v['n']})" for label, v in lungs["per_class"].items())
+        lines.append(f"Lung attention ({lungs['method']}, share of the map inside the lungs): overall "
+                     f"{_figure(lungs['overall'])}; by predicted class: {per_class}; "
+                     f"{_figure(lungs['low_share'], '.0%')} of images below {lungs['threshold']}")
+    faith = report["faithfulness"]
+    lines.append(f"Faithfulness (lower deletion, higher insertion is better; random orders: deletion "
+                 f"{_figure(faith['random']['deletion_auc'])}, insertion {_figure(faith['random']['insertion_auc'])}):")
+    for method, values in faith["methods"].items():
+        verdict = "better than random" if values["better_than_random"] else "NOT better than random"
+        lines.append(f"  {method:<11} deletion {_figure(values['deletion_auc'])}  insertion "
+                     f"{_figure(values['insertion_auc'])}  {verdict} on average (better on "
+                     f"{_figure(values['better_than_random_share'], '.0%')} of images)")
+    if report.get("method_agreement"):
+        lines.append(f"Agreement between methods (mean Spearman): {_figure(report['method_agreement']['mean'])}")
+    sanity = report.get("sanity_check")
+    if sanity:
+        lines.append(f"Randomisation sanity check on {sanity['n']} images (flagged above {sanity['threshold']}):")
+        for method, values in sanity["methods"].items():
+            flag = "FLAGGED: the maps barely change with random weights" if values["flagged"] else "ok"
+            lines.append(f"  {method:<11} similarity {_figure(values['spearman'])}  SSIM "
+                         f"{_figure(values['ssim'])}  {flag}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m training.explanation_report", description=__doc__.splitlines()[0])
+    p.add_argument("--model", default=None, help="registry model id (default: the registry's default)")
+    p.add_argument("--data", required=True, help="manifest CSV, folder with manifest.csv, or folder-per-class layout")
+    p.add_argument("--split", choices=("all", "train", "validation", "test"), default="test",
+                   help="part of the model's own patient split to use (seed from its card)")
+    p.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help="at most N images (Score-CAM is slow)")
+    p.add_argument("--methods", default=",".join(DEFAULT_METHODS), help="comma-separated explanation methods")
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="steps of the deletion/insertion curves")
+    p.add_argument("--sanity-images", type=int, default=SANITY_IMAGES,
+                   help="images used for the randomisation sanity check")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampling, random orders and random weights")
+    p.add_argument("--label-map", type=Path, help="JSON mapping folder names to labels")
+    p.add_argument("--registry", type=Path, default=None,
+                   help="registry folder (default: CXR_REGISTRY or model/registry)")
+    return p
+
+
+def _load_segmenter(root):
+    """The registry's lung segmenter, or None when there is none (or it cannot be loaded)."""
+    from model.lungs import LungSegmenter
+    from model.registry import RegistryError
+
+    try:
+        return LungSegmenter.load(root=root)
+    except RegistryError as exc:
+        print(f"note: {exc}", file=sys.stderr)
+        return None
+
+
+def _progress(done: int, total: int) -> None:
+    """One updating line on a terminal, one line per image in a log."""
+    if sys.stderr.isatty():
+        print(f"\r  explained {done}/{total} images", end="\n" if done == total else "", file=sys.stderr, flush=True)
+    else:
+        print(f"  explained {done}/{total} images", file=sys.stderr, flush=True)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from model.runtime import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    from model.classifier import Classifier
+    from model.registry import RegistryError, entry_dir, write_json
+    from training.data import read_dataset
+    from training.evaluate import select_split
+
+    try:
+        methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+        clf = Classifier.load(args.model, args.registry)
+        label_map = json.loads(args.label_map.read_text()) if args.label_map else None
+        records = select_split(read_dataset(args.data, label_map), clf.card, args.split)
+        segmenter = _load_segmenter(args.registry)
+        print(f"model {clf.card.id}: {len(records)} images in the {args.split} split, using up to {args.limit}",
+              file=sys.stderr)
+        report = build_explanation_report(clf, records, segmenter, methods, args.limit, args.seed, args.steps,
+                                          args.sanity_images, progress=_progress)
+    except (RegistryError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report.update({"split": args.split, "data": str(args.data)})
+    path = entry_dir(clf.card.id, args.registry) / REPORT_FILE
+    write_json(path, report)
+    print(format_summary(report))
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
