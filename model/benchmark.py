@@ -47,6 +47,7 @@ def benchmark_model(model_id: str, data: bytes, repeats: int) -> None:
     from model.classifier import Classifier
     from model.explain import METHODS
     from model.intake import load_xray
+    from model.preprocessing import _LUNG_BOXES
 
     start = time.perf_counter()
     clf = Classifier.load(model_id)
@@ -54,6 +55,7 @@ def benchmark_model(model_id: str, data: bytes, repeats: int) -> None:
     print(f"  load                         {time.perf_counter() - start:7.2f} s")
 
     def upload_to_gradcam():
+        _LUNG_BOXES.clear()  # A new upload has no remembered lung box: time its segmentation too.
         xray = load_xray(data)
         clf.predict_xray(xray)
         clf.explain_xray(xray, "gradcam")
