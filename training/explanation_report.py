@@ -9,7 +9,7 @@ Writes `explanations.json` into the model's registry entry and prints a summary:
   lung segmentation model), overall and per predicted class; low values point to shortcuts
   such as text markers, borders or devices (DeGrave et al. 2021). Null, with a note, when the
   registry holds no lung segmentation model.
-* faithfulness: mean deletion and insertion AUC of every method against random pixel orders
+* faithfulness: mean deletion and insertion AUC of every method against random region orders
   (Petsiuk et al. 2018).
 * randomisation sanity check: how similar each method's maps stay when the weights are
   re-initialised (Adebayo et al. 2018); a flagged method may describe the image, not the model.
@@ -202,7 +202,7 @@ def build_explanation_report(classifier, records, segmenter=None, methods=DEFAUL
         segmenter: a `model.lungs.LungSegmenter` (anything with `.mask(pixels)`), or None.
         methods: explanation methods to assess (`model.explain.METHODS`).
         limit: at most this many images, sampled class by class (see `select_records`).
-        seed: seed of the sampling, the random pixel orders and the random weights.
+        seed: seed of the sampling, the random region orders and the random weights.
         steps: steps of the deletion and insertion curves.
         sanity_images: how many of the images go into the randomisation check.
         progress: called as progress(done, total) after every image.
