@@ -2,11 +2,12 @@
 
 Caching belongs here, in the UI layer (the `model` core never imports Streamlit):
 
-* `st.cache_resource` holds loaded `Classifier`s, which carry their built (cloned) explainers. The key
-  is a `ModelKey`: model id, registry folder and the entry's file times, so a retrained entry reloads.
-* `st.cache_data` holds decoded uploads, predictions, maps and reports' inputs, keyed by the upload's
-  SHA-256 digest, the `ModelKey`, method, class and layer. The pixels are passed as an underscore
-  argument, which Streamlit does not hash: the digest stands for them.
+* `st.cache_resource` holds loaded `Classifier`s, which carry their built (cloned) explainers, and the
+  registry's `LungSegmenter`. The key is a `ModelKey`: model id, registry folder and the entry's file
+  times, so a retrained entry reloads.
+* `st.cache_data` holds decoded uploads, predictions, maps, lung masks and the trust checks of
+  `model.trust`, keyed by the upload's SHA-256 digest, the `ModelKey`, method, class and layer. The
+  pixels are passed as an underscore argument, which Streamlit does not hash: the digest stands for them.
 
 Display-only controls (opacity, colour map, threshold) are never arguments of a cached function, so
 moving them re-renders the overlay from the cached map and never recomputes it.
@@ -37,6 +38,9 @@ PAGES = {
     "gallery": "views/gallery.py",
     "about": "views/about.py",
 }
+EXPLANATIONS_FILE = "explanations.json"  # Written by `python -m training.explanation_report`.
+LUNG_KIND = "lung_segmentation"
+NO_LUNG_MODEL = "Lung attention unavailable: no lung segmentation model in the registry."
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "dcm", "dicom"]
 UPLOAD_LIMIT_MB = DEFAULT_MAX_BYTES // (1024 * 1024)
 UPLOAD_HELP = (f"PNG, JPEG or DICOM, up to {UPLOAD_LIMIT_MB} MB. The image is analysed in memory and "
@@ -73,7 +77,7 @@ def model_key(model_id: str) -> ModelKey:
     root = registry_folder()
     folder = entry_dir(model_id, root)
     times = []
-    for name in ("model.keras", "card.json", "metrics.json", "history.csv"):
+    for name in ("model.keras", "card.json", "metrics.json", "history.csv", EXPLANATIONS_FILE):
         try:
             times.append(str(os.stat(folder / name).st_mtime_ns))
         except OSError:
@@ -186,6 +190,157 @@ def metrics_or_empty(key: ModelKey) -> dict:
     except RegistryError as exc:
         st.warning(str(exc))
         return {}
+
+
+# --------------------------------------------------------------------------- trust: lungs, checks, reports
+
+
+def lung_key(preferred: str = "") -> ModelKey | None:
+    """The cache key of the registry's lung segmenter, or None when the registry holds none.
+
+    A lung-cropped classifier names its segmenter (`preferred`); otherwise the first usable entry is
+    taken, as `LungSegmenter.load()` does.
+    """
+    cards = list_cards(LUNG_KIND, registry_folder())
+    if not cards:
+        return None
+    ids = [card.id for card in cards]
+    return model_key(preferred if preferred in ids else ids[0])
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the lung segmentation model…")
+def cached_lung_segmenter(key: ModelKey):
+    from model.lungs import LungSegmenter
+
+    return LungSegmenter.load(key.model_id, Path(key.root))
+
+
+def lung_status(preferred: str = "") -> tuple[ModelKey | None, str]:
+    """(key of a loadable lung segmenter, "") or (None, one sentence saying why lung attention is unavailable)."""
+    key = lung_key(preferred)
+    if key is None:
+        return None, NO_LUNG_MODEL
+    try:
+        cached_lung_segmenter(key)
+    except (RegistryError, ValueError) as exc:
+        return None, f"Lung attention unavailable: {exc}"
+    return key, ""
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def lung_mask(image_digest: str, lungs: ModelKey, _pixels: np.ndarray) -> np.ndarray:
+    """Boolean lung mask on the original pixel grid."""
+    return cached_lung_segmenter(lungs).mask(_pixels)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def input_warnings(image_digest: str, lungs: ModelKey | None, _pixels: np.ndarray, _metadata: dict) -> list[str]:
+    """`model.trust.input_check` warnings, with the lung mask when a segmenter exists and the intake's metadata
+    (DICOM codes, colourfulness)."""
+    from model.trust import input_check
+
+    mask = lung_mask(image_digest, lungs, _pixels) if lungs is not None else None
+    return list(input_check(_pixels, dict(_metadata or {}), mask).warnings)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def uncertainty(image_digest: str, key: ModelKey, _pixels: np.ndarray) -> dict:
+    """`model.trust.tta_uncertainty` of one image by one model (8 predictions in one batch)."""
+    from model.trust import tta_uncertainty
+
+    return tta_uncertainty(cached_classifier(key), _pixels)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _faithfulness(image_digest: str, key: ModelKey, method: str, target: str, layer: str | None,
+                  _pixels: np.ndarray) -> dict:
+    from model.trust import faithfulness as measure
+
+    explained, _ = explanation(image_digest, key, method, target, layer, _pixels)
+    clf = cached_classifier(key)
+    return measure(clf, clf.prepare(_pixels), explained.heatmap, explained.class_index)
+
+
+def faithfulness(image_digest: str, key: ModelKey, method: str, target: str, layer: str | None,
+                 pixels: np.ndarray) -> dict:
+    """Deletion/insertion of the map at model-input resolution against random pixel orders."""
+    return _faithfulness(image_digest, key, method, target, None if method == "smoothgrad" else layer, pixels)
+
+
+def lung_attention(on_image: np.ndarray, mask: np.ndarray) -> dict:
+    """Share of a map on the original grid that lies inside the lung mask (`model.trust.lung_attention`)."""
+    from model.trust import lung_attention as measure
+
+    return measure(on_image, mask)
+
+
+def outline_lungs(overlay: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """A copy of an RGB overlay with the lung fields' outline drawn on it (display only)."""
+    import cv2
+
+    mask = np.asarray(mask, dtype=np.uint8)
+    if mask.shape != overlay.shape[:2]:
+        mask = cv2.resize(mask, (overlay.shape[1], overlay.shape[0]), interpolation=cv2.INTER_NEAREST)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    thickness = max(1, round(min(mask.shape) / 320))
+    outlined = np.ascontiguousarray(overlay).copy()
+    # A dark halo under a white line keeps the outline visible over both bright bone and the colour map.
+    cv2.drawContours(outlined, contours, -1, (0, 0, 0), thickness + 2, lineType=cv2.LINE_AA)
+    cv2.drawContours(outlined, contours, -1, (255, 255, 255), thickness, lineType=cv2.LINE_AA)
+    return outlined
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def explanation_report(key: ModelKey) -> dict:
+    """The entry's explanations.json (`training.explanation_report`); {} when it was never generated."""
+    return read_metrics(key.model_id, Path(key.root), name=EXPLANATIONS_FILE)
+
+
+def explanation_report_or_empty(key: ModelKey) -> dict:
+    try:
+        return explanation_report(key)
+    except RegistryError as exc:
+        st.warning(str(exc))
+        return {}
+
+
+def explanation_report_command(model_id: str) -> str:
+    return f"python -m training.explanation_report --model {model_id} --data ../shared/data/cxr"
+
+
+def trust_notes(warnings=(), tta: dict | None = None, attention: dict | None = None, lungs_reason: str = "",
+                faith: dict | None = None, agreement: dict | None = None, method_label: str = "map") -> list[str]:
+    """The trust findings as plain sentences for the PNG/PDF report's notes."""
+    notes = [f"Input check: {warning}" for warning in warnings]
+    if tta:
+        spread = tta["std"][tta["top_label"]]
+        line = (f"Test-time augmentation ({tta['n']} slightly shifted, rotated or re-exposed copies): "
+                f"{tta['top_label']} {tta['top_probability']:.1%} ± {spread:.1%}; "
+                f"{tta['agreement']:.0%} of the copies give that class.")
+        notes.append(f"{line} {tta['message']}" if tta.get("uncertain") else line)
+    if attention:
+        line = f"{attention['fraction']:.0%} of the {method_label} map lies inside the lung fields."
+        notes.append(f"{line} {attention['warning']}" if attention.get("low") else line)
+    elif lungs_reason:
+        notes.append(lungs_reason)
+    if faith:
+        notes.append(f"Faithfulness: {faith['summary']}")
+    if agreement:
+        notes.append(f"Agreement between methods (mean Spearman of the maps): {agreement['mean']:+.2f}.")
+    return notes
+
+
+def preprocessing_summary(card: ModelCard) -> str:
+    """One line on how a card's images are prepared: what a reader asks when versions differ."""
+    prep = card.prep
+    parts = [f"{prep.image_size} px", prep.resize]
+    if prep.lung_crop:
+        parts.append(f"cropped to the lung fields ({prep.lung_model}, margin {prep.lung_margin:.0%})")
+    elif prep.border_crop:
+        parts.append(f"{prep.border_crop:.0%} border crop")
+    if prep.equalize != "none":
+        parts.append(prep.equalize.upper())
+    return ", ".join(parts)
 
 
 # --------------------------------------------------------------------------- small widgets

@@ -1,4 +1,5 @@
-"""Compare versions: training curves, test metrics and, on one image, predictions and maps side by side."""
+"""Compare versions: training curves, test metrics, explanation reports, what changed and, on one image,
+predictions, maps and lung attention side by side."""
 from __future__ import annotations
 
 from itertools import combinations
@@ -9,11 +10,12 @@ import streamlit as st
 from dashboard import common
 from model import charts
 from model.compare import map_similarity, metrics_comparison, prediction_agreement
-from model.explain import render_overlay
+from model.explain import METHOD_LABELS, render_overlay
 
 MAX_DEFAULT = 3
 OWN_PREDICTION = "Each model's own prediction"
 PLOT_CONFIG = {"displaylogo": False}
+OVERLAY_THRESHOLD = 0.2
 
 
 def highlight_best(table: pd.DataFrame, models: list[str]):
@@ -50,6 +52,60 @@ def metrics_section(chosen: list[str]) -> None:
                "more. All figures are on each model's own internal test split, which may not be the same images.")
 
 
+def _figure(value, spec: str) -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def explanation_rows(report: dict) -> dict[str, str]:
+    """The figures of one explanations.json worth comparing, as {row name: formatted value}."""
+    rows = {}
+    lungs = report.get("lung_attention") or {}
+    if lungs.get("overall") is not None:
+        rows["lung attention, all images"] = _figure(lungs["overall"], ".0%")
+        for label, values in (lungs.get("per_class") or {}).items():
+            rows[f"lung attention, predicted {label}"] = _figure(values.get("mean"), ".0%")
+    faith = report.get("faithfulness") or {}
+    chance = faith.get("random") or {}
+    for method, values in (faith.get("methods") or {}).items():
+        name = METHOD_LABELS.get(method, method)
+        rows[f"{name} deletion AUC (lower is better)"] = _figure(values.get("deletion_auc"), ".2f")
+        rows[f"{name} insertion AUC (higher is better)"] = _figure(values.get("insertion_auc"), ".2f")
+    if chance:
+        rows["random orders: deletion / insertion AUC"] = (f"{_figure(chance.get('deletion_auc'), '.2f')} / "
+                                                           f"{_figure(chance.get('insertion_auc'), '.2f')}")
+    for method, values in ((report.get("sanity_check") or {}).get("methods") or {}).items():
+        flag = " (flagged)" if values.get("flagged") else ""
+        rows[f"{METHOD_LABELS.get(method, method)} similarity to random weights"] = \
+            _figure(values.get("spearman"), "+.2f") + flag
+    return rows
+
+
+def explanation_section(chosen: list[str]) -> None:
+    """Each version's explanation report side by side; the command that makes the missing ones."""
+    reports = {model_id: common.explanation_report_or_empty(common.model_key(model_id)) for model_id in chosen}
+    present = {model_id: explanation_rows(report) for model_id, report in reports.items() if report}
+    missing = [model_id for model_id in chosen if model_id not in present]
+    if present:
+        table = pd.DataFrame({model_id: present.get(model_id, {}) for model_id in chosen}).fillna("–")
+        st.dataframe(table, width="stretch", height=38 + 35 * len(table))
+        st.caption("From each version's explanations.json (its own test split). Lung attention: share of the "
+                   "Grad-CAM map inside the lungs, low values point to shortcuts. Deletion/insertion: compare "
+                   "with the random orders. 'Flagged': the maps barely change when the weights are randomised.")
+    for model_id in missing:
+        st.caption(f"No explanation report for `{model_id}`: `{common.explanation_report_command(model_id)}`.")
+
+
+def notes_section(cards_by_id: dict, chosen: list[str]) -> None:
+    """What each version changed (its card's notes and preprocessing), one expander per version."""
+    columns = st.columns(len(chosen), gap="medium")
+    for column, model_id in zip(columns, chosen):
+        card = cards_by_id[model_id]
+        with column.expander(f"Notes: {common.card_label(card)}"):
+            st.markdown(f"**Preprocessing:** {common.preprocessing_summary(card)}  \n"
+                        f"**Architecture:** `{card.architecture}` · created {card.created[:10]}")
+            st.markdown(card.notes or "_The card has no notes._")
+
+
 def image_section(cards_by_id: dict, chosen: list[str]) -> None:
     st.subheader("One image, every version")
     uploaded = common.uploader("compare_upload")
@@ -78,12 +134,27 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
             st.markdown(f"**{common.card_label(card)}**")
             st.metric("Model output", prediction.label)
             st.caption(f"Probability {prediction.confidence:.1%}")
-            st.image(render_overlay(xray.pixels, on_image), width="stretch",
+            # As on Diagnose: faint evidence is not coloured, so the anatomy stays readable.
+            st.image(render_overlay(xray.pixels, on_image, threshold=OVERLAY_THRESHOLD), width="stretch",
                      caption=f"Grad-CAM for {explanation.label}, layer {explanation.layer}")
+            lung_attention(image_digest, xray, card, on_image)
             st.plotly_chart(charts.probability_bar(prediction), key=f"compare_probs_{model_id}",
                             config={"displayModeBar": False})
     if len(predictions) >= 2:
         agreement_section(predictions, maps)
+
+
+def lung_attention(image_digest: str, xray, card, on_image) -> None:
+    """The share of this version's Grad-CAM map inside the lungs, when the registry has a lung segmenter."""
+    lungs, reason = common.lung_status(card.prep.lung_model)
+    if lungs is None:
+        st.caption(f":material/block: {reason}")
+        return
+    attention = common.lung_attention(on_image, common.lung_mask(image_digest, lungs, xray.pixels))
+    st.metric("Map inside the lung fields", f"{attention['fraction']:.0%}",
+              help="Share of the Grad-CAM map's weight on the lung fields; low values point to shortcuts.")
+    if attention["low"]:
+        st.caption(f":orange[:material/report: {attention['warning']}]")
 
 
 def agreement_section(predictions: dict, maps: dict) -> None:
@@ -123,6 +194,10 @@ def main() -> None:
     curves_section(chosen)
     st.subheader("Test metrics side by side")
     metrics_section(chosen)
+    st.subheader("Explanation reports side by side")
+    explanation_section(chosen)
+    st.subheader("What changed")
+    notes_section(cards_by_id, chosen)
     st.divider()
     image_section(cards_by_id, chosen)
 

@@ -1,6 +1,14 @@
-"""Diagnose & explain: one radiograph, the model's probabilities and why it leaned that way."""
+"""Diagnose & explain: one radiograph, the model's probabilities, why it leaned that way and how far
+to trust both.
+
+The cheap trust checks (input check, test-time augmentation: about 0.2 s together) are drawn with the
+probabilities, so the page does not jump when they arrive; lung attention and the agreement between
+methods follow the map, and the slow check (deletion/insertion faithfulness, seconds) runs only when
+asked for, so the first display of probabilities and Grad-CAM is never held up by it.
+"""
 from __future__ import annotations
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import common
@@ -12,6 +20,11 @@ from model.report import build_report, build_report_pdf
 
 GRID = 4  # What-if cells per side.
 NO_CELL = -1
+OCCLUSION = "occlusion"
+MAP_LABELS = {**METHOD_LABELS, OCCLUSION: "Occlusion"}
+MAPS_KEPT = 8  # (image, model, class) combinations whose maps are kept for the agreement between methods.
+LOW_AGREEMENT = 0.3
+WIDE_SPREAD = 0.1  # A standard deviation of the top class's probability from which its spread is pointed out.
 
 
 def model_panel(card, key) -> None:
@@ -47,17 +60,53 @@ def cell_name(index: int) -> str:
     return f"Row {row + 1}, column {col + 1}"
 
 
-def prediction_row(card, prediction) -> None:
+def prediction_row(card, prediction, tta: dict, input_flagged: bool) -> None:
+    """The output and probabilities, with their uncertainty under small image changes."""
     summary, chart = st.columns([1, 2], gap="large")
     with summary:
         st.metric("Model output", prediction.label, border=True,
                   help="The class with the highest probability; it is not a diagnosis.")
         st.markdown(f"Probability **{prediction.confidence:.1%}**  \n{card.display_name}, version {card.version}")
+        uncertainty_panel(tta, input_flagged)
     with chart:
         st.plotly_chart(charts.probability_bar(prediction), key="probabilities", config={"displayModeBar": False})
 
 
-def explanation_controls(clf, card, prediction, image_digest: str) -> dict:
+def uncertainty_panel(tta: dict, input_flagged: bool = False) -> None:
+    """Mean ± spread of the top class over the perturbed copies, and the referral state when uncertain."""
+    top = tta["top_label"]
+    st.metric(f"{top} under small image changes", f"{tta['top_probability']:.1%} ± {tta['std'][top]:.1%}",
+              help=f"Mean ± standard deviation of the probability over {tta['n']} predictions: the image "
+                   "itself and copies shifted by up to 4 %, rotated by up to 5°, zoomed by ±5 % and "
+                   "re-exposed (gamma). A large spread means the output hinges on details a second "
+                   "acquisition would change.")
+    st.caption(" · ".join(f"{label} {mean:.0%} ± {tta['std'][label]:.0%}" for label, mean in tta["mean"].items())
+               + f"  \n{tta['agreement']:.0%} of the {tta['n']} copies give {top}.")
+    if tta["uncertain"]:
+        st.warning(f"**{tta['message']}** " + " ".join(tta["reasons"]), icon=":material/help:")
+    elif input_flagged:
+        st.caption(":material/warning: Not flagged as uncertain, but this check assumes a frontal chest X-ray, "
+                   "which the input check above doubts.")
+    else:
+        wide = tta["std"][top] >= WIDE_SPREAD
+        st.caption(":material/check_circle: Not flagged as uncertain"
+                   + (f", although the probability of {top} moves by ±{tta['std'][top]:.0%} between the copies."
+                      if wide else ": the output holds under small changes of position and exposure."))
+
+
+def input_check_panel(warnings: list[str]) -> None:
+    """Each input-check warning above the result, which is still shown with that caveat."""
+    if not warnings:
+        return
+    for warning in warnings:
+        sentence = warning.removesuffix(" The image may not be a frontal chest X-ray.")
+        sentence = sentence[0].lower() + sentence[1:] if sentence[:2].istitle() else sentence
+        st.warning(f"This does not look like a frontal chest X-ray: {sentence}", icon=":material/warning:")
+    st.caption("The prediction below is still shown, but read it with this caveat: the model was only "
+               "trained on frontal chest radiographs.")
+
+
+def explanation_controls(clf, card, prediction, image_digest: str, lungs_reason: str) -> dict:
     """Method, class and layer (they choose the map) and opacity, colour map, threshold (display only)."""
     cols = st.columns([1.2, 1.2, 1.4, 1, 1, 1])
     method = cols[0].selectbox("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, key="method",
@@ -78,8 +127,11 @@ def explanation_controls(clf, card, prediction, image_digest: str) -> dict:
     threshold = cols[5].slider("Hide below", 0.0, 0.9, 0.2, 0.05, key="threshold",
                                help="Map values below this are not coloured, so faint evidence does not "
                                     "hide the anatomy. Set it to 0 to see the whole map.")
+    outline = st.toggle("Outline the lung fields", key="lung_outline", disabled=bool(lungs_reason),
+                        help=lungs_reason or "Draws the lung segmentation's outline on the map (display only), "
+                                             "to see whether the evidence lies on the lungs.")
     return {"method": method, "target": target, "layer": layer, "opacity": opacity, "colormap": colormap,
-            "threshold": threshold}
+            "threshold": threshold, "outline": outline and not lungs_reason}
 
 
 def compute_map(image_digest, key, xray, controls):
@@ -101,13 +153,13 @@ def images_row(xray, overlay, explanation) -> None:
                     caption=f"{METHOD_LABELS[explanation.method]} for {explanation.label}{where}")
 
 
-def report_downloads(xray, overlay, prediction, card, explanation) -> None:
-    """PNG and PDF reports, made only when a button is pressed."""
+def report_downloads(xray, overlay, prediction, card, explanation, findings: list[str]) -> None:
+    """PNG and PDF reports with the trust findings as notes, made only when a button is pressed."""
     args = (xray.pixels, overlay, prediction)
     kwargs = {"method": explanation.method, "model_id": card.id, "model_version": card.version,
               "model_name": card.display_name,
               "notes": (f"The map explains the class {explanation.label}"
-                        + (f" at layer {explanation.layer}." if explanation.layer else "."),)}
+                        + (f" at layer {explanation.layer}." if explanation.layer else "."), *findings)}
     stem = f"cxr-report-{card.id}-{explanation.method.replace('+', 'plus')}"
     png, pdf, _ = st.columns([1, 1, 3])
     png.download_button("Report (PNG)", data=lambda: build_report(*args, **kwargs), file_name=f"{stem}.png",
@@ -139,18 +191,32 @@ def what_if_section(image_digest, key, xray, controls) -> None:
                     f"**{result.after.label}** ({result.after.confidence:.1%})")
 
 
+def occlusion_wanted(image_digest, key, controls) -> tuple:
+    return image_digest, key, controls["target"]
+
+
+def occlusion_requested(image_digest, key, controls) -> bool:
+    return st.session_state.get("occlusion_for") == occlusion_wanted(image_digest, key, controls)
+
+
+def occlusion(image_digest, key, xray, card, controls):
+    """(map at model-input resolution, map on the original grid) of occlusion sensitivity, cached."""
+    class_index = list(card.labels).index(controls["target"])
+    with st.spinner("Classifying a few hundred occluded copies…", show_time=True):
+        return common.occlusion_map(image_digest, key, class_index, xray.pixels)
+
+
 def occlusion_section(image_digest, key, xray, card, controls) -> None:
     st.subheader("Cross-check: occlusion sensitivity")
     st.caption("Model-agnostic: a patch slides over the image and the drop in the probability of the explained "
                "class is mapped. If it disagrees with Grad-CAM, trust neither map on its own.")
-    wanted = (image_digest, key, controls["target"])
-    if st.button("Compute occlusion-sensitivity map", key="occlusion", icon=":material/grid_on:"):
-        st.session_state["occlusion_for"] = wanted
-    if st.session_state.get("occlusion_for") != wanted:
+    # A callback, so the request is known from the top of the run and the agreement above includes the map.
+    st.button("Compute occlusion-sensitivity map", key="occlusion", icon=":material/grid_on:",
+              on_click=st.session_state.update, kwargs={"occlusion_for": occlusion_wanted(image_digest, key, controls)})
+    if not occlusion_requested(image_digest, key, controls):
         return
-    class_index = list(card.labels).index(controls["target"])
-    with st.spinner("Classifying a few hundred occluded copies…", show_time=True):
-        occlusion_heat, on_image = common.occlusion_map(image_digest, key, class_index, xray.pixels)
+    occlusion_heat, on_image = occlusion(image_digest, key, xray, card, controls)
+    with st.spinner("Computing Grad-CAM…"):
         gradcam, _ = common.explanation(image_digest, key, "gradcam", controls["target"], card.explain_layer,
                                         xray.pixels)
     similarity = map_similarity(gradcam.heatmap, occlusion_heat)
@@ -162,6 +228,138 @@ def occlusion_section(image_digest, key, xray, card, controls) -> None:
                    help="Rank correlation of the two maps at model-input resolution: 1 same ranking, "
                         "0 unrelated, negative opposite.")
     verdict.caption(f"Grad-CAM at the card's layer `{card.explain_layer}` for the same class.")
+
+
+# --------------------------------------------------------------------------- trust
+
+
+def remember_map(image_digest, card, explanation) -> dict:
+    """Keep this map (model-input resolution) for the agreement between methods; returns the maps of
+    every method computed so far for this image, model and class, the current one last."""
+    kept = st.session_state.setdefault("maps_seen", {})
+    slot = (image_digest, card.id, explanation.label)
+    maps = kept.pop(slot, {})
+    maps.pop(explanation.method, None)
+    maps[explanation.method] = explanation.heatmap
+    kept[slot] = maps  # Most recent last, so the oldest combination goes first.
+    while len(kept) > MAPS_KEPT:
+        kept.pop(next(iter(kept)))
+    return dict(maps)
+
+
+def lung_panel(attention: dict | None, lungs_reason: str, method_label: str) -> None:
+    st.markdown("**Lung-field attention**")
+    if attention is None:
+        st.caption(f":material/block: {lungs_reason}")
+        return
+    st.metric("Map inside the lung fields", f"{attention['fraction']:.0%}",
+              help="Share of the map's total weight that lies on the lung fields found by the registry's lung "
+                   "segmentation model. Findings of COVID-19 and pneumonia are in the lungs; weight on text "
+                   "markers, borders, the neck or devices is a warning sign of a shortcut.")
+    if attention["low"]:
+        st.warning(attention["warning"], icon=":material/report:")
+        st.caption("Before concluding, switch on *Outline the lung fields*: the segmentation can leave out dense "
+                   "consolidation, effusions and the lung behind the heart or the diaphragm, which makes this "
+                   "share too low.")
+    else:
+        st.caption(f"Most of the {method_label} map lies on the lungs (warning below "
+                   f"{attention['threshold']:.0%}). This says where the model looked, not that it is right.")
+
+
+def faithfulness_chart(curves: dict) -> go.Figure:
+    """Deletion and insertion curves of the map (the lead may move this into model.charts)."""
+    fractions = [100 * f for f in curves["fractions"]]
+    figure = go.Figure([go.Scatter(x=fractions, y=curves[name], mode="lines", name=name)
+                        for name in ("deletion", "insertion")])
+    figure.update_layout(height=220, margin={"l": 10, "r": 10, "t": 10, "b": 10}, template="plotly_white",
+                         legend={"orientation": "h", "y": -0.35}, yaxis={"range": [0, 1], "title": "probability"},
+                         xaxis={"title": "% of pixels, most salient first"})
+    return figure
+
+
+def faithfulness_panel(image_digest, key, xray, controls, explanation) -> dict | None:
+    st.markdown("**Faithfulness**")
+    wanted = st.toggle("Measure deletion and insertion", key="faithfulness",
+                       help="Removes (or reveals) the pixels the map ranks highest first and follows the class "
+                            "probability, against random pixel orders. About 170 predictions: a few seconds.")
+    if not wanted:
+        st.caption("Does hiding what the map highlights change the prediction more than hiding random pixels?")
+        return None
+    with st.spinner("Deleting and inserting pixels in the map's order…", show_time=True):
+        faith = common.faithfulness(image_digest, key, controls["method"], controls["target"], controls["layer"],
+                                    xray.pixels)
+    mapped, chance = faith["map"], faith["random"]
+    deletion, insertion = st.columns(2)
+    deletion.metric("Deletion AUC", f"{mapped['deletion_auc']:.2f}",
+                    f"{mapped['deletion_auc'] - chance['deletion_auc']:+.2f} vs random", delta_color="inverse",
+                    help="Area under the probability curve while the most salient pixels are removed: lower is "
+                         f"better. Random pixel orders: {chance['deletion_auc']:.2f}.")
+    insertion.metric("Insertion AUC", f"{mapped['insertion_auc']:.2f}",
+                     f"{mapped['insertion_auc'] - chance['insertion_auc']:+.2f} vs random",
+                     help="Area under the probability curve while the most salient pixels are revealed: higher "
+                          f"is better. Random pixel orders: {chance['insertion_auc']:.2f}.")
+    st.plotly_chart(faithfulness_chart(mapped["curves"]), key="faithfulness_curves",
+                    config={"displayModeBar": False})
+    if faith["better_than_random"]:
+        st.success(faith["summary"], icon=":material/check_circle:")
+    else:
+        st.warning(faith["summary"], icon=":material/warning:")
+    return faith
+
+
+def agreement_panel(maps: dict) -> dict | None:
+    st.markdown("**Agreement between methods**")
+    if len(maps) < 2:
+        st.caption("Choose another method above, or compute occlusion sensitivity below, to see whether the "
+                   "methods point at the same regions.")
+        return None
+    from model.trust import method_agreement
+
+    agreement = method_agreement({MAP_LABELS[method]: heat for method, heat in maps.items()})
+    st.metric("Mean map similarity (Spearman)", f"{agreement['mean']:+.2f}",
+              help="Rank correlation of the maps at model-input resolution, averaged over the pairs: 1 same "
+                   "ranking of regions, 0 unrelated, negative opposite.")
+    st.dataframe({"maps": list(agreement["pairs"]), "similarity": list(agreement["pairs"].values())},
+                 hide_index=True, width="stretch",
+                 column_config={"similarity": st.column_config.NumberColumn(format="%+.2f")})
+    if agreement["mean"] < LOW_AGREEMENT:
+        st.caption(":material/warning: The methods disagree: trust none of the maps on its own.")
+    else:
+        st.caption("Agreement is not correctness: the Grad-CAM variants share their layer and tend to agree even "
+                   "on a shortcut; agreement with occlusion is the stronger check.")
+    return agreement
+
+
+def sanity_flag(key, method: str) -> None:
+    """The model's explanation report's verdict on this method, when the randomisation check flagged it."""
+    sanity = (common.explanation_report_or_empty(key).get("sanity_check") or {}).get("methods") or {}
+    result = sanity.get(method)
+    if result and result.get("flagged"):
+        st.warning(f"In this model's explanation report, {METHOD_LABELS.get(method, method)} maps stayed similar "
+                   f"(Spearman {result['spearman']:.2f}) when the weights were randomised: they may show the "
+                   "image's structure more than the model's reasoning.", icon=":material/science:")
+
+
+def trust_section(image_digest, key, xray, card, controls, explanation, on_image, lungs, lungs_reason,
+                  warnings, tta) -> list[str]:
+    """The trust signals of this map; returns every finding as sentences for the report."""
+    method_label = METHOD_LABELS[explanation.method]
+    st.subheader("How far to trust this map")
+    sanity_flag(key, explanation.method)
+    maps = remember_map(image_digest, card, explanation)
+    if occlusion_requested(image_digest, key, controls):
+        maps[OCCLUSION] = occlusion(image_digest, key, xray, card, controls)[0]
+    lungs_col, faith_col, agree_col = st.columns([1, 1.4, 1.2], gap="large")
+    attention = None
+    with lungs_col:
+        if lungs is not None:
+            attention = common.lung_attention(on_image, common.lung_mask(image_digest, lungs, xray.pixels))
+        lung_panel(attention, lungs_reason, method_label)
+    with faith_col:
+        faith = faithfulness_panel(image_digest, key, xray, controls, explanation)
+    with agree_col:
+        agreement = agreement_panel(maps)
+    return common.trust_notes(warnings, tta, attention, lungs_reason, faith, agreement, method_label)
 
 
 def main() -> None:
@@ -186,14 +384,23 @@ def main() -> None:
                     icon=":material/upload_file:")
         return
     image_digest, xray = upload
-    prediction = common.predict(image_digest, key, xray.pixels)
-    prediction_row(card, prediction)
+    lungs, lungs_reason = common.lung_status(card.prep.lung_model)
+    with st.spinner("Checking the image…"):
+        warnings = common.input_warnings(image_digest, lungs, xray.pixels, xray.metadata)
+        prediction = common.predict(image_digest, key, xray.pixels)
+        tta = common.uncertainty(image_digest, key, xray.pixels)
+    input_check_panel(warnings)  # Above the result, which is still shown with that caveat.
+    prediction_row(card, prediction, tta, bool(warnings))
     st.divider()
-    controls = explanation_controls(clf, card, prediction, image_digest)
+    controls = explanation_controls(clf, card, prediction, image_digest, lungs_reason)
     explanation, on_image = compute_map(image_digest, key, xray, controls)
     overlay = render_overlay(xray.pixels, on_image, controls["opacity"], controls["colormap"], controls["threshold"])
+    if controls["outline"]:
+        overlay = common.outline_lungs(overlay, common.lung_mask(image_digest, lungs, xray.pixels))
     images_row(xray, overlay, explanation)
-    report_downloads(xray, overlay, prediction, card, explanation)
+    findings = trust_section(image_digest, key, xray, card, controls, explanation, on_image, lungs, lungs_reason,
+                             warnings, tta)
+    report_downloads(xray, overlay, prediction, card, explanation, findings)
     st.divider()
     what_if_section(image_digest, key, xray, controls)
     st.divider()

@@ -1,13 +1,19 @@
-"""Model performance: training curves, test-split metrics, calibration and where the data came from."""
+"""Model performance: training curves, test-split metrics, calibration, how trustworthy the explanations
+are and where the data came from."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from dashboard import common
 from model import charts
+from model.explain import METHOD_LABELS
 
 PLOT_CONFIG = {"displaylogo": False}
+WEAK_WITHIN_SOURCE_AUC = 0.7  # Within-source AUCs below this are highlighted.
+FLAGGED_STYLE = "background-color: rgba(220, 60, 40, 0.35); font-weight: 700;"
+WEAK_STYLE = "background-color: rgba(230, 150, 30, 0.35);"
 
 
 def headline_row(report: dict) -> None:
@@ -51,11 +57,164 @@ def per_source_section(report: dict) -> None:
                                for source, sub in per_source.items()}).T,
                  width="stretch", column_config={"accuracy": st.column_config.NumberColumn(format="percent"),
                                                  "images": st.column_config.NumberColumn(format="%d")})
+    within_source_auc(report)
     cols = st.columns(min(3, len(per_source)))
     for i, (source, sub) in enumerate(per_source.items()):
         figure = charts.confusion_matrix_figure({"labels": report["labels"], **sub}, normalize=False)
         figure.update_layout(title=f"{source} ({sub.get('n', 0)} images)")
         cols[i % len(cols)].plotly_chart(figure, key=f"source-{i}", config=PLOT_CONFIG)
+
+
+def within_source_table(report: dict) -> pd.DataFrame:
+    """Per-class AUC inside each source (rows) and the number of images of each class there."""
+    rows = {}
+    for source, sub in (report.get("per_source") or {}).items():
+        per_class = sub.get("per_class") or {}
+        row = {label: (per_class.get(label) or {}).get("auc") for label in report["labels"]}
+        row = {label: np.nan if value is None else float(value) for label, value in row.items()}
+        row["images"] = sub.get("n")
+        rows[source] = row
+    return pd.DataFrame.from_dict(rows, orient="index", columns=[*report["labels"], "images"])
+
+
+def within_source_auc(report: dict) -> None:
+    """The honest shortcut test: how well the classes are told apart inside one collection."""
+    table = within_source_table(report)
+    labels = list(report["labels"])
+    if table.empty or table[labels].isna().all().all():
+        return
+    st.markdown("**Per-class AUC within each source**")
+    # Text cells, so a missing AUC reads "–" rather than "None"; the colours come from the numbers.
+    shown = table.astype(object)
+    shown[labels] = table[labels].map(lambda v: "–" if pd.isna(v) else f"{v:.3f}")
+    colours = table[labels].map(lambda v: WEAK_STYLE if pd.notna(v) and v < WEAK_WITHIN_SOURCE_AUC else "")
+    st.dataframe(shown.style.apply(lambda _: colours, axis=None, subset=labels), width="stretch",
+                 column_config={"images": st.column_config.NumberColumn(format="%d")})
+    st.caption("Inside one collection the source cannot give the class away, so these AUCs test the findings "
+               "themselves (for example COVID-19 against Pneumonia within one collection). An AUC near 0.5 here "
+               "while the overall AUC is high means the model mostly learnt to tell the collections apart; "
+               f"orange: below {WEAK_WITHIN_SOURCE_AUC}; –: the class is absent or alone in that source.")
+
+
+# --------------------------------------------------------------------------- explanation report
+
+
+def _percent(value) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def _date(value) -> str:
+    """"2026-11-22T02:07:59+00:00" as "2026-11-22 02:07 UTC"."""
+    text = str(value or "n/a")
+    return f"{text[:10]} {text[11:16]} UTC" if len(text) >= 16 and text[10] == "T" else text
+
+
+def _beats(values: dict, chance: dict, name: str) -> bool | None:
+    mine, other = values.get(f"{name}_auc"), chance.get(f"{name}_auc")
+    if mine is None or other is None:
+        return None
+    return mine < other if name == "deletion" else mine > other
+
+
+def faithfulness_table(faith: dict) -> pd.DataFrame:
+    """One row per method; the random orders' AUCs are in the column names."""
+    chance = faith.get("random") or {}
+    deletion = f"deletion AUC (random {common.number(chance.get('deletion_auc'))})"
+    insertion = f"insertion AUC (random {common.number(chance.get('insertion_auc'))})"
+    rows = []
+    for method, values in (faith.get("methods") or {}).items():
+        rows.append({"method": METHOD_LABELS.get(method, method),
+                     deletion: values.get("deletion_auc"), "lower than random": _beats(values, chance, "deletion"),
+                     insertion: values.get("insertion_auc"), "higher than random": _beats(values, chance, "insertion"),
+                     "both better on": values.get("better_than_random_share")})
+    return pd.DataFrame(rows)
+
+
+def sanity_table(sanity: dict) -> pd.DataFrame:
+    return pd.DataFrame([{"method": METHOD_LABELS.get(method, method), "similarity (Spearman)": values.get("spearman"),
+                          "SSIM": values.get("ssim"), "flagged": bool(values.get("flagged"))}
+                         for method, values in (sanity.get("methods") or {}).items()])
+
+
+def explanation_section(card, key) -> None:
+    """explanations.json of the model: lung attention, faithfulness and the randomisation sanity check."""
+    st.subheader("Explanation report")
+    report = common.explanation_report_or_empty(key)
+    if not report:
+        st.caption(f"No explanation report for this model yet. Generate it (lung attention, deletion/insertion "
+                   f"faithfulness and the randomisation sanity check on the model's test split) with "
+                   f"`{common.explanation_report_command(card.id)}`.")
+        return
+    st.caption(f"{report.get('n', 0)} images of the {report.get('split', 'test')} split, "
+               f"{len(report.get('methods') or [])} methods, made {_date(report.get('date'))}"
+               + (f" for version {report['version']}" if report.get("version") else "") + ".")
+    if report.get("version") and report["version"] != card.version:
+        st.warning(f"The report was made for version {report['version']}, not {card.version}; regenerate it.")
+    lung_attention_report(report.get("lung_attention") or {})
+    faithfulness_report(report.get("faithfulness") or {})
+    sanity_report(report.get("sanity_check"), report.get("method_agreement"))
+
+
+def lung_attention_report(lungs: dict) -> None:
+    method = METHOD_LABELS.get(lungs.get("method"), "map")
+    st.markdown(f"**Lung-field attention:** mean share of the {method} map inside the lungs")
+    if lungs.get("overall") is None:
+        st.info(lungs.get("note") or "Lung attention was not measured.", icon=":material/block:")
+        return
+    threshold = lungs.get("threshold", 0.5)
+    groups = [("All images", lungs.get("overall"), lungs.get("low_share"),
+               sum((v or {}).get("n") or 0 for v in (lungs.get("per_class") or {}).values()))]
+    groups += [(f"Predicted {label}", v.get("mean"), v.get("low_share"), v.get("n"))
+               for label, v in (lungs.get("per_class") or {}).items()]
+    for column, (label, mean, low_share, n) in zip(st.columns(len(groups)), groups):
+        column.metric(label, _percent(mean),
+                      None if mean is None else f"{(mean - threshold) * 100:+.0f} points vs {threshold:.0%}",
+                      help=f"{n or 0} images; {_percent(low_share)} of them below {threshold:.0%}, where the map "
+                           "lies mostly outside the lungs.", border=True)
+    st.caption(f"Lung masks from `{lungs.get('segmenter')}`. Below {threshold:.0%} the model looked mostly outside "
+               "the lungs (text markers, borders, devices: possible shortcuts); masks can also miss dense "
+               f"consolidation, which lowers the share. {lungs.get('note', '')}")
+
+
+def faithfulness_report(faith: dict) -> None:
+    st.markdown("**Faithfulness:** deletion and insertion against random pixel orders")
+    if not faith.get("methods"):
+        st.caption("Not measured.")
+        return
+    table = faithfulness_table(faith)
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={**{name: st.column_config.NumberColumn(format="%.3f")
+                                   for name in table.columns if "AUC" in name},
+                                "both better on": st.column_config.NumberColumn(
+                                    "both better on (share of images)", format="percent")})
+    st.caption("Removing the pixels a faithful map ranks highest makes the probability fall fast (lower "
+               "deletion AUC than random orders); revealing them first makes it rise fast (higher insertion AUC). "
+               "The ticks compare the means; 'both better on' is the share of images where both hold.")
+
+
+def sanity_report(sanity: dict | None, agreement: dict | None) -> None:
+    st.markdown("**Randomisation sanity check**")
+    if not sanity or not sanity.get("methods"):
+        st.caption("Not run.")
+        return
+    table = sanity_table(sanity)
+    left, right = st.columns([1.4, 1], gap="large")
+    with left:
+        st.dataframe(table.style.apply(lambda row: [FLAGGED_STYLE if row["flagged"] else ""] * len(row), axis=1)
+                     .format(precision=2, na_rep="n/a", subset=["similarity (Spearman)", "SSIM"]),
+                     hide_index=True, width="stretch")
+    with right:
+        flagged = list(table.loc[table["flagged"], "method"])
+        if flagged:
+            st.warning(f"Flagged: {', '.join(flagged)}. Their maps stayed similar (above "
+                       f"{sanity.get('threshold', 0.5)}) when the trained weights were replaced by random ones, "
+                       "so they may show the image's structure rather than what the model learnt.",
+                       icon=":material/science:")
+        else:
+            st.caption(f"No method flagged: every method's maps changed when the weights were randomised "
+                       f"({sanity.get('n', 0)} images).")
+        if agreement:
+            st.caption(f"Mean agreement between methods (Spearman): {agreement['mean']:+.2f}.")
 
 
 def provenance_section(card) -> None:
@@ -99,6 +258,7 @@ def main() -> None:
         per_source_section(report)
     else:
         st.info("This entry has no metrics.json, so there are no test-split figures to show.")
+    explanation_section(card, key)
     provenance_section(card)
     st.subheader("Notes on shortcuts and limitations")
     st.markdown(card.notes or "_The card has no notes._")

@@ -1,0 +1,355 @@
+"""Explanation trust in the dashboard, driven through AppTest: input check, test-time-augmentation
+uncertainty, lung-field attention, faithfulness, agreement between methods and the report's notes on
+Diagnose; the explanation report and within-source AUCs on Performance; notes, explanation reports
+and lung attention per version on Compare.
+
+The test registry has no lung segmentation model, so the dashboard must say that lung attention is
+unavailable. `lung_registry` adds one: a one-layer "segmenter" that marks dark pixels as lung, which
+finds exactly the two lung fields of `dark_lungs_film` (the synthetic film with a bright surround),
+so the lung-attention figures are meaningful and instant.
+"""
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.support import LABELS, png_bytes, synthetic_radiograph
+
+st = pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1.element_tree import Block  # noqa: E402
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+TIMEOUT = 120
+IMAGE = png_bytes(synthetic_radiograph(128, seed=3, lesion=(0.45, 0.3)))
+LUNG_ID = "tiny-lungs"
+COMMAND = "python -m training.explanation_report --model {} --data ../shared/data/cxr"
+
+EXPLANATIONS = {  # The structure written by training/explanation_report.py, with chosen figures.
+    "model": "tiny-a", "version": "0.0", "date": "2026-11-22T00:00:00+00:00", "n": 12, "skipped": 0,
+    "methods": ["gradcam", "gradcam++"], "seed": 0, "split": "test", "data": "../shared/data/cxr",
+    "lung_attention": {"method": "gradcam", "segmenter": LUNG_ID, "overall": 0.62, "low_share": 0.33,
+                       "threshold": 0.5, "implausible_masks": 0, "note": "Grouped by the predicted class.",
+                       "per_class": {"COVID-19": {"mean": 0.41, "n": 4, "low_share": 0.75},
+                                     "Normal": {"mean": 0.70, "n": 4, "low_share": 0.0},
+                                     "Pneumonia": {"mean": 0.75, "n": 4, "low_share": 0.25}}},
+    "faithfulness": {"random": {"deletion_auc": 0.50, "insertion_auc": 0.55}, "steps": 20, "random_repeats": 3,
+                     "baseline": "blur",
+                     "methods": {"gradcam": {"deletion_auc": 0.31, "insertion_auc": 0.72,
+                                             "better_than_random_share": 0.83, "better_than_random": True},
+                                 "gradcam++": {"deletion_auc": 0.52, "insertion_auc": 0.50,
+                                               "better_than_random_share": 0.25, "better_than_random": False}}},
+    "method_agreement": {"pairs": {"gradcam vs gradcam++": 0.8}, "mean": 0.8},
+    "sanity_check": {"threshold": 0.5, "seed": 0, "n": 4,
+                     "methods": {"gradcam": {"spearman": 0.12, "ssim": 0.2, "n": 4, "flagged": False},
+                                 "gradcam++": {"spearman": 0.81, "ssim": 0.7, "n": 4, "flagged": True}}},
+    "per_image": [], "timing": {"total_s": 10.0},
+}
+PER_SOURCE_AUC = {"ieee8023-covid-chestxray": {"COVID-19": 0.55, "Normal": None, "Pneumonia": 0.59},
+                  "nih-chestxray14": {"COVID-19": None, "Normal": 0.91, "Pneumonia": 0.90}}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def texts(elements) -> list[str]:
+    return [element.value for element in elements]
+
+
+def no_failure(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, texts(at.error)
+
+
+def in_order(at: AppTest) -> list:
+    """The main area's elements in document order."""
+    def walk(node):
+        if isinstance(node, Block):
+            for index in sorted(node.children):
+                yield from walk(node.children[index])
+        else:
+            yield node
+    return list(walk(at.main))
+
+
+def open_page(name: str) -> AppTest:
+    st.cache_data.clear()
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    if name != "diagnose":
+        at.switch_page(f"views/{name}.py").run()
+    return at
+
+
+def upload(at: AppTest, data: bytes, index: int = 0) -> AppTest:
+    at.file_uploader[index].set_value(("chest.png", data, "image/png"))
+    return at.run()
+
+
+def frame(at: AppTest, column: str):
+    """The value of the first dataframe with this column."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def metric(at: AppTest, label: str):
+    return next(m for m in at.main.metric if m.label == label)
+
+
+def dark_lungs_film() -> np.ndarray:
+    """The synthetic film with its dark surround made bright, so only the lung fields are dark."""
+    pixels = synthetic_radiograph(128, seed=3, lesion=(0.45, 0.3))
+    return np.where(pixels < 0.17, 0.8, pixels).astype(np.float32)
+
+
+def write_lung_entry(root: Path) -> None:
+    """A registry entry of kind lung_segmentation: sigmoid(18 - 40 x) marks pixels darker than 0.45 as lung."""
+    import keras
+
+    from model.registry import ModelCard, save_entry
+
+    size = 32
+    model = keras.Sequential([keras.Input((size, size, 1)), keras.layers.Conv2D(1, 1, activation="sigmoid")])
+    model.layers[-1].set_weights([np.full((1, 1, 1, 1), -40.0, np.float32), np.array([18.0], np.float32)])
+    card = ModelCard(id=LUNG_ID, display_name="Dark-pixel lungs", version="0.1",
+                     created="2026-01-01T00:00:00+00:00", architecture="threshold", labels=["lung"],
+                     preprocessing={"image_size": size, "channels": 1, "equalize": "none"},
+                     explain_layer=model.layers[-1].name, kind="lung_segmentation")
+    save_entry(model, card, root=root)
+
+
+@pytest.fixture(scope="module")
+def lung_registry(test_registry, tmp_path_factory) -> Path:
+    """tiny-a (with explanations.json and per-source AUCs), tiny-b and a lung segmentation entry."""
+    root = tmp_path_factory.mktemp("lung-registry")
+    for model_id in ("tiny-a", "tiny-b"):
+        shutil.copytree(test_registry / model_id, root / model_id)
+    write_lung_entry(root)
+    (root / "tiny-a" / "explanations.json").write_text(json.dumps(EXPLANATIONS), encoding="utf-8")
+    metrics_file = root / "tiny-a" / "metrics.json"
+    report = json.loads(metrics_file.read_text())
+    report["per_source"] = {
+        source: {"n": 20, "accuracy": 0.7, "confusion_matrix": report["confusion_matrix"],
+                 "per_class": {label: {**report["per_class"][label], "auc": auc} for label, auc in aucs.items()}}
+        for source, aucs in PER_SOURCE_AUC.items()}
+    metrics_file.write_text(json.dumps(report), encoding="utf-8")
+    return root
+
+
+@pytest.fixture()
+def lung_env(lung_registry, monkeypatch) -> Path:
+    monkeypatch.setenv("CXR_REGISTRY", str(lung_registry))
+    return lung_registry
+
+
+# --------------------------------------------------------------------------- Diagnose
+
+
+def test_diagnose_shows_uncertainty_and_says_lung_attention_is_unavailable(registry_env):
+    from model.classifier import Classifier
+    from model.intake import load_xray
+    from model.trust import UNCERTAIN_MESSAGE, tta_uncertainty
+
+    at = upload(open_page("diagnose"), IMAGE)
+    no_failure(at)
+    expected = tta_uncertainty(Classifier.load("tiny-a", registry_env), load_xray(IMAGE).pixels)
+    top = expected["top_label"]
+    shown = metric(at, f"{top} under small image changes")
+    assert shown.value == f"{expected['top_probability']:.1%} ± {expected['std'][top]:.1%}"
+    referral = [text for text in texts(at.warning) if UNCERTAIN_MESSAGE in text]
+    assert len(referral) == (1 if expected["uncertain"] else 0)
+    # Beside the probabilities: after the output, before the explanation controls.
+    order = [getattr(e, "label", None) for e in in_order(at)]
+    assert order.index("Model output") < order.index(shown.label) < order.index("Method")
+
+    assert any("lung attention unavailable: no lung segmentation model in the registry" in text.lower()
+               for text in texts(at.caption))
+    assert not [m for m in at.main.metric if m.label == "Map inside the lung fields"]
+    assert at.toggle(key="lung_outline").disabled
+    assert not [text for text in texts(at.warning) if text.startswith("This does not look like")]
+
+
+def test_faithfulness_and_agreement_on_demand(registry_env):
+    from model.classifier import Classifier
+    from model.intake import load_xray
+    from model.trust import faithfulness
+
+    at = upload(open_page("diagnose"), IMAGE)
+    assert not [m for m in at.main.metric if m.label.endswith("AUC")], "faithfulness ran before it was asked for"
+    at.toggle(key="faithfulness").set_value(True).run()
+    no_failure(at)
+    clf = Classifier.load("tiny-a", registry_env)
+    pixels = load_xray(IMAGE).pixels
+    layer = at.selectbox(key="layer-tiny-a").value
+    explanation, _ = clf.explain_xray(pixels, "gradcam", at.main.metric[0].value, layer)
+    expected = faithfulness(clf, clf.prepare(pixels), explanation.heatmap, explanation.class_index)
+    assert metric(at, "Deletion AUC").value == f"{expected['map']['deletion_auc']:.2f}"
+    assert metric(at, "Insertion AUC").value == f"{expected['map']['insertion_auc']:.2f}"
+    assert expected["summary"] in texts(at.success) + texts(at.warning)
+    curves = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                  if [t.get("name") for t in json.loads(c.proto.spec)["data"]] == ["deletion", "insertion"])
+    np.testing.assert_allclose(curves["data"][0]["y"], expected["map"]["curves"]["deletion"], atol=1e-6)
+
+    # A second method: the two maps are compared.
+    assert not [m for m in at.main.metric if m.label.startswith("Mean map similarity")]
+    at.selectbox(key="method").set_value("gradcam++").run()
+    no_failure(at)
+    agreement = metric(at, "Mean map similarity (Spearman)")
+    pairs = at.main.dataframe[-1].value
+    assert list(pairs["maps"]) == ["Grad-CAM vs Grad-CAM++"]
+    assert agreement.value == f"{pairs['similarity'].iloc[0]:+.2f}"
+
+
+def test_a_colourful_image_is_flagged_but_still_analysed(registry_env):
+    rgb = np.random.default_rng(0).integers(0, 256, (160, 160, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    at = upload(open_page("diagnose"), buffer.getvalue())
+    no_failure(at)
+    flagged = [text for text in texts(at.warning) if text.startswith("This does not look like a frontal chest X-ray")]
+    assert len(flagged) == 1 and "colour" in flagged[0]
+    assert at.main.metric[0].label == "Model output" and at.main.metric[0].value in LABELS
+    assert len(at.main.image) == 2
+    # Above the result.
+    elements = in_order(at)
+    first_warning = next(i for i, e in enumerate(elements) if e.type == "warning")
+    assert first_warning < next(i for i, e in enumerate(elements) if getattr(e, "label", None) == "Model output")
+
+
+def test_report_notes_carry_the_trust_findings(registry_env, monkeypatch):
+    """The download's data is made lazily; here it is made at once and the notes are captured."""
+    import model.report
+
+    captured = []
+    monkeypatch.setattr(model.report, "build_report", lambda *a, **k: captured.append(k["notes"]) or b"png")
+    monkeypatch.setattr(model.report, "build_report_pdf", lambda *a, **k: b"pdf")
+    from streamlit.delta_generator import DeltaGenerator
+
+    original = DeltaGenerator.download_button
+
+    def eager(self, label, data=None, *args, **kwargs):
+        return original(self, label, data() if callable(data) else data, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "download_button", eager)
+    at = upload(open_page("diagnose"), IMAGE)
+    no_failure(at)
+    notes = captured[-1]
+    assert notes[0].startswith("The map explains the class ")
+    assert any(note.startswith("Test-time augmentation (8 ") for note in notes)
+    assert "Lung attention unavailable: no lung segmentation model in the registry." in notes
+
+
+def test_trust_notes_are_plain_sentences():
+    from dashboard.common import trust_notes
+
+    tta = {"top_label": "COVID-19", "top_probability": 0.52, "std": {"COVID-19": 0.11}, "agreement": 0.625,
+           "n": 8, "uncertain": True, "message": "Uncertain: refer to a radiologist."}
+    attention = {"fraction": 0.31, "low": True, "warning": "Mostly outside the lungs."}
+    notes = trust_notes(["The image is in colour."], tta, attention, "", {"summary": "Better than random."},
+                        {"mean": 0.42}, "Grad-CAM")
+    assert notes == ["Input check: The image is in colour.",
+                     "Test-time augmentation (8 slightly shifted, rotated or re-exposed copies): COVID-19 52.0% ± "
+                     "11.0%; 62% of the copies give that class. Uncertain: refer to a radiologist.",
+                     "31% of the Grad-CAM map lies inside the lung fields. Mostly outside the lungs.",
+                     "Faithfulness: Better than random.",
+                     "Agreement between methods (mean Spearman of the maps): +0.42."]
+    assert trust_notes(lungs_reason="No lungs.") == ["No lungs."]
+
+
+def test_diagnose_with_a_lung_model_measures_lung_attention(lung_env):
+    from model.classifier import Classifier
+    from model.intake import load_xray
+    from model.lungs import LungSegmenter, mask_plausibility
+    from model.trust import lung_attention
+
+    data = png_bytes(dark_lungs_film())
+    at = upload(open_page("diagnose"), data)
+    no_failure(at)
+    pixels = load_xray(data).pixels
+    mask = LungSegmenter.load(root=lung_env).mask(pixels)
+    assert mask_plausibility(mask)["plausible"], "the stand-in segmenter should find two lung fields"
+    _, on_image = Classifier.load("tiny-a", lung_env).explain_xray(pixels, "gradcam", at.main.metric[0].value,
+                                                                   at.selectbox(key="layer-tiny-a").value)
+    expected = lung_attention(on_image, mask)
+    assert metric(at, "Map inside the lung fields").value == f"{expected['fraction']:.0%}"
+    assert (expected["warning"] in texts(at.warning)) == expected["low"]
+    assert not any("unavailable" in text for text in texts(at.caption))
+    assert not [text for text in texts(at.warning) if text.startswith("This does not look like")]
+
+    # The outline is drawn on the overlay only: the map and its lung share are unchanged.
+    plain = at.main.image[1].value
+    at.toggle(key="lung_outline").set_value(True).run()
+    no_failure(at)
+    assert at.main.image[1].value != plain
+    assert metric(at, "Map inside the lung fields").value == f"{expected['fraction']:.0%}"
+
+    # The explanation report flagged Grad-CAM++ in the sanity check: said beside that map.
+    assert not [t for t in texts(at.warning) if "randomised" in t]
+    at.selectbox(key="method").set_value("gradcam++").run()
+    assert any("Grad-CAM++ maps stayed similar" in t for t in texts(at.warning))
+
+
+# --------------------------------------------------------------------------- Performance
+
+
+def test_performance_renders_the_explanation_report_and_within_source_aucs(lung_env):
+    at = open_page("performance")
+    no_failure(at)
+    assert "Explanation report" in texts(at.subheader)
+    lungs = {m.label: (m.value, m.delta) for m in at.main.metric}
+    assert lungs["All images"] == ("62%", "+12 points vs 50%")
+    assert [lungs[f"Predicted {label}"][0] for label in LABELS] == ["41%", "70%", "75%"]
+    assert lungs["Predicted COVID-19"][1] == "-9 points vs 50%"
+    faith = frame(at, "method")
+    assert list(faith["method"]) == ["Grad-CAM", "Grad-CAM++"]
+    assert list(faith["deletion AUC (random 0.500)"]) == [0.31, 0.52]
+    assert list(faith["insertion AUC (random 0.550)"]) == [0.72, 0.50]
+    assert list(faith["lower than random"]) == [True, False]
+    assert list(faith["higher than random"]) == [True, False]
+    assert list(faith["both better on"]) == [0.83, 0.25]
+    sanity = frame(at, "flagged")
+    assert dict(zip(sanity["method"], sanity["flagged"])) == {"Grad-CAM": False, "Grad-CAM++": True}
+    assert any(text.startswith("Flagged: Grad-CAM++.") for text in texts(at.warning))
+
+    within = next(d.value for d in at.dataframe if {"COVID-19", "images"} <= set(d.value.columns))
+    assert list(within.index) == list(PER_SOURCE_AUC)
+    assert within.loc["ieee8023-covid-chestxray", "COVID-19"] == "0.550"
+    assert within.loc["nih-chestxray14", "COVID-19"] == "–"
+    assert within.loc["nih-chestxray14", "Normal"] == "0.910"
+    # Switching to a model without a report shows the command that makes one.
+    at.selectbox(key="performance_model").set_value("tiny-b").run()
+    no_failure(at)
+    assert any(COMMAND.format("tiny-b") in text for text in texts(at.caption))
+    assert not [m for m in at.metric if m.label == "All images"]
+
+
+# --------------------------------------------------------------------------- Compare
+
+
+def test_compare_shows_notes_reports_and_lung_attention_per_version(lung_env):
+    at = open_page("compare")
+    no_failure(at)
+    assert "What changed" in texts(at.subheader)
+    assert [e.label for e in at.expander] == ["Notes: Tiny test model tiny-a · v0.0",
+                                              "Notes: Tiny test model tiny-b · v0.1"]
+    for expander in at.expander:
+        body = " ".join(texts(expander.markdown))
+        assert "Untrained test model." in body and "**Preprocessing:** 32 px, stretch" in body
+    reports = next(d.value for d in at.dataframe if "lung attention, all images" in d.value.index)
+    assert list(reports.columns) == ["tiny-a", "tiny-b"]
+    assert reports.loc["lung attention, all images", "tiny-a"] == "62%"
+    assert reports.loc["lung attention, predicted COVID-19", "tiny-a"] == "41%"
+    assert reports.loc["lung attention, all images", "tiny-b"] == "–"
+    assert reports.loc["Grad-CAM deletion AUC (lower is better)", "tiny-a"] == "0.31"
+    assert reports.loc["random orders: deletion / insertion AUC", "tiny-a"] == "0.50 / 0.55"
+    assert reports.loc["Grad-CAM++ similarity to random weights", "tiny-a"] == "+0.81 (flagged)"
+    assert any(COMMAND.format("tiny-b") in text for text in texts(at.caption))
+
+    at = upload(at, png_bytes(dark_lungs_film()))
+    no_failure(at)
+    shares = [m.value for m in at.metric if m.label == "Map inside the lung fields"]
+    assert len(shares) == 2 and all(value.endswith("%") for value in shares)
