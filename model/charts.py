@@ -168,3 +168,15 @@ def per_class_table(report: dict) -> pd.DataFrame:
                      "f1": values["f1"], "support": int(values["support"]),
                      "auc": np.nan if auc is None else float(auc)})
     return pd.DataFrame(rows, columns=["class", "precision", "recall", "f1", "support", "auc"])
+
+
+def faithfulness_figure(curves: dict, height: int = 220) -> go.Figure:
+    """Deletion and insertion curves of one map (`model.trust.deletion_insertion` output): the
+    explained class's probability as the most salient pixels are removed or revealed first."""
+    fractions = [100 * f for f in curves["fractions"]]
+    figure = go.Figure([go.Scatter(x=fractions, y=curves[name], mode="lines", name=name)
+                        for name in ("deletion", "insertion")])
+    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10}, template="plotly_white",
+                         legend={"orientation": "h", "y": -0.35}, yaxis={"range": [0, 1], "title": "probability"},
+                         xaxis={"title": "% of pixels, most salient first"})
+    return figure

@@ -109,3 +109,12 @@ def test_per_class_table(report):
     assert list(table.columns) == ["class", "precision", "recall", "f1", "support", "auc"]
     assert list(table["class"]) == LABELS and list(table["support"]) == [10, 20, 30]
     assert table.loc[1, "recall"] == pytest.approx(report["per_class"]["Normal"]["recall"])
+
+
+def test_faithfulness_figure_draws_both_curves_in_percent():
+    from model.charts import faithfulness_figure
+
+    curves = {"fractions": [0.0, 0.5, 1.0], "deletion": [0.9, 0.3, 0.1], "insertion": [0.1, 0.6, 0.9]}
+    figure = faithfulness_figure(curves)
+    assert [trace.name for trace in figure.data] == ["deletion", "insertion"]
+    assert list(figure.data[0].x) == [0.0, 50.0, 100.0] and list(figure.data[1].y) == [0.1, 0.6, 0.9]

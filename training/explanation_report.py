@@ -72,7 +72,6 @@ def _explain_image(classifier, pixels: np.ndarray, methods, segmenter, steps: in
                    timing: dict) -> tuple[dict, np.ndarray]:
     """Maps, deletion/insertion AUCs and lung attention of one image; returns (row, model input)."""
     from model.lungs import lung_attention_fraction, mask_plausibility
-    from model.preprocessing import map_to_image
     from model.trust import deletion_insertion, random_baseline
 
     x = classifier.prepare(pixels)
@@ -97,7 +96,7 @@ def _explain_image(classifier, pixels: np.ndarray, methods, segmenter, steps: in
         if heat is None:
             heat = classifier.explain_input(x, LUNG_METHOD, target).heatmap
         mask = segmenter.mask(pixels)
-        on_image = map_to_image(heat, pixels.shape, classifier.card.preprocessing)
+        on_image = classifier.to_image(heat, pixels)  # honours lung-cropped models' lung box
         row["lung_fraction"] = lung_attention_fraction(on_image, mask)
         row["mask_plausible"] = bool(mask_plausibility(mask)["plausible"])
         timing["lungs_s"] += time.perf_counter() - started

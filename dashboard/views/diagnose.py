@@ -8,7 +8,6 @@ asked for, so the first display of probabilities and Grad-CAM is never held up b
 """
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import common
@@ -266,17 +265,6 @@ def lung_panel(attention: dict | None, lungs_reason: str, method_label: str) -> 
                    f"{attention['threshold']:.0%}). This says where the model looked, not that it is right.")
 
 
-def faithfulness_chart(curves: dict) -> go.Figure:
-    """Deletion and insertion curves of the map (the lead may move this into model.charts)."""
-    fractions = [100 * f for f in curves["fractions"]]
-    figure = go.Figure([go.Scatter(x=fractions, y=curves[name], mode="lines", name=name)
-                        for name in ("deletion", "insertion")])
-    figure.update_layout(height=220, margin={"l": 10, "r": 10, "t": 10, "b": 10}, template="plotly_white",
-                         legend={"orientation": "h", "y": -0.35}, yaxis={"range": [0, 1], "title": "probability"},
-                         xaxis={"title": "% of pixels, most salient first"})
-    return figure
-
-
 def faithfulness_panel(image_digest, key, xray, controls, explanation) -> dict | None:
     st.markdown("**Faithfulness**")
     wanted = st.toggle("Measure deletion and insertion", key="faithfulness",
@@ -298,7 +286,7 @@ def faithfulness_panel(image_digest, key, xray, controls, explanation) -> dict |
                      f"{mapped['insertion_auc'] - chance['insertion_auc']:+.2f} vs random",
                      help="Area under the probability curve while the most salient pixels are revealed: higher "
                           f"is better. Random pixel orders: {chance['insertion_auc']:.2f}.")
-    st.plotly_chart(faithfulness_chart(mapped["curves"]), key="faithfulness_curves",
+    st.plotly_chart(charts.faithfulness_figure(mapped["curves"]), key="faithfulness_curves",
                     config={"displayModeBar": False})
     if faith["better_than_random"]:
         st.success(faith["summary"], icon=":material/check_circle:")
