@@ -100,9 +100,12 @@ def main(argv=None) -> int:
     for path in args.images:
         try:
             print_record(run_one(clf, path, args, several), args.json)
-        except (XrayInputError, ValueError, OSError) as exc:
-            message = " ".join(str(exc).split())
-            print(f"error: {path}: {message}", file=sys.stderr, flush=True)
+        except (XrayInputError, RegistryError, ValueError, OSError) as exc:
+            print(f"error: {path}: {' '.join(str(exc).split())}", file=sys.stderr, flush=True)
+            status = 2
+        except Exception as exc:  # noqa: BLE001 - the promise is one line per bad image, never a traceback.
+            print(f"error: {path}: this image could not be processed ({type(exc).__name__}).", file=sys.stderr,
+                  flush=True)
             status = 2
     if not args.json:
         print(DISCLAIMER)
