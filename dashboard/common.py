@@ -117,9 +117,14 @@ def _decode(image_digest: str, _data: bytes) -> Xray:
     return load_xray(_data)
 
 
-def read_upload(uploaded) -> tuple[str, Xray] | None:
-    """Decode an uploaded file in memory; on a bad file show its one-sentence error and return None."""
+def read_upload(uploaded, prompt: str | None = None) -> tuple[str, Xray] | None:
+    """Decode an uploaded file in memory; on a bad file show its one-sentence error and return None.
+
+    With nothing uploaded yet, `prompt` (if given) is shown as an invitation to upload.
+    """
     if uploaded is None:
+        if prompt:
+            st.info(prompt, icon=":material/upload_file:")
         return None
     data = uploaded.getvalue()
     image_digest = digest(data)
@@ -176,20 +181,21 @@ def metrics(key: ModelKey) -> dict:
     return read_metrics(key.model_id, Path(key.root))
 
 
-def history_or_empty(key: ModelKey) -> pd.DataFrame:
+def _or_empty(read, key: ModelKey, empty):
+    """A registry file through its cached reader; a damaged file becomes a warning and `empty`."""
     try:
-        return history(key)
+        return read(key)
     except RegistryError as exc:
         st.warning(str(exc))
-        return pd.DataFrame()
+        return empty
+
+
+def history_or_empty(key: ModelKey) -> pd.DataFrame:
+    return _or_empty(history, key, pd.DataFrame())
 
 
 def metrics_or_empty(key: ModelKey) -> dict:
-    try:
-        return metrics(key)
-    except RegistryError as exc:
-        st.warning(str(exc))
-        return {}
+    return _or_empty(metrics, key, {})
 
 
 # --------------------------------------------------------------------------- trust: lungs, checks, reports
@@ -297,11 +303,7 @@ def explanation_report(key: ModelKey) -> dict:
 
 
 def explanation_report_or_empty(key: ModelKey) -> dict:
-    try:
-        return explanation_report(key)
-    except RegistryError as exc:
-        st.warning(str(exc))
-        return {}
+    return _or_empty(explanation_report, key, {})
 
 
 def explanation_report_command(model_id: str) -> str:

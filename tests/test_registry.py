@@ -21,9 +21,10 @@ def registry(tmp_path):
 def test_round_trip_gives_the_same_probabilities(tmp_path):
     from tests.support import tiny_classifier
 
-    model, layer = tiny_classifier(seed=3)
+    model, _ = tiny_classifier(seed=3)
     image = synthetic_radiograph(64, seed=5)
-    card = read_card("alpha", write_tiny_entry(tmp_path, "alpha").parent)
+    write_tiny_entry(tmp_path, "alpha")
+    card = read_card("alpha", tmp_path)
     card.id = "gamma"
     save_entry(model, card, root=tmp_path)
     reloaded = Classifier.load("gamma", root=tmp_path)

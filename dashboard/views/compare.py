@@ -109,11 +109,9 @@ def notes_section(cards_by_id: dict, chosen: list[str]) -> None:
 def image_section(cards_by_id: dict, chosen: list[str]) -> None:
     st.subheader("One image, every version")
     uploaded = common.uploader("compare_upload")
-    upload = common.read_upload(uploaded)
+    upload = common.read_upload(uploaded, prompt="Upload a radiograph to see each version's prediction and "
+                                                 "Grad-CAM map side by side.")
     if upload is None:
-        if uploaded is None:
-            st.info("Upload a radiograph to see each version's prediction and Grad-CAM map side by side.",
-                    icon=":material/upload_file:")
         return
     image_digest, xray = upload
     shared = [label for label in cards_by_id[chosen[0]].labels if all(label in cards_by_id[m].labels for m in chosen)]

@@ -365,11 +365,9 @@ def main() -> None:
     clf = common.classifier(key)
     if clf is None:
         return
-    upload = common.read_upload(uploaded)
+    upload = common.read_upload(uploaded, prompt="Upload a frontal chest radiograph to see the model's "
+                                                 "probabilities and explanation maps.")
     if upload is None:
-        if uploaded is None:
-            st.info("Upload a frontal chest radiograph to see the model's probabilities and explanation maps.",
-                    icon=":material/upload_file:")
         return
     image_digest, xray = upload
     lungs, lungs_reason = common.lung_status(card.prep.lung_model)
