@@ -16,6 +16,7 @@ from model.explain import ExplainerSet, Explanation, check_method, explainable_l
 from model.intake import Xray
 from model.preprocessing import map_to_image, preprocess, region_box
 from model.registry import ModelCard, default_model_id, load_model, read_card
+from model.runtime import compiled_forward, run_in_batches
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,11 @@ class Classifier:
         self.model = keras_model
         self.labels = tuple(card.labels)
         self.explainers = ExplainerSet(keras_model)
+        self._forward = compiled_forward(keras_model)
+        # The explainers' linear clone gives the class logits; when the served model ends in a
+        # softmax, their softmax is the model's probabilities, so one pass can give both.
+        last = getattr(keras_model.layers[-1], "activation", None)
+        self._softmax_head = getattr(last, "__name__", "") == "softmax"
         outputs = keras_model.outputs[0].shape[-1]
         if outputs != len(self.labels):
             raise ValueError(f"model {card.id!r} has {outputs} outputs but its card names {len(self.labels)} labels")
@@ -65,11 +71,9 @@ class Classifier:
 
     def predict_inputs(self, inputs: np.ndarray, batch_size: int = 32) -> np.ndarray:
         """Probabilities (N, K) for preprocessed inputs (N, S, S, C)."""
-        inputs = np.asarray(inputs, np.float32)
-        # Calling the model directly avoids `predict`'s per-call setup, which dominates for one image.
-        if len(inputs) <= batch_size:
-            return np.asarray(self.model(inputs, training=False), dtype=np.float64)
-        return self.model.predict(inputs, batch_size=batch_size, verbose=0).astype(np.float64)
+        # One traced graph (see `compiled_forward`) rather than an eager call or `model.predict`,
+        # whose per-call setup dominates for one image.
+        return run_in_batches(self._forward, inputs, batch_size).astype(np.float64)
 
     def predict_xray(self, xray: Xray | np.ndarray) -> Prediction:
         pixels = xray.pixels if isinstance(xray, Xray) else xray
@@ -79,10 +83,10 @@ class Classifier:
         inputs = np.stack([self.prepare(x.pixels if isinstance(x, Xray) else x) for x in images])
         return [Prediction(self.labels, p) for p in self.predict_inputs(inputs)]
 
-    def class_index(self, target: int | str | None, model_input: np.ndarray) -> int:
-        """Resolve a class given by label or index; None means the predicted class."""
+    def class_index(self, target: int | str | None) -> int | None:
+        """Resolve a class given by label or index; None stays None (the predicted class)."""
         if target is None:
-            return int(np.argmax(self.predict_inputs(model_input[None])[0]))
+            return None
         if isinstance(target, str) and target in self.labels:
             return self.labels.index(target)
         if isinstance(target, (int, np.integer)) and 0 <= int(target) < len(self.labels):
@@ -94,22 +98,50 @@ class Classifier:
         return explainable_layers(self.model)
 
     def explain_input(self, model_input: np.ndarray, method: str = "gradcam", target: int | str | None = None,
-                      layer: str | None = None) -> Explanation:
-        """A map at model-input resolution for one preprocessed image."""
+                      layer: str | None = None, reference: bool = False) -> Explanation:
+        """A map at model-input resolution for one preprocessed image (`reference`: through
+        tf-keras-vis's own call, see `ExplainerSet`)."""
+        return self.analyse_input(model_input, method, target, layer, reference)[1]
+
+    def analyse_input(self, model_input: np.ndarray, method: str = "gradcam", target: int | str | None = None,
+                      layer: str | None = None, reference: bool = False) -> tuple[Prediction, Explanation]:
+        """Prediction and explanation of one preprocessed image.
+
+        For Grad-CAM and Grad-CAM++ on a softmax model both come from one forward and backward
+        pass; other methods add a forward pass for the prediction.
+        """
         check_method(method)
         layer = layer or self.card.explain_layer
         if layer not in self.layers():
             raise ValueError(f"layer {layer!r} is not an explainable layer of model {self.card.id!r}")
-        index = self.class_index(target, model_input)
-        heat = self.explainers.explain(model_input, method, index, layer)
-        return Explanation(heat, method, index, self.labels[index], None if method == "smoothgrad" else layer)
+        index = self.class_index(target)
+        probabilities = None
+        if index is None and (reference or method == "scorecam"):
+            probabilities = self.predict_inputs(model_input[None])[0]
+            index = int(np.argmax(probabilities))
+        heat, index, logits = self.explainers.explain(model_input, method, index, layer, reference=reference)
+        if probabilities is None:
+            if logits is not None and self._softmax_head:
+                shifted = np.exp(logits.astype(np.float64) - logits.max())
+                probabilities = shifted / shifted.sum()
+            else:
+                probabilities = self.predict_inputs(model_input[None])[0]
+        explanation = Explanation(heat, method, index, self.labels[index], None if method == "smoothgrad" else layer)
+        return Prediction(self.labels, probabilities), explanation
 
     def explain_xray(self, xray: Xray | np.ndarray, method: str = "gradcam", target: int | str | None = None,
                      layer: str | None = None) -> tuple[Explanation, np.ndarray]:
         """The explanation and its map brought back onto the original image's pixel grid."""
+        _, explanation, image_map = self.analyse_xray(xray, method, target, layer)
+        return explanation, image_map
+
+    def analyse_xray(self, xray: Xray | np.ndarray, method: str = "gradcam", target: int | str | None = None,
+                     layer: str | None = None) -> tuple[Prediction, Explanation, np.ndarray]:
+        """What the Diagnose page shows for an upload: probabilities, the explanation, and its map
+        on the original image's pixel grid, with the image preprocessed once."""
         pixels = xray.pixels if isinstance(xray, Xray) else xray
-        explanation = self.explain_input(self.prepare(pixels), method, target, layer)
-        return explanation, self.to_image(explanation.heatmap, pixels)
+        prediction, explanation = self.analyse_input(self.prepare(pixels), method, target, layer)
+        return prediction, explanation, self.to_image(explanation.heatmap, pixels)
 
     def to_image(self, model_map: np.ndarray, pixels: np.ndarray) -> np.ndarray:
         """A map at model-input resolution placed on the original image's grid (outside the

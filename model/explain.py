@@ -25,6 +25,8 @@ SLOW_METHODS = frozenset({"scorecam", "smoothgrad"})
 SCORECAM_MAX_N = 64
 SMOOTHGRAD_SAMPLES = 20
 SMOOTHGRAD_NOISE = 0.15
+# SmoothGrad's noise is drawn from a fixed seed: the same image gives the same map (and cache entry).
+SMOOTHGRAD_SEED = 0
 
 COLORMAPS = {"jet": cv2.COLORMAP_JET, "turbo": cv2.COLORMAP_TURBO, "inferno": cv2.COLORMAP_INFERNO,
              "viridis": cv2.COLORMAP_VIRIDIS, "hot": cv2.COLORMAP_HOT}
@@ -98,11 +100,23 @@ class Explanation:
 
 
 class ExplainerSet:
-    """Built explainers of one model, one per method, built lazily (cloning a model is slow)."""
+    """Built explainers of one model, one per method, built lazily (cloning a model is slow).
+
+    tf-keras-vis builds each explainer: it clones the model and replaces the softmax by a linear
+    output (`ReplaceToLinear`), and for Grad-CAM extracts the chosen layer
+    (`ExtractIntermediateLayerForGradcam`). Its `__call__` then rebuilds that extraction model and
+    runs the network eagerly, layer by layer from Python, on every call, which on a 2-core CPU
+    costs several times the arithmetic. For Grad-CAM, Grad-CAM++ and SmoothGrad the forward and
+    backward pass of tf-keras-vis's own modified model is therefore traced once with `tf.function`
+    (per layer) and the library's formulas are applied to its result; `reference=True` runs the
+    library's `__call__` instead, and the tests hold the two to the same maps. Score-CAM runs
+    through the library as it is: its cost is its masked forward passes, already batched.
+    """
 
     def __init__(self, model):
         self.model = model
         self._built: dict[str, object] = {}
+        self._steps: dict[tuple[str, str | None], Callable] = {}
 
     def explainer(self, method: str):
         check_method(method)
@@ -110,18 +124,123 @@ class ExplainerSet:
             self._built[method] = _build(method, self.model)
         return self._built[method]
 
-    def explain(self, model_input: np.ndarray, method: str, class_index: int, layer: str | None) -> np.ndarray:
-        """One normalised map for one preprocessed image (S, S, C)."""
+    def explain(self, model_input: np.ndarray, method: str, class_index: int | None, layer: str | None,
+                reference: bool = False) -> tuple[np.ndarray, int, np.ndarray | None]:
+        """One normalised map for one preprocessed image (S, S, C).
+
+        Args:
+            class_index: class to explain; None explains the class the model predicts, decided in
+                the same pass for the compiled methods.
+            reference: run tf-keras-vis's own `__call__` (slower; the compiled path must match it).
+
+        Returns:
+            (map at model-input resolution, the class explained, the class logits of the linear
+            model from the same pass or None when the method does not produce them).
+        """
+        batch = np.asarray(model_input, np.float32)[None]
+        if reference or method == "scorecam":
+            if class_index is None:
+                raise ValueError("the reference path needs an explicit class index")
+            raw, logits = self._library_call(batch, method, class_index, layer), None
+        elif method == "smoothgrad":
+            if class_index is None:
+                class_index = int(np.argmax(np.asarray(self._step("logits", None)(batch))[0]))
+            raw, logits = self._smoothgrad(batch, class_index), None
+        else:
+            logits, activations, grads, class_index = self._step("cam", layer)(
+                batch, np.int32(-1 if class_index is None else class_index))
+            cam = (_gradcam_map if method == "gradcam" else _gradcam_plus_plus_map)(
+                np.asarray(activations, np.float64), np.asarray(grads, np.float64), float(logits[0, class_index]))
+            raw, logits = _expand(cam, batch.shape), np.asarray(logits)[0]
+        heat = normalize_map(raw[0] if isinstance(raw, np.ndarray) and raw.ndim >= 3 else raw, shape=batch.shape[1:3])
+        return heat, int(class_index), logits
+
+    def _library_call(self, batch, method, class_index, layer):
         from tf_keras_vis.utils.scores import CategoricalScore
 
-        batch = np.asarray(model_input, np.float32)[None]
         # Score-CAM runs `model.predict`, whose progress bar would corrupt the CLI's JSON on stdout;
         # Keras also warns about the input structure of the cloned model, which is harmless here.
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            raw = METHODS[method](self.explainer(method), CategoricalScore([class_index]), batch, layer)
-        return normalize_map(raw[0] if isinstance(raw, np.ndarray) and raw.ndim >= 3 else raw,
-                             shape=batch.shape[1:3])
+            if method == "smoothgrad":
+                np.random.seed(SMOOTHGRAD_SEED)  # the noise the compiled path draws
+            return METHODS[method](self.explainer(method), CategoricalScore([class_index]), batch, layer)
+
+    def _step(self, kind: str, layer: str | None):
+        """Compiled pass of the linear clone: logits only, or (logits, layer output, gradients)."""
+        key = (kind, layer)
+        if key not in self._steps:
+            import tensorflow as tf
+
+            spec = tf.TensorSpec((None, *self.model.inputs[0].shape[1:]), tf.float32)
+            if kind == "cam":
+                from tf_keras_vis.utils.model_modifiers import ExtractIntermediateLayerForGradcam
+
+                extract = ExtractIntermediateLayerForGradcam(layer, seek_conv_layer=False)(
+                    self.explainer("gradcam").model)
+
+                @tf.function(input_signature=[spec, tf.TensorSpec((), tf.int32)])
+                def step(x, k):
+                    with tf.GradientTape(watch_accessed_variables=False) as tape:
+                        tape.watch(x)
+                        logits, activations = extract(x, training=False)
+                        k = tf.where(k < 0, tf.cast(tf.argmax(logits[0]), tf.int32), k)
+                        score = logits[:, k]
+                    return logits, activations, tape.gradient(score, activations), k
+            elif kind == "saliency":
+                linear = self.explainer("smoothgrad").model
+
+                @tf.function(input_signature=[spec, tf.TensorSpec((), tf.int32)])
+                def step(x, k):
+                    with tf.GradientTape(watch_accessed_variables=False) as tape:
+                        tape.watch(x)
+                        score = linear(x, training=False)[:, k]
+                    # Each sample's score depends only on that sample: the gradient of their sum
+                    # is every sample's own gradient. Absolute value as Saliency's default.
+                    return tf.abs(tape.gradient(score, x))
+            else:
+                linear = self.explainer("smoothgrad").model
+                step = tf.function(lambda x: linear(x, training=False), input_signature=[spec])
+            self._steps[key] = step
+        return self._steps[key]
+
+    def _smoothgrad(self, batch: np.ndarray, class_index: int) -> np.ndarray:
+        """SmoothGrad as tf-keras-vis computes it (noise scaled to the image's range, mean of the
+        absolute gradients, strongest channel), with every noisy copy in one batch."""
+        samples = batch[None].repeat(SMOOTHGRAD_SAMPLES, axis=0)  # (n, 1, S, S, C) as the library
+        axes = tuple(range(2, samples.ndim))
+        sigma = SMOOTHGRAD_NOISE * (samples.max(axis=axes, keepdims=True) - samples.min(axis=axes, keepdims=True))
+        noisy = samples + np.random.RandomState(SMOOTHGRAD_SEED).normal(0.0, sigma, samples.shape)
+        grads = np.asarray(self._step("saliency", None)(noisy[:, 0].astype(np.float32), np.int32(class_index)))
+        return grads.mean(axis=0, keepdims=True).max(axis=-1)
+
+
+def _gradcam_map(activations: np.ndarray, grads: np.ndarray, score: float) -> np.ndarray:
+    """Grad-CAM (tf-keras-vis `Gradcam._calculate_cam`): channel weights are the spatial mean of
+    the gradients; ReLU of the weighted sum of the activations."""
+    weights = grads.mean(axis=(1, 2), keepdims=True)
+    return np.maximum((activations * weights).sum(axis=-1), 0.0)
+
+
+def _gradcam_plus_plus_map(activations: np.ndarray, grads: np.ndarray, score: float) -> np.ndarray:
+    """Grad-CAM++ with the exponential-score closed form of tf-keras-vis `GradcamPlusPlus`."""
+    first = np.exp(score) * grads
+    second = first * grads
+    third = second * grads
+    global_sum = activations.sum(axis=(1, 2), keepdims=True)
+    denominator = second * 2.0 + third * global_sum
+    alphas = second / (denominator + (second == 0.0))
+    norm = alphas.sum(axis=(1, 2), keepdims=True)
+    alphas = alphas / (norm + (norm == 0.0))
+    weights = (np.maximum(first, 0.0) * alphas).sum(axis=(1, 2), keepdims=True)
+    return np.maximum((weights * activations).sum(axis=-1), 0.0)
+
+
+def _expand(cam: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
+    """Bring a (1, h, w) map to the input's (1, S, S) grid as tf-keras-vis's `expand_cam` does."""
+    from scipy.ndimage import zoom
+
+    return zoom(cam, [t / f for f, t in zip(cam.shape, input_shape)], order=1)
 
 
 def explainable_layers(model) -> list[str]:

@@ -24,6 +24,7 @@ import numpy as np
 
 from model.preprocessing import map_to_image, preprocess
 from model.registry import ModelCard, RegistryError, list_cards, load_model, read_card, registry_root
+from model.runtime import compiled_forward
 
 KIND = "lung_segmentation"
 # `clean_mask` drops specks smaller than this share of the image before keeping the two largest.
@@ -66,6 +67,7 @@ class LungSegmenter:
                                 f"lung segmentation model.")
         self.model = model
         self.card = card
+        self._forward = compiled_forward(model)
 
     @classmethod
     def load(cls, model_id: str | None = None, root: Path | None = None) -> "LungSegmenter":
@@ -108,7 +110,7 @@ class LungSegmenter:
         pixels = _as_image(pixels)
         prep = self.card.prep
         batch = preprocess(pixels, prep)[None]
-        model_map = np.asarray(self.model.predict_on_batch(batch), dtype=np.float32)[0, ..., 0]
+        model_map = np.asarray(self._forward(batch.astype(np.float32)), dtype=np.float32)[0, ..., 0]
         return np.clip(map_to_image(model_map, pixels.shape, prep, fill=0.0), 0.0, 1.0)
 
     def mask(self, pixels: np.ndarray, threshold: float = 0.5) -> np.ndarray:

@@ -7,7 +7,7 @@ import pytest
 
 from model.classifier import Classifier
 from model.preprocessing import Preprocessing
-from model.registry import list_entries, read_card, read_history, read_metrics
+from model.registry import ModelCard, list_entries, read_card, read_history, read_metrics
 from tests.support import png_bytes, synthetic_radiograph
 from training import evaluate, train
 from training.architectures import ARCHITECTURES, build_model
@@ -182,3 +182,78 @@ def test_the_real_pool_splits_by_patient(shared_cxr):
     splits = patient_split(records, seed=42)
     ids = [{r.patient_id for r in items} for items in splits.values()]
     assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
+
+
+# --- Ensembles ---------------------------------------------------------------------------------------
+
+def _logits(model, x):
+    import keras
+
+    features = keras.Model(model.inputs, model.layers[-1].input)(x)
+    kernel, bias = model.layers[-1].get_weights()
+    return np.asarray(features) @ kernel + bias
+
+
+def test_merged_members_average_their_logits_in_one_flat_model():
+    from training.architectures import compact_cnn, merge_members, small_resnet
+
+    resnet, _ = small_resnet(64, widths=(8, 8, 8, 8))
+    compact, _ = compact_cnn(64, widths=(8, 8, 8, 12))  # a 4x4 last grid against the ResNet's 2x2
+    merged, layer = merge_members([resnet, compact])
+    assert not any(hasattr(sub, "layers") for sub in merged.layers), "nested models break Grad-CAM"
+    assert merged.get_layer(layer).output.shape[1:] == (4, 4, 8 + 12)
+    x = np.random.default_rng(0).random((3, 64, 64, 1), dtype=np.float32)
+    mean_logits = (_logits(resnet, x) + _logits(compact, x)) / 2
+    expected = np.exp(mean_logits) / np.exp(mean_logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(merged(x)), expected, atol=1e-5)
+    clf = Classifier(ModelCard(id="e", display_name="e", version="0", created="2026-01-01", architecture="ensemble",
+                               labels=["COVID-19", "Normal", "Pneumonia"],
+                               preprocessing={"image_size": 64, "equalize": "none"}, explain_layer=layer), merged)
+    assert clf.explain_xray(synthetic_radiograph(80), "gradcam")[0].heatmap.shape == (64, 64)
+
+
+def _member(size: int, grid: int):
+    """A minimal member: a strided conv to a grid x grid map, global pooling and a softmax head."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((size, size, 1))
+    x = layers.Conv2D(4, size // grid, strides=size // grid, activation="relu", name="features")(inputs)
+    outputs = layers.Dense(3, activation="softmax")(layers.GlobalAveragePooling2D()(x))
+    return keras.Model(inputs, outputs)
+
+
+@pytest.mark.parametrize("second, message", [((48, 4), "different inputs"), ((60, 3), "different inputs"),
+                                             ((64, 3), "do not nest")])
+def test_members_that_cannot_share_a_graph_are_refused(second, message):
+    from training.architectures import merge_members
+
+    with pytest.raises(ValueError, match=message):
+        merge_members([_member(64, 4), _member(*second)])
+
+
+def test_ensemble_command_writes_an_evaluated_entry_and_refuses_mismatched_members(manifest, tmp_path, capsys):
+    from training import ensemble
+
+    registry, cache = tmp_path / "registry", tmp_path / "cache"
+    common = ["--data", str(manifest), "--epochs", "1", "--batch-size", "8", "--registry", str(registry),
+              "--cache-dir", str(cache)]
+    for arch, model_id, size in (("compact_cnn", "a", "32"), ("small_resnet", "b", "32"), ("compact_cnn", "c", "40")):
+        assert train.main(common + ["--arch", arch, "--model-id", model_id, "--image-size", size]) == 0
+    capsys.readouterr()
+    code = ensemble.main(["--members", "a", "b", "--model-id", "ab", "--data", str(manifest), "--default",
+                          "--registry", str(registry), "--cache-dir", str(cache)])
+    assert code == 0
+    card = read_card("ab", registry)
+    assert card.default and card.training["members"] == ["a", "b"]
+    assert card.training["splits"] == read_card("a", registry).training["splits"]
+    metrics = read_metrics("ab", registry)
+    assert metrics["n"] == card.training["splits"]["test"]["images"]
+    clf = Classifier.load("ab", root=registry)
+    assert clf.explain_xray(synthetic_radiograph(50), "gradcam")[0].layer == "ensemble_features"
+    assert "macro avg" in capsys.readouterr().out
+    code = ensemble.main(["--members", "a", "c", "--model-id", "ac", "--data", str(manifest),
+                          "--registry", str(registry), "--cache-dir", str(cache)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error:") and "preprocess images differently" in err
+    assert "ac" not in [s.id for s in list_entries(registry)]

@@ -97,3 +97,67 @@ def build_model(arch: str, image_size: int, channels: int, num_classes: int):
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
     return ARCHITECTURES[arch](image_size=image_size, channels=channels, num_classes=num_classes)
+
+
+def merge_members(members: list, name: str = "ensemble"):
+    """One flat model that averages the class logits of trained members sharing one input.
+
+    Each member is copied into a single functional graph with its layers renamed (`m1_`, `m2_`,
+    ...) and its weights kept. The members' last feature maps (what each member's global average
+    pooling reads) are brought to the finest member's grid by repetition and concatenated, then
+    pooled and fed to one dense softmax layer whose kernel stacks the members' kernels divided by
+    their number: the logits are exactly the mean of the members' logits. Grad-CAM at the
+    concatenation (the returned explain layer) is therefore the Grad-CAM of the ensemble's own
+    score over every member's channels.
+
+    Members must end in `GlobalAveragePooling2D` -> (Dropout) -> `Dense(softmax)`, as the builders
+    above do. Returns `(model, explain_layer)` like the builders.
+    """
+    import numpy as np
+    import keras
+
+    if len(members) < 2:
+        raise ValueError("an ensemble needs two or more members")
+    shapes = {tuple(m.inputs[0].shape[1:]) for m in members}
+    if len(shapes) != 1:
+        raise ValueError(f"members take different inputs: {sorted(shapes)}")
+    inputs = keras.Input(shapes.pop(), name="image")
+    features, kernels, biases = [], [], []
+    for i, member in enumerate(members, start=1):
+        head = member.layers[-1]
+        if not isinstance(head, layers.Dense) or getattr(head.activation, "__name__", "") != "softmax":
+            raise ValueError(f"member {i} does not end in a dense softmax layer")
+        pools = [layer.name for layer in member.layers if isinstance(layer, layers.GlobalAveragePooling2D)]
+        if len(pools) != 1:
+            raise ValueError(f"member {i} needs exactly one global average pooling before its head")
+        prefix = f"m{i}_"
+
+        def rename(layer, prefix=prefix):
+            config = layer.get_config()
+            config["name"] = prefix + layer.name
+            return layer.__class__.from_config(config)
+
+        copy = keras.models.clone_model(member, input_tensors=inputs, clone_function=rename)
+        for original, cloned in zip(member.layers, copy.layers):
+            cloned.set_weights(original.get_weights())
+        features.append(copy.get_layer(prefix + pools[0]).input)
+        kernel, bias = head.get_weights()
+        kernels.append(kernel)
+        biases.append(bias)
+    # Bring every feature map to the finest grid by nearest-neighbour repetition, which leaves each
+    # channel's spatial mean (what the head sees) unchanged and keeps the finer members' detail.
+    grid = max(int(f.shape[1]) for f in features)
+    for i, f in enumerate(features):
+        factor = grid // int(f.shape[1])
+        if factor * int(f.shape[1]) != grid or factor * int(f.shape[2]) != max(int(g.shape[2]) for g in features):
+            raise ValueError(f"member feature maps {[tuple(g.shape[1:3]) for g in features]} do not nest")
+        if factor > 1:
+            features[i] = layers.UpSampling2D(factor, interpolation="nearest", name=f"m{i + 1}_to_grid")(f)
+    merged = layers.Concatenate(name="ensemble_features")(features)
+    pooled = layers.GlobalAveragePooling2D(name="gap")(merged)
+    dense = layers.Dense(kernels[0].shape[1], activation="softmax", name="probabilities")
+    outputs = dense(pooled)
+    # GAP of the concatenation is the concatenation of the members' GAPs: stacking the kernels
+    # (each divided by the number of members) gives the mean of the members' logits.
+    dense.set_weights([np.concatenate(kernels) / len(members), np.mean(biases, axis=0)])
+    return keras.Model(inputs, outputs, name=name), "ensemble_features"

@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=int, default=10, help="epochs without validation improvement before stopping")
     p.add_argument("--monitor", choices=("val_auc", "val_loss"), default="val_auc",
                    help="validation figure for early stopping, the best checkpoint and learning-rate decay")
+    p.add_argument("--ema", action="store_true",
+                   help="keep an exponential moving average of the weights and validate, checkpoint and ship it")
+    p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--border-crop", type=float, default=0.06)
     p.add_argument("--equalize", choices=("clahe", "none"), default="clahe")
     p.add_argument("--lung-crop", action="store_true",
@@ -111,14 +114,19 @@ def fit(args, data, explain_holder: dict):
     val_ds = make_dataset(*data["validation"][:2], len(CLASS_LABELS), args.batch_size, False)
     with strategy.scope():
         model, explain_holder["layer"] = build_model(args.arch, args.image_size, 1, len(CLASS_LABELS))
-        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), loss="categorical_crossentropy",
+        optimizer = keras.optimizers.Adam(args.learning_rate, use_ema=args.ema, ema_momentum=0.99)
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing)
+        model.compile(optimizer=optimizer, loss=loss,
                       metrics=["accuracy", keras.metrics.AUC(name="auc", multi_label=True,
                                                              num_labels=len(CLASS_LABELS))])
     workdir = Path(tempfile.mkdtemp(prefix="cxr-train-"))
     # Validation AUC rather than loss by default: with ~300 validation images the loss swings with a
     # few confident mistakes while the ranking (what AUC measures) is steadier.
     mode = "max" if args.monitor == "val_auc" else "min"
-    callbacks = [
+    # With --ema the averaged weights are swapped in for each validation pass, so early stopping and
+    # the checkpoint judge (and keep) the averaged model.
+    callbacks = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if args.ema else []
+    callbacks += [
         keras.callbacks.ModelCheckpoint(workdir / "best.keras", monitor=args.monitor, mode=mode, save_best_only=True),
         keras.callbacks.EarlyStopping(monitor=args.monitor, mode=mode, patience=args.patience),
         keras.callbacks.ReduceLROnPlateau(monitor=args.monitor, mode=mode, factor=0.5,
@@ -166,7 +174,8 @@ def main(argv=None) -> int:
     print(format_report(report))
     summary.update({"data": str(args.data), "skipped_images": len(failures), "epochs_run": int(len(history)),
                     "epochs_max": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
-                    "strategy": args.strategy, "monitor": args.monitor, "patience": args.patience, "wall_time_s": round(time.time() - started, 1),
+                    "strategy": args.strategy, "ema": args.ema, "label_smoothing": args.label_smoothing,
+                    "monitor": args.monitor, "patience": args.patience, "wall_time_s": round(time.time() - started, 1),
                     "sources": sorted({r.source for split in data.values() for r in split[2]}),
                     "augmentation": "rotation +-11 deg, shift +-6%, zoom -12..+8%, gamma, contrast, noise; no flips",
                     "class_weights": "inverse frequency"})

@@ -251,7 +251,15 @@ def main() -> None:
     st.caption(f"{card.display_name}, version {card.version} · architecture `{card.architecture}` · "
                f"created {card.created} · classes {', '.join(card.labels)}")
     st.subheader("Training curves")
-    st.plotly_chart(charts.training_curves(common.history_or_empty(key)), key="curves", config=PLOT_CONFIG)
+    members = (card.training or {}).get("members") or []
+    if members:  # An ensemble is assembled, not trained: its members' curves are its training.
+        st.caption(f"This version averages {len(members)} trained members ({', '.join(members)}); "
+                   "their validation curves are shown.")
+        histories = {member: common.history_or_empty(common.model_key(member)) for member in members}
+        for column, (metric, tab) in zip(st.columns(2), (("val_auc", "auc"), ("val_loss", "loss"))):
+            column.plotly_chart(charts.compare_curves(histories, metric), key=f"member_{tab}", config=PLOT_CONFIG)
+    else:
+        st.plotly_chart(charts.training_curves(common.history_or_empty(key)), key="curves", config=PLOT_CONFIG)
     report = common.metrics_or_empty(key)
     if report.get("per_class"):
         metrics_section(report)

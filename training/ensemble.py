@@ -1,0 +1,106 @@
+"""Merge trained registry classifiers into one ensemble entry and evaluate it.
+
+    python -m training.ensemble --members cxr-resnet-lungs-v1 cxr-compact-lungs-v1 \
+        --model-id cxr-ensemble-lungs-v1 --data ../shared/data/cxr [--default]
+
+The members must share their preprocessing, labels and patient split (same data and seed), so
+the ensemble's internal test split is one that no member trained or stopped on. The merged model
+is one flat Keras graph (see `training.architectures.merge_members`): the dashboard, the CLI and
+Grad-CAM use it like any other entry. The command evaluates it on the internal test split and
+writes a complete registry entry (model, card, metrics; the training curves are the members' own).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from model.metrics import format_report
+from model.registry import ModelCard, RegistryError, load_model, read_card, registry_root, save_entry
+from training.train import DEFAULT_CACHE, evaluate_split, headline, prepare_data
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m training.ensemble", description=__doc__.splitlines()[0])
+    p.add_argument("--members", nargs="+", required=True, help="registry ids of two or more trained classifiers")
+    p.add_argument("--model-id", required=True, help="registry folder name for the ensemble")
+    p.add_argument("--data", required=True, help="the labelled data the members were trained on")
+    p.add_argument("--display-name", default=None)
+    p.add_argument("--version", default="1.0")
+    p.add_argument("--default", action="store_true", help="mark the ensemble as the registry default")
+    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    p.add_argument("--registry", type=Path, default=None, help="registry folder (default: CXR_REGISTRY or model/registry)")
+    return p
+
+
+def check_members(cards: list[ModelCard]) -> None:
+    """Refuse members that do not share preprocessing, labels and split; raises ValueError."""
+    if len(cards) < 2 or len({c.id for c in cards}) != len(cards):
+        raise ValueError("an ensemble needs two or more different members")
+    first = cards[0]
+    for card in cards[1:]:
+        if card.kind != "classifier":
+            raise ValueError(f"{card.id} is not a classifier")
+        if card.labels != first.labels:
+            raise ValueError(f"{card.id} has labels {card.labels}, {first.id} has {first.labels}")
+        if card.preprocessing != first.preprocessing:
+            raise ValueError(f"{card.id} and {first.id} preprocess images differently; an ensemble shares one input")
+        if (card.training or {}).get("seed") != (first.training or {}).get("seed") or \
+                (card.training or {}).get("splits") != (first.training or {}).get("splits"):
+            raise ValueError(f"{card.id} and {first.id} were trained on different patient splits, so one "
+                             f"member's test images could be another's training images")
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    started = time.time()
+    root = args.registry or registry_root()
+    from model.runtime import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    from training.architectures import merge_members
+
+    try:
+        cards = [read_card(member, root) for member in args.members]
+        check_members(cards)
+        members = [load_model(card.id, root) for card in cards]
+    except (RegistryError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    model, explain_layer = merge_members(members, name=args.model_id.replace("-", "_"))
+    first = cards[0]
+    seed = int(first.training.get("seed", 42))
+    data, summary, failures = prepare_data(
+        argparse.Namespace(data=args.data, label_map=None, limit=None, seed=seed, cache_dir=args.cache_dir), first.prep)
+    if summary["splits"] != first.training.get("splits"):
+        print(f"error: {args.data} does not give the members' patient split; evaluate on the data they were "
+              f"trained on", file=sys.stderr)
+        return 2
+    for path, reason in failures:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    report = evaluate_split(model, *data["test"])
+    print(format_report(report))
+    member_wall = sum(float(c.training.get("wall_time_s", 0.0)) for c in cards)
+    summary.update({
+        "data": str(args.data), "members": [c.id for c in cards], "combination": "mean of the members' logits",
+        "sources": first.training.get("sources", []), "skipped_images": len(failures),
+        "members_wall_time_s": round(member_wall, 1), "merge_wall_time_s": round(time.time() - started, 1),
+        "wall_time_s": round(member_wall + time.time() - started, 1)})
+    notes = (f"Ensemble of {', '.join(c.id for c in cards)}: one flat model whose class logits are the mean of "
+             f"the members' logits; Grad-CAM at '{explain_layer}' covers every member's last feature maps. "
+             f"The members' own notes apply: {first.notes}")
+    card = ModelCard(
+        id=args.model_id, display_name=args.display_name or f"Ensemble of {len(cards)} ({args.model_id})",
+        version=args.version, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        architecture="ensemble(" + ", ".join(c.architecture for c in cards) + ")", labels=list(first.labels),
+        preprocessing=first.prep.to_dict(), explain_layer=explain_layer, training=summary,
+        metrics=headline(report), default=args.default, notes=notes)
+    folder = save_entry(model, card, metrics=report, root=root)
+    print(f"wrote {folder} ({sum(p.stat().st_size for p in folder.iterdir()) / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
