@@ -41,9 +41,9 @@ PAGES = {
 EXPLANATIONS_FILE = "explanations.json"  # Written by `python -m training.explanation_report`.
 LUNG_KIND = "lung_segmentation"
 NO_LUNG_MODEL = "Lung attention unavailable: no lung segmentation model in the registry."
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "dcm", "dicom"]
 UPLOAD_LIMIT_MB = DEFAULT_MAX_BYTES // (1024 * 1024)
-UPLOAD_HELP = (f"PNG, JPEG or DICOM, up to {UPLOAD_LIMIT_MB} MB. The image is analysed in memory and "
+UPLOAD_HELP = (f"PNG, JPEG or DICOM (with or without the .dcm extension), up to {UPLOAD_LIMIT_MB} MB. The image is "
+               "analysed in memory and "
                "never stored; remove names or other identifiers burnt into the image before uploading.")
 
 
@@ -388,7 +388,9 @@ def model_picker(cards: list[ModelCard], *, key: str, label: str = "Model") -> M
 
 
 def uploader(key: str, label: str = "Chest radiograph"):
-    return st.file_uploader(label, type=UPLOAD_TYPES, key=key, help=UPLOAD_HELP, max_upload_size=UPLOAD_LIMIT_MB)
+    """The upload widget. It accepts any file type: DICOM exports often have no extension ("IM000001"), and
+    `model.intake` recognises the format from the content and refuses anything else with one sentence."""
+    return st.file_uploader(label, type=None, key=key, help=UPLOAD_HELP, max_upload_size=UPLOAD_LIMIT_MB)
 
 
 def percent(value) -> str:

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -184,17 +185,51 @@ def read_metrics(model_id: str, root: Path | None = None, name: str = "metrics.j
 
 
 def load_model(model_id: str, root: Path | None = None):
-    """Load `model.keras` with `safe_mode=True` (no arbitrary code from the file is run)."""
+    """Load `model.keras` with `safe_mode=True` (no arbitrary code from the file is run).
+
+    A model with a Lambda layer (Python code stored in the file) is refused before Keras reads it.
+    """
     import keras  # Lazy: listing the registry must not pay for importing TensorFlow.
 
     path = entry_dir(model_id, root) / "model.keras"
     if not path.is_file():
         raise RegistryError(f"Model {model_id!r} has no model.keras file.")
+    if _has_lambda_layer(path):
+        raise RegistryError(_lambda_message(model_id))
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for a damaged archive.
+        if "lambda" in str(exc).lower() and "safe_mode" in str(exc):  # Code hidden where the scan did not look.
+            raise RegistryError(_lambda_message(model_id)) from None
         raise RegistryError(f"Model {model_id!r} could not be loaded: the model.keras file is damaged "
                             f"or was saved by an incompatible Keras ({type(exc).__name__}).") from None
+
+
+def _lambda_message(model_id: str) -> str:
+    return (f"Model {model_id!r} was refused: it contains a Lambda layer, whose Python code could run anything, "
+            "so it is never loaded from a file; rebuild the model without Lambda layers.")
+
+
+def _has_lambda_layer(path: Path) -> bool:
+    """Whether the architecture in a .keras archive's config.json names a Lambda layer anywhere.
+
+    A file that cannot be read this way is left to Keras, whose error says it is damaged.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, RuntimeError):
+        return False
+    stack = [config]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("class_name") == "Lambda":
+                return True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
 
 
 def save_entry(model, card: ModelCard, *, history: pd.DataFrame | None = None, metrics: dict | None = None,

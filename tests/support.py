@@ -1,12 +1,20 @@
-"""Synthetic radiographs and tiny registry models for the tests (never ../shared data)."""
+"""Synthetic radiographs, image and DICOM file builders, and tiny registry models for the tests (never
+../shared data)."""
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+from pydicom.encaps import encapsulate
+from pydicom.uid import DigitalXRayImageStorageForPresentation, ExplicitVRLittleEndian, generate_uid
+
+from model.intake import Xray
 
 LABELS = ["COVID-19", "Normal", "Pneumonia"]
 
@@ -77,3 +85,131 @@ def write_tiny_entry(root: Path, model_id: str, seed: int = 0, default: bool = F
         metrics={"accuracy": report["accuracy"], "macro_auc": report["macro"]["auc"]},
         notes="Untrained test model.")
     return save_entry(model, card, history=history, metrics=report, root=root)
+
+
+def write_lambda_entry(root, model_id: str, marker) -> None:
+    """An entry whose model has a Lambda layer that creates `marker` whenever its code runs."""
+    import shutil
+
+    import keras
+
+    from model.registry import read_card, save_entry
+
+    write_tiny_entry(root, "template", seed=0)
+    card = read_card("template", root)
+    canary = eval(f"lambda t: (__import__('pathlib').Path({str(marker)!r}).touch(), t)[1]")  # noqa: S307
+    inputs = keras.Input((32, 32, 1))
+    x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    x = keras.layers.Lambda(canary, name="canary")(x)
+    outputs = keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
+    card.id, card.explain_layer, card.default = model_id, "conv", False
+    save_entry(keras.Model(inputs, outputs), card, root=root)
+    shutil.rmtree(root / "template")
+    marker.unlink()  # building the model ran the lambda once; only a later run may leave the marker
+
+
+# --------------------------------------------------------------------------- image and DICOM files
+
+
+IDENTIFIERS = {
+    "PatientName": "Doe^Jane^Q",
+    "PatientID": "MRN-7731-XQ",
+    "PatientBirthDate": "19480317",
+    "AccessionNumber": "ACC-99812",
+    "InstitutionName": "St Example Hospital",
+    "ReferringPhysicianName": "House^Gregory",
+    "StudyID": "STUDY-4471",
+}
+
+
+def gradient(height: int = 96, width: int = 128) -> np.ndarray:
+    """A deterministic 8-bit horizontal ramp."""
+    return np.tile(np.linspace(0, 255, width).astype(np.uint8), (height, 1))
+
+
+def encode(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height but which holds no pixel data at all."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def dicom_dataset(pixels: np.ndarray, *, ts=ExplicitVRLittleEndian, photometric: str = "MONOCHROME2",
+                  bits_stored: int = 12, **elements) -> FileDataset:
+    """A DX dataset with identifiers set; `pixels` is (rows, cols) or (frames, rows, cols) uint16."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = DigitalXRayImageStorageForPresentation
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ts
+    ds = FileDataset(None, Dataset(), file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    for keyword, value in IDENTIFIERS.items():
+        setattr(ds, keyword, value)
+    ds.Modality, ds.ViewPosition, ds.BodyPartExamined = "DX", "PA", "CHEST"
+    ds.Rows, ds.Columns = pixels.shape[-2:]
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, bits_stored, bits_stored - 1, 0
+    for keyword, value in elements.items():
+        setattr(ds, keyword, value)
+    if ts.is_compressed:
+        # A JPEG 2000 codestream marker followed by garbage: recognisable but not decodable.
+        ds.PixelData = encapsulate([b"\xff\x4f\xff\x51" + bytes(200)])
+        ds["PixelData"].VR = "OB"
+    else:
+        ds.PixelData = pixels.astype("<u2").tobytes()
+    return ds
+
+
+def dicom_bytes(pixels: np.ndarray, **kwargs) -> bytes:
+    buffer = io.BytesIO()
+    dicom_dataset(pixels, **kwargs).save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def three_bands(low: int = 400, mid: int = 500, high: int = 600, height: int = 64) -> np.ndarray:
+    """Three vertical bands of stored values, 32 columns each."""
+    band = np.array([low] * 32 + [mid] * 32 + [high] * 32, dtype=np.uint16)
+    return np.tile(band, (height, 1))
+
+
+def band_means(pixels: np.ndarray) -> list[float]:
+    return [round(float(pixels[:, i * 32:(i + 1) * 32].mean()), 3) for i in range(3)]
+
+
+def assert_valid_xray(xray: Xray) -> None:
+    assert isinstance(xray, Xray)
+    assert xray.pixels.dtype == np.float32 and xray.pixels.ndim == 2
+    assert xray.pixels.flags.c_contiguous
+    assert np.isfinite(xray.pixels).all()
+    assert xray.pixels.min() >= 0.0 and xray.pixels.max() <= 1.0
+    assert (xray.metadata["height"], xray.metadata["width"]) == xray.pixels.shape
+
+
+def assert_one_sentence(message: str) -> None:
+    assert message and "\n" not in message and "\r" not in message
+    assert "Traceback" not in message and message.endswith(".")
+    assert message[0].isupper()
+
+
+def truncated_png() -> bytes:
+    noise = np.random.default_rng(0).integers(0, 256, (128, 128), dtype=np.uint8)
+    data = encode(Image.fromarray(noise), "PNG")
+    return data[: len(data) // 2]
+
+
+def no_pixel_dicom() -> bytes:
+    """A non-image object (e.g. a report): no pixel data and no image geometry."""
+    ds = dicom_dataset(three_bands())
+    for keyword in ("PixelData", "Rows", "Columns", "SamplesPerPixel", "PhotometricInterpretation",
+                    "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation"):
+        delattr(ds, keyword)
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()

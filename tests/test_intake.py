@@ -6,114 +6,21 @@ from __future__ import annotations
 
 import io
 import logging
-import struct
 import subprocess
 import sys
 import warnings
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
-from pydicom.encaps import encapsulate
+from pydicom.dataset import Dataset
 from pydicom.filewriter import dcmwrite
-from pydicom.uid import (JPEG2000, DigitalXRayImageStorageForPresentation, ExplicitVRLittleEndian,
-                         ImplicitVRLittleEndian, JPEGLSLossless, generate_uid)
+from pydicom.uid import JPEG2000, JPEGLSLossless
 
-from model.intake import (DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, Xray, XrayInputError,
-                          load_xray)
-
-IDENTIFIERS = {
-    "PatientName": "Doe^Jane^Q",
-    "PatientID": "MRN-7731-XQ",
-    "PatientBirthDate": "19480317",
-    "AccessionNumber": "ACC-99812",
-    "InstitutionName": "St Example Hospital",
-    "ReferringPhysicianName": "House^Gregory",
-    "StudyID": "STUDY-4471",
-}
-
-
-# --------------------------------------------------------------------------- builders
-
-
-def gradient(height: int = 96, width: int = 128) -> np.ndarray:
-    """A deterministic 8-bit horizontal ramp."""
-    return np.tile(np.linspace(0, 255, width).astype(np.uint8), (height, 1))
-
-
-def encode(image: Image.Image, fmt: str, **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **options)
-    return buffer.getvalue()
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG whose header claims width x height but which holds no pixel data at all."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
-
-
-def dicom_dataset(pixels: np.ndarray, *, ts=ExplicitVRLittleEndian, photometric: str = "MONOCHROME2",
-                  bits_stored: int = 12, **elements) -> FileDataset:
-    """A DX dataset with identifiers set; `pixels` is (rows, cols) or (frames, rows, cols) uint16."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = DigitalXRayImageStorageForPresentation
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ts
-    ds = FileDataset(None, Dataset(), file_meta=meta, preamble=b"\0" * 128)
-    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
-    for keyword, value in IDENTIFIERS.items():
-        setattr(ds, keyword, value)
-    ds.Modality, ds.ViewPosition, ds.BodyPartExamined = "DX", "PA", "CHEST"
-    ds.Rows, ds.Columns = pixels.shape[-2:]
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, bits_stored, bits_stored - 1, 0
-    for keyword, value in elements.items():
-        setattr(ds, keyword, value)
-    if ts.is_compressed:
-        # A JPEG 2000 codestream marker followed by garbage: recognisable but not decodable.
-        ds.PixelData = encapsulate([b"\xff\x4f\xff\x51" + bytes(200)])
-        ds["PixelData"].VR = "OB"
-    else:
-        ds.PixelData = pixels.astype("<u2").tobytes()
-    return ds
-
-
-def dicom_bytes(pixels: np.ndarray, **kwargs) -> bytes:
-    buffer = io.BytesIO()
-    dicom_dataset(pixels, **kwargs).save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
-
-
-def three_bands(low: int = 400, mid: int = 500, high: int = 600, height: int = 64) -> np.ndarray:
-    """Three vertical bands of stored values, 32 columns each."""
-    band = np.array([low] * 32 + [mid] * 32 + [high] * 32, dtype=np.uint16)
-    return np.tile(band, (height, 1))
-
-
-def band_means(pixels: np.ndarray) -> list[float]:
-    return [round(float(pixels[:, i * 32:(i + 1) * 32].mean()), 3) for i in range(3)]
-
-
-def assert_valid_xray(xray: Xray) -> None:
-    assert isinstance(xray, Xray)
-    assert xray.pixels.dtype == np.float32 and xray.pixels.ndim == 2
-    assert xray.pixels.flags.c_contiguous
-    assert np.isfinite(xray.pixels).all()
-    assert xray.pixels.min() >= 0.0 and xray.pixels.max() <= 1.0
-    assert (xray.metadata["height"], xray.metadata["width"]) == xray.pixels.shape
-
-
-def assert_one_sentence(message: str) -> None:
-    assert message and "\n" not in message and "\r" not in message
-    assert "Traceback" not in message and message.endswith(".")
-    assert message[0].isupper()
-
+from model.intake import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, XrayInputError, load_xray
+from tests.support import (IDENTIFIERS, assert_one_sentence, assert_valid_xray, band_means, dicom_bytes, dicom_dataset,
+                           encode, gradient, no_pixel_dicom, png_header_only, three_bands, truncated_png)
 
 # --------------------------------------------------------------------------- accepted formats
 
@@ -416,25 +323,8 @@ def test_jpeg_path_does_not_import_pydicom(tmp_path):
 # --------------------------------------------------------------------------- refusals
 
 
-def _truncated_png() -> bytes:
-    noise = np.random.default_rng(0).integers(0, 256, (128, 128), dtype=np.uint8)
-    data = encode(Image.fromarray(noise), "PNG")
-    return data[: len(data) // 2]
-
-
 def _corrupt_png() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + np.random.default_rng(1).integers(0, 256, 400, dtype=np.uint8).tobytes()
-
-
-def _no_pixel_dicom() -> bytes:
-    """A non-image object (e.g. a report): no pixel data and no image geometry."""
-    ds = dicom_dataset(three_bands())
-    for keyword in ("PixelData", "Rows", "Columns", "SamplesPerPixel", "PhotometricInterpretation",
-                    "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation"):
-        delattr(ds, keyword)
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 def _cut_before_pixel_data() -> bytes:
@@ -460,7 +350,7 @@ FAILURE_CASES = [
     ("text", b"patient list\nnothing to see here\n", {}, ["contains text", "PNG, JPEG, DICOM"]),
     ("pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", {}, ["PDF document"]),
     ("corrupt-png", _corrupt_png(), {}, ["could not be read", "corrupt"]),
-    ("truncated-png", _truncated_png(), {}, ["incomplete"]),
+    ("truncated-png", truncated_png(), {}, ["incomplete"]),
     ("truncated-jpeg", encode(Image.fromarray(GRAY), "JPEG")[:600], {}, ["incomplete"]),
     ("too-large", SMALL_PNG, {"max_bytes": 100}, ["larger than the 100 bytes limit"]),
     ("too-many-pixels", SMALL_PNG, {"max_pixels": 5000}, ["128 x 96 pixels", "more than the limit of 5,000"]),
@@ -469,7 +359,7 @@ FAILURE_CASES = [
     ("too-small", encode(Image.fromarray(gradient(40, 300)), "PNG"), {}, ["only 300 x 40", "minimum of 64"]),
     ("float-tiff", encode(Image.fromarray(GRAY.astype(np.float32)), "TIFF"), {}, ["unsupported pixel format (F)"]),
     ("dicom-multiframe", dicom_bytes(np.zeros((3, 64, 96)), NumberOfFrames=3), {}, ["3 frames"]),
-    ("dicom-no-pixels", _no_pixel_dicom(), {}, ["no pixel data"]),
+    ("dicom-no-pixels", no_pixel_dicom(), {}, ["no pixel data"]),
     ("dicom-jpeg2000", dicom_bytes(three_bands(), ts=JPEG2000), {}, ["JPEG 2000 Image Compression"]),
     ("dicom-jpegls", dicom_bytes(three_bands(), ts=JPEGLSLossless), {}, ["JPEG-LS Lossless Image Compression"]),
     ("dicom-truncated-pixels", dicom_bytes(three_bands())[:-1000], {}, ["incomplete or does not match"]),

@@ -8,7 +8,7 @@ import pytest
 from model.classifier import Classifier
 from model.registry import (ModelCard, RegistryError, default_model_id, list_cards, list_entries, load_model,
                             read_card, read_history, read_metrics, registry_root, save_entry, set_default)
-from tests.support import synthetic_radiograph, write_tiny_entry
+from tests.support import synthetic_radiograph, write_lambda_entry, write_tiny_entry
 
 
 @pytest.fixture()
@@ -94,3 +94,56 @@ def test_env_variable_points_everything_at_another_registry(registry, monkeypatc
 def test_empty_registry_has_no_default(tmp_path):
     with pytest.raises(RegistryError, match="No usable classifier"):
         default_model_id(tmp_path)
+
+
+# --------------------------------------------------------------------------- hostile model files
+
+
+def test_a_model_with_a_lambda_layer_is_refused_with_one_sentence_and_its_code_never_runs(tmp_path):
+    import keras
+
+    marker = tmp_path / "code-ran"
+    write_lambda_entry(tmp_path / "reg", "lam", marker)
+    with pytest.raises(RegistryError) as caught:
+        load_model("lam", tmp_path / "reg")
+    assert str(caught.value) == ("Model 'lam' was refused: it contains a Lambda layer, whose Python code could run "
+                                 "anything, so it is never loaded from a file; rebuild the model without Lambda "
+                                 "layers.")
+    assert not marker.exists()
+    # The canary is real: a loader without safe mode would have run the file's code.
+    keras.saving.load_model(tmp_path / "reg" / "lam" / "model.keras", compile=False, safe_mode=False)
+    assert marker.exists()
+
+
+def test_keras_safe_mode_refusal_gets_the_same_sentence(tmp_path, monkeypatch):
+    # Should a Lambda hide where the archive scan does not look, Keras' own safe_mode refusal is translated.
+    import model.registry as registry
+
+    write_lambda_entry(tmp_path, "lam", tmp_path / "code-ran")
+    monkeypatch.setattr(registry, "_has_lambda_layer", lambda path: False)
+    with pytest.raises(RegistryError, match=r"^Model 'lam' was refused: it contains a Lambda layer") as caught:
+        load_model("lam", tmp_path)
+    assert "\n" not in str(caught.value) and "safe_mode" not in str(caught.value)
+    assert not (tmp_path / "code-ran").exists()
+
+
+def test_a_lambda_entry_does_not_stop_the_others(registry, tmp_path):
+    write_lambda_entry(registry, "lam", tmp_path / "code-ran")
+    assert [c.id for c in list_cards(root=registry)] == ["alpha", "beta", "lam"]
+    assert Classifier.load("alpha", registry).predict_xray(synthetic_radiograph(64)).label
+
+
+@pytest.mark.parametrize("name", ["history.csv", "metrics.json"])
+def test_an_entry_missing_its_history_or_metrics_still_loads(registry, name):
+    (registry / "beta" / name).unlink()
+    assert [c.id for c in list_cards(root=registry)] == ["alpha", "beta"]
+    assert read_history("beta", registry).empty if name == "history.csv" else read_metrics("beta", registry) == {}
+    assert Classifier.load("beta", registry).predict_xray(synthetic_radiograph(64)).label
+
+
+def test_unreadable_metrics_or_history_is_a_clear_error(registry):
+    (registry / "beta" / "metrics.json").write_text("{broken")
+    (registry / "beta" / "history.csv").write_bytes(b"\x00\xff\x00 not a table")
+    with pytest.raises(RegistryError, match=r"^The file metrics.json of model 'beta' is not valid JSON\.$"):
+        read_metrics("beta", registry)
+    assert read_history("alpha", registry).shape[0] == 3
