@@ -255,6 +255,21 @@ def explainable_layers(model) -> list[str]:
     return names
 
 
+DISPLAY_MAX_SIDE = 1280
+
+
+def fit_within(image: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
+    """A copy at most `max_side` pixels on its long side, aspect ratio kept (area averaging), for
+    display: a 3000-pixel radiograph costs seconds to encode and send, and no screen column shows
+    more. Smaller images come back unchanged. Models never see this copy."""
+    height, width = image.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1.0:
+        return image
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
 def to_uint8(pixels: np.ndarray) -> np.ndarray:
     return np.round(np.clip(pixels, 0.0, 1.0) * 255.0).astype(np.uint8)
 

@@ -108,6 +108,14 @@ def _segmenter(model_id: str):
     return _SEGMENTERS[key]
 
 
+def forget_images() -> None:
+    """Drop every remembered lung box and lung map, as if no image had been seen."""
+    from model.lungs import forget_images as forget_lung_maps
+
+    _LUNG_BOXES.clear()
+    forget_lung_maps()
+
+
 def lung_mask_for(pixels: np.ndarray, model_id: str) -> np.ndarray:
     """The lung mask of an image from the registry's lung segmentation entry `model_id`."""
     return _segmenter(model_id).mask(pixels)

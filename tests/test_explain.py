@@ -241,3 +241,15 @@ def test_overlay_opacity_zero_is_the_plain_image():
 def test_overlay_rejects_bad_controls(kwargs, message):
     with pytest.raises(ValueError, match=message):
         render_overlay(np.zeros((8, 8)), np.zeros((8, 8)), **kwargs)
+
+
+def test_display_copy_is_bounded_and_keeps_the_aspect_ratio():
+    from model.explain import DISPLAY_MAX_SIDE, fit_within
+
+    tall = np.linspace(0, 1, 3000 * 2400, dtype=np.float32).reshape(3000, 2400)
+    shown = fit_within(tall)
+    assert shown.shape == (DISPLAY_MAX_SIDE, 1024)
+    assert abs(shown.mean() - tall.mean()) < 1e-3  # area averaging, not subsampling
+    small = np.zeros((300, 200, 3), np.uint8)
+    assert fit_within(small) is small
+    assert fit_within(np.zeros((20, 4000, 3), np.uint8)).shape == (6, DISPLAY_MAX_SIDE, 3)

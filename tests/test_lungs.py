@@ -147,6 +147,27 @@ def test_segmenter_round_trips_through_a_registry_and_answers_on_the_original_gr
         segmenter.segment(np.zeros((8, 8, 3)))
 
 
+def test_copies_of_a_segmenter_segment_an_image_once(tiny_unet, tmp_path):
+    from model.lungs import forget_images
+
+    model, layer, _ = tiny_unet
+    save_entry(model, _card("lungs-tiny", layer), root=tmp_path)
+    first, second = LungSegmenter.load(root=tmp_path), LungSegmenter.load(root=tmp_path)
+    calls = []
+    for segmenter in (first, second):
+        forward = segmenter._forward
+        segmenter._forward = lambda batch, forward=forward: calls.append(1) or forward(batch)
+    forget_images()
+    film, other = synthetic_radiograph(80, seed=7), synthetic_radiograph(80, seed=8)
+    np.testing.assert_array_equal(first.segment(film), second.segment(film))
+    assert len(calls) == 1
+    second.segment(other)
+    assert len(calls) == 2  # another image is segmented
+    forget_images()
+    first.segment(film)
+    assert len(calls) == 3
+
+
 def test_loading_without_a_lung_model_says_so(tmp_path):
     write_tiny_entry(tmp_path, "classifier-a")
     with pytest.raises(RegistryError, match="No lung segmentation model"):

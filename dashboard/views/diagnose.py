@@ -13,7 +13,7 @@ import streamlit as st
 from dashboard import common
 from model import charts
 from model.compare import map_similarity
-from model.explain import COLORMAPS, METHOD_LABELS, SLOW_METHODS, render_overlay, to_uint8
+from model.explain import COLORMAPS, METHOD_LABELS, SLOW_METHODS, fit_within, render_overlay, to_uint8
 from model.occlusion import FILLS, grid_boxes
 from model.report import build_report, build_report_pdf
 
@@ -142,19 +142,19 @@ def compute_map(image_digest, key, xray, controls):
                                   xray.pixels)
 
 
-def images_row(xray, overlay, explanation) -> None:
+def images_row(xray, shown, overlay, explanation) -> None:
     original, explained = st.columns(2, gap="medium")
     size = f"{xray.metadata.get('width', '?')} x {xray.metadata.get('height', '?')} px"
-    original.image(to_uint8(xray.pixels), caption=f"Original ({xray.metadata.get('format', 'image')}, {size})",
+    original.image(to_uint8(shown), caption=f"Original ({xray.metadata.get('format', 'image')}, {size})",
                    width="stretch", output_format="PNG")
     where = f", layer {explanation.layer}" if explanation.layer else ""
     explained.image(overlay, width="stretch", output_format="PNG",
                     caption=f"{METHOD_LABELS[explanation.method]} for {explanation.label}{where}")
 
 
-def report_downloads(xray, overlay, prediction, card, explanation, findings: list[str]) -> None:
+def report_downloads(shown, overlay, prediction, card, explanation, findings: list[str]) -> None:
     """PNG and PDF reports with the trust findings as notes, made only when a button is pressed."""
-    args = (xray.pixels, overlay, prediction)
+    args = (shown, overlay, prediction)
     kwargs = {"method": explanation.method, "model_id": card.id, "model_version": card.version,
               "model_name": card.display_name,
               "notes": (f"The map explains the class {explanation.label}"
@@ -380,13 +380,16 @@ def main() -> None:
     st.divider()
     controls = explanation_controls(clf, card, prediction, image_digest, lungs_reason)
     explanation, on_image = compute_map(image_digest, key, xray, controls)
-    overlay = render_overlay(xray.pixels, on_image, controls["opacity"], controls["colormap"], controls["threshold"])
+    # Shown at most DISPLAY_MAX_SIDE pixels wide or high; every figure is computed at full size.
+    shown = fit_within(xray.pixels)
+    overlay = render_overlay(shown, fit_within(on_image), controls["opacity"], controls["colormap"],
+                             controls["threshold"])
     if controls["outline"]:
         overlay = common.outline_lungs(overlay, common.lung_mask(image_digest, lungs, xray.pixels))
-    images_row(xray, overlay, explanation)
+    images_row(xray, shown, overlay, explanation)
     findings = trust_section(image_digest, key, xray, card, controls, explanation, on_image, lungs, lungs_reason,
                              warnings, tta)
-    report_downloads(xray, overlay, prediction, card, explanation, findings)
+    report_downloads(shown, overlay, prediction, card, explanation, findings)
     st.divider()
     what_if_section(image_digest, key, xray, controls)
     st.divider()

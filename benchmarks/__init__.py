@@ -1,0 +1,1 @@
+"""Benchmark scripts: `python -m benchmarks.run` prints this machine's figures (see the README)."""

@@ -1,0 +1,336 @@
+"""Print the serving, dashboard and training speed of this machine (a benchmark: figures, no verdicts).
+
+    python -m benchmarks.run [--model ID] [--repeats 20] [--image PATH] [--skip-dashboard] [--skip-training]
+
+Every figure is the median over repeated runs. Each warm figure is also given as a multiple of
+the model's own bare forward pass (one image through the traced graph) measured in the same run,
+so runs on different machines compare. The goals are those of the performance issue for a
+2-core CPU; a figure that misses one is marked, not hidden.
+
+Sections: model load; bare forward pass; single-image prediction; batch throughput; prediction
+plus Grad-CAM in one pass; each explanation method with its explainer built; explainer build;
+dashboard cold start and warm upload-to-heatmap in headless Chromium (Debian's
+/usr/bin/chromium through Playwright), with the dashboard process's peak resident memory; and
+training throughput per architecture on synthetic arrays through the real `tf.data` pipeline.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+BATCH_SIZE = 32
+
+
+class Table:
+    """Rows of (what, median seconds or a figure, unit, ratio to the bare forward pass, goal)."""
+
+    def __init__(self):
+        self.rows: list[tuple[str, str, str, str]] = []
+        self.forward: float | None = None
+
+    def time(self, what: str, seconds: float, goal: str = "", ratio: bool = True) -> None:
+        times = f"{seconds / self.forward:6.1f}x" if ratio and self.forward else ""
+        shown = f"{seconds * 1000:8.1f} ms" if seconds < 1 else f"{seconds:8.2f} s "
+        self.rows.append((what, shown, times, goal))
+        print(f"  {what:<52} {shown} {times:>8}  {goal}", flush=True)
+
+    def figure(self, what: str, value: str, goal: str = "") -> None:
+        self.rows.append((what, value, "", goal))
+        print(f"  {what:<52} {value:>11} {'':>8}  {goal}", flush=True)
+
+
+def median_time(fn, repeats: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def goal(seconds: float, limit: float, text: str) -> str:
+    return f"goal {text}: {'met' if seconds <= limit else 'NOT met'}"
+
+
+def synthetic_png(seed: int = 0, size: int = 1024) -> bytes:
+    """A film-like synthetic chest image (two dark lung fields, noise), so no patient data is needed."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    lungs = (((xx - 0.32) / 0.14) ** 2 + ((yy - 0.5) / 0.3) ** 2 < 1) | \
+            (((xx - 0.68) / 0.14) ** 2 + ((yy - 0.5) / 0.3) ** 2 < 1)
+    image = 0.75 - 0.45 * lungs + rng.normal(0, 0.03, (size, size)) + 0.05 * rng.random() * yy
+    return cv2.imencode(".png", np.clip(image * 255, 0, 255).astype(np.uint8))[1].tobytes()
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        names = re.findall(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
+        cpu = names[0].strip() if names else cpu
+    except OSError:
+        pass
+    import tensorflow as tf
+
+    return (f"{os.cpu_count()} CPU cores ({cpu}), Python {platform.python_version()}, "
+            f"TensorFlow {tf.__version__}, {platform.system()} {platform.release()}")
+
+
+# --------------------------------------------------------------------------------------------- serving
+
+def serving(table: Table, model_id: str | None, data: bytes, repeats: int) -> None:
+    import tensorflow as tf
+
+    from model.classifier import Classifier
+    from model.explain import METHOD_LABELS, METHODS, ExplainerSet
+    from model.intake import load_xray
+    from model.preprocessing import forget_images
+    from model.registry import default_model_id, load_model, read_card
+
+    model_id = model_id or default_model_id()
+    card = read_card(model_id)
+    clf = Classifier.load(model_id)
+    print(f"\nmodel {model_id} ({card.display_name}), input {card.input_size} px, "
+          f"explain layer {card.explain_layer}, {clf.model.count_params():,} parameters")
+    xray = load_xray(data)
+    x = clf.prepare(xray.pixels)
+    batch = x[None].astype(np.float32)
+
+    # The reference: one image through the model's own traced graph, nothing else.
+    forward = tf.function(lambda v: clf.model(v, training=False),
+                          input_signature=[tf.TensorSpec((None, *batch.shape[1:]), tf.float32)])
+    table.forward = median_time(lambda: forward(batch).numpy(), repeats * 3, warmup=3)
+    table.time("bare forward pass (1 image, traced graph)", table.forward)
+    table.time("eager model(x) call, for contrast", median_time(lambda: clf.model(batch, training=False).numpy(),
+                                                                 repeats))
+
+    table.time("model load (Classifier.load)", median_time(lambda: Classifier.load(model_id), 3, warmup=0),
+               ratio=False)
+    table.time("  of which keras load_model (safe_mode)", median_time(lambda: load_model(model_id), 3, warmup=0),
+               ratio=False)
+
+    predict = median_time(lambda: clf.predict_inputs(batch), repeats * 2, warmup=2)
+    table.time("single-image prediction (model input -> probabilities)", predict)
+
+    def from_bytes():
+        forget_images()  # A new upload: its lungs (lung-cropped models) are segmented again.
+        clf.predict_xray(load_xray(data))
+
+    table.time("single-image prediction from file bytes (decode, preprocess)", median_time(from_bytes, repeats))
+
+    many = np.repeat(batch, BATCH_SIZE * 4, axis=0)
+    seconds = median_time(lambda: clf.predict_inputs(many, BATCH_SIZE), max(3, repeats // 4))
+    rate = len(many) / seconds
+    table.figure(f"batch prediction throughput (batch {BATCH_SIZE})", f"{rate:7.0f} img/s",
+                 f"goal >= 50 img/s: {'met' if rate >= 50 else 'NOT met'}")
+
+    one_pass = median_time(lambda: clf.analyse_input(x, "gradcam"), repeats * 2, warmup=2)
+    table.time("prediction + Grad-CAM (one pass, model input)", one_pass,
+               goal(one_pass, 0.150, "< 150 ms") + f", {'within' if one_pass <= 3 * table.forward else 'NOT within'}"
+               f" 3 forward passes")
+
+    def upload():
+        forget_images()
+        clf.analyse_xray(load_xray(data), "gradcam")
+
+    table.time("prediction + Grad-CAM from file bytes (new upload)", median_time(upload, repeats))
+
+    for method in METHODS:
+        clf.explain_input(x, method)  # build and trace once
+        slow = method in ("scorecam", "smoothgrad")
+        seconds = median_time(lambda: clf.explain_input(x, method, target=0), max(3, repeats // 4) if slow else repeats)
+        table.time(f"{METHOD_LABELS[method]} map (explainer built)", seconds,
+                   goal(seconds, 3.0, "< 3 s") if slow else "")
+    reference = median_time(lambda: clf.explain_input(x, "gradcam", target=0, reference=True), max(3, repeats // 4))
+    table.time("Grad-CAM through tf-keras-vis's own call, for contrast", reference)
+
+    def build(method):
+        def run():
+            ExplainerSet(clf.model).explain(x, method, 0, card.explain_layer)
+        return run
+
+    for method in ("gradcam", "scorecam"):
+        table.time(f"build {METHOD_LABELS[method]} explainer (clone, trace, first map)",
+                   median_time(build(method), 3, warmup=0), ratio=False)
+    table.figure("peak resident memory of this process",
+                 f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:7.0f} MB")
+
+
+# ------------------------------------------------------------------------------------------- dashboard
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
+
+def dashboard(table: Table, uploads: int) -> None:
+    """Cold start and warm upload-to-heatmap of a real `streamlit run` server in headless Chromium."""
+    try:
+        from playwright.sync_api import expect, sync_playwright
+    except ImportError:
+        print("  dashboard: skipped (playwright is not installed: pip install -r requirements-dev.txt)")
+        return
+    if not CHROMIUM.exists():
+        print("  dashboard: skipped (Debian chromium is not installed at /usr/bin/chromium)")
+        return
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+               "--browser.gatherUsageStats", "false"]
+    folder = Path(tempfile.mkdtemp(prefix="cxr-bench-"))
+    files = []
+    for seed in range(uploads + 1):
+        files.append(folder / f"upload{seed}.png")
+        files[-1].write_bytes(synthetic_png(seed + 1))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        expect.set_options(timeout=180_000)
+        page.set_default_timeout(180_000)
+        started = time.perf_counter()
+        log = (folder / "streamlit.log").open("wb")
+        server = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                  env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        try:
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                        break
+                except OSError:
+                    if server.poll() is not None or time.perf_counter() - started > 180:
+                        raise RuntimeError("the dashboard did not start; see " + str(folder / "streamlit.log"))
+                    time.sleep(0.1)
+            healthy = time.perf_counter() - started
+            page.goto(url)
+            expect(page.get_by_role("heading", name="Diagnose & explain")).to_be_visible()
+            expect(page.locator("input[type=file]").first).to_be_attached()
+            expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0)
+            cold = time.perf_counter() - started
+            table.time("dashboard: process start -> server answers", healthy, ratio=False)
+            table.time("dashboard cold start (process start -> Diagnose page)", cold, goal(cold, 15, "< 15 s"),
+                       ratio=False)
+            times = []
+            overlay = '[data-testid="stMain"] [data-testid="stImage"] img'
+            for i, path in enumerate(files):
+                images = page.locator(overlay)
+                previous = images.nth(1).get_attribute("src") if images.count() == 2 else ""
+                start = time.perf_counter()
+                page.locator("input[type=file]").first.set_input_files(str(path))
+                # The heatmap has arrived when the second picture (the overlay) is a new, loaded
+                # image; then wait for the rest of the page (trust checks) to finish running.
+                page.wait_for_function(
+                    "([sel, previous]) => { const im = document.querySelectorAll(sel);"
+                    " return im.length === 2 && im[1].src !== previous && im[1].complete; }",
+                    arg=[overlay, previous], polling=20)
+                heatmap = time.perf_counter() - start
+                expect(page.get_by_text(re.compile(r"^Grad-CAM for (COVID-19|Normal|Pneumonia), layer "))) \
+                    .to_be_visible()
+                expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0)
+                done = time.perf_counter() - start
+                if i == 0:
+                    table.time("dashboard first upload -> heatmap (builds explainers)", heatmap, ratio=False)
+                    table.time("dashboard first upload -> page complete", done, ratio=False)
+                else:
+                    times.append((heatmap, done))
+            warm = statistics.median(t[0] for t in times)
+            table.time("dashboard warm upload -> heatmap", warm, goal(warm, 2.0, "< 2 s"))
+            table.time("dashboard warm upload -> page complete (all trust checks)",
+                       statistics.median(t[1] for t in times))
+            table.figure("dashboard process peak resident memory", f"{_peak_rss_mb(server.pid):7.0f} MB")
+        finally:
+            browser.close()
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            log.close()
+
+
+# -------------------------------------------------------------------------------------------- training
+
+def training(table: Table, image_size: int, images: int = 96) -> None:
+    """Images per second per epoch of each architecture, on synthetic arrays through the real
+    `tf.data` pipeline (augmentation included), second epoch timed (the first traces)."""
+    import keras
+
+    from training.architectures import ARCHITECTURES, build_model
+    from training.data import make_dataset
+
+    rng = np.random.default_rng(0)
+    x = rng.random((images, image_size, image_size, 1), dtype=np.float32).astype(np.float16)
+    y = rng.integers(0, 3, images)
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds = time.perf_counter() - self.start
+
+    for arch in ARCHITECTURES:
+        model, _ = build_model(arch, image_size, 1, 3)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy",
+                      metrics=[keras.metrics.AUC(name="auc", multi_label=True, num_labels=3)])
+        timer = EpochTimer()
+        model.fit(make_dataset(x, y, 3, BATCH_SIZE, True, 0), epochs=3, verbose=0, callbacks=[timer])
+        table.figure(f"training throughput {arch} ({image_size} px)", f"{images / timer.seconds:7.1f} img/s",
+                     f"{timer.seconds / images * 1000:.0f} ms per image per epoch")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="registry model id (default: the registry's default model)")
+    parser.add_argument("--repeats", type=int, default=20, help="repetitions of each fast measurement")
+    parser.add_argument("--uploads", type=int, default=4, help="warm uploads timed in the dashboard")
+    parser.add_argument("--image", type=Path, help="image file to use (default: a synthetic 1024x1024 PNG)")
+    parser.add_argument("--skip-dashboard", action="store_true")
+    parser.add_argument("--skip-training", action="store_true")
+    args = parser.parse_args(argv)
+    from model.runtime import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    print(f"machine: {machine()}")
+    print(f"image: {args.image or 'synthetic 1024x1024 PNG'}; medians; 'x' = multiple of the bare forward pass")
+    table = Table()
+    serving(table, args.model, args.image.read_bytes() if args.image else synthetic_png(), args.repeats)
+    if not args.skip_dashboard:
+        print("\ndashboard (default model of the registry the server sees)")
+        dashboard(table, args.uploads)
+    if not args.skip_training:
+        from model.registry import default_model_id, read_card
+
+        print("\ntraining")
+        training(table, read_card(args.model or default_model_id()).input_size)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
