@@ -84,12 +84,17 @@ def training_curves(history: pd.DataFrame, height: int = 360) -> go.Figure:
 
 
 def compare_curves(histories: dict[str, pd.DataFrame], metric: str = "val_loss", height: int = 360) -> go.Figure:
-    """One curve per model of one history column, overlaid; models without that column are left out."""
+    """One curve per model of one history column, overlaid; models without that column are left out.
+
+    An ensemble's history holds its members' rows with a `member` column: one curve per member."""
     fig = go.Figure()
     for model_id, history in histories.items():
         if history is None or metric not in getattr(history, "columns", ()):
             continue
-        fig.add_trace(go.Scatter(x=_epochs(history), y=history[metric], mode="lines+markers", name=model_id))
+        parts = history.groupby("member", sort=False) if "member" in history else [(None, history)]
+        for member, rows in parts:
+            name = model_id if member is None else f"{model_id} · member {member}"
+            fig.add_trace(go.Scatter(x=_epochs(rows), y=rows[metric], mode="lines+markers", name=name))
     if not fig.data:
         return _empty(f"No model has a {metric!r} history.", height)
     fig.update_xaxes(title="epoch")

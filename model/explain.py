@@ -174,19 +174,7 @@ class ExplainerSet:
 
             spec = tf.TensorSpec((None, *self.model.inputs[0].shape[1:]), tf.float32)
             if kind == "cam":
-                from tf_keras_vis.utils.model_modifiers import ExtractIntermediateLayerForGradcam
-
-                extract = ExtractIntermediateLayerForGradcam(layer, seek_conv_layer=False)(
-                    self.explainer("gradcam").model)
-
-                @tf.function(input_signature=[spec, tf.TensorSpec((), tf.int32)])
-                def step(x, k):
-                    with tf.GradientTape(watch_accessed_variables=False) as tape:
-                        tape.watch(x)
-                        logits, activations = extract(x, training=False)
-                        k = tf.where(k < 0, tf.cast(tf.argmax(logits[0]), tf.int32), k)
-                        score = logits[:, k]
-                    return logits, activations, tape.gradient(score, activations), k
+                step = self._cam_step(layer, spec)
             elif kind == "saliency":
                 linear = self.explainer("smoothgrad").model
 
@@ -203,6 +191,49 @@ class ExplainerSet:
                 step = tf.function(lambda x: linear(x, training=False), input_signature=[spec])
             self._steps[key] = step
         return self._steps[key]
+
+    def _cam_step(self, layer: str, spec):
+        """(logits, layer output, gradient of the class logit at the layer output, class), traced.
+
+        When everything after the layer depends on it alone (the last feature map before pooling,
+        as in the shipped models), the network is run as features then head and only the head is
+        recorded for the gradient: the pass costs about one forward pass. Otherwise the whole
+        network is recorded, as tf-keras-vis does, through its `ExtractIntermediateLayerForGradcam`.
+        """
+        import keras
+        import tensorflow as tf
+
+        linear = self.explainer("gradcam").model
+        try:
+            features = keras.Model(linear.inputs, linear.get_layer(layer).output)
+            head = keras.Model(linear.get_layer(layer).output, linear.outputs[0])
+        except ValueError:  # Other tensors (e.g. a skip connection) reach the output: no split.
+            head = None
+        if head is not None:
+            @tf.function(input_signature=[spec, tf.TensorSpec((), tf.int32)])
+            def split_step(x, k):
+                activations = features(x, training=False)
+                with tf.GradientTape(watch_accessed_variables=False) as tape:
+                    tape.watch(activations)
+                    logits = head(activations, training=False)
+                    k = tf.where(k < 0, tf.cast(tf.argmax(logits[0]), tf.int32), k)
+                    score = logits[:, k]
+                return logits, activations, tape.gradient(score, activations), k
+            return split_step
+
+        from tf_keras_vis.utils.model_modifiers import ExtractIntermediateLayerForGradcam
+
+        extract = ExtractIntermediateLayerForGradcam(layer, seek_conv_layer=False)(linear)
+
+        @tf.function(input_signature=[spec, tf.TensorSpec((), tf.int32)])
+        def step(x, k):
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(x)
+                logits, activations = extract(x, training=False)
+                k = tf.where(k < 0, tf.cast(tf.argmax(logits[0]), tf.int32), k)
+                score = logits[:, k]
+            return logits, activations, tape.gradient(score, activations), k
+        return step
 
     def _smoothgrad(self, batch: np.ndarray, class_index: int) -> np.ndarray:
         """SmoothGrad as tf-keras-vis computes it (noise scaled to the image's range, mean of the

@@ -66,6 +66,14 @@ def test_compare_curves_one_curve_per_model():
     assert len(compare_curves({"a": history()}, metric="val_auc").data) == 1
 
 
+def test_an_ensembles_history_gives_one_curve_per_member():
+    members = pd.concat([history(4).assign(member="m1"), history(6, 0.2).assign(member="m2")], ignore_index=True)
+    fig = compare_curves({"ens": members, "tiny-a": history()})
+    assert [t.name for t in fig.data] == ["ens · member m1", "ens · member m2", "tiny-a"]
+    assert [len(t.x) for t in fig.data[:2]] == [4, 6] and list(fig.data[1].x) == [1, 2, 3, 4, 5, 6]
+    np.testing.assert_allclose(fig.data[1].y, history(6, 0.2)["val_loss"])
+
+
 def test_confusion_matrix_counts_and_normalisation(report):
     counts = np.array(report["confusion_matrix"])
     fig = confusion_matrix_figure(report)

@@ -251,6 +251,8 @@ def test_ensemble_command_writes_an_evaluated_entry_and_refuses_mismatched_membe
     assert metrics["n"] == card.training["splits"]["test"]["images"]
     clf = Classifier.load("ab", root=registry)
     assert clf.explain_xray(synthetic_radiograph(50), "gradcam")[0].layer == "ensemble_features"
+    history = read_history("ab", registry)
+    assert sorted(set(history["member"])) == ["a", "b"] and len(history) == 2  # one epoch each
     assert "macro avg" in capsys.readouterr().out
     code = ensemble.main(["--members", "a", "c", "--model-id", "ac", "--data", str(manifest),
                           "--registry", str(registry), "--cache-dir", str(cache)])

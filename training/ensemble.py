@@ -7,7 +7,7 @@ The members must share their preprocessing, labels and patient split (same data 
 the ensemble's internal test split is one that no member trained or stopped on. The merged model
 is one flat Keras graph (see `training.architectures.merge_members`): the dashboard, the CLI and
 Grad-CAM use it like any other entry. The command evaluates it on the internal test split and
-writes a complete registry entry (model, card, metrics; the training curves are the members' own).
+writes a complete registry entry (model, card, metrics, and the members' training histories).
 """
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pandas as pd
+
 from model.metrics import format_report
-from model.registry import ModelCard, RegistryError, load_model, read_card, registry_root, save_entry
+from model.registry import ModelCard, RegistryError, load_model, read_card, read_history, registry_root, save_entry
 from training.train import DEFAULT_CACHE, evaluate_split, headline, prepare_data
 
 
@@ -51,6 +53,14 @@ def check_members(cards: list[ModelCard]) -> None:
                 (card.training or {}).get("splits") != (first.training or {}).get("splits"):
             raise ValueError(f"{card.id} and {first.id} were trained on different patient splits, so one "
                              f"member's test images could be another's training images")
+
+
+def member_history(cards: list[ModelCard], root: Path) -> pd.DataFrame:
+    """The members' training histories in one table with a `member` column, so the ensemble's
+    entry keeps its training curves even where the members are not shipped."""
+    frames = [read_history(card.id, root).assign(member=card.id) for card in cards]
+    frames = [frame for frame in frames if len(frame)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def main(argv=None) -> int:
@@ -97,7 +107,7 @@ def main(argv=None) -> int:
         architecture="ensemble(" + ", ".join(c.architecture for c in cards) + ")", labels=list(first.labels),
         preprocessing=first.prep.to_dict(), explain_layer=explain_layer, training=summary,
         metrics=headline(report), default=args.default, notes=notes)
-    folder = save_entry(model, card, metrics=report, root=root)
+    folder = save_entry(model, card, history=member_history(cards, root), metrics=report, root=root)
     print(f"wrote {folder} ({sum(p.stat().st_size for p in folder.iterdir()) / 1e6:.1f} MB)")
     return 0
 

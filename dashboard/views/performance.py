@@ -255,7 +255,7 @@ def main() -> None:
     if members:  # An ensemble is assembled, not trained: its members' curves are its training.
         st.caption(f"This version averages {len(members)} trained members ({', '.join(members)}); "
                    "their validation curves are shown.")
-        histories = {member: common.history_or_empty(common.model_key(member)) for member in members}
+        histories = {card.id: common.history_or_empty(key)}
         for column, (metric, tab) in zip(st.columns(2), (("val_auc", "auc"), ("val_loss", "loss"))):
             column.plotly_chart(charts.compare_curves(histories, metric), key=f"member_{tab}", config=PLOT_CONFIG)
     else:
