@@ -22,7 +22,9 @@ import math
 import os
 import re
 import stat
+import struct
 import warnings
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -350,11 +352,54 @@ def _open_checked(data: bytes, kind: str, max_pixels: int, min_side: int) -> Ima
         image = Image.open(io.BytesIO(data), formats=[kind])
     _check_dimensions(image.width, image.height, max_pixels, min_side)
     image.load()
+    if kind == "PNG" and not _png_pixel_data_complete(data):
+        # Pillow accepts a PNG whose compressed pixel stream ends cleanly but early and fills the
+        # missing rows with black; a half-black radiograph must not reach the model.
+        raise XrayInputError(_MSG_TRUNCATED)
     try:
         ImageOps.exif_transpose(image, in_place=True)
     except Exception:  # Broken EXIF must not block a readable image: show it as stored, as viewers do.
         pass
     return image
+
+
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+def _png_pixel_data_complete(data: bytes) -> bool:
+    """Whether a PNG's IDAT stream decompresses to every row its header promises.
+
+    Reads the chunks (no CRC check: Pillow did that), decompresses at most the expected size plus
+    one byte and compares. A file whose structure cannot be followed is left to Pillow's verdict.
+    """
+    try:
+        position, idat, header = 8, [], None
+        while position + 8 <= len(data):
+            length = struct.unpack(">I", data[position:position + 4])[0]
+            kind = data[position + 4:position + 8]
+            body = data[position + 8:position + 8 + length]
+            if kind == b"IHDR":
+                header = struct.unpack(">IIBBBBB", body[:13])
+            elif kind == b"IDAT":
+                idat.append(body)
+            elif kind == b"IEND":
+                break
+            position += 12 + length
+        if header is None:
+            return True
+        width, height, depth, colour, _, _, interlace = header
+        bits = _PNG_CHANNELS[colour] * depth
+        passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
+        expected = 0
+        for x0, y0, dx, dy in passes:
+            pass_width, pass_height = -(-max(width - x0, 0) // dx), -(-max(height - y0, 0) // dy)
+            if pass_width and pass_height:
+                expected += pass_height * (1 + -(-pass_width * bits // 8))
+        produced = len(zlib.decompressobj().decompress(b"".join(idat), expected + 1))
+    except (struct.error, KeyError, zlib.error):
+        return True
+    return produced >= expected
 
 
 def _pil_to_gray(image: Image.Image) -> tuple[np.ndarray, int]:

@@ -480,3 +480,37 @@ def test_colourfulness_separates_a_photo_from_a_radiograph_saved_as_rgb():
         _Image.fromarray(array).save(buffer, format="PNG")
         scores.append(load_xray(buffer.getvalue()).metadata["colourfulness"])
     assert scores[0] > 50 and scores[1] == 0.0
+
+
+ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+def _png_by_hand(pixels: np.ndarray, interlace: bool, keep: float = 1.0) -> bytes:
+    """An 8-bit grey PNG written here (Pillow cannot write Adam7), its pixel stream cleanly
+    compressed but holding only the first `keep` share of its rows (Pillow itself refuses a cut
+    inside a row, but fills missing whole rows with black)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    height, width = pixels.shape
+    parts = [pixels[y0::dy, x0::dx] for x0, y0, dx, dy in ADAM7] if interlace else [pixels]
+    rows = [b"\x00" + row.tobytes() for part in parts if part.size for row in part]
+    raw = b"".join(rows[:max(1, int(len(rows) * keep))])
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, int(interlace))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("interlace", [False, True], ids=["plain", "adam7"])
+@pytest.mark.parametrize("size", [(70, 70), (97, 131), (64, 3000)])
+def test_png_pixel_stream_must_hold_every_row(interlace, size):
+    height, width = size
+    pixels = (np.arange(height * width) % 251).astype(np.uint8).reshape(height, width)
+    complete = load_xray(_png_by_hand(pixels, interlace))
+    np.testing.assert_allclose(complete.pixels, pixels / 255.0, atol=1e-6)
+    for keep in (0.05, 0.99):  # Pillow would fill the missing rows with black
+        with pytest.raises(XrayInputError, match="incomplete"):
+            load_xray(_png_by_hand(pixels, interlace, keep))
