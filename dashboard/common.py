@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 from typing import NamedTuple
 
@@ -92,10 +93,39 @@ def card_label(card: ModelCard) -> str:
 # --------------------------------------------------------------------------- cached resources and data
 
 
+def keep_tensorflow_caches_between_runs() -> None:
+    """Stop Streamlit's end-of-run `keras.backend.clear_session()` from emptying TensorFlow's caches.
+
+    After every script run Streamlit calls `keras.backend.clear_session()`
+    (`streamlit/runtime/scriptrunner/script_runner.py`, `_clean_problem_modules`), which also clears
+    TensorFlow's kernel cache. Every traced function of the cached models (forward pass, Grad-CAM
+    step, lung U-Net) is then optimised and instantiated again on the next run: about 0.25 s each
+    on two cores, over a second per upload. This app builds no Keras models in its scripts (they
+    are loaded once and cached), so calls coming from Streamlit's own modules are skipped; any
+    other caller still gets the real `clear_session`. Idempotent.
+    """
+    import keras
+
+    original = keras.backend.clear_session
+    if getattr(original, "keeps_caches", False):
+        return
+
+    def clear_session(*args, **kwargs):
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller == "streamlit" or caller.startswith("streamlit."):
+            return None
+        return original(*args, **kwargs)
+
+    clear_session.keeps_caches = True
+    clear_session.__wrapped__ = original
+    keras.backend.clear_session = clear_session
+
+
 @st.cache_resource(max_entries=6, show_spinner="Loading the model…")
 def cached_classifier(key: ModelKey):
     from model.classifier import Classifier  # Imports TensorFlow: only when a model is really needed.
 
+    keep_tensorflow_caches_between_runs()
     return Classifier.load(key.model_id, Path(key.root))
 
 
@@ -218,6 +248,7 @@ def lung_key(preferred: str = "") -> ModelKey | None:
 def cached_lung_segmenter(key: ModelKey):
     from model.lungs import LungSegmenter
 
+    keep_tensorflow_caches_between_runs()
     return LungSegmenter.load(key.model_id, Path(key.root))
 
 

@@ -301,6 +301,20 @@ def fit_within(image: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarra
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
+def encode_png(image: np.ndarray) -> bytes:
+    """Lossless PNG bytes of a uint8 grayscale (HxW) or RGB (HxWx3) image, at zlib level 1: about
+    five times faster than the default level for a 1024-pixel radiograph, files about a third larger."""
+    image = np.ascontiguousarray(image)
+    if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+        raise ValueError(f"encode_png takes uint8 HxW or HxWx3 images, got {image.dtype} {image.shape}")
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise ValueError("the image could not be encoded as PNG")
+    return encoded.tobytes()
+
+
 def to_uint8(pixels: np.ndarray) -> np.ndarray:
     return np.round(np.clip(pixels, 0.0, 1.0) * 255.0).astype(np.uint8)
 

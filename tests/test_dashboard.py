@@ -343,3 +343,27 @@ def test_a_damaged_model_file_is_one_clear_error(test_registry, tmp_path, monkey
     assert not at.exception
     assert len(at.error) == 1 and "could not be loaded" in at.error[0].value
     assert not at.main.image
+
+
+def test_streamlits_end_of_run_clear_session_keeps_tensorflow_caches(monkeypatch):
+    """Streamlit calls keras.backend.clear_session() after every run, which would re-instantiate
+    every traced model function on the next upload; only Streamlit's own call is skipped."""
+    import keras
+
+    from dashboard import common
+
+    calls = []
+    monkeypatch.setattr(keras.backend, "clear_session", lambda *a, **k: calls.append(1))
+    common.keep_tensorflow_caches_between_runs()
+    common.keep_tensorflow_caches_between_runs()  # idempotent: wrapped once
+    exec("import keras\nkeras.backend.clear_session()", {"__name__": "streamlit.runtime.scriptrunner.script_runner"})
+    assert calls == []
+    keras.backend.clear_session()  # anyone else still clears
+    assert calls == [1]
+
+
+def test_loading_a_model_installs_the_guard(app):
+    import keras
+
+    upload(open_page(app, "diagnose"), IMAGE)
+    assert getattr(keras.backend.clear_session, "keeps_caches", False)

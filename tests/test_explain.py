@@ -253,3 +253,18 @@ def test_display_copy_is_bounded_and_keeps_the_aspect_ratio():
     small = np.zeros((300, 200, 3), np.uint8)
     assert fit_within(small) is small
     assert fit_within(np.zeros((20, 4000, 3), np.uint8)).shape == (6, DISPLAY_MAX_SIDE, 3)
+
+
+@pytest.mark.parametrize("shape", [(40, 60), (40, 60, 3)])
+def test_png_encoding_is_lossless_and_keeps_rgb_order(shape):
+    import io
+
+    from PIL import Image
+
+    from model.explain import encode_png
+
+    image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    decoded = np.asarray(Image.open(io.BytesIO(encode_png(image))))
+    np.testing.assert_array_equal(decoded, image)
+    with pytest.raises(ValueError, match="uint8"):
+        encode_png(image.astype(np.float32))

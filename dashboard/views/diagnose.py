@@ -13,7 +13,7 @@ import streamlit as st
 from dashboard import common
 from model import charts
 from model.compare import map_similarity
-from model.explain import COLORMAPS, METHOD_LABELS, SLOW_METHODS, fit_within, render_overlay, to_uint8
+from model.explain import COLORMAPS, METHOD_LABELS, SLOW_METHODS, encode_png, fit_within, render_overlay, to_uint8
 from model.occlusion import FILLS, grid_boxes
 from model.report import build_report, build_report_pdf
 
@@ -145,10 +145,11 @@ def compute_map(image_digest, key, xray, controls):
 def images_row(xray, shown, overlay, explanation) -> None:
     original, explained = st.columns(2, gap="medium")
     size = f"{xray.metadata.get('width', '?')} x {xray.metadata.get('height', '?')} px"
-    original.image(to_uint8(shown), caption=f"Original ({xray.metadata.get('format', 'image')}, {size})",
-                   width="stretch", output_format="PNG")
+    # Encoded here at a fast zlib level: Streamlit's own PNG encoding took longer than the model.
+    original.image(encode_png(to_uint8(shown)), caption=f"Original ({xray.metadata.get('format', 'image')}, {size})",
+                   width="stretch")
     where = f", layer {explanation.layer}" if explanation.layer else ""
-    explained.image(overlay, width="stretch", output_format="PNG",
+    explained.image(encode_png(overlay), width="stretch",
                     caption=f"{METHOD_LABELS[explanation.method]} for {explanation.label}{where}")
 
 
