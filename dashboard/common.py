@@ -17,8 +17,10 @@ Uploaded files are never written to disk: their bytes go straight to `model.inta
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import NamedTuple
 
@@ -121,12 +123,27 @@ def keep_tensorflow_caches_between_runs() -> None:
     keras.backend.clear_session = clear_session
 
 
+def warm_up_in_background(model) -> None:
+    """Trace a freshly loaded model's functions (and build its Grad-CAM explainer) in a daemon
+    thread, so the page renders at once and the first upload, usually seconds later, finds them
+    ready instead of paying several seconds. A failure only costs that head start."""
+    def run():
+        try:
+            model.warm_up()
+        except Exception:  # noqa: BLE001 - a warm-up must never take the app down
+            logging.getLogger(__name__).warning("warm-up of %s failed", type(model).__name__, exc_info=True)
+
+    threading.Thread(target=run, name="cxr-warm-up", daemon=True).start()
+
+
 @st.cache_resource(max_entries=6, show_spinner="Loading the model…")
 def cached_classifier(key: ModelKey):
     from model.classifier import Classifier  # Imports TensorFlow: only when a model is really needed.
 
     keep_tensorflow_caches_between_runs()
-    return Classifier.load(key.model_id, Path(key.root))
+    loaded = Classifier.load(key.model_id, Path(key.root))
+    warm_up_in_background(loaded)
+    return loaded
 
 
 def classifier(key: ModelKey):
@@ -246,10 +263,13 @@ def lung_key(preferred: str = "") -> ModelKey | None:
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the lung segmentation model…")
 def cached_lung_segmenter(key: ModelKey):
-    from model.lungs import LungSegmenter
+    from model.preprocessing import shared_segmenter
 
     keep_tensorflow_caches_between_runs()
-    return LungSegmenter.load(key.model_id, Path(key.root))
+    # The same copy the lung crop of a classifier's preprocessing uses: one load, one trace.
+    loaded = shared_segmenter(key.model_id, Path(key.root))
+    warm_up_in_background(loaded)
+    return loaded
 
 
 def lung_status(preferred: str = "") -> tuple[ModelKey | None, str]:

@@ -65,6 +65,13 @@ class Classifier:
         model_id = model_id or default_model_id(root)
         return cls(read_card(model_id, root), load_model(model_id, root))
 
+    def warm_up(self) -> None:
+        """Build the Grad-CAM explainer and trace the forward pass and the card layer's Grad-CAM
+        step on a blank input, so that the first real request does not pay for them (seconds)."""
+        blank = np.zeros(tuple(self.model.inputs[0].shape[1:]), np.float32)
+        self.predict_inputs(blank[None])
+        self.analyse_input(blank, "gradcam")
+
     def prepare(self, pixels: np.ndarray) -> np.ndarray:
         """The model input for one grayscale image, through the one preprocessing path."""
         return preprocess(pixels, self.card.preprocessing)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import threading
 import warnings
 from dataclasses import dataclass
 from typing import Callable
@@ -117,12 +118,15 @@ class ExplainerSet:
         self.model = model
         self._built: dict[str, object] = {}
         self._steps: dict[tuple[str, str | None], Callable] = {}
+        # Sessions of one server share a model: build each explainer and step once.
+        self._lock = threading.RLock()
 
     def explainer(self, method: str):
         check_method(method)
-        if method not in self._built:
-            self._built[method] = _build(method, self.model)
-        return self._built[method]
+        with self._lock:
+            if method not in self._built:
+                self._built[method] = _build(method, self.model)
+            return self._built[method]
 
     def explain(self, model_input: np.ndarray, method: str, class_index: int | None, layer: str | None,
                 reference: bool = False) -> tuple[np.ndarray, int, np.ndarray | None]:
@@ -169,27 +173,32 @@ class ExplainerSet:
     def _step(self, kind: str, layer: str | None):
         """Compiled pass of the linear clone: logits only, or (logits, layer output, gradients)."""
         key = (kind, layer)
-        if key not in self._steps:
-            import tensorflow as tf
+        with self._lock:
+            return self._steps[key] if key in self._steps else self._new_step(kind, layer, key)
 
-            spec = tf.TensorSpec((None, *self.model.inputs[0].shape[1:]), tf.float32)
-            if kind == "cam":
-                step = self._cam_step(layer, spec)
-            elif kind == "saliency":
-                linear = self.explainer("smoothgrad").model
+    def _new_step(self, kind: str, layer: str | None, key: tuple):
+        """Trace a step (under the lock): see `_cam_step`; `saliency` gives |d logit_k / d input|
+        of a batch, `logits` the linear clone's output."""
+        import tensorflow as tf
 
-                @tf.function(input_signature=[spec, tf.TensorSpec((), tf.int32)])
-                def step(x, k):
-                    with tf.GradientTape(watch_accessed_variables=False) as tape:
-                        tape.watch(x)
-                        score = linear(x, training=False)[:, k]
-                    # Each sample's score depends only on that sample: the gradient of their sum
-                    # is every sample's own gradient. Absolute value as Saliency's default.
-                    return tf.abs(tape.gradient(score, x))
-            else:
-                linear = self.explainer("smoothgrad").model
-                step = tf.function(lambda x: linear(x, training=False), input_signature=[spec])
-            self._steps[key] = step
+        spec = tf.TensorSpec((None, *self.model.inputs[0].shape[1:]), tf.float32)
+        if kind == "cam":
+            step = self._cam_step(layer, spec)
+        elif kind == "saliency":
+            linear = self.explainer("smoothgrad").model
+
+            @tf.function(input_signature=[spec, tf.TensorSpec((), tf.int32)])
+            def step(x, k):
+                with tf.GradientTape(watch_accessed_variables=False) as tape:
+                    tape.watch(x)
+                    score = linear(x, training=False)[:, k]
+                # Each sample's score depends only on that sample: the gradient of their sum
+                # is every sample's own gradient. Absolute value as Saliency's default.
+                return tf.abs(tape.gradient(score, x))
+        else:
+            linear = self.explainer("smoothgrad").model
+            step = tf.function(lambda x: linear(x, training=False), input_signature=[spec])
+        self._steps[key] = step
         return self._steps[key]
 
     def _cam_step(self, layer: str, spec):

@@ -103,6 +103,10 @@ class LungSegmenter:
             raise RegistryError(f"Model {model_id!r} is a {card.kind} model, not a lung segmentation model.")
         return cls(load_model(model_id, root), card)
 
+    def warm_up(self) -> None:
+        """Trace the forward pass on a blank input (the first call otherwise costs about a second)."""
+        self._forward(np.zeros((1, *tuple(self.model.inputs[0].shape[1:])), np.float32))
+
     def segment(self, pixels: np.ndarray) -> np.ndarray:
         """Lung probability for every pixel of the original image.
 

@@ -10,8 +10,10 @@ weights and augmentation in training can work on the same [0, 1] images that ser
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -95,17 +97,30 @@ def crop_box(shape: tuple[int, int], prep: Preprocessing) -> tuple[int, int, int
 # heatmap back both need the box, and segmenting twice would double the cost of an explanation.
 _LUNG_BOXES: OrderedDict = OrderedDict()
 _SEGMENTERS: dict = {}
+_SEGMENTER_LOCK = threading.Lock()
 MIN_LUNG_BOX_FRACTION = 0.2
 
 
-def _segmenter(model_id: str):
+def shared_segmenter(model_id: str, root: Path | None = None):
+    """The process's one loaded copy of a registry lung segmentation entry (the lung crop, the
+    input check and lung attention all use it); loaded again when its model file changes."""
     from model.lungs import LungSegmenter
-    from model.registry import registry_root
+    from model.registry import entry_dir, registry_root
 
-    key = (str(registry_root()), model_id)
-    if key not in _SEGMENTERS:
-        _SEGMENTERS[key] = LungSegmenter.load(model_id)
-    return _SEGMENTERS[key]
+    root = Path(root) if root is not None else registry_root()
+    try:
+        stamp = (entry_dir(model_id, root) / "model.keras").stat().st_mtime_ns
+    except OSError:
+        stamp = None  # LungSegmenter.load says what is missing.
+    key = (str(root), model_id, stamp)
+    with _SEGMENTER_LOCK:
+        if key not in _SEGMENTERS:
+            _SEGMENTERS[key] = LungSegmenter.load(model_id, root)
+        return _SEGMENTERS[key]
+
+
+def _segmenter(model_id: str):
+    return shared_segmenter(model_id)
 
 
 def forget_images() -> None:

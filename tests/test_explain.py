@@ -268,3 +268,26 @@ def test_png_encoding_is_lossless_and_keeps_rgb_order(shape):
     np.testing.assert_array_equal(decoded, image)
     with pytest.raises(ValueError, match="uint8"):
         encode_png(image.astype(np.float32))
+
+
+def test_warm_up_prepares_the_grad_cam_path_without_changing_results(tiny):
+
+    fresh = Classifier(tiny.card, tiny.model)
+    fresh.warm_up()
+    assert "gradcam" in fresh.explainers._built and ("cam", tiny.card.explain_layer) in fresh.explainers._steps
+    x = tiny.prepare(synthetic_radiograph(40, seed=6))
+    np.testing.assert_allclose(fresh.explain_input(x, target=1).heatmap, tiny.explain_input(x, target=1).heatmap,
+                               atol=1e-6)
+    assert fresh.predict_inputs(x[None]).sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_concurrent_first_requests_build_one_explainer(tiny):
+    from concurrent.futures import ThreadPoolExecutor
+
+    fresh = Classifier(tiny.card, tiny.model)
+    x = tiny.prepare(synthetic_radiograph(40, seed=7))
+    with ThreadPoolExecutor(4) as pool:
+        maps = list(pool.map(lambda _: fresh.explain_input(x, target=0).heatmap, range(8)))
+    assert len(fresh.explainers._built) == 1
+    for heat in maps[1:]:
+        np.testing.assert_allclose(heat, maps[0], atol=1e-6)
