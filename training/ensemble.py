@@ -95,6 +95,7 @@ def main(argv=None) -> int:
     member_wall = sum(float(c.training.get("wall_time_s", 0.0)) for c in cards)
     summary.update({
         "data": str(args.data), "members": [c.id for c in cards], "combination": "mean of the members' logits",
+        "member_metrics": {c.id: c.metrics for c in cards},
         "sources": first.training.get("sources", []), "skipped_images": len(failures),
         "members_wall_time_s": round(member_wall, 1), "merge_wall_time_s": round(time.time() - started, 1),
         "wall_time_s": round(member_wall + time.time() - started, 1)})
