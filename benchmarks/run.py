@@ -36,6 +36,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 BATCH_SIZE = 32
+FIRST_UPLOAD_DELAY = 10.0  # seconds between the page appearing and the first upload
 
 
 class Table:
@@ -238,6 +239,8 @@ def dashboard(table: Table, uploads: int) -> None:
                        ratio=False)
             times = []
             overlay = '[data-testid="stMain"] [data-testid="stImage"] img'
+            # A person takes a few seconds to pick a file; meanwhile the models warm up in the background.
+            time.sleep(FIRST_UPLOAD_DELAY)
             for i, path in enumerate(files):
                 images = page.locator(overlay)
                 previous = images.nth(1).get_attribute("src") if images.count() == 2 else ""
@@ -255,7 +258,8 @@ def dashboard(table: Table, uploads: int) -> None:
                 expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0)
                 done = time.perf_counter() - start
                 if i == 0:
-                    table.time("dashboard first upload -> heatmap (builds explainers)", heatmap, ratio=False)
+                    table.time(f"dashboard first upload {FIRST_UPLOAD_DELAY:.0f} s after the page -> heatmap", heatmap,
+                               ratio=False)
                     table.time("dashboard first upload -> page complete", done, ratio=False)
                 else:
                     times.append((heatmap, done))

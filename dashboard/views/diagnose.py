@@ -366,12 +366,13 @@ def main() -> None:
     clf = common.classifier(key)
     if clf is None:
         return
+    # Loaded (and warmed up in the background) before any upload, like the classifier.
+    lungs, lungs_reason = common.lung_status(card.prep.lung_model)
     upload = common.read_upload(uploaded, prompt="Upload a frontal chest radiograph to see the model's "
                                                  "probabilities and explanation maps.")
     if upload is None:
         return
     image_digest, xray = upload
-    lungs, lungs_reason = common.lung_status(card.prep.lung_model)
     with st.spinner("Checking the image…"):
         warnings = common.input_warnings(image_digest, lungs, xray.pixels, xray.metadata)
         prediction = common.predict(image_digest, key, xray.pixels)
