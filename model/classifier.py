@@ -108,14 +108,16 @@ class Classifier:
                       layer: str | None = None, reference: bool = False) -> Explanation:
         """A map at model-input resolution for one preprocessed image (`reference`: through
         tf-keras-vis's own call, see `ExplainerSet`)."""
-        return self.analyse_input(model_input, method, target, layer, reference)[1]
+        return self.analyse_input(model_input, method, target, layer, reference, predict=False)[1]
 
     def analyse_input(self, model_input: np.ndarray, method: str = "gradcam", target: int | str | None = None,
-                      layer: str | None = None, reference: bool = False) -> tuple[Prediction, Explanation]:
+                      layer: str | None = None, reference: bool = False,
+                      predict: bool = True) -> tuple[Prediction | None, Explanation]:
         """Prediction and explanation of one preprocessed image.
 
         For Grad-CAM and Grad-CAM++ on a softmax model both come from one forward and backward
-        pass; other methods add a forward pass for the prediction.
+        pass; other methods add a forward pass for the prediction (none with `predict=False`,
+        which returns None in its place).
         """
         check_method(method)
         layer = layer or self.card.explain_layer
@@ -127,27 +129,28 @@ class Classifier:
             probabilities = self.predict_inputs(model_input[None])[0]
             index = int(np.argmax(probabilities))
         heat, index, logits = self.explainers.explain(model_input, method, index, layer, reference=reference)
-        if probabilities is None:
+        if probabilities is None and predict:
             if logits is not None and self._softmax_head:
                 shifted = np.exp(logits.astype(np.float64) - logits.max())
                 probabilities = shifted / shifted.sum()
             else:
                 probabilities = self.predict_inputs(model_input[None])[0]
         explanation = Explanation(heat, method, index, self.labels[index], None if method == "smoothgrad" else layer)
-        return Prediction(self.labels, probabilities), explanation
+        return (Prediction(self.labels, probabilities) if probabilities is not None else None), explanation
 
     def explain_xray(self, xray: Xray | np.ndarray, method: str = "gradcam", target: int | str | None = None,
                      layer: str | None = None) -> tuple[Explanation, np.ndarray]:
         """The explanation and its map brought back onto the original image's pixel grid."""
-        _, explanation, image_map = self.analyse_xray(xray, method, target, layer)
+        _, explanation, image_map = self.analyse_xray(xray, method, target, layer, predict=False)
         return explanation, image_map
 
     def analyse_xray(self, xray: Xray | np.ndarray, method: str = "gradcam", target: int | str | None = None,
-                     layer: str | None = None) -> tuple[Prediction, Explanation, np.ndarray]:
+                     layer: str | None = None,
+                     predict: bool = True) -> tuple[Prediction | None, Explanation, np.ndarray]:
         """What the Diagnose page shows for an upload: probabilities, the explanation, and its map
         on the original image's pixel grid, with the image preprocessed once."""
         pixels = xray.pixels if isinstance(xray, Xray) else xray
-        prediction, explanation = self.analyse_input(self.prepare(pixels), method, target, layer)
+        prediction, explanation = self.analyse_input(self.prepare(pixels), method, target, layer, predict=predict)
         return prediction, explanation, self.to_image(explanation.heatmap, pixels)
 
     def to_image(self, model_map: np.ndarray, pixels: np.ndarray) -> np.ndarray:

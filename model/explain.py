@@ -33,6 +33,9 @@ COLORMAPS = {"jet": cv2.COLORMAP_JET, "turbo": cv2.COLORMAP_TURBO, "inferno": cv
              "viridis": cv2.COLORMAP_VIRIDIS, "hot": cv2.COLORMAP_HOT}
 
 
+_LIBRARY_CALL_LOCK = threading.Lock()
+
+
 def _build(method: str, model):
     from tf_keras_vis.gradcam import Gradcam
     from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
@@ -164,7 +167,9 @@ class ExplainerSet:
 
         # Score-CAM runs `model.predict`, whose progress bar would corrupt the CLI's JSON on stdout;
         # Keras also warns about the input structure of the cloned model, which is harmless here.
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        # Both redirections change process-wide state: one library call at a time, or two sessions
+        # could restore them in the wrong order and leave stdout swallowed.
+        with _LIBRARY_CALL_LOCK, contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             if method == "smoothgrad":
                 np.random.seed(SMOOTHGRAD_SEED)  # the noise the compiled path draws

@@ -74,6 +74,12 @@ class LungSegmenter:
         self.model = model
         self.card = card
         self._forward = compiled_forward(model)
+        # Copies of the same weights share remembered maps; another model (or a retrained file
+        # under the same id) does not.
+        digest = hashlib.blake2b(digest_size=16)
+        for weights in model.get_weights():
+            digest.update(np.ascontiguousarray(weights).tobytes())
+        self._weights_digest = digest.hexdigest()
 
     @classmethod
     def load(cls, model_id: str | None = None, root: Path | None = None) -> "LungSegmenter":
@@ -121,7 +127,7 @@ class LungSegmenter:
         prep = self.card.prep
         # The same upload is segmented for the input check, the lung crop and the attention figure,
         # often by separately loaded copies of this model: remember the model-resolution map.
-        key = (self.card.id, self.card.created, pixels.shape,
+        key = (self._weights_digest, pixels.shape,
                hashlib.blake2b(np.ascontiguousarray(pixels).tobytes(), digest_size=16).hexdigest())
         model_map = _MODEL_MAPS.get(key)
         if model_map is None:

@@ -362,8 +362,14 @@ def test_streamlits_end_of_run_clear_session_keeps_tensorflow_caches(monkeypatch
     assert calls == [1]
 
 
-def test_loading_a_model_installs_the_guard(app):
+def test_loading_a_model_installs_the_guard(app, monkeypatch):
     import keras
 
+    from dashboard import common
+
+    # Start from the real clear_session and no cached model, whatever earlier tests did.
+    real = getattr(keras.backend.clear_session, "__wrapped__", keras.backend.clear_session)
+    monkeypatch.setattr(keras.backend, "clear_session", real)
+    common.cached_classifier.clear()
     upload(open_page(app, "diagnose"), IMAGE)
     assert getattr(keras.backend.clear_session, "keeps_caches", False)

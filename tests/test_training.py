@@ -232,6 +232,19 @@ def test_members_that_cannot_share_a_graph_are_refused(second, message):
         merge_members([_member(64, 4), _member(*second)])
 
 
+def test_a_member_with_more_than_dropout_between_pooling_and_head_is_refused():
+    import keras
+    from keras import layers
+
+    from training.architectures import merge_members
+
+    inputs = keras.Input((64, 64, 1))
+    pooled = layers.GlobalAveragePooling2D()(layers.Conv2D(4, 16, strides=16)(inputs))
+    outputs = layers.Dense(3, activation="softmax")(layers.LayerNormalization()(pooled))
+    with pytest.raises(ValueError, match="only dropout"):
+        merge_members([_member(64, 4), keras.Model(inputs, outputs)])
+
+
 def test_ensemble_command_writes_an_evaluated_entry_and_refuses_mismatched_members(manifest, tmp_path, capsys):
     from training import ensemble
 

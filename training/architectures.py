@@ -130,6 +130,14 @@ def merge_members(members: list, name: str = "ensemble"):
         pools = [layer.name for layer in member.layers if isinstance(layer, layers.GlobalAveragePooling2D)]
         if len(pools) != 1:
             raise ValueError(f"member {i} needs exactly one global average pooling before its head")
+        # Only dropout (an identity at inference) may sit between the pooling and the head, or the
+        # stacked kernel would not reproduce the member's logits.
+        node = head
+        while not isinstance(node, layers.GlobalAveragePooling2D):
+            inbound = node._inbound_nodes[0].parent_nodes if node._inbound_nodes else []
+            if node is not head and not isinstance(node, layers.Dropout) or len(inbound) != 1:
+                raise ValueError(f"member {i}: only dropout may lie between its global pooling and its head")
+            node = inbound[0].operation
         prefix = f"m{i}_"
 
         def rename(layer, prefix=prefix):

@@ -42,7 +42,11 @@ def model_panel(card, key) -> None:
                          width="stretch", column_config={"recall": st.column_config.NumberColumn(format="%.2f"),
                                                          "auc": st.column_config.NumberColumn("AUC", format="%.2f")})
         curves = common.history_or_empty(key)
-        if {"loss", "val_loss"} <= set(curves.columns):
+        if "member" in curves.columns and "val_loss" in curves.columns:  # an ensemble: one curve per member
+            figure = charts.compare_curves({card.id: curves}, "val_loss", height=230)
+            figure.update_layout(legend={"orientation": "h", "y": -0.35})
+            st.plotly_chart(figure, key="panel_curves", config={"displayModeBar": False})
+        elif {"loss", "val_loss"} <= set(curves.columns):
             figure = charts.training_curves(curves[[c for c in ("epoch", "loss", "val_loss") if c in curves]],
                                             height=230)
             figure.update_layout(legend={"orientation": "h", "y": -0.35})
