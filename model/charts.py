@@ -93,7 +93,8 @@ def compare_curves(histories: dict[str, pd.DataFrame], metric: str = "val_loss",
             continue
         parts = history.groupby("member", sort=False) if "member" in history else [(None, history)]
         for member, rows in parts:
-            name = model_id if member is None else f"{model_id} · member {member}"
+            # One ensemble alone: its members' ids say enough (the narrow Diagnose panel).
+            name = model_id if member is None else member if len(histories) == 1 else f"{model_id} · member {member}"
             fig.add_trace(go.Scatter(x=_epochs(rows), y=rows[metric], mode="lines+markers", name=name))
     if not fig.data:
         return _empty(f"No model has a {metric!r} history.", height)

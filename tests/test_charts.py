@@ -72,6 +72,7 @@ def test_an_ensembles_history_gives_one_curve_per_member():
     assert [t.name for t in fig.data] == ["ens · member m1", "ens · member m2", "tiny-a"]
     assert [len(t.x) for t in fig.data[:2]] == [4, 6] and list(fig.data[1].x) == [1, 2, 3, 4, 5, 6]
     np.testing.assert_allclose(fig.data[1].y, history(6, 0.2)["val_loss"])
+    assert [t.name for t in compare_curves({"ens": members}).data] == ["m1", "m2"]
 
 
 def test_confusion_matrix_counts_and_normalisation(report):
