@@ -101,8 +101,9 @@ def keep_tensorflow_caches_between_runs() -> None:
     After every script run Streamlit calls `keras.backend.clear_session()`
     (`streamlit/runtime/scriptrunner/script_runner.py`, `_clean_problem_modules`), which also clears
     TensorFlow's kernel cache. Every traced function of the cached models (forward pass, Grad-CAM
-    step, lung U-Net) is then optimised and instantiated again on the next run: about 0.25 s each
-    on two cores, over a second per upload. This app builds no Keras models in its scripts (they
+    step, lung U-Net) is then optimised and instantiated again on the next run (see the benchmark's
+    row "prediction right after keras clear_session()": about 0.4 s for the forward pass alone on
+    two cores), over a second per upload. This app builds no Keras models in its scripts (they
     are loaded once and cached), so calls coming from Streamlit's own modules are skipped; any
     other caller still gets the real `clear_session`. Idempotent.
     """

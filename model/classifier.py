@@ -125,7 +125,8 @@ class Classifier:
             raise ValueError(f"layer {layer!r} is not an explainable layer of model {self.card.id!r}")
         index = self.class_index(target)
         probabilities = None
-        if index is None and (reference or method == "scorecam"):
+        if index is None and (reference or method not in ("gradcam", "gradcam++")):
+            # Only the compiled Grad-CAM step picks the predicted class in its own pass.
             probabilities = self.predict_inputs(model_input[None])[0]
             index = int(np.argmax(probabilities))
         heat, index, logits = self.explainers.explain(model_input, method, index, layer, reference=reference)

@@ -136,8 +136,8 @@ class ExplainerSet:
         """One normalised map for one preprocessed image (S, S, C).
 
         Args:
-            class_index: class to explain; None explains the class the model predicts, decided in
-                the same pass for the compiled methods.
+            class_index: class to explain; None (Grad-CAM and Grad-CAM++ only, compiled path)
+                explains the class the model predicts, decided in the same pass.
             reference: run tf-keras-vis's own `__call__` (slower; the compiled path must match it).
 
         Returns:
@@ -145,13 +145,12 @@ class ExplainerSet:
             model from the same pass or None when the method does not produce them).
         """
         batch = np.asarray(model_input, np.float32)[None]
+        in_graph = not reference and method in ("gradcam", "gradcam++")
+        if class_index is None and not in_graph:
+            raise ValueError(f"{method} {'through the library ' if reference else ''}needs an explicit class index")
         if reference or method == "scorecam":
-            if class_index is None:
-                raise ValueError("the reference path needs an explicit class index")
             raw, logits = self._library_call(batch, method, class_index, layer), None
         elif method == "smoothgrad":
-            if class_index is None:
-                class_index = int(np.argmax(np.asarray(self._step("logits", None)(batch))[0]))
             raw, logits = self._smoothgrad(batch, class_index), None
         else:
             logits, activations, grads, class_index = self._step("cam", layer)(
@@ -176,20 +175,21 @@ class ExplainerSet:
             return METHODS[method](self.explainer(method), CategoricalScore([class_index]), batch, layer)
 
     def _step(self, kind: str, layer: str | None):
-        """Compiled pass of the linear clone: logits only, or (logits, layer output, gradients)."""
+        """Compiled pass of the linear clone: Grad-CAM's (logits, layer output, gradients, class) or
+        SmoothGrad's input gradients."""
         key = (kind, layer)
         with self._lock:
             return self._steps[key] if key in self._steps else self._new_step(kind, layer, key)
 
     def _new_step(self, kind: str, layer: str | None, key: tuple):
         """Trace a step (under the lock): see `_cam_step`; `saliency` gives |d logit_k / d input|
-        of a batch, `logits` the linear clone's output."""
+        of a batch."""
         import tensorflow as tf
 
         spec = tf.TensorSpec((None, *self.model.inputs[0].shape[1:]), tf.float32)
         if kind == "cam":
             step = self._cam_step(layer, spec)
-        elif kind == "saliency":
+        else:
             linear = self.explainer("smoothgrad").model
 
             @tf.function(input_signature=[spec, tf.TensorSpec((), tf.int32)])
@@ -200,9 +200,6 @@ class ExplainerSet:
                 # Each sample's score depends only on that sample: the gradient of their sum
                 # is every sample's own gradient. Absolute value as Saliency's default.
                 return tf.abs(tape.gradient(score, x))
-        else:
-            linear = self.explainer("smoothgrad").model
-            step = tf.function(lambda x: linear(x, training=False), input_signature=[spec])
         self._steps[key] = step
         return self._steps[key]
 

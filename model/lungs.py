@@ -110,7 +110,7 @@ class LungSegmenter:
         return cls(load_model(model_id, root), card)
 
     def warm_up(self) -> None:
-        """Trace the forward pass on a blank input (the first call otherwise costs about a second)."""
+        """Trace the forward pass on a blank input (otherwise the first real call traces and optimises the graph)."""
         self._forward(np.zeros((1, *tuple(self.model.inputs[0].shape[1:])), np.float32))
 
     def segment(self, pixels: np.ndarray) -> np.ndarray:

@@ -119,9 +119,6 @@ def shared_segmenter(model_id: str, root: Path | None = None):
         return _SEGMENTERS[key]
 
 
-def _segmenter(model_id: str):
-    return shared_segmenter(model_id)
-
 
 def forget_images() -> None:
     """Drop every remembered lung box and lung map, as if no image had been seen."""
@@ -133,7 +130,7 @@ def forget_images() -> None:
 
 def lung_mask_for(pixels: np.ndarray, model_id: str) -> np.ndarray:
     """The lung mask of an image from the registry's lung segmentation entry `model_id`."""
-    return _segmenter(model_id).mask(pixels)
+    return shared_segmenter(model_id).mask(pixels)
 
 
 def region_box(pixels: np.ndarray, prep: Preprocessing) -> tuple[int, int, int, int]:

@@ -94,7 +94,7 @@ class _FakeSegmenter:
 def fake_lungs(monkeypatch):
     import model.preprocessing as preprocessing
 
-    monkeypatch.setattr(preprocessing, "_segmenter", lambda model_id: _FakeSegmenter())
+    monkeypatch.setattr(preprocessing, "shared_segmenter", lambda model_id, root=None: _FakeSegmenter())
     preprocessing._LUNG_BOXES.clear()
     _FakeSegmenter.calls = 0
     return Preprocessing(image_size=32, lung_crop=True, lung_model="fake-lungs", lung_margin=0.0, equalize="none")
@@ -124,7 +124,7 @@ def test_lung_crop_falls_back_to_the_border_crop_without_plausible_lungs(fake_lu
         def mask(self, pixels):
             return np.zeros(pixels.shape, bool)
 
-    monkeypatch.setattr(preprocessing, "_segmenter", lambda model_id: NoLungs())
+    monkeypatch.setattr(preprocessing, "shared_segmenter", lambda model_id, root=None: NoLungs())
     assert region_box(np.zeros((100, 100), np.float32), fake_lungs) == (0, 100, 0, 100)
 
 

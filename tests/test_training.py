@@ -272,3 +272,19 @@ def test_ensemble_command_writes_an_evaluated_entry_and_refuses_mismatched_membe
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error:") and "preprocess images differently" in err
     assert "ac" not in [s.id for s in list_entries(registry)]
+
+
+def test_members_without_a_recorded_split_are_refused():
+    from training.ensemble import check_members
+
+    def card(model_id, training):
+        return ModelCard(id=model_id, display_name=model_id, version="1", created="2026-01-01",
+                         architecture="compact_cnn", labels=["COVID-19", "Normal", "Pneumonia"],
+                         preprocessing={"image_size": 32}, explain_layer="x", training=training)
+
+    split = {"seed": 42, "splits": {"test": {"images": 3}}}
+    check_members([card("a", split), card("b", dict(split))])  # same split: accepted
+    with pytest.raises(ValueError, match="records no patient split"):
+        check_members([card("a", split), card("b", {})])
+    with pytest.raises(ValueError, match="different patient splits"):
+        check_members([card("a", split), card("b", {"seed": 7, "splits": split["splits"]})])

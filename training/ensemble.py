@@ -42,6 +42,9 @@ def check_members(cards: list[ModelCard]) -> None:
     if len(cards) < 2 or len({c.id for c in cards}) != len(cards):
         raise ValueError("an ensemble needs two or more different members")
     first = cards[0]
+    for card in cards:
+        if not (card.training or {}).get("splits"):
+            raise ValueError(f"{card.id}'s card records no patient split, so its test images cannot be told apart")
     for card in cards[1:]:
         if card.kind != "classifier":
             raise ValueError(f"{card.id} is not a classifier")

@@ -18,13 +18,19 @@ import numpy as np
 from model.metrics import classification_report, format_report
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.splitlines()[0])
+def add_model_and_data_arguments(p: argparse.ArgumentParser, split: str) -> None:
+    """`--model`, `--data`, `--split` (default `split`) and `--label-map`, as every command that runs
+    a registry model on labelled data takes them."""
     p.add_argument("--model", default=None, help="registry model id (default: the registry's default)")
     p.add_argument("--data", required=True, help="manifest CSV, folder with manifest.csv, or folder-per-class layout")
-    p.add_argument("--split", choices=("all", "train", "validation", "test"), default="all",
-                   help="evaluate only one part of the model's own patient split (seed from its card)")
+    p.add_argument("--split", choices=("all", "train", "validation", "test"), default=split,
+                   help="use only one part of the model's own patient split (seed from its card)")
     p.add_argument("--label-map", type=Path, help="JSON mapping folder names to labels")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.splitlines()[0])
+    add_model_and_data_arguments(p, split="all")
     p.add_argument("--out", type=Path, help="write the report as JSON here")
     p.add_argument("--batch-size", type=int, default=32)
     return p

@@ -32,6 +32,7 @@ from typing import Callable
 import numpy as np
 
 from model.trust import DEFAULT_METHODS, DEFAULT_STEPS
+from training.evaluate import add_model_and_data_arguments
 
 DEFAULT_LIMIT = 40
 SANITY_IMAGES = 8
@@ -291,17 +292,13 @@ def format_summary(report: dict) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m training.explanation_report", description=__doc__.splitlines()[0])
-    p.add_argument("--model", default=None, help="registry model id (default: the registry's default)")
-    p.add_argument("--data", required=True, help="manifest CSV, folder with manifest.csv, or folder-per-class layout")
-    p.add_argument("--split", choices=("all", "train", "validation", "test"), default="test",
-                   help="part of the model's own patient split to use (seed from its card)")
+    add_model_and_data_arguments(p, split="test")
     p.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help="at most N images (Score-CAM is slow)")
     p.add_argument("--methods", default=",".join(DEFAULT_METHODS), help="comma-separated explanation methods")
     p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="steps of the deletion/insertion curves")
     p.add_argument("--sanity-images", type=int, default=SANITY_IMAGES,
                    help="images used for the randomisation sanity check")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampling, random orders and random weights")
-    p.add_argument("--label-map", type=Path, help="JSON mapping folder names to labels")
     p.add_argument("--registry", type=Path, default=None,
                    help="registry folder (default: CXR_REGISTRY or model/registry)")
     return p
