@@ -103,9 +103,9 @@ def serving(table: Table, model_id: str | None, data: bytes, repeats: int) -> No
     import tensorflow as tf
 
     from model.classifier import Classifier
-    from model.explain import METHOD_LABELS, METHODS, ExplainerSet
-    from model.intake import load_xray
-    from model.preprocessing import forget_images
+    from model.explain import METHODS
+    from model.explain.explainers import ExplainerSet
+    from model.inputs.intake import load_xray
     from model.registry import default_model_id, load_model, read_card
 
     model_id = model_id or default_model_id()
@@ -114,7 +114,7 @@ def serving(table: Table, model_id: str | None, data: bytes, repeats: int) -> No
     print(f"\nmodel {model_id} ({card.display_name}), input {card.input_size} px, "
           f"explain layer {card.explain_layer}, {clf.model.count_params():,} parameters")
     xray = load_xray(data)
-    x = clf.prepare(xray.pixels)
+    x = clf.prepare(xray.pixels).array
     batch = x[None].astype(np.float32)
 
     # The reference: one image through the model's own traced graph, nothing else.
@@ -134,8 +134,7 @@ def serving(table: Table, model_id: str | None, data: bytes, repeats: int) -> No
     table.time("single-image prediction (model input -> probabilities)", predict)
 
     def from_bytes():
-        forget_images()  # A new upload: its lungs (lung-cropped models) are segmented again.
-        clf.predict_xray(load_xray(data))
+        clf.predict_xray(load_xray(data))  # nothing remembered: lung-cropped models segment every time
 
     table.time("single-image prediction from file bytes (decode, preprocess)", median_time(from_bytes, repeats))
 
@@ -151,17 +150,15 @@ def serving(table: Table, model_id: str | None, data: bytes, repeats: int) -> No
                f" 3 forward passes")
 
     def upload():
-        forget_images()
-        clf.analyse_xray(load_xray(data), "gradcam")
+        clf.analyse(clf.prepare(load_xray(data)), "gradcam")
 
     table.time("prediction + Grad-CAM from file bytes (new upload)", median_time(upload, repeats))
 
-    for method in METHODS:
+    for method, record in METHODS.items():
         clf.explain_input(x, method)  # build and trace once
-        slow = method in ("scorecam", "smoothgrad")
-        seconds = median_time(lambda: clf.explain_input(x, method, target=0), max(3, repeats // 4) if slow else repeats)
-        table.time(f"{METHOD_LABELS[method]} map (explainer built)", seconds,
-                   goal(seconds, 3.0, "< 3 s") if slow else "")
+        seconds = median_time(lambda method=method: clf.explain_input(x, method, target=0),
+                              max(3, repeats // 4) if record.slow else repeats)
+        table.time(f"{record.label} map (explainer built)", seconds, goal(seconds, 3.0, "< 3 s") if record.slow else "")
     reference = median_time(lambda: clf.explain_input(x, "gradcam", target=0, reference=True), max(3, repeats // 4))
     table.time("Grad-CAM through tf-keras-vis's own call, for contrast", reference)
 
@@ -171,7 +168,7 @@ def serving(table: Table, model_id: str | None, data: bytes, repeats: int) -> No
         return run
 
     for method in ("gradcam", "scorecam"):
-        table.time(f"build {METHOD_LABELS[method]} explainer (clone, trace, first map)",
+        table.time(f"build {METHODS[method].label} explainer (clone, trace, first map)",
                    median_time(build(method), 3, warmup=0), ratio=False)
     import keras
 
@@ -237,7 +234,7 @@ def dashboard(table: Table, uploads: int) -> None:
                         break
                 except OSError:
                     if server.poll() is not None or time.perf_counter() - started > 180:
-                        raise RuntimeError("the dashboard did not start; see " + str(folder / "streamlit.log"))
+                        raise RuntimeError("the dashboard did not start; see " + str(folder / "streamlit.log")) from None
                     time.sleep(0.1)
             healthy = time.perf_counter() - started
             page.goto(url)

@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up chat
 
 import streamlit as st  # noqa: E402
 
-from dashboard.common import PAGES  # noqa: E402
+from dashboard.widgets import PAGES  # noqa: E402
 
 log = logging.getLogger("dashboard")
 

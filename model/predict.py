@@ -13,7 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-DISCLAIMER = "Decision support for research and teaching, not a diagnosis."
+from model.explain import METHODS
+from model.present.text import DISCLAIMER
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog=DISCLAIMER)
     p.add_argument("images", nargs="+", type=Path, help="PNG, JPEG or DICOM files")
     p.add_argument("--model", help="registry model id (default: the registry's default model)")
-    p.add_argument("--method", default="gradcam", choices=("gradcam", "gradcam++", "scorecam", "smoothgrad"))
+    p.add_argument("--method", default="gradcam", choices=list(METHODS),
+                   help="explanation method: " + "; ".join(f"{m.name} ({m.label})" for m in METHODS.values()))
     p.add_argument("--target", help="class to explain, by label or index (default: the predicted class)")
     p.add_argument("--layer", help="layer to explain (default: the model card's)")
     p.add_argument("--overlay", type=Path, help="write the heatmap overlay PNG here (with several images, "
@@ -47,17 +49,19 @@ def run_one(clf, path: Path, args, several: bool) -> dict:
     import cv2
     import numpy as np
 
-    from model.explain import METHOD_LABELS, render_overlay
-    from model.intake import load_xray
+    from model.inputs.intake import load_xray
+    from model.present.overlay import render_overlay
 
     xray = load_xray(path)
-    prediction = clf.predict_xray(xray)
+    model_input = clf.prepare(xray)  # lung region found once, used by prediction and map alike
+    prediction = clf.predict_input(model_input)
     record = {"image": str(path), "model": clf.card.id, "version": clf.card.version,
               "prediction": prediction.label, "confidence": round(prediction.confidence, 6),
               "probabilities": {k: round(v, 6) for k, v in prediction.as_dict().items()}}
     if args.overlay or args.heatmap:
-        explanation, on_image = clf.explain_xray(xray, args.method, parse_target(args.target), args.layer)
-        record.update({"method": METHOD_LABELS[args.method], "explained_class": explanation.label,
+        _, explanation, on_image = clf.analyse(model_input, args.method, parse_target(args.target), args.layer,
+                                               predict=False)
+        record.update({"method": METHODS[args.method].label, "explained_class": explanation.label,
                        "layer": explanation.layer})
         if heatmap_path := output_path(args.heatmap, path, several):
             np.save(heatmap_path, explanation.heatmap)
@@ -84,7 +88,7 @@ def main(argv=None) -> int:
 
     import_tensorflow_quietly()  # TensorFlow's start-up notices are not for users.
     from model.classifier import Classifier
-    from model.intake import XrayInputError
+    from model.inputs.intake import XrayInputError
     from model.registry import RegistryError
 
     try:

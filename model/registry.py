@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.preprocessing import Preprocessing
+from model.inputs.preprocessing import Preprocessing
 
 PACKAGE_REGISTRY = Path(__file__).resolve().parent / "registry"
 ENTRY_KINDS = ("classifier", "lung_segmentation")
@@ -38,7 +38,7 @@ class ModelCard:
         created: ISO-8601 creation time.
         architecture: builder name from `training.architectures`.
         labels: class labels in model output order.
-        preprocessing: `model.preprocessing.Preprocessing` as a dict.
+        preprocessing: `model.inputs.preprocessing.Preprocessing` as a dict.
         explain_layer: the convolutional layer explained by default.
         training: data provenance: sources, counts, split, seed, wall time, epochs.
         metrics: headline figures on the internal test split (accuracy, macro AUC, ...).
@@ -198,7 +198,7 @@ def load_model(model_id: str, root: Path | None = None):
         raise RegistryError(_lambda_message(model_id))
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # Keras raises many types for a damaged archive.
+    except Exception as exc:  # noqa: BLE001 - Keras raises many types for a damaged archive.
         if "lambda" in str(exc).lower() and "safe_mode" in str(exc):  # Code hidden where the scan did not look.
             raise RegistryError(_lambda_message(model_id)) from None
         raise RegistryError(f"Model {model_id!r} could not be loaded: the model.keras file is damaged "

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests need and runs them all: `bash tests/run.sh` (README, Quick start).
+# Installs what the tests need into the project's virtual environment (.venv) and runs them all:
+#   bash tests/run.sh        (README, Quick start; CI runs exactly this through .ci/run)
 # Debian's chromium is installed for the browser test when it is missing and we may use apt-get;
 # Playwright drives it through /usr/bin/chromium and never downloads a browser of its own.
 set -euo pipefail
@@ -8,5 +9,5 @@ if [[ ! -x /usr/bin/chromium ]] && command -v apt-get >/dev/null && [[ $(id -u) 
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
     || echo "warning: could not install chromium; the browser test will be skipped" >&2
 fi
-python -m pip install -q -r requirements-dev.txt
-python -m pytest "$@"
+bash dashboard/start.sh --install-only requirements-dev.txt
+exec "${CXR_VENV:-.venv}/bin/python" -m pytest "$@"

@@ -14,7 +14,7 @@ from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import DigitalXRayImageStorageForPresentation, ExplicitVRLittleEndian, generate_uid
 
-from model.intake import Xray
+from model.inputs.intake import Xray
 
 LABELS = ["COVID-19", "Normal", "Pneumonia"]
 
@@ -97,7 +97,7 @@ def write_lambda_entry(root, model_id: str, marker) -> None:
 
     write_tiny_entry(root, "template", seed=0)
     card = read_card("template", root)
-    canary = eval(f"lambda t: (__import__('pathlib').Path({str(marker)!r}).touch(), t)[1]")  # noqa: S307
+    canary = eval(f"lambda t: (__import__('pathlib').Path({str(marker)!r}).touch(), t)[1]")
     inputs = keras.Input((32, 32, 1))
     x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
     x = keras.layers.Lambda(canary, name="canary")(x)

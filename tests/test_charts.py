@@ -6,10 +6,17 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from model.charts import (calibration_figure, compare_curves, confusion_matrix_figure, per_class_table,
-                          probability_bar, roc_figure, training_curves)
-from model.classifier import Prediction
 from model.metrics import classification_report
+from model.prediction import Prediction
+from model.present.charts import (
+    calibration_figure,
+    compare_curves,
+    confusion_matrix_figure,
+    per_class_table,
+    probability_bar,
+    roc_figure,
+    training_curves,
+)
 from tests.support import LABELS
 
 
@@ -121,7 +128,7 @@ def test_per_class_table(report):
 
 
 def test_faithfulness_figure_draws_both_curves_in_percent():
-    from model.charts import faithfulness_figure
+    from model.present.charts import faithfulness_figure
 
     curves = {"fractions": [0.0, 0.5, 1.0], "deletion": [0.9, 0.3, 0.1], "insertion": [0.1, 0.6, 0.9]}
     figure = faithfulness_figure(curves)

@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.classifier import Prediction
-from model.compare import map_similarity, metrics_comparison, prediction_agreement
 from model.metrics import classification_report
+from model.prediction import Prediction
+from model.present.compare import metrics_comparison, prediction_agreement
+from model.trust.agreement import map_similarity
 from tests.support import LABELS
 
 Y_TRUE = np.tile([0, 1, 2], 40)  # 120 images, 40 per class

@@ -57,7 +57,7 @@ def no_failure(at: AppTest) -> None:
 
 def expected_prediction(registry: Path, model_id: str, data: bytes):
     from model.classifier import Classifier
-    from model.intake import load_xray
+    from model.inputs.intake import load_xray
 
     return Classifier.load(model_id, registry).predict_xray(load_xray(data))
 
@@ -106,7 +106,7 @@ BAD_UPLOADS = {
 
 @pytest.mark.parametrize("kind", list(BAD_UPLOADS))
 def test_bad_upload_shows_one_error_and_the_app_keeps_working(app, kind):
-    from model.intake import XrayInputError, load_xray
+    from model.inputs.intake import XrayInputError, load_xray
 
     with pytest.raises(XrayInputError) as raised:
         load_xray(BAD_UPLOADS[kind])
@@ -122,15 +122,14 @@ def test_bad_upload_shows_one_error_and_the_app_keeps_working(app, kind):
 
 def test_display_controls_reuse_the_cached_map(app, monkeypatch):
     from model.classifier import Classifier
-
     calls = []
-    original = Classifier.explain_xray
+    original = Classifier.analyse
 
     def counting(self, *args, **kwargs):
         calls.append(args[1:])
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(Classifier, "explain_xray", counting)
+    monkeypatch.setattr(Classifier, "analyse", counting)
     at = upload(open_page(app, "diagnose"), IMAGE)
     no_failure(at)
     assert len(calls) == 1
@@ -164,8 +163,8 @@ def test_slow_methods_render(app, method):
 
 def test_what_if_occlusion_and_sensitivity_cross_check(app, registry_env):
     from model.classifier import Classifier
-    from model.intake import load_xray
-    from model.occlusion import grid_boxes, what_if
+    from model.explain.occlusion import grid_boxes, what_if
+    from model.inputs.intake import load_xray
 
     at = upload(open_page(app, "diagnose"), IMAGE)
     assert len(at.main.image) == 2  # No hidden-region image before a cell is chosen.
@@ -173,7 +172,8 @@ def test_what_if_occlusion_and_sensitivity_cross_check(app, registry_env):
     no_failure(at)
     hidden = at.main.image[2]
     assert hidden.captions[0] == "Model input, row 2, column 2 hidden"
-    expected = what_if(Classifier.load("tiny-a", registry_env), load_xray(IMAGE).pixels, grid_boxes(4, 4)[5])
+    clf = Classifier.load("tiny-a", registry_env)
+    expected = what_if(clf, clf.prepare(load_xray(IMAGE).pixels).array, grid_boxes(4, 4)[5])
     table = at.main.dataframe[-1].value
     np.testing.assert_allclose(table["after"].to_numpy(), expected.after.probabilities, atol=1e-6)
     np.testing.assert_allclose(table["change"].to_numpy(), list(expected.delta.values()), atol=1e-6)
@@ -350,12 +350,12 @@ def test_streamlits_end_of_run_clear_session_keeps_tensorflow_caches(monkeypatch
     every traced model function on the next upload; only Streamlit's own call is skipped."""
     import keras
 
-    from dashboard import common
+    from dashboard import caching
 
     calls = []
     monkeypatch.setattr(keras.backend, "clear_session", lambda *a, **k: calls.append(1))
-    common.keep_tensorflow_caches_between_runs()
-    common.keep_tensorflow_caches_between_runs()  # idempotent: wrapped once
+    caching.keep_tensorflow_caches_between_runs()
+    caching.keep_tensorflow_caches_between_runs()  # idempotent: wrapped once
     exec("import keras\nkeras.backend.clear_session()", {"__name__": "streamlit.runtime.scriptrunner.script_runner"})
     assert calls == []
     keras.backend.clear_session()  # anyone else still clears
@@ -365,11 +365,11 @@ def test_streamlits_end_of_run_clear_session_keeps_tensorflow_caches(monkeypatch
 def test_loading_a_model_installs_the_guard(app, monkeypatch):
     import keras
 
-    from dashboard import common
+    from dashboard import caching
 
     # Start from the real clear_session and no cached model, whatever earlier tests did.
     real = getattr(keras.backend.clear_session, "__wrapped__", keras.backend.clear_session)
     monkeypatch.setattr(keras.backend, "clear_session", real)
-    common.cached_classifier.clear()
+    caching.cached_classifier.clear()
     upload(open_page(app, "diagnose"), IMAGE)
     assert getattr(keras.backend.clear_session, "keeps_caches", False)

@@ -151,17 +151,17 @@ def lung_env(lung_registry, monkeypatch) -> Path:
 
 def test_diagnose_shows_uncertainty_and_says_lung_attention_is_unavailable(registry_env):
     from model.classifier import Classifier
-    from model.intake import load_xray
-    from model.trust import UNCERTAIN_MESSAGE, tta_uncertainty
-
+    from model.inputs.intake import load_xray
+    from model.policy import UNCERTAIN_MESSAGE
+    from model.trust.uncertainty import tta_uncertainty
     at = upload(open_page("diagnose"), IMAGE)
     no_failure(at)
     expected = tta_uncertainty(Classifier.load("tiny-a", registry_env), load_xray(IMAGE).pixels)
-    top = expected["top_label"]
+    top = expected.top_label
     shown = metric(at, f"{top} under small image changes")
-    assert shown.value == f"{expected['top_probability']:.1%} ± {expected['std'][top]:.1%}"
+    assert shown.value == f"{expected.top_probability:.1%} ± {expected.std[top]:.1%}"
     referral = [text for text in texts(at.warning) if UNCERTAIN_MESSAGE in text]
-    assert len(referral) == (1 if expected["uncertain"] else 0)
+    assert len(referral) == (1 if expected.uncertain else 0)
     # Beside the probabilities: after the output, before the explanation controls.
     order = [getattr(e, "label", None) for e in in_order(at)]
     assert order.index("Model output") < order.index(shown.label) < order.index("Method")
@@ -175,9 +175,8 @@ def test_diagnose_shows_uncertainty_and_says_lung_attention_is_unavailable(regis
 
 def test_faithfulness_and_agreement_on_demand(registry_env):
     from model.classifier import Classifier
-    from model.intake import load_xray
-    from model.trust import faithfulness
-
+    from model.inputs.intake import load_xray
+    from model.trust.faithfulness import faithfulness
     at = upload(open_page("diagnose"), IMAGE)
     assert not [m for m in at.main.metric if m.label.endswith("AUC")], "faithfulness ran before it was asked for"
     at.toggle(key="faithfulness").set_value(True).run()
@@ -186,13 +185,13 @@ def test_faithfulness_and_agreement_on_demand(registry_env):
     pixels = load_xray(IMAGE).pixels
     layer = at.selectbox(key="layer-tiny-a").value
     explanation, _ = clf.explain_xray(pixels, "gradcam", at.main.metric[0].value, layer)
-    expected = faithfulness(clf, clf.prepare(pixels), explanation.heatmap, explanation.class_index)
-    assert metric(at, "Deletion AUC").value == f"{expected['map']['deletion_auc']:.2f}"
-    assert metric(at, "Insertion AUC").value == f"{expected['map']['insertion_auc']:.2f}"
-    assert expected["summary"] in texts(at.success) + texts(at.warning)
+    expected = faithfulness(clf, clf.prepare(pixels).array, explanation.heatmap, explanation.class_index)
+    assert metric(at, "Deletion AUC").value == f"{expected.deletion_auc:.2f}"
+    assert metric(at, "Insertion AUC").value == f"{expected.insertion_auc:.2f}"
+    assert expected.summary in texts(at.success) + texts(at.warning)
     curves = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
                   if [t.get("name") for t in json.loads(c.proto.spec)["data"]] == ["deletion", "insertion"])
-    np.testing.assert_allclose(curves["data"][0]["y"], expected["map"]["curves"]["deletion"], atol=1e-6)
+    np.testing.assert_allclose(curves["data"][0]["y"], expected.curves["deletion"], atol=1e-6)
 
     # A second method: the two maps are compared.
     assert not [m for m in at.main.metric if m.label.startswith("Mean map similarity")]
@@ -222,11 +221,11 @@ def test_a_colourful_image_is_flagged_but_still_analysed(registry_env):
 
 def test_report_notes_carry_the_trust_findings(registry_env, monkeypatch):
     """The download's data is made lazily; here it is made at once and the notes are captured."""
-    import model.report
+    import model.present.report
 
     captured = []
-    monkeypatch.setattr(model.report, "build_report", lambda *a, **k: captured.append(k["notes"]) or b"png")
-    monkeypatch.setattr(model.report, "build_report_pdf", lambda *a, **k: b"pdf")
+    monkeypatch.setattr(model.present.report, "build_report", lambda *a, **k: captured.append(k["notes"]) or b"png")
+    monkeypatch.setattr(model.present.report, "build_report_pdf", lambda *a, **k: b"pdf")
     from streamlit.delta_generator import DeltaGenerator
 
     original = DeltaGenerator.download_button
@@ -244,28 +243,33 @@ def test_report_notes_carry_the_trust_findings(registry_env, monkeypatch):
 
 
 def test_trust_notes_are_plain_sentences():
-    from dashboard.common import trust_notes
+    from model.present.text import trust_notes
+    from model.trust.agreement import Agreement
+    from model.trust.attention import LungAttention
+    from model.trust.faithfulness import Faithfulness
+    from model.trust.uncertainty import Uncertainty
 
-    tta = {"top_label": "COVID-19", "top_probability": 0.52, "std": {"COVID-19": 0.11}, "agreement": 0.625,
-           "n": 8, "uncertain": True, "message": "Uncertain: refer to a radiologist."}
-    attention = {"fraction": 0.31, "low": True, "warning": "Mostly outside the lungs."}
-    notes = trust_notes(["The image is in colour."], tta, attention, "", {"summary": "Better than random."},
-                        {"mean": 0.42}, "Grad-CAM")
+    tta = Uncertainty(mean={"COVID-19": 0.52}, std={"COVID-19": 0.11}, top_label="COVID-19", top_probability=0.52,
+                      entropy=0.7, agreement=0.625, n=8, uncertain=True, message="Uncertain: refer to a radiologist.")
+    attention = LungAttention(0.31, 0.5, True, "Mostly outside the lungs.")
+    faith = Faithfulness(0.2, 0.7, 0.5, 0.5, {}, True, "Better than random.")
+    notes = trust_notes(["The image is in colour."], tta, attention, "", faith,
+                        Agreement({"gradcam vs scorecam": 0.42}, 0.42), "Grad-CAM",
+                        {"gradcam": "Grad-CAM", "scorecam": "Score-CAM"})
     assert notes == ["Input check: The image is in colour.",
                      "Test-time augmentation (8 slightly shifted, rotated or re-exposed copies): COVID-19 52.0% ± "
                      "11.0%; 62% of the copies give that class. Uncertain: refer to a radiologist.",
                      "31% of the Grad-CAM map lies inside the lung fields. Mostly outside the lungs.",
                      "Faithfulness: Better than random.",
-                     "Agreement between methods (mean Spearman of the maps): +0.42."]
+                     "Agreement between Grad-CAM, Score-CAM (mean Spearman of the maps): +0.42."]
     assert trust_notes(lungs_reason="No lungs.") == ["No lungs."]
 
 
 def test_diagnose_with_a_lung_model_measures_lung_attention(lung_env):
     from model.classifier import Classifier
-    from model.intake import load_xray
-    from model.lungs import LungSegmenter, mask_plausibility
-    from model.trust import lung_attention
-
+    from model.inputs.intake import load_xray
+    from model.inputs.lungs import LungSegmenter, mask_plausibility
+    from model.trust.attention import lung_attention
     data = png_bytes(dark_lungs_film())
     at = upload(open_page("diagnose"), data)
     no_failure(at)
@@ -275,8 +279,8 @@ def test_diagnose_with_a_lung_model_measures_lung_attention(lung_env):
     _, on_image = Classifier.load("tiny-a", lung_env).explain_xray(pixels, "gradcam", at.main.metric[0].value,
                                                                    at.selectbox(key="layer-tiny-a").value)
     expected = lung_attention(on_image, mask)
-    assert metric(at, "Map inside the lung fields").value == f"{expected['fraction']:.0%}"
-    assert (expected["warning"] in texts(at.warning)) == expected["low"]
+    assert metric(at, "Map inside the lung fields").value == f"{expected.fraction:.0%}"
+    assert (expected.warning in texts(at.warning)) == expected.low
     assert not any("unavailable" in text for text in texts(at.caption))
     assert not [text for text in texts(at.warning) if text.startswith("This does not look like")]
 
@@ -285,7 +289,7 @@ def test_diagnose_with_a_lung_model_measures_lung_attention(lung_env):
     at.toggle(key="lung_outline").set_value(True).run()
     no_failure(at)
     assert at.main.image[1].value != plain
-    assert metric(at, "Map inside the lung fields").value == f"{expected['fraction']:.0%}"
+    assert metric(at, "Map inside the lung fields").value == f"{expected.fraction:.0%}"
 
     # The explanation report flagged Grad-CAM++ in the sanity check: said beside that map.
     assert not [t for t in texts(at.warning) if "randomised" in t]

@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 
 from model.classifier import Classifier
-from model.explain import METHODS, normalize_map, render_overlay
+from model.explain import METHODS
+from model.explain.base import normalize_map
+from model.present.overlay import render_overlay
 from model.registry import ModelCard
 from tests.support import synthetic_radiograph, tiny_classifier
 
@@ -56,14 +58,14 @@ def test_maps_survive_a_keras_save_and_reload(tiny, method, tmp_path):
     path = tmp_path / "m.keras"
     tiny.model.save(path)
     reloaded = Classifier(tiny.card, keras.saving.load_model(path, safe_mode=True))
-    x = tiny.prepare(synthetic_radiograph(40, seed=2))
+    x = tiny.prepare(synthetic_radiograph(40, seed=2)).array
     np.testing.assert_allclose(reloaded.explain_input(x, method, target=1).heatmap,
                                tiny.explain_input(x, method, target=1).heatmap, atol=1e-4)
 
 
 def test_building_explainers_leaves_the_served_model_intact(tiny):
     # ReplaceToLinear on an un-cloned model would turn the softmax off: probabilities would not sum to 1.
-    x = tiny.prepare(synthetic_radiograph(40))
+    x = tiny.prepare(synthetic_radiograph(40)).array
     for method in METHODS:
         tiny.explain_input(x, method)
     assert tiny.predict_inputs(x[None]).sum() == pytest.approx(1.0, abs=1e-5)
@@ -71,7 +73,7 @@ def test_building_explainers_leaves_the_served_model_intact(tiny):
 
 
 def test_class_and_layer_are_chosen_and_validated(tiny):
-    x = tiny.prepare(synthetic_radiograph(40))
+    x = tiny.prepare(synthetic_radiograph(40)).array
     assert tiny.explain_input(x, target="Pneumonia").class_index == 2
     assert tiny.explain_input(x, target=0, layer="block1b_conv").layer == "block1b_conv"
     with pytest.raises(ValueError, match="unknown class"):
@@ -185,10 +187,10 @@ def test_gradcam_agrees_with_an_independent_implementation(blob_classifier):
     assert np.corrcoef(ours.ravel(), reference.ravel())[0, 1] > 0.95
 
 
-@pytest.mark.parametrize("method", ["gradcam", "gradcam++", "smoothgrad"])
+@pytest.mark.parametrize("method", ["gradcam", "gradcam++", "layercam", "smoothgrad"])
 @pytest.mark.parametrize("layer", [None, "block1b_conv"], ids=["card-layer", "early-layer"])
 def test_compiled_path_gives_the_maps_of_tf_keras_vis_itself(tiny, method, layer):
-    x = tiny.prepare(synthetic_radiograph(40, seed=3))
+    x = tiny.prepare(synthetic_radiograph(40, seed=3)).array
     for target in range(len(tiny.labels)):
         compiled = tiny.explain_input(x, method, target=target, layer=layer).heatmap
         library = tiny.explain_input(x, method, target=target, layer=layer, reference=True).heatmap
@@ -198,20 +200,63 @@ def test_compiled_path_gives_the_maps_of_tf_keras_vis_itself(tiny, method, layer
 
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_one_pass_prediction_equals_the_model_output(tiny, method):
-    x = tiny.prepare(synthetic_radiograph(40, seed=4))
+    x = tiny.prepare(synthetic_radiograph(40, seed=4)).array
     prediction, explanation = tiny.analyse_input(x, method)
     np.testing.assert_allclose(prediction.probabilities, tiny.predict_inputs(x[None])[0], atol=1e-5)
     assert explanation.class_index == prediction.index  # no target: the predicted class is explained
 
 
+def test_every_method_is_one_complete_record():
+    from model.explain import method
+    from model.explain.base import Method
+
+    assert {"gradcam", "gradcam++", "layercam", "scorecam", "smoothgrad", "occlusion"} <= set(METHODS)
+    for name, record in METHODS.items():
+        assert isinstance(record, Method) and record.name == name and callable(record.run)
+        assert record.label and record.summary
+    assert [m.name for m in METHODS.values() if not m.uses_layer] == ["smoothgrad", "occlusion"]
+    assert {m.name for m in METHODS.values() if m.slow} == {"scorecam", "smoothgrad", "occlusion"}
+    with pytest.raises(ValueError, match="unknown explanation method 'lime'"):
+        method("lime")
+
+
+def test_a_new_method_is_one_record(tiny):
+    # A method plugged into the registry is explained through the same path as the shipped ones.
+    from model.explain.base import Method
+
+    def centre(explainers, batch, class_index, layer, reference):
+        heat = np.zeros(batch.shape[1:3])
+        heat[12:20, 12:20] = 1.0
+        return heat, None, class_index
+
+    record = Method("centre", "Centre", uses_layer=False, slow=False, run=centre, summary="a test method")
+    METHODS[record.name] = record
+    try:
+        explanation = tiny.explain_input(tiny.prepare(synthetic_radiograph(40)).array, "centre", target=1)
+    finally:
+        del METHODS[record.name]
+    assert explanation.layer is None and explanation.class_index == 1
+    assert explanation.heatmap[16, 16] == 1.0 and explanation.heatmap[0, 0] == 0.0
+
+
+def test_layercam_keeps_more_detail_than_gradcam_at_an_early_layer(tiny):
+    # Grad-CAM averages each channel's gradients over the map; LayerCAM weights every position, so
+    # at an early layer its map is not a blur of whole channels.
+    x = tiny.prepare(synthetic_radiograph(40, seed=9)).array
+    gradcam = tiny.explain_input(x, "gradcam", target=0, layer="block1b_conv").heatmap
+    layercam = tiny.explain_input(x, "layercam", target=0, layer="block1b_conv").heatmap
+    assert layercam.shape == gradcam.shape and layercam.max() > 0.0
+    assert not np.allclose(layercam, gradcam, atol=1e-3)
+
+
 def test_smoothgrad_is_reproducible(tiny):
-    x = tiny.prepare(synthetic_radiograph(40, seed=5))
+    x = tiny.prepare(synthetic_radiograph(40, seed=5)).array
     np.testing.assert_array_equal(tiny.explain_input(x, "smoothgrad").heatmap,
                                   tiny.explain_input(x, "smoothgrad").heatmap)
 
 
 def test_batch_prediction_matches_single_images_across_batch_boundaries(tiny):
-    inputs = np.stack([tiny.prepare(synthetic_radiograph(40, seed=s)) for s in range(7)])
+    inputs = np.stack([tiny.prepare(synthetic_radiograph(40, seed=s)).array for s in range(7)])
     singles = np.concatenate([tiny.predict_inputs(x[None]) for x in inputs])
     np.testing.assert_allclose(tiny.predict_inputs(inputs, batch_size=3), singles, atol=1e-5)
     assert tiny.predict_inputs(inputs[:0]).shape == (0, len(tiny.labels))
@@ -243,8 +288,7 @@ def test_overlay_rejects_bad_controls(kwargs, message):
 
 
 def test_display_copy_is_bounded_and_keeps_the_aspect_ratio():
-    from model.explain import DISPLAY_MAX_SIDE, fit_within
-
+    from model.present.overlay import DISPLAY_MAX_SIDE, fit_within
     tall = np.linspace(0, 1, 3000 * 2400, dtype=np.float32).reshape(3000, 2400)
     shown = fit_within(tall)
     assert shown.shape == (DISPLAY_MAX_SIDE, 1024)
@@ -260,8 +304,7 @@ def test_png_encoding_is_lossless_and_keeps_rgb_order(shape):
 
     from PIL import Image
 
-    from model.explain import encode_png
-
+    from model.present.overlay import encode_png
     image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     decoded = np.asarray(Image.open(io.BytesIO(encode_png(image))))
     np.testing.assert_array_equal(decoded, image)
@@ -274,7 +317,7 @@ def test_warm_up_prepares_the_grad_cam_path_without_changing_results(tiny):
     fresh = Classifier(tiny.card, tiny.model)
     fresh.warm_up()
     assert "gradcam" in fresh.explainers._built and ("cam", tiny.card.explain_layer) in fresh.explainers._steps
-    x = tiny.prepare(synthetic_radiograph(40, seed=6))
+    x = tiny.prepare(synthetic_radiograph(40, seed=6)).array
     np.testing.assert_allclose(fresh.explain_input(x, target=1).heatmap, tiny.explain_input(x, target=1).heatmap,
                                atol=1e-6)
     assert fresh.predict_inputs(x[None]).sum() == pytest.approx(1.0, abs=1e-5)
@@ -283,13 +326,13 @@ def test_warm_up_prepares_the_grad_cam_path_without_changing_results(tiny):
 def test_concurrent_first_requests_build_one_explainer(tiny, monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
 
-    import model.explain as explain
+    import model.explain.explainers as explainers
 
     builds = []
-    real_build = explain._build
-    monkeypatch.setattr(explain, "_build", lambda method, m: builds.append(method) or real_build(method, m))
+    real_build = explainers.linear_gradcam
+    monkeypatch.setattr(explainers, "linear_gradcam", lambda m: builds.append("gradcam") or real_build(m))
     fresh = Classifier(tiny.card, tiny.model)
-    x = tiny.prepare(synthetic_radiograph(40, seed=7))
+    x = tiny.prepare(synthetic_radiograph(40, seed=7)).array
     with ThreadPoolExecutor(4) as pool:
         maps = list(pool.map(lambda _: fresh.explain_input(x, target=0).heatmap, range(8)))
     assert builds == ["gradcam"]

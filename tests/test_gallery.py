@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.gallery import Case, cases_frame, data_location, sample_records, score_cases
+from model.data import LabelledImage
+from model.present.gallery import Case, cases_frame, data_location, sample_records, score_cases
 from tests.support import png_bytes
 from tests.test_occlusion import corner_classifier, corner_image
-from training.data import LabelledImage
 
 
 @pytest.fixture(scope="module")

@@ -23,9 +23,20 @@ import pytest
 from PIL import Image
 from pydicom.uid import JPEG2000
 
-from model.intake import DEFAULT_MAX_BYTES, Xray, XrayInputError, load_xray
-from tests.support import (assert_one_sentence, assert_valid_xray, band_means, dicom_bytes, encode, gradient,
-                           no_pixel_dicom, png_bytes, synthetic_radiograph, three_bands, truncated_png)
+from model.inputs.intake import DEFAULT_MAX_BYTES, Xray, XrayInputError, load_xray
+from tests.support import (
+    assert_one_sentence,
+    assert_valid_xray,
+    band_means,
+    dicom_bytes,
+    encode,
+    gradient,
+    no_pixel_dicom,
+    png_bytes,
+    synthetic_radiograph,
+    three_bands,
+    truncated_png,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD_IMAGE = png_bytes(synthetic_radiograph(96, seed=7, lesion=(0.4, 0.3)))

@@ -1,4 +1,4 @@
-"""Tests for model.intake: every accepted format, every refusal message, and no identifier leaks.
+"""Tests for model.inputs.intake: every accepted format, every refusal message, and no identifier leaks.
 
 All images are synthetic and built in memory (numpy, Pillow, pydicom); nothing is read from ../shared.
 """
@@ -18,9 +18,21 @@ from pydicom.dataset import Dataset
 from pydicom.filewriter import dcmwrite
 from pydicom.uid import JPEG2000, JPEGLSLossless
 
-from model.intake import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, XrayInputError, load_xray
-from tests.support import (IDENTIFIERS, assert_one_sentence, assert_valid_xray, band_means, dicom_bytes, dicom_dataset,
-                           encode, gradient, no_pixel_dicom, png_header_only, three_bands, truncated_png)
+from model.inputs.intake import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, XrayInputError, load_xray
+from tests.support import (
+    IDENTIFIERS,
+    assert_one_sentence,
+    assert_valid_xray,
+    band_means,
+    dicom_bytes,
+    dicom_dataset,
+    encode,
+    gradient,
+    no_pixel_dicom,
+    png_header_only,
+    three_bands,
+    truncated_png,
+)
 
 # --------------------------------------------------------------------------- accepted formats
 
@@ -313,7 +325,7 @@ def test_every_source_gives_the_same_result(tmp_path, kind, fmt):
 def test_jpeg_path_does_not_import_pydicom(tmp_path):
     path = tmp_path / "train.jpg"
     path.write_bytes(encode(Image.fromarray(GRAY), "JPEG"))
-    code = ("import sys; from model.intake import load_xray; "
+    code = ("import sys; from model.inputs.intake import load_xray; "
             f"load_xray({str(path)!r}); print('pydicom' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).resolve().parents[1])

@@ -1,4 +1,4 @@
-"""Property-based fuzzing of model.intake with hypothesis.
+"""Property-based fuzzing of model.inputs.intake with hypothesis.
 
 For any bytes at all, and for valid PNG, JPEG, TIFF, BMP and DICOM files with bytes changed, cut off or
 inserted, `load_xray` must either return a valid image (finite float32 HxW in [0, 1], C-contiguous) or
@@ -14,9 +14,16 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from model.intake import XrayInputError, load_xray
-from tests.support import (assert_one_sentence, assert_valid_xray, dicom_bytes, encode, gradient, png_header_only,
-                           three_bands)
+from model.inputs.intake import XrayInputError, load_xray
+from tests.support import (
+    assert_one_sentence,
+    assert_valid_xray,
+    dicom_bytes,
+    encode,
+    gradient,
+    png_header_only,
+    three_bands,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # pydicom warns about the damaged values it reads
 

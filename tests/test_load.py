@@ -66,18 +66,18 @@ def model_loads(monkeypatch) -> list[str]:
 
 @pytest.fixture()
 def explained(monkeypatch) -> list:
-    """(input pixels, heatmap at model resolution) of every explanation the sessions compute."""
+    """(model input, heatmap at model resolution, (method, target, layer)) of every explanation the
+    sessions compute."""
     from model.classifier import Classifier
+    calls, original, lock = [], Classifier.analyse, threading.Lock()
 
-    calls, original, lock = [], Classifier.explain_xray, threading.Lock()
-
-    def recording(self, xray, *args, **kwargs):
-        result = original(self, xray, *args, **kwargs)
+    def recording(self, model_input, *args, **kwargs):
+        result = original(self, model_input, *args, **kwargs)
         with lock:
-            calls.append((np.array(getattr(xray, "pixels", xray)), result[0].heatmap.copy(), args))
+            calls.append((np.array(model_input.array), result[1].heatmap.copy(), args))
         return result
 
-    monkeypatch.setattr(Classifier, "explain_xray", recording)
+    monkeypatch.setattr(Classifier, "analyse", recording)
     return calls
 
 
@@ -107,7 +107,7 @@ def run_session(i: int, results: dict, barrier: threading.Barrier) -> None:
 
 def test_eight_sessions_at_once_get_their_own_correct_results(registry_env, one_runtime, model_loads, explained):
     from model.classifier import Classifier
-    from model.intake import load_xray
+    from model.inputs.intake import load_xray
 
     results, barrier = {}, threading.Barrier(SESSIONS)
     threads = [threading.Thread(target=run_session, args=(i, results, barrier)) for i in range(SESSIONS)]
@@ -134,8 +134,8 @@ def test_eight_sessions_at_once_get_their_own_correct_results(registry_env, one_
     assert len({tuple(np.round(results[i]["probabilities"], 5)) for i in range(SESSIONS)}) == SESSIONS
 
     # Every map computed under load equals the same map computed alone.
-    under_load = list(explained)  # the loop below calls explain_xray too
+    under_load = list(explained)
     assert len(under_load) >= 2 * SESSIONS
-    for pixels, heatmap, args in under_load:
-        alone, _ = reference.explain_xray(pixels, *args)
+    for array, heatmap, args in under_load:
+        alone = reference.explain_input(array, *args[:3])
         np.testing.assert_allclose(heatmap, alone.heatmap, atol=1e-4)

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from model.occlusion import WhatIf, grid_boxes, occlude, occlusion_sensitivity, what_if
+from model.explain.occlusion import WhatIf, grid_boxes, occlude, occlusion_sensitivity, what_if
 from tests.support import LABELS
 
 SIZE = 32
@@ -94,8 +94,8 @@ def test_grid_boxes_tile_the_image_row_major():
 
 def test_hiding_the_evidence_changes_the_prediction_more_than_hiding_elsewhere(corner):
     image = corner_image()
-    on_evidence = what_if(corner, image, (0, 0, 0.25, 0.25), fill="black")
-    elsewhere = what_if(corner, image, (0.75, 0.75, 0.25, 0.25), fill="black")
+    on_evidence = what_if(corner, corner.prepare(image).array, (0, 0, 0.25, 0.25), fill="black")
+    elsewhere = what_if(corner, corner.prepare(image).array, (0.75, 0.75, 0.25, 0.25), fill="black")
     assert isinstance(on_evidence, WhatIf)
     assert on_evidence.before.label == "COVID-19" and on_evidence.after.label == "Normal"
     assert on_evidence.delta["COVID-19"] < -0.9
@@ -107,8 +107,8 @@ def test_hiding_the_evidence_changes_the_prediction_more_than_hiding_elsewhere(c
 
 
 def test_sensitivity_map_peaks_on_the_evidence(corner):
-    model_input = corner.prepare(corner_image())
-    heat = occlusion_sensitivity(corner, model_input, class_index=0, fill="black")
+    model_input = corner.prepare(corner_image()).array
+    heat = occlusion_sensitivity(corner.predict_inputs, model_input, class_index=0, fill="black")
     assert heat.shape == (SIZE, SIZE) and heat.dtype == np.float32
     assert np.isfinite(heat).all() and heat.min() >= 0 and heat.max() == pytest.approx(1.0)
     peak = np.unravel_index(np.argmax(heat), heat.shape)
@@ -119,24 +119,24 @@ def test_sensitivity_map_peaks_on_the_evidence(corner):
 
 def test_sensitivity_map_is_zero_for_a_class_hiding_only_raises(corner):
     # Hiding the bright corner only raises "Normal": no region is evidence for it.
-    heat = occlusion_sensitivity(corner, corner.prepare(corner_image()), class_index=1, fill="black")
+    heat = occlusion_sensitivity(corner.predict_inputs, corner.prepare(corner_image()).array, class_index=1, fill="black")
     assert np.all(heat == 0)
 
 
 def test_sensitivity_validates_arguments(corner):
-    model_input = corner.prepare(corner_image())
+    model_input = corner.prepare(corner_image()).array
     with pytest.raises(ValueError, match="class_index"):
-        occlusion_sensitivity(corner, model_input, class_index=3)
+        occlusion_sensitivity(corner.predict_inputs, model_input, class_index=3)
     with pytest.raises(ValueError, match="patch"):
-        occlusion_sensitivity(corner, model_input, class_index=0, patch=0)
+        occlusion_sensitivity(corner.predict_inputs, model_input, class_index=0, patch=0)
     with pytest.raises(ValueError, match="stride"):
-        occlusion_sensitivity(corner, model_input, class_index=0, stride=1.5)
+        occlusion_sensitivity(corner.predict_inputs, model_input, class_index=0, stride=1.5)
 
 
 def test_sensitivity_batches_give_the_same_map(corner):
-    model_input = corner.prepare(corner_image(0.7))
-    one = occlusion_sensitivity(corner, model_input, 0, batch_size=7)
-    all_at_once = occlusion_sensitivity(corner, model_input, 0, batch_size=256)
+    model_input = corner.prepare(corner_image(0.7)).array
+    one = occlusion_sensitivity(corner.predict_inputs, model_input, 0, batch_size=7)
+    all_at_once = occlusion_sensitivity(corner.predict_inputs, model_input, 0, batch_size=256)
     np.testing.assert_allclose(one, all_at_once, atol=1e-5)
 
 
@@ -158,7 +158,7 @@ class CountingClassifier:
 def test_sensitivity_at_224_batches_about_225_patches():
     fake = CountingClassifier()
     model_input = np.full((224, 224, 1), 0.8, np.float32)
-    heat = occlusion_sensitivity(fake, model_input, class_index=0, fill="black", batch_size=64)
+    heat = occlusion_sensitivity(fake.predict_inputs, model_input, class_index=0, fill="black", batch_size=64)
     assert 200 <= fake.rows - 1 <= 260 and fake.calls <= 6  # one call for the original, then batches
     assert heat.shape == (224, 224)
     rows, cols = np.nonzero(heat > 0.5)
@@ -172,8 +172,8 @@ def test_registry_model_what_if_and_map(test_registry):
 
     clf = Classifier.load("tiny-a", root=test_registry)
     pixels = synthetic_radiograph(96, lesion=(0.4, 0.3))
-    result = what_if(clf, pixels, grid_boxes(3, 3)[4])
+    result = what_if(clf, clf.prepare(pixels).array, grid_boxes(3, 3)[4])
     assert result.before.labels == tuple(LABELS)
     assert sum(result.delta.values()) == pytest.approx(0.0, abs=1e-5)
-    heat = occlusion_sensitivity(clf, clf.prepare(pixels), result.before.index)
+    heat = occlusion_sensitivity(clf.predict_inputs, clf.prepare(pixels).array, result.before.index)
     assert heat.shape == (32, 32) and np.isfinite(heat).all() and 0 <= heat.min() <= heat.max() <= 1

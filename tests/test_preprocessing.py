@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from model.preprocessing import Preprocessing, map_to_image, preprocess, preprocess_batch
+from model.inputs.preprocessing import Preprocessing, map_to_image, preprocess, preprocess_batch
 from tests.support import synthetic_radiograph
 
 
@@ -78,54 +78,60 @@ def test_rejects_non_2d_input():
         preprocess(np.zeros((10, 10, 3)), Preprocessing(image_size=32))
 
 
-class _FakeSegmenter:
-    """Stands in for the registry's lung model: the lungs are a known rectangle."""
-
-    calls = 0
-
-    def mask(self, pixels):
-        _FakeSegmenter.calls += 1
-        mask = np.zeros(pixels.shape, bool)
-        mask[20:60, 30:110] = True
-        return mask
+def _fake_lung_mask(shape) -> np.ndarray:
+    """The lungs are a known rectangle."""
+    mask = np.zeros(shape, bool)
+    mask[20:60, 30:110] = True
+    return mask
 
 
 @pytest.fixture()
-def fake_lungs(monkeypatch):
-    import model.preprocessing as preprocessing
-
-    monkeypatch.setattr(preprocessing, "shared_segmenter", lambda model_id, root=None: _FakeSegmenter())
-    preprocessing._LUNG_BOXES.clear()
-    _FakeSegmenter.calls = 0
+def fake_lungs():
     return Preprocessing(image_size=32, lung_crop=True, lung_model="fake-lungs", lung_margin=0.0, equalize="none")
 
 
 def test_lung_crop_keeps_only_the_lung_box_and_maps_back_into_it(fake_lungs):
-    from model.preprocessing import region_box
+    from model.inputs.lungs import lung_region
 
     image = np.zeros((100, 160), np.float32)
     image[:, :10] = 1.0  # a bright marker at the edge, outside the lungs
     image[35:45, 60:70] = 0.8  # a finding inside the lungs
-    assert region_box(image, fake_lungs) == (20, 60, 30, 110)
-    model_input = preprocess(image, fake_lungs)[..., 0]
+    region = lung_region(_fake_lung_mask(image.shape), fake_lungs)
+    assert region == (20, 60, 30, 110)
+    model_input = preprocess(image, fake_lungs, region)[..., 0]
     assert model_input.max() == pytest.approx(0.8, abs=0.05)  # the marker never reaches the model
-    back = map_to_image(model_input, image.shape, fake_lungs, box=region_box(image, fake_lungs))
+    back = map_to_image(model_input, image.shape, fake_lungs, region)
     row, col = np.unravel_index(np.argmax(back), back.shape)
     assert 33 <= row <= 47 and 58 <= col <= 72
     assert back[:20].max() == 0.0 and back[:, :30].max() == 0.0
-    assert _FakeSegmenter.calls == 1  # the box is remembered for the same image
+    # Pure: the same arguments give the same pixels, and nothing is looked up or remembered.
+    np.testing.assert_array_equal(preprocess(image, fake_lungs, region)[..., 0], model_input)
 
 
-def test_lung_crop_falls_back_to_the_border_crop_without_plausible_lungs(fake_lungs, monkeypatch):
-    import model.preprocessing as preprocessing
-    from model.preprocessing import region_box
+def test_lung_crop_falls_back_to_the_border_crop_without_plausible_lungs(fake_lungs):
+    from model.inputs.lungs import lung_region
 
-    class NoLungs:
-        def mask(self, pixels):
-            return np.zeros(pixels.shape, bool)
+    assert lung_region(np.zeros((100, 100), bool), fake_lungs) == (0, 100, 0, 100)
 
-    monkeypatch.setattr(preprocessing, "shared_segmenter", lambda model_id, root=None: NoLungs())
-    assert region_box(np.zeros((100, 100), np.float32), fake_lungs) == (0, 100, 0, 100)
+
+def test_lung_cropped_preprocessing_needs_the_region_and_refuses_one_outside_the_image(fake_lungs):
+    image = np.zeros((100, 160), np.float32)
+    with pytest.raises(ValueError, match="lung region"):
+        preprocess(image, fake_lungs)
+    with pytest.raises(ValueError, match="does not lie inside"):
+        preprocess(image, fake_lungs, (0, 120, 0, 50))
+    with pytest.raises(ValueError, match="lung region"):
+        map_to_image(np.zeros((32, 32), np.float32), image.shape, fake_lungs)
+
+
+def test_the_input_path_has_no_module_level_cache():
+    import model.inputs.lungs as lungs
+    import model.inputs.preprocessing as preprocessing
+
+    for module in (preprocessing, lungs):
+        caches = [name for name, value in vars(module).items()
+                  if isinstance(value, (dict, list, set)) and not name.isupper() and not name.startswith("__")]
+        assert caches == [], f"{module.__name__} keeps state between calls: {caches}"
 
 
 def test_lung_crop_needs_a_segmentation_model():

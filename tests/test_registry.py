@@ -6,8 +6,20 @@ import numpy as np
 import pytest
 
 from model.classifier import Classifier
-from model.registry import (ModelCard, RegistryError, default_model_id, list_cards, list_entries, load_model,
-                            read_card, read_history, read_metrics, registry_root, save_entry, set_default)
+from model.registry import (
+    ModelCard,
+    RegistryError,
+    default_model_id,
+    list_cards,
+    list_entries,
+    load_model,
+    read_card,
+    read_history,
+    read_metrics,
+    registry_root,
+    save_entry,
+    set_default,
+)
 from tests.support import synthetic_radiograph, write_lambda_entry, write_tiny_entry
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.classifier import Prediction
-from model.explain import render_overlay
-from model.report import DISCLAIMER, PAGE_SIZE, build_report, build_report_pdf, render_report
+from model.prediction import Prediction
+from model.present.overlay import render_overlay
+from model.present.report import DISCLAIMER, PAGE_SIZE, build_report, build_report_pdf, render_report
 from tests.support import LABELS, synthetic_radiograph
 
 PREDICTION = Prediction(tuple(LABELS), np.array([0.7, 0.2, 0.1]))

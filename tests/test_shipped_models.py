@@ -34,7 +34,7 @@ def test_each_shipped_model_is_small_and_explainable(model_id, monkeypatch):
 @pytest.mark.realdata
 def test_default_models_test_split_figures_are_reproduced(shared_cxr, monkeypatch):
     from model.classifier import Classifier
-    from training.data import read_dataset
+    from model.data import read_dataset
     from training.evaluate import evaluate, select_split
 
     monkeypatch.setenv("CXR_REGISTRY", str(PACKAGE_REGISTRY))

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from model.classifier import Classifier
-from model.preprocessing import Preprocessing
+from model.data import LabelledImage, read_dataset, read_folder, read_manifest
+from model.inputs.preprocessing import Preprocessing
 from model.registry import ModelCard, list_entries, read_card, read_history, read_metrics
 from tests.support import png_bytes, synthetic_radiograph
 from training import evaluate, train
 from training.architectures import ARCHITECTURES, build_model
-from training.data import (LabelledImage, class_weights, load_arrays, patient_split, read_dataset, read_folder,
-                           read_manifest)
+from training.data import class_weights, load_arrays, patient_split
 
 FOLDERS = {"COVID": "COVID-19", "Normal": "Normal", "Viral Pneumonia": "Pneumonia"}
 
@@ -288,3 +288,63 @@ def test_members_without_a_recorded_split_are_refused():
         check_members([card("a", split), card("b", {})])
     with pytest.raises(ValueError, match="different patient splits"):
         check_members([card("a", split), card("b", {"seed": 7, "splits": split["splits"]})])
+
+
+def _weights_digest(model) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for weights in model.get_weights():
+        digest.update(np.ascontiguousarray(weights).tobytes())
+    return digest.hexdigest()
+
+
+def test_lung_cropped_training_and_explaining_use_the_lung_model_of_their_own_registry(manifest, tmp_path,
+                                                                                        monkeypatch):
+    """`--registry X --lung-crop` must crop with X's lung model, not the one of the registry in force
+    (the package's, which holds an entry of the same id): at training, serving and in the report."""
+    import hashlib
+
+    import keras
+
+    from model.inputs.lungs import LungSegmenter
+    from training import explanation_report
+    from training.train_lungs import export_copy, lung_unet
+
+    registry = tmp_path / "registry"
+    keras.utils.set_random_seed(3)
+    unet, layer = lung_unet(48, 1, (4, 8), dropout=0.0)
+    lung_card = ModelCard(id="lungs-unet-v1", display_name="Other lungs", version="0", created="2026-01-01",
+                          architecture="lung_unet", labels=["lung"], explain_layer=layer, kind="lung_segmentation",
+                          preprocessing=Preprocessing(image_size=48, equalize="none").to_dict())
+    from model.registry import save_entry
+
+    save_entry(export_copy(unet, 48, 1, (4, 8)), lung_card, root=registry)
+    ours = _weights_digest(LungSegmenter.load("lungs-unet-v1", registry).model)
+    assert ours != _weights_digest(LungSegmenter.load("lungs-unet-v1").model)  # same id, other weights
+
+    used = []
+    real_mask = LungSegmenter.mask
+    monkeypatch.setattr(LungSegmenter, "mask", lambda self, pixels, threshold=0.5:
+                        used.append(_weights_digest(self.model)) or real_mask(self, pixels, threshold))
+    monkeypatch.delenv("CXR_REGISTRY", raising=False)
+    assert train.main(["--data", str(manifest), "--arch", "compact_cnn", "--model-id", "crop-x", "--epochs", "1",
+                       "--image-size", "32", "--batch-size", "8", "--lung-crop", "--registry", str(registry),
+                       "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert len(used) == 30 and set(used) == {ours}  # every training image cropped with X's lungs
+    card = read_card("crop-x", registry)
+    assert card.training["lung_model"] == {
+        "id": "lungs-unet-v1", "sha256": hashlib.sha256((registry / "lungs-unet-v1" / "model.keras").read_bytes()).hexdigest()}
+
+    used.clear()
+    clf = Classifier.load("crop-x", registry)
+    film = synthetic_radiograph(50)
+    model_input = clf.prepare(film)
+    explanation, on_image = clf.explain_xray(film, "gradcam")
+    assert set(used) == {ours}
+    np.testing.assert_array_equal(on_image, clf.to_image(explanation.heatmap, model_input))
+
+    used.clear()
+    assert explanation_report.main(["--model", "crop-x", "--data", str(manifest), "--registry", str(registry),
+                                    "--limit", "3", "--methods", "gradcam", "--sanity-images", "0"]) == 0
+    assert used and set(used) == {ours}

@@ -13,8 +13,16 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from model import trust
+from model.inputs.intake import colourfulness
+from model.inputs.lungs import lung_attention_fraction
+from model.policy import SHORTCUT_WARNING
 from model.registry import ModelCard
+from model.trust.agreement import method_agreement
+from model.trust.attention import lung_attention
+from model.trust.faithfulness import deletion_insertion, faithfulness
+from model.trust.input_check import input_check
+from model.trust.sanity import randomization_sanity_check, randomization_similarity, randomized_classifier
+from model.trust.uncertainty import tta_uncertainty
 from tests.support import LABELS, png_bytes, synthetic_radiograph
 
 SIZE = 64            # side of the trained models' input
@@ -120,7 +128,6 @@ def fixed_classifier(kind: str = "patch"):
     import keras
 
     from model.classifier import Classifier
-
     top, bottom, left, right = PATCH
     inputs = keras.Input((PATCH_SIZE, PATCH_SIZE, 1), name="image")
     x = keras.layers.Cropping2D(((top, PATCH_SIZE - bottom), (left, PATCH_SIZE - right)), name="patch")(inputs)
@@ -161,13 +168,13 @@ def _evidence(classifier, images, labels, count: int = 8):
     """Accuracy on held-out images, then for the class-0 images: `lung_attention` of Grad-CAM and
     the lung fraction of occlusion sensitivity (the model-agnostic ground truth of where hiding
     pixels lowers the score)."""
-    from model.occlusion import occlusion_sensitivity
+    from model.explain.occlusion import occlusion_sensitivity
 
     accuracy = float(np.mean(np.argmax(classifier.predict_inputs(images), axis=1) == labels))
     mask = lung_mask(SIZE)
     positives = images[labels == 0][:count]
-    gradcam = [trust.lung_attention(classifier.explain_input(x, "gradcam", 0).heatmap, mask) for x in positives]
-    occlusion = [trust.lung_attention_fraction(occlusion_sensitivity(classifier, x, 0), mask) for x in positives[:3]]
+    gradcam = [lung_attention(classifier.explain_input(x, "gradcam", 0).heatmap, mask) for x in positives]
+    occlusion = [lung_attention_fraction(occlusion_sensitivity(classifier.predict_inputs, x, 0), mask) for x in positives[:3]]
     return accuracy, gradcam, float(np.mean(occlusion))
 
 
@@ -175,17 +182,17 @@ def test_marker_model_looks_outside_the_lungs(marker_model):
     accuracy, gradcam, occlusion = _evidence(*marker_model)
     assert accuracy >= 0.9, f"the marker model did not learn its rule (accuracy {accuracy:.2f})"
     assert occlusion < 0.2, f"occlusion puts {occlusion:.2f} of the marker model's evidence in the lungs"
-    mean = np.mean([r["fraction"] for r in gradcam])
+    mean = np.mean([r.fraction for r in gradcam])
     assert mean < 0.25, f"Grad-CAM of the marker model has {mean:.2f} of its mass inside the lungs"
-    assert all(r["low"] and r["warning"] == trust.SHORTCUT_WARNING for r in gradcam)
+    assert all(r.low and r.warning == SHORTCUT_WARNING for r in gradcam)
 
 
 def test_lesion_model_looks_inside_the_lungs(lesion_model, marker_model):
     accuracy, gradcam, occlusion = _evidence(*lesion_model)
     assert accuracy >= 0.9, f"the lesion model did not learn its rule (accuracy {accuracy:.2f})"
     assert occlusion > 0.7, f"occlusion puts only {occlusion:.2f} of the lesion model's evidence in the lungs"
-    lesion = np.mean([r["fraction"] for r in gradcam])
-    marker = np.mean([r["fraction"] for r in _evidence(*marker_model)[1]])
+    lesion = np.mean([r.fraction for r in gradcam])
+    marker = np.mean([r.fraction for r in _evidence(*marker_model)[1]])
     # The lungs are 26 % of the image, so a uniform map would score 0.26; Grad-CAM's 16 x 16 grid
     # spreads even a lesion well inside a lung over its surroundings.
     assert lesion > 0.45, f"Grad-CAM of the lesion model has only {lesion:.2f} of its mass inside the lungs"
@@ -194,14 +201,14 @@ def test_lesion_model_looks_inside_the_lungs(lesion_model, marker_model):
 
 def test_lung_attention_on_known_maps():
     mask = lung_mask(32)
-    inside = trust.lung_attention(mask.astype(np.float32), mask)
-    outside = trust.lung_attention((~mask).astype(np.float32), mask)
-    assert inside["fraction"] == pytest.approx(1.0) and not inside["low"] and inside["warning"] == ""
-    assert outside["fraction"] == pytest.approx(0.0) and outside["low"]
-    assert outside["warning"] == ("The model is mostly looking outside the lungs: possible shortcut such as "
+    inside = lung_attention(mask.astype(np.float32), mask)
+    outside = lung_attention((~mask).astype(np.float32), mask)
+    assert inside.fraction == pytest.approx(1.0) and not inside.low and inside.warning == ""
+    assert outside.fraction == pytest.approx(0.0) and outside.low
+    assert outside.warning == ("The model is mostly looking outside the lungs: possible shortcut such as "
                                   "text markers, borders or devices.")
     with pytest.raises(ValueError, match="threshold"):
-        trust.lung_attention(mask.astype(np.float32), mask, threshold=1.5)
+        lung_attention(mask.astype(np.float32), mask, threshold=1.5)
 
 
 # --------------------------------------------------------------------------- (2) deletion / insertion
@@ -209,8 +216,8 @@ def test_lung_attention_on_known_maps():
 
 def test_deletion_and_insertion_follow_the_true_evidence(patch_model):
     x = patch_image()
-    true = trust.deletion_insertion(patch_model, x, patch_map(), class_index=0, steps=16)
-    random = trust.deletion_insertion(patch_model, x, np.random.default_rng(3).random((32, 32)), 0, steps=16)
+    true = deletion_insertion(patch_model, x, patch_map(), class_index=0, steps=16)
+    random = deletion_insertion(patch_model, x, np.random.default_rng(3).random((32, 32)), 0, steps=16)
     assert len(true["fractions"]) == len(true["deletion"]) == len(true["insertion"]) == 17
     assert true["fractions"][0] == 0.0 and true["fractions"][-1] == 1.0
     # Both curves run between the same two images: the input and the blurred baseline.
@@ -224,26 +231,28 @@ def test_deletion_and_insertion_follow_the_true_evidence(patch_model):
 
 def test_faithfulness_separates_a_true_map_from_a_reversed_one(patch_model):
     x = patch_image()
-    good = trust.faithfulness(patch_model, x, patch_map(), 0, steps=10, random_repeats=2)
-    reversed_ = trust.faithfulness(patch_model, x, 1.0 - patch_map(), 0, steps=10, random_repeats=2)
-    assert good["better_than_random"] and not reversed_["better_than_random"]
-    assert good["map"]["deletion_auc"] < good["random"]["deletion_auc"] < reversed_["map"]["deletion_auc"]
-    assert good["random"] == reversed_["random"]  # same seed: the same random orders
-    assert set(good["map"]["curves"]) >= {"fractions", "deletion", "insertion"}
-    assert good["summary"].startswith("The map ranks the evidence better than random")
-    assert "does not rank" in reversed_["summary"]
+    good = faithfulness(patch_model, x, patch_map(), 0, steps=10, random_repeats=2)
+    reversed_ = faithfulness(patch_model, x, 1.0 - patch_map(), 0, steps=10, random_repeats=2)
+    assert good.better_than_random and not reversed_.better_than_random
+    assert good.deletion_auc < good.random_deletion_auc < reversed_.deletion_auc
+    # Same seed: the same random orders.
+    assert (good.random_deletion_auc, good.random_insertion_auc) == \
+        (reversed_.random_deletion_auc, reversed_.random_insertion_auc)
+    assert set(good.curves) >= {"fractions", "deletion", "insertion"}
+    assert good.summary.startswith("The map ranks the evidence better than random")
+    assert "does not rank" in reversed_.summary
 
 
 def test_deletion_insertion_rejects_bad_values(patch_model):
     x = patch_image()
     with pytest.raises(ValueError, match="steps"):
-        trust.deletion_insertion(patch_model, x, patch_map(), 0, steps=0)
+        deletion_insertion(patch_model, x, patch_map(), 0, steps=0)
     with pytest.raises(ValueError, match="class_index"):
-        trust.deletion_insertion(patch_model, x, patch_map(), 3)
+        deletion_insertion(patch_model, x, patch_map(), 3)
     with pytest.raises(ValueError, match="baseline"):
-        trust.deletion_insertion(patch_model, x, patch_map(), 0, baseline="noise")
+        deletion_insertion(patch_model, x, patch_map(), 0, baseline="noise")
     with pytest.raises(ValueError, match="heatmap"):
-        trust.deletion_insertion(patch_model, x, np.full((32, 32), np.nan), 0)
+        deletion_insertion(patch_model, x, np.full((32, 32), np.nan), 0)
 
 
 # --------------------------------------------------------------------------- (3) randomisation check
@@ -259,13 +268,13 @@ def edge_map(model_input: np.ndarray) -> np.ndarray:
 
 def test_sanity_check_flags_a_map_that_ignores_the_weights(lesion_model):
     classifier, images, labels = lesion_model
-    randomised = trust.randomized_classifier(classifier, seed=0)
+    randomised = randomized_classifier(classifier, seed=0)
     trained_w, random_w = classifier.model.get_weights(), randomised.model.get_weights()
     assert any(not np.allclose(a, b) for a, b in zip(trained_w, random_w) if a.size > 1)
-    edges = trust.randomization_similarity(edge_map, edge_map, images[:4])
+    edges = randomization_similarity(edge_map, edge_map, images[:4])
     assert edges["flagged"] and edges["spearman"] == pytest.approx(1.0)
 
-    gradcam = trust.randomization_sanity_check(classifier, images[labels == 0][:4], methods=("gradcam",))
+    gradcam = randomization_sanity_check(classifier, images[labels == 0][:4], methods=("gradcam",))
     result = gradcam["methods"]["gradcam"]
     assert gradcam["n"] == 4 and result["n"] == 4
     assert not result["flagged"], f"Grad-CAM similarity to a random model is {result['spearman']:.2f}"
@@ -279,8 +288,8 @@ def test_input_check_flags_a_photograph():
     data = pytest.importorskip("skimage.data")
     for rgb in (data.astronaut(), data.coffee()):
         gray = (rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)) / 255.0
-        assert trust.colourfulness(rgb) > 30
-        check = trust.input_check(gray, {"mode": "RGB"}, rgb=rgb)
+        assert colourfulness(rgb) > 30
+        check = input_check(gray, {"mode": "RGB"}, rgb=rgb)
         assert not check.ok
         assert any("colour" in w and "photograph" in w for w in check.warnings)
 
@@ -288,8 +297,8 @@ def test_input_check_flags_a_photograph():
 def test_input_check_passes_a_synthetic_radiograph():
     pixels = synthetic_radiograph(128, seed=4)
     rgb = np.round(np.repeat(pixels[..., None], 3, axis=-1) * 255).astype(np.uint8)  # gray saved as RGB
-    assert trust.colourfulness(rgb) == pytest.approx(0.0, abs=1e-9)
-    check = trust.input_check(pixels, {"mode": "RGB"}, lung_mask=lung_mask(128), rgb=rgb)
+    assert colourfulness(rgb) == pytest.approx(0.0, abs=1e-9)
+    check = input_check(pixels, {"mode": "RGB"}, lung_mask=lung_mask(128), rgb=rgb)
     assert check.ok and check.warnings == []
 
 
@@ -298,11 +307,11 @@ def test_input_check_names_each_problem():
     one_lung = lung_mask(128)
     one_lung[:, 64:] = False
     checks = {
-        "shape": trust.input_check(synthetic_radiograph(64, width=256)),
-        "contrast": trust.input_check(np.full((100, 100), 0.5, np.float32)),
-        "lungs": trust.input_check(pixels, lung_mask=one_lung),
-        "lateral": trust.input_check(pixels, {"view_position": "LL", "modality": "DX", "body_part_examined": "CHEST"}),
-        "ct": trust.input_check(pixels, {"modality": "CT"}),
+        "shape": input_check(synthetic_radiograph(64, width=256)),
+        "contrast": input_check(np.full((100, 100), 0.5, np.float32)),
+        "lungs": input_check(pixels, lung_mask=one_lung),
+        "lateral": input_check(pixels, {"view_position": "LL", "modality": "DX", "body_part_examined": "CHEST"}),
+        "ct": input_check(pixels, {"modality": "CT"}),
     }
     expected = {"shape": "unusual shape", "contrast": "nearly uniform", "lungs": "Found 1 lung-sized region",
                 "lateral": "lateral", "ct": "modality CT"}
@@ -310,44 +319,44 @@ def test_input_check_names_each_problem():
         assert not check.ok and len(check.warnings) == 1, (name, check.warnings)
         assert expected[name] in check.warnings[0], (name, check.warnings)
     with pytest.raises(ValueError, match="rgb"):
-        trust.colourfulness(np.zeros((4, 4)))
+        colourfulness(np.zeros((4, 4)))
 
 
 # --------------------------------------------------------------------------- (5) test-time augmentation
 
 
 def test_tta_marks_a_flat_model_uncertain_and_a_confident_one_certain(patch_model):
-    flat = trust.tta_uncertainty(fixed_classifier("flat"), patch_image(), n=6)
-    assert flat["uncertain"] and flat["message"] == "Uncertain: refer to a radiologist."
-    assert flat["entropy"] == pytest.approx(1.0, abs=1e-4) and flat["top_probability"] == pytest.approx(1 / 3)
-    confident = trust.tta_uncertainty(fixed_classifier("confident"), patch_image(), n=6)
-    assert not confident["uncertain"] and confident["message"] == "" and confident["agreement"] == 1.0
-    assert confident["top_label"] == LABELS[0] and confident["entropy"] < 0.1
+    flat = tta_uncertainty(fixed_classifier("flat"), patch_image(), n=6)
+    assert flat.uncertain and flat.message == "Uncertain: refer to a radiologist."
+    assert flat.entropy == pytest.approx(1.0, abs=1e-4) and flat.top_probability == pytest.approx(1 / 3)
+    confident = tta_uncertainty(fixed_classifier("confident"), patch_image(), n=6)
+    assert not confident.uncertain and confident.message == "" and confident.agreement == 1.0
+    assert confident.top_label == LABELS[0] and confident.entropy < 0.1
 
 
 def test_tta_perturbs_the_input(patch_model):
-    clear = trust.tta_uncertainty(patch_model, patch_image(0.95), n=8)
-    assert not clear["uncertain"] and clear["top_label"] == LABELS[0]
+    clear = tta_uncertainty(patch_model, patch_image(0.95), n=8)
+    assert not clear.uncertain and clear.top_label == LABELS[0]
     # Near the decision boundary the unchanged image still looks confident, but small shifts,
     # rotations and gamma changes flip the answer: only the augmentation reveals it.
     near = patch_image(0.88)
     assert patch_model.predict_inputs(near[None])[0, 0] > 0.9
-    borderline = trust.tta_uncertainty(patch_model, near, n=8)
-    assert borderline["uncertain"] and borderline["reasons"] and borderline["agreement"] < 0.75
-    assert max(borderline["std"].values()) > 0.01
+    borderline = tta_uncertainty(patch_model, near, n=8)
+    assert borderline.uncertain and borderline.reasons and borderline.agreement < 0.75
+    assert max(borderline.std.values()) > 0.01
     with pytest.raises(ValueError, match="n must"):
-        trust.tta_uncertainty(patch_model, patch_image(), n=1)
+        tta_uncertainty(patch_model, patch_image(), n=1)
     with pytest.raises(ValueError, match="shape"):
-        trust.tta_uncertainty(patch_model, np.zeros((16, 16, 1), np.float32))
+        tta_uncertainty(patch_model, np.zeros((16, 16, 1), np.float32))
 
 
 def test_method_agreement():
     heat = patch_map() + np.linspace(0, 0.1, 32)[None, :]
-    result = trust.method_agreement({"a": heat, "b": heat * 2, "c": 1.0 - heat})
-    assert result["pairs"]["a vs b"] == pytest.approx(1.0) and result["pairs"]["a vs c"] == pytest.approx(-1.0)
-    assert result["mean"] == pytest.approx(-1 / 3)
+    result = method_agreement({"a": heat, "b": heat * 2, "c": 1.0 - heat})
+    assert result.pairs["a vs b"] == pytest.approx(1.0) and result.pairs["a vs c"] == pytest.approx(-1.0)
+    assert result.mean == pytest.approx(-1 / 3)
     with pytest.raises(ValueError, match="two maps"):
-        trust.method_agreement({"a": heat})
+        method_agreement({"a": heat})
 
 
 # --------------------------------------------------------------------------- (6) the per-model report
@@ -395,7 +404,7 @@ def test_explanation_report_cli_writes_json(report_setup, capsys):
 
 def test_explanation_report_measures_lung_attention(report_setup):
     from model.classifier import Classifier
-    from training.data import read_dataset
+    from model.data import read_dataset
     from training.explanation_report import build_explanation_report, format_summary
 
     registry, data = report_setup
@@ -421,7 +430,7 @@ def test_explanation_report_measures_lung_attention(report_setup):
 
 
 def test_select_records_takes_classes_in_turn():
-    from training.data import LabelledImage
+    from model.data import LabelledImage
     from training.explanation_report import select_records
 
     records = [LabelledImage(f"{label}{i}.png", label, f"{label}{i}") for label, count in
@@ -439,11 +448,50 @@ def test_input_check_reads_colourfulness_recorded_by_the_intake():
 
     from PIL import Image
 
-    from model.intake import load_xray
+    from model.inputs.intake import load_xray
 
     rng = np.random.default_rng(1)
     buffer = io.BytesIO()
     Image.fromarray(rng.integers(0, 256, (120, 120, 3), dtype=np.uint8)).save(buffer, format="PNG")
     xray = load_xray(buffer.getvalue())
-    check = trust.input_check(xray.pixels, xray.metadata)
+    check = input_check(xray.pixels, xray.metadata)
     assert not check.ok and any("colour" in w for w in check.warnings)
+
+
+# --------------------------------------------------------------------------- typed results
+
+
+def test_typed_results_round_trip_through_their_dicts(patch_model):
+    from model.trust.agreement import Agreement
+    from model.trust.attention import LungAttention
+    from model.trust.faithfulness import Faithfulness
+    from model.trust.input_check import InputCheck
+    from model.trust.uncertainty import Uncertainty
+
+    x = patch_image()
+    results = [faithfulness(patch_model, x, patch_map(), 0, steps=4, random_repeats=1),
+               tta_uncertainty(patch_model, x, n=4),
+               method_agreement({"gradcam": patch_map(), "scorecam": 1.0 - patch_map()}),
+               lung_attention(patch_map(), patch_map() > 0.5),
+               input_check(synthetic_radiograph(64))]
+    for result, kind in zip(results, (Faithfulness, Uncertainty, Agreement, LungAttention, InputCheck)):
+        assert isinstance(result, kind)
+        assert kind.from_dict(json.loads(json.dumps(result.to_dict()))) == result
+    assert results[2].methods == ["gradcam", "scorecam"]
+
+
+def test_shipped_explanation_reports_read_as_typed_data():
+    from pathlib import Path
+
+    from model.trust.explanations import ExplanationReport
+
+    paths = sorted(Path("model/registry").glob("*/explanations.json"))
+    assert paths, "the shipped classifiers carry explanation reports"
+    for path in paths:
+        values = json.loads(path.read_text())
+        report = ExplanationReport.from_dict(values)
+        assert report.model == path.parent.name and report.n > 0
+        assert set(report.faithfulness.methods) == set(values["methods"]) == set(report.methods)
+        assert report.lung_attention.overall == values["lung_attention"]["overall"]
+        again = ExplanationReport.from_dict(report.to_dict())
+        assert again == report

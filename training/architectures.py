@@ -113,8 +113,8 @@ def merge_members(members: list, name: str = "ensemble"):
     Members must end in `GlobalAveragePooling2D` -> (Dropout) -> `Dense(softmax)`, as the builders
     above do. Returns `(model, explain_layer)` like the builders.
     """
-    import numpy as np
     import keras
+    import numpy as np
 
     if len(members) < 2:
         raise ValueError("an ensemble needs two or more members")

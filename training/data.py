@@ -1,99 +1,20 @@
-"""Labelled chest X-ray data: reading manifests and folder-per-class layouts, the patient-level
-split, the decoded-array cache and the `tf.data` input pipeline with augmentation.
+"""Training data: the patient-level split, the decoded-array cache and the `tf.data` input pipeline
+with augmentation (labelled images are read by `model.data`).
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
-import logging
 import os
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from model.intake import XrayInputError, load_xray
-from model.preprocessing import Preprocessing, preprocess
-
-log = logging.getLogger(__name__)
-
-CLASS_LABELS = ("COVID-19", "Normal", "Pneumonia")
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".dcm", ".dicom", ".tif", ".tiff", ".bmp"}
-
-# Folder names used by published datasets (COVID-19 Radiography Database, COVIDx, Kermany's
-# pediatric pneumonia set, ...) mapped to our labels. Keys are compared case-insensitively with
-# '_' and '-' read as spaces. Folders not listed (e.g. "Lung_Opacity") are skipped with a warning:
-# a lung opacity is not a pneumonia. Override with `--label-map FILE.json`.
-DEFAULT_FOLDER_LABELS = {
-    "covid": "COVID-19", "covid 19": "COVID-19", "covid19": "COVID-19", "sars cov 2": "COVID-19",
-    "normal": "Normal", "no finding": "Normal", "healthy": "Normal",
-    "pneumonia": "Pneumonia", "viral pneumonia": "Pneumonia", "bacterial pneumonia": "Pneumonia",
-    "non covid pneumonia": "Pneumonia", "non covid": "Pneumonia",
-}
-SPLIT_FOLDERS = {"train", "training", "val", "valid", "validation", "test", "testing"}
-
-
-@dataclass(frozen=True)
-class LabelledImage:
-    """One labelled radiograph; `patient_id` falls back to the file's own path when unknown."""
-
-    path: str
-    label: str
-    patient_id: str
-    source: str = ""
-    subtype: str = ""
-
-
-def _folder_key(name: str) -> str:
-    return " ".join(name.lower().replace("_", " ").replace("-", " ").split())
-
-
-def read_manifest(path: Path) -> list[LabelledImage]:
-    """Rows of a manifest CSV with `file` (relative to the manifest) and `label`, optionally
-    `patient_id`, `source` and `subtype`."""
-    path = Path(path)
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    if rows and not {"file", "label"} <= set(rows[0]):
-        raise ValueError(f"{path} needs the columns 'file' and 'label'")
-    return [LabelledImage(str(path.parent / row["file"]), row["label"],
-                          row.get("patient_id") or row["file"], row.get("source") or "",
-                          row.get("subtype") or "") for row in rows]
-
-
-def read_folder(root: Path, label_map: dict[str, str] | None = None) -> list[LabelledImage]:
-    """Images in a folder-per-class layout, optionally with train/test folders above the classes.
-
-    The source is the top folder's name; each image is its own patient (folder layouts carry no
-    patient ids, so a split of such data can only be image-level: prefer a manifest).
-    """
-    root, mapping = Path(root), {_folder_key(k): v for k, v in (label_map or DEFAULT_FOLDER_LABELS).items()}
-    records, skipped = [], set()
-    for file in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
-        parts = [part for part in file.relative_to(root).parts[:-1] if part.lower() not in SPLIT_FOLDERS]
-        label = next((mapping[_folder_key(part)] for part in reversed(parts) if _folder_key(part) in mapping), None)
-        if label is None:
-            skipped.add(str(file.parent.relative_to(root)))
-            continue
-        rel = str(file.relative_to(root))
-        records.append(LabelledImage(str(file), label, rel, root.name))
-    for folder in sorted(skipped):
-        log.warning("skipped folder %s: its name maps to no label", folder)
-    return records
-
-
-def read_dataset(path, label_map: dict[str, str] | None = None) -> list[LabelledImage]:
-    """A manifest CSV, a folder holding `manifest.csv`, or a folder-per-class layout."""
-    path = Path(path)
-    if path.is_file():
-        return read_manifest(path)
-    if (path / "manifest.csv").is_file():
-        return read_manifest(path / "manifest.csv")
-    if path.is_dir():
-        return read_folder(path, label_map)
-    raise FileNotFoundError(f"no manifest or image folder at {path}")
+from model.data import LabelledImage
+from model.inputs.intake import XrayInputError, load_xray
+from model.inputs.lungs import lung_region
+from model.inputs.preprocessing import Preprocessing, preprocess
 
 
 def patient_split(records: list[LabelledImage], seed: int = 0,
@@ -131,13 +52,16 @@ def split_summary(splits: dict[str, list[LabelledImage]], seed: int) -> dict:
         summary["splits"][name] = {
             "images": len(items), "patients": len({r.patient_id for r in items}),
             "by_label": dict(sorted(Counter(r.label for r in items).items())),
-            "by_source_label": {f"{s} / {l}": n for (s, l), n in sorted(Counter((r.source, r.label) for r in items).items())},
+            "by_source_label": {f"{s} / {lab}": n for (s, lab), n in sorted(Counter((r.source, r.label) for r in items).items())},
         }
     return summary
 
 
-def _cache_key(records: list[LabelledImage], prep: Preprocessing) -> str:
+def _cache_key(records: list[LabelledImage], prep: Preprocessing, segmenter=None) -> str:
     digest = hashlib.sha256(json.dumps(prep.to_dict(), sort_keys=True).encode())
+    if segmenter is not None:  # Another lung model (same id, other registry) crops differently.
+        for weights in segmenter.model.get_weights():
+            digest.update(np.ascontiguousarray(weights).tobytes())
     for record in records:
         stat = os.stat(record.path) if os.path.exists(record.path) else None
         digest.update(f"{record.path}|{stat and stat.st_size}|{stat and stat.st_mtime_ns}\n".encode())
@@ -145,14 +69,20 @@ def _cache_key(records: list[LabelledImage], prep: Preprocessing) -> str:
 
 
 def load_arrays(records: list[LabelledImage], prep: Preprocessing, cache_dir: Path | None = None,
-                ) -> tuple[np.ndarray, list[LabelledImage], list[tuple[str, str]]]:
+                segmenter=None) -> tuple[np.ndarray, list[LabelledImage], list[tuple[str, str]]]:
     """Decode and preprocess every image once (through the one intake and preprocessing path).
+
+    A lung-cropped `prep` needs `segmenter`, the `LungSegmenter` the card names (loaded by the
+    caller from the registry it trains into); its weights are part of the cache key.
 
     Returns:
         (images (N, S, S, C) float16, the records that were read, [(path, reason)] for the others).
         Arrays are cached as `.npz` under `cache_dir`, keyed by the files and the preprocessing.
     """
-    cache_file = Path(cache_dir) / f"arrays-{_cache_key(records, prep)}.npz" if cache_dir else None
+    if prep.lung_crop and segmenter is None:
+        raise ValueError(f"lung-cropped preprocessing needs the lung model {prep.lung_model!r} (segmenter)")
+    key = _cache_key(records, prep, segmenter if prep.lung_crop else None)
+    cache_file = Path(cache_dir) / f"arrays-{key}.npz" if cache_dir else None
     if cache_file and cache_file.is_file():
         with np.load(cache_file, allow_pickle=False) as data:
             kept = set(data["kept"].tolist())
@@ -161,7 +91,9 @@ def load_arrays(records: list[LabelledImage], prep: Preprocessing, cache_dir: Pa
     arrays, kept, failed = [], [], []
     for i, record in enumerate(records):
         try:
-            arrays.append(preprocess(load_xray(record.path).pixels, prep).astype(np.float16))
+            pixels = load_xray(record.path).pixels
+            region = lung_region(segmenter.mask(pixels), prep) if prep.lung_crop else None
+            arrays.append(preprocess(pixels, prep, region).astype(np.float16))
             kept.append(i)
         except (XrayInputError, OSError) as exc:
             failed.append((record.path, str(exc)))

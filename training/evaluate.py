@@ -13,9 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from model.metrics import classification_report, format_report
+from model.evaluation import evaluate
+from model.metrics import format_report
 
 
 def add_model_and_data_arguments(p: argparse.ArgumentParser, split: str) -> None:
@@ -26,6 +25,7 @@ def add_model_and_data_arguments(p: argparse.ArgumentParser, split: str) -> None
     p.add_argument("--split", choices=("all", "train", "validation", "test"), default=split,
                    help="use only one part of the model's own patient split (seed from its card)")
     p.add_argument("--label-map", type=Path, help="JSON mapping folder names to labels")
+    p.add_argument("--registry", type=Path, default=None, help="registry folder (default: CXR_REGISTRY or model/registry)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,57 +45,17 @@ def select_split(records, card, split: str):
     return patient_split(records, seed=int(card.training.get("seed", 42)))[split]
 
 
-def predict_records(clf, records, batch_size: int):
-    """Probabilities for every readable record; returns (kept records, probs, [(path, reason)])."""
-    from model.intake import XrayInputError, load_xray
-
-    kept, inputs, failed, chunks = [], [], [], []
-    for record in records:
-        try:
-            inputs.append(clf.prepare(load_xray(record.path).pixels))
-            kept.append(record)
-        except (XrayInputError, OSError) as exc:
-            failed.append((record.path, " ".join(str(exc).split())))
-        if len(inputs) == batch_size:
-            chunks.append(clf.predict_inputs(np.stack(inputs), batch_size))
-            inputs = []
-    if inputs:
-        chunks.append(clf.predict_inputs(np.stack(inputs), batch_size))
-    probs = np.concatenate(chunks) if chunks else np.zeros((0, len(clf.labels)))
-    return kept, probs, failed
-
-
-def evaluate(clf, records, batch_size: int = 32) -> dict:
-    """Report on labelled records whose labels the model knows; records of other labels are counted."""
-    known = [r for r in records if r.label in clf.labels]
-    kept, probs, failed = predict_records(clf, known, batch_size)
-    y_true = np.array([clf.labels.index(r.label) for r in kept], dtype=int)
-    report = classification_report(y_true, probs, clf.labels)
-    report.update({"model": clf.card.id, "version": clf.card.version,
-                   "skipped": [{"path": p, "reason": r} for p, r in failed],
-                   "unknown_label_images": len(records) - len(known)})
-    sources = sorted({r.source for r in kept if r.source})
-    if len(sources) > 1 or (sources and any(not r.source for r in kept)):
-        report["per_source"] = {}
-        for source in sources:
-            mask = np.array([r.source == source for r in kept])
-            sub = classification_report(y_true[mask], probs[mask], clf.labels)
-            report["per_source"][source] = {k: sub[k] for k in ("n", "accuracy", "per_class", "macro",
-                                                                  "confusion_matrix")}
-    return report
-
-
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from model.runtime import import_tensorflow_quietly
 
     import_tensorflow_quietly()  # TensorFlow's start-up notices are not for users.
     from model.classifier import Classifier
+    from model.data import read_dataset
     from model.registry import RegistryError
-    from training.data import read_dataset
 
     try:
-        clf = Classifier.load(args.model)
+        clf = Classifier.load(args.model, args.registry)
         label_map = json.loads(args.label_map.read_text()) if args.label_map else None
         records = select_split(read_dataset(args.data, label_map), clf.card, args.split)
     except (RegistryError, FileNotFoundError, ValueError) as exc:

@@ -26,19 +26,19 @@ import sys
 import time
 from collections import defaultdict
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from model.trust import DEFAULT_METHODS, DEFAULT_STEPS
+from model.policy import LOW_LUNG_ATTENTION as LOW_ATTENTION
+from model.policy import REPORT_METHODS
+from model.trust.faithfulness import DEFAULT_STEPS
 from training.evaluate import add_model_and_data_arguments
 
 DEFAULT_LIMIT = 40
 SANITY_IMAGES = 8
 RANDOM_REPEATS = 3
 LUNG_METHOD = "gradcam"
-LOW_ATTENTION = 0.5
 REPORT_FILE = "explanations.json"
 NO_SEGMENTER_NOTE = ("No lung segmentation model in the registry, so lung attention was not measured; "
                      "train one with `python -m training.train_lungs`.")
@@ -72,10 +72,13 @@ def select_records(records, labels, limit: int, seed: int = 0) -> list:
 def _explain_image(classifier, pixels: np.ndarray, methods, segmenter, steps: int, seed: int,
                    timing: dict) -> tuple[dict, np.ndarray]:
     """Maps, deletion/insertion AUCs and lung attention of one image; returns (row, model input)."""
-    from model.lungs import lung_attention_fraction, mask_plausibility
-    from model.trust import deletion_insertion, random_baseline
+    from model.inputs.lungs import lung_attention_fraction, mask_plausibility
+    from model.trust.faithfulness import deletion_insertion, random_baseline
 
-    x = classifier.prepare(pixels)
+    # One segmentation per image: the lung crop of a lung-cropped model and lung attention share it.
+    mask = segmenter.mask(pixels) if segmenter is not None else None
+    model_input = classifier.prepare(pixels, mask if segmenter is classifier.segmenter else None)
+    x = model_input.array
     probabilities = classifier.predict_inputs(x[None])[0]
     target = int(np.argmax(probabilities))
     row = {"predicted": classifier.labels[target], "confidence": float(probabilities[target]), "methods": {}}
@@ -96,8 +99,7 @@ def _explain_image(classifier, pixels: np.ndarray, methods, segmenter, steps: in
         heat = maps.get(LUNG_METHOD)
         if heat is None:
             heat = classifier.explain_input(x, LUNG_METHOD, target).heatmap
-        mask = segmenter.mask(pixels)
-        on_image = classifier.to_image(heat, pixels)  # honours lung-cropped models' lung box
+        on_image = classifier.to_image(heat, model_input)  # through the region the model saw
         row["lung_fraction"] = lung_attention_fraction(on_image, mask)
         row["mask_plausible"] = bool(mask_plausibility(mask)["plausible"])
         timing["lungs_s"] += time.perf_counter() - started
@@ -134,8 +136,7 @@ def _lung_summary(rows: list[dict], labels, segmenter) -> dict:
 
 
 def _faithfulness_summary(rows: list[dict], methods, steps: int) -> dict:
-    from model.trust import is_better_than_random
-
+    from model.trust.faithfulness import is_better_than_random
     random = {k: _mean([r["random"][k] for r in rows]) for k in ("deletion_auc", "insertion_auc")}
     summary = {"random": random, "steps": steps, "random_repeats": RANDOM_REPEATS, "baseline": "blur",
                "methods": {}}
@@ -148,21 +149,19 @@ def _faithfulness_summary(rows: list[dict], methods, steps: int) -> dict:
 
 
 def _agreement_summary(rows: list[dict], methods) -> dict | None:
-    from model.trust import method_agreement
-
+    from model.trust.agreement import method_agreement
     if len(methods) < 2 or not rows:
         return None
     pairs: dict[str, list[float]] = defaultdict(list)
     for row in rows:
-        for pair, rho in method_agreement(row["maps"])["pairs"].items():
+        for pair, rho in method_agreement(row["maps"]).pairs.items():
             pairs[pair].append(rho)
     means = {pair: float(np.mean(values)) for pair, values in pairs.items()}
     return {"pairs": means, "mean": float(np.mean(list(means.values())))}
 
 
 def _sanity_summary(classifier, inputs: list[np.ndarray], methods, seed: int) -> dict | None:
-    from model.trust import randomization_sanity_check
-
+    from model.trust.sanity import randomization_sanity_check
     if not inputs:
         return None
     result = randomization_sanity_check(classifier, np.stack(inputs), methods, seed=seed)
@@ -189,7 +188,7 @@ def _json_safe(value):
 # --------------------------------------------------------------------------- the report
 
 
-def build_explanation_report(classifier, records, segmenter=None, methods=DEFAULT_METHODS,
+def build_explanation_report(classifier, records, segmenter=None, methods=REPORT_METHODS,
                              limit: int = DEFAULT_LIMIT, seed: int = 0, steps: int = DEFAULT_STEPS,
                              sanity_images: int = SANITY_IMAGES,
                              progress: Callable[[int, int], None] | None = None) -> dict:
@@ -199,7 +198,7 @@ def build_explanation_report(classifier, records, segmenter=None, methods=DEFAUL
         classifier: a `model.classifier.Classifier`.
         records: `training.data.LabelledImage`s (e.g. the model's test split); records whose label
             the model does not know are left out.
-        segmenter: a `model.lungs.LungSegmenter` (anything with `.mask(pixels)`), or None.
+        segmenter: a `model.inputs.lungs.LungSegmenter` (anything with `.mask(pixels)`), or None.
         methods: explanation methods to assess (`model.explain.METHODS`).
         limit: at most this many images, sampled class by class (see `select_records`).
         seed: seed of the sampling, the random region orders and the random weights.
@@ -212,7 +211,7 @@ def build_explanation_report(classifier, records, segmenter=None, methods=DEFAUL
         faithfulness, method_agreement, sanity_check, per_image (no paths) and timing.
     """
     from model.explain import check_method
-    from model.intake import XrayInputError, load_xray
+    from model.inputs.intake import XrayInputError, load_xray
 
     methods = tuple(check_method(m) for m in methods)
     if not methods:
@@ -294,19 +293,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m training.explanation_report", description=__doc__.splitlines()[0])
     add_model_and_data_arguments(p, split="test")
     p.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help="at most N images (Score-CAM is slow)")
-    p.add_argument("--methods", default=",".join(DEFAULT_METHODS), help="comma-separated explanation methods")
+    p.add_argument("--methods", default=",".join(REPORT_METHODS), help="comma-separated explanation methods")
     p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="steps of the deletion/insertion curves")
     p.add_argument("--sanity-images", type=int, default=SANITY_IMAGES,
                    help="images used for the randomisation sanity check")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampling, random orders and random weights")
-    p.add_argument("--registry", type=Path, default=None,
-                   help="registry folder (default: CXR_REGISTRY or model/registry)")
     return p
 
 
 def _load_segmenter(root):
     """The registry's lung segmenter, or None when there is none (or it cannot be loaded)."""
-    from model.lungs import LungSegmenter
+    from model.inputs.lungs import LungSegmenter
     from model.registry import RegistryError
 
     try:
@@ -330,8 +327,8 @@ def main(argv=None) -> int:
 
     import_tensorflow_quietly()
     from model.classifier import Classifier
+    from model.data import read_dataset
     from model.registry import RegistryError, entry_dir, write_json
-    from training.data import read_dataset
     from training.evaluate import select_split
 
     try:
@@ -339,7 +336,8 @@ def main(argv=None) -> int:
         clf = Classifier.load(args.model, args.registry)
         label_map = json.loads(args.label_map.read_text()) if args.label_map else None
         records = select_split(read_dataset(args.data, label_map), clf.card, args.split)
-        segmenter = _load_segmenter(args.registry)
+        # A lung-cropped model's own lung model (same registry); otherwise the registry's first one.
+        segmenter = clf.segmenter or _load_segmenter(args.registry)
         print(f"model {clf.card.id}: {len(records)} images in the {args.split} split, using up to {args.limit}",
               file=sys.stderr)
         report = build_explanation_report(clf, records, segmenter, methods, args.limit, args.seed, args.steps,

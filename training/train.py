@@ -9,6 +9,7 @@ history and metrics into the registry.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -19,11 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from model.metrics import classification_report, format_report
-from model.preprocessing import Preprocessing
-from model.registry import ModelCard, registry_root, save_entry
-from training.data import (CLASS_LABELS, class_weights, load_arrays, make_dataset, patient_split,
-                           read_dataset, split_summary)
+from model.data import CLASS_LABELS, read_dataset
+from model.evaluation import evaluation_report
+from model.inputs.preprocessing import Preprocessing
+from model.metrics import format_report
+from model.registry import ModelCard, entry_dir, registry_root, save_entry
+from training.data import class_weights, load_arrays, make_dataset, patient_split, split_summary
 
 DEFAULT_CACHE = Path(os.environ.get("CXR_CACHE", Path.home() / ".cache" / "cxr-dashboard"))
 SHORTCUT_NOTE = (
@@ -72,6 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def lung_segmenter(model_id: str, root: Path):
+    """The lung model a lung-cropped version trains with: from the registry it is written to, so
+    training and serving crop with the same weights."""
+    from model.inputs.lungs import LungSegmenter
+
+    return LungSegmenter.load(model_id, root)
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def make_strategy(name: str):
     """`tf.distribute` strategy: one device, all local devices, or workers described by TF_CONFIG."""
     import tensorflow as tf
@@ -83,8 +97,9 @@ def make_strategy(name: str):
     return tf.distribute.get_strategy()
 
 
-def prepare_data(args, prep: Preprocessing):
-    """Read, split and decode; returns per-split (images, labels, records), summary and failures."""
+def prepare_data(args, prep: Preprocessing, segmenter=None):
+    """Read, split and decode (lung-cropped `prep`: with `segmenter`); returns per-split (images,
+    labels, records), summary and failures."""
     records = read_dataset(args.data, json.loads(args.label_map.read_text()) if args.label_map else None)
     records = [r for r in records if r.label in CLASS_LABELS]
     if args.limit:
@@ -92,7 +107,7 @@ def prepare_data(args, prep: Preprocessing):
     splits = patient_split(records, seed=args.seed)
     data, failures = {}, []
     for name, items in splits.items():
-        images, kept, failed = load_arrays(items, prep, args.cache_dir)
+        images, kept, failed = load_arrays(items, prep, args.cache_dir, segmenter)
         failures.extend(failed)
         data[name] = (images, np.array([CLASS_LABELS.index(r.label) for r in kept], dtype=int), kept)
         splits[name] = kept
@@ -142,14 +157,7 @@ def fit(args, data, explain_holder: dict):
 def evaluate_split(model, images, labels, records, batch_size: int = 64) -> dict:
     """Internal test-split report, with per-source figures."""
     probabilities = model.predict(images.astype(np.float32), batch_size=batch_size, verbose=0)
-    report = classification_report(labels, probabilities, CLASS_LABELS)
-    sources = sorted({r.source for r in records})
-    report["per_source"] = {}
-    for source in sources:
-        mask = np.array([r.source == source for r in records])
-        sub = classification_report(labels[mask], probabilities[mask], CLASS_LABELS)
-        report["per_source"][source] = {k: sub[k] for k in ("n", "accuracy", "per_class", "confusion_matrix")}
-    return report
+    return evaluation_report(labels, probabilities, CLASS_LABELS, [r.source for r in records])
 
 
 def headline(report: dict) -> dict:
@@ -165,7 +173,9 @@ def main(argv=None) -> int:
     prep = Preprocessing(image_size=args.image_size, channels=1, resize="stretch",
                          border_crop=args.border_crop, equalize=args.equalize, lung_crop=args.lung_crop,
                          lung_model=args.lung_model if args.lung_crop else "")
-    data, summary, failures = prepare_data(args, prep)
+    root = args.registry or registry_root()
+    segmenter = lung_segmenter(args.lung_model, root) if args.lung_crop else None
+    data, summary, failures = prepare_data(args, prep, segmenter)
     for path, reason in failures:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     explain = {}
@@ -179,6 +189,8 @@ def main(argv=None) -> int:
                     "sources": sorted({r.source for split in data.values() for r in split[2]}),
                     "augmentation": "rotation +-11 deg, shift +-6%, zoom -12..+8%, gamma, contrast, noise; no flips",
                     "class_weights": "inverse frequency"})
+    if segmenter is not None:
+        summary["lung_model"] = {"id": args.lung_model, "sha256": file_digest(entry_dir(args.lung_model, root) / "model.keras")}
     card = ModelCard(
         id=args.model_id, display_name=args.display_name or f"{args.arch} ({args.model_id})", version=args.version,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"), architecture=args.arch,
@@ -186,7 +198,7 @@ def main(argv=None) -> int:
         training=summary, metrics=headline(report), default=args.default,
         notes=SHORTCUT_NOTE.format(crop=args.border_crop)
         + (LUNG_CROP_NOTE.format(lung_model=args.lung_model, margin=prep.lung_margin) if args.lung_crop else ""))
-    folder = save_entry(model, card, history=history, metrics=report, root=args.registry or registry_root())
+    folder = save_entry(model, card, history=history, metrics=report, root=root)
     print(f"wrote {folder} in {summary['wall_time_s']:.0f} s")
     return 0
 

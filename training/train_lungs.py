@@ -8,7 +8,7 @@ patient go to one split) into train / validation / held-out test, preprocess ima
 the one intake and preprocessing path (`load_xray` + `preprocess`, as the classifier), bring
 masks to the same grid, train with geometric and exposure augmentation and early stopping on
 the validation split, then measure Dice and IoU on the untouched held-out split *through the
-serving path* (`model.lungs.LungSegmenter.mask`, on each image's original pixel grid) and write
+serving path* (`model.inputs.lungs.LungSegmenter.mask`, on each image's original pixel grid) and write
 model, card, history and metrics into the registry.
 """
 from __future__ import annotations
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from model.intake import load_xray
-from model.preprocessing import Preprocessing, preprocess
+from model.inputs.intake import load_xray
+from model.inputs.preprocessing import Preprocessing, preprocess
 from model.registry import ModelCard, registry_root, save_entry
 
 ARCHITECTURE = "lung_unet"
@@ -376,7 +376,7 @@ def evaluate_pairs(segmenter, pairs: list[MaskPair], threshold: float = 0.5) -> 
         {"n", "threshold", "dice": {mean, median, min, max, std}, "iou": {...}, "dice_raw": {...},
          "plausible_fraction", "per_image": [{"name", "dice", "iou", "dice_raw", "plausible"}]}.
     """
-    from model.lungs import clean_mask, mask_plausibility
+    from model.inputs.lungs import clean_mask, mask_plausibility
 
     rows = []
     for pair in pairs:
@@ -422,7 +422,7 @@ def main(argv=None) -> int:
     started = time.time()
     import keras
 
-    from model.lungs import LungSegmenter
+    from model.inputs.lungs import LungSegmenter
 
     keras.utils.set_random_seed(args.seed)
     widths = tuple(int(w) for w in args.widths.split(","))

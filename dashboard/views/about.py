@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import common
+from dashboard import caching, widgets
 
 # The shared training pool (../shared/data/cxr); cards name their sources by these ids.
 KNOWN_SOURCES = {
@@ -46,7 +46,7 @@ The registry is the folder `model/registry/`, or the folder named by the environ
   report).
 
 The dashboard picks new entries up on the next interaction. Entries whose card cannot be read are listed
-with the reason and otherwise ignored. Uploads are limited to {common.UPLOAD_LIMIT_MB} MB.
+with the reason and otherwise ignored. Uploads are limited to {widgets.UPLOAD_LIMIT_MB} MB.
 """
 
 
@@ -76,21 +76,21 @@ def main() -> None:
     st.title("About")
     st.markdown(WHAT_IT_IS)
     st.subheader("Models in the registry")
-    cards = [status.card for status in common.entries() if status.card is not None]
+    cards = [status.card for status in caching.entries() if status.card is not None]
     if cards:
         st.dataframe(models_table(cards), hide_index=True, width="stretch",
                      column_config={"accuracy": st.column_config.NumberColumn(format="percent"),
                                     "macro AUC": st.column_config.NumberColumn(format="%.3f")})
-    if not common.usable_cards():
-        st.warning(f"No usable classifier in the registry at `{common.registry_folder()}` yet.",
+    if not caching.usable_cards():
+        st.warning(f"No usable classifier in the registry at `{caching.registry_folder()}` yet.",
                    icon=":material/warning:")
-    common.broken_entries()
+    widgets.broken_entries()
     st.subheader("Data sources and licences")
     st.dataframe(sources_table(cards), hide_index=True, width="stretch")
     st.subheader("The source-shortcut trap")
     st.markdown(SHORTCUT_TRAP)
     st.subheader("Adding a model")
-    st.markdown(ADD_A_MODEL.format(root=common.registry_folder()))
+    st.markdown(ADD_A_MODEL.format(root=caching.registry_folder()))
 
 
 main()

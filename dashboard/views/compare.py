@@ -7,10 +7,14 @@ from itertools import combinations
 import pandas as pd
 import streamlit as st
 
-from dashboard import common
-from model import charts
-from model.compare import map_similarity, metrics_comparison, prediction_agreement
-from model.explain import METHOD_LABELS, render_overlay
+from dashboard import caching, widgets
+from model.explain import METHODS
+from model.present import charts, text
+from model.present.compare import metrics_comparison, prediction_agreement
+from model.present.overlay import render_overlay
+from model.trust.agreement import map_similarity
+from model.trust.attention import lung_attention as measure_lung_attention
+from model.trust.explanations import ExplanationReport
 
 MAX_DEFAULT = 3
 OWN_PREDICTION = "Each model's own prediction"
@@ -34,7 +38,7 @@ def highlight_best(table: pd.DataFrame, models: list[str]):
 
 
 def curves_section(chosen: list[str]) -> None:
-    histories = {model_id: common.history_or_empty(common.model_key(model_id)) for model_id in chosen}
+    histories = {model_id: caching.history_or_empty(caching.model_key(model_id)) for model_id in chosen}
     columns = sorted({c for h in histories.values() for c in h.columns if c != "epoch"})
     if not columns:
         st.info("None of these models saved a training history.")
@@ -45,7 +49,7 @@ def curves_section(chosen: list[str]) -> None:
 
 
 def metrics_section(chosen: list[str]) -> None:
-    reports = {model_id: common.metrics_or_empty(common.model_key(model_id)) for model_id in chosen}
+    reports = {model_id: caching.metrics_or_empty(caching.model_key(model_id)) for model_id in chosen}
     table = metrics_comparison(reports)
     st.dataframe(highlight_best(table, chosen), width="stretch", height=38 + 35 * len(table))
     st.caption("Green: the best model for that figure (lowest for ECE). Bold: the models differ by 0.05 or "
@@ -56,33 +60,34 @@ def _figure(value, spec: str) -> str:
     return "–" if value is None else format(value, spec)
 
 
-def explanation_rows(report: dict) -> dict[str, str]:
-    """The figures of one explanations.json worth comparing, as {row name: formatted value}."""
+def _label(method: str) -> str:
+    return METHODS[method].label if method in METHODS else method
+
+
+def explanation_rows(report: ExplanationReport) -> dict[str, str]:
+    """The figures of one explanation report worth comparing, as {row name: formatted value}."""
     rows = {}
-    lungs = report.get("lung_attention") or {}
-    if lungs.get("overall") is not None:
-        rows["lung attention, all images"] = _figure(lungs["overall"], ".0%")
-        for label, values in (lungs.get("per_class") or {}).items():
-            rows[f"lung attention, predicted {label}"] = _figure(values.get("mean"), ".0%")
-    faith = report.get("faithfulness") or {}
-    chance = faith.get("random") or {}
-    for method, values in (faith.get("methods") or {}).items():
-        name = METHOD_LABELS.get(method, method)
-        rows[f"{name} deletion AUC (lower is better)"] = _figure(values.get("deletion_auc"), ".2f")
-        rows[f"{name} insertion AUC (higher is better)"] = _figure(values.get("insertion_auc"), ".2f")
-    if chance:
-        rows["random orders: deletion / insertion AUC"] = (f"{_figure(chance.get('deletion_auc'), '.2f')} / "
-                                                           f"{_figure(chance.get('insertion_auc'), '.2f')}")
-    for method, values in ((report.get("sanity_check") or {}).get("methods") or {}).items():
-        flag = " (flagged)" if values.get("flagged") else ""
-        rows[f"{METHOD_LABELS.get(method, method)} similarity to random weights"] = \
-            _figure(values.get("spearman"), "+.2f") + flag
+    lungs = report.lung_attention
+    if lungs.overall is not None:
+        rows["lung attention, all images"] = _figure(lungs.overall, ".0%")
+        for label, values in lungs.per_class.items():
+            rows[f"lung attention, predicted {label}"] = _figure(values.mean, ".0%")
+    faith = report.faithfulness
+    for method, values in faith.methods.items():
+        rows[f"{_label(method)} deletion AUC (lower is better)"] = _figure(values.deletion_auc, ".2f")
+        rows[f"{_label(method)} insertion AUC (higher is better)"] = _figure(values.insertion_auc, ".2f")
+    if faith.random_deletion_auc is not None:
+        rows["random orders: deletion / insertion AUC"] = (f"{_figure(faith.random_deletion_auc, '.2f')} / "
+                                                           f"{_figure(faith.random_insertion_auc, '.2f')}")
+    for method, values in (report.sanity_check.methods if report.sanity_check else {}).items():
+        flag = " (flagged)" if values.flagged else ""
+        rows[f"{_label(method)} similarity to random weights"] = _figure(values.spearman, "+.2f") + flag
     return rows
 
 
 def explanation_section(chosen: list[str]) -> None:
     """Each version's explanation report side by side; the command that makes the missing ones."""
-    reports = {model_id: common.explanation_report_or_empty(common.model_key(model_id)) for model_id in chosen}
+    reports = {model_id: caching.explanation_report_or_none(caching.model_key(model_id)) for model_id in chosen}
     present = {model_id: explanation_rows(report) for model_id, report in reports.items() if report}
     missing = [model_id for model_id in chosen if model_id not in present]
     if present:
@@ -92,7 +97,7 @@ def explanation_section(chosen: list[str]) -> None:
                    "Grad-CAM map inside the lungs, low values point to shortcuts. Deletion/insertion: compare "
                    "with the random orders. 'Flagged': the maps barely change when the weights are randomised.")
     for model_id in missing:
-        st.caption(f"No explanation report for `{model_id}`: `{common.explanation_report_command(model_id)}`.")
+        st.caption(f"No explanation report for `{model_id}`: `{text.explanation_report_command(model_id)}`.")
 
 
 def notes_section(cards_by_id: dict, chosen: list[str]) -> None:
@@ -100,16 +105,16 @@ def notes_section(cards_by_id: dict, chosen: list[str]) -> None:
     columns = st.columns(len(chosen), gap="medium")
     for column, model_id in zip(columns, chosen):
         card = cards_by_id[model_id]
-        with column.expander(f"Notes: {common.card_label(card)}"):
-            st.markdown(f"**Preprocessing:** {common.preprocessing_summary(card)}  \n"
+        with column.expander(f"Notes: {text.card_label(card)}"):
+            st.markdown(f"**Preprocessing:** {text.preprocessing_summary(card)}  \n"
                         f"**Architecture:** `{card.architecture}` · created {card.created[:10]}")
             st.markdown(card.notes or "_The card has no notes._")
 
 
 def image_section(cards_by_id: dict, chosen: list[str]) -> None:
     st.subheader("One image, every version")
-    uploaded = common.uploader("compare_upload")
-    upload = common.read_upload(uploaded, prompt="Upload a radiograph to see each version's prediction and "
+    uploaded = widgets.uploader("compare_upload")
+    upload = widgets.read_upload(uploaded, prompt="Upload a radiograph to see each version's prediction and "
                                                  "Grad-CAM map side by side.")
     if upload is None:
         return
@@ -119,17 +124,17 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
     predictions, maps = {}, {}
     columns = st.columns(len(chosen), gap="medium")
     for column, model_id in zip(columns, chosen):
-        card, key = cards_by_id[model_id], common.model_key(model_id)
-        if common.classifier(key) is None:
+        card, key = cards_by_id[model_id], caching.model_key(model_id)
+        if caching.classifier(key) is None:
             continue
-        prediction = common.predict(image_digest, key, xray.pixels)
+        prediction = caching.predict(image_digest, key, xray.pixels)
         with st.spinner(f"Grad-CAM for {card.display_name}…"):
-            explanation, on_image = common.explanation(image_digest, key, "gradcam",
+            explanation, on_image = caching.explanation(image_digest, key, "gradcam",
                                                        prediction.label if target == OWN_PREDICTION else target,
                                                        card.explain_layer, xray.pixels)
         predictions[model_id], maps[model_id] = prediction, on_image
         with column:
-            st.markdown(f"**{common.card_label(card)}**")
+            st.markdown(f"**{text.card_label(card)}**")
             st.metric("Model output", prediction.label)
             st.caption(f"Probability {prediction.confidence:.1%}")
             # As on Diagnose: faint evidence is not coloured, so the anatomy stays readable.
@@ -144,15 +149,15 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
 
 def lung_attention(image_digest: str, xray, card, on_image) -> None:
     """The share of this version's Grad-CAM map inside the lungs, when the registry has a lung segmenter."""
-    lungs, reason = common.lung_status(card.prep.lung_model)
+    lungs, reason = caching.lung_status(card.prep.lung_model)
     if lungs is None:
         st.caption(f":material/block: {reason}")
         return
-    attention = common.lung_attention(on_image, common.lung_mask(image_digest, lungs, xray.pixels))
-    st.metric("Map inside the lung fields", f"{attention['fraction']:.0%}",
+    attention = measure_lung_attention(on_image, caching.lung_mask(image_digest, lungs, xray.pixels))
+    st.metric("Map inside the lung fields", f"{attention.fraction:.0%}",
               help="Share of the Grad-CAM map's weight on the lung fields; low values point to shortcuts.")
-    if attention["low"]:
-        st.caption(f":orange[:material/report: {attention['warning']}]")
+    if attention.low:
+        st.caption(f":orange[:material/report: {attention.warning}]")
 
 
 def agreement_section(predictions: dict, maps: dict) -> None:
@@ -174,16 +179,16 @@ def agreement_section(predictions: dict, maps: dict) -> None:
 
 def main() -> None:
     st.title("Compare versions")
-    common.disclaimer()
-    cards = common.require_models()
+    widgets.disclaimer()
+    cards = widgets.require_models()
     if len(cards) < 2:
         st.info("Comparing needs at least two usable models in the registry; there is only "
-                f"{common.card_label(cards[0])}.")
-        common.broken_entries()
+                f"{text.card_label(cards[0])}.")
+        widgets.broken_entries()
         return
     cards_by_id = {card.id: card for card in cards}
     chosen = st.multiselect("Versions to compare", list(cards_by_id), default=list(cards_by_id)[:MAX_DEFAULT],
-                            format_func=lambda model_id: common.card_label(cards_by_id[model_id]),
+                            format_func=lambda model_id: text.card_label(cards_by_id[model_id]),
                             key="compare_models")
     if len(chosen) < 2:
         st.info("Choose two or more versions.")

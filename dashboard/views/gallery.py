@@ -5,10 +5,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import common
-from model.explain import render_overlay, to_uint8
-from model.gallery import DATA_ENV, cases_frame, data_location, score_cases
-from model.intake import XrayInputError, load_xray
+from dashboard import caching, widgets
+from model.inputs.intake import XrayInputError, load_xray
+from model.present.gallery import DATA_ENV, cases_frame, data_location, score_cases
+from model.present.overlay import render_overlay, to_uint8
 
 COLUMNS = 4
 HOW_TO = (f"No labelled data is configured. Set the environment variable `{DATA_ENV}` before starting the "
@@ -19,14 +19,14 @@ HOW_TO = (f"No labelled data is configured. Set the environment variable `{DATA_
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _records(path: str):
-    from training.data import read_dataset
+    from model.data import read_dataset
 
     return read_dataset(Path(path))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _cases(path: str, key: common.ModelKey, limit: int, seed: int):
-    return score_cases(common.cached_classifier(key), _records(path), limit_per_label=limit, seed=seed)
+def _cases(path: str, key: caching.ModelKey, limit: int, seed: int):
+    return score_cases(caching.cached_classifier(key), _records(path), limit_per_label=limit, seed=seed)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -59,8 +59,8 @@ def selected_case_panel(case, key, card) -> None:
     except XrayInputError as exc:
         st.error(str(exc))
         return
-    digest = common.digest(b"file:" + case.path.encode())  # A file of the data pool: its path names it.
-    explanation, on_image = common.explanation(digest, key, "gradcam", case.predicted, card.explain_layer, pixels)
+    digest = caching.digest(b"file:" + case.path.encode())  # A file of the data pool: its path names it.
+    explanation, on_image = caching.explanation(digest, key, "gradcam", case.predicted, card.explain_layer, pixels)
     with st.container(border=True):
         st.markdown(f"**{Path(case.path).name}** · true **{case.label}** · model **{case.predicted}** "
                     f"({case.confidence:.1%}) · source `{case.source}`")
@@ -92,10 +92,10 @@ def case_grid(cases) -> None:
 
 def main() -> None:
     st.title("Case gallery")
-    common.disclaimer()
+    widgets.disclaimer()
     st.caption("Labelled images scored by one model, misclassified first, then the least confident: the cases "
                "worth discussing.")
-    cards = common.require_models()
+    cards = widgets.require_models()
     path = data_path()
     if path is None:
         return
@@ -109,9 +109,9 @@ def main() -> None:
         return
     controls = st.columns([2, 2, 2, 1])
     with controls[0]:
-        card = common.model_picker(cards, key="gallery_model")
-    key = common.model_key(card.id)
-    if common.classifier(key) is None:
+        card = widgets.model_picker(cards, key="gallery_model")
+    key = caching.model_key(card.id)
+    if caching.classifier(key) is None:
         return
     label = controls[1].selectbox("True label", ["All", *card.labels], key="gallery_label")
     limit = controls[2].slider("Cases scored per label", 2, 100, 12, key="gallery_limit",

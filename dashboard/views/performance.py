@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import common
-from model import charts
-from model.explain import METHOD_LABELS
+from dashboard import caching, widgets
+from model.explain import METHODS
+from model.present import charts, text
+from model.trust.agreement import Agreement
+from model.trust.explanations import FaithfulnessSummary, LungSummary, SanitySummary
 
 PLOT_CONFIG = {"displaylogo": False}
 WEAK_WITHIN_SOURCE_AUC = 0.7  # Within-source AUCs below this are highlighted.
@@ -16,13 +18,18 @@ FLAGGED_STYLE = "background-color: rgba(220, 60, 40, 0.35); font-weight: 700;"
 WEAK_STYLE = "background-color: rgba(230, 150, 30, 0.35);"
 
 
+
+def _label(method: str | None, unknown: str | None = None) -> str:
+    """A method's label from the registry of methods (a name from an older report is shown as it is)."""
+    return METHODS[method].label if method in METHODS else (unknown or str(method))
+
 def headline_row(report: dict) -> None:
     cols = st.columns(5)
     macro = report.get("macro", {})
-    cols[0].metric("Accuracy", common.percent(report.get("accuracy")))
-    cols[1].metric("Macro AUC", common.number(macro.get("auc")))
-    cols[2].metric("Macro F1", common.number(macro.get("f1")))
-    cols[3].metric("Calibration error (ECE)", common.number((report.get("calibration") or {}).get("ece")),
+    cols[0].metric("Accuracy", text.percent(report.get("accuracy")))
+    cols[1].metric("Macro AUC", text.number(macro.get("auc")))
+    cols[2].metric("Macro F1", text.number(macro.get("f1")))
+    cols[3].metric("Calibration error (ECE)", text.number((report.get("calibration") or {}).get("ece")),
                    help="Expected calibration error: the mean gap between confidence and accuracy; 0 is ideal.")
     cols[4].metric("Test images", f"{report.get('n', 0):,}")
 
@@ -109,76 +116,63 @@ def _date(value) -> str:
     return f"{text[:10]} {text[11:16]} UTC" if len(text) >= 16 and text[10] == "T" else text
 
 
-def _beats(values: dict, chance: dict, name: str) -> bool | None:
-    mine, other = values.get(f"{name}_auc"), chance.get(f"{name}_auc")
-    if mine is None or other is None:
-        return None
-    return mine < other if name == "deletion" else mine > other
-
-
-def faithfulness_table(faith: dict) -> pd.DataFrame:
+def faithfulness_table(faith: FaithfulnessSummary) -> pd.DataFrame:
     """One row per method; the random orders' AUCs are in the column names."""
-    chance = faith.get("random") or {}
-    deletion = f"deletion AUC (random {common.number(chance.get('deletion_auc'))})"
-    insertion = f"insertion AUC (random {common.number(chance.get('insertion_auc'))})"
-    rows = []
-    for method, values in (faith.get("methods") or {}).items():
-        rows.append({"method": METHOD_LABELS.get(method, method),
-                     deletion: values.get("deletion_auc"), "lower than random": _beats(values, chance, "deletion"),
-                     insertion: values.get("insertion_auc"), "higher than random": _beats(values, chance, "insertion"),
-                     "both better on": values.get("better_than_random_share")})
-    return pd.DataFrame(rows)
+    deletion = f"deletion AUC (random {text.number(faith.random_deletion_auc)})"
+    insertion = f"insertion AUC (random {text.number(faith.random_insertion_auc)})"
+    return pd.DataFrame([{"method": _label(method),
+                          deletion: values.deletion_auc, "lower than random": faith.beats_random(method, "deletion"),
+                          insertion: values.insertion_auc, "higher than random": faith.beats_random(method, "insertion"),
+                          "both better on": values.better_than_random_share}
+                         for method, values in faith.methods.items()])
 
 
-def sanity_table(sanity: dict) -> pd.DataFrame:
-    return pd.DataFrame([{"method": METHOD_LABELS.get(method, method), "similarity (Spearman)": values.get("spearman"),
-                          "SSIM": values.get("ssim"), "flagged": bool(values.get("flagged"))}
-                         for method, values in (sanity.get("methods") or {}).items()])
+def sanity_table(sanity: SanitySummary) -> pd.DataFrame:
+    return pd.DataFrame([{"method": _label(method), "similarity (Spearman)": values.spearman,
+                          "SSIM": values.ssim, "flagged": values.flagged}
+                         for method, values in sanity.methods.items()])
 
 
 def explanation_section(card, key) -> None:
     """explanations.json of the model: lung attention, faithfulness and the randomisation sanity check."""
     st.subheader("Explanation report")
-    report = common.explanation_report_or_empty(key)
-    if not report:
+    report = caching.explanation_report_or_none(key)
+    if report is None:
         st.caption(f"No explanation report for this model yet. Generate it (lung attention, deletion/insertion "
                    f"faithfulness and the randomisation sanity check on the model's test split) with "
-                   f"`{common.explanation_report_command(card.id)}`.")
+                   f"`{text.explanation_report_command(card.id)}`.")
         return
-    st.caption(f"{report.get('n', 0)} images of the {report.get('split', 'test')} split, "
-               f"{len(report.get('methods') or [])} methods, made {_date(report.get('date'))}"
-               + (f" for version {report['version']}" if report.get("version") else "") + ".")
-    if report.get("version") and report["version"] != card.version:
-        st.warning(f"The report was made for version {report['version']}, not {card.version}; regenerate it.")
-    lung_attention_report(report.get("lung_attention") or {})
-    faithfulness_report(report.get("faithfulness") or {})
-    sanity_report(report.get("sanity_check"), report.get("method_agreement"))
+    st.caption(f"{report.n} images of the {report.split} split, {len(report.methods)} methods, made "
+               f"{_date(report.date)}" + (f" for version {report.version}" if report.version else "") + ".")
+    if report.version and report.version != card.version:
+        st.warning(f"The report was made for version {report.version}, not {card.version}; regenerate it.")
+    lung_attention_report(report.lung_attention)
+    faithfulness_report(report.faithfulness)
+    sanity_report(report.sanity_check, report.method_agreement)
 
 
-def lung_attention_report(lungs: dict) -> None:
-    method = METHOD_LABELS.get(lungs.get("method"), "map")
+def lung_attention_report(lungs: LungSummary) -> None:
+    method = _label(lungs.method, "map")
     st.markdown(f"**Lung-field attention:** mean share of the {method} map inside the lungs")
-    if lungs.get("overall") is None:
-        st.info(lungs.get("note") or "Lung attention was not measured.", icon=":material/block:")
+    if lungs.overall is None:
+        st.info(lungs.note or "Lung attention was not measured.", icon=":material/block:")
         return
-    threshold = lungs.get("threshold", 0.5)
-    groups = [("All images", lungs.get("overall"), lungs.get("low_share"),
-               sum((v or {}).get("n") or 0 for v in (lungs.get("per_class") or {}).values()))]
-    groups += [(f"Predicted {label}", v.get("mean"), v.get("low_share"), v.get("n"))
-               for label, v in (lungs.get("per_class") or {}).items()]
+    threshold = lungs.threshold
+    groups = [("All images", lungs.overall, lungs.low_share, sum(v.n for v in lungs.per_class.values()))]
+    groups += [(f"Predicted {label}", v.mean, v.low_share, v.n) for label, v in lungs.per_class.items()]
     for column, (label, mean, low_share, n) in zip(st.columns(len(groups)), groups):
         column.metric(label, _percent(mean),
                       None if mean is None else f"{(mean - threshold) * 100:+.0f} points vs {threshold:.0%}",
-                      help=f"{n or 0} images; {_percent(low_share)} of them below {threshold:.0%}, where the map "
+                      help=f"{n} images; {_percent(low_share)} of them below {threshold:.0%}, where the map "
                            "lies mostly outside the lungs.", border=True)
-    st.caption(f"Lung masks from `{lungs.get('segmenter')}`. Below {threshold:.0%} the model looked mostly outside "
+    st.caption(f"Lung masks from `{lungs.segmenter}`. Below {threshold:.0%} the model looked mostly outside "
                "the lungs (text markers, borders, devices: possible shortcuts); masks can also miss dense "
-               f"consolidation, which lowers the share. {lungs.get('note', '')}")
+               f"consolidation, which lowers the share. {lungs.note}")
 
 
-def faithfulness_report(faith: dict) -> None:
+def faithfulness_report(faith: FaithfulnessSummary) -> None:
     st.markdown("**Faithfulness:** deletion and insertion against random pixel orders")
-    if not faith.get("methods"):
+    if not faith.methods:
         st.caption("Not measured.")
         return
     table = faithfulness_table(faith)
@@ -192,9 +186,9 @@ def faithfulness_report(faith: dict) -> None:
                "The ticks compare the means; 'both better on' is the share of images where both hold.")
 
 
-def sanity_report(sanity: dict | None, agreement: dict | None) -> None:
+def sanity_report(sanity: SanitySummary | None, agreement: Agreement | None) -> None:
     st.markdown("**Randomisation sanity check**")
-    if not sanity or not sanity.get("methods"):
+    if not sanity or not sanity.methods:
         st.caption("Not run.")
         return
     table = sanity_table(sanity)
@@ -207,14 +201,15 @@ def sanity_report(sanity: dict | None, agreement: dict | None) -> None:
         flagged = list(table.loc[table["flagged"], "method"])
         if flagged:
             st.warning(f"Flagged: {', '.join(flagged)}. Their maps stayed similar (above "
-                       f"{sanity.get('threshold', 0.5)}) when the trained weights were replaced by random ones, "
+                       f"{sanity.threshold}) when the trained weights were replaced by random ones, "
                        "so they may show the image's structure rather than what the model learnt.",
                        icon=":material/science:")
         else:
             st.caption(f"No method flagged: every method's maps changed when the weights were randomised "
-                       f"({sanity.get('n', 0)} images).")
+                       f"({sanity.n} images).")
         if agreement:
-            st.caption(f"Mean agreement between methods (Spearman): {agreement['mean']:+.2f}.")
+            names = ", ".join(_label(m) for m in agreement.methods)
+            st.caption(f"Mean agreement between {names} (Spearman): {agreement.mean:+.2f}.")
 
 
 def provenance_section(card) -> None:
@@ -244,10 +239,10 @@ def provenance_section(card) -> None:
 
 def main() -> None:
     st.title("Model performance")
-    common.disclaimer()
-    cards = common.require_models()
-    card = common.model_picker(cards, key="performance_model", label="Model version")
-    key = common.model_key(card.id)
+    widgets.disclaimer()
+    cards = widgets.require_models()
+    card = widgets.model_picker(cards, key="performance_model", label="Model version")
+    key = caching.model_key(card.id)
     st.caption(f"{card.display_name}, version {card.version} · architecture `{card.architecture}` · "
                f"created {card.created} · classes {', '.join(card.labels)}")
     st.subheader("Training curves")
@@ -255,12 +250,12 @@ def main() -> None:
     if members:  # An ensemble is assembled, not trained: its members' curves are its training.
         st.caption(f"This version averages {len(members)} trained members ({', '.join(members)}); "
                    "their validation curves are shown.")
-        histories = {card.id: common.history_or_empty(key)}
+        histories = {card.id: caching.history_or_empty(key)}
         for column, (metric, tab) in zip(st.columns(2), (("val_auc", "auc"), ("val_loss", "loss"))):
             column.plotly_chart(charts.compare_curves(histories, metric), key=f"member_{tab}", config=PLOT_CONFIG)
     else:
-        st.plotly_chart(charts.training_curves(common.history_or_empty(key)), key="curves", config=PLOT_CONFIG)
-    report = common.metrics_or_empty(key)
+        st.plotly_chart(charts.training_curves(caching.history_or_empty(key)), key="curves", config=PLOT_CONFIG)
+    report = caching.metrics_or_empty(key)
     if report.get("per_class"):
         metrics_section(report)
         per_source_section(report)

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-import cv2
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
 
 # Rows where a smaller value is better; every other row is better when larger.
 LOWER_IS_BETTER = frozenset({"ECE"})
@@ -106,21 +104,3 @@ def _max_gap(predictions: list) -> float:
     shared = set.intersection(*(set(d) for d in as_dicts))
     gaps = [max(d[label] for d in as_dicts) - min(d[label] for d in as_dicts) for label in shared]
     return float(max(gaps, default=0.0))
-
-
-def map_similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation of two explanation maps (1: same ranking of regions, -1: reversed).
-
-    `b` is resized to `a`'s shape when they differ. A constant map ranks nothing, so the
-    similarity is 0.0 rather than NaN.
-    """
-    a = np.nan_to_num(np.asarray(a, dtype=np.float64).squeeze())
-    b = np.nan_to_num(np.asarray(b, dtype=np.float64).squeeze())
-    if a.ndim != 2 or b.ndim != 2:
-        raise ValueError(f"maps must be 2-D, got shapes {a.shape} and {b.shape}")
-    if b.shape != a.shape:
-        b = cv2.resize(b, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_LINEAR)
-    if np.ptp(a) == 0 or np.ptp(b) == 0:
-        return 0.0
-    rho = spearmanr(a.ravel(), b.ravel()).statistic
-    return float(rho) if np.isfinite(rho) else 0.0

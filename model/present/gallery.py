@@ -18,7 +18,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from model.intake import XrayInputError, load_xray
+from model.evaluation import predict_records
+from model.prediction import Prediction
 
 DATA_ENV = "CXR_DATA"
 BATCH_SIZE = 16
@@ -69,18 +70,6 @@ def sample_records(records: list, limit_per_label: int | None = 40, seed: int = 
     return chosen
 
 
-def _load(records: list) -> tuple[list, list]:
-    """The readable records and their pixels; unreadable files are skipped, not fatal."""
-    kept, pixels = [], []
-    for record in records:
-        try:
-            pixels.append(load_xray(record.path).pixels)
-        except (XrayInputError, OSError):
-            continue
-        kept.append(record)
-    return kept, pixels
-
-
 def _case(record, prediction) -> Case:
     return Case(path=str(record.path), label=record.label, source=record.source, patient_id=record.patient_id,
                 predicted=prediction.label, confidence=prediction.confidence,
@@ -106,13 +95,9 @@ def score_cases(classifier, records: list, limit_per_label: int | None = 40, see
     """
     known = [r for r in records if r.label in set(classifier.labels)]
     chosen = sample_records(known, limit_per_label, seed)
-    cases = []
-    for start in range(0, len(chosen), batch_size):
-        kept, pixels = _load(chosen[start:start + batch_size])
-        if pixels:
-            cases.extend(_case(r, p) for r, p in zip(kept, classifier.predict_batch(pixels)))
-        if progress is not None:
-            progress(min(start + batch_size, len(chosen)), len(chosen))
+    kept, probabilities, _ = predict_records(classifier, chosen, batch_size, progress)
+    labels = tuple(classifier.labels)
+    cases = [_case(r, Prediction(labels, p)) for r, p in zip(kept, probabilities)]
     return sorted(cases, key=lambda c: (c.correct, c.confidence, c.path))
 
 

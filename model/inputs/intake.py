@@ -358,7 +358,7 @@ def _open_checked(data: bytes, kind: str, max_pixels: int, min_side: int) -> Ima
         raise XrayInputError(_MSG_TRUNCATED)
     try:
         ImageOps.exif_transpose(image, in_place=True)
-    except Exception:  # Broken EXIF must not block a readable image: show it as stored, as viewers do.
+    except Exception:  # noqa: BLE001 - broken EXIF must not block a readable image: show it as stored, as viewers do.
         pass
     return image
 
@@ -450,7 +450,7 @@ def _decode_dicom(data: bytes, max_pixels: int, min_side: int) -> tuple[np.ndarr
         raise
     except MemoryError:
         raise XrayInputError(_MSG_MEMORY) from None
-    except Exception:
+    except Exception:  # noqa: BLE001 - turned into one sentence below
         # pydicom raises many types while parsing lazily. `from None` keeps its text, which can
         # quote element values, out of tracebacks and logs.
         raise XrayInputError(_MSG_DICOM_CORRUPT) from None
@@ -532,7 +532,7 @@ def _dicom_pixel_values(ds) -> np.ndarray:
         return ds.pixel_array
     except MemoryError:
         raise
-    except Exception:
+    except Exception:  # noqa: BLE001 - decoders raise many types; turned into one sentence
         if syntax.is_compressed:
             raise XrayInputError(_MSG_DICOM_DECODE_FAILED.format(ts=_syntax_name(syntax))) from None
         raise XrayInputError(_MSG_DICOM_PIXELS_BROKEN) from None

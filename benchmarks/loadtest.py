@@ -1,8 +1,8 @@
 """Load test: N people analysing N different images at the same moment, against one loaded model.
 
-    python -m model.loadtest [--sessions 8] [--model ID] [--method gradcam] [--size 1024]
+    python -m benchmarks.loadtest [--sessions 8] [--model ID] [--method gradcam] [--size 1024]
 
-Each session does what a Diagnose page does for a new upload: decode the image bytes (`model.intake`),
+Each session does what a Diagnose page does for a new upload: decode the image bytes (`model.inputs.intake`),
 classify, test-time-augmentation uncertainty, and one explanation map. The sessions share one `Classifier`,
 as the dashboard's sessions share the one in `st.cache_resource`, and run in threads of one process, as a
 Streamlit server does. The report gives per-session latency, whether every session got the result the
@@ -21,6 +21,8 @@ import threading
 import time
 
 import numpy as np
+
+from model.explain import METHODS
 
 DEFAULT_SESSIONS = 8
 
@@ -50,13 +52,13 @@ def synthetic_upload(seed: int, size: int) -> bytes:
 
 def analyse(clf, data: bytes, method: str) -> dict:
     """What one Diagnose session computes for a new upload."""
-    from model.intake import load_xray
-    from model.trust import tta_uncertainty
+    from model.inputs.intake import load_xray
+    from model.trust.uncertainty import tta_uncertainty
 
-    xray = load_xray(data)
-    prediction = clf.predict_xray(xray)
-    tta_uncertainty(clf, xray.pixels)
-    explanation, _ = clf.explain_xray(xray, method)
+    model_input = clf.prepare(load_xray(data))
+    prediction = clf.predict_input(model_input)
+    tta_uncertainty(clf, model_input)
+    _, explanation, _ = clf.analyse(model_input, method, predict=False)
     return {"probabilities": np.asarray(prediction.probabilities), "heatmap": explanation.heatmap}
 
 
@@ -98,10 +100,10 @@ def check_results(clf, uploads: list[bytes], results: list[dict], method: str) -
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model.loadtest", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.loadtest", description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=DEFAULT_SESSIONS, help="simultaneous sessions")
     parser.add_argument("--model", help="registry model id (default: the registry's default model)")
-    parser.add_argument("--method", default="gradcam", choices=("gradcam", "gradcam++", "scorecam", "smoothgrad"))
+    parser.add_argument("--method", default="gradcam", choices=list(METHODS))
     parser.add_argument("--size", type=int, default=1024, help="side of the synthetic uploads in pixels")
     args = parser.parse_args(argv)
     if args.sessions < 1:
@@ -111,7 +113,6 @@ def main(argv=None) -> int:
 
     import_tensorflow_quietly()
     from model.classifier import Classifier
-
     baseline = peak_rss_mb()
     began = time.perf_counter()
     clf = Classifier.load(args.model)  # once, shared by every session

@@ -9,11 +9,7 @@ weights and augmentation in training can work on the same [0, 1] images that ser
 """
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -39,6 +35,7 @@ class Preprocessing:
         clahe_tiles: CLAHE tile grid size (per side).
         lung_crop: crop to the bounding box of the lung fields found by the registry's lung
             segmentation model `lung_model` (plus `lung_margin`), instead of the fixed border crop.
+            The caller finds that region (`model.inputs.lungs.lung_region`) and passes it in.
             Everything outside the box (text markers, collimation edges, much of the body outline
             and of the devices) never reaches the classifier.
         lung_model: registry id of the lung segmentation entry used by `lung_crop`.
@@ -93,67 +90,23 @@ def crop_box(shape: tuple[int, int], prep: Preprocessing) -> tuple[int, int, int
     return dy, height - dy, dx, width - dx
 
 
-# Lung boxes of recently seen images, keyed by pixel digest: preprocessing an image and mapping its
-# heatmap back both need the box, and segmenting twice would double the cost of an explanation.
-_LUNG_BOXES: OrderedDict = OrderedDict()
-_SEGMENTERS: dict = {}
-_SEGMENTER_LOCK = threading.Lock()
-MIN_LUNG_BOX_FRACTION = 0.2
+Region = tuple[int, int, int, int]
 
 
-def shared_segmenter(model_id: str, root: Path | None = None):
-    """The process's one loaded copy of a registry lung segmentation entry (the lung crop, the
-    input check and lung attention all use it); loaded again when its model file changes."""
-    from model.lungs import LungSegmenter
-    from model.registry import entry_dir, registry_root
+@dataclass(frozen=True)
+class ModelInput:
+    """What one image becomes for one model, and where it came from.
 
-    root = Path(root) if root is not None else registry_root()
-    try:
-        stamp = (entry_dir(model_id, root) / "model.keras").stat().st_mtime_ns
-    except OSError:
-        stamp = None  # LungSegmenter.load says what is missing.
-    key = (str(root), model_id, stamp)
-    with _SEGMENTER_LOCK:
-        if key not in _SEGMENTERS:
-            _SEGMENTERS[key] = LungSegmenter.load(model_id, root)
-        return _SEGMENTERS[key]
-
-
-
-def forget_images() -> None:
-    """Drop every remembered lung box and lung map, as if no image had been seen."""
-    from model.lungs import forget_images as forget_lung_maps
-
-    _LUNG_BOXES.clear()
-    forget_lung_maps()
-
-
-def lung_mask_for(pixels: np.ndarray, model_id: str) -> np.ndarray:
-    """The lung mask of an image from the registry's lung segmentation entry `model_id`."""
-    return shared_segmenter(model_id).mask(pixels)
-
-
-def region_box(pixels: np.ndarray, prep: Preprocessing) -> tuple[int, int, int, int]:
-    """The (top, bottom, left, right) region of `pixels` that the model looks at.
-
-    For lung-cropped models it is the lung fields' bounding box; when segmentation finds no
-    plausible lungs (box under a fifth of either side) it falls back to the fixed border crop.
+    Attributes:
+        array: float32 (S, S, C) model input in [0, 1].
+        region: (top, bottom, left, right) of the original image that the model saw (the lung box
+            of lung-cropped models, the border crop otherwise); maps go back through it.
+        image_shape: (height, width) of the original image.
     """
-    if not prep.lung_crop:
-        return crop_box(pixels.shape, prep)
-    from model.lungs import lung_box
 
-    key = (hashlib.blake2b(np.ascontiguousarray(pixels).tobytes(), digest_size=16).hexdigest(), pixels.shape,
-           prep.lung_model, prep.lung_margin)
-    if key not in _LUNG_BOXES:
-        top, bottom, left, right = lung_box(lung_mask_for(pixels, prep.lung_model), prep.lung_margin)
-        height, width = pixels.shape
-        if (bottom - top) < MIN_LUNG_BOX_FRACTION * height or (right - left) < MIN_LUNG_BOX_FRACTION * width:
-            top, bottom, left, right = crop_box(pixels.shape, prep)
-        _LUNG_BOXES[key] = (top, bottom, left, right)
-        if len(_LUNG_BOXES) > 64:
-            _LUNG_BOXES.popitem(last=False)
-    return _LUNG_BOXES[key]
+    array: np.ndarray
+    region: Region
+    image_shape: tuple[int, int]
 
 
 def _letterbox_geometry(height: int, width: int, size: int) -> tuple[int, int, int, int]:
@@ -172,12 +125,27 @@ def _equalize(square: np.ndarray, prep: Preprocessing) -> np.ndarray:
     return clahe.apply(as_u16).astype(np.float32) / 65535.0
 
 
-def preprocess(pixels: np.ndarray, prep: Preprocessing | dict) -> np.ndarray:
-    """Turn one grayscale image (float in [0, 1], HxW) into a model input.
+def _region(shape: tuple[int, int], prep: Preprocessing, region: Region | None) -> Region:
+    if region is None:
+        if prep.lung_crop:
+            raise ValueError("a lung-cropped preprocessing needs the lung region of the image "
+                             "(model.inputs.lungs.lung_region)")
+        return crop_box(shape, prep)
+    top, bottom, left, right = (int(v) for v in region)
+    if not (0 <= top < bottom <= shape[0] and 0 <= left < right <= shape[1]):
+        raise ValueError(f"region {region!r} does not lie inside an image of shape {tuple(shape[:2])}")
+    return top, bottom, left, right
+
+
+def preprocess(pixels: np.ndarray, prep: Preprocessing | dict, region: Region | None = None) -> np.ndarray:
+    """Turn one grayscale image (float in [0, 1], HxW) into a model input. Pure: same arguments,
+    same pixels; nothing is loaded or remembered.
 
     Args:
-        pixels: 2-D float array in [0, 1], as returned by `model.intake.load_xray`.
+        pixels: 2-D float array in [0, 1], as returned by `model.inputs.intake.load_xray`.
         prep: the model card's preprocessing (a `Preprocessing` or its dict).
+        region: (top, bottom, left, right) of the image the model looks at; None means the fixed
+            border crop, which lung-cropped preprocessing refuses (it needs the lung region).
 
     Returns:
         float32 array of shape (image_size, image_size, channels) in [0, 1].
@@ -187,7 +155,7 @@ def preprocess(pixels: np.ndarray, prep: Preprocessing | dict) -> np.ndarray:
     pixels = np.asarray(pixels, dtype=np.float32)
     if pixels.ndim != 2 or min(pixels.shape) < 2:
         raise ValueError(f"preprocess expects a 2-D grayscale image, got shape {pixels.shape}")
-    top, bottom, left, right = region_box(pixels, prep)
+    top, bottom, left, right = _region(pixels.shape, prep, region)
     region = np.clip(pixels[top:bottom, left:right], 0.0, 1.0)
     size = prep.image_size
     # INTER_AREA averages when shrinking (no aliasing); INTER_LINEAR when enlarging.
@@ -203,25 +171,26 @@ def preprocess(pixels: np.ndarray, prep: Preprocessing | dict) -> np.ndarray:
     return np.repeat(square[..., None], prep.channels, axis=-1).astype(np.float32)
 
 
-def preprocess_batch(images, prep: Preprocessing | dict) -> np.ndarray:
-    """`preprocess` for a sequence of images, stacked into (N, S, S, C)."""
+def preprocess_batch(images, prep: Preprocessing | dict, regions=None) -> np.ndarray:
+    """`preprocess` for a sequence of images (and their regions), stacked into (N, S, S, C)."""
     if isinstance(prep, dict):
         prep = Preprocessing.from_dict(prep)
-    return np.stack([preprocess(image, prep) for image in images])
+    regions = [None] * len(images) if regions is None else regions
+    return np.stack([preprocess(image, prep, region) for image, region in zip(images, regions)])
 
 
 def map_to_image(model_map: np.ndarray, image_shape: tuple[int, int], prep: Preprocessing | dict,
-                 fill: float = 0.0, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+                 region: Region | None = None, fill: float = 0.0) -> np.ndarray:
     """Bring a map made at model-input resolution back onto the original image's pixel grid.
 
     Undoes letterbox padding and cropping, so an overlay keeps the original aspect ratio and a
-    heatmap peak lands on the pixels that produced it. Cropped-away margins get `fill`. `box` is the
-    image region the model saw (`region_box`); by default the fixed border crop.
+    heatmap peak lands on the pixels that produced it. Cropped-away margins get `fill`. `region` is
+    the image region the model saw (as given to `preprocess`); None means the fixed border crop.
     """
     if isinstance(prep, dict):
         prep = Preprocessing.from_dict(prep)
     model_map = np.asarray(model_map, dtype=np.float32)
-    top, bottom, left, right = box if box is not None else crop_box(image_shape, prep)
+    top, bottom, left, right = _region(image_shape[:2], prep, region)
     region_h, region_w = bottom - top, right - left
     if prep.resize == "letterbox":
         new_h, new_w, y0, x0 = _letterbox_geometry(region_h, region_w, prep.image_size)

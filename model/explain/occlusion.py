@@ -1,9 +1,11 @@
 """Occlusion: hide part of the model input and watch the probabilities move.
 
-Two uses, both model-agnostic (they only call `Classifier.predict_inputs`):
+Two uses, both model-agnostic (they only need the model's probabilities); occlusion sensitivity is
+also one of the explanation methods of `model.explain`:
 
-    what = what_if(clf, xray.pixels, box=(0.2, 0.1, 0.3, 0.35))    # "what if this region were hidden?"
-    heat = occlusion_sensitivity(clf, clf.prepare(xray.pixels), class_index=0)
+    model_input = clf.prepare(xray.pixels)
+    what = what_if(clf, model_input.array, box=(0.2, 0.1, 0.3, 0.35))   # "what if this region were hidden?"
+    heat = occlusion_sensitivity(clf.predict_inputs, model_input.array, class_index=0)
 
 A box is `(top, left, height, width)` as fractions of the square model input's side. Hiding a
 region with a heavy blur (the default) rather than black keeps the image looking like a
@@ -16,8 +18,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from model.classifier import Prediction
-from model.explain import normalize_map
+from model.explain.base import Method, normalize_map
+from model.prediction import Prediction
 
 FILLS = ("blur", "mean", "black")
 Box = tuple[float, float, float, float]
@@ -132,16 +134,16 @@ def grid_boxes(rows: int, cols: int) -> list[Box]:
     return [(r / rows, c / cols, 1 / rows, 1 / cols) for r in range(rows) for c in range(cols)]
 
 
-def what_if(classifier, pixels: np.ndarray, box: Box, fill: str = "blur") -> WhatIf:
+def what_if(classifier, model_input: np.ndarray, box: Box, fill: str = "blur") -> WhatIf:
     """Predict one image as it is and with a region of its model input hidden.
 
     Args:
-        classifier: a `model.classifier.Classifier`.
-        pixels: grayscale image, float in [0, 1], HxW (as from `model.intake.load_xray`).
+        classifier: a `model.classifier.Classifier` (its `labels` and `predict_inputs` are used).
+        model_input: the preprocessed image (S, S, C), `Classifier.prepare(pixels).array`.
         box: (top, left, height, width) fractions of the model input's side.
         fill: how the region is hidden, see `occlude`.
     """
-    model_input = classifier.prepare(pixels)
+    model_input = _check_input(model_input)
     hidden = occlude(model_input, box, fill)
     before, after = classifier.predict_inputs(np.stack([model_input, hidden]))
     labels = tuple(classifier.labels)
@@ -164,7 +166,7 @@ def _check_fraction(name: str, value: float) -> float:
     return value
 
 
-def occlusion_sensitivity(classifier, model_input: np.ndarray, class_index: int, patch: float = 0.125,
+def occlusion_sensitivity(predict, model_input: np.ndarray, class_index: int, patch: float = 0.125,
                           stride: float = 0.0625, fill: str = "blur", batch_size: int = 64) -> np.ndarray:
     """A model-agnostic evidence map: how much hiding each region lowers one class's probability.
 
@@ -173,7 +175,7 @@ def occlusion_sensitivity(classifier, model_input: np.ndarray, class_index: int,
     then the map is normalised like every other explanation (`model.explain.normalize_map`).
 
     Args:
-        classifier: a `model.classifier.Classifier` (only `predict_inputs` is used).
+        predict: `(N, S, S, C) inputs -> (N, K) probabilities`, e.g. `Classifier.predict_inputs`.
         model_input: preprocessed image (S, S, C).
         class_index: the class whose probability is watched.
         patch: patch side as a fraction of the input side (0.125: 28 px at 224).
@@ -196,10 +198,10 @@ def occlusion_sensitivity(classifier, model_input: np.ndarray, class_index: int,
     boxes = [(r, c) for r in _positions(rows, side_r, max(1, round(stride * rows)))
              for c in _positions(cols, side_c, max(1, round(stride * cols)))]
     filler = _filler(model_input, fill)
-    original = classifier.predict_inputs(model_input[None])[0]
+    original = np.asarray(predict(model_input[None]))[0]
     if not 0 <= int(class_index) < len(original):
         raise ValueError(f"class_index must be in [0, {len(original)}), got {class_index!r}")
-    drops = _patch_drops(classifier, model_input, filler, boxes, (side_r, side_c), int(class_index),
+    drops = _patch_drops(predict, model_input, filler, boxes, (side_r, side_c), int(class_index),
                          float(original[class_index]), int(batch_size))
     total = np.zeros((rows, cols), np.float64)
     count = np.zeros((rows, cols), np.float64)
@@ -209,7 +211,7 @@ def occlusion_sensitivity(classifier, model_input: np.ndarray, class_index: int,
     return normalize_map(total / np.maximum(count, 1))
 
 
-def _patch_drops(classifier, model_input, filler, boxes, side, class_index, p_original, batch_size):
+def _patch_drops(predict, model_input, filler, boxes, side, class_index, p_original, batch_size):
     """Probability drop (clipped at 0) of one class for each occluded copy, computed batch by batch."""
     side_r, side_c = side
     drops = []
@@ -218,6 +220,15 @@ def _patch_drops(classifier, model_input, filler, boxes, side, class_index, p_or
         batch = np.repeat(model_input[None], len(chunk), axis=0)
         for i, (r, c) in enumerate(chunk):
             batch[i, r:r + side_r, c:c + side_c] = filler[r:r + side_r, c:c + side_c]
-        probabilities = classifier.predict_inputs(batch, batch_size=batch_size)
+        probabilities = np.asarray(predict(batch))
         drops.extend(np.maximum(0.0, p_original - probabilities[:, class_index]).tolist())
     return drops
+
+
+def _run(explainers, batch, class_index, layer, reference):
+    # Perturbation, not a library method: the same map either way.
+    return occlusion_sensitivity(explainers.predict, batch[0], class_index), None, class_index
+
+
+METHOD = Method("occlusion", "Occlusion", uses_layer=False, slow=True, run=_run,
+                summary="How much hiding each patch lowers the class probability: model-agnostic, slower.")

@@ -2,7 +2,7 @@
 
 `LungSegmenter` loads a registry entry of kind "lung_segmentation" and returns lung probability
 maps and cleaned masks on the *original* image's pixel grid: the image goes through the one
-preprocessing path (`model.preprocessing.preprocess`, with the card's settings) and the model's
+preprocessing path (`model.inputs.preprocessing.preprocess`, with the card's settings) and the model's
 map comes back through `map_to_image`, so a mask lines up with the image it was made from and
 with any heatmap brought back the same way.
 
@@ -17,22 +17,18 @@ Pure Python and numpy/OpenCV; TensorFlow is imported only when a model is loaded
 """
 from __future__ import annotations
 
-import hashlib
-from collections import OrderedDict
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from model.preprocessing import map_to_image, preprocess
+from model.inputs.preprocessing import Preprocessing, Region, crop_box, map_to_image, preprocess
 from model.registry import ModelCard, RegistryError, list_cards, load_model, read_card, registry_root
 from model.runtime import compiled_forward
 
 KIND = "lung_segmentation"
-# Lung probability maps at model resolution of recent images (by pixel digest), shared by every
-# loaded copy of a segmentation model; 32 maps of 256x256 take 8 MB.
-_MODEL_MAPS: OrderedDict = OrderedDict()
-MAX_REMEMBERED_MAPS = 32
+# A lung box under this share of either image side is implausible: the fixed border crop is used.
+MIN_LUNG_BOX_FRACTION = 0.2
 # `clean_mask` drops specks smaller than this share of the image before keeping the two largest.
 MIN_SPECK_FRACTION = 0.002
 # `mask_plausibility` counts a component as lung-sized from this share of the image area.
@@ -74,12 +70,6 @@ class LungSegmenter:
         self.model = model
         self.card = card
         self._forward = compiled_forward(model)
-        # Copies of the same weights share remembered maps; another model (or a retrained file
-        # under the same id) does not.
-        digest = hashlib.blake2b(digest_size=16)
-        for weights in model.get_weights():
-            digest.update(np.ascontiguousarray(weights).tobytes())
-        self._weights_digest = digest.hexdigest()
 
     @classmethod
     def load(cls, model_id: str | None = None, root: Path | None = None) -> "LungSegmenter":
@@ -117,7 +107,7 @@ class LungSegmenter:
         """Lung probability for every pixel of the original image.
 
         Args:
-            pixels: 2-D grayscale image in [0, 1] (as `model.intake.load_xray(...).pixels`), any size.
+            pixels: 2-D grayscale image in [0, 1] (as `model.inputs.intake.load_xray(...).pixels`), any size.
 
         Returns:
             float32 array of the image's shape with values in [0, 1]; margins that the
@@ -125,17 +115,10 @@ class LungSegmenter:
         """
         pixels = _as_image(pixels)
         prep = self.card.prep
-        # The same upload is segmented for the input check, the lung crop and the attention figure,
-        # often by separately loaded copies of this model: remember the model-resolution map.
-        key = (self._weights_digest, pixels.shape,
-               hashlib.blake2b(np.ascontiguousarray(pixels).tobytes(), digest_size=16).hexdigest())
-        model_map = _MODEL_MAPS.get(key)
-        if model_map is None:
-            batch = preprocess(pixels, prep)[None]
-            model_map = np.asarray(self._forward(batch.astype(np.float32)), dtype=np.float32)[0, ..., 0]
-            _MODEL_MAPS[key] = model_map
-            if len(_MODEL_MAPS) > MAX_REMEMBERED_MAPS:
-                _MODEL_MAPS.popitem(last=False)
+        # Nothing is remembered here: callers that need one image's mask several times (the input
+        # check, the lung crop, lung attention) compute it once and pass it on.
+        batch = preprocess(pixels, prep)[None]
+        model_map = np.asarray(self._forward(batch.astype(np.float32)), dtype=np.float32)[0, ..., 0]
         return np.clip(map_to_image(model_map, pixels.shape, prep, fill=0.0), 0.0, 1.0)
 
     def mask(self, pixels: np.ndarray, threshold: float = 0.5) -> np.ndarray:
@@ -229,7 +212,7 @@ def lung_box(mask: np.ndarray, margin: float = 0.05) -> tuple[int, int, int, int
 
     Returns:
         (top, bottom, left, right) with bottom and right exclusive, so `image[top:bottom,
-        left:right]` is the box (the convention of `model.preprocessing.crop_box`); the whole
+        left:right]` is the box (the convention of `model.inputs.preprocessing.crop_box`); the whole
         image when the mask is empty.
     """
     mask = _as_mask(mask, "mask")
@@ -242,6 +225,26 @@ def lung_box(mask: np.ndarray, margin: float = 0.05) -> tuple[int, int, int, int
     dy, dx = int(round(margin * height)), int(round(margin * width))
     return (max(0, int(rows[0]) - dy), min(height, int(rows[-1]) + 1 + dy),
             max(0, int(cols[0]) - dx), min(width, int(cols[-1]) + 1 + dx))
+
+
+def lung_region(lung_mask: np.ndarray, prep: Preprocessing) -> Region:
+    """The region a lung-cropped model sees: the lung fields' box with the card's margin.
+
+    When the mask holds no plausible lungs (box under `MIN_LUNG_BOX_FRACTION` of either side) it
+    falls back to the fixed border crop, so a film without visible lungs is still analysed whole.
+
+    Args:
+        lung_mask: boolean mask on the image's pixel grid (`LungSegmenter.mask`).
+        prep: the classifier card's preprocessing (its `lung_margin` and `border_crop`).
+
+    Returns:
+        (top, bottom, left, right), bottom and right exclusive, as `preprocess` takes it.
+    """
+    top, bottom, left, right = lung_box(lung_mask, prep.lung_margin)
+    height, width = np.asarray(lung_mask).shape
+    if (bottom - top) < MIN_LUNG_BOX_FRACTION * height or (right - left) < MIN_LUNG_BOX_FRACTION * width:
+        return crop_box((height, width), prep)
+    return top, bottom, left, right
 
 
 def mask_plausibility(mask: np.ndarray) -> dict:
@@ -321,8 +324,3 @@ def _as_mask(mask, name: str) -> np.ndarray:
     if bad.size:
         raise ValueError(f"{name} must hold only 0/1 or True/False, found the value {bad.flat[0].item()!r}")
     return mask.astype(bool)
-
-
-def forget_images() -> None:
-    """Drop every remembered lung map (benchmarks use it to time a new upload)."""
-    _MODEL_MAPS.clear()

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from model.explain import METHOD_LABELS
+from model.explain import METHODS
 
 DISCLAIMER = ("Decision support for research and teaching only. Not a diagnosis: a qualified radiologist "
               "must interpret every image.")
@@ -106,7 +106,7 @@ def _header(draw, y: int, *, method: str, model_id: str, model_version: str, mod
     y += 70
     rows = [("Created", created.strftime("%Y-%m-%d %H:%M UTC")),
             ("Model", f"{model_name} (id {model_id}, version {model_version})"),
-            ("Explanation", METHOD_LABELS.get(method, method))]
+            ("Explanation", (METHODS[method].label if method in METHODS else method))]
     for key, value in rows:
         draw.text((MARGIN, y), f"{key}:", font=_font(24, True), fill=TEXT)
         y = _paragraph(draw, (MARGIN + 190, y), value, _font(24), width - 190)
@@ -116,7 +116,7 @@ def _header(draw, y: int, *, method: str, model_id: str, model_version: str, mod
 
 def _images(page: Image.Image, draw, y: int, pixels, overlay_rgb, method: str) -> int:
     panel_w = (PAGE_SIZE[0] - 2 * MARGIN - GAP) // 2
-    captions = ("Original image", f"Explanation overlay ({METHOD_LABELS.get(method, method)})")
+    captions = ("Original image", f"Explanation overlay ({(METHODS[method].label if method in METHODS else method)})")
     bottom = y
     for i, (array, caption) in enumerate(zip((pixels, overlay_rgb), captions)):
         x = MARGIN + i * (panel_w + GAP)

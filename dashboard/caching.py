@@ -1,0 +1,334 @@
+"""Caching for the pages: the registry in force, loaded models and every computed result.
+
+Caching belongs here, in the UI layer (the `model` core never imports Streamlit and keeps nothing
+between calls):
+
+* `st.cache_resource` holds loaded `Classifier`s (with their built, cloned explainers and their own
+  lung model) and the registry's `LungSegmenter`. The key is a `ModelKey`: model id, registry folder
+  and the entry's file times, so a retrained entry reloads.
+* `st.cache_data` holds decoded uploads, lung masks, model inputs (with the lung region found once
+  per image), predictions, maps and trust checks, keyed by the upload's SHA-256 digest, the
+  `ModelKey`, method, class and layer. Pixels are passed as an underscore argument, which Streamlit
+  does not hash: the digest stands for them.
+
+Display-only controls (opacity, colour map, threshold) are never arguments of a cached function, so
+moving them re-renders the overlay from the cached map and never recomputes it.
+
+Uploaded files are never written to disk: their bytes go straight to `model.inputs.intake.load_xray`.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from model.explain import method as find_method
+from model.inputs.intake import Xray, load_xray
+from model.present.text import NO_LUNG_MODEL
+from model.registry import (
+    EntryStatus,
+    ModelCard,
+    RegistryError,
+    entry_dir,
+    list_cards,
+    list_entries,
+    read_history,
+    read_metrics,
+    registry_root,
+)
+from model.trust.explanations import ExplanationReport
+
+EXPLANATIONS_FILE = "explanations.json"  # Written by `python -m training.explanation_report`.
+LUNG_KIND = "lung_segmentation"
+
+
+class ModelKey(NamedTuple):
+    """What a cached model result depends on: the entry and the version of its files."""
+
+    model_id: str
+    root: str
+    stamp: str
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def registry_folder() -> Path:
+    """The registry in force (`CXR_REGISTRY` or the package's own), read on every run."""
+    return registry_root()
+
+
+def entries() -> list[EntryStatus]:
+    return list_entries(registry_folder())
+
+
+def usable_cards() -> list[ModelCard]:
+    """Usable classifiers, default first."""
+    return list_cards("classifier", registry_folder())
+
+
+def model_key(model_id: str) -> ModelKey:
+    """The cache key of an entry; changes when its model or card file is rewritten."""
+    root = registry_folder()
+    folder = entry_dir(model_id, root)
+    times = []
+    for name in ("model.keras", "card.json", "metrics.json", "history.csv", EXPLANATIONS_FILE):
+        try:
+            times.append(str(os.stat(folder / name).st_mtime_ns))
+        except OSError:
+            times.append("-")
+    return ModelKey(model_id, str(root), "/".join(times))
+
+
+# --------------------------------------------------------------------------- loaded models
+
+
+def keep_tensorflow_caches_between_runs() -> None:
+    """Stop Streamlit's end-of-run `keras.backend.clear_session()` from emptying TensorFlow's caches.
+
+    After every script run Streamlit calls `keras.backend.clear_session()`
+    (`streamlit/runtime/scriptrunner/script_runner.py`, `_clean_problem_modules`), which also clears
+    TensorFlow's kernel cache. Every traced function of the cached models (forward pass, Grad-CAM
+    step, lung U-Net) is then optimised and instantiated again on the next run (see the benchmark's
+    row "prediction right after keras clear_session()": about 0.4 s for the forward pass alone on
+    two cores), over a second per upload. This app builds no Keras models in its scripts (they
+    are loaded once and cached), so calls coming from Streamlit's own modules are skipped; any
+    other caller still gets the real `clear_session`. Idempotent.
+    """
+    import keras
+
+    original = keras.backend.clear_session
+    if getattr(original, "keeps_caches", False):
+        return
+
+    def clear_session(*args, **kwargs):
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller == "streamlit" or caller.startswith("streamlit."):
+            return None
+        return original(*args, **kwargs)
+
+    clear_session.keeps_caches = True
+    clear_session.__wrapped__ = original
+    keras.backend.clear_session = clear_session
+
+
+def warm_up_in_background(model) -> None:
+    """Trace a freshly loaded model's functions (and build its Grad-CAM explainer) in a daemon
+    thread, so the page renders at once and the first upload, usually seconds later, finds them
+    ready instead of paying several seconds. A failure only costs that head start."""
+    def run():
+        try:
+            model.warm_up()
+        except Exception:  # a warm-up must never take the app down
+            logging.getLogger(__name__).warning("warm-up of %s failed", type(model).__name__, exc_info=True)
+
+    threading.Thread(target=run, name="cxr-warm-up", daemon=True).start()
+
+
+@st.cache_resource(max_entries=6, show_spinner="Loading the model…")
+def cached_classifier(key: ModelKey):
+    from model.classifier import Classifier  # Imports TensorFlow: only when a model is really needed.
+
+    keep_tensorflow_caches_between_runs()
+    loaded = Classifier.load(key.model_id, Path(key.root))
+    warm_up_in_background(loaded)
+    return loaded
+
+
+def classifier(key: ModelKey):
+    """The loaded classifier, or None after showing one error when it cannot be loaded."""
+    try:
+        return cached_classifier(key)
+    except (RegistryError, ValueError) as exc:
+        st.error(str(exc))
+        return None
+
+
+def lung_key(preferred: str = "") -> ModelKey | None:
+    """The cache key of the registry's lung segmenter, or None when the registry holds none.
+
+    A lung-cropped classifier names its segmenter (`preferred`); otherwise the first usable entry is
+    taken, as `LungSegmenter.load()` does.
+    """
+    cards = list_cards(LUNG_KIND, registry_folder())
+    if not cards:
+        return None
+    ids = [card.id for card in cards]
+    return model_key(preferred if preferred in ids else ids[0])
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the lung segmentation model…")
+def cached_lung_segmenter(key: ModelKey):
+    from model.inputs.lungs import LungSegmenter
+
+    keep_tensorflow_caches_between_runs()
+    loaded = LungSegmenter.load(key.model_id, Path(key.root))
+    warm_up_in_background(loaded)
+    return loaded
+
+
+def lung_status(preferred: str = "") -> tuple[ModelKey | None, str]:
+    """(key of a loadable lung segmenter, "") or (None, one sentence saying why lung attention is unavailable)."""
+    key = lung_key(preferred)
+    if key is None:
+        return None, NO_LUNG_MODEL
+    try:
+        cached_lung_segmenter(key)
+    except (RegistryError, ValueError) as exc:
+        return None, f"Lung attention unavailable: {exc}"
+    return key, ""
+
+
+# --------------------------------------------------------------------------- one image
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def decode(image_digest: str, _data: bytes) -> Xray:
+    return load_xray(_data)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def lung_mask(image_digest: str, lungs: ModelKey, _pixels: np.ndarray) -> np.ndarray:
+    """Boolean lung mask on the original pixel grid (one segmentation per image and lung model)."""
+    return cached_lung_segmenter(lungs).mask(_pixels)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def model_input(image_digest: str, key: ModelKey, _pixels: np.ndarray):
+    """The model's `ModelInput` for one image; a lung-cropped model's region comes from the cached
+    mask of its own lung model (same registry), so the image is segmented once for everything."""
+    clf = cached_classifier(key)
+    mask = None
+    if clf.card.prep.lung_crop:
+        lungs = lung_key(clf.card.prep.lung_model)
+        if lungs is not None and lungs.model_id == clf.card.prep.lung_model:
+            mask = lung_mask(image_digest, lungs, _pixels)
+    return clf.prepare(_pixels, mask)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def predict(image_digest: str, key: ModelKey, _pixels: np.ndarray):
+    """`Prediction` of one image by one model."""
+    return cached_classifier(key).predict_input(model_input(image_digest, key, _pixels))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _explanation(image_digest: str, key: ModelKey, method: str, target: str, layer: str | None,
+                 _pixels: np.ndarray):
+    _, explained, on_image = cached_classifier(key).analyse(model_input(image_digest, key, _pixels), method,
+                                                            target, layer, predict=False)
+    return explained, on_image
+
+
+def explanation(image_digest: str, key: ModelKey, method: str, target: str, layer: str | None,
+                pixels: np.ndarray):
+    """(`Explanation`, map on the original pixel grid); methods without a layer are not keyed by it."""
+    return _explanation(image_digest, key, method, target, layer if find_method(method).uses_layer else None, pixels)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def what_if(image_digest: str, key: ModelKey, box: tuple[float, float, float, float], fill: str,
+            _pixels: np.ndarray):
+    from model.explain.occlusion import what_if as run_what_if
+
+    return run_what_if(cached_classifier(key), model_input(image_digest, key, _pixels).array, box, fill)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def occlusion_map(image_digest: str, key: ModelKey, class_index: int, _pixels: np.ndarray):
+    """(map at model-input resolution, map on the original pixel grid) of occlusion sensitivity."""
+    from model.explain.occlusion import occlusion_sensitivity
+
+    clf = cached_classifier(key)
+    prepared = model_input(image_digest, key, _pixels)
+    heat = occlusion_sensitivity(clf.predict_inputs, prepared.array, class_index)
+    return heat, clf.to_image(heat, prepared)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def input_warnings(image_digest: str, lungs: ModelKey | None, _pixels: np.ndarray, _metadata: dict) -> list[str]:
+    """`model.trust.input_check` warnings, with the lung mask when a segmenter exists and the intake's metadata
+    (DICOM codes, colourfulness)."""
+    from model.trust.input_check import input_check
+
+    mask = lung_mask(image_digest, lungs, _pixels) if lungs is not None else None
+    return list(input_check(_pixels, dict(_metadata or {}), mask).warnings)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def uncertainty(image_digest: str, key: ModelKey, _pixels: np.ndarray):
+    """`model.trust.uncertainty.tta_uncertainty` of one image by one model (8 predictions in one batch)."""
+    from model.trust.uncertainty import tta_uncertainty
+
+    return tta_uncertainty(cached_classifier(key), model_input(image_digest, key, _pixels))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _faithfulness(image_digest: str, key: ModelKey, method: str, target: str, layer: str | None,
+                  _pixels: np.ndarray):
+    from model.trust.faithfulness import faithfulness as measure
+
+    explained, _ = explanation(image_digest, key, method, target, layer, _pixels)
+    clf = cached_classifier(key)
+    return measure(clf, model_input(image_digest, key, _pixels).array, explained.heatmap, explained.class_index)
+
+
+def faithfulness(image_digest: str, key: ModelKey, method: str, target: str, layer: str | None,
+                 pixels: np.ndarray):
+    """Deletion/insertion of the map at model-input resolution against random region orders."""
+    return _faithfulness(image_digest, key, method, target, layer if find_method(method).uses_layer else None,
+                         pixels)
+
+
+# --------------------------------------------------------------------------- registry files
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def history(key: ModelKey) -> pd.DataFrame:
+    return read_history(key.model_id, Path(key.root))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def metrics(key: ModelKey) -> dict:
+    return read_metrics(key.model_id, Path(key.root))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def explanation_report(key: ModelKey) -> dict:
+    """The entry's explanations.json (`training.explanation_report`); {} when it was never generated."""
+    return read_metrics(key.model_id, Path(key.root), name=EXPLANATIONS_FILE)
+
+
+def _or_empty(read, key: ModelKey, empty):
+    """A registry file through its cached reader; a damaged file becomes a warning and `empty`."""
+    try:
+        return read(key)
+    except RegistryError as exc:
+        st.warning(str(exc))
+        return empty
+
+
+def history_or_empty(key: ModelKey) -> pd.DataFrame:
+    return _or_empty(history, key, pd.DataFrame())
+
+
+def metrics_or_empty(key: ModelKey) -> dict:
+    return _or_empty(metrics, key, {})
+
+
+def explanation_report_or_none(key: ModelKey) -> ExplanationReport | None:
+    """The entry's explanation report as typed data, or None when there is none (or it is damaged)."""
+    values = _or_empty(explanation_report, key, {})
+    return ExplanationReport.from_dict(values) if values else None

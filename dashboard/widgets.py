@@ -1,0 +1,88 @@
+"""Widgets every page shares: the disclaimer, the model picker, the uploader and the registry's
+broken entries. Pages only draw; what they show is computed in the core and cached in
+`dashboard.caching`.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import caching
+from model.inputs.intake import DEFAULT_MAX_BYTES, Xray, XrayInputError
+from model.present.text import DISCLAIMER, card_label
+from model.registry import ModelCard
+
+# Page files, relative to dashboard/app.py (st.Page, st.page_link and AppTest.switch_page use these).
+PAGES = {
+    "diagnose": "views/diagnose.py",
+    "performance": "views/performance.py",
+    "compare": "views/compare.py",
+    "gallery": "views/gallery.py",
+    "about": "views/about.py",
+}
+UPLOAD_LIMIT_MB = DEFAULT_MAX_BYTES // (1024 * 1024)
+UPLOAD_HELP = (f"PNG, JPEG or DICOM (with or without the .dcm extension), up to {UPLOAD_LIMIT_MB} MB. The image is "
+               "analysed in memory and "
+               "never stored; remove names or other identifiers burnt into the image before uploading.")
+
+
+def read_upload(uploaded, prompt: str | None = None) -> tuple[str, Xray] | None:
+    """Decode an uploaded file in memory; on a bad file show its one-sentence error and return None.
+
+    With nothing uploaded yet, `prompt` (if given) is shown as an invitation to upload.
+    """
+    if uploaded is None:
+        if prompt:
+            st.info(prompt, icon=":material/upload_file:")
+        return None
+    data = uploaded.getvalue()
+    image_digest = caching.digest(data)
+    try:
+        return image_digest, caching.decode(image_digest, data)
+    except XrayInputError as exc:
+        st.error(str(exc), icon=":material/broken_image:")
+        return None
+
+
+def disclaimer() -> None:
+    st.caption(f":material/info: **{DISCLAIMER}** It is not a medical device; a qualified reader "
+               "interprets every image.")
+
+
+def broken_entries() -> None:
+    """Registry entries that cannot be used, each with its reason, out of the way in an expander."""
+    broken = [status for status in caching.entries() if status.error]
+    if broken:
+        with st.expander(f"{len(broken)} registry entr{'y' if len(broken) == 1 else 'ies'} could not be used"):
+            for status in broken:
+                st.markdown(f"**{status.id}**: {status.error}")
+
+
+def require_models() -> list[ModelCard]:
+    """The usable classifiers; without any, a clear message and the page stops."""
+    cards = caching.usable_cards()
+    if not cards:
+        st.warning(f"No usable classifier in the model registry at `{caching.registry_folder()}`. Train one with "
+                   "`python -m training.train ...`, copy an entry folder into the registry, or point the "
+                   "environment variable `CXR_REGISTRY` at another registry; the About page explains how.",
+                   icon=":material/warning:")
+        broken_entries()
+        st.page_link(PAGES["about"], label="How to add a model", icon=":material/help:")
+        st.stop()
+    return cards
+
+
+def model_picker(cards: list[ModelCard], *, key: str, label: str = "Model") -> ModelCard:
+    """A model selectbox; the choice follows the user from page to page."""
+    ids = [card.id for card in cards]
+    preferred = st.session_state.get("selected_model")
+    by_id = {card.id: card for card in cards}
+    choice = st.selectbox(label, ids, index=ids.index(preferred) if preferred in ids else 0, key=key,
+                          format_func=lambda model_id: card_label(by_id[model_id]))
+    st.session_state["selected_model"] = choice
+    return by_id[choice]
+
+
+def uploader(key: str, label: str = "Chest radiograph"):
+    """The upload widget. It accepts any file type: DICOM exports often have no extension ("IM000001"), and
+    `model.inputs.intake` recognises the format from the content and refuses anything else with one sentence."""
+    return st.file_uploader(label, type=None, key=key, help=UPLOAD_HELP, max_upload_size=UPLOAD_LIMIT_MB)

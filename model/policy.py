@@ -1,0 +1,39 @@
+"""Policy numbers in one place: thresholds that decide what a reader is told, and display defaults.
+
+Each number is a choice, not a measurement; the modules that apply them import them from here so
+that a change is made once and shows in every page, report and command alike.
+"""
+from __future__ import annotations
+
+# Test-time-augmentation uncertainty (`model.trust.uncertainty`): the prediction is uncertain when
+# any rule fires.
+MIN_TOP_PROBABILITY = 0.6
+MIN_AGREEMENT = 0.75
+MAX_NORMALISED_ENTROPY = 0.6
+UNCERTAIN_MESSAGE = "Uncertain: refer to a radiologist."
+
+# Input check (`model.trust.input_check`).
+MAX_COLOURFULNESS = 15.0    # Hasler & Suesstrunk: 15 is where "slightly colourful" begins.
+ASPECT_RANGE = (0.6, 1.7)   # width / height
+MIN_CONTRAST = 0.05         # 1st-99th percentile spread of the [0, 1] pixels
+RADIOGRAPH_MODALITIES = frozenset({"CR", "DX", "DR", "RG"})
+LATERAL_VIEWS = frozenset({"LL", "RL", "LAT", "LATERAL", "LLD", "RLD"})
+CHEST_PARTS = frozenset({"CHEST", "THORAX", "LUNG", "LUNGS"})
+
+# Lung attention (`model.trust.attention`): below this share of the map inside the lungs the
+# shortcut warning fires.
+LOW_LUNG_ATTENTION = 0.5
+SHORTCUT_WARNING = ("The model is mostly looking outside the lungs: possible shortcut such as text markers, "
+                    "borders or devices.")
+
+# Model-parameter randomisation (`model.trust.sanity`): mean Spearman similarity above which a
+# method's maps are flagged as not depending on the weights.
+RANDOMISATION_THRESHOLD = 0.5
+
+# Methods the per-model explanation report measures (names from `model.explain.METHODS`).
+REPORT_METHODS = ("gradcam", "gradcam++", "scorecam", "smoothgrad")
+
+# Display defaults of the overlay (`model.present.overlay.render_overlay` and the pages).
+DEFAULT_OPACITY = 0.45
+DEFAULT_COLORMAP = "jet"
+DEFAULT_MAP_THRESHOLD = 0.2

@@ -1,0 +1,74 @@
+"""Agreement between explanation methods, and the similarity of two maps it rests on."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+
+import cv2
+import numpy as np
+from scipy.stats import spearmanr
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Pairwise Spearman similarity of several methods' maps for one image.
+
+    Attributes:
+        pairs: {"a vs b": rho} for every pair, in the given order (method names).
+        mean: the mean rho over the pairs.
+    """
+
+    pairs: dict
+    mean: float
+
+    @property
+    def methods(self) -> list[str]:
+        """The methods compared, in order."""
+        names = []
+        for pair in self.pairs:
+            for name in pair.split(" vs "):
+                if name not in names:
+                    names.append(name)
+        return names
+
+    def to_dict(self) -> dict:
+        return {"pairs": dict(self.pairs), "mean": self.mean}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Agreement":
+        return cls(dict(values["pairs"]), float(values["mean"]))
+
+
+def map_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation of two explanation maps (1: same ranking of regions, -1: reversed).
+
+    `b` is resized to `a`'s shape when they differ. A constant map ranks nothing, so the
+    similarity is 0.0 rather than NaN.
+    """
+    a = np.nan_to_num(np.asarray(a, dtype=np.float64).squeeze())
+    b = np.nan_to_num(np.asarray(b, dtype=np.float64).squeeze())
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"maps must be 2-D, got shapes {a.shape} and {b.shape}")
+    if b.shape != a.shape:
+        b = cv2.resize(b, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_LINEAR)
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return 0.0
+    rho = spearmanr(a.ravel(), b.ravel()).statistic
+    return float(rho) if np.isfinite(rho) else 0.0
+
+
+def method_agreement(maps: dict[str, np.ndarray]) -> Agreement:
+    """Pairwise Spearman similarity of the maps of several methods for one image.
+
+    Args:
+        maps: {method name: 2-D map}, at least two.
+
+    Returns:
+        `Agreement`; similarity is `map_similarity`.
+    """
+    if not isinstance(maps, dict):
+        raise ValueError(f"maps must be a dict of method name to map, got {type(maps).__name__}")
+    if len(maps) < 2:
+        raise ValueError(f"method_agreement needs at least two maps, got {len(maps)}")
+    pairs = {f"{a} vs {b}": map_similarity(maps[a], maps[b]) for a, b in combinations(maps, 2)}
+    return Agreement(pairs, float(np.mean(list(pairs.values()))))

@@ -1,0 +1,172 @@
+"""The per-model explanation report (`explanations.json`) as typed data.
+
+`training.explanation_report` measures it; the pages read it through `ExplanationReport.from_dict`,
+which accepts reports written by earlier versions (fields they lack are None or empty), so a page
+never walks nested dicts.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from model.trust.agreement import Agreement
+
+
+def _number(value) -> float | None:
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class ClassAttention:
+    """Lung attention of the images predicted as one class."""
+
+    mean: float | None
+    n: int
+    low_share: float | None
+
+
+@dataclass(frozen=True)
+class LungSummary:
+    """Mean share of the maps inside the lung fields, overall and per predicted class.
+
+    `overall` is None when no lung segmentation model was available (`note` says so).
+    """
+
+    method: str | None = None
+    segmenter: str | None = None
+    overall: float | None = None
+    low_share: float | None = None
+    threshold: float = 0.5
+    per_class: dict[str, ClassAttention] = field(default_factory=dict)
+    implausible_masks: int = 0
+    note: str = ""
+
+    @classmethod
+    def from_dict(cls, values: dict | None) -> "LungSummary":
+        values = values or {}
+        per_class = {label: ClassAttention(_number(v.get("mean")), int(v.get("n") or 0), _number(v.get("low_share")))
+                     for label, v in (values.get("per_class") or {}).items()}
+        return cls(values.get("method"), values.get("segmenter"), _number(values.get("overall")),
+                   _number(values.get("low_share")), float(values.get("threshold", 0.5)), per_class,
+                   int(values.get("implausible_masks") or 0), values.get("note") or "")
+
+
+@dataclass(frozen=True)
+class MethodFaithfulness:
+    """Mean deletion and insertion AUC of one method, and how often both beat random orders."""
+
+    deletion_auc: float | None
+    insertion_auc: float | None
+    better_than_random_share: float | None = None
+    better_than_random: bool = False
+
+
+@dataclass(frozen=True)
+class FaithfulnessSummary:
+    """Deletion/insertion per method against the mean of random block orders."""
+
+    random_deletion_auc: float | None = None
+    random_insertion_auc: float | None = None
+    steps: int | None = None
+    random_repeats: int | None = None
+    baseline: str = "blur"
+    methods: dict[str, MethodFaithfulness] = field(default_factory=dict)
+
+    def beats_random(self, method: str, curve: str) -> bool | None:
+        """Whether a method's mean deletion (lower) or insertion (higher) AUC beats random orders."""
+        values = self.methods.get(method)
+        mine = getattr(values, f"{curve}_auc", None) if values else None
+        chance = getattr(self, f"random_{curve}_auc")
+        if mine is None or chance is None:
+            return None
+        return mine < chance if curve == "deletion" else mine > chance
+
+    @classmethod
+    def from_dict(cls, values: dict | None) -> "FaithfulnessSummary":
+        values = values or {}
+        chance = values.get("random") or {}
+        methods = {name: MethodFaithfulness(_number(v.get("deletion_auc")), _number(v.get("insertion_auc")),
+                                            _number(v.get("better_than_random_share")),
+                                            bool(v.get("better_than_random")))
+                   for name, v in (values.get("methods") or {}).items()}
+        return cls(_number(chance.get("deletion_auc")), _number(chance.get("insertion_auc")), values.get("steps"),
+                   values.get("random_repeats"), values.get("baseline") or "blur", methods)
+
+
+@dataclass(frozen=True)
+class SanityMethod:
+    """Similarity of one method's maps between the trained and a randomised model."""
+
+    spearman: float | None
+    ssim: float | None
+    n: int
+    flagged: bool
+
+
+@dataclass(frozen=True)
+class SanitySummary:
+    """The model-parameter randomisation check (Adebayo et al. 2018) per method."""
+
+    methods: dict[str, SanityMethod] = field(default_factory=dict)
+    threshold: float = 0.5
+    seed: int = 0
+    n: int = 0
+
+    @classmethod
+    def from_dict(cls, values: dict | None) -> "SanitySummary | None":
+        if not values:
+            return None
+        methods = {name: SanityMethod(_number(v.get("spearman")), _number(v.get("ssim")), int(v.get("n") or 0),
+                                      bool(v.get("flagged")))
+                   for name, v in (values.get("methods") or {}).items()}
+        return cls(methods, float(values.get("threshold", 0.5)), int(values.get("seed") or 0), int(values.get("n") or 0))
+
+
+@dataclass(frozen=True)
+class ExplanationReport:
+    """One model's explanation report: what `explanations.json` holds."""
+
+    model: str
+    version: str | None = None
+    date: str | None = None
+    n: int = 0
+    skipped: int = 0
+    methods: list[str] = field(default_factory=list)
+    seed: int = 0
+    split: str = "test"
+    data: str | None = None
+    lung_attention: LungSummary = field(default_factory=LungSummary)
+    faithfulness: FaithfulnessSummary = field(default_factory=FaithfulnessSummary)
+    method_agreement: Agreement | None = None
+    sanity_check: SanitySummary | None = None
+    per_image: list[dict] = field(default_factory=list)
+    timing: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ExplanationReport":
+        agreement = values.get("method_agreement")
+        return cls(model=values.get("model", ""), version=values.get("version"), date=values.get("date"),
+                   n=int(values.get("n") or 0), skipped=int(values.get("skipped") or 0),
+                   methods=list(values.get("methods") or []), seed=int(values.get("seed") or 0),
+                   split=values.get("split") or "test", data=values.get("data"),
+                   lung_attention=LungSummary.from_dict(values.get("lung_attention")),
+                   faithfulness=FaithfulnessSummary.from_dict(values.get("faithfulness")),
+                   method_agreement=Agreement.from_dict(agreement) if agreement else None,
+                   sanity_check=SanitySummary.from_dict(values.get("sanity_check")),
+                   per_image=list(values.get("per_image") or []), timing=dict(values.get("timing") or {}))
+
+    def to_dict(self) -> dict:
+        """The JSON layout of `explanations.json` (the one `from_dict` reads)."""
+        lungs = asdict(self.lung_attention)
+        faith = self.faithfulness
+        return {
+            "model": self.model, "version": self.version, "date": self.date, "n": self.n, "skipped": self.skipped,
+            "methods": list(self.methods), "seed": self.seed, "split": self.split, "data": self.data,
+            "lung_attention": lungs,
+            "faithfulness": {"random": {"deletion_auc": faith.random_deletion_auc,
+                                        "insertion_auc": faith.random_insertion_auc},
+                             "steps": faith.steps, "random_repeats": faith.random_repeats, "baseline": faith.baseline,
+                             "methods": {name: asdict(m) for name, m in faith.methods.items()}},
+            "method_agreement": self.method_agreement.to_dict() if self.method_agreement else None,
+            "sanity_check": asdict(self.sanity_check) if self.sanity_check else None,
+            "per_image": list(self.per_image), "timing": dict(self.timing),
+        }

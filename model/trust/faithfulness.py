@@ -1,0 +1,228 @@
+"""Faithfulness of a map: deletion and insertion against random region orders (Petsiuk et al. 2018).
+
+Remove (or reveal) the pixels a map ranks highest first and follow the class probability. A
+faithful map makes the probability fall fast when deleting (low area under the curve) and rise
+fast when inserting (high area), faster than random region orders do. Removed pixels are replaced
+by a heavy blur of the image (the default), so the model sees a missing detail rather than an
+artificial black patch. Only `predict_inputs` and `labels` of the classifier are used.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from model.explain.occlusion import FILLS, occlude
+
+DEFAULT_STEPS = 20
+RANDOM_BLOCKS = 16          # cells per side of the random maps that set the chance level
+
+
+def _as_input(model_input) -> np.ndarray:
+    """An (S, S, C) float32 model input; ValueError naming the shape otherwise."""
+    x = np.asarray(model_input, dtype=np.float32)
+    if x.ndim == 2:
+        x = x[..., None]
+    if x.ndim != 3 or min(x.shape[:2]) < 2:
+        raise ValueError(f"model_input must be an (S, S, C) image, got shape {np.shape(model_input)}")
+    return x
+
+
+def _as_map(heatmap, shape: tuple[int, int]) -> np.ndarray:
+    """A finite 2-D float map on the input's grid (resized when it is on another grid)."""
+    heat = np.asarray(heatmap, dtype=np.float32).squeeze()
+    if heat.ndim != 2:
+        raise ValueError(f"heatmap must be 2-D, got shape {np.shape(heatmap)}")
+    if not np.all(np.isfinite(heat)):
+        raise ValueError("heatmap contains NaN or infinite values")
+    if heat.shape != tuple(shape):
+        heat = cv2.resize(heat, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    return heat
+
+
+def _check_count(name: str, value, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer from {low} to {high}, got {value!r}")
+    return int(value)
+
+
+def _check_class(classifier, class_index) -> int:
+    count = len(classifier.labels)
+    if isinstance(class_index, bool) or not isinstance(class_index, (int, np.integer)) \
+            or not 0 <= class_index < count:
+        raise ValueError(f"class_index must be an integer in [0, {count}), got {class_index!r}")
+    return int(class_index)
+
+
+def pixel_order(heatmap: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Flat pixel indices from the most to the least salient; ties are broken at random (seeded),
+    so the flat zero regions of a map are not removed in scan-line order."""
+    heat = np.asarray(heatmap, dtype=np.float64).ravel()
+    tiebreak = np.random.default_rng(seed).random(heat.size)
+    return np.lexsort((tiebreak, -heat))
+
+
+def baseline_image(model_input: np.ndarray, baseline: str = "blur") -> np.ndarray:
+    """What a removed pixel becomes: the heavy blur, the mean or black of `model.explain.occlusion`."""
+    if baseline not in FILLS:
+        raise ValueError(f"baseline must be one of {FILLS}, got {baseline!r}")
+    return occlude(model_input, (0.0, 0.0, 1.0, 1.0), fill=baseline)
+
+
+def _curve_inputs(x: np.ndarray, base: np.ndarray, order: np.ndarray, fractions: np.ndarray) -> np.ndarray:
+    """Deletion inputs for every fraction, then insertion inputs for every fraction: (2F, S, S, C)."""
+    rank = np.empty(order.size, dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    rank = rank.reshape(x.shape[:2])[..., None]
+    counts = np.round(fractions * order.size).astype(np.int64)
+    deleted = [np.where(rank < k, base, x) for k in counts]
+    inserted = [np.where(rank < k, x, base) for k in counts]
+    return np.stack(deleted + inserted).astype(np.float32)
+
+
+def area_under_curve(values, fractions) -> float:
+    """Trapezoid area of a curve over fractions spanning [0, 1]."""
+    return float(np.trapezoid(np.asarray(values, dtype=np.float64), np.asarray(fractions, dtype=np.float64)))
+
+
+def deletion_insertion(classifier, model_input: np.ndarray, heatmap: np.ndarray, class_index: int,
+                       steps: int = DEFAULT_STEPS, baseline: str = "blur") -> dict:
+    """Deletion and insertion curves of one map (Petsiuk et al. 2018).
+
+    Deletion replaces the most salient pixels first by the baseline image and follows the
+    probability of `class_index`; insertion starts from the baseline and reveals the most salient
+    pixels first. All 2 x (steps + 1) images go through the model in one batch.
+
+    Args:
+        classifier: a `model.classifier.Classifier` (only `predict_inputs` and `labels` are used).
+        model_input: the preprocessed image (S, S, C).
+        heatmap: 2-D map; on another grid than the input it is resized to it.
+        class_index: the class whose probability is followed.
+        steps: number of equal steps from 0 to all pixels (1 to 100).
+        baseline: "blur" (heavy Gaussian blur of the input), "mean" or "black".
+
+    Returns:
+        dict with `fractions` (steps + 1 values from 0 to 1), `deletion` and `insertion` (the
+        class probability at each fraction) and `deletion_auc`, `insertion_auc` (trapezoid areas,
+        in [0, 1]; lower deletion and higher insertion mean a more faithful map).
+
+    Raises:
+        ValueError: naming a bad input shape, map, class index, step count or baseline.
+    """
+    x = _as_input(model_input)
+    heat = _as_map(heatmap, x.shape[:2])
+    class_index = _check_class(classifier, class_index)
+    steps = _check_count("steps", steps, 1, 100)
+    return _curves(classifier, x, pixel_order(heat), class_index, steps, baseline)
+
+
+def _curves(classifier, x: np.ndarray, order: np.ndarray, class_index: int, steps: int, baseline: str) -> dict:
+    fractions = np.linspace(0.0, 1.0, steps + 1)
+    batch = _curve_inputs(x, baseline_image(x, baseline), order, fractions)
+    probabilities = classifier.predict_inputs(batch, batch_size=len(batch))[:, class_index]
+    deletion, insertion = probabilities[:steps + 1], probabilities[steps + 1:]
+    return {"fractions": [float(f) for f in fractions], "deletion": [float(p) for p in deletion],
+            "insertion": [float(p) for p in insertion], "deletion_auc": area_under_curve(deletion, fractions),
+            "insertion_auc": area_under_curve(insertion, fractions)}
+
+
+def random_block_order(shape: tuple[int, int], rng: np.random.Generator, blocks: int = RANDOM_BLOCKS) -> np.ndarray:
+    """Pixel indices in the order of a random map made of `blocks` x `blocks` cells.
+
+    Scattered random pixels are an unfair chance level for insertion: revealing 30% of them
+    already restores the image's overall look, so any region-shaped map seems worse than chance.
+    A random map as coarse as a Grad-CAM map removes or reveals whole regions, as a real map does.
+    """
+    height, width = shape
+    cells = cv2.resize(rng.random((blocks, blocks)), (width, height), interpolation=cv2.INTER_NEAREST)
+    return np.argsort(-(cells + rng.random((height, width)) * 1e-6).ravel(), kind="stable")
+
+
+def random_baseline(classifier, model_input: np.ndarray, class_index: int, steps: int = DEFAULT_STEPS,
+                    repeats: int = 3, seed: int = 0, baseline: str = "blur") -> dict:
+    """Mean deletion and insertion AUC of `repeats` random block orders (the chance level of a map).
+
+    Returns:
+        dict with `deletion_auc`, `insertion_auc` (means) and `repeats`.
+    """
+    x = _as_input(model_input)
+    class_index = _check_class(classifier, class_index)
+    steps = _check_count("steps", steps, 1, 100)
+    repeats = _check_count("random_repeats", repeats, 1, 100)
+    rng = np.random.default_rng(seed)
+    runs = [_curves(classifier, x, random_block_order(x.shape[:2], rng), class_index, steps, baseline)
+            for _ in range(repeats)]
+    return {"deletion_auc": float(np.mean([r["deletion_auc"] for r in runs])),
+            "insertion_auc": float(np.mean([r["insertion_auc"] for r in runs])), "repeats": repeats}
+
+
+def is_better_than_random(map_aucs: dict, random_aucs: dict) -> bool:
+    """True when the map's deletion AUC is lower AND its insertion AUC higher than random's."""
+    return bool(map_aucs["deletion_auc"] < random_aucs["deletion_auc"]
+                and map_aucs["insertion_auc"] > random_aucs["insertion_auc"])
+
+
+@dataclass(frozen=True)
+class Faithfulness:
+    """Deletion and insertion of one map against the chance level of random region orders.
+
+    Attributes:
+        deletion_auc, insertion_auc: the map's areas (lower deletion, higher insertion: better).
+        random_deletion_auc, random_insertion_auc: means over random block orders.
+        curves: the map's curves as from `deletion_insertion`.
+        better_than_random: deletion lower AND insertion higher than random.
+        summary: one plain sentence.
+    """
+
+    deletion_auc: float
+    insertion_auc: float
+    random_deletion_auc: float
+    random_insertion_auc: float
+    curves: dict
+    better_than_random: bool
+    summary: str
+
+    def to_dict(self) -> dict:
+        return {"map": {"deletion_auc": self.deletion_auc, "insertion_auc": self.insertion_auc, "curves": self.curves},
+                "random": {"deletion_auc": self.random_deletion_auc, "insertion_auc": self.random_insertion_auc},
+                "better_than_random": self.better_than_random, "summary": self.summary}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Faithfulness":
+        return cls(values["map"]["deletion_auc"], values["map"]["insertion_auc"], values["random"]["deletion_auc"],
+                   values["random"]["insertion_auc"], values["map"].get("curves", {}),
+                   bool(values["better_than_random"]), values["summary"])
+
+
+def faithfulness(classifier, model_input: np.ndarray, heatmap: np.ndarray, class_index: int,
+                 steps: int = DEFAULT_STEPS, random_repeats: int = 3, seed: int = 0) -> Faithfulness:
+    """Whether deleting/inserting pixels in the map's order moves the prediction more than chance.
+
+    Args:
+        classifier: a `model.classifier.Classifier`.
+        model_input: the preprocessed image (S, S, C).
+        heatmap: the explanation map (2-D).
+        class_index: the explained class.
+        steps: steps of each curve, see `deletion_insertion`.
+        random_repeats: random region orders averaged for the chance level.
+        seed: seed of the random orders.
+
+    Returns:
+        `Faithfulness` (`to_dict` gives the `map` / `random` / `better_than_random` / `summary`
+        layout stored in reports).
+    """
+    curves = deletion_insertion(classifier, model_input, heatmap, class_index, steps)
+    chance = random_baseline(classifier, model_input, class_index, steps, random_repeats, seed)
+    mapped = {"deletion_auc": curves["deletion_auc"], "insertion_auc": curves["insertion_auc"], "curves": curves}
+    better = is_better_than_random(mapped, chance)
+    return Faithfulness(mapped["deletion_auc"], mapped["insertion_auc"], chance["deletion_auc"],
+                        chance["insertion_auc"], curves, better, _faithfulness_summary(mapped, chance, better))
+
+
+def _faithfulness_summary(mapped: dict, chance: dict, better: bool) -> str:
+    figures = (f"deletion AUC {mapped['deletion_auc']:.2f} vs {chance['deletion_auc']:.2f} for random orders, "
+               f"insertion AUC {mapped['insertion_auc']:.2f} vs {chance['insertion_auc']:.2f}")
+    if better:
+        return f"The map ranks the evidence better than random region orders ({figures})."
+    return f"The map does not rank the evidence better than random region orders ({figures}), so read it with care."
