@@ -85,13 +85,31 @@ def library_call(call: Callable, seed: int | None = None):
         return call()
 
 
-def linear_gradcam(model):
-    """tf-keras-vis's Grad-CAM explainer: a clone with the softmax replaced by a linear output
-    (`clone=True`: `ReplaceToLinear` on the live model would change the served model)."""
-    from tf_keras_vis.gradcam import Gradcam
-    from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
+def linear_explainer(module: str, name: str) -> Callable:
+    """A builder of tf-keras-vis's explainer class `module.name` on a clone whose softmax is replaced
+    by a linear output (`clone=True`: `ReplaceToLinear` on the live model would change the served
+    model). The library is imported only when an explainer is built."""
+    def build(model):
+        import importlib
 
-    return Gradcam(model, model_modifier=ReplaceToLinear(), clone=True)
+        from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
+
+        return getattr(importlib.import_module(module), name)(model, model_modifier=ReplaceToLinear(), clone=True)
+    return build
+
+
+linear_gradcam = linear_explainer("tf_keras_vis.gradcam", "Gradcam")
+
+
+def cam_method(name: str, label: str, formula: Callable, library: Callable, summary: str) -> Method:
+    """The record of a CAM-family method: `formula(activations, gradients, class logit)` on one
+    compiled pass at the chosen layer, or the library's explainer (`library(model)`) as reference."""
+    def run(explainers, batch, class_index, layer, reference):
+        if reference:
+            return cam_call(explainers.library(name, library), class_index, batch, layer), None, class_index
+        return explainers.cam(batch, class_index, layer, formula)
+
+    return Method(name, label, uses_layer=True, slow=False, picks_class=True, run=run, summary=summary)
 
 
 def cam_call(explainer, class_index: int, batch: np.ndarray, layer: str, **options):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.explain.base import Method, cam_call, linear_gradcam
+from model.explain.base import cam_method, linear_gradcam
 
 
 def cam(activations: np.ndarray, grads: np.ndarray, score: float) -> np.ndarray:
@@ -13,12 +13,5 @@ def cam(activations: np.ndarray, grads: np.ndarray, score: float) -> np.ndarray:
     return np.maximum((activations * weights).sum(axis=-1), 0.0)
 
 
-def run(explainers, batch, class_index, layer, reference):
-    if reference:
-        explainer = explainers.library("gradcam", linear_gradcam)
-        return cam_call(explainer, class_index, batch, layer), None, class_index
-    return explainers.cam(batch, class_index, layer, cam)
-
-
-METHOD = Method("gradcam", "Grad-CAM", uses_layer=True, slow=False, picks_class=True, run=run,
-                summary="Where the chosen layer's features raise the class score (coarse, one pass).")
+METHOD = cam_method("gradcam", "Grad-CAM", cam, linear_gradcam,
+                    summary="Where the chosen layer's features raise the class score (coarse, one pass).")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.explain.base import Method, cam_call
+from model.explain.base import cam_method, linear_explainer
 
 
 def cam(activations: np.ndarray, grads: np.ndarray, score: float) -> np.ndarray:
@@ -21,18 +21,5 @@ def cam(activations: np.ndarray, grads: np.ndarray, score: float) -> np.ndarray:
     return np.maximum((weights * activations).sum(axis=-1), 0.0)
 
 
-def _build(model):
-    from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
-    from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
-
-    return GradcamPlusPlus(model, model_modifier=ReplaceToLinear(), clone=True)
-
-
-def run(explainers, batch, class_index, layer, reference):
-    if reference:
-        return cam_call(explainers.library("gradcam++", _build), class_index, batch, layer), None, class_index
-    return explainers.cam(batch, class_index, layer, cam)
-
-
-METHOD = Method("gradcam++", "Grad-CAM++", uses_layer=True, slow=False, picks_class=True, run=run,
-                summary="Grad-CAM with pixel-wise weights: better when a finding appears in several places.")
+METHOD = cam_method("gradcam++", "Grad-CAM++", cam, linear_explainer("tf_keras_vis.gradcam_plus_plus", "GradcamPlusPlus"),
+                    summary="Grad-CAM with pixel-wise weights: better when a finding appears in several places.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.explain.base import Method, cam_call
+from model.explain.base import cam_method, linear_explainer
 
 
 def cam(activations: np.ndarray, grads: np.ndarray, score: float) -> np.ndarray:
@@ -12,18 +12,5 @@ def cam(activations: np.ndarray, grads: np.ndarray, score: float) -> np.ndarray:
     return np.maximum((np.maximum(grads, 0.0) * activations).sum(axis=-1), 0.0)
 
 
-def _build(model):
-    from tf_keras_vis.layercam import Layercam
-    from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
-
-    return Layercam(model, model_modifier=ReplaceToLinear(), clone=True)
-
-
-def run(explainers, batch, class_index, layer, reference):
-    if reference:
-        return cam_call(explainers.library("layercam", _build), class_index, batch, layer), None, class_index
-    return explainers.cam(batch, class_index, layer, cam)
-
-
-METHOD = Method("layercam", "LayerCAM", uses_layer=True, slow=False, picks_class=True, run=run,
-                summary="Position-wise gradient weights: finer maps, also from earlier layers.")
+METHOD = cam_method("layercam", "LayerCAM", cam, linear_explainer("tf_keras_vis.layercam", "Layercam"),
+                    summary="Position-wise gradient weights: finer maps, also from earlier layers.")

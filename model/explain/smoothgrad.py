@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.explain.base import Method, library_call
+from model.explain.base import Method, library_call, linear_explainer
 
 SMOOTHGRAD_SAMPLES = 20
 SMOOTHGRAD_NOISE = 0.15
@@ -12,11 +12,7 @@ SMOOTHGRAD_NOISE = 0.15
 SMOOTHGRAD_SEED = 0
 
 
-def _build(model):
-    from tf_keras_vis.saliency import Saliency
-    from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
-
-    return Saliency(model, model_modifier=ReplaceToLinear(), clone=True)
+_build = linear_explainer("tf_keras_vis.saliency", "Saliency")
 
 
 def _reference(explainers, batch, class_index):
