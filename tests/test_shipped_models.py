@@ -35,12 +35,13 @@ def test_each_shipped_model_is_small_and_explainable(model_id, monkeypatch):
 def test_default_models_test_split_figures_are_reproduced(shared_cxr, monkeypatch):
     from model.classifier import Classifier
     from model.data import read_dataset
-    from training.evaluate import evaluate, select_split
+    from model.evaluation import evaluate
+    from model.splits import split_records
 
     monkeypatch.setenv("CXR_REGISTRY", str(PACKAGE_REGISTRY))
     clf = Classifier.load()
     published = read_metrics(clf.card.id)
-    report = evaluate(clf, select_split(read_dataset(shared_cxr), clf.card, "test"))
+    report = evaluate(clf, split_records(read_dataset(shared_cxr), clf.card, "test"))
     assert report["n"] == published["n"]
     assert report["confusion_matrix"] == published["confusion_matrix"]
     assert report["macro"]["auc"] == pytest.approx(published["macro"]["auc"], abs=2e-3)

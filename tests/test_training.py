@@ -9,10 +9,11 @@ from model.classifier import Classifier
 from model.data import LabelledImage, read_dataset, read_folder, read_manifest
 from model.inputs.preprocessing import Preprocessing
 from model.registry import ModelCard, list_entries, read_card, read_history, read_metrics
+from model.splits import patient_split
 from tests.support import png_bytes, synthetic_radiograph
 from training import evaluate, train
 from training.architectures import ARCHITECTURES, build_model
-from training.data import class_weights, load_arrays, patient_split
+from training.data import class_weights, load_arrays
 
 FOLDERS = {"COVID": "COVID-19", "Normal": "Normal", "Viral Pneumonia": "Pneumonia"}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -15,34 +15,6 @@ from model.data import LabelledImage
 from model.inputs.intake import XrayInputError, load_xray
 from model.inputs.lungs import lung_region
 from model.inputs.preprocessing import Preprocessing, preprocess
-
-
-def patient_split(records: list[LabelledImage], seed: int = 0,
-                  fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)) -> dict[str, list[LabelledImage]]:
-    """Patient-level train/validation/test split, stratified by each patient's majority label.
-
-    All images of a patient land in one split. Within every (label) stratum patients are shuffled
-    with `seed` and dealt out so that image counts approach `fractions`.
-    """
-    by_patient: dict[str, list[LabelledImage]] = defaultdict(list)
-    for record in records:
-        by_patient[record.patient_id].append(record)
-    strata: dict[str, list[str]] = defaultdict(list)
-    for patient, items in by_patient.items():
-        strata[Counter(r.label for r in items).most_common(1)[0][0]].append(patient)
-    rng = np.random.default_rng(seed)
-    splits = {"train": [], "validation": [], "test": []}
-    for label in sorted(strata):
-        patients = sorted(strata[label])
-        rng.shuffle(patients)
-        total = sum(len(by_patient[p]) for p in patients)
-        filled = {name: 0 for name in splits}
-        for patient in patients:
-            # Give the patient to the split furthest below its target share.
-            name = min(splits, key=lambda s: filled[s] / total - fractions[list(splits).index(s)])
-            splits[name].extend(by_patient[patient])
-            filled[name] += len(by_patient[patient])
-    return splits
 
 
 def split_summary(splits: dict[str, list[LabelledImage]], seed: int) -> dict:

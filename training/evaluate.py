@@ -15,6 +15,7 @@ from pathlib import Path
 
 from model.evaluation import evaluate
 from model.metrics import format_report
+from model.splits import split_records
 
 
 def add_model_and_data_arguments(p: argparse.ArgumentParser, split: str) -> None:
@@ -36,15 +37,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def select_split(records, card, split: str):
-    """The records of one split, re-made with the seed and fractions the model was trained with."""
-    from training.data import patient_split
-
-    if split == "all":
-        return records
-    return patient_split(records, seed=int(card.training.get("seed", 42)))[split]
-
-
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from model.runtime import import_tensorflow_quietly
@@ -57,7 +49,7 @@ def main(argv=None) -> int:
     try:
         clf = Classifier.load(args.model, args.registry)
         label_map = json.loads(args.label_map.read_text()) if args.label_map else None
-        records = select_split(read_dataset(args.data, label_map), clf.card, args.split)
+        records = split_records(read_dataset(args.data, label_map), clf.card, args.split)
     except (RegistryError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

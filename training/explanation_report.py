@@ -329,13 +329,13 @@ def main(argv=None) -> int:
     from model.classifier import Classifier
     from model.data import read_dataset
     from model.registry import RegistryError, entry_dir, write_json
-    from training.evaluate import select_split
+    from model.splits import split_records
 
     try:
         methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
         clf = Classifier.load(args.model, args.registry)
         label_map = json.loads(args.label_map.read_text()) if args.label_map else None
-        records = select_split(read_dataset(args.data, label_map), clf.card, args.split)
+        records = split_records(read_dataset(args.data, label_map), clf.card, args.split)
         # A lung-cropped model's own lung model (same registry); otherwise the registry's first one.
         segmenter = clf.segmenter or _load_segmenter(args.registry)
         print(f"model {clf.card.id}: {len(records)} images in the {args.split} split, using up to {args.limit}",

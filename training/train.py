@@ -25,7 +25,8 @@ from model.evaluation import evaluation_report
 from model.inputs.preprocessing import Preprocessing
 from model.metrics import format_report
 from model.registry import ModelCard, entry_dir, registry_root, save_entry
-from training.data import class_weights, load_arrays, make_dataset, patient_split, split_summary
+from model.splits import patient_split
+from training.data import class_weights, load_arrays, make_dataset, split_summary
 
 DEFAULT_CACHE = Path(os.environ.get("CXR_CACHE", Path.home() / ".cache" / "cxr-dashboard"))
 SHORTCUT_NOTE = (
