@@ -37,3 +37,8 @@ REPORT_METHODS = ("gradcam", "gradcam++", "scorecam", "smoothgrad")
 DEFAULT_OPACITY = 0.45
 DEFAULT_COLORMAP = "jet"
 DEFAULT_MAP_THRESHOLD = 0.2
+
+# Who the models are for, said on the Diagnose page, in the report, the README and every card.
+INTENDED_POPULATION = ("Adult frontal (PA or AP) chest radiographs. The models know three answers only: COVID-19, "
+                       "normal, or other (non-COVID) pneumonia; any other disease (tuberculosis, tumours, heart "
+                       "failure, ...) is forced into one of them. Not validated for children.")

@@ -495,3 +495,24 @@ def test_shipped_explanation_reports_read_as_typed_data():
         assert report.lung_attention.overall == values["lung_attention"]["overall"]
         again = ExplanationReport.from_dict(report.to_dict())
         assert again == report
+
+
+def test_triage_holds_back_blocking_findings_and_flags_soft_ones():
+    from model.trust.input_check import InputCheck
+    from model.trust.triage import Triage, triage
+    from model.trust.uncertainty import Uncertainty
+
+    sure = Uncertainty({"a": 0.9}, {"a": 0.01}, "a", 0.9, 0.1, 1.0, 8, False)
+    shaky = Uncertainty({"a": 0.5}, {"a": 0.2}, "a", 0.5, 0.9, 0.5, 8, True, ["Only 50% of copies agree."])
+    photo = input_check(synthetic_radiograph(64), {"colourfulness": 40.0})
+    wide = input_check(synthetic_radiograph(64, width=256))
+    assert photo.blocking == photo.warnings and wide.blocking == [] and wide.warnings
+    flat = input_check(np.full((100, 100), 0.5, np.float32))
+    assert flat.blocking == flat.warnings  # no contrast blocks; an unusual shape only calls for care
+    assert triage(photo, sure).status == "out_of_scope" and triage(photo, sure).reasons == photo.warnings
+    assert triage(wide, sure).status == "uncertain"
+    assert triage(InputCheck(True), shaky) == Triage("uncertain", ["Only 50% of copies agree."])
+    assert triage(InputCheck(True), sure) == Triage("answer")
+    assert not triage(photo).shows_answer and triage(photo).headline.startswith("Out of scope")
+    with pytest.raises(ValueError, match="status"):
+        Triage("maybe")

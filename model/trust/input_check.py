@@ -25,17 +25,24 @@ class InputCheck:
     Attributes:
         ok: True when no warning was raised.
         warnings: plain sentences, one per problem found.
+        blocking: the warnings that put the image outside what the model was made for (colour,
+            no contrast, another modality, a lateral view or body part, no plausible lung fields);
+            the others (an unusual shape) only call for care.
     """
 
     ok: bool
     warnings: list[str] = field(default_factory=list)
+    blocking: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"ok": self.ok, "warnings": list(self.warnings)}
+        return {"ok": self.ok, "warnings": list(self.warnings), "blocking": list(self.blocking)}
 
     @classmethod
     def from_dict(cls, values: dict) -> "InputCheck":
-        return cls(bool(values["ok"]), list(values.get("warnings", [])))
+        return cls(bool(values["ok"]), list(values.get("warnings", [])), list(values.get("blocking", [])))
+
+
+_NO_CONTRAST = "The image is nearly uniform, with almost no contrast"
 
 
 def _colour_warning(rgb, metadata: dict | None) -> list[str]:
@@ -57,8 +64,7 @@ def _shape_warnings(pixels: np.ndarray) -> list[str]:
                         f"for a chest X-ray, which is expected between {ASPECT_RANGE[0]} and {ASPECT_RANGE[1]}.")
     low, high = np.percentile(pixels, [1, 99])
     if high - low < MIN_CONTRAST:
-        warnings.append("The image is nearly uniform, with almost no contrast, so it cannot be read as a "
-                        "chest X-ray.")
+        warnings.append(f"{_NO_CONTRAST}, so it cannot be read as a chest X-ray.")
     return warnings
 
 
@@ -110,13 +116,14 @@ def input_check(pixels: np.ndarray, metadata: dict | None = None, lung_mask: np.
         rgb: the original colour image (H x W x 3), optional.
 
     Returns:
-        `InputCheck(ok, warnings)`.
+        `InputCheck(ok, warnings, blocking)`: every check but the shape one is blocking.
     """
     pixels = np.asarray(pixels, dtype=np.float32)
     if pixels.ndim != 2 or min(pixels.shape) < 2:
         raise ValueError(f"pixels must be a 2-D grayscale image, got shape {pixels.shape}")
     if metadata is not None and not isinstance(metadata, dict):
         raise ValueError(f"metadata must be a dict, got {type(metadata).__name__}")
-    warnings = (_colour_warning(rgb, metadata) + _shape_warnings(pixels) + _metadata_warnings(metadata)
-                + _mask_warning(lung_mask))
-    return InputCheck(ok=not warnings, warnings=warnings)
+    shape = _shape_warnings(pixels)
+    warnings = _colour_warning(rgb, metadata) + shape + _metadata_warnings(metadata) + _mask_warning(lung_mask)
+    blocking = [w for w in warnings if w not in shape or w.startswith(_NO_CONTRAST)]
+    return InputCheck(ok=not warnings, warnings=warnings, blocking=blocking)
