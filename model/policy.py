@@ -20,11 +20,11 @@ RADIOGRAPH_MODALITIES = frozenset({"CR", "DX", "DR", "RG"})
 LATERAL_VIEWS = frozenset({"LL", "RL", "LAT", "LATERAL", "LLD", "RLD"})
 CHEST_PARTS = frozenset({"CHEST", "THORAX", "LUNG", "LUNGS"})
 
-# Lung attention (`model.trust.attention`): below this share of the map inside the lungs the
-# shortcut warning fires.
+# Lung attention (`model.trust.attention`): the warning fires below this model's own threshold, the
+# LUNG_ATTENTION_QUANTILE of the share of its Grad-CAM inside the lungs on correctly classified
+# validation images (`training.scope`); a model without one falls back to LOW_LUNG_ATTENTION.
 LOW_LUNG_ATTENTION = 0.5
-SHORTCUT_WARNING = ("The model is mostly looking outside the lungs: possible shortcut such as text markers, "
-                    "borders or devices.")
+LUNG_ATTENTION_QUANTILE = 0.1
 
 # Model-parameter randomisation (`model.trust.sanity`): mean Spearman similarity above which a
 # method's maps are flagged as not depending on the weights.

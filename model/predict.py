@@ -3,6 +3,11 @@
     python -m model.predict scan.png [more.dcm ...] [--model ID] [--method gradcam]
         [--target CLASS] [--overlay OUT.png] [--heatmap OUT.npy] [--json]
 
+Every image gets a triage status: `answer`, `uncertain` (the answer, with a second read advised)
+or `out_of_scope` (not what the model was made for: the output is printed for reference only), with
+the reasons as sentences; `--json` adds "status" and "reasons" beside "prediction" and
+"probabilities", so that evaluation stays possible.
+
 Bad input never stops the run: each unusable image gets one `error:` line on stderr, the others
 are still processed, and the exit status is 2 if any image failed.
 """
@@ -44,18 +49,22 @@ def parse_target(value: str | None):
     return int(value) if value is not None and value.isdigit() else value
 
 
-def run_one(clf, path: Path, args, several: bool) -> dict:
-    """Classify (and explain, if an output asks for it) one image; returns the JSON record."""
+def run_one(clf, path: Path, args, several: bool, segmenter=None, scope=None) -> dict:
+    """Classify, triage (and explain, if an output asks for it) one image; returns the JSON record."""
     import cv2
     import numpy as np
 
     from model.inputs.intake import load_xray
     from model.present.overlay import render_overlay
+    from model.trust.triage import assess
 
     xray = load_xray(path)
-    model_input = clf.prepare(xray)  # lung region found once, used by prediction and map alike
-    prediction = clf.predict_input(model_input)
+    mask = segmenter.mask(xray.pixels) if segmenter is not None else None
+    # The lung mask is found once and serves the lung crop, the input check and the scope check.
+    result = assess(clf, xray, mask, scope)
+    model_input, prediction = result.model_input, result.prediction
     record = {"image": str(path), "model": clf.card.id, "version": clf.card.version,
+              "status": result.triage.status, "reasons": list(result.triage.reasons),
               "prediction": prediction.label, "confidence": round(prediction.confidence, 6),
               "probabilities": {k: round(v, 6) for k, v in prediction.as_dict().items()}}
     if args.overlay or args.heatmap:
@@ -74,12 +83,37 @@ def run_one(clf, path: Path, args, several: bool) -> dict:
     return record
 
 
+def scope_checks(clf):
+    """(lung segmenter, scope check) for triage: the classifier's own lung model, else the registry's
+    first (None without one); the entry's scope check (None without one)."""
+    from model.inputs.lungs import LungSegmenter
+    from model.registry import RegistryError
+    from model.trust.scope import read_scope
+
+    segmenter = clf.segmenter
+    if segmenter is None:
+        try:
+            segmenter = LungSegmenter.load()
+        except RegistryError:
+            segmenter = None
+    return segmenter, read_scope(clf.card.id)
+
+
 def print_record(record: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(record), flush=True)
         return
     probs = ", ".join(f"{k} {v:.1%}" for k, v in record["probabilities"].items())
-    print(f"{record['image']}: {record['prediction']} ({probs}) [model {record['model']}]", flush=True)
+    reasons = "".join(f"\n  - {reason}" for reason in record["reasons"])
+    if record["status"] == "out_of_scope":
+        print(f"{record['image']}: out of scope, no answer: this image is not what the model was made for "
+              f"[model {record['model']}]{reasons}\n  (the model's output, for reference only: "
+              f"{record['prediction']}; {probs})", flush=True)
+    elif record["status"] == "uncertain":
+        print(f"{record['image']}: {record['prediction']} ({probs}), uncertain: second read advised "
+              f"[model {record['model']}]{reasons}", flush=True)
+    else:
+        print(f"{record['image']}: {record['prediction']} ({probs}) [model {record['model']}]", flush=True)
 
 
 def main(argv=None) -> int:
@@ -93,6 +127,7 @@ def main(argv=None) -> int:
 
     try:
         clf = Classifier.load(args.model)
+        segmenter, scope = scope_checks(clf)
     except (RegistryError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -103,7 +138,7 @@ def main(argv=None) -> int:
     status, several = 0, len(args.images) > 1
     for path in args.images:
         try:
-            print_record(run_one(clf, path, args, several), args.json)
+            print_record(run_one(clf, path, args, several, segmenter, scope), args.json)
         except (XrayInputError, RegistryError, ValueError, OSError) as exc:
             print(f"error: {path}: {' '.join(str(exc).split())}", file=sys.stderr, flush=True)
             status = 2

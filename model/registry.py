@@ -45,6 +45,8 @@ class ModelCard:
         default: whether this is the registry's default entry.
         kind: "classifier" or "lung_segmentation".
         notes: free text: what was done against shortcuts, known limitations.
+        scope: who the model is for and how out-of-scope films are caught: intended population,
+            the novelty check's thresholds and validation figures (`python -m training.scope`).
     """
 
     id: str
@@ -60,6 +62,7 @@ class ModelCard:
     default: bool = False
     kind: str = "classifier"
     notes: str = ""
+    scope: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.preprocessing = Preprocessing.from_dict(self.preprocessing).to_dict()

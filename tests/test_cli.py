@@ -76,3 +76,27 @@ def test_hostile_files_exit_2_without_traceback_and_good_files_still_run(registr
     assert len(errors) == 5 and all(line.startswith("error:") for line in errors), result.stderr
     outputs = [json.loads(line) for line in result.stdout.splitlines()]
     assert [Path(o["image"]).name for o in outputs] == ["chest.png"]
+
+
+def test_every_image_gets_a_status_and_out_of_scope_inputs_are_held_back(registry_env, scans, tmp_path, capsys):
+    from PIL import Image
+    from pydicom.data import get_testdata_file
+
+    photo = tmp_path / "photo.png"
+    rng = np.random.default_rng(0)
+    colours = np.zeros((96, 96, 3), np.uint8)
+    colours[:, :48] = (220, 40, 30)
+    colours[:, 48:] = (30, 160, 60)
+    Image.fromarray(np.clip(colours + rng.integers(0, 20, colours.shape), 0, 255).astype(np.uint8)).save(photo)
+    ct = Path(get_testdata_file("CT_small.dcm"))
+    assert predict.main([str(scans[0]), str(photo), str(ct), "--json"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [r["status"] in ("answer", "uncertain", "out_of_scope") for r in records] == [True] * 3
+    assert all(isinstance(r["reasons"], list) and "prediction" in r and "probabilities" in r for r in records)
+    by_name = {Path(r["image"]).name: r for r in records}
+    assert by_name["photo.png"]["status"] == "out_of_scope" and "colour" in by_name["photo.png"]["reasons"][0]
+    assert by_name["CT_small.dcm"]["status"] == "out_of_scope"
+    assert any("modality CT" in reason for reason in by_name["CT_small.dcm"]["reasons"])
+    assert predict.main([str(photo)]) == 0
+    text = capsys.readouterr().out
+    assert "out of scope, no answer" in text and "for reference only" in text

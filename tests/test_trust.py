@@ -15,7 +15,6 @@ import pytest
 
 from model.inputs.intake import colourfulness
 from model.inputs.lungs import lung_attention_fraction
-from model.policy import SHORTCUT_WARNING
 from model.registry import ModelCard
 from model.trust.agreement import method_agreement
 from model.trust.attention import lung_attention
@@ -184,7 +183,7 @@ def test_marker_model_looks_outside_the_lungs(marker_model):
     assert occlusion < 0.2, f"occlusion puts {occlusion:.2f} of the marker model's evidence in the lungs"
     mean = np.mean([r.fraction for r in gradcam])
     assert mean < 0.25, f"Grad-CAM of the marker model has {mean:.2f} of its mass inside the lungs"
-    assert all(r.low and r.warning == SHORTCUT_WARNING for r in gradcam)
+    assert all(r.low and r.elsewhere in r.warning and r.elsewhere != "lungs" for r in gradcam)
 
 
 def test_lesion_model_looks_inside_the_lungs(lesion_model, marker_model):
@@ -205,10 +204,32 @@ def test_lung_attention_on_known_maps():
     outside = lung_attention((~mask).astype(np.float32), mask)
     assert inside.fraction == pytest.approx(1.0) and not inside.low and inside.warning == ""
     assert outside.fraction == pytest.approx(0.0) and outside.low
-    assert outside.warning == ("The model is mostly looking outside the lungs: possible shortcut such as "
-                                  "text markers, borders or devices.")
+    assert outside.warning.startswith("Only 0% of this map lies on the lung fields; most of the rest is on the ")
+    assert inside.zones["lungs"] == pytest.approx(1.0) and inside.elsewhere is None
     with pytest.raises(ValueError, match="threshold"):
         lung_attention(mask.astype(np.float32), mask, threshold=1.5)
+
+
+def test_attention_zones_name_where_the_map_goes():
+    from model.trust.attention import attention_zones
+
+    mask = np.zeros((100, 100), bool)
+    mask[20:70, 10:40] = True   # right lung (image left)
+    mask[20:70, 60:90] = True   # left lung
+    heart = np.zeros((100, 100), np.float32)
+    heart[40:70, 45:55] = 1.0
+    below = np.zeros((100, 100), np.float32)
+    below[80:95, 30:70] = 1.0
+    assert attention_zones(heart, mask)["heart and mediastinum"] == pytest.approx(1.0)
+    assert attention_zones(below, mask)["diaphragm and below"] == pytest.approx(1.0)
+    edge = np.zeros((100, 100), np.float32)
+    edge[30:60, 0:5] = 1.0
+    assert attention_zones(edge, mask)["chest wall"] == pytest.approx(1.0)
+    assert attention_zones(edge, mask, region=(10, 90, 8, 92))["outside the region the model saw"] == pytest.approx(1.0)
+    result = lung_attention(heart + 0.01 * mask, mask, threshold=0.3)
+    assert result.low and result.elsewhere == "heart and mediastinum" and "heart and mediastinum" in result.warning
+    assert "10% of this model's correct answers" not in result.warning  # 0.3 is not the default: model's own
+    assert "less than on 90% of this model's correct answers" in result.warning
 
 
 # --------------------------------------------------------------------------- (2) deletion / insertion
@@ -516,3 +537,85 @@ def test_triage_holds_back_blocking_findings_and_flags_soft_ones():
     assert not triage(photo).shows_answer and triage(photo).headline.startswith("Out of scope")
     with pytest.raises(ValueError, match="status"):
         Triage("maybe")
+
+
+def test_faithfulness_judges_deletion_and_insertion_each_against_chance():
+    from model.trust.faithfulness import _faithfulness_summary, faithfulness_verdict
+
+    chance = {"deletion_auc": 0.5, "insertion_auc": 0.5}
+    assert faithfulness_verdict(True, True) == "faithful"
+    assert faithfulness_verdict(True, False) == faithfulness_verdict(False, True) == "mixed"
+    assert faithfulness_verdict(False, False) == "not better than random"
+    mixed = _faithfulness_summary({"deletion_auc": 0.3, "insertion_auc": 0.45}, chance, False)
+    assert mixed.startswith("Mixed: hiding the regions") and "revealing them does not" in mixed
+    assert "does not rank" in _faithfulness_summary({"deletion_auc": 0.6, "insertion_auc": 0.4}, chance, False)
+
+
+# --------------------------------------------------------------------------- scope (novelty) check
+
+
+def _varied_film(rng, size=96, lung_scale=1.0, centre_y=0.5):
+    """A synthetic adult-like film and its lung mask, with anatomy varying a little between films."""
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    image = np.where(((xx - 0.5) / 0.45) ** 2 + ((yy - 0.55) / 0.5) ** 2 < 1, 0.75 + rng.normal(0, 0.03), 0.1)
+    mask = np.zeros((size, size), bool)
+    spread, rx, ry = rng.uniform(0.17, 0.19), rng.uniform(0.12, 0.15) * lung_scale, rng.uniform(0.27, 0.32) * lung_scale
+    for cx in (0.5 - spread, 0.5 + spread):
+        lung = ((xx - cx) / rx) ** 2 + ((yy - centre_y) / ry) ** 2 < 1
+        mask |= lung
+        image = np.where(lung, 0.25 + rng.normal(0, 0.03), image)
+    return np.clip(image + rng.normal(0, 0.02, image.shape), 0, 1).astype(np.float32), mask
+
+
+def _novelty_model():
+    from model.trust.novelty import NoveltyModel, anatomy_features
+
+    rng = np.random.default_rng(0)
+    train = [anatomy_features(*_varied_film(rng)) for _ in range(80)]
+    validation = [anatomy_features(*_varied_film(rng)) for _ in range(40)]
+    return NoveltyModel.fit(np.array(train), np.array(validation), {"data": "synthetic"}), rng
+
+
+def test_the_novelty_check_flags_films_unlike_its_training_films():
+    from model.trust.novelty import NoveltyModel, anatomy_features
+
+    model, rng = _novelty_model()
+    typical = [model.assess(anatomy_features(*_varied_film(rng))) for _ in range(40)]
+    assert np.mean([n.out_of_scope for n in typical]) <= 0.05 and np.mean([n.unusual for n in typical]) <= 0.2
+    film, mask = _varied_film(rng)
+    inverted = model.assess(anatomy_features(1.0 - film, mask))
+    small_high = model.assess(anatomy_features(*_varied_film(rng, lung_scale=0.6, centre_y=0.35)))
+    blank = model.assess(anatomy_features(np.linspace(0, 1, 96 * 96, dtype=np.float32).reshape(96, 96),
+                                          np.zeros((96, 96), bool)))
+    for result in (inverted, small_high, blank):
+        assert result.out_of_scope and result.unusual and result.score > model.out_of_scope_threshold
+        assert result.reason.startswith("The film looks unlike the adult frontal chest X-rays")
+    assert typical[0].reason == "" or typical[0].unusual
+    again = NoveltyModel.from_dict(json.loads(json.dumps(model.to_dict())))
+    np.testing.assert_allclose(again.scores(anatomy_features(film, mask)), model.scores(anatomy_features(film, mask)))
+    with pytest.raises(ValueError, match="features"):
+        NoveltyModel.fit(np.zeros((5, 3)), np.zeros((5, 3)))
+
+
+def test_assess_gives_one_triage_per_image_with_the_scope_check(tmp_path):
+    from model.classifier import Classifier
+    from model.inputs.intake import Xray
+    from model.trust.scope import Scope, read_scope
+    from model.trust.triage import assess
+    from tests.support import tiny_classifier, write_tiny_entry
+
+    model, layer = tiny_classifier(image_size=32)
+    clf = Classifier(card("tiny-scope", 32, layer), model)
+    novelty, rng = _novelty_model()
+    scope = Scope(novelty, 0.3, {"note": "synthetic"})
+    film, mask = _varied_film(rng)
+    typical = assess(clf, Xray(film, {}), mask, scope)
+    inverted = assess(clf, Xray(1.0 - film, {}), mask, scope)
+    assert typical.triage.status in ("answer", "uncertain") and typical.novelty is not None
+    assert inverted.triage.status == "out_of_scope" and inverted.triage.reasons
+    assert inverted.prediction.probabilities.shape == (3,)  # the output is kept, only held back
+    assert assess(clf, Xray(film, {}), mask, None).novelty is None
+    write_tiny_entry(tmp_path, "tiny-scope")
+    assert read_scope("tiny-scope", tmp_path) is None
+    (tmp_path / "tiny-scope" / "scope.json").write_text(json.dumps(scope.to_dict()))
+    assert read_scope("tiny-scope", tmp_path).lung_attention_threshold == 0.3

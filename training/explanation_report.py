@@ -32,7 +32,7 @@ import numpy as np
 
 from model.policy import LOW_LUNG_ATTENTION as LOW_ATTENTION
 from model.policy import REPORT_METHODS
-from model.trust.faithfulness import DEFAULT_STEPS
+from model.trust.faithfulness import DEFAULT_STEPS, faithfulness_verdict
 from training.evaluate import add_model_and_data_arguments
 
 DEFAULT_LIMIT = 40
@@ -270,7 +270,8 @@ def format_summary(report: dict) -> str:
     lines.append(f"Faithfulness (lower deletion, higher insertion is better; random orders: deletion "
                  f"{_figure(faith['random']['deletion_auc'])}, insertion {_figure(faith['random']['insertion_auc'])}):")
     for method, values in faith["methods"].items():
-        verdict = "better than random" if values["better_than_random"] else "NOT better than random"
+        verdict = faithfulness_verdict(values["deletion_auc"] < faith["random"]["deletion_auc"],
+                                       values["insertion_auc"] > faith["random"]["insertion_auc"])
         lines.append(f"  {method:<11} deletion {_figure(values['deletion_auc'])}  insertion "
                      f"{_figure(values['insertion_auc'])}  {verdict} on average (better on "
                      f"{_figure(values['better_than_random_share'], '.0%')} of images)")

@@ -295,8 +295,10 @@ def faithfulness_panel(image_digest, key, xray, controls, explanation):
                           f"is better. Random pixel orders: {faith.random_insertion_auc:.2f}.")
     st.plotly_chart(charts.faithfulness_figure(faith.curves), key="faithfulness_curves",
                     config={"displayModeBar": False})
-    if faith.better_than_random:
+    if faith.verdict == "faithful":
         st.success(faith.summary, icon=":material/check_circle:")
+    elif faith.verdict == "mixed":
+        st.info(faith.summary, icon=":material/contrast:")
     else:
         st.warning(faith.summary, icon=":material/warning:")
     return faith

@@ -1,46 +1,110 @@
-"""Lung attention: how much of an explanation map lies inside the segmented lung fields, with the
-shortcut warning when little does (DeGrave et al. 2021: COVID-19 classifiers learned text
-markers, borders and devices instead of lung findings)."""
+"""Lung attention: how much of an explanation map lies inside the segmented lung fields, and where
+the rest goes (heart and mediastinum, diaphragm, chest wall, above the lungs, outside the region
+the model saw). The warning fires relative to the model's own distribution: below a threshold set
+on its correctly classified validation images (`training.scope`), so it marks maps that are
+unusual for this model, not every map of a model whose Grad-CAM is coarse."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from model.inputs.lungs import lung_attention_fraction
-from model.policy import LOW_LUNG_ATTENTION, SHORTCUT_WARNING
+from model.policy import LOW_LUNG_ATTENTION, LUNG_ATTENTION_QUANTILE
+
+ZONES = ("lungs", "heart and mediastinum", "diaphragm and below", "chest wall", "above the lungs",
+         "outside the region the model saw")
 
 
 @dataclass(frozen=True)
 class LungAttention:
-    """Share of one map inside the lungs.
+    """Share of one map inside the lungs, and where the rest of it lies.
 
     Attributes:
         fraction: `model.inputs.lungs.lung_attention_fraction`.
         threshold: fractions below it are `low`.
         low: whether the warning fires; warning: the sentence, or "".
+        zones: {zone: share of the map's weight} over `ZONES` (sums to 1 for a non-zero map).
     """
 
     fraction: float
     threshold: float
     low: bool
     warning: str
+    zones: dict = field(default_factory=dict)
+
+    @property
+    def elsewhere(self) -> str | None:
+        """The zone outside the lungs with the largest share of the map."""
+        others = {zone: share for zone, share in self.zones.items() if zone != "lungs" and share > 0}
+        return max(others, key=others.get) if others else None
 
     def to_dict(self) -> dict:
-        return {"fraction": self.fraction, "threshold": self.threshold, "low": self.low, "warning": self.warning}
+        return {"fraction": self.fraction, "threshold": self.threshold, "low": self.low, "warning": self.warning,
+                "zones": dict(self.zones)}
 
     @classmethod
     def from_dict(cls, values: dict) -> "LungAttention":
-        return cls(float(values["fraction"]), float(values["threshold"]), bool(values["low"]), values["warning"])
+        return cls(float(values["fraction"]), float(values["threshold"]), bool(values["low"]), values["warning"],
+                   dict(values.get("zones") or {}))
 
 
-def lung_attention(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: float = LOW_LUNG_ATTENTION) -> LungAttention:
-    """How much of a map lies inside the lungs, with the shortcut warning when little does.
+def attention_zones(heatmap: np.ndarray, lung_mask: np.ndarray, region=None) -> dict[str, float]:
+    """Share of a map's weight in each zone of the film, from the lung mask's geometry.
+
+    Args:
+        heatmap: non-negative 2-D map on the mask's grid.
+        lung_mask: boolean lung mask.
+        region: (top, bottom, left, right) the model saw; weight outside it is its own zone.
+
+    Returns:
+        {zone: share} over `ZONES`; all zero for an all-zero map.
+    """
+    heat = np.clip(np.nan_to_num(np.asarray(heatmap, np.float64)), 0.0, None)
+    mask = np.asarray(lung_mask).astype(bool)
+    if heat.shape != mask.shape:
+        raise ValueError(f"heatmap {heat.shape} and lung_mask {mask.shape} must be on one grid")
+    total = heat.sum()
+    zones = dict.fromkeys(ZONES, 0.0)
+    if total <= 0:
+        return zones
+    height, width = mask.shape
+    rows, cols = np.mgrid[0:height, 0:width]
+    seen = np.ones_like(mask)
+    if region is not None:
+        top, bottom, left, right = region
+        seen = (rows >= top) & (rows < bottom) & (cols >= left) & (cols < right)
+    if mask.any():
+        lung_rows, lung_cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        top, bottom = lung_rows[0], lung_rows[-1] + 1
+        left, right = lung_cols[0], lung_cols[-1] + 1
+    else:
+        top, bottom, left, right = 0, height, 0, width
+    band = (rows >= top) & (rows < bottom)
+    inside_box = band & (cols >= left) & (cols < right)
+    assigned = {
+        "lungs": mask & seen,
+        "heart and mediastinum": inside_box & ~mask & seen,
+        "diaphragm and below": (rows >= bottom) & seen,
+        "chest wall": band & ~inside_box & seen,
+        "above the lungs": (rows < top) & seen,
+        "outside the region the model saw": ~seen,
+    }
+    for zone, where in assigned.items():
+        zones[zone] = float(heat[where].sum() / total)
+    return zones
+
+
+def lung_attention(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: float = LOW_LUNG_ATTENTION,
+                   region=None) -> LungAttention:
+    """How much of a map lies inside the lungs, with a warning naming where it goes when little does.
 
     Args:
         heatmap: non-negative 2-D map on the mask's grid (e.g. brought back with `map_to_image`).
         lung_mask: boolean lung mask.
-        threshold: fractions below it are `low` (in (0, 1)).
+        threshold: fractions below it are `low` (in (0, 1)); the model's own threshold from its
+            scope check when it has one.
+        region: the region of the film the model saw, to tell weight outside it apart.
 
     Returns:
         `LungAttention`.
@@ -49,5 +113,14 @@ def lung_attention(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: float 
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be strictly between 0 and 1, got {threshold!r}")
     fraction = lung_attention_fraction(heatmap, lung_mask)
+    zones = attention_zones(heatmap, lung_mask, region)
     low = fraction < threshold
-    return LungAttention(fraction, threshold, bool(low), SHORTCUT_WARNING if low else "")
+    result = LungAttention(fraction, threshold, bool(low), "", zones)
+    if low:
+        where = result.elsewhere or "outside the lungs"
+        usual = ("" if threshold == LOW_LUNG_ATTENTION else
+                 f", less than on {1 - LUNG_ATTENTION_QUANTILE:.0%} of this model's correct answers")
+        result = LungAttention(fraction, threshold, True,
+                               f"Only {fraction:.0%} of this map lies on the lung fields{usual}; most of the rest is "
+                               f"on the {where}. Check that what it points at is a finding in the lungs.", zones)
+    return result

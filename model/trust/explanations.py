@@ -80,6 +80,12 @@ class FaithfulnessSummary:
             return None
         return mine < chance if curve == "deletion" else mine > chance
 
+    def verdict(self, method: str) -> str:
+        """"faithful", "mixed" or "not better than random": deletion and insertion each against chance."""
+        from model.trust.faithfulness import faithfulness_verdict
+
+        return faithfulness_verdict(bool(self.beats_random(method, "deletion")), bool(self.beats_random(method, "insertion")))
+
     @classmethod
     def from_dict(cls, values: dict | None) -> "FaithfulnessSummary":
         values = values or {}

@@ -183,6 +183,19 @@ class Faithfulness:
     better_than_random: bool
     summary: str
 
+    @property
+    def deletion_better(self) -> bool:
+        return self.deletion_auc < self.random_deletion_auc
+
+    @property
+    def insertion_better(self) -> bool:
+        return self.insertion_auc > self.random_insertion_auc
+
+    @property
+    def verdict(self) -> str:
+        """"faithful" (both beat chance), "mixed" (one does) or "not better than random"."""
+        return faithfulness_verdict(self.deletion_better, self.insertion_better)
+
     def to_dict(self) -> dict:
         return {"map": {"deletion_auc": self.deletion_auc, "insertion_auc": self.insertion_auc, "curves": self.curves},
                 "random": {"deletion_auc": self.random_deletion_auc, "insertion_auc": self.random_insertion_auc},
@@ -220,9 +233,23 @@ def faithfulness(classifier, model_input: np.ndarray, heatmap: np.ndarray, class
                         chance["insertion_auc"], curves, better, _faithfulness_summary(mapped, chance, better))
 
 
+def faithfulness_verdict(deletion_better: bool, insertion_better: bool) -> str:
+    if deletion_better and insertion_better:
+        return "faithful"
+    return "mixed" if deletion_better or insertion_better else "not better than random"
+
+
 def _faithfulness_summary(mapped: dict, chance: dict, better: bool) -> str:
+    """One sentence judging deletion and insertion each against chance; one of the two is "mixed"."""
+    deletion = mapped["deletion_auc"] < chance["deletion_auc"]
+    insertion = mapped["insertion_auc"] > chance["insertion_auc"]
     figures = (f"deletion AUC {mapped['deletion_auc']:.2f} vs {chance['deletion_auc']:.2f} for random orders, "
                f"insertion AUC {mapped['insertion_auc']:.2f} vs {chance['insertion_auc']:.2f}")
-    if better:
+    verdict = faithfulness_verdict(deletion, insertion)
+    if verdict == "faithful":
         return f"The map ranks the evidence better than random region orders ({figures})."
+    if verdict == "mixed":
+        good, bad = (("hiding", "revealing") if deletion else ("revealing", "hiding"))
+        return (f"Mixed: {good} the regions the map ranks first moves the prediction more than random regions do, "
+                f"{bad} them does not ({figures}).")
     return f"The map does not rank the evidence better than random region orders ({figures}), so read it with care."

@@ -79,3 +79,54 @@ def triage(check, uncertainty=None, novelty=None) -> Triage:
     if uncertainty is not None and uncertainty.uncertain:
         soft.extend(uncertainty.reasons)
     return Triage(UNCERTAIN if soft else ANSWER, soft, score)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Everything the triage of one image rests on, computed once.
+
+    Attributes:
+        model_input: the classifier's `ModelInput` (lung region found once).
+        prediction: the model's probabilities on the image itself.
+        uncertainty: test-time-augmentation figures.
+        check: the input check.
+        novelty: the scope check's verdict, or None without a scope check or lung mask.
+        triage: the status and its reasons.
+        lung_mask: the lung mask used (None when no lung model was available).
+    """
+
+    model_input: object
+    prediction: object
+    uncertainty: object
+    check: object
+    novelty: object
+    triage: Triage
+    lung_mask: object = None
+
+
+def assess(classifier, xray, lung_mask=None, scope=None) -> Assessment:
+    """Prediction, uncertainty, input check, novelty and triage of one decoded image.
+
+    Args:
+        classifier: a `model.classifier.Classifier`.
+        xray: `model.inputs.intake.Xray` (pixels and metadata).
+        lung_mask: the image's lung mask when the caller has it; else the classifier's own lung
+            model makes it (lung-cropped models), else there is none.
+        scope: the model's `model.trust.scope.Scope`, or None.
+    """
+    from model.trust.input_check import input_check
+    from model.trust.novelty import anatomy_features
+    from model.trust.uncertainty import tta_uncertainty
+
+    pixels = xray.pixels
+    if lung_mask is None and classifier.segmenter is not None:
+        lung_mask = classifier.segmenter.mask(pixels)
+    model_input = classifier.prepare(pixels, lung_mask)
+    prediction = classifier.predict_input(model_input)
+    uncertainty = tta_uncertainty(classifier, model_input)
+    check = input_check(pixels, xray.metadata, lung_mask)
+    novelty = None
+    if scope is not None and lung_mask is not None:
+        novelty = scope.novelty.assess(anatomy_features(pixels, lung_mask))
+    return Assessment(model_input, prediction, uncertainty, check, novelty, triage(check, uncertainty, novelty),
+                      lung_mask)

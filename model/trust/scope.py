@@ -1,0 +1,46 @@
+"""A classifier's scope check, stored in its registry entry as `scope.json` (`training.scope`):
+the novelty model of the films it was made for and its own lung-attention threshold.
+
+    scope = read_scope(model_id, root)             # None when the entry has no scope check
+    novelty = scope.novelty.assess(anatomy_features(pixels, lung_mask))
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from model.policy import LOW_LUNG_ATTENTION
+from model.registry import read_metrics
+from model.trust.novelty import NoveltyModel
+
+SCOPE_FILE = "scope.json"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the model was made for, as data.
+
+    Attributes:
+        novelty: the anatomy novelty model with its thresholds.
+        lung_attention_threshold: the lung-attention warning threshold of this model.
+        figures: how the check did (validation and test shares, held-out-source AUROCs, synthetic inputs).
+    """
+
+    novelty: NoveltyModel
+    lung_attention_threshold: float = LOW_LUNG_ATTENTION
+    figures: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"novelty": self.novelty.to_dict(), "lung_attention_threshold": self.lung_attention_threshold,
+                "figures": self.figures}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Scope":
+        return cls(NoveltyModel.from_dict(values["novelty"]),
+                   float(values.get("lung_attention_threshold", LOW_LUNG_ATTENTION)), dict(values.get("figures") or {}))
+
+
+def read_scope(model_id: str, root: Path | None = None) -> Scope | None:
+    """The entry's scope check, or None when it has none (`RegistryError` for a damaged file)."""
+    values = read_metrics(model_id, root, name=SCOPE_FILE)
+    return Scope.from_dict(values) if values else None
