@@ -6,10 +6,12 @@ that a change is made once and shows in every page, report and command alike.
 from __future__ import annotations
 
 # Test-time-augmentation uncertainty (`model.trust.uncertainty`): the prediction is uncertain when
-# any rule fires.
+# the top class's mean probability is below the model's own threshold (its UNCERTAIN_QUANTILE on
+# the validation split, set by `training.scope`; MIN_TOP_PROBABILITY for a model without one) or
+# when fewer than MIN_AGREEMENT of the perturbed copies give the top class.
 MIN_TOP_PROBABILITY = 0.6
 MIN_AGREEMENT = 0.75
-MAX_NORMALISED_ENTROPY = 0.6
+UNCERTAIN_QUANTILE = 0.1
 UNCERTAIN_MESSAGE = "Uncertain: refer to a radiologist."
 
 # Input check (`model.trust.input_check`).

@@ -607,7 +607,7 @@ def test_assess_gives_one_triage_per_image_with_the_scope_check(tmp_path):
     model, layer = tiny_classifier(image_size=32)
     clf = Classifier(card("tiny-scope", 32, layer), model)
     novelty, rng = _novelty_model()
-    scope = Scope(novelty, 0.3, {"note": "synthetic"})
+    scope = Scope(novelty, 0.3, 0.5, {"note": "synthetic"})
     film, mask = _varied_film(rng)
     typical = assess(clf, Xray(film, {}), mask, scope)
     inverted = assess(clf, Xray(1.0 - film, {}), mask, scope)

@@ -23,10 +23,12 @@ from collections import Counter
 
 import numpy as np
 
-from model.policy import INTENDED_POPULATION, LUNG_ATTENTION_QUANTILE
+from model.policy import INTENDED_POPULATION, LUNG_ATTENTION_QUANTILE, UNCERTAIN_QUANTILE
 from training.evaluate import add_model_and_data_arguments
 
 SYNTHETIC_FILMS = 40
+# The model's own uncertainty threshold is kept within these bounds.
+MIN_TOP_FLOOR, MIN_TOP_CEILING = 0.4, 0.8
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,6 +78,7 @@ def assess_records(clf, records, scope, segmenter, name: str, lung_threshold=Non
         _, explanation, on_image = clf.analyse(result.model_input, "gradcam", predict=False)
         rows.append({"label": record.label, "source": record.source, "predicted": result.prediction.label,
                      "status": result.triage.status, "features": anatomy_features(xray.pixels, mask),
+                     "top_probability": result.uncertainty.top_probability,
                      "lung_fraction": lung_attention_fraction(on_image, mask)})
         _progress(name, i, len(records))
     return rows
@@ -201,7 +204,10 @@ def main(argv=None) -> int:
     right = [r["lung_fraction"] for r in validation if r["label"] == r["predicted"]]
     lung_threshold = float(np.quantile(right, LUNG_ATTENTION_QUANTILE)) if right else 0.5
     lung_threshold = min(max(lung_threshold, 0.01), 0.99)
-    scope = Scope(novelty, lung_threshold)
+    # The model's own "unsure" level: its lowest tenth of top probabilities on validation images.
+    top = np.quantile([r["top_probability"] for r in validation], UNCERTAIN_QUANTILE) if validation else 0.6
+    min_top = float(np.clip(top, MIN_TOP_FLOOR, MIN_TOP_CEILING))
+    scope = Scope(novelty, lung_threshold, min_top)
     test = assess_records(clf, splits["test"], scope, segmenter, "test")
     splits["test"] = [r for r in splits["test"]][:len(test)]
     features["test"] = np.array([r["features"] for r in test])
@@ -213,13 +219,13 @@ def main(argv=None) -> int:
         "synthetic": synthetic_figures(clf, scope, segmenter, splits["test"]),
         "wall_time_s": round(time.time() - started, 1),
     }
-    scope = Scope(novelty, lung_threshold, figures)
+    scope = Scope(novelty, lung_threshold, min_top, figures)
     write_json(entry_dir(clf.card.id, args.registry) / SCOPE_FILE, scope.to_dict())
     card = read_card(clf.card.id, args.registry)
     card.scope = {"intended_population": INTENDED_POPULATION, "check": "anatomy novelty (training.scope)",
                   "unusual_threshold": round(novelty.unusual_threshold, 3),
                   "out_of_scope_threshold": round(novelty.out_of_scope_threshold, 3),
-                  "lung_attention_threshold": round(lung_threshold, 3),
+                  "lung_attention_threshold": round(lung_threshold, 3), "min_top_probability": round(min_top, 3),
                   "test": figures["test"], "held_out_sources": figures["held_out_sources"],
                   "synthetic": {k: v["out_of_scope"] for k, v in figures["synthetic"].items()}}
     write_json(entry_dir(clf.card.id, args.registry) / "card.json", card.to_dict())
@@ -232,7 +238,7 @@ def format_scope(model_id: str, scope) -> str:
     test = f["test"]
     lines = [f"scope check of {model_id}: novelty thresholds {scope.novelty.unusual_threshold:.2f} (unusual) / "
              f"{scope.novelty.out_of_scope_threshold:.2f} (out of scope); lung-attention threshold "
-             f"{scope.lung_attention_threshold:.2f}",
+             f"{scope.lung_attention_threshold:.2f}; uncertain below a top probability of {scope.min_top_probability:.2f}",
              "test split: " + ", ".join(f"{k} {v:.1%}" for k, v in test["status_share"].items())
              + f"; accuracy {test['accuracy_all']:.3f} overall, "
              + (f"{test['accuracy_answered']:.3f} on answered images" if test["accuracy_answered"] is not None else "n/a"),

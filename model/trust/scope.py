@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.policy import LOW_LUNG_ATTENTION
+from model.policy import LOW_LUNG_ATTENTION, MIN_TOP_PROBABILITY
 from model.registry import read_metrics
 from model.trust.novelty import NoveltyModel
 
@@ -23,21 +23,25 @@ class Scope:
     Attributes:
         novelty: the anatomy novelty model with its thresholds.
         lung_attention_threshold: the lung-attention warning threshold of this model.
+        min_top_probability: below this mean top probability under test-time augmentation the
+            model's answer is uncertain (its validation split's `UNCERTAIN_QUANTILE`).
         figures: how the check did (validation and test shares, held-out-source AUROCs, synthetic inputs).
     """
 
     novelty: NoveltyModel
     lung_attention_threshold: float = LOW_LUNG_ATTENTION
+    min_top_probability: float = MIN_TOP_PROBABILITY
     figures: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"novelty": self.novelty.to_dict(), "lung_attention_threshold": self.lung_attention_threshold,
-                "figures": self.figures}
+                "min_top_probability": self.min_top_probability, "figures": self.figures}
 
     @classmethod
     def from_dict(cls, values: dict) -> "Scope":
         return cls(NoveltyModel.from_dict(values["novelty"]),
-                   float(values.get("lung_attention_threshold", LOW_LUNG_ATTENTION)), dict(values.get("figures") or {}))
+                   float(values.get("lung_attention_threshold", LOW_LUNG_ATTENTION)),
+                   float(values.get("min_top_probability", MIN_TOP_PROBABILITY)), dict(values.get("figures") or {}))
 
 
 def read_scope(model_id: str, root: Path | None = None) -> Scope | None:

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from model.inputs.preprocessing import ModelInput
-from model.policy import MAX_NORMALISED_ENTROPY, MIN_AGREEMENT, MIN_TOP_PROBABILITY, UNCERTAIN_MESSAGE
+from model.policy import MIN_AGREEMENT, MIN_TOP_PROBABILITY, UNCERTAIN_MESSAGE
 
 TTA_MAX_SHIFT = 0.04        # fraction of the side
 TTA_MAX_ROTATION = 5.0      # degrees
@@ -85,7 +85,8 @@ def _tta_input(classifier, pixels_or_input) -> np.ndarray:
     return array
 
 
-def tta_uncertainty(classifier, pixels_or_input, n: int = 8, seed: int = 0) -> Uncertainty:
+def tta_uncertainty(classifier, pixels_or_input, n: int = 8, seed: int = 0,
+                    min_top_probability: float = MIN_TOP_PROBABILITY) -> Uncertainty:
     """Predictive uncertainty from test-time augmentation.
 
     The model sees the input itself and n - 1 mildly perturbed copies (shift up to 4 % of the
@@ -93,10 +94,10 @@ def tta_uncertainty(classifier, pixels_or_input, n: int = 8, seed: int = 0) -> U
     input), in one batch.
 
     The prediction is `uncertain` when ANY of these holds:
-        * the top class's mean probability is below 0.6 (`MIN_TOP_PROBABILITY`);
-        * fewer than 75 % of the copies predict the top class (`MIN_AGREEMENT`);
-        * the entropy of the mean probabilities, divided by log K, exceeds 0.6
-          (`MAX_NORMALISED_ENTROPY`).
+        * the top class's mean probability is below `min_top_probability` (the model's own
+          threshold from its scope check; 0.6, `MIN_TOP_PROBABILITY`, by default);
+        * fewer than 75 % of the copies predict the top class (`MIN_AGREEMENT`).
+    The normalised entropy is reported, not judged: with three classes it follows the top probability.
 
     Args:
         classifier: a `model.classifier.Classifier`.
@@ -104,6 +105,7 @@ def tta_uncertainty(classifier, pixels_or_input, n: int = 8, seed: int = 0) -> U
             `ModelInput` or an already preprocessed (S, S, C) input.
         n: number of predictions, the unchanged input included (2 to 64).
         seed: seed of the perturbations.
+        min_top_probability: the top-probability rule's threshold.
 
     Returns:
         `Uncertainty`.
@@ -113,7 +115,7 @@ def tta_uncertainty(classifier, pixels_or_input, n: int = 8, seed: int = 0) -> U
     rng = np.random.default_rng(seed)
     batch = np.stack([x] + [_augment(x, rng) for _ in range(n - 1)])
     probabilities = classifier.predict_inputs(batch, batch_size=n)
-    return _uncertainty(tuple(classifier.labels), probabilities)
+    return _uncertainty(tuple(classifier.labels), probabilities, float(min_top_probability))
 
 
 def normalised_entropy(probabilities) -> float:
@@ -126,18 +128,18 @@ def normalised_entropy(probabilities) -> float:
     return float(np.clip(-terms.sum() / np.log(p.size), 0.0, 1.0))
 
 
-def _uncertainty(labels: tuple[str, ...], probabilities: np.ndarray) -> Uncertainty:
+def _uncertainty(labels: tuple[str, ...], probabilities: np.ndarray,
+                 min_top_probability: float = MIN_TOP_PROBABILITY) -> Uncertainty:
     mean, std = probabilities.mean(axis=0), probabilities.std(axis=0)
     top = int(np.argmax(mean))
     agreement = float(np.mean(np.argmax(probabilities, axis=1) == top))
     entropy = normalised_entropy(mean)
     reasons = []
-    if mean[top] < MIN_TOP_PROBABILITY:
-        reasons.append(f"The most likely class has a mean probability of only {mean[top]:.2f}.")
+    if mean[top] < min_top_probability:
+        reasons.append(f"The most likely class, {labels[top]}, has a probability of only {mean[top]:.0%} "
+                       f"(below {min_top_probability:.0%}, where this model is unsure).")
     if agreement < MIN_AGREEMENT:
         reasons.append(f"Only {agreement:.0%} of slightly shifted or re-exposed copies give the same class.")
-    if entropy > MAX_NORMALISED_ENTROPY:
-        reasons.append(f"The probabilities are spread over the classes (normalised entropy {entropy:.2f}).")
     return Uncertainty(mean={label: float(p) for label, p in zip(labels, mean)},
                        std={label: float(s) for label, s in zip(labels, std)},
                        top_label=labels[top], top_probability=float(mean[top]), entropy=entropy,
