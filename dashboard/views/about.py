@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import caching, widgets
+from model.policy import INTENDED_POPULATION
 
 # The shared training pool (../shared/data/cxr); cards name their sources by these ids.
 KNOWN_SOURCES = {
@@ -12,11 +13,15 @@ KNOWN_SOURCES = {
     "ieee8023-covid-chestxray": ("COVID-19 image data collection (Cohen et al., 2020)",
                                  "per-image licence, listed in the data manifest"),
     "nih-chestxray14": ("NIH ChestX-ray14 subset (Wang et al., 2017)", "public domain"),
+    "covid-radiography-db": ("COVID-19 class of the COVID-19 Radiography Database v4 (Chowdhury et al., 2020; "
+                             "Rahman et al., 2021), mostly BIMCV-COVID19+", "per its sources (research use)"),
+    "openist-normal": ("normal PA films of a radiology teaching set, re-hosted by the OpenIST project",
+                       "licence unstated (research use)"),
 }
 
 WHAT_IT_IS = """
 This dashboard shows **why** a chest X-ray classifier leaned towards COVID-19, other pneumonia or a
-normal film: class probabilities, explanation maps (Grad-CAM, Grad-CAM++, Score-CAM, SmoothGrad), an
+normal film: class probabilities, explanation maps (Grad-CAM, Grad-CAM++, LayerCAM, Score-CAM, SmoothGrad), an
 occlusion "what if" test and a model-agnostic occlusion-sensitivity cross-check, next to the model's
 test metrics, calibration and the provenance of its training data.
 
@@ -75,6 +80,11 @@ def sources_table(cards) -> pd.DataFrame:
 def main() -> None:
     st.title("About")
     st.markdown(WHAT_IT_IS)
+    st.subheader("Who the models are for")
+    st.markdown(f"{INTENDED_POPULATION} Every image gets a triage status: **answer**, **uncertain** (the "
+                "answer with a second read advised) or **out of scope** (a film the model was not made for, "
+                "such as a lateral view, a CT slice, a photograph or an inverted film: no answer is shown by "
+                "default). Each status comes with its reasons.")
     st.subheader("Models in the registry")
     cards = [status.card for status in caching.entries() if status.card is not None]
     if cards:
