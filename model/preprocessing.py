@@ -43,6 +43,9 @@ class Preprocessing:
             and of the devices) never reaches the classifier.
         lung_model: registry id of the lung segmentation entry used by `lung_crop`.
         lung_margin: margin added around the lung box, as a fraction of the image side.
+        lung_mask: zero every pixel outside the (dilated) lung fields after cropping, resizing and
+            equalising (needs `lung_crop`); the classifier then sees only the lungs and a rim.
+        lung_mask_dilation: growth of the lung mask before masking, as a fraction of image_size.
     """
 
     image_size: int = 224
@@ -55,6 +58,8 @@ class Preprocessing:
     lung_crop: bool = False
     lung_model: str = ""
     lung_margin: float = 0.05
+    lung_mask: bool = False
+    lung_mask_dilation: float = 0.04
 
     def __post_init__(self):
         if not 16 <= int(self.image_size) <= 1024:
@@ -71,6 +76,10 @@ class Preprocessing:
             raise ValueError("lung_crop needs lung_model, the registry id of a lung segmentation entry")
         if not 0.0 <= float(self.lung_margin) < 0.3:
             raise ValueError(f"lung_margin must be in [0, 0.3), got {self.lung_margin!r}")
+        if self.lung_mask and not self.lung_crop:
+            raise ValueError("lung_mask needs lung_crop (the mask comes from the same segmentation)")
+        if not 0.0 <= float(self.lung_mask_dilation) < 0.3:
+            raise ValueError(f"lung_mask_dilation must be in [0, 0.3), got {self.lung_mask_dilation!r}")
 
     @classmethod
     def from_dict(cls, values: dict) -> "Preprocessing":
@@ -200,6 +209,10 @@ def preprocess(pixels: np.ndarray, prep: Preprocessing | dict) -> np.ndarray:
         square = np.zeros((size, size), np.float32)
         square[y0:y0 + new_h, x0:x0 + new_w] = cv2.resize(region, (new_w, new_h), interpolation=interp)
     square = _equalize(square, prep)
+    if prep.lung_mask:
+        from model.lung_field_mask import lung_field_mask
+
+        square = square * lung_field_mask(lung_mask_for(pixels, prep.lung_model), (top, bottom, left, right), prep)
     return np.repeat(square[..., None], prep.channels, axis=-1).astype(np.float32)
 
 
