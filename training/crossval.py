@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--held-out-results", type=Path, nargs="*", default=[],
                    help="results.json files of held-out runs of the same recipe, copied into the card")
     p.add_argument("--registry", type=Path, default=None)
+    p.add_argument("--cache-dir", type=Path, default=None, help="array cache (default: the training cache)")
     p.add_argument("--limit", type=int, default=None, help="use at most N images (smoke runs)")
     return p
 
@@ -122,7 +123,7 @@ def main(argv=None) -> int:
         raise SystemExit(f"no images of source(s) {sorted(unknown)} in {args.data}")
     prep = Preprocessing(image_size=args.image_size, channels=1, resize="stretch", border_crop=0.06, equalize="clahe",
                          lung_crop=True, lung_model="lungs-unet-v1", lung_mask=args.lung_mask)
-    (images, masks, ok), = load_pool(records, [prep], DEFAULT_CACHE)
+    (images, masks, ok), = load_pool(records, [prep], args.cache_dir or DEFAULT_CACHE)
     index = {id(r): i for i, r in enumerate(records)}
     held = set(args.hold_out_source)
     splits = hash_split([r for r, good in zip(records, ok) if good and r.source not in held], seed=args.seed)
@@ -190,8 +191,9 @@ def main(argv=None) -> int:
     x = sub["images"].astype(np.float32) * (sub["masks"][..., None] if args.lung_mask else 1.0)
     feats = pooled_features(model, x)
     results["source_probe"] = source_probe(feats, [r.source for r in chosen], [r.label for r in chosen],
-                                           [f"{r.source}/{r.patient_id}" for r in chosen], seed=args.seed)
-    log(f"source probe: mean balanced accuracy {results['source_probe']['mean_balanced_accuracy']:.3f} "
+                                           [f"{r.source}/{r.patient_id}" for r in chosen], seed=args.seed,
+                                           min_per_source=min(30, args.probe_per_source))
+    log(f"source probe: mean balanced accuracy {results['source_probe']['mean_balanced_accuracy']} "
         + json.dumps({k: round(v['balanced_accuracy'], 3) for k, v in results['source_probe']['per_class'].items()}))
     results["wall_time_s"] = round(time.time() - started, 1)
     results["history"] = history

@@ -65,7 +65,7 @@ def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> float:
 
 
 def source_probe(features, sources, labels, groups=None, classes: dict | None = None, n_folds: int = 5,
-                 l2: float = 1e-2, seed: int = 0, min_per_source: int = 10) -> dict:
+                 l2: float = 1e-2, seed: int = 0, min_per_source: int = 30) -> dict:
     """Cross-validated balanced accuracy of predicting the source within each class.
 
     Args:
