@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--held-out-results", type=Path, nargs="*", default=[],
                    help="results.json files of held-out runs of the same recipe, copied into the card")
     p.add_argument("--registry", type=Path, default=None)
+    p.add_argument("--evaluate-model", default=None, metavar="MODEL_ID",
+                   help="no training: report an existing registry model on the --hold-out-source sources "
+                        "(only meaningful for sources it never trained on)")
     p.add_argument("--cache-dir", type=Path, default=None, help="array cache (default: the training cache)")
     p.add_argument("--limit", type=int, default=None, help="use at most N images (smoke runs)")
     return p
@@ -103,6 +106,31 @@ def _predict(model, subset, lung_mask: bool):
     return model.predict(x, batch_size=64, verbose=0), x
 
 
+def evaluate_existing(args) -> int:
+    """Held-out figures of an already trained registry model on sources it never saw."""
+    from model.registry import load_model, read_card, registry_root
+    from training.pool import load_pool
+    from training.train import DEFAULT_CACHE
+
+    root = args.registry or registry_root()
+    card = read_card(args.evaluate_model, root)
+    trained_on = set(card.training.get("sources", []))
+    records = [r for r in read_dataset(args.data) if r.label in CLASS_LABELS and r.source in set(args.hold_out_source)]
+    seen = sorted(set(args.hold_out_source) & trained_on)
+    (images, masks, ok), = load_pool(records, [card.prep], args.cache_dir or DEFAULT_CACHE)
+    model = load_model(args.evaluate_model, root)
+    results = {"model": args.evaluate_model, "data": str(args.data), "data_sha256": file_digest(args.data),
+               "trained_on_sources": sorted(trained_on), "warning_seen_sources": seen, "held_out": {}}
+    for source in sorted(set(args.hold_out_source)):
+        sel = np.array([i for i, r in enumerate(records) if r.source == source and ok[i]], int)
+        probs, _ = _predict(model, _subset(records, images, masks, sel), card.prep.lung_mask)
+        results["held_out"][source] = held_out_report(np.array([CLASS_LABELS.index(records[i].label) for i in sel]), probs)
+        print(f"{args.evaluate_model} on {source}: {json.dumps(results['held_out'][source])}", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     started = time.time()
@@ -113,6 +141,8 @@ def main(argv=None) -> int:
 
     if args.register and args.hold_out_source:
         raise SystemExit("--register trains on every source: drop --hold-out-source")
+    if args.evaluate_model:
+        return evaluate_existing(args)
     recipe = Recipe(balance=args.balance, photometric=args.photometric, lung_mask=args.lung_mask, mix=args.mix,
                     dann=args.dann)
     records = [r for r in read_dataset(args.data) if r.label in CLASS_LABELS]

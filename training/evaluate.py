@@ -39,10 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
 def select_split(records, card, split: str):
     """The records of one split, re-made with the seed and fractions the model was trained with."""
     from training.data import patient_split
+    from training.splits import hash_split
 
     if split == "all":
         return records
-    return patient_split(records, seed=int(card.training.get("seed", 42)))[split]
+    seed = int(card.training.get("seed", 42))
+    if card.training.get("split_method") == "hash":  # models trained since the stable split
+        return hash_split(records, seed=seed)[split]
+    return patient_split(records, seed=seed)[split]
 
 
 def predict_records(clf, records, batch_size: int):
