@@ -88,8 +88,12 @@ class Classifier:
     def prepare(self, pixels: Xray | np.ndarray, lung_mask: np.ndarray | None = None) -> ModelInput:
         """The model input for one grayscale image, through the one preprocessing path."""
         pixels = pixels.pixels if isinstance(pixels, Xray) else np.asarray(pixels, np.float32)
+        prep = self.card.prep
+        if prep.lung_crop and lung_mask is None:
+            lung_mask = self.segmenter.mask(pixels)
         region = self.region(pixels, lung_mask)
-        return ModelInput(preprocess(pixels, self.card.prep, region), region, tuple(pixels.shape[:2]))
+        return ModelInput(preprocess(pixels, prep, region, lung_mask if prep.lung_mask else None), region,
+                          tuple(pixels.shape[:2]))
 
     def to_image(self, model_map: np.ndarray, model_input: ModelInput) -> np.ndarray:
         """A map at model-input resolution placed on the original image's grid, through the same

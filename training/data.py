@@ -64,8 +64,9 @@ def load_arrays(records: list[LabelledImage], prep: Preprocessing, cache_dir: Pa
     for i, record in enumerate(records):
         try:
             pixels = load_xray(record.path).pixels
-            region = lung_region(segmenter.mask(pixels), prep) if prep.lung_crop else None
-            arrays.append(preprocess(pixels, prep, region).astype(np.float16))
+            mask = segmenter.mask(pixels) if prep.lung_crop else None
+            region = lung_region(mask, prep) if prep.lung_crop else None
+            arrays.append(preprocess(pixels, prep, region, mask).astype(np.float16))
             kept.append(i)
         except (XrayInputError, OSError) as exc:
             failed.append((record.path, str(exc)))

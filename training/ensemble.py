@@ -21,7 +21,7 @@ import pandas as pd
 
 from model.metrics import format_report
 from model.registry import ModelCard, RegistryError, load_model, read_card, read_history, registry_root, save_entry
-from training.train import DEFAULT_CACHE, evaluate_split, headline, prepare_data
+from training.train import DEFAULT_CACHE, evaluate_split, headline, lung_segmenter, prepare_data
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,8 +85,11 @@ def main(argv=None) -> int:
     model, explain_layer = merge_members(members, name=args.model_id.replace("-", "_"))
     first = cards[0]
     seed = int(first.training.get("seed", 42))
+    split = first.training.get("split_method", "legacy")
+    segmenter = lung_segmenter(first.prep.lung_model, root) if first.prep.lung_crop else None
     data, summary, failures = prepare_data(
-        argparse.Namespace(data=args.data, label_map=None, limit=None, seed=seed, cache_dir=args.cache_dir), first.prep)
+        argparse.Namespace(data=args.data, label_map=None, limit=None, seed=seed, cache_dir=args.cache_dir,
+                           split=split), first.prep, segmenter)
     if summary["splits"] != first.training.get("splits"):
         print(f"error: {args.data} does not give the members' patient split; evaluate on the data they were "
               f"trained on", file=sys.stderr)

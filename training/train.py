@@ -25,7 +25,7 @@ from model.evaluation import evaluation_report
 from model.inputs.preprocessing import Preprocessing
 from model.metrics import format_report
 from model.registry import ModelCard, entry_dir, registry_root, save_entry
-from model.splits import patient_split
+from model.splits import hash_split, patient_split
 from training.data import class_weights, load_arrays, make_dataset, split_summary
 
 DEFAULT_CACHE = Path(os.environ.get("CXR_CACHE", Path.home() / ".cache" / "cxr-dashboard"))
@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--image-size", type=int, default=224)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--split", choices=("hash", "legacy"), default="hash",
+                   help="patient split: hash of (seed, patient id), stable when data are added (default); "
+                        "legacy: the stratified dealing that the v1 models were trained with")
     p.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--learning-rate", type=float, default=1e-3)
@@ -105,14 +108,16 @@ def prepare_data(args, prep: Preprocessing, segmenter=None):
     records = [r for r in records if r.label in CLASS_LABELS]
     if args.limit:
         records = list(np.random.default_rng(args.seed).permutation(np.array(records, dtype=object))[:args.limit])
-    splits = patient_split(records, seed=args.seed)
+    splits = hash_split(records, seed=args.seed) if args.split == "hash" else patient_split(records, seed=args.seed)
     data, failures = {}, []
     for name, items in splits.items():
         images, kept, failed = load_arrays(items, prep, args.cache_dir, segmenter)
         failures.extend(failed)
         data[name] = (images, np.array([CLASS_LABELS.index(r.label) for r in kept], dtype=int), kept)
         splits[name] = kept
-    return data, split_summary(splits, args.seed), failures
+    summary = split_summary(splits, args.seed)
+    summary["split_method"] = args.split
+    return data, summary, failures
 
 
 def fit(args, data, explain_holder: dict):

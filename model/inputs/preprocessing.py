@@ -40,6 +40,9 @@ class Preprocessing:
             and of the devices) never reaches the classifier.
         lung_model: registry id of the lung segmentation entry used by `lung_crop`.
         lung_margin: margin added around the lung box, as a fraction of the image side.
+        lung_mask: zero every pixel outside the (dilated) lung fields after cropping, resizing and
+            equalising (needs `lung_crop`); the classifier then sees only the lungs and a rim.
+        lung_mask_dilation: growth of the lung mask before masking, as a fraction of image_size.
     """
 
     image_size: int = 224
@@ -52,6 +55,8 @@ class Preprocessing:
     lung_crop: bool = False
     lung_model: str = ""
     lung_margin: float = 0.05
+    lung_mask: bool = False
+    lung_mask_dilation: float = 0.04
 
     def __post_init__(self):
         if not 16 <= int(self.image_size) <= 1024:
@@ -68,6 +73,10 @@ class Preprocessing:
             raise ValueError("lung_crop needs lung_model, the registry id of a lung segmentation entry")
         if not 0.0 <= float(self.lung_margin) < 0.3:
             raise ValueError(f"lung_margin must be in [0, 0.3), got {self.lung_margin!r}")
+        if self.lung_mask and not self.lung_crop:
+            raise ValueError("lung_mask needs lung_crop (the mask comes from the same segmentation)")
+        if not 0.0 <= float(self.lung_mask_dilation) < 0.3:
+            raise ValueError(f"lung_mask_dilation must be in [0, 0.3), got {self.lung_mask_dilation!r}")
 
     @classmethod
     def from_dict(cls, values: dict) -> "Preprocessing":
@@ -109,6 +118,39 @@ class ModelInput:
     image_shape: tuple[int, int]
 
 
+# Below this share of the square, the segmentation is taken as failed and nothing is masked
+# (the lung box has then fallen back to the border crop as well).
+MIN_MASK_FRACTION = 0.05
+
+
+def lung_field_mask(mask: np.ndarray, box: tuple[int, int, int, int], prep) -> np.ndarray:
+    """Dilated lung mask on the (image_size, image_size) input grid, float32 0/1.
+
+    Args:
+        mask: boolean lung mask on the original image's grid (`LungSegmenter.mask`).
+        box: (top, bottom, left, right) region of the image that the model sees (as given to `preprocess`).
+        prep: the `Preprocessing` (image_size, resize, lung_mask_dilation).
+    """
+    top, bottom, left, right = box
+    size = int(prep.image_size)
+    region = np.asarray(mask, dtype=np.uint8)[top:bottom, left:right]
+    if region.size == 0:
+        return np.ones((size, size), np.float32)
+    if prep.resize == "stretch":
+        grid = cv2.resize(region, (size, size), interpolation=cv2.INTER_NEAREST)
+    else:
+        new_h, new_w, y0, x0 = _letterbox_geometry(*region.shape, size)
+        grid = np.zeros((size, size), np.uint8)
+        grid[y0:y0 + new_h, x0:x0 + new_w] = cv2.resize(region, (new_w, new_h), interpolation=cv2.INTER_NEAREST)
+    if grid.mean() < MIN_MASK_FRACTION:
+        return np.ones((size, size), np.float32)
+    radius = int(round(float(prep.lung_mask_dilation) * size))
+    if radius > 0:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        grid = cv2.dilate(grid, kernel)
+    return grid.astype(np.float32)
+
+
 def _letterbox_geometry(height: int, width: int, size: int) -> tuple[int, int, int, int]:
     """Inner (new_h, new_w, top, left) of an image placed, aspect kept, in a size x size square."""
     scale = size / max(height, width)
@@ -137,7 +179,8 @@ def _region(shape: tuple[int, int], prep: Preprocessing, region: Region | None) 
     return top, bottom, left, right
 
 
-def preprocess(pixels: np.ndarray, prep: Preprocessing | dict, region: Region | None = None) -> np.ndarray:
+def preprocess(pixels: np.ndarray, prep: Preprocessing | dict, region: Region | None = None,
+               lung_mask: np.ndarray | None = None) -> np.ndarray:
     """Turn one grayscale image (float in [0, 1], HxW) into a model input. Pure: same arguments,
     same pixels; nothing is loaded or remembered.
 
@@ -146,6 +189,8 @@ def preprocess(pixels: np.ndarray, prep: Preprocessing | dict, region: Region | 
         prep: the model card's preprocessing (a `Preprocessing` or its dict).
         region: (top, bottom, left, right) of the image the model looks at; None means the fixed
             border crop, which lung-cropped preprocessing refuses (it needs the lung region).
+        lung_mask: the image's lung mask (on its own grid), needed when `prep.lung_mask` zeroes
+            everything outside the dilated lung fields.
 
     Returns:
         float32 array of shape (image_size, image_size, channels) in [0, 1].
@@ -168,6 +213,10 @@ def preprocess(pixels: np.ndarray, prep: Preprocessing | dict, region: Region | 
         square = np.zeros((size, size), np.float32)
         square[y0:y0 + new_h, x0:x0 + new_w] = cv2.resize(region, (new_w, new_h), interpolation=interp)
     square = _equalize(square, prep)
+    if prep.lung_mask:
+        if lung_mask is None:
+            raise ValueError("a lung-masked preprocessing needs the lung mask of the image")
+        square = square * lung_field_mask(lung_mask, (top, bottom, left, right), prep)
     return np.repeat(square[..., None], prep.channels, axis=-1).astype(np.float32)
 
 

@@ -1,0 +1,134 @@
+"""Anti-shortcut training pieces: sampling, photometric augmentation, lung-field masking, the hash
+split and the gradient-reversal wrapper (synthetic data, tiny models)."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from model.data import LabelledImage
+from model.inputs.preprocessing import Preprocessing, lung_field_mask, preprocess
+from model.splits import hash_split, split_of
+from tests.support import synthetic_radiograph
+from training.shortcut import (
+    BatchMaker,
+    Recipe,
+    gradient_reversal_layer,
+    image_quantiles,
+    match_histogram,
+    photometric,
+    sampling_weights,
+    train_recipe,
+)
+
+
+def test_label_balance_gives_each_class_a_third():
+    labels = np.array([0] * 60 + [1] * 30 + [2] * 10)
+    sources = np.array(["a"] * 100)
+    p = sampling_weights(labels, sources, "label")
+    assert np.allclose([p[labels == k].sum() for k in range(3)], 1 / 3)
+
+
+def test_source_label_balance_shares_a_class_by_square_root_of_source_size():
+    labels = np.array([1] * 100 + [1] * 25 + [0] * 50)
+    sources = np.array(["nih"] * 100 + ["teach"] * 25 + ["x"] * 50)
+    p = sampling_weights(labels, sources, "source_label")
+    assert np.isclose(p[labels == 0].sum(), 0.5) and np.isclose(p[labels == 1].sum(), 0.5)
+    assert np.isclose(p[sources == "nih"].sum() / p[sources == "teach"].sum(), 2.0)  # sqrt(100) / sqrt(25)
+    assert np.allclose(p[sources == "nih"], p[sources == "nih"][0])  # uniform within a cell
+
+
+def test_photometric_disguise_is_seeded_in_range_and_matches_histograms():
+    image = synthetic_radiograph(64, seed=1).astype(np.float32)
+    ref = synthetic_radiograph(64, seed=2).astype(np.float32) ** 2
+    q = image_quantiles(np.stack([image, ref])[..., None])
+    a = photometric(image, np.random.default_rng(0), q[1], q[0])
+    b = photometric(image, np.random.default_rng(0), q[1], q[0])
+    assert a.shape == image.shape and a.dtype == np.float32 and 0 <= a.min() and a.max() <= 1
+    np.testing.assert_array_equal(a, b)
+    matched = match_histogram(image, q[0], q[1])
+    assert abs(np.median(matched) - np.median(ref)) < 0.05
+
+
+def test_batches_mask_outside_the_lungs_and_mix_only_within_a_class():
+    rng = np.random.default_rng(0)
+    images = rng.random((12, 16, 16, 1)).astype(np.float16)
+    masks = np.zeros((12, 16, 16), np.uint8)
+    masks[:, 4:12, 2:14] = 1
+    labels = np.array([0, 1, 2] * 4)
+    sources = np.array(["a"] * 6 + ["b"] * 6)
+    maker = BatchMaker(images, masks, labels, sources, Recipe("source_label", True, True, 0.5), 8, seed=0)
+    x, idx = maker.batch()
+    assert x.shape == (8, 16, 16, 1) and np.all(x[:, :4] == 0) and np.all(x[:, :, :2] == 0)
+    assert len(idx) == 8
+
+
+def test_lung_mask_preprocessing_equals_cached_array_times_mask():
+    from model.inputs.lungs import lung_region
+
+    pixels = synthetic_radiograph(90, seed=3)
+    lungs = np.zeros(pixels.shape, bool)
+    lungs[20:70, 15:40] = lungs[20:70, 50:78] = True
+    plain = Preprocessing(image_size=32, border_crop=0.06, lung_crop=True, lung_model="x")
+    masked = dataclasses.replace(plain, lung_mask=True)
+    region = lung_region(lungs, plain)
+    grid = lung_field_mask(lungs, region, masked)
+    np.testing.assert_array_equal(preprocess(pixels, masked, region, lungs), preprocess(pixels, plain, region) * grid[..., None])
+    with pytest.raises(ValueError, match="lung mask"):
+        preprocess(pixels, masked, region)
+    assert 0.2 < grid.mean() < 1.0 and set(np.unique(grid)) == {0.0, 1.0}
+    # A failed segmentation masks nothing.
+    assert lung_field_mask(np.zeros_like(lungs), (0, 90, 0, 90), masked).min() == 1.0
+
+
+def test_lung_mask_option_is_validated_and_old_cards_stay_valid():
+    with pytest.raises(ValueError, match="lung_crop"):
+        Preprocessing(lung_mask=True)
+    old = {"image_size": 224, "channels": 1, "resize": "stretch", "border_crop": 0.06, "equalize": "clahe",
+           "clahe_clip": 2.0, "clahe_tiles": 8, "lung_crop": True, "lung_model": "lungs-unet-v1", "lung_margin": 0.05}
+    assert Preprocessing.from_dict(old).lung_mask is False
+
+
+def _records(n, offset=0):
+    return [LabelledImage(f"{i}.png", "Normal", f"p{i // 2}", "s") for i in range(offset, offset + n)]
+
+
+def test_hash_split_is_stable_when_data_are_added_and_keeps_patients_together():
+    first = hash_split(_records(400), seed=42)
+    grown = hash_split(_records(400) + _records(300, offset=400), seed=42)
+    for name in first:
+        assert set(r.path for r in first[name]) <= set(r.path for r in grown[name])
+    where = {r.patient_id: name for name, items in grown.items() for r in items}
+    assert all(where[r.patient_id] == name for name, items in grown.items() for r in items)
+    sizes = [len(grown[n]) / 700 for n in ("train", "validation", "test")]
+    assert abs(sizes[0] - 0.7) < 0.08 and abs(sizes[2] - 0.15) < 0.06
+    assert split_of("p1", 42) == split_of("p1", 42)
+    assert hash_split(_records(400), seed=1) != first
+
+
+def test_gradient_reversal_negates_the_gradient():
+    import tensorflow as tf
+
+    layer = gradient_reversal_layer()
+    layer.strength.assign(0.5)
+    x = tf.constant([[1.0, 2.0]])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.reduce_sum(layer(x) * 3.0)
+    np.testing.assert_allclose(layer(x).numpy(), x.numpy())
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(), [[-1.5, -1.5]])
+
+
+def test_dann_training_ships_a_plain_classifier(tmp_path):
+    import keras
+
+    rng = np.random.default_rng(0)
+    n = 24
+    data = {"images": rng.random((n, 32, 32, 1)).astype(np.float16), "masks": np.ones((n, 32, 32), np.uint8),
+            "labels": np.array([0, 1, 2] * (n // 3)), "sources": np.array(["a", "b"] * (n // 2))}
+    model, history, explain = train_recipe("compact_cnn", 32, data, data, Recipe("source_label", True, True, 0.2, 0.5),
+                                           epochs=2, batch_size=8, steps_per_epoch=2, log=lambda line: None)
+    assert len(history) == 2 and "source_loss" in history[0] and explain == "block4b_conv"
+    assert all("reversal" not in layer.name and "dann" not in layer.name for layer in model.layers)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", compile=False, safe_mode=True)
+    assert loaded.output_shape == (None, 3)

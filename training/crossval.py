@@ -1,0 +1,288 @@
+"""Held-out-source evaluation and anti-shortcut training recipes.
+
+    python -m training.crossval --data ../shared/data/cxr/manifest-v2.csv \
+        --hold-out-source openist-normal covid-radiography-db --image-size 128 --epochs 15 \
+        --balance source_label --photometric --lung-mask --out runs/xval-NAME
+
+Trains with every image of the named source(s) removed (patient split by hash of (seed, patient id),
+`model.splits`), then reports on each held-out source alone: per-class recall, what the model
+called the images (counts per predicted class) and mean confidence; plus the internal test split
+of the remaining sources (macro AUC, per source), the within-source COVID-19 vs Pneumonia AUC in
+ieee8023-covid-chestxray and the source probe (`training.source_probe`). Results go to
+OUT/results.json. With no held-out source and `--register ID` the run writes a registry entry
+(the way to ship a recipe; `--held-out-results` copies earlier held-out figures into its card).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from model.data import CLASS_LABELS, read_dataset
+from model.inputs.preprocessing import Preprocessing
+from model.metrics import classification_report, roc_auc
+from model.splits import hash_split
+from training.shortcut import Recipe, train_recipe
+
+WITHIN_SOURCE = "ieee8023-covid-chestxray"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m training.crossval", description=__doc__.splitlines()[0])
+    p.add_argument("--data", required=True, help="manifest CSV with a source column")
+    p.add_argument("--hold-out-source", nargs="*", default=[], metavar="SOURCE",
+                   help="source(s) removed from training and reported on alone")
+    p.add_argument("--arch", default="compact_cnn")
+    p.add_argument("--image-size", type=int, default=128)
+    p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--patience", type=int, default=6)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--balance", choices=("label", "source_label"), default="label")
+    p.add_argument("--photometric", action="store_true", help="photometric augmentation that makes sources alike")
+    p.add_argument("--lung-mask", action="store_true", help="zero outside the dilated lung fields (also at serving)")
+    p.add_argument("--mix", type=float, default=0.0, help="probability of blending with a same-class image of another source")
+    p.add_argument("--dann", type=float, default=0.0, help="weight of a gradient-reversed source head (0: off)")
+    p.add_argument("--probe-per-source", type=int, default=200)
+    p.add_argument("--out", type=Path, required=True, help="folder for results.json and history.csv")
+    p.add_argument("--register", default=None, metavar="MODEL_ID", help="write a registry entry (no held-out source)")
+    p.add_argument("--default", action="store_true", help="with --register: make it the registry default")
+    p.add_argument("--display-name", default=None)
+    p.add_argument("--held-out-results", type=Path, nargs="*", default=[],
+                   help="results.json files of held-out runs of the same recipe, copied into the card")
+    p.add_argument("--registry", type=Path, default=None)
+    p.add_argument("--evaluate-model", default=None, metavar="MODEL_ID",
+                   help="no training: report an existing registry model on the --hold-out-source sources "
+                        "(only meaningful for sources it never trained on)")
+    p.add_argument("--cache-dir", type=Path, default=None, help="array cache (default: the training cache)")
+    p.add_argument("--limit", type=int, default=None, help="use at most N images (smoke runs)")
+    return p
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def held_out_report(labels: np.ndarray, probabilities: np.ndarray) -> dict:
+    """What a model called the images of one source: recall per present class, counts, confidence."""
+    pred = np.argmax(probabilities, axis=1)
+    out = {"n": int(len(labels)),
+           "called": {c: int((pred == k).sum()) for k, c in enumerate(CLASS_LABELS)},
+           "called_fraction": {c: float(np.mean(pred == k)) if len(pred) else None for k, c in enumerate(CLASS_LABELS)},
+           "recall": {c: float(np.mean(pred[labels == k] == k)) for k, c in enumerate(CLASS_LABELS) if np.any(labels == k)},
+           "mean_confidence": float(probabilities.max(axis=1).mean()) if len(pred) else None,
+           "mean_true_class_probability": float(probabilities[np.arange(len(labels)), labels].mean()) if len(pred) else None}
+    return out
+
+
+def within_source_auc(labels: np.ndarray, probabilities: np.ndarray, positive: str = "COVID-19",
+                      negative: str = "Pneumonia") -> dict:
+    """AUC of positive vs negative among images of those two classes, score p_pos / (p_pos + p_neg)."""
+    pi, ni = CLASS_LABELS.index(positive), CLASS_LABELS.index(negative)
+    sel = (labels == pi) | (labels == ni)
+    score = probabilities[sel, pi] / np.maximum(probabilities[sel, pi] + probabilities[sel, ni], 1e-12)
+    return {"auc": roc_auc(labels[sel] == pi, score), "n_pos": int((labels[sel] == pi).sum()),
+            "n_neg": int((labels[sel] == ni).sum())}
+
+
+def _subset(records, images, masks, idx):
+    return {"images": images[idx], "masks": None if masks is None else masks[idx],
+            "labels": np.array([CLASS_LABELS.index(records[i].label) for i in idx], int),
+            "sources": np.array([records[i].source for i in idx])}
+
+
+def _predict(model, subset, lung_mask: bool):
+    x = subset["images"].astype(np.float32)
+    if lung_mask:
+        x = x * subset["masks"][..., None]
+    return model.predict(x, batch_size=64, verbose=0), x
+
+
+def lung_model_of(prep, root):
+    """The lung model a lung-cropped preprocessing names, from the registry the run writes to."""
+    from model.inputs.lungs import LungSegmenter
+
+    return LungSegmenter.load(prep.lung_model, root) if prep.lung_crop else None
+
+
+def evaluate_existing(args) -> int:
+    """Held-out figures of an already trained registry model on sources it never saw."""
+    from model.registry import load_model, read_card, registry_root
+    from training.pool import load_pool
+    from training.train import DEFAULT_CACHE
+
+    root = args.registry or registry_root()
+    card = read_card(args.evaluate_model, root)
+    trained_on = set(card.training.get("sources", []))
+    records = [r for r in read_dataset(args.data) if r.label in CLASS_LABELS and r.source in set(args.hold_out_source)]
+    seen = sorted(set(args.hold_out_source) & trained_on)
+    (images, masks, ok), = load_pool(records, [card.prep], args.cache_dir or DEFAULT_CACHE,
+                                     segmenter=lung_model_of(card.prep, root))
+    model = load_model(args.evaluate_model, root)
+    results = {"model": args.evaluate_model, "data": str(args.data), "data_sha256": file_digest(args.data),
+               "trained_on_sources": sorted(trained_on), "warning_seen_sources": seen, "held_out": {}}
+    for source in sorted(set(args.hold_out_source)):
+        sel = np.array([i for i, r in enumerate(records) if r.source == source and ok[i]], int)
+        probs, _ = _predict(model, _subset(records, images, masks, sel), card.prep.lung_mask)
+        results["held_out"][source] = held_out_report(np.array([CLASS_LABELS.index(records[i].label) for i in sel]), probs)
+        print(f"{args.evaluate_model} on {source}: {json.dumps(results['held_out'][source])}", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    started = time.time()
+    from model.registry import ModelCard, registry_root, save_entry
+    from training.pool import load_pool
+    from training.source_probe import pooled_features, sample_records, source_probe
+    from training.train import DEFAULT_CACHE, LUNG_CROP_NOTE, SHORTCUT_NOTE, headline
+
+    if args.register and args.hold_out_source:
+        raise SystemExit("--register trains on every source: drop --hold-out-source")
+    if args.evaluate_model:
+        return evaluate_existing(args)
+    recipe = Recipe(balance=args.balance, photometric=args.photometric, lung_mask=args.lung_mask, mix=args.mix,
+                    dann=args.dann)
+    records = [r for r in read_dataset(args.data) if r.label in CLASS_LABELS]
+    if args.limit:
+        records = list(np.random.default_rng(args.seed).permutation(np.array(records, dtype=object))[:args.limit])
+    unknown = set(args.hold_out_source) - {r.source for r in records}
+    if unknown:
+        raise SystemExit(f"no images of source(s) {sorted(unknown)} in {args.data}")
+    prep = Preprocessing(image_size=args.image_size, channels=1, resize="stretch", border_crop=0.06, equalize="clahe",
+                         lung_crop=True, lung_model="lungs-unet-v1", lung_mask=args.lung_mask)
+    (images, masks, ok), = load_pool(records, [prep], args.cache_dir or DEFAULT_CACHE,
+                                     segmenter=lung_model_of(prep, args.registry or registry_root()))
+    index = {id(r): i for i, r in enumerate(records)}
+    held = set(args.hold_out_source)
+    splits = hash_split([r for r, good in zip(records, ok) if good and r.source not in held], seed=args.seed)
+    idx = {name: np.array([index[id(r)] for r in items], int) for name, items in splits.items()}
+    data = {name: _subset(records, images, masks, i) for name, i in idx.items()}
+    print(f"recipe {recipe.name()}; train {len(idx['train'])}, validation {len(idx['validation'])}, "
+          f"test {len(idx['test'])}; held out {sorted(held) or 'none'}", flush=True)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    log_lines = []
+
+    def log(line):
+        print(line, flush=True)
+        log_lines.append(line)
+
+    model, history, explain = train_recipe(args.arch, args.image_size, data["train"], data["validation"], recipe,
+                                           epochs=args.epochs, batch_size=args.batch_size,
+                                           learning_rate=args.learning_rate, patience=args.patience,
+                                           seed=args.seed, log=log)
+    train_time = time.time() - started
+    results = {"recipe": recipe.to_dict(), "recipe_name": recipe.name(), "command": "python -m training.crossval "
+               + " ".join(sys.argv[1:] if argv is None else argv), "data": str(args.data),
+               "data_sha256": file_digest(args.data), "arch": args.arch, "image_size": args.image_size,
+               "epochs_max": args.epochs, "epochs_run": len(history), "seed": args.seed, "split": "hash(seed, patient_id)",
+               "held_out_sources": sorted(held), "train_images": len(idx["train"]),
+               "train_wall_time_s": round(train_time, 1)}
+
+    # Held-out sources, each alone.
+    results["held_out"] = {}
+    for source in sorted(held):
+        sel = np.array([i for i, r in enumerate(records) if r.source == source and ok[i]], int)
+        probs, _ = _predict(model, _subset(records, images, masks, sel), args.lung_mask)
+        results["held_out"][source] = held_out_report(np.array([CLASS_LABELS.index(records[i].label) for i in sel]), probs)
+        log(f"held out {source}: {json.dumps(results['held_out'][source])}")
+
+    # Internal test split of the sources trained on.
+    test = data["test"]
+    probs, _ = _predict(model, test, args.lung_mask)
+    report = classification_report(test["labels"], probs, CLASS_LABELS)
+    report["per_source"] = {}
+    for source in sorted(set(test["sources"].tolist())):
+        m = test["sources"] == source
+        sub = classification_report(test["labels"][m], probs[m], CLASS_LABELS)
+        report["per_source"][source] = {k: sub[k] for k in ("n", "accuracy", "per_class", "confusion_matrix")}
+    results["internal_test"] = {"n": int(len(test["labels"])), "macro_auc": report["macro"]["auc"],
+                                "accuracy": report["accuracy"], "macro_f1": report["macro"]["f1"],
+                                "per_class_auc": {c: report["per_class"][c]["auc"] for c in CLASS_LABELS}}
+    m = test["sources"] == WITHIN_SOURCE
+    results["within_source_covid_vs_pneumonia"] = {WITHIN_SOURCE: {
+        "test": within_source_auc(test["labels"][m], probs[m])}}
+    # The test split holds few ieee8023 pneumonias: also over validation + test (neither trained on).
+    vt = np.concatenate([idx["validation"], idx["test"]])
+    vt = vt[np.array([records[i].source == WITHIN_SOURCE for i in vt], bool)]
+    vt_subset = _subset(records, images, masks, vt)
+    vt_probs, _ = _predict(model, vt_subset, args.lung_mask)
+    results["within_source_covid_vs_pneumonia"][WITHIN_SOURCE]["validation+test"] = within_source_auc(
+        vt_subset["labels"], vt_probs)
+    log(f"internal test: {json.dumps(results['internal_test'])}")
+    log(f"within source: {json.dumps(results['within_source_covid_vs_pneumonia'])}")
+
+    # Source probe on pooled features (every source, held-out ones included).
+    chosen = sample_records([r for r, good in zip(records, ok) if good], args.probe_per_source, args.seed)
+    sel = np.array([index[id(r)] for r in chosen], int)
+    sub = _subset(records, images, masks, sel)
+    x = sub["images"].astype(np.float32) * (sub["masks"][..., None] if args.lung_mask else 1.0)
+    feats = pooled_features(model, x)
+    results["source_probe"] = source_probe(feats, [r.source for r in chosen], [r.label for r in chosen],
+                                           [f"{r.source}/{r.patient_id}" for r in chosen], seed=args.seed,
+                                           min_per_source=min(30, args.probe_per_source))
+    log(f"source probe: mean balanced accuracy {results['source_probe']['mean_balanced_accuracy']} "
+        + json.dumps({k: round(v['balanced_accuracy'], 3) for k, v in results['source_probe']['per_class'].items()}))
+    results["wall_time_s"] = round(time.time() - started, 1)
+    results["history"] = history
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    log(f"wrote {args.out / 'results.json'} in {results['wall_time_s']:.0f} s")
+
+    if args.register:
+        import pandas as pd
+
+        from training.data import split_summary
+
+        named = {name: [records[i] for i in ids] for name, ids in idx.items()}
+        summary = split_summary(named, args.seed)
+        held_out = {}
+        for path in args.held_out_results:
+            other = json.loads(Path(path).read_text(encoding="utf-8"))
+            if other.get("recipe") != recipe.to_dict():
+                print(f"warning: {path} used another recipe ({other.get('recipe_name')})", file=sys.stderr)
+            for source, figures in other["held_out"].items():
+                held_out[source] = {**figures, "run": str(path), "recipe": other.get("recipe_name"),
+                                    "image_size": other.get("image_size"), "epochs_run": other.get("epochs_run"),
+                                    "trained_without": other.get("held_out_sources")}
+        summary.update({"split_method": "hash", "data": str(args.data), "manifest": Path(args.data).name,
+                        "manifest_sha256": results["data_sha256"], "recipe": recipe.to_dict(),
+                        "recipe_name": recipe.name(), "epochs_run": len(history), "epochs_max": args.epochs,
+                        "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+                        "sources": sorted({r.source for r in named["train"]}), "skipped_images": int((~ok).sum()),
+                        "wall_time_s": round(train_time, 1), "command": results["command"],
+                        "held_out_source": held_out,
+                        "augmentation": "rotation +-11 deg, shift +-6%, zoom -12..+8%, gamma, contrast, noise; no flips"
+                        + ("; photometric: histogram matching to other sources, blur/sharpen, JPEG re-compression, "
+                           "noise, down-and-up sampling" if recipe.photometric else ""),
+                        "within_source_covid_vs_pneumonia": results["within_source_covid_vs_pneumonia"]})
+        notes = SHORTCUT_NOTE.format(crop=prep.border_crop) + LUNG_CROP_NOTE.format(
+            lung_model=prep.lung_model, margin=prep.lung_margin)
+        notes += (f" Trained with the recipe '{recipe.name()}' against the source shortcut"
+                  + (" and with everything outside the dilated lung fields set to zero, at training and serving alike"
+                     if recipe.lung_mask else "") + "; held-out-source figures are in training.held_out_source.")
+        card = ModelCard(id=args.register, display_name=args.display_name or f"{args.arch} {recipe.name()} ({args.register})",
+                         version="2.0", created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                         architecture=args.arch, labels=list(CLASS_LABELS), preprocessing=prep.to_dict(),
+                         explain_layer=explain, training=summary, metrics=headline(report), default=args.default,
+                         notes=notes)
+        report["source_probe"] = results["source_probe"]
+        report["held_out_source"] = held_out
+        report["within_source_covid_vs_pneumonia"] = results["within_source_covid_vs_pneumonia"]
+        folder = save_entry(model, card, history=pd.DataFrame(history), metrics=report,
+                            root=args.registry or registry_root())
+        print(f"wrote {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Decoded arrays and lung-field masks of a whole manifest, cached once per preprocessing.
+
+One pass decodes every image, preprocesses it through `model.inputs.preprocessing.preprocess` (lung-box
+crop) and keeps the image's dilated lung-field mask on the same grid (`model.lung_field_mask`), so
+masking outside the lungs is `images * masks` on the cached arrays, identical to preprocessing with
+`lung_mask=True` (masking is the last step of `preprocess`). The segmenter runs once per image: its
+map is remembered by pixel digest between the crop and the mask.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from model.inputs.intake import XrayInputError, load_xray
+from model.inputs.lungs import lung_region
+from model.inputs.preprocessing import Preprocessing, lung_field_mask, preprocess
+
+
+def _key(records, prep: Preprocessing, segmenter=None) -> str:
+    digest = hashlib.sha256(json.dumps(prep.to_dict(), sort_keys=True).encode())
+    if prep.lung_crop and segmenter is not None:  # another lung model crops differently
+        for weights in segmenter.model.get_weights():
+            digest.update(np.ascontiguousarray(weights).tobytes())
+    for record in records:
+        stat = os.stat(record.path) if os.path.exists(record.path) else None
+        digest.update(f"{record.path}|{stat and stat.st_size}|{stat and stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:20]
+
+
+def load_pool(records, preps: list[Preprocessing], cache_dir: Path | None, progress: bool = False, segmenter=None):
+    """For each prep (lung_mask off; masks are returned separately): (images float16 (N,S,S,C),
+    masks uint8 (N,S,S) or None, ok bool (N,)). Images that fail to decode are zeros with ok False.
+    Lung-cropped preps need `segmenter`, the `LungSegmenter` their cards name (passed by the caller)."""
+    if any(p.lung_crop for p in preps) and segmenter is None:
+        raise ValueError("lung-cropped preprocessing needs the lung model (segmenter)")
+    preps = [dataclasses.replace(p, lung_mask=False) for p in preps]
+    files = [Path(cache_dir) / f"pool-{_key(records, p, segmenter)}.npz" if cache_dir else None for p in preps]
+    results = [None] * len(preps)
+    for i, f in enumerate(files):
+        if f is not None and f.is_file():
+            with np.load(f, allow_pickle=False) as data:
+                results[i] = (data["images"], data["masks"] if data["masks"].size else None, data["ok"])
+    todo = [i for i, r in enumerate(results) if r is None]
+    if todo:
+        n = len(records)
+        bufs = {i: (np.zeros((n, preps[i].image_size, preps[i].image_size, preps[i].channels), np.float16),
+                    np.ones((n, preps[i].image_size, preps[i].image_size), np.uint8) if preps[i].lung_crop else None)
+                for i in todo}
+        ok = np.zeros(n, bool)
+        started = time.time()
+        for j, record in enumerate(records):
+            try:
+                pixels = load_xray(record.path).pixels
+            except (XrayInputError, OSError):
+                continue
+            ok[j] = True
+            lungs = segmenter.mask(pixels) if segmenter is not None and any(preps[i].lung_crop for i in todo) else None
+            for i in todo:
+                prep = preps[i]
+                region = lung_region(lungs, prep) if prep.lung_crop else None
+                bufs[i][0][j] = preprocess(pixels, prep, region).astype(np.float16)
+                if prep.lung_crop:
+                    mask_prep = dataclasses.replace(prep, lung_mask=True)
+                    bufs[i][1][j] = lung_field_mask(lungs, region, mask_prep).astype(np.uint8)
+            if progress and (j + 1) % 200 == 0:
+                print(f"pool: {j + 1}/{n} images in {time.time() - started:.0f} s", file=sys.stderr, flush=True)
+        for i in todo:
+            images, masks = bufs[i]
+            results[i] = (images, masks, ok)
+            if files[i] is not None:
+                files[i].parent.mkdir(parents=True, exist_ok=True)
+                np.savez(files[i], images=images, masks=masks if masks is not None else np.zeros(0, np.uint8), ok=ok)
+    return results
+
+
+if __name__ == "__main__":  # warm the cache: python -m training.pool MANIFEST SIZE [SIZE ...]
+    from model.data import CLASS_LABELS, read_dataset
+    from training.train import DEFAULT_CACHE
+
+    recs = [r for r in read_dataset(sys.argv[1]) if r.label in CLASS_LABELS]
+    sizes = [int(s) for s in sys.argv[2:]] or [128]
+    preps = [Preprocessing(image_size=s, channels=1, resize="stretch", border_crop=0.06, equalize="clahe",
+                           lung_crop=True, lung_model="lungs-unet-v1") for s in sizes]
+    from model.inputs.lungs import LungSegmenter
+
+    lungs = LungSegmenter.load("lungs-unet-v1")
+    for (_images, masks, ok), s in zip(load_pool(recs, preps, DEFAULT_CACHE, progress=True, segmenter=lungs), sizes):
+        print(f"{s} px: {int(ok.sum())}/{len(ok)} images, mean mask cover {masks.mean():.2f}")

@@ -1,0 +1,288 @@
+"""Training against the source shortcut: source x label balanced sampling, photometric augmentation
+that makes sources look alike, masking outside the lung fields, mixing images across sources and a
+domain-adversarial (gradient reversal) head on the source.
+
+Everything here is training-time only, except lung masking, which the shipped card reproduces at
+serving time through `Preprocessing(lung_mask=True)` (see `model.inputs.preprocessing.lung_field_mask`). The
+adversarial head lives in a training wrapper; the shipped model is the plain flat classifier.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Which counter-measures a training run uses."""
+
+    balance: str = "label"        # "label": classes equally likely; "source_label": then sources within a class
+    photometric: bool = False     # histogram matching to other sources, blur/sharpen, noise, JPEG, down-up sampling
+    lung_mask: bool = False       # zero outside the dilated lung fields (also at serving)
+    mix: float = 0.0              # probability of blending an image with a same-class image of another source
+    dann: float = 0.0             # weight of the gradient-reversed source head (0: off)
+
+    def name(self) -> str:
+        parts = ["balanced" if self.balance == "source_label" else "label-balanced"]
+        parts += ["photometric"] if self.photometric else []
+        parts += ["lung-mask"] if self.lung_mask else []
+        parts += [f"mix{self.mix:g}"] if self.mix else []
+        parts += [f"dann{self.dann:g}"] if self.dann else []
+        return "+".join(parts)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- sampling
+
+def sampling_weights(labels: np.ndarray, sources: np.ndarray, balance: str = "source_label",
+                     source_power: float = 0.5) -> np.ndarray:
+    """Per-image probabilities for drawing a training batch.
+
+    "label": every class equally likely, images uniform within a class (like inverse-frequency
+    class weights). "source_label": every class equally likely, then within a class each source
+    with probability proportional to (its image count) ** source_power (0.5: a large source no longer
+    dominates its class, while a handful of images of a tiny source is not repeated endlessly).
+    """
+    labels, sources = np.asarray(labels), np.asarray(sources)
+    w = np.zeros(len(labels), float)
+    classes = np.unique(labels)
+    for c in classes:
+        in_c = labels == c
+        if balance == "label":
+            w[in_c] = 1.0 / in_c.sum()
+            continue
+        names, counts = np.unique(sources[in_c], return_counts=True)
+        shares = counts.astype(float) ** source_power
+        shares /= shares.sum()
+        for name, count, share in zip(names, counts, shares):
+            w[in_c & (sources == name)] = share / count
+    return w / w.sum()
+
+
+# ---------------------------------------------------------------- photometric augmentation
+
+QUANTILES = np.linspace(0.0, 1.0, 64)
+
+
+def image_quantiles(images: np.ndarray, masks: np.ndarray | None = None) -> np.ndarray:
+    """(N, 64) intensity quantiles per image (inside its lung mask when given), for histogram matching."""
+    out = np.zeros((len(images), len(QUANTILES)), np.float32)
+    for i, img in enumerate(images):
+        values = img[..., 0].astype(np.float32)
+        if masks is not None and masks[i].any():
+            values = values[masks[i] > 0]
+        out[i] = np.quantile(values, QUANTILES)
+    return out
+
+
+def match_histogram(image: np.ndarray, own_q: np.ndarray, ref_q: np.ndarray) -> np.ndarray:
+    """Monotone intensity map taking the image's quantiles to the reference's."""
+    own = np.maximum.accumulate(own_q + np.arange(len(own_q)) * 1e-6)
+    return np.interp(image, own, ref_q).astype(np.float32)
+
+
+def photometric(image: np.ndarray, rng: np.random.Generator, ref_q: np.ndarray | None = None,
+                own_q: np.ndarray | None = None) -> np.ndarray:
+    """One random photometric disguise of a (S, S) image in [0, 1]: each step with probability 1/2."""
+    size = image.shape[0]
+    out = image.astype(np.float32)
+    if ref_q is not None and own_q is not None and rng.random() < 0.5:
+        alpha = rng.uniform(0.5, 1.0)
+        out = (1 - alpha) * out + alpha * match_histogram(out, own_q, ref_q)
+    if rng.random() < 0.5:  # down-and-up sampling (a source published at 224 px, other scanners' resolution)
+        small = max(16, int(round(size * rng.uniform(0.4, 0.9))))
+        out = cv2.resize(cv2.resize(out, (small, small), interpolation=cv2.INTER_AREA), (size, size),
+                         interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.5:  # blur or sharpen
+        sigma = rng.uniform(0.4, 1.5)
+        blurred = cv2.GaussianBlur(out, (0, 0), sigma)
+        out = blurred if rng.random() < 0.5 else out + rng.uniform(0.3, 1.0) * (out - blurred)
+    if rng.random() < 0.5:  # JPEG re-compression
+        quality = int(rng.integers(25, 90))
+        ok, buf = cv2.imencode(".jpg", np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8),
+                               [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if ok:
+            out = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
+    if rng.random() < 0.5:
+        out = out + rng.normal(0.0, rng.uniform(0.005, 0.04), out.shape).astype(np.float32)
+    return np.clip(out, 0.0, 1.0)
+
+
+# ---------------------------------------------------------------- batches
+
+class BatchMaker:
+    """Draws training batches (numpy) for a recipe from cached arrays."""
+
+    def __init__(self, images, masks, labels, sources, recipe: Recipe, batch_size: int, seed: int):
+        self.images, self.masks = images, masks
+        self.labels, self.sources = np.asarray(labels), np.asarray(sources)
+        self.recipe, self.batch_size = recipe, batch_size
+        self.rng = np.random.default_rng(seed)
+        self.p = sampling_weights(self.labels, self.sources, recipe.balance)
+        self.source_names = sorted(set(self.sources.tolist()))
+        self.source_index = np.array([self.source_names.index(s) for s in self.sources])
+        self.q = image_quantiles(images, masks) if recipe.photometric else None
+        if recipe.lung_mask and masks is None:
+            raise ValueError("lung_mask needs the lung-field masks")
+
+    def batch(self):
+        idx = self.rng.choice(len(self.labels), self.batch_size, p=self.p)
+        out = np.empty((len(idx),) + self.images.shape[1:], np.float32)
+        for j, i in enumerate(idx):
+            img = self.images[i, ..., 0].astype(np.float32)
+            if self.recipe.mix and self.rng.random() < self.recipe.mix:
+                others = np.flatnonzero((self.labels == self.labels[i]) & (self.sources != self.sources[i]))
+                if len(others):
+                    k = self.rng.choice(others)
+                    lam = self.rng.uniform(0.5, 0.8)
+                    img = lam * img + (1 - lam) * self.images[k, ..., 0].astype(np.float32)
+            if self.recipe.photometric:
+                others = np.flatnonzero(self.sources != self.sources[i])
+                ref = self.q[self.rng.choice(others)] if len(others) else None
+                img = photometric(img, self.rng, ref, self.q[i])
+            if self.recipe.lung_mask:
+                img = img * self.masks[i]
+            out[j, ..., 0] = img
+        return out, idx
+
+
+# ---------------------------------------------------------------- gradient reversal (training only)
+
+def gradient_reversal_layer():
+    import keras
+    import tensorflow as tf
+
+    class GradientReversal(keras.layers.Layer):
+        """Identity forward; multiplies the gradient by -strength backward (training wrapper only)."""
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.strength = tf.Variable(0.0, trainable=False, dtype=tf.float32)
+
+        def call(self, x):
+            strength = self.strength
+
+            @tf.custom_gradient
+            def reverse(y):
+                return tf.identity(y), lambda dy: -strength * dy
+
+            return reverse(x)
+
+    return GradientReversal(name="gradient_reversal")
+
+
+# ---------------------------------------------------------------- training
+
+def _macro_auc(labels, probabilities, k):
+    from model.metrics import roc_auc
+
+    values = [roc_auc(labels == c, probabilities[:, c]) for c in range(k)]
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else 0.0
+
+
+def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Recipe, epochs: int = 15,
+                 batch_size: int = 32, learning_rate: float = 1e-3, patience: int = 6, seed: int = 42,
+                 num_classes: int = 3, steps_per_epoch: int | None = None, log=print):
+    """Fit a classifier for a recipe; returns (best-on-validation model, history rows, explain layer).
+
+    train / val: dicts with "images" (N,S,S,1) [0,1], "masks" (N,S,S) or None, "labels" (N,) ints,
+    "sources" (N,) strings. Validation images are masked like serving images when the recipe masks.
+    """
+    import keras
+    import tensorflow as tf
+
+    from training.architectures import build_model
+    from training.data import _exposure_jitter, augmenter
+
+    keras.utils.set_random_seed(seed)
+    model, explain = build_model(arch, image_size, 1, num_classes)
+    maker = BatchMaker(train["images"], train.get("masks"), train["labels"], train["sources"], recipe, batch_size, seed)
+    n_sources = len(maker.source_names)
+    steps = steps_per_epoch or math.ceil(len(train["labels"]) / batch_size)
+    eye = np.eye(num_classes, dtype=np.float32)
+    augment = augmenter(seed)
+
+    if recipe.dann:
+        features = model.get_layer("gap").output
+        label_in = keras.Input((num_classes,), name="label_onehot")
+        grl = gradient_reversal_layer()
+        h = keras.layers.Concatenate(name="dann_concat")([grl(features), label_in])
+        h = keras.layers.Dense(64, activation="relu", name="dann_hidden")(h)
+        src = keras.layers.Dense(n_sources, name="dann_source")(h)
+        trainer = keras.Model([model.inputs[0], label_in], [model.outputs[0], src])
+        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                        loss=[keras.losses.CategoricalCrossentropy(),
+                              keras.losses.SparseCategoricalCrossentropy(from_logits=True)],
+                        loss_weights=[1.0, recipe.dann])
+    else:
+        grl, trainer = None, model
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras.losses.CategoricalCrossentropy())
+
+    def gen():
+        while True:
+            x, idx = maker.batch()
+            yield x, eye[train["labels"][idx]], maker.source_index[idx].astype(np.int32)
+
+    sig = (tf.TensorSpec((None, image_size, image_size, 1), tf.float32), tf.TensorSpec((None, num_classes), tf.float32),
+           tf.TensorSpec((None,), tf.int32))
+    ds = tf.data.Dataset.from_generator(gen, output_signature=sig)
+    counter = tf.data.Dataset.counter(seed * 100003).map(lambda c: tf.stack([c, c * 7 + 1]))
+
+    def aug(batch, s):
+        x, y, src = batch
+        x = augment(x, training=True)
+        inside = tf.cast(x > 0, tf.float32)  # masked images: geometric augmentation moved the mask along
+        x = _exposure_jitter(x, s)
+        if recipe.lung_mask:  # keep the outside exactly zero, as at serving
+            x = x * inside
+        return ((x, y), (y, src)) if recipe.dann else (x, y)
+
+    ds = tf.data.Dataset.zip((ds, counter)).map(aug, num_parallel_calls=2).prefetch(4)
+
+    x_val = val["images"].astype(np.float32)
+    if recipe.lung_mask:
+        x_val = x_val * val["masks"][..., None]
+    state = {"best": None, "best_auc": -1.0, "waited": 0, "lr": learning_rate, "t0": time.time()}
+    history = []
+
+    class Monitor(keras.callbacks.Callback):
+        """Validation macro AUC on the plain classifier; best weights, LR halving, early stopping."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            state["t0"] = time.time()
+            if grl is not None:  # DANN schedule: strength ramps from 0 to 1
+                progress = epoch / max(1, epochs - 1)
+                grl.strength.assign(2.0 / (1.0 + math.exp(-10 * progress)) - 1.0)
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            probs = model.predict(x_val, batch_size=64, verbose=0)
+            auc = _macro_auc(val["labels"], probs, num_classes)
+            acc = float(np.mean(np.argmax(probs, 1) == val["labels"]))
+            row = {"epoch": epoch + 1, "loss": float(logs.get("loss", np.nan)), "val_auc": auc, "val_accuracy": acc,
+                   "learning_rate": state["lr"], "seconds": round(time.time() - state["t0"], 1)}
+            if recipe.dann:
+                row["source_loss"] = float(logs.get("dann_source_loss", np.nan))
+            history.append(row)
+            log(f"epoch {epoch + 1}/{epochs} " + " ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items() if k != "epoch"))
+            if auc > state["best_auc"] + 1e-4:
+                state.update(best_auc=auc, best=[w.copy() for w in model.get_weights()], waited=0)
+                return
+            state["waited"] += 1
+            if state["waited"] % 3 == 0:
+                state["lr"] *= 0.5
+                trainer.optimizer.learning_rate.assign(state["lr"])
+            if state["waited"] >= patience:
+                trainer.stop_training = True
+
+    trainer.fit(ds, steps_per_epoch=steps, epochs=epochs, verbose=0, callbacks=[Monitor()])
+    model.set_weights(state["best"])
+    return model, history, explain
