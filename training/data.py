@@ -29,7 +29,8 @@ def split_summary(splits: dict[str, list[LabelledImage]], seed: int) -> dict:
     return summary
 
 
-def _cache_key(records: list[LabelledImage], prep: Preprocessing, segmenter=None) -> str:
+def cache_key(records: list[LabelledImage], prep: Preprocessing, segmenter=None) -> str:
+    """Names the cached arrays of `records` under `prep` (and the lung model that crops them)."""
     digest = hashlib.sha256(json.dumps(prep.to_dict(), sort_keys=True).encode())
     if segmenter is not None:  # Another lung model (same id, other registry) crops differently.
         for weights in segmenter.model.get_weights():
@@ -53,7 +54,7 @@ def load_arrays(records: list[LabelledImage], prep: Preprocessing, cache_dir: Pa
     """
     if prep.lung_crop and segmenter is None:
         raise ValueError(f"lung-cropped preprocessing needs the lung model {prep.lung_model!r} (segmenter)")
-    key = _cache_key(records, prep, segmenter if prep.lung_crop else None)
+    key = cache_key(records, prep, segmenter if prep.lung_crop else None)
     cache_file = Path(cache_dir) / f"arrays-{key}.npz" if cache_dir else None
     if cache_file and cache_file.is_file():
         with np.load(cache_file, allow_pickle=False) as data:

@@ -9,9 +9,6 @@ map is remembered by pixel digest between the crop and the mask.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -21,17 +18,7 @@ import numpy as np
 from model.inputs.intake import XrayInputError, load_xray
 from model.inputs.lungs import lung_region
 from model.inputs.preprocessing import Preprocessing, lung_field_mask, preprocess
-
-
-def _key(records, prep: Preprocessing, segmenter=None) -> str:
-    digest = hashlib.sha256(json.dumps(prep.to_dict(), sort_keys=True).encode())
-    if prep.lung_crop and segmenter is not None:  # another lung model crops differently
-        for weights in segmenter.model.get_weights():
-            digest.update(np.ascontiguousarray(weights).tobytes())
-    for record in records:
-        stat = os.stat(record.path) if os.path.exists(record.path) else None
-        digest.update(f"{record.path}|{stat and stat.st_size}|{stat and stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:20]
+from training.data import cache_key
 
 
 def load_pool(records, preps: list[Preprocessing], cache_dir: Path | None, progress: bool = False, segmenter=None):
@@ -41,7 +28,8 @@ def load_pool(records, preps: list[Preprocessing], cache_dir: Path | None, progr
     if any(p.lung_crop for p in preps) and segmenter is None:
         raise ValueError("lung-cropped preprocessing needs the lung model (segmenter)")
     preps = [dataclasses.replace(p, lung_mask=False) for p in preps]
-    files = [Path(cache_dir) / f"pool-{_key(records, p, segmenter)}.npz" if cache_dir else None for p in preps]
+    files = [Path(cache_dir) / f"pool-{cache_key(records, p, segmenter if p.lung_crop else None)}.npz"
+             if cache_dir else None for p in preps]
     results = [None] * len(preps)
     for i, f in enumerate(files):
         if f is not None and f.is_file():
