@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import caching, widgets
 from model.explain import METHODS
-from model.present import charts, text
+from model.present import charts, shortcut, text
 from model.trust.agreement import Agreement
 from model.trust.explanations import FaithfulnessSummary, LungSummary, SanitySummary
 
@@ -101,6 +101,38 @@ def within_source_auc(report: dict) -> None:
                "themselves (for example COVID-19 against Pneumonia within one collection). An AUC near 0.5 here "
                "while the overall AUC is high means the model mostly learnt to tell the collections apart; "
                f"orange: below {WEAK_WITHIN_SOURCE_AUC}; –: the class is absent or alone in that source.")
+
+
+def shortcut_section(card, report: dict) -> None:
+    """How much the model leans on the source: the source probe and held-out-source figures."""
+    probe, held = shortcut.source_probe_table(report), shortcut.held_out_table(card.training)
+    if probe.empty and held.empty:
+        return
+    st.subheader("Does the model know the source?")
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.markdown("**Source probe**")
+        if probe.empty:
+            st.caption("Not measured for this version (`python -m training.source_probe --model ID`).")
+        else:
+            st.metric("Mean balanced accuracy (lower is better)", text.percent(shortcut.source_probe_mean(report)))
+            st.dataframe(probe, hide_index=True, width="stretch",
+                         column_config={"balanced accuracy": st.column_config.NumberColumn(format="percent"),
+                                        "chance": st.column_config.NumberColumn(format="percent")})
+            st.caption("A simple classifier on the model's last features tries to tell the sources apart "
+                       "within one class (cross-validated by patient). Near chance: the features carry little "
+                       "of the source; high: the model can tell where a film comes from, which is how a "
+                       "shortcut works.")
+    with right:
+        st.markdown("**Held-out sources**")
+        if held.empty:
+            st.caption("No held-out-source run recorded for this version (`python -m training.crossval`).")
+        else:
+            st.dataframe(held, hide_index=True, width="stretch",
+                         column_config={name: st.column_config.NumberColumn(format="percent")
+                                        for name in held.columns if name.startswith(("called", "recall", "mean"))})
+            st.caption("The same recipe trained without each source, then scored on that source alone: the "
+                       "honest stand-in for another hospital.")
 
 
 # --------------------------------------------------------------------------- explanation report
@@ -259,6 +291,7 @@ def main() -> None:
     if report.get("per_class"):
         metrics_section(report)
         per_source_section(report)
+        shortcut_section(card, report)
     else:
         st.info("This entry has no metrics.json, so there are no test-split figures to show.")
     explanation_section(card, key)

@@ -1,0 +1,44 @@
+"""Tables on how much a model leans on the image source, for the Performance and Compare pages:
+the source probe (how well a simple classifier on the model's features tells the sources apart
+within one class) and held-out-source figures (what a model trained without a source called it)."""
+from __future__ import annotations
+
+import pandas as pd
+
+
+def source_probe_table(report: dict) -> pd.DataFrame:
+    """One row per class: the sources compared, balanced accuracy and chance; empty without a probe.
+
+    Args:
+        report: the entry's `metrics.json` (its `source_probe`, written by `training.source_probe`).
+    """
+    probe = (report or {}).get("source_probe") or {}
+    rows = [{"class": label, "sources": ", ".join(values.get("sources") or []),
+             "images": sum((values.get("n") or {}).values()),
+             "balanced accuracy": values.get("balanced_accuracy"), "chance": values.get("chance")}
+            for label, values in (probe.get("per_class") or {}).items()]
+    return pd.DataFrame(rows, columns=["class", "sources", "images", "balanced accuracy", "chance"])
+
+
+def source_probe_mean(report: dict) -> float | None:
+    """The headline figure: mean balanced accuracy over the classes (lower: less source in the features)."""
+    return ((report or {}).get("source_probe") or {}).get("mean_balanced_accuracy")
+
+
+def held_out_table(card_training: dict) -> pd.DataFrame:
+    """What a version trained without each held-out source called that source's images.
+
+    Args:
+        card_training: the card's `training` block; its `held_out_source` (written by
+            `training.crossval`) maps source -> {n, called_fraction, recall, mean_confidence}.
+    """
+    held = (card_training or {}).get("held_out_source") or {}
+    rows = []
+    for source, values in held.items():
+        called = values.get("called_fraction") or {}
+        recall = values.get("recall") or {}
+        rows.append({"held-out source": source, "images": values.get("n"),
+                     "recall of its class": next(iter(recall.values()), None),
+                     **{f"called {label}": share for label, share in called.items()},
+                     "mean confidence": values.get("mean_confidence")})
+    return pd.DataFrame(rows)

@@ -1,0 +1,44 @@
+"""The source-probe and held-out-source tables of the Performance and Compare pages."""
+import json
+from pathlib import Path
+
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from model.present.shortcut import held_out_table, source_probe_mean, source_probe_table
+
+PROBE = {"per_class": {"Normal": {"sources": ["nih", "teach"], "n": {"nih": 30, "teach": 20},
+                                  "balanced_accuracy": 0.9, "chance": 0.5},
+                       "COVID-19": {"sources": ["a", "b", "c"], "n": {"a": 10, "b": 10, "c": 10},
+                                    "balanced_accuracy": 0.4, "chance": 1 / 3}},
+         "mean_balanced_accuracy": 0.65}
+HELD = {"teach": {"n": 20, "called_fraction": {"COVID-19": 0.1, "Normal": 0.85, "Pneumonia": 0.05},
+                  "recall": {"Normal": 0.85}, "mean_confidence": 0.7}}
+
+
+def test_tables_carry_the_figures_and_are_empty_without_them():
+    probe = source_probe_table({"source_probe": PROBE})
+    assert list(probe["class"]) == ["Normal", "COVID-19"] and list(probe["images"]) == [50, 30]
+    assert list(probe["balanced accuracy"]) == [0.9, 0.4] and source_probe_mean({"source_probe": PROBE}) == 0.65
+    held = held_out_table({"held_out_source": HELD})
+    assert held.loc[0, "recall of its class"] == 0.85 and held.loc[0, "called Normal"] == 0.85
+    assert source_probe_table({}).empty and held_out_table({}).empty and source_probe_mean({}) is None
+
+
+def test_performance_page_shows_the_source_probe_and_held_out_sources(tmp_path, monkeypatch):
+    from tests.support import write_tiny_entry
+
+    write_tiny_entry(tmp_path, "tiny-probe", default=True)
+    monkeypatch.setenv("CXR_REGISTRY", str(tmp_path))
+    entry = tmp_path / "tiny-probe"
+    metrics = json.loads((entry / "metrics.json").read_text())
+    card = json.loads((entry / "card.json").read_text())
+    (entry / "metrics.json").write_text(json.dumps({**metrics, "source_probe": PROBE}))
+    (entry / "card.json").write_text(json.dumps({**card, "training": {**card["training"], "held_out_source": HELD}}))
+    st.cache_data.clear()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("views/performance.py").run()
+    assert not at.exception
+    assert any("Does the model know the source?" in h.value for h in at.subheader)
+    assert any(m.label.startswith("Mean balanced accuracy") and m.value == "65.0%" for m in at.metric)
