@@ -103,15 +103,14 @@ def assign_splits(records: list[LabelledImage], card) -> tuple[dict[str, str], s
     """Which part of the model's own split each record fell in: {path: "train" | "validation" |
     "test" | "outside"}, and a note ("" when the split could be re-made as recorded).
 
-    When the card lists its training sources and the records name sources, records of other
-    sources were never in the model's data ("outside") and the split is re-made on the others only,
+    When the card lists its training sources, records of other sources (or naming none: a team's
+    own images) were never in the model's data ("outside") and the split is re-made on the others only,
     so a pool that grew by new sources (manifest v2) still gives a legacy model its v1 split. For a
     legacy (dealt) split, the re-made training count is checked against the card's; when they differ
     the note says that the split may not match the one the model was trained with.
     """
     trained_sources = set((card.training or {}).get("sources") or [])
-    named = any(r.source for r in records)
-    in_scope = [r for r in records if r.source in trained_sources] if trained_sources and named else list(records)
+    in_scope = [r for r in records if r.source in trained_sources] if trained_sources else list(records)
     assignment = {r.path: OUTSIDE for r in records}
     if not in_scope:
         return assignment, ""
