@@ -201,3 +201,24 @@ def find_datasets(roots: list[Path], max_depth: int = 2) -> list[Path]:
         elif root.is_dir():
             walk(root, 0)
     return sorted(found)
+
+
+def records_within(records: list[LabelledImage], roots: list[Path]) -> tuple[list[LabelledImage], int]:
+    """The records whose image file really lies inside one of `roots` (a manifest may name any path,
+    `..` or a symlink included), and how many were left out."""
+    kept = []
+    for record in records:
+        real = Path(os.path.realpath(record.path))
+        if any(_inside(real, Path(os.path.realpath(root))) for root in roots):
+            kept.append(record)
+    return kept, len(records) - len(kept)
+
+
+def short_name(path: Path, roots: list[Path]) -> str:
+    """A dataset path as "<root name>/<relative path>", for a select box (no server paths shown)."""
+    for root in roots:
+        base = root if root.is_dir() else root.parent
+        if Path(path).is_relative_to(base):
+            rel = Path(path).relative_to(base)
+            return base.name if str(rel) == "." else f"{base.name}/{rel}"
+    return Path(path).name

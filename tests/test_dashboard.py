@@ -296,14 +296,18 @@ def test_gallery_scores_labelled_folders(app, tmp_path, monkeypatch):
     assert sum(1 for image in at.image if not image.captions[0]) == 3  # Thumbnails have no caption.
 
 
-def test_gallery_accepts_a_typed_path(app, tmp_path):
-    data = write_class_folders(tmp_path / "typed", per_class=2)
+def test_gallery_reads_only_configured_roots_and_refuses_other_paths(app, tmp_path, monkeypatch):
+    data = write_class_folders(tmp_path / "root" / "typed", per_class=2)
+    monkeypatch.setenv("CXR_DATA", str(tmp_path / "root"))
     at = open_page(app, "gallery")
-    at.text_input(key="data_path").input(str(data)).run()
     no_failure(at)
-    assert len(at.image) == 6
-    at.text_input(key="data_path").input(str(tmp_path / "missing")).run()
-    assert texts(at.warning) == ["Nothing was found at that path; please check it."]
+    assert not at.text_input, "no free path box: only what the configured roots hold"
+    assert at.selectbox(key="gallery_data").value == data.resolve()
+    assert len([i for i in at.image if not i.captions[0]]) == 6
+    at.query_params["data"] = str(tmp_path)
+    at.run()
+    assert not at.exception and not at.image
+    assert texts(at.error) == ["That path is outside the data folders this server is configured to read."]
 
 
 def test_about_page_lists_models_sources_and_licences(app):

@@ -15,7 +15,16 @@ import streamlit as st
 
 from dashboard import caching, widgets
 from model.archive import MAX_MEMBERS, MAX_TOTAL_BYTES, ArchiveError, read_labelled_zip
-from model.data import DATA_ENV, DataPathError, data_roots, find_datasets, read_dataset, resolve_in_roots
+from model.data import (
+    DATA_ENV,
+    DataPathError,
+    data_roots,
+    find_datasets,
+    read_dataset,
+    records_within,
+    resolve_in_roots,
+    short_name,
+)
 from model.inputs.intake import XrayInputError
 from model.policy import DEFAULT_MAP_THRESHOLD
 from model.present import charts, text
@@ -46,14 +55,6 @@ ZIP_HELP = (f"A ZIP with one folder per class (COVID/, Normal/, Pneumonia/; othe
             f"{MAX_TOTAL_BYTES // 2**20} MB uncompressed; read in memory and never stored.")
 
 
-def short(path: Path, roots: list[Path]) -> str:
-    for root in roots:
-        base = root if root.is_dir() else root.parent
-        if path.is_relative_to(base):
-            return f"{base.name}/{path.relative_to(base)}".rstrip("/.")
-    return path.name
-
-
 def folder_choice():
     """(records, loader, description) of a dataset found under the configured roots, or None."""
     roots = data_roots()
@@ -64,17 +65,19 @@ def folder_choice():
     if not datasets:
         st.info(f"No manifest CSV or folder per class was found under the configured data folders ({DATA_ENV}).")
         return None
-    choice = st.selectbox("Labelled data", datasets, format_func=lambda p: short(p, roots), key="evaluate_data")
+    choice = st.selectbox("Labelled data", datasets, format_func=lambda p: short_name(p, roots), key="evaluate_data")
     try:
         path = resolve_in_roots(choice, roots)
-        records = read_dataset(path, keep_unknown=True)
+        records, outside = records_within(read_dataset(path, keep_unknown=True), roots)
     except DataPathError as exc:
         st.error(str(exc))
         return None
     except (OSError, ValueError) as exc:
         st.error(f"The labelled data could not be read: {' '.join(str(exc).split())}")
         return None
-    return records, None, short(path, roots)
+    if outside:
+        st.caption(f"{outside} image(s) named by the manifest lie outside the configured data folders and are left out.")
+    return records, None, short_name(path, roots)
 
 
 def zip_choice():
