@@ -248,9 +248,10 @@ def test_compare_page_with_two_versions(app, registry_env):
     predictions = {m: expected_prediction(registry_env, m, IMAGE) for m in ("tiny-a", "tiny-b")}
     assert [m.value for m in at.metric if m.label == "Model output"] == [p.label for p in predictions.values()]
     assert len(at.image) == 2 and all(i.captions[0].startswith("Grad-CAM for ") for i in at.image)
-    verdict = texts(at.success) + texts(at.warning)
+    assert not at.success, "agreement is not correctness: the box is neutral"
     agree = predictions["tiny-a"].label == predictions["tiny-b"].label
-    assert len(verdict) == 1 and verdict[0].startswith("All versions output" if agree else "The versions disagree")
+    assert any(text.startswith("All 2 versions output" if agree else "The versions disagree") for text in texts(at.markdown))
+    assert any(f"- tiny-a: {predictions['tiny-a'].label} (" in text for text in texts(at.markdown))
     pairs = at.dataframe[-1].value
     assert list(pairs[["model A", "model B"]].iloc[0]) == ["tiny-a", "tiny-b"]
     assert -1.0 <= pairs["map similarity (Spearman)"].iloc[0] <= 1.0

@@ -91,3 +91,47 @@ def test_evaluate_without_configured_data_says_so(registry_env, monkeypatch):
     at.switch_page("views/evaluate.py").run()
     no_failure(at)
     assert any("No data folder is configured" in t for t in texts(at.info))
+
+
+def test_compare_on_common_ground_with_intervals_and_within_source_rows(registry_env, monkeypatch, tmp_path):
+    from tests.test_gallery_honest import write_pool
+
+    write_pool(tmp_path / "pool", n=30)
+    # A second collection with both COVID-19 and Pneumonia films: a within-source row.
+    lines = ["file,label,source,patient_id"]
+    for i in range(8):
+        name = f"images/ieee{i}.png"
+        (tmp_path / "pool" / name).write_bytes(IMAGE)
+        lines.append(f"{name},{'COVID-19' if i % 2 else 'Pneumonia'},ieee,ieee{i}")
+    (tmp_path / "pool" / "other.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setenv("CXR_DATA", str(tmp_path / "pool"))
+    st.cache_data.clear()
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page("views/compare.py").run()
+    no_failure(at)
+    assert at.selectbox(key="compare_scope").value == "unseen"
+    at.selectbox(key="compare_resamples").set_value(200).run()
+    summary = at.dataframe[0].value
+    assert list(summary.columns) == ["tiny-a", "tiny-b"]
+    assert summary.loc["images scored", "tiny-a"] == summary.loc["images scored", "tiny-b"]
+    assert any(text.startswith("**Where they disagree:**") for text in texts(at.markdown))
+    at.selectbox(key="compare_data").set_value((tmp_path / "pool" / "other.csv").resolve()).run()
+    no_failure(at)
+    summary = at.dataframe[0].value
+    assert summary.loc["images scored", "tiny-a"] == "8"  # a source neither trained on: all unseen
+    assert "(" in summary.loc["macro AUC (95% interval)", "tiny-a"]
+    sources = next(d.value for d in at.dataframe if "source" in d.value.columns)
+    assert list(sources["source"]) == ["ieee"]
+    assert any("COVID-19 vs Pneumonia AUC (n=8)" in column for column in sources.columns)
+
+
+def test_compare_without_data_falls_back_to_labelled_internal_figures(registry_env, monkeypatch):
+    monkeypatch.delenv("CXR_DATA", raising=False)
+    st.cache_data.clear()
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page("views/compare.py").run()
+    no_failure(at)
+    assert any("cannot be scored on common ground" in t for t in texts(at.info))
+    assert list(at.dataframe[0].value.columns) == ["tiny-a", "tiny-b", "best", "spread"]
