@@ -322,7 +322,7 @@ def test_about_page_lists_models_sources_and_licences(app):
     assert any("not a diagnosis" in text for text in texts(at.markdown))
 
 
-@pytest.mark.parametrize("page", ["diagnose", "performance", "compare", "gallery", "about"])
+@pytest.mark.parametrize("page", ["diagnose", "performance", "compare", "gallery", "about", "evaluate"])
 def test_every_page_explains_an_empty_registry(tmp_path, monkeypatch, page):
     monkeypatch.setenv("CXR_REGISTRY", str(tmp_path))
     st.cache_data.clear()
