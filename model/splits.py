@@ -99,7 +99,7 @@ def split_records(records: list[LabelledImage], card, split: str) -> list[Labell
 OUTSIDE = "outside"  # An image the model's training data never held (another source).
 
 
-def assign_splits(records: list[LabelledImage], card) -> tuple[dict[str, str], str]:
+def assign_splits(records: list[LabelledImage], card, foreign_outside: bool = True) -> tuple[dict[str, str], str]:
     """Which part of the model's own split each record fell in: {path: "train" | "validation" |
     "test" | "outside"}, and a note ("" when the split could be re-made as recorded).
 
@@ -108,9 +108,15 @@ def assign_splits(records: list[LabelledImage], card) -> tuple[dict[str, str], s
     so a pool that grew by new sources (manifest v2) still gives a legacy model its v1 split. For a
     legacy (dealt) split, the re-made training count is checked against the card's; when they differ
     the note says that the split may not match the one the model was trained with.
+
+    With `foreign_outside=False`, data sharing no source with the card are split as a whole, as
+    `split_records` does (asking for a model's "test" part of any data, as `training.evaluate
+    --split test` always did).
     """
     trained_sources = set((card.training or {}).get("sources") or [])
     in_scope = [r for r in records if r.source in trained_sources] if trained_sources else list(records)
+    if not in_scope and not foreign_outside:
+        in_scope = list(records)
     assignment = {r.path: OUTSIDE for r in records}
     if not in_scope:
         return assignment, ""
@@ -131,9 +137,10 @@ def assign_splits(records: list[LabelledImage], card) -> tuple[dict[str, str], s
 def common_records(records: list[LabelledImage], cards: list, split: str) -> tuple[list[LabelledImage], list[str]]:
     """Records usable to compare several models on common ground, and the notes of `assign_splits`.
 
-    split: "all"; "train", "validation" or "test" (records in that part of every model's split; an
-    image outside a model's data counts as unseen, so as "test" for it); or "unseen" (records that
-    none of the models trained on: not in any model's "train" part).
+    split: "all"; "train", "validation" or "test" (records in that part of every model's split,
+    `assign_splits(..., foreign_outside=False)`: images of sources a model never trained on are in
+    no part); or "unseen" (records that none of the models trained on: not in any model's "train"
+    part, images of sources it never trained on included).
     """
     if split == "all":
         return list(records), []
@@ -142,13 +149,11 @@ def common_records(records: list[LabelledImage], cards: list, split: str) -> tup
     keep = set(r.path for r in records)
     notes = []
     for card in cards:
-        assignment, note = assign_splits(records, card)
+        assignment, note = assign_splits(records, card, foreign_outside=split == "unseen")
         if note:
             notes.append(note)
         if split == "unseen":
             keep &= {path for path, name in assignment.items() if name != "train"}
-        elif split == "test":
-            keep &= {path for path, name in assignment.items() if name in ("test", OUTSIDE)}
         else:
             keep &= {path for path, name in assignment.items() if name == split}
     return [r for r in records if r.path in keep], notes
