@@ -31,6 +31,7 @@ page = st.navigation([
     st.Page(PAGES["performance"], title="Model performance", icon=":material/monitoring:"),
     st.Page(PAGES["compare"], title="Compare versions", icon=":material/compare:"),
     st.Page(PAGES["gallery"], title="Case gallery", icon=":material/grid_view:"),
+    st.Page(PAGES["evaluate"], title="Evaluate on your data", icon=":material/fact_check:"),
     st.Page(PAGES["about"], title="About", icon=":material/info:"),
 ])
 try:

@@ -18,6 +18,7 @@ PAGES = {
     "compare": "views/compare.py",
     "gallery": "views/gallery.py",
     "about": "views/about.py",
+    "evaluate": "views/evaluate.py",
 }
 UPLOAD_LIMIT_MB = DEFAULT_MAX_BYTES // (1024 * 1024)
 UPLOAD_HELP = (f"PNG, JPEG or DICOM (with or without the .dcm extension), up to {UPLOAD_LIMIT_MB} MB. The image is "

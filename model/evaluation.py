@@ -4,11 +4,20 @@ both call `evaluation_report`, so every report has one shape.
 
     kept, probabilities, failed = predict_records(clf, records)
     report = evaluation_report(y_true, probabilities, clf.labels, [r.source for r in kept])
+
+Several models on the same images (each image decoded once, lung masks shared between models with
+the same lung model; an image any model cannot take is skipped for all):
+
+    report = evaluate_models(classifiers, records, resamples=1000)   # {"models": {id: ...}, "comparisons": [...]}
 """
 from __future__ import annotations
 
+from collections import Counter
+from itertools import combinations
+
 import numpy as np
 
+from model.bootstrap import DEFAULT_RESAMPLES, LEVEL, auc_intervals, fast_auc, paired_auc_difference
 from model.inputs.intake import XrayInputError, load_xray
 from model.metrics import classification_report
 
@@ -76,3 +85,182 @@ def evaluate(clf, records, batch_size: int = 32) -> dict:
                    "skipped": [{"path": p, "reason": r} for p, r in failed],
                    "unknown_label_images": len(records) - len(known)})
     return report
+
+
+# --------------------------------------------------------------------------- several models, one set of images
+
+
+def predict_many(classifiers, records, batch_size: int = 32, progress=None, load=None):
+    """Probabilities of several classifiers on the same images.
+
+    Each image is decoded once (`load(record)` gives bytes or a path; default the record's path);
+    lung-cropped models that share a lung model get one segmentation per image. An image that any
+    model cannot take is skipped for all, so every model is scored on exactly the same images.
+
+    Returns:
+        (kept records, {model id: (N, K) probabilities}, [(path, reason)] of skipped images).
+    """
+    load = load or (lambda record: record.path)
+    ids = [clf.card.id for clf in classifiers]
+    if len(set(ids)) != len(ids):
+        raise ValueError("each model may be evaluated only once")
+    kept, failed = [], []
+    pending = {model_id: [] for model_id in ids}
+    chunks = {model_id: [] for model_id in ids}
+
+    def flush():
+        for clf in classifiers:
+            if pending[clf.card.id]:
+                chunks[clf.card.id].append(clf.predict_inputs(np.stack(pending[clf.card.id]), batch_size))
+                pending[clf.card.id] = []
+
+    for done, record in enumerate(records, start=1):
+        try:
+            pixels = load_xray(load(record)).pixels
+            masks, arrays = {}, []
+            for clf in classifiers:
+                mask = None
+                if clf.card.prep.lung_crop:
+                    lung_id = clf.card.prep.lung_model
+                    if lung_id not in masks:
+                        masks[lung_id] = clf.segmenter.mask(pixels)
+                    mask = masks[lung_id]
+                arrays.append(clf.prepare(pixels, mask).array)
+        except (XrayInputError, OSError, ValueError, KeyError) as exc:
+            failed.append((record.path, " ".join(str(exc).split()) or type(exc).__name__))
+        else:
+            kept.append(record)
+            for model_id, array in zip(ids, arrays):
+                pending[model_id].append(array)
+        if len(pending[ids[0]]) >= batch_size:
+            flush()
+        if progress is not None:
+            progress(done, len(records))
+    flush()
+    probabilities = {clf.card.id: (np.concatenate(chunks[clf.card.id]) if chunks[clf.card.id]
+                                   else np.zeros((0, len(clf.labels)))) for clf in classifiers}
+    return kept, probabilities, failed
+
+
+def unknown_label_rows(records, probabilities, labels) -> dict:
+    """What a model called the images whose label it does not know: {label: {"n", "predicted": {class: count}}}."""
+    known = set(labels)
+    rows: dict[str, Counter] = {}
+    for record, p in zip(records, probabilities):
+        if record.label not in known:
+            rows.setdefault(record.label, Counter())[labels[int(np.argmax(p))]] += 1
+    return {label: {"n": int(sum(counts.values())),
+                    "predicted": {name: int(counts.get(name, 0)) for name in labels}}
+            for label, counts in sorted(rows.items())}
+
+
+def model_report(card, records, probabilities, resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> dict:
+    """One model's report on scored records: `evaluation_report` on the images whose label it knows,
+    with bootstrap intervals (`auc_ci`) on the macro and per-class AUC and on each source's macro
+    AUC, plus the rows of labels it does not know."""
+    labels = list(card.labels)
+    probabilities = np.asarray(probabilities, dtype=np.float64).reshape(len(records), len(labels))
+    known = np.array([r.label in labels for r in records], dtype=bool)
+    kept = [r for r, k in zip(records, known) if k]
+    y_true = np.array([labels.index(r.label) for r in kept], dtype=int)
+    probs = probabilities[known]
+    report = evaluation_report(y_true, probs, labels, [r.source for r in kept])
+    intervals = auc_intervals(y_true, probs, labels, resamples, seed)
+    report["macro"]["auc_ci"] = intervals["macro"]
+    for label in labels:
+        report["per_class"][label]["auc_ci"] = intervals["per_class"][label]
+    if "per_source" in report:
+        sources = np.array([r.source for r in kept], dtype=object)
+        for source, sub in report["per_source"].items():
+            mask = sources == source
+            sub["macro"]["auc_ci"] = auc_intervals(y_true[mask], probs[mask], labels, resamples, seed)["macro"]
+    report.update({"model": card.id, "version": card.version, "n_images": int(len(records)),
+                   "unknown_labels": unknown_label_rows(records, probabilities, labels),
+                   "unknown_label_images": int((~known).sum()),
+                   "bootstrap": {"resamples": intervals["resamples"], "seed": seed, "level": LEVEL}})
+    return report
+
+
+def within_source_auc(records, probabilities, labels, source: str, positive: str = "COVID-19",
+                      negative: str = "Pneumonia") -> dict:
+    """AUC of P(`positive`) separating `positive` from `negative` images of one source: a figure the
+    source itself cannot explain (both classes come from the same collection). None when undefined."""
+    if positive not in labels:
+        return {"auc": None, "n": 0}
+    column = list(labels).index(positive)
+    picked = [(r.label == positive, p[column]) for r, p in zip(records, probabilities)
+              if r.source == source and r.label in (positive, negative)]
+    if not picked:
+        return {"auc": None, "n": 0}
+    is_positive, scores = np.array([x[0] for x in picked]), np.array([x[1] for x in picked])
+    auc = fast_auc(is_positive, scores)
+    return {"auc": None if np.isnan(auc) else auc, "n": len(picked)}
+
+
+def compare_pair(records, cards: dict, probabilities: dict, a: str, b: str, resamples: int = DEFAULT_RESAMPLES,
+                 seed: int = 0) -> dict:
+    """Paired bootstrap of the macro AUC difference B - A on the images whose label both models know,
+    over the classes both have."""
+    shared = [label for label in cards[a].labels if label in cards[b].labels]
+    known = np.array([r.label in shared for r in records], dtype=bool)
+    y_true = np.array([shared.index(r.label) for r, k in zip(records, known) if k], dtype=int)
+
+    def columns(model_id):
+        order = [list(cards[model_id].labels).index(label) for label in shared]
+        return np.asarray(probabilities[model_id], np.float64)[known][:, order]
+
+    result = paired_auc_difference(y_true, columns(a), columns(b), shared, resamples, seed)
+    return {"a": a, "b": b, "labels": shared, **result}
+
+
+def disagreements(records, cards: dict, probabilities: dict) -> list[dict]:
+    """Images where the models' predicted classes differ: {"path", "label", "source", "predicted": {id: label},
+    "confidence": {id: p}}, largest probability spread first."""
+    ids = list(cards)
+    rows = []
+    for i, record in enumerate(records):
+        predicted = {m: cards[m].labels[int(np.argmax(probabilities[m][i]))] for m in ids}
+        if len(set(predicted.values())) > 1:
+            confidence = {m: float(np.max(probabilities[m][i])) for m in ids}
+            rows.append({"index": i, "path": record.path, "label": record.label, "source": record.source,
+                         "predicted": predicted, "confidence": confidence,
+                         "spread": max(confidence.values()) - min(confidence.values())})
+    return sorted(rows, key=lambda row: (-len(set(row["predicted"].values())), -row["spread"], row["path"]))
+
+
+def multi_model_report(records, cards: dict, probabilities: dict, resamples: int = DEFAULT_RESAMPLES,
+                       seed: int = 0, failed=()) -> dict:
+    """The report of several models on the same scored records.
+
+    Returns:
+        {"n_images", "labels_in_data" ({label: count}), "skipped" ([{path, reason}]), "bootstrap",
+        "models" ({id: `model_report`}), "comparisons" (`compare_pair` for every pair in order, B after A),
+        "within_source" ({source: {id: {"auc", "n"}}} COVID-19 vs Pneumonia where a source has both),
+        "disagreements" (the first 200 of `disagreements`)}.
+    """
+    ids = list(cards)
+    records = list(records)
+    if not records:
+        return {"n_images": 0, "labels_in_data": {}, "skipped": [{"path": p, "reason": r} for p, r in failed],
+                "bootstrap": {"resamples": int(resamples), "seed": seed, "level": LEVEL}, "models": {},
+                "comparisons": [], "within_source": {}, "disagreements": []}
+    models = {m: model_report(cards[m], records, probabilities[m], resamples, seed) for m in ids}
+    comparisons = [compare_pair(records, cards, probabilities, a, b, resamples, seed) for a, b in combinations(ids, 2)]
+    within = {}
+    for source in sorted({r.source for r in records if r.source}):
+        labels_here = {r.label for r in records if r.source == source}
+        if {"COVID-19", "Pneumonia"} <= labels_here:
+            within[source] = {m: within_source_auc(records, probabilities[m], cards[m].labels, source) for m in ids}
+    return {"n_images": len(records), "labels_in_data": dict(sorted(Counter(r.label for r in records).items())),
+            "skipped": [{"path": p, "reason": r} for p, r in failed],
+            "bootstrap": {"resamples": int(resamples), "seed": seed, "level": LEVEL},
+            "models": models, "comparisons": comparisons, "within_source": within,
+            "disagreements": disagreements(records, cards, probabilities)[:200] if len(ids) > 1 else []}
+
+
+def evaluate_models(classifiers, records, batch_size: int = 32, resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
+                    progress=None, load=None) -> dict:
+    """Score every classifier on the same records (see `predict_many`) and build `multi_model_report`."""
+    kept, probabilities, failed = predict_many(classifiers, records, batch_size, progress, load)
+    cards = {clf.card.id: clf.card for clf in classifiers}
+    return multi_model_report(kept, cards, probabilities, resamples, seed, failed)

@@ -42,6 +42,8 @@ def roc_auc(positive: np.ndarray, scores: np.ndarray) -> float | None:
 def roc_curve(positive: np.ndarray, scores: np.ndarray, max_points: int = MAX_ROC_POINTS) -> dict:
     """False- and true-positive rates at every distinct threshold, thinned to `max_points`."""
     positive = np.asarray(positive, dtype=bool)
+    if len(positive) == 0:
+        return {"fpr": [0.0], "tpr": [0.0]}
     order = np.argsort(-np.asarray(scores), kind="mergesort")
     scores_sorted, pos_sorted = np.asarray(scores)[order], positive[order]
     distinct = np.r_[np.flatnonzero(np.diff(scores_sorted)), len(scores_sorted) - 1]

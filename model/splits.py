@@ -94,3 +94,66 @@ def split_records(records: list[LabelledImage], card, split: str) -> list[Labell
     seed = int((card.training or {}).get("seed", 42))
     make = hash_split if split_method(card) == "hash" else patient_split
     return make(records, seed=seed)[split]
+
+
+OUTSIDE = "outside"  # An image the model's training data never held (another source).
+
+
+def assign_splits(records: list[LabelledImage], card, foreign_outside: bool = True) -> tuple[dict[str, str], str]:
+    """Which part of the model's own split each record fell in: {path: "train" | "validation" |
+    "test" | "outside"}, and a note ("" when the split could be re-made as recorded).
+
+    When the card lists its training sources, records of other sources (or naming none: a team's
+    own images) were never in the model's data ("outside") and the split is re-made on the others only,
+    so a pool that grew by new sources (manifest v2) still gives a legacy model its v1 split. For a
+    legacy (dealt) split, the re-made training count is checked against the card's; when they differ
+    the note says that the split may not match the one the model was trained with.
+
+    With `foreign_outside=False`, data sharing no source with the card are split as a whole, as
+    `split_records` does (asking for a model's "test" part of any data, as `training.evaluate
+    --split test` always did).
+    """
+    trained_sources = set((card.training or {}).get("sources") or [])
+    in_scope = [r for r in records if r.source in trained_sources] if trained_sources else list(records)
+    if not in_scope and not foreign_outside:
+        in_scope = list(records)
+    assignment = {r.path: OUTSIDE for r in records}
+    if not in_scope:
+        return assignment, ""
+    seed = int((card.training or {}).get("seed", 42))
+    make = hash_split if split_method(card) == "hash" else patient_split
+    parts = make(in_scope, seed=seed)
+    for name, items in parts.items():
+        for record in items:
+            assignment[record.path] = name
+    note = ""
+    recorded = (((card.training or {}).get("splits") or {}).get("train") or {}).get("images")
+    if split_method(card) != "hash" and recorded is not None and recorded != len(parts["train"]):
+        note = (f"The split of {card.id} was re-made on different data than it was trained on ({len(parts['train'])} "
+                f"training images here, {recorded} recorded), so it may not match its real split.")
+    return assignment, note
+
+
+def common_records(records: list[LabelledImage], cards: list, split: str) -> tuple[list[LabelledImage], list[str]]:
+    """Records usable to compare several models on common ground, and the notes of `assign_splits`.
+
+    split: "all"; "train", "validation" or "test" (records in that part of every model's split,
+    `assign_splits(..., foreign_outside=False)`: images of sources a model never trained on are in
+    no part); or "unseen" (records that none of the models trained on: not in any model's "train"
+    part, images of sources it never trained on included).
+    """
+    if split == "all":
+        return list(records), []
+    if split not in (*SPLIT_NAMES, "unseen"):
+        raise ValueError(f"split must be one of {('all', *SPLIT_NAMES, 'unseen')}, got {split!r}")
+    keep = set(r.path for r in records)
+    notes = []
+    for card in cards:
+        assignment, note = assign_splits(records, card, foreign_outside=split == "unseen")
+        if note:
+            notes.append(note)
+        if split == "unseen":
+            keep &= {path for path, name in assignment.items() if name != "train"}
+        else:
+            keep &= {path for path, name in assignment.items() if name == split}
+    return [r for r in records if r.path in keep], notes

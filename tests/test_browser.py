@@ -59,10 +59,15 @@ def server(tmp_path_factory):
     pytest.importorskip("playwright.sync_api")
     registry = tmp_path_factory.mktemp("browser-registry")
     write_tiny_entry(registry, "tiny-a", default=True)
+    write_tiny_entry(registry, "tiny-b", seed=1)
+    data = tmp_path_factory.mktemp("browser-data") / "hospital"
+    for k, folder in enumerate(("COVID", "Normal", "Viral Pneumonia", "Tuberculosis")):
+        (data / folder).mkdir(parents=True)
+        for i in range(4):
+            (data / folder / f"case{i}.png").write_bytes(png_bytes(synthetic_radiograph(96, seed=10 * k + i)))
     port = free_port()
     log = tmp_path_factory.mktemp("browser-server") / "streamlit.log"
-    env = {**os.environ, "CXR_REGISTRY": str(registry), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env.pop("CXR_DATA", None)
+    env = {**os.environ, "CXR_REGISTRY": str(registry), "TF_CPP_MIN_LOG_LEVEL": "3", "CXR_DATA": str(data.parent)}
     command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
                "--browser.gatherUsageStats", "false"]
@@ -117,3 +122,30 @@ def test_upload_shows_overlay_and_keeps_a_screenshot(server, tmp_path):
         finally:
             browser.close()
     assert (OUTPUT / "diagnose.png").stat().st_size > 10_000
+
+
+def test_one_evaluation_run_on_a_configured_folder(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    OUTPUT.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
+            expect.set_options(timeout=PAGE_TIMEOUT_MS)
+            page.route("**/*", local_only)
+            page.goto(f"{server}/evaluate")
+            expect(page.get_by_role("heading", name="Evaluate on your data")).to_be_visible()
+            expect(page.get_by_text("16 images from")).to_be_visible()
+            page.get_by_role("button", name="Evaluate").click()
+            expect(page.get_by_role("heading", name="Figures side by side")).to_be_visible()
+            expect(page.get_by_text("Scored 16 images.")).to_be_visible()
+            expect(page.get_by_role("button", name="Download the report (CSV)")).to_be_visible()
+            expect(page.get_by_text("Labels the versions do not know")).to_be_visible()
+            assert page.locator('[data-testid="stException"]').count() == 0
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(OUTPUT / "evaluate.png"), full_page=True)
+        finally:
+            browser.close()
+    assert (OUTPUT / "evaluate.png").stat().st_size > 10_000

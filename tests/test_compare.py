@@ -99,3 +99,13 @@ def test_map_similarity():
     small = smooth[::2, ::2]
     assert map_similarity(small, smooth) > 0.99
     assert map_similarity(small, smooth[::-1, ::-1]) < -0.99
+
+
+def test_agreement_text_is_neutral_and_lists_every_answer():
+    from model.present.compare import agreement_text
+
+    headline, answers = agreement_text({"a": _prediction(0.7, 0.2, 0.1), "b": _prediction(0.4, 0.3, 0.3)})
+    assert headline.startswith("All 2 versions output COVID-19") and "wrong together" in headline
+    assert answers == ["a: COVID-19 (70%)", "b: COVID-19 (40%)"]
+    headline, answers = agreement_text({"a": _prediction(0.7, 0.2, 0.1), "b": _prediction(0.1, 0.2, 0.7)})
+    assert headline.startswith("The versions disagree: 2 different answers") and answers[1] == "b: Pneumonia (70%)"

@@ -248,9 +248,10 @@ def test_compare_page_with_two_versions(app, registry_env):
     predictions = {m: expected_prediction(registry_env, m, IMAGE) for m in ("tiny-a", "tiny-b")}
     assert [m.value for m in at.metric if m.label == "Model output"] == [p.label for p in predictions.values()]
     assert len(at.image) == 2 and all(i.captions[0].startswith("Grad-CAM for ") for i in at.image)
-    verdict = texts(at.success) + texts(at.warning)
+    assert not at.success, "agreement is not correctness: the box is neutral"
     agree = predictions["tiny-a"].label == predictions["tiny-b"].label
-    assert len(verdict) == 1 and verdict[0].startswith("All versions output" if agree else "The versions disagree")
+    assert any(text.startswith("All 2 versions output" if agree else "The versions disagree") for text in texts(at.markdown))
+    assert any(f"- tiny-a: {predictions['tiny-a'].label} (" in text for text in texts(at.markdown))
     pairs = at.dataframe[-1].value
     assert list(pairs[["model A", "model B"]].iloc[0]) == ["tiny-a", "tiny-b"]
     assert -1.0 <= pairs["map similarity (Spearman)"].iloc[0] <= 1.0
@@ -296,14 +297,18 @@ def test_gallery_scores_labelled_folders(app, tmp_path, monkeypatch):
     assert sum(1 for image in at.image if not image.captions[0]) == 3  # Thumbnails have no caption.
 
 
-def test_gallery_accepts_a_typed_path(app, tmp_path):
-    data = write_class_folders(tmp_path / "typed", per_class=2)
+def test_gallery_reads_only_configured_roots_and_refuses_other_paths(app, tmp_path, monkeypatch):
+    data = write_class_folders(tmp_path / "root" / "typed", per_class=2)
+    monkeypatch.setenv("CXR_DATA", str(tmp_path / "root"))
     at = open_page(app, "gallery")
-    at.text_input(key="data_path").input(str(data)).run()
     no_failure(at)
-    assert len(at.image) == 6
-    at.text_input(key="data_path").input(str(tmp_path / "missing")).run()
-    assert texts(at.warning) == ["Nothing was found at that path; please check it."]
+    assert not at.text_input, "no free path box: only what the configured roots hold"
+    assert at.selectbox(key="gallery_data").value == data.resolve()
+    assert len([i for i in at.image if not i.captions[0]]) == 6
+    at.query_params["data"] = str(tmp_path)
+    at.run()
+    assert not at.exception and not at.image
+    assert texts(at.error) == ["That path is outside the data folders this server is configured to read."]
 
 
 def test_about_page_lists_models_sources_and_licences(app):
@@ -317,7 +322,7 @@ def test_about_page_lists_models_sources_and_licences(app):
     assert any("not a diagnosis" in text for text in texts(at.markdown))
 
 
-@pytest.mark.parametrize("page", ["diagnose", "performance", "compare", "gallery", "about"])
+@pytest.mark.parametrize("page", ["diagnose", "performance", "compare", "gallery", "about", "evaluate"])
 def test_every_page_explains_an_empty_registry(tmp_path, monkeypatch, page):
     monkeypatch.setenv("CXR_REGISTRY", str(tmp_path))
     st.cache_data.clear()

@@ -1,5 +1,9 @@
-"""Compare versions: training curves, test metrics, explanation reports, what changed and, on one image,
-predictions, maps and lung attention side by side."""
+"""Compare versions: figures on common ground (the same images, none of which any compared version
+trained on, with bootstrap intervals, per source and within source), training curves, explanation
+reports, what changed and, on one image, predictions, maps and lung attention side by side.
+
+Common ground needs labelled data under the configured roots (`CXR_DATA`); without them the page
+says so and falls back to each version's own internal test figures, labelled as such."""
 from __future__ import annotations
 
 from itertools import combinations
@@ -8,10 +12,23 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import caching, widgets
+from model.data import (
+    DATA_ENV,
+    DataPathError,
+    data_roots,
+    find_datasets,
+    read_dataset,
+    records_within,
+    resolve_in_roots,
+    short_name,
+)
 from model.explain import METHODS
 from model.present import charts, text
-from model.present.compare import metrics_comparison, prediction_agreement
+from model.present.compare import agreement_text, metrics_comparison
+from model.present.evaluation import comparison_sentence, comparison_table, disagreement_table, per_source_table, summary_table
+from model.present.gallery import sample_records
 from model.present.overlay import render_overlay
+from model.splits import common_records
 from model.trust.agreement import map_similarity
 from model.trust.attention import lung_attention as measure_lung_attention
 from model.trust.explanations import ExplanationReport
@@ -49,11 +66,93 @@ def curves_section(chosen: list[str]) -> None:
 
 
 def metrics_section(chosen: list[str]) -> None:
+    """Each version's own internal test figures (metrics.json): the fallback without common ground."""
     reports = {model_id: caching.metrics_or_empty(caching.model_key(model_id)) for model_id in chosen}
     table = metrics_comparison(reports)
     st.dataframe(highlight_best(table, chosen), width="stretch", height=38 + 35 * len(table))
     st.caption("Green: the best model for that figure (lowest for ECE). Bold: the models differ by 0.05 or "
-               "more. All figures are on each model's own internal test split, which may not be the same images.")
+               "more. All figures are on each model's own internal test split, which may not be the same images, "
+               "and have no intervals: differences of 0.01-0.02 AUC on a few hundred images can be noise.")
+
+
+COMMON = "compare_common"
+COMMON_SCOPES = {"unseen": "Images none of these versions trained on", "test": "Images in every version's test split",
+                 "all": "All images (includes training images: flatters the versions)"}
+COMMON_PER_LABEL = {"30 per label": 30, "60 per label": 60, "150 per label": 150, "All": None}
+
+
+def common_ground_section(cards_by_id: dict, chosen: list[str]) -> None:
+    """The versions scored on the same images, by default ones none of them trained on, with intervals."""
+    roots = data_roots()
+    datasets = find_datasets(roots) if roots else []
+    if not datasets:
+        st.info(f"No labelled data is configured (`{DATA_ENV}`), so the versions cannot be scored on common ground "
+                "here. Below: each version's own internal test figures, which are not on the same images.",
+                icon=":material/settings:")
+        metrics_section(chosen)
+        return
+    controls = st.columns([3, 3, 2, 2])
+    choice = controls[0].selectbox("Labelled data", datasets, key="compare_data",
+                                   format_func=lambda path: short_name(path, roots))
+    scope = controls[1].selectbox("Images", list(COMMON_SCOPES), format_func=COMMON_SCOPES.get, key="compare_scope")
+    per_label = controls[2].selectbox("How many", list(COMMON_PER_LABEL), key="compare_limit",
+                                      help="A fixed sample per label keeps the page quick; intervals show what it costs.")
+    resamples = controls[3].selectbox("Bootstrap resamples", [200, 1000], index=1, key="compare_resamples")
+    try:
+        path = resolve_in_roots(choice, roots)
+        records = records_within(read_dataset(path, keep_unknown=True), roots)[0]
+    except DataPathError as exc:
+        st.error(str(exc))
+        return
+    except (OSError, ValueError) as exc:
+        st.error(f"The labelled data could not be read: {' '.join(str(exc).split())}")
+        return
+    records, notes = common_records(records, [cards_by_id[m] for m in chosen], scope)
+    for note in notes:
+        st.caption(f":orange[:material/report: {note}]")
+    records = sample_records(records, COMMON_PER_LABEL[per_label], seed=0)
+    if not records:
+        st.info("No image is left on common ground for these versions; choose other data or images.")
+        return
+    signature = (tuple(chosen), str(path), scope, per_label, resamples, tuple(caching.model_key(m) for m in chosen))
+    stored = st.session_state.get(COMMON)
+    if not stored or stored["signature"] != signature:
+        classifiers = [caching.classifier(caching.model_key(model_id)) for model_id in chosen]
+        if any(clf is None for clf in classifiers):
+            return
+        from model.evaluation import evaluate_models
+
+        bar = st.progress(0.0, text="Scoring on common ground…")
+        report = evaluate_models(classifiers, records, batch_size=16, resamples=resamples,
+                                 progress=lambda done, total: bar.progress(done / max(total, 1),
+                                                                           text=f"Scoring image {done} of {total}…"))
+        bar.empty()
+        stored = {"signature": signature, "report": report}
+        st.session_state[COMMON] = stored
+    report = stored["report"]
+    if report["n_images"] == 0:
+        st.warning("No image could be scored.")
+        return
+    table = summary_table(report)
+    st.dataframe(table, width="stretch", height=38 + 35 * len(table))
+    st.caption(f"The same {report['n_images']:,} images for every version ({COMMON_SCOPES[scope].lower()}, from "
+               f"{short_name(path, roots)}); in brackets the 95% bootstrap interval.")
+    for pair in report["comparisons"]:
+        st.markdown(f"- {comparison_sentence(pair)}")
+    with st.expander("Paired comparisons in detail"):
+        st.dataframe(comparison_table(report), hide_index=True, width="stretch")
+    sources = per_source_table(report)
+    if len(sources):
+        st.markdown("**Per source and within source**")
+        st.dataframe(sources, hide_index=True, width="stretch")
+        st.caption("Within source: COVID-19 against Pneumonia among the films of one collection, a figure the "
+                   "collection's own look cannot explain.")
+    disagree = disagreement_table(report)
+    st.markdown(f"**Where they disagree:** {len(report['disagreements'])} of {report['n_images']} images.")
+    if not disagree.empty:
+        st.dataframe(disagree, hide_index=True, width="stretch")
+    with st.expander("Each version's own internal test figures (not the same images)"):
+        metrics_section(chosen)
 
 
 def _figure(value, spec: str) -> str:
@@ -161,15 +260,11 @@ def lung_attention(image_digest: str, xray, card, on_image) -> None:
 
 
 def agreement_section(predictions: dict, maps: dict) -> None:
-    agreement = prediction_agreement(predictions)
-    if agreement["all_agree"]:
-        st.success(f"All versions output **{agreement['majority']}**; the largest difference in any class "
-                   f"probability is {agreement['max_probability_gap']:.1%}.", icon=":material/check_circle:")
-    else:
-        votes = ", ".join(f"{model_id}: {label}" for model_id, label in agreement["labels"].items())
-        st.warning(f"The versions disagree ({votes}); majority {agreement['majority']} "
-                   f"({agreement['agreement']:.0%}). Largest probability difference "
-                   f"{agreement['max_probability_gap']:.1%}.", icon=":material/warning:")
+    """What each version said, in a neutral box: agreement is not correctness."""
+    headline, answers = agreement_text(predictions)
+    with st.container(border=True):
+        st.markdown(headline)
+        st.markdown("\n".join(f"- {answer}" for answer in answers))
     pairs = [{"model A": a, "model B": b, "map similarity (Spearman)": map_similarity(maps[a], maps[b])}
              for a, b in combinations(maps, 2)]
     st.dataframe(pd.DataFrame(pairs), hide_index=True, width="content",
@@ -195,8 +290,8 @@ def main() -> None:
         return
     st.subheader("Training curves")
     curves_section(chosen)
-    st.subheader("Test metrics side by side")
-    metrics_section(chosen)
+    st.subheader("Figures on common ground")
+    common_ground_section(cards_by_id, chosen)
     st.subheader("Explanation reports side by side")
     explanation_section(chosen)
     st.subheader("What changed")

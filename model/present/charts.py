@@ -186,3 +186,25 @@ def faithfulness_figure(curves: dict, height: int = 220) -> go.Figure:
                          legend={"orientation": "h", "y": -0.35}, yaxis={"range": [0, 1], "title": "probability"},
                          xaxis={"title": "% of pixels, most salient first"})
     return figure
+
+
+def roc_overlay(reports: dict[str, dict], label: str) -> go.Figure:
+    """The ROC curve of one class (against the rest) for several models on the same images, AUC and
+    its interval in the legend; `reports` is {model id: report with `roc` and `per_class`}."""
+    fig = go.Figure()
+    for model_id, report in reports.items():
+        curve = (report.get("roc") or {}).get(label)
+        if not curve:
+            continue
+        values = report["per_class"].get(label, {})
+        interval = values.get("auc_ci")
+        name = f"{model_id} ({_auc_text(values.get('auc'))}"
+        name += f", 95% {interval[0]:.2f}-{interval[1]:.2f})" if interval else ")"
+        fig.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=name))
+    if not fig.data:
+        return _empty(f"No model has a ROC curve for {label}.", 420)
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line=dict(dash="dash", color="grey")))
+    fig.update_xaxes(title="false-positive rate", range=[0, 1])
+    fig.update_yaxes(title="true-positive rate", range=[0, 1.02])
+    fig.update_layout(legend=dict(orientation="h", y=-0.25))
+    return _layout(fig, title=f"ROC curves, {label} against the rest", height=460)

@@ -104,3 +104,23 @@ def _max_gap(predictions: list) -> float:
     shared = set.intersection(*(set(d) for d in as_dicts))
     gaps = [max(d[label] for d in as_dicts) - min(d[label] for d in as_dicts) for label in shared]
     return float(max(gaps, default=0.0))
+
+
+def agreement_text(predictions: dict) -> tuple[str, list[str]]:
+    """A neutral headline on how far several versions agree on one image, and one line per version
+    saying what it output and how sure it was. Agreement is not correctness: all versions can be
+    wrong together (they share data and its shortcuts), so the headline never reads as a verdict.
+
+    Returns:
+        (headline, ["<model id>: <label> (<probability>)", ...]) in the given order.
+    """
+    agreement = prediction_agreement(predictions)
+    answers = [f"{model_id}: {p.label} ({p.confidence:.0%})" for model_id, p in predictions.items()]
+    gap = agreement["max_probability_gap"]
+    if agreement["all_agree"]:
+        headline = (f"All {len(predictions)} versions output {agreement['majority']}; their probabilities differ by "
+                    f"up to {gap:.0%}. Versions trained on the same data can be wrong together.")
+    else:
+        headline = (f"The versions disagree: {len(set(agreement['labels'].values()))} different answers, "
+                    f"probabilities up to {gap:.0%} apart.")
+    return headline, answers

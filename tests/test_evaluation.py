@@ -1,0 +1,291 @@
+"""Evaluating versions on a team's own labelled images: bootstrap intervals, several models on the
+same images, labels the models do not know, the CLI contract, labelled ZIPs (hostile ones too) and
+the configured data roots."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.archive import ArchiveError, read_labelled_zip
+from model.bootstrap import auc_intervals, fast_auc, paired_auc_difference
+from model.data import DataPathError, LabelledImage, data_roots, find_datasets, read_dataset, resolve_in_roots
+from model.metrics import roc_auc
+from model.splits import assign_splits, common_records
+from tests.support import LABELS, png_bytes, synthetic_radiograph
+
+ROOT = Path(__file__).resolve().parents[1]
+CLASS_FOLDERS = ("COVID", "Normal", "Viral Pneumonia", "Tuberculosis")
+
+
+def write_labelled_folder(root: Path, per_class: int = 3, folders=CLASS_FOLDERS, size: int = 64) -> Path:
+    for k, folder in enumerate(folders):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            pixels = synthetic_radiograph(size, seed=10 * k + i, lesion=(0.4, 0.3) if k % 2 else None)
+            (root / folder / f"case{i}.png").write_bytes(png_bytes(pixels))
+    return root
+
+
+def zip_bytes(members: dict[str, bytes], symlinks: dict[str, str] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+        for name, target in (symlinks or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, target)
+    return buffer.getvalue()
+
+
+IMAGE = png_bytes(synthetic_radiograph(64, seed=1))
+
+
+# --------------------------------------------------------------------------- bootstrap
+
+
+def test_fast_auc_matches_the_reference_with_ties():
+    rng = np.random.default_rng(0)
+    positive = rng.random(300) < 0.4
+    scores = np.round(rng.random(300) + 0.3 * positive, 1)  # many ties
+    assert fast_auc(positive, scores) == pytest.approx(roc_auc(positive, scores))
+    assert np.isnan(fast_auc(np.ones(4, bool), np.arange(4.0)))
+
+
+def test_auc_intervals_contain_the_estimate_narrow_with_more_images_and_are_seeded():
+    rng = np.random.default_rng(1)
+
+    def data(n):
+        y = rng.integers(0, 3, n)
+        p = rng.dirichlet(np.ones(3), n)
+        p[np.arange(n), y] += 0.6
+        return y, p / p.sum(axis=1, keepdims=True)
+
+    y, p = data(120)
+    small = auc_intervals(y, p, LABELS, resamples=300, seed=4)
+    assert small == auc_intervals(y, p, LABELS, resamples=300, seed=4)
+    low, high = small["macro"]
+    from model.metrics import classification_report
+
+    assert low < classification_report(y, p, LABELS)["macro"]["auc"] < high
+    y2, p2 = data(2000)
+    large = auc_intervals(y2, p2, LABELS, resamples=300, seed=4)
+    assert large["macro"][1] - large["macro"][0] < high - low
+    assert set(small["per_class"]) == set(LABELS)
+    # A class without images has no interval; nothing at all gives none.
+    assert auc_intervals(np.zeros(10, int), p[:10], LABELS, resamples=50)["per_class"]["COVID-19"] is None
+    assert auc_intervals([], np.zeros((0, 3)), LABELS)["macro"] is None
+
+
+def test_paired_difference_sees_a_better_model_and_not_a_copy():
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 3, 300)
+    weak = rng.dirichlet(np.ones(3), 300)
+    strong = weak.copy()
+    strong[np.arange(300), y] += 0.8
+    better = paired_auc_difference(y, weak, strong, LABELS, resamples=300, seed=0)
+    assert better["difference"] > 0 and better["interval"][0] > 0 and better["share_b_better"] == 1.0
+    same = paired_auc_difference(y, weak, weak, LABELS, resamples=100, seed=0)
+    assert same["difference"] == 0 and same["interval"] == [0.0, 0.0] and same["share_b_better"] == 0.0
+
+
+# --------------------------------------------------------------------------- several models, same images
+
+
+def test_evaluate_models_same_images_unknown_labels_and_skips(registry_env, tmp_path):
+    from model.classifier import Classifier
+    from model.evaluation import evaluate_models
+
+    data = write_labelled_folder(tmp_path / "hospital")
+    (data / "Normal" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 50)
+    records = read_dataset(data, keep_unknown=True)
+    assert {r.label for r in records} == {"COVID-19", "Normal", "Pneumonia", "Tuberculosis"}
+    classifiers = [Classifier.load(m, registry_env) for m in ("tiny-a", "tiny-b")]
+    seen = []
+    report = evaluate_models(classifiers, records, batch_size=4, resamples=200,
+                             progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (13, 13)
+    assert report["n_images"] == 12 and [Path(s["path"]).name for s in report["skipped"]] == ["broken.png"]
+    for model_id in ("tiny-a", "tiny-b"):
+        model = report["models"][model_id]
+        assert model["n_images"] == 12 and model["n"] == 9
+        low, high = model["macro"]["auc_ci"]
+        assert 0 <= low <= model["macro"]["auc"] <= high <= 1
+        assert model["unknown_labels"]["Tuberculosis"]["n"] == 3
+        assert sum(model["unknown_labels"]["Tuberculosis"]["predicted"].values()) == 3
+        assert model["per_source"]["hospital"]["macro"]["auc_ci"] is not None
+    pair = report["comparisons"][0]
+    assert (pair["a"], pair["b"], pair["n"]) == ("tiny-a", "tiny-b", 9)
+    assert pair["difference"] == pytest.approx(report["models"]["tiny-b"]["macro"]["auc"]
+                                               - report["models"]["tiny-a"]["macro"]["auc"])
+    assert 0.0 <= pair["share_b_better"] <= 1.0
+    json.dumps(report, allow_nan=False)
+
+
+def test_evaluate_models_reads_a_zip_in_memory(registry_env, tmp_path):
+    from model.classifier import Classifier
+    from model.evaluation import evaluate_models
+
+    archive = read_labelled_zip(zip_bytes({"COVID/a.png": IMAGE, "Normal/b.png": IMAGE, "Pneumonia/c.png": IMAGE}))
+    clf = Classifier.load("tiny-a", registry_env)
+    report = evaluate_models([clf], archive.records, resamples=20, load=archive.load)
+    assert report["n_images"] == 3 and report["models"]["tiny-a"]["n"] == 3
+
+
+def test_within_source_auc_and_common_records():
+    from model.evaluation import within_source_auc
+    from model.registry import ModelCard
+
+    records = [LabelledImage(f"/x/{i}.png", label, f"p{i}", "ieee") for i, label in
+               enumerate(["COVID-19", "COVID-19", "Pneumonia", "Pneumonia", "Normal"])]
+    probabilities = np.array([[0.9, 0.05, 0.05], [0.4, 0.2, 0.4], [0.5, 0.1, 0.4], [0.1, 0.1, 0.8], [0, 1, 0]])
+    assert within_source_auc(records, probabilities, LABELS, "ieee") == {"auc": 0.75, "n": 4}
+    assert within_source_auc(records, probabilities, LABELS, "nih")["auc"] is None
+
+    def card(seed, sources):
+        return ModelCard(id=f"m{seed}", display_name="m", version="1", created="2026", architecture="a", labels=LABELS,
+                         preprocessing={"image_size": 32}, explain_layer="c",
+                         training={"seed": seed, "sources": sources, "split_method": "hash"})
+
+    pool = [LabelledImage(f"/x/{i}.png", "Normal", f"p{i}", "a" if i < 80 else "b") for i in range(100)]
+    first, second = card(1, ["a"]), card(2, ["a"])
+    assignment, note = assign_splits(pool, first)
+    assert note == "" and all(assignment[r.path] == "outside" for r in pool[80:])
+    unseen, _ = common_records(pool, [first, second], "unseen")
+    trained = {p for c in (first, second) for p, s in assign_splits(pool, c)[0].items() if s == "train"}
+    assert unseen and not {r.path for r in unseen} & trained
+    assert {r.path for r in pool[80:]} <= {r.path for r in unseen}
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def test_cli_two_models_contract(registry_env, tmp_path):
+    data = write_labelled_folder(tmp_path / "ours")
+    out = tmp_path / "r.json"
+    env = {**os.environ, "CXR_REGISTRY": str(registry_env)}
+    result = subprocess.run([sys.executable, "-m", "training.evaluate", "--model", "tiny-a", "--model", "tiny-b",
+                             "--data", str(data), "--out", str(out), "--bootstrap", "200"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "scoring [" in result.stderr and "Traceback" not in result.stderr
+    report = json.loads(out.read_text())
+    counts = set()
+    for model_id in ("tiny-a", "tiny-b"):
+        model = report["models"][model_id]
+        low, high = model["macro"]["auc_ci"]
+        assert low <= model["macro"]["auc"] <= high
+        counts.add(model["n_images"])
+        assert set(model["unknown_labels"]["Tuberculosis"]["predicted"]) == set(LABELS)
+    assert counts == {12}
+    assert report["comparisons"][0]["interval"] is not None
+    assert "minus tiny-a: macro AUC" in result.stdout and "Tuberculosis" in result.stdout
+
+
+def test_cli_single_model_keeps_its_report_shape(registry_env, tmp_path, capsys):
+    from training import evaluate
+
+    data = write_labelled_folder(tmp_path / "ours", per_class=2, folders=("COVID", "Normal", "Pneumonia"))
+    out = tmp_path / "one.json"
+    assert evaluate.main(["--data", str(data), "--out", str(out), "--bootstrap", "50"]) == 0
+    report = json.loads(out.read_text())
+    assert report["model"] == "tiny-a" and report["n"] == 6 and "per_class" in report and "skipped" in report
+    assert report["macro"]["auc_ci"] is not None
+    empty = tmp_path / "empty" / "COVID"
+    empty.mkdir(parents=True)
+    (empty / "bad.png").write_bytes(b"not an image")
+    assert evaluate.main(["--data", str(empty.parent), "--bootstrap", "0"]) == 1
+    assert evaluate.main(["--model", "nope", "--data", str(data)]) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- labelled ZIPs
+
+
+def test_zip_folder_per_class_and_manifest():
+    archive = read_labelled_zip(zip_bytes({"set/COVID/a.png": IMAGE, "set/Normal/b.png": IMAGE,
+                                           "set/Tuberculosis/c.png": IMAGE, "set/readme.txt": b"hello",
+                                           "__MACOSX/set/._a.png": b"junk"}))
+    assert sorted((r.path, r.label) for r in archive.records) == [
+        ("set/COVID/a.png", "COVID-19"), ("set/Normal/b.png", "Normal"), ("set/Tuberculosis/c.png", "Tuberculosis")]
+    assert ("set/readme.txt", "not an image file") in archive.skipped
+    assert archive.members["set/COVID/a.png"] == IMAGE
+    manifest = b"file,label,source\nimgs/x.png,Normal,ours\nimgs/y.png,COVID-19,ours\nimgs/missing.png,Normal,ours\n"
+    archive = read_labelled_zip(zip_bytes({"data/manifest.csv": manifest, "data/imgs/x.png": IMAGE,
+                                           "data/imgs/y.png": IMAGE}))
+    assert [(r.path, r.label, r.source) for r in archive.records] == [
+        ("data/imgs/x.png", "Normal", "ours"), ("data/imgs/y.png", "COVID-19", "ours")]
+    assert len(archive.skipped) == 1
+
+
+@pytest.mark.parametrize("members, words", [
+    ({"../evil/COVID/a.png": IMAGE}, "'..'"),
+    ({"COVID/../../a.png": IMAGE}, "'..'"),
+    ({"/etc/COVID/a.png": IMAGE}, "absolute"),
+    ({"C:/COVID/a.png": IMAGE}, "absolute"),
+    ({"readme.txt": b"text only"}, "no labelled image"),
+])
+def test_hostile_or_empty_zips_are_refused_with_one_sentence(members, words):
+    with pytest.raises(ArchiveError) as caught:
+        read_labelled_zip(zip_bytes(members))
+    message = str(caught.value)
+    assert words in message and "\n" not in message and message.endswith(".")
+
+
+def test_zip_refuses_symlinks_bombs_too_many_members_and_non_zips():
+    with pytest.raises(ArchiveError, match="symbolic link"):
+        read_labelled_zip(zip_bytes({"COVID/a.png": IMAGE}, symlinks={"Normal/b.png": "/etc/passwd"}))
+    bomb = zip_bytes({f"COVID/{i}.png": bytes(200 * 2**20) for i in range(3)})  # 600 MB of zeros, ~0.6 MB zipped
+    assert len(bomb) < 2 * 2**20
+    with pytest.raises(ArchiveError, match="decompress"):
+        read_labelled_zip(bomb)
+    one_big = zip_bytes({"COVID/a.png": bytes(40 * 2**20), "Normal/b.png": IMAGE})
+    assert [r.path for r in read_labelled_zip(one_big).records] == ["Normal/b.png"]
+    many = zip_bytes({f"COVID/{i}.png": IMAGE for i in range(30)})
+    with pytest.raises(ArchiveError, match="more than the limit"):
+        read_labelled_zip(many, max_members=20)
+    with pytest.raises(ArchiveError, match="upload limit"):
+        read_labelled_zip(many, max_bytes=1000)
+    with pytest.raises(ArchiveError, match="not a readable ZIP"):
+        read_labelled_zip(b"PK\x03\x04 nothing")
+
+
+def test_zip_member_lying_about_its_size_is_read_no_further_than_the_limit():
+    from model.archive import _read
+
+    data = zip_bytes({"COVID/a.png": bytes(5 * 2**20)})
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        with pytest.raises(ArchiveError):
+            _read(archive, archive.infolist()[0], 2**20)
+
+
+# --------------------------------------------------------------------------- configured roots
+
+
+def test_data_roots_resolve_and_refuse_paths_outside(tmp_path):
+    inside = write_labelled_folder(tmp_path / "root" / "hospital", per_class=1, folders=("COVID", "Normal"))
+    other = tmp_path / "root2"
+    other.mkdir()
+    (other / "manifest.csv").write_text("file,label\n", encoding="utf-8")
+    (tmp_path / "secret").mkdir()
+    (inside / "escape").symlink_to(tmp_path / "secret")
+    roots = data_roots(os.pathsep.join([str(tmp_path / "root"), str(other), str(tmp_path / "missing")]))
+    assert roots == [(tmp_path / "root").resolve(), other.resolve()]
+    assert resolve_in_roots(inside, roots) == inside.resolve()
+    for bad in (tmp_path / "secret", inside / "escape", tmp_path / "root" / ".." / "secret", Path("/etc")):
+        with pytest.raises(DataPathError, match="outside the data folders"):
+            resolve_in_roots(bad, roots)
+    with pytest.raises(DataPathError, match="No data folder is configured"):
+        resolve_in_roots(inside, [])
+    found = find_datasets(roots)
+    assert inside.resolve() in found and (other / "manifest.csv").resolve() in found
+    assert all(any(f.is_relative_to(r) for r in roots) for f in found)

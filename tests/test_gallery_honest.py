@@ -1,0 +1,128 @@
+"""A gallery that knows train from test: by default no training image of the selected model, each
+case labelled with its split, labels outside the model's classes explained, the Diagnose threshold
+and legend, "open in Diagnose" with the case loaded."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.data import LabelledImage, read_dataset
+from model.policy import DEFAULT_MAP_THRESHOLD
+from model.present.gallery import colour_bar, gallery_records, score_cases
+from model.splits import assign_splits
+from tests.support import png_bytes, synthetic_radiograph
+
+st = pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+
+
+def write_pool(root: Path, n: int = 24) -> Path:
+    """A manifest of n images from the tiny models' own training source, plus two tuberculosis films."""
+    (root / "images").mkdir(parents=True)
+    lines = ["file,label,source,patient_id"]
+    labels = ["COVID-19", "Normal", "Pneumonia"]
+    for i in range(n):
+        name = f"images/{i}.png"
+        (root / name).write_bytes(png_bytes(synthetic_radiograph(64, seed=i)))
+        lines.append(f"{name},{labels[i % 3]},synthetic,p{i}")
+    for i in range(2):
+        name = f"images/tb{i}.png"
+        (root / name).write_bytes(png_bytes(synthetic_radiograph(64, seed=100 + i)))
+        lines.append(f"{name},Tuberculosis,elsewhere,tb{i}")
+    (root / "manifest.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root / "manifest.csv"
+
+
+def test_gallery_records_default_never_holds_a_training_image(test_registry, tmp_path):
+    from model.registry import read_card
+
+    records = read_dataset(write_pool(tmp_path / "pool"))
+    card = read_card("tiny-a", test_registry)
+    assignment, _ = assign_splits(records, card)
+    assert "train" in assignment.values()
+    chosen, splits, _ = gallery_records(records, card)
+    assert chosen and all(splits[r.path] in ("test", "outside") for r in chosen)
+    assert {r.label for r in chosen if splits[r.path] == "outside"} == {"Tuberculosis"}
+    everything, _, _ = gallery_records(records, card, "all")
+    assert len(everything) == len(records)
+    with pytest.raises(ValueError):
+        gallery_records(records, card, "mine")
+
+
+def test_unknown_labels_are_cases_but_never_errors(test_registry, tmp_path):
+    from model.classifier import Classifier
+
+    clf = Classifier.load("tiny-a", test_registry)
+    records = read_dataset(write_pool(tmp_path / "pool", n=6))
+    cases = score_cases(clf, records, limit_per_label=None, include_unknown=True,
+                        splits={r.path: "test" for r in records})
+    unknown = [c for c in cases if not c.known]
+    assert len(unknown) == 2 and cases[-2:] == unknown and all(c.split == "test" for c in cases)
+    assert all(c.label == "Tuberculosis" and c.predicted in clf.labels for c in unknown)
+    assert len(score_cases(clf, records, limit_per_label=None)) == 6
+
+
+def test_colour_bar_greys_what_the_overlay_leaves_uncoloured():
+    bar = colour_bar(threshold=DEFAULT_MAP_THRESHOLD)
+    assert bar.shape == (14, 256, 3) and bar.dtype == np.uint8
+    assert (bar[:, :40] == 128).all() and not (bar[:, 60] == 128).all()
+
+
+@pytest.fixture()
+def gallery(registry_env, monkeypatch, tmp_path):
+    manifest = write_pool(tmp_path / "pool")
+    monkeypatch.setenv("CXR_DATA", str(tmp_path / "pool"))
+    st.cache_data.clear()
+    at = AppTest.from_file(str(APP), default_timeout=180)
+    at.run()
+    at.switch_page("views/gallery.py").run()
+    return at, manifest
+
+
+def test_gallery_page_shows_no_training_image_by_default_and_explains_unknown_labels(gallery, test_registry):
+    from model.registry import read_card
+
+    at, manifest = gallery
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="gallery_split").value == "test"
+    assignment, _ = assign_splits(read_dataset(manifest), read_card("tiny-a", test_registry))
+    table = at.expander[-1].dataframe[0].value
+    assert len(table) and not {Path(p).resolve() for p in table["path"]} & {
+        Path(p).resolve() for p, s in assignment.items() if s == "train"}
+    assert set(table["split"]) <= {"test", "outside"}
+    markdown = " ".join(m.value for m in at.markdown)
+    assert "label not among its classes" in markdown and "not counted as errors" in markdown
+    assert "test split" in markdown
+    at.selectbox(key="gallery_split").set_value("train").run()
+    assert any("trained on" in w.value for w in at.warning)
+
+
+def test_open_in_diagnose_loads_the_case(gallery):
+    at, _ = gallery
+    explain = next(b for b in at.button if b.key and b.key.startswith("explain_"))
+    explain.click().run()
+    assert not at.exception
+    assert any(c.startswith("weak → strong evidence") for i in at.image for c in i.captions)
+    assert any(m.value.startswith("**Input check:**") for m in at.markdown)
+    path = at.session_state["gallery_case"]
+    at.button(key="open_in_diagnose").click().run()
+    assert not at.exception
+    loaded = at.session_state["diagnose_upload"]
+    assert loaded["name"] == Path(path).name and loaded["data"] == Path(path).read_bytes()
+    assert any(t.value == "Diagnose & explain" for t in at.title)
+
+
+def test_records_named_outside_the_roots_are_left_out(tmp_path):
+    from model.data import data_roots, records_within
+
+    inside = tmp_path / "root" / "a.png"
+    inside.parent.mkdir()
+    inside.write_bytes(b"x")
+    records = [LabelledImage(str(inside), "Normal", "1"), LabelledImage(str(tmp_path / "root" / ".." / "b.png"),
+                                                                       "Normal", "2")]
+    kept, dropped = records_within(records, data_roots(str(tmp_path / "root")))
+    assert [r.patient_id for r in kept] == ["1"] and dropped == 1
