@@ -332,3 +332,52 @@ def explanation_report_or_none(key: ModelKey) -> ExplanationReport | None:
     """The entry's explanation report as typed data, or None when there is none (or it is damaged)."""
     values = _or_empty(explanation_report, key, {})
     return ExplanationReport.from_dict(values) if values else None
+
+
+# --------------------------------------------------------------------------- triage and the film grid
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def input_check(image_digest: str, lungs: ModelKey | None, _pixels: np.ndarray, _metadata: dict):
+    """`model.trust.input_check.InputCheck` (warnings and the blocking ones) of one image."""
+    from model.trust.input_check import input_check as check
+
+    mask = lung_mask(image_digest, lungs, _pixels) if lungs is not None else None
+    return check(_pixels, dict(_metadata or {}), mask)
+
+
+def novelty(image_digest: str, key: ModelKey, _pixels: np.ndarray):
+    """The model's novelty check of one image; None until the core has one (it plugs in here)."""
+    return None
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def triage(image_digest: str, key: ModelKey, lungs: ModelKey | None, _pixels: np.ndarray, _metadata: dict):
+    """`model.trust.triage.Triage` of one image by one model: the input check, the test-time
+    uncertainty and (when the core provides it) the novelty check, combined in the core."""
+    from model.trust.triage import triage as combine
+
+    return combine(input_check(image_digest, lungs, _pixels, _metadata), uncertainty(image_digest, key, _pixels),
+                   novelty(image_digest, key, _pixels))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def film_what_if(image_digest: str, key: ModelKey, cell: int, grid: int, fill: str, _pixels: np.ndarray):
+    """`WhatIf` of hiding one film-grid cell (mapped into the model input), or None when the cell lies
+    outside the region the model saw."""
+    from model.explain.film_grid import input_box
+    from model.explain.occlusion import what_if as run_what_if
+
+    clf = cached_classifier(key)
+    prepared = model_input(image_digest, key, _pixels)
+    box = input_box(cell, grid, prepared, clf.card.prep)
+    return None if box is None else run_what_if(clf, prepared.array, box, fill)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def grid_effects(image_digest: str, key: ModelKey, grid: int, class_index: int, fill: str, _pixels: np.ndarray):
+    """`GridEffects`: the probability of one class with each film-grid cell hidden (one batch)."""
+    from model.explain.film_grid import grid_effects as run
+
+    clf = cached_classifier(key)
+    return run(clf.predict_inputs, model_input(image_digest, key, _pixels), clf.card.prep, grid, class_index, fill)

@@ -28,7 +28,7 @@ class Uncertainty:
         agreement: share of the n predictions whose class is the top class.
         n: number of predictions, the unchanged input included.
         uncertain: whether any rule fired; reasons: the rules that fired, as plain sentences.
-        message: "Uncertain: refer to a radiologist." when uncertain, else "".
+        message: `UNCERTAIN_MESSAGE` ("Second read advised.") when uncertain, else "".
     """
 
     mean: dict
@@ -137,7 +137,7 @@ def _uncertainty(labels: tuple[str, ...], probabilities: np.ndarray) -> Uncertai
     if agreement < MIN_AGREEMENT:
         reasons.append(f"Only {agreement:.0%} of slightly shifted or re-exposed copies give the same class.")
     if entropy > MAX_NORMALISED_ENTROPY:
-        reasons.append(f"The probabilities are spread over the classes (normalised entropy {entropy:.2f}).")
+        reasons.append("The probabilities are spread over several classes.")
     return Uncertainty(mean={label: float(p) for label, p in zip(labels, mean)},
                        std={label: float(s) for label, s in zip(labels, std)},
                        top_label=labels[top], top_probability=float(mean[top]), entropy=entropy,
