@@ -195,7 +195,7 @@ def test_click_to_hide_and_occlusion_cross_check(app, registry_env):
     expected = what_if(clf, prepared.array, input_box(14, 6, prepared, clf.card.prep))
     shown = next(m for m in at.main.metric if m.label == f"{top} with row 3, column 3 hidden")
     assert shown.value == f"{expected.after.as_dict()[top]:.1%}"
-    assert shown.proto.delta == points(expected.delta[top]) and shown.proto.delta.endswith(" points")
+    assert shown.proto.delta == points(expected.delta[top]).replace("−", "-") and shown.proto.delta.endswith(" points")
     # "Show the film as it is" clears it.
     at.button(key="unhide").click().run()
     assert not [m for m in at.main.metric if " hidden" in m.label]

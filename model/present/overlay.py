@@ -13,8 +13,7 @@ COLORMAPS = {"inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS, "
              "jet": cv2.COLORMAP_JET, "hot": cv2.COLORMAP_HOT}
 THRESHOLD_RAMP = 0.1  # Below the threshold the colour fades out over this much of the map's range.
 FADE_FRACTION = 0.08  # Outside the region the model saw, the map fades out over this share of the region's size.
-SCALE_NOTE = ("Each map is scaled to its own maximum: the strongest colour is this image's strongest evidence, "
-              "not a fixed amount, so colours cannot be compared between images or methods.")
+SCALE_NOTE = "Each map has its own scale: colours do not compare between images or methods."
 
 
 DISPLAY_MAX_SIDE = 1280
@@ -158,7 +157,7 @@ def colour_bar(colormap: str, width: int = 256, height: int = 14, threshold: flo
 
 def colour_bar_caption(label: str, threshold: float = 0.0) -> str:
     """What the colour bar means, in one line."""
-    hidden = f"; below {threshold:.0%} of it not coloured" if threshold > 0 else ""
+    hidden = f"; below {threshold:.0%} not coloured" if threshold > 0 else ""
     return f"weak → strong evidence for {label}, scaled to this image's maximum{hidden}"
 
 
@@ -169,7 +168,9 @@ def region_caption(model_input_region, image_shape: tuple[int, int], lung_crop: 
     if lung_crop:
         return (f"The model saw only the box around the lung fields ({share:.0%} of the film); the map fades "
                 "out beyond it.")
-    return f"The model saw the whole film ({share:.0%} of it after trimming the border)."
+    if share > 0.995:
+        return "The model saw the whole film."
+    return f"The model saw the whole film but a thin border ({share:.0%} of it)."
 
 
 def window(pixels: np.ndarray, level: float = 0.5, width: float = 1.0) -> np.ndarray:
