@@ -413,3 +413,34 @@ def test_loading_a_model_installs_the_guard(app, monkeypatch):
     caching.cached_classifier.clear()
     upload(open_page(app, "diagnose"), IMAGE)
     assert getattr(keras.backend.clear_session, "keeps_caches", False)
+
+
+def test_all_methods_side_by_side_and_the_grid_occlusion_on_demand(app):
+    from model.explain import METHODS
+
+    at = upload(open_page(app, "diagnose"), IMAGE)
+    assert len(at.main.image) == 1
+    at.toggle(key="all_methods").set_value(True).run()
+    no_failure(at)
+    captions = [image.captions[0] for image in at.main.image[1:]]
+    assert captions == [method.label for method in METHODS.values()]  # LayerCAM and occlusion included
+    at.toggle(key="grid_occlusion").set_value(True).run()
+    no_failure(at)
+    assert any(image.captions[0].startswith("Fall of ") for image in at.main.image)
+    largest = next(m for m in at.main.metric if m.label == "Largest fall")
+    assert largest.value.endswith(" points")
+
+
+def test_layers_for_people_and_the_zoom_view(app):
+    at = upload(open_page(app, "diagnose"), IMAGE)
+    layer = at.selectbox(key="layer-tiny-a")
+    assert layer.options[0] == "block 2b, convolution (default)" and "first convolution" not in layer.options
+    at.toggle(key="advanced_layers").set_value(True).run()
+    assert "first convolution" in at.selectbox(key="layer-tiny-a").options
+    at.selectbox(key="layer-tiny-a").set_value("stem_conv").run()
+    no_failure(at)
+    assert any("edges" in text for text in texts(at.caption))
+    at.toggle(key="zoom").set_value(True).run()
+    no_failure(at)
+    zoom = next(spec for spec in plotly_specs(at) if [t.get("type") for t in spec["data"]] == ["image", "image"])
+    assert zoom["layout"]["xaxis2"]["matches"] == "x" and zoom["layout"]["yaxis2"]["matches"] == "y"

@@ -215,7 +215,7 @@ def test_every_method_is_one_complete_record():
         assert isinstance(record, Method) and record.name == name and callable(record.run)
         assert record.label and record.summary
     assert [m.name for m in METHODS.values() if not m.uses_layer] == ["smoothgrad", "occlusion"]
-    assert {m.name for m in METHODS.values() if m.slow} == {"smoothgrad", "occlusion"}
+    assert {m.name for m in METHODS.values() if m.slow} == {"scorecam", "smoothgrad", "occlusion"}
     with pytest.raises(ValueError, match="unknown explanation method 'lime'"):
         method("lime")
 

@@ -111,6 +111,7 @@ def output_box(card, tta, result, probabilities: Prediction) -> None:
                     + sentence.split(": ", 1)[-1])
         st.caption(f"{card.display_name}, version {card.version}")
     chart = charts.probability_bar(probabilities)
+    chart.update_traces(textposition="outside", cliponaxis=False)  # small bars keep a readable figure
     chart.update_layout(height=150, margin=dict(l=0, r=10, t=4, b=0))
     chart.update_xaxes(title=None)
     st.plotly_chart(chart, key="probabilities", config={"displayModeBar": False})
@@ -293,8 +294,9 @@ def all_methods(image_digest, key, xray, prepared, controls) -> list[str]:
     wanted = st.toggle("Compute every method", key="all_methods")
     if not wanted:
         return []
-    columns = st.columns(3)
     for i, (name, record) in enumerate(METHODS.items()):
+        if i % 3 == 0:
+            columns = st.columns(3)  # one row per three methods, read left to right
         with st.spinner(f"Computing {record.label}…"):
             _, on_image = caching.explanation(image_digest, key, name, controls["target"], controls["layer"],
                                               xray.pixels)

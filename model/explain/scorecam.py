@@ -27,6 +27,21 @@ def _build(model):
     return Scorecam(model, clone=True)
 
 
+def _linear_zoom(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) matrix of scipy's `zoom(order=1, mode="nearest")` along one axis (output sample o
+    at input coordinate o (n_in - 1) / (n_out - 1), linear between neighbours): the library's
+    upsampling of every activation map at once as two matrix products, several times faster."""
+    if n_in == 1 or n_out == 1:
+        return np.eye(n_out, n_in, dtype=np.float32) if n_out == 1 else np.ones((n_out, 1), np.float32)
+    coords = np.arange(n_out) * (n_in - 1) / (n_out - 1)
+    low = np.clip(np.floor(coords).astype(int), 0, n_in - 1)
+    high = np.minimum(low + 1, n_in - 1)
+    weights = np.zeros((n_out, n_in))
+    np.add.at(weights, (np.arange(n_out), low), 1.0 - (coords - low))
+    np.add.at(weights, (np.arange(n_out), high), coords - low)
+    return weights.astype(np.float32)
+
+
 def scorecam_map(features: np.ndarray, batch: np.ndarray, predict, class_index: int,
                  max_n: int = SCORECAM_MAX_N) -> np.ndarray:
     """The unnormalised Score-CAM map (1, S, S) of one input from its layer activations.
@@ -38,8 +53,6 @@ def scorecam_map(features: np.ndarray, batch: np.ndarray, predict, class_index: 
         class_index: the class explained.
         max_n: the number of channels scored (those with the largest spatial standard deviation).
     """
-    from scipy.ndimage import zoom
-
     features = np.asarray(features, np.float32)
     channels = features.shape[-1]
     n = min(int(max_n), channels)
@@ -48,8 +61,8 @@ def scorecam_map(features: np.ndarray, batch: np.ndarray, predict, class_index: 
         order = np.argsort(-spread, kind="stable")[:n]  # tf.math.top_k: largest first, ties by index
         features = features[..., order]
     size = batch.shape[1:-1]
-    factors = (1, *(t / f for f, t in zip(features.shape[1:-1], size)), 1)
-    upsampled = zoom(features, factors, order=1, mode="nearest")
+    rows, cols = (_linear_zoom(f, t) for f, t in zip(features.shape[1:-1], size))
+    upsampled = np.einsum("yh,bhwc,xw->byxc", rows, features, cols, optimize=True).astype(np.float32)
     low = upsampled.min(axis=(1, 2), keepdims=True)
     high = upsampled.max(axis=(1, 2), keepdims=True)
     masks = (upsampled - low) / (high - low + _EPSILON)                     # (1, S, S, n)
@@ -71,5 +84,5 @@ def run(explainers, batch, class_index, layer, reference):
     return raw, None, class_index
 
 
-METHOD = Method("scorecam", "Score-CAM", uses_layer=True, slow=False, run=run,
-                summary="Masks the image with each feature map and scores it: gradient-free.")
+METHOD = Method("scorecam", "Score-CAM", uses_layer=True, slow=True, run=run,
+                summary="Masks the image with each feature map and scores it: gradient-free, slower.")
