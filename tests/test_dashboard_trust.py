@@ -234,7 +234,9 @@ def test_report_notes_carry_the_trust_findings(registry_env, monkeypatch):
     import model.present.report
 
     captured = []
-    monkeypatch.setattr(model.present.report, "build_report", lambda *a, **k: captured.append(k["notes"]) or b"png")
+    details = []
+    monkeypatch.setattr(model.present.report, "build_report",
+                        lambda *a, **k: captured.append(k["notes"]) or details.append(k) or b"png")
     monkeypatch.setattr(model.present.report, "build_report_pdf", lambda *a, **k: b"pdf")
     from streamlit.delta_generator import DeltaGenerator
 
@@ -250,6 +252,11 @@ def test_report_notes_carry_the_trust_findings(registry_env, monkeypatch):
     assert notes[0].startswith("The map explains the class ")
     assert any(note.startswith("Test-time augmentation (8 ") for note in notes)
     assert "Lung attention unavailable: no lung segmentation model in the registry." in notes
+    # A case id that is not patient data, the status with its reasons and the colour bar's settings.
+    import hashlib
+    assert details[-1]["case_id"] == hashlib.sha256(IMAGE).hexdigest()[:8]
+    assert details[-1]["status"] in ("Answer", "Uncertain: second read advised")
+    assert details[-1]["colormap"] == "inferno" and details[-1]["what_if"] is None
 
 
 def test_trust_notes_are_plain_sentences():

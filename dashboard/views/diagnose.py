@@ -67,14 +67,16 @@ def model_panel(card, key) -> None:
                    "hospitals' images.", icon=":material/info:")
         first, second = st.columns(2)
         first.metric("Accuracy", text.percent(headline.get("accuracy")))
-        second.metric("Macro AUC", text.percent(headline.get("macro_auc")))
+        second.metric("Macro AUC", text.number(headline.get("macro_auc")))
         report = caching.metrics_or_empty(key)
         if report.get("per_class"):
-            table = charts.per_class_table(report)[["class", "recall", "auc"]]
+            # One format throughout: shares as percent with one decimal (as the metrics above), AUC to three places.
+            table = charts.per_class_table(report)[["class", "recall", "auc"]].assign(
+                recall=lambda t: t["recall"] * 100.0)
             st.dataframe(table, hide_index=True, width="stretch",
-                         column_config={"class": st.column_config.TextColumn("Class", width="small"),
-                                        "recall": st.column_config.NumberColumn("Recall", format="percent"),
-                                        "auc": st.column_config.NumberColumn("AUC", format="percent")})
+                         column_config={"class": st.column_config.TextColumn("Class"),
+                                        "recall": st.column_config.NumberColumn("Recall", format="%.1f%%"),
+                                        "auc": st.column_config.NumberColumn("AUC", format="%.3f")})
         curves = caching.history_or_empty(key)
         figure = charts.panel_curves(curves, (card.training or {}).get("monitor", "val_auc"))
         if figure is not None:
@@ -594,6 +596,9 @@ def main() -> None:
         grid_occlusion_tab(image_digest, key, xray, card, controls)
     with methods_tab:
         compared = all_methods(image_digest, key, xray, prepared, controls)
+    if not compared:  # the maps the agreement between methods compared, when there were two or more
+        seen = st.session_state.get("maps_seen", {}).get((image_digest, card.id, explanation.label), {})
+        compared = [MAP_LABELS.get(name, name) for name in seen] if len(seen) > 1 else []
     with report_tab:
         st.caption(f"Case {text.case_id(image_digest)} (the first digits of the image's fingerprint, not patient "
                    "data). The report holds no name, file name or other identifier.")

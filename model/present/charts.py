@@ -197,7 +197,7 @@ def chosen_epoch(history: pd.DataFrame, monitor: str = "val_auc") -> int | None:
     return int(_epochs(history)[best])
 
 
-def panel_curves(history: pd.DataFrame, monitor: str = "val_auc", height: int = 380) -> go.Figure | None:
+def panel_curves(history: pd.DataFrame, monitor: str = "val_auc", height: int = 460) -> go.Figure | None:
     """Loss and AUC by epoch, training against validation, the kept epoch marked: the narrow side
     panel's figure, titles on the subplots and the legend below the axes. An ensemble's history (a
     `member` column) gets one pair of curves per network. None when there is nothing to draw."""
@@ -206,7 +206,7 @@ def panel_curves(history: pd.DataFrame, monitor: str = "val_auc", height: int = 
     second = "auc" if "val_auc" in history.columns else "accuracy" if "val_accuracy" in history.columns else None
     metrics = ["loss"] + ([second] if second else [])
     titles = [f"{METRIC_TITLES.get(m, m)} by epoch" for m in metrics]
-    fig = make_subplots(rows=len(metrics), cols=1, subplot_titles=titles, vertical_spacing=0.16)
+    fig = make_subplots(rows=len(metrics), cols=1, subplot_titles=titles, vertical_spacing=0.12, shared_xaxes=True)
     parts = list(history.groupby("member", sort=False)) if "member" in history.columns else [(None, history)]
     dashes = ("solid", "dot", "dash")
     for m_index, (member, rows) in enumerate(parts):
@@ -222,13 +222,15 @@ def panel_curves(history: pd.DataFrame, monitor: str = "val_auc", height: int = 
                               row=row, col=1)
             kept = chosen_epoch(rows, monitor)
             if kept is not None:
-                fig.add_vline(x=kept, line=dict(color="#666", width=1, dash="dash"), row=row, col=1)
-    fig.update_xaxes(title_text="epoch", row=len(metrics), col=1)
+                fig.add_vline(x=kept, line=dict(color="#888", width=1, dash="dash"), row=row, col=1)
+    # The kept epoch's dashed line, named in the legend rather than written over a plot.
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="kept epoch (best validation "
+                             + ("loss" if "loss" in monitor else "AUC") + ")",
+                             line=dict(color="#888", width=1, dash="dash")), row=1, col=1)
+    fig.update_xaxes(title_text="epoch", title_standoff=4, row=len(metrics), col=1)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), template="plotly_white",
-                      legend=dict(orientation="h", yanchor="top", y=-0.18, x=0, font=dict(size=11)),
+                      legend=dict(orientation="h", yanchor="top", y=-0.14, x=0, font=dict(size=11)),
                       font=dict(size=11))
-    fig.add_annotation(text="dashed line: kept epoch", xref="paper", yref="paper", x=1, y=1.06, showarrow=False,
-                       font=dict(size=10, color="#666"), xanchor="right")
     return fig
 
 
