@@ -251,14 +251,15 @@ def dashboard(table: Table, uploads: int) -> None:
             time.sleep(FIRST_UPLOAD_DELAY)
             for i, path in enumerate(files):
                 images = page.locator(overlay)
-                previous = images.nth(1).get_attribute("src") if images.count() == 2 else ""
+                previous = images.nth(0).get_attribute("src") if images.count() else ""
                 start = time.perf_counter()
                 page.locator("input[type=file]").first.set_input_files(str(path))
-                # The heatmap has arrived when the second picture (the overlay) is a new, loaded
-                # image; then wait for the rest of the page (trust checks) to finish running.
+                # The heatmap has arrived when the first picture of the main area (the overlay; the
+                # film beside it is the click-to-hide component) is a new, loaded image; then wait
+                # for the rest of the page (trust checks) to finish running.
                 page.wait_for_function(
                     "([sel, previous]) => { const im = document.querySelectorAll(sel);"
-                    " return im.length === 2 && im[1].src !== previous && im[1].complete; }",
+                    " return im.length >= 1 && im[0].src !== previous && im[0].complete; }",
                     arg=[overlay, previous], polling=20)
                 heatmap = time.perf_counter() - start
                 expect(page.get_by_text(re.compile(r"^Grad-CAM for (COVID-19|Normal|Pneumonia), layer "))) \

@@ -90,8 +90,9 @@ def model_panel(card, key) -> None:
 def status_box(result) -> None:
     """The triage status, first on the page; its look follows the status."""
     reasons = " ".join(result.reasons)
-    if result.status == OUT_OF_SCOPE:
-        st.error(f"**{result.headline}.** {reasons}", icon=":material/block:")
+    if result.status == OUT_OF_SCOPE:  # not st.error: that is kept for failures of the app itself
+        with st.container(border=True):
+            st.markdown(f":red[:material/block: **{result.headline}.**] {reasons}")
     elif result.status == UNCERTAIN:
         st.warning(f"**{result.headline}.** {reasons}", icon=":material/help:")
     else:
@@ -239,9 +240,13 @@ def clickable_film(xray, shown) -> None:
     film = draw_grid(fit_within(shown, FILM_SIDE), GRID, cell)
     streamlit_image_coordinates(film, key="film_click", width="stretch", image_format="JPEG", jpeg_quality=90,
                                 on_click=hide_cell_clicked, cursor="crosshair")
+    st.caption(f"{film_caption(xray)}. Click a cell to hide it and classify the film again; click it again to "
+               "show it.")
+
+
+def film_caption(xray) -> str:
     size = f"{xray.metadata.get('width', '?')} x {xray.metadata.get('height', '?')} px"
-    st.caption(f"Original ({xray.metadata.get('format', 'image')}, {size}). Click a cell to hide it and classify "
-               "the film again; click it again to show it.")
+    return f"Original ({xray.metadata.get('format', 'image')}, {size})"
 
 
 def hidden_cell_result(image_digest, key, xray, tta) -> dict | None:
@@ -560,8 +565,8 @@ def main() -> None:
             help="The film is outside what the model was made for: its answer would be a guess.")
         if not show:
             with images_col:
-                st.image(encode_png(to_uint8(shown)), width="stretch", caption="The film; no answer and no map "
-                         "are shown for it.")
+                st.image(encode_png(to_uint8(shown)), width="stretch",
+                         caption=f"{film_caption(xray)}. No answer and no map are shown for it.")
             st.caption(f"**Made for:** {INTENDED_POPULATION}")
             return
         output_box(card, tta, result, probabilities)
