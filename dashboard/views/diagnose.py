@@ -549,6 +549,8 @@ def main() -> None:
         st.caption(f"**Made for:** {INTENDED_POPULATION}")
         return
     image_digest, xray = upload
+    if st.session_state.get("hide_for") != image_digest:  # a new film starts with nothing hidden
+        st.session_state["hide_for"], st.session_state["hide_cell"] = image_digest, None
     with st.spinner("Checking the image…"):
         tta = caching.uncertainty(image_digest, key, xray.pixels)
         result = caching.triage(image_digest, key, lungs, xray.pixels, xray.metadata)
