@@ -232,7 +232,7 @@ def hide_cell_clicked() -> None:
     st.session_state["hide_cell"] = None if cell == st.session_state.get("hide_cell") else cell
 
 
-def clickable_film(xray, shown) -> None:
+def clickable_film(xray, shown, image_digest: str) -> None:
     """The film with its grid; a click hides the cell under the cursor (see `hide_cell_clicked`)."""
     from streamlit_image_coordinates import streamlit_image_coordinates
 
@@ -240,13 +240,14 @@ def clickable_film(xray, shown) -> None:
     film = draw_grid(fit_within(shown, FILM_SIDE), GRID, cell)
     streamlit_image_coordinates(film, key="film_click", width="stretch", image_format="JPEG", jpeg_quality=90,
                                 on_click=hide_cell_clicked, cursor="crosshair")
-    st.caption(f"{film_caption(xray)}. Click a cell to hide it and classify the film again; click it again to "
+    st.caption(f"{film_caption(xray, image_digest)}. Click a cell to hide it and classify the film again; click it again to "
                "show it.")
 
 
-def film_caption(xray) -> str:
+def film_caption(xray, image_digest: str) -> str:
+    """The film's caption with the case id of the report (not patient data: the image digest's first digits)."""
     size = f"{xray.metadata.get('width', '?')} x {xray.metadata.get('height', '?')} px"
-    return f"Original ({xray.metadata.get('format', 'image')}, {size})"
+    return f"Original ({xray.metadata.get('format', 'image')}, {size}), case {text.case_id(image_digest)}"
 
 
 def hidden_cell_result(image_digest, key, xray, tta) -> dict | None:
@@ -568,7 +569,7 @@ def main() -> None:
         if not show:
             with images_col:
                 st.image(encode_png(to_uint8(shown)), width="stretch",
-                         caption=f"{film_caption(xray)}. No answer and no map are shown for it.")
+                         caption=f"{film_caption(xray, image_digest)}. No answer and no map are shown for it.")
             st.caption(f"**Made for:** {INTENDED_POPULATION}")
             return
         output_box(card, tta, result, probabilities)
@@ -586,7 +587,7 @@ def main() -> None:
         else:
             film_col, map_col = st.columns(2, gap="small")
             with film_col:
-                clickable_film(xray, shown)
+                clickable_film(xray, shown, image_digest)
             with map_col:
                 st.image(encode_png(overlay), width="stretch",
                          caption=f"{MAP_LABELS[explanation.method]} for {explanation.label}{where}")
