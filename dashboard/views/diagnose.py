@@ -114,7 +114,9 @@ def output_box(card, tta, result, probabilities: Prediction) -> None:
                     + sentence.split(": ", 1)[-1])
         st.caption(f"{card.display_name}, version {card.version}")
     chart = charts.probability_bar(probabilities)
-    chart.update_traces(textposition="outside", cliponaxis=False)  # small bars keep a readable figure
+    # Figures inside long bars and beside short ones, so neither is cut off nor squeezed.
+    chart.update_traces(textposition=["inside" if p >= 0.25 else "outside" for p in probabilities.probabilities],
+                        cliponaxis=False)
     chart.update_layout(height=150, margin=dict(l=0, r=10, t=4, b=0))
     chart.update_xaxes(title=None)
     st.plotly_chart(chart, key="probabilities", config={"displayModeBar": False})
