@@ -272,7 +272,9 @@ def uncertainty(image_digest: str, key: ModelKey, _pixels: np.ndarray):
     """`model.trust.uncertainty.tta_uncertainty` of one image by one model (8 predictions in one batch)."""
     from model.trust.uncertainty import tta_uncertainty
 
-    return tta_uncertainty(cached_classifier(key), model_input(image_digest, key, _pixels))
+    check = scope(key)
+    return tta_uncertainty(cached_classifier(key), model_input(image_digest, key, _pixels),
+                           **({"min_top_probability": check.min_top_probability} if check else {}))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -332,3 +334,77 @@ def explanation_report_or_none(key: ModelKey) -> ExplanationReport | None:
     """The entry's explanation report as typed data, or None when there is none (or it is damaged)."""
     values = _or_empty(explanation_report, key, {})
     return ExplanationReport.from_dict(values) if values else None
+
+
+# --------------------------------------------------------------------------- triage and the film grid
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def input_check(image_digest: str, lungs: ModelKey | None, _pixels: np.ndarray, _metadata: dict):
+    """`model.trust.input_check.InputCheck` (warnings and the blocking ones) of one image."""
+    from model.trust.input_check import input_check as check
+
+    mask = lung_mask(image_digest, lungs, _pixels) if lungs is not None else None
+    return check(_pixels, dict(_metadata or {}), mask)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def scope(key: ModelKey):
+    """The entry's scope check (`scope.json`, `training.scope`), or None when it has none or it is damaged."""
+    from model.trust.scope import read_scope
+
+    try:
+        return read_scope(key.model_id, Path(key.root))
+    except (RegistryError, ValueError, KeyError):
+        return None
+
+
+def lung_attention_threshold(key: ModelKey) -> float:
+    """The model's own lung-attention threshold (its scope check), else the policy default."""
+    from model.policy import LOW_LUNG_ATTENTION
+
+    check = scope(key)
+    return check.lung_attention_threshold if check else LOW_LUNG_ATTENTION
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def novelty(image_digest: str, key: ModelKey, lungs: ModelKey | None, _pixels: np.ndarray):
+    """The model's scope (novelty) check of one image, or None without a scope check or lung model."""
+    from model.trust.novelty import anatomy_features
+
+    check = scope(key)
+    if check is None or lungs is None:
+        return None
+    return check.novelty.assess(anatomy_features(_pixels, lung_mask(image_digest, lungs, _pixels)))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def triage(image_digest: str, key: ModelKey, lungs: ModelKey | None, _pixels: np.ndarray, _metadata: dict):
+    """`model.trust.triage.Triage` of one image by one model: the input check, the test-time
+    uncertainty and (when the core provides it) the novelty check, combined in the core."""
+    from model.trust.triage import triage as combine
+
+    return combine(input_check(image_digest, lungs, _pixels, _metadata), uncertainty(image_digest, key, _pixels),
+                   novelty(image_digest, key, lungs, _pixels))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def film_what_if(image_digest: str, key: ModelKey, cell: int, grid: int, fill: str, _pixels: np.ndarray):
+    """`WhatIf` of hiding one film-grid cell (mapped into the model input), or None when the cell lies
+    outside the region the model saw."""
+    from model.explain.film_grid import input_box
+    from model.explain.occlusion import what_if as run_what_if
+
+    clf = cached_classifier(key)
+    prepared = model_input(image_digest, key, _pixels)
+    box = input_box(cell, grid, prepared, clf.card.prep)
+    return None if box is None else run_what_if(clf, prepared.array, box, fill)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def grid_effects(image_digest: str, key: ModelKey, grid: int, class_index: int, fill: str, _pixels: np.ndarray):
+    """`GridEffects`: the probability of one class with each film-grid cell hidden (one batch)."""
+    from model.explain.film_grid import grid_effects as run
+
+    clf = cached_classifier(key)
+    return run(clf.predict_inputs, model_input(image_digest, key, _pixels), clf.card.prep, grid, class_index, fill)

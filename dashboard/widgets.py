@@ -26,16 +26,65 @@ UPLOAD_HELP = (f"PNG, JPEG or DICOM (with or without the .dcm extension), up to 
                "never stored; remove names or other identifiers burnt into the image before uploading.")
 
 
-def read_upload(uploaded, prompt: str | None = None) -> tuple[str, Xray] | None:
+KEPT_UPLOAD = "_kept_upload"  # (widget key, bytes) of the upload kept for the session, in memory only
+KEPT_SETTINGS = "_kept_settings"  # {setting: value}: choices that survive a visit to another page
+
+
+# A case another page hands to Diagnose: {"name": str, "data": bytes} (the gallery's "Open in Diagnose").
+HANDED_UPLOAD = "diagnose_upload"
+
+
+def kept(name: str, default):
+    """The value a setting had when last chosen in this session, else `default`: pass it as a
+    widget's default so that the choice survives a visit to another page (Streamlit forgets the
+    state of widgets that a run does not draw)."""
+    return st.session_state.get(KEPT_SETTINGS, {}).get(name, default)
+
+
+def keep(name: str, value) -> None:
+    """Remember a setting for the session (see `kept`)."""
+    st.session_state.setdefault(KEPT_SETTINGS, {})[name] = value
+
+
+def _remember_upload(key: str) -> None:
+    """The uploader's change callback: keep the new file's bytes, or forget them when it was removed."""
+    uploaded = st.session_state.get(key)
+    if uploaded is None:
+        st.session_state.pop(KEPT_UPLOAD, None)
+    else:
+        st.session_state[KEPT_UPLOAD] = (key, uploaded.getvalue())
+
+
+def forget_upload() -> None:
+    st.session_state.pop(KEPT_UPLOAD, None)
+
+
+def read_upload(uploaded, prompt: str | None = None, keep: bool = False) -> tuple[str, Xray] | None:
     """Decode an uploaded file in memory; on a bad file show its one-sentence error and return None.
 
-    With nothing uploaded yet, `prompt` (if given) is shown as an invitation to upload.
+    With nothing uploaded yet, `prompt` (if given) is shown as an invitation to upload. With `keep`,
+    the upload's bytes are kept in the session (never on disk) and, when the uploader comes back empty
+    after a visit to another page, the kept image is shown again (re-decoded through the cached decoder).
     """
-    if uploaded is None:
+    data = None
+    handed = st.session_state.pop(HANDED_UPLOAD, None)  # "Open in Diagnose" from the gallery
+    if keep and handed and handed.get("data"):
+        st.session_state[KEPT_UPLOAD] = ("", handed["data"])
+        uploaded = None
+    if uploaded is not None:
+        data = uploaded.getvalue()
+        if keep:
+            st.session_state[KEPT_UPLOAD] = ("", data)
+    elif keep and KEPT_UPLOAD in st.session_state:
+        data = st.session_state[KEPT_UPLOAD][1]
+        note, clear = st.columns([5, 1])
+        note.caption(f":material/history: The film uploaded earlier in this session (case "
+                     f"{caching.digest(data)[:8]}), kept in memory; upload another to replace it.")
+        clear.button("Clear", key="forget_upload", on_click=forget_upload, icon=":material/close:")
+    if data is None:
         if prompt:
             st.info(prompt, icon=":material/upload_file:")
         return None
-    data = uploaded.getvalue()
     image_digest = caching.digest(data)
     try:
         return image_digest, caching.decode(image_digest, data)
@@ -83,7 +132,9 @@ def model_picker(cards: list[ModelCard], *, key: str, label: str = "Model") -> M
     return by_id[choice]
 
 
-def uploader(key: str, label: str = "Chest radiograph"):
+def uploader(key: str, label: str = "Chest radiograph", keep: bool = False):
     """The upload widget. It accepts any file type: DICOM exports often have no extension ("IM000001"), and
-    `model.inputs.intake` recognises the format from the content and refuses anything else with one sentence."""
-    return st.file_uploader(label, type=None, key=key, help=UPLOAD_HELP, max_upload_size=UPLOAD_LIMIT_MB)
+    `model.inputs.intake` recognises the format from the content and refuses anything else with one sentence.
+    With `keep`, a change (a new file or its removal) updates the session's kept upload (see `read_upload`)."""
+    return st.file_uploader(label, type=None, key=key, help=UPLOAD_HELP, max_upload_size=UPLOAD_LIMIT_MB,
+                            on_change=_remember_upload if keep else None, args=(key,) if keep else None)

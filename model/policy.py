@@ -12,7 +12,7 @@ from __future__ import annotations
 MIN_TOP_PROBABILITY = 0.6
 MIN_AGREEMENT = 0.75
 UNCERTAIN_QUANTILE = 0.1
-UNCERTAIN_MESSAGE = "Uncertain: refer to a radiologist."
+UNCERTAIN_MESSAGE = "Second read advised."  # said to the reader, who is the radiologist
 
 # Input check (`model.trust.input_check`).
 MAX_COLOURFULNESS = 15.0    # Hasler & Suesstrunk: 15 is where "slightly colourful" begins.
@@ -37,8 +37,10 @@ REPORT_METHODS = ("gradcam", "gradcam++", "scorecam", "smoothgrad")
 
 # Display defaults of the overlay (`model.present.overlay.render_overlay` and the pages).
 DEFAULT_OPACITY = 0.45
-DEFAULT_COLORMAP = "jet"
-DEFAULT_MAP_THRESHOLD = 0.2
+DEFAULT_COLORMAP = "inferno"  # perceptually uniform
+# Measured on six films with the ensemble: at 0.2 about 64 % (Grad-CAM) to 99 % (Grad-CAM++, LayerCAM) of
+# the region stayed tinted; at 0.5, 28 % and 44 %: the weak half of the map is hidden.
+DEFAULT_MAP_THRESHOLD = 0.5
 
 # Who the models are for, said on the Diagnose page, in the report, the README and every card.
 INTENDED_POPULATION = ("Adult frontal (PA or AP) chest radiographs. The models know three answers only: COVID-19, "

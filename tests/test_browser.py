@@ -89,16 +89,33 @@ def local_only(route) -> None:
         route.abort()
 
 
-def test_upload_shows_overlay_and_keeps_a_screenshot(server, tmp_path):
+VIEWPORTS = {"1366x768": (1366, 768), "1920x1080": (1920, 1080)}
+STATUS = re.compile(r"(Answer\.|Uncertain: second read advised\.|Out of scope: no answer shown\.)")
+FILM_FRAME = 'iframe[title="streamlit_image_coordinates.streamlit_image_coordinates"]'
+
+
+def visible_box(locator, viewport_height: int) -> dict:
+    """The element's bounding box, asserted to lie (at least its top half) in the first screen."""
+    box = locator.bounding_box()
+    assert box is not None and box["width"] > 0, "element not laid out"
+    assert box["y"] >= 0 and box["y"] + box["height"] / 2 <= viewport_height, f"not on the first screen: {box}"
+    return box
+
+
+@pytest.mark.parametrize("size", list(VIEWPORTS))
+def test_diagnose_at_workstation_sizes_click_to_hide_and_coming_back(server, tmp_path, size):
+    """Upload, see status, output and map on the first screen, click a cell of the film's grid, visit
+    another page and come back to the same case; screenshots kept under tests/output/."""
     from playwright.sync_api import expect, sync_playwright
 
+    width, height = VIEWPORTS[size]
     image = tmp_path / "chest.png"
     image.write_bytes(png_bytes(synthetic_radiograph(512, seed=3, lesion=(0.45, 0.3))))
     OUTPUT.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page = browser.new_page(viewport={"width": width, "height": height})
             page.set_default_timeout(PAGE_TIMEOUT_MS)
             expect.set_options(timeout=PAGE_TIMEOUT_MS)
             page.route("**/*", local_only)
@@ -107,21 +124,48 @@ def test_upload_shows_overlay_and_keeps_a_screenshot(server, tmp_path):
             expect(page.get_by_text("Decision support for research and teaching, not a diagnosis").first) \
                 .to_be_visible()
             page.locator("input[type=file]").first.set_input_files(str(image))
-            overlay = page.get_by_text(re.compile(r"^Grad-CAM for (COVID-19|Normal|Pneumonia), layer "))
-            expect(overlay).to_be_visible()
-            images = page.locator('[data-testid="stMain"] [data-testid="stImage"] img')
-            expect(images).to_have_count(2)
-            expect(page.get_by_text("Model output")).to_be_visible()
+            caption = page.get_by_text(re.compile(r"^Grad-CAM for (COVID-19|Normal|Pneumonia), layer "))
+            expect(caption).to_be_visible()
+            page.wait_for_timeout(800)  # plotly and the film component finish drawing
             assert page.locator('[data-testid="stException"]').count() == 0
-            # The two images sit side by side and are large enough to read.
-            first, second = images.nth(0).bounding_box(), images.nth(1).bounding_box()
-            assert abs(first["y"] - second["y"]) < 5 and second["x"] > first["x"] + first["width"]
-            assert first["width"] >= 400
-            page.wait_for_timeout(500)  # Let plotly finish drawing before the picture is taken.
-            page.screenshot(path=str(OUTPUT / "diagnose.png"), full_page=True)
+            status = page.locator('[data-testid="stAlert"]').filter(has_text=STATUS).first
+            expect(status).to_be_visible()
+            overlay = page.locator('[data-testid="stMain"] [data-testid="stImage"] img').first
+            film = page.locator(FILM_FRAME).first
+            # At least the status and the overlay without scrolling, on every size.
+            visible_box(status, height)
+            map_box = visible_box(overlay, height)
+            assert map_box["width"] >= 300
+            expect(page.get_by_text("Model output")).to_be_visible()
+            expect(page.get_by_text("scaled to this image's maximum").first).to_be_visible()
+            if width >= 1920:  # and, on a large screen, the probabilities and the film as well
+                visible_box(page.locator('[data-testid="stMain"] [data-testid="stPlotlyChart"]').first, height)
+                film_box = visible_box(film, height)
+                assert abs(film_box["y"] - map_box["y"]) < 40 and map_box["x"] > film_box["x"]
+            page.screenshot(path=str(OUTPUT / f"diagnose-{size}.png"))
+
+            # Click to hide: a cell of the film's grid, the change said in percentage points.
+            target = page.frame_locator(FILM_FRAME).locator("img")
+            expect(target).to_be_visible()
+            started = time.monotonic()
+            target.click(position={"x": 0.3 * film.bounding_box()["width"], "y": 0.45 * film.bounding_box()["height"]})
+            hidden = page.get_by_text(re.compile(r" with row \d, column \d hidden$"))
+            expect(hidden).to_be_visible()
+            elapsed = time.monotonic() - started
+            expect(page.get_by_text(re.compile(r"^[−+±]\d+\.\d points$")).first).to_be_visible()
+            print(f"{size}: click to hidden-cell result in {elapsed:.2f} s")
+            page.screenshot(path=str(OUTPUT / f"diagnose-hidden-{size}.png"), full_page=True)
+
+            # Another page and back: the same case, no new upload.
+            page.get_by_role("link", name="Model performance").click()
+            expect(page.get_by_role("heading", name="Model performance").first).to_be_visible()
+            page.get_by_role("link", name="Diagnose & explain").click()
+            expect(page.get_by_text("uploaded earlier in this session")).to_be_visible()
+            expect(caption).to_be_visible()
+            assert page.locator('[data-testid="stException"]').count() == 0
         finally:
             browser.close()
-    assert (OUTPUT / "diagnose.png").stat().st_size > 10_000
+    assert (OUTPUT / f"diagnose-{size}.png").stat().st_size > 10_000
 
 
 def test_one_evaluation_run_on_a_configured_folder(server):

@@ -134,3 +134,22 @@ def test_faithfulness_figure_draws_both_curves_in_percent():
     figure = faithfulness_figure(curves)
     assert [trace.name for trace in figure.data] == ["deletion", "insertion"]
     assert list(figure.data[0].x) == [0.0, 50.0, 100.0] and list(figure.data[1].y) == [0.1, 0.6, 0.9]
+
+
+def test_side_panel_curves_loss_and_auc_by_epoch_with_the_kept_epoch():
+    from model.present.charts import chosen_epoch, panel_curves
+
+    curves = history(5)
+    curves.loc[3, "val_auc"] = 0.99  # the best validation AUC: epoch 4 counted from 1
+    assert chosen_epoch(curves, "val_auc") == 4 and chosen_epoch(curves, "val_loss") == 5
+    fig = panel_curves(curves)
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles[:2] == ["Loss by epoch", "AUC by epoch"]
+    assert [t.name for t in fig.data if t.showlegend is not False] == ["training", "validation",
+                                                                      "kept epoch (best validation AUC)"]
+    assert [shape.x0 for shape in fig.layout.shapes] == [4, 4]
+    assert fig.layout.legend.y < 0  # below the axes, not over them
+    members = pd.concat([history(4).assign(member="m1"), history(6, 0.2).assign(member="m2")], ignore_index=True)
+    names = [t.name for t in panel_curves(members).data if t.showlegend is not False]
+    assert names[:4] == ["network 1 training", "network 1 validation", "network 2 training", "network 2 validation"]
+    assert panel_curves(pd.DataFrame()) is None

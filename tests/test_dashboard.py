@@ -56,10 +56,20 @@ def no_failure(at: AppTest) -> None:
 
 
 def expected_prediction(registry: Path, model_id: str, data: bytes):
+    """What the page shows as the model's output: the mean over the test-time copies (one confidence figure)."""
     from model.classifier import Classifier
     from model.inputs.intake import load_xray
+    from model.prediction import Prediction
+    from model.trust.uncertainty import tta_uncertainty
 
-    return Classifier.load(model_id, registry).predict_xray(load_xray(data))
+    clf = Classifier.load(model_id, registry)
+    tta = tta_uncertainty(clf, clf.prepare(load_xray(data).pixels))
+    return Prediction(tuple(clf.labels), np.array([tta.mean[label] for label in clf.labels]))
+
+
+def overlay(at: AppTest):
+    """The explanation overlay (the film beside it is the clickable grid component, not an st.image)."""
+    return at.main.image[0]
 
 
 # --------------------------------------------------------------------------- Diagnose & explain
@@ -88,12 +98,16 @@ def test_diagnose_shows_probabilities_overlay_and_reports(app, registry_env):
                 or spec["data"][0].get("orientation") == "h")
     assert bars["data"][0]["y"] == list(LABELS)
     assert bars["data"][0]["text"] == [f"{p * 100:.1f}%" for p in expected.probabilities]
-    original, overlay = at.main.image[0], at.main.image[1]
-    assert original.captions[0].startswith("Original (PNG, 128 x 128")
-    assert overlay.captions[0] == f"Grad-CAM for {expected.label}, layer {at.selectbox(key='layer-tiny-a').value}"
-    assert original.value != overlay.value
+    assert any(text.startswith("Original (PNG, 128 x 128") for text in texts(at.main.caption))
+    # The layer is named for what it is; the widget's value stays the Keras name.
+    assert at.selectbox(key="layer-tiny-a").value == "block2b_conv"  # the card's layer, listed first
+    assert overlay(at).captions[0] == f"Grad-CAM for {expected.label}, layer block 2b, convolution"
     assert [b.proto.label for b in at.get("download_button")] == ["Report (PNG)", "Report (PDF)"]
-    assert any("Tiny test model tiny-a, version 0.0" in text for text in texts(at.main.markdown))
+    assert any("Tiny test model tiny-a, version 0.0" in text for text in texts(at.main.caption))
+    # The triage status and the intended population are on the page; the colour bar says what colours mean.
+    assert any(text.startswith("**Answer.**") for text in texts(at.info)) or at.warning
+    assert any(text.startswith("**Made for:**") for text in texts(at.main.caption))
+    assert any("scaled to this image's maximum" in text for text in texts(at.main.caption))
 
 
 BAD_UPLOADS = {
@@ -117,7 +131,7 @@ def test_bad_upload_shows_one_error_and_the_app_keeps_working(app, kind):
     # A good image afterwards is analysed normally.
     at = upload(at, IMAGE)
     no_failure(at)
-    assert len(at.main.image) == 2
+    assert len(at.main.image) == 1 and overlay(at).captions[0].startswith("Grad-CAM for ")
 
 
 def test_display_controls_reuse_the_cached_map(app, monkeypatch):
@@ -133,13 +147,13 @@ def test_display_controls_reuse_the_cached_map(app, monkeypatch):
     at = upload(open_page(app, "diagnose"), IMAGE)
     no_failure(at)
     assert len(calls) == 1
-    first_overlay = at.main.image[1].value
+    first_overlay = overlay(at).value
     at.slider(key="opacity").set_value(0.9).run()
     at.selectbox(key="colormap").set_value("inferno").run()
     at.slider(key="threshold").set_value(0.3).run()
     no_failure(at)
     assert len(calls) == 1, "moving opacity, colour map or threshold recomputed the map"
-    assert at.main.image[1].value != first_overlay, "the overlay was not re-rendered"
+    assert overlay(at).value != first_overlay, "the overlay was not re-rendered"
     # Choosing another method or class does compute a new map, once.
     at.selectbox(key="method").set_value("gradcam++").run()
     other = next(label for label in LABELS if label != at.main.metric[0].value)
@@ -148,7 +162,7 @@ def test_display_controls_reuse_the_cached_map(app, monkeypatch):
     no_failure(at)
     assert [c[0] for c in calls] == ["gradcam", "gradcam++", "gradcam++"]
     assert calls[-1][1] == other
-    assert at.main.image[1].captions[0].startswith(f"Grad-CAM++ for {other}")
+    assert overlay(at).captions[0].startswith(f"Grad-CAM++ for {other}")
 
 
 @pytest.mark.parametrize("method", ["scorecam", "smoothgrad"])
@@ -157,26 +171,34 @@ def test_slow_methods_render(app, method):
     at.selectbox(key="method").set_value(method).run()
     no_failure(at)
     label = {"scorecam": "Score-CAM", "smoothgrad": "SmoothGrad"}[method]
-    assert at.main.image[1].captions[0].startswith(f"{label} for ")
+    assert overlay(at).captions[0].startswith(f"{label} for ")
     assert at.selectbox(key="layer-tiny-a").disabled == (method == "smoothgrad")
 
 
-def test_what_if_occlusion_and_sensitivity_cross_check(app, registry_env):
+def test_click_to_hide_and_occlusion_cross_check(app, registry_env):
+    """A click on the film's grid (the component's callback stores the cell) hides that region of the
+    film, mapped into the model input, and the change is said in percentage points."""
     from model.classifier import Classifier
-    from model.explain.occlusion import grid_boxes, what_if
+    from model.explain.film_grid import input_box, points
+    from model.explain.occlusion import what_if
     from model.inputs.intake import load_xray
+    from model.trust.uncertainty import tta_uncertainty
 
     at = upload(open_page(app, "diagnose"), IMAGE)
-    assert len(at.main.image) == 2  # No hidden-region image before a cell is chosen.
-    at.selectbox(key="cell").set_value(5).run()
+    assert not [m for m in at.main.metric if " hidden" in m.label]  # nothing hidden before a click
+    at.session_state["hide_cell"] = 14  # row 3, column 3 of the 6 x 6 grid: what the click callback stores
+    at.run()
     no_failure(at)
-    hidden = at.main.image[2]
-    assert hidden.captions[0] == "Model input, row 2, column 2 hidden"
     clf = Classifier.load("tiny-a", registry_env)
-    expected = what_if(clf, clf.prepare(load_xray(IMAGE).pixels).array, grid_boxes(4, 4)[5])
-    table = at.main.dataframe[-1].value
-    np.testing.assert_allclose(table["after"].to_numpy(), expected.after.probabilities, atol=1e-6)
-    np.testing.assert_allclose(table["change"].to_numpy(), list(expected.delta.values()), atol=1e-6)
+    prepared = clf.prepare(load_xray(IMAGE).pixels)
+    top = tta_uncertainty(clf, prepared).top_label
+    expected = what_if(clf, prepared.array, input_box(14, 6, prepared, clf.card.prep))
+    shown = next(m for m in at.main.metric if m.label == f"{top} with row 3, column 3 hidden")
+    assert shown.value == f"{expected.after.as_dict()[top]:.1%}"
+    assert shown.proto.delta == points(expected.delta[top]).replace("−", "-") and shown.proto.delta.endswith(" points")
+    # "Show the film as it is" clears it.
+    at.button(key="unhide").click().run()
+    assert not [m for m in at.main.metric if " hidden" in m.label]
 
     assert not [m for m in at.main.metric if m.label.startswith("Agreement")]
     at.button(key="occlusion").click().run()
@@ -184,6 +206,24 @@ def test_what_if_occlusion_and_sensitivity_cross_check(app, registry_env):
     agreement = next(m for m in at.main.metric if m.label.startswith("Agreement with Grad-CAM"))
     assert -1.0 <= float(agreement.value) <= 1.0
     assert at.main.image[-1].captions[0].startswith("Occlusion sensitivity for ")
+
+
+def test_the_case_and_settings_survive_a_visit_to_another_page(app):
+    at = upload(open_page(app, "diagnose"), IMAGE)
+    at.selectbox(key="method").set_value("gradcam++").run()
+    at.slider(key="opacity").set_value(0.8).run()
+    first = overlay(at).value
+    at.switch_page("views/performance.py").run()
+    no_failure(at)
+    at.switch_page("views/diagnose.py").run()
+    no_failure(at)
+    assert not any("Upload a frontal chest radiograph" in text for text in texts(at.info))
+    assert any("uploaded earlier in this session" in text for text in texts(at.main.caption))
+    assert at.selectbox(key="method").value == "gradcam++" and at.slider(key="opacity").value == 0.8
+    assert overlay(at).value == first
+    # "Clear" forgets the kept image.
+    at.button(key="forget_upload").click().run()
+    assert any("Upload a frontal chest radiograph" in text for text in texts(at.info))
 
 
 def test_model_choice_changes_the_prediction_and_side_panel(app, registry_env):
@@ -378,3 +418,34 @@ def test_loading_a_model_installs_the_guard(app, monkeypatch):
     caching.cached_classifier.clear()
     upload(open_page(app, "diagnose"), IMAGE)
     assert getattr(keras.backend.clear_session, "keeps_caches", False)
+
+
+def test_all_methods_side_by_side_and_the_grid_occlusion_on_demand(app):
+    from model.explain import METHODS
+
+    at = upload(open_page(app, "diagnose"), IMAGE)
+    assert len(at.main.image) == 1
+    at.toggle(key="all_methods").set_value(True).run()
+    no_failure(at)
+    captions = [image.captions[0] for image in at.main.image[1:]]
+    assert captions == [method.label for method in METHODS.values()]  # LayerCAM and occlusion included
+    at.toggle(key="grid_occlusion").set_value(True).run()
+    no_failure(at)
+    assert any(image.captions[0].startswith("Fall of ") for image in at.main.image)
+    largest = next(m for m in at.main.metric if m.label == "Largest fall")
+    assert largest.value.endswith(" points")
+
+
+def test_layers_for_people_and_the_zoom_view(app):
+    at = upload(open_page(app, "diagnose"), IMAGE)
+    layer = at.selectbox(key="layer-tiny-a")
+    assert layer.options[0] == "block 2b, convolution (default)" and "first convolution" not in layer.options
+    at.toggle(key="advanced_layers").set_value(True).run()
+    assert "first convolution" in at.selectbox(key="layer-tiny-a").options
+    at.selectbox(key="layer-tiny-a").set_value("stem_conv").run()
+    no_failure(at)
+    assert any("edges" in text for text in texts(at.caption))
+    at.toggle(key="zoom").set_value(True).run()
+    no_failure(at)
+    zoom = next(spec for spec in plotly_specs(at) if [t.get("type") for t in spec["data"]] == ["image", "image"])
+    assert zoom["layout"]["xaxis2"]["matches"] == "x" and zoom["layout"]["yaxis2"]["matches"] == "y"

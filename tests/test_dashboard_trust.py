@@ -158,11 +158,17 @@ def test_diagnose_shows_uncertainty_and_says_lung_attention_is_unavailable(regis
     no_failure(at)
     expected = tta_uncertainty(Classifier.load("tiny-a", registry_env), load_xray(IMAGE).pixels)
     top = expected.top_label
-    shown = metric(at, f"{top} under small image changes")
-    assert shown.value == f"{expected.top_probability:.1%} ± {expected.std[top]:.1%}"
-    referral = [text for text in texts(at.warning) if UNCERTAIN_MESSAGE in text]
-    assert len(referral) == (1 if expected.uncertain else 0)
-    # Beside the probabilities: after the output, before the explanation controls.
+    # One confidence figure: the mean over the test-time copies, with its spread in words.
+    shown = metric(at, "Confidence")
+    assert shown.value == f"{expected.top_probability:.1%}" and metric(at, "Model output").value == top
+    spread = f"±{100 * expected.std[top]:.1f} points"
+    assert any(spread in text and ("**Stable**" in text or "**Unstable**" in text) for text in texts(at.markdown))
+    assert not any("entropy" in text for text in texts(at.warning) + texts(at.markdown) + texts(at.caption))
+    # The triage status comes first: uncertain says "second read advised" (to the reader, who is the radiologist).
+    status = [text for text in texts(at.warning) if text.startswith("**Uncertain: second read advised.**")]
+    assert len(status) == (1 if expected.uncertain else 0)
+    assert UNCERTAIN_MESSAGE == "Second read advised."
+    assert not any("refer to a radiologist" in text.lower() for text in texts(at.warning) + texts(at.info))
     order = [getattr(e, "label", None) for e in in_order(at)]
     assert order.index("Model output") < order.index(shown.label) < order.index("Method")
 
@@ -208,15 +214,20 @@ def test_a_colourful_image_is_flagged_but_still_analysed(registry_env):
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, format="PNG")
     at = upload(open_page("diagnose"), buffer.getvalue())
-    no_failure(at)
-    flagged = [text for text in texts(at.warning) if text.startswith("This does not look like a frontal chest X-ray")]
-    assert len(flagged) == 1 and "colour" in flagged[0]
+    assert not at.exception
+    # A colour photograph is out of scope: the status says why, and no answer or map is shown by default.
+    assert not at.error  # errors are kept for failures of the app
+    status = [text for text in texts(at.markdown) if "**Out of scope: no answer shown.**" in text]
+    assert len(status) == 1 and "colour" in status[0]
+    assert not [m for m in at.main.metric if m.label == "Model output"]
+    assert len(at.main.image) == 1 and "No answer and no map" in at.main.image[0].captions[0]
+    # Shown on request, below the status.
+    at.toggle(key=next(t.key for t in at.toggle if t.key.startswith("show-anyway-"))).set_value(True).run()
+    assert not at.exception
     assert at.main.metric[0].label == "Model output" and at.main.metric[0].value in LABELS
-    assert len(at.main.image) == 2
-    # Above the result.
     elements = in_order(at)
-    first_warning = next(i for i, e in enumerate(elements) if e.type == "warning")
-    assert first_warning < next(i for i, e in enumerate(elements) if getattr(e, "label", None) == "Model output")
+    first_status = next(i for i, e in enumerate(elements) if "Out of scope" in str(getattr(e, "value", "")))
+    assert first_status < next(i for i, e in enumerate(elements) if getattr(e, "label", None) == "Model output")
 
 
 def test_report_notes_carry_the_trust_findings(registry_env, monkeypatch):
@@ -224,7 +235,9 @@ def test_report_notes_carry_the_trust_findings(registry_env, monkeypatch):
     import model.present.report
 
     captured = []
-    monkeypatch.setattr(model.present.report, "build_report", lambda *a, **k: captured.append(k["notes"]) or b"png")
+    details = []
+    monkeypatch.setattr(model.present.report, "build_report",
+                        lambda *a, **k: captured.append(k["notes"]) or details.append(k) or b"png")
     monkeypatch.setattr(model.present.report, "build_report_pdf", lambda *a, **k: b"pdf")
     from streamlit.delta_generator import DeltaGenerator
 
@@ -240,6 +253,11 @@ def test_report_notes_carry_the_trust_findings(registry_env, monkeypatch):
     assert notes[0].startswith("The map explains the class ")
     assert any(note.startswith("Test-time augmentation (8 ") for note in notes)
     assert "Lung attention unavailable: no lung segmentation model in the registry." in notes
+    # A case id that is not patient data, the status with its reasons and the colour bar's settings.
+    import hashlib
+    assert details[-1]["case_id"] == hashlib.sha256(IMAGE).hexdigest()[:8]
+    assert details[-1]["status"] in ("Answer", "Uncertain: second read advised")
+    assert details[-1]["colormap"] == "inferno" and details[-1]["what_if"] is None
 
 
 def test_trust_notes_are_plain_sentences():
@@ -250,7 +268,7 @@ def test_trust_notes_are_plain_sentences():
     from model.trust.uncertainty import Uncertainty
 
     tta = Uncertainty(mean={"COVID-19": 0.52}, std={"COVID-19": 0.11}, top_label="COVID-19", top_probability=0.52,
-                      entropy=0.7, agreement=0.625, n=8, uncertain=True, message="Uncertain: refer to a radiologist.")
+                      entropy=0.7, agreement=0.625, n=8, uncertain=True, message="Second read advised.")
     attention = LungAttention(0.31, 0.5, True, "Mostly outside the lungs.")
     faith = Faithfulness(0.2, 0.7, 0.5, 0.5, {}, True, "Better than random.")
     notes = trust_notes(["The image is in colour."], tta, attention, "", faith,
@@ -258,7 +276,7 @@ def test_trust_notes_are_plain_sentences():
                         {"gradcam": "Grad-CAM", "scorecam": "Score-CAM"})
     assert notes == ["Input check: The image is in colour.",
                      "Test-time augmentation (8 slightly shifted, rotated or re-exposed copies): COVID-19 52.0% ± "
-                     "11.0%; 62% of the copies give that class. Uncertain: refer to a radiologist.",
+                     "11.0%; 62% of the copies give that class. Second read advised.",
                      "31% of the Grad-CAM map lies inside the lung fields. Mostly outside the lungs.",
                      "Faithfulness: Better than random.",
                      "Agreement between Grad-CAM, Score-CAM (mean Spearman of the maps): +0.42."]
@@ -285,10 +303,10 @@ def test_diagnose_with_a_lung_model_measures_lung_attention(lung_env):
     assert not [text for text in texts(at.warning) if text.startswith("This does not look like")]
 
     # The outline is drawn on the overlay only: the map and its lung share are unchanged.
-    plain = at.main.image[1].value
+    plain = at.main.image[0].value
     at.toggle(key="lung_outline").set_value(True).run()
     no_failure(at)
-    assert at.main.image[1].value != plain
+    assert at.main.image[0].value != plain
     assert metric(at, "Map inside the lung fields").value == f"{expected.fraction:.0%}"
 
     # The explanation report flagged Grad-CAM++ in the sanity check: said beside that map.

@@ -187,7 +187,7 @@ def test_gradcam_agrees_with_an_independent_implementation(blob_classifier):
     assert np.corrcoef(ours.ravel(), reference.ravel())[0, 1] > 0.95
 
 
-@pytest.mark.parametrize("method", ["gradcam", "gradcam++", "layercam", "smoothgrad"])
+@pytest.mark.parametrize("method", ["gradcam", "gradcam++", "layercam", "scorecam", "smoothgrad"])
 @pytest.mark.parametrize("layer", [None, "block1b_conv"], ids=["card-layer", "early-layer"])
 def test_compiled_path_gives_the_maps_of_tf_keras_vis_itself(tiny, method, layer):
     x = tiny.prepare(synthetic_radiograph(40, seed=3)).array

@@ -126,3 +126,18 @@ def test_records_named_outside_the_roots_are_left_out(tmp_path):
                                                                        "Normal", "2")]
     kept, dropped = records_within(records, data_roots(str(tmp_path / "root")))
     assert [r.patient_id for r in kept] == ["1"] and dropped == 1
+
+
+def test_a_case_handed_to_diagnose_is_shown_there(registry_env, monkeypatch):
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from tests.support import png_bytes, synthetic_radiograph
+
+    st.cache_data.clear()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py"), default_timeout=120)
+    at.session_state["diagnose_upload"] = {"name": "case.png", "data": png_bytes(synthetic_radiograph(96, seed=5))}
+    at.run()
+    assert not at.exception
+    assert any("uploaded earlier in this session" in c.value for c in at.caption)
+    assert "diagnose_upload" not in at.session_state

@@ -186,9 +186,13 @@ def full_session(data: bytes, name: str = "scan.dcm") -> tuple[AppTest, list[str
         seen.extend(element_texts(at))
 
     step(lambda a: (a.file_uploader[0].set_value((name, data, "application/dicom")), a.run())[1])
-    assert len(at.main.image) == 2, "the DICOM was not analysed"
+    assert len(at.main.image) == 1, "the DICOM was not analysed"  # the overlay; the film is the click grid
     step(lambda a: a.selectbox(key="method").set_value("gradcam++").run())
-    step(lambda a: a.selectbox(key="cell").set_value(5).run())
+
+    def hide(a):  # what a click on the film's grid stores
+        a.session_state["hide_cell"] = 14
+        return a.run()
+    step(hide)
     step(lambda a: a.toggle(key="faithfulness").set_value(True).run())
     step(lambda a: a.button(key="occlusion").click().run())
     step(lambda a: a.switch_page("views/compare.py").run())
@@ -240,7 +244,7 @@ def test_no_identifier_in_any_dashboard_output_report_or_log(registry_env, downl
     assert not leaked("\n".join(report_text))
     page = "\n".join(seen)
     # The collected text does include what the pages show: captions, the what-if table, the model's name.
-    assert "Original (DICOM, 128 x 128 px)" in page and "Model input, row 2, column 2 hidden" in page
+    assert "Original (DICOM, 128 x 128 px)" in page and "with row 3, column 3 hidden" in page
     assert "Tiny test model tiny-b" in page and "Deletion AUC" in page
     assert not leaked(page)
     assert not leaked("\n".join(all_logs))

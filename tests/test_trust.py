@@ -348,7 +348,7 @@ def test_input_check_names_each_problem():
 
 def test_tta_marks_a_flat_model_uncertain_and_a_confident_one_certain(patch_model):
     flat = tta_uncertainty(fixed_classifier("flat"), patch_image(), n=6)
-    assert flat.uncertain and flat.message == "Uncertain: refer to a radiologist."
+    assert flat.uncertain and flat.message == "Second read advised."
     assert flat.entropy == pytest.approx(1.0, abs=1e-4) and flat.top_probability == pytest.approx(1 / 3)
     confident = tta_uncertainty(fixed_classifier("confident"), patch_image(), n=6)
     assert not confident.uncertain and confident.message == "" and confident.agreement == 1.0

@@ -252,7 +252,8 @@ def lung_attention(image_digest: str, xray, card, on_image) -> None:
     if lungs is None:
         st.caption(f":material/block: {reason}")
         return
-    attention = measure_lung_attention(on_image, caching.lung_mask(image_digest, lungs, xray.pixels))
+    attention = measure_lung_attention(on_image, caching.lung_mask(image_digest, lungs, xray.pixels),
+                                       caching.lung_attention_threshold(caching.model_key(card.id)))
     st.metric("Map inside the lung fields", f"{attention.fraction:.0%}",
               help="Share of the Grad-CAM map's weight on the lung fields; low values point to shortcuts.")
     if attention.low:

@@ -135,12 +135,12 @@ def selected_case_panel(case, key, card) -> None:
                          column_config={"probability": st.column_config.NumberColumn(format="percent")})
             lungs, reason = caching.lung_status(card.prep.lung_model)
             mask = caching.lung_mask(digest, lungs, pixels) if lungs is not None else None
-            result = triage(input_check(pixels, xray.metadata, mask))
-            st.markdown(f"**Input check:** {result.headline}")
+            result = caching.triage(digest, key, lungs, pixels, xray.metadata)
+            st.markdown(f"**Triage:** {result.headline}")
             for why in result.reasons:
                 st.caption(why)
             if mask is not None:
-                attention = lung_attention(on_image, mask)
+                attention = lung_attention(on_image, mask, caching.lung_attention_threshold(key))
                 st.metric("Map inside the lung fields", f"{attention.fraction:.0%}")
                 if attention.low:
                     st.caption(f":orange[:material/report: {attention.warning}]")

@@ -92,12 +92,28 @@ class ExplainerSet:
         """|d logit_k / d input| of every input in one batch (compiled)."""
         return np.asarray(self._step("saliency", None)(inputs, np.int32(class_index)))
 
+    def features(self, inputs: np.ndarray, layer: str) -> np.ndarray:
+        """The output of `layer` of the served model for a batch of inputs (compiled once per layer)."""
+        return np.asarray(self._step("features", layer)(np.asarray(inputs, np.float32)))
+
     def _step(self, kind: str, layer: str | None):
         key = (kind, layer)
+        build = {"cam": self._cam_step, "features": self._features_step}.get(kind)
         with self._lock:
             if key not in self._steps:
-                self._steps[key] = self._cam_step(layer) if kind == "cam" else self._saliency_step()
+                self._steps[key] = build(layer) if build else self._saliency_step()
             return self._steps[key]
+
+    def _features_step(self, layer: str):
+        import keras
+        import tensorflow as tf
+
+        features = keras.Model(self.model.inputs, self.model.get_layer(layer).output)
+
+        @tf.function(input_signature=[self._spec()])
+        def step(x):
+            return features(x, training=False)
+        return step
 
     def _spec(self):
         import tensorflow as tf

@@ -208,3 +208,71 @@ def roc_overlay(reports: dict[str, dict], label: str) -> go.Figure:
     fig.update_yaxes(title="true-positive rate", range=[0, 1.02])
     fig.update_layout(legend=dict(orientation="h", y=-0.25))
     return _layout(fig, title=f"ROC curves, {label} against the rest", height=460)
+
+
+def chosen_epoch(history: pd.DataFrame, monitor: str = "val_auc") -> int | None:
+    """The epoch (counted from 1) whose weights training kept: the best `monitor` (highest AUC, lowest loss)."""
+    if history is None or monitor not in getattr(history, "columns", ()) or not len(history):
+        return None
+    values = history[monitor].to_numpy(dtype=float)
+    best = int(np.nanargmin(values) if "loss" in monitor else np.nanargmax(values))
+    return int(_epochs(history)[best])
+
+
+def panel_curves(history: pd.DataFrame, monitor: str = "val_auc", height: int = 460) -> go.Figure | None:
+    """Loss and AUC by epoch, training against validation, the kept epoch marked: the narrow side
+    panel's figure, titles on the subplots and the legend below the axes. An ensemble's history (a
+    `member` column) gets one pair of curves per network. None when there is nothing to draw."""
+    if history is None or not len(history) or "val_loss" not in history.columns:
+        return None
+    second = "auc" if "val_auc" in history.columns else "accuracy" if "val_accuracy" in history.columns else None
+    metrics = ["loss"] + ([second] if second else [])
+    titles = [f"{METRIC_TITLES.get(m, m)} by epoch" for m in metrics]
+    fig = make_subplots(rows=len(metrics), cols=1, subplot_titles=titles, vertical_spacing=0.12, shared_xaxes=True)
+    parts = list(history.groupby("member", sort=False)) if "member" in history.columns else [(None, history)]
+    dashes = ("solid", "dot", "dash")
+    for m_index, (member, rows) in enumerate(parts):
+        prefix = f"network {m_index + 1} " if member is not None else ""
+        for row, metric in enumerate(metrics, start=1):
+            for column, name, colour in ((metric, "training", TRAIN_COLOUR), (f"val_{metric}", "validation",
+                                                                                VALIDATION_COLOUR)):
+                if column not in rows.columns:
+                    continue
+                fig.add_trace(go.Scatter(x=_epochs(rows), y=rows[column], mode="lines", name=f"{prefix}{name}",
+                                         legendgroup=f"{prefix}{name}", showlegend=row == 1,
+                                         line=dict(color=colour, dash=dashes[m_index % len(dashes)])),
+                              row=row, col=1)
+            kept = chosen_epoch(rows, monitor)
+            if kept is not None:
+                fig.add_vline(x=kept, line=dict(color="#888", width=1, dash="dash"), row=row, col=1)
+    # The kept epoch's dashed line, named in the legend rather than written over a plot.
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="kept epoch (best validation "
+                             + ("loss" if "loss" in monitor else "AUC") + ")",
+                             line=dict(color="#888", width=1, dash="dash")), row=1, col=1)
+    fig.update_xaxes(title_text="epoch", title_standoff=4, row=len(metrics), col=1)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), template="plotly_white",
+                      legend=dict(orientation="h", yanchor="top", y=-0.14, x=0, font=dict(size=11)),
+                      font=dict(size=11))
+    return fig
+
+
+def linked_images(film: np.ndarray, overlay: np.ndarray, titles=("Film", "Map"), height: int = 560) -> go.Figure:
+    """Two images side by side with shared axes: zooming or panning one moves the other (plotly's
+    own image trace, sent as compressed PNG so a 1280-pixel film stays fast)."""
+    import base64
+
+    import cv2
+
+    def source(image):
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB) if image.ndim == 2 else image
+        ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
+        return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode("ascii")
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=list(titles), shared_xaxes=True, shared_yaxes=True,
+                        horizontal_spacing=0.02)
+    for col, image in enumerate((film, overlay), start=1):
+        fig.add_trace(go.Image(source=source(image), hoverinfo="skip"), row=1, col=col)
+    fig.update_xaxes(matches="x", showticklabels=False)
+    fig.update_yaxes(matches="y", showticklabels=False, scaleanchor="x")
+    fig.update_layout(height=height, margin=dict(l=0, r=0, t=30, b=0), dragmode="pan")
+    return fig

@@ -7,8 +7,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-COLORMAPS = {"jet": cv2.COLORMAP_JET, "turbo": cv2.COLORMAP_TURBO, "inferno": cv2.COLORMAP_INFERNO,
-             "viridis": cv2.COLORMAP_VIRIDIS, "hot": cv2.COLORMAP_HOT}
+# Perceptually uniform maps first (equal steps of the map look like equal steps of colour); jet and hot
+# are kept for readers used to them, but their bright bands invent edges that are not in the map.
+COLORMAPS = {"inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS, "turbo": cv2.COLORMAP_TURBO,
+             "jet": cv2.COLORMAP_JET, "hot": cv2.COLORMAP_HOT}
+THRESHOLD_RAMP = 0.1  # Below the threshold the colour fades out over this much of the map's range.
+FADE_FRACTION = 0.08  # Outside the region the model saw, the map fades out over this share of the region's size.
+SCALE_NOTE = "Each map has its own scale: colours do not compare between images or methods."
 
 
 DISPLAY_MAX_SIDE = 1280
@@ -44,7 +49,7 @@ def to_uint8(pixels: np.ndarray) -> np.ndarray:
     return np.round(np.clip(pixels, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def render_overlay(pixels: np.ndarray, heatmap: np.ndarray, opacity: float = 0.45, colormap: str = "jet",
+def render_overlay(pixels: np.ndarray, heatmap: np.ndarray, opacity: float = 0.45, colormap: str = "inferno",
                    threshold: float = 0.0) -> np.ndarray:
     """Blend a heatmap over a grayscale image with OpenCV.
 
@@ -53,7 +58,8 @@ def render_overlay(pixels: np.ndarray, heatmap: np.ndarray, opacity: float = 0.4
         heatmap: map in [0, 1] on the same HxW grid (see `model.inputs.preprocessing.map_to_image`).
         opacity: weight of the colour layer, 0 (image only) to 1 (map only).
         colormap: one of `COLORMAPS`.
-        threshold: map values below it are not coloured, so faint evidence does not hide anatomy.
+        threshold: map values below it are not coloured, so faint evidence does not hide anatomy; the
+            colour fades in over `THRESHOLD_RAMP` below it, so the edge of the tinted part is soft.
 
     Returns:
         uint8 RGB image HxWx3 at the original size and aspect ratio.
@@ -66,7 +72,7 @@ def render_overlay(pixels: np.ndarray, heatmap: np.ndarray, opacity: float = 0.4
         raise ValueError(f"heatmap shape {heatmap.shape} differs from image shape {pixels.shape[:2]}")
     gray = cv2.cvtColor(to_uint8(pixels), cv2.COLOR_GRAY2RGB)
     colour = cv2.cvtColor(cv2.applyColorMap(to_uint8(heatmap), COLORMAPS[colormap]), cv2.COLOR_BGR2RGB)
-    weight = np.where(heatmap >= threshold, opacity, 0.0)[..., None] if threshold > 0 else opacity
+    weight = opacity * visibility(heatmap, threshold)[..., None] if threshold > 0 else opacity
     return np.round(gray * (1.0 - weight) + colour * weight).astype(np.uint8)
 
 
@@ -82,3 +88,115 @@ def outline_lungs(overlay: np.ndarray, mask: np.ndarray) -> np.ndarray:
     cv2.drawContours(outlined, contours, -1, (0, 0, 0), thickness + 2, lineType=cv2.LINE_AA)
     cv2.drawContours(outlined, contours, -1, (255, 255, 255), thickness, lineType=cv2.LINE_AA)
     return outlined
+
+
+def visibility(heatmap: np.ndarray, threshold: float) -> np.ndarray:
+    """How much of the colour each pixel gets: 1 from `threshold` up, 0 below `threshold -
+    THRESHOLD_RAMP`, a smooth step between (no hard contour where the map crosses the threshold)."""
+    if threshold <= 0:
+        return np.ones_like(heatmap, dtype=np.float32)
+    ramp = min(THRESHOLD_RAMP, threshold)
+    t = np.clip((np.asarray(heatmap, np.float32) - (threshold - ramp)) / ramp, 0.0, 1.0)
+    return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
+
+
+def tinted_share(heatmap: np.ndarray, threshold: float, where: np.ndarray | None = None) -> float:
+    """Share of the pixels (inside `where`, e.g. the region the model saw) that stay tinted at `threshold`."""
+    tinted = visibility(heatmap, threshold) > 0.5
+    if where is not None:
+        tinted = tinted[where]
+    return float(tinted.mean()) if tinted.size else 0.0
+
+
+def scale_region(region, image_shape: tuple[int, int], shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A (top, bottom, left, right) region of an image of `image_shape` on a copy of `shape` (e.g. the display copy)."""
+    top, bottom, left, right = region
+    sy, sx = shape[0] / image_shape[0], shape[1] / image_shape[1]
+    top, left = int(np.floor(top * sy)), int(np.floor(left * sx))
+    bottom, right = max(top + 1, int(np.ceil(bottom * sy))), max(left + 1, int(np.ceil(right * sx)))
+    return (min(top, shape[0] - 1), min(bottom, shape[0]), min(left, shape[1] - 1), min(right, shape[1]))
+
+
+def fade_outside(heatmap: np.ndarray, region, image_shape: tuple[int, int] | None = None,
+                 fraction: float = FADE_FRACTION) -> np.ndarray:
+    """A map that ends softly at the edge of the region the model saw instead of in a hard rectangle.
+
+    Inside `region` the map is unchanged. Outside, each pixel takes the value at the nearest point of
+    the region's edge, faded to 0 (smooth step) over `fraction` of the region's mean side: the colour
+    no longer stops at a box edge, and nothing far outside the region (which the model never saw) is
+    coloured. Display only.
+
+    Args:
+        heatmap: map in [0, 1], HxW (the original grid or a display copy of it).
+        region: (top, bottom, left, right) the model saw (`ModelInput.region`), on `image_shape`.
+        image_shape: the grid `region` is given on; None means the heatmap's own.
+    """
+    heatmap = np.asarray(heatmap, np.float32)
+    shape = heatmap.shape[:2]
+    top, bottom, left, right = scale_region(region, image_shape or shape, shape)
+    rows, cols = np.arange(shape[0]), np.arange(shape[1])
+    spread = heatmap[np.ix_(np.clip(rows, top, bottom - 1), np.clip(cols, left, right - 1))]
+    dy = np.maximum(np.maximum(top - rows, rows - (bottom - 1)), 0).astype(np.float32)
+    dx = np.maximum(np.maximum(left - cols, cols - (right - 1)), 0).astype(np.float32)
+    width = max(1.0, fraction * ((bottom - top) + (right - left)) / 2.0)
+    t = np.clip(1.0 - np.sqrt(dy[:, None] ** 2 + dx[None, :] ** 2) / width, 0.0, 1.0)
+    return (spread * (t * t * (3.0 - 2.0 * t))).astype(np.float32)
+
+
+def colour_bar(colormap: str, width: int = 256, height: int = 14, threshold: float = 0.0) -> np.ndarray:
+    """A horizontal colour bar (uint8 RGB, height x width) from 0 (left) to the map's maximum (right);
+    the part below `threshold`, which the overlay leaves uncoloured, is drawn gray."""
+    if colormap not in COLORMAPS:
+        raise ValueError(f"unknown colormap {colormap!r}; choose one of {sorted(COLORMAPS)}")
+    values = np.linspace(0.0, 1.0, width, dtype=np.float32)
+    colours = cv2.cvtColor(cv2.applyColorMap(to_uint8(values)[None, :], COLORMAPS[colormap]), cv2.COLOR_BGR2RGB)[0]
+    shown = visibility(values, threshold)[:, None]
+    colours = np.round(colours * shown + 128.0 * (1.0 - shown)).astype(np.uint8)
+    return np.repeat(colours[None], height, axis=0)
+
+
+def colour_bar_caption(label: str, threshold: float = 0.0) -> str:
+    """What the colour bar means, in one line."""
+    hidden = f"; below {threshold:.0%} not coloured" if threshold > 0 else ""
+    return f"weak → strong evidence for {label}, scaled to this image's maximum{hidden}"
+
+
+def region_caption(model_input_region, image_shape: tuple[int, int], lung_crop: bool) -> str:
+    """What the model saw, in words: the lung box of lung-cropped models, else (almost) the whole film."""
+    top, bottom, left, right = model_input_region
+    share = (bottom - top) * (right - left) / float(image_shape[0] * image_shape[1])
+    if lung_crop:
+        return (f"The model saw only the box around the lung fields ({share:.0%} of the film); the map fades "
+                "out beyond it.")
+    if share > 0.995:
+        return "The model saw the whole film."
+    return f"The model saw the whole film but a thin border ({share:.0%} of it)."
+
+
+def window(pixels: np.ndarray, level: float = 0.5, width: float = 1.0) -> np.ndarray:
+    """Window/level of a [0, 1] grayscale image (display only): values from level - width/2 to
+    level + width/2 are stretched over black to white. level 0.5, width 1 is the image unchanged."""
+    width = max(float(width), 1e-3)
+    low = float(level) - width / 2.0
+    return np.clip((np.asarray(pixels, np.float32) - low) / width, 0.0, 1.0)
+
+
+def draw_grid(image: np.ndarray, grid: int, highlight: int | None = None, colour=(255, 255, 255)) -> np.ndarray:
+    """A uint8 RGB copy of `image` (gray float [0, 1], uint8 gray or RGB) with a grid x grid grid drawn on
+    it and, optionally, one cell (row-major) outlined in amber: the film-grid of "click to hide"."""
+    rgb = image if image.dtype == np.uint8 else to_uint8(image)
+    rgb = cv2.cvtColor(rgb, cv2.COLOR_GRAY2RGB) if rgb.ndim == 2 else np.ascontiguousarray(rgb).copy()
+    height, width = rgb.shape[:2]
+    thickness = max(1, round(min(height, width) / 400))
+    lines = rgb.copy()
+    for k in range(1, grid):
+        y, x = round(k * height / grid), round(k * width / grid)
+        cv2.line(lines, (0, y), (width - 1, y), colour, thickness)
+        cv2.line(lines, (x, 0), (x, height - 1), colour, thickness)
+    rgb = cv2.addWeighted(lines, 0.45, rgb, 0.55, 0.0)  # a light grid that does not hide the film
+    if highlight is not None and 0 <= highlight < grid * grid:
+        row, col = divmod(int(highlight), grid)
+        top, left = round(row * height / grid), round(col * width / grid)
+        bottom, right = round((row + 1) * height / grid) - 1, round((col + 1) * width / grid) - 1
+        cv2.rectangle(rgb, (left, top), (right, bottom), (255, 176, 0), thickness + 2)
+    return rgb

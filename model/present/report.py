@@ -4,7 +4,12 @@ The page holds what a reader needs to judge the result and nothing that identifi
 the function receives no identifier and no file name, so it cannot print one.
 
     png = build_report(xray.pixels, overlay, prediction, method="gradcam", model_id=card.id,
-                       model_version=card.version, model_name=card.display_name)
+                       model_version=card.version, model_name=card.display_name,
+                       case_id=digest[:8], colormap="inferno", status="Answer", reasons=[],
+                       what_if={...}, compared=["Grad-CAM", "Occlusion"])
+
+The case identifier is not patient data: the first hex digits of the image's SHA-256 digest, so a
+reader can match a report to the session's case without any identifier on the page.
 """
 from __future__ import annotations
 
@@ -17,6 +22,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from model.explain import METHODS
+from model.policy import SHORTCUT_WARNING, UNCERTAIN_MESSAGE
+from model.present.overlay import colour_bar, colour_bar_caption
 
 DISCLAIMER = ("Decision support for research and teaching only. Not a diagnosis: a qualified radiologist "
               "must interpret every image.")
@@ -25,12 +32,18 @@ PAGE_SIZE = (1240, 1754)  # A4 at 150 dpi.
 PAGE_DPI = 150
 MARGIN = 80
 GAP = 40
-IMAGE_BOX_HEIGHT = 620
+IMAGE_BOX_HEIGHT = 470
 TEXT = (20, 20, 20)
 MUTED = (95, 95, 95)
 BAR = (150, 170, 200)
 BAR_PREDICTED = (31, 90, 170)
 WARNING = (170, 60, 0)
+INFO = (40, 70, 120)
+SEVERITY_COLOURS = {"warning": WARNING, "info": INFO}
+STATUS_COLOURS = {"Answer": INFO}
+# Words that make a trust note a warning (drawn in amber); every other note is information (blue-gray).
+WARNING_MARKS = ("Input check:", UNCERTAIN_MESSAGE, SHORTCUT_WARNING, "disagree", "not better than random",
+                 "unavailable", "stayed similar")
 FONT_FILES = {False: ("DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
               True: ("DejaVuSans-Bold.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")}
 
@@ -99,19 +112,56 @@ def _utc(created: datetime | None) -> datetime:
     return created.replace(tzinfo=timezone.utc) if created.tzinfo is None else created.astimezone(timezone.utc)
 
 
+def note_severity(note) -> tuple[str, str]:
+    """(severity, text) of a note: a ("warning" | "info", text) pair is kept; a plain sentence is a
+    warning when it carries one of `WARNING_MARKS`, else information."""
+    if isinstance(note, (tuple, list)) and len(note) == 2:
+        return (str(note[0]) if str(note[0]) in SEVERITY_COLOURS else "warning"), str(note[1])
+    text = str(note)
+    return ("warning" if any(mark.lower() in text.lower() for mark in WARNING_MARKS) else "info"), text
+
+
 def _header(draw, y: int, *, method: str, model_id: str, model_version: str, model_name: str,
-            created: datetime) -> int:
+            created: datetime, case_id: str = "", status: str = "", reasons: Sequence[str] = (),
+            compared: Sequence[str] = ()) -> int:
     width = PAGE_SIZE[0] - 2 * MARGIN
     draw.text((MARGIN, y), "Chest X-ray explanation report", font=_font(44, True), fill=TEXT)
     y += 70
-    rows = [("Created", created.strftime("%Y-%m-%d %H:%M UTC")),
+    rows = [("Case", f"{case_id} (image fingerprint, not patient data)" if case_id else ""),
+            ("Created", created.strftime("%Y-%m-%d %H:%M UTC")),
             ("Model", f"{model_name} (id {model_id}, version {model_version})"),
-            ("Explanation", (METHODS[method].label if method in METHODS else method))]
+            ("Explanation", (METHODS[method].label if method in METHODS else method)),
+            ("Compared", ", ".join(compared))]
     for key, value in rows:
+        if not value:
+            continue
         draw.text((MARGIN, y), f"{key}:", font=_font(24, True), fill=TEXT)
         y = _paragraph(draw, (MARGIN + 190, y), value, _font(24), width - 190)
+    if status:
+        colour = STATUS_COLOURS.get(status, WARNING)
+        draw.text((MARGIN, y), "Status:", font=_font(24, True), fill=TEXT)
+        y = _paragraph(draw, (MARGIN + 190, y), " ".join([status + ".", *reasons]), _font(24, True),
+                       width - 190, fill=colour)
     draw.line((MARGIN, y + 10, PAGE_SIZE[0] - MARGIN, y + 10), fill=MUTED, width=2)
     return y + 30
+
+
+def _colour_bar(page: Image.Image, draw, y: int, colormap: str, threshold: float, label: str) -> int:
+    """The colour bar under the overlay, with what its colours mean."""
+    panel_w = (PAGE_SIZE[0] - 2 * MARGIN - GAP) // 2
+    x = MARGIN + panel_w + GAP
+    page.paste(Image.fromarray(colour_bar(colormap, panel_w, 18, threshold)), (x, y))
+    draw.rectangle((x - 1, y - 1, x + panel_w, y + 18), outline=MUTED)
+    return _paragraph(draw, (x, y + 26), colour_bar_caption(label, threshold) + "; each map is scaled to its own "
+                      "maximum.", _font(18), panel_w, fill=MUTED, spacing=4) + 16
+
+
+def _what_if(draw, y: int, what_if: dict) -> int:
+    width = PAGE_SIZE[0] - 2 * MARGIN
+    line = (f"What if {what_if['cell']} of the film were hidden: {what_if['label']} {what_if['before']:.1%} → "
+            f"{what_if['after']:.1%} ({what_if['change']})"
+            + (f"; the output becomes {what_if['output_after']}." if what_if.get("output_after") else "."))
+    return _paragraph(draw, (MARGIN, y), line, _font(24, True), width) + 16
 
 
 def _images(page: Image.Image, draw, y: int, pixels, overlay_rgb, method: str) -> int:
@@ -127,7 +177,7 @@ def _images(page: Image.Image, draw, y: int, pixels, overlay_rgb, method: str) -
         page.paste(image, (left, y + 40))
         draw.rectangle((left - 1, y + 39, left + image.width, y + 40 + image.height), outline=MUTED)
         bottom = max(bottom, y + 40 + image.height)
-    return bottom + 40
+    return bottom + 16
 
 
 def _probabilities(draw, y: int, prediction) -> int:
@@ -151,18 +201,20 @@ def _probabilities(draw, y: int, prediction) -> int:
 
 def _notes(draw, y: int, notes: Sequence[str], bottom: int) -> int:
     """Draw the notes above `bottom`; what does not fit is counted, never drawn over the disclaimer."""
-    notes = [str(n) for n in notes if str(n).strip()]
+    notes = [n for n in notes if (n[1] if isinstance(n, (tuple, list)) else str(n)).strip()]
     if not notes:
         return y
     width, font = PAGE_SIZE[0] - 2 * MARGIN, _font(22)
     draw.text((MARGIN, y), "Notes", font=_font(26, True), fill=TEXT)
     y += 42
     for i, note in enumerate(notes):
-        needed = 30 * len(_wrap(draw, f"- {note}", font, width)) + 6
+        severity, note = note_severity(note)
+        mark = "!" if severity == "warning" else "-"
+        needed = 30 * len(_wrap(draw, f"{mark} {note}", font, width)) + 6
         if y + needed > bottom - 30:
             draw.text((MARGIN, y), f"({len(notes) - i} more notes not shown)", font=font, fill=MUTED)
             return y + 36
-        y = _paragraph(draw, (MARGIN, y), f"- {note}", font, width, fill=WARNING) + 6
+        y = _paragraph(draw, (MARGIN, y), f"{mark} {note}", font, width, fill=SEVERITY_COLOURS[severity]) + 6
     return y + 14
 
 
@@ -179,21 +231,29 @@ def _disclaimer(draw) -> int:
 
 def render_report(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, method: str, model_id: str,
                   model_version: str, model_name: str, created: datetime | None = None,
-                  notes: Sequence[str] = ()) -> Image.Image:
+                  notes: Sequence[str] = (), case_id: str = "", colormap: str | None = None,
+                  threshold: float = 0.0, status: str = "", reasons: Sequence[str] = (),
+                  what_if: dict | None = None, compared: Sequence[str] = ()) -> Image.Image:
     """The report page as a Pillow RGB image; see `build_report` for the arguments."""
     page = Image.new("RGB", PAGE_SIZE, "white")
     draw = ImageDraw.Draw(page)
     y = _header(draw, MARGIN, method=method, model_id=model_id, model_version=model_version,
-                model_name=model_name, created=_utc(created))
+                model_name=model_name, created=_utc(created), case_id=case_id, status=status, reasons=reasons,
+                compared=compared)
     y = _images(page, draw, y, pixels, overlay_rgb, method)
-    y = _probabilities(draw, y, prediction)
+    if colormap:
+        label = list(prediction.labels)[int(np.argmax(prediction.probabilities))]
+        y = _colour_bar(page, draw, y, colormap, threshold, label)
+    y = _probabilities(draw, y + 10, prediction)
+    if what_if:
+        y = _what_if(draw, y, what_if)
     _notes(draw, y, notes, bottom=_disclaimer(draw))
     return page
 
 
 def build_report(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, method: str, model_id: str,
                  model_version: str, model_name: str, created: datetime | None = None,
-                 notes: Sequence[str] = ()) -> bytes:
+                 notes: Sequence[str] = (), **details) -> bytes:
     """A one-page PNG report of one analysed image.
 
     Args:
@@ -205,13 +265,21 @@ def build_report(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, met
         model_version: the card's version.
         model_name: the card's display name.
         created: time of the analysis; now (UTC) when None. Printed in UTC.
-        notes: extra lines, e.g. trust warnings; printed under the probabilities.
+        notes: extra lines, e.g. trust findings; printed under the probabilities, warnings in amber and
+            information in blue-gray (see `note_severity`; a ("warning" | "info", text) pair sets it).
+        case_id: a case identifier that is not patient data (first hex digits of the image digest).
+        colormap, threshold: the overlay's colour map and threshold, for the colour bar (none when None).
+        status, reasons: the triage headline and its reasons.
+        what_if: the hidden-region result, when one was made: {"cell", "label", "before", "after",
+            "change", "output_after"}.
+        compared: labels of the methods whose maps were compared.
 
     Returns:
         PNG bytes of a 1240 x 1754 page (A4 at 150 dpi).
     """
     page = render_report(pixels, overlay_rgb, prediction, method=method, model_id=model_id,
-                         model_version=model_version, model_name=model_name, created=created, notes=notes)
+                         model_version=model_version, model_name=model_name, created=created, notes=notes,
+                         **details)
     buffer = io.BytesIO()
     page.save(buffer, format="PNG", dpi=(PAGE_DPI, PAGE_DPI))
     return buffer.getvalue()
@@ -219,10 +287,11 @@ def build_report(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, met
 
 def build_report_pdf(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, method: str, model_id: str,
                      model_version: str, model_name: str, created: datetime | None = None,
-                     notes: Sequence[str] = ()) -> bytes:
+                     notes: Sequence[str] = (), **details) -> bytes:
     """The same page as `build_report`, as a one-page A4 PDF."""
     page = render_report(pixels, overlay_rgb, prediction, method=method, model_id=model_id,
-                         model_version=model_version, model_name=model_name, created=created, notes=notes)
+                         model_version=model_version, model_name=model_name, created=created, notes=notes,
+                         **details)
     buffer = io.BytesIO()
     page.save(buffer, format="PDF", resolution=float(PAGE_DPI), title="Chest X-ray explanation report")
     return buffer.getvalue()

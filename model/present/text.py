@@ -71,3 +71,24 @@ def preprocessing_summary(card: ModelCard) -> str:
     if prep.equalize != "none":
         parts.append(prep.equalize.upper())
     return ", ".join(parts)
+
+
+STABLE_SPREAD = 0.1  # A standard deviation of the top class (over the test-time copies) from which it is "unstable".
+
+
+def confidence_words(tta) -> tuple[str, bool, str]:
+    """One confidence figure in plain words, from `model.trust.uncertainty.Uncertainty`:
+    (the mean probability of the top class over the copies as "59.0%", stable?, one sentence)."""
+    spread = tta.std[tta.top_label]
+    stable = spread < STABLE_SPREAD and tta.agreement >= 0.75
+    figure = f"{tta.top_probability:.1%}"
+    how = (f"Stable: it moves by ±{100 * spread:.1f} points between {tta.n} slightly shifted, rotated or "
+           f"re-exposed copies of the film" if stable else
+           f"Unstable: it moves by ±{100 * spread:.1f} points between {tta.n} slightly changed copies of the "
+           f"film, and {tta.agreement:.0%} of them give {tta.top_label}")
+    return figure, stable, how + "."
+
+
+def case_id(image_digest: str) -> str:
+    """A case identifier that is not patient data: the first 8 hex digits of the image's SHA-256."""
+    return image_digest[:8]

@@ -28,7 +28,7 @@ class Uncertainty:
         agreement: share of the n predictions whose class is the top class.
         n: number of predictions, the unchanged input included.
         uncertain: whether any rule fired; reasons: the rules that fired, as plain sentences.
-        message: "Uncertain: refer to a radiologist." when uncertain, else "".
+        message: `UNCERTAIN_MESSAGE` ("Second read advised.") when uncertain, else "".
     """
 
     mean: dict

@@ -1,0 +1,136 @@
+"""Hiding a region of the film as the reader sees it: a grid drawn on the whole film, each cell
+mapped into the model input through the region the model saw (`ModelInput.region`).
+
+    cell = cell_at(x, y, shown_size, grid=6)                     # a click on the displayed film
+    box = input_box(cell, 6, model_input, prep)                  # (top, left, height, width) on the input
+    effects = grid_effects(clf.predict_inputs, model_input, prep, 6, class_index=0)
+
+A cell that lies outside the region the model saw has no box (None): hiding it changes nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.explain.occlusion import Box, occlude
+from model.inputs.preprocessing import ModelInput, Preprocessing
+
+
+def check_grid(grid: int) -> int:
+    if isinstance(grid, bool) or not isinstance(grid, (int, np.integer)) or not 1 <= grid <= 32:
+        raise ValueError(f"grid must be an integer from 1 to 32, got {grid!r}")
+    return int(grid)
+
+
+def cell_bounds(cell: int, grid: int, image_shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) pixels of one cell (row-major) of a grid x grid grid on the film."""
+    grid = check_grid(grid)
+    if isinstance(cell, bool) or not isinstance(cell, (int, np.integer)) or not 0 <= cell < grid * grid:
+        raise ValueError(f"cell must be an integer from 0 to {grid * grid - 1}, got {cell!r}")
+    row, col = divmod(int(cell), grid)
+    height, width = image_shape[:2]
+    return (round(row * height / grid), round((row + 1) * height / grid),
+            round(col * width / grid), round((col + 1) * width / grid))
+
+
+def cell_at(x: float, y: float, shown: tuple[int, int], grid: int) -> int | None:
+    """The cell under a click at (x, y) on a film displayed `shown` = (width, height) pixels; None
+    when the click is outside the image."""
+    grid = check_grid(grid)
+    width, height = shown
+    if width <= 0 or height <= 0 or not (0 <= x < width and 0 <= y < height):
+        return None
+    return int(y * grid // height) * grid + int(x * grid // width)
+
+
+def cell_name(cell: int, grid: int) -> str:
+    row, col = divmod(int(cell), check_grid(grid))
+    return f"row {row + 1}, column {col + 1}"
+
+
+def _to_input(value: float, start: int, length: int, offset: int, inner: int, size: int) -> float:
+    """A film coordinate inside the region as a fraction of the model input's side."""
+    return (offset + (value - start) * inner / length) / size
+
+
+def input_box(cell: int, grid: int, model_input: ModelInput, prep: Preprocessing | dict) -> Box | None:
+    """The model-input box `(top, left, height, width)` (fractions of the side) that one film-grid
+    cell covers, through the region the model saw and the card's resize (stretch or letterbox);
+    None when the cell lies outside that region."""
+    if isinstance(prep, dict):
+        prep = Preprocessing.from_dict(prep)
+    c_top, c_bottom, c_left, c_right = cell_bounds(cell, grid, model_input.image_shape)
+    r_top, r_bottom, r_left, r_right = model_input.region
+    top, bottom = max(c_top, r_top), min(c_bottom, r_bottom)
+    left, right = max(c_left, r_left), min(c_right, r_right)
+    if bottom <= top or right <= left:
+        return None
+    size = prep.image_size
+    region_h, region_w = r_bottom - r_top, r_right - r_left
+    if prep.resize == "letterbox":
+        scale = size / max(region_h, region_w)
+        inner_h, inner_w = max(1, round(region_h * scale)), max(1, round(region_w * scale))
+        y0, x0 = (size - inner_h) // 2, (size - inner_w) // 2
+    else:
+        inner_h, inner_w, y0, x0 = size, size, 0, 0
+    y_top = _to_input(top, r_top, region_h, y0, inner_h, size)
+    y_bottom = _to_input(bottom, r_top, region_h, y0, inner_h, size)
+    x_left = _to_input(left, r_left, region_w, x0, inner_w, size)
+    x_right = _to_input(right, r_left, region_w, x0, inner_w, size)
+    y_top, x_left = min(max(y_top, 0.0), 1.0 - 1e-6), min(max(x_left, 0.0), 1.0 - 1e-6)
+    return (y_top, x_left, max(min(y_bottom, 1.0) - y_top, 1e-6), max(min(x_right, 1.0) - x_left, 1e-6))
+
+
+def points(delta: float) -> str:
+    """A change of probability in percentage points, with a real minus sign: "−12.3 points"."""
+    value = 100.0 * float(delta)
+    sign = "−" if value < -0.05 else "+" if value > 0.05 else "±"
+    return f"{sign}{abs(value):.1f} points"
+
+
+@dataclass(frozen=True)
+class GridEffects:
+    """What hiding each film-grid cell does to one class's probability.
+
+    Attributes:
+        grid: cells per side.
+        before: the class's probability on the unchanged input.
+        after: (grid, grid) probability with each cell hidden; NaN for cells outside the region.
+        class_index: the class watched.
+    """
+
+    grid: int
+    before: float
+    after: np.ndarray
+    class_index: int
+
+    @property
+    def drop(self) -> np.ndarray:
+        """(grid, grid) fall of the probability when each cell is hidden (0 where it rises; NaN outside)."""
+        return np.where(np.isnan(self.after), np.nan, np.maximum(0.0, self.before - self.after))
+
+    def film_map(self, image_shape: tuple[int, int]) -> np.ndarray:
+        """The drops on the film's grid, scaled to their maximum (a map in [0, 1], 0 outside the region)."""
+        drop = np.nan_to_num(self.drop, nan=0.0)
+        peak = drop.max()
+        scaled = drop / peak if peak > 1e-12 else np.zeros_like(drop)
+        out = np.zeros(image_shape[:2], np.float32)
+        for cell in range(self.grid * self.grid):
+            top, bottom, left, right = cell_bounds(cell, self.grid, image_shape)
+            out[top:bottom, left:right] = scaled.flat[cell]
+        return out
+
+
+def grid_effects(predict, model_input: ModelInput, prep: Preprocessing | dict, grid: int, class_index: int,
+                 fill: str = "blur") -> GridEffects:
+    """Hide each film-grid cell in turn (one batch of at most grid² occluded copies) and record the
+    probability of `class_index`: the occlusion-sensitivity map on the grid the reader clicks."""
+    grid = check_grid(grid)
+    boxes = {cell: input_box(cell, grid, model_input, prep) for cell in range(grid * grid)}
+    inside = [cell for cell, box in boxes.items() if box is not None]
+    batch = np.stack([model_input.array] + [occlude(model_input.array, boxes[cell], fill) for cell in inside])
+    probabilities = np.asarray(predict(batch))[:, int(class_index)]
+    after = np.full(grid * grid, np.nan)
+    after[inside] = probabilities[1:]
+    return GridEffects(grid, float(probabilities[0]), after.reshape(grid, grid), int(class_index))

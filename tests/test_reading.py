@@ -1,0 +1,197 @@
+"""What a reader at a workstation sees, in the core (issue 14): maps that fade out at the edge of the
+region the model saw, the colour bar, layers named for people, the film's click-to-hide grid mapped
+into the model input, one confidence figure in words and the report's case identifier and notes."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model.explain.film_grid import GridEffects, cell_at, cell_bounds, grid_effects, input_box, points
+from model.inputs.preprocessing import ModelInput, Preprocessing, preprocess
+from model.present.layers import layer_choices, layer_label, visible_choices
+from model.present.overlay import (
+    colour_bar,
+    colour_bar_caption,
+    draw_grid,
+    fade_outside,
+    region_caption,
+    render_overlay,
+    tinted_share,
+    visibility,
+    window,
+)
+
+# --------------------------------------------------------------------------- maps
+
+
+def test_the_map_fades_out_beyond_the_region_instead_of_stopping_in_a_box():
+    heat = np.zeros((100, 100), np.float32)
+    heat[20:80, 30:70] = 1.0  # the model saw rows 20-80, columns 30-70 (a lung box)
+    faded = fade_outside(heat, (20, 80, 30, 70))
+    np.testing.assert_array_equal(faded[20:80, 30:70], heat[20:80, 30:70])  # inside: unchanged
+    # Just outside the box the colour goes on, and falls smoothly to nothing further out.
+    row = faded[50, 70:100]
+    assert row[0] > 0.8 and row[-1] == 0.0 and np.all(np.diff(row) <= 1e-6)
+    assert faded[0, 0] == 0.0 and faded.max() <= 1.0
+    # On a display copy half the size, the region is scaled with it.
+    half = fade_outside(heat[::2, ::2], (20, 80, 30, 70), image_shape=(100, 100))
+    assert half.shape == (50, 50) and half[25, 25] == 1.0 and half[0, 0] == 0.0
+
+
+def test_the_threshold_hides_the_weak_part_with_a_soft_edge():
+    ramp = np.linspace(0, 1, 101, dtype=np.float32)
+    shown = visibility(ramp, 0.5)
+    assert shown[:41].max() == 0.0 and shown[50:].min() == 1.0  # faded in over the 0.1 below it
+    assert np.all(np.diff(shown) >= 0)
+    assert tinted_share(ramp, 0.5) == pytest.approx(0.55, abs=0.02)  # more than half visible from 0.45
+    assert tinted_share(ramp, 0.0) == 1.0
+
+
+def test_default_colour_map_is_perceptually_uniform_and_the_threshold_hides_half():
+    from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD
+
+    assert DEFAULT_COLORMAP in ("viridis", "inferno", "magma", "cividis")
+    assert DEFAULT_MAP_THRESHOLD >= 0.4
+    image = np.full((20, 20), 0.5, np.float32)
+    heat = np.tile(np.linspace(0, 1, 20, dtype=np.float32), (20, 1))
+    rgb = render_overlay(image, heat, 0.6, DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD)
+    assert tuple(rgb[0, 0]) == (128, 128, 128) and tuple(rgb[0, -1]) != (128, 128, 128)
+
+
+def test_colour_bar_and_its_words():
+    bar = colour_bar("inferno", 64, 8, threshold=0.5)
+    assert bar.shape == (8, 64, 3) and bar.dtype == np.uint8
+    assert tuple(bar[0, 0]) == (128, 128, 128)  # below the threshold: gray, as on the overlay
+    assert bar[0, -1].astype(int).sum() > 500  # inferno's top is pale yellow
+    words = colour_bar_caption("COVID-19", 0.5)
+    assert "weak → strong evidence for COVID-19" in words and "this image's maximum" in words and "50%" in words
+    assert "lung" in region_caption((10, 60, 10, 90), (100, 100), lung_crop=True)
+    assert "whole film" in region_caption((6, 94, 6, 94), (100, 100), lung_crop=False)
+    with pytest.raises(ValueError, match="colormap"):
+        colour_bar("rainbow")
+
+
+def test_window_level_and_grid_are_display_only():
+    pixels = np.linspace(0, 1, 100, dtype=np.float32).reshape(10, 10)
+    np.testing.assert_allclose(window(pixels, 0.5, 1.0), pixels, atol=1e-6)
+    narrow = window(pixels, 0.5, 0.2)
+    assert narrow.min() == 0.0 and narrow.max() == 1.0 and narrow[5, 0] == pytest.approx(0.5, abs=0.06)
+    gridded = draw_grid(np.zeros((60, 60), np.float32), 3, highlight=4)
+    assert gridded.shape == (60, 60, 3) and gridded[20, 5].max() > 0 and gridded[5, 5].max() == 0
+    assert tuple(gridded[20, 30]) == (255, 176, 0)  # the hidden cell's outline, amber
+
+
+# --------------------------------------------------------------------------- layers
+
+
+ENSEMBLE = ["m1_stem_conv", "m1_stem_relu", "m1_stage1_block1_1_conv", "m1_stage4_block2_add", "m1_stage4_block2_out",
+            "m2_stem_conv", "m2_block1a_relu", "m2_block4b_conv", "m2_block4b_relu", "ensemble_features"]
+
+
+def test_layers_are_named_for_people_and_grouped_by_network():
+    choices = layer_choices(ENSEMBLE, "ensemble_features", ["cxr-resnet-lungs-v1", "cxr-compact-lungs-v1"])
+    assert choices[0].name == "ensemble_features" and choices[0].default
+    assert choices[0].label == "last feature map, both networks (default)"
+    assert {c.name for c in choices} == set(ENSEMBLE)
+    first = [c for c in choices if c.name.startswith("m1_")]
+    assert first[0].name == "m1_stage4_block2_out" and first[0].label.startswith("network 1, last feature map")
+    assert all(c.group == "Network 1: cxr-resnet-lungs-v1" for c in first)
+    assert next(c for c in choices if c.name == "m1_stem_conv").advanced
+    shown = visible_choices(choices, advanced=False)
+    assert "m1_stem_conv" not in [c.name for c in shown] and "m2_block4b_relu" in [c.name for c in shown]
+    assert len(visible_choices(choices, advanced=True)) == len(ENSEMBLE)
+    assert layer_label("ensemble_features", choices) == "last feature map, both networks"
+    assert not any("_" in c.label for c in choices)
+
+
+def test_a_single_network_lists_its_default_first():
+    layers = ["stem_conv", "stem_relu", "block1a_conv", "block1a_relu", "block2b_conv", "block2b_relu"]
+    choices = layer_choices(layers, "block2b_conv")
+    assert [c.name for c in choices][:2] == ["block2b_conv", "block2b_relu"]
+    assert choices[0].label == "block 2b, convolution (default)" and choices[0].group == ""
+    assert choices[1].label == "last feature map (block 2b, output)"
+
+
+# --------------------------------------------------------------------------- the film's grid
+
+
+def test_a_click_finds_its_cell_and_the_cell_its_box_on_the_model_input():
+    assert cell_at(0, 0, (600, 400), 6) == 0
+    assert cell_at(599, 399, (600, 400), 6) == 35
+    assert cell_at(150, 100, (600, 400), 4) == 5 and cell_at(-1, 10, (600, 400), 4) is None
+    assert cell_bounds(5, 4, (400, 600)) == (100, 200, 150, 300)
+    prep = Preprocessing(image_size=40, channels=1, resize="stretch", border_crop=0.0, equalize="none")
+    # The model saw rows 100-300 and columns 0-600 of a 400 x 600 film (a lung box).
+    model_input = ModelInput(np.zeros((40, 40, 1), np.float32), (100, 300, 0, 600), (400, 600))
+    assert input_box(0, 4, model_input, prep) is None  # the top row: never seen by the model
+    top, left, height, width = input_box(5, 4, model_input, prep)
+    assert (top, left, height, width) == pytest.approx((0.0, 0.25, 0.5, 0.25))
+    # Letterbox: the 200 x 600 region sits in the middle third of the square input.
+    letterbox = Preprocessing(image_size=60, channels=1, resize="letterbox", border_crop=0.0, equalize="none")
+    top, left, height, width = input_box(5, 4, model_input, letterbox)
+    assert (top, height) == pytest.approx((20 / 60, 10 / 60)) and left == pytest.approx(0.25)
+
+
+def test_hiding_each_cell_maps_the_fall_on_the_film_grid():
+    prep = Preprocessing(image_size=16, channels=1, resize="stretch", border_crop=0.0, equalize="none")
+    pixels = np.zeros((32, 32), np.float32)
+    pixels[16:, 16:] = 1.0
+    model_input = ModelInput(preprocess(pixels, prep, (0, 32, 0, 32)), (0, 32, 0, 32), (32, 32))
+
+    def predict(batch):  # "class 0" is the brightness of the bottom-right quarter
+        bright = batch[:, 8:, 8:, 0].mean(axis=(1, 2))
+        return np.stack([bright, 1 - bright], axis=1)
+
+    effects = grid_effects(predict, model_input, prep, 2, class_index=0, fill="black")
+    assert isinstance(effects, GridEffects) and effects.before == pytest.approx(1.0)
+    np.testing.assert_allclose(effects.drop, [[0, 0], [0, 1]], atol=1e-6)
+    film = effects.film_map((32, 32))
+    assert film[24, 24] == 1.0 and film[4, 4] == 0.0
+
+
+def test_changes_are_said_in_percentage_points():
+    assert points(-0.1234) == "−12.3 points"
+    assert points(0.05) == "+5.0 points"
+    assert points(0.0) == "±0.0 points"
+
+
+# --------------------------------------------------------------------------- words and the report
+
+
+def test_one_confidence_figure_in_plain_words():
+    from model.present.text import case_id, confidence_words
+    from model.trust.uncertainty import Uncertainty
+
+    steady = Uncertainty({"A": 0.9, "B": 0.1}, {"A": 0.02, "B": 0.02}, "A", 0.9, 0.3, 1.0, 8, False)
+    figure, stable, sentence = confidence_words(steady)
+    assert figure == "90.0%" and stable and sentence.startswith("Stable: it moves by ±2.0 points")
+    shaky = Uncertainty({"A": 0.55, "B": 0.45}, {"A": 0.15, "B": 0.15}, "A", 0.55, 0.99, 0.625, 8, True)
+    figure, stable, sentence = confidence_words(shaky)
+    assert not stable and "Unstable" in sentence and "62%" in sentence and "entropy" not in sentence
+    assert case_id("0123456789abcdef" * 4) == "01234567"
+
+
+def test_report_carries_case_status_colour_bar_what_if_and_coloured_notes():
+    from model.prediction import Prediction
+    from model.present.report import INFO, WARNING, build_report, note_severity, render_report
+
+    assert note_severity("Input check: the image is in colour.")[0] == "warning"
+    assert note_severity("82% of the Grad-CAM map lies inside the lung fields.")[0] == "info"
+    assert note_severity(("warning", "custom"))[0] == "warning"
+    pixels = np.full((64, 64), 0.5, np.float32)
+    overlay = np.zeros((64, 64, 3), np.uint8)
+    prediction = Prediction(("COVID-19", "Normal", "Pneumonia"), np.array([0.7, 0.2, 0.1]))
+    kwargs = dict(method="gradcam", model_id="m", model_version="1", model_name="M", case_id="01234567",
+                  colormap="inferno", threshold=0.5, status="Uncertain: second read advised",
+                  reasons=["Only 62% of copies agree."], compared=["Grad-CAM", "Occlusion"],
+                  what_if={"cell": "row 3, column 2", "label": "COVID-19", "before": 0.958, "after": 0.516,
+                           "change": "−44.2 points", "output_after": "Normal"},
+                  notes=["Input check: odd shape.", "82% of the Grad-CAM map lies inside the lung fields."])
+    page = np.asarray(render_report(pixels, overlay, prediction, **kwargs))
+    colours = {tuple(c) for c in page.reshape(-1, 3)[::7]}
+    assert WARNING in colours and INFO in colours  # notes coloured by severity
+    png = build_report(pixels, overlay, prediction, **kwargs)
+    assert Image.open(io.BytesIO(png)).size == (1240, 1754)
