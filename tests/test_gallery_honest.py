@@ -10,7 +10,8 @@ import pytest
 
 from model.data import LabelledImage, read_dataset
 from model.policy import DEFAULT_MAP_THRESHOLD
-from model.present.gallery import colour_bar, gallery_records, score_cases
+from model.present.gallery import gallery_records, score_cases
+from model.present.overlay import colour_bar
 from model.splits import assign_splits
 from tests.support import png_bytes, synthetic_radiograph
 
@@ -67,9 +68,10 @@ def test_unknown_labels_are_cases_but_never_errors(test_registry, tmp_path):
 
 
 def test_colour_bar_greys_what_the_overlay_leaves_uncoloured():
-    bar = colour_bar(threshold=DEFAULT_MAP_THRESHOLD)
+    bar = colour_bar("inferno", threshold=DEFAULT_MAP_THRESHOLD)
     assert bar.shape == (14, 256, 3) and bar.dtype == np.uint8
-    assert (bar[:, :40] == 128).all() and not (bar[:, 60] == 128).all()
+    edge = int(DEFAULT_MAP_THRESHOLD * 256)
+    assert (bar[:, : edge - 40] == 128).all() and not (bar[:, edge + 60] == 128).all()
 
 
 @pytest.fixture()
@@ -107,13 +109,16 @@ def test_open_in_diagnose_loads_the_case(gallery):
     explain.click().run()
     assert not at.exception
     assert any(c.startswith("weak → strong evidence") for i in at.image for c in i.captions)
-    assert any(m.value.startswith("**Input check:**") for m in at.markdown)
+    assert any(m.value.startswith("**Triage:**") for m in at.markdown)
     path = at.session_state["gallery_case"]
     at.button(key="open_in_diagnose").click().run()
     assert not at.exception
-    loaded = at.session_state["diagnose_upload"]
-    assert loaded["name"] == Path(path).name and loaded["data"] == Path(path).read_bytes()
     assert any(t.value == "Diagnose & explain" for t in at.title)
+    # Diagnose took the hand-off: the case's bytes are its kept upload, shown without a new upload.
+    from dashboard.widgets import KEPT_UPLOAD
+
+    assert at.session_state[KEPT_UPLOAD][1] == Path(path).read_bytes()
+    assert any("uploaded earlier in this session" in c.value for c in at.caption)
 
 
 def test_records_named_outside_the_roots_are_left_out(tmp_path):

@@ -17,17 +17,16 @@ import streamlit as st
 from dashboard import caching, widgets
 from model.data import DataPathError, data_roots, find_datasets, read_dataset, records_within, resolve_in_roots, short_name
 from model.inputs.intake import XrayInputError, load_xray
-from model.policy import DEFAULT_MAP_THRESHOLD
+from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD
 from model.present.gallery import (
     DATA_ENV,
     SPLIT_CHOICES,
     SPLIT_NAMES,
     cases_frame,
-    colour_bar,
     gallery_records,
     score_cases,
 )
-from model.present.overlay import render_overlay, to_uint8
+from model.present.overlay import colour_bar, render_overlay, to_uint8
 from model.trust.attention import lung_attention
 from model.trust.input_check import input_check
 from model.trust.triage import triage
@@ -126,9 +125,10 @@ def selected_case_panel(case, key, card) -> None:
                        "force such a film into one of them, so this is not counted as an error.")
         original, overlay, details = st.columns([1, 1, 1], gap="medium")
         original.image(to_uint8(pixels), caption="Original", width="stretch")
-        overlay.image(render_overlay(pixels, on_image, threshold=DEFAULT_MAP_THRESHOLD), width="stretch",
+        shown = render_overlay(pixels, on_image, colormap=DEFAULT_COLORMAP, threshold=DEFAULT_MAP_THRESHOLD)
+        overlay.image(shown, width="stretch",
                       caption=f"Grad-CAM for {explanation.label}, layer {explanation.layer}")
-        overlay.image(colour_bar(threshold=DEFAULT_MAP_THRESHOLD), width="stretch",
+        overlay.image(colour_bar(DEFAULT_COLORMAP, threshold=DEFAULT_MAP_THRESHOLD), width="stretch",
                       caption=f"weak → strong evidence; below {DEFAULT_MAP_THRESHOLD:.0%} not coloured, as on Diagnose")
         with details:
             st.dataframe({"probability": case.probabilities}, width="stretch",

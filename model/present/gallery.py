@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import cv2
 import numpy as np
 import pandas as pd
 
@@ -76,16 +75,6 @@ def gallery_records(records: list, card, split: str = "test") -> tuple[list, dic
     allowed = {"test": {"test", OUTSIDE}, "validation": {"validation"}, "train": {"train"},
                "all": {"train", "validation", "test", OUTSIDE}}[split]
     return [r for r in records if assignment[r.path] in allowed], assignment, note
-
-
-def colour_bar(colormap: int = cv2.COLORMAP_JET, width: int = 256, height: int = 14,
-               threshold: float = 0.0) -> np.ndarray:
-    """An RGB legend strip of the overlay's colour map, weakest (left) to strongest (right); the part
-    below `threshold`, which the overlay leaves uncoloured, is grey."""
-    ramp = np.tile(np.linspace(0, 255, width).astype(np.uint8), (height, 1))
-    rgb = cv2.cvtColor(cv2.applyColorMap(ramp, colormap), cv2.COLOR_BGR2RGB)
-    rgb[:, : int(round(threshold * width))] = 128
-    return rgb
 
 
 def sample_records(records: list, limit_per_label: int | None = 40, seed: int = 0) -> list:

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from model.explain import METHODS
-from model.policy import SHORTCUT_WARNING, UNCERTAIN_MESSAGE
+from model.policy import UNCERTAIN_MESSAGE
 from model.present.overlay import colour_bar, colour_bar_caption
 
 DISCLAIMER = ("Decision support for research and teaching only. Not a diagnosis: a qualified radiologist "
@@ -42,8 +42,8 @@ INFO = (40, 70, 120)
 SEVERITY_COLOURS = {"warning": WARNING, "info": INFO}
 STATUS_COLOURS = {"Answer": INFO}
 # Words that make a trust note a warning (drawn in amber); every other note is information (blue-gray).
-WARNING_MARKS = ("Input check:", UNCERTAIN_MESSAGE, SHORTCUT_WARNING, "disagree", "not better than random",
-                 "unavailable", "stayed similar")
+WARNING_MARKS = ("Input check:", UNCERTAIN_MESSAGE, "of this map lies on the lung fields", "disagree",
+                 "not better than random", "Mixed:", "unavailable", "stayed similar")
 FONT_FILES = {False: ("DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
               True: ("DejaVuSans-Bold.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")}
 
