@@ -86,7 +86,8 @@ def main(argv=None) -> int:
     first = cards[0]
     seed = int(first.training.get("seed", 42))
     data, summary, failures = prepare_data(
-        argparse.Namespace(data=args.data, label_map=None, limit=None, seed=seed, cache_dir=args.cache_dir), first.prep)
+        argparse.Namespace(data=args.data, label_map=None, limit=None, seed=seed, cache_dir=args.cache_dir,
+                           split=first.training.get("split_method", "legacy")), first.prep)
     if summary["splits"] != first.training.get("splits"):
         print(f"error: {args.data} does not give the members' patient split; evaluate on the data they were "
               f"trained on", file=sys.stderr)
