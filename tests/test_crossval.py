@@ -14,7 +14,7 @@ from training.crossval import held_out_report, within_source_auc
 def fake_lungs(monkeypatch):
     """Two rectangular lung fields instead of the registry's U-Net."""
     import model.preprocessing as pre
-    import training.pool as pool
+    from training import pool
 
     def lungs(pixels, model_id):
         mask = np.zeros(pixels.shape, bool)

@@ -9,8 +9,16 @@ from model.lung_field_mask import lung_field_mask
 from model.preprocessing import Preprocessing, preprocess
 from tests.support import synthetic_radiograph
 from training.data import LabelledImage
-from training.shortcut import (BatchMaker, Recipe, gradient_reversal_layer, image_quantiles, match_histogram,
-                               photometric, sampling_weights, train_recipe)
+from training.shortcut import (
+    BatchMaker,
+    Recipe,
+    gradient_reversal_layer,
+    image_quantiles,
+    match_histogram,
+    photometric,
+    sampling_weights,
+    train_recipe,
+)
 from training.splits import hash_split, split_of
 
 

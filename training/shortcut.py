@@ -9,7 +9,6 @@ adversarial head lives in a training wrapper; the shipped model is the plain fla
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import asdict, dataclass
 

@@ -14,7 +14,7 @@ SPLIT_NAMES = ("train", "validation", "test")
 
 def patient_uniform(patient_id: str, seed: int) -> float:
     """A number in [0, 1) fixed by (seed, patient_id): the first 8 bytes of a sha256 digest."""
-    digest = hashlib.sha256(f"{int(seed)}|{patient_id}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{int(seed)}|{patient_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2.0 ** 64
 
 
