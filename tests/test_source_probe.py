@@ -1,7 +1,12 @@
 """Source probe: a pure function of features, sources and labels (synthetic features only)."""
 import numpy as np
 
-from training.source_probe import balanced_accuracy, pooled_features, sample_records, source_probe
+from training.source_probe import (
+    balanced_accuracy,
+    pooled_features,
+    sample_records,
+    source_probe,
+)
 
 
 def _data(separation, seed=0, n=60):

@@ -73,7 +73,7 @@ def file_digest(path: Path) -> str:
 def held_out_report(labels: np.ndarray, probabilities: np.ndarray) -> dict:
     """What a model called the images of one source: recall per present class, counts, confidence."""
     pred = np.argmax(probabilities, axis=1)
-    out = {"n": int(len(labels)),
+    out = {"n": len(labels),
            "called": {c: int((pred == k).sum()) for k, c in enumerate(CLASS_LABELS)},
            "called_fraction": {c: float(np.mean(pred == k)) if len(pred) else None for k, c in enumerate(CLASS_LABELS)},
            "recall": {c: float(np.mean(pred[labels == k] == k)) for k, c in enumerate(CLASS_LABELS) if np.any(labels == k)},
@@ -206,7 +206,7 @@ def main(argv=None) -> int:
         m = test["sources"] == source
         sub = classification_report(test["labels"][m], probs[m], CLASS_LABELS)
         report["per_source"][source] = {k: sub[k] for k in ("n", "accuracy", "per_class", "confusion_matrix")}
-    results["internal_test"] = {"n": int(len(test["labels"])), "macro_auc": report["macro"]["auc"],
+    results["internal_test"] = {"n": len(test["labels"]), "macro_auc": report["macro"]["auc"],
                                 "accuracy": report["accuracy"], "macro_f1": report["macro"]["f1"],
                                 "per_class_auc": {c: report["per_class"][c]["auc"] for c in CLASS_LABELS}}
     m = test["sources"] == WITHIN_SOURCE

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -174,7 +174,7 @@ def main(argv=None) -> int:
                    "features": f"global average pooling ({feats.shape[1]} values)",
                    "note": "images of every split (training images included); the probe measures what the "
                            "features carry, not generalisation of the classifier",
-                   "computed": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+                   "computed": datetime.now(UTC).isoformat(timespec="seconds")})
     print(json.dumps({k: result[k] for k in ("per_class", "mean_balanced_accuracy")}, indent=1))
     if not args.no_write:
         path = entry_dir(args.model, root) / "metrics.json"
