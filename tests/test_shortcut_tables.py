@@ -42,3 +42,24 @@ def test_performance_page_shows_the_source_probe_and_held_out_sources(tmp_path, 
     assert not at.exception
     assert any("Does the model know the source?" in h.value for h in at.subheader)
     assert any(m.label.startswith("Mean balanced accuracy") and m.value == "65.0%" for m in at.metric)
+
+
+def test_compare_page_shows_each_versions_source_probe(tmp_path, monkeypatch):
+    from tests.support import write_tiny_entry
+
+    for model_id in ("tiny-p1", "tiny-p2"):
+        write_tiny_entry(tmp_path, model_id, default=model_id == "tiny-p1")
+        entry = tmp_path / model_id
+        metrics = json.loads((entry / "metrics.json").read_text())
+        (entry / "metrics.json").write_text(json.dumps({**metrics, "source_probe": PROBE}))
+    monkeypatch.setenv("CXR_REGISTRY", str(tmp_path))
+    monkeypatch.delenv("CXR_DATA", raising=False)
+    st.cache_data.clear()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("views/compare.py").run()
+    assert not at.exception
+    assert any("Does each version know the source?" in h.value for h in at.subheader)
+    key = "source probe, mean balanced accuracy (lower is better)"
+    table = next(d.value for d in at.dataframe if key in d.value.index)
+    assert table.loc[key, "tiny-p1"] == table.loc[key, "tiny-p2"] == "65.0%"

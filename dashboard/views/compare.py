@@ -23,7 +23,7 @@ from model.data import (
     short_name,
 )
 from model.explain import METHODS
-from model.present import charts, text
+from model.present import charts, shortcut, text
 from model.present.compare import agreement_text, metrics_comparison
 from model.present.evaluation import comparison_sentence, comparison_table, disagreement_table, per_source_table, summary_table
 from model.present.gallery import sample_records
@@ -184,6 +184,24 @@ def explanation_rows(report: ExplanationReport) -> dict[str, str]:
     return rows
 
 
+def source_section(cards_by_id: dict, chosen: list[str]) -> None:
+    """Each version's source probe and held-out-source figures: how much it leans on the source."""
+    rows = {}
+    for model_id in chosen:
+        report = caching.metrics_or_empty(caching.model_key(model_id))
+        row = {"source probe, mean balanced accuracy (lower is better)": text.percent(shortcut.source_probe_mean(report))}
+        for label, value in shortcut.source_probe_table(report).set_index("class")["balanced accuracy"].items():
+            row[f"source probe within {label}"] = text.percent(value)
+        held = shortcut.held_out_table(cards_by_id[model_id].training)
+        for _, line in held.iterrows():
+            row[f"held out {line['held-out source']}: recall of its class"] = text.percent(line["recall of its class"])
+        rows[model_id] = row
+    st.dataframe(pd.DataFrame(rows).fillna("–"), width="stretch")
+    st.caption("Source probe: how well a simple classifier on each version's features tells the sources apart within "
+               "one class (near chance is better). Held out: the version's recipe trained without that source, scored "
+               "on it alone (see the README's models table for the v1 models on the new sources).")
+
+
 def explanation_section(chosen: list[str]) -> None:
     """Each version's explanation report side by side; the command that makes the missing ones."""
     reports = {model_id: caching.explanation_report_or_none(caching.model_key(model_id)) for model_id in chosen}
@@ -293,6 +311,8 @@ def main() -> None:
     curves_section(chosen)
     st.subheader("Figures on common ground")
     common_ground_section(cards_by_id, chosen)
+    st.subheader("Does each version know the source?")
+    source_section(cards_by_id, chosen)
     st.subheader("Explanation reports side by side")
     explanation_section(chosen)
     st.subheader("What changed")
