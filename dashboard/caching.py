@@ -274,7 +274,8 @@ def uncertainty(image_digest: str, key: ModelKey, _pixels: np.ndarray):
 
     check = scope(key)
     return tta_uncertainty(cached_classifier(key), model_input(image_digest, key, _pixels),
-                           **({"min_top_probability": check.min_top_probability} if check else {}))
+                           **({"min_top_probability": check.min_top_probability,
+                               "min_agreement": check.min_agreement} if check else {}))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -12,6 +12,10 @@ from __future__ import annotations
 MIN_TOP_PROBABILITY = 0.6
 MIN_AGREEMENT = 0.75
 UNCERTAIN_QUANTILE = 0.1
+# The agreement level is the strictest of AGREEMENT_LEVELS that flags at most AGREEMENT_QUANTILE of
+# the model's validation images (a model whose copies often disagree a little gets a looser level).
+AGREEMENT_LEVELS = (0.75, 0.625, 0.5)
+AGREEMENT_QUANTILE = 0.05
 UNCERTAIN_MESSAGE = "Second read advised."  # said to the reader, who is the radiologist
 
 # Input check (`model.trust.input_check`).

@@ -58,3 +58,12 @@ def test_scope_command_fits_validates_and_stores_the_check(registry, manifest, c
     assert "scope check of tiny-s" in out and "synthetic out-of-scope inputs" in out
     json.dumps(check.to_dict())  # JSON-ready
     assert np.isfinite(check.novelty.precision).all()
+
+
+def test_the_agreement_level_is_the_strictest_that_flags_few_validation_images():
+    from training.scope import agreement_level
+
+    assert agreement_level([1.0] * 97 + [0.5] * 3) == 0.75          # 3% below 0.75: keep the strict level
+    assert agreement_level([1.0] * 80 + [0.625] * 17 + [0.5] * 3) == 0.625
+    assert agreement_level([0.375] * 50 + [1.0] * 50) == 0.5         # nothing passes: the loosest level
+    assert agreement_level([]) == 0.75

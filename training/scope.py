@@ -23,7 +23,13 @@ from collections import Counter
 
 import numpy as np
 
-from model.policy import INTENDED_POPULATION, LUNG_ATTENTION_QUANTILE, UNCERTAIN_QUANTILE
+from model.policy import (
+    AGREEMENT_LEVELS,
+    AGREEMENT_QUANTILE,
+    INTENDED_POPULATION,
+    LUNG_ATTENTION_QUANTILE,
+    UNCERTAIN_QUANTILE,
+)
 from training.evaluate import add_model_and_data_arguments
 
 SYNTHETIC_FILMS = 40
@@ -83,6 +89,7 @@ def assess_records(clf, records, scope, segmenter, name: str, lung_threshold=Non
         rows.append({"label": record.label, "source": record.source, "predicted": result.prediction.label,
                      "status": result.triage.status, "features": anatomy_features(xray.pixels, mask),
                      "top_probability": result.uncertainty.top_probability,
+                     "agreement": result.uncertainty.agreement,
                      "lung_fraction": lung_attention_fraction(on_image, mask)})
         _progress(name, i, len(records))
     return rows
@@ -173,6 +180,16 @@ def synthetic_figures(clf, scope, segmenter, test_records) -> dict:
     return figures
 
 
+def agreement_level(agreements) -> float:
+    """The strictest of `AGREEMENT_LEVELS` under which at most `AGREEMENT_QUANTILE` of the
+    validation images' test-time copies disagree."""
+    agreements = np.asarray(agreements, float)
+    for level in AGREEMENT_LEVELS:
+        if agreements.size == 0 or np.mean(agreements < level) <= AGREEMENT_QUANTILE:
+            return level
+    return AGREEMENT_LEVELS[-1]
+
+
 def test_figures(rows: list[dict], lung_threshold: float) -> dict:
     correct = np.array([r["label"] == r["predicted"] for r in rows])
     status = np.array([r["status"] for r in rows])
@@ -227,7 +244,8 @@ def main(argv=None) -> int:
     # The model's own "unsure" level: its lowest tenth of top probabilities on validation images.
     top = np.quantile([r["top_probability"] for r in validation], UNCERTAIN_QUANTILE) if validation else 0.6
     min_top = float(np.clip(top, MIN_TOP_FLOOR, MIN_TOP_CEILING))
-    scope = Scope(novelty, lung_threshold, min_top)
+    min_agreement = agreement_level([r["agreement"] for r in validation])
+    scope = Scope(novelty, lung_threshold, min_top, min_agreement=min_agreement)
     test = assess_records(clf, splits["test"], scope, segmenter, "test")
     splits["test"] = [r for r in splits["test"]][:len(test)]
     features["test"] = np.array([r["features"] for r in test])
@@ -239,13 +257,14 @@ def main(argv=None) -> int:
         "synthetic": synthetic_figures(clf, scope, segmenter, splits["test"]),
         "wall_time_s": round(time.time() - started, 1),
     }
-    scope = Scope(novelty, lung_threshold, min_top, figures)
+    scope = Scope(novelty, lung_threshold, min_top, figures, min_agreement)
     write_json(entry_dir(clf.card.id, args.registry) / SCOPE_FILE, scope.to_dict())
     card = read_card(clf.card.id, args.registry)
     card.scope = {"intended_population": INTENDED_POPULATION, "check": "anatomy novelty (training.scope)",
                   "unusual_threshold": round(novelty.unusual_threshold, 3),
                   "out_of_scope_threshold": round(novelty.out_of_scope_threshold, 3),
                   "lung_attention_threshold": round(lung_threshold, 3), "min_top_probability": round(min_top, 3),
+                  "min_agreement": min_agreement,
                   "test": figures["test"], "held_out_sources": figures["held_out_sources"],
                   "synthetic": {k: v["out_of_scope"] for k, v in figures["synthetic"].items()}}
     write_json(entry_dir(clf.card.id, args.registry) / "card.json", card.to_dict())
@@ -258,7 +277,8 @@ def format_scope(model_id: str, scope) -> str:
     test = f["test"]
     lines = [f"scope check of {model_id}: novelty thresholds {scope.novelty.unusual_threshold:.2f} (unusual) / "
              f"{scope.novelty.out_of_scope_threshold:.2f} (out of scope); lung-attention threshold "
-             f"{scope.lung_attention_threshold:.2f}; uncertain below a top probability of {scope.min_top_probability:.2f}",
+             f"{scope.lung_attention_threshold:.2f}; uncertain below a top probability of "
+             f"{scope.min_top_probability:.2f} or {scope.min_agreement:.0%} agreeing copies",
              "test split: " + ", ".join(f"{k} {v:.1%}" for k, v in test["status_share"].items())
              + f"; accuracy {test['accuracy_all']:.3f} overall, "
              + (f"{test['accuracy_answered']:.3f} on answered images" if test["accuracy_answered"] is not None else "n/a"),

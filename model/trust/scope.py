@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.policy import LOW_LUNG_ATTENTION, MIN_TOP_PROBABILITY
+from model.policy import LOW_LUNG_ATTENTION, MIN_AGREEMENT, MIN_TOP_PROBABILITY
 from model.registry import read_metrics
 from model.trust.novelty import NoveltyModel
 
@@ -25,6 +25,8 @@ class Scope:
         lung_attention_threshold: the lung-attention warning threshold of this model.
         min_top_probability: below this mean top probability under test-time augmentation the
             model's answer is uncertain (its validation split's `UNCERTAIN_QUANTILE`).
+        min_agreement: below this share of agreeing test-time copies the answer is uncertain (the
+            strictest of 75%, 62.5%, 50% that flags at most `AGREEMENT_QUANTILE` of validation images).
         figures: how the check did (validation and test shares, held-out-source AUROCs, synthetic inputs).
     """
 
@@ -32,16 +34,19 @@ class Scope:
     lung_attention_threshold: float = LOW_LUNG_ATTENTION
     min_top_probability: float = MIN_TOP_PROBABILITY
     figures: dict = field(default_factory=dict)
+    min_agreement: float = MIN_AGREEMENT
 
     def to_dict(self) -> dict:
         return {"novelty": self.novelty.to_dict(), "lung_attention_threshold": self.lung_attention_threshold,
-                "min_top_probability": self.min_top_probability, "figures": self.figures}
+                "min_top_probability": self.min_top_probability, "min_agreement": self.min_agreement,
+                "figures": self.figures}
 
     @classmethod
     def from_dict(cls, values: dict) -> "Scope":
         return cls(NoveltyModel.from_dict(values["novelty"]),
                    float(values.get("lung_attention_threshold", LOW_LUNG_ATTENTION)),
-                   float(values.get("min_top_probability", MIN_TOP_PROBABILITY)), dict(values.get("figures") or {}))
+                   float(values.get("min_top_probability", MIN_TOP_PROBABILITY)), dict(values.get("figures") or {}),
+                   float(values.get("min_agreement", MIN_AGREEMENT)))
 
 
 def read_scope(model_id: str, root: Path | None = None) -> Scope | None:

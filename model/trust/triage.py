@@ -124,7 +124,8 @@ def assess(classifier, xray, lung_mask=None, scope=None) -> Assessment:
     model_input = classifier.prepare(pixels, lung_mask)
     prediction = classifier.predict_input(model_input)
     uncertainty = tta_uncertainty(classifier, model_input,
-                                  **({"min_top_probability": scope.min_top_probability} if scope else {}))
+                                  **({"min_top_probability": scope.min_top_probability,
+                                      "min_agreement": scope.min_agreement} if scope else {}))
     check = input_check(pixels, xray.metadata, lung_mask)
     novelty = None
     if scope is not None and lung_mask is not None:

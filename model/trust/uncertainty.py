@@ -86,7 +86,8 @@ def _tta_input(classifier, pixels_or_input) -> np.ndarray:
 
 
 def tta_uncertainty(classifier, pixels_or_input, n: int = 8, seed: int = 0,
-                    min_top_probability: float = MIN_TOP_PROBABILITY) -> Uncertainty:
+                    min_top_probability: float = MIN_TOP_PROBABILITY,
+                    min_agreement: float = MIN_AGREEMENT) -> Uncertainty:
     """Predictive uncertainty from test-time augmentation.
 
     The model sees the input itself and n - 1 mildly perturbed copies (shift up to 4 % of the
@@ -96,7 +97,8 @@ def tta_uncertainty(classifier, pixels_or_input, n: int = 8, seed: int = 0,
     The prediction is `uncertain` when ANY of these holds:
         * the top class's mean probability is below `min_top_probability` (the model's own
           threshold from its scope check; 0.6, `MIN_TOP_PROBABILITY`, by default);
-        * fewer than 75 % of the copies predict the top class (`MIN_AGREEMENT`).
+        * fewer than `min_agreement` of the copies predict the top class (the model's own level
+          from its scope check; 75 %, `MIN_AGREEMENT`, by default).
     The normalised entropy is reported, not judged: with three classes it follows the top probability.
 
     Args:
@@ -115,7 +117,7 @@ def tta_uncertainty(classifier, pixels_or_input, n: int = 8, seed: int = 0,
     rng = np.random.default_rng(seed)
     batch = np.stack([x] + [_augment(x, rng) for _ in range(n - 1)])
     probabilities = classifier.predict_inputs(batch, batch_size=n)
-    return _uncertainty(tuple(classifier.labels), probabilities, float(min_top_probability))
+    return _uncertainty(tuple(classifier.labels), probabilities, float(min_top_probability), float(min_agreement))
 
 
 def normalised_entropy(probabilities) -> float:
@@ -129,7 +131,8 @@ def normalised_entropy(probabilities) -> float:
 
 
 def _uncertainty(labels: tuple[str, ...], probabilities: np.ndarray,
-                 min_top_probability: float = MIN_TOP_PROBABILITY) -> Uncertainty:
+                 min_top_probability: float = MIN_TOP_PROBABILITY,
+                 min_agreement: float = MIN_AGREEMENT) -> Uncertainty:
     mean, std = probabilities.mean(axis=0), probabilities.std(axis=0)
     top = int(np.argmax(mean))
     agreement = float(np.mean(np.argmax(probabilities, axis=1) == top))
@@ -138,7 +141,7 @@ def _uncertainty(labels: tuple[str, ...], probabilities: np.ndarray,
     if mean[top] < min_top_probability:
         reasons.append(f"The most likely class, {labels[top]}, has a probability of only {mean[top]:.0%} "
                        f"(below {min_top_probability:.0%}, where this model is unsure).")
-    if agreement < MIN_AGREEMENT:
+    if agreement < min_agreement:
         reasons.append(f"Only {agreement:.0%} of slightly shifted or re-exposed copies give the same class.")
     return Uncertainty(mean={label: float(p) for label, p in zip(labels, mean)},
                        std={label: float(s) for label, s in zip(labels, std)},
