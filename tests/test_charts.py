@@ -153,3 +153,15 @@ def test_side_panel_curves_loss_and_auc_by_epoch_with_the_kept_epoch():
     names = [t.name for t in panel_curves(members).data if t.showlegend is not False]
     assert names[:4] == ["network 1 training", "network 1 validation", "network 2 training", "network 2 validation"]
     assert panel_curves(pd.DataFrame()) is None
+
+
+def test_curves_of_a_history_that_logs_only_validation_metrics():
+    from model.present.charts import history_metrics, panel_curves, training_curves
+
+    # The shortcut trainer logs the training loss and only the validation AUC and accuracy.
+    history = pd.DataFrame({"epoch": [1, 2, 3], "loss": [1.2, 1.0, 0.9], "val_auc": [0.6, 0.7, 0.75],
+                            "val_accuracy": [0.4, 0.5, 0.55], "learning_rate": [1e-3] * 3, "seconds": [80.0] * 3})
+    assert history_metrics(history) == ["loss", "accuracy", "auc"]
+    figure = training_curves(history)
+    assert [trace.name for trace in figure.data] == ["training", "validation", "validation"]
+    assert panel_curves(history) is not None

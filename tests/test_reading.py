@@ -171,6 +171,9 @@ def test_one_confidence_figure_in_plain_words():
     shaky = Uncertainty({"A": 0.55, "B": 0.45}, {"A": 0.15, "B": 0.15}, "A", 0.55, 0.99, 0.625, 8, True)
     figure, stable, sentence = confidence_words(shaky)
     assert not stable and "Unstable" in sentence and "62%" in sentence and "entropy" not in sentence
+    varies = Uncertainty({"A": 0.7, "B": 0.3}, {"A": 0.12, "B": 0.12}, "A", 0.7, 0.8, 1.0, 8, False)
+    figure, stable, sentence = confidence_words(varies)  # wide spread, but no uncertainty rule fired
+    assert not stable and sentence.startswith("Varies: it moves by ±12.0 points")
     assert case_id("0123456789abcdef" * 4) == "01234567"
 
 

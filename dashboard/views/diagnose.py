@@ -110,8 +110,8 @@ def output_box(card, tta, result, probabilities: Prediction) -> None:
         st.metric("Confidence", figure, help=f"Mean probability of {tta.top_label} over {tta.n} "
                           "predictions: the film itself and copies shifted by up to 4 %, rotated by up to 5°, "
                           "zoomed by ±5 % and re-exposed.")
-        st.markdown(f":{'blue' if stable else 'orange'}[**{'Stable' if stable else 'Unstable'}**]: "
-                    + sentence.split(": ", 1)[-1])
+        word, rest = sentence.split(": ", 1)
+        st.markdown(f":{'orange' if tta.uncertain else 'blue'}[**{word}**]: {rest}")
         st.caption(f"{card.display_name}, version {card.version}")
     chart = charts.probability_bar(probabilities)
     # Figures inside long bars and beside short ones, so neither is cut off nor squeezed.

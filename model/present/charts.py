@@ -20,7 +20,7 @@ METRIC_ORDER = ("loss", "accuracy", "auc", "precision", "recall")
 METRIC_TITLES = {"loss": "Loss", "accuracy": "Accuracy", "auc": "AUC", "precision": "Precision",
                  "recall": "Recall"}
 # Columns that are bookkeeping, not a model metric.
-NON_METRICS = {"epoch", "lr", "learning_rate"}
+NON_METRICS = {"epoch", "lr", "learning_rate", "seconds", "member"}
 
 
 def _layout(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
@@ -54,9 +54,10 @@ def probability_bar(prediction) -> go.Figure:
 
 
 def history_metrics(history: pd.DataFrame) -> list[str]:
-    """Metric names in a history: every `x` that has a `val_x` column, the usual ones first."""
+    """Metric names in a history: every `x` with an `x` or a `val_x` column (some trainers log only the
+    validation side of a metric), the usual ones first."""
     columns = set(history.columns)
-    found = [c for c in columns if c not in NON_METRICS and not c.startswith("val_") and f"val_{c}" in columns]
+    found = {c.removeprefix("val_") for c in columns} - NON_METRICS
     return sorted(found, key=lambda m: (METRIC_ORDER.index(m) if m in METRIC_ORDER else len(METRIC_ORDER), m))
 
 
@@ -77,8 +78,9 @@ def training_curves(history: pd.DataFrame, height: int = 360) -> go.Figure:
     for i, metric in enumerate(metrics, start=1):
         for column, name, colour in ((metric, "training", TRAIN_COLOUR), (f"val_{metric}", "validation",
                                                                             VALIDATION_COLOUR)):
-            fig.add_trace(go.Scatter(x=epochs, y=history[column], mode="lines+markers", name=name,
-                                     legendgroup=name, showlegend=i == 1, line=dict(color=colour)), row=1, col=i)
+            if column in history.columns:
+                fig.add_trace(go.Scatter(x=epochs, y=history[column], mode="lines+markers", name=name,
+                                         legendgroup=name, showlegend=i == 1, line=dict(color=colour)), row=1, col=i)
         fig.update_xaxes(title_text="epoch", row=1, col=i)
     return _layout(fig, height=height)
 
@@ -223,7 +225,7 @@ def panel_curves(history: pd.DataFrame, monitor: str = "val_auc", height: int = 
     """Loss and AUC by epoch, training against validation, the kept epoch marked: the narrow side
     panel's figure, titles on the subplots and the legend below the axes. An ensemble's history (a
     `member` column) gets one pair of curves per network. None when there is nothing to draw."""
-    if history is None or not len(history) or "val_loss" not in history.columns:
+    if history is None or not len(history) or not {"loss", "val_loss"} & set(history.columns):
         return None
     second = "auc" if "val_auc" in history.columns else "accuracy" if "val_accuracy" in history.columns else None
     metrics = ["loss"] + ([second] if second else [])

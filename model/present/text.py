@@ -78,13 +78,17 @@ STABLE_SPREAD = 0.1  # A standard deviation of the top class (over the test-time
 
 def confidence_words(tta) -> tuple[str, bool, str]:
     """One confidence figure in plain words, from `model.trust.uncertainty.Uncertainty`:
-    (the mean probability of the top class over the copies as "59.0%", stable?, one sentence)."""
+    (the mean probability of the top class over the copies as "59.0%", stable?, one sentence).
+
+    "Unstable" only when the uncertainty rules themselves fired (the triage then says uncertain);
+    a wide spread under which the answer holds "varies", which is information, not a warning."""
     spread = tta.std[tta.top_label]
-    stable = spread < STABLE_SPREAD and tta.agreement >= 0.75
+    stable = spread < STABLE_SPREAD and not tta.uncertain
     figure = f"{tta.top_probability:.1%}"
-    how = (f"Stable: it moves by ±{100 * spread:.1f} points between {tta.n} slightly shifted, rotated or "
+    word = "Stable" if stable else ("Unstable" if tta.uncertain else "Varies")
+    how = (f"{word}: it moves by ±{100 * spread:.1f} points between {tta.n} slightly shifted, rotated or "
            f"re-exposed copies of the film" if stable else
-           f"Unstable: it moves by ±{100 * spread:.1f} points between {tta.n} slightly changed copies of the "
+           f"{word}: it moves by ±{100 * spread:.1f} points between {tta.n} slightly changed copies of the "
            f"film, and {tta.agreement:.0%} of them give {tta.top_label}")
     return figure, stable, how + "."
 
