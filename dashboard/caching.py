@@ -246,27 +246,6 @@ def what_if(image_digest: str, key: ModelKey, box: tuple[float, float, float, fl
     return run_what_if(cached_classifier(key), model_input(image_digest, key, _pixels).array, box, fill)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def occlusion_map(image_digest: str, key: ModelKey, class_index: int, _pixels: np.ndarray):
-    """(map at model-input resolution, map on the original pixel grid) of occlusion sensitivity."""
-    from model.explain.occlusion import occlusion_sensitivity
-
-    clf = cached_classifier(key)
-    prepared = model_input(image_digest, key, _pixels)
-    heat = occlusion_sensitivity(clf.predict_inputs, prepared.array, class_index)
-    return heat, clf.to_image(heat, prepared)
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def input_warnings(image_digest: str, lungs: ModelKey | None, _pixels: np.ndarray, _metadata: dict) -> list[str]:
-    """`model.trust.input_check` warnings, with the lung mask when a segmenter exists and the intake's metadata
-    (DICOM codes, colourfulness)."""
-    from model.trust.input_check import input_check
-
-    mask = lung_mask(image_digest, lungs, _pixels) if lungs is not None else None
-    return list(input_check(_pixels, dict(_metadata or {}), mask).warnings)
-
-
 @st.cache_data(max_entries=64, show_spinner=False)
 def uncertainty(image_digest: str, key: ModelKey, _pixels: np.ndarray):
     """`model.trust.uncertainty.tta_uncertainty` of one image by one model (8 predictions in one batch)."""
