@@ -164,4 +164,5 @@ def test_curves_of_a_history_that_logs_only_validation_metrics():
     assert history_metrics(history) == ["loss", "accuracy", "auc"]
     figure = training_curves(history)
     assert [trace.name for trace in figure.data] == ["training", "validation", "validation"]
+    assert [trace.showlegend for trace in figure.data] == [True, True, False]  # both sides named once
     assert panel_curves(history) is not None

@@ -75,12 +75,15 @@ def training_curves(history: pd.DataFrame, height: int = 360) -> go.Figure:
         return _empty("No training history was saved for this model.", height)
     epochs = _epochs(history)
     fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[METRIC_TITLES.get(m, m) for m in metrics])
+    named = set()  # each of "training" and "validation" once in the legend, wherever it first appears
     for i, metric in enumerate(metrics, start=1):
         for column, name, colour in ((metric, "training", TRAIN_COLOUR), (f"val_{metric}", "validation",
                                                                             VALIDATION_COLOUR)):
             if column in history.columns:
                 fig.add_trace(go.Scatter(x=epochs, y=history[column], mode="lines+markers", name=name,
-                                         legendgroup=name, showlegend=i == 1, line=dict(color=colour)), row=1, col=i)
+                                         legendgroup=name, showlegend=name not in named, line=dict(color=colour)),
+                              row=1, col=i)
+                named.add(name)
         fig.update_xaxes(title_text="epoch", row=1, col=i)
     return _layout(fig, height=height)
 
