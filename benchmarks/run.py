@@ -267,14 +267,14 @@ def dashboard(table: Table, uploads: int) -> None:
                            " const map = im.length >= 1 && im[0].src !== previous && im[0].complete"
                            " && body.includes('Grad-CAM for ');"
                            " const held = [...document.querySelectorAll('label')].some(l =>"
-                           " l.innerText.includes(\"Show the model's output anyway\") && l.querySelector('input')"
+                           " l.innerText.includes(\"Show the output anyway\") && l.querySelector('input')"
                            " && !l.querySelector('input').checked);"
                            " return held ? 'held' : map; }")
                 if page.wait_for_function(arrived, arg=[overlay, previous, case], polling=20).json_value() == "held":
                     # The triage found the synthetic film out of scope: the reader's switch shows the
                     # map anyway; the click is part of the measured time.
                     film = images.nth(0).get_attribute("src")
-                    page.get_by_text("Show the model's output anyway").first.click()
+                    page.get_by_text("Show the output anyway").first.click()
                     page.wait_for_function(
                         "([sel, film]) => { const im = document.querySelectorAll(sel);"
                         " return im.length >= 1 && im[0].src !== film && im[0].complete; }",

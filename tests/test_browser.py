@@ -168,6 +168,52 @@ def test_diagnose_at_workstation_sizes_click_to_hide_and_coming_back(server, tmp
     assert (OUTPUT / f"diagnose-{size}.png").stat().st_size > 10_000
 
 
+def test_an_out_of_scope_upload_is_held_back_until_asked_for(server, tmp_path):
+    """A colour photograph: the status says out of scope and why, no answer, probabilities or map
+    are on the page until the reader turns on "Show the output anyway"."""
+    import numpy as np
+    from playwright.sync_api import expect, sync_playwright
+
+    rng = np.random.default_rng(7)
+    photo = np.zeros((240, 320, 3), np.uint8)
+    photo[..., 0] = np.linspace(40, 230, 320, dtype=np.uint8)[None, :]
+    photo[..., 1] = np.linspace(200, 30, 240, dtype=np.uint8)[:, None]
+    photo[..., 2] = rng.integers(0, 256, (240, 320), dtype=np.uint8)
+    image = tmp_path / "holiday.png"
+    image.write_bytes(png_bytes(photo / 255.0))
+    OUTPUT.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
+            expect.set_options(timeout=PAGE_TIMEOUT_MS)
+            page.route("**/*", local_only)
+            page.goto(server)
+            expect(page.get_by_role("heading", name="Diagnose & explain")).to_be_visible()
+            page.locator("input[type=file]").first.set_input_files(str(image))
+            # A bordered box, not an alert: st.error is kept for failures of the app itself.
+            status = page.locator('[data-testid="stMarkdownContainer"]').filter(
+                has_text="Out of scope: no answer shown.").first
+            expect(status).to_be_visible()
+            expect(status).to_contain_text("colour")
+            visible_box(status, 768)
+            expect(page.get_by_text("No answer and no map are shown for it.")).to_be_visible()
+            assert page.get_by_text("Model output").count() == 0
+            assert page.get_by_text(re.compile(r"^Grad-CAM for ")).count() == 0
+            assert page.locator('[data-testid="stMain"] [data-testid="stPlotlyChart"]').count() == 0
+            assert page.locator('[data-testid="stException"]').count() == 0
+            page.screenshot(path=str(OUTPUT / "diagnose-out-of-scope-1366x768.png"))
+            # On request the output follows, below the status that still says why.
+            page.get_by_text("Show the output anyway").click()
+            expect(page.get_by_text("Model output")).to_be_visible()
+            expect(page.get_by_text(re.compile(r"^Grad-CAM for (COVID-19|Normal|Pneumonia), layer "))).to_be_visible()
+            expect(status).to_be_visible()
+            assert page.locator('[data-testid="stException"]').count() == 0
+        finally:
+            browser.close()
+
+
 def test_one_evaluation_run_on_a_configured_folder(server):
     from playwright.sync_api import expect, sync_playwright
 

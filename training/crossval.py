@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mix", type=float, default=0.0, help="probability of blending with a same-class image of another source")
     p.add_argument("--dann", type=float, default=0.0, help="weight of a gradient-reversed source head (0: off)")
     p.add_argument("--probe-per-source", type=int, default=200)
-    p.add_argument("--out", type=Path, required=True, help="folder for results.json and history.csv")
+    p.add_argument("--out", type=Path, required=True, help="folder for results.json, history.csv and model.keras")
     p.add_argument("--register", default=None, metavar="MODEL_ID", help="write a registry entry (no held-out source)")
     p.add_argument("--default", action="store_true", help="with --register: make it the registry default")
     p.add_argument("--display-name", default=None)
@@ -182,6 +182,8 @@ def main(argv=None) -> int:
                                            learning_rate=args.learning_rate, patience=args.patience,
                                            seed=args.seed, log=log)
     train_time = time.time() - started
+    # Kept beside results.json (runs/ is not committed) so held-out models can be re-scored or averaged later.
+    model.save(args.out / "model.keras")
     results = {"recipe": recipe.to_dict(), "recipe_name": recipe.name(), "command": "python -m training.crossval "
                + " ".join(sys.argv[1:] if argv is None else argv), "data": str(args.data),
                "data_sha256": file_digest(args.data), "arch": args.arch, "image_size": args.image_size,

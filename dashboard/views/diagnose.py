@@ -569,7 +569,7 @@ def main() -> None:
     with status_col:
         status_box(result)
         show = result.shows_answer or st.toggle(
-            "Show the model's output anyway", key=f"show-anyway-{image_digest[:16]}",
+            "Show the output anyway", key=f"show-anyway-{image_digest[:16]}",
             help="The film is outside what the model was made for: its answer would be a guess.")
         if not show:
             with images_col:
