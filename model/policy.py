@@ -6,12 +6,17 @@ that a change is made once and shows in every page, report and command alike.
 from __future__ import annotations
 
 # Test-time-augmentation uncertainty (`model.trust.uncertainty`): the prediction is uncertain when
-# the top class's mean probability is below the model's own threshold (its UNCERTAIN_QUANTILE on
-# the validation split, set by `training.scope`; MIN_TOP_PROBABILITY for a model without one) or
+# the top class's mean probability is below the model's own threshold (at most its UNCERTAIN_QUANTILE
+# on the validation split, within UNCERTAIN_BUDGET, set by `training.scope`; MIN_TOP_PROBABILITY for a model without one) or
 # when fewer than MIN_AGREEMENT of the perturbed copies give the top class.
 MIN_TOP_PROBABILITY = 0.6
 MIN_AGREEMENT = 0.75
 UNCERTAIN_QUANTILE = 0.1
+# Together, the soft findings that make an answer `uncertain` (low top probability, disagreeing
+# copies, an unusual film, a non-blocking input warning) may hold back at most this share of the
+# model's validation images: the top-probability threshold is lowered below the UNCERTAIN_QUANTILE
+# until they do (never below the floor `training.scope` keeps). One in ten films for a second read.
+UNCERTAIN_BUDGET = 0.10
 # The agreement level is the strictest of AGREEMENT_LEVELS that flags at most AGREEMENT_QUANTILE of
 # the model's validation images (a model whose copies often disagree a little gets a looser level).
 AGREEMENT_LEVELS = (0.75, 0.625, 0.5)

@@ -67,3 +67,30 @@ def test_the_agreement_level_is_the_strictest_that_flags_few_validation_images()
     assert agreement_level([1.0] * 80 + [0.625] * 17 + [0.5] * 3) == 0.625
     assert agreement_level([0.375] * 50 + [1.0] * 50) == 0.5         # nothing passes: the loosest level
     assert agreement_level([]) == 0.75
+
+
+def _row(top, agreement=1.0, other=False, status="answer"):
+    return {"top_probability": top, "agreement": agreement, "other_soft": other, "status": status}
+
+
+def test_the_top_probability_threshold_keeps_all_soft_findings_within_the_budget():
+    from training.scope import MIN_TOP_FLOOR, uncertainty_thresholds, validation_held_back
+
+    tops = np.linspace(0.45, 0.99, 100)
+    # Nothing else fires: the tenth quantile holds back about a tenth, within a budget of 0.10.
+    rows = [_row(t) for t in tops]
+    top, level = uncertainty_thresholds(rows, budget=0.10, quantile=0.1)
+    assert level == 0.75 and top == pytest.approx(np.quantile(tops, 0.1))
+    assert validation_held_back(rows, top, level) <= 0.10
+    # Six other findings on confident films: the threshold drops so that the total stays at ten.
+    rows = [_row(t, other=i >= 94) for i, t in enumerate(tops)]
+    top, level = uncertainty_thresholds(rows, budget=0.10, quantile=0.1)
+    assert validation_held_back(rows, top, level) == pytest.approx(0.10)
+    assert sum(r["top_probability"] < top for r in rows) == 4
+    # Other findings alone exceed the budget: the floor, never a negative or empty rule.
+    rows = [_row(t, other=i % 5 == 0) for i, t in enumerate(tops)]
+    assert uncertainty_thresholds(rows, budget=0.10, quantile=0.1)[0] == MIN_TOP_FLOOR
+    # Out-of-scope rows do not count against the budget; no rows: the fallback.
+    rows = [_row(t) for t in tops] + [_row(0.41, status="out_of_scope")] * 50
+    assert uncertainty_thresholds(rows, budget=0.10, quantile=0.1)[0] == pytest.approx(np.quantile(tops, 0.1))
+    assert uncertainty_thresholds([]) == (0.6, 0.75)

@@ -28,6 +28,7 @@ from model.policy import (
     AGREEMENT_QUANTILE,
     INTENDED_POPULATION,
     LUNG_ATTENTION_QUANTILE,
+    UNCERTAIN_BUDGET,
     UNCERTAIN_QUANTILE,
 )
 from training.evaluate import add_model_and_data_arguments
@@ -35,6 +36,7 @@ from training.evaluate import add_model_and_data_arguments
 SYNTHETIC_FILMS = 40
 # The model's own uncertainty threshold is kept within these bounds.
 MIN_TOP_FLOOR, MIN_TOP_CEILING = 0.4, 0.8
+MIN_TOP_PROBABILITY_FALLBACK = 0.6
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,8 +88,12 @@ def assess_records(clf, records, scope, segmenter, name: str, lung_threshold=Non
         mask = segmenter.mask(xray.pixels)
         result = assess(clf, xray, mask, scope)
         _, explanation, on_image = clf.analyse(result.model_input, "gradcam", predict=False)
+        soft = [w for w in result.check.warnings if w not in result.check.blocking]
+        unusual = result.novelty is not None and result.novelty.unusual
         rows.append({"label": record.label, "source": record.source, "predicted": result.prediction.label,
                      "status": result.triage.status, "features": anatomy_features(xray.pixels, mask),
+                     # findings other than the uncertainty rules that make an answer uncertain
+                     "other_soft": bool(soft) or bool(unusual),
                      "top_probability": result.uncertainty.top_probability,
                      "agreement": result.uncertainty.agreement,
                      "lung_fraction": lung_attention_fraction(on_image, mask)})
@@ -190,6 +196,41 @@ def agreement_level(agreements) -> float:
     return AGREEMENT_LEVELS[-1]
 
 
+def uncertainty_thresholds(rows: list[dict], budget: float = UNCERTAIN_BUDGET,
+                           quantile: float = UNCERTAIN_QUANTILE) -> tuple[float, float]:
+    """(min_top_probability, min_agreement) of a model from its validation rows.
+
+    The agreement level is `agreement_level`. The top-probability threshold starts at the rows'
+    `quantile` of top probabilities and is lowered until all soft findings together (top probability
+    below it, agreement below the level, `other_soft`) hold back at most `budget` of the rows that
+    are not out of scope; it stays within [MIN_TOP_FLOOR, MIN_TOP_CEILING].
+
+    Args:
+        rows: dicts with "top_probability", "agreement", "other_soft" (bool) and "status".
+    """
+    if not rows:
+        return MIN_TOP_PROBABILITY_FALLBACK, agreement_level([])
+    level = agreement_level([r["agreement"] for r in rows])
+    kept = [r for r in rows if r["status"] != "out_of_scope"] or rows
+    top = np.array([r["top_probability"] for r in kept], float)
+    fixed = np.array([r["other_soft"] or r["agreement"] < level for r in kept], bool)
+    start = float(np.clip(np.quantile(top, quantile), MIN_TOP_FLOOR, MIN_TOP_CEILING))
+    # Candidates: the start and every validation top probability under it, from the highest down.
+    for threshold in [start] + sorted({float(t) for t in top if MIN_TOP_FLOOR <= t < start}, reverse=True):
+        if np.mean(fixed | (top < threshold)) <= budget:
+            return threshold, level
+    return MIN_TOP_FLOOR, level
+
+
+def validation_held_back(rows: list[dict], min_top: float, min_agreement: float) -> float:
+    """Share of the validation rows not out of scope that the chosen thresholds mark uncertain."""
+    kept = [r for r in rows if r["status"] != "out_of_scope"]
+    if not kept:
+        return 0.0
+    return float(np.mean([r["other_soft"] or r["agreement"] < min_agreement or r["top_probability"] < min_top
+                          for r in kept]))
+
+
 def test_figures(rows: list[dict], lung_threshold: float) -> dict:
     correct = np.array([r["label"] == r["predicted"] for r in rows])
     status = np.array([r["status"] for r in rows])
@@ -241,17 +282,17 @@ def main(argv=None) -> int:
     right = [r["lung_fraction"] for r in validation if r["label"] == r["predicted"]]
     lung_threshold = float(np.quantile(right, LUNG_ATTENTION_QUANTILE)) if right else 0.5
     lung_threshold = min(max(lung_threshold, 0.01), 0.99)
-    # The model's own "unsure" level: its lowest tenth of top probabilities on validation images.
-    top = np.quantile([r["top_probability"] for r in validation], UNCERTAIN_QUANTILE) if validation else 0.6
-    min_top = float(np.clip(top, MIN_TOP_FLOOR, MIN_TOP_CEILING))
-    min_agreement = agreement_level([r["agreement"] for r in validation])
+    # The model's own "unsure" levels from its validation images, within the uncertainty budget.
+    min_top, min_agreement = uncertainty_thresholds(validation)
     scope = Scope(novelty, lung_threshold, min_top, min_agreement=min_agreement)
     test = assess_records(clf, splits["test"], scope, segmenter, "test")
     splits["test"] = [r for r in splits["test"]][:len(test)]
     features["test"] = np.array([r["features"] for r in test])
     figures = {
         "validation": {"n": len(validation), "unusual_share": float(np.mean(novelty.scores(validation_features)
-                                                                            > novelty.unusual_threshold))},
+                                                                            > novelty.unusual_threshold)),
+                       "uncertain_budget": UNCERTAIN_BUDGET,
+                       "held_back_share": validation_held_back(validation, min_top, min_agreement)},
         "test": test_figures(test, lung_threshold),
         "held_out_sources": held_out_sources(*_sources_data(args, features, splits, segmenter, label_map, clf)),
         "synthetic": synthetic_figures(clf, scope, segmenter, splits["test"]),

@@ -24,7 +24,8 @@ class Scope:
         novelty: the anatomy novelty model with its thresholds.
         lung_attention_threshold: the lung-attention warning threshold of this model.
         min_top_probability: below this mean top probability under test-time augmentation the
-            model's answer is uncertain (its validation split's `UNCERTAIN_QUANTILE`).
+            model's answer is uncertain (at most its validation split's `UNCERTAIN_QUANTILE`, lowered
+            until all soft findings hold back at most `UNCERTAIN_BUDGET` of validation images).
         min_agreement: below this share of agreeing test-time copies the answer is uncertain (the
             strictest of 75%, 62.5%, 50% that flags at most `AGREEMENT_QUANTILE` of validation images).
         figures: how the check did (validation and test shares, held-out-source AUROCs, synthetic inputs).
