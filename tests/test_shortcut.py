@@ -80,6 +80,51 @@ def test_lung_mask_preprocessing_equals_cached_array_times_mask():
     assert lung_field_mask(np.zeros_like(lungs), (0, 90, 0, 90), masked).min() == 1.0
 
 
+def test_lung_equalisation_ignores_exposure_and_is_the_same_in_training_and_serving():
+    from model.inputs.lungs import lung_region
+    from model.inputs.preprocessing import EQUALIZED_FLOOR, equalize_lung_field
+    from training.pool import lung_inputs
+
+    field = np.zeros((16, 16), np.float32)
+    field[3:13, 2:14] = 1
+    square = np.random.default_rng(0).random((16, 16)).astype(np.float32)
+    out = equalize_lung_field(square, field)
+    inside = field > 0
+    assert np.all(out[~inside] == 0) and out[inside].min() >= EQUALIZED_FLOOR and out[inside].max() <= 1
+    # Ranks are kept, and any monotone grey-level change (exposure, gamma, a processing curve) vanishes.
+    order = np.argsort(square[inside])
+    assert np.all(np.diff(out[inside][order]) > 0)
+    np.testing.assert_allclose(equalize_lung_field(0.2 + 0.5 * square ** 2.2, field), out, atol=1e-6)
+    assert abs(out[inside].mean() - (1 + EQUALIZED_FLOOR) / 2) < 0.01
+    # Ties share their mid-rank: a flat lung field becomes one grey level.
+    flat = equalize_lung_field(np.full((16, 16), 0.3, np.float32), field)
+    assert len(np.unique(flat[inside])) == 1
+    # One path: serving (`preprocess`) and training (cached arrays through `lung_inputs`) agree.
+    pixels = synthetic_radiograph(90, seed=3)
+    lungs = np.zeros(pixels.shape, bool)
+    lungs[20:70, 15:40] = lungs[20:70, 50:78] = True
+    plain = Preprocessing(image_size=32, border_crop=0.06, lung_crop=True, lung_model="x")
+    equalized = dataclasses.replace(plain, lung_mask=True, lung_equalize=True)
+    region = lung_region(lungs, plain)
+    grid = lung_field_mask(lungs, region, equalized)
+    served = preprocess(pixels, equalized, region, lungs)
+    trained = lung_inputs(preprocess(pixels, plain, region)[None], grid[None], True, True)[0]
+    np.testing.assert_allclose(served, trained, atol=1e-6)
+    # Batches of an equalising recipe are equalised too (before the geometric augmentation).
+    images = np.stack([preprocess(synthetic_radiograph(90, seed=k), plain, region) for k in range(4)]).astype(np.float16)
+    masks = np.repeat(grid[None].astype(np.uint8), 4, axis=0)
+    maker = BatchMaker(images, masks, np.array([0, 1, 2, 0]), np.array(["a", "a", "b", "b"]),
+                       Recipe("source_label", False, True, lung_equalize=True), 4, seed=0)
+    x, _ = maker.batch()
+    assert np.all(x[..., 0][:, grid == 0] == 0) and np.all(x[..., 0][:, grid > 0] >= EQUALIZED_FLOOR)
+    with pytest.raises(ValueError, match="lung_mask"):
+        dataclasses.replace(plain, lung_equalize=True)
+    # Cards and cache keys without the option stay as they were.
+    assert "lung_equalize" not in plain.to_dict() and equalized.to_dict()["lung_equalize"] is True
+    assert Preprocessing.from_dict(equalized.to_dict()) == equalized
+    assert "lung_equalize" not in Recipe().to_dict()
+
+
 def test_lung_mask_option_is_validated_and_old_cards_stay_valid():
     with pytest.raises(ValueError, match="lung_crop"):
         Preprocessing(lung_mask=True)

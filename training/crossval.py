@@ -28,6 +28,7 @@ from model.data import CLASS_LABELS, read_dataset
 from model.inputs.preprocessing import Preprocessing
 from model.metrics import classification_report, roc_auc
 from model.splits import hash_split
+from training.pool import lung_inputs
 from training.shortcut import Recipe, train_recipe
 
 WITHIN_SOURCE = "ieee8023-covid-chestxray"
@@ -48,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--balance", choices=("label", "source_label"), default="label")
     p.add_argument("--photometric", action="store_true", help="photometric augmentation that makes sources alike")
     p.add_argument("--lung-mask", action="store_true", help="zero outside the dilated lung fields (also at serving)")
+    p.add_argument("--lung-equalize", action="store_true",
+                   help="with --lung-mask: histogram equalisation inside the lung field (also at serving)")
     p.add_argument("--mix", type=float, default=0.0, help="probability of blending with a same-class image of another source")
     p.add_argument("--dann", type=float, default=0.0, help="weight of a gradient-reversed source head (0: off)")
     p.add_argument("--probe-per-source", type=int, default=200)
@@ -98,10 +101,9 @@ def _subset(records, images, masks, idx):
             "sources": np.array([records[i].source for i in idx])}
 
 
-def _predict(model, subset, lung_mask: bool):
-    x = subset["images"].astype(np.float32)
-    if lung_mask:
-        x = x * subset["masks"][..., None]
+def _predict(model, subset, prep):
+    """Probabilities (and the inputs) of a subset of the cached pool, finished as `prep` says."""
+    x = lung_inputs(subset["images"], subset["masks"], prep.lung_mask, prep.lung_equalize)
     return model.predict(x, batch_size=64, verbose=0), x
 
 
@@ -130,7 +132,7 @@ def evaluate_existing(args) -> int:
                "trained_on_sources": sorted(trained_on), "warning_seen_sources": seen, "held_out": {}}
     for source in sorted(set(args.hold_out_source)):
         sel = np.array([i for i, r in enumerate(records) if r.source == source and ok[i]], int)
-        probs, _ = _predict(model, _subset(records, images, masks, sel), card.prep.lung_mask)
+        probs, _ = _predict(model, _subset(records, images, masks, sel), card.prep)
         results["held_out"][source] = held_out_report(np.array([CLASS_LABELS.index(records[i].label) for i in sel]), probs)
         print(f"{args.evaluate_model} on {source}: {json.dumps(results['held_out'][source])}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -150,8 +152,10 @@ def main(argv=None) -> int:
         raise SystemExit("--register trains on every source: drop --hold-out-source")
     if args.evaluate_model:
         return evaluate_existing(args)
+    if args.lung_equalize and not args.lung_mask:
+        raise SystemExit("--lung-equalize needs --lung-mask")
     recipe = Recipe(balance=args.balance, photometric=args.photometric, lung_mask=args.lung_mask, mix=args.mix,
-                    dann=args.dann)
+                    dann=args.dann, lung_equalize=args.lung_equalize)
     records = [r for r in read_dataset(args.data) if r.label in CLASS_LABELS]
     if args.limit:
         records = list(np.random.default_rng(args.seed).permutation(np.array(records, dtype=object))[:args.limit])
@@ -159,7 +163,8 @@ def main(argv=None) -> int:
     if unknown:
         raise SystemExit(f"no images of source(s) {sorted(unknown)} in {args.data}")
     prep = Preprocessing(image_size=args.image_size, channels=1, resize="stretch", border_crop=0.06, equalize="clahe",
-                         lung_crop=True, lung_model="lungs-unet-v1", lung_mask=args.lung_mask)
+                         lung_crop=True, lung_model="lungs-unet-v1", lung_mask=args.lung_mask,
+                         lung_equalize=args.lung_equalize)
     (images, masks, ok), = load_pool(records, [prep], args.cache_dir or DEFAULT_CACHE,
                                      segmenter=lung_model_of(prep, args.registry or registry_root()))
     index = {id(r): i for i, r in enumerate(records)}
@@ -195,13 +200,13 @@ def main(argv=None) -> int:
     results["held_out"] = {}
     for source in sorted(held):
         sel = np.array([i for i, r in enumerate(records) if r.source == source and ok[i]], int)
-        probs, _ = _predict(model, _subset(records, images, masks, sel), args.lung_mask)
+        probs, _ = _predict(model, _subset(records, images, masks, sel), prep)
         results["held_out"][source] = held_out_report(np.array([CLASS_LABELS.index(records[i].label) for i in sel]), probs)
         log(f"held out {source}: {json.dumps(results['held_out'][source])}")
 
     # Internal test split of the sources trained on.
     test = data["test"]
-    probs, _ = _predict(model, test, args.lung_mask)
+    probs, _ = _predict(model, test, prep)
     report = classification_report(test["labels"], probs, CLASS_LABELS)
     report["per_source"] = {}
     for source in sorted(set(test["sources"].tolist())):
@@ -218,7 +223,7 @@ def main(argv=None) -> int:
     vt = np.concatenate([idx["validation"], idx["test"]])
     vt = vt[np.array([records[i].source == WITHIN_SOURCE for i in vt], bool)]
     vt_subset = _subset(records, images, masks, vt)
-    vt_probs, _ = _predict(model, vt_subset, args.lung_mask)
+    vt_probs, _ = _predict(model, vt_subset, prep)
     results["within_source_covid_vs_pneumonia"][WITHIN_SOURCE]["validation+test"] = within_source_auc(
         vt_subset["labels"], vt_probs)
     log(f"internal test: {json.dumps(results['internal_test'])}")
@@ -228,7 +233,7 @@ def main(argv=None) -> int:
     chosen = sample_records([r for r, good in zip(records, ok) if good], args.probe_per_source, args.seed)
     sel = np.array([index[id(r)] for r in chosen], int)
     sub = _subset(records, images, masks, sel)
-    x = sub["images"].astype(np.float32) * (sub["masks"][..., None] if args.lung_mask else 1.0)
+    x = lung_inputs(sub["images"], sub["masks"], prep.lung_mask, prep.lung_equalize)
     feats = pooled_features(model, x)
     results["source_probe"] = source_probe(feats, [r.source for r in chosen], [r.label for r in chosen],
                                            [f"{r.source}/{r.patient_id}" for r in chosen], seed=args.seed,

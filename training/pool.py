@@ -17,7 +17,7 @@ import numpy as np
 
 from model.inputs.intake import XrayInputError, load_xray
 from model.inputs.lungs import lung_region
-from model.inputs.preprocessing import Preprocessing, lung_field_mask, preprocess
+from model.inputs.preprocessing import Preprocessing, apply_lung_field, lung_field_mask, preprocess
 from training.data import cache_key
 
 
@@ -27,7 +27,7 @@ def load_pool(records, preps: list[Preprocessing], cache_dir: Path | None, progr
     Lung-cropped preps need `segmenter`, the `LungSegmenter` their cards name (passed by the caller)."""
     if any(p.lung_crop for p in preps) and segmenter is None:
         raise ValueError("lung-cropped preprocessing needs the lung model (segmenter)")
-    preps = [dataclasses.replace(p, lung_mask=False) for p in preps]
+    preps = [dataclasses.replace(p, lung_mask=False, lung_equalize=False) for p in preps]
     files = [Path(cache_dir) / f"pool-{cache_key(records, p, segmenter if p.lung_crop else None)}.npz"
              if cache_dir else None for p in preps]
     results = [None] * len(preps)
@@ -81,3 +81,20 @@ if __name__ == "__main__":  # warm the cache: python -m training.pool MANIFEST S
     lungs = LungSegmenter.load("lungs-unet-v1")
     for (_images, masks, ok), s in zip(load_pool(recs, preps, DEFAULT_CACHE, progress=True, segmenter=lungs), sizes):
         print(f"{s} px: {int(ok.sum())}/{len(ok)} images, mean mask cover {masks.mean():.2f}")
+
+
+def lung_inputs(images: np.ndarray, masks: np.ndarray | None, lung_mask: bool, equalize: bool = False) -> np.ndarray:
+    """Model inputs from cached arrays: `images` (N, S, S, C) as cached by `load_pool`, finished like
+    `preprocess` finishes a lung-masked input (`apply_lung_field`: zero outside, optionally equalised)."""
+    x = np.asarray(images, np.float32)
+    if not lung_mask:
+        return x
+    if masks is None:
+        raise ValueError("lung-masked inputs need the lung-field masks")
+    if not equalize:
+        return x * np.asarray(masks, np.float32)[..., None]
+    out = np.empty_like(x)
+    for i in range(len(x)):
+        for c in range(x.shape[-1]):
+            out[i, ..., c] = apply_lung_field(x[i, ..., c], masks[i], True)
+    return out

@@ -15,6 +15,9 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
+from model.inputs.preprocessing import apply_lung_field
+from training.pool import lung_inputs
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -25,17 +28,22 @@ class Recipe:
     lung_mask: bool = False       # zero outside the dilated lung fields (also at serving)
     mix: float = 0.0              # probability of blending an image with a same-class image of another source
     dann: float = 0.0             # weight of the gradient-reversed source head (0: off)
+    lung_equalize: bool = False   # histogram equalisation inside the lung field (also at serving; needs lung_mask)
 
     def name(self) -> str:
         parts = ["balanced" if self.balance == "source_label" else "label-balanced"]
         parts += ["photometric"] if self.photometric else []
         parts += ["lung-mask"] if self.lung_mask else []
+        parts += ["lung-equalize"] if self.lung_equalize else []
         parts += [f"mix{self.mix:g}"] if self.mix else []
         parts += [f"dann{self.dann:g}"] if self.dann else []
         return "+".join(parts)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        values = asdict(self)
+        if not values["lung_equalize"]:  # added later: earlier runs' recipes compare equal
+            del values["lung_equalize"]
+        return values
 
 
 # ---------------------------------------------------------------- sampling
@@ -147,7 +155,7 @@ class BatchMaker:
                 ref = self.q[self.rng.choice(others)] if len(others) else None
                 img = photometric(img, self.rng, ref, self.q[i])
             if self.recipe.lung_mask:
-                img = img * self.masks[i]
+                img = apply_lung_field(img, self.masks[i], self.recipe.lung_equalize)
             out[j, ..., 0] = img
         return out, idx
 
@@ -246,9 +254,7 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
 
     ds = tf.data.Dataset.zip((ds, counter)).map(aug, num_parallel_calls=2).prefetch(4)
 
-    x_val = val["images"].astype(np.float32)
-    if recipe.lung_mask:
-        x_val = x_val * val["masks"][..., None]
+    x_val = lung_inputs(val["images"], val.get("masks"), recipe.lung_mask, recipe.lung_equalize)
     state = {"best": None, "best_auc": -1.0, "waited": 0, "lr": learning_rate, "t0": time.time()}
     history = []
 

@@ -153,7 +153,7 @@ def main(argv=None) -> int:
     from model.data import read_dataset
     from model.inputs.lungs import LungSegmenter
     from model.registry import entry_dir, load_model, read_card, registry_root
-    from training.pool import load_pool
+    from training.pool import load_pool, lung_inputs
     from training.train import DEFAULT_CACHE
 
     root = args.registry or registry_root()
@@ -162,8 +162,7 @@ def main(argv=None) -> int:
     records = sample_records(read_dataset(args.data), args.per_source, args.seed)
     segmenter = LungSegmenter.load(prep.lung_model, root) if prep.lung_crop else None
     (images, masks, ok), = load_pool(records, [prep], DEFAULT_CACHE, segmenter=segmenter)
-    if prep.lung_mask:
-        images = images * masks[..., None]
+    images = lung_inputs(images, masks, prep.lung_mask, prep.lung_equalize)
     records = [r for r, good in zip(records, ok) if good]
     images = images[ok]
     model = load_model(args.model, root)

@@ -43,6 +43,9 @@ class Preprocessing:
         lung_mask: zero every pixel outside the (dilated) lung fields after cropping, resizing and
             equalising (needs `lung_crop`); the classifier then sees only the lungs and a rim.
         lung_mask_dilation: growth of the lung mask before masking, as a fraction of image_size.
+        lung_equalize: after masking, replace the grey levels inside the lung field by their ranks
+            (histogram equalisation inside the lungs, `equalize_lung_field`), so that exposure and
+            processing curves of a hospital no longer reach the classifier (needs `lung_mask`).
     """
 
     image_size: int = 224
@@ -57,6 +60,7 @@ class Preprocessing:
     lung_margin: float = 0.05
     lung_mask: bool = False
     lung_mask_dilation: float = 0.04
+    lung_equalize: bool = False
 
     def __post_init__(self):
         if not 16 <= int(self.image_size) <= 1024:
@@ -75,6 +79,8 @@ class Preprocessing:
             raise ValueError(f"lung_margin must be in [0, 0.3), got {self.lung_margin!r}")
         if self.lung_mask and not self.lung_crop:
             raise ValueError("lung_mask needs lung_crop (the mask comes from the same segmentation)")
+        if self.lung_equalize and not self.lung_mask:
+            raise ValueError("lung_equalize needs lung_mask (it equalises inside the lung field)")
         if not 0.0 <= float(self.lung_mask_dilation) < 0.3:
             raise ValueError(f"lung_mask_dilation must be in [0, 0.3), got {self.lung_mask_dilation!r}")
 
@@ -88,7 +94,10 @@ class Preprocessing:
         return cls(**values)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        values = asdict(self)
+        if not values["lung_equalize"]:  # added after v2: cards (and cache keys) without it stay as they were
+            del values["lung_equalize"]
+        return values
 
 
 def crop_box(shape: tuple[int, int], prep: Preprocessing) -> tuple[int, int, int, int]:
@@ -149,6 +158,39 @@ def lung_field_mask(mask: np.ndarray, box: tuple[int, int, int, int], prep) -> n
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
         grid = cv2.dilate(grid, kernel)
     return grid.astype(np.float32)
+
+
+# Lowest grey level inside an equalised lung field: above zero, so the field stays apart from the
+# zeroed outside.
+EQUALIZED_FLOOR = 0.02
+
+
+def equalize_lung_field(square: np.ndarray, field: np.ndarray) -> np.ndarray:
+    """Histogram equalisation inside the lung field: each pixel inside becomes the share of inside
+    pixels darker than it (ties share their mid-rank), mapped to [EQUALIZED_FLOOR, 1]; outside is 0.
+
+    Any monotone change of the grey levels (exposure, a hospital's processing curve, gamma) leaves
+    the result unchanged; only the order of grey levels inside the lungs, their texture and shape,
+    reach the classifier.
+    """
+    square = np.asarray(square, np.float32)
+    inside = np.asarray(field) > 0
+    out = np.zeros(square.shape, np.float32)
+    n = int(inside.sum())
+    if n == 0:
+        return out
+    _, inverse, counts = np.unique(square[inside], return_inverse=True, return_counts=True)
+    mid_ranks = (np.cumsum(counts) - 0.5 * counts) / n
+    out[inside] = EQUALIZED_FLOOR + (1.0 - EQUALIZED_FLOOR) * mid_ranks[inverse.ravel()]
+    return out
+
+
+def apply_lung_field(square: np.ndarray, field: np.ndarray, equalize: bool = False) -> np.ndarray:
+    """The last step of lung-masked preprocessing, shared by serving (`preprocess`) and training
+    (`training.pool.lung_inputs` on cached arrays): zero outside the field, optionally equalise inside."""
+    if equalize:
+        return equalize_lung_field(square, field)
+    return np.asarray(square, np.float32) * np.asarray(field, np.float32)
 
 
 def _letterbox_geometry(height: int, width: int, size: int) -> tuple[int, int, int, int]:
@@ -216,7 +258,8 @@ def preprocess(pixels: np.ndarray, prep: Preprocessing | dict, region: Region | 
     if prep.lung_mask:
         if lung_mask is None:
             raise ValueError("a lung-masked preprocessing needs the lung mask of the image")
-        square = square * lung_field_mask(lung_mask, (top, bottom, left, right), prep)
+        square = apply_lung_field(square, lung_field_mask(lung_mask, (top, bottom, left, right), prep),
+                                  prep.lung_equalize)
     return np.repeat(square[..., None], prep.channels, axis=-1).astype(np.float32)
 
 
