@@ -42,6 +42,28 @@ def test_performance_page_shows_the_source_probe_and_held_out_sources(tmp_path, 
     assert not at.exception
     assert any("Does the model know the source?" in h.value for h in at.subheader)
     assert any(m.label.startswith("Mean balanced accuracy") and m.value == "65.0%" for m in at.metric)
+    assert not any("Triage on the test split" in h.value for h in at.subheader)  # no scope check: no section
+
+
+def test_performance_page_shows_the_triage_of_the_test_split(tmp_path, monkeypatch):
+    from tests.support import write_tiny_entry
+    from tests.test_present_triage import SCOPE
+
+    write_tiny_entry(tmp_path, "tiny-scope", default=True)
+    monkeypatch.setenv("CXR_REGISTRY", str(tmp_path))
+    entry = tmp_path / "tiny-scope"
+    card = json.loads((entry / "card.json").read_text())
+    (entry / "card.json").write_text(json.dumps({**card, "scope": SCOPE}))
+    st.cache_data.clear()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("views/performance.py").run()
+    assert not at.exception
+    assert any("Triage on the test split" in h.value for h in at.subheader)
+    tables = [d.value for d in at.dataframe]
+    rows = next(t for t in tables if "measure" in t.columns)
+    assert dict(zip(rows["measure"], rows["value"]))["Answer: share of test films"] == 0.8
+    assert any("held-out source" in t.columns and "AUROC" in t.columns for t in tables)
 
 
 def test_compare_page_shows_each_versions_source_probe(tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import caching, widgets
 from model.explain import METHODS
-from model.present import charts, shortcut, text
+from model.present import charts, shortcut, text, triage
 from model.trust.agreement import Agreement
 from model.trust.explanations import FaithfulnessSummary, LungSummary, SanitySummary
 
@@ -133,6 +133,34 @@ def shortcut_section(card, report: dict) -> None:
                                         for name in held.columns if name.startswith(("called", "recall", "mean"))})
             st.caption("The same recipe trained without each source, then scored on that source alone: the "
                        "honest stand-in for another hospital.")
+
+
+def triage_section(card) -> None:
+    """How the triage treats the model's own test films, and how its scope check did."""
+    rows = triage.triage_rows(card.scope)
+    if rows.empty:
+        return
+    st.subheader("Triage on the test split")
+    st.caption(triage.thresholds_sentence(card.scope))
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.dataframe(rows, hide_index=True, width="stretch",
+                     column_config={"value": st.column_config.NumberColumn(format="percent")})
+        st.caption("Accuracy is shown as a share of films too. The lung-attention warning should fire more "
+                   "often on wrong answers than on right ones, or it carries no information.")
+    with right:
+        held = triage.held_out_scope_table(card.scope)
+        if not held.empty:
+            st.dataframe(held, hide_index=True, width="stretch",
+                         column_config={"AUROC": st.column_config.NumberColumn(format="%.2f"),
+                                        "flagged unusual": st.column_config.NumberColumn(format="percent"),
+                                        "flagged out of scope": st.column_config.NumberColumn(format="percent")})
+            st.caption("The scope check fitted without each source, then asked to flag it. These are clean adult "
+                       "frontal films, in scope: low figures are right here.")
+        synthetic = triage.synthetic_table(card.scope)
+        if not synthetic.empty:
+            st.dataframe(synthetic, hide_index=True, width="stretch",
+                         column_config={"held back as out of scope": st.column_config.NumberColumn(format="percent")})
 
 
 # --------------------------------------------------------------------------- explanation report
@@ -292,6 +320,7 @@ def main() -> None:
         metrics_section(report)
         per_source_section(report)
         shortcut_section(card, report)
+        triage_section(card)
     else:
         st.info("This entry has no metrics.json, so there are no test-split figures to show.")
     explanation_section(card, key)

@@ -1,0 +1,40 @@
+"""The Performance page's triage figures come from the card's scope block, as written by training.scope."""
+import pytest
+
+from model.present import triage
+
+SCOPE = {
+    "min_top_probability": 0.45, "min_agreement": 0.625, "lung_attention_threshold": 0.39,
+    "test": {"n": 10, "status_share": {"answer": 0.8, "uncertain": 0.1, "out_of_scope": 0.1},
+             "accuracy_all": 0.7, "accuracy_answered": 0.75, "accuracy_uncertain": None,
+             "lung_warning_share": 0.2, "lung_warning_on_correct": 0.1, "lung_warning_on_wrong": 0.4},
+    "held_out_sources": {"b-source": {"n": 5, "auroc": 0.6, "flagged_unusual": 0.2, "flagged_out_of_scope": 0.0},
+                         "a-source": {"n": 7, "auroc": 0.55, "flagged_unusual": 0.1, "flagged_out_of_scope": 0.0}},
+    "synthetic": {"colour photograph": 1.0, "inverted chest film": 0.95},
+}
+
+
+def test_triage_rows_follow_the_scope_block_and_skip_what_was_not_measured():
+    rows = triage.triage_rows(SCOPE)
+    values = dict(zip(rows["measure"], rows["value"]))
+    assert values["Answer: share of test films"] == 0.8
+    assert values["Out of scope: share of test films"] == 0.1
+    assert values["Accuracy on answered films"] == 0.75
+    assert values["Lung-attention warning: on wrong answers"] == 0.4
+    assert "Accuracy on uncertain films" not in values  # None: not measured, not shown as 0
+    assert triage.triage_rows(None).empty and triage.triage_rows({"check": "x"}).empty
+
+
+def test_held_out_and_synthetic_tables():
+    held = triage.held_out_scope_table(SCOPE)
+    assert list(held["held-out source"]) == ["a-source", "b-source"]
+    assert held.loc[1, "AUROC"] == pytest.approx(0.6)
+    synthetic = triage.synthetic_table(SCOPE)
+    assert dict(zip(synthetic["input"], synthetic["held back as out of scope"]))["inverted chest film"] == 0.95
+    assert triage.held_out_scope_table({}).empty and triage.synthetic_table(None).empty
+
+
+def test_thresholds_sentence():
+    sentence = triage.thresholds_sentence(SCOPE)
+    assert "45%" in sentence and "62.5%" in sentence and "39%" in sentence
+    assert triage.thresholds_sentence({}) == ""
