@@ -153,9 +153,10 @@ def triage_section(card) -> None:
         if not held.empty:
             st.dataframe(held, hide_index=True, width="stretch",
                          column_config={"AUROC": st.column_config.NumberColumn(format="%.2f"),
-                                        "flagged unusual": st.column_config.NumberColumn(format="percent"),
-                                        "flagged out of scope": st.column_config.NumberColumn(format="percent")})
-            st.caption("The scope check fitted without each source, then asked to flag it. These are clean adult "
+                                        "unusual": st.column_config.NumberColumn(format="percent"),
+                                        "out of scope": st.column_config.NumberColumn(format="percent")})
+            st.caption("The scope check fitted without each source, then asked to flag it (shares flagged unusual and "
+                       "out of scope). These are clean adult "
                        "frontal films, in scope: low figures are right here.")
         synthetic = triage.synthetic_table(card.scope)
         if not synthetic.empty:

@@ -32,9 +32,9 @@ def held_out_scope_table(card_scope: dict | None) -> pd.DataFrame:
     sources' test films, and the shares flagged unusual and out of scope."""
     held = (card_scope or {}).get("held_out_sources") or {}
     rows = [{"held-out source": source, "images": values.get("n"), "AUROC": values.get("auroc"),
-             "flagged unusual": values.get("flagged_unusual"), "flagged out of scope": values.get("flagged_out_of_scope")}
+             "unusual": values.get("flagged_unusual"), "out of scope": values.get("flagged_out_of_scope")}
             for source, values in sorted(held.items())]
-    return pd.DataFrame(rows, columns=["held-out source", "images", "AUROC", "flagged unusual", "flagged out of scope"])
+    return pd.DataFrame(rows, columns=["held-out source", "images", "AUROC", "unusual", "out of scope"])
 
 
 def synthetic_table(card_scope: dict | None) -> pd.DataFrame:
