@@ -94,3 +94,50 @@ def test_a_registered_recipe_masks_at_serving_and_names_its_manifest(manifest, t
     assert explanation.heatmap.shape == (32, 32)
     with pytest.raises(SystemExit):
         crossval.main(["--data", str(manifest), "--hold-out-source", "teach", "--register", "x", "--out", str(tmp_path)])
+
+
+def test_two_runs_are_averaged_and_scored_like_one_run(manifest, tmp_path, fake_lungs, monkeypatch):
+    from training import crossval_average
+
+    monkeypatch.setattr(crossval_average, "lung_model_of", lambda prep, root: FakeLungs() if prep.lung_crop else None)
+    common = ["--data", str(manifest), "--hold-out-source", "teach", "--image-size", "32", "--epochs", "1",
+              "--batch-size", "8", "--cache-dir", str(tmp_path / "cache"), "--probe-per-source", "10", "--lung-mask"]
+    assert crossval.main(common + ["--out", str(tmp_path / "a")]) == 0
+    assert crossval.main(common + ["--lung-equalize", "--out", str(tmp_path / "b")]) == 0
+    runs = [json.loads((tmp_path / name / "results.json").read_text()) for name in "ab"]
+    assert runs[1]["recipe"]["lung_equalize"] is True and "lung_equalize" not in runs[0]["recipe"]
+    code = crossval_average.main(["--data", str(manifest), "--runs", str(tmp_path / "a"), str(tmp_path / "b"),
+                                  "--out", str(tmp_path / "avg"), "--cache-dir", str(tmp_path / "cache")])
+    assert code == 0
+    avg = json.loads((tmp_path / "avg" / "results.json").read_text())
+    assert [a["run"] for a in avg["average_of"]] == [str(tmp_path / "a"), str(tmp_path / "b")]
+    assert avg["internal_test"]["n"] == runs[0]["internal_test"]["n"]  # the same test split, trained on by neither
+    # The average of the probabilities: its mean true-class probability is the mean of the runs'.
+    assert avg["held_out"]["teach"]["n"] == 10
+    assert avg["held_out"]["teach"]["mean_true_class_probability"] == pytest.approx(
+        np.mean([r["held_out"]["teach"]["mean_true_class_probability"] for r in runs]), abs=1e-5)
+    # Runs of other held-out sources cannot be averaged: one line, exit 2.
+    assert crossval.main(["--data", str(manifest), "--hold-out-source", "cov-b", "--image-size", "32", "--epochs", "1",
+                          "--batch-size", "8", "--cache-dir", str(tmp_path / "cache"), "--probe-per-source", "10",
+                          "--out", str(tmp_path / "c")]) == 0
+    assert crossval_average.main(["--data", str(manifest), "--runs", str(tmp_path / "a"), str(tmp_path / "c"),
+                                  "--out", str(tmp_path / "bad")]) == 2
+
+
+def test_an_equalising_recipe_equalises_at_serving(manifest, tmp_path, fake_lungs):
+    from model.classifier import Classifier
+    from model.inputs.preprocessing import EQUALIZED_FLOOR
+    from model.registry import read_card
+
+    registry = tmp_path / "registry"
+    assert crossval.main(["--data", str(manifest), "--image-size", "32", "--epochs", "1", "--batch-size", "8",
+                          "--lung-mask", "--lung-equalize", "--out", str(tmp_path / "run"),
+                          "--cache-dir", str(tmp_path / "cache"), "--register", "eq-1", "--registry", str(registry),
+                          "--probe-per-source", "10"]) == 0
+    assert read_card("eq-1", registry).preprocessing["lung_equalize"] is True
+    clf = Classifier.load("eq-1", root=registry, segmenter=fake_lungs)
+    x = clf.prepare(synthetic_radiograph(80, seed=5)).array[..., 0]
+    inside = x > 0
+    assert x[inside].min() >= EQUALIZED_FLOOR - 1e-6 and abs(x[inside].mean() - (1 + EQUALIZED_FLOOR) / 2) < 0.02
+    with pytest.raises(SystemExit):
+        crossval.main(["--data", str(manifest), "--lung-equalize", "--out", str(tmp_path / "x")])

@@ -1,0 +1,136 @@
+"""Held-out figures of an average of `training.crossval` runs: the runs' models (kept as
+`model.keras` beside each `results.json`) average their probabilities, and the average is scored
+like one run: each held-out source alone, the internal test split, the within-source AUC.
+
+    python -m training.crossval_average --data ../shared/data/cxr/manifest-v2.csv \
+        --runs runs/mask-both-s1 runs/dann-both-s1 --out runs/avg-mask-dann-s1
+
+The runs must hold out the same sources and share the split seed (so their internal test split is
+the same and none of them trained on it). Each run's inputs are finished as its own recipe says
+(lung mask, lung equalisation). This is how an ensemble of recipes or seeds is measured before one
+is assembled for the registry (`training.ensemble`); there is no source probe for an average.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from model.data import CLASS_LABELS, read_dataset
+from model.inputs.preprocessing import Preprocessing
+from model.metrics import classification_report
+from model.splits import hash_split
+from training.crossval import (
+    WITHIN_SOURCE,
+    _predict,
+    _subset,
+    file_digest,
+    held_out_report,
+    lung_model_of,
+    within_source_auc,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m training.crossval_average", description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, required=True, help="the manifest the runs were trained on")
+    p.add_argument("--runs", type=Path, nargs="+", required=True, help="run folders of training.crossval")
+    p.add_argument("--out", type=Path, required=True, help="folder for results.json")
+    p.add_argument("--registry", type=Path, default=None, help="registry holding the lung model")
+    p.add_argument("--cache-dir", type=Path, default=None, help="array cache (default: the training cache)")
+    return p
+
+
+def read_runs(folders: list[Path]) -> list[dict]:
+    """Each run's results.json, checked to be averageable (same held-out sources, seed, image size)."""
+    runs = []
+    for folder in folders:
+        results_file, model_file = folder / "results.json", folder / "model.keras"
+        if not results_file.is_file() or not model_file.is_file():
+            raise ValueError(f"{folder} has no results.json and model.keras (runs of training.crossval keep both)")
+        runs.append({**json.loads(results_file.read_text(encoding="utf-8")), "folder": str(folder)})
+    for key in ("held_out_sources", "seed", "image_size"):
+        values = {json.dumps(run.get(key)) for run in runs}
+        if len(values) > 1:
+            raise ValueError(f"the runs differ in {key} ({', '.join(sorted(values))}): their figures cannot be averaged")
+    return runs
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        runs = read_runs(args.runs)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from model.registry import registry_root
+    from model.runtime import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    import keras
+
+    from training.pool import load_pool
+    from training.train import DEFAULT_CACHE
+
+    first = runs[0]
+    held = set(first["held_out_sources"])
+    records = [r for r in read_dataset(args.data) if r.label in CLASS_LABELS]
+    base = Preprocessing(image_size=first["image_size"], channels=1, resize="stretch", border_crop=0.06,
+                         equalize="clahe", lung_crop=True, lung_model="lungs-unet-v1")
+    (images, masks, ok), = load_pool(records, [base], args.cache_dir or DEFAULT_CACHE,
+                                     segmenter=lung_model_of(base, args.registry or registry_root()))
+    index = {id(r): i for i, r in enumerate(records)}
+    splits = hash_split([r for r, good in zip(records, ok) if good and r.source not in held], seed=first["seed"])
+    idx = {name: np.array([index[id(r)] for r in items], int) for name, items in splits.items()}
+    sets = {f"held:{source}": np.array([i for i, r in enumerate(records) if r.source == source and ok[i]], int)
+            for source in sorted(held)}
+    sets["test"] = idx["test"]
+    vt = np.concatenate([idx["validation"], idx["test"]])
+    sets["within"] = vt[np.array([records[i].source == WITHIN_SOURCE for i in vt], bool)]
+    probabilities = {name: [] for name in sets}
+    for run in runs:
+        recipe = run["recipe"]
+        prep = Preprocessing(**{**base.to_dict(), "lung_mask": recipe.get("lung_mask", False),
+                                "lung_equalize": recipe.get("lung_equalize", False)})
+        model = keras.saving.load_model(Path(run["folder"]) / "model.keras", safe_mode=True, compile=False)
+        for name, sel in sets.items():
+            probabilities[name].append(_predict(model, _subset(records, images, masks, sel), prep)[0])
+        keras.backend.clear_session()
+    mean = {name: np.mean(values, axis=0) for name, values in probabilities.items()}
+
+    results = {"average_of": [{"run": run["folder"], "recipe_name": run.get("recipe_name"), "seed": run.get("seed")}
+                              for run in runs],
+               "recipe_name": "average of " + " / ".join(run.get("recipe_name", "?") for run in runs),
+               "command": "python -m training.crossval_average " + " ".join(sys.argv[1:] if argv is None else argv),
+               "data": str(args.data), "data_sha256": file_digest(args.data), "image_size": first["image_size"],
+               "seed": first["seed"], "held_out_sources": sorted(held), "epochs_run": None,
+               "train_wall_time_s": sum(run.get("train_wall_time_s") or 0 for run in runs), "held_out": {}}
+    for source in sorted(held):
+        sel = sets[f"held:{source}"]
+        labels = np.array([CLASS_LABELS.index(records[i].label) for i in sel])
+        results["held_out"][source] = held_out_report(labels, mean[f"held:{source}"])
+        print(f"held out {source}: {json.dumps(results['held_out'][source])}", flush=True)
+    test_labels = np.array([CLASS_LABELS.index(records[i].label) for i in sets["test"]])
+    report = classification_report(test_labels, mean["test"], CLASS_LABELS)
+    results["internal_test"] = {"n": len(test_labels), "macro_auc": report["macro"]["auc"],
+                                "accuracy": report["accuracy"], "macro_f1": report["macro"]["f1"],
+                                "per_class_auc": {c: report["per_class"][c]["auc"] for c in CLASS_LABELS}}
+    test_sources = np.array([records[i].source for i in sets["test"]])
+    m = test_sources == WITHIN_SOURCE
+    within_labels = np.array([CLASS_LABELS.index(records[i].label) for i in sets["within"]])
+    results["within_source_covid_vs_pneumonia"] = {WITHIN_SOURCE: {
+        "test": within_source_auc(test_labels[m], mean["test"][m]),
+        "validation+test": within_source_auc(within_labels, mean["within"])}}
+    print(f"internal test: {json.dumps(results['internal_test'])}")
+    print(f"within source: {json.dumps(results['within_source_covid_vs_pneumonia'])}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
