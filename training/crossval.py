@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--learning-rate", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--split-seed", type=int, default=None,
+                   help="seed of the patient split (default: --seed); runs that differ only in --seed then share "
+                        "their test patients and can be averaged (training.crossval_average, training.ensemble)")
     p.add_argument("--balance", choices=("label", "source_label"), default="label")
     p.add_argument("--photometric", action="store_true", help="photometric augmentation that makes sources alike")
     p.add_argument("--lung-mask", action="store_true", help="zero outside the dilated lung fields (also at serving)")
@@ -169,7 +172,8 @@ def main(argv=None) -> int:
                                      segmenter=lung_model_of(prep, args.registry or registry_root()))
     index = {id(r): i for i, r in enumerate(records)}
     held = set(args.hold_out_source)
-    splits = hash_split([r for r, good in zip(records, ok) if good and r.source not in held], seed=args.seed)
+    split_seed = args.seed if args.split_seed is None else args.split_seed
+    splits = hash_split([r for r, good in zip(records, ok) if good and r.source not in held], seed=split_seed)
     idx = {name: np.array([index[id(r)] for r in items], int) for name, items in splits.items()}
     data = {name: _subset(records, images, masks, i) for name, i in idx.items()}
     print(f"recipe {recipe.name()}; train {len(idx['train'])}, validation {len(idx['validation'])}, "
@@ -192,7 +196,8 @@ def main(argv=None) -> int:
     results = {"recipe": recipe.to_dict(), "recipe_name": recipe.name(), "command": "python -m training.crossval "
                + " ".join(sys.argv[1:] if argv is None else argv), "data": str(args.data),
                "data_sha256": file_digest(args.data), "arch": args.arch, "image_size": args.image_size,
-               "epochs_max": args.epochs, "epochs_run": len(history), "seed": args.seed, "split": "hash(seed, patient_id)",
+               "epochs_max": args.epochs, "epochs_run": len(history), "seed": split_seed, "init_seed": args.seed,
+               "split": "hash(seed, patient_id)",
                "held_out_sources": sorted(held), "train_images": len(idx["train"]),
                "train_wall_time_s": round(train_time, 1)}
 
@@ -251,7 +256,8 @@ def main(argv=None) -> int:
         from training.data import split_summary
 
         named = {name: [records[i] for i in ids] for name, ids in idx.items()}
-        summary = split_summary(named, args.seed)
+        summary = split_summary(named, split_seed)
+        summary["init_seed"] = args.seed
         held_out = {}
         for path in args.held_out_results:
             other = json.loads(Path(path).read_text(encoding="utf-8"))
