@@ -141,3 +141,13 @@ def test_an_equalising_recipe_equalises_at_serving(manifest, tmp_path, fake_lung
     assert x[inside].min() >= EQUALIZED_FLOOR - 1e-6 and abs(x[inside].mean() - (1 + EQUALIZED_FLOOR) / 2) < 0.02
     with pytest.raises(SystemExit):
         crossval.main(["--data", str(manifest), "--lung-equalize", "--out", str(tmp_path / "x")])
+
+
+def test_the_results_table_names_each_runs_seeds():
+    from training.crossval_table import HEADER, row
+
+    base = {"recipe_name": "r", "held_out_sources": ["teach"], "held_out": {}, "seed": 42}
+    assert "| r | teach | 42 |" in row(base)
+    assert "| 42/3 |" in row({**base, "init_seed": 3})
+    assert "| 42/avg of 1, 2 |" in row({**base, "average_of": [{"seed": 42, "init_seed": 1}, {"seed": 42, "init_seed": 2}]})
+    assert row(base).count("|") == HEADER.splitlines()[0].count("|")

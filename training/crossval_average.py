@@ -101,8 +101,8 @@ def main(argv=None) -> int:
         keras.backend.clear_session()
     mean = {name: np.mean(values, axis=0) for name, values in probabilities.items()}
 
-    results = {"average_of": [{"run": run["folder"], "recipe_name": run.get("recipe_name"), "seed": run.get("seed")}
-                              for run in runs],
+    results = {"average_of": [{"run": run["folder"], "recipe_name": run.get("recipe_name"), "seed": run.get("seed"),
+                               "init_seed": run.get("init_seed", run.get("seed"))} for run in runs],
                "recipe_name": "average of " + " / ".join(run.get("recipe_name", "?") for run in runs),
                "command": "python -m training.crossval_average " + " ".join(sys.argv[1:] if argv is None else argv),
                "data": str(args.data), "data_sha256": file_digest(args.data), "image_size": first["image_size"],

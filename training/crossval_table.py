@@ -18,6 +18,16 @@ def _num(value, digits=3):
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _seed(res: dict) -> str:
+    if "average_of" in res:
+        return f"{res.get('seed', '?')}/avg of " + ", ".join(str(run.get("init_seed", run.get("seed", "?")))
+                                                         for run in res["average_of"])
+    if "seed" not in res:
+        return "-"
+    init = res.get("init_seed", res["seed"])
+    return str(res["seed"]) if init == res["seed"] else f"{res['seed']}/{init}"
+
+
 def row(res: dict) -> str:
     held = res.get("held_out", {})
     openist = held.get("openist-normal", {})
@@ -27,7 +37,7 @@ def row(res: dict) -> str:
     within = res.get("within_source_covid_vs_pneumonia", {}).get("ieee8023-covid-chestxray", {})
     name = res.get("recipe_name") or res.get("model", "?")
     return ("| " + " | ".join([
-        name, ", ".join(res.get("held_out_sources") or sorted(held)) or "none",
+        name, ", ".join(res.get("held_out_sources") or sorted(held)) or "none", _seed(res),
         _pct(openist.get("called_fraction", {}).get("Normal")), _num(openist.get("mean_confidence"), 2),
         _pct(crdb.get("called_fraction", {}).get("COVID-19")), _num(crdb.get("mean_confidence"), 2),
         _num(probe.get("mean_balanced_accuracy")),
@@ -39,9 +49,9 @@ def row(res: dict) -> str:
         f"`{res.get('command', '')}`"]) + " |")
 
 
-HEADER = ("| recipe | held out | openist called Normal | conf. | covid-rdb called COVID-19 | conf. | source probe "
-          "(mean bal. acc.) | probe Normal | probe COVID-19 | internal test macro AUC | ieee COVID vs Pneu AUC (test) "
-          "| (val+test) | px | epochs | train time | command |\n" + "|---" * 16 + "|")
+HEADER = ("| recipe | held out | seed (split/init) | openist called Normal | conf. | covid-rdb called COVID-19 | conf. "
+          "| source probe (mean bal. acc.) | probe Normal | probe COVID-19 | internal test macro AUC "
+          "| ieee COVID vs Pneu AUC (test) | (val+test) | px | epochs | train time | command |\n" + "|---" * 17 + "|")
 
 
 def main(argv=None) -> int:
