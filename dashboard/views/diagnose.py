@@ -96,7 +96,7 @@ def status_box(result) -> None:
     elif result.status == UNCERTAIN:
         st.warning(f"**{result.headline}.** {reasons}", icon=":material/help:")
     else:
-        st.info("**Answer.** No check found a reason to doubt it; it is decision support, not a diagnosis.",
+        st.info("**Answer.** No check found a reason to doubt it.",
                 icon=":material/assignment:")
 
 
