@@ -6,7 +6,8 @@ like one run: each held-out source alone, the internal test split, the within-so
         --runs runs/mask-both-s1 runs/dann-both-s1 --out runs/avg-mask-dann-s1
 
 The runs must hold out the same sources and share the split seed (so their internal test split is
-the same and none of them trained on it). Each run's inputs are finished as its own recipe says
+the same and none of them trained on it). The runs are averaged as `training.ensemble` merges
+models: the mean of their logits. Each run's inputs are finished as its own recipe says
 (lung mask, lung equalisation). This is how an ensemble of recipes or seeds is measured before one
 is assembled for the registry (`training.ensemble`); there is no source probe for an average.
 """
@@ -59,6 +60,16 @@ def read_runs(folders: list[Path]) -> list[dict]:
     return runs
 
 
+def average_like_an_ensemble(probabilities: list[np.ndarray]) -> np.ndarray:
+    """The probabilities a merged ensemble (`training.architectures.merge_members`: mean of the
+    members' logits) gives, from the members' probabilities: the softmax of the mean log-probability
+    (each member's log-softmax differs from its logits by a per-image constant, which cancels)."""
+    logs = np.mean([np.log(np.clip(np.asarray(p, np.float64), 1e-12, 1.0)) for p in probabilities], axis=0)
+    logs -= logs.max(axis=-1, keepdims=True)
+    out = np.exp(logs)
+    return out / out.sum(axis=-1, keepdims=True)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -99,7 +110,7 @@ def main(argv=None) -> int:
         for name, sel in sets.items():
             probabilities[name].append(_predict(model, _subset(records, images, masks, sel), prep)[0])
         keras.backend.clear_session()
-    mean = {name: np.mean(values, axis=0) for name, values in probabilities.items()}
+    mean = {name: average_like_an_ensemble(values) for name, values in probabilities.items()}
 
     results = {"average_of": [{"run": run["folder"], "recipe_name": run.get("recipe_name"), "seed": run.get("seed"),
                                "init_seed": run.get("init_seed", run.get("seed"))} for run in runs],
