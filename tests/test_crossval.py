@@ -167,3 +167,32 @@ def test_runs_are_averaged_as_a_merged_ensemble_would_be():
     x = np.random.default_rng(0).random((5, 8, 8, 1)).astype(np.float32)
     expected = merged.predict(x, verbose=0)
     np.testing.assert_allclose(average_like_an_ensemble([m.predict(x, verbose=0) for m in members]), expected, atol=1e-5)
+
+
+def test_seeds_of_one_recipe_make_an_ensemble_that_keeps_the_recipe_and_its_held_out_figures(
+        manifest, tmp_path, fake_lungs, monkeypatch):
+    from model.registry import read_card, read_metrics
+    from training import ensemble
+
+    monkeypatch.setattr(ensemble, "lung_segmenter", lambda model_id, root: FakeLungs())
+    registry, cache = tmp_path / "registry", tmp_path / "cache"
+    for seed in ("1", "2"):
+        assert crossval.main(["--data", str(manifest), "--image-size", "32", "--epochs", "1", "--batch-size", "8",
+                              "--lung-mask", "--seed", seed, "--split-seed", "42", "--out", str(tmp_path / f"run{seed}"),
+                              "--cache-dir", str(cache), "--register", f"m{seed}", "--registry", str(registry),
+                              "--probe-per-source", "10"]) == 0
+    cards = [read_card(f"m{seed}", registry) for seed in "12"]
+    assert cards[0].training["seed"] == cards[1].training["seed"] == 42  # the split seed: one patient split
+    assert [c.training["init_seed"] for c in cards] == [1, 2]
+    held = tmp_path / "held.json"
+    held.write_text(json.dumps({"average_of": [{"run": "x"}], "recipe_name": "avg", "image_size": 32,
+                                "held_out_sources": ["teach"], "held_out": {"teach": {"n": 10, "recall": {"Normal": 0.7}}}}))
+    assert ensemble.main(["--members", "m1", "m2", "--model-id", "ens", "--data", str(manifest), "--registry",
+                          str(registry), "--cache-dir", str(cache), "--held-out-results", str(held)]) == 0
+    card, metrics = read_card("ens", registry), read_metrics("ens", registry)
+    assert card.preprocessing["lung_mask"] is True and card.training["recipe_name"] == cards[0].training["recipe_name"]
+    assert card.training["manifest_sha256"] == cards[0].training["manifest_sha256"]
+    assert card.training["held_out_source"]["teach"]["recall"] == {"Normal": 0.7}
+    assert metrics["held_out_source"]["teach"]["run"] == str(held)
+    within = metrics["within_source_covid_vs_pneumonia"]["ieee8023-covid-chestxray"]
+    assert within["test"]["n_pos"] > 0 and within["validation+test"]["n_pos"] >= within["test"]["n_pos"]

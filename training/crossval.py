@@ -98,6 +98,22 @@ def within_source_auc(labels: np.ndarray, probabilities: np.ndarray, positive: s
             "n_neg": int((labels[sel] == ni).sum())}
 
 
+def held_out_block(paths, recipe: dict | None = None) -> dict:
+    """The card's `training.held_out_source`: per source, the figures of held-out runs (results.json
+    of `training.crossval` or `training.crossval_average`) with where they come from. A run of
+    another recipe than `recipe` is said on stderr, not refused."""
+    held_out = {}
+    for path in paths:
+        other = json.loads(Path(path).read_text(encoding="utf-8"))
+        if recipe is not None and "average_of" not in other and other.get("recipe") != recipe:
+            print(f"warning: {path} used another recipe ({other.get('recipe_name')})", file=sys.stderr)
+        for source, figures in other["held_out"].items():
+            held_out[source] = {**figures, "run": str(path), "recipe": other.get("recipe_name"),
+                                "image_size": other.get("image_size"), "epochs_run": other.get("epochs_run"),
+                                "trained_without": other.get("held_out_sources")}
+    return held_out
+
+
 def _subset(records, images, masks, idx):
     return {"images": images[idx], "masks": None if masks is None else masks[idx],
             "labels": np.array([CLASS_LABELS.index(records[i].label) for i in idx], int),
@@ -258,15 +274,7 @@ def main(argv=None) -> int:
         named = {name: [records[i] for i in ids] for name, ids in idx.items()}
         summary = split_summary(named, split_seed)
         summary["init_seed"] = args.seed
-        held_out = {}
-        for path in args.held_out_results:
-            other = json.loads(Path(path).read_text(encoding="utf-8"))
-            if other.get("recipe") != recipe.to_dict():
-                print(f"warning: {path} used another recipe ({other.get('recipe_name')})", file=sys.stderr)
-            for source, figures in other["held_out"].items():
-                held_out[source] = {**figures, "run": str(path), "recipe": other.get("recipe_name"),
-                                    "image_size": other.get("image_size"), "epochs_run": other.get("epochs_run"),
-                                    "trained_without": other.get("held_out_sources")}
+        held_out = held_out_block(args.held_out_results, recipe.to_dict())
         summary.update({"split_method": "hash", "data": str(args.data), "manifest": Path(args.data).name,
                         "manifest_sha256": results["data_sha256"], "recipe": recipe.to_dict(),
                         "recipe_name": recipe.name(), "epochs_run": len(history), "epochs_max": args.epochs,

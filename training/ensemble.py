@@ -21,6 +21,7 @@ import pandas as pd
 
 from model.metrics import format_report
 from model.registry import ModelCard, RegistryError, load_model, read_card, read_history, registry_root, save_entry
+from training.crossval import WITHIN_SOURCE, held_out_block, within_source_auc
 from training.train import DEFAULT_CACHE, evaluate_split, headline, lung_segmenter, prepare_data
 
 
@@ -34,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--default", action="store_true", help="mark the ensemble as the registry default")
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--registry", type=Path, default=None, help="registry folder (default: CXR_REGISTRY or model/registry)")
+    p.add_argument("--held-out-results", type=Path, nargs="*", default=[],
+                   help="results.json of held-out runs of the ensemble's recipe (e.g. training.crossval_average "
+                        "of the members' recipe trained without a source), copied into the card")
     return p
 
 
@@ -64,6 +68,28 @@ def member_history(cards: list[ModelCard], root: Path) -> pd.DataFrame:
     frames = [read_history(card.id, root).assign(member=card.id) for card in cards]
     frames = [frame for frame in frames if len(frame)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+# What the members' cards say about their data and recipe, carried into the ensemble's card.
+PROVENANCE = ("split_method", "manifest", "manifest_sha256", "recipe", "recipe_name", "augmentation")
+
+
+def within_source_figures(model, data) -> dict:
+    """COVID-19 vs Pneumonia AUC inside the one collection with both, on the test split and on
+    validation + test (neither trained on), as `training.crossval` reports it."""
+    import numpy as np
+
+    out = {}
+    for name, parts in (("test", ["test"]), ("validation+test", ["validation", "test"])):
+        images = np.concatenate([data[p][0] for p in parts])
+        labels = np.concatenate([data[p][1] for p in parts])
+        records = [r for p in parts for r in data[p][2]]
+        keep = np.array([r.source == WITHIN_SOURCE for r in records], bool)
+        if not keep.any():
+            continue
+        probabilities = model.predict(images[keep].astype(np.float32), batch_size=64, verbose=0)
+        out[name] = within_source_auc(labels[keep], probabilities)
+    return {WITHIN_SOURCE: out} if out else {}
 
 
 def main(argv=None) -> int:
@@ -98,11 +124,18 @@ def main(argv=None) -> int:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     report = evaluate_split(model, *data["test"])
     print(format_report(report))
+    report["within_source_covid_vs_pneumonia"] = within_source_figures(model, data)
+    held_out = held_out_block(args.held_out_results)
+    if held_out:
+        report["held_out_source"] = held_out
     member_wall = sum(float(c.training.get("wall_time_s", 0.0)) for c in cards)
     summary.update({
         "data": str(args.data), "members": [c.id for c in cards], "combination": "mean of the members' logits",
         "member_metrics": {c.id: c.metrics for c in cards},
         "sources": first.training.get("sources", []), "skipped_images": len(failures),
+        **{key: first.training[key] for key in PROVENANCE if key in first.training},
+        **({"held_out_source": held_out} if held_out else {}),
+        "within_source_covid_vs_pneumonia": report["within_source_covid_vs_pneumonia"],
         "members_wall_time_s": round(member_wall, 1), "merge_wall_time_s": round(time.time() - started, 1),
         "wall_time_s": round(member_wall + time.time() - started, 1)})
     notes = (f"Ensemble of {', '.join(c.id for c in cards)}: one flat model whose class logits are the mean of "
