@@ -6,6 +6,7 @@ pointed at a tiny registry built here; it is always terminated, and the browser 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -94,6 +95,25 @@ STATUS = re.compile(r"(Answer\.|Uncertain: second read advised\.|Out of scope: n
 FILM_FRAME = 'iframe[title="streamlit_image_coordinates.streamlit_image_coordinates"]'
 
 
+@contextlib.contextmanager
+def browser_page(url: str, width: int, height: int):
+    """A headless Chromium page of the given size, opened at `url`, that may only reach the server."""
+    from playwright.sync_api import expect, sync_playwright
+
+    OUTPUT.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
+            expect.set_options(timeout=PAGE_TIMEOUT_MS)
+            page.route("**/*", local_only)
+            page.goto(url)
+            yield page
+        finally:
+            browser.close()
+
+
 def visible_box(locator, viewport_height: int) -> dict:
     """The element's bounding box, asserted to lie (at least its top half) in the first screen."""
     box = locator.bounding_box()
@@ -106,65 +126,55 @@ def visible_box(locator, viewport_height: int) -> dict:
 def test_diagnose_at_workstation_sizes_click_to_hide_and_coming_back(server, tmp_path, size):
     """Upload, see status, output and map on the first screen, click a cell of the film's grid, visit
     another page and come back to the same case; screenshots kept under tests/output/."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     width, height = VIEWPORTS[size]
     image = tmp_path / "chest.png"
     image.write_bytes(png_bytes(synthetic_radiograph(512, seed=3, lesion=(0.45, 0.3))))
-    OUTPUT.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": width, "height": height})
-            page.set_default_timeout(PAGE_TIMEOUT_MS)
-            expect.set_options(timeout=PAGE_TIMEOUT_MS)
-            page.route("**/*", local_only)
-            page.goto(server)
-            expect(page.get_by_role("heading", name="Diagnose & explain")).to_be_visible()
-            expect(page.get_by_text("Decision support for research and teaching, not a diagnosis").first) \
-                .to_be_visible()
-            page.locator("input[type=file]").first.set_input_files(str(image))
-            caption = page.get_by_text(re.compile(r"^Grad-CAM for (COVID-19|Normal|Pneumonia), layer "))
-            expect(caption).to_be_visible()
-            page.wait_for_timeout(800)  # plotly and the film component finish drawing
-            assert page.locator('[data-testid="stException"]').count() == 0
-            status = page.locator('[data-testid="stAlert"]').filter(has_text=STATUS).first
-            expect(status).to_be_visible()
-            overlay = page.locator('[data-testid="stMain"] [data-testid="stImage"] img').first
-            film = page.locator(FILM_FRAME).first
-            # At least the status and the overlay without scrolling, on every size.
-            visible_box(status, height)
-            map_box = visible_box(overlay, height)
-            assert map_box["width"] >= 300
-            expect(page.get_by_text("Model output")).to_be_visible()
-            expect(page.get_by_text("scaled to this image's maximum").first).to_be_visible()
-            if width >= 1920:  # and, on a large screen, the probabilities and the film as well
-                visible_box(page.locator('[data-testid="stMain"] [data-testid="stPlotlyChart"]').first, height)
-                film_box = visible_box(film, height)
-                assert abs(film_box["y"] - map_box["y"]) < 40 and map_box["x"] > film_box["x"]
-            page.screenshot(path=str(OUTPUT / f"diagnose-{size}.png"))
+    with browser_page(server, width, height) as page:
+        expect(page.get_by_role("heading", name="Diagnose & explain")).to_be_visible()
+        expect(page.get_by_text("Decision support for research and teaching, not a diagnosis").first) \
+            .to_be_visible()
+        page.locator("input[type=file]").first.set_input_files(str(image))
+        caption = page.get_by_text(re.compile(r"^Grad-CAM for (COVID-19|Normal|Pneumonia), layer "))
+        expect(caption).to_be_visible()
+        page.wait_for_timeout(800)  # plotly and the film component finish drawing
+        assert page.locator('[data-testid="stException"]').count() == 0
+        status = page.locator('[data-testid="stAlert"]').filter(has_text=STATUS).first
+        expect(status).to_be_visible()
+        overlay = page.locator('[data-testid="stMain"] [data-testid="stImage"] img').first
+        film = page.locator(FILM_FRAME).first
+        # At least the status and the overlay without scrolling, on every size.
+        visible_box(status, height)
+        map_box = visible_box(overlay, height)
+        assert map_box["width"] >= 300
+        expect(page.get_by_text("Model output")).to_be_visible()
+        expect(page.get_by_text("scaled to this image's maximum").first).to_be_visible()
+        if width >= 1920:  # and, on a large screen, the probabilities and the film as well
+            visible_box(page.locator('[data-testid="stMain"] [data-testid="stPlotlyChart"]').first, height)
+            film_box = visible_box(film, height)
+            assert abs(film_box["y"] - map_box["y"]) < 40 and map_box["x"] > film_box["x"]
+        page.screenshot(path=str(OUTPUT / f"diagnose-{size}.png"))
 
-            # Click to hide: a cell of the film's grid, the change said in percentage points.
-            target = page.frame_locator(FILM_FRAME).locator("img")
-            expect(target).to_be_visible()
-            started = time.monotonic()
-            target.click(position={"x": 0.3 * film.bounding_box()["width"], "y": 0.45 * film.bounding_box()["height"]})
-            hidden = page.get_by_text(re.compile(r" with row \d, column \d hidden$"))
-            expect(hidden).to_be_visible()
-            elapsed = time.monotonic() - started
-            expect(page.get_by_text(re.compile(r"^[−+±]\d+\.\d points$")).first).to_be_visible()
-            print(f"{size}: click to hidden-cell result in {elapsed:.2f} s")
-            page.screenshot(path=str(OUTPUT / f"diagnose-hidden-{size}.png"), full_page=True)
+        # Click to hide: a cell of the film's grid, the change said in percentage points.
+        target = page.frame_locator(FILM_FRAME).locator("img")
+        expect(target).to_be_visible()
+        started = time.monotonic()
+        target.click(position={"x": 0.3 * film.bounding_box()["width"], "y": 0.45 * film.bounding_box()["height"]})
+        hidden = page.get_by_text(re.compile(r" with row \d, column \d hidden$"))
+        expect(hidden).to_be_visible()
+        elapsed = time.monotonic() - started
+        expect(page.get_by_text(re.compile(r"^[−+±]\d+\.\d points$")).first).to_be_visible()
+        print(f"{size}: click to hidden-cell result in {elapsed:.2f} s")
+        page.screenshot(path=str(OUTPUT / f"diagnose-hidden-{size}.png"), full_page=True)
 
-            # Another page and back: the same case, no new upload.
-            page.get_by_role("link", name="Model performance").click()
-            expect(page.get_by_role("heading", name="Model performance").first).to_be_visible()
-            page.get_by_role("link", name="Diagnose & explain").click()
-            expect(page.get_by_text("uploaded earlier in this session")).to_be_visible()
-            expect(caption).to_be_visible()
-            assert page.locator('[data-testid="stException"]').count() == 0
-        finally:
-            browser.close()
+        # Another page and back: the same case, no new upload.
+        page.get_by_role("link", name="Model performance").click()
+        expect(page.get_by_role("heading", name="Model performance").first).to_be_visible()
+        page.get_by_role("link", name="Diagnose & explain").click()
+        expect(page.get_by_text("uploaded earlier in this session")).to_be_visible()
+        expect(caption).to_be_visible()
+        assert page.locator('[data-testid="stException"]').count() == 0
     assert (OUTPUT / f"diagnose-{size}.png").stat().st_size > 10_000
 
 
@@ -172,7 +182,7 @@ def test_an_out_of_scope_upload_is_held_back_until_asked_for(server, tmp_path):
     """A colour photograph: the status says out of scope and why, no answer, probabilities or map
     are on the page until the reader turns on "Show the output anyway"."""
     import numpy as np
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     rng = np.random.default_rng(7)
     photo = np.zeros((240, 320, 3), np.uint8)
@@ -181,61 +191,41 @@ def test_an_out_of_scope_upload_is_held_back_until_asked_for(server, tmp_path):
     photo[..., 2] = rng.integers(0, 256, (240, 320), dtype=np.uint8)
     image = tmp_path / "holiday.png"
     image.write_bytes(png_bytes(photo / 255.0))
-    OUTPUT.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1366, "height": 768})
-            page.set_default_timeout(PAGE_TIMEOUT_MS)
-            expect.set_options(timeout=PAGE_TIMEOUT_MS)
-            page.route("**/*", local_only)
-            page.goto(server)
-            expect(page.get_by_role("heading", name="Diagnose & explain")).to_be_visible()
-            page.locator("input[type=file]").first.set_input_files(str(image))
-            # A bordered box, not an alert: st.error is kept for failures of the app itself.
-            status = page.locator('[data-testid="stMarkdownContainer"]').filter(
-                has_text="Out of scope: no answer shown.").first
-            expect(status).to_be_visible()
-            expect(status).to_contain_text("colour")
-            visible_box(status, 768)
-            expect(page.get_by_text("No answer and no map are shown for it.")).to_be_visible()
-            assert page.get_by_text("Model output").count() == 0
-            assert page.get_by_text(re.compile(r"^Grad-CAM for ")).count() == 0
-            assert page.locator('[data-testid="stMain"] [data-testid="stPlotlyChart"]').count() == 0
-            assert page.locator('[data-testid="stException"]').count() == 0
-            page.screenshot(path=str(OUTPUT / "diagnose-out-of-scope-1366x768.png"))
-            # On request the output follows, below the status that still says why.
-            page.get_by_text("Show the output anyway").click()
-            expect(page.get_by_text("Model output")).to_be_visible()
-            expect(page.get_by_text(re.compile(r"^Grad-CAM for (COVID-19|Normal|Pneumonia), layer "))).to_be_visible()
-            expect(status).to_be_visible()
-            assert page.locator('[data-testid="stException"]').count() == 0
-        finally:
-            browser.close()
+    with browser_page(server, 1366, 768) as page:
+        expect(page.get_by_role("heading", name="Diagnose & explain")).to_be_visible()
+        page.locator("input[type=file]").first.set_input_files(str(image))
+        # A bordered box, not an alert: st.error is kept for failures of the app itself.
+        status = page.locator('[data-testid="stMarkdownContainer"]').filter(
+            has_text="Out of scope: no answer shown.").first
+        expect(status).to_be_visible()
+        expect(status).to_contain_text("colour")
+        visible_box(status, 768)
+        expect(page.get_by_text("No answer and no map are shown for it.")).to_be_visible()
+        assert page.get_by_text("Model output").count() == 0
+        assert page.get_by_text(re.compile(r"^Grad-CAM for ")).count() == 0
+        assert page.locator('[data-testid="stMain"] [data-testid="stPlotlyChart"]').count() == 0
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.screenshot(path=str(OUTPUT / "diagnose-out-of-scope-1366x768.png"))
+        # On request the output follows, below the status that still says why.
+        page.get_by_text("Show the output anyway").click()
+        expect(page.get_by_text("Model output")).to_be_visible()
+        expect(page.get_by_text(re.compile(r"^Grad-CAM for (COVID-19|Normal|Pneumonia), layer "))).to_be_visible()
+        expect(status).to_be_visible()
+        assert page.locator('[data-testid="stException"]').count() == 0
 
 
 def test_one_evaluation_run_on_a_configured_folder(server):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    OUTPUT.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.set_default_timeout(PAGE_TIMEOUT_MS)
-            expect.set_options(timeout=PAGE_TIMEOUT_MS)
-            page.route("**/*", local_only)
-            page.goto(f"{server}/evaluate")
-            expect(page.get_by_role("heading", name="Evaluate on your data")).to_be_visible()
-            expect(page.get_by_text("16 images from")).to_be_visible()
-            page.get_by_role("button", name="Evaluate").click()
-            expect(page.get_by_role("heading", name="Figures side by side")).to_be_visible()
-            expect(page.get_by_text("Scored 16 images.")).to_be_visible()
-            expect(page.get_by_role("button", name="Download the report (CSV)")).to_be_visible()
-            expect(page.get_by_text("Labels the versions do not know")).to_be_visible()
-            assert page.locator('[data-testid="stException"]').count() == 0
-            page.wait_for_timeout(500)
-            page.screenshot(path=str(OUTPUT / "evaluate.png"), full_page=True)
-        finally:
-            browser.close()
+    with browser_page(f"{server}/evaluate", 1600, 1000) as page:
+        expect(page.get_by_role("heading", name="Evaluate on your data")).to_be_visible()
+        expect(page.get_by_text("16 images from")).to_be_visible()
+        page.get_by_role("button", name="Evaluate").click()
+        expect(page.get_by_role("heading", name="Figures side by side")).to_be_visible()
+        expect(page.get_by_text("Scored 16 images.")).to_be_visible()
+        expect(page.get_by_role("button", name="Download the report (CSV)")).to_be_visible()
+        expect(page.get_by_text("Labels the versions do not know")).to_be_visible()
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(OUTPUT / "evaluate.png"), full_page=True)
     assert (OUTPUT / "evaluate.png").stat().st_size > 10_000

@@ -25,40 +25,38 @@ def test_tables_carry_the_figures_and_are_empty_without_them():
     assert source_probe_table({}).empty and held_out_table({}).empty and source_probe_mean({}) is None
 
 
-def test_performance_page_shows_the_source_probe_and_held_out_sources(tmp_path, monkeypatch):
+def performance_page(registry, monkeypatch, metrics=None, card=None, training=None) -> AppTest:
+    """The Performance page of a one-entry registry whose metrics, card and card's training block
+    are updated with the given dicts."""
     from tests.support import write_tiny_entry
 
-    write_tiny_entry(tmp_path, "tiny-probe", default=True)
-    monkeypatch.setenv("CXR_REGISTRY", str(tmp_path))
-    entry = tmp_path / "tiny-probe"
-    metrics = json.loads((entry / "metrics.json").read_text())
-    card = json.loads((entry / "card.json").read_text())
-    (entry / "metrics.json").write_text(json.dumps({**metrics, "source_probe": PROBE}))
-    (entry / "card.json").write_text(json.dumps({**card, "training": {**card["training"], "held_out_source": HELD}}))
+    write_tiny_entry(registry, "tiny-perf", default=True)
+    monkeypatch.setenv("CXR_REGISTRY", str(registry))
+    entry = registry / "tiny-perf"
+    written = json.loads((entry / "metrics.json").read_text())
+    (entry / "metrics.json").write_text(json.dumps({**written, **(metrics or {})}))
+    written = json.loads((entry / "card.json").read_text())
+    written = {**written, **(card or {}), "training": {**written["training"], **(training or {})}}
+    (entry / "card.json").write_text(json.dumps(written))
     st.cache_data.clear()
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py"), default_timeout=120)
     at.run()
     at.switch_page("views/performance.py").run()
     assert not at.exception
+    return at
+
+
+def test_performance_page_shows_the_source_probe_and_held_out_sources(tmp_path, monkeypatch):
+    at = performance_page(tmp_path, monkeypatch, metrics={"source_probe": PROBE}, training={"held_out_source": HELD})
     assert any("Does the model know the source?" in h.value for h in at.subheader)
     assert any(m.label.startswith("Mean balanced accuracy") and m.value == "65.0%" for m in at.metric)
     assert not any("Triage on the test split" in h.value for h in at.subheader)  # no scope check: no section
 
 
 def test_performance_page_shows_the_triage_of_the_test_split(tmp_path, monkeypatch):
-    from tests.support import write_tiny_entry
     from tests.test_present_triage import SCOPE
 
-    write_tiny_entry(tmp_path, "tiny-scope", default=True)
-    monkeypatch.setenv("CXR_REGISTRY", str(tmp_path))
-    entry = tmp_path / "tiny-scope"
-    card = json.loads((entry / "card.json").read_text())
-    (entry / "card.json").write_text(json.dumps({**card, "scope": SCOPE}))
-    st.cache_data.clear()
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py"), default_timeout=120)
-    at.run()
-    at.switch_page("views/performance.py").run()
-    assert not at.exception
+    at = performance_page(tmp_path, monkeypatch, card={"scope": SCOPE})
     assert any("Triage on the test split" in h.value for h in at.subheader)
     tables = [d.value for d in at.dataframe]
     rows = next(t for t in tables if "measure" in t.columns)
