@@ -218,12 +218,6 @@ def model_input(image_digest: str, key: ModelKey, _pixels: np.ndarray):
     return clf.prepare(_pixels, mask)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def predict(image_digest: str, key: ModelKey, _pixels: np.ndarray):
-    """`Prediction` of one image by one model."""
-    return cached_classifier(key).predict_input(model_input(image_digest, key, _pixels))
-
-
 @st.cache_data(max_entries=32, show_spinner=False)
 def _explanation(image_digest: str, key: ModelKey, method: str, target: str, layer: str | None,
                  _pixels: np.ndarray):

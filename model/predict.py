@@ -6,7 +6,10 @@
 Every image gets a triage status: `answer`, `uncertain` (the answer, with a second read advised)
 or `out_of_scope` (not what the model was made for: the output is printed for reference only), with
 the reasons as sentences; `--json` adds "status" and "reasons" beside "prediction" and
-"probabilities", so that evaluation stays possible.
+"probabilities", so that evaluation stays possible. "prediction" and "probabilities" are the mean
+over the image and seven mildly shifted, rotated or re-exposed copies, the answer the Diagnose page
+shows; "single_pass_probabilities" are the image's alone, what `training.evaluate` and the
+published metrics measure.
 
 Bad input never stops the run: each unusable image gets one `error:` line on stderr, the others
 are still processed, and the exit status is 2 if any image failed.
@@ -62,14 +65,17 @@ def run_one(clf, path: Path, args, several: bool, segmenter=None, scope=None) ->
     mask = segmenter.mask(xray.pixels) if segmenter is not None else None
     # The lung mask is found once and serves the lung crop, the input check and the scope check.
     result = assess(clf, xray, mask, scope)
-    model_input, prediction = result.model_input, result.prediction
+    # The answer is the mean over the image and its mildly changed copies, as on the Diagnose page.
+    model_input, answer = result.model_input, result.uncertainty.prediction(clf.labels)
     record = {"image": str(path), "model": clf.card.id, "version": clf.card.version,
               "status": result.triage.status, "reasons": list(result.triage.reasons),
-              "prediction": prediction.label, "confidence": round(prediction.confidence, 6),
-              "probabilities": {k: round(v, 6) for k, v in prediction.as_dict().items()}}
+              "prediction": answer.label, "confidence": round(answer.confidence, 6),
+              "probabilities": {k: round(v, 6) for k, v in answer.as_dict().items()},
+              "single_pass_probabilities": {k: round(v, 6) for k, v in result.prediction.as_dict().items()}}
     if args.overlay or args.heatmap:
-        _, explanation, on_image = clf.analyse(model_input, args.method, parse_target(args.target), args.layer,
-                                               predict=False)
+        target = parse_target(args.target)
+        _, explanation, on_image = clf.analyse(model_input, args.method, answer.label if target is None else target,
+                                               args.layer, predict=False)
         record.update({"method": METHODS[args.method].label, "explained_class": explanation.label,
                        "layer": explanation.layer})
         if heatmap_path := output_path(args.heatmap, path, several):

@@ -33,6 +33,16 @@ def test_json_has_model_prediction_and_probabilities(registry_env, scans, capsys
     assert set(record["probabilities"]) == {"COVID-19", "Normal", "Pneumonia"}
     assert sum(record["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
     assert record["prediction"] == max(record["probabilities"], key=record["probabilities"].get)
+    # The answer is the Diagnose page's: the mean over the film and its copies; the film alone is kept.
+    from model.classifier import Classifier
+    from model.inputs.intake import load_xray
+    from model.trust.uncertainty import tta_uncertainty
+
+    clf = Classifier.load("tiny-a", registry_env)
+    pixels = load_xray(scans[0]).pixels
+    tta = tta_uncertainty(clf, clf.prepare(pixels))
+    assert record["probabilities"] == pytest.approx(tta.mean, abs=1e-5)
+    assert record["single_pass_probabilities"] == pytest.approx(clf.predict_input(clf.prepare(pixels)).as_dict(), abs=1e-5)
 
 
 def test_overlay_keeps_aspect_ratio_and_heatmap_is_at_model_resolution(registry_env, scans, tmp_path, capsys):

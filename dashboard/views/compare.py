@@ -244,7 +244,8 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
         card, key = cards_by_id[model_id], caching.model_key(model_id)
         if caching.classifier(key) is None:
             continue
-        prediction = caching.predict(image_digest, key, xray.pixels)
+        tta = caching.uncertainty(image_digest, key, xray.pixels)
+        prediction = tta.prediction(card.labels)  # the answer Diagnose gives: the mean over the copies
         with st.spinner(f"Grad-CAM for {card.display_name}…"):
             explanation, on_image = caching.explanation(image_digest, key, "gradcam",
                                                        prediction.label if target == OWN_PREDICTION else target,
@@ -253,7 +254,8 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
         with column:
             st.markdown(f"**{text.card_label(card)}**")
             st.metric("Model output", prediction.label)
-            st.caption(f"Probability {prediction.confidence:.1%}")
+            st.caption(f"Probability {prediction.confidence:.1%} (mean over the film and {tta.n - 1} slightly "
+                       "changed copies, as on Diagnose)")
             # As on Diagnose: faint evidence is not coloured, so the anatomy stays readable.
             st.image(render_overlay(xray.pixels, on_image, threshold=OVERLAY_THRESHOLD), width="stretch",
                      caption=f"Grad-CAM for {explanation.label}, layer {explanation.layer}")

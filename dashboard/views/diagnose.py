@@ -562,7 +562,7 @@ def main() -> None:
         result = caching.triage(image_digest, key, lungs, xray.pixels, xray.metadata)
         warnings = list(caching.input_check(image_digest, lungs, xray.pixels, xray.metadata).warnings)
         prepared = caching.model_input(image_digest, key, xray.pixels)
-    probabilities = Prediction(tuple(card.labels), np.array([tta.mean[label] for label in card.labels]))
+    probabilities = tta.prediction(card.labels)
     shown = fit_within(xray.pixels)
 
     status_col, images_col = st.columns([1, 2.5], gap="medium")

@@ -10,6 +10,7 @@ import numpy as np
 
 from model.inputs.preprocessing import ModelInput
 from model.policy import MIN_AGREEMENT, MIN_TOP_PROBABILITY, UNCERTAIN_MESSAGE
+from model.prediction import Prediction
 
 TTA_MAX_SHIFT = 0.04        # fraction of the side
 TTA_MAX_ROTATION = 5.0      # degrees
@@ -50,6 +51,11 @@ class Uncertainty:
     @classmethod
     def from_dict(cls, values: dict) -> "Uncertainty":
         return cls(**values)
+
+    def prediction(self, labels) -> Prediction:
+        """The mean over the copies as a `Prediction` in `labels` order: the answer the Diagnose
+        page, the Compare page and `python -m model.predict` give."""
+        return Prediction(tuple(labels), np.array([self.mean[label] for label in labels], dtype=np.float64))
 
 
 def _check_count(name: str, value, low: int, high: int) -> int:
