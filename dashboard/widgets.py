@@ -10,6 +10,7 @@ from dashboard import caching
 from model.inputs.intake import DEFAULT_MAX_BYTES, Xray, XrayInputError
 from model.present.text import DISCLAIMER, card_label
 from model.registry import ModelCard
+from model.trust.triage import ANSWER, OUT_OF_SCOPE, UNCERTAIN
 
 # Page files, relative to dashboard/app.py (st.Page, st.page_link and AppTest.switch_page use these).
 PAGES = {
@@ -24,6 +25,12 @@ UPLOAD_LIMIT_MB = DEFAULT_MAX_BYTES // (1024 * 1024)
 UPLOAD_HELP = (f"PNG, JPEG or DICOM (with or without the .dcm extension), up to {UPLOAD_LIMIT_MB} MB. The image is "
                "analysed in memory and "
                "never stored; remove names or other identifiers burnt into the image before uploading.")
+
+
+# How each triage status looks in a badge: (name, colour, icon), the same on every page.
+STATUS_BADGES = {ANSWER: ("Answer", "blue", ":material/assignment:"),
+                 UNCERTAIN: ("Second read advised", "orange", ":material/help:"),
+                 OUT_OF_SCOPE: ("Out of scope", "red", ":material/block:")}
 
 
 KEPT_UPLOAD = "_kept_upload"  # (widget key, bytes) of the upload kept for the session, in memory only

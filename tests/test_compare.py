@@ -109,3 +109,9 @@ def test_agreement_text_is_neutral_and_lists_every_answer():
     assert answers == ["a: COVID-19 (70%)", "b: COVID-19 (40%)"]
     headline, answers = agreement_text({"a": _prediction(0.7, 0.2, 0.1), "b": _prediction(0.1, 0.2, 0.7)})
     assert headline.startswith("The versions disagree: 2 different answers") and answers[1] == "b: Pneumonia (70%)"
+    # Each version's triage status goes with its answer.
+    _, answers = agreement_text({"a": _prediction(0.7, 0.2, 0.1), "b": _prediction(0.4, 0.3, 0.3)},
+                                {"a": "answer", "b": "uncertain"})
+    assert answers == ["a: COVID-19 (70%)", "b: COVID-19 (40%), second read advised"]
+    _, answers = agreement_text({"a": _prediction(0.7, 0.2, 0.1)}, {"a": "out_of_scope"})
+    assert answers == ["a: COVID-19 (70%), out of scope (for reference only)"]

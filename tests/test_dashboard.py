@@ -6,11 +6,13 @@ interacts with its widgets as a user would; the models are the tiny untrained on
 """
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.support import LABELS, png_bytes, synthetic_radiograph, write_tiny_entry
 
@@ -295,6 +297,24 @@ def test_compare_page_with_two_versions(app, registry_env):
     pairs = at.dataframe[-1].value
     assert list(pairs[["model A", "model B"]].iloc[0]) == ["tiny-a", "tiny-b"]
     assert -1.0 <= pairs["map similarity (Spearman)"].iloc[0] <= 1.0
+    # Each version's triage status is shown with its answer.
+    badges = [text for text in texts(at.markdown) if "-badge[" in text]
+    assert len(badges) == 2 and all("Answer]" in b or "Second read advised]" in b for b in badges)
+
+
+def test_compare_holds_back_every_version_for_an_out_of_scope_film(app, registry_env):
+    rgb = np.random.default_rng(0).integers(0, 256, (160, 160, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    at = upload(open_page(app, "compare"), buffer.getvalue())
+    no_failure(at)
+    assert [m for m in at.metric if m.label.startswith("Model output")] == []
+    assert not at.image
+    assert sum("colour" in text for text in texts(at.caption)) == 2  # each version says why
+    at.toggle(key=next(t.key for t in at.toggle if t.key.startswith("compare-anyway-"))).set_value(True).run()
+    no_failure(at)
+    assert [m.label for m in at.metric if m.label.startswith("Model output")] == ["Model output (for reference only)"] * 2
+    assert any("out of scope (for reference only)" in text for text in texts(at.markdown))
 
 
 def test_compare_needs_two_versions(app):

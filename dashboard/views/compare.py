@@ -238,11 +238,30 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
     image_digest, xray = upload
     shared = [label for label in cards_by_id[chosen[0]].labels if all(label in cards_by_id[m].labels for m in chosen)]
     target = st.selectbox("Class to explain", [OWN_PREDICTION, *shared], key="compare_target")
-    predictions, maps = {}, {}
+    predictions, maps, statuses = {}, {}, {}
+    usable = [m for m in chosen if caching.classifier(caching.model_key(m)) is not None]
+    for model_id in usable:  # each version's own triage, as Diagnose makes it
+        key, card = caching.model_key(model_id), cards_by_id[model_id]
+        with st.spinner(f"Checking the image for {card.display_name}…"):
+            statuses[model_id] = caching.triage(image_digest, key, caching.lung_status(card.prep.lung_model)[0],
+                                                xray.pixels, xray.metadata)
+    held_back = [m for m in usable if not statuses[m].shows_answer]
+    show_anyway = bool(held_back) and st.toggle(
+        "Show the output anyway", key=f"compare-anyway-{image_digest[:16]}",
+        help="At least one version finds the film outside what it was made for: its answer would be a guess.")
     columns = st.columns(len(chosen), gap="medium")
     for column, model_id in zip(columns, chosen):
-        card, key = cards_by_id[model_id], caching.model_key(model_id)
-        if caching.classifier(key) is None:
+        if model_id not in usable:
+            continue
+        card, key, result = cards_by_id[model_id], caching.model_key(model_id), statuses[model_id]
+        with column:
+            st.markdown(f"**{text.card_label(card)}**")
+            name, colour, icon = widgets.STATUS_BADGES[result.status]
+            st.badge(name, color=colour, icon=icon)
+            if result.reasons:
+                st.caption(" ".join(result.reasons))
+        if model_id in held_back and not show_anyway:
+            column.caption("No answer and no map are shown for this version.")
             continue
         tta = caching.uncertainty(image_digest, key, xray.pixels)
         prediction = tta.prediction(card.labels)  # the answer Diagnose gives: the mean over the copies
@@ -252,8 +271,7 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
                                                        card.explain_layer, xray.pixels)
         predictions[model_id], maps[model_id] = prediction, on_image
         with column:
-            st.markdown(f"**{text.card_label(card)}**")
-            st.metric("Model output", prediction.label)
+            st.metric("Model output" + (" (for reference only)" if model_id in held_back else ""), prediction.label)
             st.caption(f"Probability {prediction.confidence:.1%} (mean over the film and {tta.n - 1} slightly "
                        "changed copies, as on Diagnose)")
             # As on Diagnose: faint evidence is not coloured, so the anatomy stays readable.
@@ -263,7 +281,7 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
             st.plotly_chart(charts.probability_bar(prediction), key=f"compare_probs_{model_id}",
                             config={"displayModeBar": False})
     if len(predictions) >= 2:
-        agreement_section(predictions, maps)
+        agreement_section(predictions, maps, {m: statuses[m].status for m in predictions})
 
 
 def lung_attention(image_digest: str, xray, card, on_image) -> None:
@@ -280,9 +298,9 @@ def lung_attention(image_digest: str, xray, card, on_image) -> None:
         st.caption(f":orange[:material/report: {attention.warning}]")
 
 
-def agreement_section(predictions: dict, maps: dict) -> None:
+def agreement_section(predictions: dict, maps: dict, statuses: dict) -> None:
     """What each version said, in a neutral box: agreement is not correctness."""
-    headline, answers = agreement_text(predictions)
+    headline, answers = agreement_text(predictions, statuses)
     with st.container(border=True):
         st.markdown(headline)
         st.markdown("\n".join(f"- {answer}" for answer in answers))

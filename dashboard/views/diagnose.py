@@ -38,7 +38,7 @@ from model.present.overlay import (
 from model.present.report import build_report, build_report_pdf
 from model.trust.agreement import map_similarity, method_agreement
 from model.trust.attention import lung_attention
-from model.trust.triage import ANSWER, OUT_OF_SCOPE, UNCERTAIN
+from model.trust.triage import OUT_OF_SCOPE, UNCERTAIN
 
 GRID = 6  # Click-to-hide cells per side of the film.
 OCCLUSION = "occlusion"
@@ -46,9 +46,6 @@ MAP_LABELS = {name: method.label for name, method in METHODS.items()}
 MAPS_KEPT = 8  # (image, model, class) combinations whose maps are kept for the agreement between methods.
 LOW_AGREEMENT = 0.3
 FILM_SIDE = 1024  # Long side of the clickable film sent to the browser (JPEG): fast on every screen.
-STATUS_BADGES = {ANSWER: ("Answer", "blue", ":material/assignment:"),
-                 UNCERTAIN: ("Second read advised", "orange", ":material/help:"),
-                 OUT_OF_SCOPE: ("Out of scope", "red", ":material/block:")}
 
 
 # --------------------------------------------------------------------------- side panel
@@ -102,7 +99,7 @@ def status_box(result) -> None:
 
 def output_box(card, tta, result, probabilities: Prediction) -> None:
     """The model's output with one confidence figure (the mean over the test-time copies) in plain words."""
-    name, colour, icon = STATUS_BADGES[result.status]
+    name, colour, icon = widgets.STATUS_BADGES[result.status]
     figure, stable, sentence = text.confidence_words(tta)
     with st.container(border=True):
         st.badge(name, color=colour, icon=icon)

@@ -106,16 +106,22 @@ def _max_gap(predictions: list) -> float:
     return float(max(gaps, default=0.0))
 
 
-def agreement_text(predictions: dict) -> tuple[str, list[str]]:
+STATUS_WORDS = {"answer": "", "uncertain": ", second read advised", "out_of_scope": ", out of scope (for reference only)"}
+
+
+def agreement_text(predictions: dict, statuses: dict | None = None) -> tuple[str, list[str]]:
     """A neutral headline on how far several versions agree on one image, and one line per version
-    saying what it output and how sure it was. Agreement is not correctness: all versions can be
-    wrong together (they share data and its shortcuts), so the headline never reads as a verdict.
+    saying what it output, how sure it was and (given `statuses`, {model id: triage status}) its
+    triage status. Agreement is not correctness: all versions can be wrong together (they share data
+    and its shortcuts), so the headline never reads as a verdict.
 
     Returns:
-        (headline, ["<model id>: <label> (<probability>)", ...]) in the given order.
+        (headline, ["<model id>: <label> (<probability>)[, <status>]", ...]) in the given order.
     """
     agreement = prediction_agreement(predictions)
-    answers = [f"{model_id}: {p.label} ({p.confidence:.0%})" for model_id, p in predictions.items()]
+    statuses = statuses or {}
+    answers = [f"{model_id}: {p.label} ({p.confidence:.0%}){STATUS_WORDS.get(statuses.get(model_id, 'answer'), '')}"
+               for model_id, p in predictions.items()]
     gap = agreement["max_probability_gap"]
     if agreement["all_agree"]:
         headline = (f"All {len(predictions)} versions output {agreement['majority']}; their probabilities differ by "
