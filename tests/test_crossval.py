@@ -196,3 +196,29 @@ def test_seeds_of_one_recipe_make_an_ensemble_that_keeps_the_recipe_and_its_held
     assert metrics["held_out_source"]["teach"]["run"] == str(held)
     within = metrics["within_source_covid_vs_pneumonia"]["ieee8023-covid-chestxray"]
     assert within["test"]["n_pos"] > 0 and within["validation+test"]["n_pos"] >= within["test"]["n_pos"]
+
+
+def test_repeats_of_a_recipe_are_recorded_with_the_headline(tmp_path, capsys):
+    from model.present.shortcut import held_out_table
+    from model.registry import read_card, read_metrics
+    from tests.support import write_tiny_entry
+    from training import held_out_card
+
+    write_tiny_entry(tmp_path, "tiny-h", default=True)
+    files = []
+    for k, (normal, covid) in enumerate([(0.44, 0.64), (0.30, 0.45), (0.68, 0.31)]):
+        path = tmp_path / f"run{k}.json"
+        path.write_text(json.dumps({"recipe_name": "r", "seed": 42, "init_seed": k, "held_out_sources": ["a", "b"],
+                                    "held_out": {"teach": {"n": 10, "recall": {"Normal": normal}},
+                                                 "cov-b": {"n": 10, "recall": {"COVID-19": covid}}}}))
+        files.append(str(path))
+    assert held_out_card.main(["--model", "tiny-h", "--registry", str(tmp_path), "--results", *files]) == 0
+    block = read_card("tiny-h", tmp_path).training["held_out_source"]
+    assert block["teach"]["recall"] == {"Normal": 0.44} and block["teach"]["run"] == files[0]
+    assert [r["recall"] for r in block["teach"]["repeats"]] == [0.44, 0.30, 0.68]
+    assert [r["init_seed"] for r in block["cov-b"]["repeats"]] == [0, 1, 2]
+    assert read_metrics("tiny-h", tmp_path)["held_out_source"] == block
+    table = held_out_table({"held_out_source": block}).set_index("held-out source")
+    assert table.loc["teach", "range over runs"] == "30%–68%" and table.loc["cov-b", "runs"] == 3
+    assert "3 run(s), recall 30%-68%" in capsys.readouterr().out
+    assert held_out_card.main(["--model", "nope", "--registry", str(tmp_path), "--results", *files]) == 2

@@ -100,17 +100,24 @@ def within_source_auc(labels: np.ndarray, probabilities: np.ndarray, positive: s
 
 def held_out_block(paths, recipe: dict | None = None) -> dict:
     """The card's `training.held_out_source`: per source, the figures of held-out runs (results.json
-    of `training.crossval` or `training.crossval_average`) with where they come from. A run of
-    another recipe than `recipe` is said on stderr, not refused."""
+    of `training.crossval` or `training.crossval_average`) with where they come from. The first run
+    naming a source gives its headline figures; when several runs hold it out (repeats of one
+    recipe), every run's recall is listed under "repeats", so the run-to-run spread travels with
+    the headline. A run of another recipe than `recipe` is said on stderr, not refused."""
     held_out = {}
     for path in paths:
         other = json.loads(Path(path).read_text(encoding="utf-8"))
         if recipe is not None and "average_of" not in other and other.get("recipe") != recipe:
             print(f"warning: {path} used another recipe ({other.get('recipe_name')})", file=sys.stderr)
         for source, figures in other["held_out"].items():
+            repeat = {"run": str(path), "recall": next(iter((figures.get("recall") or {}).values()), None),
+                      "seed": other.get("seed"), "init_seed": other.get("init_seed", other.get("seed"))}
+            if source in held_out:
+                held_out[source]["repeats"].append(repeat)
+                continue
             held_out[source] = {**figures, "run": str(path), "recipe": other.get("recipe_name"),
                                 "image_size": other.get("image_size"), "epochs_run": other.get("epochs_run"),
-                                "trained_without": other.get("held_out_sources")}
+                                "trained_without": other.get("held_out_sources"), "repeats": [repeat]}
     return held_out
 
 

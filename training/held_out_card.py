@@ -1,0 +1,55 @@
+"""Record held-out-source runs of a registry entry's recipe in its card and metrics.
+
+    python -m training.held_out_card --model cxr-compact-masked-v2 \
+        --results results/shortcut/balphotomask-both.json results/shortcut/balphotomask-both-rerun.json ...
+
+The first results file gives the headline figures per held-out source; every file that holds the
+source out is listed under "repeats" with its recall, so the run-to-run spread of the recipe is
+shown beside the headline (Performance and Compare pages). Use it to add repeats made after the
+entry was registered (`training.crossval --register ... --held-out-results` does the same at
+registration). Only the card's `training.held_out_source` and the same block of `metrics.json`
+change.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from training.crossval import held_out_block
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m training.held_out_card", description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True, help="registry id")
+    p.add_argument("--results", type=Path, nargs="+", required=True,
+                   help="results.json files of held-out runs of the entry's recipe, headline first")
+    p.add_argument("--registry", type=Path, default=None)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from model.registry import RegistryError, entry_dir, read_card, read_metrics, registry_root, write_json
+
+    root = args.registry or registry_root()
+    try:
+        card = read_card(args.model, root)
+        metrics = read_metrics(args.model, root)
+        block = held_out_block(args.results, (card.training or {}).get("recipe"))
+    except (RegistryError, OSError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    card.training = {**(card.training or {}), "held_out_source": block}
+    write_json(entry_dir(args.model, root) / "card.json", card.to_dict())
+    write_json(entry_dir(args.model, root) / "metrics.json", {**metrics, "held_out_source": block})
+    for source, figures in block.items():
+        recalls = [r["recall"] for r in figures["repeats"] if r["recall"] is not None]
+        print(f"{args.model} held out {source}: headline {json.dumps(figures.get('recall'))}, "
+              f"{len(recalls)} run(s), recall {min(recalls):.0%}-{max(recalls):.0%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
