@@ -219,6 +219,6 @@ def test_repeats_of_a_recipe_are_recorded_with_the_headline(tmp_path, capsys):
     assert [r["init_seed"] for r in block["cov-b"]["repeats"]] == [0, 1, 2]
     assert read_metrics("tiny-h", tmp_path)["held_out_source"] == block
     table = held_out_table({"held_out_source": block}).set_index("held-out source")
-    assert table.loc["teach", "range over runs"] == "30%–68%" and table.loc["cov-b", "runs"] == 3
+    assert table.loc["teach", "range"] == "30%–68%" and table.loc["cov-b", "runs"] == 3
     assert "3 run(s), recall 30%-68%" in capsys.readouterr().out
     assert held_out_card.main(["--model", "nope", "--registry", str(tmp_path), "--results", *files]) == 2

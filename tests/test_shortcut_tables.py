@@ -21,11 +21,11 @@ def test_tables_carry_the_figures_and_are_empty_without_them():
     assert list(probe["class"]) == ["Normal", "COVID-19"] and list(probe["images"]) == [50, 30]
     assert list(probe["balanced accuracy"]) == [0.9, 0.4] and source_probe_mean({"source_probe": PROBE}) == 0.65
     held = held_out_table({"held_out_source": HELD})
-    assert held.loc[0, "recall of its class"] == 0.85 and held.loc[0, "called Normal"] == 0.85
-    assert held.loc[0, "runs"] == 1 and held.loc[0, "range over runs"] == "one run"
+    assert held.loc[0, "recall"] == 0.85 and held.loc[0, "called Normal"] == 0.85
+    assert held.loc[0, "runs"] == 1 and held.loc[0, "range"] == "one run"
     repeated = {"teach": {**HELD["teach"], "repeats": [{"recall": 0.85}, {"recall": 0.3}, {"recall": 0.68}]}}
     held = held_out_table({"held_out_source": repeated})
-    assert held.loc[0, "runs"] == 3 and held.loc[0, "range over runs"] == "30%–85%"
+    assert held.loc[0, "runs"] == 3 and held.loc[0, "range"] == "30%–85%"
     assert source_probe_table({}).empty and held_out_table({}).empty and source_probe_mean({}) is None
 
 

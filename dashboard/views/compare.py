@@ -194,8 +194,8 @@ def source_section(cards_by_id: dict, chosen: list[str]) -> None:
             row[f"source probe within {label}"] = text.percent(value)
         held = shortcut.held_out_table(cards_by_id[model_id].training)
         for _, line in held.iterrows():
-            spread = "" if line["runs"] == 1 else f" ({line['range over runs']} over {line['runs']} runs)"
-            row[f"held out {line['held-out source']}: recall of its class"] = text.percent(line["recall of its class"]) + spread
+            spread = "" if line["runs"] == 1 else f" ({line['range']} over {line['runs']} runs)"
+            row[f"held out {line['held-out source']}: recall of its class"] = text.percent(line["recall"]) + spread
         rows[model_id] = row
     st.dataframe(pd.DataFrame(rows).fillna("–"), width="stretch")
     st.caption("Source probe: how well a simple classifier on each version's features tells the sources apart within "

@@ -132,7 +132,9 @@ def shortcut_section(card, report: dict) -> None:
                          column_config={name: st.column_config.NumberColumn(format="percent")
                                         for name in held.columns if name.startswith(("called", "recall", "mean"))})
             st.caption("The same recipe trained without each source, then scored on that source alone: the "
-                       "honest stand-in for another hospital.")
+                       "honest stand-in for another hospital. Recall: the share of that source's films called their "
+                       "true class; range: over the recorded runs of the recipe (they differ by tens of points from "
+                       "run to run, so one run's figure is not a precise measure).")
 
 
 def triage_section(card) -> None:

@@ -39,9 +39,9 @@ def held_out_table(card_training: dict) -> pd.DataFrame:
         recall = values.get("recall") or {}
         repeats = [r["recall"] for r in values.get("repeats") or [] if r.get("recall") is not None]
         rows.append({"held-out source": source, "images": values.get("n"),
-                     "recall of its class": next(iter(recall.values()), None),
+                     "recall": next(iter(recall.values()), None),
                      "runs": max(len(repeats), 1),
-                     "range over runs": (f"{min(repeats):.0%}–{max(repeats):.0%}" if len(repeats) > 1 else "one run"),
+                     "range": (f"{min(repeats):.0%}–{max(repeats):.0%}" if len(repeats) > 1 else "one run"),
                      **{f"called {label}": share for label, share in called.items()},
                      "mean confidence": values.get("mean_confidence")})
     return pd.DataFrame(rows)
