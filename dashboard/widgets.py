@@ -7,6 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import caching
+from model.data import DataPathError, read_dataset, records_within, resolve_in_roots
 from model.inputs.intake import DEFAULT_MAX_BYTES, Xray, XrayInputError
 from model.present.text import DISCLAIMER, card_label
 from model.registry import ModelCard
@@ -145,3 +146,17 @@ def uploader(key: str, label: str = "Chest radiograph", keep: bool = False):
     With `keep`, a change (a new file or its removal) updates the session's kept upload (see `read_upload`)."""
     return st.file_uploader(label, type=None, key=key, help=UPLOAD_HELP, max_upload_size=UPLOAD_LIMIT_MB,
                             on_change=_remember_upload if keep else None, args=(key,) if keep else None)
+
+
+def read_chosen_dataset(choice, roots):
+    """(resolved path, records inside the configured roots, how many the manifest names outside them)
+    of a dataset picked from `model.data.find_datasets`, or None after one error line when it cannot
+    be read."""
+    try:
+        path = resolve_in_roots(choice, roots)
+        return (path, *records_within(read_dataset(path, keep_unknown=True), roots))
+    except DataPathError as exc:
+        st.error(str(exc))
+    except (OSError, ValueError) as exc:
+        st.error(f"The labelled data could not be read: {' '.join(str(exc).split())}")
+    return None

@@ -14,12 +14,8 @@ import streamlit as st
 from dashboard import caching, widgets
 from model.data import (
     DATA_ENV,
-    DataPathError,
     data_roots,
     find_datasets,
-    read_dataset,
-    records_within,
-    resolve_in_roots,
     short_name,
 )
 from model.explain import METHODS
@@ -98,15 +94,10 @@ def common_ground_section(cards_by_id: dict, chosen: list[str]) -> None:
     per_label = controls[2].selectbox("How many", list(COMMON_PER_LABEL), key="compare_limit",
                                       help="A fixed sample per label keeps the page quick; intervals show what it costs.")
     resamples = controls[3].selectbox("Bootstrap resamples", [200, 1000], index=1, key="compare_resamples")
-    try:
-        path = resolve_in_roots(choice, roots)
-        records = records_within(read_dataset(path, keep_unknown=True), roots)[0]
-    except DataPathError as exc:
-        st.error(str(exc))
+    read = widgets.read_chosen_dataset(choice, roots)
+    if read is None:
         return
-    except (OSError, ValueError) as exc:
-        st.error(f"The labelled data could not be read: {' '.join(str(exc).split())}")
-        return
+    path, records, _ = read
     records, notes = common_records(records, [cards_by_id[m] for m in chosen], scope)
     for note in notes:
         st.caption(f":orange[:material/report: {note}]")

@@ -17,12 +17,8 @@ from dashboard import caching, widgets
 from model.archive import MAX_MEMBERS, MAX_TOTAL_BYTES, ArchiveError, read_labelled_zip
 from model.data import (
     DATA_ENV,
-    DataPathError,
     data_roots,
     find_datasets,
-    read_dataset,
-    records_within,
-    resolve_in_roots,
     short_name,
 )
 from model.inputs.intake import XrayInputError
@@ -66,15 +62,10 @@ def folder_choice():
         st.info(f"No manifest CSV or folder per class was found under the configured data folders ({DATA_ENV}).")
         return None
     choice = st.selectbox("Labelled data", datasets, format_func=lambda p: short_name(p, roots), key="evaluate_data")
-    try:
-        path = resolve_in_roots(choice, roots)
-        records, outside = records_within(read_dataset(path, keep_unknown=True), roots)
-    except DataPathError as exc:
-        st.error(str(exc))
+    read = widgets.read_chosen_dataset(choice, roots)
+    if read is None:
         return None
-    except (OSError, ValueError) as exc:
-        st.error(f"The labelled data could not be read: {' '.join(str(exc).split())}")
-        return None
+    path, records, outside = read
     if outside:
         st.caption(f"{outside} image(s) named by the manifest lie outside the configured data folders and are left out.")
     return records, None, short_name(path, roots)
