@@ -28,6 +28,7 @@ from model.policy import (
     AGREEMENT_QUANTILE,
     INTENDED_POPULATION,
     LUNG_ATTENTION_QUANTILE,
+    MIN_TOP_PROBABILITY,
     UNCERTAIN_BUDGET,
     UNCERTAIN_QUANTILE,
 )
@@ -36,7 +37,6 @@ from training.evaluate import add_model_and_data_arguments
 SYNTHETIC_FILMS = 40
 # The model's own uncertainty threshold is kept within these bounds.
 MIN_TOP_FLOOR, MIN_TOP_CEILING = 0.4, 0.8
-MIN_TOP_PROBABILITY_FALLBACK = 0.6
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,7 +77,7 @@ def assess_records(clf, records, scope, segmenter, name: str, lung_threshold=Non
     from model.inputs.intake import XrayInputError, load_xray
     from model.inputs.lungs import lung_attention_fraction
     from model.trust.novelty import anatomy_features
-    from model.trust.triage import assess
+    from model.trust.triage import UNCERTAIN, assess, triage
 
     rows = []
     for i, record in enumerate(records, start=1):
@@ -88,12 +88,10 @@ def assess_records(clf, records, scope, segmenter, name: str, lung_threshold=Non
         mask = segmenter.mask(xray.pixels)
         result = assess(clf, xray, mask, scope)
         _, explanation, on_image = clf.analyse(result.model_input, "gradcam", predict=False)
-        soft = [w for w in result.check.warnings if w not in result.check.blocking]
-        unusual = result.novelty is not None and result.novelty.unusual
         rows.append({"label": record.label, "source": record.source, "predicted": result.prediction.label,
                      "status": result.triage.status, "features": anatomy_features(xray.pixels, mask),
                      # findings other than the uncertainty rules that make an answer uncertain
-                     "other_soft": bool(soft) or bool(unusual),
+                     "other_soft": triage(result.check, None, result.novelty).status == UNCERTAIN,
                      "top_probability": result.uncertainty.top_probability,
                      "agreement": result.uncertainty.agreement,
                      "lung_fraction": lung_attention_fraction(on_image, mask)})
@@ -209,21 +207,21 @@ def uncertainty_thresholds(rows: list[dict], budget: float = UNCERTAIN_BUDGET,
         rows: dicts with "top_probability", "agreement", "other_soft" (bool) and "status".
     """
     if not rows:
-        return MIN_TOP_PROBABILITY_FALLBACK, agreement_level([])
+        return MIN_TOP_PROBABILITY, agreement_level([])
     level = agreement_level([r["agreement"] for r in rows])
     kept = [r for r in rows if r["status"] != "out_of_scope"] or rows
     top = np.array([r["top_probability"] for r in kept], float)
-    fixed = np.array([r["other_soft"] or r["agreement"] < level for r in kept], bool)
     start = float(np.clip(np.quantile(top, quantile), MIN_TOP_FLOOR, MIN_TOP_CEILING))
     # Candidates: the start and every validation top probability under it, from the highest down.
     for threshold in [start] + sorted({float(t) for t in top if MIN_TOP_FLOOR <= t < start}, reverse=True):
-        if np.mean(fixed | (top < threshold)) <= budget:
+        if validation_held_back(kept, threshold, level) <= budget:
             return threshold, level
     return MIN_TOP_FLOOR, level
 
 
 def validation_held_back(rows: list[dict], min_top: float, min_agreement: float) -> float:
-    """Share of the validation rows not out of scope that the chosen thresholds mark uncertain."""
+    """Share of the validation rows not out of scope that the thresholds (and the other soft
+    findings) mark uncertain."""
     kept = [r for r in rows if r["status"] != "out_of_scope"]
     if not kept:
         return 0.0

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from model.policy import LOW_LUNG_ATTENTION, MIN_AGREEMENT
+
 STATUS_NAMES = {"answer": "Answer", "uncertain": "Uncertain (second read)", "out_of_scope": "Out of scope"}
 
 
@@ -50,6 +52,6 @@ def thresholds_sentence(card_scope: dict | None) -> str:
     if "min_top_probability" not in scope:
         return ""
     return (f"Uncertain below a mean top probability of {scope['min_top_probability']:.0%} or when fewer than "
-            f"{scope.get('min_agreement', 0.75):.1%} of slightly moved copies agree; lung-attention warning below "
-            f"{scope.get('lung_attention_threshold', 0.5):.0%} of the map inside the lungs; all set on the "
+            f"{scope.get('min_agreement', MIN_AGREEMENT):.1%} of slightly moved copies agree; lung-attention warning below "
+            f"{scope.get('lung_attention_threshold', LOW_LUNG_ATTENTION):.0%} of the map inside the lungs; all set on the "
             "validation split.")
