@@ -121,6 +121,43 @@ def held_out_block(paths, recipe: dict | None = None) -> dict:
     return held_out
 
 
+def scoring_sets(records, ok, idx: dict, held) -> dict:
+    """Indices a run is scored on: each held-out source alone ("held:SOURCE"), the internal test
+    split ("test") and the within-source collection's validation + test images ("within"; the test
+    split holds few of its pneumonias). None of them was trained on."""
+    sets = {f"held:{source}": np.array([i for i, r in enumerate(records) if r.source == source and ok[i]], int)
+            for source in sorted(held)}
+    sets["test"] = np.asarray(idx["test"], int)
+    vt = np.concatenate([idx["validation"], idx["test"]]).astype(int)
+    sets["within"] = vt[np.array([records[i].source == WITHIN_SOURCE for i in vt], bool)]
+    return sets
+
+
+def run_figures(records, sets: dict, probabilities: dict, log=print) -> dict:
+    """held_out, internal_test and within_source_covid_vs_pneumonia of a run (or an average of
+    runs) from its probabilities on each of `scoring_sets`."""
+    def labels(name):
+        return np.array([CLASS_LABELS.index(records[i].label) for i in sets[name]], int)
+
+    out = {"held_out": {}}
+    for name in sets:
+        if name.startswith("held:"):
+            out["held_out"][name[5:]] = held_out_report(labels(name), probabilities[name])
+            log(f"held out {name[5:]}: {json.dumps(out['held_out'][name[5:]])}")
+    test_labels, test_probs = labels("test"), probabilities["test"]
+    report = classification_report(test_labels, test_probs, CLASS_LABELS)
+    out["internal_test"] = {"n": len(test_labels), "macro_auc": report["macro"]["auc"],
+                            "accuracy": report["accuracy"], "macro_f1": report["macro"]["f1"],
+                            "per_class_auc": {c: report["per_class"][c]["auc"] for c in CLASS_LABELS}}
+    m = np.array([records[i].source == WITHIN_SOURCE for i in sets["test"]], bool)
+    out["within_source_covid_vs_pneumonia"] = {WITHIN_SOURCE: {
+        "test": within_source_auc(test_labels[m], test_probs[m]),
+        "validation+test": within_source_auc(labels("within"), probabilities["within"])}}
+    log(f"internal test: {json.dumps(out['internal_test'])}")
+    log(f"within source: {json.dumps(out['within_source_covid_vs_pneumonia'])}")
+    return out
+
+
 def _subset(records, images, masks, idx):
     return {"images": images[idx], "masks": None if masks is None else masks[idx],
             "labels": np.array([CLASS_LABELS.index(records[i].label) for i in idx], int),
@@ -224,38 +261,17 @@ def main(argv=None) -> int:
                "held_out_sources": sorted(held), "train_images": len(idx["train"]),
                "train_wall_time_s": round(train_time, 1)}
 
-    # Held-out sources, each alone.
-    results["held_out"] = {}
-    for source in sorted(held):
-        sel = np.array([i for i, r in enumerate(records) if r.source == source and ok[i]], int)
-        probs, _ = _predict(model, _subset(records, images, masks, sel), prep)
-        results["held_out"][source] = held_out_report(np.array([CLASS_LABELS.index(records[i].label) for i in sel]), probs)
-        log(f"held out {source}: {json.dumps(results['held_out'][source])}")
-
-    # Internal test split of the sources trained on.
+    sets = scoring_sets(records, ok, idx, held)
+    probabilities = {name: _predict(model, _subset(records, images, masks, sel), prep)[0] for name, sel in sets.items()}
+    results.update(run_figures(records, sets, probabilities, log))
+    # The full internal test report (with per-source figures) goes into a registered entry's metrics.
     test = data["test"]
-    probs, _ = _predict(model, test, prep)
-    report = classification_report(test["labels"], probs, CLASS_LABELS)
+    report = classification_report(test["labels"], probabilities["test"], CLASS_LABELS)
     report["per_source"] = {}
     for source in sorted(set(test["sources"].tolist())):
         m = test["sources"] == source
-        sub = classification_report(test["labels"][m], probs[m], CLASS_LABELS)
+        sub = classification_report(test["labels"][m], probabilities["test"][m], CLASS_LABELS)
         report["per_source"][source] = {k: sub[k] for k in ("n", "accuracy", "per_class", "confusion_matrix")}
-    results["internal_test"] = {"n": len(test["labels"]), "macro_auc": report["macro"]["auc"],
-                                "accuracy": report["accuracy"], "macro_f1": report["macro"]["f1"],
-                                "per_class_auc": {c: report["per_class"][c]["auc"] for c in CLASS_LABELS}}
-    m = test["sources"] == WITHIN_SOURCE
-    results["within_source_covid_vs_pneumonia"] = {WITHIN_SOURCE: {
-        "test": within_source_auc(test["labels"][m], probs[m])}}
-    # The test split holds few ieee8023 pneumonias: also over validation + test (neither trained on).
-    vt = np.concatenate([idx["validation"], idx["test"]])
-    vt = vt[np.array([records[i].source == WITHIN_SOURCE for i in vt], bool)]
-    vt_subset = _subset(records, images, masks, vt)
-    vt_probs, _ = _predict(model, vt_subset, prep)
-    results["within_source_covid_vs_pneumonia"][WITHIN_SOURCE]["validation+test"] = within_source_auc(
-        vt_subset["labels"], vt_probs)
-    log(f"internal test: {json.dumps(results['internal_test'])}")
-    log(f"within source: {json.dumps(results['within_source_covid_vs_pneumonia'])}")
 
     # Source probe on pooled features (every source, held-out ones included).
     chosen = sample_records([r for r, good in zip(records, ok) if good], args.probe_per_source, args.seed)

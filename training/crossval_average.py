@@ -22,17 +22,8 @@ import numpy as np
 
 from model.data import CLASS_LABELS, read_dataset
 from model.inputs.preprocessing import Preprocessing
-from model.metrics import classification_report
 from model.splits import hash_split
-from training.crossval import (
-    WITHIN_SOURCE,
-    _predict,
-    _subset,
-    file_digest,
-    held_out_report,
-    lung_model_of,
-    within_source_auc,
-)
+from training.crossval import _predict, _subset, file_digest, lung_model_of, run_figures, scoring_sets
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,11 +87,7 @@ def main(argv=None) -> int:
     index = {id(r): i for i, r in enumerate(records)}
     splits = hash_split([r for r, good in zip(records, ok) if good and r.source not in held], seed=first["seed"])
     idx = {name: np.array([index[id(r)] for r in items], int) for name, items in splits.items()}
-    sets = {f"held:{source}": np.array([i for i, r in enumerate(records) if r.source == source and ok[i]], int)
-            for source in sorted(held)}
-    sets["test"] = idx["test"]
-    vt = np.concatenate([idx["validation"], idx["test"]])
-    sets["within"] = vt[np.array([records[i].source == WITHIN_SOURCE for i in vt], bool)]
+    sets = scoring_sets(records, ok, idx, held)
     probabilities = {name: [] for name in sets}
     for run in runs:
         recipe = run["recipe"]
@@ -119,24 +106,7 @@ def main(argv=None) -> int:
                "data": str(args.data), "data_sha256": file_digest(args.data), "image_size": first["image_size"],
                "seed": first["seed"], "held_out_sources": sorted(held), "epochs_run": None,
                "train_wall_time_s": sum(run.get("train_wall_time_s") or 0 for run in runs), "held_out": {}}
-    for source in sorted(held):
-        sel = sets[f"held:{source}"]
-        labels = np.array([CLASS_LABELS.index(records[i].label) for i in sel])
-        results["held_out"][source] = held_out_report(labels, mean[f"held:{source}"])
-        print(f"held out {source}: {json.dumps(results['held_out'][source])}", flush=True)
-    test_labels = np.array([CLASS_LABELS.index(records[i].label) for i in sets["test"]])
-    report = classification_report(test_labels, mean["test"], CLASS_LABELS)
-    results["internal_test"] = {"n": len(test_labels), "macro_auc": report["macro"]["auc"],
-                                "accuracy": report["accuracy"], "macro_f1": report["macro"]["f1"],
-                                "per_class_auc": {c: report["per_class"][c]["auc"] for c in CLASS_LABELS}}
-    test_sources = np.array([records[i].source for i in sets["test"]])
-    m = test_sources == WITHIN_SOURCE
-    within_labels = np.array([CLASS_LABELS.index(records[i].label) for i in sets["within"]])
-    results["within_source_covid_vs_pneumonia"] = {WITHIN_SOURCE: {
-        "test": within_source_auc(test_labels[m], mean["test"][m]),
-        "validation+test": within_source_auc(within_labels, mean["within"])}}
-    print(f"internal test: {json.dumps(results['internal_test'])}")
-    print(f"within source: {json.dumps(results['within_source_covid_vs_pneumonia'])}")
+    results.update(run_figures(records, sets, mean))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.out / 'results.json'}")
