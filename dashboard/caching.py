@@ -133,14 +133,20 @@ def warm_up_in_background(model) -> None:
     threading.Thread(target=run, name="cxr-warm-up", daemon=True).start()
 
 
+def load_warm(kind, key: ModelKey):
+    """`kind.load` of the entry a key names (a `Classifier` or `LungSegmenter`), warmed up in the
+    background; the callers below cache it."""
+    keep_tensorflow_caches_between_runs()
+    loaded = kind.load(key.model_id, Path(key.root))
+    warm_up_in_background(loaded)
+    return loaded
+
+
 @st.cache_resource(max_entries=6, show_spinner="Loading the model…")
 def cached_classifier(key: ModelKey):
     from model.classifier import Classifier  # Imports TensorFlow: only when a model is really needed.
 
-    keep_tensorflow_caches_between_runs()
-    loaded = Classifier.load(key.model_id, Path(key.root))
-    warm_up_in_background(loaded)
-    return loaded
+    return load_warm(Classifier, key)
 
 
 def classifier(key: ModelKey):
@@ -169,10 +175,7 @@ def lung_key(preferred: str = "") -> ModelKey | None:
 def cached_lung_segmenter(key: ModelKey):
     from model.inputs.lungs import LungSegmenter
 
-    keep_tensorflow_caches_between_runs()
-    loaded = LungSegmenter.load(key.model_id, Path(key.root))
-    warm_up_in_background(loaded)
-    return loaded
+    return load_warm(LungSegmenter, key)
 
 
 def lung_status(preferred: str = "") -> tuple[ModelKey | None, str]:

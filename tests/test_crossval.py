@@ -7,7 +7,7 @@ import pytest
 
 from tests.support import png_bytes, synthetic_radiograph
 from training import crossval
-from training.crossval import held_out_report, within_source_auc
+from training.crossval import held_out_report, held_out_separation, within_source_auc
 
 
 class FakeLungs:
@@ -59,6 +59,27 @@ def test_held_out_report_counts_what_the_model_called_the_images():
     assert auc == {"auc": 0.75, "n_pos": 2, "n_neg": 2}
 
 
+def test_held_out_separation_does_not_depend_on_the_bias():
+    # Unseen COVID-19 films (label 0) and unseen normals (label 1): every film is called COVID-19, yet
+    # the ratio p(COVID-19)/p(Normal) orders all COVID-19 films above all normals but one.
+    labels = np.array([0, 0, 0, 1, 1, 1, 1])
+    probs = np.array([[.90, .05, .05], [.80, .10, .10], [.70, .15, .15], [.78, .12, .10],
+                      [.50, .40, .10], [.45, .45, .10], [.40, .35, .25]])
+    assert held_out_report(labels[3:], probs[3:])["recall"] == {"Normal": 0.0}
+    out = held_out_separation(labels, probs)
+    assert list(out) == ["COVID-19 vs Normal"]
+    pair = out["COVID-19 vs Normal"]
+    assert pair["n"] == {"COVID-19": 3, "Normal": 4}
+    assert np.isclose(pair["auc"], 11 / 12)  # one of the 12 (COVID-19, normal) pairs is out of order
+    # Moving the threshold: all 3 COVID-19 films right and 3 of 4 normals, or 2 of 3 and all 4.
+    assert np.isclose(pair["best_both"], 0.75)
+    # Adding a class-wide bias (here: halving p(COVID-19)) changes what is called, not the figures.
+    shifted = probs * np.array([0.5, 1.0, 1.0])
+    shifted /= shifted.sum(axis=1, keepdims=True)
+    assert held_out_separation(labels, shifted) == out
+    assert held_out_separation(np.array([1, 1]), probs[:2]) == {}  # one class: nothing to separate
+
+
 def test_held_out_run_reports_each_source_alone(manifest, tmp_path, fake_lungs):
     out = tmp_path / "run"
     code = crossval.main(["--data", str(manifest), "--hold-out-source", "teach", "cov-b", "--image-size", "32",
@@ -74,6 +95,8 @@ def test_held_out_run_reports_each_source_alone(manifest, tmp_path, fake_lungs):
     assert res["train_images"] + res["internal_test"]["n"] <= 50  # held-out images never trained or tested on
     assert "ieee8023-covid-chestxray" in res["within_source_covid_vs_pneumonia"]
     assert "source_probe" in res and res["recipe"]["dann"] == 0.3
+    pair = res["held_out_separation"]["COVID-19 vs Normal"]  # unseen cov-b films vs unseen teach normals
+    assert pair["n"] == {"COVID-19": 10, "Normal": 10} and 0.0 <= pair["best_both"] <= 1.0
 
 
 def test_a_registered_recipe_masks_at_serving_and_names_its_manifest(manifest, tmp_path, fake_lungs):
@@ -94,6 +117,13 @@ def test_a_registered_recipe_masks_at_serving_and_names_its_manifest(manifest, t
     assert explanation.heatmap.shape == (32, 32)
     with pytest.raises(SystemExit):
         crossval.main(["--data", str(manifest), "--hold-out-source", "teach", "--register", "x", "--out", str(tmp_path)])
+    # An existing registry model scored on sources: it trained on them here, and the results say so.
+    assert crossval.main(["--data", str(manifest), "--hold-out-source", "teach", "cov-b", "--evaluate-model", "ship-1",
+                          "--registry", str(registry), "--cache-dir", str(tmp_path / "cache"),
+                          "--out", str(tmp_path / "existing")]) == 0
+    res = json.loads((tmp_path / "existing" / "results.json").read_text())
+    assert res["warning_seen_sources"] == ["cov-b", "teach"] and res["held_out"]["teach"]["n"] == 10
+    assert res["held_out_separation"]["COVID-19 vs Normal"]["n"] == {"COVID-19": 10, "Normal": 10}
 
 
 def test_two_runs_are_averaged_and_scored_like_one_run(manifest, tmp_path, fake_lungs, monkeypatch):
@@ -199,18 +229,21 @@ def test_seeds_of_one_recipe_make_an_ensemble_that_keeps_the_recipe_and_its_held
 
 
 def test_repeats_of_a_recipe_are_recorded_with_the_headline(tmp_path, capsys):
-    from model.present.shortcut import held_out_table
+    from model.present.shortcut import held_out_separation as separation_rows
+    from model.present.shortcut import held_out_table, separation_sentence
     from model.registry import read_card, read_metrics
     from tests.support import write_tiny_entry
     from training import held_out_card
 
     write_tiny_entry(tmp_path, "tiny-h", default=True)
     files = []
-    for k, (normal, covid) in enumerate([(0.44, 0.64), (0.30, 0.45), (0.68, 0.31)]):
+    for k, (normal, covid, auc) in enumerate([(0.44, 0.64, 0.70), (0.30, 0.45, 0.68), (0.68, 0.31, 0.74)]):
         path = tmp_path / f"run{k}.json"
         path.write_text(json.dumps({"recipe_name": "r", "seed": 42, "init_seed": k, "held_out_sources": ["a", "b"],
                                     "held_out": {"teach": {"n": 10, "recall": {"Normal": normal}},
-                                                 "cov-b": {"n": 10, "recall": {"COVID-19": covid}}}}))
+                                                 "cov-b": {"n": 10, "recall": {"COVID-19": covid}}},
+                                    "held_out_separation": {"COVID-19 vs Normal": {"auc": auc, "best_both": auc - 0.05,
+                                                                                   "n": {"COVID-19": 10, "Normal": 10}}}}))
         files.append(str(path))
     assert held_out_card.main(["--model", "tiny-h", "--registry", str(tmp_path), "--results", *files]) == 0
     block = read_card("tiny-h", tmp_path).training["held_out_source"]
@@ -221,4 +254,11 @@ def test_repeats_of_a_recipe_are_recorded_with_the_headline(tmp_path, capsys):
     table = held_out_table({"held_out_source": block}).set_index("held-out source")
     assert table.loc["teach", "range"] == "30%–68%" and table.loc["cov-b", "runs"] == 3
     assert "3 run(s), recall 30%-68%" in capsys.readouterr().out
+    # The bias-free separation of the unseen pair travels with both sources, with every run's figures.
+    assert block["teach"]["separation"]["COVID-19 vs Normal"]["auc"] == 0.70
+    assert [r["separation"]["COVID-19 vs Normal"]["auc"] for r in block["cov-b"]["repeats"]] == [0.70, 0.68, 0.74]
+    (pair,) = separation_rows({"held_out_source": block})
+    assert pair["runs"] == 3 and pair["auc_range"] == (0.68, 0.74) and pair["best_both_range"][1] == 0.74 - 0.05
+    sentence = separation_sentence(pair)
+    assert "AUC 0.70 (0.68–0.74 over 3 runs)" in sentence and "at most 69% of both" in sentence
     assert held_out_card.main(["--model", "nope", "--registry", str(tmp_path), "--results", *files]) == 2

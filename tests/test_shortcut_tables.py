@@ -51,8 +51,12 @@ def performance_page(registry, monkeypatch, metrics=None, card=None, training=No
 
 
 def test_performance_page_shows_the_source_probe_and_held_out_sources(tmp_path, monkeypatch):
-    at = performance_page(tmp_path, monkeypatch, metrics={"source_probe": PROBE}, training={"held_out_source": HELD})
+    pair = {"COVID-19 vs Normal": {"auc": 0.71, "best_both": 0.66}}
+    held = {"teach": {**HELD["teach"], "separation": pair}}
+    at = performance_page(tmp_path, monkeypatch, metrics={"source_probe": PROBE}, training={"held_out_source": held})
     assert any("Does the model know the source?" in h.value for h in at.subheader)
+    assert any("Unseen COVID-19 films against unseen Normal films" in m.value and "AUC 0.71." in m.value
+               and "at most 66% of both" in m.value for m in at.markdown)
     assert any(m.label.startswith("Mean balanced accuracy") and m.value == "65.0%" for m in at.metric)
     assert not any("Triage on the test split" in h.value for h in at.subheader)  # no scope check: no section
 
@@ -76,6 +80,10 @@ def test_compare_page_shows_each_versions_source_probe(tmp_path, monkeypatch):
         entry = tmp_path / model_id
         metrics = json.loads((entry / "metrics.json").read_text())
         (entry / "metrics.json").write_text(json.dumps({**metrics, "source_probe": PROBE}))
+        card = json.loads((entry / "card.json").read_text())
+        card["training"]["held_out_source"] = {"teach": {**HELD["teach"], "separation": {
+            "COVID-19 vs Normal": {"auc": 0.71, "best_both": 0.66}}}}
+        (entry / "card.json").write_text(json.dumps(card))
     monkeypatch.setenv("CXR_REGISTRY", str(tmp_path))
     monkeypatch.delenv("CXR_DATA", raising=False)
     st.cache_data.clear()
@@ -87,3 +95,4 @@ def test_compare_page_shows_each_versions_source_probe(tmp_path, monkeypatch):
     key = "source probe, mean balanced accuracy (lower is better)"
     table = next(d.value for d in at.dataframe if key in d.value.index)
     assert table.loc[key, "tiny-p1"] == table.loc[key, "tiny-p2"] == "65.0%"
+    assert table.loc["held out, COVID-19 vs Normal AUC (any bias)", "tiny-p1"] == "0.71"

@@ -88,6 +88,32 @@ def held_out_report(labels: np.ndarray, probabilities: np.ndarray) -> dict:
     return out
 
 
+def held_out_separation(labels: np.ndarray, probabilities: np.ndarray) -> dict:
+    """How well a model tells apart the classes of films from sources it never trained on, whatever
+    its bias: for each pair of classes present among those films (pooled over held-out sources), the
+    AUC of log(p_a / p_b) with class a positive, and `best_both`, the largest share that both classes
+    could have called right in a choice between the two if the threshold were moved after the fact
+    (max over thresholds of min(recall a, recall b)). Unlike the called-right shares, neither depends
+    on where an unfamiliar source happens to land between two classes, so they vary less from run to
+    run; `best_both` below a target share means no change of bias or threshold can reach it."""
+    labels = np.asarray(labels, int)
+    present = [k for k in range(len(CLASS_LABELS)) if np.any(labels == k)]
+    out = {}
+    for i, a in enumerate(present):
+        for b in present[i + 1:]:
+            sel = (labels == a) | (labels == b)
+            p = np.clip(np.asarray(probabilities, np.float64)[sel], 1e-12, 1.0)
+            score, positive = np.log(p[:, a]) - np.log(p[:, b]), labels[sel] == a
+            cuts = np.unique(score)
+            recall_a = np.array([np.mean(score[positive] >= t) for t in cuts])
+            recall_b = np.array([np.mean(score[~positive] < t) for t in cuts])
+            best = int(np.argmax(np.minimum(recall_a, recall_b)))
+            out[f"{CLASS_LABELS[a]} vs {CLASS_LABELS[b]}"] = {
+                "auc": roc_auc(positive, score), "best_both": float(min(recall_a[best], recall_b[best])),
+                "n": {CLASS_LABELS[a]: int(positive.sum()), CLASS_LABELS[b]: int((~positive).sum())}}
+    return out
+
+
 def within_source_auc(labels: np.ndarray, probabilities: np.ndarray, positive: str = "COVID-19",
                       negative: str = "Pneumonia") -> dict:
     """AUC of positive vs negative among images of those two classes, score p_pos / (p_pos + p_neg)."""
@@ -110,14 +136,21 @@ def held_out_block(paths, recipe: dict | None = None) -> dict:
         if recipe is not None and "average_of" not in other and other.get("recipe") != recipe:
             print(f"warning: {path} used another recipe ({other.get('recipe_name')})", file=sys.stderr)
         for source, figures in other["held_out"].items():
+            label = next(iter(figures.get("recall") or {}), None)
+            # The run's separation figures for pairs involving this source's class (other held-out sources).
+            separation = {pair: values for pair, values in (other.get("held_out_separation") or {}).items()
+                          if label is not None and label in pair.split(" vs ")}
             repeat = {"run": str(path), "recall": next(iter((figures.get("recall") or {}).values()), None),
-                      "seed": other.get("seed"), "init_seed": other.get("init_seed", other.get("seed"))}
+                      "seed": other.get("seed"), "init_seed": other.get("init_seed", other.get("seed")),
+                      **({"separation": {pair: {k: v[k] for k in ("auc", "best_both")}
+                                         for pair, v in separation.items()}} if separation else {})}
             if source in held_out:
                 held_out[source]["repeats"].append(repeat)
                 continue
             held_out[source] = {**figures, "run": str(path), "recipe": other.get("recipe_name"),
                                 "image_size": other.get("image_size"), "epochs_run": other.get("epochs_run"),
-                                "trained_without": other.get("held_out_sources"), "repeats": [repeat]}
+                                "trained_without": other.get("held_out_sources"), "repeats": [repeat],
+                                **({"separation": separation} if separation else {})}
     return held_out
 
 
@@ -144,6 +177,13 @@ def run_figures(records, sets: dict, probabilities: dict, log=print) -> dict:
         if name.startswith("held:"):
             out["held_out"][name[5:]] = held_out_report(labels(name), probabilities[name])
             log(f"held out {name[5:]}: {json.dumps(out['held_out'][name[5:]])}")
+    held_sets = [name for name in sets if name.startswith("held:")]
+    if held_sets:
+        separation = held_out_separation(np.concatenate([labels(name) for name in held_sets]),
+                                         np.concatenate([probabilities[name] for name in held_sets]))
+        if separation:
+            out["held_out_separation"] = separation
+            log(f"held-out separation: {json.dumps(separation)}")
     test_labels, test_probs = labels("test"), probabilities["test"]
     report = classification_report(test_labels, test_probs, CLASS_LABELS)
     out["internal_test"] = {"n": len(test_labels), "macro_auc": report["macro"]["auc"],
@@ -193,11 +233,18 @@ def evaluate_existing(args) -> int:
     model = load_model(args.evaluate_model, root)
     results = {"model": args.evaluate_model, "data": str(args.data), "data_sha256": file_digest(args.data),
                "trained_on_sources": sorted(trained_on), "warning_seen_sources": seen, "held_out": {}}
+    pooled = []
     for source in sorted(set(args.hold_out_source)):
         sel = np.array([i for i, r in enumerate(records) if r.source == source and ok[i]], int)
         probs, _ = _predict(model, _subset(records, images, masks, sel), card.prep)
-        results["held_out"][source] = held_out_report(np.array([CLASS_LABELS.index(records[i].label) for i in sel]), probs)
+        labels = np.array([CLASS_LABELS.index(records[i].label) for i in sel], int)
+        results["held_out"][source] = held_out_report(labels, probs)
+        pooled.append((labels, probs))
         print(f"{args.evaluate_model} on {source}: {json.dumps(results['held_out'][source])}", flush=True)
+    separation = held_out_separation(np.concatenate([lab for lab, _ in pooled]), np.concatenate([p for _, p in pooled]))
+    if separation:
+        results["held_out_separation"] = separation
+        print(f"{args.evaluate_model} held-out separation: {json.dumps(separation)}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -135,6 +135,8 @@ def shortcut_section(card, report: dict) -> None:
                        "honest stand-in for another hospital. Recall: the share of that source's films called their "
                        "true class; range: over the recorded runs of the recipe (they differ by tens of points from "
                        "run to run, so one run's figure is not a precise measure).")
+            for row in shortcut.held_out_separation(card.training):
+                st.markdown(shortcut.separation_sentence(row))
 
 
 def triage_section(card) -> None:

@@ -45,3 +45,42 @@ def held_out_table(card_training: dict) -> pd.DataFrame:
                      **{f"called {label}": share for label, share in called.items()},
                      "mean confidence": values.get("mean_confidence")})
     return pd.DataFrame(rows)
+
+
+def held_out_separation(card_training: dict) -> list[dict]:
+    """How well the version's recipe told apart films of two classes from sources it never trained
+    on, whatever its bias (`training.crossval.held_out_separation`): one dict per pair of classes
+    with the headline run's AUC and best-both share, and their ranges over the recorded runs.
+
+    Args:
+        card_training: the card's `training` block; each source of its `held_out_source` may carry
+            `separation` (headline run) and `repeats[*].separation` (every run).
+    """
+    pairs = {}
+    for values in ((card_training or {}).get("held_out_source") or {}).values():
+        for pair, headline in (values.get("separation") or {}).items():
+            if pair in pairs:
+                continue
+            runs = [r["separation"][pair] for r in values.get("repeats") or [] if pair in (r.get("separation") or {})]
+            runs = runs or [headline]
+            pairs[pair] = {"pair": pair, "auc": headline.get("auc"), "best_both": headline.get("best_both"),
+                           "runs": len(runs), "auc_range": _range([r.get("auc") for r in runs]),
+                           "best_both_range": _range([r.get("best_both") for r in runs])}
+    return list(pairs.values())
+
+
+def separation_sentence(row: dict) -> str:
+    """One sentence for a `held_out_separation` row, for the pages' captions."""
+    first, second = row["pair"].split(" vs ")
+    runs = row["runs"]
+    auc = f"AUC {row['auc']:.2f}" + (f" ({row['auc_range'][0]:.2f}–{row['auc_range'][1]:.2f} over {runs} runs)"
+                                    if runs > 1 else "")
+    best = row["best_both_range"][1] if runs > 1 else row["best_both"]
+    return (f"Unseen {first} films against unseen {second} films, whatever the model's bias: {auc}. Even with the "
+            f"threshold between the two moved after the fact, at most {best:.0%} of both would be called right"
+            + (" in the best run." if runs > 1 else "."))
+
+
+def _range(values):
+    values = [v for v in values if v is not None]
+    return (min(values), max(values)) if values else (None, None)
