@@ -189,13 +189,13 @@ def source_section(cards_by_id: dict, chosen: list[str]) -> None:
             row[f"held out {line['held-out source']}: recall of its class"] = text.percent(line["recall"]) + spread
         for pair in shortcut.held_out_separation(cards_by_id[model_id].training):
             low, high = pair["auc_range"]
-            spread = "" if pair["runs"] == 1 else f" ({low:.2f}–{high:.2f} over {pair['runs']} runs)"
-            row[f"held out, {pair['pair']} AUC (any bias)"] = f"{pair['auc']:.2f}{spread}"
+            row[f"held out, {pair['pair']} AUC (any bias)"] = (f"{low:.2f}" if pair["runs"] == 1 else
+                                                                f"{low:.2f}–{high:.2f} over {pair['runs']} runs")
         rows[model_id] = row
     st.dataframe(pd.DataFrame(rows).fillna("–"), width="stretch")
     st.caption("Source probe: how well a simple classifier on each version's features tells the sources apart within "
-               "one class (near chance is better). Held out: the version's recipe trained without that source, scored "
-               "on it alone (see the README's models table for the v1 models on the new sources). AUC (any bias): how well "
+               "one class (near chance is better). Held out: that source's films scored by the version's recipe trained "
+               "without it, or by the version itself when it never saw the source (the v1 models). AUC (any bias): how well "
                "the held-out films of two classes are told apart, whatever threshold is chosen.")
 
 

@@ -131,8 +131,9 @@ def shortcut_section(card, report: dict) -> None:
             st.dataframe(held, hide_index=True, width="stretch",
                          column_config={name: st.column_config.NumberColumn(format="percent")
                                         for name in held.columns if name.startswith(("called", "recall", "mean"))})
-            st.caption("The same recipe trained without each source, then scored on that source alone: the "
-                       "honest stand-in for another hospital. Recall: the share of that source's films called their "
+            st.caption("Films of each source scored by a model that never trained on them (this version's "
+                       "recipe retrained without the source or, for a version that never saw it, the version "
+                       "itself): the honest stand-in for another hospital. Recall: the share of that source's films called their "
                        "true class; range: over the recorded runs of the recipe (they differ by tens of points from "
                        "run to run, so one run's figure is not a precise measure).")
             for row in shortcut.held_out_separation(card.training):

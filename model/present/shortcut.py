@@ -50,7 +50,8 @@ def held_out_table(card_training: dict) -> pd.DataFrame:
 def held_out_separation(card_training: dict) -> list[dict]:
     """How well the version's recipe told apart films of two classes from sources it never trained
     on, whatever its bias (`training.crossval.held_out_separation`): one dict per pair of classes
-    with the headline run's AUC and best-both share, and their ranges over the recorded runs.
+    with the headline run's AUC and best-both share (None when the headline run lacks them) and
+    their ranges over every recorded run that has them.
 
     Args:
         card_training: the card's `training` block; each source of its `held_out_source` may carry
@@ -58,13 +59,14 @@ def held_out_separation(card_training: dict) -> list[dict]:
     """
     pairs = {}
     for values in ((card_training or {}).get("held_out_source") or {}).values():
-        for pair, headline in (values.get("separation") or {}).items():
-            if pair in pairs:
-                continue
+        headline = values.get("separation") or {}
+        named = set(headline) | {pair for r in values.get("repeats") or [] for pair in r.get("separation") or {}}
+        for pair in sorted(named - set(pairs)):
             runs = [r["separation"][pair] for r in values.get("repeats") or [] if pair in (r.get("separation") or {})]
-            runs = runs or [headline]
-            pairs[pair] = {"pair": pair, "auc": headline.get("auc"), "best_both": headline.get("best_both"),
-                           "runs": len(runs), "auc_range": _range([r.get("auc") for r in runs]),
+            runs = runs or [headline[pair]]
+            pairs[pair] = {"pair": pair, "auc": headline.get(pair, {}).get("auc"),
+                           "best_both": headline.get(pair, {}).get("best_both"), "runs": len(runs),
+                           "auc_range": _range([r.get("auc") for r in runs]),
                            "best_both_range": _range([r.get("best_both") for r in runs])}
     return list(pairs.values())
 
@@ -72,13 +74,11 @@ def held_out_separation(card_training: dict) -> list[dict]:
 def separation_sentence(row: dict) -> str:
     """One sentence for a `held_out_separation` row, for the pages' captions."""
     first, second = row["pair"].split(" vs ")
-    runs = row["runs"]
-    auc = f"AUC {row['auc']:.2f}" + (f" ({row['auc_range'][0]:.2f}–{row['auc_range'][1]:.2f} over {runs} runs)"
-                                    if runs > 1 else "")
-    best = row["best_both_range"][1] if runs > 1 else row["best_both"]
+    low, high = row["auc_range"]
+    auc = f"AUC {low:.2f}" if row["runs"] == 1 else f"AUC {low:.2f}–{high:.2f} over {row['runs']} runs"
     return (f"Unseen {first} films against unseen {second} films, whatever the model's bias: {auc}. Even with the "
-            f"threshold between the two moved after the fact, at most {best:.0%} of both would be called right"
-            + (" in the best run." if runs > 1 else "."))
+            f"threshold between the two moved after the fact, at most {row['best_both_range'][1]:.0%} of both "
+            "would be called right" + (" in the best run." if row["runs"] > 1 else "."))
 
 
 def _range(values):
