@@ -12,6 +12,7 @@ from tests.support import synthetic_radiograph
 from training.shortcut import (
     BatchMaker,
     Recipe,
+    amplitude_mix,
     gradient_reversal_layer,
     image_quantiles,
     match_histogram,
@@ -47,6 +48,32 @@ def test_photometric_disguise_is_seeded_in_range_and_matches_histograms():
     np.testing.assert_array_equal(a, b)
     matched = match_histogram(image, q[0], q[1])
     assert abs(np.median(matched) - np.median(ref)) < 0.05
+
+
+def test_amplitude_mixing_takes_the_look_of_another_source_and_keeps_the_anatomy():
+    image = synthetic_radiograph(64, seed=1, lesion=(0.5, 0.3)).astype(np.float32)
+    # Another source's film (on its side, so its anatomy differs from the image's) with another look:
+    # low contrast and bright (a different exposure and processing curve).
+    reference = (0.5 + 0.3 * np.rot90(synthetic_radiograph(64, seed=2))).astype(np.float32)
+    np.testing.assert_allclose(amplitude_mix(image, reference, 0.0), np.clip(image, 0, 1), atol=1e-5)
+    mixed = amplitude_mix(image, reference, 1.0)
+    assert mixed.shape == image.shape and mixed.dtype == np.float32 and 0 <= mixed.min() and mixed.max() <= 1
+    # Its look is the reference's: overall brightness (the zero frequency) and a lower contrast ...
+    assert abs(mixed.mean() - reference.mean()) < abs(image.mean() - reference.mean()) / 4
+    assert mixed.std() < image.std() / 2
+    # ... while its structure is still the image's: it correlates with the image, not the reference.
+    def corr(a, b):
+        return np.corrcoef(a.ravel(), b.ravel())[0, 1]
+    assert corr(mixed, image) > 0.6 and corr(mixed, image) > corr(mixed, reference) + 0.3
+    # Batches of the recipe draw references from other sources only and stay in range.
+    images = np.stack([image, reference] * 4)[..., None].astype(np.float16)
+    recipe = Recipe("source_label", amplitude_mix=1.0)
+    assert recipe.name() == "balanced+amp1" and recipe.to_dict()["amplitude_mix"] == 1.0
+    assert "amplitude_mix" not in Recipe().to_dict()  # recipes of earlier runs compare equal
+    maker = BatchMaker(images, None, np.array([0, 1] * 4), np.array(["a", "b"] * 4), recipe, 6, seed=0)
+    x, idx = maker.batch()
+    assert x.shape == (6, 64, 64, 1) and 0 <= x.min() and x.max() <= 1
+    assert not np.allclose(x[..., 0], images[idx, ..., 0].astype(np.float32), atol=1e-3)
 
 
 def test_batches_mask_outside_the_lungs_and_mix_only_within_a_class():

@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lung-equalize", action="store_true",
                    help="with --lung-mask: histogram equalisation inside the lung field (also at serving)")
     p.add_argument("--mix", type=float, default=0.0, help="probability of blending with a same-class image of another source")
+    p.add_argument("--amplitude-mix", type=float, default=0.0,
+                   help="probability of giving an image the low-frequency Fourier amplitude of another source's image")
     p.add_argument("--dann", type=float, default=0.0, help="weight of a gradient-reversed source head (0: off)")
     p.add_argument("--probe-per-source", type=int, default=200)
     p.add_argument("--out", type=Path, required=True, help="folder for results.json, history.csv and model.keras")
@@ -265,7 +267,7 @@ def main(argv=None) -> int:
     if args.lung_equalize and not args.lung_mask:
         raise SystemExit("--lung-equalize needs --lung-mask")
     recipe = Recipe(balance=args.balance, photometric=args.photometric, lung_mask=args.lung_mask, mix=args.mix,
-                    dann=args.dann, lung_equalize=args.lung_equalize)
+                    dann=args.dann, lung_equalize=args.lung_equalize, amplitude_mix=args.amplitude_mix)
     records = [r for r in read_dataset(args.data) if r.label in CLASS_LABELS]
     if args.limit:
         records = list(np.random.default_rng(args.seed).permutation(np.array(records, dtype=object))[:args.limit])
@@ -354,7 +356,9 @@ def main(argv=None) -> int:
                         "held_out_source": held_out,
                         "augmentation": "rotation +-11 deg, shift +-6%, zoom -12..+8%, gamma, contrast, noise; no flips"
                         + ("; photometric: histogram matching to other sources, blur/sharpen, JPEG re-compression, "
-                           "noise, down-and-up sampling" if recipe.photometric else ""),
+                           "noise, down-and-up sampling" if recipe.photometric else "")
+                        + (f"; Fourier amplitude mixing with another source (p={recipe.amplitude_mix:g})"
+                           if recipe.amplitude_mix else ""),
                         "within_source_covid_vs_pneumonia": results["within_source_covid_vs_pneumonia"]})
         notes = SHORTCUT_NOTE.format(crop=prep.border_crop) + LUNG_CROP_NOTE.format(
             lung_model=prep.lung_model, margin=prep.lung_margin)

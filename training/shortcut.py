@@ -1,6 +1,7 @@
 """Training against the source shortcut: source x label balanced sampling, photometric augmentation
-that makes sources look alike, masking outside the lung fields, mixing images across sources and a
-domain-adversarial (gradient reversal) head on the source.
+that makes sources look alike, Fourier amplitude mixing (another source's look, the image's own
+anatomy), masking outside the lung fields, mixing images across sources and a domain-adversarial
+(gradient reversal) head on the source.
 
 Everything here is training-time only, except lung masking, which the shipped card reproduces at
 serving time through `Preprocessing(lung_mask=True)` (see `model.inputs.preprocessing.lung_field_mask`). The
@@ -29,6 +30,7 @@ class Recipe:
     mix: float = 0.0              # probability of blending an image with a same-class image of another source
     dann: float = 0.0             # weight of the gradient-reversed source head (0: off)
     lung_equalize: bool = False   # histogram equalisation inside the lung field (also at serving; needs lung_mask)
+    amplitude_mix: float = 0.0    # probability of giving an image the low-frequency amplitude of another source's
 
     def name(self) -> str:
         parts = ["balanced" if self.balance == "source_label" else "label-balanced"]
@@ -37,12 +39,14 @@ class Recipe:
         parts += ["lung-equalize"] if self.lung_equalize else []
         parts += [f"mix{self.mix:g}"] if self.mix else []
         parts += [f"dann{self.dann:g}"] if self.dann else []
+        parts += [f"amp{self.amplitude_mix:g}"] if self.amplitude_mix else []
         return "+".join(parts)
 
     def to_dict(self) -> dict:
         values = asdict(self)
-        if not values["lung_equalize"]:  # added later: earlier runs' recipes compare equal
-            del values["lung_equalize"]
+        for added_later in ("lung_equalize", "amplitude_mix"):  # earlier runs' recipes compare equal
+            if not values[added_later]:
+                del values[added_later]
         return values
 
 
@@ -122,6 +126,26 @@ def photometric(image: np.ndarray, rng: np.random.Generator, ref_q: np.ndarray |
     return np.clip(out, 0.0, 1.0)
 
 
+def amplitude_mix(image: np.ndarray, reference: np.ndarray, strength: float, window: float = 0.15) -> np.ndarray:
+    """`image` with the low-frequency part of its Fourier amplitude moved `strength` (0..1) of the
+    way to `reference`'s, its phase kept (Fourier domain adaptation, Yang & Soatto 2020; amplitude
+    interpolation across domains, Liu et al. 2021, FedDG). The amplitude's low frequencies carry a
+    film's overall look (exposure, contrast, processing, softness), the phase its anatomy and
+    findings, so the image keeps what it shows and takes another source's look. `window`: half-side
+    of the centred low-frequency square, as a share of the image side."""
+    image = image.astype(np.float32)
+    spectrum = np.fft.fftshift(np.fft.fft2(image))
+    ref = np.abs(np.fft.fftshift(np.fft.fft2(reference.astype(np.float32))))
+    amplitude, phase = np.abs(spectrum), np.angle(spectrum)
+    h, w = image.shape
+    bh, bw = max(1, int(round(h * window))), max(1, int(round(w * window)))
+    ch, cw = h // 2, w // 2
+    low = (slice(ch - bh, ch + bh + 1), slice(cw - bw, cw + bw + 1))
+    amplitude[low] = (1.0 - strength) * amplitude[low] + strength * ref[low]
+    out = np.real(np.fft.ifft2(np.fft.ifftshift(amplitude * np.exp(1j * phase))))
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
 # ---------------------------------------------------------------- batches
 
 class BatchMaker:
@@ -150,6 +174,11 @@ class BatchMaker:
                     k = self.rng.choice(others)
                     lam = self.rng.uniform(0.5, 0.8)
                     img = lam * img + (1 - lam) * self.images[k, ..., 0].astype(np.float32)
+            if self.recipe.amplitude_mix and self.rng.random() < self.recipe.amplitude_mix:
+                others = np.flatnonzero(self.sources != self.sources[i])
+                if len(others):
+                    reference = self.images[self.rng.choice(others), ..., 0]
+                    img = amplitude_mix(img, reference, self.rng.uniform(0.3, 1.0))
             if self.recipe.photometric:
                 others = np.flatnonzero(self.sources != self.sources[i])
                 ref = self.q[self.rng.choice(others)] if len(others) else None
