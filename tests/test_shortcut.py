@@ -19,6 +19,7 @@ from training.shortcut import (
     photometric,
     sampling_weights,
     train_recipe,
+    within_source_score,
 )
 
 
@@ -204,3 +205,31 @@ def test_dann_training_ships_a_plain_classifier(tmp_path):
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras", compile=False, safe_mode=True)
     assert loaded.output_shape == (None, 3)
+
+
+def test_within_source_score_ignores_what_only_the_source_gives_away():
+    # Source "a": Normal (1) vs Pneumonia (2); source "b": COVID-19 (0) only; source "c": 2 images.
+    labels = np.array([1] * 6 + [2] * 6 + [0] * 6 + [1, 0])
+    sources = np.array(["a"] * 12 + ["b"] * 6 + ["c"] * 2)
+    probs = np.full((len(labels), 3), 1 / 3)
+    # A pure source detector: sure of COVID-19 on every "b" film, undecided inside "a".
+    probs[12:18] = [0.98, 0.01, 0.01]
+    assert within_source_score(labels, probs, sources, 3) == 0.5
+    # Telling Normal from Pneumonia inside "a" is what counts (one pair: one AUC, not the mean of two).
+    probs[:6] = [0.1, 0.6, 0.3]
+    probs[6:12] = [0.1, 0.3, 0.6]
+    assert within_source_score(labels, probs, sources, 3) == 1.0
+    assert within_source_score(labels[12:18], probs[12:18], sources[12:18], 3) is None
+
+
+def test_checkpoints_can_be_chosen_by_the_within_source_score():
+    rng = np.random.default_rng(0)
+    n = 36  # 6 films of each class in each of the two sources
+    data = {"images": rng.random((n, 32, 32, 1)).astype(np.float16), "masks": None,
+            "labels": np.array([0, 1, 2] * (n // 3)), "sources": np.array(["a", "b"] * (n // 2))}
+    recipe = Recipe("source_label", select="within_source")
+    assert recipe.name() == "balanced+select-within" and recipe.to_dict()["select"] == "within_source"
+    assert "select" not in Recipe().to_dict()
+    _, history, _ = train_recipe("compact_cnn", 32, data, data, recipe, epochs=2, batch_size=8, steps_per_epoch=2,
+                                 log=lambda line: None)
+    assert len(history) == 2 and all(0.0 <= row["val_within_auc"] <= 1.0 for row in history)

@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lung-equalize", action="store_true",
                    help="with --lung-mask: histogram equalisation inside the lung field (also at serving)")
     p.add_argument("--mix", type=float, default=0.0, help="probability of blending with a same-class image of another source")
+    p.add_argument("--select", choices=["macro_auc", "within_source"], default="macro_auc",
+                   help="checkpoint choice on validation: macro AUC, or the mean AUC inside each source")
     p.add_argument("--amplitude-mix", type=float, default=0.0,
                    help="probability of giving an image the low-frequency Fourier amplitude of another source's image")
     p.add_argument("--dann", type=float, default=0.0, help="weight of a gradient-reversed source head (0: off)")
@@ -267,7 +269,8 @@ def main(argv=None) -> int:
     if args.lung_equalize and not args.lung_mask:
         raise SystemExit("--lung-equalize needs --lung-mask")
     recipe = Recipe(balance=args.balance, photometric=args.photometric, lung_mask=args.lung_mask, mix=args.mix,
-                    dann=args.dann, lung_equalize=args.lung_equalize, amplitude_mix=args.amplitude_mix)
+                    dann=args.dann, lung_equalize=args.lung_equalize, amplitude_mix=args.amplitude_mix,
+                    select=args.select)
     records = [r for r in read_dataset(args.data) if r.label in CLASS_LABELS]
     if args.limit:
         records = list(np.random.default_rng(args.seed).permutation(np.array(records, dtype=object))[:args.limit])

@@ -31,6 +31,7 @@ class Recipe:
     dann: float = 0.0             # weight of the gradient-reversed source head (0: off)
     lung_equalize: bool = False   # histogram equalisation inside the lung field (also at serving; needs lung_mask)
     amplitude_mix: float = 0.0    # probability of giving an image the low-frequency amplitude of another source's
+    select: str = "macro_auc"     # checkpoint choice: validation macro AUC, or "within_source" (mean per-source AUC)
 
     def name(self) -> str:
         parts = ["balanced" if self.balance == "source_label" else "label-balanced"]
@@ -40,6 +41,7 @@ class Recipe:
         parts += [f"mix{self.mix:g}"] if self.mix else []
         parts += [f"dann{self.dann:g}"] if self.dann else []
         parts += [f"amp{self.amplitude_mix:g}"] if self.amplitude_mix else []
+        parts += ["select-within"] if self.select == "within_source" else []
         return "+".join(parts)
 
     def to_dict(self) -> dict:
@@ -47,6 +49,8 @@ class Recipe:
         for added_later in ("lung_equalize", "amplitude_mix"):  # earlier runs' recipes compare equal
             if not values[added_later]:
                 del values[added_later]
+        if values["select"] == "macro_auc":
+            del values["select"]
         return values
 
 
@@ -224,6 +228,31 @@ def _macro_auc(labels, probabilities, k):
     return float(np.mean(values)) if values else 0.0
 
 
+def within_source_score(labels: np.ndarray, probabilities: np.ndarray, sources: np.ndarray, k: int,
+                        min_per_class: int = 5) -> float | None:
+    """Mean over sources of the macro one-vs-rest AUC among that source's own images, counting only
+    sources with at least two classes of `min_per_class` images. Inside one source the look cannot
+    give the class away, so this rewards what tells the findings apart, not the sources; None when
+    no source qualifies. Used to choose the checkpoint (`Recipe.select = "within_source"`) in the
+    spirit of domain-generalisation model selection (Gulrajani & Lopez-Paz, 2021)."""
+    from model.metrics import roc_auc
+
+    labels, sources = np.asarray(labels), np.asarray(sources)
+    scores = []
+    for source in sorted(set(sources.tolist())):
+        here = sources == source
+        classes = [c for c in range(k) if (labels[here] == c).sum() >= min_per_class]
+        if len(classes) < 2:
+            continue
+        keep = here & np.isin(labels, classes)
+        values = [roc_auc(labels[keep] == c, probabilities[keep, c]) for c in classes]
+        values = [v for v in values if v is not None]
+        if len(classes) == 2:  # one pair: both one-vs-rest AUCs are the same comparison
+            values = values[:1]
+        scores.append(float(np.mean(values)))
+    return float(np.mean(scores)) if scores else None
+
+
 def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Recipe, epochs: int = 15,
                  batch_size: int = 32, learning_rate: float = 1e-3, patience: int = 6, seed: int = 42,
                  num_classes: int = 3, steps_per_epoch: int | None = None, log=print):
@@ -288,7 +317,8 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
     history = []
 
     class Monitor(keras.callbacks.Callback):
-        """Validation macro AUC on the plain classifier; best weights, LR halving, early stopping."""
+        """Validation macro AUC (or the within-source score, as the recipe selects) on the plain
+        classifier; best weights, LR halving, early stopping."""
 
         def on_epoch_begin(self, epoch, logs=None):
             state["t0"] = time.time()
@@ -303,6 +333,10 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
             acc = float(np.mean(np.argmax(probs, 1) == val["labels"]))
             row = {"epoch": epoch + 1, "loss": float(logs.get("loss", np.nan)), "val_auc": auc, "val_accuracy": acc,
                    "learning_rate": state["lr"], "seconds": round(time.time() - state["t0"], 1)}
+            if recipe.select == "within_source":
+                within = within_source_score(val["labels"], probs, val["sources"], num_classes)
+                row["val_within_auc"] = within
+                auc = auc if within is None else within
             if recipe.dann:
                 row["source_loss"] = float(logs.get("dann_source_loss", np.nan))
             history.append(row)
