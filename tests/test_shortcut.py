@@ -233,3 +233,45 @@ def test_checkpoints_can_be_chosen_by_the_within_source_score():
     _, history, _ = train_recipe("compact_cnn", 32, data, data, recipe, epochs=2, batch_size=8, steps_per_epoch=2,
                                  log=lambda line: None)
     assert len(history) == 2 and all(0.0 <= row["val_within_auc"] <= 1.0 for row in history)
+
+
+def test_within_source_contrasts_compare_films_only_with_their_own_source():
+    import keras
+
+    from training.shortcut import contrast_masks, within_source_loss
+
+    # nih: Normal/Pneumonia; ieee: COVID-19/Pneumonia/Normal; cxnet: COVID-19 only.
+    labels = np.array([1] * 6 + [2] * 6 + [0] * 6 + [2] * 6 + [1] * 5 + [0] * 6)
+    sources = np.array(["nih"] * 12 + ["ieee"] * 17 + ["cxnet"] * 6)
+    masks = contrast_masks(labels, sources)
+    assert masks[:12].tolist() == [[1.0, 0.0]] * 12                     # normal vs abnormal only
+    assert masks[12:24].tolist() == [[1.0, 1.0]] * 12                   # ieee abnormal: both contrasts
+    assert masks[24:29].tolist() == [[1.0, 0.0]] * 5                    # ieee normals: the first only
+    assert not masks[29:].any()                                         # a one-class source teaches nothing
+
+    def loss(label, probabilities, mask):
+        y = np.concatenate([np.eye(3)[[label]], [mask]], axis=1).astype(np.float32)
+        return float(keras.ops.convert_to_numpy(within_source_loss(y, np.array([probabilities], np.float32)))[0])
+
+    sure_covid = [0.98, 0.01, 0.01]
+    assert loss(0, sure_covid, [0, 0]) == 0.0  # a cxnet film: no loss, however the model calls it
+    # Normal vs abnormal: -log p(Normal) for a normal film; the split of the abnormal share does not matter.
+    assert np.isclose(loss(1, [0.3, 0.5, 0.2], [1, 0]), -np.log(0.5), atol=1e-5)
+    assert np.isclose(loss(2, [0.3, 0.5, 0.2], [1, 0]), -np.log(0.5), atol=1e-5)
+    # COVID-19 vs Pneumonia among abnormal films: on p(COVID-19) / (p(COVID-19) + p(Pneumonia)).
+    assert np.isclose(loss(0, [0.3, 0.5, 0.2], [0, 1]), -np.log(0.6), atol=1e-5)
+    assert np.isclose(loss(0, [0.3, 0.5, 0.2], [1, 1]), -np.log(0.5) - np.log(0.6), atol=1e-5)
+
+    # Training draws only films that teach a contrast, and the shipped model is a plain softmax.
+    recipe = Recipe("source_label", contrasts="within_source")
+    assert recipe.name() == "balanced+within-source-contrasts" and "contrasts" not in Recipe().to_dict()
+    images = np.random.default_rng(0).random((len(labels), 32, 32, 1)).astype(np.float16)
+    maker = BatchMaker(images, None, labels, sources, recipe, 64, seed=0)
+    _, idx = maker.batch()
+    assert not np.isin(idx, np.arange(29, 35)).any()
+    data = {"images": images, "masks": None, "labels": labels, "sources": sources}
+    model, history, _ = train_recipe("compact_cnn", 32, data, data, recipe, epochs=1, batch_size=8, steps_per_epoch=2,
+                                     log=lambda line: None)
+    assert len(history) == 1 and np.isfinite(history[0]["loss"]) and model.output_shape == (None, 3)
+    with pytest.raises(ValueError, match="normal and abnormal"):
+        BatchMaker(images[29:], None, labels[29:], sources[29:], recipe, 8, seed=0)

@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lung-equalize", action="store_true",
                    help="with --lung-mask: histogram equalisation inside the lung field (also at serving)")
     p.add_argument("--mix", type=float, default=0.0, help="probability of blending with a same-class image of another source")
+    p.add_argument("--contrasts", choices=["all", "within_source"], default="all",
+                   help="within_source: learn normal vs abnormal and COVID-19 vs Pneumonia only among films of "
+                        "one source (sources of one class teach nothing)")
     p.add_argument("--select", choices=["macro_auc", "within_source"], default="macro_auc",
                    help="checkpoint choice on validation: macro AUC, or the mean AUC inside each source")
     p.add_argument("--amplitude-mix", type=float, default=0.0,
@@ -270,7 +273,7 @@ def main(argv=None) -> int:
         raise SystemExit("--lung-equalize needs --lung-mask")
     recipe = Recipe(balance=args.balance, photometric=args.photometric, lung_mask=args.lung_mask, mix=args.mix,
                     dann=args.dann, lung_equalize=args.lung_equalize, amplitude_mix=args.amplitude_mix,
-                    select=args.select)
+                    select=args.select, contrasts=args.contrasts)
     records = [r for r in read_dataset(args.data) if r.label in CLASS_LABELS]
     if args.limit:
         records = list(np.random.default_rng(args.seed).permutation(np.array(records, dtype=object))[:args.limit])

@@ -32,6 +32,7 @@ class Recipe:
     lung_equalize: bool = False   # histogram equalisation inside the lung field (also at serving; needs lung_mask)
     amplitude_mix: float = 0.0    # probability of giving an image the low-frequency amplitude of another source's
     select: str = "macro_auc"     # checkpoint choice: validation macro AUC, or "within_source" (mean per-source AUC)
+    contrasts: str = "all"        # "within_source": learn normal/abnormal and COVID-19/Pneumonia only inside sources
 
     def name(self) -> str:
         parts = ["balanced" if self.balance == "source_label" else "label-balanced"]
@@ -42,6 +43,7 @@ class Recipe:
         parts += [f"dann{self.dann:g}"] if self.dann else []
         parts += [f"amp{self.amplitude_mix:g}"] if self.amplitude_mix else []
         parts += ["select-within"] if self.select == "within_source" else []
+        parts += ["within-source-contrasts"] if self.contrasts == "within_source" else []
         return "+".join(parts)
 
     def to_dict(self) -> dict:
@@ -51,6 +53,8 @@ class Recipe:
                 del values[added_later]
         if values["select"] == "macro_auc":
             del values["select"]
+        if values["contrasts"] == "all":
+            del values["contrasts"]
         return values
 
 
@@ -150,6 +154,49 @@ def amplitude_mix(image: np.ndarray, reference: np.ndarray, strength: float, win
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
+# ---------------------------------------------------------------- contrasts inside sources only
+
+COVID, NORMAL, PNEUMONIA = 0, 1, 2  # model.data.CLASS_LABELS order
+
+
+def contrast_masks(labels: np.ndarray, sources: np.ndarray, min_per_side: int = 5) -> np.ndarray:
+    """(N, 2) float masks of the two contrasts each training image may teach when a model learns
+    only inside sources (`Recipe.contrasts = "within_source"`): column 0, normal against abnormal
+    (COVID-19 or Pneumonia), for images of a source that holds at least `min_per_side` of each side;
+    column 1, COVID-19 against Pneumonia, for such images of a source that holds both. A source of
+    one class (all its films COVID-19, say) teaches nothing: there, the look of the source would be
+    the easiest way to its label."""
+    labels, sources = np.asarray(labels), np.asarray(sources)
+    out = np.zeros((len(labels), 2), np.float32)
+    for source in set(sources.tolist()):
+        here = sources == source
+        count = {c: int(np.sum(labels[here] == c)) for c in (COVID, NORMAL, PNEUMONIA)}
+        if count[NORMAL] >= min_per_side and count[COVID] + count[PNEUMONIA] >= min_per_side:
+            out[here, 0] = 1.0
+        if count[COVID] >= min_per_side and count[PNEUMONIA] >= min_per_side:
+            out[here & (labels != NORMAL), 1] = 1.0
+    return out
+
+
+def within_source_loss(y_true, y_pred):
+    """Loss of `Recipe.contrasts = "within_source"` on the plain three-class softmax: `y_true` is the
+    one-hot label followed by the two `contrast_masks` columns. Normal against abnormal is scored as
+    a binary cross-entropy on p(Normal) against p(COVID-19) + p(Pneumonia), COVID-19 against
+    Pneumonia on p(COVID-19) / (p(COVID-19) + p(Pneumonia)), each only where its mask allows, so a
+    film is only ever compared with films of its own source. The model stays a standard softmax
+    classifier (nothing changes at serving)."""
+    from keras import ops
+
+    eps = 1e-7
+    y_pred = ops.clip(y_pred, eps, 1.0)
+    normal, covid = y_true[:, NORMAL], y_true[:, COVID]
+    abnormal = ops.clip(y_pred[:, COVID] + y_pred[:, PNEUMONIA], eps, 1.0 - eps)
+    first = -(normal * ops.log(1.0 - abnormal) + (1.0 - normal) * ops.log(abnormal))
+    share = ops.clip(y_pred[:, COVID] / abnormal, eps, 1.0 - eps)
+    second = -(covid * ops.log(share) + (1.0 - covid) * ops.log(1.0 - share)) * (1.0 - normal)
+    return y_true[:, 3] * first + y_true[:, 4] * second
+
+
 # ---------------------------------------------------------------- batches
 
 class BatchMaker:
@@ -161,6 +208,13 @@ class BatchMaker:
         self.recipe, self.batch_size = recipe, batch_size
         self.rng = np.random.default_rng(seed)
         self.p = sampling_weights(self.labels, self.sources, recipe.balance)
+        self.contrast = contrast_masks(self.labels, self.sources) if recipe.contrasts == "within_source" else None
+        if self.contrast is not None:  # draw only films that teach a contrast
+            teaches = self.contrast.max(axis=1) > 0
+            if not teaches.any():
+                raise ValueError("within-source contrasts need a source holding normal and abnormal films")
+            self.p = self.p * teaches
+            self.p /= self.p.sum()
         self.source_names = sorted(set(self.sources.tolist()))
         self.source_index = np.array([self.source_names.index(s) for s in self.sources])
         self.q = image_quantiles(images, masks) if recipe.photometric else None
@@ -275,6 +329,8 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
     eye = np.eye(num_classes, dtype=np.float32)
     augment = augmenter(seed)
 
+    classification_loss = (within_source_loss if recipe.contrasts == "within_source"
+                           else keras.losses.CategoricalCrossentropy())
     if recipe.dann:
         features = model.get_layer("gap").output
         label_in = keras.Input((num_classes,), name="label_onehot")
@@ -284,19 +340,24 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
         src = keras.layers.Dense(n_sources, name="dann_source")(h)
         trainer = keras.Model([model.inputs[0], label_in], [model.outputs[0], src])
         trainer.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                        loss=[keras.losses.CategoricalCrossentropy(),
+                        loss=[classification_loss,
                               keras.losses.SparseCategoricalCrossentropy(from_logits=True)],
                         loss_weights=[1.0, recipe.dann])
     else:
         grl, trainer = None, model
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras.losses.CategoricalCrossentropy())
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=classification_loss)
+
+    width = num_classes + (2 if maker.contrast is not None else 0)
 
     def gen():
         while True:
             x, idx = maker.batch()
-            yield x, eye[train["labels"][idx]], maker.source_index[idx].astype(np.int32)
+            y = eye[train["labels"][idx]]
+            if maker.contrast is not None:  # the loss reads which contrasts each film may teach
+                y = np.concatenate([y, maker.contrast[idx]], axis=1)
+            yield x, y, maker.source_index[idx].astype(np.int32)
 
-    sig = (tf.TensorSpec((None, image_size, image_size, 1), tf.float32), tf.TensorSpec((None, num_classes), tf.float32),
+    sig = (tf.TensorSpec((None, image_size, image_size, 1), tf.float32), tf.TensorSpec((None, width), tf.float32),
            tf.TensorSpec((None,), tf.int32))
     ds = tf.data.Dataset.from_generator(gen, output_signature=sig)
     counter = tf.data.Dataset.counter(seed * 100003).map(lambda c: tf.stack([c, c * 7 + 1]))
@@ -308,7 +369,7 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
         x = _exposure_jitter(x, s)
         if recipe.lung_mask:  # keep the outside exactly zero, as at serving
             x = x * inside
-        return ((x, y), (y, src)) if recipe.dann else (x, y)
+        return ((x, y[:, :num_classes]), (y, src)) if recipe.dann else (x, y)
 
     ds = tf.data.Dataset.zip((ds, counter)).map(aug, num_parallel_calls=2).prefetch(4)
 
