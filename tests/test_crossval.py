@@ -123,6 +123,7 @@ def test_a_registered_recipe_masks_at_serving_and_names_its_manifest(manifest, t
                           "--out", str(tmp_path / "existing")]) == 0
     res = json.loads((tmp_path / "existing" / "results.json").read_text())
     assert res["warning_seen_sources"] == ["cov-b", "teach"] and res["held_out"]["teach"]["n"] == 10
+    assert res["command"].startswith("python -m training.crossval --data ") and "--evaluate-model ship-1" in res["command"]
     assert res["held_out_separation"]["COVID-19 vs Normal"]["n"] == {"COVID-19": 10, "Normal": 10}
 
 

@@ -224,7 +224,7 @@ def lung_model_of(prep, root):
     return LungSegmenter.load(prep.lung_model, root) if prep.lung_crop else None
 
 
-def evaluate_existing(args) -> int:
+def evaluate_existing(args, argv=None) -> int:
     """Held-out figures of an already trained registry model on sources it never saw."""
     from model.registry import load_model, read_card, registry_root
     from training.pool import load_pool
@@ -238,7 +238,8 @@ def evaluate_existing(args) -> int:
     (images, masks, ok), = load_pool(records, [card.prep], args.cache_dir or DEFAULT_CACHE,
                                      segmenter=lung_model_of(card.prep, root))
     model = load_model(args.evaluate_model, root)
-    results = {"model": args.evaluate_model, "data": str(args.data), "data_sha256": file_digest(args.data),
+    results = {"model": args.evaluate_model, "command": "python -m training.crossval " + " ".join(argv or sys.argv[1:]),
+               "data": str(args.data), "data_sha256": file_digest(args.data),
                "trained_on_sources": sorted(trained_on), "warning_seen_sources": seen, "held_out": {}}
     pooled = []
     for source in sorted(set(args.hold_out_source)):
@@ -268,7 +269,7 @@ def main(argv=None) -> int:
     if args.register and args.hold_out_source:
         raise SystemExit("--register trains on every source: drop --hold-out-source")
     if args.evaluate_model:
-        return evaluate_existing(args)
+        return evaluate_existing(args, argv)
     if args.lung_equalize and not args.lung_mask:
         raise SystemExit("--lung-equalize needs --lung-mask")
     recipe = Recipe(balance=args.balance, photometric=args.photometric, lung_mask=args.lung_mask, mix=args.mix,
