@@ -188,9 +188,7 @@ def source_section(cards_by_id: dict, chosen: list[str]) -> None:
             spread = "" if line["runs"] == 1 else f" ({line['range']} over {line['runs']} runs)"
             row[f"held out {line['held-out source']}: recall of its class"] = text.percent(line["recall"]) + spread
         for pair in shortcut.held_out_separation(cards_by_id[model_id].training):
-            low, high = pair["auc_range"]
-            row[f"held out, {pair['pair']} AUC (any bias)"] = (f"{low:.2f}" if pair["runs"] == 1 else
-                                                                f"{low:.2f}–{high:.2f} over {pair['runs']} runs")
+            row[f"held out, {pair['pair']} AUC (any bias)"] = shortcut.separation_auc_text(pair)
         rows[model_id] = row
     st.dataframe(pd.DataFrame(rows).fillna("–"), width="stretch")
     st.caption("Source probe: how well a simple classifier on each version's features tells the sources apart within "

@@ -71,11 +71,16 @@ def held_out_separation(card_training: dict) -> list[dict]:
     return list(pairs.values())
 
 
+def separation_auc_text(row: dict) -> str:
+    """The AUC of a `held_out_separation` row: one figure, or its range over the recorded runs."""
+    low, high = row["auc_range"]
+    return f"{low:.2f}" if row["runs"] == 1 else f"{low:.2f}–{high:.2f} over {row['runs']} runs"
+
+
 def separation_sentence(row: dict) -> str:
     """One sentence for a `held_out_separation` row, for the pages' captions."""
     first, second = row["pair"].split(" vs ")
-    low, high = row["auc_range"]
-    auc = f"AUC {low:.2f}" if row["runs"] == 1 else f"AUC {low:.2f}–{high:.2f} over {row['runs']} runs"
+    auc = f"AUC {separation_auc_text(row)}"
     return (f"Unseen {first} films against unseen {second} films, whatever the model's bias: {auc}. Even with the "
             f"threshold between the two moved after the fact, at most {row['best_both_range'][1]:.0%} of both "
             "would be called right" + (" in the best run." if row["runs"] > 1 else "."))
