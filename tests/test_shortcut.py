@@ -235,6 +235,34 @@ def test_checkpoints_can_be_chosen_by_the_within_source_score():
     assert len(history) == 2 and all(0.0 <= row["val_within_auc"] <= 1.0 for row in history)
 
 
+def test_a_burn_in_keeps_no_early_checkpoint_and_delays_patience(monkeypatch):
+    import training.shortcut as shortcut
+
+    rng = np.random.default_rng(0)
+    n = 36
+    data = {"images": rng.random((n, 32, 32, 1)).astype(np.float16), "masks": None,
+            "labels": np.array([0, 1, 2] * (n // 3)), "sources": np.array(["a", "b"] * (n // 2))}
+    # A score that is best on the first epoch and worse ever after: without a burn-in, patience 2
+    # stops after epoch 3 and the weights of epoch 1 are kept.
+    scores, seen = iter([0.9, 0.5, 0.4, 0.6, 0.55, 0.5, 0.45, 0.4]), []
+
+    def fake_score(labels, probabilities, sources, k):
+        seen.append(probabilities.copy())  # what the model said on validation after each epoch
+        return next(scores)
+
+    monkeypatch.setattr(shortcut, "within_source_score", fake_score)
+    recipe = Recipe("source_label", select="within_source", select_after=4)
+    assert recipe.name() == "balanced+select-within+after4" and recipe.to_dict()["select_after"] == 4
+    assert "select_after" not in Recipe(select="within_source").to_dict()  # earlier runs' recipes compare equal
+    model, history, _ = train_recipe("compact_cnn", 32, data, data, recipe, epochs=8, batch_size=8,
+                                     steps_per_epoch=1, patience=2, log=lambda line: None)
+    # Epochs 1-3 are burn-in; epoch 4 (0.6) is the first candidate, 5 and 6 fail, patience 2 stops at 6.
+    assert [row["val_within_auc"] for row in history] == [0.9, 0.5, 0.4, 0.6, 0.55, 0.5]
+    assert [row["learning_rate"] for row in history] == [1e-3] * 6  # no halving inside the burn-in
+    final = model.predict(data["images"].astype(np.float32), verbose=0)
+    assert np.allclose(final, seen[3], atol=1e-5) and not np.allclose(final, seen[0], atol=1e-5)
+
+
 def test_within_source_contrasts_compare_films_only_with_their_own_source():
     import keras
 

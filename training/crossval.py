@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "one source (sources of one class teach nothing)")
     p.add_argument("--select", choices=["macro_auc", "within_source"], default="macro_auc",
                    help="checkpoint choice on validation: macro AUC, or the mean AUC inside each source")
+    p.add_argument("--select-after", type=int, default=0, metavar="EPOCH",
+                   help="burn-in: keep no checkpoint from before this epoch and start patience and learning-rate "
+                        "halving only then (a noisy score can otherwise freeze the weights of a lucky first epoch)")
     p.add_argument("--amplitude-mix", type=float, default=0.0,
                    help="probability of giving an image the low-frequency Fourier amplitude of another source's image")
     p.add_argument("--dann", type=float, default=0.0, help="weight of a gradient-reversed source head (0: off)")
@@ -274,7 +277,7 @@ def main(argv=None) -> int:
         raise SystemExit("--lung-equalize needs --lung-mask")
     recipe = Recipe(balance=args.balance, photometric=args.photometric, lung_mask=args.lung_mask, mix=args.mix,
                     dann=args.dann, lung_equalize=args.lung_equalize, amplitude_mix=args.amplitude_mix,
-                    select=args.select, contrasts=args.contrasts)
+                    select=args.select, contrasts=args.contrasts, select_after=args.select_after)
     records = [r for r in read_dataset(args.data) if r.label in CLASS_LABELS]
     if args.limit:
         records = list(np.random.default_rng(args.seed).permutation(np.array(records, dtype=object))[:args.limit])

@@ -33,6 +33,7 @@ class Recipe:
     amplitude_mix: float = 0.0    # probability of giving an image the low-frequency amplitude of another source's
     select: str = "macro_auc"     # checkpoint choice: validation macro AUC, or "within_source" (mean per-source AUC)
     contrasts: str = "all"        # "within_source": learn normal/abnormal and COVID-19/Pneumonia only inside sources
+    select_after: int = 0         # burn-in: epochs before this one are never kept, nor count towards patience
 
     def name(self) -> str:
         parts = ["balanced" if self.balance == "source_label" else "label-balanced"]
@@ -44,11 +45,12 @@ class Recipe:
         parts += [f"amp{self.amplitude_mix:g}"] if self.amplitude_mix else []
         parts += ["select-within"] if self.select == "within_source" else []
         parts += ["within-source-contrasts"] if self.contrasts == "within_source" else []
+        parts += [f"after{self.select_after}"] if self.select_after else []
         return "+".join(parts)
 
     def to_dict(self) -> dict:
         values = asdict(self)
-        for added_later in ("lung_equalize", "amplitude_mix"):  # earlier runs' recipes compare equal
+        for added_later in ("lung_equalize", "amplitude_mix", "select_after"):  # earlier runs' recipes compare equal
             if not values[added_later]:
                 del values[added_later]
         if values["select"] == "macro_auc":
@@ -403,6 +405,8 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
             history.append(row)
             log(f"epoch {epoch + 1}/{epochs} " + " ".join(
                 f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items() if k != "epoch"))
+            if epoch + 1 < recipe.select_after:  # burn-in: a lucky early score must not freeze training
+                return
             if auc > state["best_auc"] + 1e-4:
                 state.update(best_auc=auc, best=[w.copy() for w in model.get_weights()], waited=0)
                 return
@@ -414,5 +418,6 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
                 trainer.stop_training = True
 
     trainer.fit(ds, steps_per_epoch=steps, epochs=epochs, verbose=0, callbacks=[Monitor()])
-    model.set_weights(state["best"])
+    if state["best"] is not None:  # None only when training ended inside the burn-in: keep the last weights
+        model.set_weights(state["best"])
     return model, history, explain
