@@ -10,8 +10,10 @@ from model.metrics import classification_report
 from model.prediction import Prediction
 from model.present.charts import (
     calibration_figure,
+    chosen_epoch,
     compare_curves,
     confusion_matrix_figure,
+    curve_choice,
     per_class_table,
     probability_bar,
     roc_figure,
@@ -71,6 +73,25 @@ def test_compare_curves_one_curve_per_model():
     assert len(fig.data[1].x) == 6
     np.testing.assert_allclose(fig.data[1].y, history(6, 0.2)["val_loss"])
     assert len(compare_curves({"a": history()}, metric="val_auc").data) == 1
+
+
+def test_histories_counted_from_one_are_not_shifted():
+    keras_style = history(3)                                   # CSVLogger: epochs 0, 1, 2
+    recipe_style = history(3).assign(epoch=[1, 2, 3])          # training.shortcut: epochs 1, 2, 3
+    fig = compare_curves({"v1": keras_style, "v2": recipe_style})
+    assert [list(t.x) for t in fig.data] == [[1, 2, 3], [1, 2, 3]]
+    assert chosen_epoch(recipe_style.assign(val_auc=[0.5, 0.9, 0.7])) == 2
+
+
+def test_the_compare_chart_defaults_to_a_curve_the_versions_share():
+    v1 = history(3)                                            # val_loss and val_auc
+    v2 = history(3).drop(columns=["val_loss"])                 # the recipe trainer records no val_loss
+    columns, default, missing = curve_choice({"v1": v1, "v2": v2, "none": pd.DataFrame()})
+    assert default == "val_auc" and columns[0] == "val_auc" and "epoch" not in columns
+    assert missing["val_loss"] == ["v2", "none"] and missing["val_auc"] == ["none"]
+    assert curve_choice({"none": pd.DataFrame()}) == ([], None, {})
+    only_loss = history(3)[["epoch", "loss"]]
+    assert curve_choice({"a": only_loss})[1] == "loss"
 
 
 def test_an_ensembles_history_gives_one_curve_per_member():

@@ -52,12 +52,15 @@ def highlight_best(table: pd.DataFrame, models: list[str]):
 
 def curves_section(chosen: list[str]) -> None:
     histories = {model_id: caching.history_or_empty(caching.model_key(model_id)) for model_id in chosen}
-    columns = sorted({c for h in histories.values() for c in h.columns if c != "epoch"})
+    columns, default, missing = charts.curve_choice(histories)
     if not columns:
         st.info("None of these models saved a training history.")
         return
-    metric = st.selectbox("Curve", columns, index=columns.index("val_loss") if "val_loss" in columns else 0,
-                          key="compare_metric")
+    metric = st.selectbox("Curve", columns, index=columns.index(default), key="compare_metric",
+                          help="Trainers record different columns; the default is the one most of these versions "
+                               "share, validation AUC first.")
+    if missing[metric]:
+        st.caption(f"Not drawn: {', '.join(missing[metric])} (no {metric!r} in its training history).")
     st.plotly_chart(charts.compare_curves(histories, metric=metric), key="compare_curves", config=PLOT_CONFIG)
 
 

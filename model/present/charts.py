@@ -62,10 +62,28 @@ def history_metrics(history: pd.DataFrame) -> list[str]:
 
 
 def _epochs(history: pd.DataFrame) -> np.ndarray:
-    # Keras' CSVLogger counts epochs from 0; people count from 1.
-    if "epoch" in history.columns:
-        return history["epoch"].to_numpy() + 1
+    """Epochs counted from 1, as people count: Keras' CSVLogger writes them from 0, the recipe trainer
+    (training.shortcut) from 1; a history's first row tells which (an ensemble's members each start over)."""
+    if "epoch" in history.columns and len(history):
+        epochs = history["epoch"].to_numpy()
+        return epochs + 1 if epochs.min() == 0 else epochs
     return np.arange(1, len(history) + 1)
+
+
+CURVE_PREFERENCE = ("val_auc", "val_loss", "val_accuracy", "loss")
+
+
+def curve_choice(histories: dict[str, pd.DataFrame]) -> tuple[list[str], str | None, dict[str, list[str]]]:
+    """What the Compare page can overlay: every history column (the usual validation ones first), the
+    default (the preferred column recorded by the most models, so versions trained by different
+    trainers still meet on one chart) and, per column, the models whose history lacks it."""
+    have = {m: set(getattr(h, "columns", ())) - {"epoch", "member"} for m, h in histories.items()
+            if h is not None and len(h)}
+    columns = sorted(set().union(*have.values()) if have else set(),
+                     key=lambda c: (CURVE_PREFERENCE.index(c) if c in CURVE_PREFERENCE else len(CURVE_PREFERENCE), c))
+    missing = {c: [m for m in histories if c not in have.get(m, set())] for c in columns}
+    default = min(columns, key=lambda c: (len(missing[c]), columns.index(c))) if columns else None
+    return columns, default, missing
 
 
 def training_curves(history: pd.DataFrame, height: int = 360) -> go.Figure:
