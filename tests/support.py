@@ -45,6 +45,20 @@ def png_bytes(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def write_manifest(folder: Path, rows: list[tuple[str, str, str]], size: int = 72, extra: str = "",
+                   lesions: dict | None = None) -> Path:
+    """A manifest of synthetic films: one (label, patient_id, source) per image, written as PNGs
+    under folder/images; `extra` names further (empty) columns, `lesions` a lesion per label."""
+    lines = ["file,label,patient_id,source" + (f",{extra}" if extra else "")]
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    for i, (label, patient, source) in enumerate(rows):
+        film = synthetic_radiograph(size, seed=i, lesion=(lesions or {}).get(label))
+        (folder / "images" / f"{i}.png").write_bytes(png_bytes(film))
+        lines.append(f"images/{i}.png,{label},{patient},{source}" + ("," * len(extra.split(",")) if extra else ""))
+    (folder / "manifest.csv").write_text("\n".join(lines) + "\n")
+    return folder / "manifest.csv"
+
+
 def tiny_classifier(image_size: int = 32, seed: int = 0):
     """A real architecture from the registry of builders, shrunk to a few thousand weights."""
     import keras

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.support import png_bytes, synthetic_radiograph
+from tests.support import synthetic_radiograph, write_manifest
 from training import crossval
 from training.crossval import held_out_report, held_out_separation, within_source_auc
 
@@ -33,18 +33,10 @@ def fake_lungs(monkeypatch):
 
 @pytest.fixture()
 def manifest(tmp_path):
-    rows = ["file,label,patient_id,source,subtype"]
     plan = [("COVID-19", "cov-a"), ("COVID-19", "cov-b"), ("Normal", "nih"), ("Normal", "teach"),
             ("Pneumonia", "nih"), ("COVID-19", "ieee8023-covid-chestxray"), ("Pneumonia", "ieee8023-covid-chestxray")]
-    for i in range(70):
-        label, source = plan[i % len(plan)]
-        path = tmp_path / "images" / f"{i}.png"
-        path.parent.mkdir(exist_ok=True)
-        lesion = (0.5, 0.3) if label == "COVID-19" else None
-        path.write_bytes(png_bytes(synthetic_radiograph(128, seed=i, lesion=lesion)))
-        rows.append(f"images/{i}.png,{label},p{i},{source},")
-    (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
-    return tmp_path / "manifest.csv"
+    return write_manifest(tmp_path, [(plan[i % 7][0], f"p{i}", plan[i % 7][1]) for i in range(70)], size=128,
+                          extra="subtype", lesions={"COVID-19": (0.5, 0.3)})
 
 
 def test_held_out_report_counts_what_the_model_called_the_images():

@@ -8,7 +8,7 @@ import pytest
 from model.inputs.preprocessing import Preprocessing
 from model.registry import ModelCard, read_card, save_entry
 from model.trust.scope import read_scope
-from tests.support import png_bytes, synthetic_radiograph, write_tiny_entry
+from tests.support import write_manifest, write_tiny_entry
 
 
 @pytest.fixture()
@@ -30,15 +30,8 @@ def registry(tmp_path):
 
 @pytest.fixture()
 def manifest(tmp_path):
-    rows = ["file,label,patient_id,source"]
-    for i in range(60):
-        label, source = [("COVID-19", "site-a"), ("Normal", "site-b"), ("Pneumonia", "site-c")][i % 3]
-        path = tmp_path / "images" / f"{i}.png"
-        path.parent.mkdir(exist_ok=True)
-        path.write_bytes(png_bytes(synthetic_radiograph(72, seed=i)))
-        rows.append(f"images/{i}.png,{label},p{i},{source}")
-    (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
-    return tmp_path / "manifest.csv"
+    kinds = [("COVID-19", "site-a"), ("Normal", "site-b"), ("Pneumonia", "site-c")]
+    return write_manifest(tmp_path, [(kinds[i % 3][0], f"p{i}", kinds[i % 3][1]) for i in range(60)])
 
 
 def test_scope_command_fits_validates_and_stores_the_check(registry, manifest, capsys):

@@ -10,7 +10,7 @@ from model.data import LabelledImage, read_dataset, read_folder, read_manifest
 from model.inputs.preprocessing import Preprocessing
 from model.registry import ModelCard, list_entries, read_card, read_history, read_metrics
 from model.splits import patient_split
-from tests.support import png_bytes, synthetic_radiograph
+from tests.support import png_bytes, synthetic_radiograph, write_manifest
 from training import evaluate, train
 from training.architectures import ARCHITECTURES, build_model
 from training.data import class_weights, load_arrays
@@ -39,15 +39,8 @@ def class_folders(tmp_path):
 
 @pytest.fixture()
 def manifest(tmp_path):
-    rows = ["file,label,patient_id,source,subtype"]
-    for i in range(30):
-        label = ("COVID-19", "Normal", "Pneumonia")[i % 3]
-        path = tmp_path / "images" / f"{i}.png"
-        path.parent.mkdir(exist_ok=True)
-        path.write_bytes(png_bytes(synthetic_radiograph(70, seed=i)))
-        rows.append(f"images/{i}.png,{label},p{i // 2},{'siteA' if i < 15 else 'siteB'},")
-    (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
-    return tmp_path / "manifest.csv"
+    return write_manifest(tmp_path, [(("COVID-19", "Normal", "Pneumonia")[i % 3], f"p{i // 2}",
+                                      "siteA" if i < 15 else "siteB") for i in range(30)], size=70, extra="subtype")
 
 
 def test_folder_layout_maps_names_and_skips_unknown_classes(class_folders):
