@@ -303,3 +303,79 @@ def test_within_source_contrasts_compare_films_only_with_their_own_source():
     assert len(history) == 1 and np.isfinite(history[0]["loss"]) and model.output_shape == (None, 3)
     with pytest.raises(ValueError, match="normal and abnormal"):
         BatchMaker(images[29:], None, labels[29:], sources[29:], recipe, 8, seed=0)
+
+
+def test_style_mixing_swaps_feature_statistics_only_while_training():
+    import tensorflow as tf
+
+    from training.shortcut import style_mix_layer
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(8, 6, 6, 4)) * rng.uniform(0.5, 3, size=(8, 1, 1, 4))
+                    + rng.uniform(-2, 2, size=(8, 1, 1, 4)), tf.float32)
+    layer = style_mix_layer(1.0)
+    np.testing.assert_array_equal(layer(x, training=False).numpy(), x.numpy())
+    tf.random.set_seed(1)
+    y = layer(x, training=True).numpy()
+
+    def pattern(a):
+        return (a - a.mean(axis=(1, 2), keepdims=True)) / a.std(axis=(1, 2), keepdims=True)
+
+    assert not np.allclose(y.mean(axis=(1, 2)), x.numpy().mean(axis=(1, 2)), atol=1e-3)  # statistics changed
+    np.testing.assert_allclose(pattern(y), pattern(x.numpy()), atol=1e-3)                 # the content did not
+    np.testing.assert_array_equal(style_mix_layer(0.0)(x, training=True).numpy(), x.numpy())
+
+
+def test_style_mixing_trains_the_plain_model_through_shared_layers():
+    import keras
+
+    from training.architectures import build_model
+    from training.shortcut import with_style_mix
+
+    model, _ = build_model("compact_cnn", 32, 1, 3)
+    trainer = with_style_mix(model, 0.5)
+    assert [layer.name for layer in trainer.layers if "style_mix" in layer.name] == [
+        "style_mix_block1_drop", "style_mix_block2_drop"]
+    assert {id(w) for w in trainer.trainable_weights} == {id(w) for w in model.trainable_weights}
+    x = np.random.default_rng(0).random((4, 32, 32, 1)).astype(np.float32)
+    np.testing.assert_allclose(trainer.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    resnet, _ = build_model("small_resnet", 32, 1, 3)
+    with pytest.raises(ValueError, match="layers"):
+        with_style_mix(resnet, 0.5)
+    assert isinstance(model, keras.Model) and not any("style_mix" in layer.name for layer in model.layers)
+
+
+def test_random_convolutions_change_texture_not_shape_and_are_reproducible():
+    import tensorflow as tf
+
+    from training.shortcut import random_convolution
+
+    images = tf.constant(np.random.default_rng(0).random((3, 24, 24, 1)), tf.float32)
+    seed = tf.constant([5, 36], tf.int64)
+    out = random_convolution(images, seed, 1.0).numpy()
+    assert out.shape == (3, 24, 24, 1) and out.min() >= 0.0 and out.max() <= 1.0 + 1e-6
+    np.testing.assert_array_equal(out, random_convolution(images, seed, 1.0).numpy())
+    changed = [not np.allclose(random_convolution(images, tf.constant([s, 7 * s + 1], tf.int64), 1.0).numpy(),
+                               images.numpy(), atol=1e-3) for s in range(1, 9)]
+    assert sum(changed) >= 5  # a 1x1 filter with a positive weight only rescales: at most that draw is unchanged
+    np.testing.assert_array_equal(random_convolution(images, seed, 0.0).numpy(), images.numpy())
+
+
+def test_a_recipe_with_style_mixing_and_random_convolutions_ships_a_plain_model(tmp_path):
+    import keras
+
+    rng = np.random.default_rng(0)
+    n = 24
+    data = {"images": rng.random((n, 32, 32, 1)).astype(np.float16), "masks": None,
+            "labels": np.array([0, 1, 2] * (n // 3)), "sources": np.array(["a", "b"] * (n // 2))}
+    recipe = Recipe("source_label", style_mix=0.5, rand_conv=0.5)
+    assert recipe.name() == "balanced+stylemix0.5+randconv0.5"
+    assert {"style_mix", "rand_conv"} <= set(recipe.to_dict()) and "style_mix" not in Recipe().to_dict()
+    model, history, _ = train_recipe("compact_cnn", 32, data, data, recipe, epochs=2, batch_size=8,
+                                     steps_per_epoch=2, log=lambda line: None)
+    assert len(history) == 2 and not any("style_mix" in layer.name for layer in model.layers)
+    model.save(tmp_path / "m.keras")
+    assert keras.saving.load_model(tmp_path / "m.keras", compile=False, safe_mode=True).output_shape == (None, 3)
+    with pytest.raises(ValueError, match="choose one"):
+        train_recipe("compact_cnn", 32, data, data, Recipe(style_mix=0.5, dann=0.3), epochs=1, batch_size=8,
+                     steps_per_epoch=1, log=lambda line: None)

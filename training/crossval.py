@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "halving only then (a noisy score can otherwise freeze the weights of a lucky first epoch)")
     p.add_argument("--amplitude-mix", type=float, default=0.0,
                    help="probability of giving an image the low-frequency Fourier amplitude of another source's image")
+    p.add_argument("--style-mix", type=float, default=0.0, metavar="P",
+                   help="probability a batch mixes early feature statistics across films (MixStyle; compact_cnn)")
+    p.add_argument("--rand-conv", type=float, default=0.0, metavar="P",
+                   help="probability a batch passes through a random convolution (RandConv)")
     p.add_argument("--dann", type=float, default=0.0, help="weight of a gradient-reversed source head (0: off)")
     p.add_argument("--probe-per-source", type=int, default=200)
     p.add_argument("--out", type=Path, required=True, help="folder for results.json, history.csv and model.keras")
@@ -277,7 +281,8 @@ def main(argv=None) -> int:
         raise SystemExit("--lung-equalize needs --lung-mask")
     recipe = Recipe(balance=args.balance, photometric=args.photometric, lung_mask=args.lung_mask, mix=args.mix,
                     dann=args.dann, lung_equalize=args.lung_equalize, amplitude_mix=args.amplitude_mix,
-                    select=args.select, contrasts=args.contrasts, select_after=args.select_after)
+                    select=args.select, contrasts=args.contrasts, select_after=args.select_after,
+                    style_mix=args.style_mix, rand_conv=args.rand_conv)
     records = [r for r in read_dataset(args.data) if r.label in CLASS_LABELS]
     if args.limit:
         records = list(np.random.default_rng(args.seed).permutation(np.array(records, dtype=object))[:args.limit])
@@ -368,7 +373,10 @@ def main(argv=None) -> int:
                         + ("; photometric: histogram matching to other sources, blur/sharpen, JPEG re-compression, "
                            "noise, down-and-up sampling" if recipe.photometric else "")
                         + (f"; Fourier amplitude mixing with another source (p={recipe.amplitude_mix:g})"
-                           if recipe.amplitude_mix else ""),
+                           if recipe.amplitude_mix else "")
+                        + (f"; random convolutions (p={recipe.rand_conv:g})" if recipe.rand_conv else "")
+                        + (f"; feature-statistics mixing after the first two stages (p={recipe.style_mix:g})"
+                           if recipe.style_mix else ""),
                         "within_source_covid_vs_pneumonia": results["within_source_covid_vs_pneumonia"]})
         notes = SHORTCUT_NOTE.format(crop=prep.border_crop) + LUNG_CROP_NOTE.format(
             lung_model=prep.lung_model, margin=prep.lung_margin)

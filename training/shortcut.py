@@ -34,6 +34,8 @@ class Recipe:
     select: str = "macro_auc"     # checkpoint choice: validation macro AUC, or "within_source" (mean per-source AUC)
     contrasts: str = "all"        # "within_source": learn normal/abnormal and COVID-19/Pneumonia only inside sources
     select_after: int = 0         # burn-in: epochs before this one are never kept, nor count towards patience
+    style_mix: float = 0.0        # probability a batch mixes early feature statistics across films (MixStyle)
+    rand_conv: float = 0.0        # probability a batch passes through a random convolution (RandConv)
 
     def name(self) -> str:
         parts = ["balanced" if self.balance == "source_label" else "label-balanced"]
@@ -46,11 +48,14 @@ class Recipe:
         parts += ["select-within"] if self.select == "within_source" else []
         parts += ["within-source-contrasts"] if self.contrasts == "within_source" else []
         parts += [f"after{self.select_after}"] if self.select_after else []
+        parts += [f"stylemix{self.style_mix:g}"] if self.style_mix else []
+        parts += [f"randconv{self.rand_conv:g}"] if self.rand_conv else []
         return "+".join(parts)
 
     def to_dict(self) -> dict:
         values = asdict(self)
-        for added_later in ("lung_equalize", "amplitude_mix", "select_after"):  # earlier runs' recipes compare equal
+        # Options added later are left out when off, so earlier runs' recipes compare equal.
+        for added_later in ("lung_equalize", "amplitude_mix", "select_after", "style_mix", "rand_conv"):
             if not values[added_later]:
                 del values[added_later]
         if values["select"] == "macro_auc":
@@ -274,6 +279,78 @@ def gradient_reversal_layer():
     return GradientReversal(name="gradient_reversal")
 
 
+# ---------------------------------------------------------------- feature-style mixing and random convolutions
+
+STYLE_MIX_AFTER = ("block1_drop", "block2_drop")  # compact_cnn: after the first two stages, as MixStyle advises
+
+
+def style_mix_layer(probability: float, alpha: float = 0.1, name: str = "style_mix"):
+    """MixStyle (Zhou et al., ICLR 2021), training only: with `probability` per batch, each film's
+    channel-wise feature mean and standard deviation are replaced by a Beta(alpha, alpha) mix of its
+    own and another film's (source-balanced batches make that mostly a film of another source), so
+    the layers after it cannot rely on a source's contrast and texture statistics. Identity at inference."""
+    import keras
+    import tensorflow as tf
+
+    class StyleMix(keras.layers.Layer):
+        def call(self, x, training=None):
+            if not training:
+                return x
+            batch = tf.shape(x)[0]
+            mean = tf.stop_gradient(tf.reduce_mean(x, axis=[1, 2], keepdims=True))
+            sd = tf.stop_gradient(tf.sqrt(tf.math.reduce_variance(x, axis=[1, 2], keepdims=True) + 1e-6))
+            a, b = tf.random.gamma([batch, 1, 1, 1], alpha), tf.random.gamma([batch, 1, 1, 1], alpha)
+            lam = a / (a + b + 1e-12)
+            other = tf.random.shuffle(tf.range(batch))
+            mixed_mean = lam * mean + (1.0 - lam) * tf.gather(mean, other)
+            mixed_sd = lam * sd + (1.0 - lam) * tf.gather(sd, other)
+            mixed = (x - mean) / sd * mixed_sd + mixed_mean
+            use = tf.cast(tf.random.uniform([]) < probability, x.dtype)
+            return use * mixed + (1.0 - use) * x
+
+    return StyleMix(name=name)
+
+
+def with_style_mix(model, probability: float, after: tuple[str, ...] = STYLE_MIX_AFTER):
+    """A training graph over the model's own layers (shared weights) with style mixing inserted after
+    the named layers; the model itself stays plain. Needs a chain of single-input layers (compact_cnn)."""
+    import keras
+
+    names = [layer.name for layer in model.layers]
+    if any(name not in names for name in after):
+        raise ValueError(f"style mixing needs the layers {after}; this architecture has no such chain")
+    x = model.inputs[0]
+    for layer in model.layers[1:]:
+        if isinstance(layer.input, list):
+            raise ValueError("style mixing needs a plain chain of layers (compact_cnn), not a branching network")
+        x = layer(x)
+        if layer.name in after:
+            x = style_mix_layer(probability, name=f"style_mix_{layer.name}")(x)
+    return keras.Model(model.inputs[0], x, name=f"{model.name}_style_mix")
+
+
+def random_convolution(images, seed, probability: float):
+    """RandConv (Xu et al., ICLR 2021), training only: with `probability` per batch, the films pass
+    through one random k x k filter (k in 1, 3, 5, 7; weights N(0, 1/k^2)) blended with the original
+    by a random share, then rescaled to [0, 1] per film: new textures and local contrasts, same shapes,
+    so sharpening, smoothing and grain of a source stop being a cue. images: (B, S, S, 1) in [0, 1]."""
+    import tensorflow as tf
+
+    k = tf.gather(tf.constant([1, 3, 5, 7]), tf.random.stateless_uniform([], seed, 0, 4, dtype=tf.int32))
+    grid = tf.abs(tf.range(7) - 3)
+    window = tf.cast(grid[:, None] <= (k - 1) // 2, tf.float32) * tf.cast(grid[None, :] <= (k - 1) // 2, tf.float32)
+    kf = tf.cast(k, tf.float32)
+    kernel = tf.random.stateless_normal([7, 7], seed + 1, stddev=1.0 / kf) * window
+    filtered = tf.nn.conv2d(images, kernel[:, :, None, None], strides=1, padding="SAME")
+    share = tf.random.stateless_uniform([], seed + 2, 0.0, 1.0)
+    out = share * images + (1.0 - share) * filtered
+    low = tf.reduce_min(out, axis=[1, 2, 3], keepdims=True)
+    high = tf.reduce_max(out, axis=[1, 2, 3], keepdims=True)
+    out = (out - low) / tf.maximum(high - low, 1e-6)
+    use = tf.random.stateless_uniform([], seed + 3) < probability
+    return tf.where(use, out, images)
+
+
 # ---------------------------------------------------------------- training
 
 def _macro_auc(labels, probabilities, k):
@@ -323,6 +400,8 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
     from training.architectures import build_model
     from training.data import _exposure_jitter, augmenter
 
+    if recipe.dann and recipe.style_mix:
+        raise ValueError("style mixing and the adversarial head are separate training graphs: choose one")
     keras.utils.set_random_seed(seed)
     model, explain = build_model(arch, image_size, 1, num_classes)
     maker = BatchMaker(train["images"], train.get("masks"), train["labels"], train["sources"], recipe, batch_size, seed)
@@ -346,8 +425,9 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
                               keras.losses.SparseCategoricalCrossentropy(from_logits=True)],
                         loss_weights=[1.0, recipe.dann])
     else:
-        grl, trainer = None, model
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=classification_loss)
+        grl = None
+        trainer = with_style_mix(model, recipe.style_mix) if recipe.style_mix else model
+        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=classification_loss)
 
     width = num_classes + (2 if maker.contrast is not None else 0)
 
@@ -368,6 +448,8 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
         x, y, src = batch
         x = augment(x, training=True)
         inside = tf.cast(x > 0, tf.float32)  # masked images: geometric augmentation moved the mask along
+        if recipe.rand_conv:
+            x = random_convolution(x, s + 11, recipe.rand_conv)
         x = _exposure_jitter(x, s)
         if recipe.lung_mask:  # keep the outside exactly zero, as at serving
             x = x * inside
