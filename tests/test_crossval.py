@@ -91,6 +91,20 @@ def test_held_out_run_reports_each_source_alone(manifest, tmp_path, fake_lungs):
     assert pair["n"] == {"COVID-19": 10, "Normal": 10} and 0.0 <= pair["best_both"] <= 1.0
 
 
+def test_watching_the_held_out_sources_logs_them_per_epoch_and_selects_nothing(manifest, tmp_path, fake_lungs):
+    out = tmp_path / "run"
+    assert crossval.main(["--data", str(manifest), "--hold-out-source", "teach", "cov-b", "--image-size", "32",
+                          "--epochs", "1", "--batch-size", "8", "--lung-mask", "--watch-held-out", "--out", str(out),
+                          "--cache-dir", str(tmp_path / "cache"), "--probe-per-source", "10"]) == 0
+    res = json.loads((out / "results.json").read_text())
+    (epoch,) = res["history"]  # one epoch: the watched model is the kept model, so the figures must agree
+    pair = res["held_out_separation"]["COVID-19 vs Normal"]
+    assert epoch["watch_covid_vs_normal_auc"] == pytest.approx(pair["auc"], abs=1e-6)
+    assert epoch["watch_covid_vs_normal_best_both"] == pytest.approx(pair["best_both"], abs=1e-6)
+    assert epoch["watch_teach_called_right"] == pytest.approx(res["held_out"]["teach"]["recall"]["Normal"])
+    assert epoch["watch_cov-b_called_right"] == pytest.approx(res["held_out"]["cov-b"]["recall"]["COVID-19"])
+
+
 def test_a_registered_recipe_masks_at_serving_and_names_its_manifest(manifest, tmp_path, fake_lungs):
     from model.classifier import Classifier
     from model.registry import read_card, read_metrics

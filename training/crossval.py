@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rand-conv", type=float, default=0.0, metavar="P",
                    help="probability a batch passes through a random convolution (RandConv)")
     p.add_argument("--dann", type=float, default=0.0, help="weight of a gradient-reversed source head (0: off)")
+    p.add_argument("--watch-held-out", action="store_true",
+                   help="diagnostic: score the held-out sources after every epoch and write the figures into the "
+                        "run's history (watch_*); they never choose the checkpoint or stop training")
     p.add_argument("--probe-per-source", type=int, default=200)
     p.add_argument("--out", type=Path, required=True, help="folder for results.json, history.csv and model.keras")
     p.add_argument("--register", default=None, metavar="MODEL_ID", help="write a registry entry (no held-out source)")
@@ -212,6 +215,30 @@ def run_figures(records, sets: dict, probabilities: dict, log=print) -> dict:
     return out
 
 
+def held_out_watch(records, images, masks, sets: dict, prep):
+    """A `train_recipe` watch for diagnostics: after each epoch, the held-out separation (AUC and
+    best share of both) and each held-out source's share called its own label. It shows when in
+    training the model learns the sources rather than the findings; it must never select anything."""
+    held_sets = [name for name in sets if name.startswith("held:")]
+    index = np.concatenate([sets[name] for name in held_sets]).astype(int)
+    held = _subset(records, images, masks, index)
+    x = lung_inputs(held["images"], held["masks"], prep.lung_mask, prep.lung_equalize)
+
+    def watch(model) -> dict:
+        probabilities = model.predict(x, batch_size=64, verbose=0)
+        row = {}
+        for pair, figures in held_out_separation(held["labels"], probabilities).items():
+            key = pair.replace("-19", "").replace(" vs ", "_vs_").lower()
+            row[f"watch_{key}_auc"], row[f"watch_{key}_best_both"] = figures["auc"], figures["best_both"]
+        called = probabilities.argmax(axis=1)
+        for source in sorted(set(held["sources"].tolist())):
+            here = held["sources"] == source
+            row[f"watch_{source}_called_right"] = float(np.mean(called[here] == held["labels"][here]))
+        return row
+
+    return watch
+
+
 def _subset(records, images, masks, idx):
     return {"images": images[idx], "masks": None if masks is None else masks[idx],
             "labels": np.array([CLASS_LABELS.index(records[i].label) for i in idx], int),
@@ -310,10 +337,12 @@ def main(argv=None) -> int:
         print(line, flush=True)
         log_lines.append(line)
 
+    sets = scoring_sets(records, ok, idx, held)
+    watch = held_out_watch(records, images, masks, sets, prep) if args.watch_held_out and held else None
     model, history, explain = train_recipe(args.arch, args.image_size, data["train"], data["validation"], recipe,
                                            epochs=args.epochs, batch_size=args.batch_size,
                                            learning_rate=args.learning_rate, patience=args.patience,
-                                           seed=args.seed, log=log)
+                                           seed=args.seed, log=log, watch=watch)
     train_time = time.time() - started
     # Kept beside results.json (runs/ is not committed) so held-out models can be re-scored or averaged later.
     model.save(args.out / "model.keras")
@@ -325,7 +354,6 @@ def main(argv=None) -> int:
                "held_out_sources": sorted(held), "train_images": len(idx["train"]),
                "train_wall_time_s": round(train_time, 1)}
 
-    sets = scoring_sets(records, ok, idx, held)
     probabilities = {name: _predict(model, _subset(records, images, masks, sel), prep)[0] for name, sel in sets.items()}
     results.update(run_figures(records, sets, probabilities, log))
     # The full internal test report (with per-source figures) goes into a registered entry's metrics.

@@ -388,8 +388,11 @@ def within_source_score(labels: np.ndarray, probabilities: np.ndarray, sources: 
 
 def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Recipe, epochs: int = 15,
                  batch_size: int = 32, learning_rate: float = 1e-3, patience: int = 6, seed: int = 42,
-                 num_classes: int = 3, steps_per_epoch: int | None = None, log=print):
+                 num_classes: int = 3, steps_per_epoch: int | None = None, log=print, watch=None):
     """Fit a classifier for a recipe; returns (best-on-validation model, history rows, explain layer).
+
+    watch: optional diagnostic, called with the model after every epoch; the figures it returns are
+    added to that epoch's history row and never influence the checkpoint choice or early stopping.
 
     train / val: dicts with "images" (N,S,S,1) [0,1], "masks" (N,S,S) or None, "labels" (N,) ints,
     "sources" (N,) strings. Validation images are masked like serving images when the recipe masks.
@@ -484,6 +487,8 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
                 auc = auc if within is None else within
             if recipe.dann:
                 row["source_loss"] = float(logs.get("dann_source_loss", np.nan))
+            if watch is not None:
+                row.update(watch(model))
             history.append(row)
             log(f"epoch {epoch + 1}/{epochs} " + " ".join(
                 f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items() if k != "epoch"))
