@@ -379,3 +379,24 @@ def test_a_recipe_with_style_mixing_and_random_convolutions_ships_a_plain_model(
     with pytest.raises(ValueError, match="choose one"):
         train_recipe("compact_cnn", 32, data, data, Recipe(style_mix=0.5, dann=0.3), epochs=1, batch_size=8,
                      steps_per_epoch=1, log=lambda line: None)
+
+
+def test_weight_averaging_ships_the_mean_of_the_epochs_from_the_named_one_on():
+    rng = np.random.default_rng(0)
+    n = 24
+    data = {"images": rng.random((n, 32, 32, 1)).astype(np.float16), "masks": None,
+            "labels": np.array([0, 1, 2] * (n // 3)), "sources": np.array(["a", "b"] * (n // 2))}
+    snapshots = []
+
+    def watch(model):  # what the weights were at the end of each epoch
+        snapshots.append([w.copy() for w in model.get_weights()])
+        return {}
+
+    recipe = Recipe("source_label", average_from=2)
+    assert recipe.name() == "balanced+average-from2" and "average_from" not in Recipe().to_dict()
+    model, history, _ = train_recipe("compact_cnn", 32, data, data, recipe, epochs=4, batch_size=8, steps_per_epoch=2,
+                                     patience=10, log=lambda line: None, watch=watch)
+    assert len(snapshots) == 4 and [row.get("averaged_epochs") for row in history] == [None, 1, 2, 3]
+    for kept, *epochs in zip(model.get_weights(), *snapshots[1:]):  # epochs 2, 3 and 4
+        np.testing.assert_allclose(kept, np.mean(epochs, axis=0), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(model.get_weights()[0], snapshots[-1][0])  # not simply the last epoch

@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="probability a batch mixes early feature statistics across films (MixStyle; compact_cnn)")
     p.add_argument("--rand-conv", type=float, default=0.0, metavar="P",
                    help="probability a batch passes through a random convolution (RandConv)")
+    p.add_argument("--average-from", type=int, default=0, metavar="EPOCH",
+                   help="ship the mean of the weights of every epoch from EPOCH to the end of training (stochastic "
+                        "weight averaging, as SWAD does for domain generalisation) instead of the best checkpoint")
     p.add_argument("--dann", type=float, default=0.0, help="weight of a gradient-reversed source head (0: off)")
     p.add_argument("--watch-held-out", action="store_true",
                    help="diagnostic: score the held-out sources after every epoch and write the figures into the "
@@ -309,7 +312,7 @@ def main(argv=None) -> int:
     recipe = Recipe(balance=args.balance, photometric=args.photometric, lung_mask=args.lung_mask, mix=args.mix,
                     dann=args.dann, lung_equalize=args.lung_equalize, amplitude_mix=args.amplitude_mix,
                     select=args.select, contrasts=args.contrasts, select_after=args.select_after,
-                    style_mix=args.style_mix, rand_conv=args.rand_conv)
+                    style_mix=args.style_mix, rand_conv=args.rand_conv, average_from=args.average_from)
     records = [r for r in read_dataset(args.data) if r.label in CLASS_LABELS]
     if args.limit:
         records = list(np.random.default_rng(args.seed).permutation(np.array(records, dtype=object))[:args.limit])
@@ -403,6 +406,8 @@ def main(argv=None) -> int:
                         + (f"; Fourier amplitude mixing with another source (p={recipe.amplitude_mix:g})"
                            if recipe.amplitude_mix else "")
                         + (f"; random convolutions (p={recipe.rand_conv:g})" if recipe.rand_conv else "")
+                        + (f"; weights averaged over the epochs from {recipe.average_from} on"
+                           if recipe.average_from else "")
                         + (f"; feature-statistics mixing after the first two stages (p={recipe.style_mix:g})"
                            if recipe.style_mix else ""),
                         "within_source_covid_vs_pneumonia": results["within_source_covid_vs_pneumonia"]})

@@ -36,6 +36,7 @@ class Recipe:
     select_after: int = 0         # burn-in: epochs before this one are never kept, nor count towards patience
     style_mix: float = 0.0        # probability a batch mixes early feature statistics across films (MixStyle)
     rand_conv: float = 0.0        # probability a batch passes through a random convolution (RandConv)
+    average_from: int = 0         # ship the mean of the weights of every epoch from this one on (SWA/SWAD), not the best
 
     def name(self) -> str:
         parts = ["balanced" if self.balance == "source_label" else "label-balanced"]
@@ -50,12 +51,14 @@ class Recipe:
         parts += [f"after{self.select_after}"] if self.select_after else []
         parts += [f"stylemix{self.style_mix:g}"] if self.style_mix else []
         parts += [f"randconv{self.rand_conv:g}"] if self.rand_conv else []
+        parts += [f"average-from{self.average_from}"] if self.average_from else []
         return "+".join(parts)
 
     def to_dict(self) -> dict:
         values = asdict(self)
         # Options added later are left out when off, so earlier runs' recipes compare equal.
-        for added_later in ("lung_equalize", "amplitude_mix", "select_after", "style_mix", "rand_conv"):
+        for added_later in ("lung_equalize", "amplitude_mix", "select_after", "style_mix", "rand_conv",
+                            "average_from"):
             if not values[added_later]:
                 del values[added_later]
         if values["select"] == "macro_auc":
@@ -461,7 +464,8 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
     ds = tf.data.Dataset.zip((ds, counter)).map(aug, num_parallel_calls=2).prefetch(4)
 
     x_val = lung_inputs(val["images"], val.get("masks"), recipe.lung_mask, recipe.lung_equalize)
-    state = {"best": None, "best_auc": -1.0, "waited": 0, "lr": learning_rate, "t0": time.time()}
+    state = {"best": None, "best_auc": -1.0, "waited": 0, "lr": learning_rate, "t0": time.time(),
+             "sum": None, "averaged": 0}
     history = []
 
     class Monitor(keras.callbacks.Callback):
@@ -489,6 +493,12 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
                 row["source_loss"] = float(logs.get("dann_source_loss", np.nan))
             if watch is not None:
                 row.update(watch(model))
+            if recipe.average_from and epoch + 1 >= recipe.average_from:
+                weights = model.get_weights()
+                state["sum"] = ([w.astype(np.float64) for w in weights] if state["sum"] is None
+                                else [a + w for a, w in zip(state["sum"], weights)])
+                state["averaged"] += 1
+                row["averaged_epochs"] = state["averaged"]
             history.append(row)
             log(f"epoch {epoch + 1}/{epochs} " + " ".join(
                 f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items() if k != "epoch"))
@@ -505,6 +515,9 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
                 trainer.stop_training = True
 
     trainer.fit(ds, steps_per_epoch=steps, epochs=epochs, verbose=0, callbacks=[Monitor()])
-    if state["best"] is not None:  # None only when training ended inside the burn-in: keep the last weights
+    if state["averaged"]:  # weight averaging: the mean over the epochs from `average_from` on, not the best
+        model.set_weights([(total / state["averaged"]).astype(w.dtype)
+                           for total, w in zip(state["sum"], model.get_weights())])
+    elif state["best"] is not None:  # None only when training ended inside the burn-in: keep the last weights
         model.set_weights(state["best"])
     return model, history, explain
