@@ -103,6 +103,16 @@ def test_watching_the_held_out_sources_logs_them_per_epoch_and_selects_nothing(m
     assert epoch["watch_covid_vs_normal_best_both"] == pytest.approx(pair["best_both"], abs=1e-6)
     assert epoch["watch_teach_called_right"] == pytest.approx(res["held_out"]["teach"]["recall"]["Normal"])
     assert epoch["watch_cov-b_called_right"] == pytest.approx(res["held_out"]["cov-b"]["recall"]["COVID-19"])
+    # The card's trajectory comes from the first watched run among the results files.
+    unwatched = tmp_path / "plain.json"
+    unwatched.write_text(json.dumps({**res, "history": [{"epoch": 1, "val_auc": 0.5}]}))
+    assert crossval.held_out_trajectory([unwatched]) is None
+    recorded = crossval.held_out_trajectory([unwatched, out / "results.json"])
+    assert recorded["run"] == str(out / "results.json") and recorded["trained_without"] == ["cov-b", "teach"]
+    (first,) = recorded["epochs"]
+    assert first["separation"]["COVID-19 vs Normal"]["auc"] == epoch["watch_covid_vs_normal_auc"]
+    assert first["called_right"] == {"cov-b": epoch["watch_cov-b_called_right"],
+                                     "teach": epoch["watch_teach_called_right"]}
 
 
 def test_a_registered_recipe_masks_at_serving_and_names_its_manifest(manifest, tmp_path, fake_lungs):

@@ -5,7 +5,14 @@ from pathlib import Path
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from model.present.shortcut import held_out_table, source_probe_mean, source_probe_table
+from model.present.charts import trajectory_figure
+from model.present.shortcut import (
+    held_out_table,
+    source_probe_mean,
+    source_probe_table,
+    trajectory_frame,
+    trajectory_sentence,
+)
 
 PROBE = {"per_class": {"Normal": {"sources": ["nih", "teach"], "n": {"nih": 30, "teach": 20},
                                   "balanced_accuracy": 0.9, "chance": 0.5},
@@ -27,6 +34,32 @@ def test_tables_carry_the_figures_and_are_empty_without_them():
     held = held_out_table({"held_out_source": repeated})
     assert held.loc[0, "runs"] == 3 and held.loc[0, "range"] == "30%–85%"
     assert source_probe_table({}).empty and held_out_table({}).empty and source_probe_mean({}) is None
+
+
+def trajectory(separations, val_aucs) -> dict:
+    """A card's held_out_trajectory with the given per-epoch separation and validation AUCs."""
+    return {"run": "r.json", "trained_without": ["teach", "cov-b"], "epochs": [
+        {"epoch": i + 1, "val_auc": v, "separation": {"COVID-19 vs Normal": {"auc": a, "best_both": a - 0.05}},
+         "called_right": {"teach": 0.5, "cov-b": 0.4}} for i, (a, v) in enumerate(zip(separations, val_aucs))]}
+
+
+def test_the_trajectory_says_when_the_unseen_separation_peaked_and_where_it_ended():
+    frame = trajectory_frame({"held_out_trajectory": trajectory([0.70, 0.78, 0.74, 0.66], [0.65, 0.72, 0.80, 0.84])})
+    assert list(frame.columns) == ["epoch", "internal validation AUC", "unseen COVID-19 vs Normal AUC",
+                                   "teach called right", "cov-b called right"]
+    sentence = trajectory_sentence(frame)
+    assert sentence.startswith("Unseen COVID-19 vs Normal separation peaked at 0.78 in epoch 2 (internal "
+                               "validation AUC 0.72 then); in the last epoch it was 0.66 with internal validation "
+                               "AUC 0.84.")
+    assert "do not carry over" in sentence and "best internal validation AUC came" not in sentence  # last = best
+    # Rising together: no claim about the sources; the best internal epoch named when it is not the last.
+    steady = trajectory_sentence(trajectory_frame({"held_out_trajectory": trajectory([0.6, 0.7, 0.72],
+                                                                                     [0.7, 0.85, 0.8])}))
+    assert "do not carry over" not in steady and "best internal validation AUC came in epoch 2" in steady
+    figure = trajectory_figure(frame)
+    assert [t.name for t in figure.data] == list(frame.columns[1:])
+    assert trajectory_frame({}).empty and trajectory_sentence(trajectory_frame({})) is None
+    assert not trajectory_figure(trajectory_frame({})).data
 
 
 def performance_page(registry, monkeypatch, metrics=None, card=None, training=None) -> AppTest:
@@ -59,6 +92,15 @@ def test_performance_page_shows_the_source_probe_and_held_out_sources(tmp_path, 
                and "at most 66% of both" in m.value for m in at.markdown)
     assert any(m.label.startswith("Mean balanced accuracy") and m.value == "65.0%" for m in at.metric)
     assert not any("Triage on the test split" in h.value for h in at.subheader)  # no scope check: no section
+    assert not any("During training" in m.value for m in at.markdown)  # no watched run: no chart
+
+
+def test_performance_page_shows_a_watched_runs_trajectory(tmp_path, monkeypatch):
+    at = performance_page(tmp_path, monkeypatch, training={
+        "held_out_source": HELD, "held_out_trajectory": trajectory([0.70, 0.78, 0.66], [0.65, 0.72, 0.84])})
+    assert any("During training: the internal figure against unseen sources" in m.value for m in at.markdown)
+    assert any(c.value.startswith("Unseen COVID-19 vs Normal separation peaked at 0.78 in epoch 2")
+               and "trained without teach, cov-b" in c.value for c in at.caption)
 
 
 def test_performance_page_shows_the_triage_of_the_test_split(tmp_path, monkeypatch):

@@ -174,6 +174,33 @@ def held_out_block(paths, recipe: dict | None = None) -> dict:
     return held_out
 
 
+def held_out_trajectory(paths) -> dict | None:
+    """The card's `training.held_out_trajectory`: from the first results file whose history was
+    watched (`--watch-held-out`), per epoch the internal validation AUC beside the held-out figures
+    (separation of each pair of classes, share of each source called right). It shows when in
+    training a recipe learns the sources rather than the findings. None when no run was watched."""
+    for path in paths:
+        other = json.loads(Path(path).read_text(encoding="utf-8"))
+        rows = [row for row in other.get("history") or [] if any(k.startswith("watch_") for k in row)]
+        if not rows:
+            continue
+        sources = other.get("held_out_sources") or []
+        pairs = list(other.get("held_out_separation") or {})
+        epochs = []
+        for row in rows:
+            entry = {"epoch": row["epoch"], "val_auc": row.get("val_auc"), "separation": {}, "called_right": {}}
+            for pair in pairs:
+                key = pair.replace("-19", "").replace(" vs ", "_vs_").lower()
+                entry["separation"][pair] = {"auc": row.get(f"watch_{key}_auc"),
+                                             "best_both": row.get(f"watch_{key}_best_both")}
+            for source in sources:
+                entry["called_right"][source] = row.get(f"watch_{source}_called_right")
+            epochs.append(entry)
+        return {"run": str(path), "recipe": other.get("recipe_name"), "trained_without": sources,
+                "image_size": other.get("image_size"), "epochs": epochs}
+    return None
+
+
 def scoring_sets(records, ok, idx: dict, held) -> dict:
     """Indices a run is scored on: each held-out source alone ("held:SOURCE"), the internal test
     split ("test") and the within-source collection's validation + test images ("within"; the test
@@ -400,6 +427,8 @@ def main(argv=None) -> int:
                         "sources": sorted({r.source for r in named["train"]}), "skipped_images": int((~ok).sum()),
                         "wall_time_s": round(train_time, 1), "command": results["command"],
                         "held_out_source": held_out,
+                        **({"held_out_trajectory": trajectory}
+                           if (trajectory := held_out_trajectory(args.held_out_results or [])) else {}),
                         "augmentation": "rotation +-11 deg, shift +-6%, zoom -12..+8%, gamma, contrast, noise; no flips"
                         + ("; photometric: histogram matching to other sources, blur/sharpen, JPEG re-compression, "
                            "noise, down-and-up sampling" if recipe.photometric else "")

@@ -8,7 +8,7 @@ source out is listed under "repeats" with its recall, so the run-to-run spread o
 shown beside the headline (Performance and Compare pages). Use it to add repeats made after the
 entry was registered (`training.crossval --register ... --held-out-results` does the same at
 registration). Only the card's `training.held_out_source` and the same block of `metrics.json`
-change.
+change, plus `training.held_out_trajectory` when one of the runs was watched (`--watch-held-out`).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from training.crossval import held_out_block
+from training.crossval import held_out_block, held_out_trajectory
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,10 +38,13 @@ def main(argv=None) -> int:
         card = read_card(args.model, root)
         metrics = read_metrics(args.model, root)
         block = held_out_block(args.results, (card.training or {}).get("recipe"))
+        trajectory = held_out_trajectory(args.results)
     except (RegistryError, OSError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     card.training = {**(card.training or {}), "held_out_source": block}
+    if trajectory is not None:  # a watched run (--watch-held-out) among the results: its per-epoch figures
+        card.training["held_out_trajectory"] = trajectory
     write_json(entry_dir(args.model, root) / "card.json", card.to_dict())
     write_json(entry_dir(args.model, root) / "metrics.json", {**metrics, "held_out_source": block})
     for source, figures in block.items():

@@ -138,6 +138,21 @@ def shortcut_section(card, report: dict) -> None:
                        "run to run, so one run's figure is not a precise measure).")
             for row in shortcut.held_out_separation(card.training):
                 st.markdown(shortcut.separation_sentence(row))
+    trajectory_section(card)
+
+
+def trajectory_section(card) -> None:
+    """When in training the recipe learns the sources: a watched held-out run, epoch by epoch."""
+    frame = shortcut.trajectory_frame(card.training)
+    if frame.empty:
+        return
+    run = card.training["held_out_trajectory"]
+    st.markdown("**During training: the internal figure against unseen sources**")
+    st.plotly_chart(charts.trajectory_figure(frame), key="trajectory", config=PLOT_CONFIG)
+    sentence = shortcut.trajectory_sentence(frame)
+    st.caption((sentence + " " if sentence else "") + "One held-out run of this version's recipe (trained without "
+               f"{', '.join(run.get('trained_without') or [])}), scored on the unseen films after every epoch for "
+               "this chart only; those figures never chose an epoch. Run-to-run noise is large (see the range above).")
 
 
 def triage_section(card) -> None:

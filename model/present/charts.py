@@ -126,6 +126,28 @@ def compare_curves(histories: dict[str, pd.DataFrame], metric: str = "val_loss",
     return _layout(fig, title=metric, height=height)
 
 
+def trajectory_figure(frame: pd.DataFrame, height: int = 340) -> go.Figure:
+    """Internal validation AUC and the unseen-source separation AUC by epoch of a watched held-out
+    run (`model.present.shortcut.trajectory_frame`), on one 0.5-1 axis; the held-out sources'
+    called-right shares as thin dotted lines on the same axis (shares, not AUCs)."""
+    if frame is None or frame.empty:
+        return _empty("No watched held-out run recorded.", height)
+    fig = go.Figure()
+    for column in frame.columns:
+        if column == "epoch" or frame[column].isna().all():
+            continue
+        share = column.endswith("called right")
+        fig.add_trace(go.Scatter(x=frame["epoch"], y=frame[column], name=column,
+                                 mode="lines" if share else "lines+markers",
+                                 line=dict(width=1, dash="dot") if share else dict(width=3),
+                                 hovertemplate="epoch %{x}: %{y:.2f}<extra>" + column + "</extra>"))
+    fig.update_xaxes(title="epoch")
+    fig.update_yaxes(title="AUC / share", range=[0, 1])
+    fig = _layout(fig, height=height)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.22, x=0))
+    return fig
+
+
 def confusion_matrix_figure(report: dict, normalize: bool = False) -> go.Figure:
     """Heatmap of the confusion matrix, rows true and columns predicted, counts written in the cells.
 

@@ -89,3 +89,48 @@ def separation_sentence(row: dict) -> str:
 def _range(values):
     values = [v for v in values if v is not None]
     return (min(values), max(values)) if values else (None, None)
+
+
+def trajectory_frame(card_training: dict) -> pd.DataFrame:
+    """Per epoch of a watched held-out run of the version's recipe (`training.held_out_trajectory`):
+    the internal validation AUC, the separation AUC of each pair of unseen classes and the share of
+    each held-out source called right. Empty when no run was watched.
+
+    Args:
+        card_training: the card's `training` block.
+    """
+    trajectory = (card_training or {}).get("held_out_trajectory") or {}
+    rows = []
+    for epoch in trajectory.get("epochs") or []:
+        row = {"epoch": epoch.get("epoch"), "internal validation AUC": epoch.get("val_auc")}
+        for pair, values in (epoch.get("separation") or {}).items():
+            row[f"unseen {pair} AUC"] = (values or {}).get("auc")
+        for source, share in (epoch.get("called_right") or {}).items():
+            row[f"{source} called right"] = share
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def trajectory_sentence(frame: pd.DataFrame) -> str | None:
+    """What the watched run shows, in one or two sentences: where the unseen separation peaked and
+    where it ended, beside the internal validation AUC at both points. None without the figures."""
+    pairs = [c for c in frame.columns if c.startswith("unseen ") and c.endswith(" AUC")]
+    if frame.empty or not pairs or "internal validation AUC" not in frame:
+        return None
+    column = pairs[0]
+    rows = frame.dropna(subset=[column, "internal validation AUC"])
+    if rows.empty:
+        return None
+    peak, last = rows.loc[rows[column].idxmax()], rows.iloc[-1]
+    kept = rows.loc[rows["internal validation AUC"].idxmax()]
+    what = column.removeprefix("unseen ").removesuffix(" AUC")
+    text = (f"Unseen {what} separation peaked at {peak[column]:.2f} in epoch {int(peak['epoch'])} (internal "
+            f"validation AUC {peak['internal validation AUC']:.2f} then); in the last epoch it was {last[column]:.2f} "
+            f"with internal validation AUC {last['internal validation AUC']:.2f}.")
+    if last[column] < peak[column] - 0.03 and last["internal validation AUC"] > peak["internal validation AUC"] + 0.03:
+        text += (" The later epochs raised the internal figure while the unseen films got harder to tell apart: "
+                 "a sign that they learnt features of the training sources that do not carry over.")
+    if int(kept["epoch"]) != int(last["epoch"]):
+        text += (f" The best internal validation AUC came in epoch {int(kept['epoch'])} "
+                 f"(unseen separation {kept[column]:.2f} there).")
+    return text
