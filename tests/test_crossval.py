@@ -109,6 +109,7 @@ def test_watching_the_held_out_sources_logs_them_per_epoch_and_selects_nothing(m
     assert crossval.held_out_trajectory([unwatched]) is None
     recorded = crossval.held_out_trajectory([unwatched, out / "results.json"])
     assert recorded["run"] == str(out / "results.json") and recorded["trained_without"] == ["cov-b", "teach"]
+    assert "average_from" not in recorded  # the run kept its best epoch
     (first,) = recorded["epochs"]
     assert first["separation"]["COVID-19 vs Normal"]["auc"] == epoch["watch_covid_vs_normal_auc"]
     assert first["called_right"] == {"cov-b": epoch["watch_cov-b_called_right"],

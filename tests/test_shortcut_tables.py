@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from model.present.charts import trajectory_figure
 from model.present.shortcut import (
+    averaging_sentence,
     held_out_table,
     source_probe_mean,
     source_probe_table,
@@ -59,6 +60,10 @@ def test_the_trajectory_says_when_the_unseen_separation_peaked_and_where_it_ende
     figure = trajectory_figure(frame)
     assert [t.name for t in figure.data] == list(frame.columns[1:])
     assert trajectory_frame({}).empty and trajectory_sentence(trajectory_frame({})) is None
+    averaged = {"held_out_trajectory": {**trajectory([0.7, 0.78, 0.74], [0.6, 0.7, 0.8]), "average_from": 2}}
+    assert averaging_sentence(averaged) == ("This recipe does not keep one epoch: the model it ships is the mean of "
+                                            "the weights of epochs 2 to 3, which flattens the swings of single epochs.")
+    assert averaging_sentence({"held_out_trajectory": trajectory([0.7], [0.6])}) is None
     assert not trajectory_figure(trajectory_frame({})).data
 
 

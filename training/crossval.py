@@ -197,7 +197,9 @@ def held_out_trajectory(paths) -> dict | None:
                 entry["called_right"][source] = row.get(f"watch_{source}_called_right")
             epochs.append(entry)
         return {"run": str(path), "recipe": other.get("recipe_name"), "trained_without": sources,
-                "image_size": other.get("image_size"), "epochs": epochs}
+                "image_size": other.get("image_size"), "epochs": epochs,
+                **({"average_from": other["recipe"]["average_from"]}
+                   if (other.get("recipe") or {}).get("average_from") else {})}
     return None
 
 

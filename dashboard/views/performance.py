@@ -149,8 +149,8 @@ def trajectory_section(card) -> None:
     run = card.training["held_out_trajectory"]
     st.markdown("**During training: the internal figure against unseen sources**")
     st.plotly_chart(charts.trajectory_figure(frame), key="trajectory", config=PLOT_CONFIG)
-    sentence = shortcut.trajectory_sentence(frame)
-    st.caption((sentence + " " if sentence else "") + "One held-out run of this version's recipe (trained without "
+    sentences = [s for s in (shortcut.trajectory_sentence(frame), shortcut.averaging_sentence(card.training)) if s]
+    st.caption("".join(s + " " for s in sentences) + "One held-out run of this version's recipe (trained without "
                f"{', '.join(run.get('trained_without') or [])}), scored on the unseen films after every epoch for "
                "this chart only; those figures never chose an epoch. Run-to-run noise is large (see the range above).")
 

@@ -111,6 +111,17 @@ def trajectory_frame(card_training: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def averaging_sentence(card_training: dict) -> str | None:
+    """For a recipe that ships averaged weights (`training.shortcut.Recipe.average_from`): which
+    epochs the shipped model averages, since the trajectory's lines are the single epochs."""
+    trajectory = (card_training or {}).get("held_out_trajectory") or {}
+    start, epochs = trajectory.get("average_from"), trajectory.get("epochs") or []
+    if not start or not epochs:
+        return None
+    return (f"This recipe does not keep one epoch: the model it ships is the mean of the weights of epochs {start} "
+            f"to {epochs[-1].get('epoch')}, which flattens the swings of single epochs.")
+
+
 def trajectory_sentence(frame: pd.DataFrame) -> str | None:
     """What the watched run shows, in one or two sentences: where the unseen separation peaked and
     where it ended, beside the internal validation AUC at both points. None without the figures."""
