@@ -176,6 +176,18 @@ def test_side_panel_curves_loss_and_auc_by_epoch_with_the_kept_epoch():
     assert panel_curves(pd.DataFrame()) is None
 
 
+def test_curves_of_averaged_weights_shade_the_averaged_epochs_instead_of_one_kept_epoch():
+    from model.present.charts import averaged_epochs, chosen_epoch, history_metrics, panel_curves
+
+    curves = history(6).assign(epoch=range(1, 7), averaged_epochs=[None, None, 1, 2, 3, 4])
+    assert averaged_epochs(curves) == (3, 6) and chosen_epoch(curves) is None
+    assert "averaged_epochs" not in history_metrics(curves) and curve_choice({"a": curves})[0].count("averaged_epochs") == 0
+    fig = panel_curves(curves)
+    assert [t.name for t in fig.data if t.showlegend is not False][-1] == "averaged epochs (the shipped weights)"
+    assert [(shape.x0, shape.x1) for shape in fig.layout.shapes] == [(2.5, 6.5), (2.5, 6.5)]
+    assert averaged_epochs(history(3)) is None
+
+
 def test_curves_of_a_history_that_logs_only_validation_metrics():
     from model.present.charts import history_metrics, panel_curves, training_curves
 

@@ -20,7 +20,7 @@ METRIC_ORDER = ("loss", "accuracy", "auc", "precision", "recall")
 METRIC_TITLES = {"loss": "Loss", "accuracy": "Accuracy", "auc": "AUC", "precision": "Precision",
                  "recall": "Recall"}
 # Columns that are bookkeeping, not a model metric.
-NON_METRICS = {"epoch", "lr", "learning_rate", "seconds", "member"}
+NON_METRICS = {"epoch", "lr", "learning_rate", "seconds", "member", "averaged_epochs"}
 
 
 def _layout(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
@@ -77,7 +77,7 @@ def curve_choice(histories: dict[str, pd.DataFrame]) -> tuple[list[str], str | N
     """What the Compare page can overlay: every history column (the usual validation ones first), the
     default (the preferred column recorded by the most models, so versions trained by different
     trainers still meet on one chart) and, per column, the models whose history lacks it."""
-    have = {m: set(getattr(h, "columns", ())) - {"epoch", "member"} for m, h in histories.items()
+    have = {m: set(getattr(h, "columns", ())) - {"epoch", "member", "averaged_epochs"} for m, h in histories.items()
             if h is not None and len(h)}
     columns = sorted(set().union(*have.values()) if have else set(),
                      key=lambda c: (CURVE_PREFERENCE.index(c) if c in CURVE_PREFERENCE else len(CURVE_PREFERENCE), c))
@@ -255,9 +255,21 @@ def roc_overlay(reports: dict[str, dict], label: str) -> go.Figure:
     return _layout(fig, title=f"ROC curves, {label} against the rest", height=460)
 
 
+def averaged_epochs(history: pd.DataFrame) -> tuple[int, int] | None:
+    """First and last epoch (counted from 1) whose weights were averaged into the shipped model
+    (`training.shortcut.Recipe.average_from`: the history's `averaged_epochs` column), else None."""
+    if history is None or "averaged_epochs" not in getattr(history, "columns", ()) or not len(history):
+        return None
+    epochs = _epochs(history)[history["averaged_epochs"].notna().to_numpy()]
+    return (int(epochs.min()), int(epochs.max())) if len(epochs) else None
+
+
 def chosen_epoch(history: pd.DataFrame, monitor: str = "val_auc") -> int | None:
-    """The epoch (counted from 1) whose weights training kept: the best `monitor` (highest AUC, lowest loss)."""
+    """The epoch (counted from 1) whose weights training kept: the best `monitor` (highest AUC, lowest
+    loss); None when no single epoch was kept (weights averaged over epochs, see `averaged_epochs`)."""
     if history is None or monitor not in getattr(history, "columns", ()) or not len(history):
+        return None
+    if averaged_epochs(history) is not None:
         return None
     values = history[monitor].to_numpy(dtype=float)
     best = int(np.nanargmin(values) if "loss" in monitor else np.nanargmax(values))
@@ -287,13 +299,21 @@ def panel_curves(history: pd.DataFrame, monitor: str = "val_auc", height: int = 
                                          legendgroup=f"{prefix}{name}", showlegend=row == 1,
                                          line=dict(color=colour, dash=dashes[m_index % len(dashes)])),
                               row=row, col=1)
-            kept = chosen_epoch(rows, monitor)
+            kept, averaged = chosen_epoch(rows, monitor), averaged_epochs(rows)
             if kept is not None:
                 fig.add_vline(x=kept, line=dict(color="#888", width=1, dash="dash"), row=row, col=1)
-    # The kept epoch's dashed line, named in the legend rather than written over a plot.
-    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="kept epoch (best validation "
-                             + ("loss" if "loss" in monitor else "AUC") + ")",
-                             line=dict(color="#888", width=1, dash="dash")), row=1, col=1)
+            if averaged is not None:
+                fig.add_vrect(x0=averaged[0] - 0.5, x1=averaged[1] + 0.5, fillcolor="#888", opacity=0.15,
+                              line_width=0, row=row, col=1)
+    # What was kept, named in the legend rather than written over a plot: one epoch's dashed line, or
+    # the shaded span of epochs whose weights were averaged.
+    if averaged_epochs(history) is not None:
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="averaged epochs (the shipped weights)",
+                                 marker=dict(color="rgba(136,136,136,0.4)", symbol="square", size=12)), row=1, col=1)
+    else:
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="kept epoch (best validation "
+                                 + ("loss" if "loss" in monitor else "AUC") + ")",
+                                 line=dict(color="#888", width=1, dash="dash")), row=1, col=1)
     fig.update_xaxes(title_text="epoch", title_standoff=4, row=len(metrics), col=1)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), template="plotly_white",
                       legend=dict(orientation="h", yanchor="top", y=-0.14, x=0, font=dict(size=11)),
