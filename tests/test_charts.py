@@ -185,6 +185,10 @@ def test_curves_of_averaged_weights_shade_the_averaged_epochs_instead_of_one_kep
     fig = panel_curves(curves)
     assert [t.name for t in fig.data if t.showlegend is not False][-1] == "averaged epochs (the shipped weights)"
     assert [(shape.x0, shape.x1) for shape in fig.layout.shapes] == [(2.5, 6.5), (2.5, 6.5)]
+    wide = training_curves(curves)
+    assert {(shape.x0, shape.x1) for shape in wide.layout.shapes} == {(2.5, 6.5)}
+    assert len(wide.layout.shapes) == len(history_metrics(curves)) and wide.data[-1].name.startswith("averaged")
+    assert not training_curves(history(3)).layout.shapes
     assert averaged_epochs(history(3)) is None
 
 

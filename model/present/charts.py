@@ -103,6 +103,13 @@ def training_curves(history: pd.DataFrame, height: int = 360) -> go.Figure:
                               row=1, col=i)
                 named.add(name)
         fig.update_xaxes(title_text="epoch", row=1, col=i)
+    averaged = averaged_epochs(history)
+    if averaged is not None:  # the shipped weights are the mean over these epochs, not one epoch's
+        for i in range(1, len(metrics) + 1):
+            fig.add_vrect(x0=averaged[0] - 0.5, x1=averaged[1] + 0.5, fillcolor="#888", opacity=0.15, line_width=0,
+                          row=1, col=i)
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="averaged epochs (the shipped weights)",
+                                 marker=dict(color="rgba(136,136,136,0.4)", symbol="square", size=12)), row=1, col=1)
     return _layout(fig, height=height)
 
 
