@@ -103,13 +103,7 @@ def training_curves(history: pd.DataFrame, height: int = 360) -> go.Figure:
                               row=1, col=i)
                 named.add(name)
         fig.update_xaxes(title_text="epoch", row=1, col=i)
-    averaged = averaged_epochs(history)
-    if averaged is not None:  # the shipped weights are the mean over these epochs, not one epoch's
-        for i in range(1, len(metrics) + 1):
-            fig.add_vrect(x0=averaged[0] - 0.5, x1=averaged[1] + 0.5, fillcolor="#888", opacity=0.15, line_width=0,
-                          row=1, col=i)
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="averaged epochs (the shipped weights)",
-                                 marker=dict(color="rgba(136,136,136,0.4)", symbol="square", size=12)), row=1, col=1)
+    _shade_averaged(fig, averaged_epochs(history), [(1, i) for i in range(1, len(metrics) + 1)])
     return _layout(fig, height=height)
 
 
@@ -135,7 +129,7 @@ def compare_curves(histories: dict[str, pd.DataFrame], metric: str = "val_loss",
 
 def trajectory_figure(frame: pd.DataFrame, height: int = 340) -> go.Figure:
     """Internal validation AUC and the unseen-source separation AUC by epoch of a watched held-out
-    run (`model.present.shortcut.trajectory_frame`), on one 0.5-1 axis; the held-out sources'
+    run (`model.present.shortcut.trajectory_frame`) on one 0-1 axis, with the held-out sources'
     called-right shares as thin dotted lines on the same axis (shares, not AUCs)."""
     if frame is None or frame.empty:
         return _empty("No watched held-out run recorded.", height)
@@ -271,6 +265,17 @@ def averaged_epochs(history: pd.DataFrame) -> tuple[int, int] | None:
     return (int(epochs.min()), int(epochs.max())) if len(epochs) else None
 
 
+def _shade_averaged(fig: go.Figure, averaged: tuple[int, int] | None, cells: list[tuple[int, int]]) -> None:
+    """Shade the averaged epochs in each (row, col) subplot and name them once in the legend."""
+    if averaged is None:
+        return
+    for row, col in cells:
+        fig.add_vrect(x0=averaged[0] - 0.5, x1=averaged[1] + 0.5, fillcolor="#888", opacity=0.15, line_width=0,
+                      row=row, col=col)
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="averaged epochs (the shipped weights)",
+                             marker=dict(color="rgba(136,136,136,0.4)", symbol="square", size=12)), row=1, col=1)
+
+
 def chosen_epoch(history: pd.DataFrame, monitor: str = "val_auc") -> int | None:
     """The epoch (counted from 1) whose weights training kept: the best `monitor` (highest AUC, lowest
     loss); None when no single epoch was kept (weights averaged over epochs, see `averaged_epochs`)."""
@@ -306,17 +311,14 @@ def panel_curves(history: pd.DataFrame, monitor: str = "val_auc", height: int = 
                                          legendgroup=f"{prefix}{name}", showlegend=row == 1,
                                          line=dict(color=colour, dash=dashes[m_index % len(dashes)])),
                               row=row, col=1)
-            kept, averaged = chosen_epoch(rows, monitor), averaged_epochs(rows)
+            kept = chosen_epoch(rows, monitor)
             if kept is not None:
                 fig.add_vline(x=kept, line=dict(color="#888", width=1, dash="dash"), row=row, col=1)
-            if averaged is not None:
-                fig.add_vrect(x0=averaged[0] - 0.5, x1=averaged[1] + 0.5, fillcolor="#888", opacity=0.15,
-                              line_width=0, row=row, col=1)
     # What was kept, named in the legend rather than written over a plot: one epoch's dashed line, or
     # the shaded span of epochs whose weights were averaged.
-    if averaged_epochs(history) is not None:
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="averaged epochs (the shipped weights)",
-                                 marker=dict(color="rgba(136,136,136,0.4)", symbol="square", size=12)), row=1, col=1)
+    averaged = averaged_epochs(history)
+    if averaged is not None:
+        _shade_averaged(fig, averaged, [(row, 1) for row in range(1, len(metrics) + 1)])
     else:
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="kept epoch (best validation "
                                  + ("loss" if "loss" in monitor else "AUC") + ")",
