@@ -174,6 +174,11 @@ def held_out_block(paths, recipe: dict | None = None) -> dict:
     return held_out
 
 
+def _watch_key(pair: str) -> str:
+    """The history-column stem of a class pair: "COVID-19 vs Normal" -> "covid_vs_normal"."""
+    return pair.replace("-19", "").replace(" vs ", "_vs_").lower()
+
+
 def held_out_trajectory(paths) -> dict | None:
     """The card's `training.held_out_trajectory`: from the first results file whose history was
     watched (`--watch-held-out`), per epoch the internal validation AUC beside the held-out figures
@@ -190,7 +195,7 @@ def held_out_trajectory(paths) -> dict | None:
         for row in rows:
             entry = {"epoch": row["epoch"], "val_auc": row.get("val_auc"), "separation": {}, "called_right": {}}
             for pair in pairs:
-                key = pair.replace("-19", "").replace(" vs ", "_vs_").lower()
+                key = _watch_key(pair)
                 entry["separation"][pair] = {"auc": row.get(f"watch_{key}_auc"),
                                              "best_both": row.get(f"watch_{key}_best_both")}
             for source in sources:
@@ -260,7 +265,7 @@ def held_out_watch(records, images, masks, sets: dict, prep):
         probabilities = model.predict(x, batch_size=64, verbose=0)
         row = {}
         for pair, figures in held_out_separation(held["labels"], probabilities).items():
-            key = pair.replace("-19", "").replace(" vs ", "_vs_").lower()
+            key = _watch_key(pair)
             row[f"watch_{key}_auc"], row[f"watch_{key}_best_both"] = figures["auc"], figures["best_both"]
         called = probabilities.argmax(axis=1)
         for source in sorted(set(held["sources"].tolist())):
@@ -422,6 +427,7 @@ def main(argv=None) -> int:
         summary = split_summary(named, split_seed)
         summary["init_seed"] = args.seed
         held_out = held_out_block(args.held_out_results, recipe.to_dict())
+        trajectory = held_out_trajectory(args.held_out_results or [])
         summary.update({"split_method": "hash", "data": str(args.data), "manifest": Path(args.data).name,
                         "manifest_sha256": results["data_sha256"], "recipe": recipe.to_dict(),
                         "recipe_name": recipe.name(), "epochs_run": len(history), "epochs_max": args.epochs,
@@ -429,8 +435,7 @@ def main(argv=None) -> int:
                         "sources": sorted({r.source for r in named["train"]}), "skipped_images": int((~ok).sum()),
                         "wall_time_s": round(train_time, 1), "command": results["command"],
                         "held_out_source": held_out,
-                        **({"held_out_trajectory": trajectory}
-                           if (trajectory := held_out_trajectory(args.held_out_results or [])) else {}),
+                        **({"held_out_trajectory": trajectory} if trajectory else {}),
                         "augmentation": "rotation +-11 deg, shift +-6%, zoom -12..+8%, gamma, contrast, noise; no flips"
                         + ("; photometric: histogram matching to other sources, blur/sharpen, JPEG re-compression, "
                            "noise, down-and-up sampling" if recipe.photometric else "")
