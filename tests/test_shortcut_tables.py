@@ -27,6 +27,7 @@ HELD = {"teach": {"n": 20, "called_fraction": {"COVID-19": 0.1, "Normal": 0.85, 
 def test_tables_carry_the_figures_and_are_empty_without_them():
     probe = source_probe_table({"source_probe": PROBE})
     assert list(probe["class"]) == ["Normal", "COVID-19"] and list(probe["images"]) == [50, 30]
+    assert list(probe.columns)[-1] == "sources"  # the long list last: cut off first on a narrow page
     assert list(probe["balanced accuracy"]) == [0.9, 0.4] and source_probe_mean({"source_probe": PROBE}) == 0.65
     held = held_out_table({"held_out_source": HELD})
     assert held.loc[0, "recall"] == 0.85 and held.loc[0, "called Normal"] == 0.85
@@ -96,6 +97,10 @@ def test_performance_page_shows_the_source_probe_and_held_out_sources(tmp_path, 
     assert any("Unseen COVID-19 films against unseen Normal films" in m.value and "AUC 0.71." in m.value
                and "at most 66% of both" in m.value for m in at.markdown)
     assert any(m.label.startswith("Mean balanced accuracy") and m.value == "65.0%" for m in at.metric)
+    # Each held-out source's share called right is a headline figure of its own; the table carries the rest.
+    assert any(m.label == "teach" and m.value == "85%" for m in at.metric)
+    table = next(d.value for d in at.dataframe if "held-out source" in d.value.columns)
+    assert table.loc[0, "called Normal"] == 0.85
     assert not any("Triage on the test split" in h.value for h in at.subheader)  # no scope check: no section
     assert not any("During training" in m.value for m in at.markdown)  # no watched run: no chart
 

@@ -116,9 +116,8 @@ def shortcut_section(card, report: dict) -> None:
             st.caption("Not measured for this version (`python -m training.source_probe --model ID`).")
         else:
             st.metric("Mean balanced accuracy (lower is better)", text.percent(shortcut.source_probe_mean(report)))
-            st.dataframe(probe, hide_index=True, width="stretch",
-                         column_config={"balanced accuracy": st.column_config.NumberColumn(format="percent"),
-                                        "chance": st.column_config.NumberColumn(format="percent")})
+            st.dataframe(probe.style.format("{:.0%}", subset=["balanced accuracy", "chance"], na_rep="–"),
+                         hide_index=True, width="stretch")
             st.caption("A simple classifier on the model's last features tries to tell the sources apart "
                        "within one class (cross-validated by patient). Near chance: the features carry little "
                        "of the source; high: the model can tell where a film comes from, which is how a "
@@ -128,16 +127,21 @@ def shortcut_section(card, report: dict) -> None:
         if held.empty:
             st.caption("No held-out-source run recorded for this version (`python -m training.crossval`).")
         else:
-            st.dataframe(held, hide_index=True, width="stretch",
-                         column_config={name: st.column_config.NumberColumn(format="percent")
-                                        for name in held.columns if name.startswith(("called", "recall", "mean"))})
-            st.caption("Films of each source scored by a model that never trained on them (this version's "
-                       "recipe retrained without the source or, for a version that never saw it, the version "
-                       "itself): the honest stand-in for another hospital. Recall: the share of that source's films called their "
-                       "true class; range: over the recorded runs of the recipe (they differ by tens of points from "
-                       "run to run, so one run's figure is not a precise measure).")
-            for row in shortcut.held_out_separation(card.training):
-                st.markdown(shortcut.separation_sentence(row))
+            st.caption("Share of each source's films called their true class by a model trained without it")
+        for column, row in zip(st.columns(max(len(held), 1)), held.to_dict("records")):
+            column.metric(row["held-out source"], _percent(row["recall"]),
+                          help=f"Over {row['runs']} recorded run(s): {row['range']}.")
+        for row in shortcut.held_out_separation(card.training):
+            st.markdown(shortcut.separation_sentence(row))
+    if not held.empty:  # full width: nine columns do not fit half the page at 1366 px
+        shares = [name for name in held.columns if name.startswith(("called", "recall", "mean"))]
+        st.dataframe(held.style.format("{:.0%}", subset=shares, na_rep="–"), hide_index=True, width="stretch",
+                     column_config={"images": st.column_config.NumberColumn(format="%d")})
+        st.caption("Films of each source scored by a model that never trained on them (this version's "
+                   "recipe retrained without the source or, for a version that never saw it, the version "
+                   "itself): the honest stand-in for another hospital. Recall: the share of that source's films "
+                   "called their true class; range: over the recorded runs of the recipe (they differ by tens of "
+                   "points from run to run, so one run's figure is not a precise measure).")
     trajectory_section(card)
 
 
@@ -162,7 +166,7 @@ def triage_section(card) -> None:
         return
     st.subheader("Triage on the test split")
     st.caption(triage.thresholds_sentence(card.scope))
-    left, right = st.columns(2, gap="large")
+    left, right = st.columns([4, 5], gap="large")  # the right table has five columns
     with left:
         st.dataframe(rows, hide_index=True, width="stretch",
                      column_config={"value": st.column_config.NumberColumn(format="percent")})
@@ -171,10 +175,8 @@ def triage_section(card) -> None:
     with right:
         held = triage.held_out_scope_table(card.scope)
         if not held.empty:
-            st.dataframe(held, hide_index=True, width="stretch",
-                         column_config={"AUROC": st.column_config.NumberColumn(format="%.2f"),
-                                        "unusual": st.column_config.NumberColumn(format="percent"),
-                                        "out of scope": st.column_config.NumberColumn(format="percent")})
+            shares = held.style.format("{:.0%}", subset=["unusual", "out of scope"], na_rep="–")
+            st.dataframe(shares.format("{:.2f}", subset=["AUROC"], na_rep="–"), hide_index=True, width="stretch")
             st.caption("The scope check fitted without each source, then asked to flag it (shares flagged unusual and "
                        "out of scope). These are clean adult "
                        "frontal films, in scope: low figures are right here.")

@@ -13,11 +13,11 @@ def source_probe_table(report: dict) -> pd.DataFrame:
         report: the entry's `metrics.json` (its `source_probe`, written by `training.source_probe`).
     """
     probe = (report or {}).get("source_probe") or {}
-    rows = [{"class": label, "sources": ", ".join(values.get("sources") or []),
-             "images": sum((values.get("n") or {}).values()),
-             "balanced accuracy": values.get("balanced_accuracy"), "chance": values.get("chance")}
+    rows = [{"class": label, "balanced accuracy": values.get("balanced_accuracy"), "chance": values.get("chance"),
+             "images": sum((values.get("n") or {}).values()), "sources": ", ".join(values.get("sources") or [])}
             for label, values in (probe.get("per_class") or {}).items()]
-    return pd.DataFrame(rows, columns=["class", "sources", "images", "balanced accuracy", "chance"])
+    # the figures first, the long list of sources last: on a half-width table it is the part cut off
+    return pd.DataFrame(rows, columns=["class", "balanced accuracy", "chance", "images", "sources"])
 
 
 def source_probe_mean(report: dict) -> float | None:
