@@ -129,6 +129,16 @@ def require_models() -> list[ModelCard]:
     return cards
 
 
+def page_start(title: str, caption: str | None = None) -> list[ModelCard]:
+    """The head every model page shares: title, the decision-support disclaimer, an optional line on
+    what the page does; returns the usable classifiers (without any, the page stops, see `require_models`)."""
+    st.title(title)
+    disclaimer()
+    if caption:
+        st.caption(caption)
+    return require_models()
+
+
 def model_picker(cards: list[ModelCard], *, key: str, label: str = "Model") -> ModelCard:
     """A model selectbox; the choice follows the user from page to page."""
     ids = [card.id for card in cards]

@@ -25,15 +25,23 @@ def no_failure(at: AppTest) -> None:
     assert not at.error, texts(at.error)
 
 
-@pytest.fixture()
-def evaluate_page(registry_env, monkeypatch, tmp_path):
-    data = write_labelled_folder(tmp_path / "roots" / "hospital", per_class=3)
-    monkeypatch.setenv("CXR_DATA", str(tmp_path / "roots"))
+def open_view(view: str, monkeypatch, data=None) -> AppTest:
+    """The app on `view` ("evaluate", "compare") with CXR_DATA set to `data`, or unset for None."""
+    if data is None:
+        monkeypatch.delenv("CXR_DATA", raising=False)
+    else:
+        monkeypatch.setenv("CXR_DATA", str(data))
     st.cache_data.clear()
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.run()
-    at.switch_page("views/evaluate.py").run()
-    return at, data
+    at.switch_page(f"views/{view}.py").run()
+    return at
+
+
+@pytest.fixture()
+def evaluate_page(registry_env, monkeypatch, tmp_path):
+    data = write_labelled_folder(tmp_path / "roots" / "hospital", per_class=3)
+    return open_view("evaluate", monkeypatch, tmp_path / "roots"), data
 
 
 def test_evaluate_a_configured_folder_with_two_versions(evaluate_page):
@@ -84,11 +92,7 @@ def test_evaluate_an_uploaded_zip_and_refuse_a_hostile_one(evaluate_page):
 
 
 def test_evaluate_without_configured_data_says_so(registry_env, monkeypatch):
-    monkeypatch.delenv("CXR_DATA", raising=False)
-    st.cache_data.clear()
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.run()
-    at.switch_page("views/evaluate.py").run()
+    at = open_view("evaluate", monkeypatch)
     no_failure(at)
     assert any("No data folder is configured" in t for t in texts(at.info))
 
@@ -104,11 +108,7 @@ def test_compare_on_common_ground_with_intervals_and_within_source_rows(registry
         (tmp_path / "pool" / name).write_bytes(IMAGE)
         lines.append(f"{name},{'COVID-19' if i % 2 else 'Pneumonia'},ieee,ieee{i}")
     (tmp_path / "pool" / "other.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    monkeypatch.setenv("CXR_DATA", str(tmp_path / "pool"))
-    st.cache_data.clear()
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.run()
-    at.switch_page("views/compare.py").run()
+    at = open_view("compare", monkeypatch, tmp_path / "pool")
     no_failure(at)
     assert at.selectbox(key="compare_scope").value == "unseen"
     at.selectbox(key="compare_resamples").set_value(200).run()
@@ -127,11 +127,7 @@ def test_compare_on_common_ground_with_intervals_and_within_source_rows(registry
 
 
 def test_compare_without_data_falls_back_to_labelled_internal_figures(registry_env, monkeypatch):
-    monkeypatch.delenv("CXR_DATA", raising=False)
-    st.cache_data.clear()
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.run()
-    at.switch_page("views/compare.py").run()
+    at = open_view("compare", monkeypatch)
     no_failure(at)
     assert any("cannot be scored on common ground" in t for t in texts(at.info))
     assert list(at.dataframe[0].value.columns) == ["tiny-a", "tiny-b", "best", "spread"]

@@ -310,9 +310,7 @@ def agreement_section(predictions: dict, maps: dict, statuses: dict) -> None:
 
 
 def main() -> None:
-    st.title("Compare versions")
-    widgets.disclaimer()
-    cards = widgets.require_models()
+    cards = widgets.page_start("Compare versions")
     if len(cards) < 2:
         st.info("Comparing needs at least two usable models in the registry; there is only "
                 f"{text.card_label(cards[0])}.")

@@ -532,9 +532,7 @@ PAGE_STYLE = """<style>
 
 def main() -> None:
     st.markdown(PAGE_STYLE, unsafe_allow_html=True)
-    st.title("Diagnose & explain")
-    widgets.disclaimer()
-    cards = widgets.require_models()
+    cards = widgets.page_start("Diagnose & explain")
     with st.sidebar:
         uploaded = widgets.uploader("upload", keep=True)
         card = widgets.model_picker(cards, key="diagnose_model")

@@ -187,11 +187,9 @@ def downloads(report: dict) -> None:
 
 
 def main() -> None:
-    st.title("Evaluate on your data")
-    widgets.disclaimer()
-    st.caption("Score versions on the same labelled images, yours or a folder on this server, and see whether "
-               "one really beats another.")
-    cards = widgets.require_models()
+    cards = widgets.page_start("Evaluate on your data",
+                               "Score versions on the same labelled images, yours or a folder on this server, and see whether "
+                               "one really beats another.")
     cards_by_id = {card.id: card for card in cards}
     chosen = st.multiselect("Versions", list(cards_by_id), default=list(cards_by_id)[:2], key="evaluate_models",
                             format_func=lambda model_id: text.card_label(cards_by_id[model_id]))

@@ -172,11 +172,9 @@ def case_grid(cases) -> None:
 
 
 def main() -> None:
-    st.title("Case gallery")
-    widgets.disclaimer()
-    st.caption("Labelled images scored by one model, misclassified first, then the least confident: the cases "
-               "worth discussing. By default only images the model never trained on.")
-    cards = widgets.require_models()
+    cards = widgets.page_start("Case gallery",
+                               "Labelled images scored by one model, misclassified first, then the least confident: the cases "
+                               "worth discussing. By default only images the model never trained on.")
     path = data_path()
     if path is None:
         return

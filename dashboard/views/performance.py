@@ -321,9 +321,7 @@ def provenance_section(card) -> None:
 
 
 def main() -> None:
-    st.title("Model performance")
-    widgets.disclaimer()
-    cards = widgets.require_models()
+    cards = widgets.page_start("Model performance")
     card = widgets.model_picker(cards, key="performance_model", label="Model version")
     key = caching.model_key(card.id)
     st.caption(f"{card.display_name}, version {card.version} · architecture `{card.architecture}` · "
