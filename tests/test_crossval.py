@@ -7,7 +7,7 @@ import pytest
 
 from tests.support import synthetic_radiograph, write_manifest
 from training import crossval
-from training.crossval import held_out_report, held_out_separation, within_source_auc
+from training.crossval import held_out_block, held_out_report, held_out_separation, within_source_auc
 
 
 class FakeLungs:
@@ -140,6 +140,7 @@ def test_a_registered_recipe_masks_at_serving_and_names_its_manifest(manifest, t
                           "--out", str(tmp_path / "existing")]) == 0
     res = json.loads((tmp_path / "existing" / "results.json").read_text())
     assert res["warning_seen_sources"] == ["cov-b", "teach"] and res["held_out"]["teach"]["n"] == 10
+    assert res["held_out_sources"] == []  # it saw both: neither was held out from it
     assert res["command"].startswith("python -m training.crossval --data ") and "--evaluate-model ship-1" in res["command"]
     assert res["held_out_separation"]["COVID-19 vs Normal"]["n"] == {"COVID-19": 10, "Normal": 10}
 
@@ -271,7 +272,7 @@ def test_repeats_of_a_recipe_are_recorded_with_the_headline(tmp_path, capsys):
     assert read_metrics("tiny-h", tmp_path)["held_out_source"] == block
     table = held_out_table({"held_out_source": block}).set_index("held-out source")
     assert table.loc["teach", "range"] == "30%–68%" and table.loc["cov-b", "runs"] == 3
-    assert "3 run(s), recall 30%-68%" in capsys.readouterr().out
+    assert "3 run(s), recall 30%–68%" in capsys.readouterr().out
     # The bias-free separation of the unseen pair travels with both sources, with every run's figures.
     assert block["teach"]["separation"]["COVID-19 vs Normal"]["auc"] == 0.70
     assert [r["separation"]["COVID-19 vs Normal"]["auc"] for r in block["cov-b"]["repeats"]] == [0.70, 0.68, 0.74]
@@ -284,3 +285,28 @@ def test_repeats_of_a_recipe_are_recorded_with_the_headline(tmp_path, capsys):
     (pair,) = separation_rows({"held_out_source": {"teach": block["teach"]}})
     assert pair["auc"] is None and pair["runs"] == 2 and pair["auc_range"] == (0.68, 0.74)
     assert held_out_card.main(["--model", "nope", "--registry", str(tmp_path), "--results", *files]) == 2
+
+
+def test_each_held_out_run_records_what_it_left_out(tmp_path):
+    from model.present.shortcut import held_out_table
+
+    def results(name, **values):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"recipe_name": "r", "seed": 42, **values}))
+        return str(path)
+
+    called = {"COVID-19": 0.2, "Normal": 0.7, "Pneumonia": 0.1}
+    both = results("both", held_out_sources=["cov-b", "teach"],
+                   held_out={"teach": {"n": 10, "recall": {"Normal": 0.7}, "called_fraction": called}})
+    alone = results("alone", held_out_sources=["teach"],
+                    held_out={"teach": {"n": 10, "recall": {"Normal": 0.9}, "mean_confidence": 0.8}})
+    # A version scored as it is (--evaluate-model) never trained on any scored source it had not seen.
+    scored = results("scored", model="old", warning_seen_sources=["cov-b"],
+                     held_out={"teach": {"n": 10, "recall": {"Normal": 0.1}}, "cov-b": {"n": 5, "recall": {}}})
+    block = held_out_block([both, alone])
+    assert block["teach"]["trained_without"] == ["cov-b", "teach"]
+    assert [r["trained_without"] for r in block["teach"]["repeats"]] == [["cov-b", "teach"], ["teach"]]
+    assert block["teach"]["repeats"][0]["called_fraction"] == called
+    assert block["teach"]["repeats"][1]["mean_confidence"] == 0.8
+    assert list(held_out_table({"held_out_source": block})["also held out"]) == ["cov-b", "–"]
+    assert held_out_block([scored])["teach"]["trained_without"] == ["teach"]

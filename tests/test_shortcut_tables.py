@@ -38,6 +38,25 @@ def test_tables_carry_the_figures_and_are_empty_without_them():
     assert source_probe_table({}).empty and held_out_table({}).empty and source_probe_mean({}) is None
 
 
+def test_runs_that_held_a_source_out_alone_or_with_others_are_separate_rows():
+    both, alone = ["cov-b", "teach"], ["teach"]
+    run = {"n": 20, "called_fraction": {"COVID-19": 0.1, "Normal": 0.6, "Pneumonia": 0.3}, "mean_confidence": 0.6}
+    block = {"teach": {**run, "recall": {"Normal": 0.6}, "trained_without": both, "repeats": [
+        {**run, "recall": 0.6, "trained_without": both}, {**run, "recall": 0.7, "trained_without": both},
+        {**run, "recall": 0.9, "trained_without": alone,
+         "called_fraction": {"COVID-19": 0.05, "Normal": 0.9, "Pneumonia": 0.05}, "mean_confidence": 0.8}]}}
+    table = held_out_table({"held_out_source": block})
+    assert list(table.columns[:6]) == ["held-out source", "also held out", "images", "recall", "runs", "range"]
+    assert list(table["also held out"]) == ["cov-b", "–"] and list(table["recall"]) == [0.6, 0.9]
+    assert list(table["range"]) == ["60%–70%", "one run"] and list(table["called Normal"]) == [0.6, 0.9]
+    assert list(table["mean confidence"]) == [0.6, 0.8]
+    # A card written before repeats named their setting: one row, the source's own setting and figures.
+    old = {"teach": {**HELD["teach"], "trained_without": both, "repeats": [{"recall": 0.85}, {"recall": 0.5}]}}
+    table = held_out_table({"held_out_source": old})
+    assert len(table) == 1 and table.loc[0, "also held out"] == "cov-b" and table.loc[0, "range"] == "50%–85%"
+    assert table.loc[0, "called Normal"] == 0.85
+
+
 def trajectory(separations, val_aucs) -> dict:
     """A card's held_out_trajectory with the given per-epoch separation and validation AUCs."""
     return {"run": "r.json", "trained_without": ["teach", "cov-b"], "epochs": [

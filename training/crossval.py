@@ -149,7 +149,9 @@ def held_out_block(paths, recipe: dict | None = None) -> dict:
     of `training.crossval` or `training.crossval_average`) with where they come from. The first run
     naming a source gives its headline figures; when several runs hold it out (repeats of one
     recipe), every run's recall is listed under "repeats", so the run-to-run spread travels with
-    the headline. A run of another recipe than `recipe` is said on stderr, not refused."""
+    the headline. Runs that held out the source alone and runs that held out several sources at
+    once are both repeats, each with its own `trained_without` and calls. A run of another recipe
+    than `recipe` is said on stderr, not refused."""
     held_out = {}
     for path in paths:
         other = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -162,6 +164,10 @@ def held_out_block(paths, recipe: dict | None = None) -> dict:
                           if label is not None and label in pair.split(" vs ")}
             repeat = {"run": str(path), "recall": next(iter((figures.get("recall") or {}).values()), None),
                       "seed": other.get("seed"), "init_seed": other.get("init_seed", other.get("seed")),
+                      # what the run left out (one source, or several at once) and what it called them:
+                      # runs of different settings are shown apart (`model.present.shortcut.held_out_table`)
+                      "trained_without": _trained_without(other),
+                      **{k: figures[k] for k in ("n", "called_fraction", "mean_confidence") if k in figures},
                       **({"separation": {pair: {k: v[k] for k in ("auc", "best_both")}
                                          for pair, v in separation.items()}} if separation else {})}
             if source in held_out:
@@ -169,9 +175,17 @@ def held_out_block(paths, recipe: dict | None = None) -> dict:
                 continue
             held_out[source] = {**figures, "run": str(path), "recipe": other.get("recipe_name"),
                                 "image_size": other.get("image_size"), "epochs_run": other.get("epochs_run"),
-                                "trained_without": other.get("held_out_sources"), "repeats": [repeat],
+                                "trained_without": _trained_without(other), "repeats": [repeat],
                                 **({"separation": separation} if separation else {})}
     return held_out
+
+
+def _trained_without(results: dict) -> list[str]:
+    """The sources a held-out run never trained on: those it held out or, for an already trained
+    version scored with `--evaluate-model`, every scored source it had not seen."""
+    if results.get("held_out_sources") is not None:
+        return list(results["held_out_sources"])
+    return sorted(set(results.get("held_out") or {}) - set(results.get("warning_seen_sources") or []))
 
 
 def _watch_key(pair: str) -> str:
@@ -311,7 +325,8 @@ def evaluate_existing(args, argv=None) -> int:
     model = load_model(args.evaluate_model, root)
     results = {"model": args.evaluate_model, "command": "python -m training.crossval " + " ".join(argv or sys.argv[1:]),
                "data": str(args.data), "data_sha256": file_digest(args.data),
-               "trained_on_sources": sorted(trained_on), "warning_seen_sources": seen, "held_out": {}}
+               "trained_on_sources": sorted(trained_on), "warning_seen_sources": seen,
+               "held_out_sources": sorted(set(args.hold_out_source) - trained_on), "held_out": {}}
     pooled = []
     for source in sorted(set(args.hold_out_source)):
         sel = np.array([i for i, r in enumerate(records) if r.source == source and ok[i]], int)

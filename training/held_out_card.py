@@ -13,10 +13,10 @@ change, plus `training.held_out_trajectory` when one of the runs was watched (`-
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from model.present.shortcut import held_out_table
 from training.crossval import held_out_block, held_out_trajectory
 
 
@@ -47,10 +47,10 @@ def main(argv=None) -> int:
         card.training["held_out_trajectory"] = trajectory
     write_json(entry_dir(args.model, root) / "card.json", card.to_dict())
     write_json(entry_dir(args.model, root) / "metrics.json", {**metrics, "held_out_source": block})
-    for source, figures in block.items():
-        recalls = [r["recall"] for r in figures["repeats"] if r["recall"] is not None]
-        print(f"{args.model} held out {source}: headline {json.dumps(figures.get('recall'))}, "
-              f"{len(recalls)} run(s), recall {min(recalls):.0%}-{max(recalls):.0%}")
+    for row in held_out_table({"held_out_source": block}).to_dict("records"):  # one line per source and setting
+        also = "" if row["also held out"] == "–" else f" (with {row['also held out']})"
+        print(f"{args.model} held out {row['held-out source']}{also}: first run {row['recall']:.0%}, "
+              f"{row['runs']} run(s)" + (f", recall {row['range']}" if row["runs"] > 1 else ""))
     return 0
 
 

@@ -128,9 +128,11 @@ def shortcut_section(card, report: dict) -> None:
             st.caption("No held-out-source run recorded for this version (`python -m training.crossval`).")
         else:
             st.caption("Share of each source's films called their true class by a model trained without it")
-        for column, row in zip(st.columns(max(len(held), 1)), held.to_dict("records")):
+        headline = held.drop_duplicates("held-out source")  # each source's first setting; the table has all
+        for column, row in zip(st.columns(max(len(headline), 1)), headline.to_dict("records")):
+            also = "" if row["also held out"] == "–" else f" Trained without {row['also held out']} too."
             column.metric(row["held-out source"], _percent(row["recall"]),
-                          help=f"Over {row['runs']} recorded run(s): {row['range']}.")
+                          help=f"Over {row['runs']} recorded run(s): {row['range']}.{also}")
         for row in shortcut.held_out_separation(card.training):
             st.markdown(shortcut.separation_sentence(row))
     if not held.empty:  # full width: nine columns do not fit half the page at 1366 px
@@ -140,7 +142,8 @@ def shortcut_section(card, report: dict) -> None:
         st.caption("Films of each source scored by a model that never trained on them (this version's "
                    "recipe retrained without the source or, for a version that never saw it, the version "
                    "itself): the honest stand-in for another hospital. Recall: the share of that source's films "
-                   "called their true class; range: over the recorded runs of the recipe (they differ by tens of "
+                   "called their true class; also held out: the run left those sources out as well (harder: fewer "
+                   "sources to learn from); range: over the recorded runs of the recipe (they differ by tens of "
                    "points from run to run, so one run's figure is not a precise measure).")
     trajectory_section(card)
 

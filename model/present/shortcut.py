@@ -26,25 +26,38 @@ def source_probe_mean(report: dict) -> float | None:
 
 
 def held_out_table(card_training: dict) -> pd.DataFrame:
-    """What a version trained without each held-out source called that source's images.
+    """What a version trained without each held-out source called that source's images: one row
+    per source and setting (the source held out alone, or with other sources at once), the first
+    run of each setting giving its figures and every run of it the range.
 
     Args:
         card_training: the card's `training` block; its `held_out_source` (written by
-            `training.crossval`) maps source -> {n, called_fraction, recall, mean_confidence}.
+            `training.crossval`) maps source -> {n, called_fraction, recall, mean_confidence,
+            trained_without, repeats: [{recall, trained_without, n, called_fraction, mean_confidence}]}.
+            Repeats recorded before they carried `trained_without` belong to the source's own setting.
     """
     held = (card_training or {}).get("held_out_source") or {}
     rows = []
     for source, values in held.items():
-        called = values.get("called_fraction") or {}
-        recall = values.get("recall") or {}
-        repeats = [r["recall"] for r in values.get("repeats") or [] if r.get("recall") is not None]
-        rows.append({"held-out source": source, "images": values.get("n"),
-                     "recall": next(iter(recall.values()), None),
-                     "runs": max(len(repeats), 1),
-                     "range": (f"{min(repeats):.0%}–{max(repeats):.0%}" if len(repeats) > 1 else "one run"),
-                     **{f"called {label}": share for label, share in called.items()},
-                     "mean confidence": values.get("mean_confidence")})
-    return pd.DataFrame(rows)
+        settings = {}
+        for repeat in values.get("repeats") or [values]:
+            without = repeat.get("trained_without", values.get("trained_without"))
+            settings.setdefault(tuple(without or ()), []).append(repeat)
+        for number, (without, runs) in enumerate(settings.items()):
+            head = runs[0] if "called_fraction" in runs[0] or number else values
+            recalls = [r["recall"] for r in runs if r.get("recall") is not None]
+            recall = head.get("recall")
+            rows.append({"held-out source": source,
+                         "also held out": ", ".join(s for s in without if s != source) or "–",
+                         "images": head.get("n", values.get("n")),
+                         "recall": next(iter(recall.values()), None) if isinstance(recall, dict) else recall,
+                         "runs": max(len(recalls), 1),
+                         "range": (f"{min(recalls):.0%}–{max(recalls):.0%}" if len(recalls) > 1 else "one run"),
+                         **{f"called {label}": share for label, share in (head.get("called_fraction") or {}).items()},
+                         "mean confidence": head.get("mean_confidence")})
+    columns = ["held-out source", "also held out", "images", "recall", "runs", "range"]
+    frame = pd.DataFrame(rows)
+    return frame[columns + [c for c in frame.columns if c not in columns]] if rows else frame
 
 
 def held_out_separation(card_training: dict) -> list[dict]:
