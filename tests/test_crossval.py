@@ -162,6 +162,14 @@ def test_two_runs_are_averaged_and_scored_like_one_run(manifest, tmp_path, fake_
     assert [a["run"] for a in avg["average_of"]] == [str(tmp_path / "a"), str(tmp_path / "b")]
     assert avg["internal_test"]["n"] == runs[0]["internal_test"]["n"]  # the same test split, trained on by neither
     assert avg["held_out"]["teach"]["n"] == sum(avg["held_out"]["teach"]["called"].values()) == 10
+    # One run's served answer: the mean over each film and its test-time copies, as the pages give it.
+    assert crossval_average.main(["--data", str(manifest), "--runs", str(tmp_path / "a"), "--served", "3",
+                                  "--out", str(tmp_path / "served"), "--cache-dir", str(tmp_path / "cache")]) == 0
+    served = json.loads((tmp_path / "served" / "results.json").read_text())
+    assert served["served_copies"] == 3 and served["recipe_name"].startswith("served answer (mean over the film and 2")
+    assert served["held_out"]["teach"]["n"] == 10 and served["internal_test"]["n"] == runs[0]["internal_test"]["n"]
+    assert crossval_average.main(["--data", str(manifest), "--runs", str(tmp_path / "a"), "--served", "1",
+                                  "--out", str(tmp_path / "served")]) == 2
     # Runs of other held-out sources cannot be averaged: one line, exit 2.
     assert crossval.main(["--data", str(manifest), "--hold-out-source", "cov-b", "--image-size", "32", "--epochs", "1",
                           "--batch-size", "8", "--cache-dir", str(tmp_path / "cache"), "--probe-per-source", "10",
@@ -310,3 +318,21 @@ def test_each_held_out_run_records_what_it_left_out(tmp_path):
     assert block["teach"]["repeats"][1]["mean_confidence"] == 0.8
     assert list(held_out_table({"held_out_source": block})["also held out"]) == ["cov-b", "–"]
     assert held_out_block([scored])["teach"]["trained_without"] == ["teach"]
+
+
+def test_the_served_answer_is_the_mean_over_the_film_and_the_copies_serving_makes():
+    import keras
+
+    from model.trust.uncertainty import test_time_copies
+    from training.crossval_average import served_probabilities
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 1))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(inputs)))
+    x = np.random.default_rng(1).random((5, 16, 16, 1)).astype(np.float32)
+    served = served_probabilities(model, x, copies=4, chunk=2)
+    for film, answer in zip(x, served):
+        copies = test_time_copies(film, 4)
+        assert np.array_equal(copies[0], film) and not np.array_equal(copies[1], film)
+        np.testing.assert_allclose(answer, model.predict(copies, verbose=0).mean(axis=0), rtol=1e-5, atol=1e-6)
+    assert served.shape == (5, 3) and served_probabilities(model, x[:0], 4).shape == (0, 3)

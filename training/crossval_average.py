@@ -10,6 +10,11 @@ the same and none of them trained on it). The runs are averaged as `training.ens
 models: the mean of their logits. Each run's inputs are finished as its own recipe says
 (lung mask, lung equalisation). This is how an ensemble of recipes or seeds is measured before one
 is assembled for the registry (`training.ensemble`); there is no source probe for an average.
+
+`--served N` scores the answer a reader gets instead of the single pass the other figures use:
+per film, the mean probabilities over the film and N - 1 test-time copies, made exactly as the
+Diagnose page and `python -m model.predict` make them (`model.trust.uncertainty.test_time_copies`).
+With one run it measures that run's served answer.
 """
 from __future__ import annotations
 
@@ -33,7 +38,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="folder for results.json")
     p.add_argument("--registry", type=Path, default=None, help="registry holding the lung model")
     p.add_argument("--cache-dir", type=Path, default=None, help="array cache (default: the training cache)")
+    p.add_argument("--served", type=int, default=0, metavar="N",
+                   help="score the served answer: the mean over each film and N-1 test-time copies (serving uses 8)")
     return p
+
+
+def served_probabilities(model, x: np.ndarray, copies: int, chunk: int = 32) -> np.ndarray:
+    """Per film, the mean probabilities over the film and its `copies - 1` test-time copies (the
+    dashboard's and CLI's answer; the copies are those serving makes, seed 0 for every film)."""
+    from model.trust.uncertainty import test_time_copies
+
+    out = []
+    for start in range(0, len(x), chunk):
+        batch = np.concatenate([test_time_copies(image, copies) for image in x[start:start + chunk]])
+        probabilities = model.predict(batch, batch_size=64, verbose=0)
+        out.append(probabilities.reshape(-1, copies, probabilities.shape[-1]).mean(axis=1))
+    return np.concatenate(out) if out else np.zeros((0, model.output_shape[-1]), np.float32)
 
 
 def read_runs(folders: list[Path]) -> list[dict]:
@@ -63,6 +83,9 @@ def average_like_an_ensemble(probabilities: list[np.ndarray]) -> np.ndarray:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if args.served and not 2 <= args.served <= 64:
+        print("error: --served takes the number of predictions per film, 2 to 64 (serving uses 8)", file=sys.stderr)
+        return 2
     try:
         runs = read_runs(args.runs)
     except ValueError as exc:
@@ -95,13 +118,17 @@ def main(argv=None) -> int:
                                 "lung_equalize": recipe.get("lung_equalize", False)})
         model = keras.saving.load_model(Path(run["folder"]) / "model.keras", safe_mode=True, compile=False)
         for name, sel in sets.items():
-            probabilities[name].append(_predict(model, _subset(records, images, masks, sel), prep)[0])
+            single, x = _predict(model, _subset(records, images, masks, sel), prep)
+            probabilities[name].append(served_probabilities(model, x, args.served) if args.served else single)
         keras.backend.clear_session()
     mean = {name: average_like_an_ensemble(values) for name, values in probabilities.items()}
 
     results = {"average_of": [{"run": run["folder"], "recipe_name": run.get("recipe_name"), "seed": run.get("seed"),
                                "init_seed": run.get("init_seed", run.get("seed"))} for run in runs],
-               "recipe_name": "average of " + " / ".join(run.get("recipe_name", "?") for run in runs),
+               "recipe_name": ("served answer (mean over the film and {} copies) of ".format(args.served - 1)
+                               if args.served else "") + "average of " + " / ".join(run.get("recipe_name", "?")
+                                                                                     for run in runs),
+               **({"served_copies": args.served} if args.served else {}),
                "command": "python -m training.crossval_average " + " ".join(sys.argv[1:] if argv is None else argv),
                "data": str(args.data), "data_sha256": file_digest(args.data), "image_size": first["image_size"],
                "seed": first["seed"], "held_out_sources": sorted(held), "epochs_run": None,

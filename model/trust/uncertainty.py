@@ -91,6 +91,13 @@ def _tta_input(classifier, pixels_or_input) -> np.ndarray:
     return array
 
 
+def test_time_copies(x: np.ndarray, n: int = 8, seed: int = 0) -> np.ndarray:
+    """A preprocessed (S, S, C) model input followed by n - 1 mildly perturbed copies, (n, S, S, C):
+    the batch `tta_uncertainty` scores, and whose mean is the answer the pages and the CLI give."""
+    rng = np.random.default_rng(seed)
+    return np.stack([x] + [_augment(x, rng) for _ in range(n - 1)])
+
+
 def tta_uncertainty(classifier, pixels_or_input, n: int = 8, seed: int = 0,
                     min_top_probability: float = MIN_TOP_PROBABILITY,
                     min_agreement: float = MIN_AGREEMENT) -> Uncertainty:
@@ -119,9 +126,7 @@ def tta_uncertainty(classifier, pixels_or_input, n: int = 8, seed: int = 0,
         `Uncertainty`.
     """
     n = _check_count("n", n, 2, 64)
-    x = _tta_input(classifier, pixels_or_input)
-    rng = np.random.default_rng(seed)
-    batch = np.stack([x] + [_augment(x, rng) for _ in range(n - 1)])
+    batch = test_time_copies(_tta_input(classifier, pixels_or_input), n, seed)
     probabilities = classifier.predict_inputs(batch, batch_size=n)
     return _uncertainty(tuple(classifier.labels), probabilities, float(min_top_probability), float(min_agreement))
 
