@@ -324,15 +324,17 @@ def test_the_served_answer_is_the_mean_over_the_film_and_the_copies_serving_make
     import keras
 
     from model.trust.uncertainty import test_time_copies
-    from training.crossval_average import served_probabilities
+    from training.crossval_average import average_like_an_ensemble, copy_probabilities
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input((16, 16, 1))
     model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(inputs)))
     x = np.random.default_rng(1).random((5, 16, 16, 1)).astype(np.float32)
-    served = served_probabilities(model, x, copies=4, chunk=2)
-    for film, answer in zip(x, served):
+    per_copy = copy_probabilities(model, x, copies=4, chunk=2)
+    assert per_copy.shape == (5, 4, 3) and copy_probabilities(model, x[:0], 4).shape == (0, 4, 3)
+    for film, scored in zip(x, per_copy):
         copies = test_time_copies(film, 4)
         assert np.array_equal(copies[0], film) and not np.array_equal(copies[1], film)
-        np.testing.assert_allclose(answer, model.predict(copies, verbose=0).mean(axis=0), rtol=1e-5, atol=1e-6)
-    assert served.shape == (5, 3) and served_probabilities(model, x[:0], 4).shape == (0, 3)
+        np.testing.assert_allclose(scored, model.predict(copies, verbose=0), rtol=1e-5, atol=1e-6)
+    # Averaging over the copies comes last: an ensemble scores each copy, as a merged model would.
+    assert average_like_an_ensemble([per_copy, per_copy]).shape == (5, 4, 3)

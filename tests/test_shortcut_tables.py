@@ -124,6 +124,12 @@ def test_performance_page_shows_the_source_probe_and_held_out_sources(tmp_path, 
     assert not any("During training" in m.value for m in at.markdown)  # no watched run: no chart
 
 
+def test_performance_page_with_a_probe_and_no_held_out_run(tmp_path, monkeypatch):
+    at = performance_page(tmp_path, monkeypatch, metrics={"source_probe": PROBE})
+    assert any(c.value.startswith("No held-out-source run recorded") for c in at.caption)
+    assert not any("held-out source" in d.value.columns for d in at.dataframe)
+
+
 def test_performance_page_shows_a_watched_runs_trajectory(tmp_path, monkeypatch):
     at = performance_page(tmp_path, monkeypatch, training={
         "held_out_source": HELD, "held_out_trajectory": trajectory([0.70, 0.78, 0.66], [0.65, 0.72, 0.84])})

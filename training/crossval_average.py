@@ -43,17 +43,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def served_probabilities(model, x: np.ndarray, copies: int, chunk: int = 32) -> np.ndarray:
-    """Per film, the mean probabilities over the film and its `copies - 1` test-time copies (the
-    dashboard's and CLI's answer; the copies are those serving makes, seed 0 for every film)."""
+def copy_probabilities(model, x: np.ndarray, copies: int, chunk: int = 32) -> np.ndarray:
+    """(N, copies, K): per film, the probabilities of the film and of its `copies - 1` test-time
+    copies, made as serving makes them (`test_time_copies`, seed 0 for every film). Their mean over
+    the copies is the answer the pages and the CLI give."""
     from model.trust.uncertainty import test_time_copies
 
     out = []
     for start in range(0, len(x), chunk):
         batch = np.concatenate([test_time_copies(image, copies) for image in x[start:start + chunk]])
         probabilities = model.predict(batch, batch_size=64, verbose=0)
-        out.append(probabilities.reshape(-1, copies, probabilities.shape[-1]).mean(axis=1))
-    return np.concatenate(out) if out else np.zeros((0, model.output_shape[-1]), np.float32)
+        out.append(probabilities.reshape(-1, copies, probabilities.shape[-1]))
+    return np.concatenate(out) if out else np.zeros((0, copies, model.output_shape[-1]), np.float32)
 
 
 def read_runs(folders: list[Path]) -> list[dict]:
@@ -119,9 +120,11 @@ def main(argv=None) -> int:
         model = keras.saving.load_model(Path(run["folder"]) / "model.keras", safe_mode=True, compile=False)
         for name, sel in sets.items():
             single, x = _predict(model, _subset(records, images, masks, sel), prep)
-            probabilities[name].append(served_probabilities(model, x, args.served) if args.served else single)
+            probabilities[name].append(copy_probabilities(model, x, args.served) if args.served else single)
         keras.backend.clear_session()
-    mean = {name: average_like_an_ensemble(values) for name, values in probabilities.items()}
+    # Served: each copy scored by the ensemble (as a merged model scores it), then the mean over the copies.
+    mean = {name: average_like_an_ensemble(values).mean(axis=1) if args.served else average_like_an_ensemble(values)
+            for name, values in probabilities.items()}
 
     results = {"average_of": [{"run": run["folder"], "recipe_name": run.get("recipe_name"), "seed": run.get("seed"),
                                "init_seed": run.get("init_seed", run.get("seed"))} for run in runs],
