@@ -279,8 +279,8 @@ def test_repeats_of_a_recipe_are_recorded_with_the_headline(tmp_path, capsys):
     assert [r["init_seed"] for r in block["cov-b"]["repeats"]] == [0, 1, 2]
     assert read_metrics("tiny-h", tmp_path)["held_out_source"] == block
     table = held_out_table({"held_out_source": block}).set_index("held-out source")
-    assert table.loc["teach", "range"] == "30%–68%" and table.loc["cov-b", "runs"] == 3
-    assert "3 run(s), recall 30%–68%" in capsys.readouterr().out
+    assert table.loc["teach", "range"] == "30%–68% (3 runs)" and table.loc["cov-b", "runs"] == 3
+    assert "recall 30%–68% (3 runs)" in capsys.readouterr().out
     # The bias-free separation of the unseen pair travels with both sources, with every run's figures.
     assert block["teach"]["separation"]["COVID-19 vs Normal"]["auc"] == 0.70
     assert [r["separation"]["COVID-19 vs Normal"]["auc"] for r in block["cov-b"]["repeats"]] == [0.70, 0.68, 0.74]

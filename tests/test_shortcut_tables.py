@@ -34,7 +34,7 @@ def test_tables_carry_the_figures_and_are_empty_without_them():
     assert held.loc[0, "runs"] == 1 and held.loc[0, "range"] == "one run"
     repeated = {"teach": {**HELD["teach"], "repeats": [{"recall": 0.85}, {"recall": 0.3}, {"recall": 0.68}]}}
     held = held_out_table({"held_out_source": repeated})
-    assert held.loc[0, "runs"] == 3 and held.loc[0, "range"] == "30%–85%"
+    assert held.loc[0, "runs"] == 3 and held.loc[0, "range"] == "30%–85% (3 runs)"
     assert source_probe_table({}).empty and held_out_table({}).empty and source_probe_mean({}) is None
 
 
@@ -48,12 +48,12 @@ def test_runs_that_held_a_source_out_alone_or_with_others_are_separate_rows():
     table = held_out_table({"held_out_source": block})
     assert list(table.columns[:6]) == ["held-out source", "also held out", "images", "recall", "runs", "range"]
     assert list(table["also held out"]) == ["cov-b", "–"] and list(table["recall"]) == [0.6, 0.9]
-    assert list(table["range"]) == ["60%–70%", "one run"] and list(table["called Normal"]) == [0.6, 0.9]
+    assert list(table["range"]) == ["60%–70% (2 runs)", "one run"] and list(table["called Normal"]) == [0.6, 0.9]
     assert list(table["mean confidence"]) == [0.6, 0.8]
     # A card written before repeats named their setting: one row, the source's own setting and figures.
     old = {"teach": {**HELD["teach"], "trained_without": both, "repeats": [{"recall": 0.85}, {"recall": 0.5}]}}
     table = held_out_table({"held_out_source": old})
-    assert len(table) == 1 and table.loc[0, "also held out"] == "cov-b" and table.loc[0, "range"] == "50%–85%"
+    assert len(table) == 1 and table.loc[0, "also held out"] == "cov-b" and table.loc[0, "range"] == "50%–85% (2 runs)"
     assert table.loc[0, "called Normal"] == 0.85
 
 

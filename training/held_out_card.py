@@ -49,8 +49,8 @@ def main(argv=None) -> int:
     write_json(entry_dir(args.model, root) / "metrics.json", {**metrics, "held_out_source": block})
     for row in held_out_table({"held_out_source": block}).to_dict("records"):  # one line per source and setting
         also = "" if row["also held out"] == "–" else f" (with {row['also held out']})"
-        print(f"{args.model} held out {row['held-out source']}{also}: first run {row['recall']:.0%}, "
-              f"{row['runs']} run(s)" + (f", recall {row['range']}" if row["runs"] > 1 else ""))
+        print(f"{args.model} held out {row['held-out source']}{also}: first run {row['recall']:.0%}; "
+              + (f"recall {row['range']}" if row["runs"] > 1 else "one run"))
     return 0
 
 

@@ -188,7 +188,7 @@ def source_section(cards_by_id: dict, chosen: list[str]) -> None:
             row[f"source probe within {label}"] = text.percent(value)
         held = shortcut.held_out_table(cards_by_id[model_id].training)
         for _, line in held.iterrows():
-            spread = "" if line["runs"] == 1 else f" ({line['range']}, {line['runs']} runs)"
+            spread = "" if line["runs"] == 1 else f", {line['range']}"
             also = "" if line["also held out"] == "–" else f" (with {line['also held out']})"
             row[f"held out {line['held-out source']}{also}: recall of its class"] = _figure(line["recall"], ".0%") + spread
         for pair in shortcut.held_out_separation(cards_by_id[model_id].training):

@@ -132,17 +132,22 @@ def shortcut_section(card, report: dict) -> None:
         for column, row in zip(st.columns(max(len(headline), 1)), headline.to_dict("records")):
             also = "" if row["also held out"] == "–" else f" Trained without {row['also held out']} too."
             column.metric(row["held-out source"], _percent(row["recall"]),
-                          help=f"Over {row['runs']} recorded run(s): {row['range']}.{also}")
+                          help=f"Over the recorded runs: {row['range']}.{also}")
         for row in shortcut.held_out_separation(card.training):
             st.markdown(shortcut.separation_sentence(row))
     if not held.empty:  # full width: nine columns do not fit half the page at 1366 px
         shares = [name for name in held.columns if name.startswith(("called", "recall", "mean"))]
         st.dataframe(held.style.format("{:.0%}", subset=shares, na_rep="–"), hide_index=True, width="stretch",
-                     column_config={"images": st.column_config.NumberColumn(format="%d")})
+                     column_order=[name for name in held.columns if name != "runs"],  # the range names them
+                     column_config={"images": st.column_config.NumberColumn(format="%d"),
+                                    "mean confidence": st.column_config.Column("confidence"),
+                                    **{name: st.column_config.Column(name.replace("called", "as"))
+                                       for name in held.columns if name.startswith("called")}})
         st.caption("Films of each source scored by a model that never trained on them (this version's "
                    "recipe retrained without the source or, for a version that never saw it, the version "
                    "itself): the honest stand-in for another hospital. Recall: the share of that source's films "
-                   "called their true class; also held out: the run left those sources out as well (harder: fewer "
+                   "called their true class; as …: the share it called each class; confidence: the mean top "
+                   "probability; also held out: the run left those sources out as well (harder: fewer "
                    "sources to learn from); range: over the recorded runs of the recipe (they differ by tens of "
                    "points from run to run, so one run's figure is not a precise measure).")
     trajectory_section(card)

@@ -52,7 +52,8 @@ def held_out_table(card_training: dict) -> pd.DataFrame:
                          "images": head.get("n", values.get("n")),
                          "recall": next(iter(recall.values()), None) if isinstance(recall, dict) else recall,
                          "runs": max(len(recalls), 1),
-                         "range": (f"{min(recalls):.0%}–{max(recalls):.0%}" if len(recalls) > 1 else "one run"),
+                         "range": (f"{min(recalls):.0%}–{max(recalls):.0%} ({len(recalls)} runs)"
+                                   if len(recalls) > 1 else "one run"),
                          **{f"called {label}": share for label, share in (head.get("called_fraction") or {}).items()},
                          "mean confidence": head.get("mean_confidence")})
     columns = ["held-out source", "also held out", "images", "recall", "runs", "range"]
