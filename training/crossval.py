@@ -296,9 +296,14 @@ def _subset(records, images, masks, idx):
             "sources": np.array([records[i].source for i in idx])}
 
 
+def _inputs(subset, prep):
+    """Model inputs of a subset of the cached pool, finished as `prep` says (lung mask, equalisation)."""
+    return lung_inputs(subset["images"], subset["masks"], prep.lung_mask, prep.lung_equalize)
+
+
 def _predict(model, subset, prep):
     """Probabilities (and the inputs) of a subset of the cached pool, finished as `prep` says."""
-    x = lung_inputs(subset["images"], subset["masks"], prep.lung_mask, prep.lung_equalize)
+    x = _inputs(subset, prep)
     return model.predict(x, batch_size=64, verbose=0), x
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from model.data import CLASS_LABELS, read_dataset
 from model.inputs.preprocessing import Preprocessing
 from model.splits import hash_split
-from training.crossval import _predict, _subset, file_digest, lung_model_of, run_figures, scoring_sets
+from training.crossval import _inputs, _predict, _subset, file_digest, lung_model_of, run_figures, scoring_sets
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,8 +119,9 @@ def main(argv=None) -> int:
                                 "lung_equalize": recipe.get("lung_equalize", False)})
         model = keras.saving.load_model(Path(run["folder"]) / "model.keras", safe_mode=True, compile=False)
         for name, sel in sets.items():
-            single, x = _predict(model, _subset(records, images, masks, sel), prep)
-            probabilities[name].append(copy_probabilities(model, x, args.served) if args.served else single)
+            subset = _subset(records, images, masks, sel)
+            probabilities[name].append(copy_probabilities(model, _inputs(subset, prep), args.served) if args.served
+                                       else _predict(model, subset, prep)[0])
         keras.backend.clear_session()
     # Served: each copy scored by the ensemble (as a merged model scores it), then the mean over the copies.
     mean = {name: average_like_an_ensemble(values).mean(axis=1) if args.served else average_like_an_ensemble(values)

@@ -19,8 +19,9 @@ VALIDATION_COLOUR = "#ff7f0e"
 METRIC_ORDER = ("loss", "accuracy", "auc", "precision", "recall")
 METRIC_TITLES = {"loss": "Loss", "accuracy": "Accuracy", "auc": "AUC", "precision": "Precision",
                  "recall": "Recall"}
-# Columns that are bookkeeping, not a model metric.
-NON_METRICS = {"epoch", "lr", "learning_rate", "seconds", "member", "averaged_epochs"}
+# History columns that are never drawn as a curve, and those that are bookkeeping, not a model metric.
+NOT_CURVES = {"epoch", "member", "averaged_epochs"}
+NON_METRICS = NOT_CURVES | {"lr", "learning_rate", "seconds"}
 
 
 def _layout(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
@@ -77,7 +78,7 @@ def curve_choice(histories: dict[str, pd.DataFrame]) -> tuple[list[str], str | N
     """What the Compare page can overlay: every history column (the usual validation ones first), the
     default (the preferred column recorded by the most models, so versions trained by different
     trainers still meet on one chart) and, per column, the models whose history lacks it."""
-    have = {m: set(getattr(h, "columns", ())) - {"epoch", "member", "averaged_epochs"} for m, h in histories.items()
+    have = {m: set(getattr(h, "columns", ())) - NOT_CURVES for m, h in histories.items()
             if h is not None and len(h)}
     columns = sorted(set().union(*have.values()) if have else set(),
                      key=lambda c: (CURVE_PREFERENCE.index(c) if c in CURVE_PREFERENCE else len(CURVE_PREFERENCE), c))

@@ -39,18 +39,21 @@ def held_out_table(card_training: dict) -> pd.DataFrame:
     held = (card_training or {}).get("held_out_source") or {}
     rows = []
     for source, values in held.items():
+        # The source's own figures as one repeat (recall of its class as a number), as repeats are stored.
+        own = {**values, "recall": next(iter((values.get("recall") or {}).values()), None)}
         settings = {}
-        for repeat in values.get("repeats") or [values]:
+        for repeat in values.get("repeats") or [own]:
             without = repeat.get("trained_without", values.get("trained_without"))
             settings.setdefault(tuple(without or ()), []).append(repeat)
         for number, (without, runs) in enumerate(settings.items()):
-            head = runs[0] if "called_fraction" in runs[0] or number else values
+            head = runs[0]
+            if number == 0 and "called_fraction" not in head:  # repeats recorded before they carried their calls
+                head = own
             recalls = [r["recall"] for r in runs if r.get("recall") is not None]
-            recall = head.get("recall")
             rows.append({"held-out source": source,
                          "also held out": ", ".join(s for s in without if s != source) or "–",
                          "images": head.get("n", values.get("n")),
-                         "recall": next(iter(recall.values()), None) if isinstance(recall, dict) else recall,
+                         "recall": head.get("recall"),
                          "runs": max(len(recalls), 1),
                          "range": (f"{min(recalls):.0%}–{max(recalls):.0%} ({len(recalls)} runs)"
                                    if len(recalls) > 1 else "one run"),
