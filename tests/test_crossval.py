@@ -195,6 +195,8 @@ def test_an_equalising_recipe_equalises_at_serving(manifest, tmp_path, fake_lung
     assert x[inside].min() >= EQUALIZED_FLOOR - 1e-6 and abs(x[inside].mean() - (1 + EQUALIZED_FLOOR) / 2) < 0.02
     with pytest.raises(SystemExit):
         crossval.main(["--data", str(manifest), "--lung-equalize", "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match="needs --average-from"):
+        crossval.main(["--data", str(manifest), "--constant-lr", "--out", str(tmp_path / "x")])
 
 
 def test_the_results_table_names_each_runs_seeds():

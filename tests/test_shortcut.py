@@ -400,3 +400,25 @@ def test_weight_averaging_ships_the_mean_of_the_epochs_from_the_named_one_on():
     for kept, *epochs in zip(model.get_weights(), *snapshots[1:]):  # epochs 2, 3 and 4
         np.testing.assert_allclose(kept, np.mean(epochs, axis=0), rtol=1e-5, atol=1e-6)
     assert not np.allclose(model.get_weights()[0], snapshots[-1][0])  # not simply the last epoch
+
+
+def test_a_constant_learning_rate_keeps_the_rate_a_stalled_run_would_halve():
+    rng = np.random.default_rng(1)
+    n = 24
+    train = {"images": rng.random((n, 32, 32, 1)).astype(np.float16), "masks": None,
+             "labels": np.array([0, 1, 2] * (n // 3)), "sources": np.array(["a", "b"] * (n // 2))}
+    # One class in validation: its score never improves, so the run stalls from its second epoch on.
+    val = {**train, "labels": np.zeros(n, int)}
+
+    def rates(recipe):
+        _, history, _ = train_recipe("compact_cnn", 32, train, val, recipe, epochs=5, batch_size=8,
+                                     steps_per_epoch=1, patience=10, log=lambda line: None)
+        return [row["learning_rate"] for row in history]
+
+    assert rates(Recipe("source_label", average_from=2)) == [1e-3] * 4 + [5e-4]
+    constant = Recipe("source_label", average_from=2, constant_lr=True)
+    assert constant.name() == "balanced+average-from2+constant-lr" and "constant_lr" not in Recipe().to_dict()
+    assert rates(constant) == [1e-3] * 5
+    with pytest.raises(ValueError, match="weight averaging"):
+        train_recipe("compact_cnn", 32, train, val, Recipe(constant_lr=True), epochs=1, batch_size=8,
+                     steps_per_epoch=1, log=lambda line: None)

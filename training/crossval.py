@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--average-from", type=int, default=0, metavar="EPOCH",
                    help="ship the mean of the weights of every epoch from EPOCH to the end of training (stochastic "
                         "weight averaging, as SWAD does for domain generalisation) instead of the best checkpoint")
+    p.add_argument("--constant-lr", action="store_true",
+                   help="with --average-from: never halve the learning rate (SWA keeps it constant while it "
+                        "averages, so the averaged epochs spread further)")
     p.add_argument("--dann", type=float, default=0.0, help="weight of a gradient-reversed source head (0: off)")
     p.add_argument("--watch-held-out", action="store_true",
                    help="diagnostic: score the held-out sources after every epoch and write the figures into the "
@@ -363,10 +366,13 @@ def main(argv=None) -> int:
         return evaluate_existing(args, argv)
     if args.lung_equalize and not args.lung_mask:
         raise SystemExit("--lung-equalize needs --lung-mask")
+    if args.constant_lr and not args.average_from:
+        raise SystemExit("--constant-lr needs --average-from")
     recipe = Recipe(balance=args.balance, photometric=args.photometric, lung_mask=args.lung_mask, mix=args.mix,
                     dann=args.dann, lung_equalize=args.lung_equalize, amplitude_mix=args.amplitude_mix,
                     select=args.select, contrasts=args.contrasts, select_after=args.select_after,
-                    style_mix=args.style_mix, rand_conv=args.rand_conv, average_from=args.average_from)
+                    style_mix=args.style_mix, rand_conv=args.rand_conv, average_from=args.average_from,
+                    constant_lr=args.constant_lr)
     records = [r for r in read_dataset(args.data) if r.label in CLASS_LABELS]
     if args.limit:
         records = list(np.random.default_rng(args.seed).permutation(np.array(records, dtype=object))[:args.limit])
@@ -463,6 +469,7 @@ def main(argv=None) -> int:
                            if recipe.amplitude_mix else "")
                         + (f"; random convolutions (p={recipe.rand_conv:g})" if recipe.rand_conv else "")
                         + (f"; weights averaged over the epochs from {recipe.average_from} on"
+                           + (" at a constant learning rate" if recipe.constant_lr else "")
                            if recipe.average_from else "")
                         + (f"; feature-statistics mixing after the first two stages (p={recipe.style_mix:g})"
                            if recipe.style_mix else ""),

@@ -37,6 +37,7 @@ class Recipe:
     style_mix: float = 0.0        # probability a batch mixes early feature statistics across films (MixStyle)
     rand_conv: float = 0.0        # probability a batch passes through a random convolution (RandConv)
     average_from: int = 0         # ship the mean of the weights of every epoch from this one on (SWA/SWAD), not the best
+    constant_lr: bool = False     # with average_from: never halve the learning rate (SWA's constant rate)
 
     def name(self) -> str:
         parts = ["balanced" if self.balance == "source_label" else "label-balanced"]
@@ -52,13 +53,14 @@ class Recipe:
         parts += [f"stylemix{self.style_mix:g}"] if self.style_mix else []
         parts += [f"randconv{self.rand_conv:g}"] if self.rand_conv else []
         parts += [f"average-from{self.average_from}"] if self.average_from else []
+        parts += ["constant-lr"] if self.constant_lr else []
         return "+".join(parts)
 
     def to_dict(self) -> dict:
         values = asdict(self)
         # Options added later are left out when off, so earlier runs' recipes compare equal.
         for added_later in ("lung_equalize", "amplitude_mix", "select_after", "style_mix", "rand_conv",
-                            "average_from"):
+                            "average_from", "constant_lr"):
             if not values[added_later]:
                 del values[added_later]
         if values["select"] == "macro_auc":
@@ -408,6 +410,8 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
 
     if recipe.dann and recipe.style_mix:
         raise ValueError("style mixing and the adversarial head are separate training graphs: choose one")
+    if recipe.constant_lr and not recipe.average_from:
+        raise ValueError("a constant learning rate is meant for weight averaging: set average_from too")
     keras.utils.set_random_seed(seed)
     model, explain = build_model(arch, image_size, 1, num_classes)
     maker = BatchMaker(train["images"], train.get("masks"), train["labels"], train["sources"], recipe, batch_size, seed)
@@ -508,7 +512,7 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
                 state.update(best_auc=auc, best=[w.copy() for w in model.get_weights()], waited=0)
                 return
             state["waited"] += 1
-            if state["waited"] % 3 == 0:
+            if state["waited"] % 3 == 0 and not recipe.constant_lr:
                 state["lr"] *= 0.5
                 trainer.optimizer.learning_rate.assign(state["lr"])
             if state["waited"] >= patience:
