@@ -168,6 +168,13 @@ def test_two_runs_are_averaged_and_scored_like_one_run(manifest, tmp_path, fake_
     served = json.loads((tmp_path / "served" / "results.json").read_text())
     assert served["served_copies"] == 3 and served["recipe_name"].startswith("served answer (mean over the film and 2")
     assert served["held_out"]["teach"]["n"] == 10 and served["internal_test"]["n"] == runs[0]["internal_test"]["n"]
+    saved = (tmp_path / "a" / "model.keras").read_bytes()
+    assert crossval_average.main(["--data", str(manifest), "--runs", str(tmp_path / "a"), "--recompute-bn",
+                                  "--out", str(tmp_path / "bn"), "--cache-dir", str(tmp_path / "cache")]) == 0
+    bn = json.loads((tmp_path / "bn" / "results.json").read_text())
+    assert bn["recompute_bn"] is True and bn["recipe_name"].startswith("batch-norm statistics recomputed, average of")
+    assert bn["held_out"]["teach"]["n"] == 10
+    assert (tmp_path / "a" / "model.keras").read_bytes() == saved  # the run's model is left as it was
     assert crossval_average.main(["--data", str(manifest), "--runs", str(tmp_path / "a"), "--served", "1",
                                   "--out", str(tmp_path / "served")]) == 2
     # Runs of other held-out sources cannot be averaged: one line, exit 2.
@@ -340,3 +347,26 @@ def test_the_served_answer_is_the_mean_over_the_film_and_the_copies_serving_make
         np.testing.assert_allclose(scored, model.predict(copies, verbose=0), rtol=1e-5, atol=1e-6)
     # Averaging over the copies comes last: an ensemble scores each copy, as a merged model would.
     assert average_like_an_ensemble([per_copy, per_copy]).shape == (5, 4, 3)
+
+
+def test_batch_norm_statistics_are_recomputed_for_the_current_weights():
+    import keras
+
+    from training.crossval_average import recompute_batch_norm
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 1))
+    conv = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    norm = keras.layers.BatchNormalization(momentum=0.9, name="bn")
+    x = keras.layers.SpatialDropout2D(0.5, name="drop")(norm(conv))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x)))
+    films = np.random.default_rng(1).random((32, 8, 8, 1)).astype(np.float32) * 3 + 1
+    seen = keras.Model(inputs, conv).predict(films, verbose=0)
+    before = model.predict(films, verbose=0)
+
+    recompute_batch_norm(model, films, batch_size=16)  # two equal batches: the mean is exact
+    np.testing.assert_allclose(norm.moving_mean.numpy(), seen.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+    assert not np.allclose(model.predict(films, verbose=0), before)
+    assert norm.momentum == 0.9 and model.get_layer("drop").rate == 0.5  # restored for saving and serving
+    recompute_batch_norm(model, films, batch_size=32)  # one batch: the variance is the films' own
+    np.testing.assert_allclose(norm.moving_variance.numpy(), seen.var(axis=(0, 1, 2)), rtol=1e-3, atol=1e-5)

@@ -15,6 +15,10 @@ is assembled for the registry (`training.ensemble`); there is no source probe fo
 per film, the mean probabilities over the film and N - 1 test-time copies, made exactly as the
 Diagnose page and `python -m model.predict` make them (`model.trust.uncertainty.test_time_copies`).
 With one run it measures that run's served answer.
+
+`--recompute-bn` first replaces each run's batch-norm statistics by those of its averaged weights on
+its own training films (`recompute_batch_norm`), as SWA usually does after averaging; the runs'
+saved models are not changed.
 """
 from __future__ import annotations
 
@@ -38,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="folder for results.json")
     p.add_argument("--registry", type=Path, default=None, help="registry holding the lung model")
     p.add_argument("--cache-dir", type=Path, default=None, help="array cache (default: the training cache)")
+    p.add_argument("--recompute-bn", action="store_true",
+                   help="recompute each run's batch-norm statistics on its training films before scoring (SWA)")
     p.add_argument("--served", type=int, default=0, metavar="N",
                    help="score the served answer: the mean over each film and N-1 test-time copies (serving uses 8)")
     return p
@@ -55,6 +61,32 @@ def copy_probabilities(model, x: np.ndarray, copies: int, chunk: int = 32) -> np
         probabilities = model.predict(batch, batch_size=64, verbose=0)
         out.append(probabilities.reshape(-1, copies, probabilities.shape[-1]))
     return np.concatenate(out) if out else np.zeros((0, copies, model.output_shape[-1]), np.float32)
+
+
+def recompute_batch_norm(model, x: np.ndarray, batch_size: int = 64, seed: int = 0) -> None:
+    """Replace the moving statistics of every batch-norm layer by the mean over shuffled batches of
+    `x` of the statistics the layer sees with the model's current weights (dropout off, as at serving):
+    weight averaging averages the statistics with the weights, which need not match the averaged
+    network. Changes `model` in place."""
+    import keras
+
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    drops = [layer for layer in model.layers if isinstance(layer, (keras.layers.Dropout, keras.layers.SpatialDropout2D))]
+    kept = [(layer.momentum, layer) for layer in norms] + [(layer.rate, layer) for layer in drops]
+    for layer in drops:
+        layer.rate = 0.0
+    for layer in norms:
+        layer.moving_mean.assign(np.zeros(layer.moving_mean.shape))
+        layer.moving_variance.assign(np.ones(layer.moving_variance.shape))
+    order = np.random.default_rng(seed).permutation(len(x))  # batches mix the sources, as in training
+    try:
+        for k, start in enumerate(range(0, len(x), batch_size), start=1):
+            for layer in norms:  # momentum 1 - 1/k: the running value is the plain mean over the k batches
+                layer.momentum = 1.0 - 1.0 / k
+            model(x[order[start:start + batch_size]], training=True)
+    finally:
+        for value, layer in kept:
+            setattr(layer, "momentum" if layer in norms else "rate", value)
 
 
 def read_runs(folders: list[Path]) -> list[dict]:
@@ -118,6 +150,8 @@ def main(argv=None) -> int:
         prep = Preprocessing(**{**base.to_dict(), "lung_mask": recipe.get("lung_mask", False),
                                 "lung_equalize": recipe.get("lung_equalize", False)})
         model = keras.saving.load_model(Path(run["folder"]) / "model.keras", safe_mode=True, compile=False)
+        if args.recompute_bn:
+            recompute_batch_norm(model, _inputs(_subset(records, images, masks, idx["train"]), prep))
         for name, sel in sets.items():
             subset = _subset(records, images, masks, sel)
             probabilities[name].append(copy_probabilities(model, _inputs(subset, prep), args.served) if args.served
@@ -129,10 +163,11 @@ def main(argv=None) -> int:
 
     results = {"average_of": [{"run": run["folder"], "recipe_name": run.get("recipe_name"), "seed": run.get("seed"),
                                "init_seed": run.get("init_seed", run.get("seed"))} for run in runs],
-               "recipe_name": ("served answer (mean over the film and {} copies) of ".format(args.served - 1)
-                               if args.served else "") + "average of " + " / ".join(run.get("recipe_name", "?")
-                                                                                     for run in runs),
+               "recipe_name": ("batch-norm statistics recomputed, " if args.recompute_bn else "")
+               + (f"served answer (mean over the film and {args.served - 1} copies) of " if args.served else "")
+               + "average of " + " / ".join(run.get("recipe_name", "?") for run in runs),
                **({"served_copies": args.served} if args.served else {}),
+               **({"recompute_bn": True} if args.recompute_bn else {}),
                "command": "python -m training.crossval_average " + " ".join(sys.argv[1:] if argv is None else argv),
                "data": str(args.data), "data_sha256": file_digest(args.data), "image_size": first["image_size"],
                "seed": first["seed"], "held_out_sources": sorted(held), "epochs_run": None,
