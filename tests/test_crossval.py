@@ -204,6 +204,10 @@ def test_an_equalising_recipe_equalises_at_serving(manifest, tmp_path, fake_lung
         crossval.main(["--data", str(manifest), "--lung-equalize", "--out", str(tmp_path / "x")])
     with pytest.raises(SystemExit, match="needs --average-from"):
         crossval.main(["--data", str(manifest), "--constant-lr", "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match="plain class targets"):
+        crossval.main(["--data", str(manifest), "--mixup", "0.2", "--dann", "0.3", "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match=r"\[0, 1\)"):
+        crossval.main(["--data", str(manifest), "--label-smoothing", "1", "--out", str(tmp_path / "x")])
 
 
 def test_the_results_table_names_each_runs_seeds():

@@ -16,6 +16,7 @@ from training.shortcut import (
     gradient_reversal_layer,
     image_quantiles,
     match_histogram,
+    mixup_batch,
     photometric,
     sampling_weights,
     train_recipe,
@@ -421,4 +422,50 @@ def test_a_constant_learning_rate_keeps_the_rate_a_stalled_run_would_halve():
     assert rates(constant) == [1e-3] * 5
     with pytest.raises(ValueError, match="weight averaging"):
         train_recipe("compact_cnn", 32, train, val, Recipe(constant_lr=True), epochs=1, batch_size=8,
+                     steps_per_epoch=1, log=lambda line: None)
+
+
+def test_mixup_blends_films_and_targets_with_one_share_per_film():
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 8, 8, 1)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[np.arange(16) % 3]
+    x0, y0 = x.copy(), y.copy()
+    mx, my = mixup_batch(x, y, np.random.default_rng(5), alpha=0.4)
+    np.testing.assert_array_equal(x, x0)  # inputs untouched
+    np.testing.assert_array_equal(y, y0)
+    np.testing.assert_allclose(my.sum(axis=1), 1.0, rtol=1e-6)
+    # Replay the draws: each film is lam * itself + (1 - lam) * its partner, its target likewise.
+    replay = np.random.default_rng(5)
+    partner, lam = replay.permutation(16), replay.beta(0.4, 0.4, 16).astype(np.float32)
+    for i in range(16):
+        np.testing.assert_allclose(mx[i], lam[i] * x[i] + (1 - lam[i]) * x[partner[i]], rtol=1e-6)
+        np.testing.assert_allclose(my[i], lam[i] * y[i] + (1 - lam[i]) * y[partner[i]], rtol=1e-6)
+    # Across classes: some targets hold two classes, and shares are not all near 0 or 1 at alpha 0.4.
+    assert np.sum(np.count_nonzero(my > 1e-3, axis=1) == 2) >= 4
+
+
+def test_mixup_and_label_smoothing_train_and_are_named(monkeypatch):
+    import keras
+
+    rng = np.random.default_rng(2)
+    n = 24
+    data = {"images": rng.random((n, 32, 32, 1)).astype(np.float16), "masks": None,
+            "labels": np.array([0, 1, 2] * (n // 3)), "sources": np.array(["a", "b"] * (n // 2))}
+    seen = {}
+    compile_ = keras.Model.compile
+
+    def spy(self, *args, **kwargs):  # the loss the trainer is compiled with
+        seen["loss"] = kwargs.get("loss")
+        return compile_(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "compile", spy)
+    recipe = Recipe("source_label", mixup=0.3, label_smoothing=0.1)
+    assert recipe.name() == "balanced+mixup0.3+smooth0.1"
+    assert "mixup" not in Recipe().to_dict() and "label_smoothing" not in Recipe().to_dict()
+    model, history, _ = train_recipe("compact_cnn", 32, data, data, recipe, epochs=1, batch_size=8,
+                                     steps_per_epoch=2, log=lambda line: None)
+    assert seen["loss"].get_config()["label_smoothing"] == pytest.approx(0.1)
+    assert np.isfinite(history[0]["loss"]) and model.output_shape == (None, 3)
+    with pytest.raises(ValueError, match="plain class targets"):
+        train_recipe("compact_cnn", 32, data, data, Recipe(mixup=0.2, dann=0.3), epochs=1, batch_size=8,
                      steps_per_epoch=1, log=lambda line: None)

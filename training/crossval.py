@@ -75,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--constant-lr", action="store_true",
                    help="with --average-from: never halve the learning rate (SWA keeps it constant while it "
                         "averages, so the averaged epochs spread further)")
+    p.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+                   help="cross-class mixup: blend each film and its target with another film of the batch, the "
+                        "share drawn from Beta(ALPHA, ALPHA) (0: off; 0.2-0.4 usual)")
+    p.add_argument("--label-smoothing", type=float, default=0.0,
+                   help="share of each target spread evenly over the classes (0: off)")
     p.add_argument("--dann", type=float, default=0.0, help="weight of a gradient-reversed source head (0: off)")
     p.add_argument("--watch-held-out", action="store_true",
                    help="diagnostic: score the held-out sources after every epoch and write the figures into the "
@@ -368,11 +373,16 @@ def main(argv=None) -> int:
         raise SystemExit("--lung-equalize needs --lung-mask")
     if args.constant_lr and not args.average_from:
         raise SystemExit("--constant-lr needs --average-from")
+    if (args.mixup or args.label_smoothing) and (args.dann or args.contrasts == "within_source"):
+        raise SystemExit("--mixup and --label-smoothing act on the plain class targets: not with --dann or "
+                         "--contrasts within_source")
+    if not 0 <= args.label_smoothing < 1 or args.mixup < 0:
+        raise SystemExit("--label-smoothing must be in [0, 1) and --mixup at least 0")
     recipe = Recipe(balance=args.balance, photometric=args.photometric, lung_mask=args.lung_mask, mix=args.mix,
                     dann=args.dann, lung_equalize=args.lung_equalize, amplitude_mix=args.amplitude_mix,
                     select=args.select, contrasts=args.contrasts, select_after=args.select_after,
                     style_mix=args.style_mix, rand_conv=args.rand_conv, average_from=args.average_from,
-                    constant_lr=args.constant_lr)
+                    constant_lr=args.constant_lr, mixup=args.mixup, label_smoothing=args.label_smoothing)
     records = [r for r in read_dataset(args.data) if r.label in CLASS_LABELS]
     if args.limit:
         records = list(np.random.default_rng(args.seed).permutation(np.array(records, dtype=object))[:args.limit])
@@ -468,6 +478,8 @@ def main(argv=None) -> int:
                         + (f"; Fourier amplitude mixing with another source (p={recipe.amplitude_mix:g})"
                            if recipe.amplitude_mix else "")
                         + (f"; random convolutions (p={recipe.rand_conv:g})" if recipe.rand_conv else "")
+                        + (f"; cross-class mixup (Beta({recipe.mixup:g}, {recipe.mixup:g}))" if recipe.mixup else "")
+                        + (f"; label smoothing {recipe.label_smoothing:g}" if recipe.label_smoothing else "")
                         + (f"; weights averaged over the epochs from {recipe.average_from} on"
                            + (" at a constant learning rate" if recipe.constant_lr else "")
                            if recipe.average_from else "")

@@ -38,6 +38,8 @@ class Recipe:
     rand_conv: float = 0.0        # probability a batch passes through a random convolution (RandConv)
     average_from: int = 0         # ship the mean of the weights of every epoch from this one on (SWA/SWAD), not the best
     constant_lr: bool = False     # with average_from: never halve the learning rate (SWA's constant rate)
+    mixup: float = 0.0            # Beta(a, a) parameter of cross-class mixup of whole batches (0: off)
+    label_smoothing: float = 0.0  # share of each target spread evenly over the classes (0: off)
 
     def name(self) -> str:
         parts = ["balanced" if self.balance == "source_label" else "label-balanced"]
@@ -54,13 +56,15 @@ class Recipe:
         parts += [f"randconv{self.rand_conv:g}"] if self.rand_conv else []
         parts += [f"average-from{self.average_from}"] if self.average_from else []
         parts += ["constant-lr"] if self.constant_lr else []
+        parts += [f"mixup{self.mixup:g}"] if self.mixup else []
+        parts += [f"smooth{self.label_smoothing:g}"] if self.label_smoothing else []
         return "+".join(parts)
 
     def to_dict(self) -> dict:
         values = asdict(self)
         # Options added later are left out when off, so earlier runs' recipes compare equal.
         for added_later in ("lung_equalize", "amplitude_mix", "select_after", "style_mix", "rand_conv",
-                            "average_from", "constant_lr"):
+                            "average_from", "constant_lr", "mixup", "label_smoothing"):
             if not values[added_later]:
                 del values[added_later]
         if values["select"] == "macro_auc":
@@ -259,6 +263,20 @@ class BatchMaker:
         return out, idx
 
 
+def mixup_batch(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, alpha: float):
+    """Cross-class mixup (Zhang et al., 2018): each film is blended with another film of the batch,
+    `lam * a + (1 - lam) * b` with one lam ~ Beta(alpha, alpha) per film, and its target likewise.
+
+    Unlike the same-class `mix`, the partner may be of any class and source, so the target says how
+    much of each class the blend holds. Returns new arrays; the inputs are left unchanged.
+    """
+    n = len(x)
+    partner = rng.permutation(n)
+    lam = rng.beta(alpha, alpha, n).astype(np.float32)
+    lx = lam.reshape((n,) + (1,) * (x.ndim - 1))
+    return lx * x + (1 - lx) * x[partner], lam[:, None] * y + (1 - lam[:, None]) * y[partner]
+
+
 # ---------------------------------------------------------------- gradient reversal (training only)
 
 def gradient_reversal_layer():
@@ -412,6 +430,9 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
         raise ValueError("style mixing and the adversarial head are separate training graphs: choose one")
     if recipe.constant_lr and not recipe.average_from:
         raise ValueError("a constant learning rate is meant for weight averaging: set average_from too")
+    if (recipe.mixup or recipe.label_smoothing) and (recipe.dann or recipe.contrasts == "within_source"):
+        raise ValueError("mixup and label smoothing act on the plain class targets: not with the adversarial head "
+                         "or within-source contrasts")
     keras.utils.set_random_seed(seed)
     model, explain = build_model(arch, image_size, 1, num_classes)
     maker = BatchMaker(train["images"], train.get("masks"), train["labels"], train["sources"], recipe, batch_size, seed)
@@ -421,7 +442,7 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
     augment = augmenter(seed)
 
     classification_loss = (within_source_loss if recipe.contrasts == "within_source"
-                           else keras.losses.CategoricalCrossentropy())
+                           else keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing))
     if recipe.dann:
         features = model.get_layer("gap").output
         label_in = keras.Input((num_classes,), name="label_onehot")
@@ -440,11 +461,14 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
         trainer.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=classification_loss)
 
     width = num_classes + (2 if maker.contrast is not None else 0)
+    mix_rng = np.random.default_rng(seed + 7919)
 
     def gen():
         while True:
             x, idx = maker.batch()
             y = eye[train["labels"][idx]]
+            if recipe.mixup:
+                x, y = mixup_batch(x, y, mix_rng, recipe.mixup)
             if maker.contrast is not None:  # the loss reads which contrasts each film may teach
                 y = np.concatenate([y, maker.contrast[idx]], axis=1)
             yield x, y, maker.source_index[idx].astype(np.int32)
