@@ -469,3 +469,38 @@ def test_mixup_and_label_smoothing_train_and_are_named(monkeypatch):
     with pytest.raises(ValueError, match="plain class targets"):
         train_recipe("compact_cnn", 32, data, data, Recipe(mixup=0.2, dann=0.3), epochs=1, batch_size=8,
                      steps_per_epoch=1, log=lambda line: None)
+
+
+def test_the_lung_encoder_classifier_starts_from_the_segmentation_network(tmp_path):
+    from training.architectures import build_model, transfer_weights
+    from training.train_lungs import lung_unet
+
+    unet, _ = lung_unet(32, widths=(16, 32, 64, 128))
+    for layer in unet.layers:  # weights no fresh initialisation would give
+        layer.set_weights([np.full_like(w, 0.5 + i) for i, w in enumerate(layer.get_weights())])
+    path = tmp_path / "lungs-x" / "model.keras"
+    path.parent.mkdir()
+    unet.save(path)
+
+    fresh, _ = build_model("lung_encoder_cnn", 32, 1, 3)
+    copied = transfer_weights(fresh, unet)
+    encoder = {f"enc{i}{ab}_{k}" for i in (1, 2, 3) for ab in "ab" for k in ("conv", "bn")}
+    assert set(copied) == encoder | {f"bridge_{ab}_{k}" for ab in "ab" for k in ("conv", "bn")}
+    for name in copied:
+        for mine, theirs in zip(fresh.get_layer(name).get_weights(), unet.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(mine, theirs)
+    assert not np.allclose(fresh.get_layer("top_a_conv").get_weights()[0], 0.5)  # the new block stays fresh
+
+    rng = np.random.default_rng(3)
+    n = 24
+    data = {"images": rng.random((n, 32, 32, 1)).astype(np.float16), "masks": None,
+            "labels": np.array([0, 1, 2] * (n // 3)), "sources": np.array(["a", "b"] * (n // 2))}
+    lines = []
+    recipe = Recipe("source_label", init_from=str(path))
+    assert recipe.name() == "balanced+init-lungs-x" and "init_from" not in Recipe().to_dict()
+    model, history, explain = train_recipe("lung_encoder_cnn", 32, data, data, recipe, epochs=1, batch_size=8,
+                                           steps_per_epoch=1, log=lines.append)
+    assert explain == "top_b_conv" and lines[0].startswith(f"initialised {len(copied)} layers from")
+    with pytest.raises(ValueError, match="no layer"):
+        train_recipe("compact_cnn", 32, data, data, Recipe(init_from=str(path)), epochs=1, batch_size=8,
+                     steps_per_epoch=1, log=lambda line: None)

@@ -86,9 +86,50 @@ def small_resnet(image_size: int = 224, channels: int = 1, num_classes: int = 3,
     return model, f"stage{len(widths)}_block2_out"
 
 
+def lung_encoder_cnn(image_size: int = 128, channels: int = 1, num_classes: int = 3,
+                     widths: tuple[int, ...] = (16, 32, 64, 128), top: int = 192, dropout: float = 0.4):
+    """The encoder of the lung-field U-Net (`training.train_lungs.lung_unet`, same layer names), one
+    more conv block and a global-average-pooling head.
+
+    Built so the encoder can start from our own lung-segmentation checkpoint (`transfer_weights`;
+    `training.crossval --init-from`): the only pretrained weights this project has, since ImageNet
+    weights cannot be downloaded here. At 128 px it costs about what compact_cnn does.
+    """
+    inputs, x = _inputs(image_size, channels)
+    for level, width in enumerate(widths[:-1], start=1):
+        x = _conv_bn_relu(x, width, f"enc{level}a")
+        x = _conv_bn_relu(x, width, f"enc{level}b")
+        x = layers.MaxPooling2D(2, name=f"enc{level}_pool")(x)
+    x = _conv_bn_relu(x, widths[-1], "bridge_a")
+    x = layers.SpatialDropout2D(0.1, name="bridge_drop")(x)
+    x = _conv_bn_relu(x, widths[-1], "bridge_b")
+    x = layers.MaxPooling2D(2, name="bridge_pool")(x)
+    x = _conv_bn_relu(x, top, "top_a")
+    x = _conv_bn_relu(x, top, "top_b")
+    model = keras.Model(inputs, _head(x, num_classes, dropout), name="lung_encoder_cnn")
+    return model, "top_b_conv"
+
+
+def transfer_weights(model, source) -> list[str]:
+    """Copy into `model` the weights of every layer of `source` with the same name and weight shapes;
+    returns the names of the layers copied (the others keep their fresh initialisation)."""
+    copied = []
+    for layer in model.layers:
+        try:
+            other = source.get_layer(layer.name)
+        except ValueError:
+            continue
+        mine, theirs = layer.get_weights(), other.get_weights()
+        if mine and len(mine) == len(theirs) and all(a.shape == b.shape for a, b in zip(mine, theirs)):
+            layer.set_weights(theirs)
+            copied.append(layer.name)
+    return copied
+
+
 ARCHITECTURES: dict[str, Callable] = {
     "compact_cnn": compact_cnn,
     "small_resnet": small_resnet,
+    "lung_encoder_cnn": lung_encoder_cnn,
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -40,6 +41,7 @@ class Recipe:
     constant_lr: bool = False     # with average_from: never halve the learning rate (SWA's constant rate)
     mixup: float = 0.0            # Beta(a, a) parameter of cross-class mixup of whole batches (0: off)
     label_smoothing: float = 0.0  # share of each target spread evenly over the classes (0: off)
+    init_from: str = ""           # a saved .keras model whose same-named layers initialise the network
 
     def name(self) -> str:
         parts = ["balanced" if self.balance == "source_label" else "label-balanced"]
@@ -58,13 +60,15 @@ class Recipe:
         parts += ["constant-lr"] if self.constant_lr else []
         parts += [f"mixup{self.mixup:g}"] if self.mixup else []
         parts += [f"smooth{self.label_smoothing:g}"] if self.label_smoothing else []
+        parts += ["init-" + Path(self.init_from).parent.name] if self.init_from else []
         return "+".join(parts)
 
     def to_dict(self) -> dict:
         values = asdict(self)
         # Options added later are left out when off, so earlier runs' recipes compare equal.
         for added_later in ("lung_equalize", "amplitude_mix", "select_after", "style_mix", "rand_conv",
-                            "average_from", "constant_lr", "mixup", "label_smoothing"):
+                            "average_from", "constant_lr", "mixup", "label_smoothing",
+                            "init_from"):
             if not values[added_later]:
                 del values[added_later]
         if values["select"] == "macro_auc":
@@ -435,6 +439,13 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
                          "or within-source contrasts")
     keras.utils.set_random_seed(seed)
     model, explain = build_model(arch, image_size, 1, num_classes)
+    if recipe.init_from:
+        from training.architectures import transfer_weights
+
+        copied = transfer_weights(model, keras.saving.load_model(recipe.init_from, compile=False, safe_mode=True))
+        if not copied:
+            raise ValueError(f"no layer of {recipe.init_from} matches the {arch} network by name and shape")
+        log(f"initialised {len(copied)} layers from {recipe.init_from}: {', '.join(copied)}")
     maker = BatchMaker(train["images"], train.get("masks"), train["labels"], train["sources"], recipe, batch_size, seed)
     n_sources = len(maker.source_names)
     steps = steps_per_epoch or math.ceil(len(train["labels"]) / batch_size)
