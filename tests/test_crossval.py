@@ -206,6 +206,10 @@ def test_an_equalising_recipe_equalises_at_serving(manifest, tmp_path, fake_lung
         crossval.main(["--data", str(manifest), "--constant-lr", "--out", str(tmp_path / "x")])
     with pytest.raises(SystemExit, match="plain class targets"):
         crossval.main(["--data", str(manifest), "--mixup", "0.2", "--dann", "0.3", "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match="needs --init-from"):
+        crossval.main(["--data", str(manifest), "--freeze-init", "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match="no such model file"):
+        crossval.main(["--data", str(manifest), "--init-from", str(tmp_path / "none.keras"), "--out", str(tmp_path / "x")])
     with pytest.raises(SystemExit, match=r"\[0, 1\)"):
         crossval.main(["--data", str(manifest), "--label-smoothing", "1", "--out", str(tmp_path / "x")])
 

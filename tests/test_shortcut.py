@@ -501,6 +501,20 @@ def test_the_lung_encoder_classifier_starts_from_the_segmentation_network(tmp_pa
     model, history, explain = train_recipe("lung_encoder_cnn", 32, data, data, recipe, epochs=1, batch_size=8,
                                            steps_per_epoch=1, log=lines.append)
     assert explain == "top_b_conv" and lines[0].startswith(f"initialised {len(copied)} layers from")
+    assert not np.allclose(model.get_layer("enc1a_conv").get_weights()[0], 0.5)  # fine-tuned
+
+    frozen = Recipe("source_label", init_from=str(path), freeze_init=True)
+    assert frozen.name() == "balanced+init-lungs-x+frozen" and "freeze_init" not in Recipe().to_dict()
+    model, _, _ = train_recipe("lung_encoder_cnn", 32, data, data, frozen, epochs=1, batch_size=8,
+                               steps_per_epoch=2, log=lambda line: None)
+    for name in copied:  # the encoder, its batch-norm statistics included, is the segmentation network's
+        for mine, theirs in zip(model.get_layer(name).get_weights(), unet.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(mine, theirs)
+    assert all(not model.get_layer(name).trainable for name in copied)
+    assert model.get_layer("top_a_conv").trainable and model.get_layer("probabilities").trainable
+    with pytest.raises(ValueError, match="set init_from"):
+        train_recipe("lung_encoder_cnn", 32, data, data, Recipe(freeze_init=True), epochs=1, batch_size=8,
+                     steps_per_epoch=1, log=lambda line: None)
     with pytest.raises(ValueError, match="no layer"):
         train_recipe("compact_cnn", 32, data, data, Recipe(init_from=str(path)), epochs=1, batch_size=8,
                      steps_per_epoch=1, log=lambda line: None)

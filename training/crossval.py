@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init-from", default="", metavar="MODEL_KERAS",
                    help="start from the weights of a saved model's same-named layers, e.g. the lung-field U-Net's "
                         "encoder (model/registry/lungs-unet-v1/model.keras with --arch lung_encoder_cnn)")
+    p.add_argument("--freeze-init", action="store_true",
+                   help="with --init-from: keep the copied layers fixed and train only the rest")
     p.add_argument("--dann", type=float, default=0.0, help="weight of a gradient-reversed source head (0: off)")
     p.add_argument("--watch-held-out", action="store_true",
                    help="diagnostic: score the held-out sources after every epoch and write the figures into the "
@@ -379,6 +381,8 @@ def main(argv=None) -> int:
     if (args.mixup or args.label_smoothing) and (args.dann or args.contrasts == "within_source"):
         raise SystemExit("--mixup and --label-smoothing act on the plain class targets: not with --dann or "
                          "--contrasts within_source")
+    if args.freeze_init and not args.init_from:
+        raise SystemExit("--freeze-init needs --init-from")
     if args.init_from and not Path(args.init_from).is_file():
         raise SystemExit(f"--init-from: no such model file {args.init_from}")
     if not 0 <= args.label_smoothing < 1 or args.mixup < 0:
@@ -388,7 +392,7 @@ def main(argv=None) -> int:
                     select=args.select, contrasts=args.contrasts, select_after=args.select_after,
                     style_mix=args.style_mix, rand_conv=args.rand_conv, average_from=args.average_from,
                     constant_lr=args.constant_lr, mixup=args.mixup, label_smoothing=args.label_smoothing,
-                    init_from=args.init_from)
+                    init_from=args.init_from, freeze_init=args.freeze_init)
     records = [r for r in read_dataset(args.data) if r.label in CLASS_LABELS]
     if args.limit:
         records = list(np.random.default_rng(args.seed).permutation(np.array(records, dtype=object))[:args.limit])

@@ -42,6 +42,7 @@ class Recipe:
     mixup: float = 0.0            # Beta(a, a) parameter of cross-class mixup of whole batches (0: off)
     label_smoothing: float = 0.0  # share of each target spread evenly over the classes (0: off)
     init_from: str = ""           # a saved .keras model whose same-named layers initialise the network
+    freeze_init: bool = False     # with init_from: keep the copied layers fixed (batch norm in inference mode)
 
     def name(self) -> str:
         parts = ["balanced" if self.balance == "source_label" else "label-balanced"]
@@ -61,6 +62,7 @@ class Recipe:
         parts += [f"mixup{self.mixup:g}"] if self.mixup else []
         parts += [f"smooth{self.label_smoothing:g}"] if self.label_smoothing else []
         parts += ["init-" + Path(self.init_from).parent.name] if self.init_from else []
+        parts += ["frozen"] if self.freeze_init else []
         return "+".join(parts)
 
     def to_dict(self) -> dict:
@@ -68,7 +70,7 @@ class Recipe:
         # Options added later are left out when off, so earlier runs' recipes compare equal.
         for added_later in ("lung_equalize", "amplitude_mix", "select_after", "style_mix", "rand_conv",
                             "average_from", "constant_lr", "mixup", "label_smoothing",
-                            "init_from"):
+                            "init_from", "freeze_init"):
             if not values[added_later]:
                 del values[added_later]
         if values["select"] == "macro_auc":
@@ -446,6 +448,10 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
         if not copied:
             raise ValueError(f"no layer of {recipe.init_from} matches the {arch} network by name and shape")
         log(f"initialised {len(copied)} layers from {recipe.init_from}: {', '.join(copied)}")
+        for name in copied if recipe.freeze_init else ():
+            model.get_layer(name).trainable = False
+    elif recipe.freeze_init:
+        raise ValueError("freeze_init keeps copied layers fixed: set init_from too")
     maker = BatchMaker(train["images"], train.get("masks"), train["labels"], train["sources"], recipe, batch_size, seed)
     n_sources = len(maker.source_names)
     steps = steps_per_epoch or math.ceil(len(train["labels"]) / batch_size)
