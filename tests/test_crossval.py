@@ -219,6 +219,8 @@ def test_the_results_table_names_each_runs_seeds():
 
     base = {"recipe_name": "r", "held_out_sources": ["teach"], "held_out": {}, "seed": 42}
     assert "| r | teach | 42 |" in row(base)
+    assert "| r | teach | 42 |" in row({**base, "arch": "compact_cnn"})
+    assert "| r (small_resnet) | teach | 42 |" in row({**base, "arch": "small_resnet"})
     assert "| 42/3 |" in row({**base, "init_seed": 3})
     assert "| 42/avg of 1, 2 |" in row({**base, "average_of": [{"seed": 42, "init_seed": 1}, {"seed": 42, "init_seed": 2}]})
     assert row(base).count("|") == HEADER.splitlines()[0].count("|")

@@ -36,6 +36,8 @@ def row(res: dict) -> str:
     per = probe.get("per_class", {})
     within = res.get("within_source_covid_vs_pneumonia", {}).get("ieee8023-covid-chestxray", {})
     name = res.get("recipe_name") or res.get("model", "?")
+    if res.get("arch", "compact_cnn") != "compact_cnn":  # compact_cnn goes unnamed, as in every earlier row
+        name += f" ({res['arch']})"
     pair = res.get("held_out_separation", {}).get("COVID-19 vs Normal", {})
     return ("| " + " | ".join([
         name, ", ".join(res.get("held_out_sources") or sorted(held)) or "none", _seed(res),
