@@ -39,7 +39,7 @@ class Recipe:
     rand_conv: float = 0.0        # probability a batch passes through a random convolution (RandConv)
     average_from: int = 0         # ship the mean of the weights of every epoch from this one on (SWA/SWAD), not the best
     constant_lr: bool = False     # with average_from: never halve the learning rate (SWA's constant rate)
-    mixup: float = 0.0            # Beta(a, a) parameter of cross-class mixup of whole batches (0: off)
+    mixup: float = 0.0            # Beta(a, a) parameter of cross-class mixup of the films of a batch (0: off)
     label_smoothing: float = 0.0  # share of each target spread evenly over the classes (0: off)
     init_from: str = ""           # a saved .keras model whose same-named layers initialise the network
     freeze_init: bool = False     # with init_from: keep the copied layers fixed (batch norm in inference mode)
