@@ -24,6 +24,14 @@ from training.shortcut import (
 )
 
 
+def _tiny_data(seed: int, n: int = 24, masks: bool = False) -> dict:
+    """Random 32-px films, the three classes in turn, two sources alternating (tiny training runs)."""
+    rng = np.random.default_rng(seed)
+    return {"images": rng.random((n, 32, 32, 1)).astype(np.float16),
+            "masks": np.ones((n, 32, 32), np.uint8) if masks else None,
+            "labels": np.array([0, 1, 2] * (n // 3)), "sources": np.array(["a", "b"] * (n // 2))}
+
+
 def test_label_balance_gives_each_class_a_third():
     labels = np.array([0] * 60 + [1] * 30 + [2] * 10)
     sources = np.array(["a"] * 100)
@@ -195,10 +203,7 @@ def test_gradient_reversal_negates_the_gradient():
 def test_dann_training_ships_a_plain_classifier(tmp_path):
     import keras
 
-    rng = np.random.default_rng(0)
-    n = 24
-    data = {"images": rng.random((n, 32, 32, 1)).astype(np.float16), "masks": np.ones((n, 32, 32), np.uint8),
-            "labels": np.array([0, 1, 2] * (n // 3)), "sources": np.array(["a", "b"] * (n // 2))}
+    data = _tiny_data(0, masks=True)
     model, history, explain = train_recipe("compact_cnn", 32, data, data, Recipe("source_label", True, True, 0.2, 0.5),
                                            epochs=2, batch_size=8, steps_per_epoch=2, log=lambda line: None)
     assert len(history) == 2 and "source_loss" in history[0] and explain == "block4b_conv"
@@ -224,10 +229,7 @@ def test_within_source_score_ignores_what_only_the_source_gives_away():
 
 
 def test_checkpoints_can_be_chosen_by_the_within_source_score():
-    rng = np.random.default_rng(0)
-    n = 36  # 6 films of each class in each of the two sources
-    data = {"images": rng.random((n, 32, 32, 1)).astype(np.float16), "masks": None,
-            "labels": np.array([0, 1, 2] * (n // 3)), "sources": np.array(["a", "b"] * (n // 2))}
+    data = _tiny_data(0, n=36)  # 6 films of each class in each of the two sources
     recipe = Recipe("source_label", select="within_source")
     assert recipe.name() == "balanced+select-within" and recipe.to_dict()["select"] == "within_source"
     assert "select" not in Recipe().to_dict()
@@ -239,10 +241,7 @@ def test_checkpoints_can_be_chosen_by_the_within_source_score():
 def test_a_burn_in_keeps_no_early_checkpoint_and_delays_patience(monkeypatch):
     import training.shortcut as shortcut
 
-    rng = np.random.default_rng(0)
-    n = 36
-    data = {"images": rng.random((n, 32, 32, 1)).astype(np.float16), "masks": None,
-            "labels": np.array([0, 1, 2] * (n // 3)), "sources": np.array(["a", "b"] * (n // 2))}
+    data = _tiny_data(0, n=36)
     # A score that is best on the first epoch and worse ever after: without a burn-in, patience 2
     # stops after epoch 3 and the weights of epoch 1 are kept.
     scores, seen = iter([0.9, 0.5, 0.4, 0.6, 0.55, 0.5, 0.45, 0.4]), []
@@ -365,10 +364,7 @@ def test_random_convolutions_change_texture_not_shape_and_are_reproducible():
 def test_a_recipe_with_style_mixing_and_random_convolutions_ships_a_plain_model(tmp_path):
     import keras
 
-    rng = np.random.default_rng(0)
-    n = 24
-    data = {"images": rng.random((n, 32, 32, 1)).astype(np.float16), "masks": None,
-            "labels": np.array([0, 1, 2] * (n // 3)), "sources": np.array(["a", "b"] * (n // 2))}
+    data = _tiny_data(0)
     recipe = Recipe("source_label", style_mix=0.5, rand_conv=0.5)
     assert recipe.name() == "balanced+stylemix0.5+randconv0.5"
     assert {"style_mix", "rand_conv"} <= set(recipe.to_dict()) and "style_mix" not in Recipe().to_dict()
@@ -383,10 +379,7 @@ def test_a_recipe_with_style_mixing_and_random_convolutions_ships_a_plain_model(
 
 
 def test_weight_averaging_ships_the_mean_of_the_epochs_from_the_named_one_on():
-    rng = np.random.default_rng(0)
-    n = 24
-    data = {"images": rng.random((n, 32, 32, 1)).astype(np.float16), "masks": None,
-            "labels": np.array([0, 1, 2] * (n // 3)), "sources": np.array(["a", "b"] * (n // 2))}
+    data = _tiny_data(0)
     snapshots = []
 
     def watch(model):  # what the weights were at the end of each epoch
@@ -404,12 +397,9 @@ def test_weight_averaging_ships_the_mean_of_the_epochs_from_the_named_one_on():
 
 
 def test_a_constant_learning_rate_keeps_the_rate_a_stalled_run_would_halve():
-    rng = np.random.default_rng(1)
-    n = 24
-    train = {"images": rng.random((n, 32, 32, 1)).astype(np.float16), "masks": None,
-             "labels": np.array([0, 1, 2] * (n // 3)), "sources": np.array(["a", "b"] * (n // 2))}
+    train = _tiny_data(1)
     # One class in validation: its score never improves, so the run stalls from its second epoch on.
-    val = {**train, "labels": np.zeros(n, int)}
+    val = {**train, "labels": np.zeros(len(train["labels"]), int)}
 
     def rates(recipe):
         _, history, _ = train_recipe("compact_cnn", 32, train, val, recipe, epochs=5, batch_size=8,
@@ -447,10 +437,7 @@ def test_mixup_blends_films_and_targets_with_one_share_per_film():
 def test_mixup_and_label_smoothing_train_and_are_named(monkeypatch):
     import keras
 
-    rng = np.random.default_rng(2)
-    n = 24
-    data = {"images": rng.random((n, 32, 32, 1)).astype(np.float16), "masks": None,
-            "labels": np.array([0, 1, 2] * (n // 3)), "sources": np.array(["a", "b"] * (n // 2))}
+    data = _tiny_data(2)
     seen = {}
     compile_ = keras.Model.compile
 
@@ -491,10 +478,7 @@ def test_the_lung_encoder_classifier_starts_from_the_segmentation_network(tmp_pa
             np.testing.assert_array_equal(mine, theirs)
     assert not np.allclose(fresh.get_layer("top_a_conv").get_weights()[0], 0.5)  # the new block stays fresh
 
-    rng = np.random.default_rng(3)
-    n = 24
-    data = {"images": rng.random((n, 32, 32, 1)).astype(np.float16), "masks": None,
-            "labels": np.array([0, 1, 2] * (n // 3)), "sources": np.array(["a", "b"] * (n // 2))}
+    data = _tiny_data(3)
     lines = []
     recipe = Recipe("source_label", init_from=str(path))
     assert recipe.name() == "balanced+init-lungs-x" and "init_from" not in Recipe().to_dict()

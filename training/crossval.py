@@ -376,23 +376,18 @@ def main(argv=None) -> int:
         return evaluate_existing(args, argv)
     if args.lung_equalize and not args.lung_mask:
         raise SystemExit("--lung-equalize needs --lung-mask")
-    if args.constant_lr and not args.average_from:
-        raise SystemExit("--constant-lr needs --average-from")
-    if (args.mixup or args.label_smoothing) and (args.dann or args.contrasts == "within_source"):
-        raise SystemExit("--mixup and --label-smoothing act on the plain class targets: not with --dann or "
-                         "--contrasts within_source")
-    if args.freeze_init and not args.init_from:
-        raise SystemExit("--freeze-init needs --init-from")
-    if args.init_from and not Path(args.init_from).is_file():
-        raise SystemExit(f"--init-from: no such model file {args.init_from}")
-    if not 0 <= args.label_smoothing < 1 or args.mixup < 0:
-        raise SystemExit("--label-smoothing must be in [0, 1) and --mixup at least 0")
     recipe = Recipe(balance=args.balance, photometric=args.photometric, lung_mask=args.lung_mask, mix=args.mix,
                     dann=args.dann, lung_equalize=args.lung_equalize, amplitude_mix=args.amplitude_mix,
                     select=args.select, contrasts=args.contrasts, select_after=args.select_after,
                     style_mix=args.style_mix, rand_conv=args.rand_conv, average_from=args.average_from,
                     constant_lr=args.constant_lr, mixup=args.mixup, label_smoothing=args.label_smoothing,
                     init_from=args.init_from, freeze_init=args.freeze_init)
+    try:
+        recipe.check()
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    if args.init_from and not Path(args.init_from).is_file():
+        raise SystemExit(f"--init-from: no such model file {args.init_from}")
     records = [r for r in read_dataset(args.data) if r.label in CLASS_LABELS]
     if args.limit:
         records = list(np.random.default_rng(args.seed).permutation(np.array(records, dtype=object))[:args.limit])

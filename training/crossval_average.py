@@ -72,7 +72,7 @@ def recompute_batch_norm(model, x: np.ndarray, batch_size: int = 64, seed: int =
 
     norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     drops = [layer for layer in model.layers if isinstance(layer, (keras.layers.Dropout, keras.layers.SpatialDropout2D))]
-    kept = [(layer.momentum, layer) for layer in norms] + [(layer.rate, layer) for layer in drops]
+    momenta, rates = [layer.momentum for layer in norms], [layer.rate for layer in drops]
     for layer in drops:
         layer.rate = 0.0
     for layer in norms:
@@ -85,8 +85,10 @@ def recompute_batch_norm(model, x: np.ndarray, batch_size: int = 64, seed: int =
                 layer.momentum = 1.0 - 1.0 / k
             model(x[order[start:start + batch_size]], training=True)
     finally:
-        for value, layer in kept:
-            setattr(layer, "momentum" if layer in norms else "rate", value)
+        for layer, momentum in zip(norms, momenta):
+            layer.momentum = momentum
+        for layer, rate in zip(drops, rates):
+            layer.rate = rate
 
 
 def read_runs(folders: list[Path]) -> list[dict]:

@@ -65,6 +65,21 @@ class Recipe:
         parts += ["frozen"] if self.freeze_init else []
         return "+".join(parts)
 
+    def check(self) -> None:
+        """Raise ValueError, in one line naming the command-line options, for combinations that cannot
+        train; `train_recipe` calls it, and `training.crossval` before it loads any data."""
+        if self.dann and self.style_mix:
+            raise ValueError("style mixing and the adversarial head are separate training graphs: choose one")
+        if self.constant_lr and not self.average_from:
+            raise ValueError("--constant-lr needs --average-from: a constant learning rate is meant for weight averaging")
+        if (self.mixup or self.label_smoothing) and (self.dann or self.contrasts == "within_source"):
+            raise ValueError("--mixup and --label-smoothing act on the plain class targets: not with --dann or "
+                             "--contrasts within_source")
+        if not 0 <= self.label_smoothing < 1 or self.mixup < 0:
+            raise ValueError("--label-smoothing must be in [0, 1) and --mixup at least 0")
+        if self.freeze_init and not self.init_from:
+            raise ValueError("--freeze-init needs --init-from: set init_from, whose copied layers it keeps fixed")
+
     def to_dict(self) -> dict:
         values = asdict(self)
         # Options added later are left out when off, so earlier runs' recipes compare equal.
@@ -432,13 +447,7 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
     from training.architectures import build_model
     from training.data import _exposure_jitter, augmenter
 
-    if recipe.dann and recipe.style_mix:
-        raise ValueError("style mixing and the adversarial head are separate training graphs: choose one")
-    if recipe.constant_lr and not recipe.average_from:
-        raise ValueError("a constant learning rate is meant for weight averaging: set average_from too")
-    if (recipe.mixup or recipe.label_smoothing) and (recipe.dann or recipe.contrasts == "within_source"):
-        raise ValueError("mixup and label smoothing act on the plain class targets: not with the adversarial head "
-                         "or within-source contrasts")
+    recipe.check()
     keras.utils.set_random_seed(seed)
     model, explain = build_model(arch, image_size, 1, num_classes)
     if recipe.init_from:
@@ -450,8 +459,6 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
         log(f"initialised {len(copied)} layers from {recipe.init_from}: {', '.join(copied)}")
         for name in copied if recipe.freeze_init else ():
             model.get_layer(name).trainable = False
-    elif recipe.freeze_init:
-        raise ValueError("freeze_init keeps copied layers fixed: set init_from too")
     maker = BatchMaker(train["images"], train.get("masks"), train["labels"], train["sources"], recipe, batch_size, seed)
     n_sources = len(maker.source_names)
     steps = steps_per_epoch or math.ceil(len(train["labels"]) / batch_size)
