@@ -29,7 +29,7 @@ from model.inputs.preprocessing import Preprocessing
 from model.metrics import classification_report, roc_auc
 from model.splits import hash_split
 from training.pool import lung_inputs
-from training.shortcut import Recipe, train_recipe
+from training.shortcut import FineTuning, Recipe, train_recipe
 
 WITHIN_SOURCE = "ieee8023-covid-chestxray"
 
@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "encoder (model/registry/lungs-unet-v1/model.keras with --arch lung_encoder_cnn)")
     p.add_argument("--freeze-init", action="store_true",
                    help="with --init-from: keep the copied layers fixed and train only the rest")
+    p.add_argument("--weights", default="none", help="backbone architectures: imagenet, a weights file, or none")
+    p.add_argument("--head-epochs", type=int, default=3, help="backbones: epochs with the backbone fixed")
+    p.add_argument("--top-blocks", type=int, default=None, help="backbones: blocks fine-tuned in stage 2 (default all)")
+    p.add_argument("--fine-tune-rate", type=float, default=0.1, help="backbones: stage-2 rate as a share of the first")
     p.add_argument("--dann", type=float, default=0.0, help="weight of a gradient-reversed source head (0: off)")
     p.add_argument("--watch-held-out", action="store_true",
                    help="diagnostic: score the held-out sources after every epoch and write the figures into the "
@@ -416,17 +420,20 @@ def main(argv=None) -> int:
         log_lines.append(line)
 
     sets = scoring_sets(records, ok, idx, held)
+    fine_tuning = FineTuning(weights=args.weights, head_epochs=args.head_epochs, top_blocks=args.top_blocks,
+                             rate_factor=args.fine_tune_rate)
     watch = held_out_watch(records, images, masks, sets, prep) if args.watch_held_out and held else None
     model, history, explain = train_recipe(args.arch, args.image_size, data["train"], data["validation"], recipe,
                                            epochs=args.epochs, batch_size=args.batch_size,
                                            learning_rate=args.learning_rate, patience=args.patience,
-                                           seed=args.seed, log=log, watch=watch)
+                                           seed=args.seed, log=log, watch=watch, fine_tuning=fine_tuning)
     train_time = time.time() - started
     # Kept beside results.json (runs/ is not committed) so held-out models can be re-scored or averaged later.
     model.save(args.out / "model.keras")
     results = {"recipe": recipe.to_dict(), "recipe_name": recipe.name(), "command": "python -m training.crossval "
                + " ".join(sys.argv[1:] if argv is None else argv), "data": str(args.data),
                "data_sha256": file_digest(args.data), "arch": args.arch, "image_size": args.image_size,
+               "fine_tuning": fine_tuning.to_dict(),
                "epochs_max": args.epochs, "epochs_run": len(history), "seed": split_seed, "init_seed": args.seed,
                "split": "hash(seed, patient_id)",
                "held_out_sources": sorted(held), "train_images": len(idx["train"]),

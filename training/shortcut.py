@@ -430,9 +430,36 @@ def within_source_score(labels: np.ndarray, probabilities: np.ndarray, sources: 
     return float(np.mean(scores)) if scores else None
 
 
+@dataclass(frozen=True)
+class FineTuning:
+    """How a pretrained backbone (`training.backbones`) is fine-tuned, in two stages as Keras's
+    transfer-learning guide does: first only the new head learns, the backbone fixed; then the
+    backbone's top `top_blocks` blocks (None: all of it) learn too, at `rate_factor` times the rate.
+    Batch normalisation stays fixed throughout (`training.backbones.set_trainable`)."""
+
+    weights: str = "none"           # "imagenet" (Keras's download), a weights file, or "none"
+    head_epochs: int = 3            # epochs of the first stage
+    top_blocks: int | None = None   # blocks unfrozen in the second stage (None: the whole backbone)
+    rate_factor: float = 0.1        # second-stage learning rate as a share of the first's
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def build_network(arch: str, image_size: int, num_classes: int, fine_tuning: FineTuning | None):
+    """(model, explain layer, backbone layer names or None) of a from-scratch or a backbone network."""
+    from training.architectures import build_model
+    from training.backbones import BACKBONES, backbone_classifier
+
+    if arch in BACKBONES:
+        return backbone_classifier(arch, image_size, num_classes, (fine_tuning or FineTuning()).weights)
+    return (*build_model(arch, image_size, 1, num_classes), None)
+
+
 def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Recipe, epochs: int = 15,
                  batch_size: int = 32, learning_rate: float = 1e-3, patience: int = 6, seed: int = 42,
-                 num_classes: int = 3, steps_per_epoch: int | None = None, log=print, watch=None):
+                 num_classes: int = 3, steps_per_epoch: int | None = None, log=print, watch=None,
+                 fine_tuning: FineTuning | None = None):
     """Fit a classifier for a recipe; returns (best-on-validation model, history rows, explain layer).
 
     watch: optional diagnostic, called with the model after every epoch; the figures it returns are
@@ -444,12 +471,18 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
     import keras
     import tensorflow as tf
 
-    from training.architectures import build_model
+    from training.backbones import backbone, set_trainable
     from training.data import _exposure_jitter, augmenter
 
     recipe.check()
     keras.utils.set_random_seed(seed)
-    model, explain = build_model(arch, image_size, 1, num_classes)
+    model, explain, backbone_layers = build_network(arch, image_size, num_classes, fine_tuning)
+    # (first epoch, learning rate, backbone blocks that train: 0 none, N the top N, None all of them)
+    stages = [(0, learning_rate, 0)]
+    if backbone_layers is not None:
+        fine_tuning = fine_tuning or FineTuning()
+        stages.append((min(fine_tuning.head_epochs, epochs), learning_rate * fine_tuning.rate_factor,
+                       fine_tuning.top_blocks))
     if recipe.init_from:
         from training.architectures import transfer_weights
 
@@ -475,14 +508,12 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
         h = keras.layers.Dense(64, activation="relu", name="dann_hidden")(h)
         src = keras.layers.Dense(n_sources, name="dann_source")(h)
         trainer = keras.Model([model.inputs[0], label_in], [model.outputs[0], src])
-        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                        loss=[classification_loss,
-                              keras.losses.SparseCategoricalCrossentropy(from_logits=True)],
-                        loss_weights=[1.0, recipe.dann])
+        losses = dict(loss=[classification_loss, keras.losses.SparseCategoricalCrossentropy(from_logits=True)],
+                      loss_weights=[1.0, recipe.dann])
     else:
         grl = None
         trainer = with_style_mix(model, recipe.style_mix) if recipe.style_mix else model
-        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=classification_loss)
+        losses = dict(loss=classification_loss)
 
     width = num_classes + (2 if maker.contrast is not None else 0)
     mix_rng = np.random.default_rng(seed + 7919)
@@ -566,7 +597,16 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
             if state["waited"] >= patience:
                 trainer.stop_training = True
 
-    trainer.fit(ds, steps_per_epoch=steps, epochs=epochs, verbose=0, callbacks=[Monitor()])
+    for number, (first, rate, blocks) in enumerate(stages):
+        end = stages[number + 1][0] if number + 1 < len(stages) else epochs
+        if end <= first:
+            continue
+        if backbone_layers is not None:  # a backbone stage: which of its layers learn, then a fresh optimizer
+            log(f"stage {number + 1}: {set_trainable(model, backbone_layers, backbone(arch), blocks)} backbone "
+                f"layers train, learning rate {rate:g}")
+        state.update(lr=rate, waited=0)
+        trainer.compile(optimizer=keras.optimizers.Adam(rate), **losses)
+        trainer.fit(ds, steps_per_epoch=steps, epochs=end, initial_epoch=first, verbose=0, callbacks=[Monitor()])
     if state["averaged"]:  # weight averaging: the mean over the epochs from `average_from` on, not the best
         model.set_weights([(total / state["averaged"]).astype(w.dtype)
                            for total, w in zip(state["sum"], model.get_weights())])
