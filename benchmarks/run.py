@@ -313,7 +313,7 @@ def training(table: Table, image_size: int, images: int = 96) -> None:
     import keras
 
     from training.architectures import ARCHITECTURES, build_model
-    from training.data import make_dataset
+    from training.input_pipeline import make_dataset
 
     rng = np.random.default_rng(0)
     x = rng.random((images, image_size, image_size, 1), dtype=np.float32).astype(np.float16)

@@ -28,11 +28,11 @@ st.set_page_config(page_title="CXR explainability", page_icon=":material/radiolo
 
 page = st.navigation([
     st.Page(PAGES["diagnose"], title="Diagnose & explain", icon=":material/radiology:", default=True),
-    st.Page(PAGES["performance"], title="Model performance", icon=":material/monitoring:"),
-    st.Page(PAGES["compare"], title="Compare versions", icon=":material/compare:"),
-    st.Page(PAGES["gallery"], title="Case gallery", icon=":material/grid_view:"),
-    st.Page(PAGES["evaluate"], title="Evaluate on your data", icon=":material/fact_check:"),
-    st.Page(PAGES["about"], title="About", icon=":material/info:"),
+    st.Page(PAGES["performance"], title="Model performance", icon=":material/monitoring:", url_path="performance"),
+    st.Page(PAGES["compare"], title="Compare versions", icon=":material/compare:", url_path="compare"),
+    st.Page(PAGES["gallery"], title="Case gallery", icon=":material/grid_view:", url_path="gallery"),
+    st.Page(PAGES["evaluate"], title="Evaluate on your data", icon=":material/fact_check:", url_path="evaluate"),
+    st.Page(PAGES["about"], title="About", icon=":material/info:", url_path="about"),
 ])
 try:
     page.run()

@@ -327,7 +327,7 @@ def input_check(image_digest: str, lungs: ModelKey | None, _pixels: np.ndarray, 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def scope(key: ModelKey):
-    """The entry's scope check (`scope.json`, `training.scope`), or None when it has none or it is damaged."""
+    """The entry's scope check (`scope.json`, `training.fit_scope`), or None when it has none or it is damaged."""
     from model.trust.scope import read_scope
 
     try:

@@ -7,20 +7,20 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import caching
-from model.data import DataPathError, read_dataset, records_within, resolve_in_roots
 from model.inputs.intake import DEFAULT_MAX_BYTES, Xray, XrayInputError
+from model.labelled_data import DataPathError, read_dataset, records_within, resolve_in_roots
 from model.present.text import DISCLAIMER, card_label
 from model.registry import ModelCard
 from model.trust.triage import ANSWER, OUT_OF_SCOPE, UNCERTAIN
 
 # Page files, relative to dashboard/app.py (st.Page, st.page_link and AppTest.switch_page use these).
 PAGES = {
-    "diagnose": "views/diagnose.py",
-    "performance": "views/performance.py",
-    "compare": "views/compare.py",
-    "gallery": "views/gallery.py",
-    "about": "views/about.py",
-    "evaluate": "views/evaluate.py",
+    "diagnose": "views/diagnose_page.py",
+    "performance": "views/performance_page.py",
+    "compare": "views/compare_page.py",
+    "gallery": "views/gallery_page.py",
+    "about": "views/about_page.py",
+    "evaluate": "views/evaluate_page.py",
 }
 UPLOAD_LIMIT_MB = DEFAULT_MAX_BYTES // (1024 * 1024)
 UPLOAD_HELP = (f"PNG, JPEG or DICOM (with or without the .dcm extension), up to {UPLOAD_LIMIT_MB} MB. The image is "
@@ -160,7 +160,7 @@ def uploader(key: str, label: str = "Chest radiograph", keep: bool = False):
 
 def read_chosen_dataset(choice, roots):
     """(resolved path, records inside the configured roots, how many the manifest names outside them)
-    of a dataset picked from `model.data.find_datasets`, or None after one error line when it cannot
+    of a dataset picked from `model.labelled_data.find_datasets`, or None after one error line when it cannot
     be read."""
     try:
         path = resolve_in_roots(choice, roots)

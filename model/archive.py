@@ -4,7 +4,7 @@
     xray = load_xray(archive.members[record.path])
 
 The ZIP holds a folder per class (COVID/, Normal/, Viral Pneumonia/, any split folders above) or a
-`manifest.csv` (columns as `model.data.read_manifest`; `file` relative to the manifest). Before
+`manifest.csv` (columns as `model.labelled_data.read_manifest`; `file` relative to the manifest). Before
 anything is decompressed, the archive is refused with one sentence when it is larger than an upload
 may be, holds too many members, would decompress to more than the cap, or names a path that could
 leave a folder (absolute, drive letter, `..`) or a symbolic link. Members that are not images
@@ -19,8 +19,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from model.data import IMAGE_SUFFIXES, LabelledImage, folder_label, label_mapping
 from model.inputs.intake import DEFAULT_MAX_BYTES
+from model.labelled_data import IMAGE_SUFFIXES, LabelledImage, folder_label, label_mapping
 
 MAX_MEMBERS = 5000
 MAX_TOTAL_BYTES = 512 * 1024 * 1024  # Uncompressed, all members together.
@@ -95,7 +95,7 @@ def read_labelled_zip(data: bytes, *, label_map: dict[str, str] | None = None, m
     """Validate and read a ZIP of labelled images in memory.
 
     Labels come from `manifest.csv` when the ZIP has one (the shallowest), else from the folders
-    (`model.data.folder_label`, unknown folder names kept as labels so evaluation can report them).
+    (`model.labelled_data.folder_label`, unknown folder names kept as labels so evaluation can report them).
 
     Raises:
         ArchiveError: the ZIP is too large, not a ZIP, hostile or holds no labelled image.

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model.calibration import apply_temperature
 from model.explain import method as find_method
 from model.explain.base import Explanation, explainable_layers
 from model.explain.explainers import ExplainerSet
@@ -103,10 +104,13 @@ class Classifier:
     # ------------------------------------------------------------------ prediction
 
     def predict_inputs(self, inputs: np.ndarray, batch_size: int = 32) -> np.ndarray:
-        """Probabilities (N, K) for preprocessed inputs (N, S, S, C)."""
+        """Calibrated probabilities (N, K) for preprocessed inputs (N, S, S, C): the network's
+        softmax with the card's temperature applied (`model.calibration`), the one probability
+        every view shows."""
         # One traced graph (see `compiled_forward`) rather than an eager call or `model.predict`,
         # whose per-call setup dominates for one image.
-        return run_in_batches(self._forward, inputs, batch_size).astype(np.float64)
+        raw = run_in_batches(self._forward, inputs, batch_size).astype(np.float64)
+        return apply_temperature(raw, self.card.temperature)
 
     def predict_input(self, model_input: ModelInput) -> Prediction:
         return Prediction(self.labels, self.predict_inputs(model_input.array[None])[0])
@@ -161,8 +165,9 @@ class Classifier:
             index = int(np.argmax(probabilities))
         heat, index, logits = self.explainers.explain(array, method, index, layer, reference=reference)
         if probabilities is None and predict:
-            if logits is not None and self._softmax_head:
-                shifted = np.exp(logits.astype(np.float64) - logits.max())
+            if logits is not None and self._softmax_head:  # the same calibrated figure as predict_inputs
+                scaled = logits.astype(np.float64) / self.card.temperature
+                shifted = np.exp(scaled - scaled.max())
                 probabilities = shifted / shifted.sum()
             else:
                 probabilities = self.predict_inputs(array[None])[0]

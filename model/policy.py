@@ -7,7 +7,7 @@ from __future__ import annotations
 
 # Test-time-augmentation uncertainty (`model.trust.uncertainty`): the prediction is uncertain when
 # the top class's mean probability is below the model's own threshold (at most its UNCERTAIN_QUANTILE
-# on the validation split, within UNCERTAIN_BUDGET, set by `training.scope`; MIN_TOP_PROBABILITY for a model without one) or
+# on the validation split, within UNCERTAIN_BUDGET, set by `training.fit_scope`; MIN_TOP_PROBABILITY for a model without one) or
 # when fewer than MIN_AGREEMENT of the perturbed copies give the top class.
 MIN_TOP_PROBABILITY = 0.6
 MIN_AGREEMENT = 0.75
@@ -15,7 +15,7 @@ UNCERTAIN_QUANTILE = 0.1
 # Together, the soft findings that make an answer `uncertain` (low top probability, disagreeing
 # copies, an unusual film, a non-blocking input warning) may hold back at most this share of the
 # model's validation images: the top-probability threshold is lowered below the UNCERTAIN_QUANTILE
-# until they do (never below the floor `training.scope` keeps). One in ten films for a second read.
+# until they do (never below the floor `training.fit_scope` keeps). One in ten films for a second read.
 UNCERTAIN_BUDGET = 0.10
 # The agreement level is the strictest of AGREEMENT_LEVELS that flags at most AGREEMENT_QUANTILE of
 # the model's validation images (a model whose copies often disagree a little gets a looser level).
@@ -33,7 +33,7 @@ CHEST_PARTS = frozenset({"CHEST", "THORAX", "LUNG", "LUNGS"})
 
 # Lung attention (`model.trust.attention`): the warning fires below this model's own threshold, the
 # LUNG_ATTENTION_QUANTILE of the share of its Grad-CAM inside the lungs on correctly classified
-# validation images (`training.scope`); a model without one falls back to LOW_LUNG_ATTENTION.
+# validation images (`training.fit_scope`); a model without one falls back to LOW_LUNG_ATTENTION.
 LOW_LUNG_ATTENTION = 0.5
 LUNG_ATTENTION_QUANTILE = 0.1
 

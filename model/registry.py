@@ -2,7 +2,7 @@
 
 An entry `<root>/<model_id>/` holds `model.keras` (Keras 3 format), `card.json` (a `ModelCard`),
 `history.csv` (one row per epoch) and `metrics.json` (internal test-split report). The root is
-`model/registry/` unless the environment variable `CXR_REGISTRY` names another folder.
+`model/versions/` unless the environment variable `CXR_REGISTRY` names another folder.
 """
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from model.calibration import check_temperature
 from model.inputs.preprocessing import Preprocessing
 
-PACKAGE_REGISTRY = Path(__file__).resolve().parent / "registry"
+PACKAGE_REGISTRY = Path(__file__).resolve().parent / "versions"
 ENTRY_KINDS = ("classifier", "lung_segmentation")
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -46,7 +47,9 @@ class ModelCard:
         kind: "classifier" or "lung_segmentation".
         notes: free text: what was done against shortcuts, known limitations.
         scope: who the model is for and how out-of-scope films are caught: intended population,
-            the novelty check's thresholds and validation figures (`python -m training.scope`).
+            the novelty check's thresholds and validation figures (`python -m training.fit_scope`).
+        calibration: the temperature its probabilities are divided by (`model.calibration`), with
+            where it was fitted and the calibration error before and after; empty: uncalibrated (T = 1).
     """
 
     id: str
@@ -63,6 +66,7 @@ class ModelCard:
     kind: str = "classifier"
     notes: str = ""
     scope: dict = field(default_factory=dict)
+    calibration: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.preprocessing = Preprocessing.from_dict(self.preprocessing).to_dict()
@@ -74,6 +78,13 @@ class ModelCard:
         for name in ("display_name", "version", "architecture", "explain_layer"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise ValueError(f"{name} must be a non-empty string")
+        if self.calibration:
+            check_temperature(self.calibration.get("temperature"))
+
+    @property
+    def temperature(self) -> float:
+        """The calibration temperature applied to every probability of this model (1: none)."""
+        return float(self.calibration.get("temperature", 1.0)) if self.calibration else 1.0
 
     @property
     def prep(self) -> Preprocessing:

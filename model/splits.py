@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from model.data import LabelledImage
+from model.labelled_data import LabelledImage
 
 SPLIT_NAMES = ("train", "validation", "test")
 FRACTIONS = (0.7, 0.15, 0.15)

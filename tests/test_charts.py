@@ -77,7 +77,7 @@ def test_compare_curves_one_curve_per_model():
 
 def test_histories_counted_from_one_are_not_shifted():
     keras_style = history(3)                                   # CSVLogger: epochs 0, 1, 2
-    recipe_style = history(3).assign(epoch=[1, 2, 3])          # training.shortcut: epochs 1, 2, 3
+    recipe_style = history(3).assign(epoch=[1, 2, 3])          # training.recipes: epochs 1, 2, 3
     fig = compare_curves({"v1": keras_style, "v2": recipe_style})
     assert [list(t.x) for t in fig.data] == [[1, 2, 3], [1, 2, 3]]
     assert chosen_epoch(recipe_style.assign(val_auc=[0.5, 0.9, 0.7])) == 2

@@ -6,7 +6,7 @@ import pytest
 
 from model.metrics import classification_report
 from model.prediction import Prediction
-from model.present.compare import metrics_comparison, prediction_agreement
+from model.present.comparison import metrics_comparison, prediction_agreement
 from model.trust.agreement import map_similarity
 from tests.support import LABELS
 
@@ -102,7 +102,7 @@ def test_map_similarity():
 
 
 def test_agreement_text_is_neutral_and_lists_every_answer():
-    from model.present.compare import agreement_text
+    from model.present.comparison import agreement_text
 
     headline, answers = agreement_text({"a": _prediction(0.7, 0.2, 0.1), "b": _prediction(0.4, 0.3, 0.3)})
     assert headline.startswith("All 2 versions output COVID-19") and "wrong together" in headline

@@ -275,8 +275,8 @@ def test_seeds_of_one_recipe_make_an_ensemble_that_keeps_the_recipe_and_its_held
 
 
 def test_repeats_of_a_recipe_are_recorded_with_the_headline(tmp_path, capsys):
-    from model.present.shortcut import held_out_separation as separation_rows
-    from model.present.shortcut import held_out_table, separation_sentence
+    from model.present.shortcut_tables import held_out_separation as separation_rows
+    from model.present.shortcut_tables import held_out_table, separation_sentence
     from model.registry import read_card, read_metrics
     from tests.support import write_tiny_entry
     from training import held_out_card
@@ -315,7 +315,7 @@ def test_repeats_of_a_recipe_are_recorded_with_the_headline(tmp_path, capsys):
 
 
 def test_each_held_out_run_records_what_it_left_out(tmp_path):
-    from model.present.shortcut import held_out_table
+    from model.present.shortcut_tables import held_out_table
 
     def results(name, **values):
         path = tmp_path / f"{name}.json"

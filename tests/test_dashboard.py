@@ -35,7 +35,7 @@ def app(registry_env, monkeypatch):
 def open_page(at: AppTest, name: str) -> AppTest:
     at.run()
     if name != "diagnose":
-        at.switch_page(f"views/{name}.py").run()
+        at.switch_page(f"views/{name}_page.py").run()
     return at
 
 
@@ -215,9 +215,9 @@ def test_the_case_and_settings_survive_a_visit_to_another_page(app):
     at.selectbox(key="method").set_value("gradcam++").run()
     at.slider(key="opacity").set_value(0.8).run()
     first = overlay(at).value
-    at.switch_page("views/performance.py").run()
+    at.switch_page("views/performance_page.py").run()
     no_failure(at)
-    at.switch_page("views/diagnose.py").run()
+    at.switch_page("views/diagnose_page.py").run()
     no_failure(at)
     assert not any("Upload a frontal chest radiograph" in text for text in texts(at.info))
     assert any("uploaded earlier in this session" in text for text in texts(at.main.caption))

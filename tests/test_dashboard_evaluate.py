@@ -34,7 +34,7 @@ def open_view(view: str, monkeypatch, data=None) -> AppTest:
     st.cache_data.clear()
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.run()
-    at.switch_page(f"views/{view}.py").run()
+    at.switch_page(f"views/{view}_page.py").run()
     return at
 
 

@@ -82,7 +82,7 @@ def open_page(name: str) -> AppTest:
     st.cache_data.clear()
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
     if name != "diagnose":
-        at.switch_page(f"views/{name}.py").run()
+        at.switch_page(f"views/{name}_page.py").run()
     return at
 
 

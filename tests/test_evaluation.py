@@ -17,7 +17,7 @@ import pytest
 
 from model.archive import ArchiveError, read_labelled_zip
 from model.bootstrap import auc_intervals, fast_auc, paired_auc_difference
-from model.data import DataPathError, LabelledImage, data_roots, find_datasets, read_dataset, resolve_in_roots
+from model.labelled_data import DataPathError, LabelledImage, data_roots, find_datasets, read_dataset, resolve_in_roots
 from model.metrics import roc_auc
 from model.splits import assign_splits, common_records
 from tests.support import LABELS, png_bytes, synthetic_radiograph

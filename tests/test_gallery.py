@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.data import LabelledImage
-from model.present.gallery import Case, cases_frame, data_location, sample_records, score_cases
+from model.labelled_data import LabelledImage
+from model.present.gallery_cases import Case, cases_frame, data_location, sample_records, score_cases
 from tests.support import png_bytes
 from tests.test_occlusion import corner_classifier, corner_image
 

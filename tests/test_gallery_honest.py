@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.data import LabelledImage, read_dataset
+from model.labelled_data import LabelledImage, read_dataset
 from model.policy import DEFAULT_MAP_THRESHOLD
-from model.present.gallery import gallery_records, score_cases
+from model.present.gallery_cases import gallery_records, score_cases
 from model.present.overlay import colour_bar
 from model.splits import assign_splits
 from tests.support import png_bytes, synthetic_radiograph
@@ -81,7 +81,7 @@ def gallery(registry_env, monkeypatch, tmp_path):
     st.cache_data.clear()
     at = AppTest.from_file(str(APP), default_timeout=180)
     at.run()
-    at.switch_page("views/gallery.py").run()
+    at.switch_page("views/gallery_page.py").run()
     return at, manifest
 
 
@@ -122,7 +122,7 @@ def test_open_in_diagnose_loads_the_case(gallery):
 
 
 def test_records_named_outside_the_roots_are_left_out(tmp_path):
-    from model.data import data_roots, records_within
+    from model.labelled_data import data_roots, records_within
 
     inside = tmp_path / "root" / "a.png"
     inside.parent.mkdir()

@@ -1,7 +1,7 @@
-"""The Performance page's triage figures come from the card's scope block, as written by training.scope."""
+"""The Performance page's triage figures come from the card's scope block, as written by training.fit_scope."""
 import pytest
 
-from model.present import triage
+from model.present import triage_summary
 
 SCOPE = {
     "min_top_probability": 0.45, "min_agreement": 0.625, "lung_attention_threshold": 0.39,
@@ -15,26 +15,26 @@ SCOPE = {
 
 
 def test_triage_rows_follow_the_scope_block_and_skip_what_was_not_measured():
-    rows = triage.triage_rows(SCOPE)
+    rows = triage_summary.triage_rows(SCOPE)
     values = dict(zip(rows["measure"], rows["value"]))
     assert values["Answer: share of test films"] == 0.8
     assert values["Out of scope: share of test films"] == 0.1
     assert values["Accuracy on answered films"] == 0.75
     assert values["Lung-attention warning: on wrong answers"] == 0.4
     assert "Accuracy on uncertain films" not in values  # None: not measured, not shown as 0
-    assert triage.triage_rows(None).empty and triage.triage_rows({"check": "x"}).empty
+    assert triage_summary.triage_rows(None).empty and triage_summary.triage_rows({"check": "x"}).empty
 
 
 def test_held_out_and_synthetic_tables():
-    held = triage.held_out_scope_table(SCOPE)
+    held = triage_summary.held_out_scope_table(SCOPE)
     assert list(held["held-out source"]) == ["a-source", "b-source"]
     assert held.loc[1, "AUROC"] == pytest.approx(0.6)
-    synthetic = triage.synthetic_table(SCOPE)
+    synthetic = triage_summary.synthetic_table(SCOPE)
     assert dict(zip(synthetic["input"], synthetic["held back as out of scope"]))["inverted chest film"] == 0.95
-    assert triage.held_out_scope_table({}).empty and triage.synthetic_table(None).empty
+    assert triage_summary.held_out_scope_table({}).empty and triage_summary.synthetic_table(None).empty
 
 
 def test_thresholds_sentence():
-    sentence = triage.thresholds_sentence(SCOPE)
+    sentence = triage_summary.thresholds_sentence(SCOPE)
     assert "45%" in sentence and "62.5%" in sentence and "39%" in sentence
-    assert triage.thresholds_sentence({}) == ""
+    assert triage_summary.thresholds_sentence({}) == ""

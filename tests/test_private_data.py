@@ -195,7 +195,7 @@ def full_session(data: bytes, name: str = "scan.dcm") -> tuple[AppTest, list[str
     step(hide)
     step(lambda a: a.toggle(key="faithfulness").set_value(True).run())
     step(lambda a: a.button(key="occlusion").click().run())
-    step(lambda a: a.switch_page("views/compare.py").run())
+    step(lambda a: a.switch_page("views/compare_page.py").run())
     step(lambda a: (a.file_uploader[0].set_value((name, data, "application/dicom")), a.run())[1])
     assert [m.label for m in at.metric].count("Model output") == 2, "Compare did not classify the DICOM"
     return at, seen

@@ -1,4 +1,4 @@
-"""`python -m training.scope`: fits the scope check of a tiny model on synthetic films and writes it
+"""`python -m training.fit_scope`: fits the scope check of a tiny model on synthetic films and writes it
 into the entry (scope.json and the card's scope), with held-out-source and synthetic figures."""
 import json
 
@@ -35,9 +35,9 @@ def manifest(tmp_path):
 
 
 def test_scope_command_fits_validates_and_stores_the_check(registry, manifest, capsys):
-    from training import scope
+    from training import fit_scope
 
-    assert scope.main(["--model", "tiny-s", "--data", str(manifest), "--registry", str(registry)]) == 0
+    assert fit_scope.main(["--model", "tiny-s", "--data", str(manifest), "--registry", str(registry)]) == 0
     check = read_scope("tiny-s", registry)
     assert check is not None and check.novelty.out_of_scope_threshold >= check.novelty.unusual_threshold
     assert 0.4 <= check.min_top_probability <= 0.8 and 0.0 < check.lung_attention_threshold < 1.0
@@ -54,7 +54,7 @@ def test_scope_command_fits_validates_and_stores_the_check(registry, manifest, c
 
 
 def test_the_agreement_level_is_the_strictest_that_flags_few_validation_images():
-    from training.scope import agreement_level
+    from training.fit_scope import agreement_level
 
     assert agreement_level([1.0] * 97 + [0.5] * 3) == 0.75          # 3% below 0.75: keep the strict level
     assert agreement_level([1.0] * 80 + [0.625] * 17 + [0.5] * 3) == 0.625
@@ -67,7 +67,7 @@ def _row(top, agreement=1.0, other=False, status="answer"):
 
 
 def test_the_top_probability_threshold_keeps_all_soft_findings_within_the_budget():
-    from training.scope import MIN_TOP_FLOOR, uncertainty_thresholds, validation_held_back
+    from training.fit_scope import MIN_TOP_FLOOR, uncertainty_thresholds, validation_held_back
 
     tops = np.linspace(0.45, 0.99, 100)
     # Nothing else fires: the tenth quantile holds back about a tenth, within a budget of 0.10.

@@ -45,8 +45,8 @@ def test_each_shipped_model_is_small_and_explainable(model_id, monkeypatch):
 @pytest.mark.realdata
 def test_default_models_test_split_figures_are_reproduced(shared_cxr, monkeypatch):
     from model.classifier import Classifier
-    from model.data import read_dataset
     from model.evaluation import evaluate
+    from model.labelled_data import read_dataset
     from model.splits import split_records
 
     monkeypatch.setenv("CXR_REGISTRY", str(PACKAGE_REGISTRY))

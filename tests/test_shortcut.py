@@ -5,11 +5,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from model.data import LabelledImage
 from model.inputs.preprocessing import Preprocessing, lung_field_mask, preprocess
+from model.labelled_data import LabelledImage
 from model.splits import hash_split, split_of
 from tests.support import synthetic_radiograph
-from training.shortcut import (
+from training.recipes import (
     BatchMaker,
     Recipe,
     amplitude_mix,
@@ -239,7 +239,7 @@ def test_checkpoints_can_be_chosen_by_the_within_source_score():
 
 
 def test_a_burn_in_keeps_no_early_checkpoint_and_delays_patience(monkeypatch):
-    import training.shortcut as shortcut
+    import training.recipes as shortcut
 
     data = _tiny_data(0, n=36)
     # A score that is best on the first epoch and worse ever after: without a burn-in, patience 2
@@ -266,7 +266,7 @@ def test_a_burn_in_keeps_no_early_checkpoint_and_delays_patience(monkeypatch):
 def test_within_source_contrasts_compare_films_only_with_their_own_source():
     import keras
 
-    from training.shortcut import contrast_masks, within_source_loss
+    from training.recipes import contrast_masks, within_source_loss
 
     # nih: Normal/Pneumonia; ieee: COVID-19/Pneumonia/Normal; cxnet: COVID-19 only.
     labels = np.array([1] * 6 + [2] * 6 + [0] * 6 + [2] * 6 + [1] * 5 + [0] * 6)
@@ -308,7 +308,7 @@ def test_within_source_contrasts_compare_films_only_with_their_own_source():
 def test_style_mixing_swaps_feature_statistics_only_while_training():
     import tensorflow as tf
 
-    from training.shortcut import style_mix_layer
+    from training.recipes import style_mix_layer
 
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(size=(8, 6, 6, 4)) * rng.uniform(0.5, 3, size=(8, 1, 1, 4))
@@ -330,7 +330,7 @@ def test_style_mixing_trains_the_plain_model_through_shared_layers():
     import keras
 
     from training.architectures import build_model
-    from training.shortcut import with_style_mix
+    from training.recipes import with_style_mix
 
     model, _ = build_model("compact_cnn", 32, 1, 3)
     trainer = with_style_mix(model, 0.5)
@@ -348,7 +348,7 @@ def test_style_mixing_trains_the_plain_model_through_shared_layers():
 def test_random_convolutions_change_texture_not_shape_and_are_reproducible():
     import tensorflow as tf
 
-    from training.shortcut import random_convolution
+    from training.recipes import random_convolution
 
     images = tf.constant(np.random.default_rng(0).random((3, 24, 24, 1)), tf.float32)
     seed = tf.constant([5, 36], tf.int64)

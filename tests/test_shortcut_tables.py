@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from model.present.charts import trajectory_figure
-from model.present.shortcut import (
+from model.present.shortcut_tables import (
     averaging_sentence,
     held_out_table,
     source_probe_mean,
@@ -103,7 +103,7 @@ def performance_page(registry, monkeypatch, metrics=None, card=None, training=No
     st.cache_data.clear()
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py"), default_timeout=120)
     at.run()
-    at.switch_page("views/performance.py").run()
+    at.switch_page("views/performance_page.py").run()
     assert not at.exception
     return at
 
@@ -166,7 +166,7 @@ def test_compare_page_shows_each_versions_source_probe(tmp_path, monkeypatch):
     st.cache_data.clear()
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py"), default_timeout=120)
     at.run()
-    at.switch_page("views/compare.py").run()
+    at.switch_page("views/compare_page.py").run()
     assert not at.exception
     assert any("Does each version know the source?" in h.value for h in at.subheader)
     key = "source probe, mean balanced accuracy (lower is better)"

@@ -57,7 +57,7 @@ def test_small_sources_and_single_source_classes_are_left_out():
 
 def test_balanced_accuracy_and_record_sampling():
     assert balanced_accuracy(np.array([0, 0, 0, 1]), np.array([0, 0, 0, 0]), 2) == 0.5
-    from model.data import LabelledImage
+    from model.labelled_data import LabelledImage
 
     records = [LabelledImage(f"{i}.png", "Normal" if i % 2 else "COVID-19", f"p{i}", "s" if i < 10 else "t")
                for i in range(30)] + [LabelledImage("x.png", "Pneumonia", "px", "s")]

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from model.classifier import Classifier
-from model.data import LabelledImage, read_dataset, read_folder, read_manifest
 from model.inputs.preprocessing import Preprocessing
+from model.labelled_data import LabelledImage, read_dataset, read_folder, read_manifest
 from model.registry import ModelCard, list_entries, read_card, read_history, read_metrics
 from model.splits import patient_split
 from tests.support import png_bytes, synthetic_radiograph, write_manifest
 from training import evaluate, train
 from training.architectures import ARCHITECTURES, build_model
-from training.data import class_weights, load_arrays
+from training.input_pipeline import class_weights, load_arrays
 
 FOLDERS = {"COVID": "COVID-19", "Normal": "Normal", "Viral Pneumonia": "Pneumonia"}
 

@@ -425,7 +425,7 @@ def test_explanation_report_cli_writes_json(report_setup, capsys):
 
 def test_explanation_report_measures_lung_attention(report_setup):
     from model.classifier import Classifier
-    from model.data import read_dataset
+    from model.labelled_data import read_dataset
     from training.explanation_report import build_explanation_report, format_summary
 
     registry, data = report_setup
@@ -451,7 +451,7 @@ def test_explanation_report_measures_lung_attention(report_setup):
 
 
 def test_select_records_takes_classes_in_turn():
-    from model.data import LabelledImage
+    from model.labelled_data import LabelledImage
     from training.explanation_report import select_records
 
     records = [LabelledImage(f"{label}{i}.png", label, f"{label}{i}") for label, count in

@@ -24,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from model.data import CLASS_LABELS, read_dataset
 from model.inputs.preprocessing import Preprocessing
+from model.labelled_data import CLASS_LABELS, read_dataset
 from model.metrics import classification_report, roc_auc
 from model.splits import hash_split
 from training.pool import lung_inputs
-from training.shortcut import FineTuning, Recipe, train_recipe
+from training.recipes import FineTuning, Recipe, train_recipe
 
 WITHIN_SOURCE = "ieee8023-covid-chestxray"
 
@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of each target spread evenly over the classes (0: off)")
     p.add_argument("--init-from", default="", metavar="MODEL_KERAS",
                    help="start from the weights of a saved model's same-named layers, e.g. the lung-field U-Net's "
-                        "encoder (model/registry/lungs-unet-v1/model.keras with --arch lung_encoder_cnn)")
+                        "encoder (model/versions/lungs-unet-v1/model.keras with --arch lung_encoder_cnn)")
     p.add_argument("--freeze-init", action="store_true",
                    help="with --init-from: keep the copied layers fixed and train only the rest")
     p.add_argument("--weights", default="none", help="backbone architectures: imagenet, a weights file, or none")
@@ -182,7 +182,7 @@ def held_out_block(paths, recipe: dict | None = None) -> dict:
             repeat = {"run": str(path), "recall": next(iter((figures.get("recall") or {}).values()), None),
                       "seed": other.get("seed"), "init_seed": other.get("init_seed", other.get("seed")),
                       # what the run left out (one source, or several at once) and what it called them:
-                      # runs of different settings are shown apart (`model.present.shortcut.held_out_table`)
+                      # runs of different settings are shown apart (`model.present.shortcut_tables.held_out_table`)
                       "trained_without": _trained_without(other),
                       **{k: figures[k] for k in ("n", "called_fraction", "mean_confidence") if k in figures},
                       **({"separation": {pair: {k: v[k] for k in ("auc", "best_both")}
@@ -469,7 +469,7 @@ def main(argv=None) -> int:
     if args.register:
         import pandas as pd
 
-        from training.data import split_summary
+        from training.input_pipeline import split_summary
 
         named = {name: [records[i] for i in ids] for name, ids in idx.items()}
         summary = split_summary(named, split_seed)

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from model.data import CLASS_LABELS, read_dataset
 from model.inputs.preprocessing import Preprocessing
+from model.labelled_data import CLASS_LABELS, read_dataset
 from model.splits import hash_split
 from training.crossval import _inputs, _predict, _subset, file_digest, lung_model_of, run_figures, scoring_sets
 

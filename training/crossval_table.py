@@ -1,6 +1,6 @@
 """One markdown table from `training.crossval` results files (one row per run).
 
-    python -m training.crossval_table runs/*/results.json [--out results/shortcut-table.md]
+    python -m training.crossval_table runs/*/results.json [--out training/held_out_runs/table.md]
 """
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", default="1.0")
     p.add_argument("--default", action="store_true", help="mark the ensemble as the registry default")
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
-    p.add_argument("--registry", type=Path, default=None, help="registry folder (default: CXR_REGISTRY or model/registry)")
+    p.add_argument("--registry", type=Path, default=None, help="registry folder (default: CXR_REGISTRY or model/versions)")
     p.add_argument("--held-out-results", type=Path, nargs="*", default=[],
                    help="results.json of held-out runs of the ensemble's recipe (e.g. training.crossval_average "
                         "of the members' recipe trained without a source), copied into the card")

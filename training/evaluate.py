@@ -44,7 +44,7 @@ def add_model_and_data_arguments(p: argparse.ArgumentParser, split: str, several
                    help="use only one part of the models' own patient split (seed from each card; with several "
                         "models, images in that part for every model; 'unseen': images no model trained on)")
     p.add_argument("--label-map", type=Path, help="JSON mapping folder names to labels")
-    p.add_argument("--registry", type=Path, default=None, help="registry folder (default: CXR_REGISTRY or model/registry)")
+    p.add_argument("--registry", type=Path, default=None, help="registry folder (default: CXR_REGISTRY or model/versions)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,8 +129,8 @@ def main(argv=None) -> int:
 
     import_tensorflow_quietly()  # TensorFlow's start-up notices are not for users.
     from model.classifier import Classifier
-    from model.data import read_dataset
     from model.evaluation import evaluate_models
+    from model.labelled_data import read_dataset
     from model.registry import RegistryError
     from model.splits import common_records
 

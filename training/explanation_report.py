@@ -196,7 +196,7 @@ def build_explanation_report(classifier, records, segmenter=None, methods=REPORT
 
     Args:
         classifier: a `model.classifier.Classifier`.
-        records: `training.data.LabelledImage`s (e.g. the model's test split); records whose label
+        records: `training.input_pipeline.LabelledImage`s (e.g. the model's test split); records whose label
             the model does not know are left out.
         segmenter: a `model.inputs.lungs.LungSegmenter` (anything with `.mask(pixels)`), or None.
         methods: explanation methods to assess (`model.explain.METHODS`).
@@ -328,7 +328,7 @@ def main(argv=None) -> int:
 
     import_tensorflow_quietly()
     from model.classifier import Classifier
-    from model.data import read_dataset
+    from model.labelled_data import read_dataset
     from model.registry import RegistryError, entry_dir, write_json
     from model.splits import split_records
 

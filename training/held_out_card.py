@@ -1,7 +1,7 @@
 """Record held-out-source runs of a registry entry's recipe in its card and metrics.
 
     python -m training.held_out_card --model cxr-compact-masked-v2 \
-        --results results/shortcut/balphotomask-both.json results/shortcut/balphotomask-both-rerun.json ...
+        --results training/held_out_runs/balphotomask-both.json training/held_out_runs/balphotomask-both-rerun.json ...
 
 The first results file gives the headline figures per held-out source; every file that holds the
 source out is listed under "repeats" with its recall, so the run-to-run spread of the recipe is
@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from model.present.shortcut import held_out_table
+from model.present.shortcut_tables import held_out_table
 from training.crossval import held_out_block, held_out_trajectory
 
 

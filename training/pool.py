@@ -18,7 +18,7 @@ import numpy as np
 from model.inputs.intake import XrayInputError, load_xray
 from model.inputs.lungs import lung_region
 from model.inputs.preprocessing import Preprocessing, apply_lung_field, lung_field_mask, preprocess
-from training.data import cache_key
+from training.input_pipeline import cache_key
 
 
 def load_pool(records, preps: list[Preprocessing], cache_dir: Path | None, progress: bool = False, segmenter=None):
@@ -69,7 +69,7 @@ def load_pool(records, preps: list[Preprocessing], cache_dir: Path | None, progr
 
 
 if __name__ == "__main__":  # warm the cache: python -m training.pool MANIFEST SIZE [SIZE ...]
-    from model.data import CLASS_LABELS, read_dataset
+    from model.labelled_data import CLASS_LABELS, read_dataset
     from training.train import DEFAULT_CACHE
 
     recs = [r for r in read_dataset(sys.argv[1]) if r.label in CLASS_LABELS]

@@ -150,8 +150,8 @@ def main(argv=None) -> int:
     p.add_argument("--no-write", action="store_true", help="print only; do not update metrics.json")
     args = p.parse_args(argv)
 
-    from model.data import read_dataset
     from model.inputs.lungs import LungSegmenter
+    from model.labelled_data import read_dataset
     from model.registry import entry_dir, load_model, read_card, registry_root
     from training.pool import load_pool, lung_inputs
     from training.train import DEFAULT_CACHE

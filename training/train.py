@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from model.data import CLASS_LABELS, read_dataset
 from model.evaluation import evaluation_report
 from model.inputs.preprocessing import Preprocessing
+from model.labelled_data import CLASS_LABELS, read_dataset
 from model.metrics import format_report
 from model.registry import ModelCard, entry_dir, registry_root, save_entry
 from model.splits import hash_split, patient_split
-from training.data import class_weights, load_arrays, make_dataset, split_summary
+from training.input_pipeline import class_weights, load_arrays, make_dataset, split_summary
 
 DEFAULT_CACHE = Path(os.environ.get("CXR_CACHE", Path.home() / ".cache" / "cxr-dashboard"))
 SHORTCUT_NOTE = (
@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--default", action="store_true", help="mark the new entry as the registry default")
     p.add_argument("--label-map", type=Path, help="JSON mapping folder names to labels (folder layouts)")
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
-    p.add_argument("--registry", type=Path, default=None, help="registry folder (default: CXR_REGISTRY or model/registry)")
+    p.add_argument("--registry", type=Path, default=None, help="registry folder (default: CXR_REGISTRY or model/versions)")
     p.add_argument("--limit", type=int, default=None, help="use at most N images (smoke runs)")
     return p
 

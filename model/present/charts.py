@@ -64,7 +64,7 @@ def history_metrics(history: pd.DataFrame) -> list[str]:
 
 def _epochs(history: pd.DataFrame) -> np.ndarray:
     """Epochs counted from 1, as people count: Keras' CSVLogger writes them from 0, the recipe trainer
-    (training.shortcut) from 1; a history's first row tells which (an ensemble's members each start over)."""
+    (training.recipes) from 1; a history's first row tells which (an ensemble's members each start over)."""
     if "epoch" in history.columns and len(history):
         epochs = history["epoch"].to_numpy()
         return epochs + 1 if epochs.min() == 0 else epochs
@@ -130,7 +130,7 @@ def compare_curves(histories: dict[str, pd.DataFrame], metric: str = "val_loss",
 
 def trajectory_figure(frame: pd.DataFrame, height: int = 340) -> go.Figure:
     """Internal validation AUC and the unseen-source separation AUC by epoch of a watched held-out
-    run (`model.present.shortcut.trajectory_frame`) on one 0-1 axis, with the held-out sources'
+    run (`model.present.shortcut_tables.trajectory_frame`) on one 0-1 axis, with the held-out sources'
     called-right shares as thin dotted lines on the same axis (shares, not AUCs)."""
     if frame is None or frame.empty:
         return _empty("No watched held-out run recorded.", height)
@@ -259,7 +259,7 @@ def roc_overlay(reports: dict[str, dict], label: str) -> go.Figure:
 
 def averaged_epochs(history: pd.DataFrame) -> tuple[int, int] | None:
     """First and last epoch (counted from 1) whose weights were averaged into the shipped model
-    (`training.shortcut.Recipe.average_from`: the history's `averaged_epochs` column), else None."""
+    (`training.recipes.Recipe.average_from`: the history's `averaged_epochs` column), else None."""
     if history is None or "averaged_epochs" not in getattr(history, "columns", ()) or not len(history):
         return None
     epochs = _epochs(history)[history["averaged_epochs"].notna().to_numpy()]

@@ -1,7 +1,7 @@
 """Lung attention: how much of an explanation map lies inside the segmented lung fields, and where
 the rest goes (heart and mediastinum, diaphragm, chest wall, above the lungs, outside the region
 the model saw). The warning fires relative to the model's own distribution: below a threshold set
-on its correctly classified validation images (`training.scope`), so it marks maps that are
+on its correctly classified validation images (`training.fit_scope`), so it marks maps that are
 unusual for this model, not every map of a model whose Grad-CAM is coarse."""
 from __future__ import annotations
 

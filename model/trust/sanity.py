@@ -42,7 +42,7 @@ def randomization_similarity(map_fn_trained: Callable[[np.ndarray], np.ndarray],
         threshold: mean Spearman similarity above which the method is `flagged`, in (-1, 1).
 
     Returns:
-        dict with `spearman` (mean rank correlation, `model.present.compare.map_similarity`),
+        dict with `spearman` (mean rank correlation, `model.present.comparison.map_similarity`),
         `spearman_per_input`, `ssim` (mean structural similarity, or None without scikit-image),
         `n` and `flagged` (spearman > threshold: the maps barely depend on the weights).
     """

@@ -1,4 +1,4 @@
-"""A classifier's scope check, stored in its registry entry as `scope.json` (`training.scope`):
+"""A classifier's scope check, stored in its registry entry as `scope.json` (`training.fit_scope`):
 the novelty model of the films it was made for and its own lung-attention threshold.
 
     scope = read_scope(model_id, root)             # None when the entry has no scope check

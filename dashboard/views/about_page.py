@@ -1,0 +1,106 @@
+"""About: what the tool is and is not, the registry's models, the data and its licences, adding a model."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import caching, widgets
+from model.policy import INTENDED_POPULATION
+
+# The shared training pool (../shared/data/cxr); cards name their sources by these ids.
+KNOWN_SOURCES = {
+    "covid-cxnet": ("COVID-CXNet collection (figshare 10.6084/m9.figshare.12580328)", "CC BY 4.0"),
+    "ieee8023-covid-chestxray": ("COVID-19 image data collection (Cohen et al., 2020)",
+                                 "per-image licence, listed in the data manifest"),
+    "nih-chestxray14": ("NIH ChestX-ray14 subset (Wang et al., 2017)", "public domain"),
+    "covid-radiography-db": ("COVID-19 class of the COVID-19 Radiography Database v4 (Chowdhury et al., 2020; "
+                             "Rahman et al., 2021), mostly BIMCV-COVID19+", "per its sources (research use)"),
+    "openist-normal": ("normal PA films of a radiology teaching set, re-hosted by the OpenIST project",
+                       "licence unstated (research use)"),
+}
+
+WHAT_IT_IS = """
+This dashboard shows **why** a chest X-ray classifier leaned towards COVID-19, other pneumonia or a
+normal film: class probabilities, explanation maps (Grad-CAM, Grad-CAM++, LayerCAM, Score-CAM, SmoothGrad), an
+occlusion "what if" test and a model-agnostic occlusion-sensitivity cross-check, next to the model's
+test metrics, calibration and the provenance of its training data.
+
+**It is decision support for research and teaching, not a diagnosis.** It is not a medical device, it
+has not been validated on any hospital's images, and its probabilities are not calibrated for your
+population. A heatmap shows where the model looked, not where disease is. Uploaded images are analysed
+in memory and never stored.
+"""
+
+SHORTCUT_TRAP = """
+In the public pool almost all normal films come from one collection (NIH ChestX-ray14) and the COVID-19
+films from others. A network can reach a high test score by recognising the **source** (scanner, text
+markers, borders, processing) instead of the disease. Signs of it: maps that light up corners, labels or
+the area outside the lungs; accuracy that collapses on another source (see *By data source* on the
+performance page); and occlusion tests where hiding the lungs changes nothing. The cards' notes say what
+each model did against it (border cropping, contrast equalisation, augmentation).
+"""
+
+ADD_A_MODEL = f"""
+The registry is the folder `model/versions/`, or the folder named by the environment variable
+`CXR_REGISTRY` (in force now: `{{root}}`). Each sub-folder is one model:
+
+* train one: `python -m training.train --data ../shared/data/cxr --arch compact_cnn --model-id my-model --version 1.0`
+  (`python -m training.train --help` lists the options), which writes a complete entry; or
+* drop in a folder holding `model.keras` (Keras 3 format), `card.json` (labels, preprocessing, the layer
+  to explain, provenance, notes), `history.csv` (one row per epoch) and `metrics.json` (test-split
+  report).
+
+The dashboard picks new entries up on the next interaction. Entries whose card cannot be read are listed
+with the reason and otherwise ignored. Uploads are limited to {widgets.UPLOAD_LIMIT_MB} MB.
+"""
+
+
+def models_table(cards) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "model": card.display_name, "id": card.id, "kind": card.kind.replace("_", " "), "version": card.version,
+        "default": card.default,
+        "created": card.created, "architecture": card.architecture, "classes": ", ".join(card.labels),
+        "accuracy": (card.metrics or {}).get("accuracy"), "macro AUC": (card.metrics or {}).get("macro_auc"),
+        "sources": ", ".join((card.training or {}).get("sources") or []),
+    } for card in cards])
+
+
+def sources_table(cards) -> pd.DataFrame:
+    """Every source named by a card (and the shared pool's), with its origin and licence."""
+    used = {source: [card.id for card in cards if source in ((card.training or {}).get("sources") or [])]
+            for card in cards for source in (card.training or {}).get("sources") or []}
+    names = list(KNOWN_SOURCES) + [s for s in used if s not in KNOWN_SOURCES]
+    return pd.DataFrame([{"source": name,
+                          "origin": KNOWN_SOURCES.get(name, ("not a known public collection", ""))[0],
+                          "licence": KNOWN_SOURCES.get(name, ("", "see the model card"))[1],
+                          "used by": ", ".join(used.get(name, [])) or "no model in this registry"}
+                         for name in names])
+
+
+def main() -> None:
+    st.title("About")
+    st.markdown(WHAT_IT_IS)
+    st.subheader("Who the models are for")
+    st.markdown(f"{INTENDED_POPULATION} Every image gets a triage status: **answer**, **uncertain** (the "
+                "answer with a second read advised) or **out of scope** (a film the model was not made for, "
+                "such as a lateral view, a CT slice, a photograph or an inverted film: no answer is shown by "
+                "default). Each status comes with its reasons.")
+    st.subheader("Models in the registry")
+    cards = [status.card for status in caching.entries() if status.card is not None]
+    if cards:
+        st.dataframe(models_table(cards), hide_index=True, width="stretch",
+                     column_config={"accuracy": st.column_config.NumberColumn(format="percent"),
+                                    "macro AUC": st.column_config.NumberColumn(format="%.3f")})
+    if not caching.usable_cards():
+        st.warning(f"No usable classifier in the registry at `{caching.registry_folder()}` yet.",
+                   icon=":material/warning:")
+    widgets.broken_entries()
+    st.subheader("Data sources and licences")
+    st.dataframe(sources_table(cards), hide_index=True, width="stretch")
+    st.subheader("The source-shortcut trap")
+    st.markdown(SHORTCUT_TRAP)
+    st.subheader("Adding a model")
+    st.markdown(ADD_A_MODEL.format(root=caching.registry_folder()))
+
+
+main()

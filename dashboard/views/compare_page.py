@@ -1,0 +1,347 @@
+"""Compare versions: figures on common ground (the same images, none of which any compared version
+trained on, with bootstrap intervals, per source and within source), training curves, explanation
+reports, what changed and, on one image, predictions, maps and lung attention side by side.
+
+Common ground needs labelled data under the configured roots (`CXR_DATA`); without them the page
+says so and falls back to each version's own internal test figures, labelled as such."""
+from __future__ import annotations
+
+from itertools import combinations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import caching, widgets
+from model.explain import METHODS
+from model.labelled_data import (
+    DATA_ENV,
+    data_roots,
+    find_datasets,
+    short_name,
+)
+from model.present import charts, shortcut_tables, text
+from model.present.comparison import agreement_text, metrics_comparison
+from model.present.evaluation_tables import (
+    comparison_sentence,
+    comparison_table,
+    disagreement_table,
+    per_source_table,
+    summary_table,
+)
+from model.present.gallery_cases import sample_records
+from model.present.overlay import render_overlay
+from model.splits import common_records
+from model.trust.agreement import map_similarity
+from model.trust.attention import lung_attention as measure_lung_attention
+from model.trust.explanations import ExplanationReport
+
+MAX_DEFAULT = 3
+OWN_PREDICTION = "Each model's own prediction"
+PLOT_CONFIG = {"displaylogo": False}
+OVERLAY_THRESHOLD = 0.2
+
+
+def highlight_best(table: pd.DataFrame, models: list[str]):
+    """A Styler: each row's best model in green, rows where the models differ by 5 points or more in bold."""
+    def style_row(row: pd.Series) -> list[str]:
+        differs = pd.notna(row["spread"]) and row["spread"] >= 0.05
+        styles = []
+        for column in row.index:
+            style = "font-weight: 700;" if differs else ""
+            if column in models and column == row["best"]:
+                style += "background-color: rgba(46, 160, 67, 0.35);"
+            styles.append(style)
+        return styles
+
+    return table.style.apply(style_row, axis=1).format(precision=3, na_rep="n/a", subset=[*models, "spread"])
+
+
+def curves_section(chosen: list[str]) -> None:
+    histories = {model_id: caching.history_or_empty(caching.model_key(model_id)) for model_id in chosen}
+    columns, default, missing = charts.curve_choice(histories)
+    if not columns:
+        st.info("None of these models saved a training history.")
+        return
+    metric = st.selectbox("Curve", columns, index=columns.index(default), key="compare_metric",
+                          help="Trainers record different columns; the default is the one most of these versions "
+                               "share, validation AUC first.")
+    if missing[metric]:
+        st.caption(f"Not drawn: {', '.join(missing[metric])} (no {metric!r} in its training history).")
+    st.plotly_chart(charts.compare_curves(histories, metric=metric), key="compare_curves", config=PLOT_CONFIG)
+
+
+def metrics_section(chosen: list[str]) -> None:
+    """Each version's own internal test figures (metrics.json): the fallback without common ground."""
+    reports = {model_id: caching.metrics_or_empty(caching.model_key(model_id)) for model_id in chosen}
+    table = metrics_comparison(reports)
+    st.dataframe(highlight_best(table, chosen), width="stretch", height=38 + 35 * len(table))
+    st.caption("Green: the best model for that figure (lowest for ECE). Bold: the models differ by 0.05 or "
+               "more. All figures are on each model's own internal test split, which may not be the same images, "
+               "and have no intervals: differences of 0.01-0.02 AUC on a few hundred images can be noise.")
+
+
+COMMON = "compare_common"
+COMMON_SCOPES = {"unseen": "Images none of these versions trained on", "test": "Images in every version's test split",
+                 "all": "All images (includes training images: flatters the versions)"}
+COMMON_PER_LABEL = {"30 per label": 30, "60 per label": 60, "150 per label": 150, "All": None}
+
+
+def common_ground_section(cards_by_id: dict, chosen: list[str]) -> None:
+    """The versions scored on the same images, by default ones none of them trained on, with intervals."""
+    roots = data_roots()
+    datasets = find_datasets(roots) if roots else []
+    if not datasets:
+        st.info(f"No labelled data is configured (`{DATA_ENV}`), so the versions cannot be scored on common ground "
+                "here. Below: each version's own internal test figures, which are not on the same images.",
+                icon=":material/settings:")
+        metrics_section(chosen)
+        return
+    controls = st.columns([3, 3, 2, 2])
+    choice = controls[0].selectbox("Labelled data", datasets, key="compare_data",
+                                   format_func=lambda path: short_name(path, roots))
+    scope = controls[1].selectbox("Images", list(COMMON_SCOPES), format_func=COMMON_SCOPES.get, key="compare_scope")
+    per_label = controls[2].selectbox("How many", list(COMMON_PER_LABEL), key="compare_limit",
+                                      help="A fixed sample per label keeps the page quick; intervals show what it costs.")
+    resamples = controls[3].selectbox("Bootstrap resamples", [200, 1000], index=1, key="compare_resamples")
+    read = widgets.read_chosen_dataset(choice, roots)
+    if read is None:
+        return
+    path, records, _ = read
+    records, notes = common_records(records, [cards_by_id[m] for m in chosen], scope)
+    for note in notes:
+        st.caption(f":orange[:material/report: {note}]")
+    records = sample_records(records, COMMON_PER_LABEL[per_label], seed=0)
+    if not records:
+        st.info("No image is left on common ground for these versions; choose other data or images.")
+        return
+    signature = (tuple(chosen), str(path), scope, per_label, resamples, tuple(caching.model_key(m) for m in chosen))
+    stored = st.session_state.get(COMMON)
+    if not stored or stored["signature"] != signature:
+        classifiers = [caching.classifier(caching.model_key(model_id)) for model_id in chosen]
+        if any(clf is None for clf in classifiers):
+            return
+        from model.evaluation import evaluate_models
+
+        bar = st.progress(0.0, text="Scoring on common ground…")
+        report = evaluate_models(classifiers, records, batch_size=16, resamples=resamples,
+                                 progress=lambda done, total: bar.progress(done / max(total, 1),
+                                                                           text=f"Scoring image {done} of {total}…"))
+        bar.empty()
+        stored = {"signature": signature, "report": report}
+        st.session_state[COMMON] = stored
+    report = stored["report"]
+    if report["n_images"] == 0:
+        st.warning("No image could be scored.")
+        return
+    table = summary_table(report)
+    st.dataframe(table, width="stretch", height=38 + 35 * len(table))
+    st.caption(f"The same {report['n_images']:,} images for every version ({COMMON_SCOPES[scope].lower()}, from "
+               f"{short_name(path, roots)}); in brackets the 95% bootstrap interval.")
+    for pair in report["comparisons"]:
+        st.markdown(f"- {comparison_sentence(pair)}")
+    with st.expander("Paired comparisons in detail"):
+        st.dataframe(comparison_table(report), hide_index=True, width="stretch")
+    sources = per_source_table(report)
+    if len(sources):
+        st.markdown("**Per source and within source**")
+        st.dataframe(sources, hide_index=True, width="stretch")
+        st.caption("Within source: COVID-19 against Pneumonia among the films of one collection, a figure the "
+                   "collection's own look cannot explain.")
+    disagree = disagreement_table(report)
+    st.markdown(f"**Where they disagree:** {len(report['disagreements'])} of {report['n_images']} images.")
+    if not disagree.empty:
+        st.dataframe(disagree, hide_index=True, width="stretch")
+    with st.expander("Each version's own internal test figures (not the same images)"):
+        metrics_section(chosen)
+
+
+def _figure(value, spec: str) -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def _label(method: str) -> str:
+    return METHODS[method].label if method in METHODS else method
+
+
+def explanation_rows(report: ExplanationReport) -> dict[str, str]:
+    """The figures of one explanation report worth comparing, as {row name: formatted value}."""
+    rows = {}
+    lungs = report.lung_attention
+    if lungs.overall is not None:
+        rows["lung attention, all images"] = _figure(lungs.overall, ".0%")
+        for label, values in lungs.per_class.items():
+            rows[f"lung attention, predicted {label}"] = _figure(values.mean, ".0%")
+    faith = report.faithfulness
+    for method, values in faith.methods.items():
+        rows[f"{_label(method)} deletion AUC (lower is better)"] = _figure(values.deletion_auc, ".2f")
+        rows[f"{_label(method)} insertion AUC (higher is better)"] = _figure(values.insertion_auc, ".2f")
+    if faith.random_deletion_auc is not None:
+        rows["random orders: deletion / insertion AUC"] = (f"{_figure(faith.random_deletion_auc, '.2f')} / "
+                                                           f"{_figure(faith.random_insertion_auc, '.2f')}")
+    for method, values in (report.sanity_check.methods if report.sanity_check else {}).items():
+        flag = " (flagged)" if values.flagged else ""
+        rows[f"{_label(method)} similarity to random weights"] = _figure(values.spearman, "+.2f") + flag
+    return rows
+
+
+def source_section(cards_by_id: dict, chosen: list[str]) -> None:
+    """Each version's source probe and held-out-source figures: how much it leans on the source."""
+    rows = {}
+    for model_id in chosen:
+        report = caching.metrics_or_empty(caching.model_key(model_id))
+        row = {"source probe, mean balanced accuracy (lower is better)": text.percent(shortcut_tables.source_probe_mean(report))}
+        for label, value in shortcut_tables.source_probe_table(report).set_index("class")["balanced accuracy"].items():
+            row[f"source probe within {label}"] = text.percent(value)
+        held = shortcut_tables.held_out_table(cards_by_id[model_id].training)
+        for _, line in held.iterrows():
+            spread = "" if line["runs"] == 1 else f", {line['range']}"
+            also = "" if line["also held out"] == "–" else f" (with {line['also held out']})"
+            row[f"held out {line['held-out source']}{also}: recall of its class"] = _figure(line["recall"], ".0%") + spread
+        for pair in shortcut_tables.held_out_separation(cards_by_id[model_id].training):
+            row[f"held out, {pair['pair']} AUC (any bias)"] = shortcut_tables.separation_auc_text(pair)
+        rows[model_id] = row
+    st.dataframe(pd.DataFrame(rows).fillna("–"), width="stretch")
+    st.caption("Source probe: how well a simple classifier on each version's features tells the sources apart within "
+               "one class (near chance is better). Held out: that source's films scored by the version's recipe trained "
+               "without it, or by the version itself when it never saw the source (the v1 models). AUC (any bias): how well "
+               "the held-out films of two classes are told apart, whatever threshold is chosen.")
+
+
+def explanation_section(chosen: list[str]) -> None:
+    """Each version's explanation report side by side; the command that makes the missing ones."""
+    reports = {model_id: caching.explanation_report_or_none(caching.model_key(model_id)) for model_id in chosen}
+    present = {model_id: explanation_rows(report) for model_id, report in reports.items() if report}
+    missing = [model_id for model_id in chosen if model_id not in present]
+    if present:
+        table = pd.DataFrame({model_id: present.get(model_id, {}) for model_id in chosen}).fillna("–")
+        st.dataframe(table, width="stretch", height=38 + 35 * len(table))
+        st.caption("From each version's explanations.json (its own test split). Lung attention: share of the "
+                   "Grad-CAM map inside the lungs, low values point to shortcuts. Deletion/insertion: compare "
+                   "with the random orders. 'Flagged': the maps barely change when the weights are randomised.")
+    for model_id in missing:
+        st.caption(f"No explanation report for `{model_id}`: `{text.explanation_report_command(model_id)}`.")
+
+
+def notes_section(cards_by_id: dict, chosen: list[str]) -> None:
+    """What each version changed (its card's notes and preprocessing), one expander per version."""
+    columns = st.columns(len(chosen), gap="medium")
+    for column, model_id in zip(columns, chosen):
+        card = cards_by_id[model_id]
+        with column.expander(f"Notes: {text.card_label(card)}"):
+            st.markdown(f"**Preprocessing:** {text.preprocessing_summary(card)}  \n"
+                        f"**Architecture:** `{card.architecture}` · created {card.created[:10]}")
+            st.markdown(card.notes or "_The card has no notes._")
+
+
+def image_section(cards_by_id: dict, chosen: list[str]) -> None:
+    st.subheader("One image, every version")
+    uploaded = widgets.uploader("compare_upload")
+    upload = widgets.read_upload(uploaded, prompt="Upload a radiograph to see each version's prediction and "
+                                                 "Grad-CAM map side by side.")
+    if upload is None:
+        return
+    image_digest, xray = upload
+    shared = [label for label in cards_by_id[chosen[0]].labels if all(label in cards_by_id[m].labels for m in chosen)]
+    target = st.selectbox("Class to explain", [OWN_PREDICTION, *shared], key="compare_target")
+    predictions, maps, statuses = {}, {}, {}
+    usable = [m for m in chosen if caching.classifier(caching.model_key(m)) is not None]
+    for model_id in usable:  # each version's own triage, as Diagnose makes it
+        key, card = caching.model_key(model_id), cards_by_id[model_id]
+        with st.spinner(f"Checking the image for {card.display_name}…"):
+            statuses[model_id] = caching.triage(image_digest, key, caching.lung_status(card.prep.lung_model)[0],
+                                                xray.pixels, xray.metadata)
+    held_back = [m for m in usable if not statuses[m].shows_answer]
+    show_anyway = bool(held_back) and st.toggle(
+        "Show the output anyway", key=f"compare-anyway-{image_digest[:16]}",
+        help="At least one version finds the film outside what it was made for: its answer would be a guess.")
+    columns = st.columns(len(chosen), gap="medium")
+    for column, model_id in zip(columns, chosen):
+        if model_id not in usable:
+            continue
+        card, key, result = cards_by_id[model_id], caching.model_key(model_id), statuses[model_id]
+        with column:
+            st.markdown(f"**{text.card_label(card)}**")
+            name, colour, icon = widgets.STATUS_BADGES[result.status]
+            st.badge(name, color=colour, icon=icon)
+            if result.reasons:
+                st.caption(" ".join(result.reasons))
+        if model_id in held_back and not show_anyway:
+            column.caption("No answer and no map are shown for this version.")
+            continue
+        tta = caching.uncertainty(image_digest, key, xray.pixels)
+        prediction = tta.prediction(card.labels)  # the answer Diagnose gives: the mean over the copies
+        with st.spinner(f"Grad-CAM for {card.display_name}…"):
+            explanation, on_image = caching.explanation(image_digest, key, "gradcam",
+                                                       prediction.label if target == OWN_PREDICTION else target,
+                                                       card.explain_layer, xray.pixels)
+        predictions[model_id], maps[model_id] = prediction, on_image
+        with column:
+            st.metric("Model output" + (" (for reference only)" if model_id in held_back else ""), prediction.label)
+            st.caption(f"Probability {prediction.confidence:.1%} (mean over the film and {tta.n - 1} slightly "
+                       "changed copies, as on Diagnose)")
+            # As on Diagnose: faint evidence is not coloured, so the anatomy stays readable.
+            st.image(render_overlay(xray.pixels, on_image, threshold=OVERLAY_THRESHOLD), width="stretch",
+                     caption=f"Grad-CAM for {explanation.label}, layer {explanation.layer}")
+            lung_attention(image_digest, xray, card, on_image)
+            st.plotly_chart(charts.probability_bar(prediction), key=f"compare_probs_{model_id}",
+                            config={"displayModeBar": False})
+    if len(predictions) >= 2:
+        agreement_section(predictions, maps, {m: statuses[m].status for m in predictions})
+
+
+def lung_attention(image_digest: str, xray, card, on_image) -> None:
+    """The share of this version's Grad-CAM map inside the lungs, when the registry has a lung segmenter."""
+    lungs, reason = caching.lung_status(card.prep.lung_model)
+    if lungs is None:
+        st.caption(f":material/block: {reason}")
+        return
+    attention = measure_lung_attention(on_image, caching.lung_mask(image_digest, lungs, xray.pixels),
+                                       caching.lung_attention_threshold(caching.model_key(card.id)))
+    st.metric("Map inside the lung fields", f"{attention.fraction:.0%}",
+              help="Share of the Grad-CAM map's weight on the lung fields; low values point to shortcuts.")
+    if attention.low:
+        st.caption(f":orange[:material/report: {attention.warning}]")
+
+
+def agreement_section(predictions: dict, maps: dict, statuses: dict) -> None:
+    """What each version said, in a neutral box: agreement is not correctness."""
+    headline, answers = agreement_text(predictions, statuses)
+    with st.container(border=True):
+        st.markdown(headline)
+        st.markdown("\n".join(f"- {answer}" for answer in answers))
+    pairs = [{"model A": a, "model B": b, "map similarity (Spearman)": map_similarity(maps[a], maps[b])}
+             for a, b in combinations(maps, 2)]
+    st.dataframe(pd.DataFrame(pairs), hide_index=True, width="content",
+                 column_config={"map similarity (Spearman)": st.column_config.NumberColumn(format="%+.2f")})
+    st.caption("Similarity of the Grad-CAM maps on the original image: 1 same ranking of regions, 0 unrelated.")
+
+
+def main() -> None:
+    cards = widgets.page_start("Compare versions")
+    if len(cards) < 2:
+        st.info("Comparing needs at least two usable models in the registry; there is only "
+                f"{text.card_label(cards[0])}.")
+        widgets.broken_entries()
+        return
+    cards_by_id = {card.id: card for card in cards}
+    chosen = st.multiselect("Versions to compare", list(cards_by_id), default=list(cards_by_id)[:MAX_DEFAULT],
+                            format_func=lambda model_id: text.card_label(cards_by_id[model_id]),
+                            key="compare_models")
+    if len(chosen) < 2:
+        st.info("Choose two or more versions.")
+        return
+    st.subheader("Training curves")
+    curves_section(chosen)
+    st.subheader("Figures on common ground")
+    common_ground_section(cards_by_id, chosen)
+    st.subheader("Does each version know the source?")
+    source_section(cards_by_id, chosen)
+    st.subheader("Explanation reports side by side")
+    explanation_section(chosen)
+    st.subheader("What changed")
+    notes_section(cards_by_id, chosen)
+    st.divider()
+    image_section(cards_by_id, chosen)
+
+
+main()

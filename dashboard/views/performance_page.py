@@ -1,0 +1,361 @@
+"""Model performance: training curves, test-split metrics, calibration, how trustworthy the explanations
+are and where the data came from."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard import caching, widgets
+from model.explain import METHODS
+from model.present import charts, shortcut_tables, text, triage_summary
+from model.trust.agreement import Agreement
+from model.trust.explanations import FaithfulnessSummary, LungSummary, SanitySummary
+
+PLOT_CONFIG = {"displaylogo": False}
+WEAK_WITHIN_SOURCE_AUC = 0.7  # Within-source AUCs below this are highlighted.
+FLAGGED_STYLE = "background-color: rgba(220, 60, 40, 0.35); font-weight: 700;"
+WEAK_STYLE = "background-color: rgba(230, 150, 30, 0.35);"
+
+
+
+def _label(method: str | None, unknown: str | None = None) -> str:
+    """A method's label from the registry of methods (a name from an older report is shown as it is)."""
+    return METHODS[method].label if method in METHODS else (unknown or str(method))
+
+def headline_row(report: dict) -> None:
+    cols = st.columns(5)
+    macro = report.get("macro", {})
+    cols[0].metric("Accuracy", text.percent(report.get("accuracy")))
+    cols[1].metric("Macro AUC", text.number(macro.get("auc")))
+    cols[2].metric("Macro F1", text.number(macro.get("f1")))
+    cols[3].metric("Calibration error (ECE)", text.number((report.get("calibration") or {}).get("ece")),
+                   help="Expected calibration error: the mean gap between confidence and accuracy; 0 is ideal.")
+    cols[4].metric("Test images", f"{report.get('n', 0):,}")
+
+
+def metrics_section(report: dict) -> None:
+    st.subheader("Internal test split")
+    headline_row(report)
+    table, matrix = st.columns([1, 1], gap="large")
+    with table:
+        st.markdown("**Per class**")
+        st.dataframe(charts.per_class_table(report), hide_index=True, width="stretch",
+                     column_config={name: st.column_config.NumberColumn(format="%.3f")
+                                    for name in ("precision", "recall", "f1", "auc")})
+        normalize = st.toggle("Row-normalised confusion matrix", value=True, key="normalize")
+    with matrix:
+        st.plotly_chart(charts.confusion_matrix_figure(report, normalize=normalize), key="confusion",
+                        config=PLOT_CONFIG)
+    roc, calibration = st.columns(2, gap="large")
+    roc.plotly_chart(charts.roc_figure(report), key="roc", config=PLOT_CONFIG)
+    calibration.plotly_chart(charts.calibration_figure(report), key="calibration", config=PLOT_CONFIG)
+
+
+def per_source_section(report: dict) -> None:
+    """One confusion matrix per data source: a model that is only right on one source learnt the source."""
+    per_source = report.get("per_source") or {}
+    if not per_source:
+        return
+    st.subheader("By data source")
+    st.caption("Accuracy that differs sharply between sources, or a class that comes from a single source, "
+               "is a warning sign of a source shortcut.")
+    st.dataframe(pd.DataFrame({source: {"images": sub.get("n"), "accuracy": sub.get("accuracy")}
+                               for source, sub in per_source.items()}).T,
+                 width="stretch", column_config={"accuracy": st.column_config.NumberColumn(format="percent"),
+                                                 "images": st.column_config.NumberColumn(format="%d")})
+    within_source_auc(report)
+    cols = st.columns(min(3, len(per_source)))
+    for i, (source, sub) in enumerate(per_source.items()):
+        figure = charts.confusion_matrix_figure({"labels": report["labels"], **sub}, normalize=False)
+        figure.update_layout(title=f"{source} ({sub.get('n', 0)} images)")
+        cols[i % len(cols)].plotly_chart(figure, key=f"source-{i}", config=PLOT_CONFIG)
+
+
+def within_source_table(report: dict) -> pd.DataFrame:
+    """Per-class AUC inside each source (rows) and the number of images of each class there."""
+    rows = {}
+    for source, sub in (report.get("per_source") or {}).items():
+        per_class = sub.get("per_class") or {}
+        row = {label: (per_class.get(label) or {}).get("auc") for label in report["labels"]}
+        row = {label: np.nan if value is None else float(value) for label, value in row.items()}
+        row["images"] = sub.get("n")
+        rows[source] = row
+    return pd.DataFrame.from_dict(rows, orient="index", columns=[*report["labels"], "images"])
+
+
+def within_source_auc(report: dict) -> None:
+    """The honest shortcut test: how well the classes are told apart inside one collection."""
+    table = within_source_table(report)
+    labels = list(report["labels"])
+    if table.empty or table[labels].isna().all().all():
+        return
+    st.markdown("**Per-class AUC within each source**")
+    # Text cells, so a missing AUC reads "–" rather than "None"; the colours come from the numbers.
+    shown = table.astype(object)
+    shown[labels] = table[labels].map(lambda v: "–" if pd.isna(v) else f"{v:.3f}")
+    colours = table[labels].map(lambda v: WEAK_STYLE if pd.notna(v) and v < WEAK_WITHIN_SOURCE_AUC else "")
+    st.dataframe(shown.style.apply(lambda _: colours, axis=None, subset=labels), width="stretch",
+                 column_config={"images": st.column_config.NumberColumn(format="%d")})
+    st.caption("Inside one collection the source cannot give the class away, so these AUCs test the findings "
+               "themselves (for example COVID-19 against Pneumonia within one collection). An AUC near 0.5 here "
+               "while the overall AUC is high means the model mostly learnt to tell the collections apart; "
+               f"orange: below {WEAK_WITHIN_SOURCE_AUC}; –: the class is absent or alone in that source.")
+
+
+def shortcut_section(card, report: dict) -> None:
+    """How much the model leans on the source: the source probe and held-out-source figures."""
+    probe, held = shortcut_tables.source_probe_table(report), shortcut_tables.held_out_table(card.training)
+    if probe.empty and held.empty:
+        return
+    st.subheader("Does the model know the source?")
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.markdown("**Source probe**")
+        if probe.empty:
+            st.caption("Not measured for this version (`python -m training.source_probe --model ID`).")
+        else:
+            st.metric("Mean balanced accuracy (lower is better)", text.percent(shortcut_tables.source_probe_mean(report)))
+            st.dataframe(probe.style.format("{:.0%}", subset=["balanced accuracy", "chance"], na_rep="–"),
+                         hide_index=True, width="stretch")
+            st.caption("A simple classifier on the model's last features tries to tell the sources apart "
+                       "within one class (cross-validated by patient). Near chance: the features carry little "
+                       "of the source; high: the model can tell where a film comes from, which is how a "
+                       "shortcut works.")
+    with right:
+        st.markdown("**Held-out sources**")
+        if held.empty:
+            st.caption("No held-out-source run recorded for this version (`python -m training.crossval`).")
+        else:
+            st.caption("Share of each source's films called their true class by a model trained without it")
+        headline = held.drop_duplicates("held-out source")  # each source's first setting; the table has all
+        for column, row in zip(st.columns(max(len(headline), 1)), headline.to_dict("records")):
+            also = "" if row["also held out"] == "–" else f" Trained without {row['also held out']} too."
+            column.metric(row["held-out source"], _percent(row["recall"]),
+                          help=f"Over the recorded runs: {row['range']}.{also}")
+        for row in shortcut_tables.held_out_separation(card.training):
+            st.markdown(shortcut_tables.separation_sentence(row))
+    if not held.empty:  # full width: nine columns do not fit half the page at 1366 px
+        shares = [name for name in held.columns if name.startswith(("called", "recall", "mean"))]
+        st.dataframe(held.style.format("{:.0%}", subset=shares, na_rep="–"), hide_index=True, width="stretch",
+                     column_order=[name for name in held.columns if name != "runs"],  # the range names them
+                     column_config={"images": st.column_config.NumberColumn(format="%d"),
+                                    "mean confidence": st.column_config.Column("confidence"),
+                                    **{name: st.column_config.Column(name.replace("called", "as"))
+                                       for name in held.columns if name.startswith("called")}})
+        st.caption("Films of each source scored by a model that never trained on them (this version's "
+                   "recipe retrained without the source or, for a version that never saw it, the version "
+                   "itself): the honest stand-in for another hospital. Recall: the share of that source's films "
+                   "called their true class; as …: the share it called each class; confidence: the mean top "
+                   "probability; also held out: the run left those sources out as well (harder: fewer "
+                   "sources to learn from); range: over the recorded runs of the recipe (they differ by tens of "
+                   "points from run to run, so one run's figure is not a precise measure).")
+    trajectory_section(card)
+
+
+def trajectory_section(card) -> None:
+    """When in training the recipe learns the sources: a watched held-out run, epoch by epoch."""
+    frame = shortcut_tables.trajectory_frame(card.training)
+    if frame.empty:
+        return
+    run = card.training["held_out_trajectory"]
+    st.markdown("**During training: the internal figure against unseen sources**")
+    st.plotly_chart(charts.trajectory_figure(frame), key="trajectory", config=PLOT_CONFIG)
+    sentences = [s for s in (shortcut_tables.trajectory_sentence(frame), shortcut_tables.averaging_sentence(card.training)) if s]
+    st.caption("".join(s + " " for s in sentences) + "One held-out run of this version's recipe (trained without "
+               f"{', '.join(run.get('trained_without') or [])}), scored on the unseen films after every epoch for "
+               "this chart only; those figures never chose an epoch. Run-to-run noise is large (see the range above).")
+
+
+def triage_section(card) -> None:
+    """How the triage treats the model's own test films, and how its scope check did."""
+    rows = triage_summary.triage_rows(card.scope)
+    if rows.empty:
+        return
+    st.subheader("Triage on the test split")
+    st.caption(triage_summary.thresholds_sentence(card.scope))
+    left, right = st.columns([4, 5], gap="large")  # the right table has five columns
+    with left:
+        st.dataframe(rows, hide_index=True, width="stretch",
+                     column_config={"value": st.column_config.NumberColumn(format="percent")})
+        st.caption("Accuracy is shown as a share of films too. The lung-attention warning should fire more "
+                   "often on wrong answers than on right ones, or it carries no information.")
+    with right:
+        held = triage_summary.held_out_scope_table(card.scope)
+        if not held.empty:
+            shares = held.style.format("{:.0%}", subset=["unusual", "out of scope"], na_rep="–")
+            st.dataframe(shares.format("{:.2f}", subset=["AUROC"], na_rep="–"), hide_index=True, width="stretch")
+            st.caption("The scope check fitted without each source, then asked to flag it (shares flagged unusual and "
+                       "out of scope). These are clean adult "
+                       "frontal films, in scope: low figures are right here.")
+        synthetic = triage_summary.synthetic_table(card.scope)
+        if not synthetic.empty:
+            st.dataframe(synthetic, hide_index=True, width="stretch",
+                         column_config={"held back as out of scope": st.column_config.NumberColumn(format="percent")})
+
+
+# --------------------------------------------------------------------------- explanation report
+
+
+def _percent(value) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def _date(value) -> str:
+    """"2026-11-22T02:07:59+00:00" as "2026-11-22 02:07 UTC"."""
+    text = str(value or "n/a")
+    return f"{text[:10]} {text[11:16]} UTC" if len(text) >= 16 and text[10] == "T" else text
+
+
+def faithfulness_table(faith: FaithfulnessSummary) -> pd.DataFrame:
+    """One row per method; the random orders' AUCs are in the column names."""
+    deletion = f"deletion AUC (random {text.number(faith.random_deletion_auc)})"
+    insertion = f"insertion AUC (random {text.number(faith.random_insertion_auc)})"
+    return pd.DataFrame([{"method": _label(method),
+                          deletion: values.deletion_auc, "lower than random": faith.beats_random(method, "deletion"),
+                          insertion: values.insertion_auc, "higher than random": faith.beats_random(method, "insertion"),
+                          "both better on": values.better_than_random_share}
+                         for method, values in faith.methods.items()])
+
+
+def sanity_table(sanity: SanitySummary) -> pd.DataFrame:
+    return pd.DataFrame([{"method": _label(method), "similarity (Spearman)": values.spearman,
+                          "SSIM": values.ssim, "flagged": values.flagged}
+                         for method, values in sanity.methods.items()])
+
+
+def explanation_section(card, key) -> None:
+    """explanations.json of the model: lung attention, faithfulness and the randomisation sanity check."""
+    st.subheader("Explanation report")
+    report = caching.explanation_report_or_none(key)
+    if report is None:
+        st.caption(f"No explanation report for this model yet. Generate it (lung attention, deletion/insertion "
+                   f"faithfulness and the randomisation sanity check on the model's test split) with "
+                   f"`{text.explanation_report_command(card.id)}`.")
+        return
+    st.caption(f"{report.n} images of the {report.split} split, {len(report.methods)} methods, made "
+               f"{_date(report.date)}" + (f" for version {report.version}" if report.version else "") + ".")
+    if report.version and report.version != card.version:
+        st.warning(f"The report was made for version {report.version}, not {card.version}; regenerate it.")
+    lung_attention_report(report.lung_attention)
+    faithfulness_report(report.faithfulness)
+    sanity_report(report.sanity_check, report.method_agreement)
+
+
+def lung_attention_report(lungs: LungSummary) -> None:
+    method = _label(lungs.method, "map")
+    st.markdown(f"**Lung-field attention:** mean share of the {method} map inside the lungs")
+    if lungs.overall is None:
+        st.info(lungs.note or "Lung attention was not measured.", icon=":material/block:")
+        return
+    threshold = lungs.threshold
+    groups = [("All images", lungs.overall, lungs.low_share, sum(v.n for v in lungs.per_class.values()))]
+    groups += [(f"Predicted {label}", v.mean, v.low_share, v.n) for label, v in lungs.per_class.items()]
+    for column, (label, mean, low_share, n) in zip(st.columns(len(groups)), groups):
+        column.metric(label, _percent(mean),
+                      None if mean is None else f"{(mean - threshold) * 100:+.0f} points vs {threshold:.0%}",
+                      help=f"{n} images; {_percent(low_share)} of them below {threshold:.0%}, where the map "
+                           "lies mostly outside the lungs.", border=True)
+    st.caption(f"Lung masks from `{lungs.segmenter}`. Below {threshold:.0%} the model looked mostly outside "
+               "the lungs (text markers, borders, devices: possible shortcuts); masks can also miss dense "
+               f"consolidation, which lowers the share. {lungs.note}")
+
+
+def faithfulness_report(faith: FaithfulnessSummary) -> None:
+    st.markdown("**Faithfulness:** deletion and insertion against random pixel orders")
+    if not faith.methods:
+        st.caption("Not measured.")
+        return
+    table = faithfulness_table(faith)
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={**{name: st.column_config.NumberColumn(format="%.3f")
+                                   for name in table.columns if "AUC" in name},
+                                "both better on": st.column_config.NumberColumn(
+                                    "both better on (share of images)", format="percent")})
+    st.caption("Removing the pixels a faithful map ranks highest makes the probability fall fast (lower "
+               "deletion AUC than random orders); revealing them first makes it rise fast (higher insertion AUC). "
+               "The ticks compare the means; 'both better on' is the share of images where both hold.")
+
+
+def sanity_report(sanity: SanitySummary | None, agreement: Agreement | None) -> None:
+    st.markdown("**Randomisation sanity check**")
+    if not sanity or not sanity.methods:
+        st.caption("Not run.")
+        return
+    table = sanity_table(sanity)
+    left, right = st.columns([1.4, 1], gap="large")
+    with left:
+        st.dataframe(table.style.apply(lambda row: [FLAGGED_STYLE if row["flagged"] else ""] * len(row), axis=1)
+                     .format(precision=2, na_rep="n/a", subset=["similarity (Spearman)", "SSIM"]),
+                     hide_index=True, width="stretch")
+    with right:
+        flagged = list(table.loc[table["flagged"], "method"])
+        if flagged:
+            st.warning(f"Flagged: {', '.join(flagged)}. Their maps stayed similar (above "
+                       f"{sanity.threshold}) when the trained weights were replaced by random ones, "
+                       "so they may show the image's structure rather than what the model learnt.",
+                       icon=":material/science:")
+        else:
+            st.caption(f"No method flagged: every method's maps changed when the weights were randomised "
+                       f"({sanity.n} images).")
+        if agreement:
+            names = ", ".join(_label(m) for m in agreement.methods)
+            st.caption(f"Mean agreement between {names} (Spearman): {agreement.mean:+.2f}.")
+
+
+def provenance_section(card) -> None:
+    st.subheader("Data provenance")
+    training = card.training or {}
+    splits = training.get("splits") or {}
+    facts = {key: value for key, value in training.items() if key != "splits" and not isinstance(value, (dict, list))}
+    sources = training.get("sources") or []
+    st.markdown("**Sources:** " + (", ".join(f"`{s}`" for s in sources) if sources else "not recorded"))
+    left, right = st.columns([1, 2], gap="large")
+    with left:
+        if facts:
+            st.dataframe(pd.Series({k: str(v) for k, v in facts.items()}, name="value"), width="stretch")
+    with right:
+        if splits:
+            st.markdown("**Images per split**")
+            st.dataframe(pd.DataFrame({name: {"images": s.get("images"), "patients": s.get("patients")}
+                                       for name, s in splits.items()}), width="stretch")
+            for field, title in (("by_label", "Per label"), ("by_source_label", "Per source and label")):
+                table = pd.DataFrame({name: s.get(field, {}) for name, s in splits.items()})
+                if not table.empty:
+                    st.markdown(f"**{title}**")
+                    st.dataframe(table.fillna(0).astype(int), width="stretch")
+        else:
+            st.info("The card records no split counts.")
+
+
+def main() -> None:
+    cards = widgets.page_start("Model performance")
+    card = widgets.model_picker(cards, key="performance_model", label="Model version")
+    key = caching.model_key(card.id)
+    st.caption(f"{card.display_name}, version {card.version} · architecture `{card.architecture}` · "
+               f"created {card.created} · classes {', '.join(card.labels)}")
+    st.subheader("Training curves")
+    members = (card.training or {}).get("members") or []
+    if members:  # An ensemble is assembled, not trained: its members' curves are its training.
+        st.caption(f"This version averages {len(members)} trained members ({', '.join(members)}); "
+                   "their validation curves are shown.")
+        histories = {card.id: caching.history_or_empty(key)}
+        for column, (metric, tab) in zip(st.columns(2), (("val_auc", "auc"), ("val_loss", "loss"))):
+            column.plotly_chart(charts.compare_curves(histories, metric), key=f"member_{tab}", config=PLOT_CONFIG)
+    else:
+        st.plotly_chart(charts.training_curves(caching.history_or_empty(key)), key="curves", config=PLOT_CONFIG)
+    report = caching.metrics_or_empty(key)
+    if report.get("per_class"):
+        metrics_section(report)
+        per_source_section(report)
+        shortcut_section(card, report)
+        triage_section(card)
+    else:
+        st.info("This entry has no metrics.json, so there are no test-split figures to show.")
+    explanation_section(card, key)
+    provenance_section(card)
+    st.subheader("Notes on shortcuts and limitations")
+    st.markdown(card.notes or "_The card has no notes._")
+
+
+main()

@@ -1,0 +1,57 @@
+"""What a model's triage does on its own test split, for the Performance page: the share of films
+that get an answer, how accurate those are against all, how often the lung-attention warning fires
+on right and on wrong answers, and how the scope check did on held-out sources and synthetic
+out-of-scope inputs. Everything comes from the card's `scope` block (written by `training.fit_scope`)."""
+from __future__ import annotations
+
+import pandas as pd
+
+from model.policy import LOW_LUNG_ATTENTION, MIN_AGREEMENT
+
+STATUS_NAMES = {"answer": "Answer", "uncertain": "Uncertain (second read)", "out_of_scope": "Out of scope"}
+
+
+def triage_rows(card_scope: dict | None) -> pd.DataFrame:
+    """One row per measure of the test split: the measure and its value (a share or an accuracy);
+    empty when the model has no scope check."""
+    test = (card_scope or {}).get("test") or {}
+    if not test:
+        return pd.DataFrame(columns=["measure", "value"])
+    shares = test.get("status_share") or {}
+    rows = [(f"{STATUS_NAMES[status]}: share of test films", shares.get(status)) for status in STATUS_NAMES]
+    rows += [("Accuracy on all test films", test.get("accuracy_all")),
+             ("Accuracy on answered films", test.get("accuracy_answered")),
+             ("Accuracy on uncertain films", test.get("accuracy_uncertain")),
+             ("Lung-attention warning: all test films", test.get("lung_warning_share")),
+             ("Lung-attention warning: on right answers", test.get("lung_warning_on_correct")),
+             ("Lung-attention warning: on wrong answers", test.get("lung_warning_on_wrong"))]
+    return pd.DataFrame([{"measure": name, "value": value} for name, value in rows if value is not None],
+                        columns=["measure", "value"])
+
+
+def held_out_scope_table(card_scope: dict | None) -> pd.DataFrame:
+    """Per source: the scope check fitted without it, AUROC of flagging it against the other
+    sources' test films, and the shares flagged unusual and out of scope."""
+    held = (card_scope or {}).get("held_out_sources") or {}
+    rows = [{"held-out source": source, "images": values.get("n"), "AUROC": values.get("auroc"),
+             "unusual": values.get("flagged_unusual"), "out of scope": values.get("flagged_out_of_scope")}
+            for source, values in sorted(held.items())]
+    return pd.DataFrame(rows, columns=["held-out source", "images", "AUROC", "unusual", "out of scope"])
+
+
+def synthetic_table(card_scope: dict | None) -> pd.DataFrame:
+    """Per kind of synthetic out-of-scope input: the share the triage held back as out of scope."""
+    synthetic = (card_scope or {}).get("synthetic") or {}
+    rows = [{"input": kind, "held back as out of scope": share} for kind, share in synthetic.items()]
+    return pd.DataFrame(rows, columns=["input", "held back as out of scope"])
+
+
+def thresholds_sentence(card_scope: dict | None) -> str:
+    """The model's own triage thresholds in one sentence ("" without a scope check)."""
+    scope = card_scope or {}
+    if "min_top_probability" not in scope:
+        return ""
+    return (f"Uncertain below a mean top probability of {scope['min_top_probability']:.0%} or when fewer than "
+            f"{scope.get('min_agreement', MIN_AGREEMENT):.1%} of slightly moved copies agree; lung-attention warning below "
+            f"{scope.get('lung_attention_threshold', LOW_LUNG_ATTENTION):.0%} of the map inside the lungs; all set on the "
+            "validation split.")
