@@ -85,7 +85,7 @@ def _scaled_rgb(x, scaling: str):
                                     name="backbone_scaling")(x)
     if scaling == "caffe":  # gray repeated: the BGR reordering changes nothing, the per-channel means do
         x = layers.Rescaling(255.0, name="to_255")(x)
-        return layers.Normalization(mean=CAFFE_BGR_MEAN[::-1], variance=(1.0, 1.0, 1.0), name="backbone_scaling")(x)
+        return layers.Normalization(mean=CAFFE_BGR_MEAN, variance=(1.0, 1.0, 1.0), name="backbone_scaling")(x)
     if scaling == "raw255":
         return layers.Rescaling(255.0, name="backbone_scaling")(x)
     raise ValueError(f"unknown scaling {scaling!r}")
