@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import sys
 import threading
 from pathlib import Path
@@ -34,20 +33,21 @@ from model.explain import method as find_method
 from model.inputs.intake import Xray, load_xray
 from model.present.text import NO_LUNG_MODEL
 from model.registry import (
+    CLASSIFIER,
+    EXPLANATIONS_FILE,
+    LUNG_SEGMENTATION,
     EntryStatus,
     ModelCard,
     RegistryError,
-    entry_dir,
+    entry_version,
     list_cards,
     list_entries,
     read_history,
     read_metrics,
+    read_report,
     registry_root,
 )
 from model.trust.explanations import ExplanationReport
-
-EXPLANATIONS_FILE = "explanations.json"  # Written by `python -m training.explanation_report`.
-LUNG_KIND = "lung_segmentation"
 
 
 class ModelKey(NamedTuple):
@@ -72,20 +72,13 @@ def entries() -> list[EntryStatus]:
 
 def usable_cards() -> list[ModelCard]:
     """Usable classifiers, default first."""
-    return list_cards("classifier", registry_folder())
+    return list_cards(CLASSIFIER, registry_folder())
 
 
 def model_key(model_id: str) -> ModelKey:
-    """The cache key of an entry; changes when its model or card file is rewritten."""
+    """The cache key of an entry; changes when any of its files is rewritten."""
     root = registry_folder()
-    folder = entry_dir(model_id, root)
-    times = []
-    for name in ("model.keras", "card.json", "metrics.json", "history.csv", EXPLANATIONS_FILE):
-        try:
-            times.append(str(os.stat(folder / name).st_mtime_ns))
-        except OSError:
-            times.append("-")
-    return ModelKey(model_id, str(root), "/".join(times))
+    return ModelKey(model_id, str(root), entry_version(model_id, root))
 
 
 # --------------------------------------------------------------------------- loaded models
@@ -164,7 +157,7 @@ def lung_key(preferred: str = "") -> ModelKey | None:
     A lung-cropped classifier names its segmenter (`preferred`); otherwise the first usable entry is
     taken, as `LungSegmenter.load()` does.
     """
-    cards = list_cards(LUNG_KIND, registry_folder())
+    cards = list_cards(LUNG_SEGMENTATION, registry_folder())
     if not cards:
         return None
     ids = [card.id for card in cards]
@@ -287,7 +280,7 @@ def metrics(key: ModelKey) -> dict:
 @st.cache_data(max_entries=32, show_spinner=False)
 def explanation_report(key: ModelKey) -> dict:
     """The entry's explanations.json (`training.explanation_report`); {} when it was never generated."""
-    return read_metrics(key.model_id, Path(key.root), name=EXPLANATIONS_FILE)
+    return read_report(key.model_id, EXPLANATIONS_FILE, Path(key.root))
 
 
 def _or_empty(read, key: ModelKey, empty):

@@ -27,6 +27,7 @@ import numpy as np
 from model.inputs.preprocessing import Preprocessing
 from model.labelled_data import CLASS_LABELS, read_dataset
 from model.metrics import classification_report, roc_auc
+from model.registry import MODEL_FILE
 from model.splits import hash_split
 from training.pool import lung_inputs
 from training.recipes import Recipe, train_recipe
@@ -423,7 +424,7 @@ def main(argv=None) -> int:
                                            seed=args.seed, log=log, watch=watch)
     train_time = time.time() - started
     # Kept beside results.json (runs/ is not committed) so held-out models can be re-scored or averaged later.
-    model.save(args.out / "model.keras")
+    model.save(args.out / MODEL_FILE)
     results = {"recipe": recipe.to_dict(), "recipe_name": recipe.name(), "command": "python -m training.crossval "
                + " ".join(sys.argv[1:] if argv is None else argv), "data": str(args.data),
                "data_sha256": file_digest(args.data), "arch": args.arch, "image_size": args.image_size,

@@ -31,6 +31,7 @@ import numpy as np
 
 from model.inputs.preprocessing import Preprocessing
 from model.labelled_data import CLASS_LABELS, read_dataset
+from model.registry import MODEL_FILE, registry_root
 from model.splits import hash_split
 from training.crossval import _inputs, _predict, _subset, file_digest, lung_model_of, run_figures, scoring_sets
 
@@ -95,9 +96,9 @@ def read_runs(folders: list[Path]) -> list[dict]:
     """Each run's results.json, checked to be averageable (same held-out sources, seed, image size)."""
     runs = []
     for folder in folders:
-        results_file, model_file = folder / "results.json", folder / "model.keras"
+        results_file, model_file = folder / "results.json", folder / MODEL_FILE
         if not results_file.is_file() or not model_file.is_file():
-            raise ValueError(f"{folder} has no results.json and model.keras (runs of training.crossval keep both)")
+            raise ValueError(f"{folder} has no results.json and {MODEL_FILE} (runs of training.crossval keep both)")
         runs.append({**json.loads(results_file.read_text(encoding="utf-8")), "folder": str(folder)})
     for key in ("held_out_sources", "seed", "image_size"):
         values = {json.dumps(run.get(key)) for run in runs}
@@ -126,7 +127,6 @@ def main(argv=None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from model.registry import registry_root
     from model.runtime import import_tensorflow_quietly
 
     import_tensorflow_quietly()
@@ -151,7 +151,7 @@ def main(argv=None) -> int:
         recipe = run["recipe"]
         prep = Preprocessing(**{**base.to_dict(), "lung_mask": recipe.get("lung_mask", False),
                                 "lung_equalize": recipe.get("lung_equalize", False)})
-        model = keras.saving.load_model(Path(run["folder"]) / "model.keras", safe_mode=True, compile=False)
+        model = keras.saving.load_model(Path(run["folder"]) / MODEL_FILE, safe_mode=True, compile=False)
         if args.recompute_bn:
             recompute_batch_norm(model, _inputs(_subset(records, images, masks, idx["train"]), prep))
         for name, sel in sets.items():

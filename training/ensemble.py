@@ -20,7 +20,16 @@ from pathlib import Path
 import pandas as pd
 
 from model.metrics import format_report
-from model.registry import ModelCard, RegistryError, load_model, read_card, read_history, registry_root, save_entry
+from model.registry import (
+    CLASSIFIER,
+    ModelCard,
+    RegistryError,
+    load_model,
+    read_card,
+    read_history,
+    registry_root,
+    save_entry,
+)
 from training.crossval import WITHIN_SOURCE, held_out_block, within_source_auc
 from training.train import DEFAULT_CACHE, evaluate_split, headline, lung_segmenter, prepare_data
 
@@ -50,7 +59,7 @@ def check_members(cards: list[ModelCard]) -> None:
         if not (card.training or {}).get("splits"):
             raise ValueError(f"{card.id}'s card records no patient split, so its test images cannot be told apart")
     for card in cards[1:]:
-        if card.kind != "classifier":
+        if card.kind != CLASSIFIER:
             raise ValueError(f"{card.id} is not a classifier")
         if card.labels != first.labels:
             raise ValueError(f"{card.id} has labels {card.labels}, {first.id} has {first.labels}")

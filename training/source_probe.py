@@ -152,7 +152,7 @@ def main(argv=None) -> int:
 
     from model.inputs.lungs import LungSegmenter
     from model.labelled_data import read_dataset
-    from model.registry import entry_dir, load_model, read_card, registry_root
+    from model.registry import METRICS_FILE, load_model, read_card, read_metrics, registry_root, write_report
     from training.pool import load_pool, lung_inputs
     from training.train import DEFAULT_CACHE
 
@@ -176,10 +176,7 @@ def main(argv=None) -> int:
                    "computed": datetime.now(UTC).isoformat(timespec="seconds")})
     print(json.dumps({k: result[k] for k in ("per_class", "mean_balanced_accuracy")}, indent=1))
     if not args.no_write:
-        path = entry_dir(args.model, root) / "metrics.json"
-        metrics = json.loads(path.read_text(encoding="utf-8"))
-        metrics["source_probe"] = result
-        path.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        path = write_report(args.model, METRICS_FILE, {**read_metrics(args.model, root), "source_probe": result}, root)
         print(f"wrote source_probe into {path}")
     return 0
 

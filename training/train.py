@@ -24,7 +24,7 @@ from model.evaluation import evaluation_report
 from model.inputs.preprocessing import Preprocessing
 from model.labelled_data import CLASS_LABELS, read_dataset
 from model.metrics import format_report
-from model.registry import ModelCard, entry_dir, registry_root, save_entry
+from model.registry import HISTORY_FILE, ModelCard, model_file, registry_root, save_entry
 from model.splits import hash_split, patient_split
 from training.input_pipeline import class_weights, load_arrays, make_dataset, split_summary
 
@@ -152,12 +152,12 @@ def fit(args, data, explain_holder: dict):
         keras.callbacks.EarlyStopping(monitor=args.monitor, mode=mode, patience=args.patience),
         keras.callbacks.ReduceLROnPlateau(monitor=args.monitor, mode=mode, factor=0.5,
                                           patience=max(2, args.patience // 3)),
-        keras.callbacks.CSVLogger(workdir / "history.csv"),
+        keras.callbacks.CSVLogger(workdir / HISTORY_FILE),
     ]
     model.fit(train_ds, validation_data=val_ds, epochs=args.epochs, callbacks=callbacks,
               verbose=1 if sys.stdout.isatty() else 2)
     best = keras.saving.load_model(workdir / "best.keras", compile=False, safe_mode=True)
-    return best, pd.read_csv(workdir / "history.csv")
+    return best, pd.read_csv(workdir / HISTORY_FILE)
 
 
 def evaluate_split(model, images, labels, records, batch_size: int = 64) -> dict:
@@ -196,7 +196,7 @@ def main(argv=None) -> int:
                     "augmentation": "rotation +-11 deg, shift +-6%, zoom -12..+8%, gamma, contrast, noise; no flips",
                     "class_weights": "inverse frequency"})
     if segmenter is not None:
-        summary["lung_model"] = {"id": args.lung_model, "sha256": file_digest(entry_dir(args.lung_model, root) / "model.keras")}
+        summary["lung_model"] = {"id": args.lung_model, "sha256": file_digest(model_file(args.lung_model, root))}
     card = ModelCard(
         id=args.model_id, display_name=args.display_name or f"{args.arch} ({args.model_id})", version=args.version,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"), architecture=args.arch,
