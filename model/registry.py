@@ -18,11 +18,13 @@ import shutil
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from model.calibration import check_temperature
 from model.inputs.preprocessing import Preprocessing
+
+if TYPE_CHECKING:  # pandas is imported when a history is read: the CLI refuses bad files before paying for it.
+    import pandas as pd
 
 PACKAGE_REGISTRY = Path(__file__).resolve().parent / "versions"
 
@@ -215,6 +217,8 @@ def default_model_id(root: Path | None = None) -> str:
 
 def read_history(model_id: str, root: Path | None = None) -> pd.DataFrame:
     """Per-epoch training history (`epoch`, `loss`, `val_loss`, ...); empty if none was saved."""
+    import pandas as pd
+
     path = entry_dir(model_id, root) / HISTORY_FILE
     if not path.is_file():
         return pd.DataFrame()
