@@ -216,3 +216,16 @@ def test_the_readme_layout_shows_every_room_of_the_house():
     folders |= {registry.PACKAGE_REGISTRY, ROOT / "training" / "held_out_runs", ROOT / "tests"}
     missing = sorted(str(f.relative_to(ROOT)) + "/" for f in folders if str(f.relative_to(ROOT)) + "/" not in layout)
     assert not missing, f"the README's layout section does not show {missing}"
+
+
+def test_the_readme_is_short_and_its_commands_run_in_the_projects_environment():
+    """A newcomer reads it in minutes, copies commands that work (`python -m ...` outside `.venv` fails
+    with ModuleNotFoundError), and every link leads somewhere in the repository."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 300, "the README grew past 300 lines: research results go to training/RESEARCH.md"
+    commands = [line for block in re.findall(r"```bash\n(.*?)```", text, re.S) for line in block.splitlines()]
+    bare = [line for line in commands if re.search(r"(^|\s)python3? -m ", line)]
+    assert commands and not bare, f"run Python through .venv/bin/python: {bare}"
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    missing = [link for link in links if not link.startswith("http") and not (ROOT / link).exists()]
+    assert links and not missing, f"README links to missing files: {missing}"
