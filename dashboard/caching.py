@@ -96,6 +96,9 @@ def keep_tensorflow_caches_between_runs() -> None:
     are loaded once and cached), so calls coming from Streamlit's own modules are skipped; any
     other caller still gets the real `clear_session`. Idempotent.
     """
+    from model.runtime import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # TensorFlow's start-up notices on the server console are not for users.
     import keras
 
     original = keras.backend.clear_session
@@ -149,6 +152,34 @@ def classifier(key: ModelKey):
     except (RegistryError, ValueError) as exc:
         st.error(str(exc))
         return None
+
+
+@st.cache_resource(show_spinner=False)
+def load_in_background(key: ModelKey) -> threading.Thread:
+    """Load a classifier and its lung model into the caches above in a daemon thread, once per entry
+    version, and return at once: the Diagnose page draws its uploader and prompt immediately and the
+    models load while the reader picks a film. A page that needs the model meanwhile waits for the
+    same load (Streamlit computes one cache entry once); a failure is left for that page to report."""
+    def run():
+        try:
+            _models_loaded(key)
+        except Exception:  # the page's own call shows the error to the reader
+            logging.getLogger(__name__).info("background load of %s failed", key.model_id, exc_info=True)
+
+    thread = threading.Thread(target=run, name=f"cxr-load-{key.model_id}", daemon=True)
+    thread.start()
+    return thread
+
+
+@st.cache_resource(show_spinner=False)
+def _models_loaded(key: ModelKey) -> bool:
+    """Fill the model caches for `key`. Calls made inside a cached function draw no spinner, which a
+    thread without a page could not draw (Streamlit would log "missing ScriptRunContext")."""
+    clf = cached_classifier(key)
+    lungs = lung_key(clf.card.prep.lung_model)
+    if lungs is not None:
+        cached_lung_segmenter(lungs)
+    return True
 
 
 def lung_key(preferred: str = "") -> ModelKey | None:

@@ -183,7 +183,7 @@ def test_the_real_pool_splits_by_patient(shared_cxr):
 def _logits(model, x):
     import keras
 
-    features = keras.Model(model.inputs, model.layers[-1].input)(x)
+    features = keras.Model(model.input, model.layers[-1].input)(x)
     kernel, bias = model.layers[-1].get_weights()
     return np.asarray(features) @ kernel + bias
 

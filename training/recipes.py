@@ -566,7 +566,8 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
             if state["waited"] >= patience:
                 trainer.stop_training = True
 
-    trainer.fit(ds, steps_per_epoch=steps, epochs=epochs, verbose=0, callbacks=[Monitor()])
+    # shuffle=False: the tf.data pipeline shuffles itself (Keras ignores the flag for a dataset, with a warning).
+    trainer.fit(ds, steps_per_epoch=steps, epochs=epochs, verbose=0, callbacks=[Monitor()], shuffle=False)
     if state["averaged"]:  # weight averaging: the mean over the epochs from `average_from` on, not the best
         model.set_weights([(total / state["averaged"]).astype(w.dtype)
                            for total, w in zip(state["sum"], model.get_weights())])

@@ -124,7 +124,7 @@ def pooled_features(model, images: np.ndarray, batch_size: int = 32) -> np.ndarr
     if not pools:
         raise ValueError("the model has no global average pooling layer")
     named = [layer for layer in pools if layer.name == "gap"]
-    extractor = keras.Model(model.inputs, (named or pools)[-1].output)
+    extractor = keras.Model(model.input, (named or pools)[-1].output)  # called with one tensor, as built
     return np.concatenate([np.asarray(extractor(images[i:i + batch_size].astype(np.float32), training=False))
                            for i in range(0, len(images), batch_size)])
 

@@ -154,7 +154,8 @@ def fit(args, data, explain_holder: dict):
                                           patience=max(2, args.patience // 3)),
         keras.callbacks.CSVLogger(workdir / HISTORY_FILE),
     ]
-    model.fit(train_ds, validation_data=val_ds, epochs=args.epochs, callbacks=callbacks,
+    # shuffle=False: the tf.data pipeline shuffles itself (Keras ignores the flag for a dataset, with a warning).
+    model.fit(train_ds, validation_data=val_ds, epochs=args.epochs, callbacks=callbacks, shuffle=False,
               verbose=1 if sys.stdout.isatty() else 2)
     best = keras.saving.load_model(workdir / "best.keras", compile=False, safe_mode=True)
     return best, pd.read_csv(workdir / HISTORY_FILE)
