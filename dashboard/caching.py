@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import sys
 import threading
 from pathlib import Path
@@ -34,20 +33,21 @@ from model.explain import method as find_method
 from model.inputs.intake import Xray, load_xray
 from model.present.text import NO_LUNG_MODEL
 from model.registry import (
+    CLASSIFIER,
+    EXPLANATIONS_FILE,
+    LUNG_SEGMENTATION,
     EntryStatus,
     ModelCard,
     RegistryError,
-    entry_dir,
+    entry_version,
     list_cards,
     list_entries,
     read_history,
     read_metrics,
+    read_report,
     registry_root,
 )
 from model.trust.explanations import ExplanationReport
-
-EXPLANATIONS_FILE = "explanations.json"  # Written by `python -m training.explanation_report`.
-LUNG_KIND = "lung_segmentation"
 
 
 class ModelKey(NamedTuple):
@@ -72,20 +72,13 @@ def entries() -> list[EntryStatus]:
 
 def usable_cards() -> list[ModelCard]:
     """Usable classifiers, default first."""
-    return list_cards("classifier", registry_folder())
+    return list_cards(CLASSIFIER, registry_folder())
 
 
 def model_key(model_id: str) -> ModelKey:
-    """The cache key of an entry; changes when its model or card file is rewritten."""
+    """The cache key of an entry; changes when any of its files is rewritten."""
     root = registry_folder()
-    folder = entry_dir(model_id, root)
-    times = []
-    for name in ("model.keras", "card.json", "metrics.json", "history.csv", EXPLANATIONS_FILE):
-        try:
-            times.append(str(os.stat(folder / name).st_mtime_ns))
-        except OSError:
-            times.append("-")
-    return ModelKey(model_id, str(root), "/".join(times))
+    return ModelKey(model_id, str(root), entry_version(model_id, root))
 
 
 # --------------------------------------------------------------------------- loaded models
@@ -103,6 +96,9 @@ def keep_tensorflow_caches_between_runs() -> None:
     are loaded once and cached), so calls coming from Streamlit's own modules are skipped; any
     other caller still gets the real `clear_session`. Idempotent.
     """
+    from model.runtime import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # TensorFlow's start-up notices on the server console are not for users.
     import keras
 
     original = keras.backend.clear_session
@@ -158,13 +154,41 @@ def classifier(key: ModelKey):
         return None
 
 
+@st.cache_resource(show_spinner=False)
+def load_in_background(key: ModelKey) -> threading.Thread:
+    """Load a classifier and its lung model into the caches above in a daemon thread, once per entry
+    version, and return at once: the Diagnose page draws its uploader and prompt immediately and the
+    models load while the reader picks a film. A page that needs the model meanwhile waits for the
+    same load (Streamlit computes one cache entry once); a failure is left for that page to report."""
+    def run():
+        try:
+            _models_loaded(key)
+        except Exception:  # the page's own call shows the error to the reader
+            logging.getLogger(__name__).info("background load of %s failed", key.model_id, exc_info=True)
+
+    thread = threading.Thread(target=run, name=f"cxr-load-{key.model_id}", daemon=True)
+    thread.start()
+    return thread
+
+
+@st.cache_resource(show_spinner=False)
+def _models_loaded(key: ModelKey) -> bool:
+    """Fill the model caches for `key`. Calls made inside a cached function draw no spinner, which a
+    thread without a page could not draw (Streamlit would log "missing ScriptRunContext")."""
+    clf = cached_classifier(key)
+    lungs = lung_key(clf.card.prep.lung_model)
+    if lungs is not None:
+        cached_lung_segmenter(lungs)
+    return True
+
+
 def lung_key(preferred: str = "") -> ModelKey | None:
     """The cache key of the registry's lung segmenter, or None when the registry holds none.
 
     A lung-cropped classifier names its segmenter (`preferred`); otherwise the first usable entry is
     taken, as `LungSegmenter.load()` does.
     """
-    cards = list_cards(LUNG_KIND, registry_folder())
+    cards = list_cards(LUNG_SEGMENTATION, registry_folder())
     if not cards:
         return None
     ids = [card.id for card in cards]
@@ -287,7 +311,7 @@ def metrics(key: ModelKey) -> dict:
 @st.cache_data(max_entries=32, show_spinner=False)
 def explanation_report(key: ModelKey) -> dict:
     """The entry's explanations.json (`training.explanation_report`); {} when it was never generated."""
-    return read_metrics(key.model_id, Path(key.root), name=EXPLANATIONS_FILE)
+    return read_report(key.model_id, EXPLANATIONS_FILE, Path(key.root))
 
 
 def _or_empty(read, key: ModelKey, empty):

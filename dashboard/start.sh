@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates the project's virtual environment (.venv), installs what the dashboard needs and starts it:
 #   bash dashboard/start.sh                        # then open http://localhost:8501
+#   bash dashboard/start.sh --server.port 8601     # other arguments go to `streamlit run` as they are
 # With --install-only FILE it only makes the environment and installs FILE (tests/run.sh uses it).
 # Works where the system pip refuses installs ("externally-managed-environment", Debian/Ubuntu):
 # nothing is installed outside .venv. On a Python without ensurepip (Debian without python3-venv)
@@ -28,5 +29,5 @@ else
   "$PYTHON" -m pip --python "$VENV/bin/python" install -q --disable-pip-version-check -r "$requirements"
 fi
 if (( start )); then
-  exec "$VENV/bin/python" -m streamlit run dashboard/app.py
+  exec "$VENV/bin/python" -m streamlit run dashboard/app.py "$@"
 fi

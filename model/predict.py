@@ -12,7 +12,10 @@ shows; "single_pass_probabilities" are the image's alone, what `training.evaluat
 published metrics measure.
 
 Bad input never stops the run: each unusable image gets one `error:` line on stderr, the others
-are still processed, and the exit status is 2 if any image failed.
+are still processed, and the exit status is 2 if any image failed. Files are read and checked
+before TensorFlow is imported (it is imported at the first readable image), so a run whose every
+file is refused ends in about a second. The decision-support notice goes to stderr, after the
+results, so that stdout holds only results (one JSON object per line with `--json`).
 """
 from __future__ import annotations
 
@@ -52,16 +55,15 @@ def parse_target(value: str | None):
     return int(value) if value is not None and value.isdigit() else value
 
 
-def run_one(clf, path: Path, args, several: bool, segmenter=None, scope=None) -> dict:
-    """Classify, triage (and explain, if an output asks for it) one image; returns the JSON record."""
+def run_one(clf, path: Path, xray, args, several: bool, segmenter=None, scope=None) -> dict:
+    """Classify, triage (and explain, if an output asks for it) one image read from `path`; returns
+    the JSON record."""
     import cv2
     import numpy as np
 
-    from model.inputs.intake import load_xray
     from model.present.overlay import render_overlay
     from model.trust.triage import assess
 
-    xray = load_xray(path)
     mask = segmenter.mask(xray.pixels) if segmenter is not None else None
     # The lung mask is found once and serves the lung crop, the input check and the scope check.
     result = assess(clf, xray, mask, scope)
@@ -89,20 +91,25 @@ def run_one(clf, path: Path, args, several: bool, segmenter=None, scope=None) ->
     return record
 
 
-def scope_checks(clf):
-    """(lung segmenter, scope check) for triage: the classifier's own lung model, else the registry's
-    first (None without one); the entry's scope check (None without one)."""
+def load_models(model_id: str):
+    """(classifier, lung segmenter, scope check) for triage: the classifier's own lung model, else the
+    registry's first (None without one); the entry's scope check (None without one). Imports TensorFlow."""
+    from model.runtime import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # TensorFlow's start-up notices are not for users.
+    from model.classifier import Classifier
     from model.inputs.lungs import LungSegmenter
     from model.registry import RegistryError
     from model.trust.scope import read_scope
 
+    clf = Classifier.load(model_id)
     segmenter = clf.segmenter
     if segmenter is None:
         try:
             segmenter = LungSegmenter.load()
         except RegistryError:
             segmenter = None
-    return segmenter, read_scope(clf.card.id)
+    return clf, segmenter, read_scope(clf.card.id)
 
 
 def print_record(record: dict, as_json: bool) -> None:
@@ -122,38 +129,67 @@ def print_record(record: dict, as_json: bool) -> None:
         print(f"{record['image']}: {record['prediction']} ({probs}) [model {record['model']}]", flush=True)
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    from model.runtime import import_tensorflow_quietly
+def fail(message: str) -> None:
+    """One `error:` line on stderr, whitespace of the message folded into single spaces."""
+    print(f"error: {' '.join(message.split())}", file=sys.stderr, flush=True)
 
-    import_tensorflow_quietly()  # TensorFlow's start-up notices are not for users.
-    from model.classifier import Classifier
+
+def chosen_card(args):
+    """The card of the model to use and the checked `--target`, read without TensorFlow; raises
+    `RegistryError` or `ValueError` with a sentence for the terminal."""
+    from model.registry import default_model_id, read_card
+
+    card = read_card(args.model or default_model_id())
+    if args.target is not None and parse_target(args.target) not in (*card.labels, *range(len(card.labels))):
+        raise ValueError(f"unknown class {args.target!r}; this model's classes are {', '.join(card.labels)}.")
+    return card
+
+
+def answer(path: Path, xray, args, several: bool, models) -> bool:
+    """Print one image's result, or its one `error:` line; whether it was answered."""
     from model.inputs.intake import XrayInputError
     from model.registry import RegistryError
 
     try:
-        clf = Classifier.load(args.model)
-        segmenter, scope = scope_checks(clf)
+        print_record(run_one(models[0], path, xray, args, several, *models[1:]), args.json)
+        return True
+    except (XrayInputError, RegistryError, ValueError, OSError) as exc:
+        fail(f"{path}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - the promise is one line per bad image, never a traceback.
+        fail(f"{path}: this image could not be processed ({type(exc).__name__}).")
+    return False
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from model.inputs.intake import XrayInputError, load_xray
+    from model.registry import RegistryError
+
+    try:
+        card = chosen_card(args)
     except (RegistryError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        fail(str(exc))
         return 2
-    if args.target is not None and parse_target(args.target) not in (*clf.labels, *range(len(clf.labels))):
-        print(f"error: unknown class {args.target!r}; this model's classes are {', '.join(clf.labels)}.",
-              file=sys.stderr)
-        return 2
-    status, several = 0, len(args.images) > 1
+    models, status, answered, several = None, 0, False, len(args.images) > 1
     for path in args.images:
         try:
-            print_record(run_one(clf, path, args, several, segmenter, scope), args.json)
-        except (XrayInputError, RegistryError, ValueError, OSError) as exc:
-            print(f"error: {path}: {' '.join(str(exc).split())}", file=sys.stderr, flush=True)
+            xray = load_xray(path)  # Checked before TensorFlow is imported: a refused file costs no model load.
+        except XrayInputError as exc:
+            fail(f"{path}: {exc}")
             status = 2
-        except Exception as exc:  # noqa: BLE001 - the promise is one line per bad image, never a traceback.
-            print(f"error: {path}: this image could not be processed ({type(exc).__name__}).", file=sys.stderr,
-                  flush=True)
+            continue
+        if models is None:
+            try:
+                models = load_models(card.id)
+            except (RegistryError, ValueError) as exc:
+                fail(str(exc))
+                return 2
+        if answer(path, xray, args, several, models):
+            answered = True
+        else:
             status = 2
-    if not args.json:
-        print(DISCLAIMER)
+    if answered:
+        print(DISCLAIMER, file=sys.stderr)
     return status
 
 

@@ -1,8 +1,13 @@
 """The model registry: one folder per trained model, described by data.
 
 An entry `<root>/<model_id>/` holds `model.keras` (Keras 3 format), `card.json` (a `ModelCard`),
-`history.csv` (one row per epoch) and `metrics.json` (internal test-split report). The root is
-`model/versions/` unless the environment variable `CXR_REGISTRY` names another folder.
+`history.csv` (one row per epoch), `metrics.json` (internal test-split report) and, once made,
+`explanations.json` (`training.explanation_report`) and `scope.json` (`training.fit_scope`). The
+root is `model/versions/` unless the environment variable `CXR_REGISTRY` names another folder.
+
+This module owns that vocabulary: the file names, the entry kinds and every write into an entry.
+Other modules name a file by its constant here and write through `save_entry`, `write_card` or
+`write_report` (`tests/test_architecture.py` keeps it so).
 """
 from __future__ import annotations
 
@@ -13,14 +18,30 @@ import shutil
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from model.calibration import check_temperature
 from model.inputs.preprocessing import Preprocessing
 
+if TYPE_CHECKING:  # pandas is imported when a history is read: the CLI refuses bad files before paying for it.
+    import pandas as pd
+
 PACKAGE_REGISTRY = Path(__file__).resolve().parent / "versions"
-ENTRY_KINDS = ("classifier", "lung_segmentation")
+
+# The files of an entry.
+MODEL_FILE = "model.keras"
+CARD_FILE = "card.json"
+HISTORY_FILE = "history.csv"
+METRICS_FILE = "metrics.json"
+EXPLANATIONS_FILE = "explanations.json"  # Written by `python -m training.explanation_report`.
+SCOPE_FILE = "scope.json"  # Written by `python -m training.fit_scope`.
+REPORT_FILES = (METRICS_FILE, EXPLANATIONS_FILE, SCOPE_FILE)  # The JSON reports `read_report` and `write_report` know.
+ENTRY_FILES = (MODEL_FILE, CARD_FILE, HISTORY_FILE, *REPORT_FILES)
+
+# The kinds of entry.
+CLASSIFIER = "classifier"
+LUNG_SEGMENTATION = "lung_segmentation"
+ENTRY_KINDS = (CLASSIFIER, LUNG_SEGMENTATION)
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -44,7 +65,7 @@ class ModelCard:
         training: data provenance: sources, counts, split, seed, wall time, epochs.
         metrics: headline figures on the internal test split (accuracy, macro AUC, ...).
         default: whether this is the registry's default entry.
-        kind: "classifier" or "lung_segmentation".
+        kind: one of `ENTRY_KINDS`: `CLASSIFIER` or `LUNG_SEGMENTATION`.
         notes: free text: what was done against shortcuts, known limitations.
         scope: who the model is for and how out-of-scope films are caught: intended population,
             the novelty check's thresholds and validation figures (`python -m training.fit_scope`).
@@ -63,7 +84,7 @@ class ModelCard:
     training: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     default: bool = False
-    kind: str = "classifier"
+    kind: str = CLASSIFIER
     notes: str = ""
     scope: dict = field(default_factory=dict)
     calibration: dict = field(default_factory=dict)
@@ -131,11 +152,29 @@ def entry_dir(model_id: str, root: Path | None = None) -> Path:
     return (root or registry_root()) / validate_model_id(model_id)
 
 
+def model_file(model_id: str, root: Path | None = None) -> Path:
+    """Where an entry's `model.keras` is (whether or not it exists yet)."""
+    return entry_dir(model_id, root) / MODEL_FILE
+
+
+def entry_version(model_id: str, root: Path | None = None) -> str:
+    """The modification times of the entry's files in one string: it changes whenever any of them is
+    rewritten (a retrained model, a refitted scope check), so callers can key caches by it."""
+    folder = entry_dir(model_id, root)
+    times = []
+    for name in ENTRY_FILES:
+        try:
+            times.append(str(os.stat(folder / name).st_mtime_ns))
+        except OSError:
+            times.append("-")
+    return "/".join(times)
+
+
 def read_card(model_id: str, root: Path | None = None) -> ModelCard:
     """Read and validate `card.json` of one entry."""
-    path = entry_dir(model_id, root) / "card.json"
+    path = entry_dir(model_id, root) / CARD_FILE
     if not path.is_file():
-        raise RegistryError(f"Model {model_id!r} is not in the registry (no card.json).")
+        raise RegistryError(f"Model {model_id!r} is not in the registry (no {CARD_FILE}).")
     try:
         card = ModelCard.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, TypeError, RegistryError) as exc:
@@ -154,15 +193,15 @@ def list_entries(root: Path | None = None) -> list[EntryStatus]:
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
         try:
             card = read_card(folder.name, root)
-            if not (folder / "model.keras").is_file():
-                raise RegistryError(f"Model {folder.name!r} has no model.keras file.")
+            if not (folder / MODEL_FILE).is_file():
+                raise RegistryError(f"Model {folder.name!r} has no {MODEL_FILE} file.")
             statuses.append(EntryStatus(folder.name, card, None))
         except RegistryError as exc:
             statuses.append(EntryStatus(folder.name, None, str(exc)))
     return statuses
 
 
-def list_cards(kind: str = "classifier", root: Path | None = None) -> list[ModelCard]:
+def list_cards(kind: str = CLASSIFIER, root: Path | None = None) -> list[ModelCard]:
     """The usable entries of one kind, default first."""
     cards = [s.card for s in list_entries(root) if s.card is not None and s.card.kind == kind]
     return sorted(cards, key=lambda c: (not c.default, c.id))
@@ -170,7 +209,7 @@ def list_cards(kind: str = "classifier", root: Path | None = None) -> list[Model
 
 def default_model_id(root: Path | None = None) -> str:
     """The classifier marked default, else the first usable classifier."""
-    cards = list_cards("classifier", root)
+    cards = list_cards(CLASSIFIER, root)
     if not cards:
         raise RegistryError(f"No usable classifier in the model registry at {root or registry_root()}.")
     return cards[0].id
@@ -178,7 +217,9 @@ def default_model_id(root: Path | None = None) -> str:
 
 def read_history(model_id: str, root: Path | None = None) -> pd.DataFrame:
     """Per-epoch training history (`epoch`, `loss`, `val_loss`, ...); empty if none was saved."""
-    path = entry_dir(model_id, root) / "history.csv"
+    import pandas as pd
+
+    path = entry_dir(model_id, root) / HISTORY_FILE
     if not path.is_file():
         return pd.DataFrame()
     try:
@@ -187,15 +228,26 @@ def read_history(model_id: str, root: Path | None = None) -> pd.DataFrame:
         raise RegistryError(f"The training history of model {model_id!r} cannot be read: {exc}.") from None
 
 
-def read_metrics(model_id: str, root: Path | None = None, name: str = "metrics.json") -> dict:
-    """A JSON report of the entry (`metrics.json` by default); empty dict if absent."""
-    path = entry_dir(model_id, root) / name
+def read_metrics(model_id: str, root: Path | None = None) -> dict:
+    """The entry's internal test-split report (`metrics.json`); empty dict if absent."""
+    return read_report(model_id, METRICS_FILE, root)
+
+
+def read_report(model_id: str, name: str, root: Path | None = None) -> dict:
+    """One of the entry's JSON reports (`REPORT_FILES`); empty dict if absent."""
+    path = entry_dir(model_id, root) / _report_name(name)
     if not path.is_file():
         return {}
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except ValueError:
         raise RegistryError(f"The file {name} of model {model_id!r} is not valid JSON.") from None
+
+
+def _report_name(name: str) -> str:
+    if name not in REPORT_FILES:
+        raise ValueError(f"{name!r} is not a report of a registry entry; known: {', '.join(REPORT_FILES)}")
+    return name
 
 
 def load_model(model_id: str, root: Path | None = None):
@@ -205,9 +257,9 @@ def load_model(model_id: str, root: Path | None = None):
     """
     import keras  # Lazy: listing the registry must not pay for importing TensorFlow.
 
-    path = entry_dir(model_id, root) / "model.keras"
+    path = model_file(model_id, root)
     if not path.is_file():
-        raise RegistryError(f"Model {model_id!r} has no model.keras file.")
+        raise RegistryError(f"Model {model_id!r} has no {MODEL_FILE} file.")
     if _has_lambda_layer(path):
         raise RegistryError(_lambda_message(model_id))
     try:
@@ -215,7 +267,7 @@ def load_model(model_id: str, root: Path | None = None):
     except Exception as exc:  # noqa: BLE001 - Keras raises many types for a damaged archive.
         if "lambda" in str(exc).lower() and "safe_mode" in str(exc):  # Code hidden where the scan did not look.
             raise RegistryError(_lambda_message(model_id)) from None
-        raise RegistryError(f"Model {model_id!r} could not be loaded: the model.keras file is damaged "
+        raise RegistryError(f"Model {model_id!r} could not be loaded: the {MODEL_FILE} file is damaged "
                             f"or was saved by an incompatible Keras ({type(exc).__name__}).") from None
 
 
@@ -247,37 +299,67 @@ def _has_lambda_layer(path: Path) -> bool:
 
 
 def save_entry(model, card: ModelCard, *, history: pd.DataFrame | None = None, metrics: dict | None = None,
-               root: Path | None = None, extra_files: dict[str, dict] | None = None) -> Path:
-    """Write a complete entry; marking it default unmarks every other entry's card."""
+               root: Path | None = None, reports: dict[str, dict] | None = None) -> Path:
+    """Write a complete entry; marking it default unmarks every other entry's card.
+
+    Args:
+        model: the Keras model (None keeps the entry's `model.keras` as it is).
+        card: the entry's card; its id names the folder.
+        history: per-epoch training history, if any.
+        metrics: the internal test-split report, if any.
+        root: the registry folder (default: the one in force).
+        reports: further JSON reports by file name (`EXPLANATIONS_FILE`, `SCOPE_FILE`).
+    """
     folder = entry_dir(card.id, root)
     folder.mkdir(parents=True, exist_ok=True)
     if model is not None:
-        model.save(folder / "model.keras")
-    write_json(folder / "card.json", card.to_dict())
+        model.save(folder / MODEL_FILE)
+    _write_json(folder / CARD_FILE, card.to_dict())
     if history is not None:
-        history.to_csv(folder / "history.csv", index=False)
+        history.to_csv(folder / HISTORY_FILE, index=False)
     if metrics is not None:
-        write_json(folder / "metrics.json", metrics)
-    for name, payload in (extra_files or {}).items():
-        write_json(folder / name, payload)
+        write_report(card.id, METRICS_FILE, metrics, root)
+    for name, payload in (reports or {}).items():
+        write_report(card.id, name, payload, root)
     if card.default:
         set_default(card.id, root)
     return folder
 
 
+def write_card(card: ModelCard, root: Path | None = None) -> Path:
+    """Rewrite the card of an existing entry (atomically); the card is validated as it was built."""
+    folder = entry_dir(card.id, root)
+    if not folder.is_dir():
+        raise RegistryError(f"Model {card.id!r} is not in the registry at {root or registry_root()}.")
+    path = folder / CARD_FILE
+    _write_json(path, card.to_dict())
+    return path
+
+
+def write_report(model_id: str, name: str, payload: dict, root: Path | None = None) -> Path:
+    """Write one of the entry's JSON reports (`REPORT_FILES`) atomically; returns its path."""
+    folder = entry_dir(model_id, root)
+    if not folder.is_dir():
+        raise RegistryError(f"Model {model_id!r} is not in the registry at {root or registry_root()}.")
+    path = folder / _report_name(name)
+    _write_json(path, payload)
+    return path
+
+
 def set_default(model_id: str, root: Path | None = None) -> None:
     """Make `model_id` the only entry whose card says `default: true`."""
     for status in list_entries(root):
-        if status.card is not None and status.card.kind == "classifier":
+        if status.card is not None and status.card.kind == CLASSIFIER:
             status.card.default = status.id == model_id
-            write_json(entry_dir(status.id, root) / "card.json", status.card.to_dict())
+            write_card(status.card, root)
 
 
 def remove_entry(model_id: str, root: Path | None = None) -> None:
     shutil.rmtree(entry_dir(model_id, root), ignore_errors=True)
 
 
-def write_json(path: Path, payload: dict) -> None:
+def _write_json(path: Path, payload: dict) -> None:
+    """Write through a temporary file and a rename, so a reader never sees half a file."""
     tmp = Path(str(path) + ".tmp")
     tmp.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     tmp.replace(path)

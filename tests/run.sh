@@ -10,4 +10,8 @@ if [[ ! -x /usr/bin/chromium ]] && command -v apt-get >/dev/null && [[ $(id -u) 
     || echo "warning: could not install chromium; the browser test will be skipped" >&2
 fi
 bash dashboard/start.sh --install-only requirements-dev.txt
-exec "${CXR_VENV:-.venv}/bin/python" -m pytest "$@"
+# Two test processes on two cores (pytest-xdist), at most four; a file's tests stay in one process, so
+# its module fixtures (a trained run, the dashboard server) are built once. CXR_TEST_WORKERS overrides.
+cores=$(nproc 2>/dev/null || echo 2)
+workers="${CXR_TEST_WORKERS:-$(( cores < 4 ? cores : 4 ))}"
+exec "${CXR_VENV:-.venv}/bin/python" -m pytest -n "$workers" --dist loadfile "$@"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import shutil
 import struct
+import tempfile
 import zlib
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,6 +19,10 @@ from pydicom.uid import DigitalXRayImageStorageForPresentation, ExplicitVRLittle
 from model.inputs.intake import Xray
 
 LABELS = ["COVID-19", "Normal", "Pneumonia"]
+# Written tiny entries by (seed, image_size, epochs), copied for every further entry of the same kind:
+# building and saving a Keras model costs about a second, a copy a few milliseconds. They live in the
+# test run's temporary folder, which conftest.py removes at the end.
+_TINY_ENTRIES: dict[tuple[int, int, int], Path] = {}
 
 
 def synthetic_radiograph(size: int = 128, seed: int = 0, lesion: tuple[float, float] | None = None,
@@ -71,7 +77,26 @@ def tiny_classifier(image_size: int = 32, seed: int = 0):
 
 def write_tiny_entry(root: Path, model_id: str, seed: int = 0, default: bool = False, image_size: int = 32,
                      epochs: int = 3) -> Path:
-    """A complete registry entry (model, card, history, metrics) for a tiny untrained model."""
+    """A complete registry entry (model, card, history, metrics) for a tiny untrained model; the same
+    seed and sizes give the same weights and figures (a copy of the first such entry written)."""
+    from model.registry import read_card, set_default, write_card
+
+    key = (seed, image_size, epochs)
+    template = _TINY_ENTRIES.get(key)
+    if template is None or not template.is_dir():
+        template = _TINY_ENTRIES[key] = _build_tiny_entry(Path(tempfile.mkdtemp(prefix="tiny-entry-")), "template",
+                                                          seed, image_size, epochs)
+    folder = Path(root) / model_id
+    shutil.copytree(template, folder)
+    card = read_card("template", template.parent)
+    card.id, card.display_name, card.default = model_id, f"Tiny test model {model_id}", default
+    write_card(card, Path(root))
+    if default:
+        set_default(model_id, Path(root))
+    return folder
+
+
+def _build_tiny_entry(root: Path, model_id: str, seed: int, image_size: int, epochs: int) -> Path:
     import pandas as pd
 
     from model.metrics import classification_report
@@ -92,7 +117,7 @@ def write_tiny_entry(root: Path, model_id: str, seed: int = 0, default: bool = F
         id=model_id, display_name=f"Tiny test model {model_id}", version=f"0.{seed}",
         created=datetime(2026, 1, 1, tzinfo=timezone.utc).isoformat(), architecture="compact_cnn",
         labels=LABELS, preprocessing={"image_size": image_size, "channels": 1, "border_crop": 0.0},
-        explain_layer=layer, default=default,
+        explain_layer=layer, default=False,
         training={"seed": seed, "unit": "patient_id", "sources": ["synthetic"], "wall_time_s": 1.0,
                   "splits": {"train": {"images": 10, "patients": 10, "by_label": {"Normal": 10},
                                        "by_source_label": {"synthetic / Normal": 10}}}},

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from model import predict
+from model.present.text import DISCLAIMER
 from tests.support import png_bytes, synthetic_radiograph
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +61,8 @@ def test_overlay_keeps_aspect_ratio_and_heatmap_is_at_model_resolution(registry_
 def test_several_images_get_one_output_file_each(registry_env, scans, tmp_path, capsys):
     assert predict.main([str(scans[0]), str(scans[1]), "--overlay", str(tmp_path / "o.png")]) == 0
     assert (tmp_path / "o-chest.png").is_file() and (tmp_path / "o-second.png").is_file()
-    assert "not a diagnosis" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert err.strip() == DISCLAIMER and "not a diagnosis" not in out  # the notice on stderr, results on stdout
 
 
 def test_unknown_model_or_class_is_one_error_line(registry_env, scans, capsys):
@@ -83,7 +85,9 @@ def test_hostile_files_exit_2_without_traceback_and_good_files_still_run(registr
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     errors = result.stderr.splitlines()
-    assert len(errors) == 5 and all(line.startswith("error:") for line in errors), result.stderr
+    assert errors[-1] == DISCLAIMER
+    errors = errors[:-1]
+    assert len(errors) == 5 and all(line.startswith("error:") and "upload" not in line for line in errors), errors
     outputs = [json.loads(line) for line in result.stdout.splitlines()]
     assert [Path(o["image"]).name for o in outputs] == ["chest.png"]
 
@@ -110,3 +114,30 @@ def test_every_image_gets_a_status_and_out_of_scope_inputs_are_held_back(registr
     assert predict.main([str(photo)]) == 0
     text = capsys.readouterr().out
     assert "out of scope, no answer" in text and "for reference only" in text
+
+
+def test_refused_files_are_reported_without_importing_tensorflow(registry_env, tmp_path):
+    """Files are read and checked first: a run whose every file is refused never loads a model (so it
+    ends in about a second, `benchmarks/cli_refusal.py`) and prints no decision-support notice."""
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.png"
+    text.write_text("patient notes, not an image")
+    probe = ("import sys; from model import predict; code = predict.main(sys.argv[1:]); "
+             "print('tensorflow imported' if 'tensorflow' in sys.modules else 'no tensorflow'); sys.exit(code)")
+    env = {**os.environ, "CXR_REGISTRY": str(registry_env)}
+    result = subprocess.run([sys.executable, "-c", probe, str(empty), str(text), str(tmp_path / "missing.png")],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stdout.strip() == "no tensorflow"
+    errors = result.stderr.splitlines()
+    assert [line.split(": ")[0] for line in errors] == ["error"] * 3 and "not a diagnosis" not in result.stderr
+    assert "This file is empty" in errors[0] and "text, not an image" in errors[1] and "No file was found" in errors[2]
+
+
+def test_an_unknown_model_is_reported_before_any_file_is_read(registry_env, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "model.predict", str(tmp_path / "missing.png"), "--model", "nope"],
+                            cwd=ROOT, env={**os.environ, "CXR_REGISTRY": str(registry_env)}, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == ["error: Model 'nope' is not in the registry (no card.json)."]

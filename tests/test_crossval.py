@@ -1,6 +1,7 @@
 """Held-out-source runs and shipping a recipe (synthetic manifest, tiny models, fake lung segmentation)."""
 import hashlib
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -28,20 +29,43 @@ class FakeLungs:
 @pytest.fixture()
 def fake_lungs(monkeypatch):
     """Every training command takes its lung model from the fake (`training.held_out.lung_model_of`)."""
-    from training import ensemble, run
+    from training import ensemble, training_run
 
     fake = lambda prep, root: FakeLungs() if prep.lung_crop else None  # noqa: E731
-    for module in (crossval, run, ensemble):
+    for module in (crossval, training_run, ensemble):
         monkeypatch.setattr(module, "lung_model_of", fake)
     return FakeLungs()
 
 
-@pytest.fixture()
-def manifest(tmp_path):
+def _write_manifest(folder):
     plan = [("COVID-19", "cov-a"), ("COVID-19", "cov-b"), ("Normal", "nih"), ("Normal", "teach"),
             ("Pneumonia", "nih"), ("COVID-19", "ieee8023-covid-chestxray"), ("Pneumonia", "ieee8023-covid-chestxray")]
-    return write_manifest(tmp_path, [(plan[i % 7][0], f"p{i}", plan[i % 7][1]) for i in range(70)], size=128,
+    return write_manifest(folder, [(plan[i % 7][0], f"p{i}", plan[i % 7][1]) for i in range(70)], size=128,
                           extra="subtype", lesions={"COVID-19": (0.5, 0.3)})
+
+
+@pytest.fixture()
+def manifest(tmp_path):
+    return _write_manifest(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def registered_seeds(tmp_path_factory):
+    """Two registered runs of one recipe, initialisation seeds 1 and 2 on one patient split (seed 42), the
+    first the registry's default: (manifest, registry, cache). Trained once for the tests that read them."""
+    folder = tmp_path_factory.mktemp("registered-seeds")
+    manifest, registry, cache = _write_manifest(folder), folder / "registry", folder / "cache"
+    with pytest.MonkeyPatch.context() as patch:
+        from training import ensemble, training_run
+
+        for module in (crossval, training_run, ensemble):
+            patch.setattr(module, "lung_model_of", lambda prep, root: FakeLungs() if prep.lung_crop else None)
+        for seed in ("1", "2"):
+            assert crossval.main(["--data", str(manifest), "--image-size", "32", "--epochs", "1", "--batch-size", "8",
+                                  "--lung-mask", "--seed", seed, "--split-seed", "42", "--out", str(folder / f"run{seed}"),
+                                  "--cache-dir", str(cache), "--register", f"m{seed}", "--registry", str(registry),
+                                  "--probe-per-source", "10", *(["--default"] if seed == "1" else [])]) == 0
+    return manifest, registry, cache
 
 
 def test_held_out_report_counts_what_the_model_called_the_images():
@@ -121,32 +145,27 @@ def test_watching_the_held_out_sources_logs_them_per_epoch_and_selects_nothing(m
                                      "teach": epoch["watch_teach_called_right"]}
 
 
-def test_a_registered_recipe_masks_at_serving_and_names_its_manifest(manifest, tmp_path, fake_lungs):
+def test_a_registered_recipe_masks_at_serving_and_names_its_manifest(registered_seeds, tmp_path, fake_lungs):
     from model.classifier import Classifier
     from model.registry import read_card, read_metrics
 
-    registry = tmp_path / "registry"
-    code = crossval.main(["--data", str(manifest), "--image-size", "32", "--epochs", "1", "--batch-size", "8",
-                          "--lung-mask", "--out", str(tmp_path / "run"), "--cache-dir", str(tmp_path / "cache"),
-                          "--register", "ship-1", "--default", "--registry", str(registry), "--probe-per-source", "10"])
-    assert code == 0
-    card = read_card("ship-1", registry)
+    manifest, registry, cache = registered_seeds
+    card = read_card("m1", registry)
     assert card.default and card.preprocessing["lung_mask"] is True and card.training["split_method"] == "hash"
     assert card.training["manifest"] == "manifest.csv" and len(card.training["manifest_sha256"]) == 64
-    assert "source_probe" in read_metrics("ship-1", registry)
-    clf = Classifier.load("ship-1", root=registry, segmenter=fake_lungs)
+    assert "source_probe" in read_metrics("m1", registry)
+    clf = Classifier.load("m1", root=registry, segmenter=fake_lungs)
     explanation, _ = clf.explain_xray(synthetic_radiograph(50), "gradcam")
     assert explanation.heatmap.shape == (32, 32)
     with pytest.raises(SystemExit):
         crossval.main(["--data", str(manifest), "--hold-out-source", "teach", "--register", "x", "--out", str(tmp_path)])
     # An existing registry model scored on sources: it trained on them here, and the results say so.
-    assert crossval.main(["--data", str(manifest), "--hold-out-source", "teach", "cov-b", "--evaluate-model", "ship-1",
-                          "--registry", str(registry), "--cache-dir", str(tmp_path / "cache"),
-                          "--out", str(tmp_path / "existing")]) == 0
+    assert crossval.main(["--data", str(manifest), "--hold-out-source", "teach", "cov-b", "--evaluate-model", "m1",
+                          "--registry", str(registry), "--cache-dir", str(cache), "--out", str(tmp_path / "existing")]) == 0
     res = json.loads((tmp_path / "existing" / "results.json").read_text())
     assert res["warning_seen_sources"] == ["cov-b", "teach"] and res["held_out"]["teach"]["n"] == 10
     assert res["held_out_sources"] == []  # it saw both: neither was held out from it
-    assert res["command"].startswith("python -m training.crossval --data ") and "--evaluate-model ship-1" in res["command"]
+    assert res["command"].startswith("python -m training.crossval --data ") and "--evaluate-model m1" in res["command"]
     assert res["held_out_separation"]["COVID-19 vs Normal"]["n"] == {"COVID-19": 10, "Normal": 10}
 
 
@@ -182,10 +201,10 @@ def test_two_runs_are_averaged_and_scored_like_one_run(manifest, tmp_path, fake_
     assert (tmp_path / "a" / "model.keras").read_bytes() == saved  # the run's model is left as it was
     assert crossval_average.main(["--data", str(manifest), "--runs", str(tmp_path / "a"), "--served", "1",
                                   "--out", str(tmp_path / "served")]) == 2
-    # Runs of other held-out sources cannot be averaged: one line, exit 2.
-    assert crossval.main(["--data", str(manifest), "--hold-out-source", "cov-b", "--image-size", "32", "--epochs", "1",
-                          "--batch-size", "8", "--cache-dir", str(tmp_path / "cache"), "--probe-per-source", "10",
-                          "--out", str(tmp_path / "c")]) == 0
+    # Runs of other held-out sources cannot be averaged: one line, exit 2. (The runs' results say what
+    # they held out; a copy of run a that held out cov-b instead stands for such a run.)
+    shutil.copytree(tmp_path / "a", tmp_path / "c")
+    (tmp_path / "c" / "results.json").write_text(json.dumps({**runs[0], "held_out_sources": ["cov-b"]}))
     assert crossval_average.main(["--data", str(manifest), "--runs", str(tmp_path / "a"), str(tmp_path / "c"),
                                   "--out", str(tmp_path / "bad")]) == 2
 
@@ -265,16 +284,11 @@ def test_runs_are_averaged_as_a_merged_ensemble_would_be():
 
 
 def test_seeds_of_one_recipe_make_an_ensemble_that_keeps_the_recipe_and_its_held_out_figures(
-        manifest, tmp_path, fake_lungs, monkeypatch):
+        registered_seeds, tmp_path, fake_lungs):
     from model.registry import read_card, read_metrics
     from training import ensemble
 
-    registry, cache = tmp_path / "registry", tmp_path / "cache"
-    for seed in ("1", "2"):
-        assert crossval.main(["--data", str(manifest), "--image-size", "32", "--epochs", "1", "--batch-size", "8",
-                              "--lung-mask", "--seed", seed, "--split-seed", "42", "--out", str(tmp_path / f"run{seed}"),
-                              "--cache-dir", str(cache), "--register", f"m{seed}", "--registry", str(registry),
-                              "--probe-per-source", "10"]) == 0
+    manifest, registry, cache = registered_seeds
     cards = [read_card(f"m{seed}", registry) for seed in "12"]
     assert cards[0].training["seed"] == cards[1].training["seed"] == 42  # the split seed: one patient split
     assert [c.training["init_seed"] for c in cards] == [1, 2]

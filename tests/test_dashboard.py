@@ -395,13 +395,13 @@ def test_every_page_explains_an_empty_registry(tmp_path, monkeypatch, page):
 def test_a_damaged_model_file_is_one_clear_error(test_registry, tmp_path, monkeypatch):
     import shutil
 
-    from model.registry import read_card, write_json
+    from model.registry import model_file, read_card, write_card
 
     shutil.copytree(test_registry / "tiny-a", tmp_path / "damaged")
     card = read_card("tiny-a", test_registry)
     card.id, card.display_name = "damaged", "Damaged model"
-    write_json(tmp_path / "damaged" / "card.json", card.to_dict())
-    (tmp_path / "damaged" / "model.keras").write_bytes(b"PK\x03\x04 not really a keras archive")
+    write_card(card, tmp_path)
+    model_file("damaged", tmp_path).write_bytes(b"PK\x03\x04 not really a keras archive")
     monkeypatch.setenv("CXR_REGISTRY", str(tmp_path))
     st.cache_data.clear()
     at = upload(open_page(AppTest.from_file(str(APP), default_timeout=TIMEOUT), "diagnose"), IMAGE)

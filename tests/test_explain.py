@@ -166,7 +166,7 @@ def _reference_gradcam(model, x, class_index, layer_name):
     import tensorflow as tf
 
     logits_layer = model.layers[-1]
-    features_model = keras.Model(model.inputs, [model.get_layer(layer_name).output, logits_layer.input])
+    features_model = keras.Model(model.input, [model.get_layer(layer_name).output, logits_layer.input])
     with tf.GradientTape() as tape:
         features, penultimate = features_model(x[None])
         tape.watch(features)

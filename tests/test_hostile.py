@@ -24,6 +24,7 @@ from PIL import Image
 from pydicom.uid import JPEG2000
 
 from model.inputs.intake import DEFAULT_MAX_BYTES, Xray, XrayInputError, load_xray
+from model.present.text import DISCLAIMER
 from tests.support import (
     assert_one_sentence,
     assert_valid_xray,
@@ -258,11 +259,12 @@ def test_cli(registry_env, files, tmp_path):
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
-    errors = result.stderr.splitlines()
+    *errors, notice = result.stderr.splitlines()
+    assert notice == DISCLAIMER  # on stderr: stdout holds only the JSON records
     refused = [(case, path) for case, path in zip(CASES, paths) if case.refused]
     assert len(errors) == len(refused), result.stderr
     for line, (case, path) in zip(errors, refused):
-        assert line.startswith(f"error: {path}: "), line
+        assert line.startswith(f"error: {path}: ") and "upload" not in line, line
         for word in case.words:
             assert word in line, (case.id, line)
     records = [json.loads(line) for line in result.stdout.splitlines()]
@@ -328,7 +330,7 @@ def test_uploader_accepts_any_file_type_and_lets_intake_decide(diagnose):
     assert any(caption.startswith("Original (DICOM, 96 x 64") for caption in captions)
     at = upload(at, "letter.docx", b"PK\x03\x04" + bytes(200))
     assert [e.value for e in at.error] == [
-        "This file is not a recognised image type; please upload a PNG, JPEG, DICOM (.dcm), TIFF or BMP file."]
+        "This file is not a recognised image type; please use a PNG, JPEG, DICOM (.dcm), TIFF or BMP file."]
 
 
 def test_a_model_with_a_lambda_layer_is_one_sentence_on_the_page(tmp_path, monkeypatch):

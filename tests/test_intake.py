@@ -402,7 +402,7 @@ def test_failure_messages_are_distinct():
     shared = {message: ids for message, ids in messages.items() if len(ids) > 1}
     # Only the same failure on two formats may share a message.
     assert shared == {
-        "This image file is incomplete (it ends too early); please export or upload it again.":
+        "This image file is incomplete (it ends too early); please export it again.":
             ["truncated-png", "truncated-jpeg"],
         "This DICOM file could not be read: it may be corrupt or truncated; please export it again.":
             ["dicom-corrupt", "dicom-cut-before-pixels"],
@@ -428,7 +428,7 @@ def test_oversized_file_on_disk_is_refused_from_its_size(tmp_path):
     with pytest.raises(XrayInputError) as caught:
         load_xray(path)
     assert str(caught.value) == ("This file is 41.2 MB, larger than the 30 MB limit; "
-                                 "please upload a smaller export.")
+                                 "please use a smaller export.")
 
 
 def _file(directory: Path, name: str, content: bytes) -> Path:

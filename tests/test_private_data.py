@@ -287,7 +287,8 @@ def test_no_identifier_in_cli_output_or_files(registry_env, tmp_path):
     for path in written:
         assert not leaked(path.read_bytes())
         if path.suffix == ".png":
-            assert not leaked(json.dumps({k: str(v) for k, v in Image.open(path).info.items()}))
+            with Image.open(path) as image:
+                assert not leaked(json.dumps({k: str(v) for k, v in image.info.items()}))
 
 
 # --------------------------------------------------------------------------- uploads never reach the disk

@@ -7,18 +7,24 @@ import pytest
 
 from model.classifier import Classifier
 from model.registry import (
+    REPORT_FILES,
+    SCOPE_FILE,
     ModelCard,
     RegistryError,
     default_model_id,
+    entry_version,
     list_cards,
     list_entries,
     load_model,
     read_card,
     read_history,
     read_metrics,
+    read_report,
     registry_root,
     save_entry,
     set_default,
+    write_card,
+    write_report,
 )
 from tests.support import synthetic_radiograph, write_lambda_entry, write_tiny_entry
 
@@ -51,6 +57,35 @@ def test_listing_reads_cards_history_and_metrics(registry):
     assert {"loss", "val_loss"} <= set(history.columns) and len(history) == 3
     metrics = read_metrics("beta", registry)
     assert set(metrics["per_class"]) == set(read_card("beta", registry).labels)
+
+
+@pytest.mark.parametrize("name", REPORT_FILES)
+def test_reports_are_written_and_read_back_through_the_registry(registry, name):
+    before = entry_version("beta", registry)
+    path = write_report("beta", name, {"figure": 0.5}, registry)
+    assert path.parent == registry / "beta" and read_report("beta", name, registry) == {"figure": 0.5}
+    assert entry_version("beta", registry) != before  # a cache keyed by the entry's version reloads
+
+
+def test_the_registry_refuses_reports_it_does_not_know_and_entries_that_do_not_exist(registry):
+    with pytest.raises(ValueError, match="not a report of a registry entry"):
+        write_report("beta", "notes.json", {}, registry)
+    with pytest.raises(ValueError, match="not a report of a registry entry"):
+        read_report("beta", "../alpha/card.json", registry)
+    with pytest.raises(RegistryError, match="'gamma' is not in the registry"):
+        write_report("gamma", SCOPE_FILE, {}, registry)
+    card = read_card("beta", registry)
+    card.id = "gamma"
+    with pytest.raises(RegistryError, match="'gamma' is not in the registry"):
+        write_card(card, registry)
+
+
+def test_a_rewritten_card_is_read_back_and_leaves_the_entry_whole(registry):
+    card = read_card("beta", registry)
+    card.calibration = {"temperature": 1.5}
+    write_card(card, registry)
+    assert read_card("beta", registry).temperature == 1.5
+    assert Classifier.load("beta", registry).card.temperature == 1.5
 
 
 def test_set_default_leaves_exactly_one_default(registry):

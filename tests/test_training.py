@@ -1,5 +1,6 @@
 """Training data handling, patient-level split, smoke training and evaluation on synthetic data."""
 import json
+import shutil
 from collections import Counter
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 from model.classifier import Classifier
 from model.inputs.preprocessing import Preprocessing
 from model.labelled_data import LabelledImage, read_dataset, read_folder, read_manifest
-from model.registry import ModelCard, list_entries, read_card, read_history, read_metrics
+from model.registry import ModelCard, list_entries, read_card, read_history, read_metrics, write_card
 from model.splits import patient_split
 from tests.support import png_bytes, synthetic_radiograph, write_manifest
 from training import evaluate, train
@@ -186,7 +187,7 @@ def test_the_real_pool_splits_by_patient(shared_cxr):
 def _logits(model, x):
     import keras
 
-    features = keras.Model(model.inputs, model.layers[-1].input)(x)
+    features = keras.Model(model.input, model.layers[-1].input)(x)
     kernel, bias = model.layers[-1].get_weights()
     return np.asarray(features) @ kernel + bias
 
@@ -248,8 +249,8 @@ def test_ensemble_command_writes_an_evaluated_entry_and_refuses_mismatched_membe
     registry, cache = tmp_path / "registry", tmp_path / "cache"
     common = ["--data", str(manifest), "--epochs", "1", "--batch-size", "8", "--registry", str(registry),
               "--cache-dir", str(cache)]
-    for arch, model_id, size in (("compact_cnn", "a", "32"), ("small_resnet", "b", "32"), ("compact_cnn", "c", "40")):
-        assert train.main(common + ["--arch", arch, "--model-id", model_id, "--image-size", size]) == 0
+    for arch, model_id in (("compact_cnn", "a"), ("small_resnet", "b")):
+        assert train.main(common + ["--arch", arch, "--model-id", model_id, "--image-size", "32"]) == 0
     capsys.readouterr()
     code = ensemble.main(["--members", "a", "b", "--model-id", "ab", "--data", str(manifest), "--default",
                           "--registry", str(registry), "--cache-dir", str(cache)])
@@ -264,6 +265,12 @@ def test_ensemble_command_writes_an_evaluated_entry_and_refuses_mismatched_membe
     history = read_history("ab", registry)
     assert sorted(set(history["member"])) == ["a", "b"] and len(history) == 2  # one epoch each
     assert "macro avg" in capsys.readouterr().out
+    # A member trained at another input size (a copy of a whose card says 40 px stands for it: members
+    # are checked on their cards before any model is loaded).
+    shutil.copytree(registry / "a", registry / "c")
+    other = read_card("a", registry)
+    other.id, other.preprocessing = "c", {**other.preprocessing, "image_size": 40}
+    write_card(other, registry)
     code = ensemble.main(["--members", "a", "c", "--model-id", "ac", "--data", str(manifest),
                           "--registry", str(registry), "--cache-dir", str(cache)])
     err = capsys.readouterr().err

@@ -502,16 +502,16 @@ def test_typed_results_round_trip_through_their_dicts(patch_model):
 
 
 def test_shipped_explanation_reports_read_as_typed_data():
-    from pathlib import Path
-
+    from model.registry import EXPLANATIONS_FILE, PACKAGE_REGISTRY, list_cards, read_report
     from model.trust.explanations import ExplanationReport
 
-    paths = sorted(Path("model/registry").glob("*/explanations.json"))
-    assert paths, "the shipped classifiers carry explanation reports"
-    for path in paths:
-        values = json.loads(path.read_text())
+    ids = [card.id for card in list_cards(root=PACKAGE_REGISTRY)
+           if (PACKAGE_REGISTRY / card.id / EXPLANATIONS_FILE).is_file()]
+    assert ids, "the shipped classifiers carry explanation reports"
+    for model_id in ids:
+        values = read_report(model_id, EXPLANATIONS_FILE, PACKAGE_REGISTRY)
         report = ExplanationReport.from_dict(values)
-        assert report.model == path.parent.name and report.n > 0
+        assert report.model == model_id and report.n > 0
         assert set(report.faithfulness.methods) == set(values["methods"]) == set(report.methods)
         assert report.lung_attention.overall == values["lung_attention"]["overall"]
         again = ExplanationReport.from_dict(report.to_dict())

@@ -32,7 +32,7 @@ from training.held_out import (
     pool_subset,
     predict_subset,
 )
-from training.train import DEFAULT_CACHE
+from training.pool import DEFAULT_CACHE
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,6 +32,7 @@ import numpy as np
 from model.calibration import apply_temperature
 from model.inputs.preprocessing import Preprocessing
 from model.labelled_data import CLASS_LABELS, read_dataset
+from model.registry import MODEL_FILE
 from training.held_out import (
     file_digest,
     lung_model_of,
@@ -103,9 +104,9 @@ def read_runs(folders: list[Path]) -> list[dict]:
     """Each run's results.json, checked to be averageable (same held-out sources, seed, image size)."""
     runs = []
     for folder in folders:
-        results_file, model_file = folder / "results.json", folder / "model.keras"
+        results_file, model_file = folder / "results.json", folder / MODEL_FILE
         if not results_file.is_file() or not model_file.is_file():
-            raise ValueError(f"{folder} has no results.json and model.keras (runs of training.crossval keep both)")
+            raise ValueError(f"{folder} has no results.json and {MODEL_FILE} (runs of training.train keep both)")
         runs.append({**json.loads(results_file.read_text(encoding="utf-8")), "folder": str(folder)})
     for key in ("held_out_sources", "seed", "image_size"):
         values = {json.dumps(run.get(key)) for run in runs}
@@ -140,8 +141,7 @@ def main(argv=None) -> int:
     import_tensorflow_quietly()
     import keras
 
-    from training.pool import load_pool, split_pool
-    from training.train import DEFAULT_CACHE
+    from training.pool import DEFAULT_CACHE, load_pool, split_pool
 
     first = runs[0]
     held = set(first["held_out_sources"])
@@ -157,7 +157,7 @@ def main(argv=None) -> int:
         recipe = run["recipe"]
         prep = Preprocessing(**{**base.to_dict(), "lung_mask": recipe.get("lung_mask", False),
                                 "lung_equalize": recipe.get("lung_equalize", False)})
-        model = keras.saving.load_model(Path(run["folder"]) / "model.keras", safe_mode=True, compile=False)
+        model = keras.saving.load_model(Path(run["folder"]) / MODEL_FILE, safe_mode=True, compile=False)
         if args.recompute_bn:
             recompute_batch_norm(model, subset_inputs(pool_subset(records, images, masks, idx["train"]), prep))
         for name, sel in sets.items():

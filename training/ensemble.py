@@ -22,9 +22,18 @@ import pandas as pd
 
 from model.labelled_data import CLASS_LABELS, read_dataset
 from model.metrics import format_report
-from model.registry import ModelCard, RegistryError, load_model, read_card, read_history, registry_root, save_entry
+from model.registry import (
+    CLASSIFIER,
+    ModelCard,
+    RegistryError,
+    load_model,
+    read_card,
+    read_history,
+    registry_root,
+    save_entry,
+)
 from training.held_out import WITHIN_SOURCE, held_out_block, lung_model_of, pool_subset, subset_inputs, within_source_auc
-from training.train import DEFAULT_CACHE
+from training.pool import DEFAULT_CACHE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +61,7 @@ def check_members(cards: list[ModelCard]) -> None:
         if not (card.training or {}).get("splits"):
             raise ValueError(f"{card.id}'s card records no patient split, so its test images cannot be told apart")
     for card in cards[1:]:
-        if card.kind != "classifier":
+        if card.kind != CLASSIFIER:
             raise ValueError(f"{card.id} is not a classifier")
         if card.labels != first.labels:
             raise ValueError(f"{card.id} has labels {card.labels}, {first.id} has {first.labels}")
@@ -116,7 +125,7 @@ def main(argv=None) -> int:
 
     import_tensorflow_quietly()
     from training.architectures import merge_members
-    from training.run import headline
+    from training.training_run import headline
 
     try:
         cards = [read_card(member, root) for member in args.members]

@@ -39,7 +39,6 @@ DEFAULT_LIMIT = 40
 SANITY_IMAGES = 8
 RANDOM_REPEATS = 3
 LUNG_METHOD = "gradcam"
-REPORT_FILE = "explanations.json"
 NO_SEGMENTER_NOTE = ("No lung segmentation model in the registry, so lung attention was not measured; "
                      "train one with `python -m training.train_lungs`.")
 
@@ -329,7 +328,7 @@ def main(argv=None) -> int:
     import_tensorflow_quietly()
     from model.classifier import Classifier
     from model.labelled_data import read_dataset
-    from model.registry import RegistryError, entry_dir, write_json
+    from model.registry import EXPLANATIONS_FILE, RegistryError, write_report
     from model.splits import split_records
 
     try:
@@ -347,8 +346,7 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     report.update({"split": args.split, "data": str(args.data)})
-    path = entry_dir(clf.card.id, args.registry) / REPORT_FILE
-    write_json(path, report)
+    path = write_report(clf.card.id, EXPLANATIONS_FILE, report, args.registry)
     print(format_summary(report))
     print(f"wrote {path}")
     return 0

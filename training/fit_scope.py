@@ -252,10 +252,10 @@ def main(argv=None) -> int:
     from model.classifier import Classifier
     from model.inputs.lungs import LungSegmenter
     from model.labelled_data import read_dataset
-    from model.registry import RegistryError, entry_dir, read_card, write_json
+    from model.registry import SCOPE_FILE, RegistryError, read_card, write_card, write_report
     from model.splits import split_records
     from model.trust.novelty import NoveltyModel
-    from model.trust.scope import SCOPE_FILE, Scope
+    from model.trust.scope import Scope
 
     started = time.time()
     try:
@@ -297,7 +297,7 @@ def main(argv=None) -> int:
         "wall_time_s": round(time.time() - started, 1),
     }
     scope = Scope(novelty, lung_threshold, min_top, figures, min_agreement)
-    write_json(entry_dir(clf.card.id, args.registry) / SCOPE_FILE, scope.to_dict())
+    write_report(clf.card.id, SCOPE_FILE, scope.to_dict(), args.registry)
     card = read_card(clf.card.id, args.registry)
     card.scope = {"intended_population": INTENDED_POPULATION, "check": "anatomy novelty (training.fit_scope)",
                   "unusual_threshold": round(novelty.unusual_threshold, 3),
@@ -306,7 +306,7 @@ def main(argv=None) -> int:
                   "min_agreement": min_agreement,
                   "test": figures["test"], "held_out_sources": figures["held_out_sources"],
                   "synthetic": {k: v["out_of_scope"] for k, v in figures["synthetic"].items()}}
-    write_json(entry_dir(clf.card.id, args.registry) / "card.json", card.to_dict())
+    write_card(card, args.registry)
     print(format_scope(clf.card.id, scope))
     return 0
 

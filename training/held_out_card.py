@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from model.registry import RegistryError, entry_dir, read_card, read_metrics, registry_root, write_json
+    from model.registry import METRICS_FILE, RegistryError, read_card, read_metrics, registry_root, write_card, write_report
 
     root = args.registry or registry_root()
     try:
@@ -45,8 +45,8 @@ def main(argv=None) -> int:
     card.training = {**(card.training or {}), "held_out_source": block}
     if trajectory is not None:  # a watched run (--watch-held-out) among the results: its per-epoch figures
         card.training["held_out_trajectory"] = trajectory
-    write_json(entry_dir(args.model, root) / "card.json", card.to_dict())
-    write_json(entry_dir(args.model, root) / "metrics.json", {**metrics, "held_out_source": block})
+    write_card(card, root)
+    write_report(args.model, METRICS_FILE, {**metrics, "held_out_source": block}, root)
     for row in held_out_table({"held_out_source": block}).to_dict("records"):  # one line per source and setting
         also = "" if row["also held out"] == "–" else f" (with {row['also held out']})"
         print(f"{args.model} held out {row['held-out source']}{also}: first run {row['recall']:.0%}; "

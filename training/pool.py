@@ -9,6 +9,7 @@ map is remembered by pixel digest between the crop and the mask.
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,6 +20,9 @@ from model.inputs.intake import XrayInputError, load_xray
 from model.inputs.lungs import lung_region
 from model.inputs.preprocessing import Preprocessing, apply_lung_field, lung_field_mask, preprocess
 from training.input_pipeline import cache_key
+
+# Decoded arrays are kept here between runs (one file per data list and preprocessing).
+DEFAULT_CACHE = Path(os.environ.get("CXR_CACHE", Path.home() / ".cache" / "cxr-dashboard"))
 
 
 def load_pool(records, preps: list[Preprocessing], cache_dir: Path | None, progress: bool = False, segmenter=None):
@@ -99,7 +103,6 @@ def lung_inputs(images: np.ndarray, masks: np.ndarray | None, lung_mask: bool, e
 
 if __name__ == "__main__":  # warm the cache: python -m training.pool MANIFEST SIZE [SIZE ...]
     from model.labelled_data import CLASS_LABELS, read_dataset
-    from training.train import DEFAULT_CACHE
 
     recs = [r for r in read_dataset(sys.argv[1]) if r.label in CLASS_LABELS]
     sizes = [int(s) for s in sys.argv[2:]] or [128]

@@ -748,7 +748,8 @@ def fit_classifier(network: Network, train: dict, val: dict, recipe: Recipe, sch
             trainer.compile(optimizer=keras.optimizers.Adam(rate, use_ema=recipe.ema, ema_momentum=0.99), **losses)
         # With --ema the averaged weights are swapped in before the monitor scores (and keeps) them.
         swap = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if recipe.ema else []
-        trainer.fit(ds, steps_per_epoch=steps, epochs=end, initial_epoch=first, verbose=0,
+        # shuffle=False: the tf.data pipeline draws its own batches (Keras ignores the flag for a dataset, with a warning).
+        trainer.fit(ds, steps_per_epoch=steps, epochs=end, initial_epoch=first, verbose=0, shuffle=False,
                     callbacks=[*swap, _monitor(progress, trainer, grl, schedule.epochs)])
     weights = progress.shipped_weights()
     if weights is not None:

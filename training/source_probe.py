@@ -124,7 +124,7 @@ def pooled_features(model, images: np.ndarray, batch_size: int = 32) -> np.ndarr
     if not pools:
         raise ValueError("the model has no global average pooling layer")
     named = [layer for layer in pools if layer.name == "gap"]
-    extractor = keras.Model(model.inputs, (named or pools)[-1].output)
+    extractor = keras.Model(model.input, (named or pools)[-1].output)  # called with one tensor, as built
     return np.concatenate([np.asarray(extractor(images[i:i + batch_size].astype(np.float32), training=False))
                            for i in range(0, len(images), batch_size)])
 
@@ -152,9 +152,8 @@ def main(argv=None) -> int:
 
     from model.inputs.lungs import LungSegmenter
     from model.labelled_data import read_dataset
-    from model.registry import entry_dir, load_model, read_card, registry_root
-    from training.pool import load_pool, lung_inputs
-    from training.train import DEFAULT_CACHE
+    from model.registry import METRICS_FILE, load_model, read_card, read_metrics, registry_root, write_report
+    from training.pool import DEFAULT_CACHE, load_pool, lung_inputs
 
     root = args.registry or registry_root()
     card = read_card(args.model, root)
@@ -176,10 +175,7 @@ def main(argv=None) -> int:
                    "computed": datetime.now(UTC).isoformat(timespec="seconds")})
     print(json.dumps({k: result[k] for k in ("per_class", "mean_balanced_accuracy")}, indent=1))
     if not args.no_write:
-        path = entry_dir(args.model, root) / "metrics.json"
-        metrics = json.loads(path.read_text(encoding="utf-8"))
-        metrics["source_probe"] = result
-        path.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        path = write_report(args.model, METRICS_FILE, {**read_metrics(args.model, root), "source_probe": result}, root)
         print(f"wrote source_probe into {path}")
     return 0
 

@@ -20,33 +20,14 @@ command.
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 from pathlib import Path
 
 from model.inputs.preprocessing import Preprocessing
 from model.labelled_data import CLASS_LABELS
+from training.pool import DEFAULT_CACHE
 from training.recipes import FineTuning, Network, Recipe, Schedule
-
-DEFAULT_CACHE = Path(os.environ.get("CXR_CACHE", Path.home() / ".cache" / "cxr-dashboard"))
-SHORTCUT_NOTE = (
-    "Against source shortcuts (nearly all Normal images come from NIH ChestX-ray14, COVID-19 images from "
-    "other collections): images are stretched, never letterboxed, to the square input (NIH images are all "
-    "square, the others are not, so padding would reveal the source); a {crop:.0%} margin is cropped on every "
-    "side to drop text markers and collimation edges; CLAHE and a per-image standardisation layer remove "
-    "exposure and processing differences; training augments gamma, contrast, noise, small rotations, shifts "
-    "and zoom (no left-right flip). These reduce but do not remove the source signal: check the attention "
-    "inside the lungs and the per-source figures before trusting a prediction.")
-LUNG_CROP_NOTE = (
-    " This version also crops every image to the bounding box of its lung fields (segmented by the registry's "
-    "{lung_model} model, {margin:.0%} margin) before resizing, at training and at serving time alike, so text "
-    "markers, collimation edges and most of what lies outside the chest never reach the classifier.")
-PRETRAINED_NOTE = (
-    " The network is {arch} pretrained on ImageNet ({weights}), fine-tuned in two stages (the new head alone for "
-    "{head} epochs, then {blocks} at {factor:g} times the rate, batch normalisation fixed); the gray film is "
-    "repeated to three channels and scaled as the backbone expects, inside the model.")
-AUGMENTATION = "rotation +-11 deg, shift +-6%, zoom -12..+8%, gamma, contrast, noise; no flips"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -211,9 +192,10 @@ def main(argv=None) -> int:
     from model.runtime import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    from training.run import TrainingRun
+    from training.training_run import TrainingRun
 
-    run = TrainingRun(args, command_line(argv))
+    run = TrainingRun(args, command_line(argv), recipe_of(args), network_of(args), schedule_of(args),
+                      preprocessing_of(args))
     run.prepare()
     run.fit()
     run.score()

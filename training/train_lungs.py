@@ -26,7 +26,7 @@ import numpy as np
 
 from model.inputs.intake import load_xray
 from model.inputs.preprocessing import Preprocessing, preprocess
-from model.registry import ModelCard, registry_root, save_entry
+from model.registry import LUNG_SEGMENTATION, ModelCard, registry_root, save_entry
 
 ARCHITECTURE = "lung_unet"
 LABELS = ["lung"]
@@ -444,7 +444,7 @@ def main(argv=None) -> int:
     card = ModelCard(
         id=args.model_id, display_name=args.display_name, version=args.version,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"), architecture=ARCHITECTURE,
-        labels=list(LABELS), preprocessing=prep.to_dict(), explain_layer=explain_layer, kind="lung_segmentation",
+        labels=list(LABELS), preprocessing=prep.to_dict(), explain_layer=explain_layer, kind=LUNG_SEGMENTATION,
         notes=NOTES.format(n=len(splits["train"]), size=args.image_size))
     report = evaluate_pairs(LungSegmenter(model, card), splits["test"])
     best = int(history["val_loss"].idxmin())

@@ -539,16 +539,16 @@ def main() -> None:
         widgets.broken_entries()
     key = caching.model_key(card.id)
     model_panel(card, key)
-    clf = caching.classifier(key)
-    if clf is None:
-        return
-    # Loaded (and warmed up in the background) before any upload, like the classifier.
-    lungs, lungs_reason = caching.lung_status(card.prep.lung_model)
     upload = widgets.read_upload(uploaded, prompt="Upload a frontal chest radiograph (in the side panel) to see the "
                                                  "model's answer, its confidence and explanation maps.", keep=True)
     if upload is None:
+        caching.load_in_background(key)  # The models load while the reader picks a film.
         st.caption(f"**Made for:** {INTENDED_POPULATION}")
         return
+    clf = caching.classifier(key)
+    if clf is None:
+        return
+    lungs, lungs_reason = caching.lung_status(card.prep.lung_model)
     image_digest, xray = upload
     if st.session_state.get("hide_for") != image_digest:  # a new film starts with nothing hidden
         st.session_state["hide_for"], st.session_state["hide_cell"] = image_digest, None

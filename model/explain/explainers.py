@@ -108,7 +108,7 @@ class ExplainerSet:
         import keras
         import tensorflow as tf
 
-        features = keras.Model(self.model.inputs, self.model.get_layer(layer).output)
+        features = keras.Model(self.model.input, self.model.get_layer(layer).output)
 
         @tf.function(input_signature=[self._spec()])
         def step(x):
@@ -149,7 +149,7 @@ class ExplainerSet:
         linear = self.linear()
         spec = self._spec()
         try:
-            features = keras.Model(linear.inputs, linear.get_layer(layer).output)
+            features = keras.Model(linear.input, linear.get_layer(layer).output)
             head = keras.Model(linear.get_layer(layer).output, linear.outputs[0])
         except ValueError:  # Other tensors (e.g. a skip connection) reach the output: no split.
             head = None

@@ -36,18 +36,18 @@ DEFAULT_MIN_SIDE = 64
 
 _ACCEPTED = "a PNG, JPEG, DICOM (.dcm), TIFF or BMP file"
 _MSG_EMPTY = "This file is empty (0 bytes); please choose the image file again."
-_MSG_NO_SOURCE = "No image was provided; please choose an image file to upload."
+_MSG_NO_SOURCE = "No image was provided; please choose an image file."
 _MSG_BAD_SOURCE = "This input is not an image file or image data; please provide a file path or the file's contents."
 _MSG_NOT_FOUND = "No file was found at the given location; please check the folder and file name."
 _MSG_IS_DIRECTORY = "The given location is a folder, not an image file; please choose a single image file."
 _MSG_NO_ACCESS = "This file could not be opened because access to it was denied; please check its permissions."
 _MSG_CANNOT_OPEN = "This file could not be opened; please check that it is available and try again."
 _MSG_TEXT_STREAM = "This file was opened as text instead of binary data; please open it in binary mode."
-_MSG_UNSUPPORTED = f"This file is not a recognised image type; please upload {_ACCEPTED}."
-_MSG_TEXT = f"This file contains text, not an image; please upload {_ACCEPTED}."
+_MSG_UNSUPPORTED = f"This file is not a recognised image type; please use {_ACCEPTED}."
+_MSG_TEXT = f"This file contains text, not an image; please use {_ACCEPTED}."
 _MSG_PDF = f"This file is a PDF document, not an image; please export the X-ray itself as {_ACCEPTED}."
 _MSG_CORRUPT = "This file could not be read as an image: it may be corrupt; please export it again."
-_MSG_TRUNCATED = "This image file is incomplete (it ends too early); please export or upload it again."
+_MSG_TRUNCATED = "This image file is incomplete (it ends too early); please export it again."
 _MSG_BOMB = "This image claims to be far too large to open safely; please export it at a lower resolution."
 _MSG_MEMORY = "This image is too large to decode with the memory available; please export it at a lower resolution."
 _MSG_PIXEL_FORMAT = ("This image uses an unsupported pixel format ({mode}); "
@@ -61,7 +61,7 @@ _MSG_DICOM_FRAMES = ("This DICOM file contains {frames} frames, but only single 
 _MSG_DICOM_COLOUR = ("This DICOM file uses the {pi} colour format, which is not supported; "
                      "please export it as a grayscale (MONOCHROME2) image.")
 _MSG_DICOM_NO_DECODER = ("This DICOM file is compressed with {ts}, which this system cannot decode; "
-                         "please export it uncompressed (Explicit VR Little Endian) and upload it again.")
+                         "please export it uncompressed (Explicit VR Little Endian).")
 _MSG_DICOM_DECODE_FAILED = ("This DICOM file's image data, compressed with {ts}, could not be decoded and may be "
                             "damaged; please export it again, preferably uncompressed.")
 _MSG_DICOM_PIXELS_BROKEN = ("The image data in this DICOM file is incomplete or does not match its header; "
@@ -240,9 +240,9 @@ def _describe_bytes(size: int, *, round_up: bool = False) -> str:
 def _too_large_message(size: int | None, max_bytes: int) -> str:
     limit = _describe_bytes(max_bytes)
     if size is None:
-        return f"This file is larger than the {limit} limit; please upload a smaller export."
+        return f"This file is larger than the {limit} limit; please use a smaller export."
     return f"This file is {_describe_bytes(size, round_up=True)}, larger than the {limit} limit; " \
-           "please upload a smaller export."
+           "please use a smaller export."
 
 
 # --------------------------------------------------------------------------- format detection
@@ -286,7 +286,7 @@ def _check_dimensions(width: int, height: int, max_pixels: int, min_side: int) -
                              f"{max_pixels:,} pixels; please export it at a lower resolution.")
     if min(width, height) < min_side:
         raise XrayInputError(f"This image is only {width:,} x {height:,} pixels, below the minimum of "
-                             f"{min_side:,} pixels per side; please upload the full-resolution X-ray.")
+                             f"{min_side:,} pixels per side; please use the full-resolution X-ray.")
 
 
 def _finish(pixels: np.ndarray) -> np.ndarray:

@@ -23,10 +23,10 @@ import cv2
 import numpy as np
 
 from model.inputs.preprocessing import Preprocessing, Region, crop_box, map_to_image, preprocess
-from model.registry import ModelCard, RegistryError, list_cards, load_model, read_card, registry_root
+from model.registry import LUNG_SEGMENTATION, ModelCard, RegistryError, list_cards, load_model, read_card, registry_root
 from model.runtime import compiled_forward
 
-KIND = "lung_segmentation"
+KIND = LUNG_SEGMENTATION
 # A lung box under this share of either image side is implausible: the fixed border crop is used.
 MIN_LUNG_BOX_FRACTION = 0.2
 # `clean_mask` drops specks smaller than this share of the image before keeping the two largest.

@@ -6,7 +6,6 @@ from itertools import combinations
 
 import cv2
 import numpy as np
-from scipy.stats import spearmanr
 
 
 @dataclass(frozen=True)
@@ -53,6 +52,8 @@ def map_similarity(a: np.ndarray, b: np.ndarray) -> float:
         b = cv2.resize(b, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_LINEAR)
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         return 0.0
+    from scipy.stats import spearmanr  # Lazy: importing scipy.stats takes seconds off every page's first draw.
+
     rho = spearmanr(a.ravel(), b.ravel()).statistic
     return float(rho) if np.isfinite(rho) else 0.0
 

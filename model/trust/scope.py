@@ -10,10 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from model.policy import LOW_LUNG_ATTENTION, MIN_AGREEMENT, MIN_TOP_PROBABILITY
-from model.registry import read_metrics
+from model.registry import SCOPE_FILE, read_report
 from model.trust.novelty import NoveltyModel
-
-SCOPE_FILE = "scope.json"
 
 
 @dataclass(frozen=True)
@@ -52,5 +50,5 @@ class Scope:
 
 def read_scope(model_id: str, root: Path | None = None) -> Scope | None:
     """The entry's scope check, or None when it has none (`RegistryError` for a damaged file)."""
-    values = read_metrics(model_id, root, name=SCOPE_FILE)
+    values = read_report(model_id, SCOPE_FILE, root)
     return Scope.from_dict(values) if values else None

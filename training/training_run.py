@@ -1,5 +1,6 @@
 """One run of `python -m training.train`, step by step: prepare the data, fit, calibrate and score,
-register. The command line (`training.train`) parses and checks the options; this class does the work.
+register. The command line (`training.train`) parses and checks the options and builds the recipe,
+network, schedule and preprocessing; this class does the work and writes the card.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import numpy as np
 from model.calibration import apply_temperature, fit_temperature
 from model.labelled_data import CLASS_LABELS, read_dataset
 from model.metrics import classification_report
-from model.registry import ModelCard, entry_dir, registry_root, save_entry
+from model.registry import MODEL_FILE, ModelCard, model_file, registry_root, save_entry
 from training.held_out import (
     file_digest,
     held_out_block,
@@ -31,16 +32,24 @@ from training.held_out import (
 from training.input_pipeline import split_summary
 from training.pool import load_pool, split_pool
 from training.recipes import fit_classifier
-from training.train import (
-    AUGMENTATION,
-    LUNG_CROP_NOTE,
-    PRETRAINED_NOTE,
-    SHORTCUT_NOTE,
-    network_of,
-    preprocessing_of,
-    recipe_of,
-    schedule_of,
-)
+
+SHORTCUT_NOTE = (
+    "Against source shortcuts (nearly all Normal images come from NIH ChestX-ray14, COVID-19 images from "
+    "other collections): images are stretched, never letterboxed, to the square input (NIH images are all "
+    "square, the others are not, so padding would reveal the source); a {crop:.0%} margin is cropped on every "
+    "side to drop text markers and collimation edges; CLAHE and a per-image standardisation layer remove "
+    "exposure and processing differences; training augments gamma, contrast, noise, small rotations, shifts "
+    "and zoom (no left-right flip). These reduce but do not remove the source signal: check the attention "
+    "inside the lungs and the per-source figures before trusting a prediction.")
+LUNG_CROP_NOTE = (
+    " This version also crops every image to the bounding box of its lung fields (segmented by the registry's "
+    "{lung_model} model, {margin:.0%} margin) before resizing, at training and at serving time alike, so text "
+    "markers, collimation edges and most of what lies outside the chest never reach the classifier.")
+PRETRAINED_NOTE = (
+    " The network is {arch} pretrained on ImageNet ({weights}), fine-tuned in two stages (the new head alone for "
+    "{head} epochs, then {blocks} at {factor:g} times the rate, batch normalisation fixed); the gray film is "
+    "repeated to three channels and scaled as the backbone expects, inside the model.")
+AUGMENTATION = "rotation +-11 deg, shift +-6%, zoom -12..+8%, gamma, contrast, noise; no flips"
 
 
 def headline(report: dict) -> dict:
@@ -82,10 +91,9 @@ def augmentation_text(recipe) -> str:
 class TrainingRun:
     """The state of one training run between its steps (see the module docstring)."""
 
-    def __init__(self, args, command: str):
+    def __init__(self, args, command: str, recipe, network, schedule, prep):
         self.args, self.command = args, command
-        self.recipe, self.network, self.schedule = recipe_of(args), network_of(args), schedule_of(args)
-        self.prep = preprocessing_of(args)
+        self.recipe, self.network, self.schedule, self.prep = recipe, network, schedule, prep
         self.root = args.registry or registry_root()
         self.split_seed = args.seed if args.split_seed is None else args.split_seed
         self.out = args.out or Path("runs") / (args.register or f"{args.arch}-{self.recipe.name()}-s{args.seed}")
@@ -133,7 +141,7 @@ class TrainingRun:
         self.train_time = time.time() - self.started
         self.out.mkdir(parents=True, exist_ok=True)
         # Kept beside results.json (runs/ is not committed) so held-out models can be re-scored or averaged later.
-        self.model.save(self.out / "model.keras")
+        self.model.save(self.out / MODEL_FILE)
 
     # ------------------------------------------------------------------ score
 
@@ -240,7 +248,7 @@ class TrainingRun:
             **({"held_out_trajectory": trajectory} if trajectory else {}),
             "augmentation": augmentation_text(self.recipe),
             "within_source_covid_vs_pneumonia": self.results["within_source_covid_vs_pneumonia"]})
-        lung_file = entry_dir(self.prep.lung_model, self.root) / "model.keras" if self.prep.lung_crop else None
+        lung_file = model_file(self.prep.lung_model, self.root) if self.prep.lung_crop else None
         if lung_file is not None and lung_file.is_file():  # which lung weights cropped the films
             summary["lung_model"] = {"id": self.prep.lung_model, "sha256": file_digest(lung_file)}
         return summary
