@@ -55,20 +55,21 @@ def probability_definition(card: ModelCard) -> str:
             "from it. Slightly shifted, rotated and re-exposed copies of the film only say how stable it is.")
 
 
-def confidence_words(tta) -> tuple[str, bool, str]:
+def confidence_words(tta) -> tuple[str, str, str]:
     """The film's probability in plain words, from `model.trust.uncertainty.Uncertainty`:
-    (the calibrated probability of the top class as "59.0%", stable?, one sentence on its stability).
+    (the calibrated probability of the top class as "59.0%", "Stable" | "Varies" | "Unstable", one
+    sentence on its stability that follows the word).
 
     "Unstable" only when the answer's own rules fired (the triage then says uncertain); a wide
     spread under which the answer holds "varies", which is information, not a warning."""
     spread = tta.spread[tta.top_label]
     stable = spread < STABLE_SPREAD and not tta.uncertain
     word = "Stable" if stable else ("Unstable" if tta.uncertain else "Varies")
-    how = (f"{word}: it moves by ±{100 * spread:.1f} points between {tta.n - 1} slightly shifted, rotated or "
-           f"re-exposed copies of the film" if stable else
-           f"{word}: it moves by ±{100 * spread:.1f} points between {tta.n - 1} slightly changed copies of the "
-           f"film, and {tta.agreement:.0%} of film and copies give {tta.top_label}")
-    return f"{tta.top_probability:.1%}", stable, how + "."
+    how = (f"it moves by ±{100 * spread:.1f} points between {tta.n - 1} slightly shifted, rotated or re-exposed "
+           "copies of the film" if stable else
+           f"it moves by ±{100 * spread:.1f} points between {tta.n - 1} slightly changed copies of the film, and "
+           f"{tta.agreement:.0%} of film and copies give {tta.top_label}")
+    return f"{tta.top_probability:.1%}", word, how + "."
 
 
 # --------------------------------------------------------------------------- the status line
@@ -85,7 +86,10 @@ FINDING_NAMES = {
     "methods_disagree": "the methods disagree", "occlusion_disagrees": "occlusion disagrees with Grad-CAM",
     "randomisation_flagged": "the method failed the randomisation check",
 }
-ASSUMED = {"age_not_known": "an adult", "view_not_known": "a frontal film"}
+ASSUMPTIONS = {frozenset({"age_not_known", "view_not_known"}): "Read as an adult's frontal film (age and view not "
+                                                                "stated).",
+               frozenset({"age_not_known"}): "Read as an adult's film (age not stated).",
+               frozenset({"view_not_known"}): "Read as a frontal film (view not stated)."}
 
 
 def names_of(findings) -> str:
@@ -110,9 +114,9 @@ def status_line(result, shown_anyway: bool = False) -> str:
         line = f"Uncertain: second read advised ({names_of(result.deciding)})."
     else:
         line = "Answer." if result.map_cautions or result.assumptions else "Answer. No check found a reason to doubt it."
-    assumed = [ASSUMED[f.kind] for f in result.assumptions if f.kind in ASSUMED]
-    if assumed and result.status != "out_of_scope":
-        line += f" Given for {' and '.join(assumed)} ({names_of(result.assumptions)})."
+    assumed = frozenset(f.kind for f in result.assumptions)
+    if assumed in ASSUMPTIONS and result.status != "out_of_scope":
+        line += " " + ASSUMPTIONS[assumed]
     if result.map_cautions:
         line += f" Read the map with care: {names_of(result.map_cautions)}."
     return line
