@@ -118,10 +118,10 @@ def stated_facts(digest: str, metadata: dict) -> Stated:
 
 
 def status_box(result, shown_anyway: bool = False) -> None:
-    """The status, first on the page: what set it, the assumptions of an answer and the cautions
-    about its map, each from the findings' own fields."""
+    """The status, first on the page and across it: what set it, the assumptions of an answer and the
+    cautions about its map, each from the findings' own fields."""
     line = text.status_line(result, shown_anyway)
-    reasons = "".join(f"\n- {finding.sentence}" for finding in result.deciding)
+    reasons = "".join(f"  \n{finding.sentence}" for finding in result.deciding)
     if result.status == OUT_OF_SCOPE:  # not st.error: that is kept for failures of the app itself
         with st.container(border=True):
             st.markdown(f":red[:material/block: **{line}**]{reasons}")
@@ -140,46 +140,50 @@ def output_box(case: Case, result, shown_anyway: bool) -> None:
     figure, word, detail = text.confidence_words(tta)
     with st.container(border=True):
         st.badge(name + (": output for reference only" if shown_anyway else ""), color=colour, icon=icon)
-        answer, probability = st.columns([1.2, 1])
-        answer.metric("Model output", tta.top_label, help="The class with the highest probability; not a diagnosis.")
-        probability.metric("Probability", figure, help=text.probability_definition(case.card))
+        st.metric("Model output", tta.top_label, help="The class with the highest probability; not a diagnosis.")
+        st.metric("Probability", figure, help=text.probability_definition(case.card))
         st.markdown(f":{'orange' if word == 'Unstable' else 'blue'}[**{word}**]: {detail}",
                     help=explain("Stable / varies / unstable"))
 
 
-def hidden_cells_box(case: Case) -> dict | None:
-    """The output with the clicked cells hidden, in percentage points from the film's own probability;
-    returns it for the report and the chart beside the film's bars (None when nothing is hidden)."""
+def hidden_result(case: Case) -> dict | None:
+    """The output with the clicked cells hidden, measured from the film's own probability (None when
+    nothing is hidden); `probabilities` is None when no hidden cell lies in the region the model saw."""
     cells = tuple(st.session_state.get("hidden_cells") or ())
     if not cells:
         return None
     tta = case.uncertainty()
     hidden = case.hidden_cells(cells, GRID, widgets.kept("fill", FILLS[0]))
-    where = cells_name(cells, GRID)
+    result = {"cells": cells_name(cells, GRID), "count": len(cells), "label": tta.top_label,
+              "before": tta.top_probability, "probabilities": hidden.probabilities}
+    if hidden.probabilities is None:
+        return result
+    after = dict(zip(case.card.labels, (float(p) for p in hidden.probabilities)))
+    return {**result, "after": after[tta.top_label], "change": points(after[tta.top_label] - tta.top_probability),
+            "output_after": max(after, key=after.get), "after_top": max(after.values())}
+
+
+def hidden_cells_box(what_if: dict) -> None:
+    """The new output beside the film: the top class's probability with the cells hidden and its change
+    in points from the film's own figure."""
     with st.container(border=True):
-        if hidden.probabilities is None:
-            st.caption(f":material/visibility_off: Hiding {where}: the model never saw this part of the film (outside "
-                       "the region it looks at), so nothing changes.")
-            after = None
+        if what_if["probabilities"] is None:
+            st.caption(f":material/visibility_off: Hiding {what_if['cells']}: the model never saw this part of the "
+                       "film (outside the region it looks at), so nothing changes.")
         else:
-            after = dict(zip(case.card.labels, hidden.probabilities))
-            change = points(after[tta.top_label] - tta.top_probability)
-            st.metric(f"{tta.top_label} with {len(cells)} cell{'s' if len(cells) > 1 else ''} hidden",
-                      f"{after[tta.top_label]:.1%}", change.replace("−", "-"),
-                      delta_color="off" if change.startswith("±") else "normal", help=explain("Hiding cells"))
-            new_top = max(after, key=after.get)
-            if new_top != tta.top_label:
-                st.markdown(f"The output changes: **{tta.top_label}** → **{new_top}** ({after[new_top]:.1%}).")
+            count = what_if["count"]
+            st.metric(f"{what_if['label']} with {count} cell{'s' if count > 1 else ''} hidden", f"{what_if['after']:.1%}",
+                      what_if["change"].replace("−", "-"), help=explain("Hiding cells"),
+                      delta_color="off" if what_if["change"].startswith("±") else "normal")
+            if what_if["output_after"] != what_if["label"]:
+                st.markdown(f"The output changes: **{what_if['label']}** → **{what_if['output_after']}** "
+                            f"({what_if['after_top']:.1%}).")
         st.button("Show the film as it is", key="unhide", icon=":material/visibility:",
                   on_click=st.session_state.update, kwargs={"hidden_cells": []})
-    if after is None:
-        return None
-    return {"cells": where, "label": tta.top_label, "before": tta.top_probability, "after": after[tta.top_label],
-            "change": points(after[tta.top_label] - tta.top_probability),
-            "output_after": max(after, key=after.get), "probabilities": hidden.probabilities}
 
 
 def probability_chart(case: Case, what_if: dict | None) -> None:
+    """The film's probabilities and, with cells hidden, the new ones beside them."""
     bars = probability_bars(case.prediction(), None if what_if is None else what_if["probabilities"])
     st.plotly_chart(bars, key="probabilities", config={"displayModeBar": False})
 
@@ -308,8 +312,8 @@ def clickable_film(case: Case, shown) -> None:
     film = draw_grid(fit_within(shown, FILM_SIDE), GRID, st.session_state.get("hidden_cells") or ())
     streamlit_image_coordinates(film, key="film_click", width="stretch", image_format="JPEG", jpeg_quality=90,
                                 on_click=toggle_clicked_cell, cursor="crosshair")
-    st.caption(f"{film_caption(case)}. Click cells to hide them (several at once) and classify the film again; "
-               "click a cell again to show it.")
+    st.caption(f"{film_caption(case)}. Click cells to hide them and classify the film again; click again to show "
+               "a cell.")
 
 
 def film_caption(case: Case) -> str:
@@ -337,8 +341,9 @@ def zoom_view(case: Case, shown, on_image, controls: Controls, label: str) -> No
     colour_legend(label, controls)
 
 
-def images(case: Case, controls: Controls, explanation, on_image) -> np.ndarray:
-    """Film and map side by side (or the zoom view); returns the overlay for the report."""
+def images(case: Case, controls: Controls, explanation, on_image, what_if: dict | None) -> np.ndarray:
+    """Film and map side by side (or the zoom view), the output with hidden cells under the film;
+    returns the overlay for the report."""
     shown = fit_within(case.pixels)
     overlay = overlay_image(case, on_image, controls)
     where = f", {controls.layer_label}" if explanation.layer else ""
@@ -348,6 +353,8 @@ def images(case: Case, controls: Controls, explanation, on_image) -> np.ndarray:
         film_col, map_col = st.columns(2, gap="small")
         with film_col:
             clickable_film(case, shown)
+            if what_if is not None:
+                hidden_cells_box(what_if)
         with map_col:
             st.image(encode_png(overlay), width="stretch",
                      caption=f"{MAP_LABELS[explanation.method]} for {explanation.label}{where}")
@@ -584,7 +591,7 @@ def trust_section(case: Case, controls: Controls, explanation, on_image) -> MapC
 PAGE_STYLE = """<style>
 [data-testid="stMainBlockContainer"] {padding-top: 1.5rem; padding-bottom: 1rem;}
 [data-testid="stMainBlockContainer"] h1 {padding-top: 0; padding-bottom: 0.1rem; font-size: 1.8rem;}
-[data-testid="stMain"] [data-testid="stMetricValue"] {font-size: 1.5rem;}
+[data-testid="stMain"] [data-testid="stMetricValue"] {font-size: 1.45rem;}
 </style>"""
 
 
@@ -595,18 +602,18 @@ def open_case(card, uploaded, loading) -> tuple[Case, object] | None:
     with loading:
         clf = caching.classifier(key)
         lungs, lungs_reason = caching.lung_status(card.prep.lung_model)
+    upload = None if clf is None else widgets.read_upload(
+        uploaded, prompt="Upload a frontal chest radiograph (in the side panel) to see the model's answer, its "
+                         "probability and explanation maps.", keep=True)
+    stated = None if upload is None else stated_facts(upload[0], upload[1].metadata)
     model_panel(card, key)
-    if clf is None:
-        return None
-    upload = widgets.read_upload(uploaded, prompt="Upload a frontal chest radiograph (in the side panel) to see the "
-                                                 "model's answer, its confidence and explanation maps.", keep=True)
     if upload is None:
-        st.caption(f"**Made for:** {INTENDED_POPULATION}")
+        if clf is not None:
+            st.caption(f"**Made for:** {INTENDED_POPULATION}")
         return None
     digest, xray = upload
     if st.session_state.get("hide_for") != digest:  # a new film starts with nothing hidden
         st.session_state["hide_for"], st.session_state["hidden_cells"] = digest, []
-    stated = stated_facts(digest, xray.metadata)
     return Case(digest, xray, key, card, lungs, lungs_reason, stated), clf
 
 
@@ -626,28 +633,28 @@ def main() -> None:
         result = case.triage()
         case.model_input()
     loading.empty()
-    status_col, images_col = st.columns([1, 2.5], gap="medium")
-    with status_col:
-        status_slot = st.empty()
-        shown_anyway = not result.shows_answer and st.toggle(
-            "Show the output anyway (for reference only)", key=f"show-anyway-{case.digest[:16]}",
-            help="The film is outside what the model was made for: its output would be a guess.")
-        with status_slot.container():
-            status_box(result, shown_anyway)
-        if not result.shows_answer and not shown_anyway:
-            with images_col:
-                st.image(encode_png(to_uint8(fit_within(case.pixels))), width="stretch",
-                         caption=f"{film_caption(case)}. No answer and no map are shown for it.")
-            st.caption(f"**Made for:** {INTENDED_POPULATION}")
-            return
+    status_slot = st.empty()
+    shown_anyway = not result.shows_answer and st.toggle(
+        "Show the output anyway (for reference only)", key=f"show-anyway-{case.digest[:16]}",
+        help="The film is outside what the model was made for: its output would be a guess.")
+    with status_slot.container():
+        status_box(result, shown_anyway)
+    output_col, images_col = st.columns([1, 2.5], gap="medium")
+    if not result.shows_answer and not shown_anyway:
+        with images_col.columns(2, gap="small")[0]:  # the film as large as it is beside a map
+            st.image(encode_png(to_uint8(fit_within(case.pixels))), width="stretch",
+                     caption=f"{film_caption(case)}. No answer and no map are shown for it.")
+        output_col.caption(f"**Made for:** {INTENDED_POPULATION}")
+        return
+    what_if = hidden_result(case)
+    with output_col:
         output_box(case, result, shown_anyway)
-        what_if = hidden_cells_box(case)
         probability_chart(case, what_if)
     st.caption(f"**Made for:** {INTENDED_POPULATION}")
     controls = explanation_controls(clf, case, list(case.card.labels).index(case.uncertainty().top_label))
     explanation, on_image = compute_map(case, controls)
     with images_col:
-        overlay = images(case, controls, explanation, on_image)
+        overlay = images(case, controls, explanation, on_image, what_if)
     st.caption(f":material/info: {text.probability_definition(case.card)}")
 
     trust_tab, grid_tab, methods_tab, report_tab, words_tab = st.tabs(

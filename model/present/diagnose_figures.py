@@ -67,6 +67,7 @@ def zoom_figure(film: np.ndarray, overlay: np.ndarray, panel_width: int = ZOOM_P
     fig.update_xaxes(matches="x", showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
     fig.update_yaxes(matches="y", showticklabels=False, showgrid=False, zeroline=False, scaleanchor="x",
                      constrain="domain")
-    fig.update_layout(height=zoom_height(film.shape, panel_width), margin=dict(l=0, r=0, t=0, b=0),
+    # The toolbar stands in a margin of its own on the right, never over the map.
+    fig.update_layout(height=zoom_height(film.shape, panel_width), margin=dict(l=0, r=36, t=0, b=0),
                       dragmode="zoom", template="plotly_white", modebar=dict(orientation="v"))
     return fig

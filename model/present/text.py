@@ -60,11 +60,13 @@ def confidence_words(tta) -> tuple[str, str, str]:
     (the calibrated probability of the top class as "59.0%", "Stable" | "Varies" | "Unstable", one
     sentence on its stability that follows the word).
 
-    "Unstable" only when the answer's own rules fired (the triage then says uncertain); a wide
-    spread under which the answer holds "varies", which is information, not a warning."""
+    "Unstable" only when the copies disagree beyond the model's own level (the triage then says
+    uncertain); a wide spread under which the answer holds "varies", which is information, not a
+    warning. A low probability is not instability: the status says it."""
     spread = tta.spread[tta.top_label]
-    stable = spread < STABLE_SPREAD and not tta.uncertain
-    word = "Stable" if stable else ("Unstable" if tta.uncertain else "Varies")
+    disagree = any(finding.kind == "copies_disagree" for finding in tta.findings)
+    stable = spread < STABLE_SPREAD and not disagree
+    word = "Stable" if stable else ("Unstable" if disagree else "Varies")
     how = (f"it moves by ±{100 * spread:.1f} points between {tta.n - 1} slightly shifted, rotated or re-exposed "
            "copies of the film" if stable else
            f"it moves by ±{100 * spread:.1f} points between {tta.n - 1} slightly changed copies of the film, and "

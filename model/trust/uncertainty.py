@@ -171,9 +171,8 @@ def uncertainty_of(labels: tuple[str, ...], probabilities: np.ndarray,
     findings = []
     if film[top] < min_top_probability:
         findings.append(Finding("low_probability", UNCERTAIN, MODEL,
-                                f"The most likely class, {labels[top]}, has a probability of only {film[top]:.1%}, "
-                                f"below {min_top_probability:.0%}, where this model's answers are not reliable "
-                                "enough to stand alone.",
+                                f"{labels[top]} has a probability of only {film[top]:.1%}: this model needs "
+                                f"{min_top_probability:.0%} to answer on its own.",
                                 {"label": labels[top], "probability": float(film[top]),
                                  "threshold": float(min_top_probability)}))
     if agreement < min_agreement:
