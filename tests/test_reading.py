@@ -191,9 +191,7 @@ def test_changes_are_said_in_percentage_points():
 
 def test_one_confidence_figure_in_plain_words():
     from model.present.text import case_id, confidence_words
-    from model.trust.uncertainty import Uncertainty
-
-    from model.trust.uncertainty import uncertainty_of
+    from model.trust.uncertainty import Uncertainty, uncertainty_of
 
     steady = Uncertainty({"A": 0.9, "B": 0.1}, {"A": 0.02, "B": 0.02}, "A", 0.9, 1.0, 8)
     figure, word, sentence = confidence_words(steady)
