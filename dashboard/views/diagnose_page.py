@@ -19,7 +19,7 @@ import streamlit as st
 from dashboard import caching, widgets
 from dashboard.case import Case, Controls
 from model.explain import METHODS
-from model.explain.film_grid import cell_at, cell_name, cells_name, points
+from model.explain.film_grid import cell_at, cell_name, cells_name, points, toggle_cell
 from model.explain.occlusion import FILLS
 from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD, DEFAULT_OPACITY, INTENDED_POPULATION
 from model.present import charts, text
@@ -144,6 +144,7 @@ def output_box(case: Case, result, shown_anyway: bool) -> None:
         st.metric("Probability", figure, help=text.probability_definition(case.card))
         st.markdown(f":{'orange' if word == 'Unstable' else 'blue'}[**{word}**]: {detail}",
                     help=explain("Stable / varies / unstable"))
+        st.caption(f"{case.card.display_name}, version {case.card.version}")
 
 
 def hidden_result(case: Case) -> dict | None:
@@ -299,10 +300,7 @@ def toggle_clicked_cell() -> None:
         return
     shown = (click.get("width") or 1, click.get("height") or 1)
     cell = cell_at(click["x"], click["y"], shown, GRID)
-    if cell is None:
-        return
-    cells = list(st.session_state.get("hidden_cells") or [])
-    st.session_state["hidden_cells"] = [c for c in cells if c != cell] if cell in cells else [*cells, cell]
+    st.session_state["hidden_cells"] = toggle_cell(st.session_state.get("hidden_cells") or [], cell)
 
 
 def clickable_film(case: Case, shown) -> None:

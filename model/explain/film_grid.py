@@ -45,6 +45,14 @@ def cell_at(x: float, y: float, shown: tuple[int, int], grid: int) -> int | None
     return int(y * grid // height) * grid + int(x * grid // width)
 
 
+def toggle_cell(cells, cell: int | None) -> list[int]:
+    """The hidden cells after a click on `cell`: hidden if it was shown, shown again if it was hidden."""
+    cells = [int(c) for c in cells]
+    if cell is None:
+        return cells
+    return [c for c in cells if c != cell] if cell in cells else [*cells, int(cell)]
+
+
 def cell_name(cell: int, grid: int) -> str:
     row, col = divmod(int(cell), check_grid(grid))
     return f"row {row + 1}, column {col + 1}"
