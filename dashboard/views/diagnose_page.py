@@ -173,9 +173,10 @@ def hidden_cells_box(what_if: dict) -> None:
                        "film (outside the region it looks at), so nothing changes.")
         else:
             count = what_if["count"]
+            unchanged = what_if["change"].startswith("±")
             st.metric(f"{what_if['label']} with {count} cell{'s' if count > 1 else ''} hidden", f"{what_if['after']:.1%}",
                       what_if["change"].replace("−", "-"), help=explain("Hiding cells"),
-                      delta_color="off" if what_if["change"].startswith("±") else "normal")
+                      delta_color="off" if unchanged else "normal", delta_arrow="off" if unchanged else "auto")
             if what_if["output_after"] != what_if["label"]:
                 st.markdown(f"The output changes: **{what_if['label']}** → **{what_if['output_after']}** "
                             f"({what_if['after_top']:.1%}).")
@@ -321,7 +322,7 @@ def film_caption(case: Case) -> str:
     return f"Original ({metadata.get('format', 'image')}, {size}), case {case.case_id}"
 
 
-def zoom_view(case: Case, shown, on_image, controls: Controls, label: str) -> None:
+def zoom_view(case: Case, shown, on_image, controls: Controls, explanation) -> None:
     """Film and map in one plotly figure with shared axes (drag a box to zoom both), window and level,
     and the colour bar under it."""
     level_col, width_col = st.columns(2)
@@ -333,10 +334,12 @@ def zoom_view(case: Case, shown, on_image, controls: Controls, label: str) -> No
     widgets.keep("window", width)
     windowed = window(shown, level, width)
     figure = zoom_figure(to_uint8(windowed), overlay_image(case, on_image, controls, pixels=windowed))
-    st.caption("Film (left) and map (right): drag a box on either to zoom both, double-click to go back.")
+    where = f", {controls.layer_label}" if explanation.layer else ""
+    st.caption(f"Film (left) and {MAP_LABELS[explanation.method]} for {explanation.label}{where} (right): drag a box "
+               "on either to zoom both, double-click to go back.")
     st.plotly_chart(figure, key="zoom_view", config={"displaylogo": False, "scrollZoom": True,
                                                      "modeBarButtonsToRemove": ["select2d", "lasso2d"]})
-    colour_legend(label, controls)
+    colour_legend(explanation.label, controls)
 
 
 def images(case: Case, controls: Controls, explanation, on_image, what_if: dict | None) -> np.ndarray:
@@ -346,7 +349,7 @@ def images(case: Case, controls: Controls, explanation, on_image, what_if: dict 
     overlay = overlay_image(case, on_image, controls)
     where = f", {controls.layer_label}" if explanation.layer else ""
     if controls.zoom:
-        zoom_view(case, shown, on_image, controls, explanation.label)
+        zoom_view(case, shown, on_image, controls, explanation)
     else:
         film_col, map_col = st.columns(2, gap="small")
         with film_col:
