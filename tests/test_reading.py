@@ -234,3 +234,40 @@ def test_report_carries_case_status_colour_bar_what_if_and_coloured_notes():
     assert WARNING in colours and INFO in colours  # notes coloured by severity
     png = build_report(pixels, overlay, prediction, **kwargs)
     assert Image.open(io.BytesIO(png)).size == (1240, 1754)
+
+
+# --------------------------------------------------------------------------- the Diagnose page's figures
+
+
+def test_probability_bars_put_the_output_with_hidden_cells_beside_the_films():
+    from model.prediction import Prediction
+    from model.present.diagnose_figures import probability_bars
+
+    film = Prediction(("COVID-19", "Normal", "Pneumonia"), np.array([0.245, 0.285, 0.47]))
+    alone = probability_bars(film)
+    assert [t.name for t in alone.data] == ["the film"] and list(alone.data[0].text) == ["24.5%", "28.5%", "47.0%"]
+    both = probability_bars(film, np.array([0.5, 0.2, 0.3]))
+    assert [t.name for t in both.data] == ["the film", "cells hidden"] and list(both.data[1].text) == [
+        "50.0%", "20.0%", "30.0%"]
+    assert both.layout.height > alone.layout.height and both.layout.showlegend
+
+
+def test_the_zoom_view_drags_a_zoom_box_and_has_no_empty_band():
+    from model.present.diagnose_figures import zoom_figure, zoom_height
+
+    film = np.zeros((200, 100), np.uint8)
+    figure = zoom_figure(film, np.zeros((200, 100, 3), np.uint8), panel_width=300)
+    assert figure.layout.dragmode == "zoom" and figure.layout.height == zoom_height((200, 100), 300) == 600
+    assert figure.layout.xaxis2.matches == "x" and figure.layout.yaxis2.matches == "y"
+    assert not figure.layout.annotations  # no titles inside the figure for the toolbar to cover
+    assert figure.layout.margin.r >= 30  # the toolbar has a margin of its own
+
+
+def test_every_glossary_term_is_one_plain_line():
+    from model.explain import METHODS
+    from model.present.glossary import GLOSSARY, explain
+
+    assert all(method.label in GLOSSARY for method in METHODS.values())
+    assert all(line.endswith(".") and "\n" not in line and len(line) < 200 for line in GLOSSARY.values())
+    with pytest.raises(KeyError):
+        explain("Spearman")  # a term the page must not use unexplained

@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 from model.present.charts import MUTED, PRIMARY
 
 HIDDEN_COLOUR = "#e09a2a"  # amber, as the outline of hidden cells on the film
-ZOOM_PANEL_WIDTH = 340     # px of one panel in the 1366-pixel layout: the height follows from the film's shape
+ZOOM_PANEL_WIDTH = 300     # px of one panel in the 1366-pixel layout: the height follows from the film's shape
 
 
 def probability_bars(prediction, hidden=None) -> go.Figure:
