@@ -71,10 +71,9 @@ def model_panel(card, key) -> None:
         st.warning(f"Figures from the {split} split of the training sources: they do not transfer to other "
                    "hospitals' images.", icon=":material/info:")
         first, second = st.columns(2)
-        first.metric("Accuracy", text.percent(headline.get("accuracy")))
+        first.metric("Accuracy", text.percent(headline.get("accuracy")), help=explain("Accuracy"))
         second.metric("Macro AUC", text.number(headline.get("macro_auc")),
-                      help="Area under the ROC curve, averaged over the classes: 1 separates every class "
-                           "perfectly, 0.5 is chance.")
+                      help=explain("AUC") + " Averaged over the classes.")
         report = caching.metrics_or_empty(key)
         if report.get("per_class"):
             # One format throughout: shares as percent with one decimal (as the metrics above), AUC to three places.
@@ -82,8 +81,10 @@ def model_panel(card, key) -> None:
                 recall=lambda t: t["recall"] * 100.0)
             st.dataframe(table, hide_index=True, width="stretch",
                          column_config={"class": st.column_config.TextColumn("Class"),
-                                        "recall": st.column_config.NumberColumn("Recall", format="%.1f%%"),
-                                        "auc": st.column_config.NumberColumn("AUC", format="%.3f")})
+                                        "recall": st.column_config.NumberColumn("Recall", format="%.1f%%",
+                                                                                help=explain("Recall")),
+                                        "auc": st.column_config.NumberColumn("AUC", format="%.3f",
+                                                                             help=explain("AUC"))})
         curves = caching.history_or_empty(key)
         figure = charts.panel_curves(curves, (card.training or {}).get("monitor", "val_auc"))
         if figure is not None:

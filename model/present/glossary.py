@@ -40,6 +40,9 @@ GLOSSARY = {
                       "negative opposite (a rank correlation).",
     "Randomisation check": "Maps of a model whose weights were scrambled should look different; if they do not, "
                            "the method shows the image more than the model.",
+    "Accuracy": "The share of the model's test films it called right, on films from the hospitals it learnt from.",
+    "Recall": "Of the test films of one class, the share the model called that class.",
+    "AUC": "How well the model ranks films of a class above the others: 1 perfectly, 0.5 no better than chance.",
     "Window and level": "Contrast (window) and brightness (level) of the film, as on a PACS viewer.",
 }
 
