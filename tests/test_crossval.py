@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from tests.support import synthetic_radiograph, write_manifest
-from training import crossval
-from training.crossval import held_out_block, held_out_report, held_out_separation, within_source_auc
+from training import crossval, held_out
+from training.held_out import held_out_block, held_out_report, held_out_separation, within_source_auc
 
 
 class FakeLungs:
@@ -27,7 +27,12 @@ class FakeLungs:
 
 @pytest.fixture()
 def fake_lungs(monkeypatch):
-    monkeypatch.setattr(crossval, "lung_model_of", lambda prep, root: FakeLungs() if prep.lung_crop else None)
+    """Every training command takes its lung model from the fake (`training.held_out.lung_model_of`)."""
+    from training import ensemble, run
+
+    fake = lambda prep, root: FakeLungs() if prep.lung_crop else None  # noqa: E731
+    for module in (crossval, run, ensemble):
+        monkeypatch.setattr(module, "lung_model_of", fake)
     return FakeLungs()
 
 
@@ -106,8 +111,8 @@ def test_watching_the_held_out_sources_logs_them_per_epoch_and_selects_nothing(m
     # The card's trajectory comes from the first watched run among the results files.
     unwatched = tmp_path / "plain.json"
     unwatched.write_text(json.dumps({**res, "history": [{"epoch": 1, "val_auc": 0.5}]}))
-    assert crossval.held_out_trajectory([unwatched]) is None
-    recorded = crossval.held_out_trajectory([unwatched, out / "results.json"])
+    assert held_out.held_out_trajectory([unwatched]) is None
+    recorded = held_out.held_out_trajectory([unwatched, out / "results.json"])
     assert recorded["run"] == str(out / "results.json") and recorded["trained_without"] == ["cov-b", "teach"]
     assert "average_from" not in recorded  # the run kept its best epoch
     (first,) = recorded["epochs"]
@@ -226,6 +231,20 @@ def test_the_results_table_names_each_runs_seeds():
     assert row(base).count("|") == HEADER.splitlines()[0].count("|")
 
 
+def test_several_seeds_share_one_split_and_are_summarised(manifest, tmp_path, fake_lungs):
+    out = tmp_path / "rec"
+    assert crossval.main(["--data", str(manifest), "--hold-out-source", "teach", "cov-b", "--seeds", "3", "4",
+                          "--image-size", "32", "--epochs", "1", "--batch-size", "8", "--out", str(out),
+                          "--cache-dir", str(tmp_path / "cache"), "--probe-per-source", "10"]) == 0
+    runs = [json.loads((tmp_path / f"rec-i{seed}" / "results.json").read_text()) for seed in (3, 4)]
+    assert [r["init_seed"] for r in runs] == [3, 4] and {r["seed"] for r in runs} == {3}  # one split, two starts
+    assert all(r["command"].startswith("python -m training.train ") and "--lung-crop" in r["command"] for r in runs)
+    summary = json.loads((tmp_path / "rec-summary.json").read_text())
+    aucs = [r["held_out_separation"]["COVID-19 vs Normal"]["auc"] for r in runs]
+    assert summary["held_out_separation"]["COVID-19 vs Normal"]["median"] == pytest.approx(np.median(aucs))
+    assert summary["held_out"]["teach"]["values"] == [r["held_out"]["teach"]["recall"]["Normal"] for r in runs]
+
+
 def test_runs_are_averaged_as_a_merged_ensemble_would_be():
     import keras
 
@@ -250,7 +269,6 @@ def test_seeds_of_one_recipe_make_an_ensemble_that_keeps_the_recipe_and_its_held
     from model.registry import read_card, read_metrics
     from training import ensemble
 
-    monkeypatch.setattr(ensemble, "lung_segmenter", lambda model_id, root: FakeLungs())
     registry, cache = tmp_path / "registry", tmp_path / "cache"
     for seed in ("1", "2"):
         assert crossval.main(["--data", str(manifest), "--image-size", "32", "--epochs", "1", "--batch-size", "8",

@@ -11,17 +11,25 @@ from model.splits import hash_split, split_of
 from tests.support import synthetic_radiograph
 from training.recipes import (
     BatchMaker,
+    Network,
     Recipe,
+    Schedule,
     amplitude_mix,
+    fit_classifier,
     gradient_reversal_layer,
     image_quantiles,
     match_histogram,
     mixup_batch,
     photometric,
     sampling_weights,
-    train_recipe,
     within_source_score,
 )
+
+
+def _fit(arch, train, val, recipe, log=lambda line: None, watch=None, **schedule):
+    """The one fit loop on 32-px films: (model, history, explain layer)."""
+    fitted = fit_classifier(Network(arch, 32, 3), train, val, recipe, Schedule(**schedule), log=log, watch=watch)
+    return fitted.model, fitted.history, fitted.explain_layer
 
 
 def _tiny_data(seed: int, n: int = 24, masks: bool = False) -> dict:
@@ -204,7 +212,7 @@ def test_dann_training_ships_a_plain_classifier(tmp_path):
     import keras
 
     data = _tiny_data(0, masks=True)
-    model, history, explain = train_recipe("compact_cnn", 32, data, data, Recipe("source_label", True, True, 0.2, 0.5),
+    model, history, explain = _fit("compact_cnn", data, data, Recipe("source_label", True, True, 0.2, 0.5),
                                            epochs=2, batch_size=8, steps_per_epoch=2, log=lambda line: None)
     assert len(history) == 2 and "source_loss" in history[0] and explain == "block4b_conv"
     assert all("reversal" not in layer.name and "dann" not in layer.name for layer in model.layers)
@@ -233,7 +241,7 @@ def test_checkpoints_can_be_chosen_by_the_within_source_score():
     recipe = Recipe("source_label", select="within_source")
     assert recipe.name() == "balanced+select-within" and recipe.to_dict()["select"] == "within_source"
     assert "select" not in Recipe().to_dict()
-    _, history, _ = train_recipe("compact_cnn", 32, data, data, recipe, epochs=2, batch_size=8, steps_per_epoch=2,
+    _, history, _ = _fit("compact_cnn", data, data, recipe, epochs=2, batch_size=8, steps_per_epoch=2,
                                  log=lambda line: None)
     assert len(history) == 2 and all(0.0 <= row["val_within_auc"] <= 1.0 for row in history)
 
@@ -254,7 +262,7 @@ def test_a_burn_in_keeps_no_early_checkpoint_and_delays_patience(monkeypatch):
     recipe = Recipe("source_label", select="within_source", select_after=4)
     assert recipe.name() == "balanced+select-within+after4" and recipe.to_dict()["select_after"] == 4
     assert "select_after" not in Recipe(select="within_source").to_dict()  # earlier runs' recipes compare equal
-    model, history, _ = train_recipe("compact_cnn", 32, data, data, recipe, epochs=8, batch_size=8,
+    model, history, _ = _fit("compact_cnn", data, data, recipe, epochs=8, batch_size=8,
                                      steps_per_epoch=1, patience=2, log=lambda line: None)
     # Epochs 1-3 are burn-in; epoch 4 (0.6) is the first candidate, 5 and 6 fail, patience 2 stops at 6.
     assert [row["val_within_auc"] for row in history] == [0.9, 0.5, 0.4, 0.6, 0.55, 0.5]
@@ -298,7 +306,7 @@ def test_within_source_contrasts_compare_films_only_with_their_own_source():
     _, idx = maker.batch()
     assert not np.isin(idx, np.arange(29, 35)).any()
     data = {"images": images, "masks": None, "labels": labels, "sources": sources}
-    model, history, _ = train_recipe("compact_cnn", 32, data, data, recipe, epochs=1, batch_size=8, steps_per_epoch=2,
+    model, history, _ = _fit("compact_cnn", data, data, recipe, epochs=1, batch_size=8, steps_per_epoch=2,
                                      log=lambda line: None)
     assert len(history) == 1 and np.isfinite(history[0]["loss"]) and model.output_shape == (None, 3)
     with pytest.raises(ValueError, match="normal and abnormal"):
@@ -368,13 +376,13 @@ def test_a_recipe_with_style_mixing_and_random_convolutions_ships_a_plain_model(
     recipe = Recipe("source_label", style_mix=0.5, rand_conv=0.5)
     assert recipe.name() == "balanced+stylemix0.5+randconv0.5"
     assert {"style_mix", "rand_conv"} <= set(recipe.to_dict()) and "style_mix" not in Recipe().to_dict()
-    model, history, _ = train_recipe("compact_cnn", 32, data, data, recipe, epochs=2, batch_size=8,
+    model, history, _ = _fit("compact_cnn", data, data, recipe, epochs=2, batch_size=8,
                                      steps_per_epoch=2, log=lambda line: None)
     assert len(history) == 2 and not any("style_mix" in layer.name for layer in model.layers)
     model.save(tmp_path / "m.keras")
     assert keras.saving.load_model(tmp_path / "m.keras", compile=False, safe_mode=True).output_shape == (None, 3)
     with pytest.raises(ValueError, match="choose one"):
-        train_recipe("compact_cnn", 32, data, data, Recipe(style_mix=0.5, dann=0.3), epochs=1, batch_size=8,
+        _fit("compact_cnn", data, data, Recipe(style_mix=0.5, dann=0.3), epochs=1, batch_size=8,
                      steps_per_epoch=1, log=lambda line: None)
 
 
@@ -388,7 +396,7 @@ def test_weight_averaging_ships_the_mean_of_the_epochs_from_the_named_one_on():
 
     recipe = Recipe("source_label", average_from=2)
     assert recipe.name() == "balanced+average-from2" and "average_from" not in Recipe().to_dict()
-    model, history, _ = train_recipe("compact_cnn", 32, data, data, recipe, epochs=4, batch_size=8, steps_per_epoch=2,
+    model, history, _ = _fit("compact_cnn", data, data, recipe, epochs=4, batch_size=8, steps_per_epoch=2,
                                      patience=10, log=lambda line: None, watch=watch)
     assert len(snapshots) == 4 and [row.get("averaged_epochs") for row in history] == [None, 1, 2, 3]
     for kept, *epochs in zip(model.get_weights(), *snapshots[1:]):  # epochs 2, 3 and 4
@@ -402,7 +410,7 @@ def test_a_constant_learning_rate_keeps_the_rate_a_stalled_run_would_halve():
     val = {**train, "labels": np.zeros(len(train["labels"]), int)}
 
     def rates(recipe):
-        _, history, _ = train_recipe("compact_cnn", 32, train, val, recipe, epochs=5, batch_size=8,
+        _, history, _ = _fit("compact_cnn", train, val, recipe, epochs=5, batch_size=8,
                                      steps_per_epoch=1, patience=10, log=lambda line: None)
         return [row["learning_rate"] for row in history]
 
@@ -411,7 +419,7 @@ def test_a_constant_learning_rate_keeps_the_rate_a_stalled_run_would_halve():
     assert constant.name() == "balanced+average-from2+constant-lr" and "constant_lr" not in Recipe().to_dict()
     assert rates(constant) == [1e-3] * 5
     with pytest.raises(ValueError, match="weight averaging"):
-        train_recipe("compact_cnn", 32, train, val, Recipe(constant_lr=True), epochs=1, batch_size=8,
+        _fit("compact_cnn", train, val, Recipe(constant_lr=True), epochs=1, batch_size=8,
                      steps_per_epoch=1, log=lambda line: None)
 
 
@@ -449,12 +457,12 @@ def test_mixup_and_label_smoothing_train_and_are_named(monkeypatch):
     recipe = Recipe("source_label", mixup=0.3, label_smoothing=0.1)
     assert recipe.name() == "balanced+mixup0.3+smooth0.1"
     assert "mixup" not in Recipe().to_dict() and "label_smoothing" not in Recipe().to_dict()
-    model, history, _ = train_recipe("compact_cnn", 32, data, data, recipe, epochs=1, batch_size=8,
+    model, history, _ = _fit("compact_cnn", data, data, recipe, epochs=1, batch_size=8,
                                      steps_per_epoch=2, log=lambda line: None)
     assert seen["loss"].get_config()["label_smoothing"] == pytest.approx(0.1)
     assert np.isfinite(history[0]["loss"]) and model.output_shape == (None, 3)
     with pytest.raises(ValueError, match="plain class targets"):
-        train_recipe("compact_cnn", 32, data, data, Recipe(mixup=0.2, dann=0.3), epochs=1, batch_size=8,
+        _fit("compact_cnn", data, data, Recipe(mixup=0.2, dann=0.3), epochs=1, batch_size=8,
                      steps_per_epoch=1, log=lambda line: None)
 
 
@@ -482,14 +490,14 @@ def test_the_lung_encoder_classifier_starts_from_the_segmentation_network(tmp_pa
     lines = []
     recipe = Recipe("source_label", init_from=str(path))
     assert recipe.name() == "balanced+init-lungs-x" and "init_from" not in Recipe().to_dict()
-    model, history, explain = train_recipe("lung_encoder_cnn", 32, data, data, recipe, epochs=1, batch_size=8,
+    model, history, explain = _fit("lung_encoder_cnn", data, data, recipe, epochs=1, batch_size=8,
                                            steps_per_epoch=1, log=lines.append)
     assert explain == "top_b_conv" and lines[0].startswith(f"initialised {len(copied)} layers from")
     assert not np.allclose(model.get_layer("enc1a_conv").get_weights()[0], 0.5)  # fine-tuned
 
     frozen = Recipe("source_label", init_from=str(path), freeze_init=True)
     assert frozen.name() == "balanced+init-lungs-x+frozen" and "freeze_init" not in Recipe().to_dict()
-    model, _, _ = train_recipe("lung_encoder_cnn", 32, data, data, frozen, epochs=1, batch_size=8,
+    model, _, _ = _fit("lung_encoder_cnn", data, data, frozen, epochs=1, batch_size=8,
                                steps_per_epoch=2, log=lambda line: None)
     for name in copied:  # the encoder, its batch-norm statistics included, is the segmentation network's
         for mine, theirs in zip(model.get_layer(name).get_weights(), unet.get_layer(name).get_weights()):
@@ -497,8 +505,45 @@ def test_the_lung_encoder_classifier_starts_from_the_segmentation_network(tmp_pa
     assert all(not model.get_layer(name).trainable for name in copied)
     assert model.get_layer("top_a_conv").trainable and model.get_layer("probabilities").trainable
     with pytest.raises(ValueError, match="set init_from"):
-        train_recipe("lung_encoder_cnn", 32, data, data, Recipe(freeze_init=True), epochs=1, batch_size=8,
+        _fit("lung_encoder_cnn", data, data, Recipe(freeze_init=True), epochs=1, batch_size=8,
                      steps_per_epoch=1, log=lambda line: None)
     with pytest.raises(ValueError, match="no layer"):
-        train_recipe("compact_cnn", 32, data, data, Recipe(init_from=str(path)), epochs=1, batch_size=8,
+        _fit("compact_cnn", data, data, Recipe(init_from=str(path)), epochs=1, batch_size=8,
                      steps_per_epoch=1, log=lambda line: None)
+
+
+def test_class_weights_weigh_each_film_by_its_class_and_balance_none_draws_uniformly():
+    from training.recipes import _batches
+
+    data = _tiny_data(4, n=30)
+    data["labels"] = np.array([0] * 20 + [1] * 5 + [2] * 5)
+    assert np.allclose(sampling_weights(data["labels"], data["sources"], "none"), 1 / 30)
+    recipe = Recipe("none", class_weights=True)
+    assert recipe.name() == "unbalanced+class-weighted" and recipe.to_dict()["class_weights"] is True
+    maker = BatchMaker(data["images"], None, data["labels"], data["sources"], recipe, 8, 0)
+    x, y, w = next(iter(_batches(maker, data, recipe, 32, 3, 0)))
+    expected = {0: 30 / (3 * 20), 1: 30 / (3 * 5), 2: 30 / (3 * 5)}  # inverse frequency, mean weight 1
+    np.testing.assert_allclose(w.numpy(), [expected[int(k)] for k in np.argmax(y.numpy(), axis=1)], rtol=1e-6)
+    with pytest.raises(ValueError, match="class-weights"):
+        Recipe(class_weights=True, dann=0.3).check()
+
+
+def test_ema_ships_the_slow_average_of_the_weights():
+    """Keras's average starts at the weights after the first step and then moves at 1% a step: after
+    ten steps it is still near the first step's weights, while plain training has moved on."""
+    import keras
+
+    from training.architectures import compact_cnn
+
+    data = _tiny_data(5)
+    keras.utils.set_random_seed(42)  # the fit loop seeds the same way before it builds
+    built = compact_cnn(32, 1, 3)[0]
+    start = {v.path: v.numpy() for v in built.trainable_variables}  # batch-norm statistics are not averaged
+
+    def moved(recipe):
+        model, _, _ = _fit("compact_cnn", data, data, recipe, epochs=1, batch_size=8, steps_per_epoch=10)
+        return sum(float(np.abs(v.numpy() - start[v.path]).sum()) for v in model.trainable_variables)
+
+    assert moved(Recipe(ema=True)) < 0.5 * moved(Recipe())
+    with pytest.raises(ValueError, match="choose one"):
+        Recipe(ema=True, average_from=3).check()

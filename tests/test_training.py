@@ -13,7 +13,7 @@ from model.splits import patient_split
 from tests.support import png_bytes, synthetic_radiograph, write_manifest
 from training import evaluate, train
 from training.architectures import ARCHITECTURES, build_model
-from training.input_pipeline import class_weights, load_arrays
+from training.input_pipeline import class_weights
 
 FOLDERS = {"COVID": "COVID-19", "Normal": "Normal", "Viral Pneumonia": "Pneumonia"}
 
@@ -79,15 +79,18 @@ def test_split_never_shares_a_patient_and_is_reproducible():
     assert patient_split(records, seed=8) != splits
 
 
-def test_unreadable_images_are_skipped_reported_and_cached(class_folders, tmp_path):
+def test_unreadable_images_are_skipped_and_the_decoded_pool_is_cached(class_folders, tmp_path):
+    from training.pool import load_pool
+
     records = read_folder(class_folders)
     prep = Preprocessing(image_size=32)
-    images, kept, failed = load_arrays(records, prep, tmp_path / "cache")
-    assert images.shape == (len(records) - 1, 32, 32, 1)
-    assert [path for path, _ in failed] == [str(class_folders / "train" / "Normal" / "broken.png")]
-    again, kept_again, failed_again = load_arrays(records, prep, tmp_path / "cache")
+    (images, masks, ok), = load_pool(records, [prep], tmp_path / "cache")
+    assert images.shape == (len(records), 32, 32, 1) and masks is None
+    assert [r.path for r, good in zip(records, ok) if not good] == [str(class_folders / "train" / "Normal" / "broken.png")]
+    assert len(list((tmp_path / "cache").glob("pool-*.npz"))) == 1
+    (again, _, ok_again), = load_pool(records, [prep], tmp_path / "cache")
     np.testing.assert_array_equal(again, images)
-    assert kept_again == kept and len(failed_again) == 1
+    np.testing.assert_array_equal(ok_again, ok)
 
 
 def test_class_weights_balance_the_classes():

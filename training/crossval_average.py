@@ -29,10 +29,18 @@ from pathlib import Path
 
 import numpy as np
 
+from model.calibration import apply_temperature
 from model.inputs.preprocessing import Preprocessing
 from model.labelled_data import CLASS_LABELS, read_dataset
-from model.splits import hash_split
-from training.crossval import _inputs, _predict, _subset, file_digest, lung_model_of, run_figures, scoring_sets
+from training.held_out import (
+    file_digest,
+    lung_model_of,
+    pool_subset,
+    predict_subset,
+    run_figures,
+    scoring_sets,
+    subset_inputs,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,7 +140,7 @@ def main(argv=None) -> int:
     import_tensorflow_quietly()
     import keras
 
-    from training.pool import load_pool
+    from training.pool import load_pool, split_pool
     from training.train import DEFAULT_CACHE
 
     first = runs[0]
@@ -142,9 +150,7 @@ def main(argv=None) -> int:
                          equalize="clahe", lung_crop=True, lung_model="lungs-unet-v1")
     (images, masks, ok), = load_pool(records, [base], args.cache_dir or DEFAULT_CACHE,
                                      segmenter=lung_model_of(base, args.registry or registry_root()))
-    index = {id(r): i for i, r in enumerate(records)}
-    splits = hash_split([r for r, good in zip(records, ok) if good and r.source not in held], seed=first["seed"])
-    idx = {name: np.array([index[id(r)] for r in items], int) for name, items in splits.items()}
+    idx = split_pool(records, ok, "hash", first["seed"], held)
     sets = scoring_sets(records, ok, idx, held)
     probabilities = {name: [] for name in sets}
     for run in runs:
@@ -153,11 +159,13 @@ def main(argv=None) -> int:
                                 "lung_equalize": recipe.get("lung_equalize", False)})
         model = keras.saving.load_model(Path(run["folder"]) / "model.keras", safe_mode=True, compile=False)
         if args.recompute_bn:
-            recompute_batch_norm(model, _inputs(_subset(records, images, masks, idx["train"]), prep))
+            recompute_batch_norm(model, subset_inputs(pool_subset(records, images, masks, idx["train"]), prep))
         for name, sel in sets.items():
-            subset = _subset(records, images, masks, sel)
-            probabilities[name].append(copy_probabilities(model, _inputs(subset, prep), args.served) if args.served
-                                       else _predict(model, subset, prep)[0])
+            subset = pool_subset(records, images, masks, sel)
+            raw = (copy_probabilities(model, subset_inputs(subset, prep), args.served) if args.served
+                   else predict_subset(model, subset, prep)[0])
+            # Runs of training.train record their calibration temperature; older runs have none (T = 1).
+            probabilities[name].append(apply_temperature(raw, (run.get("calibration") or {}).get("temperature", 1.0)))
         keras.backend.clear_session()
     # Served: each copy scored by the ensemble (as a merged model scores it), then the mean over the copies.
     mean = {name: average_like_an_ensemble(values).mean(axis=1) if args.served else average_like_an_ensemble(values)

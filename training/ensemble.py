@@ -12,6 +12,7 @@ writes a complete registry entry (model, card, metrics, and the members' trainin
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from datetime import datetime, timezone
@@ -19,10 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from model.labelled_data import CLASS_LABELS, read_dataset
 from model.metrics import format_report
 from model.registry import ModelCard, RegistryError, load_model, read_card, read_history, registry_root, save_entry
-from training.crossval import WITHIN_SOURCE, held_out_block, within_source_auc
-from training.train import DEFAULT_CACHE, evaluate_split, headline, lung_segmenter, prepare_data
+from training.held_out import WITHIN_SOURCE, held_out_block, lung_model_of, pool_subset, subset_inputs, within_source_auc
+from training.train import DEFAULT_CACHE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,22 +76,36 @@ def member_history(cards: list[ModelCard], root: Path) -> pd.DataFrame:
 PROVENANCE = ("split_method", "manifest", "manifest_sha256", "recipe", "recipe_name", "augmentation")
 
 
-def within_source_figures(model, data) -> dict:
+def within_source_figures(probabilities: dict, data: dict) -> dict:
     """COVID-19 vs Pneumonia AUC inside the one collection with both, on the test split and on
-    validation + test (neither trained on), as `training.crossval` reports it."""
+    validation + test (neither trained on), as `training.held_out.run_figures` reports it."""
     import numpy as np
 
     out = {}
     for name, parts in (("test", ["test"]), ("validation+test", ["validation", "test"])):
-        images = np.concatenate([data[p][0] for p in parts])
-        labels = np.concatenate([data[p][1] for p in parts])
-        records = [r for p in parts for r in data[p][2]]
-        keep = np.array([r.source == WITHIN_SOURCE for r in records], bool)
+        sources = np.concatenate([data[p]["sources"] for p in parts])
+        keep = sources == WITHIN_SOURCE
         if not keep.any():
             continue
-        probabilities = model.predict(images[keep].astype(np.float32), batch_size=64, verbose=0)
-        out[name] = within_source_auc(labels[keep], probabilities)
+        labels = np.concatenate([data[p]["labels"] for p in parts])[keep]
+        out[name] = within_source_auc(labels, np.concatenate([probabilities[p] for p in parts])[keep])
     return {WITHIN_SOURCE: out} if out else {}
+
+
+def score_ensemble(model, data: dict, prep) -> tuple[dict, dict, dict]:
+    """(internal test report, within-source figures, calibration) of the merged model: the
+    temperature is fitted on the validation split, which no member trained on."""
+    from model.calibration import apply_temperature, fit_temperature
+    from model.evaluation import evaluation_report
+
+    raw = {name: model.predict(subset_inputs(data[name], prep), batch_size=64, verbose=0)
+           for name in ("validation", "test")}
+    temperature = fit_temperature(data["validation"]["labels"], raw["validation"])
+    probabilities = {name: apply_temperature(p, temperature) for name, p in raw.items()}
+    report = evaluation_report(data["test"]["labels"], probabilities["test"], CLASS_LABELS, list(data["test"]["sources"]))
+    calibration = {"method": "temperature scaling", "temperature": temperature, "fitted_on": "validation split",
+                   "n": int(len(data["validation"]["labels"]))}
+    return report, within_source_figures(probabilities, data), calibration
 
 
 def main(argv=None) -> int:
@@ -100,6 +116,7 @@ def main(argv=None) -> int:
 
     import_tensorflow_quietly()
     from training.architectures import merge_members
+    from training.run import headline
 
     try:
         cards = [read_card(member, root) for member in args.members]
@@ -112,19 +129,22 @@ def main(argv=None) -> int:
     first = cards[0]
     seed = int(first.training.get("seed", 42))
     split = first.training.get("split_method", "legacy")
-    segmenter = lung_segmenter(first.prep.lung_model, root) if first.prep.lung_crop else None
-    data, summary, failures = prepare_data(
-        argparse.Namespace(data=args.data, label_map=None, limit=None, seed=seed, cache_dir=args.cache_dir,
-                           split=split), first.prep, segmenter)
+    from training.input_pipeline import split_summary
+    from training.pool import load_pool, split_pool
+
+    records = [r for r in read_dataset(args.data) if r.label in CLASS_LABELS]
+    (images, masks, ok), = load_pool(records, [first.prep], args.cache_dir,
+                                     segmenter=lung_model_of(first.prep, root))
+    idx = split_pool(records, ok, split, seed)
+    summary = split_summary({name: [records[i] for i in ids] for name, ids in idx.items()}, seed)
     if summary["splits"] != first.training.get("splits"):
         print(f"error: {args.data} does not give the members' patient split; evaluate on the data they were "
               f"trained on", file=sys.stderr)
         return 2
-    for path, reason in failures:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
-    report = evaluate_split(model, *data["test"])
+    data = {name: pool_subset(records, images, masks, ids) for name, ids in idx.items()}
+    report, within, calibration = score_ensemble(model, data, first.prep)
     print(format_report(report))
-    report["within_source_covid_vs_pneumonia"] = within_source_figures(model, data)
+    report["within_source_covid_vs_pneumonia"] = within
     held_out = held_out_block(args.held_out_results)
     if held_out:
         report["held_out_source"] = held_out
@@ -132,7 +152,8 @@ def main(argv=None) -> int:
     summary.update({
         "data": str(args.data), "members": [c.id for c in cards], "combination": "mean of the members' logits",
         "member_metrics": {c.id: c.metrics for c in cards},
-        "sources": first.training.get("sources", []), "skipped_images": len(failures),
+        "sources": first.training.get("sources", []), "skipped_images": int((~ok).sum()),
+        "command": "python -m training.ensemble " + shlex.join(sys.argv[1:] if argv is None else argv),
         **{key: first.training[key] for key in PROVENANCE if key in first.training},
         **({"held_out_source": held_out} if held_out else {}),
         "within_source_covid_vs_pneumonia": report["within_source_covid_vs_pneumonia"],
@@ -146,7 +167,7 @@ def main(argv=None) -> int:
         version=args.version, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         architecture="ensemble(" + ", ".join(c.architecture for c in cards) + ")", labels=list(first.labels),
         preprocessing=first.prep.to_dict(), explain_layer=explain_layer, training=summary,
-        metrics=headline(report), default=args.default, notes=notes)
+        metrics=headline(report), default=args.default, notes=notes, calibration=calibration)
     folder = save_entry(model, card, history=member_history(cards, root), metrics=report, root=root)
     print(f"wrote {folder} ({sum(p.stat().st_size for p in folder.iterdir()) / 1e6:.1f} MB)")
     return 0

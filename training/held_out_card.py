@@ -6,7 +6,7 @@
 The first results file gives the headline figures per held-out source; every file that holds the
 source out is listed under "repeats" with its recall, so the run-to-run spread of the recipe is
 shown beside the headline (Performance and Compare pages). Use it to add repeats made after the
-entry was registered (`training.crossval --register ... --held-out-results` does the same at
+entry was registered (`training.train --register ... --held-out-results` does the same at
 registration). Only the card's `training.held_out_source` and the same block of `metrics.json`
 change, plus `training.held_out_trajectory` when one of the runs was watched (`--watch-held-out`).
 """
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from model.present.shortcut_tables import held_out_table
-from training.crossval import held_out_block, held_out_trajectory
+from training.held_out import held_out_block, held_out_trajectory
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,5 +1,6 @@
-"""Training data: the patient-level split, the decoded-array cache and the `tf.data` input pipeline
-with augmentation (labelled images are read by `model.labelled_data`).
+"""Training data helpers: the split summary for cards, the decoded-array cache key, class weights
+and the augmentation the one fit loop (`training.recipes.fit_classifier`) applies in TensorFlow
+(labelled images are read by `model.labelled_data`, decoded and cached by `training.pool`).
 """
 from __future__ import annotations
 
@@ -7,13 +8,10 @@ import hashlib
 import json
 import os
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 
-from model.inputs.intake import XrayInputError, load_xray
-from model.inputs.lungs import lung_region
-from model.inputs.preprocessing import Preprocessing, preprocess
+from model.inputs.preprocessing import Preprocessing
 from model.labelled_data import LabelledImage
 
 
@@ -39,45 +37,6 @@ def cache_key(records: list[LabelledImage], prep: Preprocessing, segmenter=None)
         stat = os.stat(record.path) if os.path.exists(record.path) else None
         digest.update(f"{record.path}|{stat and stat.st_size}|{stat and stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:20]
-
-
-def load_arrays(records: list[LabelledImage], prep: Preprocessing, cache_dir: Path | None = None,
-                segmenter=None) -> tuple[np.ndarray, list[LabelledImage], list[tuple[str, str]]]:
-    """Decode and preprocess every image once (through the one intake and preprocessing path).
-
-    A lung-cropped `prep` needs `segmenter`, the `LungSegmenter` the card names (loaded by the
-    caller from the registry it trains into); its weights are part of the cache key.
-
-    Returns:
-        (images (N, S, S, C) float16, the records that were read, [(path, reason)] for the others).
-        Arrays are cached as `.npz` under `cache_dir`, keyed by the files and the preprocessing.
-    """
-    if prep.lung_crop and segmenter is None:
-        raise ValueError(f"lung-cropped preprocessing needs the lung model {prep.lung_model!r} (segmenter)")
-    key = cache_key(records, prep, segmenter if prep.lung_crop else None)
-    cache_file = Path(cache_dir) / f"arrays-{key}.npz" if cache_dir else None
-    if cache_file and cache_file.is_file():
-        with np.load(cache_file, allow_pickle=False) as data:
-            kept = set(data["kept"].tolist())
-            failed = [tuple(pair) for pair in data["failed"].tolist()]
-            return data["images"], [r for i, r in enumerate(records) if i in kept], failed
-    arrays, kept, failed = [], [], []
-    for i, record in enumerate(records):
-        try:
-            pixels = load_xray(record.path).pixels
-            mask = segmenter.mask(pixels) if prep.lung_crop else None
-            region = lung_region(mask, prep) if prep.lung_crop else None
-            arrays.append(preprocess(pixels, prep, region, mask).astype(np.float16))
-            kept.append(i)
-        except (XrayInputError, OSError) as exc:
-            failed.append((record.path, str(exc)))
-    size = (0, prep.image_size, prep.image_size, prep.channels)
-    images = np.stack(arrays) if arrays else np.zeros(size, np.float16)
-    if cache_file:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache_file, images=images, kept=np.array(kept, dtype=int),
-                 failed=np.array(failed, dtype=str).reshape(-1, 2))
-    return images, [records[i] for i in kept], failed
 
 
 def class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
@@ -111,25 +70,3 @@ def _exposure_jitter(images, seed_tensor):
     images = (images - mean) * contrast + mean
     images += tf.random.stateless_normal(tf.shape(images), seed_tensor + 3) * noise_sd
     return tf.clip_by_value(images, 0.0, 1.0)
-
-
-def make_dataset(images: np.ndarray, labels: np.ndarray, num_classes: int, batch_size: int,
-                 training: bool, seed: int = 0, sample_weights: np.ndarray | None = None):
-    """A `tf.data.Dataset` of (image, one-hot[, weight]) batches; shuffled and augmented if training."""
-    import tensorflow as tf
-
-    onehot = np.eye(num_classes, dtype=np.float32)[labels]
-    tensors = (images, onehot) if sample_weights is None else (images, onehot, sample_weights.astype(np.float32))
-    ds = tf.data.Dataset.from_tensor_slices(tensors)
-    if training:
-        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    cast = lambda x, *rest: (tf.cast(x, tf.float32), *rest)  # noqa: E731
-    ds = ds.map(cast, num_parallel_calls=tf.data.AUTOTUNE)
-    if training:
-        augment = augmenter(seed)
-        counter = tf.data.Dataset.counter(seed * 100003).map(lambda c: tf.stack([c, c * 7 + 1]))
-        ds = tf.data.Dataset.zip((ds, counter)).map(
-            lambda batch, s: (_exposure_jitter(augment(batch[0], training=True), s), *batch[1:]),
-            num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)

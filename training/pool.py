@@ -68,19 +68,16 @@ def load_pool(records, preps: list[Preprocessing], cache_dir: Path | None, progr
     return results
 
 
-if __name__ == "__main__":  # warm the cache: python -m training.pool MANIFEST SIZE [SIZE ...]
-    from model.labelled_data import CLASS_LABELS, read_dataset
-    from training.train import DEFAULT_CACHE
+def split_pool(records, ok: np.ndarray, split: str = "hash", seed: int = 42, held=()) -> dict[str, np.ndarray]:
+    """Indices into `records` of the patient split (train/validation/test) of the readable films
+    (`ok`) outside the `held` sources: hash of (seed, patient id) or, for the v1 models, "legacy"."""
+    from model.splits import hash_split, patient_split
 
-    recs = [r for r in read_dataset(sys.argv[1]) if r.label in CLASS_LABELS]
-    sizes = [int(s) for s in sys.argv[2:]] or [128]
-    preps = [Preprocessing(image_size=s, channels=1, resize="stretch", border_crop=0.06, equalize="clahe",
-                           lung_crop=True, lung_model="lungs-unet-v1") for s in sizes]
-    from model.inputs.lungs import LungSegmenter
-
-    lungs = LungSegmenter.load("lungs-unet-v1")
-    for (_images, masks, ok), s in zip(load_pool(recs, preps, DEFAULT_CACHE, progress=True, segmenter=lungs), sizes):
-        print(f"{s} px: {int(ok.sum())}/{len(ok)} images, mean mask cover {masks.mean():.2f}")
+    held = set(held)
+    usable = [r for r, good in zip(records, ok) if good and r.source not in held]
+    splits = hash_split(usable, seed=seed) if split == "hash" else patient_split(usable, seed=seed)
+    index = {id(r): i for i, r in enumerate(records)}
+    return {name: np.array([index[id(r)] for r in items], int) for name, items in splits.items()}
 
 
 def lung_inputs(images: np.ndarray, masks: np.ndarray | None, lung_mask: bool, equalize: bool = False) -> np.ndarray:
@@ -98,3 +95,18 @@ def lung_inputs(images: np.ndarray, masks: np.ndarray | None, lung_mask: bool, e
         for c in range(x.shape[-1]):
             out[i, ..., c] = apply_lung_field(x[i, ..., c], masks[i], True)
     return out
+
+
+if __name__ == "__main__":  # warm the cache: python -m training.pool MANIFEST SIZE [SIZE ...]
+    from model.labelled_data import CLASS_LABELS, read_dataset
+    from training.train import DEFAULT_CACHE
+
+    recs = [r for r in read_dataset(sys.argv[1]) if r.label in CLASS_LABELS]
+    sizes = [int(s) for s in sys.argv[2:]] or [128]
+    preps = [Preprocessing(image_size=s, channels=1, resize="stretch", border_crop=0.06, equalize="clahe",
+                           lung_crop=True, lung_model="lungs-unet-v1") for s in sizes]
+    from model.inputs.lungs import LungSegmenter
+
+    lungs = LungSegmenter.load("lungs-unet-v1")
+    for (_images, masks, ok), s in zip(load_pool(recs, preps, DEFAULT_CACHE, progress=True, segmenter=lungs), sizes):
+        print(f"{s} px: {int(ok.sum())}/{len(ok)} images, mean mask cover {masks.mean():.2f}")

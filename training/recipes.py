@@ -25,7 +25,8 @@ from training.pool import lung_inputs
 class Recipe:
     """Which counter-measures a training run uses."""
 
-    balance: str = "label"        # "label": classes equally likely; "source_label": then sources within a class
+    balance: str = "label"        # "label": classes equally likely; "source_label": then sources within a class;
+                                  # "none": every film equally likely (the data's own class shares)
     photometric: bool = False     # histogram matching to other sources, blur/sharpen, noise, JPEG, down-up sampling
     lung_mask: bool = False       # zero outside the dilated lung fields (also at serving)
     mix: float = 0.0              # probability of blending an image with a same-class image of another source
@@ -43,9 +44,13 @@ class Recipe:
     label_smoothing: float = 0.0  # share of each target spread evenly over the classes (0: off)
     init_from: str = ""           # a saved .keras model whose same-named layers initialise the network
     freeze_init: bool = False     # with init_from: keep the copied layers fixed (batch norm in inference mode)
+    class_weights: bool = False   # weigh each film's loss by the inverse frequency of its class (the v1 models' way)
+    ema: bool = False             # validate, keep and ship an exponential moving average of the weights (momentum 0.99)
 
     def name(self) -> str:
-        parts = ["balanced" if self.balance == "source_label" else "label-balanced"]
+        parts = [{"source_label": "balanced", "label": "label-balanced", "none": "unbalanced"}[self.balance]]
+        parts += ["class-weighted"] if self.class_weights else []
+        parts += ["ema"] if self.ema else []
         parts += ["photometric"] if self.photometric else []
         parts += ["lung-mask"] if self.lung_mask else []
         parts += ["lung-equalize"] if self.lung_equalize else []
@@ -77,6 +82,12 @@ class Recipe:
                              "--contrasts within_source")
         if not 0 <= self.label_smoothing < 1 or self.mixup < 0:
             raise ValueError("--label-smoothing must be in [0, 1) and --mixup at least 0")
+        if self.balance not in ("label", "source_label", "none"):
+            raise ValueError(f"--balance must be label, source_label or none, got {self.balance!r}")
+        if self.class_weights and (self.dann or self.contrasts == "within_source"):
+            raise ValueError("--class-weights weighs the plain class loss: not with --dann or --contrasts within_source")
+        if self.ema and self.average_from:
+            raise ValueError("--ema and --average-from are two ways of averaging weights: choose one")
         if self.freeze_init and not self.init_from:
             raise ValueError("--freeze-init needs --init-from: set init_from, whose copied layers it keeps fixed")
 
@@ -85,7 +96,7 @@ class Recipe:
         # Options added later are left out when off, so earlier runs' recipes compare equal.
         for added_later in ("lung_equalize", "amplitude_mix", "select_after", "style_mix", "rand_conv",
                             "average_from", "constant_lr", "mixup", "label_smoothing",
-                            "init_from", "freeze_init"):
+                            "init_from", "freeze_init", "class_weights", "ema"):
             if not values[added_later]:
                 del values[added_later]
         if values["select"] == "macro_auc":
@@ -101,14 +112,16 @@ def sampling_weights(labels: np.ndarray, sources: np.ndarray, balance: str = "so
                      source_power: float = 0.5) -> np.ndarray:
     """Per-image probabilities for drawing a training batch.
 
-    "label": every class equally likely, images uniform within a class (like inverse-frequency
-    class weights). "source_label": every class equally likely, then within a class each source
+    "none": every image equally likely. "label": every class equally likely, images uniform within
+    a class (like inverse-frequency class weights). "source_label": every class equally likely, then within a class each source
     with probability proportional to (its image count) ** source_power (0.5: a large source no longer
     dominates its class, while a handful of images of a tiny source is not repeated endlessly).
     """
     labels, sources = np.asarray(labels), np.asarray(sources)
     w = np.zeros(len(labels), float)
     classes = np.unique(labels)
+    if balance == "none":
+        return np.full(len(labels), 1.0 / max(1, len(labels)))
     for c in classes:
         in_c = labels == c
         if balance == "label":
@@ -430,64 +443,149 @@ def within_source_score(labels: np.ndarray, probabilities: np.ndarray, sources: 
     return float(np.mean(scores)) if scores else None
 
 
-def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Recipe, epochs: int = 15,
-                 batch_size: int = 32, learning_rate: float = 1e-3, patience: int = 6, seed: int = 42,
-                 num_classes: int = 3, steps_per_epoch: int | None = None, log=print, watch=None):
-    """Fit a classifier for a recipe; returns (best-on-validation model, history rows, explain layer).
+@dataclass(frozen=True)
+class FineTuning:
+    """How a pretrained backbone (`training.backbones`) is fine-tuned, in two stages as Keras's
+    transfer-learning guide does: first only the new head learns, the backbone fixed; then the
+    backbone's top `top_blocks` blocks (None: all of it) learn too, at `rate_factor` times the rate.
+    Batch normalisation stays fixed throughout (`training.backbones.set_trainable`)."""
 
-    watch: optional diagnostic, called with the model after every epoch; the figures it returns are
-    added to that epoch's history row and never influence the checkpoint choice or early stopping.
+    weights: str = "none"           # "imagenet" (Keras's download), a weights file, or "none"
+    head_epochs: int = 3            # epochs of the first stage
+    top_blocks: int | None = None   # blocks unfrozen in the second stage (None: the whole backbone)
+    rate_factor: float = 0.1        # second-stage learning rate as a share of the first's
 
-    train / val: dicts with "images" (N,S,S,1) [0,1], "masks" (N,S,S) or None, "labels" (N,) ints,
-    "sources" (N,) strings. Validation images are masked like serving images when the recipe masks.
-    """
-    import keras
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Network:
+    """What is trained: an architecture of `training.architectures` (from scratch) or a backbone of
+    `training.backbones` (pretrained, fine-tuned as `fine_tuning` says), at one input size."""
+
+    arch: str = "compact_cnn"
+    image_size: int = 128
+    num_classes: int = 3
+    fine_tuning: FineTuning = FineTuning()
+
+    @property
+    def pretrained(self) -> bool:
+        from training.backbones import BACKBONES
+
+        return self.arch in BACKBONES
+
+    def build(self):
+        """(model, explain layer, the backbone's own layer names or None for a from-scratch network)."""
+        from training.architectures import build_model
+        from training.backbones import backbone_classifier
+
+        if self.pretrained:
+            return backbone_classifier(self.arch, self.image_size, self.num_classes, self.fine_tuning.weights)
+        return (*build_model(self.arch, self.image_size, 1, self.num_classes), None)
+
+    def stages(self, schedule: "Schedule") -> list[tuple[int, int, float, int | None]]:
+        """(first epoch, end epoch, learning rate, backbone blocks that train) per stage: one stage
+        for a from-scratch network; head first, then the backbone, for a pretrained one (blocks 0:
+        none, N: the top N, None: all)."""
+        if not self.pretrained:
+            return [(0, schedule.epochs, schedule.learning_rate, None)]
+        head = min(self.fine_tuning.head_epochs, schedule.epochs)
+        rate = schedule.learning_rate
+        return [(0, head, rate, 0), (head, schedule.epochs, rate * self.fine_tuning.rate_factor, self.fine_tuning.top_blocks)]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How long and how fast: epochs, batch size, first learning rate, patience (epochs without a
+    better validation score before stopping; the rate halves every third such epoch), seed, steps
+    per epoch (None: one pass over the training films) and the `tf.distribute` strategy."""
+
+    epochs: int = 15
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    patience: int = 6
+    seed: int = 42
+    steps_per_epoch: int | None = None
+    strategy: str = "default"
+
+
+def make_strategy(name: str):
+    """`tf.distribute` strategy: one device, all local devices, or workers described by TF_CONFIG."""
     import tensorflow as tf
 
-    from training.architectures import build_model
-    from training.input_pipeline import _exposure_jitter, augmenter
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name != "default":
+        raise ValueError(f"unknown strategy {name!r}; choose default, mirrored or multiworker")
+    return tf.distribute.get_strategy()
 
-    recipe.check()
-    keras.utils.set_random_seed(seed)
-    model, explain = build_model(arch, image_size, 1, num_classes)
-    if recipe.init_from:
-        from training.architectures import transfer_weights
 
-        copied = transfer_weights(model, keras.saving.load_model(recipe.init_from, compile=False, safe_mode=True))
-        if not copied:
-            raise ValueError(f"no layer of {recipe.init_from} matches the {arch} network by name and shape")
-        log(f"initialised {len(copied)} layers from {recipe.init_from}: {', '.join(copied)}")
-        for name in copied if recipe.freeze_init else ():
-            model.get_layer(name).trainable = False
-    maker = BatchMaker(train["images"], train.get("masks"), train["labels"], train["sources"], recipe, batch_size, seed)
-    n_sources = len(maker.source_names)
-    steps = steps_per_epoch or math.ceil(len(train["labels"]) / batch_size)
-    eye = np.eye(num_classes, dtype=np.float32)
-    augment = augmenter(seed)
+@dataclass
+class Fitted:
+    """A fitted classifier: the shipped weights (best on validation, or the average of the late
+    epochs), one history row per epoch, and the layer explained by default."""
+
+    model: object
+    history: list[dict]
+    explain_layer: str
+
+
+def _initialise_from(model, recipe: Recipe, log) -> None:
+    """Copy same-named layers of `recipe.init_from` into `model` (and keep them fixed if asked)."""
+    import keras
+
+    from training.architectures import transfer_weights
+
+    copied = transfer_weights(model, keras.saving.load_model(recipe.init_from, compile=False, safe_mode=True))
+    if not copied:
+        raise ValueError(f"no layer of {recipe.init_from} matches the {model.name} network by name and shape")
+    log(f"initialised {len(copied)} layers from {recipe.init_from}: {', '.join(copied)}")
+    for name in copied if recipe.freeze_init else ():
+        model.get_layer(name).trainable = False
+
+
+def _trainer(model, recipe: Recipe, n_sources: int):
+    """(graph that is fitted, its loss arguments for `compile`, the gradient-reversal layer or None).
+    The shipped model is always the plain `model`; an adversarial source head or style mixing lives
+    in a training graph over the same layers."""
+    import keras
 
     classification_loss = (within_source_loss if recipe.contrasts == "within_source"
                            else keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing))
-    if recipe.dann:
-        features = model.get_layer("gap").output
-        label_in = keras.Input((num_classes,), name="label_onehot")
-        grl = gradient_reversal_layer()
-        h = keras.layers.Concatenate(name="dann_concat")([grl(features), label_in])
-        h = keras.layers.Dense(64, activation="relu", name="dann_hidden")(h)
-        src = keras.layers.Dense(n_sources, name="dann_source")(h)
-        trainer = keras.Model([model.inputs[0], label_in], [model.outputs[0], src])
-        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                        loss=[classification_loss,
-                              keras.losses.SparseCategoricalCrossentropy(from_logits=True)],
-                        loss_weights=[1.0, recipe.dann])
-    else:
-        grl = None
+    if not recipe.dann:
         trainer = with_style_mix(model, recipe.style_mix) if recipe.style_mix else model
-        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=classification_loss)
+        return trainer, dict(loss=classification_loss), None
+    features = model.get_layer("gap").output
+    label_in = keras.Input((model.outputs[0].shape[-1],), name="label_onehot")
+    grl = gradient_reversal_layer()
+    h = keras.layers.Concatenate(name="dann_concat")([grl(features), label_in])
+    h = keras.layers.Dense(64, activation="relu", name="dann_hidden")(h)
+    src = keras.layers.Dense(n_sources, name="dann_source")(h)
+    trainer = keras.Model([model.inputs[0], label_in], [model.outputs[0], src])
+    losses = dict(loss=[classification_loss, keras.losses.SparseCategoricalCrossentropy(from_logits=True)],
+                  loss_weights=[1.0, recipe.dann])
+    return trainer, losses, grl
 
+
+def _batches(maker: "BatchMaker", train: dict, recipe: Recipe, image_size: int, num_classes: int, seed: int):
+    """The endless `tf.data` stream of augmented training batches the recipe asks for: drawn by
+    `maker` (sampling, photometric and source mixing in numpy), then geometric augmentation,
+    random convolutions and exposure jitter in TensorFlow; (x, y[, sample weight]) or, with the
+    adversarial head, ((x, one-hot), (y, source))."""
+    import tensorflow as tf
+
+    from training.input_pipeline import _exposure_jitter, augmenter, class_weights
+
+    eye = np.eye(num_classes, dtype=np.float32)
     width = num_classes + (2 if maker.contrast is not None else 0)
+    weights = class_weights(train["labels"], num_classes) if recipe.class_weights else None
+    table = np.array([weights[k] for k in range(num_classes)], np.float32) if weights else np.ones(num_classes, np.float32)
     mix_rng = np.random.default_rng(seed + 7919)
 
-    def gen():
+    def draw():
         while True:
             x, idx = maker.batch()
             y = eye[train["labels"][idx]]
@@ -495,15 +593,16 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
                 x, y = mixup_batch(x, y, mix_rng, recipe.mixup)
             if maker.contrast is not None:  # the loss reads which contrasts each film may teach
                 y = np.concatenate([y, maker.contrast[idx]], axis=1)
-            yield x, y, maker.source_index[idx].astype(np.int32)
+            yield x, y, maker.source_index[idx].astype(np.int32), table[train["labels"][idx]]
 
     sig = (tf.TensorSpec((None, image_size, image_size, 1), tf.float32), tf.TensorSpec((None, width), tf.float32),
-           tf.TensorSpec((None,), tf.int32))
-    ds = tf.data.Dataset.from_generator(gen, output_signature=sig)
+           tf.TensorSpec((None,), tf.int32), tf.TensorSpec((None,), tf.float32))
+    ds = tf.data.Dataset.from_generator(draw, output_signature=sig)
     counter = tf.data.Dataset.counter(seed * 100003).map(lambda c: tf.stack([c, c * 7 + 1]))
+    augment = augmenter(seed)
 
-    def aug(batch, s):
-        x, y, src = batch
+    def finish(batch, s):
+        x, y, src, w = batch
         x = augment(x, training=True)
         inside = tf.cast(x > 0, tf.float32)  # masked images: geometric augmentation moved the mask along
         if recipe.rand_conv:
@@ -511,65 +610,147 @@ def train_recipe(arch: str, image_size: int, train: dict, val: dict, recipe: Rec
         x = _exposure_jitter(x, s)
         if recipe.lung_mask:  # keep the outside exactly zero, as at serving
             x = x * inside
-        return ((x, y[:, :num_classes]), (y, src)) if recipe.dann else (x, y)
+        if recipe.dann:
+            return (x, y[:, :num_classes]), (y, src)
+        return (x, y, w) if recipe.class_weights else (x, y)
 
-    ds = tf.data.Dataset.zip((ds, counter)).map(aug, num_parallel_calls=2).prefetch(4)
+    return tf.data.Dataset.zip((ds, counter)).map(finish, num_parallel_calls=2).prefetch(4)
 
-    x_val = lung_inputs(val["images"], val.get("masks"), recipe.lung_mask, recipe.lung_equalize)
-    state = {"best": None, "best_auc": -1.0, "waited": 0, "lr": learning_rate, "t0": time.time(),
-             "sum": None, "averaged": 0}
-    history = []
+
+class _Progress:
+    """The fit loop's bookkeeping across epochs and stages: validation score per epoch, the best
+    weights, the sum of the averaged epochs, the learning rate and the epochs waited."""
+
+    def __init__(self, model, val: dict, recipe: Recipe, schedule: Schedule, watch=None, log=print):
+        self.model, self.val, self.recipe, self.schedule, self.watch, self.log = model, val, recipe, schedule, watch, log
+        self.x_val = lung_inputs(val["images"], val.get("masks"), recipe.lung_mask, recipe.lung_equalize)
+        self.best, self.best_score, self.waited, self.lr = None, -1.0, 0, schedule.learning_rate
+        self.sum, self.averaged, self.history = None, 0, []
+
+    def score(self, epoch: int, loss: float, seconds: float, extra: dict) -> tuple[dict, float]:
+        """This epoch's history row and the score that chooses the checkpoint."""
+        k = self.model.outputs[0].shape[-1]
+        probs = self.model.predict(self.x_val, batch_size=64, verbose=0)
+        score = _macro_auc(self.val["labels"], probs, k)
+        row = {"epoch": epoch + 1, "loss": loss, "val_auc": score,
+               "val_accuracy": float(np.mean(np.argmax(probs, 1) == self.val["labels"])),
+               "learning_rate": self.lr, "seconds": round(seconds, 1), **extra}
+        if self.recipe.select == "within_source":
+            within = within_source_score(self.val["labels"], probs, self.val["sources"], k)
+            row["val_within_auc"] = within
+            score = score if within is None else within
+        if self.watch is not None:
+            row.update(self.watch(self.model))
+        return row, score
+
+    def accumulate(self, epoch: int, row: dict) -> None:
+        """Add this epoch's weights to the average (stochastic weight averaging) once it has begun."""
+        if not self.recipe.average_from or epoch + 1 < self.recipe.average_from:
+            return
+        weights = self.model.get_weights()
+        self.sum = ([w.astype(np.float64) for w in weights] if self.sum is None
+                    else [a + w for a, w in zip(self.sum, weights)])
+        self.averaged += 1
+        row["averaged_epochs"] = self.averaged
+
+    def judge(self, epoch: int, score: float) -> str:
+        """"keep" (a new best), "halve" (the rate), "stop" or "wait" after this epoch."""
+        if epoch + 1 < self.recipe.select_after:  # burn-in: a lucky early score must not freeze training
+            return "wait"
+        if score > self.best_score + 1e-4:
+            self.best, self.best_score, self.waited = [w.copy() for w in self.model.get_weights()], score, 0
+            return "keep"
+        self.waited += 1
+        if self.waited >= self.schedule.patience:
+            return "stop"
+        return "halve" if self.waited % 3 == 0 and not self.recipe.constant_lr else "wait"
+
+    def shipped_weights(self) -> list | None:
+        """The mean of the averaged epochs, else the best epoch's (None: keep the last weights,
+        which happens only when training ended inside the burn-in)."""
+        if self.averaged:
+            return [(total / self.averaged).astype(w.dtype) for total, w in zip(self.sum, self.model.get_weights())]
+        return self.best
+
+
+def _monitor(progress: _Progress, trainer, grl, epochs: int):
+    """The Keras callback that runs `progress` after every epoch (and ramps the adversarial head)."""
+    import keras
 
     class Monitor(keras.callbacks.Callback):
-        """Validation macro AUC (or the within-source score, as the recipe selects) on the plain
-        classifier; best weights, LR halving, early stopping."""
-
         def on_epoch_begin(self, epoch, logs=None):
-            state["t0"] = time.time()
+            self.started = time.time()
             if grl is not None:  # DANN schedule: strength ramps from 0 to 1
-                progress = epoch / max(1, epochs - 1)
-                grl.strength.assign(2.0 / (1.0 + math.exp(-10 * progress)) - 1.0)
+                grl.strength.assign(2.0 / (1.0 + math.exp(-10 * epoch / max(1, epochs - 1))) - 1.0)
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
-            probs = model.predict(x_val, batch_size=64, verbose=0)
-            auc = _macro_auc(val["labels"], probs, num_classes)
-            acc = float(np.mean(np.argmax(probs, 1) == val["labels"]))
-            row = {"epoch": epoch + 1, "loss": float(logs.get("loss", np.nan)), "val_auc": auc, "val_accuracy": acc,
-                   "learning_rate": state["lr"], "seconds": round(time.time() - state["t0"], 1)}
-            if recipe.select == "within_source":
-                within = within_source_score(val["labels"], probs, val["sources"], num_classes)
-                row["val_within_auc"] = within
-                auc = auc if within is None else within
-            if recipe.dann:
-                row["source_loss"] = float(logs.get("dann_source_loss", np.nan))
-            if watch is not None:
-                row.update(watch(model))
-            if recipe.average_from and epoch + 1 >= recipe.average_from:
-                weights = model.get_weights()
-                state["sum"] = ([w.astype(np.float64) for w in weights] if state["sum"] is None
-                                else [a + w for a, w in zip(state["sum"], weights)])
-                state["averaged"] += 1
-                row["averaged_epochs"] = state["averaged"]
-            history.append(row)
-            log(f"epoch {epoch + 1}/{epochs} " + " ".join(
+            extra = {"source_loss": float(logs.get("dann_source_loss", np.nan))} if grl is not None else {}
+            row, score = progress.score(epoch, float(logs.get("loss", np.nan)), time.time() - self.started, extra)
+            progress.accumulate(epoch, row)
+            progress.history.append(row)
+            progress.log(f"epoch {epoch + 1}/{epochs} " + " ".join(
                 f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items() if k != "epoch"))
-            if epoch + 1 < recipe.select_after:  # burn-in: a lucky early score must not freeze training
-                return
-            if auc > state["best_auc"] + 1e-4:
-                state.update(best_auc=auc, best=[w.copy() for w in model.get_weights()], waited=0)
-                return
-            state["waited"] += 1
-            if state["waited"] % 3 == 0 and not recipe.constant_lr:
-                state["lr"] *= 0.5
-                trainer.optimizer.learning_rate.assign(state["lr"])
-            if state["waited"] >= patience:
-                trainer.stop_training = True
+            verdict = progress.judge(epoch, score)
+            if verdict == "halve":
+                progress.lr *= 0.5
+                trainer.optimizer.learning_rate.assign(progress.lr)
+            trainer.stop_training = verdict == "stop"
 
-    trainer.fit(ds, steps_per_epoch=steps, epochs=epochs, verbose=0, callbacks=[Monitor()])
-    if state["averaged"]:  # weight averaging: the mean over the epochs from `average_from` on, not the best
-        model.set_weights([(total / state["averaged"]).astype(w.dtype)
-                           for total, w in zip(state["sum"], model.get_weights())])
-    elif state["best"] is not None:  # None only when training ended inside the burn-in: keep the last weights
-        model.set_weights(state["best"])
-    return model, history, explain
+    return Monitor()
+
+
+def fit_classifier(network: Network, train: dict, val: dict, recipe: Recipe, schedule: Schedule = Schedule(),
+                   log=print, watch=None) -> Fitted:
+    """The one fit loop for classifiers: every recipe, from scratch or from a pretrained backbone.
+
+    Args:
+        network: the architecture or backbone, input size and fine-tuning stages.
+        train, val: dicts with "images" (N,S,S,1) in [0,1], "masks" (N,S,S) or None, "labels" (N,)
+            ints, "sources" (N,) strings. Validation films are masked like serving films when the
+            recipe masks.
+        recipe: the counter-measures against the source shortcut (and the loss options).
+        schedule: epochs, batch size, rate, patience, seed, strategy.
+        log: where progress lines go.
+        watch: optional diagnostic called with the model after every epoch; its figures join that
+            epoch's history row and never influence the checkpoint choice or early stopping.
+
+    Returns:
+        `Fitted`: best-on-validation weights (or the average from `recipe.average_from` on), history.
+    """
+    import keras
+
+    from training.backbones import backbone, set_trainable
+
+    recipe.check()
+    if recipe.style_mix and network.pretrained:
+        raise ValueError("style mixing needs a plain chain of layers (compact_cnn), not a pretrained backbone")
+    keras.utils.set_random_seed(schedule.seed)
+    strategy = make_strategy(schedule.strategy)
+    with strategy.scope():
+        model, explain, backbone_layers = network.build()
+        if recipe.init_from:
+            _initialise_from(model, recipe, log)
+        maker = BatchMaker(train["images"], train.get("masks"), train["labels"], train["sources"], recipe,
+                           schedule.batch_size, schedule.seed)
+        trainer, losses, grl = _trainer(model, recipe, len(maker.source_names))
+    ds = _batches(maker, train, recipe, network.image_size, network.num_classes, schedule.seed)
+    steps = schedule.steps_per_epoch or math.ceil(len(train["labels"]) / schedule.batch_size)
+    progress = _Progress(model, val, recipe, schedule, watch, log)
+    for number, (first, end, rate, blocks) in enumerate(network.stages(schedule), start=1):
+        if end <= first:
+            continue
+        if backbone_layers is not None:  # a backbone stage: which of its layers learn, then a fresh optimizer
+            count = set_trainable(model, backbone_layers, backbone(network.arch), blocks)
+            log(f"stage {number}: {count} backbone layers train, learning rate {rate:g}")
+        progress.lr, progress.waited = rate, 0
+        with strategy.scope():
+            trainer.compile(optimizer=keras.optimizers.Adam(rate, use_ema=recipe.ema, ema_momentum=0.99), **losses)
+        # With --ema the averaged weights are swapped in before the monitor scores (and keeps) them.
+        swap = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if recipe.ema else []
+        trainer.fit(ds, steps_per_epoch=steps, epochs=end, initial_epoch=first, verbose=0,
+                    callbacks=[*swap, _monitor(progress, trainer, grl, schedule.epochs)])
+    weights = progress.shipped_weights()
+    if weights is not None:
+        model.set_weights(weights)
+    return Fitted(model, progress.history, explain)

@@ -1,32 +1,33 @@
-"""Train a classifier on labelled chest X-rays and write a complete registry entry.
+"""The one training command: train a classifier with a recipe, score it held out, register it.
 
-    python -m training.train --data ../shared/data/cxr --arch compact_cnn --model-id cxr-compact-v1
+    # a pretrained MobileNet, fine-tuned, lung-masked and source-balanced, registered as the default
+    python -m training.train --data ../shared/data/cxr/manifest-v2.csv --arch mobilenet \\
+        --weights ../shared/data/weights/mobilenet_2_5_224_tf_no_top.h5 --image-size 224 --lung-mask \\
+        --balance source_label --photometric --average-from 8 --register NEW-ID --default
+    # the same recipe with two sources held out: figures on films of hospitals it never saw
+    python -m training.train ... --hold-out-source openist-normal covid-radiography-db --out runs/NAME
 
-Steps: read the data, patient-level split, decode and cache arrays, train with early stopping
-and a best-on-validation checkpoint, evaluate on the internal test split, write model, card,
-history and metrics into the registry.
+Steps: read the labelled films, decode and cache them once through the one preprocessing path
+(`training.pool`), split by patient (hash of seed and patient id; `--split legacy` for the v1
+models' stratified dealing) after removing the held-out sources, fit with the one fit loop
+(`training.recipes.fit_classifier`), fit a calibration temperature on the validation split, score
+the run on films it never trained on (`training.held_out`: each held-out source alone, the internal
+test split, within one source) and measure how much its features know the source
+(`training.source_probe`). Everything goes to OUT/results.json (with model.keras); with
+`--register ID` (no held-out source) the run also becomes a registry entry whose card records this
+command.
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
+import shlex
 import sys
-import tempfile
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
-from model.evaluation import evaluation_report
 from model.inputs.preprocessing import Preprocessing
-from model.labelled_data import CLASS_LABELS, read_dataset
-from model.metrics import format_report
-from model.registry import ModelCard, entry_dir, registry_root, save_entry
-from model.splits import hash_split, patient_split
-from training.input_pipeline import class_weights, load_arrays, make_dataset, split_summary
+from model.labelled_data import CLASS_LABELS
+from training.recipes import FineTuning, Network, Recipe, Schedule
 
 DEFAULT_CACHE = Path(os.environ.get("CXR_CACHE", Path.home() / ".cache" / "cxr-dashboard"))
 SHORTCUT_NOTE = (
@@ -41,173 +42,186 @@ LUNG_CROP_NOTE = (
     " This version also crops every image to the bounding box of its lung fields (segmented by the registry's "
     "{lung_model} model, {margin:.0%} margin) before resizing, at training and at serving time alike, so text "
     "markers, collimation edges and most of what lies outside the chest never reach the classifier.")
+PRETRAINED_NOTE = (
+    " The network is {arch} pretrained on ImageNet ({weights}), fine-tuned in two stages (the new head alone for "
+    "{head} epochs, then {blocks} at {factor:g} times the rate, batch normalisation fixed); the gray film is "
+    "repeated to three channels and scaled as the backbone expects, inside the model.")
+AUGMENTATION = "rotation +-11 deg, shift +-6%, zoom -12..+8%, gamma, contrast, noise; no flips"
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.splitlines()[0])
-    p.add_argument("--data", required=True, help="manifest CSV, folder with manifest.csv, or folder-per-class layout")
-    p.add_argument("--arch", required=True, help="architecture name (see training/architectures.py)")
-    p.add_argument("--model-id", required=True, help="registry folder name for the new entry")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--image-size", type=int, default=224)
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--split", choices=("hash", "legacy"), default="hash",
-                   help="patient split: hash of (seed, patient id), stable when data are added (default); "
-                        "legacy: the stratified dealing that the v1 models were trained with")
-    p.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--learning-rate", type=float, default=1e-3)
-    p.add_argument("--patience", type=int, default=10, help="epochs without validation improvement before stopping")
-    p.add_argument("--monitor", choices=("val_auc", "val_loss"), default="val_auc",
-                   help="validation figure for early stopping, the best checkpoint and learning-rate decay")
-    p.add_argument("--ema", action="store_true",
-                   help="keep an exponential moving average of the weights and validate, checkpoint and ship it")
-    p.add_argument("--label-smoothing", type=float, default=0.0)
-    p.add_argument("--border-crop", type=float, default=0.06)
-    p.add_argument("--equalize", choices=("clahe", "none"), default="clahe")
-    p.add_argument("--lung-crop", action="store_true",
-                   help="crop every image to its lung fields (needs a lung segmentation entry, see --lung-model)")
-    p.add_argument("--lung-model", default="lungs-unet-v1", help="registry id of the lung segmentation entry")
-    p.add_argument("--display-name", default=None)
-    p.add_argument("--version", default="1.0")
-    p.add_argument("--default", action="store_true", help="mark the new entry as the registry default")
-    p.add_argument("--label-map", type=Path, help="JSON mapping folder names to labels (folder layouts)")
-    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
-    p.add_argument("--registry", type=Path, default=None, help="registry folder (default: CXR_REGISTRY or model/versions)")
-    p.add_argument("--limit", type=int, default=None, help="use at most N images (smoke runs)")
+    data = p.add_argument_group("data")
+    data.add_argument("--data", required=True, help="manifest CSV, folder with manifest.csv, or folder-per-class layout")
+    data.add_argument("--label-map", type=Path, help="JSON mapping folder names to labels (folder layouts)")
+    data.add_argument("--hold-out-source", nargs="*", default=[], metavar="SOURCE",
+                      help="source(s) removed from training and reported on alone")
+    data.add_argument("--split", choices=("hash", "legacy"), default="hash",
+                      help="patient split: hash of (seed, patient id), stable when data are added (default); "
+                           "legacy: the stratified dealing the v1 models were trained with")
+    data.add_argument("--limit", type=int, default=None, help="use at most N images (smoke runs)")
+    net = p.add_argument_group("network and input")
+    net.add_argument("--arch", default="compact_cnn",
+                     help="from scratch: compact_cnn, small_resnet, lung_encoder_cnn; pretrained backbones: mobilenet, "
+                          "mobilenet_v2, densenet121, efficientnet_b0, resnet50")
+    net.add_argument("--weights", default="none",
+                     help="backbones: imagenet (Keras's download, needs internet), a weights file, or none")
+    net.add_argument("--head-epochs", type=int, default=3, help="backbones: epochs with the backbone fixed (stage 1)")
+    net.add_argument("--top-blocks", type=int, default=None,
+                     help="backbones: blocks fine-tuned in stage 2 (default: the whole backbone)")
+    net.add_argument("--fine-tune-rate", type=float, default=0.1, help="backbones: stage-2 rate as a share of the first")
+    net.add_argument("--image-size", type=int, default=128)
+    net.add_argument("--border-crop", type=float, default=0.06)
+    net.add_argument("--equalize", choices=("clahe", "none"), default="clahe")
+    net.add_argument("--lung-crop", action="store_true", help="crop every film to its lung fields (also at serving)")
+    net.add_argument("--lung-mask", action="store_true",
+                     help="zero outside the dilated lung fields (implies --lung-crop; also at serving)")
+    net.add_argument("--lung-equalize", action="store_true",
+                     help="with --lung-mask: histogram equalisation inside the lung field (also at serving)")
+    net.add_argument("--lung-model", default="lungs-unet-v1", help="registry id of the lung segmentation entry")
+    _recipe_arguments(p.add_argument_group("recipe against the source shortcut"))
+    fit = p.add_argument_group("schedule")
+    fit.add_argument("--epochs", type=int, default=15)
+    fit.add_argument("--patience", type=int, default=6)
+    fit.add_argument("--batch-size", type=int, default=32)
+    fit.add_argument("--learning-rate", type=float, default=1e-3)
+    fit.add_argument("--seed", type=int, default=42, help="initialisation and sampling seed")
+    fit.add_argument("--split-seed", type=int, default=None,
+                     help="seed of the patient split (default: --seed); runs that differ only in --seed then share "
+                          "their test patients and can be averaged (training.crossval_average, training.ensemble)")
+    fit.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
+                     help="tf.distribute strategy: one device, all local GPUs, or workers named by TF_CONFIG")
+    out = p.add_argument_group("output")
+    out.add_argument("--out", type=Path, default=None, help="run folder for results.json, history and model.keras "
+                                                            "(default: runs/<registered id or run name>)")
+    out.add_argument("--register", "--model-id", dest="register", default=None, metavar="MODEL_ID",
+                     help="write a registry entry (trains on every source: no --hold-out-source)")
+    out.add_argument("--default", action="store_true", help="with --register: make it the registry default")
+    out.add_argument("--display-name", default=None)
+    out.add_argument("--version", default="2.0")
+    out.add_argument("--held-out-results", type=Path, nargs="*", default=[],
+                     help="results.json files of held-out runs of the same recipe, copied into the card")
+    out.add_argument("--watch-held-out", action="store_true",
+                     help="diagnostic: score the held-out sources after every epoch and write the figures into the "
+                          "run's history (watch_*); they never choose the checkpoint or stop training")
+    out.add_argument("--probe-per-source", type=int, default=200)
+    out.add_argument("--registry", type=Path, default=None, help="registry folder (default: CXR_REGISTRY or model/versions)")
+    out.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help="decoded-array cache")
     return p
 
 
-def lung_segmenter(model_id: str, root: Path):
-    """The lung model a lung-cropped version trains with: from the registry it is written to, so
-    training and serving crop with the same weights."""
-    from model.inputs.lungs import LungSegmenter
-
-    return LungSegmenter.load(model_id, root)
-
-
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def make_strategy(name: str):
-    """`tf.distribute` strategy: one device, all local devices, or workers described by TF_CONFIG."""
-    import tensorflow as tf
-
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
-def prepare_data(args, prep: Preprocessing, segmenter=None):
-    """Read, split and decode (lung-cropped `prep`: with `segmenter`); returns per-split (images,
-    labels, records), summary and failures."""
-    records = read_dataset(args.data, json.loads(args.label_map.read_text()) if args.label_map else None)
-    records = [r for r in records if r.label in CLASS_LABELS]
-    if args.limit:
-        records = list(np.random.default_rng(args.seed).permutation(np.array(records, dtype=object))[:args.limit])
-    splits = hash_split(records, seed=args.seed) if args.split == "hash" else patient_split(records, seed=args.seed)
-    data, failures = {}, []
-    for name, items in splits.items():
-        images, kept, failed = load_arrays(items, prep, args.cache_dir, segmenter)
-        failures.extend(failed)
-        data[name] = (images, np.array([CLASS_LABELS.index(r.label) for r in kept], dtype=int), kept)
-        splits[name] = kept
-    summary = split_summary(splits, args.seed)
-    summary["split_method"] = args.split
-    return data, summary, failures
+def _recipe_arguments(g) -> None:
+    g.add_argument("--balance", choices=("label", "source_label", "none"), default="label",
+                   help="label: classes equally likely; source_label: then sources within a class; none: every film")
+    g.add_argument("--class-weights", action="store_true", help="weigh each film's loss by 1 / its class's share")
+    g.add_argument("--ema", action="store_true",
+                   help="validate, keep and ship an exponential moving average of the weights (momentum 0.99)")
+    g.add_argument("--photometric", action="store_true", help="photometric augmentation that makes sources alike")
+    g.add_argument("--mix", type=float, default=0.0, help="probability of blending with a same-class image of another source")
+    g.add_argument("--contrasts", choices=["all", "within_source"], default="all",
+                   help="within_source: learn normal vs abnormal and COVID-19 vs Pneumonia only among films of "
+                        "one source (sources of one class teach nothing)")
+    g.add_argument("--select", choices=["macro_auc", "within_source"], default="macro_auc",
+                   help="checkpoint choice on validation: macro AUC, or the mean AUC inside each source")
+    g.add_argument("--select-after", type=int, default=0, metavar="EPOCH",
+                   help="burn-in: keep no checkpoint from before this epoch and start patience and learning-rate "
+                        "halving only then")
+    g.add_argument("--amplitude-mix", type=float, default=0.0,
+                   help="probability of giving an image the low-frequency Fourier amplitude of another source's image")
+    g.add_argument("--style-mix", type=float, default=0.0, metavar="P",
+                   help="probability a batch mixes early feature statistics across films (MixStyle; compact_cnn)")
+    g.add_argument("--rand-conv", type=float, default=0.0, metavar="P",
+                   help="probability a batch passes through a random convolution (RandConv)")
+    g.add_argument("--average-from", type=int, default=0, metavar="EPOCH",
+                   help="ship the mean of the weights of every epoch from EPOCH to the end of training (stochastic "
+                        "weight averaging, as SWAD does for domain generalisation) instead of the best checkpoint")
+    g.add_argument("--constant-lr", action="store_true", help="with --average-from: never halve the learning rate")
+    g.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+                   help="cross-class mixup: blend each film and its target with another film of the batch, the "
+                        "share drawn from Beta(ALPHA, ALPHA) (0: off; 0.2-0.4 usual)")
+    g.add_argument("--label-smoothing", type=float, default=0.0,
+                   help="share of each target spread evenly over the classes (0: off)")
+    g.add_argument("--init-from", default="", metavar="MODEL_KERAS",
+                   help="start from the weights of a saved model's same-named layers, e.g. the lung-field U-Net's "
+                        "encoder (model/versions/lungs-unet-v1/model.keras with --arch lung_encoder_cnn)")
+    g.add_argument("--freeze-init", action="store_true", help="with --init-from: keep the copied layers fixed")
+    g.add_argument("--dann", type=float, default=0.0, help="weight of a gradient-reversed source head (0: off)")
 
 
-def fit(args, data, explain_holder: dict):
-    """Build, compile and fit in the strategy's scope; returns (model, history DataFrame)."""
-    import keras
-    import pandas as pd
-
-    from training.architectures import build_model
-
-    strategy = make_strategy(args.strategy)
-    x_train, y_train, _ = data["train"]
-    weights = class_weights(y_train, len(CLASS_LABELS))
-    train_ds = make_dataset(x_train, y_train, len(CLASS_LABELS), args.batch_size, True, args.seed,
-                            sample_weights=np.array([weights[k] for k in y_train]))
-    val_ds = make_dataset(*data["validation"][:2], len(CLASS_LABELS), args.batch_size, False)
-    with strategy.scope():
-        model, explain_holder["layer"] = build_model(args.arch, args.image_size, 1, len(CLASS_LABELS))
-        optimizer = keras.optimizers.Adam(args.learning_rate, use_ema=args.ema, ema_momentum=0.99)
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing)
-        model.compile(optimizer=optimizer, loss=loss,
-                      metrics=["accuracy", keras.metrics.AUC(name="auc", multi_label=True,
-                                                             num_labels=len(CLASS_LABELS))])
-    workdir = Path(tempfile.mkdtemp(prefix="cxr-train-"))
-    # Validation AUC rather than loss by default: with ~300 validation images the loss swings with a
-    # few confident mistakes while the ranking (what AUC measures) is steadier.
-    mode = "max" if args.monitor == "val_auc" else "min"
-    # With --ema the averaged weights are swapped in for each validation pass, so early stopping and
-    # the checkpoint judge (and keep) the averaged model.
-    callbacks = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if args.ema else []
-    callbacks += [
-        keras.callbacks.ModelCheckpoint(workdir / "best.keras", monitor=args.monitor, mode=mode, save_best_only=True),
-        keras.callbacks.EarlyStopping(monitor=args.monitor, mode=mode, patience=args.patience),
-        keras.callbacks.ReduceLROnPlateau(monitor=args.monitor, mode=mode, factor=0.5,
-                                          patience=max(2, args.patience // 3)),
-        keras.callbacks.CSVLogger(workdir / "history.csv"),
-    ]
-    model.fit(train_ds, validation_data=val_ds, epochs=args.epochs, callbacks=callbacks,
-              verbose=1 if sys.stdout.isatty() else 2)
-    best = keras.saving.load_model(workdir / "best.keras", compile=False, safe_mode=True)
-    return best, pd.read_csv(workdir / "history.csv")
+def recipe_of(args) -> Recipe:
+    """The `Recipe` the command line asks for."""
+    return Recipe(balance=args.balance, photometric=args.photometric, lung_mask=args.lung_mask, mix=args.mix,
+                  dann=args.dann, lung_equalize=args.lung_equalize, amplitude_mix=args.amplitude_mix,
+                  select=args.select, contrasts=args.contrasts, select_after=args.select_after,
+                  style_mix=args.style_mix, rand_conv=args.rand_conv, average_from=args.average_from,
+                  constant_lr=args.constant_lr, mixup=args.mixup, label_smoothing=args.label_smoothing,
+                  init_from=args.init_from, freeze_init=args.freeze_init, class_weights=args.class_weights,
+                  ema=args.ema)
 
 
-def evaluate_split(model, images, labels, records, batch_size: int = 64) -> dict:
-    """Internal test-split report, with per-source figures."""
-    probabilities = model.predict(images.astype(np.float32), batch_size=batch_size, verbose=0)
-    return evaluation_report(labels, probabilities, CLASS_LABELS, [r.source for r in records])
+def network_of(args) -> Network:
+    return Network(args.arch, args.image_size, len(CLASS_LABELS),
+                   FineTuning(args.weights, args.head_epochs, args.top_blocks, args.fine_tune_rate))
 
 
-def headline(report: dict) -> dict:
-    return {"accuracy": report["accuracy"], "macro_auc": report["macro"]["auc"], "macro_f1": report["macro"]["f1"],
-            "ece": report["calibration"]["ece"],
-            "per_class": {k: {m: v[m] for m in ("precision", "recall", "f1", "auc")} for k, v in report["per_class"].items()},
-            "split": "internal test"}
+def schedule_of(args) -> Schedule:
+    return Schedule(args.epochs, args.batch_size, args.learning_rate, args.patience, args.seed, None, args.strategy)
+
+
+def preprocessing_of(args) -> Preprocessing:
+    """The card's preprocessing: what serving will do to every film, as in training."""
+    crop = args.lung_crop or args.lung_mask
+    return Preprocessing(image_size=args.image_size, channels=1, resize="stretch", border_crop=args.border_crop,
+                         equalize=args.equalize, lung_crop=crop, lung_model=args.lung_model if crop else "",
+                         lung_mask=args.lung_mask, lung_equalize=args.lung_equalize)
+
+
+def check_arguments(args) -> None:
+    """Refuse contradictory options in one line, before any data are read (SystemExit)."""
+    from training.backbones import BACKBONES, WeightsUnavailable, weights_argument
+
+    if args.register and args.hold_out_source:
+        raise SystemExit("--register trains on every source: drop --hold-out-source")
+    if args.lung_equalize and not args.lung_mask:
+        raise SystemExit("--lung-equalize needs --lung-mask")
+    if args.init_from and not Path(args.init_from).is_file():
+        raise SystemExit(f"--init-from: no such model file {args.init_from}")
+    if args.arch in BACKBONES:
+        try:
+            weights_argument(args.weights)
+        except WeightsUnavailable as error:
+            raise SystemExit(str(error)) from None
+    elif args.weights != "none":
+        raise SystemExit(f"--weights is for pretrained backbones ({', '.join(sorted(BACKBONES))}), not {args.arch}")
+    try:
+        recipe_of(args).check()
+        preprocessing_of(args)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+
+
+def command_line(argv) -> str:
+    """The command as a person would type it again (arguments quoted where needed)."""
+    return "python -m training.train " + shlex.join(sys.argv[1:] if argv is None else list(argv))
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    started = time.time()
-    prep = Preprocessing(image_size=args.image_size, channels=1, resize="stretch",
-                         border_crop=args.border_crop, equalize=args.equalize, lung_crop=args.lung_crop,
-                         lung_model=args.lung_model if args.lung_crop else "")
-    root = args.registry or registry_root()
-    segmenter = lung_segmenter(args.lung_model, root) if args.lung_crop else None
-    data, summary, failures = prepare_data(args, prep, segmenter)
-    for path, reason in failures:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
-    explain = {}
-    model, history = fit(args, data, explain)
-    report = evaluate_split(model, *data["test"])
-    print(format_report(report))
-    summary.update({"data": str(args.data), "skipped_images": len(failures), "epochs_run": int(len(history)),
-                    "epochs_max": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
-                    "strategy": args.strategy, "ema": args.ema, "label_smoothing": args.label_smoothing,
-                    "monitor": args.monitor, "patience": args.patience, "wall_time_s": round(time.time() - started, 1),
-                    "sources": sorted({r.source for split in data.values() for r in split[2]}),
-                    "augmentation": "rotation +-11 deg, shift +-6%, zoom -12..+8%, gamma, contrast, noise; no flips",
-                    "class_weights": "inverse frequency"})
-    if segmenter is not None:
-        summary["lung_model"] = {"id": args.lung_model, "sha256": file_digest(entry_dir(args.lung_model, root) / "model.keras")}
-    card = ModelCard(
-        id=args.model_id, display_name=args.display_name or f"{args.arch} ({args.model_id})", version=args.version,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), architecture=args.arch,
-        labels=list(CLASS_LABELS), preprocessing=prep.to_dict(), explain_layer=explain["layer"],
-        training=summary, metrics=headline(report), default=args.default,
-        notes=SHORTCUT_NOTE.format(crop=args.border_crop)
-        + (LUNG_CROP_NOTE.format(lung_model=args.lung_model, margin=prep.lung_margin) if args.lung_crop else ""))
-    folder = save_entry(model, card, history=history, metrics=report, root=root)
-    print(f"wrote {folder} in {summary['wall_time_s']:.0f} s")
+    check_arguments(args)
+    from model.runtime import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    from training.run import TrainingRun
+
+    run = TrainingRun(args, command_line(argv))
+    run.prepare()
+    run.fit()
+    run.score()
+    if args.register:
+        run.register()
     return 0
 
 
 if __name__ == "__main__":
     sys.exit(main())
+
