@@ -260,14 +260,6 @@ def explanation(image_digest: str, key: ModelKey, method: str, target: str, laye
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def what_if(image_digest: str, key: ModelKey, box: tuple[float, float, float, float], fill: str,
-            _pixels: np.ndarray):
-    from model.explain.occlusion import what_if as run_what_if
-
-    return run_what_if(cached_classifier(key), model_input(image_digest, key, _pixels).array, box, fill)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
 def uncertainty(image_digest: str, key: ModelKey, _pixels: np.ndarray):
     """`model.trust.uncertainty.tta_uncertainty` of one image by one model (8 predictions in one batch)."""
     from model.trust.uncertainty import tta_uncertainty
@@ -341,12 +333,12 @@ def explanation_report_or_none(key: ModelKey) -> ExplanationReport | None:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def input_check(image_digest: str, lungs: ModelKey | None, _pixels: np.ndarray, _metadata: dict):
-    """`model.trust.input_check.InputCheck` (warnings and the blocking ones) of one image."""
+def input_check(image_digest: str, lungs: ModelKey | None, _pixels: np.ndarray, _metadata: dict, stated=None):
+    """`model.trust.input_check.InputCheck` of one image, with what the reader stated (`model.trust.facts.Stated`)."""
     from model.trust.input_check import input_check as check
 
     mask = lung_mask(image_digest, lungs, _pixels) if lungs is not None else None
-    return check(_pixels, dict(_metadata or {}), mask)
+    return check(_pixels, dict(_metadata or {}), mask, stated=stated)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -380,26 +372,23 @@ def novelty(image_digest: str, key: ModelKey, lungs: ModelKey | None, _pixels: n
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def triage(image_digest: str, key: ModelKey, lungs: ModelKey | None, _pixels: np.ndarray, _metadata: dict):
-    """`model.trust.triage.Triage` of one image by one model: the input check, the test-time
-    uncertainty and (when the core provides it) the novelty check, combined in the core."""
+def triage(image_digest: str, key: ModelKey, lungs: ModelKey | None, _pixels: np.ndarray, _metadata: dict,
+           stated=None):
+    """`model.trust.triage.Triage` of one image by one model: the input check (with what the reader
+    stated), the answer's own figures and (when the model has one) the anatomy check."""
     from model.trust.triage import triage as combine
 
-    return combine(input_check(image_digest, lungs, _pixels, _metadata), uncertainty(image_digest, key, _pixels),
-                   novelty(image_digest, key, lungs, _pixels))
+    return combine(input_check(image_digest, lungs, _pixels, _metadata, stated),
+                   uncertainty(image_digest, key, _pixels), novelty(image_digest, key, lungs, _pixels))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def film_what_if(image_digest: str, key: ModelKey, cell: int, grid: int, fill: str, _pixels: np.ndarray):
-    """`WhatIf` of hiding one film-grid cell (mapped into the model input), or None when the cell lies
-    outside the region the model saw."""
-    from model.explain.film_grid import input_box
-    from model.explain.occlusion import what_if as run_what_if
+def hidden_cells(image_digest: str, key: ModelKey, cells: tuple, grid: int, fill: str, _pixels: np.ndarray):
+    """`HiddenCells`: the model's output with several film-grid cells hidden at once (one pass)."""
+    from model.explain.film_grid import hide_cells
 
     clf = cached_classifier(key)
-    prepared = model_input(image_digest, key, _pixels)
-    box = input_box(cell, grid, prepared, clf.card.prep)
-    return None if box is None else run_what_if(clf, prepared.array, box, fill)
+    return hide_cells(clf.predict_inputs, model_input(image_digest, key, _pixels), clf.card.prep, cells, grid, fill)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

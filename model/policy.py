@@ -5,23 +5,25 @@ that a change is made once and shows in every page, report and command alike.
 """
 from __future__ import annotations
 
-# Test-time-augmentation uncertainty (`model.trust.uncertainty`): the prediction is uncertain when
-# the top class's mean probability is below the model's own threshold (at most its UNCERTAIN_QUANTILE
-# on the validation split, within UNCERTAIN_BUDGET, set by `training.fit_scope`; MIN_TOP_PROBABILITY for a model without one) or
-# when fewer than MIN_AGREEMENT of the perturbed copies give the top class.
+# The answer's own figures (`model.trust.uncertainty`). The probability is the calibrated single pass
+# (`Classifier.predict_input`), the one figure every view shows; the slightly changed test-time copies
+# only measure its stability. The answer is uncertain when that probability is below the model's own
+# threshold (`training.fit_scope`: the lowest that keeps the accuracy of its answered validation films at
+# TARGET_ANSWERED_ACCURACY, never below MIN_TOP_FLOOR; MIN_TOP_PROBABILITY for a model without one) or
+# when fewer than the model's agreement level of the copies give the same class.
 MIN_TOP_PROBABILITY = 0.6
+MIN_TOP_FLOOR = 0.6   # a top probability under 60 % among three classes never reads as a plain answer
+MIN_TOP_CEILING = 0.99
+TARGET_ANSWERED_ACCURACY = 0.9
 MIN_AGREEMENT = 0.75
-UNCERTAIN_QUANTILE = 0.1
-# Together, the soft findings that make an answer `uncertain` (low top probability, disagreeing
-# copies, an unusual film, a non-blocking input warning) may hold back at most this share of the
-# model's validation images: the top-probability threshold is lowered below the UNCERTAIN_QUANTILE
-# until they do (never below the floor `training.fit_scope` keeps). One in ten films for a second read.
-UNCERTAIN_BUDGET = 0.10
 # The agreement level is the strictest of AGREEMENT_LEVELS that flags at most AGREEMENT_QUANTILE of
 # the model's validation images (a model whose copies often disagree a little gets a looser level).
 AGREEMENT_LEVELS = (0.75, 0.625, 0.5)
 AGREEMENT_QUANTILE = 0.05
 UNCERTAIN_MESSAGE = "Second read advised."  # said to the reader, who is the radiologist
+
+# Scope facts (`model.trust.facts`): younger than this is a child, whom the models were not made for.
+ADULT_AGE = 18
 
 # Input check (`model.trust.input_check`).
 MAX_COLOURFULNESS = 15.0    # Hasler & Suesstrunk: 15 is where "slightly colourful" begins.
@@ -29,7 +31,11 @@ ASPECT_RANGE = (0.6, 1.7)   # width / height
 MIN_CONTRAST = 0.05         # 1st-99th percentile spread of the [0, 1] pixels
 RADIOGRAPH_MODALITIES = frozenset({"CR", "DX", "DR", "RG"})
 LATERAL_VIEWS = frozenset({"LL", "RL", "LAT", "LATERAL", "LLD", "RLD"})
+FRONTAL_VIEWS = frozenset({"PA", "AP", "APS", "AP SUPINE", "PA ERECT", "AP ERECT"})
 CHEST_PARTS = frozenset({"CHEST", "THORAX", "LUNG", "LUNGS"})
+
+# Map checks (`model.trust.map_checks`): maps whose mean rank similarity is below this disagree.
+LOW_AGREEMENT = 0.3
 
 # Lung attention (`model.trust.attention`): the warning fires below this model's own threshold, the
 # LUNG_ATTENTION_QUANTILE of the share of its Grad-CAM inside the lungs on correctly classified

@@ -1,15 +1,16 @@
 """Classify and explain chest radiographs from the command line.
 
     python -m model.predict scan.png [more.dcm ...] [--model ID] [--method gradcam]
-        [--target CLASS] [--overlay OUT.png] [--heatmap OUT.npy] [--json]
+        [--target CLASS] [--overlay OUT.png] [--heatmap OUT.npy] [--json] [--age YEARS] [--view PA|AP|LL|lateral]
 
 Every image gets a triage status: `answer`, `uncertain` (the answer, with a second read advised)
 or `out_of_scope` (not what the model was made for: the output is printed for reference only), with
 the reasons as sentences; `--json` adds "status" and "reasons" beside "prediction" and
-"probabilities", so that evaluation stays possible. "prediction" and "probabilities" are the mean
-over the image and seven mildly shifted, rotated or re-exposed copies, the answer the Diagnose page
-shows; "single_pass_probabilities" are the image's alone, what `training.evaluate` and the
-published metrics measure.
+"probabilities", so that evaluation stays possible. "prediction" and "probabilities" are the model's
+calibrated output for the image itself, the figure every page shows (mildly changed copies of the
+image only measure its stability). `--age` and `--view` state the patient's age and the film's view
+for plain images (a DICOM header's own facts win); unstated, the answer is given for an adult frontal
+film, and the output says so.
 
 Bad input never stops the run: each unusable image gets one `error:` line on stderr, the others
 are still processed, and the exit status is 2 if any image failed. Files are read and checked
@@ -41,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "the image's name is appended)")
     p.add_argument("--heatmap", type=Path, help="write the raw map (model input resolution) as .npy here")
     p.add_argument("--json", action="store_true", help="print one JSON object per image")
+    p.add_argument("--age", type=int, metavar="YEARS",
+                   help="the patient's age in whole years (plain images; a DICOM header's age wins); under 18 is "
+                        "out of scope")
+    p.add_argument("--view", choices=["PA", "AP", "frontal", "LL", "lateral"], type=lambda v: {
+        "pa": "PA", "ap": "AP", "ll": "LL"}.get(v.lower(), v.lower()),
+                   help="the film's view (plain images; a DICOM header's view wins); a lateral view is out of scope")
     return p
 
 
@@ -55,9 +62,10 @@ def parse_target(value: str | None):
     return int(value) if value is not None and value.isdigit() else value
 
 
-def run_one(clf, path: Path, xray, args, several: bool, segmenter=None, scope=None) -> dict:
+def run_one(models, path: Path, xray, args, several: bool, stated=None) -> dict:
     """Classify, triage (and explain, if an output asks for it) one image read from `path`; returns
-    the JSON record."""
+    the JSON record. models: (classifier, lung segmenter or None, scope check or None)."""
+    clf, segmenter, scope = models
     import cv2
     import numpy as np
 
@@ -66,11 +74,11 @@ def run_one(clf, path: Path, xray, args, several: bool, segmenter=None, scope=No
 
     mask = segmenter.mask(xray.pixels) if segmenter is not None else None
     # The lung mask is found once and serves the lung crop, the input check and the scope check.
-    result = assess(clf, xray, mask, scope)
-    # The answer is the mean over the image and its mildly changed copies, as on the Diagnose page.
-    model_input, answer = result.model_input, result.uncertainty.prediction(clf.labels)
+    result = assess(clf, xray, mask, scope, stated)
+    model_input, answer = result.model_input, result.prediction
     record = {"image": str(path), "model": clf.card.id, "version": clf.card.version,
               "status": result.triage.status, "reasons": list(result.triage.reasons),
+              "assumptions": [finding.sentence for finding in result.triage.assumptions],
               "prediction": answer.label, "confidence": round(answer.confidence, 6),
               "probabilities": {k: round(v, 6) for k, v in answer.as_dict().items()},
               "single_pass_probabilities": {k: round(v, 6) for k, v in result.prediction.as_dict().items()}}
@@ -126,7 +134,8 @@ def print_record(record: dict, as_json: bool) -> None:
         print(f"{record['image']}: {record['prediction']} ({probs}), uncertain: second read advised "
               f"[model {record['model']}]{reasons}", flush=True)
     else:
-        print(f"{record['image']}: {record['prediction']} ({probs}) [model {record['model']}]", flush=True)
+        assumed = "".join(f"\n  - {sentence}" for sentence in record["assumptions"])
+        print(f"{record['image']}: {record['prediction']} ({probs}) [model {record['model']}]{assumed}", flush=True)
 
 
 def fail(message: str) -> None:
@@ -145,13 +154,14 @@ def chosen_card(args):
     return card
 
 
-def answer(path: Path, xray, args, several: bool, models) -> bool:
-    """Print one image's result, or its one `error:` line; whether it was answered."""
+def answer(path: Path, xray, args, several: bool, context) -> bool:
+    """Print one image's result, or its one `error:` line; whether it was answered.
+    context: (the models of `load_models`, what the reader stated about the patient and film)."""
     from model.inputs.intake import XrayInputError
     from model.registry import RegistryError
 
     try:
-        print_record(run_one(models[0], path, xray, args, several, *models[1:]), args.json)
+        print_record(run_one(*context[:1], path, xray, args, several, context[1]), args.json)
         return True
     except (XrayInputError, RegistryError, ValueError, OSError) as exc:
         fail(f"{path}: {exc}")
@@ -170,6 +180,13 @@ def main(argv=None) -> int:
     except (RegistryError, ValueError) as exc:
         fail(str(exc))
         return 2
+    from model.trust.facts import Stated
+
+    try:
+        stated = Stated(args.age, args.view)
+    except ValueError as exc:
+        fail(f"{exc}.")
+        return 2
     models, status, answered, several = None, 0, False, len(args.images) > 1
     for path in args.images:
         try:
@@ -184,7 +201,7 @@ def main(argv=None) -> int:
             except (RegistryError, ValueError) as exc:
                 fail(str(exc))
                 return 2
-        if answer(path, xray, args, several, models):
+        if answer(path, xray, args, several, (models, stated)):
             answered = True
         else:
             status = 2

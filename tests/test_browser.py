@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.run import CHROMIUM, CHROMIUM_ARGS, free_port
-from tests.support import png_bytes, synthetic_radiograph, write_tiny_entry
+from tests.support import dicom_bytes, png_bytes, synthetic_radiograph, write_tiny_entry
 
 pytestmark = pytest.mark.browser
 
@@ -91,7 +91,7 @@ def local_only(route) -> None:
 
 
 VIEWPORTS = {"1366x768": (1366, 768), "1920x1080": (1920, 1080)}
-STATUS = re.compile(r"(Answer\.|Uncertain: second read advised\.|Out of scope: no answer shown\.)")
+STATUS = re.compile(r"(Answer\.|Uncertain: second read advised \(|Out of scope: no answer shown \()")
 FILM_FRAME = 'iframe[title="streamlit_image_coordinates.streamlit_image_coordinates"]'
 
 
@@ -112,6 +112,11 @@ def browser_page(url: str, width: int, height: int):
             yield page
         finally:
             browser.close()
+
+
+def film_pixels(page) -> str:
+    """The clickable film's image source (the component redraws it when cells are hidden)."""
+    return page.frame_locator(FILM_FRAME).locator("img").get_attribute("src") or ""
 
 
 def visible_box(locator, viewport_height: int) -> dict:
@@ -136,7 +141,7 @@ def test_diagnose_at_workstation_sizes_click_to_hide_and_coming_back(server, tmp
         expect(page.get_by_text("Decision support for research and teaching, not a diagnosis").first) \
             .to_be_visible()
         page.locator("input[type=file]").first.set_input_files(str(image))
-        caption = page.get_by_text(re.compile(r"^Grad-CAM for (COVID-19|Normal|Pneumonia), layer "))
+        caption = page.get_by_text(re.compile(r"^Grad-CAM for (COVID-19|Normal|Pneumonia), last block "))
         expect(caption).to_be_visible()
         page.wait_for_timeout(800)  # plotly and the film component finish drawing
         assert page.locator('[data-testid="stException"]').count() == 0
@@ -156,17 +161,42 @@ def test_diagnose_at_workstation_sizes_click_to_hide_and_coming_back(server, tmp
             assert abs(film_box["y"] - map_box["y"]) < 40 and map_box["x"] > film_box["x"]
         page.screenshot(path=str(OUTPUT / f"diagnose-{size}.png"))
 
-        # Click to hide: a cell of the film's grid, the change said in percentage points.
+        # Click to hide: two cells of the film's grid, the change said in percentage points, the new
+        # output beside the film on the first screen, the film redrawn with the cells greyed.
         target = page.frame_locator(FILM_FRAME).locator("img")
         expect(target).to_be_visible()
+        before = film_pixels(page)
         started = time.monotonic()
-        target.click(position={"x": 0.3 * film.bounding_box()["width"], "y": 0.45 * film.bounding_box()["height"]})
-        hidden = page.get_by_text(re.compile(r" with row \d, column \d hidden$"))
-        expect(hidden).to_be_visible()
+        box = film.bounding_box()
+        target.click(position={"x": 0.3 * box["width"], "y": 0.45 * box["height"]})
+        expect(page.get_by_text(re.compile(r" with 1 cell hidden$"))).to_be_visible()
         elapsed = time.monotonic() - started
-        expect(page.get_by_text(re.compile(r"^[−+±]\d+\.\d points$")).first).to_be_visible()
+        target.click(position={"x": 0.3 * box["width"], "y": 0.62 * box["height"]})
+        hidden = page.get_by_text(re.compile(r" with 2 cells hidden$"))
+        expect(hidden).to_be_visible()
+        change = page.get_by_text(re.compile(r"\d+\.\d points$")).first
+        expect(change).to_be_visible()
+        page.wait_for_timeout(800)
+        visible_box(hidden, height)
+        visible_box(change, height)
+        assert film_pixels(page) != before, "the film was not redrawn with the hidden cells"
         print(f"{size}: click to hidden-cell result in {elapsed:.2f} s")
-        page.screenshot(path=str(OUTPUT / f"diagnose-hidden-{size}.png"), full_page=True)
+        page.screenshot(path=str(OUTPUT / f"diagnose-hidden-{size}.png"))
+        page.get_by_role("button", name="Show the film as it is").click()
+        expect(hidden).to_have_count(0)
+
+        # Zoom mode: one view of film and map, dragging draws a zoom box, the colour bar stays.
+        page.get_by_text("Zoom & window").click()
+        expect(page.get_by_text("drag a box on either to zoom both")).to_be_visible()
+        expect(page.get_by_text("scaled to this image's maximum").first).to_be_visible()
+        page.wait_for_timeout(1500)
+        zoom = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+            .filter(e => e.data && e.data.length === 2 && e.data.every(t => t.type === 'image'))
+            .map(e => ({drag: e._fullLayout.dragmode, height: e.getBoundingClientRect().height}))""")
+        assert len(zoom) == 1 and zoom[0]["drag"] == "zoom" and zoom[0]["height"] > 200, zoom
+        page.screenshot(path=str(OUTPUT / f"diagnose-zoom-{size}.png"))
+        page.get_by_text("Zoom & window").click()
+        expect(caption).to_be_visible()
 
         # Another page and back: the same case, no new upload.
         page.get_by_role("link", name="Model performance").click()
@@ -196,7 +226,7 @@ def test_an_out_of_scope_upload_is_held_back_until_asked_for(server, tmp_path):
         page.locator("input[type=file]").first.set_input_files(str(image))
         # A bordered box, not an alert: st.error is kept for failures of the app itself.
         status = page.locator('[data-testid="stMarkdownContainer"]').filter(
-            has_text="Out of scope: no answer shown.").first
+            has_text="Out of scope: no answer shown (a colour image).").first
         expect(status).to_be_visible()
         expect(status).to_contain_text("colour")
         visible_box(status, 768)
@@ -209,9 +239,24 @@ def test_an_out_of_scope_upload_is_held_back_until_asked_for(server, tmp_path):
         # On request the output follows, below the status that still says why.
         page.get_by_text("Show the output anyway").click()
         expect(page.get_by_text("Model output")).to_be_visible()
-        expect(page.get_by_text(re.compile(r"^Grad-CAM for (COVID-19|Normal|Pneumonia), layer "))).to_be_visible()
-        expect(status).to_be_visible()
+        expect(page.get_by_text(re.compile(r"^Grad-CAM for (COVID-19|Normal|Pneumonia), last block "))).to_be_visible()
+        # No answer under a heading that says none is shown: the heading now says "for reference only".
+        expect(page.get_by_text("Out of scope: the output is shown for reference only (a colour image).")).to_be_visible()
+        assert page.get_by_text("no answer shown").count() == 0
         assert page.locator('[data-testid="stException"]').count() == 0
+
+        # A child's DICOM (PatientAge 006Y): out of scope from its header, the age shown in the side panel.
+        child = tmp_path / "child.dcm"
+        child.write_bytes(dicom_bytes(np.round(synthetic_radiograph(256, seed=5) * 4095).astype(np.uint16),
+                                      PatientAge="006Y"))
+        page.locator("input[type=file]").first.set_input_files(str(child))
+        expect(page.get_by_text("Out of scope: no answer shown (a child's film).")).to_be_visible()
+        expect(page.get_by_text("The DICOM header gives the patient's age as 6 years", exact=False)).to_be_visible()
+        expect(page.get_by_text("Patient's age: 6 years (DICOM header)")).to_be_visible()
+        assert page.get_by_text("Model output").count() == 0
+        expect(page.get_by_text("No answer and no map are shown for it.")).to_be_visible()
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(OUTPUT / "diagnose-child-dicom-1366x768.png"))
 
 
 def test_one_evaluation_run_on_a_configured_folder(server):

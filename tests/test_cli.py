@@ -34,16 +34,26 @@ def test_json_has_model_prediction_and_probabilities(registry_env, scans, capsys
     assert set(record["probabilities"]) == {"COVID-19", "Normal", "Pneumonia"}
     assert sum(record["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
     assert record["prediction"] == max(record["probabilities"], key=record["probabilities"].get)
-    # The answer is the Diagnose page's: the mean over the film and its copies; the film alone is kept.
+    # The answer is the one every page shows: the film's own calibrated pass.
     from model.classifier import Classifier
     from model.inputs.intake import load_xray
-    from model.trust.uncertainty import tta_uncertainty
 
     clf = Classifier.load("tiny-a", registry_env)
     pixels = load_xray(scans[0]).pixels
-    tta = tta_uncertainty(clf, clf.prepare(pixels))
-    assert record["probabilities"] == pytest.approx(tta.mean, abs=1e-5)
-    assert record["single_pass_probabilities"] == pytest.approx(clf.predict_input(clf.prepare(pixels)).as_dict(), abs=1e-5)
+    assert record["probabilities"] == pytest.approx(clf.predict_input(clf.prepare(pixels)).as_dict(), abs=1e-5)
+    assert record["assumptions"] == ["Age not known: answered as for an adult (state the age if the patient is a child).",
+                                     "View not known: read as a frontal (PA or AP) film."]
+
+
+def test_stated_age_and_view_put_a_plain_film_out_of_scope(registry_env, scans, capsys):
+    assert predict.main([str(scans[0]), "--json", "--age", "8"]) == 0
+    record = json.loads(capsys.readouterr().out.strip())
+    assert record["status"] == "out_of_scope" and "8 years" in record["reasons"][0]
+    assert predict.main([str(scans[0]), "--json", "--view", "lateral", "--age", "40"]) == 0
+    record = json.loads(capsys.readouterr().out.strip())
+    assert record["status"] == "out_of_scope" and "lateral" in record["reasons"][0] and record["assumptions"] == []
+    assert predict.main([str(scans[0]), "--age", "200"]) == 2
+    assert "age_years" in capsys.readouterr().err
 
 
 def test_overlay_keeps_aspect_ratio_and_heatmap_is_at_model_resolution(registry_env, scans, tmp_path, capsys):

@@ -58,15 +58,12 @@ def no_failure(at: AppTest) -> None:
 
 
 def expected_prediction(registry: Path, model_id: str, data: bytes):
-    """What the page shows as the model's output: the mean over the test-time copies (one confidence figure)."""
+    """What every page shows as the model's output: the film's own calibrated pass (one probability)."""
     from model.classifier import Classifier
     from model.inputs.intake import load_xray
-    from model.prediction import Prediction
-    from model.trust.uncertainty import tta_uncertainty
 
     clf = Classifier.load(model_id, registry)
-    tta = tta_uncertainty(clf, clf.prepare(load_xray(data).pixels))
-    return Prediction(tuple(clf.labels), np.array([tta.mean[label] for label in clf.labels]))
+    return clf.predict_input(clf.prepare(load_xray(data).pixels))
 
 
 def overlay(at: AppTest):
@@ -103,11 +100,11 @@ def test_diagnose_shows_probabilities_overlay_and_reports(app, registry_env):
     assert any(text.startswith("Original (PNG, 128 x 128") for text in texts(at.main.caption))
     # The layer is named for what it is; the widget's value stays the Keras name.
     assert at.selectbox(key="layer-tiny-a").value == "block2b_conv"  # the card's layer, listed first
-    assert overlay(at).captions[0] == f"Grad-CAM for {expected.label}, layer block 2b, convolution"
+    assert overlay(at).captions[0] == f"Grad-CAM for {expected.label}, last block (block 2), second convolution"
     assert [b.proto.label for b in at.get("download_button")] == ["Report (PNG)", "Report (PDF)"]
     assert any("Tiny test model tiny-a, version 0.0" in text for text in texts(at.main.caption))
     # The triage status and the intended population are on the page; the colour bar says what colours mean.
-    assert any(text.startswith("**Answer.**") for text in texts(at.info)) or at.warning
+    assert any(text.startswith("**Answer.") for text in texts(at.info)) or at.warning
     assert any(text.startswith("**Made for:**") for text in texts(at.main.caption))
     assert any("scaled to this image's maximum" in text for text in texts(at.main.caption))
 
@@ -177,37 +174,56 @@ def test_slow_methods_render(app, method):
     assert at.selectbox(key="layer-tiny-a").disabled == (method == "smoothgrad")
 
 
-def test_click_to_hide_and_occlusion_cross_check(app, registry_env):
-    """A click on the film's grid (the component's callback stores the cell) hides that region of the
-    film, mapped into the model input, and the change is said in percentage points."""
+def test_click_to_hide_several_cells_and_occlusion_cross_check(app, registry_env):
+    """Clicks on the film's grid (the component's callback toggles the cell) hide those regions of the
+    film together, mapped into the model input; the change is said in percentage points from the
+    card's own probability, and the film is redrawn with the hidden cells greyed."""
     from model.classifier import Classifier
-    from model.explain.film_grid import input_box, points
-    from model.explain.occlusion import what_if
+    from model.explain.film_grid import hide_cells, points
     from model.inputs.intake import load_xray
-    from model.trust.uncertainty import tta_uncertainty
 
     at = upload(open_page(app, "diagnose"), IMAGE)
     assert not [m for m in at.main.metric if " hidden" in m.label]  # nothing hidden before a click
-    at.session_state["hide_cell"] = 14  # row 3, column 3 of the 6 x 6 grid: what the click callback stores
+    at.session_state["hidden_cells"] = [14, 15]  # row 3, columns 3 and 4: what two clicks store
     at.run()
     no_failure(at)
     clf = Classifier.load("tiny-a", registry_env)
     prepared = clf.prepare(load_xray(IMAGE).pixels)
-    top = tta_uncertainty(clf, prepared).top_label
-    expected = what_if(clf, prepared.array, input_box(14, 6, prepared, clf.card.prep))
-    shown = next(m for m in at.main.metric if m.label == f"{top} with row 3, column 3 hidden")
-    assert shown.value == f"{expected.after.as_dict()[top]:.1%}"
-    assert shown.proto.delta == points(expected.delta[top]).replace("−", "-") and shown.proto.delta.endswith(" points")
-    # "Show the film as it is" clears it.
+    card = clf.predict_input(prepared)
+    top = card.label
+    expected = hide_cells(clf.predict_inputs, prepared, clf.card.prep, (14, 15), 6)
+    assert expected.inside == (14, 15)
+    after = dict(zip(clf.labels, expected.probabilities))[top]
+    shown = next(m for m in at.main.metric if m.label == f"{top} with 2 cells hidden")
+    assert shown.value == f"{after:.1%}"
+    assert shown.proto.delta == points(after - card.confidence).replace("−", "-") and shown.proto.delta.endswith(" points")
+    # The card's probability and the one the change is measured from agree to 0.1 point.
+    assert metric_value(at, "Probability") == f"{card.confidence:.1%}"
+    before = float(metric_value(at, "Probability").rstrip("%"))
+    assert abs((before - float(shown.value.rstrip("%"))) - (100 * (card.confidence - after))) < 0.1 + 1e-9
+    bars = next(spec for spec in plotly_specs(at) if spec["data"][0].get("orientation") == "h")
+    assert [trace["name"] for trace in bars["data"]] == ["the film", "cells hidden"]
+    assert bars["data"][1]["text"] == [f"{100 * p:.1f}%" for p in expected.probabilities]
+    # "Show the film as it is" clears them all.
     at.button(key="unhide").click().run()
     assert not [m for m in at.main.metric if " hidden" in m.label]
 
-    assert not [m for m in at.main.metric if m.label.startswith("Agreement")]
+    assert not [m for m in at.main.metric if m.label.startswith("Similarity to Grad-CAM")]
     at.button(key="occlusion").click().run()
     no_failure(at)
-    agreement = next(m for m in at.main.metric if m.label.startswith("Agreement with Grad-CAM"))
+    agreement = next(m for m in at.main.metric if m.label == "Similarity to Grad-CAM")
     assert -1.0 <= float(agreement.value) <= 1.0
-    assert at.main.image[-1].captions[0].startswith("Occlusion sensitivity for ")
+    assert any(image.captions[0].startswith("Occlusion sensitivity for ") for image in at.main.image)
+
+
+def test_a_click_toggles_its_cell():
+    from model.explain.film_grid import toggle_cell
+
+    assert toggle_cell([5], 14) == [5, 14] and toggle_cell([5, 14], 5) == [14] and toggle_cell([], None) == []
+
+
+def metric_value(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.main.metric if m.label == label)
 
 
 def test_the_case_and_settings_survive_a_visit_to_another_page(app):
@@ -459,9 +475,10 @@ def test_all_methods_side_by_side_and_the_grid_occlusion_on_demand(app):
 def test_layers_for_people_and_the_zoom_view(app):
     at = upload(open_page(app, "diagnose"), IMAGE)
     layer = at.selectbox(key="layer-tiny-a")
-    assert layer.options[0] == "block 2b, convolution (default)" and "first convolution" not in layer.options
+    assert layer.options[0] == "last block (block 2), second convolution (default)"
+    assert "first layers, convolution" not in layer.options and not any("_" in o for o in layer.options)
     at.toggle(key="advanced_layers").set_value(True).run()
-    assert "first convolution" in at.selectbox(key="layer-tiny-a").options
+    assert "first layers, convolution" in at.selectbox(key="layer-tiny-a").options
     at.selectbox(key="layer-tiny-a").set_value("stem_conv").run()
     no_failure(at)
     assert any("edges" in text for text in texts(at.caption))
@@ -469,3 +486,70 @@ def test_layers_for_people_and_the_zoom_view(app):
     no_failure(at)
     zoom = next(spec for spec in plotly_specs(at) if [t.get("type") for t in spec["data"]] == ["image", "image"])
     assert zoom["layout"]["xaxis2"]["matches"] == "x" and zoom["layout"]["yaxis2"]["matches"] == "y"
+    assert zoom["layout"]["dragmode"] == "zoom"  # drag to zoom, not to pan
+    assert zoom["layout"]["height"] == 300  # a square film fills its panel: no empty band
+    assert any("scaled to this image's maximum" in text for text in texts(at.main.caption))  # the colour bar
+
+
+# --------------------------------------------------------------------------- scope facts on Diagnose
+
+
+def dicom_film(**elements) -> bytes:
+    from tests.support import dicom_bytes
+
+    stored = np.round(synthetic_radiograph(128, seed=3, lesion=(0.45, 0.3)) * 4095).astype(np.uint16)
+    return dicom_bytes(stored, **elements)
+
+
+@pytest.mark.parametrize("elements, reason", [
+    ({"PatientAge": "006Y"}, "patient's age as 6 years"),
+    ({"ViewPosition": "LL"}, "the view LL, a lateral film"),
+])
+def test_a_child_or_a_lateral_view_from_the_dicom_header_is_out_of_scope(app, elements, reason):
+    at = upload(open_page(app, "diagnose"), dicom_film(**elements), name="scan.dcm")
+    no_failure(at)
+    status = [t for t in texts(at.markdown) if t.startswith(":red[:material/block: **Out of scope: no answer shown (")]
+    assert len(status) == 1 and reason in status[0], texts(at.markdown)
+    assert not [m for m in at.main.metric if m.label == "Model output"]
+    assert any("(DICOM header)" in t for t in texts(at.sidebar.caption))
+
+
+def test_a_plain_film_with_a_reader_stated_age_of_8_is_out_of_scope(app):
+    at = upload(open_page(app, "diagnose"), IMAGE)
+    assert [m for m in at.main.metric if m.label == "Model output"]
+    assert any("Read as an adult's frontal film (age and view not stated)" in t
+               for t in texts(at.info) + texts(at.warning))
+    age = next(n for n in at.number_input if n.key.startswith("age-"))
+    age.set_value(8).run()
+    no_failure(at)
+    status = [t for t in texts(at.markdown) if "Out of scope: no answer shown (a child's film)" in t]
+    assert len(status) == 1 and "The reader gives the patient's age as 8 years" in status[0]
+    assert not [m for m in at.main.metric if m.label == "Model output"]
+    # An adult's age and a frontal view: no assumption left to state.
+    next(n for n in at.number_input if n.key.startswith("age-")).set_value(45).run()
+    next(s for s in at.selectbox if s.key.startswith("view-")).set_value("PA (frontal)").run()
+    no_failure(at)
+    assert not any("not stated" in t for t in texts(at.info) + texts(at.warning))
+
+
+def test_every_term_has_a_plain_line_and_the_page_takes_no_sentence_apart(app):
+    import ast
+
+    from model.present.glossary import GLOSSARY
+
+    at = upload(open_page(app, "diagnose"), IMAGE)
+    words = frame_with(at, "term")
+    assert list(words["term"]) == list(GLOSSARY) and all(words["what it means"].str.len() > 20)
+    page = (APP.parent / "views" / "diagnose_page.py").read_text()
+    for pattern in ('split(": ", 1)', "removesuffix(\" The image", 'startswith("Network', ".split(':')",
+                    "input_check_panel"):
+        assert pattern not in page, pattern
+    for path in (APP.parent / "views" / "diagnose_page.py", APP.parent / "case.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                count = len(node.args.args) + len(node.args.kwonlyargs) + len(node.args.posonlyargs)
+                assert count <= 7, f"{path.name}: {node.name} has {count} parameters"
+
+
+def frame_with(at: AppTest, column: str):
+    return next(d.value for d in at.main.dataframe if column in d.value.columns)

@@ -156,27 +156,34 @@ def test_diagnose_shows_uncertainty_and_says_lung_attention_is_unavailable(regis
     from model.trust.uncertainty import tta_uncertainty
     at = upload(open_page("diagnose"), IMAGE)
     no_failure(at)
-    expected = tta_uncertainty(Classifier.load("tiny-a", registry_env), load_xray(IMAGE).pixels)
+    clf = Classifier.load("tiny-a", registry_env)
+    expected = tta_uncertainty(clf, load_xray(IMAGE).pixels)
     top = expected.top_label
-    # One confidence figure: the mean over the test-time copies, with its spread in words.
-    shown = metric(at, "Confidence")
-    assert shown.value == f"{expected.top_probability:.1%}" and metric(at, "Model output").value == top
-    spread = f"±{100 * expected.std[top]:.1f} points"
-    assert any(spread in text and ("**Stable**" in text or "**Unstable**" in text) for text in texts(at.markdown))
+    # One probability: the film's own calibrated pass, with its stability under the copies in words.
+    shown = metric(at, "Probability")
+    single = clf.predict_xray(load_xray(IMAGE)).as_dict()[top]
+    assert shown.value == f"{single:.1%}" == f"{expected.top_probability:.1%}" and metric(at, "Model output").value == top
+    spread = f"±{100 * expected.spread[top]:.1f} points"
+    assert any(spread in text and any(f"**{w}**" in text for w in ("Stable", "Varies", "Unstable"))
+               for text in texts(at.markdown))
     assert not any("entropy" in text for text in texts(at.warning) + texts(at.markdown) + texts(at.caption))
-    # The triage status comes first: uncertain says "second read advised" (to the reader, who is the radiologist).
-    status = [text for text in texts(at.warning) if text.startswith("**Uncertain: second read advised.**")]
+    # The status comes first: uncertain says "second read advised" (to the reader, who is the radiologist)
+    # and why, in the finding's own sentence.
+    status = [text for text in texts(at.warning) if text.startswith("**Uncertain: second read advised (")]
     assert len(status) == (1 if expected.uncertain else 0)
+    assert all(reason in status[0] for reason in expected.reasons)
     assert UNCERTAIN_MESSAGE == "Second read advised."
     assert not any("refer to a radiologist" in text.lower() for text in texts(at.warning) + texts(at.info))
     order = [getattr(e, "label", None) for e in in_order(at)]
     assert order.index("Model output") < order.index(shown.label) < order.index("Method")
+    # The one definition of the probability is on the page.
+    assert any("in one pass" in text and "every change in points is measured from it" in text
+               for text in texts(at.main.caption))
 
     assert any("lung attention unavailable: no lung segmentation model in the registry" in text.lower()
                for text in texts(at.caption))
     assert not [m for m in at.main.metric if m.label == "Map inside the lung fields"]
     assert at.toggle(key="lung_outline").disabled
-    assert not [text for text in texts(at.warning) if text.startswith("This does not look like")]
 
 
 def test_faithfulness_and_agreement_on_demand(registry_env):
@@ -184,7 +191,7 @@ def test_faithfulness_and_agreement_on_demand(registry_env):
     from model.inputs.intake import load_xray
     from model.trust.faithfulness import faithfulness
     at = upload(open_page("diagnose"), IMAGE)
-    assert not [m for m in at.main.metric if m.label.endswith("AUC")], "faithfulness ran before it was asked for"
+    assert not [m for m in at.main.metric if m.label == "Left while hiding"], "faithfulness ran before it was asked for"
     at.toggle(key="faithfulness").set_value(True).run()
     no_failure(at)
     clf = Classifier.load("tiny-a", registry_env)
@@ -192,19 +199,19 @@ def test_faithfulness_and_agreement_on_demand(registry_env):
     layer = at.selectbox(key="layer-tiny-a").value
     explanation, _ = clf.explain_xray(pixels, "gradcam", at.main.metric[0].value, layer)
     expected = faithfulness(clf, clf.prepare(pixels).array, explanation.heatmap, explanation.class_index)
-    assert metric(at, "Deletion AUC").value == f"{expected.deletion_auc:.2f}"
-    assert metric(at, "Insertion AUC").value == f"{expected.insertion_auc:.2f}"
+    assert metric(at, "Left while hiding").value == f"{expected.deletion_auc:.2f}"
+    assert metric(at, "Reached while revealing").value == f"{expected.insertion_auc:.2f}"
     assert expected.summary in texts(at.success) + texts(at.warning)
     curves = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
                   if [t.get("name") for t in json.loads(c.proto.spec)["data"]] == ["deletion", "insertion"])
     np.testing.assert_allclose(curves["data"][0]["y"], expected.curves["deletion"], atol=1e-6)
 
     # A second method: the two maps are compared.
-    assert not [m for m in at.main.metric if m.label.startswith("Mean map similarity")]
+    assert not [m for m in at.main.metric if m.label == "Map similarity"]
     at.selectbox(key="method").set_value("gradcam++").run()
     no_failure(at)
-    agreement = metric(at, "Mean map similarity (Spearman)")
-    pairs = at.main.dataframe[-1].value
+    agreement = metric(at, "Map similarity")
+    pairs = frame(at, "maps")
     assert list(pairs["maps"]) == ["Grad-CAM vs Grad-CAM++"]
     assert agreement.value == f"{pairs['similarity'].iloc[0]:+.2f}"
 
@@ -217,8 +224,8 @@ def test_a_colourful_image_is_flagged_but_still_analysed(registry_env):
     assert not at.exception
     # A colour photograph is out of scope: the status says why, and no answer or map is shown by default.
     assert not at.error  # errors are kept for failures of the app
-    status = [text for text in texts(at.markdown) if "**Out of scope: no answer shown.**" in text]
-    assert len(status) == 1 and "colour" in status[0]
+    status = [text for text in texts(at.markdown) if "**Out of scope: no answer shown (a colour image).**" in text]
+    assert len(status) == 1 and "The image is in colour" in status[0]
     assert not [m for m in at.main.metric if m.label == "Model output"]
     assert len(at.main.image) == 1 and "No answer and no map" in at.main.image[0].captions[0]
     # Shown on request, below the status.
@@ -228,59 +235,64 @@ def test_a_colourful_image_is_flagged_but_still_analysed(registry_env):
     elements = in_order(at)
     first_status = next(i for i, e in enumerate(elements) if "Out of scope" in str(getattr(e, "value", "")))
     assert first_status < next(i for i, e in enumerate(elements) if getattr(e, "label", None) == "Model output")
+    # No answer under a heading that says none is shown: the heading says the output is for reference only.
+    assert not [t for t in texts(at.markdown) if "no answer shown" in t]
+    assert any("**Out of scope: the output is shown for reference only (a colour image).**" in t
+               for t in texts(at.markdown))
 
 
-def test_report_notes_carry_the_trust_findings(registry_env, monkeypatch):
-    """The download's data is made lazily; here it is made at once and the notes are captured."""
-    import model.present.report
-
-    captured = []
-    details = []
-    monkeypatch.setattr(model.present.report, "build_report",
-                        lambda *a, **k: captured.append(k["notes"]) or details.append(k) or b"png")
-    monkeypatch.setattr(model.present.report, "build_report_pdf", lambda *a, **k: b"pdf")
+def capture_reports(monkeypatch) -> list[dict]:
+    """The download's data is made lazily; here it is made at once and the report's arguments captured."""
     from streamlit.delta_generator import DeltaGenerator
 
+    import model.present.report
+
+    details = []
+    monkeypatch.setattr(model.present.report, "build_report", lambda *a, **k: details.append({**k, "args": a}) or b"png")
+    monkeypatch.setattr(model.present.report, "build_report_pdf", lambda *a, **k: b"pdf")
     original = DeltaGenerator.download_button
 
     def eager(self, label, data=None, *args, **kwargs):
         return original(self, label, data() if callable(data) else data, *args, **kwargs)
 
     monkeypatch.setattr(DeltaGenerator, "download_button", eager)
+    return details
+
+
+def test_report_carries_the_final_status_and_its_findings(registry_env, monkeypatch):
+    details = capture_reports(monkeypatch)
     at = upload(open_page("diagnose"), IMAGE)
     no_failure(at)
-    notes = captured[-1]
-    assert notes[0].startswith("The map explains the class ")
-    assert any(note.startswith("Test-time augmentation (8 ") for note in notes)
-    assert "Lung attention unavailable: no lung segmentation model in the registry." in notes
-    # A case id that is not patient data, the status with its reasons and the colour bar's settings.
+    report = details[-1]
+    assert report["notes"][0].startswith("The map explains the class ")
+    # A case id that is not patient data, the status with its findings and the colour bar's settings.
     import hashlib
-    assert details[-1]["case_id"] == hashlib.sha256(IMAGE).hexdigest()[:8]
-    assert details[-1]["status"] in ("Answer", "Uncertain: second read advised")
-    assert details[-1]["colormap"] == "inferno" and details[-1]["what_if"] is None
+    assert report["case_id"] == hashlib.sha256(IMAGE).hexdigest()[:8]
+    status = report["status"]
+    assert status.kind in ("answer", "uncertain") and status.line.startswith(("Answer.", "Uncertain"))
+    assert {f.kind for f in status.findings} >= {"age_not_known", "view_not_known"}
+    assert report["colormap"] == "inferno" and report["what_if"] is None
+    # The report's probabilities are the page's one figure.
+    assert f"{report['args'][2].confidence:.1%}" == metric(at, "Probability").value
 
 
-def test_trust_notes_are_plain_sentences():
-    from model.present.text import trust_notes
-    from model.trust.agreement import Agreement
-    from model.trust.attention import LungAttention
-    from model.trust.faithfulness import Faithfulness
-    from model.trust.uncertainty import Uncertainty
+def test_map_checks_made_later_reach_the_status_and_the_report(registry_env, monkeypatch):
+    """Two methods that disagree (the limit raised so that any pair does): the status names it and the
+    report carries that final status, though the answer's own status is unchanged."""
+    import model.trust.map_checks
 
-    tta = Uncertainty(mean={"COVID-19": 0.52}, std={"COVID-19": 0.11}, top_label="COVID-19", top_probability=0.52,
-                      entropy=0.7, agreement=0.625, n=8, uncertain=True, message="Second read advised.")
-    attention = LungAttention(0.31, 0.5, True, "Mostly outside the lungs.")
-    faith = Faithfulness(0.2, 0.7, 0.5, 0.5, {}, True, "Better than random.")
-    notes = trust_notes(["The image is in colour."], tta, attention, "", faith,
-                        Agreement({"gradcam vs scorecam": 0.42}, 0.42), "Grad-CAM",
-                        {"gradcam": "Grad-CAM", "scorecam": "Score-CAM"})
-    assert notes == ["Input check: The image is in colour.",
-                     "Test-time augmentation (8 slightly shifted, rotated or re-exposed copies): COVID-19 52.0% ± "
-                     "11.0%; 62% of the copies give that class. Second read advised.",
-                     "31% of the Grad-CAM map lies inside the lung fields. Mostly outside the lungs.",
-                     "Faithfulness: Better than random.",
-                     "Agreement between Grad-CAM, Score-CAM (mean Spearman of the maps): +0.42."]
-    assert trust_notes(lungs_reason="No lungs.") == ["No lungs."]
+    monkeypatch.setattr(model.trust.map_checks, "LOW_AGREEMENT", 1.01)
+    details = capture_reports(monkeypatch)
+    at = upload(open_page("diagnose"), IMAGE)
+    assert "methods disagree" not in details[-1]["status"].line
+    at.selectbox(key="method").set_value("gradcam++").run()
+    no_failure(at)
+    status = details[-1]["status"]
+    assert "Read the map with care: the methods disagree." in status.line
+    assert any(f.kind == "methods_disagree" and f.severity == "map_caution" for f in status.findings)
+    banner = [t for t in texts(at.warning) + texts(at.info) if t.startswith(("**Answer", "**Uncertain"))]
+    assert len(banner) == 1 and "the methods disagree" in banner[0]
+    assert any("The explanation methods disagree" in t for t in texts(at.caption))
 
 
 def test_diagnose_with_a_lung_model_measures_lung_attention(lung_env):
@@ -300,7 +312,6 @@ def test_diagnose_with_a_lung_model_measures_lung_attention(lung_env):
     assert metric(at, "Map inside the lung fields").value == f"{expected.fraction:.0%}"
     assert (expected.warning in texts(at.warning)) == expected.low
     assert not any("unavailable" in text for text in texts(at.caption))
-    assert not [text for text in texts(at.warning) if text.startswith("This does not look like")]
 
     # The outline is drawn on the overlay only: the map and its lung share are unchanged.
     plain = at.main.image[0].value

@@ -177,7 +177,20 @@ def test_dicom_metadata_is_exactly_the_safe_fields():
     assert xray.metadata == {
         "width": 96, "height": 64, "bit_depth": 12, "format": "DICOM", "mode": "I;16", "modality": "DX",
         "view_position": "PA", "body_part_examined": "CHEST", "photometric_interpretation": "MONOCHROME2",
+        "patient_age_years": None,  # a birth date without the study's date gives no age
     }
+
+
+@pytest.mark.parametrize("elements, age", [
+    ({"PatientAge": "006Y"}, 6), ({"PatientAge": "018M"}, 1), ({"PatientAge": "010W"}, 0), ({"PatientAge": "045Y"}, 45),
+    ({"StudyDate": "20200316"}, 71), ({"StudyDate": "20200317"}, 72),  # born 1948-03-17 (tests.support)
+    ({"SeriesDate": "19580101"}, 9),  # no study date: the next date of the study the header has
+    ({"PatientAge": "6 years"}, None), ({"StudyDate": "19400101"}, None),  # not an age string; before birth
+])
+def test_the_patients_age_is_read_from_the_header_and_only_the_age_is_kept(elements, age):
+    xray = load_xray(dicom_bytes(three_bands(), **elements))
+    assert xray.metadata["patient_age_years"] == age
+    assert not any(str(value).startswith(("1948", "2020", "1958", "1940")) for value in xray.metadata.values())
 
 
 def _bare_implicit_dataset() -> bytes:

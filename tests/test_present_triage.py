@@ -11,7 +11,14 @@ SCOPE = {
     "held_out_sources": {"b-source": {"n": 5, "auroc": 0.6, "flagged_unusual": 0.2, "flagged_out_of_scope": 0.0},
                          "a-source": {"n": 7, "auroc": 0.55, "flagged_unusual": 0.1, "flagged_out_of_scope": 0.0}},
     "synthetic": {"colour photograph": 1.0, "inverted chest film": 0.95},
+    "target_accuracy": 0.9, "target_reached": True,
+    "unseen_sources": {"new-site": {"n": 300, "status_share": {"answer": 0.4, "uncertain": 0.6, "out_of_scope": 0.0},
+                                    "answered_right": 0.3, "answered_wrong": 0.1}},
+    "children": {"n": 1, "status_share": {"answer": 0.0, "uncertain": 1.0, "out_of_scope": 0.0},
+                 "answered_right": 0.0, "answered_wrong": 0.0},
 }
+SCOPE["test"]["rules"] = {"low_probability": {"fires": 0.3, "accuracy_when_fired": 0.5},
+                          "anatomy_unusual": {"fires": 0.05, "accuracy_when_fired": 0.8}}
 
 
 def test_triage_rows_follow_the_scope_block_and_skip_what_was_not_measured():
@@ -34,7 +41,17 @@ def test_held_out_and_synthetic_tables():
     assert triage_summary.held_out_scope_table({}).empty and triage_summary.synthetic_table(None).empty
 
 
+def test_rates_per_rule_and_films_the_model_never_trained_on():
+    rules = triage_summary.rule_table(SCOPE)
+    assert list(rules["rule"]) == ["probability below the model's threshold", "unusual anatomy (second read)"]
+    assert list(rules["fires on"]) == [0.3, 0.05] and list(rules["accuracy when it fires"]) == [0.5, 0.8]
+    unseen = triage_summary.unseen_table(SCOPE)
+    assert list(unseen["films"]) == ["new-site", "children's films in the data"]
+    assert unseen.loc[0, "answered and wrong"] == 0.1 and unseen.loc[0, "answered"] == 0.4
+    assert triage_summary.rule_table({}).empty and triage_summary.unseen_table(None).empty
+
+
 def test_thresholds_sentence():
     sentence = triage_summary.thresholds_sentence(SCOPE)
-    assert "45%" in sentence and "62.5%" in sentence and "39%" in sentence
+    assert "45%" in sentence and "62.5%" in sentence and "39%" in sentence and "right 90% of the time" in sentence
     assert triage_summary.thresholds_sentence({}) == ""

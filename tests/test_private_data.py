@@ -190,7 +190,7 @@ def full_session(data: bytes, name: str = "scan.dcm") -> tuple[AppTest, list[str
     step(lambda a: a.selectbox(key="method").set_value("gradcam++").run())
 
     def hide(a):  # what a click on the film's grid stores
-        a.session_state["hide_cell"] = 14
+        a.session_state["hidden_cells"] = [14, 15]
         return a.run()
     step(hide)
     step(lambda a: a.toggle(key="faithfulness").set_value(True).run())
@@ -244,8 +244,8 @@ def test_no_identifier_in_any_dashboard_output_report_or_log(registry_env, downl
     assert not leaked("\n".join(report_text))
     page = "\n".join(seen)
     # The collected text does include what the pages show: captions, the what-if table, the model's name.
-    assert "Original (DICOM, 128 x 128 px)" in page and "with row 3, column 3 hidden" in page
-    assert "Tiny test model tiny-b" in page and "Deletion AUC" in page
+    assert "Original (DICOM, 128 x 128 px)" in page and "with 2 cells hidden" in page
+    assert "Tiny test model tiny-b" in page and "Left while hiding" in page
     assert not leaked(page)
     assert not leaked("\n".join(all_logs))
     assert not leaked("\n".join(f"{w.category.__name__}: {w.message}" for w in caught))

@@ -79,9 +79,11 @@ def test_window_level_and_grid_are_display_only():
     np.testing.assert_allclose(window(pixels, 0.5, 1.0), pixels, atol=1e-6)
     narrow = window(pixels, 0.5, 0.2)
     assert narrow.min() == 0.0 and narrow.max() == 1.0 and narrow[5, 0] == pytest.approx(0.5, abs=0.06)
-    gridded = draw_grid(np.zeros((60, 60), np.float32), 3, highlight=4)
+    gridded = draw_grid(np.zeros((60, 60), np.float32), 3, hidden=(4, 8))
     assert gridded.shape == (60, 60, 3) and gridded[20, 5].max() > 0 and gridded[5, 5].max() == 0
     assert tuple(gridded[20, 30]) == (255, 176, 0)  # the hidden cell's outline, amber
+    assert tuple(gridded[30, 30]) == (96, 96, 96) and tuple(gridded[50, 50]) == (96, 96, 96)  # both greyed
+    assert gridded[30, 10].max() == 0  # a cell not hidden keeps the film
 
 
 # --------------------------------------------------------------------------- layers
@@ -94,16 +96,18 @@ ENSEMBLE = ["m1_stem_conv", "m1_stem_relu", "m1_stage1_block1_1_conv", "m1_stage
 def test_layers_are_named_for_people_and_grouped_by_network():
     choices = layer_choices(ENSEMBLE, "ensemble_features", ["cxr-resnet-lungs-v1", "cxr-compact-lungs-v1"])
     assert choices[0].name == "ensemble_features" and choices[0].default
-    assert choices[0].label == "last feature map, both networks (default)"
+    assert choices[0].label == "last block of both networks, combined (default)"
     assert {c.name for c in choices} == set(ENSEMBLE)
     first = [c for c in choices if c.name.startswith("m1_")]
-    assert first[0].name == "m1_stage4_block2_out" and first[0].label.startswith("network 1, last feature map")
-    assert all(c.group == "Network 1: cxr-resnet-lungs-v1" for c in first)
+    assert first[0].name == "m1_stage4_block2_out"
+    assert first[0].label == "network 1, last block (stage 4, block 2), output"
+    assert all(c.group == "Network 1: cxr-resnet-lungs-v1" and c.member == 1 for c in first)
+    assert choices[0].member is None
     assert next(c for c in choices if c.name == "m1_stem_conv").advanced
     shown = visible_choices(choices, advanced=False)
     assert "m1_stem_conv" not in [c.name for c in shown] and "m2_block4b_relu" in [c.name for c in shown]
     assert len(visible_choices(choices, advanced=True)) == len(ENSEMBLE)
-    assert layer_label("ensemble_features", choices) == "last feature map, both networks"
+    assert layer_label("ensemble_features", choices) == "last block of both networks, combined"
     assert not any("_" in c.label for c in choices)
 
 
@@ -111,8 +115,32 @@ def test_a_single_network_lists_its_default_first():
     layers = ["stem_conv", "stem_relu", "block1a_conv", "block1a_relu", "block2b_conv", "block2b_relu"]
     choices = layer_choices(layers, "block2b_conv")
     assert [c.name for c in choices][:2] == ["block2b_conv", "block2b_relu"]
-    assert choices[0].label == "block 2b, convolution (default)" and choices[0].group == ""
-    assert choices[1].label == "last feature map (block 2b, output)"
+    assert choices[0].label == "last block (block 2), second convolution (default)" and choices[0].group == ""
+    assert choices[1].label == "last block (block 2), second layer (activated)"
+    assert next(c.label for c in choices if c.name == "block1a_conv") == "block 1, first convolution"
+
+
+@pytest.mark.parametrize("name, words", [
+    ("conv_pw_13_relu", ("block 13", "pointwise convolution (activated)")),  # MobileNet's last layer
+    ("conv_dw_13", ("block 13", "depthwise convolution")),
+    ("conv1", ("block 1", "convolution")),
+    ("stage4_block2_1_conv", ("stage 4, block 2", "convolution 1")),
+    ("stage2_block1_proj_conv", ("stage 2, block 1", "shortcut convolution")),
+    ("stem_relu", ("first layers", "activation")),
+    ("bridge_conv", ("", "bridge convolution")),
+])
+def test_layer_names_are_read_from_the_name_whatever_the_architecture(name, words):
+    from model.present.layers import layer_parts
+
+    assert layer_parts(name) == words
+
+
+def test_the_new_default_architecture_names_its_last_block():
+    mobilenet = ["conv1", "conv1_relu", "conv_dw_12", "conv_pw_12_relu", "conv_dw_13", "conv_dw_13_relu", "conv_pw_13",
+                 "conv_pw_13_relu"]
+    choices = layer_choices(mobilenet, "conv_pw_13_relu")
+    assert choices[0].label == "last block (block 13), pointwise convolution (activated) (default)"
+    assert not any("_" in c.label for c in choices)
 
 
 # --------------------------------------------------------------------------- the film's grid
@@ -163,38 +191,83 @@ def test_changes_are_said_in_percentage_points():
 
 def test_one_confidence_figure_in_plain_words():
     from model.present.text import case_id, confidence_words
-    from model.trust.uncertainty import Uncertainty
+    from model.trust.uncertainty import Uncertainty, uncertainty_of
 
-    steady = Uncertainty({"A": 0.9, "B": 0.1}, {"A": 0.02, "B": 0.02}, "A", 0.9, 0.3, 1.0, 8, False)
-    figure, stable, sentence = confidence_words(steady)
-    assert figure == "90.0%" and stable and sentence.startswith("Stable: it moves by ±2.0 points")
-    shaky = Uncertainty({"A": 0.55, "B": 0.45}, {"A": 0.15, "B": 0.15}, "A", 0.55, 0.99, 0.625, 8, True)
-    figure, stable, sentence = confidence_words(shaky)
-    assert not stable and "Unstable" in sentence and "62%" in sentence and "entropy" not in sentence
-    varies = Uncertainty({"A": 0.7, "B": 0.3}, {"A": 0.12, "B": 0.12}, "A", 0.7, 0.8, 1.0, 8, False)
-    figure, stable, sentence = confidence_words(varies)  # wide spread, but no uncertainty rule fired
-    assert not stable and sentence.startswith("Varies: it moves by ±12.0 points")
+    steady = Uncertainty({"A": 0.9, "B": 0.1}, {"A": 0.02, "B": 0.02}, "A", 0.9, 1.0, 8)
+    figure, word, sentence = confidence_words(steady)
+    assert (figure, word) == ("90.0%", "Stable") and sentence.startswith("it moves by ±2.0 points between 7 ")
+    shaky = uncertainty_of(("A", "B"), np.array([[0.9, 0.1]] + [[0.3, 0.7]] * 3 + [[0.8, 0.2]] * 4), 0.6, 0.75)
+    figure, word, sentence = confidence_words(shaky)
+    assert word == "Unstable" and "62%" in sentence and "entropy" not in sentence and figure == "90.0%"
+    varies = Uncertainty({"A": 0.7, "B": 0.3}, {"A": 0.12, "B": 0.12}, "A", 0.7, 1.0, 8)
+    figure, word, sentence = confidence_words(varies)  # wide spread, but no uncertainty rule fired
+    assert word == "Varies" and sentence.startswith("it moves by ±12.0 points")
+    low = uncertainty_of(("A", "B"), np.array([[0.55, 0.45]] * 8), 0.6, 0.75)
+    assert low.uncertain and confidence_words(low)[1] == "Stable"  # a low probability is not instability
     assert case_id("0123456789abcdef" * 4) == "01234567"
 
 
 def test_report_carries_case_status_colour_bar_what_if_and_coloured_notes():
     from model.prediction import Prediction
-    from model.present.report import INFO, WARNING, build_report, note_severity, render_report
+    from model.present.report import BLOCKED, INFO, WARNING, Status, build_report, note_style, render_report
+    from model.trust.findings import Finding
 
-    assert note_severity("Input check: the image is in colour.")[0] == "warning"
-    assert note_severity("82% of the Grad-CAM map lies inside the lung fields.")[0] == "info"
-    assert note_severity(("warning", "custom"))[0] == "warning"
+    odd = Finding("odd_shape", "uncertain", "image", "Odd shape.")
+    disagree = Finding("copies_disagree", "uncertain", "model", "Only 62% of copies agree.")
+    caution = Finding("methods_disagree", "map_caution", "map", "The methods disagree.")
+    assumed = Finding("age_not_known", "assumption", "reader", "Age not known.")
+    assert note_style(odd)[:2] == (WARNING, "!") and note_style(assumed)[:2] == (INFO, "-")
+    assert note_style("82% of the Grad-CAM map lies inside the lung fields.")[0] == INFO  # a plain sentence: information
+    assert note_style(Finding("child", "out_of_scope", "header", "A child."))[0] == BLOCKED
     pixels = np.full((64, 64), 0.5, np.float32)
     overlay = np.zeros((64, 64, 3), np.uint8)
     prediction = Prediction(("COVID-19", "Normal", "Pneumonia"), np.array([0.7, 0.2, 0.1]))
     kwargs = dict(method="gradcam", model_id="m", model_version="1", model_name="M", case_id="01234567",
-                  colormap="inferno", threshold=0.5, status="Uncertain: second read advised",
-                  reasons=["Only 62% of copies agree."], compared=["Grad-CAM", "Occlusion"],
-                  what_if={"cell": "row 3, column 2", "label": "COVID-19", "before": 0.958, "after": 0.516,
-                           "change": "−44.2 points", "output_after": "Normal"},
-                  notes=["Input check: odd shape.", "82% of the Grad-CAM map lies inside the lung fields."])
+                  colormap="inferno", threshold=0.5,
+                  status=Status("Uncertain: second read advised.", "uncertain", (odd, disagree, caution, assumed)),
+                  compared=["Grad-CAM", "Occlusion"],
+                  what_if={"cells": "2 cells (row 3, column 2; row 4, column 2)", "label": "COVID-19", "before": 0.958,
+                           "after": 0.516, "change": "−44.2 points", "output_after": "Normal"},
+                  notes=["82% of the Grad-CAM map lies inside the lung fields."])
     page = np.asarray(render_report(pixels, overlay, prediction, **kwargs))
     colours = {tuple(c) for c in page.reshape(-1, 3)[::7]}
     assert WARNING in colours and INFO in colours  # notes coloured by severity
     png = build_report(pixels, overlay, prediction, **kwargs)
     assert Image.open(io.BytesIO(png)).size == (1240, 1754)
+
+
+# --------------------------------------------------------------------------- the Diagnose page's figures
+
+
+def test_probability_bars_put_the_output_with_hidden_cells_beside_the_films():
+    from model.prediction import Prediction
+    from model.present.diagnose_figures import probability_bars
+
+    film = Prediction(("COVID-19", "Normal", "Pneumonia"), np.array([0.245, 0.285, 0.47]))
+    alone = probability_bars(film)
+    assert [t.name for t in alone.data] == ["the film"] and list(alone.data[0].text) == ["24.5%", "28.5%", "47.0%"]
+    both = probability_bars(film, np.array([0.5, 0.2, 0.3]))
+    assert [t.name for t in both.data] == ["the film", "cells hidden"] and list(both.data[1].text) == [
+        "50.0%", "20.0%", "30.0%"]
+    assert both.layout.height > alone.layout.height and both.layout.showlegend
+
+
+def test_the_zoom_view_drags_a_zoom_box_and_has_no_empty_band():
+    from model.present.diagnose_figures import zoom_figure, zoom_height
+
+    film = np.zeros((200, 100), np.uint8)
+    figure = zoom_figure(film, np.zeros((200, 100, 3), np.uint8), panel_width=300)
+    assert figure.layout.dragmode == "zoom" and figure.layout.height == zoom_height((200, 100), 300) == 600
+    assert figure.layout.xaxis2.matches == "x" and figure.layout.yaxis2.matches == "y"
+    assert not figure.layout.annotations  # no titles inside the figure for the toolbar to cover
+    assert figure.layout.margin.r >= 30  # the toolbar has a margin of its own
+
+
+def test_every_glossary_term_is_one_plain_line():
+    from model.explain import METHODS
+    from model.present.glossary import GLOSSARY, explain
+
+    assert all(method.label in GLOSSARY for method in METHODS.values())
+    assert all(line.endswith(".") and "\n" not in line and len(line) < 200 for line in GLOSSARY.values())
+    with pytest.raises(KeyError):
+        explain("Spearman")  # a term the page must not use unexplained

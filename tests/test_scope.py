@@ -40,13 +40,24 @@ def test_scope_command_fits_validates_and_stores_the_check(registry, manifest, c
     assert fit_scope.main(["--model", "tiny-s", "--data", str(manifest), "--registry", str(registry)]) == 0
     check = read_scope("tiny-s", registry)
     assert check is not None and check.novelty.out_of_scope_threshold >= check.novelty.unusual_threshold
-    assert 0.4 <= check.min_top_probability <= 0.8 and 0.0 < check.lung_attention_threshold < 1.0
+    assert 0.6 <= check.min_top_probability <= 0.99 and 0.0 < check.lung_attention_threshold < 1.0
     figures = check.figures
     assert sum(figures["test"]["status_share"].values()) == pytest.approx(1.0)
+    assert figures["target_accuracy"] == 0.9 and isinstance(figures["target_reached"], bool)
+    if figures["target_reached"]:  # the answered validation films reach the stated accuracy
+        assert figures["validation"]["accuracy_answered"] >= 0.9
+    assert set(figures["test"]["rules"]) <= set(fit_scope.RULES)
+    # The tiny model's card names only "synthetic" as its source: every site of the data is one it never saw.
+    assert set(figures["unseen_sources"]) == {"site-a", "site-b", "site-c"}
+    unseen = figures["unseen_sources"]["site-a"]
+    assert unseen["n"] == 20 and unseen["answered_right"] + unseen["answered_wrong"] == pytest.approx(
+        unseen["status_share"]["answer"])
+    assert figures["children"]["n"] == 0  # the manifest has no age column
     assert set(figures["held_out_sources"]) <= {"site-a", "site-b", "site-c"}
     assert figures["synthetic"]["CT slice (DICOM)"]["out_of_scope"] == 1.0  # its DICOM modality is CT
     card = read_card("tiny-s", registry)
     assert card.scope["intended_population"].startswith("Adult frontal") and "test" in card.scope
+    assert card.scope["min_top_probability"] == round(check.min_top_probability, 3) and "rules" in card.scope["test"]
     out = capsys.readouterr().out
     assert "scope check of tiny-s" in out and "synthetic out-of-scope inputs" in out
     json.dumps(check.to_dict())  # JSON-ready
@@ -62,28 +73,45 @@ def test_the_agreement_level_is_the_strictest_that_flags_few_validation_images()
     assert agreement_level([]) == 0.75
 
 
-def _row(top, agreement=1.0, other=False, status="answer"):
-    return {"top_probability": top, "agreement": agreement, "other_soft": other, "status": status}
+def _row(top, correct=True, agreement=1.0, other=False, blocked=False):
+    return {"top_probability": top, "agreement": agreement, "other_soft": other, "blocked": blocked,
+            "correct": correct, "kinds": []}
 
 
-def test_the_top_probability_threshold_keeps_all_soft_findings_within_the_budget():
-    from training.fit_scope import MIN_TOP_FLOOR, uncertainty_thresholds, validation_held_back
+def test_the_probability_threshold_is_the_lowest_that_reaches_the_target_accuracy():
+    from training.fit_scope import MIN_TOP_CEILING, MIN_TOP_FLOOR, answer_figures, probability_threshold
 
-    tops = np.linspace(0.45, 0.99, 100)
-    # Nothing else fires: the tenth quantile holds back about a tenth, within a budget of 0.10.
-    rows = [_row(t) for t in tops]
-    top, level = uncertainty_thresholds(rows, budget=0.10, quantile=0.1)
-    assert level == 0.75 and top == pytest.approx(np.quantile(tops, 0.1))
-    assert validation_held_back(rows, top, level) <= 0.10
-    # Six other findings on confident films: the threshold drops so that the total stays at ten.
-    rows = [_row(t, other=i >= 94) for i, t in enumerate(tops)]
-    top, level = uncertainty_thresholds(rows, budget=0.10, quantile=0.1)
-    assert validation_held_back(rows, top, level) == pytest.approx(0.10)
-    assert sum(r["top_probability"] < top for r in rows) == 4
-    # Other findings alone exceed the budget: the floor, never a negative or empty rule.
-    rows = [_row(t, other=i % 5 == 0) for i, t in enumerate(tops)]
-    assert uncertainty_thresholds(rows, budget=0.10, quantile=0.1)[0] == MIN_TOP_FLOOR
-    # Out-of-scope rows do not count against the budget; no rows: the fallback.
-    rows = [_row(t) for t in tops] + [_row(0.41, status="out_of_scope")] * 50
-    assert uncertainty_thresholds(rows, budget=0.10, quantile=0.1)[0] == pytest.approx(np.quantile(tops, 0.1))
-    assert uncertainty_thresholds([]) == (0.6, 0.75)
+    # Right above 0.8, half right below: the accuracy of the answered films reaches 90% only near 0.8.
+    rows = [_row(t, correct=t >= 0.8 or i % 2 == 0) for i, t in enumerate(np.linspace(0.4, 0.99, 120))]
+    threshold, reached = probability_threshold(rows, 0.75, target=0.9)
+    answered = [r for r in rows if r["top_probability"] >= threshold]
+    assert reached and 0.7 < threshold <= 0.8 and np.mean([r["correct"] for r in answered]) >= 0.9
+    lower = max(r["top_probability"] for r in rows if r["top_probability"] < threshold)
+    assert np.mean([r["correct"] for r in rows if r["top_probability"] >= lower]) < 0.9  # the lowest that does
+    # Every answer right: the floor, never below it (47% among three classes is never a plain answer).
+    assert probability_threshold([_row(t) for t in np.linspace(0.3, 0.99, 50)], 0.75) == (MIN_TOP_FLOOR, True)
+    # Films held back by other findings do not count; a target never reached answers (almost) nothing.
+    assert probability_threshold([_row(0.95, correct=False)] * 10 + [_row(0.95, other=True)] * 90, 0.75) == (
+        MIN_TOP_CEILING, False)
+    figures = answer_figures(rows, threshold, 0.75)
+    assert figures["answered_right"] + figures["answered_wrong"] == pytest.approx(figures["status_share"]["answer"])
+    assert figures["rules"]["low_probability"]["fires"] == pytest.approx(np.mean([r["top_probability"] < threshold
+                                                                                  for r in rows]))
+
+
+def test_the_uncertainty_thresholds_fit_the_agreement_level_first():
+    from training.fit_scope import uncertainty_thresholds
+
+    rows = [_row(0.95, agreement=1.0)] * 96 + [_row(0.95, correct=False, agreement=0.5)] * 4
+    top, level, reached = uncertainty_thresholds(rows, target=0.99)
+    assert level == 0.75 and reached and top == 0.6  # the disagreeing (wrong) films go to the agreement rule
+
+
+def test_a_stand_in_for_a_small_childs_framing_is_a_smaller_chest_on_a_larger_film():
+    from tests.support import synthetic_radiograph
+    from training.fit_scope import framed_like_a_small_child
+
+    film = synthetic_radiograph(128, seed=1)
+    framed = framed_like_a_small_child(film)
+    assert framed.shape == film.shape and 0.0 <= framed.min() and framed.max() <= 1.0
+    assert not np.allclose(framed, film)

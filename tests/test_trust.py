@@ -364,7 +364,10 @@ def test_tta_perturbs_the_input(patch_model):
     assert patch_model.predict_inputs(near[None])[0, 0] > 0.9
     borderline = tta_uncertainty(patch_model, near, n=8)
     assert borderline.uncertain and borderline.reasons and borderline.agreement < 0.75
-    assert max(borderline.std.values()) > 0.01
+    assert max(borderline.spread.values()) > 0.01
+    # The answer is the film's own calibrated pass, never the copies' mean.
+    assert borderline.top_probability == pytest.approx(patch_model.predict_inputs(near[None])[0, 0], abs=1e-6)
+    assert [f.kind for f in borderline.findings] == ["copies_disagree"]
     with pytest.raises(ValueError, match="n must"):
         tta_uncertainty(patch_model, patch_image(), n=1)
     with pytest.raises(ValueError, match="shape"):
@@ -519,12 +522,14 @@ def test_shipped_explanation_reports_read_as_typed_data():
 
 
 def test_triage_holds_back_blocking_findings_and_flags_soft_ones():
+    from model.trust.findings import Finding
     from model.trust.input_check import InputCheck
     from model.trust.triage import Triage, triage
     from model.trust.uncertainty import Uncertainty
 
-    sure = Uncertainty({"a": 0.9}, {"a": 0.01}, "a", 0.9, 0.1, 1.0, 8, False)
-    shaky = Uncertainty({"a": 0.5}, {"a": 0.2}, "a", 0.5, 0.9, 0.5, 8, True, ["Only 50% of copies agree."])
+    sure = Uncertainty({"a": 0.9}, {"a": 0.01}, "a", 0.9, 1.0, 8)
+    disagree = Finding("copies_disagree", "uncertain", "model", "Only 50% of copies agree.", {"agreement": 0.5})
+    shaky = Uncertainty({"a": 0.5}, {"a": 0.2}, "a", 0.5, 0.5, 8, [disagree])
     photo = input_check(synthetic_radiograph(64), {"colourfulness": 40.0})
     wide = input_check(synthetic_radiograph(64, width=256))
     assert photo.blocking == photo.warnings and wide.blocking == [] and wide.warnings
@@ -532,11 +537,91 @@ def test_triage_holds_back_blocking_findings_and_flags_soft_ones():
     assert flat.blocking == flat.warnings  # no contrast blocks; an unusual shape only calls for care
     assert triage(photo, sure).status == "out_of_scope" and triage(photo, sure).reasons == photo.warnings
     assert triage(wide, sure).status == "uncertain"
-    assert triage(InputCheck(True), shaky) == Triage("uncertain", ["Only 50% of copies agree."])
-    assert triage(InputCheck(True), sure) == Triage("answer")
+    assert triage(InputCheck(), shaky) == Triage("uncertain", [disagree])
+    assert triage(InputCheck(), shaky).reasons == ["Only 50% of copies agree."]
+    assert triage(InputCheck(), sure) == Triage("answer")
     assert not triage(photo).shows_answer and triage(photo).headline.startswith("Out of scope")
     with pytest.raises(ValueError, match="status"):
         Triage("maybe")
+    with pytest.raises(ValueError, match="kind"):
+        Finding("looks odd", "uncertain", "image", "?")
+
+
+def test_an_unstated_plain_film_is_answered_as_an_adults_frontal_film_and_says_so():
+    from model.present.text import status_line
+    from model.trust.triage import triage
+    from model.trust.uncertainty import Uncertainty
+
+    sure = Uncertainty({"a": 0.9}, {"a": 0.01}, "a", 0.9, 1.0, 8)
+    plain = triage(input_check(synthetic_radiograph(64)), sure)
+    assert plain.status == "answer" and [f.kind for f in plain.assumptions] == ["age_not_known", "view_not_known"]
+    assert status_line(plain) == "Answer. Read as an adult's frontal film (age and view not stated)."
+    dicom = triage(input_check(synthetic_radiograph(64), {"modality": "DX", "view_position": "PA",
+                                                          "patient_age_years": 45}), sure)
+    assert dicom.findings == [] and status_line(dicom) == "Answer. No check found a reason to doubt it."
+
+
+@pytest.mark.parametrize("metadata, stated, kind, source", [
+    ({"modality": "DX", "view_position": "PA", "patient_age_years": 6}, None, "child", "header"),
+    ({"modality": "DX", "view_position": "LL", "patient_age_years": 40}, None, "lateral_view", "header"),
+    ({"modality": "DX", "view_position": "LATERAL"}, None, "lateral_view", "header"),
+    ({"modality": "CT"}, None, "not_radiograph", "header"),
+    ({"modality": "DX", "body_part_examined": "SKULL"}, None, "not_chest", "header"),
+    ({}, {"age_years": 8}, "child", "reader"),
+    ({}, {"view": "lateral"}, "lateral_view", "reader"),
+    ({"patient_age_years": 6}, {"age_years": 40}, "child", "header"),  # the header wins where it speaks
+])
+def test_scope_facts_put_children_lateral_views_and_other_films_out_of_scope(metadata, stated, kind, source):
+    from model.present.text import status_line
+    from model.trust.facts import Stated
+    from model.trust.triage import triage
+    from model.trust.uncertainty import Uncertainty
+
+    sure = Uncertainty({"a": 0.9}, {"a": 0.01}, "a", 0.9, 1.0, 8)
+    result = triage(input_check(synthetic_radiograph(64), metadata, stated=Stated(**(stated or {}))), sure)
+    assert result.status == "out_of_scope" and not result.shows_answer
+    deciding = result.deciding
+    assert [(f.kind, f.source) for f in deciding] == [(kind, source)]
+    assert status_line(result).startswith("Out of scope: no answer shown (")
+    assert status_line(result, shown_anyway=True).startswith("Out of scope: the output is shown for reference only")
+
+
+def test_stated_facts_are_checked():
+    from model.trust.facts import Stated, view_of
+
+    assert view_of("PA") == view_of("ap") == view_of("frontal") == "frontal"
+    assert view_of("LL") == view_of("lateral") == "lateral" and view_of("") is None
+    for bad in ({"age_years": -1}, {"age_years": 200}, {"view": "oblique"}):
+        with pytest.raises(ValueError):
+            Stated(**bad)
+    assert Stated(17).age_years == 17
+
+
+def test_map_checks_reach_the_status_line_without_changing_whether_the_answer_is_shown():
+    from model.present.text import status_line
+    from model.trust.agreement import Agreement
+    from model.trust.findings import MAP_CAUTION
+    from model.trust.map_checks import MapChecks, map_findings
+    from model.trust.triage import triage
+    from model.trust.uncertainty import Uncertainty
+
+    sure = Uncertainty({"a": 0.9}, {"a": 0.01}, "a", 0.9, 1.0, 8)
+    result = triage(input_check(synthetic_radiograph(64), {"modality": "DX", "view_position": "PA",
+                                                            "patient_age_years": 50}), sure)
+    checks = MapChecks(attention=lung_attention(patch_map(), np.zeros_like(patch_map(), bool) | (patch_map() < 0.1),
+                                                0.5),
+                       agreement=Agreement({"gradcam vs occlusion": 0.05}, 0.05), occlusion_similarity=0.1,
+                       randomised_similarity=0.8)
+    found = map_findings(checks, "Grad-CAM")
+    assert [f.kind for f in found] == ["lung_attention_low", "methods_disagree", "occlusion_disagrees",
+                                       "randomisation_flagged"]
+    assert all(f.severity == MAP_CAUTION and f.group == "map" for f in found)
+    final = result.with_findings(found)
+    assert final.status == "answer" and final.shows_answer and final.map_cautions == found
+    line = status_line(final)
+    assert "No check found a reason to doubt it" not in line and "the methods disagree" in line
+    assert final.with_findings(found) == final  # each finding once
+    assert map_findings(MapChecks()) == []
 
 
 def test_faithfulness_judges_deletion_and_insertion_each_against_chance():

@@ -1,16 +1,22 @@
-"""Fit and validate a classifier's out-of-scope (novelty) check and its lung-attention threshold,
-and store them in its registry entry (`scope.json`, summary in the card's `scope`).
+"""Fit and validate a classifier's triage rules and store them in its registry entry (`scope.json`,
+summary in the card's `scope`): the anatomy (novelty) check, the answer's probability threshold and
+agreement level, and the lung-attention threshold.
 
-    python -m training.fit_scope --model cxr-ensemble-lungs-v1 --data ../shared/data/cxr
+    python -m training.fit_scope --model cxr-ensemble-lungs-v1 --data ../shared/data/cxr \
+        --sources-data ../shared/data/cxr/manifest-v2.csv
 
 Steps: lung masks and anatomy features of every image of the model's own patient split; the
 novelty density on the training split, its thresholds on the validation split; the lung-attention
-threshold from the correctly classified validation images; then, on the test split, the share of
-images that get an `answer`, the accuracy of those against all, and how often the lung-attention
-warning fires on right and on wrong answers. The check is validated with held-out sources (fitted
-without one source, how well it flags that source against the other sources' test images) and on
-synthetic out-of-scope inputs (CT and MR slices, photographs, non-chest pictures, inverted films,
-films turned on their side).
+threshold from the correctly classified validation images; the agreement level and the lowest
+probability threshold at which the validation films that get an `answer` are right at least
+`TARGET_ANSWERED_ACCURACY` of the time (never below `MIN_TOP_FLOOR`). Then, on the test split, the
+share of films per status, the accuracy of the answered ones, how often each rule fires and how
+often the lung-attention warning fires on right and on wrong answers. The rules are validated on
+sources the model never trained on (`--sources-data` holds them: answered, answered and right,
+answered and wrong), with held-out sources for the anatomy check (fitted without one source, how well
+it flags that source against the other sources' test images), on the pool's films of children (its
+`age` column) and on synthetic out-of-scope inputs (CT and MR slices, photographs, non-chest pictures,
+inverted films, films turned on their side, films framed like a small child's whole-trunk film).
 """
 from __future__ import annotations
 
@@ -24,19 +30,22 @@ from collections import Counter
 import numpy as np
 
 from model.policy import (
+    ADULT_AGE,
     AGREEMENT_LEVELS,
     AGREEMENT_QUANTILE,
     INTENDED_POPULATION,
     LUNG_ATTENTION_QUANTILE,
-    MIN_TOP_PROBABILITY,
-    UNCERTAIN_BUDGET,
-    UNCERTAIN_QUANTILE,
+    MIN_TOP_CEILING,
+    MIN_TOP_FLOOR,
+    TARGET_ANSWERED_ACCURACY,
 )
 from training.evaluate import add_model_and_data_arguments
 
 SYNTHETIC_FILMS = 40
-# The model's own uncertainty threshold is kept within these bounds.
-MIN_TOP_FLOOR, MIN_TOP_CEILING = 0.4, 0.8
+UNSEEN_PER_SOURCE = 300  # films per source the model never trained on (a fixed sample: the time is per film)
+# The rules a film's status comes from, in the order the card lists them.
+RULES = ("low_probability", "copies_disagree", "anatomy_unusual", "odd_shape", "anatomy_out_of_scope",
+         "no_lung_fields", "colour", "no_contrast")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sources-data", default=None,
                    help="labelled data for the held-out-source validation of the check (default: --data); e.g. "
                         "manifest v2 for a model trained on v1, so every source of the pool is held out once "
-                        "(anatomy only: the check does not depend on the classifier)")
+                        "and the sources the model never trained on are triaged in full")
+    p.add_argument("--target-accuracy", type=float, default=TARGET_ANSWERED_ACCURACY,
+                   help="accuracy the answered validation films must reach (default %(default)s)")
+    p.add_argument("--unseen-limit", type=int, default=UNSEEN_PER_SOURCE,
+                   help="films per unseen source that are triaged in full (default %(default)s)")
     return p
 
 
@@ -72,12 +85,16 @@ def anatomy_of(records, segmenter, name: str):
     return np.array(rows), kept
 
 
-def assess_records(clf, records, scope, segmenter, name: str, lung_threshold=None) -> list[dict]:
-    """Per readable image: label, prediction, status, features and the Grad-CAM lung fraction."""
+def assess_records(clf, records, scope, segmenter, name: str, lung_fraction: bool = True) -> list[dict]:
+    """Per readable image: label, prediction, the findings of the image-side checks, the answer's own
+    figures (calibrated top probability, agreement of the copies), features and the Grad-CAM lung
+    fraction (`lung_fraction`). Images are triaged as the CLI and an unstated plain upload are: no
+    age or view stated."""
     from model.inputs.intake import XrayInputError, load_xray
     from model.inputs.lungs import lung_attention_fraction
+    from model.trust.findings import OUT_OF_SCOPE, UNCERTAIN
     from model.trust.novelty import anatomy_features
-    from model.trust.triage import UNCERTAIN, assess, triage
+    from model.trust.triage import assess, triage
 
     rows = []
     for i, record in enumerate(records, start=1):
@@ -87,16 +104,58 @@ def assess_records(clf, records, scope, segmenter, name: str, lung_threshold=Non
             continue
         mask = segmenter.mask(xray.pixels)
         result = assess(clf, xray, mask, scope)
-        _, explanation, on_image = clf.analyse(result.model_input, "gradcam", predict=False)
-        rows.append({"label": record.label, "source": record.source, "predicted": result.prediction.label,
-                     "status": result.triage.status, "features": anatomy_features(xray.pixels, mask),
-                     # findings other than the uncertainty rules that make an answer uncertain
-                     "other_soft": triage(result.check, None, result.novelty).status == UNCERTAIN,
-                     "top_probability": result.uncertainty.top_probability,
-                     "agreement": result.uncertainty.agreement,
-                     "lung_fraction": lung_attention_fraction(on_image, mask)})
+        image_side = triage(result.check, None, result.novelty)  # every finding but the answer's own rules
+        row = {"label": record.label, "source": record.source, "predicted": result.prediction.label,
+               "correct": record.label == result.prediction.label,
+               "status": result.triage.status, "features": anatomy_features(xray.pixels, mask),
+               "kinds": sorted({f.kind for f in image_side.findings if f.severity in (OUT_OF_SCOPE, UNCERTAIN)}),
+               "blocked": image_side.status == OUT_OF_SCOPE, "other_soft": image_side.status == UNCERTAIN,
+               "top_probability": result.uncertainty.top_probability, "agreement": result.uncertainty.agreement}
+        if lung_fraction:
+            _, explanation, on_image = clf.analyse(result.model_input, "gradcam", predict=False)
+            row["lung_fraction"] = lung_attention_fraction(on_image, mask)
+        rows.append(row)
         _progress(name, i, len(records))
     return rows
+
+
+def film_status(row: dict, min_top: float, min_agreement: float) -> str:
+    """The status a film gets under the given thresholds (the image-side findings are fixed)."""
+    if row["blocked"]:
+        return "out_of_scope"
+    if row["other_soft"] or row["top_probability"] < min_top or row["agreement"] < min_agreement:
+        return "uncertain"
+    return "answer"
+
+
+def rule_fires(row: dict, rule: str, min_top: float, min_agreement: float) -> bool:
+    if rule == "low_probability":
+        return row["top_probability"] < min_top
+    if rule == "copies_disagree":
+        return row["agreement"] < min_agreement
+    return rule in row["kinds"]
+
+
+def answer_figures(rows: list[dict], min_top: float, min_agreement: float) -> dict:
+    """How a set of films is triaged: shares per status, the accuracy of the answered films, the
+    shares answered and right / answered and wrong, and per rule the share of films it fires on and
+    the model's accuracy on those."""
+    status = np.array([film_status(r, min_top, min_agreement) for r in rows])
+    correct = np.array([r["correct"] for r in rows], bool)
+    answered = status == "answer"
+    rules = {}
+    for rule in RULES:
+        fired = np.array([rule_fires(r, rule, min_top, min_agreement) for r in rows], bool)
+        if fired.any():
+            rules[rule] = {"fires": float(fired.mean()), "accuracy_when_fired": float(correct[fired].mean())}
+    n = len(rows)
+    return {"n": n, "status_share": {s: float(np.mean(status == s)) if n else 0.0
+                                     for s in ("answer", "uncertain", "out_of_scope")},
+            "accuracy_all": float(correct.mean()) if n else None,
+            "accuracy_answered": float(correct[answered].mean()) if answered.any() else None,
+            "answered_right": float(np.mean(answered & correct)) if n else None,
+            "answered_wrong": float(np.mean(answered & ~correct)) if n else None,
+            "rules": rules}
 
 
 def held_out_sources(features: dict, splits: dict) -> dict:
@@ -170,7 +229,27 @@ def synthetic_inputs(test_records) -> dict[str, list]:
     films = [load_xray(r.path).pixels for r in test_records[:SYNTHETIC_FILMS]]
     kinds["inverted chest film"] = [png(1.0 - f) for f in films]
     kinds["chest film turned on its side"] = [png(np.rot90(f)) for f in films]
+    kinds["adult film framed like a small child's (stand-in)"] = [png(framed_like_a_small_child(f)) for f in films]
     return kinds
+
+
+def framed_like_a_small_child(film: np.ndarray) -> np.ndarray:
+    """An adult chest film redrawn as a small child's AP film is often framed: the chest small in the
+    middle of a film that also shows the neck and the abdomen, and wider than tall.
+
+    A stand-in only: it gets the framing of such films, not a child's anatomy (proportions of heart and
+    lungs, bones), so how the check does on it says nothing of real children's films."""
+    import cv2
+
+    height, width = film.shape
+    chest = cv2.resize(film, (round(width * 0.62), round(height * 0.5)), interpolation=cv2.INTER_AREA)
+    canvas = np.full(film.shape, 0.08, np.float32)  # air around the body
+    rows, cols = np.mgrid[0:height, 0:width] / np.array([height, width], float)[:, None, None]
+    trunk = np.abs(cols - 0.5) < 0.36  # neck, chest and abdomen: soft tissue of one grey
+    canvas[trunk] = np.median(film[film > np.median(film)])
+    top, left = round(height * 0.18), (width - chest.shape[1]) // 2
+    canvas[top:top + chest.shape[0], left:left + chest.shape[1]] = chest
+    return np.clip(canvas, 0.0, 1.0)
 
 
 def synthetic_figures(clf, scope, segmenter, test_records) -> dict:
@@ -194,54 +273,96 @@ def agreement_level(agreements) -> float:
     return AGREEMENT_LEVELS[-1]
 
 
-def uncertainty_thresholds(rows: list[dict], budget: float = UNCERTAIN_BUDGET,
-                           quantile: float = UNCERTAIN_QUANTILE) -> tuple[float, float]:
-    """(min_top_probability, min_agreement) of a model from its validation rows.
+def probability_threshold(rows: list[dict], min_agreement: float,
+                          target: float = TARGET_ANSWERED_ACCURACY) -> tuple[float, bool]:
+    """(threshold, reached) of the answer's calibrated top probability, from validation rows.
 
-    The agreement level is `agreement_level`. The top-probability threshold starts at the rows'
-    `quantile` of top probabilities and is lowered until all soft findings together (top probability
-    below it, agreement below the level, `other_soft`) hold back at most `budget` of the rows that
-    are not out of scope; it stays within [MIN_TOP_FLOOR, MIN_TOP_CEILING].
+    The lowest threshold in [MIN_TOP_FLOOR, MIN_TOP_CEILING] at which the films that get an
+    `answer` (nothing else holds them back, and their top probability reaches it) are right at least
+    `target` of the time; MIN_TOP_CEILING and reached=False when no threshold gets there.
 
     Args:
-        rows: dicts with "top_probability", "agreement", "other_soft" (bool) and "status".
+        rows: dicts with "top_probability", "agreement", "correct", "blocked" and "other_soft".
     """
-    if not rows:
-        return MIN_TOP_PROBABILITY, agreement_level([])
+    pool = [r for r in rows if not r["blocked"] and not r["other_soft"] and r["agreement"] >= min_agreement]
+    tops = np.array([r["top_probability"] for r in pool], float)
+    correct = np.array([r["correct"] for r in pool], bool)
+    for threshold in [MIN_TOP_FLOOR] + sorted({float(t) for t in tops if MIN_TOP_FLOOR < t <= MIN_TOP_CEILING}):
+        answered = tops >= threshold
+        if answered.any() and correct[answered].mean() >= target:
+            return threshold, True
+    return MIN_TOP_CEILING, False
+
+
+def uncertainty_thresholds(rows: list[dict], target: float = TARGET_ANSWERED_ACCURACY) -> tuple[float, float, bool]:
+    """(min_top_probability, min_agreement, target reached) of a model from its validation rows:
+    the agreement level first (`agreement_level`), then `probability_threshold` under it."""
     level = agreement_level([r["agreement"] for r in rows])
-    kept = [r for r in rows if r["status"] != "out_of_scope"] or rows
-    top = np.array([r["top_probability"] for r in kept], float)
-    start = float(np.clip(np.quantile(top, quantile), MIN_TOP_FLOOR, MIN_TOP_CEILING))
-    # Candidates: the start and every validation top probability under it, from the highest down.
-    for threshold in [start] + sorted({float(t) for t in top if MIN_TOP_FLOOR <= t < start}, reverse=True):
-        if validation_held_back(kept, threshold, level) <= budget:
-            return threshold, level
-    return MIN_TOP_FLOOR, level
+    threshold, reached = probability_threshold(rows, level, target)
+    return threshold, level, reached
 
 
-def validation_held_back(rows: list[dict], min_top: float, min_agreement: float) -> float:
-    """Share of the validation rows not out of scope that the thresholds (and the other soft
-    findings) mark uncertain."""
-    kept = [r for r in rows if r["status"] != "out_of_scope"]
-    if not kept:
-        return 0.0
-    return float(np.mean([r["other_soft"] or r["agreement"] < min_agreement or r["top_probability"] < min_top
-                          for r in kept]))
+def test_figures(rows: list[dict], min_top: float, min_agreement: float, lung_threshold: float) -> dict:
+    """`answer_figures` of the test split, with the accuracy of the uncertain films and how often the
+    lung-attention warning fires on all films, on right and on wrong answers."""
+    figures = answer_figures(rows, min_top, min_agreement)
+    correct = np.array([r["correct"] for r in rows], bool)
+    uncertain = np.array([film_status(r, min_top, min_agreement) == "uncertain" for r in rows], bool)
+    warned = np.array([r["lung_fraction"] < lung_threshold for r in rows], bool)
+    return {**figures,
+            "accuracy_uncertain": float(correct[uncertain].mean()) if uncertain.any() else None,
+            "lung_warning_share": float(warned.mean()),
+            "lung_warning_on_correct": float(warned[correct].mean()) if correct.any() else None,
+            "lung_warning_on_wrong": float(warned[~correct].mean()) if (~correct).any() else None}
 
 
-def test_figures(rows: list[dict], lung_threshold: float) -> dict:
-    correct = np.array([r["label"] == r["predicted"] for r in rows])
-    status = np.array([r["status"] for r in rows])
-    warned = np.array([r["lung_fraction"] < lung_threshold for r in rows])
-    answered = status == "answer"
-    return {
-        "n": len(rows), "status_share": {s: float(np.mean(status == s)) for s in ("answer", "uncertain", "out_of_scope")},
-        "accuracy_all": float(correct.mean()), "accuracy_answered": float(correct[answered].mean()) if answered.any() else None,
-        "accuracy_uncertain": float(correct[status == "uncertain"].mean()) if (status == "uncertain").any() else None,
-        "lung_warning_share": float(warned.mean()),
-        "lung_warning_on_correct": float(warned[correct].mean()) if correct.any() else None,
-        "lung_warning_on_wrong": float(warned[~correct].mean()) if (~correct).any() else None,
-    }
+def unseen_sources(clf, records, label_map) -> dict[str, list]:
+    """{source: records} of the labelled data's sources the model never trained on (its card's
+    `training.sources`), each a fixed sample; {} when the card does not say what it trained on."""
+    trained = set((clf.card.training or {}).get("sources") or ())
+    if not trained:
+        return {}
+    by_source: dict[str, list] = {}
+    for record in records:
+        if record.source and record.source not in trained and record.label in clf.labels:
+            by_source.setdefault(record.source, []).append(record)
+    return by_source
+
+
+def unseen_figures(clf, scope, segmenter, by_source: dict, limit: int) -> dict:
+    """Per unseen source: how the films are triaged (`answer_figures`) with the fitted rules."""
+    out = {}
+    for source, records in sorted(by_source.items()):
+        sample = sorted(records, key=lambda r: r.path)[::max(1, len(records) // max(limit, 1))][:limit]
+        rows = assess_records(clf, sample, scope, segmenter, f"unseen {source}", lung_fraction=False)
+        out[source] = answer_figures(rows, scope.min_top_probability, scope.min_agreement)
+        out[source]["labels"] = dict(Counter(r["label"] for r in rows))
+    return out
+
+
+def pool_children(data, clf) -> list:
+    """The records of a manifest's films of patients under `ADULT_AGE` (its `age` column), if any."""
+    import csv
+    from pathlib import Path
+
+    from model.labelled_data import LabelledImage
+
+    path = Path(data)
+    path = path / "manifest.csv" if path.is_dir() else path
+    if not path.is_file() or path.suffix != ".csv":
+        return []
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle) if (r.get("age") or "").strip()]
+    young = []
+    for row in rows:
+        try:
+            age = float(row["age"])
+        except ValueError:
+            continue
+        if age < ADULT_AGE and row["label"] in clf.labels:
+            young.append(LabelledImage(str(path.parent / row["file"]), row["label"], row.get("patient_id") or "",
+                                       row.get("source") or ""))
+    return young
 
 
 def main(argv=None) -> int:
@@ -263,6 +384,7 @@ def main(argv=None) -> int:
         segmenter = clf.segmenter or LungSegmenter.load(root=args.registry)
         label_map = json.loads(args.label_map.read_text()) if args.label_map else None
         records = [r for r in read_dataset(args.data, label_map) if r.label in clf.labels]
+        other_records = read_dataset(args.sources_data, label_map) if args.sources_data else records
     except (RegistryError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -277,21 +399,26 @@ def main(argv=None) -> int:
     novelty = NoveltyModel.fit(features["train"], validation_features, provenance)
     features["validation"] = validation_features
     validation = assess_records(clf, splits["validation"], Scope(novelty), segmenter, "validation (assess)")
-    right = [r["lung_fraction"] for r in validation if r["label"] == r["predicted"]]
+    right = [r["lung_fraction"] for r in validation if r["correct"]]
     lung_threshold = float(np.quantile(right, LUNG_ATTENTION_QUANTILE)) if right else 0.5
     lung_threshold = min(max(lung_threshold, 0.01), 0.99)
-    # The model's own "unsure" levels from its validation images, within the uncertainty budget.
-    min_top, min_agreement = uncertainty_thresholds(validation)
+    # The model's own thresholds from its validation films, for the stated answered accuracy.
+    min_top, min_agreement, reached = uncertainty_thresholds(validation, args.target_accuracy)
     scope = Scope(novelty, lung_threshold, min_top, min_agreement=min_agreement)
     test = assess_records(clf, splits["test"], scope, segmenter, "test")
-    splits["test"] = [r for r in splits["test"]][:len(test)]
     features["test"] = np.array([r["features"] for r in test])
+    splits["test"] = splits["test"][:len(test)]
+    children = assess_records(clf, pool_children(args.sources_data or args.data, clf), scope, segmenter,
+                              "children", lung_fraction=False)
     figures = {
-        "validation": {"n": len(validation), "unusual_share": float(np.mean(novelty.scores(validation_features)
-                                                                            > novelty.unusual_threshold)),
-                       "uncertain_budget": UNCERTAIN_BUDGET,
-                       "held_back_share": validation_held_back(validation, min_top, min_agreement)},
-        "test": test_figures(test, lung_threshold),
+        "target_accuracy": args.target_accuracy, "target_reached": reached,
+        "validation": {**answer_figures(validation, min_top, min_agreement),
+                       "unusual_share": float(np.mean(novelty.scores(validation_features) > novelty.unusual_threshold))},
+        "test": test_figures(test, min_top, min_agreement, lung_threshold),
+        "unseen_sources": unseen_figures(clf, scope, segmenter, unseen_sources(clf, other_records, label_map),
+                                         args.unseen_limit),
+        "children": {**answer_figures(children, min_top, min_agreement),
+                     "note": f"films of patients under {ADULT_AGE} in the data's age column (most rows have no age)"},
         "held_out_sources": held_out_sources(*_sources_data(args, features, splits, segmenter, label_map, clf)),
         "synthetic": synthetic_figures(clf, scope, segmenter, splits["test"]),
         "wall_time_s": round(time.time() - started, 1),
@@ -299,16 +426,35 @@ def main(argv=None) -> int:
     scope = Scope(novelty, lung_threshold, min_top, figures, min_agreement)
     write_report(clf.card.id, SCOPE_FILE, scope.to_dict(), args.registry)
     card = read_card(clf.card.id, args.registry)
-    card.scope = {"intended_population": INTENDED_POPULATION, "check": "anatomy novelty (training.fit_scope)",
-                  "unusual_threshold": round(novelty.unusual_threshold, 3),
-                  "out_of_scope_threshold": round(novelty.out_of_scope_threshold, 3),
-                  "lung_attention_threshold": round(lung_threshold, 3), "min_top_probability": round(min_top, 3),
-                  "min_agreement": min_agreement,
-                  "test": figures["test"], "held_out_sources": figures["held_out_sources"],
-                  "synthetic": {k: v["out_of_scope"] for k, v in figures["synthetic"].items()}}
+    card.scope = card_scope(scope)
     write_card(card, args.registry)
     print(format_scope(clf.card.id, scope))
     return 0
+
+
+def card_scope(scope) -> dict:
+    """The card's `scope` block: the population, the thresholds and the figures that validate them."""
+    f = scope.figures
+    return {"intended_population": INTENDED_POPULATION, "check": "anatomy novelty and answer rules (training.fit_scope)",
+            "unusual_threshold": round(scope.novelty.unusual_threshold, 3),
+            "out_of_scope_threshold": round(scope.novelty.out_of_scope_threshold, 3),
+            "lung_attention_threshold": round(scope.lung_attention_threshold, 3),
+            "min_top_probability": round(scope.min_top_probability, 3), "min_agreement": scope.min_agreement,
+            "target_accuracy": f["target_accuracy"], "target_reached": f["target_reached"],
+            "validation": f["validation"], "test": f["test"], "unseen_sources": f["unseen_sources"],
+            "children": f["children"], "held_out_sources": f["held_out_sources"],
+            "synthetic": {k: v["out_of_scope"] for k, v in f["synthetic"].items()},
+            "synthetic_not_answered": {k: 1.0 - v["statuses"].get("answer", 0) / v["n"]
+                                       for k, v in f["synthetic"].items()}}
+
+
+def _shares(figures: dict) -> str:
+    share = figures["status_share"]
+    accuracy = figures.get("accuracy_answered")
+    return (f"answer {share['answer']:.1%} / uncertain {share['uncertain']:.1%} / out of scope "
+            f"{share['out_of_scope']:.1%}; answered and right {figures['answered_right']:.1%}, answered and wrong "
+            f"{figures['answered_wrong']:.1%}; accuracy of answered films "
+            + ("n/a" if accuracy is None else f"{accuracy:.3f}") + f" (n={figures['n']})")
 
 
 def format_scope(model_id: str, scope) -> str:
@@ -316,14 +462,22 @@ def format_scope(model_id: str, scope) -> str:
     test = f["test"]
     lines = [f"scope check of {model_id}: novelty thresholds {scope.novelty.unusual_threshold:.2f} (unusual) / "
              f"{scope.novelty.out_of_scope_threshold:.2f} (out of scope); lung-attention threshold "
-             f"{scope.lung_attention_threshold:.2f}; uncertain below a top probability of "
-             f"{scope.min_top_probability:.2f} or {scope.min_agreement:.0%} agreeing copies",
-             "test split: " + ", ".join(f"{k} {v:.1%}" for k, v in test["status_share"].items())
-             + f"; accuracy {test['accuracy_all']:.3f} overall, "
-             + (f"{test['accuracy_answered']:.3f} on answered images" if test["accuracy_answered"] is not None else "n/a"),
+             f"{scope.lung_attention_threshold:.2f}; uncertain below a calibrated top probability of "
+             f"{scope.min_top_probability:.2f} or {scope.min_agreement:.0%} agreeing copies (target accuracy of "
+             f"answered validation films {f['target_accuracy']:.0%}: "
+             + ("reached" if f["target_reached"] else "NOT reached, nearly nothing is answered") + ")",
+             "validation split: " + _shares(f["validation"]),
+             "test split: " + _shares(test),
              f"lung-attention warning: {test['lung_warning_share']:.1%} of test images; on correct answers "
-             f"{test['lung_warning_on_correct']:.1%}, on wrong answers {test['lung_warning_on_wrong']:.1%}",
-             "held-out sources (AUROC against the other sources' test images; share flagged unusual / out of scope):"]
+             f"{test['lung_warning_on_correct'] or 0:.1%}, on wrong answers {test['lung_warning_on_wrong'] or 0:.1%}",
+             "rules on the test split (share of films each fires on; the model's accuracy on those):"]
+    for rule, v in test["rules"].items():
+        lines.append(f"  {rule:<22} {v['fires']:.1%}  accuracy {v['accuracy_when_fired']:.3f}")
+    lines.append("sources the model never trained on:" + ("" if f["unseen_sources"] else " none"))
+    for source, v in f["unseen_sources"].items():
+        lines.append(f"  {source:<28} {_shares(v)}")
+    lines.append("children's films in the data: " + (_shares(f["children"]) if f["children"]["n"] else "none"))
+    lines.append("held-out sources (AUROC against the other sources' test images; share flagged unusual / out of scope):")
     for source, v in f["held_out_sources"].items():
         lines.append(f"  {source:<28} AUROC {v['auroc']:.3f}  {v['flagged_unusual']:.0%} / {v['flagged_out_of_scope']:.0%}"
                      f"  (n={v['n']})")

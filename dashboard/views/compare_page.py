@@ -269,7 +269,7 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
             column.caption("No answer and no map are shown for this version.")
             continue
         tta = caching.uncertainty(image_digest, key, xray.pixels)
-        prediction = tta.prediction(card.labels)  # the answer Diagnose gives: the mean over the copies
+        prediction = tta.prediction(card.labels)  # the answer Diagnose gives: the film's own calibrated pass
         with st.spinner(f"Grad-CAM for {card.display_name}…"):
             explanation, on_image = caching.explanation(image_digest, key, "gradcam",
                                                        prediction.label if target == OWN_PREDICTION else target,
@@ -277,8 +277,8 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
         predictions[model_id], maps[model_id] = prediction, on_image
         with column:
             st.metric("Model output" + (" (for reference only)" if model_id in held_back else ""), prediction.label)
-            st.caption(f"Probability {prediction.confidence:.1%} (mean over the film and {tta.n - 1} slightly "
-                       "changed copies, as on Diagnose)")
+            st.caption(f"Probability {prediction.confidence:.1%} (the film's own calibrated output, as on every "
+                       "page)")
             # As on Diagnose: faint evidence is not coloured, so the anatomy stays readable.
             st.image(render_overlay(xray.pixels, on_image, threshold=OVERLAY_THRESHOLD), width="stretch",
                      caption=f"Grad-CAM for {explanation.label}, layer {explanation.layer}")

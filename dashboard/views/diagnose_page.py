@@ -1,11 +1,15 @@
 """Diagnose & explain: one radiograph, the model's answer, why it leaned that way and how far to trust both.
 
-Made for a reader at a workstation: the triage status comes first (answer, uncertain, out of scope:
-an out-of-scope film's answer is held back), then one confidence figure, the probabilities and the
-film beside its map, all on the first screen; the film carries a grid and a click on a cell hides
-that region and shows the change in percentage points. Trust details, every method side by side,
-zoom with window/level and the report sit in tabs below. The upload and the settings are kept in
+Made for a reader at a workstation: the status comes first (answer, uncertain, out of scope: an
+out-of-scope film's answer is held back) and names every check that fired, those of the map made
+later included; then the film's one probability, the film beside its map, all on the first screen.
+The film carries a grid: clicking cells hides them (several at once), the film is redrawn with them
+greyed and the new output stands beside the old one. Trust details, the grid occlusion, every method
+side by side, the report and the glossary sit in tabs below. The upload and the settings are kept in
 the session (memory only), so visiting another page and coming back shows the same case.
+
+Everything is computed in the core and cached by the film's digest (`dashboard.case.Case`); this
+page only draws typed values (statuses, findings, numbers) and never reads the core's sentences apart.
 """
 from __future__ import annotations
 
@@ -13,13 +17,15 @@ import numpy as np
 import streamlit as st
 
 from dashboard import caching, widgets
+from dashboard.case import Case, Controls
 from model.explain import METHODS
-from model.explain.film_grid import cell_at, cell_name, points
+from model.explain.film_grid import cell_at, cell_name, cells_name, points, toggle_cell
 from model.explain.occlusion import FILLS
 from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD, DEFAULT_OPACITY, INTENDED_POPULATION
-from model.prediction import Prediction
 from model.present import charts, text
-from model.present.layers import EDGE_NOTE, layer_choices, layer_label, visible_choices
+from model.present.diagnose_figures import probability_bars, zoom_figure
+from model.present.glossary import GLOSSARY, explain
+from model.present.layers import EDGE_NOTE, layer_choices, visible_choices
 from model.present.overlay import (
     COLORMAPS,
     SCALE_NOTE,
@@ -35,17 +41,19 @@ from model.present.overlay import (
     to_uint8,
     window,
 )
-from model.present.report import build_report, build_report_pdf
+from model.present.report import Status, build_report, build_report_pdf
 from model.trust.agreement import map_similarity, method_agreement
 from model.trust.attention import lung_attention
-from model.trust.triage import OUT_OF_SCOPE, UNCERTAIN
+from model.trust.facts import HEADER, Stated, scope_facts
+from model.trust.findings import OUT_OF_SCOPE, UNCERTAIN
+from model.trust.map_checks import MapChecks, map_findings
 
 GRID = 6  # Click-to-hide cells per side of the film.
 OCCLUSION = "occlusion"
 MAP_LABELS = {name: method.label for name, method in METHODS.items()}
 MAPS_KEPT = 8  # (image, model, class) combinations whose maps are kept for the agreement between methods.
-LOW_AGREEMENT = 0.3
 FILM_SIDE = 1024  # Long side of the clickable film sent to the browser (JPEG): fast on every screen.
+VIEWS = {"not stated": None, "PA (frontal)": "PA", "AP (frontal)": "AP", "lateral": "lateral"}
 
 
 # --------------------------------------------------------------------------- side panel
@@ -63,8 +71,9 @@ def model_panel(card, key) -> None:
         st.warning(f"Figures from the {split} split of the training sources: they do not transfer to other "
                    "hospitals' images.", icon=":material/info:")
         first, second = st.columns(2)
-        first.metric("Accuracy", text.percent(headline.get("accuracy")))
-        second.metric("Macro AUC", text.number(headline.get("macro_auc")))
+        first.metric("Accuracy", text.percent(headline.get("accuracy")), help=explain("Accuracy"))
+        second.metric("Macro AUC", text.number(headline.get("macro_auc")),
+                      help=explain("AUC") + " Averaged over the classes.")
         report = caching.metrics_or_empty(key)
         if report.get("per_class"):
             # One format throughout: shares as percent with one decimal (as the metrics above), AUC to three places.
@@ -72,8 +81,10 @@ def model_panel(card, key) -> None:
                 recall=lambda t: t["recall"] * 100.0)
             st.dataframe(table, hide_index=True, width="stretch",
                          column_config={"class": st.column_config.TextColumn("Class"),
-                                        "recall": st.column_config.NumberColumn("Recall", format="%.1f%%"),
-                                        "auc": st.column_config.NumberColumn("AUC", format="%.3f")})
+                                        "recall": st.column_config.NumberColumn("Recall", format="%.1f%%",
+                                                                                help=explain("Recall")),
+                                        "auc": st.column_config.NumberColumn("AUC", format="%.3f",
+                                                                             help=explain("AUC"))})
         curves = caching.history_or_empty(key)
         figure = charts.panel_curves(curves, (card.training or {}).get("monitor", "val_auc"))
         if figure is not None:
@@ -81,66 +92,111 @@ def model_panel(card, key) -> None:
         st.page_link(widgets.PAGES["performance"], label="Full performance", icon=":material/monitoring:")
 
 
+def stated_facts(digest: str, metadata: dict) -> Stated:
+    """The reader's statement of the patient's age and the film's view (side panel); a DICOM header's
+    own facts are shown instead of a control. Kept per film: another film starts unstated."""
+    header = scope_facts(metadata)
+    age = view = None
+    with st.sidebar:
+        st.markdown("**About this film**")
+        if header.age_source == HEADER:
+            st.caption(f"Patient's age: {header.age_years} years (DICOM header)")
+        else:
+            age = st.number_input("Patient's age (years)", min_value=0, max_value=130, value=None, step=1,
+                                  key=f"age-{digest[:16]}", placeholder="not stated",
+                                  help="The models were made for adults: under 18 is out of scope. Not stated, the "
+                                       "answer is given for an adult, and the status says so.")
+        if header.view_source == HEADER:
+            st.caption(f"View: {header.view_code} (DICOM header)")
+        else:
+            choice = st.selectbox("View", list(VIEWS), key=f"view-{digest[:16]}",
+                                  help="The models read frontal (PA or AP) films: a lateral view is out of scope.")
+            view = VIEWS[choice]
+    return Stated(None if age is None else int(age), view)
+
+
 # --------------------------------------------------------------------------- status and output
 
 
-def status_box(result) -> None:
-    """The triage status, first on the page; its look follows the status."""
-    reasons = " ".join(result.reasons)
+def status_box(result, shown_anyway: bool = False) -> None:
+    """The status, first on the page and across it: what set it, the assumptions of an answer and the
+    cautions about its map, each from the findings' own fields."""
+    line = text.status_line(result, shown_anyway)
+    reasons = "".join(f"  \n{finding.sentence}" for finding in result.deciding)
     if result.status == OUT_OF_SCOPE:  # not st.error: that is kept for failures of the app itself
         with st.container(border=True):
-            st.markdown(f":red[:material/block: **{result.headline}.**] {reasons}")
+            st.markdown(f":red[:material/block: **{line}**]{reasons}")
     elif result.status == UNCERTAIN:
-        st.warning(f"**{result.headline}.** {reasons}", icon=":material/help:")
+        st.warning(f"**{line}**{reasons}", icon=":material/help:")
     else:
-        st.info("**Answer.** No check found a reason to doubt it.",
-                icon=":material/assignment:")
+        st.info(f"**{line}**", icon=":material/assignment:")
+    for finding in result.map_cautions:
+        st.caption(f":orange[:material/report: {finding.sentence}]")
 
 
-def output_box(card, tta, result, probabilities: Prediction) -> None:
-    """The model's output with one confidence figure (the mean over the test-time copies) in plain words."""
+def output_box(case: Case, result, shown_anyway: bool) -> None:
+    """The model's output and its one probability, with its stability in plain words."""
+    tta = case.uncertainty()
     name, colour, icon = widgets.STATUS_BADGES[result.status]
-    figure, stable, sentence = text.confidence_words(tta)
+    figure, word, detail = text.confidence_words(tta)
     with st.container(border=True):
-        st.badge(name, color=colour, icon=icon)
+        st.badge(name + (": output for reference only" if shown_anyway else ""), color=colour, icon=icon)
         st.metric("Model output", tta.top_label, help="The class with the highest probability; not a diagnosis.")
-        st.metric("Confidence", figure, help=f"Mean probability of {tta.top_label} over {tta.n} "
-                          "predictions: the film itself and copies shifted by up to 4 %, rotated by up to 5°, "
-                          "zoomed by ±5 % and re-exposed.")
-        word, rest = sentence.split(": ", 1)
-        st.markdown(f":{'orange' if tta.uncertain else 'blue'}[**{word}**]: {rest}")
-        st.caption(f"{card.display_name}, version {card.version}")
-    chart = charts.probability_bar(probabilities)
-    # Figures inside long bars and beside short ones, so neither is cut off nor squeezed.
-    chart.update_traces(textposition=["inside" if p >= 0.25 else "outside" for p in probabilities.probabilities],
-                        cliponaxis=False)
-    chart.update_layout(height=150, margin=dict(l=0, r=10, t=4, b=0))
-    chart.update_xaxes(title=None)
-    st.plotly_chart(chart, key="probabilities", config={"displayModeBar": False})
+        st.metric("Probability", figure, help=text.probability_definition(case.card))
+        st.markdown(f":{'orange' if word == 'Unstable' else 'blue'}[**{word}**]: {detail}",
+                    help=explain("Stable / varies / unstable"))
+        st.caption(f"{case.card.display_name}, version {case.card.version}")
 
 
-def input_check_panel(warnings: list[str]) -> None:
-    """Each input-check warning, said once."""
-    for warning in warnings:
-        sentence = warning.removesuffix(" The image may not be a frontal chest X-ray.")
-        sentence = sentence[0].lower() + sentence[1:] if sentence[:2].istitle() else sentence
-        st.warning(f"This does not look like a frontal chest X-ray: {sentence}", icon=":material/warning:")
+def hidden_result(case: Case) -> dict | None:
+    """The output with the clicked cells hidden, measured from the film's own probability (None when
+    nothing is hidden); `probabilities` is None when no hidden cell lies in the region the model saw."""
+    cells = tuple(st.session_state.get("hidden_cells") or ())
+    if not cells:
+        return None
+    tta = case.uncertainty()
+    hidden = case.hidden_cells(cells, GRID, widgets.kept("fill", FILLS[0]))
+    result = {"cells": cells_name(cells, GRID), "count": len(cells), "label": tta.top_label,
+              "before": tta.top_probability, "probabilities": hidden.probabilities}
+    if hidden.probabilities is None:
+        return result
+    after = dict(zip(case.card.labels, (float(p) for p in hidden.probabilities)))
+    return {**result, "after": after[tta.top_label], "change": points(after[tta.top_label] - tta.top_probability),
+            "output_after": max(after, key=after.get), "after_top": max(after.values())}
+
+
+def hidden_cells_box(what_if: dict) -> None:
+    """The new output beside the film: the top class's probability with the cells hidden and its change
+    in points from the film's own figure."""
+    with st.container(border=True):
+        if what_if["probabilities"] is None:
+            st.caption(f":material/visibility_off: Hiding {what_if['cells']}: the model never saw this part of the "
+                       "film (outside the region it looks at), so nothing changes.")
+        else:
+            count = what_if["count"]
+            unchanged = what_if["change"].startswith("±")
+            st.metric(f"{what_if['label']} with {count} cell{'s' if count > 1 else ''} hidden", f"{what_if['after']:.1%}",
+                      what_if["change"].replace("−", "-"), help=explain("Hiding cells"),
+                      delta_color="off" if unchanged else "normal", delta_arrow="off" if unchanged else "auto")
+            if what_if["output_after"] != what_if["label"]:
+                st.markdown(f"The output changes: **{what_if['label']}** → **{what_if['output_after']}** "
+                            f"({what_if['after_top']:.1%}).")
+        st.button("Show the film as it is", key="unhide", icon=":material/visibility:",
+                  on_click=st.session_state.update, kwargs={"hidden_cells": []})
+
+
+def probability_chart(case: Case, what_if: dict | None) -> None:
+    """The film's probabilities and, with cells hidden, the new ones beside them."""
+    bars = probability_bars(case.prediction(), None if what_if is None else what_if["probabilities"])
+    st.plotly_chart(bars, key="probabilities", config={"displayModeBar": False})
 
 
 # --------------------------------------------------------------------------- settings
 
 
-def explanation_controls(clf, card, default_class: int, image_digest: str, lungs_reason: str) -> dict:
-    """Method, class and layer (they choose the map) and opacity, colour map, threshold (display only).
-    Every choice is kept for the session (`widgets.kept`), so it survives a visit to another page."""
-    cols = st.columns([1.1, 1.1, 1.8, 0.9, 0.9, 0.9])
-    methods = list(METHODS)
-    method = cols[0].selectbox("Method", methods, format_func=MAP_LABELS.get, key="method",
-                               index=methods.index(widgets.kept("method", "gradcam")),
-                               help="  \n".join(f"**{m.label}**: {m.summary}" for m in METHODS.values()))
-    widgets.keep("method", method)
-    target = cols[1].selectbox("Class to explain", list(card.labels), index=default_class,
-                               key=f"target-{image_digest[:16]}-{card.id}")
+def layer_control(column, clf, card, method: str):
+    """The layer selectbox (layers named for people, early ones behind "Advanced layers"); returns the
+    chosen `LayerChoice` (None when the method has no layer)."""
     advanced = st.session_state.get("advanced_layers", widgets.kept("advanced_layers", False))
     choices = layer_choices(clf.layers(), card.explain_layer, (card.training or {}).get("members", ()))
     shown = visible_choices(choices, advanced)
@@ -150,263 +206,282 @@ def explanation_controls(clf, card, default_class: int, image_digest: str, lungs
     if st.session_state.get(layer_key) not in (None, *names):
         del st.session_state[layer_key]  # an advanced layer after the switch was turned off
     kept_layer = widgets.kept(layer_key, names[0])
-    layer = cols[2].selectbox("Layer", names, key=layer_key, format_func=labels.get,
-                              index=names.index(kept_layer) if kept_layer in names else 0,
-                              disabled=not METHODS[method].uses_layer,
-                              help="Deeper layers give coarser, more class-specific maps. "
-                                   + ", ".join(m.label for m in METHODS.values() if not m.uses_layer)
-                                   + " work on the input and have no layer.")
+    layer = column.selectbox("Layer", names, key=layer_key, format_func=labels.get,
+                             index=names.index(kept_layer) if kept_layer in names else 0,
+                             disabled=not METHODS[method].uses_layer, help=explain("Layer") + " "
+                             + ", ".join(m.label for m in METHODS.values() if not m.uses_layer)
+                             + " work on the input and have no layer.")
     widgets.keep(layer_key, layer)
-    opacity = cols[3].slider("Opacity", 0.0, 1.0, widgets.kept("opacity", DEFAULT_OPACITY), 0.05, key="opacity")
-    colormap = cols[4].selectbox("Colour map", list(COLORMAPS), key="colormap",
-                                 index=list(COLORMAPS).index(widgets.kept("colormap", DEFAULT_COLORMAP)))
+    return next((c for c in choices if c.name == layer), None)
+
+
+def display_controls(columns, lungs_reason: str) -> dict:
+    """Opacity, colour map, threshold and the switches: how the map is drawn, never what it is."""
+    opacity = columns[0].slider("Opacity", 0.0, 1.0, widgets.kept("opacity", DEFAULT_OPACITY), 0.05, key="opacity")
+    colormap = columns[1].selectbox("Colour map", list(COLORMAPS), key="colormap",
+                                    index=list(COLORMAPS).index(widgets.kept("colormap", DEFAULT_COLORMAP)))
     # A map tinting the whole film hides the anatomy a reader needs to judge it.
-    threshold = cols[5].slider("Hide below", 0.0, 0.9, widgets.kept("threshold", DEFAULT_MAP_THRESHOLD), 0.05,
-                               key="threshold",
-                               help="Map values below this share of the map's maximum are not coloured, so faint "
-                                    "evidence does not hide the anatomy. Set it to 0 to see the whole map.")
+    threshold = columns[2].slider("Hide below", 0.0, 0.9, widgets.kept("threshold", DEFAULT_MAP_THRESHOLD), 0.05,
+                                  key="threshold", help=explain("Hide below") + " Set it to 0 to see the whole map.")
     switches = st.columns(4)
     outline = switches[0].toggle("Outline the lung fields", key="lung_outline", disabled=bool(lungs_reason),
                                  value=widgets.kept("lung_outline", False),
                                  help=lungs_reason or "Draws the lung segmentation's outline on the map (display "
                                                       "only), to see whether the evidence lies on the lungs.")
-    switches[1].toggle("Advanced layers", key="advanced_layers", value=advanced,
+    switches[1].toggle("Advanced layers", key="advanced_layers",
+                       value=st.session_state.get("advanced_layers", widgets.kept("advanced_layers", False)),
                        help="Lists the early layers too. " + EDGE_NOTE)
-    zoom = switches[2].toggle("Zoom, pan & window", key="zoom", value=widgets.kept("zoom", False),
-                              help="Film and map in one zoomable view with shared axes, with window and level.")
-    chosen = next((c for c in choices if c.name == layer), None)
-    for name, value in (("opacity", opacity), ("colormap", colormap), ("threshold", threshold),
-                        ("lung_outline", outline), ("advanced_layers", st.session_state.get("advanced_layers")),
-                        ("zoom", zoom)):
+    zoom = switches[2].toggle("Zoom & window", key="zoom", value=widgets.kept("zoom", False),
+                              help="Film and map in one view: drag a box to zoom both, double-click to go back; "
+                                   "window and level set the film's contrast and brightness.")
+    values = {"opacity": opacity, "colormap": colormap, "threshold": threshold,
+              "outline": outline and not lungs_reason, "zoom": zoom}
+    for name, value in (*values.items(), ("advanced_layers", st.session_state.get("advanced_layers"))):
         widgets.keep(name, value)
-    if METHODS[method].uses_layer and chosen is not None:
-        if chosen.advanced:
-            st.caption(f":material/info: {EDGE_NOTE}")
-        if chosen.group.startswith("Network"):
-            st.caption(f":material/info: This layer belongs to {chosen.group.split(':')[0].lower()} only: the map "
-                       "explains that network's part of the ensemble, not the ensemble's answer as a whole.")
-    return {"method": method, "target": target, "layer": layer, "layer_label": layer_label(layer, choices),
-            "opacity": opacity, "colormap": colormap, "threshold": threshold,
-            "outline": outline and not lungs_reason, "zoom": zoom}
+    return values
 
 
-def compute_map(image_digest, key, xray, controls):
-    method = METHODS[controls["method"]]
+def explanation_controls(clf, case: Case, default_class: int) -> Controls:
+    """Method, class and layer (they choose the map) and the display settings. Every choice is kept
+    for the session (`widgets.kept`), so it survives a visit to another page."""
+    card = case.card
+    cols = st.columns([1.1, 1.1, 1.8, 0.9, 0.9, 0.9])
+    methods = list(METHODS)
+    method = cols[0].selectbox("Method", methods, format_func=MAP_LABELS.get, key="method",
+                               index=methods.index(widgets.kept("method", "gradcam")),
+                               help="  \n".join(f"**{m.label}**: {explain(m.label)}" for m in METHODS.values()))
+    widgets.keep("method", method)
+    target = cols[1].selectbox("Class to explain", list(card.labels), index=default_class,
+                               key=f"target-{case.digest[:16]}-{card.id}")
+    chosen = layer_control(cols[2], clf, card, method)
+    display = display_controls(cols[3:], case.lungs_reason)
+    uses_layer = METHODS[method].uses_layer and chosen is not None
+    if uses_layer and chosen.advanced:
+        st.caption(f":material/info: {EDGE_NOTE}")
+    if uses_layer and chosen.member is not None:
+        st.caption(f":material/info: This layer belongs to network {chosen.member} only: the map explains that "
+                   "network's part of the ensemble, not the ensemble's answer as a whole.")
+    return Controls(method, target, chosen.name if chosen else None,
+                    chosen.label.removesuffix(" (default)") if chosen else "", chosen.member if chosen else None,
+                    **display)
+
+
+# --------------------------------------------------------------------------- the film and its map
+
+
+def compute_map(case: Case, controls: Controls):
+    method = METHODS[controls.method]
     message = f"Computing {method.label}: this method takes a while…" if method.slow else f"Computing {method.label}…"
     with st.spinner(message, show_time=method.slow):
-        return caching.explanation(image_digest, key, controls["method"], controls["target"], controls["layer"],
-                                  xray.pixels)
+        return case.explanation(controls.method, controls.target, controls.layer)
 
 
-def overlay_image(xray, on_image, prepared, controls, lungs=None, image_digest="", pixels=None) -> np.ndarray:
+def overlay_image(case: Case, on_image, controls: Controls, pixels=None) -> np.ndarray:
     """The display overlay: the map faded out beyond the region the model saw, on the display copy."""
-    shown = fit_within(xray.pixels if pixels is None else pixels)
+    prepared = case.model_input()
+    shown = fit_within(case.pixels if pixels is None else pixels)
     heat = fade_outside(fit_within(on_image), prepared.region, prepared.image_shape)
-    overlay = render_overlay(shown, heat, controls["opacity"], controls["colormap"], controls["threshold"])
-    if controls["outline"] and lungs is not None:
-        overlay = outline_lungs(overlay, caching.lung_mask(image_digest, lungs, xray.pixels))
-    return overlay
+    overlay = render_overlay(shown, heat, controls.opacity, controls.colormap, controls.threshold)
+    mask = case.lung_mask() if controls.outline else None
+    return overlay if mask is None else outline_lungs(overlay, mask)
 
 
-def colour_legend(label: str, controls) -> None:
+def colour_legend(label: str, controls: Controls) -> None:
     """The colour bar with what its colours mean, and the per-image scaling in one line."""
-    bar = colour_bar(controls["colormap"], 24, 1, controls["threshold"])[0]
+    bar = colour_bar(controls.colormap, 24, 1, controls.threshold)[0]
     stops = ", ".join(f"rgb({r},{g},{b}) {100 * i / (len(bar) - 1):.0f}%" for i, (r, g, b) in enumerate(bar))
     st.markdown(f'<div style="height:12px;border-radius:3px;background:linear-gradient(to right, {stops})"></div>',
                 unsafe_allow_html=True)
-    st.caption(f"{colour_bar_caption(label, controls['threshold'])}. {SCALE_NOTE}")
+    st.caption(f"{colour_bar_caption(label, controls.threshold)}. {SCALE_NOTE}")
 
 
-# --------------------------------------------------------------------------- click to hide
-
-
-def hide_cell_clicked() -> None:
-    """The film's click callback: the cell under the cursor becomes the hidden one (a second click on it
-    shows the film as it is again)."""
+def toggle_clicked_cell() -> None:
+    """The film's click callback: the cell under the cursor is hidden, or shown again if it was hidden."""
     click = st.session_state.get("film_click")
     if not click:
         return
     shown = (click.get("width") or 1, click.get("height") or 1)
     cell = cell_at(click["x"], click["y"], shown, GRID)
-    st.session_state["hide_cell"] = None if cell == st.session_state.get("hide_cell") else cell
+    st.session_state["hidden_cells"] = toggle_cell(st.session_state.get("hidden_cells") or [], cell)
 
 
-def clickable_film(xray, shown, image_digest: str) -> None:
-    """The film with its grid; a click hides the cell under the cursor (see `hide_cell_clicked`)."""
+def clickable_film(case: Case, shown) -> None:
+    """The film with its grid and the hidden cells greyed; a click hides or shows the cell under it."""
     from streamlit_image_coordinates import streamlit_image_coordinates
 
-    cell = st.session_state.get("hide_cell")
-    film = draw_grid(fit_within(shown, FILM_SIDE), GRID, cell)
+    film = draw_grid(fit_within(shown, FILM_SIDE), GRID, st.session_state.get("hidden_cells") or ())
     streamlit_image_coordinates(film, key="film_click", width="stretch", image_format="JPEG", jpeg_quality=90,
-                                on_click=hide_cell_clicked, cursor="crosshair")
-    st.caption(f"{film_caption(xray, image_digest)}. Click a cell to hide it and classify the film again; click it again to "
-               "show it.")
+                                on_click=toggle_clicked_cell, cursor="crosshair")
+    st.caption(f"{film_caption(case)}. Click cells to hide them and classify the film again; click again to show "
+               "a cell.")
 
 
-def film_caption(xray, image_digest: str) -> str:
+def film_caption(case: Case) -> str:
     """The film's caption with the case id of the report (not patient data: the image digest's first digits)."""
-    size = f"{xray.metadata.get('width', '?')} x {xray.metadata.get('height', '?')} px"
-    return f"Original ({xray.metadata.get('format', 'image')}, {size}), case {text.case_id(image_digest)}"
+    metadata = case.xray.metadata
+    size = f"{metadata.get('width', '?')} x {metadata.get('height', '?')} px"
+    return f"Original ({metadata.get('format', 'image')}, {size}), case {case.case_id}"
 
 
-def hidden_cell_result(image_digest, key, xray, tta) -> dict | None:
-    """The prediction with the clicked cell hidden, in percentage points; returns it for the report."""
-    cell = st.session_state.get("hide_cell")
-    if cell is None:
-        return None
-    fill = st.session_state.get("fill", widgets.kept("fill", FILLS[0]))
-    result = caching.film_what_if(image_digest, key, int(cell), GRID, fill, xray.pixels)
-    where = cell_name(int(cell), GRID)
-    if result is None:
-        st.info(f"Hiding {where}: the model never saw this part of the film (outside the region it looks at), "
-                "so nothing changes.", icon=":material/visibility_off:")
-        return None
-    top = tta.top_label
-    before, after = result.before.as_dict()[top], result.after.as_dict()[top]
-    change = points(after - before)
-    with st.container(border=True):
-        # Streamlit reads the direction from an ASCII minus; the text elsewhere uses the typographic one.
-        st.metric(f"{top} with {where} hidden", f"{after:.1%}", change.replace("−", "-"),
-                  delta_color="off" if change.startswith("±") else "normal",
-                  help="The film classified again with this cell blurred away (one prediction, not the mean "
-                       "over copies). A large drop means the model relied on that region.")
-        if result.after.label != result.before.label:
-            st.markdown(f"The output changes: **{result.before.label}** → **{result.after.label}** "
-                        f"({result.after.confidence:.1%}).")
-        st.button("Show the film as it is", key="unhide", icon=":material/visibility:",
-                  on_click=st.session_state.update, kwargs={"hide_cell": None})
-    return {"cell": where, "label": top, "before": before, "after": after, "change": change,
-            "output_after": result.after.label}
+def zoom_view(case: Case, shown, on_image, controls: Controls, explanation) -> None:
+    """Film and map in one plotly figure with shared axes (drag a box to zoom both), window and level,
+    and the colour bar under it."""
+    level_col, width_col = st.columns(2)
+    level = level_col.slider("Level", 0.0, 1.0, widgets.kept("level", 0.5), 0.01, key="level",
+                             help=explain("Window and level"))
+    width = width_col.slider("Window", 0.05, 1.0, widgets.kept("window", 1.0), 0.01, key="window",
+                             help=explain("Window and level"))
+    widgets.keep("level", level)
+    widgets.keep("window", width)
+    windowed = window(shown, level, width)
+    figure = zoom_figure(to_uint8(windowed), overlay_image(case, on_image, controls, pixels=windowed))
+    where = f", {controls.layer_label}" if explanation.layer else ""
+    st.caption(f"Film (left) and {MAP_LABELS[explanation.method]} for {explanation.label}{where} (right): drag a box "
+               "on either to zoom both, double-click to go back.")
+    st.plotly_chart(figure, key="zoom_view", config={"displaylogo": False, "scrollZoom": True,
+                                                     "modeBarButtonsToRemove": ["select2d", "lasso2d"]})
+    colour_legend(explanation.label, controls)
+
+
+def images(case: Case, controls: Controls, explanation, on_image, what_if: dict | None) -> np.ndarray:
+    """Film and map side by side (or the zoom view), the output with hidden cells under the film;
+    returns the overlay for the report."""
+    shown = fit_within(case.pixels)
+    overlay = overlay_image(case, on_image, controls)
+    where = f", {controls.layer_label}" if explanation.layer else ""
+    if controls.zoom:
+        zoom_view(case, shown, on_image, controls, explanation)
+    else:
+        film_col, map_col = st.columns(2, gap="small")
+        with film_col:
+            clickable_film(case, shown)
+            if what_if is not None:
+                hidden_cells_box(what_if)
+        with map_col:
+            st.image(encode_png(overlay), width="stretch",
+                     caption=f"{MAP_LABELS[explanation.method]} for {explanation.label}{where}")
+            colour_legend(explanation.label, controls)
+    prepared = case.model_input()
+    st.caption(region_caption(prepared.region, prepared.image_shape, case.card.prep.lung_crop))
+    return overlay
 
 
 # --------------------------------------------------------------------------- tabs below the first screen
 
 
-def zoom_view(shown, overlay_for, controls) -> None:
-    """Film and overlay in one plotly figure with shared axes: zoom or pan one, the other follows."""
-    level_col, width_col = st.columns(2)
-    level = level_col.slider("Level", 0.0, 1.0, widgets.kept("level", 0.5), 0.01, key="level")
-    width = width_col.slider("Window", 0.05, 1.0, widgets.kept("window", 1.0), 0.01, key="window")
-    widgets.keep("level", level)
-    widgets.keep("window", width)
-    windowed = window(shown, level, width)
-    figure = charts.linked_images(to_uint8(windowed), overlay_for(windowed), ("Film", "Map"))
-    st.plotly_chart(figure, key="zoom_view", config={"scrollZoom": True, "displaylogo": False})
-
-
-def all_methods(image_digest, key, xray, prepared, controls) -> list[str]:
+def all_methods(case: Case, controls: Controls) -> list[str]:
     """Every method's map for the explained class, side by side (on demand: occlusion takes seconds)."""
     st.caption("Every method for the same class, the same layer (where a method uses one) and the same display "
                "settings, for teaching: where they agree the evidence is more believable.")
-    wanted = st.toggle("Compute every method", key="all_methods")
-    if not wanted:
+    if not st.toggle("Compute every method", key="all_methods"):
         return []
     for i, (name, record) in enumerate(METHODS.items()):
         if i % 3 == 0:
             columns = st.columns(3)  # one row per three methods, read left to right
-        with st.spinner(f"Computing {record.label}…"):
-            _, on_image = caching.explanation(image_digest, key, name, controls["target"], controls["layer"],
-                                              xray.pixels)
-        columns[i % 3].image(encode_png(overlay_image(xray, on_image, prepared, controls)), width="stretch",
-                             caption=record.label)
+        with columns[i % 3]:
+            with st.spinner(f"Computing {record.label}…"):
+                _, on_image = case.explanation(name, controls.target, controls.layer)
+            st.image(encode_png(overlay_image(case, on_image, controls)), width="stretch", caption=record.label)
     return [record.label for record in METHODS.values()]
 
 
-def grid_occlusion_tab(image_digest, key, xray, card, controls) -> None:
+def grid_occlusion_tab(case: Case, controls: Controls) -> None:
     """The occlusion-sensitivity map on the film's own grid: every cell hidden in turn, one batch."""
     fill_col, _ = st.columns([1, 3])
     fills = list(FILLS)
     fill = fill_col.selectbox("Hide with", fills, key="fill", index=fills.index(widgets.kept("fill", FILLS[0])),
-                              help="Blur keeps the image looking like a radiograph; black is a harsher test.")
+                              help="Blur keeps the image looking like a radiograph; black is a harsher test. Also "
+                                   "used when cells are clicked on the film.")
     widgets.keep("fill", fill)
     st.caption(f"Each of the {GRID} x {GRID} cells of the film's grid hidden in turn: the colour is how much the "
-               f"probability of {controls['target']} falls without it.")
+               f"probability of {controls.target} falls without it.")
     if not st.toggle("Map every cell", key="grid_occlusion"):
         return
-    index = list(card.labels).index(controls["target"])
-    effects = caching.grid_effects(image_digest, key, GRID, index, fill, xray.pixels)
-    shown = fit_within(xray.pixels)
-    heat = effects.film_map(shown.shape)
+    effects = case.grid_effects(GRID, list(case.card.labels).index(controls.target), fill)
+    shown = fit_within(case.pixels)
     picture, numbers = st.columns([1, 1])
-    picture.image(encode_png(draw_grid(render_overlay(shown, heat, controls["opacity"], controls["colormap"]),
-                                       GRID)), width="stretch",
-                  caption=f"Fall of {controls['target']} when each cell is hidden (grid occlusion)")
-    drop = effects.drop
-    if np.all(np.isnan(drop)):
+    heat = render_overlay(shown, effects.film_map(shown.shape), controls.opacity, controls.colormap)
+    picture.image(encode_png(draw_grid(heat, GRID)), width="stretch",
+                  caption=f"Fall of {controls.target} when each cell is hidden (grid occlusion)")
+    if np.all(np.isnan(effects.drop)):
         numbers.caption("No cell lies inside the region the model saw.")
         return
-    worst = int(np.nanargmax(drop))
-    numbers.metric("Largest fall", points(-float(np.nanmax(drop))), help=f"Hiding {cell_name(worst, GRID)}.")
-    numbers.caption(f"Probability of {controls['target']} on the whole film: {effects.before:.1%}. Cells outside "
-                    "the region the model saw are not coloured.")
+    worst = int(np.nanargmax(effects.drop))
+    numbers.metric("Largest fall", points(-float(np.nanmax(effects.drop))), help=f"Hiding {cell_name(worst, GRID)}.")
+    numbers.caption(f"Probability of {controls.target} on the whole film: {effects.before:.1%} (the figure shown "
+                    "above when it is the output). Cells outside the region the model saw are not coloured.")
 
 
-def occlusion_wanted(image_digest, key, controls) -> tuple:
-    return image_digest, key, controls["target"]
+def occlusion_wanted(case: Case, controls: Controls) -> tuple:
+    return case.digest, case.key, controls.target
 
 
-def occlusion_requested(image_digest, key, controls) -> bool:
-    return st.session_state.get("occlusion_for") == occlusion_wanted(image_digest, key, controls)
+def occlusion_requested(case: Case, controls: Controls) -> bool:
+    return st.session_state.get("occlusion_for") == occlusion_wanted(case, controls)
 
 
-def occlusion(image_digest, key, xray, card, controls):
+def occlusion(case: Case, controls: Controls):
     """(map at model-input resolution, map on the original grid) of occlusion sensitivity, cached."""
     with st.spinner("Classifying a few hundred occluded copies…", show_time=True):
-        explained, on_image = caching.explanation(image_digest, key, OCCLUSION, controls["target"], None, xray.pixels)
+        explained, on_image = case.explanation(OCCLUSION, controls.target, None)
     return explained.heatmap, on_image
 
 
-def occlusion_section(image_digest, key, xray, card, controls, prepared) -> None:
+def occlusion_section(case: Case, controls: Controls) -> float | None:
+    """The occlusion cross-check on request; returns its similarity to Grad-CAM."""
     st.markdown("**Cross-check: occlusion sensitivity**")
-    st.caption("Model-agnostic: a patch slides over the model input and the drop in the probability of the "
-               "explained class is mapped. If it disagrees with Grad-CAM, trust neither map on its own.")
+    st.caption(f"{explain('Occlusion')} Model-agnostic: if it disagrees with Grad-CAM, trust neither map on its own.")
     # A callback, so the request is known from the top of the run and the agreement includes the map.
     st.button("Compute occlusion-sensitivity map", key="occlusion", icon=":material/grid_on:",
-              on_click=st.session_state.update, kwargs={"occlusion_for": occlusion_wanted(image_digest, key, controls)})
-    if not occlusion_requested(image_digest, key, controls):
-        return
-    occlusion_heat, on_image = occlusion(image_digest, key, xray, card, controls)
+              on_click=st.session_state.update, kwargs={"occlusion_for": occlusion_wanted(case, controls)})
+    if not occlusion_requested(case, controls):
+        return None
+    occlusion_heat, on_image = occlusion(case, controls)
     with st.spinner("Computing Grad-CAM…"):
-        gradcam, _ = caching.explanation(image_digest, key, "gradcam", controls["target"], card.explain_layer,
-                                        xray.pixels)
+        gradcam, _ = case.explanation("gradcam", controls.target, case.card.explain_layer)
     similarity = map_similarity(gradcam.heatmap, occlusion_heat)
     picture, verdict = st.columns([1, 1], gap="medium")
-    picture.image(encode_png(overlay_image(xray, on_image, prepared, controls)),
-                  caption=f"Occlusion sensitivity for {controls['target']}", width="stretch")
-    verdict.metric("Agreement with Grad-CAM (Spearman)", f"{similarity:+.2f}",
-                   help="Rank correlation of the two maps at model-input resolution: 1 same ranking, "
-                        "0 unrelated, negative opposite.")
-    verdict.caption(f"Grad-CAM at the card's layer `{card.explain_layer}` for the same class.")
+    picture.image(encode_png(overlay_image(case, on_image, controls)),
+                  caption=f"Occlusion sensitivity for {controls.target}", width="stretch")
+    verdict.metric("Similarity to Grad-CAM", f"{similarity:+.2f}", help=explain("Map similarity"))
+    verdict.caption("Grad-CAM at the model's default layer for the same class.")
+    return similarity
 
 
-def report_downloads(image_digest, shown, overlay, prediction, card, explanation, controls, findings, result,
-                     hidden, compared) -> None:
-    """PNG and PDF reports (case id, colour bar, status, what-if, methods compared), made on a button press."""
-    args = (shown, overlay, prediction)
-    kwargs = {"method": explanation.method, "model_id": card.id, "model_version": card.version,
-              "model_name": card.display_name, "case_id": text.case_id(image_digest),
-              "colormap": controls["colormap"], "threshold": controls["threshold"],
-              "status": result.headline, "reasons": list(result.reasons), "what_if": hidden,
-              "compared": compared,
-              "notes": (f"The map explains the class {explanation.label}"
-                        + (f" at the layer {controls['layer_label']}." if explanation.layer else "."), *findings)}
-    stem = f"cxr-report-{text.case_id(image_digest)}-{card.id}-{explanation.method.replace('+', 'plus')}"
+def report_downloads(case: Case, status: Status, explanation, controls: Controls, extras: dict) -> None:
+    """PNG and PDF reports (case id, colour bar, final status, what-if, methods compared), made on a
+    button press. `extras`: the overlay, the what-if result and the methods compared."""
+    details = {"method": explanation.method, "model_id": case.card.id, "model_version": case.card.version,
+               "model_name": case.card.display_name, "case_id": case.case_id, "colormap": controls.colormap,
+               "threshold": controls.threshold, "status": status, "compared": extras["compared"],
+               "what_if": extras["what_if"],
+               "notes": (f"The map explains the class {explanation.label}"
+                         + (f" at the layer {controls.layer_label}." if explanation.layer else "."),
+                         text.probability_definition(case.card))}
+    args = (fit_within(case.pixels), extras["overlay"], case.prediction())
+    stem = f"cxr-report-{case.case_id}-{case.card.id}-{explanation.method.replace('+', 'plus')}"
     png, pdf, _ = st.columns([1, 1, 3])
-    png.download_button("Report (PNG)", data=lambda: build_report(*args, **kwargs), file_name=f"{stem}.png",
+    png.download_button("Report (PNG)", data=lambda: build_report(*args, **details), file_name=f"{stem}.png",
                         mime="image/png", icon=":material/download:", on_click="ignore", key="report_png")
-    pdf.download_button("Report (PDF)", data=lambda: build_report_pdf(*args, **kwargs), file_name=f"{stem}.pdf",
+    pdf.download_button("Report (PDF)", data=lambda: build_report_pdf(*args, **details), file_name=f"{stem}.pdf",
                         mime="application/pdf", icon=":material/picture_as_pdf:", on_click="ignore",
                         key="report_pdf")
+
+
+def glossary_tab() -> None:
+    st.caption("Every term this page uses, in one plain line each.")
+    st.dataframe({"term": list(GLOSSARY), "what it means": list(GLOSSARY.values())}, hide_index=True,
+                 width="stretch", column_config={"what it means": st.column_config.TextColumn(width="large")})
 
 
 # --------------------------------------------------------------------------- trust
 
 
-def remember_map(image_digest, card, explanation) -> dict:
+def remember_map(case: Case, explanation) -> dict:
     """Keep this map (model-input resolution) for the agreement between methods; returns the maps of
     every method computed so far for this image, model and class, the current one last."""
     kept = st.session_state.setdefault("maps_seen", {})
-    slot = (image_digest, card.id, explanation.label)
+    slot = (case.digest, case.card.id, explanation.label)
     maps = kept.pop(slot, {})
     maps.pop(explanation.method, None)
     maps[explanation.method] = explanation.heatmap
@@ -416,11 +491,14 @@ def remember_map(image_digest, card, explanation) -> dict:
     return dict(maps)
 
 
-def lung_panel(attention, lungs_reason: str, method_label: str) -> None:
-    st.markdown("**Lung-field attention**")
-    if attention is None:
-        st.caption(f":material/block: {lungs_reason}")
-        return
+def lung_panel(case: Case, on_image, method_label: str):
+    """Lung-field attention of this map; returns it (None when there is no lung model)."""
+    st.markdown("**Lung-field attention**", help=explain("Lung-field attention"))
+    mask = case.lung_mask()
+    if mask is None:
+        st.caption(f":material/block: {case.lungs_reason}")
+        return None
+    attention = lung_attention(on_image, mask, caching.lung_attention_threshold(case.key))
     st.metric("Map inside the lung fields", f"{attention.fraction:.0%}",
               help="Share of the map's total weight that lies on the lung fields found by the registry's lung "
                    "segmentation model. Findings of COVID-19 and pneumonia are in the lungs; weight on text "
@@ -433,101 +511,114 @@ def lung_panel(attention, lungs_reason: str, method_label: str) -> None:
     else:
         st.caption(f"Most of the {method_label} map lies on the lungs (warning below "
                    f"{attention.threshold:.0%}). This says where the model looked, not that it is right.")
+    return attention
 
 
-def faithfulness_panel(image_digest, key, xray, controls, explanation):
-    st.markdown("**Faithfulness**")
-    wanted = st.toggle("Measure deletion and insertion", key="faithfulness",
+def faithfulness_panel(case: Case, controls: Controls):
+    st.markdown("**Faithfulness**", help=explain("Faithfulness"))
+    wanted = st.toggle("Measure it", key="faithfulness",
                        help="Removes (or reveals) the pixels the map ranks highest first and follows the class "
                             "probability, against random pixel orders. About 170 predictions: a few seconds.")
     if not wanted:
-        st.caption("Does hiding what the map highlights change the prediction more than hiding random pixels?")
+        st.caption("Does hiding what the map highlights change the prediction more than hiding random regions?")
         return None
-    with st.spinner("Deleting and inserting pixels in the map's order…", show_time=True):
-        faith = caching.faithfulness(image_digest, key, controls["method"], controls["target"], controls["layer"],
-                                    xray.pixels)
-    deletion, insertion = st.columns(2)
-    deletion.metric("Deletion AUC", f"{faith.deletion_auc:.2f}",
-                    f"{faith.deletion_auc - faith.random_deletion_auc:+.2f} vs random", delta_color="inverse",
-                    help="Area under the probability curve while the most salient pixels are removed: lower is "
-                         f"better. Random pixel orders: {faith.random_deletion_auc:.2f}.")
-    insertion.metric("Insertion AUC", f"{faith.insertion_auc:.2f}",
-                     f"{faith.insertion_auc - faith.random_insertion_auc:+.2f} vs random",
-                     help="Area under the probability curve while the most salient pixels are revealed: higher "
-                          f"is better. Random pixel orders: {faith.random_insertion_auc:.2f}.")
+    with st.spinner("Hiding and revealing pixels in the map's order…", show_time=True):
+        faith = case.faithfulness(controls)
+    hide, reveal = st.columns(2)
+    hide.metric("Left while hiding", f"{faith.deletion_auc:.2f}",
+                help="Average probability of the class while the map's highest regions are hidden first (area "
+                     "under the curve): lower is better.")
+    hide.caption(f"random regions: {faith.random_deletion_auc:.2f}, lower is better")
+    reveal.metric("Reached while revealing", f"{faith.insertion_auc:.2f}",
+                  help="Average probability of the class while the map's highest regions are revealed first "
+                       "(area under the curve): higher is better.")
+    reveal.caption(f"random regions: {faith.random_insertion_auc:.2f}, higher is better")
     st.plotly_chart(charts.faithfulness_figure(faith.curves), key="faithfulness_curves",
                     config={"displayModeBar": False})
-    if faith.verdict == "faithful":
-        st.success(faith.summary, icon=":material/check_circle:")
-    elif faith.verdict == "mixed":
-        st.info(faith.summary, icon=":material/contrast:")
-    else:
-        st.warning(faith.summary, icon=":material/warning:")
+    icon = {"faithful": ":material/check_circle:", "mixed": ":material/contrast:"}.get(faith.verdict,
+                                                                                       ":material/warning:")
+    (st.success if faith.verdict == "faithful" else st.warning)(faith.summary, icon=icon)
     return faith
 
 
 def agreement_panel(maps: dict):
-    st.markdown("**Agreement between methods**")
+    st.markdown("**Agreement between methods**", help=explain("Map similarity"))
     if len(maps) < 2:
         st.caption("Choose another method above, or compute occlusion sensitivity below, to see whether the "
                    "methods point at the same regions.")
         return None
     agreement = method_agreement(maps)
-    st.metric("Mean map similarity (Spearman)", f"{agreement.mean:+.2f}",
-              help="Rank correlation of the maps at model-input resolution, averaged over the pairs: 1 same "
-                   "ranking of regions, 0 unrelated, negative opposite.")
+    st.metric("Map similarity", f"{agreement.mean:+.2f}", help=explain("Map similarity"))
     pairs = {" vs ".join(MAP_LABELS.get(name, name) for name in pair.split(" vs ")): rho
              for pair, rho in agreement.pairs.items()}
     st.dataframe({"maps": list(pairs), "similarity": list(pairs.values())},
                  hide_index=True, width="stretch",
                  column_config={"similarity": st.column_config.NumberColumn(format="%+.2f")})
-    if agreement.mean < LOW_AGREEMENT:
-        st.caption(":material/warning: The methods disagree: trust none of the maps on its own.")
-    else:
-        st.caption("Agreement is not correctness: the Grad-CAM variants share their layer and tend to agree even "
-                   "on a shortcut; agreement with occlusion is the stronger check.")
+    st.caption("Agreement is not correctness: the Grad-CAM variants share their layer and tend to agree even "
+               "on a shortcut; agreement with occlusion is the stronger check.")
     return agreement
 
 
-def sanity_flag(key, method: str) -> None:
-    """The model's explanation report's verdict on this method, when the randomisation check flagged it."""
-    report = caching.explanation_report_or_none(key)
+def randomised_similarity(case: Case, method: str) -> float | None:
+    """The model's explanation report's similarity of this method's maps before and after randomising
+    the weights, when the report flagged the method (None otherwise)."""
+    report = caching.explanation_report_or_none(case.key)
     result = report.sanity_check.methods.get(method) if report and report.sanity_check else None
-    if result and result.flagged:
-        st.warning(f"In this model's explanation report, {MAP_LABELS.get(method, method)} maps stayed similar "
-                   f"(Spearman {result.spearman:.2f}) when the weights were randomised: they may show the "
-                   "image's structure more than the model's reasoning.", icon=":material/science:")
+    return result.spearman if result and result.flagged else None
 
 
-def trust_section(image_digest, key, xray, card, controls, explanation, on_image, lungs, lungs_reason,
-                  warnings, tta) -> list[str]:
-    """The trust signals of this map; returns every finding as sentences for the report."""
+def trust_section(case: Case, controls: Controls, explanation, on_image) -> MapChecks:
+    """The trust signals of this map, drawn; returns what they measured, for the status and the report."""
     method_label = MAP_LABELS[explanation.method]
-    st.subheader("How far to trust this map")
-    sanity_flag(key, explanation.method)
-    maps = remember_map(image_digest, card, explanation)
-    if occlusion_requested(image_digest, key, controls):
-        maps[OCCLUSION] = occlusion(image_digest, key, xray, card, controls)[0]
+    randomised = randomised_similarity(case, explanation.method)
+    if randomised is not None:
+        st.warning(f"In this model's explanation report, {method_label} maps stayed similar (similarity "
+                   f"{randomised:.2f}) when the weights were randomised: they may show the image's structure more "
+                   "than the model's reasoning.", icon=":material/science:")
+    maps = remember_map(case, explanation)
+    if occlusion_requested(case, controls):
+        maps[OCCLUSION] = occlusion(case, controls)[0]
     lungs_col, faith_col, agree_col = st.columns([1, 1.4, 1.2], gap="large")
-    attention = None
     with lungs_col:
-        if lungs is not None:
-            attention = lung_attention(on_image, caching.lung_mask(image_digest, lungs, xray.pixels),
-                                       caching.lung_attention_threshold(key))
-        lung_panel(attention, lungs_reason, method_label)
+        attention = lung_panel(case, on_image, method_label)
     with faith_col:
-        faith = faithfulness_panel(image_digest, key, xray, controls, explanation)
+        faith = faithfulness_panel(case, controls)
     with agree_col:
         agreement = agreement_panel(maps)
-    return text.trust_notes(warnings, tta, attention, lungs_reason, faith, agreement, method_label, MAP_LABELS)
+    similarity = occlusion_section(case, controls)
+    return MapChecks(attention, faith, agreement, similarity, randomised)
 
 
 # Less empty space above the title, and metric figures that fit a 1366-pixel screen's narrow column.
 PAGE_STYLE = """<style>
 [data-testid="stMainBlockContainer"] {padding-top: 1.5rem; padding-bottom: 1rem;}
 [data-testid="stMainBlockContainer"] h1 {padding-top: 0; padding-bottom: 0.1rem; font-size: 1.8rem;}
-[data-testid="stMain"] [data-testid="stMetricValue"] {font-size: 1.7rem;}
+[data-testid="stMain"] [data-testid="stMetricValue"] {font-size: 1.45rem;}
 </style>"""
+
+
+def open_case(card, uploaded, loading) -> tuple[Case, object] | None:
+    """The model, the lung model and the upload as a `Case` (None, after saying why, when there is none);
+    loading spinners are drawn in `loading`, a slot of their own, never over other text."""
+    key = caching.model_key(card.id)
+    upload = widgets.read_upload(
+        uploaded, prompt="Upload a frontal chest radiograph (in the side panel) to see the model's answer, its "
+                         "probability and explanation maps.", keep=True)
+    model_panel(card, key)
+    if upload is None:
+        caching.load_in_background(key)  # the models load while the reader picks a film
+        st.caption(f"**Made for:** {INTENDED_POPULATION}")
+        return None
+    with loading:
+        clf = caching.classifier(key)
+        lungs, lungs_reason = caching.lung_status(card.prep.lung_model)
+    if clf is None:
+        return None
+    stated = stated_facts(upload[0], upload[1].metadata)
+    digest, xray = upload
+    if st.session_state.get("hide_for") != digest:  # a new film starts with nothing hidden
+        st.session_state["hide_for"], st.session_state["hidden_cells"] = digest, []
+    return Case(digest, xray, key, card, lungs, lungs_reason, stated), clf
 
 
 def main() -> None:
@@ -537,81 +628,61 @@ def main() -> None:
         uploaded = widgets.uploader("upload", keep=True)
         card = widgets.model_picker(cards, key="diagnose_model")
         widgets.broken_entries()
-    key = caching.model_key(card.id)
-    model_panel(card, key)
-    upload = widgets.read_upload(uploaded, prompt="Upload a frontal chest radiograph (in the side panel) to see the "
-                                                 "model's answer, its confidence and explanation maps.", keep=True)
-    if upload is None:
-        caching.load_in_background(key)  # The models load while the reader picks a film.
-        st.caption(f"**Made for:** {INTENDED_POPULATION}")
+    loading = st.empty()
+    opened = open_case(card, uploaded, loading)
+    if opened is None:
         return
-    clf = caching.classifier(key)
-    if clf is None:
+    case, clf = opened
+    with loading, st.spinner("Checking the image…"):
+        result = case.triage()
+        case.model_input()
+    loading.empty()
+    status_slot = st.empty()
+    shown_anyway = not result.shows_answer and st.toggle(
+        "Show the output anyway (for reference only)", key=f"show-anyway-{case.digest[:16]}",
+        help="The film is outside what the model was made for: its output would be a guess.")
+    with status_slot.container():
+        status_box(result, shown_anyway)
+    output_col, images_col = st.columns([1, 2.5], gap="medium")
+    if not result.shows_answer and not shown_anyway:
+        with images_col.columns(2, gap="small")[0]:  # the film as large as it is beside a map
+            st.image(encode_png(to_uint8(fit_within(case.pixels))), width="stretch",
+                     caption=f"{film_caption(case)}. No answer and no map are shown for it.")
+        output_col.caption(f"**Made for:** {INTENDED_POPULATION}")
         return
-    lungs, lungs_reason = caching.lung_status(card.prep.lung_model)
-    image_digest, xray = upload
-    if st.session_state.get("hide_for") != image_digest:  # a new film starts with nothing hidden
-        st.session_state["hide_for"], st.session_state["hide_cell"] = image_digest, None
-    with st.spinner("Checking the image…"):
-        tta = caching.uncertainty(image_digest, key, xray.pixels)
-        result = caching.triage(image_digest, key, lungs, xray.pixels, xray.metadata)
-        warnings = list(caching.input_check(image_digest, lungs, xray.pixels, xray.metadata).warnings)
-        prepared = caching.model_input(image_digest, key, xray.pixels)
-    probabilities = tta.prediction(card.labels)
-    shown = fit_within(xray.pixels)
-
-    status_col, images_col = st.columns([1, 2.5], gap="medium")
-    with status_col:
-        status_box(result)
-        show = result.shows_answer or st.toggle(
-            "Show the output anyway", key=f"show-anyway-{image_digest[:16]}",
-            help="The film is outside what the model was made for: its answer would be a guess.")
-        if not show:
-            with images_col:
-                st.image(encode_png(to_uint8(shown)), width="stretch",
-                         caption=f"{film_caption(xray, image_digest)}. No answer and no map are shown for it.")
-            st.caption(f"**Made for:** {INTENDED_POPULATION}")
-            return
-        output_box(card, tta, result, probabilities)
-        hidden = hidden_cell_result(image_digest, key, xray, tta)
+    what_if = hidden_result(case)
+    with output_col:
+        output_box(case, result, shown_anyway)
+        probability_chart(case, what_if)
     st.caption(f"**Made for:** {INTENDED_POPULATION}")
-    controls = explanation_controls(clf, card, list(card.labels).index(tta.top_label), image_digest, lungs_reason)
-    explanation, on_image = compute_map(image_digest, key, xray, controls)
-    overlay = overlay_image(xray, on_image, prepared, controls, lungs if controls["outline"] else None, image_digest)
-    where = f", layer {controls['layer_label']}" if explanation.layer else ""
+    controls = explanation_controls(clf, case, list(case.card.labels).index(case.uncertainty().top_label))
+    explanation, on_image = compute_map(case, controls)
     with images_col:
-        if controls["zoom"]:
-            zoom_view(shown, lambda film: overlay_image(xray, on_image, prepared, controls,
-                                                        lungs if controls["outline"] else None, image_digest,
-                                                        pixels=film), controls)
-        else:
-            film_col, map_col = st.columns(2, gap="small")
-            with film_col:
-                clickable_film(xray, shown, image_digest)
-            with map_col:
-                st.image(encode_png(overlay), width="stretch",
-                         caption=f"{MAP_LABELS[explanation.method]} for {explanation.label}{where}")
-                colour_legend(explanation.label, controls)
-        st.caption(region_caption(prepared.region, prepared.image_shape, card.prep.lung_crop))
+        overlay = images(case, controls, explanation, on_image, what_if)
+    st.caption(f":material/info: {text.probability_definition(case.card)}")
 
-    trust_tab, grid_tab, methods_tab, report_tab = st.tabs(
-        ["How far to trust this map", "Hide regions on the film's grid", "All methods side by side", "Report"])
+    trust_tab, grid_tab, methods_tab, report_tab, words_tab = st.tabs(
+        ["How far to trust this map", "Hide regions on the film's grid", "All methods side by side", "Report",
+         "Words used here"])
     with trust_tab:
-        findings = trust_section(image_digest, key, xray, card, controls, explanation, on_image, lungs,
-                                 lungs_reason, warnings, tta)
-        occlusion_section(image_digest, key, xray, card, controls, prepared)
+        checks = trust_section(case, controls, explanation, on_image)
+    final = result.with_findings(map_findings(checks, MAP_LABELS[explanation.method]))
+    with status_slot.container():  # the status names the map checks too, once they are known
+        status_box(final, shown_anyway)
     with grid_tab:
-        grid_occlusion_tab(image_digest, key, xray, card, controls)
+        grid_occlusion_tab(case, controls)
     with methods_tab:
-        compared = all_methods(image_digest, key, xray, prepared, controls)
+        compared = all_methods(case, controls)
     if not compared:  # the maps the agreement between methods compared, when there were two or more
-        seen = st.session_state.get("maps_seen", {}).get((image_digest, card.id, explanation.label), {})
+        seen = st.session_state.get("maps_seen", {}).get((case.digest, case.card.id, explanation.label), {})
         compared = [MAP_LABELS.get(name, name) for name in seen] if len(seen) > 1 else []
     with report_tab:
-        st.caption(f"Case {text.case_id(image_digest)} (the first digits of the image's fingerprint, not patient "
-                   "data). The report holds no name, file name or other identifier.")
-        report_downloads(image_digest, shown, overlay, probabilities, card, explanation, controls, findings, result,
-                         hidden, compared)
+        st.caption(f"Case {case.case_id} (the first digits of the image's fingerprint, not patient data). The "
+                   "report holds no name, file name or other identifier, and carries the status above.")
+        report_downloads(case, Status(text.status_line(final, shown_anyway), final.status, tuple(final.findings)),
+                         explanation, controls, {"overlay": overlay, "what_if": what_if, "compared": compared})
+    with words_tab:
+        glossary_tab()
 
 
 main()

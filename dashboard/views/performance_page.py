@@ -180,7 +180,21 @@ def triage_section(card) -> None:
                      column_config={"value": st.column_config.NumberColumn(format="percent")})
         st.caption("Accuracy is shown as a share of films too. The lung-attention warning should fire more "
                    "often on wrong answers than on right ones, or it carries no information.")
+        rules = triage_summary.rule_table(card.scope)
+        if not rules.empty:
+            st.dataframe(rules, hide_index=True, width="stretch",
+                         column_config={c: st.column_config.NumberColumn(format="percent")
+                                        for c in ("fires on", "accuracy when it fires")})
+            st.caption("Each rule on the test split: the share of films it holds back (they overlap) and how often "
+                       "the model was right on those films.")
     with right:
+        unseen = triage_summary.unseen_table(card.scope)
+        if not unseen.empty:
+            st.dataframe(unseen, hide_index=True, width="stretch",
+                         column_config={c: st.column_config.NumberColumn(format="percent")
+                                        for c in ("answered", "answered and right", "answered and wrong")})
+            st.caption("Films of sources the model never trained on (a sample of each) and the data's children's "
+                       "films, triaged as a plain upload is (no age or view stated).")
         held = triage_summary.held_out_scope_table(card.scope)
         if not held.empty:
             shares = held.style.format("{:.0%}", subset=["unusual", "out of scope"], na_rep="–")

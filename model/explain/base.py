@@ -134,7 +134,7 @@ def explainable_layers(model) -> list[str]:
     for layer in model.layers:
         kind = type(layer).__name__
         shape = getattr(layer, "output", None) is not None and layer.output.shape
-        if kind in ("Conv2D", "Activation", "Add", "Concatenate", "DepthwiseConv2D", "SeparableConv2D") \
+        if kind in ("Conv2D", "Activation", "ReLU", "Add", "Concatenate", "DepthwiseConv2D", "SeparableConv2D") \
                 and shape and len(shape) == 4:
             names.append(layer.name)
     return names

@@ -4,6 +4,7 @@ mapped into the model input through the region the model saw (`ModelInput.region
     cell = cell_at(x, y, shown_size, grid=6)                     # a click on the displayed film
     box = input_box(cell, 6, model_input, prep)                  # (top, left, height, width) on the input
     effects = grid_effects(clf.predict_inputs, model_input, prep, 6, class_index=0)
+    hidden = hide_cells(clf.predict_inputs, model_input, prep, cells=(14, 15), grid=6)
 
 A cell that lies outside the region the model saw has no box (None): hiding it changes nothing.
 """
@@ -42,6 +43,14 @@ def cell_at(x: float, y: float, shown: tuple[int, int], grid: int) -> int | None
     if width <= 0 or height <= 0 or not (0 <= x < width and 0 <= y < height):
         return None
     return int(y * grid // height) * grid + int(x * grid // width)
+
+
+def toggle_cell(cells, cell: int | None) -> list[int]:
+    """The hidden cells after a click on `cell`: hidden if it was shown, shown again if it was hidden."""
+    cells = [int(c) for c in cells]
+    if cell is None:
+        return cells
+    return [c for c in cells if c != cell] if cell in cells else [*cells, int(cell)]
 
 
 def cell_name(cell: int, grid: int) -> str:
@@ -120,6 +129,49 @@ class GridEffects:
             top, bottom, left, right = cell_bounds(cell, self.grid, image_shape)
             out[top:bottom, left:right] = scaled.flat[cell]
         return out
+
+
+@dataclass(frozen=True)
+class HiddenCells:
+    """The model's output with several film-grid cells hidden at once.
+
+    Attributes:
+        cells: the cells asked for (row-major), sorted.
+        inside: those that overlap the region the model saw (the others change nothing).
+        probabilities: calibrated probabilities (K,) with the `inside` cells hidden; None when no
+            cell lies inside (the output is then the film's own).
+    """
+
+    cells: tuple[int, ...]
+    inside: tuple[int, ...]
+    probabilities: np.ndarray | None
+
+
+def hide_cells(predict, model_input: ModelInput, prep: Preprocessing | dict, cells, grid: int,
+               fill: str = "blur") -> HiddenCells:
+    """Hide several film-grid cells at once (each mapped into the model input, each filled from the
+    unchanged input) and classify the result in one pass, with `predict` (`Classifier.predict_inputs`:
+    the same calibrated figure the film's own probability is)."""
+    from model.explain.occlusion import box_pixels, filler
+
+    grid = check_grid(grid)
+    cells = tuple(sorted({int(cell) for cell in cells}))
+    boxes = {cell: input_box(cell, grid, model_input, prep) for cell in cells}
+    inside = tuple(cell for cell in cells if boxes[cell] is not None)
+    if not inside:
+        return HiddenCells(cells, (), None)
+    hidden = np.array(model_input.array, np.float32, copy=True)
+    fill_values = filler(model_input.array, fill)
+    for cell in inside:
+        r0, r1, c0, c1 = box_pixels(boxes[cell], hidden.shape)
+        hidden[r0:r1, c0:c1] = fill_values[r0:r1, c0:c1]
+    return HiddenCells(cells, inside, np.asarray(predict(hidden[None]))[0])
+
+
+def cells_name(cells, grid: int) -> str:
+    """"row 3, column 3" for one cell; "2 cells (row 3, column 3; row 3, column 4)" for several."""
+    names = [cell_name(cell, grid) for cell in sorted(cells)]
+    return names[0] if len(names) == 1 else f"{len(names)} cells ({'; '.join(names)})"
 
 
 def grid_effects(predict, model_input: ModelInput, prep: Preprocessing | dict, grid: int, class_index: int,

@@ -90,7 +90,7 @@ def box_pixels(box, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     return r0, r1, c0, c1
 
 
-def _filler(model_input: np.ndarray, fill: str) -> np.ndarray:
+def filler(model_input: np.ndarray, fill: str) -> np.ndarray:
     """A full-size image whose pixels replace the hidden region."""
     if fill not in FILLS:
         raise ValueError(f"fill must be one of {FILLS}, got {fill!r}")
@@ -122,7 +122,7 @@ def occlude(model_input: np.ndarray, box: Box, fill: str = "blur") -> np.ndarray
     model_input = _check_input(model_input)
     r0, r1, c0, c1 = box_pixels(box, model_input.shape)
     out = np.array(model_input, dtype=np.float32, copy=True)
-    out[r0:r1, c0:c1] = _filler(out, fill)[r0:r1, c0:c1]
+    out[r0:r1, c0:c1] = filler(out, fill)[r0:r1, c0:c1]
     return out
 
 
@@ -197,11 +197,11 @@ def occlusion_sensitivity(predict, model_input: np.ndarray, class_index: int, pa
     side_r, side_c = max(1, round(patch * rows)), max(1, round(patch * cols))
     boxes = [(r, c) for r in _positions(rows, side_r, max(1, round(stride * rows)))
              for c in _positions(cols, side_c, max(1, round(stride * cols)))]
-    filler = _filler(model_input, fill)
+    filled = filler(model_input, fill)
     original = np.asarray(predict(model_input[None]))[0]
     if not 0 <= int(class_index) < len(original):
         raise ValueError(f"class_index must be in [0, {len(original)}), got {class_index!r}")
-    drops = _patch_drops(predict, model_input, filler, boxes, (side_r, side_c), int(class_index),
+    drops = _patch_drops(predict, model_input, filled, boxes, (side_r, side_c), int(class_index),
                          float(original[class_index]), int(batch_size))
     total = np.zeros((rows, cols), np.float64)
     count = np.zeros((rows, cols), np.float64)
@@ -211,7 +211,7 @@ def occlusion_sensitivity(predict, model_input: np.ndarray, class_index: int, pa
     return normalize_map(total / np.maximum(count, 1))
 
 
-def _patch_drops(predict, model_input, filler, boxes, side, class_index, p_original, batch_size):
+def _patch_drops(predict, model_input, filled, boxes, side, class_index, p_original, batch_size):
     """Probability drop (clipped at 0) of one class for each occluded copy, computed batch by batch."""
     side_r, side_c = side
     drops = []
@@ -219,7 +219,7 @@ def _patch_drops(predict, model_input, filler, boxes, side, class_index, p_origi
         chunk = boxes[start:start + batch_size]
         batch = np.repeat(model_input[None], len(chunk), axis=0)
         for i, (r, c) in enumerate(chunk):
-            batch[i, r:r + side_r, c:c + side_c] = filler[r:r + side_r, c:c + side_c]
+            batch[i, r:r + side_r, c:c + side_c] = filled[r:r + side_r, c:c + side_c]
         probabilities = np.asarray(predict(batch))
         drops.extend(np.maximum(0.0, p_original - probabilities[:, class_index]).tolist())
     return drops

@@ -125,8 +125,9 @@ def load_xray(source, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = D
         An `Xray` whose pixels are a C-contiguous float32 HxW array in [0, 1] (after EXIF
         rotation) and whose metadata holds width, height, bit_depth, format, mode and
         colourfulness (Hasler & Suesstrunk, 0 for gray images: a photo scores high, a radiograph
-        saved as RGB near 0), plus modality, view_position, body_part_examined and
-        photometric_interpretation for DICOM.
+        saved as RGB near 0), plus modality, view_position, body_part_examined,
+        photometric_interpretation and patient_age_years (whole years, or None; the dates it may
+        come from are never kept) for DICOM.
 
     Raises:
         XrayInputError: for every problem; the message is one sentence for a clinician.
@@ -614,7 +615,58 @@ def _dicom_metadata(ds) -> dict:
         "view_position": _code_value(ds, "ViewPosition"),
         "body_part_examined": _code_value(ds, "BodyPartExamined"),
         "photometric_interpretation": _code_value(ds, "PhotometricInterpretation"),
+        "patient_age_years": patient_age_years(ds),
     }
+
+
+_AGE_STRING = re.compile(r"(\d{3})([DWMY])")
+_DAYS_PER_UNIT = {"D": 1.0, "W": 7.0, "M": 365.25 / 12, "Y": 365.25}
+_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
+# The study's date, else the nearest date the header has; the birth date is used only with one of them.
+_STUDY_DATES = ("StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate")
+
+
+def patient_age_years(ds) -> int | None:
+    """The patient's age in whole years at the study, from PatientAge ("006Y", "018M", "010W", "005D"),
+    else from PatientBirthDate and the study's date; None when the header gives neither.
+
+    Only this number leaves the function: the dates themselves are identifying and are never
+    returned, stored or logged (raw bytes are read, so pydicom never warns with a value either).
+    """
+    age = _raw_text(ds, "PatientAge")
+    match = _AGE_STRING.fullmatch(age or "")
+    if match:
+        return int(int(match.group(1)) * _DAYS_PER_UNIT[match.group(2)] // 365.25)
+    birth = _raw_date(ds, "PatientBirthDate")
+    study = next((d for d in (_raw_date(ds, k) for k in _STUDY_DATES) if d is not None), None)
+    if birth is None or study is None or study < birth:
+        return None
+    years = study.year - birth.year - ((study.month, study.day) < (birth.month, birth.day))
+    return years if 0 <= years <= 130 else None
+
+
+def _raw_text(ds, keyword: str) -> str | None:
+    from pydicom.datadict import tag_for_keyword
+
+    tag = tag_for_keyword(keyword)
+    if tag is None or tag not in ds:
+        return None
+    value = ds.get_item(tag).value
+    text = value.decode("ascii", "replace") if isinstance(value, bytes) else str(value or "")
+    return text.strip(" \x00")
+
+
+def _raw_date(ds, keyword: str):
+    """A DA element as a `datetime.date`, or None when absent or not a valid date."""
+    from datetime import date
+
+    match = _DATE.fullmatch(_raw_text(ds, keyword) or "")
+    if not match:
+        return None
+    try:
+        return date(*(int(part) for part in match.groups()))
+    except ValueError:
+        return None
 
 
 def _code_value(ds, keyword: str) -> str | None:
@@ -623,12 +675,5 @@ def _code_value(ds, keyword: str) -> str | None:
     The raw bytes are read, bypassing pydicom's value validation, which would otherwise warn
     and log an invalid value verbatim (a site might have typed a name into the field).
     """
-    from pydicom.datadict import tag_for_keyword
-
-    tag = tag_for_keyword(keyword)
-    if tag is None or tag not in ds:
-        return None
-    value = ds.get_item(tag).value
-    text = value.decode("ascii", "replace") if isinstance(value, bytes) else str(value or "")
-    text = text.strip(" \x00")
-    return text if _CODE_STRING.fullmatch(text) else None
+    text = _raw_text(ds, keyword)
+    return text if text is not None and _CODE_STRING.fullmatch(text) else None

@@ -329,25 +329,3 @@ def panel_curves(history: pd.DataFrame, monitor: str = "val_auc", height: int = 
                       legend=dict(orientation="h", yanchor="top", y=-0.14, x=0, font=dict(size=11)),
                       font=dict(size=11))
     return fig
-
-
-def linked_images(film: np.ndarray, overlay: np.ndarray, titles=("Film", "Map"), height: int = 560) -> go.Figure:
-    """Two images side by side with shared axes: zooming or panning one moves the other (plotly's
-    own image trace, sent as compressed PNG so a 1280-pixel film stays fast)."""
-    import base64
-
-    import cv2
-
-    def source(image):
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB) if image.ndim == 2 else image
-        ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
-        return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode("ascii")
-
-    fig = make_subplots(rows=1, cols=2, subplot_titles=list(titles), shared_xaxes=True, shared_yaxes=True,
-                        horizontal_spacing=0.02)
-    for col, image in enumerate((film, overlay), start=1):
-        fig.add_trace(go.Image(source=source(image), hoverinfo="skip"), row=1, col=col)
-    fig.update_xaxes(matches="x", showticklabels=False)
-    fig.update_yaxes(matches="y", showticklabels=False, scaleanchor="x")
-    fig.update_layout(height=height, margin=dict(l=0, r=0, t=30, b=0), dragmode="pan")
-    return fig

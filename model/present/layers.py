@@ -16,17 +16,53 @@ DEEP_SHARE = 1 / 3  # The last third of each network's layers is listed by defau
 EDGE_NOTE = ("Early layers respond to edges and textures, not to findings: their maps outline anatomy and say "
              "little about why the model chose a class.")
 _MEMBER = re.compile(r"^m(\d+)_(.+)$")
-_PARTS = [
-    (re.compile(r"^stem_conv$"), "first convolution"),
-    (re.compile(r"^stem_relu$"), "first activation"),
-    (re.compile(r"^stage(\d+)_block(\d+)_(\d+)_conv$"), "stage {0}, block {1}, convolution {2}"),
-    (re.compile(r"^stage(\d+)_block(\d+)_(\d+)_relu$"), "stage {0}, block {1}, activation {2}"),
-    (re.compile(r"^stage(\d+)_block(\d+)_proj_conv$"), "stage {0}, block {1}, shortcut"),
-    (re.compile(r"^stage(\d+)_block(\d+)_add$"), "stage {0}, block {1}, sum"),
-    (re.compile(r"^stage(\d+)_block(\d+)_out$"), "stage {0}, block {1}, output"),
-    (re.compile(r"^block(\d+)([a-z])_conv$"), "block {0}{1}, convolution"),
-    (re.compile(r"^block(\d+)([a-z])_relu$"), "block {0}{1}, output"),
-]
+# Words of Keras layer names as a person says them; the block a layer belongs to comes from its numbers.
+_WORDS = {"conv": "convolution", "out": "output", "add": "sum", "proj": "shortcut", "bn": "normalisation",
+          "pool": "pooling", "features": "features"}
+_ADJECTIVES = {"dw": "depthwise", "pw": "pointwise"}
+_ACTIVATED = {"relu", "act", "activation"}
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth")
+_NUMBERED = re.compile(r"^([a-z]*?)(\d+)([a-z]?)$")
+
+
+def _ordinal(k: int) -> str:
+    return _ORDINALS[k - 1] if 1 <= k <= len(_ORDINALS) else f"number {k}"
+
+
+def layer_parts(name: str) -> tuple[str, str]:
+    """(block, detail) of a layer name in words, from the name alone, whatever the architecture:
+    "block4b_conv" -> ("block 4", "second convolution"); "conv_pw_13_relu" -> ("block 13", "pointwise
+    convolution (activated)"); "stage4_block2_out" -> ("stage 4, block 2", "output"); "stem_conv" ->
+    ("first layers", "convolution"). A name without a number has no block ("")."""
+    block, words, adjective, activated, sub = [], [], "", False, None
+    for token in name.lower().split("_"):
+        match = _NUMBERED.match(token)
+        if token == "stem":
+            block.append("first layers")
+        elif token in _ADJECTIVES:
+            adjective = _ADJECTIVES[token]
+        elif token in _ACTIVATED:
+            activated = True
+        elif match and match.group(1) in _WORDS:  # "conv1": the first convolution of its own block
+            block.append(f"block {match.group(2)}")
+            words.append(_WORDS[match.group(1)])
+        elif match and (match.group(1) in ("block", "stage", "stack", "layer") or not block):
+            prefix, number, letter = match.groups()
+            block.append(f"{prefix or 'block'} {number}")
+            if letter:
+                words.append(_ordinal(ord(letter) - ord("a") + 1))
+        elif match:
+            sub = int(match.group(2))  # a numbered part inside a block: "convolution 2"
+        else:
+            words.append(_WORDS.get(token, token))
+    detail = " ".join(words).replace("convolution", f"{adjective} convolution".strip())
+    if sub is not None:
+        detail = f"{detail} {sub}".strip()
+    if detail in _ORDINALS:
+        detail += " layer"
+    if activated:
+        detail = f"{detail} (activated)".strip() if detail else "activation"
+    return ", ".join(block), detail or name.replace("_", " ")
 
 
 @dataclass(frozen=True)
@@ -40,6 +76,8 @@ class LayerChoice:
             the ensemble's combined layer).
         default: whether it is the card's explained layer.
         advanced: an early layer (edge maps), listed only when asked for.
+        member: the ensemble member (1, 2, ...) whose part alone the layer explains; None for a single
+            network or the ensemble's combined layer.
     """
 
     name: str
@@ -47,15 +85,13 @@ class LayerChoice:
     group: str = ""
     default: bool = False
     advanced: bool = False
+    member: int | None = None
 
 
 def describe_part(name: str) -> str:
-    """A layer name without its member prefix in words; unknown names come back unchanged."""
-    for pattern, template in _PARTS:
-        match = pattern.match(name)
-        if match:
-            return template.format(*match.groups())
-    return name.replace("_", " ")
+    """A layer name without its member prefix in words ("block 4, second convolution")."""
+    block, detail = layer_parts(name)
+    return f"{block}, {detail}" if block else detail
 
 
 def _member(name: str) -> tuple[int | None, str]:
@@ -89,14 +125,15 @@ def layer_choices(layers, default: str, members=()) -> list[LayerChoice]:
             member = members[index - 1] if 0 < index <= len(members) else ""
             group = f"Network {index}" + (f": {member}" if member else "")
         deep_from = len(names) - max(1, round(len(names) * DEEP_SHARE))
+        last_block = layer_parts(_member(names[-1])[1])[0]
         for position, name in enumerate(names):
-            part = describe_part(_member(name)[1])
-            if position == len(names) - 1:
-                part = f"last feature map ({part})" if part != "last feature map" else part
-            label = f"{group.split(':')[0].lower()}, {part}" if group and index is not None else part
-            choices.append(LayerChoice(name, label, group, name == default, position < deep_from and name != default))
+            block, detail = layer_parts(_member(name)[1])
+            part = f"last block ({block}), {detail}" if block and block == last_block else describe_part(_member(name)[1])
+            label = f"network {index}, {part}" if index is not None else part
+            choices.append(LayerChoice(name, label, group, name == default, position < deep_from and name != default,
+                                       index))
     if ENSEMBLE_LAYER in layers:
-        choices.append(LayerChoice(ENSEMBLE_LAYER, "last feature map, both networks", "",
+        choices.append(LayerChoice(ENSEMBLE_LAYER, "last block of both networks, combined", "",
                                    ENSEMBLE_LAYER == default, False))
     ordered = [c for c in choices if c.default]
     ordered[:0] = []
@@ -118,7 +155,7 @@ def layer_choices(layers, default: str, members=()) -> list[LayerChoice]:
 def _labelled_default(choice: LayerChoice) -> LayerChoice:
     if not choice.default:
         return choice
-    return LayerChoice(choice.name, f"{choice.label} (default)", choice.group, True, False)
+    return LayerChoice(choice.name, f"{choice.label} (default)", choice.group, True, False, choice.member)
 
 
 def visible_choices(choices: list[LayerChoice], advanced: bool) -> list[LayerChoice]:

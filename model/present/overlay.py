@@ -181,9 +181,10 @@ def window(pixels: np.ndarray, level: float = 0.5, width: float = 1.0) -> np.nda
     return np.clip((np.asarray(pixels, np.float32) - low) / width, 0.0, 1.0)
 
 
-def draw_grid(image: np.ndarray, grid: int, highlight: int | None = None, colour=(255, 255, 255)) -> np.ndarray:
+def draw_grid(image: np.ndarray, grid: int, hidden=(), colour=(255, 255, 255)) -> np.ndarray:
     """A uint8 RGB copy of `image` (gray float [0, 1], uint8 gray or RGB) with a grid x grid grid drawn on
-    it and, optionally, one cell (row-major) outlined in amber: the film-grid of "click to hide"."""
+    it and the `hidden` cells (row-major) greyed and outlined in amber: the film-grid of "click to hide",
+    drawn as the reader asked the model to see it."""
     rgb = image if image.dtype == np.uint8 else to_uint8(image)
     rgb = cv2.cvtColor(rgb, cv2.COLOR_GRAY2RGB) if rgb.ndim == 2 else np.ascontiguousarray(rgb).copy()
     height, width = rgb.shape[:2]
@@ -194,9 +195,12 @@ def draw_grid(image: np.ndarray, grid: int, highlight: int | None = None, colour
         cv2.line(lines, (0, y), (width - 1, y), colour, thickness)
         cv2.line(lines, (x, 0), (x, height - 1), colour, thickness)
     rgb = cv2.addWeighted(lines, 0.45, rgb, 0.55, 0.0)  # a light grid that does not hide the film
-    if highlight is not None and 0 <= highlight < grid * grid:
-        row, col = divmod(int(highlight), grid)
+    for cell in sorted({int(c) for c in hidden if 0 <= int(c) < grid * grid}):
+        row, col = divmod(cell, grid)
         top, left = round(row * height / grid), round(col * width / grid)
         bottom, right = round((row + 1) * height / grid) - 1, round((col + 1) * width / grid) - 1
+        # Grey, with a trace of the film left, so the reader sees what is hidden and where.
+        patch = rgb[top:bottom + 1, left:right + 1].astype(np.float32)
+        rgb[top:bottom + 1, left:right + 1] = np.round(0.25 * patch + 0.75 * 128).astype(np.uint8)
         cv2.rectangle(rgb, (left, top), (right, bottom), (255, 176, 0), thickness + 2)
     return rgb

@@ -5,8 +5,11 @@ the function receives no identifier and no file name, so it cannot print one.
 
     png = build_report(xray.pixels, overlay, prediction, method="gradcam", model_id=card.id,
                        model_version=card.version, model_name=card.display_name,
-                       case_id=digest[:8], colormap="inferno", status="Answer", reasons=[],
+                       case_id=digest[:8], colormap="inferno", status=Status(line, kind, findings),
                        what_if={...}, compared=["Grad-CAM", "Occlusion"])
+
+The status is the final one: the triage and every check made afterwards (the map checks), each
+finding drawn in the colour of its severity, from its own fields (never guessed from its words).
 
 The case identifier is not patient data: the first hex digits of the image's SHA-256 digest, so a
 reader can match a report to the session's case without any identifier on the page.
@@ -14,6 +17,7 @@ reader can match a report to the session's case without any identifier on the pa
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Sequence
@@ -22,8 +26,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from model.explain import METHODS
-from model.policy import UNCERTAIN_MESSAGE
 from model.present.overlay import colour_bar, colour_bar_caption
+from model.trust.findings import ASSUMPTION, MAP_CAUTION, OUT_OF_SCOPE, UNCERTAIN
 
 DISCLAIMER = ("Decision support for research and teaching only. Not a diagnosis: a qualified radiologist "
               "must interpret every image.")
@@ -39,11 +43,26 @@ BAR = (150, 170, 200)
 BAR_PREDICTED = (31, 90, 170)
 WARNING = (170, 60, 0)
 INFO = (40, 70, 120)
-SEVERITY_COLOURS = {"warning": WARNING, "info": INFO}
-STATUS_COLOURS = {"Answer": INFO}
-# Words that make a trust note a warning (drawn in amber); every other note is information (blue-gray).
-WARNING_MARKS = ("Input check:", UNCERTAIN_MESSAGE, "of this map lies on the lung fields", "disagree",
-                 "not better than random", "Mixed:", "unavailable", "stayed similar")
+BLOCKED = (160, 20, 20)
+# A finding's severity sets its colour and mark; notes without a severity are information.
+SEVERITY_STYLE = {OUT_OF_SCOPE: (BLOCKED, "!"), UNCERTAIN: (WARNING, "!"), MAP_CAUTION: (WARNING, "!"),
+                  ASSUMPTION: (INFO, "-"), "info": (INFO, "-")}
+STATUS_COLOURS = {"answer": INFO, UNCERTAIN: WARNING, OUT_OF_SCOPE: BLOCKED}
+
+
+@dataclass(frozen=True)
+class Status:
+    """The final status of the case as the report prints it.
+
+    Attributes:
+        line: the status line (`model.present.text.status_line`).
+        kind: "answer", "uncertain" or "out_of_scope" (its colour).
+        findings: every `model.trust.findings.Finding` of the case, those set by the map checks too.
+    """
+
+    line: str
+    kind: str = "answer"
+    findings: tuple = ()
 FONT_FILES = {False: ("DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
               True: ("DejaVuSans-Bold.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")}
 
@@ -112,18 +131,15 @@ def _utc(created: datetime | None) -> datetime:
     return created.replace(tzinfo=timezone.utc) if created.tzinfo is None else created.astimezone(timezone.utc)
 
 
-def note_severity(note) -> tuple[str, str]:
-    """(severity, text) of a note: a ("warning" | "info", text) pair is kept; a plain sentence is a
-    warning when it carries one of `WARNING_MARKS`, else information."""
-    if isinstance(note, (tuple, list)) and len(note) == 2:
-        return (str(note[0]) if str(note[0]) in SEVERITY_COLOURS else "warning"), str(note[1])
-    text = str(note)
-    return ("warning" if any(mark.lower() in text.lower() for mark in WARNING_MARKS) else "info"), text
+def note_style(note) -> tuple[tuple[int, int, int], str, str]:
+    """(colour, mark, text) of a note: a `Finding` by its severity, a plain sentence as information."""
+    severity = getattr(note, "severity", "info")
+    colour, mark = SEVERITY_STYLE.get(severity, SEVERITY_STYLE["info"])
+    return colour, mark, str(getattr(note, "sentence", note))
 
 
 def _header(draw, y: int, *, method: str, model_id: str, model_version: str, model_name: str,
-            created: datetime, case_id: str = "", status: str = "", reasons: Sequence[str] = (),
-            compared: Sequence[str] = ()) -> int:
+            created: datetime, case_id: str = "", status: Status | None = None, compared: Sequence[str] = ()) -> int:
     width = PAGE_SIZE[0] - 2 * MARGIN
     draw.text((MARGIN, y), "Chest X-ray explanation report", font=_font(44, True), fill=TEXT)
     y += 70
@@ -137,11 +153,14 @@ def _header(draw, y: int, *, method: str, model_id: str, model_version: str, mod
             continue
         draw.text((MARGIN, y), f"{key}:", font=_font(24, True), fill=TEXT)
         y = _paragraph(draw, (MARGIN + 190, y), value, _font(24), width - 190)
-    if status:
-        colour = STATUS_COLOURS.get(status, WARNING)
+    if status is not None:
         draw.text((MARGIN, y), "Status:", font=_font(24, True), fill=TEXT)
-        y = _paragraph(draw, (MARGIN + 190, y), " ".join([status + ".", *reasons]), _font(24, True),
-                       width - 190, fill=colour)
+        y = _paragraph(draw, (MARGIN + 190, y), status.line, _font(24, True), width - 190,
+                       fill=STATUS_COLOURS.get(status.kind, WARNING))
+        for finding in status.findings:  # what set the status, in full
+            if finding.severity == status.kind:
+                y = _paragraph(draw, (MARGIN + 190, y), finding.sentence, _font(22), width - 190,
+                               fill=STATUS_COLOURS.get(status.kind, WARNING))
     draw.line((MARGIN, y + 10, PAGE_SIZE[0] - MARGIN, y + 10), fill=MUTED, width=2)
     return y + 30
 
@@ -158,7 +177,7 @@ def _colour_bar(page: Image.Image, draw, y: int, colormap: str, threshold: float
 
 def _what_if(draw, y: int, what_if: dict) -> int:
     width = PAGE_SIZE[0] - 2 * MARGIN
-    line = (f"What if {what_if['cell']} of the film were hidden: {what_if['label']} {what_if['before']:.1%} → "
+    line = (f"What if {what_if['cells']} of the film were hidden: {what_if['label']} {what_if['before']:.1%} → "
             f"{what_if['after']:.1%} ({what_if['change']})"
             + (f"; the output becomes {what_if['output_after']}." if what_if.get("output_after") else "."))
     return _paragraph(draw, (MARGIN, y), line, _font(24, True), width) + 16
@@ -199,22 +218,22 @@ def _probabilities(draw, y: int, prediction) -> int:
     return y + 20
 
 
-def _notes(draw, y: int, notes: Sequence[str], bottom: int) -> int:
-    """Draw the notes above `bottom`; what does not fit is counted, never drawn over the disclaimer."""
-    notes = [n for n in notes if (n[1] if isinstance(n, (tuple, list)) else str(n)).strip()]
+def _notes(draw, y: int, notes: Sequence, bottom: int) -> int:
+    """Draw the notes (findings and plain sentences) above `bottom`; what does not fit is counted,
+    never drawn over the disclaimer."""
+    notes = [n for n in notes if note_style(n)[2].strip()]
     if not notes:
         return y
     width, font = PAGE_SIZE[0] - 2 * MARGIN, _font(22)
     draw.text((MARGIN, y), "Notes", font=_font(26, True), fill=TEXT)
     y += 42
     for i, note in enumerate(notes):
-        severity, note = note_severity(note)
-        mark = "!" if severity == "warning" else "-"
-        needed = 30 * len(_wrap(draw, f"{mark} {note}", font, width)) + 6
+        colour, mark, line = note_style(note)
+        needed = 30 * len(_wrap(draw, f"{mark} {line}", font, width)) + 6
         if y + needed > bottom - 30:
             draw.text((MARGIN, y), f"({len(notes) - i} more notes not shown)", font=font, fill=MUTED)
             return y + 36
-        y = _paragraph(draw, (MARGIN, y), f"{mark} {note}", font, width, fill=SEVERITY_COLOURS[severity]) + 6
+        y = _paragraph(draw, (MARGIN, y), f"{mark} {line}", font, width, fill=colour) + 6
     return y + 14
 
 
@@ -231,15 +250,14 @@ def _disclaimer(draw) -> int:
 
 def render_report(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, method: str, model_id: str,
                   model_version: str, model_name: str, created: datetime | None = None,
-                  notes: Sequence[str] = (), case_id: str = "", colormap: str | None = None,
-                  threshold: float = 0.0, status: str = "", reasons: Sequence[str] = (),
+                  notes: Sequence = (), case_id: str = "", colormap: str | None = None,
+                  threshold: float = 0.0, status: Status | None = None,
                   what_if: dict | None = None, compared: Sequence[str] = ()) -> Image.Image:
     """The report page as a Pillow RGB image; see `build_report` for the arguments."""
     page = Image.new("RGB", PAGE_SIZE, "white")
     draw = ImageDraw.Draw(page)
     y = _header(draw, MARGIN, method=method, model_id=model_id, model_version=model_version,
-                model_name=model_name, created=_utc(created), case_id=case_id, status=status, reasons=reasons,
-                compared=compared)
+                model_name=model_name, created=_utc(created), case_id=case_id, status=status, compared=compared)
     y = _images(page, draw, y, pixels, overlay_rgb, method)
     if colormap:
         label = list(prediction.labels)[int(np.argmax(prediction.probabilities))]
@@ -247,13 +265,14 @@ def render_report(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, me
     y = _probabilities(draw, y + 10, prediction)
     if what_if:
         y = _what_if(draw, y, what_if)
-    _notes(draw, y, notes, bottom=_disclaimer(draw))
+    undecided = [f for f in (status.findings if status else ()) if f.severity != status.kind]
+    _notes(draw, y, [*undecided, *notes], bottom=_disclaimer(draw))
     return page
 
 
 def build_report(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, method: str, model_id: str,
                  model_version: str, model_name: str, created: datetime | None = None,
-                 notes: Sequence[str] = (), **details) -> bytes:
+                 notes: Sequence = (), **details) -> bytes:
     """A one-page PNG report of one analysed image.
 
     Args:
@@ -265,12 +284,12 @@ def build_report(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, met
         model_version: the card's version.
         model_name: the card's display name.
         created: time of the analysis; now (UTC) when None. Printed in UTC.
-        notes: extra lines, e.g. trust findings; printed under the probabilities, warnings in amber and
-            information in blue-gray (see `note_severity`; a ("warning" | "info", text) pair sets it).
+        notes: further lines (plain sentences, information), printed under the probabilities after
+            the status's findings that did not set it (assumptions, map cautions, ...).
         case_id: a case identifier that is not patient data (first hex digits of the image digest).
         colormap, threshold: the overlay's colour map and threshold, for the colour bar (none when None).
-        status, reasons: the triage headline and its reasons.
-        what_if: the hidden-region result, when one was made: {"cell", "label", "before", "after",
+        status: the final `Status` (line, kind and every finding, those of the map checks included).
+        what_if: the hidden-region result, when one was made: {"cells", "label", "before", "after",
             "change", "output_after"}.
         compared: labels of the methods whose maps were compared.
 
@@ -287,7 +306,7 @@ def build_report(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, met
 
 def build_report_pdf(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, method: str, model_id: str,
                      model_version: str, model_name: str, created: datetime | None = None,
-                     notes: Sequence[str] = (), **details) -> bytes:
+                     notes: Sequence = (), **details) -> bytes:
     """The same page as `build_report`, as a one-page A4 PDF."""
     page = render_report(pixels, overlay_rgb, prediction, method=method, model_id=model_id,
                          model_version=model_version, model_name=model_name, created=created, notes=notes,

@@ -26,40 +26,6 @@ def explanation_report_command(model_id: str) -> str:
     return f"python -m training.explanation_report --model {model_id} --data ../shared/data/cxr"
 
 
-def trust_notes(warnings=(), tta=None, attention=None, lungs_reason: str = "", faith=None, agreement=None,
-                method_label: str = "map", method_labels: dict | None = None) -> list[str]:
-    """The trust findings as plain sentences for the PNG/PDF report's notes.
-
-    Args:
-        warnings: input-check sentences.
-        tta: `model.trust.uncertainty.Uncertainty`, or None.
-        attention: `model.trust.attention.LungAttention`, or None.
-        lungs_reason: why lung attention is unavailable, when it is.
-        faith: `model.trust.faithfulness.Faithfulness`, or None.
-        agreement: `model.trust.agreement.Agreement`, or None.
-        method_label: what the explained map is called ("Grad-CAM").
-        method_labels: {method name: label}, to name the methods an agreement compared.
-    """
-    notes = [f"Input check: {warning}" for warning in warnings]
-    if tta:
-        spread = tta.std[tta.top_label]
-        line = (f"Test-time augmentation ({tta.n} slightly shifted, rotated or re-exposed copies): "
-                f"{tta.top_label} {tta.top_probability:.1%} ± {spread:.1%}; "
-                f"{tta.agreement:.0%} of the copies give that class.")
-        notes.append(f"{line} {tta.message}" if tta.uncertain else line)
-    if attention:
-        line = f"{attention.fraction:.0%} of the {method_label} map lies inside the lung fields."
-        notes.append(f"{line} {attention.warning}" if attention.low else line)
-    elif lungs_reason:
-        notes.append(lungs_reason)
-    if faith:
-        notes.append(f"Faithfulness: {faith.summary}")
-    if agreement:
-        names = [(method_labels or {}).get(m, m) for m in agreement.methods]
-        notes.append(f"Agreement between {', '.join(names)} (mean Spearman of the maps): {agreement.mean:+.2f}.")
-    return notes
-
-
 def preprocessing_summary(card: ModelCard) -> str:
     """One line on how a card's images are prepared: what a reader asks when versions differ."""
     prep = card.prep
@@ -73,24 +39,89 @@ def preprocessing_summary(card: ModelCard) -> str:
     return ", ".join(parts)
 
 
-STABLE_SPREAD = 0.1  # A standard deviation of the top class (over the test-time copies) from which it is "unstable".
+STABLE_SPREAD = 0.1  # A standard deviation of the top class (over the test-time copies) from which it "varies".
 
 
-def confidence_words(tta) -> tuple[str, bool, str]:
-    """One confidence figure in plain words, from `model.trust.uncertainty.Uncertainty`:
-    (the mean probability of the top class over the copies as "59.0%", stable?, one sentence).
 
-    "Unstable" only when the uncertainty rules themselves fired (the triage then says uncertain);
-    a wide spread under which the answer holds "varies", which is information, not a warning."""
-    spread = tta.std[tta.top_label]
-    stable = spread < STABLE_SPREAD and not tta.uncertain
-    figure = f"{tta.top_probability:.1%}"
-    word = "Stable" if stable else ("Unstable" if tta.uncertain else "Varies")
-    how = (f"{word}: it moves by ±{100 * spread:.1f} points between {tta.n} slightly shifted, rotated or "
-           f"re-exposed copies of the film" if stable else
-           f"{word}: it moves by ±{100 * spread:.1f} points between {tta.n} slightly changed copies of the "
-           f"film, and {tta.agreement:.0%} of them give {tta.top_label}")
-    return figure, stable, how + "."
+def probability_definition(card: ModelCard) -> str:
+    """What the one probability shown for a film is, said once on the page."""
+    if card.calibration:
+        how = (f"calibrated: its outputs are divided by a temperature of {card.temperature:.2f} fitted on its "
+               "validation films, so that 80 % means right about 8 times in 10 on films like those")
+    else:
+        how = "not calibrated (this model has no fitted temperature): read it as a score, not a frequency"
+    return (f"The probability is the model's output for the film itself, in one pass; {how}. The same figure is "
+            "shown on every page, in the report and by the command line, and every change in points is measured "
+            "from it. Slightly shifted, rotated and re-exposed copies of the film only say how stable it is.")
+
+
+def confidence_words(tta) -> tuple[str, str, str]:
+    """The film's probability in plain words, from `model.trust.uncertainty.Uncertainty`:
+    (the calibrated probability of the top class as "59.0%", "Stable" | "Varies" | "Unstable", one
+    sentence on its stability that follows the word).
+
+    "Unstable" only when the copies disagree beyond the model's own level (the triage then says
+    uncertain); a wide spread under which the answer holds "varies", which is information, not a
+    warning. A low probability is not instability: the status says it."""
+    spread = tta.spread[tta.top_label]
+    disagree = any(finding.kind == "copies_disagree" for finding in tta.findings)
+    stable = spread < STABLE_SPREAD and not disagree
+    word = "Stable" if stable else ("Unstable" if disagree else "Varies")
+    how = (f"it moves by ±{100 * spread:.1f} points between {tta.n - 1} slightly shifted, rotated or re-exposed "
+           "copies of the film" if stable else
+           f"it moves by ±{100 * spread:.1f} points between {tta.n - 1} slightly changed copies of the film, and "
+           f"{tta.agreement:.0%} of film and copies give {tta.top_label}")
+    return f"{tta.top_probability:.1%}", word, how + "."
+
+
+# --------------------------------------------------------------------------- the status line
+
+# What each finding is, in a few words, for the status line (the full sentence is the finding's own).
+FINDING_NAMES = {
+    "child": "a child's film", "lateral_view": "a lateral view", "not_radiograph": "not a plain radiograph",
+    "not_chest": "not a chest film", "age_not_known": "age not stated", "view_not_known": "view not stated",
+    "colour": "a colour image", "no_contrast": "no contrast", "odd_shape": "an unusual image shape",
+    "no_lung_fields": "no plausible lung fields", "anatomy_out_of_scope": "anatomy unlike the training films",
+    "anatomy_unusual": "unusual anatomy for this model", "low_probability": "probability too low to stand alone",
+    "copies_disagree": "unstable under small image changes", "lung_attention_low": "little of the map on the lungs",
+    "faithfulness_mixed": "the map is only half faithful", "faithfulness_poor": "the map is no better than random",
+    "methods_disagree": "the methods disagree", "occlusion_disagrees": "occlusion disagrees with Grad-CAM",
+    "randomisation_flagged": "the method failed the randomisation check",
+}
+ASSUMPTIONS = {frozenset({"age_not_known", "view_not_known"}): "Read as an adult's frontal film (age and view not "
+                                                                "stated).",
+               frozenset({"age_not_known"}): "Read as an adult's film (age not stated).",
+               frozenset({"view_not_known"}): "Read as a frontal film (view not stated)."}
+
+
+def names_of(findings) -> str:
+    """The findings' short names joined for a sentence: "a child's film and a lateral view"."""
+    names = list(dict.fromkeys(FINDING_NAMES[f.kind] for f in findings))
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else ""
+
+
+def status_line(result, shown_anyway: bool = False) -> str:
+    """The one line that leads the page, the report and the CLI's text output: the status, what set
+    it, the assumptions an answer rests on and any caution about the map.
+
+    Args:
+        result: `model.trust.triage.Triage` (with the map findings added when they were measured).
+        shown_anyway: an out-of-scope film whose output the reader asked to see.
+    """
+    if result.status == "out_of_scope":
+        head = ("Out of scope: the output is shown for reference only" if shown_anyway
+                else "Out of scope: no answer shown")
+        line = f"{head} ({names_of(result.deciding)})."
+    elif result.status == "uncertain":
+        line = f"Uncertain: second read advised ({names_of(result.deciding)})."
+    else:
+        line = "Answer." if result.map_cautions or result.assumptions else "Answer. No check found a reason to doubt it."
+    assumed = frozenset(f.kind for f in result.assumptions)
+    if assumed in ASSUMPTIONS and result.status != "out_of_scope":
+        line += " " + ASSUMPTIONS[assumed]
+    if result.map_cautions:
+        line += f" Read the map with care: {names_of(result.map_cautions)}."
+    return line
 
 
 def case_id(image_digest: str) -> str:

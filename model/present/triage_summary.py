@@ -9,6 +9,13 @@ import pandas as pd
 from model.policy import LOW_LUNG_ATTENTION, MIN_AGREEMENT
 
 STATUS_NAMES = {"answer": "Answer", "uncertain": "Uncertain (second read)", "out_of_scope": "Out of scope"}
+# The rules a status comes from, in plain words (the rule names `training.fit_scope` writes).
+RULE_NAMES = {"low_probability": "probability below the model's threshold",
+              "copies_disagree": "slightly changed copies disagree",
+              "anatomy_unusual": "unusual anatomy (second read)", "odd_shape": "unusual image shape (second read)",
+              "anatomy_out_of_scope": "anatomy unlike the training films (out of scope)",
+              "no_lung_fields": "no plausible lung fields (out of scope)", "colour": "colour image (out of scope)",
+              "no_contrast": "no contrast (out of scope)"}
 
 
 def triage_rows(card_scope: dict | None) -> pd.DataFrame:
@@ -21,12 +28,35 @@ def triage_rows(card_scope: dict | None) -> pd.DataFrame:
     rows = [(f"{STATUS_NAMES[status]}: share of test films", shares.get(status)) for status in STATUS_NAMES]
     rows += [("Accuracy on all test films", test.get("accuracy_all")),
              ("Accuracy on answered films", test.get("accuracy_answered")),
+             ("Answered and wrong: share of test films", test.get("answered_wrong")),
              ("Accuracy on uncertain films", test.get("accuracy_uncertain")),
              ("Lung-attention warning: all test films", test.get("lung_warning_share")),
              ("Lung-attention warning: on right answers", test.get("lung_warning_on_correct")),
              ("Lung-attention warning: on wrong answers", test.get("lung_warning_on_wrong"))]
     return pd.DataFrame([{"measure": name, "value": value} for name, value in rows if value is not None],
                         columns=["measure", "value"])
+
+
+def rule_table(card_scope: dict | None, split: str = "test") -> pd.DataFrame:
+    """One row per triage rule: the share of the split's films it fires on and the model's accuracy on
+    those films (a rule worth having fires where the model is often wrong); empty without figures."""
+    rules = ((card_scope or {}).get(split) or {}).get("rules") or {}
+    rows = [{"rule": RULE_NAMES.get(rule, rule), "fires on": values.get("fires"),
+             "accuracy when it fires": values.get("accuracy_when_fired")} for rule, values in rules.items()]
+    return pd.DataFrame(rows, columns=["rule", "fires on", "accuracy when it fires"])
+
+
+def unseen_table(card_scope: dict | None) -> pd.DataFrame:
+    """Per set of films the model never trained on (each unseen source, and the children's films of the
+    data): how many, the share answered, answered and right, answered and wrong."""
+    scope = card_scope or {}
+    sets = dict(scope.get("unseen_sources") or {})
+    if (scope.get("children") or {}).get("n"):
+        sets["children's films in the data"] = scope["children"]
+    rows = [{"films": name, "images": values.get("n"), "answered": (values.get("status_share") or {}).get("answer"),
+             "answered and right": values.get("answered_right"), "answered and wrong": values.get("answered_wrong")}
+            for name, values in sets.items()]
+    return pd.DataFrame(rows, columns=["films", "images", "answered", "answered and right", "answered and wrong"])
 
 
 def held_out_scope_table(card_scope: dict | None) -> pd.DataFrame:
@@ -51,7 +81,10 @@ def thresholds_sentence(card_scope: dict | None) -> str:
     scope = card_scope or {}
     if "min_top_probability" not in scope:
         return ""
-    return (f"Uncertain below a mean top probability of {scope['min_top_probability']:.0%} or when fewer than "
+    target = (f" (the lowest at which its answered validation films were right {scope['target_accuracy']:.0%} of the "
+              "time" + ("" if scope.get("target_reached", True) else ": not reached, so almost nothing is answered")
+              + ")") if "target_accuracy" in scope else ""
+    return (f"Uncertain below a probability of {scope['min_top_probability']:.0%}{target} or when fewer than "
             f"{scope.get('min_agreement', MIN_AGREEMENT):.1%} of slightly moved copies agree; lung-attention warning below "
             f"{scope.get('lung_attention_threshold', LOW_LUNG_ATTENTION):.0%} of the map inside the lungs; all set on the "
             "validation split.")

@@ -243,8 +243,9 @@ def _faithfulness_summary(mapped: dict, chance: dict, better: bool) -> str:
     """One sentence judging deletion and insertion each against chance; one of the two is "mixed"."""
     deletion = mapped["deletion_auc"] < chance["deletion_auc"]
     insertion = mapped["insertion_auc"] > chance["insertion_auc"]
-    figures = (f"deletion AUC {mapped['deletion_auc']:.2f} vs {chance['deletion_auc']:.2f} for random orders, "
-               f"insertion AUC {mapped['insertion_auc']:.2f} vs {chance['insertion_auc']:.2f}")
+    figures = (f"probability left while hiding {mapped['deletion_auc']:.2f} against {chance['deletion_auc']:.2f} for "
+               f"random regions, reached while revealing {mapped['insertion_auc']:.2f} against "
+               f"{chance['insertion_auc']:.2f}")
     verdict = faithfulness_verdict(deletion, insertion)
     if verdict == "faithful":
         return f"The map ranks the evidence better than random region orders ({figures})."

@@ -1,5 +1,5 @@
-"""Whether an image looks like a frontal chest X-ray: colour, shape, contrast, DICOM header codes
-and the plausibility of its lung fields."""
+"""Whether an image looks like a frontal chest X-ray of an adult: colour, shape, contrast, the scope
+facts of its DICOM header and of what the reader stated, and the plausibility of its lung fields."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,104 +8,102 @@ import numpy as np
 
 from model.inputs.intake import colourfulness
 from model.inputs.lungs import mask_plausibility
-from model.policy import (
-    ASPECT_RANGE,
-    CHEST_PARTS,
-    LATERAL_VIEWS,
-    MAX_COLOURFULNESS,
-    MIN_CONTRAST,
-    RADIOGRAPH_MODALITIES,
-)
+from model.policy import ASPECT_RANGE, MAX_COLOURFULNESS, MIN_CONTRAST
+from model.trust.facts import Stated, fact_findings, scope_facts
+from model.trust.findings import ASSUMPTION, IMAGE, OUT_OF_SCOPE, UNCERTAIN, Finding, of_severity
 
 
 @dataclass(frozen=True)
 class InputCheck:
-    """Whether an image looks like a frontal chest X-ray.
+    """What the input check found about one image.
 
     Attributes:
-        ok: True when no warning was raised.
-        warnings: plain sentences, one per problem found.
-        blocking: the warnings that put the image outside what the model was made for (colour,
-            no contrast, another modality, a lateral view or body part, no plausible lung fields);
-            the others (an unusual shape) only call for care.
+        findings: one `Finding` per problem (out of scope: colour, no contrast, another modality, a
+            lateral view, another body part, a child, no plausible lung fields; uncertain: an unusual
+            shape) and per assumption the answer rests on (age or view not known).
     """
 
-    ok: bool
-    warnings: list[str] = field(default_factory=list)
-    blocking: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing but assumptions was found."""
+        return not self.problems
+
+    @property
+    def problems(self) -> list[Finding]:
+        return of_severity(self.findings, OUT_OF_SCOPE, UNCERTAIN)
+
+    @property
+    def warnings(self) -> list[str]:
+        """The problems' sentences."""
+        return [f.sentence for f in self.problems]
+
+    @property
+    def blocking(self) -> list[str]:
+        """The sentences of the problems that put the image outside what the model was made for."""
+        return [f.sentence for f in of_severity(self.findings, OUT_OF_SCOPE)]
+
+    @property
+    def assumptions(self) -> list[Finding]:
+        return of_severity(self.findings, ASSUMPTION)
 
     def to_dict(self) -> dict:
-        return {"ok": self.ok, "warnings": list(self.warnings), "blocking": list(self.blocking)}
+        return {"findings": [f.to_dict() for f in self.findings]}
 
     @classmethod
     def from_dict(cls, values: dict) -> "InputCheck":
-        return cls(bool(values["ok"]), list(values.get("warnings", [])), list(values.get("blocking", [])))
+        return cls([Finding.from_dict(f) for f in values.get("findings", [])])
 
 
-_NO_CONTRAST = "The image is nearly uniform, with almost no contrast"
-
-
-def _colour_warning(rgb, metadata: dict | None) -> list[str]:
+def _colour_finding(rgb, metadata: dict | None) -> list[Finding]:
     score = colourfulness(rgb) if rgb is not None else (metadata or {}).get("colourfulness")
-    if score is None:
+    if score is None or score <= MAX_COLOURFULNESS:
         return []
-    if score > MAX_COLOURFULNESS:
-        return [f"The image is in colour (colourfulness {score:.0f}), while a radiograph is gray: "
-                f"it may be a photograph rather than a chest X-ray."]
-    return []
+    return [Finding("colour", OUT_OF_SCOPE, IMAGE, "The image is in colour, while a radiograph is grey: it may be "
+                    "a photograph rather than a chest X-ray.", {"colourfulness": float(score),
+                                                                 "limit": MAX_COLOURFULNESS})]
 
 
-def _shape_warnings(pixels: np.ndarray) -> list[str]:
+def _image_findings(pixels: np.ndarray) -> list[Finding]:
     height, width = pixels.shape
     aspect = width / height
-    warnings = []
+    found = []
     if not ASPECT_RANGE[0] <= aspect <= ASPECT_RANGE[1]:
-        warnings.append(f"The image is {width} x {height} pixels (width/height {aspect:.2f}), an unusual shape "
-                        f"for a chest X-ray, which is expected between {ASPECT_RANGE[0]} and {ASPECT_RANGE[1]}.")
+        found.append(Finding("odd_shape", UNCERTAIN, IMAGE,
+                             f"The image is {width} x {height} pixels (width/height {aspect:.2f}), an unusual shape "
+                             f"for a chest X-ray, which is expected between {ASPECT_RANGE[0]} and {ASPECT_RANGE[1]}.",
+                             {"width": width, "height": height, "aspect": aspect}))
     low, high = np.percentile(pixels, [1, 99])
     if high - low < MIN_CONTRAST:
-        warnings.append(f"{_NO_CONTRAST}, so it cannot be read as a chest X-ray.")
-    return warnings
+        found.append(Finding("no_contrast", OUT_OF_SCOPE, IMAGE, "The image is nearly uniform, with almost no "
+                             "contrast, so it cannot be read as a chest X-ray.", {"contrast": float(high - low)}))
+    return found
 
 
-def _metadata_warnings(metadata: dict | None) -> list[str]:
-    """Warnings from DICOM header codes, when the intake found them."""
-    metadata = metadata or {}
-    modality, view = metadata.get("modality"), metadata.get("view_position")
-    part = metadata.get("body_part_examined")
-    warnings = []
-    if modality and str(modality).upper() not in RADIOGRAPH_MODALITIES:
-        warnings.append(f"The DICOM header gives the modality {modality}, not a plain radiograph (CR or DX).")
-    if view and str(view).upper() in LATERAL_VIEWS:
-        warnings.append(f"The DICOM header gives the view {view}, a lateral film; the model reads frontal "
-                        f"(PA or AP) chest X-rays.")
-    if part and str(part).upper() not in CHEST_PARTS:
-        warnings.append(f"The DICOM header gives the body part {part}, not the chest.")
-    return warnings
-
-
-def _mask_warning(lung_mask) -> list[str]:
+def _mask_finding(lung_mask) -> list[Finding]:
     if lung_mask is None:
         return []
     verdict = mask_plausibility(lung_mask)
     if verdict["plausible"]:
         return []
-    return [f"{verdict['reason']} The image may not be a frontal chest X-ray."]
+    return [Finding("no_lung_fields", OUT_OF_SCOPE, IMAGE,
+                    f"{verdict['reason']} The image may not be a frontal chest X-ray.", {})]
 
 
 def input_check(pixels: np.ndarray, metadata: dict | None = None, lung_mask: np.ndarray | None = None,
-                rgb: np.ndarray | None = None) -> InputCheck:
-    """Warn when an image does not look like a frontal chest X-ray.
+                rgb: np.ndarray | None = None, stated: Stated | None = None) -> InputCheck:
+    """Check that an image looks like a frontal chest X-ray of an adult.
 
-    Checks, each adding one plain sentence when it fails:
+    Checks, each adding one `Finding`:
         * colour: colourfulness above 15 (a photo is colourful; a radiograph is gray even when
           saved as RGB), from `rgb` when given, else from `metadata["colourfulness"]`, which
           `model.inputs.intake.load_xray` records before reducing the image to luminance.
-          `metadata["mode"]` alone ("RGB") says nothing about the content and is not judged.
-        * shape: width/height outside 0.6-1.7.
+        * shape: width/height outside 0.6-1.7 (uncertain, not out of scope).
         * contrast: the 1st-99th percentile spread of the pixels below 0.05.
-        * DICOM header (when `metadata` has them): a modality other than CR/DX/DR, a lateral
-          view position, a body part other than the chest.
+        * scope facts (`model.trust.facts`): from the DICOM header, else from what the reader
+          stated: a child, a lateral view, a modality other than CR/DX, a body part other than the
+          chest; the age or view not known is an assumption of the answer.
         * lungs (when `lung_mask` is given): `model.inputs.lungs.mask_plausibility` finds the mask
           implausible; its reason is quoted.
 
@@ -114,16 +112,13 @@ def input_check(pixels: np.ndarray, metadata: dict | None = None, lung_mask: np.
         metadata: `Xray.metadata`, optional.
         lung_mask: boolean lung mask of the image (e.g. `LungSegmenter.mask`), optional.
         rgb: the original colour image (H x W x 3), optional.
-
-    Returns:
-        `InputCheck(ok, warnings, blocking)`: every check but the shape one is blocking.
+        stated: what the reader states about a plain image (the header wins where it speaks).
     """
     pixels = np.asarray(pixels, dtype=np.float32)
     if pixels.ndim != 2 or min(pixels.shape) < 2:
         raise ValueError(f"pixels must be a 2-D grayscale image, got shape {pixels.shape}")
     if metadata is not None and not isinstance(metadata, dict):
         raise ValueError(f"metadata must be a dict, got {type(metadata).__name__}")
-    shape = _shape_warnings(pixels)
-    warnings = _colour_warning(rgb, metadata) + shape + _metadata_warnings(metadata) + _mask_warning(lung_mask)
-    blocking = [w for w in warnings if w not in shape or w.startswith(_NO_CONTRAST)]
-    return InputCheck(ok=not warnings, warnings=warnings, blocking=blocking)
+    findings = (_colour_finding(rgb, metadata) + _image_findings(pixels)
+                + fact_findings(scope_facts(metadata, stated)) + _mask_finding(lung_mask))
+    return InputCheck(findings)

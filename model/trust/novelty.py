@@ -19,10 +19,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from model.trust.findings import IMAGE, OUT_OF_SCOPE, UNCERTAIN, Finding
+
 FEATURE_NAMES = (
     "lung_area", "lung_balance", "lung_top", "lung_bottom", "lung_left", "lung_right", "lung_box_aspect",
     "lung_centroid_y", "mediastinum_gap", "lung_darkness", "lung_mean", "body_mean", "lung_spread",
-    "film_aspect", "outside_lungs_dark", "lung_convexity",
+    "film_aspect", "outside_lungs_dark", "lung_convexity", "heart_share",
 )
 # Validation quantiles that set the two thresholds (a film beyond the first is "unusual" and gets
 # a second read; beyond the second it is outside what the model was made for).
@@ -73,9 +75,12 @@ def anatomy_features(pixels: np.ndarray, lung_mask: np.ndarray) -> np.ndarray:
     outside = ~_box_mask(mask.shape, top, bottom, left, right)
     outside_dark = float((image[outside] < 0.15).mean()) if outside.any() else 0.0
     convexity = _convexity(mask)
+    # The gap between the lungs against the chest's width, a cardiothoracic-like ratio: larger in
+    # infants and small children (a large heart and thymus) than in adults.
+    heart_share = gap / max(right - left, 1e-3)
     return np.array([area, balance, top, bottom, left, right, box_aspect, centroid_y, gap,
                      body_mean - lung_mean, lung_mean, body_mean, lung_spread, width / height, outside_dark,
-                     convexity], dtype=np.float64)
+                     convexity, heart_share], dtype=np.float64)
 
 
 def _mediastinum_gap(labels, order, centroids, width: int) -> float:
@@ -120,6 +125,7 @@ class Novelty:
         unusual: score above the first threshold (a second read is advised).
         out_of_scope: score above the second (the model was not made for this film).
         reason: one sentence naming the most atypical findings ("" when typical).
+        atypical: those findings in plain words (empty when typical).
     """
 
     score: float
@@ -128,15 +134,27 @@ class Novelty:
     unusual: bool
     out_of_scope: bool
     reason: str = ""
+    atypical: tuple = ()
+
+    @property
+    def finding(self) -> Finding | None:
+        """The anatomy check's `Finding` ("anatomy_out_of_scope" or "anatomy_unusual"), or None when typical."""
+        if not self.unusual:
+            return None
+        kind, severity = (("anatomy_out_of_scope", OUT_OF_SCOPE) if self.out_of_scope
+                          else ("anatomy_unusual", UNCERTAIN))
+        return Finding(kind, severity, IMAGE, self.reason,
+                       {"score": self.score, "threshold": self.out_of_scope_threshold if self.out_of_scope
+                        else self.unusual_threshold, "atypical": list(self.atypical)})
 
     def to_dict(self) -> dict:
         return {"score": self.score, "unusual_threshold": self.unusual_threshold,
                 "out_of_scope_threshold": self.out_of_scope_threshold, "unusual": self.unusual,
-                "out_of_scope": self.out_of_scope, "reason": self.reason}
+                "out_of_scope": self.out_of_scope, "reason": self.reason, "atypical": list(self.atypical)}
 
     @classmethod
     def from_dict(cls, values: dict) -> "Novelty":
-        return cls(**values)
+        return cls(**{**values, "atypical": tuple(values.get("atypical") or ())})
 
 
 _PLAIN = {
@@ -147,7 +165,7 @@ _PLAIN = {
     "mediastinum_gap": "width of the heart and mediastinum", "lung_darkness": "lungs' darkness against the body",
     "lung_mean": "grey level of the lungs", "body_mean": "grey level of the body", "lung_spread": "lung texture",
     "film_aspect": "shape of the film", "outside_lungs_dark": "film around the chest",
-    "lung_convexity": "shape of the lung fields",
+    "lung_convexity": "shape of the lung fields", "heart_share": "width of the heart against the chest",
 }
 
 
@@ -209,8 +227,12 @@ class NoveltyModel:
                     break
             what = "the model was not made for" if out else "the model rarely saw"
             reason = (f"The film looks unlike the adult frontal chest X-rays the model was trained on "
-                      f"({' and '.join(named)} are atypical): a kind of image {what}.")
-        return Novelty(score, self.unusual_threshold, self.out_of_scope_threshold, unusual, out, reason)
+                      f"({' and '.join(named)} are atypical): a kind of image {what}, such as a child's film, "
+                      "a lateral view or a film cropped or framed very differently.")
+        else:
+            named = []
+        return Novelty(score, self.unusual_threshold, self.out_of_scope_threshold, unusual, out, reason,
+                       tuple(named))
 
     def to_dict(self) -> dict:
         return {"kind": "anatomy-gaussian", "feature_names": list(self.feature_names), "mean": self.mean.tolist(),
@@ -224,7 +246,7 @@ class NoveltyModel:
         names = tuple(values["feature_names"])
         if names != FEATURE_NAMES:
             raise ValueError("this novelty check was fitted on other features; refit it with "
-                             "`python -m training.novelty`")
+                             "`python -m training.fit_scope`")
         return cls(np.asarray(values["mean"]), np.asarray(values["scale"]), np.asarray(values["precision"]),
                    float(values["unusual_threshold"]), float(values["out_of_scope_threshold"]), names,
                    values.get("provenance"))

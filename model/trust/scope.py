@@ -1,5 +1,6 @@
-"""A classifier's scope check, stored in its registry entry as `scope.json` (`training.fit_scope`):
-the novelty model of the films it was made for and its own lung-attention threshold.
+"""A classifier's triage rules, stored in its registry entry as `scope.json` (`training.fit_scope`):
+the novelty model of the films it was made for, the thresholds of its answer's own figures and its
+lung-attention threshold.
 
     scope = read_scope(model_id, root)             # None when the entry has no scope check
     novelty = scope.novelty.assess(anatomy_features(pixels, lung_mask))
@@ -21,12 +22,13 @@ class Scope:
     Attributes:
         novelty: the anatomy novelty model with its thresholds.
         lung_attention_threshold: the lung-attention warning threshold of this model.
-        min_top_probability: below this mean top probability under test-time augmentation the
-            model's answer is uncertain (at most its validation split's `UNCERTAIN_QUANTILE`, lowered
-            until all soft findings hold back at most `UNCERTAIN_BUDGET` of validation images).
+        min_top_probability: below this calibrated top probability (the film's own pass) the answer
+            is uncertain: the lowest threshold at which the model's answered validation films reach
+            `TARGET_ANSWERED_ACCURACY`, never below `MIN_TOP_FLOOR`.
         min_agreement: below this share of agreeing test-time copies the answer is uncertain (the
             strictest of 75%, 62.5%, 50% that flags at most `AGREEMENT_QUANTILE` of validation images).
-        figures: how the check did (validation and test shares, held-out-source AUROCs, synthetic inputs).
+        figures: how the rules did (validation and test shares and rates per rule, sources the model
+            never trained on, children's films, held-out-source AUROCs, synthetic inputs).
     """
 
     novelty: NoveltyModel

@@ -1,20 +1,25 @@
 """One triage result per image: whether to show the model's answer, show it with a second read
 advised, or hold it back because the film is outside what the model was made for.
 
-    result = triage(input_check(...), tta_uncertainty(...), novelty)   # Triage(status, reasons)
+    result = triage(input_check(...), tta_uncertainty(...), novelty)   # Triage(status, findings)
+    final = result.with_findings(map_findings(...))                     # the map checks made later
 
-* `out_of_scope`: the input check found something blocking (a colour photograph, another modality,
-  a lateral view, no plausible lung fields, ...) or the novelty check found the film unlike
-  anything the model was made for. No answer is shown by default.
-* `uncertain`: the answer, with a second read advised: the prediction is unstable under small
-  image changes, or a non-blocking input warning (an unusual shape) or an unusual film.
-* `answer`: none of the above. Still decision support, not a diagnosis.
+* `out_of_scope`: a finding of that severity: the scope facts (a child, a lateral view, another
+  modality or body part, from the DICOM header or the reader), the input check (a colour
+  photograph, no contrast, no plausible lung fields) or the anatomy check (a film unlike anything
+  the model was made for). No answer is shown by default.
+* `uncertain`: the answer, with a second read advised: its calibrated probability is below the
+  model's own threshold, its test-time copies disagree, the film's anatomy or shape is unusual.
+* `answer`: none of the above. Still decision support, not a diagnosis; the assumptions it rests on
+  (an adult, a frontal film, when nobody said so) and any caution about the map are named with it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-ANSWER, UNCERTAIN, OUT_OF_SCOPE = "answer", "uncertain", "out_of_scope"
+from model.trust.findings import ASSUMPTION, MAP_CAUTION, OUT_OF_SCOPE, UNCERTAIN, Finding, of_severity
+
+ANSWER = "answer"
 STATUSES = (ANSWER, UNCERTAIN, OUT_OF_SCOPE)
 HEADLINES = {
     ANSWER: "Answer",
@@ -25,16 +30,17 @@ HEADLINES = {
 
 @dataclass(frozen=True)
 class Triage:
-    """The status of one image and why, in plain sentences.
+    """The status of one image and every finding about it.
 
     Attributes:
         status: "answer", "uncertain" or "out_of_scope".
-        reasons: one sentence per finding that set the status (empty for a plain answer).
-        novelty: the novelty score when a novelty check ran (higher: more unusual), else None.
+        findings: every `Finding` of the film: those that set the status, the assumptions the answer
+            rests on and the cautions about its map (added with `with_findings`).
+        novelty: the anatomy check's score when it ran (higher: more unusual), else None.
     """
 
     status: str
-    reasons: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     novelty: float | None = None
 
     def __post_init__(self):
@@ -50,35 +56,61 @@ class Triage:
         """Whether the class and probabilities are shown by default."""
         return self.status != OUT_OF_SCOPE
 
+    @property
+    def deciding(self) -> list[Finding]:
+        """The findings that set the status (none for a plain answer)."""
+        return of_severity(self.findings, self.status) if self.status != ANSWER else []
+
+    @property
+    def reasons(self) -> list[str]:
+        """The deciding findings' sentences."""
+        return [f.sentence for f in self.deciding]
+
+    @property
+    def assumptions(self) -> list[Finding]:
+        return of_severity(self.findings, ASSUMPTION)
+
+    @property
+    def map_cautions(self) -> list[Finding]:
+        return of_severity(self.findings, MAP_CAUTION)
+
+    def with_findings(self, findings) -> "Triage":
+        """This triage with later findings added (the map checks), each kind once; they never change
+        whether the answer is shown, only what the status names."""
+        kinds = {(f.kind, f.sentence) for f in self.findings}
+        extra = [f for f in findings if (f.kind, f.sentence) not in kinds]
+        return Triage(self.status, [*self.findings, *extra], self.novelty)
+
     def to_dict(self) -> dict:
-        return {"status": self.status, "reasons": list(self.reasons), "novelty": self.novelty}
+        return {"status": self.status, "reasons": self.reasons, "findings": [f.to_dict() for f in self.findings],
+                "novelty": self.novelty}
 
     @classmethod
     def from_dict(cls, values: dict) -> "Triage":
-        return cls(values["status"], list(values.get("reasons") or []), values.get("novelty"))
+        return cls(values["status"], [Finding.from_dict(f) for f in values.get("findings") or []],
+                   values.get("novelty"))
+
+
+def status_of(findings) -> str:
+    """The status a list of findings sets: the strongest severity among them."""
+    severities = {f.severity for f in findings}
+    return OUT_OF_SCOPE if OUT_OF_SCOPE in severities else UNCERTAIN if UNCERTAIN in severities else ANSWER
 
 
 def triage(check, uncertainty=None, novelty=None) -> Triage:
-    """Combine the input check, test-time-augmentation uncertainty and the novelty check.
+    """Combine the input check, the answer's own figures and the anatomy (novelty) check.
 
     Args:
-        check: `model.trust.input_check.InputCheck`.
+        check: `model.trust.input_check.InputCheck` (scope facts included).
         uncertainty: `model.trust.uncertainty.Uncertainty`, or None when not measured.
-        novelty: an object with `out_of_scope` (bool), `unusual` (bool), `reason` (str) and `score`
-            (float), e.g. `model.trust.novelty.Novelty`, or None when the model has no novelty check.
+        novelty: `model.trust.novelty.Novelty`, or None when the model has no anatomy check.
     """
-    score = None if novelty is None else float(novelty.score)
-    blocking = list(check.blocking)
-    if novelty is not None and novelty.out_of_scope:
-        blocking.append(novelty.reason)
-    if blocking:
-        return Triage(OUT_OF_SCOPE, blocking, score)
-    soft = [w for w in check.warnings if w not in check.blocking]
-    if novelty is not None and novelty.unusual:
-        soft.append(novelty.reason)
-    if uncertainty is not None and uncertainty.uncertain:
-        soft.extend(uncertainty.reasons)
-    return Triage(UNCERTAIN if soft else ANSWER, soft, score)
+    findings = list(check.findings)
+    if novelty is not None and novelty.finding is not None:
+        findings.append(novelty.finding)
+    if uncertainty is not None:
+        findings.extend(uncertainty.findings)
+    return Triage(status_of(findings), findings, None if novelty is None else float(novelty.score))
 
 
 @dataclass(frozen=True)
@@ -87,7 +119,7 @@ class Assessment:
 
     Attributes:
         model_input: the classifier's `ModelInput` (lung region found once).
-        prediction: the model's probabilities on the image itself.
+        prediction: the model's calibrated probabilities on the image itself (`uncertainty.prediction`).
         uncertainty: test-time-augmentation figures.
         check: the input check.
         novelty: the scope check's verdict, or None without a scope check or lung mask.
@@ -104,7 +136,7 @@ class Assessment:
     lung_mask: object = None
 
 
-def assess(classifier, xray, lung_mask=None, scope=None) -> Assessment:
+def assess(classifier, xray, lung_mask=None, scope=None, stated=None) -> Assessment:
     """Prediction, uncertainty, input check, novelty and triage of one decoded image.
 
     Args:
@@ -113,6 +145,7 @@ def assess(classifier, xray, lung_mask=None, scope=None) -> Assessment:
         lung_mask: the image's lung mask when the caller has it; else the classifier's own lung
             model makes it (lung-cropped models), else there is none.
         scope: the model's `model.trust.scope.Scope`, or None.
+        stated: `model.trust.facts.Stated`, what the reader states about a plain image (age, view).
     """
     from model.trust.input_check import input_check
     from model.trust.novelty import anatomy_features
@@ -122,13 +155,13 @@ def assess(classifier, xray, lung_mask=None, scope=None) -> Assessment:
     if lung_mask is None and classifier.segmenter is not None:
         lung_mask = classifier.segmenter.mask(pixels)
     model_input = classifier.prepare(pixels, lung_mask)
-    prediction = classifier.predict_input(model_input)
     uncertainty = tta_uncertainty(classifier, model_input,
                                   **({"min_top_probability": scope.min_top_probability,
                                       "min_agreement": scope.min_agreement} if scope else {}))
-    check = input_check(pixels, xray.metadata, lung_mask)
+    check = input_check(pixels, xray.metadata, lung_mask, stated=stated)
     novelty = None
     if scope is not None and lung_mask is not None:
         novelty = scope.novelty.assess(anatomy_features(pixels, lung_mask))
+    prediction = uncertainty.prediction(classifier.labels)  # the film's own pass, as the pages show it
     return Assessment(model_input, prediction, uncertainty, check, novelty, triage(check, uncertainty, novelty),
                       lung_mask)

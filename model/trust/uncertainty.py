@@ -1,6 +1,7 @@
-"""Predictive uncertainty from test-time augmentation: the model sees the input and mildly
-perturbed copies (shift, rotation, zoom, gamma a radiograph plausibly shows between two
-acquisitions); spread and disagreement between them mean the answer is fragile."""
+"""How sure the model is of one film: its calibrated probability (the one figure every view shows)
+and the stability of its answer under mildly perturbed copies (shift, rotation, zoom, gamma a
+radiograph plausibly shows between two acquisitions); disagreement between them means the answer is
+fragile. The copies measure stability only: they never replace the film's own probability."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ import numpy as np
 from model.inputs.preprocessing import ModelInput
 from model.policy import MIN_AGREEMENT, MIN_TOP_PROBABILITY, UNCERTAIN_MESSAGE
 from model.prediction import Prediction
+from model.trust.findings import MODEL, UNCERTAIN, Finding
 
 TTA_MAX_SHIFT = 0.04        # fraction of the side
 TTA_MAX_ROTATION = 5.0      # degrees
@@ -20,42 +22,58 @@ TTA_MAX_LOG_GAMMA = 0.2     # gamma in exp([-0.2, 0.2]), about 0.82 to 1.22
 
 @dataclass(frozen=True)
 class Uncertainty:
-    """Test-time-augmentation figures of one image.
+    """How sure the model is of one film, and how stable that is under small image changes.
 
     Attributes:
-        mean, std: {label: value} over the n predictions.
-        top_label, top_probability: the class with the highest mean and that mean.
-        entropy: normalised entropy of the mean probabilities, in [0, 1].
-        agreement: share of the n predictions whose class is the top class.
-        n: number of predictions, the unchanged input included.
-        uncertain: whether any rule fired; reasons: the rules that fired, as plain sentences.
-        message: `UNCERTAIN_MESSAGE` ("Second read advised.") when uncertain, else "".
+        probabilities: {label: calibrated probability} of the film itself (one pass): the figure
+            every view shows for this film and model.
+        spread: {label: standard deviation} over the film and its test-time copies.
+        top_label, top_probability: the film's most likely class and its probability.
+        agreement: share of the n predictions (film and copies) that give `top_label`.
+        n: number of predictions, the unchanged film included.
+        findings: the rules that fired ("low_probability", "copies_disagree"), as `Finding`s.
     """
 
-    mean: dict
-    std: dict
+    probabilities: dict
+    spread: dict
     top_label: str
     top_probability: float
-    entropy: float
     agreement: float
     n: int
-    uncertain: bool
-    reasons: list = field(default_factory=list)
-    message: str = ""
+    findings: list = field(default_factory=list)
+
+    @property
+    def uncertain(self) -> bool:
+        return bool(self.findings)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [f.sentence for f in self.findings]
+
+    @property
+    def message(self) -> str:
+        return UNCERTAIN_MESSAGE if self.findings else ""
+
+    @property
+    def entropy(self) -> float:
+        """Normalised entropy of the film's probabilities, in [0, 1]."""
+        return normalised_entropy(list(self.probabilities.values()))
 
     def to_dict(self) -> dict:
-        return {"mean": dict(self.mean), "std": dict(self.std), "top_label": self.top_label,
-                "top_probability": self.top_probability, "entropy": self.entropy, "agreement": self.agreement,
-                "n": self.n, "uncertain": self.uncertain, "reasons": list(self.reasons), "message": self.message}
+        return {"probabilities": dict(self.probabilities), "spread": dict(self.spread), "top_label": self.top_label,
+                "top_probability": self.top_probability, "agreement": self.agreement, "n": self.n,
+                "findings": [f.to_dict() for f in self.findings]}
 
     @classmethod
     def from_dict(cls, values: dict) -> "Uncertainty":
-        return cls(**values)
+        return cls(dict(values["probabilities"]), dict(values["spread"]), values["top_label"],
+                   float(values["top_probability"]), float(values["agreement"]), int(values["n"]),
+                   [Finding.from_dict(f) for f in values.get("findings", [])])
 
     def prediction(self, labels) -> Prediction:
-        """The mean over the copies as a `Prediction` in `labels` order: the answer the Diagnose
-        page, the Compare page and `python -m model.predict` give."""
-        return Prediction(tuple(labels), np.array([self.mean[label] for label in labels], dtype=np.float64))
+        """The film's calibrated probabilities as a `Prediction` in `labels` order: the answer every
+        page, the report and `python -m model.predict` give."""
+        return Prediction(tuple(labels), np.array([self.probabilities[label] for label in labels], dtype=np.float64))
 
 
 def _check_count(name: str, value, low: int, high: int) -> int:
@@ -93,7 +111,8 @@ def _tta_input(classifier, pixels_or_input) -> np.ndarray:
 
 def test_time_copies(x: np.ndarray, n: int = 8, seed: int = 0) -> np.ndarray:
     """A preprocessed (S, S, C) model input followed by n - 1 mildly perturbed copies, (n, S, S, C):
-    the batch `tta_uncertainty` scores, and whose mean is the answer the pages and the CLI give."""
+    the batch `tta_uncertainty` scores (the first row is the film itself, whose probabilities are
+    the answer; the copies only measure its stability)."""
     rng = np.random.default_rng(seed)
     return np.stack([x] + [_augment(x, rng) for _ in range(n - 1)])
 
@@ -101,18 +120,18 @@ def test_time_copies(x: np.ndarray, n: int = 8, seed: int = 0) -> np.ndarray:
 def tta_uncertainty(classifier, pixels_or_input, n: int = 8, seed: int = 0,
                     min_top_probability: float = MIN_TOP_PROBABILITY,
                     min_agreement: float = MIN_AGREEMENT) -> Uncertainty:
-    """Predictive uncertainty from test-time augmentation.
+    """The film's calibrated probabilities and their stability under test-time copies.
 
     The model sees the input itself and n - 1 mildly perturbed copies (shift up to 4 % of the
     side, rotation up to 5 degrees, zoom 0.95-1.05, gamma 0.82-1.22, applied to the preprocessed
-    input), in one batch.
+    input), in one batch. The answer is the film's own prediction (the first of the batch, the same
+    calibrated figure as `Classifier.predict_input`); the copies never replace it.
 
-    The prediction is `uncertain` when ANY of these holds:
-        * the top class's mean probability is below `min_top_probability` (the model's own
-          threshold from its scope check; 0.6, `MIN_TOP_PROBABILITY`, by default);
-        * fewer than `min_agreement` of the copies predict the top class (the model's own level
-          from its scope check; 75 %, `MIN_AGREEMENT`, by default).
-    The normalised entropy is reported, not judged: with three classes it follows the top probability.
+    The answer is uncertain when ANY of these holds:
+        * its top probability is below `min_top_probability` (the model's own threshold from its
+          scope check; `MIN_TOP_PROBABILITY` by default);
+        * fewer than `min_agreement` of the n predictions give the same class (the model's own
+          level from its scope check; `MIN_AGREEMENT` by default).
 
     Args:
         classifier: a `model.classifier.Classifier`.
@@ -121,6 +140,7 @@ def tta_uncertainty(classifier, pixels_or_input, n: int = 8, seed: int = 0,
         n: number of predictions, the unchanged input included (2 to 64).
         seed: seed of the perturbations.
         min_top_probability: the top-probability rule's threshold.
+        min_agreement: the agreement rule's level.
 
     Returns:
         `Uncertainty`.
@@ -128,7 +148,7 @@ def tta_uncertainty(classifier, pixels_or_input, n: int = 8, seed: int = 0,
     n = _check_count("n", n, 2, 64)
     batch = test_time_copies(_tta_input(classifier, pixels_or_input), n, seed)
     probabilities = classifier.predict_inputs(batch, batch_size=n)
-    return _uncertainty(tuple(classifier.labels), probabilities, float(min_top_probability), float(min_agreement))
+    return uncertainty_of(tuple(classifier.labels), probabilities, float(min_top_probability), float(min_agreement))
 
 
 def normalised_entropy(probabilities) -> float:
@@ -141,21 +161,26 @@ def normalised_entropy(probabilities) -> float:
     return float(np.clip(-terms.sum() / np.log(p.size), 0.0, 1.0))
 
 
-def _uncertainty(labels: tuple[str, ...], probabilities: np.ndarray,
-                 min_top_probability: float = MIN_TOP_PROBABILITY,
-                 min_agreement: float = MIN_AGREEMENT) -> Uncertainty:
-    mean, std = probabilities.mean(axis=0), probabilities.std(axis=0)
-    top = int(np.argmax(mean))
+def uncertainty_of(labels: tuple[str, ...], probabilities: np.ndarray,
+                   min_top_probability: float = MIN_TOP_PROBABILITY,
+                   min_agreement: float = MIN_AGREEMENT) -> Uncertainty:
+    """The `Uncertainty` of (n, K) probabilities whose first row is the film itself."""
+    film, spread = probabilities[0], probabilities.std(axis=0)
+    top = int(np.argmax(film))
     agreement = float(np.mean(np.argmax(probabilities, axis=1) == top))
-    entropy = normalised_entropy(mean)
-    reasons = []
-    if mean[top] < min_top_probability:
-        reasons.append(f"The most likely class, {labels[top]}, has a probability of only {mean[top]:.0%} "
-                       f"(below {min_top_probability:.0%}, where this model is unsure).")
+    findings = []
+    if film[top] < min_top_probability:
+        findings.append(Finding("low_probability", UNCERTAIN, MODEL,
+                                f"{labels[top]} has a probability of only {film[top]:.1%}: this model needs "
+                                f"{min_top_probability:.0%} to answer on its own.",
+                                {"label": labels[top], "probability": float(film[top]),
+                                 "threshold": float(min_top_probability)}))
     if agreement < min_agreement:
-        reasons.append(f"Only {agreement:.0%} of slightly shifted or re-exposed copies give the same class.")
-    return Uncertainty(mean={label: float(p) for label, p in zip(labels, mean)},
-                       std={label: float(s) for label, s in zip(labels, std)},
-                       top_label=labels[top], top_probability=float(mean[top]), entropy=entropy,
-                       agreement=agreement, n=int(len(probabilities)), uncertain=bool(reasons),
-                       reasons=reasons, message=UNCERTAIN_MESSAGE if reasons else "")
+        findings.append(Finding("copies_disagree", UNCERTAIN, MODEL,
+                                f"Only {agreement:.0%} of {len(probabilities)} slightly shifted or re-exposed "
+                                f"copies of the film give {labels[top]}.",
+                                {"agreement": agreement, "level": float(min_agreement), "n": int(len(probabilities))}))
+    return Uncertainty(probabilities={label: float(p) for label, p in zip(labels, film)},
+                       spread={label: float(s) for label, s in zip(labels, spread)},
+                       top_label=labels[top], top_probability=float(film[top]), agreement=agreement,
+                       n=int(len(probabilities)), findings=findings)

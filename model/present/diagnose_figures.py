@@ -1,0 +1,73 @@
+"""The Diagnose page's own figures: the film's probabilities (beside them the output with hidden
+cells, when there are some) and the zoom view of film and map with shared axes.
+
+Plain plotly figures built from numbers, so they are tested without a browser.
+"""
+from __future__ import annotations
+
+import base64
+
+import cv2
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from model.present.charts import MUTED, PRIMARY
+
+HIDDEN_COLOUR = "#e09a2a"  # amber, as the outline of hidden cells on the film
+ZOOM_PANEL_WIDTH = 300     # px of one panel in the 1366-pixel layout: the height follows from the film's shape
+
+
+def probability_bars(prediction, hidden=None) -> go.Figure:
+    """Horizontal bars of the film's probabilities (percent, the top class highlighted) and, given
+    `hidden` probabilities (K,) with cells hidden, a second bar per class beside them."""
+    labels = list(prediction.labels)
+    percent = np.asarray(prediction.probabilities, float) * 100.0
+    top = int(np.argmax(percent))
+    fig = go.Figure(go.Bar(x=percent, y=labels, orientation="h", name="the film",
+                           marker_color=[PRIMARY if k == top else MUTED for k in range(len(labels))],
+                           text=[f"{p:.1f}%" for p in percent], cliponaxis=False,
+                           textposition=["inside" if p >= 25 else "outside" for p in percent],
+                           hovertemplate="%{y}: %{x:.1f}%<extra>the film</extra>"))
+    if hidden is not None:
+        after = np.asarray(hidden, float) * 100.0
+        fig.add_trace(go.Bar(x=after, y=labels, orientation="h", name="cells hidden", marker_color=HIDDEN_COLOUR,
+                             text=[f"{p:.1f}%" for p in after], cliponaxis=False,
+                             textposition=["inside" if p >= 25 else "outside" for p in after],
+                             hovertemplate="%{y}: %{x:.1f}%<extra>cells hidden</extra>"))
+    fig.update_xaxes(range=[0, 100], showticklabels=False, showgrid=False)
+    fig.update_yaxes(autorange="reversed")  # first label on top, as in the card's order
+    rows = len(labels) * (2 if hidden is not None else 1)
+    fig.update_layout(height=40 + 34 * rows, margin=dict(l=0, r=10, t=4, b=0), template="plotly_white",
+                      barmode="group", bargap=0.25, showlegend=hidden is not None,
+                      legend=dict(orientation="h", y=-0.05, yanchor="top", x=0, font=dict(size=11)))
+    return fig
+
+
+def _source(image: np.ndarray) -> str:
+    """A JPEG data URL (fast to send; a 1280-pixel film as PNG is slow)."""
+    image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB) if image.ndim == 2 else image
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
+    return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode("ascii")
+
+
+def zoom_height(shape: tuple[int, int], panel_width: int = ZOOM_PANEL_WIDTH) -> int:
+    """The figure height (px) at which a film of `shape` fills a panel `panel_width` wide, so the
+    figure has no empty band above or below the images."""
+    height, width = shape[:2]
+    return int(round(panel_width * height / max(width, 1)))
+
+
+def zoom_figure(film: np.ndarray, overlay: np.ndarray, panel_width: int = ZOOM_PANEL_WIDTH) -> go.Figure:
+    """Film and map side by side with shared axes: drag a box on either to zoom both, double-click
+    to go back. No titles inside the figure (the toolbar would cover them); the page captions it."""
+    fig = make_subplots(rows=1, cols=2, shared_xaxes=True, shared_yaxes=True, horizontal_spacing=0.01)
+    for col, image in enumerate((film, overlay), start=1):
+        fig.add_trace(go.Image(source=_source(image), hoverinfo="skip"), row=1, col=col)
+    fig.update_xaxes(matches="x", showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(matches="y", showticklabels=False, showgrid=False, zeroline=False, scaleanchor="x",
+                     constrain="domain")
+    # The toolbar stands in a margin of its own on the right, never over the map.
+    fig.update_layout(height=zoom_height(film.shape, panel_width), margin=dict(l=0, r=36, t=0, b=0),
+                      dragmode="zoom", template="plotly_white", modebar=dict(orientation="v"))
+    return fig

@@ -1,0 +1,52 @@
+"""Every technical term the Diagnose page uses, each with one plain line: the page's glossary and the
+source of its tooltips, so a term is explained once and the same way everywhere."""
+from __future__ import annotations
+
+GLOSSARY = {
+    "Probability": "The model's output for the film: how likely it finds each of its three classes. Not a "
+                   "diagnosis.",
+    "Calibrated": "Adjusted on films the model did not train on so that, on such films, 80 % means right about "
+                  "8 times in 10.",
+    "Stable / varies / unstable": "Whether the answer holds when the film is shifted, rotated or re-exposed "
+                                  "slightly (copies of the film, used only for this).",
+    "Second read advised": "The model's answer is shown, but a check found a reason to doubt it: a reader "
+                           "should decide.",
+    "Out of scope": "A film the model was not made for (a child, a lateral view, another kind of image): its "
+                    "output would be a guess and is held back.",
+    "Anatomy check": "Compares the size, shape and position of the lungs on the film with the adult films the "
+                     "model learnt from.",
+    "Explanation map": "Colours the parts of the film that pushed the model towards a class; it shows where the "
+                       "model looked, not that it is right.",
+    "Grad-CAM": "A map from how strongly each part of a layer's picture of the film raises the class's score.",
+    "Grad-CAM++": "A variant of Grad-CAM that gives several separate findings their own weight.",
+    "LayerCAM": "A variant of Grad-CAM that keeps finer detail from the layer.",
+    "Score-CAM": "A map from how much each part of a layer's picture, shown alone, raises the class's score; "
+                 "slower.",
+    "SmoothGrad": "Which pixels change the score most, averaged over noisy copies of the film; no layer.",
+    "Occlusion": "Hides one patch of the film at a time and measures how much the probability falls.",
+    "Layer": "A stage inside the network; deeper (later) layers give coarser maps that are more about the class, "
+             "early ones outline edges.",
+    "Last block": "The network's deepest stage, whose picture of the film the answer is read from.",
+    "Colour bar": "From weak (left) to strong (right) evidence; each map is scaled to its own maximum.",
+    "Hide below": "Map values under this share of the maximum are not coloured, so faint evidence does not cover "
+                  "the anatomy.",
+    "Percentage points": "The difference between two percentages: from 47 % to 30 % is 17 points.",
+    "Hiding cells": "The film classified again with the chosen cells blurred away: a large fall means the model "
+                    "relied on them.",
+    "Lung-field attention": "How much of the map lies on the lungs, found by a separate lung-outline model.",
+    "Faithfulness": "Whether hiding (or revealing) what the map ranks highest moves the probability more than "
+                    "hiding (or revealing) random regions.",
+    "Map similarity": "How alike two maps rank the regions of the film: 1 the same order, 0 unrelated, "
+                      "negative opposite (a rank correlation).",
+    "Randomisation check": "Maps of a model whose weights were scrambled should look different; if they do not, "
+                           "the method shows the image more than the model.",
+    "Accuracy": "The share of the model's test films it called right, on films from the hospitals it learnt from.",
+    "Recall": "Of the test films of one class, the share the model called that class.",
+    "AUC": "How well the model ranks films of a class above the others: 1 perfectly, 0.5 no better than chance.",
+    "Window and level": "Contrast (window) and brightness (level) of the film, as on a PACS viewer.",
+}
+
+
+def explain(term: str) -> str:
+    """The one-line explanation of a glossary term (KeyError for a term not in it: add it there)."""
+    return GLOSSARY[term]

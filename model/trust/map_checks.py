@@ -1,0 +1,68 @@
+"""The checks of an explanation map as findings, so that they reach the status line and the report
+like every other check: little of the map on the lungs, a map no more faithful than random region
+orders (or only half so), methods that disagree, an occlusion cross-check that disagrees, and a
+method whose maps did not change when the model's weights were randomised.
+
+    findings = map_findings(MapChecks(attention=..., faithfulness=..., agreement=...), "Grad-CAM")
+    final = triage_result.with_findings(findings)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from model.policy import LOW_AGREEMENT
+from model.trust.findings import MAP, MAP_CAUTION, Finding
+
+
+@dataclass(frozen=True)
+class MapChecks:
+    """What was measured about one map (None: not measured).
+
+    Attributes:
+        attention: `model.trust.attention.LungAttention`.
+        faithfulness: `model.trust.faithfulness.Faithfulness`.
+        agreement: `model.trust.agreement.Agreement` of the maps computed so far.
+        occlusion_similarity: rank similarity of Grad-CAM and occlusion sensitivity, in [-1, 1].
+        randomised_similarity: the model's explanation report's similarity of this method's maps
+            before and after randomising the weights, when the report flagged the method.
+    """
+
+    attention: object = None
+    faithfulness: object = None
+    agreement: object = None
+    occlusion_similarity: float | None = None
+    randomised_similarity: float | None = None
+
+
+def map_findings(checks: MapChecks, method_label: str = "map") -> list[Finding]:
+    """A `Finding` of severity "map_caution" per map check that fired."""
+    found = []
+    attention = checks.attention
+    if attention is not None and attention.low:
+        found.append(Finding("lung_attention_low", MAP_CAUTION, MAP, attention.warning,
+                             {"fraction": attention.fraction, "threshold": attention.threshold,
+                              "elsewhere": attention.elsewhere}))
+    faith = checks.faithfulness
+    if faith is not None and faith.verdict != "faithful":
+        kind = "faithfulness_mixed" if faith.verdict == "mixed" else "faithfulness_poor"
+        found.append(Finding(kind, MAP_CAUTION, MAP, faith.summary,
+                             {"deletion": faith.deletion_auc, "random_deletion": faith.random_deletion_auc,
+                              "insertion": faith.insertion_auc, "random_insertion": faith.random_insertion_auc}))
+    if checks.agreement is not None and checks.agreement.mean < LOW_AGREEMENT:
+        found.append(Finding("methods_disagree", MAP_CAUTION, MAP,
+                             f"The explanation methods disagree (mean similarity of their maps "
+                             f"{checks.agreement.mean:+.2f}, below {LOW_AGREEMENT:+.2f}): trust none of the maps "
+                             "on its own.", {"similarity": checks.agreement.mean, "limit": LOW_AGREEMENT,
+                                             "methods": checks.agreement.methods}))
+    if checks.occlusion_similarity is not None and checks.occlusion_similarity < LOW_AGREEMENT:
+        found.append(Finding("occlusion_disagrees", MAP_CAUTION, MAP,
+                             f"Hiding regions of the film (occlusion) points elsewhere than Grad-CAM (similarity "
+                             f"{checks.occlusion_similarity:+.2f}, below {LOW_AGREEMENT:+.2f}): trust neither map "
+                             "on its own.", {"similarity": checks.occlusion_similarity, "limit": LOW_AGREEMENT}))
+    if checks.randomised_similarity is not None:
+        found.append(Finding("randomisation_flagged", MAP_CAUTION, MAP,
+                             f"{method_label} maps of this model stayed similar (similarity "
+                             f"{checks.randomised_similarity:.2f}) when its weights were randomised: they may show "
+                             "the image's structure more than the model's reasoning.",
+                             {"similarity": checks.randomised_similarity}))
+    return found
