@@ -44,7 +44,7 @@ def test_the_gray_film_reaches_the_backbone_scaled_as_keras_scales_an_rgb_image(
     import keras
 
     model = built[name][0]
-    scaled = keras.Model(model.inputs, model.get_layer("backbone_scaling").output)
+    scaled = keras.Model(model.input, model.get_layer("backbone_scaling").output)  # called with one tensor
     gray = np.random.default_rng(0).random((2, 64, 64, 1)).astype(np.float32)
     module = importlib.import_module(f"keras.applications.{APPLICATION_MODULES[name]}")
     expected = module.preprocess_input(np.repeat(gray * 255.0, 3, axis=-1).copy())
@@ -75,7 +75,7 @@ def test_imagenet_without_internet_fails_in_one_line_pointing_to_a_weights_file(
     monkeypatch.setattr(keras.utils, "get_file", offline)
     monkeypatch.setattr("keras.src.applications.mobilenet.file_utils.get_file", offline)
     with pytest.raises(WeightsUnavailable) as error:
-        backbone_classifier("mobilenet", 64, 3, "imagenet")
+        backbone_classifier("mobilenet", 128, 3, "imagenet")  # a size ImageNet weights exist for: no Keras warning
     assert "--weights PATH" in str(error.value) and "\n" not in str(error.value)
     with pytest.raises(WeightsUnavailable, match="no such file"):
         backbone_classifier("mobilenet", 64, 3, "/nowhere/weights.h5")

@@ -113,7 +113,8 @@ def test_smoke_training_writes_an_entry_the_core_can_load_and_explain(manifest, 
     registry = tmp_path / "registry"
     code = train.main(["--data", str(manifest), "--arch", "compact_cnn", "--model-id", f"smoke-{strategy}",
                        "--epochs", "1", "--image-size", "32", "--batch-size", "8", "--strategy", strategy,
-                       "--registry", str(registry), "--cache-dir", str(tmp_path / "cache"), "--default"])
+                       "--registry", str(registry), "--cache-dir", str(tmp_path / "cache"), "--default",
+                       "--out", str(tmp_path / "run")])
     assert code == 0
     assert [s.id for s in list_entries(registry) if s.card] == [f"smoke-{strategy}"]
     card = read_card(f"smoke-{strategy}", registry)
@@ -250,7 +251,8 @@ def test_ensemble_command_writes_an_evaluated_entry_and_refuses_mismatched_membe
     common = ["--data", str(manifest), "--epochs", "1", "--batch-size", "8", "--registry", str(registry),
               "--cache-dir", str(cache)]
     for arch, model_id in (("compact_cnn", "a"), ("small_resnet", "b")):
-        assert train.main(common + ["--arch", arch, "--model-id", model_id, "--image-size", "32"]) == 0
+        assert train.main(common + ["--arch", arch, "--model-id", model_id, "--image-size", "32",
+                                    "--out", str(tmp_path / model_id)]) == 0
     capsys.readouterr()
     code = ensemble.main(["--members", "a", "b", "--model-id", "ab", "--data", str(manifest), "--default",
                           "--registry", str(registry), "--cache-dir", str(cache)])
@@ -334,7 +336,7 @@ def test_lung_cropped_training_and_explaining_use_the_lung_model_of_their_own_re
     monkeypatch.delenv("CXR_REGISTRY", raising=False)
     assert train.main(["--data", str(manifest), "--arch", "compact_cnn", "--model-id", "crop-x", "--epochs", "1",
                        "--image-size", "32", "--batch-size", "8", "--lung-crop", "--registry", str(registry),
-                       "--cache-dir", str(tmp_path / "cache")]) == 0
+                       "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "run")]) == 0
     assert len(used) == 30 and set(used) == {ours}  # every training image cropped with X's lungs
     card = read_card("crop-x", registry)
     assert card.training["lung_model"] == {

@@ -116,7 +116,9 @@ def backbone_classifier(name: str, image_size: int = 224, num_classes: int = 3, 
     builder = getattr(keras.applications, spec.builder)
     source = weights_argument(weights)
     try:
-        base = builder(input_tensor=x, include_top=False, weights=source, **dict(spec.kwargs))
+        # input_shape as well as input_tensor: Keras checks the size it has ImageNet weights for against it.
+        base = builder(input_tensor=x, input_shape=(image_size, image_size, 3), include_top=False, weights=source,
+                       **dict(spec.kwargs))
     except (OSError, ValueError) as error:  # Keras raises these when the download or the file fails
         if source == "imagenet":
             raise WeightsUnavailable(
