@@ -597,6 +597,25 @@ PAGE_STYLE = """<style>
 </style>"""
 
 
+def teaching_case_box(case: Case) -> None:
+    """A film opened from the gallery: what the data say about it (true label, source, split) and what
+    the gallery's model answered, in one bordered line above the result."""
+    teaching = widgets.teaching_case(case.digest)
+    if teaching is None:
+        return
+    if not teaching.known:
+        verdict = ":blue[label not among its classes, not an error]"
+    else:
+        verdict = ":red[misclassified]" if teaching.wrong else ":green[correct]"
+    lungs = "" if teaching.lung_share is None else f", {teaching.lung_share:.0%} of its map on the lungs"
+    other = "" if teaching.model_id == case.card.id else f" This page reads it with `{case.card.id}`."
+    with st.container(border=True):
+        st.markdown(f":material/school: **Teaching case** `{teaching.file_name}` · true label **{teaching.label}** "
+                    f"(from the data) · source `{teaching.source}` · {teaching.split_name}  \n"
+                    f"In the gallery `{teaching.model_id}` answered **{teaching.predicted}** "
+                    f"({teaching.confidence:.0%}{lungs}): {verdict}.{other}")
+
+
 def open_case(card, uploaded, loading) -> tuple[Case, object] | None:
     """The model, the lung model and the upload as a `Case` (None, after saying why, when there is none);
     loading spinners are drawn in `loading`, a slot of their own, never over other text."""
@@ -633,6 +652,7 @@ def main() -> None:
     if opened is None:
         return
     case, clf = opened
+    teaching_case_box(case)
     with loading, st.spinner("Checking the image…"):
         result = case.triage()
         case.model_input()
