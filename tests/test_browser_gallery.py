@@ -65,6 +65,12 @@ def server(tmp_path_factory):
         stop(process)
 
 
+def images_loaded(page) -> None:
+    """Wait until every image of the page (not those inside component frames) has been drawn."""
+    page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_timeout(500)
+
+
 def in_viewport(box: dict, width: int, height: int) -> bool:
     return box is not None and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= width \
         and box["y"] + box["height"] <= height
@@ -98,7 +104,7 @@ def test_the_case_opens_where_it_was_clicked_and_goes_to_diagnose_labelled(serve
         assert in_viewport(open_button.bounding_box(), width, height), "the dialog's buttons are on the screen"
         assert no_cut_text(open_button), "the button's label is cut"
         assert in_viewport(dialog.get_by_text("Map inside the lung fields").bounding_box(), width, height)
-        page.wait_for_timeout(800)
+        images_loaded(page)
         page.screenshot(path=str(OUTPUT / "gallery-case-1366x768.png"))
         title = dialog.get_by_text(re.compile(r"\.png: true ")).first.inner_text()
         open_button.click()
@@ -110,8 +116,9 @@ def test_the_case_opens_where_it_was_clicked_and_goes_to_diagnose_labelled(serve
         expect(teaching).to_contain_text("In the gallery shortcut-model answered")
         assert title.split(":")[0] in teaching.inner_text(), "the teaching case names the film opened"
         expect(page.get_by_text("A teaching case opened from the gallery", exact=False)).to_be_visible()
+        expect(page.get_by_text(re.compile(r"^Grad-CAM for "))).to_be_visible()
         assert page.locator(NO_EXCEPTION).count() == 0
-        page.wait_for_timeout(800)
+        images_loaded(page)
         page.screenshot(path=str(OUTPUT / "diagnose-teaching-case-1366x768.png"))
 
 
@@ -132,10 +139,10 @@ def test_the_cheating_view_reads_on_one_screen(server, size):
         overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, "the page scrolls sideways"
         assert page.locator(NO_EXCEPTION).count() == 0
-        page.wait_for_timeout(1000)
+        images_loaded(page)
         page.screenshot(path=str(OUTPUT / f"gallery-cheats-{size}.png"))
-        section.scroll_into_view_if_needed()
-        page.wait_for_timeout(500)
+        section.evaluate("e => e.scrollIntoView({block: 'start'})")
+        images_loaded(page)
         page.screenshot(path=str(OUTPUT / f"gallery-cheats-cases-{size}.png"))
 
 
@@ -164,7 +171,7 @@ def test_every_method_under_one_colour_bar(server, tmp_path):
         page.get_by_text("Every method for the same class").scroll_into_view_if_needed()
         page.evaluate("() => document.querySelector('[role=\"tabpanel\"]:not([hidden])')"
                       ".scrollIntoView({block: 'start'})")
-        page.wait_for_timeout(1000)
+        images_loaded(page)
         boxes = [images.nth(i).bounding_box() for i in range(6)]
         assert all(box["x"] + box["width"] <= width for box in boxes), "a map is cut on the right"
         assert boxes[0]["y"] < height and boxes[3]["y"] < height, "both rows start on the screen"
@@ -174,9 +181,12 @@ def test_every_method_under_one_colour_bar(server, tmp_path):
         # The grid-occlusion map has its colour bar too.
         page.get_by_role("tab", name="Hide regions on the film's grid").click()
         page.get_by_text("Map every cell").click()
-        expect(page.get_by_text("no fall → the largest fall", exact=False)).to_be_visible()
+        legend = page.get_by_text("no fall → the largest fall", exact=False)
+        expect(legend).to_be_visible()
         assert page.locator('[role="tabpanel"]:visible div[style*="linear-gradient"]').count() == 1
-        page.wait_for_timeout(800)
+        images_loaded(page)
+        legend.evaluate("e => e.scrollIntoView({block: 'end'})")
+        page.wait_for_timeout(300)
         page.screenshot(path=str(OUTPUT / "grid-occlusion-1366x768.png"))
 
 
@@ -194,7 +204,12 @@ def test_the_cheating_view_on_real_data(shared_cxr, tmp_path_factory):
             expect(page.get_by_text("confident answers (", exact=False).first).to_be_visible()
             expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible()
             assert page.locator(NO_EXCEPTION).count() == 0
-            page.wait_for_timeout(1500)
+            images_loaded(page)
             page.screenshot(path=str(OUTPUT / "gallery-cheats-real-1366x768.png"))
+            first_source = page.get_by_text(re.compile(r"^\S+: \d+ of \d+ confident answers \(")).first
+            if first_source.count():  # a source with such answers (there may be none)
+                first_source.evaluate("e => e.scrollIntoView({block: 'start'})")
+                images_loaded(page)
+                page.screenshot(path=str(OUTPUT / "gallery-cheats-real-cases-1366x768.png"))
     finally:
         stop(process)
