@@ -289,11 +289,7 @@ def overlay_image(case: Case, on_image, controls: Controls, pixels=None) -> np.n
 
 def colour_legend(label: str, controls: Controls) -> None:
     """The colour bar with what its colours mean, and the per-image scaling in one line."""
-    bar = colour_bar(controls.colormap, 24, 1, controls.threshold)[0]
-    stops = ", ".join(f"rgb({r},{g},{b}) {100 * i / (len(bar) - 1):.0f}%" for i, (r, g, b) in enumerate(bar))
-    st.markdown(f'<div style="height:12px;border-radius:3px;background:linear-gradient(to right, {stops})"></div>',
-                unsafe_allow_html=True)
-    st.caption(f"{colour_bar_caption(label, controls.threshold)}. {SCALE_NOTE}")
+    legend_bar(controls.colormap, controls.threshold, f"{colour_bar_caption(label, controls.threshold)}. {SCALE_NOTE}")
 
 
 def toggle_clicked_cell() -> None:
