@@ -380,7 +380,7 @@ def all_methods(case: Case, controls: Controls) -> list[str]:
     agreement = method_agreement({name: explained.heatmap for name, (explained, _) in computed.items()})
     grid, words = st.columns([3.2, 1.3], gap="medium")
     with words:
-        agreement_words(summarise_agreement(agreement))
+        agreement_words(summarise_agreement(agreement), controls.threshold)
     with grid:
         colour_legend(controls.target, controls)  # one colour bar for every map of the grid
         method_maps(case, controls, computed)
@@ -406,8 +406,9 @@ def method_maps(case: Case, controls: Controls, computed: dict) -> None:
             st.caption(lines[record.label])
 
 
-def agreement_words(summary) -> None:
-    """The agreement between the methods' maps in figures and plain words."""
+def agreement_words(summary, threshold: float) -> None:
+    """The agreement between the methods' maps in figures and plain words (`threshold`: the display's
+    "Hide below", said because the similarity also ranks the faint parts the pictures leave uncoloured)."""
     first, second = (MAP_LABELS.get(n, n) for n in summary.closest[:2])
     low_first, low_second = (MAP_LABELS.get(n, n) for n in summary.furthest[:2])
     st.metric("Agreement between the maps", summary.word.capitalize(), f"mean similarity {summary.mean:+.2f}",
@@ -416,7 +417,9 @@ def agreement_words(summary) -> None:
                 f"**Closest:** {first} and {second}, {summary.closest[2]:+.2f} ({agreement_word(summary.closest[2])}).  \n"
                 f"**Furthest apart:** {low_first} and {low_second}, {summary.furthest[2]:+.2f} "
                 f"({agreement_word(summary.furthest[2])}).")
-    st.caption(f"Similarity: {SCALE}. Where the maps agree the evidence is more believable, not proven.")
+    hidden = (f" It compares the whole maps, faint parts included: the pictures colour only what lies above "
+              f"{threshold:.0%} of each map's maximum." if threshold > 0 else "")
+    st.caption(f"Similarity: {SCALE}.{hidden} Where the maps agree the evidence is more believable, not proven.")
 
 
 def agreement_table(agreement) -> None:
