@@ -9,9 +9,10 @@ The source and label filters choose the images before the sample is drawn, so th
 them. Every case read carries the Grad-CAM map of its answer and the share of that map on the lung
 fields; the cases can be ordered by confident errors or by that share (lowest first), and "Where
 the model cheats" gathers, per source, the confident answers whose map lies mostly outside the
-lungs, large enough to project. "Explain" opens the case in a dialog over the grid, where it was
-clicked; "Open in Diagnose" hands the film and what the data say about it to the Diagnose page
-(`dashboard.widgets.HANDED_UPLOAD`, with a `model.present.gallery_cases.TeachingCase`).
+lungs, large enough to project (a link to `/gallery?view=cheats` opens on it). "Explain" opens the
+case in a dialog over the grid, where it was clicked; "Open in Diagnose" hands the film and what the
+data say about it to the Diagnose page (`dashboard.widgets.HANDED_UPLOAD`, with a
+`model.present.gallery_cases.TeachingCase`).
 """
 from __future__ import annotations
 
