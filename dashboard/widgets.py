@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import caching
 from model.inputs.intake import DEFAULT_MAX_BYTES, Xray, XrayInputError
 from model.labelled_data import DataPathError, read_dataset, records_within, resolve_in_roots
+from model.present.gallery_cases import TeachingCase
 from model.present.text import DISCLAIMER, card_label
 from model.registry import ModelCard
 from model.trust.triage import ANSWER, OUT_OF_SCOPE, UNCERTAIN
@@ -38,8 +39,16 @@ KEPT_UPLOAD = "_kept_upload"  # (widget key, bytes) of the upload kept for the s
 KEPT_SETTINGS = "_kept_settings"  # {setting: value}: choices that survive a visit to another page
 
 
-# A case another page hands to Diagnose: {"name": str, "data": bytes} (the gallery's "Open in Diagnose").
+# A case another page hands to Diagnose: {"name": str, "data": bytes} (the gallery's "Open in Diagnose"),
+# optionally with "case": `model.present.gallery_cases.TeachingCase.to_dict()`, kept as TEACHING_CASE.
 HANDED_UPLOAD = "diagnose_upload"
+TEACHING_CASE = "_teaching_case"
+
+
+def teaching_case(image_digest: str) -> TeachingCase | None:
+    """The gallery's teaching case of the film with this digest, if that film was handed over as one."""
+    values = st.session_state.get(TEACHING_CASE)
+    return TeachingCase.from_dict(values) if values and values.get("digest") == image_digest else None
 
 
 def kept(name: str, default):
@@ -78,6 +87,7 @@ def read_upload(uploaded, prompt: str | None = None, keep: bool = False) -> tupl
     handed = st.session_state.pop(HANDED_UPLOAD, None)  # "Open in Diagnose" from the gallery
     if keep and handed and handed.get("data"):
         st.session_state[KEPT_UPLOAD] = ("", handed["data"])
+        st.session_state[TEACHING_CASE] = handed.get("case")
         uploaded = None
     if uploaded is not None:
         data = uploaded.getvalue()
@@ -86,8 +96,11 @@ def read_upload(uploaded, prompt: str | None = None, keep: bool = False) -> tupl
     elif keep and KEPT_UPLOAD in st.session_state:
         data = st.session_state[KEPT_UPLOAD][1]
         note, clear = st.columns([5, 1])
-        note.caption(f":material/history: The film uploaded earlier in this session (case "
-                     f"{caching.digest(data)[:8]}), kept in memory; upload another to replace it.")
+        kept_digest = caching.digest(data)
+        what = ("A teaching case opened from the gallery" if teaching_case(kept_digest) is not None
+                else "The film uploaded earlier in this session")
+        note.caption(f":material/history: {what} (case {kept_digest[:8]}), kept in memory; upload another to "
+                     "replace it.")
         clear.button("Clear", key="forget_upload", on_click=forget_upload, icon=":material/close:")
     if data is None:
         if prompt:

@@ -357,20 +357,24 @@ def write_class_folders(root: Path, per_class: int = 3) -> Path:
     return root
 
 
+def explain_buttons(at) -> list:
+    """The gallery's cards, one "Explain" button each."""
+    return [b for b in at.button if b.key and b.key.startswith("explain_")]
+
+
 def test_gallery_scores_labelled_folders(app, tmp_path, monkeypatch):
     data = write_class_folders(tmp_path / "cxr")
     monkeypatch.setenv("CXR_DATA", str(data))
     at = open_page(app, "gallery")
     no_failure(at)
-    assert len(at.image) == 9
-    assert any(text.startswith("9 images scored from 9;") for text in texts(at.markdown))
-    first = at.button[0]
-    assert first.key.startswith("explain_")
+    assert len(explain_buttons(at)) == 9 and len(at.image) == 10  # nine thumbnails and their one colour bar
+    assert any(text.startswith("**9** of 9 images; the model read **9**") for text in texts(at.markdown))
+    first = explain_buttons(at)[0]
     first.click().run()
     no_failure(at)
     assert any(c.startswith("Grad-CAM for ") for image in at.image for c in image.captions)
     at.selectbox(key="gallery_label").set_value("Normal").run()
-    assert sum(1 for image in at.image if not image.captions[0]) == 3  # Thumbnails have no caption.
+    assert len(explain_buttons(at)) == 3
 
 
 def test_gallery_reads_only_configured_roots_and_refuses_other_paths(app, tmp_path, monkeypatch):
@@ -380,7 +384,7 @@ def test_gallery_reads_only_configured_roots_and_refuses_other_paths(app, tmp_pa
     no_failure(at)
     assert not at.text_input, "no free path box: only what the configured roots hold"
     assert at.selectbox(key="gallery_data").value == data.resolve()
-    assert len([i for i in at.image if not i.captions[0]]) == 6
+    assert len(explain_buttons(at)) == 6
     at.query_params["data"] = str(tmp_path)
     at.run()
     assert not at.exception and not at.image
@@ -463,8 +467,10 @@ def test_all_methods_side_by_side_and_the_grid_occlusion_on_demand(app):
     assert len(at.main.image) == 1
     at.toggle(key="all_methods").set_value(True).run()
     no_failure(at)
-    captions = [image.captions[0] for image in at.main.image[1:]]
-    assert captions == [method.label for method in METHODS.values()]  # LayerCAM and occlusion included
+    assert len(at.main.image) == 1 + len(METHODS)
+    names = [m.value.split("**")[1] for m in at.main.markdown if m.value.startswith("**") and
+             m.value.split("**")[1] in {method.label for method in METHODS.values()}]
+    assert names == [method.label for method in METHODS.values()]  # LayerCAM and occlusion included
     at.toggle(key="grid_occlusion").set_value(True).run()
     no_failure(at)
     assert any(image.captions[0].startswith("Fall of ") for image in at.main.image)

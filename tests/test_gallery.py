@@ -6,8 +6,27 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from model.inputs.intake import XrayInputError
 from model.labelled_data import LabelledImage
-from model.present.gallery_cases import Case, cases_frame, data_location, sample_records, score_cases
+from model.present.gallery_cases import (
+    MAP_SIDE,
+    NO_EVIDENCE,
+    Case,
+    TeachingCase,
+    cases_frame,
+    count_cases,
+    counts_by,
+    data_location,
+    filter_records,
+    fit_map,
+    read_case,
+    read_cases,
+    sample_records,
+    score_cases,
+    shown_cases,
+    small_map,
+    sort_cases,
+)
 from tests.support import png_bytes
 from tests.test_occlusion import corner_classifier, corner_image
 
@@ -38,18 +57,19 @@ def records(tmp_path) -> list[LabelledImage]:
     return items
 
 
-def test_score_cases_misclassified_first_then_least_confident(corner, records):
+def test_score_cases_confident_errors_first_then_least_confident(corner, records):
     cases = score_cases(corner, records, limit_per_label=None)
     names = [Path(c.path).name for c in cases]
     assert "corrupt.png" not in names and "missing.png" not in names and len(cases) == 6
     assert set(names[:2]) == {"wrong_sure.png", "wrong_unsure.png"}
-    assert names[0] == "wrong_unsure.png", "the least confident error comes first"
+    assert names[0] == "wrong_sure.png", "the most confident error comes first"
+    assert cases[0].confidence > cases[1].confidence
     assert [c.correct for c in cases] == [False, False, True, True, True, True]
     confidences = [c.confidence for c in cases[2:]]
     assert confidences == sorted(confidences)
     first = cases[0]
-    assert isinstance(first, Case) and first.label == "COVID-19" and first.predicted == "Normal"
-    assert first.patient_id == "patient-5" and first.source == "synthetic"
+    assert isinstance(first, Case) and first.label == "Normal" and first.predicted == "COVID-19"
+    assert first.patient_id == "patient-4" and first.source == "synthetic"
     assert set(first.probabilities) == {"COVID-19", "Normal", "Pneumonia"}
     assert first.confidence == pytest.approx(max(first.probabilities.values()))
 
@@ -100,3 +120,149 @@ def test_data_location(monkeypatch, tmp_path):
     assert data_location() == manifest
     monkeypatch.setenv("CXR_DATA", str(tmp_path))
     assert data_location() == tmp_path
+
+
+# --------------------------------------------------------------------------- filters, order, one pass with the map
+
+
+def make_case(name: str, label: str = "COVID-19", predicted: str = "COVID-19", confidence: float = 0.9,
+              lung_share: float | None = 0.5, source: str = "alpha", known: bool = True) -> Case:
+    return Case(path=f"/x/{name}.png", label=label, source=source, patient_id=name, predicted=predicted,
+                confidence=confidence, correct=label == predicted, probabilities={predicted: confidence},
+                known=known, lung_share=lung_share)
+
+
+def test_filters_choose_what_is_sampled_so_counts_follow_them():
+    """Source = beta keeps every beta image in the sample (the old gallery sampled first and kept 8 of 243)."""
+    items = [LabelledImage(f"/x/{source}{label}{i}.png", label, f"{source}{i}", source)
+             for source, n in (("alpha", 40), ("beta", 6)) for label in ("COVID-19", "Normal") for i in range(n)]
+    beta = filter_records(items, source="beta")
+    assert len(beta) == 12 and {r.source for r in beta} == {"beta"}
+    picked = sample_records(beta, limit_per_label=24)
+    assert len(picked) == 12, "a filter before the sample keeps every matching image"
+    thinned = [r for r in sample_records(items, limit_per_label=24) if r.source == "beta"]
+    assert len(thinned) < 12, "the old order (sample, then filter) loses most of them"
+    assert len(filter_records(items, source="beta", label="Normal")) == 6
+    assert filter_records(items) == items
+    assert counts_by(items, "source") == {"alpha": 80, "beta": 12}
+    assert counts_by(beta, "label") == {"COVID-19": 6, "Normal": 6}
+
+
+def test_sort_cases_orders():
+    cases = [make_case("right-sure", confidence=0.95, lung_share=0.9),
+             make_case("right-unsure", confidence=0.5, lung_share=0.2),
+             make_case("wrong-sure", label="Normal", confidence=0.92, lung_share=0.6),
+             make_case("wrong-unsure", label="Normal", confidence=0.55, lung_share=None),
+             make_case("tb", label="Tuberculosis", predicted="Normal", confidence=0.99, lung_share=0.1, known=False)]
+    names = lambda order: [Path(c.path).stem for c in sort_cases(cases, order)]  # noqa: E731
+    assert names("errors") == ["wrong-sure", "wrong-unsure", "right-unsure", "right-sure", "tb"]
+    assert names("lungs") == ["tb", "right-unsure", "wrong-sure", "right-sure", "wrong-unsure"]
+    assert names("uncertain") == ["right-unsure", "wrong-unsure", "wrong-sure", "right-sure", "tb"]
+    assert [Path(c.path).stem for c in shown_cases(cases, "wrong")] == ["wrong-sure", "wrong-unsure"]
+    assert len(shown_cases(cases, "all", "lungs")) == 5
+    with pytest.raises(ValueError, match="order"):
+        sort_cases(cases, "random")
+    with pytest.raises(ValueError, match="show"):
+        shown_cases(cases, "some")
+
+
+def test_count_cases_follows_what_was_read():
+    cases = [make_case("a", label="Normal", confidence=0.95, lung_share=0.2), make_case("b", label="Normal", confidence=0.6),
+             make_case("c", lung_share=None), make_case("d", label="Tuberculosis", predicted="Normal", known=False)]
+    counts = count_cases(500, 12, cases, shown=2, unreadable=1)
+    assert (counts.pool, counts.matching, counts.read, counts.unreadable, counts.shown) == (500, 12, 4, 1, 2)
+    assert (counts.known, counts.wrong, counts.confident_wrong) == (3, 2, 1)
+    assert counts.wrong_share == pytest.approx(2 / 3)
+    assert (counts.unknown, counts.unknown_labels) == (1, ("Tuberculosis",))
+    assert (counts.mapped, counts.low_lung) == (3, 1)
+    assert count_cases(0, 0, [], 0).wrong_share is None
+
+
+@pytest.fixture(scope="module")
+def shortcut(tmp_path_factory):
+    """The shortcut model, the fixed lung fields and the pool of `tests.gallery_support`."""
+    from model.classifier import Classifier
+    from model.inputs.lungs import LungSegmenter
+    from model.labelled_data import read_dataset
+    from tests.gallery_support import (
+        LUNGS_ID,
+        SHORTCUT_ID,
+        write_fixed_lungs_entry,
+        write_shortcut_entry,
+        write_shortcut_pool,
+    )
+
+    root = tmp_path_factory.mktemp("shortcut-registry")
+    write_shortcut_entry(root)
+    write_fixed_lungs_entry(root)
+    records = read_dataset(write_shortcut_pool(tmp_path_factory.mktemp("shortcut-pool")), keep_unknown=True)
+    return Classifier.load(SHORTCUT_ID, root), LungSegmenter.load(LUNGS_ID, root), records
+
+
+def kind(case) -> str:
+    return Path(case.path).stem.split("-")[1]
+
+
+def test_read_case_measures_where_the_map_lies(shortcut):
+    """Ground truth: on a marker film the model reads the marker (outside the lungs), on a lesion film the
+    lesion (inside); the map and its share say so, with the answer of the same pass."""
+    clf, lungs, records = shortcut
+    cases, failed = read_cases(clf, records, splits={r.path: "outside" for r in records}, lungs=lungs.mask)
+    assert not failed and len(cases) == len(records)
+    by_kind = {k: [c for c in cases if kind(c) == k] for k in ("marker", "lesion", "plain")}
+    assert all(c.predicted == "COVID-19" and c.confidence > 0.95 for c in by_kind["marker"] + by_kind["lesion"])
+    assert all(c.lung_share < 0.05 and c.elsewhere == "above the lungs" for c in by_kind["marker"])
+    assert all(c.lung_share > 0.95 for c in by_kind["lesion"])
+    assert all(c.predicted == "Normal" and c.lung_share < 0.05 for c in by_kind["plain"])
+    marker = by_kind["marker"][0]
+    assert marker.split == "outside" and marker.heat.shape == (MAP_SIDE, MAP_SIDE) and marker.heat.dtype == np.float32
+    corner = marker.heat[: MAP_SIDE // 4, : MAP_SIDE // 4].sum() / marker.heat.sum()
+    assert corner > 0.9, "the kept map lies on the corner marker"
+    # The same answer as the gallery's batch scoring, and the same share as the trust check on Diagnose.
+    batch = {c.path: c for c in score_cases(clf, records, limit_per_label=None, include_unknown=True)}
+    for case in cases:
+        assert case.predicted == batch[case.path].predicted
+        assert case.confidence == pytest.approx(batch[case.path].confidence, abs=1e-4)
+    from model.inputs.intake import load_xray
+    from model.trust.attention import lung_attention
+
+    pixels = load_xray(marker.path).pixels
+    _, on_image = clf.explain_xray(pixels, "gradcam", marker.predicted)
+    assert marker.lung_share == pytest.approx(lung_attention(on_image, lungs.mask(pixels)).fraction)
+
+
+def test_read_case_without_a_lung_model_or_evidence(shortcut, tmp_path):
+    clf, _, records = shortcut
+    case = read_case(clf, records[0])
+    assert case.lung_share is None and case.map_note == "" and case.heat is not None
+    blank = tmp_path / "blank.png"
+    blank.write_bytes(png_bytes(np.full((64, 64), 0.5, np.float32)))  # neither bright nor dark: no evidence
+    empty = read_case(clf, LabelledImage(str(blank), "Normal", "b"), lungs=lambda pixels: np.ones(pixels.shape, bool))
+    assert empty.lung_share is None and empty.map_note == NO_EVIDENCE
+    with pytest.raises(XrayInputError):
+        read_case(clf, LabelledImage(str(tmp_path / "gone.png"), "Normal", "g"))
+    cases, failed = read_cases(clf, [LabelledImage(str(tmp_path / "gone.png"), "Normal", "g"), records[0]])
+    assert len(cases) == 1 and failed[0][0].endswith("gone.png") and failed[0][1]
+
+
+def test_small_map_and_fit_map():
+    heat = np.zeros((300, 200), np.float32)
+    heat[:150] = 1.0
+    small = small_map(heat, 64)
+    assert small.shape == (64, 43) and small.dtype == np.float32
+    assert small[:30].min() == pytest.approx(1.0) and small[34:].max() == pytest.approx(0.0)
+    assert small_map(heat[:10, :10], 64).shape == (10, 10)
+    back = fit_map(small, (150, 100, 3))
+    assert back.shape == (150, 100) and 0.0 <= back.min() and back.max() <= 1.0
+    assert fit_map(back, (150, 100)) is back
+
+
+def test_teaching_case_round_trip():
+    case = make_case("film", label="Normal", confidence=0.92, lung_share=0.31)
+    teaching = TeachingCase.from_case(case, digest="ab" * 32, model_id="m")
+    assert teaching.wrong and teaching.file_name == "film.png" and teaching.lung_share == pytest.approx(0.31)
+    assert TeachingCase.from_dict(teaching.to_dict()) == teaching
+    assert TeachingCase.from_dict({**teaching.to_dict(), "unexpected": 1}) == teaching
+    assert teaching.split_name == "split unknown"
+    tb = TeachingCase.from_case(make_case("tb", label="Tuberculosis", known=False), "cd" * 32, "m")
+    assert not tb.wrong and not tb.known

@@ -98,7 +98,7 @@ def test_gallery_page_shows_no_training_image_by_default_and_explains_unknown_la
     assert set(table["split"]) <= {"test", "outside"}
     markdown = " ".join(m.value for m in at.markdown)
     assert "label not among its classes" in markdown and "not counted as errors" in markdown
-    assert "test split" in markdown
+    assert any("test split" in c.value for c in at.caption)
     at.selectbox(key="gallery_split").set_value("train").run()
     assert any("trained on" in w.value for w in at.warning)
 
@@ -118,7 +118,8 @@ def test_open_in_diagnose_loads_the_case(gallery):
     from dashboard.widgets import KEPT_UPLOAD
 
     assert at.session_state[KEPT_UPLOAD][1] == Path(path).read_bytes()
-    assert any("uploaded earlier in this session" in c.value for c in at.caption)
+    assert any("A teaching case opened from the gallery" in c.value for c in at.caption)
+    assert any(m.value.startswith(":material/school: **Teaching case**") for m in at.markdown)
 
 
 def test_records_named_outside_the_roots_are_left_out(tmp_path):

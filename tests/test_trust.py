@@ -204,7 +204,8 @@ def test_lung_attention_on_known_maps():
     outside = lung_attention((~mask).astype(np.float32), mask)
     assert inside.fraction == pytest.approx(1.0) and not inside.low and inside.warning == ""
     assert outside.fraction == pytest.approx(0.0) and outside.low
-    assert outside.warning.startswith("Only 0% of this map lies on the lung fields; most of the rest is on the ")
+    assert outside.warning.startswith("Only 0% of this map lies on the lung fields; most of the rest is ")
+    assert outside.elsewhere in outside.warning and "on the above" not in outside.warning
     assert inside.zones["lungs"] == pytest.approx(1.0) and inside.elsewhere is None
     with pytest.raises(ValueError, match="threshold"):
         lung_attention(mask.astype(np.float32), mask, threshold=1.5)

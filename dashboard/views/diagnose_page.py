@@ -26,6 +26,7 @@ from model.present import charts, text
 from model.present.diagnose_figures import probability_bars, zoom_figure
 from model.present.glossary import GLOSSARY, explain
 from model.present.layers import EDGE_NOTE, layer_choices, visible_choices
+from model.present.method_grid import SCALE, agreement_matrix, agreement_word, method_lines, summarise_agreement
 from model.present.overlay import (
     COLORMAPS,
     SCALE_NOTE,
@@ -288,11 +289,7 @@ def overlay_image(case: Case, on_image, controls: Controls, pixels=None) -> np.n
 
 def colour_legend(label: str, controls: Controls) -> None:
     """The colour bar with what its colours mean, and the per-image scaling in one line."""
-    bar = colour_bar(controls.colormap, 24, 1, controls.threshold)[0]
-    stops = ", ".join(f"rgb({r},{g},{b}) {100 * i / (len(bar) - 1):.0f}%" for i, (r, g, b) in enumerate(bar))
-    st.markdown(f'<div style="height:12px;border-radius:3px;background:linear-gradient(to right, {stops})"></div>',
-                unsafe_allow_html=True)
-    st.caption(f"{colour_bar_caption(label, controls.threshold)}. {SCALE_NOTE}")
+    legend_bar(controls.colormap, controls.threshold, f"{colour_bar_caption(label, controls.threshold)}. {SCALE_NOTE}")
 
 
 def toggle_clicked_cell() -> None:
@@ -370,19 +367,78 @@ def images(case: Case, controls: Controls, explanation, on_image, what_if: dict 
 
 
 def all_methods(case: Case, controls: Controls) -> list[str]:
-    """Every method's map for the explained class, side by side (on demand: occlusion takes seconds)."""
+    """Every method's map for the explained class side by side under one colour bar, each with the line
+    saying what it measures, and how far they agree in figures and words (on demand: occlusion takes seconds)."""
     st.caption("Every method for the same class, the same layer (where a method uses one) and the same display "
                "settings, for teaching: where they agree the evidence is more believable.")
     if not st.toggle("Compute every method", key="all_methods"):
         return []
-    for i, (name, record) in enumerate(METHODS.items()):
-        if i % 3 == 0:
-            columns = st.columns(3)  # one row per three methods, read left to right
-        with columns[i % 3]:
-            with st.spinner(f"Computing {record.label}…"):
-                _, on_image = case.explanation(name, controls.target, controls.layer)
-            st.image(encode_png(overlay_image(case, on_image, controls)), width="stretch", caption=record.label)
+    computed = {}
+    for name, record in METHODS.items():
+        with st.spinner(f"Computing {record.label}…", show_time=record.slow):
+            computed[name] = case.explanation(name, controls.target, controls.layer)
+    agreement = method_agreement({name: explained.heatmap for name, (explained, _) in computed.items()})
+    grid, words = st.columns([3.2, 1.3], gap="medium")
+    with words:
+        agreement_words(summarise_agreement(agreement), controls.threshold)
+    with grid:
+        colour_legend(controls.target, controls)  # one colour bar for every map of the grid
+        method_maps(case, controls, computed)
+    agreement_table(agreement)
     return [record.label for record in METHODS.values()]
+
+
+def method_maps(case: Case, controls: Controls, computed: dict) -> None:
+    """Three maps a row, each named, with its share on the lungs and the line saying what it measures."""
+    mask = case.lung_mask()
+    lines = method_lines(METHODS)
+    for i, (name, (_, on_image)) in enumerate(computed.items()):
+        if i % 3 == 0:
+            columns = st.columns(3, gap="small")  # one row per three methods, read left to right
+        record = METHODS[name]
+        with columns[i % 3]:
+            st.image(encode_png(overlay_image(case, on_image, controls)), width="stretch")
+            share = ""
+            if mask is not None:
+                attention = lung_attention(on_image, mask, caching.lung_attention_threshold(case.key))
+                share = f" · {attention.fraction:.0%} on the lungs"
+            st.markdown(f"**{record.label}**{share}")
+            st.caption(lines[record.label])
+
+
+def agreement_words(summary, threshold: float) -> None:
+    """The agreement between the methods' maps in figures and plain words (`threshold`: the display's
+    "Hide below", said because the similarity also ranks the faint parts the pictures leave uncoloured)."""
+    first, second = (MAP_LABELS.get(n, n) for n in summary.closest[:2])
+    low_first, low_second = (MAP_LABELS.get(n, n) for n in summary.furthest[:2])
+    st.metric("Agreement between the maps", summary.word.capitalize(), f"mean similarity {summary.mean:+.2f}",
+              delta_color="off", delta_arrow="off", help=explain("Map similarity"))
+    st.markdown(f"{summary.agreeing} of {summary.pairs} pairs of maps agree at least moderately.  \n"
+                f"**Closest:** {first} and {second}, {summary.closest[2]:+.2f} ({agreement_word(summary.closest[2])}).  \n"
+                f"**Furthest apart:** {low_first} and {low_second}, {summary.furthest[2]:+.2f} "
+                f"({agreement_word(summary.furthest[2])}).")
+    hidden = (f" It compares the whole maps, faint parts included: the pictures colour only what lies above "
+              f"{threshold:.0%} of each map's maximum." if threshold > 0 else "")
+    st.caption(f"Similarity: {SCALE}.{hidden} Where the maps agree the evidence is more believable, not proven.")
+
+
+def agreement_table(agreement) -> None:
+    """Every pair's similarity, methods by methods, with the scale in words."""
+    table = agreement_matrix(agreement, MAP_LABELS)
+    st.markdown("**Similarity of every pair of maps**", help=explain("Map similarity"))
+    st.dataframe(table, width="stretch", column_config={label: st.column_config.NumberColumn(format="%+.2f")
+                                                         for label in table.columns})
+    st.caption(f"Rank correlation of two maps: {SCALE}. Agreement is not correctness: the Grad-CAM variants share "
+               "their layer and tend to agree even on a shortcut; agreement with occlusion is the stronger check.")
+
+
+def legend_bar(colormap: str, threshold: float, caption: str) -> None:
+    """A colour bar drawn as a thin gradient, with what its colours mean."""
+    bar = colour_bar(colormap, 24, 1, threshold)[0]
+    stops = ", ".join(f"rgb({r},{g},{b}) {100 * i / (len(bar) - 1):.0f}%" for i, (r, g, b) in enumerate(bar))
+    st.markdown(f'<div style="height:12px;border-radius:3px;background:linear-gradient(to right, {stops})"></div>',
+                unsafe_allow_html=True)
+    st.caption(caption)
 
 
 def grid_occlusion_tab(case: Case, controls: Controls) -> None:
@@ -407,9 +463,19 @@ def grid_occlusion_tab(case: Case, controls: Controls) -> None:
         numbers.caption("No cell lies inside the region the model saw.")
         return
     worst = int(np.nanargmax(effects.drop))
+    with picture:
+        legend_bar(controls.colormap, 0.0, grid_legend_caption(controls.target, float(np.nanmax(effects.drop))))
     numbers.metric("Largest fall", points(-float(np.nanmax(effects.drop))), help=f"Hiding {cell_name(worst, GRID)}.")
     numbers.caption(f"Probability of {controls.target} on the whole film: {effects.before:.1%} (the figure shown "
                     "above when it is the output). Cells outside the region the model saw are not coloured.")
+
+
+def grid_legend_caption(target: str, largest: float) -> str:
+    """What the grid-occlusion map's colours mean: from no fall to the largest fall, in points."""
+    if largest <= 0:
+        return f"No cell lowers the probability of {target} when hidden: nothing is coloured."
+    return (f"no fall → the largest fall ({points(-largest)}) of {target} when a cell is hidden; cells whose hiding "
+            "raises it are not coloured.")
 
 
 def occlusion_wanted(case: Case, controls: Controls) -> tuple:
@@ -443,6 +509,8 @@ def occlusion_section(case: Case, controls: Controls) -> float | None:
     picture, verdict = st.columns([1, 1], gap="medium")
     picture.image(encode_png(overlay_image(case, on_image, controls)),
                   caption=f"Occlusion sensitivity for {controls.target}", width="stretch")
+    with picture:
+        colour_legend(controls.target, controls)
     verdict.metric("Similarity to Grad-CAM", f"{similarity:+.2f}", help=explain("Map similarity"))
     verdict.caption("Grad-CAM at the model's default layer for the same class.")
     return similarity
@@ -597,6 +665,25 @@ PAGE_STYLE = """<style>
 </style>"""
 
 
+def teaching_case_box(case: Case) -> None:
+    """A film opened from the gallery: what the data say about it (true label, source, split) and what
+    the gallery's model answered, in one bordered line above the result."""
+    teaching = widgets.teaching_case(case.digest)
+    if teaching is None:
+        return
+    if not teaching.known:
+        verdict = ":blue[label not among its classes, not an error]"
+    else:
+        verdict = ":red[misclassified]" if teaching.wrong else ":green[correct]"
+    lungs = "" if teaching.lung_share is None else f", {teaching.lung_share:.0%} of its map on the lungs"
+    other = "" if teaching.model_id == case.card.id else f" This page reads it with `{case.card.id}`."
+    with st.container(border=True):
+        st.markdown(f":material/school: **Teaching case** `{teaching.file_name}` · true label **{teaching.label}** "
+                    f"(from the data) · source `{teaching.source}` · {teaching.split_name}  \n"
+                    f"In the gallery `{teaching.model_id}` answered **{teaching.predicted}** "
+                    f"({teaching.confidence:.0%}{lungs}): {verdict}.{other}")
+
+
 def open_case(card, uploaded, loading) -> tuple[Case, object] | None:
     """The model, the lung model and the upload as a `Case` (None, after saying why, when there is none);
     loading spinners are drawn in `loading`, a slot of their own, never over other text."""
@@ -633,6 +720,7 @@ def main() -> None:
     if opened is None:
         return
     case, clf = opened
+    teaching_case_box(case)
     with loading, st.spinner("Checking the image…"):
         result = case.triage()
         case.model_input()

@@ -1,15 +1,22 @@
-"""Case gallery: labelled images scored by one model, misclassified and least confident first.
+"""Case gallery: labelled images read by one model, with the map of each answer, for teaching.
 
 It teaches honestly: by default only images the selected model never trained on (its test split
 and sources outside its training data, re-made from its card), each case labelled with its split
 and source; labels outside the model's classes are explained, not counted as errors. The data it
 reads are set by configuration only (`CXR_DATA` roots); there is no free path box.
 
-"Open in Diagnose" puts the case's bytes in `st.session_state["diagnose_upload"]`
-(`{"name": str, "data": bytes}`) and switches to the Diagnose page, which reads that key.
+The source and label filters choose the images before the sample is drawn, so the counts follow
+them. Every case read carries the Grad-CAM map of its answer and the share of that map on the lung
+fields; the cases can be ordered by confident errors or by that share (lowest first), and "Where
+the model cheats" gathers, per source, the confident answers whose map lies mostly outside the
+lungs, large enough to project (a link to `/gallery?view=cheats` opens on it). "Explain" opens the
+case in a dialog over the grid, where it was clicked; "Open in Diagnose" hands the film and what the
+data say about it to the Diagnose page (`dashboard.widgets.HANDED_UPLOAD`, with a
+`model.present.gallery_cases.TeachingCase`).
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -25,28 +32,45 @@ from model.labelled_data import (
     resolve_in_roots,
     short_name,
 )
-from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD
+from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD, DEFAULT_OPACITY
+from model.present.cheating_view import CONFIDENT, MOSTLY_OUTSIDE, cheating_by_source, cheating_frame, cheating_total
 from model.present.gallery_cases import (
     DATA_ENV,
+    ORDERS,
+    SHOW,
     SPLIT_CHOICES,
     SPLIT_NAMES,
+    TeachingCase,
     cases_frame,
+    count_cases,
+    counts_by,
+    filter_records,
+    fit_map,
     gallery_records,
-    score_cases,
+    read_case,
+    sample_records,
+    shown_cases,
 )
-from model.present.overlay import colour_bar, render_overlay, to_uint8
+from model.present.overlay import colour_bar, fit_within, pad_to_square, render_overlay, to_uint8
 from model.trust.attention import lung_attention
 from model.trust.input_check import input_check
 from model.trust.triage import triage
 
 COLUMNS = 4
-DIAGNOSE_UPLOAD = "diagnose_upload"  # {"name": str, "data": bytes}, read by the Diagnose page.
+THUMB_SIDE = 320  # Long side of a card's thumbnail (pixels sent to the browser).
+CASE_KEY = "gallery_case"  # The path of the case whose explanation is open.
+VIEWS = {"cases": "Cases", "cheats": "Where the model cheats"}
+LIMITS = (4, 8, 12, 24, 48, 100, 200, None)  # Images read per label; None: every matching image.
+PER_SOURCE = 4  # Cases of each source drawn large in the cheating view; the rest behind an expander.
 HOW_TO = (f"No labelled data is configured. Set the environment variable `{DATA_ENV}` before starting the "
           f"dashboard (for example `{DATA_ENV}=../shared/data/cxr streamlit run dashboard/app.py`; several "
           "folders separated by ':'), pointing at manifest CSVs or folders with one sub-folder per class "
           "(COVID/, Normal/, Viral Pneumonia/). The gallery reads nothing else on the server.")
 STATUS_MARKS = {"answer": "", "uncertain": ":orange[:material/help: second read advised]",
                 "out_of_scope": ":red[:material/block: out of scope]"}
+
+
+# --------------------------------------------------------------------------- cached reads
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -56,17 +80,20 @@ def _records(path: str):
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _cases(path: str, key: caching.ModelKey, split: str, limit: int, seed: int):
-    records = _records(path)
-    card = caching.cached_classifier(key).card
-    chosen, splits, _ = gallery_records(records, card, split)
-    return score_cases(caching.cached_classifier(key), chosen, limit_per_label=limit, seed=seed, splits=splits,
-                       include_unknown=True)
+def _pool(path: str, key: caching.ModelKey, split: str):
+    """(records of the split choice, {path: split}, note of the split's re-making)."""
+    return gallery_records(_records(path), caching.cached_classifier(key).card, split)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def _split_note(path: str, key: caching.ModelKey) -> str:
-    return gallery_records(_records(path), caching.cached_classifier(key).card, "all")[2]
+@st.cache_data(max_entries=4096, show_spinner=False)
+def _read(record, split: str, key: caching.ModelKey, lungs: caching.ModelKey | None):
+    """One case read by the model with its map and lung share (`read_case`), or the sentence saying
+    why the image could not be read. One entry per image, so a wider filter reuses what was read."""
+    segment = caching.cached_lung_segmenter(lungs).mask if lungs is not None else None
+    try:
+        return read_case(caching.cached_classifier(key), record, split=split, lungs=segment)
+    except (XrayInputError, OSError) as exc:
+        return " ".join(str(exc).split())
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -74,12 +101,34 @@ def _xray(path: str):
     return load_xray(path)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@st.cache_data(max_entries=512, show_spinner=False)
 def _thumbnail(path: str):
-    """(thumbnail, triage status) of one case: the input check without the lung mask is cheap."""
+    """(small copy of the film, triage status): the input check without the lung mask is cheap."""
     xray = load_xray(path)
     status = triage(input_check(xray.pixels, xray.metadata)).status
-    return to_uint8(xray.pixels), status
+    return fit_within(xray.pixels, THUMB_SIDE), status
+
+
+def read_all(records: list, splits: dict, key, lungs, what: str) -> tuple[list, int]:
+    """Every record read (cached per image), with a progress bar once it takes a moment; returns
+    (cases, how many images could not be read)."""
+    cases, failed, bar, started = [], 0, None, time.monotonic()
+    for done, record in enumerate(records, start=1):
+        result = _read(record, splits.get(record.path, ""), key, lungs)
+        if isinstance(result, str):
+            failed += 1
+        else:
+            cases.append(result)
+        if bar is None and time.monotonic() - started > 0.4:
+            bar = st.progress(0.0)
+        if bar is not None and (done % 4 == 0 or done == len(records)):
+            bar.progress(done / len(records), text=f"Reading {what}: {done} of {len(records)} images, each with its map…")
+    if bar is not None:
+        bar.empty()
+    return cases, failed
+
+
+# --------------------------------------------------------------------------- choices
 
 
 def data_path() -> Path | None:
@@ -99,7 +148,8 @@ def data_path() -> Path | None:
     if not datasets:
         st.info("No manifest CSV or folder per class was found under the configured data folders. " + HOW_TO)
         return None
-    choice = st.selectbox("Labelled data", datasets, key="gallery_data", format_func=lambda p: short_name(p, roots))
+    with st.sidebar:
+        choice = st.selectbox("Labelled data", datasets, key="gallery_data", format_func=lambda p: short_name(p, roots))
     try:
         return resolve_in_roots(choice, roots)
     except DataPathError as exc:
@@ -107,16 +157,88 @@ def data_path() -> Path | None:
         return None
 
 
-def case_verdict(case) -> str:
+def counted(counts: dict[str, int], everything: str, total: int):
+    """Options and their labels for a filter: "All ... (n)" then each value with its count."""
+    names = {None: f"{everything} ({total:,})"}
+    names.update({value: f"{value or 'unknown'} ({n:,})" for value, n in counts.items()})
+    return list(names), names.get
+
+
+def filters(pool: list, labels: tuple) -> tuple[str | None, str | None, int | None]:
+    """Source, true label and the images read per label (side panel); each count follows the filters above it."""
+    sources, source_name = counted(counts_by(pool, "source"), "All sources", len(pool))
+    source = st.selectbox("Source", sources, format_func=source_name, key="gallery_source")
+    if source not in sources:
+        source = None
+    of_source = filter_records(pool, source=source)
+    label_counts = counts_by(of_source, "label")
+    ordered = dict(sorted(label_counts.items(), key=lambda item: (item[0] not in labels, item[0])))
+    label_options, label_name = counted(ordered, "All labels", len(of_source))
+    label = st.selectbox("True label", label_options, format_func=label_name, key="gallery_label")
+    limit = st.select_slider("Images read per label", LIMITS, value=24, key="gallery_limit",
+                             format_func=lambda n: "all" if n is None else str(n),
+                             help="A sample of the matching images, the same for the same choice; each is read with "
+                                  "its map (a few hundredths of a second each here).")
+    return source, (label if label in label_options else None), limit
+
+
+# --------------------------------------------------------------------------- one case
+
+
+def outcome(case) -> str:
     if not case.known:
-        return (f":blue[label not among its classes] · it said **{case.predicted}** {case.confidence:.0%}")
-    mark = ":green[correct]" if case.correct else ":red[misclassified]"
-    return f"Model **{case.predicted}** {case.confidence:.0%} · {mark}"
+        return ":blue[label not among its classes]"
+    return ":green[correct]" if case.correct else ":red[misclassified]"
 
 
-def selected_case_panel(case, key, card) -> None:
-    """The clicked case, large: original, Grad-CAM overlay with the Diagnose threshold and its colour
-    legend, probabilities, input check and lung attention, and a way to open it in Diagnose."""
+def case_verdict(case) -> str:
+    return f"said **{case.predicted}** {case.confidence:.0%} · {outcome(case)}"
+
+
+def lung_part(case, threshold: float = MOSTLY_OUTSIDE) -> str:
+    """The share of the case's map on the lungs, orange when it lies mostly outside them; "" without one."""
+    if case.lung_share is None:
+        return ""
+    text = f"map **{case.lung_share:.0%}** on the lungs"
+    return f":orange[{text}]" if case.lung_share < threshold else text
+
+
+def where_else(case, threshold: float = MOSTLY_OUTSIDE) -> str:
+    """Where most of the rest of a map that misses the lungs lies (or why there is no share), else ""."""
+    if case.lung_share is None:
+        return case.map_note
+    return f"most of the rest: {case.elsewhere}" if case.lung_share < threshold and case.elsewhere else ""
+
+
+def thumbnail(case, with_map: bool):
+    """The card's picture: the small film, with the case's map over it (the gallery's legend) when asked."""
+    pixels, status = _thumbnail(case.path)
+    if not with_map or case.heat is None:
+        return pad_to_square(to_uint8(pixels)), status
+    return pad_to_square(render_overlay(pixels, fit_map(case.heat, pixels.shape), DEFAULT_OPACITY, DEFAULT_COLORMAP,
+                                        DEFAULT_MAP_THRESHOLD)), status
+
+
+def open_case(path: str) -> None:
+    st.session_state[CASE_KEY] = path
+
+
+def close_case() -> None:
+    st.session_state.pop(CASE_KEY, None)
+
+
+def hand_to_diagnose(case, card) -> None:
+    """Put the film and what the data say about it where the Diagnose page reads them, and go there."""
+    data = Path(case.path).read_bytes()
+    teaching = TeachingCase.from_case(case, caching.digest(data), card.id)
+    st.session_state[widgets.HANDED_UPLOAD] = {"name": teaching.file_name, "data": data, "case": teaching.to_dict()}
+    close_case()
+    st.switch_page(widgets.PAGES["diagnose"])
+
+
+def case_details(case, key, card) -> None:
+    """The opened case, large: original, Grad-CAM overlay with the Diagnose threshold and its colour
+    bar, probabilities, triage and lung attention, and the way to Diagnose."""
     try:
         xray = _xray(case.path)
     except XrayInputError as exc:
@@ -125,64 +247,193 @@ def selected_case_panel(case, key, card) -> None:
     pixels = xray.pixels
     digest = caching.digest(b"file:" + case.path.encode())  # A file of the data pool: its path names it.
     explanation, on_image = caching.explanation(digest, key, "gradcam", case.predicted, card.explain_layer, pixels)
+    st.markdown(f"True **{case.label}** · {case_verdict(case)} · {SPLIT_NAMES.get(case.split, case.split)} · "
+                f"source `{case.source or 'unknown'}`")
+    if not case.known:
+        st.caption(f"'{case.label}' is not one of this model's classes ({', '.join(card.labels)}): it can only "
+                   "force such a film into one of them, so this is not counted as an error.")
+    original, overlay, details = st.columns([1, 1, 1], gap="medium")
+    original.image(to_uint8(fit_within(pixels, 640)), caption="Original", width="stretch")
+    shown = render_overlay(fit_within(pixels, 640), fit_map(on_image, fit_within(pixels, 640).shape),
+                           DEFAULT_OPACITY, DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD)
+    overlay.image(shown, width="stretch", caption=f"Grad-CAM for {explanation.label}, layer {explanation.layer}")
+    overlay.image(colour_bar(DEFAULT_COLORMAP, threshold=DEFAULT_MAP_THRESHOLD), width="stretch",
+                  caption=f"weak → strong evidence; below {DEFAULT_MAP_THRESHOLD:.0%} not coloured, as on Diagnose")
+    with details:
+        st.dataframe({"probability": case.probabilities}, width="stretch",
+                     column_config={"probability": st.column_config.NumberColumn(format="percent")})
+        lungs, reason = caching.lung_status(card.prep.lung_model)
+        mask = caching.lung_mask(digest, lungs, pixels) if lungs is not None else None
+        result = caching.triage(digest, key, lungs, pixels, xray.metadata)
+        st.markdown(f"**Triage:** {result.headline}")
+        for why in result.reasons:
+            st.caption(why)
+        if mask is not None:
+            attention = lung_attention(on_image, mask, caching.lung_attention_threshold(key))
+            st.metric("Map inside the lung fields", f"{attention.fraction:.0%}")
+            if attention.low:
+                st.caption(f":orange[:material/report: {attention.warning}]")
+        else:
+            st.caption(f":material/block: {reason}")
+    with st.container(horizontal=True):
+        if st.button("Open in Diagnose", key="open_in_diagnose", icon=":material/radiology:", type="primary",
+                     help="The film goes to the Diagnose page as a teaching case: its true label, source and split, "
+                          "and what this model answered, shown above the result."):
+            hand_to_diagnose(case, card)
+        if st.button("Close", key="close_case", icon=":material/close:"):
+            close_case()
+            st.rerun()
+
+
+def case_dialog(case, key, card) -> None:
+    """The case over the grid, where the reader clicked (a dialog): closing it clears the choice."""
+    title = f"{Path(case.path).name}: true {case.label}, model {case.predicted} {case.confidence:.0%}"
+    st.dialog(title, width="large", on_dismiss=close_case)(case_details)(case, key, card)
+
+
+# --------------------------------------------------------------------------- the grid and the views
+
+
+def legend(with_map: bool) -> None:
+    """The one colour bar of every thumbnail on the page."""
+    if not with_map:
+        return
+    bar, words = st.columns([1, 3], vertical_alignment="center")
+    bar.image(colour_bar(DEFAULT_COLORMAP, threshold=DEFAULT_MAP_THRESHOLD), width="stretch")
+    words.caption(f"Thumbnails: Grad-CAM of the class each film was called, weak → strong evidence, below "
+                  f"{DEFAULT_MAP_THRESHOLD:.0%} not coloured; each map is scaled to its own maximum.")
+
+
+def case_card(case, with_map: bool, key_prefix: str = "explain") -> None:
     with st.container(border=True):
-        st.markdown(f"**{Path(case.path).name}** · true **{case.label}** · {case_verdict(case)} · "
-                    f"{SPLIT_NAMES.get(case.split, case.split)} · source `{case.source or 'unknown'}`")
-        if not case.known:
-            st.caption(f"'{case.label}' is not one of this model's classes ({', '.join(card.labels)}): it can only "
-                       "force such a film into one of them, so this is not counted as an error.")
-        original, overlay, details = st.columns([1, 1, 1], gap="medium")
-        original.image(to_uint8(pixels), caption="Original", width="stretch")
-        shown = render_overlay(pixels, on_image, colormap=DEFAULT_COLORMAP, threshold=DEFAULT_MAP_THRESHOLD)
-        overlay.image(shown, width="stretch",
-                      caption=f"Grad-CAM for {explanation.label}, layer {explanation.layer}")
-        overlay.image(colour_bar(DEFAULT_COLORMAP, threshold=DEFAULT_MAP_THRESHOLD), width="stretch",
-                      caption=f"weak → strong evidence; below {DEFAULT_MAP_THRESHOLD:.0%} not coloured, as on Diagnose")
-        with details:
-            st.dataframe({"probability": case.probabilities}, width="stretch",
-                         column_config={"probability": st.column_config.NumberColumn(format="percent")})
-            lungs, reason = caching.lung_status(card.prep.lung_model)
-            mask = caching.lung_mask(digest, lungs, pixels) if lungs is not None else None
-            result = caching.triage(digest, key, lungs, pixels, xray.metadata)
-            st.markdown(f"**Triage:** {result.headline}")
-            for why in result.reasons:
-                st.caption(why)
-            if mask is not None:
-                attention = lung_attention(on_image, mask, caching.lung_attention_threshold(key))
-                st.metric("Map inside the lung fields", f"{attention.fraction:.0%}")
-                if attention.low:
-                    st.caption(f":orange[:material/report: {attention.warning}]")
-            else:
-                st.caption(f":material/block: {reason}")
-        buttons = st.columns([1, 1, 4])
-        if buttons[0].button("Open in Diagnose", key="open_in_diagnose", icon=":material/radiology:"):
-            st.session_state[DIAGNOSE_UPLOAD] = {"name": Path(case.path).name, "data": Path(case.path).read_bytes()}
-            st.switch_page(widgets.PAGES["diagnose"])
-        buttons[1].button("Close", key="close_case", on_click=st.session_state.pop, args=("gallery_case", None))
+        try:
+            picture, status = thumbnail(case, with_map)
+        except XrayInputError:
+            st.caption("This image can no longer be read.")
+            return
+        st.image(picture, width="stretch")
+        st.markdown(f"True **{case.label}** · said **{case.predicted}** {case.confidence:.0%}  \n"
+                    + " · ".join(part for part in (outcome(case), lung_part(case)) if part))
+        st.caption(" · ".join(part for part in (where_else(case), SPLIT_NAMES.get(case.split, case.split),
+                                                case.source or "unknown source", STATUS_MARKS.get(status, "")) if part))
+        # A callback, so the chosen case is known before the dialog is drawn.
+        st.button("Explain", key=f"{key_prefix}_{case.path}", icon=":material/visibility:", width="stretch",
+                  on_click=open_case, args=(case.path,))
 
 
-def case_grid(cases) -> None:
+def case_grid(cases, with_map: bool, key_prefix: str = "explain") -> None:
     for start in range(0, len(cases), COLUMNS):
         for column, case in zip(st.columns(COLUMNS, gap="small"), cases[start:start + COLUMNS]):
-            with column.container(border=True):
-                try:
-                    thumbnail, status = _thumbnail(case.path)
-                except XrayInputError:
-                    st.caption("This image can no longer be read.")
-                    continue
-                st.image(thumbnail, width="stretch")
-                st.markdown(f"True **{case.label}**  \n{case_verdict(case)}  \n"
-                            f"{SPLIT_NAMES.get(case.split, case.split)} · `{case.source or 'unknown source'}` "
-                            f"{STATUS_MARKS.get(status, '')}")
-                # A callback, so the chosen case is known before the panel above the grid is drawn.
-                st.button("Explain", key=f"explain_{case.path}", icon=":material/visibility:", width="stretch",
-                          on_click=st.session_state.__setitem__, args=("gallery_case", case.path))
+            with column:
+                case_card(case, with_map, key_prefix)
+
+
+def summary_line(counts, source, label, limit, show: str) -> str:
+    chosen = " and ".join(part for part in (f"source `{source or 'unknown'}`" if source is not None else "",
+                                            f"label {label}" if label is not None else "") if part)
+    line = (f"**{counts.matching:,}** of {counts.pool:,} images" + (f" match {chosen}" if chosen else "")
+            + f"; the model read **{counts.read}**" + ("" if limit is None else f" (up to {limit} per label)"))
+    if counts.known:
+        line += (f": **{counts.wrong} misclassified** ({counts.wrong_share:.0%}), {counts.confident_wrong} of them "
+                 f"at {CONFIDENT:.0%} or more")
+    line += "."
+    if counts.mapped:
+        line += (f" On {counts.low_lung} of {counts.mapped} the map lies mostly outside the lungs "
+                 f"(under {MOSTLY_OUTSIDE:.0%} on them).")
+    if counts.unknown:
+        line += (f" {counts.unknown} carry labels outside its classes ({', '.join(counts.unknown_labels)}): shown "
+                 "with what it called them, not counted as errors.")
+    if counts.unreadable:
+        line += f" {counts.unreadable} could not be read."
+    return line + f" Showing **{counts.shown}** ({SHOW[show].lower()})."
+
+
+def cases_view(cases, sizes: tuple[int, int, int], source, label, limit, lungs_reason: str, bar) -> None:
+    """The cards, filtered and ordered, under the summary line; `sizes` is (pool, matching, unreadable),
+    `bar` the three columns of the row of controls beside the view's switch."""
+    show_col, order_col, map_col = bar
+    show = show_col.segmented_control("Show", list(SHOW), format_func=SHOW.get, default="all", key="gallery_show",
+                                      required=True, label_visibility="collapsed") or "all"
+    orders = [o for o in ORDERS if o != "lungs" or not lungs_reason]
+    order = order_col.selectbox("Order", orders, format_func=ORDERS.get, key="gallery_order", label_visibility="collapsed",
+                                help=None if not lungs_reason else f"No order by the map's place: {lungs_reason}")
+    with_map = map_col.toggle("Maps", value=True, key="gallery_maps",
+                              help="Each film's Grad-CAM map over its thumbnail (the colour bar below); off: the films alone.")
+    shown = shown_cases(cases, show, order if order in orders else "errors")
+    pool, matching, unreadable = sizes
+    st.markdown(summary_line(count_cases(pool, matching, cases, len(shown), unreadable), source, label, limit, show))
+    if lungs_reason:
+        st.caption(f":material/block: Share of each map on the lungs not measured: {lungs_reason}")
+    legend(with_map)
+    case_grid(shown, with_map)
+    with st.expander("All cases read, as a table"):
+        st.dataframe(cases_frame(shown_cases(cases, "all", "errors")), hide_index=True, width="stretch",
+                     column_config={"lung_share": st.column_config.NumberColumn("map on the lungs", format="percent"),
+                                    "confidence": st.column_config.NumberColumn(format="percent")})
+
+
+def thresholds() -> tuple[float, float]:
+    with st.popover("Definitions", icon=":material/tune:"):
+        confident = st.slider("Confident from", 0.5, 0.99, CONFIDENT, 0.01, key="cheat_confident", format="percent",
+                              help="An answer at or above this probability counts as confident.")
+        outside = st.slider("Mostly outside: on the lungs less than", 0.1, 0.9, MOSTLY_OUTSIDE, 0.05,
+                            key="cheat_outside", format="percent",
+                            help="Share of the map's weight on the lung fields found by the lung model.")
+    return confident, outside
+
+
+def cheats_view(cases, lungs_reason: str, card, bar) -> None:
+    """Per source, the confident answers whose map lies mostly outside the lungs: big enough to project.
+    `bar` is the row of controls beside the view's switch (the definitions go at its end)."""
+    if lungs_reason:
+        st.info(f"This view needs the share of each map on the lungs, which is not available: {lungs_reason}",
+                icon=":material/block:")
+        return
+    with bar[-1]:
+        confident, outside = thresholds()
+    groups = cheating_by_source(cases, confident, outside)
+    total, cheats = cheating_total(groups)
+    if not total:
+        st.markdown(f"#### None of the {len(cases)} answers read is confident ({confident:.0%} or more).")
+    else:
+        st.markdown(f"#### On **{cheats} of {total}** confident answers ({cheats / total:.0%}), the map of "
+                    f"{card.display_name} lies mostly outside the lungs")
+    st.caption(f"Confident: {confident:.0%} or more. Mostly outside: less than {outside:.0%} of the Grad-CAM map of "
+               f"the answer on the lung fields. Right or wrong alike: a right answer read off a marker, the collar or "
+               f"the border is the shortcut. {len(cases)} films read, as chosen in the side panel.")
+    if not total:
+        return
+    table = cheating_frame(groups).assign(share=lambda t: t["share"] * 100.0)
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={"share": st.column_config.ProgressColumn("share", format="%.0f%%", min_value=0.0,
+                                                                         max_value=100.0)})
+    legend(True)
+    for group in groups:
+        if not group.cases:
+            continue
+        st.markdown(f"##### {group.source}: {group.outside} of {group.confident} confident answers "
+                    f"({group.share:.0%}), {group.wrong} of them misclassified")
+        case_grid(list(group.cases[:PER_SOURCE]), True, f"cheat_{group.source}")
+        if group.outside > PER_SOURCE:
+            with st.expander(f"The other {group.outside - PER_SOURCE} of {group.source}"):
+                case_grid(list(group.cases[PER_SOURCE:]), True, f"cheat_more_{group.source}")
+    if cheats == 0:
+        st.success(f"None of the {total} confident answers has its map mostly outside the lungs.",
+                   icon=":material/check_circle:")
+
+
+# Less empty space above the title, so the cards (and the cheating view, projected) start higher.
+PAGE_STYLE = """<style>
+[data-testid="stMainBlockContainer"] {padding-top: 1.5rem; padding-bottom: 1rem;}
+[data-testid="stMainBlockContainer"] h1 {padding-top: 0; padding-bottom: 0.1rem; font-size: 1.8rem;}
+</style>"""
 
 
 def main() -> None:
+    st.markdown(PAGE_STYLE, unsafe_allow_html=True)
     cards = widgets.page_start("Case gallery",
-                               "Labelled images scored by one model, misclassified first, then the least confident: the cases "
-                               "worth discussing. By default only images the model never trained on.")
+                               "Labelled films the model never trained on, each with the map of its answer: confident "
+                               "errors, maps that miss the lungs, and where the model cheats.")
     path = data_path()
     if path is None:
         return
@@ -194,48 +445,38 @@ def main() -> None:
     if not records:
         st.info("No labelled images were found there. " + HOW_TO)
         return
-    controls = st.columns([2, 2, 1])
-    with controls[0]:
+    with st.sidebar:
         card = widgets.model_picker(cards, key="gallery_model")
     key = caching.model_key(card.id)
     if caching.classifier(key) is None:
         return
-    split = controls[1].selectbox("Images", list(SPLIT_CHOICES), format_func=SPLIT_CHOICES.get, key="gallery_split")
-    limit = controls[2].slider("Cases per label", 2, 100, 12, key="gallery_limit",
-                               help="Scoring reads and classifies every image; more cases take longer.")
-    note = _split_note(str(path), key)
+    with st.sidebar:
+        split = st.selectbox("Images", list(SPLIT_CHOICES), format_func=SPLIT_CHOICES.get, key="gallery_split")
+        pool, splits, note = _pool(str(path), key, split)
+        source, label, limit = filters(pool, tuple(card.labels))
     if note:
         st.caption(f":orange[:material/report: {note}]")
-    with st.spinner(f"Scoring up to {limit} images per label with {card.display_name}…", show_time=True):
-        cases = _cases(str(path), key, split, int(limit), 0)
-    filters = st.columns([2, 2, 1])
-    sources = sorted({c.source for c in cases})
-    source = filters[0].selectbox("Source", ["All", *sources], key="gallery_source")
-    labels = sorted({c.label for c in cases}, key=lambda label: (label not in card.labels, label))
-    label = filters[1].selectbox("True label", ["All", *labels], key="gallery_label")
-    only_wrong = filters[2].toggle("Only misclassified", key="gallery_wrong")
-    shown = [c for c in cases if (label == "All" or c.label == label) and (source == "All" or c.source == source)
-             and not (only_wrong and (c.correct or not c.known))]
-    known = [c for c in cases if c.known]
-    wrong = sum(not c.correct for c in known)
-    share = f" ({wrong / len(known):.0%})" if known else ""
-    unknown = len(cases) - len(known)
-    summary = f"{len(known)} images scored from {len(records):,}; {wrong} misclassified{share}."
-    if unknown:
-        outside = ", ".join(sorted({c.label for c in cases if not c.known}))
-        summary += (f" {unknown} more carry labels outside its classes ({outside}): shown with what it called them, "
-                    "not counted as errors.")
-    st.markdown(summary + f" Showing {len(shown)}.")
-    st.caption(f"Images: {SPLIT_CHOICES[split].lower()}; each case says which part of {card.id}'s split it is in.")
     if split == "train":
         st.warning("These are images the model trained on: its errors here are rare and say little about new films.",
                    icon=":material/school:")
-    chosen = next((c for c in cases if c.path == st.session_state.get("gallery_case")), None)
+    matching = filter_records(pool, source=source, label=label)
+    wanted = sample_records(matching, limit, seed=0)
+    lungs, lungs_reason = caching.lung_status(card.prep.lung_model)
+    cases, failed = read_all(wanted, splits, key, lungs, card.display_name)
+    bar = st.columns([2.3, 2, 2.2, 1.5], vertical_alignment="center")
+    view = bar[0].segmented_control("View", list(VIEWS), format_func=VIEWS.get, key="gallery_view", required=True,
+                                    default="cheats" if st.query_params.get("view") == "cheats" else "cases",
+                                    label_visibility="collapsed") or "cases"
+    if view == "cheats":
+        cheats_view(cases, lungs_reason, card, bar[1:])
+    else:
+        cases_view(cases, (len(pool), len(matching), failed), source, label, limit, lungs_reason, bar[1:])
+        st.caption(f"Images: {SPLIT_CHOICES[split].lower()}; each case says which part of {card.id}'s split it is in.")
+    if failed and view == "cheats":
+        st.caption(f"{failed} images could not be read.")
+    chosen = next((c for c in cases if c.path == st.session_state.get(CASE_KEY)), None)
     if chosen is not None:
-        selected_case_panel(chosen, key, card)
-    case_grid(shown)
-    with st.expander("All scored cases as a table"):
-        st.dataframe(cases_frame(cases), hide_index=True, width="stretch")
+        case_dialog(chosen, key, card)
 
 
 main()

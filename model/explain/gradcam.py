@@ -14,4 +14,5 @@ def cam(activations: np.ndarray, grads: np.ndarray, score: float) -> np.ndarray:
 
 
 METHOD = cam_method("gradcam", "Grad-CAM", cam, linear_gradcam,
-                    summary="Where the chosen layer's features raise the class score (coarse, one pass).")
+                    summary="How strongly each region of the chosen layer's picture of the film raises the class's score: "
+                            "coarse, one pass.")

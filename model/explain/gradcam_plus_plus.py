@@ -22,4 +22,4 @@ def cam(activations: np.ndarray, grads: np.ndarray, score: float) -> np.ndarray:
 
 
 METHOD = cam_method("gradcam++", "Grad-CAM++", cam, linear_explainer("tf_keras_vis.gradcam_plus_plus", "GradcamPlusPlus"),
-                    summary="Grad-CAM with pixel-wise weights: better when a finding appears in several places.")
+                    summary="Grad-CAM weighted pixel by pixel, so that several separate findings each keep their weight.")

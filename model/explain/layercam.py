@@ -13,4 +13,4 @@ def cam(activations: np.ndarray, grads: np.ndarray, score: float) -> np.ndarray:
 
 
 METHOD = cam_method("layercam", "LayerCAM", cam, linear_explainer("tf_keras_vis.layercam", "Layercam"),
-                    summary="Position-wise gradient weights: finer maps, also from earlier layers.")
+                    summary="Grad-CAM weighted position by position: finer detail, and usable at earlier layers.")

@@ -231,4 +231,5 @@ def _run(explainers, batch, class_index, layer, reference):
 
 
 METHOD = Method("occlusion", "Occlusion", uses_layer=False, slow=True, run=_run,
-                summary="How much hiding each patch lowers the class probability: model-agnostic, slower.")
+                summary="How far the class's probability falls when each patch of the film is hidden: "
+                        "works on any model, slower.")

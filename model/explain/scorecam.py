@@ -85,4 +85,5 @@ def run(explainers, batch, class_index, layer, reference):
 
 
 METHOD = Method("scorecam", "Score-CAM", uses_layer=True, slow=True, run=run,
-                summary="Masks the image with each feature map and scores it: gradient-free, slower.")
+                summary="How much each of the layer's features, shown alone on the film, raises the class's score: "
+                        "no gradients, slower.")

@@ -38,4 +38,5 @@ def run(explainers, batch, class_index, layer, reference):
 
 
 METHOD = Method("smoothgrad", "SmoothGrad", uses_layer=False, slow=True, run=run,
-                summary="Pixel-level input gradients averaged over noisy copies: fine detail, no layer.")
+                summary="Which pixels change the class's score most, averaged over noisy copies of the film: "
+                        "fine detail, no layer.")

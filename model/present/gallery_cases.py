@@ -3,7 +3,14 @@
     records = read_dataset(data_location())
     chosen, splits, note = gallery_records(records, clf.card, "test")   # never its training images
     cases = score_cases(clf, chosen, limit_per_label=40, splits=splits, include_unknown=True)
-    table = cases_frame(cases)          # misclassified first, then least confident
+    table = cases_frame(cases)          # confident errors first, then the least confident correct answers
+
+With the map (the gallery's cards and its "where the model cheats" view, `model.present.cheating_view`):
+
+    wanted = sample_records(filter_records(chosen, source="nih-chestxray14"), 24)   # filters, then the sample
+    case = read_case(clf, wanted[0], split=splits[wanted[0].path], lungs=segmenter.mask)
+    case.lung_share                     # share of its Grad-CAM map on the lung fields (None: no lung model)
+    ordered = sort_cases(cases, "lungs")  # lowest share first: where the model looks elsewhere
 
 The labelled data lives under the roots named by `CXR_DATA` (`model.labelled_data.data_roots`, one or more
 folders separated by `os.pathsep`); a chosen path must lie inside one (`model.labelled_data.resolve_in_roots`).
@@ -11,21 +18,36 @@ folders separated by `os.pathsep`); a chosen path must lie inside one (`model.la
 from __future__ import annotations
 
 import os
-from collections import defaultdict
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 import pandas as pd
 
 from model.evaluation import predict_records
+from model.inputs.intake import XrayInputError, load_xray
 from model.labelled_data import DATA_ENV, data_roots
+from model.policy import LOW_LUNG_ATTENTION
 from model.prediction import Prediction
+from model.present.cheating_view import CONFIDENT, MOSTLY_OUTSIDE
 from model.splits import OUTSIDE, assign_splits
+from model.trust.attention import lung_attention
 
 BATCH_SIZE = 16
-CASE_COLUMNS = ["path", "label", "source", "patient_id", "predicted", "confidence", "correct", "split", "known"]
+CASE_COLUMNS = ["path", "label", "source", "patient_id", "predicted", "confidence", "correct", "split", "known",
+                "lung_share"]
+MAP_METHOD = "gradcam"  # The gallery's map: Grad-CAM of the class the model answered, at the card's layer.
+MAP_SIDE = 64  # Long side of the small copy of each case's map kept for its thumbnail.
+NO_EVIDENCE = "The map found no positive evidence for the answer, so it lies nowhere."
+# How the gallery may order its cases (`sort_cases`), as a person reads the choice.
+ORDERS = {
+    "errors": "Confident errors first",
+    "lungs": "Map inside the lungs, lowest first",
+    "uncertain": "Least confident first",
+}
 # What the gallery may show of a model's own split; "test" (the default) never shows a training image.
 SPLIT_CHOICES = {
     "test": "Its test split, and sources it never saw",
@@ -51,6 +73,15 @@ class Case:
     probabilities: dict
     split: str = ""
     known: bool = True  # False: the label is not one of the model's classes (not an error)
+    lung_share: float | None = None  # share of the map on the lung fields; None: no lung model or no map
+    elsewhere: str | None = None  # the zone outside the lungs with most of the rest of the map
+    map_note: str = ""  # why there is no lung share although the lungs were found (one sentence), else ""
+    heat: np.ndarray | None = field(default=None, compare=False, repr=False)  # the map, MAP_SIDE on its long side
+
+    @property
+    def wrong(self) -> bool:
+        """Misclassified: a label of the model's classes that it did not answer."""
+        return self.known and not self.correct
 
 
 def data_location() -> Path | None:
@@ -122,8 +153,8 @@ def score_cases(classifier, records: list, limit_per_label: int | None = 40, see
         splits: {path: split name} (`gallery_records`), written into each case.
 
     Returns:
-        Cases sorted misclassified first, then by ascending confidence. Unreadable images
-        (`XrayInputError`) are skipped.
+        Cases in the order "errors" of `sort_cases` (the most confident error first). Unreadable
+        images (`XrayInputError`) are skipped.
     """
     labels = tuple(classifier.labels)
     wanted = records if include_unknown else [r for r in records if r.label in set(labels)]
@@ -132,7 +163,158 @@ def score_cases(classifier, records: list, limit_per_label: int | None = 40, see
     splits = splits or {}
     cases = [_case(r, Prediction(labels, p), splits.get(str(r.path), ""), r.label in labels)
              for r, p in zip(kept, probabilities)]
-    return sorted(cases, key=lambda c: (not c.known, c.correct, c.confidence, c.path))
+    return sort_cases(cases, "errors")
+
+
+def filter_records(records: list, source: str | None = None, label: str | None = None) -> list:
+    """The records of one source and one label (None: any), before any sample is drawn, so that a
+    filter chooses what is scored rather than thinning out what was scored."""
+    return [r for r in records if (source is None or r.source == source) and (label is None or r.label == label)]
+
+
+def counts_by(records: list, attribute: str) -> dict[str, int]:
+    """{value: number of records} of one attribute ("source", "label"), by value."""
+    return dict(sorted(Counter(getattr(r, attribute) for r in records).items()))
+
+
+def sort_cases(cases: list[Case], order: str = "errors") -> list[Case]:
+    """Cases in one of the `ORDERS`.
+
+    "errors": misclassified first, the most confident error first (a 92% error is the one to
+    discuss), then the correct answers, least confident first; labels outside the model's classes last.
+    "lungs": the lowest share of the map on the lung fields first (where the model looks elsewhere),
+    the more confident first on a tie; cases without a share last.
+    "uncertain": the least confident answer first.
+    """
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {tuple(ORDERS)}, got {order!r}")
+    if order == "errors":
+        return sorted(cases, key=lambda c: (not c.known, c.correct, c.confidence if c.correct else -c.confidence,
+                                            c.path))
+    if order == "lungs":
+        return sorted(cases, key=lambda c: (c.lung_share is None, c.lung_share or 0.0, -c.confidence, c.path))
+    return sorted(cases, key=lambda c: (c.confidence, c.path))
+
+
+def small_map(heatmap: np.ndarray, side: int = MAP_SIDE) -> np.ndarray:
+    """A copy of a map at most `side` pixels on its long side (area averaging), float32: what a
+    thumbnail needs, a few kilobytes however large the film."""
+    heat = np.asarray(heatmap, np.float32)
+    height, width = heat.shape
+    scale = side / max(height, width)
+    if scale >= 1.0:
+        return heat.copy()
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(heat, size, interpolation=cv2.INTER_AREA)
+
+
+def fit_map(heat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A small map (`small_map`) brought to the grid of a display copy of its film (`shape[:2]`)."""
+    height, width = shape[:2]
+    heat = np.asarray(heat, np.float32)
+    if heat.shape == (height, width):
+        return heat
+    return np.clip(cv2.resize(heat, (width, height), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+
+
+def read_case(classifier, record, *, split: str = "", lungs: Callable | None = None,
+              method: str = MAP_METHOD) -> Case:
+    """One labelled image read by the model in one pass: its answer, the map of that answer and the
+    share of the map on the lung fields.
+
+    Args:
+        classifier: a `model.classifier.Classifier`.
+        record: a `model.labelled_data.LabelledImage`.
+        split: the image's split for this model (`gallery_records`).
+        lungs: `pixels -> boolean lung mask` (e.g. `LungSegmenter.mask`), used when the classifier has
+            no lung model of its own; without either, `lung_share` is None.
+        method: the explanation method of the map.
+
+    Raises:
+        XrayInputError, OSError: the image cannot be read.
+    """
+    pixels = load_xray(record.path).pixels
+    segment = classifier.segmenter.mask if getattr(classifier, "segmenter", None) is not None else lungs
+    mask = segment(pixels) if segment is not None else None
+    model_input = classifier.prepare(pixels, mask)
+    prediction, _, on_image = classifier.analyse(model_input, method)
+    labels = tuple(classifier.labels)
+    share = elsewhere = None
+    note = ""
+    if mask is not None and float(np.max(on_image)) <= 0.0:
+        note = NO_EVIDENCE
+    elif mask is not None:
+        attention = lung_attention(on_image, mask, LOW_LUNG_ATTENTION, model_input.region)
+        share, elsewhere = attention.fraction, attention.elsewhere
+    case = _case(record, prediction, split, record.label in labels)
+    return Case(**{**asdict(case), "lung_share": share, "elsewhere": elsewhere, "map_note": note,
+                   "heat": small_map(on_image)})
+
+
+def read_cases(classifier, records: list, *, splits: dict[str, str] | None = None, lungs: Callable | None = None,
+               progress: Callable[[int, int], None] | None = None) -> tuple[list[Case], list[tuple[str, str]]]:
+    """`read_case` of every record, unreadable images left out.
+
+    Returns:
+        (cases in the records' order, [(path, reason)] of the images that could not be read).
+    """
+    cases, failed = [], []
+    splits = splits or {}
+    for done, record in enumerate(records, start=1):
+        try:
+            cases.append(read_case(classifier, record, split=splits.get(str(record.path), ""), lungs=lungs))
+        except (XrayInputError, OSError) as exc:
+            failed.append((str(record.path), " ".join(str(exc).split())))
+        if progress is not None:
+            progress(done, len(records))
+    return cases, failed
+
+
+@dataclass(frozen=True)
+class TeachingCase:
+    """A gallery case handed to the Diagnose page: what the data say about the film and what the
+    gallery's model answered. Plain values only (it travels in the session).
+
+    Attributes:
+        digest: SHA-256 of the film's bytes: Diagnose labels the film only while it shows this one.
+        file_name, label, source, split: the film's name, true label, source and split name (`SPLIT_NAMES` key).
+        model_id, predicted, confidence: the gallery's model and its answer.
+        known, correct: whether the label is one of the model's classes, and whether the answer was right.
+        lung_share: share of the gallery's map on the lung fields (None when not measured).
+    """
+
+    digest: str
+    file_name: str
+    label: str
+    source: str
+    split: str
+    model_id: str
+    predicted: str
+    confidence: float
+    known: bool
+    correct: bool
+    lung_share: float | None = None
+
+    @property
+    def wrong(self) -> bool:
+        return self.known and not self.correct
+
+    @property
+    def split_name(self) -> str:
+        return SPLIT_NAMES.get(self.split, self.split or "split unknown")
+
+    @classmethod
+    def from_case(cls, case: Case, digest: str, model_id: str) -> "TeachingCase":
+        return cls(digest, Path(case.path).name, case.label, case.source or "unknown", case.split, model_id,
+                   case.predicted, float(case.confidence), bool(case.known), bool(case.correct),
+                   None if case.lung_share is None else float(case.lung_share))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TeachingCase":
+        return cls(**{name: values[name] for name in cls.__dataclass_fields__ if name in values})
 
 
 def cases_frame(cases: list[Case]) -> pd.DataFrame:
@@ -144,3 +326,59 @@ def cases_frame(cases: list[Case]) -> pd.DataFrame:
         rows.append(row)
     frame = pd.DataFrame(rows)
     return frame if rows else pd.DataFrame(columns=CASE_COLUMNS)
+
+
+# What the gallery shows of the cases it read (`shown_cases`), as a person reads the choice.
+SHOW = {"all": "All cases", "wrong": "Misclassified only"}
+
+
+def shown_cases(cases: list[Case], show: str = "all", order: str = "errors") -> list[Case]:
+    """The cases to draw: all or only the misclassified ones (`SHOW`), in one of the `ORDERS`."""
+    if show not in SHOW:
+        raise ValueError(f"show must be one of {tuple(SHOW)}, got {show!r}")
+    return sort_cases([c for c in cases if show == "all" or c.wrong], order)
+
+
+@dataclass(frozen=True)
+class GalleryCounts:
+    """The figures of the gallery's summary line, all after the source and label filters.
+
+    Attributes:
+        pool: images of the chosen split, every source and label.
+        matching: those of the chosen source and label.
+        read: images the model read (a sample of `matching`, up to the limit per label); unreadable: those it could not.
+        known: read images whose label is one of the model's classes; wrong: those it misclassified.
+        confident_wrong: misclassified at or above `confident` probability.
+        unknown: read images with a label outside its classes, whose labels are `unknown_labels`.
+        mapped: read images with a lung share; low_lung: those with less than `low` of the map on the lungs.
+        shown: the cases drawn.
+    """
+
+    pool: int
+    matching: int
+    read: int
+    unreadable: int
+    known: int
+    wrong: int
+    confident_wrong: int
+    unknown: int
+    unknown_labels: tuple[str, ...]
+    mapped: int
+    low_lung: int
+    shown: int
+
+    @property
+    def wrong_share(self) -> float | None:
+        return self.wrong / self.known if self.known else None
+
+
+def count_cases(pool: int, matching: int, cases: list[Case], shown: int, unreadable: int = 0,
+                confident: float = CONFIDENT, low: float = MOSTLY_OUTSIDE) -> GalleryCounts:
+    """The `GalleryCounts` of the cases read from `matching` of `pool` images."""
+    known = [c for c in cases if c.known]
+    wrong = [c for c in known if not c.correct]
+    mapped = [c for c in cases if c.lung_share is not None]
+    return GalleryCounts(pool, matching, len(cases), unreadable, len(known), len(wrong),
+                         sum(c.confidence >= confident for c in wrong), len(cases) - len(known),
+                         tuple(sorted({c.label for c in cases if not c.known})), len(mapped),
+                         sum(c.lung_share < low for c in mapped), shown)

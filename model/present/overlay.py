@@ -204,3 +204,15 @@ def draw_grid(image: np.ndarray, grid: int, hidden=(), colour=(255, 255, 255)) -
         rgb[top:bottom + 1, left:right + 1] = np.round(0.25 * patch + 0.75 * 128).astype(np.uint8)
         cv2.rectangle(rgb, (left, top), (right, bottom), (255, 176, 0), thickness + 2)
     return rgb
+
+
+def pad_to_square(image: np.ndarray, value: int = 0) -> np.ndarray:
+    """A copy of a uint8 image (HxW or HxWx3) centred on a square of `value`, so that films of every
+    aspect ratio line up in a grid of thumbnails; nothing is cut off or stretched."""
+    image = np.asarray(image)
+    height, width = image.shape[:2]
+    side = max(height, width)
+    top, left = (side - height) // 2, (side - width) // 2
+    square = np.full((side, side, *image.shape[2:]), value, dtype=image.dtype)
+    square[top:top + height, left:left + width] = image
+    return square

@@ -14,6 +14,7 @@ from model.policy import LOW_LUNG_ATTENTION, LUNG_ATTENTION_QUANTILE
 
 ZONES = ("lungs", "heart and mediastinum", "diaphragm and below", "chest wall", "above the lungs",
          "outside the region the model saw")
+PLACES = {"above the lungs", "outside the region the model saw"}  # zones a sentence names without "on the"
 
 
 @dataclass(frozen=True)
@@ -117,10 +118,12 @@ def lung_attention(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: float 
     low = fraction < threshold
     result = LungAttention(fraction, threshold, bool(low), "", zones)
     if low:
-        where = result.elsewhere or "outside the lungs"
+        zone = result.elsewhere
+        # "on the chest wall", but "above the lungs" (zones named by a place, not a part of the body).
+        where = "outside the lungs" if zone is None else zone if zone in PLACES else f"on the {zone}"
         usual = ("" if threshold == LOW_LUNG_ATTENTION else
                  f", less than on {1 - LUNG_ATTENTION_QUANTILE:.0%} of this model's correct answers")
         result = LungAttention(fraction, threshold, True,
                                f"Only {fraction:.0%} of this map lies on the lung fields{usual}; most of the rest is "
-                               f"on the {where}. Check that what it points at is a finding in the lungs.", zones)
+                               f"{where}. Check that what it points at is a finding in the lungs.", zones)
     return result

@@ -1,0 +1,88 @@
+"""Where the model cheats: confident answers whose map lies mostly outside the lung fields, by source.
+
+A model that answers confidently while its map points at the collar, a text marker or the border
+has most likely learnt something about the collection the film came from rather than the lungs
+(the known shortcut). Counting such answers per source shows an educator, and an ML team, which
+collections the model recognises instead of reading:
+
+    groups = cheating_by_source(cases)            # cases of `model.present.gallery_cases.read_case`
+    table = cheating_frame(groups)                # one row per source, the worst first
+    groups[0].cases                               # its cases, the lowest lung share first
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+CONFIDENT = 0.8  # An answer at or above this probability is confident.
+MOSTLY_OUTSIDE = 0.5  # A map with less than this share on the lung fields lies mostly outside them.
+FRAME_COLUMNS = ["source", "confident answers", "map mostly outside the lungs", "share", "of them misclassified"]
+
+
+@dataclass(frozen=True)
+class SourceCheats:
+    """One source's confident answers and those whose map lies mostly outside the lungs.
+
+    Attributes:
+        source: the source's name ("unknown" when the data name none).
+        confident: how many confident answers with a measured lung share it has.
+        cases: those whose map lies mostly outside the lungs, the lowest share first.
+    """
+
+    source: str
+    confident: int
+    cases: tuple
+
+    @property
+    def outside(self) -> int:
+        return len(self.cases)
+
+    @property
+    def share(self) -> float:
+        """Share of its confident answers whose map lies mostly outside the lungs (0 without any)."""
+        return self.outside / self.confident if self.confident else 0.0
+
+    @property
+    def wrong(self) -> int:
+        return sum(c.wrong for c in self.cases)
+
+
+def check_thresholds(min_confidence: float, max_lung_share: float) -> None:
+    for name, value in (("min_confidence", min_confidence), ("max_lung_share", max_lung_share)):
+        if not 0.0 < float(value) <= 1.0:
+            raise ValueError(f"{name} must be in (0, 1], got {value!r}")
+
+
+def cheating_by_source(cases: list, min_confidence: float = CONFIDENT,
+                       max_lung_share: float = MOSTLY_OUTSIDE) -> list[SourceCheats]:
+    """Per source, the confident answers (probability >= `min_confidence`) with a measured lung share
+    and those of them whose share is below `max_lung_share`.
+
+    Cases without a lung share (no lung model, an empty map) are left out: nothing is known about
+    where their map lies. Correct and wrong answers count alike: a right answer for the wrong reason
+    is the shortcut. Sources come worst first (highest share, then most such cases, then by name).
+    """
+    check_thresholds(min_confidence, max_lung_share)
+    confident: dict[str, list] = {}
+    for case in cases:
+        if case.lung_share is not None and case.confidence >= min_confidence:
+            confident.setdefault(case.source or "unknown", []).append(case)
+    groups = []
+    for source, items in confident.items():
+        outside = sorted((c for c in items if c.lung_share < max_lung_share),
+                         key=lambda c: (c.lung_share, -c.confidence, c.path))
+        groups.append(SourceCheats(source, len(items), tuple(outside)))
+    return sorted(groups, key=lambda g: (-g.share, -g.outside, g.source))
+
+
+def cheating_frame(groups: list[SourceCheats]) -> pd.DataFrame:
+    """One row per source: its confident answers, how many lie mostly outside the lungs, their share
+    (0-1) and how many of those were misclassified."""
+    rows = [[g.source, g.confident, g.outside, g.share, g.wrong] for g in groups]
+    return pd.DataFrame(rows, columns=FRAME_COLUMNS)
+
+
+def cheating_total(groups: list[SourceCheats]) -> tuple[int, int]:
+    """(confident answers, of which the map lies mostly outside the lungs) over every source."""
+    return sum(g.confident for g in groups), sum(g.outside for g in groups)

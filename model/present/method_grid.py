@@ -1,0 +1,80 @@
+"""Every explanation method's map of one film side by side: what each measures, and how far they
+agree, in figures and plain words.
+
+    agreement = method_agreement(maps)                    # model.trust.agreement, {method: map}
+    summary = summarise_agreement(agreement)
+    summary.word, summary.closest, summary.furthest       # "moderate agreement", ("gradcam", "layercam", 0.93), ...
+    table = agreement_matrix(agreement, labels)           # methods x methods, 1.0 on the diagonal
+    method_lines(METHODS)                                 # {label: what it measures}
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+# Words for a map similarity (Spearman rank correlation), from the highest lower bound down.
+AGREEMENT_WORDS = ((0.7, "strong agreement"), (0.4, "moderate agreement"), (0.1, "weak agreement"),
+                   (-0.1, "unrelated"), (-np.inf, "opposite rankings"))
+AGREEING = 0.4  # Pairs at or above this similarity are counted as agreeing.
+SCALE = "1 = the same ranking of the film's regions, 0 = unrelated, below 0 = opposite"
+
+
+def agreement_word(similarity: float) -> str:
+    """The words for one map similarity (see `AGREEMENT_WORDS`)."""
+    value = float(similarity)
+    if not np.isfinite(value) or not -1.0 - 1e-9 <= value <= 1.0 + 1e-9:
+        raise ValueError(f"a map similarity lies in [-1, 1], got {similarity!r}")
+    return next(word for bound, word in AGREEMENT_WORDS if value >= bound)
+
+
+@dataclass(frozen=True)
+class AgreementSummary:
+    """How far several methods' maps of one film agree.
+
+    Attributes:
+        mean: mean pairwise similarity; word: its words (`agreement_word`).
+        closest, furthest: (method, method, similarity) of the most and least alike pair.
+        agreeing: pairs at or above `AGREEING`; pairs: all pairs.
+    """
+
+    mean: float
+    word: str
+    closest: tuple[str, str, float]
+    furthest: tuple[str, str, float]
+    agreeing: int
+    pairs: int
+
+
+def _pair(name: str) -> tuple[str, str]:
+    first, second = name.split(" vs ")
+    return first, second
+
+
+def summarise_agreement(agreement) -> AgreementSummary:
+    """The `AgreementSummary` of a `model.trust.agreement.Agreement` (two or more maps)."""
+    if not agreement.pairs:
+        raise ValueError("an agreement needs at least one pair of maps")
+    ranked = sorted(agreement.pairs.items(), key=lambda item: item[1])
+    (low_name, low), (high_name, high) = ranked[0], ranked[-1]
+    return AgreementSummary(float(agreement.mean), agreement_word(agreement.mean), (*_pair(high_name), float(high)),
+                            (*_pair(low_name), float(low)), sum(rho >= AGREEING for _, rho in ranked), len(ranked))
+
+
+def agreement_matrix(agreement, labels: dict[str, str] | None = None) -> pd.DataFrame:
+    """Methods x methods similarity table (1.0 on the diagonal), rows and columns named by `labels`
+    ({method: label}) where given, in the order the methods were compared."""
+    names = agreement.methods
+    values = np.eye(len(names))
+    for pair, rho in agreement.pairs.items():
+        first, second = _pair(pair)
+        i, j = names.index(first), names.index(second)
+        values[i, j] = values[j, i] = rho
+    shown = [(labels or {}).get(name, name) for name in names]
+    return pd.DataFrame(values, index=shown, columns=shown)
+
+
+def method_lines(methods: dict) -> dict[str, str]:
+    """{label: one line on what the method measures} of a method registry (`model.explain.METHODS`)."""
+    return {record.label: record.summary for record in methods.values()}

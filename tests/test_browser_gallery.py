@@ -1,0 +1,215 @@
+"""The gallery and the all-methods grid in headless Chromium, at workstation sizes: the case opens where
+it was clicked with its buttons whole, "Open in Diagnose" shows a labelled teaching case, the cheating
+view reads on one screen, and every method's map sits under one colour bar with the agreement beside
+it. Screenshots are kept under tests/output/ for a person to look at.
+
+The server is a real `streamlit run dashboard/app.py` on a free localhost port with the shortcut model
+and the fixed lung fields of `tests.gallery_support` (known evidence: a marker outside the lungs, a
+lesion inside); the browser may only reach that server. A last test does the same on the real data
+and the shipped models, and is skipped when ../shared/data is absent.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.run import CHROMIUM, free_port
+from tests.gallery_support import marker_film, write_fixed_lungs_entry, write_shortcut_entry, write_shortcut_pool
+from tests.support import png_bytes
+from tests.test_browser import OUTPUT, browser_page, stop, wait_until_healthy
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZES = {"1366x768": (1366, 768), "1920x1080": (1920, 1080)}
+NO_EXCEPTION = '[data-testid="stException"]'
+
+
+def start_server(tmp_path_factory, env: dict) -> tuple[str, subprocess.Popen]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("gallery-server") / "streamlit.log"
+    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+               "--browser.gatherUsageStats", "false"]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
+                                   stdout=sink, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, process, log)
+    except RuntimeError:
+        stop(process)
+        raise
+    return url, process
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
+    pytest.importorskip("playwright.sync_api")
+    registry = tmp_path_factory.mktemp("gallery-registry")
+    write_shortcut_entry(registry)
+    write_fixed_lungs_entry(registry)
+    data = tmp_path_factory.mktemp("gallery-data")
+    write_shortcut_pool(data / "pool")
+    url, process = start_server(tmp_path_factory, {"CXR_REGISTRY": str(registry), "CXR_DATA": str(data)})
+    try:
+        yield url
+    finally:
+        stop(process)
+
+
+def images_loaded(page) -> None:
+    """Wait until every image of the page (not those inside component frames) has been drawn."""
+    page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_timeout(500)
+
+
+def in_viewport(box: dict, width: int, height: int) -> bool:
+    return box is not None and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= width \
+        and box["y"] + box["height"] <= height
+
+
+def no_cut_text(locator) -> bool:
+    """Whether every text element inside fits its box (no "Open in Dia..." ellipsis)."""
+    return locator.evaluate("""el => [el, ...el.querySelectorAll('*')]
+        .every(e => e.scrollWidth <= e.clientWidth + 1 || getComputedStyle(e).overflow === 'visible')""")
+
+
+def test_the_case_opens_where_it_was_clicked_and_goes_to_diagnose_labelled(server):
+    from playwright.sync_api import expect
+
+    width, height = SIZES["1366x768"]
+    with browser_page(f"{server}/gallery", width, height) as page:
+        explain = page.get_by_role("button", name="Explain")
+        expect(explain.first).to_be_visible()
+        assert explain.count() == 14
+        last = explain.nth(13)  # a card of the last row, far below the top of the grid
+        last.scroll_into_view_if_needed()
+        scrolled = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollTop"
+                                 " || window.scrollY")
+        assert scrolled > 300, "the last row is below the first screen"
+        last.click()
+        dialog = page.locator('[role="dialog"]')
+        expect(dialog).to_be_visible()
+        expect(dialog.get_by_text("weak → strong evidence")).to_be_visible()
+        open_button = dialog.get_by_role("button", name="Open in Diagnose")
+        expect(open_button).to_be_visible()
+        assert in_viewport(open_button.bounding_box(), width, height), "the dialog's buttons are on the screen"
+        assert no_cut_text(open_button), "the button's label is cut"
+        assert in_viewport(dialog.get_by_text("Map inside the lung fields").bounding_box(), width, height)
+        images_loaded(page)
+        page.screenshot(path=str(OUTPUT / "gallery-case-1366x768.png"))
+        title = dialog.get_by_text(re.compile(r"\.png: true ")).first.inner_text()
+        open_button.click()
+        expect(page.get_by_role("heading", name="Diagnose & explain")).to_be_visible()
+        box = page.get_by_text("Teaching case", exact=False).first
+        expect(box).to_be_visible()
+        teaching = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="(from the data)").first
+        expect(teaching).to_contain_text("true label")
+        expect(teaching).to_contain_text("In the gallery shortcut-model answered")
+        assert title.split(":")[0] in teaching.inner_text(), "the teaching case names the film opened"
+        expect(page.get_by_text("A teaching case opened from the gallery", exact=False)).to_be_visible()
+        expect(page.get_by_text(re.compile(r"^Grad-CAM for "))).to_be_visible()
+        assert page.locator(NO_EXCEPTION).count() == 0
+        images_loaded(page)
+        page.screenshot(path=str(OUTPUT / "diagnose-teaching-case-1366x768.png"))
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_the_cheating_view_reads_on_one_screen(server, size):
+    from playwright.sync_api import expect
+
+    width, height = SIZES[size]
+    with browser_page(f"{server}/gallery?view=cheats", width, height) as page:
+        headline = page.get_by_text("confident answers (71%), the map of Shortcut test model lies mostly outside")
+        expect(headline).to_be_visible()
+        table = page.locator('[data-testid="stDataFrame"]').first
+        expect(table).to_be_visible()
+        section = page.get_by_text("alpha: 6 of 6 confident answers (100%), 1 of them misclassified")
+        expect(section).to_be_visible()
+        for element in (headline, table):
+            assert in_viewport(element.bounding_box(), width, height), f"not on the first screen at {size}"
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, "the page scrolls sideways"
+        assert page.locator(NO_EXCEPTION).count() == 0
+        images_loaded(page)
+        page.screenshot(path=str(OUTPUT / f"gallery-cheats-{size}.png"))
+        section.evaluate("e => e.scrollIntoView({block: 'start'})")
+        images_loaded(page)
+        page.screenshot(path=str(OUTPUT / f"gallery-cheats-cases-{size}.png"))
+
+
+def test_every_method_under_one_colour_bar(server, tmp_path):
+    from playwright.sync_api import expect
+
+    width, height = SIZES["1366x768"]
+    film = tmp_path / "marker.png"
+    film.write_bytes(png_bytes(marker_film(seed=5)))
+    with browser_page(server, width, height) as page:
+        expect(page.get_by_role("heading", name="Diagnose & explain")).to_be_visible()
+        page.locator("input[type=file]").first.set_input_files(str(film))
+        tab = page.get_by_role("tab", name="All methods side by side")
+        expect(tab).to_be_visible()
+        tab.click()
+        page.get_by_text("Compute every method").click()
+        expect(page.get_by_text("Similarity of every pair of maps")).to_be_visible()
+        panel = page.locator('[role="tabpanel"]:visible')
+        images = panel.locator('[data-testid="stImage"] img')
+        expect(images).to_have_count(6)
+        bars = panel.locator('div[style*="linear-gradient"]')
+        assert bars.count() == 1, "one colour bar for the whole grid"
+        expect(panel.get_by_text("Agreement between the maps")).to_be_visible()
+        for label in ("Grad-CAM", "Score-CAM", "Occlusion"):
+            expect(panel.get_by_text(f"{label} · ", exact=False).first).to_be_visible()
+        page.get_by_text("Every method for the same class").scroll_into_view_if_needed()
+        page.evaluate("() => document.querySelector('[role=\"tabpanel\"]:not([hidden])')"
+                      ".scrollIntoView({block: 'start'})")
+        images_loaded(page)
+        boxes = [images.nth(i).bounding_box() for i in range(6)]
+        assert all(box["x"] + box["width"] <= width for box in boxes), "a map is cut on the right"
+        assert boxes[0]["y"] < height and boxes[3]["y"] < height, "both rows start on the screen"
+        assert page.locator(NO_EXCEPTION).count() == 0
+        page.screenshot(path=str(OUTPUT / "all-methods-1366x768.png"))
+
+        # The grid-occlusion map has its colour bar too.
+        page.get_by_role("tab", name="Hide regions on the film's grid").click()
+        page.get_by_text("Map every cell").click()
+        legend = page.get_by_text("no fall → the largest fall", exact=False)
+        expect(legend).to_be_visible()
+        assert page.locator('[role="tabpanel"]:visible div[style*="linear-gradient"]').count() == 1
+        images_loaded(page)
+        legend.evaluate("e => e.scrollIntoView({block: 'end'})")
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(OUTPUT / "grid-occlusion-1366x768.png"))
+
+
+@pytest.mark.realdata
+def test_the_cheating_view_on_real_data(shared_cxr, tmp_path_factory):
+    """The shipped default model on the real pool (its test split and unseen sources): the view an
+    educator projects, kept as a screenshot."""
+    from playwright.sync_api import expect
+
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
+    url, process = start_server(tmp_path_factory, {"CXR_DATA": str(shared_cxr), "CXR_REGISTRY": ""})
+    try:
+        with browser_page(f"{url}/gallery?view=cheats", *SIZES["1366x768"]) as page:
+            expect(page.get_by_text("confident answers (", exact=False).first).to_be_visible()
+            expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible()
+            assert page.locator(NO_EXCEPTION).count() == 0
+            images_loaded(page)
+            page.screenshot(path=str(OUTPUT / "gallery-cheats-real-1366x768.png"))
+            first_source = page.get_by_text(re.compile(r"^\S+: \d+ of \d+ confident answers \(")).first
+            if first_source.count():  # a source with such answers (there may be none)
+                first_source.evaluate("e => e.scrollIntoView({block: 'start'})")
+                images_loaded(page)
+                page.screenshot(path=str(OUTPUT / "gallery-cheats-real-cases-1366x768.png"))
+    finally:
+        stop(process)

@@ -1,0 +1,220 @@
+"""The gallery for an educator: filters before the sample, the map's share on the lungs on every case,
+"where the model cheats" by source, the case explained where it was clicked and handed to Diagnose
+as a labelled teaching case.
+
+The ground truth comes from `tests.gallery_support`: a fixed-weights model that reads a corner marker
+(outside the lungs) on the "alpha" films and a lesion (inside a lung) on the "beta" ones, and a lung
+model whose lung fields are exact.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from model.present.cheating_view import (
+    FRAME_COLUMNS,
+    cheating_by_source,
+    cheating_frame,
+    cheating_total,
+)
+from model.present.gallery_cases import read_cases
+from tests.gallery_support import POOL, write_fixed_lungs_entry, write_shortcut_entry, write_shortcut_pool
+from tests.test_gallery import make_case
+
+st = pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+TIMEOUT = 180
+IN_POOL = sum(count for *_, count in POOL)
+
+
+# --------------------------------------------------------------------------- the core
+
+
+def test_cheating_by_source_counts_confident_answers_whose_map_misses_the_lungs():
+    cases = [make_case("a1", confidence=0.95, lung_share=0.1, source="alpha"),
+             make_case("a2", confidence=0.90, lung_share=0.3, source="alpha", label="Normal"),
+             make_case("a3", confidence=0.85, lung_share=0.8, source="alpha"),
+             make_case("a4", confidence=0.50, lung_share=0.0, source="alpha"),  # not confident
+             make_case("b1", confidence=0.99, lung_share=0.7, source="beta"),
+             make_case("b2", confidence=0.99, lung_share=None, source="beta"),  # nothing known of its map
+             make_case("c1", confidence=0.81, lung_share=0.45, source="")]
+    groups = cheating_by_source(cases)
+    assert [g.source for g in groups] == ["unknown", "alpha", "beta"], "worst share first"
+    alpha = groups[1]
+    assert (alpha.confident, alpha.outside, alpha.wrong) == (3, 2, 1)
+    assert alpha.share == pytest.approx(2 / 3)
+    assert [Path(c.path).stem for c in alpha.cases] == ["a1", "a2"], "the lowest share first"
+    assert (groups[2].confident, groups[2].outside, groups[2].share) == (1, 0, 0.0)
+    assert cheating_total(groups) == (5, 3)
+    frame = cheating_frame(groups)
+    assert list(frame.columns) == FRAME_COLUMNS and list(frame["map mostly outside the lungs"]) == [1, 2, 0]
+    stricter = cheating_by_source(cases, min_confidence=0.9, max_lung_share=0.2)
+    assert cheating_total(stricter) == (3, 1)
+    assert cheating_by_source([]) == []
+    for bad in ({"min_confidence": 0.0}, {"max_lung_share": 1.5}):
+        with pytest.raises(ValueError):
+            cheating_by_source(cases, **bad)
+
+
+@pytest.fixture(scope="module")
+def shortcut_setup(tmp_path_factory):
+    """(registry with the shortcut model and the fixed lung fields, data root holding the pool)."""
+    registry = tmp_path_factory.mktemp("cheats-registry")
+    write_shortcut_entry(registry)
+    write_fixed_lungs_entry(registry)
+    data = tmp_path_factory.mktemp("cheats-data")
+    write_shortcut_pool(data / "pool")
+    return registry, data
+
+
+def test_the_cheating_view_finds_the_marker_and_not_the_lesion(shortcut_setup):
+    from model.classifier import Classifier
+    from model.inputs.lungs import LungSegmenter
+    from model.labelled_data import read_dataset
+    from tests.gallery_support import LUNGS_ID, SHORTCUT_ID
+
+    registry, data = shortcut_setup
+    records = read_dataset(data / "pool" / "manifest.csv", keep_unknown=True)
+    cases, _ = read_cases(Classifier.load(SHORTCUT_ID, registry), records,
+                          lungs=LungSegmenter.load(LUNGS_ID, registry).mask)
+    found = {Path(c.path).stem for g in cheating_by_source(cases) for c in g.cases}
+    assert {Path(r.path).stem for r in records if "-marker-" in r.path} <= found
+    assert not {stem for stem in found if "-lesion-" in stem}, "a map on a lesion in the lungs is not a shortcut"
+
+
+# --------------------------------------------------------------------------- the page
+
+
+@pytest.fixture()
+def gallery(shortcut_setup, monkeypatch):
+    registry, data = shortcut_setup
+    monkeypatch.setenv("CXR_REGISTRY", str(registry))
+    monkeypatch.setenv("CXR_DATA", str(data))
+    st.cache_data.clear()
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page("views/gallery_page.py").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    return at
+
+
+def summary(at) -> str:
+    return next(m.value for m in at.markdown if "images" in m.value and "the model read" in m.value)
+
+
+def table(at):
+    return next(e for e in at.expander if e.label == "All cases read, as a table").dataframe[0].value
+
+
+def card_files(at, prefix: str = "explain_") -> list[str]:
+    return [Path(b.key.removeprefix(prefix)).name for b in at.button if b.key and b.key.startswith(prefix)]
+
+
+def test_counts_follow_the_filters_chosen_before_the_sample(gallery):
+    at = gallery
+    assert summary(at).startswith(f"**{IN_POOL}** of {IN_POOL} images; the model read **{IN_POOL}**")
+    sources = at.selectbox(key="gallery_source")
+    assert sources.options == [f"All sources ({IN_POOL})", "alpha (6)", "beta (8)"]
+    sources.set_value("beta").run()
+    assert summary(at).startswith(f"**8** of {IN_POOL} images match source `beta`; the model read **8**")
+    assert set(table(at)["source"]) == {"beta"} and len(table(at)) == 8
+    # The label filter counts what the source filter left.
+    labels = at.selectbox(key="gallery_label")
+    assert labels.options == ["All labels (8)", "COVID-19 (3)", "Normal (3)", "Tuberculosis (2)"]
+    labels.set_value("Normal").run()
+    line = summary(at)
+    assert line.startswith(f"**3** of {IN_POOL} images match source `beta` and label Normal; the model read **3**")
+    assert "**1 misclassified** (33%), 1 of them at 80% or more" in line
+    # Only the misclassified: the lesion film labelled Normal, which the model calls COVID-19 at 99%.
+    at.segmented_control(key="gallery_show").set_value("wrong").run()
+    assert card_files(at) == [f for f in card_files(at) if "-lesion-Normal-" in f] and len(card_files(at)) == 1
+    assert "Showing **1** (misclassified only)" in summary(at)
+
+
+def test_orders_confident_errors_first_and_lowest_lung_share_first(gallery):
+    at = gallery
+    first_two = card_files(at)[:2]
+    assert {re.sub(r"-\d+\.png$", "", f) for f in first_two} == {"alpha-marker-Normal", "beta-lesion-Normal"}
+    at.selectbox(key="gallery_order").set_value("lungs").run()
+    files = card_files(at)
+    shares = table(at).set_index("path")["lung_share"]
+    by_name = {Path(p).name: share for p, share in shares.items()}
+    ordered = [by_name[f] for f in files]
+    assert ordered == sorted(ordered) and files[-1].startswith("beta-lesion-")
+    assert any(":orange[map **0%** on the lungs]" in m.value for m in at.markdown)
+    assert any("most of the rest: above the lungs" in c.value for c in at.caption)
+    # One colour bar for every thumbnail, and the maps can be switched off.
+    assert sum("Thumbnails: Grad-CAM of the class each film was called" in c.value for c in at.caption) == 1
+    with_maps = at.main.image[1].value
+    at.toggle(key="gallery_maps").set_value(False).run()
+    assert not any("Thumbnails: Grad-CAM" in c.value for c in at.caption)
+    assert at.main.image[0].value != with_maps
+
+
+def test_where_the_model_cheats_by_source(gallery):
+    at = gallery
+    at.segmented_control(key="gallery_view").set_value("cheats").run()
+    assert not at.exception
+    # alpha: 3 marker films and 1 labelled against its marker, 2 plain films read off the dark surround;
+    # beta: 4 lesion films (map in the lungs: not counted), 4 plain films (surround): all confident.
+    assert any(m.value.startswith("#### On **10 of 14** confident answers (71%), the map of Shortcut test model "
+                                  "lies mostly outside the lungs") for m in at.markdown)
+    frame = at.dataframe[0].value
+    assert list(frame["source"]) == ["alpha", "beta"]
+    assert list(frame["map mostly outside the lungs"]) == [6, 4] and list(frame["share"]) == [100.0, 50.0]
+    assert any(m.value.startswith("##### alpha: 6 of 6 confident answers (100%), 1 of them misclassified")
+               for m in at.markdown)
+    assert len(card_files(at, "cheat_alpha_")) == 4 and len(card_files(at, "cheat_more_alpha_")) == 2
+    beta = card_files(at, "cheat_beta_")
+    assert beta and not [f for f in beta if "-lesion-" in f]
+    # A stricter definition, from the popover: from 99% only the marker films (99.4-99.5%) and the lesion
+    # film labelled Normal (99.3%) are confident; the plain films (98.4%) are not.
+    at.slider(key="cheat_confident").set_value(0.99).run()
+    assert any(m.value.startswith("#### On **4 of 5** confident answers (80%)") for m in at.markdown)
+
+
+def test_the_case_opens_where_it_was_clicked_and_goes_to_diagnose_labelled(gallery):
+    from dashboard.widgets import KEPT_UPLOAD
+
+    at = gallery
+    key = next(b.key for b in at.button if b.key and b.key.startswith("explain_") and "-marker-Normal-" in b.key)
+    at.button(key=key).click().run()
+    assert not at.exception
+    # A dialog over the grid (not a panel at the top of the page), with the map's colour bar.
+    dialog = next(block for block in at.get("dialog"))
+    assert "true Normal, model COVID-19" in dialog.proto.dialog.title
+    assert any(c.startswith("weak → strong evidence") for i in at.image for c in i.captions)
+    at.button(key="close_case").click().run()
+    assert "gallery_case" not in at.session_state and not list(at.get("dialog"))
+    at.button(key=key).click().run()
+    at.button(key="open_in_diagnose").click().run()
+    assert not at.exception and any(t.value == "Diagnose & explain" for t in at.title)
+    path = key.removeprefix("explain_")
+    assert at.session_state[KEPT_UPLOAD][1] == Path(path).read_bytes()
+    box = next(m.value for m in at.markdown if m.value.startswith(":material/school: **Teaching case**"))
+    assert f"`{Path(path).name}`" in box and "true label **Normal** (from the data)" in box
+    assert "source `alpha`" in box and "never seen (source not in its training data)" in box
+    assert "answered **COVID-19** (99%, 0% of its map on the lungs): :red[misclassified]" in box
+    # Another film replaces it: no teaching label on a film it does not belong to.
+    from tests.support import png_bytes, synthetic_radiograph
+
+    at.file_uploader[0].set_value(("other.png", png_bytes(synthetic_radiograph(64, seed=99)), "image/png")).run()
+    assert not [m for m in at.markdown if "**Teaching case**" in m.value]
+
+
+def test_without_a_lung_model_the_cheating_view_says_why(registry_env, monkeypatch, tmp_path):
+    write_shortcut_pool(tmp_path / "pool")
+    monkeypatch.setenv("CXR_DATA", str(tmp_path))
+    st.cache_data.clear()
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page("views/gallery_page.py").run()
+    assert not at.exception
+    assert at.selectbox(key="gallery_order").options == ["Confident errors first", "Least confident first"]
+    assert any("Share of each map on the lungs not measured" in c.value for c in at.caption)
+    at.segmented_control(key="gallery_view").set_value("cheats").run()
+    assert any("This view needs the share of each map on the lungs" in i.value for i in at.info)
