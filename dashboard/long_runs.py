@@ -43,19 +43,25 @@ class ResultStore:
         return key in self._items
 
 
+REQUESTED = "requested"  # a click not yet taken up by a run
+
+
 def _pending(key: str) -> str:
     return f"{key}_pending"
 
 
 def requested(key: str, signature, label: str, *, disabled: bool = False, help: str | None = None) -> bool:
     """Draw the start button; True in the run that should compute for `signature` (the one right
-    after the click). A request made for other settings is dropped."""
-    def start():
-        st.session_state[_pending(key)] = signature
+    after the click, with the settings of that run). A computation that was interrupted while other
+    settings were chosen is not taken up again."""
+    def start():  # a callback runs before the next run reads its widgets: the settings are that run's
+        st.session_state[_pending(key)] = REQUESTED
         st.session_state.pop(f"{key}_cancelled", None)
 
     pending = st.session_state.get(_pending(key))
-    if pending is not None and pending != signature:
+    if pending is REQUESTED or pending == REQUESTED:
+        st.session_state[_pending(key)] = pending = signature
+    elif pending is not None and pending != signature:
         st.session_state.pop(_pending(key), None)
         pending = None
     if pending is None:

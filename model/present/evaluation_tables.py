@@ -95,7 +95,8 @@ def accounting_sentence(report: dict) -> str:
                  f"so the figures and comparisons use the other {counts.known:,}")
     text += "."
     if counts.unreadable:
-        text += f" {_count(counts.unreadable, 'file')} could not be read and {'is' if counts.unreadable == 1 else 'are'} listed below."
+        verb = "is" if counts.unreadable == 1 else "are"
+        text += f" {_count(counts.unreadable, 'file')} could not be read and {verb} listed below."
     return text
 
 
@@ -207,6 +208,8 @@ def comparison_sentence(pair) -> str:
             f"{signed(pair.low)} to {signed(pair.high)}) on the same {pair.n:,} images")
     if pair.clear:
         return f"{head}, favouring {pair.first}."
+    if pair.high < 0:  # a skewed bootstrap on few images can leave the estimate outside its own interval
+        return f"{head}: no clear difference (the estimate lies outside its interval: too few images to tell)."
     return f"{head}: no clear difference (the interval includes 0)."
 
 

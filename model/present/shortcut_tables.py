@@ -276,16 +276,23 @@ PLAIN_WORDS = {"CLAHE": "local contrast equalisation (CLAHE)",
 _RECORD_KEY = re.compile(r"\b(?:training|metrics|card|preprocessing)\.[a-z_]+(?:\.[a-z_]+)*\b")
 
 
+def _plain_sentence(sentence: str) -> str:
+    """One sentence with internal record names and trade words replaced, its first letter a capital."""
+    text = _RECORD_KEY.sub(lambda match: RECORD_NAMES.get(match.group(0), "the model card's records"), sentence)
+    for word, plain in PLAIN_WORDS.items():
+        text = re.sub(rf"(?<![\w(]){re.escape(word)}(?![\w)])", plain, text)
+    return text[:1].upper() + text[1:]
+
+
 def plain_notes(notes: str) -> list[str]:
     """A card's free-text notes as short markdown blocks a person can read: internal record names
     replaced by where the figures are shown, trade words said plainly, a sentence that lists
     measures after a colon turned into a bulleted list, other sentences two to a paragraph."""
-    text = _RECORD_KEY.sub(lambda match: RECORD_NAMES.get(match.group(0), "the model card's records"),
-                           " ".join((notes or "").split()))
-    for word, plain in PLAIN_WORDS.items():
-        text = re.sub(rf"(?<![\w(]){re.escape(word)}(?![\w)])", plain, text)
     blocks, paragraph = [], []
-    for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z])", text):
+    for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z])", " ".join((notes or "").split())):
+        sentence = _plain_sentence(sentence)
+        if not sentence:
+            continue
         head, colon, rest = sentence.partition(": ")
         if colon and rest.count("; ") >= 2:
             if paragraph:
