@@ -116,6 +116,7 @@ def test_the_disagreement_maps_have_a_colour_bar_and_a_true_caption(evaluate_pag
     captions = texts(at.caption)
     assert any(c.startswith("Colour bar of the maps: weak → strong evidence for the answer shown") for c in captions)
     assert not any("red strongest" in c or "blue weakest" in c for c in captions)
+    assert sum("linear-gradient(to right, rgb(128,128,128) 0%" in t for t in texts(at.markdown)) == 1
 
 
 def test_zip_mode_shows_its_own_controls_and_words_and_refuses_a_hostile_zip(evaluate_page):
@@ -235,3 +236,15 @@ def test_compare_without_data_falls_back_to_labelled_internal_figures(registry_e
     no_failure(at)
     assert any("cannot be scored on common ground" in t for t in texts(at.info))
     assert list(at.dataframe[0].value.columns) == ["tiny-a", "tiny-b", "best", "spread"]
+
+
+def test_compare_maps_of_one_film_have_a_colour_bar(registry_env, monkeypatch):
+    from tests.support import png_bytes, synthetic_radiograph
+
+    at = open_view("compare", monkeypatch)
+    at.get("file_uploader")[0].set_value(("chest.png", png_bytes(synthetic_radiograph(128, seed=3)), "image/png"))
+    at.run()
+    no_failure(at)
+    assert sum("linear-gradient(to right, rgb(128,128,128) 0%" in t for t in texts(at.markdown)) == 1
+    assert any(c.startswith("Colour bar of the maps above: weak → strong evidence for the class explained") and
+               "below 20% not coloured" in c for c in texts(at.caption))

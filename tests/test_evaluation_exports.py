@@ -203,3 +203,16 @@ def test_image_ids_never_carry_the_server_path(tmp_path):
     assert image_id("/elsewhere/b.png", tmp_path / "data") == "b.png"
     assert image_id(str(tmp_path / "data" / "m.png"), tmp_path / "data" / "manifest.csv") == "m.png"
     assert image_id("COVID/c.png", None) == "COVID/c.png"  # a ZIP's own names stay as they are
+
+
+def test_the_colour_bar_strip_runs_from_gray_to_the_maps_strongest_colour():
+    from model.present.charts import colour_bar_html
+    from model.present.overlay import colour_bar
+
+    html = colour_bar_html("inferno", 0.5)
+    stops = re.findall(r"rgb\((\d+),(\d+),(\d+)\) (\d+)%", html)
+    assert len(stops) == 24 and stops[0][3] == "0" and stops[-1][3] == "100"
+    assert stops[0][:3] == ("128", "128", "128")  # below the threshold: not coloured
+    assert tuple(int(v) for v in stops[-1][:3]) == tuple(int(v) for v in colour_bar("inferno", 24, 1, 0.5)[0][-1])
+    r, g, b = (int(v) for v in stops[-1][:3])
+    assert r > 200 and g > 200 and b < 180  # inferno ends in pale yellow: "strong" is yellow, not red

@@ -38,7 +38,7 @@ from model.present.evaluation_tables import (
     summary_table,
 )
 from model.present.gallery_cases import sample_records
-from model.present.overlay import SCALE_NOTE, colour_bar, colour_bar_caption, render_overlay
+from model.present.overlay import SCALE_NOTE, colour_bar_caption, render_overlay
 from model.splits import common_records
 from model.trust.agreement import map_similarity
 from model.trust.attention import lung_attention as measure_lung_attention
@@ -320,7 +320,7 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
                             config={"displayModeBar": False})
     if predictions:
         legend, _ = st.columns([2, 3])
-        legend.image(colour_bar(DEFAULT_COLORMAP, threshold=OVERLAY_THRESHOLD), width="stretch")
+        legend.markdown(charts.colour_bar_html(DEFAULT_COLORMAP, OVERLAY_THRESHOLD), unsafe_allow_html=True)
         legend.caption(f"Colour bar of the maps above: {colour_bar_caption('the class explained', OVERLAY_THRESHOLD)} "
                        f"(gray part). {SCALE_NOTE}")
     if len(predictions) >= 2:

@@ -44,7 +44,7 @@ from model.present.evaluation_tables import (
     unknown_labels_table,
 )
 from model.present.gallery_cases import sample_records
-from model.present.overlay import SCALE_NOTE, colour_bar, colour_bar_caption, render_overlay, to_uint8
+from model.present.overlay import SCALE_NOTE, colour_bar_caption, render_overlay, to_uint8
 from model.splits import common_records
 
 RESULTS = "evaluate_results"  # this session's results by settings (a ZIP's results stay in its session)
@@ -203,7 +203,7 @@ def figures(report: dict, notes: dict) -> None:
 
 def map_legend() -> None:
     """The colour bar of the overlays below and what it means."""
-    st.image(colour_bar(DEFAULT_COLORMAP, threshold=DEFAULT_MAP_THRESHOLD), width="stretch")
+    st.markdown(charts.colour_bar_html(DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD), unsafe_allow_html=True)
     st.caption(f"Colour bar of the maps: {colour_bar_caption('the answer shown', DEFAULT_MAP_THRESHOLD)} (gray "
                f"part). {SCALE_NOTE}")
 

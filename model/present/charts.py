@@ -329,3 +329,14 @@ def panel_curves(history: pd.DataFrame, monitor: str = "val_auc", height: int = 
                       legend=dict(orientation="h", yanchor="top", y=-0.14, x=0, font=dict(size=11)),
                       font=dict(size=11))
     return fig
+
+
+def colour_bar_html(colormap: str, threshold: float = 0.0, stops: int = 24) -> str:
+    """The overlay's colour bar as a CSS gradient strip (HTML), weak on the left and strong on the right,
+    the uncoloured part below `threshold` gray: drawn as text, it needs no image and follows the page's width."""
+    from model.present.overlay import colour_bar
+
+    bar = colour_bar(colormap, stops, 1, threshold)[0]
+    gradient = ", ".join(f"rgb({r},{g},{b}) {100 * i / (len(bar) - 1):.0f}%" for i, (r, g, b) in enumerate(bar))
+    return (f'<div role="img" aria-label="colour bar: weak to strong evidence" style="height:12px;border-radius:3px;'
+            f'background:linear-gradient(to right, {gradient})"></div>')
