@@ -216,3 +216,15 @@ def test_the_colour_bar_strip_runs_from_gray_to_the_maps_strongest_colour():
     assert tuple(int(v) for v in stops[-1][:3]) == tuple(int(v) for v in colour_bar("inferno", 24, 1, 0.5)[0][-1])
     r, g, b = (int(v) for v in stops[-1][:3])
     assert r > 200 and g > 200 and b < 180  # inferno ends in pale yellow: "strong" is yellow, not red
+
+
+def test_short_version_names_for_narrow_columns():
+    from model.present.evaluation_tables import short_names, short_names_note
+
+    ids = ["cxr-compact-averaged-v2", "cxr-compact-masked-v2", "cxr-compact-v1"]
+    assert short_names(ids) == dict(zip(ids, ["averaged-v2", "masked-v2", "v1"]))
+    assert short_names(["cxr-a", "dx-b"]) == {"cxr-a": "cxr-a", "dx-b": "dx-b"}  # nothing shared
+    assert short_names(["m-v1", "m-v1x"]) == {"m-v1": "v1", "m-v1x": "v1x"}  # cut at a hyphen, never inside a word
+    assert short_names(["solo"]) == {"solo": "solo"}
+    assert short_names_note(ids[:2]) == "Columns: averaged-v2 is cxr-compact-averaged-v2, masked-v2 is cxr-compact-masked-v2."
+    assert short_names_note(["cxr-a", "dx-b"]) == ""

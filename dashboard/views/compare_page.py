@@ -35,6 +35,7 @@ from model.present.evaluation_tables import (
     section_notes,
     selection_sentence,
     share,
+    short_names_note,
     summary_table,
 )
 from model.present.gallery_cases import sample_records
@@ -83,7 +84,8 @@ def metrics_section(chosen: list[str]) -> None:
     """Each version's own internal test figures (metrics.json): the fallback without common ground."""
     reports = {model_id: caching.metrics_or_empty(caching.model_key(model_id)) for model_id in chosen}
     table = metrics_comparison(reports)
-    st.dataframe(highlight_best(table, chosen), width="stretch", height=38 + 35 * len(table))
+    st.dataframe(highlight_best(table, chosen), width="stretch", height=38 + 35 * len(table),
+                 column_order=[*chosen, "spread"])  # the best is green: its name need not fill a column
     st.caption("Green: the best model for that figure (lowest for ECE). Bold: the models differ by 0.05 or "
                "more. All figures are on each model's own internal test split, which may not be the same images, "
                f"and have no intervals: differences of 0.01-0.02 AUC on a few hundred images can be noise. {ROUNDING_NOTE}")
@@ -169,13 +171,14 @@ def common_ground_results(report: dict, chosen: list[str]) -> None:
     for pair in report["comparisons"]:
         st.markdown(f"- {comparison_sentence(pair)}")
     with st.expander("Paired comparisons in detail"):
-        st.dataframe(comparison_table(report), hide_index=True, width="stretch")
+        st.table(comparison_table(report).set_index("versions"))  # a table wraps its long names
     st.markdown("**Per source and within source**")
     sources = per_source_table(report)
     if len(sources):
         st.dataframe(sources, hide_index=True, width="stretch")
         st.caption("Within source: COVID-19 against Pneumonia among the films of one collection, a figure the "
-                   "collection's own look cannot explain. " + notes.get("within_source", ""))
+                   "collection's own look cannot explain; –: the source lacks one of the two. n/a: an AUC needs films "
+                   "of two classes. " + notes.get("within_source", ""))
     else:
         st.caption(notes["per_source"])
     disagree = disagreement_table(report)
@@ -183,6 +186,8 @@ def common_ground_results(report: dict, chosen: list[str]) -> None:
                 f"({share(len(report['disagreements']) / report['n_images'])}).")
     if not disagree.empty:
         st.dataframe(disagree, hide_index=True, width="stretch")
+        st.caption(" ".join(filter(None, [short_names_note(report["models"]), "Each image by its file name; the "
+                                          "Evaluate page's downloads name it in full."])))
     with st.expander("Each version's own internal test figures (not the same images)"):
         metrics_section(chosen)
 

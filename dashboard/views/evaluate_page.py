@@ -40,6 +40,7 @@ from model.present.evaluation_tables import (
     per_source_table,
     section_notes,
     selection_sentence,
+    short_names_note,
     summary_table,
     unknown_labels_table,
 )
@@ -174,7 +175,7 @@ def figures(report: dict, notes: dict) -> None:
     if report["comparisons"]:
         for pair in report["comparisons"]:
             st.markdown(f"- {comparison_sentence(pair)}")
-        st.dataframe(comparison_table(report), hide_index=True, width="stretch")
+        st.table(comparison_table(report).set_index("versions"))  # a table wraps its long names
     else:
         st.caption(notes["comparisons"])
     unknown = unknown_labels_table(report)
@@ -195,6 +196,8 @@ def figures(report: dict, notes: dict) -> None:
     sources = per_source_table(report)
     if len(sources) > 0:
         st.dataframe(sources, hide_index=True, width="stretch")
+        st.caption("Within source: COVID-19 against Pneumonia among one collection's films; –: the source lacks one "
+                   "of the two. n/a: an AUC needs films of two classes.")
     else:
         st.caption(notes["per_source"])
     if "within_source" in notes and "per_source" not in notes:
@@ -244,6 +247,8 @@ def disagreement_section(report: dict, cases: dict, cards_by_id: dict, notes: di
                              caption=f"{model_id}: {label} ({case['confidence'][model_id]:.0%})")
     with st.expander("Every image where they disagree"):
         st.dataframe(table, hide_index=True, width="stretch")
+        st.caption(" ".join(filter(None, [short_names_note(report["models"]), "Each image by its file name; the "
+                                          "downloads name it in full."])))
 
 
 def downloads(result: dict) -> None:

@@ -11,6 +11,7 @@ their differences) to two decimals, shares of images or of resamples in whole pe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 import numpy as np
 import pandas as pd
@@ -285,12 +286,40 @@ def section_notes(report: dict) -> dict[str, str]:
     return notes
 
 
+def short_names(model_ids) -> dict[str, str]:
+    """Version ids without the start they all share ("cxr-compact-averaged-v2", "cxr-compact-v1" ->
+    "averaged-v2", "v1"), cut at a hyphen, for column headers that must fit a laptop screen; the ids
+    themselves when nothing is shared or the short names would clash."""
+    ids = list(model_ids)
+    if len(ids) < 2:
+        return {model_id: model_id for model_id in ids}
+    common = ids[0]
+    for model_id in ids[1:]:
+        while not model_id.startswith(common):
+            common = common[:-1]
+    common = common[:common.rfind("-") + 1]
+    short = {model_id: model_id[len(common):] for model_id in ids}
+    if not common or not all(short.values()) or len(set(short.values())) < len(ids):
+        return {model_id: model_id for model_id in ids}
+    return short
+
+
+def short_names_note(model_ids) -> str:
+    """"Columns: averaged-v2 is cxr-compact-averaged-v2, v1 is cxr-compact-v1." ("" when the names are the ids)."""
+    names = short_names(model_ids)
+    if all(short == model_id for model_id, short in names.items()):
+        return ""
+    return "Columns: " + ", ".join(f"{short} is {model_id}" for model_id, short in names.items()) + "."
+
+
 def disagreement_table(report: dict) -> pd.DataFrame:
-    """The images where the versions' answers differ: image, true label, source, then what each said."""
+    """The images where the versions' answers differ: the image's file name (its full name is in the
+    downloads), true label, source, then what each version said, headed by its `short_names` name."""
     rows = []
     for case in report.get("disagreements", []):
-        row = {"image": case["path"], "true label": case["label"], "source": case["source"] or "–"}
+        names = short_names(case["predicted"])
+        row = {"image": PurePosixPath(case["path"]).name, "true label": case["label"], "source": case["source"] or "–"}
         for model_id, label in case["predicted"].items():
-            row[model_id] = f"{label} ({share(case['confidence'][model_id])})"
+            row[names[model_id]] = f"{label} ({share(case['confidence'][model_id])})"
         rows.append(row)
     return pd.DataFrame(rows)
