@@ -93,7 +93,8 @@ def paired_auc_difference(y_true, probs_a, probs_b, labels, resamples: int = DEF
 
     Returns:
         {"auc_a", "auc_b", "difference" (B - A), "interval" ([low, high] of the difference or None),
-        "share_b_better" (share of resamples where B's macro AUC is higher), "n", "resamples", "level"}.
+        "share_b_better" and "share_a_better" (shares of resamples where B's, or A's, macro AUC is
+        higher; resamples where they tie count for neither), "n", "resamples", "level"}.
     """
     y_true = np.asarray(y_true, dtype=int)
     probs_a, probs_b = np.asarray(probs_a, np.float64), np.asarray(probs_b, np.float64)
@@ -111,4 +112,5 @@ def paired_auc_difference(y_true, probs_a, probs_b, labels, resamples: int = DEF
 
     return {"auc_a": number(auc_a), "auc_b": number(auc_b), "difference": number(auc_b - auc_a),
             "interval": _interval(defined, level), "share_b_better": float((defined > 0).mean()) if len(defined) else None,
+            "share_a_better": float((defined < 0).mean()) if len(defined) else None,
             "n": int(len(y_true)), "resamples": int(len(differences)), "level": level}

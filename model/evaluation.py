@@ -9,11 +9,15 @@ Several models on the same images (each image decoded once, lung masks shared be
 the same lung model; an image any model cannot take is skipped for all):
 
     report = evaluate_models(classifiers, records, resamples=1000)   # {"models": {id: ...}, "comparisons": [...]}
+
+With `root`, every image in the report (`images`, `skipped`, `disagreements`) is named by its path
+relative to that folder (`image_id`), so a report can leave the server without its file paths.
 """
 from __future__ import annotations
 
 from collections import Counter
 from itertools import combinations
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -23,6 +27,11 @@ from model.metrics import classification_report
 
 # What each per-source entry keeps of a full report.
 PER_SOURCE_KEYS = ("n", "accuracy", "per_class", "macro", "confusion_matrix")
+# The status of each image in a multi-model report's `images`.
+SCORED = "scored"
+UNKNOWN_LABEL = "label not among the versions' classes"
+PARTLY_UNKNOWN_LABEL = "label not among some versions' classes"
+UNREADABLE = "unreadable"
 
 
 def evaluation_report(y_true, probabilities, labels, sources=None) -> dict:
@@ -213,54 +222,121 @@ def compare_pair(records, cards: dict, probabilities: dict, a: str, b: str, resa
     return {"a": a, "b": b, "labels": shared, **result}
 
 
-def disagreements(records, cards: dict, probabilities: dict) -> list[dict]:
-    """Images where the models' predicted classes differ: {"path", "label", "source", "predicted": {id: label},
-    "confidence": {id: p}}, largest probability spread first."""
+def image_id(path: str, root=None) -> str:
+    """How a report names an image: its path relative to `root` in POSIX form ("COVID/case1.png"),
+    its file name when it lies outside `root`, or the path as given without a root (ZIP members and
+    the command line's own files)."""
+    if root is None:
+        return str(path)
+    path, root = Path(path), Path(root)
+    base = root if root.is_dir() else root.parent
+    try:
+        return PurePosixPath(*path.resolve().relative_to(base.resolve()).parts).as_posix()
+    except ValueError:
+        return path.name
+
+
+def disagreements(records, cards: dict, probabilities: dict, root=None) -> list[dict]:
+    """Images where the models' predicted classes differ: {"index", "path" (`image_id`), "label", "source",
+    "predicted": {id: label}, "confidence": {id: p}, "spread"}, largest probability spread first."""
     ids = list(cards)
     rows = []
     for i, record in enumerate(records):
         predicted = {m: cards[m].labels[int(np.argmax(probabilities[m][i]))] for m in ids}
         if len(set(predicted.values())) > 1:
             confidence = {m: float(np.max(probabilities[m][i])) for m in ids}
-            rows.append({"index": i, "path": record.path, "label": record.label, "source": record.source,
-                         "predicted": predicted, "confidence": confidence,
+            rows.append({"index": i, "path": image_id(record.path, root), "label": record.label,
+                         "source": record.source, "predicted": predicted, "confidence": confidence,
                          "spread": max(confidence.values()) - min(confidence.values())})
     return sorted(rows, key=lambda row: (-len(set(row["predicted"].values())), -row["spread"], row["path"]))
 
 
+def image_rows(records, cards: dict, probabilities: dict, unread=(), root=None) -> list[dict]:
+    """One row per image, scored or not: {"image" (`image_id`), "label", "source", "status" (`SCORED`,
+    `UNKNOWN_LABEL`, `PARTLY_UNKNOWN_LABEL` or `UNREADABLE`), "reason" (why it could not be read),
+    "predicted" ({id: label}), "probabilities" ({id: {class: p}}), "correct" ({id: bool, None when the
+    version does not know the label}), "agreement" ("agree" / "disagree"; None with one version or no
+    scores)}. Scored images first, in the order given, then the unreadable ones.
+
+    Args:
+        unread: (record, reason) of the images that could not be read.
+    """
+    ids = list(cards)
+    rows = []
+    for i, record in enumerate(records):
+        known = [record.label in cards[m].labels for m in ids]
+        predicted = {m: cards[m].labels[int(np.argmax(probabilities[m][i]))] for m in ids}
+        rows.append({"image": image_id(record.path, root), "label": record.label, "source": record.source,
+                     "status": SCORED if all(known) else UNKNOWN_LABEL if not any(known) else PARTLY_UNKNOWN_LABEL,
+                     "reason": "", "predicted": predicted,
+                     "probabilities": {m: {label: float(p) for label, p in zip(cards[m].labels, probabilities[m][i])}
+                                       for m in ids},
+                     "correct": {m: (predicted[m] == record.label) if k else None for m, k in zip(ids, known)},
+                     "agreement": None if len(ids) < 2 else "agree" if len(set(predicted.values())) == 1 else "disagree"})
+    for record, reason in unread:
+        rows.append({"image": image_id(record.path, root), "label": record.label, "source": record.source,
+                     "status": UNREADABLE, "reason": reason, "predicted": {}, "probabilities": {}, "correct": {},
+                     "agreement": None})
+    return rows
+
+
 def multi_model_report(records, cards: dict, probabilities: dict, resamples: int = DEFAULT_RESAMPLES,
-                       seed: int = 0, failed=()) -> dict:
+                       seed: int = 0, failed=(), root=None, on_stage=None) -> dict:
     """The report of several models on the same scored records.
+
+    Args:
+        failed: (record, reason) of the images that could not be read (a path in place of the record
+            is taken as well; such an image has no label in `images`).
+        root: name images relative to this folder (`image_id`); None keeps the paths as given.
+        on_stage: called with a short sentence before each model's intervals and each paired comparison.
 
     Returns:
         {"n_images", "labels_in_data" ({label: count}), "skipped" ([{path, reason}]), "bootstrap",
         "models" ({id: `model_report`}), "comparisons" (`compare_pair` for every pair in order, B after A),
         "within_source" ({source: {id: {"auc", "n"}}} COVID-19 vs Pneumonia where a source has both),
-        "disagreements" (the first 200 of `disagreements`)}.
+        "disagreements" (the first 200 of `disagreements`), "images" (`image_rows`, every image)}.
     """
+    from model.labelled_data import LabelledImage
+
     ids = list(cards)
     records = list(records)
+    unread = [(item if hasattr(item, "path") else LabelledImage(str(item), "", str(item)), reason)
+              for item, reason in failed]
+    skipped = [{"path": image_id(record.path, root), "reason": reason} for record, reason in unread]
+    stage = on_stage or (lambda text: None)
     if not records:
-        return {"n_images": 0, "labels_in_data": {}, "skipped": [{"path": p, "reason": r} for p, r in failed],
+        return {"n_images": 0, "labels_in_data": {}, "skipped": skipped,
                 "bootstrap": {"resamples": int(resamples), "seed": seed, "level": LEVEL}, "models": {},
-                "comparisons": [], "within_source": {}, "disagreements": []}
-    models = {m: model_report(cards[m], records, probabilities[m], resamples, seed) for m in ids}
-    comparisons = [compare_pair(records, cards, probabilities, a, b, resamples, seed) for a, b in combinations(ids, 2)]
+                "comparisons": [], "within_source": {}, "disagreements": [],
+                "images": image_rows([], cards, probabilities, unread, root)}
+    models = {}
+    for m in ids:
+        stage(f"Bootstrap intervals for {m} ({resamples:,} resamples)…")
+        models[m] = model_report(cards[m], records, probabilities[m], resamples, seed)
+    comparisons = []
+    for a, b in combinations(ids, 2):
+        stage(f"Paired comparison of {a} and {b}…")
+        comparisons.append(compare_pair(records, cards, probabilities, a, b, resamples, seed))
     within = {}
     for source in sorted({r.source for r in records if r.source}):
         labels_here = {r.label for r in records if r.source == source}
         if {"COVID-19", "Pneumonia"} <= labels_here:
             within[source] = {m: within_source_auc(records, probabilities[m], cards[m].labels, source) for m in ids}
     return {"n_images": len(records), "labels_in_data": dict(sorted(Counter(r.label for r in records).items())),
-            "skipped": [{"path": p, "reason": r} for p, r in failed],
+            "skipped": skipped,
             "bootstrap": {"resamples": int(resamples), "seed": seed, "level": LEVEL},
             "models": models, "comparisons": comparisons, "within_source": within,
-            "disagreements": disagreements(records, cards, probabilities)[:200] if len(ids) > 1 else []}
+            "disagreements": disagreements(records, cards, probabilities, root)[:200] if len(ids) > 1 else [],
+            "images": image_rows(records, cards, probabilities, unread, root)}
 
 
 def evaluate_models(classifiers, records, batch_size: int = 32, resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
-                    progress=None, load=None) -> dict:
-    """Score every classifier on the same records (see `predict_many`) and build `multi_model_report`."""
+                    progress=None, load=None, root=None, on_stage=None) -> dict:
+    """Score every classifier on the same records (see `predict_many`) and build `multi_model_report`
+    (`root` and `on_stage` as there)."""
+    records = list(records)
     kept, probabilities, failed = predict_many(classifiers, records, batch_size, progress, load)
+    by_path = {record.path: record for record in records}
     cards = {clf.card.id: clf.card for clf in classifiers}
-    return multi_model_report(kept, cards, probabilities, resamples, seed, failed)
+    return multi_model_report(kept, cards, probabilities, resamples, seed,
+                              [(by_path.get(path, path), reason) for path, reason in failed], root, on_stage)

@@ -1,8 +1,12 @@
-"""The Evaluate page through AppTest: a folder under the configured roots and an uploaded ZIP, two
-versions, figures with intervals, unknown labels, downloads; hostile ZIPs refused with one sentence."""
+"""The Evaluate and Compare pages through AppTest: a folder under the configured roots and an uploaded
+ZIP, two versions, figures with intervals in one rounding, every image counted, comparisons whose
+words follow their sign, unknown labels, downloads without server paths, controls of the chosen
+mode only; Compare scores only when asked and keeps its result per settings; hostile ZIPs refused
+with one sentence."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 TIMEOUT = 180
+LONG_FIGURE = re.compile(r"\d\.\d{3}")  # three decimals or more: the page rounds to two
 
 
 def texts(elements) -> list[str]:
@@ -38,6 +43,21 @@ def open_view(view: str, monkeypatch, data=None) -> AppTest:
     return at
 
 
+def kept_result(at: AppTest) -> dict:
+    """The result the Evaluate page keeps for the current settings (the last one stored)."""
+    store = at.session_state["evaluate_results"]
+    return list(store._items.values())[-1]
+
+
+def shown_tables(at: AppTest) -> list:
+    return [d.value for d in at.dataframe]
+
+
+def summary_of(at: AppTest):
+    """The figures side by side (index "figure"), or None when the page shows none."""
+    return next((d for d in shown_tables(at) if d.index.name == "figure"), None)
+
+
 @pytest.fixture()
 def evaluate_page(registry_env, monkeypatch, tmp_path):
     data = write_labelled_folder(tmp_path / "roots" / "hospital", per_class=3)
@@ -51,39 +71,77 @@ def test_evaluate_a_configured_folder_with_two_versions(evaluate_page):
     assert at.multiselect(key="evaluate_models").value == ["tiny-a", "tiny-b"]
     assert at.selectbox(key="evaluate_data").value == data.resolve()
     assert len(at.text_input) == 0  # no free path box: only what the configured roots hold
+    assert any("12 images in roots/hospital; all are scored." in t for t in texts(at.markdown))
+    assert not at.dataframe  # nothing is scored before the button
     at.selectbox(key="evaluate_resamples").set_value(200)
-    at.button(key="evaluate_run").click().run()
+    at.button(key="evaluate_run_start").click().run()
     no_failure(at)
-    summary = at.dataframe[0].value
+    summary = summary_of(at)
     assert list(summary.columns) == ["tiny-a", "tiny-b"]
     assert summary.loc["images scored", "tiny-a"] == summary.loc["images scored", "tiny-b"] == "12"
-    assert "(" in summary.loc["macro AUC (95% interval)", "tiny-a"]
-    unknown = next(d.value for d in at.dataframe if "label in the data" in d.value.columns)
+    assert re.fullmatch(r"\d\.\d\d \(\d\.\d\d–\d\.\d\d\)", summary.loc["macro AUC (95% interval)", "tiny-a"])
+    # The 3 Tuberculosis films are counted, with the reason, before any figure that leaves them out.
+    assert ("12 images were scored by every version; 3 of them have a label the versions do not know "
+            "(Tuberculosis: 3), so the figures and comparisons use the other 9.") in texts(at.markdown)
+    unknown = next(d for d in shown_tables(at) if "label in the data" in d.columns)
     assert set(unknown["label in the data"]) == {"Tuberculosis"} and list(unknown["images"]) == [3, 3]
-    assert any("On these 9 images" in t for t in texts(at.markdown))
+    sentence = next(t for t in texts(at.markdown) if t.startswith("- Macro AUC, "))
+    assert "on the same 9 images" in sentence
+    number = float(re.search(r"= ([+−]?\d\.\d\d)", sentence).group(1).replace("−", "-"))
+    assert number >= 0  # read from the higher version: the words can only favour the first named
+    assert ("favouring" in sentence) != ("no clear difference" in sentence)
     roc = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     assert [t["name"].split(" ")[0] for t in roc[0]["data"]] == ["tiny-a", "tiny-b", "chance"]
-    buttons = at.get("download_button")
-    assert len(buttons) == 2
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Predictions per image (CSV)", "Figures with intervals (CSV)", "Everything (JSON)"]
     assert any(t == "Where the versions disagree" for t in texts(at.subheader))
+    # One rounding rule: no figure on the page with three decimals.
+    for table in shown_tables(at):
+        assert not any(LONG_FIGURE.search(str(v)) for v in table.to_numpy().ravel()), table
+    assert not any(LONG_FIGURE.search(t) for t in texts(at.markdown) + texts(at.caption))
+    result = kept_result(at)
+    assert result["about"]["images"] == "images none of these versions trained on, 100 per label"
+    assert result["about"]["image_ids"] == "paths relative to the data folder roots/hospital"
+    exported = json.loads(__import__("model.present.evaluation_exports", fromlist=["x"]).export_json(
+        result["report"], result["about"]))
+    assert sorted(row["image"] for row in exported["images"])[0] == "COVID/case0.png"
+    assert str(data) not in json.dumps(exported)
 
 
-def test_evaluate_an_uploaded_zip_and_refuse_a_hostile_one(evaluate_page):
+def test_the_disagreement_maps_have_a_colour_bar_and_a_true_caption(evaluate_page):
+    at, _ = evaluate_page
+    at.selectbox(key="evaluate_resamples").set_value(200)
+    at.button(key="evaluate_run_start").click().run()
+    no_failure(at)
+    captions = texts(at.caption)
+    assert any(c.startswith("Colour bar of the maps: weak → strong evidence for the answer shown") for c in captions)
+    assert not any("red strongest" in c or "blue weakest" in c for c in captions)
+    assert sum("linear-gradient(to right, rgb(128,128,128) 0%" in t for t in texts(at.markdown)) == 1
+
+
+def test_zip_mode_shows_its_own_controls_and_words_and_refuses_a_hostile_zip(evaluate_page):
     at, _ = evaluate_page
     at.radio(key="evaluate_source").set_value("A ZIP of labelled images").run()
     no_failure(at)
+    # The folder controls mean nothing for a ZIP: they are not drawn.
+    keys = {element.key for element in at.selectbox}
+    assert "evaluate_scope" not in keys and "evaluate_limit" not in keys and "evaluate_data" not in keys
     uploader = at.get("file_uploader")
     assert len(uploader) == 1
     archive = zip_bytes({"COVID/a.png": IMAGE, "Normal/b.png": IMAGE, "Pneumonia/c.png": IMAGE, "notes.txt": b"x"})
     uploader[0].set_value(("ours.zip", archive, "application/zip"))
     at.run()
     no_failure(at)
-    assert any("3 images from **ours.zip**" in t for t in texts(at.markdown))
+    assert any("3 images in ours.zip; all are scored." in t for t in texts(at.markdown))
+    assert {element.key for element in at.selectbox} == {"evaluate_resamples"}
     at.selectbox(key="evaluate_resamples").set_value(200)
-    at.button(key="evaluate_run").click().run()
+    at.button(key="evaluate_run_start").click().run()
     no_failure(at)
-    summary = next(d.value for d in at.dataframe if list(d.value.columns) == ["tiny-a", "tiny-b"])
-    assert summary.loc["images scored", "tiny-a"] == "3"
+    assert summary_of(at).loc["images scored", "tiny-a"] == "3"
+    about = kept_result(at)["about"]
+    assert about["images"].startswith("every readable image in the uploaded ZIP")
+    assert "trained on" not in about["images"].split("(")[0]
+    assert about["image_ids"] == "names inside the ZIP"
     hostile = zip_bytes({"../../etc/COVID/a.png": IMAGE})
     at.get("file_uploader")[0].set_value(("evil.zip", hostile, "application/zip"))
     at.run()
@@ -97,7 +155,8 @@ def test_evaluate_without_configured_data_says_so(registry_env, monkeypatch):
     assert any("No data folder is configured" in t for t in texts(at.info))
 
 
-def test_compare_on_common_ground_with_intervals_and_within_source_rows(registry_env, monkeypatch, tmp_path):
+@pytest.fixture()
+def compare_pool(tmp_path):
     from tests.test_gallery_honest import write_pool
 
     write_pool(tmp_path / "pool", n=30)
@@ -108,22 +167,68 @@ def test_compare_on_common_ground_with_intervals_and_within_source_rows(registry
         (tmp_path / "pool" / name).write_bytes(IMAGE)
         lines.append(f"{name},{'COVID-19' if i % 2 else 'Pneumonia'},ieee,ieee{i}")
     (tmp_path / "pool" / "other.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    at = open_view("compare", monkeypatch, tmp_path / "pool")
+    return tmp_path / "pool"
+
+
+def test_compare_scores_on_request_and_keeps_the_result_per_settings(registry_env, monkeypatch, compare_pool):
+    import model.evaluation
+
+    calls = []
+    original = model.evaluation.evaluate_models
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(model.evaluation, "evaluate_models", counted)
+    at = open_view("compare", monkeypatch, compare_pool)
     no_failure(at)
     assert at.selectbox(key="compare_scope").value == "unseen"
     at.selectbox(key="compare_resamples").set_value(200).run()
-    summary = at.dataframe[0].value
+    # A visit computes nothing: the button says what pressing it will cost.
+    assert not calls and at.button(key="compare_run_start").proto.label.startswith("Score ")
+    assert summary_of(at) is None
+    at.button(key="compare_run_start").click().run()
+    no_failure(at)
+    assert len(calls) == 1
+    summary = summary_of(at)
     assert list(summary.columns) == ["tiny-a", "tiny-b"]
     assert summary.loc["images scored", "tiny-a"] == summary.loc["images scored", "tiny-b"]
     assert any(text.startswith("**Where they disagree:**") for text in texts(at.markdown))
-    at.selectbox(key="compare_data").set_value((tmp_path / "pool" / "other.csv").resolve()).run()
+    # Another data set is scored on request too; coming back to the first costs nothing.
+    at.selectbox(key="compare_data").set_value((compare_pool / "other.csv").resolve()).run()
+    assert len(calls) == 1 and at.button(key="compare_run_start")
+    at.button(key="compare_run_start").click().run()
     no_failure(at)
-    summary = at.dataframe[0].value
+    assert len(calls) == 2
+    summary = summary_of(at)
     assert summary.loc["images scored", "tiny-a"] == "8"  # a source neither trained on: all unseen
-    assert "(" in summary.loc["macro AUC (95% interval)", "tiny-a"]
-    sources = next(d.value for d in at.dataframe if "source" in d.value.columns)
-    assert list(sources["source"]) == ["ieee"]
-    assert any("COVID-19 vs Pneumonia AUC (n=8)" in column for column in sources.columns)
+    assert re.fullmatch(r"\d\.\d\d \(\d\.\d\d–\d\.\d\d\)", summary.loc["macro AUC (95% interval)", "tiny-a"])
+    sources = next(d for d in shown_tables(at) if "source" in d.columns)
+    assert list(sources["source"]) == ["ieee", "ieee"] and list(sources["version"]) == ["tiny-a", "tiny-b"]
+    assert all(value.endswith("(8 images)") for value in sources["COVID-19 vs Pneumonia AUC"])
+    at.selectbox(key="compare_data").set_value((compare_pool / "manifest.csv").resolve()).run()
+    no_failure(at)
+    assert len(calls) == 2 and list(summary_of(at).columns) == ["tiny-a", "tiny-b"]
+    # Another session (another visit) finds it as well.
+    again = open_view("compare", monkeypatch, compare_pool)
+    again.selectbox(key="compare_resamples").set_value(200).run()
+    assert len(calls) == 2 and list(summary_of(again).columns) == ["tiny-a", "tiny-b"]
+
+
+def test_compare_says_why_within_source_is_empty(registry_env, monkeypatch, tmp_path):
+    # External films of one collection with no Pneumonia: no within-source figure, and the page says why.
+    lines = ["file,label,source,patient_id"]
+    (tmp_path / "ext" / "images").mkdir(parents=True)
+    for i in range(6):
+        (tmp_path / "ext" / "images" / f"{i}.png").write_bytes(IMAGE)
+        lines.append(f"images/{i}.png,{'COVID-19' if i % 2 else 'Normal'},clinic,c{i}")
+    (tmp_path / "ext" / "manifest.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    at = open_view("compare", monkeypatch, tmp_path / "ext")
+    at.selectbox(key="compare_resamples").set_value(200).run()
+    at.button(key="compare_run_start").click().run()
+    no_failure(at)
+    assert any("no source here has both (clinic: COVID-19, Normal)" in t for t in texts(at.caption))
 
 
 def test_compare_without_data_falls_back_to_labelled_internal_figures(registry_env, monkeypatch):
@@ -131,3 +236,15 @@ def test_compare_without_data_falls_back_to_labelled_internal_figures(registry_e
     no_failure(at)
     assert any("cannot be scored on common ground" in t for t in texts(at.info))
     assert list(at.dataframe[0].value.columns) == ["tiny-a", "tiny-b", "best", "spread"]
+
+
+def test_compare_maps_of_one_film_have_a_colour_bar(registry_env, monkeypatch):
+    from tests.support import png_bytes, synthetic_radiograph
+
+    at = open_view("compare", monkeypatch)
+    at.get("file_uploader")[0].set_value(("chest.png", png_bytes(synthetic_radiograph(128, seed=3)), "image/png"))
+    at.run()
+    no_failure(at)
+    assert sum("linear-gradient(to right, rgb(128,128,128) 0%" in t for t in texts(at.markdown)) == 1
+    assert any(c.startswith("Colour bar of the maps above: weak → strong evidence for the class explained") and
+               "below 20% not coloured" in c for c in texts(at.caption))

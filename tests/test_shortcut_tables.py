@@ -1,5 +1,6 @@
 """The source-probe and held-out-source tables of the Performance and Compare pages."""
 import json
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -171,6 +172,91 @@ def test_compare_page_shows_each_versions_source_probe(tmp_path, monkeypatch):
     assert any("Does each version know the source?" in h.value for h in at.subheader)
     key = "source probe, mean balanced accuracy (lower is better)"
     table = next(d.value for d in at.dataframe if key in d.value.index)
-    assert table.loc[key, "tiny-p1"] == table.loc[key, "tiny-p2"] == "65.0%"
+    assert table.loc[key, "tiny-p1"] == table.loc[key, "tiny-p2"] == "65%"  # shares in whole percent, as the page's rule
     assert table.loc["held out, COVID-19 vs Normal AUC (any bias)", "tiny-p1"] == "0.71"
     assert table.loc["held out teach: recall of its class", "tiny-p1"] == "85%"
+
+
+# --------------------------------------------------------------------------- the shortcut story in plain words
+
+INTERNAL_KEY = re.compile(r"\b(?:training|metrics|card|preprocessing)\.[a-z_]+")
+SHIPPED = Path(__file__).resolve().parents[1] / "model" / "versions"
+
+
+def shipped_classifiers():
+    from model.registry import CLASSIFIER, list_cards
+
+    return list_cards(CLASSIFIER, SHIPPED)
+
+
+def words(block: str) -> int:
+    return len(block.split())
+
+
+def test_the_notes_of_every_shipped_version_read_as_short_plain_blocks():
+    from model.present.shortcut_tables import plain_notes
+
+    cards = shipped_classifiers()
+    assert cards
+    for card in cards:
+        blocks = plain_notes(card.notes)
+        text = "\n".join(blocks)
+        assert not INTERNAL_KEY.search(text), (card.id, text)
+        assert "CLAHE" not in text.replace("(CLAHE)", ""), card.id  # the term only in brackets after plain words
+        assert "letterboxed" not in text and "collimation" not in text
+        for block in blocks:
+            if block.lstrip().startswith("- ") or "\n- " in block:  # a list: each item short
+                assert all(words(line) <= 45 for line in block.splitlines()), block
+            else:  # a paragraph: two sentences at most
+                assert words(block) <= 90 and len(re.findall(r"[.!?](\s|$)", block)) <= 2, block
+    # What the card said survives: the key's figures are named by where the reader finds them.
+    notes = "Figures are in training.held_out_source. CLAHE helps."
+    assert plain_notes(notes) == ["Figures are in “Does the model know the source?” on the Performance page. "
+                                  "Local contrast equalisation (CLAHE) helps."]
+    assert plain_notes("") == []
+
+
+def test_the_shortcut_story_comes_from_the_cards_facts():
+    from model.present.shortcut_tables import shortcut_story
+    from model.registry import read_metrics
+
+    for card in shipped_classifiers():
+        story = shortcut_story(card, read_metrics(card.id, SHIPPED))
+        text = "\n".join(story)
+        assert not INTERNAL_KEY.search(text) and "_" not in text.replace("lungs-unet-v1", ""), (card.id, text)
+        assert story[0].startswith("Where a film comes from can give its label away.")
+        assert any(block.startswith("**How much is left**") for block in story)
+        for block in story:  # short paragraphs; a list may be longer, each of its lines short
+            lines = block.splitlines()
+            assert all(words(line) <= 40 for line in lines if line.startswith("- ")), block
+            assert words(" ".join(line for line in lines if not line.startswith("- "))) <= 110, block
+    card = next(c for c in shipped_classifiers() if c.id == "cxr-compact-averaged-v2")
+    story = shortcut_story(card, read_metrics(card.id, SHIPPED))
+    assert "Normal came from nih-chestxray14 (59%), openist-normal (40%)" in story[0]
+    assert "- Everything outside the lung fields (slightly enlarged) is set to black" in story[1]
+    assert "39% of the covid-radiography-db films" in story[2]  # the first run held out, as the table's first row
+
+
+def test_provenance_facts_have_plain_names_and_no_machine_paths():
+    from model.present.shortcut_tables import provenance_facts
+
+    for card in shipped_classifiers():
+        facts = dict(provenance_facts(card.training))
+        assert facts and not any("_" in name for name in facts), card.id
+        assert not any("shared/data" in value for value in facts.values()), card.id
+    facts = dict(provenance_facts({"split_method": "hash", "wall_time_s": 810.7, "odd_key": 3, "command": "x"}))
+    assert facts == {"how patients were split": "by a hash of the patient's id (a patient keeps its split when data "
+                                                "are added)", "training time": "14 min", "odd key": "3"}
+
+
+def test_performance_page_tells_the_shortcut_in_plain_words(tmp_path, monkeypatch):
+    at = performance_page(tmp_path, monkeypatch, metrics={"source_probe": PROBE},
+                          card={"notes": "Against shortcuts: a; b; CLAHE and c. Figures are in training.held_out_source."},
+                          training={"held_out_source": HELD, "init_seed": 3, "split_method": "hash"})
+    assert any(h.value == "The shortcut, in plain words" for h in at.subheader)
+    shown = "\n".join(m.value for m in at.markdown)
+    assert "Where a film comes from can give its label away." in shown
+    assert "**How much is left**" in shown and "85% of the teach films" in shown
+    assert "- Local contrast equalisation (CLAHE) and c." in shown
+    assert not INTERNAL_KEY.search(shown) and "init_seed" not in shown and "split_method" not in shown
+    assert "**random seed of the first weights:** 3" in shown

@@ -3,7 +3,9 @@ trained on, with bootstrap intervals, per source and within source), training cu
 reports, what changed and, on one image, predictions, maps and lung attention side by side.
 
 Common ground needs labelled data under the configured roots (`CXR_DATA`); without them the page
-says so and falls back to each version's own internal test figures, labelled as such."""
+says so and falls back to each version's own internal test figures, labelled as such. It is scored
+only when asked (a button, with progress and Cancel) and kept per (versions and their files, data,
+settings, images) for every session, so coming back to the page costs nothing."""
 from __future__ import annotations
 
 from itertools import combinations
@@ -11,7 +13,7 @@ from itertools import combinations
 import pandas as pd
 import streamlit as st
 
-from dashboard import caching, widgets
+from dashboard import caching, long_runs, widgets
 from model.explain import METHODS
 from model.labelled_data import (
     DATA_ENV,
@@ -19,17 +21,25 @@ from model.labelled_data import (
     find_datasets,
     short_name,
 )
+from model.policy import DEFAULT_COLORMAP
 from model.present import charts, shortcut_tables, text
 from model.present.comparison import agreement_text, metrics_comparison
 from model.present.evaluation_tables import (
+    ROUNDING_NOTE,
+    SCOPE_WORDS,
+    accounting_sentence,
     comparison_sentence,
     comparison_table,
     disagreement_table,
     per_source_table,
+    section_notes,
+    selection_sentence,
+    share,
+    short_names_note,
     summary_table,
 )
 from model.present.gallery_cases import sample_records
-from model.present.overlay import render_overlay
+from model.present.overlay import SCALE_NOTE, colour_bar_caption, render_overlay
 from model.splits import common_records
 from model.trust.agreement import map_similarity
 from model.trust.attention import lung_attention as measure_lung_attention
@@ -53,7 +63,7 @@ def highlight_best(table: pd.DataFrame, models: list[str]):
             styles.append(style)
         return styles
 
-    return table.style.apply(style_row, axis=1).format(precision=3, na_rep="n/a", subset=[*models, "spread"])
+    return table.style.apply(style_row, axis=1).format(precision=2, na_rep="n/a", subset=[*models, "spread"])
 
 
 def curves_section(chosen: list[str]) -> None:
@@ -74,20 +84,27 @@ def metrics_section(chosen: list[str]) -> None:
     """Each version's own internal test figures (metrics.json): the fallback without common ground."""
     reports = {model_id: caching.metrics_or_empty(caching.model_key(model_id)) for model_id in chosen}
     table = metrics_comparison(reports)
-    st.dataframe(highlight_best(table, chosen), width="stretch", height=38 + 35 * len(table))
+    st.dataframe(highlight_best(table, chosen), width="stretch", height=38 + 35 * len(table),
+                 column_order=[*chosen, "spread"])  # the best is green: its name need not fill a column
     st.caption("Green: the best model for that figure (lowest for ECE). Bold: the models differ by 0.05 or "
                "more. All figures are on each model's own internal test split, which may not be the same images, "
-               "and have no intervals: differences of 0.01-0.02 AUC on a few hundred images can be noise.")
+               f"and have no intervals: differences of 0.01-0.02 AUC on a few hundred images can be noise. {ROUNDING_NOTE}")
 
 
-COMMON = "compare_common"
-COMMON_SCOPES = {"unseen": "Images none of these versions trained on", "test": "Images in every version's test split",
-                 "all": "All images (includes training images: flatters the versions)"}
+COMMON_RUN = "compare_run"
+COMMON_SCOPES = {key: SCOPE_WORDS[key].capitalize() for key in ("unseen", "test", "all")}
 COMMON_PER_LABEL = {"30 per label": 30, "60 per label": 60, "150 per label": 150, "All": None}
 
 
+@st.cache_resource(show_spinner=False)
+def common_ground_store() -> long_runs.ResultStore:
+    """Common-ground reports by their signature, for every session: the data are the server's own."""
+    return long_runs.ResultStore(8)
+
+
 def common_ground_section(cards_by_id: dict, chosen: list[str]) -> None:
-    """The versions scored on the same images, by default ones none of them trained on, with intervals."""
+    """The versions scored on the same images, by default ones none of them trained on, with intervals;
+    scored when asked and kept per settings."""
     roots = data_roots()
     datasets = find_datasets(roots) if roots else []
     if not datasets:
@@ -107,50 +124,70 @@ def common_ground_section(cards_by_id: dict, chosen: list[str]) -> None:
     if read is None:
         return
     path, records, _ = read
-    records, notes = common_records(records, [cards_by_id[m] for m in chosen], scope)
+    eligible, notes = common_records(records, [cards_by_id[m] for m in chosen], scope)
     for note in notes:
         st.caption(f":orange[:material/report: {note}]")
-    records = sample_records(records, COMMON_PER_LABEL[per_label], seed=0)
-    if not records:
+    sampled = sample_records(eligible, COMMON_PER_LABEL[per_label], seed=0)
+    name = short_name(path, roots)
+    st.markdown(selection_sentence(name, len(records), len(eligible), len(sampled), scope, COMMON_PER_LABEL[per_label]))
+    if not sampled:
         st.info("No image is left on common ground for these versions; choose other data or images.")
         return
-    signature = (tuple(chosen), str(path), scope, per_label, resamples, tuple(caching.model_key(m) for m in chosen))
-    stored = st.session_state.get(COMMON)
-    if not stored or stored["signature"] != signature:
+    signature = (tuple(caching.model_key(m) for m in chosen), str(path), scope, per_label, resamples,
+                 caching.digest("\n".join(r.path for r in sampled).encode()))
+    store = common_ground_store()
+    if signature not in store:
+        if not long_runs.requested(COMMON_RUN, signature, f"Score {len(sampled):,} images with {len(chosen)} versions",
+                                   help="Reads every image once and scores it with each version; the figures are "
+                                        "then kept for these settings."):
+            st.caption("Nothing is scored until you ask: with many images this takes a while. The figures are then "
+                       "kept for these versions, data and settings.")
+            with st.expander("Each version's own internal test figures (not the same images)"):
+                metrics_section(chosen)
+            return
         classifiers = [caching.classifier(caching.model_key(model_id)) for model_id in chosen]
         if any(clf is None for clf in classifiers):
             return
         from model.evaluation import evaluate_models
 
-        bar = st.progress(0.0, text="Scoring on common ground…")
-        report = evaluate_models(classifiers, records, batch_size=16, resamples=resamples,
-                                 progress=lambda done, total: bar.progress(done / max(total, 1),
-                                                                           text=f"Scoring image {done} of {total}…"))
-        bar.empty()
-        stored = {"signature": signature, "report": report}
-        st.session_state[COMMON] = stored
-    report = stored["report"]
+        with long_runs.running(COMMON_RUN, f"with {len(chosen)} versions") as progress:
+            report = evaluate_models(classifiers, sampled, batch_size=16, resamples=resamples,
+                                     progress=progress.images, root=path if path.is_dir() else path.parent,
+                                     on_stage=progress.stage)
+        store.put(signature, report)
+    common_ground_results(store.get(signature), chosen)
+
+
+def common_ground_results(report: dict, chosen: list[str]) -> None:
+    """The figures of a common-ground report: accounting, figures, paired comparisons, by source, disagreements."""
+    st.markdown(accounting_sentence(report))
     if report["n_images"] == 0:
         st.warning("No image could be scored.")
         return
+    notes = section_notes(report)
     table = summary_table(report)
     st.dataframe(table, width="stretch", height=38 + 35 * len(table))
-    st.caption(f"The same {report['n_images']:,} images for every version ({COMMON_SCOPES[scope].lower()}, from "
-               f"{short_name(path, roots)}); in brackets the 95% bootstrap interval.")
+    st.caption(f"The same images for every version; in brackets the 95% bootstrap interval. {ROUNDING_NOTE}")
     for pair in report["comparisons"]:
         st.markdown(f"- {comparison_sentence(pair)}")
     with st.expander("Paired comparisons in detail"):
-        st.dataframe(comparison_table(report), hide_index=True, width="stretch")
+        st.table(comparison_table(report).set_index("versions"))  # a table wraps its long names
+    st.markdown("**Per source and within source**")
     sources = per_source_table(report)
     if len(sources):
-        st.markdown("**Per source and within source**")
         st.dataframe(sources, hide_index=True, width="stretch")
         st.caption("Within source: COVID-19 against Pneumonia among the films of one collection, a figure the "
-                   "collection's own look cannot explain.")
+                   "collection's own look cannot explain; –: the source lacks one of the two. n/a: an AUC needs films "
+                   "of two classes. " + notes.get("within_source", ""))
+    else:
+        st.caption(notes["per_source"])
     disagree = disagreement_table(report)
-    st.markdown(f"**Where they disagree:** {len(report['disagreements'])} of {report['n_images']} images.")
+    st.markdown(f"**Where they disagree:** {len(report['disagreements']):,} of the {report['n_images']:,} images "
+                f"({share(len(report['disagreements']) / report['n_images'])}).")
     if not disagree.empty:
         st.dataframe(disagree, hide_index=True, width="stretch")
+        st.caption(" ".join(filter(None, [short_names_note(report["models"]), "Each image by its file name; the "
+                                          "Evaluate page's downloads name it in full."])))
     with st.expander("Each version's own internal test figures (not the same images)"):
         metrics_section(chosen)
 
@@ -189,9 +226,9 @@ def source_section(cards_by_id: dict, chosen: list[str]) -> None:
     rows = {}
     for model_id in chosen:
         report = caching.metrics_or_empty(caching.model_key(model_id))
-        row = {"source probe, mean balanced accuracy (lower is better)": text.percent(shortcut_tables.source_probe_mean(report))}
+        row = {"source probe, mean balanced accuracy (lower is better)": share(shortcut_tables.source_probe_mean(report))}
         for label, value in shortcut_tables.source_probe_table(report).set_index("class")["balanced accuracy"].items():
-            row[f"source probe within {label}"] = text.percent(value)
+            row[f"source probe within {label}"] = share(value)
         held = shortcut_tables.held_out_table(cards_by_id[model_id].training)
         for _, line in held.iterrows():
             spread = "" if line["runs"] == 1 else f", {line['range']}"
@@ -230,7 +267,8 @@ def notes_section(cards_by_id: dict, chosen: list[str]) -> None:
         with column.expander(f"Notes: {text.card_label(card)}"):
             st.markdown(f"**Preprocessing:** {text.preprocessing_summary(card)}  \n"
                         f"**Architecture:** `{card.architecture}` · created {card.created[:10]}")
-            st.markdown(card.notes or "_The card has no notes._")
+            for block in shortcut_tables.plain_notes(card.notes) or ["_The card has no notes._"]:
+                st.markdown(block)
 
 
 def image_section(cards_by_id: dict, chosen: list[str]) -> None:
@@ -280,11 +318,16 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
             st.caption(f"Probability {prediction.confidence:.1%} (the film's own calibrated output, as on every "
                        "page)")
             # As on Diagnose: faint evidence is not coloured, so the anatomy stays readable.
-            st.image(render_overlay(xray.pixels, on_image, threshold=OVERLAY_THRESHOLD), width="stretch",
-                     caption=f"Grad-CAM for {explanation.label}, layer {explanation.layer}")
+            st.image(render_overlay(xray.pixels, on_image, colormap=DEFAULT_COLORMAP, threshold=OVERLAY_THRESHOLD),
+                     width="stretch", caption=f"Grad-CAM for {explanation.label}, layer {explanation.layer}")
             lung_attention(image_digest, xray, card, on_image)
             st.plotly_chart(charts.probability_bar(prediction), key=f"compare_probs_{model_id}",
                             config={"displayModeBar": False})
+    if predictions:
+        legend, _ = st.columns([2, 3])
+        legend.markdown(charts.colour_bar_html(DEFAULT_COLORMAP, OVERLAY_THRESHOLD), unsafe_allow_html=True)
+        legend.caption(f"Colour bar of the maps above: {colour_bar_caption('the class explained', OVERLAY_THRESHOLD)} "
+                       f"(gray part). {SCALE_NOTE}")
     if len(predictions) >= 2:
         agreement_section(predictions, maps, {m: statuses[m].status for m in predictions})
 

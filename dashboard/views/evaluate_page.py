@@ -1,19 +1,23 @@
 """Evaluate on your data: several versions scored on the same labelled images (a folder under the
 configured data roots or an uploaded ZIP), figures with bootstrap intervals side by side, ROC
-curves overlaid, where the versions disagree (with their maps), and the report as CSV and JSON.
+curves overlaid, where the versions disagree (with their maps), and downloads a team can use:
+every image's predictions (CSV and JSON, images named relative to their data folder) and the
+figures with their intervals in a tidy CSV.
 
 The ZIP is read in memory (`model.archive.read_labelled_zip`), never written to disk; the computing
-is `model.evaluation.evaluate_models`.
+is `model.evaluation.evaluate_models`, the wording `model.present.evaluation_tables`, the files
+`model.present.evaluation_exports`.
 """
 from __future__ import annotations
 
-import json
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
-from dashboard import caching, widgets
+from dashboard import caching, long_runs, widgets
 from model.archive import MAX_MEMBERS, MAX_TOTAL_BYTES, ArchiveError, read_labelled_zip
 from model.inputs.intake import XrayInputError
 from model.labelled_data import (
@@ -22,24 +26,33 @@ from model.labelled_data import (
     find_datasets,
     short_name,
 )
-from model.policy import DEFAULT_MAP_THRESHOLD
+from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD
 from model.present import charts, text
+from model.present.evaluation_exports import export_json, figures_frame, predictions_frame
 from model.present.evaluation_tables import (
+    ROUNDING_NOTE,
+    SCOPE_WORDS,
+    ZIP_SCOPE,
+    accounting_sentence,
     comparison_sentence,
     comparison_table,
     disagreement_table,
     per_source_table,
-    report_frame,
+    section_notes,
+    selection_sentence,
+    short_names_note,
     summary_table,
     unknown_labels_table,
 )
 from model.present.gallery_cases import sample_records
-from model.present.overlay import render_overlay, to_uint8
+from model.present.overlay import SCALE_NOTE, colour_bar_caption, render_overlay, to_uint8
 from model.splits import common_records
 
-RESULT = "evaluate_result"
+RESULTS = "evaluate_results"  # this session's results by settings (a ZIP's results stay in its session)
+LAST = "evaluate_last"  # the settings of the last result, shown while the current ones have none
+RUN = "evaluate_run"
 FOLDER, UPLOAD = "A data folder on this server", "A ZIP of labelled images"
-SCOPES = {"unseen": "Images none of these versions trained on", "all": "All images"}
+SCOPES = {"unseen": SCOPE_WORDS["unseen"].capitalize(), "all": "All images"}
 PER_LABEL = {"25 per label": 25, "50 per label": 50, "100 per label": 100, "200 per label": 200, "All images": None}
 CASES_SHOWN = 4
 PLOT_CONFIG = {"displaylogo": False}
@@ -51,8 +64,23 @@ ZIP_HELP = (f"A ZIP with one folder per class (COVID/, Normal/, Pneumonia/; othe
             f"{MAX_TOTAL_BYTES // 2**20} MB uncompressed; read in memory and never stored.")
 
 
-def folder_choice():
-    """(records, loader, description) of a dataset found under the configured roots, or None."""
+@dataclass(frozen=True)
+class Choice:
+    """What is to be scored: the records, how to read them (None: from disk), the folder their ids are
+    relative to (None: a ZIP's own names), what to call them, how they were chosen, the scope's wording
+    for the report and the settings that make them."""
+
+    records: list
+    loader: Callable | None
+    root: Path | None
+    name: str
+    selection: str
+    scope: str
+    settings: tuple
+
+
+def folder_choice(cards_by_id: dict, chosen: list[str]) -> Choice | None:
+    """A dataset found under the configured roots, with the folder-only controls (which images, how many)."""
     roots = data_roots()
     if not roots:
         st.info(NO_ROOTS, icon=":material/settings:")
@@ -61,17 +89,34 @@ def folder_choice():
     if not datasets:
         st.info(f"No manifest CSV or folder per class was found under the configured data folders ({DATA_ENV}).")
         return None
-    choice = st.selectbox("Labelled data", datasets, format_func=lambda p: short_name(p, roots), key="evaluate_data")
+    controls = st.columns([3, 3, 2])
+    choice = controls[0].selectbox("Labelled data", datasets, format_func=lambda p: short_name(p, roots),
+                                   key="evaluate_data")
+    scope = controls[1].selectbox("Images", list(SCOPES), format_func=SCOPES.get, key="evaluate_scope",
+                                  help="Images a version trained on flatter it; by default they are left out "
+                                       "(from each version's recorded split).")
+    per_label = controls[2].selectbox("How many", list(PER_LABEL), index=2, key="evaluate_limit",
+                                      help="A sample per label keeps large folders quick; the same sample every time.")
     read = widgets.read_chosen_dataset(choice, roots)
     if read is None:
         return None
     path, records, outside = read
     if outside:
         st.caption(f"{outside} image(s) named by the manifest lie outside the configured data folders and are left out.")
-    return records, None, short_name(path, roots)
+    eligible, notes = common_records(records, [cards_by_id[m] for m in chosen], scope)
+    for note in notes:
+        st.caption(f":orange[:material/report: {note}]")
+    sampled = sample_records(eligible, PER_LABEL[per_label], seed=0)
+    name = short_name(path, roots)
+    selection = selection_sentence(name, len(records), len(eligible), len(sampled), scope,
+                                   PER_LABEL[per_label])
+    scope_words = SCOPE_WORDS[scope] + ("" if PER_LABEL[per_label] is None else f", {per_label}")
+    return Choice(sampled, None, path if path.is_dir() else path.parent, name, selection, scope_words,
+                  (str(path), scope, per_label))
 
 
-def zip_choice():
+def zip_choice() -> Choice | None:
+    """An uploaded ZIP: every readable image in it (no folder controls: they mean nothing for a ZIP)."""
     uploaded = st.file_uploader("ZIP of labelled images", type=["zip"], key="evaluate_zip", help=ZIP_HELP,
                                 max_upload_size=widgets.UPLOAD_LIMIT_MB)
     if uploaded is None:
@@ -85,41 +130,54 @@ def zip_choice():
     if archive.skipped:
         with st.expander(f"{len(archive.skipped)} file(s) in the ZIP were skipped"):
             st.dataframe([{"file": name, "reason": reason} for name, reason in archive.skipped], hide_index=True)
-    return archive.records, archive.load, uploaded.name
+    selection = selection_sentence(uploaded.name, len(archive.records), len(archive.records), len(archive.records),
+                                   "all", None)
+    return Choice(archive.records, archive.load, None, uploaded.name, selection, ZIP_SCOPE,
+                  (uploaded.name, caching.digest(uploaded.getvalue())))
 
 
-def run(classifiers, records, loader, resamples: int, description: str, scope: str) -> dict:
-    bar = st.progress(0.0, text="Scoring…")
-
-    def progress(done, total):
-        bar.progress(done / max(total, 1), text=f"Scoring image {done} of {total} with {len(classifiers)} version(s)…")
-
+def run(classifiers, choice: Choice, resamples: int) -> dict:
+    """Score, with progress and a Cancel button; the report and the bytes of the first disagreements."""
     from model.evaluation import evaluate_models
 
-    report = evaluate_models(classifiers, records, batch_size=16, resamples=resamples, progress=progress, load=loader)
-    bar.progress(1.0, text=f"Scored {report['n_images']} images.")
-    report.update({"data": description, "scope": scope})
+    with long_runs.running(RUN, f"with {len(classifiers)} version(s)") as progress:
+        report = evaluate_models(classifiers, choice.records, batch_size=16, resamples=resamples,
+                                 progress=progress.images, load=choice.loader, root=choice.root,
+                                 on_stage=progress.stage)
+    about = {"data": choice.name, "images": choice.scope, "selection": choice.selection,
+             "versions": [clf.card.id for clf in classifiers],
+             "image_ids": ("names inside the ZIP" if choice.root is None else
+                           f"paths relative to the data folder {choice.name}")}
+    by_id = {case_id(record, choice): record for record in choice.records}
     cases = {}
     for case in report["disagreements"][:CASES_SHOWN]:
-        record = next(r for r in records if r.path == case["path"])
-        data = loader(record) if loader else Path(record.path).read_bytes()
-        cases[case["path"]] = data
-    return {"report": report, "cases": cases}
+        record = by_id.get(case["path"])
+        if record is not None:
+            cases[case["path"]] = choice.loader(record) if choice.loader else Path(record.path).read_bytes()
+    return {"report": report, "cases": cases, "about": about}
 
 
-def figures(report: dict) -> None:
+def case_id(record, choice: Choice) -> str:
+    from model.evaluation import image_id
+
+    return image_id(record.path, choice.root)
+
+
+def figures(report: dict, notes: dict) -> None:
     models = report["models"]
     st.subheader("Figures side by side")
-    st.dataframe(summary_table(report), width="stretch", height=38 + 35 * len(summary_table(report)))
-    st.caption(f"Every version on the same {report['n_images']:,} images; in brackets the 95% bootstrap interval "
-               f"({report['bootstrap']['resamples']} resamples of the images). Overlapping intervals mean the "
-               "difference may be noise; the paired comparison below says more.")
+    table = summary_table(report)
+    st.dataframe(table, width="stretch", height=38 + 35 * len(table))
+    st.caption(f"In brackets the 95% bootstrap interval ({report['bootstrap']['resamples']:,} resamples of the "
+               f"images). Overlapping intervals mean the difference may be noise; the paired comparison below says "
+               f"more. {ROUNDING_NOTE}")
+    st.markdown("**Paired comparison on the same images**")
     if report["comparisons"]:
-        st.markdown("**Paired comparison on the same images**")
         for pair in report["comparisons"]:
             st.markdown(f"- {comparison_sentence(pair)}")
-        st.dataframe(comparison_table(report), hide_index=True, width="stretch",
-                     column_config={"resamples where B > A": st.column_config.NumberColumn(format="percent")})
+        st.table(comparison_table(report).set_index("versions"))  # a table wraps its long names
+    else:
+        st.caption(notes["comparisons"])
     unknown = unknown_labels_table(report)
     if not unknown.empty:
         st.markdown("**Labels the versions do not know**")
@@ -134,22 +192,36 @@ def figures(report: dict) -> None:
         column.plotly_chart(charts.confusion_matrix_figure(model, normalize=True), key=f"evaluate_cm_{model_id}",
                             config=PLOT_CONFIG)
         column.caption(f"{model_id}: rows true, columns predicted.")
+    st.markdown("**By data source**")
     sources = per_source_table(report)
     if len(sources) > 0:
-        st.markdown("**By data source**")
         st.dataframe(sources, hide_index=True, width="stretch")
+        st.caption("Within source: COVID-19 against Pneumonia among one collection's films; –: the source lacks one "
+                   "of the two. n/a: an AUC needs films of two classes.")
+    else:
+        st.caption(notes["per_source"])
+    if "within_source" in notes and "per_source" not in notes:
+        st.caption(notes["within_source"])
 
 
-def disagreement_section(report: dict, cases: dict, cards_by_id: dict) -> None:
+def map_legend() -> None:
+    """The colour bar of the overlays below and what it means."""
+    st.markdown(charts.colour_bar_html(DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD), unsafe_allow_html=True)
+    st.caption(f"Colour bar of the maps: {colour_bar_caption('the answer shown', DEFAULT_MAP_THRESHOLD)} (gray "
+               f"part). {SCALE_NOTE}")
+
+
+def disagreement_section(report: dict, cases: dict, cards_by_id: dict, notes: dict) -> None:
     st.subheader("Where the versions disagree")
     table = disagreement_table(report)
     if table.empty:
-        st.info("The versions gave the same answer on every image." if len(report["models"]) > 1 else
-                "Choose two or more versions to see where they disagree.")
+        st.info(notes["disagreements"])
         return
-    st.caption(f"{len(report['disagreements'])} images got different answers; the first {min(CASES_SHOWN, len(cases))} "
-               f"with each version's Grad-CAM map (threshold {DEFAULT_MAP_THRESHOLD:.0%}: fainter evidence is not "
-               "coloured; red strongest, blue weakest).")
+    st.caption(f"{len(report['disagreements']):,} images got different answers; the first "
+               f"{min(CASES_SHOWN, len(cases))} with each version's Grad-CAM map for its own answer.")
+    legend, _ = st.columns([2, 3])
+    with legend:
+        map_legend()
     for case in report["disagreements"][:CASES_SHOWN]:
         data = cases.get(case["path"])
         if data is None:
@@ -160,7 +232,7 @@ def disagreement_section(report: dict, cases: dict, cards_by_id: dict) -> None:
         except XrayInputError:
             continue
         with st.container(border=True):
-            st.markdown(f"**{Path(case['path']).name}** · true **{case['label']}**"
+            st.markdown(f"**{case['path']}** · true **{case['label']}**"
                         + (f" · source `{case['source']}`" if case["source"] else ""))
             columns = st.columns(1 + len(case["predicted"]), gap="small")
             columns[0].image(to_uint8(xray.pixels), caption="Original", width="stretch")
@@ -170,20 +242,45 @@ def disagreement_section(report: dict, cases: dict, cards_by_id: dict) -> None:
                     continue
                 _, on_image = caching.explanation(image_digest, key, "gradcam", label,
                                                   cards_by_id[model_id].explain_layer, xray.pixels)
-                column.image(render_overlay(xray.pixels, on_image, threshold=DEFAULT_MAP_THRESHOLD), width="stretch",
+                column.image(render_overlay(xray.pixels, on_image, colormap=DEFAULT_COLORMAP,
+                                            threshold=DEFAULT_MAP_THRESHOLD), width="stretch",
                              caption=f"{model_id}: {label} ({case['confidence'][model_id]:.0%})")
     with st.expander("Every image where they disagree"):
         st.dataframe(table, hide_index=True, width="stretch")
+        st.caption(" ".join(filter(None, [short_names_note(report["models"]), "Each image by its file name; the "
+                                          "downloads name it in full."])))
 
 
-def downloads(report: dict) -> None:
-    columns = st.columns(2)
-    columns[0].download_button("Download the report (CSV)", report_frame(report).to_csv(index=False),
-                               file_name="evaluation.csv", mime="text/csv", icon=":material/download:",
-                               key="evaluate_csv")
-    columns[1].download_button("Download the report (JSON)", json.dumps(report, indent=2),
+def downloads(result: dict) -> None:
+    """Every image's predictions (CSV, JSON) and the figures with their intervals (tidy CSV)."""
+    report = result["report"]
+    columns = st.columns(3)
+    columns[0].download_button("Predictions per image (CSV)", predictions_frame(report).to_csv(index=False),
+                               file_name="predictions.csv", mime="text/csv", icon=":material/download:",
+                               key="evaluate_predictions_csv")
+    columns[1].download_button("Figures with intervals (CSV)", figures_frame(report).to_csv(index=False),
+                               file_name="figures.csv", mime="text/csv", icon=":material/download:",
+                               key="evaluate_figures_csv")
+    columns[2].download_button("Everything (JSON)", export_json(report, result["about"]),
                                file_name="evaluation.json", mime="application/json", icon=":material/download:",
                                key="evaluate_json")
+    st.caption("Images are named by their path inside the data folder or the ZIP; one row per image, scored or not, "
+               "with each version's answer and probabilities. The files keep full precision.")
+
+
+def results(result: dict, cards_by_id: dict) -> None:
+    report = result["report"]
+    st.markdown(accounting_sentence(report))
+    if report["skipped"]:
+        with st.expander(f"{len(report['skipped'])} file(s) could not be read"):
+            st.dataframe(report["skipped"], hide_index=True)
+    if report["n_images"] == 0:
+        st.warning("No image could be scored.")
+        return
+    downloads(result)
+    notes = section_notes(report)
+    figures(report, notes)
+    disagreement_section(report, result["cases"], cards_by_id, notes)
 
 
 def main() -> None:
@@ -197,44 +294,28 @@ def main() -> None:
         st.info("Choose one or more versions.")
         return
     where = st.radio("Labelled images", [FOLDER, UPLOAD], horizontal=True, key="evaluate_source")
-    picked = folder_choice() if where == FOLDER else zip_choice()
-    if picked is None:
+    choice = folder_choice(cards_by_id, chosen) if where == FOLDER else zip_choice()
+    if choice is None:
         return
-    records, loader, description = picked
-    controls = st.columns(3)
-    scope = controls[0].selectbox("Images", list(SCOPES), format_func=SCOPES.get, key="evaluate_scope",
-                                  help="Images a version trained on flatter it; by default they are left out "
-                                       "(from each version's recorded split).")
-    per_label = controls[1].selectbox("How many", list(PER_LABEL), index=2, key="evaluate_limit",
-                                      help="A sample per label keeps large folders quick; the same sample every time.")
-    resamples = controls[2].selectbox("Bootstrap resamples", [200, 1000, 2000], index=1, key="evaluate_resamples")
-    records, notes = common_records(records, [cards_by_id[m] for m in chosen], scope)
-    for note in notes:
-        st.caption(f":orange[:material/report: {note}]")
-    records = sample_records(records, PER_LABEL[per_label], seed=0)
-    st.markdown(f"{len(records):,} images from **{description}** will be scored by {len(chosen)} version(s).")
-    signature = (tuple(chosen), description, scope, per_label, resamples, tuple(r.path for r in records))
-    if st.button("Evaluate", type="primary", icon=":material/play_arrow:", key="evaluate_run", disabled=not records):
+    resamples = st.selectbox("Bootstrap resamples", [200, 1000, 2000], index=1, key="evaluate_resamples",
+                             help="More resamples give steadier intervals and take longer.")
+    st.markdown(f"{choice.selection} Press Evaluate to score **{len(choice.records):,} images** with "
+                f"{len(chosen)} version(s).")
+    signature = (tuple(chosen), tuple(caching.model_key(m) for m in chosen), where, choice.settings, resamples,
+                 tuple(r.path for r in choice.records))
+    store = st.session_state.setdefault(RESULTS, long_runs.ResultStore(4))
+    if long_runs.requested(RUN, signature, "Evaluate", disabled=not choice.records):
         classifiers = [caching.classifier(caching.model_key(model_id)) for model_id in chosen]
         if any(clf is None for clf in classifiers):
             return
-        result = run(classifiers, records, loader, resamples, description, SCOPES[scope])
-        st.session_state[RESULT] = dict(result, signature=signature)
-    result = st.session_state.get(RESULT)
-    if not result:
-        return
-    if result["signature"] != signature:
+        store.put(signature, run(classifiers, choice, resamples))
+        st.session_state[LAST] = signature
+    result = store.get(signature)
+    if result is None and st.session_state.get(LAST) in store:
+        result = store.get(st.session_state[LAST])
         st.caption("The results below are from an earlier choice; press Evaluate to update them.")
-    report = result["report"]
-    if report["skipped"]:
-        with st.expander(f"{len(report['skipped'])} image(s) could not be read and were skipped"):
-            st.dataframe(report["skipped"], hide_index=True)
-    if report["n_images"] == 0:
-        st.warning("No image could be scored.")
-        return
-    downloads(report)
-    figures(report)
-    disagreement_section(report, result["cases"], cards_by_id)
+    if result is not None:
+        results(result, cards_by_id)
 
 
 main()

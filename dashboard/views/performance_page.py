@@ -18,10 +18,10 @@ FLAGGED_STYLE = "background-color: rgba(220, 60, 40, 0.35); font-weight: 700;"
 WEAK_STYLE = "background-color: rgba(230, 150, 30, 0.35);"
 
 
-
 def _label(method: str | None, unknown: str | None = None) -> str:
     """A method's label from the registry of methods (a name from an older report is shown as it is)."""
     return METHODS[method].label if method in METHODS else (unknown or str(method))
+
 
 def headline_row(report: dict) -> None:
     cols = st.columns(5)
@@ -117,7 +117,9 @@ def shortcut_section(card, report: dict) -> None:
         else:
             st.metric("Mean balanced accuracy (lower is better)", text.percent(shortcut_tables.source_probe_mean(report)))
             st.dataframe(probe.style.format("{:.0%}", subset=["balanced accuracy", "chance"], na_rep="–"),
-                         hide_index=True, width="stretch")
+                         hide_index=True, width="stretch", column_order=["class", "balanced accuracy", "chance", "images"])
+            st.caption("Sources compared: " + "; ".join(f"{row['class']}: {row['sources']}" for row in probe.to_dict("records"))
+                       + ".")
             st.caption("A simple classifier on the model's last features tries to tell the sources apart "
                        "within one class (cross-validated by patient). Near chance: the features carry little "
                        "of the source; high: the model can tell where a film comes from, which is how a "
@@ -167,6 +169,11 @@ def trajectory_section(card) -> None:
                "this chart only; those figures never chose an epoch. Run-to-run noise is large (see the range above).")
 
 
+def _whole_percent(table: pd.DataFrame, columns: list[str]):
+    """The table with those columns shown as whole percent ("12%", as the page's other shares)."""
+    return table.style.format("{:.0%}", subset=[c for c in columns if c in table.columns], na_rep="–")
+
+
 def triage_section(card) -> None:
     """How the triage treats the model's own test films, and how its scope check did."""
     rows = triage_summary.triage_rows(card.scope)
@@ -174,38 +181,35 @@ def triage_section(card) -> None:
         return
     st.subheader("Triage on the test split")
     st.caption(triage_summary.thresholds_sentence(card.scope))
-    left, right = st.columns([4, 5], gap="large")  # the right table has five columns
+    left, right = st.columns(2, gap="large")
     with left:
-        st.dataframe(rows, hide_index=True, width="stretch",
-                     column_config={"value": st.column_config.NumberColumn(format="percent")})
+        st.dataframe(_whole_percent(rows, ["value"]), hide_index=True, width="stretch")
         st.caption("Accuracy is shown as a share of films too. The lung-attention warning should fire more "
                    "often on wrong answers than on right ones, or it carries no information.")
-        rules = triage_summary.rule_table(card.scope)
-        if not rules.empty:
-            st.dataframe(rules, hide_index=True, width="stretch",
-                         column_config={c: st.column_config.NumberColumn(format="percent")
-                                        for c in ("fires on", "accuracy when it fires")})
-            st.caption("Each rule on the test split: the share of films it holds back (they overlap) and how often "
-                       "the model was right on those films.")
     with right:
-        unseen = triage_summary.unseen_table(card.scope)
-        if not unseen.empty:
-            st.dataframe(unseen, hide_index=True, width="stretch",
-                         column_config={c: st.column_config.NumberColumn(format="percent")
-                                        for c in ("answered", "answered and right", "answered and wrong")})
-            st.caption("Films of sources the model never trained on (a sample of each) and the data's children's "
-                       "films, triaged as a plain upload is (no age or view stated).")
-        held = triage_summary.held_out_scope_table(card.scope)
-        if not held.empty:
-            shares = held.style.format("{:.0%}", subset=["unusual", "out of scope"], na_rep="–")
-            st.dataframe(shares.format("{:.2f}", subset=["AUROC"], na_rep="–"), hide_index=True, width="stretch")
-            st.caption("The scope check fitted without each source, then asked to flag it (shares flagged unusual and "
-                       "out of scope). These are clean adult "
-                       "frontal films, in scope: low figures are right here.")
         synthetic = triage_summary.synthetic_table(card.scope)
         if not synthetic.empty:
-            st.dataframe(synthetic, hide_index=True, width="stretch",
-                         column_config={"held back as out of scope": st.column_config.NumberColumn(format="percent")})
+            st.dataframe(_whole_percent(synthetic, ["held back as out of scope"]), hide_index=True, width="stretch",
+                         column_config={"held back as out of scope": st.column_config.Column("held back")})
+            st.caption("Inputs the dashboard was never made for, made up for this check: the share held back as out "
+                       "of scope.")
+    rules = triage_summary.rule_table(card.scope)
+    if not rules.empty:  # full width, as the tables below: their rows are long sentences
+        st.dataframe(_whole_percent(rules, ["fires on", "accuracy when it fires"]), hide_index=True, width="stretch")
+        st.caption("Each rule on the test split: the share of films it holds back (they overlap) and how often "
+                   "the model was right on those films.")
+    unseen = triage_summary.unseen_table(card.scope)
+    if not unseen.empty:  # full width: six columns do not fit half the page at 1366 px
+        st.dataframe(_whole_percent(unseen, ["answered", "answered and right", "answered and wrong"]),
+                     hide_index=True, width="stretch")
+        st.caption("Films of sources the model never trained on (a sample of each) and the data's children's "
+                   "films, triaged as a plain upload is (no age or view stated).")
+    held = triage_summary.held_out_scope_table(card.scope)
+    if not held.empty:
+        shares = held.style.format("{:.0%}", subset=["unusual", "out of scope"], na_rep="–")
+        st.dataframe(shares.format("{:.2f}", subset=["AUROC"], na_rep="–"), hide_index=True, width="stretch")
+        st.caption("The scope check fitted without each source, then asked to flag it (shares flagged unusual and "
+                   "out of scope). These are clean adult frontal films, in scope: low figures are right here.")
 
 
 # --------------------------------------------------------------------------- explanation report
@@ -284,11 +288,13 @@ def faithfulness_report(faith: FaithfulnessSummary) -> None:
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={**{name: st.column_config.NumberColumn(format="%.3f")
                                    for name in table.columns if "AUC" in name},
-                                "both better on": st.column_config.NumberColumn(
-                                    "both better on (share of images)", format="percent")})
+                                "lower than random": st.column_config.CheckboxColumn("< random", width="small"),
+                                "higher than random": st.column_config.CheckboxColumn("> random", width="small"),
+                                "both better on": st.column_config.NumberColumn("both better on", format="percent")})
     st.caption("Removing the pixels a faithful map ranks highest makes the probability fall fast (lower "
                "deletion AUC than random orders); revealing them first makes it rise fast (higher insertion AUC). "
-               "The ticks compare the means; 'both better on' is the share of images where both hold.")
+               "The ticks (< random, > random) compare the means; 'both better on' is the share of images where "
+               "both hold.")
 
 
 def sanity_report(sanity: SanitySummary | None, agreement: Agreement | None) -> None:
@@ -321,13 +327,16 @@ def provenance_section(card) -> None:
     st.subheader("Data provenance")
     training = card.training or {}
     splits = training.get("splits") or {}
-    facts = {key: value for key, value in training.items() if key != "splits" and not isinstance(value, (dict, list))}
     sources = training.get("sources") or []
     st.markdown("**Sources:** " + (", ".join(f"`{s}`" for s in sources) if sources else "not recorded"))
-    left, right = st.columns([1, 2], gap="large")
+    left, right = st.columns([1, 1], gap="large")
     with left:
-        if facts:
-            st.dataframe(pd.Series({k: str(v) for k, v in facts.items()}, name="value"), width="stretch")
+        facts = shortcut_tables.provenance_facts(training)
+        if facts:  # a list, not a table: long values wrap instead of being cut
+            st.markdown("\n".join(f"- **{name}:** {value}" for name, value in facts))
+        if training.get("command"):
+            with st.expander("The command that trained it"):
+                st.code(training["command"], language="bash", wrap_lines=True)
     with right:
         if splits:
             st.markdown("**Images per split**")
@@ -340,6 +349,16 @@ def provenance_section(card) -> None:
                     st.dataframe(table.fillna(0).astype(int), width="stretch")
         else:
             st.info("The card records no split counts.")
+
+
+def notes_section(card, report: dict) -> None:
+    """The shortcut in short paragraphs of plain words, then the card's own notes, made readable."""
+    st.subheader("The shortcut, in plain words")
+    for block in shortcut_tables.shortcut_story(card, report):
+        st.markdown(block)
+    with st.expander("The notes recorded with this version"):
+        for block in shortcut_tables.plain_notes(card.notes) or ["_The card has no notes._"]:
+            st.markdown(block)
 
 
 def main() -> None:
@@ -367,9 +386,8 @@ def main() -> None:
     else:
         st.info("This entry has no metrics.json, so there are no test-split figures to show.")
     explanation_section(card, key)
+    notes_section(card, report)
     provenance_section(card)
-    st.subheader("Notes on shortcuts and limitations")
-    st.markdown(card.notes or "_The card has no notes._")
 
 
 main()

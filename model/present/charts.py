@@ -235,18 +235,18 @@ def faithfulness_figure(curves: dict, height: int = 220) -> go.Figure:
     return figure
 
 
-def roc_overlay(reports: dict[str, dict], label: str) -> go.Figure:
+def roc_overlay(reports: dict[str, dict], label: str, digits: int = 2) -> go.Figure:
     """The ROC curve of one class (against the rest) for several models on the same images, AUC and
-    its interval in the legend; `reports` is {model id: report with `roc` and `per_class`}."""
+    its interval in the legend to `digits` decimals; `reports` is {model id: report with `roc` and `per_class`}."""
     fig = go.Figure()
     for model_id, report in reports.items():
         curve = (report.get("roc") or {}).get(label)
         if not curve:
             continue
         values = report["per_class"].get(label, {})
-        interval = values.get("auc_ci")
-        name = f"{model_id} ({_auc_text(values.get('auc'))}"
-        name += f", 95% {interval[0]:.2f}-{interval[1]:.2f})" if interval else ")"
+        interval, auc = values.get("auc_ci"), values.get("auc")
+        name = f"{model_id} (AUC {'n/a' if auc is None else f'{auc:.{digits}f}'}"
+        name += f", 95% {interval[0]:.{digits}f}–{interval[1]:.{digits}f})" if interval else ")"
         fig.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=name))
     if not fig.data:
         return _empty(f"No model has a ROC curve for {label}.", 420)
@@ -329,3 +329,14 @@ def panel_curves(history: pd.DataFrame, monitor: str = "val_auc", height: int = 
                       legend=dict(orientation="h", yanchor="top", y=-0.14, x=0, font=dict(size=11)),
                       font=dict(size=11))
     return fig
+
+
+def colour_bar_html(colormap: str, threshold: float = 0.0, stops: int = 24) -> str:
+    """The overlay's colour bar as a CSS gradient strip (HTML), weak on the left and strong on the right,
+    the uncoloured part below `threshold` gray: drawn as text, it needs no image and follows the page's width."""
+    from model.present.overlay import colour_bar
+
+    bar = colour_bar(colormap, stops, 1, threshold)[0]
+    gradient = ", ".join(f"rgb({r},{g},{b}) {100 * i / (len(bar) - 1):.0f}%" for i, (r, g, b) in enumerate(bar))
+    return (f'<div role="img" aria-label="colour bar: weak to strong evidence" style="height:12px;border-radius:3px;'
+            f'background:linear-gradient(to right, {gradient})"></div>')

@@ -1,25 +1,121 @@
-"""Tables of a multi-model evaluation report (`model.evaluation.evaluate_models`), for the Evaluate
-and Compare pages and the CSV download: plain DataFrames, no Streamlit.
+"""Tables and sentences of a multi-model evaluation report (`model.evaluation.evaluate_models`), for the
+Evaluate and Compare pages: plain DataFrames and strings, no Streamlit.
 
-    summary = summary_table(report)        # one row per figure, one column per model, "0.912 (0.88-0.94)"
-    frame = report_frame(report)           # long form, one row per (model, scope, figure), for CSV
+One rounding rule for both pages (`ROUNDING_NOTE`): figures (AUC, accuracy, F1, calibration error and
+their differences) to two decimals, shares of images or of resamples in whole percent, counts whole.
+
+    summary = summary_table(report)        # one row per figure, one column per version, "0.91 (0.88–0.94)"
+    pair = paired(report["comparisons"][0])   # PairedComparison, the higher version first
+    comparison_sentence(pair)              # "Macro AUC, b − a = +0.07 (95% interval +0.02 to +0.12) ..., favouring b."
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 import numpy as np
 import pandas as pd
 
-FRAME_COLUMNS = ["model", "scope", "metric", "class", "value", "ci_low", "ci_high", "n"]
+DIGITS = 2
+ROUNDING_NOTE = "Figures are rounded to two decimals, shares to whole percent."
+MINUS = "\u2212"  # the minus sign, as in "a − b" and "−0.03"
+# What the images of each choice are, as the pages and the exported JSON say it.
+SCOPE_WORDS = {"unseen": "images none of these versions trained on",
+               "test": "images in every version's test split",
+               "all": "all images (training images included: they flatter the versions)"}
+ZIP_SCOPE = "every readable image in the uploaded ZIP (whether a version trained on any of them cannot be checked)"
 
 
-def with_interval(value, interval=None, digits: int = 3) -> str:
-    """"0.912 (0.884-0.940)", "0.912" without an interval, "n/a" without a value."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+# --------------------------------------------------------------------------- the rounding rule
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def figure(value) -> str:
+    """A figure to two decimals ("0.83"); "n/a" without a value."""
+    return "n/a" if _missing(value) else f"{value:.{DIGITS}f}"
+
+
+def signed(value) -> str:
+    """A difference to two decimals with its sign ("+0.07", "−0.03"); "0.00" when it rounds to zero."""
+    if _missing(value):
         return "n/a"
-    text = f"{value:.{digits}f}"
-    if interval:
-        text += f" ({interval[0]:.{digits}f}-{interval[1]:.{digits}f})"
+    text = f"{value:+.{DIGITS}f}"
+    return f"{0:.{DIGITS}f}" if float(text) == 0 else text.replace("-", MINUS)
+
+
+def share(value) -> str:
+    """A share in whole percent ("97%"); "n/a" without a value."""
+    return "n/a" if _missing(value) else f"{value:.0%}"
+
+
+def with_interval(value, interval=None) -> str:
+    """"0.91 (0.88–0.94)", "0.91" without an interval, "n/a" without a value."""
+    if _missing(value):
+        return "n/a"
+    return figure(value) + (f" ({figure(interval[0])}–{figure(interval[1])})" if interval else "")
+
+
+# --------------------------------------------------------------------------- what was scored
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """Where the images of a report went: scored by every version, of those with a label every
+    version knows (the figures' images), labels some version does not know, files not read."""
+
+    scored: int
+    known: int
+    unknown: dict[str, int]
+    unreadable: int
+
+
+def accounting(report: dict) -> Accounting:
+    models = report.get("models", {}).values()
+    unknown = {label: int(count) for label, count in report.get("labels_in_data", {}).items()
+               if any(label not in model["labels"] for model in models)}
+    scored = int(report.get("n_images", 0))
+    return Accounting(scored, scored - sum(unknown.values()), unknown, len(report.get("skipped", [])))
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n:,} {thing}{'' if n == 1 else 's'}"
+
+
+def accounting_sentence(report: dict) -> str:
+    """Every image counted once: "120 images were scored by every version; 30 of them have a label the
+    versions do not know (Tuberculosis: 30), so the figures and comparisons use the other 90. 2 files
+    could not be read (listed below)."."""
+    counts = accounting(report)
+    text = f"{_count(counts.scored, 'image')} {'was' if counts.scored == 1 else 'were'} scored by every version"
+    if counts.unknown:
+        labels = ", ".join(f"{label}: {n:,}" for label, n in counts.unknown.items())
+        text += (f"; {sum(counts.unknown.values()):,} of them have a label the versions do not know ({labels}), "
+                 f"so the figures and comparisons use the other {counts.known:,}")
+    text += "."
+    if counts.unreadable:
+        verb = "is" if counts.unreadable == 1 else "are"
+        text += f" {_count(counts.unreadable, 'file')} could not be read and {verb} listed below."
     return text
+
+
+def selection_sentence(name: str, total: int, eligible: int, sampled: int, scope: str, per_label) -> str:
+    """How the images to score were chosen from a dataset of `total` images: `eligible` of them in the
+    scope (`SCOPE_WORDS` key), `sampled` of those taken (`per_label` per label, or all when None)."""
+    text = f"{_count(total, 'image')} in {name}"
+    left_out = total - eligible
+    if left_out and scope == "unseen":
+        text += f"; {left_out:,} left out because at least one version trained on them"
+    elif left_out and scope == "test":
+        text += f"; {left_out:,} left out because they are not in every version's test split"
+    if per_label is None or sampled == eligible:
+        return text + (f"; all {eligible:,} remaining are scored." if left_out else "; all are scored.")
+    return text + f"; {sampled:,} of the {'remaining ' if left_out else ''}{eligible:,} sampled ({per_label} per label)."
+
+
+# --------------------------------------------------------------------------- figures side by side
 
 
 def _model_rows(model: dict) -> dict[str, str]:
@@ -30,13 +126,12 @@ def _model_rows(model: dict) -> dict[str, str]:
             "ECE (calibration error)": with_interval((model.get("calibration") or {}).get("ece"))}
     for label, values in model.get("per_class", {}).items():
         rows[f"{label} AUC (95% interval)"] = with_interval(values.get("auc"), values.get("auc_ci"))
-        rows[f"{label} precision / recall / F1"] = (f"{values['precision']:.2f} / {values['recall']:.2f} / "
-                                                   f"{values['f1']:.2f}")
+        rows[f"{label} precision / recall / F1"] = " / ".join(figure(values[k]) for k in ("precision", "recall", "f1"))
     return rows
 
 
 def summary_table(report: dict) -> pd.DataFrame:
-    """The figures of every model side by side (strings, intervals in brackets), index "figure"."""
+    """The figures of every version side by side (strings, intervals in brackets), index "figure"."""
     models = report.get("models", {})
     table = pd.DataFrame({model_id: _model_rows(model) for model_id, model in models.items()}).fillna("–")
     table.index.name = "figure"
@@ -44,106 +139,187 @@ def summary_table(report: dict) -> pd.DataFrame:
 
 
 def unknown_labels_table(report: dict) -> pd.DataFrame:
-    """One row per (label the models do not know, model): how many images, and what it called them."""
+    """One row per (label the versions do not know, version): how many images, and what it called them."""
     rows = []
     for model_id, model in report.get("models", {}).items():
         for label, values in model.get("unknown_labels", {}).items():
-            rows.append({"label in the data": label, "model": model_id, "images": values["n"],
+            rows.append({"label in the data": label, "version": model_id, "images": values["n"],
                          **{f"called {name}": count for name, count in values["predicted"].items()}})
     return pd.DataFrame(rows)
 
 
+# --------------------------------------------------------------------------- paired comparisons
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """A paired comparison read from the higher version: `difference` is first − second (never
+    negative) with its 95% interval, `share_first_higher` the share of resamples where the first
+    version's macro AUC was higher; `clear` when the interval lies above zero."""
+
+    first: str
+    second: str
+    n: int
+    auc_first: float | None
+    auc_second: float | None
+    difference: float | None
+    low: float | None
+    high: float | None
+    share_first_higher: float | None
+
+    @property
+    def defined(self) -> bool:
+        return self.difference is not None and self.low is not None
+
+    @property
+    def clear(self) -> bool:
+        return self.defined and self.low > 0
+
+
+def paired(pair: dict) -> PairedComparison:
+    """A `compare_pair` result (B − A) turned so that the version with the higher macro AUC comes first
+    (the chosen order on a tie): its difference is never negative, so no sentence can contradict it."""
+    difference, interval = pair.get("difference"), pair.get("interval")
+    if difference is None or not interval:
+        return PairedComparison(pair["a"], pair["b"], pair.get("n", 0), pair.get("auc_a"), pair.get("auc_b"),
+                                None, None, None, None)
+    if difference > 0:
+        return PairedComparison(pair["b"], pair["a"], pair["n"], pair["auc_b"], pair["auc_a"], difference,
+                                interval[0], interval[1], pair.get("share_b_better"))
+    return PairedComparison(pair["a"], pair["b"], pair["n"], pair["auc_a"], pair["auc_b"], -difference,
+                            -interval[1], -interval[0], pair.get("share_a_better"))
+
+
+def reading(pair: PairedComparison) -> str:
+    """"favouring <first>", "no clear difference" or "cannot be compared"."""
+    if not pair.defined:
+        return "cannot be compared"
+    return f"favouring {pair.first}" if pair.clear else "no clear difference"
+
+
+def comparison_sentence(pair) -> str:
+    """One plain sentence whose verdict follows the sign of its number: "Macro AUC, b − a = +0.07 (95%
+    interval +0.02 to +0.12) on the same 90 images, favouring b." (`pair`: a `compare_pair` result or
+    a `PairedComparison`)."""
+    pair = pair if isinstance(pair, PairedComparison) else paired(pair)
+    if not pair.defined:
+        return (f"{pair.first} and {pair.second} cannot be compared on these images: a macro AUC is undefined "
+                "(a class has no image).")
+    head = (f"Macro AUC, {pair.first} {MINUS} {pair.second} = {signed(pair.difference)} (95% interval "
+            f"{signed(pair.low)} to {signed(pair.high)}) on the same {pair.n:,} images")
+    if pair.clear:
+        return f"{head}, favouring {pair.first}."
+    if pair.high < 0:  # a skewed bootstrap on few images can leave the estimate outside its own interval
+        return f"{head}: no clear difference (the estimate lies outside its interval: too few images to tell)."
+    return f"{head}: no clear difference (the interval includes 0)."
+
+
 def comparison_table(report: dict) -> pd.DataFrame:
-    """The paired comparisons: B minus A macro AUC with its interval and the share of resamples where B is higher."""
+    """The paired comparisons, each read from its higher version, as text cells in the page's rounding."""
     rows = []
-    for pair in report.get("comparisons", []):
-        interval = pair.get("interval")
-        rows.append({"model A": pair["a"], "model B": pair["b"], "images": pair["n"],
-                     "macro AUC A": pair["auc_a"], "macro AUC B": pair["auc_b"],
-                     "B - A": pair["difference"],
-                     "95% interval of B - A": "n/a" if not interval else f"{interval[0]:+.3f} to {interval[1]:+.3f}",
-                     "resamples where B > A": pair["share_b_better"]})
-    return pd.DataFrame(rows)
+    for pair in map(paired, report.get("comparisons", [])):
+        rows.append({"versions": f"{pair.first} {MINUS} {pair.second}", "images": pair.n,
+                     "macro AUC": f"{figure(pair.auc_first)} vs {figure(pair.auc_second)}",
+                     "difference (95% interval)": (f"{signed(pair.difference)} ({signed(pair.low)} to {signed(pair.high)})"
+                                                   if pair.defined else "n/a"),
+                     "resamples where the first is higher": share(pair.share_first_higher),
+                     "reading": reading(pair)})
+    return pd.DataFrame(rows, columns=["versions", "images", "macro AUC", "difference (95% interval)",
+                                       "resamples where the first is higher", "reading"])
 
 
-def comparison_sentence(pair: dict) -> str:
-    """One plain sentence on whether B really beats A on these images."""
-    interval = pair.get("interval")
-    if pair.get("difference") is None or not interval:
-        return f"{pair['b']} and {pair['a']} cannot be compared on these images (an AUC is undefined)."
-    if interval[0] > 0:
-        verdict = f"{pair['b']} is better than {pair['a']}"
-    elif interval[1] < 0:
-        verdict = f"{pair['a']} is better than {pair['b']}"
-    else:
-        verdict = f"the difference between {pair['a']} and {pair['b']} could be noise"
-    return (f"On these {pair['n']} images {verdict}: macro AUC {pair['difference']:+.3f} "
-            f"(95% interval {interval[0]:+.3f} to {interval[1]:+.3f}).")
+# --------------------------------------------------------------------------- by source
 
 
 def per_source_table(report: dict) -> pd.DataFrame:
-    """Per source: images and macro AUC with interval for each model, and the within-source COVID-19 vs
-    Pneumonia AUC where a source has both classes."""
-    models = report.get("models", {})
-    sources = sorted({s for m in models.values() for s in m.get("per_source", {})})
+    """One row per (source, version): images, macro AUC with interval, accuracy and the within-source
+    COVID-19 vs Pneumonia AUC where the source has both classes (long form: it fits a laptop screen
+    whatever the number of versions)."""
     rows = []
-    for source in sources:
-        row = {"source": source}
+    models = report.get("models", {})
+    for source in sorted({s for m in models.values() for s in m.get("per_source", {})}):
+        within = report.get("within_source", {}).get(source) or {}
         for model_id, model in models.items():
             sub = model.get("per_source", {}).get(source)
             if sub is None:
                 continue
-            row["images"] = sub["n"]
-            row[f"{model_id} macro AUC"] = with_interval(sub["macro"].get("auc"), sub["macro"].get("auc_ci"))
-            row[f"{model_id} accuracy"] = with_interval(sub.get("accuracy"))
-        within = report.get("within_source", {}).get(source)
-        if within:
-            for model_id, values in within.items():
-                row[f"{model_id} COVID-19 vs Pneumonia AUC (n={values['n']})"] = with_interval(values["auc"])
-        rows.append(row)
-    return pd.DataFrame(rows).fillna("–") if rows else pd.DataFrame(columns=["source"])
+            values = within.get(model_id)
+            rows.append({"source": source, "version": model_id, "images": sub["n"],
+                         "macro AUC (95% interval)": with_interval(sub["macro"].get("auc"), sub["macro"].get("auc_ci")),
+                         "accuracy": with_interval(sub.get("accuracy")),
+                         "COVID-19 vs Pneumonia AUC": (f"{figure(values['auc'])} ({values['n']:,} images)"
+                                                       if values else "–")})
+    return pd.DataFrame(rows, columns=["source", "version", "images", "macro AUC (95% interval)", "accuracy",
+                                       "COVID-19 vs Pneumonia AUC"])
 
 
-def report_frame(report: dict) -> pd.DataFrame:
-    """The report in long form for a CSV: one row per (model, scope, metric, class) with value and interval."""
-    rows = []
+def _labels_by_source(report: dict) -> dict[str, set[str]]:
+    labels: dict[str, set[str]] = {}
+    for row in report.get("images", []):
+        if row["status"] != "unreadable":
+            labels.setdefault(row["source"], set()).add(row["label"])
+    return labels
 
-    def add(model_id, scope, metric, label, value, interval=None, n=None):
-        rows.append({"model": model_id, "scope": scope, "metric": metric, "class": label, "value": value,
-                     "ci_low": interval[0] if interval else None, "ci_high": interval[1] if interval else None,
-                     "n": n})
 
-    for model_id, model in report.get("models", {}).items():
-        scopes = [("all", model)] + [(f"source {s}", sub) for s, sub in model.get("per_source", {}).items()]
-        for scope, sub in scopes:
-            add(model_id, scope, "accuracy", "", sub.get("accuracy"), n=sub.get("n"))
-            add(model_id, scope, "macro AUC", "", sub["macro"].get("auc"), sub["macro"].get("auc_ci"), sub.get("n"))
-            add(model_id, scope, "macro F1", "", sub["macro"].get("f1"), n=sub.get("n"))
-            for label, values in sub.get("per_class", {}).items():
-                add(model_id, scope, "AUC", label, values.get("auc"), values.get("auc_ci"), values.get("support"))
-                for metric in ("precision", "recall", "f1"):
-                    add(model_id, scope, metric, label, values.get(metric), n=values.get("support"))
-        add(model_id, "all", "ECE", "", (model.get("calibration") or {}).get("ece"), n=model.get("n"))
-        for label, values in model.get("unknown_labels", {}).items():
-            for name, count in values["predicted"].items():
-                add(model_id, f"label {label} (not a class of the model)", "images called", name, count, n=values["n"])
-    for pair in report.get("comparisons", []):
-        add(f"{pair['b']} - {pair['a']}", "all", "macro AUC difference", "", pair["difference"], pair.get("interval"),
-            pair["n"])
-        add(f"{pair['b']} - {pair['a']}", "all", "share of resamples where B > A", "", pair["share_b_better"],
-            n=pair["n"])
-    for source, by_model in report.get("within_source", {}).items():
-        for model_id, values in by_model.items():
-            add(model_id, f"source {source}", "COVID-19 vs Pneumonia AUC", "", values["auc"], n=values["n"])
-    return pd.DataFrame(rows, columns=FRAME_COLUMNS)
+def section_notes(report: dict) -> dict[str, str]:
+    """Why a section of the report is empty, one sentence per empty section: "per_source",
+    "within_source", "comparisons", "disagreements"; a section with content has no entry."""
+    notes = {}
+    by_source = _labels_by_source(report)
+    named = sorted(source for source in by_source if source)
+    if not named:
+        notes["per_source"] = ("The images name no source (a folder per class, or a manifest without a source "
+                               "column), so there are no per-source figures.")
+    if not report.get("within_source"):
+        if not named:
+            notes["within_source"] = ("No within-source figure: it needs the source of each image, and these "
+                                      "images name none.")
+        else:
+            have = "; ".join(f"{source}: {', '.join(sorted(by_source[source]))}" for source in named)
+            notes["within_source"] = ("No within-source figure: it compares COVID-19 with Pneumonia films of one "
+                                      f"source, and no source here has both ({have}).")
+    if len(report.get("models", {})) < 2:
+        notes["comparisons"] = "One version only: there is nothing to compare it with."
+        notes["disagreements"] = "One version only: there is nothing to disagree with."
+    elif not report.get("disagreements"):
+        notes["disagreements"] = "The versions gave the same answer on every image."
+    return notes
+
+
+def short_names(model_ids) -> dict[str, str]:
+    """Version ids without the start they all share ("cxr-compact-averaged-v2", "cxr-compact-v1" ->
+    "averaged-v2", "v1"), cut at a hyphen, for column headers that must fit a laptop screen; the ids
+    themselves when nothing is shared or the short names would clash."""
+    ids = list(model_ids)
+    if len(ids) < 2:
+        return {model_id: model_id for model_id in ids}
+    common = ids[0]
+    for model_id in ids[1:]:
+        while not model_id.startswith(common):
+            common = common[:-1]
+    common = common[:common.rfind("-") + 1]
+    short = {model_id: model_id[len(common):] for model_id in ids}
+    if not common or not all(short.values()) or len(set(short.values())) < len(ids):
+        return {model_id: model_id for model_id in ids}
+    return short
+
+
+def short_names_note(model_ids) -> str:
+    """"Columns: averaged-v2 is cxr-compact-averaged-v2, v1 is cxr-compact-v1." ("" when the names are the ids)."""
+    names = short_names(model_ids)
+    if all(short == model_id for model_id, short in names.items()):
+        return ""
+    return "Columns: " + ", ".join(f"{short} is {model_id}" for model_id, short in names.items()) + "."
 
 
 def disagreement_table(report: dict) -> pd.DataFrame:
-    """The images where the versions' answers differ: file, true label, source, then what each said."""
+    """The images where the versions' answers differ: the image's file name (its full name is in the
+    downloads), true label, source, then what each version said, headed by its `short_names` name."""
     rows = []
     for case in report.get("disagreements", []):
-        row = {"image": case["path"].rsplit("/", 1)[-1], "true label": case["label"], "source": case["source"]}
+        names = short_names(case["predicted"])
+        row = {"image": PurePosixPath(case["path"]).name, "true label": case["label"], "source": case["source"] or "–"}
         for model_id, label in case["predicted"].items():
-            row[model_id] = f"{label} ({case['confidence'][model_id]:.0%})"
+            row[names[model_id]] = f"{label} ({share(case['confidence'][model_id])})"
         rows.append(row)
     return pd.DataFrame(rows)

@@ -3,6 +3,8 @@ the source probe (how well a simple classifier on the model's features tells the
 within one class) and held-out-source figures (what a model trained without a source called it)."""
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 
@@ -162,3 +164,183 @@ def trajectory_sentence(frame: pd.DataFrame) -> str | None:
         text += (f" The best internal validation AUC came in epoch {int(kept['epoch'])} "
                  f"(unseen separation {kept[column]:.2f} there).")
     return text
+
+
+# --------------------------------------------------------------------------- the shortcut story in plain words
+
+
+def _share_list(counts: dict[str, int]) -> str:
+    """"only from a" or "from a (59%), b (40%) and c (1%)": sources by their share of a label's films."""
+    total = sum(counts.values())
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    if len(ordered) == 1:
+        return f"only from {ordered[0][0]}"
+    parts = [f"{source} ({n / total:.0%})" for source, n in ordered]
+    return "from " + ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _sources_by_label(card_training: dict) -> dict[str, dict[str, int]]:
+    """{label: {source: training films}} from the card's training split ("source / label" counts)."""
+    counts = ((((card_training or {}).get("splits") or {}).get("train") or {}).get("by_source_label") or {})
+    by_label: dict[str, dict[str, int]] = {}
+    for key, n in counts.items():
+        source, _, label = key.partition(" / ")
+        if label and n:
+            by_label.setdefault(label, {})[source] = int(n)
+    return by_label
+
+
+def _measures(card) -> list[str]:
+    """What the version does against the shortcut, one plain line each, from its preprocessing and recipe."""
+    prep, training = card.prep, card.training or {}
+    recipe = training.get("recipe") or {}
+    lines = []
+    if prep.resize == "stretch":
+        lines.append("Every film is stretched to a square, never padded: padding would mark the films that were "
+                     "not square, and that depends on the collection.")
+    if prep.border_crop:
+        lines.append(f"A {prep.border_crop:.0%} border is cut off every side, where text markers and the edges of "
+                     "the X-ray beam sit.")
+    if prep.equalize == "clahe":
+        lines.append("Contrast is evened out region by region (CLAHE) and every film is brought to the same "
+                     "brightness scale, so differences of exposure and processing weigh less.")
+    if prep.lung_crop:
+        lines.append(f"Each film is cut to the box around its lung fields (found by {prep.lung_model}), so most of "
+                     "what lies outside the chest never reaches the model.")
+    if prep.lung_mask:
+        lines.append("Everything outside the lung fields (slightly enlarged) is set to black, in training and in use.")
+    if recipe.get("balance") == "source_label":
+        lines.append("Training draws as many films from each collection within a class, so no collection "
+                     "dominates a class.")
+    if recipe.get("photometric"):
+        lines.append("Training also changes the films' look (another collection's brightness, blur, JPEG "
+                     "compression, noise), so a collection's look is a poorer clue.")
+    if recipe.get("average_from"):
+        lines.append(f"The weights shipped are the average of the weights from epoch {recipe['average_from']} on, "
+                     "which smooths out single epochs that leaned on the shortcut.")
+    return lines
+
+
+def shortcut_story(card, report: dict) -> list[str]:
+    """The shortcut of this version in short paragraphs of plain words (markdown): why it matters for
+    this version's data, what the version does against it, how much is left (the source probe and
+    films of collections it never trained on) and what to do with a single film."""
+    story = []
+    by_label = _sources_by_label(card.training)
+    risk = ("Where a film comes from can give its label away. Each collection has its own look (exposure, "
+            "borders, text markers), so a model can learn to recognise the collection instead of the disease.")
+    if by_label:
+        risk += " In this version's training films, " + "; ".join(
+            f"{label} came {_share_list(sources)}" for label, sources in sorted(by_label.items())) + "."
+    story.append(risk)
+    measures = _measures(card)
+    if measures:
+        story.append("**What this version does against it**\n\n" + "\n".join(f"- {line}" for line in measures))
+    left = []
+    mean = source_probe_mean(report)
+    chances = [values.get("chance") for values in (((report or {}).get("source_probe") or {}).get("per_class") or {}).values()
+               if values.get("chance") is not None]
+    if mean is not None:
+        chance = f" (guessing would give about {sum(chances) / len(chances):.0%})" if chances else ""
+        left.append(f"A simple test on the model's features still tells the collections apart within a class "
+                    f"{mean:.0%} of the time{chance}.")
+    held = held_out_table(card.training)
+    if not held.empty:
+        first = held.drop_duplicates("held-out source")
+        parts = [f"{_percent(row['recall'])} of the {row['held-out source']} films" for row in first.to_dict("records")]
+        left.append("Of the films of a collection it never trained on, it called "
+                    + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0])
+                    + " their true class (the table above has every run).")
+    story.append("**How much is left**\n\n" + (" ".join(left) + " " if left else "")
+                 + "These steps reduce the shortcut; they do not remove it.")
+    story.append("**With a single film**\n\nOn Diagnose, look at how much of the map lies inside the lungs: a map "
+                 "mostly on text, borders or devices points to the shortcut. Films from a hospital that is not in "
+                 "the training data are the most at risk.")
+    return story
+
+
+def _percent(value) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+# Internal names of the card's records, said as a reader finds them on the Performance page.
+RECORD_NAMES = {"training.held_out_source": "“Does the model know the source?” on the Performance page",
+                "training.held_out_trajectory": "the chart “During training” on the Performance page"}
+# Words of the trade, said plainly (the term kept in brackets so it can be looked up).
+PLAIN_WORDS = {"CLAHE": "local contrast equalisation (CLAHE)",
+               "letterboxed": "padded",
+               "collimation edges": "the edges of the X-ray beam",
+               "bounding box": "box",
+               "dilated lung fields": "slightly enlarged lung fields",
+               "per-image standardisation layer": "scaling of every film to the same brightness range"}
+_RECORD_KEY = re.compile(r"\b(?:training|metrics|card|preprocessing)\.[a-z_]+(?:\.[a-z_]+)*\b")
+
+
+def _plain_sentence(sentence: str) -> str:
+    """One sentence with internal record names and trade words replaced, its first letter a capital."""
+    text = _RECORD_KEY.sub(lambda match: RECORD_NAMES.get(match.group(0), "the model card's records"), sentence)
+    for word, plain in PLAIN_WORDS.items():
+        text = re.sub(rf"(?<![\w(]){re.escape(word)}(?![\w)])", plain, text)
+    return text[:1].upper() + text[1:]
+
+
+def plain_notes(notes: str) -> list[str]:
+    """A card's free-text notes as short markdown blocks a person can read: internal record names
+    replaced by where the figures are shown, trade words said plainly, a sentence that lists
+    measures after a colon turned into a bulleted list, other sentences two to a paragraph."""
+    blocks, paragraph = [], []
+    for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z])", " ".join((notes or "").split())):
+        sentence = _plain_sentence(sentence)
+        if not sentence:
+            continue
+        head, colon, rest = sentence.partition(": ")
+        if colon and rest.count("; ") >= 2:
+            if paragraph:
+                blocks.append(" ".join(paragraph))
+                paragraph = []
+            items = [item.strip().rstrip(".") for item in rest.split("; ")]
+            blocks.append(f"{head}:\n\n" + "\n".join(f"- {item[0].upper()}{item[1:]}." for item in items))
+            continue
+        paragraph.append(sentence)
+        if len(paragraph) == 2:
+            blocks.append(" ".join(paragraph))
+            paragraph = []
+    if paragraph:
+        blocks.append(" ".join(paragraph))
+    return [block for block in blocks if block.strip()]
+
+
+# --------------------------------------------------------------------------- provenance in plain words
+
+FACT_NAMES = {"seed": "random seed of the split", "init_seed": "random seed of the first weights",
+              "unit": "what is kept together in a split", "split_method": "how patients were split",
+              "manifest": "list of images (manifest)", "manifest_sha256": "checksum of that list (SHA-256, first 12)",
+              "recipe_name": "training recipe", "epochs_run": "epochs trained", "epochs_max": "epochs at most",
+              "batch_size": "films per training step", "learning_rate": "learning rate",
+              "skipped_images": "images that could not be read", "wall_time_s": "training time",
+              "augmentation": "changes made to films during training", "strategy": "training strategy",
+              "monitor": "epoch kept by", "patience": "stopped after this many epochs without progress",
+              "class_weights": "class weights", "combination": "how the members are combined",
+              "members_wall_time_s": "members' training time", "merge_wall_time_s": "time to combine the members"}
+FACT_VALUES = {("unit", "patient_id"): "the patient (all films of one patient fall in one split)",
+               ("split_method", "hash"): "by a hash of the patient's id (a patient keeps its split when data are added)",
+               ("split_method", "legacy"): "dealt out in a seeded random order",
+               ("monitor", "val_auc"): "validation AUC", ("monitor", "val_loss"): "validation loss"}
+HIDDEN_FACTS = {"command", "data"}  # the command is shown on its own; `data` is a path on the training machine
+
+
+def provenance_facts(card_training: dict) -> list[tuple[str, str]]:
+    """The card's training facts as (plain name, plain value), internal keys never shown: known keys by
+    their name in `FACT_NAMES`, any other with its underscores as spaces; times in minutes."""
+    facts = []
+    for key, value in (card_training or {}).items():
+        if key in HIDDEN_FACTS or isinstance(value, (dict, list)):
+            continue
+        if key.endswith("wall_time_s"):
+            shown = f"{float(value) / 60:.0f} min"
+        elif key == "manifest_sha256":
+            shown = str(value)[:12]
+        else:
+            shown = FACT_VALUES.get((key, str(value)), str(value))
+        facts.append((FACT_NAMES.get(key, key.replace("_", " ")), shown))
+    return facts

@@ -1,0 +1,333 @@
+"""The Compare, Evaluate and Performance pages in headless Chromium at 1366 x 768 (issue 27): no
+request leaves the server and direct links to every page load without 404s or console errors; a
+Compare result and an Evaluate result (screenshots kept under tests/output/) whose tables fit the
+screen; the per-image download holds one row per film with both versions' probabilities and no
+server path; a long run can be cancelled; ZIP mode shows only its own controls.
+
+Needs Debian's chromium at /usr/bin/chromium; skipped cleanly without it. The server is a real
+`streamlit run dashboard/app.py` on a free localhost port, pointed at a registry of tiny models (one
+of them carrying a shipped version's card figures, for the Performance page) and synthetic films.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.run import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.support import png_bytes, synthetic_radiograph, write_tiny_entry
+from tests.test_browser import OUTPUT, stop, wait_until_healthy
+from tests.test_evaluation import zip_bytes
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "model" / "versions" / "cxr-compact-averaged-v2"
+PAGE_TIMEOUT_MS = 120_000
+WIDTH, HEIGHT = 1366, 768
+PAGES = {"": "Diagnose & explain", "performance": "Model performance", "compare": "Compare versions",
+         "gallery": "Case gallery", "evaluate": "Evaluate on your data", "about": "About"}
+CLASS_FOLDERS = ("COVID", "Normal", "Viral Pneumonia", "Tuberculosis")
+# Ids as long as the shipped ones ("cxr-compact-averaged-v2"): the tables must fit with them.
+RICH, TINY_A, TINY_B = "cxr-compact-tiny-rich-v2", "cxr-compact-tiny-a-v1", "cxr-compact-tiny-b-v1"
+
+
+def write_films(folder: Path, per_class: int, size: int) -> None:
+    for k, name in enumerate(CLASS_FOLDERS):
+        (folder / name).mkdir(parents=True)
+        for i in range(per_class):
+            film = synthetic_radiograph(size, seed=100 * k + i, lesion=(0.45, 0.3) if k % 2 else None)
+            (folder / name / f"film{i:03d}.png").write_bytes(png_bytes(film))
+
+
+def rich_entry(registry: Path) -> None:
+    """A tiny model carrying the shipped averaged-v2 card's training facts, notes, scope figures,
+    metrics and explanation report: the Performance page as it looks for a real version."""
+    write_tiny_entry(registry, RICH, seed=2, default=True)
+    entry = registry / RICH
+    shipped = json.loads((SHIPPED / "card.json").read_text())
+    card = json.loads((entry / "card.json").read_text())
+    card.update({key: shipped[key] for key in ("training", "notes", "scope")})
+    (entry / "card.json").write_text(json.dumps(card))
+    for name in ("metrics.json", "explanations.json"):
+        shutil.copy(SHIPPED / name, entry / name)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`streamlit run dashboard/app.py` on a free port; yields (URL, data root)."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
+    pytest.importorskip("playwright.sync_api")
+    registry = tmp_path_factory.mktemp("pages-registry")
+    rich_entry(registry)
+    write_tiny_entry(registry, TINY_A)
+    write_tiny_entry(registry, TINY_B, seed=1)
+    data = tmp_path_factory.mktemp("pages-data")
+    write_films(data / "clinic", per_class=4, size=96)  # external films: a folder per class, one unknown label
+    write_films(data / "zz-large", per_class=150, size=384)  # long enough to be cancelled
+    port = free_port()
+    log = tmp_path_factory.mktemp("pages-server") / "streamlit.log"
+    env = {**os.environ, "CXR_REGISTRY": str(registry), "TF_CPP_MIN_LOG_LEVEL": "3", "CXR_DATA": str(data)}
+    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+               "--browser.gatherUsageStats", "false"]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, process, log)
+        yield url, data
+    finally:
+        stop(process)
+
+
+class Visit:
+    """A page of the browser with every request, failed response and console error recorded."""
+
+    def __init__(self, page, origin: str):
+        self.page, self.origin = page, origin
+        self.requests, self.failures, self.console = [], [], []
+        page.on("request", lambda request: self.requests.append(request.url))
+        page.on("response", lambda response: self.failures.append((response.status, response.url))
+                if response.status >= 400 else None)
+        page.on("console", lambda message: self.console.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: self.console.append(str(error)))
+
+    def outside(self) -> list[str]:
+        return [url for url in self.requests if not url.startswith((self.origin + "/", "data:", "blob:"))
+                and url != self.origin]
+
+
+@contextlib.contextmanager
+def browser(url: str, path: str = "", width: int = WIDTH, height: int = HEIGHT):
+    """A headless Chromium page at `url/path`; any request outside the server is recorded, then refused."""
+    from playwright.sync_api import expect, sync_playwright
+
+    OUTPUT.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = chromium.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+            page = context.new_page()
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
+            expect.set_options(timeout=PAGE_TIMEOUT_MS)
+            visit = Visit(page, url)
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(url) else route.abort())
+            page.goto(f"{url}/{path}")
+            yield visit
+        finally:
+            chromium.close()
+
+
+def heading(page, name: str):
+    return page.get_by_role("heading", name=name, exact=True).first
+
+
+def assert_tables_fit(page) -> None:
+    """Every table lies inside the window and needs no sideways scrolling; neither does the page. The
+    window is made as tall as the page for the check (tables far below are drawn only when near the
+    screen); its width stays 1366 px, so the layout is the one a reader sees."""
+    closed = page.locator('[data-testid="stExpander"] details:not([open]) > summary')
+    for _ in range(20):  # open every expander: every table a reader can open
+        if closed.count() == 0:
+            break
+        closed.first.click()
+        page.wait_for_timeout(300)
+    page.wait_for_timeout(500)
+    height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": WIDTH, "height": min(height + 100, 20_000)})
+    page.wait_for_timeout(2500)
+    tables = page.evaluate("""() => [...document.querySelectorAll('[data-testid=stDataFrame], [data-testid=stTable]')]
+        .map(e => {
+            const box = e.getBoundingClientRect(), scroller = e.querySelector('.dvn-scroller') || e;
+            return {right: box.right, width: box.width, inner: scroller.scrollWidth - scroller.clientWidth,
+                    text: (e.innerText || '').slice(0, 40)}})""")
+    assert tables, "no table on the page"
+    for table in tables:
+        assert table["width"] > 0 and table["right"] <= WIDTH, table
+        assert table["inner"] <= 1, f"a table scrolls sideways at {WIDTH} px: {table}"
+    overflow = page.evaluate("() => { const m = document.querySelector('[data-testid=stMain]');"
+                             " return m.scrollWidth - m.clientWidth; }")
+    assert overflow <= 1
+    page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
+    page.wait_for_timeout(500)
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick `option` in the select box labelled `label`."""
+    page.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def show(page, locator, name: str) -> Path:
+    """Scroll `locator` to the top of the window and keep a 1366 x 768 screenshot named `name`."""
+    locator.scroll_into_view_if_needed()
+    locator.evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.mouse.move(WIDTH - 5, HEIGHT - 5)  # no hover toolbar over the text
+    page.wait_for_timeout(1200)  # charts and images finish drawing
+    path = OUTPUT / name
+    page.screenshot(path=str(path))
+    return path
+
+
+def test_no_request_leaves_the_server_and_every_direct_link_loads_cleanly(server):
+    from playwright.sync_api import expect
+
+    url, _ = server
+    for path, title in PAGES.items():
+        with browser(url, path) as visit:
+            expect(heading(visit.page, title)).to_be_visible()
+            visit.page.wait_for_timeout(2500)  # late requests: icons, fonts, the page icon
+            icon = visit.page.evaluate("() => document.querySelector(\"link[rel='shortcut icon']\").href")
+            assert icon.startswith(url + "/media/"), icon  # the page icon is served by the dashboard itself
+            assert visit.outside() == [], f"/{path} reached outside the server: {visit.outside()}"
+            assert visit.failures == [], f"/{path}: {visit.failures}"
+            assert visit.console == [], f"/{path}: {visit.console}"
+            assert visit.page.locator('[data-testid="stException"]').count() == 0
+            assert any(u.startswith(icon) for u in visit.requests)
+    # A direct link, then the side panel: the page changes and the address follows.
+    with browser(url, "performance") as visit:
+        expect(heading(visit.page, "Model performance")).to_be_visible()
+        visit.page.get_by_role("link", name="Compare versions").click()
+        expect(heading(visit.page, "Compare versions")).to_be_visible()
+        assert visit.page.url == f"{url}/compare"
+        assert visit.failures == [] and visit.console == [] and visit.outside() == []
+
+
+def test_compare_result_at_1366(server):
+    from playwright.sync_api import expect
+
+    url, data = server
+    with browser(url, "compare") as visit:
+        page = visit.page
+        expect(heading(page, "Compare versions")).to_be_visible()
+        start = page.get_by_role("button", name=re.compile(r"^Score 16 images with 3 versions$"))
+        expect(start).to_be_visible()
+        expect(page.get_by_text(f"16 images in {data.name}/clinic; all are scored.")).to_be_visible()
+        assert page.get_by_text(re.compile(r"^Macro AUC, ")).count() == 0  # nothing scored on a visit
+        start.click()
+        sentence = page.get_by_text(re.compile(r"^Macro AUC, cxr-[\w-]+ − cxr-[\w-]+ = [+]?\d\.\d\d ")).first
+        expect(sentence).to_be_visible()
+        expect(page.get_by_text("16 images were scored by every version; 4 of them have a label the versions do "
+                                "not know (Tuberculosis: 4), so the figures and comparisons use the other 12.")) \
+            .to_be_visible()
+        for text in page.get_by_text(re.compile(r"^Macro AUC, ")).all_inner_texts():
+            first = re.search(r"Macro AUC, (\S+) − ", text).group(1)
+            assert re.search(r"= (\+\d\.\d\d|0\.00) ", text) and (f"favouring {first}." in text
+                                                                  or "no clear difference" in text), text
+        assert_tables_fit(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        shot = show(page, page.get_by_role("heading", name="Figures on common ground"), "compare-1366x768.png")
+        assert shot.stat().st_size > 10_000
+        show(page, page.get_by_text("Per source and within source"), "compare-sources-1366x768.png")
+    # Another visit finds the figures kept for these settings: no button, no wait.
+    with browser(url, "compare") as visit:
+        expect(visit.page.get_by_text(re.compile(r"^Macro AUC, ")).first).to_be_visible()
+        assert visit.page.get_by_role("button", name=re.compile(r"^Score ")).count() == 0
+
+
+def test_evaluate_result_and_its_per_image_download_at_1366(server, tmp_path):
+    import pandas as pd
+    from playwright.sync_api import expect
+
+    url, data = server
+    with browser(url, "evaluate") as visit:
+        page = visit.page
+        expect(heading(page, "Evaluate on your data")).to_be_visible()
+        expect(page.get_by_text(re.compile(rf"^16 images in {data.name}/clinic; all are scored\."))).to_be_visible()
+        page.get_by_role("button", name="Evaluate").click()
+        expect(heading(page, "Figures side by side")).to_be_visible()
+        expect(page.get_by_text("Colour bar of the maps: weak → strong evidence for the answer shown", exact=False)) \
+            .to_be_visible()
+        assert page.get_by_text("red strongest").count() == 0
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Predictions per image (CSV)").click()
+        saved = tmp_path / "predictions.csv"
+        download.value.save_as(saved)
+        text = saved.read_text()
+        frame = pd.read_csv(io.StringIO(text))
+        films = sorted(str(p.relative_to(data / "clinic")) for p in (data / "clinic").rglob("*.png"))
+        assert sorted(frame["image"]) == films  # one row per film, named inside its folder
+        for version in (RICH, TINY_A):
+            columns = [f"{version} P({label})" for label in ("COVID-19", "Normal", "Pneumonia")]
+            assert frame[columns].notna().all().all()
+            assert ((frame[columns].sum(axis=1) - 1).abs() < 1e-3).all()
+        assert str(data) not in text and "/tmp" not in text and not frame["image"].str.startswith("/").any()
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Everything (JSON)").click()
+        document = json.loads(Path(download.value.path()).read_text())
+        assert len(document["images"]) == 16 and str(data) not in json.dumps(document)
+        page.wait_for_timeout(800)
+        assert_tables_fit(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert visit.outside() == [] and visit.console == []
+        show(page, heading(page, "Figures side by side"), "evaluate-1366x768.png")
+        show(page, heading(page, "Where the versions disagree"), "evaluate-disagreements-1366x768.png")
+
+
+def test_zip_mode_shows_only_its_own_controls(server, tmp_path):
+    from playwright.sync_api import expect
+
+    url, data = server
+    archive = tmp_path / "ours.zip"
+    archive.write_bytes(zip_bytes({f"{folder}/{p.name}": p.read_bytes() for folder in ("COVID", "Normal")
+                                   for p in sorted((data / "clinic" / folder).glob("*.png"))}))
+    with browser(url, "evaluate") as visit:
+        page = visit.page
+        expect(page.get_by_text("How many")).to_be_visible()
+        page.get_by_text("A ZIP of labelled images").click()
+        expect(page.get_by_text("Upload a ZIP with one folder per class")).to_be_visible()
+        assert page.get_by_text("How many").count() == 0 and page.get_by_text("Labelled data", exact=True).count() == 0
+        page.locator("input[type=file]").first.set_input_files(str(archive))
+        expect(page.get_by_text("8 images in ours.zip; all are scored.", exact=False)).to_be_visible()
+        expect(page.get_by_text("Bootstrap resamples")).to_be_visible()
+        assert page.get_by_text("How many").count() == 0
+        assert page.get_by_test_id("stSelectbox").filter(has_text="Images").count() == 0
+
+
+def test_a_long_evaluation_can_be_cancelled(server):
+    from playwright.sync_api import expect
+
+    url, data = server
+    with browser(url, "evaluate") as visit:
+        page = visit.page
+        expect(heading(page, "Evaluate on your data")).to_be_visible()
+        choose(page, "Labelled data", f"{data.name}/zz-large")
+        choose(page, "How many", "All images")
+        expect(page.get_by_text(re.compile(rf"^600 images in {data.name}/zz-large"))).to_be_visible()
+        page.get_by_role("button", name="Evaluate").click()
+        expect(page.get_by_text(re.compile(r"^Scoring image \d+ of 600 "))).to_be_visible()
+        page.get_by_role("button", name="Cancel").click()
+        expect(page.get_by_text("Cancelled: nothing was computed or kept.")).to_be_visible()
+        expect(page.get_by_role("button", name="Evaluate")).to_be_visible()
+        page.wait_for_timeout(1500)
+        assert heading(page, "Figures side by side").count() == 0
+        assert page.get_by_text(re.compile(r"^Scoring image ")).count() == 0
+
+
+def test_the_performance_page_reads_as_plain_words_and_fits(server):
+    from playwright.sync_api import expect
+
+    url, _ = server
+    with browser(url, "performance") as visit:
+        page = visit.page
+        expect(heading(page, "The shortcut, in plain words")).to_be_visible()
+        expect(page.get_by_text("Where a film comes from can give its label away.")).to_be_visible()
+        page.get_by_text("The notes recorded with this version").click()
+        expect(page.get_by_text("Local contrast equalisation (CLAHE)", exact=False).first).to_be_visible()
+        page.wait_for_timeout(1500)
+        shown = page.locator('[data-testid="stMain"]').inner_text()
+        assert not re.search(r"\btraining\.[a-z_]+", shown)
+        assert "init_seed" not in shown and "split_method" not in shown and "wall_time" not in shown
+        assert_tables_fit(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        show(page, heading(page, "The shortcut, in plain words"), "performance-shortcut-1366x768.png")

@@ -1,0 +1,230 @@
+"""What the Evaluate and Compare pages say and what a team downloads: one rounding rule, comparison
+sentences whose words follow the sign of their number, every image counted with the reason it was
+left out of a figure, empty sections that say why, and per-image exports of external films that name
+images relative to their data folder (no server path)."""
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model.labelled_data import read_dataset
+from model.present.evaluation_exports import export_json, figures_frame, predictions_frame
+from model.present.evaluation_tables import (
+    accounting_sentence,
+    comparison_sentence,
+    comparison_table,
+    figure,
+    paired,
+    per_source_table,
+    section_notes,
+    selection_sentence,
+    share,
+    signed,
+    with_interval,
+)
+from tests.support import LABELS
+from tests.test_evaluation import write_labelled_folder
+
+
+@pytest.fixture(scope="module")
+def external_films(tmp_path_factory, test_registry):
+    """Two tiny versions on a folder of external films (a folder per class, an unknown label and one
+    broken file), scored with the folder as root: the report the Evaluate page makes."""
+    from model.classifier import Classifier
+    from model.evaluation import evaluate_models
+
+    data = write_labelled_folder(tmp_path_factory.mktemp("roots") / "clinic", per_class=3)
+    (data / "Normal" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 50)
+    records = read_dataset(data, keep_unknown=True)
+    classifiers = [Classifier.load(m, test_registry) for m in ("tiny-a", "tiny-b")]
+    stages = []
+    report = evaluate_models(classifiers, records, batch_size=4, resamples=200, root=data, on_stage=stages.append)
+    return data, records, report, stages
+
+
+def test_per_image_export_of_two_versions_on_external_films(external_films):
+    data, records, report, _ = external_films
+    frame = predictions_frame(report)
+    # One row per film, the unreadable one included, named relative to the data folder.
+    assert len(frame) == len(records) == 13
+    assert sorted(frame["image"]) == sorted(str(p.relative_to(data)) for p in data.rglob("*.png"))
+    assert not frame["image"].str.startswith("/").any()
+    broken = frame.set_index("image").loc["Normal/broken.png"]
+    assert broken["status"] == "unreadable" and "could not be read" in broken["reason"]
+    scored = frame[frame["status"] != "unreadable"]
+    for version in ("tiny-a", "tiny-b"):
+        columns = [f"{version} P({label})" for label in LABELS]
+        assert np.allclose(scored[columns].sum(axis=1), 1.0, atol=1e-4)
+        assert set(scored[f"{version} predicted"]) <= set(LABELS)
+    tb = scored[scored["label"] == "Tuberculosis"]
+    assert len(tb) == 3 and set(tb["status"]) == {"label not among the versions' classes"}
+    assert set(tb["tiny-a correct"]) == {""}  # not an error: the versions cannot answer it
+    known = scored[scored["label"] != "Tuberculosis"]
+    assert set(known["tiny-a correct"]) <= {True, False}
+    assert set(scored["agreement"]) <= {"agree", "disagree"}
+    # The files a team downloads hold no server path.
+    for text in (frame.to_csv(index=False), figures_frame(report).to_csv(index=False),
+                 export_json(report, {"data": "roots/clinic"})):
+        assert str(data) not in text and str(data.parent) not in text
+    reread = pd.read_csv(io.StringIO(frame.to_csv(index=False)))
+    assert len(reread) == 13 and {"tiny-a P(COVID-19)", "tiny-b P(COVID-19)"} <= set(reread.columns)
+
+
+def test_the_json_export_holds_every_image_the_tidy_figures_and_why_sections_are_empty(external_films):
+    _, _, report, stages = external_films
+    document = json.loads(export_json(report, {"data": "roots/clinic", "images": "every image"}))
+    assert document["about"]["data"] == "roots/clinic" and document["about"]["images_scored"] == 12
+    assert len(document["images"]) == 13
+    assert {"tiny-a", "tiny-b"} == set(document["images"][0]["probabilities"])
+    assert document["comparisons"][0]["difference"] >= 0
+    assert document["skipped"] == [{"path": "Normal/broken.png", "reason": report["skipped"][0]["reason"]}]
+    assert isinstance(document["empty_sections"], dict)
+    assert stages == ["Bootstrap intervals for tiny-a (200 resamples)…", "Bootstrap intervals for tiny-b (200 resamples)…",
+                      "Paired comparison of tiny-a and tiny-b…"]
+
+
+def test_the_tidy_figures(external_films):
+    _, _, report, _ = external_films
+    figures = figures_frame(report)
+    assert list(figures.columns) == ["figure", "version", "subset", "class", "value", "ci_low", "ci_high", "images"]
+    macro = figures[(figures["figure"] == "macro AUC") & (figures["subset"] == "images with a label the version knows")]
+    assert list(macro["version"]) == ["tiny-a", "tiny-b"] and (macro["images"] == 9).all()
+    assert (macro["ci_low"] <= macro["value"]).all() and (macro["value"] <= macro["ci_high"]).all()
+    difference = figures[figures["figure"] == "macro AUC difference"].iloc[0]
+    assert difference["value"] >= 0 and re.fullmatch(r"tiny-[ab] − tiny-[ab]", difference["version"])
+    assert (figures["subset"] == "label Tuberculosis (not a class of the version)").any()
+    assert (figures["subset"] == "within source clinic").any()
+
+
+def test_every_image_is_counted_with_the_reason_it_is_left_out(external_films):
+    _, _, report, _ = external_films
+    assert accounting_sentence(report) == (
+        "12 images were scored by every version; 3 of them have a label the versions do not know (Tuberculosis: 3), "
+        "so the figures and comparisons use the other 9. 1 file could not be read and is listed below.")
+    assert "on the same 9 images" in comparison_sentence(report["comparisons"][0])
+    assert selection_sentence("cxr/v2.csv", 3216, 954, 120, "unseen", 30) == (
+        "3,216 images in cxr/v2.csv; 2,262 left out because at least one version trained on them; 120 of the "
+        "remaining 954 sampled (30 per label).")
+    assert selection_sentence("ours.zip", 12, 12, 12, "all", None) == "12 images in ours.zip; all are scored."
+    assert selection_sentence("x", 50, 40, 40, "test", None) == (
+        "50 images in x; 10 left out because they are not in every version's test split; all 40 remaining are scored.")
+
+
+def pair(difference, low, high, share_b=0.5, share_a=0.4, auc_a=0.7):
+    return {"a": "v1", "b": "v2", "n": 90, "auc_a": auc_a, "auc_b": auc_a + difference, "difference": difference,
+            "interval": [low, high], "share_b_better": share_b, "share_a_better": share_a}
+
+
+NUMBER = re.compile(r"= ([+−]?\d\.\d\d) \(95% interval ([+−]?\d\.\d\d) to ([+−]?\d\.\d\d)\)")
+
+
+def test_a_comparison_sentence_never_contradicts_the_sign_of_its_number():
+    # The issue's case: B − A = −0.225 read as "averaged-v2 is better than v1".
+    worse = comparison_sentence(pair(-0.225, -0.30, -0.15, share_b=0.0, share_a=1.0))
+    assert worse == ("Macro AUC, v1 − v2 = +0.23 (95% interval +0.15 to +0.30) on the same 90 images, favouring v1.")
+    better = comparison_sentence(pair(0.0726, 0.02, 0.12))
+    assert better == "Macro AUC, v2 − v1 = +0.07 (95% interval +0.02 to +0.12) on the same 90 images, favouring v2."
+    noise = comparison_sentence(pair(-0.03, -0.09, 0.04))
+    assert noise.startswith("Macro AUC, v1 − v2 = +0.03 (95% interval −0.04 to +0.09)")
+    assert noise.endswith(": no clear difference (the interval includes 0).")
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        low, high = np.sort(rng.normal(0, 0.1, 2))
+        difference = float(rng.uniform(low, high)) if rng.random() < 0.9 else float(rng.normal(0, 0.1))
+        sentence = comparison_sentence(pair(difference, float(low), float(high)))
+        first, second = re.search(r"Macro AUC, (v\d) − (v\d)", sentence).groups()
+        value, lo, hi = (float(x.replace("−", "-")) for x in NUMBER.search(sentence).groups())
+        assert value >= 0 and {first, second} == {"v1", "v2"} and lo <= hi
+        assert first == ("v2" if difference > 0 else "v1")
+        if "favouring" in sentence:  # only the first named, only when its interval lies above zero
+            assert sentence.endswith(f"favouring {first}.") and lo >= 0
+        elif lo <= 0 <= hi:
+            assert sentence.endswith("no clear difference (the interval includes 0).")
+        else:
+            assert hi < 0 and sentence.endswith("(the estimate lies outside its interval: too few images to tell).")
+    odd = comparison_sentence(pair(-0.02, 0.01, 0.05))  # estimate outside its own interval
+    assert "v1 − v2 = +0.02 (95% interval −0.05 to −0.01)" in odd and "too few images to tell" in odd
+    assert "cannot be compared" in comparison_sentence({"a": "v1", "b": "v2", "n": 3, "difference": None})
+
+
+def test_a_real_paired_comparison_favours_the_better_version():
+    from model.bootstrap import paired_auc_difference
+
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 3, 300)
+    weak = rng.dirichlet(np.ones(3), 300)
+    strong = weak.copy()
+    strong[np.arange(300), y] += 0.8
+    # The better version chosen first: the raw difference B − A is negative.
+    raw = {"a": "strong", "b": "weak", **paired_auc_difference(y, strong, weak, LABELS, resamples=200, seed=0)}
+    assert raw["difference"] < 0 and raw["share_a_better"] == 1.0 and raw["share_b_better"] == 0.0
+    turned = paired(raw)
+    assert (turned.first, turned.second) == ("strong", "weak") and turned.difference > 0 and turned.clear
+    assert turned.share_first_higher == 1.0
+    assert comparison_sentence(raw).endswith("favouring strong.")
+    table = comparison_table({"comparisons": [raw]})
+    assert table.loc[0, "versions"] == "strong − weak" and table.loc[0, "resamples where the first is higher"] == "100%"
+    assert table.loc[0, "reading"] == "favouring strong"
+
+
+def test_one_rounding_rule():
+    assert figure(0.0726) == "0.07" and figure(None) == "n/a" and figure(float("nan")) == "n/a"
+    assert signed(0.0726) == "+0.07" and signed(-0.2976) == "−0.30" and signed(-0.004) == "0.00"
+    assert share(0.9713) == "97%" and with_interval(0.9123, [0.884, 0.94]) == "0.91 (0.88–0.94)"
+
+
+def test_empty_sections_say_why():
+    no_sources = {"models": {"a": {"labels": LABELS}, "b": {"labels": LABELS}}, "within_source": {},
+                  "disagreements": [], "images": [{"status": "scored", "source": "", "label": "Normal"}]}
+    notes = section_notes(no_sources)
+    assert notes["per_source"].startswith("The images name no source")
+    assert "these images name none" in notes["within_source"]
+    assert notes["disagreements"] == "The versions gave the same answer on every image."
+    one_source = {**no_sources, "images": [{"status": "scored", "source": "clinic", "label": "COVID-19"},
+                                           {"status": "scored", "source": "clinic", "label": "Normal"}]}
+    notes = section_notes(one_source)
+    assert "per_source" not in notes
+    assert notes["within_source"].endswith("no source here has both (clinic: COVID-19, Normal).")
+    alone = section_notes({**one_source, "models": {"a": {"labels": LABELS}}})
+    assert alone["comparisons"].startswith("One version only")
+    assert per_source_table({"models": {}}).empty
+
+
+def test_image_ids_never_carry_the_server_path(tmp_path):
+    from model.evaluation import image_id
+
+    (tmp_path / "data" / "COVID").mkdir(parents=True)
+    assert image_id(str(tmp_path / "data" / "COVID" / "a.png"), tmp_path / "data") == "COVID/a.png"
+    assert image_id("/elsewhere/b.png", tmp_path / "data") == "b.png"
+    assert image_id(str(tmp_path / "data" / "m.png"), tmp_path / "data" / "manifest.csv") == "m.png"
+    assert image_id("COVID/c.png", None) == "COVID/c.png"  # a ZIP's own names stay as they are
+
+
+def test_the_colour_bar_strip_runs_from_gray_to_the_maps_strongest_colour():
+    from model.present.charts import colour_bar_html
+    from model.present.overlay import colour_bar
+
+    html = colour_bar_html("inferno", 0.5)
+    stops = re.findall(r"rgb\((\d+),(\d+),(\d+)\) (\d+)%", html)
+    assert len(stops) == 24 and stops[0][3] == "0" and stops[-1][3] == "100"
+    assert stops[0][:3] == ("128", "128", "128")  # below the threshold: not coloured
+    assert tuple(int(v) for v in stops[-1][:3]) == tuple(int(v) for v in colour_bar("inferno", 24, 1, 0.5)[0][-1])
+    r, g, b = (int(v) for v in stops[-1][:3])
+    assert r > 200 and g > 200 and b < 180  # inferno ends in pale yellow: "strong" is yellow, not red
+
+
+def test_short_version_names_for_narrow_columns():
+    from model.present.evaluation_tables import short_names, short_names_note
+
+    ids = ["cxr-compact-averaged-v2", "cxr-compact-masked-v2", "cxr-compact-v1"]
+    assert short_names(ids) == dict(zip(ids, ["averaged-v2", "masked-v2", "v1"]))
+    assert short_names(["cxr-a", "dx-b"]) == {"cxr-a": "cxr-a", "dx-b": "dx-b"}  # nothing shared
+    assert short_names(["m-v1", "m-v1x"]) == {"m-v1": "v1", "m-v1x": "v1x"}  # cut at a hyphen, never inside a word
+    assert short_names(["solo"]) == {"solo": "solo"}
+    assert short_names_note(ids[:2]) == "Columns: averaged-v2 is cxr-compact-averaged-v2, masked-v2 is cxr-compact-masked-v2."
+    assert short_names_note(["cxr-a", "dx-b"]) == ""
