@@ -203,3 +203,13 @@ def test_curves_of_a_history_that_logs_only_validation_metrics():
     assert [trace.name for trace in figure.data] == ["training", "validation", "validation"]
     assert [trace.showlegend for trace in figure.data] == [True, True, False]  # both sides named once
     assert panel_curves(history) is not None
+
+
+def test_shown_curves_are_the_preferred_columns_a_history_records():
+    from model.present.charts import shown_curves
+
+    keras_fit = pd.DataFrame({"epoch": [1, 2], "loss": [1.0, 0.9], "val_loss": [1.1, 1.0], "val_auc": [0.6, 0.7]})
+    own_loop = pd.DataFrame({"epoch": [1, 2], "loss": [1.0, 0.9], "val_auc": [0.6, 0.7], "val_accuracy": [0.5, 0.6]})
+    assert shown_curves(keras_fit) == ["val_auc", "val_loss"]
+    assert shown_curves(own_loop) == ["val_auc", "val_accuracy"]  # no empty 'val_loss' chart
+    assert shown_curves(pd.DataFrame()) == [] and shown_curves(None) == []

@@ -373,8 +373,8 @@ def main() -> None:
         st.caption(f"This version averages {len(members)} trained members ({', '.join(members)}); "
                    "their validation curves are shown.")
         histories = {card.id: caching.history_or_empty(key)}
-        for column, (metric, tab) in zip(st.columns(2), (("val_auc", "auc"), ("val_loss", "loss"))):
-            column.plotly_chart(charts.compare_curves(histories, metric), key=f"member_{tab}", config=PLOT_CONFIG)
+        for column, metric in zip(st.columns(2), charts.shown_curves(histories[card.id])):
+            column.plotly_chart(charts.compare_curves(histories, metric), key=f"member_{metric}", config=PLOT_CONFIG)
     else:
         st.plotly_chart(charts.training_curves(caching.history_or_empty(key)), key="curves", config=PLOT_CONFIG)
     report = caching.metrics_or_empty(key)

@@ -74,6 +74,13 @@ def _epochs(history: pd.DataFrame) -> np.ndarray:
 CURVE_PREFERENCE = ("val_auc", "val_loss", "val_accuracy", "loss")
 
 
+def shown_curves(history: pd.DataFrame | None, count: int = 2) -> list[str]:
+    """The first `count` columns of CURVE_PREFERENCE the history records (fit loops differ: one logs
+    validation loss, another only validation AUC and accuracy), so no chart is drawn empty."""
+    columns = set(getattr(history, "columns", ()))
+    return [metric for metric in CURVE_PREFERENCE if metric in columns][:count]
+
+
 def curve_choice(histories: dict[str, pd.DataFrame]) -> tuple[list[str], str | None, dict[str, list[str]]]:
     """What the Compare page can overlay: every history column (the usual validation ones first), the
     default (the preferred column recorded by the most models, so versions trained by different
