@@ -260,3 +260,12 @@ def test_performance_page_tells_the_shortcut_in_plain_words(tmp_path, monkeypatc
     assert "- Local contrast equalisation (CLAHE) and c." in shown
     assert not INTERNAL_KEY.search(shown) and "init_seed" not in shown and "split_method" not in shown
     assert "**random seed of the first weights:** 3" in shown
+
+
+def test_the_rebuild_facts_stay_with_the_command():
+    from model.present.shortcut_tables import provenance_facts
+
+    facts = dict(provenance_facts({"command": "python -m training.train --data ../shared/data/x.csv",
+                                   "built_with": "python -m training.crossval --data ../shared/data/x.csv",
+                                   "rebuild_note": "training.train reruns it", "seed": 1}))
+    assert facts == {"random seed of the split": "1"}  # the commands and the note go with the command

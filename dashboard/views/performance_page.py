@@ -337,6 +337,11 @@ def provenance_section(card) -> None:
         if training.get("command"):
             with st.expander("The command that trained it"):
                 st.code(training["command"], language="bash", wrap_lines=True)
+                if training.get("rebuild_note"):
+                    st.caption(training["rebuild_note"])
+                if training.get("built_with"):
+                    st.markdown("First built with:")
+                    st.code(training["built_with"], language="bash", wrap_lines=True)
     with right:
         if splits:
             st.markdown("**Images per split**")

@@ -326,7 +326,9 @@ FACT_VALUES = {("unit", "patient_id"): "the patient (all films of one patient fa
                ("split_method", "hash"): "by a hash of the patient's id (a patient keeps its split when data are added)",
                ("split_method", "legacy"): "dealt out in a seeded random order",
                ("monitor", "val_auc"): "validation AUC", ("monitor", "val_loss"): "validation loss"}
-HIDDEN_FACTS = {"command", "data"}  # the command is shown on its own; `data` is a path on the training machine
+# The commands and the note on rebuilding are shown on their own, with the command; `data` is a path on the
+# training machine.
+HIDDEN_FACTS = {"command", "built_with", "rebuild_note", "registered_as", "data"}
 
 
 def provenance_facts(card_training: dict) -> list[tuple[str, str]]:
