@@ -291,7 +291,7 @@ def dashboard(table: Table, uploads: int) -> None:
                         " return im.length >= 1 && im[0].src !== film && im[0].complete; }",
                         arg=[overlay, film], polling=20)
                 heatmap = time.perf_counter() - start
-                expect(page.get_by_text(re.compile(r"^Grad-CAM for (COVID-19|Normal|Pneumonia), layer "))) \
+                expect(page.get_by_text(re.compile(r"^Grad-CAM for (COVID-19|Normal|Pneumonia), "))) \
                     .to_be_visible()
                 expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0)
                 done = time.perf_counter() - start
