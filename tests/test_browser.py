@@ -52,12 +52,32 @@ def stop(process: subprocess.Popen) -> None:
             process.wait(timeout=15)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`streamlit run dashboard/app.py` on a free port with a one-model registry; yields its URL."""
+@contextlib.contextmanager
+def dashboard_server(tmp_path_factory, env: dict):
+    """`streamlit run dashboard/app.py` on a free port of 127.0.0.1 with `env` added (a registry, data
+    roots); yields its URL and stops the server after. Skips when Chromium or Playwright is missing."""
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
     pytest.importorskip("playwright.sync_api")
+    port = free_port()
+    log = tmp_path_factory.mktemp("browser-server") / "streamlit.log"
+    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+               "--browser.gatherUsageStats", "false"]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
+                                   stdout=sink, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, process, log)
+        yield url
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The dashboard with a two-model registry and a folder of labelled films; yields its URL."""
     registry = tmp_path_factory.mktemp("browser-registry")
     write_tiny_entry(registry, "tiny-a", default=True)
     write_tiny_entry(registry, "tiny-b", seed=1)
@@ -66,20 +86,8 @@ def server(tmp_path_factory):
         (data / folder).mkdir(parents=True)
         for i in range(4):
             (data / folder / f"case{i}.png").write_bytes(png_bytes(synthetic_radiograph(96, seed=10 * k + i)))
-    port = free_port()
-    log = tmp_path_factory.mktemp("browser-server") / "streamlit.log"
-    env = {**os.environ, "CXR_REGISTRY": str(registry), "TF_CPP_MIN_LOG_LEVEL": "3", "CXR_DATA": str(data.parent)}
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
-               "--browser.gatherUsageStats", "false"]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, process, log)
+    with dashboard_server(tmp_path_factory, {"CXR_REGISTRY": str(registry), "CXR_DATA": str(data.parent)}) as url:
         yield url
-    finally:
-        stop(process)
 
 
 def local_only(route) -> None:

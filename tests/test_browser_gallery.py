@@ -10,18 +10,14 @@ and the shipped models, and is skipped when ../shared/data is absent.
 """
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from benchmarks.run import CHROMIUM, free_port
 from tests.gallery_support import marker_film, write_fixed_lungs_entry, write_shortcut_entry, write_shortcut_pool
 from tests.support import png_bytes
-from tests.test_browser import OUTPUT, browser_page, stop, wait_until_healthy
+from tests.test_browser import OUTPUT, browser_page, dashboard_server
 
 pytestmark = pytest.mark.browser
 
@@ -30,39 +26,15 @@ SIZES = {"1366x768": (1366, 768), "1920x1080": (1920, 1080)}
 NO_EXCEPTION = '[data-testid="stException"]'
 
 
-def start_server(tmp_path_factory, env: dict) -> tuple[str, subprocess.Popen]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("gallery-server") / "streamlit.log"
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
-               "--browser.gatherUsageStats", "false"]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
-                                   stdout=sink, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, process, log)
-    except RuntimeError:
-        stop(process)
-        raise
-    return url, process
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
-    pytest.importorskip("playwright.sync_api")
     registry = tmp_path_factory.mktemp("gallery-registry")
     write_shortcut_entry(registry)
     write_fixed_lungs_entry(registry)
     data = tmp_path_factory.mktemp("gallery-data")
     write_shortcut_pool(data / "pool")
-    url, process = start_server(tmp_path_factory, {"CXR_REGISTRY": str(registry), "CXR_DATA": str(data)})
-    try:
+    with dashboard_server(tmp_path_factory, {"CXR_REGISTRY": str(registry), "CXR_DATA": str(data)}) as url:
         yield url
-    finally:
-        stop(process)
 
 
 def images_loaded(page) -> None:
@@ -196,10 +168,7 @@ def test_the_cheating_view_on_real_data(shared_cxr, tmp_path_factory):
     educator projects, kept as a screenshot."""
     from playwright.sync_api import expect
 
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
-    url, process = start_server(tmp_path_factory, {"CXR_DATA": str(shared_cxr), "CXR_REGISTRY": ""})
-    try:
+    with dashboard_server(tmp_path_factory, {"CXR_DATA": str(shared_cxr), "CXR_REGISTRY": ""}) as url:
         with browser_page(f"{url}/gallery?view=cheats", *SIZES["1366x768"]) as page:
             expect(page.get_by_text("confident answers (", exact=False).first).to_be_visible()
             expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible()
@@ -211,5 +180,3 @@ def test_the_cheating_view_on_real_data(shared_cxr, tmp_path_factory):
                 first_source.evaluate("e => e.scrollIntoView({block: 'start'})")
                 images_loaded(page)
                 page.screenshot(path=str(OUTPUT / "gallery-cheats-real-cases-1366x768.png"))
-    finally:
-        stop(process)

@@ -13,18 +13,15 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from benchmarks.run import CHROMIUM, CHROMIUM_ARGS, free_port
+from benchmarks.run import CHROMIUM, CHROMIUM_ARGS
 from tests.support import png_bytes, synthetic_radiograph, write_tiny_entry
-from tests.test_browser import OUTPUT, stop, wait_until_healthy
+from tests.test_browser import OUTPUT, dashboard_server
 from tests.test_evaluation import zip_bytes
 
 pytestmark = pytest.mark.browser
@@ -64,9 +61,6 @@ def rich_entry(registry: Path) -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`streamlit run dashboard/app.py` on a free port; yields (URL, data root)."""
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
-    pytest.importorskip("playwright.sync_api")
     registry = tmp_path_factory.mktemp("pages-registry")
     rich_entry(registry)
     write_tiny_entry(registry, TINY_A)
@@ -74,20 +68,8 @@ def server(tmp_path_factory):
     data = tmp_path_factory.mktemp("pages-data")
     write_films(data / "clinic", per_class=4, size=96)  # external films: a folder per class, one unknown label
     write_films(data / "zz-large", per_class=150, size=384)  # long enough to be cancelled
-    port = free_port()
-    log = tmp_path_factory.mktemp("pages-server") / "streamlit.log"
-    env = {**os.environ, "CXR_REGISTRY": str(registry), "TF_CPP_MIN_LOG_LEVEL": "3", "CXR_DATA": str(data)}
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
-               "--browser.gatherUsageStats", "false"]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, process, log)
+    with dashboard_server(tmp_path_factory, {"CXR_REGISTRY": str(registry), "CXR_DATA": str(data)}) as url:
         yield url, data
-    finally:
-        stop(process)
 
 
 class Visit:
