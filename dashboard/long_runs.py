@@ -14,33 +14,38 @@ again. Any other widget changed while the computation runs stops it in the same 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections import OrderedDict
 
 import streamlit as st
 
 
 class ResultStore:
-    """The last `size` results by their settings (a plain LRU; the pages keep one in `st.cache_resource`
-    or in the session)."""
+    """The last `size` results by their settings (a plain LRU; the pages keep one in `st.cache_resource`,
+    shared by every session and so guarded by a lock, or in the session)."""
 
     def __init__(self, size: int = 8):
         self.size = size
         self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, key):
-        if key not in self._items:
-            return None
-        self._items.move_to_end(key)
-        return self._items[key]
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
 
     def put(self, key, value) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
     def __contains__(self, key) -> bool:
-        return key in self._items
+        with self._lock:
+            return key in self._items
 
 
 REQUESTED = "requested"  # a click not yet taken up by a run
