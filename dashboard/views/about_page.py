@@ -61,7 +61,7 @@ def models_table(cards) -> pd.DataFrame:
     return pd.DataFrame([{
         "model": card.display_name, "id": card.id, "kind": card.kind.replace("_", " "), "version": card.version,
         "default": card.default,
-        "created": card.created, "architecture": card.architecture, "classes": ", ".join(card.labels),
+        "created": card.created[:10], "architecture": card.architecture,
         "accuracy": (card.metrics or {}).get("accuracy"), "macro AUC": (card.metrics or {}).get("macro_auc"),
         "sources": ", ".join((card.training or {}).get("sources") or []),
     } for card in cards])
@@ -91,8 +91,8 @@ def main() -> None:
     cards = [status.card for status in caching.entries() if status.card is not None]
     if cards:
         st.dataframe(models_table(cards), hide_index=True, width="stretch",
-                     column_config={"accuracy": st.column_config.NumberColumn(format="percent"),
-                                    "macro AUC": st.column_config.NumberColumn(format="%.3f")})
+                     column_config={"accuracy": st.column_config.NumberColumn(format="%.2f"),
+                                    "macro AUC": st.column_config.NumberColumn(format="%.2f")})
     if not caching.usable_cards():
         st.warning(f"No usable classifier in the registry at `{caching.registry_folder()}` yet.",
                    icon=":material/warning:")
