@@ -101,14 +101,28 @@ def test_held_out_separation_does_not_depend_on_the_bias():
     assert held_out_separation(np.array([1, 1]), probs[:2]) == {}  # one class: nothing to separate
 
 
-def test_held_out_run_reports_each_source_alone(manifest, tmp_path, fake_lungs):
-    out = tmp_path / "run"
-    code = crossval.main(["--data", str(manifest), "--hold-out-source", "teach", "cov-b", "--image-size", "32",
-                          "--epochs", "1", "--batch-size", "8", "--balance", "source_label", "--photometric",
-                          "--lung-mask", "--dann", "0.3", "--out", str(out), "--cache-dir", str(tmp_path / "cache"),
-                          "--probe-per-source", "10"])
-    assert code == 0
-    res = json.loads((out / "results.json").read_text())
+@pytest.fixture(scope="module")
+def held_out_seeds(tmp_path_factory):
+    """One recipe with both synthetic sources `teach` and `cov-b` held out, two initialisation seeds (3, 4)
+    on one split, the held-out sources watched per epoch: (folder, manifest, cache). Trained once for the
+    tests that read the runs (each run: `folder/rec-i3`, `folder/rec-i4`; summary `folder/rec-summary.json`)."""
+    folder = tmp_path_factory.mktemp("held-out-seeds")
+    manifest, cache = _write_manifest(folder), folder / "cache"
+    with pytest.MonkeyPatch.context() as patch:
+        from training import ensemble, training_run
+
+        for module in (crossval, training_run, ensemble):
+            patch.setattr(module, "lung_model_of", lambda prep, root: FakeLungs() if prep.lung_crop else None)
+        assert crossval.main(["--data", str(manifest), "--hold-out-source", "teach", "cov-b", "--seeds", "3", "4",
+                              "--image-size", "32", "--epochs", "1", "--batch-size", "8", "--balance", "source_label",
+                              "--photometric", "--lung-mask", "--dann", "0.3", "--watch-held-out",
+                              "--out", str(folder / "rec"), "--cache-dir", str(cache), "--probe-per-source", "10"]) == 0
+    return folder, manifest, cache
+
+
+def test_held_out_run_reports_each_source_alone(held_out_seeds):
+    folder, manifest, _ = held_out_seeds
+    res = json.loads((folder / "rec-i3" / "results.json").read_text())
     assert res["held_out_sources"] == ["cov-b", "teach"]
     assert res["held_out"]["teach"]["n"] == 10 and set(res["held_out"]["teach"]["recall"]) == {"Normal"}
     assert sum(res["held_out"]["cov-b"]["called"].values()) == 10
@@ -120,11 +134,9 @@ def test_held_out_run_reports_each_source_alone(manifest, tmp_path, fake_lungs):
     assert pair["n"] == {"COVID-19": 10, "Normal": 10} and 0.0 <= pair["best_both"] <= 1.0
 
 
-def test_watching_the_held_out_sources_logs_them_per_epoch_and_selects_nothing(manifest, tmp_path, fake_lungs):
-    out = tmp_path / "run"
-    assert crossval.main(["--data", str(manifest), "--hold-out-source", "teach", "cov-b", "--image-size", "32",
-                          "--epochs", "1", "--batch-size", "8", "--lung-mask", "--watch-held-out", "--out", str(out),
-                          "--cache-dir", str(tmp_path / "cache"), "--probe-per-source", "10"]) == 0
+def test_watching_the_held_out_sources_logs_them_per_epoch_and_selects_nothing(held_out_seeds, tmp_path):
+    folder, _, _ = held_out_seeds
+    out = folder / "rec-i3"
     res = json.loads((out / "results.json").read_text())
     (epoch,) = res["history"]  # one epoch: the watched model is the kept model, so the figures must agree
     pair = res["held_out_separation"]["COVID-19 vs Normal"]
@@ -169,43 +181,38 @@ def test_a_registered_recipe_masks_at_serving_and_names_its_manifest(registered_
     assert res["held_out_separation"]["COVID-19 vs Normal"]["n"] == {"COVID-19": 10, "Normal": 10}
 
 
-def test_two_runs_are_averaged_and_scored_like_one_run(manifest, tmp_path, fake_lungs, monkeypatch):
+def test_two_runs_are_averaged_and_scored_like_one_run(held_out_seeds, tmp_path, monkeypatch):
     from training import crossval_average
 
+    folder, manifest, cache = held_out_seeds
     monkeypatch.setattr(crossval_average, "lung_model_of", lambda prep, root: FakeLungs() if prep.lung_crop else None)
-    common = ["--data", str(manifest), "--hold-out-source", "teach", "--image-size", "32", "--epochs", "1",
-              "--batch-size", "8", "--cache-dir", str(tmp_path / "cache"), "--probe-per-source", "10", "--lung-mask"]
-    assert crossval.main(common + ["--out", str(tmp_path / "a")]) == 0
-    assert crossval.main(common + ["--lung-equalize", "--out", str(tmp_path / "b")]) == 0
-    runs = [json.loads((tmp_path / name / "results.json").read_text()) for name in "ab"]
-    assert runs[1]["recipe"]["lung_equalize"] is True and "lung_equalize" not in runs[0]["recipe"]
-    code = crossval_average.main(["--data", str(manifest), "--runs", str(tmp_path / "a"), str(tmp_path / "b"),
-                                  "--out", str(tmp_path / "avg"), "--cache-dir", str(tmp_path / "cache")])
-    assert code == 0
+    a, b = folder / "rec-i3", folder / "rec-i4"
+    runs = [json.loads((run / "results.json").read_text()) for run in (a, b)]
+    common = ["--data", str(manifest), "--cache-dir", str(cache)]
+    assert crossval_average.main(common + ["--runs", str(a), str(b), "--out", str(tmp_path / "avg")]) == 0
     avg = json.loads((tmp_path / "avg" / "results.json").read_text())
-    assert [a["run"] for a in avg["average_of"]] == [str(tmp_path / "a"), str(tmp_path / "b")]
+    assert [x["run"] for x in avg["average_of"]] == [str(a), str(b)]
+    assert [x["init_seed"] for x in avg["average_of"]] == [3, 4]
     assert avg["internal_test"]["n"] == runs[0]["internal_test"]["n"]  # the same test split, trained on by neither
     assert avg["held_out"]["teach"]["n"] == sum(avg["held_out"]["teach"]["called"].values()) == 10
     # One run's served answer: the mean over each film and its test-time copies, as the pages give it.
-    assert crossval_average.main(["--data", str(manifest), "--runs", str(tmp_path / "a"), "--served", "3",
-                                  "--out", str(tmp_path / "served"), "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert crossval_average.main(common + ["--runs", str(a), "--served", "3", "--out", str(tmp_path / "served")]) == 0
     served = json.loads((tmp_path / "served" / "results.json").read_text())
     assert served["served_copies"] == 3 and served["recipe_name"].startswith("served answer (mean over the film and 2")
     assert served["held_out"]["teach"]["n"] == 10 and served["internal_test"]["n"] == runs[0]["internal_test"]["n"]
-    saved = (tmp_path / "a" / "model.keras").read_bytes()
-    assert crossval_average.main(["--data", str(manifest), "--runs", str(tmp_path / "a"), "--recompute-bn",
-                                  "--out", str(tmp_path / "bn"), "--cache-dir", str(tmp_path / "cache")]) == 0
+    saved = (a / "model.keras").read_bytes()
+    assert crossval_average.main(common + ["--runs", str(a), "--recompute-bn", "--out", str(tmp_path / "bn")]) == 0
     bn = json.loads((tmp_path / "bn" / "results.json").read_text())
     assert bn["recompute_bn"] is True and bn["recipe_name"].startswith("batch-norm statistics recomputed, average of")
     assert bn["held_out"]["teach"]["n"] == 10
-    assert (tmp_path / "a" / "model.keras").read_bytes() == saved  # the run's model is left as it was
-    assert crossval_average.main(["--data", str(manifest), "--runs", str(tmp_path / "a"), "--served", "1",
+    assert (a / "model.keras").read_bytes() == saved  # the run's model is left as it was
+    assert crossval_average.main(["--data", str(manifest), "--runs", str(a), "--served", "1",
                                   "--out", str(tmp_path / "served")]) == 2
     # Runs of other held-out sources cannot be averaged: one line, exit 2. (The runs' results say what
-    # they held out; a copy of run a that held out cov-b instead stands for such a run.)
-    shutil.copytree(tmp_path / "a", tmp_path / "c")
+    # they held out; a copy of run a that held out cov-b alone stands for such a run.)
+    shutil.copytree(a, tmp_path / "c")
     (tmp_path / "c" / "results.json").write_text(json.dumps({**runs[0], "held_out_sources": ["cov-b"]}))
-    assert crossval_average.main(["--data", str(manifest), "--runs", str(tmp_path / "a"), str(tmp_path / "c"),
+    assert crossval_average.main(["--data", str(manifest), "--runs", str(a), str(tmp_path / "c"),
                                   "--out", str(tmp_path / "bad")]) == 2
 
 
@@ -220,6 +227,7 @@ def test_an_equalising_recipe_equalises_at_serving(manifest, tmp_path, fake_lung
                           "--cache-dir", str(tmp_path / "cache"), "--register", "eq-1", "--registry", str(registry),
                           "--probe-per-source", "10"]) == 0
     assert read_card("eq-1", registry).preprocessing["lung_equalize"] is True
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["recipe"]["lung_equalize"] is True
     clf = Classifier.load("eq-1", root=registry, segmenter=fake_lungs)
     x = clf.prepare(synthetic_radiograph(80, seed=5)).array[..., 0]
     inside = x > 0
@@ -250,15 +258,12 @@ def test_the_results_table_names_each_runs_seeds():
     assert row(base).count("|") == HEADER.splitlines()[0].count("|")
 
 
-def test_several_seeds_share_one_split_and_are_summarised(manifest, tmp_path, fake_lungs):
-    out = tmp_path / "rec"
-    assert crossval.main(["--data", str(manifest), "--hold-out-source", "teach", "cov-b", "--seeds", "3", "4",
-                          "--image-size", "32", "--epochs", "1", "--batch-size", "8", "--out", str(out),
-                          "--cache-dir", str(tmp_path / "cache"), "--probe-per-source", "10"]) == 0
-    runs = [json.loads((tmp_path / f"rec-i{seed}" / "results.json").read_text()) for seed in (3, 4)]
+def test_several_seeds_share_one_split_and_are_summarised(held_out_seeds):
+    folder, _, _ = held_out_seeds
+    runs = [json.loads((folder / f"rec-i{seed}" / "results.json").read_text()) for seed in (3, 4)]
     assert [r["init_seed"] for r in runs] == [3, 4] and {r["seed"] for r in runs} == {3}  # one split, two starts
     assert all(r["command"].startswith("python -m training.train ") and "--lung-crop" in r["command"] for r in runs)
-    summary = json.loads((tmp_path / "rec-summary.json").read_text())
+    summary = json.loads((folder / "rec-summary.json").read_text())
     aucs = [r["held_out_separation"]["COVID-19 vs Normal"]["auc"] for r in runs]
     assert summary["held_out_separation"]["COVID-19 vs Normal"]["median"] == pytest.approx(np.median(aucs))
     assert summary["held_out"]["teach"]["values"] == [r["held_out"]["teach"]["recall"]["Normal"] for r in runs]
