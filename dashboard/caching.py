@@ -277,12 +277,13 @@ def _faithfulness(image_digest: str, key: ModelKey, method: str, target: str, la
 
     explained, _ = explanation(image_digest, key, method, target, layer, _pixels)
     clf = cached_classifier(key)
-    return measure(clf, model_input(image_digest, key, _pixels).array, explained.heatmap, explained.class_index)
+    return measure(clf, model_input(image_digest, key, _pixels).array, explained.heatmap, explained.class_index,
+                   grid=clf.map_grid(explained))
 
 
 def faithfulness(image_digest: str, key: ModelKey, method: str, target: str, layer: str | None,
                  pixels: np.ndarray):
-    """Deletion/insertion of the map at model-input resolution against random region orders."""
+    """Deletion/insertion of the map at model-input resolution against random maps of its own grain."""
     return _faithfulness(image_digest, key, method, target, layer if find_method(method).uses_layer else None,
                          pixels)
 

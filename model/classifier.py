@@ -138,6 +138,15 @@ class Classifier:
         """Layers that can be explained, the card's default last."""
         return explainable_layers(self.model)
 
+    def map_grid(self, explanation: Explanation) -> int | None:
+        """Cells per side of the grid an explanation was made on: the explained layer's feature map
+        (5 for the last block of a 160-px MobileNet); None for maps made pixel by pixel. The chance
+        level of its faithfulness has the same grain (`model.trust.faithfulness.chance_grid`)."""
+        if explanation.layer is None:
+            return None
+        height, width = self.model.get_layer(explanation.layer).output.shape[1:3]
+        return int(max(height, width))
+
     def explain_input(self, array: ModelInput | np.ndarray, method: str = "gradcam", target: int | str | None = None,
                       layer: str | None = None, reference: bool = False) -> Explanation:
         """A map at model-input resolution for one preprocessed image (`reference`: through

@@ -251,6 +251,35 @@ def test_deletion_and_insertion_follow_the_true_evidence(patch_model):
     assert 0.0 <= true["deletion_auc"] <= 1.0 and 0.0 <= true["insertion_auc"] <= 1.0
 
 
+def test_the_chance_level_has_the_grain_of_the_map(patch_model):
+    from model.trust.faithfulness import RANDOM_BLOCKS, chance_grid, random_baseline, random_block_order
+
+    # A random order on a 4 x 4 grid removes whole 8 x 8 cells: each cell's pixels are ranked together.
+    rank = np.empty(32 * 32, np.int64)
+    rank[random_block_order((32, 32), np.random.default_rng(0), 4)] = np.arange(32 * 32)
+    cells = rank.reshape(4, 8, 4, 8).transpose(0, 2, 1, 3).reshape(16, 64) // 64
+    assert all(len(set(cell)) == 1 for cell in cells) and sorted(cells[:, 0]) == list(range(16))
+    assert chance_grid(None) == RANDOM_BLOCKS and chance_grid(5) == 5
+    with pytest.raises(ValueError, match="grid"):
+        chance_grid(0)
+    x = patch_image()
+    coarse, fine = (random_baseline(patch_model, x, 0, steps=8, repeats=2, grid=g) for g in (4, None))
+    assert (coarse["grid"], fine["grid"]) == (4, RANDOM_BLOCKS) and coarse != fine
+    # faithfulness() judges a map against random maps of the grain it is given.
+    judged = faithfulness(patch_model, x, patch_map(), 0, steps=8, random_repeats=2, grid=4)
+    assert (judged.random_deletion_auc, judged.random_insertion_auc) == (coarse["deletion_auc"], coarse["insertion_auc"])
+
+
+def test_a_map_knows_the_grid_it_was_made_on(test_registry):
+    from model.classifier import Classifier
+
+    clf = Classifier.load(root=test_registry)
+    explanation = clf.explain_input(np.zeros((32, 32, 1), np.float32), "gradcam", 0)
+    height, width = clf.model.get_layer(explanation.layer).output.shape[1:3]
+    assert clf.map_grid(explanation) == max(height, width) < 32
+    assert clf.map_grid(clf.explain_input(np.zeros((32, 32, 1), np.float32), "smoothgrad", 0)) is None
+
+
 def test_faithfulness_separates_a_true_map_from_a_reversed_one(patch_model):
     x = patch_image()
     good = faithfulness(patch_model, x, patch_map(), 0, steps=10, random_repeats=2)
@@ -418,6 +447,12 @@ def test_explanation_report_cli_writes_json(report_setup, capsys):
     assert report["lung_attention"]["overall"] is None and "lung segmentation" in report["lung_attention"]["note"]
     faith = report["faithfulness"]["methods"]["gradcam"]
     assert 0.0 <= faith["deletion_auc"] <= 1.0 and 0.0 <= faith["insertion_auc"] <= 1.0
+    # Grad-CAM is judged against random maps on its layer's own grid, the headline chance level too.
+    from model.classifier import Classifier
+    clf = Classifier.load("tiny-r", registry)
+    assert faith["grid"] == max(clf.model.get_layer(clf.card.explain_layer).output.shape[1:3])
+    assert report["faithfulness"]["random"] == {"deletion_auc": faith["random_deletion_auc"],
+                                                "insertion_auc": faith["random_insertion_auc"]}
     sanity = report["sanity_check"]["methods"]["gradcam"]
     # The entry is an untrained model built with seed 0: re-initialising with seed 0 again would
     # give the same weights back and a similarity of exactly 1.

@@ -10,7 +10,7 @@ Writes `explanations.json` into the model's registry entry and prints a summary:
   such as text markers, borders or devices (DeGrave et al. 2021). Null, with a note, when the
   registry holds no lung segmentation model.
 * faithfulness: mean deletion and insertion AUC of every method against random region orders
-  (Petsiuk et al. 2018).
+  (Petsiuk et al. 2018), the random maps on the method's own grid (`model.trust.faithfulness`).
 * randomisation sanity check: how similar each method's maps stay when the weights are
   re-initialised (Adebayo et al. 2018); a flagged method may describe the image, not the model.
 
@@ -81,17 +81,24 @@ def _explain_image(classifier, pixels: np.ndarray, methods, segmenter, steps: in
     probabilities = classifier.predict_inputs(x[None])[0]
     target = int(np.argmax(probabilities))
     row = {"predicted": classifier.labels[target], "confidence": float(probabilities[target]), "methods": {}}
-    maps = {}
+    maps, grids = {}, {}
     for method in methods:
         started = time.perf_counter()
-        maps[method] = classifier.explain_input(x, method, target).heatmap
+        explanation = classifier.explain_input(x, method, target)
+        maps[method], grids[method] = explanation.heatmap, classifier.map_grid(explanation)
         timing["maps_s"][method] = timing["maps_s"].get(method, 0.0) + time.perf_counter() - started
     started = time.perf_counter()
+    # One chance level per grain: random maps as coarse as the method's own (`chance_grid`).
+    chance = {grid: random_baseline(classifier, x, target, steps, RANDOM_REPEATS, seed, grid=grid)
+              for grid in dict.fromkeys(grids.values())}
     for method, heat in maps.items():
         curves = deletion_insertion(classifier, x, heat, target, steps)
-        row["methods"][method] = {"deletion_auc": curves["deletion_auc"], "insertion_auc": curves["insertion_auc"]}
-    row["random"] = {k: v for k, v in random_baseline(classifier, x, target, steps, RANDOM_REPEATS, seed).items()
-                     if k != "repeats"}
+        level = chance[grids[method]]
+        row["methods"][method] = {"deletion_auc": curves["deletion_auc"], "insertion_auc": curves["insertion_auc"],
+                                  "random_deletion_auc": level["deletion_auc"],
+                                  "random_insertion_auc": level["insertion_auc"], "grid": level["grid"]}
+    lead = chance[grids[LUNG_METHOD if LUNG_METHOD in grids else methods[0]]]
+    row["random"] = {"deletion_auc": lead["deletion_auc"], "insertion_auc": lead["insertion_auc"]}
     timing["faithfulness_s"] += time.perf_counter() - started
     if segmenter is not None:
         started = time.perf_counter()
@@ -135,15 +142,23 @@ def _lung_summary(rows: list[dict], labels, segmenter) -> dict:
 
 
 def _faithfulness_summary(rows: list[dict], methods, steps: int) -> dict:
+    """Mean AUCs per method, each against its own chance level (random maps of its grain); the
+    top-level `random` is Grad-CAM's (the card layer's grain), the one a page names first."""
     from model.trust.faithfulness import is_better_than_random
     random = {k: _mean([r["random"][k] for r in rows]) for k in ("deletion_auc", "insertion_auc")}
     summary = {"random": random, "steps": steps, "random_repeats": RANDOM_REPEATS, "baseline": "blur",
-               "methods": {}}
+               "chance": "random maps on each method's own grid (`grid` cells per side)", "methods": {}}
     for method in methods:
-        mine = {k: _mean([r["methods"][method][k] for r in rows]) for k in ("deletion_auc", "insertion_auc")}
-        wins = [is_better_than_random(r["methods"][method], r["random"]) for r in rows]
+        own = [r["methods"][method] for r in rows]
+        mine = {k: _mean([o[k] for o in own]) for k in ("deletion_auc", "insertion_auc")}
+        chance = {k: _mean([o[f"random_{k}"] for o in own]) for k in ("deletion_auc", "insertion_auc")}
+        wins = [is_better_than_random(o, {k: o[f"random_{k}"] for k in ("deletion_auc", "insertion_auc")})
+                for o in own]
         summary["methods"][method] = {**mine, "better_than_random_share": _mean(wins),
-                                      "better_than_random": bool(rows) and is_better_than_random(mine, random)}
+                                      "better_than_random": bool(rows) and is_better_than_random(mine, chance),
+                                      "random_deletion_auc": chance["deletion_auc"],
+                                      "random_insertion_auc": chance["insertion_auc"],
+                                      "grid": own[0]["grid"] if own else None}
     return summary
 
 
@@ -266,13 +281,15 @@ def format_summary(report: dict) -> str:
                      f"{_figure(lungs['overall'])}; by predicted class: {per_class}; "
                      f"{_figure(lungs['low_share'], '.0%')} of images below {lungs['threshold']}")
     faith = report["faithfulness"]
-    lines.append(f"Faithfulness (lower deletion, higher insertion is better; random orders: deletion "
-                 f"{_figure(faith['random']['deletion_auc'])}, insertion {_figure(faith['random']['insertion_auc'])}):")
+    lines.append("Faithfulness (lower deletion, higher insertion is better; against random maps on the method's "
+                 "own grid):")
     for method, values in faith["methods"].items():
-        verdict = faithfulness_verdict(values["deletion_auc"] < faith["random"]["deletion_auc"],
-                                       values["insertion_auc"] > faith["random"]["insertion_auc"])
-        lines.append(f"  {method:<11} deletion {_figure(values['deletion_auc'])}  insertion "
-                     f"{_figure(values['insertion_auc'])}  {verdict} on average (better on "
+        chance = {k: values.get(f"random_{k}", faith["random"][k]) for k in ("deletion_auc", "insertion_auc")}
+        verdict = faithfulness_verdict(values["deletion_auc"] < chance["deletion_auc"],
+                                       values["insertion_auc"] > chance["insertion_auc"])
+        lines.append(f"  {method:<11} deletion {_figure(values['deletion_auc'])} (random {_figure(chance['deletion_auc'])})"
+                     f"  insertion {_figure(values['insertion_auc'])} (random {_figure(chance['insertion_auc'])})"
+                     f"  {values.get('grid') or 'n/a'} cells  {verdict} on average (better on "
                      f"{_figure(values['better_than_random_share'], '.0%')} of images)")
     if report.get("method_agreement"):
         lines.append(f"Agreement between methods (mean Spearman): {_figure(report['method_agreement']['mean'])}")

@@ -212,9 +212,9 @@ def explanation_rows(report: ExplanationReport) -> dict[str, str]:
     for method, values in faith.methods.items():
         rows[f"{_label(method)} deletion AUC (lower is better)"] = _figure(values.deletion_auc, ".2f")
         rows[f"{_label(method)} insertion AUC (higher is better)"] = _figure(values.insertion_auc, ".2f")
-    if faith.random_deletion_auc is not None:
-        rows["random orders: deletion / insertion AUC"] = (f"{_figure(faith.random_deletion_auc, '.2f')} / "
-                                                           f"{_figure(faith.random_insertion_auc, '.2f')}")
+        if faith.chance(method, "deletion") is not None:
+            rows[f"{_label(method)} random maps: deletion / insertion AUC"] = (
+                f"{_figure(faith.chance(method, 'deletion'), '.2f')} / {_figure(faith.chance(method, 'insertion'), '.2f')}")
     for method, values in (report.sanity_check.methods if report.sanity_check else {}).items():
         flag = " (flagged)" if values.flagged else ""
         rows[f"{_label(method)} similarity to random weights"] = _figure(values.spearman, "+.2f") + flag
@@ -254,7 +254,8 @@ def explanation_section(chosen: list[str]) -> None:
         st.dataframe(table, width="stretch", height=38 + 35 * len(table))
         st.caption("From each version's explanations.json (its own test split). Lung attention: share of the "
                    "Grad-CAM map inside the lungs, low values point to shortcuts. Deletion/insertion: compare "
-                   "with the random orders. 'Flagged': the maps barely change when the weights are randomised.")
+                   "with the random maps of the same grain. 'Flagged': the maps barely change when the weights are "
+                   "randomised.")
     for model_id in missing:
         st.caption(f"No explanation report for `{model_id}`: `{text.explanation_report_command(model_id)}`.")
 

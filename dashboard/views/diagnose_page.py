@@ -586,7 +586,8 @@ def faithfulness_panel(case: Case, controls: Controls):
     st.markdown("**Faithfulness**", help=explain("Faithfulness"))
     wanted = st.toggle("Measure it", key="faithfulness",
                        help="Removes (or reveals) the pixels the map ranks highest first and follows the class "
-                            "probability, against random pixel orders. About 170 predictions: a few seconds.")
+                            "probability, against random maps as coarse as this one. About 170 predictions: a few "
+                            "seconds.")
     if not wanted:
         st.caption("Does hiding what the map highlights change the prediction more than hiding random regions?")
         return None

@@ -226,12 +226,13 @@ def _date(value) -> str:
 
 
 def faithfulness_table(faith: FaithfulnessSummary) -> pd.DataFrame:
-    """One row per method; the random orders' AUCs are in the column names."""
-    deletion = f"deletion AUC (random {text.number(faith.random_deletion_auc)})"
-    insertion = f"insertion AUC (random {text.number(faith.random_insertion_auc)})"
+    """One row per method, its chance level beside it (random maps on the method's own grid)."""
     return pd.DataFrame([{"method": _label(method),
-                          deletion: values.deletion_auc, "lower than random": faith.beats_random(method, "deletion"),
-                          insertion: values.insertion_auc, "higher than random": faith.beats_random(method, "insertion"),
+                          "deletion AUC": values.deletion_auc, "random deletion AUC": faith.chance(method, "deletion"),
+                          "lower than random": faith.beats_random(method, "deletion"),
+                          "insertion AUC": values.insertion_auc,
+                          "random insertion AUC": faith.chance(method, "insertion"),
+                          "higher than random": faith.beats_random(method, "insertion"),
                           "both better on": values.better_than_random_share}
                          for method, values in faith.methods.items()])
 
@@ -280,7 +281,7 @@ def lung_attention_report(lungs: LungSummary) -> None:
 
 
 def faithfulness_report(faith: FaithfulnessSummary) -> None:
-    st.markdown("**Faithfulness:** deletion and insertion against random pixel orders")
+    st.markdown("**Faithfulness:** deletion and insertion against random maps as coarse as each method's")
     if not faith.methods:
         st.caption("Not measured.")
         return
@@ -292,7 +293,9 @@ def faithfulness_report(faith: FaithfulnessSummary) -> None:
                                 "higher than random": st.column_config.CheckboxColumn("> random", width="small"),
                                 "both better on": st.column_config.NumberColumn("both better on", format="percent")})
     st.caption("Removing the pixels a faithful map ranks highest makes the probability fall fast (lower "
-               "deletion AUC than random orders); revealing them first makes it rise fast (higher insertion AUC). "
+               "deletion AUC than random maps); revealing them first makes it rise fast (higher insertion AUC). "
+               "The random maps have as many cells as the method's own map (5 x 5 for a Grad-CAM of a 5 x 5 "
+               "layer), so map and chance differ only in where they put the evidence. "
                "The ticks (< random, > random) compare the means; 'both better on' is the share of images where "
                "both hold.")
 

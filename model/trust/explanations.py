@@ -52,17 +52,26 @@ class LungSummary:
 
 @dataclass(frozen=True)
 class MethodFaithfulness:
-    """Mean deletion and insertion AUC of one method, and how often both beat random orders."""
+    """Mean deletion and insertion AUC of one method, and how often both beat random orders.
+
+    `random_deletion_auc`, `random_insertion_auc`: the method's own chance level, random maps on its
+    own grid of `grid` cells per side (reports before these fields used one chance level for all
+    methods: the summary's).
+    """
 
     deletion_auc: float | None
     insertion_auc: float | None
     better_than_random_share: float | None = None
     better_than_random: bool = False
+    random_deletion_auc: float | None = None
+    random_insertion_auc: float | None = None
+    grid: int | None = None
 
 
 @dataclass(frozen=True)
 class FaithfulnessSummary:
-    """Deletion/insertion per method against the mean of random block orders."""
+    """Deletion/insertion per method against the mean of random block orders (each method's own
+    when the report has them, see `chance`; else the summary's `random_*`, the Grad-CAM grain's)."""
 
     random_deletion_auc: float | None = None
     random_insertion_auc: float | None = None
@@ -71,11 +80,16 @@ class FaithfulnessSummary:
     baseline: str = "blur"
     methods: dict[str, MethodFaithfulness] = field(default_factory=dict)
 
+    def chance(self, method: str, curve: str) -> float | None:
+        """The chance level a method's `curve` ("deletion" or "insertion") AUC is judged against."""
+        own = getattr(self.methods.get(method), f"random_{curve}_auc", None)
+        return own if own is not None else getattr(self, f"random_{curve}_auc")
+
     def beats_random(self, method: str, curve: str) -> bool | None:
         """Whether a method's mean deletion (lower) or insertion (higher) AUC beats random orders."""
         values = self.methods.get(method)
         mine = getattr(values, f"{curve}_auc", None) if values else None
-        chance = getattr(self, f"random_{curve}_auc")
+        chance = self.chance(method, curve)
         if mine is None or chance is None:
             return None
         return mine < chance if curve == "deletion" else mine > chance
@@ -92,7 +106,9 @@ class FaithfulnessSummary:
         chance = values.get("random") or {}
         methods = {name: MethodFaithfulness(_number(v.get("deletion_auc")), _number(v.get("insertion_auc")),
                                             _number(v.get("better_than_random_share")),
-                                            bool(v.get("better_than_random")))
+                                            bool(v.get("better_than_random")), _number(v.get("random_deletion_auc")),
+                                            _number(v.get("random_insertion_auc")),
+                                            int(v["grid"]) if v.get("grid") is not None else None)
                    for name, v in (values.get("methods") or {}).items()}
         return cls(_number(chance.get("deletion_auc")), _number(chance.get("insertion_auc")), values.get("steps"),
                    values.get("random_repeats"), values.get("baseline") or "blur", methods)
