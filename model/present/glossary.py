@@ -35,7 +35,7 @@ GLOSSARY = {
                     "relied on them.",
     "Lung-field attention": "How much of the map lies on the lungs, found by a separate lung-outline model.",
     "Faithfulness": "Whether hiding (or revealing) what the map ranks highest moves the probability more than "
-                    "hiding (or revealing) random regions.",
+                    "hiding (or revealing) random regions of the same size as the map's cells.",
     "Map similarity": "How alike two maps rank the regions of the film: 1 the same order, 0 unrelated, "
                       "negative opposite (a rank correlation).",
     "Randomisation check": "Maps of a model whose weights were scrambled should look different; if they do not, "
