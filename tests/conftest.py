@@ -72,17 +72,3 @@ def shared_cxr() -> Path:
     if not manifest.is_file():
         pytest.skip("real data ../shared/data/cxr is not available")
     return manifest.parent
-
-
-# The files that take longest (measured with --durations: training runs, shipped models, browser sessions)
-# are handed to the test processes first, so no process is left alone with a long file at the end.
-LONGEST_FIRST = ("test_browser_pages.py", "test_crossval.py", "test_shortcut.py", "test_browser_gallery.py",
-                 "test_browser.py", "test_training.py", "test_shipped_models.py", "test_private_data.py",
-                 "test_dashboard.py", "test_explain.py", "test_hostile.py", "test_trust.py", "test_lungs.py",
-                 "test_backbones.py")
-
-
-def pytest_collection_modifyitems(config, items):
-    """Longest files first; a file's own tests keep their order and stay together (a stable sort)."""
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(Path(str(item.fspath)).name, len(rank)))

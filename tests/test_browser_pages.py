@@ -90,24 +90,38 @@ class Visit:
 
 
 @contextlib.contextmanager
-def browser(url: str, path: str = "", width: int = WIDTH, height: int = HEIGHT):
-    """A headless Chromium page at `url/path`; any request outside the server is recorded, then refused."""
-    from playwright.sync_api import expect, sync_playwright
+def headless_chromium():
+    """One headless Chromium for several visits (each `open_visit` gets a fresh context of its own)."""
+    from playwright.sync_api import sync_playwright
 
     OUTPUT.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            context = chromium.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
-            page = context.new_page()
-            page.set_default_timeout(PAGE_TIMEOUT_MS)
-            expect.set_options(timeout=PAGE_TIMEOUT_MS)
-            visit = Visit(page, url)
-            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(url) else route.abort())
-            page.goto(f"{url}/{path}")
-            yield visit
+            yield chromium
         finally:
             chromium.close()
+
+
+def open_visit(chromium, url: str, path: str = "", width: int = WIDTH, height: int = HEIGHT) -> Visit:
+    """A page of a fresh context at `url/path`; any request outside the server is recorded, then refused."""
+    from playwright.sync_api import expect
+
+    context = chromium.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    expect.set_options(timeout=PAGE_TIMEOUT_MS)
+    recorded = Visit(page, url)
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(url) else route.abort())
+    page.goto(f"{url}/{path}")
+    return recorded
+
+
+@contextlib.contextmanager
+def browser(url: str, path: str = "", width: int = WIDTH, height: int = HEIGHT):
+    """A headless Chromium page at `url/path` (see `open_visit`), the browser closed after."""
+    with headless_chromium() as chromium:
+        yield open_visit(chromium, url, path, width, height)
 
 
 def heading(page, name: str):
@@ -171,24 +185,26 @@ def test_no_request_leaves_the_server_and_every_direct_link_loads_cleanly(server
     from playwright.sync_api import expect
 
     url, _ = server
-    for path, title in PAGES.items():
-        with browser(url, path) as visit:
-            expect(heading(visit.page, title)).to_be_visible()
-            visit.page.wait_for_timeout(2500)  # late requests: icons, fonts, the page icon
-            icon = visit.page.evaluate("() => document.querySelector(\"link[rel='shortcut icon']\").href")
+    with headless_chromium() as chromium:
+        for path, title in PAGES.items():
+            seen = open_visit(chromium, url, path)  # a fresh context: nothing cached from the page before
+            expect(heading(seen.page, title)).to_be_visible()
+            seen.page.wait_for_timeout(2500)  # late requests: icons, fonts, the page icon
+            icon = seen.page.evaluate("() => document.querySelector(\"link[rel='shortcut icon']\").href")
             assert icon.startswith(url + "/media/"), icon  # the page icon is served by the dashboard itself
-            assert visit.outside() == [], f"/{path} reached outside the server: {visit.outside()}"
-            assert visit.failures == [], f"/{path}: {visit.failures}"
-            assert visit.console == [], f"/{path}: {visit.console}"
-            assert visit.page.locator('[data-testid="stException"]').count() == 0
-            assert any(u.startswith(icon) for u in visit.requests)
-    # A direct link, then the side panel: the page changes and the address follows.
-    with browser(url, "performance") as visit:
-        expect(heading(visit.page, "Model performance")).to_be_visible()
-        visit.page.get_by_role("link", name="Compare versions").click()
-        expect(heading(visit.page, "Compare versions")).to_be_visible()
-        assert visit.page.url == f"{url}/compare"
-        assert visit.failures == [] and visit.console == [] and visit.outside() == []
+            assert seen.outside() == [], f"/{path} reached outside the server: {seen.outside()}"
+            assert seen.failures == [], f"/{path}: {seen.failures}"
+            assert seen.console == [], f"/{path}: {seen.console}"
+            assert seen.page.locator('[data-testid="stException"]').count() == 0
+            assert any(u.startswith(icon) for u in seen.requests)
+            seen.page.context.close()
+        # A direct link, then the side panel: the page changes and the address follows.
+        seen = open_visit(chromium, url, "performance")
+        expect(heading(seen.page, "Model performance")).to_be_visible()
+        seen.page.get_by_role("link", name="Compare versions").click()
+        expect(heading(seen.page, "Compare versions")).to_be_visible()
+        assert seen.page.url == f"{url}/compare"
+        assert seen.failures == [] and seen.console == [] and seen.outside() == []
 
 
 def test_compare_result_at_1366(server):
