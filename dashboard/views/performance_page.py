@@ -281,7 +281,7 @@ def lung_attention_report(lungs: LungSummary) -> None:
 
 
 def faithfulness_report(faith: FaithfulnessSummary) -> None:
-    st.markdown("**Faithfulness:** deletion and insertion against random maps as coarse as each method's")
+    st.markdown("**Faithfulness:** deletion and insertion against random maps as coarse as each method's own")
     if not faith.methods:
         st.caption("Not measured.")
         return
