@@ -12,9 +12,9 @@ fi
 bash dashboard/start.sh --install-only requirements-dev.txt
 # One test process per core plus one (pytest-xdist), at most four: the browser tests spend much of their
 # time waiting for a dashboard server in a process of its own, and the extra process uses that time
-# (measured on 2 cores: 7 min 1 s with two processes, 6 min 4 s with three, 6 min 26 s with four). A file's tests stay in one
-# process, so its module fixtures (a trained run, the dashboard server) are built once.
-# CXR_TEST_WORKERS overrides.
+# (measured on 2 cores: 7 min 1 s with two processes, 6 min 4 s with three, 6 min 26 s with four).
+# A file's tests stay in one process, so its module fixtures (a trained run, the dashboard server)
+# are built once. CXR_TEST_WORKERS overrides.
 cores=$(nproc 2>/dev/null || echo 2)
 workers="${CXR_TEST_WORKERS:-$(( cores + 1 < 4 ? cores + 1 : 4 ))}"
 # pytest-xdist hands out the files with the most tests first, which mixes the few long browser and

@@ -32,7 +32,8 @@ import numpy as np
 
 from model.policy import LOW_LUNG_ATTENTION as LOW_ATTENTION
 from model.policy import REPORT_METHODS
-from model.trust.faithfulness import DEFAULT_STEPS, faithfulness_verdict
+from model.trust.explanations import FaithfulnessSummary
+from model.trust.faithfulness import DEFAULT_STEPS
 from training.evaluate import add_model_and_data_arguments
 
 DEFAULT_LIMIT = 40
@@ -280,17 +281,15 @@ def format_summary(report: dict) -> str:
         lines.append(f"Lung attention ({lungs['method']}, share of the map inside the lungs): overall "
                      f"{_figure(lungs['overall'])}; by predicted class: {per_class}; "
                      f"{_figure(lungs['low_share'], '.0%')} of images below {lungs['threshold']}")
-    faith = report["faithfulness"]
+    faith = FaithfulnessSummary.from_dict(report["faithfulness"])  # each method's own chance level, as pages read it
     lines.append("Faithfulness (lower deletion, higher insertion is better; against random maps on the method's "
                  "own grid):")
-    for method, values in faith["methods"].items():
-        chance = {k: values.get(f"random_{k}", faith["random"][k]) for k in ("deletion_auc", "insertion_auc")}
-        verdict = faithfulness_verdict(values["deletion_auc"] < chance["deletion_auc"],
-                                       values["insertion_auc"] > chance["insertion_auc"])
-        lines.append(f"  {method:<11} deletion {_figure(values['deletion_auc'])} (random {_figure(chance['deletion_auc'])})"
-                     f"  insertion {_figure(values['insertion_auc'])} (random {_figure(chance['insertion_auc'])})"
-                     f"  {values.get('grid') or 'n/a'} cells  {verdict} on average (better on "
-                     f"{_figure(values['better_than_random_share'], '.0%')} of images)")
+    for method, values in faith.methods.items():
+        lines.append(f"  {method:<11} deletion {_figure(values.deletion_auc)} (random "
+                     f"{_figure(faith.chance(method, 'deletion'))})  insertion {_figure(values.insertion_auc)} (random "
+                     f"{_figure(faith.chance(method, 'insertion'))})  {values.grid or 'n/a'} cells  "
+                     f"{faith.verdict(method)} on average (better on "
+                     f"{_figure(values.better_than_random_share, '.0%')} of images)")
     if report.get("method_agreement"):
         lines.append(f"Agreement between methods (mean Spearman): {_figure(report['method_agreement']['mean'])}")
     sanity = report.get("sanity_check")
