@@ -210,11 +210,10 @@ def explanation_rows(report: ExplanationReport) -> dict[str, str]:
             rows[f"lung attention, predicted {label}"] = _figure(values.mean, ".0%")
     faith = report.faithfulness
     for method, values in faith.methods.items():
-        rows[f"{_label(method)} deletion AUC (lower is better)"] = _figure(values.deletion_auc, ".2f")
-        rows[f"{_label(method)} insertion AUC (higher is better)"] = _figure(values.insertion_auc, ".2f")
-        if faith.chance(method, "deletion") is not None:
-            rows[f"{_label(method)} random maps: deletion / insertion AUC"] = (
-                f"{_figure(faith.chance(method, 'deletion'), '.2f')} / {_figure(faith.chance(method, 'insertion'), '.2f')}")
+        for curve, better in (("deletion", "lower"), ("insertion", "higher")):
+            rows[f"{_label(method)} {curve} AUC ({better} is better)"] = _figure(getattr(values, f"{curve}_auc"), ".2f")
+            if faith.chance(method, curve) is not None:
+                rows[f"{_label(method)} {curve} AUC, random maps"] = _figure(faith.chance(method, curve), ".2f")
     for method, values in (report.sanity_check.methods if report.sanity_check else {}).items():
         flag = " (flagged)" if values.flagged else ""
         rows[f"{_label(method)} similarity to random weights"] = _figure(values.spearman, "+.2f") + flag
@@ -251,7 +250,8 @@ def explanation_section(chosen: list[str]) -> None:
     missing = [model_id for model_id in chosen if model_id not in present]
     if present:
         table = pd.DataFrame({model_id: present.get(model_id, {}) for model_id in chosen}).fillna("–")
-        st.dataframe(table, width="stretch", height=38 + 35 * len(table))
+        st.dataframe(table, width="stretch", height=38 + 35 * len(table),
+                     column_config={"_index": st.column_config.TextColumn(width="large")})
         st.caption("From each version's explanations.json (its own test split). Lung attention: share of the "
                    "Grad-CAM map inside the lungs, low values point to shortcuts. Deletion/insertion: compare "
                    "with the random maps of the same grain. 'Flagged': the maps barely change when the weights are "
