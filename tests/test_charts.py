@@ -213,3 +213,34 @@ def test_shown_curves_are_the_preferred_columns_a_history_records():
     assert shown_curves(keras_fit) == ["val_auc", "val_loss"]
     assert shown_curves(own_loop) == ["val_auc", "val_accuracy"]  # no empty 'val_loss' chart
     assert shown_curves(pd.DataFrame()) == [] and shown_curves(None) == []
+
+
+def test_late_trends_fit_each_run_and_read_the_direction_of_loss():
+    from model.present.charts import late_trends
+    from model.present.text import late_trend_sentence
+
+    epochs = np.arange(1, 13)
+    rising = pd.DataFrame({"epoch": epochs, "val_auc": 0.5 + 0.01 * epochs, "val_loss": 1.0 - 0.02 * epochs})
+    flat = rising.assign(val_auc=0.8 + 0.002 * np.sin(epochs), val_loss=0.5 + 0.01 * np.cos(epochs))
+    (auc,) = late_trends(rising)
+    assert (auc.member, auc.epochs, auc.last_epoch, auc.improving) == (None, 8, 12, True)
+    assert auc.change == pytest.approx(0.07)  # 7 epochs between the first and last of the window
+    (loss,) = late_trends(rising, "val_loss")
+    assert loss.change == pytest.approx(-0.14) and loss.improving  # falling loss is improving
+    assert not late_trends(rising.assign(val_loss=0.5 + 0.02 * epochs), "val_loss")[0].improving
+    assert not late_trends(flat)[0].improving and late_trend_sentence(late_trends(flat)) is None
+
+    # An ensemble's history: one trend per member, each over its own last epochs; a gap is skipped.
+    members = pd.concat([rising.assign(member="a"), flat.assign(member="b")], ignore_index=True)
+    members.loc[members.index[-1], "val_auc"] = np.nan
+    a, b = late_trends(members)
+    assert (a.member, a.improving, b.member, b.improving, b.last_epoch) == ("a", True, "b", False, 11)
+    sentence = late_trend_sentence([a, b])
+    assert sentence.startswith("Validation AUC was still rising when training ended in 1 of 2 runs: +0.070 (a) ")
+    assert "The run stopped at the epoch budget" in sentence
+    assert late_trend_sentence(late_trends(rising, "val_loss")).startswith(
+        "Validation loss was still falling when training ended: -0.140 over the last 8 epochs")
+
+    # Too short, or no such column: nothing to say.
+    assert late_trends(rising.head(2)) == [] and late_trends(rising, "val_precision") == []
+    assert late_trends(None) == [] and late_trends(pd.DataFrame()) == []

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -272,6 +273,12 @@ def test_performance_page_draws_the_report(app, registry_env):
     assert list(per_class["class"]) == LABELS
     assert "Untrained test model." in texts(at.markdown)
     assert "By data source" not in texts(at.subheader)
+    assert any("created 2026-01-01 00:00 UTC" in t for t in texts(at.caption))
+    # tiny-a's validation AUC rises in a straight line to its last epoch: the page says so, with the rise.
+    history = pd.read_csv(registry_env / "tiny-a" / "history.csv")
+    last = history["val_auc"].to_numpy()[-8:]
+    trend = next(t for t in texts(at.caption) if t.startswith("Validation AUC was still rising"))
+    assert f"{last[-1] - last[0]:+.3f} over the last {len(last)} epochs" in trend
 
 
 def test_performance_page_shows_per_source_figures(tmp_path, monkeypatch):

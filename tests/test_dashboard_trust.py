@@ -42,7 +42,7 @@ EXPLANATIONS = {  # The structure written by training/explanation_report.py, wit
     "faithfulness": {"random": {"deletion_auc": 0.50, "insertion_auc": 0.55}, "steps": 20, "random_repeats": 3,
                      "baseline": "blur",
                      "methods": {"gradcam": {"deletion_auc": 0.31, "insertion_auc": 0.72,
-                                             "better_than_random_share": 0.83, "better_than_random": True},
+                                             "better_than_random_share": 0.83, "better_than_random": True, "grid": 7},
                                  "gradcam++": {"deletion_auc": 0.52, "insertion_auc": 0.50,
                                                "better_than_random_share": 0.25, "better_than_random": False}}},
     "method_agreement": {"pairs": {"gradcam vs gradcam++": 0.8}, "mean": 0.8},
@@ -191,7 +191,7 @@ def test_faithfulness_and_agreement_on_demand(registry_env):
     from model.inputs.intake import load_xray
     from model.trust.faithfulness import faithfulness
     at = upload(open_page("diagnose"), IMAGE)
-    assert not [m for m in at.main.metric if m.label == "Left while hiding"], "faithfulness ran before it was asked for"
+    assert not [m for m in at.main.metric if m.label == "While hiding"], "faithfulness ran before it was asked for"
     at.toggle(key="faithfulness").set_value(True).run()
     no_failure(at)
     clf = Classifier.load("tiny-a", registry_env)
@@ -200,8 +200,8 @@ def test_faithfulness_and_agreement_on_demand(registry_env):
     explanation, _ = clf.explain_xray(pixels, "gradcam", at.main.metric[0].value, layer)
     expected = faithfulness(clf, clf.prepare(pixels).array, explanation.heatmap, explanation.class_index,
                             grid=clf.map_grid(explanation))
-    assert metric(at, "Left while hiding").value == f"{expected.deletion_auc:.2f}"
-    assert metric(at, "Reached while revealing").value == f"{expected.insertion_auc:.2f}"
+    assert metric(at, "While hiding").value == f"{expected.deletion_auc:.2f}"
+    assert metric(at, "While revealing").value == f"{expected.insertion_auc:.2f}"
     assert expected.summary in texts(at.success) + texts(at.warning)
     curves = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
                   if [t.get("name") for t in json.loads(c.proto.spec)["data"]] == ["deletion", "insertion"])
@@ -345,6 +345,7 @@ def test_performance_renders_the_explanation_report_and_within_source_aucs(lung_
     assert list(faith["lower than random"]) == [True, False]
     assert list(faith["higher than random"]) == [True, False]
     assert list(faith["both better on"]) == [0.83, 0.25]
+    assert list(faith["grid"]) == ["7 x 7", "n/a"]  # the second report predates the grid
     sanity = frame(at, "flagged")
     assert dict(zip(sanity["method"], sanity["flagged"])) == {"Grad-CAM": False, "Grad-CAM++": True}
     assert any(text.startswith("Flagged: Grad-CAM++.") for text in texts(at.warning))

@@ -245,7 +245,7 @@ def test_no_identifier_in_any_dashboard_output_report_or_log(registry_env, downl
     page = "\n".join(seen)
     # The collected text does include what the pages show: captions, the what-if table, the model's name.
     assert "Original (DICOM, 128 x 128 px)" in page and "with 2 cells hidden" in page
-    assert "Tiny test model tiny-b" in page and "Left while hiding" in page
+    assert "Tiny test model tiny-b" in page and "While hiding" in page
     assert not leaked(page)
     assert not leaked("\n".join(all_logs))
     assert not leaked("\n".join(f"{w.category.__name__}: {w.message}" for w in caught))

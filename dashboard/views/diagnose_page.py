@@ -594,11 +594,11 @@ def faithfulness_panel(case: Case, controls: Controls):
     with st.spinner("Hiding and revealing pixels in the map's order…", show_time=True):
         faith = case.faithfulness(controls)
     hide, reveal = st.columns(2)
-    hide.metric("Left while hiding", f"{faith.deletion_auc:.2f}",
+    hide.metric("While hiding", f"{faith.deletion_auc:.2f}",
                 help="Average probability of the class while the map's highest regions are hidden first (area "
                      "under the curve): lower is better.")
     hide.caption(f"random regions: {faith.random_deletion_auc:.2f}, lower is better")
-    reveal.metric("Reached while revealing", f"{faith.insertion_auc:.2f}",
+    reveal.metric("While revealing", f"{faith.insertion_auc:.2f}",
                   help="Average probability of the class while the map's highest regions are revealed first "
                        "(area under the curve): higher is better.")
     reveal.caption(f"random regions: {faith.random_insertion_auc:.2f}, higher is better")

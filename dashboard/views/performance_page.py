@@ -225,6 +225,11 @@ def _date(value) -> str:
     return f"{text[:10]} {text[11:16]} UTC" if len(text) >= 16 and text[10] == "T" else text
 
 
+def _grid(cells: int | None) -> str:
+    """A map grid as "5 x 5"; "n/a" for reports made before the grid was recorded."""
+    return f"{cells} x {cells}" if cells else "n/a"
+
+
 def faithfulness_table(faith: FaithfulnessSummary) -> pd.DataFrame:
     """One row per method, its chance level beside it (random maps on the method's own grid)."""
     return pd.DataFrame([{"method": _label(method),
@@ -233,7 +238,8 @@ def faithfulness_table(faith: FaithfulnessSummary) -> pd.DataFrame:
                           "insertion AUC": values.insertion_auc,
                           "random insertion AUC": faith.chance(method, "insertion"),
                           "higher than random": faith.beats_random(method, "insertion"),
-                          "both better on": values.better_than_random_share}
+                          "both better on": values.better_than_random_share,
+                          "grid": _grid(values.grid)}
                          for method, values in faith.methods.items()])
 
 
@@ -294,8 +300,8 @@ def faithfulness_report(faith: FaithfulnessSummary) -> None:
                                 "both better on": st.column_config.NumberColumn("both better on", format="percent")})
     st.caption("Removing the pixels a faithful map ranks highest makes the probability fall fast (lower "
                "deletion AUC than random maps); revealing them first makes it rise fast (higher insertion AUC). "
-               "The random maps have as many cells as the method's own map (5 x 5 for a Grad-CAM of a 5 x 5 "
-               "layer), so map and chance differ only in where they put the evidence. "
+               "The random maps have as many cells as the method's own map (column 'grid'), so map and chance "
+               "differ only in where they put the evidence. "
                "The ticks (< random, > random) compare the means; 'both better on' is the share of images where "
                "both hold.")
 
@@ -374,17 +380,20 @@ def main() -> None:
     card = widgets.model_picker(cards, key="performance_model", label="Model version")
     key = caching.model_key(card.id)
     st.caption(f"{card.display_name}, version {card.version} · architecture `{card.architecture}` · "
-               f"created {card.created} · classes {', '.join(card.labels)}")
+               f"created {_date(card.created)} · classes {', '.join(card.labels)}")
     st.subheader("Training curves")
     members = (card.training or {}).get("members") or []
+    histories = {card.id: caching.history_or_empty(key)}
     if members:  # An ensemble is assembled, not trained: its members' curves are its training.
         st.caption(f"This version averages {len(members)} trained members ({', '.join(members)}); "
                    "their validation curves are shown.")
-        histories = {card.id: caching.history_or_empty(key)}
         for column, metric in zip(st.columns(2), charts.shown_curves(histories[card.id])):
             column.plotly_chart(charts.compare_curves(histories, metric), key=f"member_{metric}", config=PLOT_CONFIG)
     else:
-        st.plotly_chart(charts.training_curves(caching.history_or_empty(key)), key="curves", config=PLOT_CONFIG)
+        st.plotly_chart(charts.training_curves(histories[card.id]), key="curves", config=PLOT_CONFIG)
+    trend = text.late_trend_sentence(charts.late_trends(histories[card.id]))
+    if trend:
+        st.caption(trend)
     report = caching.metrics_or_empty(key)
     if report.get("per_class"):
         metrics_section(report)

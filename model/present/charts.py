@@ -6,6 +6,8 @@ figures can be tested without a browser and shown by any front end.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -294,6 +296,45 @@ def chosen_epoch(history: pd.DataFrame, monitor: str = "val_auc") -> int | None:
     values = history[monitor].to_numpy(dtype=float)
     best = int(np.nanargmin(values) if "loss" in monitor else np.nanargmax(values))
     return int(_epochs(history)[best])
+
+
+@dataclass(frozen=True)
+class LateTrend:
+    """How a validation curve moved over the last epochs of one run (an ensemble has one per member).
+
+    `change`: the least-squares line through the last `epochs` values, its rise from the first of those
+    epochs to the last, in the metric's own units; `improving`: that change is in the metric's good
+    direction (up for AUC and accuracy, down for loss) by at least `min_change`.
+    """
+
+    metric: str
+    member: str | None
+    epochs: int
+    last_epoch: int
+    change: float
+    improving: bool
+
+
+def late_trends(history: pd.DataFrame | None, metric: str = "val_auc", window: int = 8,
+                min_change: float = 0.01) -> list[LateTrend]:
+    """The trend of `metric` over the last `window` epochs of each run in a history (each member of an
+    ensemble's history on its own); empty when the history lacks the metric or has under 3 epochs."""
+    if history is None or metric not in getattr(history, "columns", ()) or not len(history):
+        return []
+    runs = history.groupby("member", sort=False) if "member" in history.columns else [(None, history)]
+    trends = []
+    for member, run in runs:
+        epochs, values = _epochs(run), run[metric].to_numpy(dtype=float)
+        keep = np.isfinite(values)
+        epochs, values = epochs[keep][-window:], values[keep][-window:]
+        if len(values) < 3:
+            continue
+        slope = float(np.polyfit(epochs, values, 1)[0])
+        change = slope * float(epochs[-1] - epochs[0])
+        good = -change if "loss" in metric else change
+        trends.append(LateTrend(metric, None if member is None else str(member), len(values), int(epochs[-1]),
+                                change, good >= min_change))
+    return trends
 
 
 def panel_curves(history: pd.DataFrame, monitor: str = "val_auc", height: int = 460) -> go.Figure | None:

@@ -127,3 +127,24 @@ def status_line(result, shown_anyway: bool = False) -> str:
 def case_id(image_digest: str) -> str:
     """A case identifier that is not patient data: the first 8 hex digits of the image's SHA-256."""
     return image_digest[:8]
+
+
+CURVE_NAMES = {"val_auc": "Validation AUC", "val_accuracy": "Validation accuracy", "val_loss": "Validation loss"}
+
+
+def late_trend_sentence(trends) -> str | None:
+    """One sentence when a validation curve was still improving as training ended (`charts.late_trends`),
+    with the fitted change of every run; None when no run was still improving."""
+    improving = [t for t in trends if t.improving]
+    if not improving:
+        return None
+    first = improving[0]
+    name = CURVE_NAMES.get(first.metric, first.metric)
+    direction = "falling" if "loss" in first.metric else "rising"
+    changes = " and ".join(f"{t.change:+.3f}" + (f" ({t.member})" if t.member else "") for t in improving)
+    runs = f" in {len(improving)} of {len(trends)} runs" if len(trends) > 1 else ""
+    stopped = "The runs stopped" if len(improving) > 1 else "The run stopped"
+    return (f"{name} was still {direction} when training ended{runs}: {changes} over the last "
+            f"{first.epochs} epochs (a straight line fitted through them). {stopped} at the epoch budget, "
+            "not at a peak. A curve still improving inside the pool does not mean longer training helps on "
+            "films from elsewhere: check the held-out figures before training longer.")
