@@ -39,6 +39,7 @@ from model.present.gallery_cases import (
     ORDERS,
     SHOW,
     SPLIT_CHOICES,
+    SPLIT_HELP,
     SPLIT_NAMES,
     TeachingCase,
     cases_frame,
@@ -451,7 +452,8 @@ def main() -> None:
     if caching.classifier(key) is None:
         return
     with st.sidebar:
-        split = st.selectbox("Images", list(SPLIT_CHOICES), format_func=SPLIT_CHOICES.get, key="gallery_split")
+        split = st.selectbox("Images", list(SPLIT_CHOICES), format_func=SPLIT_CHOICES.get, key="gallery_split",
+                             help=SPLIT_HELP)
         pool, splits, note = _pool(str(path), key, split)
         source, label, limit = filters(pool, tuple(card.labels))
     if note:
@@ -471,7 +473,8 @@ def main() -> None:
         cheats_view(cases, lungs_reason, card, bar[1:])
     else:
         cases_view(cases, (len(pool), len(matching), failed), source, label, limit, lungs_reason, bar[1:])
-        st.caption(f"Images: {SPLIT_CHOICES[split].lower()}; each case says which part of {card.id}'s split it is in.")
+        st.caption(f"Images: {SPLIT_CHOICES[split].lower()}; each case says which part of {card.id}'s split it is "
+                   "in.")
     if failed and view == "cheats":
         st.caption(f"{failed} images could not be read.")
     chosen = next((c for c in cases if c.path == st.session_state.get(CASE_KEY)), None)
