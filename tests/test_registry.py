@@ -194,3 +194,17 @@ def test_unreadable_metrics_or_history_is_a_clear_error(registry):
     with pytest.raises(RegistryError, match=r"^The file metrics.json of model 'beta' is not valid JSON\.$"):
         read_metrics("beta", registry)
     assert read_history("alpha", registry).shape[0] == 3
+
+
+def test_test_set_summary_names_the_films_behind_a_cards_own_figures():
+    from dataclasses import replace
+
+    from model.present.text import test_set_summary
+
+    base = ModelCard(id="x", display_name="x", version="1", created="2026-01-01T00:00:00+00:00",
+                     architecture="compact_cnn", labels=["A", "B"], preprocessing={"image_size": 32},
+                     explain_layer="conv")
+    assert test_set_summary(base) == "not recorded"
+    five = replace(base, training={"sources": list("abcde"), "splits": {"test": {"images": 482}}})
+    assert test_set_summary(five) == "482 films, 5 sources"
+    assert test_set_summary(replace(base, training={"sources": ["synthetic"]})) == "1 source"

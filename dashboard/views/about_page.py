@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import caching, widgets
 from model.policy import INTENDED_POPULATION
+from model.present import text
 
 # The shared training pool (../shared/data/cxr); cards name their sources by these ids.
 KNOWN_SOURCES = {
@@ -58,11 +59,13 @@ with the reason and otherwise ignored. Uploads are limited to {widgets.UPLOAD_LI
 
 
 def models_table(cards) -> pd.DataFrame:
+    """One row per registry entry, what a reader compares first on the left (the table scrolls sideways
+    at 1366 px for the rest)."""
     return pd.DataFrame([{
-        "model": card.display_name, "id": card.id, "kind": card.kind.replace("_", " "), "version": card.version,
-        "default": card.default,
-        "created": card.created[:10], "architecture": card.architecture,
+        "model": card.display_name, "default": card.default, "version": card.version,
         "accuracy": (card.metrics or {}).get("accuracy"), "macro AUC": (card.metrics or {}).get("macro_auc"),
+        "tested on": text.test_set_summary(card), "created": card.created[:10], "id": card.id,
+        "kind": card.kind.replace("_", " "), "architecture": card.architecture,
         "sources": ", ".join((card.training or {}).get("sources") or []),
     } for card in cards])
 
@@ -93,6 +96,10 @@ def main() -> None:
         st.dataframe(models_table(cards), hide_index=True, width="stretch",
                      column_config={"accuracy": st.column_config.NumberColumn(format="%.2f"),
                                     "macro AUC": st.column_config.NumberColumn(format="%.2f")})
+        st.caption("Accuracy and macro AUC are each model's own internal test split ('tested on'): rows tested "
+                   "on different films do not compare (with fewer sources, the source gives the class away more "
+                   "easily). To rank versions, score them on the same films in *Compare "
+                   "versions* or *Evaluate on your data*.")
     if not caching.usable_cards():
         st.warning(f"No usable classifier in the registry at `{caching.registry_folder()}` yet.",
                    icon=":material/warning:")

@@ -134,6 +134,8 @@ def compare_curves(histories: dict[str, pd.DataFrame], metric: str = "val_loss",
         return _empty(f"No model has a {metric!r} history.", height)
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title=metric)
+    # The legend under the plot: beside it, long model names took half of a half-width chart.
+    fig.update_layout(legend=dict(orientation="h", y=-0.3))
     return _layout(fig, title=metric, height=height)
 
 

@@ -148,3 +148,14 @@ def late_trend_sentence(trends) -> str | None:
             f"{first.epochs} epochs (a straight line fitted through them). {stopped} at the epoch budget, "
             "not at a peak. A curve still improving inside the pool does not mean longer training helps on "
             "films from elsewhere: check the held-out figures before training longer.")
+
+
+def test_set_summary(card: ModelCard) -> str:
+    """Which films a card's own test figures come from, e.g. "482 films, 5 sources": rows of cards
+    tested on different films do not compare."""
+    training = card.training or {}
+    images = ((training.get("splits") or {}).get("test") or {}).get("images")
+    sources = training.get("sources") or []
+    parts = [f"{images} films" if images else "", f"{len(sources)} source{'s' if len(sources) != 1 else ''}"
+             if sources else ""]
+    return ", ".join(p for p in parts if p) or "not recorded"
