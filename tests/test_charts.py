@@ -244,3 +244,15 @@ def test_late_trends_fit_each_run_and_read_the_direction_of_loss():
     # Too short, or no such column: nothing to say.
     assert late_trends(rising.head(2)) == [] and late_trends(rising, "val_precision") == []
     assert late_trends(None) == [] and late_trends(pd.DataFrame()) == []
+
+
+def test_the_lung_share_sentence_says_most_only_of_more_than_half_as_shown():
+    from model.present.text import lung_share_sentence
+
+    assert lung_share_sentence(0.62, 0.33, "Grad-CAM").startswith("Most of the Grad-CAM map lies on the lungs "
+                                                                   "(warning below 33%")
+    assert lung_share_sentence(0.499, 0.33, "Grad-CAM").startswith("Half of the")  # shown as 50%
+    assert lung_share_sentence(0.506, 0.33, "Grad-CAM").startswith("Most of the")  # shown as 51%
+    below_half = lung_share_sentence(0.39, 0.33, "Grad-CAM++")
+    assert below_half.startswith("Less than half of the Grad-CAM++ map lies on the lungs, but not unusually little")
+    assert "Most" not in below_half and "warning below 33%" in below_half

@@ -180,7 +180,7 @@ def test_click_to_hide_several_cells_and_occlusion_cross_check(app, registry_env
     film together, mapped into the model input; the change is said in percentage points from the
     card's own probability, and the film is redrawn with the hidden cells greyed."""
     from model.classifier import Classifier
-    from model.explain.film_grid import hide_cells, points
+    from model.explain.film_grid import change_between, hide_cells
     from model.inputs.intake import load_xray
 
     at = upload(open_page(app, "diagnose"), IMAGE)
@@ -197,7 +197,9 @@ def test_click_to_hide_several_cells_and_occlusion_cross_check(app, registry_env
     after = dict(zip(clf.labels, expected.probabilities))[top]
     shown = next(m for m in at.main.metric if m.label == f"{top} with 2 cells hidden")
     assert shown.value == f"{after:.1%}"
-    assert shown.proto.delta == points(after - card.confidence).replace("−", "-") and shown.proto.delta.endswith(" points")
+    # The change is the difference of the two figures as shown (to 0.1%).
+    change = change_between(card.confidence, after)
+    assert shown.proto.delta == change.replace("−", "-") and shown.proto.delta.endswith(" points")
     # The card's probability and the one the change is measured from agree to 0.1 point.
     assert metric_value(at, "Probability") == f"{card.confidence:.1%}"
     before = float(metric_value(at, "Probability").rstrip("%"))

@@ -159,14 +159,14 @@ def report_text(monkeypatch) -> list[str]:
     import model.present.report as report
 
     strings = []
-    original = report.render_report
+    original = report.render_pages
 
     def render(*args, **kwargs):
         strings.extend(str(value) for value in (*args[2:], *kwargs.values()) if not isinstance(value, np.ndarray))
         strings.extend(str(note) for note in kwargs.get("notes", ()))
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(report, "render_report", render)
+    monkeypatch.setattr(report, "render_pages", render)
     return strings
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.explain.film_grid import GridEffects, cell_at, cell_bounds, grid_effects, input_box, points
+from model.explain.film_grid import GridEffects, cell_at, cell_bounds, change_between, grid_effects, input_box, points
 from model.inputs.preprocessing import ModelInput, Preprocessing, preprocess
 from model.present.layers import layer_choices, layer_label, visible_choices
 from model.present.overlay import (
@@ -184,6 +184,9 @@ def test_changes_are_said_in_percentage_points():
     assert points(-0.1234) == "−12.3 points"
     assert points(0.05) == "+5.0 points"
     assert points(0.0) == "±0.0 points"
+    # From one shown figure to another: 76.34% → 75.36% is shown as 76.3% → 75.4%, so −0.9 points.
+    assert change_between(0.7634, 0.7536) == "−0.9 points" and points(0.7536 - 0.7634) == "−1.0 points"
+    assert change_between(0.5, 0.5004) == "±0.0 points"
 
 
 # --------------------------------------------------------------------------- words and the report

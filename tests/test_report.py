@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import inspect
 import io
+import re
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -72,6 +73,37 @@ def test_notes_and_time_change_the_page_and_many_notes_do_not_cover_the_disclaim
                                        notes=[f"warning number {i} " * 8 for i in range(40)]))
     # The disclaimer box at the bottom is drawn identically, however many notes there are.
     np.testing.assert_array_equal(crowded[-170:], plain[-170:])
+
+
+def test_notes_that_do_not_fit_continue_on_further_pages_of_the_png_and_the_pdf():
+    from model.present.report import render_pages
+
+    pixels, overlay = _inputs()
+    when = datetime(2026, 3, 1, 12, 30, tzinfo=timezone.utc)
+    few = render_pages(pixels, overlay, PREDICTION, **META, created=when, notes=["One note."])
+    assert len(few) == 1
+    notes = [f"note {i}: " + "a sentence of some length " * 6 for i in range(60)]
+    pages = render_pages(pixels, overlay, PREDICTION, **META, created=when, notes=notes)
+    assert len(pages) >= 3  # 60 notes of three lines each need two more pages
+    first = np.asarray(few[0])
+    for page in pages:  # every page ends with the same disclaimer box
+        np.testing.assert_array_equal(np.asarray(page)[-170:], first[-170:])
+    png = Image.open(io.BytesIO(build_report(pixels, overlay, PREDICTION, **META, created=when, notes=notes)))
+    assert png.size == (PAGE_SIZE[0], PAGE_SIZE[1] * len(pages))
+    pdf = build_report_pdf(pixels, overlay, PREDICTION, **META, created=when, notes=notes)
+    assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == len(pages)  # one PDF page per page
+    # A note longer than a page is shortened, not lost and not looping.
+    assert len(render_pages(pixels, overlay, PREDICTION, **META, created=when, notes=["word " * 20000])) == 2
+
+
+def test_the_what_if_line_says_whether_the_output_changes():
+    from model.present.report import what_if_line
+
+    hidden = {"cells": "2 cells", "label": "COVID-19", "before": 0.763, "after": 0.754, "change": "−0.9 points"}
+    assert what_if_line({**hidden, "output_after": "COVID-19"}).endswith(
+        "COVID-19 76.3% → 75.4% (−0.9 points); the output stays the same.")
+    assert what_if_line({**hidden, "after": 0.30, "change": "−46.3 points", "output_after": "Normal"}).endswith(
+        "; the output becomes Normal.")
 
 
 def test_disclaimer_text_and_no_identifier_parameters():

@@ -19,7 +19,7 @@ import streamlit as st
 from dashboard import caching, widgets
 from dashboard.case import Case, Controls
 from model.explain import METHODS
-from model.explain.film_grid import cell_at, cell_name, cells_name, points, toggle_cell
+from model.explain.film_grid import cell_at, cell_name, cells_name, change_between, points, toggle_cell
 from model.explain.occlusion import FILLS
 from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD, DEFAULT_OPACITY, INTENDED_POPULATION
 from model.present import charts, text
@@ -162,7 +162,7 @@ def hidden_result(case: Case) -> dict | None:
     if hidden.probabilities is None:
         return result
     after = dict(zip(case.card.labels, (float(p) for p in hidden.probabilities)))
-    return {**result, "after": after[tta.top_label], "change": points(after[tta.top_label] - tta.top_probability),
+    return {**result, "after": after[tta.top_label], "change": change_between(tta.top_probability, after[tta.top_label]),
             "output_after": max(after, key=after.get), "after_top": max(after.values())}
 
 
@@ -577,8 +577,7 @@ def lung_panel(case: Case, on_image, method_label: str):
                    "consolidation, effusions and the lung behind the heart or the diaphragm, which makes this "
                    "share too low.")
     else:
-        st.caption(f"Most of the {method_label} map lies on the lungs (warning below "
-                   f"{attention.threshold:.0%}). This says where the model looked, not that it is right.")
+        st.caption(text.lung_share_sentence(attention.fraction, attention.threshold, method_label))
     return attention
 
 

@@ -98,6 +98,12 @@ def points(delta: float) -> str:
     return f"{sign}{abs(value):.1f} points"
 
 
+def change_between(before: float, after: float) -> str:
+    """`points` from one probability to another as both are shown (to 0.1%), so "76.3% → 75.4%" reads
+    "−0.9 points", never a figure its own two numbers do not give."""
+    return points(round(100.0 * float(after), 1) / 100.0 - round(100.0 * float(before), 1) / 100.0)
+
+
 @dataclass(frozen=True)
 class GridEffects:
     """What hiding each film-grid cell does to one class's probability.

@@ -175,12 +175,19 @@ def _colour_bar(page: Image.Image, draw, y: int, colormap: str, threshold: float
                       "maximum.", _font(18), panel_w, fill=MUTED, spacing=4) + 16
 
 
+def what_if_line(what_if: dict) -> str:
+    """The report's line on hidden cells: the top class before and after, the change as shown on the
+    page, and whether the output changes."""
+    after = what_if.get("output_after")
+    outcome = (f"; the output becomes {after}." if after not in (None, what_if["label"])
+               else "; the output stays the same.")
+    return (f"What if {what_if['cells']} of the film were hidden: {what_if['label']} {what_if['before']:.1%} → "
+            f"{what_if['after']:.1%} ({what_if['change']}){outcome}")
+
+
 def _what_if(draw, y: int, what_if: dict) -> int:
     width = PAGE_SIZE[0] - 2 * MARGIN
-    line = (f"What if {what_if['cells']} of the film were hidden: {what_if['label']} {what_if['before']:.1%} → "
-            f"{what_if['after']:.1%} ({what_if['change']})"
-            + (f"; the output becomes {what_if['output_after']}." if what_if.get("output_after") else "."))
-    return _paragraph(draw, (MARGIN, y), line, _font(24, True), width) + 16
+    return _paragraph(draw, (MARGIN, y), what_if_line(what_if), _font(24, True), width) + 16
 
 
 def _images(page: Image.Image, draw, y: int, pixels, overlay_rgb, method: str) -> int:
@@ -218,23 +225,20 @@ def _probabilities(draw, y: int, prediction) -> int:
     return y + 20
 
 
-def _notes(draw, y: int, notes: Sequence, bottom: int) -> int:
-    """Draw the notes (findings and plain sentences) above `bottom`; what does not fit is counted,
-    never drawn over the disclaimer."""
-    notes = [n for n in notes if note_style(n)[2].strip()]
-    if not notes:
-        return y
+def _notes(draw, y: int, notes: Sequence, bottom: int, title: str = "Notes") -> list:
+    """Draw the notes (findings and plain sentences) above `bottom`, never over the disclaimer; returns
+    those that did not fit, for the next page."""
     width, font = PAGE_SIZE[0] - 2 * MARGIN, _font(22)
-    draw.text((MARGIN, y), "Notes", font=_font(26, True), fill=TEXT)
+    draw.text((MARGIN, y), title, font=_font(26, True), fill=TEXT)
     y += 42
     for i, note in enumerate(notes):
         colour, mark, line = note_style(note)
         needed = 30 * len(_wrap(draw, f"{mark} {line}", font, width)) + 6
-        if y + needed > bottom - 30:
-            draw.text((MARGIN, y), f"({len(notes) - i} more notes not shown)", font=font, fill=MUTED)
-            return y + 36
+        if y + needed > bottom - 40:
+            draw.text((MARGIN, y), "(continued on the next page)", font=font, fill=MUTED)
+            return list(notes[i:])
         y = _paragraph(draw, (MARGIN, y), f"{mark} {line}", font, width, fill=colour) + 6
-    return y + 14
+    return []
 
 
 def _disclaimer(draw) -> int:
@@ -248,32 +252,58 @@ def _disclaimer(draw) -> int:
     return top
 
 
-def render_report(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, method: str, model_id: str,
-                  model_version: str, model_name: str, created: datetime | None = None,
-                  notes: Sequence = (), case_id: str = "", colormap: str | None = None,
-                  threshold: float = 0.0, status: Status | None = None,
-                  what_if: dict | None = None, compared: Sequence[str] = ()) -> Image.Image:
-    """The report page as a Pillow RGB image; see `build_report` for the arguments."""
-    page = Image.new("RGB", PAGE_SIZE, "white")
-    draw = ImageDraw.Draw(page)
+def render_pages(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, method: str, model_id: str,
+                 model_version: str, model_name: str, created: datetime | None = None,
+                 notes: Sequence = (), case_id: str = "", colormap: str | None = None,
+                 threshold: float = 0.0, status: Status | None = None,
+                 what_if: dict | None = None, compared: Sequence[str] = ()) -> list[Image.Image]:
+    """The report as Pillow RGB A4 pages: the first as `render_report`; notes that do not fit on it
+    continue on further pages, each with the case, its page number and the disclaimer."""
+    first = Image.new("RGB", PAGE_SIZE, "white")
+    draw = ImageDraw.Draw(first)
     y = _header(draw, MARGIN, method=method, model_id=model_id, model_version=model_version,
                 model_name=model_name, created=_utc(created), case_id=case_id, status=status, compared=compared)
-    y = _images(page, draw, y, pixels, overlay_rgb, method)
+    y = _images(first, draw, y, pixels, overlay_rgb, method)
     if colormap:
         label = list(prediction.labels)[int(np.argmax(prediction.probabilities))]
-        y = _colour_bar(page, draw, y, colormap, threshold, label)
+        y = _colour_bar(first, draw, y, colormap, threshold, label)
     y = _probabilities(draw, y + 10, prediction)
     if what_if:
         y = _what_if(draw, y, what_if)
     undecided = [f for f in (status.findings if status else ()) if f.severity != status.kind]
-    _notes(draw, y, [*undecided, *notes], bottom=_disclaimer(draw))
-    return page
+    pending = [n for n in [*undecided, *notes] if note_style(n)[2].strip()]
+    pages = [first]
+    if pending:
+        pending = _notes(draw, y, pending, bottom=_disclaimer(draw))
+    else:
+        _disclaimer(draw)
+    while pending:
+        page = Image.new("RGB", PAGE_SIZE, "white")
+        draw = ImageDraw.Draw(page)
+        top = _paragraph(draw, (MARGIN, MARGIN), f"Chest X-ray explanation report, case {case_id or 'n/a'} "
+                         f"(continued)", _font(26, True), PAGE_SIZE[0] - 2 * MARGIN) + 20
+        left = _notes(draw, top, pending, bottom=_disclaimer(draw), title="Notes (continued)")
+        if len(left) == len(pending):  # a note longer than a whole page: shortened, and the page drawn again
+            pending = [note_style(pending[0])[2][:1000] + " …", *pending[1:]]
+            continue
+        pending = left
+        pages.append(page)
+    for number, page in enumerate(pages, start=1):
+        if len(pages) > 1:
+            ImageDraw.Draw(page).text((PAGE_SIZE[0] - MARGIN - 150, MARGIN // 2), f"page {number} of {len(pages)}",
+                                      font=_font(20), fill=MUTED)
+    return pages
+
+
+def render_report(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, **details) -> Image.Image:
+    """The report's first page as a Pillow RGB image; see `build_report` for the arguments."""
+    return render_pages(pixels, overlay_rgb, prediction, **details)[0]
 
 
 def build_report(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, method: str, model_id: str,
                  model_version: str, model_name: str, created: datetime | None = None,
                  notes: Sequence = (), **details) -> bytes:
-    """A one-page PNG report of one analysed image.
+    """A PNG report of one analysed image (one A4 page, more when the notes need them).
 
     Args:
         pixels: the original grayscale image, float in [0, 1], HxW.
@@ -294,23 +324,28 @@ def build_report(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, met
         compared: labels of the methods whose maps were compared.
 
     Returns:
-        PNG bytes of a 1240 x 1754 page (A4 at 150 dpi).
+        PNG bytes of a 1240 x 1754 page (A4 at 150 dpi); when the notes need more pages, they are
+        stacked below it (1240 x 1754 each).
     """
-    page = render_report(pixels, overlay_rgb, prediction, method=method, model_id=model_id,
+    pages = render_pages(pixels, overlay_rgb, prediction, method=method, model_id=model_id,
                          model_version=model_version, model_name=model_name, created=created, notes=notes,
                          **details)
+    sheet = pages[0] if len(pages) == 1 else Image.new("RGB", (PAGE_SIZE[0], PAGE_SIZE[1] * len(pages)), "white")
+    for number, page in enumerate(pages if len(pages) > 1 else ()):
+        sheet.paste(page, (0, number * PAGE_SIZE[1]))
     buffer = io.BytesIO()
-    page.save(buffer, format="PNG", dpi=(PAGE_DPI, PAGE_DPI))
+    sheet.save(buffer, format="PNG", dpi=(PAGE_DPI, PAGE_DPI))
     return buffer.getvalue()
 
 
 def build_report_pdf(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, method: str, model_id: str,
                      model_version: str, model_name: str, created: datetime | None = None,
                      notes: Sequence = (), **details) -> bytes:
-    """The same page as `build_report`, as a one-page A4 PDF."""
-    page = render_report(pixels, overlay_rgb, prediction, method=method, model_id=model_id,
+    """The same pages as `build_report`, as an A4 PDF (one page, or more when the notes need them)."""
+    pages = render_pages(pixels, overlay_rgb, prediction, method=method, model_id=model_id,
                          model_version=model_version, model_name=model_name, created=created, notes=notes,
                          **details)
     buffer = io.BytesIO()
-    page.save(buffer, format="PDF", resolution=float(PAGE_DPI), title="Chest X-ray explanation report")
+    pages[0].save(buffer, format="PDF", resolution=float(PAGE_DPI), title="Chest X-ray explanation report",
+                  save_all=True, append_images=pages[1:])
     return buffer.getvalue()

@@ -159,3 +159,15 @@ def test_set_summary(card: ModelCard) -> str:
     parts = [f"{images} films" if images else "", f"{len(sources)} source{'s' if len(sources) != 1 else ''}"
              if sources else ""]
     return ", ".join(p for p in parts if p) or "not recorded"
+
+
+def lung_share_sentence(fraction: float, threshold: float, method_label: str) -> str:
+    """The line beside a map's share on the lung fields when no warning fired (`fraction` at or above
+    `threshold`). Worded from the share as shown (whole percent), so "most" never sits beside 50% or less."""
+    shown = round(fraction * 100)
+    amount = "Most" if shown > 50 else "Half" if shown == 50 else "Less than half"
+    where = f"{amount} of the {method_label} map lies on the lungs"
+    if shown < 50:
+        where += ", but not unusually little for this model"
+    return (f"{where} (warning below {threshold:.0%}, set from this model's own correct answers). This says where "
+            "the model looked, not that it is right.")
