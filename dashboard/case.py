@@ -13,6 +13,7 @@ import numpy as np
 
 from dashboard import caching
 from model.inputs.intake import Xray
+from model.inputs.lungs import mask_plausibility
 from model.present.text import case_id
 from model.registry import ModelCard
 from model.trust.facts import Stated
@@ -88,6 +89,11 @@ class Case:
 
     def lung_mask(self) -> np.ndarray | None:
         return None if self.lungs is None else caching.lung_mask(self.digest, self.lungs, self.pixels)
+
+    def lungs_found(self) -> bool | None:
+        """Whether the lung model found plausible lung fields (None without a lung model)."""
+        mask = self.lung_mask()
+        return None if mask is None else bool(mask_plausibility(mask)["plausible"])
 
     def explanation(self, method: str, target: str, layer: str | None):
         """(`Explanation`, map on the film's grid)."""

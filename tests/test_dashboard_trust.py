@@ -242,6 +242,20 @@ def test_a_colourful_image_is_flagged_but_still_analysed(registry_env):
                for t in texts(at.markdown))
 
 
+def test_without_plausible_lung_fields_the_map_is_not_measured_against_them(lung_env):
+    # A bright gradient with nothing dark: the stand-in lung model marks no lung at all.
+    film = np.tile(np.linspace(0.6, 0.95, 128, dtype=np.float32), (128, 1))
+    at = upload(open_page("diagnose"), png_bytes(film))
+    no_failure(at)
+    assert any("no plausible lung fields" in t for t in texts(at.markdown))  # out of scope, and why
+    at.toggle(key=next(t.key for t in at.toggle if t.key.startswith("show-anyway-"))).set_value(True).run()
+    no_failure(at)
+    # No share "on the lungs" and no "box around the lung fields" for an image without lungs.
+    assert not [m for m in at.main.metric if m.label == "Map inside the lung fields"]
+    assert any("so the share of the map on them is not measured" in t for t in texts(at.caption))
+    assert not any("box around the lung fields" in t for t in texts(at.caption))  # (the tiny models see it whole)
+
+
 def capture_reports(monkeypatch) -> list[dict]:
     """The download's data is made lazily; here it is made at once and the report's arguments captured."""
     from streamlit.delta_generator import DeltaGenerator
@@ -293,7 +307,7 @@ def test_map_checks_made_later_reach_the_status_and_the_report(registry_env, mon
     assert any(f.kind == "methods_disagree" and f.severity == "map_caution" for f in status.findings)
     banner = [t for t in texts(at.warning) + texts(at.info) if t.startswith(("**Answer", "**Uncertain"))]
     assert len(banner) == 1 and "the methods disagree" in banner[0]
-    assert any("The explanation methods disagree" in t for t in texts(at.caption))
+    assert any("The explanation methods compared so far (Grad-CAM, Grad-CAM++) disagree" in t for t in texts(at.caption))
 
 
 def test_diagnose_with_a_lung_model_measures_lung_attention(lung_env):

@@ -70,6 +70,8 @@ def test_colour_bar_and_its_words():
     assert "weak → strong evidence for COVID-19" in words and "this image's maximum" in words and "50%" in words
     assert "lung" in region_caption((10, 60, 10, 90), (100, 100), lung_crop=True)
     assert "whole film" in region_caption((6, 94, 6, 94), (100, 100), lung_crop=False)
+    assert region_caption((0, 100, 0, 100), (100, 100), lung_crop=True, lungs_found=False).startswith(
+        "No plausible lung fields were found, so the box this model saw (100% of the image) is not")
     with pytest.raises(ValueError, match="colormap"):
         colour_bar("rainbow")
 

@@ -650,15 +650,23 @@ def test_map_checks_reach_the_status_line_without_changing_whether_the_answer_is
                        agreement=Agreement({"gradcam vs occlusion": 0.05}, 0.05), occlusion_similarity=0.1,
                        randomised_similarity=0.8)
     found = map_findings(checks, "Grad-CAM")
-    assert [f.kind for f in found] == ["lung_attention_low", "methods_disagree", "occlusion_disagrees",
-                                       "randomisation_flagged"]
+    # Grad-CAM against occlusion alone is the occlusion check's own pair: one caution, not two.
+    assert [f.kind for f in found] == ["lung_attention_low", "occlusion_disagrees", "randomisation_flagged"]
     assert all(f.severity == MAP_CAUTION and f.group == "map" for f in found)
     final = result.with_findings(found)
     assert final.status == "answer" and final.shows_answer and final.map_cautions == found
     line = status_line(final)
-    assert "No check found a reason to doubt it" not in line and "the methods disagree" in line
+    assert "No check found a reason to doubt it" not in line and "occlusion" in line
     assert final.with_findings(found) == final  # each finding once
     assert map_findings(MapChecks()) == []
+    # Three methods that disagree: said, naming the methods compared.
+    three = Agreement({"gradcam vs gradcam++": 0.1, "gradcam vs occlusion": 0.05, "gradcam++ vs occlusion": 0.0},
+                      0.05)
+    kinds = [f.kind for f in map_findings(MapChecks(agreement=three, occlusion_similarity=0.05))]
+    assert kinds == ["methods_disagree", "occlusion_disagrees"]
+    disagree = map_findings(MapChecks(agreement=three))[0]
+    assert disagree.sentence.startswith("The explanation methods compared so far (Grad-CAM, Grad-CAM++, Occlusion) "
+                                        "disagree (mean similarity of their maps +0.05")
 
 
 def test_faithfulness_judges_deletion_and_insertion_each_against_chance():

@@ -359,7 +359,7 @@ def images(case: Case, controls: Controls, explanation, on_image, what_if: dict 
                      caption=f"{MAP_LABELS[explanation.method]} for {explanation.label}{where}")
             colour_legend(explanation.label, controls)
     prepared = case.model_input()
-    st.caption(region_caption(prepared.region, prepared.image_shape, case.card.prep.lung_crop))
+    st.caption(region_caption(prepared.region, prepared.image_shape, case.card.prep.lung_crop, case.lungs_found()))
     return overlay
 
 
@@ -565,6 +565,10 @@ def lung_panel(case: Case, on_image, method_label: str):
     mask = case.lung_mask()
     if mask is None:
         st.caption(f":material/block: {case.lungs_reason}")
+        return None
+    if not case.lungs_found():
+        st.caption(":material/block: No plausible lung fields were found in this image, so the share of the map "
+                   "on them is not measured.")
         return None
     attention = lung_attention(on_image, mask, caching.lung_attention_threshold(case.key))
     st.metric("Map inside the lung fields", f"{attention.fraction:.0%}",

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from model.explain import METHODS
 from model.policy import LOW_AGREEMENT
 from model.trust.findings import MAP, MAP_CAUTION, Finding
+
+OCCLUSION = "occlusion"  # the method name of occlusion sensitivity in maps and agreements
 
 
 @dataclass(frozen=True)
@@ -48,13 +51,19 @@ def map_findings(checks: MapChecks, method_label: str = "map") -> list[Finding]:
         found.append(Finding(kind, MAP_CAUTION, MAP, faith.summary,
                              {"deletion": faith.deletion_auc, "random_deletion": faith.random_deletion_auc,
                               "insertion": faith.insertion_auc, "random_insertion": faith.random_insertion_auc}))
-    if checks.agreement is not None and checks.agreement.mean < LOW_AGREEMENT:
+    occlusion_disagrees = checks.occlusion_similarity is not None and checks.occlusion_similarity < LOW_AGREEMENT
+    agreement = checks.agreement
+    # One map against occlusion alone is the occlusion check's pair: said once, by that check.
+    same_pair = agreement is not None and occlusion_disagrees and len(agreement.methods) == 2 \
+        and OCCLUSION in agreement.methods
+    if agreement is not None and agreement.mean < LOW_AGREEMENT and not same_pair:
+        names = ", ".join(METHODS[m].label if m in METHODS else m for m in agreement.methods)
         found.append(Finding("methods_disagree", MAP_CAUTION, MAP,
-                             f"The explanation methods disagree (mean similarity of their maps "
-                             f"{checks.agreement.mean:+.2f}, below {LOW_AGREEMENT:+.2f}): trust none of the maps "
-                             "on its own.", {"similarity": checks.agreement.mean, "limit": LOW_AGREEMENT,
-                                             "methods": checks.agreement.methods}))
-    if checks.occlusion_similarity is not None and checks.occlusion_similarity < LOW_AGREEMENT:
+                             f"The explanation methods compared so far ({names}) disagree (mean similarity of their "
+                             f"maps {agreement.mean:+.2f}, below {LOW_AGREEMENT:+.2f}): trust none of the maps "
+                             "on its own.", {"similarity": agreement.mean, "limit": LOW_AGREEMENT,
+                                             "methods": agreement.methods}))
+    if occlusion_disagrees:
         found.append(Finding("occlusion_disagrees", MAP_CAUTION, MAP,
                              f"Hiding regions of the film (occlusion) points elsewhere than Grad-CAM (similarity "
                              f"{checks.occlusion_similarity:+.2f}, below {LOW_AGREEMENT:+.2f}): trust neither map "
