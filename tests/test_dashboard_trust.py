@@ -48,7 +48,9 @@ EXPLANATIONS = {  # The structure written by training/explanation_report.py, wit
     "method_agreement": {"pairs": {"gradcam vs gradcam++": 0.8}, "mean": 0.8},
     "sanity_check": {"threshold": 0.5, "seed": 0, "n": 4,
                      "methods": {"gradcam": {"spearman": 0.12, "ssim": 0.2, "n": 4, "flagged": False},
-                                 "gradcam++": {"spearman": 0.81, "ssim": 0.7, "n": 4, "flagged": True}}},
+                                 "gradcam++": {"spearman": 0.81, "ssim": 0.7, "n": 4, "flagged": True},
+                                 "scorecam": {"spearman": 0.0, "ssim": 0.01, "n": 4, "flagged": False, "blank": 4,
+                                              "inconclusive": True}}},
     "per_image": [], "timing": {"total_s": 10.0},
 }
 PER_SOURCE_AUC = {"ieee8023-covid-chestxray": {"COVID-19": 0.55, "Normal": None, "Pneumonia": 0.59},
@@ -366,8 +368,13 @@ def test_performance_renders_the_explanation_report_and_within_source_aucs(lung_
     assert list(faith["both better on"]) == [0.83, 0.25]
     assert list(faith["grid"]) == ["7 x 7", "n/a"]  # the second report predates the grid
     sanity = frame(at, "flagged")
-    assert dict(zip(sanity["method"], sanity["flagged"])) == {"Grad-CAM": False, "Grad-CAM++": True}
+    assert dict(zip(sanity["method"], sanity["flagged"])) == {"Grad-CAM": False, "Grad-CAM++": True,
+                                                               "Score-CAM": False}
+    assert list(sanity["blank random maps"]) == ["n/a", "n/a", "4 of 4"]  # older entries did not count them
     assert any(text.startswith("Flagged: Grad-CAM++.") for text in texts(at.warning))
+    # Blank maps from the scrambled model rank nothing: that method is not judged, and not called passed.
+    assert any(text.startswith("Not judged: Score-CAM.") for text in texts(at.warning))
+    assert not any("No method flagged" in text for text in texts(at.caption))
 
     within = next(d.value for d in at.dataframe if {"COVID-19", "images"} <= set(d.value.columns))
     assert list(within.index) == list(PER_SOURCE_AUC)

@@ -331,6 +331,19 @@ def test_sanity_check_flags_a_map_that_ignores_the_weights(lesion_model):
     assert gradcam["n"] == 4 and result["n"] == 4
     assert not result["flagged"], f"Grad-CAM similarity to a random model is {result['spearman']:.2f}"
     assert result["spearman"] < edges["spearman"] - 0.5
+    # Scrambled, not re-drawn: each tensor keeps its values (and so its scale), in another order.
+    changed = [(a, b) for a, b in zip(trained_w, random_w) if a.size > 1 and not np.array_equal(a, b)]
+    assert changed and all(np.array_equal(np.sort(a, axis=None), np.sort(b, axis=None)) for a, b in changed)
+
+
+def test_sanity_check_with_blank_random_maps_is_inconclusive_not_passed(lesion_model):
+    _, images, _ = lesion_model
+    blank = randomization_similarity(edge_map, lambda x: np.zeros(x.shape[:2]), images[:4])
+    assert blank["blank"] == 4 and blank["spearman"] == 0.0
+    assert blank["inconclusive"] and not blank["flagged"]
+    half = iter([np.zeros((8, 8)), np.zeros((8, 8)), edge_map(images[2]), edge_map(images[3])])
+    mixed = randomization_similarity(edge_map, lambda x: next(half), images[:4])
+    assert mixed["blank"] == 2 and not mixed["inconclusive"]  # only more than half blank is inconclusive
 
 
 # --------------------------------------------------------------------------- (4) input check
@@ -455,12 +468,26 @@ def test_explanation_report_cli_writes_json(report_setup, capsys):
     assert report["faithfulness"]["random"] == {"deletion_auc": faith["random_deletion_auc"],
                                                 "insertion_auc": faith["random_insertion_auc"]}
     sanity = report["sanity_check"]["methods"]["gradcam"]
-    # The entry is an untrained model built with seed 0: re-initialising with seed 0 again would
-    # give the same weights back and a similarity of exactly 1.
+    # The entry is an untrained model: its scrambled copy must still give different maps.
     assert set(sanity) >= {"spearman", "flagged"} and sanity["spearman"] < 0.99
     assert report["timing"]["total_s"] > 0 and report["date"]
     out = capsys.readouterr().out
     assert "Explanation report for tiny-r" in out and "explanations.json" in out
+
+    # --sanity-only redoes the sanity check alone, on the same images: the rest of the report stays.
+    code = explanation_report.main(["--model", "tiny-r", "--data", str(data), "--limit", "3", "--methods",
+                                    "gradcam", "--sanity-images", "2", "--registry", str(registry), "--sanity-only"])
+    assert code == 0
+    again = json.loads((registry / "tiny-r" / "explanations.json").read_text())
+    assert again["sanity_date"] and again["sanity_check"]["n"] == 2
+    assert again["sanity_check"]["methods"]["gradcam"]["spearman"] == pytest.approx(sanity["spearman"], abs=1e-6)
+    assert {k: v for k, v in again.items() if k not in ("sanity_check", "timing", "sanity_date", "date")} == \
+        {k: v for k, v in report.items() if k not in ("sanity_check", "timing", "date")}
+    # Without a report to update it says so, in one line.
+    (registry / "tiny-r" / "explanations.json").unlink()
+    assert explanation_report.main(["--model", "tiny-r", "--data", str(data), "--registry", str(registry),
+                                    "--sanity-only"]) == 2
+    assert "has no explanation report to update" in capsys.readouterr().err
 
 
 def test_explanation_report_measures_lung_attention(report_setup):

@@ -12,7 +12,9 @@ Writes `explanations.json` into the model's registry entry and prints a summary:
 * faithfulness: mean deletion and insertion AUC of every method against random region orders
   (Petsiuk et al. 2018), the random maps on the method's own grid (`model.trust.faithfulness`).
 * randomisation sanity check: how similar each method's maps stay when the weights are
-  re-initialised (Adebayo et al. 2018); a flagged method may describe the image, not the model.
+  scrambled (Adebayo et al. 2018, `model.trust.sanity`); a flagged method may describe the image, not
+  the model, and one whose scrambled maps were blank is not judged. `--sanity-only` redoes this part
+  alone in an existing report, on the same images.
 
 The images come from the model's own patient split (seed from its card), the internal test part
 by default, sampled class by class up to `--limit`. File paths are not written to the report.
@@ -265,6 +267,32 @@ def build_explanation_report(classifier, records, segmenter=None, methods=REPORT
     return _json_safe(report)
 
 
+def refresh_sanity(classifier, records, report: dict, segmenter=None, methods=REPORT_METHODS,
+                   limit: int = DEFAULT_LIMIT, seed: int = 0, sanity_images: int = SANITY_IMAGES) -> dict:
+    """`report` with its randomisation sanity check made again on the same images as
+    `build_explanation_report` uses (the first `sanity_images` readable ones of `select_records`);
+    everything else is kept."""
+    from model.explain import check_method
+    from model.inputs.intake import XrayInputError, load_xray
+
+    methods = tuple(check_method(m) for m in methods)
+    started = time.perf_counter()
+    inputs = []
+    for record in select_records(records, classifier.labels, limit, seed):
+        if len(inputs) >= max(0, int(sanity_images)):
+            break
+        try:
+            pixels = load_xray(record.path).pixels
+        except (XrayInputError, OSError):
+            continue
+        mask = segmenter.mask(pixels) if segmenter is not None and segmenter is classifier.segmenter else None
+        inputs.append(classifier.prepare(pixels, mask).array)
+    sanity = _sanity_summary(classifier, inputs, methods, seed)
+    timing = {**(report.get("timing") or {}), "sanity_s": time.perf_counter() - started}
+    return _json_safe({**report, "sanity_check": sanity, "timing": timing,
+                       "sanity_date": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+
+
 def _figure(value, spec: str = ".2f") -> str:
     return "n/a" if value is None else format(value, spec)
 
@@ -296,7 +324,8 @@ def format_summary(report: dict) -> str:
     if sanity:
         lines.append(f"Randomisation sanity check on {sanity['n']} images (flagged above {sanity['threshold']}):")
         for method, values in sanity["methods"].items():
-            flag = "FLAGGED: the maps barely change with random weights" if values["flagged"] else "ok"
+            flag = ("FLAGGED: the maps barely change with random weights" if values["flagged"] else
+                    "not judged: the scrambled model's maps were blank" if values.get("inconclusive") else "ok")
             lines.append(f"  {method:<11} similarity {_figure(values['spearman'])}  SSIM "
                          f"{_figure(values['ssim'])}  {flag}")
     return "\n".join(lines)
@@ -314,6 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sanity-images", type=int, default=SANITY_IMAGES,
                    help="images used for the randomisation sanity check")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampling, random orders and random weights")
+    p.add_argument("--sanity-only", action="store_true",
+                   help="redo only the randomisation sanity check of the model's existing report (same images)")
     return p
 
 
@@ -344,7 +375,7 @@ def main(argv=None) -> int:
     import_tensorflow_quietly()
     from model.classifier import Classifier
     from model.labelled_data import read_dataset
-    from model.registry import EXPLANATIONS_FILE, RegistryError, write_report
+    from model.registry import EXPLANATIONS_FILE, RegistryError, read_report, write_report
     from model.splits import split_records
 
     try:
@@ -356,8 +387,16 @@ def main(argv=None) -> int:
         segmenter = clf.segmenter or _load_segmenter(args.registry)
         print(f"model {clf.card.id}: {len(records)} images in the {args.split} split, using up to {args.limit}",
               file=sys.stderr)
-        report = build_explanation_report(clf, records, segmenter, methods, args.limit, args.seed, args.steps,
-                                          args.sanity_images, progress=_progress)
+        if args.sanity_only:
+            existing = read_report(clf.card.id, EXPLANATIONS_FILE, args.registry)
+            if not existing:
+                raise ValueError(f"model {clf.card.id!r} has no explanation report to update; run without "
+                                 "--sanity-only first")
+            report = refresh_sanity(clf, records, existing, segmenter, methods, args.limit, args.seed,
+                                    args.sanity_images)
+        else:
+            report = build_explanation_report(clf, records, segmenter, methods, args.limit, args.seed, args.steps,
+                                              args.sanity_images, progress=_progress)
     except (RegistryError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -215,7 +215,7 @@ def explanation_rows(report: ExplanationReport) -> dict[str, str]:
             if faith.chance(method, curve) is not None:
                 rows[f"{_label(method)} {curve} AUC, random maps"] = _figure(faith.chance(method, curve), ".2f")
     for method, values in (report.sanity_check.methods if report.sanity_check else {}).items():
-        flag = " (flagged)" if values.flagged else ""
+        flag = " (flagged)" if values.flagged else " (not judged: blank random maps)" if values.inconclusive else ""
         rows[f"{_label(method)} similarity to random weights"] = _figure(values.spearman, "+.2f") + flag
     return rows
 

@@ -245,7 +245,9 @@ def faithfulness_table(faith: FaithfulnessSummary) -> pd.DataFrame:
 
 def sanity_table(sanity: SanitySummary) -> pd.DataFrame:
     return pd.DataFrame([{"method": _label(method), "similarity (Spearman)": values.spearman,
-                          "SSIM": values.ssim, "flagged": values.flagged}
+                          "SSIM": values.ssim,
+                          "blank random maps": "n/a" if values.blank is None else f"{values.blank} of {values.n}",
+                          "flagged": values.flagged, "inconclusive": values.inconclusive}
                          for method, values in sanity.methods.items()])
 
 
@@ -316,16 +318,24 @@ def sanity_report(sanity: SanitySummary | None, agreement: Agreement | None) -> 
     with left:
         st.dataframe(table.style.apply(lambda row: [FLAGGED_STYLE if row["flagged"] else ""] * len(row), axis=1)
                      .format(precision=2, na_rep="n/a", subset=["similarity (Spearman)", "SSIM"]),
-                     hide_index=True, width="stretch")
+                     hide_index=True, width="stretch", column_config={"inconclusive": "not judged"})
     with right:
         flagged = list(table.loc[table["flagged"], "method"])
+        unjudged = list(table.loc[table["inconclusive"], "method"])
         if flagged:
             st.warning(f"Flagged: {', '.join(flagged)}. Their maps stayed similar (above "
-                       f"{sanity.threshold}) when the trained weights were replaced by random ones, "
+                       f"{sanity.threshold}) when the trained weights were scrambled, "
                        "so they may show the image's structure rather than what the model learnt.",
                        icon=":material/science:")
-        else:
-            st.caption(f"No method flagged: every method's maps changed when the weights were randomised "
+        if unjudged:
+            st.warning(f"Not judged: {', '.join(unjudged)}. With scrambled weights their maps were blank on "
+                       "most images, and a blank map ranks nothing, so the similarity says nothing about them.",
+                       icon=":material/help:")
+        if not flagged and not unjudged:
+            st.caption(f"No method flagged: every method's maps changed when the weights were scrambled "
+                       f"({sanity.n} images).")
+        elif not flagged and len(unjudged) < len(table):
+            st.caption("No other method flagged: their maps changed when the weights were scrambled "
                        f"({sanity.n} images).")
         if agreement:
             names = ", ".join(_label(m) for m in agreement.methods)

@@ -122,6 +122,8 @@ class SanityMethod:
     ssim: float | None
     n: int
     flagged: bool
+    blank: int | None = None  # images whose randomised map was constant (None: reports made before it)
+    inconclusive: bool = False  # blank on most images: the similarity says nothing about the method
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,8 @@ class SanitySummary:
         if not values:
             return None
         methods = {name: SanityMethod(_number(v.get("spearman")), _number(v.get("ssim")), int(v.get("n") or 0),
-                                      bool(v.get("flagged")))
+                                      bool(v.get("flagged")),
+                                      None if v.get("blank") is None else int(v["blank"]), bool(v.get("inconclusive")))
                    for name, v in (values.get("methods") or {}).items()}
         return cls(methods, float(values.get("threshold", 0.5)), int(values.get("seed") or 0), int(values.get("n") or 0))
 
