@@ -38,7 +38,8 @@ FILM = png_bytes(marker_film(seed=5))
 @pytest.mark.parametrize("similarity, word", [(1.0, "strong agreement"), (0.7, "strong agreement"),
                                               (0.69, "moderate agreement"), (0.4, "moderate agreement"),
                                               (0.2, "weak agreement"), (0.0, "unrelated"), (-0.05, "unrelated"),
-                                              (-0.5, "opposite rankings"), (-1.0, "opposite rankings")])
+                                              (-0.11, "weakly opposite"), (-0.5, "opposite rankings"),
+                                              (-1.0, "opposite rankings")])
 def test_agreement_words(similarity, word):
     assert agreement_word(similarity) == word
 

@@ -256,3 +256,11 @@ def test_the_lung_share_sentence_says_most_only_of_more_than_half_as_shown():
     below_half = lung_share_sentence(0.39, 0.33, "Grad-CAM++")
     assert below_half.startswith("Less than half of the Grad-CAM++ map lies on the lungs, but not unusually little")
     assert "Most" not in below_half and "warning below 33%" in below_half
+
+
+def test_percents_beside_their_threshold_never_look_equal_when_they_differ():
+    from model.present.text import percents_apart
+
+    assert percents_apart(0.496, 0.5) == ("49.6%", "50.0%")
+    assert percents_apart(0.332, 0.334) == ("33.2%", "33.4%")
+    assert percents_apart(0.46, 0.5) == ("46%", "50%") and percents_apart(0.5, 0.5) == ("50%", "50%")

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from model.present.text import percents_apart
 from tests.support import LABELS, png_bytes, synthetic_radiograph
 
 st = pytest.importorskip("streamlit")
@@ -326,7 +327,7 @@ def test_diagnose_with_a_lung_model_measures_lung_attention(lung_env):
     _, on_image = Classifier.load("tiny-a", lung_env).explain_xray(pixels, "gradcam", at.main.metric[0].value,
                                                                    at.selectbox(key="layer-tiny-a").value)
     expected = lung_attention(on_image, mask)
-    assert metric(at, "Map inside the lung fields").value == f"{expected.fraction:.0%}"
+    assert metric(at, "Map inside the lung fields").value == percents_apart(expected.fraction, expected.threshold)[0]
     assert (expected.warning in texts(at.warning)) == expected.low
     assert not any("unavailable" in text for text in texts(at.caption))
     # The sentence beside the share never says "most" of a map that is less than half on the lungs.
@@ -340,7 +341,7 @@ def test_diagnose_with_a_lung_model_measures_lung_attention(lung_env):
     at.toggle(key="lung_outline").set_value(True).run()
     no_failure(at)
     assert at.main.image[0].value != plain
-    assert metric(at, "Map inside the lung fields").value == f"{expected.fraction:.0%}"
+    assert metric(at, "Map inside the lung fields").value == percents_apart(expected.fraction, expected.threshold)[0]
 
     # The explanation report flagged Grad-CAM++ in the sanity check: said beside that map.
     assert not [t for t in texts(at.warning) if "randomised" in t]

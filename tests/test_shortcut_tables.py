@@ -36,6 +36,7 @@ def test_tables_carry_the_figures_and_are_empty_without_them():
     repeated = {"teach": {**HELD["teach"], "repeats": [{"recall": 0.85}, {"recall": 0.3}, {"recall": 0.68}]}}
     held = held_out_table({"held_out_source": repeated})
     assert held.loc[0, "runs"] == 3 and held.loc[0, "range"] == "30%–85% (3 runs)"
+    assert held.loc[0, "median"] == 0.68 and held.loc[0, "recall"] == 0.85  # headline run, and the middle run
     assert source_probe_table({}).empty and held_out_table({}).empty and source_probe_mean({}) is None
 
 
@@ -47,7 +48,8 @@ def test_runs_that_held_a_source_out_alone_or_with_others_are_separate_rows():
         {**run, "recall": 0.9, "trained_without": alone,
          "called_fraction": {"COVID-19": 0.05, "Normal": 0.9, "Pneumonia": 0.05}, "mean_confidence": 0.8}]}}
     table = held_out_table({"held_out_source": block})
-    assert list(table.columns[:6]) == ["held-out source", "also held out", "images", "recall", "runs", "range"]
+    assert list(table.columns[:7]) == ["held-out source", "also held out", "images", "recall", "median", "runs",
+                                       "range"]
     assert list(table["also held out"]) == ["cov-b", "–"] and list(table["recall"]) == [0.6, 0.9]
     assert list(table["range"]) == ["60%–70% (2 runs)", "one run"] and list(table["called Normal"]) == [0.6, 0.9]
     assert list(table["mean confidence"]) == [0.6, 0.8]
@@ -122,6 +124,11 @@ def test_performance_page_shows_the_source_probe_and_held_out_sources(tmp_path, 
     table = next(d.value for d in at.dataframe if "held-out source" in d.value.columns)
     assert table.loc[0, "called Normal"] == 0.85
     assert not any("Triage on the test split" in h.value for h in at.subheader)  # no scope check: no section
+    # With several runs, the headline is their median, and says so (the table keeps the first run).
+    repeated = {"teach": {**held["teach"], "repeats": [{"recall": 0.85}, {"recall": 0.3}, {"recall": 0.68}]}}
+    again = performance_page(tmp_path / "again", monkeypatch, metrics={"source_probe": PROBE},
+                             training={"held_out_source": repeated})
+    assert any(m.label == "teach (median of 3 runs)" and m.value == "68%" for m in again.metric)
     assert not any("During training" in m.value for m in at.markdown)  # no watched run: no chart
 
 

@@ -33,12 +33,15 @@ in memory and never stored.
 """
 
 SHORTCUT_TRAP = """
-In the public pool almost all normal films come from one collection (NIH ChestX-ray14) and the COVID-19
-films from others. A network can reach a high test score by recognising the **source** (scanner, text
+In the public pool the classes are spread unevenly over the collections: the first manifest's normal
+films nearly all come from NIH ChestX-ray14, the second's from NIH and one teaching collection, and the
+COVID-19 films only from other collections (each model's Performance page names its own mix). A network
+can reach a high test score by recognising the **source** (scanner, text
 markers, borders, processing) instead of the disease. Signs of it: maps that light up corners, labels or
 the area outside the lungs; accuracy that collapses on another source (see *By data source* on the
 performance page); and occlusion tests where hiding the lungs changes nothing. The cards' notes say what
-each model did against it (border cropping, contrast equalisation, augmentation).
+each model did against it (border cropping, lung cropping and masking, contrast equalisation, augmentation,
+source balancing).
 """
 
 ADD_A_MODEL = f"""

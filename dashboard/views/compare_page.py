@@ -21,7 +21,7 @@ from model.labelled_data import (
     find_datasets,
     short_name,
 )
-from model.policy import DEFAULT_COLORMAP
+from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD
 from model.present import charts, shortcut_tables, text
 from model.present.comparison import agreement_text, metrics_comparison
 from model.present.evaluation_tables import (
@@ -48,7 +48,7 @@ from model.trust.explanations import ExplanationReport
 MAX_DEFAULT = 3
 OWN_PREDICTION = "Each model's own prediction"
 PLOT_CONFIG = {"displaylogo": False}
-OVERLAY_THRESHOLD = 0.2
+OVERLAY_THRESHOLD = DEFAULT_MAP_THRESHOLD  # as on Diagnose and in the gallery: the same film looks the same
 
 
 def highlight_best(table: pd.DataFrame, models: list[str]):

@@ -53,6 +53,7 @@ from model.present.gallery_cases import (
     shown_cases,
 )
 from model.present.overlay import colour_bar, fit_within, pad_to_square, render_overlay, to_uint8
+from model.present.text import percents_apart
 from model.trust.attention import lung_attention
 from model.trust.input_check import input_check
 from model.trust.triage import triage
@@ -200,7 +201,7 @@ def lung_part(case, threshold: float = MOSTLY_OUTSIDE) -> str:
     """The share of the case's map on the lungs, orange when it lies mostly outside them; "" without one."""
     if case.lung_share is None:
         return ""
-    text = f"map **{case.lung_share:.0%}** on the lungs"
+    text = f"map **{percents_apart(case.lung_share, threshold)[0]}** on the lungs"
     return f":orange[{text}]" if case.lung_share < threshold else text
 
 
@@ -399,9 +400,13 @@ def cheats_view(cases, lungs_reason: str, card, bar) -> None:
     else:
         st.markdown(f"#### On **{cheats} of {total}** confident answers ({cheats / total:.0%}), the map of "
                     f"{card.display_name} lies mostly outside the lungs")
+    seen = ("This model sees only the lung fields (everything else is set to black), so it cannot read a "
+            "marker or the border: weight outside the lungs lies on the heart, the mediastinum or the black "
+            "surround, where coarse maps spill. Read the pictures before calling it a shortcut."
+            if card.prep.lung_mask else
+            "Right or wrong alike: a right answer read off a marker, the collar or the border is the shortcut.")
     st.caption(f"Confident: {confident:.0%} or more. Mostly outside: less than {outside:.0%} of the Grad-CAM map of "
-               f"the answer on the lung fields. Right or wrong alike: a right answer read off a marker, the collar or "
-               f"the border is the shortcut. {len(cases)} films read, as chosen in the side panel.")
+               f"the answer on the lung fields. {seen} {len(cases)} films read, as chosen in the side panel.")
     if not total:
         return
     table = cheating_frame(groups).assign(share=lambda t: t["share"] * 100.0)

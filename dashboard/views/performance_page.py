@@ -34,9 +34,12 @@ def headline_row(report: dict) -> None:
     cols[4].metric("Test images", f"{report.get('n', 0):,}")
 
 
-def metrics_section(report: dict) -> None:
+def metrics_section(report: dict, card) -> None:
     st.subheader("Internal test split")
     headline_row(report)
+    st.caption(f"This version's own test split ({text.test_set_summary(card)}), patients it never trained on "
+               "from the sources it trained on. Versions tested on different films do not compare: *Compare "
+               "versions* scores them on the same films.")
     table, matrix = st.columns([1, 1], gap="large")
     with table:
         st.markdown("**Per class**")
@@ -133,12 +136,14 @@ def shortcut_section(card, report: dict) -> None:
         headline = held.drop_duplicates("held-out source")  # each source's first setting; the table has all
         for column, row in zip(st.columns(max(len(headline), 1)), headline.to_dict("records")):
             also = "" if row["also held out"] == "–" else f" Trained without {row['also held out']} too."
-            column.metric(row["held-out source"], _percent(row["recall"]),
-                          help=f"Over the recorded runs: {row['range']}.{also}")
+            runs = "" if row["runs"] == 1 else f" (median of {row['runs']} runs)"
+            column.metric(row["held-out source"] + runs, _percent(row["median"]),
+                          help=f"Over the recorded runs: {row['range']}; the table gives the first run's "
+                               f"figures.{also}")
         for row in shortcut_tables.held_out_separation(card.training):
             st.markdown(shortcut_tables.separation_sentence(row))
     if not held.empty:  # full width: nine columns do not fit half the page at 1366 px
-        shares = [name for name in held.columns if name.startswith(("called", "recall", "mean"))]
+        shares = [name for name in held.columns if name.startswith(("called", "recall", "mean", "median"))]
         st.dataframe(held.style.format("{:.0%}", subset=shares, na_rep="–"), hide_index=True, width="stretch",
                      column_order=[name for name in held.columns if name != "runs"],  # the range names them
                      column_config={"images": st.column_config.NumberColumn(format="%d"),
@@ -406,7 +411,7 @@ def main() -> None:
         st.caption(trend)
     report = caching.metrics_or_empty(key)
     if report.get("per_class"):
-        metrics_section(report)
+        metrics_section(report, card)
         per_source_section(report)
         shortcut_section(card, report)
         triage_section(card)

@@ -31,8 +31,8 @@ GLOSSARY = {
     "Hide below": "Map values under this share of the maximum are not coloured, so faint evidence does not cover "
                   "the anatomy.",
     "Percentage points": "The difference between two percentages: from 47 % to 30 % is 17 points.",
-    "Hiding cells": "The film classified again with the chosen cells blurred away: a large fall means the model "
-                    "relied on them.",
+    "Hiding cells": "The film classified again with the chosen cells hidden (blurred, greyed or blacked out, as "
+                    "chosen): a large fall means the model relied on them.",
     "Lung-field attention": "How much of the map lies on the lungs, found by a separate lung-outline model.",
     "Faithfulness": "Whether hiding (or revealing) what the map ranks highest moves the probability more than "
                     "hiding (or revealing) random regions of the same size as the map's cells.",

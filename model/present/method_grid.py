@@ -16,7 +16,7 @@ import pandas as pd
 
 # Words for a map similarity (Spearman rank correlation), from the highest lower bound down.
 AGREEMENT_WORDS = ((0.7, "strong agreement"), (0.4, "moderate agreement"), (0.1, "weak agreement"),
-                   (-0.1, "unrelated"), (-np.inf, "opposite rankings"))
+                   (-0.1, "unrelated"), (-0.4, "weakly opposite"), (-np.inf, "opposite rankings"))
 AGREEING = 0.4  # Pairs at or above this similarity are counted as agreeing.
 SCALE = "1 = the same ranking of the film's regions, 0 = unrelated, below 0 = opposite"
 

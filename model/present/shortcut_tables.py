@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 
@@ -30,7 +31,7 @@ def source_probe_mean(report: dict) -> float | None:
 def held_out_table(card_training: dict) -> pd.DataFrame:
     """What a version trained without each held-out source called that source's images: one row
     per source and setting (the source held out alone, or with other sources at once), the first
-    run of each setting giving its figures and every run of it the range.
+    run of each setting giving its figures and every run of it the median recall and the range.
 
     Args:
         card_training: the card's `training` block; its `held_out_source` (written by
@@ -56,12 +57,13 @@ def held_out_table(card_training: dict) -> pd.DataFrame:
                          "also held out": ", ".join(s for s in without if s != source) or "–",
                          "images": head.get("n", values.get("n")),
                          "recall": head.get("recall"),
+                         "median": float(np.median(recalls)) if recalls else head.get("recall"),
                          "runs": max(len(recalls), 1),
                          "range": (f"{min(recalls):.0%}–{max(recalls):.0%} ({len(recalls)} runs)"
                                    if len(recalls) > 1 else "one run"),
                          **{f"called {label}": share for label, share in (head.get("called_fraction") or {}).items()},
                          "mean confidence": head.get("mean_confidence")})
-    columns = ["held-out source", "also held out", "images", "recall", "runs", "range"]
+    columns = ["held-out source", "also held out", "images", "recall", "median", "runs", "range"]
     frame = pd.DataFrame(rows)
     return frame[columns + [c for c in frame.columns if c not in columns]] if rows else frame
 

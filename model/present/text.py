@@ -169,5 +169,12 @@ def lung_share_sentence(fraction: float, threshold: float, method_label: str) ->
     where = f"{amount} of the {method_label} map lies on the lungs"
     if shown < 50:
         where += ", but not unusually little for this model"
-    return (f"{where} (warning below {threshold:.0%}, set from this model's own correct answers). This says where "
-            "the model looked, not that it is right.")
+    return (f"{where} (warning below {percents_apart(fraction, threshold)[1]}, set from this model's own correct "
+            "answers). This says where the model looked, not that it is right.")
+
+
+def percents_apart(value: float, threshold: float) -> tuple[str, str]:
+    """`value` and the `threshold` it is judged against, as whole percents, or both to 0.1% when whole
+    percents would look equal while the two differ ("49.6%" against "50.0%", never "50%" under "50%")."""
+    digits = 1 if round(100 * value) == round(100 * threshold) and value != threshold else 0
+    return f"{value:.{digits}%}", f"{threshold:.{digits}%}"
