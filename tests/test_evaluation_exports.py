@@ -120,7 +120,7 @@ def pair(difference, low, high, share_b=0.5, share_a=0.4, auc_a=0.7):
             "interval": [low, high], "share_b_better": share_b, "share_a_better": share_a}
 
 
-NUMBER = re.compile(r"= ([+−]?\d\.\d\d) \(95% interval ([+−]?\d\.\d\d) to ([+−]?\d\.\d\d)\)")
+NUMBER = re.compile(r"= ([+−]?\d\.\d{2,4}) \(95% interval ([+−]?\d\.\d{2,4}) to ([+−]?\d\.\d{2,4})\)")
 
 
 def test_a_comparison_sentence_never_contradicts_the_sign_of_its_number():
@@ -129,6 +129,10 @@ def test_a_comparison_sentence_never_contradicts_the_sign_of_its_number():
     assert worse == ("Macro AUC, v1 − v2 = +0.23 (95% interval +0.15 to +0.30) on the same 90 images, favouring v1.")
     better = comparison_sentence(pair(0.0726, 0.02, 0.12))
     assert better == "Macro AUC, v2 − v1 = +0.07 (95% interval +0.02 to +0.12) on the same 90 images, favouring v2."
+    # A lower bound just above zero is printed with the decimals that show it, never as "0.00".
+    close = comparison_sentence(pair(0.03, 0.004, 0.07))
+    assert close == ("Macro AUC, v2 − v1 = +0.030 (95% interval +0.004 to +0.070) on the same 90 images, "
+                     "favouring v2.")
     noise = comparison_sentence(pair(-0.03, -0.09, 0.04))
     assert noise.startswith("Macro AUC, v1 − v2 = +0.03 (95% interval −0.04 to +0.09)")
     assert noise.endswith(": no clear difference (the interval includes 0).")
@@ -141,8 +145,8 @@ def test_a_comparison_sentence_never_contradicts_the_sign_of_its_number():
         value, lo, hi = (float(x.replace("−", "-")) for x in NUMBER.search(sentence).groups())
         assert value >= 0 and {first, second} == {"v1", "v2"} and lo <= hi
         assert first == ("v2" if difference > 0 else "v1")
-        if "favouring" in sentence:  # only the first named, only when its interval lies above zero
-            assert sentence.endswith(f"favouring {first}.") and lo >= 0
+        if "favouring" in sentence:  # only the first named, only when its interval lies above zero, as printed
+            assert sentence.endswith(f"favouring {first}.") and lo > 0
         elif lo <= 0 <= hi:
             assert sentence.endswith("no clear difference (the interval includes 0).")
         else:

@@ -38,12 +38,21 @@ def figure(value) -> str:
     return "n/a" if _missing(value) else f"{value:.{DIGITS}f}"
 
 
-def signed(value) -> str:
+def signed(value, digits: int = DIGITS) -> str:
     """A difference to two decimals with its sign ("+0.07", "−0.03"); "0.00" when it rounds to zero."""
     if _missing(value):
         return "n/a"
-    text = f"{value:+.{DIGITS}f}"
-    return f"{0:.{DIGITS}f}" if float(text) == 0 else text.replace("-", MINUS)
+    text = f"{value:+.{digits}f}"
+    return f"{0:.{digits}f}" if float(text) == 0 else text.replace("-", MINUS)
+
+
+def interval_digits(*values) -> int:
+    """Decimals enough that no non-zero bound of an interval prints as 0.00 (which would contradict a
+    verdict of "the interval excludes 0"): two, or up to four."""
+    digits = DIGITS
+    while digits < 4 and any(not _missing(v) and v != 0 and float(f"{v:.{digits}f}") == 0 for v in values):
+        digits += 1
+    return digits
 
 
 def share(value) -> str:
@@ -205,8 +214,9 @@ def comparison_sentence(pair) -> str:
     if not pair.defined:
         return (f"{pair.first} and {pair.second} cannot be compared on these images: a macro AUC is undefined "
                 "(a class has no image).")
-    head = (f"Macro AUC, {pair.first} {MINUS} {pair.second} = {signed(pair.difference)} (95% interval "
-            f"{signed(pair.low)} to {signed(pair.high)}) on the same {pair.n:,} images")
+    digits = interval_digits(pair.difference, pair.low, pair.high)
+    head = (f"Macro AUC, {pair.first} {MINUS} {pair.second} = {signed(pair.difference, digits)} (95% interval "
+            f"{signed(pair.low, digits)} to {signed(pair.high, digits)}) on the same {pair.n:,} images")
     if pair.clear:
         return f"{head}, favouring {pair.first}."
     if pair.high < 0:  # a skewed bootstrap on few images can leave the estimate outside its own interval
@@ -218,10 +228,11 @@ def comparison_table(report: dict) -> pd.DataFrame:
     """The paired comparisons, each read from its higher version, as text cells in the page's rounding."""
     rows = []
     for pair in map(paired, report.get("comparisons", [])):
+        digits = interval_digits(pair.difference, pair.low, pair.high) if pair.defined else DIGITS
         rows.append({"versions": f"{pair.first} {MINUS} {pair.second}", "images": pair.n,
                      "macro AUC": f"{figure(pair.auc_first)} vs {figure(pair.auc_second)}",
-                     "difference (95% interval)": (f"{signed(pair.difference)} ({signed(pair.low)} to {signed(pair.high)})"
-                                                   if pair.defined else "n/a"),
+                     "difference (95% interval)": (f"{signed(pair.difference, digits)} ({signed(pair.low, digits)} "
+                                                   f"to {signed(pair.high, digits)})" if pair.defined else "n/a"),
                      "resamples where the first is higher": share(pair.share_first_higher),
                      "reading": reading(pair)})
     return pd.DataFrame(rows, columns=["versions", "images", "macro AUC", "difference (95% interval)",
