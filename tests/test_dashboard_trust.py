@@ -166,7 +166,7 @@ def test_diagnose_shows_uncertainty_and_says_lung_attention_is_unavailable(regis
     shown = metric(at, "Probability")
     single = clf.predict_xray(load_xray(IMAGE)).as_dict()[top]
     assert shown.value == f"{single:.1%}" == f"{expected.top_probability:.1%}" and metric(at, "Model output").value == top
-    spread = f"±{100 * expected.spread[top]:.1f} points"
+    spread = f"moves by {100 * expected.spread[top]:.1f} points (standard deviation)"
     assert any(spread in text and any(f"**{w}**" in text for w in ("Stable", "Varies", "Unstable"))
                for text in texts(at.markdown))
     assert not any("entropy" in text for text in texts(at.warning) + texts(at.markdown) + texts(at.caption))

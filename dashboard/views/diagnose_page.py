@@ -141,7 +141,7 @@ def output_box(case: Case, result, shown_anyway: bool) -> None:
     name, colour, icon = widgets.STATUS_BADGES[result.status]
     figure, word, detail = text.confidence_words(tta)
     with st.container(border=True):
-        st.badge(name + (": output for reference only" if shown_anyway else ""), color=colour, icon=icon)
+        st.badge(name + (" · reference only" if shown_anyway else ""), color=colour, icon=icon)
         st.metric("Model output", tta.top_label, help="The class with the highest probability; not a diagnosis.")
         st.metric("Probability", figure, help=text.probability_definition(case.card))
         st.markdown(f":{'orange' if word == 'Unstable' else 'blue'}[**{word}**]: {detail}",

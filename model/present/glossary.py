@@ -7,8 +7,10 @@ GLOSSARY = {
                    "diagnosis.",
     "Calibrated": "Adjusted on films the model did not train on so that, on such films, 80 % means right about "
                   "8 times in 10.",
-    "Stable / varies / unstable": "Whether the answer holds when the film is shifted, rotated or re-exposed "
-                                  "slightly (copies of the film, used only for this).",
+    "Stable / varies / unstable": "On slightly shifted, rotated or re-exposed copies of the film: stable, the "
+                                  "probability moves under 5 points; varies, more; unstable, the answer changes.",
+    "Temperature": "The single number the model's raw outputs are divided by so that its probabilities are "
+                   "calibrated (fitted on its validation films).",
     "Second read advised": "The model's answer is shown, but a check found a reason to doubt it: a reader "
                            "should decide.",
     "Out of scope": "A film the model was not made for (a child, a lateral view, another kind of image): its "
@@ -43,6 +45,13 @@ GLOSSARY = {
     "Accuracy": "The share of the model's test films it called right, on films from the hospitals it learnt from.",
     "Recall": "Of the test films of one class, the share the model called that class.",
     "AUC": "How well the model ranks films of a class above the others: 1 perfectly, 0.5 no better than chance.",
+    "Macro AUC": "The AUC of each class against the others, averaged over the three classes.",
+    "Deletion / insertion": "The curves of the faithfulness check: the probability as the map's highest regions "
+                            "are hidden first (deletion) or revealed first on a blurred film (insertion).",
+    "Network 1 / ensemble": "A version that averages several trained networks: 'network 1' is the first of them, "
+                            "the ensemble their average, which gives the answer.",
+    "Pointwise / depthwise convolution": "The two steps of a MobileNet block: one looks at each channel's "
+                                         "neighbourhood (depthwise), the other mixes channels (pointwise).",
     "Window and level": "Contrast (window) and brightness (level) of the film, as on a PACS viewer.",
 }
 

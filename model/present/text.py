@@ -39,7 +39,7 @@ def preprocessing_summary(card: ModelCard) -> str:
     return ", ".join(parts)
 
 
-STABLE_SPREAD = 0.1  # A standard deviation of the top class (over the test-time copies) from which it "varies".
+STABLE_SPREAD = 0.05  # A standard deviation of the top class (over the test-time copies) from which it "varies".
 
 
 
@@ -67,10 +67,10 @@ def confidence_words(tta) -> tuple[str, str, str]:
     disagree = any(finding.kind == "copies_disagree" for finding in tta.findings)
     stable = spread < STABLE_SPREAD and not disagree
     word = "Stable" if stable else ("Unstable" if disagree else "Varies")
-    how = (f"it moves by ±{100 * spread:.1f} points between {tta.n - 1} slightly shifted, rotated or re-exposed "
-           "copies of the film" if stable else
-           f"it moves by ±{100 * spread:.1f} points between {tta.n - 1} slightly changed copies of the film, and "
-           f"{tta.agreement:.0%} of film and copies give {tta.top_label}")
+    how = (f"over {tta.n - 1} slightly shifted, rotated or re-exposed copies of the film it typically moves by "
+           f"{100 * spread:.1f} points (standard deviation)" if stable else
+           f"over {tta.n - 1} slightly changed copies of the film it typically moves by {100 * spread:.1f} points "
+           f"(standard deviation), and {tta.agreement:.0%} of film and copies give {tta.top_label}")
     return f"{tta.top_probability:.1%}", word, how + "."
 
 
