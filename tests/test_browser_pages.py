@@ -144,8 +144,10 @@ def assert_tables_fit(page) -> None:
     measure = """() => [...document.querySelectorAll('[data-testid=stDataFrame], [data-testid=stTable]')]
         .map(e => {
             const box = e.getBoundingClientRect(), scroller = e.querySelector('.dvn-scroller') || e;
+            let before = e.closest('[data-testid=stElementContainer]');  // what precedes it names the table
+            before = before && before.previousElementSibling;
             return {right: box.right, width: box.width, inner: scroller.scrollWidth - scroller.clientWidth,
-                    text: (e.innerText || '').slice(0, 40)}})"""
+                    text: (e.innerText || '').slice(0, 40), after: ((before && before.innerText) || '').slice(0, 60)}})"""
     page.wait_for_timeout(2500)
     tables = page.evaluate(measure)
     for attempt in range(10):  # a grid still being drawn can report its scrollbar as overflow for a moment

@@ -572,8 +572,9 @@ def lung_panel(case: Case, on_image, method_label: str):
         return None
     attention = lung_attention(on_image, mask, caching.lung_attention_threshold(case.key))
     st.metric("Map inside the lung fields", text.percents_apart(attention.fraction, attention.threshold)[0],
-              help="Share of the map's total weight that lies on the lung fields found by the registry's lung "
-                   "segmentation model. Findings of COVID-19 and pneumonia are in the lungs; weight on text "
+              help="Share of the map's total weight, faint parts included, that lies on the lung fields found by "
+                   "the registry's lung segmentation model (the colours show only the strongest part). Findings "
+                   "of COVID-19 and pneumonia are in the lungs; weight on text "
                    "markers, borders, the neck or devices is a warning sign of a shortcut.")
     if attention.low:
         st.warning(attention.warning, icon=":material/report:")

@@ -194,7 +194,7 @@ def outcome(case) -> str:
 
 
 def case_verdict(case) -> str:
-    return f"said **{case.predicted}** {case.confidence:.0%} · {outcome(case)}"
+    return f"said **{case.predicted}** {case.confidence:.1%} · {outcome(case)}"
 
 
 def lung_part(case, threshold: float = MOSTLY_OUTSIDE) -> str:
@@ -262,8 +262,8 @@ def case_details(case, key, card) -> None:
     overlay.image(colour_bar(DEFAULT_COLORMAP, threshold=DEFAULT_MAP_THRESHOLD), width="stretch",
                   caption=f"weak → strong evidence; below {DEFAULT_MAP_THRESHOLD:.0%} not coloured, as on Diagnose")
     with details:
-        st.dataframe({"probability": case.probabilities}, width="stretch",
-                     column_config={"probability": st.column_config.NumberColumn(format="percent")})
+        st.dataframe({"probability": {label: f"{p:.1%}" for label, p in case.probabilities.items()}},
+                     width="stretch")
         lungs, reason = caching.lung_status(card.prep.lung_model)
         mask = caching.lung_mask(digest, lungs, pixels) if lungs is not None else None
         result = caching.triage(digest, key, lungs, pixels, xray.metadata)
@@ -272,7 +272,9 @@ def case_details(case, key, card) -> None:
             st.caption(why)
         if mask is not None:
             attention = lung_attention(on_image, mask, caching.lung_attention_threshold(key))
-            st.metric("Map inside the lung fields", f"{attention.fraction:.0%}")
+            st.metric("Map inside the lung fields", percents_apart(attention.fraction, attention.threshold)[0],
+                      help="Share of the whole map's weight on the lung fields, faint parts included: the colours "
+                           "show only its strongest half, so the picture can look further off the lungs.")
             if attention.low:
                 st.caption(f":orange[:material/report: {attention.warning}]")
         else:
@@ -289,7 +291,7 @@ def case_details(case, key, card) -> None:
 
 def case_dialog(case, key, card) -> None:
     """The case over the grid, where the reader clicked (a dialog): closing it clears the choice."""
-    title = f"{Path(case.path).name}: true {case.label}, model {case.predicted} {case.confidence:.0%}"
+    title = f"{Path(case.path).name}: true {case.label}, model {case.predicted} {case.confidence:.1%}"
     st.dialog(title, width="large", on_dismiss=close_case)(case_details)(case, key, card)
 
 

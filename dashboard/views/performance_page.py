@@ -145,18 +145,21 @@ def shortcut_section(card, report: dict) -> None:
     if not held.empty:  # full width: nine columns do not fit half the page at 1366 px
         shares = [name for name in held.columns if name.startswith(("called", "recall", "mean", "median"))]
         st.dataframe(held.style.format("{:.0%}", subset=shares, na_rep="–"), hide_index=True, width="stretch",
-                     column_order=[name for name in held.columns if name != "runs"],  # the range names them
+                     # The range names the runs; recall is their median, as in the headline figures.
+                     column_order=[name for name in held.columns if name not in ("runs", "recall")],
                      column_config={"images": st.column_config.NumberColumn(format="%d"),
+                                    "median": st.column_config.Column("recall"),
                                     "mean confidence": st.column_config.Column("confidence"),
                                     **{name: st.column_config.Column(name.replace("called", "as"))
                                        for name in held.columns if name.startswith("called")}})
         st.caption("Films of each source scored by a model that never trained on them (this version's "
                    "recipe retrained without the source or, for a version that never saw it, the version "
                    "itself): the honest stand-in for another hospital. Recall: the share of that source's films "
-                   "called their true class; as …: the share it called each class; confidence: the mean top "
-                   "probability; also held out: the run left those sources out as well (harder: fewer "
-                   "sources to learn from); range: over the recorded runs of the recipe (they differ by tens of "
-                   "points from run to run, so one run's figure is not a precise measure).")
+                   "called their true class (the median over the runs); as …: the share the first run called "
+                   "each class; confidence: its mean top probability; also held out: the run left those sources "
+                   "out as well (harder: fewer sources to learn from); range: over the recorded runs of the "
+                   "recipe (they differ by tens of points from run to run, so one run's figure is not a precise "
+                   "measure).")
     trajectory_section(card)
 
 
@@ -304,7 +307,8 @@ def faithfulness_report(faith: FaithfulnessSummary) -> None:
                                    for name in table.columns if "AUC" in name},
                                 "lower than random": st.column_config.CheckboxColumn("< random", width="small"),
                                 "higher than random": st.column_config.CheckboxColumn("> random", width="small"),
-                                "both better on": st.column_config.NumberColumn("both better on", format="percent")})
+                                "both better on": st.column_config.NumberColumn("both better", format="percent"),
+                                "grid": st.column_config.TextColumn("grid", width="small")})
     st.caption("Removing the pixels a faithful map ranks highest makes the probability fall fast (lower "
                "deletion AUC than random maps); revealing them first makes it rise fast (higher insertion AUC). "
                "The random maps have as many cells as the method's own map (column 'grid'), so map and chance "
@@ -323,7 +327,9 @@ def sanity_report(sanity: SanitySummary | None, agreement: Agreement | None) -> 
     with left:
         st.dataframe(table.style.apply(lambda row: [FLAGGED_STYLE if row["flagged"] else ""] * len(row), axis=1)
                      .format(precision=2, na_rep="n/a", subset=["similarity (Spearman)", "SSIM"]),
-                     hide_index=True, width="stretch", column_config={"inconclusive": "not judged"})
+                     hide_index=True, width="stretch",
+                     column_order=[name for name in table.columns if name != "inconclusive"],  # named beside it
+                     column_config={"similarity (Spearman)": "similarity", "blank random maps": "blank"})
     with right:
         flagged = list(table.loc[table["flagged"], "method"])
         unjudged = list(table.loc[table["inconclusive"], "method"])
