@@ -686,7 +686,7 @@ def teaching_case_box(case: Case) -> None:
         st.markdown(f":material/school: **Teaching case** `{teaching.file_name}` · true label **{teaching.label}** "
                     f"(from the data) · source `{teaching.source}` · {teaching.split_name}  \n"
                     f"In the gallery `{teaching.model_id}` answered **{teaching.predicted}** "
-                    f"({teaching.confidence:.0%}{lungs}): {verdict}.{other}")
+                    f"({teaching.confidence:.1%}{lungs}): {verdict}.{other}")
 
 
 def open_case(card, uploaded, loading) -> tuple[Case, object] | None:

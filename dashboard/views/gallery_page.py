@@ -316,7 +316,7 @@ def case_card(case, with_map: bool, key_prefix: str = "explain") -> None:
             st.caption("This image can no longer be read.")
             return
         st.image(picture, width="stretch")
-        st.markdown(f"True **{case.label}** · said **{case.predicted}** {case.confidence:.0%}  \n"
+        st.markdown(f"True **{case.label}** · said **{case.predicted}** {case.confidence:.1%}  \n"
                     + " · ".join(part for part in (outcome(case), lung_part(case)) if part))
         st.caption(" · ".join(part for part in (where_else(case), SPLIT_NAMES.get(case.split, case.split),
                                                 case.source or "unknown source", STATUS_MARKS.get(status, "")) if part))

@@ -313,7 +313,7 @@ def faithfulness_report(faith: FaithfulnessSummary) -> None:
                "deletion AUC than random maps); revealing them first makes it rise fast (higher insertion AUC). "
                "The random maps have as many cells as the method's own map (column 'grid'), so map and chance "
                "differ only in where they put the evidence. "
-               "The ticks (< random, > random) compare the means; 'both better on' is the share of images where "
+               "The ticks (< random, > random) compare the means; 'both better' is the share of images where "
                "both hold.")
 
 
@@ -339,8 +339,10 @@ def sanity_report(sanity: SanitySummary | None, agreement: Agreement | None) -> 
                        "so they may show the image's structure rather than what the model learnt.",
                        icon=":material/science:")
         if unjudged:
-            st.warning(f"Not judged: {', '.join(unjudged)}. With scrambled weights their maps were blank on "
-                       "most images, and a blank map ranks nothing, so the similarity says nothing about them.",
+            one = len(unjudged) == 1
+            st.warning(f"Not judged: {', '.join(unjudged)}. With scrambled weights {'its' if one else 'their'} maps "
+                       f"were blank on most images, and a blank map ranks nothing, so the similarity says nothing "
+                       f"about {'it' if one else 'them'}.",
                        icon=":material/help:")
         if not flagged and not unjudged:
             st.caption(f"No method flagged: every method's maps changed when the weights were scrambled "
