@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,16 @@ def pytest_configure(config):
 
 def pytest_report_header(config):
     return f"temporary files: {config.stash[_RUN_TEMP][0]} (removed at the end unless CXR_KEEP_TEST_TMP=1)"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Wait for the dashboard's background model loads (`dashboard.caching.load_in_background`, daemon
+    threads) that pages opened in tests started: one still inside TensorFlow when the interpreter
+    shuts down aborts the process ("terminate called ... exception not rethrown") after every test
+    has passed."""
+    for thread in threading.enumerate():
+        if thread.name.startswith("cxr-load-"):
+            thread.join(timeout=120)
 
 
 def pytest_unconfigure(config):

@@ -254,6 +254,10 @@ def test_provenance_facts_have_plain_names_and_no_machine_paths():
     facts = dict(provenance_facts({"split_method": "hash", "wall_time_s": 810.7, "odd_key": 3, "command": "x"}))
     assert facts == {"how patients were split": "by a hash of the patient's id (a patient keeps its split when data "
                                                 "are added)", "training time": "14 min", "odd key": "3"}
+    # An ensemble's total is named as one, not a second "training time" beside the members'.
+    ensemble = dict(provenance_facts({"members_wall_time_s": 852.5, "merge_wall_time_s": 12.0, "wall_time_s": 864.5}))
+    assert ensemble == {"members' training time": "14 min", "time to combine the members": "12 s",
+                        "total time (members and combining)": "14 min"}
 
 
 def test_performance_page_tells_the_shortcut_in_plain_words(tmp_path, monkeypatch):

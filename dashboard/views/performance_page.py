@@ -210,8 +210,11 @@ def triage_section(card) -> None:
     if not unseen.empty:  # full width: six columns do not fit half the page at 1366 px
         st.dataframe(_whole_percent(unseen, ["answered", "answered and right", "answered and wrong"]),
                      hide_index=True, width="stretch")
-        st.caption("Films of sources the model never trained on (a sample of each) and the data's children's "
-                   "films, triaged as a plain upload is (no age or view stated).")
+        kinds = [kind for kind, present in (
+            ("films of sources the model never trained on (a sample of each)", (card.scope or {}).get("unseen_sources")),
+            ("the data's children's films", ((card.scope or {}).get("children") or {}).get("n"))) if present]
+        st.caption(f"{' and '.join(kinds).capitalize()}, triaged as a plain upload is (no age or view stated). "
+                   "Shares of very few films say little: see the images column.")
     held = triage_summary.held_out_scope_table(card.scope)
     if not held.empty:
         shares = held.style.format("{:.0%}", subset=["unusual", "out of scope"], na_rep="–")

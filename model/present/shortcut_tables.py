@@ -335,16 +335,19 @@ HIDDEN_FACTS = {"command", "built_with", "rebuild_note", "registered_as", "data"
 
 def provenance_facts(card_training: dict) -> list[tuple[str, str]]:
     """The card's training facts as (plain name, plain value), internal keys never shown: known keys by
-    their name in `FACT_NAMES`, any other with its underscores as spaces; times in minutes."""
+    their name in `FACT_NAMES`, any other with its underscores as spaces; times in minutes (seconds under one)."""
     facts = []
     for key, value in (card_training or {}).items():
         if key in HIDDEN_FACTS or isinstance(value, (dict, list)):
             continue
         if key.endswith("wall_time_s"):
-            shown = f"{float(value) / 60:.0f} min"
+            shown = f"{float(value) / 60:.0f} min" if float(value) >= 60 else f"{float(value):.0f} s"
         elif key == "manifest_sha256":
             shown = str(value)[:12]
         else:
             shown = FACT_VALUES.get((key, str(value)), str(value))
-        facts.append((FACT_NAMES.get(key, key.replace("_", " ")), shown))
+        name = FACT_NAMES.get(key, key.replace("_", " "))
+        if key == "wall_time_s" and "members_wall_time_s" in card_training:  # an ensemble: members plus combining
+            name = "total time (members and combining)"
+        facts.append((name, shown))
     return facts
