@@ -313,6 +313,28 @@ def test_map_checks_made_later_reach_the_status_and_the_report(registry_env, mon
     assert any("The explanation methods compared so far (Grad-CAM, Grad-CAM++) disagree" in t for t in texts(at.caption))
 
 
+def test_several_map_cautions_fold_under_the_status_and_keep_their_sentences(registry_env, monkeypatch):
+    """Two cautions: named in the status line, their sentences in one folded list under it, so the film
+    stays on the first screen at 1366 x 768."""
+    import model.trust.map_checks
+    from model.trust.findings import MAP, MAP_CAUTION, Finding
+
+    original = model.trust.map_checks.map_findings
+    extra = Finding("faithfulness_poor", MAP_CAUTION, MAP, "A stand-in caution about the map.", {})
+    monkeypatch.setattr(model.trust.map_checks, "LOW_AGREEMENT", 1.01)
+    monkeypatch.setattr(model.trust.map_checks, "map_findings", lambda *a, **k: [*original(*a, **k), extra])
+    at = upload(open_page("diagnose"), IMAGE)
+    at.selectbox(key="method").set_value("gradcam++").run()
+    no_failure(at)
+    banner = [t for t in texts(at.warning) + texts(at.info) if t.startswith(("**Answer", "**Uncertain"))]
+    assert len(banner) == 1 and "the methods disagree" in banner[0] and "no better than random" in banner[0]
+    folded = [e for e in at.expander if e.label.startswith("Why read the map with care (2 checks)")]
+    assert len(folded) == 1
+    inside = [c.value for c in folded[0].caption]
+    assert any("The explanation methods compared so far" in t for t in inside)
+    assert any("A stand-in caution about the map." in t for t in inside)
+
+
 def test_diagnose_with_a_lung_model_measures_lung_attention(lung_env):
     from model.classifier import Classifier
     from model.inputs.intake import load_xray

@@ -131,8 +131,13 @@ def status_box(result, shown_anyway: bool = False) -> None:
         st.warning(f"**{line}**{reasons}", icon=":material/help:")
     else:
         st.info(f"**{line}**", icon=":material/assignment:")
-    for finding in result.map_cautions:
-        st.caption(f":orange[:material/report: {finding.sentence}]")
+    cautions = result.map_cautions
+    if len(cautions) == 1:
+        st.caption(f":orange[:material/report: {cautions[0].sentence}]")
+    elif cautions:  # named in the status line; their sentences folded, so the film stays on the first screen
+        with st.expander(f"Why read the map with care ({len(cautions)} checks)", icon=":material/report:"):
+            for finding in cautions:
+                st.caption(f":orange[{finding.sentence}]")
 
 
 def output_box(case: Case, result, shown_anyway: bool) -> None:
