@@ -48,7 +48,6 @@ from model.trust.explanations import ExplanationReport
 MAX_DEFAULT = 3
 OWN_PREDICTION = "Each model's own prediction"
 PLOT_CONFIG = {"displaylogo": False}
-OVERLAY_THRESHOLD = DEFAULT_MAP_THRESHOLD  # as on Diagnose and in the gallery: the same film looks the same
 
 
 def highlight_best(table: pd.DataFrame, models: list[str]):
@@ -319,15 +318,15 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
             st.caption(f"Probability {prediction.confidence:.1%} (the film's own calibrated output, as on every "
                        "page)")
             # As on Diagnose: faint evidence is not coloured, so the anatomy stays readable.
-            st.image(render_overlay(xray.pixels, on_image, colormap=DEFAULT_COLORMAP, threshold=OVERLAY_THRESHOLD),
+            st.image(render_overlay(xray.pixels, on_image, colormap=DEFAULT_COLORMAP, threshold=DEFAULT_MAP_THRESHOLD),
                      width="stretch", caption=f"Grad-CAM for {explanation.label}, layer {explanation.layer}")
             lung_attention(image_digest, xray, card, on_image)
             st.plotly_chart(charts.probability_bar(prediction), key=f"compare_probs_{model_id}",
                             config={"displayModeBar": False})
     if predictions:
         legend, _ = st.columns([2, 3])
-        legend.markdown(charts.colour_bar_html(DEFAULT_COLORMAP, OVERLAY_THRESHOLD), unsafe_allow_html=True)
-        legend.caption(f"Colour bar of the maps above: {colour_bar_caption('the class explained', OVERLAY_THRESHOLD)} "
+        legend.markdown(charts.colour_bar_html(DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD), unsafe_allow_html=True)
+        legend.caption(f"Colour bar of the maps above: {colour_bar_caption('the class explained', DEFAULT_MAP_THRESHOLD)} "
                        f"(gray part). {SCALE_NOTE}")
     if len(predictions) >= 2:
         agreement_section(predictions, maps, {m: statuses[m].status for m in predictions})

@@ -47,10 +47,9 @@ from model.trust.agreement import map_similarity, method_agreement
 from model.trust.attention import lung_attention
 from model.trust.facts import HEADER, Stated, scope_facts
 from model.trust.findings import OUT_OF_SCOPE, UNCERTAIN
-from model.trust.map_checks import MapChecks, map_findings
+from model.trust.map_checks import OCCLUSION, MapChecks, map_findings
 
 GRID = 6  # Click-to-hide cells per side of the film.
-OCCLUSION = "occlusion"
 MAP_LABELS = {name: method.label for name, method in METHODS.items()}
 MAPS_KEPT = 8  # (image, model, class) combinations whose maps are kept for the agreement between methods.
 FILM_SIDE = 1024  # Long side of the clickable film sent to the browser (JPEG): fast on every screen.

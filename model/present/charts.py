@@ -76,6 +76,14 @@ def _epochs(history: pd.DataFrame) -> np.ndarray:
 CURVE_PREFERENCE = ("val_auc", "val_loss", "val_accuracy", "loss")
 
 
+def _runs(history: pd.DataFrame) -> list[tuple[str | None, pd.DataFrame]]:
+    """(member, rows) per trained network of a history: an ensemble's history holds its members' rows
+    under a `member` column, in order; any other history is one run (member None)."""
+    if "member" in history.columns:
+        return list(history.groupby("member", sort=False))
+    return [(None, history)]
+
+
 def shown_curves(history: pd.DataFrame | None, count: int = 2) -> list[str]:
     """The first `count` columns of CURVE_PREFERENCE the history records (fit loops differ: one logs
     validation loss, another only validation AUC and accuracy), so no chart is drawn empty."""
@@ -125,8 +133,7 @@ def compare_curves(histories: dict[str, pd.DataFrame], metric: str = "val_loss",
     for model_id, history in histories.items():
         if history is None or metric not in getattr(history, "columns", ()):
             continue
-        parts = history.groupby("member", sort=False) if "member" in history else [(None, history)]
-        for member, rows in parts:
+        for member, rows in _runs(history):
             # One ensemble alone: its members' ids say enough (the narrow Diagnose panel).
             name = model_id if member is None else member if len(histories) == 1 else f"{model_id} · member {member}"
             fig.add_trace(go.Scatter(x=_epochs(rows), y=rows[metric], mode="lines+markers", name=name))
@@ -323,9 +330,8 @@ def late_trends(history: pd.DataFrame | None, metric: str = "val_auc", window: i
     ensemble's history on its own); empty when the history lacks the metric or has under 3 epochs."""
     if history is None or metric not in getattr(history, "columns", ()) or not len(history):
         return []
-    runs = history.groupby("member", sort=False) if "member" in history.columns else [(None, history)]
     trends = []
-    for member, run in runs:
+    for member, run in _runs(history):
         epochs, values = _epochs(run), run[metric].to_numpy(dtype=float)
         keep = np.isfinite(values)
         epochs, values = epochs[keep][-window:], values[keep][-window:]
@@ -349,7 +355,7 @@ def panel_curves(history: pd.DataFrame, monitor: str = "val_auc", height: int = 
     metrics = ["loss"] + ([second] if second else [])
     titles = [f"{METRIC_TITLES.get(m, m)} by epoch" for m in metrics]
     fig = make_subplots(rows=len(metrics), cols=1, subplot_titles=titles, vertical_spacing=0.12, shared_xaxes=True)
-    parts = list(history.groupby("member", sort=False)) if "member" in history.columns else [(None, history)]
+    parts = _runs(history)
     dashes = ("solid", "dot", "dash")
     for m_index, (member, rows) in enumerate(parts):
         prefix = f"network {m_index + 1} " if member is not None else ""
