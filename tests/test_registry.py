@@ -208,3 +208,28 @@ def test_test_set_summary_names_the_films_behind_a_cards_own_figures():
     five = replace(base, training={"sources": list("abcde"), "splits": {"test": {"images": 482}}})
     assert test_set_summary(five) == "482 films, 5 sources"
     assert test_set_summary(replace(base, training={"sources": ["synthetic"]})) == "1 source"
+
+
+def test_about_models_table_gives_each_kind_its_own_figure():
+    """A lung segmenter has no accuracy or AUC: its row says "–" there and gives its Dice overlap instead
+    of a blank "None"; a classifier's figures are two decimals."""
+    from dataclasses import replace
+
+    from model.present.registry_tables import models_table, sources_table
+    from model.registry import LUNG_SEGMENTATION
+
+    classifier = ModelCard(id="c", display_name="C", version="1", created="2026-01-01T00:00:00+00:00",
+                           architecture="compact_cnn", labels=["A", "B"], preprocessing={"image_size": 32},
+                           explain_layer="conv", metrics={"accuracy": 0.6243, "macro_auc": 0.8031},
+                           training={"sources": ["nih-chestxray14", "mine"], "splits": {"test": {"images": 10}}})
+    lungs = replace(classifier, id="l", display_name="L", kind=LUNG_SEGMENTATION, labels=["lung"],
+                    metrics={"dice_mean": 0.9536, "n": 40}, training={})
+    table = models_table([classifier, lungs]).set_index("id")
+    assert table.loc["c", ["accuracy", "macro AUC", "tested on"]].tolist() == ["0.62", "0.80", "10 films, 2 sources"]
+    assert table.loc["l", ["accuracy", "macro AUC", "tested on"]].tolist() == [
+        "–", "–", "40 films, lung overlap (Dice) 0.95"]
+    assert "None" not in table.to_string()
+    sources = sources_table([classifier, lungs]).set_index("source")
+    assert sources.loc["mine", "origin"] == "not a known public collection"
+    assert sources.loc["nih-chestxray14", "used by"] == "c"
+    assert sources.loc["openist-normal", "used by"] == "no model in this registry"

@@ -483,11 +483,24 @@ def test_explanation_report_cli_writes_json(report_setup, capsys):
     assert again["sanity_check"]["methods"]["gradcam"]["spearman"] == pytest.approx(sanity["spearman"], abs=1e-6)
     assert {k: v for k, v in again.items() if k not in ("sanity_check", "timing", "sanity_date", "date")} == \
         {k: v for k, v in report.items() if k not in ("sanity_check", "timing", "date")}
+    # --faithfulness-only recomputes the summary from the stored per-image figures, without a model run:
+    # the same figures give the same summary; a changed judging rule changes only the verdicts.
+    path = registry / "tiny-r" / "explanations.json"
+    assert again["faithfulness"]["margin"] == 0.01
+    path.write_text(json.dumps({**again, "faithfulness": {**again["faithfulness"], "methods": {
+        "gradcam": {**again["faithfulness"]["methods"]["gradcam"], "better_than_random_share": -1.0}}}}))
+    assert explanation_report.main(["--model", "tiny-r", "--data", "unused", "--registry", str(registry),
+                                    "--faithfulness-only"]) == 0
+    refreshed = json.loads(path.read_text())
+    assert refreshed["faithfulness"] == again["faithfulness"]
+    assert {k: v for k, v in refreshed.items() if k != "faithfulness"} == {k: v for k, v in again.items() if k != "faithfulness"}
     # Without a report to update it says so, in one line.
-    (registry / "tiny-r" / "explanations.json").unlink()
-    assert explanation_report.main(["--model", "tiny-r", "--data", str(data), "--registry", str(registry),
-                                    "--sanity-only"]) == 2
-    assert "has no explanation report to update" in capsys.readouterr().err
+    path.unlink()
+    capsys.readouterr()
+    for flag in ("--sanity-only", "--faithfulness-only"):
+        assert explanation_report.main(["--model", "tiny-r", "--data", str(data), "--registry", str(registry),
+                                        flag]) == 2
+        assert "has no explanation report to update" in capsys.readouterr().err
 
 
 def test_explanation_report_measures_lung_attention(report_setup):
@@ -704,8 +717,30 @@ def test_faithfulness_judges_deletion_and_insertion_each_against_chance():
     assert faithfulness_verdict(True, False) == faithfulness_verdict(False, True) == "mixed"
     assert faithfulness_verdict(False, False) == "not better than random"
     mixed = _faithfulness_summary({"deletion_auc": 0.3, "insertion_auc": 0.45}, chance, False)
-    assert mixed.startswith("Mixed: hiding the regions") and "revealing them does not" in mixed
+    assert mixed.startswith("Mixed: hiding the regions") and "revealing them does no better than random" in mixed
     assert "does not rank" in _faithfulness_summary({"deletion_auc": 0.6, "insertion_auc": 0.4}, chance, False)
+
+
+def test_a_map_beats_chance_only_by_more_than_the_noise_of_random_orders():
+    """0.401 against 0.400 is not evidence: each curve must beat chance by more than CHANCE_MARGIN, in the
+    single-film check, in a report's per-method verdict and in the report's per-film wins alike."""
+    from model.trust.explanations import FaithfulnessSummary
+    from model.trust.faithfulness import CHANCE_MARGIN, Faithfulness, beats_chance, is_better_than_random
+
+    assert CHANCE_MARGIN == 0.01
+    assert beats_chance(0.38, 0.40, "deletion") and not beats_chance(0.395, 0.40, "deletion")
+    assert not beats_chance(0.41, 0.40, "deletion")
+    assert beats_chance(0.42, 0.40, "insertion") and not beats_chance(0.405, 0.40, "insertion")
+    with pytest.raises(ValueError):
+        beats_chance(0.1, 0.2, "both")
+    level = {"deletion_auc": 0.40, "insertion_auc": 0.40}
+    assert not is_better_than_random({"deletion_auc": 0.399, "insertion_auc": 0.50}, level)
+    assert is_better_than_random({"deletion_auc": 0.35, "insertion_auc": 0.45}, level)
+    film = Faithfulness(0.395, 0.45, 0.40, 0.40, {}, False, "")
+    assert (film.deletion_better, film.insertion_better, film.verdict) == (False, True, "mixed")
+    report = FaithfulnessSummary.from_dict({"random": {"deletion_auc": 0.40, "insertion_auc": 0.40}, "methods": {
+        "near": {"deletion_auc": 0.396, "insertion_auc": 0.404}, "clear": {"deletion_auc": 0.36, "insertion_auc": 0.47}}})
+    assert report.verdict("near") == "not better than random" and report.verdict("clear") == "faithful"
 
 
 # --------------------------------------------------------------------------- scope (novelty) check

@@ -14,7 +14,8 @@ Writes `explanations.json` into the model's registry entry and prints a summary:
 * randomisation sanity check: how similar each method's maps stay when the weights are
   scrambled (Adebayo et al. 2018, `model.trust.sanity`); a flagged method may describe the image, not
   the model, and one whose scrambled maps were blank is not judged. `--sanity-only` redoes this part
-  alone in an existing report, on the same images.
+  alone in an existing report, on the same images; `--faithfulness-only` recomputes the faithfulness
+  summary from the report's stored per-image figures (no model run), e.g. after the rule changed.
 
 The images come from the model's own patient split (seed from its card), the internal test part
 by default, sampled class by class up to `--limit`. File paths are not written to the report.
@@ -147,9 +148,10 @@ def _lung_summary(rows: list[dict], labels, segmenter) -> dict:
 def _faithfulness_summary(rows: list[dict], methods, steps: int) -> dict:
     """Mean AUCs per method, each against its own chance level (random maps of its grain); the
     top-level `random` is Grad-CAM's (the card layer's grain), the one a page names first."""
-    from model.trust.faithfulness import is_better_than_random
+    from model.trust.faithfulness import CHANCE_MARGIN, is_better_than_random
     random = {k: _mean([r["random"][k] for r in rows]) for k in ("deletion_auc", "insertion_auc")}
     summary = {"random": random, "steps": steps, "random_repeats": RANDOM_REPEATS, "baseline": "blur",
+               "margin": CHANCE_MARGIN,
                "chance": "random maps on each method's own grid (`grid` cells per side)", "methods": {}}
     for method in methods:
         own = [r["methods"][method] for r in rows]
@@ -293,6 +295,19 @@ def refresh_sanity(classifier, records, report: dict, segmenter=None, methods=RE
                        "sanity_date": datetime.now(timezone.utc).isoformat(timespec="seconds")})
 
 
+def refresh_faithfulness(report: dict) -> dict:
+    """`report` with its faithfulness summary computed again from its stored per-image figures (the
+    same films and curves; only the judging rule, e.g. `CHANCE_MARGIN`, can change the result)."""
+    rows = [r for r in report.get("per_image") or [] if r.get("methods") and r.get("random")]
+    old = report.get("faithfulness") or {}
+    methods = list(old.get("methods") or {})
+    if not rows or not methods:
+        raise ValueError("the report has no per-image faithfulness figures to recompute from")
+    summary = _faithfulness_summary(rows, methods, old.get("steps") or DEFAULT_STEPS)
+    summary["random_repeats"] = old.get("random_repeats", summary["random_repeats"])
+    return _json_safe({**report, "faithfulness": summary})
+
+
 def _figure(value, spec: str = ".2f") -> str:
     return "n/a" if value is None else format(value, spec)
 
@@ -345,6 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the sampling, random orders and random weights")
     p.add_argument("--sanity-only", action="store_true",
                    help="redo only the randomisation sanity check of the model's existing report (same images)")
+    p.add_argument("--faithfulness-only", action="store_true",
+                   help="recompute only the faithfulness summary of the model's existing report from its stored "
+                        "per-image figures (no model run)")
     return p
 
 
@@ -378,6 +396,8 @@ def main(argv=None) -> int:
     from model.registry import EXPLANATIONS_FILE, RegistryError, read_report, write_report
     from model.splits import split_records
 
+    if args.faithfulness_only:
+        return _refresh_faithfulness_main(args)
     try:
         methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
         clf = Classifier.load(args.model, args.registry)
@@ -402,6 +422,24 @@ def main(argv=None) -> int:
         return 2
     report.update({"split": args.split, "data": str(args.data)})
     path = write_report(clf.card.id, EXPLANATIONS_FILE, report, args.registry)
+    print(format_summary(report))
+    print(f"wrote {path}")
+    return 0
+
+
+def _refresh_faithfulness_main(args) -> int:
+    from model.registry import EXPLANATIONS_FILE, RegistryError, default_model_id, read_card, read_report, write_report
+
+    try:
+        card = read_card(args.model or default_model_id(args.registry), args.registry)
+        existing = read_report(card.id, EXPLANATIONS_FILE, args.registry)
+        if not existing:
+            raise ValueError(f"model {card.id!r} has no explanation report to update")
+        report = refresh_faithfulness(existing)
+    except (RegistryError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    path = write_report(card.id, EXPLANATIONS_FILE, report, args.registry)
     print(format_summary(report))
     print(f"wrote {path}")
     return 0

@@ -1,24 +1,11 @@
 """About: what the tool is and is not, the registry's models, the data and its licences, adding a model."""
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import caching, widgets
 from model.policy import INTENDED_POPULATION
-from model.present import text
-
-# The shared training pool (../shared/data/cxr); cards name their sources by these ids.
-KNOWN_SOURCES = {
-    "covid-cxnet": ("COVID-CXNet collection (figshare 10.6084/m9.figshare.12580328)", "CC BY 4.0"),
-    "ieee8023-covid-chestxray": ("COVID-19 image data collection (Cohen et al., 2020)",
-                                 "per-image licence, listed in the data manifest"),
-    "nih-chestxray14": ("NIH ChestX-ray14 subset (Wang et al., 2017)", "public domain"),
-    "covid-radiography-db": ("COVID-19 class of the COVID-19 Radiography Database v4 (Chowdhury et al., 2020; "
-                             "Rahman et al., 2021), mostly BIMCV-COVID19+", "per its sources (research use)"),
-    "openist-normal": ("normal PA films of a radiology teaching set, re-hosted by the OpenIST project",
-                       "licence unstated (research use)"),
-}
+from model.present.registry_tables import models_table, sources_table
 
 WHAT_IT_IS = """
 This dashboard shows **why** a chest X-ray classifier leaned towards COVID-19, other pneumonia or a
@@ -61,30 +48,6 @@ with the reason and otherwise ignored. Uploads are limited to {widgets.UPLOAD_LI
 """
 
 
-def models_table(cards) -> pd.DataFrame:
-    """One row per registry entry, what a reader compares first on the left (the table scrolls sideways
-    at 1366 px for the rest)."""
-    return pd.DataFrame([{
-        "model": card.display_name, "default": card.default, "version": card.version,
-        "accuracy": (card.metrics or {}).get("accuracy"), "macro AUC": (card.metrics or {}).get("macro_auc"),
-        "tested on": text.test_set_summary(card), "created": card.created[:10], "id": card.id,
-        "kind": card.kind.replace("_", " "), "architecture": card.architecture,
-        "sources": ", ".join((card.training or {}).get("sources") or []),
-    } for card in cards])
-
-
-def sources_table(cards) -> pd.DataFrame:
-    """Every source named by a card (and the shared pool's), with its origin and licence."""
-    used = {source: [card.id for card in cards if source in ((card.training or {}).get("sources") or [])]
-            for card in cards for source in (card.training or {}).get("sources") or []}
-    names = list(KNOWN_SOURCES) + [s for s in used if s not in KNOWN_SOURCES]
-    return pd.DataFrame([{"source": name,
-                          "origin": KNOWN_SOURCES.get(name, ("not a known public collection", ""))[0],
-                          "licence": KNOWN_SOURCES.get(name, ("", "see the model card"))[1],
-                          "used by": ", ".join(used.get(name, [])) or "no model in this registry"}
-                         for name in names])
-
-
 def main() -> None:
     st.title("About")
     st.markdown(WHAT_IT_IS)
@@ -96,9 +59,7 @@ def main() -> None:
     st.subheader("Models in the registry")
     cards = [status.card for status in caching.entries() if status.card is not None]
     if cards:
-        st.dataframe(models_table(cards), hide_index=True, width="stretch",
-                     column_config={"accuracy": st.column_config.NumberColumn(format="%.2f"),
-                                    "macro AUC": st.column_config.NumberColumn(format="%.2f")})
+        st.dataframe(models_table(cards), hide_index=True, width="stretch")
         st.caption("Accuracy and macro AUC are each model's own internal test split ('tested on'): rows tested "
                    "on different films do not compare (with fewer sources, the source gives the class away more "
                    "easily). To rank versions, score them on the same films in *Compare "

@@ -86,13 +86,16 @@ class FaithfulnessSummary:
         return own if own is not None else getattr(self, f"random_{curve}_auc")
 
     def beats_random(self, method: str, curve: str) -> bool | None:
-        """Whether a method's mean deletion (lower) or insertion (higher) AUC beats random orders."""
+        """Whether a method's mean deletion (lower) or insertion (higher) AUC beats random orders by more
+        than `model.trust.faithfulness.CHANCE_MARGIN`."""
+        from model.trust.faithfulness import beats_chance
+
         values = self.methods.get(method)
         mine = getattr(values, f"{curve}_auc", None) if values else None
         chance = self.chance(method, curve)
         if mine is None or chance is None:
             return None
-        return mine < chance if curve == "deletion" else mine > chance
+        return beats_chance(mine, chance, curve)
 
     def verdict(self, method: str) -> str:
         """"faithful", "mixed" or "not better than random": deletion and insertion each against chance."""

@@ -13,6 +13,9 @@ removed pixels over the whole film and wipe out its overall look sooner than any
 can (the shipped MobileNet ensemble's report, `training.explanation_report`: its 5 x 5 Grad-CAM was
 only level with random 16 x 16 cells on deletion, 0.358 against 0.363, and beats random 5 x 5 maps,
 0.36 against 0.40). Maps without a grid of their own (SmoothGrad, pixel by pixel) keep `RANDOM_BLOCKS`.
+
+A map beats chance only by more than `CHANCE_MARGIN`: the chance level is a mean of a few random
+orders, and 0.401 against 0.400 is the noise of those orders, not evidence that the map ranks well.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from model.explain.occlusion import FILLS, occlude
 
 DEFAULT_STEPS = 20
 RANDOM_BLOCKS = 16          # cells per side of the random maps for maps without a grid of their own
+CHANCE_MARGIN = 0.01        # AUC units a map must beat chance by (smaller differences are noise)
 
 
 def _as_input(model_input) -> np.ndarray:
@@ -178,10 +182,19 @@ def random_baseline(classifier, model_input: np.ndarray, class_index: int, steps
             "insertion_auc": float(np.mean([r["insertion_auc"] for r in runs])), "repeats": repeats, "grid": blocks}
 
 
+def beats_chance(mine: float, chance: float, curve: str) -> bool:
+    """Whether a `curve` ("deletion": lower is better, "insertion": higher) AUC beats the chance
+    level by more than `CHANCE_MARGIN`."""
+    if curve not in ("deletion", "insertion"):
+        raise ValueError(f"curve must be 'deletion' or 'insertion', got {curve!r}")
+    return bool(mine < chance - CHANCE_MARGIN if curve == "deletion" else mine > chance + CHANCE_MARGIN)
+
+
 def is_better_than_random(map_aucs: dict, random_aucs: dict) -> bool:
-    """True when the map's deletion AUC is lower AND its insertion AUC higher than random's."""
-    return bool(map_aucs["deletion_auc"] < random_aucs["deletion_auc"]
-                and map_aucs["insertion_auc"] > random_aucs["insertion_auc"])
+    """True when the map's deletion AUC is lower AND its insertion AUC higher than random's, each by
+    more than `CHANCE_MARGIN`."""
+    return (beats_chance(map_aucs["deletion_auc"], random_aucs["deletion_auc"], "deletion")
+            and beats_chance(map_aucs["insertion_auc"], random_aucs["insertion_auc"], "insertion"))
 
 
 @dataclass(frozen=True)
@@ -192,7 +205,7 @@ class Faithfulness:
         deletion_auc, insertion_auc: the map's areas (lower deletion, higher insertion: better).
         random_deletion_auc, random_insertion_auc: means over random block orders.
         curves: the map's curves as from `deletion_insertion`.
-        better_than_random: deletion lower AND insertion higher than random.
+        better_than_random: deletion lower AND insertion higher than random (by more than `CHANCE_MARGIN`).
         summary: one plain sentence.
     """
 
@@ -206,11 +219,11 @@ class Faithfulness:
 
     @property
     def deletion_better(self) -> bool:
-        return self.deletion_auc < self.random_deletion_auc
+        return beats_chance(self.deletion_auc, self.random_deletion_auc, "deletion")
 
     @property
     def insertion_better(self) -> bool:
-        return self.insertion_auc > self.random_insertion_auc
+        return beats_chance(self.insertion_auc, self.random_insertion_auc, "insertion")
 
     @property
     def verdict(self) -> str:
@@ -265,8 +278,8 @@ def faithfulness_verdict(deletion_better: bool, insertion_better: bool) -> str:
 
 def _faithfulness_summary(mapped: dict, chance: dict, better: bool) -> str:
     """One sentence judging deletion and insertion each against chance; one of the two is "mixed"."""
-    deletion = mapped["deletion_auc"] < chance["deletion_auc"]
-    insertion = mapped["insertion_auc"] > chance["insertion_auc"]
+    deletion = beats_chance(mapped["deletion_auc"], chance["deletion_auc"], "deletion")
+    insertion = beats_chance(mapped["insertion_auc"], chance["insertion_auc"], "insertion")
     figures = (f"probability left while hiding {mapped['deletion_auc']:.2f} against {chance['deletion_auc']:.2f} for "
                f"random regions, reached while revealing {mapped['insertion_auc']:.2f} against "
                f"{chance['insertion_auc']:.2f}")
@@ -276,5 +289,5 @@ def _faithfulness_summary(mapped: dict, chance: dict, better: bool) -> str:
     if verdict == "mixed":
         good, bad = (("hiding", "revealing") if deletion else ("revealing", "hiding"))
         return (f"Mixed: {good} the regions the map ranks first moves the prediction more than random regions do, "
-                f"{bad} them does not ({figures}).")
+                f"{bad} them does no better than random regions ({figures}).")
     return f"The map does not rank the evidence better than random region orders ({figures}), so read it with care."

@@ -1,0 +1,60 @@
+"""The About page's tables: the registry's entries side by side and the data sources they name."""
+from __future__ import annotations
+
+import pandas as pd
+
+from model.present import text
+from model.registry import LUNG_SEGMENTATION, ModelCard
+
+# The shared training pool (../shared/data/cxr); cards name their sources by these ids.
+KNOWN_SOURCES = {
+    "covid-cxnet": ("COVID-CXNet collection (figshare 10.6084/m9.figshare.12580328)", "CC BY 4.0"),
+    "ieee8023-covid-chestxray": ("COVID-19 image data collection (Cohen et al., 2020)",
+                                 "per-image licence, listed in the data manifest"),
+    "nih-chestxray14": ("NIH ChestX-ray14 subset (Wang et al., 2017)", "public domain"),
+    "covid-radiography-db": ("COVID-19 class of the COVID-19 Radiography Database v4 (Chowdhury et al., 2020; "
+                             "Rahman et al., 2021), mostly BIMCV-COVID19+", "per its sources (research use)"),
+    "openist-normal": ("normal PA films of a radiology teaching set, re-hosted by the OpenIST project",
+                       "licence unstated (research use)"),
+}
+
+NOT_APPLICABLE = "–"
+
+
+def _figure(value) -> str:
+    return NOT_APPLICABLE if value is None else f"{value:.2f}"
+
+
+def _tested_on(card: ModelCard) -> str:
+    """A classifier's test films; a lung segmenter's films and its Dice overlap (it has no accuracy or AUC)."""
+    metrics = card.metrics or {}
+    if card.kind == LUNG_SEGMENTATION and metrics.get("dice_mean") is not None:
+        films = f"{metrics['n']} films, " if metrics.get("n") else ""
+        return f"{films}lung overlap (Dice) {metrics['dice_mean']:.2f}"
+    return text.test_set_summary(card)
+
+
+def models_table(cards: list[ModelCard]) -> pd.DataFrame:
+    """One row per registry entry, what a reader compares first on the left (the table scrolls sideways
+    at 1366 px for the rest). Figures are text to two decimals; "–" where a figure does not apply (a lung
+    segmenter has no accuracy or macro AUC: its 'tested on' gives its own figure)."""
+    return pd.DataFrame([{
+        "model": card.display_name, "default": card.default, "version": card.version,
+        "accuracy": _figure((card.metrics or {}).get("accuracy")),
+        "macro AUC": _figure((card.metrics or {}).get("macro_auc")),
+        "tested on": _tested_on(card), "created": card.created[:10], "id": card.id,
+        "kind": card.kind.replace("_", " "), "architecture": card.architecture,
+        "sources": ", ".join((card.training or {}).get("sources") or []),
+    } for card in cards])
+
+
+def sources_table(cards: list[ModelCard]) -> pd.DataFrame:
+    """Every source named by a card (and the shared pool's), with its origin and licence."""
+    used = {source: [card.id for card in cards if source in ((card.training or {}).get("sources") or [])]
+            for card in cards for source in (card.training or {}).get("sources") or []}
+    names = list(KNOWN_SOURCES) + [s for s in used if s not in KNOWN_SOURCES]
+    return pd.DataFrame([{"source": name,
+                          "origin": KNOWN_SOURCES.get(name, ("not a known public collection", ""))[0],
+                          "licence": KNOWN_SOURCES.get(name, ("", "see the model card"))[1],
+                          "used by": ", ".join(used.get(name, [])) or "no model in this registry"}
+                         for name in names])
