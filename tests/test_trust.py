@@ -204,8 +204,16 @@ def test_lung_attention_on_known_maps():
     outside = lung_attention((~mask).astype(np.float32), mask)
     assert inside.fraction == pytest.approx(1.0) and not inside.low and inside.warning == ""
     assert outside.fraction == pytest.approx(0.0) and outside.low
-    assert outside.warning.startswith("Only 0% of this map lies on the lung fields; most of the rest is ")
+    # Spread over every zone outside the lungs, the largest (above the lungs, 30%) is not "most" of the rest.
+    assert outside.zones[outside.elsewhere] < 0.5 and not outside.elsewhere_holds_most
+    assert outside.warning.startswith("Only 0% of this map lies on the lung fields; the largest part of the rest is ")
     assert outside.elsewhere in outside.warning and "on the above" not in outside.warning
+    top = np.zeros_like(mask, np.float32)
+    top[:2] = 1.0
+    top[mask] = 0.05
+    above = lung_attention(top, mask)
+    assert above.low and above.elsewhere == "above the lungs" and above.elsewhere_holds_most
+    assert "; most of the rest is above the lungs." in above.warning
     assert inside.zones["lungs"] == pytest.approx(1.0) and inside.elsewhere is None
     with pytest.raises(ValueError, match="threshold"):
         lung_attention(mask.astype(np.float32), mask, threshold=1.5)

@@ -206,10 +206,12 @@ def lung_part(case, threshold: float = MOSTLY_OUTSIDE) -> str:
 
 
 def where_else(case, threshold: float = MOSTLY_OUTSIDE) -> str:
-    """Where most of the rest of a map that misses the lungs lies (or why there is no share), else ""."""
+    """Where most (or the largest part) of the rest of a map that misses the lungs lies (or why there is no
+    share), else ""."""
     if case.lung_share is None:
         return case.map_note
-    return f"most of the rest: {case.elsewhere}" if case.lung_share < threshold and case.elsewhere else ""
+    amount = "most" if case.elsewhere_most else "the largest part"
+    return f"{amount} of the rest: {case.elsewhere}" if case.lung_share < threshold and case.elsewhere else ""
 
 
 def thumbnail(case, with_map: bool):

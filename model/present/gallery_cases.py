@@ -79,7 +79,8 @@ class Case:
     split: str = ""
     known: bool = True  # False: the label is not one of the model's classes (not an error)
     lung_share: float | None = None  # share of the map on the lung fields; None: no lung model or no map
-    elsewhere: str | None = None  # the zone outside the lungs with most of the rest of the map
+    elsewhere: str | None = None  # the zone outside the lungs with the largest part of the rest of the map
+    elsewhere_most: bool = True  # whether that zone holds more than half of the rest ("most of the rest")
     map_note: str = ""  # why there is no lung share although the lungs were found (one sentence), else ""
     heat: np.ndarray | None = field(default=None, compare=False, repr=False)  # the map, MAP_SIDE on its long side
 
@@ -245,14 +246,16 @@ def read_case(classifier, record, *, split: str = "", lungs: Callable | None = N
     prediction, _, on_image = classifier.analyse(model_input, method)
     labels = tuple(classifier.labels)
     share = elsewhere = None
+    most = True
     note = ""
     if mask is not None and float(np.max(on_image)) <= 0.0:
         note = NO_EVIDENCE
     elif mask is not None:
         attention = lung_attention(on_image, mask, LOW_LUNG_ATTENTION, model_input.region)
-        share, elsewhere = attention.fraction, attention.elsewhere
+        share, elsewhere, most = attention.fraction, attention.elsewhere, attention.elsewhere_holds_most
     case = _case(record, prediction, split, record.label in labels)
-    return Case(**{**asdict(case), "lung_share": share, "elsewhere": elsewhere, "map_note": note,
+    return Case(**{**asdict(case), "lung_share": share, "elsewhere": elsewhere, "elsewhere_most": most,
+                   "map_note": note,
                    "heat": small_map(on_image)})
 
 

@@ -40,6 +40,14 @@ class LungAttention:
         others = {zone: share for zone, share in self.zones.items() if zone != "lungs" and share > 0}
         return max(others, key=others.get) if others else None
 
+    @property
+    def elsewhere_holds_most(self) -> bool:
+        """Whether `elsewhere` holds more than half of the map outside the lungs ("most of the rest"),
+        not only its largest part (True when there is no such zone)."""
+        zone = self.elsewhere
+        rest = sum(share for name, share in self.zones.items() if name != "lungs")
+        return zone is None or self.zones[zone] > rest / 2
+
     def to_dict(self) -> dict:
         return {"fraction": self.fraction, "threshold": self.threshold, "low": self.low, "warning": self.warning,
                 "zones": dict(self.zones)}
@@ -123,7 +131,9 @@ def lung_attention(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: float 
         where = "outside the lungs" if zone is None else zone if zone in PLACES else f"on the {zone}"
         usual = ("" if threshold == LOW_LUNG_ATTENTION else
                  f", less than on {1 - LUNG_ATTENTION_QUANTILE:.0%} of this model's correct answers")
+        # "most of the rest" only when that zone holds more than half of it, else it is only the largest part
+        amount = "most" if result.elsewhere_holds_most else "the largest part"
         result = LungAttention(fraction, threshold, True,
-                               f"Only {fraction:.0%} of this map lies on the lung fields{usual}; most of the rest is "
-                               f"{where}. Check that what it points at is a finding in the lungs.", zones)
+                               f"Only {fraction:.0%} of this map lies on the lung fields{usual}; {amount} of the rest "
+                               f"is {where}. Check that what it points at is a finding in the lungs.", zones)
     return result
