@@ -81,3 +81,19 @@ def test_a_command_that_asks_for_another_recipe_is_caught():
         _check_train(card, [a for a in argv if a != "--photometric"])
     with pytest.raises(AssertionError):
         _check_train(card, [*argv, "--image-size", "224"])
+
+
+def test_the_defaults_card_fine_tunes_the_shared_mobilenet_through_backbone():
+    """Issue 24: the default's card records `training.train --backbone mobilenet --weights <the shared file>`;
+    `--backbone` is the same option as `--arch`."""
+    from model.registry import default_model_id
+
+    card = read_card(default_model_id(PACKAGE_REGISTRY), PACKAGE_REGISTRY)
+    trainings = [argv for module, *argv in _commands(card) if module == "training.train"]
+    assert trainings
+    for argv in trainings:
+        assert argv[argv.index("--backbone") + 1] == "mobilenet"
+        assert argv[argv.index("--weights") + 1] == "../shared/data/weights/mobilenet_2_5_224_tf_no_top.h5"
+        assert train.build_parser().parse_args(argv).arch == "mobilenet"
+    assert train.build_parser().parse_args(["--data", "d", "--arch", "resnet50"]).arch == \
+        train.build_parser().parse_args(["--data", "d", "--backbone", "resnet50"]).arch

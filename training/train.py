@@ -1,7 +1,7 @@
 """The one training command: train a classifier with a recipe, score it held out, register it.
 
     # a pretrained MobileNet, fine-tuned, lung-masked and source-balanced, registered as the default
-    python -m training.train --data ../shared/data/cxr/manifest-v2.csv --arch mobilenet \\
+    python -m training.train --data ../shared/data/cxr/manifest-v2.csv --backbone mobilenet \\
         --weights ../shared/data/weights/mobilenet_2_5_224_tf_no_top.h5 --image-size 224 --lung-mask \\
         --balance source_label --photometric --average-from 8 --register NEW-ID --default
     # the same recipe with two sources held out: figures on films of hospitals it never saw
@@ -42,9 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "legacy: the stratified dealing the v1 models were trained with")
     data.add_argument("--limit", type=int, default=None, help="use at most N images (smoke runs)")
     net = p.add_argument_group("network and input")
-    net.add_argument("--arch", default="compact_cnn",
+    net.add_argument("--arch", "--backbone", dest="arch", default="compact_cnn",
                      help="from scratch: compact_cnn, small_resnet, lung_encoder_cnn; pretrained backbones: mobilenet, "
-                          "mobilenet_v2, densenet121, efficientnet_b0, resnet50")
+                          "mobilenet_v2, densenet121, efficientnet_b0, resnet50 (--backbone is the same option)")
     net.add_argument("--weights", default="none",
                      help="backbones: imagenet (Keras's download, needs internet), a weights file, or none")
     net.add_argument("--head-epochs", type=int, default=3, help="backbones: epochs with the backbone fixed (stage 1)")
