@@ -59,7 +59,10 @@ def main() -> None:
     st.subheader("Models in the registry")
     cards = [status.card for status in caching.entries() if status.card is not None]
     if cards:
-        st.dataframe(models_table(cards), hide_index=True, width="stretch")
+        st.dataframe(models_table(cards), hide_index=True, width="stretch",
+                     # the whole name and the figures in view at 1366 px; the rest scrolls sideways
+                     column_config={"model": st.column_config.TextColumn(width=390),
+                                    "tested on": st.column_config.TextColumn(width=220)})
         st.caption("Accuracy and macro AUC are each model's own internal test split ('tested on'): rows tested "
                    "on different films do not compare (with fewer sources, the source gives the class away more "
                    "easily). To rank versions, score them on the same films in *Compare "

@@ -16,6 +16,10 @@ KNOWN_SOURCES = {
                              "Rahman et al., 2021), mostly BIMCV-COVID19+", "per its sources (research use)"),
     "openist-normal": ("normal PA films of a radiology teaching set, re-hosted by the OpenIST project",
                        "licence unstated (research use)"),
+    # the lung segmenter's training pairs (../shared/data/lung-masks)
+    "covid-chestxray-dataset / lungVAE masks": ("films of the COVID-19 image data collection (Cohen et al., 2020) "
+                                                "with the lungVAE lung masks (Selvan et al., 2020, made by a model)",
+                                                "per-image licence, listed in the collection's metadata"),
 }
 
 NOT_APPLICABLE = "–"
