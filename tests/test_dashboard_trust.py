@@ -313,6 +313,26 @@ def test_map_checks_made_later_reach_the_status_and_the_report(registry_env, mon
     assert any("The explanation methods compared so far (Grad-CAM, Grad-CAM++) disagree" in t for t in texts(at.caption))
 
 
+def test_a_caution_about_the_map_of_another_class_says_which_map(registry_env, monkeypatch):
+    """The reader explains a class the model did not answer: a caution about that map is not a doubt about
+    the answer, so the status and the report name the class whose map it is."""
+    import model.trust.map_checks
+
+    monkeypatch.setattr(model.trust.map_checks, "LOW_AGREEMENT", 1.01)
+    details = capture_reports(monkeypatch)
+    at = upload(open_page("diagnose"), IMAGE)
+    answer = metric(at, "Model output").value
+    other = next(label for label in ("COVID-19", "Normal", "Pneumonia") if label != answer)
+    [target] = [box for box in at.selectbox if box.label == "Class to explain"]
+    target.set_value(other).run()
+    at.selectbox(key="method").set_value("gradcam++").run()
+    no_failure(at)
+    wanted = f"Read the {other} map (a class the model did not answer) with care: the methods disagree."
+    assert wanted in details[-1]["status"].line
+    banner = [t for t in texts(at.warning) + texts(at.info) if t.startswith(("**Answer", "**Uncertain"))]
+    assert len(banner) == 1 and wanted in banner[0]
+
+
 def test_several_map_cautions_fold_under_the_status_and_keep_their_sentences(registry_env, monkeypatch):
     """Two cautions: named in the status line, their sentences in one folded list under it, so the film
     stays on the first screen at 1366 x 768."""

@@ -300,7 +300,42 @@ def test_faithfulness_separates_a_true_map_from_a_reversed_one(patch_model):
         (reversed_.random_deletion_auc, reversed_.random_insertion_auc)
     assert set(good.curves) >= {"fractions", "deletion", "insertion"}
     assert good.summary.startswith("The map ranks the evidence better than random")
-    assert "does not rank" in reversed_.summary
+    # Reversed, the map is worse than chance on both curves, and the sentence says so (not "mixed" or "level").
+    assert reversed_.verdict == "not better than random"
+    assert reversed_.summary.startswith("The map ranks the evidence worse than random region orders on hiding and "
+                                        "revealing")
+    assert good.measurable and reversed_.measurable
+
+
+def test_a_class_the_blurred_film_scores_as_high_is_not_measurable(patch_model):
+    """Explaining the other class of a film whose blurred copy scores it higher: hiding regions can only raise
+    it, so deletion and insertion say nothing about the map. 'Not measurable', never 'faithful', and no caution."""
+    from model.trust.faithfulness import NOT_MEASURABLE, Faithfulness
+    from model.trust.map_checks import MapChecks, map_findings
+
+    x = patch_image()
+    other = faithfulness(patch_model, x, patch_map(), 1, steps=10, random_repeats=2)
+    assert other.curves["deletion"][-1] > other.curves["deletion"][0]
+    assert not other.measurable and other.verdict == NOT_MEASURABLE and not other.better_than_random
+    assert other.summary.startswith(f"Not measurable for {patch_model.labels[1]}: the blurred film scores")
+    assert map_findings(MapChecks(faithfulness=other), "Grad-CAM") == []
+    assert Faithfulness.from_dict(other.to_dict()) == other
+    old = {k: v for k, v in other.to_dict().items() if k != "measurable"}  # stored before the field existed
+    assert Faithfulness.from_dict(old).measurable
+
+
+def test_each_curve_is_better_level_or_worse_and_close_figures_show_three_decimals():
+    from model.trust.faithfulness import _faithfulness_summary, auc_pair, curve_state
+
+    assert [curve_state(m, 0.40, "deletion") for m in (0.35, 0.395, 0.45)] == ["better", "level", "worse"]
+    assert [curve_state(m, 0.40, "insertion") for m in (0.45, 0.405, 0.35)] == ["better", "level", "worse"]
+    assert auc_pair(0.36, 0.372) == ("0.360", "0.372") and auc_pair(0.30, 0.40) == ("0.30", "0.40")
+    chance = {"deletion_auc": 0.5, "insertion_auc": 0.5}
+    worse = _faithfulness_summary({"deletion_auc": 0.3, "insertion_auc": 0.40}, chance, False)
+    assert "revealing them moves it less than random regions do" in worse
+    level = _faithfulness_summary({"deletion_auc": 0.3, "insertion_auc": 0.505}, chance, False)
+    assert "revealing them moves it about as much as random regions do (within 0.01)" in level
+    assert "while revealing 0.505 against 0.500" in level
 
 
 def test_deletion_insertion_rejects_bad_values(patch_model):
@@ -705,6 +740,10 @@ def test_map_checks_reach_the_status_line_without_changing_whether_the_answer_is
     assert final.status == "answer" and final.shows_answer and final.map_cautions == found
     line = status_line(final)
     assert "No check found a reason to doubt it" not in line and "occlusion" in line
+    assert " Read the map with care: little of the map on the lungs" in line
+    # A map of a class the model did not answer: the cautions say which map they are about.
+    other = status_line(final, map_class="COVID-19")
+    assert " Read the COVID-19 map (a class the model did not answer) with care: little of the map" in other
     assert final.with_findings(found) == final  # each finding once
     assert map_findings(MapChecks()) == []
     # Three methods that disagree: said, naming the methods compared.
@@ -725,8 +764,10 @@ def test_faithfulness_judges_deletion_and_insertion_each_against_chance():
     assert faithfulness_verdict(True, False) == faithfulness_verdict(False, True) == "mixed"
     assert faithfulness_verdict(False, False) == "not better than random"
     mixed = _faithfulness_summary({"deletion_auc": 0.3, "insertion_auc": 0.45}, chance, False)
-    assert mixed.startswith("Mixed: hiding the regions") and "revealing them does no better than random" in mixed
-    assert "does not rank" in _faithfulness_summary({"deletion_auc": 0.6, "insertion_auc": 0.4}, chance, False)
+    assert mixed.startswith("Mixed: hiding the regions") and "revealing them moves it less than random regions" in mixed
+    assert "worse than random region orders on hiding and revealing" in _faithfulness_summary(
+        {"deletion_auc": 0.6, "insertion_auc": 0.4}, chance, False)
+    assert "does not rank" in _faithfulness_summary({"deletion_auc": 0.495, "insertion_auc": 0.505}, chance, False)
 
 
 def test_a_map_beats_chance_only_by_more_than_the_noise_of_random_orders():

@@ -46,6 +46,7 @@ from model.present.report import Status, build_report, build_report_pdf
 from model.trust.agreement import map_similarity, method_agreement
 from model.trust.attention import lung_attention
 from model.trust.facts import HEADER, Stated, scope_facts
+from model.trust.faithfulness import CHANCE_MARGIN, NOT_MEASURABLE, auc_pair
 from model.trust.findings import OUT_OF_SCOPE, UNCERTAIN
 from model.trust.map_checks import OCCLUSION, MapChecks, map_findings
 
@@ -118,10 +119,11 @@ def stated_facts(digest: str, metadata: dict) -> Stated:
 # --------------------------------------------------------------------------- status and output
 
 
-def status_box(result, shown_anyway: bool = False) -> None:
+def status_box(result, shown_anyway: bool = False, map_class: str | None = None) -> None:
     """The status, first on the page and across it: what set it, the assumptions of an answer and the
-    cautions about its map, each from the findings' own fields."""
-    line = text.status_line(result, shown_anyway)
+    cautions about its map (`map_class`: the class explained, when it is not the answer), each from the
+    findings' own fields."""
+    line = text.status_line(result, shown_anyway, map_class)
     reasons = "".join(f"  \n{finding.sentence}" for finding in result.deciding)
     if result.status == OUT_OF_SCOPE:  # not st.error: that is kept for failures of the app itself
         with st.container(border=True):
@@ -602,16 +604,21 @@ def faithfulness_panel(case: Case, controls: Controls):
     with st.spinner("Hiding and revealing pixels in the map's order…", show_time=True):
         faith = case.faithfulness(controls)
     hide, reveal = st.columns(2)
-    hide.metric("While hiding", f"{faith.deletion_auc:.2f}",
+    hidden, hidden_chance = auc_pair(faith.deletion_auc, faith.random_deletion_auc)
+    shown, shown_chance = auc_pair(faith.insertion_auc, faith.random_insertion_auc)
+    hide.metric("While hiding", hidden,
                 help="Average probability of the class while the map's highest regions are hidden first (area "
-                     "under the curve): lower is better.")
-    hide.caption(f"random regions: {faith.random_deletion_auc:.2f}, lower is better")
-    reveal.metric("While revealing", f"{faith.insertion_auc:.2f}",
+                     f"under the curve): lower is better, by more than {CHANCE_MARGIN} to count.")
+    hide.caption(f"random regions: {hidden_chance}, lower is better")
+    reveal.metric("While revealing", shown,
                   help="Average probability of the class while the map's highest regions are revealed first "
-                       "(area under the curve): higher is better.")
-    reveal.caption(f"random regions: {faith.random_insertion_auc:.2f}, higher is better")
+                       f"(area under the curve): higher is better, by more than {CHANCE_MARGIN} to count.")
+    reveal.caption(f"random regions: {shown_chance}, higher is better")
     st.plotly_chart(charts.faithfulness_figure(faith.curves), key="faithfulness_curves",
                     config={"displayModeBar": False})
+    if faith.verdict == NOT_MEASURABLE:
+        st.info(faith.summary, icon=":material/help:")
+        return faith
     icon = {"faithful": ":material/check_circle:", "mixed": ":material/contrast:"}.get(faith.verdict,
                                                                                        ":material/warning:")
     (st.success if faith.verdict == "faithful" else st.warning)(faith.summary, icon=icon)
@@ -764,8 +771,9 @@ def main() -> None:
     with trust_tab:
         checks = trust_section(case, controls, explanation, on_image)
     final = result.with_findings(map_findings(checks, MAP_LABELS[explanation.method]))
+    map_class = explanation.label if explanation.label != case.uncertainty().top_label else None
     with status_slot.container():  # the status names the map checks too, once they are known
-        status_box(final, shown_anyway)
+        status_box(final, shown_anyway, map_class)
     with grid_tab:
         grid_occlusion_tab(case, controls)
     with methods_tab:
@@ -776,7 +784,8 @@ def main() -> None:
     with report_tab:
         st.caption(f"Case {case.case_id} (the first digits of the image's fingerprint, not patient data). The "
                    "report holds no name, file name or other identifier, and carries the status above.")
-        report_downloads(case, Status(text.status_line(final, shown_anyway), final.status, tuple(final.findings)),
+        report_downloads(case, Status(text.status_line(final, shown_anyway, map_class), final.status,
+                                      tuple(final.findings)),
                          explanation, controls, {"overlay": overlay, "what_if": what_if, "compared": compared})
     with words_tab:
         glossary_tab()

@@ -2,6 +2,8 @@
 source of its tooltips, so a term is explained once and the same way everywhere."""
 from __future__ import annotations
 
+from model.trust.faithfulness import CHANCE_MARGIN
+
 GLOSSARY = {
     "Probability": "The model's output for the film: how likely it finds each of its three classes. Not a "
                    "diagnosis.",
@@ -37,7 +39,10 @@ GLOSSARY = {
                     "chosen): a large fall means the model relied on them.",
     "Lung-field attention": "How much of the map lies on the lungs, found by a separate lung-outline model.",
     "Faithfulness": "Whether hiding (or revealing) what the map ranks highest moves the probability more than "
-                    "hiding (or revealing) random regions of the same size as the map's cells.",
+                    "hiding (or revealing) random regions of the same size as the map's cells; it counts only when "
+                    f"ahead of them by more than {CHANCE_MARGIN}. Random regions are cut on each method's own grid, so their "
+                    "figure differs between methods. Not measurable when the blurred film already scores the class "
+                    "as high as the film.",
     "Map similarity": "How alike two maps rank the regions of the film: 1 the same order, 0 unrelated, "
                       "negative opposite (a rank correlation).",
     "Randomisation check": "Maps of a model whose weights were scrambled should look different; if they do not, "

@@ -100,13 +100,15 @@ def names_of(findings) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else ""
 
 
-def status_line(result, shown_anyway: bool = False) -> str:
+def status_line(result, shown_anyway: bool = False, map_class: str | None = None) -> str:
     """The one line that leads the page, the report and the CLI's text output: the status, what set
     it, the assumptions an answer rests on and any caution about the map.
 
     Args:
         result: `model.trust.triage.Triage` (with the map findings added when they were measured).
         shown_anyway: an out-of-scope film whose output the reader asked to see.
+        map_class: the class whose map the cautions are about, when it is not the model's answer (the
+            reader chose to explain another class); the cautions then say so, as they are not about the answer.
     """
     if result.status == "out_of_scope":
         head = ("Out of scope: the output is shown for reference only" if shown_anyway
@@ -120,7 +122,8 @@ def status_line(result, shown_anyway: bool = False) -> str:
     if assumed in ASSUMPTIONS and result.status != "out_of_scope":
         line += " " + ASSUMPTIONS[assumed]
     if result.map_cautions:
-        line += f" Read the map with care: {names_of(result.map_cautions)}."
+        which = (f"the {map_class} map (a class the model did not answer)" if map_class else "the map")
+        line += f" Read {which} with care: {names_of(result.map_cautions)}."
     return line
 
 

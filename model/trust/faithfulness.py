@@ -16,6 +16,13 @@ only level with random 16 x 16 cells on deletion, 0.358 against 0.363, and beats
 
 A map beats chance only by more than `CHANCE_MARGIN`: the chance level is a mean of a few random
 orders, and 0.401 against 0.400 is the noise of those orders, not evidence that the map ranks well.
+Each curve is better than, level with or worse than chance (`curve_state`), and the sentence says which.
+
+Deletion and insertion measure how fast the class's probability moves between the film and its
+blurred copy. When the blurred copy scores the class as high as the film or higher (a normal film's
+map for COVID-19, which this pool's models give a blurred film), hiding regions can only raise the
+probability and the two curves say nothing about the map: such a map is "not measurable"
+(`MIN_EVIDENCE`), never "faithful".
 """
 from __future__ import annotations
 
@@ -29,6 +36,7 @@ from model.explain.occlusion import FILLS, occlude
 DEFAULT_STEPS = 20
 RANDOM_BLOCKS = 16          # cells per side of the random maps for maps without a grid of their own
 CHANCE_MARGIN = 0.01        # AUC units a map must beat chance by (smaller differences are noise)
+MIN_EVIDENCE = 0.05         # the film must score the class this much above its fully blurred copy to be measured
 
 
 def _as_input(model_input) -> np.ndarray:
@@ -190,6 +198,14 @@ def beats_chance(mine: float, chance: float, curve: str) -> bool:
     return bool(mine < chance - CHANCE_MARGIN if curve == "deletion" else mine > chance + CHANCE_MARGIN)
 
 
+def curve_state(mine: float, chance: float, curve: str) -> str:
+    """"better", "level" (within `CHANCE_MARGIN`) or "worse" than chance on one curve."""
+    if beats_chance(mine, chance, curve):
+        return "better"
+    flipped = "insertion" if curve == "deletion" else "deletion"
+    return "worse" if beats_chance(mine, chance, flipped) else "level"
+
+
 def is_better_than_random(map_aucs: dict, random_aucs: dict) -> bool:
     """True when the map's deletion AUC is lower AND its insertion AUC higher than random's, each by
     more than `CHANCE_MARGIN`."""
@@ -207,6 +223,8 @@ class Faithfulness:
         curves: the map's curves as from `deletion_insertion`.
         better_than_random: deletion lower AND insertion higher than random (by more than `CHANCE_MARGIN`).
         summary: one plain sentence.
+        measurable: False when the blurred film scores the class nearly as high as the film or higher
+            (see `MIN_EVIDENCE`): the curves then say nothing about the map.
     """
 
     deletion_auc: float
@@ -216,6 +234,7 @@ class Faithfulness:
     curves: dict
     better_than_random: bool
     summary: str
+    measurable: bool = True
 
     @property
     def deletion_better(self) -> bool:
@@ -227,19 +246,24 @@ class Faithfulness:
 
     @property
     def verdict(self) -> str:
-        """"faithful" (both beat chance), "mixed" (one does) or "not better than random"."""
+        """"faithful" (both beat chance), "mixed" (one does), "not better than random", or "not measurable"."""
+        if not self.measurable:
+            return NOT_MEASURABLE
         return faithfulness_verdict(self.deletion_better, self.insertion_better)
 
     def to_dict(self) -> dict:
         return {"map": {"deletion_auc": self.deletion_auc, "insertion_auc": self.insertion_auc, "curves": self.curves},
                 "random": {"deletion_auc": self.random_deletion_auc, "insertion_auc": self.random_insertion_auc},
-                "better_than_random": self.better_than_random, "summary": self.summary}
+                "better_than_random": self.better_than_random, "summary": self.summary, "measurable": self.measurable}
 
     @classmethod
     def from_dict(cls, values: dict) -> "Faithfulness":
         return cls(values["map"]["deletion_auc"], values["map"]["insertion_auc"], values["random"]["deletion_auc"],
                    values["random"]["insertion_auc"], values["map"].get("curves", {}),
-                   bool(values["better_than_random"]), values["summary"])
+                   bool(values["better_than_random"]), values["summary"], bool(values.get("measurable", True)))
+
+
+NOT_MEASURABLE = "not measurable"
 
 
 def faithfulness(classifier, model_input: np.ndarray, heatmap: np.ndarray, class_index: int,
@@ -265,6 +289,14 @@ def faithfulness(classifier, model_input: np.ndarray, heatmap: np.ndarray, class
     curves = deletion_insertion(classifier, model_input, heatmap, class_index, steps)
     chance = random_baseline(classifier, model_input, class_index, steps, random_repeats, seed, grid=grid)
     mapped = {"deletion_auc": curves["deletion_auc"], "insertion_auc": curves["insertion_auc"], "curves": curves}
+    film, blurred = curves["deletion"][0], curves["deletion"][-1]
+    if film - blurred < MIN_EVIDENCE:
+        label = classifier.labels[class_index]
+        summary = (f"Not measurable for {label}: the blurred film scores {label} {blurred:.0%}, the film itself "
+                   f"{film:.0%}, so hiding regions cannot show what the map's regions add. This says nothing for "
+                   "or against the map.")
+        return Faithfulness(mapped["deletion_auc"], mapped["insertion_auc"], chance["deletion_auc"],
+                            chance["insertion_auc"], curves, False, summary, measurable=False)
     better = is_better_than_random(mapped, chance)
     return Faithfulness(mapped["deletion_auc"], mapped["insertion_auc"], chance["deletion_auc"],
                         chance["insertion_auc"], curves, better, _faithfulness_summary(mapped, chance, better))
@@ -276,18 +308,36 @@ def faithfulness_verdict(deletion_better: bool, insertion_better: bool) -> str:
     return "mixed" if deletion_better or insertion_better else "not better than random"
 
 
+def auc_pair(mine: float, chance: float) -> tuple[str, str]:
+    """A map's AUC and its chance level as shown: two decimals, or three when the two are within two
+    margins of each other (so "0.36 against 0.37" never stands for a gap the margin ignores)."""
+    digits = 3 if abs(mine - chance) < 2 * CHANCE_MARGIN else 2
+    return f"{mine:.{digits}f}", f"{chance:.{digits}f}"
+
+
+_MOVES = {"better": "moves the prediction more than random regions do",
+          "level": f"moves it about as much as random regions do (within {CHANCE_MARGIN})",
+          "worse": "moves it less than random regions do"}
+
+
 def _faithfulness_summary(mapped: dict, chance: dict, better: bool) -> str:
-    """One sentence judging deletion and insertion each against chance; one of the two is "mixed"."""
-    deletion = beats_chance(mapped["deletion_auc"], chance["deletion_auc"], "deletion")
-    insertion = beats_chance(mapped["insertion_auc"], chance["insertion_auc"], "insertion")
-    figures = (f"probability left while hiding {mapped['deletion_auc']:.2f} against {chance['deletion_auc']:.2f} for "
-               f"random regions, reached while revealing {mapped['insertion_auc']:.2f} against "
-               f"{chance['insertion_auc']:.2f}")
-    verdict = faithfulness_verdict(deletion, insertion)
+    """One sentence judging deletion and insertion each against chance (better, level or worse)."""
+    states = {curve: curve_state(mapped[f"{curve}_auc"], chance[f"{curve}_auc"], curve)
+              for curve in ("deletion", "insertion")}
+    hide, hide_chance = auc_pair(mapped["deletion_auc"], chance["deletion_auc"])
+    reveal, reveal_chance = auc_pair(mapped["insertion_auc"], chance["insertion_auc"])
+    figures = (f"average probability while hiding {hide} against {hide_chance} for random regions, while "
+               f"revealing {reveal} against {reveal_chance}")
+    verdict = faithfulness_verdict(states["deletion"] == "better", states["insertion"] == "better")
     if verdict == "faithful":
         return f"The map ranks the evidence better than random region orders ({figures})."
     if verdict == "mixed":
-        good, bad = (("hiding", "revealing") if deletion else ("revealing", "hiding"))
-        return (f"Mixed: {good} the regions the map ranks first moves the prediction more than random regions do, "
-                f"{bad} them does no better than random regions ({figures}).")
+        good, bad = ("deletion", "insertion") if states["deletion"] == "better" else ("insertion", "deletion")
+        words = {"deletion": "hiding", "insertion": "revealing"}
+        return (f"Mixed: {words[good]} the regions the map ranks first {_MOVES['better']}, {words[bad]} them "
+                f"{_MOVES[states[bad]]} ({figures}).")
+    if "worse" in states.values():
+        return (f"The map ranks the evidence worse than random region orders on "
+                f"{' and '.join(w for c, w in (('deletion', 'hiding'), ('insertion', 'revealing')) if states[c] == 'worse')}"
+                f" ({figures}): it may point away from what the model uses.")
     return f"The map does not rank the evidence better than random region orders ({figures}), so read it with care."

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from model.explain import METHODS
 from model.policy import LOW_AGREEMENT
+from model.trust.faithfulness import NOT_MEASURABLE
 from model.trust.findings import MAP, MAP_CAUTION, Finding
 
 OCCLUSION = "occlusion"  # the method name of occlusion sensitivity in maps and agreements
@@ -46,7 +47,8 @@ def map_findings(checks: MapChecks, method_label: str = "map") -> list[Finding]:
                              {"fraction": attention.fraction, "threshold": attention.threshold,
                               "elsewhere": attention.elsewhere}))
     faith = checks.faithfulness
-    if faith is not None and faith.verdict != "faithful":
+    # a map that cannot be measured on this film (see `faithfulness.NOT_MEASURABLE`) raises no caution: no evidence
+    if faith is not None and faith.verdict not in ("faithful", NOT_MEASURABLE):
         kind = "faithfulness_mixed" if faith.verdict == "mixed" else "faithfulness_poor"
         found.append(Finding(kind, MAP_CAUTION, MAP, faith.summary,
                              {"deletion": faith.deletion_auc, "random_deletion": faith.random_deletion_auc,
