@@ -159,6 +159,8 @@ def test_diagnose_at_workstation_sizes_click_to_hide_and_coming_back(server, tmp
         film = page.locator(FILM_FRAME).first
         # At least the status and the overlay without scrolling, on every size.
         visible_box(status, height)
+        # The status says age and view are not stated: the reader finds where to state them on the first screen.
+        visible_box(page.get_by_role("spinbutton", name="Patient's age (years)"), height)
         map_box = visible_box(overlay, height)
         assert map_box["width"] >= 300
         expect(page.get_by_text("Model output")).to_be_visible()

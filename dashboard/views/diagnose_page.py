@@ -93,12 +93,13 @@ def model_panel(card, key) -> None:
         st.page_link(widgets.PAGES["performance"], label="Full performance", icon=":material/monitoring:")
 
 
-def stated_facts(digest: str, metadata: dict) -> Stated:
-    """The reader's statement of the patient's age and the film's view (side panel); a DICOM header's
-    own facts are shown instead of a control. Kept per film: another film starts unstated."""
+def stated_facts(digest: str, metadata: dict, slot) -> Stated:
+    """The reader's statement of the patient's age and the film's view (in `slot`, just under the upload
+    in the side panel, where the status's "not stated" sends the reader); a DICOM header's own facts are
+    shown instead of a control. Kept per film: another film starts unstated."""
     header = scope_facts(metadata)
     age = view = None
-    with st.sidebar:
+    with slot:
         st.markdown("**About this film**")
         if header.age_source == HEADER:
             st.caption(f"Patient's age: {header.age_years} years (DICOM header)")
@@ -125,13 +126,15 @@ def status_box(result, shown_anyway: bool = False, map_class: str | None = None)
     findings' own fields."""
     line = text.status_line(result, shown_anyway, map_class)
     reasons = "".join(f"  \n{finding.sentence}" for finding in result.deciding)
+    if result.assumptions and result.status != OUT_OF_SCOPE:
+        reasons += "  \n:material/edit: You can state them in the side panel, under the film."
     if result.status == OUT_OF_SCOPE:  # not st.error: that is kept for failures of the app itself
         with st.container(border=True):
             st.markdown(f":red[:material/block: **{line}**]{reasons}")
     elif result.status == UNCERTAIN:
         st.warning(f"**{line}**{reasons}", icon=":material/help:")
     else:
-        st.info(f"**{line}**", icon=":material/assignment:")
+        st.info(f"**{line}**{reasons}", icon=":material/assignment:")
     cautions = result.map_cautions
     if len(cautions) == 1:
         st.caption(f":orange[:material/report: {cautions[0].sentence}]")
@@ -700,9 +703,10 @@ def teaching_case_box(case: Case) -> None:
                     f"({teaching.confidence:.1%}{lungs}): {verdict}.{other}")
 
 
-def open_case(card, uploaded, loading) -> tuple[Case, object] | None:
+def open_case(card, uploaded, loading, facts_slot) -> tuple[Case, object] | None:
     """The model, the lung model and the upload as a `Case` (None, after saying why, when there is none);
-    loading spinners are drawn in `loading`, a slot of their own, never over other text."""
+    loading spinners are drawn in `loading`, a slot of their own, never over other text; the reader's
+    age and view controls in `facts_slot`."""
     key = caching.model_key(card.id)
     upload = widgets.read_upload(
         uploaded, prompt="Upload a frontal chest radiograph (in the side panel) to see the model's answer, its "
@@ -717,7 +721,7 @@ def open_case(card, uploaded, loading) -> tuple[Case, object] | None:
         lungs, lungs_reason = caching.lung_status(card.prep.lung_model)
     if clf is None:
         return None
-    stated = stated_facts(upload[0], upload[1].metadata)
+    stated = stated_facts(upload[0], upload[1].metadata, facts_slot)
     digest, xray = upload
     if st.session_state.get("hide_for") != digest:  # a new film starts with nothing hidden
         st.session_state["hide_for"], st.session_state["hidden_cells"] = digest, []
@@ -729,10 +733,11 @@ def main() -> None:
     cards = widgets.page_start("Diagnose & explain")
     with st.sidebar:
         uploaded = widgets.uploader("upload", keep=True)
+        facts_slot = st.container()  # the film's age and view, right under the film
         card = widgets.model_picker(cards, key="diagnose_model")
         widgets.broken_entries()
     loading = st.empty()
-    opened = open_case(card, uploaded, loading)
+    opened = open_case(card, uploaded, loading, facts_slot)
     if opened is None:
         return
     case, clf = opened
