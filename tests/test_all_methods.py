@@ -37,11 +37,24 @@ FILM = png_bytes(marker_film(seed=5))
 
 @pytest.mark.parametrize("similarity, word", [(1.0, "strong agreement"), (0.7, "strong agreement"),
                                               (0.69, "moderate agreement"), (0.4, "moderate agreement"),
-                                              (0.2, "weak agreement"), (0.0, "unrelated"), (-0.05, "unrelated"),
+                                              (0.3, "weak agreement"), (0.29, "little agreement"),
+                                              (0.2, "little agreement"), (0.0, "unrelated"), (-0.05, "unrelated"),
                                               (-0.11, "weakly opposite"), (-0.5, "opposite rankings"),
                                               (-1.0, "opposite rankings")])
 def test_agreement_words(similarity, word):
     assert agreement_word(similarity) == word
+
+
+def test_the_words_turn_below_agreement_exactly_where_the_map_checks_caution():
+    from model.policy import LOW_AGREEMENT
+    from model.trust.agreement import Agreement
+    from model.trust.map_checks import MapChecks, map_findings
+
+    for similarity in (LOW_AGREEMENT - 0.01, LOW_AGREEMENT, LOW_AGREEMENT + 0.05):
+        cautioned = bool(map_findings(MapChecks(occlusion_similarity=similarity)))
+        pair = bool(map_findings(MapChecks(agreement=Agreement({"gradcam vs gradcam++": similarity}, similarity))))
+        agrees = agreement_word(similarity).endswith(("strong agreement", "moderate agreement", "weak agreement"))
+        assert cautioned == pair == (not agrees), similarity
 
 
 @pytest.mark.parametrize("bad", [1.5, -2.0, float("nan")])

@@ -203,9 +203,13 @@ def test_faithfulness_and_agreement_on_demand(registry_env):
     explanation, _ = clf.explain_xray(pixels, "gradcam", at.main.metric[0].value, layer)
     expected = faithfulness(clf, clf.prepare(pixels).array, explanation.heatmap, explanation.class_index,
                             grid=clf.map_grid(explanation))
-    assert metric(at, "While hiding").value == f"{expected.deletion_auc:.2f}"
-    assert metric(at, "While revealing").value == f"{expected.insertion_auc:.2f}"
-    assert expected.summary in texts(at.success) + texts(at.warning)
+    from model.trust.faithfulness import auc_pair
+    # The figures as the sentence gives them (three decimals when the map is close to chance).
+    assert metric(at, "While hiding").value == auc_pair(expected.deletion_auc, expected.random_deletion_auc)[0]
+    assert metric(at, "While revealing").value == auc_pair(expected.insertion_auc, expected.random_insertion_auc)[0]
+    assert f"while hiding {metric(at, 'While hiding').value} against" in expected.summary or not expected.measurable
+    # An untrained tiny model scores the blurred film as it scores the film: "not measurable", said as such.
+    assert expected.summary in (texts(at.success) + texts(at.warning) if expected.measurable else texts(at.info))
     curves = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
                   if [t.get("name") for t in json.loads(c.proto.spec)["data"]] == ["deletion", "insertion"])
     np.testing.assert_allclose(curves["data"][0]["y"], expected.curves["deletion"], atol=1e-6)

@@ -520,7 +520,8 @@ def occlusion_section(case: Case, controls: Controls) -> float | None:
                   caption=f"Occlusion sensitivity for {controls.target}", width="stretch")
     with picture:
         colour_legend(controls.target, controls)
-    verdict.metric("Similarity to Grad-CAM", f"{similarity:+.2f}", help=explain("Map similarity"))
+    verdict.metric("Similarity to Grad-CAM", f"{similarity:+.2f}", agreement_word(similarity), delta_color="off",
+                   delta_arrow="off", help=explain("Map similarity"))
     verdict.caption("Grad-CAM at the model's default layer for the same class.")
     return similarity
 
@@ -635,7 +636,8 @@ def agreement_panel(maps: dict):
                    "methods point at the same regions.")
         return None
     agreement = method_agreement(maps)
-    st.metric("Map similarity", f"{agreement.mean:+.2f}", help=explain("Map similarity"))
+    st.metric("Map similarity", f"{agreement.mean:+.2f}", agreement_word(agreement.mean), delta_color="off",
+              delta_arrow="off", help=explain("Map similarity"))
     pairs = {" vs ".join(MAP_LABELS.get(name, name) for name in pair.split(" vs ")): rho
              for pair, rho in agreement.pairs.items()}
     st.dataframe({"maps": list(pairs), "similarity": list(pairs.values())},

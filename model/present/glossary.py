@@ -2,6 +2,7 @@
 source of its tooltips, so a term is explained once and the same way everywhere."""
 from __future__ import annotations
 
+from model.policy import LOW_AGREEMENT
 from model.trust.faithfulness import CHANCE_MARGIN
 
 GLOSSARY = {
@@ -44,7 +45,9 @@ GLOSSARY = {
                     "figure differs between methods. Not measurable when the blurred film already scores the class "
                     "as high as the film.",
     "Map similarity": "How alike two maps rank the regions of the film: 1 the same order, 0 unrelated, "
-                      "negative opposite (a rank correlation).",
+                      "negative opposite (a rank correlation). From 0.7 strong, from 0.4 moderate, from "
+                      f"{LOW_AGREEMENT} weak agreement; below {LOW_AGREEMENT} the page cautions against "
+                      "trusting either map on its own.",
     "Randomisation check": "Maps of a model whose weights were scrambled should look different; if they do not, "
                            "the method shows the image more than the model.",
     "Accuracy": "The share of the model's test films it called right, on films from the hospitals it learnt from.",

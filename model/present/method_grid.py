@@ -14,9 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-# Words for a map similarity (Spearman rank correlation), from the highest lower bound down.
-AGREEMENT_WORDS = ((0.7, "strong agreement"), (0.4, "moderate agreement"), (0.1, "weak agreement"),
-                   (-0.1, "unrelated"), (-0.4, "weakly opposite"), (-np.inf, "opposite rankings"))
+from model.policy import LOW_AGREEMENT
+
+# Words for a map similarity (Spearman rank correlation), from the highest lower bound down. The map checks
+# caution below LOW_AGREEMENT, exactly where the words turn to "little agreement": a similarity never reads
+# as agreement in one place and raises a caution in another.
+AGREEMENT_WORDS = ((0.7, "strong agreement"), (0.4, "moderate agreement"), (LOW_AGREEMENT, "weak agreement"),
+                   (0.1, "little agreement"), (-0.1, "unrelated"), (-0.4, "weakly opposite"),
+                   (-np.inf, "opposite rankings"))
 AGREEING = 0.4  # Pairs at or above this similarity are counted as agreeing.
 SCALE = "1 = the same ranking of the film's regions, 0 = unrelated, below 0 = opposite"
 
