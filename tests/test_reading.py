@@ -179,7 +179,17 @@ def test_hiding_each_cell_maps_the_fall_on_the_film_grid():
     assert isinstance(effects, GridEffects) and effects.before == pytest.approx(1.0)
     np.testing.assert_allclose(effects.drop, [[0, 0], [0, 1]], atol=1e-6)
     film = effects.film_map((32, 32))
-    assert film[24, 24] == 1.0 and film[4, 4] == 0.0
+    assert film[24, 24] == 1.0 and film[4, 4] == 0.0 and effects.scale == pytest.approx(1.0)
+    # A largest fall of 0.1 point is drawn faint: the colours span at least SCALE_FLOOR (5 points).
+    from model.explain.film_grid import SCALE_FLOOR
+    small = GridEffects(2, 0.5, np.array([[0.5, 0.499], [np.nan, 0.6]]), 0)
+    assert small.scale == SCALE_FLOOR == 0.05
+    assert small.film_map((32, 32))[4, 24] == pytest.approx(0.001 / 0.05) and small.film_map((32, 32)).max() < 0.05
+    from model.present.text import grid_legend_sentence
+    assert grid_legend_sentence("COVID-19", 0.001, small.scale).startswith(
+        "no fall → a fall of −5.0 points (the largest, −0.1 points, is small and drawn faint) of COVID-19")
+    assert grid_legend_sentence("Normal", 0.19, 0.19).startswith("no fall → the largest fall (−19.0 points) of Normal")
+    assert grid_legend_sentence("Normal", 0.0, 0.05).startswith("No cell lowers the probability of Normal")
 
 
 def test_changes_are_said_in_percentage_points():

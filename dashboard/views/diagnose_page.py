@@ -473,18 +473,11 @@ def grid_occlusion_tab(case: Case, controls: Controls) -> None:
         return
     worst = int(np.nanargmax(effects.drop))
     with picture:
-        legend_bar(controls.colormap, 0.0, grid_legend_caption(controls.target, float(np.nanmax(effects.drop))))
+        legend_bar(controls.colormap, 0.0, text.grid_legend_sentence(controls.target, float(np.nanmax(effects.drop)),
+                                                               effects.scale))
     numbers.metric("Largest fall", points(-float(np.nanmax(effects.drop))), help=f"Hiding {cell_name(worst, GRID)}.")
     numbers.caption(f"Probability of {controls.target} on the whole film: {effects.before:.1%} (the figure shown "
                     "above when it is the output). Cells outside the region the model saw are not coloured.")
-
-
-def grid_legend_caption(target: str, largest: float) -> str:
-    """What the grid-occlusion map's colours mean: from no fall to the largest fall, in points."""
-    if largest <= 0:
-        return f"No cell lowers the probability of {target} when hidden: nothing is coloured."
-    return (f"no fall → the largest fall ({points(-largest)}) of {target} when a cell is hidden; cells whose hiding "
-            "raises it are not coloured.")
 
 
 def occlusion_wanted(case: Case, controls: Controls) -> tuple:
@@ -613,11 +606,11 @@ def faithfulness_panel(case: Case, controls: Controls):
     hide.metric("While hiding", hidden,
                 help="Average probability of the class while the map's highest regions are hidden first (area "
                      f"under the curve): lower is better, by more than {CHANCE_MARGIN} to count.")
-    hide.caption(f"random regions: {hidden_chance}, lower is better")
+    hide.caption(f"random regions cut like this map's cells: {hidden_chance}, lower is better")
     reveal.metric("While revealing", shown,
                   help="Average probability of the class while the map's highest regions are revealed first "
                        f"(area under the curve): higher is better, by more than {CHANCE_MARGIN} to count.")
-    reveal.caption(f"random regions: {shown_chance}, higher is better")
+    reveal.caption(f"random regions cut like this map's cells: {shown_chance}, higher is better")
     st.plotly_chart(charts.faithfulness_figure(faith.curves), key="faithfulness_curves",
                     config={"displayModeBar": False})
     if faith.verdict == NOT_MEASURABLE:

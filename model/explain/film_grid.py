@@ -104,6 +104,9 @@ def change_between(before: float, after: float) -> str:
     return points(round(100.0 * float(after), 1) / 100.0 - round(100.0 * float(before), 1) / 100.0)
 
 
+SCALE_FLOOR = 0.05  # a grid-occlusion map's colours span at least 5 points of probability
+
+
 @dataclass(frozen=True)
 class GridEffects:
     """What hiding each film-grid cell does to one class's probability.
@@ -125,11 +128,16 @@ class GridEffects:
         """(grid, grid) fall of the probability when each cell is hidden (0 where it rises; NaN outside)."""
         return np.where(np.isnan(self.after), np.nan, np.maximum(0.0, self.before - self.after))
 
+    @property
+    def scale(self) -> float:
+        """The fall the colours' top stands for: the largest fall, but at least `SCALE_FLOOR`, so a
+        largest fall of 0.1 point is drawn faint, not in the colour of a 20-point fall."""
+        return max(float(np.nanmax(self.drop)) if np.any(~np.isnan(self.drop)) else 0.0, SCALE_FLOOR)
+
     def film_map(self, image_shape: tuple[int, int]) -> np.ndarray:
-        """The drops on the film's grid, scaled to their maximum (a map in [0, 1], 0 outside the region)."""
+        """The drops on the film's grid over `scale` (a map in [0, 1], 0 outside the region)."""
         drop = np.nan_to_num(self.drop, nan=0.0)
-        peak = drop.max()
-        scaled = drop / peak if peak > 1e-12 else np.zeros_like(drop)
+        scaled = np.clip(drop / self.scale, 0.0, 1.0)
         out = np.zeros(image_shape[:2], np.float32)
         for cell in range(self.grid * self.grid):
             top, bottom, left, right = cell_bounds(cell, self.grid, image_shape)

@@ -40,14 +40,9 @@ GLOSSARY = {
                     "chosen): a large fall means the model relied on them.",
     "Lung-field attention": "How much of the map lies on the lungs, found by a separate lung-outline model.",
     "Faithfulness": "Whether hiding (or revealing) what the map ranks highest moves the probability more than "
-                    "hiding (or revealing) random regions of the same size as the map's cells; it counts only when "
-                    f"ahead of them by more than {CHANCE_MARGIN}. Random regions are cut on each method's own grid, so their "
-                    "figure differs between methods. Not measurable when the blurred film already scores the class "
-                    "as high as the film.",
-    "Map similarity": "How alike two maps rank the regions of the film: 1 the same order, 0 unrelated, "
-                      "negative opposite (a rank correlation). From 0.7 strong, from 0.4 moderate, from "
-                      f"{LOW_AGREEMENT} weak agreement; below {LOW_AGREEMENT} the page cautions against "
-                      "trusting either map on its own.",
+                    f"random regions cut like the map's cells do, by more than {CHANCE_MARGIN}.",
+    "Map similarity": "How alike two maps rank the film's regions (rank correlation: 1 same order, 0 unrelated, "
+                      f"below 0 opposite). Below {LOW_AGREEMENT:+.2f} the page cautions.",
     "Randomisation check": "Maps of a model whose weights were scrambled should look different; if they do not, "
                            "the method shows the image more than the model.",
     "Accuracy": "The share of the model's test films it called right, on films from the hospitals it learnt from.",

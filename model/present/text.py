@@ -181,3 +181,15 @@ def percents_apart(value: float, threshold: float) -> tuple[str, str]:
     percents would look equal while the two differ ("49.6%" against "50.0%", never "50%" under "50%")."""
     digits = 1 if round(100 * value) == round(100 * threshold) and value != threshold else 0
     return f"{value:.{digits}%}", f"{threshold:.{digits}%}"
+
+
+def grid_legend_sentence(target: str, largest: float, scale: float) -> str:
+    """What a grid-occlusion map's colours mean: from no fall to `scale` (`GridEffects.scale`: the largest
+    fall, or more when that is small, so a tiny fall is drawn faint), in points."""
+    from model.explain.film_grid import points
+
+    if largest <= 0:
+        return f"No cell lowers the probability of {target} when hidden: nothing is coloured."
+    top = (f"the largest fall ({points(-largest)})" if scale <= largest else
+           f"a fall of {points(-scale)} (the largest, {points(-largest)}, is small and drawn faint)")
+    return f"no fall → {top} of {target} when a cell is hidden; cells whose hiding raises it are not coloured."
