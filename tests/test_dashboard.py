@@ -207,6 +207,13 @@ def test_click_to_hide_several_cells_and_occlusion_cross_check(app, registry_env
     bars = next(spec for spec in plotly_specs(at) if spec["data"][0].get("orientation") == "h")
     assert [trace["name"] for trace in bars["data"]] == ["the film", "cells hidden"]
     assert bars["data"][1]["text"] == [f"{100 * p:.1f}%" for p in expected.probabilities]
+    assert any(c.value.startswith("The model saw the cells blurred (*Hide with*") for c in at.caption)
+    # Zoom mode keeps them hidden: it says so and can undo them.
+    at.toggle(key="zoom").set_value(True).run()
+    no_failure(at)
+    assert any("Cells are hidden; the zoom view shows the film as it is" in c.value for c in at.caption)
+    assert [m for m in at.main.metric if m.label == f"{top} with 2 cells hidden"]
+    at.toggle(key="zoom").set_value(False).run()
     # "Show the film as it is" clears them all.
     at.button(key="unhide").click().run()
     assert not [m for m in at.main.metric if " hidden" in m.label]

@@ -106,6 +106,32 @@ def test_the_what_if_line_says_whether_the_output_changes():
         "; the output becomes Normal.")
 
 
+def test_the_what_if_line_names_the_fill_and_cells_the_model_never_saw():
+    from model.present.report import render_pages, what_if_line
+
+    hidden = {"cells": "row 3, column 2", "label": "Normal", "before": 0.6, "after": 0.5, "change": "−10.0 points",
+              "output_after": "Normal"}
+    assert what_if_line({**hidden, "fill": "blur"}).startswith("What if row 3, column 2 of the film were hidden "
+                                                              "(blurred): Normal 60.0% → 50.0%")
+    assert what_if_line({**hidden, "fill": "black"}).startswith("What if row 3, column 2 of the film were hidden "
+                                                               "(blacked out):")
+    outside = {"cells": "row 1, column 1", "label": "Normal", "before": 0.6, "probabilities": None, "fill": "blur"}
+    assert what_if_line(outside).endswith("the model never saw this part of the film (outside the region it looks "
+                                          "at), so nothing changes.")
+    pixels, overlay = _inputs()
+    assert render_pages(pixels, overlay, PREDICTION, **META, what_if=outside)  # a report, not a KeyError
+
+
+def test_an_out_of_scope_films_output_is_headed_for_reference_only():
+    from model.present.report import Status, output_headline
+
+    assert output_headline(PREDICTION) == f"Model output: {LABELS[0]} (70.0%)"
+    assert output_headline(PREDICTION, Status("Uncertain: ...", "uncertain")) == f"Model output: {LABELS[0]} (70.0%)"
+    assert output_headline(PREDICTION, Status("Out of scope: the output is shown for reference only (a child's "
+                                              "film).", "out_of_scope")) == \
+        f"Model output, for reference only (out of scope): {LABELS[0]} (70.0%)"
+
+
 def test_disclaimer_text_and_no_identifier_parameters():
     assert DISCLAIMER == ("Decision support for research and teaching only. Not a diagnosis: a qualified "
                           "radiologist must interpret every image.")

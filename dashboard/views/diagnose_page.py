@@ -42,7 +42,7 @@ from model.present.overlay import (
     to_uint8,
     window,
 )
-from model.present.report import Status, build_report, build_report_pdf
+from model.present.report import Status, build_report, build_report_pdf, fill_words
 from model.trust.agreement import map_similarity, method_agreement
 from model.trust.attention import lung_attention
 from model.trust.facts import HEADER, Stated, scope_facts
@@ -165,9 +165,11 @@ def hidden_result(case: Case) -> dict | None:
     if not cells:
         return None
     tta = case.uncertainty()
-    hidden = case.hidden_cells(cells, GRID, widgets.kept("fill", FILLS[0]))
+    fill = widgets.kept("fill", FILLS[0])
+    hidden = case.hidden_cells(cells, GRID, fill)
     result = {"cells": cells_name(cells, GRID), "count": len(cells), "label": tta.top_label,
-              "before": tta.top_probability, "probabilities": hidden.probabilities}
+              "before": tta.top_probability, "probabilities": hidden.probabilities, "fill": fill,
+              "hidden": cells}
     if hidden.probabilities is None:
         return result
     after = dict(zip(case.card.labels, (float(p) for p in hidden.probabilities)))
@@ -191,6 +193,8 @@ def hidden_cells_box(what_if: dict) -> None:
             if what_if["output_after"] != what_if["label"]:
                 st.markdown(f"The output changes: **{what_if['label']}** → **{what_if['output_after']}** "
                             f"({what_if['after_top']:.1%}).")
+            st.caption(f"The model saw the cells {fill_words(what_if['fill'])} (*Hide with*, in the grid tab); "
+                       "the film shows them grey.")
         st.button("Show the film as it is", key="unhide", icon=":material/visibility:",
                   on_click=st.session_state.update, kwargs={"hidden_cells": []})
 
@@ -357,6 +361,10 @@ def images(case: Case, controls: Controls, explanation, on_image, what_if: dict 
     where = f", {controls.layer_label}" if explanation.layer else ""
     if controls.zoom:
         zoom_view(case, shown, on_image, controls, explanation)
+        if what_if is not None:  # the cells stay hidden in zoom mode: said, and undone from here too
+            st.caption(":material/visibility_off: Cells are hidden; the zoom view shows the film as it is. Switch "
+                       "zoom off to see them.")
+            hidden_cells_box(what_if)
     else:
         film_col, map_col = st.columns(2, gap="small")
         with film_col:
@@ -529,7 +537,10 @@ def report_downloads(case: Case, status: Status, explanation, controls: Controls
                "notes": (f"The map explains the class {explanation.label}"
                          + (f" at the layer {controls.layer_label}." if explanation.layer else "."),
                          text.probability_definition(case.card))}
-    args = (fit_within(case.pixels), extras["overlay"], case.prediction())
+    what_if = extras["what_if"]
+    film = (draw_grid(fit_within(case.pixels, FILM_SIDE), GRID, what_if["hidden"]) if what_if
+            else fit_within(case.pixels))  # hidden cells greyed on the grid they are named by
+    args = (film, extras["overlay"], case.prediction())
     stem = f"cxr-report-{case.case_id}-{case.card.id}-{explanation.method.replace('+', 'plus')}"
     png, pdf, _ = st.columns([1, 1, 3])
     png.download_button("Report (PNG)", data=lambda: build_report(*args, **details), file_name=f"{stem}.png",

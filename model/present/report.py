@@ -175,13 +175,36 @@ def _colour_bar(page: Image.Image, draw, y: int, colormap: str, threshold: float
                       "maximum.", _font(18), panel_w, fill=MUTED, spacing=4) + 16
 
 
+FILL_WORDS = {"blur": "blurred", "mean": "filled with the film's mean grey", "black": "blacked out"}
+
+
+def fill_words(fill: str | None) -> str:
+    """How hidden cells were hidden, as a participle ("blurred"); "" when not known."""
+    return FILL_WORDS.get(fill or "", "")
+
+
+def output_headline(prediction, status: Status | None = None) -> str:
+    """The report's headline: the top class and its probability, marked as for reference only when the
+    film is out of scope (its output shown only because the reader asked)."""
+    labels, probabilities = list(prediction.labels), np.asarray(prediction.probabilities, float)
+    top = int(np.argmax(probabilities))
+    head = ("Model output, for reference only (out of scope)" if status is not None and status.kind == "out_of_scope"
+            else "Model output")
+    return f"{head}: {labels[top]} ({probabilities[top]:.1%})"
+
+
 def what_if_line(what_if: dict) -> str:
-    """The report's line on hidden cells: the top class before and after, the change as shown on the
-    page, and whether the output changes."""
+    """The report's line on hidden cells: how they were hidden, the top class before and after, the
+    change as shown on the page, and whether the output changes (or that the model never saw them)."""
+    how = fill_words(what_if.get("fill"))
+    hidden = f"{what_if['cells']} of the film were hidden" + (f" ({how})" if how else "")
+    if what_if.get("after") is None:
+        return (f"What if {hidden}: the model never saw this part of the film (outside the region it looks at), "
+                "so nothing changes.")
     after = what_if.get("output_after")
     outcome = (f"; the output becomes {after}." if after not in (None, what_if["label"])
                else "; the output stays the same.")
-    return (f"What if {what_if['cells']} of the film were hidden: {what_if['label']} {what_if['before']:.1%} → "
+    return (f"What if {hidden}: {what_if['label']} {what_if['before']:.1%} → "
             f"{what_if['after']:.1%} ({what_if['change']}){outcome}")
 
 
@@ -190,9 +213,10 @@ def _what_if(draw, y: int, what_if: dict) -> int:
     return _paragraph(draw, (MARGIN, y), what_if_line(what_if), _font(24, True), width) + 16
 
 
-def _images(page: Image.Image, draw, y: int, pixels, overlay_rgb, method: str) -> int:
+def _images(page: Image.Image, draw, y: int, pixels, overlay_rgb, method: str, hidden: bool = False) -> int:
     panel_w = (PAGE_SIZE[0] - 2 * MARGIN - GAP) // 2
-    captions = ("Original image", f"Explanation overlay ({(METHODS[method].label if method in METHODS else method)})")
+    captions = ("Original image, hidden cells greyed" if hidden else "Original image",
+                f"Explanation overlay ({(METHODS[method].label if method in METHODS else method)})")
     bottom = y
     for i, (array, caption) in enumerate(zip((pixels, overlay_rgb), captions)):
         x = MARGIN + i * (panel_w + GAP)
@@ -206,11 +230,10 @@ def _images(page: Image.Image, draw, y: int, pixels, overlay_rgb, method: str) -
     return bottom + 16
 
 
-def _probabilities(draw, y: int, prediction) -> int:
+def _probabilities(draw, y: int, prediction, status: Status | None = None) -> int:
     labels, probabilities = list(prediction.labels), np.asarray(prediction.probabilities, float)
     predicted = int(np.argmax(probabilities))
-    draw.text((MARGIN, y), f"Model output: {labels[predicted]} ({probabilities[predicted]:.1%})",
-              font=_font(30, True), fill=TEXT)
+    draw.text((MARGIN, y), output_headline(prediction, status), font=_font(30, True), fill=TEXT)
     y += 56
     bar_left, bar_width = MARGIN + 300, PAGE_SIZE[0] - 2 * MARGIN - 300 - 130
     for k, (label, p) in enumerate(zip(labels, probabilities)):
@@ -263,11 +286,11 @@ def render_pages(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, met
     draw = ImageDraw.Draw(first)
     y = _header(draw, MARGIN, method=method, model_id=model_id, model_version=model_version,
                 model_name=model_name, created=_utc(created), case_id=case_id, status=status, compared=compared)
-    y = _images(first, draw, y, pixels, overlay_rgb, method)
+    y = _images(first, draw, y, pixels, overlay_rgb, method, hidden=bool(what_if))
     if colormap:
         label = list(prediction.labels)[int(np.argmax(prediction.probabilities))]
         y = _colour_bar(first, draw, y, colormap, threshold, label)
-    y = _probabilities(draw, y + 10, prediction)
+    y = _probabilities(draw, y + 10, prediction, status)
     if what_if:
         y = _what_if(draw, y, what_if)
     undecided = [f for f in (status.findings if status else ()) if f.severity != status.kind]
