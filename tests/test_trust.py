@@ -702,6 +702,9 @@ def test_scope_facts_put_children_lateral_views_and_other_films_out_of_scope(met
     assert result.status == "out_of_scope" and not result.shows_answer
     deciding = result.deciding
     assert [(f.kind, f.source) for f in deciding] == [(kind, source)]
+    if kind == "lateral_view":  # said as the source said it: a header's code, a reader's plain word
+        assert deciding[0].sentence.startswith("The reader gives the view as lateral; the model reads frontal"
+                                               if source == "reader" else "The DICOM header gives the view L")
     assert status_line(result).startswith("Out of scope: no answer shown (")
     assert status_line(result, shown_anyway=True).startswith("Out of scope: the output is shown for reference only")
 

@@ -104,8 +104,9 @@ def fact_findings(facts: ScopeFacts) -> list[Finding]:
                              {"body_part": facts.body_part}))
     if facts.view == LATERAL:
         found.append(Finding("lateral_view", OUT_OF_SCOPE, facts.view_source,
-                             f"{_where(facts.view_source)} the view {facts.view_code}, a lateral film; the model "
-                             "reads frontal (PA or AP) chest X-rays.", {"view": facts.view_code}))
+                             (f"The DICOM header gives the view {facts.view_code}, a lateral film"
+                              if facts.view_source == HEADER else "The reader gives the view as lateral")
+                             + "; the model reads frontal (PA or AP) chest X-rays.", {"view": facts.view_code}))
     if facts.child:
         found.append(Finding("child", OUT_OF_SCOPE, facts.age_source,
                              f"{_where(facts.age_source)} the patient's age as {facts.age_years} "

@@ -61,8 +61,8 @@ def _colour_finding(rgb, metadata: dict | None) -> list[Finding]:
     if score is None or score <= MAX_COLOURFULNESS:
         return []
     return [Finding("colour", OUT_OF_SCOPE, IMAGE, "The image is in colour, while a radiograph is grey: it may be "
-                    "a photograph rather than a chest X-ray.", {"colourfulness": float(score),
-                                                                 "limit": MAX_COLOURFULNESS})]
+                    "a photograph rather than a chest X-ray (it is shown here in grey, as the model reads it).",
+                    {"colourfulness": float(score), "limit": MAX_COLOURFULNESS})]
 
 
 def _image_findings(pixels: np.ndarray) -> list[Finding]:

@@ -228,7 +228,7 @@ class NoveltyModel:
             what = "the model was not made for" if out else "the model rarely saw"
             reason = (f"The film looks unlike the adult frontal chest X-rays the model was trained on "
                       f"({' and '.join(named)} are atypical): a kind of image {what}, such as a child's film, "
-                      "a lateral view or a film cropped or framed very differently.")
+                      "a lateral view, a film cropped or framed very differently, or not a chest X-ray at all.")
         else:
             named = []
         return Novelty(score, self.unusual_threshold, self.out_of_scope_threshold, unusual, out, reason,
