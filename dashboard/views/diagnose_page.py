@@ -127,7 +127,7 @@ def status_box(result, shown_anyway: bool = False, map_class: str | None = None)
     line = text.status_line(result, shown_anyway, map_class)
     reasons = "".join(f"  \n{finding.sentence}" for finding in result.deciding)
     if result.assumptions and result.status != OUT_OF_SCOPE:
-        reasons += "  \n:material/edit: You can state them in the side panel, under the film."
+        reasons += "  \n:material/edit: State them in the side panel, under *About this film*."
     if result.status == OUT_OF_SCOPE:  # not st.error: that is kept for failures of the app itself
         with st.container(border=True):
             st.markdown(f":red[:material/block: **{line}**]{reasons}")
