@@ -38,6 +38,15 @@ def test_tables_carry_the_figures_and_are_empty_without_them():
     assert held.loc[0, "runs"] == 3 and held.loc[0, "range"] == "30%–85% (3 runs)"
     assert held.loc[0, "median"] == 0.68 and held.loc[0, "recall"] == 0.85  # headline run, and the middle run
     assert source_probe_table({}).empty and held_out_table({}).empty and source_probe_mean({}) is None
+    # A run recorded twice (a watched rerun reproduces its run figure for figure) counts once, and the copy
+    # with the separation is the one kept, so recall and separation count the same runs.
+    run = {"n": 20, "called_fraction": {"Normal": 0.85}, "mean_confidence": 0.7, "recall": 0.85}
+    twice = {"teach": {**HELD["teach"], "repeats": [
+        run, {**run, "recall": 0.3}, {**run, "separation": {"A vs B": {"auc": 0.7, "best_both": 0.6}}}]}}
+    held = held_out_table({"held_out_source": twice})
+    assert held.loc[0, "runs"] == 2 and held.loc[0, "range"] == "30%–85% (2 runs)"
+    from model.present.shortcut_tables import held_out_separation
+    assert held_out_separation({"held_out_source": twice})[0]["runs"] == 1
 
 
 def test_runs_that_held_a_source_out_alone_or_with_others_are_separate_rows():
@@ -241,7 +250,7 @@ def test_the_shortcut_story_comes_from_the_cards_facts():
     story = shortcut_story(card, read_metrics(card.id, SHIPPED))
     assert "Normal came from nih-chestxray14 (59%), openist-normal (40%)" in story[0]
     assert "- Everything outside the lung fields (slightly enlarged) is set to black" in story[1]
-    assert "39% of the covid-radiography-db films" in story[2]  # the first run held out, as the table's first row
+    assert "39% of the covid-radiography-db films (median of 3 runs)" in story[2]  # the median, as every page gives it
 
 
 def test_provenance_facts_have_plain_names_and_no_machine_paths():

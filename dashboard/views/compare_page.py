@@ -229,9 +229,9 @@ def source_section(cards_by_id: dict, chosen: list[str]) -> None:
             row[f"source probe within {label}"] = share(value)
         held = shortcut_tables.held_out_table(cards_by_id[model_id].training)
         for _, line in held.iterrows():
-            spread = "" if line["runs"] == 1 else f", {line['range']}"
+            spread = "" if line["runs"] == 1 else f" (median), {line['range']}"
             also = "" if line["also held out"] == "–" else f" (with {line['also held out']})"
-            row[f"held out {line['held-out source']}{also}: recall of its class"] = _figure(line["recall"], ".0%") + spread
+            row[f"held out {line['held-out source']}{also}: recall of its class"] = _figure(line["median"], ".0%") + spread
         for pair in shortcut_tables.held_out_separation(cards_by_id[model_id].training):
             row[f"held out, {pair['pair']} AUC (any bias)"] = shortcut_tables.separation_auc_text(pair)
         rows[model_id] = row

@@ -3,6 +3,7 @@ the source probe (how well a simple classifier on the model's features tells the
 within one class) and held-out-source figures (what a model trained without a source called it)."""
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -28,6 +29,20 @@ def source_probe_mean(report: dict) -> float | None:
     return ((report or {}).get("source_probe") or {}).get("mean_balanced_accuracy")
 
 
+def _distinct(repeats: list[dict]) -> list[dict]:
+    """The recorded runs, a run recorded twice counted once: a repeat whose figures (recall, the shares it
+    called each class, mean confidence, films and sources left out) equal an earlier one's is the same
+    model's predictions (a watched rerun with the same seeds reproduces its run figure for figure); the
+    copy that carries more fields (e.g. the separation) is kept."""
+    kept: dict = {}
+    for repeat in repeats:
+        key = json.dumps({k: repeat.get(k) for k in ("recall", "called_fraction", "mean_confidence", "n",
+                                                     "trained_without")}, sort_keys=True, default=str)
+        if key not in kept or len(repeat) > len(kept[key]):
+            kept[key] = repeat
+    return list(kept.values())
+
+
 def held_out_table(card_training: dict) -> pd.DataFrame:
     """What a version trained without each held-out source called that source's images: one row
     per source and setting (the source held out alone, or with other sources at once), the first
@@ -45,7 +60,7 @@ def held_out_table(card_training: dict) -> pd.DataFrame:
         # The source's own figures as one repeat (recall of its class as a number), as repeats are stored.
         own = {**values, "recall": next(iter((values.get("recall") or {}).values()), None)}
         settings = {}
-        for repeat in values.get("repeats") or [own]:
+        for repeat in _distinct(values.get("repeats") or [own]):
             without = repeat.get("trained_without", values.get("trained_without"))
             settings.setdefault(tuple(without or ()), []).append(repeat)
         for number, (without, runs) in enumerate(settings.items()):
@@ -81,9 +96,10 @@ def held_out_separation(card_training: dict) -> list[dict]:
     pairs = {}
     for values in ((card_training or {}).get("held_out_source") or {}).values():
         headline = values.get("separation") or {}
-        named = set(headline) | {pair for r in values.get("repeats") or [] for pair in r.get("separation") or {}}
+        repeats = _distinct(values.get("repeats") or [])
+        named = set(headline) | {pair for r in repeats for pair in r.get("separation") or {}}
         for pair in sorted(named - set(pairs)):
-            runs = [r["separation"][pair] for r in values.get("repeats") or [] if pair in (r.get("separation") or {})]
+            runs = [r["separation"][pair] for r in repeats if pair in (r.get("separation") or {})]
             runs = runs or [headline[pair]]
             pairs[pair] = {"pair": pair, "auc": headline.get(pair, {}).get("auc"),
                            "best_both": headline.get(pair, {}).get("best_both"), "runs": len(runs),
@@ -249,15 +265,23 @@ def shortcut_story(card, report: dict) -> list[str]:
     held = held_out_table(card.training)
     if not held.empty:
         first = held.drop_duplicates("held-out source")
-        parts = [f"{_percent(row['recall'])} of the {row['held-out source']} films" for row in first.to_dict("records")]
+        parts = [f"{_percent(row['median'])} of the {row['held-out source']} films"
+                 + (f" (median of {row['runs']} runs)" if row["runs"] > 1 else "") for row in first.to_dict("records")]
         left.append("Of the films of a collection it never trained on, it called "
                     + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0])
                     + " their true class (the table above has every run).")
     story.append("**How much is left**\n\n" + (" ".join(left) + " " if left else "")
                  + "These steps reduce the shortcut; they do not remove it.")
-    story.append("**With a single film**\n\nOn Diagnose, look at how much of the map lies inside the lungs: a map "
-                 "mostly on text, borders or devices points to the shortcut. Films from a hospital that is not in "
-                 "the training data are the most at risk.")
+    if (card.preprocessing or {}).get("lung_mask"):
+        single = ("This version sees only the lung fields (everything else is blanked before it looks), so it "
+                  "cannot read text, borders or devices; the look of a collection inside the lungs (exposure, "
+                  "processing, noise) can still give the source away. On Diagnose, check that the map points at "
+                  "a finding rather than spreading over both lungs.")
+    else:
+        single = ("On Diagnose, look at how much of the map lies inside the lungs: a map mostly on text, borders or "
+                  "devices points to the shortcut.")
+    story.append(f"**With a single film**\n\n{single} Films from a hospital that is not in the training data are "
+                 "the most at risk.")
     return story
 
 
