@@ -52,6 +52,14 @@ def test_cheating_by_source_counts_confident_answers_whose_map_misses_the_lungs(
     assert cheating_total(groups) == (5, 3)
     frame = cheating_frame(groups)
     assert list(frame.columns) == FRAME_COLUMNS and list(frame["map mostly outside the lungs"]) == [1, 2, 0]
+    # How many of them the model's own warning level (Diagnose's) flags too: c1 (45%) is only mostly outside.
+    from model.present.cheating_view import below_own_level, own_level_sentence
+    shares = sorted(c.lung_share for g in groups for c in g.cases)
+    assert below_own_level(groups, 0.33) == sum(share < 0.33 for share in shares) < 3
+    assert own_level_sentence(groups, 0.33).startswith(f"{below_own_level(groups, 0.33)} of these 3 lie below 33% "
+                                                       "on the lungs, this model's own warning level")
+    assert own_level_sentence(groups, 0.99).startswith("All 3 lie below 99% on the lungs")
+    assert own_level_sentence([], 0.33) == ""
     stricter = cheating_by_source(cases, min_confidence=0.9, max_lung_share=0.2)
     assert cheating_total(stricter) == (3, 1)
     assert cheating_by_source([]) == []
@@ -163,6 +171,8 @@ def test_where_the_model_cheats_by_source(gallery):
     # beta: 4 lesion films (map in the lungs: not counted), 4 plain films (surround): all confident.
     assert any(m.value.startswith("#### On **10 of 14** confident answers (71%), the map of Shortcut test model "
                                   "lies mostly outside the lungs") for m in at.markdown)
+    # and how many of them lie below the model's own warning level, the one Diagnose warns at
+    assert any("this model's own warning level" in m.value and "10" in m.value for m in at.markdown)
     frame = at.dataframe[0].value
     assert list(frame["source"]) == ["alpha", "beta"]
     assert list(frame["map mostly outside the lungs"]) == [6, 4] and list(frame["share"]) == [100.0, 50.0]

@@ -33,7 +33,14 @@ from model.labelled_data import (
     short_name,
 )
 from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD, DEFAULT_OPACITY
-from model.present.cheating_view import CONFIDENT, MOSTLY_OUTSIDE, cheating_by_source, cheating_frame, cheating_total
+from model.present.cheating_view import (
+    CONFIDENT,
+    MOSTLY_OUTSIDE,
+    cheating_by_source,
+    cheating_frame,
+    cheating_total,
+    own_level_sentence,
+)
 from model.present.gallery_cases import (
     DATA_ENV,
     ORDERS,
@@ -404,6 +411,9 @@ def cheats_view(cases, lungs_reason: str, card, bar) -> None:
     else:
         st.markdown(f"#### On **{cheats} of {total}** confident answers ({cheats / total:.0%}), the map of "
                     f"{card.display_name} lies mostly outside the lungs")
+        own = own_level_sentence(groups, caching.lung_attention_threshold(caching.model_key(card.id)))
+        if own:
+            st.markdown(own)
     seen = ("This model sees only the lung fields (everything else is set to black), so it cannot read a "
             "marker or the border: weight outside the lungs lies on the heart, the mediastinum or the black "
             "surround, where coarse maps spill. Read the pictures before calling it a shortcut."

@@ -86,3 +86,23 @@ def cheating_frame(groups: list[SourceCheats]) -> pd.DataFrame:
 def cheating_total(groups: list[SourceCheats]) -> tuple[int, int]:
     """(confident answers, of which the map lies mostly outside the lungs) over every source."""
     return sum(g.confident for g in groups), sum(g.outside for g in groups)
+
+
+def below_own_level(groups: list[SourceCheats], level: float) -> int:
+    """How many of the flagged answers also lie below the model's own lung-attention warning level
+    (`level`, set from its correct answers; the level at which Diagnose and Performance warn): the
+    maps every page treats as unusual for this model, not only as mostly outside the lungs."""
+    return sum(1 for g in groups for case in g.cases if case.lung_share < level)
+
+
+def own_level_sentence(groups: list[SourceCheats], level: float) -> str:
+    """The cheating view's second line: how many flagged maps Diagnose would warn about too."""
+    flagged = sum(g.outside for g in groups)
+    if not flagged:
+        return ""
+    below = below_own_level(groups, level)
+    return (f"{below} of these {flagged} lie below {level:.0%} on the lungs, this model's own warning level (set "
+            "from its correct answers), where Diagnose and Performance warn; the others are mostly outside the "
+            "lungs but not unusually so for this model." if below < flagged else
+            f"All {flagged} lie below {level:.0%} on the lungs, this model's own warning level, where Diagnose and "
+            "Performance warn too.")
