@@ -106,6 +106,8 @@ def test_every_image_is_counted_with_the_reason_it_is_left_out(external_films):
     assert accounting_sentence(report) == (
         "12 images were scored by every version; 3 of them have a label the versions do not know (Tuberculosis: 3), "
         "so the figures and comparisons use the other 9. 1 file could not be read and is listed below.")
+    one = {**report, "labels_in_data": {**report["labels_in_data"], "Tuberculosis": 1}}
+    assert "; 1 of them has a label the versions do not know (Tuberculosis: 1)" in accounting_sentence(one)
     assert "on the same 9 images" in comparison_sentence(report["comparisons"][0])
     assert selection_sentence("cxr/v2.csv", 3216, 954, 120, "unseen", 30) == (
         "3,216 images in cxr/v2.csv; 2,262 left out because at least one version trained on them; 120 of the "

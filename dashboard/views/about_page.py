@@ -36,7 +36,7 @@ The registry is the folder `model/versions/`, or the folder named by the environ
 `CXR_REGISTRY` (in force now: `{{root}}`). Each sub-folder is one model:
 
 * train one: `python -m training.train --data ../shared/data/cxr/manifest-v2.csv --arch compact_cnn --model-id my-model`
-  (a network from scratch), or fine-tune a pretrained one: `--arch mobilenet --weights imagenet` (or a saved
+  (a network from scratch), or fine-tune a pretrained one: `--backbone mobilenet --weights imagenet` (or a saved
   weights file); every recipe option against the source shortcut is an option of this one command
   (`python -m training.train --help`), and it writes a complete entry whose card records the command; or
 * drop in a folder holding `model.keras` (Keras 3 format), `card.json` (labels, preprocessing, the layer

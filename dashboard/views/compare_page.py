@@ -229,16 +229,20 @@ def source_section(cards_by_id: dict, chosen: list[str]) -> None:
             row[f"source probe within {label}"] = share(value)
         held = shortcut_tables.held_out_table(cards_by_id[model_id].training)
         for _, line in held.iterrows():
-            spread = "" if line["runs"] == 1 else f" (median), {line['range']}"
+            spread = "" if line["runs"] == 1 else f", {line['range']}"
             also = "" if line["also held out"] == "–" else f" (with {line['also held out']})"
-            row[f"held out {line['held-out source']}{also}: recall of its class"] = _figure(line["median"], ".0%") + spread
+            # the median of the recorded runs, as on Performance; their range beside it
+            row[f"held out {line['held-out source']}{also}: median recall"] = \
+                _figure(line["median"], ".0%") + spread
         for pair in shortcut_tables.held_out_separation(cards_by_id[model_id].training):
             row[f"held out, {pair['pair']} AUC (any bias)"] = shortcut_tables.separation_auc_text(pair)
         rows[model_id] = row
     st.dataframe(pd.DataFrame(rows).fillna("–"), width="stretch")
     st.caption("Source probe: how well a simple classifier on each version's features tells the sources apart within "
                "one class (near chance is better). Held out: that source's films scored by the version's recipe trained "
-               "without it, or by the version itself when it never saw the source (the v1 models). AUC (any bias): how well "
+               "without it, or by the version itself when it never saw the source (the v1 models); median recall: the share "
+               "of them called their true class, the median over the recorded runs (as on Performance), their range "
+               "beside it. AUC (any bias): how well "
                "the held-out films of two classes are told apart, whatever threshold is chosen.")
 
 

@@ -337,9 +337,11 @@ def sanity_report(sanity: SanitySummary | None, agreement: Agreement | None) -> 
         flagged = list(table.loc[table["flagged"], "method"])
         unjudged = list(table.loc[table["inconclusive"], "method"])
         if flagged:
-            st.warning(f"Flagged: {', '.join(flagged)}. Their maps stayed similar (above "
+            one = len(flagged) == 1
+            st.warning(f"Flagged: {', '.join(flagged)}. {'Its' if one else 'Their'} maps stayed similar (above "
                        f"{sanity.threshold}) when the trained weights were scrambled, "
-                       "so they may show the image's structure rather than what the model learnt.",
+                       f"so {'it' if one else 'they'} may show the image's structure rather than what the model "
+                       "learnt.",
                        icon=":material/science:")
         if unjudged:
             one = len(unjudged) == 1

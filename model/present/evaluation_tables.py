@@ -101,7 +101,8 @@ def accounting_sentence(report: dict) -> str:
     text = f"{_count(counts.scored, 'image')} {'was' if counts.scored == 1 else 'were'} scored by every version"
     if counts.unknown:
         labels = ", ".join(f"{label}: {n:,}" for label, n in counts.unknown.items())
-        text += (f"; {sum(counts.unknown.values()):,} of them have a label the versions do not know ({labels}), "
+        unknown = sum(counts.unknown.values())
+        text += (f"; {unknown:,} of them {'has' if unknown == 1 else 'have'} a label the versions do not know ({labels}), "
                  f"so the figures and comparisons use the other {counts.known:,}")
     text += "."
     if counts.unreadable:
