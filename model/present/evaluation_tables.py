@@ -121,8 +121,13 @@ def selection_sentence(name: str, total: int, eligible: int, sampled: int, scope
     elif left_out and scope == "test":
         text += f"; {left_out:,} left out because they are not in every version's test split"
     if per_label is None or sampled == eligible:
-        return text + (f"; all {eligible:,} remaining are scored." if left_out else "; all are scored.")
-    return text + f"; {sampled:,} of the {'remaining ' if left_out else ''}{eligible:,} sampled ({per_label} per label)."
+        text += f"; all {eligible:,} remaining are scored." if left_out else "; all are scored."
+    else:
+        text += f"; {sampled:,} of the {'remaining ' if left_out else ''}{eligible:,} sampled ({per_label} per label)."
+    if scope == "unseen":
+        text += (" Validation films count as unseen: they chose each version's epochs, temperature and thresholds, "
+                 "so figures on them flatter a little (the test-split choice leaves them out).")
+    return text
 
 
 # --------------------------------------------------------------------------- figures side by side
