@@ -129,7 +129,7 @@ def test_performance_page_shows_the_source_probe_and_held_out_sources(tmp_path, 
                and "at most 66% of both" in m.value for m in at.markdown)
     assert any(m.label.startswith("Mean balanced accuracy") and m.value == "65.0%" for m in at.metric)
     # Each held-out source's share called right is a headline figure of its own; the table carries the rest.
-    assert any(m.label == "teach" and m.value == "85%" for m in at.metric)
+    assert any(m.label == "teach" and m.value == "85%" and m.proto.delta == "one run" for m in at.metric)
     table = next(d.value for d in at.dataframe if "held-out source" in d.value.columns)
     assert table.loc[0, "called Normal"] == 0.85
     assert not any("Triage on the test split" in h.value for h in at.subheader)  # no scope check: no section
@@ -137,7 +137,7 @@ def test_performance_page_shows_the_source_probe_and_held_out_sources(tmp_path, 
     repeated = {"teach": {**held["teach"], "repeats": [{"recall": 0.85}, {"recall": 0.3}, {"recall": 0.68}]}}
     again = performance_page(tmp_path / "again", monkeypatch, metrics={"source_probe": PROBE},
                              training={"held_out_source": repeated})
-    assert any(m.label == "teach (median of 3 runs)" and m.value == "68%" for m in again.metric)
+    assert any(m.label == "teach" and m.value == "68%" and m.proto.delta == "median of 3 runs" for m in again.metric)
     assert not any("During training" in m.value for m in at.markdown)  # no watched run: no chart
 
 

@@ -136,10 +136,11 @@ def shortcut_section(card, report: dict) -> None:
         headline = held.drop_duplicates("held-out source")  # each source's first setting; the table has all
         for column, row in zip(st.columns(max(len(headline), 1)), headline.to_dict("records")):
             also = "" if row["also held out"] == "–" else f" Trained without {row['also held out']} too."
-            runs = "" if row["runs"] == 1 else f" (median of {row['runs']} runs)"
-            column.metric(row["held-out source"] + runs, _percent(row["median"]),
-                          help=f"Over the recorded runs: {row['range']}; the table gives the first run's "
-                               f"figures.{also}")
+            runs = "one run" if row["runs"] == 1 else f"median of {row['runs']} runs"
+            # the source as the label, what the figure is under it: a long label is cut at 1366 px
+            column.metric(row["held-out source"], _percent(row["median"]), runs, delta_color="off", delta_arrow="off",
+                          help=f"Over the recorded runs: {row['range']}; the table's shares (as …) are the first "
+                               f"run's.{also}")
         for row in shortcut_tables.held_out_separation(card.training):
             st.markdown(shortcut_tables.separation_sentence(row))
     if not held.empty:  # full width: nine columns do not fit half the page at 1366 px
