@@ -380,7 +380,11 @@ def cases_view(cases, sizes: tuple[int, int, int], source, label, limit, lungs_r
     legend(with_map)
     case_grid(shown, with_map)
     with st.expander("All cases read, as a table"):
-        st.dataframe(cases_frame(shown_cases(cases, "all", "errors")), hide_index=True, width="stretch",
+        frame = cases_frame(shown_cases(cases, "all", "errors"))
+        first = ["label", "predicted", "confidence", "correct", "lung_share", "source", "split"]
+        # what a reader compares first, in view at 1366 px; the file's path and patient id after them
+        st.dataframe(frame, hide_index=True, width="stretch",
+                     column_order=first + [c for c in frame.columns if c not in first],
                      column_config={"lung_share": st.column_config.NumberColumn("map on the lungs", format="percent"),
                                     "confidence": st.column_config.NumberColumn(format="percent")})
 
