@@ -14,7 +14,6 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import caching, long_runs, widgets
-from model.explain import METHODS
 from model.labelled_data import (
     DATA_ENV,
     data_roots,
@@ -23,7 +22,7 @@ from model.labelled_data import (
 )
 from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD
 from model.present import charts, shortcut_tables, text
-from model.present.comparison import agreement_text, metrics_comparison
+from model.present.comparison import agreement_text, explanation_rows, metrics_comparison
 from model.present.evaluation_tables import (
     ROUNDING_NOTE,
     SCOPE_WORDS,
@@ -43,7 +42,7 @@ from model.present.overlay import SCALE_NOTE, colour_bar_caption, render_overlay
 from model.splits import common_records
 from model.trust.agreement import map_similarity
 from model.trust.attention import lung_attention as measure_lung_attention
-from model.trust.explanations import ExplanationReport
+from model.trust.faithfulness import CHANCE_MARGIN
 
 MAX_DEFAULT = 3
 OWN_PREDICTION = "Each model's own prediction"
@@ -195,30 +194,6 @@ def _figure(value, spec: str) -> str:
     return "–" if value is None else format(value, spec)
 
 
-def _label(method: str) -> str:
-    return METHODS[method].label if method in METHODS else method
-
-
-def explanation_rows(report: ExplanationReport) -> dict[str, str]:
-    """The figures of one explanation report worth comparing, as {row name: formatted value}."""
-    rows = {}
-    lungs = report.lung_attention
-    if lungs.overall is not None:
-        rows["lung attention, all images"] = _figure(lungs.overall, ".0%")
-        for label, values in lungs.per_class.items():
-            rows[f"lung attention, predicted {label}"] = _figure(values.mean, ".0%")
-    faith = report.faithfulness
-    for method, values in faith.methods.items():
-        for curve, better in (("deletion", "lower"), ("insertion", "higher")):
-            rows[f"{_label(method)} {curve} AUC ({better} is better)"] = _figure(getattr(values, f"{curve}_auc"), ".2f")
-            if faith.chance(method, curve) is not None:
-                rows[f"{_label(method)} {curve} AUC, random maps"] = _figure(faith.chance(method, curve), ".2f")
-    for method, values in (report.sanity_check.methods if report.sanity_check else {}).items():
-        flag = " (flagged)" if values.flagged else " (not judged: blank random maps)" if values.inconclusive else ""
-        rows[f"{_label(method)} similarity to random weights"] = _figure(values.spearman, "+.2f") + flag
-    return rows
-
-
 def source_section(cards_by_id: dict, chosen: list[str]) -> None:
     """Each version's source probe and held-out-source figures: how much it leans on the source."""
     rows = {}
@@ -257,8 +232,9 @@ def explanation_section(chosen: list[str]) -> None:
                      column_config={"_index": st.column_config.TextColumn(width="large")})
         st.caption("From each version's explanations.json (its own test split). Lung attention: share of the "
                    "Grad-CAM map inside the lungs, low values point to shortcuts. Deletion/insertion: compare "
-                   "with the random maps of the same grain. 'Flagged': the maps barely change when the weights are "
-                   "randomised.")
+                   f"with the random maps of the same grain; a curve counts as better only by more than {CHANCE_MARGIN} "
+                   "(three decimals where closer), and the verdict row judges the two together, as on Performance. "
+                   "'Flagged': the maps barely change when the weights are randomised.")
     for model_id in missing:
         st.caption(f"No explanation report for `{model_id}`: `{text.explanation_report_command(model_id)}`.")
 

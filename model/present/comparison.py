@@ -130,3 +130,43 @@ def agreement_text(predictions: dict, statuses: dict | None = None) -> tuple[str
         headline = (f"The versions disagree: {len(set(agreement['labels'].values()))} different answers, "
                     f"probabilities up to {100 * gap:.0f} points apart.")
     return headline, answers
+
+
+def _method_label(method: str) -> str:
+    from model.explain import METHODS
+
+    return METHODS[method].label if method in METHODS else method
+
+
+def explanation_rows(report) -> dict[str, str]:
+    """The figures of one explanation report (`model.trust.explanations.ExplanationReport`) worth comparing
+    between versions, as {row name: text}: lung attention, each method's deletion and insertion against its
+    chance level (three decimals where the two are within two margins, as on Diagnose) with the verdict and
+    the share of films better on both, and the randomisation check in short words (a narrow cell)."""
+    from model.trust.faithfulness import auc_pair
+
+    rows = {}
+    lungs = report.lung_attention
+    if lungs.overall is not None:
+        rows["lung attention, all images"] = f"{lungs.overall:.0%}"
+        for label, values in lungs.per_class.items():
+            rows[f"lung attention, predicted {label}"] = "–" if values.mean is None else f"{values.mean:.0%}"
+    faith = report.faithfulness
+    for method, values in faith.methods.items():
+        name = _method_label(method)
+        for curve, better in (("deletion", "lower"), ("insertion", "higher")):
+            mine, chance = getattr(values, f"{curve}_auc"), faith.chance(method, curve)
+            if mine is None:
+                continue
+            shown = auc_pair(mine, chance) if chance is not None else (f"{mine:.2f}", None)
+            rows[f"{name} {curve} AUC ({better} is better)"] = shown[0]
+            if shown[1] is not None:
+                rows[f"{name} {curve} AUC, random maps"] = shown[1]
+        share = values.better_than_random_share
+        rows[f"{name} faithfulness"] = faith.verdict(method) + (
+            "" if share is None else f" (both better on {share:.0%} of films)")
+    for method, values in (report.sanity_check.methods if report.sanity_check else {}).items():
+        flag = ", flagged" if values.flagged else ", not judged (blank)" if values.inconclusive else ""
+        rows[f"{_method_label(method)} similarity to random weights"] = (
+            "–" if values.spearman is None else f"{values.spearman:+.2f}") + flag
+    return rows
