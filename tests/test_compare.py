@@ -99,6 +99,14 @@ def test_map_similarity():
     small = smooth[::2, ::2]
     assert map_similarity(small, smooth) > 0.99
     assert map_similarity(small, smooth[::-1, ::-1]) < -0.99
+    # Two unrelated maps inside a shared blank surround (the film outside the region both models saw): on the
+    # whole film the surround reads as agreement; on the maps' support they are unrelated, as they are.
+    a, b = np.zeros((64, 64)), np.zeros((64, 64))
+    a[16:48, 16:48], b[16:48, 16:48] = rng.random((32, 32)) + 0.01, rng.random((32, 32)) + 0.01
+    assert map_similarity(a, b) > 0.4
+    assert abs(map_similarity(a, b, support_only=True)) < 0.1
+    assert map_similarity(a, a, support_only=True) == pytest.approx(1.0)
+    assert map_similarity(np.zeros((8, 8)), np.zeros((8, 8)), support_only=True) == 0.0
 
 
 def test_agreement_text_is_neutral_and_lists_every_answer():

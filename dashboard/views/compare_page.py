@@ -332,11 +332,14 @@ def agreement_section(predictions: dict, maps: dict, statuses: dict) -> None:
     with st.container(border=True):
         st.markdown(headline)
         st.markdown("\n".join(f"- {answer}" for answer in answers))
-    pairs = [{"model A": a, "model B": b, "map similarity (Spearman)": map_similarity(maps[a], maps[b])}
+    pairs = [{"model A": a, "model B": b, "map similarity (Spearman)": map_similarity(maps[a], maps[b],
+                                                                                      support_only=True)}
              for a, b in combinations(maps, 2)]
     st.dataframe(pd.DataFrame(pairs), hide_index=True, width="content",
                  column_config={"map similarity (Spearman)": st.column_config.NumberColumn(format="%+.2f")})
-    st.caption("Similarity of the Grad-CAM maps on the original image: 1 same ranking of regions, 0 unrelated.")
+    st.caption("Similarity of the Grad-CAM maps on the original image, over the part where at least one map shows "
+               "evidence (the blank surround outside the region each version saw is left out: it would count as "
+               "agreement): 1 same ranking of regions, 0 unrelated.")
 
 
 def main() -> None:

@@ -38,11 +38,15 @@ class Agreement:
         return cls(dict(values["pairs"]), float(values["mean"]))
 
 
-def map_similarity(a: np.ndarray, b: np.ndarray) -> float:
+def map_similarity(a: np.ndarray, b: np.ndarray, support_only: bool = False) -> float:
     """Spearman rank correlation of two explanation maps (1: same ranking of regions, -1: reversed).
 
     `b` is resized to `a`'s shape when they differ. A constant map ranks nothing, so the
-    similarity is 0.0 rather than NaN.
+    similarity is 0.0 rather than NaN. With `support_only`, only pixels where at least one map is
+    above zero are ranked: maps of different models on the whole film are both zero outside the
+    regions the models saw, and that shared blank surround (a quarter of the film for lung-cropped
+    models) otherwise counts as agreement (measured on one film: +0.77 on the whole film, +0.46 on
+    the maps' support).
     """
     a = np.nan_to_num(np.asarray(a, dtype=np.float64).squeeze())
     b = np.nan_to_num(np.asarray(b, dtype=np.float64).squeeze())
@@ -50,7 +54,10 @@ def map_similarity(a: np.ndarray, b: np.ndarray) -> float:
         raise ValueError(f"maps must be 2-D, got shapes {a.shape} and {b.shape}")
     if b.shape != a.shape:
         b = cv2.resize(b, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_LINEAR)
-    if np.ptp(a) == 0 or np.ptp(b) == 0:
+    if support_only:
+        support = (a > 0) | (b > 0)
+        a, b = a[support], b[support]
+    if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return 0.0
     from scipy.stats import spearmanr  # Lazy: importing scipy.stats takes seconds off every page's first draw.
 
