@@ -292,8 +292,8 @@ def faithfulness(classifier, model_input: np.ndarray, heatmap: np.ndarray, class
     film, blurred = curves["deletion"][0], curves["deletion"][-1]
     if film - blurred < MIN_EVIDENCE:
         label = classifier.labels[class_index]
-        summary = (f"Not measurable for {label}: the blurred film scores {label} {blurred:.0%}, the film itself "
-                   f"{film:.0%}, so hiding regions cannot show what the map's regions add. This says nothing for "
+        summary = (f"Not measurable for {label}: the blurred film scores {label} {blurred:.1%}, the film itself "
+                   f"{film:.1%}, so hiding regions cannot show what the map's regions add. This says nothing for "
                    "or against the map.")
         return Faithfulness(mapped["deletion_auc"], mapped["insertion_auc"], chance["deletion_auc"],
                             chance["insertion_auc"], curves, False, summary, measurable=False)
