@@ -229,14 +229,15 @@ def test_attention_zones_name_where_the_map_goes():
     heart[40:70, 45:55] = 1.0
     below = np.zeros((100, 100), np.float32)
     below[80:95, 30:70] = 1.0
-    assert attention_zones(heart, mask)["heart and mediastinum"] == pytest.approx(1.0)
+    assert attention_zones(heart, mask)["between the lungs (mediastinum)"] == pytest.approx(1.0)
     assert attention_zones(below, mask)["diaphragm and below"] == pytest.approx(1.0)
     edge = np.zeros((100, 100), np.float32)
     edge[30:60, 0:5] = 1.0
     assert attention_zones(edge, mask)["chest wall"] == pytest.approx(1.0)
     assert attention_zones(edge, mask, region=(10, 90, 8, 92))["outside the region the model saw"] == pytest.approx(1.0)
     result = lung_attention(heart + 0.01 * mask, mask, threshold=0.3)
-    assert result.low and result.elsewhere == "heart and mediastinum" and "heart and mediastinum" in result.warning
+    assert result.low and result.elsewhere == "between the lungs (mediastinum)"
+    assert "the rest is between the lungs (mediastinum)." in result.warning  # a place: not "on the ..."
     assert "10% of this model's correct answers" not in result.warning  # 0.3 is not the default: model's own
     assert "less than on 90% of this model's correct answers" in result.warning
 

@@ -1,5 +1,5 @@
 """Lung attention: how much of an explanation map lies inside the segmented lung fields, and where
-the rest goes (heart and mediastinum, diaphragm, chest wall, above the lungs, outside the region
+the rest goes (between the lungs, diaphragm, chest wall, above the lungs, outside the region
 the model saw). The warning fires relative to the model's own distribution: below a threshold set
 on its correctly classified validation images (`training.fit_scope`), so it marks maps that are
 unusual for this model, not every map of a model whose Grad-CAM is coarse."""
@@ -12,9 +12,12 @@ import numpy as np
 from model.inputs.lungs import lung_attention_fraction
 from model.policy import LOW_LUNG_ATTENTION, LUNG_ATTENTION_QUANTILE
 
-ZONES = ("lungs", "heart and mediastinum", "diaphragm and below", "chest wall", "above the lungs",
+# "between the lungs": the lungs' bounding box minus the lungs, i.e. the mediastinum (heart, great vessels,
+# trachea): named by its place, as a hot spot at the trachea is not "on the heart".
+ZONES = ("lungs", "between the lungs (mediastinum)", "diaphragm and below", "chest wall", "above the lungs",
          "outside the region the model saw")
-PLACES = {"above the lungs", "outside the region the model saw"}  # zones a sentence names without "on the"
+PLACES = {"between the lungs (mediastinum)", "above the lungs",
+          "outside the region the model saw"}  # zones a sentence names without "on the"
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ def attention_zones(heatmap: np.ndarray, lung_mask: np.ndarray, region=None) -> 
     inside_box = band & (cols >= left) & (cols < right)
     assigned = {
         "lungs": mask & seen,
-        "heart and mediastinum": inside_box & ~mask & seen,
+        "between the lungs (mediastinum)": inside_box & ~mask & seen,
         "diaphragm and below": (rows >= bottom) & seen,
         "chest wall": band & ~inside_box & seen,
         "above the lungs": (rows < top) & seen,
