@@ -11,6 +11,7 @@ from model.explain import METHODS
 from model.present import charts, shortcut_tables, text, triage_summary
 from model.trust.agreement import Agreement
 from model.trust.explanations import FaithfulnessSummary, LungSummary, SanitySummary
+from model.trust.faithfulness import CHANCE_MARGIN
 
 PLOT_CONFIG = {"displaylogo": False}
 WEAK_WITHIN_SOURCE_AUC = 0.7  # Within-source AUCs below this are highlighted.
@@ -250,7 +251,8 @@ def faithfulness_table(faith: FaithfulnessSummary) -> pd.DataFrame:
                           "insertion AUC": values.insertion_auc,
                           "random insertion AUC": faith.chance(method, "insertion"),
                           "higher than random": faith.beats_random(method, "insertion"),
-                          "both better on": values.better_than_random_share,
+                          "both better on": None if values.better_than_random_share is None
+                          else 100.0 * values.better_than_random_share,
                           "grid": _grid(values.grid)}
                          for method, values in faith.methods.items()])
 
@@ -311,14 +313,15 @@ def faithfulness_report(faith: FaithfulnessSummary) -> None:
                                    for name in table.columns if "AUC" in name},
                                 "lower than random": st.column_config.CheckboxColumn("< random", width="small"),
                                 "higher than random": st.column_config.CheckboxColumn("> random", width="small"),
-                                "both better on": st.column_config.NumberColumn("both better", format="percent"),
+                                "both better on": st.column_config.NumberColumn("both better", format="%.0f%%"),
                                 "grid": st.column_config.TextColumn("grid", width="small")})
     st.caption("Removing the pixels a faithful map ranks highest makes the probability fall fast (lower "
                "deletion AUC than random maps); revealing them first makes it rise fast (higher insertion AUC). "
                "The random maps have as many cells as the method's own map (column 'grid'), so map and chance "
                "differ only in where they put the evidence. "
-               "The ticks (< random, > random) compare the means; 'both better' is the share of images where "
-               "both hold.")
+               f"The ticks (< random, > random) compare the means and need a lead of more than {CHANCE_MARGIN} "
+               "(smaller gaps are the noise of the few random orders); 'both better' is the share of images where "
+               "both hold, by the same rule.")
 
 
 def sanity_report(sanity: SanitySummary | None, agreement: Agreement | None) -> None:
