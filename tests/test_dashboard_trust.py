@@ -410,7 +410,7 @@ def test_performance_renders_the_explanation_report_and_within_source_aucs(lung_
     assert list(faith["insertion AUC"]) == [0.72, 0.50] and list(faith["random insertion AUC"]) == [0.55, 0.55]
     assert list(faith["lower than random"]) == [True, False]
     assert list(faith["higher than random"]) == [True, False]
-    assert list(faith["both better on"]) == [83.0, 25.0]  # percent, shown whole like the page's other shares
+    assert list(faith["both better on"]) == ["83%", "25%"]  # formatted as Compare and the report's summary do
     assert list(faith["grid"]) == ["7 x 7", "n/a"]  # the second report predates the grid
     sanity = frame(at, "flagged")
     assert dict(zip(sanity["method"], sanity["flagged"])) == {"Grad-CAM": False, "Grad-CAM++": True,

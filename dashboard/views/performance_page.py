@@ -251,8 +251,9 @@ def faithfulness_table(faith: FaithfulnessSummary) -> pd.DataFrame:
                           "insertion AUC": values.insertion_auc,
                           "random insertion AUC": faith.chance(method, "insertion"),
                           "higher than random": faith.beats_random(method, "insertion"),
-                          "both better on": None if values.better_than_random_share is None
-                          else 100.0 * values.better_than_random_share,
+                          # formatted here, as Compare and the report's summary do (42.5% is "42%" everywhere)
+                          "both better on": "–" if values.better_than_random_share is None
+                          else f"{values.better_than_random_share:.0%}",
                           "grid": _grid(values.grid)}
                          for method, values in faith.methods.items()])
 
@@ -313,7 +314,7 @@ def faithfulness_report(faith: FaithfulnessSummary) -> None:
                                    for name in table.columns if "AUC" in name},
                                 "lower than random": st.column_config.CheckboxColumn("< random", width="small"),
                                 "higher than random": st.column_config.CheckboxColumn("> random", width="small"),
-                                "both better on": st.column_config.NumberColumn("both better", format="%.0f%%"),
+                                "both better on": st.column_config.TextColumn("both better", width="small"),
                                 "grid": st.column_config.TextColumn("grid", width="small")})
     st.caption("Removing the pixels a faithful map ranks highest makes the probability fall fast (lower "
                "deletion AUC than random maps); revealing them first makes it rise fast (higher insertion AUC). "
