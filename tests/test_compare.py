@@ -137,9 +137,8 @@ def test_explanation_rows_give_the_verdict_and_close_figures_to_three_decimals()
     rows = explanation_rows(report)
     assert rows["SmoothGrad deletion AUC (lower is better)"] == "0.357"
     assert rows["SmoothGrad deletion AUC, random maps"] == "0.363"
-    assert rows["SmoothGrad faithfulness"].startswith("mixed (both better on ")
+    assert rows["SmoothGrad faithfulness, films better on both"].startswith("mixed, ")
     assert rows["Grad-CAM deletion AUC (lower is better)"] == "0.36"  # far from chance: two decimals
-    assert rows["Grad-CAM faithfulness"] == (f"{report.faithfulness.verdict('gradcam')} (both better on "
-                                             f"{report.faithfulness.methods['gradcam'].better_than_random_share:.0%} "
-                                             "of films)")
-    assert rows["Grad-CAM similarity to random weights"].endswith(", not judged (blank)")
+    assert rows["Grad-CAM faithfulness, films better on both"] == (
+        f"{report.faithfulness.verdict('gradcam')}, {report.faithfulness.methods['gradcam'].better_than_random_share:.0%}")
+    assert rows["Grad-CAM similarity to random weights"].endswith(", not judged")

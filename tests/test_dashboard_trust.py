@@ -455,7 +455,7 @@ def test_compare_shows_notes_reports_and_lung_attention_per_version(lung_env):
     assert reports.loc["Grad-CAM insertion AUC, random maps", "tiny-a"] == "0.55"
     assert reports.loc["Grad-CAM++ similarity to random weights", "tiny-a"] == "+0.81, flagged"
     # the verdict, as Performance gives it from the same report
-    assert reports.loc["Grad-CAM faithfulness", "tiny-a"].startswith("faithful")
+    assert reports.loc["Grad-CAM faithfulness, films better on both", "tiny-a"].startswith("faithful")
     assert any(COMMAND.format("tiny-b") in text for text in texts(at.caption))
 
     at = upload(at, png_bytes(dark_lungs_film()))

@@ -234,7 +234,8 @@ def explanation_section(chosen: list[str]) -> None:
                    "Grad-CAM map inside the lungs, low values point to shortcuts. Deletion/insertion: compare "
                    f"with the random maps of the same grain; a curve counts as better only by more than {CHANCE_MARGIN} "
                    "(three decimals where closer), and the verdict row judges the two together, as on Performance. "
-                   "'Flagged': the maps barely change when the weights are randomised.")
+                   "'Flagged': the maps barely change when the weights are randomised; 'not judged': the randomised model's maps "
+                   "were blank, so the check says nothing.")
     for model_id in missing:
         st.caption(f"No explanation report for `{model_id}`: `{text.explanation_report_command(model_id)}`.")
 

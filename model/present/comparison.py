@@ -142,7 +142,8 @@ def explanation_rows(report) -> dict[str, str]:
     """The figures of one explanation report (`model.trust.explanations.ExplanationReport`) worth comparing
     between versions, as {row name: text}: lung attention, each method's deletion and insertion against its
     chance level (three decimals where the two are within two margins, as on Diagnose) with the verdict and
-    the share of films better on both, and the randomisation check in short words (a narrow cell)."""
+    the share of films better on both, and the randomisation check in short words (a narrow cell; "not
+    judged": the scrambled model's maps were blank, as the caption says)."""
     from model.trust.faithfulness import auc_pair
 
     rows = {}
@@ -162,11 +163,11 @@ def explanation_rows(report) -> dict[str, str]:
             rows[f"{name} {curve} AUC ({better} is better)"] = shown[0]
             if shown[1] is not None:
                 rows[f"{name} {curve} AUC, random maps"] = shown[1]
-        share = values.better_than_random_share
-        rows[f"{name} faithfulness"] = faith.verdict(method) + (
-            "" if share is None else f" (both better on {share:.0%} of films)")
+        share = values.better_than_random_share  # short cells: a version's column is narrow at 1366 px
+        rows[f"{name} faithfulness, films better on both"] = faith.verdict(method) + (
+            "" if share is None else f", {share:.0%}")
     for method, values in (report.sanity_check.methods if report.sanity_check else {}).items():
-        flag = ", flagged" if values.flagged else ", not judged (blank)" if values.inconclusive else ""
+        flag = ", flagged" if values.flagged else ", not judged" if values.inconclusive else ""
         rows[f"{_method_label(method)} similarity to random weights"] = (
             "–" if values.spearman is None else f"{values.spearman:+.2f}") + flag
     return rows
