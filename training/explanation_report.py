@@ -358,11 +358,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sanity-images", type=int, default=SANITY_IMAGES,
                    help="images used for the randomisation sanity check")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampling, random orders and random weights")
-    p.add_argument("--sanity-only", action="store_true",
-                   help="redo only the randomisation sanity check of the model's existing report (same images)")
-    p.add_argument("--faithfulness-only", action="store_true",
-                   help="recompute only the faithfulness summary of the model's existing report from its stored "
-                        "per-image figures (no model run)")
+    only = p.add_mutually_exclusive_group()
+    only.add_argument("--sanity-only", action="store_true",
+                      help="redo only the randomisation sanity check of the model's existing report (same images)")
+    only.add_argument("--faithfulness-only", action="store_true",
+                      help="recompute only the faithfulness summary of the model's existing report from its "
+                           "stored per-image figures (no model run)")
     return p
 
 
@@ -393,7 +394,7 @@ def main(argv=None) -> int:
     import_tensorflow_quietly()
     from model.classifier import Classifier
     from model.labelled_data import read_dataset
-    from model.registry import EXPLANATIONS_FILE, RegistryError, read_report, write_report
+    from model.registry import EXPLANATIONS_FILE, RegistryError, write_report
     from model.splits import split_records
 
     if args.faithfulness_only:
@@ -408,12 +409,8 @@ def main(argv=None) -> int:
         print(f"model {clf.card.id}: {len(records)} images in the {args.split} split, using up to {args.limit}",
               file=sys.stderr)
         if args.sanity_only:
-            existing = read_report(clf.card.id, EXPLANATIONS_FILE, args.registry)
-            if not existing:
-                raise ValueError(f"model {clf.card.id!r} has no explanation report to update; run without "
-                                 "--sanity-only first")
-            report = refresh_sanity(clf, records, existing, segmenter, methods, args.limit, args.seed,
-                                    args.sanity_images)
+            report = refresh_sanity(clf, records, _existing_report(clf.card.id, args.registry), segmenter, methods,
+                                    args.limit, args.seed, args.sanity_images)
         else:
             report = build_explanation_report(clf, records, segmenter, methods, args.limit, args.seed, args.steps,
                                               args.sanity_images, progress=_progress)
@@ -427,15 +424,23 @@ def main(argv=None) -> int:
     return 0
 
 
+def _existing_report(model_id: str, registry) -> dict:
+    """The entry's explanation report, to update in part; ValueError when it has none."""
+    from model.registry import EXPLANATIONS_FILE, read_report
+
+    existing = read_report(model_id, EXPLANATIONS_FILE, registry)
+    if not existing:
+        raise ValueError(f"model {model_id!r} has no explanation report to update; make it first (without "
+                         "--sanity-only or --faithfulness-only)")
+    return existing
+
+
 def _refresh_faithfulness_main(args) -> int:
-    from model.registry import EXPLANATIONS_FILE, RegistryError, default_model_id, read_card, read_report, write_report
+    from model.registry import EXPLANATIONS_FILE, RegistryError, default_model_id, read_card, write_report
 
     try:
         card = read_card(args.model or default_model_id(args.registry), args.registry)
-        existing = read_report(card.id, EXPLANATIONS_FILE, args.registry)
-        if not existing:
-            raise ValueError(f"model {card.id!r} has no explanation report to update")
-        report = refresh_faithfulness(existing)
+        report = refresh_faithfulness(_existing_report(card.id, args.registry))
     except (RegistryError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

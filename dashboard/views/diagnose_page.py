@@ -315,11 +315,16 @@ def toggle_clicked_cell() -> None:
     st.session_state["hidden_cells"] = toggle_cell(st.session_state.get("hidden_cells") or [], cell)
 
 
+def film_with_grid(pixels, hidden) -> np.ndarray:
+    """The film with its grid and the `hidden` cells greyed, as the page and the report show it."""
+    return draw_grid(fit_within(pixels, FILM_SIDE), GRID, hidden)
+
+
 def clickable_film(case: Case, shown) -> None:
     """The film with its grid and the hidden cells greyed; a click hides or shows the cell under it."""
     from streamlit_image_coordinates import streamlit_image_coordinates
 
-    film = draw_grid(fit_within(shown, FILM_SIDE), GRID, st.session_state.get("hidden_cells") or ())
+    film = film_with_grid(shown, st.session_state.get("hidden_cells") or ())
     streamlit_image_coordinates(film, key="film_click", width="stretch", image_format="JPEG", jpeg_quality=90,
                                 on_click=toggle_clicked_cell, cursor="crosshair")
     st.caption(f"{film_caption(case)}. Click cells to hide them and classify the film again; click again to show "
@@ -538,7 +543,7 @@ def report_downloads(case: Case, status: Status, explanation, controls: Controls
                          + (f" at the layer {controls.layer_label}." if explanation.layer else "."),
                          text.probability_definition(case.card))}
     what_if = extras["what_if"]
-    film = (draw_grid(fit_within(case.pixels, FILM_SIDE), GRID, what_if["hidden"]) if what_if
+    film = (film_with_grid(case.pixels, what_if["hidden"]) if what_if
             else fit_within(case.pixels))  # hidden cells greyed on the grid they are named by
     args = (film, extras["overlay"], case.prediction())
     stem = f"cxr-report-{case.case_id}-{case.card.id}-{explanation.method.replace('+', 'plus')}"
@@ -739,7 +744,7 @@ def main() -> None:
     cards = widgets.page_start("Diagnose & explain")
     with st.sidebar:
         uploaded = widgets.uploader("upload", keep=True)
-        facts_slot = st.container()  # the film's age and view, right under the film
+        facts_slot = st.container()  # the film's age and view, right under the upload
         card = widgets.model_picker(cards, key="diagnose_model")
         widgets.broken_entries()
     loading = st.empty()

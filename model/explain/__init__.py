@@ -29,5 +29,11 @@ def method(name: str) -> Method:
     return METHODS[name]
 
 
+def method_label(name: str) -> str:
+    """A method's label for people ("Grad-CAM++"); a name the registry does not know (an older report's,
+    or "occlusion") is shown as it is."""
+    return METHODS[name].label if name in METHODS else name
+
+
 def check_method(name: str) -> str:
     return method(name).name

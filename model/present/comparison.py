@@ -132,18 +132,13 @@ def agreement_text(predictions: dict, statuses: dict | None = None) -> tuple[str
     return headline, answers
 
 
-def _method_label(method: str) -> str:
-    from model.explain import METHODS
-
-    return METHODS[method].label if method in METHODS else method
-
-
 def explanation_rows(report) -> dict[str, str]:
     """The figures of one explanation report (`model.trust.explanations.ExplanationReport`) worth comparing
     between versions, as {row name: text}: lung attention, each method's deletion and insertion against its
     chance level (three decimals where the two are within two margins, as on Diagnose) with the verdict and
     the share of films better on both, and the randomisation check in short words (a narrow cell; "not
     judged": the scrambled model's maps were blank, as the caption says)."""
+    from model.explain import method_label
     from model.trust.faithfulness import auc_pair
 
     rows = {}
@@ -154,7 +149,7 @@ def explanation_rows(report) -> dict[str, str]:
             rows[f"lung attention, predicted {label}"] = "–" if values.mean is None else f"{values.mean:.0%}"
     faith = report.faithfulness
     for method, values in faith.methods.items():
-        name = _method_label(method)
+        name = method_label(method)
         for curve, better in (("deletion", "lower"), ("insertion", "higher")):
             mine, chance = getattr(values, f"{curve}_auc"), faith.chance(method, curve)
             if mine is None:
@@ -168,6 +163,6 @@ def explanation_rows(report) -> dict[str, str]:
             "" if share is None else f", {share:.0%}")
     for method, values in (report.sanity_check.methods if report.sanity_check else {}).items():
         flag = ", flagged" if values.flagged else ", not judged" if values.inconclusive else ""
-        rows[f"{_method_label(method)} similarity to random weights"] = (
+        rows[f"{method_label(method)} similarity to random weights"] = (
             "–" if values.spearman is None else f"{values.spearman:+.2f}") + flag
     return rows

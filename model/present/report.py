@@ -25,7 +25,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from model.explain import METHODS
+from model.explain import method_label
 from model.present.overlay import colour_bar, colour_bar_caption
 from model.trust.findings import ASSUMPTION, MAP_CAUTION, OUT_OF_SCOPE, UNCERTAIN
 
@@ -146,7 +146,7 @@ def _header(draw, y: int, *, method: str, model_id: str, model_version: str, mod
     rows = [("Case", f"{case_id} (image fingerprint, not patient data)" if case_id else ""),
             ("Created", created.strftime("%Y-%m-%d %H:%M UTC")),
             ("Model", f"{model_name} (id {model_id}, version {model_version})"),
-            ("Explanation", (METHODS[method].label if method in METHODS else method)),
+            ("Explanation", method_label(method)),
             ("Compared", ", ".join(compared))]
     for key, value in rows:
         if not value:
@@ -216,7 +216,7 @@ def _what_if(draw, y: int, what_if: dict) -> int:
 def _images(page: Image.Image, draw, y: int, pixels, overlay_rgb, method: str, hidden: bool = False) -> int:
     panel_w = (PAGE_SIZE[0] - 2 * MARGIN - GAP) // 2
     captions = ("Original image, hidden cells greyed" if hidden else "Original image",
-                f"Explanation overlay ({(METHODS[method].label if method in METHODS else method)})")
+                f"Explanation overlay ({method_label(method)})")
     bottom = y
     for i, (array, caption) in enumerate(zip((pixels, overlay_rgb), captions)):
         x = MARGIN + i * (panel_w + GAP)

@@ -299,7 +299,7 @@ def faithfulness(classifier, model_input: np.ndarray, heatmap: np.ndarray, class
                             chance["insertion_auc"], curves, False, summary, measurable=False)
     better = is_better_than_random(mapped, chance)
     return Faithfulness(mapped["deletion_auc"], mapped["insertion_auc"], chance["deletion_auc"],
-                        chance["insertion_auc"], curves, better, _faithfulness_summary(mapped, chance, better))
+                        chance["insertion_auc"], curves, better, _faithfulness_summary(mapped, chance))
 
 
 def faithfulness_verdict(deletion_better: bool, insertion_better: bool) -> str:
@@ -315,12 +315,13 @@ def auc_pair(mine: float, chance: float) -> tuple[str, str]:
     return f"{mine:.{digits}f}", f"{chance:.{digits}f}"
 
 
+_VERBS = {"deletion": "hiding", "insertion": "revealing"}
 _MOVES = {"better": "moves the prediction more than random regions do",
           "level": f"moves it about as much as random regions do (within {CHANCE_MARGIN})",
           "worse": "moves it less than random regions do"}
 
 
-def _faithfulness_summary(mapped: dict, chance: dict, better: bool) -> str:
+def _faithfulness_summary(mapped: dict, chance: dict) -> str:
     """One sentence judging deletion and insertion each against chance (better, level or worse)."""
     states = {curve: curve_state(mapped[f"{curve}_auc"], chance[f"{curve}_auc"], curve)
               for curve in ("deletion", "insertion")}
@@ -333,11 +334,10 @@ def _faithfulness_summary(mapped: dict, chance: dict, better: bool) -> str:
         return f"The map ranks the evidence better than random region orders ({figures})."
     if verdict == "mixed":
         good, bad = ("deletion", "insertion") if states["deletion"] == "better" else ("insertion", "deletion")
-        words = {"deletion": "hiding", "insertion": "revealing"}
-        return (f"Mixed: {words[good]} the regions the map ranks first {_MOVES['better']}, {words[bad]} them "
+        return (f"Mixed: {_VERBS[good]} the regions the map ranks first {_MOVES['better']}, {_VERBS[bad]} them "
                 f"{_MOVES[states[bad]]} ({figures}).")
-    if "worse" in states.values():
-        return (f"The map ranks the evidence worse than random region orders on "
-                f"{' and '.join(w for c, w in (('deletion', 'hiding'), ('insertion', 'revealing')) if states[c] == 'worse')}"
-                f" ({figures}): it may point away from what the model uses.")
+    worse = [_VERBS[curve] for curve, state in states.items() if state == "worse"]
+    if worse:
+        return (f"The map ranks the evidence worse than random region orders on {' and '.join(worse)} ({figures}): "
+                "it may point away from what the model uses.")
     return f"The map does not rank the evidence better than random region orders ({figures}), so read it with care."

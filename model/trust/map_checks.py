@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.explain import METHODS
+from model.explain import method_label as label_of
 from model.policy import LOW_AGREEMENT
 from model.trust.faithfulness import NOT_MEASURABLE
 from model.trust.findings import MAP, MAP_CAUTION, Finding
@@ -59,7 +59,7 @@ def map_findings(checks: MapChecks, method_label: str = "map") -> list[Finding]:
     same_pair = agreement is not None and occlusion_disagrees and len(agreement.methods) == 2 \
         and OCCLUSION in agreement.methods
     if agreement is not None and agreement.mean < LOW_AGREEMENT and not same_pair:
-        names = ", ".join(METHODS[m].label if m in METHODS else m for m in agreement.methods)
+        names = ", ".join(label_of(m) for m in agreement.methods)
         found.append(Finding("methods_disagree", MAP_CAUTION, MAP,
                              f"The explanation methods compared so far ({names}) disagree (mean similarity of their "
                              f"maps {agreement.mean:+.2f}, below {LOW_AGREEMENT:+.2f}): trust none of the maps "
