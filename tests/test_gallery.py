@@ -214,6 +214,14 @@ def test_read_case_measures_where_the_map_lies(shortcut):
     assert all(c.lung_share < 0.05 and c.elsewhere == "above the lungs" for c in by_kind["marker"])
     assert all(c.lung_share > 0.95 for c in by_kind["lesion"])
     assert all(c.predicted == "Normal" and c.lung_share < 0.05 for c in by_kind["plain"])
+    # Below the model's own warning level (as Diagnose uses it): the markers' maps, not the lesions'.
+    assert all(c.lung_low for c in by_kind["marker"]) and not any(c.lung_low for c in by_kind["lesion"])
+    # The level is the one given: just under a film's share it is not low, just over it it is.
+    some = next(c for c in cases if 0.0 < c.lung_share < 0.9)
+    record = next(r for r in records if str(r.path) == some.path)
+    under, over = (read_case(clf, record, lungs=lungs.mask, low_threshold=level)
+                   for level in (some.lung_share / 2, some.lung_share + 0.05))
+    assert not under.lung_low and over.lung_low and under.lung_share == pytest.approx(some.lung_share)
     marker = by_kind["marker"][0]
     assert marker.split == "outside" and marker.heat.shape == (MAP_SIDE, MAP_SIDE) and marker.heat.dtype == np.float32
     corner = marker.heat[: MAP_SIDE // 4, : MAP_SIDE // 4].sum() / marker.heat.sum()

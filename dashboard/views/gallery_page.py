@@ -100,7 +100,8 @@ def _read(record, split: str, key: caching.ModelKey, lungs: caching.ModelKey | N
     why the image could not be read. One entry per image, so a wider filter reuses what was read."""
     segment = caching.cached_lung_segmenter(lungs).mask if lungs is not None else None
     try:
-        return read_case(caching.cached_classifier(key), record, split=split, lungs=segment)
+        return read_case(caching.cached_classifier(key), record, split=split, lungs=segment,
+                         low_threshold=caching.lung_attention_threshold(key))
     except (XrayInputError, OSError) as exc:
         return " ".join(str(exc).split())
 
@@ -205,11 +206,12 @@ def case_verdict(case) -> str:
 
 
 def lung_part(case, threshold: float = MOSTLY_OUTSIDE) -> str:
-    """The share of the case's map on the lungs, orange when it lies mostly outside them; "" without one."""
+    """The share of the case's map on the lungs; orange only below the model's own warning level
+    (`case.lung_low`), where Diagnose warns too, not merely under `threshold`; "" without one."""
     if case.lung_share is None:
         return ""
     text = f"map **{percents_apart(case.lung_share, threshold)[0]}** on the lungs"
-    return f":orange[{text}]" if case.lung_share < threshold else text
+    return f":orange[{text}]" if case.lung_low else text
 
 
 def where_else(case, threshold: float = MOSTLY_OUTSIDE) -> str:

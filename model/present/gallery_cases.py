@@ -81,6 +81,7 @@ class Case:
     lung_share: float | None = None  # share of the map on the lung fields; None: no lung model or no map
     elsewhere: str | None = None  # the zone outside the lungs with the largest part of the rest of the map
     elsewhere_most: bool = True  # whether that zone holds more than half of the rest ("most of the rest")
+    lung_low: bool = False  # below the model's own lung-attention warning level (Diagnose warns there too)
     map_note: str = ""  # why there is no lung share although the lungs were found (one sentence), else ""
     heat: np.ndarray | None = field(default=None, compare=False, repr=False)  # the map, MAP_SIDE on its long side
 
@@ -224,7 +225,7 @@ def fit_map(heat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def read_case(classifier, record, *, split: str = "", lungs: Callable | None = None,
-              method: str = MAP_METHOD) -> Case:
+              method: str = MAP_METHOD, low_threshold: float = LOW_LUNG_ATTENTION) -> Case:
     """One labelled image read by the model in one pass: its answer, the map of that answer and the
     share of the map on the lung fields.
 
@@ -235,6 +236,8 @@ def read_case(classifier, record, *, split: str = "", lungs: Callable | None = N
         lungs: `pixels -> boolean lung mask` (e.g. `LungSegmenter.mask`), used when the classifier has
             no lung model of its own; without either, `lung_share` is None.
         method: the explanation method of the map.
+        low_threshold: the model's own lung-attention warning level (its scope check's, as Diagnose uses);
+            `lung_low` says whether the share lies below it.
 
     Raises:
         XrayInputError, OSError: the image cannot be read.
@@ -246,21 +249,22 @@ def read_case(classifier, record, *, split: str = "", lungs: Callable | None = N
     prediction, _, on_image = classifier.analyse(model_input, method)
     labels = tuple(classifier.labels)
     share = elsewhere = None
-    most = True
+    most, low = True, False
     note = ""
     if mask is not None and float(np.max(on_image)) <= 0.0:
         note = NO_EVIDENCE
     elif mask is not None:
-        attention = lung_attention(on_image, mask, LOW_LUNG_ATTENTION, model_input.region)
-        share, elsewhere, most = attention.fraction, attention.elsewhere, attention.elsewhere_holds_most
+        attention = lung_attention(on_image, mask, low_threshold, model_input.region)
+        share, elsewhere, most, low = attention.fraction, attention.elsewhere, attention.elsewhere_holds_most, attention.low
     case = _case(record, prediction, split, record.label in labels)
     return Case(**{**asdict(case), "lung_share": share, "elsewhere": elsewhere, "elsewhere_most": most,
-                   "map_note": note,
+                   "lung_low": low, "map_note": note,
                    "heat": small_map(on_image)})
 
 
 def read_cases(classifier, records: list, *, splits: dict[str, str] | None = None, lungs: Callable | None = None,
-               progress: Callable[[int, int], None] | None = None) -> tuple[list[Case], list[tuple[str, str]]]:
+               progress: Callable[[int, int], None] | None = None,
+               low_threshold: float = LOW_LUNG_ATTENTION) -> tuple[list[Case], list[tuple[str, str]]]:
     """`read_case` of every record, unreadable images left out.
 
     Returns:
@@ -270,7 +274,8 @@ def read_cases(classifier, records: list, *, splits: dict[str, str] | None = Non
     splits = splits or {}
     for done, record in enumerate(records, start=1):
         try:
-            cases.append(read_case(classifier, record, split=splits.get(str(record.path), ""), lungs=lungs))
+            cases.append(read_case(classifier, record, split=splits.get(str(record.path), ""), lungs=lungs,
+                                   low_threshold=low_threshold))
         except (XrayInputError, OSError) as exc:
             failed.append((str(record.path), " ".join(str(exc).split())))
         if progress is not None:
