@@ -22,15 +22,16 @@ import numpy as np
 DEFAULT_GROUPS = {"Normal": None, "COVID-19": None}  # None: every source that has the class
 
 
-def _fit_logreg(x: np.ndarray, y: np.ndarray, k: int, l2: float) -> np.ndarray:
-    """Multinomial logistic regression (weights incl. bias) by L-BFGS, balanced class weights."""
+def fit_logreg(x: np.ndarray, y: np.ndarray, k: int, l2: float, sample_weight: np.ndarray | None = None) -> np.ndarray:
+    """Multinomial logistic regression (weights incl. bias, (D + 1, k)) by L-BFGS; films weighted by
+    `sample_weight`, by default so that every class weighs the same."""
     from scipy.optimize import minimize
 
     n, d = x.shape
     xb = np.hstack([x, np.ones((n, 1))])
     onehot = np.eye(k)[y]
     counts = np.bincount(y, minlength=k).astype(float)
-    sample_w = (n / (k * np.maximum(counts, 1)))[y]
+    sample_w = (n / (k * np.maximum(counts, 1)))[y] if sample_weight is None else np.asarray(sample_weight, float)
 
     def loss(w_flat):
         w = w_flat.reshape(d + 1, k)
@@ -102,7 +103,7 @@ def source_probe(features, sources, labels, groups=None, classes: dict | None = 
             if not test.any() or len(np.unique(ys[train])) < len(keep):
                 continue
             mean, sd = xs[train].mean(0), xs[train].std(0) + 1e-6
-            w = _fit_logreg((xs[train] - mean) / sd, ys[train], len(keep), l2)
+            w = fit_logreg((xs[train] - mean) / sd, ys[train], len(keep), l2)
             xt = np.hstack([(xs[test] - mean) / sd, np.ones((int(test.sum()), 1))])
             pred[test] = np.argmax(xt @ w, axis=1)
         out["per_class"][label] = {"sources": keep, "n": {s: int((sources[sel] == s).sum()) for s in keep},
