@@ -490,10 +490,14 @@ def report_setup(tmp_path):
     return registry, data
 
 
-def test_explanation_report_cli_writes_json(report_setup, capsys):
+def test_explanation_report_cli_writes_json(report_setup, capsys, monkeypatch):
+    from model.trust import faithfulness as faithfulness_module
     from training import explanation_report
 
     registry, data = report_setup
+    # The entry is untrained: hiding its films hardly moves its output, so by the real rule none of them
+    # could be judged (checked at the end); with no minimum every film counts and the curves are summarised.
+    monkeypatch.setattr(faithfulness_module, "MIN_EVIDENCE", -1.0)
     code = explanation_report.main(["--model", "tiny-r", "--data", str(data), "--limit", "3", "--methods",
                                     "gradcam", "--steps", "5", "--sanity-images", "2",
                                     "--registry", str(registry)])
@@ -538,6 +542,30 @@ def test_explanation_report_cli_writes_json(report_setup, capsys):
     refreshed = json.loads(path.read_text())
     assert refreshed["faithfulness"] == again["faithfulness"]
     assert {k: v for k, v in refreshed.items() if k != "faithfulness"} == {k: v for k, v in again.items() if k != "faithfulness"}
+    # Each film's evidence: its answer's probability on the film (the card's figure) and on its hidden copy.
+    for row in report["per_image"]:
+        assert row["evidence"]["film"] == pytest.approx(row["confidence"], abs=1e-5)
+    faith_all = report["faithfulness"]
+    assert faith_all["measured"] + faith_all["not_measurable"] == 3
+    # A report made before evidence was stored: --faithfulness-only scores the same films again (two passes
+    # each) and finds the same evidence; without readable data it says so in one line.
+    old_rows = [{k: v for k, v in row.items() if k != "evidence"} for row in refreshed["per_image"]]
+    path.write_text(json.dumps({**refreshed, "per_image": old_rows}))
+    assert explanation_report.main(["--model", "tiny-r", "--data", "unused", "--registry", str(registry),
+                                    "--faithfulness-only"]) == 2
+    assert "error:" in capsys.readouterr().err
+    assert explanation_report.main(["--model", "tiny-r", "--data", str(data), "--limit", "3", "--registry",
+                                    str(registry), "--faithfulness-only"]) == 0
+    rescored = json.loads(path.read_text())
+    for row, before in zip(rescored["per_image"], refreshed["per_image"]):
+        assert row["evidence"] == pytest.approx(before["evidence"], abs=1e-5)
+    assert rescored["faithfulness"]["measured"] == refreshed["faithfulness"]["measured"] == 3
+    monkeypatch.undo()
+    assert explanation_report.main(["--model", "tiny-r", "--data", "unused", "--registry", str(registry),
+                                    "--faithfulness-only"]) == 0
+    strict = json.loads(path.read_text())["faithfulness"]
+    assert strict["measured"] == 0 and strict["not_measurable"] == 3
+    assert strict["methods"]["gradcam"]["deletion_auc"] is None
     # Without a report to update it says so, in one line.
     path.unlink()
     capsys.readouterr()
@@ -572,6 +600,32 @@ def test_explanation_report_measures_lung_attention(report_setup):
     assert set(report["method_agreement"]["pairs"]) == {"gradcam vs gradcam++"}
     assert report["sanity_check"] is None
     assert "Lung attention (gradcam" in format_summary(report)
+
+
+def test_faithfulness_summary_leaves_out_films_no_map_can_be_judged():
+    """A film whose hidden copy scores its answer about as high (Diagnose: "not measurable") does not count,
+    whatever its curves say; the summary says how many films were judged."""
+    from model.trust.explanations import FaithfulnessSummary
+    from training.explanation_report import _faithfulness_summary
+
+    def row(film, hidden, deletion):
+        return {"evidence": {"film": film, "hidden": hidden}, "random": {"deletion_auc": 0.5, "insertion_auc": 0.5},
+                "methods": {"gradcam": {"deletion_auc": deletion, "insertion_auc": 0.8, "random_deletion_auc": 0.5,
+                                        "random_insertion_auc": 0.5, "grid": 5}}}
+
+    rows = [row(0.9, 0.2, 0.6), row(0.7, 0.95, 0.2), row(0.6, 0.58, 0.2)]  # judged but worse; two unjudged
+    summary = _faithfulness_summary(rows, ["gradcam"], 10)
+    assert summary["measured"] == 1 and summary["not_measurable"] == 2
+    assert summary["methods"]["gradcam"]["better_than_random_share"] == 0.0
+    assert summary["methods"]["gradcam"]["deletion_auc"] == pytest.approx(0.6)
+    typed = FaithfulnessSummary.from_dict(summary)
+    assert typed.judged_sentence().startswith("Judged on 1 of 3 films: on the other 2,")
+    assert FaithfulnessSummary.from_dict({**summary, "not_measurable": 0}).judged_sentence() is None
+    none = FaithfulnessSummary.from_dict(_faithfulness_summary(rows[1:], ["gradcam"], 10))
+    assert none.measured == 0 and none.verdict("gradcam") == "not measurable"
+    # Rows of older reports (no evidence) count as judged, as they were.
+    legacy = [{k: v for k, v in r.items() if k != "evidence"} for r in rows]
+    assert _faithfulness_summary(legacy, ["gradcam"], 10)["measured"] == 3
 
 
 def test_select_records_takes_classes_in_turn():

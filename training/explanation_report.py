@@ -97,6 +97,8 @@ def _explain_image(classifier, pixels: np.ndarray, methods, segmenter, steps: in
               for grid in dict.fromkeys(grids.values())}
     for method, heat in maps.items():
         curves = deletion_insertion(classifier, x, heat, target, steps)
+        # The ends of every deletion curve of this film: whether its maps can be judged at all.
+        row.setdefault("evidence", {"film": curves["deletion"][0], "hidden": curves["deletion"][-1]})
         level = chance[grids[method]]
         row["methods"][method] = {"deletion_auc": curves["deletion_auc"], "insertion_auc": curves["insertion_auc"],
                                   "random_deletion_auc": level["deletion_auc"],
@@ -145,13 +147,26 @@ def _lung_summary(rows: list[dict], labels, segmenter) -> dict:
             "implausible_masks": implausible, "note": note}
 
 
+def is_measured(row: dict) -> bool:
+    """Whether a film's maps can be judged by hiding regions (`model.trust.faithfulness.measurable`), as
+    Diagnose judges them; rows of reports made before `evidence` was stored count as measured."""
+    from model.trust.faithfulness import measurable
+
+    ends = row.get("evidence")
+    return ends is None or measurable(ends["film"], ends["hidden"])
+
+
 def _faithfulness_summary(rows: list[dict], methods, steps: int) -> dict:
-    """Mean AUCs per method, each against its own chance level (random maps of its grain); the
+    """Mean AUCs per method, each against its own chance level (random maps of its grain), over the
+    films whose maps can be judged (`is_measured`; Diagnose calls the others "not measurable"); the
     top-level `random` is Grad-CAM's (the card layer's grain), the one a page names first."""
     from model.trust.faithfulness import CHANCE_MARGIN, is_better_than_random
+    judged = [r for r in rows if is_measured(r)]
+    unjudged = len(rows) - len(judged)
+    rows = judged
     random = {k: _mean([r["random"][k] for r in rows]) for k in ("deletion_auc", "insertion_auc")}
     summary = {"random": random, "steps": steps, "random_repeats": RANDOM_REPEATS, "baseline": "blur",
-               "margin": CHANCE_MARGIN,
+               "margin": CHANCE_MARGIN, "measured": len(rows), "not_measurable": unjudged,
                "chance": "random maps on each method's own grid (`grid` cells per side)", "methods": {}}
     for method in methods:
         own = [r["methods"][method] for r in rows]
@@ -295,6 +310,38 @@ def refresh_sanity(classifier, records, report: dict, segmenter=None, methods=RE
                        "sanity_date": datetime.now(timezone.utc).isoformat(timespec="seconds")})
 
 
+def refresh_evidence(classifier, records, report: dict, segmenter=None, limit: int = DEFAULT_LIMIT,
+                     seed: int = 0) -> dict:
+    """`report` with each film's `evidence` (its explained class's probability on the film and on its
+    fully hidden copy) measured on the same films as `build_explanation_report` explained, in the same
+    order; two model passes per film. ValueError when the films no longer match the report's rows."""
+    from model.inputs.intake import XrayInputError, load_xray
+    from model.trust.faithfulness import evidence
+
+    rows = [dict(r) for r in report.get("per_image") or []]
+    readable = []
+    for record in select_records(records, classifier.labels, limit, seed):
+        if len(readable) >= len(rows):
+            break
+        try:
+            readable.append((record, load_xray(record.path).pixels))
+        except (XrayInputError, OSError):
+            continue
+    if len(readable) != len(rows):
+        raise ValueError(f"the report explained {len(rows)} films, {len(readable)} of them can be read now")
+    for row, (record, pixels) in zip(rows, readable):
+        if row.get("label") != record.label or row.get("predicted") not in classifier.labels:
+            raise ValueError("the films no longer match the report's rows (another data list, seed or limit?)")
+        mask = segmenter.mask(pixels) if segmenter is not None and segmenter is classifier.segmenter else None
+        x = classifier.prepare(pixels, mask).array
+        target = classifier.labels.index(row["predicted"])
+        if classifier.labels[int(np.argmax(classifier.predict_inputs(x[None])[0]))] != row["predicted"]:
+            raise ValueError("the model answers a film otherwise than the report says: make the report again")
+        film, hidden = evidence(classifier, x, target, (report.get("faithfulness") or {}).get("baseline") or "blur")
+        row["evidence"] = {"film": film, "hidden": hidden}
+    return _json_safe({**report, "per_image": rows})
+
+
 def refresh_faithfulness(report: dict) -> dict:
     """`report` with its faithfulness summary computed again from its stored per-image figures (the
     same films and curves; only the judging rule, e.g. `CHANCE_MARGIN`, can change the result)."""
@@ -327,6 +374,8 @@ def format_summary(report: dict) -> str:
     faith = FaithfulnessSummary.from_dict(report["faithfulness"])  # each method's own chance level, as pages read it
     lines.append("Faithfulness (lower deletion, higher insertion is better; against random maps on the method's "
                  "own grid):")
+    if faith.judged_sentence():
+        lines.append(f"  {faith.judged_sentence()}")
     for method, values in faith.methods.items():
         lines.append(f"  {method:<11} deletion {_figure(values.deletion_auc)} (random "
                      f"{_figure(faith.chance(method, 'deletion'))})  insertion {_figure(values.insertion_auc)} (random "
@@ -363,7 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="redo only the randomisation sanity check of the model's existing report (same images)")
     only.add_argument("--faithfulness-only", action="store_true",
                       help="recompute only the faithfulness summary of the model's existing report from its "
-                           "stored per-image figures (no model run)")
+                           "stored per-image figures; films without stored evidence (older reports) are scored "
+                           "again on the film and its hidden copy (two model passes each, same films)")
     return p
 
 
@@ -397,7 +447,7 @@ def main(argv=None) -> int:
     from model.registry import EXPLANATIONS_FILE, RegistryError, write_report
     from model.splits import split_records
 
-    if args.faithfulness_only:
+    if args.faithfulness_only and all("evidence" in r for r in _report_rows(args)):
         return _refresh_faithfulness_main(args)
     try:
         methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
@@ -408,7 +458,10 @@ def main(argv=None) -> int:
         segmenter = clf.segmenter or _load_segmenter(args.registry)
         print(f"model {clf.card.id}: {len(records)} images in the {args.split} split, using up to {args.limit}",
               file=sys.stderr)
-        if args.sanity_only:
+        if args.faithfulness_only:
+            existing = _existing_report(clf.card.id, args.registry)
+            report = refresh_faithfulness(refresh_evidence(clf, records, existing, segmenter, args.limit, args.seed))
+        elif args.sanity_only:
             report = refresh_sanity(clf, records, _existing_report(clf.card.id, args.registry), segmenter, methods,
                                     args.limit, args.seed, args.sanity_images)
         else:
@@ -433,6 +486,17 @@ def _existing_report(model_id: str, registry) -> dict:
         raise ValueError(f"model {model_id!r} has no explanation report to update; make it first (without "
                          "--sanity-only or --faithfulness-only)")
     return existing
+
+
+def _report_rows(args) -> list[dict]:
+    """The per-image rows of the model's existing report ([] when it cannot be read: main says why)."""
+    from model.registry import RegistryError, default_model_id, read_card
+
+    try:
+        card = read_card(args.model or default_model_id(args.registry), args.registry)
+        return list(_existing_report(card.id, args.registry).get("per_image") or [])
+    except (RegistryError, FileNotFoundError, ValueError):
+        return []
 
 
 def _refresh_faithfulness_main(args) -> int:

@@ -322,7 +322,7 @@ def faithfulness_report(faith: FaithfulnessSummary) -> None:
                "differ only in where they put the evidence. "
                f"The ticks (< random, > random) compare the means and need a lead of more than {CHANCE_MARGIN} "
                "(smaller gaps are the noise of the few random orders); 'both better' is the share of images where "
-               "both hold, by the same rule.")
+               "both hold, by the same rule." + (f" {faith.judged_sentence()}" if faith.judged_sentence() else ""))
 
 
 def sanity_report(sanity: SanitySummary | None, agreement: Agreement | None) -> None:

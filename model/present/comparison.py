@@ -148,6 +148,8 @@ def explanation_rows(report) -> dict[str, str]:
         for label, values in lungs.per_class.items():
             rows[f"lung attention, predicted {label}"] = "–" if values.mean is None else f"{values.mean:.0%}"
     faith = report.faithfulness
+    if faith.methods and faith.measured is not None:
+        rows["faithfulness judged on"] = f"{faith.measured} of {faith.measured + faith.not_measurable} films"
     for method, values in faith.methods.items():
         name = method_label(method)
         for curve, better in (("deletion", "lower"), ("insertion", "higher")):

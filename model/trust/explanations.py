@@ -79,6 +79,19 @@ class FaithfulnessSummary:
     random_repeats: int | None = None
     baseline: str = "blur"
     methods: dict[str, MethodFaithfulness] = field(default_factory=dict)
+    measured: int | None = None  # films judged (None: a report made before films were sorted out)
+    not_measurable: int = 0      # films where hiding everything hardly lowers the class: no map can be judged
+
+    def judged_sentence(self) -> str | None:
+        """Which films the figures come from, when some could not be judged (as Diagnose says of them)."""
+        if self.measured is None or not self.not_measurable:
+            return None
+        from model.trust.faithfulness import MIN_EVIDENCE
+
+        total = self.measured + self.not_measurable
+        return (f"Judged on {self.measured} of {total} films: on the other {self.not_measurable}, hiding the whole "
+                f"film lowers the explained class's probability by less than {MIN_EVIDENCE * 100:.0f} points, so "
+                "hiding regions cannot show what any map adds (Diagnose calls such a film's map \"not measurable\").")
 
     def chance(self, method: str, curve: str) -> float | None:
         """The chance level a method's `curve` ("deletion" or "insertion") AUC is judged against."""
@@ -98,9 +111,12 @@ class FaithfulnessSummary:
         return beats_chance(mine, chance, curve)
 
     def verdict(self, method: str) -> str:
-        """"faithful", "mixed" or "not better than random": deletion and insertion each against chance."""
+        """"faithful", "mixed" or "not better than random": deletion and insertion each against chance;
+        "not measurable" when no film of the report could be judged."""
         from model.trust.faithfulness import faithfulness_verdict
 
+        if self.measured == 0:  # no film could be judged: the means are empty, not "worse than random"
+            return "not measurable"
         return faithfulness_verdict(bool(self.beats_random(method, "deletion")), bool(self.beats_random(method, "insertion")))
 
     @classmethod
@@ -114,7 +130,9 @@ class FaithfulnessSummary:
                                             int(v["grid"]) if v.get("grid") is not None else None)
                    for name, v in (values.get("methods") or {}).items()}
         return cls(_number(chance.get("deletion_auc")), _number(chance.get("insertion_auc")), values.get("steps"),
-                   values.get("random_repeats"), values.get("baseline") or "blur", methods)
+                   values.get("random_repeats"), values.get("baseline") or "blur", methods,
+                   int(values["measured"]) if values.get("measured") is not None else None,
+                   int(values.get("not_measurable") or 0))
 
 
 @dataclass(frozen=True)
@@ -193,7 +211,9 @@ class ExplanationReport:
             "faithfulness": {"random": {"deletion_auc": faith.random_deletion_auc,
                                         "insertion_auc": faith.random_insertion_auc},
                              "steps": faith.steps, "random_repeats": faith.random_repeats, "baseline": faith.baseline,
-                             "methods": {name: asdict(m) for name, m in faith.methods.items()}},
+                             "methods": {name: asdict(m) for name, m in faith.methods.items()},
+                             **({"measured": faith.measured, "not_measurable": faith.not_measurable}
+                                if faith.measured is not None else {})},
             "method_agreement": self.method_agreement.to_dict() if self.method_agreement else None,
             "sanity_check": asdict(self.sanity_check) if self.sanity_check else None,
             "per_image": list(self.per_image), "timing": dict(self.timing),

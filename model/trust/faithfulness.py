@@ -90,6 +90,21 @@ def baseline_image(model_input: np.ndarray, baseline: str = "blur") -> np.ndarra
     return occlude(model_input, (0.0, 0.0, 1.0, 1.0), fill=baseline)
 
 
+def evidence(classifier, model_input: np.ndarray, class_index: int, baseline: str = "blur") -> tuple[float, float]:
+    """(probability of `class_index` on the film, on its fully hidden copy): the two ends of every
+    deletion curve of the film, whatever the map. `measurable` judges them."""
+    x = _as_input(model_input)
+    class_index = _check_class(classifier, class_index)
+    p = classifier.predict_inputs(np.stack([x, baseline_image(x, baseline)]).astype(np.float32), batch_size=2)
+    return float(p[0, class_index]), float(p[1, class_index])
+
+
+def measurable(film: float, hidden: float) -> bool:
+    """Whether hiding regions can show what a map's regions add: the film must score the class at
+    least `MIN_EVIDENCE` above its fully hidden copy (else the curves say nothing about any map)."""
+    return film - hidden >= MIN_EVIDENCE
+
+
 def _curve_inputs(x: np.ndarray, base: np.ndarray, order: np.ndarray, fractions: np.ndarray) -> np.ndarray:
     """Deletion inputs for every fraction, then insertion inputs for every fraction: (2F, S, S, C)."""
     rank = np.empty(order.size, dtype=np.int64)
@@ -290,7 +305,7 @@ def faithfulness(classifier, model_input: np.ndarray, heatmap: np.ndarray, class
     chance = random_baseline(classifier, model_input, class_index, steps, random_repeats, seed, grid=grid)
     mapped = {"deletion_auc": curves["deletion_auc"], "insertion_auc": curves["insertion_auc"], "curves": curves}
     film, blurred = curves["deletion"][0], curves["deletion"][-1]
-    if film - blurred < MIN_EVIDENCE:
+    if not measurable(film, blurred):
         label = classifier.labels[class_index]
         summary = (f"Not measurable for {label}: the blurred film scores {label} {blurred:.1%}, the film itself "
                    f"{film:.1%}, so hiding regions cannot show what the map's regions add. This says nothing for "
