@@ -353,6 +353,14 @@ def scope(key: ModelKey):
         return None
 
 
+def answer_level(key: ModelKey) -> float:
+    """The model's own answer level (the top probability it needs to answer alone), else the policy's."""
+    from model.policy import MIN_TOP_PROBABILITY
+
+    check = scope(key)
+    return check.min_top_probability if check else MIN_TOP_PROBABILITY
+
+
 def lung_attention_threshold(key: ModelKey) -> float:
     """The model's own lung-attention threshold (its scope check), else the policy default."""
     from model.policy import LOW_LUNG_ATTENTION

@@ -138,8 +138,8 @@ def test_all_methods_under_one_colour_bar_with_lines_shares_and_agreement(diagno
         maps[name], shares[record.label] = explained.heatmap, lung_attention(on_image, mask).fraction
     named = {m.value.split("**")[1]: m.value for m in methods.markdown if m.value.startswith("**")}
     for label, share in shares.items():
-        assert named[label] == f"**{label}** · {share:.0%} on the lungs"
-    assert named["Grad-CAM"] == "**Grad-CAM** · 0% on the lungs", "the marker model looks at its marker"
+        assert named[label] == f"**{label}** · {share:.1%} on the lungs"
+    assert named["Grad-CAM"] == "**Grad-CAM** · 0.0% on the lungs", "the marker model looks at its marker"
     # The agreement, in figures and words, as the core computes it.
     agreement = method_agreement(maps)
     summary = summarise_agreement(agreement)

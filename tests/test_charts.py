@@ -249,18 +249,18 @@ def test_late_trends_fit_each_run_and_read_the_direction_of_loss():
 def test_the_lung_share_sentence_says_most_only_of_more_than_half_as_shown():
     from model.present.text import lung_share_sentence
 
-    assert lung_share_sentence(0.62, 0.33, "Grad-CAM").startswith("Most of the Grad-CAM map lies on the lungs "
-                                                                   "(warning below 33%")
-    assert lung_share_sentence(0.499, 0.33, "Grad-CAM").startswith("Half of the")  # shown as 50%
-    assert lung_share_sentence(0.506, 0.33, "Grad-CAM").startswith("Most of the")  # shown as 51%
+    assert lung_share_sentence(0.62, 0.334, "Grad-CAM").startswith("Most of the Grad-CAM map lies on the lungs "
+                                                                    "(warning below 33.4%")
+    assert lung_share_sentence(0.4999, 0.33, "Grad-CAM").startswith("Half of the")  # shown as 50.0%
+    assert lung_share_sentence(0.498, 0.33, "Grad-CAM").startswith("Less than half")  # shown as 49.8%
+    assert lung_share_sentence(0.5006, 0.33, "Grad-CAM").startswith("Most of the")  # shown as 50.1%
     below_half = lung_share_sentence(0.39, 0.33, "Grad-CAM++")
     assert below_half.startswith("Less than half of the Grad-CAM++ map lies on the lungs, but not unusually little")
-    assert "Most" not in below_half and "warning below 33%" in below_half
+    assert "Most" not in below_half and "warning below 33.0%" in below_half
 
 
-def test_percents_beside_their_threshold_never_look_equal_when_they_differ():
-    from model.present.text import percents_apart
+def test_a_lung_share_reads_the_same_on_every_view():
+    """Card, dialog, Diagnose and the warnings show a film's share to 0.1%: never 49.8% on one, 50% on another."""
+    from model.present.text import lung_share
 
-    assert percents_apart(0.496, 0.5) == ("49.6%", "50.0%")
-    assert percents_apart(0.332, 0.334) == ("33.2%", "33.4%")
-    assert percents_apart(0.46, 0.5) == ("46%", "50%") and percents_apart(0.5, 0.5) == ("50%", "50%")
+    assert lung_share(0.498) == "49.8%" and lung_share(0.327) == "32.7%" and lung_share(0.5) == "50.0%"

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.present.text import percents_apart
+from model.present.text import lung_share
 from tests.support import LABELS, png_bytes, synthetic_radiograph
 
 st = pytest.importorskip("streamlit")
@@ -373,7 +373,7 @@ def test_diagnose_with_a_lung_model_measures_lung_attention(lung_env):
     _, on_image = Classifier.load("tiny-a", lung_env).explain_xray(pixels, "gradcam", at.main.metric[0].value,
                                                                    at.selectbox(key="layer-tiny-a").value)
     expected = lung_attention(on_image, mask)
-    assert metric(at, "Map inside the lung fields").value == percents_apart(expected.fraction, expected.threshold)[0]
+    assert metric(at, "Map inside the lung fields").value == lung_share(expected.fraction)
     assert (expected.warning in texts(at.warning)) == expected.low
     assert not any("unavailable" in text for text in texts(at.caption))
     # This film's map lies mostly off its lungs: the warning, and no reassuring line beside it
@@ -385,7 +385,7 @@ def test_diagnose_with_a_lung_model_measures_lung_attention(lung_env):
     at.toggle(key="lung_outline").set_value(True).run()
     no_failure(at)
     assert at.main.image[0].value != plain
-    assert metric(at, "Map inside the lung fields").value == percents_apart(expected.fraction, expected.threshold)[0]
+    assert metric(at, "Map inside the lung fields").value == lung_share(expected.fraction)
 
     # The explanation report flagged Grad-CAM++ in the sanity check: said beside that map.
     assert not [t for t in texts(at.warning) if "randomised" in t]

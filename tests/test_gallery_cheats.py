@@ -56,10 +56,12 @@ def test_cheating_by_source_counts_confident_answers_whose_map_misses_the_lungs(
     from model.present.cheating_view import below_own_level, own_level_sentence
     shares = sorted(c.lung_share for g in groups for c in g.cases)
     assert below_own_level(groups, 0.33) == sum(share < 0.33 for share in shares) < 3
-    assert own_level_sentence(groups, 0.33).startswith(f"{below_own_level(groups, 0.33)} of these 3 lie below 33% "
+    assert own_level_sentence(groups, 0.33).startswith(f"{below_own_level(groups, 0.33)} of these 3 lie below 33.0% "
                                                        "on the lungs, this model's own warning level")
-    assert own_level_sentence(groups, 0.99).startswith("All 3 lie below 99% on the lungs")
+    assert own_level_sentence(groups, 0.99).startswith("All 3 lie below 99.0% on the lungs")
     assert own_level_sentence([], 0.33) == ""
+    # None below the level: said as such, not as "0 of these ... the others".
+    assert own_level_sentence(groups, 0.01).startswith("None of these 3 lies below 1.0% on the lungs")
     stricter = cheating_by_source(cases, min_confidence=0.9, max_lung_share=0.2)
     assert cheating_total(stricter) == (3, 1)
     assert cheating_by_source([]) == []
@@ -136,7 +138,8 @@ def test_counts_follow_the_filters_chosen_before_the_sample(gallery):
     labels.set_value("Normal").run()
     line = summary(at)
     assert line.startswith(f"**3** of {IN_POOL} images match source `beta` and label Normal; the model read **3**")
-    assert "**1 misclassified** (33%), 1 of them at 80% or more" in line
+    # "Confident" is the model's own answer level (this test entry has no scope check: the policy's 60%).
+    assert "**1 misclassified** (33%), 1 of them at the model's own answer level (60.0%) or more" in line
     # Only the misclassified: the lesion film labelled Normal, which the model calls COVID-19 at 99%.
     at.segmented_control(key="gallery_show").set_value("wrong").run()
     assert card_files(at) == [f for f in card_files(at) if "-lesion-Normal-" in f] and len(card_files(at)) == 1
@@ -153,7 +156,7 @@ def test_orders_confident_errors_first_and_lowest_lung_share_first(gallery):
     by_name = {Path(p).name: share for p, share in shares.items()}
     ordered = [by_name[f] for f in files]
     assert ordered == sorted(ordered) and files[-1].startswith("beta-lesion-")
-    assert any(":orange[map **0%** on the lungs]" in m.value for m in at.markdown)
+    assert any(":orange[map **0.0%** on the lungs]" in m.value for m in at.markdown)
     assert any("most of the rest: above the lungs" in c.value for c in at.caption)
     # One colour bar for every thumbnail, and the maps can be switched off.
     assert sum("Thumbnails: Grad-CAM of the class each film was called" in c.value for c in at.caption) == 1
@@ -208,7 +211,7 @@ def test_the_case_opens_where_it_was_clicked_and_goes_to_diagnose_labelled(galle
     box = next(m.value for m in at.markdown if m.value.startswith(":material/school: **Teaching case**"))
     assert f"`{Path(path).name}`" in box and "true label **Normal** (from the data)" in box
     assert "source `alpha`" in box and "never seen (source not in its training data)" in box
-    assert re.search(r"answered \*\*COVID-19\*\* \(99\.\d%, 0% of its map on the lungs\): :red\[misclassified\]", box)
+    assert re.search(r"answered \*\*COVID-19\*\* \(99\.\d%, 0.0% of its map on the lungs\): :red\[misclassified\]", box)
     # Another film replaces it: no teaching label on a film it does not belong to.
     from tests.support import png_bytes, synthetic_radiograph
 
@@ -228,3 +231,13 @@ def test_without_a_lung_model_the_cheating_view_says_why(registry_env, monkeypat
     assert any("Share of each map on the lungs not measured" in c.value for c in at.caption)
     at.segmented_control(key="gallery_view").set_value("cheats").run()
     assert any("This view needs the share of each map on the lungs" in i.value for i in at.info)
+
+
+def test_a_card_below_the_models_answer_level_asks_for_a_second_read():
+    """As Diagnose's probability rule: a card at 57% under an 84.5% level is not a plain answer."""
+    from model.present.gallery_cases import card_status
+
+    assert card_status("answer", 0.571, 0.845) == "uncertain"
+    assert card_status("answer", 0.845, 0.845) == "answer"
+    assert card_status("out_of_scope", 0.99, 0.845) == "out_of_scope"  # the input check's verdict stands
+    assert card_status("uncertain", 0.99, 0.845) == "uncertain"

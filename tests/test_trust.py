@@ -206,7 +206,7 @@ def test_lung_attention_on_known_maps():
     assert outside.fraction == pytest.approx(0.0) and outside.low
     # Spread over every zone outside the lungs, the largest (above the lungs, 30%) is not "most" of the rest.
     assert outside.zones[outside.elsewhere] < 0.5 and not outside.elsewhere_holds_most
-    assert outside.warning.startswith("Only 0% of this map lies on the lung fields; the largest part of the rest is ")
+    assert outside.warning.startswith("Only 0.0% of this map lies on the lung fields; the largest part of the rest is ")
     assert outside.elsewhere in outside.warning and "on the above" not in outside.warning
     top = np.zeros_like(mask, np.float32)
     top[:2] = 1.0

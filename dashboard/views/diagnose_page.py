@@ -423,7 +423,7 @@ def method_maps(case: Case, controls: Controls, computed: dict) -> None:
             share = ""
             if mask is not None:
                 attention = lung_attention(on_image, mask, caching.lung_attention_threshold(case.key))
-                share = f" · {attention.fraction:.0%} on the lungs"
+                share = f" · {attention.fraction:.1%} on the lungs"
             st.markdown(f"**{record.label}**{share}")
             st.caption(lines[record.label])
 
@@ -590,7 +590,7 @@ def lung_panel(case: Case, on_image, method_label: str):
                    "on them is not measured.")
         return None
     attention = lung_attention(on_image, mask, caching.lung_attention_threshold(case.key))
-    st.metric("Map inside the lung fields", text.percents_apart(attention.fraction, attention.threshold)[0],
+    st.metric("Map inside the lung fields", text.lung_share(attention.fraction),
               help="Share of the map's total weight, faint parts included, that lies on the lung fields found by "
                    "the registry's lung segmentation model (the colours show only the strongest part). Findings "
                    "of COVID-19 and pneumonia are in the lungs; weight on text "
@@ -705,7 +705,7 @@ def teaching_case_box(case: Case) -> None:
         verdict = ":blue[label not among its classes, not an error]"
     else:
         verdict = ":red[misclassified]" if teaching.wrong else ":green[correct]"
-    lungs = "" if teaching.lung_share is None else f", {teaching.lung_share:.0%} of its map on the lungs"
+    lungs = "" if teaching.lung_share is None else f", {teaching.lung_share:.1%} of its map on the lungs"
     other = "" if teaching.model_id == case.card.id else f" This page reads it with `{case.card.id}`."
     with st.container(border=True):
         st.markdown(f":material/school: **Teaching case** `{teaching.file_name}` · true label **{teaching.label}** "

@@ -52,7 +52,7 @@ RESULTS = "evaluate_results"  # this session's results by settings (a ZIP's resu
 LAST = "evaluate_last"  # the settings of the last result, shown while the current ones have none
 RUN = "evaluate_run"
 FOLDER, UPLOAD = "A data folder on this server", "A ZIP of labelled images"
-SCOPES = {"unseen": SCOPE_WORDS["unseen"].capitalize(), "all": "All images"}
+SCOPES = {key: SCOPE_WORDS[key].capitalize() for key in ("unseen", "test", "all")}  # the same choices as Compare
 PER_LABEL = {"25 per label": 25, "50 per label": 50, "100 per label": 100, "200 per label": 200, "All images": None}
 CASES_SHOWN = 4
 PLOT_CONFIG = {"displaylogo": False}
@@ -131,7 +131,7 @@ def zip_choice() -> Choice | None:
         with st.expander(f"{len(archive.skipped)} file(s) in the ZIP were skipped"):
             st.dataframe([{"file": name, "reason": reason} for name, reason in archive.skipped], hide_index=True)
     selection = selection_sentence(uploaded.name, len(archive.records), len(archive.records), len(archive.records),
-                                   "all", None)
+                                   "zip", None)
     return Choice(archive.records, archive.load, None, uploaded.name, selection, ZIP_SCOPE,
                   (uploaded.name, caching.digest(uploaded.getvalue())))
 

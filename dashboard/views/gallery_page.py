@@ -34,7 +34,6 @@ from model.labelled_data import (
 )
 from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD, DEFAULT_OPACITY
 from model.present.cheating_view import (
-    CONFIDENT,
     MOSTLY_OUTSIDE,
     cheating_by_source,
     cheating_frame,
@@ -49,6 +48,7 @@ from model.present.gallery_cases import (
     SPLIT_HELP,
     SPLIT_NAMES,
     TeachingCase,
+    card_status,
     cases_frame,
     count_cases,
     counts_by,
@@ -59,8 +59,9 @@ from model.present.gallery_cases import (
     sample_records,
     shown_cases,
 )
+from model.present.layers import layer_choices, layer_label
 from model.present.overlay import colour_bar, fit_within, pad_to_square, render_overlay, to_uint8
-from model.present.text import percents_apart
+from model.present.text import lung_share
 from model.trust.attention import lung_attention
 from model.trust.input_check import input_check
 from model.trust.triage import triage
@@ -205,12 +206,12 @@ def case_verdict(case) -> str:
     return f"said **{case.predicted}** {case.confidence:.1%} · {outcome(case)}"
 
 
-def lung_part(case, threshold: float = MOSTLY_OUTSIDE) -> str:
+def lung_part(case) -> str:
     """The share of the case's map on the lungs; orange only below the model's own warning level
-    (`case.lung_low`), where Diagnose warns too, not merely under `threshold`; "" without one."""
+    (`case.lung_low`), where Diagnose warns too, not merely under MOSTLY_OUTSIDE; "" without one."""
     if case.lung_share is None:
         return ""
-    text = f"map **{percents_apart(case.lung_share, threshold)[0]}** on the lungs"
+    text = f"map **{lung_share(case.lung_share)}** on the lungs"
     return f":orange[{text}]" if case.lung_low else text
 
 
@@ -269,7 +270,10 @@ def case_details(case, key, card) -> None:
     original.image(to_uint8(fit_within(pixels, 640)), caption="Original", width="stretch")
     shown = render_overlay(fit_within(pixels, 640), fit_map(on_image, fit_within(pixels, 640).shape),
                            DEFAULT_OPACITY, DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD)
-    overlay.image(shown, width="stretch", caption=f"Grad-CAM for {explanation.label}, layer {explanation.layer}")
+    choices = layer_choices(caching.cached_classifier(key).layers(), card.explain_layer,
+                            (card.training or {}).get("members", ()))
+    overlay.image(shown, width="stretch",  # the layer as Diagnose names it
+                  caption=f"Grad-CAM for {explanation.label}, {layer_label(explanation.layer, choices)}")
     overlay.image(colour_bar(DEFAULT_COLORMAP, threshold=DEFAULT_MAP_THRESHOLD), width="stretch",
                   caption=f"weak → strong evidence; below {DEFAULT_MAP_THRESHOLD:.0%} not coloured, as on Diagnose")
     with details:
@@ -283,7 +287,7 @@ def case_details(case, key, card) -> None:
             st.caption(why)
         if mask is not None:
             attention = lung_attention(on_image, mask, caching.lung_attention_threshold(key))
-            st.metric("Map inside the lung fields", percents_apart(attention.fraction, attention.threshold)[0],
+            st.metric("Map inside the lung fields", lung_share(attention.fraction),
                       help="Share of the whole map's weight on the lung fields, faint parts included: the colours "
                            "show only its strongest half, so the picture can look further off the lungs.")
             if attention.low:
@@ -319,13 +323,15 @@ def legend(with_map: bool) -> None:
                   f"{DEFAULT_MAP_THRESHOLD:.0%} not coloured; each map is scaled to its own maximum.")
 
 
-def case_card(case, with_map: bool, key_prefix: str = "explain") -> None:
+def case_card(case, with_map: bool, level: float, key_prefix: str = "explain") -> None:
+    """One card; `level` is the model's own answer level (below it the card says "second read advised")."""
     with st.container(border=True):
         try:
             picture, status = thumbnail(case, with_map)
         except XrayInputError:
             st.caption("This image can no longer be read.")
             return
+        status = card_status(status, case.confidence, level)
         st.image(picture, width="stretch")
         st.markdown(f"True **{case.label}** · said **{case.predicted}** {case.confidence:.1%}  \n"
                     + " · ".join(part for part in (outcome(case), lung_part(case)) if part))
@@ -336,21 +342,21 @@ def case_card(case, with_map: bool, key_prefix: str = "explain") -> None:
                   on_click=open_case, args=(case.path,))
 
 
-def case_grid(cases, with_map: bool, key_prefix: str = "explain") -> None:
+def case_grid(cases, with_map: bool, level: float, key_prefix: str = "explain") -> None:
     for start in range(0, len(cases), COLUMNS):
         for column, case in zip(st.columns(COLUMNS, gap="small"), cases[start:start + COLUMNS]):
             with column:
-                case_card(case, with_map, key_prefix)
+                case_card(case, with_map, level, key_prefix)
 
 
-def summary_line(counts, source, label, limit, show: str) -> str:
+def summary_line(counts, source, label, limit, show: str, confident: float) -> str:
     chosen = " and ".join(part for part in (f"source `{source or 'unknown'}`" if source is not None else "",
                                             f"label {label}" if label is not None else "") if part)
     line = (f"**{counts.matching:,}** of {counts.pool:,} images" + (f" match {chosen}" if chosen else "")
             + f"; the model read **{counts.read}**" + ("" if limit is None else f" (up to {limit} per label)"))
     if counts.known:
         line += (f": **{counts.wrong} misclassified** ({counts.wrong_share:.0%}), {counts.confident_wrong} of them "
-                 f"at {CONFIDENT:.0%} or more")
+                 f"at the model's own answer level ({confident:.1%}) or more")
     line += "."
     if counts.mapped:
         line += (f" On {counts.low_lung} of {counts.mapped} the map lies mostly outside the lungs "
@@ -363,9 +369,10 @@ def summary_line(counts, source, label, limit, show: str) -> str:
     return line + f" Showing **{counts.shown}** ({SHOW[show].lower()})."
 
 
-def cases_view(cases, sizes: tuple[int, int, int], source, label, limit, lungs_reason: str, bar) -> None:
+def cases_view(cases, sizes: tuple[int, int, int], source, label, limit, lungs_reason: str, bar, level: float) -> None:
     """The cards, filtered and ordered, under the summary line; `sizes` is (pool, matching, unreadable),
-    `bar` the three columns of the row of controls beside the view's switch."""
+    `bar` the three columns of the row of controls beside the view's switch, `level` the model's own
+    answer level."""
     show_col, order_col, map_col = bar
     show = show_col.segmented_control("Show", list(SHOW), format_func=SHOW.get, default="all", key="gallery_show",
                                       required=True, label_visibility="collapsed") or "all"
@@ -376,11 +383,14 @@ def cases_view(cases, sizes: tuple[int, int, int], source, label, limit, lungs_r
                               help="Each film's Grad-CAM map over its thumbnail (the colour bar below); off: the films alone.")
     shown = shown_cases(cases, show, order if order in orders else "errors")
     pool, matching, unreadable = sizes
-    st.markdown(summary_line(count_cases(pool, matching, cases, len(shown), unreadable), source, label, limit, show))
+    st.markdown(summary_line(count_cases(pool, matching, cases, len(shown), unreadable, confident=level), source,
+                             label, limit, show, level))
     if lungs_reason:
         st.caption(f":material/block: Share of each map on the lungs not measured: {lungs_reason}")
     legend(with_map)
-    case_grid(shown, with_map)
+    st.caption(f"Cards marked *second read advised* are below this model's answer level ({level:.1%}), "
+               "as on Diagnose; each case's dialog runs the film's other checks too (stability of its copies).")
+    case_grid(shown, with_map, level)
     with st.expander("All cases read, as a table"):
         frame = cases_frame(shown_cases(cases, "all", "errors"))
         first = ["label", "predicted", "confidence", "correct", "lung_share", "source", "split"]
@@ -391,10 +401,13 @@ def cases_view(cases, sizes: tuple[int, int, int], source, label, limit, lungs_r
                                     "confidence": st.column_config.NumberColumn(format="percent")})
 
 
-def thresholds() -> tuple[float, float]:
+def thresholds(level: float) -> tuple[float, float]:
+    """The cheats view's definitions; confident starts at the model's own answer level `level`."""
     with st.popover("Definitions", icon=":material/tune:"):
-        confident = st.slider("Confident from", 0.5, 0.99, CONFIDENT, 0.01, key="cheat_confident", format="percent",
-                              help="An answer at or above this probability counts as confident.")
+        confident = st.slider("Confident from", 0.5, 0.995, float(level), 0.005, key="cheat_confident",
+                              format="percent",
+                              help="An answer at or above this probability counts as confident; it starts at the "
+                                   "model's own answer level, the one Diagnose answers alone from.")
         outside = st.slider("Mostly outside: on the lungs less than", 0.1, 0.9, MOSTLY_OUTSIDE, 0.05,
                             key="cheat_outside", format="percent",
                             help="Share of the map's weight on the lung fields found by the lung model.")
@@ -408,8 +421,9 @@ def cheats_view(cases, lungs_reason: str, card, bar) -> None:
         st.info(f"This view needs the share of each map on the lungs, which is not available: {lungs_reason}",
                 icon=":material/block:")
         return
+    level = caching.answer_level(caching.model_key(card.id))
     with bar[-1]:
-        confident, outside = thresholds()
+        confident, outside = thresholds(level)
     groups = cheating_by_source(cases, confident, outside)
     total, cheats = cheating_total(groups)
     if not total:
@@ -439,10 +453,10 @@ def cheats_view(cases, lungs_reason: str, card, bar) -> None:
             continue
         st.markdown(f"##### {group.source}: {group.outside} of {group.confident} confident answers "
                     f"({group.share:.0%}), {group.wrong} of them misclassified")
-        case_grid(list(group.cases[:PER_SOURCE]), True, f"cheat_{group.source}")
+        case_grid(list(group.cases[:PER_SOURCE]), True, level, f"cheat_{group.source}")
         if group.outside > PER_SOURCE:
             with st.expander(f"The other {group.outside - PER_SOURCE} of {group.source}"):
-                case_grid(list(group.cases[PER_SOURCE:]), True, f"cheat_more_{group.source}")
+                case_grid(list(group.cases[PER_SOURCE:]), True, level, f"cheat_more_{group.source}")
     if cheats == 0:
         st.success(f"None of the {total} confident answers has its map mostly outside the lungs.",
                    icon=":material/check_circle:")
@@ -497,7 +511,8 @@ def main() -> None:
     if view == "cheats":
         cheats_view(cases, lungs_reason, card, bar[1:])
     else:
-        cases_view(cases, (len(pool), len(matching), failed), source, label, limit, lungs_reason, bar[1:])
+        cases_view(cases, (len(pool), len(matching), failed), source, label, limit, lungs_reason, bar[1:],
+                   caching.answer_level(key))
         st.caption(f"Images: {SPLIT_CHOICES[split].lower()}; each case says which part of {card.id}'s split it is "
                    "in.")
     if failed and view == "cheats":

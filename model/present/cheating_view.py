@@ -101,8 +101,12 @@ def own_level_sentence(groups: list[SourceCheats], level: float) -> str:
     if not flagged:
         return ""
     below = below_own_level(groups, level)
-    return (f"{below} of these {flagged} lie below {level:.0%} on the lungs, this model's own warning level (set "
+    if not below:
+        return (f"None of these {flagged} lies below {level:.1%} on the lungs, this model's own warning level (set "
+                "from its correct answers), where Diagnose and Performance warn: for this model they are mostly "
+                "outside the lungs but not unusually so, which is how it reads every film.")
+    return (f"{below} of these {flagged} lie below {level:.1%} on the lungs, this model's own warning level (set "
             "from its correct answers), where Diagnose and Performance warn; the others are mostly outside the "
             "lungs but not unusually so for this model." if below < flagged else
-            f"All {flagged} lie below {level:.0%} on the lungs, this model's own warning level, where Diagnose and "
+            f"All {flagged} lie below {level:.1%} on the lungs, this model's own warning level, where Diagnose and "
             "Performance warn too.")

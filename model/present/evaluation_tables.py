@@ -113,7 +113,8 @@ def accounting_sentence(report: dict) -> str:
 
 def selection_sentence(name: str, total: int, eligible: int, sampled: int, scope: str, per_label) -> str:
     """How the images to score were chosen from a dataset of `total` images: `eligible` of them in the
-    scope (`SCOPE_WORDS` key), `sampled` of those taken (`per_label` per label, or all when None)."""
+    scope (`SCOPE_WORDS` key, or "zip" for an uploaded archive: every readable image), `sampled` of those
+    taken (`per_label` per label, or all when None)."""
     text = f"{_count(total, 'image')} in {name}"
     left_out = total - eligible
     if left_out and scope == "unseen":
@@ -127,6 +128,9 @@ def selection_sentence(name: str, total: int, eligible: int, sampled: int, scope
     if scope == "unseen":
         text += (" Validation films count as unseen: they chose each version's epochs, temperature and thresholds, "
                  "so figures on them flatter a little (the test-split choice leaves them out).")
+    elif scope == "all":
+        text += (" Training images are included: a version scores well on the films it learned from, so these "
+                 "figures flatter every version and say little about new films.")
     return text
 
 

@@ -385,6 +385,15 @@ class GalleryCounts:
         return self.wrong / self.known if self.known else None
 
 
+def card_status(input_status: str, confidence: float, answer_level: float) -> str:
+    """A card's triage status: its input check's, made "uncertain" when the probability is below the
+    model's own answer level, as Diagnose's probability rule says (the stability of test-time copies is
+    checked in the case's dialog and on Diagnose only)."""
+    if input_status == "answer" and confidence < answer_level:
+        return "uncertain"
+    return input_status
+
+
 def count_cases(pool: int, matching: int, cases: list[Case], shown: int, unreadable: int = 0,
                 confident: float = CONFIDENT, low: float = MOSTLY_OUTSIDE) -> GalleryCounts:
     """The `GalleryCounts` of the cases read from `matching` of `pool` images."""

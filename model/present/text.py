@@ -164,23 +164,22 @@ def test_set_summary(card: ModelCard) -> str:
     return ", ".join(p for p in parts if p) or "not recorded"
 
 
+def lung_share(fraction: float) -> str:
+    """A map's share on the lung fields as every view shows it (card, dialog, Diagnose, warnings): to 0.1%,
+    so the same film never reads 49.8% on one view and 50% on another."""
+    return f"{fraction:.1%}"
+
+
 def lung_share_sentence(fraction: float, threshold: float, method_label: str) -> str:
     """The line beside a map's share on the lung fields when no warning fired (`fraction` at or above
-    `threshold`). Worded from the share as shown (whole percent), so "most" never sits beside 50% or less."""
-    shown = round(fraction * 100)
-    amount = "Most" if shown > 50 else "Half" if shown == 50 else "Less than half"
+    `threshold`). Worded from the share as shown (`lung_share`), so "most" never sits beside 50.0% or less."""
+    shown = round(fraction * 1000)
+    amount = "Most" if shown > 500 else "Half" if shown == 500 else "Less than half"
     where = f"{amount} of the {method_label} map lies on the lungs"
-    if shown < 50:
+    if shown < 500:
         where += ", but not unusually little for this model"
-    return (f"{where} (warning below {percents_apart(fraction, threshold)[1]}, set from this model's own correct "
+    return (f"{where} (warning below {lung_share(threshold)}, set from this model's own correct "
             "answers). This says where the model looked, not that it is right.")
-
-
-def percents_apart(value: float, threshold: float) -> tuple[str, str]:
-    """`value` and the `threshold` it is judged against, as whole percents, or both to 0.1% when whole
-    percents would look equal while the two differ ("49.6%" against "50.0%", never "50%" under "50%")."""
-    digits = 1 if round(100 * value) == round(100 * threshold) and value != threshold else 0
-    return f"{value:.{digits}%}", f"{threshold:.{digits}%}"
 
 
 def grid_legend_sentence(target: str, largest: float, scale: float) -> str:

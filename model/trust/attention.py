@@ -137,6 +137,6 @@ def lung_attention(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: float 
         # "most of the rest" only when that zone holds more than half of it, else it is only the largest part
         amount = "most" if result.elsewhere_holds_most else "the largest part"
         result = LungAttention(fraction, threshold, True,
-                               f"Only {fraction:.0%} of this map lies on the lung fields{usual}; {amount} of the rest "
+                               f"Only {fraction:.1%} of this map lies on the lung fields{usual}; {amount} of the rest "
                                f"is {where}. Check that what it points at is a finding in the lungs.", zones)
     return result

@@ -172,13 +172,13 @@ def uncertainty_of(labels: tuple[str, ...], probabilities: np.ndarray,
     if film[top] < min_top_probability:
         findings.append(Finding("low_probability", UNCERTAIN, MODEL,
                                 f"{labels[top]} has a probability of only {film[top]:.1%}: this model needs "
-                                f"{min_top_probability:.0%} to answer on its own.",
+                                f"{min_top_probability:.1%} to answer on its own.",
                                 {"label": labels[top], "probability": float(film[top]),
                                  "threshold": float(min_top_probability)}))
     if agreement < min_agreement:
         findings.append(Finding("copies_disagree", UNCERTAIN, MODEL,
-                                f"Only {agreement:.0%} of {len(probabilities)} slightly shifted or re-exposed "
-                                f"copies of the film give {labels[top]}.",
+                                f"Only {agreement:.0%} of the film and its {len(probabilities) - 1} slightly shifted "
+                                f"or re-exposed copies give {labels[top]}.",
                                 {"agreement": agreement, "level": float(min_agreement), "n": int(len(probabilities))}))
     return Uncertainty(probabilities={label: float(p) for label, p in zip(labels, film)},
                        spread={label: float(s) for label, s in zip(labels, spread)},
