@@ -369,10 +369,11 @@ def summary_line(counts, source, label, limit, show: str, confident: float) -> s
     return line + f" Showing **{counts.shown}** ({SHOW[show].lower()})."
 
 
-def cases_view(cases, sizes: tuple[int, int, int], source, label, limit, lungs_reason: str, bar, level: float) -> None:
+def cases_view(cases, sizes: tuple[int, int, int], chosen: tuple, lungs_reason: str, bar, level: float) -> None:
     """The cards, filtered and ordered, under the summary line; `sizes` is (pool, matching, unreadable),
-    `bar` the three columns of the row of controls beside the view's switch, `level` the model's own
-    answer level."""
+    `chosen` the filters (source, label, limit per label), `bar` the three columns of the row of controls
+    beside the view's switch, `level` the model's own answer level."""
+    source, label, limit = chosen
     show_col, order_col, map_col = bar
     show = show_col.segmented_control("Show", list(SHOW), format_func=SHOW.get, default="all", key="gallery_show",
                                       required=True, label_visibility="collapsed") or "all"
@@ -511,7 +512,7 @@ def main() -> None:
     if view == "cheats":
         cheats_view(cases, lungs_reason, card, bar[1:])
     else:
-        cases_view(cases, (len(pool), len(matching), failed), source, label, limit, lungs_reason, bar[1:],
+        cases_view(cases, (len(pool), len(matching), failed), (source, label, limit), lungs_reason, bar[1:],
                    caching.answer_level(key))
         st.caption(f"Images: {SPLIT_CHOICES[split].lower()}; each case says which part of {card.id}'s split it is "
                    "in.")
