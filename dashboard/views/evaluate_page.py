@@ -196,8 +196,10 @@ def figures(report: dict, notes: dict) -> None:
     sources = per_source_table(report)
     if len(sources) > 0:
         st.dataframe(sources, hide_index=True, width="stretch")
-        st.caption("Within source: COVID-19 against Pneumonia among one collection's films; –: the source lacks one "
-                   "of the two. n/a: an AUC needs films of two classes.")
+        st.caption("Macro AUC: each class against the rest among the source's films, averaged over its classes. "
+                   "Within source: only its COVID-19 films against its Pneumonia films, so the two figures differ "
+                   "for a source holding both; –: the source lacks one of the two. n/a: an AUC needs films of two "
+                   "classes.")
     else:
         st.caption(notes["per_source"])
     if "within_source" in notes and "per_source" not in notes:
@@ -244,7 +246,7 @@ def disagreement_section(report: dict, cases: dict, cards_by_id: dict, notes: di
                                                   cards_by_id[model_id].explain_layer, xray.pixels)
                 column.image(render_overlay(xray.pixels, on_image, colormap=DEFAULT_COLORMAP,
                                             threshold=DEFAULT_MAP_THRESHOLD), width="stretch",
-                             caption=f"{model_id}: {label} ({case['confidence'][model_id]:.0%})")
+                             caption=f"{model_id}: {label} ({case['confidence'][model_id]:.1%})")
     with st.expander("Every image where they disagree"):
         st.dataframe(table, hide_index=True, width="stretch")
         st.caption(" ".join(filter(None, [short_names_note(report["models"]), "Each image by its file name; the "
