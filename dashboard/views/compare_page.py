@@ -25,7 +25,7 @@ from model.present import charts, shortcut_tables, text
 from model.present.comparison import agreement_text, explanation_rows, metrics_comparison
 from model.present.evaluation_tables import (
     ROUNDING_NOTE,
-    SCOPE_WORDS,
+    SCOPE_LABELS,
     accounting_sentence,
     comparison_sentence,
     comparison_table,
@@ -90,7 +90,7 @@ def metrics_section(chosen: list[str]) -> None:
 
 
 COMMON_RUN = "compare_run"
-COMMON_SCOPES = {key: SCOPE_WORDS[key].capitalize() for key in ("unseen", "test", "all")}
+COMMON_SCOPES = SCOPE_LABELS
 COMMON_PER_LABEL = {"30 per label": 30, "60 per label": 60, "150 per label": 150, "All": None}
 
 

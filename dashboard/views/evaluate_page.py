@@ -31,6 +31,7 @@ from model.present import charts, text
 from model.present.evaluation_exports import export_json, figures_frame, predictions_frame
 from model.present.evaluation_tables import (
     ROUNDING_NOTE,
+    SCOPE_LABELS,
     SCOPE_WORDS,
     ZIP_SCOPE,
     accounting_sentence,
@@ -52,7 +53,7 @@ RESULTS = "evaluate_results"  # this session's results by settings (a ZIP's resu
 LAST = "evaluate_last"  # the settings of the last result, shown while the current ones have none
 RUN = "evaluate_run"
 FOLDER, UPLOAD = "A data folder on this server", "A ZIP of labelled images"
-SCOPES = {key: SCOPE_WORDS[key].capitalize() for key in ("unseen", "test", "all")}  # the same choices as Compare
+SCOPES = SCOPE_LABELS  # the same choices as Compare
 PER_LABEL = {"25 per label": 25, "50 per label": 50, "100 per label": 100, "200 per label": 200, "All images": None}
 CASES_SHOWN = 4
 PLOT_CONFIG = {"displaylogo": False}

@@ -23,6 +23,9 @@ MINUS = "\u2212"  # the minus sign, as in "a − b" and "−0.03"
 SCOPE_WORDS = {"unseen": "images none of these versions trained on",
                "test": "images in every version's test split",
                "all": "all images (training images included: they flatter the versions)"}
+# The same choices as short labels for a select box (the long words are cut at 1366 px).
+SCOPE_LABELS = {"unseen": "Images none of these versions trained on", "test": "Images in every version's test split",
+                "all": "All images, training ones included"}
 ZIP_SCOPE = "every readable image in the uploaded ZIP (whether a version trained on any of them cannot be checked)"
 
 
