@@ -357,16 +357,20 @@ def answer_level(key: ModelKey) -> float:
     """The model's own answer level (the top probability it needs to answer alone), else the policy's."""
     from model.policy import MIN_TOP_PROBABILITY
 
-    check = scope(key)
-    return check.min_top_probability if check else MIN_TOP_PROBABILITY
+    return _scope_value(key, "min_top_probability", MIN_TOP_PROBABILITY)
 
 
 def lung_attention_threshold(key: ModelKey) -> float:
     """The model's own lung-attention threshold (its scope check), else the policy default."""
     from model.policy import LOW_LUNG_ATTENTION
 
+    return _scope_value(key, "lung_attention_threshold", LOW_LUNG_ATTENTION)
+
+
+def _scope_value(key: ModelKey, name: str, default: float) -> float:
+    """One threshold of the model's scope check, or `default` when the model has none."""
     check = scope(key)
-    return check.lung_attention_threshold if check else LOW_LUNG_ATTENTION
+    return getattr(check, name) if check else default
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

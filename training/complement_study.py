@@ -10,10 +10,11 @@ with each lung-masked run (or registry model), scored as `training.crossval_aver
 Each folder in `--runs` is a `training.train` run (`results.json` and `model.keras`, trained without
 the held-out sources its results name) or a registry entry (`card.json`; trained on every source,
 so only its internal test figures mean anything). For each, the probe is fitted on the same
-training split (films weighted so that every source/label pair counts alike, as `--balance
-source_label` does), both are calibrated by a temperature fitted on the validation split, the
-average is the softmax of the mean of their log-probabilities (as `training.ensemble` merges
-members) and is calibrated again on the validation split, as `training.ensemble` calibrates.
+training split (films weighted so that every source/label pair counts alike; `--balance
+source_label` of training weighs classes alike first, then sources within a class), both are
+calibrated by a temperature fitted on the validation split, the average is the softmax of the mean
+of their log-probabilities (as `training.ensemble` merges members) and is calibrated again on the
+validation split, as `training.ensemble` calibrates.
 Nothing here chooses a weight by looking at the held-out sources. One results.json per folder
 and per scored model (the run, the probe, the average) is written under `--out`, readable by
 `training.crossval_table`.
@@ -64,7 +65,8 @@ def pair_weights(sources, labels) -> np.ndarray:
 
 
 def fit_probe(features: np.ndarray, labels: np.ndarray, sources, l2: float = 0.05) -> Probe:
-    """Logistic regression of `labels` (class indices) on standardised `features`, pairs balanced."""
+    """Logistic regression of `labels` (class indices) on standardised `features`, every (source, label)
+    pair weighing the same (`pair_weights`)."""
     x = np.asarray(features, np.float64)
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
     weights = fit_logreg((x - mean) / scale, np.asarray(labels, int), len(CLASS_LABELS), l2,

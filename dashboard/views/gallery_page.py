@@ -415,14 +415,14 @@ def thresholds(level: float) -> tuple[float, float]:
     return confident, outside
 
 
-def cheats_view(cases, lungs_reason: str, card, bar) -> None:
+def cheats_view(cases, lungs_reason: str, card, bar, key) -> None:
     """Per source, the confident answers whose map lies mostly outside the lungs: big enough to project.
     `bar` is the row of controls beside the view's switch (the definitions go at its end)."""
     if lungs_reason:
         st.info(f"This view needs the share of each map on the lungs, which is not available: {lungs_reason}",
                 icon=":material/block:")
         return
-    level = caching.answer_level(caching.model_key(card.id))
+    level = caching.answer_level(key)
     with bar[-1]:
         confident, outside = thresholds(level)
     groups = cheating_by_source(cases, confident, outside)
@@ -432,7 +432,7 @@ def cheats_view(cases, lungs_reason: str, card, bar) -> None:
     else:
         st.markdown(f"#### On **{cheats} of {total}** confident answers ({cheats / total:.0%}), the map of "
                     f"{card.display_name} lies mostly outside the lungs")
-        own = own_level_sentence(groups, caching.lung_attention_threshold(caching.model_key(card.id)))
+        own = own_level_sentence(groups, caching.lung_attention_threshold(key))
         if own:
             st.markdown(own)
     seen = ("This model sees only the lung fields (everything else is set to black), so it cannot read a "
@@ -510,7 +510,7 @@ def main() -> None:
                                     default="cheats" if st.query_params.get("view") == "cheats" else "cases",
                                     label_visibility="collapsed") or "cases"
     if view == "cheats":
-        cheats_view(cases, lungs_reason, card, bar[1:])
+        cheats_view(cases, lungs_reason, card, bar[1:], key)
     else:
         cases_view(cases, (len(pool), len(matching), failed), (source, label, limit), lungs_reason, bar[1:],
                    caching.answer_level(key))

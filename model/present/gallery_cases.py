@@ -389,8 +389,11 @@ def card_status(input_status: str, confidence: float, answer_level: float) -> st
     """A card's triage status: its input check's, made "uncertain" when the probability is below the
     model's own answer level, as Diagnose's probability rule says (the stability of test-time copies is
     checked in the case's dialog and on Diagnose only)."""
-    if input_status == "answer" and confidence < answer_level:
-        return "uncertain"
+    from model.trust.findings import UNCERTAIN
+    from model.trust.triage import ANSWER
+
+    if input_status == ANSWER and confidence < answer_level:
+        return UNCERTAIN
     return input_status
 
 

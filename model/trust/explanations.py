@@ -113,10 +113,10 @@ class FaithfulnessSummary:
     def verdict(self, method: str) -> str:
         """"faithful", "mixed" or "not better than random": deletion and insertion each against chance;
         "not measurable" when no film of the report could be judged."""
-        from model.trust.faithfulness import faithfulness_verdict
+        from model.trust.faithfulness import NOT_MEASURABLE, faithfulness_verdict
 
         if self.measured == 0:  # no film could be judged: the means are empty, not "worse than random"
-            return "not measurable"
+            return NOT_MEASURABLE
         return faithfulness_verdict(bool(self.beats_random(method, "deletion")), bool(self.beats_random(method, "insertion")))
 
     @classmethod
