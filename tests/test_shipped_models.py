@@ -49,6 +49,22 @@ def test_each_cards_headline_figures_are_those_of_its_test_report(model_id):
 
 
 @pytest.mark.parametrize("model_id", CLASSIFIERS)
+def test_each_shipped_explanation_report_is_judged_by_the_pages_rules(model_id):
+    """Diagnose judges one film by MIN_EVIDENCE and CHANCE_MARGIN; a report judged by other values would
+    call maps faithful that the page calls not measurable (or the reverse): rescore it with
+    `python -m training.explanation_report --model ID --data unused --faithfulness-only`."""
+    from model.registry import EXPLANATIONS_FILE, read_report
+    from model.trust.faithfulness import CHANCE_MARGIN, MIN_EVIDENCE
+
+    report = read_report(model_id, EXPLANATIONS_FILE, PACKAGE_REGISTRY)
+    if not report:
+        pytest.skip(f"{model_id} ships no explanation report")
+    faith = report["faithfulness"]
+    assert faith["margin"] == CHANCE_MARGIN and faith["min_evidence"] == MIN_EVIDENCE
+    assert faith["measured"] + faith["not_measurable"] > 0
+
+
+@pytest.mark.parametrize("model_id", CLASSIFIERS)
 def test_each_shipped_model_is_small_and_explainable(model_id, monkeypatch):
     from model.classifier import Classifier
     from tests.support import synthetic_radiograph

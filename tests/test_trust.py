@@ -564,7 +564,7 @@ def test_explanation_report_cli_writes_json(report_setup, capsys, monkeypatch):
     assert explanation_report.main(["--model", "tiny-r", "--data", "unused", "--registry", str(registry),
                                     "--faithfulness-only"]) == 0
     strict = json.loads(path.read_text())["faithfulness"]
-    assert strict["measured"] == 0 and strict["not_measurable"] == 3
+    assert strict["measured"] == 0 and strict["not_measurable"] == 3 and strict["min_evidence"] == 0.05
     assert strict["methods"]["gradcam"]["deletion_auc"] is None
     # Without a report to update it says so, in one line.
     path.unlink()
@@ -620,6 +620,10 @@ def test_faithfulness_summary_leaves_out_films_no_map_can_be_judged():
     assert summary["methods"]["gradcam"]["deletion_auc"] == pytest.approx(0.6)
     typed = FaithfulnessSummary.from_dict(summary)
     assert typed.judged_sentence().startswith("Judged on 1 of 3 films: on the other 2,")
+    assert summary["min_evidence"] == 0.05 and "by less than 5 points" in typed.judged_sentence()
+    # The sentence names the rule the report was judged by, not today's constant.
+    stricter = FaithfulnessSummary.from_dict({**summary, "min_evidence": 0.1})
+    assert stricter.min_evidence == 0.1 and "by less than 10 points" in stricter.judged_sentence()
     assert FaithfulnessSummary.from_dict({**summary, "not_measurable": 0}).judged_sentence() is None
     none = FaithfulnessSummary.from_dict(_faithfulness_summary(rows[1:], ["gradcam"], 10))
     assert none.measured == 0 and none.verdict("gradcam") == "not measurable"

@@ -160,13 +160,14 @@ def _faithfulness_summary(rows: list[dict], methods, steps: int) -> dict:
     """Mean AUCs per method, each against its own chance level (random maps of its grain), over the
     films whose maps can be judged (`is_measured`; Diagnose calls the others "not measurable"); the
     top-level `random` is Grad-CAM's (the card layer's grain), the one a page names first."""
-    from model.trust.faithfulness import CHANCE_MARGIN, is_better_than_random
+    from model.trust.faithfulness import CHANCE_MARGIN, MIN_EVIDENCE, is_better_than_random
     judged = [r for r in rows if is_measured(r)]
     unjudged = len(rows) - len(judged)
     rows = judged
     random = {k: _mean([r["random"][k] for r in rows]) for k in ("deletion_auc", "insertion_auc")}
     summary = {"random": random, "steps": steps, "random_repeats": RANDOM_REPEATS, "baseline": "blur",
-               "margin": CHANCE_MARGIN, "measured": len(rows), "not_measurable": unjudged,
+               "margin": CHANCE_MARGIN, "min_evidence": MIN_EVIDENCE, "measured": len(rows),
+               "not_measurable": unjudged,
                "chance": "random maps on each method's own grid (`grid` cells per side)", "methods": {}}
     for method in methods:
         own = [r["methods"][method] for r in rows]
@@ -284,26 +285,34 @@ def build_explanation_report(classifier, records, segmenter=None, methods=REPORT
     return _json_safe(report)
 
 
+def _prepared_films(classifier, records, segmenter, limit: int, seed: int, count: int):
+    """(record, model input) for the first `count` readable films of `select_records`, in
+    order, prepared as `build_explanation_report` prepares them (unreadable films are skipped)."""
+    from model.inputs.intake import XrayInputError, load_xray
+
+    taken = 0
+    for record in select_records(records, classifier.labels, limit, seed):
+        if taken >= max(0, int(count)):
+            return
+        try:
+            pixels = load_xray(record.path).pixels
+        except (XrayInputError, OSError):
+            continue
+        mask = segmenter.mask(pixels) if segmenter is not None and segmenter is classifier.segmenter else None
+        taken += 1
+        yield record, classifier.prepare(pixels, mask).array
+
+
 def refresh_sanity(classifier, records, report: dict, segmenter=None, methods=REPORT_METHODS,
                    limit: int = DEFAULT_LIMIT, seed: int = 0, sanity_images: int = SANITY_IMAGES) -> dict:
     """`report` with its randomisation sanity check made again on the same images as
     `build_explanation_report` uses (the first `sanity_images` readable ones of `select_records`);
     everything else is kept."""
     from model.explain import check_method
-    from model.inputs.intake import XrayInputError, load_xray
 
     methods = tuple(check_method(m) for m in methods)
     started = time.perf_counter()
-    inputs = []
-    for record in select_records(records, classifier.labels, limit, seed):
-        if len(inputs) >= max(0, int(sanity_images)):
-            break
-        try:
-            pixels = load_xray(record.path).pixels
-        except (XrayInputError, OSError):
-            continue
-        mask = segmenter.mask(pixels) if segmenter is not None and segmenter is classifier.segmenter else None
-        inputs.append(classifier.prepare(pixels, mask).array)
+    inputs = [x for _, x in _prepared_films(classifier, records, segmenter, limit, seed, sanity_images)]
     sanity = _sanity_summary(classifier, inputs, methods, seed)
     timing = {**(report.get("timing") or {}), "sanity_s": time.perf_counter() - started}
     return _json_safe({**report, "sanity_check": sanity, "timing": timing,
@@ -315,25 +324,15 @@ def refresh_evidence(classifier, records, report: dict, segmenter=None, limit: i
     """`report` with each film's `evidence` (its explained class's probability on the film and on its
     fully hidden copy) measured on the same films as `build_explanation_report` explained, in the same
     order; two model passes per film. ValueError when the films no longer match the report's rows."""
-    from model.inputs.intake import XrayInputError, load_xray
     from model.trust.faithfulness import evidence
 
     rows = [dict(r) for r in report.get("per_image") or []]
-    readable = []
-    for record in select_records(records, classifier.labels, limit, seed):
-        if len(readable) >= len(rows):
-            break
-        try:
-            readable.append((record, load_xray(record.path).pixels))
-        except (XrayInputError, OSError):
-            continue
-    if len(readable) != len(rows):
-        raise ValueError(f"the report explained {len(rows)} films, {len(readable)} of them can be read now")
-    for row, (record, pixels) in zip(rows, readable):
+    films = list(_prepared_films(classifier, records, segmenter, limit, seed, len(rows)))
+    if len(films) != len(rows):
+        raise ValueError(f"the report explained {len(rows)} films, {len(films)} of them can be read now")
+    for row, (record, x) in zip(rows, films):
         if row.get("label") != record.label or row.get("predicted") not in classifier.labels:
             raise ValueError("the films no longer match the report's rows (another data list, seed or limit?)")
-        mask = segmenter.mask(pixels) if segmenter is not None and segmenter is classifier.segmenter else None
-        x = classifier.prepare(pixels, mask).array
         target = classifier.labels.index(row["predicted"])
         film, hidden = evidence(classifier, x, target, (report.get("faithfulness") or {}).get("baseline") or "blur")
         if abs(film - row["confidence"]) > 1e-4:  # the film's own pass must give the report's answer again

@@ -81,6 +81,7 @@ class FaithfulnessSummary:
     methods: dict[str, MethodFaithfulness] = field(default_factory=dict)
     measured: int | None = None  # films judged (None: a report made before films were sorted out)
     not_measurable: int = 0      # films where hiding everything hardly lowers the class: no map can be judged
+    min_evidence: float | None = None  # the report's rule for that (None: a report made before it was stored)
 
     def judged_sentence(self) -> str | None:
         """Which films the figures come from, when some could not be judged (as Diagnose says of them)."""
@@ -89,8 +90,9 @@ class FaithfulnessSummary:
         from model.trust.faithfulness import MIN_EVIDENCE
 
         total = self.measured + self.not_measurable
+        rule = MIN_EVIDENCE if self.min_evidence is None else self.min_evidence
         return (f"Judged on {self.measured} of {total} films: on the other {self.not_measurable}, hiding the whole "
-                f"film lowers the explained class's probability by less than {MIN_EVIDENCE * 100:.0f} points, so "
+                f"film lowers the explained class's probability by less than {rule * 100:.0f} points, so "
                 "hiding regions cannot show what any map adds (Diagnose calls such a film's map \"not measurable\").")
 
     def chance(self, method: str, curve: str) -> float | None:
@@ -132,7 +134,7 @@ class FaithfulnessSummary:
         return cls(_number(chance.get("deletion_auc")), _number(chance.get("insertion_auc")), values.get("steps"),
                    values.get("random_repeats"), values.get("baseline") or "blur", methods,
                    int(values["measured"]) if values.get("measured") is not None else None,
-                   int(values.get("not_measurable") or 0))
+                   int(values.get("not_measurable") or 0), _number(values.get("min_evidence")))
 
 
 @dataclass(frozen=True)
