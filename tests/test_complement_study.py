@@ -2,9 +2,7 @@
 import numpy as np
 import pytest
 
-from model.calibration import apply_temperature
 from training.complement_study import Probe, calibrated_average, fit_probe, pair_weights
-from training.crossval_average import average_like_an_ensemble
 from training.source_probe import fit_logreg
 
 
@@ -50,15 +48,21 @@ def test_sample_weights_decide_which_films_the_regression_follows():
     assert np.argmax(point @ heavy_second) == 1
 
 
-def test_calibrated_average_is_the_ensemble_average_of_the_calibrated_parts():
+def test_calibrated_average_is_the_softmax_of_the_mean_of_the_parts_scaled_logits():
+    """What a merged ensemble of two temperature-scaled members outputs: softmax((la / Ta + lb / Tb) / 2),
+    computed here from the logits, independently of the helpers the function is built from."""
     rng = np.random.default_rng(0)
-    a, b = (rng.dirichlet(np.ones(3), size=6) for _ in range(2))
-    both = calibrated_average([a, b], [1.0, 1.0])
-    assert np.allclose(both, average_like_an_ensemble([a, b]))
-    assert np.allclose(calibrated_average([a, b], [2.0, 0.5]),
-                       average_like_an_ensemble([apply_temperature(a, 2.0), apply_temperature(b, 0.5)]))
-    # A part averaged with itself is itself.
-    assert np.allclose(calibrated_average([a, a], [1.0, 1.0]), a, atol=1e-9)
+    la, lb = rng.normal(scale=3.0, size=(2, 6, 3))
+
+    def softmax(z):
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    a, b = softmax(la), softmax(lb)
+    assert np.allclose(calibrated_average([a, b], [2.0, 0.5]), softmax((la / 2.0 + lb / 0.5) / 2), atol=1e-9)
+    assert np.allclose(calibrated_average([a, b], [1.0, 1.0]), softmax((la + lb) / 2), atol=1e-9)
+    # A part averaged with itself at its own temperature is that part, calibrated.
+    assert np.allclose(calibrated_average([a, a], [2.0, 2.0]), softmax(la / 2.0), atol=1e-9)
 
 
 def test_probe_of_known_weights():

@@ -120,10 +120,10 @@ def stated_facts(digest: str, metadata: dict, slot) -> Stated:
 # --------------------------------------------------------------------------- status and output
 
 
-def status_box(result, shown_anyway: bool = False, map_class: str | None = None) -> None:
+def status_box(result, shown_anyway: bool = False, map_class: str | None = None) -> str:
     """The status, first on the page and across it: what set it, the assumptions of an answer and the
     cautions about its map (`map_class`: the class explained, when it is not the answer), each from the
-    findings' own fields."""
+    findings' own fields. Returns the status line it shows (the report carries the same one)."""
     line = text.status_line(result, shown_anyway, map_class)
     reasons = "".join(f"  \n{finding.sentence}" for finding in result.deciding)
     if result.assumptions and result.status != OUT_OF_SCOPE:
@@ -142,6 +142,7 @@ def status_box(result, shown_anyway: bool = False, map_class: str | None = None)
         with st.expander(f"Why read the map with care ({len(cautions)} checks)", icon=":material/report:"):
             for finding in cautions:
                 st.caption(f":orange[{finding.sentence}]")
+    return line
 
 
 def output_box(case: Case, result, shown_anyway: bool) -> None:
@@ -789,7 +790,7 @@ def main() -> None:
     final = result.with_findings(map_findings(checks, MAP_LABELS[explanation.method]))
     map_class = explanation.label if explanation.label != case.uncertainty().top_label else None
     with status_slot.container():  # the status names the map checks too, once they are known
-        status_box(final, shown_anyway, map_class)
+        line = status_box(final, shown_anyway, map_class)
     with grid_tab:
         grid_occlusion_tab(case, controls)
     with methods_tab:
@@ -800,8 +801,7 @@ def main() -> None:
     with report_tab:
         st.caption(f"Case {case.case_id} (the first digits of the image's fingerprint, not patient data). The "
                    "report holds no name, file name or other identifier, and carries the status above.")
-        report_downloads(case, Status(text.status_line(final, shown_anyway, map_class), final.status,
-                                      tuple(final.findings)),
+        report_downloads(case, Status(line, final.status, tuple(final.findings)),
                          explanation, controls, {"overlay": overlay, "what_if": what_if, "compared": compared})
     with words_tab:
         glossary_tab()

@@ -305,16 +305,17 @@ def faithfulness(classifier, model_input: np.ndarray, heatmap: np.ndarray, class
     chance = random_baseline(classifier, model_input, class_index, steps, random_repeats, seed, grid=grid)
     mapped = {"deletion_auc": curves["deletion_auc"], "insertion_auc": curves["insertion_auc"], "curves": curves}
     film, blurred = curves["deletion"][0], curves["deletion"][-1]
-    if not measurable(film, blurred):
+    judged = measurable(film, blurred)
+    if judged:
+        better, summary = is_better_than_random(mapped, chance), _faithfulness_summary(mapped, chance)
+    else:
         label = classifier.labels[class_index]
+        better = False
         summary = (f"Not measurable for {label}: the blurred film scores {label} {blurred:.1%}, the film itself "
                    f"{film:.1%}, so hiding regions cannot show what the map's regions add. This says nothing for "
                    "or against the map.")
-        return Faithfulness(mapped["deletion_auc"], mapped["insertion_auc"], chance["deletion_auc"],
-                            chance["insertion_auc"], curves, False, summary, measurable=False)
-    better = is_better_than_random(mapped, chance)
     return Faithfulness(mapped["deletion_auc"], mapped["insertion_auc"], chance["deletion_auc"],
-                        chance["insertion_auc"], curves, better, _faithfulness_summary(mapped, chance))
+                        chance["insertion_auc"], curves, better, summary, measurable=judged)
 
 
 def faithfulness_verdict(deletion_better: bool, insertion_better: bool) -> str:
