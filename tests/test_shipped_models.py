@@ -92,3 +92,43 @@ def test_default_models_test_split_figures_are_reproduced(shared_cxr, monkeypatc
     assert report["n"] == published["n"]
     assert report["confusion_matrix"] == published["confusion_matrix"]
     assert report["macro"]["auc"] == pytest.approx(published["macro"]["auc"], abs=2e-3)
+
+
+def _readme_model_rows() -> dict[str, list[str]]:
+    """The README's Models table: model ids of a row -> its cells after the first two."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Models", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        ids = re.findall(r"`(cxr-[a-z0-9-]+)`", cells[0]) if cells else []
+        if ids:
+            rows[tuple(ids)] = cells[2:]
+    return rows
+
+
+def _within(cell: str, value: float, digits: int) -> bool:
+    """Whether `value`, rounded to `digits`, is the cell's figure or lies in its range "a-b"."""
+    low, _, high = cell.partition("-")
+    shown = round(value, digits)
+    return float(low) - 1e-9 <= shown <= float(high or low) + 1e-9
+
+
+def test_the_readmes_models_table_gives_each_cards_own_figures():
+    """Internal macro AUC / accuracy and source probe in the README are the entries' metrics.json figures
+    (a number typed by hand, or a placeholder left in, shows here)."""
+    rows = _readme_model_rows()
+    assert rows, "README.md has no Models table with model ids"
+    for ids, cells in rows.items():
+        internal, _, probe = cells
+        auc_cell, acc_cell = (c.strip() for c in internal.split("/"))
+        for model_id in ids:
+            report = read_metrics(model_id, PACKAGE_REGISTRY)
+            assert _within(auc_cell, report["macro"]["auc"], 3), (model_id, auc_cell)
+            digits = len(acc_cell.split("-")[0].split(".")[1])
+            assert _within(acc_cell, report["accuracy"], digits), (model_id, acc_cell)
+            probe_digits = len(probe.split("-")[0].split(".")[1])
+            assert _within(probe, report["source_probe"]["mean_balanced_accuracy"], probe_digits), (model_id, probe)
