@@ -251,6 +251,21 @@ def test_the_shortcut_story_comes_from_the_cards_facts():
     assert "Normal came from nih-chestxray14 (59%), openist-normal (40%)" in story[0]
     assert "- Everything outside the lung fields (slightly enlarged) is set to black" in story[1]
     assert "39% of the covid-radiography-db films (median of 3 runs)" in story[2]  # the median, as every page gives it
+    # The closing sentence claims no more than the figures show: below half right on an unseen collection, it says so.
+    assert "It is still wrong on most covid-radiography-db films (39% right)" in story[2]
+
+
+def test_what_is_left_is_judged_by_the_held_out_figures():
+    from model.present.shortcut_tables import _verdict_on_what_is_left
+
+    good = [{"held-out source": "a", "median": 0.8}, {"held-out source": "b", "median": 0.7}]
+    bad = good + [{"held-out source": "c", "median": 0.3}, {"held-out source": "d", "median": 0.05}]
+    assert _verdict_on_what_is_left(True, good) == ("The steps above are meant to reduce the shortcut; none removes "
+                                                    "it. The figures above say how much of it is left.")
+    worst = _verdict_on_what_is_left(True, bad)
+    assert "still wrong on most d films (5% right)" in worst and "reduce" in worst
+    assert _verdict_on_what_is_left(False, bad).startswith("This version takes no particular step against the shortcut.")
+    assert _verdict_on_what_is_left(True, []).endswith("how much is left is not measured.")
 
 
 def test_provenance_facts_have_plain_names_and_no_machine_paths():
