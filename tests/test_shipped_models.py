@@ -132,3 +132,17 @@ def test_the_readmes_models_table_gives_each_cards_own_figures():
             assert _within(acc_cell, report["accuracy"], digits), (model_id, acc_cell)
             probe_digits = len(probe.split("-")[0].split(".")[1])
             assert _within(probe, report["source_probe"]["mean_balanced_accuracy"], probe_digits), (model_id, probe)
+
+
+@pytest.mark.parametrize("model_id", CLASSIFIERS)
+def test_each_cards_notes_name_the_temperature_the_card_applies(model_id):
+    """The notes are shown on Performance and Compare beside the card's own temperature: an ensemble once kept
+    its member's (1.04 against the applied 1.03)."""
+    import re
+
+    card = read_card(model_id, PACKAGE_REGISTRY)
+    named = re.findall(r"temperature scaling \(T = ([0-9.]+)", card.notes or "")
+    if card.calibration:
+        assert named == [f"{card.calibration['temperature']:.2f}"]
+    else:
+        assert named == []

@@ -259,6 +259,11 @@ def test_ensemble_command_writes_an_evaluated_entry_and_refuses_mismatched_membe
     assert code == 0
     card = read_card("ab", registry)
     assert card.default and card.training["members"] == ["a", "b"]
+    # The notes name the ensemble's own temperature once, not the member's (which the member notes carried).
+    import re
+    named = re.findall(r"T = ([0-9.]+)", card.notes)
+    assert named == ([f"{card.calibration['temperature']:.2f}"] if card.calibration else []), card.notes
+    assert len(re.findall(r"T = ", read_card("a", registry).notes)) == (1 if read_card("a", registry).calibration else 0)
     assert card.training["splits"] == read_card("a", registry).training["splits"]
     metrics = read_metrics("ab", registry)
     assert metrics["n"] == card.training["splits"]["test"]["images"]

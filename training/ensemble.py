@@ -125,7 +125,7 @@ def main(argv=None) -> int:
 
     import_tensorflow_quietly()
     from training.architectures import merge_members
-    from training.training_run import headline
+    from training.training_run import CALIBRATION_NOTE_PATTERN, calibration_note, headline
 
     try:
         cards = [read_card(member, root) for member in args.members]
@@ -170,7 +170,8 @@ def main(argv=None) -> int:
         "wall_time_s": round(member_wall + time.time() - started, 1)})
     notes = (f"Ensemble of {', '.join(c.id for c in cards)}: one flat model whose class logits are the mean of "
              f"the members' logits; Grad-CAM at '{explain_layer}' covers every member's last feature maps. "
-             f"The members' own notes apply: {first.notes}")
+             f"The members' own notes apply: {CALIBRATION_NOTE_PATTERN.sub('', first.notes)}"
+             + calibration_note(calibration))  # the ensemble's own temperature, not a member's
     card = ModelCard(
         id=args.model_id, display_name=args.display_name or f"Ensemble of {len(cards)} ({args.model_id})",
         version=args.version, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),

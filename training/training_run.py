@@ -49,6 +49,16 @@ PRETRAINED_NOTE = (
     " The network is {arch} pretrained on ImageNet ({weights}), fine-tuned in two stages (the new head alone for "
     "{head} epochs, then {blocks} at {factor:g} times the rate, batch normalisation fixed); the gray film is "
     "repeated to three channels and scaled as the backbone expects, inside the model.")
+CALIBRATION_NOTE = " Probabilities are calibrated by temperature scaling (T = {temperature:.2f}, fitted on the validation split)."
+CALIBRATION_NOTE_PATTERN = re.compile(r" Probabilities are calibrated by temperature scaling \(T = [0-9.]+, fitted on the "
+                                      r"validation split\)\.")
+
+
+def calibration_note(calibration: dict | None) -> str:
+    """The notes' sentence on calibration, from the card's `calibration` block ("" without one)."""
+    return CALIBRATION_NOTE.format(temperature=calibration["temperature"]) if calibration else ""
+
+
 AUGMENTATION = "rotation +-11 deg, shift +-6%, zoom -12..+8%, gamma, contrast, noise; no flips"
 
 
@@ -265,9 +275,8 @@ class TrainingRun:
                                             blocks=blocks, factor=tuning.rate_factor)
         notes += (f" Trained with the recipe '{recipe.name()}' against the source shortcut"
                   + (" and with everything outside the dilated lung fields set to zero, at training and serving alike"
-                     if recipe.lung_mask else "") + "; held-out-source figures are in the card's training block. "
-                  f"Probabilities are calibrated by temperature scaling (T = {self.calibration['temperature']:.2f}, "
-                  "fitted on the validation split).")
+                     if recipe.lung_mask else "") + "; held-out-source figures are in the card's training block."
+                  + calibration_note(self.calibration))
         return notes
 
 

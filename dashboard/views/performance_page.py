@@ -279,12 +279,13 @@ def explanation_section(card, key) -> None:
                f"{_date(report.date)}" + (f" for version {report.version}" if report.version else "") + ".")
     if report.version and report.version != card.version:
         st.warning(f"The report was made for version {report.version}, not {card.version}; regenerate it.")
-    lung_attention_report(report.lung_attention)
+    lung_attention_report(report.lung_attention, caching.lung_attention_threshold(key) if caching.scope(key) else None,
+                          bool(card.prep.lung_mask))
     faithfulness_report(report.faithfulness)
     sanity_report(report.sanity_check, report.method_agreement)
 
 
-def lung_attention_report(lungs: LungSummary) -> None:
+def lung_attention_report(lungs: LungSummary, own_level: float | None, lung_mask: bool) -> None:
     method = _label(lungs.method, "map")
     st.markdown(f"**Lung-field attention:** mean share of the {method} map inside the lungs")
     if lungs.overall is None:
@@ -294,13 +295,11 @@ def lung_attention_report(lungs: LungSummary) -> None:
     groups = [("All images", lungs.overall, lungs.low_share, sum(v.n for v in lungs.per_class.values()))]
     groups += [(f"Predicted {label}", v.mean, v.low_share, v.n) for label, v in lungs.per_class.items()]
     for column, (label, mean, low_share, n) in zip(st.columns(len(groups)), groups):
-        column.metric(label, _percent(mean),
-                      None if mean is None else f"{(mean - threshold) * 100:+.0f} points vs {threshold:.0%}",
-                      help=f"{n} images; {_percent(low_share)} of them below {threshold:.0%}, where the map "
-                           "lies mostly outside the lungs.", border=True)
-    st.caption(f"Lung masks from `{lungs.segmenter}`. Below {threshold:.0%} the model looked mostly outside "
-               "the lungs (text markers, borders, devices: possible shortcuts); masks can also miss dense "
-               f"consolidation, which lowers the share. {lungs.note}")
+        column.metric(label, "n/a" if mean is None else text.lung_share(mean),
+                      None if mean is None else f"{(mean - threshold) * 100:+.1f} points vs {text.lung_share(threshold)}",
+                      help=f"{n} images; {_percent(low_share)} of them below {text.lung_share(threshold)}, where the "
+                           "map lies mostly outside the lungs.", border=True)
+    st.caption(f"{text.lung_attention_caption(lungs.segmenter, threshold, own_level, lung_mask)} {lungs.note}")
 
 
 def faithfulness_report(faith: FaithfulnessSummary) -> None:

@@ -32,6 +32,8 @@ def preprocessing_summary(card: ModelCard) -> str:
     parts = [f"{prep.image_size} px", prep.resize]
     if prep.lung_crop:
         parts.append(f"cropped to the lung fields ({prep.lung_model}, margin {prep.lung_margin:.0%})")
+        if prep.lung_mask:
+            parts.append("everything outside the lungs blacked out")
     elif prep.border_crop:
         parts.append(f"{prep.border_crop:.0%} border crop")
     if prep.equalize != "none":
@@ -168,6 +170,24 @@ def lung_share(fraction: float) -> str:
     """A map's share on the lung fields as every view shows it (card, dialog, Diagnose, warnings): to 0.1%,
     so the same film never reads 49.8% on one view and 50% on another."""
     return f"{fraction:.1%}"
+
+
+def lung_attention_caption(segmenter: str | None, mostly_outside: float, own_level: float | None,
+                           lung_mask: bool) -> str:
+    """What the lung-attention figures of an explanation report mean for this model: the report's line
+    (`mostly_outside`: below it a map lies mostly outside the lungs), the model's own warning level (where
+    Diagnose warns; None without a scope check) and what lies outside the lungs for this model's input."""
+    line = (f"Lung masks from {segmenter or 'the lung model'}. Below {lung_share(mostly_outside)} a map lies mostly "
+            "outside the lungs")
+    if own_level is not None:
+        line += (f"; this model's own warning level is {lung_share(own_level)} (set from its correct answers), "
+                 "where Diagnose and the Gallery warn")
+    if lung_mask:
+        line += (". This model sees only the lung fields (slightly enlarged, the rest blacked out): what its "
+                 "coarse map puts outside them spills onto that margin, not onto text, borders or devices")
+    else:
+        line += ". Outside the lungs lie text markers, borders and devices: possible shortcuts"
+    return line + ". Masks can also miss dense consolidation, which lowers the share."
 
 
 def lung_share_sentence(fraction: float, threshold: float, method_label: str) -> str:
