@@ -45,6 +45,7 @@ def test_rates_per_rule_and_films_the_model_never_trained_on():
     rules = triage_summary.rule_table(SCOPE)
     assert list(rules["rule"]) == ["probability below the model's threshold", "unusual anatomy (second read)"]
     assert list(rules["fires on"]) == [0.3, 0.05] and list(rules["accuracy when it fires"]) == [0.5, 0.8]
+    assert list(rules["films"]) == [3, 0]  # of the 10 test films: how little a rule's accuracy may rest on
     unseen = triage_summary.unseen_table(SCOPE)
     assert list(unseen["films"]) == ["new-site", "children's films in the data"]
     assert unseen.loc[0, "answered and wrong"] == 0.1 and unseen.loc[0, "answered"] == 0.4
@@ -53,5 +54,8 @@ def test_rates_per_rule_and_films_the_model_never_trained_on():
 
 def test_thresholds_sentence():
     sentence = triage_summary.thresholds_sentence(SCOPE)
-    assert "45%" in sentence and "62.5%" in sentence and "39%" in sentence and "right 90% of the time" in sentence
+    # The thresholds to 0.1%, as Diagnose and the Gallery give them (84.5% was shown as 84% here).
+    assert "below a probability of 45.0%" in sentence and "62.5%" in sentence and "below 39.0% of the map" in sentence
+    assert "right 90% of the time" in sentence
+    assert "84.5%" in triage_summary.thresholds_sentence({**SCOPE, "min_top_probability": 0.845})
     assert triage_summary.thresholds_sentence({}) == ""

@@ -38,6 +38,7 @@ from model.present.cheating_view import (
     cheating_by_source,
     cheating_frame,
     cheating_total,
+    cheats_headline,
     own_level_sentence,
 )
 from model.present.gallery_cases import (
@@ -427,11 +428,8 @@ def cheats_view(cases, lungs_reason: str, card, bar, key) -> None:
         confident, outside = thresholds(level)
     groups = cheating_by_source(cases, confident, outside)
     total, cheats = cheating_total(groups)
-    if not total:
-        st.markdown(f"#### None of the {len(cases)} answers read is confident ({confident:.0%} or more).")
-    else:
-        st.markdown(f"#### On **{cheats} of {total}** confident answers ({cheats / total:.0%}), the map of "
-                    f"{card.display_name} lies mostly outside the lungs")
+    st.markdown("#### " + cheats_headline(cheats, total, confident, card.display_name, bool(card.prep.lung_mask)))
+    if total:
         own = own_level_sentence(groups, caching.lung_attention_threshold(key))
         if own:
             st.markdown(own)
@@ -440,8 +438,8 @@ def cheats_view(cases, lungs_reason: str, card, bar, key) -> None:
             "surround, where coarse maps spill. Read the pictures before calling it a shortcut."
             if card.prep.lung_mask else
             "Right or wrong alike: a right answer read off a marker, the collar or the border is the shortcut.")
-    st.caption(f"Confident: {confident:.0%} or more. Mostly outside: less than {outside:.0%} of the Grad-CAM map of "
-               f"the answer on the lung fields. {seen} {len(cases)} films read, as chosen in the side panel.")
+    st.caption(f"Confident: {confident:.1%} or more. Mostly outside: less than {lung_share(outside)} of the Grad-CAM "
+               f"map of the answer on the lung fields. {seen} {len(cases)} films read, as chosen in the side panel.")
     if not total:
         return
     table = cheating_frame(groups).assign(share=lambda t: t["share"] * 100.0)

@@ -88,6 +88,16 @@ def cheating_total(groups: list[SourceCheats]) -> tuple[int, int]:
     return sum(g.confident for g in groups), sum(g.outside for g in groups)
 
 
+def cheats_headline(cheats: int, total: int, confident: float, model_name: str, lung_mask: bool) -> str:
+    """The cheats view's headline (markdown), worded for what the model sees: a lung-masked model cannot
+    read a marker, so its map's weight outside the lungs is said to spill, not to read something there."""
+    if not total:
+        return f"None of the answers read is confident ({confident:.1%} or more)."
+    where = ("spills mostly outside the lung fields, the only part of the film it sees" if lung_mask
+             else "lies mostly outside the lungs")
+    return f"On **{cheats} of {total}** confident answers ({cheats / total:.0%}), the map of {model_name} {where}"
+
+
 def below_own_level(groups: list[SourceCheats], level: float) -> int:
     """How many of the flagged answers also lie below the model's own lung-attention warning level
     (`level`, set from its correct answers; the level at which Diagnose and Performance warn): the

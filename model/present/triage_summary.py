@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from model.policy import LOW_LUNG_ATTENTION, MIN_AGREEMENT
+from model.present.text import lung_share
 
 STATUS_NAMES = {"answer": "Answer", "uncertain": "Uncertain (second read)", "out_of_scope": "Out of scope"}
 # The rules a status comes from, in plain words (the rule names `training.fit_scope` writes).
@@ -40,10 +41,15 @@ def triage_rows(card_scope: dict | None) -> pd.DataFrame:
 def rule_table(card_scope: dict | None, split: str = "test") -> pd.DataFrame:
     """One row per triage rule: the share of the split's films it fires on and the model's accuracy on
     those films (a rule worth having fires where the model is often wrong); empty without figures."""
-    rules = ((card_scope or {}).get(split) or {}).get("rules") or {}
-    rows = [{"rule": RULE_NAMES.get(rule, rule), "fires on": values.get("fires"),
+    block = (card_scope or {}).get(split) or {}
+    rules, total = block.get("rules") or {}, block.get("n")
+
+    def films(share):
+        return None if share is None or total is None else int(round(share * total))
+
+    rows = [{"rule": RULE_NAMES.get(rule, rule), "fires on": values.get("fires"), "films": films(values.get("fires")),
              "accuracy when it fires": values.get("accuracy_when_fired")} for rule, values in rules.items()]
-    return pd.DataFrame(rows, columns=["rule", "fires on", "accuracy when it fires"])
+    return pd.DataFrame(rows, columns=["rule", "fires on", "films", "accuracy when it fires"])
 
 
 def unseen_table(card_scope: dict | None) -> pd.DataFrame:
@@ -84,7 +90,7 @@ def thresholds_sentence(card_scope: dict | None) -> str:
     target = (f" (the lowest at which its answered validation films were right {scope['target_accuracy']:.0%} of the "
               "time" + ("" if scope.get("target_reached", True) else ": not reached, so almost nothing is answered")
               + ")") if "target_accuracy" in scope else ""
-    return (f"Uncertain below a probability of {scope['min_top_probability']:.0%}{target} or when fewer than "
+    return (f"Uncertain below a probability of {scope['min_top_probability']:.1%}{target} or when fewer than "
             f"{scope.get('min_agreement', MIN_AGREEMENT):.1%} of slightly moved copies agree; lung-attention warning below "
-            f"{scope.get('lung_attention_threshold', LOW_LUNG_ATTENTION):.0%} of the map inside the lungs; all set on the "
-            "validation split.")
+            f"{lung_share(scope.get('lung_attention_threshold', LOW_LUNG_ATTENTION))} of the map inside the lungs; all set "
+            "on the validation split.")
