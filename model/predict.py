@@ -4,16 +4,18 @@
         [--target CLASS] [--overlay OUT.png] [--heatmap OUT.npy] [--json] [--age YEARS] [--view PA|AP|LL|lateral]
 
 Every image gets a triage status: `answer`, `uncertain` (the answer, with a second read advised)
-or `out_of_scope` (not what the model was made for: the output is printed for reference only), with
-the reasons as sentences; `--json` adds "status" and "reasons" beside "prediction" and
-"probabilities", so that evaluation stays possible. "prediction" and "probabilities" are the model's
+or `out_of_scope` (not what the model was made for: no answer is given, as on Diagnose, unless
+`--show-anyway` asks for the output, then marked `reference_only`), with the reasons as sentences;
+`--json` adds "status" and "reasons" beside "prediction" and "probabilities" (null for a film held
+back). "prediction" and "probabilities" are the model's
 calibrated output for the image itself, the figure every page shows (mildly changed copies of the
 image only measure its stability). `--age` and `--view` state the patient's age and the film's view
 for plain images (a DICOM header's own facts win); unstated, the answer is given for an adult frontal
 film, and the output says so.
 
-Bad input never stops the run: each unusable image gets one `error:` line on stderr, the others
-are still processed, and the exit status is 2 if any image failed. Files are read and checked
+Bad input never stops the run: each unusable image gets one `error:` line on stderr (and, with
+`--json`, an object with "status": "error" and the same sentence, so every image has one line), the
+others are still processed, and the exit status is 2 if any image failed. Files are read and checked
 before TensorFlow is imported (it is imported at the first readable image), so a run whose every
 file is refused ends in about a second. The decision-support notice goes to stderr, after the
 results, so that stdout holds only results (one JSON object per line with `--json`).
@@ -29,10 +31,28 @@ from model.explain import METHODS
 from model.present.text import DISCLAIMER
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose mistakes are one `error:` line (argparse prints its usage first)."""
+
+    def error(self, message: str):
+        fail(f"{message} (`{self.prog} --help` lists the options).")
+        raise SystemExit(2)
+
+
+def years(value: str) -> int:
+    """`--age`: whole years from 0 to 130, else one sentence naming the option."""
+    try:
+        age = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--age takes the age in whole years, not {value!r}") from None
+    if not 0 <= age <= 130:
+        raise argparse.ArgumentTypeError(f"--age takes an age from 0 to 130 years, not {age}")
+    return age
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m model.predict", description=__doc__.splitlines()[0],
-                                epilog=DISCLAIMER)
-    p.add_argument("images", nargs="+", type=Path, help="PNG, JPEG or DICOM files")
+    p = OneLineParser(prog="python -m model.predict", description=__doc__.splitlines()[0], epilog=DISCLAIMER)
+    p.add_argument("images", nargs="+", type=Path, help="PNG, JPEG, DICOM, TIFF or BMP files")
     p.add_argument("--model", help="registry model id (default: the registry's default model)")
     p.add_argument("--method", default="gradcam", choices=list(METHODS),
                    help="explanation method: " + "; ".join(f"{m.name} ({m.label})" for m in METHODS.values()))
@@ -42,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "the image's name is appended)")
     p.add_argument("--heatmap", type=Path, help="write the raw map (model input resolution) as .npy here")
     p.add_argument("--json", action="store_true", help="print one JSON object per image")
-    p.add_argument("--age", type=int, metavar="YEARS",
+    p.add_argument("--show-anyway", action="store_true",
+                   help="print the output of out-of-scope films too, marked for reference only (held back otherwise)")
+    p.add_argument("--age", type=years, metavar="YEARS",
                    help="the patient's age in whole years (plain images; a DICOM header's age wins); under 18 is "
                         "out of scope")
     p.add_argument("--view", choices=["PA", "AP", "frontal", "LL", "lateral"], type=lambda v: {
@@ -76,25 +98,31 @@ def run_one(models, path: Path, xray, args, several: bool, stated=None) -> dict:
     # The lung mask is found once and serves the lung crop, the input check and the scope check.
     result = assess(clf, xray, mask, scope, stated)
     model_input, answer = result.model_input, result.prediction
+    held_back = result.triage.status == "out_of_scope" and not args.show_anyway
     record = {"image": str(path), "model": clf.card.id, "version": clf.card.version,
               "status": result.triage.status, "reasons": list(result.triage.reasons),
               "assumptions": [finding.sentence for finding in result.triage.assumptions],
-              "prediction": answer.label, "confidence": round(answer.confidence, 6),
-              "probabilities": {k: round(v, 6) for k, v in answer.as_dict().items()},
-              "single_pass_probabilities": {k: round(v, 6) for k, v in result.prediction.as_dict().items()}}
-    if args.overlay or args.heatmap:
+              "prediction": None if held_back else answer.label,
+              "confidence": None if held_back else round(answer.confidence, 6),
+              "probabilities": None if held_back else {k: round(v, 6) for k, v in answer.as_dict().items()}}
+    if result.triage.status == "out_of_scope":
+        record["reference_only"] = not held_back
+    if (args.overlay or args.heatmap) and not held_back:
         target = parse_target(args.target)
         _, explanation, on_image = clf.analyse(model_input, args.method, answer.label if target is None else target,
                                                args.layer, predict=False)
         record.update({"method": METHODS[args.method].label, "explained_class": explanation.label,
                        "layer": explanation.layer})
         if heatmap_path := output_path(args.heatmap, path, several):
-            np.save(heatmap_path, explanation.heatmap)
+            with open(heatmap_path, "wb") as handle:  # the name as given (np.save on a path appends ".npy")
+                np.save(handle, explanation.heatmap)
             record["heatmap"] = str(heatmap_path)
         if overlay_path := output_path(args.overlay, path, several):
             rgb = render_overlay(xray.pixels, on_image)
-            if not cv2.imwrite(str(overlay_path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-                raise OSError(f"could not write {overlay_path}")
+            ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+            if not ok:
+                raise OSError(f"the overlay could not be encoded as PNG for {overlay_path}")
+            overlay_path.write_bytes(encoded.tobytes())
             record["overlay"] = str(overlay_path)
     return record
 
@@ -124,18 +152,24 @@ def print_record(record: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(record), flush=True)
         return
-    probs = ", ".join(f"{k} {v:.1%}" for k, v in record["probabilities"].items())
     reasons = "".join(f"\n  - {reason}" for reason in record["reasons"])
+    assumed = "".join(f"\n  - {sentence}" for sentence in record["assumptions"])
+    probs = ", ".join(f"{k} {v:.1%}" for k, v in (record["probabilities"] or {}).items())
     if record["status"] == "out_of_scope":
-        print(f"{record['image']}: out of scope, no answer: this image is not what the model was made for "
-              f"[model {record['model']}]{reasons}\n  (the model's output, for reference only: "
-              f"{record['prediction']}; {probs})", flush=True)
+        shown = (f"\n  (the model's output, for reference only: {record['prediction']}; {probs})"
+                 if record["probabilities"] else "\n  (--show-anyway prints the model's output, for reference only)")
+        line = (f"{record['image']}: out of scope, no answer: this image is not what the model was made for "
+                f"[model {record['model']}]{reasons}{shown}")
     elif record["status"] == "uncertain":
-        print(f"{record['image']}: {record['prediction']} ({probs}), uncertain: second read advised "
-              f"[model {record['model']}]{reasons}", flush=True)
+        line = (f"{record['image']}: {record['prediction']} ({probs}), uncertain: second read advised "
+                f"[model {record['model']}]{reasons}{assumed}")
     else:
-        assumed = "".join(f"\n  - {sentence}" for sentence in record["assumptions"])
-        print(f"{record['image']}: {record['prediction']} ({probs}) [model {record['model']}]{assumed}", flush=True)
+        line = f"{record['image']}: {record['prediction']} ({probs}) [model {record['model']}]{assumed}"
+    if "method" in record:
+        written = [f"{kind} written to {record[kind]}" for kind in ("overlay", "heatmap") if kind in record]
+        line += (f"\n  map: {record['method']} of {record['explained_class']} at layer {record['layer']}; "
+                 + ", ".join(written))
+    print(line, flush=True)
 
 
 def fail(message: str) -> None:
@@ -146,9 +180,15 @@ def fail(message: str) -> None:
 def chosen_card(args):
     """The card of the model to use and the checked `--target`, read without TensorFlow; raises
     `RegistryError` or `ValueError` with a sentence for the terminal."""
-    from model.registry import default_model_id, read_card
+    from model.registry import CLASSIFIER, default_model_id, list_cards, read_card
 
     card = read_card(args.model or default_model_id())
+    if card.kind != CLASSIFIER:
+        names = ", ".join(c.id for c in list_cards(CLASSIFIER))
+        raise ValueError(f"{card.id} is a lung-segmentation model, not a classifier; choose one of: {names}.")
+    for option, target in (("--overlay", args.overlay), ("--heatmap", args.heatmap)):
+        if target is not None and not target.parent.is_dir():
+            raise ValueError(f"the folder of {option} ({target.parent}) does not exist.")
     if args.target is not None and parse_target(args.target) not in (*card.labels, *range(len(card.labels))):
         raise ValueError(f"unknown class {args.target!r}; this model's classes are {', '.join(card.labels)}.")
     return card
@@ -164,10 +204,17 @@ def answer(path: Path, xray, args, several: bool, context) -> bool:
         print_record(run_one(*context[:1], path, xray, args, several, context[1]), args.json)
         return True
     except (XrayInputError, RegistryError, ValueError, OSError) as exc:
-        fail(f"{path}: {exc}")
+        refuse(path, str(exc), args.json)
     except Exception as exc:  # noqa: BLE001 - the promise is one line per bad image, never a traceback.
-        fail(f"{path}: this image could not be processed ({type(exc).__name__}).")
+        refuse(path, f"this image could not be processed ({type(exc).__name__}).", args.json)
     return False
+
+
+def refuse(path: Path, sentence: str, as_json: bool) -> None:
+    """One image that could not be answered: its `error:` line, and with `--json` its own object."""
+    fail(f"{path}: {sentence}")
+    if as_json:
+        print(json.dumps({"image": str(path), "status": "error", "error": " ".join(sentence.split())}), flush=True)
 
 
 def main(argv=None) -> int:
@@ -182,17 +229,13 @@ def main(argv=None) -> int:
         return 2
     from model.trust.facts import Stated
 
-    try:
-        stated = Stated(args.age, args.view)
-    except ValueError as exc:
-        fail(f"{exc}.")
-        return 2
+    stated = Stated(args.age, args.view)  # --age and --view were checked by the parser
     models, status, answered, several = None, 0, False, len(args.images) > 1
     for path in args.images:
         try:
             xray = load_xray(path)  # Checked before TensorFlow is imported: a refused file costs no model load.
         except XrayInputError as exc:
-            fail(f"{path}: {exc}")
+            refuse(path, str(exc), args.json)
             status = 2
             continue
         if models is None:

@@ -43,6 +43,10 @@ def test_json_has_model_prediction_and_probabilities(registry_env, scans, capsys
     assert record["probabilities"] == pytest.approx(clf.predict_input(clf.prepare(pixels)).as_dict(), abs=1e-5)
     assert record["assumptions"] == ["Age not known: answered as for an adult (state the age if the patient is a child).",
                                      "View not known: read as a frontal (PA or AP) film."]
+    # The text output names the assumptions whatever the status (uncertain films rest on them too).
+    assert predict.main([str(scans[0])]) == 0
+    text = capsys.readouterr().out
+    assert all(sentence in text for sentence in record["assumptions"])
 
 
 def test_stated_age_and_view_put_a_plain_film_out_of_scope(registry_env, scans, capsys):
@@ -52,8 +56,13 @@ def test_stated_age_and_view_put_a_plain_film_out_of_scope(registry_env, scans, 
     assert predict.main([str(scans[0]), "--json", "--view", "lateral", "--age", "40"]) == 0
     record = json.loads(capsys.readouterr().out.strip())
     assert record["status"] == "out_of_scope" and "lateral" in record["reasons"][0] and record["assumptions"] == []
-    assert predict.main([str(scans[0]), "--age", "200"]) == 2
-    assert "age_years" in capsys.readouterr().err
+    # A mistaken option is one line naming the option, never argparse's usage dump or an internal name.
+    for bad in ("200", "-5", "17.5", "abc"):
+        with pytest.raises(SystemExit) as stop:
+            predict.main([str(scans[0]), "--age", bad])
+        assert stop.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error:") and "--age" in err[0] and "age_years" not in err[0], err
 
 
 def test_overlay_keeps_aspect_ratio_and_heatmap_is_at_model_resolution(registry_env, scans, tmp_path, capsys):
@@ -66,6 +75,15 @@ def test_overlay_keeps_aspect_ratio_and_heatmap_is_at_model_resolution(registry_
     assert cv2.imread(str(overlay)).shape == (90, 120, 3)
     raw = np.load(heatmap)
     assert raw.shape == (32, 32) and raw.dtype == np.float32 and 0 <= raw.min() <= raw.max() <= 1
+    # The map is written under the name given, and the record names that file (np.save would add ".npy").
+    named = tmp_path / "map.txt"
+    assert predict.main([str(scans[0]), "--model", "tiny-b", "--heatmap", str(named), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["heatmap"] == str(named) and np.load(named).shape == (32, 32) and not Path(f"{named}.npy").exists()
+    # Text output says which map was made and where it went.
+    assert predict.main([str(scans[0]), "--model", "tiny-b", "--overlay", str(overlay)]) == 0
+    text = capsys.readouterr().out
+    assert "map: Grad-CAM of" in text and f"overlay written to {overlay}" in text
 
 
 def test_several_images_get_one_output_file_each(registry_env, scans, tmp_path, capsys):
@@ -75,11 +93,30 @@ def test_several_images_get_one_output_file_each(registry_env, scans, tmp_path, 
     assert err.strip() == DISCLAIMER and "not a diagnosis" not in out  # the notice on stderr, results on stdout
 
 
-def test_unknown_model_or_class_is_one_error_line(registry_env, scans, capsys):
+def test_unknown_model_or_class_is_one_error_line(registry_env, scans, tmp_path, capsys):
     assert predict.main([str(scans[0]), "--model", "nope"]) == 2
     assert predict.main([str(scans[0]), "--target", "Fracture"]) == 2
+    assert predict.main([str(scans[0]), "--overlay", str(tmp_path / "no" / "such" / "o.png")]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 2 and all(line.startswith("error:") for line in lines)
+    assert len(lines) == 3 and all(line.startswith("error:") for line in lines)
+    assert "folder of --overlay" in lines[2] and "does not exist" in lines[2]
+
+
+def test_a_lung_model_is_refused_as_a_classifier_in_one_sentence(registry_env, scans, capsys):
+    from model.registry import LUNG_SEGMENTATION, read_card, write_card
+
+    lungs = read_card("tiny-a", registry_env)
+    lungs.id, lungs.kind, lungs.default = "tiny-lungs", LUNG_SEGMENTATION, False
+    (registry_env / "tiny-lungs").mkdir()
+    write_card(lungs, registry_env)
+    try:
+        assert predict.main([str(scans[0]), "--model", "tiny-lungs"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "tiny-lungs is a lung-segmentation model, not a classifier" in err[0]
+        assert "tiny-a" in err[0]  # the classifiers to choose from
+    finally:
+        import shutil
+        shutil.rmtree(registry_env / "tiny-lungs")
 
 
 def test_hostile_files_exit_2_without_traceback_and_good_files_still_run(registry_env, scans, tmp_path):
@@ -98,8 +135,11 @@ def test_hostile_files_exit_2_without_traceback_and_good_files_still_run(registr
     assert errors[-1] == DISCLAIMER
     errors = errors[:-1]
     assert len(errors) == 5 and all(line.startswith("error:") and "upload" not in line for line in errors), errors
+    # With --json every image has its line, in order: the refused ones as "error" with the same sentence.
     outputs = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [Path(o["image"]).name for o in outputs] == ["chest.png"]
+    assert [Path(o["image"]).name for o in outputs] == [Path(a).name for a in args[:-1]]
+    assert [o["status"] for o in outputs[:5]] == ["error"] * 5 and outputs[-1]["status"] != "error"
+    assert [o["error"] for o in outputs[:5]] == [line.split(": ", 2)[2] for line in errors]
 
 
 def test_every_image_gets_a_status_and_out_of_scope_inputs_are_held_back(registry_env, scans, tmp_path, capsys):
@@ -121,9 +161,18 @@ def test_every_image_gets_a_status_and_out_of_scope_inputs_are_held_back(registr
     assert by_name["photo.png"]["status"] == "out_of_scope" and "colour" in by_name["photo.png"]["reasons"][0]
     assert by_name["CT_small.dcm"]["status"] == "out_of_scope"
     assert any("modality CT" in reason for reason in by_name["CT_small.dcm"]["reasons"])
+    # Held back, as on Diagnose: no answer for an out-of-scope film unless asked for, then marked as such.
+    for held in (by_name["photo.png"], by_name["CT_small.dcm"]):
+        assert held["prediction"] is None and held["probabilities"] is None and held["reference_only"] is False
+    assert "reference_only" not in by_name["chest.png"]
+    assert predict.main([str(photo), "--json", "--show-anyway"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["reference_only"] is True and set(shown["probabilities"]) == {"COVID-19", "Normal", "Pneumonia"}
     assert predict.main([str(photo)]) == 0
     text = capsys.readouterr().out
-    assert "out of scope, no answer" in text and "for reference only" in text
+    assert "out of scope, no answer" in text and "--show-anyway prints the model's output" in text and "%" not in text
+    assert predict.main([str(photo), "--show-anyway"]) == 0
+    assert "(the model's output, for reference only:" in capsys.readouterr().out
 
 
 def test_refused_files_are_reported_without_importing_tensorflow(registry_env, tmp_path):

@@ -267,11 +267,16 @@ def test_cli(registry_env, files, tmp_path):
         assert line.startswith(f"error: {path}: ") and "upload" not in line, line
         for word in case.words:
             assert word in line, (case.id, line)
+    # One JSON line per file, in order: refused files as "error" objects carrying their sentence.
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    expected = [path.name for case, path in zip(CASES, paths) if not case.refused] + ["good.png"]
-    assert [Path(record["image"]).name for record in records] == expected
-    for record in records:
-        assert sum(record["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert [Path(record["image"]).name for record in records] == [path.name for path in paths] + ["good.png"]
+    for record, case in zip(records, [*CASES, None]):
+        if case is not None and case.refused:
+            assert record["status"] == "error" and record["error"] and "prediction" not in record, record
+        elif record["probabilities"] is not None:  # out-of-scope films are held back (no --show-anyway)
+            assert sum(record["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+        else:
+            assert record["status"] == "out_of_scope" and record["prediction"] is None, record
 
 
 # --------------------------------------------------------------------------- the dashboard
