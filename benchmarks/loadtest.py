@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from model.explain import METHODS
+from model.runtime import doc_summary
 
 DEFAULT_SESSIONS = 8
 
@@ -100,7 +101,7 @@ def check_results(clf, uploads: list[bytes], results: list[dict], method: str) -
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.loadtest", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.loadtest", description=doc_summary(__doc__))
     parser.add_argument("--sessions", type=int, default=DEFAULT_SESSIONS, help="simultaneous sessions")
     parser.add_argument("--model", help="registry model id (default: the registry's default model)")
     parser.add_argument("--method", default="gradcam", choices=list(METHODS))

@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from model.runtime import doc_summary
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -363,7 +365,7 @@ def training(table: Table, image_size: int, images: int = 96) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=doc_summary(__doc__))
     parser.add_argument("--model", help="registry model id (default: the registry's default model)")
     parser.add_argument("--repeats", type=int, default=20, help="repetitions of each fast measurement")
     parser.add_argument("--uploads", type=int, default=4, help="warm uploads timed in the dashboard")

@@ -23,7 +23,7 @@ from model.inputs.intake import Xray
 from model.inputs.lungs import LungSegmenter, lung_region
 from model.inputs.preprocessing import ModelInput, Region, crop_box, map_to_image, preprocess
 from model.prediction import Prediction
-from model.registry import ModelCard, default_model_id, load_model, read_card
+from model.registry import ModelCard, default_model_id, load_model, read_card, require_classifier
 from model.runtime import compiled_forward, run_in_batches
 
 
@@ -60,7 +60,7 @@ class Classifier:
         """Load a registry entry (the default one when `model_id` is None) and, for a lung-cropped
         card, its lung model from the same registry folder (unless `segmenter` is given)."""
         model_id = model_id or default_model_id(root)
-        card = read_card(model_id, root)
+        card = require_classifier(read_card(model_id, root), root)
         if card.prep.lung_crop and segmenter is None:
             segmenter = LungSegmenter.load(card.prep.lung_model, root)
         return cls(card, load_model(model_id, root), segmenter)

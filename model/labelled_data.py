@@ -48,10 +48,14 @@ def read_manifest(path: Path) -> list[LabelledImage]:
     """Rows of a manifest CSV with `file` (relative to the manifest) and `label`, optionally
     `patient_id`, `source` and `subtype`."""
     path = Path(path)
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    if rows and not {"file", "label"} <= set(rows[0]):
-        raise ValueError(f"{path} needs the columns 'file' and 'label'")
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+    except (UnicodeDecodeError, csv.Error):
+        raise ValueError(f"{path} is not a manifest CSV (a text table with the columns 'file' and 'label')") from None
+    if not {"file", "label"} <= set(reader.fieldnames or ()):
+        raise ValueError(f"{path} is not a manifest CSV: it needs the columns 'file' and 'label'")
     return [LabelledImage(str(path.parent / row["file"]), row["label"],
                           row.get("patient_id") or row["file"], row.get("source") or "",
                           row.get("subtype") or "") for row in rows]

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from model.explain import METHODS
 from model.present.text import DISCLAIMER
+from model.runtime import doc_summary
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -51,7 +52,7 @@ def years(value: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = OneLineParser(prog="python -m model.predict", description=__doc__.splitlines()[0], epilog=DISCLAIMER)
+    p = OneLineParser(prog="python -m model.predict", description=doc_summary(__doc__), epilog=DISCLAIMER)
     p.add_argument("images", nargs="+", type=Path, help="PNG, JPEG, DICOM, TIFF or BMP files")
     p.add_argument("--model", help="registry model id (default: the registry's default model)")
     p.add_argument("--method", default="gradcam", choices=list(METHODS),
@@ -180,12 +181,9 @@ def fail(message: str) -> None:
 def chosen_card(args):
     """The card of the model to use and the checked `--target`, read without TensorFlow; raises
     `RegistryError` or `ValueError` with a sentence for the terminal."""
-    from model.registry import CLASSIFIER, default_model_id, list_cards, read_card
+    from model.registry import default_model_id, read_card, require_classifier
 
-    card = read_card(args.model or default_model_id())
-    if card.kind != CLASSIFIER:
-        names = ", ".join(c.id for c in list_cards(CLASSIFIER))
-        raise ValueError(f"{card.id} is a lung-segmentation model, not a classifier; choose one of: {names}.")
+    card = require_classifier(read_card(args.model or default_model_id()))
     for option, target in (("--overlay", args.overlay), ("--heatmap", args.heatmap)):
         if target is not None and not target.parent.is_dir():
             raise ValueError(f"the folder of {option} ({target.parent}) does not exist.")

@@ -201,6 +201,14 @@ def list_entries(root: Path | None = None) -> list[EntryStatus]:
     return statuses
 
 
+def require_classifier(card: ModelCard, root: Path | None = None) -> ModelCard:
+    """`card` if it is a classifier; else RegistryError with one sentence naming the classifiers to choose."""
+    if card.kind != CLASSIFIER:
+        names = ", ".join(c.id for c in list_cards(CLASSIFIER, root)) or "none in this registry"
+        raise RegistryError(f"{card.id} is a lung-segmentation model, not a classifier; choose one of: {names}.")
+    return card
+
+
 def list_cards(kind: str = CLASSIFIER, root: Path | None = None) -> list[ModelCard]:
     """The usable entries of one kind, default first."""
     cards = [s.card for s in list_entries(root) if s.card is not None and s.card.kind == kind]

@@ -58,3 +58,9 @@ def run_in_batches(forward, inputs, batch_size: int = 32):
     if len(inputs) <= batch_size:
         return np.asarray(forward(inputs))
     return np.concatenate([np.asarray(forward(inputs[i:i + batch_size])) for i in range(0, len(inputs), batch_size)])
+
+
+def doc_summary(doc: str | None) -> str:
+    """The first paragraph of a module's docstring on one line: a command's `--help` description
+    (its first line alone can stop mid-sentence)."""
+    return " ".join((doc or "").split("\n\n")[0].split())

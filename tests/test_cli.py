@@ -114,6 +114,9 @@ def test_a_lung_model_is_refused_as_a_classifier_in_one_sentence(registry_env, s
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "tiny-lungs is a lung-segmentation model, not a classifier" in err[0]
         assert "tiny-a" in err[0]  # the classifiers to choose from
+        from training import evaluate  # and every other command that loads a classifier, in the same sentence
+        assert evaluate.main(["--model", "tiny-lungs", "--data", str(scans[0].parent)]) == 2
+        assert "tiny-lungs is a lung-segmentation model, not a classifier" in capsys.readouterr().err
     finally:
         import shutil
         shutil.rmtree(registry_env / "tiny-lungs")

@@ -289,3 +289,15 @@ def test_data_roots_resolve_and_refuse_paths_outside(tmp_path):
     found = find_datasets(roots)
     assert inside.resolve() in found and (other / "manifest.csv").resolve() in found
     assert all(any(f.is_relative_to(r) for r in roots) for f in found)
+
+
+def test_a_file_that_is_not_a_manifest_is_one_sentence_not_zero_images(tmp_path):
+    """`--data notes.png` once scored "0 images" and then failed: it is refused as what it is."""
+    text, binary, header = tmp_path / "notes.png", tmp_path / "scan.csv", tmp_path / "empty.csv"
+    text.write_text("patient notes\n")
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00garbage")
+    header.write_text("file,label\n")
+    for path in (text, binary):
+        with pytest.raises(ValueError, match="is not a manifest CSV"):
+            read_dataset(path)
+    assert read_dataset(header) == []  # a manifest without rows is a manifest

@@ -34,6 +34,7 @@ from model.inputs.preprocessing import Preprocessing
 from model.labelled_data import CLASS_LABELS, read_dataset
 from model.metrics import classification_report
 from model.registry import CARD_FILE, MODEL_FILE
+from model.runtime import doc_summary
 from training.crossval_average import average_like_an_ensemble
 from training.held_out import file_digest, lung_model_of, pool_subset, predict_subset, run_figures, scoring_sets
 from training.source_probe import fit_logreg
@@ -95,7 +96,7 @@ def frozen_features(weights: Path, image_size: int, images: np.ndarray, batch_si
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m training.complement_study", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m training.complement_study", description=doc_summary(__doc__))
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--weights", type=Path, required=True, help="the ImageNet MobileNet (width 0.25) weights file")
     p.add_argument("--runs", type=Path, nargs="+", required=True, help="training.train run folders or registry entries")

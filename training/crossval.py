@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from model.labelled_data import CLASS_LABELS, read_dataset
+from model.runtime import doc_summary
 from training.held_out import (
     file_digest,
     held_out_report,
@@ -36,7 +37,7 @@ from training.pool import DEFAULT_CACHE
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m training.crossval", description=__doc__.splitlines()[0],
+    p = argparse.ArgumentParser(prog="python -m training.crossval", description=doc_summary(__doc__),
                                 epilog="Every other option is passed to python -m training.train.")
     p.add_argument("--data", required=True, help="manifest CSV with a source column")
     p.add_argument("--out", type=Path, required=True, help="run folder (one seed) or prefix (several seeds)")

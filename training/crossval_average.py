@@ -33,6 +33,7 @@ from model.calibration import apply_temperature
 from model.inputs.preprocessing import Preprocessing
 from model.labelled_data import CLASS_LABELS, read_dataset
 from model.registry import MODEL_FILE
+from model.runtime import doc_summary
 from training.held_out import (
     file_digest,
     lung_model_of,
@@ -45,7 +46,7 @@ from training.held_out import (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m training.crossval_average", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m training.crossval_average", description=doc_summary(__doc__))
     p.add_argument("--data", type=Path, required=True, help="the manifest the runs were trained on")
     p.add_argument("--runs", type=Path, nargs="+", required=True, help="run folders of training.crossval")
     p.add_argument("--out", type=Path, required=True, help="folder for results.json")

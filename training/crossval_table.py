@@ -9,6 +9,8 @@ import json
 import sys
 from pathlib import Path
 
+from model.runtime import doc_summary
+
 
 def _pct(value):
     return "-" if value is None else f"{100 * value:.0f}%"
@@ -60,7 +62,7 @@ HEADER = ("| recipe | held out | seed (split/init) | openist called Normal | con
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.crossval_table", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m training.crossval_table", description=doc_summary(__doc__))
     p.add_argument("results", type=Path, nargs="+")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)

@@ -32,12 +32,13 @@ from model.registry import (
     registry_root,
     save_entry,
 )
+from model.runtime import doc_summary
 from training.held_out import WITHIN_SOURCE, held_out_block, lung_model_of, pool_subset, subset_inputs, within_source_auc
 from training.pool import DEFAULT_CACHE
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m training.ensemble", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m training.ensemble", description=doc_summary(__doc__))
     p.add_argument("--members", nargs="+", required=True, help="registry ids of two or more trained classifiers")
     p.add_argument("--model-id", required=True, help="registry folder name for the ensemble")
     p.add_argument("--data", required=True, help="the labelled data the members were trained on")

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from model.metrics import format_report
+from model.runtime import doc_summary
 
 SPLITS = ("all", "train", "validation", "test")
 
@@ -41,14 +42,15 @@ def add_model_and_data_arguments(p: argparse.ArgumentParser, split: str, several
     p.add_argument("--data", required=True, help="manifest CSV, folder with manifest.csv, or folder-per-class layout")
     choices = (*SPLITS, "unseen") if several_models else SPLITS
     p.add_argument("--split", choices=choices, default=split,
-                   help="use only one part of the models' own patient split (seed from each card; with several "
-                        "models, images in that part for every model; 'unseen': images no model trained on)")
+                   help=("use only one part of the models' own patient split (seed from each card; with several "
+                         "models, images in that part for every model; 'unseen': images no model trained on)")
+                   if several_models else "use only one part of the model's own patient split (seed from its card)")
     p.add_argument("--label-map", type=Path, help="JSON mapping folder names to labels")
     p.add_argument("--registry", type=Path, default=None, help="registry folder (default: CXR_REGISTRY or model/versions)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m training.evaluate", description=doc_summary(__doc__))
     add_model_and_data_arguments(p, split="all", several_models=True)
     p.add_argument("--out", type=Path, help="write the report as JSON here")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N",

@@ -35,6 +35,7 @@ import numpy as np
 
 from model.policy import LOW_LUNG_ATTENTION as LOW_ATTENTION
 from model.policy import REPORT_METHODS
+from model.runtime import doc_summary
 from model.trust.explanations import FaithfulnessSummary
 from model.trust.faithfulness import DEFAULT_STEPS
 from training.evaluate import add_model_and_data_arguments
@@ -398,7 +399,7 @@ def format_summary(report: dict) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m training.explanation_report", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m training.explanation_report", description=doc_summary(__doc__))
     add_model_and_data_arguments(p, split="test")
     p.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help="at most N images (Score-CAM is slow)")
     p.add_argument("--methods", default=",".join(REPORT_METHODS), help="comma-separated explanation methods")

@@ -39,6 +39,7 @@ from model.policy import (
     MIN_TOP_FLOOR,
     TARGET_ANSWERED_ACCURACY,
 )
+from model.runtime import doc_summary
 from training.evaluate import add_model_and_data_arguments
 
 SYNTHETIC_FILMS = 40
@@ -49,7 +50,7 @@ RULES = ("low_probability", "copies_disagree", "anatomy_unusual", "odd_shape", "
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m training.fit_scope", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m training.fit_scope", description=doc_summary(__doc__))
     add_model_and_data_arguments(p, split="all")
     p.add_argument("--limit", type=int, default=None, help="at most N images per split (smoke runs)")
     p.add_argument("--sources-data", default=None,

@@ -17,11 +17,12 @@ import sys
 from pathlib import Path
 
 from model.present.shortcut_tables import held_out_table
+from model.runtime import doc_summary
 from training.held_out import held_out_block, held_out_trajectory
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m training.held_out_card", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m training.held_out_card", description=doc_summary(__doc__))
     p.add_argument("--model", required=True, help="registry id")
     p.add_argument("--results", type=Path, nargs="+", required=True,
                    help="results.json files of held-out runs of the entry's recipe, headline first")

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from model.runtime import doc_summary
+
 DEFAULT_GROUPS = {"Normal": None, "COVID-19": None}  # None: every source that has the class
 
 
@@ -142,7 +144,7 @@ def sample_records(records, per_source: int, seed: int, classes=("Normal", "COVI
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.source_probe", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m training.source_probe", description=doc_summary(__doc__))
     p.add_argument("--model", required=True, help="registry id of a classifier")
     p.add_argument("--data", required=True, help="manifest CSV with a source column (e.g. manifest-v2.csv)")
     p.add_argument("--per-source", type=int, default=300, help="images per source and class at most")

@@ -26,12 +26,13 @@ from pathlib import Path
 
 from model.inputs.preprocessing import Preprocessing
 from model.labelled_data import CLASS_LABELS
+from model.runtime import doc_summary
 from training.pool import DEFAULT_CACHE
 from training.recipes import FineTuning, Network, Recipe, Schedule
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m training.train", description=doc_summary(__doc__))
     data = p.add_argument_group("data")
     data.add_argument("--data", required=True, help="manifest CSV, folder with manifest.csv, or folder-per-class layout")
     data.add_argument("--label-map", type=Path, help="JSON mapping folder names to labels (folder layouts)")

@@ -27,6 +27,7 @@ import numpy as np
 from model.inputs.intake import load_xray
 from model.inputs.preprocessing import Preprocessing, preprocess
 from model.registry import LUNG_SEGMENTATION, ModelCard, registry_root, save_entry
+from model.runtime import doc_summary
 
 ARCHITECTURE = "lung_unet"
 LABELS = ["lung"]
@@ -399,7 +400,7 @@ def evaluate_pairs(segmenter, pairs: list[MaskPair], threshold: float = 0.5) -> 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m training.train_lungs", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m training.train_lungs", description=doc_summary(__doc__))
     p.add_argument("--data", required=True, type=Path, help="folder with images/ and masks/ (same file names)")
     p.add_argument("--model-id", required=True, help="registry folder name for the new entry")
     p.add_argument("--epochs", type=int, default=60)
