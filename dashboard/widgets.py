@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import caching
-from model.inputs.intake import DEFAULT_MAX_BYTES, Xray, XrayInputError
+from model.inputs.intake import DEFAULT_MAX_BYTES, MEGABYTE, Xray, XrayInputError
 from model.labelled_data import DataPathError, read_dataset, records_within, resolve_in_roots
 from model.present.gallery_cases import TeachingCase
 from model.present.text import DISCLAIMER, card_label
@@ -23,8 +23,11 @@ PAGES = {
     "about": "views/about_page.py",
     "evaluate": "views/evaluate_page.py",
 }
-UPLOAD_LIMIT_MB = DEFAULT_MAX_BYTES // (1024 * 1024)
-UPLOAD_HELP = (f"PNG, JPEG or DICOM (with or without the .dcm extension), up to {UPLOAD_LIMIT_MB} MB. The image is "
+UPLOAD_LIMIT_MB = DEFAULT_MAX_BYTES // MEGABYTE  # what the core reads (model.inputs.intake), as the help says
+# What the upload widget lets through: more than the core reads, so that a file over the limit reaches the
+# core and gets its one sentence on the page (the widget's own refusal shows only in the side panel).
+WIDGET_LIMIT_MB = 200
+UPLOAD_HELP = (f"PNG, JPEG, DICOM (with or without the .dcm extension), TIFF or BMP, up to {UPLOAD_LIMIT_MB} MB. The image is "
                "analysed in memory and "
                "never stored; remove names or other identifiers burnt into the image before uploading.")
 
@@ -167,7 +170,7 @@ def uploader(key: str, label: str = "Chest radiograph", keep: bool = False):
     """The upload widget. It accepts any file type: DICOM exports often have no extension ("IM000001"), and
     `model.inputs.intake` recognises the format from the content and refuses anything else with one sentence.
     With `keep`, a change (a new file or its removal) updates the session's kept upload (see `read_upload`)."""
-    return st.file_uploader(label, type=None, key=key, help=UPLOAD_HELP, max_upload_size=UPLOAD_LIMIT_MB,
+    return st.file_uploader(label, type=None, key=key, help=UPLOAD_HELP, max_upload_size=WIDGET_LIMIT_MB,
                             on_change=_remember_upload if keep else None, args=(key,) if keep else None)
 
 

@@ -19,14 +19,14 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from model.inputs.intake import DEFAULT_MAX_BYTES
+from model.inputs.intake import DEFAULT_MAX_BYTES, MEGABYTE
 from model.labelled_data import IMAGE_SUFFIXES, LabelledImage, folder_label, label_mapping
 
 MAX_MEMBERS = 5000
-MAX_TOTAL_BYTES = 512 * 1024 * 1024  # Uncompressed, all members together.
+MAX_TOTAL_BYTES = 500 * MEGABYTE  # Uncompressed, all members together.
 MAX_MEMBER_BYTES = DEFAULT_MAX_BYTES  # One image, as for a single upload.
 MANIFEST_NAME = "manifest.csv"
-MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+MAX_MANIFEST_BYTES = 16 * MEGABYTE
 IGNORED_PREFIXES = ("__MACOSX/",)
 
 
@@ -74,8 +74,8 @@ def _check(archive: zipfile.ZipFile, max_members: int, max_total: int, max_membe
             raise ArchiveError("The ZIP was refused: it is encrypted.")
         total += info.file_size
     if total > max_total:
-        raise ArchiveError(f"The ZIP was refused: it would decompress to {total / 2**20:,.0f} MB, more than the "
-                           f"limit of {max_total / 2**20:,.0f} MB.")
+        raise ArchiveError(f"The ZIP was refused: it would decompress to {total / MEGABYTE:,.0f} MB, more than the "
+                           f"limit of {max_total / MEGABYTE:,.0f} MB.")
     return infos
 
 
@@ -85,7 +85,7 @@ def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
         data = handle.read(limit + 1)
     if len(data) > limit:
         raise ArchiveError(f"The ZIP was refused: {info.filename} decompresses to more than "
-                           f"{limit / 2**20:,.0f} MB.")
+                           f"{limit / MEGABYTE:,.0f} MB.")
     return data
 
 
@@ -101,7 +101,7 @@ def read_labelled_zip(data: bytes, *, label_map: dict[str, str] | None = None, m
         ArchiveError: the ZIP is too large, not a ZIP, hostile or holds no labelled image.
     """
     if len(data) > max_bytes:
-        raise ArchiveError(f"The ZIP was refused: it is larger than the upload limit of {max_bytes // 2**20} MB.")
+        raise ArchiveError(f"The ZIP was refused: it is larger than the upload limit of {max_bytes // MEGABYTE} MB.")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError):
@@ -120,7 +120,7 @@ def read_labelled_zip(data: bytes, *, label_map: dict[str, str] | None = None, m
             members = {}
             for name in wanted:
                 if names[name].file_size > max_member:
-                    skipped.append((name, f"larger than {max_member // 2**20} MB"))
+                    skipped.append((name, f"larger than {max_member // MEGABYTE} MB"))
                     continue
                 members[name] = _read(archive, names[name], max_member)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError):

@@ -288,7 +288,7 @@ class SizedUpload(io.BytesIO):
 
 def test_upload_size_is_checked_before_reading():
     with pytest.raises(XrayInputError, match=r"^This file is 40 MB, larger than the 30 MB limit;"):
-        load_xray(SizedUpload(b"", 40 * 1024 * 1024))
+        load_xray(SizedUpload(b"", 40_000_000))
 
 
 def test_real_streamlit_uploaded_file_is_accepted():
@@ -377,6 +377,8 @@ FAILURE_CASES = [
      ["not a recognised image type", "PNG, JPEG, DICOM"]),
     ("text", b"patient list\nnothing to see here\n", {}, ["contains text", "PNG, JPEG, DICOM"]),
     ("pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", {}, ["PDF document"]),
+    ("gif", encode(Image.fromarray(GRAY), "GIF"), {}, ["This is a GIF image, which is not read here", "PNG, JPEG"]),
+    ("webp", encode(Image.fromarray(GRAY), "WEBP"), {}, ["This is a WebP image"]),
     ("corrupt-png", _corrupt_png(), {}, ["could not be read", "corrupt"]),
     ("truncated-png", truncated_png(), {}, ["incomplete"]),
     ("truncated-jpeg", encode(Image.fromarray(GRAY), "JPEG")[:600], {}, ["incomplete"]),
@@ -440,7 +442,7 @@ def test_header_size_is_checked_before_decoding():
 def test_oversized_file_on_disk_is_refused_from_its_size(tmp_path):
     path = tmp_path / "huge.dcm"
     with open(path, "wb") as handle:
-        handle.truncate(int(41.2 * 1024 * 1024))  # sparse: instant, and never read
+        handle.truncate(41_200_000)  # sparse: instant, and never read
     with pytest.raises(XrayInputError) as caught:
         load_xray(path)
     assert str(caught.value) == ("This file is 41.2 MB, larger than the 30 MB limit; "
@@ -490,7 +492,7 @@ def test_damaged_files_raise_only_xray_input_error(original):
 
 
 def test_public_constants():
-    assert (DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE) == (30 * 1024 * 1024, 50_000_000, 64)
+    assert (DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE) == (30_000_000, 50_000_000, 64)
     assert issubclass(XrayInputError, ValueError)
 
 

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageOps
 
-DEFAULT_MAX_BYTES = 30 * 1024 * 1024
+MEGABYTE = 1_000_000
+DEFAULT_MAX_BYTES = 30_000_000  # 30 MB, decimal as browsers and Streamlit's uploader count
 DEFAULT_MAX_PIXELS = 50_000_000
 DEFAULT_MIN_SIDE = 64
 
@@ -44,6 +45,10 @@ _MSG_NO_ACCESS = "This file could not be opened because access to it was denied;
 _MSG_CANNOT_OPEN = "This file could not be opened; please check that it is available and try again."
 _MSG_TEXT_STREAM = "This file was opened as text instead of binary data; please open it in binary mode."
 _MSG_UNSUPPORTED = f"This file is not a recognised image type; please use {_ACCEPTED}."
+_MSG_OTHER_IMAGE = "This is a {kind} image, which is not read here; please export the X-ray as " + _ACCEPTED + "."
+# Image formats people may try that are refused by name (a GIF or WebP screenshot, a HEIC phone photo).
+_OTHER_IMAGES = ((b"GIF87a", "GIF"), (b"GIF89a", "GIF"), (b"RIFF", "WebP"), (b"\x00\x00\x00\x18ftypheic", "HEIC"),
+                 (b"\x00\x00\x00\x1cftypheic", "HEIC"), (b"\x00\x00\x00 ftypheic", "HEIC"))
 _MSG_TEXT = f"This file contains text, not an image; please use {_ACCEPTED}."
 _MSG_PDF = f"This file is a PDF document, not an image; please export the X-ray itself as {_ACCEPTED}."
 _MSG_CORRUPT = "This file could not be read as an image: it may be corrupt; please export it again."
@@ -230,8 +235,9 @@ def _read_stream(stream, max_bytes: int) -> bytes:
 
 
 def _describe_bytes(size: int, *, round_up: bool = False) -> str:
-    """A size such as "41.2 MB"; rounded up for the file so it never looks equal to the limit."""
-    for unit, scale in (("MB", 1 << 20), ("KB", 1 << 10)):
+    """A size such as "41.2 MB" (decimal megabytes, as the browser and the upload widget count them); rounded
+    up for the file so it never looks equal to the limit."""
+    for unit, scale in (("MB", MEGABYTE), ("KB", 1000)):
         if size >= scale:
             value = math.ceil(size * 10 / scale) / 10 if round_up else math.floor(size * 10 / scale) / 10
             return f"{value:.1f}".removesuffix(".0") + f" {unit}"
@@ -263,6 +269,9 @@ def _sniff_format(data: bytes) -> str:
         return "DICOM"
     if data.startswith(b"%PDF"):
         raise XrayInputError(_MSG_PDF)
+    for magic, kind in _OTHER_IMAGES:
+        if data.startswith(magic) and (kind != "WebP" or data[8:12] == b"WEBP"):
+            raise XrayInputError(_MSG_OTHER_IMAGE.format(kind=kind))
     if not data[:4096].translate(None, _TEXT_BYTES):
         raise XrayInputError(_MSG_TEXT)
     raise XrayInputError(_MSG_UNSUPPORTED)
