@@ -178,6 +178,7 @@ def test_dicom_metadata_is_exactly_the_safe_fields():
         "width": 96, "height": 64, "bit_depth": 12, "format": "DICOM", "mode": "I;16", "modality": "DX",
         "view_position": "PA", "body_part_examined": "CHEST", "photometric_interpretation": "MONOCHROME2",
         "patient_age_years": None,  # a birth date without the study's date gives no age
+        "patient_age_unreadable": False,
     }
 
 
@@ -193,6 +194,8 @@ def test_dicom_metadata_is_exactly_the_safe_fields():
 def test_the_patients_age_is_read_from_the_header_and_only_the_age_is_kept(elements, age):
     xray = load_xray(dicom_bytes(three_bands(), **elements))
     assert xray.metadata["patient_age_years"] == age
+    # An age element in the wrong form is flagged (the reader is told), never kept as text.
+    assert xray.metadata["patient_age_unreadable"] is (elements.get("PatientAge") == "6 years")
     assert not any(str(value).startswith(("1948", "2020", "1958", "1940")) for value in xray.metadata.values())
 
 

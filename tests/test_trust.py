@@ -768,6 +768,17 @@ def test_scope_facts_put_children_lateral_views_and_other_films_out_of_scope(met
     assert status_line(result, shown_anyway=True).startswith("Out of scope: the output is shown for reference only")
 
 
+def test_an_infants_age_and_an_unreadable_age_are_said_as_such():
+    from model.trust.facts import age_words, fact_findings, scope_facts
+
+    assert (age_words(0), age_words(1), age_words(45)) == ("under 1 year", "1 year", "45 years")
+    infant = fact_findings(scope_facts({"patient_age_years": 0}))  # a header's "006M"
+    assert infant[0].kind == "child" and "the patient's age as under 1 year:" in infant[0].sentence
+    unread = fact_findings(scope_facts({"patient_age_years": None, "patient_age_unreadable": True}))
+    assert unread[0].kind == "age_not_known" and "could not be read" in unread[0].sentence
+    assert "could not be read" not in fact_findings(scope_facts({}))[0].sentence
+
+
 def test_stated_facts_are_checked():
     from model.trust.facts import Stated, view_of
 

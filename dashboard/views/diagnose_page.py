@@ -45,7 +45,7 @@ from model.present.overlay import (
 from model.present.report import Status, build_report, build_report_pdf, fill_words
 from model.trust.agreement import map_similarity, method_agreement
 from model.trust.attention import lung_attention
-from model.trust.facts import HEADER, Stated, scope_facts
+from model.trust.facts import HEADER, Stated, age_words, scope_facts
 from model.trust.faithfulness import CHANCE_MARGIN, NOT_MEASURABLE, auc_pair
 from model.trust.findings import OUT_OF_SCOPE, UNCERTAIN
 from model.trust.map_checks import OCCLUSION, MapChecks, map_findings
@@ -102,7 +102,7 @@ def stated_facts(digest: str, metadata: dict, slot) -> Stated:
     with slot:
         st.markdown("**About this film**")
         if header.age_source == HEADER:
-            st.caption(f"Patient's age: {header.age_years} years (DICOM header)")
+            st.caption(f"Patient's age: {age_words(header.age_years)} (DICOM header)")
         else:
             age = st.number_input("Patient's age (years)", min_value=0, max_value=130, value=None, step=1,
                                   key=f"age-{digest[:16]}", placeholder="not stated",
@@ -127,7 +127,8 @@ def status_box(result, shown_anyway: bool = False, map_class: str | None = None)
     line = text.status_line(result, shown_anyway, map_class)
     reasons = "".join(f"  \n{finding.sentence}" for finding in result.deciding)
     if result.assumptions and result.status != OUT_OF_SCOPE:
-        reasons += "  \n:material/edit: State them in the side panel, under *About this film*."
+        what = "them" if len(result.assumptions) > 1 else "it"
+        reasons += f"  \n:material/edit: State {what} in the side panel, under *About this film*."
     if result.status == OUT_OF_SCOPE:  # not st.error: that is kept for failures of the app itself
         with st.container(border=True):
             st.markdown(f":red[:material/block: **{line}**]{reasons}")

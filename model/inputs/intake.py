@@ -625,6 +625,7 @@ def _dicom_metadata(ds) -> dict:
         "body_part_examined": _code_value(ds, "BodyPartExamined"),
         "photometric_interpretation": _code_value(ds, "PhotometricInterpretation"),
         "patient_age_years": patient_age_years(ds),
+        "patient_age_unreadable": patient_age_unreadable(ds),
     }
 
 
@@ -652,6 +653,13 @@ def patient_age_years(ds) -> int | None:
         return None
     years = study.year - birth.year - ((study.month, study.day) < (birth.month, birth.day))
     return years if 0 <= years <= 130 else None
+
+
+def patient_age_unreadable(ds) -> bool:
+    """Whether the header has a PatientAge that is not in DICOM's form ("045Y") and gives no age from
+    its dates either: the reader is told the header's age could not be read (the text is not kept)."""
+    age = _raw_text(ds, "PatientAge")
+    return bool(age) and not _AGE_STRING.fullmatch(age) and patient_age_years(ds) is None
 
 
 def _raw_text(ds, keyword: str) -> str | None:

@@ -60,6 +60,7 @@ class ScopeFacts:
 
     age_years: int | None = None
     age_source: str | None = None
+    age_unreadable: bool = False  # the DICOM header has an age that could not be read
     view: str | None = None
     view_code: str | None = None
     view_source: str | None = None
@@ -83,8 +84,14 @@ def scope_facts(metadata: dict | None, stated: Stated | None = None) -> ScopeFac
         code, view_source = stated.view, READER
     view = view_of(code)
     return ScopeFacts(age_years=None if age is None else int(age), age_source=age_source if age is not None else None,
+                      age_unreadable=age is None and bool(metadata.get("patient_age_unreadable")),
                       view=view, view_code=code if view else None, view_source=view_source if view else None,
                       modality=metadata.get("modality"), body_part=metadata.get("body_part_examined"))
+
+
+def age_words(years: int) -> str:
+    """An age as a person says it: "under 1 year" (a header's "006M" gives 0 whole years), "1 year", "45 years"."""
+    return "under 1 year" if years == 0 else f"{years} year{'s' if years != 1 else ''}"
 
 
 def _where(source: str) -> str:
@@ -109,14 +116,16 @@ def fact_findings(facts: ScopeFacts) -> list[Finding]:
                              + "; the model reads frontal (PA or AP) chest X-rays.", {"view": facts.view_code}))
     if facts.child:
         found.append(Finding("child", OUT_OF_SCOPE, facts.age_source,
-                             f"{_where(facts.age_source)} the patient's age as {facts.age_years} "
-                             f"year{'s' if facts.age_years != 1 else ''}: the model was made for adults "
+                             f"{_where(facts.age_source)} the patient's age as {age_words(facts.age_years)}: "
+                             "the model was made for adults "
                              f"({ADULT_AGE} or older) and not validated for children.",
                              {"age_years": facts.age_years}))
     if facts.age_years is None:
+        unreadable = (" (the DICOM header gives an age that is not in DICOM's form, such as 045Y, so it could not "
+                      "be read)" if facts.age_unreadable else "")
         found.append(Finding("age_not_known", ASSUMPTION, READER,
-                             "Age not known: answered as for an adult (state the age if the patient is a child).",
-                             {}))
+                             f"Age not known{unreadable}: answered as for an adult (state the age if the patient is a "
+                             "child).", {}))
     if facts.view is None:
         found.append(Finding("view_not_known", ASSUMPTION, READER,
                              "View not known: read as a frontal (PA or AP) film.", {}))
