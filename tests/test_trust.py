@@ -768,6 +768,21 @@ def test_scope_facts_put_children_lateral_views_and_other_films_out_of_scope(met
     assert status_line(result, shown_anyway=True).startswith("Out of scope: the output is shown for reference only")
 
 
+def test_a_film_without_lung_fields_gets_no_anatomy_finding_about_its_lung_fields():
+    """"No lung fields were found" was followed by "(shape of the lung fields ... are atypical)": the anatomy
+    check measures the lung fields, so without any it says nothing."""
+    from model.trust.novelty import Novelty
+    from model.trust.triage import triage
+
+    odd = Novelty(12.0, 5.0, 8.0, True, True, "The film looks unlike ... (shape of the lung fields are atypical)",
+                  ("shape of the lung fields",))
+    no_lungs = input_check(synthetic_radiograph(128), lung_mask=np.zeros((128, 128), bool))
+    assert "no_lung_fields" in [f.kind for f in no_lungs.findings]
+    assert [f.kind for f in triage(no_lungs, None, odd).findings] == [f.kind for f in no_lungs.findings]
+    with_lungs = input_check(synthetic_radiograph(128))
+    assert "anatomy_out_of_scope" in [f.kind for f in triage(with_lungs, None, odd).findings]
+
+
 def test_an_infants_age_and_an_unreadable_age_are_said_as_such():
     from model.trust.facts import age_words, fact_findings, scope_facts
 

@@ -284,6 +284,8 @@ def mask_plausibility(mask: np.ndarray) -> dict:
 
     if not mask.any():
         reason = "No lung fields were found in the image."
+    elif not sizeable:
+        reason = "Only small lung-like patches were found, no region the size of a lung field."
     elif len(sizeable) != 2:
         reason = (f"Found {len(sizeable)} lung-sized region{'s' if len(sizeable) != 1 else ''} where a frontal "
                   f"chest X-ray shows two lung fields.")

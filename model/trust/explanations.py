@@ -215,7 +215,8 @@ class ExplanationReport:
                              "steps": faith.steps, "random_repeats": faith.random_repeats, "baseline": faith.baseline,
                              "methods": {name: asdict(m) for name, m in faith.methods.items()},
                              **({"measured": faith.measured, "not_measurable": faith.not_measurable}
-                                if faith.measured is not None else {})},
+                                if faith.measured is not None else {}),
+                             **({"min_evidence": faith.min_evidence} if faith.min_evidence is not None else {})},
             "method_agreement": self.method_agreement.to_dict() if self.method_agreement else None,
             "sanity_check": asdict(self.sanity_check) if self.sanity_check else None,
             "per_image": list(self.per_image), "timing": dict(self.timing),

@@ -103,10 +103,13 @@ def triage(check, uncertainty=None, novelty=None) -> Triage:
     Args:
         check: `model.trust.input_check.InputCheck` (scope facts included).
         uncertainty: `model.trust.uncertainty.Uncertainty`, or None when not measured.
-        novelty: `model.trust.novelty.Novelty`, or None when the model has no anatomy check.
+        novelty: `model.trust.novelty.Novelty`, or None when the model has no anatomy check. Left out
+            when the input check found no lung fields: the anatomy is measured on them, so it would name
+            "the shape of the lung fields" of a film that has none.
     """
     findings = list(check.findings)
-    if novelty is not None and novelty.finding is not None:
+    no_lungs = any(finding.kind == "no_lung_fields" for finding in findings)
+    if novelty is not None and novelty.finding is not None and not no_lungs:
         findings.append(novelty.finding)
     if uncertainty is not None:
         findings.extend(uncertainty.findings)
