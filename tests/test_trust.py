@@ -333,9 +333,10 @@ def test_each_curve_is_better_level_or_worse_and_close_figures_show_three_decima
     assert auc_pair(0.36, 0.372) == ("0.360", "0.372") and auc_pair(0.30, 0.40) == ("0.30", "0.40")
     chance = {"deletion_auc": 0.5, "insertion_auc": 0.5}
     worse = _faithfulness_summary({"deletion_auc": 0.3, "insertion_auc": 0.40}, chance)
-    assert "revealing them moves it less than random regions do" in worse
+    assert "revealing them brings it less high than revealing random regions does" in worse
+    assert "hiding the regions the map ranks first keeps the probability lower than hiding random regions" in worse
     level = _faithfulness_summary({"deletion_auc": 0.3, "insertion_auc": 0.505}, chance)
-    assert "revealing them moves it about as much as random regions do (within 0.01)" in level
+    assert "revealing them brings it about as high as revealing random regions does (within 0.01)" in level
     assert "while revealing 0.505 against 0.500" in level
 
 
@@ -852,7 +853,10 @@ def test_faithfulness_judges_deletion_and_insertion_each_against_chance():
     assert faithfulness_verdict(True, False) == faithfulness_verdict(False, True) == "mixed"
     assert faithfulness_verdict(False, False) == "not better than random"
     mixed = _faithfulness_summary({"deletion_auc": 0.3, "insertion_auc": 0.45}, chance)
-    assert mixed.startswith("Mixed: hiding the regions") and "revealing them moves it less than random regions" in mixed
+    assert mixed.startswith("Mixed: hiding the regions") and "revealing them brings it less high than revealing" in mixed
+    other = _faithfulness_summary({"deletion_auc": 0.6, "insertion_auc": 0.6}, chance)
+    assert other.startswith("Mixed: revealing the regions the map ranks first brings the probability higher")
+    assert "hiding them keeps it higher than hiding random regions does" in other
     assert "worse than random region orders on hiding and revealing" in _faithfulness_summary(
         {"deletion_auc": 0.6, "insertion_auc": 0.4}, chance)
     assert "does not rank" in _faithfulness_summary({"deletion_auc": 0.495, "insertion_auc": 0.505}, chance)

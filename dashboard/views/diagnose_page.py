@@ -559,8 +559,10 @@ def report_downloads(case: Case, status: Status, explanation, controls: Controls
 
 def glossary_tab() -> None:
     st.caption("Every term this page uses, in one plain line each.")
-    st.dataframe({"term": list(GLOSSARY), "what it means": list(GLOSSARY.values())}, hide_index=True,
-                 width="stretch", column_config={"what it means": st.column_config.TextColumn(width="large")})
+    terms = list(GLOSSARY.items())  # as wrapped text: a table cut the lines at 1366 and at 1920 px
+    half = (len(terms) + 1) // 2
+    for column, part in zip(st.columns(2, gap="large"), (terms[:half], terms[half:])):
+        column.markdown("\n".join(f"- **{term}**: {meaning}" for term, meaning in part))
 
 
 # --------------------------------------------------------------------------- trust

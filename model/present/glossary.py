@@ -8,7 +8,7 @@ from model.trust.faithfulness import CHANCE_MARGIN
 GLOSSARY = {
     "Probability": "The model's output for the film: how likely it finds each of its three classes. Not a "
                    "diagnosis.",
-    "Calibrated": "Adjusted on films the model did not train on so that, on such films, 80 % means right about "
+    "Calibrated": "Adjusted on films the model did not train on so that, on such films, 80% means right about "
                   "8 times in 10.",
     "Stable / varies / unstable": "On slightly shifted, rotated or re-exposed copies of the film: stable, the "
                                   "probability moves under 5 points; varies, more; unstable, the answer changes.",

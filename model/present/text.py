@@ -49,7 +49,7 @@ def probability_definition(card: ModelCard) -> str:
     """What the one probability shown for a film is, said once on the page."""
     if card.calibration:
         how = (f"calibrated: its outputs are divided by a temperature of {card.temperature:.2f} fitted on its "
-               "validation films, so that 80 % means right about 8 times in 10 on films like those")
+               "validation films, so that 80% means right about 8 times in 10 on films like those")
     else:
         how = "not calibrated (this model has no fitted temperature): read it as a score, not a frequency"
     return (f"The probability is the model's output for the film itself, in one pass; {how}. The same figure is "

@@ -332,9 +332,14 @@ def auc_pair(mine: float, chance: float) -> tuple[str, str]:
 
 
 _VERBS = {"deletion": "hiding", "insertion": "revealing"}
-_MOVES = {"better": "moves the prediction more than random regions do",
-          "level": f"moves it about as much as random regions do (within {CHANCE_MARGIN})",
-          "worse": "moves it less than random regions do"}
+# What each curve's state says, in the terms of its average (the AUC): the probability is kept lower while
+# hiding, higher while revealing; never "moves the prediction", which reads as if it only ever fell.
+_MOVES = {("deletion", "better"): "keeps the probability lower than hiding random regions does",
+          ("deletion", "level"): f"keeps it about as low as hiding random regions does (within {CHANCE_MARGIN})",
+          ("deletion", "worse"): "keeps it higher than hiding random regions does",
+          ("insertion", "better"): "brings the probability higher than revealing random regions does",
+          ("insertion", "level"): f"brings it about as high as revealing random regions does (within {CHANCE_MARGIN})",
+          ("insertion", "worse"): "brings it less high than revealing random regions does"}
 
 
 def _faithfulness_summary(mapped: dict, chance: dict) -> str:
@@ -350,8 +355,8 @@ def _faithfulness_summary(mapped: dict, chance: dict) -> str:
         return f"The map ranks the evidence better than random region orders ({figures})."
     if verdict == "mixed":
         good, bad = ("deletion", "insertion") if states["deletion"] == "better" else ("insertion", "deletion")
-        return (f"Mixed: {_VERBS[good]} the regions the map ranks first {_MOVES['better']}, {_VERBS[bad]} them "
-                f"{_MOVES[states[bad]]} ({figures}).")
+        return (f"Mixed: {_VERBS[good]} the regions the map ranks first {_MOVES[good, 'better']}, {_VERBS[bad]} them "
+                f"{_MOVES[bad, states[bad]]} ({figures}).")
     worse = [_VERBS[curve] for curve, state in states.items() if state == "worse"]
     if worse:
         return (f"The map ranks the evidence worse than random region orders on {' and '.join(worse)} ({figures}): "
