@@ -126,9 +126,11 @@ def test_agreement_text_is_neutral_and_lists_every_answer():
 
 
 def test_explanation_rows_give_the_verdict_and_close_figures_to_three_decimals():
-    """Compare's explanation table: each method's verdict as Performance gives it, the share of films better
-    on both, figures within two margins of chance to three decimals (the default's SmoothGrad: 0.338 against
-    0.342 is level, so mixed), the films judged, and the randomisation check in short words."""
+    """Compare's explanation table: each method's verdict on the mean curves and, in a row of its own, the
+    share of judged films better on both with its count (so "faithful" never sits beside 49% as if earned film
+    by film), figures within two margins of chance to three decimals (the default's SmoothGrad: 0.338 against
+    0.342 is level, so mixed), the films judged, and the randomisation check in short words, unsigned as on
+    Performance."""
     from model.present.comparison import explanation_rows
     from model.registry import EXPLANATIONS_FILE, PACKAGE_REGISTRY, read_report
     from model.trust.explanations import ExplanationReport
@@ -137,11 +139,25 @@ def test_explanation_rows_give_the_verdict_and_close_figures_to_three_decimals()
     rows = explanation_rows(report)
     assert rows["SmoothGrad deletion AUC (lower is better)"] == "0.338"
     assert rows["SmoothGrad deletion AUC, random maps"] == "0.342"
-    assert rows["SmoothGrad faithfulness, films better on both"].startswith("mixed, ")
+    assert rows["SmoothGrad verdict on the mean curves"] == "mixed on average"
     assert rows["Grad-CAM deletion AUC (lower is better)"] == "0.35"  # far from chance: two decimals
     faith = report.faithfulness
     assert rows["faithfulness judged on"] == f"{faith.measured} of {faith.measured + faith.not_measurable} films"
     assert 0 < faith.not_measurable < faith.measured
-    assert rows["Grad-CAM faithfulness, films better on both"] == (
-        f"{report.faithfulness.verdict('gradcam')}, {report.faithfulness.methods['gradcam'].better_than_random_share:.0%}")
-    assert rows["Grad-CAM similarity to random weights"].endswith(", not judged")
+    share = faith.methods["gradcam"].better_than_random_share
+    assert faith.verdict("gradcam") == "faithful" and share < 0.5  # the case a reader found confusing
+    assert rows["Grad-CAM verdict on the mean curves"] == "faithful on average"
+    assert rows["Grad-CAM films better on both"] == f"{share:.0%} of {faith.measured} films"
+    assert not any("faithful" in value and "%" in value for value in rows.values())
+    assert rows["Grad-CAM similarity to random weights"] == "0.00, not judged"  # as Performance shows it, no "+"
+    assert rows["Grad-CAM++ similarity to random weights"] == "-0.05"
+
+
+def test_verdict_and_films_cells_say_what_they_rest_on():
+    from model.present.comparison import films_better_on_both, mean_verdict
+
+    assert [mean_verdict(v) for v in ("faithful", "mixed", "not better than random", "not measurable")] == [
+        "faithful on average", "mixed on average", "not better than random on average", "not measurable"]
+    assert films_better_on_both(0.4857, 35) == "49% of 35 films"
+    assert films_better_on_both(0.4857, None) == "49%"  # a report made before films were counted
+    assert films_better_on_both(None, 35) == "–"

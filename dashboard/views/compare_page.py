@@ -233,9 +233,11 @@ def explanation_section(chosen: list[str]) -> None:
         st.caption("From each version's explanations.json (its own test split). Lung attention: share of the "
                    "Grad-CAM map inside the lungs, low values point to shortcuts. Deletion/insertion: compare "
                    f"with the random maps of the same grain; a curve counts as better only by more than {CHANCE_MARGIN} "
-                   "(three decimals where closer), and the verdict row judges the two together, as on Performance, on the "
-                   "films where hiding the whole film lowers the explained class (Diagnose calls the others' maps "
-                   "'not measurable'). "
+                   "(three decimals where closer). The verdict judges the mean deletion and insertion curves together "
+                   "(Performance's ticks); 'films better on both' counts, film by film, the judged films where both "
+                   "beat chance (Performance's 'both better'), so a version can be faithful on average and better on "
+                   "fewer than half of its films. Judged films: those where hiding the whole film lowers the explained "
+                   "class (Diagnose calls the others' maps 'not measurable'). "
                    "'Flagged': the maps barely change when the weights are randomised; 'not judged': the randomised model's maps "
                    "were blank, so the check says nothing.")
     for model_id in missing:
