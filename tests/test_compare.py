@@ -114,15 +114,30 @@ def test_agreement_text_is_neutral_and_lists_every_answer():
 
     headline, answers = agreement_text({"a": _prediction(0.7, 0.2, 0.1), "b": _prediction(0.4, 0.3, 0.3)})
     assert headline.startswith("All 2 versions output COVID-19") and "wrong together" in headline
-    assert answers == ["a: COVID-19 (70%)", "b: COVID-19 (40%)"]
+    assert answers == ["a: COVID-19 (70.0%)", "b: COVID-19 (40.0%)"]  # to 0.1%, as every page gives a probability
     headline, answers = agreement_text({"a": _prediction(0.7, 0.2, 0.1), "b": _prediction(0.1, 0.2, 0.7)})
-    assert headline.startswith("The versions disagree: 2 different answers") and answers[1] == "b: Pneumonia (70%)"
+    assert headline.startswith("The versions disagree: 2 different answers") and answers[1] == "b: Pneumonia (70.0%)"
     # Each version's triage status goes with its answer.
     _, answers = agreement_text({"a": _prediction(0.7, 0.2, 0.1), "b": _prediction(0.4, 0.3, 0.3)},
                                 {"a": "answer", "b": "uncertain"})
-    assert answers == ["a: COVID-19 (70%)", "b: COVID-19 (40%), second read advised"]
+    assert answers == ["a: COVID-19 (70.0%)", "b: COVID-19 (40.0%), second read advised"]
     _, answers = agreement_text({"a": _prediction(0.7, 0.2, 0.1)}, {"a": "out_of_scope"})
-    assert answers == ["a: COVID-19 (70%), out of scope (for reference only)"]
+    assert answers == ["a: COVID-19 (70.0%), out of scope (for reference only)"]
+    _, answers = agreement_text({"a": _prediction(0.794, 0.106, 0.1)})
+    assert answers == ["a: COVID-19 (79.4%)"]  # beside "Probability 79.4%", never "79%"
+
+
+def test_the_probability_line_says_per_card_whether_it_is_calibrated():
+    """Only a card with a fitted temperature is called calibrated; the others read as scores."""
+    from model.present.comparison import probability_caption
+    from model.registry import PACKAGE_REGISTRY, read_card
+
+    calibrated, plain = read_card("cxr-mobilenet-v2", PACKAGE_REGISTRY), read_card("cxr-compact-v1", PACKAGE_REGISTRY)
+    assert calibrated.calibration and not plain.calibration
+    line = probability_caption(calibrated, 0.6561)
+    assert line.startswith("Probability 65.6%: ") and f"calibrated (temperature {calibrated.temperature:.2f}" in line
+    line = probability_caption(plain, 0.6561)
+    assert line.startswith("Probability 65.6%: ") and "not calibrated" in line and " calibrated (" not in line
 
 
 def test_explanation_rows_give_the_verdict_and_close_figures_to_three_decimals():

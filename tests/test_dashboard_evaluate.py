@@ -248,3 +248,18 @@ def test_compare_maps_of_one_film_have_a_colour_bar(registry_env, monkeypatch):
     assert sum("linear-gradient(to right, rgb(128,128,128) 0%" in t for t in texts(at.markdown)) == 1
     assert any(c.startswith("Colour bar of the maps above: weak → strong evidence for the class explained") and
                "below 50% not coloured" in c for c in texts(at.caption))  # Diagnose's threshold
+    # Each version's probability to 0.1% with what it is for that card (the tiny models have no temperature).
+    lines = [c for c in texts(at.caption) if c.startswith("Probability ")]
+    assert len(lines) == 2 and all(re.match(r"Probability \d+\.\d%: .*not calibrated", c) for c in lines), lines
+    # The layer as Gallery and Diagnose name it, never the Keras name.
+    from model.classifier import Classifier
+    from model.present.layers import layer_choices, layer_label
+
+    clf = Classifier.load("tiny-a", registry_env)
+    words = layer_label(clf.card.explain_layer, layer_choices(clf.layers(), clf.card.explain_layer))
+    assert words != clf.card.explain_layer
+    assert [i.captions[0] for i in at.image][0].endswith(f", {words}")
+    assert not any(clf.card.explain_layer in i.captions[0] for i in at.image)
+    # The agreement box gives each probability as the captions do.
+    answers = [t for t in texts(at.markdown) if t.startswith("- tiny-a: ")]
+    assert answers and re.search(r"\(\d+\.\d%\)", answers[0]), answers

@@ -240,3 +240,15 @@ def test_short_version_names_for_narrow_columns():
     assert short_names(["solo"]) == {"solo": "solo"}
     assert short_names_note(ids[:2]) == "Columns: averaged-v2 is cxr-compact-averaged-v2, masked-v2 is cxr-compact-masked-v2."
     assert short_names_note(["cxr-a", "dx-b"]) == ""
+
+
+def test_the_disagreement_table_gives_each_films_probability_to_a_tenth_of_a_percent():
+    """A film's probability as the image captions and every page give it ("41.6%"), not as a share of images."""
+    from model.present.evaluation_tables import disagreement_table
+
+    report = {"disagreements": [{"path": "COVID/a.png", "label": "COVID-19", "source": "",
+                                 "predicted": {"cxr-compact-v1": "COVID-19", "cxr-compact-masked-v2": "Normal"},
+                                 "confidence": {"cxr-compact-v1": 0.4162, "cxr-compact-masked-v2": 0.5}}]}
+    row = disagreement_table(report).iloc[0]
+    assert row["image"] == "a.png" and row["source"] == "–"
+    assert row["v1"] == "COVID-19 (41.6%)" and row["masked-v2"] == "Normal (50.0%)"

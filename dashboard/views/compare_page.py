@@ -22,7 +22,7 @@ from model.labelled_data import (
 )
 from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD
 from model.present import charts, shortcut_tables, text
-from model.present.comparison import agreement_text, explanation_rows, metrics_comparison
+from model.present.comparison import agreement_text, explanation_rows, metrics_comparison, probability_caption
 from model.present.evaluation_tables import (
     ROUNDING_NOTE,
     SCOPE_LABELS,
@@ -38,6 +38,7 @@ from model.present.evaluation_tables import (
     summary_table,
 )
 from model.present.gallery_cases import sample_records
+from model.present.layers import layer_choices, layer_label
 from model.present.overlay import SCALE_NOTE, colour_bar_caption, render_overlay
 from model.splits import common_records
 from model.trust.agreement import map_similarity
@@ -292,7 +293,7 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
             column.caption("No answer and no map are shown for this version.")
             continue
         tta = caching.uncertainty(image_digest, key, xray.pixels)
-        prediction = tta.prediction(card.labels)  # the answer Diagnose gives: the film's own calibrated pass
+        prediction = tta.prediction(card.labels)  # the answer Diagnose gives: the film's own pass
         with st.spinner(f"Grad-CAM for {card.display_name}…"):
             explanation, on_image = caching.explanation(image_digest, key, "gradcam",
                                                        prediction.label if target == OWN_PREDICTION else target,
@@ -300,11 +301,10 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
         predictions[model_id], maps[model_id] = prediction, on_image
         with column:
             st.metric("Model output" + (" (for reference only)" if model_id in held_back else ""), prediction.label)
-            st.caption(f"Probability {prediction.confidence:.1%} (the film's own calibrated output, as on every "
-                       "page)")
+            st.caption(probability_caption(card, prediction.confidence), help=text.probability_definition(card))
             # As on Diagnose: faint evidence is not coloured, so the anatomy stays readable.
             st.image(render_overlay(xray.pixels, on_image, colormap=DEFAULT_COLORMAP, threshold=DEFAULT_MAP_THRESHOLD),
-                     width="stretch", caption=f"Grad-CAM for {explanation.label}, layer {explanation.layer}")
+                     width="stretch", caption=f"Grad-CAM for {explanation.label}, {map_layer(card, explanation.layer)}")
             lung_attention(image_digest, xray, card, on_image)
             st.plotly_chart(charts.probability_bar(prediction), key=f"compare_probs_{model_id}",
                             config={"displayModeBar": False})
@@ -317,6 +317,13 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
         agreement_section(predictions, maps, {m: statuses[m].status for m in predictions})
 
 
+def map_layer(card, layer: str) -> str:
+    """The explained layer as the Gallery and Diagnose name it ("last block of both networks, combined")."""
+    choices = layer_choices(caching.cached_classifier(caching.model_key(card.id)).layers(), card.explain_layer,
+                            (card.training or {}).get("members", ()))
+    return layer_label(layer, choices)
+
+
 def lung_attention(image_digest: str, xray, card, on_image) -> None:
     """The share of this version's Grad-CAM map inside the lungs, when the registry has a lung segmenter."""
     lungs, reason = caching.lung_status(card.prep.lung_model)
@@ -325,7 +332,7 @@ def lung_attention(image_digest: str, xray, card, on_image) -> None:
         return
     attention = measure_lung_attention(on_image, caching.lung_mask(image_digest, lungs, xray.pixels),
                                        caching.lung_attention_threshold(caching.model_key(card.id)))
-    st.metric("Map inside the lung fields", f"{attention.fraction:.0%}",
+    st.metric("Map inside the lung fields", text.lung_share(attention.fraction),
               help="Share of the Grad-CAM map's weight on the lung fields; low values point to shortcuts.")
     if attention.low:
         st.caption(f":orange[:material/report: {attention.warning}]")

@@ -11,6 +11,8 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
+from model.present.text import percent
+
 # Rows where a smaller value is better; every other row is better when larger.
 LOWER_IS_BETTER = frozenset({"ECE"})
 RESERVED_COLUMNS = ("best", "spread")
@@ -116,11 +118,12 @@ def agreement_text(predictions: dict, statuses: dict | None = None) -> tuple[str
     and its shortcuts), so the headline never reads as a verdict.
 
     Returns:
-        (headline, ["<model id>: <label> (<probability>)[, <status>]", ...]) in the given order.
+        (headline, ["<model id>: <label> (<probability to 0.1%, as every page shows it>)[, <status>]", ...]) in
+        the given order.
     """
     agreement = prediction_agreement(predictions)
     statuses = statuses or {}
-    answers = [f"{model_id}: {p.label} ({p.confidence:.0%}){STATUS_WORDS.get(statuses.get(model_id, 'answer'), '')}"
+    answers = [f"{model_id}: {p.label} ({percent(p.confidence)}){STATUS_WORDS.get(statuses.get(model_id, 'answer'), '')}"
                for model_id, p in predictions.items()]
     gap = agreement["max_probability_gap"]
     if agreement["all_agree"]:
@@ -130,6 +133,14 @@ def agreement_text(predictions: dict, statuses: dict | None = None) -> tuple[str
         headline = (f"The versions disagree: {len(set(agreement['labels'].values()))} different answers, "
                     f"probabilities up to {100 * gap:.0f} points apart.")
     return headline, answers
+
+
+def probability_caption(card, probability: float) -> str:
+    """The line under a version's answer on Compare: the film's probability to 0.1% and, from the card,
+    whether it is calibrated (`model.present.text.probability_definition` says it in full)."""
+    how = (f"calibrated (temperature {card.temperature:.2f}, fitted on its validation films)" if card.calibration
+           else "not calibrated: a score, not a frequency")
+    return f"Probability {percent(probability)}: the film's own output, {how}."
 
 
 def explanation_rows(report) -> dict[str, str]:

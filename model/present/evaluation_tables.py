@@ -16,6 +16,8 @@ from pathlib import PurePosixPath
 import numpy as np
 import pandas as pd
 
+from model.present.text import percent
+
 DIGITS = 2
 ROUNDING_NOTE = "Figures are rounded to two decimals, shares to whole percent."
 MINUS = "\u2212"  # the minus sign, as in "a − b" and "−0.03"
@@ -338,12 +340,14 @@ def short_names_note(model_ids) -> str:
 
 def disagreement_table(report: dict) -> pd.DataFrame:
     """The images where the versions' answers differ: the image's file name (its full name is in the
-    downloads), true label, source, then what each version said, headed by its `short_names` name."""
+    downloads), true label, source, then what each version said with its probability for the film to 0.1%
+    ("COVID-19 (41.6%)", as the image captions and every other page give it), headed by its `short_names` name."""
     rows = []
     for case in report.get("disagreements", []):
         names = short_names(case["predicted"])
         row = {"image": PurePosixPath(case["path"]).name, "true label": case["label"], "source": case["source"] or "–"}
         for model_id, label in case["predicted"].items():
-            row[names[model_id]] = f"{label} ({share(case['confidence'][model_id])})"
+            # a film's probability to 0.1%, as every page shows it (not a share of images)
+            row[names[model_id]] = f"{label} ({percent(case['confidence'][model_id])})"
         rows.append(row)
     return pd.DataFrame(rows)
