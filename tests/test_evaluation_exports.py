@@ -252,3 +252,20 @@ def test_the_disagreement_table_gives_each_films_probability_to_a_tenth_of_a_per
     row = disagreement_table(report).iloc[0]
     assert row["image"] == "a.png" and row["source"] == "–"
     assert row["v1"] == "COVID-19 (41.6%)" and row["masked-v2"] == "Normal (50.0%)"
+
+
+def test_the_rounding_note_names_every_figure_of_the_tables_under_it(external_films):
+    """Every row of the tables captioned with ROUNDING_NOTE (Evaluate's and Compare's figures side by side,
+    Compare's own-test fallback) is a count or a figure the note names: a reader told "shares in whole percent"
+    must not wonder why accuracy reads 0.62."""
+    from model.present.comparison import metrics_comparison
+    from model.present.evaluation_tables import ROUNDING_NOTE, summary_table
+
+    two_decimals, whole_percent = ROUNDING_NOTE.split("Whole percent:")
+    named = ("AUC", "accuracy", "precision", "recall", "F1", "ECE")
+    assert all(name in two_decimals for name in named) and "differences" in two_decimals
+    assert "shares of images or of resamples" in whole_percent
+    report = external_films[2]
+    rows = list(summary_table(report).index) + list(metrics_comparison(report["models"]).index)
+    for row in rows:
+        assert row.startswith("images") or any(name in row for name in named), row

@@ -1,8 +1,8 @@
 """Tables and sentences of a multi-model evaluation report (`model.evaluation.evaluate_models`), for the
 Evaluate and Compare pages: plain DataFrames and strings, no Streamlit.
 
-One rounding rule for both pages (`ROUNDING_NOTE`): figures (AUC, accuracy, F1, calibration error and
-their differences) to two decimals, shares of images or of resamples in whole percent, counts whole.
+One rounding rule for both pages (`ROUNDING_NOTE`): AUC, accuracy, precision, recall, F1, calibration error
+and their differences to two decimals, shares of images or of resamples in whole percent, counts whole.
 
     summary = summary_table(report)        # one row per figure, one column per version, "0.91 (0.88–0.94)"
     pair = paired(report["comparisons"][0])   # PairedComparison, the higher version first
@@ -19,7 +19,11 @@ import pandas as pd
 from model.present.text import percent
 
 DIGITS = 2
-ROUNDING_NOTE = "Figures are rounded to two decimals, shares to whole percent."
+# Named figure by figure: accuracy and recall are shares too, so "figures to two decimals, shares in whole
+# percent" left a reader wondering why 0.62 was not 62%.
+ROUNDING_NOTE = ("Two decimals: AUC, accuracy, precision, recall, F1, calibration error (ECE) and their differences "
+                 "(accuracy 0.62: 62% of the images right; a difference near zero gets the decimals that keep its "
+                 "interval off 0.00). Whole percent: shares of images or of resamples. Counts are whole.")
 MINUS = "\u2212"  # the minus sign, as in "a − b" and "−0.03"
 # What the images of each choice are, as the pages and the exported JSON say it.
 SCOPE_WORDS = {"unseen": "images none of these versions trained on",
