@@ -236,6 +236,9 @@ def test_compare_without_data_falls_back_to_labelled_internal_figures(registry_e
     no_failure(at)
     assert any("cannot be scored on common ground" in t for t in texts(at.info))
     assert list(at.dataframe[0].value.columns) == ["tiny-a", "tiny-b", "best", "spread"]
+    curve = at.selectbox(key="compare_metric")
+    assert curve.value == "val_auc" and curve.options[0] == "Validation AUC"  # plain names, as the chart's title
+    assert not any("_" in option for option in curve.options), curve.options
 
 
 def test_compare_maps_of_one_film_have_a_colour_bar(registry_env, monkeypatch):

@@ -72,10 +72,12 @@ def curves_section(chosen: list[str]) -> None:
         st.info("None of these models saved a training history.")
         return
     metric = st.selectbox("Curve", columns, index=columns.index(default), key="compare_metric",
+                          format_func=charts.curve_name,
                           help="Trainers record different columns; the default is the one most of these versions "
                                "share, validation AUC first.")
     if missing[metric]:
-        st.caption(f"Not drawn: {', '.join(missing[metric])} (no {metric!r} in its training history).")
+        st.caption(f"Not drawn: {', '.join(missing[metric])} (no {charts.curve_name(metric).lower()} in its "
+                   "training history).")
     st.plotly_chart(charts.compare_curves(histories, metric=metric), key="compare_curves", config=PLOT_CONFIG)
 
 
