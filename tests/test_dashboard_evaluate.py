@@ -236,6 +236,9 @@ def test_compare_without_data_falls_back_to_labelled_internal_figures(registry_e
     no_failure(at)
     assert any("cannot be scored on common ground" in t for t in texts(at.info))
     assert list(at.dataframe[0].value.columns) == ["tiny-a", "tiny-b", "best", "spread"]
+    # The per-version tables with long row names wrap (st.table) rather than scroll: four versions fit at 1366 px.
+    sources = next(t.value for t in at.table if "source probe, mean balanced accuracy (lower is better)" in t.value.index)
+    assert list(sources.columns) == ["tiny-a", "tiny-b"]
     curve = at.selectbox(key="compare_metric")
     assert curve.value == "val_auc" and curve.options[0] == "Validation AUC"  # plain names, as the chart's title
     assert not any("_" in option for option in curve.options), curve.options

@@ -269,3 +269,13 @@ def test_the_rounding_note_names_every_figure_of_the_tables_under_it(external_fi
     rows = list(summary_table(report).index) + list(metrics_comparison(report["models"]).index)
     for row in rows:
         assert row.startswith("images") or any(name in row for name in named), row
+
+
+def test_image_choices_are_short_enough_for_their_box_and_said_in_full_below():
+    """Compare's "Images" box is a quarter of the page: at 1366 px a label over about 28 characters is cut
+    ("Images none of these versions traine"); the full words stay in SCOPE_WORDS and the box's help."""
+    from model.present.evaluation_tables import SCOPE_HELP, SCOPE_LABELS, SCOPE_WORDS
+
+    assert set(SCOPE_LABELS) == set(SCOPE_WORDS) == {"unseen", "test", "all"}
+    assert all(len(label) <= 28 for label in SCOPE_LABELS.values()), SCOPE_LABELS
+    assert all(words in SCOPE_HELP and SCOPE_LABELS[scope] in SCOPE_HELP for scope, words in SCOPE_WORDS.items())

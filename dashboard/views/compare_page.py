@@ -25,6 +25,7 @@ from model.present import charts, shortcut_tables, text
 from model.present.comparison import agreement_text, explanation_rows, metrics_comparison, probability_caption
 from model.present.evaluation_tables import (
     ROUNDING_NOTE,
+    SCOPE_HELP,
     SCOPE_LABELS,
     accounting_sentence,
     comparison_sentence,
@@ -86,7 +87,8 @@ def metrics_section(chosen: list[str]) -> None:
     reports = {model_id: caching.metrics_or_empty(caching.model_key(model_id)) for model_id in chosen}
     table = metrics_comparison(reports)
     st.dataframe(highlight_best(table, chosen), width="stretch", height=38 + 35 * len(table),
-                 column_order=[*chosen, "spread"])  # the best is green: its name need not fill a column
+                 column_order=[*chosen, "spread"],  # the best is green: its name need not fill a column
+                 column_config={"_index": st.column_config.TextColumn(width="medium")})  # "Pneumonia recall" whole
     st.caption("Green: the best model for that figure (lowest for ECE). Bold: the models differ by 0.05 or "
                "more. All figures are on each model's own internal test split, which may not be the same images, "
                f"and have no intervals: differences of 0.01-0.02 AUC on a few hundred images can be noise. {ROUNDING_NOTE}")
@@ -117,7 +119,8 @@ def common_ground_section(cards_by_id: dict, chosen: list[str]) -> None:
     controls = st.columns([3, 3, 2, 2])
     choice = controls[0].selectbox("Labelled data", datasets, key="compare_data",
                                    format_func=lambda path: short_name(path, roots))
-    scope = controls[1].selectbox("Images", list(COMMON_SCOPES), format_func=COMMON_SCOPES.get, key="compare_scope")
+    scope = controls[1].selectbox("Images", list(COMMON_SCOPES), format_func=COMMON_SCOPES.get, key="compare_scope",
+                                  help=SCOPE_HELP)
     per_label = controls[2].selectbox("How many", list(COMMON_PER_LABEL), key="compare_limit",
                                       help="A fixed sample per label keeps the page quick; intervals show what it costs.")
     resamples = controls[3].selectbox("Bootstrap resamples", [200, 1000], index=1, key="compare_resamples")
@@ -215,7 +218,7 @@ def source_section(cards_by_id: dict, chosen: list[str]) -> None:
         for pair in shortcut_tables.held_out_separation(cards_by_id[model_id].training):
             row[f"held out, {pair['pair']} AUC (any bias)"] = shortcut_tables.separation_auc_text(pair)
         rows[model_id] = row
-    st.dataframe(pd.DataFrame(rows).fillna("–"), width="stretch")
+    st.table(pd.DataFrame(rows).fillna("–"))  # a table wraps its long row names: four versions fit at 1366 px
     st.caption("Source probe: how well a simple classifier on each version's features tells the sources apart within "
                "one class (near chance is better). Held out: that source's films scored by the version's recipe trained "
                "without it, or by the version itself when it never saw the source (the v1 models); median recall: the share "
@@ -231,8 +234,7 @@ def explanation_section(chosen: list[str]) -> None:
     missing = [model_id for model_id in chosen if model_id not in present]
     if present:
         table = pd.DataFrame({model_id: present.get(model_id, {}) for model_id in chosen}).fillna("–")
-        st.dataframe(table, width="stretch", height=38 + 35 * len(table),
-                     column_config={"_index": st.column_config.TextColumn(width="large")})
+        st.table(table)  # a table wraps its long row names and cells: four versions fit at 1366 px
         st.caption("From each version's explanations.json (its own test split). Lung attention: share of the "
                    "Grad-CAM map inside the lungs, low values point to shortcuts. Deletion/insertion: compare "
                    f"with the random maps of the same grain; a curve counts as better only by more than {CHANCE_MARGIN} "

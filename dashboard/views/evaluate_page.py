@@ -31,6 +31,7 @@ from model.present import charts, text
 from model.present.evaluation_exports import export_json, figures_frame, predictions_frame
 from model.present.evaluation_tables import (
     ROUNDING_NOTE,
+    SCOPE_HELP,
     SCOPE_LABELS,
     SCOPE_WORDS,
     ZIP_SCOPE,
@@ -95,7 +96,7 @@ def folder_choice(cards_by_id: dict, chosen: list[str]) -> Choice | None:
                                    key="evaluate_data")
     scope = controls[1].selectbox("Images", list(SCOPES), format_func=SCOPES.get, key="evaluate_scope",
                                   help="Images a version trained on flatter it; by default they are left out "
-                                       "(from each version's recorded split).")
+                                       f"(from each version's recorded split).  \n{SCOPE_HELP}")
     per_label = controls[2].selectbox("How many", list(PER_LABEL), index=2, key="evaluate_limit",
                                       help="A sample per label keeps large folders quick; the same sample every time.")
     read = widgets.read_chosen_dataset(choice, roots)

@@ -29,9 +29,12 @@ MINUS = "\u2212"  # the minus sign, as in "a − b" and "−0.03"
 SCOPE_WORDS = {"unseen": "images none of these versions trained on",
                "test": "images in every version's test split",
                "all": "all images (training images included: they flatter the versions)"}
-# The same choices as short labels for a select box (the long words are cut at 1366 px).
-SCOPE_LABELS = {"unseen": "Images none of these versions trained on", "test": "Images in every version's test split",
-                "all": "All images, training ones included"}
+# The same choices as short labels for a select box: Compare's box is a quarter of the page wide, and the
+# longer ones were cut at 1366 px; SCOPE_WORDS and `selection_sentence` below the box say them in full.
+SCOPE_LABELS = {"unseen": "Unseen by every version", "test": "Test split of every version",
+                "all": "All, training images too"}
+# The short labels in full words, for the help of the select box.
+SCOPE_HELP = "  \n".join(f"**{SCOPE_LABELS[scope]}**: {words}." for scope, words in SCOPE_WORDS.items())
 ZIP_SCOPE = "every readable image in the uploaded ZIP (whether a version trained on any of them cannot be checked)"
 
 
