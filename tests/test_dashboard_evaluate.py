@@ -99,6 +99,7 @@ def test_evaluate_a_configured_folder_with_two_versions(evaluate_page):
     for table in shown_tables(at):
         assert not any(LONG_FIGURE.search(str(v)) for v in table.to_numpy().ravel()), table
     assert not any(LONG_FIGURE.search(t) for t in texts(at.markdown) + texts(at.caption))
+    assert not any("cannot be checked" in c for c in texts(at.caption))  # a folder's splits are checked
     result = kept_result(at)
     assert result["about"]["images"] == "images none of these versions trained on, 100 per label"
     assert result["about"]["image_ids"] == "paths relative to the data folder roots/hospital"
@@ -132,12 +133,17 @@ def test_zip_mode_shows_its_own_controls_and_words_and_refuses_a_hostile_zip(eva
     uploader[0].set_value(("ours.zip", archive, "application/zip"))
     at.run()
     no_failure(at)
-    assert any("3 images in ours.zip; all are scored." in t for t in texts(at.markdown))
+    assert any("3 images in ours.zip; all are scored. A version may have trained on some of these images" in t
+               for t in texts(at.markdown))
     assert {element.key for element in at.selectbox} == {"evaluate_resamples"}
     at.selectbox(key="evaluate_resamples").set_value(200)
     at.button(key="evaluate_run_start").click().run()
     no_failure(at)
     assert summary_of(at).loc["images scored", "tiny-a"] == "3"
+    # The caveat the figures rest on stands beside them, not only in the JSON export.
+    from model.present.evaluation_tables import ZIP_CAVEAT
+
+    assert sum(ZIP_CAVEAT in c for c in texts(at.caption)) == 1
     about = kept_result(at)["about"]
     assert about["images"].startswith("every readable image in the uploaded ZIP")
     assert "trained on" not in about["images"].split("(")[0]

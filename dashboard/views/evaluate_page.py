@@ -34,6 +34,7 @@ from model.present.evaluation_tables import (
     SCOPE_HELP,
     SCOPE_LABELS,
     SCOPE_WORDS,
+    ZIP_CAVEAT,
     ZIP_SCOPE,
     accounting_sentence,
     comparison_sentence,
@@ -165,9 +166,11 @@ def case_id(record, choice: Choice) -> str:
     return image_id(record.path, choice.root)
 
 
-def figures(report: dict, notes: dict) -> None:
+def figures(report: dict, notes: dict, from_zip: bool) -> None:
     models = report["models"]
     st.subheader("Figures side by side")
+    if from_zip:  # the figures rest on it: said beside them, not only in the export
+        st.caption(f":orange[:material/report: {ZIP_CAVEAT}]")
     table = summary_table(report)
     st.dataframe(table, width="stretch", height=38 + 35 * len(table))
     st.caption(f"In brackets the 95% bootstrap interval ({report['bootstrap']['resamples']:,} resamples of the "
@@ -283,7 +286,7 @@ def results(result: dict, cards_by_id: dict) -> None:
         return
     downloads(result)
     notes = section_notes(report)
-    figures(report, notes)
+    figures(report, notes, result["about"]["images"] == ZIP_SCOPE)
     disagreement_section(report, result["cases"], cards_by_id, notes)
 
 

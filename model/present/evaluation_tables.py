@@ -36,6 +36,9 @@ SCOPE_LABELS = {"unseen": "Unseen by every version", "test": "Test split of ever
 # The short labels in full words, for the help of the select box.
 SCOPE_HELP = "  \n".join(f"**{SCOPE_LABELS[scope]}**: {words}." for scope, words in SCOPE_WORDS.items())
 ZIP_SCOPE = "every readable image in the uploaded ZIP (whether a version trained on any of them cannot be checked)"
+# Said on the page beside a ZIP's figures, not only in its export: the caveat the figures rest on.
+ZIP_CAVEAT = ("A version may have trained on some of these images, and for a ZIP that cannot be checked (its files "
+              "are not matched to the versions' recorded splits): figures on training images flatter a version.")
 
 
 # --------------------------------------------------------------------------- the rounding rule
@@ -143,6 +146,8 @@ def selection_sentence(name: str, total: int, eligible: int, sampled: int, scope
     elif scope == "all":
         text += (" Training images are included: a version scores well on the films it learned from, so these "
                  "figures flatter every version and say little about new films.")
+    elif scope == "zip":
+        text += f" {ZIP_CAVEAT}"
     return text
 
 
