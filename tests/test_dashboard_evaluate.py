@@ -168,7 +168,7 @@ def compare_pool(tmp_path):
     write_pool(tmp_path / "pool", n=30)
     # A second collection with both COVID-19 and Pneumonia films: a within-source row.
     lines = ["file,label,source,patient_id"]
-    for i in range(8):
+    for i in range(12):  # enough films for a within-source AUC to be shown (evaluation_tables.too_few)
         name = f"images/ieee{i}.png"
         (tmp_path / "pool" / name).write_bytes(IMAGE)
         lines.append(f"{name},{'COVID-19' if i % 2 else 'Pneumonia'},ieee,ieee{i}")
@@ -208,11 +208,12 @@ def test_compare_scores_on_request_and_keeps_the_result_per_settings(registry_en
     no_failure(at)
     assert len(calls) == 2
     summary = summary_of(at)
-    assert summary.loc["images scored", "tiny-a"] == "8"  # a source neither trained on: all unseen
+    assert summary.loc["images scored", "tiny-a"] == "12"  # a source neither trained on: all unseen
     assert re.fullmatch(r"\d\.\d\d \(\d\.\d\d–\d\.\d\d\)", summary.loc["macro AUC (95% interval)", "tiny-a"])
     sources = next(d for d in shown_tables(at) if "source" in d.columns)
     assert list(sources["source"]) == ["ieee", "ieee"] and list(sources["version"]) == ["tiny-a", "tiny-b"]
-    assert all(value.endswith("(8 images)") for value in sources["COVID-19 vs Pneumonia AUC"])
+    assert all(value.endswith("(12 images)") for value in sources["COVID-19 vs Pneumonia AUC"])
+    assert any("'Too few images': an AUC on fewer than 10 films" in c for c in texts(at.caption))
     at.selectbox(key="compare_data").set_value((compare_pool / "manifest.csv").resolve()).run()
     no_failure(at)
     assert len(calls) == 2 and list(summary_of(at).columns) == ["tiny-a", "tiny-b"]

@@ -283,3 +283,31 @@ def test_image_choices_are_short_enough_for_their_box_and_said_in_full_below():
     assert set(SCOPE_LABELS) == set(SCOPE_WORDS) == {"unseen", "test", "all"}
     assert all(len(label) <= 28 for label in SCOPE_LABELS.values()), SCOPE_LABELS
     assert all(words in SCOPE_HELP and SCOPE_LABELS[scope] in SCOPE_HELP for scope, words in SCOPE_WORDS.items())
+
+
+def test_a_per_source_auc_on_too_few_films_is_not_shown_as_a_figure():
+    """3-5 films gave "0.50 (0.50–0.50)" or "0.42 (0.00–1.00)": below 10 films, or with a class of one film,
+    the cell says "too few images (n=…)"; enough films give the figure; the rule is the caption's."""
+    from model.present.evaluation_tables import MIN_AUC_IMAGES, TOO_FEW_NOTE, too_few
+
+    def source_report(counts: dict[str, int]) -> dict:
+        n = sum(counts.values())
+        sub = {"n": n, "accuracy": 0.5, "macro": {"auc": 0.42, "auc_ci": [0.0, 1.0]},
+               "per_class": {label: {"support": counts.get(label, 0)} for label in LABELS}}
+        images = [{"source": "clinic", "label": label, "status": "scored"}
+                  for label, k in counts.items() for _ in range(k)]
+        within = {"auc": 0.61, "n": counts.get("COVID-19", 0) + counts.get("Pneumonia", 0)}
+        return {"models": {"a": {"per_source": {"clinic": sub}}}, "images": images,
+                "within_source": {"clinic": {"a": within}}}
+
+    few = per_source_table(source_report({"COVID-19": 2, "Pneumonia": 3})).iloc[0]
+    assert few["macro AUC (95% interval)"] == "too few images (n=5)"
+    assert few["COVID-19 vs Pneumonia AUC"] == "too few images (n=5)"
+    assert few["accuracy"] == "0.50"  # the images column says what it rests on
+    lonely = per_source_table(source_report({"COVID-19": 14, "Normal": 1, "Pneumonia": 5})).iloc[0]
+    assert lonely["macro AUC (95% interval)"] == "too few images (n=20)"  # one Normal film: its AUC says nothing
+    assert lonely["COVID-19 vs Pneumonia AUC"] == "0.61 (19 images)"
+    enough = per_source_table(source_report({"COVID-19": 6, "Pneumonia": 6})).iloc[0]
+    assert enough["macro AUC (95% interval)"] == "0.42 (0.00–1.00)"
+    assert too_few(MIN_AUC_IMAGES - 1, [5, 4]) and not too_few(MIN_AUC_IMAGES, [5, 5, 0])
+    assert f"fewer than {MIN_AUC_IMAGES} films" in TOO_FEW_NOTE and "only one film" in TOO_FEW_NOTE

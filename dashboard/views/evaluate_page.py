@@ -34,6 +34,7 @@ from model.present.evaluation_tables import (
     SCOPE_HELP,
     SCOPE_LABELS,
     SCOPE_WORDS,
+    TOO_FEW_NOTE,
     ZIP_CAVEAT,
     ZIP_SCOPE,
     accounting_sentence,
@@ -204,7 +205,7 @@ def figures(report: dict, notes: dict, from_zip: bool) -> None:
         st.caption("Macro AUC: each class against the rest among the source's films, averaged over its classes. "
                    "Within source: only its COVID-19 films against its Pneumonia films, so the two figures differ "
                    "for a source holding both; –: the source lacks one of the two. n/a: an AUC needs films of two "
-                   "classes.")
+                   f"classes. {TOO_FEW_NOTE}")
     else:
         st.caption(notes["per_source"])
     if "within_source" in notes and "per_source" not in notes:

@@ -269,10 +269,42 @@ def comparison_table(report: dict) -> pd.DataFrame:
 # --------------------------------------------------------------------------- by source
 
 
+# An AUC on fewer films than this, or with a class of a single film, is not shown: on 3-5 films it reads
+# "0.50 (0.50–0.50)" or "0.42 (0.00–1.00)", a figure that says nothing.
+MIN_AUC_IMAGES = 10
+MIN_AUC_CLASS = 2
+TOO_FEW_NOTE = (f"'Too few images': an AUC on fewer than {MIN_AUC_IMAGES} films, or with a class of only one film "
+                "among them, is not shown (on so few its interval spans most of 0 to 1).")
+
+
+def too_few(n: int, class_counts) -> bool:
+    """Whether an AUC on `n` films whose classes hold `class_counts` films (zeros ignored: an absent class
+    has no AUC of its own) rests on too few to show (`MIN_AUC_IMAGES`, `MIN_AUC_CLASS`)."""
+    return n < MIN_AUC_IMAGES or any(0 < count < MIN_AUC_CLASS for count in class_counts)
+
+
+def _too_few_text(n: int) -> str:
+    return f"too few images (n={n:,})"
+
+
+def _scored_labels(report: dict, source: str) -> list[str]:
+    return [row["label"] for row in report.get("images", []) if row["source"] == source and row["status"] != "unreadable"]
+
+
+def _within_text(report: dict, source: str, values: dict | None) -> str:
+    """The within-source COVID-19 vs Pneumonia AUC with its images, "too few images (n=…)" below the rule."""
+    if not values:
+        return "–"
+    labels = _scored_labels(report, source)
+    if too_few(values["n"], [labels.count(label) for label in ("COVID-19", "Pneumonia")]):
+        return _too_few_text(values["n"])
+    return f"{figure(values['auc'])} ({values['n']:,} images)"
+
+
 def per_source_table(report: dict) -> pd.DataFrame:
     """One row per (source, version): images, macro AUC with interval, accuracy and the within-source
     COVID-19 vs Pneumonia AUC where the source has both classes (long form: it fits a laptop screen
-    whatever the number of versions)."""
+    whatever the number of versions). An AUC on too few films (`too_few`) reads "too few images (n=…)"."""
     rows = []
     models = report.get("models", {})
     for source in sorted({s for m in models.values() for s in m.get("per_source", {})}):
@@ -281,12 +313,12 @@ def per_source_table(report: dict) -> pd.DataFrame:
             sub = model.get("per_source", {}).get(source)
             if sub is None:
                 continue
-            values = within.get(model_id)
+            supports = [values.get("support", 0) for values in sub.get("per_class", {}).values()]
+            macro = (_too_few_text(sub["n"]) if too_few(sub["n"], supports) else
+                     with_interval(sub["macro"].get("auc"), sub["macro"].get("auc_ci")))
             rows.append({"source": source, "version": model_id, "images": sub["n"],
-                         "macro AUC (95% interval)": with_interval(sub["macro"].get("auc"), sub["macro"].get("auc_ci")),
-                         "accuracy": with_interval(sub.get("accuracy")),
-                         "COVID-19 vs Pneumonia AUC": (f"{figure(values['auc'])} ({values['n']:,} images)"
-                                                       if values else "–")})
+                         "macro AUC (95% interval)": macro, "accuracy": with_interval(sub.get("accuracy")),
+                         "COVID-19 vs Pneumonia AUC": _within_text(report, source, within.get(model_id))})
     return pd.DataFrame(rows, columns=["source", "version", "images", "macro AUC (95% interval)", "accuracy",
                                        "COVID-19 vs Pneumonia AUC"])
 
