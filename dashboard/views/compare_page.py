@@ -27,6 +27,7 @@ from model.present.evaluation_tables import (
     ROUNDING_NOTE,
     SCOPE_HELP,
     SCOPE_LABELS,
+    TOO_FEW_NOTE,
     accounting_sentence,
     comparison_sentence,
     comparison_table,
@@ -144,10 +145,11 @@ def common_ground_section(cards_by_id: dict, chosen: list[str]) -> None:
         if not long_runs.requested(COMMON_RUN, signature, f"Score {len(sampled):,} images with {len(chosen)} versions",
                                    help="Reads every image once and scores it with each version; the figures are "
                                         "then kept for these settings."):
-            st.caption("Nothing is scored until you ask: with many images this takes a while. The figures are then "
-                       "kept for these versions, data and settings.")
-            with st.expander("Each version's own internal test figures (not the same images)"):
-                metrics_section(chosen)
+            with st.container():  # one element after the button: the scoring run replaces it at once
+                st.caption("Nothing is scored until you ask: with many images this takes a while. The figures are "
+                           "then kept for these versions, data and settings.")
+                with st.expander("Each version's own internal test figures (not the same images)"):
+                    metrics_section(chosen)
             return
         classifiers = [caching.classifier(caching.model_key(model_id)) for model_id in chosen]
         if any(clf is None for clf in classifiers):
@@ -155,6 +157,9 @@ def common_ground_section(cards_by_id: dict, chosen: list[str]) -> None:
         from model.evaluation import evaluate_models
 
         with long_runs.running(COMMON_RUN, f"with {len(chosen)} versions") as progress:
+            # The progress takes the button's place; this takes the place of the words under it, which
+            # otherwise stayed on the page ("Nothing is scored until you ask") until the scoring ended.
+            st.empty()
             report = evaluate_models(classifiers, sampled, batch_size=16, resamples=resamples,
                                      progress=progress.images, root=path if path.is_dir() else path.parent,
                                      on_stage=progress.stage)
@@ -182,7 +187,7 @@ def common_ground_results(report: dict, chosen: list[str]) -> None:
         st.dataframe(sources, hide_index=True, width="stretch")
         st.caption("Within source: COVID-19 against Pneumonia among the films of one collection, a figure the "
                    "collection's own look cannot explain; –: the source lacks one of the two. n/a: an AUC needs films "
-                   "of two classes. " + notes.get("within_source", ""))
+                   f"of two classes. {TOO_FEW_NOTE} " + notes.get("within_source", ""))
     else:
         st.caption(notes["per_source"])
     disagree = disagreement_table(report)
