@@ -194,9 +194,11 @@ def common_ground_results(report: dict, chosen: list[str]) -> None:
     st.markdown(f"**Where they disagree:** {len(report['disagreements']):,} of the {report['n_images']:,} images "
                 f"({share(len(report['disagreements']) / report['n_images'])}).")
     if not disagree.empty:
-        st.dataframe(disagree, hide_index=True, width="stretch")
-        st.caption(" ".join(filter(None, [short_names_note(report["models"]), "Each image by its file name; the "
-                                          "Evaluate page's downloads name it in full."])))
+        with st.expander(f"Every image where they disagree ({len(disagree):,})"):
+            # A wrapping table: with four versions a grid scrolled the last one out at 1366 px.
+            st.table(disagree, hide_index=True)
+            st.caption(" ".join(filter(None, [short_names_note(report["models"]), "Each image by its file name; "
+                                          "the Evaluate page's downloads name it in full."])))
     with st.expander("Each version's own internal test figures (not the same images)"):
         metrics_section(chosen)
 

@@ -253,8 +253,8 @@ def disagreement_section(report: dict, cases: dict, cards_by_id: dict, notes: di
                 column.image(render_overlay(xray.pixels, on_image, colormap=DEFAULT_COLORMAP,
                                             threshold=DEFAULT_MAP_THRESHOLD), width="stretch",
                              caption=f"{model_id}: {label} ({case['confidence'][model_id]:.1%})")
-    with st.expander("Every image where they disagree"):
-        st.dataframe(table, hide_index=True, width="stretch")
+    with st.expander(f"Every image where they disagree ({len(table):,})"):
+        st.table(table, hide_index=True)  # wraps: with four versions a grid scrolled the last one out at 1366 px
         st.caption(" ".join(filter(None, [short_names_note(report["models"]), "Each image by its file name; the "
                                           "downloads name it in full."])))
 
