@@ -358,8 +358,9 @@ def agreement_section(predictions: dict, maps: dict, statuses: dict) -> None:
     pairs = [{"model A": a, "model B": b, "map similarity (Spearman)": map_similarity(maps[a], maps[b],
                                                                                       support_only=True)}
              for a, b in combinations(maps, 2)]
+    # a similarity, not a difference: no plus sign (as the randomisation similarity on Performance)
     st.dataframe(pd.DataFrame(pairs), hide_index=True, width="content",
-                 column_config={"map similarity (Spearman)": st.column_config.NumberColumn(format="%+.2f")})
+                 column_config={"map similarity (Spearman)": st.column_config.NumberColumn(format="%.2f")})
     st.caption("Similarity of the Grad-CAM maps on the original image, over the part where at least one map shows "
                "evidence (the blank surround outside the region each version saw is left out: it would count as "
                "agreement): 1 same ranking of regions, 0 unrelated.")
