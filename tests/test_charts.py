@@ -264,3 +264,24 @@ def test_a_lung_share_reads_the_same_on_every_view():
     from model.present.text import lung_share
 
     assert lung_share(0.498) == "49.8%" and lung_share(0.327) == "32.7%" and lung_share(0.5) == "50.0%"
+
+
+def test_the_compare_chart_names_its_curve_in_words_and_shades_averaged_members():
+    """Compare's chart is titled "Validation AUC", not "val_auc", and the epochs whose weights were averaged
+    are shaded for an ensemble's members as for a single model, one legend entry per span naming its models."""
+    from model.present.charts import curve_name
+
+    assert [curve_name(c) for c in ("val_auc", "val_accuracy", "loss", "val_precision", "learning_rate")] == [
+        "Validation AUC", "Validation accuracy", "Training loss", "Validation precision", "Learning rate"]
+    averaged = history(6).assign(epoch=range(1, 7), averaged_epochs=[None, None, 1, 2, 3, 4])
+    members = pd.concat([averaged.assign(member="m1"), averaged.assign(member="m2")], ignore_index=True)
+    alone = compare_curves({"ens": members}, metric="val_auc")
+    assert alone.layout.title.text == "Validation AUC" and alone.layout.yaxis.title.text == "Validation AUC"
+    assert [(s.x0, s.x1) for s in alone.layout.shapes] == [(2.5, 6.5)]  # both members: one span, shaded once
+    assert [t.name for t in alone.data] == ["m1", "m2", "averaged epochs (the shipped weights)"]
+    later = history(8).assign(epoch=range(1, 9), averaged_epochs=[None] * 4 + [1, 2, 3, 4])
+    several = compare_curves({"ens": members, "scratch": later, "plain": history()}, metric="val_auc")
+    assert sorted((s.x0, s.x1) for s in several.layout.shapes) == [(2.5, 6.5), (4.5, 8.5)]
+    assert [t.name for t in several.data if t.name.startswith("averaged")] == [
+        "averaged epochs of ens (the shipped weights)", "averaged epochs of scratch (the shipped weights)"]
+    assert not compare_curves({"plain": history()}, metric="val_auc").layout.shapes  # nothing averaged: no shade

@@ -114,21 +114,38 @@ def test_agreement_text_is_neutral_and_lists_every_answer():
 
     headline, answers = agreement_text({"a": _prediction(0.7, 0.2, 0.1), "b": _prediction(0.4, 0.3, 0.3)})
     assert headline.startswith("All 2 versions output COVID-19") and "wrong together" in headline
-    assert answers == ["a: COVID-19 (70%)", "b: COVID-19 (40%)"]
+    assert answers == ["a: COVID-19 (70.0%)", "b: COVID-19 (40.0%)"]  # to 0.1%, as every page gives a probability
     headline, answers = agreement_text({"a": _prediction(0.7, 0.2, 0.1), "b": _prediction(0.1, 0.2, 0.7)})
-    assert headline.startswith("The versions disagree: 2 different answers") and answers[1] == "b: Pneumonia (70%)"
+    assert headline.startswith("The versions disagree: 2 different answers") and answers[1] == "b: Pneumonia (70.0%)"
     # Each version's triage status goes with its answer.
     _, answers = agreement_text({"a": _prediction(0.7, 0.2, 0.1), "b": _prediction(0.4, 0.3, 0.3)},
                                 {"a": "answer", "b": "uncertain"})
-    assert answers == ["a: COVID-19 (70%)", "b: COVID-19 (40%), second read advised"]
+    assert answers == ["a: COVID-19 (70.0%)", "b: COVID-19 (40.0%), second read advised"]
     _, answers = agreement_text({"a": _prediction(0.7, 0.2, 0.1)}, {"a": "out_of_scope"})
-    assert answers == ["a: COVID-19 (70%), out of scope (for reference only)"]
+    assert answers == ["a: COVID-19 (70.0%), out of scope (for reference only)"]
+    _, answers = agreement_text({"a": _prediction(0.794, 0.106, 0.1)})
+    assert answers == ["a: COVID-19 (79.4%)"]  # beside "Probability 79.4%", never "79%"
+
+
+def test_the_probability_line_says_per_card_whether_it_is_calibrated():
+    """Only a card with a fitted temperature is called calibrated; the others read as scores."""
+    from model.present.comparison import probability_caption
+    from model.registry import PACKAGE_REGISTRY, read_card
+
+    calibrated, plain = read_card("cxr-mobilenet-v2", PACKAGE_REGISTRY), read_card("cxr-compact-v1", PACKAGE_REGISTRY)
+    assert calibrated.calibration and not plain.calibration
+    line = probability_caption(calibrated, 0.6561)
+    assert line.startswith("Probability 65.6%: ") and f"calibrated (temperature {calibrated.temperature:.2f}" in line
+    line = probability_caption(plain, 0.6561)
+    assert line.startswith("Probability 65.6%: ") and "not calibrated" in line and " calibrated (" not in line
 
 
 def test_explanation_rows_give_the_verdict_and_close_figures_to_three_decimals():
-    """Compare's explanation table: each method's verdict as Performance gives it, the share of films better
-    on both, figures within two margins of chance to three decimals (the default's SmoothGrad: 0.338 against
-    0.342 is level, so mixed), the films judged, and the randomisation check in short words."""
+    """Compare's explanation table: each method's verdict on the mean curves and, in a row of its own, the
+    share of judged films better on both with its count (so "faithful" never sits beside 49% as if earned film
+    by film), figures within two margins of chance to three decimals (the default's SmoothGrad: 0.338 against
+    0.342 is level, so mixed), the films judged, and the randomisation check in short words, unsigned as on
+    Performance."""
     from model.present.comparison import explanation_rows
     from model.registry import EXPLANATIONS_FILE, PACKAGE_REGISTRY, read_report
     from model.trust.explanations import ExplanationReport
@@ -137,11 +154,25 @@ def test_explanation_rows_give_the_verdict_and_close_figures_to_three_decimals()
     rows = explanation_rows(report)
     assert rows["SmoothGrad deletion AUC (lower is better)"] == "0.338"
     assert rows["SmoothGrad deletion AUC, random maps"] == "0.342"
-    assert rows["SmoothGrad faithfulness, films better on both"].startswith("mixed, ")
+    assert rows["SmoothGrad verdict on the mean curves"] == "mixed on average"
     assert rows["Grad-CAM deletion AUC (lower is better)"] == "0.35"  # far from chance: two decimals
     faith = report.faithfulness
     assert rows["faithfulness judged on"] == f"{faith.measured} of {faith.measured + faith.not_measurable} films"
     assert 0 < faith.not_measurable < faith.measured
-    assert rows["Grad-CAM faithfulness, films better on both"] == (
-        f"{report.faithfulness.verdict('gradcam')}, {report.faithfulness.methods['gradcam'].better_than_random_share:.0%}")
-    assert rows["Grad-CAM similarity to random weights"].endswith(", not judged")
+    share = faith.methods["gradcam"].better_than_random_share
+    assert faith.verdict("gradcam") == "faithful" and share < 0.5  # the case a reader found confusing
+    assert rows["Grad-CAM verdict on the mean curves"] == "faithful on average"
+    assert rows["Grad-CAM films better on both"] == f"{share:.0%} of {faith.measured} films"
+    assert not any("faithful" in value and "%" in value for value in rows.values())
+    assert rows["Grad-CAM similarity to random weights"] == "0.00, not judged"  # as Performance shows it, no "+"
+    assert rows["Grad-CAM++ similarity to random weights"] == "-0.05"
+
+
+def test_verdict_and_films_cells_say_what_they_rest_on():
+    from model.present.comparison import films_better_on_both, mean_verdict
+
+    assert [mean_verdict(v) for v in ("faithful", "mixed", "not better than random", "not measurable")] == [
+        "faithful on average", "mixed on average", "not better than random on average", "not measurable"]
+    assert films_better_on_both(0.4857, 35) == "49% of 35 films"
+    assert films_better_on_both(0.4857, None) == "49%"  # a report made before films were counted
+    assert films_better_on_both(None, 35) == "–"

@@ -311,7 +311,7 @@ def test_compare_page_with_two_versions(app, registry_env):
     at = open_page(app, "compare")
     no_failure(at)
     assert at.multiselect(key="compare_models").value == ["tiny-a", "tiny-b"]
-    curves = [spec for spec in plotly_specs(at) if spec["layout"].get("title", {}).get("text") == "val_auc"]
+    curves = [spec for spec in plotly_specs(at) if spec["layout"].get("title", {}).get("text") == "Validation AUC"]
     assert [trace["name"] for trace in curves[0]["data"]] == ["tiny-a", "tiny-b"]
     table = at.dataframe[0].value
     assert list(table.columns) == ["tiny-a", "tiny-b", "best", "spread"]

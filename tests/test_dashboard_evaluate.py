@@ -99,6 +99,7 @@ def test_evaluate_a_configured_folder_with_two_versions(evaluate_page):
     for table in shown_tables(at):
         assert not any(LONG_FIGURE.search(str(v)) for v in table.to_numpy().ravel()), table
     assert not any(LONG_FIGURE.search(t) for t in texts(at.markdown) + texts(at.caption))
+    assert not any("cannot be checked" in c for c in texts(at.caption))  # a folder's splits are checked
     result = kept_result(at)
     assert result["about"]["images"] == "images none of these versions trained on, 100 per label"
     assert result["about"]["image_ids"] == "paths relative to the data folder roots/hospital"
@@ -132,12 +133,17 @@ def test_zip_mode_shows_its_own_controls_and_words_and_refuses_a_hostile_zip(eva
     uploader[0].set_value(("ours.zip", archive, "application/zip"))
     at.run()
     no_failure(at)
-    assert any("3 images in ours.zip; all are scored." in t for t in texts(at.markdown))
+    assert any("3 images in ours.zip; all are scored. A version may have trained on some of these images" in t
+               for t in texts(at.markdown))
     assert {element.key for element in at.selectbox} == {"evaluate_resamples"}
     at.selectbox(key="evaluate_resamples").set_value(200)
     at.button(key="evaluate_run_start").click().run()
     no_failure(at)
     assert summary_of(at).loc["images scored", "tiny-a"] == "3"
+    # The caveat the figures rest on stands beside them, not only in the JSON export.
+    from model.present.evaluation_tables import ZIP_CAVEAT
+
+    assert sum(ZIP_CAVEAT in c for c in texts(at.caption)) == 1
     about = kept_result(at)["about"]
     assert about["images"].startswith("every readable image in the uploaded ZIP")
     assert "trained on" not in about["images"].split("(")[0]
@@ -162,7 +168,7 @@ def compare_pool(tmp_path):
     write_pool(tmp_path / "pool", n=30)
     # A second collection with both COVID-19 and Pneumonia films: a within-source row.
     lines = ["file,label,source,patient_id"]
-    for i in range(8):
+    for i in range(12):  # enough films for a within-source AUC to be shown (evaluation_tables.too_few)
         name = f"images/ieee{i}.png"
         (tmp_path / "pool" / name).write_bytes(IMAGE)
         lines.append(f"{name},{'COVID-19' if i % 2 else 'Pneumonia'},ieee,ieee{i}")
@@ -202,11 +208,12 @@ def test_compare_scores_on_request_and_keeps_the_result_per_settings(registry_en
     no_failure(at)
     assert len(calls) == 2
     summary = summary_of(at)
-    assert summary.loc["images scored", "tiny-a"] == "8"  # a source neither trained on: all unseen
+    assert summary.loc["images scored", "tiny-a"] == "12"  # a source neither trained on: all unseen
     assert re.fullmatch(r"\d\.\d\d \(\d\.\d\d–\d\.\d\d\)", summary.loc["macro AUC (95% interval)", "tiny-a"])
     sources = next(d for d in shown_tables(at) if "source" in d.columns)
     assert list(sources["source"]) == ["ieee", "ieee"] and list(sources["version"]) == ["tiny-a", "tiny-b"]
-    assert all(value.endswith("(8 images)") for value in sources["COVID-19 vs Pneumonia AUC"])
+    assert all(value.endswith("(12 images)") for value in sources["COVID-19 vs Pneumonia AUC"])
+    assert any("'Too few images': an AUC on fewer than 10 films" in c for c in texts(at.caption))
     at.selectbox(key="compare_data").set_value((compare_pool / "manifest.csv").resolve()).run()
     no_failure(at)
     assert len(calls) == 2 and list(summary_of(at).columns) == ["tiny-a", "tiny-b"]
@@ -236,6 +243,12 @@ def test_compare_without_data_falls_back_to_labelled_internal_figures(registry_e
     no_failure(at)
     assert any("cannot be scored on common ground" in t for t in texts(at.info))
     assert list(at.dataframe[0].value.columns) == ["tiny-a", "tiny-b", "best", "spread"]
+    # The per-version tables with long row names wrap (st.table) rather than scroll: four versions fit at 1366 px.
+    sources = next(t.value for t in at.table if "source probe, mean balanced accuracy (lower is better)" in t.value.index)
+    assert list(sources.columns) == ["tiny-a", "tiny-b"]
+    curve = at.selectbox(key="compare_metric")
+    assert curve.value == "val_auc" and curve.options[0] == "Validation AUC"  # plain names, as the chart's title
+    assert not any("_" in option for option in curve.options), curve.options
 
 
 def test_compare_maps_of_one_film_have_a_colour_bar(registry_env, monkeypatch):
@@ -248,3 +261,18 @@ def test_compare_maps_of_one_film_have_a_colour_bar(registry_env, monkeypatch):
     assert sum("linear-gradient(to right, rgb(128,128,128) 0%" in t for t in texts(at.markdown)) == 1
     assert any(c.startswith("Colour bar of the maps above: weak → strong evidence for the class explained") and
                "below 50% not coloured" in c for c in texts(at.caption))  # Diagnose's threshold
+    # Each version's probability to 0.1% with what it is for that card (the tiny models have no temperature).
+    lines = [c for c in texts(at.caption) if c.startswith("Probability ")]
+    assert len(lines) == 2 and all(re.match(r"Probability \d+\.\d%: .*not calibrated", c) for c in lines), lines
+    # The layer as Gallery and Diagnose name it, never the Keras name.
+    from model.classifier import Classifier
+    from model.present.layers import layer_choices, layer_label
+
+    clf = Classifier.load("tiny-a", registry_env)
+    words = layer_label(clf.card.explain_layer, layer_choices(clf.layers(), clf.card.explain_layer))
+    assert words != clf.card.explain_layer
+    assert [i.captions[0] for i in at.image][0].endswith(f", {words}")
+    assert not any(clf.card.explain_layer in i.captions[0] for i in at.image)
+    # The agreement box gives each probability as the captions do.
+    answers = [t for t in texts(at.markdown) if t.startswith("- tiny-a: ")]
+    assert answers and re.search(r"\(\d+\.\d%\)", answers[0]), answers

@@ -113,7 +113,11 @@ def test_every_image_is_counted_with_the_reason_it_is_left_out(external_films):
         "3,216 images in cxr/v2.csv; 2,262 left out because at least one version trained on them; 120 of the "
         "remaining 954 sampled (30 per label). Validation films count as unseen: they chose each version's epochs, "
         "temperature and thresholds, so figures on them flatter a little (the test-split choice leaves them out).")
-    assert selection_sentence("ours.zip", 12, 12, 12, "zip", None) == "12 images in ours.zip; all are scored."
+    # A ZIP's images cannot be matched to the versions' splits: the sentence says so, not only the export.
+    assert selection_sentence("ours.zip", 12, 12, 12, "zip", None) == (
+        "12 images in ours.zip; all are scored. A version may have trained on some of these images, and for a ZIP "
+        "that cannot be checked (its files are not matched to the versions' recorded splits): figures on training "
+        "images flatter a version.")
     # Every image of a data list, training images too: the sentence says they flatter every version.
     assert selection_sentence("cxr/v2.csv", 3216, 3216, 75, "all", 25) == (
         "3,216 images in cxr/v2.csv; 75 of the 3,216 sampled (25 per label). Training images are included: a "
@@ -240,3 +244,70 @@ def test_short_version_names_for_narrow_columns():
     assert short_names(["solo"]) == {"solo": "solo"}
     assert short_names_note(ids[:2]) == "Columns: averaged-v2 is cxr-compact-averaged-v2, masked-v2 is cxr-compact-masked-v2."
     assert short_names_note(["cxr-a", "dx-b"]) == ""
+
+
+def test_the_disagreement_table_gives_each_films_probability_to_a_tenth_of_a_percent():
+    """A film's probability as the image captions and every page give it ("41.6%"), not as a share of images."""
+    from model.present.evaluation_tables import disagreement_table
+
+    report = {"disagreements": [{"path": "COVID/a.png", "label": "COVID-19", "source": "",
+                                 "predicted": {"cxr-compact-v1": "COVID-19", "cxr-compact-masked-v2": "Normal"},
+                                 "confidence": {"cxr-compact-v1": 0.4162, "cxr-compact-masked-v2": 0.5}}]}
+    row = disagreement_table(report).iloc[0]
+    assert row["image"] == "a.png" and row["source"] == "–"
+    assert row["v1"] == "COVID-19 (41.6%)" and row["masked-v2"] == "Normal (50.0%)"
+
+
+def test_the_rounding_note_names_every_figure_of_the_tables_under_it(external_films):
+    """Every row of the tables captioned with ROUNDING_NOTE (Evaluate's and Compare's figures side by side,
+    Compare's own-test fallback) is a count or a figure the note names: a reader told "shares in whole percent"
+    must not wonder why accuracy reads 0.62."""
+    from model.present.comparison import metrics_comparison
+    from model.present.evaluation_tables import ROUNDING_NOTE, summary_table
+
+    two_decimals, whole_percent = ROUNDING_NOTE.split("Whole percent:")
+    named = ("AUC", "accuracy", "precision", "recall", "F1", "ECE")
+    assert all(name in two_decimals for name in named) and "differences" in two_decimals
+    assert "shares of images or of resamples" in whole_percent
+    report = external_films[2]
+    rows = list(summary_table(report).index) + list(metrics_comparison(report["models"]).index)
+    for row in rows:
+        assert row.startswith("images") or any(name in row for name in named), row
+
+
+def test_image_choices_are_short_enough_for_their_box_and_said_in_full_below():
+    """Compare's "Images" box is a quarter of the page: at 1366 px a label over about 28 characters is cut
+    ("Images none of these versions traine"); the full words stay in SCOPE_WORDS and the box's help."""
+    from model.present.evaluation_tables import SCOPE_HELP, SCOPE_LABELS, SCOPE_WORDS
+
+    assert set(SCOPE_LABELS) == set(SCOPE_WORDS) == {"unseen", "test", "all"}
+    assert all(len(label) <= 28 for label in SCOPE_LABELS.values()), SCOPE_LABELS
+    assert all(words in SCOPE_HELP and SCOPE_LABELS[scope] in SCOPE_HELP for scope, words in SCOPE_WORDS.items())
+
+
+def test_a_per_source_auc_on_too_few_films_is_not_shown_as_a_figure():
+    """3-5 films gave "0.50 (0.50–0.50)" or "0.42 (0.00–1.00)": below 10 films, or with a class of one film,
+    the cell says "too few images (n=…)"; enough films give the figure; the rule is the caption's."""
+    from model.present.evaluation_tables import MIN_AUC_IMAGES, TOO_FEW_NOTE, too_few
+
+    def source_report(counts: dict[str, int]) -> dict:
+        n = sum(counts.values())
+        sub = {"n": n, "accuracy": 0.5, "macro": {"auc": 0.42, "auc_ci": [0.0, 1.0]},
+               "per_class": {label: {"support": counts.get(label, 0)} for label in LABELS}}
+        images = [{"source": "clinic", "label": label, "status": "scored"}
+                  for label, k in counts.items() for _ in range(k)]
+        within = {"auc": 0.61, "n": counts.get("COVID-19", 0) + counts.get("Pneumonia", 0)}
+        return {"models": {"a": {"per_source": {"clinic": sub}}}, "images": images,
+                "within_source": {"clinic": {"a": within}}}
+
+    few = per_source_table(source_report({"COVID-19": 2, "Pneumonia": 3})).iloc[0]
+    assert few["macro AUC (95% interval)"] == "too few images (n=5)"
+    assert few["COVID-19 vs Pneumonia AUC"] == "too few images (n=5)"
+    assert few["accuracy"] == "0.50"  # the images column says what it rests on
+    lonely = per_source_table(source_report({"COVID-19": 14, "Normal": 1, "Pneumonia": 5})).iloc[0]
+    assert lonely["macro AUC (95% interval)"] == "too few images (n=20)"  # one Normal film: its AUC says nothing
+    assert lonely["COVID-19 vs Pneumonia AUC"] == "0.61 (19 images)"
+    enough = per_source_table(source_report({"COVID-19": 6, "Pneumonia": 6})).iloc[0]
+    assert enough["macro AUC (95% interval)"] == "0.42 (0.00–1.00)"
+    assert too_few(MIN_AUC_IMAGES - 1, [5, 4]) and not too_few(MIN_AUC_IMAGES, [5, 5, 0])
+    assert f"fewer than {MIN_AUC_IMAGES} films" in TOO_FEW_NOTE and "only one film" in TOO_FEW_NOTE

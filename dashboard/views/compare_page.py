@@ -22,10 +22,12 @@ from model.labelled_data import (
 )
 from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD
 from model.present import charts, shortcut_tables, text
-from model.present.comparison import agreement_text, explanation_rows, metrics_comparison
+from model.present.comparison import agreement_text, explanation_rows, metrics_comparison, probability_caption
 from model.present.evaluation_tables import (
     ROUNDING_NOTE,
+    SCOPE_HELP,
     SCOPE_LABELS,
+    TOO_FEW_NOTE,
     accounting_sentence,
     comparison_sentence,
     comparison_table,
@@ -38,6 +40,7 @@ from model.present.evaluation_tables import (
     summary_table,
 )
 from model.present.gallery_cases import sample_records
+from model.present.layers import layer_choices, layer_label
 from model.present.overlay import SCALE_NOTE, colour_bar_caption, render_overlay
 from model.splits import common_records
 from model.trust.agreement import map_similarity
@@ -71,10 +74,12 @@ def curves_section(chosen: list[str]) -> None:
         st.info("None of these models saved a training history.")
         return
     metric = st.selectbox("Curve", columns, index=columns.index(default), key="compare_metric",
+                          format_func=charts.curve_name,
                           help="Trainers record different columns; the default is the one most of these versions "
                                "share, validation AUC first.")
     if missing[metric]:
-        st.caption(f"Not drawn: {', '.join(missing[metric])} (no {metric!r} in its training history).")
+        st.caption(f"Not drawn: {', '.join(missing[metric])} (no {charts.curve_name(metric).lower()} in its "
+                   "training history).")
     st.plotly_chart(charts.compare_curves(histories, metric=metric), key="compare_curves", config=PLOT_CONFIG)
 
 
@@ -83,7 +88,8 @@ def metrics_section(chosen: list[str]) -> None:
     reports = {model_id: caching.metrics_or_empty(caching.model_key(model_id)) for model_id in chosen}
     table = metrics_comparison(reports)
     st.dataframe(highlight_best(table, chosen), width="stretch", height=38 + 35 * len(table),
-                 column_order=[*chosen, "spread"])  # the best is green: its name need not fill a column
+                 column_order=[*chosen, "spread"],  # the best is green: its name need not fill a column
+                 column_config={"_index": st.column_config.TextColumn(width="medium")})  # "Pneumonia recall" whole
     st.caption("Green: the best model for that figure (lowest for ECE). Bold: the models differ by 0.05 or "
                "more. All figures are on each model's own internal test split, which may not be the same images, "
                f"and have no intervals: differences of 0.01-0.02 AUC on a few hundred images can be noise. {ROUNDING_NOTE}")
@@ -114,7 +120,8 @@ def common_ground_section(cards_by_id: dict, chosen: list[str]) -> None:
     controls = st.columns([3, 3, 2, 2])
     choice = controls[0].selectbox("Labelled data", datasets, key="compare_data",
                                    format_func=lambda path: short_name(path, roots))
-    scope = controls[1].selectbox("Images", list(COMMON_SCOPES), format_func=COMMON_SCOPES.get, key="compare_scope")
+    scope = controls[1].selectbox("Images", list(COMMON_SCOPES), format_func=COMMON_SCOPES.get, key="compare_scope",
+                                  help=SCOPE_HELP)
     per_label = controls[2].selectbox("How many", list(COMMON_PER_LABEL), key="compare_limit",
                                       help="A fixed sample per label keeps the page quick; intervals show what it costs.")
     resamples = controls[3].selectbox("Bootstrap resamples", [200, 1000], index=1, key="compare_resamples")
@@ -138,10 +145,11 @@ def common_ground_section(cards_by_id: dict, chosen: list[str]) -> None:
         if not long_runs.requested(COMMON_RUN, signature, f"Score {len(sampled):,} images with {len(chosen)} versions",
                                    help="Reads every image once and scores it with each version; the figures are "
                                         "then kept for these settings."):
-            st.caption("Nothing is scored until you ask: with many images this takes a while. The figures are then "
-                       "kept for these versions, data and settings.")
-            with st.expander("Each version's own internal test figures (not the same images)"):
-                metrics_section(chosen)
+            with st.container():  # one element after the button: the scoring run replaces it at once
+                st.caption("Nothing is scored until you ask: with many images this takes a while. The figures are "
+                           "then kept for these versions, data and settings.")
+                with st.expander("Each version's own internal test figures (not the same images)"):
+                    metrics_section(chosen)
             return
         classifiers = [caching.classifier(caching.model_key(model_id)) for model_id in chosen]
         if any(clf is None for clf in classifiers):
@@ -149,6 +157,9 @@ def common_ground_section(cards_by_id: dict, chosen: list[str]) -> None:
         from model.evaluation import evaluate_models
 
         with long_runs.running(COMMON_RUN, f"with {len(chosen)} versions") as progress:
+            # The progress takes the button's place; this takes the place of the words under it, which
+            # otherwise stayed on the page ("Nothing is scored until you ask") until the scoring ended.
+            st.empty()
             report = evaluate_models(classifiers, sampled, batch_size=16, resamples=resamples,
                                      progress=progress.images, root=path if path.is_dir() else path.parent,
                                      on_stage=progress.stage)
@@ -176,16 +187,18 @@ def common_ground_results(report: dict, chosen: list[str]) -> None:
         st.dataframe(sources, hide_index=True, width="stretch")
         st.caption("Within source: COVID-19 against Pneumonia among the films of one collection, a figure the "
                    "collection's own look cannot explain; –: the source lacks one of the two. n/a: an AUC needs films "
-                   "of two classes. " + notes.get("within_source", ""))
+                   f"of two classes. {TOO_FEW_NOTE} " + notes.get("within_source", ""))
     else:
         st.caption(notes["per_source"])
     disagree = disagreement_table(report)
     st.markdown(f"**Where they disagree:** {len(report['disagreements']):,} of the {report['n_images']:,} images "
                 f"({share(len(report['disagreements']) / report['n_images'])}).")
     if not disagree.empty:
-        st.dataframe(disagree, hide_index=True, width="stretch")
-        st.caption(" ".join(filter(None, [short_names_note(report["models"]), "Each image by its file name; the "
-                                          "Evaluate page's downloads name it in full."])))
+        with st.expander(f"Every image where they disagree ({len(disagree):,})"):
+            # A wrapping table: with four versions a grid scrolled the last one out at 1366 px.
+            st.table(disagree, hide_index=True)
+            st.caption(" ".join(filter(None, [short_names_note(report["models"]), "Each image by its file name; "
+                                          "the Evaluate page's downloads name it in full."])))
     with st.expander("Each version's own internal test figures (not the same images)"):
         metrics_section(chosen)
 
@@ -212,7 +225,7 @@ def source_section(cards_by_id: dict, chosen: list[str]) -> None:
         for pair in shortcut_tables.held_out_separation(cards_by_id[model_id].training):
             row[f"held out, {pair['pair']} AUC (any bias)"] = shortcut_tables.separation_auc_text(pair)
         rows[model_id] = row
-    st.dataframe(pd.DataFrame(rows).fillna("–"), width="stretch")
+    st.table(pd.DataFrame(rows).fillna("–"))  # a table wraps its long row names: four versions fit at 1366 px
     st.caption("Source probe: how well a simple classifier on each version's features tells the sources apart within "
                "one class (near chance is better). Held out: that source's films scored by the version's recipe trained "
                "without it, or by the version itself when it never saw the source (the v1 models); median recall: the share "
@@ -228,14 +241,15 @@ def explanation_section(chosen: list[str]) -> None:
     missing = [model_id for model_id in chosen if model_id not in present]
     if present:
         table = pd.DataFrame({model_id: present.get(model_id, {}) for model_id in chosen}).fillna("–")
-        st.dataframe(table, width="stretch", height=38 + 35 * len(table),
-                     column_config={"_index": st.column_config.TextColumn(width="large")})
+        st.table(table)  # a table wraps its long row names and cells: four versions fit at 1366 px
         st.caption("From each version's explanations.json (its own test split). Lung attention: share of the "
                    "Grad-CAM map inside the lungs, low values point to shortcuts. Deletion/insertion: compare "
                    f"with the random maps of the same grain; a curve counts as better only by more than {CHANCE_MARGIN} "
-                   "(three decimals where closer), and the verdict row judges the two together, as on Performance, on the "
-                   "films where hiding the whole film lowers the explained class (Diagnose calls the others' maps "
-                   "'not measurable'). "
+                   "(three decimals where closer). The verdict judges the mean deletion and insertion curves together "
+                   "(Performance's ticks); 'films better on both' counts, film by film, the judged films where both "
+                   "beat chance (Performance's 'both better'), so a version can be faithful on average and better on "
+                   "fewer than half of its films. Judged films: those where hiding the whole film lowers the explained "
+                   "class (Diagnose calls the others' maps 'not measurable'). "
                    "'Flagged': the maps barely change when the weights are randomised; 'not judged': the randomised model's maps "
                    "were blank, so the check says nothing.")
     for model_id in missing:
@@ -290,7 +304,7 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
             column.caption("No answer and no map are shown for this version.")
             continue
         tta = caching.uncertainty(image_digest, key, xray.pixels)
-        prediction = tta.prediction(card.labels)  # the answer Diagnose gives: the film's own calibrated pass
+        prediction = tta.prediction(card.labels)  # the answer Diagnose gives: the film's own pass
         with st.spinner(f"Grad-CAM for {card.display_name}…"):
             explanation, on_image = caching.explanation(image_digest, key, "gradcam",
                                                        prediction.label if target == OWN_PREDICTION else target,
@@ -298,11 +312,10 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
         predictions[model_id], maps[model_id] = prediction, on_image
         with column:
             st.metric("Model output" + (" (for reference only)" if model_id in held_back else ""), prediction.label)
-            st.caption(f"Probability {prediction.confidence:.1%} (the film's own calibrated output, as on every "
-                       "page)")
+            st.caption(probability_caption(card, prediction.confidence), help=text.probability_definition(card))
             # As on Diagnose: faint evidence is not coloured, so the anatomy stays readable.
             st.image(render_overlay(xray.pixels, on_image, colormap=DEFAULT_COLORMAP, threshold=DEFAULT_MAP_THRESHOLD),
-                     width="stretch", caption=f"Grad-CAM for {explanation.label}, layer {explanation.layer}")
+                     width="stretch", caption=f"Grad-CAM for {explanation.label}, {map_layer(card, explanation.layer)}")
             lung_attention(image_digest, xray, card, on_image)
             st.plotly_chart(charts.probability_bar(prediction), key=f"compare_probs_{model_id}",
                             config={"displayModeBar": False})
@@ -315,6 +328,13 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
         agreement_section(predictions, maps, {m: statuses[m].status for m in predictions})
 
 
+def map_layer(card, layer: str) -> str:
+    """The explained layer as the Gallery and Diagnose name it ("last block of both networks, combined")."""
+    choices = layer_choices(caching.cached_classifier(caching.model_key(card.id)).layers(), card.explain_layer,
+                            (card.training or {}).get("members", ()))
+    return layer_label(layer, choices)
+
+
 def lung_attention(image_digest: str, xray, card, on_image) -> None:
     """The share of this version's Grad-CAM map inside the lungs, when the registry has a lung segmenter."""
     lungs, reason = caching.lung_status(card.prep.lung_model)
@@ -323,7 +343,7 @@ def lung_attention(image_digest: str, xray, card, on_image) -> None:
         return
     attention = measure_lung_attention(on_image, caching.lung_mask(image_digest, lungs, xray.pixels),
                                        caching.lung_attention_threshold(caching.model_key(card.id)))
-    st.metric("Map inside the lung fields", f"{attention.fraction:.0%}",
+    st.metric("Map inside the lung fields", text.lung_share(attention.fraction),
               help="Share of the Grad-CAM map's weight on the lung fields; low values point to shortcuts.")
     if attention.low:
         st.caption(f":orange[:material/report: {attention.warning}]")
@@ -338,8 +358,9 @@ def agreement_section(predictions: dict, maps: dict, statuses: dict) -> None:
     pairs = [{"model A": a, "model B": b, "map similarity (Spearman)": map_similarity(maps[a], maps[b],
                                                                                       support_only=True)}
              for a, b in combinations(maps, 2)]
+    # a similarity, not a difference: no plus sign (as the randomisation similarity on Performance)
     st.dataframe(pd.DataFrame(pairs), hide_index=True, width="content",
-                 column_config={"map similarity (Spearman)": st.column_config.NumberColumn(format="%+.2f")})
+                 column_config={"map similarity (Spearman)": st.column_config.NumberColumn(format="%.2f")})
     st.caption("Similarity of the Grad-CAM maps on the original image, over the part where at least one map shows "
                "evidence (the blank surround outside the region each version saw is left out: it would count as "
                "agreement): 1 same ranking of regions, 0 unrelated.")

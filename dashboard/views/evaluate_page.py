@@ -31,8 +31,11 @@ from model.present import charts, text
 from model.present.evaluation_exports import export_json, figures_frame, predictions_frame
 from model.present.evaluation_tables import (
     ROUNDING_NOTE,
+    SCOPE_HELP,
     SCOPE_LABELS,
     SCOPE_WORDS,
+    TOO_FEW_NOTE,
+    ZIP_CAVEAT,
     ZIP_SCOPE,
     accounting_sentence,
     comparison_sentence,
@@ -95,7 +98,7 @@ def folder_choice(cards_by_id: dict, chosen: list[str]) -> Choice | None:
                                    key="evaluate_data")
     scope = controls[1].selectbox("Images", list(SCOPES), format_func=SCOPES.get, key="evaluate_scope",
                                   help="Images a version trained on flatter it; by default they are left out "
-                                       "(from each version's recorded split).")
+                                       f"(from each version's recorded split).  \n{SCOPE_HELP}")
     per_label = controls[2].selectbox("How many", list(PER_LABEL), index=2, key="evaluate_limit",
                                       help="A sample per label keeps large folders quick; the same sample every time.")
     read = widgets.read_chosen_dataset(choice, roots)
@@ -164,9 +167,11 @@ def case_id(record, choice: Choice) -> str:
     return image_id(record.path, choice.root)
 
 
-def figures(report: dict, notes: dict) -> None:
+def figures(report: dict, notes: dict, from_zip: bool) -> None:
     models = report["models"]
     st.subheader("Figures side by side")
+    if from_zip:  # the figures rest on it: said beside them, not only in the export
+        st.caption(f":orange[:material/report: {ZIP_CAVEAT}]")
     table = summary_table(report)
     st.dataframe(table, width="stretch", height=38 + 35 * len(table))
     st.caption(f"In brackets the 95% bootstrap interval ({report['bootstrap']['resamples']:,} resamples of the "
@@ -200,7 +205,7 @@ def figures(report: dict, notes: dict) -> None:
         st.caption("Macro AUC: each class against the rest among the source's films, averaged over its classes. "
                    "Within source: only its COVID-19 films against its Pneumonia films, so the two figures differ "
                    "for a source holding both; –: the source lacks one of the two. n/a: an AUC needs films of two "
-                   "classes.")
+                   f"classes. {TOO_FEW_NOTE}")
     else:
         st.caption(notes["per_source"])
     if "within_source" in notes and "per_source" not in notes:
@@ -248,8 +253,8 @@ def disagreement_section(report: dict, cases: dict, cards_by_id: dict, notes: di
                 column.image(render_overlay(xray.pixels, on_image, colormap=DEFAULT_COLORMAP,
                                             threshold=DEFAULT_MAP_THRESHOLD), width="stretch",
                              caption=f"{model_id}: {label} ({case['confidence'][model_id]:.1%})")
-    with st.expander("Every image where they disagree"):
-        st.dataframe(table, hide_index=True, width="stretch")
+    with st.expander(f"Every image where they disagree ({len(table):,})"):
+        st.table(table, hide_index=True)  # wraps: with four versions a grid scrolled the last one out at 1366 px
         st.caption(" ".join(filter(None, [short_names_note(report["models"]), "Each image by its file name; the "
                                           "downloads name it in full."])))
 
@@ -282,7 +287,7 @@ def results(result: dict, cards_by_id: dict) -> None:
         return
     downloads(result)
     notes = section_notes(report)
-    figures(report, notes)
+    figures(report, notes, result["about"]["images"] == ZIP_SCOPE)
     disagreement_section(report, result["cases"], cards_by_id, notes)
 
 

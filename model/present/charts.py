@@ -125,10 +125,41 @@ def training_curves(history: pd.DataFrame, height: int = 360) -> go.Figure:
     return _layout(fig, height=height)
 
 
-def compare_curves(histories: dict[str, pd.DataFrame], metric: str = "val_loss", height: int = 360) -> go.Figure:
-    """One curve per model of one history column, overlaid; models without that column are left out.
+def curve_name(column: str) -> str:
+    """A history column as a reader says it: "val_auc" -> "Validation AUC" (`model.present.text.CURVE_NAMES`
+    first), "loss" -> "Training loss", "learning_rate" -> "Learning rate"."""
+    from model.present.text import CURVE_NAMES
 
-    An ensemble's history holds its members' rows with a `member` column: one curve per member."""
+    if column in CURVE_NAMES:
+        return CURVE_NAMES[column]
+    base = column.removeprefix("val_")
+    if base in NON_METRICS:
+        return base.replace("_", " ").capitalize()
+    title = METRIC_TITLES.get(base, base.replace("_", " "))
+    title = title if title.isupper() else title.lower()
+    return f"{'Validation' if column.startswith('val_') else 'Training'} {title}"
+
+
+def _averaged_spans(histories: dict[str, pd.DataFrame], metric: str) -> dict[tuple[int, int], list[str]]:
+    """{(first, last) averaged epoch: the models drawn with that span}, each run of a history (an
+    ensemble's members) on its own, only models whose history has `metric`."""
+    spans: dict[tuple[int, int], list[str]] = {}
+    for model_id, history in histories.items():
+        if history is None or metric not in getattr(history, "columns", ()):
+            continue
+        for _, rows in _runs(history):
+            span = averaged_epochs(rows)
+            if span is not None and model_id not in spans.setdefault(span, []):
+                spans[span].append(model_id)
+    return spans
+
+
+def compare_curves(histories: dict[str, pd.DataFrame], metric: str = "val_loss", height: int = 360) -> go.Figure:
+    """One curve per model of one history column, overlaid, titled in words (`curve_name`); models without
+    that column are left out.
+
+    An ensemble's history holds its members' rows with a `member` column: one curve per member. The epochs
+    whose weights were averaged into a model (its members') are shaded, as on a single model's chart."""
     fig = go.Figure()
     for model_id, history in histories.items():
         if history is None or metric not in getattr(history, "columns", ()):
@@ -138,12 +169,16 @@ def compare_curves(histories: dict[str, pd.DataFrame], metric: str = "val_loss",
             name = model_id if member is None else member if len(histories) == 1 else f"{model_id} · member {member}"
             fig.add_trace(go.Scatter(x=_epochs(rows), y=rows[metric], mode="lines+markers", name=name))
     if not fig.data:
-        return _empty(f"No model has a {metric!r} history.", height)
+        return _empty(f"No model has a {curve_name(metric)} history.", height)
+    spans = _averaged_spans(histories, metric)
+    for span, models in spans.items():
+        whose = "" if len(histories) == 1 and len(spans) == 1 else f" of {', '.join(models)}"
+        _shade_averaged(fig, span, None, f"averaged epochs{whose} (the shipped weights)")
     fig.update_xaxes(title="epoch")
-    fig.update_yaxes(title=metric)
+    fig.update_yaxes(title=curve_name(metric))
     # The legend under the plot: beside it, long model names took half of a half-width chart.
     fig.update_layout(legend=dict(orientation="h", y=-0.3))
-    return _layout(fig, title=metric, height=height)
+    return _layout(fig, title=curve_name(metric), height=height)
 
 
 def trajectory_figure(frame: pd.DataFrame, height: int = 340) -> go.Figure:
@@ -284,15 +319,18 @@ def averaged_epochs(history: pd.DataFrame) -> tuple[int, int] | None:
     return (int(epochs.min()), int(epochs.max())) if len(epochs) else None
 
 
-def _shade_averaged(fig: go.Figure, averaged: tuple[int, int] | None, cells: list[tuple[int, int]]) -> None:
-    """Shade the averaged epochs in each (row, col) subplot and name them once in the legend."""
+def _shade_averaged(fig: go.Figure, averaged: tuple[int, int] | None, cells: list[tuple[int, int]] | None,
+                    name: str = "averaged epochs (the shipped weights)") -> None:
+    """Shade the averaged epochs in each (row, col) subplot (the whole figure for `cells` None) and name
+    them once in the legend."""
     if averaged is None:
         return
-    for row, col in cells:
-        fig.add_vrect(x0=averaged[0] - 0.5, x1=averaged[1] + 0.5, fillcolor="#888", opacity=0.15, line_width=0,
-                      row=row, col=col)
-    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="averaged epochs (the shipped weights)",
-                             marker=dict(color="rgba(136,136,136,0.4)", symbol="square", size=12)), row=1, col=1)
+    shade = dict(x0=averaged[0] - 0.5, x1=averaged[1] + 0.5, fillcolor="#888", opacity=0.15, line_width=0)
+    for row, col in cells or [(None, None)]:
+        fig.add_vrect(**shade, **({} if row is None else {"row": row, "col": col}))
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name,
+                             marker=dict(color="rgba(136,136,136,0.4)", symbol="square", size=12)),
+                  **({} if cells is None else {"row": 1, "col": 1}))
 
 
 def chosen_epoch(history: pd.DataFrame, monitor: str = "val_auc") -> int | None:

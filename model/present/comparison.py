@@ -11,6 +11,8 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
+from model.present.text import percent
+
 # Rows where a smaller value is better; every other row is better when larger.
 LOWER_IS_BETTER = frozenset({"ECE"})
 RESERVED_COLUMNS = ("best", "spread")
@@ -116,11 +118,12 @@ def agreement_text(predictions: dict, statuses: dict | None = None) -> tuple[str
     and its shortcuts), so the headline never reads as a verdict.
 
     Returns:
-        (headline, ["<model id>: <label> (<probability>)[, <status>]", ...]) in the given order.
+        (headline, ["<model id>: <label> (<probability to 0.1%, as every page shows it>)[, <status>]", ...]) in
+        the given order.
     """
     agreement = prediction_agreement(predictions)
     statuses = statuses or {}
-    answers = [f"{model_id}: {p.label} ({p.confidence:.0%}){STATUS_WORDS.get(statuses.get(model_id, 'answer'), '')}"
+    answers = [f"{model_id}: {p.label} ({percent(p.confidence)}){STATUS_WORDS.get(statuses.get(model_id, 'answer'), '')}"
                for model_id, p in predictions.items()]
     gap = agreement["max_probability_gap"]
     if agreement["all_agree"]:
@@ -132,12 +135,21 @@ def agreement_text(predictions: dict, statuses: dict | None = None) -> tuple[str
     return headline, answers
 
 
+def probability_caption(card, probability: float) -> str:
+    """The line under a version's answer on Compare: the film's probability to 0.1% and, from the card,
+    whether it is calibrated (`model.present.text.probability_definition` says it in full)."""
+    how = (f"calibrated (temperature {card.temperature:.2f}, fitted on its validation films)" if card.calibration
+           else "not calibrated: a score, not a frequency")
+    return f"Probability {percent(probability)}: the film's own output, {how}."
+
+
 def explanation_rows(report) -> dict[str, str]:
     """The figures of one explanation report (`model.trust.explanations.ExplanationReport`) worth comparing
     between versions, as {row name: text}: lung attention, each method's deletion and insertion against its
-    chance level (three decimals where the two are within two margins, as on Diagnose) with the verdict and
-    the share of films better on both, and the randomisation check in short words (a narrow cell; "not
-    judged": the scrambled model's maps were blank, as the caption says)."""
+    chance level (three decimals where the two are within two margins, as on Diagnose), the verdict on the
+    mean curves and, in a row of its own, the share of judged films better on both (`mean_verdict`,
+    `films_better_on_both`), and the randomisation check in short words (a narrow cell; "not judged": the
+    scrambled model's maps were blank, as the caption says)."""
     from model.explain import method_label
     from model.trust.faithfulness import auc_pair
 
@@ -160,11 +172,29 @@ def explanation_rows(report) -> dict[str, str]:
             rows[f"{name} {curve} AUC ({better} is better)"] = shown[0]
             if shown[1] is not None:
                 rows[f"{name} {curve} AUC, random maps"] = shown[1]
-        share = values.better_than_random_share  # short cells: a version's column is narrow at 1366 px
-        rows[f"{name} faithfulness, films better on both"] = faith.verdict(method) + (
-            "" if share is None else f", {share:.0%}")
+        # Two facts, two rows: the verdict judges the mean curves, the share counts films one by one, so a
+        # "faithful" beside 49% is not read as earned film by film.
+        rows[f"{name} verdict on the mean curves"] = mean_verdict(faith.verdict(method))
+        rows[f"{name} films better on both"] = films_better_on_both(values.better_than_random_share, faith.measured)
     for method, values in (report.sanity_check.methods if report.sanity_check else {}).items():
         flag = ", flagged" if values.flagged else ", not judged" if values.inconclusive else ""
+        # A similarity, not a difference: no sign forced, as on Performance ("0.00", "-0.05").
         rows[f"{method_label(method)} similarity to random weights"] = (
-            "–" if values.spearman is None else f"{values.spearman:+.2f}") + flag
+            "–" if values.spearman is None else f"{values.spearman:.2f}") + flag
     return rows
+
+
+def mean_verdict(verdict: str) -> str:
+    """A faithfulness verdict (`FaithfulnessSummary.verdict`) said as what it judges: the mean deletion and
+    insertion curves against chance ("faithful on average"), not each film; "not measurable" as it is."""
+    from model.trust.faithfulness import NOT_MEASURABLE
+
+    return verdict if verdict == NOT_MEASURABLE else f"{verdict} on average"
+
+
+def films_better_on_both(share: float | None, measured: int | None) -> str:
+    """The share of judged films where both curves beat chance, with the count it rests on ("49% of 35
+    films"); the share alone for a report that did not record the count, "–" without a share."""
+    if share is None:
+        return "–"
+    return f"{share:.0%}" + ("" if measured is None else f" of {measured} films")

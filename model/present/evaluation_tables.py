@@ -1,8 +1,8 @@
 """Tables and sentences of a multi-model evaluation report (`model.evaluation.evaluate_models`), for the
 Evaluate and Compare pages: plain DataFrames and strings, no Streamlit.
 
-One rounding rule for both pages (`ROUNDING_NOTE`): figures (AUC, accuracy, F1, calibration error and
-their differences) to two decimals, shares of images or of resamples in whole percent, counts whole.
+One rounding rule for both pages (`ROUNDING_NOTE`): AUC, accuracy, precision, recall, F1, calibration error
+and their differences to two decimals, shares of images or of resamples in whole percent, counts whole.
 
     summary = summary_table(report)        # one row per figure, one column per version, "0.91 (0.88–0.94)"
     pair = paired(report["comparisons"][0])   # PairedComparison, the higher version first
@@ -16,17 +16,29 @@ from pathlib import PurePosixPath
 import numpy as np
 import pandas as pd
 
+from model.present.text import percent
+
 DIGITS = 2
-ROUNDING_NOTE = "Figures are rounded to two decimals, shares to whole percent."
+# Named figure by figure: accuracy and recall are shares too, so "figures to two decimals, shares in whole
+# percent" left a reader wondering why 0.62 was not 62%.
+ROUNDING_NOTE = ("Two decimals: AUC, accuracy, precision, recall, F1, calibration error (ECE) and their differences "
+                 "(accuracy 0.62: 62% of the images right; a difference near zero gets the decimals that keep its "
+                 "interval off 0.00). Whole percent: shares of images or of resamples. Counts are whole.")
 MINUS = "\u2212"  # the minus sign, as in "a − b" and "−0.03"
 # What the images of each choice are, as the pages and the exported JSON say it.
 SCOPE_WORDS = {"unseen": "images none of these versions trained on",
                "test": "images in every version's test split",
                "all": "all images (training images included: they flatter the versions)"}
-# The same choices as short labels for a select box (the long words are cut at 1366 px).
-SCOPE_LABELS = {"unseen": "Images none of these versions trained on", "test": "Images in every version's test split",
-                "all": "All images, training ones included"}
+# The same choices as short labels for a select box: Compare's box is a quarter of the page wide, and the
+# longer ones were cut at 1366 px; SCOPE_WORDS and `selection_sentence` below the box say them in full.
+SCOPE_LABELS = {"unseen": "Unseen by every version", "test": "Test split of every version",
+                "all": "All, training images too"}
+# The short labels in full words, for the help of the select box.
+SCOPE_HELP = "  \n".join(f"**{SCOPE_LABELS[scope]}**: {words}." for scope, words in SCOPE_WORDS.items())
 ZIP_SCOPE = "every readable image in the uploaded ZIP (whether a version trained on any of them cannot be checked)"
+# Said on the page beside a ZIP's figures, not only in its export: the caveat the figures rest on.
+ZIP_CAVEAT = ("A version may have trained on some of these images, and for a ZIP that cannot be checked (its files "
+              "are not matched to the versions' recorded splits): figures on training images flatter a version.")
 
 
 # --------------------------------------------------------------------------- the rounding rule
@@ -134,6 +146,8 @@ def selection_sentence(name: str, total: int, eligible: int, sampled: int, scope
     elif scope == "all":
         text += (" Training images are included: a version scores well on the films it learned from, so these "
                  "figures flatter every version and say little about new films.")
+    elif scope == "zip":
+        text += f" {ZIP_CAVEAT}"
     return text
 
 
@@ -255,10 +269,42 @@ def comparison_table(report: dict) -> pd.DataFrame:
 # --------------------------------------------------------------------------- by source
 
 
+# An AUC on fewer films than this, or with a class of a single film, is not shown: on 3-5 films it reads
+# "0.50 (0.50–0.50)" or "0.42 (0.00–1.00)", a figure that says nothing.
+MIN_AUC_IMAGES = 10
+MIN_AUC_CLASS = 2
+TOO_FEW_NOTE = (f"'Too few images': an AUC on fewer than {MIN_AUC_IMAGES} films, or with a class of only one film "
+                "among them, is not shown (on so few its interval spans most of 0 to 1).")
+
+
+def too_few(n: int, class_counts) -> bool:
+    """Whether an AUC on `n` films whose classes hold `class_counts` films (zeros ignored: an absent class
+    has no AUC of its own) rests on too few to show (`MIN_AUC_IMAGES`, `MIN_AUC_CLASS`)."""
+    return n < MIN_AUC_IMAGES or any(0 < count < MIN_AUC_CLASS for count in class_counts)
+
+
+def _too_few_text(n: int) -> str:
+    return f"too few images (n={n:,})"
+
+
+def _scored_labels(report: dict, source: str) -> list[str]:
+    return [row["label"] for row in report.get("images", []) if row["source"] == source and row["status"] != "unreadable"]
+
+
+def _within_text(report: dict, source: str, values: dict | None) -> str:
+    """The within-source COVID-19 vs Pneumonia AUC with its images, "too few images (n=…)" below the rule."""
+    if not values:
+        return "–"
+    labels = _scored_labels(report, source)
+    if too_few(values["n"], [labels.count(label) for label in ("COVID-19", "Pneumonia")]):
+        return _too_few_text(values["n"])
+    return f"{figure(values['auc'])} ({values['n']:,} images)"
+
+
 def per_source_table(report: dict) -> pd.DataFrame:
     """One row per (source, version): images, macro AUC with interval, accuracy and the within-source
     COVID-19 vs Pneumonia AUC where the source has both classes (long form: it fits a laptop screen
-    whatever the number of versions)."""
+    whatever the number of versions). An AUC on too few films (`too_few`) reads "too few images (n=…)"."""
     rows = []
     models = report.get("models", {})
     for source in sorted({s for m in models.values() for s in m.get("per_source", {})}):
@@ -267,12 +313,12 @@ def per_source_table(report: dict) -> pd.DataFrame:
             sub = model.get("per_source", {}).get(source)
             if sub is None:
                 continue
-            values = within.get(model_id)
+            supports = [values.get("support", 0) for values in sub.get("per_class", {}).values()]
+            macro = (_too_few_text(sub["n"]) if too_few(sub["n"], supports) else
+                     with_interval(sub["macro"].get("auc"), sub["macro"].get("auc_ci")))
             rows.append({"source": source, "version": model_id, "images": sub["n"],
-                         "macro AUC (95% interval)": with_interval(sub["macro"].get("auc"), sub["macro"].get("auc_ci")),
-                         "accuracy": with_interval(sub.get("accuracy")),
-                         "COVID-19 vs Pneumonia AUC": (f"{figure(values['auc'])} ({values['n']:,} images)"
-                                                       if values else "–")})
+                         "macro AUC (95% interval)": macro, "accuracy": with_interval(sub.get("accuracy")),
+                         "COVID-19 vs Pneumonia AUC": _within_text(report, source, within.get(model_id))})
     return pd.DataFrame(rows, columns=["source", "version", "images", "macro AUC (95% interval)", "accuracy",
                                        "COVID-19 vs Pneumonia AUC"])
 
@@ -338,12 +384,14 @@ def short_names_note(model_ids) -> str:
 
 def disagreement_table(report: dict) -> pd.DataFrame:
     """The images where the versions' answers differ: the image's file name (its full name is in the
-    downloads), true label, source, then what each version said, headed by its `short_names` name."""
+    downloads), true label, source, then what each version said with its probability for the film to 0.1%
+    ("COVID-19 (41.6%)", as the image captions and every other page give it), headed by its `short_names` name."""
     rows = []
     for case in report.get("disagreements", []):
         names = short_names(case["predicted"])
         row = {"image": PurePosixPath(case["path"]).name, "true label": case["label"], "source": case["source"] or "–"}
         for model_id, label in case["predicted"].items():
-            row[names[model_id]] = f"{label} ({share(case['confidence'][model_id])})"
+            # a film's probability to 0.1%, as every page shows it (not a share of images)
+            row[names[model_id]] = f"{label} ({percent(case['confidence'][model_id])})"
         rows.append(row)
     return pd.DataFrame(rows)
