@@ -19,7 +19,7 @@ import streamlit as st
 
 from dashboard import caching, long_runs, widgets
 from model.archive import MAX_MEMBERS, MAX_TOTAL_BYTES, ArchiveError, read_labelled_zip
-from model.inputs.intake import XrayInputError
+from model.inputs.intake import MEGABYTE, XrayInputError
 from model.labelled_data import (
     DATA_ENV,
     data_roots,
@@ -65,7 +65,7 @@ NO_ROOTS = (f"No data folder is configured on this server. Set `{DATA_ENV}` (one
 ZIP_HELP = (f"A ZIP with one folder per class (COVID/, Normal/, Pneumonia/; other folder names such as Tuberculosis/ "
             f"are reported as labels the models do not know) or with a manifest.csv (columns file, label, optionally "
             f"source and patient_id). Up to {widgets.UPLOAD_LIMIT_MB} MB, {MAX_MEMBERS:,} files and "
-            f"{MAX_TOTAL_BYTES // 2**20} MB uncompressed; read in memory and never stored.")
+            f"{MAX_TOTAL_BYTES // MEGABYTE} MB uncompressed; read in memory and never stored.")
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def folder_choice(cards_by_id: dict, chosen: list[str]) -> Choice | None:
 def zip_choice() -> Choice | None:
     """An uploaded ZIP: every readable image in it (no folder controls: they mean nothing for a ZIP)."""
     uploaded = st.file_uploader("ZIP of labelled images", type=["zip"], key="evaluate_zip", help=ZIP_HELP,
-                                max_upload_size=widgets.UPLOAD_LIMIT_MB)
+                                max_upload_size=widgets.WIDGET_LIMIT_MB)
     if uploaded is None:
         st.info("Upload a ZIP with one folder per class or a manifest.csv.", icon=":material/upload_file:")
         return None

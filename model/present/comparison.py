@@ -11,7 +11,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from model.present.text import percent
+from model.present.text import lung_share, percent
 
 # Rows where a smaller value is better; every other row is better when larger.
 LOWER_IS_BETTER = frozenset({"ECE"})
@@ -156,9 +156,9 @@ def explanation_rows(report) -> dict[str, str]:
     rows = {}
     lungs = report.lung_attention
     if lungs.overall is not None:
-        rows["lung attention, all images"] = f"{lungs.overall:.0%}"
+        rows["lung attention, all images"] = lung_share(lungs.overall)
         for label, values in lungs.per_class.items():
-            rows[f"lung attention, predicted {label}"] = "–" if values.mean is None else f"{values.mean:.0%}"
+            rows[f"lung attention, predicted {label}"] = "–" if values.mean is None else lung_share(values.mean)
     faith = report.faithfulness
     if faith.methods and faith.measured is not None:
         rows["faithfulness judged on"] = f"{faith.measured} of {faith.measured + faith.not_measurable} films"
