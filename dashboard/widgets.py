@@ -10,7 +10,7 @@ from dashboard import caching
 from model.inputs.intake import DEFAULT_MAX_BYTES, MEGABYTE, Xray, XrayInputError
 from model.labelled_data import DataPathError, read_dataset, records_within, resolve_in_roots
 from model.present.gallery_cases import TeachingCase
-from model.present.text import DISCLAIMER, card_label
+from model.present.text import DISCLAIMER
 from model.registry import ModelCard
 from model.trust.triage import ANSWER, OUT_OF_SCOPE, UNCERTAIN
 
@@ -160,16 +160,29 @@ def model_picker(cards: list[ModelCard], *, key: str, label: str = "Model") -> M
     ids = [card.id for card in cards]
     preferred = st.session_state.get("selected_model")
     by_id = {card.id: card for card in cards}
+    # The name alone (the version is beside every output): name and version were cut at 1366 px.
     choice = st.selectbox(label, ids, index=ids.index(preferred) if preferred in ids else 0, key=key,
-                          format_func=lambda model_id: card_label(by_id[model_id]))
+                          format_func=lambda model_id: by_id[model_id].display_name,
+                          help="The model, by name; its version is given beside every output it makes.")
     st.session_state["selected_model"] = choice
     return by_id[choice]
+
+
+def upload_limit_note() -> None:
+    """Say the core's limit under every upload box: the widget lets larger files through (so that they get
+    the core's sentence) and would otherwise print its own, larger figure ("200MB per file")."""
+    st.html(f"""<style>
+[data-testid="stFileUploaderDropzoneInstructions"] span {{font-size: 0;}}
+[data-testid="stFileUploaderDropzoneInstructions"] span::after {{content: "Up to {UPLOAD_LIMIT_MB} MB per file";
+  font-size: 0.875rem;}}
+</style>""")
 
 
 def uploader(key: str, label: str = "Chest radiograph", keep: bool = False):
     """The upload widget. It accepts any file type: DICOM exports often have no extension ("IM000001"), and
     `model.inputs.intake` recognises the format from the content and refuses anything else with one sentence.
     With `keep`, a change (a new file or its removal) updates the session's kept upload (see `read_upload`)."""
+    upload_limit_note()
     return st.file_uploader(label, type=None, key=key, help=UPLOAD_HELP, max_upload_size=WIDGET_LIMIT_MB,
                             on_change=_remember_upload if keep else None, args=(key,) if keep else None)
 

@@ -237,6 +237,12 @@ def test_an_out_of_scope_upload_is_held_back_until_asked_for(server, tmp_path):
     image.write_bytes(png_bytes(photo / 255.0))
     with browser_page(server, 1366, 768) as page:
         expect(page.get_by_role("heading", name="Diagnose & explain")).to_be_visible()
+        # The upload box names the core's limit, not the widget's larger one (it lets big files reach the core).
+        page.wait_for_function("""() => {
+            const e = document.querySelector('[data-testid="stFileUploaderDropzoneInstructions"] span');
+            return e && getComputedStyle(e, '::after').content === '"Up to 30 MB per file"'
+                && getComputedStyle(e).fontSize === '0px';  /* the widget's "200MB per file" is not shown */
+        }""", timeout=30_000)
         page.locator("input[type=file]").first.set_input_files(str(image))
         # A bordered box, not an alert: st.error is kept for failures of the app itself.
         status = page.locator('[data-testid="stMarkdownContainer"]').filter(

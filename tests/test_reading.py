@@ -98,7 +98,7 @@ ENSEMBLE = ["m1_stem_conv", "m1_stem_relu", "m1_stage1_block1_1_conv", "m1_stage
 def test_layers_are_named_for_people_and_grouped_by_network():
     choices = layer_choices(ENSEMBLE, "ensemble_features", ["cxr-resnet-lungs-v1", "cxr-compact-lungs-v1"])
     assert choices[0].name == "ensemble_features" and choices[0].default
-    assert choices[0].label == "last block of both networks, combined (default)"
+    assert choices[0].label == "both networks, last block (default)"
     assert {c.name for c in choices} == set(ENSEMBLE)
     first = [c for c in choices if c.name.startswith("m1_")]
     assert first[0].name == "m1_stage4_block2_out"
@@ -109,7 +109,7 @@ def test_layers_are_named_for_people_and_grouped_by_network():
     shown = visible_choices(choices, advanced=False)
     assert "m1_stem_conv" not in [c.name for c in shown] and "m2_block4b_relu" in [c.name for c in shown]
     assert len(visible_choices(choices, advanced=True)) == len(ENSEMBLE)
-    assert layer_label("ensemble_features", choices) == "last block of both networks, combined"
+    assert layer_label("ensemble_features", choices) == "both networks, last block"
     assert not any("_" in c.label for c in choices)
 
 

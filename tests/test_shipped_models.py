@@ -146,3 +146,10 @@ def test_each_cards_notes_name_the_temperature_the_card_applies(model_id):
         assert named == [f"{card.calibration['temperature']:.2f}"]
     else:
         assert named == []
+
+
+@pytest.mark.parametrize("model_id", CLASSIFIERS)
+def test_each_shipped_name_fits_the_side_panels_model_box_at_1366(model_id):
+    """The side panel's model box shows about 30 characters at 1366 x 768 (seen in Chromium): a longer name
+    was cut ("MobileNet from ImageNet, lung-r")."""
+    assert len(read_card(model_id, PACKAGE_REGISTRY).display_name) <= 29

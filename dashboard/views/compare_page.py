@@ -329,7 +329,7 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
 
 
 def map_layer(card, layer: str) -> str:
-    """The explained layer as the Gallery and Diagnose name it ("last block of both networks, combined")."""
+    """The explained layer as the Gallery and Diagnose name it ("both networks, last block")."""
     choices = layer_choices(caching.cached_classifier(caching.model_key(card.id)).layers(), card.explain_layer,
                             (card.training or {}).get("members", ()))
     return layer_label(layer, choices)

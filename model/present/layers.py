@@ -133,7 +133,7 @@ def layer_choices(layers, default: str, members=()) -> list[LayerChoice]:
             choices.append(LayerChoice(name, label, group, name == default, position < deep_from and name != default,
                                        index))
     if ENSEMBLE_LAYER in layers:
-        choices.append(LayerChoice(ENSEMBLE_LAYER, "last block of both networks, combined", "",
+        choices.append(LayerChoice(ENSEMBLE_LAYER, "both networks, last block", "",
                                    ENSEMBLE_LAYER == default, False))
     ordered = [c for c in choices if c.default]
     ordered[:0] = []
