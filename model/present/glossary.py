@@ -35,7 +35,7 @@ GLOSSARY = {
     "Colour bar": "From weak (left) to strong (right) evidence; each map is scaled to its own maximum.",
     "Hide below": "Map values under this share of the maximum are not coloured, so faint evidence does not cover "
                   "the anatomy.",
-    "Percentage points": "The difference between two percentages: from 47 % to 30 % is 17 points.",
+    "Percentage points": "The difference between two percentages: from 47% to 30% is 17 points.",
     "Hiding cells": "The film classified again with the chosen cells hidden (blurred, greyed or blacked out, as "
                     "chosen): a large fall means the model relied on them.",
     "Lung-field attention": "How much of the map lies on the lungs, found by a separate lung-outline model.",
