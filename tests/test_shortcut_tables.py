@@ -304,3 +304,14 @@ def test_the_rebuild_facts_stay_with_the_command():
                                    "built_with": "python -m training.crossval --data ../shared/data/x.csv",
                                    "rebuild_note": "training.train reruns it", "seed": 1}))
     assert facts == {"random seed of the split": "1"}  # the commands and the note go with the command
+
+
+def test_the_within_source_pair_figure_is_said_with_its_film_counts():
+    from model.present.shortcut_tables import within_source_pair_sentences
+    from model.registry import read_metrics
+
+    report = read_metrics("cxr-mobilenet-v2", SHIPPED)
+    [sentence] = within_source_pair_sentences(report)
+    pair = report["within_source_covid_vs_pneumonia"]["ieee8023-covid-chestxray"]["test"]
+    assert f"AUC {pair['auc']:.3f} on the test split ({pair['n_pos']} COVID-19 and {pair['n_neg']} Pneumonia" in sentence
+    assert within_source_pair_sentences({}) == [] and within_source_pair_sentences(read_metrics("cxr-compact-v1", SHIPPED)) == []

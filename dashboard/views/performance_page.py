@@ -95,6 +95,8 @@ def within_source_auc(report: dict) -> None:
     if table.empty or table[labels].isna().all().all():
         return
     st.markdown("**Per-class AUC within each source**")
+    for sentence in shortcut_tables.within_source_pair_sentences(report):  # the figure the card cites
+        st.markdown(sentence)
     # Text cells, so a missing AUC reads "–" rather than "None"; the colours come from the numbers.
     shown = table.astype(object)
     shown[labels] = table[labels].map(lambda v: "–" if pd.isna(v) else f"{v:.3f}")
@@ -102,9 +104,11 @@ def within_source_auc(report: dict) -> None:
     st.dataframe(shown.style.apply(lambda _: colours, axis=None, subset=labels), width="stretch",
                  column_config={"images": st.column_config.NumberColumn(format="%d")})
     st.caption("Inside one collection the source cannot give the class away, so these AUCs test the findings "
-               "themselves (for example COVID-19 against Pneumonia within one collection). An AUC near 0.5 here "
-               "while the overall AUC is high means the model mostly learnt to tell the collections apart; "
-               f"orange: below {WEAK_WITHIN_SOURCE_AUC}; –: the class is absent or alone in that source.")
+               "themselves. Each is one class against the other classes of that collection, from the model's "
+               "probability of that class: near 0.5, that probability does not rank the collection's films of "
+               "the class above its other films (one class can be told apart while another is not, as the "
+               "pair figure above shows). "
+               f"Orange: below {WEAK_WITHIN_SOURCE_AUC}; –: the class is absent or alone in that source.")
 
 
 def shortcut_section(card, report: dict) -> None:

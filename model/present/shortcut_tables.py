@@ -302,6 +302,24 @@ def _verdict_on_what_is_left(has_measures: bool, held_rows: list[dict]) -> str:
     return f"{head} Without films of a collection it never trained on, how much is left is not measured."
 
 
+def within_source_pair_sentences(report: dict) -> list[str]:
+    """The within-source COVID-19 against Pneumonia AUC of each collection that has both (`metrics.json`'s
+    `within_source_covid_vs_pneumonia`, the figure cards, README and research log cite), one sentence each
+    with its film counts; [] when the report has none."""
+    sentences = []
+    for source, splits in sorted(((report or {}).get("within_source_covid_vs_pneumonia") or {}).items()):
+        parts = []
+        for split, words in (("test", "the test split"), ("validation+test", "validation and test together")):
+            values = (splits or {}).get(split) or {}
+            if values.get("auc") is not None:
+                parts.append(f"{values['auc']:.3f} on {words} ({values.get('n_pos')} COVID-19 and "
+                             f"{values.get('n_neg')} Pneumonia films)")
+        if parts:
+            sentences.append(f"Inside {source}, the one collection with both, COVID-19 against Pneumonia: AUC "
+                             + "; ".join(parts) + ". With so few Pneumonia films the figure is rough.")
+    return sentences
+
+
 def _percent(value) -> str:
     return "n/a" if value is None else f"{value:.0%}"
 
