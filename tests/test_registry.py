@@ -212,7 +212,7 @@ def test_test_set_summary_names_the_films_behind_a_cards_own_figures():
 
 def test_about_models_table_gives_each_kind_its_own_figure():
     """A lung segmenter has no accuracy or AUC: its row says "–" there and gives its Dice overlap instead
-    of a blank "None"; a classifier's figures are two decimals."""
+    of a blank "None"; a classifier's figures as the side panel gives them."""
     from dataclasses import replace
 
     from model.present.registry_tables import models_table, sources_table
@@ -225,7 +225,7 @@ def test_about_models_table_gives_each_kind_its_own_figure():
     lungs = replace(classifier, id="l", display_name="L", kind=LUNG_SEGMENTATION, labels=["lung"],
                     metrics={"dice_mean": 0.9536, "n": 40}, training={})
     table = models_table([classifier, lungs]).set_index("id")
-    assert table.loc["c", ["accuracy", "macro AUC", "tested on"]].tolist() == ["0.62", "0.80", "10 films, 2 sources"]
+    assert table.loc["c", ["accuracy", "macro AUC", "tested on"]].tolist() == ["62.4%", "0.803", "10 films, 2 sources"]
     assert table.loc["l", ["accuracy", "macro AUC", "tested on"]].tolist() == [
         "–", "–", "40 films, lung overlap (Dice) 0.95"]
     assert "None" not in table.to_string()

@@ -25,8 +25,9 @@ KNOWN_SOURCES = {
 NOT_APPLICABLE = "–"
 
 
-def _figure(value) -> str:
-    return NOT_APPLICABLE if value is None else f"{value:.2f}"
+def _figure(value, form) -> str:
+    """A card figure as the side panel and Performance show it (`form`: `text.percent` or `text.number`)."""
+    return NOT_APPLICABLE if value is None else form(value)
 
 
 def _tested_on(card: ModelCard) -> str:
@@ -40,12 +41,13 @@ def _tested_on(card: ModelCard) -> str:
 
 def models_table(cards: list[ModelCard]) -> pd.DataFrame:
     """One row per registry entry, what a reader compares first on the left (the table scrolls sideways
-    at 1366 px for the rest). Figures are text to two decimals; "–" where a figure does not apply (a lung
+    at 1366 px for the rest). Figures are text as the side panel gives them (accuracy 62.4%, macro AUC 0.803);
+    "–" where a figure does not apply (a lung
     segmenter has no accuracy or macro AUC: its 'tested on' gives its own figure)."""
     return pd.DataFrame([{
         "model": card.display_name, "default": card.default, "version": card.version,
-        "accuracy": _figure((card.metrics or {}).get("accuracy")),
-        "macro AUC": _figure((card.metrics or {}).get("macro_auc")),
+        "accuracy": _figure((card.metrics or {}).get("accuracy"), text.percent),
+        "macro AUC": _figure((card.metrics or {}).get("macro_auc"), text.number),
         "tested on": _tested_on(card), "created": card.created[:10], "id": card.id,
         "kind": card.kind.replace("_", " "), "architecture": card.architecture,
         "sources": ", ".join((card.training or {}).get("sources") or []),
