@@ -168,13 +168,14 @@ def model_picker(cards: list[ModelCard], *, key: str, label: str = "Model") -> M
     return by_id[choice]
 
 
-def upload_limit_note() -> None:
-    """Say the core's limit under every upload box: the widget lets larger files through (so that they get
-    the core's sentence) and would otherwise print its own, larger figure ("200MB per file")."""
+def upload_limit_note(kinds: str = "") -> None:
+    """Say the core's limit under the page's upload box (`kinds`: the accepted types, e.g. "ZIP", which the
+    widget's own line named too): the widget lets larger files through (so that they get the core's
+    sentence) and would otherwise print its own, larger figure ("200MB per file")."""
+    words = f"Up to {UPLOAD_LIMIT_MB} MB per file" + (f" \u2022 {kinds}" if kinds else "")
     st.html(f"""<style>
-[data-testid="stFileUploaderDropzoneInstructions"] span {{font-size: 0;}}
-[data-testid="stFileUploaderDropzoneInstructions"] span::after {{content: "Up to {UPLOAD_LIMIT_MB} MB per file";
-  font-size: 0.875rem;}}
+[data-testid="stFileUploaderDropzoneInstructions"] > div > span {{font-size: 0;}}
+[data-testid="stFileUploaderDropzoneInstructions"] > div > span::after {{content: "{words}"; font-size: 0.875rem;}}
 </style>""")
 
 

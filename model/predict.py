@@ -7,10 +7,10 @@ Every image gets a triage status: `answer`, `uncertain` (the answer, with a seco
 or `out_of_scope` (not what the model was made for: no answer is given, as on Diagnose, unless
 `--show-anyway` asks for the output, then marked `reference_only`), with the reasons as sentences;
 `--json` adds "status" and "reasons" beside "prediction" and "probabilities" (null for a film held
-back). "prediction" and "probabilities" are the model's
-calibrated output for the image itself, the figure every page shows (mildly changed copies of the
-image only measure its stability). `--age` and `--view` state the patient's age and the film's view
-for plain images (a DICOM header's own facts win); unstated, the answer is given for an adult frontal
+back). "prediction" and "probabilities" are the model's output (calibrated where its card has a
+temperature) for the image itself, the figure every page shows (mildly changed copies of the image
+only measure its stability). `--age` and `--view` state the patient's age and the film's view for
+plain images (a DICOM header's own facts win); unstated, the answer is given for an adult frontal
 film, and the output says so.
 
 Bad input never stops the run: each unusable image gets one `error:` line on stderr (and, with
@@ -45,9 +45,9 @@ def years(value: str) -> int:
     try:
         age = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--age takes the age in whole years, not {value!r}") from None
+        raise argparse.ArgumentTypeError(f"takes the age in whole years, not {value!r}") from None
     if not 0 <= age <= 130:
-        raise argparse.ArgumentTypeError(f"--age takes an age from 0 to 130 years, not {age}")
+        raise argparse.ArgumentTypeError(f"takes an age from 0 to 130 years, not {age}")
     return age
 
 
@@ -108,6 +108,8 @@ def run_one(models, path: Path, xray, args, several: bool, stated=None) -> dict:
               "probabilities": None if held_back else {k: round(v, 6) for k, v in answer.as_dict().items()}}
     if result.triage.status == "out_of_scope":
         record["reference_only"] = not held_back
+    if (args.overlay or args.heatmap) and held_back:
+        record["map"] = "not written: the film is out of scope (--show-anyway writes it, for reference only)"
     if (args.overlay or args.heatmap) and not held_back:
         target = parse_target(args.target)
         _, explanation, on_image = clf.analyse(model_input, args.method, answer.label if target is None else target,
@@ -166,6 +168,8 @@ def print_record(record: dict, as_json: bool) -> None:
                 f"[model {record['model']}]{reasons}{assumed}")
     else:
         line = f"{record['image']}: {record['prediction']} ({probs}) [model {record['model']}]{assumed}"
+    if "map" in record:
+        line += f"\n  map {record['map']}"
     if "method" in record:
         written = [f"{kind} written to {record[kind]}" for kind in ("overlay", "heatmap") if kind in record]
         line += (f"\n  map: {record['method']} of {record['explained_class']} at layer {record['layer']}; "
@@ -187,6 +191,10 @@ def chosen_card(args):
     for option, target in (("--overlay", args.overlay), ("--heatmap", args.heatmap)):
         if target is not None and not target.parent.is_dir():
             raise ValueError(f"the folder of {option} ({target.parent}) does not exist.")
+        if target is not None and target.is_dir():
+            raise ValueError(f"{option} names a folder ({target}); give a file name in it.")
+    if args.overlay is not None and args.overlay.suffix.lower() != ".png":
+        raise ValueError(f"--overlay writes a PNG: give a name ending in .png, not {args.overlay.name!r}.")
     if args.target is not None and parse_target(args.target) not in (*card.labels, *range(len(card.labels))):
         raise ValueError(f"unknown class {args.target!r}; this model's classes are {', '.join(card.labels)}.")
     return card

@@ -62,7 +62,8 @@ def test_stated_age_and_view_put_a_plain_film_out_of_scope(registry_env, scans, 
             predict.main([str(scans[0]), "--age", bad])
         assert stop.value.code == 2
         err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and err[0].startswith("error:") and "--age" in err[0] and "age_years" not in err[0], err
+        assert len(err) == 1 and err[0].startswith("error:") and err[0].count("--age") == 1, err
+        assert "age_years" not in err[0]
 
 
 def test_overlay_keeps_aspect_ratio_and_heatmap_is_at_model_resolution(registry_env, scans, tmp_path, capsys):
@@ -97,9 +98,12 @@ def test_unknown_model_or_class_is_one_error_line(registry_env, scans, tmp_path,
     assert predict.main([str(scans[0]), "--model", "nope"]) == 2
     assert predict.main([str(scans[0]), "--target", "Fracture"]) == 2
     assert predict.main([str(scans[0]), "--overlay", str(tmp_path / "no" / "such" / "o.png")]) == 2
+    assert predict.main([str(scans[0]), "--overlay", str(tmp_path)]) == 2  # a folder, not a file
+    assert predict.main([str(scans[0]), "--overlay", str(tmp_path / "o.jpg")]) == 2  # the overlay is a PNG
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 3 and all(line.startswith("error:") for line in lines)
+    assert len(lines) == 5 and all(line.startswith("error:") for line in lines)
     assert "folder of --overlay" in lines[2] and "does not exist" in lines[2]
+    assert "names a folder" in lines[3] and "ending in .png" in lines[4]
 
 
 def test_a_lung_model_is_refused_as_a_classifier_in_one_sentence(registry_env, scans, capsys):
@@ -176,6 +180,11 @@ def test_every_image_gets_a_status_and_out_of_scope_inputs_are_held_back(registr
     assert "out of scope, no answer" in text and "--show-anyway prints the model's output" in text and "%" not in text
     assert predict.main([str(photo), "--show-anyway"]) == 0
     assert "(the model's output, for reference only:" in capsys.readouterr().out
+    # Asked for a map of a film held back: none is written, and the output says why.
+    overlay = tmp_path / "held.png"
+    assert predict.main([str(photo), "--json", "--overlay", str(overlay)]) == 0
+    held = json.loads(capsys.readouterr().out)
+    assert held["map"].startswith("not written: the film is out of scope") and not overlay.exists()
 
 
 def test_refused_files_are_reported_without_importing_tensorflow(registry_env, tmp_path):

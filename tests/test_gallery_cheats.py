@@ -246,8 +246,10 @@ def test_a_card_below_the_models_answer_level_asks_for_a_second_read():
 def test_the_cheats_headline_is_worded_for_what_the_model_sees():
     from model.present.cheating_view import cheats_headline
 
-    masked = cheats_headline(5, 5, 0.845, "MobileNet", lung_mask=True)
+    masked = cheats_headline((5, 5, 72), 0.845, "MobileNet", lung_mask=True)
     assert masked == ("On **5 of 5** confident answers (100%), the map of MobileNet spills mostly outside the lung "
                       "fields, the only part of the film it sees")
-    assert cheats_headline(2, 8, 0.8, "CNN", lung_mask=False).endswith("(25%), the map of CNN lies mostly outside the lungs")
-    assert cheats_headline(0, 0, 0.845, "CNN", lung_mask=False) == "None of the answers read is confident (84.5% or more)."
+    whole = cheats_headline((2, 8, 72), 0.8, "CNN", lung_mask=False)
+    assert whole.endswith("(25%), the map of CNN lies mostly outside the lungs")
+    assert cheats_headline((0, 0, 12), 0.845, "CNN", lung_mask=False) == \
+        "None of the 12 answers read is confident (84.5% or more)."

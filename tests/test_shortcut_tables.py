@@ -315,3 +315,19 @@ def test_the_within_source_pair_figure_is_said_with_its_film_counts():
     pair = report["within_source_covid_vs_pneumonia"]["ieee8023-covid-chestxray"]["test"]
     assert f"AUC {pair['auc']:.3f} on the test split ({pair['n_pos']} COVID-19 and {pair['n_neg']} Pneumonia" in sentence
     assert within_source_pair_sentences({}) == [] and within_source_pair_sentences(read_metrics("cxr-compact-v1", SHIPPED)) == []
+
+
+def test_the_pair_sentence_claims_no_more_than_its_counts():
+    from model.present.shortcut_tables import _verdict_on_what_is_left, within_source_pair_sentences
+
+    def report(**sources):
+        return {"within_source_covid_vs_pneumonia": {
+            name: {"test": {"auc": 0.8, "n_pos": pos, "n_neg": neg}} for name, (pos, neg) in sources.items()}}
+
+    [one] = within_source_pair_sentences(report(a=(40, 8)))
+    assert "the one collection with both" in one and "rough" in one
+    both = within_source_pair_sentences(report(a=(400, 300), b=(50, 60)))
+    assert len(both) == 2 and not any("one collection" in s or "rough" in s for s in both)
+    # A median printed as 50% is not "wrong on most".
+    assert "wrong on most" not in _verdict_on_what_is_left(True, [{"held-out source": "x", "median": 0.496}])
+    assert "wrong on most x films (49% right)" in _verdict_on_what_is_left(True, [{"held-out source": "x", "median": 0.494}])

@@ -45,3 +45,14 @@ def test_the_dashboard_settings_make_no_outbound_call_at_start():
     settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
     assert settings["browser"]["serverAddress"] == "localhost"
     assert settings["browser"]["gatherUsageStats"] is False
+
+
+def test_the_servers_upload_limit_lets_the_widgets_through():
+    """The upload widget lets files up to WIDGET_LIMIT_MB reach the core (which refuses what is over its own
+    limit with a sentence on the page); the server's maxUploadSize must not cut them off first."""
+    import tomllib
+
+    from dashboard.widgets import UPLOAD_LIMIT_MB, WIDGET_LIMIT_MB
+
+    config = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] >= WIDGET_LIMIT_MB > UPLOAD_LIMIT_MB

@@ -121,7 +121,7 @@ def folder_choice(cards_by_id: dict, chosen: list[str]) -> Choice | None:
 
 def zip_choice() -> Choice | None:
     """An uploaded ZIP: every readable image in it (no folder controls: they mean nothing for a ZIP)."""
-    widgets.upload_limit_note()
+    widgets.upload_limit_note("ZIP")
     uploaded = st.file_uploader("ZIP of labelled images", type=["zip"], key="evaluate_zip", help=ZIP_HELP,
                                 max_upload_size=widgets.WIDGET_LIMIT_MB)
     if uploaded is None:

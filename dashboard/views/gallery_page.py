@@ -428,7 +428,7 @@ def cheats_view(cases, lungs_reason: str, card, bar, key) -> None:
         confident, outside = thresholds(level)
     groups = cheating_by_source(cases, confident, outside)
     total, cheats = cheating_total(groups)
-    st.markdown("#### " + cheats_headline(cheats, total, confident, card.display_name, bool(card.prep.lung_mask)))
+    st.markdown("#### " + cheats_headline((cheats, total, len(cases)), confident, card.display_name, bool(card.prep.lung_mask)))
     if total:
         own = own_level_sentence(groups, caching.lung_attention_threshold(key))
         if own:

@@ -88,11 +88,13 @@ def cheating_total(groups: list[SourceCheats]) -> tuple[int, int]:
     return sum(g.confident for g in groups), sum(g.outside for g in groups)
 
 
-def cheats_headline(cheats: int, total: int, confident: float, model_name: str, lung_mask: bool) -> str:
+def cheats_headline(counts: tuple[int, int, int], confident: float, model_name: str, lung_mask: bool) -> str:
     """The cheats view's headline (markdown), worded for what the model sees: a lung-masked model cannot
-    read a marker, so its map's weight outside the lungs is said to spill, not to read something there."""
+    read a marker, so its map's weight outside the lungs is said to spill, not to read something there.
+    `counts`: (confident answers whose map lies mostly outside, confident answers, answers read)."""
+    cheats, total, read = counts  # flagged, confident, answers read
     if not total:
-        return f"None of the answers read is confident ({confident:.1%} or more)."
+        return f"None of the {read} answers read is confident ({confident:.1%} or more)."
     where = ("spills mostly outside the lung fields, the only part of the film it sees" if lung_mask
              else "lies mostly outside the lungs")
     return f"On **{cheats} of {total}** confident answers ({cheats / total:.0%}), the map of {model_name} {where}"

@@ -128,10 +128,10 @@ def agreement_text(predictions: dict, statuses: dict | None = None) -> tuple[str
     gap = agreement["max_probability_gap"]
     if agreement["all_agree"]:
         headline = (f"All {len(predictions)} versions output {agreement['majority']}; their probabilities differ by "
-                    f"up to {100 * gap:.0f} points. Versions trained on the same data can be wrong together.")
+                    f"up to {100 * gap:.1f} points. Versions trained on the same data can be wrong together.")
     else:
         headline = (f"The versions disagree: {len(set(agreement['labels'].values()))} different answers, "
-                    f"probabilities up to {100 * gap:.0f} points apart.")
+                    f"probabilities up to {100 * gap:.1f} points apart.")
     return headline, answers
 
 

@@ -104,8 +104,9 @@ def triage(check, uncertainty=None, novelty=None) -> Triage:
         check: `model.trust.input_check.InputCheck` (scope facts included).
         uncertainty: `model.trust.uncertainty.Uncertainty`, or None when not measured.
         novelty: `model.trust.novelty.Novelty`, or None when the model has no anatomy check. Left out
-            when the input check found no lung fields: the anatomy is measured on them, so it would name
-            "the shape of the lung fields" of a film that has none.
+            when the input check found the lung fields implausible (none, small patches, one above the
+            other, too small or large, unbalanced: `no_lung_fields`, out of scope already): the anatomy is
+            measured on those fields, so it would describe lungs the check has just said are not there.
     """
     findings = list(check.findings)
     no_lungs = any(finding.kind == "no_lung_fields" for finding in findings)
