@@ -10,6 +10,7 @@ from dashboard import caching
 from model.inputs.intake import DEFAULT_MAX_BYTES, MEGABYTE, Xray, XrayInputError
 from model.labelled_data import DataPathError, read_dataset, records_within, resolve_in_roots
 from model.present.gallery_cases import TeachingCase
+from model.present.layers import layer_choices, layer_label
 from model.present.text import DISCLAIMER
 from model.registry import ModelCard
 from model.trust.triage import ANSWER, OUT_OF_SCOPE, UNCERTAIN
@@ -166,6 +167,13 @@ def model_picker(cards: list[ModelCard], *, key: str, label: str = "Model") -> M
                           help="The model, by name; its version is given beside every output it makes.")
     st.session_state["selected_model"] = choice
     return by_id[choice]
+
+
+def layer_name(key, card: ModelCard, layer: str) -> str:
+    """The explained layer as Diagnose's layer box names it ("both networks, last block"), for captions."""
+    choices = layer_choices(caching.cached_classifier(key).layers(), card.explain_layer,
+                            (card.training or {}).get("members", ()))
+    return layer_label(layer, choices)
 
 
 def upload_limit_note(kinds: str = "") -> None:

@@ -24,6 +24,7 @@ UNCERTAIN_MESSAGE = "Second read advised."  # said to the reader, who is the rad
 
 # Scope facts (`model.trust.facts`): younger than this is a child, whom the models were not made for.
 ADULT_AGE = 18
+MAX_AGE = 130  # Oldest age a reader or a header may state, in whole years.
 
 # Input check (`model.trust.input_check`).
 MAX_COLOURFULNESS = 15.0    # Hasler & Suesstrunk: 15 is where "slightly colourful" begins.

@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 
 from model.explain import METHODS
+from model.policy import MAX_AGE
 from model.present.text import DISCLAIMER
 from model.runtime import doc_summary
 
@@ -41,13 +42,13 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def years(value: str) -> int:
-    """`--age`: whole years from 0 to 130, else one sentence naming the option."""
+    """`--age`: whole years from 0 to `MAX_AGE` (as `Stated` takes them), else one sentence naming the option."""
     try:
         age = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"takes the age in whole years, not {value!r}") from None
-    if not 0 <= age <= 130:
-        raise argparse.ArgumentTypeError(f"takes an age from 0 to 130 years, not {age}")
+    if not 0 <= age <= MAX_AGE:
+        raise argparse.ArgumentTypeError(f"takes an age from 0 to {MAX_AGE} years, not {age}")
     return age
 
 
@@ -108,25 +109,27 @@ def run_one(models, path: Path, xray, args, several: bool, stated=None) -> dict:
               "probabilities": None if held_back else {k: round(v, 6) for k, v in answer.as_dict().items()}}
     if result.triage.status == "out_of_scope":
         record["reference_only"] = not held_back
-    if (args.overlay or args.heatmap) and held_back:
+    if not (args.overlay or args.heatmap):
+        return record
+    if held_back:
         record["map"] = "not written: the film is out of scope (--show-anyway writes it, for reference only)"
-    if (args.overlay or args.heatmap) and not held_back:
-        target = parse_target(args.target)
-        _, explanation, on_image = clf.analyse(model_input, args.method, answer.label if target is None else target,
-                                               args.layer, predict=False)
-        record.update({"method": METHODS[args.method].label, "explained_class": explanation.label,
-                       "layer": explanation.layer})
-        if heatmap_path := output_path(args.heatmap, path, several):
-            with open(heatmap_path, "wb") as handle:  # the name as given (np.save on a path appends ".npy")
-                np.save(handle, explanation.heatmap)
-            record["heatmap"] = str(heatmap_path)
-        if overlay_path := output_path(args.overlay, path, several):
-            rgb = render_overlay(xray.pixels, on_image)
-            ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-            if not ok:
-                raise OSError(f"the overlay could not be encoded as PNG for {overlay_path}")
-            overlay_path.write_bytes(encoded.tobytes())
-            record["overlay"] = str(overlay_path)
+        return record
+    target = parse_target(args.target)
+    _, explanation, on_image = clf.analyse(model_input, args.method, answer.label if target is None else target,
+                                           args.layer, predict=False)
+    record.update({"method": METHODS[args.method].label, "explained_class": explanation.label,
+                   "layer": explanation.layer})
+    if heatmap_path := output_path(args.heatmap, path, several):
+        with open(heatmap_path, "wb") as handle:  # the name as given (np.save on a path appends ".npy")
+            np.save(handle, explanation.heatmap)
+        record["heatmap"] = str(heatmap_path)
+    if overlay_path := output_path(args.overlay, path, several):
+        rgb = render_overlay(xray.pixels, on_image)
+        ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        if not ok:
+            raise OSError(f"the overlay could not be encoded as PNG for {overlay_path}")
+        overlay_path.write_bytes(encoded.tobytes())
+        record["overlay"] = str(overlay_path)
     return record
 
 

@@ -40,7 +40,6 @@ from model.present.evaluation_tables import (
     summary_table,
 )
 from model.present.gallery_cases import sample_records
-from model.present.layers import layer_choices, layer_label
 from model.present.overlay import SCALE_NOTE, colour_bar_caption, render_overlay
 from model.splits import common_records
 from model.trust.agreement import map_similarity
@@ -315,7 +314,8 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
             st.caption(probability_caption(card, prediction.confidence), help=text.probability_definition(card))
             # As on Diagnose: faint evidence is not coloured, so the anatomy stays readable.
             st.image(render_overlay(xray.pixels, on_image, colormap=DEFAULT_COLORMAP, threshold=DEFAULT_MAP_THRESHOLD),
-                     width="stretch", caption=f"Grad-CAM for {explanation.label}, {map_layer(card, explanation.layer)}")
+                     width="stretch",
+                     caption=f"Grad-CAM for {explanation.label}, {widgets.layer_name(key, card, explanation.layer)}")
             lung_attention(image_digest, xray, card, on_image)
             st.plotly_chart(charts.probability_bar(prediction), key=f"compare_probs_{model_id}",
                             config={"displayModeBar": False})
@@ -326,13 +326,6 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
                        f"(gray part). {SCALE_NOTE}")
     if len(predictions) >= 2:
         agreement_section(predictions, maps, {m: statuses[m].status for m in predictions})
-
-
-def map_layer(card, layer: str) -> str:
-    """The explained layer as the Gallery and Diagnose name it ("both networks, last block")."""
-    choices = layer_choices(caching.cached_classifier(caching.model_key(card.id)).layers(), card.explain_layer,
-                            (card.training or {}).get("members", ()))
-    return layer_label(layer, choices)
 
 
 def lung_attention(image_digest: str, xray, card, on_image) -> None:

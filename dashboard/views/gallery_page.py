@@ -60,7 +60,6 @@ from model.present.gallery_cases import (
     sample_records,
     shown_cases,
 )
-from model.present.layers import layer_choices, layer_label
 from model.present.overlay import colour_bar, fit_within, pad_to_square, render_overlay, to_uint8
 from model.present.text import lung_share
 from model.trust.attention import lung_attention
@@ -271,10 +270,8 @@ def case_details(case, key, card) -> None:
     original.image(to_uint8(fit_within(pixels, 640)), caption="Original", width="stretch")
     shown = render_overlay(fit_within(pixels, 640), fit_map(on_image, fit_within(pixels, 640).shape),
                            DEFAULT_OPACITY, DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD)
-    choices = layer_choices(caching.cached_classifier(key).layers(), card.explain_layer,
-                            (card.training or {}).get("members", ()))
     overlay.image(shown, width="stretch",  # the layer as Diagnose names it
-                  caption=f"Grad-CAM for {explanation.label}, {layer_label(explanation.layer, choices)}")
+                  caption=f"Grad-CAM for {explanation.label}, {widgets.layer_name(key, card, explanation.layer)}")
     overlay.image(colour_bar(DEFAULT_COLORMAP, threshold=DEFAULT_MAP_THRESHOLD), width="stretch",
                   caption=f"weak → strong evidence; below {DEFAULT_MAP_THRESHOLD:.0%} not coloured, as on Diagnose")
     with details:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.policy import ADULT_AGE, CHEST_PARTS, FRONTAL_VIEWS, LATERAL_VIEWS, RADIOGRAPH_MODALITIES
+from model.policy import ADULT_AGE, CHEST_PARTS, FRONTAL_VIEWS, LATERAL_VIEWS, MAX_AGE, RADIOGRAPH_MODALITIES
 from model.trust.findings import ASSUMPTION, HEADER, OUT_OF_SCOPE, READER, Finding
 
 FRONTAL, LATERAL = "frontal", "lateral"
@@ -42,8 +42,8 @@ class Stated:
     view: str | None = None
 
     def __post_init__(self):
-        if self.age_years is not None and (isinstance(self.age_years, bool) or not 0 <= self.age_years <= 130):
-            raise ValueError(f"age_years must be a whole number of years from 0 to 130, got {self.age_years!r}")
+        if self.age_years is not None and (isinstance(self.age_years, bool) or not 0 <= self.age_years <= MAX_AGE):
+            raise ValueError(f"age_years must be a whole number of years from 0 to {MAX_AGE}, got {self.age_years!r}")
         if self.view is not None and view_of(self.view) is None:
             raise ValueError(f"view must be PA, AP, frontal, LL or lateral, got {self.view!r}")
 
