@@ -69,8 +69,10 @@ def model_panel(card, key) -> None:
         st.caption(f"**For:** {INTENDED_POPULATION}")
         headline = card.metrics or {}
         split = headline.get("split", "internal test")
-        st.warning(f"Figures from the {split} split of the training sources: they do not transfer to other "
-                   "hospitals' images.", icon=":material/info:")
+        # A caveat about the figures, not about the film: blue, so it is not read as a second warning beside
+        # an uncertain status.
+        st.info(f"Figures from the {split} split of the training sources: they do not transfer to other "
+                "hospitals' images.", icon=":material/info:")
         first, second = st.columns(2)
         first.metric("Accuracy", text.percent(headline.get("accuracy")), help=explain("Accuracy"))
         second.metric("Macro AUC", text.number(headline.get("macro_auc")),
