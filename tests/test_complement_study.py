@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from training.complement_study import Probe, calibrated_average, fit_probe, pair_weights
 from training.source_probe import fit_logreg
+from training.unmasked_branch import Probe, calibrated_average, fit_probe, pair_weights
 
 
 def test_pair_weights_make_every_source_label_pair_weigh_the_same():

@@ -140,73 +140,132 @@ def build_model(arch: str, image_size: int, channels: int, num_classes: int):
     return ARCHITECTURES[arch](image_size=image_size, channels=channels, num_classes=num_classes)
 
 
+def _member_head(member, i: int) -> tuple[str, object]:
+    """(name of the member's global average pooling, its dense softmax head); raises ValueError
+    when the member does not end in GlobalAveragePooling2D -> (Dropout) -> Dense(softmax)."""
+    head = member.layers[-1]
+    if not isinstance(head, layers.Dense) or getattr(head.activation, "__name__", "") != "softmax":
+        raise ValueError(f"member {i} does not end in a dense softmax layer")
+    pools = [layer.name for layer in member.layers if isinstance(layer, layers.GlobalAveragePooling2D)]
+    if len(pools) != 1:
+        raise ValueError(f"member {i} needs exactly one global average pooling before its head")
+    # Only dropout (an identity at inference) may sit between the pooling and the head, or the
+    # stacked kernel would not reproduce the member's logits.
+    node = head
+    while not isinstance(node, layers.GlobalAveragePooling2D):
+        inbound = node._inbound_nodes[0].parent_nodes if node._inbound_nodes else []
+        if node is not head and not isinstance(node, layers.Dropout) or len(inbound) != 1:
+            raise ValueError(f"member {i}: only dropout may lie between its global pooling and its head")
+        node = inbound[0].operation
+    return pools[0], head
+
+
+def _clone_member(member, tensor, i: int):
+    """Copy member `i` onto `tensor` with its layers renamed `m{i}_...` and its weights kept; returns
+    (its last feature map in the copy, head kernel, head bias)."""
+    pool, head = _member_head(member, i)
+    prefix = f"m{i}_"
+
+    def rename(layer):
+        config = layer.get_config()
+        config["name"] = prefix + layer.name
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(member, input_tensors=tensor, clone_function=rename)
+    for original in member.layers:
+        if original.weights:  # by name: a copy on an inner tensor also lists the layers before it
+            copy.get_layer(prefix + original.name).set_weights(original.get_weights())
+    kernel, bias = head.get_weights()
+    return copy.get_layer(prefix + pool).input, kernel, bias
+
+
+def _pooled_head(inputs, features: list, kernels: list, biases: list, scales: list[float], name: str):
+    """One model from the members' copied feature maps: every map brought to a common grid by
+    nearest-neighbour repetition (the least common multiple of their sides, which leaves each
+    channel's spatial mean, what a head sees, unchanged), concatenated as "ensemble_features",
+    pooled, and one dense softmax layer whose logits are the sum of member i's logits times
+    `scales[i]` (the kernels stacked, each scaled)."""
+    import math
+
+    import numpy as np
+
+    sides = [(int(f.shape[1]), int(f.shape[2])) for f in features]
+    if any(h != w for h, w in sides):
+        raise ValueError(f"member feature maps {sides} are not square")
+    grid = math.lcm(*(h for h, _ in sides))
+    if grid > 64:
+        raise ValueError(f"member feature maps {sides} do not nest on a small common grid")
+    for i, f in enumerate(features):
+        factor = grid // int(f.shape[1])
+        if factor > 1:
+            features[i] = layers.UpSampling2D(factor, interpolation="nearest", name=f"m{i + 1}_to_grid")(f)
+    merged = layers.Concatenate(name="ensemble_features")(features) if len(features) > 1 else features[0]
+    pooled = layers.GlobalAveragePooling2D(name="gap")(merged)
+    dense = layers.Dense(kernels[0].shape[1], activation="softmax", name="probabilities")
+    outputs = dense(pooled)
+    # GAP of the concatenation is the concatenation of the members' GAPs, so the stacked, scaled
+    # kernels give the scaled sum of the members' logits.
+    dense.set_weights([np.concatenate([k * s for k, s in zip(kernels, scales)]).astype(np.float32),
+                       np.sum([b * s for b, s in zip(biases, scales)], axis=0).astype(np.float32)])
+    return keras.Model(inputs, outputs, name=name)
+
+
 def merge_members(members: list, name: str = "ensemble"):
     """One flat model that averages the class logits of trained members sharing one input.
 
     Each member is copied into a single functional graph with its layers renamed (`m1_`, `m2_`,
     ...) and its weights kept. The members' last feature maps (what each member's global average
-    pooling reads) are brought to the finest member's grid by repetition and concatenated, then
-    pooled and fed to one dense softmax layer whose kernel stacks the members' kernels divided by
-    their number: the logits are exactly the mean of the members' logits. Grad-CAM at the
-    concatenation (the returned explain layer) is therefore the Grad-CAM of the ensemble's own
-    score over every member's channels.
+    pooling reads) are brought to one grid by repetition and concatenated, then pooled and fed to
+    one dense softmax layer whose kernel stacks the members' kernels divided by their number: the
+    logits are exactly the mean of the members' logits. Grad-CAM at the concatenation (the
+    returned explain layer) is therefore the Grad-CAM of the ensemble's own score over every
+    member's channels.
 
     Members must end in `GlobalAveragePooling2D` -> (Dropout) -> `Dense(softmax)`, as the builders
     above do. Returns `(model, explain_layer)` like the builders.
     """
-    import keras
-    import numpy as np
-
     if len(members) < 2:
         raise ValueError("an ensemble needs two or more members")
     shapes = {tuple(m.inputs[0].shape[1:]) for m in members}
     if len(shapes) != 1:
         raise ValueError(f"members take different inputs: {sorted(shapes)}")
     inputs = keras.Input(shapes.pop(), name="image")
-    features, kernels, biases = [], [], []
-    for i, member in enumerate(members, start=1):
-        head = member.layers[-1]
-        if not isinstance(head, layers.Dense) or getattr(head.activation, "__name__", "") != "softmax":
-            raise ValueError(f"member {i} does not end in a dense softmax layer")
-        pools = [layer.name for layer in member.layers if isinstance(layer, layers.GlobalAveragePooling2D)]
-        if len(pools) != 1:
-            raise ValueError(f"member {i} needs exactly one global average pooling before its head")
-        # Only dropout (an identity at inference) may sit between the pooling and the head, or the
-        # stacked kernel would not reproduce the member's logits.
-        node = head
-        while not isinstance(node, layers.GlobalAveragePooling2D):
-            inbound = node._inbound_nodes[0].parent_nodes if node._inbound_nodes else []
-            if node is not head and not isinstance(node, layers.Dropout) or len(inbound) != 1:
-                raise ValueError(f"member {i}: only dropout may lie between its global pooling and its head")
-            node = inbound[0].operation
-        prefix = f"m{i}_"
+    parts = [_clone_member(member, inputs, i) for i, member in enumerate(members, start=1)]
+    features, kernels, biases = (list(x) for x in zip(*parts))
+    scales = [1.0 / len(members)] * len(members)
+    return _pooled_head(inputs, features, kernels, biases, scales, name), "ensemble_features"
 
-        def rename(layer, prefix=prefix):
-            config = layer.get_config()
-            config["name"] = prefix + layer.name
-            return layer.__class__.from_config(config)
 
-        copy = keras.models.clone_model(member, input_tensors=inputs, clone_function=rename)
-        for original, cloned in zip(member.layers, copy.layers):
-            cloned.set_weights(original.get_weights())
-        features.append(copy.get_layer(prefix + pools[0]).input)
-        kernel, bias = head.get_weights()
-        kernels.append(kernel)
-        biases.append(bias)
-    # Bring every feature map to the finest grid by nearest-neighbour repetition, which leaves each
-    # channel's spatial mean (what the head sees) unchanged and keeps the finer members' detail.
-    grid = max(int(f.shape[1]) for f in features)
-    for i, f in enumerate(features):
-        factor = grid // int(f.shape[1])
-        if factor * int(f.shape[1]) != grid or factor * int(f.shape[2]) != max(int(g.shape[2]) for g in features):
-            raise ValueError(f"member feature maps {[tuple(g.shape[1:3]) for g in features]} do not nest")
-        if factor > 1:
-            features[i] = layers.UpSampling2D(factor, interpolation="nearest", name=f"m{i + 1}_to_grid")(f)
-    merged = layers.Concatenate(name="ensemble_features")(features)
-    pooled = layers.GlobalAveragePooling2D(name="gap")(merged)
-    dense = layers.Dense(kernels[0].shape[1], activation="softmax", name="probabilities")
-    outputs = dense(pooled)
-    # GAP of the concatenation is the concatenation of the members' GAPs: stacking the kernels
-    # (each divided by the number of members) gives the mean of the members' logits.
-    dense.set_weights([np.concatenate(kernels) / len(members), np.mean(biases, axis=0)])
-    return keras.Model(inputs, outputs, name=name), "ensemble_features"
+def two_channel_model(masked: list, unmasked, masked_temperature: float = 1.0, unmasked_temperature: float = 1.0,
+                      name: str = "two_channel"):
+    """One flat model on a two-channel input (the lung-cropped film, the dilated lung-field mask)
+    that combines lung-masked networks with a network that sees the whole lung box.
+
+    `masked`: one-channel classifiers trained on film x mask at their own size (e.g. 160 px); they
+    get the product, resized inside the graph to their size. `unmasked`: a one-channel classifier
+    on the film at the input's size (`training.unmasked_branch.probe_classifier`). The logits are
+    (mean of the masked networks' logits) / masked_temperature weighted by their share of the
+    networks, plus the unmasked network's logits / unmasked_temperature weighted by its share:
+    every network counts alike, each part first calibrated by its own temperature. Returns
+    `(model, "ensemble_features")`; Grad-CAM there covers every network's last feature maps.
+    """
+    size = int(unmasked.inputs[0].shape[1])
+    if tuple(unmasked.inputs[0].shape[1:]) != (size, size, 1):
+        raise ValueError("the unmasked network must take one-channel square films")
+    sides = {tuple(m.inputs[0].shape[1:]) for m in masked}
+    if len(sides) != 1 or next(iter(sides))[2] != 1:
+        raise ValueError(f"the masked networks must share one one-channel input, got {sorted(sides)}")
+    small = next(iter(sides))[0]
+    inputs = keras.Input((size, size, 2), name="image")
+    film, mask = inputs[..., 0:1], inputs[..., 1:2]
+    lungs = layers.Multiply(name="lung_masked")([film, mask])
+    if small != size:
+        # An operation, not the `Resizing` layer: that preprocessing layer records training=True in
+        # the graph, and Keras then runs the batch normalisation after it in training mode.
+        lungs = keras.ops.image.resize(lungs, (small, small), interpolation="bilinear")
+    parts = [_clone_member(member, lungs, i) for i, member in enumerate(masked, start=1)]
+    parts.append(_clone_member(unmasked, film, len(masked) + 1))
+    features, kernels, biases = (list(x) for x in zip(*parts))
+    n = len(masked) + 1
+    scales = [1.0 / (n * masked_temperature)] * len(masked) + [1.0 / (n * unmasked_temperature)]
+    return _pooled_head(inputs, features, kernels, biases, scales, name), "ensemble_features"

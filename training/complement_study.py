@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,64 +34,8 @@ from model.labelled_data import CLASS_LABELS, read_dataset
 from model.metrics import classification_report
 from model.registry import CARD_FILE, MODEL_FILE
 from model.runtime import doc_summary
-from training.crossval_average import average_like_an_ensemble
 from training.held_out import file_digest, lung_model_of, pool_subset, predict_subset, run_figures, scoring_sets
-from training.source_probe import fit_logreg
-
-PROBE_LAYERS = ("conv_pw_11_relu", "conv_pw_13_relu")  # MobileNet v1 blocks whose pooled outputs the probe reads
-
-
-@dataclass(frozen=True)
-class Probe:
-    """A fitted logistic regression on standardised features."""
-    mean: np.ndarray
-    scale: np.ndarray
-    weights: np.ndarray  # (D + 1, K), the last row is the bias
-
-    def probabilities(self, features: np.ndarray) -> np.ndarray:
-        x = (np.asarray(features, np.float64) - self.mean) / self.scale
-        logits = np.hstack([x, np.ones((len(x), 1))]) @ self.weights
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        return p / p.sum(axis=1, keepdims=True)
-
-
-def pair_weights(sources, labels) -> np.ndarray:
-    """Per-film weights under which every (source, label) pair weighs the same; mean 1."""
-    keys = np.array([f"{s}\x00{y}" for s, y in zip(sources, labels)])
-    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
-    w = 1.0 / counts[inverse]
-    return w * len(w) / w.sum()
-
-
-def fit_probe(features: np.ndarray, labels: np.ndarray, sources, l2: float = 0.05) -> Probe:
-    """Logistic regression of `labels` (class indices) on standardised `features`, every (source, label)
-    pair weighing the same (`pair_weights`)."""
-    x = np.asarray(features, np.float64)
-    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
-    weights = fit_logreg((x - mean) / scale, np.asarray(labels, int), len(CLASS_LABELS), l2,
-                         sample_weight=pair_weights(sources, labels))
-    return Probe(mean, scale, weights)
-
-
-def calibrated_average(parts: list[np.ndarray], temperatures: list[float]) -> np.ndarray:
-    """Each part calibrated by its temperature, then averaged as a merged ensemble averages logits."""
-    return average_like_an_ensemble([apply_temperature(p, t) for p, t in zip(parts, temperatures)])
-
-
-def frozen_features(weights: Path, image_size: int, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
-    """Pooled outputs of PROBE_LAYERS of the ImageNet MobileNet (the backbone as training builds it)."""
-    import keras
-
-    from training.backbones import backbone_classifier
-
-    model, _, _ = backbone_classifier("mobilenet", image_size, len(CLASS_LABELS), weights)
-    pooled = [keras.layers.GlobalAveragePooling2D()(model.get_layer(name).output) for name in PROBE_LAYERS]
-    extractor = keras.Model(model.input, keras.layers.Concatenate()(pooled))
-    out = np.concatenate([np.asarray(extractor(np.asarray(images[i:i + batch_size], np.float32), training=False))
-                          for i in range(0, len(images), batch_size)])
-    keras.backend.clear_session()
-    return out
+from training.unmasked_branch import calibrated_average, fit_probe, frozen_features
 
 
 def build_parser() -> argparse.ArgumentParser:

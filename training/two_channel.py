@@ -1,0 +1,186 @@
+"""A two-channel default: lung-masked networks and a frozen ImageNet network that sees the whole
+lung box, in one flat Keras model (`training.architectures.two_channel_model`).
+
+    python -m training.two_channel --data ../shared/data/cxr/manifest-v2.csv \\
+        --weights ../shared/data/weights/mobilenet_2_5_224_tf_no_top.h5 \\
+        --runs runs/mn160-i42 runs/mn160-i1 --out runs/two-channel-42-1
+
+scores the construction on held-out sources: the given `training.train` runs (lung-masked, trained
+without the sources their results name, one patient split) are merged, the unmasked branch is
+fitted on the same training split, and the assembled model is scored on the held-out sources, the
+internal test split and the within-source films (a results.json like `training.crossval_average`'s,
+readable by `training.crossval_table` and `training.ensemble --held-out-results`). A registry
+entry is built by `training.ensemble --unmasked-branch WEIGHTS`, through `attach_unmasked_branch`.
+
+How the parts are put together (nothing here looks at a held-out source): the unmasked branch is a
+logistic regression on the pooled outputs of two frozen MobileNet blocks of the unmasked film
+(`training.unmasked_branch`), fitted on the training split with every (source, label) pair weighing
+the same. The masked networks' mean logits and the branch's logits are each calibrated by a
+temperature fitted on validation, every network counts alike in the sum, and the assembled model
+gets its own temperature on validation, the one its card stores.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from model.labelled_data import CLASS_LABELS, read_dataset
+from model.runtime import doc_summary
+
+UNMASKED_SIZE = 224  # the ImageNet MobileNet's native input; its features are weaker at 160 px
+UNMASKED_L2 = 0.05
+
+
+def two_channel_inputs(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """Model inputs (N, S, S, 2) from a cached unmasked pool: the film and its lung-field mask."""
+    if masks is None:
+        raise ValueError("two-channel inputs need the lung-field masks")
+    return np.concatenate([np.asarray(images, np.float32)[..., :1], np.asarray(masks, np.float32)[..., None]], -1)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def attach_unmasked_branch(masked_models: list, weights: Path, inputs: np.ndarray, labels: np.ndarray,
+                           sources: np.ndarray, idx: dict, l2: float = UNMASKED_L2, name: str = "two_channel"):
+    """Fit the unmasked branch on `idx["train"]`, calibrate both parts on `idx["validation"]` and
+    assemble the two-channel model.
+
+    Args:
+        masked_models: one-channel lung-masked classifiers sharing one input size (their logits are averaged).
+        weights: the ImageNet MobileNet (width 0.25) weights file.
+        inputs: (N, S, S, 2) two-channel inputs of the pool (`two_channel_inputs`), S = UNMASKED_SIZE.
+        labels, sources: per film of the pool.
+        idx: index arrays into the pool, at least "train" and "validation".
+    Returns (model, explain_layer, facts): facts hold the temperatures, the probe's size and the
+    largest difference between the assembled model and the parts computed apart (a check).
+    """
+    import tensorflow as tf
+
+    from model.calibration import fit_temperature
+    from training.architectures import merge_members, two_channel_model
+    from training.unmasked_branch import PROBE_LAYERS, fit_probe, frozen_features, probe_classifier
+
+    size = int(inputs.shape[1])
+    used = np.unique(np.concatenate([np.asarray(v, int) for v in idx.values()]))
+    pooled = frozen_features(weights, size, inputs[used][..., :1])
+    features = np.zeros((len(inputs), pooled.shape[1]), np.float64)
+    features[used] = pooled
+    probe = fit_probe(features[idx["train"]], labels[idx["train"]], sources[idx["train"]], l2)
+    masked = merge_members(masked_models)[0] if len(masked_models) > 1 else masked_models[0]
+    small = int(masked.inputs[0].shape[1])
+    val = np.asarray(idx["validation"], int)
+    lungs = inputs[val][..., :1] * inputs[val][..., 1:2]
+    if small != size:
+        lungs = tf.image.resize(lungs, (small, small), method="bilinear").numpy()
+    z_masked = np.log(np.clip(masked.predict(lungs, batch_size=64, verbose=0).astype(np.float64), 1e-12, 1))
+    t_masked = fit_temperature(labels[val], _softmax(z_masked))
+    t_unmasked = fit_temperature(labels[val], probe.probabilities(features[val]))
+    branch = probe_classifier(weights, size, probe)
+    model, layer = two_channel_model(masked_models, branch, t_masked, t_unmasked, name=name)
+    # The assembled model against its parts computed apart (float32 graph against float64 numpy).
+    n = len(masked_models) + 1
+    expected = _softmax(z_masked * (n - 1) / (n * t_masked) + probe.logits(features[val]) / (n * t_unmasked))
+    got = model.predict(inputs[val], batch_size=64, verbose=0)
+    gap = float(np.abs(got - expected).max())
+    if gap > 2e-3:
+        raise RuntimeError(f"the assembled model differs from its parts by {gap:.4f}")
+    facts = {"unmasked_branch": {"network": "ImageNet MobileNet v1 (width 0.25), frozen",
+                                 "weights_file": Path(weights).name if weights else None,
+                                 "layers": list(PROBE_LAYERS), "image_size": size, "l2": l2,
+                                 "balance": "every (source, label) pair weighs the same",
+                                 "features": int(features.shape[1]), "fitted_on": "train split",
+                                 "temperature": t_unmasked},
+             "masked_temperature": t_masked, "masked_size": small,
+             "combination": f"every network counts alike: {n - 1} lung-masked networks (mean logits / T = {t_masked:.2f}) "
+                            f"and the unmasked branch (logits / T = {t_unmasked:.2f})",
+             "parts_check_max_difference": gap}
+    return model, layer, facts
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m training.two_channel", description=doc_summary(__doc__))
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--weights", type=Path, required=True, help="the ImageNet MobileNet (width 0.25) weights file")
+    p.add_argument("--runs", type=Path, nargs="+", required=True,
+                   help="training.train runs (lung-masked, one split, the same held-out sources) to merge")
+    p.add_argument("--out", type=Path, required=True, help="folder for results.json")
+    p.add_argument("--l2", type=float, default=UNMASKED_L2, help="L2 penalty of the unmasked branch's regression")
+    p.add_argument("--registry", type=Path, default=None)
+    p.add_argument("--cache-dir", type=Path, default=None)
+    return p
+
+
+def unmasked_prep(image_size: int = UNMASKED_SIZE):
+    """The cached pool the two-channel input is made from (lung-cropped, not masked; masks kept apart)."""
+    from model.inputs.preprocessing import Preprocessing
+
+    return Preprocessing(image_size=image_size, channels=1, resize="stretch", border_crop=0.06, equalize="clahe",
+                         lung_crop=True, lung_model="lungs-unet-v1")
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from training.crossval_average import read_runs
+
+    try:
+        runs = read_runs(args.runs)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not args.weights.is_file():
+        print(f"error: {args.weights} is not a file (the ImageNet MobileNet weights)", file=sys.stderr)
+        return 2
+    from model.registry import MODEL_FILE, registry_root
+    from model.runtime import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    import keras
+
+    from model.calibration import apply_temperature, fit_temperature
+    from training.held_out import file_digest, lung_model_of, run_figures, scoring_sets
+    from training.pool import DEFAULT_CACHE, load_pool, split_pool
+
+    first = runs[0]
+    held = set(first["held_out_sources"])
+    records = [r for r in read_dataset(args.data) if r.label in CLASS_LABELS]
+    labels = np.array([CLASS_LABELS.index(r.label) for r in records], int)
+    sources = np.array([r.source for r in records])
+    prep = unmasked_prep()
+    (images, masks, ok), = load_pool(records, [prep], args.cache_dir or DEFAULT_CACHE,
+                                     segmenter=lung_model_of(prep, args.registry or registry_root()))
+    idx = split_pool(records, ok, "hash", first["seed"], held)
+    sets = scoring_sets(records, ok, idx, held)
+    inputs = two_channel_inputs(images, masks)
+    members = [keras.saving.load_model(Path(run["folder"]) / MODEL_FILE, safe_mode=True, compile=False) for run in runs]
+    model, _, facts = attach_unmasked_branch(members, args.weights, inputs, labels, sources,
+                                             {**idx, **{n: s for n, s in sets.items() if len(s)}})
+    val = idx["validation"]
+    t_final = fit_temperature(labels[val], model.predict(inputs[val], batch_size=64, verbose=0))
+    probabilities = {name: apply_temperature(model.predict(inputs[sel], batch_size=64, verbose=0), t_final)
+                     if len(sel) else np.zeros((0, len(CLASS_LABELS))) for name, sel in sets.items()}
+    results = {"average_of": [{"run": run["folder"], "recipe_name": run.get("recipe_name"), "seed": run.get("seed"),
+                               "init_seed": run.get("init_seed", run.get("seed"))} for run in runs],
+               "recipe_name": "two-channel: average of " + " / ".join(run.get("recipe_name", "?") for run in runs)
+               + f" + frozen ImageNet MobileNet on the unmasked lung box ({UNMASKED_SIZE} px), every network alike",
+               "command": "python -m training.two_channel " + " ".join(sys.argv[1:] if argv is None else argv),
+               "data": str(args.data), "data_sha256": file_digest(args.data), "image_size": UNMASKED_SIZE,
+               "seed": first["seed"], "held_out_sources": sorted(held), "epochs_run": None,
+               "train_wall_time_s": sum(run.get("train_wall_time_s") or 0 for run in runs),
+               "calibration": {"temperature": t_final, "fitted_on": "validation split"}, **facts, "held_out": {}}
+    results.update(run_figures(records, sets, probabilities))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
