@@ -40,6 +40,11 @@ class Classifier:
         if card.prep.lung_crop and segmenter is None:
             raise ValueError(f"model {card.id!r} crops to the lung fields and needs its lung model "
                              f"{card.prep.lung_model!r}")
+        expected = (card.prep.image_size, card.prep.image_size, card.prep.channels)
+        shape = tuple(keras_model.inputs[0].shape[1:])
+        if len(shape) != 3 or any(s is not None and s != e for s, e in zip(shape, expected)):
+            raise ValueError(f"Model {card.id!r} takes inputs of shape {shape}, but its card's preprocessing "
+                             f"makes {expected}.")
         self.card = card
         self.model = keras_model
         self.segmenter = segmenter
@@ -93,7 +98,8 @@ class Classifier:
         if prep.lung_crop and lung_mask is None:
             lung_mask = self.segmenter.mask(pixels)
         region = self.region(pixels, lung_mask)
-        return ModelInput(preprocess(pixels, prep, region, lung_mask if prep.lung_mask else None), region,
+        needs_mask = prep.lung_mask or prep.mask_channel
+        return ModelInput(preprocess(pixels, prep, region, lung_mask if needs_mask else None), region,
                           tuple(pixels.shape[:2]))
 
     def to_image(self, model_map: np.ndarray, model_input: ModelInput) -> np.ndarray:

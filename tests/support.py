@@ -126,6 +126,64 @@ def _build_tiny_entry(root: Path, model_id: str, seed: int, image_size: int, epo
     return save_entry(model, card, history=history, metrics=report, root=root)
 
 
+TWO_CHANNEL_LAYER = "ensemble_features"
+
+
+def tiny_two_channel_classifier(image_size: int = 32, seed: int = 0):
+    """(Keras model, explained layer): the shape of the two-channel default in a few hundred weights.
+
+    Input (S, S, 2) "image": channel 0 the film, channel 1 its lung-field mask. One conv path sees
+    film x mask ("lung_masked", a `Multiply`), a second sees the unmasked film; both are brought to
+    the same S/4 grid, concatenated ("ensemble_features"), pooled ("gap") and classified
+    ("probabilities", softmax). The channel slices are GetItem ops, not Lambda layers, so the model
+    saves and loads with safe_mode.
+    """
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((image_size, image_size, 2), name="image")
+    film, mask = inputs[..., 0:1], inputs[..., 1:2]
+    masked = layers.Multiply(name="lung_masked")([film, mask])
+    a = layers.Conv2D(4, 3, padding="same", activation="relu", name="m1_conv1")(masked)
+    a = layers.Conv2D(6, 3, strides=4, padding="same", activation="relu", name="m1_conv2")(a)  # S/4
+    b = layers.Conv2D(4, 3, strides=2, padding="same", activation="relu", name="m2_conv1")(film)
+    b = layers.Conv2D(6, 3, padding="same", activation="relu", name="m2_conv2")(b)  # S/2
+    b = layers.AveragePooling2D(2, name="m2_regrid")(b)  # S/4
+    features = layers.Concatenate(name=TWO_CHANNEL_LAYER)([a, b])
+    pooled = layers.GlobalAveragePooling2D(name="gap")(features)
+    outputs = layers.Dense(len(LABELS), activation="softmax", name="probabilities")(pooled)
+    return keras.Model(inputs, outputs, name="tiny_two_channel"), TWO_CHANNEL_LAYER
+
+
+def two_channel_card(model_id: str, default: bool = False, image_size: int = 32):
+    """The card of `tiny_two_channel_classifier`: lung-cropped with the fixed lung fields of
+    `tests.gallery_support`, the film and its lung-field mask as two channels."""
+    from model.registry import ModelCard
+    from tests.gallery_support import LUNGS_ID
+
+    return ModelCard(
+        id=model_id, display_name=f"Tiny two-channel model {model_id}", version="0.1",
+        created=datetime(2026, 1, 1, tzinfo=timezone.utc).isoformat(), architecture="two_channel(test)",
+        labels=LABELS, preprocessing={"image_size": image_size, "channels": 2, "mask_channel": True,
+                                      "lung_crop": True, "lung_model": LUNGS_ID, "equalize": "none"},
+        explain_layer=TWO_CHANNEL_LAYER, default=default,
+        training={"seed": 0, "unit": "patient_id", "sources": ["synthetic"]},
+        notes="Untrained two-channel test model.")
+
+
+def write_two_channel_entry(root: Path, model_id: str, default: bool = False, seed: int = 0) -> Path:
+    """A two-channel registry entry (`tiny_two_channel_classifier`) and, when `root` lacks it, the
+    fixed lung-fields entry its card names."""
+    from model.registry import save_entry
+    from tests.gallery_support import LUNGS_ID, write_fixed_lungs_entry
+
+    if not (Path(root) / LUNGS_ID).is_dir():
+        write_fixed_lungs_entry(Path(root))
+    model, _ = tiny_two_channel_classifier(32, seed)
+    return save_entry(model, two_channel_card(model_id, default), root=Path(root))
+
+
 def write_lambda_entry(root, model_id: str, marker) -> None:
     """An entry whose model has a Lambda layer that creates `marker` whenever its code runs."""
     import shutil

@@ -137,3 +137,90 @@ def test_the_input_path_has_no_module_level_cache():
 def test_lung_crop_needs_a_segmentation_model():
     with pytest.raises(ValueError, match="lung_model"):
         Preprocessing(lung_crop=True)
+
+
+# --------------------------------------------------------------------------- the lung-field mask as channel 1
+
+
+def _two_channel_prep(**changes) -> Preprocessing:
+    values = dict(image_size=32, channels=2, mask_channel=True, lung_crop=True, lung_model="fake-lungs",
+                  lung_margin=0.0)
+    return Preprocessing(**{**values, **changes})
+
+
+def test_mask_channel_gives_the_unmasked_film_then_its_lung_field_mask():
+    import dataclasses
+
+    from model.inputs.lungs import lung_region
+    from model.inputs.preprocessing import MASK_CHANNEL, lung_field_mask
+
+    image = synthetic_radiograph(100, width=160)
+    lungs = _fake_lung_mask(image.shape)
+    prep = _two_channel_prep()
+    region = lung_region(lungs, prep)
+    x = preprocess(image, prep, region, lungs)
+    assert x.shape == (32, 32, 2) and x.dtype == np.float32 and MASK_CHANNEL == 1
+    plain = dataclasses.replace(prep, channels=1, mask_channel=False)
+    masked = dataclasses.replace(plain, lung_mask=True)
+    # Channel 0 is exactly the unmasked film; film x mask is exactly the lung-masked input.
+    np.testing.assert_array_equal(x[..., 0], preprocess(image, plain, region)[..., 0])
+    np.testing.assert_array_equal(x[..., 1], lung_field_mask(lungs, region, prep))
+    np.testing.assert_array_equal(x[..., 0] * x[..., 1], preprocess(image, masked, region, lungs)[..., 0])
+    assert set(np.unique(x[..., 1])) <= {0.0, 1.0}
+    with pytest.raises(ValueError, match="mask channel needs the lung mask"):
+        preprocess(image, prep, region)
+
+
+def test_a_failed_segmentation_gives_a_mask_channel_of_ones():
+    prep = _two_channel_prep()
+    image = synthetic_radiograph(64)
+    x = preprocess(image, prep, (0, 64, 0, 64), np.zeros((64, 64), bool))
+    assert (x[..., 1] == 1.0).all()
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"channels": 1}, "mask_channel needs channels 2"),
+    ({"lung_crop": False, "lung_model": ""}, "mask_channel needs lung_crop"),
+    ({"lung_mask": True}, "mask_channel refuses lung_mask"),
+    ({"lung_mask": True, "lung_equalize": True}, "mask_channel refuses lung_mask"),
+    ({"mask_channel": False}, "2 only with mask_channel"),
+])
+def test_mask_channel_combinations_refused_in_one_sentence(changes, message):
+    with pytest.raises(ValueError, match=message) as error:
+        _two_channel_prep(**changes)
+    assert "\n" not in str(error.value)
+
+
+def test_mask_channel_refuses_lung_equalize():
+    # lung_equalize alone already needs lung_mask; the mask-channel sentence comes first.
+    with pytest.raises(ValueError, match="mask_channel refuses lung_equalize"):
+        _two_channel_prep(lung_equalize=True)
+
+
+def test_to_dict_names_mask_channel_only_when_set():
+    plain = Preprocessing(image_size=32)
+    assert "mask_channel" not in plain.to_dict() and "lung_equalize" not in plain.to_dict()
+    assert Preprocessing.from_dict(plain.to_dict()) == plain
+    two = _two_channel_prep()
+    assert two.to_dict()["mask_channel"] is True and two.to_dict()["channels"] == 2
+    assert Preprocessing.from_dict(two.to_dict()) == two
+
+
+def test_split_and_join_decide_by_two_channels():
+    from model.inputs.preprocessing import join_input, split_input
+
+    rng = np.random.default_rng(0)
+    for shape in ((8, 8, 2), (3, 8, 8, 2)):
+        x = rng.random(shape).astype(np.float32)
+        film, mask = split_input(x)
+        assert film.shape == (*shape[:-1], 1) and mask.shape == (*shape[:-1], 1)
+        np.testing.assert_array_equal(join_input(film, mask), x)
+    # A batch of films joined with one input's mask: the mask is broadcast.
+    films = rng.random((4, 8, 8, 1)).astype(np.float32)
+    joined = join_input(films, x[0, ..., 1:])
+    assert joined.shape == (4, 8, 8, 2) and (joined[..., 1] == x[0, ..., 1]).all()
+    for shape in ((8, 8, 1), (8, 8, 3), (5, 8, 8, 1), (8, 8)):
+        y = rng.random(shape).astype(np.float32)
+        film, mask = split_input(y)
+        assert film is y or np.shares_memory(film, y)
+        assert mask is None and join_input(film, None) is film

@@ -39,6 +39,8 @@ class Method:
         picks_class: whether it can explain the predicted class decided in its own pass.
         run: `(explainers, batch, class_index, layer, reference) -> (raw map, logits or None, class)`.
         summary: one sentence on what the map shows, for people choosing a method.
+        library_perturbs: whether tf-keras-vis's own call (`reference=True`) changes the input itself
+            (masks or noise), which it would do to a lung-field mask channel as to pixels.
     """
 
     name: str
@@ -48,6 +50,7 @@ class Method:
     run: Callable
     picks_class: bool = False
     summary: str = ""
+    library_perturbs: bool = False
 
 
 @dataclass(frozen=True)

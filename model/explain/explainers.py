@@ -17,6 +17,7 @@ import numpy as np
 
 from model.explain import method as find_method
 from model.explain.base import expand, linear_gradcam, normalize_map
+from model.inputs.preprocessing import split_input
 
 
 class ExplainerSet:
@@ -64,6 +65,9 @@ class ExplainerSet:
                 pass (only methods with `picks_class`, and not through the library).
             layer: the feature map (methods with `uses_layer`); ignored by the others.
             reference: run tf-keras-vis's own `__call__` (slower; the compiled path must match it).
+                Refused for Score-CAM and SmoothGrad on a model whose input carries a lung-field mask
+                channel (`Preprocessing.mask_channel`): the library would mask or add noise to it as
+                if it were pixels.
 
         Returns:
             (map at model-input resolution, the class explained, the class logits of the linear
@@ -71,6 +75,10 @@ class ExplainerSet:
         """
         record = find_method(method)
         batch = np.asarray(model_input, np.float32)[None]
+        if reference and record.library_perturbs and split_input(batch)[1] is not None:
+            raise ValueError(f"{record.label} through tf-keras-vis is not available for a model whose input "
+                             "carries a lung-field mask channel: the library would perturb the mask as if it "
+                             "were pixels.")
         if class_index is None and (reference or not record.picks_class):
             raise ValueError(f"{method} {'through the library ' if reference else ''}needs an explicit class index")
         raw, logits, class_index = record.run(self, batch, class_index, layer if record.uses_layer else None,

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from model.explain.base import Method, normalize_map
+from model.inputs.preprocessing import join_input, split_input
 from model.prediction import Prediction
 
 FILLS = ("blur", "mean", "black")
@@ -35,7 +36,8 @@ class WhatIf:
     Attributes:
         before: prediction on the unchanged input.
         after: prediction with the region hidden.
-        occluded_input: the (S, S, C) model input with the region hidden, for display.
+        occluded_input: the (S, S, C) model input with the region hidden (display its film,
+            `model.inputs.preprocessing.split_input(...)[0]`, never a mask channel).
         delta: after minus before, per label (negative: hiding the region lowered that class).
     """
 
@@ -91,18 +93,25 @@ def box_pixels(box, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
 
 
 def filler(model_input: np.ndarray, fill: str) -> np.ndarray:
-    """A full-size image whose pixels replace the hidden region."""
+    """A full-size image whose pixels replace the hidden region.
+
+    Only the film is filled: the lung-field mask of a two-channel input (`Preprocessing.mask_channel`)
+    is data about the film, not pixels, so the filler carries it unchanged and hiding a region never
+    moves the lung field (the blur and the mean are those of the film channel alone).
+    """
     if fill not in FILLS:
         raise ValueError(f"fill must be one of {FILLS}, got {fill!r}")
-    image = model_input.astype(np.float32, copy=False)
+    film, mask = split_input(np.asarray(model_input, np.float32))
     if fill == "black":
-        return np.zeros_like(image)
-    if fill == "mean":
-        return np.broadcast_to(image.mean(axis=(0, 1), keepdims=True), image.shape).astype(np.float32)
-    sigma = max(1.0, BLUR_SIGMA_FRACTION * max(image.shape[:2]))
-    blurred = cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT)
-    # OpenCV drops a single channel axis; put it back so the filler matches the input.
-    return blurred.reshape(image.shape)
+        filled = np.zeros_like(film)
+    elif fill == "mean":
+        filled = np.broadcast_to(film.mean(axis=(0, 1), keepdims=True), film.shape).astype(np.float32)
+    else:
+        sigma = max(1.0, BLUR_SIGMA_FRACTION * max(film.shape[:2]))
+        blurred = cv2.GaussianBlur(film, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT)
+        # OpenCV drops a single channel axis; put it back so the filler matches the input.
+        filled = blurred.reshape(film.shape)
+    return join_input(filled, mask)
 
 
 def occlude(model_input: np.ndarray, box: Box, fill: str = "blur") -> np.ndarray:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.explain.base import Method, cam_call, expand
+from model.inputs.preprocessing import join_input, split_input
 
 # Faster Score-CAM: only the channels with the strongest activation are scored.
 SCORECAM_MAX_N = 64
@@ -48,7 +49,8 @@ def scorecam_map(features: np.ndarray, batch: np.ndarray, predict, class_index: 
 
     Args:
         features: (1, h, w, C) activations of the explained layer for `batch`.
-        batch: (1, S, S, channels) the model input.
+        batch: (1, S, S, channels) the model input; of a two-channel input (film and lung-field
+            mask, `Preprocessing.mask_channel`) only the film is masked.
         predict: `(N, S, S, channels) -> (N, K)` the model's outputs (probabilities).
         class_index: the class explained.
         max_n: the number of channels scored (those with the largest spatial standard deviation).
@@ -66,8 +68,11 @@ def scorecam_map(features: np.ndarray, batch: np.ndarray, predict, class_index: 
     low = upsampled.min(axis=(1, 2), keepdims=True)
     high = upsampled.max(axis=(1, 2), keepdims=True)
     masks = (upsampled - low) / (high - low + _EPSILON)                     # (1, S, S, n)
-    masked = batch[None] * np.transpose(masks, (3, 0, 1, 2))[..., None]     # (n, 1, S, S, channels)
-    outputs = np.asarray(predict(masked.reshape((-1, *batch.shape[1:])).astype(np.float32)), np.float64)
+    film, field = split_input(batch)
+    masked = film[None] * np.transpose(masks, (3, 0, 1, 2))[..., None]      # (n, 1, S, S, film channels)
+    # A lung-field mask channel is data about the film, not pixels: every masked copy keeps it as it is.
+    masked = join_input(masked.reshape((-1, *film.shape[1:])), None if field is None else field[0])
+    outputs = np.asarray(predict(masked.astype(np.float32)), np.float64)
     shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
     weights = (shifted / shifted.sum(axis=1, keepdims=True))[:, int(class_index)]  # the library's softmax score
     cam = np.maximum(np.tensordot(features.astype(np.float64), weights, axes=([3], [0])), 0.0)  # (1, h, w)
@@ -84,6 +89,6 @@ def run(explainers, batch, class_index, layer, reference):
     return raw, None, class_index
 
 
-METHOD = Method("scorecam", "Score-CAM", uses_layer=True, slow=True, run=run,
+METHOD = Method("scorecam", "Score-CAM", uses_layer=True, slow=True, run=run, library_perturbs=True,
                 summary="How much each of the layer's features, shown alone on the film, raises the class's score: "
                         "no gradients, slower.")

@@ -24,7 +24,8 @@ class Preprocessing:
 
     Attributes:
         image_size: side of the square model input, in pixels.
-        channels: 1 for grayscale models, 3 to repeat the gray channel.
+        channels: 1 for grayscale models, 3 to repeat the gray channel, 2 only with `mask_channel`
+            (the film, then its lung-field mask).
         resize: "stretch" resizes the (cropped) image to the square; "letterbox" keeps the aspect
             ratio and pads with black.
         border_crop: fraction of width and height removed from each side before resizing; it takes
@@ -46,6 +47,13 @@ class Preprocessing:
         lung_equalize: after masking, replace the grey levels inside the lung field by their ranks
             (histogram equalisation inside the lungs, `equalize_lung_field`), so that exposure and
             processing curves of a hospital no longer reach the classifier (needs `lung_mask`).
+        mask_channel: the input has two channels: channel 0 is the lung-cropped, equalised film, NOT
+            masked; channel 1 (`MASK_CHANNEL`) is its dilated lung-field mask (`lung_field_mask`, 0/1;
+            all ones when the segmentation failed). The network masks the film itself where it
+            wants to, so one branch can see only the lung fields and another the whole lung box.
+            Channel 1 is data about the film, never pixels: explanations and perturbations change
+            channel 0 only (`split_input`, `join_input`). Needs `lung_crop` and `channels` 2;
+            refuses `lung_mask` and `lung_equalize`.
     """
 
     image_size: int = 224
@@ -61,12 +69,23 @@ class Preprocessing:
     lung_mask: bool = False
     lung_mask_dilation: float = 0.04
     lung_equalize: bool = False
+    mask_channel: bool = False
 
     def __post_init__(self):
         if not 16 <= int(self.image_size) <= 1024:
             raise ValueError(f"image_size must be between 16 and 1024, got {self.image_size!r}")
-        if self.channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, got {self.channels!r}")
+        if self.mask_channel:
+            if self.channels != 2:
+                raise ValueError(f"mask_channel needs channels 2 (the film and its lung-field mask), "
+                                 f"got {self.channels!r}")
+            if not self.lung_crop:
+                raise ValueError("mask_channel needs lung_crop (the mask comes from the same segmentation)")
+            if self.lung_mask:
+                raise ValueError("mask_channel refuses lung_mask: the film channel must stay unmasked")
+            if self.lung_equalize:
+                raise ValueError("mask_channel refuses lung_equalize: the film channel must stay unmasked")
+        elif self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3 (2 only with mask_channel), got {self.channels!r}")
         if self.resize not in RESIZE_MODES:
             raise ValueError(f"resize must be one of {RESIZE_MODES}, got {self.resize!r}")
         if not 0.0 <= float(self.border_crop) < 0.4:
@@ -97,6 +116,8 @@ class Preprocessing:
         values = asdict(self)
         if not values["lung_equalize"]:  # added after v2: cards (and cache keys) without it stay as they were
             del values["lung_equalize"]
+        if not values["mask_channel"]:  # likewise
+            del values["mask_channel"]
         return values
 
 
@@ -125,6 +146,30 @@ class ModelInput:
     array: np.ndarray
     region: Region
     image_shape: tuple[int, int]
+
+
+# With `Preprocessing.mask_channel`, the model input's last channel is the lung-field mask.
+MASK_CHANNEL = 1
+
+
+def split_input(x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(film, mask) of model inputs (..., S, S, C): with C == 2 the film (..., S, S, 1) and the
+    lung-field mask (..., S, S, 1); otherwise the input itself and None. Works on one input and on
+    batches; the parts are views, not copies."""
+    x = np.asarray(x)
+    if x.ndim >= 3 and x.shape[-1] == 2:
+        return x[..., :MASK_CHANNEL], x[..., MASK_CHANNEL:]
+    return x, None
+
+
+def join_input(film: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """The inverse of `split_input`: film (..., S, S, 1) and mask (..., S, S, 1) as one float32 input
+    (..., S, S, 2), the mask broadcast over a batch of films; with mask None the film unchanged."""
+    if mask is None:
+        return film
+    film = np.asarray(film, np.float32)
+    mask = np.broadcast_to(np.asarray(mask, np.float32), film.shape)
+    return np.concatenate([film, mask], axis=-1)
 
 
 # Below this share of the square, the segmentation is taken as failed and nothing is masked
@@ -232,10 +277,12 @@ def preprocess(pixels: np.ndarray, prep: Preprocessing | dict, region: Region | 
         region: (top, bottom, left, right) of the image the model looks at; None means the fixed
             border crop, which lung-cropped preprocessing refuses (it needs the lung region).
         lung_mask: the image's lung mask (on its own grid), needed when `prep.lung_mask` zeroes
-            everything outside the dilated lung fields.
+            everything outside the dilated lung fields and when `prep.mask_channel` adds it as
+            channel 1.
 
     Returns:
-        float32 array of shape (image_size, image_size, channels) in [0, 1].
+        float32 array of shape (image_size, image_size, channels) in [0, 1]; with `mask_channel`
+        the film then its lung-field mask (0/1).
     """
     if isinstance(prep, dict):
         prep = Preprocessing.from_dict(prep)
@@ -255,6 +302,11 @@ def preprocess(pixels: np.ndarray, prep: Preprocessing | dict, region: Region | 
         square = np.zeros((size, size), np.float32)
         square[y0:y0 + new_h, x0:x0 + new_w] = cv2.resize(region, (new_w, new_h), interpolation=interp)
     square = _equalize(square, prep)
+    if prep.mask_channel:
+        if lung_mask is None:
+            raise ValueError("a preprocessing with a mask channel needs the lung mask of the image")
+        field = lung_field_mask(lung_mask, (top, bottom, left, right), prep)
+        return np.stack([square, field], axis=-1).astype(np.float32)
     if prep.lung_mask:
         if lung_mask is None:
             raise ValueError("a lung-masked preprocessing needs the lung mask of the image")
@@ -264,7 +316,8 @@ def preprocess(pixels: np.ndarray, prep: Preprocessing | dict, region: Region | 
 
 
 def preprocess_batch(images, prep: Preprocessing | dict, regions=None) -> np.ndarray:
-    """`preprocess` for a sequence of images (and their regions), stacked into (N, S, S, C)."""
+    """`preprocess` for a sequence of images (and their regions), stacked into (N, S, S, C); for
+    preprocessings that need no lung mask (not `lung_mask`, not `mask_channel`)."""
     if isinstance(prep, dict):
         prep = Preprocessing.from_dict(prep)
     regions = [None] * len(images) if regions is None else regions

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from model.inputs.preprocessing import ModelInput
+from model.inputs.preprocessing import ModelInput, join_input, split_input
 from model.policy import MIN_AGREEMENT, MIN_TOP_PROBABILITY, UNCERTAIN_MESSAGE
 from model.prediction import Prediction
 from model.trust.findings import MODEL, UNCERTAIN, Finding
@@ -83,15 +83,20 @@ def _check_count(name: str, value, low: int, high: int) -> int:
 
 
 def _augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One mild, plausible perturbation of a model input: shift, rotation, zoom and gamma."""
+    """One mild, plausible perturbation of a model input: shift, rotation, zoom and gamma.
+
+    Every channel moves with the same matrix; of a two-channel input (`Preprocessing.mask_channel`)
+    the lung-field mask is made 0/1 again after the move and only the film gets the gamma.
+    """
     rows, cols = x.shape[:2]
     angle = rng.uniform(-TTA_MAX_ROTATION, TTA_MAX_ROTATION)
     matrix = cv2.getRotationMatrix2D((cols / 2.0, rows / 2.0), angle, rng.uniform(*TTA_ZOOM))
     matrix[:, 2] += rng.uniform(-TTA_MAX_SHIFT, TTA_MAX_SHIFT, 2) * (cols, rows)
     moved = cv2.warpAffine(x, matrix, (cols, rows), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    moved = moved.reshape(x.shape)
+    film, mask = split_input(moved.reshape(x.shape))
     gamma = np.exp(rng.uniform(-TTA_MAX_LOG_GAMMA, TTA_MAX_LOG_GAMMA))
-    return np.power(np.clip(moved, 0.0, 1.0), gamma).astype(np.float32)
+    film = np.power(np.clip(film, 0.0, 1.0), gamma).astype(np.float32)
+    return join_input(film, None if mask is None else (mask >= 0.5).astype(np.float32))
 
 
 def _tta_input(classifier, pixels_or_input) -> np.ndarray:

@@ -1,0 +1,266 @@
+"""A model whose input carries the lung-field mask as channel 1 (`Preprocessing.mask_channel`): the
+mask is data about the film, never pixels. Every perturbation the explanations, the film grid, the
+faithfulness curves and the test-time copies send to the model changes channel 0 only; channel 1
+stays the film's mask exactly (or, for the geometric copies, a 0/1 moved copy of it)."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from model.classifier import Classifier
+from model.inputs.preprocessing import ModelInput, lung_field_mask
+from tests.support import (
+    assert_one_sentence,
+    synthetic_radiograph,
+    tiny_classifier,
+    tiny_two_channel_classifier,
+    write_two_channel_entry,
+)
+
+MODEL_ID = "two-channel"
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    root = tmp_path_factory.mktemp("two-channel-registry")
+    write_two_channel_entry(root, MODEL_ID, default=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def clf(registry):
+    return Classifier.load(MODEL_ID, registry)
+
+
+@pytest.fixture(scope="module")
+def film():
+    return synthetic_radiograph(96, seed=5, lesion=(0.45, 0.3))
+
+
+@pytest.fixture(scope="module")
+def prepared(clf, film) -> ModelInput:
+    return clf.prepare(film)
+
+
+def test_prepare_gives_the_film_and_its_lung_field_mask(clf, film, prepared):
+    x = prepared.array
+    assert x.shape == (32, 32, 2) and x.dtype == np.float32
+    mask = clf.segmenter.mask(film)
+    np.testing.assert_array_equal(x[..., 1], lung_field_mask(mask, prepared.region, clf.card.prep))
+    assert set(np.unique(x[..., 1])) == {0.0, 1.0}  # the fixed lung fields: a real mask, not all ones
+    plain = dataclasses.replace(clf.card.prep, channels=1, mask_channel=False)
+    from model.inputs.preprocessing import preprocess
+
+    np.testing.assert_array_equal(x[..., 0], preprocess(film, plain, prepared.region)[..., 0])
+
+
+def test_a_card_that_does_not_fit_the_model_is_refused_in_one_sentence(clf):
+    one_channel, _ = tiny_classifier(32)
+    with pytest.raises(ValueError) as error:
+        Classifier(clf.card, one_channel, clf.segmenter)
+    assert "(32, 32, 1)" in str(error.value) and "(32, 32, 2)" in str(error.value)
+    assert_one_sentence(str(error.value))
+    wider = dataclasses.replace(clf.card, preprocessing={**clf.card.preprocessing, "image_size": 48})
+    with pytest.raises(ValueError, match="takes inputs of shape"):
+        Classifier(wider, clf.model, clf.segmenter)
+
+
+def test_the_model_saves_without_lambda_and_loads_in_safe_mode(registry, tmp_path):
+    import keras
+
+    from model.registry import _has_lambda_layer, entry_dir
+
+    path = entry_dir(MODEL_ID, registry) / "model.keras"
+    assert not _has_lambda_layer(path)
+    model = keras.saving.load_model(path, safe_mode=True)
+    x = np.random.default_rng(0).random((2, 32, 32, 2)).astype(np.float32)
+    built, _ = tiny_two_channel_classifier(32, seed=0)
+    np.testing.assert_allclose(model.predict(x, verbose=0), built.predict(x, verbose=0), atol=1e-6)
+    assert {"lung_masked", "ensemble_features", "gap", "probabilities"} <= {layer.name for layer in model.layers}
+
+
+def test_the_mask_channel_reaches_the_network(clf, prepared):
+    # Not an inert channel: another mask changes the output (so keeping it exact matters).
+    x = prepared.array
+    other = x.copy()
+    other[..., 1] = 1.0
+    probabilities = clf.predict_inputs(np.stack([x, other]))
+    assert np.abs(probabilities[0] - probabilities[1]).max() > 1e-6
+
+
+# --------------------------------------------------------------------------- fills and copies
+
+
+@pytest.mark.parametrize("fill", ["blur", "mean", "black"])
+def test_fillers_fill_the_film_and_carry_the_mask(prepared, fill):
+    from model.explain.occlusion import filler, occlude
+
+    x = prepared.array
+    filled = filler(x, fill)
+    assert filled.shape == x.shape and filled.dtype == np.float32
+    np.testing.assert_array_equal(filled[..., 1], x[..., 1])
+    one_channel = filler(x[..., :1], fill)
+    np.testing.assert_array_equal(filled[..., :1], one_channel)  # the fill of the film alone
+    if fill == "mean":
+        assert np.allclose(filled[..., 0], x[..., 0].mean())
+    hidden = occlude(x, (0.25, 0.25, 0.5, 0.5), fill)
+    np.testing.assert_array_equal(hidden[..., 1], x[..., 1])
+    np.testing.assert_array_equal(hidden[:8, :, 0], x[:8, :, 0])
+
+
+def test_test_time_copies_move_the_mask_with_the_film_and_keep_it_binary():
+    from model.trust.uncertainty import test_time_copies
+
+    # A film equal to its mask: every copy's mask must equal the moved film wherever the film is
+    # still exactly 0 or 1 (the same matrix moved both; gamma keeps 0 and 1), and be 0/1 elsewhere.
+    mask = np.zeros((32, 32), np.float32)
+    mask[6:26, 4:14] = mask[6:26, 18:28] = 1.0
+    copies = test_time_copies(np.stack([mask, mask], -1), n=8, seed=3)
+    assert copies.shape == (8, 32, 32, 2) and copies.dtype == np.float32
+    np.testing.assert_array_equal(copies[0, ..., 1], mask)
+    moved = False
+    for copy in copies[1:]:
+        film, field = copy[..., 0], copy[..., 1]
+        assert set(np.unique(field)) <= {0.0, 1.0}
+        exact = (film == 0.0) | (film == 1.0)
+        assert exact.mean() > 0.5
+        np.testing.assert_array_equal(field[exact], film[exact])
+        moved |= not np.array_equal(field, mask)
+    assert moved
+    # Gamma changes the film only: a grey film's copies keep a 0/1 mask.
+    grey = np.stack([np.full((32, 32), 0.5, np.float32), mask], -1)
+    copies = test_time_copies(grey, n=6, seed=1)
+    assert all(set(np.unique(c[..., 1])) <= {0.0, 1.0} for c in copies)
+    assert len({round(float(c[16, 16, 0]), 4) for c in copies}) > 2
+
+
+def test_one_channel_copies_are_unchanged_by_the_mask_support():
+    from model.trust.uncertainty import test_time_copies
+
+    x = synthetic_radiograph(32, seed=1)[..., None]
+    copies = test_time_copies(x, n=4, seed=0)
+    assert copies.shape == (4, 32, 32, 1)
+    np.testing.assert_array_equal(copies[0], x)
+
+
+# --------------------------------------------------------------------------- every batch the model is sent
+
+
+class Spy:
+    """Records every batch `Classifier.predict_inputs` runs (through its compiled forward pass) and
+    every batch whose input gradients are taken (SmoothGrad)."""
+
+    def __init__(self, clf):
+        self.clf, self.batches = clf, []
+        self._forward, self._gradients = clf._forward, clf.explainers.input_gradients
+
+    def __enter__(self):
+        def forward(x):
+            self.batches.append(np.array(x))
+            return self._forward(x)
+
+        def gradients(x, k):
+            self.batches.append(np.array(x))
+            return self._gradients(x, k)
+
+        self.clf._forward, self.clf.explainers.input_gradients = forward, gradients
+        return self
+
+    def __exit__(self, *exc):
+        self.clf._forward = self._forward
+        del self.clf.explainers.input_gradients
+
+    def assert_mask_kept(self, x: np.ndarray) -> int:
+        """Every recorded batch carries x's mask unchanged; returns how many rows had a changed film."""
+        assert self.batches, "nothing reached the model"
+        changed = 0
+        for batch in self.batches:
+            assert batch.shape[1:] == x.shape
+            np.testing.assert_array_equal(batch[..., 1], np.broadcast_to(x[..., 1], batch.shape[:-1]))
+            changed += int(np.sum(np.abs(batch[..., 0] - x[..., 0]).max(axis=(1, 2)) > 1e-6))
+        return changed
+
+
+@pytest.mark.parametrize("method", ["occlusion", "scorecam", "smoothgrad"])
+def test_perturbing_methods_send_the_mask_unchanged(clf, prepared, method):
+    x = prepared.array
+    with Spy(clf) as spy:
+        heat = clf.explain_input(x, method, target=0).heatmap
+    assert heat.shape == (32, 32) and np.isfinite(heat).all()
+    assert spy.assert_mask_kept(x) > 0  # the film was perturbed, the mask never
+
+
+def test_smoothgrad_maps_the_film_gradient_only(clf, prepared):
+    from model.explain.base import normalize_map
+
+    x = prepared.array
+    with Spy(clf) as spy:
+        heat = clf.explain_input(x, "smoothgrad", target=1).heatmap
+    noisy = spy.batches[-1]
+    gradients = clf.explainers.input_gradients(noisy, 1)
+    np.testing.assert_allclose(heat, normalize_map(gradients[..., 0].mean(axis=0)), atol=1e-6)
+
+
+def test_film_grid_hiding_and_effects_send_the_mask_unchanged(clf, prepared):
+    from model.explain.film_grid import grid_effects, hide_cells
+
+    x = prepared.array
+    with Spy(clf) as spy:
+        hidden = hide_cells(clf.predict_inputs, prepared, clf.card.prep, cells=(7, 8, 13), grid=6)
+        effects = grid_effects(clf.predict_inputs, prepared, clf.card.prep, grid=6, class_index=0)
+    assert hidden.inside and hidden.probabilities is not None
+    assert np.isfinite(effects.after).any()
+    assert spy.assert_mask_kept(x) > 1
+
+
+def test_what_if_and_faithfulness_send_the_mask_unchanged(clf, prepared):
+    from model.explain.occlusion import what_if
+    from model.trust.faithfulness import deletion_insertion, evidence, faithfulness
+
+    x = prepared.array
+    heat = clf.explain_input(x, "gradcam", target=0).heatmap
+    with Spy(clf) as spy:
+        hidden = what_if(clf, x, (0.3, 0.2, 0.3, 0.3))
+        curves = deletion_insertion(clf, x, heat, 0, steps=5)
+        evidence(clf, x, 0)
+        faithfulness(clf, x, heat, 0, steps=5, random_repeats=2, grid=clf.map_grid(clf.explain_input(x)))
+    np.testing.assert_array_equal(hidden.occluded_input[..., 1], x[..., 1])
+    assert len(curves["deletion"]) == 6
+    assert spy.assert_mask_kept(x) > 5
+
+
+def test_test_time_copies_send_a_moved_binary_mask(clf, prepared):
+    from model.trust.uncertainty import test_time_copies, tta_uncertainty
+
+    x = prepared.array
+    with Spy(clf) as spy:
+        result = tta_uncertainty(clf, prepared, n=6)
+    assert result.n == 6
+    (batch,) = spy.batches
+    np.testing.assert_array_equal(batch, test_time_copies(x, 6))
+    np.testing.assert_array_equal(batch[0], x)
+    for copy in batch[1:]:
+        assert set(np.unique(copy[..., 1])) <= {0.0, 1.0}
+        # Moved a little, never lost: most of the lung field stays where it was.
+        overlap = (copy[..., 1] * x[..., 1]).sum() / x[..., 1].sum()
+        assert overlap > 0.6
+
+
+# --------------------------------------------------------------------------- tf-keras-vis's own calls
+
+
+@pytest.mark.parametrize("method", ["scorecam", "smoothgrad"])
+def test_library_calls_that_would_perturb_the_mask_are_refused(clf, prepared, method):
+    with pytest.raises(ValueError) as error:
+        clf.explain_input(prepared.array, method, target=0, reference=True)
+    assert "mask" in str(error.value)
+    assert_one_sentence(str(error.value))
+
+
+def test_gradcam_through_the_library_still_matches_on_two_channels(clf, prepared):
+    x = prepared.array
+    compiled = clf.explain_input(x, "gradcam", target=0).heatmap
+    library = clf.explain_input(x, "gradcam", target=0, reference=True).heatmap
+    np.testing.assert_allclose(compiled, library, atol=1e-4)
