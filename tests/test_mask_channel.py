@@ -264,3 +264,44 @@ def test_gradcam_through_the_library_still_matches_on_two_channels(clf, prepared
     compiled = clf.explain_input(x, "gradcam", target=0).heatmap
     library = clf.explain_input(x, "gradcam", target=0, reference=True).heatmap
     np.testing.assert_allclose(compiled, library, atol=1e-4)
+
+
+# --------------------------------------------------------------------------- what the pages say about such a model
+
+
+def test_the_wording_says_one_network_sees_the_lungs_and_another_the_lung_box():
+    from model.present.cheating_view import cheats_seen_sentence
+    from model.present.layers import layer_choices
+    from model.present.overlay import region_caption
+    from model.present.shortcut_tables import _measures, shortcut_story
+    from model.present.text import lung_attention_caption, preprocessing_summary
+    from tests.support import two_channel_card
+
+    card = two_channel_card("two")
+    summary = preprocessing_summary(card)
+    assert "film and lung-field mask as two channels" in summary and "blacked out" not in summary
+    measures = " ".join(_measures(card))
+    assert "One network sees only the lung fields" in measures and "markers inside it included" in measures
+    assert "set to black" not in measures
+    story = "\n".join(shortcut_story(card, {}))
+    assert "another sees the whole lung box" in story and "sees only the lung fields (everything else" not in story
+    caption = region_caption((10, 60, 10, 90), (100, 100), lung_crop=True, mask_channel=True)
+    assert "one of its networks only the lung fields inside it" in caption
+    assert "one of its networks" not in region_caption((10, 60, 10, 90), (100, 100), lung_crop=True)
+    seen = cheats_seen_sentence(lung_mask=False, mask_channel=True)
+    assert "another the whole lung box" in seen and "cannot read a marker" not in seen
+    assert "cannot read a marker" in cheats_seen_sentence(lung_mask=True)
+    attention = lung_attention_caption("fixed-lungs", 0.5, None, lung_mask=False, mask_channel=True)
+    assert "another the whole lung box" in attention and "spills onto that margin" not in attention
+    # Nowhere is such a model said to see only the lung fields.
+    for sentence in (summary, measures, story, caption, seen, attention):
+        assert "model sees only the lung fields" not in sentence and "version sees only" not in sentence
+    three = layer_choices(["m1_conv", "m2_conv", "m3_conv", "ensemble_features"], "ensemble_features")
+    assert three[0].label == "all 3 networks, last block (default)"
+
+
+def test_the_randomisation_check_runs_on_a_two_channel_model(clf, prepared):
+    from model.trust.sanity import randomization_sanity_check
+
+    result = randomization_sanity_check(clf, prepared.array[None], methods=["gradcam", "smoothgrad"])
+    assert set(result["methods"]) == {"gradcam", "smoothgrad"} and result["n"] == 1

@@ -385,7 +385,8 @@ def images(case: Case, controls: Controls, explanation, on_image, what_if: dict 
                      caption=f"{MAP_LABELS[explanation.method]} for {explanation.label}{where}")
             colour_legend(explanation.label, controls)
     prepared = case.model_input()
-    st.caption(region_caption(prepared.region, prepared.image_shape, case.card.prep.lung_crop, case.lungs_found()))
+    st.caption(region_caption(prepared.region, prepared.image_shape, case.card.prep.lung_crop, case.lungs_found(),
+                              case.card.prep.mask_channel))
     return overlay
 
 

@@ -39,6 +39,7 @@ from model.present.cheating_view import (
     cheating_frame,
     cheating_total,
     cheats_headline,
+    cheats_seen_sentence,
     own_level_sentence,
 )
 from model.present.gallery_cases import (
@@ -430,11 +431,7 @@ def cheats_view(cases, lungs_reason: str, card, bar, key) -> None:
         own = own_level_sentence(groups, caching.lung_attention_threshold(key))
         if own:
             st.markdown(own)
-    seen = ("This model sees only the lung fields (everything else is set to black), so it cannot read a "
-            "marker or the border: weight outside the lungs lies on the heart, the mediastinum or the black "
-            "surround, where coarse maps spill. Read the pictures before calling it a shortcut."
-            if card.prep.lung_mask else
-            "Right or wrong alike: a right answer read off a marker, the collar or the border is the shortcut.")
+    seen = cheats_seen_sentence(card.prep.lung_mask, card.prep.mask_channel)
     st.caption(f"Confident: {confident:.1%} or more. Mostly outside: less than {lung_share(outside)} of the Grad-CAM "
                f"map of the answer on the lung fields. {seen} {len(cases)} films read, as chosen in the side panel.")
     if not total:

@@ -284,12 +284,13 @@ def explanation_section(card, key) -> None:
     if report.version and report.version != card.version:
         st.warning(f"The report was made for version {report.version}, not {card.version}; regenerate it.")
     lung_attention_report(report.lung_attention, caching.lung_attention_threshold(key) if caching.scope(key) else None,
-                          bool(card.prep.lung_mask))
+                          bool(card.prep.lung_mask), card.prep.mask_channel)
     faithfulness_report(report.faithfulness)
     sanity_report(report.sanity_check, report.method_agreement)
 
 
-def lung_attention_report(lungs: LungSummary, own_level: float | None, lung_mask: bool) -> None:
+def lung_attention_report(lungs: LungSummary, own_level: float | None, lung_mask: bool,
+                          mask_channel: bool = False) -> None:
     method = _label(lungs.method, "map")
     st.markdown(f"**Lung-field attention:** mean share of the {method} map inside the lungs")
     if lungs.overall is None:
@@ -303,7 +304,7 @@ def lung_attention_report(lungs: LungSummary, own_level: float | None, lung_mask
                       None if mean is None else f"{(mean - threshold) * 100:+.1f} points vs {text.lung_share(threshold)}",
                       help=f"{n} images; {_percent(low_share)} of them below {text.lung_share(threshold)}, where the "
                            "map lies mostly outside the lungs.", border=True)
-    st.caption(f"{text.lung_attention_caption(lungs.segmenter, threshold, own_level, lung_mask)} {lungs.note}")
+    st.caption(f"{text.lung_attention_caption(lungs.segmenter, threshold, own_level, lung_mask, mask_channel)} {lungs.note}")
 
 
 def faithfulness_report(faith: FaithfulnessSummary) -> None:

@@ -100,6 +100,20 @@ def cheats_headline(counts: tuple[int, int, int], confident: float, model_name: 
     return f"On **{cheats} of {total}** confident answers ({cheats / total:.0%}), the map of {model_name} {where}"
 
 
+def cheats_seen_sentence(lung_mask: bool, mask_channel: bool = False) -> str:
+    """What the model's input lets it read, for the cheats view's caption: a lung-masked model cannot read
+    a marker; a mask-channel model has one network on the lung fields and another on the whole lung box."""
+    if mask_channel:
+        return ("One of this model's networks sees only the lung fields, another the whole lung box: weight "
+                "outside the lungs may lie on a marker or device inside the box, or spill from the lungs. "
+                "Read the pictures before calling it a shortcut.")
+    if lung_mask:
+        return ("This model sees only the lung fields (everything else is set to black), so it cannot read a "
+                "marker or the border: weight outside the lungs lies on the heart, the mediastinum or the black "
+                "surround, where coarse maps spill. Read the pictures before calling it a shortcut.")
+    return "Right or wrong alike: a right answer read off a marker, the collar or the border is the shortcut."
+
+
 def below_own_level(groups: list[SourceCheats], level: float) -> int:
     """How many of the flagged answers also lie below the model's own lung-attention warning level
     (`level`, set from its correct answers; the level at which Diagnose and Performance warn): the

@@ -133,7 +133,9 @@ def layer_choices(layers, default: str, members=()) -> list[LayerChoice]:
             choices.append(LayerChoice(name, label, group, name == default, position < deep_from and name != default,
                                        index))
     if ENSEMBLE_LAYER in layers:
-        choices.append(LayerChoice(ENSEMBLE_LAYER, "both networks, last block", "",
+        networks = sum(1 for index in by_group if index is not None)
+        together = "both networks" if networks <= 2 else f"all {networks} networks"
+        choices.append(LayerChoice(ENSEMBLE_LAYER, f"{together}, last block", "",
                                    ENSEMBLE_LAYER == default, False))
     ordered = [c for c in choices if c.default]
     ordered[:0] = []

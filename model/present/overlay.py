@@ -162,14 +162,18 @@ def colour_bar_caption(label: str, threshold: float = 0.0) -> str:
 
 
 def region_caption(model_input_region, image_shape: tuple[int, int], lung_crop: bool,
-                   lungs_found: bool | None = True) -> str:
+                   lungs_found: bool | None = True, mask_channel: bool = False) -> str:
     """What the model saw, in words: the lung box of lung-cropped models, else (almost) the whole film;
-    `lungs_found` False: the lung model found no plausible lung fields, so the box is not a lung box."""
+    `lungs_found` False: the lung model found no plausible lung fields, so the box is not a lung box;
+    `mask_channel`: one of its networks saw only the lung fields inside the box (`Preprocessing.mask_channel`)."""
     top, bottom, left, right = model_input_region
     share = (bottom - top) * (right - left) / float(image_shape[0] * image_shape[1])
     if lung_crop and lungs_found is False:
         return (f"No plausible lung fields were found, so the box this model saw ({share:.0%} of the image) is "
                 "not a box around the lungs.")
+    if lung_crop and mask_channel:
+        return (f"The model saw only the box around the lung fields ({share:.0%} of the film), one of its networks "
+                "only the lung fields inside it; the map fades out beyond the box.")
     if lung_crop:
         return (f"The model saw only the box around the lung fields ({share:.0%} of the film); the map fades "
                 "out beyond it.")

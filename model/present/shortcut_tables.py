@@ -227,6 +227,9 @@ def _measures(card) -> list[str]:
                      "what lies outside the chest never reaches the model.")
     if prep.lung_mask:
         lines.append("Everything outside the lung fields (slightly enlarged) is set to black, in training and in use.")
+    if prep.mask_channel:
+        lines.append("One network sees only the lung fields (slightly enlarged); another sees the whole lung box, "
+                     "markers inside it included.")
     if recipe.get("balance") == "source_label":
         lines.append("Training draws as many films from each collection within a class, so no collection "
                      "dominates a class.")
@@ -272,7 +275,11 @@ def shortcut_story(card, report: dict) -> list[str]:
                     + " their true class (the table above has every run).")
     story.append("**How much is left**\n\n" + (" ".join(left) + " " if left else "")
                  + _verdict_on_what_is_left(bool(measures), first))
-    if (card.preprocessing or {}).get("lung_mask"):
+    if card.prep.mask_channel:
+        single = ("One of this version's networks sees only the lung fields, but another sees the whole lung box, "
+                  "so a marker or device inside the box can still sway it. On Diagnose, look at how much of the map "
+                  "lies inside the lungs: a map on text or devices points to the shortcut.")
+    elif card.prep.lung_mask:
         single = ("This version sees only the lung fields (everything else is blanked before it looks), so it "
                   "cannot read text, borders or devices; the look of a collection inside the lungs (exposure, "
                   "processing, noise) can still give the source away. On Diagnose, check that the map points at "

@@ -34,6 +34,8 @@ def preprocessing_summary(card: ModelCard) -> str:
         parts.append(f"cropped to the lung fields ({prep.lung_model}, margin {prep.lung_margin:.0%})")
         if prep.lung_mask:
             parts.append("everything outside the lungs blacked out")
+        if prep.mask_channel:
+            parts.append("film and lung-field mask as two channels")
     elif prep.border_crop:
         parts.append(f"{prep.border_crop:.0%} border crop")
     if prep.equalize != "none":
@@ -173,16 +175,20 @@ def lung_share(fraction: float) -> str:
 
 
 def lung_attention_caption(segmenter: str | None, mostly_outside: float, own_level: float | None,
-                           lung_mask: bool) -> str:
+                           lung_mask: bool, mask_channel: bool = False) -> str:
     """What the lung-attention figures of an explanation report mean for this model: the report's line
     (`mostly_outside`: below it a map lies mostly outside the lungs), the model's own warning level (where
-    Diagnose warns; None without a scope check) and what lies outside the lungs for this model's input."""
+    Diagnose warns; None without a scope check) and what lies outside the lungs for this model's input
+    (`mask_channel`: one network sees only the lung fields, another the whole lung box)."""
     line = (f"Lung masks from {segmenter or 'the lung model'}. Below {lung_share(mostly_outside)} a map lies mostly "
             "outside the lungs")
     if own_level is not None:
         line += (f"; this model's own warning level is {lung_share(own_level)} (set from its correct answers), "
                  "where Diagnose and the Gallery warn")
-    if lung_mask:
+    if mask_channel:
+        line += (". One of this model's networks sees only the lung fields, another the whole lung box: outside "
+                 "the lungs, text markers or devices inside the box are possible shortcuts")
+    elif lung_mask:
         line += (". This model sees only the lung fields (slightly enlarged, the rest blacked out): what its "
                  "coarse map puts outside them spills onto that margin, not onto text, borders or devices")
     else:
