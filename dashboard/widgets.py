@@ -10,7 +10,7 @@ from dashboard import caching
 from model.inputs.intake import DEFAULT_MAX_BYTES, MEGABYTE, Xray, XrayInputError
 from model.labelled_data import DataPathError, read_dataset, records_within, resolve_in_roots
 from model.present.gallery_cases import TeachingCase
-from model.present.layers import layer_choices, layer_label
+from model.present.layers import layer_choices, layer_label, network_names
 from model.present.text import DISCLAIMER
 from model.registry import ModelCard
 from model.trust.triage import ANSWER, OUT_OF_SCOPE, UNCERTAIN
@@ -171,8 +171,7 @@ def model_picker(cards: list[ModelCard], *, key: str, label: str = "Model") -> M
 
 def layer_name(key, card: ModelCard, layer: str) -> str:
     """The explained layer as Diagnose's layer box names it ("both networks, last block"), for captions."""
-    choices = layer_choices(caching.cached_classifier(key).layers(), card.explain_layer,
-                            (card.training or {}).get("members", ()))
+    choices = layer_choices(caching.cached_classifier(key).layers(), card.explain_layer, network_names(card.training))
     return layer_label(layer, choices)
 
 

@@ -147,11 +147,24 @@ class Classifier:
     def map_grid(self, explanation: Explanation) -> int | None:
         """Cells per side of the grid an explanation was made on: the explained layer's feature map
         (5 for the last block of a 160-px MobileNet); None for maps made pixel by pixel. The chance
-        level of its faithfulness has the same grain (`model.trust.faithfulness.chance_grid`)."""
+        level of its faithfulness has the same grain (`model.trust.faithfulness.chance_grid`).
+
+        A merged layer whose networks' maps were repeated onto a common grid (an ensemble's
+        concatenation) has the grain of its finest network, not of the common grid: repeated cells
+        carry no detail of their own (a 5x5 and a 7x7 map meet on 35x35, whose cells are not
+        independent)."""
         if explanation.layer is None:
             return None
-        height, width = self.model.get_layer(explanation.layer).output.shape[1:3]
-        return int(max(height, width))
+        from keras import layers as keras_layers
+
+        layer = self.model.get_layer(explanation.layer)
+        sides = []
+        for tensor in layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]:
+            producer = tensor._keras_history.operation
+            source = producer.input if isinstance(producer, keras_layers.UpSampling2D) else tensor
+            sides.append(int(max(source.shape[1:3])))
+        own = int(max(layer.output.shape[1:3]))
+        return min(own, max(sides)) if isinstance(layer, keras_layers.Concatenate) else own
 
     def explain_input(self, array: ModelInput | np.ndarray, method: str = "gradcam", target: int | str | None = None,
                       layer: str | None = None, reference: bool = False) -> Explanation:

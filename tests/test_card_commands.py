@@ -25,10 +25,10 @@ def _commands(card) -> list[list[str]]:
     return parts
 
 
-def _check_train(card, argv: list[str]) -> None:
+def _check_train(card, argv: list[str], prep: dict | None = None) -> None:
     args = train.build_parser().parse_args(argv)
     train.check_arguments(args)
-    prep = card.preprocessing
+    prep = prep or card.preprocessing
     assert args.image_size == prep["image_size"]
     assert bool(args.lung_crop or args.lung_mask) == bool(prep.get("lung_crop"))
     assert args.lung_mask == bool(prep.get("lung_mask"))
@@ -58,11 +58,17 @@ def test_each_card_records_a_command_that_rebuilds_it(model_id):
         assert module == "training.ensemble"
         args = ensemble.build_parser().parse_args(argv)
         assert args.model_id == card.id and args.members == card.training["members"]
+        two_channel = bool(card.preprocessing.get("mask_channel"))
+        assert (args.unmasked_branch is not None) == two_channel
+        # A two-channel card's members were trained lung-masked at their own size (the card's input is
+        # the unmasked film and the mask at the unmasked network's size).
+        member_prep = ({**card.preprocessing, "image_size": card.training["masked_size"], "lung_mask": True,
+                        "channels": 1} if two_channel else card.preprocessing)
         built = []
         for member_module, *member_argv in members:
             assert member_module == "training.train"
             member_args = train.build_parser().parse_args(member_argv)
-            _check_train(card, member_argv)
+            _check_train(card, member_argv, member_prep)
             built.append(member_args.register)
         assert built == card.training["members"]
         return

@@ -305,3 +305,22 @@ def test_the_randomisation_check_runs_on_a_two_channel_model(clf, prepared):
 
     result = randomization_sanity_check(clf, prepared.array[None], methods=["gradcam", "smoothgrad"])
     assert set(result["methods"]) == {"gradcam", "smoothgrad"} and result["n"] == 1
+
+
+def test_a_two_channel_cards_networks_are_named_in_the_layer_box_and_the_curves_caption():
+    from model.present.layers import layer_choices, network_names
+    from model.present.text import members_curves_caption
+
+    training = {"members": ["v2-a", "v2-b"], "networks": ["v2-a", "v2-b", "frozen ImageNet MobileNet (whole lung box)"]}
+    assert network_names(training) == training["networks"]
+    assert network_names({"members": ["a", "b"]}) == ["a", "b"]
+    assert network_names(None) == []
+    layers = ["m1_conv_pw_13_relu", "m2_conv_pw_13_relu", "m3_conv_pw_13_relu", "ensemble_features"]
+    groups = {c.group for c in layer_choices(layers, "ensemble_features", network_names(training))}
+    assert "Network 3: frozen ImageNet MobileNet (whole lung box)" in groups
+    caption = members_curves_caption(training)
+    assert caption.startswith("This version averages 2 trained members (v2-a, v2-b) with 1 more network "
+                              "(frozen ImageNet MobileNet (whole lung box); a regression")
+    assert members_curves_caption({"members": ["a", "b"]}) == \
+        "This version averages 2 trained members (a, b); the members' validation curves are shown."
+    assert members_curves_caption({}) == ""

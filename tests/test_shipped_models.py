@@ -28,9 +28,21 @@ def test_the_shipped_registry_has_a_default_and_two_versions():
     metrics = read_metrics(default_model_id(PACKAGE_REGISTRY), PACKAGE_REGISTRY)
     assert {"openist-normal", "covid-radiography-db"} <= set(metrics["held_out_source"])
     assert metrics["source_probe"]["mean_balanced_accuracy"] is not None
-    # ... and it must have a lower source probe than the v1 default it replaced (issue #12).
-    old = read_metrics("cxr-ensemble-lungs-v1", PACKAGE_REGISTRY)["source_probe"]["mean_balanced_accuracy"]
-    assert metrics["source_probe"]["mean_balanced_accuracy"] < old
+    # ... and its recipe's held-out runs must clear issue #24's bar on the unseen sources (median of the
+    # repeats): unseen normals called Normal, unseen COVID-19 called COVID-19, the two told apart. The
+    # source probe is recorded, not held to v1's: a frozen network that sees the whole lung box
+    # carries the collection in its features (RESEARCH.md), and what counts is what the model calls
+    # films of collections it never saw.
+    held = metrics["held_out_source"]
+
+    def median(source, key):
+        return float(np.median([r[key] if key == "recall" else r["separation"]["COVID-19 vs Normal"]["auc"]
+                                for r in held[source]["repeats"]]))
+
+    assert len(held["openist-normal"]["repeats"]) >= 3
+    assert median("openist-normal", "recall") >= 0.70
+    assert median("covid-radiography-db", "recall") >= 0.50
+    assert median("covid-radiography-db", "separation") >= 0.78
 
 
 @pytest.mark.parametrize("model_id", CLASSIFIERS)

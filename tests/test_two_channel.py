@@ -19,16 +19,26 @@ def _logits(model, x):
     return np.asarray(features, np.float64) @ kernel + bias
 
 
-def test_the_folded_probe_gives_the_probes_logits_on_raw_features():
+def test_a_barely_varying_feature_is_scaled_by_a_floor():
     rng = np.random.default_rng(0)
     features = rng.normal(size=(60, 6)) * [1, 10, 100, 0.1, 5, 1] + 40
-    features[:, 5] = 3.0  # a constant feature: its scale is floored, not 1e-6
-    labels = np.repeat([0, 1, 2], 20)
-    probe = fit_probe(features, labels, np.array(["s"] * 60))
-    assert probe.scale[5] >= 1e-3 * np.median(features.std(axis=0))
-    kernel, bias = probe.folded()
-    other = rng.normal(size=(7, 6)) * 3 + 40
-    np.testing.assert_allclose(other @ kernel + bias, probe.logits(other), rtol=1e-9, atol=1e-9)
+    features[:, 5] = 3.0
+    probe = fit_probe(features, np.repeat([0, 1, 2], 20), np.array(["s"] * 60))
+    assert probe.scale[5] == pytest.approx(1e-3 * np.median(features.std(axis=0)))
+    assert np.isfinite(probe.logits(features + 0.01)).all()
+
+
+def test_the_probe_as_a_keras_member_gives_the_probes_logits(tmp_path):
+    from tests.test_backbones import _small_pretrained_file
+    from training.unmasked_branch import frozen_features, probe_classifier
+
+    weights = _small_pretrained_file(tmp_path / "small.weights.h5")
+    films = np.random.default_rng(5).random((30, 64, 64, 1), dtype=np.float32)
+    features = frozen_features(weights, 64, films)
+    assert features.shape == (30, 128 + 256)
+    probe = fit_probe(features, np.tile([0, 1, 2], 10), np.array(["a", "b", "c"] * 10))
+    member = probe_classifier(weights, 64, probe)
+    np.testing.assert_allclose(np.asarray(member(films[:6])), probe.probabilities(features[:6]), atol=1e-4)
 
 
 def _member(size: int, grid: int, seed: int):
@@ -124,10 +134,12 @@ def test_two_channel_parts_must_fit_together(parts):
         two_channel_model(masked, compact_cnn(48, channels=3, widths=(4,))[0])
 
 
-def test_attaching_the_unmasked_branch_fits_it_on_train_and_checks_the_assembly(parts):
-    """Random MobileNet weights (no file, no download): the plumbing, not the figures."""
+def test_attaching_the_unmasked_branch_fits_it_on_train_and_checks_the_assembly(parts, tmp_path):
+    """A small saved MobileNet (no download): the plumbing, not the figures."""
+    from tests.test_backbones import _small_pretrained_file
     from training.two_channel import attach_unmasked_branch, two_channel_inputs
 
+    weights = _small_pretrained_file(tmp_path / "small.weights.h5")
     masked, _ = parts
     rng = np.random.default_rng(4)
     n = 36
@@ -138,9 +150,30 @@ def test_attaching_the_unmasked_branch_fits_it_on_train_and_checks_the_assembly(
     images[labels == 1, 20:40, 20:40] += 0.5  # something for the regression to find
     sources = np.array(["a", "b"] * (n // 2))
     idx = {"train": np.arange(0, 24), "validation": np.arange(24, 30), "test": np.arange(30, 36)}
-    model, layer, facts = attach_unmasked_branch(masked, None, two_channel_inputs(images, masks), labels, sources, idx)
+    model, layer, facts = attach_unmasked_branch(masked, weights, two_channel_inputs(images, masks), labels, sources, idx)
     assert tuple(model.inputs[0].shape[1:]) == (64, 64, 2)
     assert layer == "ensemble_features"
     assert facts["parts_check_max_difference"] < 2e-3
     assert facts["unmasked_branch"]["features"] == 128 + 256
     assert facts["masked_size"] == 32
+
+
+def test_a_merged_layers_map_grain_is_its_finest_networks_not_the_common_grid():
+    """Faithfulness compares a map with random maps of the same grain: a 4x4 and a 6x6 map repeated
+    onto 12x12 have the 6x6 map's grain (repeated cells carry nothing of their own)."""
+    from model.classifier import Classifier
+    from model.explain.base import Explanation
+    from model.registry import ModelCard
+    from training.architectures import merge_members
+
+    merged, layer = merge_members([_member(60, 4, 0), _member(60, 6, 1)])
+    card = ModelCard(id="e", display_name="e", version="0", created="2026-01-01", architecture="ensemble",
+                     labels=["COVID-19", "Normal", "Pneumonia"], preprocessing={"image_size": 60, "equalize": "none"},
+                     explain_layer=layer)
+    clf = Classifier(card, merged)
+    grid = clf.map_grid(Explanation(np.zeros((60, 60), np.float32), "gradcam", 0, "COVID-19", layer))
+    assert grid == 6
+    single = _member(60, 4, 2)
+    conv = next(x.name for x in single.layers if "conv" in x.name)
+    assert Classifier(card, single).map_grid(Explanation(np.zeros((60, 60), np.float32), "gradcam", 0, "COVID-19",
+                                                         conv)) == 4

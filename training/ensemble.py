@@ -47,10 +47,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--default", action="store_true", help="mark the ensemble as the registry default")
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--registry", type=Path, default=None, help="registry folder (default: CXR_REGISTRY or model/versions)")
+    p.add_argument("--unmasked-branch", type=Path, default=None, metavar="WEIGHTS",
+                   help="the ImageNet MobileNet (width 0.25) weights file: add a frozen network that sees the whole "
+                        "lung box to lung-masked members, on a two-channel input (film, lung mask); see "
+                        "training.two_channel")
     p.add_argument("--held-out-results", type=Path, nargs="*", default=[],
                    help="results.json of held-out runs of the ensemble's recipe (e.g. training.crossval_average "
                         "of the members' recipe trained without a source), copied into the card")
     return p
+
+
+def two_channel_prep(prep):
+    """The members' preprocessing for a two-channel input: the unmasked film at the unmasked
+    network's size and the lung-field mask as the second channel."""
+    from dataclasses import replace
+
+    from training.two_channel import UNMASKED_SIZE
+
+    return replace(prep, image_size=UNMASKED_SIZE, channels=2, lung_mask=False, mask_channel=True)
 
 
 def check_members(cards: list[ModelCard]) -> None:
@@ -135,16 +149,22 @@ def main(argv=None) -> int:
     except (RegistryError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    model, explain_layer = merge_members(members, name=args.model_id.replace("-", "_"))
     first = cards[0]
+    if args.unmasked_branch is not None and not (first.prep.lung_mask and args.unmasked_branch.is_file()):
+        print("error: --unmasked-branch needs lung-masked members and the weights file "
+              f"({args.unmasked_branch} is {'a file' if args.unmasked_branch.is_file() else 'not a file'})",
+              file=sys.stderr)
+        return 2
+    if args.unmasked_branch is None:
+        model, explain_layer = merge_members(members, name=args.model_id.replace("-", "_"))
     seed = int(first.training.get("seed", 42))
     split = first.training.get("split_method", "legacy")
     from training.input_pipeline import split_summary
     from training.pool import load_pool, split_pool
 
     records = [r for r in read_dataset(args.data) if r.label in CLASS_LABELS]
-    (images, masks, ok), = load_pool(records, [first.prep], args.cache_dir,
-                                     segmenter=lung_model_of(first.prep, root))
+    prep = first.prep if args.unmasked_branch is None else two_channel_prep(first.prep)
+    (images, masks, ok), = load_pool(records, [prep], args.cache_dir, segmenter=lung_model_of(prep, root))
     idx = split_pool(records, ok, split, seed)
     summary = split_summary({name: [records[i] for i in ids] for name, ids in idx.items()}, seed)
     if summary["splits"] != first.training.get("splits"):
@@ -152,7 +172,17 @@ def main(argv=None) -> int:
               f"trained on", file=sys.stderr)
         return 2
     data = {name: pool_subset(records, images, masks, ids) for name, ids in idx.items()}
-    report, within, calibration = score_ensemble(model, data, first.prep)
+    branch = {}
+    if args.unmasked_branch is not None:
+        import numpy as np
+
+        from training.two_channel import attach_unmasked_branch, two_channel_inputs
+
+        labels = np.array([CLASS_LABELS.index(r.label) for r in records], int)
+        model, explain_layer, branch = attach_unmasked_branch(
+            members, args.unmasked_branch, two_channel_inputs(images, masks), labels,
+            np.array([r.source for r in records]), idx, name=args.model_id.replace("-", "_"))
+    report, within, calibration = score_ensemble(model, data, prep)
     print(format_report(report))
     report["within_source_covid_vs_pneumonia"] = within
     held_out = held_out_block(args.held_out_results)
@@ -160,7 +190,9 @@ def main(argv=None) -> int:
         report["held_out_source"] = held_out
     member_wall = sum(float(c.training.get("wall_time_s", 0.0)) for c in cards)
     summary.update({
-        "data": str(args.data), "members": [c.id for c in cards], "combination": "mean of the members' logits",
+        "data": str(args.data), "members": [c.id for c in cards],
+        **({"networks": [c.id for c in cards] + ["frozen ImageNet MobileNet (whole lung box)"]} if branch else {}),
+        "combination": branch.pop("combination", "mean of the members' logits"), **branch,
         "member_metrics": {c.id: c.metrics for c in cards},
         "sources": first.training.get("sources", []), "skipped_images": int((~ok).sum()),
         "command": "python -m training.ensemble " + shlex.join(sys.argv[1:] if argv is None else argv),
@@ -169,15 +201,24 @@ def main(argv=None) -> int:
         "within_source_covid_vs_pneumonia": report["within_source_covid_vs_pneumonia"],
         "members_wall_time_s": round(member_wall, 1), "merge_wall_time_s": round(time.time() - started, 1),
         "wall_time_s": round(member_wall + time.time() - started, 1)})
-    notes = (f"Ensemble of {', '.join(c.id for c in cards)}: one flat model whose class logits are the mean of "
-             f"the members' logits; Grad-CAM at '{explain_layer}' covers every member's last feature maps. "
-             f"The members' own notes apply: {CALIBRATION_NOTE_PATTERN.sub('', first.notes)}"
+    if branch:
+        intro = (f"Two-channel model (film, lung-field mask): the lung-masked networks {', '.join(c.id for c in cards)} "
+                 f"see only the lung fields; a frozen ImageNet MobileNet sees the whole lung box, markers and devices "
+                 f"inside it included, through a regression fitted on the training split. Every network counts "
+                 f"alike; Grad-CAM at '{explain_layer}' covers all their last feature maps. The unmasked network "
+                 f"carries more of the source than the masked ones; the held-out figures are the whole model's. ")
+    else:
+        intro = (f"Ensemble of {', '.join(c.id for c in cards)}: one flat model whose class logits are the mean of "
+                 f"the members' logits; Grad-CAM at '{explain_layer}' covers every member's last feature maps. ")
+    notes = (intro + f"The members' own notes apply: {CALIBRATION_NOTE_PATTERN.sub('', first.notes)}"
              + calibration_note(calibration))  # the ensemble's own temperature, not a member's
     card = ModelCard(
         id=args.model_id, display_name=args.display_name or f"Ensemble of {len(cards)} ({args.model_id})",
         version=args.version, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        architecture="ensemble(" + ", ".join(c.architecture for c in cards) + ")", labels=list(first.labels),
-        preprocessing=first.prep.to_dict(), explain_layer=explain_layer, training=summary,
+        architecture=("ensemble(" + ", ".join(c.architecture for c in cards) + ")" if not branch else
+                      "two_channel(ensemble(" + ", ".join(c.architecture for c in cards) + ") on the lung fields, "
+                      "frozen mobilenet on the lung box)"), labels=list(first.labels),
+        preprocessing=prep.to_dict(), explain_layer=explain_layer, training=summary,
         metrics=headline(report), default=args.default, notes=notes, calibration=calibration)
     folder = save_entry(model, card, history=member_history(cards, root), metrics=report, root=root)
     print(f"wrote {folder} ({sum(p.stat().st_size for p in folder.iterdir()) / 1e6:.1f} MB)")

@@ -18,7 +18,7 @@ import numpy as np
 
 from model.labelled_data import CLASS_LABELS
 from model.metrics import classification_report, roc_auc
-from training.pool import lung_inputs
+from training.pool import pool_inputs
 
 WITHIN_SOURCE = "ieee8023-covid-chestxray"
 
@@ -204,7 +204,7 @@ def held_out_watch(records, images, masks, sets: dict, prep):
     held_sets = [name for name in sets if name.startswith("held:")]
     index = np.concatenate([sets[name] for name in held_sets]).astype(int)
     held = pool_subset(records, images, masks, index)
-    x = lung_inputs(held["images"], held["masks"], prep.lung_mask, prep.lung_equalize)
+    x = pool_inputs(held["images"], held["masks"], prep)
 
     def watch(model) -> dict:
         probabilities = model.predict(x, batch_size=64, verbose=0)
@@ -229,8 +229,9 @@ def pool_subset(records, images, masks, idx):
 
 
 def subset_inputs(subset, prep):
-    """Model inputs of a subset of the cached pool, finished as `prep` says (lung mask, equalisation)."""
-    return lung_inputs(subset["images"], subset["masks"], prep.lung_mask, prep.lung_equalize)
+    """Model inputs of a subset of the cached pool, finished as `prep` says (lung mask, equalisation,
+    or the mask as a second channel)."""
+    return pool_inputs(subset["images"], subset["masks"], prep)
 
 
 def predict_subset(model, subset, prep):

@@ -26,12 +26,14 @@ DEFAULT_CACHE = Path(os.environ.get("CXR_CACHE", Path.home() / ".cache" / "cxr-d
 
 
 def load_pool(records, preps: list[Preprocessing], cache_dir: Path | None, progress: bool = False, segmenter=None):
-    """For each prep (lung_mask off; masks are returned separately): (images float16 (N,S,S,C),
+    """For each prep (lung_mask and mask_channel off; masks are returned separately): (images float16 (N,S,S,C),
     masks uint8 (N,S,S) or None, ok bool (N,)). Images that fail to decode are zeros with ok False.
     Lung-cropped preps need `segmenter`, the `LungSegmenter` their cards name (passed by the caller)."""
     if any(p.lung_crop for p in preps) and segmenter is None:
         raise ValueError("lung-cropped preprocessing needs the lung model (segmenter)")
-    preps = [dataclasses.replace(p, lung_mask=False, lung_equalize=False) for p in preps]
+    # A two-channel prep's film is the one-channel unmasked pool; its mask channel is the masks.
+    preps = [dataclasses.replace(p, lung_mask=False, lung_equalize=False, mask_channel=False,
+                                 channels=1 if p.mask_channel else p.channels) for p in preps]
     files = [Path(cache_dir) / f"pool-{cache_key(records, p, segmenter if p.lung_crop else None)}.npz"
              if cache_dir else None for p in preps]
     results = [None] * len(preps)
@@ -99,6 +101,16 @@ def lung_inputs(images: np.ndarray, masks: np.ndarray | None, lung_mask: bool, e
         for c in range(x.shape[-1]):
             out[i, ..., c] = apply_lung_field(x[i, ..., c], masks[i], True)
     return out
+
+
+def pool_inputs(images: np.ndarray, masks: np.ndarray | None, prep: Preprocessing) -> np.ndarray:
+    """Model inputs from cached arrays, finished as `prep` says: lung-masked (`lung_inputs`), or for a
+    two-channel prep the film with its lung-field mask as the second channel."""
+    if not prep.mask_channel:
+        return lung_inputs(images, masks, prep.lung_mask, prep.lung_equalize)
+    if masks is None:
+        raise ValueError("two-channel inputs need the lung-field masks")
+    return np.concatenate([np.asarray(images, np.float32)[..., :1], np.asarray(masks, np.float32)[..., None]], -1)
 
 
 if __name__ == "__main__":  # warm the cache: python -m training.pool MANIFEST SIZE [SIZE ...]

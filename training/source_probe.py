@@ -156,7 +156,7 @@ def main(argv=None) -> int:
     from model.inputs.lungs import LungSegmenter
     from model.labelled_data import read_dataset
     from model.registry import METRICS_FILE, load_model, read_card, read_metrics, registry_root, write_report
-    from training.pool import DEFAULT_CACHE, load_pool, lung_inputs
+    from training.pool import DEFAULT_CACHE, load_pool, pool_inputs
 
     root = args.registry or registry_root()
     card = read_card(args.model, root)
@@ -164,7 +164,7 @@ def main(argv=None) -> int:
     records = sample_records(read_dataset(args.data), args.per_source, args.seed)
     segmenter = LungSegmenter.load(prep.lung_model, root) if prep.lung_crop else None
     (images, masks, ok), = load_pool(records, [prep], DEFAULT_CACHE, segmenter=segmenter)
-    images = lung_inputs(images, masks, prep.lung_mask, prep.lung_equalize)
+    images = pool_inputs(images, masks, prep)
     records = [r for r, good in zip(records, ok) if good]
     images = images[ok]
     model = load_model(args.model, root)

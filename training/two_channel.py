@@ -37,9 +37,12 @@ UNMASKED_L2 = 0.05
 
 def two_channel_inputs(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
     """Model inputs (N, S, S, 2) from a cached unmasked pool: the film and its lung-field mask."""
-    if masks is None:
-        raise ValueError("two-channel inputs need the lung-field masks")
-    return np.concatenate([np.asarray(images, np.float32)[..., :1], np.asarray(masks, np.float32)[..., None]], -1)
+    from model.inputs.preprocessing import Preprocessing
+    from training.pool import pool_inputs
+
+    size = int(np.shape(images)[1])
+    return pool_inputs(images, masks, Preprocessing(image_size=size, channels=2, lung_crop=True, lung_model="any",
+                                                     mask_channel=True))
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:

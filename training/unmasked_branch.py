@@ -38,12 +38,6 @@ class Probe:
         p = np.exp(logits)
         return p / p.sum(axis=1, keepdims=True)
 
-    def folded(self) -> tuple[np.ndarray, np.ndarray]:
-        """(kernel (D, K), bias (K,)) of one dense layer on the raw features that gives `logits`:
-        the standardisation folded into the weights."""
-        w = self.weights[:-1]
-        return w / self.scale[:, None], self.weights[-1] - (self.mean / self.scale) @ w
-
 
 def pair_weights(sources, labels) -> np.ndarray:
     """Per-film weights under which every (source, label) pair weighs the same; mean 1."""
@@ -56,8 +50,8 @@ def pair_weights(sources, labels) -> np.ndarray:
 def fit_probe(features: np.ndarray, labels: np.ndarray, sources, l2: float = 0.05) -> Probe:
     """Logistic regression of `labels` (class indices) on standardised `features`, every (source, label)
     pair weighing the same (`pair_weights`). A feature that barely varies is scaled by a floor
-    (a thousandth of the median spread) rather than its own spread, so folding the standardisation
-    into a dense layer (`Probe.folded`) cannot give it a huge weight."""
+    (a thousandth of the median spread) rather than its own spread, so that a film slightly off the
+    training films on it does not get a huge standardised value."""
     x = np.asarray(features, np.float64)
     std = x.std(axis=0)
     mean, scale = x.mean(axis=0), np.maximum(std, max(1e-3 * float(np.median(std)), 1e-6))
@@ -108,16 +102,27 @@ def frozen_features(weights: Path, image_size: int, images: np.ndarray, batch_si
 
 
 def probe_classifier(weights: Path | str | None, image_size: int, probe: Probe, name: str = "unmasked_branch"):
-    """The probe as a Keras classifier on one-channel films: frozen features -> global average
-    pooling -> one dense softmax layer with the folded probe. Its logits equal `probe.logits` of
-    `frozen_features` (float32 arithmetic), and it ends like the builders' classifiers, so
-    `merge_members` and `two_channel_model` can take it as a member."""
+    """The probe as a Keras classifier on one-channel films: frozen features -> the probe's
+    standardisation as a per-channel 1x1 layer -> global average pooling -> one dense softmax layer
+    with the probe's weights. Its logits equal `probe.logits` of `frozen_features` (float32
+    arithmetic), and it ends like the builders' classifiers, so `merge_members` and
+    `two_channel_model` can take it as a member.
+
+    The standardisation sits before the pooling, not folded into the dense layer: a class map made
+    at the pooled layer (Grad-CAM, CAM) then weighs each place by how far its features are from
+    the training films' average. Folded, every place would carry the large offset that the bias
+    cancels only after pooling, and the map would be near uniform, or zero after its ReLU.
+    """
     import keras
 
     features, _ = feature_model(weights, image_size)
-    pooled = keras.layers.GlobalAveragePooling2D(name="gap")(features.output)
+    channels = int(features.output.shape[-1])
+    scale = keras.layers.DepthwiseConv2D(1, name="standardize_features")
+    standardized = scale(features.output)
+    pooled = keras.layers.GlobalAveragePooling2D(name="gap")(standardized)
     dense = keras.layers.Dense(len(CLASS_LABELS), activation="softmax", name="probabilities")
     model = keras.Model(features.input, dense(pooled), name=name)
-    kernel, bias = probe.folded()
-    dense.set_weights([kernel.astype(np.float32), bias.astype(np.float32)])
+    scale.set_weights([(1.0 / probe.scale).reshape(1, 1, channels, 1).astype(np.float32),
+                       (-probe.mean / probe.scale).astype(np.float32)])
+    dense.set_weights([probe.weights[:-1].astype(np.float32), probe.weights[-1].astype(np.float32)])
     return model

@@ -25,7 +25,7 @@ from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD, DEFAULT_OPACIT
 from model.present import charts, text
 from model.present.diagnose_figures import probability_bars, zoom_figure
 from model.present.glossary import GLOSSARY, explain
-from model.present.layers import EDGE_NOTE, layer_choices, visible_choices
+from model.present.layers import EDGE_NOTE, layer_choices, network_names, visible_choices
 from model.present.method_grid import SCALE, agreement_matrix, agreement_word, method_lines, summarise_agreement
 from model.present.overlay import (
     COLORMAPS,
@@ -216,7 +216,7 @@ def layer_control(column, clf, card, method: str):
     """The layer selectbox (layers named for people, early ones behind "Advanced layers"); returns the
     chosen `LayerChoice` (None when the method has no layer)."""
     advanced = st.session_state.get("advanced_layers", widgets.kept("advanced_layers", False))
-    choices = layer_choices(clf.layers(), card.explain_layer, (card.training or {}).get("members", ()))
+    choices = layer_choices(clf.layers(), card.explain_layer, network_names(card.training))
     shown = visible_choices(choices, advanced)
     names = [c.name for c in shown]
     labels = {c.name: c.label for c in choices}

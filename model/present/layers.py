@@ -1,7 +1,7 @@
 """Layers for people: the explainable layers of a model, named for what they are, grouped by
 ensemble member, the card's default first and the early (edge-detecting) layers marked advanced.
 
-    choices = layer_choices(clf.layers(), card.explain_layer, card.training.get("members", ()))
+    choices = layer_choices(clf.layers(), card.explain_layer, network_names(card.training))
     [c.label for c in choices if not c.advanced]   # what the page lists by default
 
 Streamlit-free and pure: the page only draws these records.
@@ -99,6 +99,13 @@ def _member(name: str) -> tuple[int | None, str]:
     return (int(match.group(1)), match.group(2)) if match else (None, name)
 
 
+def network_names(training: dict | None) -> list[str]:
+    """The names of a card's networks in layer-prefix order (`m1_`, `m2_`, ...): its `networks` when
+    it lists them (a two-channel model names its frozen unmasked network there), else its members."""
+    training = training or {}
+    return list(training.get("networks") or training.get("members") or ())
+
+
 def layer_choices(layers, default: str, members=()) -> list[LayerChoice]:
     """Every explainable layer (input side first in `layers`) as a `LayerChoice`, in display order:
     the default layer first, then each network's layers from the deepest, grouped by network.
@@ -106,7 +113,7 @@ def layer_choices(layers, default: str, members=()) -> list[LayerChoice]:
     Args:
         layers: explainable layer names, input side first (`Classifier.layers()`).
         default: the card's `explain_layer`.
-        members: the ensemble's member ids in order (`card.training["members"]`); layer `m1_...`
+        members: the names of the ensemble's networks in order (`network_names`); layer `m1_...`
             belongs to the first. Empty for a single network.
     """
     layers = list(layers)

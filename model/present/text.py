@@ -139,6 +139,21 @@ def case_id(image_digest: str) -> str:
 CURVE_NAMES = {"val_auc": "Validation AUC", "val_accuracy": "Validation accuracy", "val_loss": "Validation loss"}
 
 
+def members_curves_caption(training: dict | None) -> str:
+    """What the training curves of an assembled version are: its members' validation curves, and,
+    for a two-channel model, a word on the network that has none (a regression on frozen features).
+    "" for a version trained as one network."""
+    training = training or {}
+    members = list(training.get("members") or ())
+    if not members:
+        return ""
+    extra = [name for name in training.get("networks") or () if name not in members]
+    sentence = (f"This version averages {len(members)} trained members ({', '.join(members)})"
+                + (f" with {len(extra)} more network{'s' if len(extra) > 1 else ''} ({', '.join(extra)}; a regression "
+                   f"fitted on fixed features, so no training curve)" if extra else ""))
+    return sentence + "; the members' validation curves are shown."
+
+
 def late_trend_sentence(trends) -> str | None:
     """One sentence when a validation curve was still improving as training ended (`charts.late_trends`),
     with the fitted change of every run; None when no run was still improving."""
