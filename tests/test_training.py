@@ -283,6 +283,12 @@ def test_ensemble_command_writes_an_evaluated_entry_and_refuses_mismatched_membe
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error:") and "preprocess images differently" in err
     assert "ac" not in [s.id for s in list_entries(registry)]
+    # The unmasked branch needs lung-masked members and its weights file: one sentence, nothing written.
+    code = ensemble.main(["--members", "a", "b", "--model-id", "ab2", "--data", str(manifest), "--registry",
+                          str(registry), "--cache-dir", str(cache), "--unmasked-branch", str(tmp_path / "none.h5")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: --unmasked-branch needs lung-masked members") and err.count("\n") == 1
+    assert "ab2" not in [s.id for s in list_entries(registry)]
 
 
 def test_members_without_a_recorded_split_are_refused():
