@@ -48,7 +48,7 @@ def test_diagnose_with_a_two_channel_default_shows_answer_map_and_film_grid(regi
     assert (output.label, output.value) == ("Model output", expected.label)
     # The map: one overlay on the film (the mask channel is never shown as an image).
     assert len(at.main.image) == 1 and at.main.image[0].captions[0].startswith(f"Grad-CAM for {expected.label}")
-    assert any("one of its networks only the lung fields inside it" in c.value for c in at.main.caption)
+    assert any("its lung-masked networks only the lung fields inside it" in c.value for c in at.main.caption)
     # The film grid: two hidden cells give the core's figure with the mask kept.
     at.session_state["hidden_cells"] = [14, 15]
     at.run()

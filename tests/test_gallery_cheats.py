@@ -186,7 +186,8 @@ def test_where_the_model_cheats_by_source(gallery):
     assert beta and not [f for f in beta if "-lesion-" in f]
     # A stricter definition, from the popover: from 99% only the marker films (99.4-99.5%) and the lesion
     # film labelled Normal (99.3%) are confident; the plain films (98.4%) are not.
-    at.slider(key="cheat_confident").set_value(0.99).run()
+    slider = next(s for s in at.slider if s.key.startswith("cheat_confident_"))  # keyed by the model's level
+    at.slider(key=slider.key).set_value(0.99).run()
     assert any(m.value.startswith("#### On **4 of 5** confident answers (80%)") for m in at.markdown)
 
 

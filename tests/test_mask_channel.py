@@ -281,18 +281,20 @@ def test_the_wording_says_one_network_sees_the_lungs_and_another_the_lung_box():
     summary = preprocessing_summary(card)
     assert "film and lung-field mask as two channels" in summary and "blacked out" not in summary
     measures = " ".join(_measures(card))
-    assert "One network sees only the lung fields" in measures and "markers inside it included" in measures
+    assert "Its lung-masked networks see only the lung fields" in measures and "markers and devices inside" in measures
+    # The training steps are the lung-masked networks', not the regression's.
+    assert "none of the training steps below applies to it" in measures
     assert "set to black" not in measures
     story = "\n".join(shortcut_story(card, {}))
-    assert "another sees the whole lung box" in story and "sees only the lung fields (everything else" not in story
+    assert "another network sees the whole lung box" in story and "sees only the lung fields (everything else" not in story
     caption = region_caption((10, 60, 10, 90), (100, 100), lung_crop=True, mask_channel=True)
-    assert "one of its networks only the lung fields inside it" in caption
-    assert "one of its networks" not in region_caption((10, 60, 10, 90), (100, 100), lung_crop=True)
+    assert "its lung-masked networks only the lung fields inside it" in caption
+    assert "lung-masked networks" not in region_caption((10, 60, 10, 90), (100, 100), lung_crop=True)
     seen = cheats_seen_sentence(lung_mask=False, mask_channel=True)
-    assert "another the whole lung box" in seen and "cannot read a marker" not in seen
+    assert "another network the whole lung box" in seen and "cannot read a marker" not in seen
     assert "cannot read a marker" in cheats_seen_sentence(lung_mask=True)
     attention = lung_attention_caption("fixed-lungs", 0.5, None, lung_mask=False, mask_channel=True)
-    assert "another the whole lung box" in attention and "spills onto that margin" not in attention
+    assert "another network the whole lung box" in attention and "spills onto that margin" not in attention
     # Nowhere is such a model said to see only the lung fields.
     for sentence in (summary, measures, story, caption, seen, attention):
         assert "model sees only the lung fields" not in sentence and "version sees only" not in sentence
@@ -324,3 +326,36 @@ def test_a_two_channel_cards_networks_are_named_in_the_layer_box_and_the_curves_
     assert members_curves_caption({"members": ["a", "b"]}) == \
         "This version averages 2 trained members (a, b); the members' validation curves are shown."
     assert members_curves_caption({}) == ""
+
+
+def test_a_two_channel_cards_provenance_names_its_unmasked_network_in_words():
+    from model.present.shortcut_tables import provenance_facts
+
+    facts = dict(provenance_facts({
+        "masked_temperature": 1.1739302963906515, "masked_size": 160, "parts_check_max_difference": 1e-6,
+        "unmasked_branch": {"network": "ImageNet MobileNet v1 (width 0.25), frozen", "image_size": 224,
+                            "layers": ["conv_pw_11_relu", "conv_pw_13_relu"], "features": 384,
+                            "fitted_on": "train split", "balance": "every (source, label) pair weighs the same",
+                            "temperature": 1.1559}}))
+    assert facts["temperature of the lung-masked networks before combining"] == "1.17"
+    assert facts["network that sees the whole lung box"] == (
+        "ImageNet MobileNet v1 (width 0.25), frozen at 224 px; a logistic regression on 384 pooled features "
+        "(conv_pw_11_relu, conv_pw_13_relu); fitted on the train split, every (source, label) pair weighs the same; "
+        "temperature 1.16 before combining")
+    assert not any("parts check" in name for name in facts)
+
+
+def test_a_comparison_opens_on_the_default_and_the_newest_other_versions():
+    from model.present.registry_tables import default_selection
+    from tests.support import two_channel_card
+
+    def card(model_id, created, default=False):
+        c = two_channel_card(model_id)
+        c.created, c.default = created, default
+        return c
+
+    cards = [card("v3", "2026-12-04", True), card("a-old", "2026-11-01"), card("v2", "2026-12-03"),
+             card("b", "2026-11-20")]
+    assert default_selection(cards, 2) == ["v3", "v2"]
+    assert default_selection(cards, 3) == ["v3", "v2", "b"]
+    assert default_selection(cards[1:], 2) == ["v2", "b"]

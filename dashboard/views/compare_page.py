@@ -22,7 +22,13 @@ from model.labelled_data import (
 )
 from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD
 from model.present import charts, shortcut_tables, text
-from model.present.comparison import agreement_text, explanation_rows, metrics_comparison, probability_caption
+from model.present.comparison import (
+    COMMON_GROUND_CAVEAT,
+    agreement_text,
+    explanation_rows,
+    metrics_comparison,
+    probability_caption,
+)
 from model.present.evaluation_tables import (
     ROUNDING_NOTE,
     SCOPE_HELP,
@@ -41,6 +47,7 @@ from model.present.evaluation_tables import (
 )
 from model.present.gallery_cases import sample_records
 from model.present.overlay import SCALE_NOTE, colour_bar_caption, render_overlay
+from model.present.registry_tables import default_selection
 from model.splits import common_records
 from model.trust.agreement import map_similarity
 from model.trust.attention import lung_attention as measure_lung_attention
@@ -134,6 +141,7 @@ def common_ground_section(cards_by_id: dict, chosen: list[str]) -> None:
     sampled = sample_records(eligible, COMMON_PER_LABEL[per_label], seed=0)
     name = short_name(path, roots)
     st.markdown(selection_sentence(name, len(records), len(eligible), len(sampled), scope, COMMON_PER_LABEL[per_label]))
+    st.caption(COMMON_GROUND_CAVEAT)
     if not sampled:
         st.info("No image is left on common ground for these versions; choose other data or images.")
         return
@@ -367,7 +375,7 @@ def main() -> None:
         widgets.broken_entries()
         return
     cards_by_id = {card.id: card for card in cards}
-    chosen = st.multiselect("Versions to compare", list(cards_by_id), default=list(cards_by_id)[:MAX_DEFAULT],
+    chosen = st.multiselect("Versions to compare", list(cards_by_id), default=default_selection(cards, MAX_DEFAULT),
                             format_func=lambda model_id: text.card_label(cards_by_id[model_id]),
                             key="compare_models")
     if len(chosen) < 2:

@@ -50,6 +50,7 @@ from model.present.evaluation_tables import (
 )
 from model.present.gallery_cases import sample_records
 from model.present.overlay import SCALE_NOTE, colour_bar_caption, render_overlay, to_uint8
+from model.present.registry_tables import default_selection
 from model.splits import common_records
 
 RESULTS = "evaluate_results"  # this session's results by settings (a ZIP's results stay in its session)
@@ -297,7 +298,7 @@ def main() -> None:
                                "Score versions on the same labelled images, yours or a folder on this server, and see whether "
                                "one really beats another.")
     cards_by_id = {card.id: card for card in cards}
-    chosen = st.multiselect("Versions", list(cards_by_id), default=list(cards_by_id)[:2], key="evaluate_models",
+    chosen = st.multiselect("Versions", list(cards_by_id), default=default_selection(cards, 2), key="evaluate_models",
                             format_func=lambda model_id: text.card_label(cards_by_id[model_id]))
     if not chosen:
         st.info("Choose one or more versions.")

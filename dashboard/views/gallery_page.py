@@ -404,7 +404,8 @@ def cases_view(cases, sizes: tuple[int, int, int], chosen: tuple, lungs_reason: 
 def thresholds(level: float) -> tuple[float, float]:
     """The cheats view's definitions; confident starts at the model's own answer level `level`."""
     with st.popover("Definitions", icon=":material/tune:"):
-        confident = st.slider("Confident from", 0.5, 0.995, float(level), 0.005, key="cheat_confident",
+        # Keyed by the level, so a model with another answer level starts at its own, not the last one's.
+        confident = st.slider("Confident from", 0.5, 0.995, float(level), 0.005, key=f"cheat_confident_{level:.4f}",
                               format="percent",
                               help="An answer at or above this probability counts as confident; it starts at the "
                                    "model's own answer level, the one Diagnose answers alone from.")

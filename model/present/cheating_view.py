@@ -104,7 +104,7 @@ def cheats_seen_sentence(lung_mask: bool, mask_channel: bool = False) -> str:
     """What the model's input lets it read, for the cheats view's caption: a lung-masked model cannot read
     a marker; a mask-channel model has one network on the lung fields and another on the whole lung box."""
     if mask_channel:
-        return ("One of this model's networks sees only the lung fields, another the whole lung box: weight "
+        return ("This model's lung-masked networks see only the lung fields, another network the whole lung box: weight "
                 "outside the lungs may lie on a marker or device inside the box, or spill from the lungs. "
                 "Read the pictures before calling it a shortcut.")
     if lung_mask:

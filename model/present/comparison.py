@@ -198,3 +198,10 @@ def films_better_on_both(share: float | None, measured: int | None) -> str:
     if share is None:
         return "–"
     return f"{share:.0%}" + ("" if measured is None else f" of {measured} films")
+
+
+# Under the common-ground figures: the pool's films reward knowing the collection.
+COMMON_GROUND_CAVEAT = (
+    "These films come from the collections the versions trained on (their test and validation patients), where "
+    "recognising the collection helps: a version that carries more of the source (see \"Does each version know the "
+    "source?\" below) can win here and still do worse on a hospital it has never seen.")

@@ -172,8 +172,8 @@ def region_caption(model_input_region, image_shape: tuple[int, int], lung_crop: 
         return (f"No plausible lung fields were found, so the box this model saw ({share:.0%} of the image) is "
                 "not a box around the lungs.")
     if lung_crop and mask_channel:
-        return (f"The model saw only the box around the lung fields ({share:.0%} of the film), one of its networks "
-                "only the lung fields inside it; the map fades out beyond the box.")
+        return (f"The model saw only the box around the lung fields ({share:.0%} of the film), its lung-masked "
+                "networks only the lung fields inside it; the map fades out beyond the box.")
     if lung_crop:
         return (f"The model saw only the box around the lung fields ({share:.0%} of the film); the map fades "
                 "out beyond it.")

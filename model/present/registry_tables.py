@@ -64,3 +64,11 @@ def sources_table(cards: list[ModelCard]) -> pd.DataFrame:
                           "licence": KNOWN_SOURCES.get(name, ("", "see the model card"))[1],
                           "used by": ", ".join(used.get(name, [])) or "no model in this registry"}
                          for name in names])
+
+
+def default_selection(cards, n: int) -> list[str]:
+    """The versions a comparison opens on: the default first, then the newest others (by their cards'
+    `created`), `n` in all; the default is usually compared with the version it replaced."""
+    defaults = [card for card in cards if card.default]
+    others = sorted((card for card in cards if not card.default), key=lambda card: card.created or "", reverse=True)
+    return [card.id for card in (defaults + others)[:n]]

@@ -228,17 +228,23 @@ def _measures(card) -> list[str]:
     if prep.lung_mask:
         lines.append("Everything outside the lung fields (slightly enlarged) is set to black, in training and in use.")
     if prep.mask_channel:
-        lines.append("One network sees only the lung fields (slightly enlarged); another sees the whole lung box, "
-                     "markers inside it included.")
+        lines.append("Its lung-masked networks see only the lung fields (slightly enlarged); another network sees "
+                     "the whole lung box, markers and devices inside it included.")
+        lines.append("That network was not trained: it is a regression on fixed ImageNet features, fitted with "
+                     "every collection weighing the same within a class; none of the training steps below applies "
+                     "to it.")
+    # The training steps of a two-channel model are its lung-masked networks'.
+    whose = "the lung-masked networks' " if prep.mask_channel else ""
     if recipe.get("balance") == "source_label":
-        lines.append("Training draws as many films from each collection within a class, so no collection "
-                     "dominates a class.")
+        lines.append(f"Training{' of the lung-masked networks' if whose else ''} draws as many films from each "
+                     "collection within a class, so no collection dominates a class.")
     if recipe.get("photometric"):
-        lines.append("Training also changes the films' look (another collection's brightness, blur, JPEG "
-                     "compression, noise), so a collection's look is a poorer clue.")
+        lines.append(f"Training{' of the lung-masked networks' if whose else ''} also changes the films' look "
+                     "(another collection's brightness, blur, JPEG compression, noise), so a collection's look is a "
+                     "poorer clue.")
     if recipe.get("average_from"):
-        lines.append(f"The weights shipped are the average of the weights from epoch {recipe['average_from']} on, "
-                     "which smooths out single epochs that leaned on the shortcut.")
+        lines.append(f"The {whose or ''}weights shipped are the average of the weights from epoch "
+                     f"{recipe['average_from']} on, which smooths out single epochs that leaned on the shortcut.")
     return lines
 
 
@@ -276,8 +282,8 @@ def shortcut_story(card, report: dict) -> list[str]:
     story.append("**How much is left**\n\n" + (" ".join(left) + " " if left else "")
                  + _verdict_on_what_is_left(bool(measures), first))
     if card.prep.mask_channel:
-        single = ("One of this version's networks sees only the lung fields, but another sees the whole lung box, "
-                  "so a marker or device inside the box can still sway it. On Diagnose, look at how much of the map "
+        single = ("This version's lung-masked networks see only the lung fields, but another network sees the whole "
+                  "lung box, so a marker or device inside the box can still sway it. On Diagnose, look at how much of the map "
                   "lies inside the lungs: a map on text or devices points to the shortcut.")
     elif card.prep.lung_mask:
         single = ("This version sees only the lung fields (everything else is blanked before it looks), so it "
@@ -305,6 +311,12 @@ def _verdict_on_what_is_left(has_measures: bool, held_rows: list[dict]) -> str:
         worst = min(failing, key=lambda row: row["median"])
         return (f"{head} It is still wrong on most {worst['held-out source']} films ({_percent(worst['median'])} "
                 "right): a new collection's look still sways its answers.")
+    # More than one film in ten of an unseen collection wrong, though not most: said, not only tabled.
+    off = [row for row in held_rows if row.get("median") is not None and round(row["median"] * 100) <= 90]
+    if off:
+        worst = min(off, key=lambda row: row["median"])
+        return (f"{head} It still gets {100 - round(worst['median'] * 100)}% of the {worst['held-out source']} "
+                "films wrong: a new collection's look still sways some of its answers.")
     if held_rows:
         return f"{head} The figures above say how much of it is left."
     return f"{head} Without films of a collection it never trained on, how much is left is not measured."
@@ -397,14 +409,29 @@ FACT_NAMES = {"seed": "random seed of the split", "init_seed": "random seed of t
               "augmentation": "changes made to films during training", "strategy": "training strategy",
               "monitor": "epoch kept by", "patience": "stopped after this many epochs without progress",
               "class_weights": "class weights", "combination": "how the members are combined",
-              "members_wall_time_s": "members' training time", "merge_wall_time_s": "time to combine the members"}
+              "members_wall_time_s": "members' training time", "merge_wall_time_s": "time to combine the members",
+              "masked_temperature": "temperature of the lung-masked networks before combining",
+              "masked_size": "input side of the lung-masked networks (px)"}
 FACT_VALUES = {("unit", "patient_id"): "the patient (all films of one patient fall in one split)",
                ("split_method", "hash"): "by a hash of the patient's id (a patient keeps its split when data are added)",
                ("split_method", "legacy"): "dealt out in a seeded random order",
                ("monitor", "val_auc"): "validation AUC", ("monitor", "val_loss"): "validation loss"}
 # The commands and the note on rebuilding are shown on their own, with the command; `data` is a path on the
 # training machine.
-HIDDEN_FACTS = {"command", "built_with", "rebuild_note", "registered_as", "data"}
+HIDDEN_FACTS = {"command", "built_with", "rebuild_note", "registered_as", "data", "parts_check_max_difference"}
+
+
+def _unmasked_branch_words(branch: dict) -> str:
+    """A two-channel card's `unmasked_branch` block in one plain line."""
+    words = [f"{branch.get('network', 'a frozen network')} at {branch.get('image_size', '?')} px"]
+    if branch.get("features"):
+        words.append(f"a logistic regression on {branch['features']} pooled features"
+                     + (f" ({', '.join(branch['layers'])})" if branch.get("layers") else ""))
+    if branch.get("fitted_on"):
+        words.append(f"fitted on the {branch['fitted_on']}" + (f", {branch['balance']}" if branch.get("balance") else ""))
+    if branch.get("temperature") is not None:
+        words.append(f"temperature {float(branch['temperature']):.2f} before combining")
+    return "; ".join(words)
 
 
 def provenance_facts(card_training: dict) -> list[tuple[str, str]]:
@@ -412,12 +439,17 @@ def provenance_facts(card_training: dict) -> list[tuple[str, str]]:
     their name in `FACT_NAMES`, any other with its underscores as spaces; times in minutes (seconds under one)."""
     facts = []
     for key, value in (card_training or {}).items():
+        if key == "unmasked_branch" and isinstance(value, dict):
+            facts.append(("network that sees the whole lung box", _unmasked_branch_words(value)))
+            continue
         if key in HIDDEN_FACTS or isinstance(value, (dict, list)):
             continue
         if key.endswith("wall_time_s"):
             shown = f"{float(value) / 60:.0f} min" if float(value) >= 60 else f"{float(value):.0f} s"
         elif key == "manifest_sha256":
             shown = str(value)[:12]
+        elif key == "masked_temperature":
+            shown = f"{float(value):.2f}"
         else:
             shown = FACT_VALUES.get((key, str(value)), str(value))
         name = FACT_NAMES.get(key, key.replace("_", " "))

@@ -201,7 +201,7 @@ def lung_attention_caption(segmenter: str | None, mostly_outside: float, own_lev
         line += (f"; this model's own warning level is {lung_share(own_level)} (set from its correct answers), "
                  "where Diagnose and the Gallery warn")
     if mask_channel:
-        line += (". One of this model's networks sees only the lung fields, another the whole lung box: outside "
+        line += (". This model's lung-masked networks see only the lung fields, another network the whole lung box: outside "
                  "the lungs, text markers or devices inside the box are possible shortcuts")
     elif lung_mask:
         line += (". This model sees only the lung fields (slightly enlarged, the rest blacked out): what its "
