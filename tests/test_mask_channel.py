@@ -359,3 +359,32 @@ def test_a_comparison_opens_on_the_default_and_the_newest_other_versions():
     assert default_selection(cards, 2) == ["v3", "v2"]
     assert default_selection(cards, 3) == ["v3", "v2", "b"]
     assert default_selection(cards[1:], 2) == ["v2", "b"]
+
+
+def test_the_layer_box_lists_networks_in_order_with_a_legend_and_names_a_joined_last_map():
+    from model.present.layers import layer_choices, network_legend
+
+    # Keras interleaves an ensemble's layers: network 3's first layer may come first.
+    layers = ["m3_conv_pw_12_relu", "m1_conv_pw_12_relu", "m2_conv_pw_12_relu", "m3_conv_pw_13_relu",
+              "m1_conv_pw_13_relu", "m2_conv_pw_13_relu", "m3_unmasked_features", "ensemble_features"]
+    choices = layer_choices(layers, "ensemble_features", ["a", "b", "frozen whole-box network"])
+    assert [c.member for c in choices][1:] == [1, 1, 2, 2, 3, 3, 3]
+    assert next(c for c in choices if c.name == "m3_unmasked_features").label == \
+        "network 3, last feature maps (unmasked features)"
+    assert next(c for c in choices if c.name == "m3_conv_pw_13_relu").label.startswith("network 3, last block (block 13)")
+    assert network_legend(["a", "b", "frozen whole-box network"]) == \
+        "Network 1: a; network 2: b; network 3: frozen whole-box network."
+    assert network_legend(["a"]) == "" and network_legend(None) == ""
+
+
+def test_a_per_channel_rescaling_layer_is_not_offered_for_explanation():
+    import keras
+
+    from model.explain.base import explainable_layers
+
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(2, 3, name="conv")(inputs)
+    x = keras.layers.DepthwiseConv2D(1, name="rescale")(x)
+    x = keras.layers.DepthwiseConv2D(3, name="depthwise")(x)
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x))
+    assert explainable_layers(model) == ["conv", "depthwise"]

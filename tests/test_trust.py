@@ -207,13 +207,14 @@ def test_lung_attention_on_known_maps():
     # Spread over every zone outside the lungs, the largest (above the lungs, 30%) is not "most" of the rest.
     assert outside.zones[outside.elsewhere] < 0.5 and not outside.elsewhere_holds_most
     assert outside.warning.startswith("Only 0.0% of this map lies on the lung fields; the largest part of the rest is ")
+    assert "counting its faint part, which the picture may leave uncoloured" in outside.warning
     assert outside.elsewhere in outside.warning and "on the above" not in outside.warning
     top = np.zeros_like(mask, np.float32)
     top[:2] = 1.0
     top[mask] = 0.05
     above = lung_attention(top, mask)
     assert above.low and above.elsewhere == "above the lungs" and above.elsewhere_holds_most
-    assert "; most of the rest is above the lungs." in above.warning
+    assert "; most of the rest is above the lungs, counting its faint part" in above.warning
     assert inside.zones["lungs"] == pytest.approx(1.0) and inside.elsewhere is None
     with pytest.raises(ValueError, match="threshold"):
         lung_attention(mask.astype(np.float32), mask, threshold=1.5)
@@ -237,7 +238,7 @@ def test_attention_zones_name_where_the_map_goes():
     assert attention_zones(edge, mask, region=(10, 90, 8, 92))["outside the region the model saw"] == pytest.approx(1.0)
     result = lung_attention(heart + 0.01 * mask, mask, threshold=0.3)
     assert result.low and result.elsewhere == "between the lungs (mediastinum)"
-    assert "the rest is between the lungs (mediastinum)." in result.warning  # a place: not "on the ..."
+    assert "the rest is between the lungs (mediastinum), counting" in result.warning  # a place: not "on the ..."
     assert "10% of this model's correct answers" not in result.warning  # 0.3 is not the default: model's own
     assert "less than on 90% of this model's correct answers" in result.warning
 

@@ -25,7 +25,7 @@ from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD, DEFAULT_OPACIT
 from model.present import charts, text
 from model.present.diagnose_figures import probability_bars, zoom_figure
 from model.present.glossary import GLOSSARY, explain
-from model.present.layers import EDGE_NOTE, layer_choices, network_names, visible_choices
+from model.present.layers import EDGE_NOTE, layer_choices, network_legend, network_names, visible_choices
 from model.present.method_grid import SCALE, agreement_matrix, agreement_word, method_lines, summarise_agreement
 from model.present.overlay import (
     COLORMAPS,
@@ -231,7 +231,8 @@ def layer_control(column, clf, card, method: str):
                              index=names.index(kept_layer) if kept_layer in names else 0,
                              disabled=not METHODS[method].uses_layer, help=explain("Layer") + " "
                              + ", ".join(m.label for m in METHODS.values() if not m.uses_layer)
-                             + " work on the input and have no layer.")
+                             + " work on the input and have no layer. "
+                             + network_legend(network_names(card.training)))
     widgets.keep(layer_key, layer)
     return next((c for c in choices if c.name == layer), None)
 

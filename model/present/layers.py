@@ -106,6 +106,14 @@ def network_names(training: dict | None) -> list[str]:
     return list(training.get("networks") or training.get("members") or ())
 
 
+def network_legend(names) -> str:
+    """Which network is which, for the layer box's help: "Network 1: a; network 2: b." ("" for one network)."""
+    names = list(names or ())
+    if len(names) < 2:
+        return ""
+    return "; ".join(f"{'N' if i == 1 else 'n'}etwork {i}: {name}" for i, name in enumerate(names, start=1)) + "."
+
+
 def layer_choices(layers, default: str, members=()) -> list[LayerChoice]:
     """Every explainable layer (input side first in `layers`) as a `LayerChoice`, in display order:
     the default layer first, then each network's layers from the deepest, grouped by network.
@@ -125,17 +133,25 @@ def layer_choices(layers, default: str, members=()) -> list[LayerChoice]:
         by_group.setdefault(_member(name)[0], []).append(name)
     ensemble = any(index is not None for index in by_group)
     choices = []
-    for index, names in by_group.items():
+    # Networks in their own order (Keras lists an ensemble's layers interleaved, so a later network's
+    # first layer can come first).
+    for index, names in sorted(by_group.items(), key=lambda item: (item[0] is not None, item[0] or 0)):
         if index is None:
             group = "Ensemble, other layers" if ensemble else ""
         else:
             member = members[index - 1] if 0 < index <= len(members) else ""
             group = f"Network {index}" + (f": {member}" if member else "")
         deep_from = len(names) - max(1, round(len(names) * DEEP_SHARE))
-        last_block = layer_parts(_member(names[-1])[1])[0]
+        numbered = [name for name in names if layer_parts(_member(name)[1])[0]]
+        last_block = layer_parts(_member(numbered[-1])[1])[0] if numbered else ""
         for position, name in enumerate(names):
             block, detail = layer_parts(_member(name)[1])
-            part = f"last block ({block}), {detail}" if block and block == last_block else describe_part(_member(name)[1])
+            if block and block == last_block:
+                part = f"last block ({block}), {detail}"
+            elif not block and name == names[-1] and numbered:  # e.g. several blocks' maps joined at the end
+                part = f"last feature maps ({detail})"
+            else:
+                part = describe_part(_member(name)[1])
             label = f"network {index}, {part}" if index is not None else part
             choices.append(LayerChoice(name, label, group, name == default, position < deep_from and name != default,
                                        index))

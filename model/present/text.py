@@ -88,7 +88,8 @@ FINDING_NAMES = {
     "no_lung_fields": "no plausible lung fields", "anatomy_out_of_scope": "anatomy unlike the training films",
     "anatomy_unusual": "unusual anatomy for this model", "low_probability": "probability too low to stand alone",
     "copies_disagree": "unstable under small image changes", "lung_attention_low": "little of the map on the lungs",
-    "faithfulness_mixed": "the map is only half faithful", "faithfulness_poor": "the map is no better than random",
+    "faithfulness_mixed": "the map passes only one of its two faithfulness tests",
+    "faithfulness_poor": "the map is no better than random",
     "methods_disagree": "the methods disagree", "occlusion_disagrees": "occlusion disagrees with Grad-CAM",
     "randomisation_flagged": "the method failed the randomisation check",
 }

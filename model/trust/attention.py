@@ -138,5 +138,6 @@ def lung_attention(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: float 
         amount = "most" if result.elsewhere_holds_most else "the largest part"
         result = LungAttention(fraction, threshold, True,
                                f"Only {fraction:.1%} of this map lies on the lung fields{usual}; {amount} of the rest "
-                               f"is {where}. Check that what it points at is a finding in the lungs.", zones)
+                               f"is {where}, counting its faint part, which the picture may leave uncoloured. Check "
+                               "that what it points at is a finding in the lungs.", zones)
     return result
