@@ -284,6 +284,10 @@ def test_the_wording_says_one_network_sees_the_lungs_and_another_the_lung_box():
     assert "Its lung-masked networks see only the lung fields" in measures and "markers and devices inside" in measures
     # The training steps are the lung-masked networks', not the regression's.
     assert "none of the training steps below applies to it" in measures
+    recipe_card = two_channel_card("two-avg")
+    recipe_card.training = {"recipe": {"average_from": 8}}
+    assert "The lung-masked networks' weights shipped are the average of the weights from epoch 8 on" in \
+        " ".join(_measures(recipe_card))
     assert "set to black" not in measures
     story = "\n".join(shortcut_story(card, {}))
     assert "another network sees the whole lung box" in story and "sees only the lung fields (everything else" not in story
@@ -377,14 +381,13 @@ def test_the_layer_box_lists_networks_in_order_with_a_legend_and_names_a_joined_
     assert network_legend(["a"]) == "" and network_legend(None) == ""
 
 
-def test_a_per_channel_rescaling_layer_is_not_offered_for_explanation():
-    import keras
+def test_a_whole_box_network_is_offered_only_at_its_standardised_read_out():
+    """Grad-CAM before the standardisation carries the per-class offset it removes (blank or flat maps)."""
+    from model.present.layers import layer_choices
 
-    from model.explain.base import explainable_layers
-
-    inputs = keras.Input((8, 8, 1))
-    x = keras.layers.Conv2D(2, 3, name="conv")(inputs)
-    x = keras.layers.DepthwiseConv2D(1, name="rescale")(x)
-    x = keras.layers.DepthwiseConv2D(3, name="depthwise")(x)
-    model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x))
-    assert explainable_layers(model) == ["conv", "depthwise"]
+    layers = ["m1_conv_pw_13_relu", "m3_conv_pw_11_relu", "m3_conv_pw_13_relu", "m3_unmasked_features",
+              "m3_standardize_features", "m2_conv_pw_13_relu", "ensemble_features"]
+    choices = layer_choices(layers, "ensemble_features", ["a", "b", "whole box"])
+    assert [c.name for c in choices if c.member == 3] == ["m3_standardize_features"]
+    assert next(c for c in choices if c.member == 3).label == "network 3, last feature maps (standardised)"
+    assert [c.member for c in choices] == [None, 1, 2, 3]

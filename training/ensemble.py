@@ -57,16 +57,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def two_channel_prep(prep):
-    """The members' preprocessing for a two-channel input: the unmasked film at the unmasked
-    network's size and the lung-field mask as the second channel."""
-    from dataclasses import replace
-
-    from training.two_channel import UNMASKED_SIZE
-
-    return replace(prep, image_size=UNMASKED_SIZE, channels=2, lung_mask=False, mask_channel=True)
-
-
 def check_members(cards: list[ModelCard]) -> None:
     """Refuse members that do not share preprocessing, labels and split; raises ValueError."""
     if len(cards) < 2 or len({c.id for c in cards}) != len(cards):
@@ -150,11 +140,14 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     first = cards[0]
-    if args.unmasked_branch is not None and not (first.prep.lung_mask and args.unmasked_branch.is_file()):
-        print("error: --unmasked-branch needs lung-masked members and the weights file "
-              f"({args.unmasked_branch} is {'a file' if args.unmasked_branch.is_file() else 'not a file'})",
-              file=sys.stderr)
-        return 2
+    if args.unmasked_branch is not None:
+        fault = ("" if first.prep.lung_mask and not first.prep.lung_equalize else
+                 "needs lung-masked members without equalisation inside the lungs (the film channel stays unmasked)")
+        fault = fault or ("" if args.unmasked_branch.is_file() else f"needs the weights file ({args.unmasked_branch} "
+                                                                    "is not a file)")
+        if fault:
+            print(f"error: --unmasked-branch {fault}", file=sys.stderr)
+            return 2
     if args.unmasked_branch is None:
         model, explain_layer = merge_members(members, name=args.model_id.replace("-", "_"))
     seed = int(first.training.get("seed", 42))
@@ -163,6 +156,8 @@ def main(argv=None) -> int:
     from training.pool import load_pool, split_pool
 
     records = [r for r in read_dataset(args.data) if r.label in CLASS_LABELS]
+    from training.two_channel import two_channel_prep
+
     prep = first.prep if args.unmasked_branch is None else two_channel_prep(first.prep)
     (images, masks, ok), = load_pool(records, [prep], args.cache_dir, segmenter=lung_model_of(prep, root))
     idx = split_pool(records, ok, split, seed)

@@ -18,7 +18,7 @@ import numpy as np
 
 from model.inputs.intake import XrayInputError, load_xray
 from model.inputs.lungs import lung_region
-from model.inputs.preprocessing import Preprocessing, apply_lung_field, lung_field_mask, preprocess
+from model.inputs.preprocessing import Preprocessing, apply_lung_field, join_input, lung_field_mask, preprocess
 from training.input_pipeline import cache_key
 
 # Decoded arrays are kept here between runs (one file per data list and preprocessing).
@@ -110,7 +110,7 @@ def pool_inputs(images: np.ndarray, masks: np.ndarray | None, prep: Preprocessin
         return lung_inputs(images, masks, prep.lung_mask, prep.lung_equalize)
     if masks is None:
         raise ValueError("two-channel inputs need the lung-field masks")
-    return np.concatenate([np.asarray(images, np.float32)[..., :1], np.asarray(masks, np.float32)[..., None]], -1)
+    return join_input(np.asarray(images, np.float32)[..., :1], np.asarray(masks, np.float32)[..., None])
 
 
 if __name__ == "__main__":  # warm the cache: python -m training.pool MANIFEST SIZE [SIZE ...]

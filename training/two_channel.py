@@ -37,12 +37,19 @@ UNMASKED_L2 = 0.05
 
 def two_channel_inputs(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
     """Model inputs (N, S, S, 2) from a cached unmasked pool: the film and its lung-field mask."""
-    from model.inputs.preprocessing import Preprocessing
-    from training.pool import pool_inputs
+    from model.inputs.preprocessing import join_input
 
-    size = int(np.shape(images)[1])
-    return pool_inputs(images, masks, Preprocessing(image_size=size, channels=2, lung_crop=True, lung_model="any",
-                                                     mask_channel=True))
+    if masks is None:
+        raise ValueError("two-channel inputs need the lung-field masks")
+    return join_input(np.asarray(images, np.float32)[..., :1], np.asarray(masks, np.float32)[..., None])
+
+
+def two_channel_prep(prep):
+    """The lung-masked networks' preprocessing made the two-channel model's: the unmasked film at the
+    unmasked network's size, the lung-field mask as the second channel (everything else theirs)."""
+    from dataclasses import replace
+
+    return replace(prep, image_size=UNMASKED_SIZE, channels=2, lung_mask=False, mask_channel=True)
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -121,12 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def unmasked_prep(image_size: int = UNMASKED_SIZE):
-    """The cached pool the two-channel input is made from (lung-cropped, not masked; masks kept apart)."""
+def runs_prep(run: dict):
+    """The preprocessing of a lung-masked `training.train` run, as `training.crossval_average` rebuilds it."""
     from model.inputs.preprocessing import Preprocessing
 
-    return Preprocessing(image_size=image_size, channels=1, resize="stretch", border_crop=0.06, equalize="clahe",
-                         lung_crop=True, lung_model="lungs-unet-v1")
+    return Preprocessing(image_size=run["image_size"], channels=1, resize="stretch", border_crop=0.06,
+                         equalize="clahe", lung_crop=True, lung_model="lungs-unet-v1", lung_mask=True)
 
 
 def main(argv=None) -> int:
@@ -156,7 +163,7 @@ def main(argv=None) -> int:
     records = [r for r in read_dataset(args.data) if r.label in CLASS_LABELS]
     labels = np.array([CLASS_LABELS.index(r.label) for r in records], int)
     sources = np.array([r.source for r in records])
-    prep = unmasked_prep()
+    prep = two_channel_prep(runs_prep(first))
     (images, masks, ok), = load_pool(records, [prep], args.cache_dir or DEFAULT_CACHE,
                                      segmenter=lung_model_of(prep, args.registry or registry_root()))
     idx = split_pool(records, ok, "hash", first["seed"], held)

@@ -137,10 +137,7 @@ def explainable_layers(model) -> list[str]:
     for layer in model.layers:
         kind = type(layer).__name__
         shape = getattr(layer, "output", None) is not None and layer.output.shape
-        # A 1x1 depthwise layer only rescales each channel (a two-channel model's standardised features):
-        # it finds nothing, and its map is the layer before it.
-        rescale = kind == "DepthwiseConv2D" and tuple(getattr(layer, "kernel_size", ())) == (1, 1)
         if kind in ("Conv2D", "Activation", "ReLU", "Add", "Concatenate", "DepthwiseConv2D", "SeparableConv2D") \
-                and shape and len(shape) == 4 and not rescale:
+                and shape and len(shape) == 4:
             names.append(layer.name)
     return names

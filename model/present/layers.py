@@ -16,6 +16,10 @@ DEEP_SHARE = 1 / 3  # The last third of each network's layers is listed by defau
 EDGE_NOTE = ("Early layers respond to edges and textures, not to findings: their maps outline anatomy and say "
              "little about why the model chose a class.")
 _MEMBER = re.compile(r"^m(\d+)_(.+)$")
+# A network ending in this layer (a two-channel model's frozen whole-box network) is a linear read-out of
+# standardised features: only there is a Grad-CAM map centred on the training films' average. At its earlier
+# layers the map carries the large per-class offset that the standardisation removes, so they are not offered.
+STANDARDISED = "standardize_features"
 # Words of Keras layer names as a person says them; the block a layer belongs to comes from its numbers.
 _WORDS = {"conv": "convolution", "out": "output", "add": "sum", "proj": "shortcut", "bn": "normalisation",
           "pool": "pooling", "features": "features"}
@@ -131,11 +135,14 @@ def layer_choices(layers, default: str, members=()) -> list[LayerChoice]:
         if name == ENSEMBLE_LAYER:
             continue
         by_group.setdefault(_member(name)[0], []).append(name)
+    by_group = {index: ([n for n in names if _member(n)[1] == STANDARDISED]
+                        if any(_member(n)[1] == STANDARDISED for n in names) else names)
+                for index, names in by_group.items()}
     ensemble = any(index is not None for index in by_group)
     choices = []
     # Networks in their own order (Keras lists an ensemble's layers interleaved, so a later network's
     # first layer can come first).
-    for index, names in sorted(by_group.items(), key=lambda item: (item[0] is not None, item[0] or 0)):
+    for index, names in sorted(by_group.items(), key=lambda item: (item[0] is None, item[0] or 0)):
         if index is None:
             group = "Ensemble, other layers" if ensemble else ""
         else:
@@ -148,6 +155,8 @@ def layer_choices(layers, default: str, members=()) -> list[LayerChoice]:
             block, detail = layer_parts(_member(name)[1])
             if block and block == last_block:
                 part = f"last block ({block}), {detail}"
+            elif _member(name)[1] == STANDARDISED:
+                part = "last feature maps (standardised)"
             elif not block and name == names[-1] and numbered:  # e.g. several blocks' maps joined at the end
                 part = f"last feature maps ({detail})"
             else:
@@ -161,7 +170,6 @@ def layer_choices(layers, default: str, members=()) -> list[LayerChoice]:
         choices.append(LayerChoice(ENSEMBLE_LAYER, f"{together}, last block", "",
                                    ENSEMBLE_LAYER == default, False))
     ordered = [c for c in choices if c.default]
-    ordered[:0] = []
     rest = [c for c in choices if not c.default]
     # Deepest first within each group, groups in network order, the combined layer right after the default.
     combined = [c for c in rest if c.name == ENSEMBLE_LAYER]

@@ -234,7 +234,7 @@ def _measures(card) -> list[str]:
                      "every collection weighing the same within a class; none of the training steps below applies "
                      "to it.")
     # The training steps of a two-channel model are its lung-masked networks'.
-    whose = "the lung-masked networks' " if prep.mask_channel else ""
+    whose = prep.mask_channel
     if recipe.get("balance") == "source_label":
         lines.append(f"Training{' of the lung-masked networks' if whose else ''} draws as many films from each "
                      "collection within a class, so no collection dominates a class.")
@@ -243,8 +243,9 @@ def _measures(card) -> list[str]:
                      "(another collection's brightness, blur, JPEG compression, noise), so a collection's look is a "
                      "poorer clue.")
     if recipe.get("average_from"):
-        lines.append(f"The {whose or ''}weights shipped are the average of the weights from epoch "
-                     f"{recipe['average_from']} on, which smooths out single epochs that leaned on the shortcut.")
+        owner = "The lung-masked networks' weights" if whose else "The weights"
+        lines.append(f"{owner} shipped are the average of the weights from epoch {recipe['average_from']} on, "
+                     "which smooths out single epochs that leaned on the shortcut.")
     return lines
 
 
