@@ -498,7 +498,7 @@ def main() -> None:
     wanted = sample_records(matching, limit, seed=0)
     lungs, lungs_reason = caching.lung_status(card.prep.lung_model)
     cases, failed = read_all(wanted, splits, key, lungs, card.display_name)
-    bar = st.columns([2.3, 2, 2.2, 1.5], vertical_alignment="center")
+    bar = st.columns([2.3, 2.1, 2.1, 1.5], vertical_alignment="center")
     view = bar[0].segmented_control("View", list(VIEWS), format_func=VIEWS.get, key="gallery_view", required=True,
                                     default="cheats" if st.query_params.get("view") == "cheats" else "cases",
                                     label_visibility="collapsed") or "cases"
