@@ -19,6 +19,7 @@ from model.present.method_grid import (
     agreement_matrix,
     agreement_word,
     method_lines,
+    same_map_sentence,
     summarise_agreement,
 )
 from model.trust.agreement import method_agreement
@@ -73,6 +74,12 @@ def test_summary_and_matrix_of_known_maps():
     assert summary.furthest[:2] in {("gradcam", "smoothgrad"), ("layercam", "smoothgrad")}
     assert summary.furthest[2] == pytest.approx(-1.0) and summary.agreeing == 1
     assert summary.word == agreement_word(summary.mean)
+    # The same ranking from two methods is said to be one map, not two agreeing (Grad-CAM++ and LayerCAM coincide
+    # at a layer read out linearly).
+    assert summary.same == (("gradcam", "layercam"),)
+    assert same_map_sentence(summary, {"gradcam": "Grad-CAM", "layercam": "LayerCAM"}).startswith(
+        "Grad-CAM and LayerCAM rank this film's regions (almost) identically")
+    assert same_map_sentence(summarise_agreement(method_agreement({"a": ramp, "b": noise}))) == ""
     table = agreement_matrix(agreement, {"gradcam": "Grad-CAM", "smoothgrad": "SmoothGrad"})
     assert list(table.columns) == ["Grad-CAM", "layercam", "SmoothGrad", "occlusion"] == list(table.index)
     np.testing.assert_allclose(np.diag(table.to_numpy()), 1.0)

@@ -26,7 +26,14 @@ from model.present import charts, text
 from model.present.diagnose_figures import probability_bars, zoom_figure
 from model.present.glossary import GLOSSARY, explain
 from model.present.layers import EDGE_NOTE, layer_choices, network_legend, network_names, visible_choices
-from model.present.method_grid import SCALE, agreement_matrix, agreement_word, method_lines, summarise_agreement
+from model.present.method_grid import (
+    SCALE,
+    agreement_matrix,
+    agreement_word,
+    method_lines,
+    same_map_sentence,
+    summarise_agreement,
+)
 from model.present.overlay import (
     COLORMAPS,
     SCALE_NOTE,
@@ -447,7 +454,7 @@ def agreement_words(summary, threshold: float) -> None:
     st.markdown(f"{summary.agreeing} of {summary.pairs} pairs of maps agree at least moderately.  \n"
                 f"**Closest:** {first} and {second}, {summary.closest[2]:+.2f} ({agreement_word(summary.closest[2])}).  \n"
                 f"**Furthest apart:** {low_first} and {low_second}, {summary.furthest[2]:+.2f} "
-                f"({agreement_word(summary.furthest[2])}).")
+                f"({agreement_word(summary.furthest[2])}).  \n" + same_map_sentence(summary, MAP_LABELS))
     hidden = (f" It compares the whole maps, faint parts included: the pictures colour only what lies above "
               f"{threshold:.0%} of each map's maximum." if threshold > 0 else "")
     st.caption(f"Similarity: {SCALE}.{hidden} Where the maps agree the evidence is more believable, not proven.")

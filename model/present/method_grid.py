@@ -23,6 +23,9 @@ AGREEMENT_WORDS = ((0.7, "strong agreement"), (0.4, "moderate agreement"), (LOW_
                    (0.1, "little agreement"), (-0.1, "unrelated"), (-0.4, "weakly opposite"),
                    (-np.inf, "opposite rankings"))
 AGREEING = 0.4  # Pairs at or above this similarity are counted as agreeing.
+# Pairs at or above this similarity are the same map (e.g. Grad-CAM++ and LayerCAM at a layer the model reads
+# out linearly, where both weigh each channel by its positive gradient): one map, not two methods agreeing.
+SAME_MAP = 0.995
 SCALE = "1 = the same ranking of the film's regions, 0 = unrelated, below 0 = opposite"
 
 
@@ -42,6 +45,7 @@ class AgreementSummary:
         mean: mean pairwise similarity; word: its words (`agreement_word`).
         closest, furthest: (method, method, similarity) of the most and least alike pair.
         agreeing: pairs at or above `AGREEING`; pairs: all pairs.
+        same: the pairs that give the same map (at or above `SAME_MAP`), counted in `agreeing` too.
     """
 
     mean: float
@@ -50,6 +54,7 @@ class AgreementSummary:
     furthest: tuple[str, str, float]
     agreeing: int
     pairs: int
+    same: tuple[tuple[str, str], ...] = ()
 
 
 def _pair(name: str) -> tuple[str, str]:
@@ -64,7 +69,19 @@ def summarise_agreement(agreement) -> AgreementSummary:
     ranked = sorted(agreement.pairs.items(), key=lambda item: item[1])
     (low_name, low), (high_name, high) = ranked[0], ranked[-1]
     return AgreementSummary(float(agreement.mean), agreement_word(agreement.mean), (*_pair(high_name), float(high)),
-                            (*_pair(low_name), float(low)), sum(rho >= AGREEING for _, rho in ranked), len(ranked))
+                            (*_pair(low_name), float(low)), sum(rho >= AGREEING for _, rho in ranked), len(ranked),
+                            tuple(_pair(name) for name, rho in ranked if rho >= SAME_MAP))
+
+
+def same_map_sentence(summary: AgreementSummary, labels: dict[str, str] | None = None) -> str:
+    """A sentence naming the pairs of methods that ranked this film's regions the same way ("" when none
+    did): their agreement is better read as one map than as independent support."""
+    if not summary.same:
+        return ""
+    named = [" and ".join((labels or {}).get(m, m) for m in pair) for pair in summary.same]
+    return (f"{'; '.join(named)} rank this film's regions (almost) identically, as two methods computing the same "
+            f"map do at a layer the model reads out directly: read {'that pair' if len(named) == 1 else 'each such pair'} "
+            "as one map, not as two methods agreeing.")
 
 
 def agreement_matrix(agreement, labels: dict[str, str] | None = None) -> pd.DataFrame:
