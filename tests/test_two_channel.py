@@ -137,7 +137,8 @@ def test_two_channel_parts_must_fit_together(parts):
 def test_attaching_the_unmasked_branch_fits_it_on_train_and_checks_the_assembly(parts, tmp_path):
     """A small saved MobileNet (no download): the plumbing, not the figures."""
     from tests.test_backbones import _small_pretrained_file
-    from training.two_channel import attach_unmasked_branch, two_channel_inputs
+    from training.pool import two_channel_inputs
+    from training.two_channel import attach_unmasked_branch
 
     weights = _small_pretrained_file(tmp_path / "small.weights.h5")
     masked, _ = parts

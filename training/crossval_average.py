@@ -126,6 +126,46 @@ def average_like_an_ensemble(probabilities: list[np.ndarray]) -> np.ndarray:
     return out / out.sum(axis=-1, keepdims=True)
 
 
+def runs_base_prep(run: dict) -> Preprocessing:
+    """The lung-cropped, unmasked preprocessing of a `training.train` run (its pool; a run's own lung
+    mask or equalisation is applied to it afterwards)."""
+    return Preprocessing(image_size=run["image_size"], channels=1, resize="stretch", border_crop=0.06,
+                         equalize="clahe", lung_crop=True, lung_model="lungs-unet-v1")
+
+
+def runs_pool(runs: list[dict], data, prep: Preprocessing, cache_dir, registry):
+    """What scoring averageable runs needs: (records, images, masks, ok, idx, sets): the labelled films,
+    the cached pool of `prep`, the runs' patient split without their held-out sources and the sets they
+    are scored on (`training.held_out.scoring_sets`)."""
+    from model.registry import registry_root
+    from training.pool import DEFAULT_CACHE, load_pool, split_pool
+
+    first = runs[0]
+    held = set(first["held_out_sources"])
+    records = [r for r in read_dataset(data) if r.label in CLASS_LABELS]
+    (images, masks, ok), = load_pool(records, [prep], cache_dir or DEFAULT_CACHE,
+                                     segmenter=lung_model_of(prep, registry or registry_root()))
+    idx = split_pool(records, ok, "hash", first["seed"], held)
+    return records, images, masks, ok, idx, scoring_sets(records, ok, idx, held)
+
+
+def average_results(runs: list[dict], recipe_name: str, command: str, data, image_size) -> dict:
+    """The header of an averaged runs' results.json (their figures are added by `run_figures`)."""
+    first = runs[0]
+    return {"average_of": [{"run": run["folder"], "recipe_name": run.get("recipe_name"), "seed": run.get("seed"),
+                            "init_seed": run.get("init_seed", run.get("seed"))} for run in runs],
+            "recipe_name": recipe_name, "command": command, "data": str(data), "data_sha256": file_digest(data),
+            "image_size": image_size, "seed": first["seed"], "held_out_sources": sorted(first["held_out_sources"]),
+            "epochs_run": None, "train_wall_time_s": sum(run.get("train_wall_time_s") or 0 for run in runs),
+            "held_out": {}}
+
+
+def write_results(out: Path, results: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out / 'results.json'}")
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.served and not 2 <= args.served <= 64:
@@ -136,23 +176,14 @@ def main(argv=None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from model.registry import registry_root
     from model.runtime import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     import keras
 
-    from training.pool import DEFAULT_CACHE, load_pool, split_pool
-
     first = runs[0]
-    held = set(first["held_out_sources"])
-    records = [r for r in read_dataset(args.data) if r.label in CLASS_LABELS]
-    base = Preprocessing(image_size=first["image_size"], channels=1, resize="stretch", border_crop=0.06,
-                         equalize="clahe", lung_crop=True, lung_model="lungs-unet-v1")
-    (images, masks, ok), = load_pool(records, [base], args.cache_dir or DEFAULT_CACHE,
-                                     segmenter=lung_model_of(base, args.registry or registry_root()))
-    idx = split_pool(records, ok, "hash", first["seed"], held)
-    sets = scoring_sets(records, ok, idx, held)
+    base = runs_base_prep(first)
+    records, images, masks, _, idx, sets = runs_pool(runs, args.data, base, args.cache_dir, args.registry)
     probabilities = {name: [] for name in sets}
     for run in runs:
         recipe = run["recipe"]
@@ -172,21 +203,15 @@ def main(argv=None) -> int:
     mean = {name: average_like_an_ensemble(values).mean(axis=1) if args.served else average_like_an_ensemble(values)
             for name, values in probabilities.items()}
 
-    results = {"average_of": [{"run": run["folder"], "recipe_name": run.get("recipe_name"), "seed": run.get("seed"),
-                               "init_seed": run.get("init_seed", run.get("seed"))} for run in runs],
-               "recipe_name": ("batch-norm statistics recomputed, " if args.recompute_bn else "")
-               + (f"served answer (mean over the film and {args.served - 1} copies) of " if args.served else "")
-               + "average of " + " / ".join(run.get("recipe_name", "?") for run in runs),
-               **({"served_copies": args.served} if args.served else {}),
-               **({"recompute_bn": True} if args.recompute_bn else {}),
-               "command": "python -m training.crossval_average " + " ".join(sys.argv[1:] if argv is None else argv),
-               "data": str(args.data), "data_sha256": file_digest(args.data), "image_size": first["image_size"],
-               "seed": first["seed"], "held_out_sources": sorted(held), "epochs_run": None,
-               "train_wall_time_s": sum(run.get("train_wall_time_s") or 0 for run in runs), "held_out": {}}
+    name = (("batch-norm statistics recomputed, " if args.recompute_bn else "")
+            + (f"served answer (mean over the film and {args.served - 1} copies) of " if args.served else "")
+            + "average of " + " / ".join(run.get("recipe_name", "?") for run in runs))
+    results = average_results(runs, name, "python -m training.crossval_average "
+                              + " ".join(sys.argv[1:] if argv is None else argv), args.data, first["image_size"])
+    results.update({**({"served_copies": args.served} if args.served else {}),
+                    **({"recompute_bn": True} if args.recompute_bn else {})})
     results.update(run_figures(records, sets, mean))
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.out / 'results.json'}")
+    write_results(args.out, results)
     return 0
 
 

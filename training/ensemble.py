@@ -171,11 +171,12 @@ def main(argv=None) -> int:
     if args.unmasked_branch is not None:
         import numpy as np
 
-        from training.two_channel import attach_unmasked_branch, two_channel_inputs
+        from training.pool import pool_inputs
+        from training.two_channel import attach_unmasked_branch
 
         labels = np.array([CLASS_LABELS.index(r.label) for r in records], int)
         model, explain_layer, branch = attach_unmasked_branch(
-            members, args.unmasked_branch, two_channel_inputs(images, masks), labels,
+            members, args.unmasked_branch, pool_inputs(images, masks, prep), labels,
             np.array([r.source for r in records]), idx, name=args.model_id.replace("-", "_"))
     report, within, calibration = score_ensemble(model, data, prep)
     print(format_report(report))

@@ -108,6 +108,11 @@ def pool_inputs(images: np.ndarray, masks: np.ndarray | None, prep: Preprocessin
     two-channel prep the film with its lung-field mask as the second channel."""
     if not prep.mask_channel:
         return lung_inputs(images, masks, prep.lung_mask, prep.lung_equalize)
+    return two_channel_inputs(images, masks)
+
+
+def two_channel_inputs(images: np.ndarray, masks: np.ndarray | None) -> np.ndarray:
+    """Two-channel model inputs (N, S, S, 2) from a cached unmasked pool: the film and its lung-field mask."""
     if masks is None:
         raise ValueError("two-channel inputs need the lung-field masks")
     return join_input(np.asarray(images, np.float32)[..., :1], np.asarray(masks, np.float32)[..., None])

@@ -22,26 +22,16 @@ gets its own temperature on validation, the one its card stores.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from model.labelled_data import CLASS_LABELS, read_dataset
+from model.labelled_data import CLASS_LABELS
 from model.runtime import doc_summary
 
 UNMASKED_SIZE = 224  # the ImageNet MobileNet's native input; its features are weaker at 160 px
 UNMASKED_L2 = 0.05
-
-
-def two_channel_inputs(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    """Model inputs (N, S, S, 2) from a cached unmasked pool: the film and its lung-field mask."""
-    from model.inputs.preprocessing import join_input
-
-    if masks is None:
-        raise ValueError("two-channel inputs need the lung-field masks")
-    return join_input(np.asarray(images, np.float32)[..., :1], np.asarray(masks, np.float32)[..., None])
 
 
 def two_channel_prep(prep):
@@ -66,7 +56,7 @@ def attach_unmasked_branch(masked_models: list, weights: Path, inputs: np.ndarra
     Args:
         masked_models: one-channel lung-masked classifiers sharing one input size (their logits are averaged).
         weights: the ImageNet MobileNet (width 0.25) weights file.
-        inputs: (N, S, S, 2) two-channel inputs of the pool (`two_channel_inputs`), S = UNMASKED_SIZE.
+        inputs: (N, S, S, 2) two-channel inputs of the pool (`training.pool.pool_inputs`), S = UNMASKED_SIZE.
         labels, sources: per film of the pool.
         idx: index arrays into the pool, at least "train" and "validation".
     Returns (model, explain_layer, facts): facts hold the temperatures, the probe's size and the
@@ -128,17 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def runs_prep(run: dict):
-    """The preprocessing of a lung-masked `training.train` run, as `training.crossval_average` rebuilds it."""
-    from model.inputs.preprocessing import Preprocessing
-
-    return Preprocessing(image_size=run["image_size"], channels=1, resize="stretch", border_crop=0.06,
-                         equalize="clahe", lung_crop=True, lung_model="lungs-unet-v1", lung_mask=True)
-
-
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from training.crossval_average import read_runs
+    from training.crossval_average import average_results, read_runs, runs_base_prep, runs_pool, write_results
 
     try:
         runs = read_runs(args.runs)
@@ -148,27 +130,21 @@ def main(argv=None) -> int:
     if not args.weights.is_file():
         print(f"error: {args.weights} is not a file (the ImageNet MobileNet weights)", file=sys.stderr)
         return 2
-    from model.registry import MODEL_FILE, registry_root
+    from model.registry import MODEL_FILE
     from model.runtime import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     import keras
 
     from model.calibration import apply_temperature, fit_temperature
-    from training.held_out import file_digest, lung_model_of, run_figures, scoring_sets
-    from training.pool import DEFAULT_CACHE, load_pool, split_pool
+    from training.held_out import run_figures
+    from training.pool import pool_inputs
 
-    first = runs[0]
-    held = set(first["held_out_sources"])
-    records = [r for r in read_dataset(args.data) if r.label in CLASS_LABELS]
+    prep = two_channel_prep(runs_base_prep(runs[0]))
+    records, images, masks, _, idx, sets = runs_pool(runs, args.data, prep, args.cache_dir, args.registry)
     labels = np.array([CLASS_LABELS.index(r.label) for r in records], int)
     sources = np.array([r.source for r in records])
-    prep = two_channel_prep(runs_prep(first))
-    (images, masks, ok), = load_pool(records, [prep], args.cache_dir or DEFAULT_CACHE,
-                                     segmenter=lung_model_of(prep, args.registry or registry_root()))
-    idx = split_pool(records, ok, "hash", first["seed"], held)
-    sets = scoring_sets(records, ok, idx, held)
-    inputs = two_channel_inputs(images, masks)
+    inputs = pool_inputs(images, masks, prep)
     members = [keras.saving.load_model(Path(run["folder"]) / MODEL_FILE, safe_mode=True, compile=False) for run in runs]
     model, _, facts = attach_unmasked_branch(members, args.weights, inputs, labels, sources,
                                              {**idx, **{n: s for n, s in sets.items() if len(s)}})
@@ -176,19 +152,13 @@ def main(argv=None) -> int:
     t_final = fit_temperature(labels[val], model.predict(inputs[val], batch_size=64, verbose=0))
     probabilities = {name: apply_temperature(model.predict(inputs[sel], batch_size=64, verbose=0), t_final)
                      if len(sel) else np.zeros((0, len(CLASS_LABELS))) for name, sel in sets.items()}
-    results = {"average_of": [{"run": run["folder"], "recipe_name": run.get("recipe_name"), "seed": run.get("seed"),
-                               "init_seed": run.get("init_seed", run.get("seed"))} for run in runs],
-               "recipe_name": "two-channel: average of " + " / ".join(run.get("recipe_name", "?") for run in runs)
-               + f" + frozen ImageNet MobileNet on the unmasked lung box ({UNMASKED_SIZE} px), every network alike",
-               "command": "python -m training.two_channel " + " ".join(sys.argv[1:] if argv is None else argv),
-               "data": str(args.data), "data_sha256": file_digest(args.data), "image_size": UNMASKED_SIZE,
-               "seed": first["seed"], "held_out_sources": sorted(held), "epochs_run": None,
-               "train_wall_time_s": sum(run.get("train_wall_time_s") or 0 for run in runs),
-               "calibration": {"temperature": t_final, "fitted_on": "validation split"}, **facts, "held_out": {}}
+    name = ("two-channel: average of " + " / ".join(run.get("recipe_name", "?") for run in runs)
+            + f" + frozen ImageNet MobileNet on the unmasked lung box ({UNMASKED_SIZE} px), every network alike")
+    results = average_results(runs, name, "python -m training.two_channel "
+                              + " ".join(sys.argv[1:] if argv is None else argv), args.data, UNMASKED_SIZE)
+    results.update({"calibration": {"temperature": t_final, "fitted_on": "validation split"}, **facts})
     results.update(run_figures(records, sets, probabilities))
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.out / 'results.json'}")
+    write_results(args.out, results)
     return 0
 
 
