@@ -155,6 +155,17 @@ def test_dicom_without_window_stretches_to_data_range():
     assert band_means(xray.pixels) == pytest.approx([0.0, 0.5, 1.0], abs=0.01)
 
 
+def test_8bit_dicom_without_window_gives_the_same_pixels_as_a_png_of_them():
+    # Stored grey levels 60..200 (not the full 0..255): stretching them would brighten the DICOM only.
+    stored = (np.arange(96 * 64) % 141 + 60).reshape(64, 96).astype(np.uint16)
+    dicom = load_xray(dicom_bytes(stored, bits_stored=8))
+    png = load_xray(encode(Image.fromarray(stored.astype(np.uint8)), "PNG"))
+    np.testing.assert_array_equal(dicom.pixels, png.pixels)
+    # With a rescale the stored values are not display levels: still stretched to the data's range.
+    rescaled = load_xray(dicom_bytes(stored, bits_stored=8, RescaleSlope=2, RescaleIntercept=-100))
+    assert rescaled.pixels.min() == 0.0 and rescaled.pixels.max() == 1.0
+
+
 def test_dicom_voi_lut_sequence_is_applied():
     item = Dataset()
     item.LUTDescriptor = [4096, 0, 16]
@@ -190,12 +201,14 @@ def test_dicom_metadata_is_exactly_the_safe_fields():
     pytest.param({"PatientAge": "6 years"}, None,
                  marks=pytest.mark.filterwarnings("ignore:Invalid value for VR AS:UserWarning")),
     ({"StudyDate": "19400101"}, None),
+    ({"PatientAge": "999Y"}, None),  # a placeholder, not an age: flagged as unreadable
+    ({"PatientAge": "999Y", "StudyDate": "20200316"}, 71),  # the dates still give the age
 ])
 def test_the_patients_age_is_read_from_the_header_and_only_the_age_is_kept(elements, age):
     xray = load_xray(dicom_bytes(three_bands(), **elements))
     assert xray.metadata["patient_age_years"] == age
     # An age element in the wrong form is flagged (the reader is told), never kept as text.
-    assert xray.metadata["patient_age_unreadable"] is (elements.get("PatientAge") == "6 years")
+    assert xray.metadata["patient_age_unreadable"] is (elements.get("PatientAge") in ("6 years", "999Y") and age is None)
     assert not any(str(value).startswith(("1948", "2020", "1958", "1940")) for value in xray.metadata.values())
 
 

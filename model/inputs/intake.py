@@ -9,7 +9,9 @@ from the content (magic bytes), never from the file name:
   and an alpha channel is composited onto black, so transparent areas read as 0 (air).
 * DICOM is decoded with pydicom (imported only when a DICOM file arrives), applying
   the Modality LUT (rescale slope/intercept), then the VOI LUT or first window, and
-  inverting MONOCHROME1 so that bone is always bright.
+  inverting MONOCHROME1 so that bone is always bright. Without a window, 8-bit values
+  that need no rescale are read as grey levels (as in a PNG of the same pixels);
+  anything else is stretched to the data's own range.
 
 Every failure raises `XrayInputError` whose message is one plain sentence for a
 clinician. Patient identifiers are never read, returned, logged or put into messages;
@@ -29,6 +31,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from model.policy import MAX_AGE
 
 MEGABYTE = 1_000_000
 DEFAULT_MAX_BYTES = 30_000_000  # 30 MB, decimal as browsers and Streamlit's uploader count
@@ -569,6 +573,10 @@ def _dicom_to_unit(values: np.ndarray, ds) -> np.ndarray:
     if voi_range is not None:
         values = apply_voi_lut(_integral_if_possible(values), ds, index=0)
         low, high = voi_range
+    elif _stored_as_display_bytes(ds):
+        # 8-bit unsigned values with no window and no rescale are already display grey levels: shown as
+        # stored, as the same pixels saved as a PNG are, so both files give the model the same input.
+        low, high = 0.0, float(2 ** int(ds.BitsStored) - 1)
     else:
         # No usable VOI in the file: stretch to the data's own range, as DICOM viewers do.
         low, high = float(np.min(values)), float(np.max(values))
@@ -576,6 +584,17 @@ def _dicom_to_unit(values: np.ndarray, ds) -> np.ndarray:
     unit = np.clip(unit, 0.0, 1.0)
     # MONOCHROME1 stores bone dark; invert so that bright always means dense, as in MONOCHROME2.
     return 1.0 - unit if photometric == "MONOCHROME1" else unit
+
+
+def _stored_as_display_bytes(ds) -> bool:
+    """Unsigned pixel data of at most 8 bits whose Modality LUT is the identity (no rescale, no LUT)."""
+    try:
+        bits = int(ds.get("BitsStored") or 0)
+        unsigned = int(ds.get("PixelRepresentation") or 0) == 0
+        slope, intercept = float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0)
+    except (TypeError, ValueError):
+        return False
+    return 0 < bits <= 8 and unsigned and slope == 1.0 and intercept == 0.0 and "ModalityLUTSequence" not in ds
 
 
 def _voi_output_range(ds) -> tuple[float, float] | None:
@@ -646,20 +665,23 @@ def patient_age_years(ds) -> int | None:
     age = _raw_text(ds, "PatientAge")
     match = _AGE_STRING.fullmatch(age or "")
     if match:
-        return int(int(match.group(1)) * _DAYS_PER_UNIT[match.group(2)] // 365.25)
+        years = int(int(match.group(1)) * _DAYS_PER_UNIT[match.group(2)] // 365.25)
+        if years <= MAX_AGE:  # "999Y", a placeholder some systems write, is not an age: the dates may give one
+            return years
     birth = _raw_date(ds, "PatientBirthDate")
     study = next((d for d in (_raw_date(ds, k) for k in _STUDY_DATES) if d is not None), None)
     if birth is None or study is None or study < birth:
         return None
     years = study.year - birth.year - ((study.month, study.day) < (birth.month, birth.day))
-    return years if 0 <= years <= 130 else None
+    return years if 0 <= years <= MAX_AGE else None
 
 
 def patient_age_unreadable(ds) -> bool:
-    """Whether the header has a PatientAge that is not in DICOM's form ("045Y") and gives no age from
-    its dates either: the reader is told the header's age could not be read (the text is not kept)."""
+    """Whether the header has a PatientAge that is not an age (not in DICOM's form "045Y", or beyond
+    `MAX_AGE` years, as "999Y") and gives no age from its dates either: the reader is told the header's
+    age could not be read (the text is not kept)."""
     age = _raw_text(ds, "PatientAge")
-    return bool(age) and not _AGE_STRING.fullmatch(age) and patient_age_years(ds) is None
+    return bool(age) and patient_age_years(ds) is None
 
 
 def _raw_text(ds, keyword: str) -> str | None:
