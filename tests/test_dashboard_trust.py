@@ -167,9 +167,12 @@ def test_diagnose_shows_uncertainty_and_says_lung_attention_is_unavailable(regis
     shown = metric(at, "Probability")
     single = clf.predict_xray(load_xray(IMAGE)).as_dict()[top]
     assert shown.value == f"{single:.1%}" == f"{expected.top_probability:.1%}" and metric(at, "Model output").value == top
+    # A few words beside the word; the full sentence (with "standard deviation") in its help.
+    brief = f"moves ±{100 * expected.spread[top]:.1f} points on {expected.n - 1} changed copies"
     spread = f"moves by {100 * expected.spread[top]:.1f} points (standard deviation)"
-    assert any(spread in text and any(f"**{w}**" in text for w in ("Stable", "Varies", "Unstable"))
-               for text in texts(at.markdown))
+    stability = [e for e in at.markdown if brief in e.value and any(f"**{w}**" in e.value for w in
+                                                                     ("Stable", "Varies", "Unstable"))]
+    assert len(stability) == 1 and spread in stability[0].help
     assert not any("entropy" in text for text in texts(at.warning) + texts(at.markdown) + texts(at.caption))
     # The status comes first: uncertain says "second read advised" (to the reader, who is the radiologist)
     # and why, in the finding's own sentence.

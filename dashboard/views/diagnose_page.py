@@ -158,8 +158,9 @@ def status_box(result, shown_anyway: bool = False, map_class: str | None = None)
     return line
 
 
-def output_box(case: Case, result, shown_anyway: bool) -> None:
-    """The model's output and its one probability, with its stability in plain words."""
+def output_box(case: Case, result, shown_anyway: bool, what_if: dict | None) -> None:
+    """The model's output, its one probability with every class's bar under it (on a laptop's first
+    screen), and its stability in a few words (the full sentence in the help)."""
     tta = case.uncertainty()
     name, colour, icon = widgets.STATUS_BADGES[result.status]
     figure, word, detail = text.confidence_words(tta)
@@ -167,8 +168,9 @@ def output_box(case: Case, result, shown_anyway: bool) -> None:
         st.badge(name + (" · reference only" if shown_anyway else ""), color=colour, icon=icon)
         st.metric("Model output", tta.top_label, help="The class with the highest probability; not a diagnosis.")
         st.metric("Probability", figure, help=text.probability_definition(case.card))
-        st.markdown(f":{'orange' if word == 'Unstable' else 'blue'}[**{word}**]: {detail}",
-                    help=explain("Stable / varies / unstable"))
+        probability_chart(case, what_if)
+        st.markdown(f":{'orange' if word == 'Unstable' else 'blue'}[**{word}**]: {text.stability_brief(tta)}",
+                    help=f"{detail[0].upper()}{detail[1:]} {explain('Stable / varies / unstable')}")
         st.caption(f"{case.card.display_name}, version {case.card.version}")
 
 
@@ -790,8 +792,7 @@ def main() -> None:
         return
     what_if = hidden_result(case)
     with output_col:
-        output_box(case, result, shown_anyway)
-        probability_chart(case, what_if)
+        output_box(case, result, shown_anyway, what_if)
     st.caption(f"**Made for:** {INTENDED_POPULATION}")
     controls = explanation_controls(clf, case, list(case.card.labels).index(case.uncertainty().top_label))
     explanation, on_image = compute_map(case, controls)

@@ -38,7 +38,7 @@ def probability_bars(prediction, hidden=None) -> go.Figure:
     fig.update_xaxes(range=[0, 100], showticklabels=False, showgrid=False)
     fig.update_yaxes(autorange="reversed")  # first label on top, as in the card's order
     rows = len(labels) * (2 if hidden is not None else 1)
-    fig.update_layout(height=40 + 34 * rows, margin=dict(l=0, r=10, t=4, b=0), template="plotly_white",
+    fig.update_layout(height=30 + 30 * rows, margin=dict(l=0, r=10, t=4, b=0), template="plotly_white",
                       barmode="group", bargap=0.25, showlegend=hidden is not None,
                       legend=dict(orientation="h", y=-0.05, yanchor="top", x=0, font=dict(size=11)))
     return fig

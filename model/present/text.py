@@ -78,6 +78,15 @@ def confidence_words(tta) -> tuple[str, str, str]:
     return f"{tta.top_probability:.1%}", word, how + "."
 
 
+def stability_brief(tta) -> str:
+    """The stability in a few words for beside the word (`confidence_words` gives the full sentence):
+    "moves ±6.9 points on 7 changed copies", and when the copies disagree, how many give the answer."""
+    brief = f"moves ±{100 * tta.spread[tta.top_label]:.1f} points on {tta.n - 1} changed copies"
+    if tta.agreement < 1.0:
+        brief += f"; {tta.agreement:.0%} give {tta.top_label}"
+    return brief
+
+
 # --------------------------------------------------------------------------- the status line
 
 # What each finding is, in a few words, for the status line (the full sentence is the finding's own).
