@@ -158,9 +158,10 @@ class Classifier:
         from keras import layers as keras_layers
 
         layer = self.model.get_layer(explanation.layer)
+        producers = {id(other.output): other for other in self.model.layers}  # public API: who made each tensor
         sides = []
         for tensor in layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]:
-            producer = tensor._keras_history.operation
+            producer = producers.get(id(tensor))
             source = producer.input if isinstance(producer, keras_layers.UpSampling2D) else tensor
             sides.append(int(max(source.shape[1:3])))
         own = int(max(layer.output.shape[1:3]))
