@@ -5,9 +5,11 @@
 # Playwright drives it through /usr/bin/chromium and never downloads a browser of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [[ ! -x /usr/bin/chromium ]] && command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-    || echo "warning: could not install chromium; the browser test will be skipped" >&2
+# The DejaVu fonts lay out the report, whose PDF then carries real text (tested).
+if { [[ ! -x /usr/bin/chromium ]] || [[ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]]; } \
+    && command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null) \
+    || echo "warning: could not install chromium or the DejaVu fonts; the tests that need them will be skipped" >&2
 fi
 bash dashboard/start.sh --install-only requirements-dev.txt
 # One test process per core plus one (pytest-xdist), at most four: the browser tests spend much of their

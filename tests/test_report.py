@@ -45,6 +45,36 @@ def test_pdf_report_is_a_pdf():
     assert pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") + pdf.count(b"/Type/Page") >= 1
 
 
+def test_pdf_text_is_real_text_where_the_png_draws_it(monkeypatch):
+    import model.present.report as report
+    from model.present.report import Status
+
+    if report._pdf_fonts() is None:
+        pytest.skip("fpdf2 or the DejaVu fonts are not installed: the PDF's pages are images")
+    pypdf = pytest.importorskip("pypdf")
+    pixels, overlay = _inputs()
+    status = Status("Uncertain: second read advised (probability too low to stand alone).", "uncertain")
+    details = dict(**META, case_id="abc12345", status=status, notes=["Only 18.8% of this map lies on the lungs."])
+    pdf = build_report_pdf(pixels, overlay, PREDICTION, **details)
+    words = " ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+    words = " ".join(words.split())
+    for line in ("Chest X-ray explanation report", "abc12345", status.line, "70.0%", "Only 18.8% of this map",
+                 DISCLAIMER):
+        assert line in words
+    # The PDF's page images carry no text of their own (it would be set twice): the title's place is white.
+    texts = []
+    bare = report._render(pixels, overlay, PREDICTION, texts, **details)[0]
+    drawn = render_report(pixels, overlay, PREDICTION, **details)
+    title = (slice(40, 110), slice(60, 700))
+    assert (np.asarray(bare)[title] == 255).all() and (np.asarray(drawn)[title] < 128).any()
+    assert any(t[3] == "Chest X-ray explanation report" for t in texts)
+    # Without the fonts the PDF still comes, as images of the pages.
+    monkeypatch.setattr(report, "_pdf_fonts", lambda: None)
+    fallback = build_report_pdf(pixels, overlay, PREDICTION, **details)
+    assert fallback.startswith(b"%PDF") and "abc12345" not in "".join(
+        page.extract_text() for page in pypdf.PdfReader(io.BytesIO(fallback)).pages)
+
+
 def test_original_image_keeps_its_aspect_ratio():
     # A uniform mid-gray portrait image: its pasted footprint must stay twice as tall as wide.
     pixels = np.full((200, 100), 128 / 255, np.float32)

@@ -17,6 +17,7 @@ reader can match a report to the session's case without any identifier on the pa
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -275,15 +276,37 @@ def _disclaimer(draw) -> int:
     return top
 
 
-def render_pages(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, method: str, model_id: str,
-                 model_version: str, model_name: str, created: datetime | None = None,
-                 notes: Sequence = (), case_id: str = "", colormap: str | None = None,
-                 threshold: float = 0.0, status: Status | None = None,
-                 what_if: dict | None = None, compared: Sequence[str] = ()) -> list[Image.Image]:
+class _Draw:
+    """An `ImageDraw` whose text is either drawn on the page or, for a PDF with real text, only recorded
+    (page, x, y, text, font, colour) so that the PDF sets it at the same place in the same font."""
+
+    def __init__(self, page: Image.Image, number: int, texts: list | None):
+        self._draw, self._number, self._texts = ImageDraw.Draw(page), number, texts
+
+    def text(self, xy, text, font, fill) -> None:
+        if self._texts is None:
+            self._draw.text(xy, text, font=font, fill=fill)
+        else:
+            self._texts.append((self._number, *xy, text, font, fill))
+
+    def __getattr__(self, name):
+        return getattr(self._draw, name)
+
+
+def render_pages(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, **details) -> list[Image.Image]:
     """The report as Pillow RGB A4 pages: the first as `render_report`; notes that do not fit on it
     continue on further pages, each with the case, its page number and the disclaimer."""
+    return _render(pixels, overlay_rgb, prediction, None, **details)
+
+
+def _render(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, texts: list | None, *, method: str,
+            model_id: str, model_version: str, model_name: str, created: datetime | None = None,
+            notes: Sequence = (), case_id: str = "", colormap: str | None = None,
+            threshold: float = 0.0, status: Status | None = None,
+            what_if: dict | None = None, compared: Sequence[str] = ()) -> list[Image.Image]:
+    """`render_pages`; given a list `texts`, the pages carry no text and every line is recorded in it."""
     first = Image.new("RGB", PAGE_SIZE, "white")
-    draw = ImageDraw.Draw(first)
+    draw = _Draw(first, 0, texts)
     y = _header(draw, MARGIN, method=method, model_id=model_id, model_version=model_version,
                 model_name=model_name, created=_utc(created), case_id=case_id, status=status, compared=compared)
     y = _images(first, draw, y, pixels, overlay_rgb, method, hidden=bool(what_if))
@@ -302,7 +325,7 @@ def render_pages(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, met
         _disclaimer(draw)
     while pending:
         page = Image.new("RGB", PAGE_SIZE, "white")
-        draw = ImageDraw.Draw(page)
+        draw = _Draw(page, len(pages), texts)
         top = _paragraph(draw, (MARGIN, MARGIN), f"Chest X-ray explanation report, case {case_id or 'n/a'} "
                          f"(continued)", _font(26, True), PAGE_SIZE[0] - 2 * MARGIN) + 20
         left = _notes(draw, top, pending, bottom=_disclaimer(draw), title="Notes (continued)")
@@ -313,8 +336,8 @@ def render_pages(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, met
         pages.append(page)
     for number, page in enumerate(pages, start=1):
         if len(pages) > 1:
-            ImageDraw.Draw(page).text((PAGE_SIZE[0] - MARGIN - 150, MARGIN // 2), f"page {number} of {len(pages)}",
-                                      font=_font(20), fill=MUTED)
+            _Draw(page, number - 1, texts).text((PAGE_SIZE[0] - MARGIN - 150, MARGIN // 2),
+                                                f"page {number} of {len(pages)}", font=_font(20), fill=MUTED)
     return pages
 
 
@@ -364,11 +387,54 @@ def build_report(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, met
 def build_report_pdf(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, method: str, model_id: str,
                      model_version: str, model_name: str, created: datetime | None = None,
                      notes: Sequence = (), **details) -> bytes:
-    """The same pages as `build_report`, as an A4 PDF (one page, or more when the notes need them)."""
-    pages = render_pages(pixels, overlay_rgb, prediction, method=method, model_id=model_id,
-                         model_version=model_version, model_name=model_name, created=created, notes=notes,
-                         **details)
+    """The same pages as `build_report`, as an A4 PDF (one page, or more when the notes need them).
+
+    With fpdf2 and the DejaVu fonts the pages' text is real PDF text (selectable, searchable, read
+    aloud), set in the same font at the same place over the pages' images and lines; without them the
+    pages are images, as the PNG."""
+    fonts = _pdf_fonts()
+    texts = [] if fonts else None
+    pages = _render(pixels, overlay_rgb, prediction, texts, method=method, model_id=model_id,
+                    model_version=model_version, model_name=model_name, created=created, notes=notes, **details)
+    if fonts:
+        return _text_pdf(pages, texts, fonts)
     buffer = io.BytesIO()
     pages[0].save(buffer, format="PDF", resolution=float(PAGE_DPI), title="Chest X-ray explanation report",
                   save_all=True, append_images=pages[1:])
     return buffer.getvalue()
+
+
+def _pdf_fonts() -> dict | None:
+    """{bold: TTF path} of the fonts the pages were laid out in, for a text PDF; None without fpdf2 or
+    when Pillow's built-in font stood in (DejaVu not installed): then the PDF's pages are images."""
+    try:
+        import fpdf  # noqa: F401
+    except ImportError:
+        return None
+    paths = {bold: getattr(_font(24, bold), "path", None) for bold in (False, True)}
+    return paths if all(isinstance(path, str) and os.path.isfile(path) for path in paths.values()) else None
+
+
+def _text_pdf(pages: list[Image.Image], texts: list, fonts: dict) -> bytes:
+    """An A4 PDF of the text-free `pages` with every recorded line set on them as text."""
+    from fpdf import FPDF
+
+    scale = 72.0 / PAGE_DPI  # page pixels to PDF points
+    pdf = FPDF(unit="pt", format=(PAGE_SIZE[0] * scale, PAGE_SIZE[1] * scale))
+    pdf.set_title("Chest X-ray explanation report")
+    pdf.set_creator("CXR explainability dashboard")
+    pdf.set_auto_page_break(False)
+    pdf.add_font("DejaVu", "", fonts[False])
+    pdf.add_font("DejaVu", "B", fonts[True])
+    for number, page in enumerate(pages):
+        pdf.add_page()
+        buffer = io.BytesIO()
+        page.save(buffer, format="PNG")
+        pdf.image(buffer, x=0, y=0, w=pdf.w, h=pdf.h)
+        for _, x, y, line, font, fill in (t for t in texts if t[0] == number):
+            bold = font.path == fonts[True]
+            pdf.set_font("DejaVu", "B" if bold else "", font.size * scale)
+            pdf.set_text_color(*fill[:3])
+            ascent = font.getmetrics()[0]  # Pillow places a line by its top, a PDF by its baseline
+            pdf.text(x * scale, (y + ascent) * scale, line)
+    return bytes(pdf.output())
