@@ -103,6 +103,15 @@ def test_an_ensembles_history_gives_one_curve_per_member():
     assert [t.name for t in compare_curves({"ens": members}).data] == ["m1", "m2"]
 
 
+def test_a_member_two_versions_share_is_one_curve_naming_both():
+    # v3 reuses v2's two members: their curves were drawn twice, one hiding the other.
+    shared = history(4).assign(member="m1")
+    v2 = pd.concat([shared, history(6, 0.2).assign(member="m2")], ignore_index=True)
+    v3 = pd.concat([shared, history(5, 0.1).assign(member="m2")], ignore_index=True)  # same name, another run
+    fig = compare_curves({"v3": v3, "v2": v2})
+    assert [t.name for t in fig.data] == ["v3, v2 · member m1", "v3 · member m2", "v2 · member m2"]
+
+
 def test_confusion_matrix_counts_and_normalisation(report):
     counts = np.array(report["confusion_matrix"])
     fig = confusion_matrix_figure(report)

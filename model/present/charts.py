@@ -161,13 +161,18 @@ def compare_curves(histories: dict[str, pd.DataFrame], metric: str = "val_loss",
     An ensemble's history holds its members' rows with a `member` column: one curve per member. The epochs
     whose weights were averaged into a model (its members') are shaded, as on a single model's chart."""
     fig = go.Figure()
+    curves: dict = {}  # a member shared by several versions (the same run) is one curve naming them all
     for model_id, history in histories.items():
         if history is None or metric not in getattr(history, "columns", ()):
             continue
         for member, rows in _runs(history):
-            # One ensemble alone: its members' ids say enough (the narrow Diagnose panel).
-            name = model_id if member is None else member if len(histories) == 1 else f"{model_id} · member {member}"
-            fig.add_trace(go.Scatter(x=_epochs(rows), y=rows[metric], mode="lines+markers", name=name))
+            key = (model_id,) if member is None else (member, tuple(_epochs(rows)), tuple(rows[metric]))
+            curves.setdefault(key, (member, rows, []))[2].append(model_id)
+    for member, rows, owners in curves.values():
+        # One ensemble alone: its members' ids say enough (the narrow Diagnose panel).
+        name = (owners[0] if member is None else member if len(histories) == 1
+                else f"{', '.join(owners)} · member {member}")
+        fig.add_trace(go.Scatter(x=_epochs(rows), y=rows[metric], mode="lines+markers", name=name))
     if not fig.data:
         return _empty(f"No model has a {curve_name(metric)} history.", height)
     spans = _averaged_spans(histories, metric)
