@@ -521,8 +521,9 @@ def test_explanation_report_cli_writes_json(report_setup, capsys, monkeypatch):
     # The entry is an untrained model: its scrambled copy must still give different maps.
     assert set(sanity) >= {"spearman", "flagged"} and sanity["spearman"] < 0.99
     assert report["timing"]["total_s"] > 0 and report["date"]
+    assert "layer" not in report  # without --layer: the card layer's report, as before the option existed
     out = capsys.readouterr().out
-    assert "Explanation report for tiny-r" in out and "explanations.json" in out
+    assert "Explanation report for tiny-r" in out and "explanations.json" in out and " at layer " not in out
 
     # --sanity-only redoes the sanity check alone, on the same images: the rest of the report stays.
     code = explanation_report.main(["--model", "tiny-r", "--data", str(data), "--limit", "3", "--methods",
@@ -575,6 +576,62 @@ def test_explanation_report_cli_writes_json(report_setup, capsys, monkeypatch):
         assert explanation_report.main(["--model", "tiny-r", "--data", str(data), "--registry", str(registry),
                                         flag]) == 2
         assert "has no explanation report to update" in capsys.readouterr().err
+
+
+def test_explanation_report_of_one_ensemble_network_goes_to_its_own_file(report_setup, capsys, monkeypatch, tmp_path):
+    """--layer explains another layer the dashboard offers (here one network of a two-channel ensemble);
+    such a report needs --out, records its layer and leaves the registry's report alone."""
+    from model.classifier import Classifier
+    from model.trust import faithfulness as faithfulness_module
+    from tests.support import write_two_channel_entry
+    from training import explanation_report
+
+    registry, data = report_setup
+    write_two_channel_entry(registry, "two-r")
+    monkeypatch.setattr(faithfulness_module, "MIN_EVIDENCE", -1.0)  # untrained: judge every film's curves
+    common = ["--model", "two-r", "--data", str(data), "--limit", "3", "--methods", "gradcam", "--steps", "4",
+              "--sanity-images", "2", "--registry", str(registry)]
+    registry_file = registry / "two-r" / "explanations.json"
+    out = tmp_path / "studies" / "two-r-m1.json"
+    assert explanation_report.main([*common, "--layer", "m1_conv2", "--out", str(out)]) == 0
+    assert not registry_file.exists()
+    report = json.loads(out.read_text())
+    assert report["layer"] == "m1_conv2" and report["layer_label"].startswith("network 1")
+    assert report["n"] == 3 and report["lung_attention"]["segmenter"] == "fixed-lungs"
+    assert 0.0 <= report["lung_attention"]["overall"] <= 1.0
+    # The maps, their chance level and the sanity check are the chosen layer's: its own grid (S/4 = 8).
+    clf = Classifier.load("two-r", registry)
+    assert report["faithfulness"]["methods"]["gradcam"]["grid"] == 8
+    assert report["sanity_check"]["n"] == 2
+    printed = capsys.readouterr().out
+    assert "at layer m1_conv2 (network 1" in printed and str(out) in printed
+    # The same films explained at the other network's layer give other maps, so other lung shares.
+    other = tmp_path / "studies" / "two-r-m2.json"
+    assert explanation_report.main([*common, "--layer", "m2_conv2", "--out", str(other)]) == 0
+    second = json.loads(other.read_text())
+    assert [r["label"] for r in second["per_image"]] == [r["label"] for r in report["per_image"]]
+    assert [r["lung_fraction"] for r in second["per_image"]] != [r["lung_fraction"] for r in report["per_image"]]
+
+    def refused(argv, words):
+        capsys.readouterr()
+        assert explanation_report.main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and "\n" not in err and words in err, err
+        assert not registry_file.exists()
+
+    # Another layer than the card's without --out, or with --out naming the registry's file: refused.
+    refused([*common, "--layer", "m1_conv2"], "needs --out")
+    refused([*common, "--layer", "m1_conv2", "--out", str(registry_file)], "needs --out")
+    # A layer the dashboard does not offer (a pooled layer, a made-up name): named as such.
+    for name in ("gap", "m9_nothing"):
+        refused([*common, "--layer", name, "--out", str(out)], "is not one the dashboard offers for model 'two-r'")
+    # The partial updates work on the registry's card-layer report only.
+    refused([*common, "--layer", "m1_conv2", "--out", str(out), "--sanity-only"], "--sanity-only")
+    refused([*common, "--out", str(out), "--faithfulness-only"], "--faithfulness-only")
+    # The card's own layer, named: the registry's report, as without --layer, recording the layer.
+    assert clf.card.explain_layer == "ensemble_features"
+    assert explanation_report.main([*common, "--layer", "ensemble_features"]) == 0
+    assert json.loads(registry_file.read_text())["layer"] == "ensemble_features"
 
 
 def test_explanation_report_measures_lung_attention(report_setup):

@@ -1,9 +1,13 @@
 """How trustworthy a model's explanations are, measured once per model on its own test split.
 
     python -m training.explanation_report --model cxr-compact-v1 --data ../shared/data/cxr \
-        [--split test] [--limit 40] [--methods gradcam,gradcam++,scorecam,smoothgrad]
+        [--split test] [--limit 40] [--methods gradcam,gradcam++,scorecam,smoothgrad] \
+        [--layer NAME --out PATH]
 
-Writes `explanations.json` into the model's registry entry and prints a summary:
+Writes `explanations.json` into the model's registry entry (or the file `--out` names) and prints a summary.
+`--layer` explains another layer than the card's `explain_layer`, any the dashboard's layer box offers for
+the model (e.g. one ensemble network's last feature maps, to see which network carries what): such a report
+is not the card's, so it needs `--out` and never replaces the registry's file; it records its `layer`.
 
 * lung attention: the share of the Grad-CAM map inside the lungs (lung masks from the registry's
   lung segmentation model), overall and per predicted class; low values point to shortcuts
@@ -29,6 +33,7 @@ import sys
 import time
 from collections import defaultdict
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -74,7 +79,7 @@ def select_records(records, labels, limit: int, seed: int = 0) -> list:
 
 
 def _explain_image(classifier, pixels: np.ndarray, methods, segmenter, steps: int, seed: int,
-                   timing: dict) -> tuple[dict, np.ndarray]:
+                   timing: dict, layer: str | None = None) -> tuple[dict, np.ndarray]:
     """Maps, deletion/insertion AUCs and lung attention of one image; returns (row, model input)."""
     from model.inputs.lungs import lung_attention_fraction, mask_plausibility
     from model.trust.faithfulness import deletion_insertion, random_baseline
@@ -89,7 +94,7 @@ def _explain_image(classifier, pixels: np.ndarray, methods, segmenter, steps: in
     maps, grids = {}, {}
     for method in methods:
         started = time.perf_counter()
-        explanation = classifier.explain_input(x, method, target)
+        explanation = classifier.explain_input(x, method, target, layer)
         maps[method], grids[method] = explanation.heatmap, classifier.map_grid(explanation)
         timing["maps_s"][method] = timing["maps_s"].get(method, 0.0) + time.perf_counter() - started
     started = time.perf_counter()
@@ -111,7 +116,7 @@ def _explain_image(classifier, pixels: np.ndarray, methods, segmenter, steps: in
         started = time.perf_counter()
         heat = maps.get(LUNG_METHOD)
         if heat is None:
-            heat = classifier.explain_input(x, LUNG_METHOD, target).heatmap
+            heat = classifier.explain_input(x, LUNG_METHOD, target, layer).heatmap
         on_image = classifier.to_image(heat, model_input)  # through the region the model saw
         row["lung_fraction"] = lung_attention_fraction(on_image, mask)
         row["mask_plausible"] = bool(mask_plausibility(mask)["plausible"])
@@ -196,11 +201,11 @@ def _agreement_summary(rows: list[dict], methods) -> dict | None:
     return {"pairs": means, "mean": float(np.mean(list(means.values())))}
 
 
-def _sanity_summary(classifier, inputs: list[np.ndarray], methods, seed: int) -> dict | None:
+def _sanity_summary(classifier, inputs: list[np.ndarray], methods, seed: int, layer: str | None = None) -> dict | None:
     from model.trust.sanity import randomization_sanity_check
     if not inputs:
         return None
-    result = randomization_sanity_check(classifier, np.stack(inputs), methods, seed=seed)
+    result = randomization_sanity_check(classifier, np.stack(inputs), methods, seed=seed, layer=layer)
     for values in result["methods"].values():
         values.pop("spearman_per_input", None)
     return result
@@ -224,10 +229,27 @@ def _json_safe(value):
 # --------------------------------------------------------------------------- the report
 
 
+def offered_layer(classifier, layer: str) -> dict:
+    """`layer` as the report records it ({"layer": name, "label": the reader's name}) when the dashboard's
+    layer box offers it for this model (`model.present.layers.layer_choices`, advanced layers included);
+    ValueError in one sentence otherwise."""
+    from model.present.layers import layer_choices, layer_label, network_names
+
+    card = classifier.card
+    choices = layer_choices(classifier.layers(), card.explain_layer, network_names(card.training))
+    if layer not in {c.name for c in choices}:
+        examples = list(dict.fromkeys([c.name for c in choices if c.default] +
+                                      [next(c.name for c in choices if c.group == g) for g in
+                                       dict.fromkeys(c.group for c in choices)]))
+        raise ValueError(f"layer {layer!r} is not one the dashboard offers for model {card.id!r} (it offers "
+                         f"{len(choices)}, e.g. {', '.join(examples[:5])})")
+    return {"layer": layer, "label": layer_label(layer, choices)}
+
+
 def build_explanation_report(classifier, records, segmenter=None, methods=REPORT_METHODS,
                              limit: int = DEFAULT_LIMIT, seed: int = 0, steps: int = DEFAULT_STEPS,
                              sanity_images: int = SANITY_IMAGES,
-                             progress: Callable[[int, int], None] | None = None) -> dict:
+                             progress: Callable[[int, int], None] | None = None, layer: str | None = None) -> dict:
     """Measure lung attention, faithfulness and the randomisation sanity check on labelled images.
 
     Args:
@@ -241,10 +263,12 @@ def build_explanation_report(classifier, records, segmenter=None, methods=REPORT
         steps: steps of the deletion and insertion curves.
         sanity_images: how many of the images go into the randomisation check.
         progress: called as progress(done, total) after every image.
+        layer: the layer the layer-based methods explain, one the dashboard offers (`offered_layer`); None:
+            the card's `explain_layer`, and the report has no `layer` entry (as before the option existed).
 
     Returns:
-        A JSON-ready dict: model, version, date, n, skipped, methods, seed, lung_attention,
-        faithfulness, method_agreement, sanity_check, per_image (no paths) and timing.
+        A JSON-ready dict: model, version, date, n, skipped, methods, seed, (layer, layer_label,)
+        lung_attention, faithfulness, method_agreement, sanity_check, per_image (no paths) and timing.
     """
     from model.explain import check_method
     from model.inputs.intake import XrayInputError, load_xray
@@ -252,6 +276,7 @@ def build_explanation_report(classifier, records, segmenter=None, methods=REPORT
     methods = tuple(check_method(m) for m in methods)
     if not methods:
         raise ValueError("methods must name at least one explanation method")
+    chosen_layer = offered_layer(classifier, layer) if layer is not None else None
     started = time.perf_counter()
     chosen = select_records(records, classifier.labels, limit, seed)
     timing = {"maps_s": {}, "faithfulness_s": 0.0, "lungs_s": 0.0}
@@ -263,20 +288,21 @@ def build_explanation_report(classifier, records, segmenter=None, methods=REPORT
             pixels = None
             skipped += 1
         if pixels is not None:
-            row, x = _explain_image(classifier, pixels, methods, segmenter, steps, seed, timing)
+            row, x = _explain_image(classifier, pixels, methods, segmenter, steps, seed, timing, layer)
             rows.append({"label": record.label, **row})
             inputs.append(x)
         if progress:
             progress(i, len(chosen))
     agreement = _agreement_summary(rows, methods)
     sanity_started = time.perf_counter()
-    sanity = _sanity_summary(classifier, inputs[:max(0, int(sanity_images))], methods, seed)
+    sanity = _sanity_summary(classifier, inputs[:max(0, int(sanity_images))], methods, seed, layer)
     timing["sanity_s"] = time.perf_counter() - sanity_started
     timing["total_s"] = time.perf_counter() - started
     report = {
         "model": classifier.card.id, "version": classifier.card.version,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "n": len(rows), "skipped": skipped, "methods": list(methods), "seed": seed,
+        **({"layer": chosen_layer["layer"], "layer_label": chosen_layer["label"]} if chosen_layer else {}),
         "lung_attention": _lung_summary(rows, classifier.labels, segmenter),
         "faithfulness": _faithfulness_summary(rows, methods, steps),
         "method_agreement": agreement, "sanity_check": sanity,
@@ -361,7 +387,8 @@ def _figure(value, spec: str = ".2f") -> str:
 
 def format_summary(report: dict) -> str:
     """A readable multi-line summary of a report from `build_explanation_report`."""
-    lines = [f"Explanation report for {report['model']} (version {report['version']}): {report['n']} images, "
+    at = f" at layer {report['layer']} ({report.get('layer_label') or report['layer']})" if report.get("layer") else ""
+    lines = [f"Explanation report for {report['model']} (version {report['version']}){at}: {report['n']} images, "
              f"{report['skipped']} unreadable, {report['timing']['total_s']:.0f} s"]
     lungs = report["lung_attention"]
     if lungs["overall"] is None:
@@ -407,6 +434,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sanity-images", type=int, default=SANITY_IMAGES,
                    help="images used for the randomisation sanity check")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampling, random orders and random weights")
+    p.add_argument("--layer", default=None,
+                   help="explain this layer instead of the card's explain_layer: any the dashboard's layer box offers "
+                        "for the model (e.g. one ensemble network's m1_... layer); another layer than the card's "
+                        "needs --out, so the registry's report stays the card layer's")
+    p.add_argument("--out", type=Path, default=None,
+                   help="write the report to this JSON file instead of the model's registry entry")
     only = p.add_mutually_exclusive_group()
     only.add_argument("--sanity-only", action="store_true",
                       help="redo only the randomisation sanity check of the model's existing report (same images)")
@@ -447,11 +480,16 @@ def main(argv=None) -> int:
     from model.registry import EXPLANATIONS_FILE, RegistryError, write_report
     from model.splits import split_records
 
+    if (args.layer is not None or args.out is not None) and (args.sanity_only or args.faithfulness_only):
+        print("error: --sanity-only and --faithfulness-only update the registry's report of the card's layer; "
+              "make a report with --layer or --out in full (without them)", file=sys.stderr)
+        return 2
     if args.faithfulness_only and _has_evidence(args):
         return _refresh_faithfulness_main(args)
     try:
         methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
         clf = Classifier.load(args.model, args.registry)
+        _check_destination(clf, args)
         label_map = json.loads(args.label_map.read_text()) if args.label_map else None
         records = split_records(read_dataset(args.data, label_map), clf.card, args.split)
         # A lung-cropped model's own lung model (same registry); otherwise the registry's first one.
@@ -466,15 +504,35 @@ def main(argv=None) -> int:
                                     args.limit, args.seed, args.sanity_images)
         else:
             report = build_explanation_report(clf, records, segmenter, methods, args.limit, args.seed, args.steps,
-                                              args.sanity_images, progress=_progress)
+                                              args.sanity_images, progress=_progress, layer=args.layer)
     except (RegistryError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     report.update({"split": args.split, "data": str(args.data)})
-    path = write_report(clf.card.id, EXPLANATIONS_FILE, report, args.registry)
+    if args.out is not None:
+        path = args.out
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    else:
+        path = write_report(clf.card.id, EXPLANATIONS_FILE, report, args.registry)
     print(format_summary(report))
     print(f"wrote {path}")
     return 0
+
+
+def _check_destination(classifier, args) -> None:
+    """ValueError in one sentence when the report would replace the registry's report of the card's layer
+    with another layer's: that needs `--out`, and `--out` may not name the registry's file itself."""
+    from model.registry import EXPLANATIONS_FILE, entry_dir
+
+    if args.layer is None or args.layer == classifier.card.explain_layer:
+        return
+    offered_layer(classifier, args.layer)  # an unknown layer is named as such, not as a missing --out
+    registry_file = (entry_dir(classifier.card.id, args.registry) / EXPLANATIONS_FILE).resolve()
+    if args.out is None or args.out.resolve() == registry_file:
+        raise ValueError(f"a report on layer {args.layer!r} is not the card's (its layer is "
+                         f"{classifier.card.explain_layer!r}), so it needs --out PATH other than the registry's "
+                         f"{EXPLANATIONS_FILE}")
 
 
 def _existing_report(model_id: str, registry) -> dict:

@@ -97,7 +97,8 @@ def randomized_classifier(classifier, seed: int = 0):
 
 
 def randomization_sanity_check(classifier, inputs: np.ndarray, methods: Iterable[str] = REPORT_METHODS,
-                               seed: int = 0, threshold: float = RANDOMISATION_THRESHOLD) -> dict:
+                               seed: int = 0, threshold: float = RANDOMISATION_THRESHOLD,
+                               layer: str | None = None) -> dict:
     """Model-parameter randomisation test of Adebayo et al. (2018) for several methods.
 
     Every input is explained by the trained model and by the same architecture with its weights
@@ -110,6 +111,7 @@ def randomization_sanity_check(classifier, inputs: np.ndarray, methods: Iterable
         methods: names from `model.explain.METHODS`.
         seed: seed of the random weights.
         threshold: similarity above which a method is flagged, in (-1, 1).
+        layer: the layer the layer-based methods explain (None: the card's `explain_layer`).
 
     Returns:
         dict with `methods` ({method: `randomization_similarity` result, with `flagged`}),
@@ -126,7 +128,7 @@ def randomization_sanity_check(classifier, inputs: np.ndarray, methods: Iterable
     for method in methods:
         # The map functions take an input's index, so each map is made for that input's target.
         results[method] = randomization_similarity(
-            lambda i, method=method: classifier.explain_input(inputs[i], method, targets[i]).heatmap,
-            lambda i, method=method: randomised.explain_input(inputs[i], method, targets[i]).heatmap,
+            lambda i, method=method: classifier.explain_input(inputs[i], method, targets[i], layer).heatmap,
+            lambda i, method=method: randomised.explain_input(inputs[i], method, targets[i], layer).heatmap,
             range(len(inputs)), threshold)
     return {"methods": results, "threshold": threshold, "seed": int(seed), "n": int(len(inputs))}
