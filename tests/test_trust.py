@@ -206,7 +206,10 @@ def test_lung_attention_on_known_maps():
     assert outside.fraction == pytest.approx(0.0) and outside.low
     # Spread over every zone outside the lungs, the largest (above the lungs, 30%) is not "most" of the rest.
     assert outside.zones[outside.elsewhere] < 0.5 and not outside.elsewhere_holds_most
-    assert outside.warning.startswith("Only 0.0% of this map lies on the lung fields; the largest part of the rest is ")
+    even = f"{mask.mean():.1%}"  # a map spread evenly over the whole film (no region given)
+    assert outside.even_share == inside.even_share == pytest.approx(mask.mean())
+    assert outside.warning.startswith(f"Only 0.0% of this map lies on the lung fields (which fill {even} of what "
+                                      "the model saw); the largest part of the rest is ")
     assert "counting its faint part, which the picture may leave uncoloured" in outside.warning
     assert outside.elsewhere in outside.warning and "on the above" not in outside.warning
     top = np.zeros_like(mask, np.float32)
@@ -218,6 +221,21 @@ def test_lung_attention_on_known_maps():
     assert inside.zones["lungs"] == pytest.approx(1.0) and inside.elsewhere is None
     with pytest.raises(ValueError, match="threshold"):
         lung_attention(mask.astype(np.float32), mask, threshold=1.5)
+
+
+def test_an_evenly_spread_map_scores_the_lungs_share_of_what_the_model_saw():
+    from model.trust.attention import LungAttention, even_share
+
+    mask = np.zeros((100, 100), bool)
+    mask[20:70, 10:40] = mask[20:70, 60:90] = True  # 3,000 of 10,000 pixels; 3,000 of the 50 x 80 box's 4,000
+    assert even_share(mask) == pytest.approx(0.30) and even_share(mask, (20, 70, 10, 90)) == pytest.approx(0.75)
+    region = (20, 70, 10, 90)
+    flat = np.zeros((100, 100), np.float32)
+    flat[20:70, 10:90] = 1.0  # the model saw only the box: its map is flat there and zero outside
+    attention = lung_attention(flat, mask, 0.5, region)
+    assert attention.fraction == pytest.approx(attention.even_share) == pytest.approx(0.75)
+    assert LungAttention.from_dict(attention.to_dict()) == attention
+    assert LungAttention.from_dict({k: v for k, v in attention.to_dict().items() if k != "even_share"}).even_share is None
 
 
 def test_attention_zones_name_where_the_map_goes():

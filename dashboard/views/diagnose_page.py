@@ -609,7 +609,7 @@ def lung_panel(case: Case, on_image, method_label: str):
         st.caption(":material/block: No plausible lung fields were found in this image, so the share of the map "
                    "on them is not measured.")
         return None
-    attention = lung_attention(on_image, mask, caching.lung_attention_threshold(case.key))
+    attention = lung_attention(on_image, mask, caching.lung_attention_threshold(case.key), case.model_input().region)
     st.metric("Map inside the lung fields", text.lung_share(attention.fraction),
               help="Share of the map's total weight, faint parts included, that lies on the lung fields found by "
                    "the registry's lung segmentation model (the colours show only the strongest part). Findings "
@@ -621,7 +621,8 @@ def lung_panel(case: Case, on_image, method_label: str):
                    "consolidation, effusions and the lung behind the heart or the diaphragm, which makes this "
                    "share too low.")
     else:
-        st.caption(text.lung_share_sentence(attention.fraction, attention.threshold, method_label))
+        st.caption(text.lung_share_sentence(attention.fraction, attention.threshold, method_label,
+                                            attention.even_share))
     return attention
 
 

@@ -221,16 +221,24 @@ def lung_attention_caption(segmenter: str | None, mostly_outside: float, own_lev
     return line + ". Masks can also miss dense consolidation, which lowers the share."
 
 
-def lung_share_sentence(fraction: float, threshold: float, method_label: str) -> str:
+def lung_share_sentence(fraction: float, threshold: float, method_label: str, even: float | None = None) -> str:
     """The line beside a map's share on the lung fields when no warning fired (`fraction` at or above
-    `threshold`). Worded from the share as shown (`lung_share`), so "most" never sits beside 50.0% or less."""
+    `threshold`). Worded from the share as shown (`lung_share`), so "most" never sits beside 50.0% or less.
+    `even`: the lungs' share of what the model saw (`attention.even_share`), the level of a map with no
+    preference for the lungs; the sentence says whether this map is above it, as shown."""
     shown = round(fraction * 1000)
     amount = "Most" if shown > 500 else "Half" if shown == 500 else "Less than half"
     where = f"{amount} of the {method_label} map lies on the lungs"
     if shown < 500:
         where += ", but not unusually little for this model"
-    return (f"{where} (warning below {lung_share(threshold)}, set from this model's own correct "
-            "answers). This says where the model looked, not that it is right.")
+    line = (f"{where} (warning below {lung_share(threshold)}, set from this model's own correct "
+            "answers).")
+    if even is not None:
+        level = round(even * 1000)
+        compared = ("more than" if shown > level else "no more than" if shown == level else "less than")
+        line += (f" The lungs fill {lung_share(even)} of what the model saw: {compared} a map spread evenly "
+                 "would put there.")
+    return line + " This says where the model looked, not that it is right."
 
 
 def grid_legend_sentence(target: str, largest: float, scale: float) -> str:

@@ -29,6 +29,9 @@ class LungAttention:
         threshold: fractions below it are `low`.
         low: whether the warning fires; warning: the sentence, or "".
         zones: {zone: share of the map's weight} over `ZONES` (sums to 1 for a non-zero map).
+        even_share: the share a map spread evenly over the part of the film the model saw would put on
+            the lung fields (the lungs' share of that part): the level a map with no preference for the
+            lungs reaches; None when not known (older stored results).
     """
 
     fraction: float
@@ -36,6 +39,7 @@ class LungAttention:
     low: bool
     warning: str
     zones: dict = field(default_factory=dict)
+    even_share: float | None = None
 
     @property
     def elsewhere(self) -> str | None:
@@ -53,12 +57,23 @@ class LungAttention:
 
     def to_dict(self) -> dict:
         return {"fraction": self.fraction, "threshold": self.threshold, "low": self.low, "warning": self.warning,
-                "zones": dict(self.zones)}
+                "zones": dict(self.zones), "even_share": self.even_share}
 
     @classmethod
     def from_dict(cls, values: dict) -> "LungAttention":
+        even = values.get("even_share")
         return cls(float(values["fraction"]), float(values["threshold"]), bool(values["low"]), values["warning"],
-                   dict(values.get("zones") or {}))
+                   dict(values.get("zones") or {}), None if even is None else float(even))
+
+
+def even_share(lung_mask: np.ndarray, region=None) -> float:
+    """The lung fields' share of the part of the film the model saw (`region`: top, bottom, left, right;
+    the whole film when None): what a map spread evenly over that part puts on the lungs."""
+    mask = np.asarray(lung_mask).astype(bool)
+    if region is not None:
+        top, bottom, left, right = region
+        mask = mask[top:bottom, left:right]
+    return float(mask.mean()) if mask.size else 0.0
 
 
 def attention_zones(heatmap: np.ndarray, lung_mask: np.ndarray, region=None) -> dict[str, float]:
@@ -127,7 +142,8 @@ def lung_attention(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: float 
     fraction = lung_attention_fraction(heatmap, lung_mask)
     zones = attention_zones(heatmap, lung_mask, region)
     low = fraction < threshold
-    result = LungAttention(fraction, threshold, bool(low), "", zones)
+    even = even_share(lung_mask, region)
+    result = LungAttention(fraction, threshold, bool(low), "", zones, even)
     if low:
         zone = result.elsewhere
         # "on the chest wall", but "above the lungs" (zones named by a place, not a part of the body).
@@ -137,7 +153,8 @@ def lung_attention(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: float 
         # "most of the rest" only when that zone holds more than half of it, else it is only the largest part
         amount = "most" if result.elsewhere_holds_most else "the largest part"
         result = LungAttention(fraction, threshold, True,
-                               f"Only {fraction:.1%} of this map lies on the lung fields{usual}; {amount} of the rest "
+                               f"Only {fraction:.1%} of this map lies on the lung fields (which fill {even:.1%} of "
+                               f"what the model saw){usual}; {amount} of the rest "
                                f"is {where}, counting its faint part, which the picture may leave uncoloured. Check "
-                               "that what it points at is a finding in the lungs.", zones)
+                               "that what it points at is a finding in the lungs.", zones, even)
     return result
