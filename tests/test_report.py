@@ -75,6 +75,42 @@ def test_pdf_text_is_real_text_where_the_png_draws_it(monkeypatch):
         page.extract_text() for page in pypdf.PdfReader(io.BytesIO(fallback)).pages)
 
 
+def test_report_text_stays_inside_the_page_and_clear_of_the_disclaimer():
+    # The review's cases: a long out-of-scope headline ran past the right margin, and with a long status
+    # "(continued on the next page)" ran into the disclaimer box under a "Notes" heading with no note.
+    from PIL import ImageDraw
+
+    import model.present.report as report
+    from model.present.report import MARGIN, Status
+    from model.trust.findings import Finding
+
+    pixels, overlay = _inputs()
+    long_labels = Prediction(("COVID-19 (a long class name here)", "Normal", "Pneumonia"), np.array([0.983, 0.01, 0.007]))
+    findings = tuple(Finding("child", "out_of_scope", "header", "A sentence that explains why at some length " * 3)
+                     for _ in range(4))
+    status = Status("Out of scope: the output is shown for reference only (a child's film).", "out_of_scope", findings)
+    what_if = {"cells": "2 cells", "label": "COVID-19", "before": 0.9, "after": 0.8, "change": "−10.0 points",
+               "output_after": "COVID-19"}
+    texts = []
+    pages = report._render(pixels, overlay, long_labels, texts, **META, status=status, what_if=what_if,
+                           colormap="inferno", threshold=0.5, map_label="Normal",
+                           notes=[f"note {i}: " + "words of a sentence " * 8 for i in range(12)])
+    draw = ImageDraw.Draw(Image.new("RGB", PAGE_SIZE, "white"))
+    box_top = report._disclaimer(draw)
+    for number, x, y, line, font, _ in texts:
+        assert x + draw.textlength(line, font=font) <= PAGE_SIZE[0] - MARGIN + 1, line
+        if line not in DISCLAIMER:
+            assert y + font.size <= box_top, (number, line)
+    lines = [t[3] for t in texts]
+    for i, line in enumerate(lines):  # a heading is followed by a note, never by the continuation line alone
+        if line.startswith("Notes"):
+            assert not lines[i + 1].startswith("(continued"), lines[i:i + 2]
+    assert len(pages) >= 2 and any("notes on the next page" in line or line.startswith("Notes") for line in lines)
+    # The colour bar names the class the map explains, not the top class.
+    caption = " ".join(lines)
+    assert "evidence for Normal" in caption and "evidence for COVID-19" not in caption
+
+
 def test_original_image_keeps_its_aspect_ratio():
     # A uniform mid-gray portrait image: its pasted footprint must stay twice as tall as wide.
     pixels = np.full((200, 100), 128 / 255, np.float32)

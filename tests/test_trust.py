@@ -815,6 +815,17 @@ def test_an_unstated_plain_film_is_answered_as_an_adults_frontal_film_and_says_s
     dicom = triage(input_check(synthetic_radiograph(64), {"modality": "DX", "view_position": "PA",
                                                           "patient_age_years": 45}), sure)
     assert dicom.findings == [] and status_line(dicom) == "Answer. No check found a reason to doubt it."
+    # "No reason to doubt" is earned: checks not made yet are named, not passed over.
+    from model.present.text import CHECK_NAMES, not_run_checks
+    from model.trust.map_checks import MapChecks
+    pending = not_run_checks(MapChecks(attention=object()))
+    assert pending == ("faithfulness", "occlusion")
+    assert status_line(dicom, not_run=pending) == ("Answer. The checks made so far found no reason to doubt it; not "
+                                                   "made yet: the map's faithfulness and the occlusion cross-check.")
+    assert status_line(dicom, not_run=tuple(CHECK_NAMES)).endswith(
+        "not made yet: where the map lies, the map's faithfulness and the occlusion cross-check.")
+    assert not_run_checks(MapChecks(object(), object(), None, 0.3)) == ()
+    assert status_line(plain, not_run=pending) == status_line(plain)  # an assumption already stops "no reason"
 
 
 @pytest.mark.parametrize("metadata, stated, kind, source", [

@@ -132,15 +132,18 @@ def stated_facts(digest: str, metadata: dict, slot) -> Stated:
 # --------------------------------------------------------------------------- status and output
 
 
-def status_box(result, shown_anyway: bool = False, map_class: str | None = None) -> str:
+def status_box(result, shown_anyway: bool = False, map_class: str | None = None,
+               not_run=tuple(text.CHECK_NAMES)) -> str:
     """The status, first on the page and across it: what set it, the assumptions of an answer and the
     cautions about its map (`map_class`: the class explained, when it is not the answer), each from the
     findings' own fields. Returns the status line it shows (the report carries the same one)."""
-    line = text.status_line(result, shown_anyway, map_class)
+    line = text.status_line(result, shown_anyway, map_class, not_run)
     reasons = "".join(f"  \n{finding.sentence}" for finding in result.deciding)
     if result.assumptions and result.status != OUT_OF_SCOPE:
         what = "them" if len(result.assumptions) > 1 else "it"
         reasons += f"  \n:material/edit: State {what} in the side panel, under *About this film*."
+    if "not made yet" in line:
+        reasons += "  \n:material/arrow_downward: Make them under *How far to trust this map*, below the film."
     if result.status == OUT_OF_SCOPE:  # not st.error: that is kept for failures of the app itself
         with st.container(border=True):
             st.markdown(f":red[:material/block: **{line}**]{reasons}")
@@ -168,6 +171,8 @@ def output_box(case: Case, result, shown_anyway: bool, what_if: dict | None) -> 
         st.badge(name + (" · reference only" if shown_anyway else ""), color=colour, icon=icon)
         st.metric("Model output", tta.top_label, help="The class with the highest probability; not a diagnosis.")
         st.metric("Probability", figure, help=text.probability_definition(case.card))
+        if what_if is not None:
+            hidden_cells_box(what_if)
         probability_chart(case, what_if)
         st.markdown(f":{'orange' if word == 'Unstable' else 'blue'}[**{word}**]: {text.stability_brief(tta)}",
                     help=f"{detail[0].upper()}{detail[1:]} {explain('Stable / varies / unstable')}")
@@ -194,8 +199,8 @@ def hidden_result(case: Case) -> dict | None:
 
 
 def hidden_cells_box(what_if: dict) -> None:
-    """The new output beside the film: the top class's probability with the cells hidden and its change
-    in points from the film's own figure."""
+    """The new output in the output box, under the film's own probability (beside the film, on a laptop's
+    first screen): the top class's probability with the cells hidden and its change in points from it."""
     with st.container(border=True):
         if what_if["probabilities"] is None:
             st.caption(f":material/visibility_off: Hiding {what_if['cells']}: the model never saw this part of the "
@@ -204,13 +209,13 @@ def hidden_cells_box(what_if: dict) -> None:
             count = what_if["count"]
             unchanged = what_if["change"].startswith("±")
             st.metric(f"{what_if['label']} with {count} cell{'s' if count > 1 else ''} hidden", f"{what_if['after']:.1%}",
-                      what_if["change"].replace("−", "-"), help=explain("Hiding cells"),
+                      what_if["change"].replace("−", "-"),
+                      help=f"{explain('Hiding cells')} The model saw the cells {fill_words(what_if['fill'])} (*Hide "
+                           "with*, in the grid tab); the film shows them grey.",
                       delta_color="off" if unchanged else "normal", delta_arrow="off" if unchanged else "auto")
             if what_if["output_after"] != what_if["label"]:
                 st.markdown(f"The output changes: **{what_if['label']}** → **{what_if['output_after']}** "
                             f"({what_if['after_top']:.1%}).")
-            st.caption(f"The model saw the cells {fill_words(what_if['fill'])} (*Hide with*, in the grid tab); "
-                       "the film shows them grey.")
         st.button("Show the film as it is", key="unhide", icon=":material/visibility:",
                   on_click=st.session_state.update, kwargs={"hidden_cells": []})
 
@@ -376,23 +381,19 @@ def zoom_view(case: Case, shown, on_image, controls: Controls, explanation) -> N
 
 
 def images(case: Case, controls: Controls, explanation, on_image, what_if: dict | None) -> np.ndarray:
-    """Film and map side by side (or the zoom view), the output with hidden cells under the film;
-    returns the overlay for the report."""
+    """Film and map side by side (or the zoom view); returns the overlay for the report."""
     shown = fit_within(case.pixels)
     overlay = overlay_image(case, on_image, controls)
     where = f", {controls.layer_label}" if explanation.layer else ""
     if controls.zoom:
         zoom_view(case, shown, on_image, controls, explanation)
         if what_if is not None:  # the cells stay hidden in zoom mode: said, and undone from here too
-            st.caption(":material/visibility_off: Cells are hidden; the zoom view shows the film as it is. Switch "
-                       "zoom off to see them.")
-            hidden_cells_box(what_if)
+            st.caption(":material/visibility_off: Cells are hidden (their output is beside the film); the zoom "
+                       "view shows the film as it is. Switch zoom off to see them.")
     else:
         film_col, map_col = st.columns(2, gap="small")
         with film_col:
             clickable_film(case, shown)
-            if what_if is not None:
-                hidden_cells_box(what_if)
         with map_col:
             st.image(encode_png(overlay), width="stretch",
                      caption=f"{MAP_LABELS[explanation.method]} for {explanation.label}{where}")
@@ -556,7 +557,7 @@ def report_downloads(case: Case, status: Status, explanation, controls: Controls
     details = {"method": explanation.method, "model_id": case.card.id, "model_version": case.card.version,
                "model_name": case.card.display_name, "case_id": case.case_id, "colormap": controls.colormap,
                "threshold": controls.threshold, "status": status, "compared": extras["compared"],
-               "what_if": extras["what_if"],
+               "what_if": extras["what_if"], "map_label": explanation.label,
                "notes": (f"The map explains the class {explanation.label}"
                          + (f" at the layer {controls.layer_label}." if explanation.layer else "."),
                          text.probability_definition(case.card))}
@@ -809,7 +810,7 @@ def main() -> None:
     final = result.with_findings(map_findings(checks, MAP_LABELS[explanation.method]))
     map_class = explanation.label if explanation.label != case.uncertainty().top_label else None
     with status_slot.container():  # the status names the map checks too, once they are known
-        line = status_box(final, shown_anyway, map_class)
+        line = status_box(final, shown_anyway, map_class, text.not_run_checks(checks))
     with grid_tab:
         grid_occlusion_tab(case, controls)
     with methods_tab:

@@ -234,8 +234,8 @@ def _images(page: Image.Image, draw, y: int, pixels, overlay_rgb, method: str, h
 def _probabilities(draw, y: int, prediction, status: Status | None = None) -> int:
     labels, probabilities = list(prediction.labels), np.asarray(prediction.probabilities, float)
     predicted = int(np.argmax(probabilities))
-    draw.text((MARGIN, y), output_headline(prediction, status), font=_font(30, True), fill=TEXT)
-    y += 56
+    y = _paragraph(draw, (MARGIN, y), output_headline(prediction, status), _font(30, True),
+                   PAGE_SIZE[0] - 2 * MARGIN) + 18  # wrapped: "for reference only (out of scope)" is long
     bar_left, bar_width = MARGIN + 300, PAGE_SIZE[0] - 2 * MARGIN - 300 - 130
     for k, (label, p) in enumerate(zip(labels, probabilities)):
         font = _font(24, k == predicted)
@@ -253,12 +253,21 @@ def _notes(draw, y: int, notes: Sequence, bottom: int, title: str = "Notes") -> 
     """Draw the notes (findings and plain sentences) above `bottom`, never over the disclaimer; returns
     those that did not fit, for the next page."""
     width, font = PAGE_SIZE[0] - 2 * MARGIN, _font(22)
+    room = bottom - 20 - 30  # the last line kept for "(continued on the next page)", clear of the box
+    if not notes:
+        return []
+    _, mark, line = note_style(notes[0])
+    if y + 42 + 30 * len(_wrap(draw, f"{mark} {line}", font, width)) + 6 > room:
+        # Not even the first note fits: no heading left alone over an empty space.
+        if y <= room:
+            draw.text((MARGIN, y), "(notes on the next page)", font=font, fill=MUTED)
+        return list(notes)
     draw.text((MARGIN, y), title, font=_font(26, True), fill=TEXT)
     y += 42
     for i, note in enumerate(notes):
         colour, mark, line = note_style(note)
         needed = 30 * len(_wrap(draw, f"{mark} {line}", font, width)) + 6
-        if y + needed > bottom - 40:
+        if y + needed > room:
             draw.text((MARGIN, y), "(continued on the next page)", font=font, fill=MUTED)
             return list(notes[i:])
         y = _paragraph(draw, (MARGIN, y), f"{mark} {line}", font, width, fill=colour) + 6
@@ -303,15 +312,16 @@ def _render(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, texts: list
             model_id: str, model_version: str, model_name: str, created: datetime | None = None,
             notes: Sequence = (), case_id: str = "", colormap: str | None = None,
             threshold: float = 0.0, status: Status | None = None,
-            what_if: dict | None = None, compared: Sequence[str] = ()) -> list[Image.Image]:
+            what_if: dict | None = None, compared: Sequence[str] = (), map_label: str | None = None
+            ) -> list[Image.Image]:
     """`render_pages`; given a list `texts`, the pages carry no text and every line is recorded in it."""
     first = Image.new("RGB", PAGE_SIZE, "white")
     draw = _Draw(first, 0, texts)
     y = _header(draw, MARGIN, method=method, model_id=model_id, model_version=model_version,
                 model_name=model_name, created=_utc(created), case_id=case_id, status=status, compared=compared)
     y = _images(first, draw, y, pixels, overlay_rgb, method, hidden=bool(what_if))
-    if colormap:
-        label = list(prediction.labels)[int(np.argmax(prediction.probabilities))]
+    if colormap:  # the colour bar names the class the map explains (the answer unless another was chosen)
+        label = map_label or list(prediction.labels)[int(np.argmax(prediction.probabilities))]
         y = _colour_bar(first, draw, y, colormap, threshold, label)
     y = _probabilities(draw, y + 10, prediction, status)
     if what_if:

@@ -114,7 +114,24 @@ def names_of(findings) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else ""
 
 
-def status_line(result, shown_anyway: bool = False, map_class: str | None = None) -> str:
+# The map checks a reader runs on request (or that need a lung model), by `MapChecks` field, as a sentence names
+# them when they were not made: "no reason to doubt it" is said only of checks that were made.
+CHECK_NAMES = {"attention": "where the map lies", "faithfulness": "the map's faithfulness",
+               "occlusion": "the occlusion cross-check"}
+
+
+def not_run_checks(checks) -> tuple[str, ...]:
+    """The map checks of a `model.trust.map_checks.MapChecks` that were not made (None), by `CHECK_NAMES` key."""
+    made = {"attention": checks.attention, "faithfulness": checks.faithfulness,
+            "occlusion": checks.occlusion_similarity}
+    return tuple(kind for kind in CHECK_NAMES if made[kind] is None)
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def status_line(result, shown_anyway: bool = False, map_class: str | None = None, not_run=()) -> str:
     """The one line that leads the page, the report and the CLI's text output: the status, what set
     it, the assumptions an answer rests on and any caution about the map.
 
@@ -123,6 +140,8 @@ def status_line(result, shown_anyway: bool = False, map_class: str | None = None
         shown_anyway: an out-of-scope film whose output the reader asked to see.
         map_class: the class whose map the cautions are about, when it is not the model's answer (the
             reader chose to explain another class); the cautions then say so, as they are not about the answer.
+        not_run: `CHECK_NAMES` keys of the map checks not made (`not_run_checks`): an answer nothing doubts
+            then says its checks found no reason to doubt it so far and names those still to make.
     """
     if result.status == "out_of_scope":
         head = ("Out of scope: the output is shown for reference only" if shown_anyway
@@ -131,7 +150,10 @@ def status_line(result, shown_anyway: bool = False, map_class: str | None = None
     elif result.status == "uncertain":
         line = f"Uncertain: second read advised ({names_of(result.deciding)})."
     else:
-        line = "Answer." if result.map_cautions or result.assumptions else "Answer. No check found a reason to doubt it."
+        pending = [CHECK_NAMES[kind] for kind in not_run]
+        line = ("Answer." if result.map_cautions or result.assumptions else
+                f"Answer. The checks made so far found no reason to doubt it; not made yet: {_listed(pending)}."
+                if pending else "Answer. No check found a reason to doubt it.")
     assumed = frozenset(f.kind for f in result.assumptions)
     if assumed in ASSUMPTIONS and result.status != "out_of_scope":
         line += " " + ASSUMPTIONS[assumed]
