@@ -1,4 +1,4 @@
-"""Bootstrap intervals for ROC AUC: how much a figure on N images could move with other images.
+"""Bootstrap intervals for ROC AUC, accuracy and calibration error: how much a figure on N images could move with other images.
 
 Images are resampled with replacement (seeded, so a report is reproducible); each resample's
 per-class one-vs-rest AUC and macro AUC (mean over the classes whose AUC is defined, as
@@ -7,6 +7,7 @@ percentiles give the 95% interval. A paired comparison resamples the same images
 so the interval of the difference reflects only the difference between the models.
 
     intervals = auc_intervals(y_true, probabilities, labels, resamples=1000, seed=0)
+    figures = figure_intervals(y_true, probabilities, resamples=1000, seed=0)  # accuracy and ECE
     paired = paired_auc_difference(y_true, probs_a, probs_b, labels)   # B - A
 """
 from __future__ import annotations
@@ -81,6 +82,29 @@ def auc_intervals(y_true, probabilities, labels, resamples: int = DEFAULT_RESAMP
     return {"macro": _interval(macro, level),
             "per_class": {label: _interval(per_class[:, k], level) for k, label in enumerate(labels)},
             "resamples": int(resamples), "level": level}
+
+
+def figure_intervals(y_true, probabilities, resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
+                     level: float = LEVEL) -> dict:
+    """Bootstrap intervals of the accuracy and of the expected calibration error (`model.metrics.calibration`,
+    ten bins) over the same resamples `auc_intervals` draws for the same seed.
+
+    Returns:
+        {"accuracy": [low, high] or None, "ece": [low, high] or None, "resamples": n, "level": level}.
+    """
+    from model.metrics import calibration
+
+    y_true = np.asarray(y_true, dtype=int)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if resamples < 1 or len(y_true) == 0:
+        return {"accuracy": None, "ece": None, "resamples": 0, "level": level}
+    correct = probabilities.argmax(axis=1) == y_true
+    accuracy, ece = np.empty(resamples), np.empty(resamples)
+    for b, index in enumerate(resample_indices(len(y_true), resamples, seed)):
+        accuracy[b] = correct[index].mean()
+        ece[b] = calibration(y_true[index], probabilities[index])["ece"]
+    return {"accuracy": _interval(accuracy, level), "ece": _interval(ece, level), "resamples": int(resamples),
+            "level": level}
 
 
 def paired_auc_difference(y_true, probs_a, probs_b, labels, resamples: int = DEFAULT_RESAMPLES, seed: int = 0,

@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from model.bootstrap import DEFAULT_RESAMPLES, LEVEL, auc_intervals, fast_auc, paired_auc_difference
+from model.bootstrap import DEFAULT_RESAMPLES, LEVEL, auc_intervals, fast_auc, figure_intervals, paired_auc_difference
 from model.inputs.intake import XrayInputError, load_xray
 from model.metrics import classification_report
 
@@ -166,7 +166,8 @@ def unknown_label_rows(records, probabilities, labels) -> dict:
 def model_report(card, records, probabilities, resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> dict:
     """One model's report on scored records: `evaluation_report` on the images whose label it knows,
     with bootstrap intervals (`auc_ci`) on the macro and per-class AUC and on each source's macro
-    AUC, plus the rows of labels it does not know."""
+    AUC, on the accuracy (`accuracy_ci`) and the calibration error (`calibration.ece_ci`), plus the rows
+    of labels it does not know."""
     labels = list(card.labels)
     probabilities = np.asarray(probabilities, dtype=np.float64).reshape(len(records), len(labels))
     known = np.array([r.label in labels for r in records], dtype=bool)
@@ -176,6 +177,9 @@ def model_report(card, records, probabilities, resamples: int = DEFAULT_RESAMPLE
     report = evaluation_report(y_true, probs, labels, [r.source for r in kept])
     intervals = auc_intervals(y_true, probs, labels, resamples, seed)
     report["macro"]["auc_ci"] = intervals["macro"]
+    figures = figure_intervals(y_true, probs, resamples, seed)
+    report["accuracy_ci"] = figures["accuracy"]
+    report["calibration"]["ece_ci"] = figures["ece"]
     for label in labels:
         report["per_class"][label]["auc_ci"] = intervals["per_class"][label]
     if "per_source" in report:

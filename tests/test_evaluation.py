@@ -86,6 +86,53 @@ def test_auc_intervals_contain_the_estimate_narrow_with_more_images_and_are_seed
     assert auc_intervals([], np.zeros((0, 3)), LABELS)["macro"] is None
 
 
+def test_accuracy_and_calibration_intervals_hold_the_estimate_and_reach_the_card():
+    from model.bootstrap import figure_intervals
+    from model.evaluation import model_report
+    from model.labelled_data import LabelledImage
+    from model.metrics import classification_report
+    from model.present.text import intervals_caption
+    from model.registry import ModelCard
+    from training.evaluate import card_intervals
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 3, 400)
+    p = rng.dirichlet(np.ones(3), 400)
+    p[np.arange(400), y] += 0.5
+    p /= p.sum(axis=1, keepdims=True)
+    figures = figure_intervals(y, p, resamples=300, seed=1)
+    assert figures == figure_intervals(y, p, resamples=300, seed=1)
+    whole = classification_report(y, p, LABELS)
+    assert figures["accuracy"][0] < whole["accuracy"] < figures["accuracy"][1]
+    assert figures["ece"][0] <= whole["calibration"]["ece"] <= figures["ece"][1]
+    assert figure_intervals([], np.zeros((0, 3)))["ece"] is None
+    # The rerun of a card's test split: its intervals are stored only beside the figures they belong to.
+    card = ModelCard(id="m", display_name="m", version="1", created="2026-01-01", architecture="x",
+                     labels=list(LABELS), preprocessing={"image_size": 32}, explain_layer="conv")
+    records = [LabelledImage(f"{i}.png", LABELS[k], f"p{i}", "s") for i, k in enumerate(y)]
+    report = model_report(card, records, p, resamples=200, seed=0)
+    assert report["accuracy_ci"] and report["calibration"]["ece_ci"]
+    stored = {key: report[key] for key in ("n", "accuracy", "macro", "calibration")}
+    intervals = card_intervals(stored, report, "python -m training.evaluate ...")
+    assert intervals["accuracy"] == report["accuracy_ci"] and intervals["n"] == 400 and intervals["resamples"] == 200
+    assert set(intervals["per_class_auc"]) == set(LABELS)
+    with pytest.raises(ValueError, match="accuracy"):
+        card_intervals({**stored, "accuracy": report["accuracy"] - 0.01}, report, "")
+    caption = intervals_caption({"intervals": intervals})
+    low, high = intervals["accuracy"]
+    assert caption.startswith("95% intervals (200 bootstrap resamples of the 400 test films): accuracy "
+                              f"{low:.1%}–{high:.1%}, macro AUC ") and "calibration error" in caption
+    assert intervals_caption({}) is None
+
+
+def test_card_intervals_are_refused_for_anything_but_one_models_test_split(capsys):
+    from training import evaluate
+
+    assert evaluate.main(["--data", "x", "--card-intervals"]) == 2  # the default split is "all"
+    assert evaluate.main(["--data", "x", "--split", "test", "--card-intervals", "--model", "a", "--model", "b"]) == 2
+    assert "--card-intervals takes one model, --split test" in capsys.readouterr().err
+
+
 def test_paired_difference_sees_a_better_model_and_not_a_copy():
     rng = np.random.default_rng(2)
     y = rng.integers(0, 3, 300)

@@ -57,7 +57,34 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bootstrap resamples for the 95%% intervals (0: none; default 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples")
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--card-intervals", action="store_true",
+                   help="store the 95%% intervals of the accuracy, the macro and per-class AUC and the calibration "
+                        "error in the model's own metrics.json, which the Performance page shows beside its "
+                        "figures; one model, --split test, and only when this run reproduces the stored figures")
     return p
+
+
+# How far a rerun's figures may be from the stored ones for its intervals to be stored with them (float32
+# arithmetic differs in the 5th decimal between runs; any real difference is far larger).
+REPRODUCED = 5e-4
+
+
+def card_intervals(stored: dict, report: dict, command: str) -> dict:
+    """The `intervals` entry of a model's metrics.json from a rerun of its test split (`report`, as
+    `model.evaluation.model_report` makes it), or ValueError naming the figure that does not match the
+    stored report (`stored`): intervals are stored only beside the figures they were computed around."""
+    checks = {"images": (stored.get("n"), report.get("n")),
+              "accuracy": (stored.get("accuracy"), report.get("accuracy")),
+              "macro AUC": ((stored.get("macro") or {}).get("auc"), report["macro"].get("auc")),
+              "calibration error": ((stored.get("calibration") or {}).get("ece"), report["calibration"].get("ece"))}
+    for name, (before, now) in checks.items():
+        if before is None or now is None or abs(float(before) - float(now)) > REPRODUCED:
+            raise ValueError(f"this run's {name} ({now}) is not the stored one ({before}): its intervals would "
+                             "not belong to the figures on the card, so nothing was stored")
+    return {"accuracy": report.get("accuracy_ci"), "macro_auc": report["macro"].get("auc_ci"),
+            "per_class_auc": {label: row.get("auc_ci") for label, row in report["per_class"].items()},
+            "ece": report["calibration"].get("ece_ci"), "n": report["n"], **report["bootstrap"],
+            "command": command}
 
 
 class ProgressBar:
@@ -127,6 +154,10 @@ def main(argv=None) -> int:
     if args.bootstrap < 0:
         print("error: --bootstrap must be 0 or more", file=sys.stderr)
         return 2
+    if args.card_intervals and (len(args.model or [None]) != 1 or args.split != "test" or args.bootstrap < 1):
+        print("error: --card-intervals takes one model, --split test and --bootstrap of 1 or more (the card's "
+              "figures are its test split's)", file=sys.stderr)
+        return 2
     from model.runtime import import_tensorflow_quietly
 
     import_tensorflow_quietly()  # TensorFlow's start-up notices are not for users.
@@ -163,6 +194,19 @@ def main(argv=None) -> int:
     for model_report in report["models"].values():
         print_model(model_report)
     print_comparisons(report)
+    if args.card_intervals:
+        from model.registry import METRICS_FILE, read_metrics, write_report
+
+        clf = classifiers[0]
+        stored = read_metrics(clf.card.id, args.registry)
+        command = "python -m training.evaluate " + " ".join(sys.argv[1:] if argv is None else argv)
+        try:
+            intervals = card_intervals(stored, report["models"][clf.card.id], command)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        path = write_report(clf.card.id, METRICS_FILE, {**stored, "intervals": intervals}, args.registry)
+        print(f"stored the 95% intervals in {path}")
     if args.out:
         payload = dict(report, split=args.split, data=str(args.data))
         if len(classifiers) == 1:  # One model: its report itself, as this command always wrote.

@@ -31,8 +31,13 @@ def headline_row(report: dict) -> None:
     cols[1].metric("Macro AUC", text.number(macro.get("auc")))
     cols[2].metric("Macro F1", text.number(macro.get("f1")))
     cols[3].metric("Calibration error (ECE)", text.number((report.get("calibration") or {}).get("ece")),
-                   help="Expected calibration error: the mean gap between confidence and accuracy; 0 is ideal.")
+                   help="Expected calibration error: the mean gap between confidence and accuracy; 0 is ideal. "
+                        "Its bootstrap range (below, when the card has one) sits mostly above the figure: a "
+                        "resample adds noise, which this measure counts as miscalibration.")
     cols[4].metric("Test images", f"{report.get('n', 0):,}")
+    intervals = text.intervals_caption(report)
+    if intervals:
+        st.caption(intervals)
 
 
 def metrics_section(report: dict, card) -> None:

@@ -22,6 +22,19 @@ def number(value, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def intervals_caption(report: dict) -> str | None:
+    """The 95% bootstrap intervals of a card's headline figures (`training.evaluate --card-intervals`
+    stores them in metrics.json), in the headline's own formats; None when the card has none."""
+    intervals = report.get("intervals") or {}
+    parts = [f"{name} {low}–{high}" for name, pair, form in (
+        ("accuracy", intervals.get("accuracy"), percent), ("macro AUC", intervals.get("macro_auc"), number),
+        ("calibration error", intervals.get("ece"), number)) if pair for low, high in [map(form, pair)]]
+    if not parts:
+        return None
+    return (f"95% intervals ({intervals.get('resamples')} bootstrap resamples of the {intervals.get('n')} test films): "
+            f"{', '.join(parts)}. Other films from the same sources could give any figure in these ranges.")
+
+
 def explanation_report_command(model_id: str) -> str:
     return f"python -m training.explanation_report --model {model_id} --data ../shared/data/cxr"
 
