@@ -61,6 +61,21 @@ def test_each_cards_headline_figures_are_those_of_its_test_report(model_id):
 
 
 @pytest.mark.parametrize("model_id", CLASSIFIERS)
+def test_each_cards_intervals_surround_its_own_figures(model_id):
+    """The Performance page's 95% intervals (`training.evaluate --card-intervals`) were computed on the same
+    test films as the figures beside them: same count, and the accuracy and AUCs inside their ranges."""
+    report = read_metrics(model_id, PACKAGE_REGISTRY)
+    intervals = report.get("intervals")
+    assert intervals, f"{model_id} has no intervals: run training.evaluate --split test --card-intervals"
+    assert intervals["n"] == report["n"] and intervals["resamples"] >= 1000 and "--card-intervals" in intervals["command"]
+    assert intervals["accuracy"][0] <= report["accuracy"] <= intervals["accuracy"][1]
+    assert intervals["macro_auc"][0] <= report["macro"]["auc"] <= intervals["macro_auc"][1]
+    for label, pair in intervals["per_class_auc"].items():
+        assert pair[0] <= report["per_class"][label]["auc"] <= pair[1]
+    assert 0.0 <= intervals["ece"][0] < intervals["ece"][1] <= 1.0
+
+
+@pytest.mark.parametrize("model_id", CLASSIFIERS)
 def test_each_shipped_explanation_report_is_judged_by_the_pages_rules(model_id):
     """Diagnose judges one film by MIN_EVIDENCE and CHANCE_MARGIN; a report judged by other values would
     call maps faithful that the page calls not measurable (or the reverse): rescore it with
