@@ -273,6 +273,9 @@ def test_probability_bars_put_the_output_with_hidden_cells_beside_the_films():
     assert [t.name for t in both.data] == ["the film", "cells hidden"] and list(both.data[1].text) == [
         "50.0%", "20.0%", "30.0%"]
     assert both.layout.height > alone.layout.height and both.layout.showlegend
+    # Alone the answer stands out; in pairs each series has one colour, as its legend swatch shows.
+    assert len(set(alone.data[0].marker.color)) == 2
+    assert isinstance(both.data[0].marker.color, str) and both.data[0].marker.color != both.data[1].marker.color
 
 
 def test_the_zoom_view_drags_a_zoom_box_and_has_no_empty_band():

@@ -24,8 +24,10 @@ def probability_bars(prediction, hidden=None) -> go.Figure:
     labels = list(prediction.labels)
     percent = np.asarray(prediction.probabilities, float) * 100.0
     top = int(np.argmax(percent))
-    fig = go.Figure(go.Bar(x=percent, y=labels, orientation="h", name="the film",
-                           marker_color=[PRIMARY if k == top else MUTED for k in range(len(labels))],
+    # Alone, the top class stands out; beside the hidden cells' bars each series has one colour, so the
+    # legend's swatches say which is which (a swatch takes a series' first bar's colour).
+    colours = PRIMARY if hidden is not None else [PRIMARY if k == top else MUTED for k in range(len(labels))]
+    fig = go.Figure(go.Bar(x=percent, y=labels, orientation="h", name="the film", marker_color=colours,
                            text=[f"{p:.1f}%" for p in percent], cliponaxis=False,
                            textposition=["inside" if p >= 25 else "outside" for p in percent],
                            hovertemplate="%{y}: %{x:.1f}%<extra>the film</extra>"))
@@ -40,6 +42,7 @@ def probability_bars(prediction, hidden=None) -> go.Figure:
     rows = len(labels) * (2 if hidden is not None else 1)
     fig.update_layout(height=30 + 30 * rows, margin=dict(l=0, r=10, t=4, b=0), template="plotly_white",
                       barmode="group", bargap=0.25, showlegend=hidden is not None,
+                      uniformtext=dict(minsize=11, mode="show"),  # plotly shrank the in-bar figures to ~9 px
                       legend=dict(orientation="h", y=-0.05, yanchor="top", x=0, font=dict(size=11)))
     return fig
 
