@@ -90,6 +90,10 @@ class Progress:
     def stage(self, text: str) -> None:
         self.bar.progress(1.0, text=text)
 
+    def starting(self, text: str) -> None:
+        """A step before the first image (loading the models), the bar still empty."""
+        self.bar.progress(0.0, text=text)
+
 
 @contextlib.contextmanager
 def running(key: str, what: str = ""):

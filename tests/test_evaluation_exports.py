@@ -307,6 +307,9 @@ def test_a_per_source_auc_on_too_few_films_is_not_shown_as_a_figure():
     lonely = per_source_table(source_report({"COVID-19": 14, "Normal": 1, "Pneumonia": 5})).iloc[0]
     assert lonely["macro AUC (95% interval)"] == "too few images (n=20)"  # one Normal film: its AUC says nothing
     assert lonely["COVID-19 vs Pneumonia AUC"] == "0.61 (19 images)"
+    # One class only (a COVID-19-only collection): no AUC however many films, so "n/a", not "too few".
+    assert per_source_table(source_report({"COVID-19": 9})).iloc[0]["macro AUC (95% interval)"] == "n/a"
+    assert per_source_table(source_report({"COVID-19": 90})).iloc[0]["macro AUC (95% interval)"] == "n/a"
     enough = per_source_table(source_report({"COVID-19": 6, "Pneumonia": 6})).iloc[0]
     assert enough["macro AUC (95% interval)"] == "0.42 (0.00–1.00)"
     assert too_few(MIN_AUC_IMAGES - 1, [5, 4]) and not too_few(MIN_AUC_IMAGES, [5, 5, 0])

@@ -176,6 +176,16 @@ def test_count_cases_follows_what_was_read():
     assert (counts.unknown, counts.unknown_labels) == (1, ("Tuberculosis",))
     assert (counts.mapped, counts.low_lung) == (3, 1)
     assert count_cases(0, 0, [], 0).wrong_share is None
+    # "Mostly outside the lungs" beside chance: the median lungs' share of what the model saw.
+    from dataclasses import replace
+
+    from model.present.cheating_view import even_words
+    from model.present.gallery_cases import even_level
+
+    assert counts.even is None and even_words(None) == ""
+    evened = [replace(c, lung_even=share) for c, share in zip(cases, (0.3, 0.4, 0.36, None))]
+    assert even_level(evened) == pytest.approx(0.36) and count_cases(500, 12, evened, 2).even == pytest.approx(0.36)
+    assert even_words(0.36) == "; a map spread evenly over what the model saw would put about 36% there"
 
 
 @pytest.fixture(scope="module")
@@ -237,6 +247,9 @@ def test_read_case_measures_where_the_map_lies(shortcut):
     pixels = load_xray(marker.path).pixels
     _, on_image = clf.explain_xray(pixels, "gradcam", marker.predicted)
     assert marker.lung_share == pytest.approx(lung_attention(on_image, lungs.mask(pixels)).fraction)
+    # Its chance level is the lungs' share of the region the model saw, as Diagnose measures it.
+    region = clf.prepare(pixels, lungs.mask(pixels)).region
+    assert marker.lung_even == pytest.approx(lung_attention(on_image, lungs.mask(pixels), region=region).even_share)
 
 
 def test_read_case_without_a_lung_model_or_evidence(shortcut, tmp_path):

@@ -235,6 +235,19 @@ def test_an_evenly_spread_map_scores_the_lungs_share_of_what_the_model_saw():
     attention = lung_attention(flat, mask, 0.5, region)
     assert attention.fraction == pytest.approx(attention.even_share) == pytest.approx(0.75)
     assert LungAttention.from_dict(attention.to_dict()) == attention
+    # A map above that level but under the model's own: said as such, never "only" (the review's case:
+    # "Only 42.9% ... (which fill 22.1% ...)").
+    tilted = np.where(mask, 0.4 / 3000, 0.6 / 7000).astype(np.float64)  # 40% on lungs that fill 30% of the film
+    own = lung_attention(tilted, mask, 0.45)
+    assert own.low and own.warning.startswith(
+        "40.0% of this map lies on the lung fields: more than a map spread evenly would put there (they fill 30.0% "
+        "of what the model saw), but less than on 90% of this model's correct answers; ")
+    assert "Only" not in own.warning
+    general = lung_attention(tilted, mask)  # no level of its own: the general line
+    assert ", but less than 50%; " in general.warning
+    below = lung_attention(np.where(mask, 0.2 / 3000, 0.8 / 7000), mask, 0.45)
+    assert below.warning.startswith("Only 20.0% of this map lies on the lung fields (which fill 30.0% of what the model "
+                                    "saw), less than on 90% of this model's correct answers; ")
     assert LungAttention.from_dict({k: v for k, v in attention.to_dict().items() if k != "even_share"}).even_share is None
 
 

@@ -61,8 +61,9 @@ def main() -> None:
     if cards:
         st.dataframe(models_table(cards), hide_index=True, width="stretch",
                      # the whole name and the figures in view at 1366 px; the rest scrolls sideways
-                     column_config={"model": st.column_config.TextColumn(width=390),
-                                    "tested on": st.column_config.TextColumn(width=220)})
+                     column_config={"model": st.column_config.TextColumn(width=240),
+                                    "tested on": st.column_config.TextColumn(width=170),
+                                    "created": st.column_config.TextColumn(width=100)})
         st.caption("Accuracy and macro AUC are each model's own internal test split ('tested on'): rows tested "
                    "on different films do not compare (with fewer sources, the source gives the class away more "
                    "easily). To rank versions, score them on the same films in *Compare "
@@ -72,7 +73,7 @@ def main() -> None:
                    icon=":material/warning:")
     widgets.broken_entries()
     st.subheader("Data sources and licences")
-    st.dataframe(sources_table(cards), hide_index=True, width="stretch")
+    st.table(sources_table(cards).set_index("source"))  # a table wraps its long origins and licences
     st.subheader("The source-shortcut trap")
     st.markdown(SHORTCUT_TRAP)
     st.subheader("Adding a model")

@@ -158,15 +158,17 @@ def common_ground_section(cards_by_id: dict, chosen: list[str]) -> None:
                 with st.expander("Each version's own internal test figures (not the same images)"):
                     metrics_section(chosen)
             return
-        classifiers = [caching.classifier(caching.model_key(model_id)) for model_id in chosen]
-        if any(clf is None for clf in classifiers):
-            return
         from model.evaluation import evaluate_models
 
         with long_runs.running(COMMON_RUN, f"with {len(chosen)} versions") as progress:
             # The progress takes the button's place; this takes the place of the words under it, which
             # otherwise stayed on the page ("Nothing is scored until you ask") until the scoring ended.
             st.empty()
+            # Loaded under the progress bar: loaded before it, the cache's spinner was drawn over the button.
+            progress.starting(f"Loading {len(chosen)} versions…")
+            classifiers = [caching.classifier(caching.model_key(model_id)) for model_id in chosen]
+            if any(clf is None for clf in classifiers):
+                return
             report = evaluate_models(classifiers, sampled, batch_size=16, resamples=resamples,
                                      progress=progress.images, root=path if path.is_dir() else path.parent,
                                      on_stage=progress.stage)
@@ -342,8 +344,10 @@ def lung_attention(image_digest: str, xray, card, on_image) -> None:
     if lungs is None:
         st.caption(f":material/block: {reason}")
         return
+    key = caching.model_key(card.id)
+    region = caching.model_input(image_digest, key, xray.pixels).region  # the chance level Diagnose gives
     attention = measure_lung_attention(on_image, caching.lung_mask(image_digest, lungs, xray.pixels),
-                                       caching.lung_attention_threshold(caching.model_key(card.id)))
+                                       caching.lung_attention_threshold(key), region)
     st.metric("Map inside the lung fields", text.lung_share(attention.fraction),
               help="Share of the Grad-CAM map's weight on the lung fields; low values point to shortcuts.")
     if attention.low:
@@ -364,7 +368,7 @@ def agreement_section(predictions: dict, maps: dict, statuses: dict) -> None:
                  column_config={"map similarity (Spearman)": st.column_config.NumberColumn(format="%.2f")})
     st.caption("Similarity of the Grad-CAM maps on the original image, over the part where at least one map shows "
                "evidence (the blank surround outside the region each version saw is left out: it would count as "
-               "agreement): 1 same ranking of regions, 0 unrelated.")
+               "agreement), on a scale where 1 is the same ranking of regions, 0 unrelated and below 0 opposite.")
 
 
 def main() -> None:

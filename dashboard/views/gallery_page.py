@@ -40,6 +40,7 @@ from model.present.cheating_view import (
     cheating_total,
     cheats_headline,
     cheats_seen_sentence,
+    even_words,
     own_level_sentence,
 )
 from model.present.gallery_cases import (
@@ -54,6 +55,7 @@ from model.present.gallery_cases import (
     cases_frame,
     count_cases,
     counts_by,
+    even_level,
     filter_records,
     fit_map,
     gallery_records,
@@ -62,7 +64,7 @@ from model.present.gallery_cases import (
     shown_cases,
 )
 from model.present.overlay import colour_bar, fit_within, pad_to_square, render_overlay, to_uint8
-from model.present.text import lung_share
+from model.present.text import confidence_words, lung_share, stability_brief
 from model.trust.attention import lung_attention
 from model.trust.input_check import input_check
 from model.trust.triage import triage
@@ -284,8 +286,12 @@ def case_details(case, key, card) -> None:
         st.markdown(f"**Triage:** {result.headline}")
         for why in result.reasons:
             st.caption(why)
+        tta = caching.uncertainty(digest, key, pixels)  # the check the cards leave to this dialog, as on Diagnose
+        _, word, detail = confidence_words(tta)
+        st.caption(f"**Stability:** {word}, {stability_brief(tta)}.", help=f"{detail[0].upper()}{detail[1:]}")
         if mask is not None:
-            attention = lung_attention(on_image, mask, caching.lung_attention_threshold(key))
+            region = caching.model_input(digest, key, pixels).region  # as Diagnose: its chance level too
+            attention = lung_attention(on_image, mask, caching.lung_attention_threshold(key), region)
             st.metric("Map inside the lung fields", lung_share(attention.fraction),
                       help="Share of the whole map's weight on the lung fields, faint parts included: the colours "
                            "show only its strongest half, so the picture can look further off the lungs.")
@@ -359,7 +365,7 @@ def summary_line(counts, source, label, limit, show: str, confident: float) -> s
     line += "."
     if counts.mapped:
         line += (f" On {counts.low_lung} of {counts.mapped} the map lies mostly outside the lungs "
-                 f"(under {MOSTLY_OUTSIDE:.0%} on them).")
+                 f"(under {MOSTLY_OUTSIDE:.0%} on them{even_words(counts.even)}).")
     if counts.unknown:
         line += (f" {counts.unknown} carry labels outside its classes ({', '.join(counts.unknown_labels)}): shown "
                  "with what it called them, not counted as errors.")
@@ -434,7 +440,8 @@ def cheats_view(cases, lungs_reason: str, card, bar, key) -> None:
             st.markdown(own)
     seen = cheats_seen_sentence(card.prep.lung_mask, card.prep.mask_channel)
     st.caption(f"Confident: {confident:.1%} or more. Mostly outside: less than {lung_share(outside)} of the Grad-CAM "
-               f"map of the answer on the lung fields. {seen} {len(cases)} films read, as chosen in the side panel.")
+               f"map of the answer on the lung fields{even_words(even_level(cases))}. {seen} {len(cases)} films read, "
+               "as chosen in the side panel.")
     if not total:
         return
     table = cheating_frame(groups).assign(share=lambda t: t["share"] * 100.0)

@@ -100,6 +100,14 @@ def cheats_headline(counts: tuple[int, int, int], confident: float, model_name: 
     return f"On **{cheats} of {total}** confident answers ({cheats / total:.0%}), the map of {model_name} {where}"
 
 
+def even_words(even: float | None) -> str:
+    """The clause that sets "mostly outside the lungs" beside chance (`gallery_cases.even_level`): ""
+    when not known."""
+    if even is None:
+        return ""
+    return f"; a map spread evenly over what the model saw would put about {even:.0%} there"
+
+
 def cheats_seen_sentence(lung_mask: bool, mask_channel: bool = False) -> str:
     """What the model's input lets it read, for the cheats view's caption: a lung-masked model cannot read
     a marker; a mask-channel model has one network on the lung fields and another on the whole lung box."""

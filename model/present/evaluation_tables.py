@@ -314,7 +314,9 @@ def per_source_table(report: dict) -> pd.DataFrame:
             if sub is None:
                 continue
             supports = [values.get("support", 0) for values in sub.get("per_class", {}).values()]
-            macro = (_too_few_text(sub["n"]) if too_few(sub["n"], supports) else
+            # A source with films of one class has no AUC however many films it has: "n/a", not "too few".
+            macro = ("n/a" if sum(count > 0 for count in supports) < 2 else
+                     _too_few_text(sub["n"]) if too_few(sub["n"], supports) else
                      with_interval(sub["macro"].get("auc"), sub["macro"].get("auc_ci")))
             rows.append({"source": source, "version": model_id, "images": sub["n"],
                          "macro AUC (95% interval)": macro, "accuracy": with_interval(sub.get("accuracy")),

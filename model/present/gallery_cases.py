@@ -82,6 +82,7 @@ class Case:
     elsewhere: str | None = None  # the zone outside the lungs with the largest part of the rest of the map
     elsewhere_most: bool = True  # whether that zone holds more than half of the rest ("most of the rest")
     lung_low: bool = False  # below the model's own lung-attention warning level (Diagnose warns there too)
+    lung_even: float | None = None  # the lungs' share of what the model saw: where an evenly spread map lies
     map_note: str = ""  # why there is no lung share although the lungs were found (one sentence), else ""
     heat: np.ndarray | None = field(default=None, compare=False, repr=False)  # the map, MAP_SIDE on its long side
 
@@ -248,7 +249,7 @@ def read_case(classifier, record, *, split: str = "", lungs: Callable | None = N
     model_input = classifier.prepare(pixels, mask)
     prediction, _, on_image = classifier.analyse(model_input, method)
     labels = tuple(classifier.labels)
-    share = elsewhere = None
+    share = elsewhere = even = None
     most, low = True, False
     note = ""
     if mask is not None and float(np.max(on_image)) <= 0.0:
@@ -256,9 +257,10 @@ def read_case(classifier, record, *, split: str = "", lungs: Callable | None = N
     elif mask is not None:
         attention = lung_attention(on_image, mask, low_threshold, model_input.region)
         share, elsewhere, most, low = attention.fraction, attention.elsewhere, attention.elsewhere_holds_most, attention.low
+        even = attention.even_share
     case = _case(record, prediction, split, record.label in labels)
     return Case(**{**asdict(case), "lung_share": share, "elsewhere": elsewhere, "elsewhere_most": most,
-                   "lung_low": low, "map_note": note,
+                   "lung_low": low, "lung_even": even, "map_note": note,
                    "heat": small_map(on_image)})
 
 
@@ -365,6 +367,7 @@ class GalleryCounts:
         unknown: read images with a label outside its classes, whose labels are `unknown_labels`.
         mapped: read images with a lung share; low_lung: those with less than `low` of the map on the lungs.
         shown: the cases drawn.
+        even: `even_level` of the cases read: what "mostly outside" compares with.
     """
 
     pool: int
@@ -379,6 +382,7 @@ class GalleryCounts:
     mapped: int
     low_lung: int
     shown: int
+    even: float | None = None  # median share an evenly spread map puts on the lungs (`even_level`)
 
     @property
     def wrong_share(self) -> float | None:
@@ -406,4 +410,12 @@ def count_cases(pool: int, matching: int, cases: list[Case], shown: int, unreada
     return GalleryCounts(pool, matching, len(cases), unreadable, len(known), len(wrong),
                          sum(c.confidence >= confident for c in wrong), len(cases) - len(known),
                          tuple(sorted({c.label for c in cases if not c.known})), len(mapped),
-                         sum(c.lung_share < low for c in mapped), shown)
+                         sum(c.lung_share < low for c in mapped), shown, even_level(cases))
+
+
+def even_level(cases: list[Case]) -> float | None:
+    """The median share of the lungs in what the model saw over the cases (a map spread evenly puts that
+    much on them): a map "mostly outside the lungs" is no proof of a shortcut when this is well under half.
+    None when no case has it."""
+    values = [c.lung_even for c in cases if c.lung_even is not None]
+    return float(np.median(values)) if values else None

@@ -148,13 +148,22 @@ def lung_attention(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: float 
         zone = result.elsewhere
         # "on the chest wall", but "above the lungs" (zones named by a place, not a part of the body).
         where = "outside the lungs" if zone is None else zone if zone in PLACES else f"on the {zone}"
-        usual = ("" if threshold == LOW_LUNG_ATTENTION else
-                 f", less than on {1 - LUNG_ATTENTION_QUANTILE:.0%} of this model's correct answers")
+        own_level = threshold != LOW_LUNG_ATTENTION
+        usual = f", less than on {1 - LUNG_ATTENTION_QUANTILE:.0%} of this model's correct answers" if own_level else ""
         # "most of the rest" only when that zone holds more than half of it, else it is only the largest part
         amount = "most" if result.elsewhere_holds_most else "the largest part"
+        # Beside the level of an evenly spread map, compared as shown: a map above it is not called "only"
+        # anything; it is low for this model (its own level) or below the general line.
+        if round(fraction * 1000) > round(even * 1000):
+            below = (f"less than on {1 - LUNG_ATTENTION_QUANTILE:.0%} of this model's correct answers" if own_level
+                     else f"less than {threshold:.0%}")
+            share = (f"{fraction:.1%} of this map lies on the lung fields: more than a map spread evenly would put "
+                     f"there (they fill {even:.1%} of what the model saw), but {below}")
+        else:
+            share = (f"Only {fraction:.1%} of this map lies on the lung fields (which fill {even:.1%} of what the "
+                     f"model saw){usual}")
         result = LungAttention(fraction, threshold, True,
-                               f"Only {fraction:.1%} of this map lies on the lung fields (which fill {even:.1%} of "
-                               f"what the model saw){usual}; {amount} of the rest "
-                               f"is {where}, counting its faint part, which the picture may leave uncoloured. Check "
-                               "that what it points at is a finding in the lungs.", zones, even)
+                               f"{share}; {amount} of the rest is {where}, counting its faint part, which the picture "
+                               "may leave uncoloured. Check that what it points at is a finding in the lungs.",
+                               zones, even)
     return result
