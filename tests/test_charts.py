@@ -267,10 +267,10 @@ def test_the_lung_share_sentence_says_most_only_of_more_than_half_as_shown():
     assert below_half.startswith("Less than half of the Grad-CAM++ map lies on the lungs, but not unusually little")
     assert "Most" not in below_half and "warning below 33.0%" in below_half
     # Beside the level of a map with no preference for the lungs, compared as shown.
-    assert "The lungs fill 37.0% of what the model saw: more than a map spread evenly would put there." in \
-        lung_share_sentence(0.39, 0.33, "Grad-CAM", 0.37)
-    assert ": less than a map spread evenly" in lung_share_sentence(0.36, 0.33, "Grad-CAM", 0.37)
-    assert ": no more than a map spread evenly" in lung_share_sentence(0.37004, 0.33, "Grad-CAM", 0.37)
+    assert ("A map spread evenly would put 37.0% there (the lungs' share of what the model saw); this one puts "
+            "more.") in lung_share_sentence(0.39, 0.33, "Grad-CAM", 0.37)
+    assert "; this one puts less." in lung_share_sentence(0.36, 0.33, "Grad-CAM", 0.37)
+    assert "; this one puts as much." in lung_share_sentence(0.37004, 0.33, "Grad-CAM", 0.37)
     assert "spread evenly" not in below_half
 
 

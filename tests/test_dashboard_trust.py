@@ -168,7 +168,7 @@ def test_diagnose_shows_uncertainty_and_says_lung_attention_is_unavailable(regis
     single = clf.predict_xray(load_xray(IMAGE)).as_dict()[top]
     assert shown.value == f"{single:.1%}" == f"{expected.top_probability:.1%}" and metric(at, "Model output").value == top
     # A few words beside the word; the full sentence (with "standard deviation") in its help.
-    brief = f"moves ±{100 * expected.spread[top]:.1f} points on {expected.n - 1} changed copies"
+    brief = f"moves ±{100 * expected.spread[top]:.1f} points (one standard deviation) on {expected.n - 1} changed copies"
     spread = f"moves by {100 * expected.spread[top]:.1f} points (standard deviation)"
     stability = [e for e in at.markdown if brief in e.value and any(f"**{w}**" in e.value for w in
                                                                      ("Stable", "Varies", "Unstable"))]

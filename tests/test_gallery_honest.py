@@ -111,7 +111,7 @@ def test_open_in_diagnose_loads_the_case(gallery):
     assert any(c.startswith("weak → strong evidence") for i in at.image for c in i.captions)
     assert any(m.value.startswith("**Triage:**") for m in at.markdown)
     # The dialog shows the stability of the film's copies, the check the page says it runs.
-    assert any(c.value.startswith("**Stability:** ") and " points on 7 changed copies" in c.value for c in at.caption)
+    assert any(c.value.startswith("**Stability:** ") and " on 7 changed copies" in c.value for c in at.caption)
     path = at.session_state["gallery_case"]
     at.button(key="open_in_diagnose").click().run()
     assert not at.exception

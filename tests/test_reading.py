@@ -226,8 +226,8 @@ def test_one_confidence_figure_in_plain_words():
     assert low.uncertain and confidence_words(low)[1] == "Stable"  # a low probability is not instability
     assert case_id("0123456789abcdef" * 4) == "01234567"
     from model.present.text import stability_brief
-    assert stability_brief(varies) == "moves ±12.0 points on 7 changed copies"
-    assert stability_brief(shaky).endswith("; 62% give A") and "±" in stability_brief(shaky)
+    assert stability_brief(varies) == "moves ±12.0 points (one standard deviation) on 7 changed copies"
+    assert stability_brief(shaky).endswith("; 5 of 8 readings give A") and "±" in stability_brief(shaky)
 
 
 def test_report_carries_case_status_colour_bar_what_if_and_coloured_notes():

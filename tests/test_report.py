@@ -68,6 +68,11 @@ def test_pdf_text_is_real_text_where_the_png_draws_it(monkeypatch):
     title = (slice(40, 110), slice(60, 700))
     assert (np.asarray(bare)[title] == 255).all() and (np.asarray(drawn)[title] < 128).any()
     assert any(t[3] == "Chest X-ray explanation report" for t in texts)
+    # A note longer than a page is shortened and its page drawn again: the failed attempt's lines are not kept.
+    again = []
+    report._render(pixels, overlay, PREDICTION, again, **{**details, "notes": ["word " * 3000]})
+    placed = [(t[0], t[1], t[2], t[3]) for t in again]
+    assert len(placed) == len(set(placed))
     # Without the fonts the PDF still comes, as images of the pages.
     monkeypatch.setattr(report, "_pdf_fonts", lambda: None)
     fallback = build_report_pdf(pixels, overlay, PREDICTION, **details)

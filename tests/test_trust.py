@@ -829,15 +829,18 @@ def test_an_unstated_plain_film_is_answered_as_an_adults_frontal_film_and_says_s
                                                           "patient_age_years": 45}), sure)
     assert dicom.findings == [] and status_line(dicom) == "Answer. No check found a reason to doubt it."
     # "No reason to doubt" is earned: checks not made yet are named, not passed over.
-    from model.present.text import CHECK_NAMES, not_run_checks
+    from model.present.text import not_run_checks, unavailable_checks
     from model.trust.map_checks import MapChecks
     pending = not_run_checks(MapChecks(attention=object()))
-    assert pending == ("faithfulness", "occlusion")
+    assert pending == ("faithfulness", "occlusion") and unavailable_checks(MapChecks(attention=object())) == ()
     assert status_line(dicom, not_run=pending) == ("Answer. The checks made so far found no reason to doubt it; not "
                                                    "made yet: the map's faithfulness and the occlusion cross-check.")
-    assert status_line(dicom, not_run=tuple(CHECK_NAMES)).endswith(
-        "not made yet: where the map lies, the map's faithfulness and the occlusion cross-check.")
     assert not_run_checks(MapChecks(object(), object(), None, 0.3)) == ()
+    # A check that cannot be made on this film (no lung fields) is named as such, never as one still to make.
+    blind = MapChecks(None, object(), None, 0.3)
+    assert status_line(dicom, not_run=not_run_checks(blind), unavailable=unavailable_checks(blind)) == (
+        "Answer. The checks made found no reason to doubt it; not measurable on this film: where the map lies (no "
+        "lung fields to measure it against).")
     assert status_line(plain, not_run=pending) == status_line(plain)  # an assumption already stops "no reason"
 
 

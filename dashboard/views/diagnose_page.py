@@ -133,16 +133,16 @@ def stated_facts(digest: str, metadata: dict, slot) -> Stated:
 
 
 def status_box(result, shown_anyway: bool = False, map_class: str | None = None,
-               not_run=tuple(text.CHECK_NAMES)) -> str:
+               not_run=tuple(text.CHECK_NAMES), unavailable=()) -> str:
     """The status, first on the page and across it: what set it, the assumptions of an answer and the
     cautions about its map (`map_class`: the class explained, when it is not the answer), each from the
     findings' own fields. Returns the status line it shows (the report carries the same one)."""
-    line = text.status_line(result, shown_anyway, map_class, not_run)
+    line = text.status_line(result, shown_anyway, map_class, not_run, unavailable)
     reasons = "".join(f"  \n{finding.sentence}" for finding in result.deciding)
     if result.assumptions and result.status != OUT_OF_SCOPE:
         what = "them" if len(result.assumptions) > 1 else "it"
         reasons += f"  \n:material/edit: State {what} in the side panel, under *About this film*."
-    if "not made yet" in line:
+    if not_run and result.status not in (OUT_OF_SCOPE, UNCERTAIN) and not result.map_cautions and not result.assumptions:
         reasons += "  \n:material/arrow_downward: Make them under *How far to trust this map*, below the film."
     if result.status == OUT_OF_SCOPE:  # not st.error: that is kept for failures of the app itself
         with st.container(border=True):
@@ -810,7 +810,7 @@ def main() -> None:
     final = result.with_findings(map_findings(checks, MAP_LABELS[explanation.method]))
     map_class = explanation.label if explanation.label != case.uncertainty().top_label else None
     with status_slot.container():  # the status names the map checks too, once they are known
-        line = status_box(final, shown_anyway, map_class, text.not_run_checks(checks))
+        line = status_box(final, shown_anyway, map_class, text.not_run_checks(checks), text.unavailable_checks(checks))
     with grid_tab:
         grid_occlusion_tab(case, controls)
     with methods_tab:

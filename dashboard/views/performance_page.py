@@ -32,8 +32,8 @@ def headline_row(report: dict) -> None:
     cols[2].metric("Macro F1", text.number(macro.get("f1")))
     cols[3].metric("Calibration error (ECE)", text.number((report.get("calibration") or {}).get("ece")),
                    help="Expected calibration error: the mean gap between confidence and accuracy; 0 is ideal. "
-                        "Its bootstrap range (below, when the card has one) sits mostly above the figure: a "
-                        "resample adds noise, which this measure counts as miscalibration.")
+                        "Its 95% interval (below, when the card has one) is corrected for the upward bias of "
+                        "resampling it: a resample adds noise, which this measure counts as miscalibration.")
     cols[4].metric("Test images", f"{report.get('n', 0):,}")
     intervals = text.intervals_caption(report)
     if intervals:

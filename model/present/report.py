@@ -329,19 +329,25 @@ def _render(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, texts: list
     undecided = [f for f in (status.findings if status else ()) if f.severity != status.kind]
     pending = [n for n in [*undecided, *notes] if note_style(n)[2].strip()]
     pages = [first]
+    begun = False  # whether a note was set yet: the next page's heading says "continued" only then
     if pending:
-        pending = _notes(draw, y, pending, bottom=_disclaimer(draw))
+        left = _notes(draw, y, pending, bottom=_disclaimer(draw))
+        begun, pending = len(left) < len(pending), left
     else:
         _disclaimer(draw)
     while pending:
         page = Image.new("RGB", PAGE_SIZE, "white")
+        recorded = len(texts) if texts is not None else 0
         draw = _Draw(page, len(pages), texts)
         top = _paragraph(draw, (MARGIN, MARGIN), f"Chest X-ray explanation report, case {case_id or 'n/a'} "
                          f"(continued)", _font(26, True), PAGE_SIZE[0] - 2 * MARGIN) + 20
-        left = _notes(draw, top, pending, bottom=_disclaimer(draw), title="Notes (continued)")
+        left = _notes(draw, top, pending, bottom=_disclaimer(draw), title="Notes (continued)" if begun else "Notes")
         if len(left) == len(pending):  # a note longer than a whole page: shortened, and the page drawn again
             pending = [note_style(pending[0])[2][:1000] + " …", *pending[1:]]
+            if texts is not None:
+                del texts[recorded:]  # the failed attempt's lines, which the PDF would set twice
             continue
+        begun = True
         pending = left
         pages.append(page)
     for number, page in enumerate(pages, start=1):

@@ -32,7 +32,8 @@ def intervals_caption(report: dict) -> str | None:
     if not parts:
         return None
     return (f"95% intervals ({intervals.get('resamples')} bootstrap resamples of the {intervals.get('n')} test films): "
-            f"{', '.join(parts)}. Other films from the same sources could give any figure in these ranges.")
+            f"{', '.join(parts)}. With other films from the same sources the figures would usually fall in these "
+            "ranges (the calibration error's corrected for the upward bias of resampling it).")
 
 
 def explanation_report_command(model_id: str) -> str:
@@ -93,10 +94,11 @@ def confidence_words(tta) -> tuple[str, str, str]:
 
 def stability_brief(tta) -> str:
     """The stability in a few words for beside the word (`confidence_words` gives the full sentence):
-    "moves ±6.9 points on 7 changed copies", and when the copies disagree, how many give the answer."""
-    brief = f"moves ±{100 * tta.spread[tta.top_label]:.1f} points on {tta.n - 1} changed copies"
-    if tta.agreement < 1.0:
-        brief += f"; {tta.agreement:.0%} give {tta.top_label}"
+    "moves ±6.9 points (one standard deviation) on 7 changed copies", and when the copies disagree, how
+    many of the film's readings (the film and its copies) give the answer."""
+    brief = f"moves ±{100 * tta.spread[tta.top_label]:.1f} points (one standard deviation) on {tta.n - 1} changed copies"
+    if tta.agreement < 1.0:  # counted over the film and its copies, as the agreement is
+        brief += f"; {round(tta.agreement * tta.n)} of {tta.n} readings give {tta.top_label}"
     return brief
 
 
@@ -127,25 +129,32 @@ def names_of(findings) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else ""
 
 
-# The map checks a reader runs on request (or that need a lung model), by `MapChecks` field, as a sentence names
-# them when they were not made: "no reason to doubt it" is said only of checks that were made.
-CHECK_NAMES = {"attention": "where the map lies", "faithfulness": "the map's faithfulness",
-               "occlusion": "the occlusion cross-check"}
+# The map checks a reader runs on request, by `MapChecks` field, and the one made by itself when it can be
+# (lung attention needs a lung model and plausible lung fields), as a sentence names them when they were
+# not made: "no reason to doubt it" is said only of checks that were made.
+CHECK_NAMES = {"faithfulness": "the map's faithfulness", "occlusion": "the occlusion cross-check"}
+UNAVAILABLE_NAMES = {"attention": "where the map lies (no lung fields to measure it against)"}
 
 
 def not_run_checks(checks) -> tuple[str, ...]:
-    """The map checks of a `model.trust.map_checks.MapChecks` that were not made (None), by `CHECK_NAMES` key."""
-    made = {"attention": checks.attention, "faithfulness": checks.faithfulness,
-            "occlusion": checks.occlusion_similarity}
+    """The on-request map checks of a `model.trust.map_checks.MapChecks` not made yet, by `CHECK_NAMES` key."""
+    made = {"faithfulness": checks.faithfulness, "occlusion": checks.occlusion_similarity}
     return tuple(kind for kind in CHECK_NAMES if made[kind] is None)
+
+
+def unavailable_checks(checks) -> tuple[str, ...]:
+    """The map checks that could not be made on this film (`UNAVAILABLE_NAMES` keys): lung attention without
+    a lung model or plausible lung fields."""
+    return ("attention",) if checks.attention is None else ()
 
 
 def _listed(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def status_line(result, shown_anyway: bool = False, map_class: str | None = None, not_run=()) -> str:
-    """The one line that leads the page, the report and the CLI's text output: the status, what set
+def status_line(result, shown_anyway: bool = False, map_class: str | None = None, not_run=(),
+                unavailable=()) -> str:
+    """The one line that leads Diagnose and its report: the status, what set
     it, the assumptions an answer rests on and any caution about the map.
 
     Args:
@@ -155,6 +164,7 @@ def status_line(result, shown_anyway: bool = False, map_class: str | None = None
             reader chose to explain another class); the cautions then say so, as they are not about the answer.
         not_run: `CHECK_NAMES` keys of the map checks not made (`not_run_checks`): an answer nothing doubts
             then says its checks found no reason to doubt it so far and names those still to make.
+        unavailable: `UNAVAILABLE_NAMES` keys of the checks that cannot be made on this film, named too.
     """
     if result.status == "out_of_scope":
         head = ("Out of scope: the output is shown for reference only" if shown_anyway
@@ -164,9 +174,15 @@ def status_line(result, shown_anyway: bool = False, map_class: str | None = None
         line = f"Uncertain: second read advised ({names_of(result.deciding)})."
     else:
         pending = [CHECK_NAMES[kind] for kind in not_run]
-        line = ("Answer." if result.map_cautions or result.assumptions else
-                f"Answer. The checks made so far found no reason to doubt it; not made yet: {_listed(pending)}."
-                if pending else "Answer. No check found a reason to doubt it.")
+        missing = [UNAVAILABLE_NAMES[kind] for kind in unavailable]
+        if result.map_cautions or result.assumptions:
+            line = "Answer."
+        elif pending or missing:
+            line = ("Answer. The checks made " + ("so far " if pending else "") + "found no reason to doubt it"
+                    + (f"; not made yet: {_listed(pending)}" if pending else "")
+                    + (f"; not measurable on this film: {_listed(missing)}" if missing else "") + ".")
+        else:
+            line = "Answer. No check found a reason to doubt it."
     assumed = frozenset(f.kind for f in result.assumptions)
     if assumed in ASSUMPTIONS and result.status != "out_of_scope":
         line += " " + ASSUMPTIONS[assumed]
@@ -270,9 +286,9 @@ def lung_share_sentence(fraction: float, threshold: float, method_label: str, ev
             "answers).")
     if even is not None:
         level = round(even * 1000)
-        compared = ("more than" if shown > level else "no more than" if shown == level else "less than")
-        line += (f" The lungs fill {lung_share(even)} of what the model saw: {compared} a map spread evenly "
-                 "would put there.")
+        compared = ("more" if shown > level else "as much" if shown == level else "less")
+        line += (f" A map spread evenly would put {lung_share(even)} there (the lungs' share of what the model "
+                 f"saw); this one puts {compared}.")
     return line + " This says where the model looked, not that it is right."
 
 
