@@ -310,6 +310,8 @@ def test_performance_page_shows_per_source_figures(tmp_path, monkeypatch):
     report["per_source"] = {source: {"n": 30, "accuracy": accuracy, "per_class": report["per_class"],
                                      "confusion_matrix": report["confusion_matrix"]}
                             for source, accuracy in (("nih-chestxray14", 0.9), ("covid-cxnet", 0.4))}
+    report["intervals"] = {"accuracy": [0.31, 0.52], "macro_auc": [0.41, 0.62], "ece": [0.05, 0.2], "n": report["n"],
+                           "resamples": 1000, "per_class_auc": {label: [0.4, 0.6] for label in report["labels"]}}
     metrics_file.write_text(json.dumps(report))
     monkeypatch.setenv("CXR_REGISTRY", str(tmp_path))
     st.cache_data.clear()
@@ -318,6 +320,11 @@ def test_performance_page_shows_per_source_figures(tmp_path, monkeypatch):
     assert "By data source" in texts(at.subheader)
     titles = [spec["layout"].get("title", {}).get("text", "") for spec in plotly_specs(at)]
     assert "nih-chestxray14 (30 images)" in titles and "covid-cxnet (30 images)" in titles
+    # The card's stored intervals: under the headline, and each class's AUC range in the per-class table.
+    assert any(c.startswith(f"95% intervals (1000 bootstrap resamples of the {report['n']} test films): accuracy "
+                            "31.0%–52.0%, macro AUC 0.410–0.620, calibration error 0.050–0.200.") for c in texts(at.caption))
+    ranges = ", ".join(f"{label} 0.400–0.600" for label in report["labels"])
+    assert f"AUC 95% intervals: {ranges}." in texts(at.caption)
 
 
 def test_compare_page_with_two_versions(app, registry_env):

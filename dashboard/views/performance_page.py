@@ -52,6 +52,9 @@ def metrics_section(report: dict, card) -> None:
         st.dataframe(charts.per_class_table(report), hide_index=True, width="stretch",
                      column_config={name: st.column_config.NumberColumn(format="%.3f")
                                     for name in ("precision", "recall", "f1", "auc")})
+        ranges = text.per_class_intervals_caption(report)
+        if ranges:
+            st.caption(ranges)
         normalize = st.toggle("Row-normalised confusion matrix", value=True, key="normalize")
     with matrix:
         st.plotly_chart(charts.confusion_matrix_figure(report, normalize=normalize), key="confusion",

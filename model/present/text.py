@@ -36,6 +36,14 @@ def intervals_caption(report: dict) -> str | None:
             "ranges (the calibration error's corrected for the upward bias of resampling it).")
 
 
+def per_class_intervals_caption(report: dict) -> str | None:
+    """The per-class AUCs' 95% intervals of a card's stored intervals, for under its per-class table (a
+    column of them did not fit the table's half of a 1366-px page); None when the card has none."""
+    stored = (report.get("intervals") or {}).get("per_class_auc") or {}
+    parts = [f"{label} {number(pair[0])}–{number(pair[1])}" for label, pair in stored.items() if pair]
+    return f"AUC 95% intervals: {', '.join(parts)}." if parts else None
+
+
 def explanation_report_command(model_id: str) -> str:
     return f"python -m training.explanation_report --model {model_id} --data ../shared/data/cxr"
 
