@@ -841,6 +841,13 @@ def test_an_unstated_plain_film_is_answered_as_an_adults_frontal_film_and_says_s
     assert status_line(dicom, not_run=not_run_checks(blind), unavailable=unavailable_checks(blind)) == (
         "Answer. The checks made found no reason to doubt it; not measurable on this film: where the map lies (no "
         "lung fields to measure it against).")
+    # Faithfulness measured but "not measurable" on this film says nothing for the map: not a check passed.
+    from types import SimpleNamespace
+
+    unmeasurable = MapChecks(object(), SimpleNamespace(verdict="not measurable"), None, 0.3)
+    assert unavailable_checks(unmeasurable) == ("faithfulness",) and not_run_checks(unmeasurable) == ()
+    assert "not measurable on this film: the map's faithfulness (hiding regions" in status_line(
+        dicom, unavailable=unavailable_checks(unmeasurable))
     assert status_line(plain, not_run=pending) == status_line(plain)  # an assumption already stops "no reason"
 
 

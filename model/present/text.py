@@ -141,7 +141,8 @@ def names_of(findings) -> str:
 # (lung attention needs a lung model and plausible lung fields), as a sentence names them when they were
 # not made: "no reason to doubt it" is said only of checks that were made.
 CHECK_NAMES = {"faithfulness": "the map's faithfulness", "occlusion": "the occlusion cross-check"}
-UNAVAILABLE_NAMES = {"attention": "where the map lies (no lung fields to measure it against)"}
+UNAVAILABLE_NAMES = {"attention": "where the map lies (no lung fields to measure it against)",
+                     "faithfulness": "the map's faithfulness (hiding regions does not lower the class's probability)"}
 
 
 def not_run_checks(checks) -> tuple[str, ...]:
@@ -152,8 +153,14 @@ def not_run_checks(checks) -> tuple[str, ...]:
 
 def unavailable_checks(checks) -> tuple[str, ...]:
     """The map checks that could not be made on this film (`UNAVAILABLE_NAMES` keys): lung attention without
-    a lung model or plausible lung fields."""
-    return ("attention",) if checks.attention is None else ()
+    a lung model or plausible lung fields; faithfulness measured but "not measurable" on this film (it says
+    nothing for or against the map, so it is no check passed)."""
+    from model.trust.faithfulness import NOT_MEASURABLE
+
+    faith = checks.faithfulness
+    return tuple(kind for kind, missing in (("attention", checks.attention is None),
+                                            ("faithfulness", getattr(faith, "verdict", None) == NOT_MEASURABLE))
+                 if missing)
 
 
 def _listed(names: list[str]) -> str:
