@@ -19,15 +19,8 @@ from tests.support import LABELS, png_bytes, synthetic_radiograph, write_tiny_en
 
 st = pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
-from streamlit.testing.v1.element_tree import Block  # noqa: E402
 
-
-def _in_order(node) -> list:
-    """A block's elements in document order."""
-    if not isinstance(node, Block):
-        return [node]
-    return [element for index in sorted(node.children) for element in _in_order(node.children[index])]
-
+from tests.apptest_support import in_order  # noqa: E402
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 TIMEOUT = 120  # The first run imports TensorFlow and loads a model.
@@ -218,7 +211,7 @@ def test_click_to_hide_several_cells_and_occlusion_cross_check(app, registry_env
     assert bars["data"][1]["text"] == [f"{100 * p:.1f}%" for p in expected.probabilities]
     assert "The model saw the cells blurred (*Hide with*" in shown.help
     # The new output sits in the output box, right under the film's own probability (on the first screen).
-    order = [getattr(e, "label", None) for e in _in_order(at.main)]
+    order = [getattr(e, "label", None) for e in in_order(at)]
     assert order.index("Probability") + 1 == order.index(shown.label)
     # Zoom mode keeps them hidden: it says so and can undo them.
     at.toggle(key="zoom").set_value(True).run()

@@ -25,7 +25,8 @@ from tests.support import LABELS, png_bytes, synthetic_radiograph
 
 st = pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
-from streamlit.testing.v1.element_tree import Block  # noqa: E402
+
+from tests.apptest_support import in_order  # noqa: E402
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 TIMEOUT = 120
@@ -69,17 +70,6 @@ def texts(elements) -> list[str]:
 def no_failure(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, texts(at.error)
-
-
-def in_order(at: AppTest) -> list:
-    """The main area's elements in document order."""
-    def walk(node):
-        if isinstance(node, Block):
-            for index in sorted(node.children):
-                yield from walk(node.children[index])
-        else:
-            yield node
-    return list(walk(at.main))
 
 
 def open_page(name: str) -> AppTest:

@@ -166,7 +166,7 @@ def output_box(case: Case, result, shown_anyway: bool, what_if: dict | None) -> 
     screen), and its stability in a few words (the full sentence in the help)."""
     tta = case.uncertainty()
     name, colour, icon = widgets.STATUS_BADGES[result.status]
-    figure, word, detail = text.confidence_words(tta)
+    figure, word, _ = text.confidence_words(tta)
     with st.container(border=True):
         st.badge(name + (" · reference only" if shown_anyway else ""), color=colour, icon=icon)
         st.metric("Model output", tta.top_label, help="The class with the highest probability; not a diagnosis.")
@@ -175,7 +175,7 @@ def output_box(case: Case, result, shown_anyway: bool, what_if: dict | None) -> 
             hidden_cells_box(what_if)
         probability_chart(case, what_if)
         st.markdown(f":{'orange' if word == 'Unstable' else 'blue'}[**{word}**]: {text.stability_brief(tta)}",
-                    help=f"{detail[0].upper()}{detail[1:]} {explain('Stable / varies / unstable')}")
+                    help=f"{text.stability_help(tta)} {explain('Stable / varies / unstable')}")
         st.caption(f"{case.card.display_name}, version {case.card.version}")
 
 

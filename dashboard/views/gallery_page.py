@@ -64,7 +64,7 @@ from model.present.gallery_cases import (
     shown_cases,
 )
 from model.present.overlay import colour_bar, fit_within, pad_to_square, render_overlay, to_uint8
-from model.present.text import confidence_words, lung_share, stability_brief
+from model.present.text import confidence_words, lung_share, stability_brief, stability_help
 from model.trust.attention import lung_attention
 from model.trust.input_check import input_check
 from model.trust.triage import triage
@@ -287,8 +287,7 @@ def case_details(case, key, card) -> None:
         for why in result.reasons:
             st.caption(why)
         tta = caching.uncertainty(digest, key, pixels)  # the check the cards leave to this dialog, as on Diagnose
-        _, word, detail = confidence_words(tta)
-        st.caption(f"**Stability:** {word}, {stability_brief(tta)}.", help=f"{detail[0].upper()}{detail[1:]}")
+        st.caption(f"**Stability:** {confidence_words(tta)[1]}, {stability_brief(tta)}.", help=stability_help(tta))
         if mask is not None:
             region = caching.model_input(digest, key, pixels).region  # as Diagnose: its chance level too
             attention = lung_attention(on_image, mask, caching.lung_attention_threshold(key), region)

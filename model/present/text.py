@@ -100,6 +100,12 @@ def confidence_words(tta) -> tuple[str, str, str]:
     return f"{tta.top_probability:.1%}", word, how + "."
 
 
+def stability_help(tta) -> str:
+    """`confidence_words`'s full stability sentence, capitalised to stand alone (a help beside the brief)."""
+    detail = confidence_words(tta)[2]
+    return detail[0].upper() + detail[1:]
+
+
 def stability_brief(tta) -> str:
     """The stability in a few words for beside the word (`confidence_words` gives the full sentence):
     "moves ±6.9 points (one standard deviation) on 7 changed copies", and when the copies disagree, how
