@@ -179,14 +179,14 @@ def test_diagnose_at_workstation_sizes_click_to_hide_and_coming_back(server, tmp
         started = time.monotonic()
         box = film.bounding_box()
         target.click(position={"x": 0.3 * box["width"], "y": 0.45 * box["height"]})
-        expect(page.get_by_text(re.compile(r" with 1 cell hidden$"))).to_be_visible()
+        expect(page.get_by_text(re.compile(r"^With 1 cell hidden$"))).to_be_visible()
         elapsed = time.monotonic() - started
         # The page has been drawn again: the click goes by the film's size now (a position past its edge
         # would land on whatever lies there).
         page.wait_for_timeout(500)
         box = film.bounding_box()
         target.click(position={"x": 0.3 * box["width"], "y": 0.62 * box["height"]})
-        hidden = page.get_by_text(re.compile(r" with 2 cells hidden$"))
+        hidden = page.get_by_text(re.compile(r"^With 2 cells hidden$"))
         expect(hidden).to_be_visible()
         change = page.get_by_text(re.compile(r"\d+\.\d points$")).first
         expect(change).to_be_visible()

@@ -197,7 +197,8 @@ def test_click_to_hide_several_cells_and_occlusion_cross_check(app, registry_env
     expected = hide_cells(clf.predict_inputs, prepared, clf.card.prep, (14, 15), 6)
     assert expected.inside == (14, 15)
     after = dict(zip(clf.labels, expected.probabilities))[top]
-    shown = next(m for m in at.main.metric if m.label == f"{top} with 2 cells hidden")
+    shown = next(m for m in at.main.metric if m.label == "With 2 cells hidden")
+    assert shown.help.startswith(f"The probability of {top} with the cells hidden.")
     assert shown.value == f"{after:.1%}"
     # The change is the difference of the two figures as shown (to 0.1%).
     change = change_between(card.confidence, after)
@@ -218,7 +219,7 @@ def test_click_to_hide_several_cells_and_occlusion_cross_check(app, registry_env
     no_failure(at)
     assert any("Cells are hidden (their output is beside the film); the zoom view shows the film as it is" in c.value
                for c in at.caption)
-    assert [m for m in at.main.metric if m.label == f"{top} with 2 cells hidden"]
+    assert [m for m in at.main.metric if m.label == "With 2 cells hidden"]
     at.toggle(key="zoom").set_value(False).run()
     # "Show the film as it is" clears them all.
     at.button(key="unhide").click().run()

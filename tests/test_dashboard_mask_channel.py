@@ -55,7 +55,7 @@ def test_diagnose_with_a_two_channel_default_shows_answer_map_and_film_grid(regi
     no_failure(at)
     hidden = hide_cells(clf.predict_inputs, prepared, clf.card.prep, (14, 15), 6)
     after = dict(zip(clf.labels, hidden.probabilities))[expected.label]
-    shown = next(m for m in at.main.metric if m.label.endswith("with 2 cells hidden"))
+    shown = next(m for m in at.main.metric if m.label == "With 2 cells hidden")
     assert shown.value == f"{after:.1%}"
     # The grid's occlusion map, and a perturbation method, render too.
     at.button(key="unhide").click().run()

@@ -244,7 +244,7 @@ def test_no_identifier_in_any_dashboard_output_report_or_log(registry_env, downl
     assert not leaked("\n".join(report_text))
     page = "\n".join(seen)
     # The collected text does include what the pages show: captions, the what-if table, the model's name.
-    assert "Original (DICOM, 128 x 128 px)" in page and "with 2 cells hidden" in page
+    assert "Original (DICOM, 128 x 128 px)" in page and "With 2 cells hidden" in page
     assert "Tiny test model tiny-b" in page and "While hiding" in page
     assert not leaked(page)
     assert not leaked("\n".join(all_logs))

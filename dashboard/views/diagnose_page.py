@@ -208,10 +208,12 @@ def hidden_cells_box(what_if: dict) -> None:
         else:
             count = what_if["count"]
             unchanged = what_if["change"].startswith("±")
-            st.metric(f"{what_if['label']} with {count} cell{'s' if count > 1 else ''} hidden", f"{what_if['after']:.1%}",
+            # The class is the answer's, named in the help: "COVID-19 with 2 cells hidden" was cut at 1366 px.
+            st.metric(f"With {count} cell{'s' if count > 1 else ''} hidden", f"{what_if['after']:.1%}",
                       what_if["change"].replace("−", "-"),
-                      help=f"{explain('Hiding cells')} The model saw the cells {fill_words(what_if['fill'])} (*Hide "
-                           "with*, in the grid tab); the film shows them grey.",
+                      help=f"The probability of {what_if['label']} with the cells hidden. {explain('Hiding cells')} The "
+                           f"model saw the cells {fill_words(what_if['fill'])} (*Hide with*, in the grid tab); the "
+                           "film shows them grey.",
                       delta_color="off" if unchanged else "normal", delta_arrow="off" if unchanged else "auto")
             if what_if["output_after"] != what_if["label"]:
                 st.markdown(f"The output changes: **{what_if['label']}** → **{what_if['output_after']}** "
