@@ -203,6 +203,9 @@ def test_click_to_hide_several_cells_and_occlusion_cross_check(app, registry_env
     # The change is the difference of the two figures as shown (to 0.1%).
     change = change_between(card.confidence, after)
     assert shown.proto.delta == change.replace("−", "-") and shown.proto.delta.endswith(" points")
+    # Grey, not green or red: a class's probability going up or down is neither good nor bad news.
+    from streamlit.proto.Metric_pb2 import Metric
+    assert shown.proto.color == Metric.MetricColor.GRAY
     # The card's probability and the one the change is measured from agree to 0.1 point.
     assert metric_value(at, "Probability") == f"{card.confidence:.1%}"
     before = float(metric_value(at, "Probability").rstrip("%"))

@@ -17,6 +17,7 @@ from model.present.overlay import (
     colour_bar_caption,
     draw_grid,
     fade_outside,
+    faint_map_note,
     region_caption,
     render_overlay,
     tinted_share,
@@ -74,6 +75,26 @@ def test_colour_bar_and_its_words():
         "No plausible lung fields were found, so the box this model saw (100% of the image) is not")
     with pytest.raises(ValueError, match="colormap"):
         colour_bar("rainbow")
+
+
+def test_a_pixel_level_map_the_threshold_leaves_as_specks_gets_a_line_with_a_threshold_that_shows_it():
+    from model.explain import METHODS
+
+    rng = np.random.default_rng(0)
+    speckle = rng.random((100, 100)) ** 10  # a pixel-level map: a few strong pixels, the rest weak
+    share_at_half = tinted_share(speckle, 0.5)
+    assert share_at_half < 0.1
+    note = faint_map_note(speckle, 0.5, METHODS["smoothgrad"])
+    assert note.startswith(f"SmoothGrad marks single pixels: at Hide below 0.50 only {share_at_half:.1%} of the map")
+    better = float(note.split("specks; at ")[1].split(",")[0])
+    # The suggested threshold is the highest step of 0.05 that colours at least a quarter of the map.
+    assert better < 0.5 and tinted_share(speckle, better) >= 0.25 > tinted_share(speckle, better + 0.05)
+    assert note.endswith(f"{tinted_share(speckle, better):.0%} is.")
+    # Region maps read as patches even when small: no line; nor with nothing hidden or nothing to gain.
+    assert faint_map_note(speckle, 0.5, METHODS["gradcam"]) is None
+    assert faint_map_note(speckle, 0.0, METHODS["smoothgrad"]) is None
+    assert faint_map_note(np.zeros((10, 10)), 0.5, METHODS["smoothgrad"]) is None
+    assert [m.name for m in METHODS.values() if m.pixel_level] == ["smoothgrad"]
 
 
 def test_window_level_and_grid_are_display_only():
@@ -279,11 +300,24 @@ def test_probability_bars_put_the_output_with_hidden_cells_beside_the_films():
 
 
 def test_the_zoom_view_drags_a_zoom_box_and_has_no_empty_band():
-    from model.present.diagnose_figures import zoom_figure, zoom_height
+    from model.present.diagnose_figures import ZOOM_SPACING, ZOOM_TOOLBAR, zoom_figure, zoom_size
+
+    def panels(figure):  # each panel's width and height in px, as plotly lays the figure out
+        plot = figure.layout.width - ZOOM_TOOLBAR
+        return plot * (1 - ZOOM_SPACING) / 2, figure.layout.height
 
     film = np.zeros((200, 100), np.uint8)
-    figure = zoom_figure(film, np.zeros((200, 100, 3), np.uint8), panel_width=300)
-    assert figure.layout.dragmode == "zoom" and figure.layout.height == zoom_height((200, 100), 300) == 600
+    # A tall film: its height is capped (a 768-pixel screen), its panels as narrow as its shape asks.
+    figure = zoom_figure(film, np.zeros((200, 100, 3), np.uint8), panel_width=300, panel_height=420)
+    assert figure.layout.dragmode == "zoom" and (figure.layout.width, figure.layout.height) == zoom_size(
+        (200, 100), 300, 420)
+    width, height = panels(figure)
+    assert height == 420 and width == pytest.approx(210, abs=1)
+    # Wide and square films: the width is capped; every panel holds the film's own shape, no band.
+    for shape in ((100, 200), (512, 512), (2000, 1700)):
+        width, height = panels(zoom_figure(np.zeros(shape, np.uint8), np.zeros((*shape, 3), np.uint8)))
+        assert width <= 300 and height <= 420 and max(width - 300, height - 420) > -1.5
+        assert width / height == pytest.approx(shape[1] / shape[0], rel=0.01)
     assert figure.layout.xaxis2.matches == "x" and figure.layout.yaxis2.matches == "y"
     assert not figure.layout.annotations  # no titles inside the figure for the toolbar to cover
     assert figure.layout.margin.r >= 30  # the toolbar has a margin of its own

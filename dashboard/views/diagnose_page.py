@@ -42,6 +42,7 @@ from model.present.overlay import (
     draw_grid,
     encode_png,
     fade_outside,
+    faint_map_note,
     fit_within,
     outline_lungs,
     region_caption,
@@ -214,7 +215,8 @@ def hidden_cells_box(what_if: dict) -> None:
                       help=f"The probability of {what_if['label']} with the cells hidden. {explain('Hiding cells')} The "
                            f"model saw the cells {fill_words(what_if['fill'])} (*Hide with*, in the grid tab); the "
                            "film shows them grey.",
-                      delta_color="off" if unchanged else "normal", delta_arrow="off" if unchanged else "auto")
+                      # Grey either way: a rise or a fall of a class's probability is neither good nor bad news.
+                      delta_color="off", delta_arrow="off" if unchanged else "auto")
             if what_if["output_after"] != what_if["label"]:
                 st.markdown(f"The output changes: **{what_if['label']}** → **{what_if['output_after']}** "
                             f"({what_if['after_top']:.1%}).")
@@ -377,9 +379,10 @@ def zoom_view(case: Case, shown, on_image, controls: Controls, explanation) -> N
     where = f", {controls.layer_label}" if explanation.layer else ""
     st.caption(f"Film (left) and {MAP_LABELS[explanation.method]} for {explanation.label}{where} (right): drag a box "
                "on either to zoom both, double-click to go back.")
-    st.plotly_chart(figure, key="zoom_view", config={"displaylogo": False, "scrollZoom": True,
+    st.plotly_chart(figure, key="zoom_view", width="content", config={"displaylogo": False, "scrollZoom": True,
                                                      "modeBarButtonsToRemove": ["select2d", "lasso2d"]})
-    colour_legend(explanation.label, controls)
+    with st.container(width=int(figure.layout.width)):  # the colour bar as wide as the figure it explains
+        colour_legend(explanation.label, controls)
 
 
 def images(case: Case, controls: Controls, explanation, on_image, what_if: dict | None) -> np.ndarray:
@@ -400,6 +403,9 @@ def images(case: Case, controls: Controls, explanation, on_image, what_if: dict 
             st.image(encode_png(overlay), width="stretch",
                      caption=f"{MAP_LABELS[explanation.method]} for {explanation.label}{where}")
             colour_legend(explanation.label, controls)
+    faint = faint_map_note(explanation.heatmap, controls.threshold, METHODS[explanation.method])
+    if faint:
+        st.caption(f":material/tune: {faint}")
     prepared = case.model_input()
     st.caption(region_caption(prepared.region, prepared.image_shape, case.card.prep.lung_crop, case.lungs_found(),
                               case.card.prep.mask_channel))

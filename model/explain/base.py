@@ -41,6 +41,8 @@ class Method:
         summary: one sentence on what the map shows, for people choosing a method.
         library_perturbs: whether tf-keras-vis's own call (`reference=True`) changes the input itself
             (masks or noise), which it would do to a lung-field mask channel as to pixels.
+        pixel_level: whether the map marks single pixels (scattered dots) rather than regions, so that
+            a threshold made for region maps leaves little of it coloured.
     """
 
     name: str
@@ -51,6 +53,7 @@ class Method:
     picks_class: bool = False
     summary: str = ""
     library_perturbs: bool = False
+    pixel_level: bool = False
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,6 @@ def run(explainers, batch, class_index, layer, reference):
     return grads.mean(axis=0, keepdims=True).max(axis=-1), None, class_index
 
 
-METHOD = Method("smoothgrad", "SmoothGrad", uses_layer=False, slow=True, run=run, library_perturbs=True,
+METHOD = Method("smoothgrad", "SmoothGrad", uses_layer=False, slow=True, run=run, library_perturbs=True, pixel_level=True,
                 summary="Which pixels change the class's score most, averaged over noisy copies of the film: "
                         "fine detail, no layer.")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from model.policy import FAINT_MAP_SHARE, FAINT_MAP_SUGGESTED
+
 # Perceptually uniform maps first (equal steps of the map look like equal steps of colour); jet and hot
 # are kept for readers used to them, but their bright bands invent edges that are not in the map.
 COLORMAPS = {"inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS, "turbo": cv2.COLORMAP_TURBO,
@@ -159,6 +161,22 @@ def colour_bar_caption(label: str, threshold: float = 0.0) -> str:
     """What the colour bar means, in one line."""
     hidden = f"; below {threshold:.0%} not coloured" if threshold > 0 else ""
     return f"weak → strong evidence for {label}, scaled to this image's maximum{hidden}"
+
+
+def faint_map_note(heatmap: np.ndarray, threshold: float, method) -> str | None:
+    """One line when `method` (a `model.explain.Method`) marks single pixels and the threshold colours
+    few of them (SmoothGrad at the default 0.50 shows faint specks), naming the share and the highest
+    threshold, in steps of 0.05, that colours at least FAINT_MAP_SUGGESTED of the map (`tinted_share`);
+    None for region maps, when enough is coloured, or when no lower threshold would help."""
+    share = tinted_share(heatmap, threshold)
+    if not method.pixel_level or threshold <= 0 or share >= FAINT_MAP_SHARE:
+        return None
+    steps = [round(t, 2) for t in np.arange(round(threshold, 2) - 0.05, 0.0, -0.05) if t > 0.001]
+    better = next((t for t in steps if tinted_share(heatmap, t) >= FAINT_MAP_SUGGESTED), None)
+    if better is None:
+        return None
+    return (f"{method.label} marks single pixels: at Hide below {threshold:.2f} only {share:.1%} of the map is "
+            f"coloured, in scattered specks; at {better:.2f}, {tinted_share(heatmap, better):.0%} is.")
 
 
 def region_caption(model_input_region, image_shape: tuple[int, int], lung_crop: bool,
