@@ -311,6 +311,30 @@ def test_map_checks_made_later_reach_the_status_and_the_report(registry_env, mon
     assert any("The explanation methods compared so far (Grad-CAM, Grad-CAM++) disagree" in t for t in texts(at.caption))
 
 
+def test_every_method_computed_in_its_tab_reaches_the_checks_the_status_and_the_report(registry_env, monkeypatch):
+    """'Compute every method' compares all the maps: their disagreement reaches the status and the
+    report, its occlusion map makes the occlusion cross-check (no longer named as not made), and the
+    report lists every method as compared."""
+    import model.trust.map_checks
+    from model.explain import METHODS
+
+    monkeypatch.setattr(model.trust.map_checks, "LOW_AGREEMENT", 1.01)
+    details = capture_reports(monkeypatch)
+    at = upload(open_page("diagnose"), IMAGE)
+    assert not {"methods_disagree", "occlusion_disagrees"} & {f.kind for f in details[-1]["status"].findings}
+    at.toggle(key="all_methods").set_value(True).run()
+    no_failure(at)
+    status = details[-1]["status"]
+    assert "Read the map with care: the methods disagree and occlusion disagrees with Grad-CAM." in status.line
+    assert "not made yet" not in status.line
+    assert any(f.kind == "occlusion_disagrees" for f in status.findings)
+    labels = [m.label for m in METHODS.values()]
+    assert details[-1]["compared"] == labels
+    disagree = next(f for f in status.findings if f.kind == "methods_disagree")
+    assert sorted(disagree.values["methods"]) == sorted(METHODS)
+    assert any(m.label == "Similarity to Grad-CAM" for m in at.main.metric)  # the cross-check, drawn
+
+
 def test_a_caution_about_the_map_of_another_class_says_which_map(registry_env, monkeypatch):
     """The reader explains a class the model did not answer: a caution about that map is not a doubt about
     the answer, so the status and the report name the class whose map it is."""

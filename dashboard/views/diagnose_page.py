@@ -415,13 +415,15 @@ def images(case: Case, controls: Controls, explanation, on_image, what_if: dict 
 # --------------------------------------------------------------------------- tabs below the first screen
 
 
-def all_methods(case: Case, controls: Controls) -> list[str]:
+def all_methods(case: Case, controls: Controls) -> dict[str, np.ndarray]:
     """Every method's map for the explained class side by side under one colour bar, each with the line
-    saying what it measures, and how far they agree in figures and words (on demand: occlusion takes seconds)."""
+    saying what it measures, and how far they agree in figures and words (on demand: occlusion takes seconds).
+    Returns the maps by method name (model-input resolution; none before they are asked for), so that the
+    map checks, the status and the report count them."""
     st.caption("Every method for the same class, the same layer (where a method uses one) and the same display "
                "settings, for teaching: where they agree the evidence is more believable.")
     if not st.toggle("Compute every method", key="all_methods"):
-        return []
+        return {}
     computed = {}
     for name, record in METHODS.items():
         with st.spinner(f"Computing {record.label}…", show_time=record.slow):
@@ -434,7 +436,7 @@ def all_methods(case: Case, controls: Controls) -> list[str]:
         colour_legend(controls.target, controls)  # one colour bar for every map of the grid
         method_maps(case, controls, computed)
     agreement_table(agreement)
-    return [record.label for record in METHODS.values()]
+    return {name: explained.heatmap for name, (explained, _) in computed.items()}
 
 
 def method_maps(case: Case, controls: Controls, computed: dict) -> None:
@@ -535,14 +537,15 @@ def occlusion(case: Case, controls: Controls):
     return explained.heatmap, on_image
 
 
-def occlusion_section(case: Case, controls: Controls) -> float | None:
-    """The occlusion cross-check on request; returns its similarity to Grad-CAM."""
+def occlusion_section(case: Case, controls: Controls, computed: bool = False) -> float | None:
+    """The occlusion cross-check on request, or once `computed` (every method's map, occlusion among
+    them, was asked for); returns its similarity to Grad-CAM."""
     st.markdown("**Cross-check: occlusion sensitivity**")
     st.caption(f"{explain('Occlusion')} Model-agnostic: if it disagrees with Grad-CAM, trust neither map on its own.")
     # A callback, so the request is known from the top of the run and the agreement includes the map.
     st.button("Compute occlusion-sensitivity map", key="occlusion", icon=":material/grid_on:",
               on_click=st.session_state.update, kwargs={"occlusion_for": occlusion_wanted(case, controls)})
-    if not occlusion_requested(case, controls):
+    if not (computed or occlusion_requested(case, controls)):
         return None
     occlusion_heat, on_image = occlusion(case, controls)
     with st.spinner("Computing Grad-CAM…"):
@@ -695,16 +698,17 @@ def randomised_similarity(case: Case, method: str) -> float | None:
     return result.spearman if result and result.flagged else None
 
 
-def trust_section(case: Case, controls: Controls, explanation, on_image) -> MapChecks:
-    """The trust signals of this map, drawn; returns what they measured, for the status and the report."""
+def trust_section(case: Case, controls: Controls, explanation, on_image, every_map: dict) -> MapChecks:
+    """The trust signals of this map, drawn; returns what they measured, for the status and the report.
+    `every_map`: the maps of the all-methods tab (empty until asked for), compared with the others."""
     method_label = MAP_LABELS[explanation.method]
     randomised = randomised_similarity(case, explanation.method)
     if randomised is not None:
         st.warning(f"In this model's explanation report, {method_label} maps stayed similar (similarity "
                    f"{randomised:.2f}) when the weights were randomised: they may show the image's structure more "
                    "than the model's reasoning.", icon=":material/science:")
-    maps = remember_map(case, explanation)
-    if occlusion_requested(case, controls):
+    maps = {**every_map, **remember_map(case, explanation)}
+    if OCCLUSION not in maps and occlusion_requested(case, controls):
         maps[OCCLUSION] = occlusion(case, controls)[0]
     lungs_col, faith_col, agree_col = st.columns([1, 1.4, 1.2], gap="large")
     with lungs_col:
@@ -713,7 +717,7 @@ def trust_section(case: Case, controls: Controls, explanation, on_image) -> MapC
         faith = faithfulness_panel(case, controls)
     with agree_col:
         agreement = agreement_panel(maps)
-    similarity = occlusion_section(case, controls)
+    similarity = occlusion_section(case, controls, computed=OCCLUSION in every_map)
     return MapChecks(attention, faith, agreement, similarity, randomised)
 
 
@@ -813,16 +817,17 @@ def main() -> None:
     trust_tab, grid_tab, methods_tab, report_tab, words_tab = st.tabs(
         ["How far to trust this map", "Hide regions on the film's grid", "All methods side by side", "Report",
          "Words used here"])
+    with methods_tab:  # first: the checks (and so the status) count every method's map once computed
+        every_map = all_methods(case, controls)
     with trust_tab:
-        checks = trust_section(case, controls, explanation, on_image)
+        checks = trust_section(case, controls, explanation, on_image, every_map)
     final = result.with_findings(map_findings(checks, MAP_LABELS[explanation.method]))
     map_class = explanation.label if explanation.label != case.uncertainty().top_label else None
     with status_slot.container():  # the status names the map checks too, once they are known
         line = status_box(final, shown_anyway, map_class, text.not_run_checks(checks), text.unavailable_checks(checks))
     with grid_tab:
         grid_occlusion_tab(case, controls)
-    with methods_tab:
-        compared = all_methods(case, controls)
+    compared = [MAP_LABELS.get(name, name) for name in every_map]
     if not compared:  # the maps the agreement between methods compared, when there were two or more
         seen = st.session_state.get("maps_seen", {}).get((case.digest, case.card.id, explanation.label), {})
         compared = [MAP_LABELS.get(name, name) for name in seen] if len(seen) > 1 else []
