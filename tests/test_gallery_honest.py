@@ -109,7 +109,7 @@ def test_open_in_diagnose_loads_the_case(gallery):
     explain.click().run()
     assert not at.exception
     assert any(c.startswith("weak → strong evidence") for i in at.image for c in i.captions)
-    assert any(m.value.startswith("**Triage:**") for m in at.markdown)
+    triage_line = next(m.value for m in at.markdown if m.value.startswith("**Triage:**")).removeprefix("**Triage:** ")
     # The dialog shows the stability of the film's copies, the check the page says it runs.
     assert any(c.value.startswith("**Stability:** ") and " on 7 changed copies" in c.value for c in at.caption)
     path = at.session_state["gallery_case"]
@@ -122,6 +122,10 @@ def test_open_in_diagnose_loads_the_case(gallery):
     assert at.session_state[KEPT_UPLOAD][1] == Path(path).read_bytes()
     assert any("A teaching case opened from the gallery" in c.value for c in at.caption)
     assert any(m.value.startswith(":material/school: **Teaching case**") for m in at.markdown)
+    # The dialog's status is the one Diagnose leads with for this film (assumptions and map cautions included).
+    banner = [a.value for a in [*at.info, *at.warning] if a.value.startswith(("**Answer", "**Uncertain"))]
+    banner += [m.value.split("**")[1] for m in at.markdown if ":material/block: **Out of scope" in m.value]
+    assert len(banner) == 1 and banner[0].startswith((f"**{triage_line}**", triage_line)), (banner, triage_line)
 
 
 def test_records_named_outside_the_roots_are_left_out(tmp_path):

@@ -64,9 +64,18 @@ from model.present.gallery_cases import (
     shown_cases,
 )
 from model.present.overlay import colour_bar, fit_within, pad_to_square, render_overlay, to_uint8
-from model.present.text import confidence_words, lung_share, stability_brief, stability_help
+from model.present.text import (
+    confidence_words,
+    lung_share,
+    not_run_checks,
+    stability_brief,
+    stability_help,
+    status_line,
+    unavailable_checks,
+)
 from model.trust.attention import lung_attention
 from model.trust.input_check import input_check
+from model.trust.map_checks import MapChecks, map_findings
 from model.trust.triage import triage
 
 COLUMNS = 4
@@ -283,14 +292,19 @@ def case_details(case, key, card) -> None:
         lungs, reason = caching.lung_status(card.prep.lung_model)
         mask = caching.lung_mask(digest, lungs, pixels) if lungs is not None else None
         result = caching.triage(digest, key, lungs, pixels, xray.metadata)
-        st.markdown(f"**Triage:** {result.headline}")
-        for why in result.reasons:
-            st.caption(why)
-        tta = caching.uncertainty(digest, key, pixels)  # the check the cards leave to this dialog, as on Diagnose
-        st.caption(f"**Stability:** {confidence_words(tta)[1]}, {stability_brief(tta)}.", help=stability_help(tta))
+        attention = None
         if mask is not None:
             region = caching.model_input(digest, key, pixels).region  # as Diagnose: its chance level too
             attention = lung_attention(on_image, mask, caching.lung_attention_threshold(key), region)
+        # The status as Diagnose words it before its on-request checks: assumptions and map cautions included.
+        checks = MapChecks(attention=attention)
+        final = result.with_findings(map_findings(checks, "Grad-CAM"))
+        st.markdown(f"**Triage:** {status_line(final, not_run=not_run_checks(checks), unavailable=unavailable_checks(checks))}")
+        for why in final.reasons:
+            st.caption(why)
+        tta = caching.uncertainty(digest, key, pixels)  # the check the cards leave to this dialog, as on Diagnose
+        st.caption(f"**Stability:** {confidence_words(tta)[1]}, {stability_brief(tta)}.", help=stability_help(tta))
+        if attention is not None:
             st.metric("Map inside the lung fields", lung_share(attention.fraction),
                       help="Share of the whole map's weight on the lung fields, faint parts included: the colours "
                            "show only its strongest half, so the picture can look further off the lungs.")
