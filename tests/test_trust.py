@@ -262,6 +262,13 @@ def test_attention_zones_name_where_the_map_goes():
     below = np.zeros((100, 100), np.float32)
     below[80:95, 30:70] = 1.0
     assert attention_zones(heart, mask)["between the lungs (mediastinum)"] == pytest.approx(1.0)
+    # Inside the lungs' outline but not between them (a corner by a shorter lung): not the mediastinum.
+    short = mask.copy()
+    short[55:70, 10:40] = False  # the right lung ends higher
+    corner = np.zeros((100, 100), np.float32)
+    corner[60:70, 10:30] = 1.0
+    assert attention_zones(corner, short)["around the lungs' edges"] == pytest.approx(1.0)
+    assert attention_zones(heart, short)["between the lungs (mediastinum)"] == pytest.approx(0.5)  # rows 40-55
     assert attention_zones(below, mask)["diaphragm and below"] == pytest.approx(1.0)
     edge = np.zeros((100, 100), np.float32)
     edge[30:60, 0:5] = 1.0

@@ -285,7 +285,7 @@ def explanation_controls(clf, case: Case, default_class: int) -> Controls:
     """Method, class and layer (they choose the map) and the display settings. Every choice is kept
     for the session (`widgets.kept`), so it survives a visit to another page."""
     card = case.card
-    cols = st.columns([1.0, 1.0, 2.3, 0.8, 0.9, 0.8])  # the layer's names are the longest
+    cols = st.columns([1.2, 0.85, 2.25, 0.8, 0.9, 0.8])  # the layer's names are the longest; "SmoothGrad" fits at 1366
     methods = list(METHODS)
     method = cols[0].selectbox("Method", methods, format_func=MAP_LABELS.get, key="method",
                                index=methods.index(widgets.kept("method", "gradcam")),

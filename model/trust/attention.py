@@ -1,6 +1,6 @@
 """Lung attention: how much of an explanation map lies inside the segmented lung fields, and where
-the rest goes (between the lungs, diaphragm, chest wall, above the lungs, outside the region
-the model saw). The warning fires relative to the model's own distribution: below a threshold set
+the rest goes (between the lungs, around their edges, diaphragm, chest wall, above the lungs, outside
+the region the model saw). The warning fires relative to the model's own distribution: below a threshold set
 on its correctly classified validation images (`training.fit_scope`), so it marks maps that are
 unusual for this model, not every map of a model whose Grad-CAM is coarse."""
 from __future__ import annotations
@@ -12,12 +12,15 @@ import numpy as np
 from model.inputs.lungs import lung_attention_fraction
 from model.policy import LOW_LUNG_ATTENTION, LUNG_ATTENTION_QUANTILE
 
-# "between the lungs": the lungs' bounding box minus the lungs, i.e. the mediastinum (heart, great vessels,
-# trachea): named by its place, as a hot spot at the trachea is not "on the heart".
-ZONES = ("lungs", "between the lungs (mediastinum)", "diaphragm and below", "chest wall", "above the lungs",
+# "between the lungs": on each row with both lungs, what lies between their inner edges, i.e. the mediastinum
+# (heart, great vessels, trachea): named by its place, as a hot spot at the trachea is not "on the heart".
+# The rest of the lungs' bounding box outside them (the corners by the apices and the costophrenic angles,
+# the strip under one lung's dome) is "around the lungs' edges".
+MEDIASTINUM = "between the lungs (mediastinum)"
+AROUND = "around the lungs' edges"
+ZONES = ("lungs", MEDIASTINUM, AROUND, "diaphragm and below", "chest wall", "above the lungs",
          "outside the region the model saw")
-PLACES = {"between the lungs (mediastinum)", "above the lungs",
-          "outside the region the model saw"}  # zones a sentence names without "on the"
+PLACES = {MEDIASTINUM, AROUND, "above the lungs", "outside the region the model saw"}  # named without "on the"
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,18 @@ def even_share(lung_mask: np.ndarray, region=None) -> float:
     return float(mask.mean()) if mask.size else 0.0
 
 
+def _between_the_lungs(mask: np.ndarray, centre: int, cols: np.ndarray) -> np.ndarray:
+    """Per row that has lung on both sides of `centre`, the pixels between the two lungs' inner edges."""
+    width = mask.shape[1]
+    left_lung, right_lung = mask.copy(), mask.copy()
+    left_lung[:, centre:] = False
+    right_lung[:, :centre] = False
+    both = left_lung.any(axis=1) & right_lung.any(axis=1)
+    inner_left = width - 1 - np.argmax(left_lung[:, ::-1], axis=1)  # the last lung column left of the centre
+    inner_right = np.argmax(right_lung, axis=1)                     # the first one right of it
+    return both[:, None] & (cols > inner_left[:, None]) & (cols < inner_right[:, None])
+
+
 def attention_zones(heatmap: np.ndarray, lung_mask: np.ndarray, region=None) -> dict[str, float]:
     """Share of a map's weight in each zone of the film, from the lung mask's geometry.
 
@@ -109,9 +124,11 @@ def attention_zones(heatmap: np.ndarray, lung_mask: np.ndarray, region=None) -> 
         top, bottom, left, right = 0, height, 0, width
     band = (rows >= top) & (rows < bottom)
     inside_box = band & (cols >= left) & (cols < right)
+    between = _between_the_lungs(mask, (left + right) // 2, cols)
     assigned = {
         "lungs": mask & seen,
-        "between the lungs (mediastinum)": inside_box & ~mask & seen,
+        MEDIASTINUM: between & ~mask & seen,
+        AROUND: inside_box & ~between & ~mask & seen,
         "diaphragm and below": (rows >= bottom) & seen,
         "chest wall": band & ~inside_box & seen,
         "above the lungs": (rows < top) & seen,
