@@ -34,8 +34,8 @@ from training.pool import load_pool, split_pool
 from training.recipes import fit_classifier
 
 SHORTCUT_NOTE = (
-    "Against source shortcuts (nearly all Normal images come from NIH ChestX-ray14, COVID-19 images from "
-    "other collections): images are stretched, never letterboxed, to the square input (NIH images are all "
+    "Against source shortcuts (each source has its own look and the classes are spread unevenly over the "
+    "sources: the per-source figures give the mix): images are stretched, never letterboxed, to the square input (NIH images are all "
     "square, the others are not, so padding would reveal the source); a {crop:.0%} margin is cropped on every "
     "side to drop text markers and collimation edges; CLAHE and a per-image standardisation layer remove "
     "exposure and processing differences; training augments gamma, contrast, noise, small rotations, shifts "
