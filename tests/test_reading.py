@@ -300,27 +300,31 @@ def test_probability_bars_put_the_output_with_hidden_cells_beside_the_films():
 
 
 def test_the_zoom_view_drags_a_zoom_box_and_has_no_empty_band():
-    from model.present.diagnose_figures import ZOOM_SPACING, ZOOM_TOOLBAR, zoom_figure, zoom_size
-
-    def panels(figure):  # each panel's width and height in px, as plotly lays the figure out
-        plot = figure.layout.width - ZOOM_TOOLBAR
-        return plot * (1 - ZOOM_SPACING) / 2, figure.layout.height
+    from model.present.diagnose_figures import (
+        ZOOM_MAX_HEIGHT,
+        ZOOM_SPACING,
+        ZOOM_TOOLBAR,
+        zoom_aspect,
+        zoom_box_style,
+        zoom_figure,
+    )
 
     film = np.zeros((200, 100), np.uint8)
-    # A tall film: its height is capped (a 768-pixel screen), its panels as narrow as its shape asks.
-    figure = zoom_figure(film, np.zeros((200, 100, 3), np.uint8), panel_width=300, panel_height=420)
-    assert figure.layout.dragmode == "zoom" and (figure.layout.width, figure.layout.height) == zoom_size(
-        (200, 100), 300, 420)
-    width, height = panels(figure)
-    assert height == 420 and width == pytest.approx(210, abs=1)
-    # Wide and square films: the width is capped; every panel holds the film's own shape, no band.
-    for shape in ((100, 200), (512, 512), (2000, 1700)):
-        width, height = panels(zoom_figure(np.zeros(shape, np.uint8), np.zeros((*shape, 3), np.uint8)))
-        assert width <= 300 and height <= 420 and max(width - 300, height - 420) > -1.5
-        assert width / height == pytest.approx(shape[1] / shape[0], rel=0.01)
+    figure = zoom_figure(film, np.zeros((200, 100, 3), np.uint8))
+    assert figure.layout.dragmode == "zoom" and figure.layout.autosize and figure.layout.height is None
     assert figure.layout.xaxis2.matches == "x" and figure.layout.yaxis2.matches == "y"
     assert not figure.layout.annotations  # no titles inside the figure for the toolbar to cover
-    assert figure.layout.margin.r >= 30  # the toolbar has a margin of its own
+    assert figure.layout.margin.r == ZOOM_TOOLBAR >= 30  # the toolbar has a margin of its own
+    # In a box of the film's aspect, each panel holds the film's shape exactly: no band on any side.
+    for shape in ((200, 100), (100, 200), (512, 512), (2000, 1700)):
+        box_height = 400.0
+        box_width = zoom_aspect(shape, panel=int(box_height * shape[1] / shape[0])) * box_height
+        panel_width = (box_width - ZOOM_TOOLBAR) * (1 - ZOOM_SPACING) / 2
+        assert panel_width / box_height == pytest.approx(shape[1] / shape[0], rel=1e-6)
+    # The page's box: that ratio, its column's width, at most ZOOM_MAX_HEIGHT of the window high.
+    style = zoom_box_style("zoom_box", 2.5)
+    assert ".st-key-zoom_box {aspect-ratio: 2.5000;" in style
+    assert f"calc({100 * ZOOM_MAX_HEIGHT:.0f}vh * 2.5000)" in style and "min(100%" in style
 
 
 def test_every_glossary_term_is_one_plain_line():

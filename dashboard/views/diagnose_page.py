@@ -23,7 +23,7 @@ from model.explain.film_grid import cell_at, cell_name, cells_name, change_betwe
 from model.explain.occlusion import FILLS
 from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD, DEFAULT_OPACITY, INTENDED_POPULATION
 from model.present import charts, text
-from model.present.diagnose_figures import probability_bars, zoom_figure
+from model.present.diagnose_figures import probability_bars, zoom_aspect, zoom_box_style, zoom_figure
 from model.present.glossary import GLOSSARY, explain
 from model.present.layers import EDGE_NOTE, layer_choices, network_legend, network_names, visible_choices
 from model.present.method_grid import (
@@ -379,10 +379,13 @@ def zoom_view(case: Case, shown, on_image, controls: Controls, explanation) -> N
     where = f", {controls.layer_label}" if explanation.layer else ""
     st.caption(f"Film (left) and {MAP_LABELS[explanation.method]} for {explanation.label}{where} (right): drag a box "
                "on either to zoom both, double-click to go back.")
-    st.plotly_chart(figure, key="zoom_view", width="content", config={"displaylogo": False, "scrollZoom": True,
-                                                     "modeBarButtonsToRemove": ["select2d", "lasso2d"]})
-    with st.container(width=int(figure.layout.width)):  # the colour bar as wide as the figure it explains
-        colour_legend(explanation.label, controls)
+    # The figure fills a box kept at the film's shape: it grows with the screen and has no empty band.
+    with st.container(key="zoom_box"):
+        st.plotly_chart(figure, key="zoom_view", width="stretch", height="stretch",
+                        config={"displaylogo": False, "scrollZoom": True, "responsive": True,
+                                "modeBarButtonsToRemove": ["select2d", "lasso2d"]})
+    colour_legend(explanation.label, controls)
+    st.html(zoom_box_style("zoom_box", zoom_aspect(windowed.shape)))
 
 
 def images(case: Case, controls: Controls, explanation, on_image, what_if: dict | None) -> np.ndarray:

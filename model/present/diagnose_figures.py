@@ -15,10 +15,10 @@ from plotly.subplots import make_subplots
 from model.present.charts import MUTED, PRIMARY
 
 HIDDEN_COLOUR = "#e09a2a"  # amber, as the outline of hidden cells on the film
-ZOOM_PANEL_WIDTH = 300     # px of one panel at most: two fill the map column of the 1366-pixel layout
-ZOOM_PANEL_HEIGHT = 420    # px of one panel at most: a tall film stays on a 768-pixel screen
 ZOOM_SPACING = 0.01        # gap between the panels, as a share of the plot width
 ZOOM_TOOLBAR = 36          # px of right margin where the toolbar stands, never over the map
+ZOOM_NOMINAL_PANEL = 400   # px of one panel at which the fixed toolbar margin is counted in the aspect ratio
+ZOOM_MAX_HEIGHT = 0.62     # of the window's height: the most the figure takes, so a tall film stays on screen
 
 
 def probability_bars(prediction, hidden=None) -> go.Figure:
@@ -57,21 +57,19 @@ def _source(image: np.ndarray) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode("ascii")
 
 
-def zoom_size(shape: tuple[int, int], panel_width: int = ZOOM_PANEL_WIDTH,
-              panel_height: int = ZOOM_PANEL_HEIGHT) -> tuple[int, int]:
-    """The figure's (width, height) in px at which a film of `shape` fills both panels exactly, each
-    at most `panel_width` wide and `panel_height` high: the figure has no empty band on any side, and
-    the page draws it at that width (a wider column keeps its margin outside the figure)."""
+def zoom_aspect(shape: tuple[int, int], panel: int = ZOOM_NOMINAL_PANEL) -> float:
+    """The figure's width / height at which a film of `shape` fills both panels (the toolbar's margin
+    counted at panels `panel` px wide). The page keeps the figure's box at this ratio, as wide as its
+    column allows and at most ZOOM_MAX_HEIGHT of the window high, so the figure has no empty band and
+    grows with the screen."""
     height, width = (max(int(v), 1) for v in shape[:2])
-    scale = min(panel_width / width, panel_height / height)
-    panel_w, panel_h = width * scale, height * scale
-    return int(round(2 * panel_w / (1.0 - ZOOM_SPACING))) + ZOOM_TOOLBAR, int(round(panel_h))
+    return (2 * panel / (1.0 - ZOOM_SPACING) + ZOOM_TOOLBAR) / (panel * height / width)
 
 
-def zoom_figure(film: np.ndarray, overlay: np.ndarray, panel_width: int = ZOOM_PANEL_WIDTH,
-                panel_height: int = ZOOM_PANEL_HEIGHT) -> go.Figure:
+def zoom_figure(film: np.ndarray, overlay: np.ndarray) -> go.Figure:
     """Film and map side by side with shared axes: drag a box on either to zoom both, double-click
-    to go back. No titles inside the figure (the toolbar would cover them); the page captions it."""
+    to go back. No titles inside the figure (the toolbar would cover them); the page captions it.
+    The figure takes the size of its box (`zoom_aspect` gives the box's shape)."""
     fig = make_subplots(rows=1, cols=2, shared_xaxes=True, shared_yaxes=True, horizontal_spacing=ZOOM_SPACING)
     for col, image in enumerate((film, overlay), start=1):
         fig.add_trace(go.Image(source=_source(image), hoverinfo="skip"), row=1, col=col)
@@ -79,7 +77,13 @@ def zoom_figure(film: np.ndarray, overlay: np.ndarray, panel_width: int = ZOOM_P
     fig.update_yaxes(matches="y", showticklabels=False, showgrid=False, zeroline=False, scaleanchor="x",
                      constrain="domain")
     # The toolbar stands in a margin of its own on the right, never over the map.
-    width, height = zoom_size(film.shape, panel_width, panel_height)
-    fig.update_layout(width=width, height=height, margin=dict(l=0, r=ZOOM_TOOLBAR, t=0, b=0), autosize=False,
-                      dragmode="zoom", template="plotly_white", modebar=dict(orientation="v"))
+    fig.update_layout(autosize=True, margin=dict(l=0, r=ZOOM_TOOLBAR, t=0, b=0), dragmode="zoom",
+                      template="plotly_white", modebar=dict(orientation="v"))
     return fig
+
+
+def zoom_box_style(key: str, aspect: float) -> str:
+    """CSS that keeps the page's box `key` (an `st.container` key) at `aspect` (width / height), as
+    wide as its column and at most ZOOM_MAX_HEIGHT of the window high."""
+    return (f"<style>.st-key-{key} {{aspect-ratio: {aspect:.4f}; height: auto; "
+            f"width: min(100%, calc({100 * ZOOM_MAX_HEIGHT:.0f}vh * {aspect:.4f}));}}</style>")
