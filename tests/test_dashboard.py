@@ -503,7 +503,9 @@ def test_all_methods_side_by_side_and_the_grid_occlusion_on_demand(app):
     assert len(at.main.image) == 1
     at.toggle(key="all_methods").set_value(True).run()
     no_failure(at)
-    assert len(at.main.image) == 1 + len(METHODS)
+    # The overlay, every method's map, and the occlusion cross-check its occlusion map made (trust tab).
+    assert len(at.main.image) == 1 + len(METHODS) + 1
+    assert sum(c.startswith("Occlusion sensitivity for ") for i in at.main.image for c in i.captions) == 1
     names = [m.value.split("**")[1] for m in at.main.markdown if m.value.startswith("**") and
              m.value.split("**")[1] in {method.label for method in METHODS.values()}]
     assert names == [method.label for method in METHODS.values()]  # LayerCAM and occlusion included
@@ -529,7 +531,12 @@ def test_layers_for_people_and_the_zoom_view(app):
     zoom = next(spec for spec in plotly_specs(at) if [t.get("type") for t in spec["data"]] == ["image", "image"])
     assert zoom["layout"]["xaxis2"]["matches"] == "x" and zoom["layout"]["yaxis2"]["matches"] == "y"
     assert zoom["layout"]["dragmode"] == "zoom"  # drag to zoom, not to pan
-    assert zoom["layout"]["height"] == 300  # a square film fills its panel: no empty band
+    # The figure fills a box kept at the film's shape (a square film: two square panels and the toolbar).
+    from model.present.diagnose_figures import zoom_aspect, zoom_box_style
+
+    assert zoom["layout"]["autosize"] and "height" not in zoom["layout"]
+    styles = [h.proto.body for h in at.get("html")]
+    assert zoom_box_style("zoom_box", zoom_aspect((128, 128))) in styles
     assert any("scaled to this image's maximum" in text for text in texts(at.main.caption))  # the colour bar
 
 
