@@ -206,8 +206,14 @@ def test_diagnose_at_workstation_sizes_click_to_hide_and_coming_back(server, tmp
         page.wait_for_timeout(1500)
         zoom = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
             .filter(e => e.data && e.data.length === 2 && e.data.every(t => t.type === 'image'))
-            .map(e => ({drag: e._fullLayout.dragmode, height: e.getBoundingClientRect().height}))""")
+            .map(e => ({drag: e._fullLayout.dragmode, height: e.getBoundingClientRect().height,
+                        width: e.getBoundingClientRect().width}))""")
         assert len(zoom) == 1 and zoom[0]["drag"] == "zoom" and zoom[0]["height"] > 200, zoom
+        # The figure keeps the film's shape (no empty band) and grows with the screen.
+        from model.present.diagnose_figures import zoom_aspect
+
+        assert zoom[0]["width"] / zoom[0]["height"] == pytest.approx(zoom_aspect((512, 512)), rel=0.03), zoom
+        assert zoom[0]["width"] >= (900 if width >= 1920 else 580), zoom
         page.screenshot(path=str(OUTPUT / f"diagnose-zoom-{size}.png"))
         page.get_by_text("Zoom & window").click()
         expect(caption).to_be_visible()
