@@ -970,10 +970,12 @@ def test_faithfulness_judges_deletion_and_insertion_each_against_chance():
     assert faithfulness_verdict(True, False) == faithfulness_verdict(False, True) == "mixed"
     assert faithfulness_verdict(False, False) == "not better than random"
     mixed = _faithfulness_summary({"deletion_auc": 0.3, "insertion_auc": 0.45}, chance)
-    assert mixed.startswith("Mixed: hiding the regions") and "revealing them brings it less high than revealing" in mixed
+    assert mixed.startswith("Mixed: one of the two tests passed. Passed: hiding the regions")
+    assert ". Not passed: revealing them brings it less high than revealing" in mixed
     other = _faithfulness_summary({"deletion_auc": 0.6, "insertion_auc": 0.6}, chance)
-    assert other.startswith("Mixed: revealing the regions the map ranks first brings the probability higher")
-    assert "hiding them keeps it higher than hiding random regions does" in other
+    assert other.startswith("Mixed: one of the two tests passed. Passed: revealing the regions the map ranks first "
+                            "brings the probability higher")
+    assert "Not passed: hiding them keeps it higher than hiding random regions does" in other
     assert "worse than random region orders on hiding and revealing" in _faithfulness_summary(
         {"deletion_auc": 0.6, "insertion_auc": 0.4}, chance)
     assert "does not rank" in _faithfulness_summary({"deletion_auc": 0.495, "insertion_auc": 0.505}, chance)

@@ -355,8 +355,9 @@ def _faithfulness_summary(mapped: dict, chance: dict) -> str:
         return f"The map ranks the evidence better than random region orders ({figures})."
     if verdict == "mixed":
         good, bad = ("deletion", "insertion") if states["deletion"] == "better" else ("insertion", "deletion")
-        return (f"Mixed: {_VERBS[good]} the regions the map ranks first {_MOVES[good, 'better']}, {_VERBS[bad]} them "
-                f"{_MOVES[bad, states[bad]]} ({figures}).")
+        # Which test passed and which did not, each said on its own (one sentence with both read as one verdict).
+        return (f"Mixed: one of the two tests passed. Passed: {_VERBS[good]} the regions the map ranks first "
+                f"{_MOVES[good, 'better']}. Not passed: {_VERBS[bad]} them {_MOVES[bad, states[bad]]} ({figures}).")
     worse = [_VERBS[curve] for curve, state in states.items() if state == "worse"]
     if worse:
         return (f"The map ranks the evidence worse than random region orders on {' and '.join(worse)} ({figures}): "
