@@ -34,13 +34,13 @@ from training.pool import load_pool, split_pool
 from training.recipes import fit_classifier
 
 SHORTCUT_NOTE = (
-    "Against source shortcuts (each source has its own look and the classes are spread unevenly over the "
-    "sources: the per-source figures give the mix): images are stretched, never letterboxed, to the square "
-    "input (NIH images are all square, the others are not, so padding would reveal the source); a {crop:.0%} "
-    "margin is cropped on every side to drop text markers and collimation edges; CLAHE and a per-image "
-    "standardisation layer remove exposure and processing differences; training augments gamma, contrast, "
-    "noise, small rotations, shifts and zoom (no left-right flip). These reduce but do not remove the source "
-    "signal: check the attention inside the lungs and the per-source figures before trusting a prediction.")
+    "Against source shortcuts (the classes are spread unevenly over the sources): images are stretched, never "
+    "letterboxed, to the square input (NIH images are all square, the others are not, so padding would reveal "
+    "the source); a {crop:.0%} margin is cropped on every side to drop text markers and collimation edges; "
+    "CLAHE and a per-image standardisation layer remove exposure and processing differences; training augments "
+    "gamma, contrast, noise, small rotations, shifts and zoom (no left-right flip). These reduce but do not "
+    "remove the source signal: check the attention inside the lungs and the per-source figures before trusting "
+    "a prediction.")
 LUNG_CROP_NOTE = (
     " This version also crops every image to the bounding box of its lung fields (segmented by the registry's "
     "{lung_model} model, {margin:.0%} margin) before resizing, at training and at serving time alike, so text "
