@@ -322,8 +322,19 @@ def test_every_method_computed_in_its_tab_reaches_the_checks_the_status_and_the_
     details = capture_reports(monkeypatch)
     at = upload(open_page("diagnose"), IMAGE)
     assert not {"methods_disagree", "occlusion_disagrees"} & {f.kind for f in details[-1]["status"].findings}
+    # A Grad-CAM++ map at another layer first: the trust tab must compare the maps the methods tab shows.
+    at.toggle(key="advanced_layers").set_value(True).run()
+    default_layer = at.selectbox(key="layer-tiny-a").value
+    at.selectbox(key="method").set_value("gradcam++").run()
+    at.selectbox(key="layer-tiny-a").set_value("stem_conv").run()
+    assert default_layer != "stem_conv"
+    at.selectbox(key="method").set_value("gradcam").run()
+    at.selectbox(key="layer-tiny-a").set_value(default_layer).run()
     at.toggle(key="all_methods").set_value(True).run()
     no_failure(at)
+    trust_mean = next(m for m in at.main.metric if m.label == "Map similarity").proto.body
+    methods_delta = next(m for m in at.main.metric if m.label == "Agreement between the maps").proto.delta
+    assert methods_delta == f"mean similarity {trust_mean}", (trust_mean, methods_delta)
     status = details[-1]["status"]
     assert "Read the map with care: the methods disagree and occlusion disagrees with Grad-CAM." in status.line
     assert "not made yet" not in status.line

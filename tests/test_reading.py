@@ -95,6 +95,13 @@ def test_a_pixel_level_map_the_threshold_leaves_as_specks_gets_a_line_with_a_thr
     assert faint_map_note(speckle, 0.0, METHODS["smoothgrad"]) is None
     assert faint_map_note(np.zeros((10, 10)), 0.5, METHODS["smoothgrad"]) is None
     assert [m.name for m in METHODS.values() if m.pixel_level] == ["smoothgrad"]
+    # A pixel-level map already coloured on a tenth or more: no line. A threshold off the 0.05 steps still
+    # gets a suggestion on them, below it.
+    ramp = np.tile(np.linspace(0.0, 1.0, 100), (100, 1))
+    assert tinted_share(ramp, 0.5) >= 0.1 and faint_map_note(ramp, 0.5, METHODS["smoothgrad"]) is None
+    odd = faint_map_note(speckle, 0.47, METHODS["smoothgrad"])
+    suggested = float(odd.split("specks; at ")[1].split(",")[0])
+    assert suggested < 0.47 and round(suggested / 0.05, 6) == round(suggested / 0.05)
 
 
 def test_window_level_and_grid_are_display_only():

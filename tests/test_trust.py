@@ -269,6 +269,27 @@ def test_attention_zones_name_where_the_map_goes():
     corner[60:70, 10:30] = 1.0
     assert attention_zones(corner, short)["around the lungs' edges"] == pytest.approx(1.0)
     assert attention_zones(heart, short)["between the lungs (mediastinum)"] == pytest.approx(0.5)  # rows 40-55
+    # Unequal lungs (a wide and a narrow one): split between them, not inside the wider one.
+    unequal = np.zeros((100, 100), bool)
+    unequal[20:70, 5:45] = True
+    unequal[20:70, 60:75] = True
+    gap = np.zeros((100, 100), np.float32)
+    gap[30:60, 47:58] = 1.0
+    assert attention_zones(gap, unequal)["between the lungs (mediastinum)"] == pytest.approx(1.0)
+    # A domed lower edge: the last rows of a lung are its lateral corner; under the dome is not the mediastinum.
+    domed = mask.copy()
+    domed[62:70, 14:40] = False  # the right lung's last rows keep only their outer corner (columns 10-13)
+    dome = np.zeros((100, 100), np.float32)
+    dome[63:70, 16:38] = 1.0
+    assert attention_zones(dome, domed)["around the lungs' edges"] == pytest.approx(1.0)
+    # One lung (with a hole) and an empty mask: no mediastinum.
+    one = np.zeros((100, 100), bool)
+    one[20:70, 10:60] = True
+    one[30:60, 33:37] = False
+    hole = np.zeros((100, 100), np.float32)
+    hole[30:60, 33:37] = 1.0
+    assert attention_zones(hole, one)["between the lungs (mediastinum)"] == 0.0
+    assert attention_zones(hole, np.zeros((100, 100), bool))["between the lungs (mediastinum)"] == 0.0
     assert attention_zones(below, mask)["diaphragm and below"] == pytest.approx(1.0)
     edge = np.zeros((100, 100), np.float32)
     edge[30:60, 0:5] = 1.0

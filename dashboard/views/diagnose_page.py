@@ -56,7 +56,7 @@ from model.trust.attention import lung_attention
 from model.trust.facts import HEADER, Stated, age_words, scope_facts
 from model.trust.faithfulness import CHANCE_MARGIN, NOT_MEASURABLE, auc_pair
 from model.trust.findings import OUT_OF_SCOPE, UNCERTAIN
-from model.trust.map_checks import OCCLUSION, MapChecks, map_findings
+from model.trust.map_checks import OCCLUSION, MapChecks
 
 GRID = 6  # Click-to-hide cells per side of the film.
 MAP_LABELS = {name: method.label for name, method in METHODS.items()}
@@ -710,7 +710,7 @@ def trust_section(case: Case, controls: Controls, explanation, on_image, every_m
         st.warning(f"In this model's explanation report, {method_label} maps stayed similar (similarity "
                    f"{randomised:.2f}) when the weights were randomised: they may show the image's structure more "
                    "than the model's reasoning.", icon=":material/science:")
-    maps = {**every_map, **remember_map(case, explanation)}
+    maps = {**remember_map(case, explanation), **every_map}  # every method at this layer wins over older maps
     if OCCLUSION not in maps and occlusion_requested(case, controls):
         maps[OCCLUSION] = occlusion(case, controls)[0]
     lungs_col, faith_col, agree_col = st.columns([1, 1.4, 1.2], gap="large")
@@ -824,10 +824,10 @@ def main() -> None:
         every_map = all_methods(case, controls)
     with trust_tab:
         checks = trust_section(case, controls, explanation, on_image, every_map)
-    final = result.with_findings(map_findings(checks, MAP_LABELS[explanation.method]))
     map_class = explanation.label if explanation.label != case.uncertainty().top_label else None
+    final, line = text.checked_status(result, checks, MAP_LABELS[explanation.method], shown_anyway, map_class)
     with status_slot.container():  # the status names the map checks too, once they are known
-        line = status_box(final, shown_anyway, map_class, text.not_run_checks(checks), text.unavailable_checks(checks))
+        status_box(final, shown_anyway, map_class, text.not_run_checks(checks), text.unavailable_checks(checks))
     with grid_tab:
         grid_occlusion_tab(case, controls)
     compared = [MAP_LABELS.get(name, name) for name in every_map]

@@ -22,7 +22,9 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import caching, widgets
+from model.explain import METHODS
 from model.inputs.intake import XrayInputError, load_xray
+from model.inputs.lungs import mask_plausibility
 from model.labelled_data import (
     DataPathError,
     data_roots,
@@ -64,18 +66,10 @@ from model.present.gallery_cases import (
     shown_cases,
 )
 from model.present.overlay import colour_bar, fit_within, pad_to_square, render_overlay, to_uint8
-from model.present.text import (
-    confidence_words,
-    lung_share,
-    not_run_checks,
-    stability_brief,
-    stability_help,
-    status_line,
-    unavailable_checks,
-)
+from model.present.text import checked_status, confidence_words, lung_share, stability_brief, stability_help
 from model.trust.attention import lung_attention
 from model.trust.input_check import input_check
-from model.trust.map_checks import MapChecks, map_findings
+from model.trust.map_checks import MapChecks
 from model.trust.triage import triage
 
 COLUMNS = 4
@@ -291,15 +285,17 @@ def case_details(case, key, card) -> None:
                      width="stretch")
         lungs, reason = caching.lung_status(card.prep.lung_model)
         mask = caching.lung_mask(digest, lungs, pixels) if lungs is not None else None
+        if mask is not None and not mask_plausibility(mask)["plausible"]:  # as Diagnose: no share without lungs
+            mask, reason = None, "No plausible lung fields were found in this image, so the share of the map on " \
+                                  "them is not measured."
         result = caching.triage(digest, key, lungs, pixels, xray.metadata)
         attention = None
         if mask is not None:
             region = caching.model_input(digest, key, pixels).region  # as Diagnose: its chance level too
             attention = lung_attention(on_image, mask, caching.lung_attention_threshold(key), region)
         # The status as Diagnose words it before its on-request checks: assumptions and map cautions included.
-        checks = MapChecks(attention=attention)
-        final = result.with_findings(map_findings(checks, "Grad-CAM"))
-        st.markdown(f"**Triage:** {status_line(final, not_run=not_run_checks(checks), unavailable=unavailable_checks(checks))}")
+        final, line = checked_status(result, MapChecks(attention=attention), METHODS["gradcam"].label)
+        st.markdown(f"**Triage:** {line}")
         for why in final.reasons:
             st.caption(why)
         tta = caching.uncertainty(digest, key, pixels)  # the check the cards leave to this dialog, as on Diagnose

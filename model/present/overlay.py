@@ -168,10 +168,13 @@ def faint_map_note(heatmap: np.ndarray, threshold: float, method) -> str | None:
     few of them (SmoothGrad at the default 0.50 shows faint specks), naming the share and the highest
     threshold, in steps of 0.05, that colours at least FAINT_MAP_SUGGESTED of the map (`tinted_share`);
     None for region maps, when enough is coloured, or when no lower threshold would help."""
-    share = tinted_share(heatmap, threshold)
-    if not method.pixel_level or threshold <= 0 or share >= FAINT_MAP_SHARE:
+    if not method.pixel_level or threshold <= 0:
         return None
-    steps = [round(t, 2) for t in np.arange(round(threshold, 2) - 0.05, 0.0, -0.05) if t > 0.001]
+    share = tinted_share(heatmap, threshold)
+    if share >= FAINT_MAP_SHARE:
+        return None
+    below = int(np.ceil(round(threshold / 0.05, 6))) - 1  # the multiples of 0.05 under the threshold, highest first
+    steps = [round(0.05 * k, 2) for k in range(below, 0, -1)]
     better = next((t for t in steps if tinted_share(heatmap, t) >= FAINT_MAP_SUGGESTED), None)
     if better is None:
         return None

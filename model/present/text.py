@@ -173,6 +173,22 @@ def _listed(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
+def checked_status(result, checks, method_label: str, shown_anyway: bool = False, map_class: str | None = None):
+    """(the triage with the map checks' findings added, its status line): the one way every view that
+    shows a status (Diagnose, the gallery's dialog, the report) words it for a film.
+
+    Args:
+        result: `model.trust.triage.Triage` of the film.
+        checks: `model.trust.map_checks.MapChecks`, what has been measured about its map so far.
+        method_label: the map's method as people read it ("Grad-CAM").
+        shown_anyway, map_class: as for `status_line`.
+    """
+    from model.trust.map_checks import map_findings
+
+    final = result.with_findings(map_findings(checks, method_label))
+    return final, status_line(final, shown_anyway, map_class, not_run_checks(checks), unavailable_checks(checks))
+
+
 def status_line(result, shown_anyway: bool = False, map_class: str | None = None, not_run=(),
                 unavailable=()) -> str:
     """The one line that leads Diagnose and its report: the status, what set

@@ -21,6 +21,11 @@ AROUND = "around the lungs' edges"
 ZONES = ("lungs", MEDIASTINUM, AROUND, "diaphragm and below", "chest wall", "above the lungs",
          "outside the region the model saw")
 PLACES = {MEDIASTINUM, AROUND, "above the lungs", "outside the region the model saw"}  # named without "on the"
+MIN_SIDE_SHARE = 0.15  # each lung of a pair holds at least this share of the mask (a smaller side is no lung)
+# Rows where a lung is narrower than this share of its widest row do not bound the gap: drawn on v3's lung masks of
+# five pool films, 0.3 left the heart's lower part out of the mediastinum, 0.08 let it run into the diaphragm domes.
+MIN_ROW_SHARE = 0.15
+MAX_SPLIT_SHARE = 0.25  # two lungs: the split column holds at most this share of the fullest column's lung
 
 
 @dataclass(frozen=True)
@@ -79,14 +84,35 @@ def even_share(lung_mask: np.ndarray, region=None) -> float:
     return float(mask.mean()) if mask.size else 0.0
 
 
-def _between_the_lungs(mask: np.ndarray, centre: int, cols: np.ndarray) -> np.ndarray:
-    """Per row that has lung on both sides of `centre`, the pixels between the two lungs' inner edges."""
-    width = mask.shape[1]
+def _between_the_lungs(mask: np.ndarray, box: tuple[int, int], cols: np.ndarray) -> np.ndarray:
+    """The mediastinum as the mask's geometry gives it: on each row where both lungs are well under way,
+    the pixels between their inner edges; nothing when the mask does not hold two lungs.
+
+    The lungs are split at the column with the least lung in the middle half of their box (`box`: its
+    left and right columns), so a wide and a narrow lung split between them, not inside the wider one.
+    A lung "well under way" on a row is at least MIN_ROW_SHARE of its widest row wide: the last rows of
+    a domed lung (its lateral corner) would otherwise stretch the gap over what lies under the dome.
+    Each side holds at least MIN_SIDE_SHARE of the mask and the split column at most MAX_SPLIT_SHARE of the
+    lung of the fullest column, or there is one lung (a hole in it is no gap).
+    """
+    left, right = box
+    quarter = (right - left) // 4
+    counts = mask[:, left + quarter:right - quarter].sum(axis=0)
+    if not counts.size or not mask.any():
+        return np.zeros_like(mask, dtype=bool)
+    split = left + quarter + int(np.argmin(counts))
+    if counts.min() > MAX_SPLIT_SHARE * mask[:, left:right].sum(axis=0).max():
+        return np.zeros_like(mask, dtype=bool)  # lung runs across the split column: one lung, not two
     left_lung, right_lung = mask.copy(), mask.copy()
-    left_lung[:, centre:] = False
-    right_lung[:, :centre] = False
-    both = left_lung.any(axis=1) & right_lung.any(axis=1)
-    inner_left = width - 1 - np.argmax(left_lung[:, ::-1], axis=1)  # the last lung column left of the centre
+    left_lung[:, split:] = False
+    right_lung[:, :split] = False
+    total = mask.sum()
+    if min(left_lung.sum(), right_lung.sum()) < MIN_SIDE_SHARE * total:
+        return np.zeros_like(mask, dtype=bool)
+    left_rows, right_rows = left_lung.sum(axis=1), right_lung.sum(axis=1)
+    both = (left_rows >= MIN_ROW_SHARE * left_rows.max()) & (right_rows >= MIN_ROW_SHARE * right_rows.max())
+    width = mask.shape[1]
+    inner_left = width - 1 - np.argmax(left_lung[:, ::-1], axis=1)  # the last lung column left of the split
     inner_right = np.argmax(right_lung, axis=1)                     # the first one right of it
     return both[:, None] & (cols > inner_left[:, None]) & (cols < inner_right[:, None])
 
@@ -124,7 +150,7 @@ def attention_zones(heatmap: np.ndarray, lung_mask: np.ndarray, region=None) -> 
         top, bottom, left, right = 0, height, 0, width
     band = (rows >= top) & (rows < bottom)
     inside_box = band & (cols >= left) & (cols < right)
-    between = _between_the_lungs(mask, (left + right) // 2, cols)
+    between = _between_the_lungs(mask, (left, right), cols)
     assigned = {
         "lungs": mask & seen,
         MEDIASTINUM: between & ~mask & seen,
