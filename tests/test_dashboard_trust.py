@@ -300,15 +300,15 @@ def test_map_checks_made_later_reach_the_status_and_the_report(registry_env, mon
     monkeypatch.setattr(model.trust.map_checks, "LOW_AGREEMENT", 1.01)
     details = capture_reports(monkeypatch)
     at = upload(open_page("diagnose"), IMAGE)
-    assert "methods disagree" not in details[-1]["status"].line
+    assert "methods agree little" not in details[-1]["status"].line
     at.selectbox(key="method").set_value("gradcam++").run()
     no_failure(at)
     status = details[-1]["status"]
-    assert "Read the map with care: the methods disagree." in status.line
+    assert "Read the map with care: the methods agree little." in status.line
     assert any(f.kind == "methods_disagree" and f.severity == "map_caution" for f in status.findings)
     banner = [t for t in texts(at.warning) + texts(at.info) if t.startswith(("**Answer", "**Uncertain"))]
-    assert len(banner) == 1 and "the methods disagree" in banner[0]
-    assert any("The explanation methods compared so far (Grad-CAM, Grad-CAM++) disagree" in t for t in texts(at.caption))
+    assert len(banner) == 1 and "the methods agree little" in banner[0]
+    assert any("The explanation methods compared so far (Grad-CAM, Grad-CAM++) agree little" in t for t in texts(at.caption))
 
 
 def test_every_method_computed_in_its_tab_reaches_the_checks_the_status_and_the_report(registry_env, monkeypatch):
@@ -336,7 +336,7 @@ def test_every_method_computed_in_its_tab_reaches_the_checks_the_status_and_the_
     methods_delta = next(m for m in at.main.metric if m.label == "Agreement between the maps").proto.delta
     assert methods_delta == f"mean similarity {trust_mean}", (trust_mean, methods_delta)
     status = details[-1]["status"]
-    assert "Read the map with care: the methods disagree and occlusion disagrees with Grad-CAM." in status.line
+    assert "Read the map with care: the methods agree little and occlusion agrees little with Grad-CAM." in status.line
     assert "not made yet" not in status.line
     assert any(f.kind == "occlusion_disagrees" for f in status.findings)
     labels = [m.label for m in METHODS.values()]
@@ -360,7 +360,7 @@ def test_a_caution_about_the_map_of_another_class_says_which_map(registry_env, m
     target.set_value(other).run()
     at.selectbox(key="method").set_value("gradcam++").run()
     no_failure(at)
-    wanted = f"Read the {other} map (a class the model did not answer) with care: the methods disagree."
+    wanted = f"Read the {other} map (a class the model did not answer) with care: the methods agree little."
     assert wanted in details[-1]["status"].line
     banner = [t for t in texts(at.warning) + texts(at.info) if t.startswith(("**Answer", "**Uncertain"))]
     assert len(banner) == 1 and wanted in banner[0]
@@ -380,7 +380,7 @@ def test_several_map_cautions_fold_under_the_status_and_keep_their_sentences(reg
     at.selectbox(key="method").set_value("gradcam++").run()
     no_failure(at)
     banner = [t for t in texts(at.warning) + texts(at.info) if t.startswith(("**Answer", "**Uncertain"))]
-    assert len(banner) == 1 and "the methods disagree" in banner[0] and "no better than random" in banner[0]
+    assert len(banner) == 1 and "the methods agree little" in banner[0] and "no better than random" in banner[0]
     folded = [e for e in at.expander if e.label.startswith("Why read the map with care (2 checks)")]
     assert len(folded) == 1
     inside = [c.value for c in folded[0].caption]

@@ -262,12 +262,18 @@ def test_attention_zones_name_where_the_map_goes():
     below = np.zeros((100, 100), np.float32)
     below[80:95, 30:70] = 1.0
     assert attention_zones(heart, mask)["between the lungs (mediastinum)"] == pytest.approx(1.0)
-    # Inside the lungs' outline but not between them (a corner by a shorter lung): not the mediastinum.
+    # Under a shorter lung's base (inside the lungs' box): the diaphragm, not the mediastinum nor the edges.
     short = mask.copy()
     short[55:70, 10:40] = False  # the right lung ends higher
     corner = np.zeros((100, 100), np.float32)
     corner[60:70, 10:30] = 1.0
-    assert attention_zones(corner, short)["around the lungs' edges"] == pytest.approx(1.0)
+    assert attention_zones(corner, short)["diaphragm and below"] == pytest.approx(1.0)
+    # Beside a rounded apex (inside the box, above the lung in its columns): around the lungs' edges.
+    rounded = mask.copy()
+    rounded[20:30, 10:20] = False
+    apex = np.zeros((100, 100), np.float32)
+    apex[21:29, 11:19] = 1.0
+    assert attention_zones(apex, rounded)["around the lungs' edges"] == pytest.approx(1.0)
     assert attention_zones(heart, short)["between the lungs (mediastinum)"] == pytest.approx(0.5)  # rows 40-55
     # Unequal lungs (a wide and a narrow one): split between them, not inside the wider one.
     unequal = np.zeros((100, 100), bool)
@@ -281,7 +287,8 @@ def test_attention_zones_name_where_the_map_goes():
     domed[62:70, 14:40] = False  # the right lung's last rows keep only their outer corner (columns 10-13)
     dome = np.zeros((100, 100), np.float32)
     dome[63:70, 16:38] = 1.0
-    assert attention_zones(dome, domed)["around the lungs' edges"] == pytest.approx(1.0)
+    assert attention_zones(dome, domed)["between the lungs (mediastinum)"] == 0.0
+    assert attention_zones(dome, domed)["diaphragm and below"] == pytest.approx(1.0)
     # One lung (with a hole) and an empty mask: no mediastinum.
     one = np.zeros((100, 100), bool)
     one[20:70, 10:60] = True
@@ -876,7 +883,10 @@ def test_an_unstated_plain_film_is_answered_as_an_adults_frontal_film_and_says_s
     assert unavailable_checks(unmeasurable) == ("faithfulness",) and not_run_checks(unmeasurable) == ()
     assert "not measurable on this film: the map's faithfulness (hiding regions" in status_line(
         dicom, unavailable=unavailable_checks(unmeasurable))
-    assert status_line(plain, not_run=pending) == status_line(plain)  # an assumption already stops "no reason"
+    # An assumption already stops "no reason to doubt"; the checks not made are still named (an unmeasured
+    # map is not a measured one, whatever else the line says).
+    assert status_line(plain, not_run=pending) == (status_line(plain) + " Not made yet: the map's faithfulness and "
+                                                   "the occlusion cross-check.")
 
 
 @pytest.mark.parametrize("metadata, stated, kind, source", [
@@ -980,7 +990,7 @@ def test_map_checks_reach_the_status_line_without_changing_whether_the_answer_is
     assert kinds == ["methods_disagree", "occlusion_disagrees"]
     disagree = map_findings(MapChecks(agreement=three))[0]
     assert disagree.sentence.startswith("The explanation methods compared so far (Grad-CAM, Grad-CAM++, Occlusion) "
-                                        "disagree (mean similarity of their maps +0.05")
+                                        "agree little (mean similarity of their maps +0.05")
 
 
 def test_faithfulness_judges_deletion_and_insertion_each_against_chance():

@@ -128,7 +128,7 @@ FINDING_NAMES = {
     "copies_disagree": "unstable under small image changes", "lung_attention_low": "little of the map on the lungs",
     "faithfulness_mixed": "the map passes only one of its two faithfulness tests",
     "faithfulness_poor": "the map is no better than random",
-    "methods_disagree": "the methods disagree", "occlusion_disagrees": "occlusion disagrees with Grad-CAM",
+    "methods_disagree": "the methods agree little", "occlusion_disagrees": "occlusion agrees little with Grad-CAM",
     "randomisation_flagged": "the method failed the randomisation check",
 }
 ASSUMPTIONS = {frozenset({"age_not_known", "view_not_known"}): "Read as an adult's frontal film (age and view not "
@@ -226,6 +226,13 @@ def status_line(result, shown_anyway: bool = False, map_class: str | None = None
     if result.map_cautions:
         which = (f"the {map_class} map (a class the model did not answer)" if map_class else "the map")
         line += f" Read {which} with care: {names_of(result.map_cautions)}."
+    if result.status == "answer" and (result.map_cautions or result.assumptions):
+        # The checks not made (or not measurable) are named here too: a caution or an assumption does not
+        # make an unmeasured map a measured one.
+        pending = [CHECK_NAMES[kind] for kind in not_run]
+        missing = [UNAVAILABLE_NAMES[kind] for kind in unavailable]
+        line += (f" Not made yet: {_listed(pending)}." if pending else "") + (
+            f" Not measurable on this film: {_listed(missing)}." if missing else "")
     return line
 
 

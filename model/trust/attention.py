@@ -14,8 +14,8 @@ from model.policy import LOW_LUNG_ATTENTION, LUNG_ATTENTION_QUANTILE
 
 # "between the lungs": on each row with both lungs, what lies between their inner edges, i.e. the mediastinum
 # (heart, great vessels, trachea): named by its place, as a hot spot at the trachea is not "on the heart".
-# The rest of the lungs' bounding box outside them (the corners by the apices and the costophrenic angles,
-# the strip under one lung's dome) is "around the lungs' edges".
+# Under a lung's base (under one dome while the other lung reaches lower) is "diaphragm and below"; the rest of
+# the lungs' bounding box outside them (the corners by the apices, the chest-wall side) is "around the lungs' edges".
 MEDIASTINUM = "between the lungs (mediastinum)"
 AROUND = "around the lungs' edges"
 ZONES = ("lungs", MEDIASTINUM, AROUND, "diaphragm and below", "chest wall", "above the lungs",
@@ -151,11 +151,15 @@ def attention_zones(heatmap: np.ndarray, lung_mask: np.ndarray, region=None) -> 
     band = (rows >= top) & (rows < bottom)
     inside_box = band & (cols >= left) & (cols < right)
     between = _between_the_lungs(mask, (left, right), cols)
+    # Under a lung's own base (below its lowest pixel in that column), e.g. under one dome while the other
+    # lung reaches lower: the diaphragm and what lies below it, not the lungs' edges.
+    lowest = np.where(mask.any(axis=0), mask.shape[0] - 1 - np.argmax(mask[::-1], axis=0), mask.shape[0])
+    under = inside_box & ~between & (rows > lowest[None, :])
     assigned = {
         "lungs": mask & seen,
         MEDIASTINUM: between & ~mask & seen,
-        AROUND: inside_box & ~between & ~mask & seen,
-        "diaphragm and below": (rows >= bottom) & seen,
+        AROUND: inside_box & ~between & ~under & ~mask & seen,
+        "diaphragm and below": ((rows >= bottom) | under) & ~mask & seen,
         "chest wall": band & ~inside_box & seen,
         "above the lungs": (rows < top) & seen,
         "outside the region the model saw": ~seen,

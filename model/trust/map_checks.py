@@ -61,7 +61,7 @@ def map_findings(checks: MapChecks, method_label: str = "map") -> list[Finding]:
     if agreement is not None and agreement.mean < LOW_AGREEMENT and not same_pair:
         names = ", ".join(label_of(m) for m in agreement.methods)
         found.append(Finding("methods_disagree", MAP_CAUTION, MAP,
-                             f"The explanation methods compared so far ({names}) disagree (mean similarity of their "
+                             f"The explanation methods compared so far ({names}) agree little (mean similarity of their "
                              f"maps {agreement.mean:+.2f}, below {LOW_AGREEMENT:+.2f}): trust none of the maps "
                              "on its own.", {"similarity": agreement.mean, "limit": LOW_AGREEMENT,
                                              "methods": agreement.methods}))
