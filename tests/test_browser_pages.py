@@ -89,8 +89,10 @@ class Visit:
         replaces every image's URL, and under load the browser may still ask for an old one. They count
         only when an image of the page as it ends is broken (`broken_images`)."""
         stale = bool(self.failures) and all(status == 404 and "/media/" in url for status, url in self.failures)
-        return [text for text in self.console if not (stale and text.startswith("Failed to load resource: the "
-                                                                                 "server responded with a status of 404"))]
+        gone = {url for _, url in self.failures}  # Streamlit's client also reports such an image by its URL
+        return [text for text in self.console if not (stale and (
+            text.startswith("Failed to load resource: the server responded with a status of 404")
+            or (text.startswith("Client Error: Image source error - ") and text.rsplit(" ", 1)[-1] in gone)))]
 
     def broken_images(self) -> int:
         return self.page.evaluate("Array.from(document.images).filter(i => i.complete && i.naturalWidth === 0).length")

@@ -267,11 +267,37 @@ def case_details(case, key, card) -> None:
     pixels = xray.pixels
     digest = caching.digest(b"file:" + case.path.encode())  # A file of the data pool: its path names it.
     explanation, on_image = caching.explanation(digest, key, "gradcam", case.predicted, card.explain_layer, pixels)
-    st.markdown(f"True **{case.label}** · {case_verdict(case)} · {SPLIT_NAMES.get(case.split, case.split)} · "
-                f"source `{case.source or 'unknown'}`")
+    facts, actions = st.columns([2.2, 1], vertical_alignment="center")
+    facts.markdown(f"True **{case.label}** · {case_verdict(case)} · {SPLIT_NAMES.get(case.split, case.split)} · "
+                   f"source `{case.source or 'unknown'}`")
+    # The buttons on the dialog's first line: below the film they fell off a 768-pixel screen.
+    with actions.container(horizontal=True, horizontal_alignment="right"):
+        if st.button("Open in Diagnose", key="open_in_diagnose", icon=":material/radiology:", type="primary",
+                     help="The film goes to the Diagnose page as a teaching case: its true label, source and split, "
+                          "and what this model answered, shown above the result."):
+            hand_to_diagnose(case, card)
+        if st.button("Close", key="close_case", icon=":material/close:"):
+            close_case()
+            st.rerun()
     if not case.known:
         st.caption(f"'{case.label}' is not one of this model's classes ({', '.join(card.labels)}): it can only "
                    "force such a film into one of them, so this is not counted as an error.")
+    lungs, reason = caching.lung_status(card.prep.lung_model)
+    mask = caching.lung_mask(digest, lungs, pixels) if lungs is not None else None
+    if mask is not None and not mask_plausibility(mask)["plausible"]:  # as Diagnose: no share without lungs
+        mask, reason = None, "No plausible lung fields were found in this image, so the share of the map on them " \
+                              "is not measured."
+    result = caching.triage(digest, key, lungs, pixels, xray.metadata)
+    attention = None
+    if mask is not None:
+        region = caching.model_input(digest, key, pixels).region  # as Diagnose: its chance level too
+        attention = lung_attention(on_image, mask, caching.lung_attention_threshold(key), region)
+    # The status as Diagnose words it before its on-request checks (assumptions and map cautions included),
+    # across the dialog: in the details column its length pushed the buttons off a 768-pixel screen.
+    final, line = checked_status(result, MapChecks(attention=attention), METHODS["gradcam"].label)
+    st.markdown(f"**Triage:** {line}")
+    for why in final.reasons:
+        st.caption(why)
     original, overlay, details = st.columns([1, 1, 1], gap="medium")
     original.image(to_uint8(fit_within(pixels, 640)), caption="Original", width="stretch")
     shown = render_overlay(fit_within(pixels, 640), fit_map(on_image, fit_within(pixels, 640).shape),
@@ -283,21 +309,6 @@ def case_details(case, key, card) -> None:
     with details:
         st.dataframe({"probability": {label: f"{p:.1%}" for label, p in case.probabilities.items()}},
                      width="stretch")
-        lungs, reason = caching.lung_status(card.prep.lung_model)
-        mask = caching.lung_mask(digest, lungs, pixels) if lungs is not None else None
-        if mask is not None and not mask_plausibility(mask)["plausible"]:  # as Diagnose: no share without lungs
-            mask, reason = None, "No plausible lung fields were found in this image, so the share of the map on " \
-                                  "them is not measured."
-        result = caching.triage(digest, key, lungs, pixels, xray.metadata)
-        attention = None
-        if mask is not None:
-            region = caching.model_input(digest, key, pixels).region  # as Diagnose: its chance level too
-            attention = lung_attention(on_image, mask, caching.lung_attention_threshold(key), region)
-        # The status as Diagnose words it before its on-request checks: assumptions and map cautions included.
-        final, line = checked_status(result, MapChecks(attention=attention), METHODS["gradcam"].label)
-        st.markdown(f"**Triage:** {line}")
-        for why in final.reasons:
-            st.caption(why)
         tta = caching.uncertainty(digest, key, pixels)  # the check the cards leave to this dialog, as on Diagnose
         st.caption(f"**Stability:** {confidence_words(tta)[1]}, {stability_brief(tta)}.", help=stability_help(tta))
         if attention is not None:
@@ -308,14 +319,6 @@ def case_details(case, key, card) -> None:
                 st.caption(f":orange[:material/report: {attention.warning}]")
         else:
             st.caption(f":material/block: {reason}")
-    with st.container(horizontal=True):
-        if st.button("Open in Diagnose", key="open_in_diagnose", icon=":material/radiology:", type="primary",
-                     help="The film goes to the Diagnose page as a teaching case: its true label, source and split, "
-                          "and what this model answered, shown above the result."):
-            hand_to_diagnose(case, card)
-        if st.button("Close", key="close_case", icon=":material/close:"):
-            close_case()
-            st.rerun()
 
 
 def case_dialog(case, key, card) -> None:
