@@ -379,10 +379,11 @@ def zoom_view(case: Case, shown, on_image, controls: Controls, explanation) -> N
     where = f", {controls.layer_label}" if explanation.layer else ""
     st.caption(f"Film (left) and {MAP_LABELS[explanation.method]} for {explanation.label}{where} (right): drag a box "
                "on either to zoom both, double-click to go back.")
-    # The figure fills a box kept at the film's shape: it grows with the screen and has no empty band.
+    # The figure fills a box kept at the film's shape: it grows with the screen and has no empty band. No
+    # plotly tip after a zoom (the caption says how to go back; the tip covered the Window slider's value).
     with st.container(key="zoom_box"):
         st.plotly_chart(figure, key="zoom_view", width="stretch", height="stretch",
-                        config={"displaylogo": False, "scrollZoom": True, "responsive": True,
+                        config={"displaylogo": False, "scrollZoom": True, "responsive": True, "showTips": False,
                                 "modeBarButtonsToRemove": ["select2d", "lasso2d"]})
     colour_legend(explanation.label, controls)
     st.html(zoom_box_style("zoom_box", zoom_aspect(windowed.shape)))
