@@ -133,12 +133,10 @@ def stated_facts(digest: str, metadata: dict, slot) -> Stated:
 # --------------------------------------------------------------------------- status and output
 
 
-def status_box(result, shown_anyway: bool = False, map_class: str | None = None,
-               not_run=tuple(text.CHECK_NAMES), unavailable=()) -> str:
-    """The status, first on the page and across it: what set it, the assumptions of an answer and the
-    cautions about its map (`map_class`: the class explained, when it is not the answer), each from the
-    findings' own fields. Returns the status line it shows (the report carries the same one)."""
-    line = text.status_line(result, shown_anyway, map_class, not_run, unavailable)
+def status_box(result, line: str, not_run=tuple(text.CHECK_NAMES)) -> None:
+    """The status, first on the page and across it: its `line` (`text.status_line`, the one the report
+    carries), what set it, the assumptions of an answer and the cautions about its map, each from the
+    findings' own fields; `not_run`: the map checks not made yet, pointed to below the film."""
     reasons = "".join(f"  \n{finding.sentence}" for finding in result.deciding)
     if result.assumptions and result.status != OUT_OF_SCOPE:
         what = "them" if len(result.assumptions) > 1 else "it"
@@ -159,7 +157,6 @@ def status_box(result, shown_anyway: bool = False, map_class: str | None = None,
         with st.expander(f"Why read the map with care ({len(cautions)} checks)", icon=":material/report:"):
             for finding in cautions:
                 st.caption(f":orange[{finding.sentence}]")
-    return line
 
 
 def output_box(case: Case, result, shown_anyway: bool, what_if: dict | None) -> None:
@@ -800,7 +797,7 @@ def main() -> None:
         "Show the output anyway (for reference only)", key=f"show-anyway-{case.digest[:16]}",
         help="The film is outside what the model was made for: its output would be a guess.")
     with status_slot.container():
-        status_box(result, shown_anyway)
+        status_box(result, text.status_line(result, shown_anyway, not_run=tuple(text.CHECK_NAMES)))
     output_col, images_col = st.columns([1, 2.5], gap="medium")
     if not result.shows_answer and not shown_anyway:
         with images_col.columns(2, gap="small")[0]:  # the film as large as it is beside a map
@@ -828,7 +825,7 @@ def main() -> None:
     map_class = explanation.label if explanation.label != case.uncertainty().top_label else None
     final, line = text.checked_status(result, checks, MAP_LABELS[explanation.method], shown_anyway, map_class)
     with status_slot.container():  # the status names the map checks too, once they are known
-        status_box(final, shown_anyway, map_class, text.not_run_checks(checks), text.unavailable_checks(checks))
+        status_box(final, line, text.not_run_checks(checks))
     with grid_tab:
         grid_occlusion_tab(case, controls)
     compared = [MAP_LABELS.get(name, name) for name in every_map]
