@@ -22,7 +22,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import caching, widgets
-from model.explain import METHODS
+from model.explain import method_label
 from model.inputs.intake import XrayInputError, load_xray
 from model.inputs.lungs import mask_plausibility
 from model.labelled_data import (
@@ -294,7 +294,7 @@ def case_details(case, key, card) -> None:
         attention = lung_attention(on_image, mask, caching.lung_attention_threshold(key), region)
     # The status as Diagnose words it before its on-request checks (assumptions and map cautions included),
     # across the dialog: in the details column its length pushed the buttons off a 768-pixel screen.
-    final, line = checked_status(result, MapChecks(attention=attention), METHODS["gradcam"].label)
+    final, line = checked_status(result, MapChecks(attention=attention), method_label("gradcam"))
     st.markdown(f"**Triage:** {line}")
     for why in final.reasons:
         st.caption(why)

@@ -175,11 +175,11 @@ def faint_map_note(heatmap: np.ndarray, threshold: float, method) -> str | None:
         return None
     below = int(np.ceil(round(threshold / 0.05, 6))) - 1  # the multiples of 0.05 under the threshold, highest first
     steps = [round(0.05 * k, 2) for k in range(below, 0, -1)]
-    better = next((t for t in steps if tinted_share(heatmap, t) >= FAINT_MAP_SUGGESTED), None)
+    better = next(((t, shown) for t in steps if (shown := tinted_share(heatmap, t)) >= FAINT_MAP_SUGGESTED), None)
     if better is None:
         return None
     return (f"{method.label} marks single pixels: at Hide below {threshold:.2f} only {share:.1%} of the map is "
-            f"coloured, in scattered specks; at {better:.2f}, {tinted_share(heatmap, better):.0%} is.")
+            f"coloured, in scattered specks; at {better[0]:.2f}, {better[1]:.0%} is.")
 
 
 def region_caption(model_input_region, image_shape: tuple[int, int], lung_crop: bool,

@@ -203,6 +203,8 @@ def status_line(result, shown_anyway: bool = False, map_class: str | None = None
             then says its checks found no reason to doubt it so far and names those still to make.
         unavailable: `UNAVAILABLE_NAMES` keys of the checks that cannot be made on this film, named too.
     """
+    pending = [CHECK_NAMES[kind] for kind in not_run]
+    missing = [UNAVAILABLE_NAMES[kind] for kind in unavailable]
     if result.status == "out_of_scope":
         head = ("Out of scope: the output is shown for reference only" if shown_anyway
                 else "Out of scope: no answer shown")
@@ -210,8 +212,6 @@ def status_line(result, shown_anyway: bool = False, map_class: str | None = None
     elif result.status == "uncertain":
         line = f"Uncertain: second read advised ({names_of(result.deciding)})."
     else:
-        pending = [CHECK_NAMES[kind] for kind in not_run]
-        missing = [UNAVAILABLE_NAMES[kind] for kind in unavailable]
         if result.map_cautions or result.assumptions:
             line = "Answer."
         elif pending or missing:
@@ -229,8 +229,6 @@ def status_line(result, shown_anyway: bool = False, map_class: str | None = None
     if result.status == "answer" and (result.map_cautions or result.assumptions):
         # The checks not made (or not measurable) are named here too: a caution or an assumption does not
         # make an unmeasured map a measured one.
-        pending = [CHECK_NAMES[kind] for kind in not_run]
-        missing = [UNAVAILABLE_NAMES[kind] for kind in unavailable]
         line += (f" Not made yet: {_listed(pending)}." if pending else "") + (
             f" Not measurable on this film: {_listed(missing)}." if missing else "")
     return line
