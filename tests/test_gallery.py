@@ -13,6 +13,7 @@ from model.present.gallery_cases import (
     NO_EVIDENCE,
     Case,
     TeachingCase,
+    card_status,
     cases_frame,
     count_cases,
     counts_by,
@@ -27,7 +28,9 @@ from model.present.gallery_cases import (
     small_map,
     sort_cases,
 )
+from model.present.text import NO_LUNG_FIELDS
 from tests.support import png_bytes
+from tests.test_lungs import synthetic_lung_mask
 from tests.test_occlusion import corner_classifier, corner_image
 
 
@@ -258,8 +261,15 @@ def test_read_case_without_a_lung_model_or_evidence(shortcut, tmp_path):
     assert case.lung_share is None and case.map_note == "" and case.heat is not None
     blank = tmp_path / "blank.png"
     blank.write_bytes(png_bytes(np.full((64, 64), 0.5, np.float32)))  # neither bright nor dark: no evidence
-    empty = read_case(clf, LabelledImage(str(blank), "Normal", "b"), lungs=lambda pixels: np.ones(pixels.shape, bool))
-    assert empty.lung_share is None and empty.map_note == NO_EVIDENCE
+    two_lungs = lambda pixels: synthetic_lung_mask(*pixels.shape[:2])  # noqa: E731
+    empty = read_case(clf, LabelledImage(str(blank), "Normal", "b"), lungs=two_lungs)
+    assert empty.lung_share is None and empty.map_note == NO_EVIDENCE and empty.lungs_found is True
+    # No plausible lung fields (one blob over the film): no share, Diagnose's sentence, and the card is out of
+    # scope as Diagnose's input check says, however confident the answer.
+    blob = read_case(clf, records[0], lungs=lambda pixels: np.ones(pixels.shape, bool))
+    assert blob.lung_share is None and blob.map_note == NO_LUNG_FIELDS and blob.lungs_found is False
+    assert card_status("answer", 0.99, 0.5, blob.lungs_found) == "out_of_scope"
+    assert card_status("answer", 0.99, 0.5, empty.lungs_found) == "answer" and case.lungs_found is None
     with pytest.raises(XrayInputError):
         read_case(clf, LabelledImage(str(tmp_path / "gone.png"), "Normal", "g"))
     cases, failed = read_cases(clf, [LabelledImage(str(tmp_path / "gone.png"), "Normal", "g"), records[0]])

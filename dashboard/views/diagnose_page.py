@@ -619,8 +619,7 @@ def lung_panel(case: Case, on_image, method_label: str):
         st.caption(f":material/block: {case.lungs_reason}")
         return None
     if not case.lungs_found():
-        st.caption(":material/block: No plausible lung fields were found in this image, so the share of the map "
-                   "on them is not measured.")
+        st.caption(f":material/block: {text.NO_LUNG_FIELDS}")
         return None
     attention = lung_attention(on_image, mask, caching.lung_attention_threshold(case.key), case.model_input().region)
     st.metric("Map inside the lung fields", text.lung_share(attention.fraction),

@@ -66,7 +66,7 @@ from model.present.gallery_cases import (
     shown_cases,
 )
 from model.present.overlay import colour_bar, fit_within, pad_to_square, render_overlay, to_uint8
-from model.present.text import checked_status, confidence_words, lung_share, stability_brief, stability_help
+from model.present.text import NO_LUNG_FIELDS, checked_status, confidence_words, lung_share, stability_brief, stability_help
 from model.trust.attention import lung_attention
 from model.trust.input_check import input_check
 from model.trust.map_checks import MapChecks
@@ -285,8 +285,7 @@ def case_details(case, key, card) -> None:
     lungs, reason = caching.lung_status(card.prep.lung_model)
     mask = caching.lung_mask(digest, lungs, pixels) if lungs is not None else None
     if mask is not None and not mask_plausibility(mask)["plausible"]:  # as Diagnose: no share without lungs
-        mask, reason = None, "No plausible lung fields were found in this image, so the share of the map on them " \
-                              "is not measured."
+        mask, reason = None, NO_LUNG_FIELDS
     result = caching.triage(digest, key, lungs, pixels, xray.metadata)
     attention = None
     if mask is not None:
@@ -348,7 +347,7 @@ def case_card(case, with_map: bool, level: float, key_prefix: str = "explain") -
         except XrayInputError:
             st.caption("This image can no longer be read.")
             return
-        status = card_status(status, case.confidence, level)
+        status = card_status(status, case.confidence, level, case.lungs_found)
         st.image(picture, width="stretch")
         st.markdown(f"True **{case.label}** · said **{case.predicted}** {case.confidence:.1%}  \n"
                     + " · ".join(part for part in (outcome(case), lung_part(case)) if part))

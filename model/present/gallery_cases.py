@@ -29,10 +29,12 @@ import pandas as pd
 
 from model.evaluation import predict_records
 from model.inputs.intake import XrayInputError, load_xray
+from model.inputs.lungs import mask_plausibility
 from model.labelled_data import DATA_ENV, data_roots
 from model.policy import LOW_LUNG_ATTENTION
 from model.prediction import Prediction
 from model.present.cheating_view import CONFIDENT, MOSTLY_OUTSIDE
+from model.present.text import NO_LUNG_FIELDS
 from model.splits import OUTSIDE, assign_splits
 from model.trust.attention import lung_attention
 
@@ -83,7 +85,8 @@ class Case:
     elsewhere_most: bool = True  # whether that zone holds more than half of the rest ("most of the rest")
     lung_low: bool = False  # below the model's own lung-attention warning level (Diagnose warns there too)
     lung_even: float | None = None  # the lungs' share of what the model saw: where an evenly spread map lies
-    map_note: str = ""  # why there is no lung share although the lungs were found (one sentence), else ""
+    map_note: str = ""  # why there is no lung share although a lung model ran (one sentence), else ""
+    lungs_found: bool | None = None  # plausible lung fields found (None: no lung model), as Diagnose decides
     heat: np.ndarray | None = field(default=None, compare=False, repr=False)  # the map, MAP_SIDE on its long side
 
     @property
@@ -252,7 +255,10 @@ def read_case(classifier, record, *, split: str = "", lungs: Callable | None = N
     share = elsewhere = even = None
     most, low = True, False
     note = ""
-    if mask is not None and float(np.max(on_image)) <= 0.0:
+    found = None if mask is None else bool(mask_plausibility(mask)["plausible"])
+    if found is False:  # as Diagnose: no share of the map on lungs that were not found
+        note = NO_LUNG_FIELDS
+    elif mask is not None and float(np.max(on_image)) <= 0.0:
         note = NO_EVIDENCE
     elif mask is not None:
         attention = lung_attention(on_image, mask, low_threshold, model_input.region)
@@ -260,7 +266,7 @@ def read_case(classifier, record, *, split: str = "", lungs: Callable | None = N
         even = attention.even_share
     case = _case(record, prediction, split, record.label in labels)
     return Case(**{**asdict(case), "lung_share": share, "elsewhere": elsewhere, "elsewhere_most": most,
-                   "lung_low": low, "lung_even": even, "map_note": note,
+                   "lung_low": low, "lung_even": even, "map_note": note, "lungs_found": found,
                    "heat": small_map(on_image)})
 
 
@@ -389,13 +395,16 @@ class GalleryCounts:
         return self.wrong / self.known if self.known else None
 
 
-def card_status(input_status: str, confidence: float, answer_level: float) -> str:
-    """A card's triage status: its input check's, made "uncertain" when the probability is below the
-    model's own answer level, as Diagnose's probability rule says (the stability of test-time copies is
-    checked in the case's dialog and on Diagnose only)."""
-    from model.trust.findings import UNCERTAIN
+def card_status(input_status: str, confidence: float, answer_level: float, lungs_found: bool | None = None) -> str:
+    """A card's triage status: its input check's; out of scope when the lung model found no plausible
+    lung fields (`Case.lungs_found` False), as Diagnose's input check says; made "uncertain" when the
+    probability is below the model's own answer level, as Diagnose's probability rule says (the
+    stability of test-time copies is checked in the case's dialog and on Diagnose only)."""
+    from model.trust.findings import OUT_OF_SCOPE, UNCERTAIN
     from model.trust.triage import ANSWER
 
+    if lungs_found is False:
+        return OUT_OF_SCOPE
     if input_status == ANSWER and confidence < answer_level:
         return UNCERTAIN
     return input_status

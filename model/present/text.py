@@ -8,6 +8,8 @@ from model.registry import ModelCard
 
 DISCLAIMER = "Decision support for research and teaching, not a diagnosis."
 NO_LUNG_MODEL = "Lung attention unavailable: no lung segmentation model in the registry."
+# Why a film gets no share of its map on the lungs although a lung model ran (Diagnose, the gallery).
+NO_LUNG_FIELDS = "No plausible lung fields were found in this image, so the share of the map on them is not measured."
 
 
 def card_label(card: ModelCard) -> str:
