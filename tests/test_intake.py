@@ -202,13 +202,16 @@ def test_dicom_metadata_is_exactly_the_safe_fields():
                  marks=pytest.mark.filterwarnings("ignore:Invalid value for VR AS:UserWarning")),
     ({"StudyDate": "19400101"}, None),
     ({"PatientAge": "999Y"}, None),  # a placeholder, not an age: flagged as unreadable
+    ({"PatientAge": "999M"}, None), ({"PatientAge": "999W"}, None),  # the same placeholder in months or weeks
+    ({"PatientAge": "998M"}, 83),  # a real age in months, however unusual
     ({"PatientAge": "999Y", "StudyDate": "20200316"}, 71),  # the dates still give the age
 ])
 def test_the_patients_age_is_read_from_the_header_and_only_the_age_is_kept(elements, age):
     xray = load_xray(dicom_bytes(three_bands(), **elements))
     assert xray.metadata["patient_age_years"] == age
     # An age element in the wrong form is flagged (the reader is told), never kept as text.
-    assert xray.metadata["patient_age_unreadable"] is (elements.get("PatientAge") in ("6 years", "999Y") and age is None)
+    assert xray.metadata["patient_age_unreadable"] is (elements.get("PatientAge") in ("6 years", "999Y", "999M", "999W")
+                                                         and age is None)
     assert not any(str(value).startswith(("1948", "2020", "1958", "1940")) for value in xray.metadata.values())
 
 

@@ -664,9 +664,11 @@ def patient_age_years(ds) -> int | None:
     """
     age = _raw_text(ds, "PatientAge")
     match = _AGE_STRING.fullmatch(age or "")
-    if match:
+    # "999" in any unit ("999Y", "999M": 83 years) is the placeholder some systems write, not an age; beyond
+    # MAX_AGE neither: the dates may give one.
+    if match and match.group(1) != "999":
         years = int(int(match.group(1)) * _DAYS_PER_UNIT[match.group(2)] // 365.25)
-        if years <= MAX_AGE:  # "999Y", a placeholder some systems write, is not an age: the dates may give one
+        if years <= MAX_AGE:
             return years
     birth = _raw_date(ds, "PatientBirthDate")
     study = next((d for d in (_raw_date(ds, k) for k in _STUDY_DATES) if d is not None), None)
@@ -677,8 +679,8 @@ def patient_age_years(ds) -> int | None:
 
 
 def patient_age_unreadable(ds) -> bool:
-    """Whether the header has a PatientAge that is not an age (not in DICOM's form "045Y", or beyond
-    `MAX_AGE` years, as "999Y") and gives no age from its dates either: the reader is told the header's
+    """Whether the header has a PatientAge that is not an age (not in DICOM's form "045Y", the placeholder
+    "999" in any unit, or beyond `MAX_AGE` years) and gives no age from its dates either: the reader is told the header's
     age could not be read (the text is not kept)."""
     age = _raw_text(ds, "PatientAge")
     return bool(age) and patient_age_years(ds) is None
