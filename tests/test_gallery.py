@@ -99,6 +99,17 @@ def test_sample_records_picks_up_to_the_limit_per_label():
     picked = sample_records(items, limit_per_label=4, seed=1)
     assert len(picked) == 8 and {r.label for r in picked} == {"A", "B"}
     assert picked != sample_records(items, limit_per_label=4, seed=2)
+    # A narrower choice keeps what it matches of the wider sample: one label alone, or one source.
+    assert sample_records([r for r in items if r.label == "B"], 4, seed=1) == [r for r in picked if r.label == "B"]
+    mixed = [LabelledImage(f"/x/{label}{i}.png", label, str(i), source="s" if i % 2 else "t")
+             for label in "AB" for i in range(30)]
+    wide = sample_records(mixed, 6, seed=1)
+    narrow = sample_records([r for r in mixed if r.source == "s"], 6, seed=1)
+    assert {r.path for r in wide if r.source == "s"} <= {r.path for r in narrow}
+    # Not the order they were read in, nor where the folder lies.
+    assert sample_records(items[::-1], 4, seed=1) == picked
+    moved = [LabelledImage(r.path.replace("/x/", "/elsewhere/"), r.label, r.patient_id) for r in items]
+    assert [r.path.split("/")[-1] for r in sample_records(moved, 4, seed=1)] == [r.path.split("/")[-1] for r in picked]
     with pytest.raises(ValueError):
         sample_records(items, limit_per_label=0)
 

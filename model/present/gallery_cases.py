@@ -17,6 +17,7 @@ folders separated by `os.pathsep`); a chosen path must lie inside one (`model.la
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
@@ -122,22 +123,30 @@ def gallery_records(records: list, card, split: str = "test") -> tuple[list, dic
 def sample_records(records: list, limit_per_label: int | None = 40, seed: int = 0) -> list:
     """Up to `limit_per_label` records per label, the same ones for the same records and seed.
 
-    Records are sorted by path first, so the sample does not depend on the order they were read in.
+    Each record gets a fixed rank from its seed, source and file name (`_sample_rank`), and each label
+    keeps its lowest ranks: the sample does not depend on the order the records were read in, nor on the
+    other labels, and a narrower filter keeps every film of the wider sample that it matches (a film seen
+    among "All labels" is still there when the reader picks its label or its source).
     """
     if limit_per_label is not None and limit_per_label < 1:
         raise ValueError(f"limit_per_label must be positive or None, got {limit_per_label!r}")
     by_label: dict[str, list] = defaultdict(list)
     for record in sorted(records, key=lambda r: (r.label, r.path)):
         by_label[record.label].append(record)
-    rng = np.random.default_rng(seed)
     chosen = []
     for label in sorted(by_label):
         items = by_label[label]
         if limit_per_label is not None and len(items) > limit_per_label:
-            keep = np.sort(rng.choice(len(items), size=limit_per_label, replace=False))
-            items = [items[i] for i in keep]
+            kept = set(map(id, sorted(items, key=lambda r: _sample_rank(r, seed))[:limit_per_label]))
+            items = [r for r in items if id(r) in kept]
         chosen.extend(items)
     return chosen
+
+
+def _sample_rank(record, seed: int) -> bytes:
+    """A record's fixed place in the sample order: a hash of the seed, its source and its file name (not
+    the whole path, so the same film ranks the same wherever the data folder lies)."""
+    return hashlib.sha256(f"{seed}:{record.source}:{Path(str(record.path)).name}".encode()).digest()
 
 
 def _case(record, prediction, split: str = "", known: bool = True) -> Case:
