@@ -174,29 +174,44 @@ def data_path() -> Path | None:
         return None
 
 
+# The "All ..." choice of a filter: a string, not None, which Streamlit would take for "nothing chosen".
+EVERY = "*every*"
+
+
 def counted(counts: dict[str, int], everything: str, total: int):
-    """Options and their labels for a filter: "All ... (n)" then each value with its count."""
-    names = {None: f"{everything} ({total:,})"}
+    """Options and their labels for a filter: "All ... (n)" (`EVERY`) then each value with its count."""
+    names = {EVERY: f"{everything} ({total:,})"}
     names.update({value: f"{value or 'unknown'} ({n:,})" for value, n in counts.items()})
     return list(names), names.get
+
+
+def counted_choice(label: str, options: list, format_func, key: str) -> str | None:
+    """A filter's select box whose counts follow the data: the chosen value is set again before it is
+    drawn, so the closed box shows today's count (Streamlit otherwise keeps the label it drew when the
+    counts change under the same choice, e.g. after the model is switched); None for "All"."""
+    if st.session_state.get(key) in options:
+        st.session_state[key] = st.session_state[key]
+    else:
+        st.session_state.pop(key, None)  # a value the new data lack: back to "All"
+    choice = st.selectbox(label, options, format_func=format_func, key=key)
+    return None if choice in (EVERY, None) else choice
 
 
 def filters(pool: list, labels: tuple) -> tuple[str | None, str | None, int | None]:
     """Source, true label and the images read per label (side panel); each count follows the filters above it."""
     sources, source_name = counted(counts_by(pool, "source"), "All sources", len(pool))
-    source = st.selectbox("Source", sources, format_func=source_name, key="gallery_source")
-    if source not in sources:
-        source = None
+    source = counted_choice("Source", sources, source_name, "gallery_source")
     of_source = filter_records(pool, source=source)
     label_counts = counts_by(of_source, "label")
     ordered = dict(sorted(label_counts.items(), key=lambda item: (item[0] not in labels, item[0])))
     label_options, label_name = counted(ordered, "All labels", len(of_source))
-    label = st.selectbox("True label", label_options, format_func=label_name, key="gallery_label")
+    label = counted_choice("True label", label_options, label_name, "gallery_label")
     limit = st.select_slider("Images read per label", LIMITS, value=24, key="gallery_limit",
                              format_func=lambda n: "all" if n is None else str(n),
-                             help="A sample of the matching images, the same for the same choice; each is read with "
+                             help="A sample of the matching images, the same for the same choice; a narrower "
+                                  "choice keeps the films of the wider one that match it. Each is read with "
                                   "its map (a few hundredths of a second each here).")
-    return source, (label if label in label_options else None), limit
+    return source, label, limit
 
 
 # --------------------------------------------------------------------------- one case
