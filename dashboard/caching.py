@@ -353,6 +353,11 @@ def scope(key: ModelKey):
         return None
 
 
+def own_levels(key: ModelKey) -> bool:
+    """Whether the answer and warning levels are the model's own (it has a scope check), not the policy's."""
+    return scope(key) is not None
+
+
 def answer_level(key: ModelKey) -> float:
     """The model's own answer level (the top probability it needs to answer alone), else the policy's."""
     from model.policy import MIN_TOP_PROBABILITY

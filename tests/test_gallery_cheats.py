@@ -58,7 +58,13 @@ def test_cheating_by_source_counts_confident_answers_whose_map_misses_the_lungs(
     assert below_own_level(groups, 0.33) == sum(share < 0.33 for share in shares) < 3
     assert own_level_sentence(groups, 0.33).startswith(f"{below_own_level(groups, 0.33)} of these 3 lie below 33.0% "
                                                        "on the lungs, this model's own warning level")
-    assert own_level_sentence(groups, 0.99).startswith("All 3 lie below 99.0% on the lungs")
+    assert own_level_sentence(groups, 0.46, outside=0.5).startswith("All 3 lie below 46.0% on the lungs")
+    # A level at or above "mostly outside" adds nothing: every flagged map lies below it by definition.
+    assert own_level_sentence(groups, 0.5) == "" and own_level_sentence(groups, 0.99) == ""
+    # A model without a scope check: the policy's default level, never called its own.
+    default = own_level_sentence(groups, 0.33, own=False)
+    assert "the default warning level (this model has no scope check of its own), where Diagnose warns" in default
+    assert "own warning level" not in default and "Performance" not in default
     assert own_level_sentence([], 0.33) == ""
     # None below the level: said as such, not as "0 of these ... the others".
     assert own_level_sentence(groups, 0.01).startswith("None of these 3 lies below 1.0% on the lungs")
@@ -138,8 +144,9 @@ def test_counts_follow_the_filters_chosen_before_the_sample(gallery):
     labels.set_value("Normal").run()
     line = summary(at)
     assert line.startswith(f"**3** of {IN_POOL} images match source `beta` and label Normal; the model read **3**")
-    # "Confident" is the model's own answer level (this test entry has no scope check: the policy's 60%).
-    assert "**1 misclassified** (33%), 1 of them at the model's own answer level (60.0%) or more" in line
+    # "Confident" is the answer level: this test entry has no scope check, so the policy's 60%, named as the default.
+    assert ("**1 misclassified** (33%), 1 of them at the default answer level (60.0%; this model has no scope check "
+            "of its own) or more") in line
     # Only the misclassified: the lesion film labelled Normal, which the model calls COVID-19 at 99%.
     at.segmented_control(key="gallery_show").set_value("wrong").run()
     assert card_files(at) == [f for f in card_files(at) if "-lesion-Normal-" in f] and len(card_files(at)) == 1
@@ -174,8 +181,9 @@ def test_where_the_model_cheats_by_source(gallery):
     # beta: 4 lesion films (map in the lungs: not counted), 4 plain films (surround): all confident.
     assert any(m.value.startswith("#### On **10 of 14** confident answers (71%), the map of Shortcut test model "
                                   "lies mostly outside the lungs") for m in at.markdown)
-    # and how many of them lie below the model's own warning level, the one Diagnose warns at
-    assert any("this model's own warning level" in m.value and "10" in m.value for m in at.markdown)
+    # This entry has no scope check: its warning level is the policy's 50%, the "mostly outside" line itself, so
+    # no line counts the maps below it (all are, by definition) and nothing calls a level this model's own.
+    assert not any("warning level" in m.value or "own answer level" in m.value for m in at.markdown)
     frame = at.dataframe[0].value
     assert list(frame["source"]) == ["alpha", "beta"]
     assert list(frame["map mostly outside the lungs"]) == [6, 4] and list(frame["share"]) == [100.0, 50.0]

@@ -634,7 +634,7 @@ def lung_panel(case: Case, on_image, method_label: str):
                    "share too low.")
     else:
         st.caption(text.lung_share_sentence(attention.fraction, attention.threshold, method_label,
-                                            attention.even_share))
+                                            attention.even_share, caching.own_levels(case.key)))
     return attention
 
 

@@ -66,7 +66,15 @@ from model.present.gallery_cases import (
     shown_cases,
 )
 from model.present.overlay import colour_bar, fit_within, pad_to_square, render_overlay, to_uint8
-from model.present.text import NO_LUNG_FIELDS, checked_status, confidence_words, lung_share, stability_brief, stability_help
+from model.present.text import (
+    NO_LUNG_FIELDS,
+    answer_level_name,
+    checked_status,
+    confidence_words,
+    lung_share,
+    stability_brief,
+    stability_help,
+)
 from model.trust.attention import lung_attention
 from model.trust.input_check import input_check
 from model.trust.map_checks import MapChecks
@@ -380,14 +388,15 @@ def case_grid(cases, with_map: bool, level: float, key_prefix: str = "explain") 
                 case_card(case, with_map, level, key_prefix)
 
 
-def summary_line(counts, source, label, limit, show: str, confident: float) -> str:
+def summary_line(counts, source, label, limit, show: str, level_name: str) -> str:
+    """The line above the cards; `level_name` names the answer level counted from (`text.answer_level_name`)."""
     chosen = " and ".join(part for part in (f"source `{source or 'unknown'}`" if source is not None else "",
                                             f"label {label}" if label is not None else "") if part)
     line = (f"**{counts.matching:,}** of {counts.pool:,} images" + (f" match {chosen}" if chosen else "")
             + f"; the model read **{counts.read}**" + ("" if limit is None else f" (up to {limit} per label)"))
     if counts.known:
         line += (f": **{counts.wrong} misclassified** ({counts.wrong_share:.0%}), {counts.confident_wrong} of them "
-                 f"at the model's own answer level ({confident:.1%}) or more")
+                 f"at {level_name} or more")
     line += "."
     if counts.mapped:
         line += (f" On {counts.low_lung} of {counts.mapped} the map lies mostly outside the lungs "
@@ -400,10 +409,11 @@ def summary_line(counts, source, label, limit, show: str, confident: float) -> s
     return line + f" Showing **{counts.shown}** ({SHOW[show].lower()})."
 
 
-def cases_view(cases, sizes: tuple[int, int, int], chosen: tuple, lungs_reason: str, bar, level: float) -> None:
+def cases_view(cases, sizes: tuple[int, int, int], chosen: tuple, lungs_reason: str, bar, level: float,
+               own: bool) -> None:
     """The cards, filtered and ordered, under the summary line; `sizes` is (pool, matching, unreadable),
     `chosen` the filters (source, label, limit per label), `bar` the three columns of the row of controls
-    beside the view's switch, `level` the model's own answer level."""
+    beside the view's switch, `level` the model's answer level, its own (`own`) or the default."""
     source, label, limit = chosen
     show_col, order_col, map_col = bar
     show = show_col.segmented_control("Show", list(SHOW), format_func=SHOW.get, default="all", key="gallery_show",
@@ -416,11 +426,11 @@ def cases_view(cases, sizes: tuple[int, int, int], chosen: tuple, lungs_reason: 
     shown = shown_cases(cases, show, order if order in orders else "errors")
     pool, matching, unreadable = sizes
     st.markdown(summary_line(count_cases(pool, matching, cases, len(shown), unreadable, confident=level), source,
-                             label, limit, show, level))
+                             label, limit, show, answer_level_name(level, own)))
     if lungs_reason:
         st.caption(f":material/block: Share of each map on the lungs not measured: {lungs_reason}")
     legend(with_map)
-    st.caption(f"Cards marked *second read advised* are below this model's answer level ({level:.1%}), "
+    st.caption(f"Cards marked *second read advised* are below {answer_level_name(level, own)}, "
                "as on Diagnose; each case's dialog runs the film's other checks too (stability of its copies).")
     case_grid(shown, with_map, level)
     with st.expander("All cases read, as a table"):
@@ -440,7 +450,8 @@ def thresholds(level: float) -> tuple[float, float]:
         confident = st.slider("Confident from", 0.5, 0.995, float(level), 0.005, key=f"cheat_confident_{level:.4f}",
                               format="percent",
                               help="An answer at or above this probability counts as confident; it starts at the "
-                                   "model's own answer level, the one Diagnose answers alone from.")
+                                   "level Diagnose answers alone from (the model's own, or the default for a model "
+                                   "without a scope check).")
         outside = st.slider("Mostly outside: on the lungs less than", 0.1, 0.9, MOSTLY_OUTSIDE, 0.05,
                             key="cheat_outside", format="percent",
                             help="Share of the map's weight on the lung fields found by the lung model.")
@@ -461,7 +472,7 @@ def cheats_view(cases, lungs_reason: str, card, bar, key) -> None:
     total, cheats = cheating_total(groups)
     st.markdown("#### " + cheats_headline((cheats, total, len(cases)), confident, card.display_name, bool(card.prep.lung_mask)))
     if total:
-        own = own_level_sentence(groups, caching.lung_attention_threshold(key))
+        own = own_level_sentence(groups, caching.lung_attention_threshold(key), outside, caching.own_levels(key))
         if own:
             st.markdown(own)
     seen = cheats_seen_sentence(card.prep.lung_mask, card.prep.mask_channel)
@@ -539,7 +550,7 @@ def main() -> None:
         cheats_view(cases, lungs_reason, card, bar[1:], key)
     else:
         cases_view(cases, (len(pool), len(matching), failed), (source, label, limit), lungs_reason, bar[1:],
-                   caching.answer_level(key))
+                   caching.answer_level(key), caching.own_levels(key))
         st.caption(f"Images: {SPLIT_CHOICES[split].lower()}; each case says which part of {card.id}'s split it is "
                    "in.")
     if failed and view == "cheats":

@@ -129,18 +129,23 @@ def below_own_level(groups: list[SourceCheats], level: float) -> int:
     return sum(1 for g in groups for case in g.cases if case.lung_share < level)
 
 
-def own_level_sentence(groups: list[SourceCheats], level: float) -> str:
-    """The cheating view's second line: how many flagged maps Diagnose would warn about too."""
+def own_level_sentence(groups: list[SourceCheats], level: float, outside: float = MOSTLY_OUTSIDE,
+                       own: bool = True) -> str:
+    """The cheating view's second line: how many flagged maps Diagnose would warn about too. `level` is
+    the model's lung-attention warning level, its own (`own`, set from its correct answers by its scope
+    check) or the policy's default; `outside` the view's "mostly outside" line. "" when nothing is
+    flagged, or when the level is not under that line (every flagged map lies below it by definition)."""
     flagged = sum(g.outside for g in groups)
-    if not flagged:
+    if not flagged or level >= outside:
         return ""
+    where = ("this model's own warning level (set from its correct answers), where Diagnose and Performance warn"
+             if own else "the default warning level (this model has no scope check of its own), where Diagnose "
+             "warns")
     below = below_own_level(groups, level)
     if not below:
-        return (f"None of these {flagged} lies below {level:.1%} on the lungs, this model's own warning level (set "
-                "from its correct answers), where Diagnose and Performance warn: for this model they are mostly "
-                "outside the lungs but not unusually so, which is how it reads every film.")
-    return (f"{below} of these {flagged} lie below {level:.1%} on the lungs, this model's own warning level (set "
-            "from its correct answers), where Diagnose and Performance warn; the others are mostly outside the "
-            "lungs but not unusually so for this model." if below < flagged else
-            f"All {flagged} lie below {level:.1%} on the lungs, this model's own warning level, where Diagnose and "
-            "Performance warn too.")
+        return (f"None of these {flagged} lies below {level:.1%} on the lungs, {where}: for this model they are "
+                "mostly outside the lungs but not unusually so, which is how it reads every film.")
+    if below < flagged:
+        return (f"{below} of these {flagged} lie below {level:.1%} on the lungs, {where}; the others are mostly "
+                "outside the lungs but not unusually so for this model.")
+    return f"All {flagged} lie below {level:.1%} on the lungs, {where} too."

@@ -316,18 +316,27 @@ def lung_attention_caption(segmenter: str | None, mostly_outside: float, own_lev
     return line + ". Masks can also miss dense consolidation, which lowers the share."
 
 
-def lung_share_sentence(fraction: float, threshold: float, method_label: str, even: float | None = None) -> str:
+def answer_level_name(level: float, own: bool = True) -> str:
+    """The top probability a model needs to answer alone, named as what it is: the model's own (its scope
+    check set it on validation) or, for a model without a scope check, the policy's default."""
+    return (f"the model's own answer level ({level:.1%})" if own
+            else f"the default answer level ({level:.1%}; this model has no scope check of its own)")
+
+
+def lung_share_sentence(fraction: float, threshold: float, method_label: str, even: float | None = None,
+                        own: bool = True) -> str:
     """The line beside a map's share on the lung fields when no warning fired (`fraction` at or above
     `threshold`). Worded from the share as shown (`lung_share`), so "most" never sits beside 50.0% or less.
     `even`: the lungs' share of what the model saw (`attention.even_share`), the level of a map with no
-    preference for the lungs; the sentence says whether this map is above it, as shown."""
+    preference for the lungs; the sentence says whether this map is above it, as shown. `own`: the
+    threshold is the model's own (its scope check's, set from its correct answers), else the default."""
     shown = round(fraction * 1000)
     amount = "Most" if shown > 500 else "Half" if shown == 500 else "Less than half"
     where = f"{amount} of the {method_label} map lies on the lungs"
     if shown < 500:
         where += ", but not unusually little for this model"
-    line = (f"{where} (warning below {lung_share(threshold)}, set from this model's own correct "
-            "answers).")
+    origin = "set from this model's own correct answers" if own else "the default: this model has no scope check"
+    line = f"{where} (warning below {lung_share(threshold)}, {origin})."
     if even is not None:
         level = round(even * 1000)
         compared = ("more" if shown > level else "as much" if shown == level else "less")
