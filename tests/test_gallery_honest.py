@@ -110,6 +110,9 @@ def test_open_in_diagnose_loads_the_case(gallery):
     assert not at.exception
     assert any(c.startswith("weak → strong evidence") for i in at.image for c in i.captions)
     triage_line = next(m.value for m in at.markdown if m.value.startswith("**Triage:**")).removeprefix("**Triage:** ")
+    # The checks the dialog cannot make are said to be made on Diagnose.
+    assert "ot made yet (on Diagnose): " in triage_line or "not made yet" not in triage_line.lower()
+    triage_line = triage_line.replace(" (on Diagnose)", "")
     # The dialog shows the stability of the film's copies, the check the page says it runs.
     assert any(c.value.startswith("**Stability:** ") and " on 7 changed copies" in c.value for c in at.caption)
     path = at.session_state["gallery_case"]

@@ -867,26 +867,36 @@ def test_an_unstated_plain_film_is_answered_as_an_adults_frontal_film_and_says_s
     from model.present.text import not_run_checks, unavailable_checks
     from model.trust.map_checks import MapChecks
     pending = not_run_checks(MapChecks(attention=object()))
-    assert pending == ("faithfulness", "occlusion") and unavailable_checks(MapChecks(attention=object())) == ()
+    assert pending == ("faithfulness", "occlusion", "every_method")
+    assert unavailable_checks(MapChecks(attention=object())) == ()
     assert status_line(dicom, not_run=pending) == ("Answer. The checks made so far found no reason to doubt it; not "
-                                                   "made yet: the map's faithfulness and the occlusion cross-check.")
-    assert not_run_checks(MapChecks(object(), object(), None, 0.3)) == ()
+                                                   "made yet: the map's faithfulness, the occlusion cross-check and "
+                                                   "the comparison of every method.")
+    # The comparison of every method is a check of its own: the methods looked at so far are not all of them.
+    assert not_run_checks(MapChecks(object(), object(), None, 0.3)) == ("every_method",)
+    assert not_run_checks(MapChecks(object(), object(), None, 0.3, every_method=True)) == ()
+    # Where they cannot be made on the view that shows the line, it says where they can.
+    assert status_line(dicom, not_run=("occlusion",), made_where="on Diagnose") == (
+        "Answer. The checks made so far found no reason to doubt it; not made yet (on Diagnose): the occlusion "
+        "cross-check.")
+    assert status_line(plain, not_run=("occlusion",), made_where="on Diagnose").endswith(
+        " Not made yet (on Diagnose): the occlusion cross-check.")
     # A check that cannot be made on this film (no lung fields) is named as such, never as one still to make.
-    blind = MapChecks(None, object(), None, 0.3)
+    blind = MapChecks(None, object(), None, 0.3, every_method=True)
     assert status_line(dicom, not_run=not_run_checks(blind), unavailable=unavailable_checks(blind)) == (
         "Answer. The checks made found no reason to doubt it; not measurable on this film: where the map lies (no "
         "lung fields to measure it against).")
     # Faithfulness measured but "not measurable" on this film says nothing for the map: not a check passed.
     from types import SimpleNamespace
 
-    unmeasurable = MapChecks(object(), SimpleNamespace(verdict="not measurable"), None, 0.3)
+    unmeasurable = MapChecks(object(), SimpleNamespace(verdict="not measurable"), None, 0.3, every_method=True)
     assert unavailable_checks(unmeasurable) == ("faithfulness",) and not_run_checks(unmeasurable) == ()
     assert "not measurable on this film: the map's faithfulness (hiding regions" in status_line(
         dicom, unavailable=unavailable_checks(unmeasurable))
     # An assumption already stops "no reason to doubt"; the checks not made are still named (an unmeasured
     # map is not a measured one, whatever else the line says).
-    assert status_line(plain, not_run=pending) == (status_line(plain) + " Not made yet: the map's faithfulness and "
-                                                   "the occlusion cross-check.")
+    assert status_line(plain, not_run=pending) == (status_line(plain) + " Not made yet: the map's faithfulness, "
+                                                   "the occlusion cross-check and the comparison of every method.")
 
 
 @pytest.mark.parametrize("metadata, stated, kind, source", [

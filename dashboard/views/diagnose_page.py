@@ -142,7 +142,8 @@ def status_box(result, line: str, not_run=tuple(text.CHECK_NAMES)) -> None:
         what = "them" if len(result.assumptions) > 1 else "it"
         reasons += f"  \n:material/edit: State {what} in the side panel, under *About this film*."
     if not_run and result.status not in (OUT_OF_SCOPE, UNCERTAIN) and not result.map_cautions and not result.assumptions:
-        reasons += "  \n:material/arrow_downward: Make them under *How far to trust this map*, below the film."
+        reasons += ("  \n:material/arrow_downward: Make them below the film, under *How far to trust this map* "
+                    "and *All methods side by side*.")
     if result.status == OUT_OF_SCOPE:  # not st.error: that is kept for failures of the app itself
         with st.container(border=True):
             st.markdown(f":red[:material/block: **{line}**]{reasons}")
@@ -718,7 +719,7 @@ def trust_section(case: Case, controls: Controls, explanation, on_image, every_m
     with agree_col:
         agreement = agreement_panel(maps)
     similarity = occlusion_section(case, controls, computed=OCCLUSION in every_map)
-    return MapChecks(attention, faith, agreement, similarity, randomised)
+    return MapChecks(attention, faith, agreement, similarity, randomised, every_method=bool(every_map))
 
 
 # Less empty space above the title, and metric figures that fit a 1366-pixel screen's narrow column.

@@ -316,7 +316,8 @@ def case_details(case, key, card) -> None:
         attention = lung_attention(on_image, mask, caching.lung_attention_threshold(key), region)
     # The status as Diagnose words it before its on-request checks (assumptions and map cautions included),
     # across the dialog: in the details column its length pushed the buttons off a 768-pixel screen.
-    final, line = checked_status(result, MapChecks(attention=attention), method_label("gradcam"))
+    final, line = checked_status(result, MapChecks(attention=attention), method_label("gradcam"),
+                                 made_where="on Diagnose")
     st.markdown(f"**Triage:** {line}")
     for why in final.reasons:
         st.caption(why)

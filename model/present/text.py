@@ -148,14 +148,16 @@ def names_of(findings) -> str:
 # The map checks a reader runs on request, by `MapChecks` field, and the one made by itself when it can be
 # (lung attention needs a lung model and plausible lung fields), as a sentence names them when they were
 # not made: "no reason to doubt it" is said only of checks that were made.
-CHECK_NAMES = {"faithfulness": "the map's faithfulness", "occlusion": "the occlusion cross-check"}
+CHECK_NAMES = {"faithfulness": "the map's faithfulness", "occlusion": "the occlusion cross-check",
+               "every_method": "the comparison of every method"}
 UNAVAILABLE_NAMES = {"attention": "where the map lies (no lung fields to measure it against)",
                      "faithfulness": "the map's faithfulness (hiding regions does not lower the class's probability)"}
 
 
 def not_run_checks(checks) -> tuple[str, ...]:
     """The on-request map checks of a `model.trust.map_checks.MapChecks` not made yet, by `CHECK_NAMES` key."""
-    made = {"faithfulness": checks.faithfulness, "occlusion": checks.occlusion_similarity}
+    made = {"faithfulness": checks.faithfulness, "occlusion": checks.occlusion_similarity,
+            "every_method": True if checks.every_method else None}
     return tuple(kind for kind in CHECK_NAMES if made[kind] is None)
 
 
@@ -175,7 +177,8 @@ def _listed(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def checked_status(result, checks, method_label: str, shown_anyway: bool = False, map_class: str | None = None):
+def checked_status(result, checks, method_label: str, shown_anyway: bool = False, map_class: str | None = None,
+                   made_where: str = ""):
     """(the triage with the map checks' findings added, its status line): the one way every view that
     shows a status (Diagnose, the gallery's dialog, the report) words it for a film.
 
@@ -183,16 +186,17 @@ def checked_status(result, checks, method_label: str, shown_anyway: bool = False
         result: `model.trust.triage.Triage` of the film.
         checks: `model.trust.map_checks.MapChecks`, what has been measured about its map so far.
         method_label: the map's method as people read it ("Grad-CAM").
-        shown_anyway, map_class: as for `status_line`.
+        shown_anyway, map_class, made_where: as for `status_line`.
     """
     from model.trust.map_checks import map_findings
 
     final = result.with_findings(map_findings(checks, method_label))
-    return final, status_line(final, shown_anyway, map_class, not_run_checks(checks), unavailable_checks(checks))
+    return final, status_line(final, shown_anyway, map_class, not_run_checks(checks), unavailable_checks(checks),
+                              made_where)
 
 
 def status_line(result, shown_anyway: bool = False, map_class: str | None = None, not_run=(),
-                unavailable=()) -> str:
+                unavailable=(), made_where: str = "") -> str:
     """The one line that leads Diagnose and its report: the status, what set
     it, the assumptions an answer rests on and any caution about the map.
 
@@ -204,8 +208,11 @@ def status_line(result, shown_anyway: bool = False, map_class: str | None = None
         not_run: `CHECK_NAMES` keys of the map checks not made (`not_run_checks`): an answer nothing doubts
             then says its checks found no reason to doubt it so far and names those still to make.
         unavailable: `UNAVAILABLE_NAMES` keys of the checks that cannot be made on this film, named too.
+        made_where: where the checks not made can be made, when not on the view showing the line ("on
+            Diagnose" in the gallery's dialog): "not made yet (on Diagnose): ...".
     """
     pending = [CHECK_NAMES[kind] for kind in not_run]
+    not_made = f"not made yet ({made_where})" if made_where else "not made yet"
     missing = [UNAVAILABLE_NAMES[kind] for kind in unavailable]
     if result.status == "out_of_scope":
         head = ("Out of scope: the output is shown for reference only" if shown_anyway
@@ -218,7 +225,7 @@ def status_line(result, shown_anyway: bool = False, map_class: str | None = None
             line = "Answer."
         elif pending or missing:
             line = ("Answer. The checks made " + ("so far " if pending else "") + "found no reason to doubt it"
-                    + (f"; not made yet: {_listed(pending)}" if pending else "")
+                    + (f"; {not_made}: {_listed(pending)}" if pending else "")
                     + (f"; not measurable on this film: {_listed(missing)}" if missing else "") + ".")
         else:
             line = "Answer. No check found a reason to doubt it."
@@ -231,7 +238,7 @@ def status_line(result, shown_anyway: bool = False, map_class: str | None = None
     if result.status == "answer" and (result.map_cautions or result.assumptions):
         # The checks not made (or not measurable) are named here too: a caution or an assumption does not
         # make an unmeasured map a measured one.
-        line += (f" Not made yet: {_listed(pending)}." if pending else "") + (
+        line += (f" N{not_made[1:]}: {_listed(pending)}." if pending else "") + (
             f" Not measurable on this film: {_listed(missing)}." if missing else "")
     return line
 

@@ -29,6 +29,8 @@ class MapChecks:
         occlusion_similarity: rank similarity of Grad-CAM and occlusion sensitivity, in [-1, 1].
         randomised_similarity: the model's explanation report's similarity of this method's maps
             before and after randomising the weights, when the report flagged the method.
+        every_method: whether `agreement` compares every explanation method's map (Diagnose's "All
+            methods side by side"), not only the maps looked at so far.
     """
 
     attention: object = None
@@ -36,6 +38,7 @@ class MapChecks:
     agreement: object = None
     occlusion_similarity: float | None = None
     randomised_similarity: float | None = None
+    every_method: bool = False
 
 
 def map_findings(checks: MapChecks, method_label: str = "map") -> list[Finding]:
