@@ -330,6 +330,10 @@ def test_a_two_channel_cards_networks_are_named_in_the_layer_box_and_the_curves_
     assert members_curves_caption({"members": ["a", "b"]}) == \
         "This version averages 2 trained members (a, b); the members' validation curves are shown."
     assert members_curves_caption({}) == ""
+    # Beside the version's own accuracy: the members' lower figures are theirs, not the version's.
+    assert members_curves_caption({"members": ["a", "b"]}, 0.776).endswith(
+        "Each member's figures are its own, alone, not this version's: the version combines them (its internal "
+        "test accuracy is 77.6%).")
 
 
 def test_a_two_channel_cards_provenance_names_its_unmasked_network_in_words():

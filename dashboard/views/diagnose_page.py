@@ -100,7 +100,7 @@ def model_panel(card, key) -> None:
         figure = charts.panel_curves(curves, (card.training or {}).get("monitor", "val_auc"))
         if figure is not None:
             st.plotly_chart(figure, key="panel_curves", config={"displayModeBar": False})
-            members = text.members_curves_caption(card.training)
+            members = text.members_curves_caption(card.training, caching.metrics_or_empty(key).get("accuracy"))
             if members:
                 st.caption(members)
         st.page_link(widgets.PAGES["performance"], label="Full performance", icon=":material/monitoring:")

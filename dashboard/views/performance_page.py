@@ -430,7 +430,7 @@ def main() -> None:
     members = (card.training or {}).get("members") or []
     histories = {card.id: caching.history_or_empty(key)}
     if members:  # An ensemble is assembled, not trained: its members' curves are its training.
-        st.caption(text.members_curves_caption(card.training))
+        st.caption(text.members_curves_caption(card.training, caching.metrics_or_empty(key).get("accuracy")))
         for column, metric in zip(st.columns(2), charts.shown_curves(histories[card.id])):
             column.plotly_chart(charts.compare_curves(histories, metric), key=f"member_{metric}", config=PLOT_CONFIG)
     else:

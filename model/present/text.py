@@ -251,9 +251,11 @@ def case_id(image_digest: str) -> str:
 CURVE_NAMES = {"val_auc": "Validation AUC", "val_accuracy": "Validation accuracy", "val_loss": "Validation loss"}
 
 
-def members_curves_caption(training: dict | None) -> str:
+def members_curves_caption(training: dict | None, accuracy: float | None = None) -> str:
     """What the training curves of an assembled version are: its members' validation curves, and,
-    for a two-channel model, a word on the network that has none (a regression on frozen features).
+    for a two-channel model, a word on the network that has none (a regression on frozen features);
+    given the version's own internal test `accuracy`, that a member's figures are not the version's
+    (members of a two-channel version each read part of the film and score far below it).
     "" for a version trained as one network."""
     training = training or {}
     members = list(training.get("members") or ())
@@ -263,7 +265,11 @@ def members_curves_caption(training: dict | None) -> str:
     sentence = (f"This version averages {len(members)} trained members ({', '.join(members)})"
                 + (f" with {len(extra)} more network{'s' if len(extra) > 1 else ''} ({', '.join(extra)}; a regression "
                    f"fitted on fixed features, so no training curve)" if extra else ""))
-    return sentence + "; the members' validation curves are shown."
+    sentence += "; the members' validation curves are shown."
+    if accuracy is not None:
+        sentence += (f" Each member's figures are its own, alone, not this version's: the version combines them "
+                     f"(its internal test accuracy is {accuracy:.1%}).")
+    return sentence
 
 
 def late_trend_sentence(trends) -> str | None:
