@@ -60,10 +60,15 @@ def main() -> None:
     cards = [status.card for status in caching.entries() if status.card is not None]
     if cards:
         st.dataframe(models_table(cards), hide_index=True, width="stretch",
-                     # the whole name and the figures in view at 1366 px; the rest scrolls sideways
-                     column_config={"model": st.column_config.TextColumn(width=240),
-                                    "tested on": st.column_config.TextColumn(width=170),
-                                    "created": st.column_config.TextColumn(width=100)})
+                     # the whole name, the figures and the id in view at 1366 px; the rest scrolls sideways
+                     column_config={"model": st.column_config.TextColumn(width=215),
+                                    "default": st.column_config.CheckboxColumn(width=60),
+                                    "version": st.column_config.TextColumn(width=60),
+                                    "accuracy": st.column_config.TextColumn(width=75),
+                                    "macro AUC": st.column_config.TextColumn(width=80),
+                                    "tested on": st.column_config.TextColumn(width=165),
+                                    "created": st.column_config.TextColumn(width=95),
+                                    "id": st.column_config.TextColumn(width=185)})
         st.caption("Accuracy and macro AUC are each model's own internal test split ('tested on'): rows tested "
                    "on different films do not compare (with fewer sources, the source gives the class away more "
                    "easily). To rank versions, score them on the same films in *Compare "

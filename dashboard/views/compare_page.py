@@ -193,7 +193,8 @@ def common_ground_results(report: dict, chosen: list[str]) -> None:
     st.markdown("**Per source and within source**")
     sources = per_source_table(report)
     if len(sources):
-        st.dataframe(sources, hide_index=True, width="stretch")
+        # every row in view, none hidden behind the table's own scroll bar
+        st.dataframe(sources, hide_index=True, width="stretch", height=38 + 35 * len(sources))
         st.caption("Within source: COVID-19 against Pneumonia among the films of one collection, a figure the "
                    "collection's own look cannot explain; –: the source lacks one of the two. n/a: an AUC needs films "
                    f"of two classes. {TOO_FEW_NOTE} " + notes.get("within_source", ""))
@@ -239,7 +240,8 @@ def source_section(cards_by_id: dict, chosen: list[str]) -> None:
                "one class (near chance is better). Held out: that source's films scored by the version's recipe trained "
                "without it, or by the version itself when it never saw the source (the v1 models); median recall: the share "
                "of them called their true class, the median over the recorded runs (as on Performance), their range "
-               "beside it. AUC (any bias): how well "
+               "beside it; '(with …)': that source was held out in the same runs too, so the two rows of one source "
+               "differ in what else the recipe never saw. AUC (any bias): how well "
                "the held-out films of two classes are told apart, whatever threshold is chosen.")
 
 
@@ -298,37 +300,55 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
     show_anyway = bool(held_back) and st.toggle(
         "Show the output anyway", key=f"compare-anyway-{image_digest[:16]}",
         help="At least one version finds the film outside what it was made for: its answer would be a guess.")
-    columns = st.columns(len(chosen), gap="medium")
-    for column, model_id in zip(columns, chosen):
+    shown = [m for m in usable if m not in held_back or show_anyway]
+    explained = {}
+    for model_id in shown:  # everything computed first, so that each row below lines up across the versions
+        card, key = cards_by_id[model_id], caching.model_key(model_id)
+        prediction = caching.uncertainty(image_digest, key, xray.pixels).prediction(card.labels)  # Diagnose's answer
+        with st.spinner(f"Grad-CAM for {card.display_name}…"):
+            explained[model_id] = caching.explanation(image_digest, key, "gradcam",
+                                                      prediction.label if target == OWN_PREDICTION else target,
+                                                      card.explain_layer, xray.pixels)
+        predictions[model_id], maps[model_id] = prediction, explained[model_id][1]
+
+    def row():  # one row of the versions' columns: a version's parts sit level with the others'
+        return dict(zip(chosen, st.columns(len(chosen), gap="medium")))
+
+    for model_id, column in row().items():
         if model_id not in usable:
             continue
-        card, key, result = cards_by_id[model_id], caching.model_key(model_id), statuses[model_id]
+        result = statuses[model_id]
         with column:
-            st.markdown(f"**{text.card_label(card)}**")
+            st.markdown(f"**{text.card_label(cards_by_id[model_id])}**")
             name, colour, icon = widgets.STATUS_BADGES[result.status]
             st.badge(name, color=colour, icon=icon)
             if result.reasons:
                 st.caption(" ".join(result.reasons))
-        if model_id in held_back and not show_anyway:
-            column.caption("No answer and no map are shown for this version.")
-            continue
-        tta = caching.uncertainty(image_digest, key, xray.pixels)
-        prediction = tta.prediction(card.labels)  # the answer Diagnose gives: the film's own pass
-        with st.spinner(f"Grad-CAM for {card.display_name}…"):
-            explanation, on_image = caching.explanation(image_digest, key, "gradcam",
-                                                       prediction.label if target == OWN_PREDICTION else target,
-                                                       card.explain_layer, xray.pixels)
-        predictions[model_id], maps[model_id] = prediction, on_image
-        with column:
-            st.metric("Model output" + (" (for reference only)" if model_id in held_back else ""), prediction.label)
-            st.caption(probability_caption(card, prediction.confidence), help=text.probability_definition(card))
+            if model_id not in shown:
+                st.caption("No answer and no map are shown for this version.")
+    if not shown:
+        return
+    for model_id, column in row().items():
+        if model_id in shown:
+            card, prediction = cards_by_id[model_id], predictions[model_id]
+            column.metric("Model output" + (" (for reference only)" if model_id in held_back else ""), prediction.label)
+            column.caption(probability_caption(card, prediction.confidence), help=text.probability_definition(card))
+    for model_id, column in row().items():
+        if model_id in shown:
+            card, (explanation, on_image) = cards_by_id[model_id], explained[model_id]
             # As on Diagnose: faint evidence is not coloured, so the anatomy stays readable.
-            st.image(render_overlay(xray.pixels, on_image, colormap=DEFAULT_COLORMAP, threshold=DEFAULT_MAP_THRESHOLD),
-                     width="stretch",
-                     caption=f"Grad-CAM for {explanation.label}, {widgets.layer_name(key, card, explanation.layer)}")
-            lung_attention(image_digest, xray, card, on_image)
-            st.plotly_chart(charts.probability_bar(prediction), key=f"compare_probs_{model_id}",
-                            config={"displayModeBar": False})
+            column.image(render_overlay(xray.pixels, on_image, colormap=DEFAULT_COLORMAP,
+                                        threshold=DEFAULT_MAP_THRESHOLD), width="stretch",
+                         caption=f"Grad-CAM for {explanation.label}, "
+                                 f"{widgets.layer_name(caching.model_key(model_id), card, explanation.layer)}")
+    for model_id, column in row().items():
+        if model_id in shown:
+            with column:
+                lung_attention(image_digest, xray, cards_by_id[model_id], maps[model_id])
+    for model_id, column in row().items():
+        if model_id in shown:
+            column.plotly_chart(charts.probability_bar(predictions[model_id]), key=f"compare_probs_{model_id}",
+                                config={"displayModeBar": False})
     if predictions:
         legend, _ = st.columns([2, 3])
         legend.markdown(charts.colour_bar_html(DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD), unsafe_allow_html=True)
