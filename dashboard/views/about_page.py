@@ -61,12 +61,12 @@ def main() -> None:
     if cards:
         st.dataframe(models_table(cards), hide_index=True, width="stretch",
                      # the whole name, the figures and the id in view at 1366 px; the rest scrolls sideways
-                     column_config={"model": st.column_config.TextColumn(width=215),
+                     column_config={"model": st.column_config.TextColumn(width=205),
                                     "default": st.column_config.CheckboxColumn(width=60),
                                     "version": st.column_config.TextColumn(width=60),
                                     "accuracy": st.column_config.TextColumn(width=75),
                                     "macro AUC": st.column_config.TextColumn(width=80),
-                                    "tested on": st.column_config.TextColumn(width=165),
+                                    "tested on": st.column_config.TextColumn(width=160),
                                     "created": st.column_config.TextColumn(width=95),
                                     "id": st.column_config.TextColumn(width=185)})
         st.caption("Accuracy and macro AUC are each model's own internal test split ('tested on'): rows tested "
