@@ -243,7 +243,8 @@ def test_one_confidence_figure_in_plain_words():
                                "by 2.0 points (standard deviation)")
     shaky = uncertainty_of(("A", "B"), np.array([[0.9, 0.1]] + [[0.3, 0.7]] * 3 + [[0.8, 0.2]] * 4), 0.6, 0.75)
     figure, word, sentence = confidence_words(shaky)
-    assert word == "Unstable" and "62%" in sentence and "entropy" not in sentence and figure == "90.0%"
+    assert word == "Unstable" and "only 5 of 8 readings" in sentence and "entropy" not in sentence
+    assert figure == "90.0%" and "fewer than the 6 this model needs, so unstable" in sentence
     varies = Uncertainty({"A": 0.7, "B": 0.3}, {"A": 0.12, "B": 0.12}, "A", 0.7, 1.0, 8)
     figure, word, sentence = confidence_words(varies)  # wide spread, but no uncertainty rule fired
     assert word == "Varies" and "typically moves by 12.0 points" in sentence
@@ -255,7 +256,33 @@ def test_one_confidence_figure_in_plain_words():
     assert case_id("0123456789abcdef" * 4) == "01234567"
     from model.present.text import stability_brief
     assert stability_brief(varies) == "moves ±12.0 points (one standard deviation) on 7 changed copies"
-    assert stability_brief(shaky).endswith("; 5 of 8 readings give A") and "±" in stability_brief(shaky)
+    assert stability_brief(shaky).endswith("; 5 of 8 readings give A (this model needs 6)")
+    assert "±" in stability_brief(shaky)
+
+
+def test_stability_word_follows_the_glossary_rule_on_the_shown_figure():
+    """The review's cases: "Stable: moves ±5.0 points" (4.96 called under 5) and "Varies ... 7 of 8 readings
+    give Normal" beside a glossary saying unstable means the answer changes."""
+    from model.present.glossary import explain
+    from model.present.text import confidence_words, stability_brief
+    from model.trust.uncertainty import Uncertainty, uncertainty_of
+
+    rule = explain("Stable / varies / unstable")
+    assert "under 5.0 points" in rule and "varies, 5.0 or more" in rule and "the answer changes" not in rule
+    shown_five = Uncertainty({"A": 0.7, "B": 0.3}, {"A": 0.0496, "B": 0.0496}, "A", 0.7, 1.0, 8)
+    assert stability_brief(shown_five).startswith("moves ±5.0 points") and confidence_words(shown_five)[1] == "Varies"
+    under = Uncertainty({"A": 0.7, "B": 0.3}, {"A": 0.0494, "B": 0.0494}, "A", 0.7, 1.0, 8)
+    assert stability_brief(under).startswith("moves ±4.9 points") and confidence_words(under)[1] == "Stable"
+    # One copy of eight gives another class: not unstable for a model that needs 6, and the line says so.
+    one_off = uncertainty_of(("A", "B"), np.array([[0.8, 0.2]] * 4 + [[0.7, 0.3]] * 3 + [[0.4, 0.6]]), 0.6, 0.75)
+    word, sentence = confidence_words(one_off)[1:]
+    assert word == "Varies" and "7 of 8 readings (the film and its copies) give A, and this model needs 6" in sentence
+    assert stability_brief(one_off).endswith("; 7 of 8 readings give A (this model needs 6)")
+    # The model's own level: 5 of 8 are enough for a model whose level is 62.5%.
+    looser = uncertainty_of(("A", "B"), np.array([[0.9, 0.1]] * 5 + [[0.3, 0.7]] * 3), 0.6, 0.625)
+    assert looser.needed == 5 and confidence_words(looser)[1] != "Unstable"
+    assert stability_brief(looser).endswith("(this model needs 5)")
+    assert Uncertainty.from_dict(looser.to_dict()) == looser
 
 
 def test_report_carries_case_status_colour_bar_what_if_and_coloured_notes():

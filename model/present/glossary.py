@@ -3,15 +3,19 @@ source of its tooltips, so a term is explained once and the same way everywhere.
 from __future__ import annotations
 
 from model.policy import LOW_AGREEMENT
+from model.present.text import STABLE_SPREAD
 from model.trust.faithfulness import CHANCE_MARGIN
+
+STABLE_POINTS = f"{100 * STABLE_SPREAD:.1f}"  # as the page shows a spread: one decimal
 
 GLOSSARY = {
     "Probability": "The model's output for the film: how likely it finds each of its three classes. Not a "
                    "diagnosis.",
     "Calibrated": "Adjusted on films the model did not train on so that, on such films, 80% means right about "
                   "8 times in 10.",
-    "Stable / varies / unstable": "On slightly shifted, rotated or re-exposed copies of the film: stable, the "
-                                  "probability moves under 5 points; varies, more; unstable, the answer changes.",
+    "Stable / varies / unstable": "Over slightly changed copies of the film: stable, the probability moves "
+                                  f"under {STABLE_POINTS} points as shown; varies, {STABLE_POINTS} or more; "
+                                  "unstable, fewer of film and copies give the answer than the model needs.",
     "Temperature": "The single number the model's raw outputs are divided by so that its probabilities are "
                    "calibrated (fitted on its validation films).",
     "Second read advised": "The model's answer is shown, but a check found a reason to doubt it: a reader "
