@@ -215,8 +215,10 @@ def test_hiding_each_cell_maps_the_fall_on_the_film_grid():
     assert small.film_map((32, 32))[4, 24] == pytest.approx(0.001 / 0.05) and small.film_map((32, 32)).max() < 0.05
     from model.present.text import grid_legend_sentence
     assert grid_legend_sentence("COVID-19", 0.001, small.scale).startswith(
-        "no fall → a fall of −5.0 points (the largest, −0.1 points, is small and drawn faint) of COVID-19")
-    assert grid_legend_sentence("Normal", 0.19, 0.19).startswith("no fall → the largest fall (−19.0 points) of Normal")
+        "no fall → a fall of 5.0 points (the largest, 0.1 points, is small and drawn faint) of COVID-19")
+    # A fall is said as a fall, unsigned: "fall (−19.0 points)" read as a double negative.
+    assert grid_legend_sentence("Normal", 0.19, 0.19).startswith("no fall → the largest fall (19.0 points) of Normal")
+    assert "−" not in grid_legend_sentence("Normal", 0.001, 0.05)
     assert grid_legend_sentence("Normal", 0.0, 0.05).startswith("No cell lowers the probability of Normal")
 
 

@@ -19,7 +19,7 @@ import streamlit as st
 from dashboard import caching, widgets
 from dashboard.case import Case, Controls
 from model.explain import METHODS
-from model.explain.film_grid import cell_at, cell_name, cells_name, change_between, points, toggle_cell
+from model.explain.film_grid import cell_at, cell_name, cells_name, change_between, fall_points, toggle_cell
 from model.explain.occlusion import FILLS
 from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD, DEFAULT_OPACITY, INTENDED_POPULATION
 from model.present import charts, text
@@ -518,7 +518,7 @@ def grid_occlusion_tab(case: Case, controls: Controls) -> None:
     with picture:
         legend_bar(controls.colormap, 0.0, text.grid_legend_sentence(controls.target, float(np.nanmax(effects.drop)),
                                                                effects.scale))
-    numbers.metric("Largest fall", points(-float(np.nanmax(effects.drop))), help=f"Hiding {cell_name(worst, GRID)}.")
+    numbers.metric("Largest fall", fall_points(float(np.nanmax(effects.drop))), help=f"Hiding {cell_name(worst, GRID)}.")
     numbers.caption(f"Probability of {controls.target} on the whole film: {effects.before:.1%} (the figure shown "
                     "above when it is the output). Cells outside the region the model saw are not coloured.")
 

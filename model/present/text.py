@@ -356,10 +356,10 @@ def lung_share_sentence(fraction: float, threshold: float, method_label: str, ev
 def grid_legend_sentence(target: str, largest: float, scale: float) -> str:
     """What a grid-occlusion map's colours mean: from no fall to `scale` (`GridEffects.scale`: the largest
     fall, or more when that is small, so a tiny fall is drawn faint), in points."""
-    from model.explain.film_grid import points
+    from model.explain.film_grid import fall_points
 
     if largest <= 0:
         return f"No cell lowers the probability of {target} when hidden: nothing is coloured."
-    top = (f"the largest fall ({points(-largest)})" if scale <= largest else
-           f"a fall of {points(-scale)} (the largest, {points(-largest)}, is small and drawn faint)")
+    top = (f"the largest fall ({fall_points(largest)})" if scale <= largest else
+           f"a fall of {fall_points(scale)} (the largest, {fall_points(largest)}, is small and drawn faint)")
     return f"no fall → {top} of {target} when a cell is hidden; cells whose hiding raises it are not coloured."
