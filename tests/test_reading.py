@@ -130,7 +130,7 @@ def test_layers_are_named_for_people_and_grouped_by_network():
     assert {c.name for c in choices} == set(ENSEMBLE)
     first = [c for c in choices if c.name.startswith("m1_")]
     assert first[0].name == "m1_stage4_block2_out"
-    assert first[0].label == "network 1, last block (stage 4, block 2), output"
+    assert first[0].label == "network 1, stage 4, block 2 (last), output"
     assert all(c.group == "Network 1: cxr-resnet-lungs-v1" and c.member == 1 for c in first)
     assert choices[0].member is None
     assert next(c for c in choices if c.name == "m1_stem_conv").advanced
@@ -145,8 +145,8 @@ def test_a_single_network_lists_its_default_first():
     layers = ["stem_conv", "stem_relu", "block1a_conv", "block1a_relu", "block2b_conv", "block2b_relu"]
     choices = layer_choices(layers, "block2b_conv")
     assert [c.name for c in choices][:2] == ["block2b_conv", "block2b_relu"]
-    assert choices[0].label == "last block (block 2), second convolution (default)" and choices[0].group == ""
-    assert choices[1].label == "last block (block 2), second layer (activated)"
+    assert choices[0].label == "block 2 (last), second convolution (default)" and choices[0].group == ""
+    assert choices[1].label == "block 2 (last), second layer (activated)"
     assert next(c.label for c in choices if c.name == "block1a_conv") == "block 1, first convolution"
 
 
@@ -165,11 +165,24 @@ def test_layer_names_are_read_from_the_name_whatever_the_architecture(name, word
     assert layer_parts(name) == words
 
 
+def test_every_layer_name_of_the_shipped_ensembles_fits_the_layer_box():
+    """The layer box at 1366 px holds about 375 px of text, some 65 characters: "network 1, last block (block
+    13), pointwise convolution (activated)" (67) was cut in the review; "block 13 (last)" keeps it whole."""
+    mobilenet = [f"m{m}_conv_{kind}_{block}{act}" for m in (1, 2) for block in range(9, 14) for kind in ("dw", "pw")
+                 for act in ("", "_relu")] + ["m3_standardize_features", "ensemble_features"]
+    resnet = [f"m1_stage{s}_block{b}_{part}" for s in (3, 4) for b in (1, 2) for part in ("1_conv", "1_relu", "2_conv",
+                                                                                          "add", "out")]
+    for names in (mobilenet, resnet + ["m2_block4b_relu", "ensemble_features"]):
+        labels = [c.label for c in layer_choices(names, "ensemble_features", ["a", "b", "c"])]
+        assert max(map(len, labels)) <= 61, max(labels, key=len)
+        assert len(set(labels)) == len(labels)  # shorter, still one name per layer
+
+
 def test_the_new_default_architecture_names_its_last_block():
     mobilenet = ["conv1", "conv1_relu", "conv_dw_12", "conv_pw_12_relu", "conv_dw_13", "conv_dw_13_relu", "conv_pw_13",
                  "conv_pw_13_relu"]
     choices = layer_choices(mobilenet, "conv_pw_13_relu")
-    assert choices[0].label == "last block (block 13), pointwise convolution (activated) (default)"
+    assert choices[0].label == "block 13 (last), pointwise convolution (activated) (default)"
     assert not any("_" in c.label for c in choices)
 
 
@@ -371,3 +384,13 @@ def test_every_glossary_term_is_one_plain_line():
     assert all(line.endswith(".") and "\n" not in line and len(line) < 200 for line in GLOSSARY.values())
     with pytest.raises(KeyError):
         explain("Spearman")  # a term the page must not use unexplained
+
+
+def test_a_map_of_a_class_the_model_did_not_answer_says_its_probability_and_what_it_shows():
+    from model.present.text import other_class_note
+
+    probabilities = {"COVID-19": 0.017, "Normal": 0.95, "Pneumonia": 0.033}
+    assert other_class_note("Normal", probabilities, "Normal") is None  # the answer's own map needs no note
+    note = other_class_note("COVID-19", probabilities, "Normal")
+    assert note.startswith("The model gives COVID-19 a probability of 1.7%: not its answer.")
+    assert "pushes toward COVID-19, not that COVID-19 is present" in note and "its own maximum" in note

@@ -353,6 +353,17 @@ def lung_share_sentence(fraction: float, threshold: float, method_label: str, ev
     return line + " This says where the model looked, not that it is right."
 
 
+def other_class_note(label: str, probabilities: dict, answer: str) -> str | None:
+    """One line beside a map of a class the model did not answer (None for the answer's own map): its
+    probability, and that the map shows what pushes the model toward it, not that it is present, since
+    each map is scaled to its own maximum and so shows strong colours even for a class given 1.7%."""
+    if label == answer:
+        return None
+    return (f"The model gives {label} a probability of {probabilities[label]:.1%}: not its answer. This map shows "
+            f"what in the film pushes toward {label}, not that {label} is present: each map is scaled to its own "
+            "maximum, so it shows strong colours however weak that push is.")
+
+
 def grid_legend_sentence(target: str, largest: float, scale: float) -> str:
     """What a grid-occlusion map's colours mean: from no fall to `scale` (`GridEffects.scale`: the largest
     fall, or more when that is small, so a tiny fall is drawn faint), in points."""
