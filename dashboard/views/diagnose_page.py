@@ -54,7 +54,7 @@ from model.present.report import Status, build_report, build_report_pdf, fill_wo
 from model.trust.agreement import map_similarity, method_agreement
 from model.trust.attention import lung_attention
 from model.trust.facts import HEADER, Stated, age_words, scope_facts
-from model.trust.faithfulness import CHANCE_MARGIN, NOT_MEASURABLE, auc_pair
+from model.trust.faithfulness import CHANCE_MARGIN, NOT_JUDGED, NOT_MEASURABLE
 from model.trust.findings import OUT_OF_SCOPE, UNCERTAIN
 from model.trust.map_checks import OCCLUSION, MapChecks
 
@@ -671,20 +671,23 @@ def faithfulness_panel(case: Case, controls: Controls):
     with st.spinner("Hiding and revealing pixels in the map's order…", show_time=True):
         faith = case.faithfulness(controls)
     hide, reveal = st.columns(2)
-    hidden, hidden_chance = auc_pair(faith.deletion_auc, faith.random_deletion_auc)
-    shown, shown_chance = auc_pair(faith.insertion_auc, faith.random_insertion_auc)
-    hide.metric("While hiding", hidden,
+    hidden, hidden_chance, shown, shown_chance = faith.figures  # one format for the four, as in the sentence
+    judged = faith.verdict != NOT_MEASURABLE
+    # Figures of a check that could not be judged stay available, but marked and explained right under them.
+    mark = {} if judged else {"delta": NOT_JUDGED, "delta_color": "off", "delta_arrow": "off"}
+    hide.metric("While hiding", hidden, **mark,
                 help="Average probability of the class while the map's highest regions are hidden first (area "
                      f"under the curve): lower is better, by more than {CHANCE_MARGIN} to count.")
     hide.caption(f"random regions cut like this map's cells: {hidden_chance}, lower is better")
-    reveal.metric("While revealing", shown,
+    reveal.metric("While revealing", shown, **mark,
                   help="Average probability of the class while the map's highest regions are revealed first "
                        f"(area under the curve): higher is better, by more than {CHANCE_MARGIN} to count.")
     reveal.caption(f"random regions cut like this map's cells: {shown_chance}, higher is better")
+    if not judged:
+        st.info(faith.summary, icon=":material/help:")
     st.plotly_chart(charts.faithfulness_figure(faith.curves), key="faithfulness_curves",
                     config={"displayModeBar": False})
-    if faith.verdict == NOT_MEASURABLE:
-        st.info(faith.summary, icon=":material/help:")
+    if not judged:
         return faith
     icon = {"faithful": ":material/check_circle:", "mixed": ":material/contrast:"}.get(faith.verdict,
                                                                                        ":material/warning:")
