@@ -300,8 +300,15 @@ def test_report_carries_the_final_status_and_its_findings(registry_env, monkeypa
     assert status.kind in ("answer", "uncertain") and status.line.startswith(("Answer.", "Uncertain"))
     assert {f.kind for f in status.findings} >= {"age_not_known", "view_not_known"}
     assert report["colormap"] == "inferno" and report["what_if"] is None
-    # The report's probabilities are the page's one figure.
+    # The report's probabilities are the page's one figure, with the stability line the page shows beside it.
     assert f"{report['args'][2].confidence:.1%}" == metric(at, "Probability").value
+    word, brief = report["stability"].split(": ", 1)
+    assert any(e.value == f":{'orange' if word == 'Unstable' else 'blue'}[**{word}**]: {brief}" for e in at.markdown)
+    # One wording of who reads the film, on the page and in the report's disclaimer.
+    from model.present.report import DISCLAIMER
+    from model.present.text import QUALIFIED_READER
+    assert QUALIFIED_READER in DISCLAIMER and any(QUALIFIED_READER in c for c in texts(at.caption))
+    assert "radiologist must" not in DISCLAIMER
 
 
 def test_map_checks_made_later_reach_the_status_and_the_report(registry_env, monkeypatch):

@@ -293,6 +293,8 @@ def test_stability_word_follows_the_glossary_rule_on_the_shown_figure():
     word, sentence = confidence_words(one_off)[1:]
     assert word == "Varies" and "7 of 8 readings (the film and its copies) give A, and this model needs 6" in sentence
     assert stability_brief(one_off).endswith("; 7 of 8 readings give A (this model needs 6)")
+    from model.present.text import stability_line
+    assert stability_line(one_off) == f"Varies: {stability_brief(one_off)}"  # the report's line, the page's words
     # The model's own level: 5 of 8 are enough for a model whose level is 62.5%.
     looser = uncertainty_of(("A", "B"), np.array([[0.9, 0.1]] * 5 + [[0.3, 0.7]] * 3), 0.6, 0.625)
     assert looser.needed == 5 and confidence_words(looser)[1] != "Unstable"

@@ -591,6 +591,7 @@ def report_downloads(case: Case, status: Status, explanation, controls: Controls
                "model_name": case.card.display_name, "case_id": case.case_id, "colormap": controls.colormap,
                "threshold": controls.threshold, "status": status, "compared": extras["compared"],
                "what_if": extras["what_if"], "map_label": explanation.label,
+               "stability": text.stability_line(case.uncertainty()),
                "notes": (f"The map explains the class {explanation.label}"
                          + (f" at the layer {controls.layer_label}." if explanation.layer else "."),
                          text.probability_definition(case.card))}

@@ -7,6 +7,8 @@ from __future__ import annotations
 from model.registry import ModelCard
 
 DISCLAIMER = "Decision support for research and teaching, not a diagnosis."
+# Who reads the film, said once: the pages' notice and the report's disclaimer both carry it.
+QUALIFIED_READER = "It is not a medical device; a qualified reader interprets every image."
 NO_LUNG_MODEL = "Lung attention unavailable: no lung segmentation model in the registry."
 # Why a film gets no share of its map on the lungs although a lung model ran (Diagnose, the gallery).
 NO_LUNG_FIELDS = "No plausible lung fields were found in this image, so the share of the map on them is not measured."
@@ -133,6 +135,12 @@ def stability_brief(tta) -> str:
         brief += (f"; {round(tta.agreement * tta.n)} of {tta.n} readings give {tta.top_label} "
                   f"(this model needs {tta.needed})")
     return brief
+
+
+def stability_line(tta) -> str:
+    """The stability as Diagnose shows it beside the probability, for the report: "Varies: moves ±6.9
+    points (one standard deviation) on 7 changed copies" (`confidence_words`'s word, `stability_brief`)."""
+    return f"{confidence_words(tta)[1]}: {stability_brief(tta)}"
 
 
 # --------------------------------------------------------------------------- the status line
