@@ -386,6 +386,10 @@ def test_every_glossary_term_is_one_plain_line():
     assert all(line.endswith(".") and "\n" not in line and len(line) < 200 for line in GLOSSARY.values())
     with pytest.raises(KeyError):
         explain("Spearman")  # a term the page must not use unexplained
+    # Terms the review found on the page without a line.
+    for term in ("Two-channel", "Lung-masked network", "(activated)", "No gradients",
+                 "Random regions cut like this map's cells", "Area under the curve"):
+        assert len(explain(term)) > 40
 
 
 def test_a_map_of_a_class_the_model_did_not_answer_says_its_probability_and_what_it_shows():
