@@ -11,7 +11,7 @@ from model.inputs.intake import DEFAULT_MAX_BYTES, MEGABYTE, Xray, XrayInputErro
 from model.labelled_data import DataPathError, read_dataset, records_within, resolve_in_roots
 from model.present.gallery_cases import TeachingCase
 from model.present.layers import layer_choices, layer_label, network_names
-from model.present.text import DISCLAIMER
+from model.present.text import DISCLAIMER, QUALIFIED_READER
 from model.registry import ModelCard
 from model.trust.triage import ANSWER, OUT_OF_SCOPE, UNCERTAIN
 
@@ -119,8 +119,7 @@ def read_upload(uploaded, prompt: str | None = None, keep: bool = False) -> tupl
 
 
 def disclaimer() -> None:
-    st.caption(f":material/info: **{DISCLAIMER}** It is not a medical device; a qualified reader "
-               "interprets every image.")
+    st.caption(f":material/info: **{DISCLAIMER}** {QUALIFIED_READER}")
 
 
 def broken_entries() -> None:

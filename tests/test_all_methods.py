@@ -168,6 +168,7 @@ def test_grid_occlusion_and_the_occlusion_cross_check_have_colour_bars(diagnose)
     assert not at.exception
     grid = tab(at, "Hide regions on the film's grid")
     largest = next(m for m in grid.metric if m.label == "Largest fall").value
+    assert largest[0].isdigit() and largest.endswith(" points")  # a fall is unsigned: "fall −8.7" read as a rise
     legend = [c.value for c in grid.caption if c.value.startswith("no fall → the largest fall")]
     assert legend == [f"no fall → the largest fall ({largest}) of COVID-19 when a cell is hidden; cells whose "
                       "hiding raises it are not coloured."]

@@ -135,6 +135,18 @@ def visible_box(locator, viewport_height: int) -> dict:
     return box
 
 
+def cut_names(page, names: dict) -> list:
+    """The (box, text) pairs whose text is wider than its selectbox's room, measured in the box's own font;
+    `names`: more texts to measure per box label, beside the one it shows."""
+    return page.evaluate("""names => { const ctx = document.createElement('canvas').getContext('2d');
+        return Object.entries(names).flatMap(([label, texts]) => {
+            const input = document.querySelector(`[data-testid="stMain"] input[role="combobox"][aria-label="${label}"]`);
+            const style = getComputedStyle(input); ctx.font = style.font;
+            const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+            return [input.value, ...texts].filter(t => ctx.measureText(t).width > room).map(t => [label, t]); }); }""",
+                         names)
+
+
 @pytest.mark.parametrize("size", list(VIEWPORTS))
 def test_diagnose_at_workstation_sizes_click_to_hide_and_coming_back(server, tmp_path, size):
     """Upload, see status, output and map on the first screen, click a cell of the film's grid, visit
@@ -149,7 +161,7 @@ def test_diagnose_at_workstation_sizes_click_to_hide_and_coming_back(server, tmp
         expect(page.get_by_text("Decision support for research and teaching, not a diagnosis").first) \
             .to_be_visible()
         page.locator("input[type=file]").first.set_input_files(str(image))
-        caption = page.get_by_text(re.compile(r"^Grad-CAM for (COVID-19|Normal|Pneumonia), last block "))
+        caption = page.get_by_text(re.compile(r"^Grad-CAM for (COVID-19|Normal|Pneumonia), block 2 \(last\), "))
         expect(caption).to_be_visible()
         page.wait_for_timeout(800)  # plotly and the film component finish drawing
         assert page.locator('[data-testid="stException"]').count() == 0
@@ -170,6 +182,9 @@ def test_diagnose_at_workstation_sizes_click_to_hide_and_coming_back(server, tmp
             film_box = visible_box(film, height)
             assert abs(film_box["y"] - map_box["y"]) < 40 and map_box["x"] > film_box["x"]
         page.screenshot(path=str(OUTPUT / f"diagnose-{size}.png"))
+        # Every method's and class's name, and the chosen layer's, is whole in its box ("Pneumo" at 1366 px).
+        assert not cut_names(page, {"Method": ["Grad-CAM++", "SmoothGrad", "Score-CAM"],
+                                    "Class to explain": ["COVID-19", "Normal", "Pneumonia"], "Layer": []})
 
         # Click to hide: two cells of the film's grid, the change said in percentage points, the new
         # output beside the film on the first screen, the film redrawn with the cells greyed.
@@ -265,7 +280,7 @@ def test_an_out_of_scope_upload_is_held_back_until_asked_for(server, tmp_path):
         # On request the output follows, below the status that still says why.
         page.get_by_text("Show the output anyway").click()
         expect(page.get_by_text("Model output")).to_be_visible()
-        expect(page.get_by_text(re.compile(r"^Grad-CAM for (COVID-19|Normal|Pneumonia), last block "))).to_be_visible()
+        expect(page.get_by_text(re.compile(r"^Grad-CAM for (COVID-19|Normal|Pneumonia), block 2 \(last\), "))).to_be_visible()
         # No answer under a heading that says none is shown: the heading now says "for reference only".
         expect(page.get_by_text("Out of scope: the output is shown for reference only (a colour image).")).to_be_visible()
         assert page.get_by_text("no answer shown").count() == 0

@@ -103,7 +103,7 @@ def test_diagnose_shows_probabilities_overlay_and_reports(app, registry_env):
     assert any(text.startswith("Original (PNG, 128 x 128") for text in texts(at.main.caption))
     # The layer is named for what it is; the widget's value stays the Keras name.
     assert at.selectbox(key="layer-tiny-a").value == "block2b_conv"  # the card's layer, listed first
-    assert overlay(at).captions[0] == f"Grad-CAM for {expected.label}, last block (block 2), second convolution"
+    assert overlay(at).captions[0] == f"Grad-CAM for {expected.label}, block 2 (last), second convolution"
     assert [b.proto.label for b in at.get("download_button")] == ["Report (PNG)", "Report (PDF)"]
     assert any("Tiny test model tiny-a, version 0.0" in text for text in texts(at.main.caption))
     # The triage status and the intended population are on the page; the colour bar says what colours mean.
@@ -158,6 +158,7 @@ def test_display_controls_reuse_the_cached_map(app, monkeypatch):
     assert overlay(at).value != first_overlay, "the overlay was not re-rendered"
     # Choosing another method or class does compute a new map, once.
     at.selectbox(key="method").set_value("gradcam++").run()
+    assert not any("a probability of" in c.value for c in at.caption)  # the answer's own map: no note
     other = next(label for label in LABELS if label != at.main.metric[0].value)
     at.selectbox(key=next(s.key for s in at.selectbox if s.key.startswith("target-"))).set_value(other).run()
     at.slider(key="opacity").set_value(0.2).run()
@@ -165,6 +166,9 @@ def test_display_controls_reuse_the_cached_map(app, monkeypatch):
     assert [c[0] for c in calls] == ["gradcam", "gradcam++", "gradcam++"]
     assert calls[-1][1] == other
     assert overlay(at).captions[0].startswith(f"Grad-CAM++ for {other}")
+    # A class the model did not answer: its probability and what its bright map does (not) mean, by the map.
+    note = [c.value for c in at.caption if f"The model gives {other} a probability of " in c.value]
+    assert len(note) == 1 and f"not that {other} is present" in note[0]
 
 
 @pytest.mark.parametrize("method", ["scorecam", "smoothgrad"])
@@ -519,7 +523,7 @@ def test_all_methods_side_by_side_and_the_grid_occlusion_on_demand(app):
 def test_layers_for_people_and_the_zoom_view(app):
     at = upload(open_page(app, "diagnose"), IMAGE)
     layer = at.selectbox(key="layer-tiny-a")
-    assert layer.options[0] == "last block (block 2), second convolution (default)"
+    assert layer.options[0] == "block 2 (last), second convolution (default)"
     assert "first layers, convolution" not in layer.options and not any("_" in o for o in layer.options)
     at.toggle(key="advanced_layers").set_value(True).run()
     assert "first layers, convolution" in at.selectbox(key="layer-tiny-a").options

@@ -197,13 +197,25 @@ def test_faithfulness_and_agreement_on_demand(registry_env):
     explanation, _ = clf.explain_xray(pixels, "gradcam", at.main.metric[0].value, layer)
     expected = faithfulness(clf, clf.prepare(pixels).array, explanation.heatmap, explanation.class_index,
                             grid=clf.map_grid(explanation))
-    from model.trust.faithfulness import auc_pair
-    # The figures as the sentence gives them (three decimals when the map is close to chance).
-    assert metric(at, "While hiding").value == auc_pair(expected.deletion_auc, expected.random_deletion_auc)[0]
-    assert metric(at, "While revealing").value == auc_pair(expected.insertion_auc, expected.random_insertion_auc)[0]
+    # The figures as the sentence gives them, all four in one format (three decimals when a curve is close
+    # to chance).
+    hide, hide_chance, reveal, reveal_chance = expected.figures
+    assert metric(at, "While hiding").value == hide and metric(at, "While revealing").value == reveal
+    assert {len(hide), len(hide_chance), len(reveal), len(reveal_chance)} in ({4}, {5})
+    assert any(c.startswith(f"random regions cut like this map's cells: {hide_chance}") for c in texts(at.caption))
+    assert any(c.startswith(f"random regions cut like this map's cells: {reveal_chance}") for c in texts(at.caption))
     assert f"while hiding {metric(at, 'While hiding').value} against" in expected.summary or not expected.measurable
     # An untrained tiny model scores the blurred film as it scores the film: "not measurable", said as such.
     assert expected.summary in (texts(at.success) + texts(at.warning) if expected.measurable else texts(at.info))
+    # Its figures stay shown but are marked as not counting, the reason right under them (before the curves):
+    # "While hiding 0.79" above "Not measurable" read as a score.
+    assert not expected.measurable, "the tiny model was expected to give the not-measurable case"
+    from model.trust.faithfulness import NOT_JUDGED
+    assert [metric(at, label).proto.delta for label in ("While hiding", "While revealing")] == [NOT_JUDGED] * 2
+    shown = list(in_order(at))
+    reason = next(i for i, e in enumerate(shown) if getattr(e, "value", None) == expected.summary)
+    chart = next(i for i, e in enumerate(shown) if e.type == "plotly_chart" and "deletion" in e.proto.spec)
+    assert shown.index(metric(at, "While revealing")) < reason < chart
     curves = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
                   if [t.get("name") for t in json.loads(c.proto.spec)["data"]] == ["deletion", "insertion"])
     np.testing.assert_allclose(curves["data"][0]["y"], expected.curves["deletion"], atol=1e-6)
@@ -288,8 +300,15 @@ def test_report_carries_the_final_status_and_its_findings(registry_env, monkeypa
     assert status.kind in ("answer", "uncertain") and status.line.startswith(("Answer.", "Uncertain"))
     assert {f.kind for f in status.findings} >= {"age_not_known", "view_not_known"}
     assert report["colormap"] == "inferno" and report["what_if"] is None
-    # The report's probabilities are the page's one figure.
+    # The report's probabilities are the page's one figure, with the stability line the page shows beside it.
     assert f"{report['args'][2].confidence:.1%}" == metric(at, "Probability").value
+    word, brief = report["stability"].split(": ", 1)
+    assert any(e.value == f":{'orange' if word == 'Unstable' else 'blue'}[**{word}**]: {brief}" for e in at.markdown)
+    # One wording of who reads the film, on the page and in the report's disclaimer.
+    from model.present.report import DISCLAIMER
+    from model.present.text import QUALIFIED_READER
+    assert QUALIFIED_READER in DISCLAIMER and any(QUALIFIED_READER in c for c in texts(at.caption))
+    assert "radiologist must" not in DISCLAIMER
 
 
 def test_map_checks_made_later_reach_the_status_and_the_report(registry_env, monkeypatch):

@@ -379,7 +379,7 @@ def test_the_layer_box_lists_networks_in_order_with_a_legend_and_names_a_joined_
     assert [c.member for c in choices][1:] == [1, 1, 2, 2, 3, 3, 3]
     assert next(c for c in choices if c.name == "m3_unmasked_features").label == \
         "network 3, last feature maps (unmasked features)"
-    assert next(c for c in choices if c.name == "m3_conv_pw_13_relu").label.startswith("network 3, last block (block 13)")
+    assert next(c for c in choices if c.name == "m3_conv_pw_13_relu").label.startswith("network 3, block 13 (last)")
     assert network_legend(["a", "b", "frozen whole-box network"]) == \
         "Network 1: a; network 2: b; network 3: frozen whole-box network."
     assert network_legend(["a"]) == "" and network_legend(None) == ""

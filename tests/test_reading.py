@@ -130,7 +130,7 @@ def test_layers_are_named_for_people_and_grouped_by_network():
     assert {c.name for c in choices} == set(ENSEMBLE)
     first = [c for c in choices if c.name.startswith("m1_")]
     assert first[0].name == "m1_stage4_block2_out"
-    assert first[0].label == "network 1, last block (stage 4, block 2), output"
+    assert first[0].label == "network 1, stage 4, block 2 (last), output"
     assert all(c.group == "Network 1: cxr-resnet-lungs-v1" and c.member == 1 for c in first)
     assert choices[0].member is None
     assert next(c for c in choices if c.name == "m1_stem_conv").advanced
@@ -145,8 +145,8 @@ def test_a_single_network_lists_its_default_first():
     layers = ["stem_conv", "stem_relu", "block1a_conv", "block1a_relu", "block2b_conv", "block2b_relu"]
     choices = layer_choices(layers, "block2b_conv")
     assert [c.name for c in choices][:2] == ["block2b_conv", "block2b_relu"]
-    assert choices[0].label == "last block (block 2), second convolution (default)" and choices[0].group == ""
-    assert choices[1].label == "last block (block 2), second layer (activated)"
+    assert choices[0].label == "block 2 (last), second convolution (default)" and choices[0].group == ""
+    assert choices[1].label == "block 2 (last), second layer (activated)"
     assert next(c.label for c in choices if c.name == "block1a_conv") == "block 1, first convolution"
 
 
@@ -165,11 +165,24 @@ def test_layer_names_are_read_from_the_name_whatever_the_architecture(name, word
     assert layer_parts(name) == words
 
 
+def test_every_layer_name_of_the_shipped_ensembles_fits_the_layer_box():
+    """The layer box at 1366 px holds about 375 px of text, some 65 characters: "network 1, last block (block
+    13), pointwise convolution (activated)" (67) was cut in the review; "block 13 (last)" keeps it whole."""
+    mobilenet = [f"m{m}_conv_{kind}_{block}{act}" for m in (1, 2) for block in range(9, 14) for kind in ("dw", "pw")
+                 for act in ("", "_relu")] + ["m3_standardize_features", "ensemble_features"]
+    resnet = [f"m1_stage{s}_block{b}_{part}" for s in (3, 4) for b in (1, 2) for part in ("1_conv", "1_relu", "2_conv",
+                                                                                          "add", "out")]
+    for names in (mobilenet, resnet + ["m2_block4b_relu", "ensemble_features"]):
+        labels = [c.label for c in layer_choices(names, "ensemble_features", ["a", "b", "c"])]
+        assert max(map(len, labels)) <= 61, max(labels, key=len)
+        assert len(set(labels)) == len(labels)  # shorter, still one name per layer
+
+
 def test_the_new_default_architecture_names_its_last_block():
     mobilenet = ["conv1", "conv1_relu", "conv_dw_12", "conv_pw_12_relu", "conv_dw_13", "conv_dw_13_relu", "conv_pw_13",
                  "conv_pw_13_relu"]
     choices = layer_choices(mobilenet, "conv_pw_13_relu")
-    assert choices[0].label == "last block (block 13), pointwise convolution (activated) (default)"
+    assert choices[0].label == "block 13 (last), pointwise convolution (activated) (default)"
     assert not any("_" in c.label for c in choices)
 
 
@@ -215,8 +228,10 @@ def test_hiding_each_cell_maps_the_fall_on_the_film_grid():
     assert small.film_map((32, 32))[4, 24] == pytest.approx(0.001 / 0.05) and small.film_map((32, 32)).max() < 0.05
     from model.present.text import grid_legend_sentence
     assert grid_legend_sentence("COVID-19", 0.001, small.scale).startswith(
-        "no fall → a fall of −5.0 points (the largest, −0.1 points, is small and drawn faint) of COVID-19")
-    assert grid_legend_sentence("Normal", 0.19, 0.19).startswith("no fall → the largest fall (−19.0 points) of Normal")
+        "no fall → a fall of 5.0 points (the largest, 0.1 points, is small and drawn faint) of COVID-19")
+    # A fall is said as a fall, unsigned: "fall (−19.0 points)" read as a double negative.
+    assert grid_legend_sentence("Normal", 0.19, 0.19).startswith("no fall → the largest fall (19.0 points) of Normal")
+    assert "−" not in grid_legend_sentence("Normal", 0.001, 0.05)
     assert grid_legend_sentence("Normal", 0.0, 0.05).startswith("No cell lowers the probability of Normal")
 
 
@@ -243,7 +258,8 @@ def test_one_confidence_figure_in_plain_words():
                                "by 2.0 points (standard deviation)")
     shaky = uncertainty_of(("A", "B"), np.array([[0.9, 0.1]] + [[0.3, 0.7]] * 3 + [[0.8, 0.2]] * 4), 0.6, 0.75)
     figure, word, sentence = confidence_words(shaky)
-    assert word == "Unstable" and "62%" in sentence and "entropy" not in sentence and figure == "90.0%"
+    assert word == "Unstable" and "only 5 of 8 readings" in sentence and "entropy" not in sentence
+    assert figure == "90.0%" and "fewer than the 6 this model needs, so unstable" in sentence
     varies = Uncertainty({"A": 0.7, "B": 0.3}, {"A": 0.12, "B": 0.12}, "A", 0.7, 1.0, 8)
     figure, word, sentence = confidence_words(varies)  # wide spread, but no uncertainty rule fired
     assert word == "Varies" and "typically moves by 12.0 points" in sentence
@@ -255,7 +271,35 @@ def test_one_confidence_figure_in_plain_words():
     assert case_id("0123456789abcdef" * 4) == "01234567"
     from model.present.text import stability_brief
     assert stability_brief(varies) == "moves ±12.0 points (one standard deviation) on 7 changed copies"
-    assert stability_brief(shaky).endswith("; 5 of 8 readings give A") and "±" in stability_brief(shaky)
+    assert stability_brief(shaky).endswith("; 5 of 8 readings give A (this model needs 6)")
+    assert "±" in stability_brief(shaky)
+
+
+def test_stability_word_follows_the_glossary_rule_on_the_shown_figure():
+    """The review's cases: "Stable: moves ±5.0 points" (4.96 called under 5) and "Varies ... 7 of 8 readings
+    give Normal" beside a glossary saying unstable means the answer changes."""
+    from model.present.glossary import explain
+    from model.present.text import confidence_words, stability_brief
+    from model.trust.uncertainty import Uncertainty, uncertainty_of
+
+    rule = explain("Stable / varies / unstable")
+    assert "under 5.0 points" in rule and "varies, 5.0 or more" in rule and "the answer changes" not in rule
+    shown_five = Uncertainty({"A": 0.7, "B": 0.3}, {"A": 0.0496, "B": 0.0496}, "A", 0.7, 1.0, 8)
+    assert stability_brief(shown_five).startswith("moves ±5.0 points") and confidence_words(shown_five)[1] == "Varies"
+    under = Uncertainty({"A": 0.7, "B": 0.3}, {"A": 0.0494, "B": 0.0494}, "A", 0.7, 1.0, 8)
+    assert stability_brief(under).startswith("moves ±4.9 points") and confidence_words(under)[1] == "Stable"
+    # One copy of eight gives another class: not unstable for a model that needs 6, and the line says so.
+    one_off = uncertainty_of(("A", "B"), np.array([[0.8, 0.2]] * 4 + [[0.7, 0.3]] * 3 + [[0.4, 0.6]]), 0.6, 0.75)
+    word, sentence = confidence_words(one_off)[1:]
+    assert word == "Varies" and "7 of 8 readings (the film and its copies) give A, and this model needs 6" in sentence
+    assert stability_brief(one_off).endswith("; 7 of 8 readings give A (this model needs 6)")
+    from model.present.text import stability_line
+    assert stability_line(one_off) == f"Varies: {stability_brief(one_off)}"  # the report's line, the page's words
+    # The model's own level: 5 of 8 are enough for a model whose level is 62.5%.
+    looser = uncertainty_of(("A", "B"), np.array([[0.9, 0.1]] * 5 + [[0.3, 0.7]] * 3), 0.6, 0.625)
+    assert looser.needed == 5 and confidence_words(looser)[1] != "Unstable"
+    assert stability_brief(looser).endswith("(this model needs 5)")
+    assert Uncertainty.from_dict(looser.to_dict()) == looser
 
 
 def test_report_carries_case_status_colour_bar_what_if_and_coloured_notes():
@@ -342,3 +386,17 @@ def test_every_glossary_term_is_one_plain_line():
     assert all(line.endswith(".") and "\n" not in line and len(line) < 200 for line in GLOSSARY.values())
     with pytest.raises(KeyError):
         explain("Spearman")  # a term the page must not use unexplained
+    # Terms the review found on the page without a line.
+    for term in ("Two-channel", "Lung-masked network", "(activated)", "No gradients",
+                 "Random regions cut like this map's cells", "Area under the curve"):
+        assert len(explain(term)) > 40
+
+
+def test_a_map_of_a_class_the_model_did_not_answer_says_its_probability_and_what_it_shows():
+    from model.present.text import other_class_note
+
+    probabilities = {"COVID-19": 0.017, "Normal": 0.95, "Pneumonia": 0.033}
+    assert other_class_note("Normal", probabilities, "Normal") is None  # the answer's own map needs no note
+    note = other_class_note("COVID-19", probabilities, "Normal")
+    assert note.startswith("The model gives COVID-19 a probability of 1.7%: not its answer.")
+    assert "pushes toward COVID-19, not that COVID-19 is present" in note and "its own maximum" in note

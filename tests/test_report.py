@@ -54,12 +54,14 @@ def test_pdf_text_is_real_text_where_the_png_draws_it(monkeypatch):
     pypdf = pytest.importorskip("pypdf")
     pixels, overlay = _inputs()
     status = Status("Uncertain: second read advised (probability too low to stand alone).", "uncertain")
-    details = dict(**META, case_id="abc12345", status=status, notes=["Only 18.8% of this map lies on the lungs."])
+    stability = "Varies: moves ±6.9 points (one standard deviation) on 7 changed copies"
+    details = dict(**META, case_id="abc12345", status=status, notes=["Only 18.8% of this map lies on the lungs."],
+                   stability=stability)
     pdf = build_report_pdf(pixels, overlay, PREDICTION, **details)
     words = " ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
     words = " ".join(words.split())
     for line in ("Chest X-ray explanation report", "abc12345", status.line, "70.0%", "Only 18.8% of this map",
-                 DISCLAIMER):
+                 DISCLAIMER, stability):
         assert line in words
     # The PDF's page images carry no text of their own (it would be set twice): the title's place is white.
     texts = []
@@ -204,8 +206,10 @@ def test_an_out_of_scope_films_output_is_headed_for_reference_only():
 
 
 def test_disclaimer_text_and_no_identifier_parameters():
-    assert DISCLAIMER == ("Decision support for research and teaching only. Not a diagnosis: a qualified "
-                          "radiologist must interpret every image.")
+    # The pages' notice word for word (the report said "a qualified radiologist must interpret", the pages
+    # "a qualified reader interprets").
+    assert DISCLAIMER == ("Decision support for research and teaching, not a diagnosis. It is not a medical device; "
+                          "a qualified reader interprets every image.")
     parameters = set(inspect.signature(build_report).parameters)
     assert not parameters & {"path", "filename", "patient_id", "name"}
     assert inspect.signature(build_report_pdf).parameters.keys() == inspect.signature(build_report).parameters.keys()

@@ -405,6 +405,12 @@ def test_each_curve_is_better_level_or_worse_and_close_figures_show_three_decima
     level = _faithfulness_summary({"deletion_auc": 0.3, "insertion_auc": 0.505}, chance)
     assert "revealing them brings it about as high as revealing random regions does (within 0.01)" in level
     assert "while revealing 0.505 against 0.500" in level
+    # One format for the four figures of a check: the review saw "0.43" beside "0.430" and "0.431".
+    assert "while hiding 0.300 against 0.500" in level
+    from model.trust.faithfulness import Faithfulness, auc_figures
+    assert auc_figures(0.43, 0.61, 0.430, 0.431) == ("0.430", "0.610", "0.430", "0.431")
+    assert auc_figures(0.43, 0.61, 0.70, 0.50) == ("0.43", "0.61", "0.70", "0.50")
+    assert Faithfulness(0.43, 0.43, 0.61, 0.431, {}, False, "").figures == ("0.430", "0.610", "0.430", "0.431")
 
 
 def test_deletion_insertion_rejects_bad_values(patch_model):

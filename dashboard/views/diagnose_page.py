@@ -19,7 +19,7 @@ import streamlit as st
 from dashboard import caching, widgets
 from dashboard.case import Case, Controls
 from model.explain import METHODS
-from model.explain.film_grid import cell_at, cell_name, cells_name, change_between, points, toggle_cell
+from model.explain.film_grid import cell_at, cell_name, cells_name, change_between, fall_points, toggle_cell
 from model.explain.occlusion import FILLS
 from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD, DEFAULT_OPACITY, INTENDED_POPULATION
 from model.present import charts, text
@@ -54,7 +54,7 @@ from model.present.report import Status, build_report, build_report_pdf, fill_wo
 from model.trust.agreement import map_similarity, method_agreement
 from model.trust.attention import lung_attention
 from model.trust.facts import HEADER, Stated, age_words, scope_facts
-from model.trust.faithfulness import CHANCE_MARGIN, NOT_MEASURABLE, auc_pair
+from model.trust.faithfulness import CHANCE_MARGIN, NOT_JUDGED, NOT_MEASURABLE
 from model.trust.findings import OUT_OF_SCOPE, UNCERTAIN
 from model.trust.map_checks import OCCLUSION, MapChecks
 
@@ -254,36 +254,44 @@ def layer_control(column, clf, card, method: str):
 
 
 def display_controls(columns, lungs_reason: str) -> dict:
-    """Opacity, colour map, threshold and the switches: how the map is drawn, never what it is."""
+    """Opacity, colour map, threshold and the switches (the second row of the controls): how the map is
+    drawn, never what it is."""
     opacity = columns[0].slider("Opacity", 0.0, 1.0, widgets.kept("opacity", DEFAULT_OPACITY), 0.05, key="opacity")
     colormap = columns[1].selectbox("Colour map", list(COLORMAPS), key="colormap",
                                     index=list(COLORMAPS).index(widgets.kept("colormap", DEFAULT_COLORMAP)))
     # A map tinting the whole film hides the anatomy a reader needs to judge it.
     threshold = columns[2].slider("Hide below", 0.0, 0.9, widgets.kept("threshold", DEFAULT_MAP_THRESHOLD), 0.05,
                                   key="threshold", help=explain("Hide below") + " Set it to 0 to see the whole map.")
-    switches = st.columns(4)
-    outline = switches[0].toggle("Outline the lung fields", key="lung_outline", disabled=bool(lungs_reason),
-                                 value=widgets.kept("lung_outline", False),
-                                 help=lungs_reason or "Draws the lung segmentation's outline on the map (display "
-                                                      "only), to see whether the evidence lies on the lungs.")
-    switches[1].toggle("Advanced layers", key="advanced_layers",
-                       value=st.session_state.get("advanced_layers", widgets.kept("advanced_layers", False)),
-                       help="Lists the early layers too. " + EDGE_NOTE)
-    zoom = switches[2].toggle("Zoom & window", key="zoom", value=widgets.kept("zoom", False),
-                              help="Film and map in one view: drag a box to zoom both, double-click to go back; "
-                                   "window and level set the film's contrast and brightness.")
+    outline = columns[3].toggle("Outline the lung fields", key="lung_outline", disabled=bool(lungs_reason),
+                                value=widgets.kept("lung_outline", False),
+                                help=lungs_reason or "Draws the lung segmentation's outline on the map (display "
+                                                     "only), to see whether the evidence lies on the lungs.")
+    zoom = columns[4].toggle("Zoom & window", key="zoom", value=widgets.kept("zoom", False),
+                             help="Film and map in one view: drag a box to zoom both, double-click to go back; "
+                                  "window and level set the film's contrast and brightness.")
     values = {"opacity": opacity, "colormap": colormap, "threshold": threshold,
               "outline": outline and not lungs_reason, "zoom": zoom}
-    for name, value in (*values.items(), ("advanced_layers", st.session_state.get("advanced_layers"))):
+    for name, value in values.items():
         widgets.keep(name, value)
     return values
+
+
+def advanced_layers_switch(column) -> None:
+    """The switch listing the early layers too, beside the layer box (read by `layer_control` from the session)."""
+    column.toggle("Advanced layers", key="advanced_layers",
+                  value=st.session_state.get("advanced_layers", widgets.kept("advanced_layers", False)),
+                  help="Lists the early layers too. " + EDGE_NOTE)
+    widgets.keep("advanced_layers", st.session_state.get("advanced_layers"))
 
 
 def explanation_controls(clf, case: Case, default_class: int) -> Controls:
     """Method, class and layer (they choose the map) and the display settings. Every choice is kept
     for the session (`widgets.kept`), so it survives a visit to another page."""
     card = case.card
-    cols = st.columns([1.2, 0.85, 2.25, 0.8, 0.9, 0.8])  # the layer's names are the longest; "SmoothGrad" fits at 1366
+    # Two rows: what the map is (method, class, layer and the switch listing more layers), then how it is
+    # drawn. At 1366 px one row of six cut the class ("Pneumo") and the layer's name; now the layer's longest
+    # names and every class are whole.
+    cols = st.columns([1.05, 1.1, 3.2, 1.25], vertical_alignment="bottom")
     methods = list(METHODS)
     method = cols[0].selectbox("Method", methods, format_func=MAP_LABELS.get, key="method",
                                index=methods.index(widgets.kept("method", "gradcam")),
@@ -292,7 +300,9 @@ def explanation_controls(clf, case: Case, default_class: int) -> Controls:
     target = cols[1].selectbox("Class to explain", list(card.labels), index=default_class,
                                key=f"target-{case.digest[:16]}-{card.id}")
     chosen = layer_control(cols[2], clf, card, method)
-    display = display_controls(cols[3:], case.lungs_reason)
+    advanced_layers_switch(cols[3])
+    display = display_controls(st.columns([0.9, 0.9, 0.9, 1.45, 1.2], vertical_alignment="center"),
+                               case.lungs_reason)
     uses_layer = METHODS[method].uses_layer and chosen is not None
     if uses_layer and chosen.advanced:
         st.caption(f":material/info: {EDGE_NOTE}")
@@ -327,6 +337,14 @@ def overlay_image(case: Case, on_image, controls: Controls, pixels=None) -> np.n
 def colour_legend(label: str, controls: Controls) -> None:
     """The colour bar with what its colours mean, and the per-image scaling in one line."""
     legend_bar(controls.colormap, controls.threshold, f"{colour_bar_caption(label, controls.threshold)}. {SCALE_NOTE}")
+
+
+def other_class_caption(case: Case, label: str) -> None:
+    """Under a map of a class that is not the answer: its probability, and that the map is no sign of it."""
+    tta = case.uncertainty()
+    note = text.other_class_note(label, tta.probabilities, tta.top_label)
+    if note:
+        st.caption(f":material/info: {note}")
 
 
 def toggle_clicked_cell() -> None:
@@ -394,6 +412,7 @@ def images(case: Case, controls: Controls, explanation, on_image, what_if: dict 
     where = f", {controls.layer_label}" if explanation.layer else ""
     if controls.zoom:
         zoom_view(case, shown, on_image, controls, explanation)
+        other_class_caption(case, explanation.label)
         if what_if is not None:  # the cells stay hidden in zoom mode: said, and undone from here too
             st.caption(":material/visibility_off: Cells are hidden (their output is beside the film); the zoom "
                        "view shows the film as it is. Switch zoom off to see them.")
@@ -405,6 +424,7 @@ def images(case: Case, controls: Controls, explanation, on_image, what_if: dict 
             st.image(encode_png(overlay), width="stretch",
                      caption=f"{MAP_LABELS[explanation.method]} for {explanation.label}{where}")
             colour_legend(explanation.label, controls)
+            other_class_caption(case, explanation.label)
     faint = faint_map_note(explanation.heatmap, controls.threshold, METHODS[explanation.method])
     if faint:
         st.caption(f":material/tune: {faint}")
@@ -436,6 +456,7 @@ def all_methods(case: Case, controls: Controls) -> dict[str, np.ndarray]:
         agreement_words(summarise_agreement(agreement), controls.threshold)
     with grid:
         colour_legend(controls.target, controls)  # one colour bar for every map of the grid
+        other_class_caption(case, controls.target)
         method_maps(case, controls, computed)
     agreement_table(agreement)
     return {name: explained.heatmap for name, (explained, _) in computed.items()}
@@ -519,7 +540,7 @@ def grid_occlusion_tab(case: Case, controls: Controls) -> None:
     with picture:
         legend_bar(controls.colormap, 0.0, text.grid_legend_sentence(controls.target, float(np.nanmax(effects.drop)),
                                                                effects.scale))
-    numbers.metric("Largest fall", points(-float(np.nanmax(effects.drop))), help=f"Hiding {cell_name(worst, GRID)}.")
+    numbers.metric("Largest fall", fall_points(float(np.nanmax(effects.drop))), help=f"Hiding {cell_name(worst, GRID)}.")
     numbers.caption(f"Probability of {controls.target} on the whole film: {effects.before:.1%} (the figure shown "
                     "above when it is the output). Cells outside the region the model saw are not coloured.")
 
@@ -571,6 +592,7 @@ def report_downloads(case: Case, status: Status, explanation, controls: Controls
                "model_name": case.card.display_name, "case_id": case.case_id, "colormap": controls.colormap,
                "threshold": controls.threshold, "status": status, "compared": extras["compared"],
                "what_if": extras["what_if"], "map_label": explanation.label,
+               "stability": text.stability_line(case.uncertainty()),
                "notes": (f"The map explains the class {explanation.label}"
                          + (f" at the layer {controls.layer_label}." if explanation.layer else "."),
                          text.probability_definition(case.card))}
@@ -651,20 +673,23 @@ def faithfulness_panel(case: Case, controls: Controls):
     with st.spinner("Hiding and revealing pixels in the map's order…", show_time=True):
         faith = case.faithfulness(controls)
     hide, reveal = st.columns(2)
-    hidden, hidden_chance = auc_pair(faith.deletion_auc, faith.random_deletion_auc)
-    shown, shown_chance = auc_pair(faith.insertion_auc, faith.random_insertion_auc)
-    hide.metric("While hiding", hidden,
+    hidden, hidden_chance, shown, shown_chance = faith.figures  # one format for the four, as in the sentence
+    judged = faith.verdict != NOT_MEASURABLE
+    # Figures of a check that could not be judged stay available, but marked and explained right under them.
+    mark = {} if judged else {"delta": NOT_JUDGED, "delta_color": "off", "delta_arrow": "off"}
+    hide.metric("While hiding", hidden, **mark,
                 help="Average probability of the class while the map's highest regions are hidden first (area "
                      f"under the curve): lower is better, by more than {CHANCE_MARGIN} to count.")
     hide.caption(f"random regions cut like this map's cells: {hidden_chance}, lower is better")
-    reveal.metric("While revealing", shown,
+    reveal.metric("While revealing", shown, **mark,
                   help="Average probability of the class while the map's highest regions are revealed first "
                        f"(area under the curve): higher is better, by more than {CHANCE_MARGIN} to count.")
     reveal.caption(f"random regions cut like this map's cells: {shown_chance}, higher is better")
+    if not judged:
+        st.info(faith.summary, icon=":material/help:")
     st.plotly_chart(charts.faithfulness_figure(faith.curves), key="faithfulness_curves",
                     config={"displayModeBar": False})
-    if faith.verdict == NOT_MEASURABLE:
-        st.info(faith.summary, icon=":material/help:")
+    if not judged:
         return faith
     icon = {"faithful": ":material/check_circle:", "mixed": ":material/contrast:"}.get(faith.verdict,
                                                                                        ":material/warning:")

@@ -98,6 +98,12 @@ def points(delta: float) -> str:
     return f"{sign}{abs(value):.1f} points"
 
 
+def fall_points(drop: float) -> str:
+    """A fall of probability in points, unsigned because the word "fall" already gives the direction
+    ("largest fall 8.7 points", never "fall −8.7 points", a double negative); `drop` >= 0."""
+    return f"{100.0 * max(0.0, float(drop)):.1f} points"
+
+
 def change_between(before: float, after: float) -> str:
     """`points` from one probability to another as both are shown (to 0.1%), so "76.3% → 75.4%" reads
     "−0.9 points", never a figure its own two numbers do not give."""

@@ -153,8 +153,8 @@ def layer_choices(layers, default: str, members=()) -> list[LayerChoice]:
         last_block = layer_parts(_member(numbered[-1])[1])[0] if numbered else ""
         for position, name in enumerate(names):
             block, detail = layer_parts(_member(name)[1])
-            if block and block == last_block:
-                part = f"last block ({block}), {detail}"
+            if block and block == last_block:  # "block 13 (last)": short enough for the layer box at 1366 px
+                part = f"{block} (last), {detail}"
             elif _member(name)[1] == STANDARDISED:
                 part = "last feature maps (standardised)"
             elif not block and name == names[-1] and numbered:  # e.g. several blocks' maps joined at the end

@@ -27,11 +27,11 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from model.explain import method_label
+from model.present import text
 from model.present.overlay import colour_bar, colour_bar_caption
 from model.trust.findings import ASSUMPTION, MAP_CAUTION, OUT_OF_SCOPE, UNCERTAIN
 
-DISCLAIMER = ("Decision support for research and teaching only. Not a diagnosis: a qualified radiologist "
-              "must interpret every image.")
+DISCLAIMER = f"{text.DISCLAIMER} {text.QUALIFIED_READER}"  # the pages' notice, word for word
 
 PAGE_SIZE = (1240, 1754)  # A4 at 150 dpi.
 PAGE_DPI = 150
@@ -231,7 +231,7 @@ def _images(page: Image.Image, draw, y: int, pixels, overlay_rgb, method: str, h
     return bottom + 16
 
 
-def _probabilities(draw, y: int, prediction, status: Status | None = None) -> int:
+def _probabilities(draw, y: int, prediction, status: Status | None = None, stability: str | None = None) -> int:
     labels, probabilities = list(prediction.labels), np.asarray(prediction.probabilities, float)
     predicted = int(np.argmax(probabilities))
     y = _paragraph(draw, (MARGIN, y), output_headline(prediction, status), _font(30, True),
@@ -246,6 +246,8 @@ def _probabilities(draw, y: int, prediction, status: Status | None = None) -> in
             draw.rectangle((bar_left, y + 2, bar_left + filled, y + 28), fill=BAR_PREDICTED if k == predicted else BAR)
         draw.text((bar_left + bar_width + 16, y), f"{p:6.1%}", font=font, fill=TEXT)
         y += 44
+    if stability:  # as the page shows it beside the probability
+        y = _paragraph(draw, (MARGIN, y), stability, _font(22), PAGE_SIZE[0] - 2 * MARGIN) + 6
     return y + 20
 
 
@@ -312,8 +314,8 @@ def _render(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, texts: list
             model_id: str, model_version: str, model_name: str, created: datetime | None = None,
             notes: Sequence = (), case_id: str = "", colormap: str | None = None,
             threshold: float = 0.0, status: Status | None = None,
-            what_if: dict | None = None, compared: Sequence[str] = (), map_label: str | None = None
-            ) -> list[Image.Image]:
+            what_if: dict | None = None, compared: Sequence[str] = (), map_label: str | None = None,
+            stability: str | None = None) -> list[Image.Image]:
     """`render_pages`; given a list `texts`, the pages carry no text and every line is recorded in it."""
     first = Image.new("RGB", PAGE_SIZE, "white")
     draw = _Draw(first, 0, texts)
@@ -323,7 +325,7 @@ def _render(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, texts: list
     if colormap:  # the colour bar names the class the map explains (the answer unless another was chosen)
         label = map_label or list(prediction.labels)[int(np.argmax(prediction.probabilities))]
         y = _colour_bar(first, draw, y, colormap, threshold, label)
-    y = _probabilities(draw, y + 10, prediction, status)
+    y = _probabilities(draw, y + 10, prediction, status, stability)
     if what_if:
         y = _what_if(draw, y, what_if)
     undecided = [f for f in (status.findings if status else ()) if f.severity != status.kind]
@@ -384,6 +386,8 @@ def build_report(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, met
         what_if: the hidden-region result, when one was made: {"cells", "label", "before", "after",
             "change", "output_after"}.
         compared: labels of the methods whose maps were compared.
+        stability: the output's stability as the page shows it (`model.present.text.stability_line`),
+            under the probabilities.
 
     Returns:
         PNG bytes of a 1240 x 1754 page (A4 at 150 dpi); when the notes need more pages, they are

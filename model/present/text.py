@@ -7,6 +7,8 @@ from __future__ import annotations
 from model.registry import ModelCard
 
 DISCLAIMER = "Decision support for research and teaching, not a diagnosis."
+# Who reads the film, said once: the pages' notice and the report's disclaimer both carry it.
+QUALIFIED_READER = "It is not a medical device; a qualified reader interprets every image."
 NO_LUNG_MODEL = "Lung attention unavailable: no lung segmentation model in the registry."
 # Why a film gets no share of its map on the lungs although a lung model ran (Diagnose, the gallery).
 NO_LUNG_FIELDS = "No plausible lung fields were found in this image, so the share of the map on them is not measured."
@@ -70,6 +72,13 @@ def preprocessing_summary(card: ModelCard) -> str:
 STABLE_SPREAD = 0.05  # A standard deviation of the top class (over the test-time copies) from which it "varies".
 
 
+def spread_points(tta) -> float:
+    """The top class's standard deviation over the film and its copies in points, rounded to the one
+    decimal every view shows: the word (stable under `STABLE_SPREAD`) is decided on this figure, so a
+    spread shown as 5.0 is never called under 5."""
+    return round(100 * tta.spread[tta.top_label], 1)
+
+
 
 def probability_definition(card: ModelCard) -> str:
     """What the one probability shown for a film is, said once on the page."""
@@ -88,17 +97,25 @@ def confidence_words(tta) -> tuple[str, str, str]:
     (the calibrated probability of the top class as "59.0%", "Stable" | "Varies" | "Unstable", one
     sentence on its stability that follows the word).
 
-    "Unstable" only when the copies disagree beyond the model's own level (the triage then says
-    uncertain); a wide spread under which the answer holds "varies", which is information, not a
-    warning. A low probability is not instability: the status says it."""
-    spread = tta.spread[tta.top_label]
+    The rule, as the glossary states it: "Unstable" when fewer of the film's readings (the film and its
+    copies) give the answer than the model's level needs (the triage then says uncertain), whatever the
+    spread; otherwise "Stable" when the spread, as shown to one decimal, is under 5.0 points, "Varies"
+    from 5.0 up, which is information, not a warning. A low probability is not instability: the status
+    says it."""
+    spread = spread_points(tta)
     disagree = any(finding.kind == "copies_disagree" for finding in tta.findings)
-    stable = spread < STABLE_SPREAD and not disagree
+    limit = 100 * STABLE_SPREAD
+    stable = spread < limit and not disagree
     word = "Stable" if stable else ("Unstable" if disagree else "Varies")
     how = (f"over {tta.n - 1} slightly shifted, rotated or re-exposed copies of the film it typically moves by "
-           f"{100 * spread:.1f} points (standard deviation)" if stable else
-           f"over {tta.n - 1} slightly changed copies of the film it typically moves by {100 * spread:.1f} points "
-           f"(standard deviation), and {tta.agreement:.0%} of film and copies give {tta.top_label}")
+           f"{spread:.1f} points (standard deviation)")
+    how += (f", under the {limit:.1f} from which it varies" if spread < limit else
+            f", {limit:.1f} or more, so it varies" if not disagree else "")
+    agreeing = f"{round(tta.agreement * tta.n)} of {tta.n} readings (the film and its copies) give {tta.top_label}"
+    if disagree:
+        how += f"; only {agreeing}, fewer than the {tta.needed} this model needs, so unstable"
+    elif tta.agreement < 1.0:
+        how += f"; {agreeing}, and this model needs {tta.needed}"
     return f"{tta.top_probability:.1%}", word, how + "."
 
 
@@ -110,12 +127,20 @@ def stability_help(tta) -> str:
 
 def stability_brief(tta) -> str:
     """The stability in a few words for beside the word (`confidence_words` gives the full sentence):
-    "moves ±6.9 points (one standard deviation) on 7 changed copies", and when the copies disagree, how
-    many of the film's readings (the film and its copies) give the answer."""
-    brief = f"moves ±{100 * tta.spread[tta.top_label]:.1f} points (one standard deviation) on {tta.n - 1} changed copies"
+    "moves ±6.9 points (one standard deviation) on 7 changed copies", and when a copy gives another
+    class, how many of the film's readings (the film and its copies) give the answer and how many this
+    model needs for it not to be unstable."""
+    brief = f"moves ±{spread_points(tta):.1f} points (one standard deviation) on {tta.n - 1} changed copies"
     if tta.agreement < 1.0:  # counted over the film and its copies, as the agreement is
-        brief += f"; {round(tta.agreement * tta.n)} of {tta.n} readings give {tta.top_label}"
+        brief += (f"; {round(tta.agreement * tta.n)} of {tta.n} readings give {tta.top_label} "
+                  f"(this model needs {tta.needed})")
     return brief
+
+
+def stability_line(tta) -> str:
+    """The stability as Diagnose shows it beside the probability, for the report: "Varies: moves ±6.9
+    points (one standard deviation) on 7 changed copies" (`confidence_words`'s word, `stability_brief`)."""
+    return f"{confidence_words(tta)[1]}: {stability_brief(tta)}"
 
 
 # --------------------------------------------------------------------------- the status line
@@ -358,13 +383,24 @@ def lung_share_sentence(fraction: float, threshold: float, method_label: str, ev
     return line + " This says where the model looked, not that it is right."
 
 
+def other_class_note(label: str, probabilities: dict, answer: str) -> str | None:
+    """One line beside a map of a class the model did not answer (None for the answer's own map): its
+    probability, and that the map shows what pushes the model toward it, not that it is present, since
+    each map is scaled to its own maximum and so shows strong colours even for a class given 1.7%."""
+    if label == answer:
+        return None
+    return (f"The model gives {label} a probability of {probabilities[label]:.1%}: not its answer. This map shows "
+            f"what in the film pushes toward {label}, not that {label} is present: each map is scaled to its own "
+            "maximum, so it shows strong colours however weak that push is.")
+
+
 def grid_legend_sentence(target: str, largest: float, scale: float) -> str:
     """What a grid-occlusion map's colours mean: from no fall to `scale` (`GridEffects.scale`: the largest
     fall, or more when that is small, so a tiny fall is drawn faint), in points."""
-    from model.explain.film_grid import points
+    from model.explain.film_grid import fall_points
 
     if largest <= 0:
         return f"No cell lowers the probability of {target} when hidden: nothing is coloured."
-    top = (f"the largest fall ({points(-largest)})" if scale <= largest else
-           f"a fall of {points(-scale)} (the largest, {points(-largest)}, is small and drawn faint)")
+    top = (f"the largest fall ({fall_points(largest)})" if scale <= largest else
+           f"a fall of {fall_points(scale)} (the largest, {fall_points(largest)}, is small and drawn faint)")
     return f"no fall → {top} of {target} when a cell is hidden; cells whose hiding raises it are not coloured."

@@ -260,6 +260,11 @@ class Faithfulness:
         return beats_chance(self.insertion_auc, self.random_insertion_auc, "insertion")
 
     @property
+    def figures(self) -> tuple[str, str, str, str]:
+        """(hiding, its chance level, revealing, its chance level) as shown, in one format (`auc_figures`)."""
+        return auc_figures(self.deletion_auc, self.random_deletion_auc, self.insertion_auc, self.random_insertion_auc)
+
+    @property
     def verdict(self) -> str:
         """"faithful" (both beat chance), "mixed" (one does), "not better than random", or "not measurable"."""
         if not self.measurable:
@@ -279,6 +284,7 @@ class Faithfulness:
 
 
 NOT_MEASURABLE = "not measurable"
+NOT_JUDGED = "not judged"  # beside the figures of a check that was not measurable: shown, but they do not count
 
 
 def faithfulness(classifier, model_input: np.ndarray, heatmap: np.ndarray, class_index: int,
@@ -324,11 +330,26 @@ def faithfulness_verdict(deletion_better: bool, insertion_better: bool) -> str:
     return "mixed" if deletion_better or insertion_better else "not better than random"
 
 
-def auc_pair(mine: float, chance: float) -> tuple[str, str]:
-    """A map's AUC and its chance level as shown: two decimals, or three when the two are within two
-    margins of each other (so "0.36 against 0.37" never stands for a gap the margin ignores)."""
-    digits = 3 if abs(mine - chance) < 2 * CHANCE_MARGIN else 2
+def auc_digits(*pairs: tuple[float, float]) -> int:
+    """Decimals for AUCs shown together with their chance levels: two (the project's rule for AUCs), or
+    three when any (map, chance) pair is within two margins of each other (so "0.36 against 0.37" never
+    stands for a gap the margin ignores)."""
+    return 3 if any(abs(mine - chance) < 2 * CHANCE_MARGIN for mine, chance in pairs) else 2
+
+
+def auc_pair(mine: float, chance: float, digits: int | None = None) -> tuple[str, str]:
+    """A map's AUC and its chance level as shown, to `digits` decimals (default: `auc_digits` of this pair)."""
+    digits = auc_digits((mine, chance)) if digits is None else digits
     return f"{mine:.{digits}f}", f"{chance:.{digits}f}"
+
+
+def auc_figures(deletion: float, random_deletion: float, insertion: float,
+                random_insertion: float) -> tuple[str, str, str, str]:
+    """The four figures of one faithfulness check (hiding, its chance level, revealing, its chance level)
+    in one format, as its panel and its sentence give them: three decimals for all four when either pair
+    needs them, never "0.43" beside "0.430"."""
+    digits = auc_digits((deletion, random_deletion), (insertion, random_insertion))
+    return (*auc_pair(deletion, random_deletion, digits), *auc_pair(insertion, random_insertion, digits))
 
 
 _VERBS = {"deletion": "hiding", "insertion": "revealing"}
@@ -346,8 +367,8 @@ def _faithfulness_summary(mapped: dict, chance: dict) -> str:
     """One sentence judging deletion and insertion each against chance (better, level or worse)."""
     states = {curve: curve_state(mapped[f"{curve}_auc"], chance[f"{curve}_auc"], curve)
               for curve in ("deletion", "insertion")}
-    hide, hide_chance = auc_pair(mapped["deletion_auc"], chance["deletion_auc"])
-    reveal, reveal_chance = auc_pair(mapped["insertion_auc"], chance["insertion_auc"])
+    hide, hide_chance, reveal, reveal_chance = auc_figures(mapped["deletion_auc"], chance["deletion_auc"],
+                                                           mapped["insertion_auc"], chance["insertion_auc"])
     figures = (f"average probability while hiding {hide} against {hide_chance} for random regions, while "
                f"revealing {reveal} against {reveal_chance}")
     verdict = faithfulness_verdict(states["deletion"] == "better", states["insertion"] == "better")

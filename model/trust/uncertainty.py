@@ -4,6 +4,7 @@ radiograph plausibly shows between two acquisitions); disagreement between them 
 fragile. The copies measure stability only: they never replace the film's own probability."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import cv2
@@ -32,6 +33,8 @@ class Uncertainty:
         agreement: share of the n predictions (film and copies) that give `top_label`.
         n: number of predictions, the unchanged film included.
         findings: the rules that fired ("low_probability", "copies_disagree"), as `Finding`s.
+        level: the agreement level the "copies_disagree" rule applied (the model's own; `MIN_AGREEMENT`
+            by default), so that the words beside the figure can say how many readings it needs.
     """
 
     probabilities: dict
@@ -41,6 +44,12 @@ class Uncertainty:
     agreement: float
     n: int
     findings: list = field(default_factory=list)
+    level: float = MIN_AGREEMENT
+
+    @property
+    def needed(self) -> int:
+        """How many of the n readings (film and copies) must give the answer for the copies not to disagree."""
+        return max(1, math.ceil(self.level * self.n - 1e-9))
 
     @property
     def uncertain(self) -> bool:
@@ -62,13 +71,14 @@ class Uncertainty:
     def to_dict(self) -> dict:
         return {"probabilities": dict(self.probabilities), "spread": dict(self.spread), "top_label": self.top_label,
                 "top_probability": self.top_probability, "agreement": self.agreement, "n": self.n,
-                "findings": [f.to_dict() for f in self.findings]}
+                "findings": [f.to_dict() for f in self.findings], "level": self.level}
 
     @classmethod
     def from_dict(cls, values: dict) -> "Uncertainty":
         return cls(dict(values["probabilities"]), dict(values["spread"]), values["top_label"],
                    float(values["top_probability"]), float(values["agreement"]), int(values["n"]),
-                   [Finding.from_dict(f) for f in values.get("findings", [])])
+                   [Finding.from_dict(f) for f in values.get("findings", [])],
+                   float(values.get("level", MIN_AGREEMENT)))
 
     def prediction(self, labels) -> Prediction:
         """The film's calibrated probabilities as a `Prediction` in `labels` order: the answer every
@@ -188,4 +198,4 @@ def uncertainty_of(labels: tuple[str, ...], probabilities: np.ndarray,
     return Uncertainty(probabilities={label: float(p) for label, p in zip(labels, film)},
                        spread={label: float(s) for label, s in zip(labels, spread)},
                        top_label=labels[top], top_probability=float(film[top]), agreement=agreement,
-                       n=int(len(probabilities)), findings=findings)
+                       n=int(len(probabilities)), findings=findings, level=float(min_agreement))
