@@ -155,6 +155,12 @@ def test_explanation_rows_give_the_verdict_and_close_figures_to_three_decimals()
     assert rows["SmoothGrad deletion AUC (lower is better)"] == "0.338"
     assert rows["SmoothGrad deletion AUC, random maps"] == "0.342"
     assert rows["SmoothGrad verdict on the mean curves"] == "mixed on average"
+    # One format per method, as Diagnose's panel: SmoothGrad's insertion pair is far from chance but is shown to
+    # three decimals too, beside its close deletion pair.
+    assert len(rows["SmoothGrad insertion AUC (higher is better)"].split(".")[1]) == 3
+    for method in ("Grad-CAM", "Grad-CAM++", "SmoothGrad", "Score-CAM"):
+        figures = [v for k, v in rows.items() if k.startswith(f"{method} ") and " AUC" in k]
+        assert len({len(v.split(".")[1]) for v in figures}) <= 1, (method, figures)
     assert rows["Grad-CAM deletion AUC (lower is better)"] == "0.35"  # far from chance: two decimals
     faith = report.faithfulness
     assert rows["faithfulness judged on"] == f"{faith.measured} of {faith.measured + faith.not_measurable} films"

@@ -267,6 +267,14 @@ def test_without_plausible_lung_fields_the_map_is_not_measured_against_them(lung
     assert not [m for m in at.main.metric if m.label == "Map inside the lung fields"]
     assert any("so the share of the map on them is not measured" in t for t in texts(at.caption))
     assert not any("box around the lung fields" in t for t in texts(at.caption))  # (the tiny models see it whole)
+    # Compare says the same for every version shown anyway, not a share on lungs that were not found.
+    at = upload(open_page("compare"), png_bytes(film))
+    no_failure(at)
+    at.toggle(key=next(t.key for t in at.toggle if t.key.startswith("compare-anyway-"))).set_value(True).run()
+    no_failure(at)
+    assert [m.label for m in at.main.metric].count("Model output (for reference only)") == 2
+    assert not [m for m in at.main.metric if m.label == "Map inside the lung fields"]
+    assert sum("so the share of the map on them is not measured" in t for t in texts(at.caption)) == 2
 
 
 def capture_reports(monkeypatch) -> list[dict]:

@@ -400,3 +400,7 @@ def test_a_map_of_a_class_the_model_did_not_answer_says_its_probability_and_what
     note = other_class_note("COVID-19", probabilities, "Normal")
     assert note.startswith("The model gives COVID-19 a probability of 1.7%: not its answer.")
     assert "pushes toward COVID-19, not that COVID-19 is present" in note and "its own maximum" in note
+    assert other_class_note("COVID-19", probabilities, "Normal", peak=0.4) == note  # a map with evidence: the same
+    blank = other_class_note("COVID-19", probabilities, "Normal", peak=0.0)  # an all-zero map: no "strong colours"
+    assert blank.endswith("This map is blank: nothing in the film pushes the model toward COVID-19 at this layer.")
+    assert "strong colours" not in blank

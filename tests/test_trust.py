@@ -249,6 +249,20 @@ def test_an_evenly_spread_map_scores_the_lungs_share_of_what_the_model_saw():
     assert below.warning.startswith("Only 20.0% of this map lies on the lung fields (which fill 30.0% of what the model "
                                     "saw), less than on 90% of this model's correct answers; ")
     assert LungAttention.from_dict({k: v for k, v in attention.to_dict().items() if k != "even_share"}).even_share is None
+    # Whose level it is, when the caller knows: a fitted level of 0.5 is the model's own, a default one is not.
+    assert "this model's correct answers" in lung_attention(tilted, mask, 0.5, own=True).warning
+    assert "this model's correct answers" not in lung_attention(tilted, mask, 0.45, own=False).warning
+
+
+def test_no_share_of_a_map_on_lungs_that_were_not_found():
+    from model.trust.attention import NO_LUNG_FIELDS, attention_if_lungs
+
+    mask = lung_mask(32)
+    heat = mask.astype(np.float32)
+    found, why = attention_if_lungs(heat, mask, 0.3)
+    assert why == "" and found == lung_attention(heat, mask, 0.3)
+    for implausible in (np.ones_like(mask), np.zeros_like(mask)):  # one blob over the film; nothing
+        assert attention_if_lungs(heat, implausible, 0.3) == (None, NO_LUNG_FIELDS)
 
 
 def test_attention_zones_name_where_the_map_goes():

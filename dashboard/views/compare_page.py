@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from itertools import combinations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -50,7 +51,7 @@ from model.present.overlay import SCALE_NOTE, colour_bar_caption, render_overlay
 from model.present.registry_tables import default_selection
 from model.splits import common_records
 from model.trust.agreement import map_similarity
-from model.trust.attention import lung_attention as measure_lung_attention
+from model.trust.attention import attention_if_lungs
 from model.trust.faithfulness import CHANCE_MARGIN
 
 MAX_DEFAULT = 3
@@ -341,6 +342,10 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
                                         threshold=DEFAULT_MAP_THRESHOLD), width="stretch",
                          caption=f"Grad-CAM for {explanation.label}, "
                                  f"{widgets.layer_name(caching.model_key(model_id), card, explanation.layer)}")
+            note = text.other_class_note(explanation.label, predictions[model_id].as_dict(),
+                                         predictions[model_id].label, float(np.max(explanation.heatmap)))
+            if note:  # as on Diagnose: a map of a class this version did not answer is no sign of it
+                column.caption(f":material/info: {note}")
     for model_id, column in row().items():
         if model_id in shown:
             with column:
@@ -366,8 +371,11 @@ def lung_attention(image_digest: str, xray, card, on_image) -> None:
         return
     key = caching.model_key(card.id)
     region = caching.model_input(image_digest, key, xray.pixels).region  # the chance level Diagnose gives
-    attention = measure_lung_attention(on_image, caching.lung_mask(image_digest, lungs, xray.pixels),
-                                       caching.lung_attention_threshold(key), region)
+    attention, why = attention_if_lungs(on_image, caching.lung_mask(image_digest, lungs, xray.pixels),
+                                        caching.lung_attention_threshold(key), region, caching.own_levels(key))
+    if attention is None:  # as Diagnose: no share of the map on lungs that were not found
+        st.caption(f":material/block: {why}")
+        return
     st.metric("Map inside the lung fields", text.lung_share(attention.fraction),
               help="Share of the Grad-CAM map's weight on the lung fields; low values point to shortcuts.")
     if attention.low:

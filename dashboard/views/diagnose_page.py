@@ -52,7 +52,7 @@ from model.present.overlay import (
 )
 from model.present.report import Status, build_report, build_report_pdf, fill_words
 from model.trust.agreement import map_similarity, method_agreement
-from model.trust.attention import lung_attention
+from model.trust.attention import attention_if_lungs
 from model.trust.facts import HEADER, Stated, age_words, scope_facts
 from model.trust.faithfulness import CHANCE_MARGIN, NOT_JUDGED, NOT_MEASURABLE
 from model.trust.findings import OUT_OF_SCOPE, UNCERTAIN
@@ -339,10 +339,12 @@ def colour_legend(label: str, controls: Controls) -> None:
     legend_bar(controls.colormap, controls.threshold, f"{colour_bar_caption(label, controls.threshold)}. {SCALE_NOTE}")
 
 
-def other_class_caption(case: Case, label: str) -> None:
-    """Under a map of a class that is not the answer: its probability, and that the map is no sign of it."""
+def other_class_caption(case: Case, label: str, heatmap=None) -> None:
+    """Under a map of a class that is not the answer: its probability, and that the map is no sign of it
+    (or that it is blank, given the one `heatmap` meant)."""
     tta = case.uncertainty()
-    note = text.other_class_note(label, tta.probabilities, tta.top_label)
+    peak = None if heatmap is None else float(np.max(heatmap))
+    note = text.other_class_note(label, tta.probabilities, tta.top_label, peak)
     if note:
         st.caption(f":material/info: {note}")
 
@@ -412,7 +414,7 @@ def images(case: Case, controls: Controls, explanation, on_image, what_if: dict 
     where = f", {controls.layer_label}" if explanation.layer else ""
     if controls.zoom:
         zoom_view(case, shown, on_image, controls, explanation)
-        other_class_caption(case, explanation.label)
+        other_class_caption(case, explanation.label, explanation.heatmap)
         if what_if is not None:  # the cells stay hidden in zoom mode: said, and undone from here too
             st.caption(":material/visibility_off: Cells are hidden (their output is beside the film); the zoom "
                        "view shows the film as it is. Switch zoom off to see them.")
@@ -424,7 +426,7 @@ def images(case: Case, controls: Controls, explanation, on_image, what_if: dict 
             st.image(encode_png(overlay), width="stretch",
                      caption=f"{MAP_LABELS[explanation.method]} for {explanation.label}{where}")
             colour_legend(explanation.label, controls)
-            other_class_caption(case, explanation.label)
+            other_class_caption(case, explanation.label, explanation.heatmap)
     faint = faint_map_note(explanation.heatmap, controls.threshold, METHODS[explanation.method])
     if faint:
         st.caption(f":material/tune: {faint}")
@@ -474,8 +476,9 @@ def method_maps(case: Case, controls: Controls, computed: dict) -> None:
             st.image(encode_png(overlay_image(case, on_image, controls)), width="stretch")
             share = ""
             if mask is not None:
-                attention = lung_attention(on_image, mask, caching.lung_attention_threshold(case.key))
-                share = f" · {attention.fraction:.1%} on the lungs"
+                attention, _ = attention_if_lungs(on_image, mask, caching.lung_attention_threshold(case.key),
+                                                  case.model_input().region)
+                share = "" if attention is None else f" · {attention.fraction:.1%} on the lungs"
             st.markdown(f"**{record.label}**{share}")
             st.caption(lines[record.label])
 
@@ -540,7 +543,11 @@ def grid_occlusion_tab(case: Case, controls: Controls) -> None:
     with picture:
         legend_bar(controls.colormap, 0.0, text.grid_legend_sentence(controls.target, float(np.nanmax(effects.drop)),
                                                                effects.scale))
-    numbers.metric("Largest fall", fall_points(float(np.nanmax(effects.drop))), help=f"Hiding {cell_name(worst, GRID)}.")
+    largest = float(np.nanmax(effects.drop))
+    if largest > 0:
+        numbers.metric("Largest fall", fall_points(largest), help=f"Hiding {cell_name(worst, GRID)}.")
+    else:  # the legend says no cell lowers it: no "fall of 0.0 points" credited to a cell
+        numbers.metric("Largest fall", "none", help="Hiding no single cell lowers the probability.")
     numbers.caption(f"Probability of {controls.target} on the whole film: {effects.before:.1%} (the figure shown "
                     "above when it is the output). Cells outside the region the model saw are not coloured.")
 
@@ -641,10 +648,11 @@ def lung_panel(case: Case, on_image, method_label: str):
     if mask is None:
         st.caption(f":material/block: {case.lungs_reason}")
         return None
-    if not case.lungs_found():
-        st.caption(f":material/block: {text.NO_LUNG_FIELDS}")
+    attention, why = attention_if_lungs(on_image, mask, caching.lung_attention_threshold(case.key),
+                                        case.model_input().region, caching.own_levels(case.key))
+    if attention is None:
+        st.caption(f":material/block: {why}")
         return None
-    attention = lung_attention(on_image, mask, caching.lung_attention_threshold(case.key), case.model_input().region)
     st.metric("Map inside the lung fields", text.lung_share(attention.fraction),
               help="Share of the map's total weight, faint parts included, that lies on the lung fields found by "
                    "the registry's lung segmentation model (the colours show only the strongest part). Findings "

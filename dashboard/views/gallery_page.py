@@ -24,7 +24,6 @@ import streamlit as st
 from dashboard import caching, widgets
 from model.explain import method_label
 from model.inputs.intake import XrayInputError, load_xray
-from model.inputs.lungs import mask_plausibility
 from model.labelled_data import (
     DataPathError,
     data_roots,
@@ -67,15 +66,13 @@ from model.present.gallery_cases import (
 )
 from model.present.overlay import colour_bar, fit_within, pad_to_square, render_overlay, to_uint8
 from model.present.text import (
-    NO_LUNG_FIELDS,
     answer_level_name,
     checked_status,
-    confidence_words,
     lung_share,
-    stability_brief,
     stability_help,
+    stability_line,
 )
-from model.trust.attention import lung_attention
+from model.trust.attention import attention_if_lungs
 from model.trust.input_check import input_check
 from model.trust.map_checks import MapChecks
 from model.trust.triage import triage
@@ -236,7 +233,7 @@ def case_verdict(case) -> str:
 
 
 def lung_part(case) -> str:
-    """The share of the case's map on the lungs; orange only below the model's own warning level
+    """The share of the case's map on the lungs; orange only below the model's warning level (its own, or the default)
     (`case.lung_low`), where Diagnose warns too, not merely under MOSTLY_OUTSIDE; "" without one."""
     if case.lung_share is None:
         return ""
@@ -306,14 +303,13 @@ def case_details(case, key, card) -> None:
         st.caption(f"'{case.label}' is not one of this model's classes ({', '.join(card.labels)}): it can only "
                    "force such a film into one of them, so this is not counted as an error.")
     lungs, reason = caching.lung_status(card.prep.lung_model)
-    mask = caching.lung_mask(digest, lungs, pixels) if lungs is not None else None
-    if mask is not None and not mask_plausibility(mask)["plausible"]:  # as Diagnose: no share without lungs
-        mask, reason = None, NO_LUNG_FIELDS
     result = caching.triage(digest, key, lungs, pixels, xray.metadata)
     attention = None
-    if mask is not None:
-        region = caching.model_input(digest, key, pixels).region  # as Diagnose: its chance level too
-        attention = lung_attention(on_image, mask, caching.lung_attention_threshold(key), region)
+    if lungs is not None:  # as Diagnose: no share without plausible lungs, and its chance level too
+        attention, why = attention_if_lungs(on_image, caching.lung_mask(digest, lungs, pixels),
+                                            caching.lung_attention_threshold(key),
+                                            caching.model_input(digest, key, pixels).region, caching.own_levels(key))
+        reason = why or reason
     # The status as Diagnose words it before its on-request checks (assumptions and map cautions included),
     # across the dialog: in the details column its length pushed the buttons off a 768-pixel screen.
     final, line = checked_status(result, MapChecks(attention=attention), method_label("gradcam"),
@@ -333,7 +329,7 @@ def case_details(case, key, card) -> None:
         st.dataframe({"probability": {label: f"{p:.1%}" for label, p in case.probabilities.items()}},
                      width="stretch")
         tta = caching.uncertainty(digest, key, pixels)  # the check the cards leave to this dialog, as on Diagnose
-        st.caption(f"**Stability:** {confidence_words(tta)[1]}, {stability_brief(tta)}.", help=stability_help(tta))
+        st.caption(f"**Stability:** {stability_line(tta)}.", help=stability_help(tta))  # Diagnose's words
         if attention is not None:
             st.metric("Map inside the lung fields", lung_share(attention.fraction),
                       help="Share of the whole map's weight on the lung fields, faint parts included: the colours "
@@ -364,7 +360,7 @@ def legend(with_map: bool) -> None:
 
 
 def case_card(case, with_map: bool, level: float, key_prefix: str = "explain") -> None:
-    """One card; `level` is the model's own answer level (below it the card says "second read advised")."""
+    """One card; `level` is the model's answer level (its own, or the default) (below it the card says "second read advised")."""
     with st.container(border=True):
         try:
             picture, status = thumbnail(case, with_map)
@@ -445,7 +441,7 @@ def cases_view(cases, sizes: tuple[int, int, int], chosen: tuple, lungs_reason: 
 
 
 def thresholds(level: float) -> tuple[float, float]:
-    """The cheats view's definitions; confident starts at the model's own answer level `level`."""
+    """The cheats view's definitions; confident starts at the model's answer level (its own, or the default) `level`."""
     with st.popover("Definitions", icon=":material/tune:"):
         # Keyed by the level, so a model with another answer level starts at its own, not the last one's.
         confident = st.slider("Confident from", 0.5, 0.995, float(level), 0.005, key=f"cheat_confident_{level:.4f}",

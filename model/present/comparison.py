@@ -146,12 +146,13 @@ def probability_caption(card, probability: float) -> str:
 def explanation_rows(report) -> dict[str, str]:
     """The figures of one explanation report (`model.trust.explanations.ExplanationReport`) worth comparing
     between versions, as {row name: text}: lung attention, each method's deletion and insertion against its
-    chance level (three decimals where the two are within two margins, as on Diagnose), the verdict on the
+    chance level (three decimals for all of a method's figures where either pair is within two margins, as on
+    Diagnose), the verdict on the
     mean curves and, in a row of its own, the share of judged films better on both (`mean_verdict`,
     `films_better_on_both`), and the randomisation check in short words (a narrow cell; "not judged": the
     scrambled model's maps were blank, as the caption says)."""
     from model.explain import method_label
-    from model.trust.faithfulness import auc_pair
+    from model.trust.faithfulness import auc_digits, auc_pair
 
     rows = {}
     lungs = report.lung_attention
@@ -164,11 +165,15 @@ def explanation_rows(report) -> dict[str, str]:
         rows["faithfulness judged on"] = f"{faith.measured} of {faith.measured + faith.not_measurable} films"
     for method, values in faith.methods.items():
         name = method_label(method)
+        curves = {curve: (getattr(values, f"{curve}_auc"), faith.chance(method, curve))
+                  for curve in ("deletion", "insertion")}
+        # one format for the method's figures, as Diagnose's panel gives them (never "0.43" beside "0.430")
+        digits = auc_digits(*[pair for pair in curves.values() if None not in pair])
         for curve, better in (("deletion", "lower"), ("insertion", "higher")):
-            mine, chance = getattr(values, f"{curve}_auc"), faith.chance(method, curve)
+            mine, chance = curves[curve]
             if mine is None:
                 continue
-            shown = auc_pair(mine, chance) if chance is not None else (f"{mine:.2f}", None)
+            shown = auc_pair(mine, chance, digits) if chance is not None else (f"{mine:.{digits}f}", None)
             rows[f"{name} {curve} AUC ({better} is better)"] = shown[0]
             if shown[1] is not None:
                 rows[f"{name} {curve} AUC, random maps"] = shown[1]

@@ -30,14 +30,12 @@ import pandas as pd
 
 from model.evaluation import predict_records
 from model.inputs.intake import XrayInputError, load_xray
-from model.inputs.lungs import mask_plausibility
 from model.labelled_data import DATA_ENV, data_roots
 from model.policy import LOW_LUNG_ATTENTION
 from model.prediction import Prediction
 from model.present.cheating_view import CONFIDENT, MOSTLY_OUTSIDE
-from model.present.text import NO_LUNG_FIELDS
 from model.splits import OUTSIDE, assign_splits
-from model.trust.attention import lung_attention
+from model.trust.attention import NO_LUNG_FIELDS, attention_if_lungs
 
 BATCH_SIZE = 16
 CASE_COLUMNS = ["path", "label", "source", "patient_id", "predicted", "confidence", "correct", "split", "known",
@@ -84,7 +82,7 @@ class Case:
     lung_share: float | None = None  # share of the map on the lung fields; None: no lung model or no map
     elsewhere: str | None = None  # the zone outside the lungs with the largest part of the rest of the map
     elsewhere_most: bool = True  # whether that zone holds more than half of the rest ("most of the rest")
-    lung_low: bool = False  # below the model's own lung-attention warning level (Diagnose warns there too)
+    lung_low: bool = False  # below the model's lung-attention warning level (its own or the default) (Diagnose warns there too)
     lung_even: float | None = None  # the lungs' share of what the model saw: where an evenly spread map lies
     map_note: str = ""  # why there is no lung share although a lung model ran (one sentence), else ""
     lungs_found: bool | None = None  # plausible lung fields found (None: no lung model), as Diagnose decides
@@ -249,7 +247,7 @@ def read_case(classifier, record, *, split: str = "", lungs: Callable | None = N
         lungs: `pixels -> boolean lung mask` (e.g. `LungSegmenter.mask`), used when the classifier has
             no lung model of its own; without either, `lung_share` is None.
         method: the explanation method of the map.
-        low_threshold: the model's own lung-attention warning level (its scope check's, as Diagnose uses);
+        low_threshold: the model's lung-attention warning level (its scope check's, else the default, as Diagnose uses);
             `lung_low` says whether the share lies below it.
 
     Raises:
@@ -264,15 +262,16 @@ def read_case(classifier, record, *, split: str = "", lungs: Callable | None = N
     share = elsewhere = even = None
     most, low = True, False
     note = ""
-    found = None if mask is None else bool(mask_plausibility(mask)["plausible"])
-    if found is False:  # as Diagnose: no share of the map on lungs that were not found
-        note = NO_LUNG_FIELDS
-    elif mask is not None and float(np.max(on_image)) <= 0.0:
-        note = NO_EVIDENCE
-    elif mask is not None:
-        attention = lung_attention(on_image, mask, low_threshold, model_input.region)
-        share, elsewhere, most, low = attention.fraction, attention.elsewhere, attention.elsewhere_holds_most, attention.low
-        even = attention.even_share
+    found = None
+    if mask is not None:  # as every view: no share of the map on lungs that were not found
+        attention, note = attention_if_lungs(on_image, mask, low_threshold, model_input.region)
+        found = note != NO_LUNG_FIELDS
+        if attention is not None and float(np.max(on_image)) <= 0.0:
+            attention, note = None, NO_EVIDENCE
+        if attention is not None:
+            share, elsewhere, most, low = (attention.fraction, attention.elsewhere, attention.elsewhere_holds_most,
+                                           attention.low)
+            even = attention.even_share
     case = _case(record, prediction, split, record.label in labels)
     return Case(**{**asdict(case), "lung_share": share, "elsewhere": elsewhere, "elsewhere_most": most,
                    "lung_low": low, "lung_even": even, "map_note": note, "lungs_found": found,
@@ -407,7 +406,7 @@ class GalleryCounts:
 def card_status(input_status: str, confidence: float, answer_level: float, lungs_found: bool | None = None) -> str:
     """A card's triage status: its input check's; out of scope when the lung model found no plausible
     lung fields (`Case.lungs_found` False), as Diagnose's input check says; made "uncertain" when the
-    probability is below the model's own answer level, as Diagnose's probability rule says (the
+    probability is below the model's answer level (its own or the default), as Diagnose's probability rule says (the
     stability of test-time copies is checked in the case's dialog and on Diagnose only)."""
     from model.trust.findings import OUT_OF_SCOPE, UNCERTAIN
     from model.trust.triage import ANSWER

@@ -5,13 +5,13 @@ Streamlit-free, so every sentence a page shows can be tested without a browser.
 from __future__ import annotations
 
 from model.registry import ModelCard
+from model.trust.attention import NO_LUNG_FIELDS  # noqa: F401  (re-exported: the pages' sentence)
 
 DISCLAIMER = "Decision support for research and teaching, not a diagnosis."
 # Who reads the film, said once: the pages' notice and the report's disclaimer both carry it.
 QUALIFIED_READER = "It is not a medical device; a qualified reader interprets every image."
 NO_LUNG_MODEL = "Lung attention unavailable: no lung segmentation model in the registry."
-# Why a film gets no share of its map on the lungs although a lung model ran (Diagnose, the gallery).
-NO_LUNG_FIELDS = "No plausible lung fields were found in this image, so the share of the map on them is not measured."
+
 
 
 def card_label(card: ModelCard) -> str:
@@ -383,15 +383,18 @@ def lung_share_sentence(fraction: float, threshold: float, method_label: str, ev
     return line + " This says where the model looked, not that it is right."
 
 
-def other_class_note(label: str, probabilities: dict, answer: str) -> str | None:
+def other_class_note(label: str, probabilities: dict, answer: str, peak: float | None = None) -> str | None:
     """One line beside a map of a class the model did not answer (None for the answer's own map): its
     probability, and that the map shows what pushes the model toward it, not that it is present, since
-    each map is scaled to its own maximum and so shows strong colours even for a class given 1.7%."""
+    each map is scaled to its own maximum and so shows strong colours even for a class given 1.7%.
+    `peak`: the map's maximum, when one map is meant; a map with none (<= 0) is said to be blank."""
     if label == answer:
         return None
-    return (f"The model gives {label} a probability of {probabilities[label]:.1%}: not its answer. This map shows "
-            f"what in the film pushes toward {label}, not that {label} is present: each map is scaled to its own "
-            "maximum, so it shows strong colours however weak that push is.")
+    head = f"The model gives {label} a probability of {probabilities[label]:.1%}: not its answer."
+    if peak is not None and peak <= 0:
+        return f"{head} This map is blank: nothing in the film pushes the model toward {label} at this layer."
+    return (f"{head} This map shows what in the film pushes toward {label}, not that {label} is present: each map "
+            "is scaled to its own maximum, so it shows strong colours however weak that push is.")
 
 
 def grid_legend_sentence(target: str, largest: float, scale: float) -> str:

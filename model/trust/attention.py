@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from model.inputs.lungs import lung_attention_fraction
+from model.inputs.lungs import lung_attention_fraction, mask_plausibility
 from model.policy import LOW_LUNG_ATTENTION, LUNG_ATTENTION_QUANTILE
 
 # "between the lungs": on each row with both lungs, what lies between their inner edges, i.e. the mediastinum
@@ -26,6 +26,9 @@ MIN_SIDE_SHARE = 0.15  # each lung of a pair holds at least this share of the ma
 # five pool films, 0.3 left the heart's lower part out of the mediastinum, 0.08 let it run into the diaphragm domes.
 MIN_ROW_SHARE = 0.15
 MAX_SPLIT_SHARE = 0.25  # two lungs: the split column holds at most this share of the fullest column's lung
+
+# Why a film gets no share of its map on the lungs although a lung model ran (every view says it so).
+NO_LUNG_FIELDS = "No plausible lung fields were found in this image, so the share of the map on them is not measured."
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,7 @@ def attention_zones(heatmap: np.ndarray, lung_mask: np.ndarray, region=None) -> 
 
 
 def lung_attention(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: float = LOW_LUNG_ATTENTION,
-                   region=None) -> LungAttention:
+                   region=None, own: bool | None = None) -> LungAttention:
     """How much of a map lies inside the lungs, with a warning naming where it goes when little does.
 
     Args:
@@ -179,6 +182,8 @@ def lung_attention(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: float 
         threshold: fractions below it are `low` (in (0, 1)); the model's own threshold from its
             scope check when it has one.
         region: the region of the film the model saw, to tell weight outside it apart.
+        own: whether `threshold` is the model's own (its scope check's, set from its correct answers);
+            None: taken to be its own when it differs from the policy's default.
 
     Returns:
         `LungAttention`.
@@ -195,7 +200,7 @@ def lung_attention(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: float 
         zone = result.elsewhere
         # "on the chest wall", but "above the lungs" (zones named by a place, not a part of the body).
         where = "outside the lungs" if zone is None else zone if zone in PLACES else f"on the {zone}"
-        own_level = threshold != LOW_LUNG_ATTENTION
+        own_level = threshold != LOW_LUNG_ATTENTION if own is None else bool(own)
         usual = f", less than on {1 - LUNG_ATTENTION_QUANTILE:.0%} of this model's correct answers" if own_level else ""
         # "most of the rest" only when that zone holds more than half of it, else it is only the largest part
         amount = "most" if result.elsewhere_holds_most else "the largest part"
@@ -214,3 +219,13 @@ def lung_attention(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: float 
                                "may leave uncoloured. Check that what it points at is a finding in the lungs.",
                                zones, even)
     return result
+
+
+def attention_if_lungs(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: float = LOW_LUNG_ATTENTION,
+                       region=None, own: bool | None = None) -> tuple[LungAttention | None, str]:
+    """`lung_attention` when the mask holds plausible lung fields (`mask_plausibility`), else (None,
+    `NO_LUNG_FIELDS`): no share of a map on lungs that were not found. The one rule of every view (Diagnose,
+    Compare, the gallery's cards and dialog)."""
+    if not mask_plausibility(lung_mask)["plausible"]:
+        return None, NO_LUNG_FIELDS
+    return lung_attention(heatmap, lung_mask, threshold, region, own), ""
