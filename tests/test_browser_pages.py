@@ -94,8 +94,18 @@ class Visit:
             text.startswith("Failed to load resource: the server responded with a status of 404")
             or (text.startswith("Client Error: Image source error - ") and text.rsplit(" ", 1)[-1] in gone)))]
 
-    def broken_images(self) -> int:
-        return self.page.evaluate("Array.from(document.images).filter(i => i.complete && i.naturalWidth === 0).length")
+    def broken_images(self, settle_ms: int = 10000) -> int:
+        """Images of the page that failed to load, once the page has settled: under load an image can still
+        carry the URL a rerun just superseded (a 404) for a moment before the new one arrives; one that stays
+        broken for `settle_ms` counts."""
+        script = "Array.from(document.images).filter(i => i.complete && i.naturalWidth === 0).length"
+        broken = self.page.evaluate(script)
+        for _ in range(settle_ms // 500):
+            if not broken:
+                break
+            self.page.wait_for_timeout(500)
+            broken = self.page.evaluate(script)
+        return broken
 
     def outside(self) -> list[str]:
         return [url for url in self.requests if not url.startswith((self.origin + "/", "data:", "blob:"))
