@@ -329,7 +329,7 @@ def case_details(case, key, card) -> None:
         st.dataframe({"probability": {label: f"{p:.1%}" for label, p in case.probabilities.items()}},
                      width="stretch")
         tta = caching.uncertainty(digest, key, pixels)  # the check the cards leave to this dialog, as on Diagnose
-        st.caption(f"**Stability:** {stability_line(tta)}.", help=stability_help(tta))  # Diagnose's words
+        st.caption(f"{stability_line(tta)}.", help=stability_help(tta))  # Diagnose's words: "Stable: moves ..."
         if attention is not None:
             st.metric("Map inside the lung fields", lung_share(attention.fraction),
                       help="Share of the whole map's weight on the lung fields, faint parts included: the colours "
