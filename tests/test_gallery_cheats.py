@@ -142,6 +142,7 @@ def test_counts_follow_the_filters_chosen_before_the_sample(gallery):
     labels = at.selectbox(key="gallery_label")
     assert labels.options == ["All labels (8)", "COVID-19 (3)", "Normal (3)", "Tuberculosis (2)"]
     labels.set_value("Normal").run()
+    assert at.selectbox(key="gallery_label").value == "Normal"  # the choice survives being set again each run
     line = summary(at)
     assert line.startswith(f"**3** of {IN_POOL} images match source `beta` and label Normal; the model read **3**")
     # "Confident" is the answer level: this test entry has no scope check, so the policy's 60%, named as the default.
@@ -262,3 +263,4 @@ def test_the_cheats_headline_is_worded_for_what_the_model_sees():
     assert whole.endswith("(25%), the map of CNN lies mostly outside the lungs")
     assert cheats_headline((0, 0, 12), 0.845, "CNN", lung_mask=False) == \
         "None of the 12 answers read is confident (84.5% or more)."
+
