@@ -911,7 +911,7 @@ def test_an_unstated_plain_film_is_answered_as_an_adults_frontal_film_and_says_s
 
     unmeasurable = MapChecks(object(), SimpleNamespace(verdict="not measurable"), None, 0.3, every_method=True)
     assert unavailable_checks(unmeasurable) == ("faithfulness",) and not_run_checks(unmeasurable) == ()
-    assert "not measurable on this film: the map's faithfulness (hiding regions" in status_line(
+    assert "not measurable on this film: the faithfulness of the map of the class explained (hiding regions" in status_line(
         dicom, unavailable=unavailable_checks(unmeasurable))
     # An assumption already stops "no reason to doubt"; the checks not made are still named (an unmeasured
     # map is not a measured one, whatever else the line says).

@@ -64,9 +64,9 @@ def main() -> None:
                      column_config={"model": st.column_config.TextColumn(width=205),
                                     "default": st.column_config.CheckboxColumn(width=60),
                                     "version": st.column_config.TextColumn(width=60),
-                                    "accuracy": st.column_config.TextColumn(width=75),
-                                    "macro AUC": st.column_config.TextColumn(width=80),
-                                    "tested on": st.column_config.TextColumn(width=160),
+                                    "accuracy": st.column_config.TextColumn(width=70),
+                                    "macro AUC": st.column_config.TextColumn(width=75),
+                                    "tested on": st.column_config.TextColumn(width=170),
                                     "created": st.column_config.TextColumn(width=95),
                                     "id": st.column_config.TextColumn(width=185)})
         st.caption("Accuracy and macro AUC are each model's own internal test split ('tested on'): rows tested "

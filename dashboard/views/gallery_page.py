@@ -312,8 +312,9 @@ def case_details(case, key, card) -> None:
         reason = why or reason
     # The status as Diagnose words it before its on-request checks (assumptions and map cautions included),
     # across the dialog: in the details column its length pushed the buttons off a 768-pixel screen.
+    # The dialog shows every film's output for teaching: an out-of-scope film's is said to be for reference only.
     final, line = checked_status(result, MapChecks(attention=attention), method_label("gradcam"),
-                                 made_where="on Diagnose")
+                                 shown_anyway=not result.shows_answer, made_where="on Diagnose")
     st.markdown(f"**Triage:** {line}")
     for why in final.reasons:
         st.caption(why)

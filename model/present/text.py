@@ -176,7 +176,8 @@ def names_of(findings) -> str:
 CHECK_NAMES = {"faithfulness": "the map's faithfulness", "occlusion": "the occlusion cross-check",
                "every_method": "the comparison of every method"}
 UNAVAILABLE_NAMES = {"attention": "where the map lies (no lung fields to measure it against)",
-                     "faithfulness": "the map's faithfulness (hiding regions does not lower the class's probability)"}
+                     "faithfulness": "the faithfulness of the map of the class explained (hiding regions does not "
+                                     "lower that class's probability)"}
 
 
 def not_run_checks(checks) -> tuple[str, ...]:
