@@ -111,7 +111,7 @@ def confidence_words(tta) -> tuple[str, str, str]:
            f"{spread:.1f} points (standard deviation)")
     how += (f", under the {limit:.1f} from which it varies" if spread < limit else
             f", {limit:.1f} or more, so it varies" if not disagree else "")
-    agreeing = f"{round(tta.agreement * tta.n)} of {tta.n} readings (the film and its copies) give {tta.top_label}"
+    agreeing = f"{tta.agreeing} of {tta.n} readings (the film and its copies) give {tta.top_label}"
     if disagree:
         how += f"; only {agreeing}, fewer than the {tta.needed} this model needs, so unstable"
     elif tta.agreement < 1.0:
@@ -132,7 +132,7 @@ def stability_brief(tta) -> str:
     model needs for it not to be unstable."""
     brief = f"moves ±{spread_points(tta):.1f} points (one standard deviation) on {tta.n - 1} changed copies"
     if tta.agreement < 1.0:  # counted over the film and its copies, as the agreement is
-        brief += (f"; {round(tta.agreement * tta.n)} of {tta.n} readings give {tta.top_label} "
+        brief += (f"; {tta.agreeing} of {tta.n} readings give {tta.top_label} "
                   f"(this model needs {tta.needed})")
     return brief
 
@@ -182,9 +182,9 @@ UNAVAILABLE_NAMES = {"attention": "where the map lies (no lung fields to measure
 
 def not_run_checks(checks) -> tuple[str, ...]:
     """The on-request map checks of a `model.trust.map_checks.MapChecks` not made yet, by `CHECK_NAMES` key."""
-    made = {"faithfulness": checks.faithfulness, "occlusion": checks.occlusion_similarity,
-            "every_method": True if checks.every_method else None}
-    return tuple(kind for kind in CHECK_NAMES if made[kind] is None)
+    made = {"faithfulness": checks.faithfulness is not None, "occlusion": checks.occlusion_similarity is not None,
+            "every_method": checks.every_method}
+    return tuple(kind for kind in CHECK_NAMES if not made[kind])
 
 
 def unavailable_checks(checks) -> tuple[str, ...]:
@@ -238,7 +238,7 @@ def status_line(result, shown_anyway: bool = False, map_class: str | None = None
             Diagnose" in the gallery's dialog): "not made yet (on Diagnose): ...".
     """
     pending = [CHECK_NAMES[kind] for kind in not_run]
-    not_made = f"not made yet ({made_where})" if made_where else "not made yet"
+    not_made = "not made yet" + (f" ({made_where})" if made_where else "")
     missing = [UNAVAILABLE_NAMES[kind] for kind in unavailable]
     if result.status == "out_of_scope":
         head = ("Out of scope: the output is shown for reference only" if shown_anyway
@@ -264,7 +264,7 @@ def status_line(result, shown_anyway: bool = False, map_class: str | None = None
     if result.status == "answer" and (result.map_cautions or result.assumptions):
         # The checks not made (or not measurable) are named here too: a caution or an assumption does not
         # make an unmeasured map a measured one.
-        line += (f" N{not_made[1:]}: {_listed(pending)}." if pending else "") + (
+        line += (f" {not_made[0].upper()}{not_made[1:]}: {_listed(pending)}." if pending else "") + (
             f" Not measurable on this film: {_listed(missing)}." if missing else "")
     return line
 

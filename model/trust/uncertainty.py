@@ -47,6 +47,11 @@ class Uncertainty:
     level: float = MIN_AGREEMENT
 
     @property
+    def agreeing(self) -> int:
+        """How many of the n readings (film and copies) give `top_label`."""
+        return round(self.agreement * self.n)
+
+    @property
     def needed(self) -> int:
         """How many of the n readings (film and copies) must give the answer for the copies not to disagree."""
         return max(1, math.ceil(self.level * self.n - 1e-9))
