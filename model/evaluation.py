@@ -8,7 +8,9 @@ both call `evaluation_report`, so every report has one shape.
 Several models on the same images (each image decoded once, lung masks shared between models with
 the same lung model; an image any model cannot take is skipped for all):
 
-    report = evaluate_models(classifiers, records, resamples=1000)   # {"models": {id: ...}, "comparisons": [...]}
+    report = evaluate_models(classifiers, records, resampling=Resampling(1000))   # {"models": {id: ...}, ...}
+
+Progress goes to `Progress(images=..., stage=...)`: after each image, and before each long stage.
 
 With `root`, every image in the report (`images`, `skipped`, `disagreements`) is named by its path
 relative to that folder (`image_id`), so a report can leave the server without its file paths.
@@ -16,8 +18,10 @@ relative to that folder (`image_id`), so a report can leave the server without i
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path, PurePosixPath
+from typing import Callable
 
 import numpy as np
 
@@ -32,6 +36,32 @@ SCORED = "scored"
 UNKNOWN_LABEL = "label not among the versions' classes"
 PARTLY_UNKNOWN_LABEL = "label not among some versions' classes"
 UNREADABLE = "unreadable"
+
+
+@dataclass(frozen=True)
+class Resampling:
+    """How a report's bootstrap intervals are drawn: `resamples` resamples of the images (0: no
+    intervals), seeded with `seed` so that a report can be made again with the same figures."""
+
+    resamples: int = DEFAULT_RESAMPLES
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        """The report's `bootstrap` entry."""
+        return {"resamples": int(self.resamples), "seed": self.seed, "level": LEVEL}
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a long evaluation says how far it is (either may be None).
+
+    Attributes:
+        images: called as `images(done, total)` after each image is scored.
+        stage: called with a short sentence before each model's intervals and each paired comparison.
+    """
+
+    images: Callable[[int, int], None] | None = None
+    stage: Callable[[str], None] | None = None
 
 
 def evaluation_report(y_true, probabilities, labels, sources=None) -> dict:
@@ -284,11 +314,12 @@ def image_rows(records, cards: dict, probabilities: dict, unread=(), root=None) 
     return rows
 
 
-def multi_model_report(records, cards: dict, probabilities: dict, resamples: int = DEFAULT_RESAMPLES,
-                       seed: int = 0, failed=(), root=None, on_stage=None) -> dict:
+def multi_model_report(records, cards: dict, probabilities: dict, resampling: Resampling = Resampling(),
+                       failed=(), root=None, on_stage=None) -> dict:
     """The report of several models on the same scored records.
 
     Args:
+        resampling: the bootstrap of every interval and paired comparison.
         failed: (record, reason) of the images that could not be read (a path in place of the record
             is taken as well; such an image has no label in `images`).
         root: name images relative to this folder (`image_id`); None keeps the paths as given.
@@ -310,17 +341,18 @@ def multi_model_report(records, cards: dict, probabilities: dict, resamples: int
     stage = on_stage or (lambda text: None)
     if not records:
         return {"n_images": 0, "labels_in_data": {}, "skipped": skipped,
-                "bootstrap": {"resamples": int(resamples), "seed": seed, "level": LEVEL}, "models": {},
+                "bootstrap": resampling.to_dict(), "models": {},
                 "comparisons": [], "within_source": {}, "disagreements": [],
                 "images": image_rows([], cards, probabilities, unread, root)}
     models = {}
     for m in ids:
-        stage(f"Bootstrap intervals for {m} ({resamples:,} resamples)…")
-        models[m] = model_report(cards[m], records, probabilities[m], resamples, seed)
+        stage(f"Bootstrap intervals for {m} ({resampling.resamples:,} resamples)…")
+        models[m] = model_report(cards[m], records, probabilities[m], resampling.resamples, resampling.seed)
     comparisons = []
     for a, b in combinations(ids, 2):
         stage(f"Paired comparison of {a} and {b}…")
-        comparisons.append(compare_pair(records, cards, probabilities, a, b, resamples, seed))
+        comparisons.append(compare_pair(records, cards, probabilities, a, b, resampling.resamples,
+                                        resampling.seed))
     within = {}
     for source in sorted({r.source for r in records if r.source}):
         labels_here = {r.label for r in records if r.source == source}
@@ -328,19 +360,19 @@ def multi_model_report(records, cards: dict, probabilities: dict, resamples: int
             within[source] = {m: within_source_auc(records, probabilities[m], cards[m].labels, source) for m in ids}
     return {"n_images": len(records), "labels_in_data": dict(sorted(Counter(r.label for r in records).items())),
             "skipped": skipped,
-            "bootstrap": {"resamples": int(resamples), "seed": seed, "level": LEVEL},
+            "bootstrap": resampling.to_dict(),
             "models": models, "comparisons": comparisons, "within_source": within,
             "disagreements": disagreements(records, cards, probabilities, root)[:200] if len(ids) > 1 else [],
             "images": image_rows(records, cards, probabilities, unread, root)}
 
 
-def evaluate_models(classifiers, records, batch_size: int = 32, resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
-                    progress=None, load=None, root=None, on_stage=None) -> dict:
+def evaluate_models(classifiers, records, batch_size: int = 32, resampling: Resampling = Resampling(), load=None,
+                    root=None, progress: Progress = Progress()) -> dict:
     """Score every classifier on the same records (see `predict_many`) and build `multi_model_report`
-    (`root` and `on_stage` as there)."""
+    (`resampling` and `root` as there); `progress` hears of each image and each stage."""
     records = list(records)
-    kept, probabilities, failed = predict_many(classifiers, records, batch_size, progress, load)
+    kept, probabilities, failed = predict_many(classifiers, records, batch_size, progress.images, load)
     by_path = {record.path: record for record in records}
     cards = {clf.card.id: clf.card for clf in classifiers}
-    return multi_model_report(kept, cards, probabilities, resamples, seed,
-                              [(by_path.get(path, path), reason) for path, reason in failed], root, on_stage)
+    return multi_model_report(kept, cards, probabilities, resampling,
+                              [(by_path.get(path, path), reason) for path, reason in failed], root, progress.stage)

@@ -150,7 +150,7 @@ def test_paired_difference_sees_a_better_model_and_not_a_copy():
 
 def test_evaluate_models_same_images_unknown_labels_and_skips(registry_env, tmp_path):
     from model.classifier import Classifier
-    from model.evaluation import evaluate_models
+    from model.evaluation import Progress, Resampling, evaluate_models
 
     data = write_labelled_folder(tmp_path / "hospital")
     (data / "Normal" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 50)
@@ -158,8 +158,8 @@ def test_evaluate_models_same_images_unknown_labels_and_skips(registry_env, tmp_
     assert {r.label for r in records} == {"COVID-19", "Normal", "Pneumonia", "Tuberculosis"}
     classifiers = [Classifier.load(m, registry_env) for m in ("tiny-a", "tiny-b")]
     seen = []
-    report = evaluate_models(classifiers, records, batch_size=4, resamples=200,
-                             progress=lambda done, total: seen.append((done, total)))
+    report = evaluate_models(classifiers, records, batch_size=4, resampling=Resampling(200),
+                             progress=Progress(images=lambda done, total: seen.append((done, total))))
     assert seen[-1] == (13, 13)
     assert report["n_images"] == 12 and [Path(s["path"]).name for s in report["skipped"]] == ["broken.png"]
     for model_id in ("tiny-a", "tiny-b"):
@@ -180,11 +180,11 @@ def test_evaluate_models_same_images_unknown_labels_and_skips(registry_env, tmp_
 
 def test_evaluate_models_reads_a_zip_in_memory(registry_env, tmp_path):
     from model.classifier import Classifier
-    from model.evaluation import evaluate_models
+    from model.evaluation import Resampling, evaluate_models
 
     archive = read_labelled_zip(zip_bytes({"COVID/a.png": IMAGE, "Normal/b.png": IMAGE, "Pneumonia/c.png": IMAGE}))
     clf = Classifier.load("tiny-a", registry_env)
-    report = evaluate_models([clf], archive.records, resamples=20, load=archive.load)
+    report = evaluate_models([clf], archive.records, resampling=Resampling(20), load=archive.load)
     assert report["n_images"] == 3 and report["models"]["tiny-a"]["n"] == 3
 
 

@@ -159,7 +159,7 @@ def common_ground_section(cards_by_id: dict, chosen: list[str]) -> None:
                 with st.expander("Each version's own internal test figures (not the same images)"):
                     metrics_section(chosen)
             return
-        from model.evaluation import evaluate_models
+        from model.evaluation import Progress, Resampling, evaluate_models
 
         with long_runs.running(COMMON_RUN, f"with {len(chosen)} versions") as progress:
             # The progress takes the button's place; this takes the place of the words under it, which
@@ -170,9 +170,9 @@ def common_ground_section(cards_by_id: dict, chosen: list[str]) -> None:
             classifiers = [caching.classifier(caching.model_key(model_id)) for model_id in chosen]
             if any(clf is None for clf in classifiers):
                 return
-            report = evaluate_models(classifiers, sampled, batch_size=16, resamples=resamples,
-                                     progress=progress.images, root=path if path.is_dir() else path.parent,
-                                     on_stage=progress.stage)
+            report = evaluate_models(classifiers, sampled, batch_size=16, resampling=Resampling(resamples),
+                                     root=path if path.is_dir() else path.parent,
+                                     progress=Progress(images=progress.images, stage=progress.stage))
         store.put(signature, report)
     common_ground_results(store.get(signature), chosen)
 

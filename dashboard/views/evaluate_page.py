@@ -144,12 +144,12 @@ def zip_choice() -> Choice | None:
 
 def run(classifiers, choice: Choice, resamples: int) -> dict:
     """Score, with progress and a Cancel button; the report and the bytes of the first disagreements."""
-    from model.evaluation import evaluate_models
+    from model.evaluation import Progress, Resampling, evaluate_models
 
     with long_runs.running(RUN, f"with {len(classifiers)} version(s)") as progress:
-        report = evaluate_models(classifiers, choice.records, batch_size=16, resamples=resamples,
-                                 progress=progress.images, load=choice.loader, root=choice.root,
-                                 on_stage=progress.stage)
+        report = evaluate_models(classifiers, choice.records, batch_size=16, resampling=Resampling(resamples),
+                                 load=choice.loader, root=choice.root,
+                                 progress=Progress(images=progress.images, stage=progress.stage))
     about = {"data": choice.name, "images": choice.scope, "selection": choice.selection,
              "versions": [clf.card.id for clf in classifiers],
              "image_ids": ("names inside the ZIP" if choice.root is None else
