@@ -61,7 +61,7 @@ def records(tmp_path) -> list[LabelledImage]:
 
 
 def test_score_cases_confident_errors_first_then_least_confident(corner, records):
-    cases = score_cases(corner, records, limit_per_label=None)
+    cases = score_cases(corner, records)
     names = [Path(c.path).name for c in cases]
     assert "corrupt.png" not in names and "missing.png" not in names and len(cases) == 6
     assert set(names[:2]) == {"wrong_sure.png", "wrong_unsure.png"}
@@ -77,9 +77,9 @@ def test_score_cases_confident_errors_first_then_least_confident(corner, records
     assert first.confidence == pytest.approx(max(first.probabilities.values()))
 
 
-def test_score_cases_limits_each_label_deterministically(corner, records):
-    first = score_cases(corner, records, limit_per_label=2, seed=3)
-    again = score_cases(corner, list(reversed(records)), limit_per_label=2, seed=3)
+def test_a_sample_of_each_label_is_scored_deterministically(corner, records):
+    first = score_cases(corner, sample_records(records, limit_per_label=2, seed=3))
+    again = score_cases(corner, sample_records(list(reversed(records)), limit_per_label=2, seed=3))
     assert [c.path for c in first] == [c.path for c in again]
     counts = {label: sum(c.label == label for c in first) for label in ("COVID-19", "Normal")}
     assert counts["COVID-19"] == 2 and 1 <= counts["Normal"] <= 2  # a sampled corrupt file is skipped
@@ -88,7 +88,7 @@ def test_score_cases_limits_each_label_deterministically(corner, records):
 def test_score_cases_reports_progress_and_skips_unknown_labels(corner, records, tmp_path):
     extra = LabelledImage(_write(tmp_path, "opacity.png", 0.5), "Lung opacity", "patient-z", "synthetic")
     seen = []
-    cases = score_cases(corner, records + [extra], limit_per_label=None, batch_size=3,
+    cases = score_cases(corner, records + [extra], batch_size=3,
                         progress=lambda done, total: seen.append((done, total)))
     assert all(c.label != "Lung opacity" for c in cases)
     assert seen[-1] == (8, 8) and len(seen) == 3
@@ -115,7 +115,7 @@ def test_sample_records_picks_up_to_the_limit_per_label():
 
 
 def test_cases_frame(corner, records):
-    frame = cases_frame(score_cases(corner, records, limit_per_label=None))
+    frame = cases_frame(score_cases(corner, records))
     assert list(frame.columns[:7]) == ["path", "label", "source", "patient_id", "predicted", "confidence", "correct"]
     assert {"P(COVID-19)", "P(Normal)", "P(Pneumonia)"} <= set(frame.columns)
     assert len(frame) == 6 and not frame["correct"].iloc[0]
@@ -251,7 +251,7 @@ def test_read_case_measures_where_the_map_lies(shortcut):
     corner = marker.heat[: MAP_SIDE // 4, : MAP_SIDE // 4].sum() / marker.heat.sum()
     assert corner > 0.9, "the kept map lies on the corner marker"
     # The same answer as the gallery's batch scoring, and the same share as the trust check on Diagnose.
-    batch = {c.path: c for c in score_cases(clf, records, limit_per_label=None, include_unknown=True)}
+    batch = {c.path: c for c in score_cases(clf, records, include_unknown=True)}
     for case in cases:
         assert case.predicted == batch[case.path].predicted
         assert case.confidence == pytest.approx(batch[case.path].confidence, abs=1e-4)

@@ -59,12 +59,12 @@ def test_unknown_labels_are_cases_but_never_errors(test_registry, tmp_path):
 
     clf = Classifier.load("tiny-a", test_registry)
     records = read_dataset(write_pool(tmp_path / "pool", n=6))
-    cases = score_cases(clf, records, limit_per_label=None, include_unknown=True,
+    cases = score_cases(clf, records, include_unknown=True,
                         splits={r.path: "test" for r in records})
     unknown = [c for c in cases if not c.known]
     assert len(unknown) == 2 and cases[-2:] == unknown and all(c.split == "test" for c in cases)
     assert all(c.label == "Tuberculosis" and c.predicted in clf.labels for c in unknown)
-    assert len(score_cases(clf, records, limit_per_label=None)) == 6
+    assert len(score_cases(clf, records)) == 6
 
 
 def test_colour_bar_greys_what_the_overlay_leaves_uncoloured():

@@ -2,7 +2,7 @@
 
     records = read_dataset(data_location())
     chosen, splits, note = gallery_records(records, clf.card, "test")   # never its training images
-    cases = score_cases(clf, chosen, limit_per_label=40, splits=splits, include_unknown=True)
+    cases = score_cases(clf, sample_records(chosen, 40), splits=splits, include_unknown=True)
     table = cases_frame(cases)          # confident errors first, then the least confident correct answers
 
 With the map (the gallery's cards and its "where the model cheats" view, `model.present.cheating_view`):
@@ -154,18 +154,21 @@ def _case(record, prediction, split: str = "", known: bool = True) -> Case:
                 known=known)
 
 
-def score_cases(classifier, records: list, limit_per_label: int | None = 40, seed: int = 0, *,
-                batch_size: int = BATCH_SIZE, progress: Callable[[int, int], None] | None = None,
-                splits: dict[str, str] | None = None, include_unknown: bool = False) -> list[Case]:
-    """Predict a deterministic sample of labelled images and order them hardest first.
+def score_cases(classifier, records: list, *, batch_size: int = BATCH_SIZE,
+                progress: Callable[[int, int], None] | None = None, splits: dict[str, str] | None = None,
+                include_unknown: bool = False) -> list[Case]:
+    """Predict labelled images and order them hardest first.
+
+    The caller chooses the images, as for `read_cases`: filters (`filter_records`), then a sample
+    (`sample_records`), so that scoring a sample of the labels the model knows gives the same cases
+    whether or not `include_unknown` (a label's sample never depends on the other labels).
 
     Args:
         classifier: a `model.classifier.Classifier`.
-        records: `model.labelled_data.LabelledImage` records. Records whose label the model does not
-            know are left out (the model could never get them right) unless `include_unknown`,
-            where they come last with `known=False` and never count as misclassified.
-        limit_per_label: at most this many images per label (None: all).
-        seed: seed of the per-label sample.
+        records: `model.labelled_data.LabelledImage` records, e.g. `sample_records(records, 40)`. Records
+            whose label the model does not know are left out (the model could never get them right)
+            unless `include_unknown`, where they come last with `known=False` and never count as
+            misclassified.
         batch_size: images decoded and predicted at a time (bounds memory).
         progress: called as `progress(done, total)` after each batch, e.g. for a progress bar.
         splits: {path: split name} (`gallery_records`), written into each case.
@@ -175,8 +178,7 @@ def score_cases(classifier, records: list, limit_per_label: int | None = 40, see
         images (`XrayInputError`) are skipped.
     """
     labels = tuple(classifier.labels)
-    wanted = records if include_unknown else [r for r in records if r.label in set(labels)]
-    chosen = sample_records(wanted, limit_per_label, seed)
+    chosen = records if include_unknown else [r for r in records if r.label in set(labels)]
     kept, probabilities, _ = predict_records(classifier, chosen, batch_size, progress)
     splits = splits or {}
     cases = [_case(r, Prediction(labels, p), splits.get(str(r.path), ""), r.label in labels)
