@@ -210,8 +210,9 @@ def occlusion_sensitivity(predict, model_input: np.ndarray, class_index: int, pa
     original = np.asarray(predict(model_input[None]))[0]
     if not 0 <= int(class_index) < len(original):
         raise ValueError(f"class_index must be in [0, {len(original)}), got {class_index!r}")
-    drops = _patch_drops(predict, model_input, filled, boxes, (side_r, side_c), int(class_index),
-                         float(original[class_index]), int(batch_size))
+    scores = _occluded_scores(predict, model_input, filled, boxes, (side_r, side_c), int(class_index),
+                              int(batch_size))
+    drops = np.maximum(0.0, float(original[class_index]) - scores).tolist()
     total = np.zeros((rows, cols), np.float64)
     count = np.zeros((rows, cols), np.float64)
     for (r, c), drop in zip(boxes, drops):
@@ -220,18 +221,18 @@ def occlusion_sensitivity(predict, model_input: np.ndarray, class_index: int, pa
     return normalize_map(total / np.maximum(count, 1))
 
 
-def _patch_drops(predict, model_input, filled, boxes, side, class_index, p_original, batch_size):
-    """Probability drop (clipped at 0) of one class for each occluded copy, computed batch by batch."""
+def _occluded_scores(predict, model_input, filled, boxes, side, class_index, batch_size) -> np.ndarray:
+    """The probability of one class on each occluded copy (one per box), batch by batch, in the dtype
+    the model gives it."""
     side_r, side_c = side
-    drops = []
+    scores = []
     for start in range(0, len(boxes), batch_size):
         chunk = boxes[start:start + batch_size]
         batch = np.repeat(model_input[None], len(chunk), axis=0)
         for i, (r, c) in enumerate(chunk):
             batch[i, r:r + side_r, c:c + side_c] = filled[r:r + side_r, c:c + side_c]
-        probabilities = np.asarray(predict(batch))
-        drops.extend(np.maximum(0.0, p_original - probabilities[:, class_index]).tolist())
-    return drops
+        scores.append(np.asarray(predict(batch))[:, class_index])
+    return np.concatenate(scores)
 
 
 def _run(explainers, batch, class_index, layer, reference):
