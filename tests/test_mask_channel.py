@@ -217,7 +217,7 @@ def test_film_grid_hiding_and_effects_send_the_mask_unchanged(clf, prepared):
 
 def test_what_if_and_faithfulness_send_the_mask_unchanged(clf, prepared):
     from model.explain.occlusion import what_if
-    from model.trust.faithfulness import deletion_insertion, evidence, faithfulness
+    from model.trust.faithfulness import RandomOrders, deletion_insertion, evidence, faithfulness
 
     x = prepared.array
     heat = clf.explain_input(x, "gradcam", target=0).heatmap
@@ -225,7 +225,8 @@ def test_what_if_and_faithfulness_send_the_mask_unchanged(clf, prepared):
         hidden = what_if(clf, x, (0.3, 0.2, 0.3, 0.3))
         curves = deletion_insertion(clf, x, heat, 0, steps=5)
         evidence(clf, x, 0)
-        faithfulness(clf, x, heat, 0, steps=5, random_repeats=2, grid=clf.map_grid(clf.explain_input(x)))
+        faithfulness(clf, x, heat, 0, steps=5, random_orders=RandomOrders(2),
+                     grid=clf.map_grid(clf.explain_input(x)))
     np.testing.assert_array_equal(hidden.occluded_input[..., 1], x[..., 1])
     assert len(curves["deletion"]) == 6
     assert spy.assert_mask_kept(x) > 5

@@ -18,7 +18,7 @@ from model.inputs.lungs import lung_attention_fraction
 from model.registry import ModelCard
 from model.trust.agreement import method_agreement
 from model.trust.attention import lung_attention
-from model.trust.faithfulness import deletion_insertion, faithfulness
+from model.trust.faithfulness import RandomOrders, deletion_insertion, faithfulness
 from model.trust.input_check import input_check
 from model.trust.sanity import randomization_sanity_check, randomization_similarity, randomized_classifier
 from model.trust.uncertainty import tta_uncertainty
@@ -353,11 +353,11 @@ def test_the_chance_level_has_the_grain_of_the_map(patch_model):
     with pytest.raises(ValueError, match="grid"):
         chance_grid(0)
     x = patch_image()
-    coarse, fine = (random_baseline(patch_model, x, 0, steps=8, repeats=2, grid=g) for g in (4, None))
+    coarse, fine = (random_baseline(patch_model, x, 0, steps=8, random_orders=RandomOrders(2), grid=g) for g in (4, None))
     assert (coarse["grid"], fine["grid"]) == (4, RANDOM_BLOCKS)
     assert (coarse["deletion_auc"], coarse["insertion_auc"]) != (fine["deletion_auc"], fine["insertion_auc"])
     # faithfulness() judges a map against random maps of the grain it is given.
-    judged = faithfulness(patch_model, x, patch_map(), 0, steps=8, random_repeats=2, grid=4)
+    judged = faithfulness(patch_model, x, patch_map(), 0, steps=8, random_orders=RandomOrders(2), grid=4)
     assert (judged.random_deletion_auc, judged.random_insertion_auc) == (coarse["deletion_auc"], coarse["insertion_auc"])
 
 
@@ -373,8 +373,8 @@ def test_a_map_knows_the_grid_it_was_made_on(test_registry):
 
 def test_faithfulness_separates_a_true_map_from_a_reversed_one(patch_model):
     x = patch_image()
-    good = faithfulness(patch_model, x, patch_map(), 0, steps=10, random_repeats=2)
-    reversed_ = faithfulness(patch_model, x, 1.0 - patch_map(), 0, steps=10, random_repeats=2)
+    good = faithfulness(patch_model, x, patch_map(), 0, steps=10, random_orders=RandomOrders(2))
+    reversed_ = faithfulness(patch_model, x, 1.0 - patch_map(), 0, steps=10, random_orders=RandomOrders(2))
     assert good.better_than_random and not reversed_.better_than_random
     assert good.deletion_auc < good.random_deletion_auc < reversed_.deletion_auc
     # Same seed: the same random orders.
@@ -396,7 +396,7 @@ def test_a_class_the_blurred_film_scores_as_high_is_not_measurable(patch_model):
     from model.trust.map_checks import MapChecks, map_findings
 
     x = patch_image()
-    other = faithfulness(patch_model, x, patch_map(), 1, steps=10, random_repeats=2)
+    other = faithfulness(patch_model, x, patch_map(), 1, steps=10, random_orders=RandomOrders(2))
     assert other.curves["deletion"][-1] > other.curves["deletion"][0]
     assert not other.measurable and other.verdict == NOT_MEASURABLE and not other.better_than_random
     assert other.summary.startswith(f"Not measurable for {patch_model.labels[1]}: the blurred film scores")
@@ -817,7 +817,7 @@ def test_typed_results_round_trip_through_their_dicts(patch_model):
     from model.trust.uncertainty import Uncertainty
 
     x = patch_image()
-    results = [faithfulness(patch_model, x, patch_map(), 0, steps=4, random_repeats=1),
+    results = [faithfulness(patch_model, x, patch_map(), 0, steps=4, random_orders=RandomOrders(1)),
                tta_uncertainty(patch_model, x, n=4),
                method_agreement({"gradcam": patch_map(), "scorecam": 1.0 - patch_map()}),
                lung_attention(patch_map(), patch_map() > 0.5),

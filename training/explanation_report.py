@@ -82,7 +82,7 @@ def _explain_image(classifier, pixels: np.ndarray, methods, segmenter, steps: in
                    timing: dict, layer: str | None = None) -> tuple[dict, np.ndarray]:
     """Maps, deletion/insertion AUCs and lung attention of one image; returns (row, model input)."""
     from model.inputs.lungs import lung_attention_fraction, mask_plausibility
-    from model.trust.faithfulness import deletion_insertion, random_baseline
+    from model.trust.faithfulness import RandomOrders, deletion_insertion, random_baseline
 
     # One segmentation per image: the lung crop of a lung-cropped model and lung attention share it.
     mask = segmenter.mask(pixels) if segmenter is not None else None
@@ -99,7 +99,7 @@ def _explain_image(classifier, pixels: np.ndarray, methods, segmenter, steps: in
         timing["maps_s"][method] = timing["maps_s"].get(method, 0.0) + time.perf_counter() - started
     started = time.perf_counter()
     # One chance level per grain: random maps as coarse as the method's own (`chance_grid`).
-    chance = {grid: random_baseline(classifier, x, target, steps, RANDOM_REPEATS, seed, grid=grid)
+    chance = {grid: random_baseline(classifier, x, target, steps, RandomOrders(RANDOM_REPEATS, seed), grid=grid)
               for grid in dict.fromkeys(grids.values())}
     for method, heat in maps.items():
         curves = deletion_insertion(classifier, x, heat, target, steps)

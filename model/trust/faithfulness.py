@@ -39,6 +39,15 @@ CHANCE_MARGIN = 0.01        # AUC units a map must beat chance by (smaller diffe
 MIN_EVIDENCE = 0.05         # the film must score the class this much above its fully blurred copy to be measured
 
 
+@dataclass(frozen=True)
+class RandomOrders:
+    """The random region orders whose mean deletion and insertion AUC set a map's chance level:
+    `repeats` of them (1 to 100), drawn from `seed`."""
+
+    repeats: int = 3
+    seed: int = 0
+
+
 def _as_input(model_input) -> np.ndarray:
     """An (S, S, C) float32 model input; ValueError naming the shape otherwise."""
     x = np.asarray(model_input, dtype=np.float32)
@@ -184,10 +193,11 @@ def chance_grid(map_grid: int | None) -> int:
 
 
 def random_baseline(classifier, model_input: np.ndarray, class_index: int, steps: int = DEFAULT_STEPS,
-                    repeats: int = 3, seed: int = 0, baseline: str = "blur", grid: int | None = None) -> dict:
-    """Mean deletion and insertion AUC of `repeats` random block orders (the chance level of a map).
+                    random_orders: RandomOrders = RandomOrders(), baseline: str = "blur", grid: int | None = None) -> dict:
+    """Mean deletion and insertion AUC of random block orders (the chance level of a map).
 
     Args:
+        random_orders: how many random orders, from which seed.
         grid: cells per side of the map under test (see `chance_grid`); the random maps have as many.
 
     Returns:
@@ -196,9 +206,9 @@ def random_baseline(classifier, model_input: np.ndarray, class_index: int, steps
     x = _as_input(model_input)
     class_index = _check_class(classifier, class_index)
     steps = _check_count("steps", steps, 1, 100)
-    repeats = _check_count("random_repeats", repeats, 1, 100)
+    repeats = _check_count("random_repeats", random_orders.repeats, 1, 100)
     blocks = chance_grid(grid)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_orders.seed)
     runs = [_curves(classifier, x, random_block_order(x.shape[:2], rng, blocks), class_index, steps, baseline)
             for _ in range(repeats)]
     return {"deletion_auc": float(np.mean([r["deletion_auc"] for r in runs])),
@@ -288,7 +298,7 @@ NOT_JUDGED = "not judged"  # beside the figures of a check that was not measurab
 
 
 def faithfulness(classifier, model_input: np.ndarray, heatmap: np.ndarray, class_index: int,
-                 steps: int = DEFAULT_STEPS, random_repeats: int = 3, seed: int = 0,
+                 steps: int = DEFAULT_STEPS, random_orders: RandomOrders = RandomOrders(),
                  grid: int | None = None) -> Faithfulness:
     """Whether deleting/inserting pixels in the map's order moves the prediction more than chance.
 
@@ -298,8 +308,7 @@ def faithfulness(classifier, model_input: np.ndarray, heatmap: np.ndarray, class
         heatmap: the explanation map (2-D).
         class_index: the explained class.
         steps: steps of each curve, see `deletion_insertion`.
-        random_repeats: random region orders averaged for the chance level.
-        seed: seed of the random orders.
+        random_orders: the random region orders averaged for the chance level (how many, which seed).
         grid: cells per side of the map's own grid (the explained layer's, `Classifier.map_grid`);
             None for maps made pixel by pixel. The random maps of the chance level have as many.
 
@@ -308,7 +317,7 @@ def faithfulness(classifier, model_input: np.ndarray, heatmap: np.ndarray, class
         layout stored in reports).
     """
     curves = deletion_insertion(classifier, model_input, heatmap, class_index, steps)
-    chance = random_baseline(classifier, model_input, class_index, steps, random_repeats, seed, grid=grid)
+    chance = random_baseline(classifier, model_input, class_index, steps, random_orders, grid=grid)
     mapped = {"deletion_auc": curves["deletion_auc"], "insertion_auc": curves["insertion_auc"], "curves": curves}
     film, blurred = curves["deletion"][0], curves["deletion"][-1]
     judged = measurable(film, blurred)
