@@ -2,6 +2,7 @@
 import numpy as np
 
 from training.source_probe import (
+    CrossValidation,
     balanced_accuracy,
     pooled_features,
     sample_records,
@@ -32,7 +33,9 @@ def test_features_that_carry_the_source_are_probed_well_and_random_ones_at_chanc
 
 def test_probe_is_deterministic_and_keeps_patients_in_one_fold():
     features, sources, labels = _data(1.0)
-    assert source_probe(features, sources, labels, seed=3) == source_probe(features, sources, labels, seed=3)
+    three = CrossValidation(seed=3)
+    assert source_probe(features, sources, labels, cross_validation=three) == \
+        source_probe(features, sources, labels, cross_validation=three)
     # Every image of a patient a duplicate of one feature vector: with patients kept in one fold the
     # probe cannot recognise a copy it trained on, so pure noise stays near chance.
     rng = np.random.default_rng(1)
@@ -41,7 +44,7 @@ def test_probe_is_deterministic_and_keeps_patients_in_one_fold():
     groups = np.repeat(np.arange(40), 5).astype(str)
     srcs = np.repeat(np.array(["a", "b"] * 20), 5)
     labs = np.array(["Normal"] * 200)
-    grouped = source_probe(feats, srcs, labs, groups=groups, l2=1e-4)
+    grouped = source_probe(feats, srcs, labs, groups=groups, cross_validation=CrossValidation(l2=1e-4))
     assert grouped["per_class"]["Normal"]["balanced_accuracy"] < 0.75
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,8 +68,18 @@ def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> float:
     return float(np.mean(recalls))
 
 
-def source_probe(features, sources, labels, groups=None, classes: dict | None = None, n_folds: int = 5,
-                 l2: float = 1e-2, seed: int = 0, min_per_source: int = 30) -> dict:
+@dataclass(frozen=True)
+class CrossValidation:
+    """How the probe is fitted and scored: `n_folds` folds of patients dealt at random from `seed`, an
+    L2 logistic regression with penalty `l2` (on standardised features) fitted on the other folds."""
+
+    n_folds: int = 5
+    l2: float = 1e-2
+    seed: int = 0
+
+
+def source_probe(features, sources, labels, groups=None, classes: dict | None = None, min_per_source: int = 30,
+                 cross_validation: CrossValidation = CrossValidation()) -> dict:
     """Cross-validated balanced accuracy of predicting the source within each class.
 
     Args:
@@ -77,7 +88,8 @@ def source_probe(features, sources, labels, groups=None, classes: dict | None = 
         groups: optional length-N patient ids; all images of a patient stay in one fold.
         classes: {label: [sources] or None (all sources of that label with >= min_per_source images)};
             default Normal and COVID-19.
-        n_folds, l2, seed: cross-validation folds, L2 penalty (on standardised features), shuffling seed.
+        min_per_source: sources with fewer images of a class are left out of that class's probe.
+        cross_validation: folds, L2 penalty and shuffling seed.
 
     Returns:
         {"per_class": {label: {"sources": [...], "n": {...}, "balanced_accuracy": b, "chance": 1/k}},
@@ -88,7 +100,8 @@ def source_probe(features, sources, labels, groups=None, classes: dict | None = 
     groups = np.asarray(groups if groups is not None else np.arange(len(x)).astype(str), dtype=str)
     if x.ndim != 2 or not len(x) == len(sources) == len(labels) == len(groups):
         raise ValueError("features must be (N, D) and sources, labels, groups of length N")
-    rng = np.random.default_rng(seed)
+    n_folds, l2 = cross_validation.n_folds, cross_validation.l2
+    rng = np.random.default_rng(cross_validation.seed)
     out = {"per_class": {}}
     for label, wanted in (classes or DEFAULT_GROUPS).items():
         in_class = labels == label
@@ -170,7 +183,8 @@ def main(argv=None) -> int:
     model = load_model(args.model, root)
     feats = pooled_features(model, images)
     result = source_probe(feats, [r.source for r in records], [r.label for r in records],
-                          [f"{r.source}/{r.patient_id}" for r in records], seed=args.seed)
+                          [f"{r.source}/{r.patient_id}" for r in records],
+                          cross_validation=CrossValidation(seed=args.seed))
     result.update({"data": str(args.data), "images": len(records), "per_source_cap": args.per_source,
                    "features": f"global average pooling ({feats.shape[1]} values)",
                    "note": "images of every split (training images included); the probe measures what the "

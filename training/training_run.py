@@ -205,7 +205,7 @@ class TrainingRun:
 
     def probe(self) -> dict | None:
         """How well the model's pooled features tell the sources apart within a class (every source)."""
-        from training.source_probe import pooled_features, sample_records, source_probe
+        from training.source_probe import CrossValidation, pooled_features, sample_records, source_probe
 
         index = {id(r): i for i, r in enumerate(self.records)}
         chosen = sample_records([r for r, good in zip(self.records, self.ok) if good], self.args.probe_per_source,
@@ -215,8 +215,9 @@ class TrainingRun:
         sub = self.subset(np.array([index[id(r)] for r in chosen], int))
         feats = pooled_features(self.model, subset_inputs(sub, self.prep))
         probe = source_probe(feats, [r.source for r in chosen], [r.label for r in chosen],
-                             [f"{r.source}/{r.patient_id}" for r in chosen], seed=self.args.seed,
-                             min_per_source=min(30, self.args.probe_per_source))
+                             [f"{r.source}/{r.patient_id}" for r in chosen],
+                             min_per_source=min(30, self.args.probe_per_source),
+                             cross_validation=CrossValidation(seed=self.args.seed))
         self.log(f"source probe: mean balanced accuracy {probe['mean_balanced_accuracy']}")
         return probe
 
