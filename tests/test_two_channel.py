@@ -138,7 +138,7 @@ def test_attaching_the_unmasked_branch_fits_it_on_train_and_checks_the_assembly(
     """A small saved MobileNet (no download): the plumbing, not the figures."""
     from tests.test_backbones import _small_pretrained_file
     from training.pool import two_channel_inputs
-    from training.two_channel import attach_unmasked_branch
+    from training.two_channel import SplitPool, attach_unmasked_branch
 
     weights = _small_pretrained_file(tmp_path / "small.weights.h5")
     masked, _ = parts
@@ -151,7 +151,8 @@ def test_attaching_the_unmasked_branch_fits_it_on_train_and_checks_the_assembly(
     images[labels == 1, 20:40, 20:40] += 0.5  # something for the regression to find
     sources = np.array(["a", "b"] * (n // 2))
     idx = {"train": np.arange(0, 24), "validation": np.arange(24, 30), "test": np.arange(30, 36)}
-    model, layer, facts = attach_unmasked_branch(masked, weights, two_channel_inputs(images, masks), labels, sources, idx)
+    pool = SplitPool(two_channel_inputs(images, masks), labels, sources, idx)
+    model, layer, facts = attach_unmasked_branch(masked, weights, pool)
     assert tuple(model.inputs[0].shape[1:]) == (64, 64, 2)
     assert layer == "ensemble_features"
     assert facts["parts_check_max_difference"] < 2e-3

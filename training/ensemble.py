@@ -172,12 +172,12 @@ def main(argv=None) -> int:
         import numpy as np
 
         from training.pool import pool_inputs
-        from training.two_channel import attach_unmasked_branch
+        from training.two_channel import SplitPool, attach_unmasked_branch
 
         labels = np.array([CLASS_LABELS.index(r.label) for r in records], int)
-        model, explain_layer, branch = attach_unmasked_branch(
-            members, args.unmasked_branch, pool_inputs(images, masks, prep), labels,
-            np.array([r.source for r in records]), idx, name=args.model_id.replace("-", "_"))
+        pool = SplitPool(pool_inputs(images, masks, prep), labels, np.array([r.source for r in records]), idx)
+        model, explain_layer, branch = attach_unmasked_branch(members, args.unmasked_branch, pool,
+                                                              name=args.model_id.replace("-", "_"))
     report, within, calibration = score_ensemble(model, data, prep)
     print(format_report(report))
     report["within_source_covid_vs_pneumonia"] = within

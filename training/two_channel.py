@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -48,17 +49,32 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def attach_unmasked_branch(masked_models: list, weights: Path, inputs: np.ndarray, labels: np.ndarray,
-                           sources: np.ndarray, idx: dict, l2: float = UNMASKED_L2, name: str = "two_channel"):
-    """Fit the unmasked branch on `idx["train"]`, calibrate both parts on `idx["validation"]` and
-    assemble the two-channel model.
+@dataclass(frozen=True, eq=False)
+class SplitPool:
+    """The films a two-channel model is fitted and calibrated on, with their patient split.
+
+    Attributes:
+        inputs: (N, S, S, 2) two-channel inputs of the pool (`training.pool.pool_inputs`), S = UNMASKED_SIZE.
+        labels: class index per film (N,).
+        sources: source name per film (N,).
+        idx: index arrays into the pool by split name, at least "train" and "validation".
+    """
+
+    inputs: np.ndarray
+    labels: np.ndarray
+    sources: np.ndarray
+    idx: dict
+
+
+def attach_unmasked_branch(masked_models: list, weights: Path, pool: SplitPool, l2: float = UNMASKED_L2,
+                           name: str = "two_channel"):
+    """Fit the unmasked branch on the pool's training split, calibrate both parts on its validation
+    split and assemble the two-channel model.
 
     Args:
         masked_models: one-channel lung-masked classifiers sharing one input size (their logits are averaged).
         weights: the ImageNet MobileNet (width 0.25) weights file.
-        inputs: (N, S, S, 2) two-channel inputs of the pool (`training.pool.pool_inputs`), S = UNMASKED_SIZE.
-        labels, sources: per film of the pool.
-        idx: index arrays into the pool, at least "train" and "validation".
+        pool: the films, their labels and sources, and the split.
     Returns (model, explain_layer, facts): facts hold the temperatures, the probe's size and the
     largest difference between the assembled model and the parts computed apart (a check).
     """
@@ -68,6 +84,7 @@ def attach_unmasked_branch(masked_models: list, weights: Path, inputs: np.ndarra
     from training.architectures import merge_members, two_channel_model
     from training.unmasked_branch import PROBE_LAYERS, fit_probe, frozen_features, probe_classifier
 
+    inputs, labels, sources, idx = pool.inputs, pool.labels, pool.sources, pool.idx
     size = int(inputs.shape[1])
     used = np.unique(np.concatenate([np.asarray(v, int) for v in idx.values()]))
     pooled = frozen_features(weights, size, inputs[used][..., :1])
@@ -146,8 +163,8 @@ def main(argv=None) -> int:
     sources = np.array([r.source for r in records])
     inputs = pool_inputs(images, masks, prep)
     members = [keras.saving.load_model(Path(run["folder"]) / MODEL_FILE, safe_mode=True, compile=False) for run in runs]
-    model, _, facts = attach_unmasked_branch(members, args.weights, inputs, labels, sources,
-                                             {**idx, **{n: s for n, s in sets.items() if len(s)}})
+    pool = SplitPool(inputs, labels, sources, {**idx, **{n: s for n, s in sets.items() if len(s)}})
+    model, _, facts = attach_unmasked_branch(members, args.weights, pool)
     val = idx["validation"]
     t_final = fit_temperature(labels[val], model.predict(inputs[val], batch_size=64, verbose=0))
     probabilities = {name: apply_temperature(model.predict(inputs[sel], batch_size=64, verbose=0), t_final)
