@@ -12,6 +12,7 @@ from model.inputs.preprocessing import Preprocessing, preprocess
 from model.registry import PACKAGE_REGISTRY, ModelCard, RegistryError, read_card, read_metrics, save_entry
 from tests.support import png_bytes, synthetic_radiograph, write_tiny_entry
 from training import train_lungs
+from training.recipes import Schedule
 from training.train_lungs import (
     augment_pair,
     case_key,
@@ -57,8 +58,8 @@ def tiny_unet():
 
     keras.utils.set_random_seed(0)
     model, layer = lung_unet(SIZE, 1, WIDTHS, dropout=0.0)
-    history = fit_unet(model, _varied_films(32, 1), _varied_films(8, 2), epochs=20, batch_size=8,
-                       learning_rate=5e-3, patience=8, seed=0)
+    schedule = Schedule(epochs=20, batch_size=8, learning_rate=5e-3, patience=8, seed=0)
+    history = fit_unet(model, _varied_films(32, 1), _varied_films(8, 2), schedule)
     assert {"loss", "val_loss", "dice", "val_dice"} <= set(history.columns)
     return export_copy(model, SIZE, 1, WIDTHS), layer, _varied_films(12, 3)
 
@@ -80,6 +81,14 @@ def test_unet_is_flat_small_and_keeps_the_input_grid():
     assert 300_000 < model.count_params() < 600_000  # < 2.5 MB of float32 weights
     with pytest.raises(ValueError, match="divisible"):
         lung_unet(100)
+
+
+def test_fit_unet_refuses_a_schedule_it_cannot_follow():
+    model, _ = lung_unet(SIZE, 1, WIDTHS, dropout=0.0)
+    films = _varied_films(2, 1)
+    for schedule in (Schedule(steps_per_epoch=4), Schedule(strategy="mirrored")):
+        with pytest.raises(ValueError, match="one pass over its pairs per epoch on one device"):
+            fit_unet(model, films, films, schedule)
 
 
 def test_augmentation_moves_image_and_mask_identically():

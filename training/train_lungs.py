@@ -28,6 +28,7 @@ from model.inputs.intake import load_xray
 from model.inputs.preprocessing import Preprocessing, preprocess
 from model.registry import LUNG_SEGMENTATION, ModelCard, registry_root, save_entry
 from model.runtime import doc_summary
+from training.recipes import Schedule
 
 ARCHITECTURE = "lung_unet"
 LABELS = ["lung"]
@@ -311,11 +312,15 @@ def _batches(images: np.ndarray, masks: np.ndarray, batch_size: int, seed: int, 
     return PairBatches()
 
 
-def fit_unet(model, train: tuple[np.ndarray, np.ndarray], validation: tuple[np.ndarray, np.ndarray], *,
-             epochs: int, batch_size: int = 8, learning_rate: float = 2e-3, patience: int = 10, seed: int = 0,
-             augment: bool = True, verbose: int = 0):
+def fit_unet(model, train: tuple[np.ndarray, np.ndarray], validation: tuple[np.ndarray, np.ndarray],
+             schedule: Schedule, *, augment: bool = True, verbose: int = 0):
     """Compile with Dice + BCE and Adam, train with early stopping on the validation loss (best
     weights restored) and learning-rate halving on plateaus.
+
+    Args:
+        schedule: epochs, batch size, first learning rate, patience and seed (the classifiers'
+            `training.recipes.Schedule`). Every epoch is one pass over the training pairs on one
+            device, so its `steps_per_epoch` must be None and its `strategy` "default".
 
     Returns:
         pandas DataFrame with one row per epoch (`epoch`, `loss`, `dice`, `val_loss`, `val_dice`, `lr`).
@@ -323,14 +328,18 @@ def fit_unet(model, train: tuple[np.ndarray, np.ndarray], validation: tuple[np.n
     import keras
     import pandas as pd
 
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=dice_bce_loss, metrics=[dice_metric])
+    if schedule.steps_per_epoch is not None or schedule.strategy != "default":
+        raise ValueError("the U-Net trains one pass over its pairs per epoch on one device: steps_per_epoch must be "
+                         f"None and strategy 'default', got {schedule.steps_per_epoch!r} and {schedule.strategy!r}")
+    batch_size, patience = schedule.batch_size, schedule.patience
+    model.compile(optimizer=keras.optimizers.Adam(schedule.learning_rate), loss=dice_bce_loss, metrics=[dice_metric])
     callbacks = [
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, patience // 3),
                                           min_lr=1e-5),
     ]
-    history = model.fit(_batches(*train, batch_size, seed, augment), validation_data=validation,
-                        validation_batch_size=batch_size, epochs=epochs, callbacks=callbacks, verbose=verbose)
+    history = model.fit(_batches(*train, batch_size, schedule.seed, augment), validation_data=validation,
+                        validation_batch_size=batch_size, epochs=schedule.epochs, callbacks=callbacks, verbose=verbose)
     frame = pd.DataFrame(history.history)
     frame.insert(0, "epoch", range(len(frame)))
     if "learning_rate" in frame:
@@ -438,8 +447,9 @@ def main(argv=None) -> int:
 
     model, explain_layer = lung_unet(args.image_size, 1, widths)
     print(f"{model.count_params():,} weights", flush=True)
-    history = fit_unet(model, train, validation, epochs=args.epochs, batch_size=args.batch_size,
-                       learning_rate=args.learning_rate, patience=args.patience, seed=args.seed, verbose=2)
+    schedule = Schedule(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                        patience=args.patience, seed=args.seed)
+    history = fit_unet(model, train, validation, schedule, verbose=2)
     model = export_copy(model, args.image_size, 1, widths)
 
     card = ModelCard(
