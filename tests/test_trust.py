@@ -723,7 +723,7 @@ def test_explanation_report_of_one_ensemble_network_goes_to_its_own_file(report_
 def test_explanation_report_measures_lung_attention(report_setup):
     from model.classifier import Classifier
     from model.labelled_data import read_dataset
-    from training.explanation_report import build_explanation_report, format_summary
+    from training.explanation_report import ReportSettings, build_explanation_report, format_summary
 
     registry, data = report_setup
 
@@ -736,8 +736,8 @@ def test_explanation_report_measures_lung_attention(report_setup):
             return lung_mask(pixels.shape[0])
 
     clf = Classifier.load("tiny-r", registry)
-    report = build_explanation_report(clf, read_dataset(data), KnownLungs(), methods=("gradcam", "gradcam++"),
-                                      limit=2, steps=4, sanity_images=0)
+    settings = ReportSettings(methods=("gradcam", "gradcam++"), limit=2, steps=4, sanity_images=0)
+    report = build_explanation_report(clf, read_dataset(data), KnownLungs(), settings)
     lungs = report["lung_attention"]
     assert report["n"] == 2 and lungs["segmenter"] == "known-lungs"
     assert 0.0 <= lungs["overall"] <= 1.0 and lungs["implausible_masks"] == 0

@@ -32,6 +32,7 @@ import math
 import sys
 import time
 from collections import defaultdict
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -51,6 +52,29 @@ RANDOM_REPEATS = 3
 LUNG_METHOD = "gradcam"
 NO_SEGMENTER_NOTE = ("No lung segmentation model in the registry, so lung attention was not measured; "
                      "train one with `python -m training.train_lungs`.")
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """What a report measures and on which films (the command's options). `refresh_sanity` and
+    `refresh_evidence` take the settings the report was made with, so they find the same films.
+
+    Attributes:
+        methods: explanation methods to assess (`model.explain.METHODS`).
+        limit: at most this many images, sampled class by class (see `select_records`).
+        seed: seed of the sampling, the random region orders and the random weights.
+        steps: steps of the deletion and insertion curves.
+        sanity_images: how many of the images go into the randomisation check.
+        layer: the layer the layer-based methods explain, one the dashboard offers (`offered_layer`); None:
+            the card's `explain_layer`, and the report has no `layer` entry (as before the option existed).
+    """
+
+    methods: tuple[str, ...] = REPORT_METHODS
+    limit: int = DEFAULT_LIMIT
+    seed: int = 0
+    steps: int = DEFAULT_STEPS
+    sanity_images: int = SANITY_IMAGES
+    layer: str | None = None
 
 
 # --------------------------------------------------------------------------- sampling
@@ -78,12 +102,13 @@ def select_records(records, labels, limit: int, seed: int = 0) -> list:
 # --------------------------------------------------------------------------- per image
 
 
-def _explain_image(classifier, pixels: np.ndarray, methods, segmenter, steps: int, seed: int,
-                   timing: dict, layer: str | None = None) -> tuple[dict, np.ndarray]:
+def _explain_image(classifier, pixels: np.ndarray, segmenter, settings: ReportSettings,
+                   timing: dict) -> tuple[dict, np.ndarray]:
     """Maps, deletion/insertion AUCs and lung attention of one image; returns (row, model input)."""
     from model.inputs.lungs import lung_attention_fraction, mask_plausibility
     from model.trust.faithfulness import RandomOrders, deletion_insertion, random_baseline
 
+    methods, steps, layer = settings.methods, settings.steps, settings.layer
     # One segmentation per image: the lung crop of a lung-cropped model and lung attention share it.
     mask = segmenter.mask(pixels) if segmenter is not None else None
     model_input = classifier.prepare(pixels, mask if segmenter is classifier.segmenter else None)
@@ -99,7 +124,7 @@ def _explain_image(classifier, pixels: np.ndarray, methods, segmenter, steps: in
         timing["maps_s"][method] = timing["maps_s"].get(method, 0.0) + time.perf_counter() - started
     started = time.perf_counter()
     # One chance level per grain: random maps as coarse as the method's own (`chance_grid`).
-    chance = {grid: random_baseline(classifier, x, target, steps, RandomOrders(RANDOM_REPEATS, seed), grid=grid)
+    chance = {grid: random_baseline(classifier, x, target, steps, RandomOrders(RANDOM_REPEATS, settings.seed), grid=grid)
               for grid in dict.fromkeys(grids.values())}
     for method, heat in maps.items():
         curves = deletion_insertion(classifier, x, heat, target, steps)
@@ -246,10 +271,8 @@ def offered_layer(classifier, layer: str) -> dict:
     return {"layer": layer, "label": layer_label(layer, choices)}
 
 
-def build_explanation_report(classifier, records, segmenter=None, methods=REPORT_METHODS,
-                             limit: int = DEFAULT_LIMIT, seed: int = 0, steps: int = DEFAULT_STEPS,
-                             sanity_images: int = SANITY_IMAGES,
-                             progress: Callable[[int, int], None] | None = None, layer: str | None = None) -> dict:
+def build_explanation_report(classifier, records, segmenter=None, settings: ReportSettings = ReportSettings(),
+                             progress: Callable[[int, int], None] | None = None) -> dict:
     """Measure lung attention, faithfulness and the randomisation sanity check on labelled images.
 
     Args:
@@ -257,14 +280,8 @@ def build_explanation_report(classifier, records, segmenter=None, methods=REPORT
         records: `training.input_pipeline.LabelledImage`s (e.g. the model's test split); records whose label
             the model does not know are left out.
         segmenter: a `model.inputs.lungs.LungSegmenter` (anything with `.mask(pixels)`), or None.
-        methods: explanation methods to assess (`model.explain.METHODS`).
-        limit: at most this many images, sampled class by class (see `select_records`).
-        seed: seed of the sampling, the random region orders and the random weights.
-        steps: steps of the deletion and insertion curves.
-        sanity_images: how many of the images go into the randomisation check.
+        settings: the methods, films, seed, curve steps, sanity images and layer (`ReportSettings`).
         progress: called as progress(done, total) after every image.
-        layer: the layer the layer-based methods explain, one the dashboard offers (`offered_layer`); None:
-            the card's `explain_layer`, and the report has no `layer` entry (as before the option existed).
 
     Returns:
         A JSON-ready dict: model, version, date, n, skipped, methods, seed, (layer, layer_label,)
@@ -273,12 +290,14 @@ def build_explanation_report(classifier, records, segmenter=None, methods=REPORT
     from model.explain import check_method
     from model.inputs.intake import XrayInputError, load_xray
 
-    methods = tuple(check_method(m) for m in methods)
+    methods = tuple(check_method(m) for m in settings.methods)
     if not methods:
         raise ValueError("methods must name at least one explanation method")
+    settings = replace(settings, methods=methods)
+    seed, layer = settings.seed, settings.layer
     chosen_layer = offered_layer(classifier, layer) if layer is not None else None
     started = time.perf_counter()
-    chosen = select_records(records, classifier.labels, limit, seed)
+    chosen = select_records(records, classifier.labels, settings.limit, seed)
     timing = {"maps_s": {}, "faithfulness_s": 0.0, "lungs_s": 0.0}
     rows, inputs, skipped = [], [], 0
     for i, record in enumerate(chosen, start=1):
@@ -288,14 +307,14 @@ def build_explanation_report(classifier, records, segmenter=None, methods=REPORT
             pixels = None
             skipped += 1
         if pixels is not None:
-            row, x = _explain_image(classifier, pixels, methods, segmenter, steps, seed, timing, layer)
+            row, x = _explain_image(classifier, pixels, segmenter, settings, timing)
             rows.append({"label": record.label, **row})
             inputs.append(x)
         if progress:
             progress(i, len(chosen))
     agreement = _agreement_summary(rows, methods)
     sanity_started = time.perf_counter()
-    sanity = _sanity_summary(classifier, inputs[:max(0, int(sanity_images))], methods, seed, layer)
+    sanity = _sanity_summary(classifier, inputs[:max(0, int(settings.sanity_images))], methods, seed, layer)
     timing["sanity_s"] = time.perf_counter() - sanity_started
     timing["total_s"] = time.perf_counter() - started
     report = {
@@ -304,7 +323,7 @@ def build_explanation_report(classifier, records, segmenter=None, methods=REPORT
         "n": len(rows), "skipped": skipped, "methods": list(methods), "seed": seed,
         **({"layer": chosen_layer["layer"], "layer_label": chosen_layer["label"]} if chosen_layer else {}),
         "lung_attention": _lung_summary(rows, classifier.labels, segmenter),
-        "faithfulness": _faithfulness_summary(rows, methods, steps),
+        "faithfulness": _faithfulness_summary(rows, methods, settings.steps),
         "method_agreement": agreement, "sanity_check": sanity,
         "per_image": [{k: v for k, v in row.items() if k != "maps"} for row in rows],
         "timing": timing,
@@ -330,31 +349,33 @@ def _prepared_films(classifier, records, segmenter, limit: int, seed: int, count
         yield record, classifier.prepare(pixels, mask).array
 
 
-def refresh_sanity(classifier, records, report: dict, segmenter=None, methods=REPORT_METHODS,
-                   limit: int = DEFAULT_LIMIT, seed: int = 0, sanity_images: int = SANITY_IMAGES) -> dict:
+def refresh_sanity(classifier, records, report: dict, segmenter=None,
+                   settings: ReportSettings = ReportSettings()) -> dict:
     """`report` with its randomisation sanity check made again on the same images as
-    `build_explanation_report` uses (the first `sanity_images` readable ones of `select_records`);
-    everything else is kept."""
+    `build_explanation_report` uses with these settings (the first `settings.sanity_images` readable
+    ones of `select_records`), at the card's layer; everything else is kept."""
     from model.explain import check_method
 
-    methods = tuple(check_method(m) for m in methods)
+    methods = tuple(check_method(m) for m in settings.methods)
     started = time.perf_counter()
-    inputs = [x for _, x in _prepared_films(classifier, records, segmenter, limit, seed, sanity_images)]
-    sanity = _sanity_summary(classifier, inputs, methods, seed)
+    inputs = [x for _, x in _prepared_films(classifier, records, segmenter, settings.limit, settings.seed,
+                                            settings.sanity_images)]
+    sanity = _sanity_summary(classifier, inputs, methods, settings.seed)
     timing = {**(report.get("timing") or {}), "sanity_s": time.perf_counter() - started}
     return _json_safe({**report, "sanity_check": sanity, "timing": timing,
                        "sanity_date": datetime.now(timezone.utc).isoformat(timespec="seconds")})
 
 
-def refresh_evidence(classifier, records, report: dict, segmenter=None, limit: int = DEFAULT_LIMIT,
-                     seed: int = 0) -> dict:
+def refresh_evidence(classifier, records, report: dict, segmenter=None,
+                     settings: ReportSettings = ReportSettings()) -> dict:
     """`report` with each film's `evidence` (its explained class's probability on the film and on its
-    fully hidden copy) measured on the same films as `build_explanation_report` explained, in the same
-    order; two model passes per film. ValueError when the films no longer match the report's rows."""
+    fully hidden copy) measured on the same films as `build_explanation_report` explained with these
+    settings (their `limit` and `seed`), in the same order; two model passes per film. ValueError when
+    the films no longer match the report's rows."""
     from model.trust.faithfulness import evidence
 
     rows = [dict(r) for r in report.get("per_image") or []]
-    films = list(_prepared_films(classifier, records, segmenter, limit, seed, len(rows)))
+    films = list(_prepared_films(classifier, records, segmenter, settings.limit, settings.seed, len(rows)))
     if len(films) != len(rows):
         raise ValueError(f"the report explained {len(rows)} films, {len(films)} of them can be read now")
     for row, (record, x) in zip(rows, films):
@@ -496,15 +517,14 @@ def main(argv=None) -> int:
         segmenter = clf.segmenter or _load_segmenter(args.registry)
         print(f"model {clf.card.id}: {len(records)} images in the {args.split} split, using up to {args.limit}",
               file=sys.stderr)
+        settings = ReportSettings(methods, args.limit, args.seed, args.steps, args.sanity_images, args.layer)
         if args.faithfulness_only:
             existing = _existing_report(clf.card.id, args.registry)
-            report = refresh_faithfulness(refresh_evidence(clf, records, existing, segmenter, args.limit, args.seed))
+            report = refresh_faithfulness(refresh_evidence(clf, records, existing, segmenter, settings))
         elif args.sanity_only:
-            report = refresh_sanity(clf, records, _existing_report(clf.card.id, args.registry), segmenter, methods,
-                                    args.limit, args.seed, args.sanity_images)
+            report = refresh_sanity(clf, records, _existing_report(clf.card.id, args.registry), segmenter, settings)
         else:
-            report = build_explanation_report(clf, records, segmenter, methods, args.limit, args.seed, args.steps,
-                                              args.sanity_images, progress=_progress, layer=args.layer)
+            report = build_explanation_report(clf, records, segmenter, settings, progress=_progress)
     except (RegistryError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
