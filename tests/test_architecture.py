@@ -229,3 +229,39 @@ def test_the_readme_is_short_and_its_commands_run_in_the_projects_environment():
     links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
     missing = [link for link in links if not link.startswith("http") and not (ROOT / link).exists()]
     assert links and not missing, f"README links to missing files: {missing}"
+
+
+# --------------------------------------------------------------------------- short signatures
+
+MAX_PARAMETERS = 7  # our issue's rule: more settings than this travel together in a small frozen dataclass
+# report.py: being reworked on branch report-typed; remove this exemption when merged
+PARAMETER_RULE_EXEMPT = {ROOT / "model" / "present" / "report.py"}
+
+
+def _parameter_count(function: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """Parameters a caller can pass: positional, keyword-only, and *args and **kwargs as one each; a
+    leading `self` or `cls` is not counted."""
+    args = function.args
+    named = [a.arg for a in (*args.posonlyargs, *args.args)]
+    if named and named[0] in ("self", "cls"):
+        named = named[1:]
+    return len(named) + len(args.kwonlyargs) + (args.vararg is not None) + (args.kwarg is not None)
+
+
+def _long_signatures(source: str) -> list[tuple[int, str, int]]:
+    """(line, name, count) of every function (methods and nested ones too) with too many parameters."""
+    return [(node.lineno, node.name, _parameter_count(node)) for node in ast.walk(ast.parse(source))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _parameter_count(node) > MAX_PARAMETERS]
+
+
+def test_no_function_takes_more_than_seven_parameters():
+    """Settings that travel together are one value (a frozen dataclass), so no call needs eight arguments."""
+    sample = ("def fine(self, a, b, c, d, e, f, g): ...\n"
+              "def too_many(a, b, c, d, e, f, *rest, **options): ...\n"
+              "class K:\n    async def method(cls, a, b, c, d, e, f, g, *, h=0): ...\n")
+    assert [(name, count) for _, name, count in _long_signatures(sample)] == [("too_many", 8), ("method", 8)]
+    offenders = [f"{path.relative_to(ROOT)}:{line} {name} takes {count}"
+                 for package in ("dashboard", "model", "training") for path in sorted((ROOT / package).rglob("*.py"))
+                 if path not in PARAMETER_RULE_EXEMPT
+                 for line, name, count in _long_signatures(path.read_text(encoding="utf-8"))]
+    assert not offenders, f"functions with more than {MAX_PARAMETERS} parameters:\n" + "\n".join(offenders)
