@@ -164,7 +164,7 @@ def main(argv=None) -> int:
     inputs = pool_inputs(images, masks, prep)
     members = [keras.saving.load_model(Path(run["folder"]) / MODEL_FILE, safe_mode=True, compile=False) for run in runs]
     pool = SplitPool(inputs, labels, sources, {**idx, **{n: s for n, s in sets.items() if len(s)}})
-    model, _, facts = attach_unmasked_branch(members, args.weights, pool)
+    model, _, facts = attach_unmasked_branch(members, args.weights, pool, args.l2)
     val = idx["validation"]
     t_final = fit_temperature(labels[val], model.predict(inputs[val], batch_size=64, verbose=0))
     probabilities = {name: apply_temperature(model.predict(inputs[sel], batch_size=64, verbose=0), t_final)
