@@ -277,14 +277,29 @@ def test_without_plausible_lung_fields_the_map_is_not_measured_against_them(lung
     assert sum("so the share of the map on them is not measured" in t for t in texts(at.caption)) == 2
 
 
-def capture_reports(monkeypatch) -> list[dict]:
-    """The download's data is made lazily; here it is made at once and the report's arguments captured."""
+class Captured(list):
+    """The `ReportContent` of each report made, in order; `calls`: the film, overlay and prediction of each."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+
+def capture_reports(monkeypatch) -> Captured:
+    """The download's data is made lazily; here it is made at once and the report's arguments captured:
+    each call's `ReportContent`, its other arguments (film, overlay, prediction) in `calls`."""
     from streamlit.delta_generator import DeltaGenerator
 
     import model.present.report
 
-    details = []
-    monkeypatch.setattr(model.present.report, "build_report", lambda *a, **k: details.append({**k, "args": a}) or b"png")
+    details = Captured()
+
+    def capture(pixels, overlay, prediction, content):
+        details.append(content)
+        details.calls.append((pixels, overlay, prediction))
+        return b"png"
+
+    monkeypatch.setattr(model.present.report, "build_report", capture)
     monkeypatch.setattr(model.present.report, "build_report_pdf", lambda *a, **k: b"pdf")
     original = DeltaGenerator.download_button
 
@@ -300,17 +315,19 @@ def test_report_carries_the_final_status_and_its_findings(registry_env, monkeypa
     at = upload(open_page("diagnose"), IMAGE)
     no_failure(at)
     report = details[-1]
-    assert report["notes"][0].startswith("The map explains the class ")
+    assert report.notes[0].startswith("The map explains the class ")
     # A case id that is not patient data, the status with its findings and the colour bar's settings.
     import hashlib
-    assert report["case_id"] == hashlib.sha256(IMAGE).hexdigest()[:8]
-    status = report["status"]
+    assert report.case_id == hashlib.sha256(IMAGE).hexdigest()[:8]
+    status = report.status
     assert status.kind in ("answer", "uncertain") and status.line.startswith(("Answer.", "Uncertain"))
     assert {f.kind for f in status.findings} >= {"age_not_known", "view_not_known"}
-    assert report["colormap"] == "inferno" and report["what_if"] is None
+    assert report.colormap == "inferno" and report.what_if is None
+    # The answer's own map, no lung model: no other class's note and no lung share, as on the page.
+    assert report.other_class is None and report.lung_share is None and report.lung_sentence is None
     # The report's probabilities are the page's one figure, with the stability line the page shows beside it.
-    assert f"{report['args'][2].confidence:.1%}" == metric(at, "Probability").value
-    word, brief = report["stability"].split(": ", 1)
+    assert f"{details.calls[-1][2].confidence:.1%}" == metric(at, "Probability").value
+    word, brief = report.stability.split(": ", 1)
     assert any(e.value == f":{'orange' if word == 'Unstable' else 'blue'}[**{word}**]: {brief}" for e in at.markdown)
     # One wording of who reads the film, on the page and in the report's disclaimer.
     from model.present.report import DISCLAIMER
@@ -327,10 +344,10 @@ def test_map_checks_made_later_reach_the_status_and_the_report(registry_env, mon
     monkeypatch.setattr(model.trust.map_checks, "LOW_AGREEMENT", 1.01)
     details = capture_reports(monkeypatch)
     at = upload(open_page("diagnose"), IMAGE)
-    assert "methods agree little" not in details[-1]["status"].line
+    assert "methods agree little" not in details[-1].status.line
     at.selectbox(key="method").set_value("gradcam++").run()
     no_failure(at)
-    status = details[-1]["status"]
+    status = details[-1].status
     assert "Read the map with care: the methods agree little." in status.line
     assert any(f.kind == "methods_disagree" and f.severity == "map_caution" for f in status.findings)
     banner = [t for t in texts(at.warning) + texts(at.info) if t.startswith(("**Answer", "**Uncertain"))]
@@ -348,7 +365,7 @@ def test_every_method_computed_in_its_tab_reaches_the_checks_the_status_and_the_
     monkeypatch.setattr(model.trust.map_checks, "LOW_AGREEMENT", 1.01)
     details = capture_reports(monkeypatch)
     at = upload(open_page("diagnose"), IMAGE)
-    assert not {"methods_disagree", "occlusion_disagrees"} & {f.kind for f in details[-1]["status"].findings}
+    assert not {"methods_disagree", "occlusion_disagrees"} & {f.kind for f in details[-1].status.findings}
     # A Grad-CAM++ map at another layer first: the trust tab must compare the maps the methods tab shows.
     at.toggle(key="advanced_layers").set_value(True).run()
     default_layer = at.selectbox(key="layer-tiny-a").value
@@ -362,12 +379,12 @@ def test_every_method_computed_in_its_tab_reaches_the_checks_the_status_and_the_
     trust_mean = next(m for m in at.main.metric if m.label == "Map similarity").proto.body
     methods_delta = next(m for m in at.main.metric if m.label == "Agreement between the maps").proto.delta
     assert methods_delta == f"mean similarity {trust_mean}", (trust_mean, methods_delta)
-    status = details[-1]["status"]
+    status = details[-1].status
     assert "Read the map with care: the methods agree little and occlusion agrees little with Grad-CAM." in status.line
     assert "not made yet" not in status.line and "the comparison of every method" not in status.line
     assert any(f.kind == "occlusion_disagrees" for f in status.findings)
     labels = [m.label for m in METHODS.values()]
-    assert details[-1]["compared"] == labels
+    assert details[-1].compared == tuple(labels)
     disagree = next(f for f in status.findings if f.kind == "methods_disagree")
     assert sorted(disagree.values["methods"]) == sorted(METHODS)
     assert any(m.label == "Similarity to Grad-CAM" for m in at.main.metric)  # the cross-check, drawn
@@ -388,7 +405,10 @@ def test_a_caution_about_the_map_of_another_class_says_which_map(registry_env, m
     at.selectbox(key="method").set_value("gradcam++").run()
     no_failure(at)
     wanted = f"Read the {other} map (a class the model did not answer) with care: the methods agree little."
-    assert wanted in details[-1]["status"].line
+    assert wanted in details[-1].status.line
+    # The note under that map, word for word in the report's content.
+    note = details[-1].other_class
+    assert note.startswith(f"The model gives {other} a probability of ") and f":material/info: {note}" in texts(at.caption)
     banner = [t for t in texts(at.warning) + texts(at.info) if t.startswith(("**Answer", "**Uncertain"))]
     assert len(banner) == 1 and wanted in banner[0]
 
@@ -447,6 +467,28 @@ def test_diagnose_with_a_lung_model_measures_lung_attention(lung_env):
     assert not [t for t in texts(at.warning) if "randomised" in t]
     at.selectbox(key="method").set_value("gradcam++").run()
     assert any("Grad-CAM++ maps stayed similar" in t for t in texts(at.warning))
+
+
+def test_the_report_carries_the_lung_share_and_the_sentence_diagnose_shows(lung_env, monkeypatch):
+    """The same film shows the same figure on every view: the report's content holds the lung panel's share
+    and the sentence under it, the warning when it fires and the plain sentence otherwise."""
+    import dashboard.caching
+    from model.present.text import LUNG_SHARE_LABEL
+
+    details = capture_reports(monkeypatch)
+    at = upload(open_page("diagnose"), png_bytes(dark_lungs_film()))
+    no_failure(at)
+    report = details[-1]
+    assert report.lung_share == metric(at, LUNG_SHARE_LABEL).value
+    assert report.lung_sentence in texts(at.warning)  # this film's map lies mostly off its lungs
+    # A lower warning level for the model: no warning, the sentence under the share instead, in the report too.
+    monkeypatch.setattr(dashboard.caching, "lung_attention_threshold", lambda key: 0.001)
+    at.run()
+    no_failure(at)
+    report = details[-1]
+    assert report.lung_share == metric(at, LUNG_SHARE_LABEL).value
+    assert "map lies on the lungs" in report.lung_sentence and report.lung_sentence in texts(at.caption)
+    assert report.lung_sentence not in texts(at.warning)
 
 
 # --------------------------------------------------------------------------- Performance

@@ -7,6 +7,7 @@ and the CLI's stdout, stderr and output files. None of the markers may appear an
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -161,10 +162,11 @@ def report_text(monkeypatch) -> list[str]:
     strings = []
     original = report.render_pages
 
-    def render(*args, **kwargs):
-        strings.extend(str(value) for value in (*args[2:], *kwargs.values()) if not isinstance(value, np.ndarray))
-        strings.extend(str(note) for note in kwargs.get("notes", ()))
-        return original(*args, **kwargs)
+    def render(pixels, overlay, prediction, content):
+        strings.append(str(prediction))
+        strings.extend(str(getattr(content, field.name)) for field in dataclasses.fields(content))
+        strings.extend(str(note) for note in content.notes)
+        return original(pixels, overlay, prediction, content)
 
     monkeypatch.setattr(report, "render_pages", render)
     return strings

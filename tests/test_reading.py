@@ -304,7 +304,16 @@ def test_stability_word_follows_the_glossary_rule_on_the_shown_figure():
 
 def test_report_carries_case_status_colour_bar_what_if_and_coloured_notes():
     from model.prediction import Prediction
-    from model.present.report import BLOCKED, INFO, WARNING, Status, build_report, note_style, render_report
+    from model.present.report import (
+        BLOCKED,
+        INFO,
+        WARNING,
+        ReportContent,
+        Status,
+        build_report,
+        note_style,
+        render_report,
+    )
     from model.trust.findings import Finding
 
     odd = Finding("odd_shape", "uncertain", "image", "Odd shape.")
@@ -317,17 +326,17 @@ def test_report_carries_case_status_colour_bar_what_if_and_coloured_notes():
     pixels = np.full((64, 64), 0.5, np.float32)
     overlay = np.zeros((64, 64, 3), np.uint8)
     prediction = Prediction(("COVID-19", "Normal", "Pneumonia"), np.array([0.7, 0.2, 0.1]))
-    kwargs = dict(method="gradcam", model_id="m", model_version="1", model_name="M", case_id="01234567",
-                  colormap="inferno", threshold=0.5,
-                  status=Status("Uncertain: second read advised.", "uncertain", (odd, disagree, caution, assumed)),
-                  compared=["Grad-CAM", "Occlusion"],
-                  what_if={"cells": "2 cells (row 3, column 2; row 4, column 2)", "label": "COVID-19", "before": 0.958,
-                           "after": 0.516, "change": "−44.2 points", "output_after": "Normal"},
-                  notes=["82% of the Grad-CAM map lies inside the lung fields."])
-    page = np.asarray(render_report(pixels, overlay, prediction, **kwargs))
+    content = ReportContent(
+        method="gradcam", model_id="m", model_version="1", model_name="M", case_id="01234567", colormap="inferno",
+        threshold=0.5, status=Status("Uncertain: second read advised.", "uncertain", (odd, disagree, caution, assumed)),
+        compared=["Grad-CAM", "Occlusion"],
+        what_if={"cells": "2 cells (row 3, column 2; row 4, column 2)", "label": "COVID-19", "before": 0.958,
+                 "after": 0.516, "change": "−44.2 points", "output_after": "Normal"},
+        notes=["82% of the Grad-CAM map lies inside the lung fields."])
+    page = np.asarray(render_report(pixels, overlay, prediction, content))
     colours = {tuple(c) for c in page.reshape(-1, 3)[::7]}
     assert WARNING in colours and INFO in colours  # notes coloured by severity
-    png = build_report(pixels, overlay, prediction, **kwargs)
+    png = build_report(pixels, overlay, prediction, content)
     assert Image.open(io.BytesIO(png)).size == (1240, 1754)
 
 

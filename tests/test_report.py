@@ -4,6 +4,7 @@ from __future__ import annotations
 import inspect
 import io
 import re
+from dataclasses import fields, replace
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -12,11 +13,23 @@ from PIL import Image
 
 from model.prediction import Prediction
 from model.present.overlay import render_overlay
-from model.present.report import DISCLAIMER, PAGE_SIZE, build_report, build_report_pdf, render_report
+from model.present.report import (
+    DISCLAIMER,
+    PAGE_SIZE,
+    ReportContent,
+    build_report,
+    build_report_pdf,
+    render_report,
+)
 from tests.support import LABELS, synthetic_radiograph
 
 PREDICTION = Prediction(tuple(LABELS), np.array([0.7, 0.2, 0.1]))
 META = dict(method="gradcam", model_id="tiny-a", model_version="0.1", model_name="Tiny test model")
+
+
+def content(**fields) -> ReportContent:
+    """The test model's report content with the given fields."""
+    return ReportContent(**{**META, **fields})
 
 
 def _inputs(height: int = 128, width: int = 128):
@@ -28,7 +41,7 @@ def _inputs(height: int = 128, width: int = 128):
 
 def test_png_report_is_one_a4_page():
     pixels, overlay = _inputs()
-    png = build_report(pixels, overlay, PREDICTION, **META, created=datetime(2026, 3, 1, 12, 30))
+    png = build_report(pixels, overlay, PREDICTION, content(created=datetime(2026, 3, 1, 12, 30)))
     page = Image.open(io.BytesIO(png))
     assert page.format == "PNG" and page.size == PAGE_SIZE == (1240, 1754)
     array = np.asarray(page.convert("RGB"))
@@ -40,7 +53,7 @@ def test_png_report_is_one_a4_page():
 
 def test_pdf_report_is_a_pdf():
     pixels, overlay = _inputs()
-    pdf = build_report_pdf(pixels, overlay, PREDICTION, **META)
+    pdf = build_report_pdf(pixels, overlay, PREDICTION, content())
     assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
     assert pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") + pdf.count(b"/Type/Page") >= 1
 
@@ -55,9 +68,9 @@ def test_pdf_text_is_real_text_where_the_png_draws_it(monkeypatch):
     pixels, overlay = _inputs()
     status = Status("Uncertain: second read advised (probability too low to stand alone).", "uncertain")
     stability = "Varies: moves ±6.9 points (one standard deviation) on 7 changed copies"
-    details = dict(**META, case_id="abc12345", status=status, notes=["Only 18.8% of this map lies on the lungs."],
-                   stability=stability)
-    pdf = build_report_pdf(pixels, overlay, PREDICTION, **details)
+    details = content(case_id="abc12345", status=status, notes=["Only 18.8% of this map lies on the lungs."],
+                      stability=stability)
+    pdf = build_report_pdf(pixels, overlay, PREDICTION, details)
     words = " ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
     words = " ".join(words.split())
     for line in ("Chest X-ray explanation report", "abc12345", status.line, "70.0%", "Only 18.8% of this map",
@@ -65,19 +78,19 @@ def test_pdf_text_is_real_text_where_the_png_draws_it(monkeypatch):
         assert line in words
     # The PDF's page images carry no text of their own (it would be set twice): the title's place is white.
     texts = []
-    bare = report._render(pixels, overlay, PREDICTION, texts, **details)[0]
-    drawn = render_report(pixels, overlay, PREDICTION, **details)
+    bare = report._render(pixels, overlay, PREDICTION, details, texts)[0]
+    drawn = render_report(pixels, overlay, PREDICTION, details)
     title = (slice(40, 110), slice(60, 700))
     assert (np.asarray(bare)[title] == 255).all() and (np.asarray(drawn)[title] < 128).any()
     assert any(t[3] == "Chest X-ray explanation report" for t in texts)
     # A note longer than a page is shortened and its page drawn again: the failed attempt's lines are not kept.
     again = []
-    report._render(pixels, overlay, PREDICTION, again, **{**details, "notes": ["word " * 3000]})
+    report._render(pixels, overlay, PREDICTION, replace(details, notes=["word " * 3000]), again)
     placed = [(t[0], t[1], t[2], t[3]) for t in again]
     assert len(placed) == len(set(placed))
     # Without the fonts the PDF still comes, as images of the pages.
     monkeypatch.setattr(report, "_pdf_fonts", lambda: None)
-    fallback = build_report_pdf(pixels, overlay, PREDICTION, **details)
+    fallback = build_report_pdf(pixels, overlay, PREDICTION, details)
     assert fallback.startswith(b"%PDF") and "abc12345" not in "".join(
         page.extract_text() for page in pypdf.PdfReader(io.BytesIO(fallback)).pages)
 
@@ -99,9 +112,9 @@ def test_report_text_stays_inside_the_page_and_clear_of_the_disclaimer():
     what_if = {"cells": "2 cells", "label": "COVID-19", "before": 0.9, "after": 0.8, "change": "−10.0 points",
                "output_after": "COVID-19"}
     texts = []
-    pages = report._render(pixels, overlay, long_labels, texts, **META, status=status, what_if=what_if,
-                           colormap="inferno", threshold=0.5, map_label="Normal",
-                           notes=[f"note {i}: " + "words of a sentence " * 8 for i in range(12)])
+    pages = report._render(pixels, overlay, long_labels, content(
+        status=status, what_if=what_if, colormap="inferno", threshold=0.5, map_label="Normal",
+        notes=[f"note {i}: " + "words of a sentence " * 8 for i in range(12)]), texts)
     draw = ImageDraw.Draw(Image.new("RGB", PAGE_SIZE, "white"))
     box_top = report._disclaimer(draw)
     for number, x, y, line, font, _ in texts:
@@ -122,7 +135,7 @@ def test_original_image_keeps_its_aspect_ratio():
     # A uniform mid-gray portrait image: its pasted footprint must stay twice as tall as wide.
     pixels = np.full((200, 100), 128 / 255, np.float32)
     overlay = np.zeros((200, 100, 3), np.uint8)
-    array = np.asarray(render_report(pixels, overlay, PREDICTION, **META))
+    array = np.asarray(render_report(pixels, overlay, PREDICTION, content()))
     gray = (array == 128).all(axis=-1)[:, : PAGE_SIZE[0] // 2]
     # Rows and columns mostly of that gray: stray anti-aliased text pixels do not count.
     rows, cols = np.nonzero(gray.sum(axis=1) > 20)[0], np.nonzero(gray.sum(axis=0) > 20)[0]
@@ -134,16 +147,16 @@ def test_original_image_keeps_its_aspect_ratio():
 def test_notes_and_time_change_the_page_and_many_notes_do_not_cover_the_disclaimer():
     pixels, overlay = _inputs()
     when = datetime(2026, 3, 1, 12, 30, tzinfo=timezone.utc)
-    plain = np.asarray(render_report(pixels, overlay, PREDICTION, **META, created=when))
-    noted = np.asarray(render_report(pixels, overlay, PREDICTION, **META, created=when,
-                                     notes=["Image looks unlike the training data."]))
+    plain = np.asarray(render_report(pixels, overlay, PREDICTION, content(created=when)))
+    noted = np.asarray(render_report(pixels, overlay, PREDICTION, content(created=when,
+                                     notes=["Image looks unlike the training data."])))
     assert (plain != noted).any()
     # The same instant given in another time zone prints the same UTC time.
     shifted = when.astimezone(timezone(timedelta(hours=5)))
-    same = np.asarray(render_report(pixels, overlay, PREDICTION, **META, created=shifted))
+    same = np.asarray(render_report(pixels, overlay, PREDICTION, content(created=shifted)))
     np.testing.assert_array_equal(plain, same)
-    crowded = np.asarray(render_report(pixels, overlay, PREDICTION, **META, created=when,
-                                       notes=[f"warning number {i} " * 8 for i in range(40)]))
+    crowded = np.asarray(render_report(pixels, overlay, PREDICTION, content(created=when,
+                                       notes=[f"warning number {i} " * 8 for i in range(40)])))
     # The disclaimer box at the bottom is drawn identically, however many notes there are.
     np.testing.assert_array_equal(crowded[-170:], plain[-170:])
 
@@ -153,20 +166,20 @@ def test_notes_that_do_not_fit_continue_on_further_pages_of_the_png_and_the_pdf(
 
     pixels, overlay = _inputs()
     when = datetime(2026, 3, 1, 12, 30, tzinfo=timezone.utc)
-    few = render_pages(pixels, overlay, PREDICTION, **META, created=when, notes=["One note."])
+    few = render_pages(pixels, overlay, PREDICTION, content(created=when, notes=["One note."]))
     assert len(few) == 1
     notes = [f"note {i}: " + "a sentence of some length " * 6 for i in range(60)]
-    pages = render_pages(pixels, overlay, PREDICTION, **META, created=when, notes=notes)
+    pages = render_pages(pixels, overlay, PREDICTION, content(created=when, notes=notes))
     assert len(pages) >= 3  # 60 notes of three lines each need two more pages
     first = np.asarray(few[0])
     for page in pages:  # every page ends with the same disclaimer box
         np.testing.assert_array_equal(np.asarray(page)[-170:], first[-170:])
-    png = Image.open(io.BytesIO(build_report(pixels, overlay, PREDICTION, **META, created=when, notes=notes)))
+    png = Image.open(io.BytesIO(build_report(pixels, overlay, PREDICTION, content(created=when, notes=notes))))
     assert png.size == (PAGE_SIZE[0], PAGE_SIZE[1] * len(pages))
-    pdf = build_report_pdf(pixels, overlay, PREDICTION, **META, created=when, notes=notes)
+    pdf = build_report_pdf(pixels, overlay, PREDICTION, content(created=when, notes=notes))
     assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == len(pages)  # one PDF page per page
     # A note longer than a page is shortened, not lost and not looping.
-    assert len(render_pages(pixels, overlay, PREDICTION, **META, created=when, notes=["word " * 20000])) == 2
+    assert len(render_pages(pixels, overlay, PREDICTION, content(created=when, notes=["word " * 20000]))) == 2
 
 
 def test_the_what_if_line_says_whether_the_output_changes():
@@ -192,7 +205,7 @@ def test_the_what_if_line_names_the_fill_and_cells_the_model_never_saw():
     assert what_if_line(outside).endswith("the model never saw this part of the film (outside the region it looks "
                                           "at), so nothing changes.")
     pixels, overlay = _inputs()
-    assert render_pages(pixels, overlay, PREDICTION, **META, what_if=outside)  # a report, not a KeyError
+    assert render_pages(pixels, overlay, PREDICTION, content(what_if=outside))  # a report, not a KeyError
 
 
 def test_an_out_of_scope_films_output_is_headed_for_reference_only():
@@ -210,12 +223,145 @@ def test_disclaimer_text_and_no_identifier_parameters():
     # "a qualified reader interprets").
     assert DISCLAIMER == ("Decision support for research and teaching, not a diagnosis. It is not a medical device; "
                           "a qualified reader interprets every image.")
-    parameters = set(inspect.signature(build_report).parameters)
-    assert not parameters & {"path", "filename", "patient_id", "name"}
-    assert inspect.signature(build_report_pdf).parameters.keys() == inspect.signature(build_report).parameters.keys()
+    # What a report can print is what its content holds: no field for an identifier or a file name.
+    names = {field.name for field in fields(ReportContent)} | set(inspect.signature(build_report).parameters)
+    assert not names & {"path", "filename", "file_name", "patient_id", "patient", "name", "identifier"}
+    # The PNG and the PDF take the very same arguments: one content value makes both.
+    assert inspect.signature(build_report_pdf) == inspect.signature(build_report)
+    assert list(inspect.signature(build_report).parameters) == ["pixels", "overlay_rgb", "prediction", "content"]
 
 
 def test_bad_overlay_is_refused():
     pixels, _ = _inputs()
     with pytest.raises(ValueError, match="shape"):
-        build_report(pixels, np.zeros((5, 5, 7), np.uint8), PREDICTION, **META)
+        build_report(pixels, np.zeros((5, 5, 7), np.uint8), PREDICTION, content())
+
+
+# --------------------------------------------------------------------------- the page's sentences, one value
+
+
+def realistic_content(**fields) -> ReportContent:
+    """A crowded but ordinary case, worded as a real pool film's report is (covid-radiography-db, read by
+    cxr-mobilenet-v3 with Normal explained): an uncertain status set by one finding with two assumptions,
+    another class's map, the lung share, a what-if, the stability and the page's two notes."""
+    from types import SimpleNamespace
+
+    from model.present import text
+    from model.present.report import Status
+    from model.trust.findings import Finding
+
+    findings = (
+        Finding("low_probability", "uncertain", "model", "COVID-19 has a probability of only 69.6%: this model "
+                "needs 78.3% to answer on its own."),
+        Finding("age_not_known", "assumption", "reader", "Age not known: answered as for an adult (state the age if "
+                "the patient is a child)."),
+        Finding("view_not_known", "assumption", "reader", "View not known: read as a frontal (PA or AP) film."))
+    status = Status("Uncertain: second read advised (probability too low to stand alone). Read as an adult's "
+                    "frontal film (age and view not stated).", "uncertain", findings)
+    card = SimpleNamespace(calibration=True, temperature=0.66)
+    return ReportContent(**{
+        "method": "gradcam", "model_id": "cxr-mobilenet-v3", "model_version": "3.0",
+        "model_name": "MobileNet, two-channel v3", "case_id": "60dca182", "colormap": "inferno", "threshold": 0.5,
+        "status": status, "map_label": "Normal",
+        "what_if": {"cells": "2 cells (row 3, column 2; row 4, column 2)", "label": "COVID-19", "before": 0.696,
+                    "after": 0.687, "change": "−0.9 points", "output_after": "COVID-19", "fill": "blur"},
+        "stability": "Varies: moves ±8.5 points (one standard deviation) on 7 changed copies",
+        "notes": ("The map explains the class Normal at the layer all 3 networks, last block.",
+                  text.probability_definition(card)),
+        "other_class": text.other_class_note("Normal", {"COVID-19": 0.7, "Normal": 0.2, "Pneumonia": 0.1},
+                                             "COVID-19", 0.8),
+        "lung_share": text.lung_share(0.345),  # the longer of its sentences: "Less than half ..., but not ..."
+        "lung_sentence": text.lung_share_sentence(0.345, 0.269, "Grad-CAM", 0.372, True),
+        **fields})
+
+
+def recorded_words(content_value: ReportContent, prediction=PREDICTION) -> tuple[str, list]:
+    """The report's text as laid out (every line of every page, in order, joined) and its pages."""
+    import model.present.report as report
+
+    pixels, overlay = _inputs()
+    texts = []
+    pages = report._render(pixels, overlay, prediction, content_value, texts)
+    return " ".join(" ".join(t[3] for t in texts).split()), pages
+
+
+def test_the_report_prints_the_pages_other_class_note_and_lung_share_and_nothing_when_not_given():
+    import model.present.report as report
+    from model.present.text import LUNG_SHARE_LABEL
+
+    full = realistic_content()
+    words, _ = recorded_words(full)
+    assert full.other_class in words and full.lung_sentence in words
+    assert f"{LUNG_SHARE_LABEL}: 34.5%. {full.lung_sentence}" in words
+    # The map's answer, no lung fields: no note, no share, no label left over.
+    bare, _ = recorded_words(replace(full, other_class=None, lung_share=None, lung_sentence=None))
+    assert "not its answer" not in bare and LUNG_SHARE_LABEL not in bare and "lies on the lungs" not in bare
+    assert full.notes[0] in bare  # the rest is still there
+    # In the PDF as real text, where fpdf2 and the DejaVu fonts make it.
+    if report._pdf_fonts() is not None:
+        pypdf = pytest.importorskip("pypdf")
+        pixels, overlay = _inputs()
+        pdf = build_report_pdf(pixels, overlay, PREDICTION, full)
+        text = " ".join(" ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages).split())
+        assert full.other_class in text and f"{LUNG_SHARE_LABEL}: 34.5%" in text and full.lung_sentence in text
+
+
+def test_a_lung_warning_is_printed_once_beside_its_figure_in_its_colour():
+    # When little of the map lies on the lungs, the page shows the attention's warning under the share, and
+    # the warning is also a finding of the status: the report prints it once, beside the figure, as a caution.
+    import model.present.report as report
+    from model.present.report import WARNING, Status
+    from model.trust.findings import Finding
+
+    warning = "Only 18.8% of this map lies on the lung fields; most of the rest is on the neck."
+    caution = Finding("lung_attention_low", "map_caution", "map", warning)
+    assumed = Finding("age_not_known", "assumption", "reader", "Age not known.")
+    value = content(status=Status("Answer.", "answer", (caution, assumed)), lung_share="18.8%", lung_sentence=warning)
+    words, _ = recorded_words(value)
+    assert words.count("Only 18.8% of this map") == 1 and "Age not known." in words
+    pixels, overlay = _inputs()
+    texts = []
+    report._render(pixels, overlay, PREDICTION, value, texts)
+    assert {t[5] for t in texts if "18.8%" in t[3]} == {WARNING}
+    # Without the share (not measured), a caution finding stays among the notes.
+    words, _ = recorded_words(replace(value, lung_share=None, lung_sentence=None))
+    assert words.count("Only 18.8% of this map") == 1 and "Map inside" not in words
+
+
+def test_a_crowded_ordinary_case_fits_on_one_page():
+    from model.present.report import render_pages
+
+    pixels, overlay = _inputs()
+    crowded = realistic_content()
+    assert len(render_pages(pixels, overlay, PREDICTION, crowded)) == 1
+    words, _ = recorded_words(crowded)
+    assert "next page" not in words and crowded.notes[-1].split()[-1] in words
+    # A few more notes do go on to a second page, where they are said to continue.
+    more = replace(crowded, notes=(*crowded.notes, *[f"Another note {i} of some length, " * 4 for i in range(4)]))
+    assert len(render_pages(pixels, overlay, PREDICTION, more)) == 2
+
+
+def test_no_function_of_the_report_takes_more_than_seven_parameters():
+    # Our rule for `model/present/`: a long parameter list becomes a typed value (here `ReportContent`).
+    # Every function written in the module counts, private ones and methods too; the dataclasses' generated
+    # __init__ does not (its parameters are the value's named fields, which is the remedy, not the fault).
+    import model.present.report as report
+
+    written = [f for _, f in inspect.getmembers(report, inspect.isfunction) if f.__module__ == report.__name__]
+    for _, cls in inspect.getmembers(report, inspect.isclass):
+        if cls.__module__ == report.__name__:
+            written += [f for f in vars(cls).values() if inspect.isfunction(f)]
+    written = [f for f in written if f.__code__.co_filename == report.__file__]
+    assert len(written) > 20 and "_render" in {f.__name__ for f in written}
+    too_long = {f.__qualname__: len(inspect.signature(f).parameters) for f in written
+                if len(inspect.signature(f).parameters) > 7}
+    assert not too_long, too_long
+
+
+def test_report_content_is_frozen_and_refuses_a_status_of_another_kind():
+    value = content(compared=["Grad-CAM", "Occlusion"], notes=["One note."])
+    assert value.compared == ("Grad-CAM", "Occlusion") and value.notes == ("One note.",)
+    with pytest.raises(AttributeError):
+        value.case_id = "changed"
+    with pytest.raises(ValueError, match="Status"):
+        content(status="Answer.")

@@ -13,6 +13,8 @@ page only draws typed values (statuses, findings, numbers) and never reads the c
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import streamlit as st
 
@@ -50,7 +52,7 @@ from model.present.overlay import (
     to_uint8,
     window,
 )
-from model.present.report import Status, build_report, build_report_pdf, fill_words
+from model.present.report import ReportContent, Status, build_report, build_report_pdf, fill_words
 from model.trust.agreement import map_similarity, method_agreement
 from model.trust.attention import attention_if_lungs
 from model.trust.facts import HEADER, Stated, age_words, scope_facts
@@ -339,14 +341,16 @@ def colour_legend(label: str, controls: Controls) -> None:
     legend_bar(controls.colormap, controls.threshold, f"{colour_bar_caption(label, controls.threshold)}. {SCALE_NOTE}")
 
 
-def other_class_caption(case: Case, label: str, heatmap=None) -> None:
+def other_class_caption(case: Case, label: str, heatmap=None) -> str | None:
     """Under a map of a class that is not the answer: its probability, and that the map is no sign of it
-    (or that it is blank, given the one `heatmap` meant)."""
+    (or that it is blank, given the one `heatmap` meant). Returns the note shown (None for the answer's
+    map), for the report."""
     tta = case.uncertainty()
     peak = None if heatmap is None else float(np.max(heatmap))
     note = text.other_class_note(label, tta.probabilities, tta.top_label, peak)
     if note:
         st.caption(f":material/info: {note}")
+    return note
 
 
 def toggle_clicked_cell() -> None:
@@ -407,14 +411,15 @@ def zoom_view(case: Case, shown, on_image, controls: Controls, explanation) -> N
     st.html(zoom_box_style("zoom_box", zoom_aspect(windowed.shape)))
 
 
-def images(case: Case, controls: Controls, explanation, on_image, what_if: dict | None) -> np.ndarray:
-    """Film and map side by side (or the zoom view); returns the overlay for the report."""
+def images(case: Case, controls: Controls, explanation, on_image, what_if: dict | None) -> tuple:
+    """Film and map side by side (or the zoom view); returns the overlay and the note shown under a map
+    of a class not answered (None for the answer's map), for the report."""
     shown = fit_within(case.pixels)
     overlay = overlay_image(case, on_image, controls)
     where = f", {controls.layer_label}" if explanation.layer else ""
     if controls.zoom:
         zoom_view(case, shown, on_image, controls, explanation)
-        other_class_caption(case, explanation.label, explanation.heatmap)
+        note = other_class_caption(case, explanation.label, explanation.heatmap)
         if what_if is not None:  # the cells stay hidden in zoom mode: said, and undone from here too
             st.caption(":material/visibility_off: Cells are hidden (their output is beside the film); the zoom "
                        "view shows the film as it is. Switch zoom off to see them.")
@@ -426,14 +431,14 @@ def images(case: Case, controls: Controls, explanation, on_image, what_if: dict 
             st.image(encode_png(overlay), width="stretch",
                      caption=f"{MAP_LABELS[explanation.method]} for {explanation.label}{where}")
             colour_legend(explanation.label, controls)
-            other_class_caption(case, explanation.label, explanation.heatmap)
+            note = other_class_caption(case, explanation.label, explanation.heatmap)
     faint = faint_map_note(explanation.heatmap, controls.threshold, METHODS[explanation.method])
     if faint:
         st.caption(f":material/tune: {faint}")
     prepared = case.model_input()
     st.caption(region_caption(prepared.region, prepared.image_shape, case.card.prep.lung_crop, case.lungs_found(),
                               case.card.prep.mask_channel))
-    return overlay
+    return overlay, note
 
 
 # --------------------------------------------------------------------------- tabs below the first screen
@@ -592,26 +597,30 @@ def occlusion_section(case: Case, controls: Controls, computed: bool = False) ->
     return similarity
 
 
-def report_downloads(case: Case, status: Status, explanation, controls: Controls, extras: dict) -> None:
-    """PNG and PDF reports (case id, colour bar, final status, what-if, methods compared), made on a
-    button press. `extras`: the overlay, the what-if result and the methods compared."""
-    details = {"method": explanation.method, "model_id": case.card.id, "model_version": case.card.version,
-               "model_name": case.card.display_name, "case_id": case.case_id, "colormap": controls.colormap,
-               "threshold": controls.threshold, "status": status, "compared": extras["compared"],
-               "what_if": extras["what_if"], "map_label": explanation.label,
-               "stability": text.stability_line(case.uncertainty()),
-               "notes": (f"The map explains the class {explanation.label}"
-                         + (f" at the layer {controls.layer_label}." if explanation.layer else "."),
-                         text.probability_definition(case.card))}
-    what_if = extras["what_if"]
+def report_content(case: Case, explanation, controls: Controls, status: Status) -> ReportContent:
+    """What the report says of this case, its map and the display settings, with the final `status`; the
+    page adds what it showed beside them (the what-if, the methods compared, the map's notes)."""
+    return ReportContent(
+        method=explanation.method, model_id=case.card.id, model_version=case.card.version,
+        model_name=case.card.display_name, case_id=case.case_id, colormap=controls.colormap,
+        threshold=controls.threshold, status=status, map_label=explanation.label,
+        stability=text.stability_line(case.uncertainty()),
+        notes=(f"The map explains the class {explanation.label}"
+               + (f" at the layer {controls.layer_label}." if explanation.layer else "."),
+               text.probability_definition(case.card)))
+
+
+def report_downloads(case: Case, content: ReportContent, overlay: np.ndarray) -> None:
+    """PNG and PDF reports of `content` beside the film and the `overlay`, made on a button press."""
+    what_if = content.what_if
     film = (film_with_grid(case.pixels, what_if["hidden"]) if what_if
             else fit_within(case.pixels))  # hidden cells greyed on the grid they are named by
-    args = (film, extras["overlay"], case.prediction())
-    stem = f"cxr-report-{case.case_id}-{case.card.id}-{explanation.method.replace('+', 'plus')}"
+    args = (film, overlay, case.prediction(), content)
+    stem = f"cxr-report-{case.case_id}-{case.card.id}-{content.method.replace('+', 'plus')}"
     png, pdf, _ = st.columns([1, 1, 3])
-    png.download_button("Report (PNG)", data=lambda: build_report(*args, **details), file_name=f"{stem}.png",
+    png.download_button("Report (PNG)", data=lambda: build_report(*args), file_name=f"{stem}.png",
                         mime="image/png", icon=":material/download:", on_click="ignore", key="report_png")
-    pdf.download_button("Report (PDF)", data=lambda: build_report_pdf(*args, **details), file_name=f"{stem}.pdf",
+    pdf.download_button("Report (PDF)", data=lambda: build_report_pdf(*args), file_name=f"{stem}.pdf",
                         mime="application/pdf", icon=":material/picture_as_pdf:", on_click="ignore",
                         key="report_pdf")
 
@@ -641,32 +650,36 @@ def remember_map(case: Case, explanation) -> dict:
     return dict(maps)
 
 
-def lung_panel(case: Case, on_image, method_label: str):
-    """Lung-field attention of this map; returns it (None when there is no lung model)."""
+def lung_panel(case: Case, on_image, method_label: str) -> tuple:
+    """Lung-field attention of this map; returns it with the share and the sentence shown under it, for
+    the report ((None, None, None) when there is no lung model or no plausible lung fields)."""
     st.markdown("**Lung-field attention**", help=explain("Lung-field attention"))
     mask = case.lung_mask()
     if mask is None:
         st.caption(f":material/block: {case.lungs_reason}")
-        return None
+        return None, None, None
     attention, why = attention_if_lungs(on_image, mask, caching.lung_attention_threshold(case.key),
                                         case.model_input().region, caching.own_levels(case.key))
     if attention is None:
         st.caption(f":material/block: {why}")
-        return None
-    st.metric("Map inside the lung fields", text.lung_share(attention.fraction),
+        return None, None, None
+    share = text.lung_share(attention.fraction)
+    st.metric(text.LUNG_SHARE_LABEL, share,
               help="Share of the map's total weight, faint parts included, that lies on the lung fields found by "
                    "the registry's lung segmentation model (the colours show only the strongest part). Findings "
                    "of COVID-19 and pneumonia are in the lungs; weight on text "
                    "markers, borders, the neck or devices is a warning sign of a shortcut.")
     if attention.low:
-        st.warning(attention.warning, icon=":material/report:")
+        sentence = attention.warning
+        st.warning(sentence, icon=":material/report:")
         st.caption("Before concluding, switch on *Outline the lung fields*: the segmentation can leave out dense "
                    "consolidation, effusions and the lung behind the heart or the diaphragm, which makes this "
                    "share too low.")
     else:
-        st.caption(text.lung_share_sentence(attention.fraction, attention.threshold, method_label,
-                                            attention.even_share, caching.own_levels(case.key)))
-    return attention
+        sentence = text.lung_share_sentence(attention.fraction, attention.threshold, method_label,
+                                            attention.even_share, caching.own_levels(case.key))
+        st.caption(sentence)
+    return attention, share, sentence
 
 
 def faithfulness_panel(case: Case, controls: Controls):
@@ -732,8 +745,9 @@ def randomised_similarity(case: Case, method: str) -> float | None:
     return result.spearman if result and result.flagged else None
 
 
-def trust_section(case: Case, controls: Controls, explanation, on_image, every_map: dict) -> MapChecks:
-    """The trust signals of this map, drawn; returns what they measured, for the status and the report.
+def trust_section(case: Case, controls: Controls, explanation, on_image, every_map: dict) -> tuple:
+    """The trust signals of this map, drawn; returns what they measured (`MapChecks`), for the status and
+    the report, and the lung share and its sentence as shown (None, None when not measured), for the report.
     `every_map`: the maps of the all-methods tab (empty until asked for), compared with the others."""
     method_label = MAP_LABELS[explanation.method]
     randomised = randomised_similarity(case, explanation.method)
@@ -746,13 +760,14 @@ def trust_section(case: Case, controls: Controls, explanation, on_image, every_m
         maps[OCCLUSION] = occlusion(case, controls)[0]
     lungs_col, faith_col, agree_col = st.columns([1, 1.4, 1.2], gap="large")
     with lungs_col:
-        attention = lung_panel(case, on_image, method_label)
+        attention, lung_share, lung_sentence = lung_panel(case, on_image, method_label)
     with faith_col:
         faith = faithfulness_panel(case, controls)
     with agree_col:
         agreement = agreement_panel(maps)
     similarity = occlusion_section(case, controls, computed=OCCLUSION in every_map)
-    return MapChecks(attention, faith, agreement, similarity, randomised, every_method=bool(every_map))
+    checks = MapChecks(attention, faith, agreement, similarity, randomised, every_method=bool(every_map))
+    return checks, (lung_share, lung_sentence)
 
 
 # Less empty space above the title, and metric figures that fit a 1366-pixel screen's narrow column.
@@ -845,7 +860,7 @@ def main() -> None:
     controls = explanation_controls(clf, case, list(case.card.labels).index(case.uncertainty().top_label))
     explanation, on_image = compute_map(case, controls)
     with images_col:
-        overlay = images(case, controls, explanation, on_image, what_if)
+        overlay, other_class = images(case, controls, explanation, on_image, what_if)
     st.caption(f":material/info: {text.probability_definition(case.card)}")
 
     trust_tab, grid_tab, methods_tab, report_tab, words_tab = st.tabs(
@@ -854,7 +869,7 @@ def main() -> None:
     with methods_tab:  # first: the checks (and so the status) count every method's map once computed
         every_map = all_methods(case, controls)
     with trust_tab:
-        checks = trust_section(case, controls, explanation, on_image, every_map)
+        checks, (lung_share, lung_sentence) = trust_section(case, controls, explanation, on_image, every_map)
     map_class = explanation.label if explanation.label != case.uncertainty().top_label else None
     final, line = text.checked_status(result, checks, MAP_LABELS[explanation.method], shown_anyway, map_class)
     with status_slot.container():  # the status names the map checks too, once they are known
@@ -868,8 +883,10 @@ def main() -> None:
     with report_tab:
         st.caption(f"Case {case.case_id} (the first digits of the image's fingerprint, not patient data). The "
                    "report holds no name, file name or other identifier, and carries the status above.")
-        report_downloads(case, Status(line, final.status, tuple(final.findings)),
-                         explanation, controls, {"overlay": overlay, "what_if": what_if, "compared": compared})
+        content = replace(report_content(case, explanation, controls, Status(line, final.status, tuple(final.findings))),
+                          what_if=what_if, compared=tuple(compared), other_class=other_class,
+                          lung_share=lung_share, lung_sentence=lung_sentence)  # as the page showed them
+        report_downloads(case, content, overlay)
     with words_tab:
         glossary_tab()
 

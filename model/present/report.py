@@ -1,15 +1,19 @@
 """A one-page report of one analysed image, as PNG or PDF, drawn with Pillow.
 
 The page holds what a reader needs to judge the result and nothing that identifies a patient:
-the function receives no identifier and no file name, so it cannot print one.
+`ReportContent` has no field for an identifier or a file name, so the report cannot print one.
 
-    png = build_report(xray.pixels, overlay, prediction, method="gradcam", model_id=card.id,
-                       model_version=card.version, model_name=card.display_name,
-                       case_id=digest[:8], colormap="inferno", status=Status(line, kind, findings),
-                       what_if={...}, compared=["Grad-CAM", "Occlusion"])
+    content = ReportContent(method="gradcam", model_id=card.id, model_version=card.version,
+                            model_name=card.display_name, case_id=digest[:8], colormap="inferno",
+                            status=Status(line, kind, findings), what_if={...},
+                            compared=("Grad-CAM", "Occlusion"), other_class=note,
+                            lung_share="82.3%", lung_sentence=sentence)
+    png = build_report(xray.pixels, overlay, prediction, content)
 
 The status is the final one: the triage and every check made afterwards (the map checks), each
 finding drawn in the colour of its severity, from its own fields (never guessed from its words).
+The sentences beside the map (another class's note, the share on the lungs) are those the page shows
+for the same film, passed in as the page made them, never worded here again.
 
 The case identifier is not patient data: the first hex digits of the image's SHA-256 digest, so a
 reader can match a report to the session's case without any identifier on the page.
@@ -37,7 +41,9 @@ PAGE_SIZE = (1240, 1754)  # A4 at 150 dpi.
 PAGE_DPI = 150
 MARGIN = 80
 GAP = 40
-IMAGE_BOX_HEIGHT = 470
+COLUMN = (PAGE_SIZE[0] - 2 * MARGIN - GAP) // 2  # the film's column and the map's, each with its text under it
+IMAGE_BOX_HEIGHT = 410
+NOTE_SIZE = 20  # the notes' font size (pixels)
 TEXT = (20, 20, 20)
 MUTED = (95, 95, 95)
 BAR = (150, 170, 200)
@@ -64,6 +70,64 @@ class Status:
     line: str
     kind: str = "answer"
     findings: tuple = ()
+
+
+@dataclass(frozen=True)
+class ReportContent:
+    """What a report says about one analysed image, besides the images and the prediction themselves.
+
+    Attributes:
+        method: explanation method key (e.g. "gradcam"); shown by its label.
+        model_id, model_version, model_name: the model card's registry id, version and display name.
+        created: time of the analysis; now (UTC) when None. Printed in UTC.
+        case_id: a case identifier that is not patient data (first hex digits of the image digest).
+        colormap, threshold: the overlay's colour map and threshold, for the colour bar (none when
+            `colormap` is None).
+        status: the final `Status` (line, kind and every finding, those of the map checks included).
+        what_if: the hidden-region result, when one was made: {"cells", "label", "before", "after",
+            "change", "output_after", "fill"} (see `what_if_line`).
+        compared: labels of the methods whose maps were compared.
+        map_label: the class the map explains, named by the colour bar; the top class when None.
+        stability: the output's stability as the page shows it (`model.present.text.stability_line`),
+            under the probabilities.
+        notes: further lines (plain sentences, information), printed across the page below the film's
+            and the map's columns, after the status's findings that did not set it (assumptions, map
+            cautions, ...); those that do not fit continue on further pages.
+        other_class: the page's note under a map of a class the model did not answer
+            (`model.present.text.other_class_note`), printed under the colour bar; None for the answer's map.
+        lung_share: the map's share on the lung fields as the page shows it (`model.present.text.lung_share`);
+            None when it was not measured (no lung model, no plausible lung fields).
+        lung_sentence: the sentence the page shows under that share (`model.present.text.lung_share_sentence`,
+            or the attention's warning when it fired), printed beside it under the map; a status finding
+            with the same sentence (that warning) is printed there in its colour, not again as a note.
+    """
+
+    method: str
+    model_id: str
+    model_version: str
+    model_name: str
+    created: datetime | None = None
+    case_id: str = ""
+    colormap: str | None = None
+    threshold: float = 0.0
+    status: Status | None = None
+    what_if: dict | None = None
+    compared: tuple[str, ...] = ()
+    map_label: str | None = None
+    stability: str | None = None
+    notes: tuple = ()
+    other_class: str | None = None
+    lung_share: str | None = None
+    lung_sentence: str | None = None
+
+    def __post_init__(self):
+        # Lists are taken as given but kept as tuples: the content stays frozen all the way down.
+        object.__setattr__(self, "compared", tuple(self.compared))
+        object.__setattr__(self, "notes", tuple(self.notes))
+        if self.status is not None and not isinstance(self.status, Status):
+            raise ValueError(f"status must be a report Status, got {type(self.status).__name__}")
+
+
 FONT_FILES = {False: ("DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
               True: ("DejaVuSans-Bold.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")}
 
@@ -139,41 +203,51 @@ def note_style(note) -> tuple[tuple[int, int, int], str, str]:
     return colour, mark, str(getattr(note, "sentence", note))
 
 
-def _header(draw, y: int, *, method: str, model_id: str, model_version: str, model_name: str,
-            created: datetime, case_id: str = "", status: Status | None = None, compared: Sequence[str] = ()) -> int:
+def _header(draw, y: int, content: ReportContent) -> int:
     width = PAGE_SIZE[0] - 2 * MARGIN
     draw.text((MARGIN, y), "Chest X-ray explanation report", font=_font(44, True), fill=TEXT)
-    y += 70
+    y += 58
+    case_id, status = content.case_id, content.status
     rows = [("Case", f"{case_id} (image fingerprint, not patient data)" if case_id else ""),
-            ("Created", created.strftime("%Y-%m-%d %H:%M UTC")),
-            ("Model", f"{model_name} (id {model_id}, version {model_version})"),
-            ("Explanation", method_label(method)),
-            ("Compared", ", ".join(compared))]
+            ("Created", _utc(content.created).strftime("%Y-%m-%d %H:%M UTC")),
+            ("Model", f"{content.model_name} (id {content.model_id}, version {content.model_version})"),
+            ("Explanation", method_label(content.method)),
+            ("Compared", ", ".join(content.compared))]
     for key, value in rows:
         if not value:
             continue
         draw.text((MARGIN, y), f"{key}:", font=_font(24, True), fill=TEXT)
-        y = _paragraph(draw, (MARGIN + 190, y), value, _font(24), width - 190)
+        y = _paragraph(draw, (MARGIN + 190, y), value, _font(24), width - 190, spacing=6)
     if status is not None:
         draw.text((MARGIN, y), "Status:", font=_font(24, True), fill=TEXT)
         y = _paragraph(draw, (MARGIN + 190, y), status.line, _font(24, True), width - 190,
-                       fill=STATUS_COLOURS.get(status.kind, WARNING))
+                       fill=STATUS_COLOURS.get(status.kind, WARNING), spacing=6)
         for finding in status.findings:  # what set the status, in full
             if finding.severity == status.kind:
                 y = _paragraph(draw, (MARGIN + 190, y), finding.sentence, _font(22), width - 190,
-                               fill=STATUS_COLOURS.get(status.kind, WARNING))
-    draw.line((MARGIN, y + 10, PAGE_SIZE[0] - MARGIN, y + 10), fill=MUTED, width=2)
-    return y + 30
+                               fill=STATUS_COLOURS.get(status.kind, WARNING), spacing=6)
+    draw.line((MARGIN, y + 8, PAGE_SIZE[0] - MARGIN, y + 8), fill=MUTED, width=2)
+    return y + 24
 
 
-def _colour_bar(page: Image.Image, draw, y: int, colormap: str, threshold: float, label: str) -> int:
-    """The colour bar under the overlay, with what its colours mean."""
-    panel_w = (PAGE_SIZE[0] - 2 * MARGIN - GAP) // 2
+def _under_map(page: Image.Image, draw, y: int, content: ReportContent, top_label: str) -> int:
+    """Under the overlay: the colour bar with what its colours mean (it names the class the map explains,
+    the answer unless another was chosen), the page's note on a map of a class not answered and the
+    map's share on the lungs; returns the y below them."""
+    panel_w = COLUMN
     x = MARGIN + panel_w + GAP
-    page.paste(Image.fromarray(colour_bar(colormap, panel_w, 18, threshold)), (x, y))
-    draw.rectangle((x - 1, y - 1, x + panel_w, y + 18), outline=MUTED)
-    return _paragraph(draw, (x, y + 26), colour_bar_caption(label, threshold) + "; each map is scaled to its own "
-                      "maximum.", _font(18), panel_w, fill=MUTED, spacing=4) + 16
+    if content.colormap:
+        threshold = content.threshold
+        page.paste(Image.fromarray(colour_bar(content.colormap, panel_w, 18, threshold)), (x, y))
+        draw.rectangle((x - 1, y - 1, x + panel_w, y + 18), outline=MUTED)
+        y = _paragraph(draw, (x, y + 26), colour_bar_caption(content.map_label or top_label, threshold)
+                       + "; each map is scaled to its own maximum.", _font(18), panel_w, fill=MUTED, spacing=4)
+    if content.other_class:
+        y = _paragraph(draw, (x, y + 6), content.other_class, _font(18), panel_w, fill=INFO, spacing=4)
+    if lung_line(content):  # the map's share on the lungs, as the page's lung panel shows it
+        y = _paragraph(draw, (x, y + 6), lung_line(content), _font(18), panel_w, fill=_lung_colour(content),
+                       spacing=4)
+    return y + 16
 
 
 FILL_WORDS = {"blur": "blurred", "mean": "filled with the film's mean grey", "black": "blacked out"}
@@ -209,13 +283,8 @@ def what_if_line(what_if: dict) -> str:
             f"{what_if['after']:.1%} ({what_if['change']}){outcome}")
 
 
-def _what_if(draw, y: int, what_if: dict) -> int:
-    width = PAGE_SIZE[0] - 2 * MARGIN
-    return _paragraph(draw, (MARGIN, y), what_if_line(what_if), _font(24, True), width) + 16
-
-
 def _images(page: Image.Image, draw, y: int, pixels, overlay_rgb, method: str, hidden: bool = False) -> int:
-    panel_w = (PAGE_SIZE[0] - 2 * MARGIN - GAP) // 2
+    panel_w = COLUMN
     captions = ("Original image, hidden cells greyed" if hidden else "Original image",
                 f"Explanation overlay ({method_label(method)})")
     bottom = y
@@ -225,51 +294,96 @@ def _images(page: Image.Image, draw, y: int, pixels, overlay_rgb, method: str, h
         image = _fit(_to_rgb_image(array), panel_w, IMAGE_BOX_HEIGHT)
         # Centre horizontally in the panel so both images line up whatever their aspect ratio.
         left = x + (panel_w - image.width) // 2
-        page.paste(image, (left, y + 40))
-        draw.rectangle((left - 1, y + 39, left + image.width, y + 40 + image.height), outline=MUTED)
-        bottom = max(bottom, y + 40 + image.height)
-    return bottom + 16
+        page.paste(image, (left, y + 36))
+        draw.rectangle((left - 1, y + 35, left + image.width, y + 36 + image.height), outline=MUTED)
+        bottom = max(bottom, y + 36 + image.height)
+    return bottom + 14
 
 
-def _probabilities(draw, y: int, prediction, status: Status | None = None, stability: str | None = None) -> int:
+def _under_film(draw, y: int, prediction, content: ReportContent) -> int:
+    """Under the film: the output (headline, one bar per class, its stability as the page shows it beside
+    the probability), then what hiding cells of the film changed; returns the y below them."""
+    y = _paragraph(draw, (MARGIN, y), output_headline(prediction, content.status), _font(28, True), COLUMN,
+                   spacing=6) + 10  # wrapped: "for reference only (out of scope)" is long
+    y = _bars(draw, y, prediction)
+    if content.stability:
+        y = _paragraph(draw, (MARGIN, y), content.stability, _font(20), COLUMN, spacing=6) + 8
+    if content.what_if:
+        y = _paragraph(draw, (MARGIN, y + 4), what_if_line(content.what_if), _font(22, True), COLUMN, spacing=6) + 8
+    return y + 8
+
+
+def _bars(draw, y: int, prediction) -> int:
+    """One row per class: its name (wrapped when long), a bar and the probability, the top class in bold."""
     labels, probabilities = list(prediction.labels), np.asarray(prediction.probabilities, float)
     predicted = int(np.argmax(probabilities))
-    y = _paragraph(draw, (MARGIN, y), output_headline(prediction, status), _font(30, True),
-                   PAGE_SIZE[0] - 2 * MARGIN) + 18  # wrapped: "for reference only (out of scope)" is long
-    bar_left, bar_width = MARGIN + 300, PAGE_SIZE[0] - 2 * MARGIN - 300 - 130
+    fonts = [_font(24, k == predicted) for k in range(len(labels))]
+    name_w = min(max(draw.textlength(label, font=font) for label, font in zip(labels, fonts)) + 16,
+                 round(COLUMN * 0.45))
+    figure_w = draw.textlength("100.0%", font=_font(24, True)) + 16
+    bar_left, bar_width = MARGIN + name_w, COLUMN - name_w - figure_w
     for k, (label, p) in enumerate(zip(labels, probabilities)):
-        font = _font(24, k == predicted)
-        draw.text((MARGIN, y), label, font=font, fill=TEXT)
+        lines = _wrap(draw, label, fonts[k], name_w - 12)
+        for i, line in enumerate(lines):
+            draw.text((MARGIN, y + 32 * i), line, font=fonts[k], fill=TEXT)
         draw.rectangle((bar_left, y + 2, bar_left + bar_width, y + 28), outline=MUTED)
         filled = round(bar_width * float(np.clip(p, 0.0, 1.0)))
         if filled > 0:
             draw.rectangle((bar_left, y + 2, bar_left + filled, y + 28), fill=BAR_PREDICTED if k == predicted else BAR)
-        draw.text((bar_left + bar_width + 16, y), f"{p:6.1%}", font=font, fill=TEXT)
-        y += 44
-    if stability:  # as the page shows it beside the probability
-        y = _paragraph(draw, (MARGIN, y), stability, _font(22), PAGE_SIZE[0] - 2 * MARGIN) + 6
-    return y + 20
+        figure = f"{p:.1%}"  # right-aligned at the column's edge
+        draw.text((MARGIN + COLUMN - draw.textlength(figure, font=fonts[k]), y), figure, font=fonts[k], fill=TEXT)
+        y += max(40, 32 * len(lines) + 8)
+    return y + 4
+
+
+def lung_line(content: ReportContent) -> str:
+    """The map's share on the lung fields as the page's lung panel shows it: its figure under the page's
+    label, then the page's sentence; "" when it was not measured."""
+    figure = f"{text.LUNG_SHARE_LABEL}: {content.lung_share}." if content.lung_share else ""
+    return " ".join(part for part in (figure, content.lung_sentence or "") if part)
+
+
+def _lung_caution(content: ReportContent):
+    """The status's finding whose sentence the lung line carries (the attention's warning, when it fired),
+    else None: printed beside its figure in its colour, and not again among the notes."""
+    if not content.lung_sentence:
+        return None
+    return next((f for f in _findings(content) if f.sentence == content.lung_sentence), None)
+
+
+def _lung_colour(content: ReportContent) -> tuple[int, int, int]:
+    caution = _lung_caution(content)
+    return TEXT if caution is None else note_style(caution)[0]
+
+
+def _findings(content: ReportContent) -> tuple:
+    return content.status.findings if content.status is not None else ()
 
 
 def _notes(draw, y: int, notes: Sequence, bottom: int, title: str = "Notes") -> list:
     """Draw the notes (findings and plain sentences) above `bottom`, never over the disclaimer; returns
     those that did not fit, for the next page."""
-    width, font = PAGE_SIZE[0] - 2 * MARGIN, _font(22)
-    room = bottom - 20 - 30  # the last line kept for "(continued on the next page)", clear of the box
+    width, font = PAGE_SIZE[0] - 2 * MARGIN, _font(NOTE_SIZE)
+    line_height = NOTE_SIZE + 8  # as `_paragraph` sets them
+    floor = bottom - 20  # clear of the disclaimer's box
+
+    def room(i: int) -> int:  # a line kept for "(continued on the next page)", unless note i is the last
+        return floor - (0 if i == len(notes) - 1 else 30)
+
     if not notes:
         return []
     _, mark, line = note_style(notes[0])
-    if y + 42 + 30 * len(_wrap(draw, f"{mark} {line}", font, width)) + 6 > room:
+    if y + 38 + line_height * len(_wrap(draw, f"{mark} {line}", font, width)) + 6 > room(0):
         # Not even the first note fits: no heading left alone over an empty space.
-        if y <= room:
+        if y + 30 <= floor:
             draw.text((MARGIN, y), "(notes on the next page)", font=font, fill=MUTED)
         return list(notes)
     draw.text((MARGIN, y), title, font=_font(26, True), fill=TEXT)
-    y += 42
+    y += 38
     for i, note in enumerate(notes):
         colour, mark, line = note_style(note)
-        needed = 30 * len(_wrap(draw, f"{mark} {line}", font, width)) + 6
-        if y + needed > room:
+        needed = line_height * len(_wrap(draw, f"{mark} {line}", font, width)) + 6
+        if y + needed > room(i):
             draw.text((MARGIN, y), "(continued on the next page)", font=font, fill=MUTED)
             return list(notes[i:])
         y = _paragraph(draw, (MARGIN, y), f"{mark} {line}", font, width, fill=colour) + 6
@@ -304,32 +418,35 @@ class _Draw:
         return getattr(self._draw, name)
 
 
-def render_pages(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, **details) -> list[Image.Image]:
+def render_pages(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, content: ReportContent
+                 ) -> list[Image.Image]:
     """The report as Pillow RGB A4 pages: the first as `render_report`; notes that do not fit on it
     continue on further pages, each with the case, its page number and the disclaimer."""
-    return _render(pixels, overlay_rgb, prediction, None, **details)
+    return _render(pixels, overlay_rgb, prediction, content)
 
 
-def _render(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, texts: list | None, *, method: str,
-            model_id: str, model_version: str, model_name: str, created: datetime | None = None,
-            notes: Sequence = (), case_id: str = "", colormap: str | None = None,
-            threshold: float = 0.0, status: Status | None = None,
-            what_if: dict | None = None, compared: Sequence[str] = (), map_label: str | None = None,
-            stability: str | None = None) -> list[Image.Image]:
+def _pending_notes(content: ReportContent) -> list:
+    """The notes of the page: the status's findings that did not set it, then the plain notes; the lung
+    attention's warning is left out, as it is printed beside its figure."""
+    status, beside = content.status, _lung_caution(content)
+    undecided = [f for f in _findings(content) if f.severity != status.kind and f is not beside]
+    return [n for n in [*undecided, *content.notes] if note_style(n)[2].strip()]
+
+
+def _render(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, content: ReportContent,
+            texts: list | None = None) -> list[Image.Image]:
     """`render_pages`; given a list `texts`, the pages carry no text and every line is recorded in it."""
+    if not isinstance(content, ReportContent):
+        raise ValueError(f"the report's content must be a ReportContent, got {type(content).__name__}")
     first = Image.new("RGB", PAGE_SIZE, "white")
     draw = _Draw(first, 0, texts)
-    y = _header(draw, MARGIN, method=method, model_id=model_id, model_version=model_version,
-                model_name=model_name, created=_utc(created), case_id=case_id, status=status, compared=compared)
-    y = _images(first, draw, y, pixels, overlay_rgb, method, hidden=bool(what_if))
-    if colormap:  # the colour bar names the class the map explains (the answer unless another was chosen)
-        label = map_label or list(prediction.labels)[int(np.argmax(prediction.probabilities))]
-        y = _colour_bar(first, draw, y, colormap, threshold, label)
-    y = _probabilities(draw, y + 10, prediction, status, stability)
-    if what_if:
-        y = _what_if(draw, y, what_if)
-    undecided = [f for f in (status.findings if status else ()) if f.severity != status.kind]
-    pending = [n for n in [*undecided, *notes] if note_style(n)[2].strip()]
+    y = _header(draw, MARGIN, content)
+    y = _images(first, draw, y, pixels, overlay_rgb, content.method, hidden=bool(content.what_if))
+    top_label = list(prediction.labels)[int(np.argmax(prediction.probabilities))]
+    # Two columns, each image's words under it: the output and the what-if under the film, the colour bar
+    # and the map's sentences under the map; the notes go on across the page below the longer column.
+    y = max(_under_film(draw, y, prediction, content), _under_map(first, draw, y, content, top_label)) + 4
+    pending = _pending_notes(content)
     pages = [first]
     begun = False  # whether a note was set yet: the next page's heading says "continued" only then
     if pending:
@@ -341,7 +458,7 @@ def _render(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, texts: list
         page = Image.new("RGB", PAGE_SIZE, "white")
         recorded = len(texts) if texts is not None else 0
         draw = _Draw(page, len(pages), texts)
-        top = _paragraph(draw, (MARGIN, MARGIN), f"Chest X-ray explanation report, case {case_id or 'n/a'} "
+        top = _paragraph(draw, (MARGIN, MARGIN), f"Chest X-ray explanation report, case {content.case_id or 'n/a'} "
                          f"(continued)", _font(26, True), PAGE_SIZE[0] - 2 * MARGIN) + 20
         left = _notes(draw, top, pending, bottom=_disclaimer(draw), title="Notes (continued)" if begun else "Notes")
         if len(left) == len(pending):  # a note longer than a whole page: shortened, and the page drawn again
@@ -359,43 +476,25 @@ def _render(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, texts: list
     return pages
 
 
-def render_report(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, **details) -> Image.Image:
+def render_report(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, content: ReportContent) -> Image.Image:
     """The report's first page as a Pillow RGB image; see `build_report` for the arguments."""
-    return render_pages(pixels, overlay_rgb, prediction, **details)[0]
+    return render_pages(pixels, overlay_rgb, prediction, content)[0]
 
 
-def build_report(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, method: str, model_id: str,
-                 model_version: str, model_name: str, created: datetime | None = None,
-                 notes: Sequence = (), **details) -> bytes:
+def build_report(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, content: ReportContent) -> bytes:
     """A PNG report of one analysed image (one A4 page, more when the notes need them).
 
     Args:
         pixels: the original grayscale image, float in [0, 1], HxW.
         overlay_rgb: the explanation overlay, uint8 HxWx3 (see `model.explain.render_overlay`).
         prediction: a `model.classifier.Prediction`.
-        method: explanation method key (e.g. "gradcam"); shown by its label.
-        model_id: registry id of the model.
-        model_version: the card's version.
-        model_name: the card's display name.
-        created: time of the analysis; now (UTC) when None. Printed in UTC.
-        notes: further lines (plain sentences, information), printed under the probabilities after
-            the status's findings that did not set it (assumptions, map cautions, ...).
-        case_id: a case identifier that is not patient data (first hex digits of the image digest).
-        colormap, threshold: the overlay's colour map and threshold, for the colour bar (none when None).
-        status: the final `Status` (line, kind and every finding, those of the map checks included).
-        what_if: the hidden-region result, when one was made: {"cells", "label", "before", "after",
-            "change", "output_after"}.
-        compared: labels of the methods whose maps were compared.
-        stability: the output's stability as the page shows it (`model.present.text.stability_line`),
-            under the probabilities.
+        content: what the report says besides the images and the prediction (`ReportContent`).
 
     Returns:
         PNG bytes of a 1240 x 1754 page (A4 at 150 dpi); when the notes need more pages, they are
         stacked below it (1240 x 1754 each).
     """
-    pages = render_pages(pixels, overlay_rgb, prediction, method=method, model_id=model_id,
-                         model_version=model_version, model_name=model_name, created=created, notes=notes,
-                         **details)
+    pages = render_pages(pixels, overlay_rgb, prediction, content)
     sheet = pages[0] if len(pages) == 1 else Image.new("RGB", (PAGE_SIZE[0], PAGE_SIZE[1] * len(pages)), "white")
     for number, page in enumerate(pages if len(pages) > 1 else ()):
         sheet.paste(page, (0, number * PAGE_SIZE[1]))
@@ -404,9 +503,7 @@ def build_report(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, met
     return buffer.getvalue()
 
 
-def build_report_pdf(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *, method: str, model_id: str,
-                     model_version: str, model_name: str, created: datetime | None = None,
-                     notes: Sequence = (), **details) -> bytes:
+def build_report_pdf(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, content: ReportContent) -> bytes:
     """The same pages as `build_report`, as an A4 PDF (one page, or more when the notes need them).
 
     With fpdf2 and the DejaVu fonts the pages' text is real PDF text (selectable, searchable, read
@@ -414,8 +511,7 @@ def build_report_pdf(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, *,
     pages are images, as the PNG."""
     fonts = _pdf_fonts()
     texts = [] if fonts else None
-    pages = _render(pixels, overlay_rgb, prediction, texts, method=method, model_id=model_id,
-                    model_version=model_version, model_name=model_name, created=created, notes=notes, **details)
+    pages = _render(pixels, overlay_rgb, prediction, content, texts)
     if fonts:
         return _text_pdf(pages, texts, fonts)
     buffer = io.BytesIO()

@@ -11,6 +11,7 @@ DISCLAIMER = "Decision support for research and teaching, not a diagnosis."
 # Who reads the film, said once: the pages' notice and the report's disclaimer both carry it.
 QUALIFIED_READER = "It is not a medical device; a qualified reader interprets every image."
 NO_LUNG_MODEL = "Lung attention unavailable: no lung segmentation model in the registry."
+LUNG_SHARE_LABEL = "Map inside the lung fields"  # the figure's name on Diagnose and in its report
 
 
 
