@@ -510,7 +510,7 @@ def test_input_check_names_each_problem():
         "lateral": input_check(pixels, {"view_position": "LL", "modality": "DX", "body_part_examined": "CHEST"}),
         "ct": input_check(pixels, {"modality": "CT"}),
     }
-    expected = {"shape": "unusual shape", "contrast": "nearly uniform", "lungs": "Found 1 lung-sized region",
+    expected = {"shape": "unusual shape", "contrast": "nearly uniform", "lungs": "marked 1 region the size of a lung",
                 "lateral": "lateral", "ct": "modality CT"}
     for name, check in checks.items():
         assert not check.ok and len(check.warnings) == 1, (name, check.warnings)

@@ -287,10 +287,11 @@ def mask_plausibility(mask: np.ndarray) -> dict:
     elif not sizeable:
         reason = "Only small lung-like patches were found, no region the size of a lung field."
     elif len(sizeable) != 2:
-        reason = (f"Found {len(sizeable)} lung-sized region{'s' if len(sizeable) != 1 else ''} where a frontal "
-                  f"chest X-ray shows two lung fields.")
+        reason = (f"The lung finder marked {len(sizeable)} region{'s' if len(sizeable) != 1 else ''} the size of a "
+                  f"lung where a frontal chest X-ray shows two lung fields.")
     elif not side_by_side:
-        reason = "The two lung-sized regions lie one above the other rather than side by side."
+        reason = ("The lung finder marked two regions the size of a lung, but one above the other, where lungs lie "
+                  "side by side.")
     elif area_fraction < MIN_AREA_FRACTION:
         reason = (f"The lung fields cover only {area_fraction:.0%} of the image, less than the "
                   f"{MIN_AREA_FRACTION:.0%} expected for a frontal chest X-ray.")
