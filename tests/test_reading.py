@@ -271,7 +271,7 @@ def test_one_confidence_figure_in_plain_words():
     assert case_id("0123456789abcdef" * 4) == "01234567"
     from model.present.text import stability_brief
     assert stability_brief(varies) == "moves ±12.0 points (one standard deviation) on 7 changed copies"
-    assert stability_brief(shaky).endswith("; 5 of 8 readings give A (this model needs 6)")
+    assert stability_brief(shaky).endswith("; 5 of 8 readings give A (unstable below 6)")
     assert "±" in stability_brief(shaky)
 
 
@@ -292,13 +292,13 @@ def test_stability_word_follows_the_glossary_rule_on_the_shown_figure():
     one_off = uncertainty_of(("A", "B"), np.array([[0.8, 0.2]] * 4 + [[0.7, 0.3]] * 3 + [[0.4, 0.6]]), 0.6, 0.75)
     word, sentence = confidence_words(one_off)[1:]
     assert word == "Varies" and "7 of 8 readings (the film and its copies) give A, and this model needs 6" in sentence
-    assert stability_brief(one_off).endswith("; 7 of 8 readings give A (this model needs 6)")
+    assert stability_brief(one_off).endswith("; 7 of 8 readings give A (unstable below 6)")
     from model.present.text import stability_line
     assert stability_line(one_off) == f"Varies: {stability_brief(one_off)}"  # the report's line, the page's words
     # The model's own level: 5 of 8 are enough for a model whose level is 62.5%.
     looser = uncertainty_of(("A", "B"), np.array([[0.9, 0.1]] * 5 + [[0.3, 0.7]] * 3), 0.6, 0.625)
     assert looser.needed == 5 and confidence_words(looser)[1] != "Unstable"
-    assert stability_brief(looser).endswith("(this model needs 5)")
+    assert stability_brief(looser).endswith("(unstable below 5)")
     assert Uncertainty.from_dict(looser.to_dict()) == looser
 
 

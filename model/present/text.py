@@ -134,7 +134,7 @@ def stability_brief(tta) -> str:
     brief = f"moves ±{spread_points(tta):.1f} points (one standard deviation) on {tta.n - 1} changed copies"
     if tta.agreement < 1.0:  # counted over the film and its copies, as the agreement is
         brief += (f"; {tta.agreeing} of {tta.n} readings give {tta.top_label} "
-                  f"(this model needs {tta.needed})")
+                  f"(unstable below {tta.needed})")
     return brief
 
 
