@@ -229,6 +229,11 @@ def test_diagnose_at_workstation_sizes_click_to_hide_and_coming_back(server, tmp
 
         assert zoom[0]["width"] / zoom[0]["height"] == pytest.approx(zoom_aspect((512, 512)), rel=0.03), zoom
         assert zoom[0]["width"] >= (900 if width >= 1920 else 580), zoom
+        # The colour bar under it spans the two panels, not the toolbar's margin beside them (it ran past them).
+        from model.present.diagnose_figures import ZOOM_TOOLBAR
+
+        bar = page.locator('.st-key-zoom_legend').first.bounding_box()
+        assert bar["width"] == pytest.approx(zoom[0]["width"] - ZOOM_TOOLBAR, abs=3), (bar, zoom)
         page.screenshot(path=str(OUTPUT / f"diagnose-zoom-{size}.png"))
         page.get_by_text("Zoom & window").click()
         expect(caption).to_be_visible()

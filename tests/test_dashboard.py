@@ -542,7 +542,8 @@ def test_layers_for_people_and_the_zoom_view(app):
     chart = next(c for c in at.get("plotly_chart") if json.loads(c.proto.spec) == zoom)
     assert json.loads(chart.proto.config)["showTips"] is False  # no tip over the sliders after a zoom
     styles = [h.proto.body for h in at.get("html")]
-    assert zoom_box_style("zoom_box", zoom_aspect((128, 128))) in styles
+    # the colour bar under it spans the panels, not the toolbar margin
+    assert zoom_box_style("zoom_box", zoom_aspect((128, 128)), under=("zoom_legend",)) in styles
     assert any("scaled to this image's maximum" in text for text in texts(at.main.caption))  # the colour bar
 
 

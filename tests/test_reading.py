@@ -385,6 +385,10 @@ def test_the_zoom_view_drags_a_zoom_box_and_has_no_empty_band():
     style = zoom_box_style("zoom_box", 2.5)
     assert ".st-key-zoom_box {aspect-ratio: 2.5000;" in style
     assert f"calc({100 * ZOOM_MAX_HEIGHT:.0f}vh * 2.5000)" in style and "min(100%" in style
+    # A box under it (the colour bar) spans the panels: the box's width less the toolbar's margin.
+    legend = zoom_box_style("zoom_box", 2.5, under=("legend",))
+    box = f"min(100%, calc({100 * ZOOM_MAX_HEIGHT:.0f}vh * 2.5000))"
+    assert f".st-key-legend {{width: calc({box} - {ZOOM_TOOLBAR}px);}}" in legend and legend.count("aspect-ratio") == 1
 
 
 def test_every_glossary_term_is_one_plain_line():

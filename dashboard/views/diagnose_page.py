@@ -407,8 +407,9 @@ def zoom_view(case: Case, shown, on_image, controls: Controls, explanation) -> N
         st.plotly_chart(figure, key="zoom_view", width="stretch", height="stretch",
                         config={"displaylogo": False, "scrollZoom": True, "responsive": True, "showTips": False,
                                 "modeBarButtonsToRemove": ["select2d", "lasso2d"]})
-    colour_legend(explanation.label, controls)
-    st.html(zoom_box_style("zoom_box", zoom_aspect(windowed.shape)))
+    with st.container(key="zoom_legend"):  # the colour bar spans the panels (it ran past them into the toolbar margin)
+        colour_legend(explanation.label, controls)
+    st.html(zoom_box_style("zoom_box", zoom_aspect(windowed.shape), under=("zoom_legend",)))
 
 
 def images(case: Case, controls: Controls, explanation, on_image, what_if: dict | None) -> tuple:

@@ -82,8 +82,11 @@ def zoom_figure(film: np.ndarray, overlay: np.ndarray) -> go.Figure:
     return fig
 
 
-def zoom_box_style(key: str, aspect: float) -> str:
+def zoom_box_style(key: str, aspect: float, under: tuple[str, ...] = ()) -> str:
     """CSS that keeps the page's box `key` (an `st.container` key) at `aspect` (width / height), as
-    wide as its column and at most ZOOM_MAX_HEIGHT of the window high."""
-    return (f"<style>.st-key-{key} {{aspect-ratio: {aspect:.4f}; height: auto; "
-            f"width: min(100%, calc({100 * ZOOM_MAX_HEIGHT:.0f}vh * {aspect:.4f}));}}</style>")
+    wide as its column and at most ZOOM_MAX_HEIGHT of the window high; the boxes `under` it (the colour
+    bar) span its two panels, the toolbar's margin left out, so nothing under the figure runs past them."""
+    box = f"min(100%, calc({100 * ZOOM_MAX_HEIGHT:.0f}vh * {aspect:.4f}))"
+    rules = [f".st-key-{key} {{aspect-ratio: {aspect:.4f}; height: auto; width: {box};}}",
+             *(f".st-key-{other} {{width: calc({box} - {ZOOM_TOOLBAR}px);}}" for other in under)]
+    return f"<style>{' '.join(rules)}</style>"
