@@ -190,7 +190,7 @@ def test_where_the_model_cheats_by_source(gallery):
     assert list(frame["map mostly outside the lungs"]) == [6, 4] and list(frame["share"]) == [100.0, 50.0]
     # The heading says what its cases are (the view's definition), standing alone on a projected slide.
     assert any(m.value == "##### alpha: 6 of its 6 confident answers (100%) have less than 50.0% of the map on the "
-                          "lungs; 1 of them misclassified" for m in at.markdown)
+                          "lungs; 1 of the 6 misclassified" for m in at.markdown)
     assert len(card_files(at, "cheat_alpha_")) == 4 and len(card_files(at, "cheat_more_alpha_")) == 2
     beta = card_files(at, "cheat_beta_")
     assert beta and not [f for f in beta if "-lesion-" in f]

@@ -124,8 +124,8 @@ def test_the_summary_counts_the_maps_as_diagnose_words_each_film():
     counts = count_cases(72, 3, [film, tie, low, lungless], shown=4)
     assert (counts.mapped, counts.below_level, counts.above_even, counts.no_lungs) == (3, 1, 1, 1)
     line = lung_summary(counts, 0.269, own=True)
-    assert line == (" The share of the map on the lungs is measured on 3 of the 4 (1 without plausible lung fields "
-                    "(out of scope): no share): 1 below 26.9%, this model's own warning level (set from its correct "
+    assert line == (" The share of the map on the lungs is measured on 3 of the 4 (1 without plausible lung fields, "
+                    "out of scope: no share): 1 below 26.9%, this model's own warning level (set from its correct "
                     "answers), where Diagnose warns; 1 put more there than a map spread evenly over what the model "
                     "saw would (about 38%, the median of these films).")
     assert "mostly outside" not in line and "50" not in line
@@ -140,12 +140,12 @@ def test_a_sources_heading_says_what_its_cases_are():
                                                                           label="Normal")]
     group = cheating_by_source(cases)[0]
     assert group_heading(group, 0.5, 0.269) == (
-        "alpha: 2 of its 2 confident answers (100%) have less than 50.0% of the map on the lungs (1 of them below "
-        "26.9%, this model's own warning level, where Diagnose warns); 1 of them misclassified")
+        "alpha: 2 of its 2 confident answers (100%) have less than 50.0% of the map on the lungs (1 of the 2 below "
+        "this model's own warning level, 26.9%); 1 of the 2 misclassified")
     one = cheating_by_source(cases[:1], max_lung_share=0.2)[0]
     assert group_heading(one, 0.2, 0.05, own=False) == (
-        "alpha: 1 of its 1 confident answers (100%) has less than 20.0% of the map on the lungs (none of them below "
-        "5.0%, the default warning level, where Diagnose warns); 0 of them misclassified")
+        "alpha: 1 of its 1 confident answers (100%) has less than 20.0% of the map on the lungs (none below the "
+        "default warning level, 5.0%); none misclassified")
     assert "warning level" not in group_heading(group, 0.5, 0.5)  # every flagged map lies below it by definition
 
 
@@ -209,8 +209,8 @@ def test_the_cheating_view_is_still_there_after_diagnose(gallery):
     assert at.query_params.get("view") == ["cheats"] or at.query_params.get("view") == "cheats"
     heading = next(m.value for m in at.markdown if m.value.startswith("##### alpha:"))
     assert heading == (f"##### alpha: 6 of its 6 confident answers (100%) have less than 50.0% of the map on the "
-                       f"lungs (6 of them below {OWN_WARNING:.1%}, this model's own warning level, where Diagnose "
-                       "warns); 1 of them misclassified")
+                       f"lungs (6 of the 6 below this model's own warning level, {OWN_WARNING:.1%}); 1 of the 6 "
+                       "misclassified")
     key = next(key for key, _ in cards(at, "cheat_alpha_").values())
     at.button(key=key).click().run()
     at.button(key="open_in_diagnose").click().run()

@@ -160,7 +160,11 @@ def group_heading(group: SourceCheats, outside: float, level: float, own: bool =
     line = (f"{group.source}: {group.outside} of its {group.confident} confident answers ({group.share:.0%}) {verb} "
             f"less than {outside:.1%} of the map on the lungs")
     if level < outside:
-        below = below_own_level([group], level)
         whose = "this model's own warning level" if own else "the default warning level"
-        line += f" ({below or 'none'} of them below {level:.1%}, {whose}, where Diagnose warns)"
-    return line + f"; {group.wrong} of them misclassified"
+        line += f" ({_of_these(below_own_level([group], level), group.outside)} below {whose}, {level:.1%})"
+    return line + f"; {_of_these(group.wrong, group.outside)} misclassified"
+
+
+def _of_these(count: int, total: int) -> str:
+    """"none", "1" (of one) or "3 of the 5": a part of a source's flagged answers in its heading."""
+    return "none" if not count else str(count) if total == 1 else f"{count} of the {total}"

@@ -462,7 +462,7 @@ def lung_summary(counts: GalleryCounts, level: float, own: bool) -> str:
     """Where the maps lie, counted by Diagnose's rules and words: below the model's lung-attention warning level
     (`level`, its own when `own`, else the default) and against a map spread evenly; the films without a share
     named in the same sentence. "" when no lung model ran (the page says why)."""
-    missing = [f"{n} {what}" for n, what in ((counts.no_lungs, "without plausible lung fields (out of scope)"),
+    missing = [f"{n} {what}" for n, what in ((counts.no_lungs, "without plausible lung fields, out of scope"),
                                               (counts.no_evidence, "whose map found no evidence")) if n]
     if not counts.mapped and not missing:
         return ""
