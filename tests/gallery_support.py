@@ -121,3 +121,28 @@ def write_shortcut_pool(folder: Path) -> Path:
             seed += 1
     (folder / "manifest.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder / "manifest.csv"
+
+
+UNUSUAL_LEVEL = 5.0  # the anatomy check's "unusual" distance in `write_anatomy_scope`
+OWN_WARNING = 0.3  # the lung-attention warning level of `write_anatomy_scope`
+
+
+def write_anatomy_scope(root: Path, model_id: str = SHORTCUT_ID) -> None:
+    """A scope check for `model_id` whose anatomy check calls the lesion films unusual and the others typical:
+    the fixed lung fields (`write_fixed_lungs_entry`, written to `root` first) make every film's geometry the
+    same, and only a lesion film's lung texture (spread of grey levels in the lungs, 0.17 against 0.11) lies far
+    from a plain film's, on a scale of 0.005. Its own answer level is the policy's 60% and its own lung-attention
+    warning level `OWN_WARNING`."""
+    from model.inputs.intake import load_xray
+    from model.inputs.lungs import LungSegmenter
+    from model.registry import SCOPE_FILE, write_report
+    from model.trust.novelty import FEATURE_NAMES, NoveltyModel, anatomy_features
+    from model.trust.scope import Scope
+
+    pixels = load_xray(png_bytes(plain_film(0))).pixels  # as the gallery reads the film
+    typical = anatomy_features(pixels, LungSegmenter.load(LUNGS_ID, root).mask(pixels))
+    scale = np.ones(len(FEATURE_NAMES))
+    scale[FEATURE_NAMES.index("lung_spread")] = 0.005
+    novelty = NoveltyModel(typical, scale, np.eye(len(FEATURE_NAMES)), UNUSUAL_LEVEL, 1000.0)
+    scope = Scope(novelty, lung_attention_threshold=OWN_WARNING, min_top_probability=0.6)
+    write_report(model_id, SCOPE_FILE, scope.to_dict(), root)

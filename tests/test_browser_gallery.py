@@ -104,7 +104,7 @@ def test_the_cheating_view_reads_on_one_screen(server, size):
         expect(headline).to_be_visible()
         table = page.locator('[data-testid="stDataFrame"]').first
         expect(table).to_be_visible()
-        section = page.get_by_text("alpha: 6 of 6 confident answers (100%), 1 of them misclassified")
+        section = page.get_by_text("alpha: 6 of its 6 confident answers (100%) have less than 50.0% of the map on the lungs")
         expect(section).to_be_visible()
         for element in (headline, table):
             assert in_viewport(element.bounding_box(), width, height), f"not on the first screen at {size}"
@@ -175,7 +175,7 @@ def test_the_cheating_view_on_real_data(shared_cxr, tmp_path_factory):
             assert page.locator(NO_EXCEPTION).count() == 0
             images_loaded(page)
             page.screenshot(path=str(OUTPUT / "gallery-cheats-real-1366x768.png"))
-            first_source = page.get_by_text(re.compile(r"^\S+: \d+ of \d+ confident answers \(")).first
+            first_source = page.get_by_text(re.compile(r"^\S+: \d+ of its \d+ confident answers \(")).first
             if first_source.count():  # a source with such answers (there may be none)
                 first_source.evaluate("e => e.scrollIntoView({block: 'start'})")
                 images_loaded(page)

@@ -13,7 +13,6 @@ from model.present.gallery_cases import (
     NO_EVIDENCE,
     Case,
     TeachingCase,
-    card_status,
     cases_frame,
     count_cases,
     counts_by,
@@ -188,7 +187,7 @@ def test_count_cases_follows_what_was_read():
     assert (counts.known, counts.wrong, counts.confident_wrong) == (3, 2, 1)
     assert counts.wrong_share == pytest.approx(2 / 3)
     assert (counts.unknown, counts.unknown_labels) == (1, ("Tuberculosis",))
-    assert (counts.mapped, counts.low_lung) == (3, 1)
+    assert (counts.mapped, counts.below_level, counts.no_lungs, counts.no_evidence) == (3, 0, 0, 0)
     assert count_cases(0, 0, [], 0).wrong_share is None
     # "Mostly outside the lungs" beside chance: the median lungs' share of what the model saw.
     from dataclasses import replace
@@ -279,8 +278,10 @@ def test_read_case_without_a_lung_model_or_evidence(shortcut, tmp_path):
     # scope as Diagnose's input check says, however confident the answer.
     blob = read_case(clf, records[0], lungs=lambda pixels: np.ones(pixels.shape, bool))
     assert blob.lung_share is None and blob.map_note == NO_LUNG_FIELDS and blob.lungs_found is False
-    assert card_status("answer", 0.99, 0.5, blob.lungs_found) == "out_of_scope"
-    assert card_status("answer", 0.99, 0.5, empty.lungs_found) == "answer" and case.lungs_found is None
+    assert blob.triage.status == "out_of_scope" and "no_lung_fields" in {f.kind for f in blob.triage.deciding}
+    # The blank film has no contrast: out of scope by the input check, as on Diagnose; the plain film is an answer.
+    assert [f.kind for f in empty.triage.deciding] == ["no_contrast"]
+    assert case.lungs_found is None and case.triage.status == "answer"
     with pytest.raises(XrayInputError):
         read_case(clf, LabelledImage(str(tmp_path / "gone.png"), "Normal", "g"))
     cases, failed = read_cases(clf, [LabelledImage(str(tmp_path / "gone.png"), "Normal", "g"), records[0]])

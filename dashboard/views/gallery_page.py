@@ -42,6 +42,7 @@ from model.present.cheating_view import (
     cheats_headline,
     cheats_seen_sentence,
     even_words,
+    group_heading,
     own_level_sentence,
 )
 from model.present.gallery_cases import (
@@ -52,7 +53,7 @@ from model.present.gallery_cases import (
     SPLIT_HELP,
     SPLIT_NAMES,
     TeachingCase,
-    card_status,
+    card_checks_sentence,
     cases_frame,
     count_cases,
     counts_by,
@@ -60,6 +61,7 @@ from model.present.gallery_cases import (
     filter_records,
     fit_map,
     gallery_records,
+    lung_summary,
     read_case,
     sample_records,
     shown_cases,
@@ -69,18 +71,20 @@ from model.present.text import (
     answer_level_name,
     checked_status,
     lung_share,
+    names_of,
     stability_help,
     stability_line,
 )
 from model.trust.attention import attention_if_lungs
-from model.trust.input_check import input_check
 from model.trust.map_checks import MapChecks
-from model.trust.triage import triage
 
 COLUMNS = 4
 THUMB_SIDE = 320  # Long side of a card's thumbnail (pixels sent to the browser).
 CASE_KEY = "gallery_case"  # The path of the case whose explanation is open.
 VIEWS = {"cases": "Cases", "cheats": "Where the model cheats"}
+# The view last shown, kept outside the view's widget: Streamlit forgets a widget's value while another page
+# is shown, so an educator back from Diagnose would otherwise land on "Cases", not on the view projected.
+VIEW_KEPT = "gallery_view_kept"
 LIMITS = (4, 8, 12, 24, 48, 100, 200, None)  # Images read per label; None: every matching image.
 PER_SOURCE = 4  # Cases of each source drawn large in the cheating view; the rest behind an expander.
 HOW_TO = (f"No labelled data is configured. Set the environment variable `{DATA_ENV}` before starting the "
@@ -108,12 +112,13 @@ def _pool(path: str, key: caching.ModelKey, split: str):
 
 @st.cache_data(max_entries=4096, show_spinner=False)
 def _read(record, split: str, key: caching.ModelKey, lungs: caching.ModelKey | None):
-    """One case read by the model with its map and lung share (`read_case`), or the sentence saying
-    why the image could not be read. One entry per image, so a wider filter reuses what was read."""
+    """One case read by the model with its map, lung share and triage but for its copies' stability (`read_case`),
+    or the sentence saying why the image could not be read. One entry per image, so a wider filter reuses what
+    was read."""
     segment = caching.cached_lung_segmenter(lungs).mask if lungs is not None else None
     try:
         return read_case(caching.cached_classifier(key), record, split=split, lungs=segment,
-                         low_threshold=caching.lung_attention_threshold(key))
+                         low_threshold=caching.lung_attention_threshold(key), scope=caching.scope(key))
     except (XrayInputError, OSError) as exc:
         return " ".join(str(exc).split())
 
@@ -125,10 +130,8 @@ def _xray(path: str):
 
 @st.cache_data(max_entries=512, show_spinner=False)
 def _thumbnail(path: str):
-    """(small copy of the film, triage status): the input check without the lung mask is cheap."""
-    xray = load_xray(path)
-    status = triage(input_check(xray.pixels, xray.metadata)).status
-    return fit_within(xray.pixels, THUMB_SIDE), status
+    """A small copy of the film."""
+    return fit_within(load_xray(path).pixels, THUMB_SIDE)
 
 
 def read_all(records: list, splits: dict, key, lungs, what: str) -> tuple[list, int]:
@@ -252,11 +255,20 @@ def where_else(case, threshold: float = MOSTLY_OUTSIDE) -> str:
 
 def thumbnail(case, with_map: bool):
     """The card's picture: the small film, with the case's map over it (the gallery's legend) when asked."""
-    pixels, status = _thumbnail(case.path)
+    pixels = _thumbnail(case.path)
     if not with_map or case.heat is None:
-        return pad_to_square(to_uint8(pixels)), status
+        return pad_to_square(to_uint8(pixels))
     return pad_to_square(render_overlay(pixels, fit_map(case.heat, pixels.shape), DEFAULT_OPACITY, DEFAULT_COLORMAP,
-                                        DEFAULT_MAP_THRESHOLD)), status
+                                        DEFAULT_MAP_THRESHOLD))
+
+
+def status_mark(case) -> str:
+    """The card's triage mark, with what set it in the dialog's and Diagnose's words ("second read advised
+    (unusual anatomy for this model)"); "" for a plain answer."""
+    if case.triage is None or case.triage.status not in STATUS_MARKS or not STATUS_MARKS[case.triage.status]:
+        return ""
+    reasons = names_of(case.triage.deciding)
+    return STATUS_MARKS[case.triage.status].removesuffix("]") + (f" ({reasons})]" if reasons else "]")
 
 
 def open_case(path: str) -> None:
@@ -360,34 +372,35 @@ def legend(with_map: bool) -> None:
                   f"{DEFAULT_MAP_THRESHOLD:.0%} not coloured; each map is scaled to its own maximum.")
 
 
-def case_card(case, with_map: bool, level: float, key_prefix: str = "explain") -> None:
-    """One card; `level` is the model's answer level (its own, or the default) (below it the card says "second read advised")."""
+def case_card(case, with_map: bool, key_prefix: str = "explain") -> None:
+    """One card, marked with the film's triage but for its copies' stability (`Case.triage`), as its dialog and
+    Diagnose mark it."""
     with st.container(border=True):
         try:
-            picture, status = thumbnail(case, with_map)
+            picture = thumbnail(case, with_map)
         except XrayInputError:
             st.caption("This image can no longer be read.")
             return
-        status = card_status(status, case.confidence, level, case.lungs_found)
         st.image(picture, width="stretch")
         st.markdown(f"True **{case.label}** · said **{case.predicted}** {case.confidence:.1%}  \n"
                     + " · ".join(part for part in (outcome(case), lung_part(case)) if part))
         st.caption(" · ".join(part for part in (where_else(case), SPLIT_NAMES.get(case.split, case.split),
-                                                case.source or "unknown source", STATUS_MARKS.get(status, "")) if part))
+                                                case.source or "unknown source", status_mark(case)) if part))
         # A callback, so the chosen case is known before the dialog is drawn.
         st.button("Explain", key=f"{key_prefix}_{case.path}", icon=":material/visibility:", width="stretch",
                   on_click=open_case, args=(case.path,))
 
 
-def case_grid(cases, with_map: bool, level: float, key_prefix: str = "explain") -> None:
+def case_grid(cases, with_map: bool, key_prefix: str = "explain") -> None:
     for start in range(0, len(cases), COLUMNS):
         for column, case in zip(st.columns(COLUMNS, gap="small"), cases[start:start + COLUMNS]):
             with column:
-                case_card(case, with_map, level, key_prefix)
+                case_card(case, with_map, key_prefix)
 
 
-def summary_line(counts, source, label, limit, show: str, level_name: str) -> str:
-    """The line above the cards; `level_name` names the answer level counted from (`text.answer_level_name`)."""
+def summary_line(counts, source, label, limit, show: str, level_name: str, warning: tuple[float, bool]) -> str:
+    """The line above the cards; `level_name` names the answer level counted from (`text.answer_level_name`),
+    `warning` is the model's lung-attention warning level and whether it is its own (`lung_summary`)."""
     chosen = " and ".join(part for part in (f"source `{source or 'unknown'}`" if source is not None else "",
                                             f"label {label}" if label is not None else "") if part)
     line = (f"**{counts.matching:,}** of {counts.pool:,} images" + (f" match {chosen}" if chosen else "")
@@ -395,10 +408,7 @@ def summary_line(counts, source, label, limit, show: str, level_name: str) -> st
     if counts.known:
         line += (f": **{counts.wrong} misclassified** ({counts.wrong_share:.0%}), {counts.confident_wrong} of them "
                  f"at {level_name} or more")
-    line += "."
-    if counts.mapped:
-        line += (f" On {counts.low_lung} of {counts.mapped} the map lies mostly outside the lungs "
-                 f"(under {MOSTLY_OUTSIDE:.0%} on them{even_words(counts.even)}).")
+    line += "." + lung_summary(counts, *warning)
     if counts.unknown:
         line += (f" {counts.unknown} carry labels outside its classes ({', '.join(counts.unknown_labels)}): shown "
                  "with what it called them, not counted as errors.")
@@ -407,12 +417,13 @@ def summary_line(counts, source, label, limit, show: str, level_name: str) -> st
     return line + f" Showing **{counts.shown}** ({SHOW[show].lower()})."
 
 
-def cases_view(cases, sizes: tuple[int, int, int], chosen: tuple, lungs_reason: str, bar, level: float,
-               own: bool) -> None:
+def cases_view(cases, sizes: tuple[int, int, int], chosen: tuple, lungs_reason: str, bar, key) -> None:
     """The cards, filtered and ordered, under the summary line; `sizes` is (pool, matching, unreadable),
     `chosen` the filters (source, label, limit per label), `bar` the three columns of the row of controls
-    beside the view's switch, `level` the model's answer level, its own (`own`) or the default."""
+    beside the view's switch, `key` the model's (its answer and warning levels, its own or the default)."""
     source, label, limit = chosen
+    level, own = caching.answer_level(key), caching.own_levels(key)
+    warning = (caching.lung_attention_threshold(key), own)
     show_col, order_col, map_col = bar
     show = show_col.segmented_control("Show", list(SHOW), format_func=SHOW.get, default="all", key="gallery_show",
                                       required=True, label_visibility="collapsed") or "all"
@@ -424,13 +435,12 @@ def cases_view(cases, sizes: tuple[int, int, int], chosen: tuple, lungs_reason: 
     shown = shown_cases(cases, show, order if order in orders else "errors")
     pool, matching, unreadable = sizes
     st.markdown(summary_line(count_cases(pool, matching, cases, len(shown), unreadable, confident=level), source,
-                             label, limit, show, answer_level_name(level, own)))
+                             label, limit, show, answer_level_name(level, own), warning))
     if lungs_reason:
         st.caption(f":material/block: Share of each map on the lungs not measured: {lungs_reason}")
     legend(with_map)
-    st.caption(f"Cards marked *second read advised* are below {answer_level_name(level, own)}, "
-               "as on Diagnose; each case's dialog runs the film's other checks too (stability of its copies).")
-    case_grid(shown, with_map, level)
+    st.caption(card_checks_sentence(answer_level_name(level, own), not lungs_reason, own and not lungs_reason))
+    case_grid(shown, with_map)
     with st.expander("All cases read, as a table"):
         frame = cases_frame(shown_cases(cases, "all", "errors"))
         first = ["label", "predicted", "confidence", "correct", "lung_share", "source", "split"]
@@ -487,15 +497,31 @@ def cheats_view(cases, lungs_reason: str, card, bar, key) -> None:
     for group in groups:
         if not group.cases:
             continue
-        st.markdown(f"##### {group.source}: {group.outside} of {group.confident} confident answers "
-                    f"({group.share:.0%}), {group.wrong} of them misclassified")
-        case_grid(list(group.cases[:PER_SOURCE]), True, level, f"cheat_{group.source}")
+        st.markdown("##### " + group_heading(group, outside, caching.lung_attention_threshold(key),
+                                             caching.own_levels(key)))
+        case_grid(list(group.cases[:PER_SOURCE]), True, f"cheat_{group.source}")
         if group.outside > PER_SOURCE:
             with st.expander(f"The other {group.outside - PER_SOURCE} of {group.source}"):
-                case_grid(list(group.cases[PER_SOURCE:]), True, level, f"cheat_more_{group.source}")
+                case_grid(list(group.cases[PER_SOURCE:]), True, f"cheat_more_{group.source}")
     if cheats == 0:
         st.success(f"None of the {total} confident answers has its map mostly outside the lungs.",
                    icon=":material/check_circle:")
+
+
+def view_switch(column) -> str:
+    """The view's switch: a deep link's `?view=` first, else the view last shown on this page (`VIEW_KEPT`, so
+    that coming back from Diagnose by the side menu finds the view the educator was projecting); the choice is
+    kept and written into the address, so a reload or a copied link opens on it too."""
+    linked = st.query_params.get("view")
+    start = linked if linked in VIEWS else st.session_state.get(VIEW_KEPT, "cases")
+    view = column.segmented_control("View", list(VIEWS), format_func=VIEWS.get, key="gallery_view", required=True,
+                                    default=start, label_visibility="collapsed") or "cases"
+    st.session_state[VIEW_KEPT] = view
+    if view == "cheats":
+        st.query_params["view"] = "cheats"
+    elif "view" in st.query_params:
+        del st.query_params["view"]
+    return view
 
 
 # Less empty space above the title, so the cards (and the cheating view, projected) start higher.
@@ -541,14 +567,11 @@ def main() -> None:
     lungs, lungs_reason = caching.lung_status(card.prep.lung_model)
     cases, failed = read_all(wanted, splits, key, lungs, card.display_name)
     bar = st.columns([2.3, 2.1, 2.1, 1.5], vertical_alignment="center")
-    view = bar[0].segmented_control("View", list(VIEWS), format_func=VIEWS.get, key="gallery_view", required=True,
-                                    default="cheats" if st.query_params.get("view") == "cheats" else "cases",
-                                    label_visibility="collapsed") or "cases"
+    view = view_switch(bar[0])
     if view == "cheats":
         cheats_view(cases, lungs_reason, card, bar[1:], key)
     else:
-        cases_view(cases, (len(pool), len(matching), failed), (source, label, limit), lungs_reason, bar[1:],
-                   caching.answer_level(key), caching.own_levels(key))
+        cases_view(cases, (len(pool), len(matching), failed), (source, label, limit), lungs_reason, bar[1:], key)
         st.caption(f"Images: {SPLIT_CHOICES[split].lower()}; each case says which part of {card.id}'s split it is "
                    "in.")
     if failed and view == "cheats":

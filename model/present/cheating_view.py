@@ -149,3 +149,22 @@ def own_level_sentence(groups: list[SourceCheats], level: float, outside: float 
         return (f"{below} of these {flagged} lie below {level:.1%} on the lungs, {where}; the others are mostly "
                 "outside the lungs but not unusually so for this model.")
     return f"All {flagged} lie below {level:.1%} on the lungs, {where} too."
+
+
+def group_heading(group: SourceCheats, outside: float, level: float, own: bool = True) -> str:
+    """One source's heading in the cheating view, standing alone: what its flagged answers are (confident
+    answers with less than `outside` of the map on the lungs), how many of them also lie below the model's
+    lung-attention warning level `level` (where Diagnose warns; its own, `own`, or the default; said only when
+    that level is under `outside`, else every flagged map lies below it) and how many are misclassified."""
+    verb = "has" if group.outside == 1 else "have"
+    line = (f"{group.source}: {group.outside} of its {group.confident} confident answers ({group.share:.0%}) {verb} "
+            f"less than {outside:.1%} of the map on the lungs")
+    if level < outside:
+        whose = "this model's own warning level" if own else "the default warning level"
+        line += f" ({_of_these(below_own_level([group], level), group.outside)} below {whose}, {level:.1%})"
+    return line + f"; {_of_these(group.wrong, group.outside)} misclassified"
+
+
+def _of_these(count: int, total: int) -> str:
+    """"none", "1" (of one) or "3 of the 5": a part of a source's flagged answers in its heading."""
+    return "none" if not count else str(count) if total == 1 else f"{count} of the {total}"

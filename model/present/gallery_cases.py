@@ -31,11 +31,15 @@ import pandas as pd
 from model.evaluation import predict_records
 from model.inputs.intake import XrayInputError, load_xray
 from model.labelled_data import DATA_ENV, data_roots
-from model.policy import LOW_LUNG_ATTENTION
+from model.policy import LOW_LUNG_ATTENTION, MIN_TOP_PROBABILITY
 from model.prediction import Prediction
-from model.present.cheating_view import CONFIDENT, MOSTLY_OUTSIDE
+from model.present.cheating_view import CONFIDENT
 from model.splits import OUTSIDE, assign_splits
 from model.trust.attention import NO_LUNG_FIELDS, attention_if_lungs
+from model.trust.input_check import input_check
+from model.trust.novelty import anatomy_features
+from model.trust.triage import Triage, triage
+from model.trust.uncertainty import uncertainty_of
 
 BATCH_SIZE = 16
 CASE_COLUMNS = ["path", "label", "source", "patient_id", "predicted", "confidence", "correct", "split", "known",
@@ -87,6 +91,8 @@ class Case:
     map_note: str = ""  # why there is no lung share although a lung model ran (one sentence), else ""
     lungs_found: bool | None = None  # plausible lung fields found (None: no lung model), as Diagnose decides
     heat: np.ndarray | None = field(default=None, compare=False, repr=False)  # the map, MAP_SIDE on its long side
+    # The film's triage without the stability of its test-time copies (`card_triage`); None: not read with it.
+    triage: Triage | None = field(default=None, compare=False, repr=False)
 
     @property
     def wrong(self) -> bool:
@@ -238,7 +244,7 @@ def fit_map(heat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def read_case(classifier, record, *, split: str = "", lungs: Callable | None = None,
-              method: str = MAP_METHOD, low_threshold: float = LOW_LUNG_ATTENTION) -> Case:
+              method: str = MAP_METHOD, low_threshold: float = LOW_LUNG_ATTENTION, scope=None) -> Case:
     """One labelled image read by the model in one pass: its answer, the map of that answer and the
     share of the map on the lung fields.
 
@@ -251,11 +257,13 @@ def read_case(classifier, record, *, split: str = "", lungs: Callable | None = N
         method: the explanation method of the map.
         low_threshold: the model's lung-attention warning level (its scope check's, else the default, as Diagnose uses);
             `lung_low` says whether the share lies below it.
+        scope: the model's `model.trust.scope.Scope` (None: it has none), for the case's `card_triage`.
 
     Raises:
         XrayInputError, OSError: the image cannot be read.
     """
-    pixels = load_xray(record.path).pixels
+    xray = load_xray(record.path)
+    pixels = xray.pixels
     segment = classifier.segmenter.mask if getattr(classifier, "segmenter", None) is not None else lungs
     mask = segment(pixels) if segment is not None else None
     model_input = classifier.prepare(pixels, mask)
@@ -277,13 +285,37 @@ def read_case(classifier, record, *, split: str = "", lungs: Callable | None = N
     case = _case(record, prediction, split, record.label in labels)
     return Case(**{**asdict(case), "lung_share": share, "elsewhere": elsewhere, "elsewhere_most": most,
                    "lung_low": low, "lung_even": even, "map_note": note, "lungs_found": found,
-                   "heat": small_map(on_image)})
+                   "heat": small_map(on_image), "triage": card_triage(xray, mask, prediction, scope)})
+
+
+def card_triage(xray, lung_mask: np.ndarray | None, prediction: Prediction, scope=None) -> Triage:
+    """A film's triage as Diagnose and the gallery's dialog make it (`model.trust.triage.triage`), but for
+    the one rule that needs the test-time copies (their stability, made in the dialog).
+
+    The same checks on the same figures: the input check (`input_check`, with the lung fields when a lung
+    model ran), the anatomy check of the model's scope check on those fields, and the probability rule
+    (`uncertainty_of` on the film's own reading alone: with no copies, they cannot disagree) at the model's
+    own answer level, else the default, as `tta_uncertainty` applies it.
+
+    Args:
+        xray: `model.inputs.intake.Xray` of the film (pixels and metadata).
+        lung_mask: its lung mask, or None without a lung model.
+        prediction: the model's answer for it (`Prediction`).
+        scope: the model's `model.trust.scope.Scope`, or None when it has none.
+    """
+    check = input_check(xray.pixels, xray.metadata, lung_mask)
+    novelty = None
+    if scope is not None and lung_mask is not None:
+        novelty = scope.novelty.assess(anatomy_features(xray.pixels, lung_mask))
+    level = scope.min_top_probability if scope is not None else MIN_TOP_PROBABILITY
+    alone = uncertainty_of(tuple(prediction.labels), np.asarray(prediction.probabilities)[None, :], level)
+    return triage(check, alone, novelty)
 
 
 def read_cases(classifier, records: list, *, splits: dict[str, str] | None = None, lungs: Callable | None = None,
-               progress: Callable[[int, int], None] | None = None,
-               low_threshold: float = LOW_LUNG_ATTENTION) -> tuple[list[Case], list[tuple[str, str]]]:
-    """`read_case` of every record, unreadable images left out.
+               progress: Callable[[int, int], None] | None = None, low_threshold: float = LOW_LUNG_ATTENTION,
+               scope=None) -> tuple[list[Case], list[tuple[str, str]]]:
+    """`read_case` of every record, unreadable images left out (`scope`: the model's scope check, or None).
 
     Returns:
         (cases in the records' order, [(path, reason)] of the images that could not be read).
@@ -293,7 +325,7 @@ def read_cases(classifier, records: list, *, splits: dict[str, str] | None = Non
     for done, record in enumerate(records, start=1):
         try:
             cases.append(read_case(classifier, record, split=splits.get(str(record.path), ""), lungs=lungs,
-                                   low_threshold=low_threshold))
+                                   low_threshold=low_threshold, scope=scope))
         except (XrayInputError, OSError) as exc:
             failed.append((str(record.path), " ".join(str(exc).split())))
         if progress is not None:
@@ -381,9 +413,13 @@ class GalleryCounts:
         known: read images whose label is one of the model's classes; wrong: those it misclassified.
         confident_wrong: misclassified at or above `confident` probability.
         unknown: read images with a label outside its classes, whose labels are `unknown_labels`.
-        mapped: read images with a lung share; low_lung: those with less than `low` of the map on the lungs.
+        mapped: read images with a lung share; below_level: those below the model's lung-attention warning level
+            (`Case.lung_low`, where Diagnose warns); above_even: those whose map puts more on the lungs than a map
+            spread evenly over what the model saw would, as Diagnose compares them (`more_than_even`).
+        no_lungs: read images without plausible lung fields (no share, out of scope); no_evidence: those whose
+            map found no evidence (no share): with `mapped`, every read image when a lung model ran.
         shown: the cases drawn.
-        even: `even_level` of the cases read: what "mostly outside" compares with.
+        even: `even_level` of the cases read: what a map spread evenly would put on the lungs.
     """
 
     pool: int
@@ -396,7 +432,10 @@ class GalleryCounts:
     unknown: int
     unknown_labels: tuple[str, ...]
     mapped: int
-    low_lung: int
+    below_level: int
+    above_even: int
+    no_lungs: int
+    no_evidence: int
     shown: int
     even: float | None = None  # median share an evenly spread map puts on the lungs (`even_level`)
 
@@ -405,23 +444,8 @@ class GalleryCounts:
         return self.wrong / self.known if self.known else None
 
 
-def card_status(input_status: str, confidence: float, answer_level: float, lungs_found: bool | None = None) -> str:
-    """A card's triage status: its input check's; out of scope when the lung model found no plausible
-    lung fields (`Case.lungs_found` False), as Diagnose's input check says; made "uncertain" when the
-    probability is below the model's answer level (its own or the default), as Diagnose's probability rule says (the
-    stability of test-time copies is checked in the case's dialog and on Diagnose only)."""
-    from model.trust.findings import OUT_OF_SCOPE, UNCERTAIN
-    from model.trust.triage import ANSWER
-
-    if lungs_found is False:
-        return OUT_OF_SCOPE
-    if input_status == ANSWER and confidence < answer_level:
-        return UNCERTAIN
-    return input_status
-
-
 def count_cases(pool: int, matching: int, cases: list[Case], shown: int, unreadable: int = 0,
-                confident: float = CONFIDENT, low: float = MOSTLY_OUTSIDE) -> GalleryCounts:
+                confident: float = CONFIDENT) -> GalleryCounts:
     """The `GalleryCounts` of the cases read from `matching` of `pool` images."""
     known = [c for c in cases if c.known]
     wrong = [c for c in known if not c.correct]
@@ -429,7 +453,37 @@ def count_cases(pool: int, matching: int, cases: list[Case], shown: int, unreada
     return GalleryCounts(pool, matching, len(cases), unreadable, len(known), len(wrong),
                          sum(c.confidence >= confident for c in wrong), len(cases) - len(known),
                          tuple(sorted({c.label for c in cases if not c.known})), len(mapped),
-                         sum(c.lung_share < low for c in mapped), shown, even_level(cases))
+                         sum(c.lung_low for c in mapped), sum(more_than_even(c) for c in mapped),
+                         sum(c.lungs_found is False for c in cases), sum(c.map_note == NO_EVIDENCE for c in cases),
+                         shown, even_level(cases))
+
+
+def lung_summary(counts: GalleryCounts, level: float, own: bool) -> str:
+    """Where the maps lie, counted by Diagnose's rules and words: below the model's lung-attention warning level
+    (`level`, its own when `own`, else the default) and against a map spread evenly; the films without a share
+    named in the same sentence. "" when no lung model ran (the page says why)."""
+    missing = [f"{n} {what}" for n, what in ((counts.no_lungs, "without plausible lung fields, out of scope"),
+                                              (counts.no_evidence, "whose map found no evidence")) if n]
+    if not counts.mapped and not missing:
+        return ""
+    line = f" The share of the map on the lungs is measured on {counts.mapped} of the {counts.read}"
+    line += f" ({' and '.join(missing)}: no share)" if missing else ""
+    if counts.mapped:
+        whose = ("this model's own warning level (set from its correct answers)" if own
+                 else "the default warning level (this model has no scope check)")
+        line += f": {counts.below_level or 'none'} below {level:.1%}, {whose}, where Diagnose warns"
+        if counts.even is not None:
+            line += (f"; {counts.above_even} put more there than a map spread evenly over what the model saw would "
+                     f"(about {counts.even:.0%}, the median of these films)")
+    return line + "."
+
+
+def more_than_even(case: Case) -> bool:
+    """Whether the case's map puts more on the lungs than a map spread evenly over what the model saw, as
+    shown (to 0.1%), the comparison Diagnose words beside the share ("this one puts more")."""
+    if case.lung_share is None or case.lung_even is None:
+        return False
+    return round(case.lung_share * 1000) > round(case.lung_even * 1000)
 
 
 def even_level(cases: list[Case]) -> float | None:
@@ -438,3 +492,19 @@ def even_level(cases: list[Case]) -> float | None:
     None when no case has it."""
     values = [c.lung_even for c in cases if c.lung_even is not None]
     return float(np.median(values)) if values else None
+
+
+def card_checks_sentence(level_name: str, lungs: bool, anatomy: bool) -> str:
+    """What a card's mark rests on (`card_triage`) and the one check its dialog adds, for the Cases view's caption.
+
+    Args:
+        level_name: the answer level as `text.answer_level_name` names it.
+        lungs: a lung model ran (the input check looked at the lung fields).
+        anatomy: the model's anatomy check ran too (it has a scope check, and a lung model ran).
+    """
+    checks = ["the input check" + (" with its lung fields" if lungs else ""),
+              *(["the anatomy check"] if anatomy else []), level_name]
+    listed = ", ".join(checks[:-1]) + " and " + checks[-1]
+    return (f"Cards are marked as Diagnose marks the film ({listed}): *second read advised* or *out of scope* "
+            "with what set it. The case's dialog adds one check, the stability of the film's test-time copies, "
+            "which can turn an answer into *second read advised*.")
