@@ -20,25 +20,27 @@ def film_index(roots: tuple[str, ...]) -> FilmIndex:
     return index_films([Path(root) for root in roots])
 
 
-def seen_film(card, image_digest: str) -> SeenFilm | None:
-    """Where this film falls in `card`'s data: a gallery teaching case's own split for this model, else the
-    labelled film with the same bytes under the data roots; None when it is not a labelled film."""
+def seen_film(card, image_digest: str) -> tuple[SeenFilm | None, bool]:
+    """Where this film falls in `card`'s data, and whether a gallery teaching case said so: its own split
+    for this model, else the labelled film with the same bytes under the data roots (None: not a labelled
+    film, or no data roots)."""
     known = from_teaching(widgets.teaching_case(image_digest), card.id)
     if known is not None:
-        return known
+        return known, True
     roots = data_roots()
     if not roots:
-        return None
+        return None, False
     with st.spinner("Looking the film up among the labelled films…"):
         index = film_index(tuple(str(root) for root in roots))
-    return film_split(card, find_film(index, image_digest), index)
+    return film_split(card, find_film(index, image_digest), index), False
 
 
 def seen_note(card, image_digest: str, short: bool = False) -> None:
     """One note when the film is a labelled one: a warning when the model learnt from it, else information
-    (with its true label). `short`: a caption in fewer words, for a version's column on Compare."""
-    seen = seen_film(card, image_digest)
-    if seen is None:
+    (with its true label). `short`: a caption in fewer words, for a version's column on Compare. On Diagnose a
+    teaching case's own box already gives its label, source and split: only a learnt-from warning is added."""
+    seen, teaching = seen_film(card, image_digest)
+    if seen is None or (teaching and not short and not seen.learnt_from):
         return
     if short:
         icon = ":orange[:material/model_training:]" if seen.learnt_from else ":blue[:material/fact_check:]"

@@ -1,6 +1,7 @@
 """Diagnose and Compare say when an uploaded film is one of the labelled films a model learnt from."""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,26 @@ def test_compare_says_it_for_each_version_by_its_own_split(registry_env, monkeyp
     found = [c.value for c in at.caption if any(w in c.value for w in words.values())]
     assert len(found) == 2  # one in each version's column, left to right
     assert words[a[name]] in found[0] and words[b[name]] in found[1]
+
+
+@pytest.mark.parametrize(("model_id", "split", "note"), [
+    ("tiny-a", "train", "This film is in the pool this model learnt from (source alpha, label Pneumonia; its patient "
+                        "is in the training split): its output here is not a fair test of the model."),
+    ("tiny-a", "test", None),   # the teaching case's own box gives its true label, source and split
+    ("tiny-b", "train", None),  # another model's split says nothing of tiny-a's (and no data roots to look in)
+])
+def test_a_teaching_case_brings_its_own_split(registry_env, monkeypatch, model_id, split, note):
+    from dashboard.widgets import HANDED_UPLOAD
+    from model.present.gallery_cases import TeachingCase
+
+    data = png_bytes(synthetic_radiograph(128, seed=300))
+    case = TeachingCase(hashlib.sha256(data).hexdigest(), "x.png", "Pneumonia", "alpha", split, model_id,
+                        "Normal", 0.8, True, False)
+    monkeypatch.delenv("CXR_DATA", raising=False)
+    st.cache_data.clear()
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.session_state[HANDED_UPLOAD] = {"name": "x.png", "data": data, "case": case.to_dict()}
+    at.run()
+    assert not at.exception and not at.error
+    assert any(m.value.startswith(":material/school: **Teaching case**") for m in at.markdown)
+    assert notes(at) == ([note] if note else [])
