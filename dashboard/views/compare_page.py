@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import caching, long_runs, widgets
+from dashboard.seen_film import seen_note
 from model.labelled_data import (
     DATA_ENV,
     data_roots,
@@ -325,6 +326,7 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
             st.badge(name, color=colour, icon=icon)
             if result.reasons:
                 st.caption(" ".join(result.reasons))
+            seen_note(cards_by_id[model_id], image_digest, short=True)  # versions can have different splits
             if model_id not in shown:
                 st.caption("No answer and no map are shown for this version.")
     if not shown:

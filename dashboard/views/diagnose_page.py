@@ -20,6 +20,7 @@ import streamlit as st
 
 from dashboard import caching, widgets
 from dashboard.case import Case, Controls
+from dashboard.seen_film import seen_note
 from model.explain import METHODS
 from model.explain.film_grid import cell_at, cell_name, cells_name, change_between, fall_points, toggle_cell
 from model.explain.occlusion import FILLS
@@ -847,6 +848,7 @@ def main() -> None:
         help="The film is outside what the model was made for: its output would be a guess.")
     with status_slot.container():
         status_box(result, text.status_line(result, shown_anyway, not_run=tuple(text.CHECK_NAMES)))
+    seen_note(case.card, case.digest)  # a film of the labelled data: whether this model learnt from it
     output_col, images_col = st.columns([1, 2.5], gap="medium")
     if not result.shows_answer and not shown_anyway:
         with images_col.columns(2, gap="small")[0]:  # the film as large as it is beside a map

@@ -1,0 +1,51 @@
+"""The note Diagnose and Compare show when the film is one of the labelled films (`model.known_films`).
+
+The index of the labelled films is cached here per data roots: hashing every file takes seconds, once per
+server. Without configured data roots nothing is hashed and nothing is shown. Uploads are only hashed in
+memory (their digest is the page's own), never written anywhere.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import widgets
+from model.known_films import FilmIndex, SeenFilm, film_split, find_film, from_teaching, index_films, seen_sentence
+from model.labelled_data import data_roots
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def film_index(roots: tuple[str, ...]) -> FilmIndex:
+    return index_films([Path(root) for root in roots])
+
+
+def seen_film(card, image_digest: str) -> tuple[SeenFilm | None, bool]:
+    """Where this film falls in `card`'s data, and whether a gallery teaching case said so: its own split
+    for this model, else the labelled film with the same bytes under the data roots (None: not a labelled
+    film, or no data roots)."""
+    known = from_teaching(widgets.teaching_case(image_digest), card.id)
+    if known is not None:
+        return known, True
+    roots = data_roots()
+    if not roots:
+        return None, False
+    with st.spinner("Looking the film up among the labelled films…"):
+        index = film_index(tuple(str(root) for root in roots))
+    return film_split(card, find_film(index, image_digest), index), False
+
+
+def seen_note(card, image_digest: str, short: bool = False) -> None:
+    """One note when the film is a labelled one: a warning when the model learnt from it, else information
+    (with its true label). `short`: a caption in fewer words, for a version's column on Compare. On Diagnose a
+    teaching case's own box already gives its label, source and split: only a learnt-from warning is added."""
+    seen, teaching = seen_film(card, image_digest)
+    if seen is None or (teaching and not short and not seen.learnt_from):
+        return
+    if short:
+        icon = ":orange[:material/model_training:]" if seen.learnt_from else ":blue[:material/fact_check:]"
+        st.caption(f"{icon} {seen_sentence(seen, short=True)}")
+    elif seen.learnt_from:
+        st.warning(seen_sentence(seen), icon=":material/model_training:")
+    else:
+        st.info(seen_sentence(seen), icon=":material/fact_check:")

@@ -1,0 +1,131 @@
+"""Diagnose and Compare say when an uploaded film is one of the labelled films a model learnt from."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from model.labelled_data import read_manifest
+from model.registry import read_card
+from model.splits import assign_splits
+from tests.support import png_bytes, synthetic_radiograph
+
+st = pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+TIMEOUT = 180
+FILMS = 14  # single-film patients of the tiny models' one source: 10 of them in tiny-a's training split, as its card records
+
+
+@pytest.fixture()
+def data_root(tmp_path) -> Path:
+    root = tmp_path / "cxr"
+    (root / "images").mkdir(parents=True)
+    lines = ["file,label,source,patient_id"]
+    for i in range(FILMS):
+        (root / "images" / f"film-{i}.png").write_bytes(png_bytes(synthetic_radiograph(128, seed=200 + i)))
+        lines.append(f"images/film-{i}.png,Normal,synthetic,secret-patient-{i}")
+    (root / "manifest.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+def splits(registry: Path, root: Path, model_id: str) -> dict[str, str]:
+    """{file name: split} of the films for one tiny model, by the gallery's rule."""
+    assignment, note = assign_splits(read_manifest(root / "manifest.csv"), read_card(model_id, registry))
+    assert not note
+    return {Path(path).name: split for path, split in assignment.items()}
+
+
+def start(registry_env, monkeypatch, root: Path | None, page: str) -> AppTest:
+    if root is None:
+        monkeypatch.delenv("CXR_DATA", raising=False)
+    else:
+        monkeypatch.setenv("CXR_DATA", str(root))
+    st.cache_data.clear()
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.run()
+    if page != "diagnose":
+        at.switch_page(f"views/{page}_page.py").run()
+    return at
+
+
+def upload(at: AppTest, data: bytes) -> AppTest:
+    at.file_uploader[0].set_value(("upload.png", data, "image/png"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]  # the app's safety net turns a failure into one error
+    return at
+
+
+def notes(at: AppTest) -> list[str]:
+    """The film notes drawn (warnings first, then information boxes)."""
+    return [element.value for element in [*at.warning, *at.info] if element.value.startswith("This film is")]
+
+
+def shown_text(at: AppTest) -> str:
+    return "\n".join(str(node.proto) for node in [*at.main, *at.sidebar] if getattr(node, "proto", None) is not None)
+
+
+def test_diagnose_says_the_model_trained_on_an_uploaded_labelled_film(registry_env, monkeypatch, data_root):
+    name = next(n for n, s in splits(registry_env, data_root, "tiny-a").items() if s == "train")
+    at = upload(start(registry_env, monkeypatch, data_root, "diagnose"), (data_root / "images" / name).read_bytes())
+    assert notes(at) == ["This film is in the pool this model learnt from (source synthetic, label Normal; its patient "
+                      "is in the training split): its output here is not a fair test of the model."]
+    assert "secret-patient" not in shown_text(at) and name not in shown_text(at)
+
+
+def test_diagnose_gives_the_true_label_of_a_test_film_and_nothing_for_other_films(registry_env, monkeypatch, data_root):
+    name = next(n for n, s in splits(registry_env, data_root, "tiny-a").items() if s == "test")
+    at = upload(start(registry_env, monkeypatch, data_root, "diagnose"), (data_root / "images" / name).read_bytes())
+    assert any("test split): a fair test; true label Normal." in note for note in notes(at))
+    upload(at, png_bytes(synthetic_radiograph(128, seed=999)))  # a film of no manifest
+    assert notes(at) == []
+
+
+def test_without_data_roots_no_film_is_looked_up(registry_env, monkeypatch, data_root):
+    def no_hashing(roots):
+        raise AssertionError(f"the labelled films were indexed without data roots: {roots}")
+
+    import dashboard.seen_film
+
+    monkeypatch.setattr(dashboard.seen_film, "index_films", no_hashing)
+    name = next(n for n, s in splits(registry_env, data_root, "tiny-a").items() if s == "train")
+    at = upload(start(registry_env, monkeypatch, None, "diagnose"), (data_root / "images" / name).read_bytes())
+    assert notes(at) == []
+
+
+def test_compare_says_it_for_each_version_by_its_own_split(registry_env, monkeypatch, data_root):
+    a, b = splits(registry_env, data_root, "tiny-a"), splits(registry_env, data_root, "tiny-b")
+    name = next(n for n in a if a[n] == "train" and b[n] != "train")
+    at = upload(start(registry_env, monkeypatch, data_root, "compare"), (data_root / "images" / name).read_bytes())
+    words = {"train": "Learnt from this film (source synthetic, label Normal; training split)",
+             "validation": "Tuned on this film (source synthetic, label Normal; validation split",
+             "test": "Held out (source synthetic; test split): a fair test; true label Normal."}
+    found = [c.value for c in at.caption if any(w in c.value for w in words.values())]
+    assert len(found) == 2  # one in each version's column, left to right
+    assert words[a[name]] in found[0] and words[b[name]] in found[1]
+
+
+@pytest.mark.parametrize(("model_id", "split", "note"), [
+    ("tiny-a", "train", "This film is in the pool this model learnt from (source alpha, label Pneumonia; its patient "
+                        "is in the training split): its output here is not a fair test of the model."),
+    ("tiny-a", "test", None),   # the teaching case's own box gives its true label, source and split
+    ("tiny-b", "train", None),  # another model's split says nothing of tiny-a's (and no data roots to look in)
+])
+def test_a_teaching_case_brings_its_own_split(registry_env, monkeypatch, model_id, split, note):
+    from dashboard.widgets import HANDED_UPLOAD
+    from model.present.gallery_cases import TeachingCase
+
+    data = png_bytes(synthetic_radiograph(128, seed=300))
+    case = TeachingCase(hashlib.sha256(data).hexdigest(), "x.png", "Pneumonia", "alpha", split, model_id,
+                        "Normal", 0.8, True, False)
+    monkeypatch.delenv("CXR_DATA", raising=False)
+    st.cache_data.clear()
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.session_state[HANDED_UPLOAD] = {"name": "x.png", "data": data, "case": case.to_dict()}
+    at.run()
+    assert not at.exception and not at.error
+    assert any(m.value.startswith(":material/school: **Teaching case**") for m in at.markdown)
+    assert notes(at) == ([note] if note else [])
