@@ -48,8 +48,8 @@ SAME_MAP = 0.995
 # map agrees little with more than this share of the other distinct maps (occlusion counted as one of them).
 # Measured with v3 on ten pool films, all six maps: the mean of every pair (+0.05..+0.19) was below
 # LOW_AGREEMENT on every film, so a caution on it said nothing; judged this way Grad-CAM's map is cautioned on 5
-# of the 10 (those where occlusion and most gradient maps draw other regions), Grad-CAM++'s on 3 and Score-CAM's
-# (a map drawn mostly outside the others' regions) on 9.
+# of the 10 (those where occlusion and most gradient maps draw other regions), Grad-CAM++'s on 3, Score-CAM's
+# (a map drawn mostly outside the others' regions) on 9 and SmoothGrad's (scattered pixels, no regions) on all 10.
 MOST_METHODS_SHARE = 0.5
 
 # Lung attention (`model.trust.attention`): the warning fires below this model's own threshold, the

@@ -727,15 +727,19 @@ def faithfulness_panel(case: Case, controls: Controls):
     return faith
 
 
-def agreement_panel(maps: dict):
+def agreement_panel(maps: dict) -> tuple:
+    """The maps compared so far, pair by pair; returns their `Agreement` (None under two maps) and a slot
+    under the mean for the sentence judging the map shown against them (filled once the checks are known)."""
     st.markdown("**Agreement between methods**", help=explain("Map similarity"))
     if len(maps) < 2:
         st.caption("Choose another method above, or compute occlusion sensitivity below, to see whether the "
                    "methods point at the same regions.")
-        return None
+        return None, None
     agreement = method_agreement(maps)
     st.metric("Map similarity", f"{agreement.mean:+.2f}", agreement_word(agreement.mean), delta_color="off",
-              delta_arrow="off", help=explain("Map similarity"))
+              delta_arrow="off", help=explain("Map similarity") + " The mean of every pair below; the line under "
+              "it judges the map shown, each identical pair counted once.")
+    slot = st.empty()
     pairs = {" vs ".join(MAP_LABELS.get(name, name) for name in pair.split(" vs ")): rho
              for pair, rho in agreement.pairs.items()}
     st.dataframe({"maps": list(pairs), "similarity": list(pairs.values())},
@@ -743,7 +747,7 @@ def agreement_panel(maps: dict):
                  column_config={"similarity": st.column_config.NumberColumn(format="%+.2f")})
     st.caption("Agreement is not correctness: the Grad-CAM variants share their layer and tend to agree even "
                "on a shortcut; agreement with occlusion is the stronger check.")
-    return agreement
+    return agreement, slot
 
 
 def randomised_similarity(case: Case, method: str) -> float | None:
@@ -773,14 +777,14 @@ def trust_section(case: Case, controls: Controls, explanation, on_image, every_m
     with faith_col:
         faith = faithfulness_panel(case, controls)
     with agree_col:
-        agreement = agreement_panel(maps)
+        agreement, judged = agreement_panel(maps)
     similarity, against = occlusion_section(case, controls, explanation, computed=OCCLUSION in every_map)
     checks = MapChecks(attention, faith, agreement, similarity, randomised, every_method=bool(every_map),
                        shown=explanation.method, occlusion_against=against or "gradcam")
     comparison = shown_comparison(checks)
-    if comparison is not None and (comparison.agree or comparison.differ):
-        with agree_col:  # the map read against the others: the sentence the status and the report carry
-            st.caption(comparison_sentence(comparison, getattr(faith, "verdict", None) == "faithful"))
+    if judged is not None and comparison is not None and (comparison.agree or comparison.differ):
+        # The map read against the others, under the mean: the sentence the status and the report carry.
+        judged.caption(comparison_sentence(comparison, getattr(faith, "verdict", None) == "faithful"))
     return checks, (lung_share, lung_sentence)
 
 
