@@ -35,8 +35,22 @@ LATERAL_VIEWS = frozenset({"LL", "RL", "LAT", "LATERAL", "LLD", "RLD"})
 FRONTAL_VIEWS = frozenset({"PA", "AP", "APS", "AP SUPINE", "PA ERECT", "AP ERECT"})
 CHEST_PARTS = frozenset({"CHEST", "THORAX", "LUNG", "LUNGS"})
 
-# Map checks (`model.trust.map_checks`): maps whose mean rank similarity is below this disagree.
+# Map checks (`model.trust.map_checks`): two maps whose rank similarity is below this disagree ("little
+# agreement" in the words of `model.present.method_grid`).
 LOW_AGREEMENT = 0.3
+# From here two maps agree at least moderately: an occlusion map this close to the map read backs it, and
+# the comparison of every method does not tell the reader to trust none of the maps.
+MODERATE_AGREEMENT = 0.4
+# Two methods whose maps are at least this similar drew the same map (Grad-CAM++ and LayerCAM at a layer the
+# model reads out linearly, +1.00 on every pool film with v3): counted once, not as two methods agreeing.
+SAME_MAP = 0.995
+# The comparison of every method judges the map being read, not the mean of every pair: it cautions when that
+# map agrees little with more than this share of the other distinct maps (occlusion counted as one of them).
+# Measured with v3 on ten pool films, all six maps: the mean of every pair (+0.05..+0.19) was below
+# LOW_AGREEMENT on every film, so a caution on it said nothing; judged this way Grad-CAM's map is cautioned on 5
+# of the 10 (those where occlusion and most gradient maps draw other regions), Grad-CAM++'s on 3, Score-CAM's
+# (a map drawn mostly outside the others' regions) on 9 and SmoothGrad's (scattered pixels, no regions) on all 10.
+MOST_METHODS_SHARE = 0.5
 
 # Lung attention (`model.trust.attention`): the warning fires below this model's own threshold, the
 # LUNG_ATTENTION_QUANTILE of the share of its Grad-CAM inside the lungs on correctly classified

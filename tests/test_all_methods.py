@@ -53,7 +53,8 @@ def test_the_words_turn_below_agreement_exactly_where_the_map_checks_caution():
 
     for similarity in (LOW_AGREEMENT - 0.01, LOW_AGREEMENT, LOW_AGREEMENT + 0.05):
         cautioned = bool(map_findings(MapChecks(occlusion_similarity=similarity)))
-        pair = bool(map_findings(MapChecks(agreement=Agreement({"gradcam vs gradcam++": similarity}, similarity))))
+        pair = bool(map_findings(MapChecks(agreement=Agreement({"gradcam vs gradcam++": similarity}, similarity),
+                                           shown="gradcam")))
         agrees = agreement_word(similarity).endswith(("strong agreement", "moderate agreement", "weak agreement"))
         assert cautioned == pair == (not agrees), similarity
 

@@ -162,7 +162,8 @@ def test_faithfulness_figure_draws_both_curves_in_percent():
 
     curves = {"fractions": [0.0, 0.5, 1.0], "deletion": [0.9, 0.3, 0.1], "insertion": [0.1, 0.6, 0.9]}
     figure = faithfulness_figure(curves)
-    assert [trace.name for trace in figure.data] == ["deletion", "insertion"]
+    # Named as the figures above the chart are ("While hiding", "While revealing"), not deletion / insertion.
+    assert [trace.name for trace in figure.data] == ["while hiding", "while revealing"]
     assert list(figure.data[0].x) == [0.0, 50.0, 100.0] and list(figure.data[1].y) == [0.1, 0.6, 0.9]
 
 

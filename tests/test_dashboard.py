@@ -575,7 +575,7 @@ def test_a_plain_film_with_a_reader_stated_age_of_8_is_out_of_scope(app):
     assert [m for m in at.main.metric if m.label == "Model output"]
     banner = [t for t in texts(at.info) + texts(at.warning) if "(age and view not stated)" in t]
     assert len(banner) == 1 and "Read as an adult's frontal film (age and view not stated)" in banner[0]
-    assert "State them in the side panel, under *About this film*." in banner[0]
+    assert "State the age and view in the side panel, under *About this film*." in banner[0]
     # The controls sit right under the upload, before the model picker and the model's figures.
     assert [n for n in at.sidebar.number_input if n.key.startswith("age-")]
     age = next(n for n in at.number_input if n.key.startswith("age-"))
@@ -588,7 +588,7 @@ def test_a_plain_film_with_a_reader_stated_age_of_8_is_out_of_scope(app):
     next(n for n in at.number_input if n.key.startswith("age-")).set_value(45).run()
     next(s for s in at.selectbox if s.key.startswith("view-")).set_value("PA (frontal)").run()
     no_failure(at)
-    assert not any("not stated" in t or "State them" in t for t in texts(at.info) + texts(at.warning))
+    assert not any("not stated" in t or "State the" in t for t in texts(at.info) + texts(at.warning))
 
 
 def test_every_term_has_a_plain_line_and_the_page_takes_no_sentence_apart(app):

@@ -214,10 +214,10 @@ def test_faithfulness_and_agreement_on_demand(registry_env):
     assert [metric(at, label).proto.delta for label in ("While hiding", "While revealing")] == [NOT_JUDGED] * 2
     shown = list(in_order(at))
     reason = next(i for i, e in enumerate(shown) if getattr(e, "value", None) == expected.summary)
-    chart = next(i for i, e in enumerate(shown) if e.type == "plotly_chart" and "deletion" in e.proto.spec)
+    chart = next(i for i, e in enumerate(shown) if e.type == "plotly_chart" and "while hiding" in e.proto.spec)
     assert shown.index(metric(at, "While revealing")) < reason < chart
     curves = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
-                  if [t.get("name") for t in json.loads(c.proto.spec)["data"]] == ["deletion", "insertion"])
+                  if [t.get("name") for t in json.loads(c.proto.spec)["data"]] == ["while hiding", "while revealing"])
     np.testing.assert_allclose(curves["data"][0]["y"], expected.curves["deletion"], atol=1e-6)
 
     # A second method: the two maps are compared.
@@ -344,15 +344,17 @@ def test_map_checks_made_later_reach_the_status_and_the_report(registry_env, mon
     monkeypatch.setattr(model.trust.map_checks, "LOW_AGREEMENT", 1.01)
     details = capture_reports(monkeypatch)
     at = upload(open_page("diagnose"), IMAGE)
-    assert "methods agree little" not in details[-1].status.line
+    assert "other methods draw other regions" not in details[-1].status.line
     at.selectbox(key="method").set_value("gradcam++").run()
     no_failure(at)
     status = details[-1].status
-    assert "Read the map with care: the methods agree little." in status.line
+    assert "Read the map with care: most other methods draw other regions." in status.line
     assert any(f.kind == "methods_disagree" and f.severity == "map_caution" for f in status.findings)
     banner = [t for t in texts(at.warning) + texts(at.info) if t.startswith(("**Answer", "**Uncertain"))]
-    assert len(banner) == 1 and "the methods agree little" in banner[0]
-    assert any("The explanation methods compared so far (Grad-CAM, Grad-CAM++) agree little" in t for t in texts(at.caption))
+    assert len(banner) == 1 and "most other methods draw other regions" in banner[0]
+    # Judged for the map read (Grad-CAM++), naming the other map with its figure.
+    said = [t for t in texts(at.caption) if "Grad-CAM++ agrees little with most of the other methods' maps: Grad-CAM (" in t]
+    assert len(said) == 2  # under the status and in the trust tab, beside the figures it names
 
 
 def test_every_method_computed_in_its_tab_reaches_the_checks_the_status_and_the_report(registry_env, monkeypatch):
@@ -380,7 +382,8 @@ def test_every_method_computed_in_its_tab_reaches_the_checks_the_status_and_the_
     methods_delta = next(m for m in at.main.metric if m.label == "Agreement between the maps").proto.delta
     assert methods_delta == f"mean similarity {trust_mean}", (trust_mean, methods_delta)
     status = details[-1].status
-    assert "Read the map with care: the methods agree little and occlusion agrees little with Grad-CAM." in status.line
+    assert ("Read the map with care: most other methods draw other regions and occlusion agrees little with "
+            "Grad-CAM." in status.line)
     assert "not made yet" not in status.line and "the comparison of every method" not in status.line
     assert any(f.kind == "occlusion_disagrees" for f in status.findings)
     labels = [m.label for m in METHODS.values()]
@@ -404,7 +407,7 @@ def test_a_caution_about_the_map_of_another_class_says_which_map(registry_env, m
     target.set_value(other).run()
     at.selectbox(key="method").set_value("gradcam++").run()
     no_failure(at)
-    wanted = f"Read the {other} map (a class the model did not answer) with care: the methods agree little."
+    wanted = f"Read the {other} map (a class the model did not answer) with care: most other methods draw other regions."
     assert wanted in details[-1].status.line
     # The note under that map, word for word in the report's content.
     note = details[-1].other_class
@@ -427,11 +430,11 @@ def test_several_map_cautions_fold_under_the_status_and_keep_their_sentences(reg
     at.selectbox(key="method").set_value("gradcam++").run()
     no_failure(at)
     banner = [t for t in texts(at.warning) + texts(at.info) if t.startswith(("**Answer", "**Uncertain"))]
-    assert len(banner) == 1 and "the methods agree little" in banner[0] and "no better than random" in banner[0]
+    assert len(banner) == 1 and "most other methods draw" in banner[0] and "no better than random" in banner[0]
     folded = [e for e in at.expander if e.label.startswith("Why read the map with care (2 checks)")]
     assert len(folded) == 1
     inside = [c.value for c in folded[0].caption]
-    assert any("The explanation methods compared so far" in t for t in inside)
+    assert any("agrees little with most of the other methods' maps" in t for t in inside)
     assert any("A stand-in caution about the map." in t for t in inside)
 
 
@@ -561,3 +564,29 @@ def test_compare_shows_notes_reports_and_lung_attention_per_version(lung_env):
     no_failure(at)
     shares = [m.value for m in at.metric if m.label == "Map inside the lung fields"]
     assert len(shares) == 2 and all(value.endswith("%") for value in shares)
+
+
+def test_occlusion_is_compared_with_the_map_shown_and_the_report_carries_the_checks_made(registry_env, monkeypatch):
+    """Grad-CAM++ shown: the occlusion cross-check compares occlusion with Grad-CAM++'s map and says so on the
+    panel, in the status and in the report; the report carries the one-line results of the checks made (the
+    faithfulness summary the page shows), not only their cautions."""
+    import model.trust.map_checks
+
+    monkeypatch.setattr(model.trust.map_checks, "LOW_AGREEMENT", 1.01)  # any similarity disagrees
+    details = capture_reports(monkeypatch)
+    at = upload(open_page("diagnose"), IMAGE)
+    at.selectbox(key="method").set_value("gradcam++").run()
+    at.toggle(key="faithfulness").set_value(True).run()
+    at.button(key="occlusion").click().run()
+    no_failure(at)
+    similarity = next(m for m in at.main.metric if m.label == "Similarity to Grad-CAM++")
+    assert not [m for m in at.main.metric if m.label == "Similarity to Grad-CAM"]
+    content = details[-1]
+    assert "occlusion agrees little with Grad-CAM++" in content.status.line
+    caution = next(f for f in content.status.findings if f.kind == "occlusion_disagrees")
+    assert f"points elsewhere than Grad-CAM++ (similarity {similarity.value}" in caution.sentence
+    checks = dict(content.checks)
+    faith_said = texts(at.success) + texts(at.warning) + texts(at.info)
+    assert checks["Faithfulness"] in faith_said  # the page's own sentence
+    assert checks["Occlusion cross-check"] == caution.sentence
+    assert "Methods compared so far" in checks  # Grad-CAM, Grad-CAM++ and occlusion

@@ -365,3 +365,46 @@ def test_report_content_is_frozen_and_refuses_a_status_of_another_kind():
         value.case_id = "changed"
     with pytest.raises(ValueError, match="Status"):
         content(status="Answer.")
+
+
+def test_the_measured_checks_are_printed_compactly_and_a_realistic_report_stays_one_page():
+    """The review's case: faithfulness passed, occlusion agrees, every method compared. The report carries
+    the page's one-line results (not only the cautions) and stays one A4 page; a check that raised a
+    caution is printed once, in its line, in the caution's colour."""
+    from types import SimpleNamespace
+
+    import model.present.report as report
+    from model.present.check_lines import check_lines
+    from model.present.report import WARNING, Status, render_pages
+    from model.trust.agreement import Agreement
+    from model.trust.map_checks import MapChecks, map_findings
+
+    pairs = {"gradcam vs gradcam++": 0.72, "gradcam vs layercam": 0.72, "gradcam vs scorecam": 0.05,
+             "gradcam vs smoothgrad": 0.10, "gradcam vs occlusion": 0.65, "gradcam++ vs layercam": 1.0}
+    faith = SimpleNamespace(verdict="faithful", summary="The map ranks the evidence better than random region "
+                            "orders (average probability while hiding 0.40 against 0.55 for random regions, while "
+                            "revealing 0.58 against 0.45).")
+    checks = MapChecks(faithfulness=faith, agreement=Agreement(pairs, 0.2), occlusion_similarity=0.65,
+                       every_method=True, shown="gradcam")
+    lines = check_lines(checks, map_findings(checks))
+    assert [title for title, _ in lines] == ["Faithfulness", "Every method compared"]  # occlusion said in the last
+    crowded = realistic_content(checks=lines)
+    pixels, overlay = _inputs()
+    assert len(render_pages(pixels, overlay, PREDICTION, crowded)) == 1
+    words, _ = recorded_words(crowded)
+    assert "Checks of the map" in words and "next page" not in words
+    for title, sentence in lines:
+        assert f"{title}: {sentence}" in words
+    assert "Occlusion, the stronger, gradient-free check, agrees (+0.65)." in words
+    # Without checks made, no heading is left over.
+    assert "Checks of the map" not in recorded_words(realistic_content())[0]
+    # Occlusion drawing other regions: its caution is the line, printed once and in the caution's colour.
+    low = MapChecks(occlusion_similarity=0.1)
+    [caution] = map_findings(low)
+    status = Status("Answer. Read the map with care: occlusion agrees little with Grad-CAM.", "answer", (caution,))
+    value = realistic_content(status=status, checks=check_lines(low, [caution]))
+    words, _ = recorded_words(value)
+    assert words.count("points elsewhere than Grad-CAM") == 1
+    texts = []
+    report._render(pixels, overlay, PREDICTION, value, texts)
+    assert {t[5] for t in texts if "points elsewhere" in t[3]} == {WARNING}

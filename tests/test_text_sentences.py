@@ -18,3 +18,35 @@ def test_the_preprocessing_summary_tells_a_masked_version_from_a_cropped_one():
     cropped = preprocessing_summary(read_card("cxr-ensemble-lungs-v1", PACKAGE_REGISTRY))
     assert "cropped to the lung fields" in masked and "everything outside the lungs blacked out" in masked
     assert "cropped to the lung fields" in cropped and "blacked out" not in cropped
+
+
+def test_the_status_asks_to_state_what_it_assumed_by_name():
+    from model.present.text import state_prompt
+    from model.trust.findings import Finding
+
+    age = Finding("age_not_known", "assumption", "reader", "Age not known.")
+    view = Finding("view_not_known", "assumption", "reader", "View not known.")
+    assert state_prompt([age, view]) == "State the age and view in the side panel, under *About this film*."
+    assert state_prompt([view]) == "State the view in the side panel, under *About this film*."
+    assert state_prompt([]) == ""
+
+
+def test_a_low_share_on_the_lungs_reads_the_same_in_the_status_and_under_the_figure():
+    """The review's case (Compact CNN v2, no level of its own: the default 50%): 41.6% on the lungs, above an
+    even spread (31.9%). The status said "little of the map on the lungs" and the line "more than a map spread
+    evenly would put there": both now say the share is below the warning level, and the line leads with it."""
+    import numpy as np
+
+    from model.present.text import names_of
+    from model.trust.attention import lung_attention
+    from model.trust.map_checks import MapChecks, map_findings
+
+    mask = np.zeros((100, 100), bool)
+    mask[10:90, 10:50] = True  # 3,200 of 10,000 pixels
+    heat = np.where(mask, 0.416 / mask.sum(), 0.584 / (~mask).sum())
+    attention = lung_attention(heat, mask, own=False)
+    [finding] = map_findings(MapChecks(attention=attention))
+    assert names_of([finding]) == "less of the map on the lungs than the warning level"
+    assert attention.warning.startswith("41.6% of this map lies on the lung fields, below the warning level of 50.0% "
+                                        "(the default: this model has no level of its own), though more than a map "
+                                        "spread evenly would put there (32.0%")

@@ -8,7 +8,9 @@ inside. A fixed-weights model whose score depends on one known region tests dele
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timezone
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -240,18 +242,21 @@ def test_an_evenly_spread_map_scores_the_lungs_share_of_what_the_model_saw():
     tilted = np.where(mask, 0.4 / 3000, 0.6 / 7000).astype(np.float64)  # 40% on lungs that fill 30% of the film
     own = lung_attention(tilted, mask, 0.45)
     assert own.low and own.warning.startswith(
-        "40.0% of this map lies on the lung fields: more than a map spread evenly would put there (they fill 30.0% "
-        "of what the model saw), but less than on 90% of this model's correct answers; ")
+        "40.0% of this map lies on the lung fields, below this model's warning level of 45.0% (less than on 90% of "
+        "its correct answers), though more than a map spread evenly would put there (30.0%, the lungs' share of "
+        "what the model saw); ")
     assert "Only" not in own.warning
-    general = lung_attention(tilted, mask)  # no level of its own: the general line
-    assert ", but less than 50%; " in general.warning
+    general = lung_attention(tilted, mask)  # no level of its own: the default line, said as the warning level
+    assert general.warning.startswith("40.0% of this map lies on the lung fields, below the warning level of 50.0% "
+                                      "(the default: this model has no level of its own), though more than")
     below = lung_attention(np.where(mask, 0.2 / 3000, 0.8 / 7000), mask, 0.45)
     assert below.warning.startswith("Only 20.0% of this map lies on the lung fields (which fill 30.0% of what the model "
                                     "saw), less than on 90% of this model's correct answers; ")
     assert LungAttention.from_dict({k: v for k, v in attention.to_dict().items() if k != "even_share"}).even_share is None
     # Whose level it is, when the caller knows: a fitted level of 0.5 is the model's own, a default one is not.
-    assert "this model's correct answers" in lung_attention(tilted, mask, 0.5, own=True).warning
-    assert "this model's correct answers" not in lung_attention(tilted, mask, 0.45, own=False).warning
+    assert "this model's warning level of 50.0% (less than on 90% of its correct answers)" in lung_attention(
+        tilted, mask, 0.5, own=True).warning
+    assert "correct answers" not in lung_attention(tilted, mask, 0.45, own=False).warning
 
 
 def test_no_share_of_a_map_on_lungs_that_were_not_found():
@@ -1007,20 +1012,22 @@ def test_map_checks_reach_the_status_line_without_changing_whether_the_answer_is
     assert final.status == "answer" and final.shows_answer and final.map_cautions == found
     line = status_line(final)
     assert "No check found a reason to doubt it" not in line and "occlusion" in line
-    assert " Read the map with care: little of the map on the lungs" in line
+    assert " Read the map with care: less of the map on the lungs than the warning level" in line
     # A map of a class the model did not answer: the cautions say which map they are about.
     other = status_line(final, map_class="COVID-19")
-    assert " Read the COVID-19 map (a class the model did not answer) with care: little of the map" in other
+    assert " Read the COVID-19 map (a class the model did not answer) with care: less of the map" in other
     assert final.with_findings(found) == final  # each finding once
     assert map_findings(MapChecks()) == []
-    # Three methods that disagree: said, naming the methods compared.
+    # Three methods that disagree: said of the map read, naming the others with their figures.
     three = Agreement({"gradcam vs gradcam++": 0.1, "gradcam vs occlusion": 0.05, "gradcam++ vs occlusion": 0.0},
                       0.05)
-    kinds = [f.kind for f in map_findings(MapChecks(agreement=three, occlusion_similarity=0.05))]
+    kinds = [f.kind for f in map_findings(MapChecks(agreement=three, occlusion_similarity=0.05, shown="gradcam"))]
     assert kinds == ["methods_disagree", "occlusion_disagrees"]
-    disagree = map_findings(MapChecks(agreement=three))[0]
-    assert disagree.sentence.startswith("The explanation methods compared so far (Grad-CAM, Grad-CAM++, Occlusion) "
-                                        "agree little (mean similarity of their maps +0.05")
+    disagree = map_findings(MapChecks(agreement=three, shown="gradcam"))[0]
+    assert disagree.sentence == ("Grad-CAM agrees little with most of the other methods' maps: Grad-CAM++ (+0.10) "
+                                 "draws other regions. Occlusion, the stronger, gradient-free check, draws other "
+                                 "regions (+0.05). Trust none of these maps on its own.")
+    assert map_findings(MapChecks(agreement=three)) == []  # no map named as read: nothing to judge
 
 
 def test_faithfulness_judges_deletion_and_insertion_each_against_chance():
@@ -1132,3 +1139,111 @@ def test_assess_gives_one_triage_per_image_with_the_scope_check(tmp_path):
     assert read_scope("tiny-scope", tmp_path) is None
     (tmp_path / "tiny-scope" / "scope.json").write_text(json.dumps(scope.to_dict()))
     assert read_scope("tiny-scope", tmp_path).lung_attention_threshold == 0.3
+
+
+def _six_maps(changed: dict | None = None):
+    """Six methods' agreement as the review measured it with v3 on normal-34d74cde24d3 (Grad-CAM shown):
+    Grad-CAM++ and LayerCAM the same map, Score-CAM and SmoothGrad drawing other regions, every pair's mean
+    below LOW_AGREEMENT; `changed` ({"gradcam vs occlusion": 0.2}) replaces pairs."""
+    from itertools import combinations
+
+    from model.trust.agreement import Agreement
+
+    pairs = {f"{a} vs {b}": 0.0 for a, b in combinations(
+        ("gradcam", "gradcam++", "layercam", "scorecam", "smoothgrad", "occlusion"), 2)}
+    pairs.update({"gradcam vs gradcam++": 0.72, "gradcam vs layercam": 0.72, "gradcam vs scorecam": 0.05,
+                  "gradcam vs smoothgrad": 0.10, "gradcam vs occlusion": 0.65, "gradcam++ vs layercam": 1.0,
+                  "gradcam++ vs occlusion": 0.42, "layercam vs occlusion": 0.42, "scorecam vs smoothgrad": -0.28,
+                  "gradcam++ vs scorecam": 0.31, "layercam vs scorecam": 0.31})
+    pairs.update(changed or {})
+    return Agreement(pairs, float(np.mean(list(pairs.values()))))
+
+
+FAITHFUL = SimpleNamespace(verdict="faithful", summary="The map ranks the evidence better than random region orders "
+                                                       "(average probability while hiding 0.40 against 0.55 for random "
+                                                       "regions, while revealing 0.58 against 0.45).")
+
+
+def test_the_comparison_of_methods_judges_the_map_read_not_the_mean_of_every_pair():
+    """The review's case: faithful, occlusion +0.65 with Grad-CAM, Score-CAM and SmoothGrad low, Grad-CAM++ =
+    LayerCAM. The mean of every pair is below the line, yet the map read agrees with occlusion and with the one
+    Grad-CAM++/LayerCAM map: no caution, and the comparison says who agrees and who does not, with figures."""
+    from model.policy import LOW_AGREEMENT
+    from model.present.check_lines import check_lines
+    from model.present.text import status_line
+    from model.trust.map_checks import MapChecks, map_findings
+    from model.trust.triage import triage
+    from model.trust.uncertainty import Uncertainty
+
+    agreement = _six_maps()
+    assert agreement.mean < LOW_AGREEMENT  # the old rule cautioned here: "trust none of the maps"
+    checks = MapChecks(faithfulness=FAITHFUL, agreement=agreement, occlusion_similarity=0.65, every_method=True,
+                       shown="gradcam")
+    assert map_findings(checks, "Grad-CAM") == []
+    sure = Uncertainty({"a": 0.9}, {"a": 0.01}, "a", 0.9, 1.0, 8)
+    result = triage(input_check(synthetic_radiograph(64), {"modality": "DX", "view_position": "PA",
+                                                            "patient_age_years": 50}), sure)
+    assert "with care" not in status_line(result.with_findings(map_findings(checks, "Grad-CAM")))
+    lines = dict(check_lines(checks))
+    assert lines["Every method compared"] == (
+        "Grad-CAM agrees with Grad-CAM++ and LayerCAM (one map, +0.72); Score-CAM (+0.05) and SmoothGrad (+0.10) "
+        "draw other regions. Occlusion, the stronger, gradient-free check, agrees (+0.65).")
+    assert lines["Faithfulness"] == FAITHFUL.summary and "Occlusion cross-check" not in lines  # its figure said once
+    alone = dict(check_lines(MapChecks(faithfulness=FAITHFUL, occlusion_similarity=0.65, shown="gradcam")))
+    assert alone["Occlusion cross-check"] == "Similarity to Grad-CAM: +0.65 (moderate agreement)."
+    # Grad-CAM++ read: LayerCAM is its own map, counted once; occlusion is named against Grad-CAM++.
+    plus = MapChecks(faithfulness=FAITHFUL, agreement=agreement, occlusion_similarity=0.42, every_method=True,
+                     shown="gradcam++", occlusion_against="gradcam++")
+    assert map_findings(plus, "Grad-CAM++") == []
+    assert dict(check_lines(plus))["Every method compared"] == (
+        "Grad-CAM++ agrees with Grad-CAM (+0.72) and weakly with Score-CAM (+0.31); SmoothGrad (+0.00) draws other "
+        "regions; LayerCAM draws the same map (+1.00), counted once. Occlusion, the stronger, gradient-free check, "
+        "agrees (+0.42).")
+    assert dict(check_lines(replace(plus, agreement=None)))["Occlusion cross-check"] == (
+        "Similarity to Grad-CAM++: +0.42 (moderate agreement).")
+
+
+def test_the_comparison_cautions_when_most_other_maps_draw_other_regions_and_words_it_for_what_was_found():
+    from model.present.check_lines import check_lines
+    from model.present.text import names_of
+    from model.trust.map_checks import MapChecks, map_findings
+
+    # Grad-CAM++/LayerCAM, Score-CAM and SmoothGrad all low: three of the four other distinct maps.
+    low = {"gradcam vs gradcam++": 0.05, "gradcam vs layercam": 0.05}
+    lonely = _six_maps(low)
+    backed = MapChecks(faithfulness=FAITHFUL, agreement=lonely, occlusion_similarity=0.65, every_method=True,
+                       shown="gradcam")
+    [finding] = map_findings(backed, "Grad-CAM")
+    assert finding.kind == "methods_disagree" and finding.severity == "map_caution"
+    assert finding.sentence == (
+        "Grad-CAM agrees little with most of the other methods' maps: Grad-CAM++ and LayerCAM (one map, +0.05), "
+        "Score-CAM (+0.05) and SmoothGrad (+0.10) draw other regions. Occlusion, the stronger, gradient-free check, "
+        "agrees (+0.65) and the map passed its faithfulness test: those two checks back the regions it marks, though "
+        "other methods mark others.")
+    assert "trust none" not in finding.sentence.lower()
+    assert names_of([finding]) == "most other methods draw other regions"
+    # The report's line for the check is that caution's own sentence (printed once).
+    assert dict(check_lines(backed, [finding]))["Every method compared"] == finding.sentence
+    # Occlusion drawing other regions too: two cautions, and this time "trust none".
+    alone = MapChecks(agreement=_six_maps({**low, "gradcam vs occlusion": 0.2}),
+                      occlusion_similarity=0.2, every_method=True, shown="gradcam")
+    found = map_findings(alone, "Grad-CAM")
+    assert [f.kind for f in found] == ["methods_disagree", "occlusion_disagrees"]
+    assert found[0].sentence.endswith("draws other regions (+0.20). Trust none of these maps on its own.")
+    assert names_of(found) == "most other methods draw other regions and occlusion agrees little with Grad-CAM"
+    # Occlusion agreeing but the faithfulness test not passed: a caution without the backing clause.
+    mixed = MapChecks(faithfulness=SimpleNamespace(verdict="mixed", summary="Mixed.", deletion_auc=0.4,
+                                                   random_deletion_auc=0.5, insertion_auc=0.4, random_insertion_auc=0.4),
+                      agreement=lonely,
+                      occlusion_similarity=0.65, shown="gradcam")
+    sentence = next(f.sentence for f in map_findings(mixed) if f.kind == "methods_disagree")
+    assert sentence.endswith("agrees (+0.65).") and "trust none" not in sentence.lower()
+
+
+def test_occlusion_is_named_against_the_map_it_was_compared_with():
+    from model.present.text import names_of
+    from model.trust.map_checks import MapChecks, map_findings
+
+    [finding] = map_findings(MapChecks(occlusion_similarity=0.1, occlusion_against="gradcam++"), "Grad-CAM++")
+    assert "points elsewhere than Grad-CAM++ (similarity +0.10" in finding.sentence
+    assert names_of([finding]) == "occlusion agrees little with Grad-CAM++"

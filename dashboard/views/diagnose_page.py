@@ -26,6 +26,7 @@ from model.explain.film_grid import cell_at, cell_name, cells_name, change_betwe
 from model.explain.occlusion import FILLS
 from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD, DEFAULT_OPACITY, INTENDED_POPULATION
 from model.present import charts, text
+from model.present.check_lines import check_lines
 from model.present.diagnose_figures import probability_bars, zoom_aspect, zoom_box_style, zoom_figure
 from model.present.glossary import GLOSSARY, explain
 from model.present.layers import EDGE_NOTE, layer_choices, network_legend, network_names, visible_choices
@@ -59,7 +60,7 @@ from model.trust.attention import attention_if_lungs
 from model.trust.facts import HEADER, Stated, age_words, scope_facts
 from model.trust.faithfulness import CHANCE_MARGIN, NOT_JUDGED, NOT_MEASURABLE
 from model.trust.findings import OUT_OF_SCOPE, UNCERTAIN
-from model.trust.map_checks import OCCLUSION, MapChecks
+from model.trust.map_checks import OCCLUSION, MapChecks, comparison_sentence, shown_comparison
 
 GRID = 6  # Click-to-hide cells per side of the film.
 MAP_LABELS = {name: method.label for name, method in METHODS.items()}
@@ -141,9 +142,9 @@ def status_box(result, line: str, not_run=tuple(text.CHECK_NAMES)) -> None:
     carries), what set it, the assumptions of an answer and the cautions about its map, each from the
     findings' own fields; `not_run`: the map checks not made yet, pointed to below the film."""
     reasons = "".join(f"  \n{finding.sentence}" for finding in result.deciding)
-    if result.assumptions and result.status != OUT_OF_SCOPE:
-        what = "them" if len(result.assumptions) > 1 else "it"
-        reasons += f"  \n:material/edit: State {what} in the side panel, under *About this film*."
+    prompt = text.state_prompt(result.assumptions)
+    if prompt and result.status != OUT_OF_SCOPE:
+        reasons += f"  \n:material/edit: {prompt}"
     if not_run and result.status not in (OUT_OF_SCOPE, UNCERTAIN) and not result.map_cautions and not result.assumptions:
         reasons += ("  \n:material/arrow_downward: Make them below the film, under *How far to trust this map* "
                     "and *All methods side by side*.")
@@ -574,29 +575,37 @@ def occlusion(case: Case, controls: Controls):
     return explained.heatmap, on_image
 
 
-def occlusion_section(case: Case, controls: Controls, computed: bool = False) -> float | None:
+def occlusion_section(case: Case, controls: Controls, explanation, computed: bool = False) -> tuple:
     """The occlusion cross-check on request, or once `computed` (every method's map, occlusion among
-    them, was asked for); returns its similarity to Grad-CAM."""
+    them, was asked for); returns (its similarity to the map shown, that map's method), or (None, None).
+    The map shown is the one read and judged; when it is occlusion's own, Grad-CAM at the model's default
+    layer stands in, and is named."""
     st.markdown("**Cross-check: occlusion sensitivity**")
-    st.caption(f"{explain('Occlusion')} Model-agnostic: if it disagrees with Grad-CAM, trust neither map on its own.")
+    st.caption(f"{explain('Occlusion')} Model-agnostic: if it disagrees with the map shown, trust neither map on "
+               "its own.")
     # A callback, so the request is known from the top of the run and the agreement includes the map.
     st.button("Compute occlusion-sensitivity map", key="occlusion", icon=":material/grid_on:",
               on_click=st.session_state.update, kwargs={"occlusion_for": occlusion_wanted(case, controls)})
     if not (computed or occlusion_requested(case, controls)):
-        return None
+        return None, None
     occlusion_heat, on_image = occlusion(case, controls)
-    with st.spinner("Computing Grad-CAM…"):
-        gradcam, _ = case.explanation("gradcam", controls.target, case.card.explain_layer)
-    similarity = map_similarity(gradcam.heatmap, occlusion_heat)
+    against = explanation
+    if explanation.method == OCCLUSION:
+        with st.spinner("Computing Grad-CAM…"):
+            against, _ = case.explanation("gradcam", controls.target, case.card.explain_layer)
+    similarity = map_similarity(against.heatmap, occlusion_heat)
     picture, verdict = st.columns([1, 1], gap="medium")
     picture.image(encode_png(overlay_image(case, on_image, controls)),
                   caption=f"Occlusion sensitivity for {controls.target}", width="stretch")
     with picture:
         colour_legend(controls.target, controls)
-    verdict.metric("Similarity to Grad-CAM", f"{similarity:+.2f}", agreement_word(similarity), delta_color="off",
+    label = MAP_LABELS[against.method]
+    verdict.metric(f"Similarity to {label}", f"{similarity:+.2f}", agreement_word(similarity), delta_color="off",
                    delta_arrow="off", help=explain("Map similarity"))
-    verdict.caption("Grad-CAM at the model's default layer for the same class.")
-    return similarity
+    where = f" at the layer {controls.layer_label}" if against is explanation and explanation.layer else ""
+    verdict.caption(f"The map shown above ({label}{where}) for the same class." if against is explanation else
+                    "Grad-CAM at the model's default layer for the same class (the map shown is occlusion's own).")
+    return similarity, against.method
 
 
 def report_content(case: Case, explanation, controls: Controls, status: Status) -> ReportContent:
@@ -720,15 +729,19 @@ def faithfulness_panel(case: Case, controls: Controls):
     return faith
 
 
-def agreement_panel(maps: dict):
+def agreement_panel(maps: dict) -> tuple:
+    """The maps compared so far, pair by pair; returns their `Agreement` (None under two maps) and a slot
+    under the mean for the sentence judging the map shown against them (filled once the checks are known)."""
     st.markdown("**Agreement between methods**", help=explain("Map similarity"))
     if len(maps) < 2:
         st.caption("Choose another method above, or compute occlusion sensitivity below, to see whether the "
                    "methods point at the same regions.")
-        return None
+        return None, None
     agreement = method_agreement(maps)
     st.metric("Map similarity", f"{agreement.mean:+.2f}", agreement_word(agreement.mean), delta_color="off",
-              delta_arrow="off", help=explain("Map similarity"))
+              delta_arrow="off", help=explain("Map similarity") + " The mean of every pair below; the line under "
+              "it judges the map shown, each identical pair counted once.")
+    slot = st.empty()
     pairs = {" vs ".join(MAP_LABELS.get(name, name) for name in pair.split(" vs ")): rho
              for pair, rho in agreement.pairs.items()}
     st.dataframe({"maps": list(pairs), "similarity": list(pairs.values())},
@@ -736,7 +749,7 @@ def agreement_panel(maps: dict):
                  column_config={"similarity": st.column_config.NumberColumn(format="%+.2f")})
     st.caption("Agreement is not correctness: the Grad-CAM variants share their layer and tend to agree even "
                "on a shortcut; agreement with occlusion is the stronger check.")
-    return agreement
+    return agreement, slot
 
 
 def randomised_similarity(case: Case, method: str) -> float | None:
@@ -766,9 +779,14 @@ def trust_section(case: Case, controls: Controls, explanation, on_image, every_m
     with faith_col:
         faith = faithfulness_panel(case, controls)
     with agree_col:
-        agreement = agreement_panel(maps)
-    similarity = occlusion_section(case, controls, computed=OCCLUSION in every_map)
-    checks = MapChecks(attention, faith, agreement, similarity, randomised, every_method=bool(every_map))
+        agreement, judged = agreement_panel(maps)
+    similarity, against = occlusion_section(case, controls, explanation, computed=OCCLUSION in every_map)
+    checks = MapChecks(attention, faith, agreement, similarity, randomised, every_method=bool(every_map),
+                       shown=explanation.method, occlusion_against=against or "gradcam")
+    comparison = shown_comparison(checks)
+    if judged is not None and comparison is not None and (comparison.agree or comparison.differ):
+        # The map read against the others, under the mean: the sentence the status and the report carry.
+        judged.caption(comparison_sentence(comparison, getattr(faith, "verdict", None) == "faithful"))
     return checks, (lung_share, lung_sentence)
 
 
@@ -888,7 +906,8 @@ def main() -> None:
                    "report holds no name, file name or other identifier, and carries the status above.")
         content = replace(report_content(case, explanation, controls, Status(line, final.status, tuple(final.findings))),
                           what_if=what_if, compared=tuple(compared), other_class=other_class,
-                          lung_share=lung_share, lung_sentence=lung_sentence)  # as the page showed them
+                          lung_share=lung_share, lung_sentence=lung_sentence,  # as the page showed them
+                          checks=check_lines(checks, final.findings))
         report_downloads(case, content, overlay)
     with words_tab:
         glossary_tab()

@@ -285,8 +285,10 @@ def faithfulness_figure(curves: dict, height: int = 220) -> go.Figure:
     """Deletion and insertion curves of one map (`model.trust.deletion_insertion` output): the
     explained class's probability as the most salient pixels are removed or revealed first."""
     fractions = [100 * f for f in curves["fractions"]]
-    figure = go.Figure([go.Scatter(x=fractions, y=curves[name], mode="lines", name=name)
-                        for name in ("deletion", "insertion")])
+    # Named as the figures above the chart name them ("While hiding", "While revealing"); the glossary keeps
+    # deletion and insertion as the technical names.
+    figure = go.Figure([go.Scatter(x=fractions, y=curves[name], mode="lines", name=shown)
+                        for name, shown in (("deletion", "while hiding"), ("insertion", "while revealing"))])
     figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10}, template="plotly_white",
                          legend={"orientation": "h", "y": -0.35}, yaxis={"range": [0, 1], "title": "probability"},
                          xaxis={"title": "% of pixels, most salient first"})

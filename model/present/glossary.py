@@ -65,8 +65,9 @@ GLOSSARY = {
     "Recall": "Of the test films of one class, the share the model called that class.",
     "AUC": "How well the model ranks films of a class above the others: 1 perfectly, 0.5 no better than chance.",
     "Macro AUC": "The AUC of each class against the others, averaged over the three classes.",
-    "Deletion / insertion": "The curves of the faithfulness check: the probability as the map's highest regions "
-                            "are hidden first (deletion) or revealed first on a blurred film (insertion).",
+    "While hiding / while revealing": "The curves of the faithfulness check: the probability as the map's highest "
+                                      "regions are hidden first or revealed first on a blurred film (deletion and "
+                                      "insertion, in the literature).",
     "Network 1 / ensemble": "A version that averages several trained networks: 'network 1' is the first of them, "
                             "the ensemble their average, which gives the answer.",
     "Pointwise / depthwise convolution": "The two steps of a MobileNet block: one looks at each channel's "

@@ -14,18 +14,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from model.policy import LOW_AGREEMENT
+from model.policy import LOW_AGREEMENT, MODERATE_AGREEMENT, SAME_MAP
 
 # Words for a map similarity (Spearman rank correlation), from the highest lower bound down. The map checks
 # caution below LOW_AGREEMENT, exactly where the words turn to "little agreement": a similarity never reads
 # as agreement in one place and raises a caution in another.
-AGREEMENT_WORDS = ((0.7, "strong agreement"), (0.4, "moderate agreement"), (LOW_AGREEMENT, "weak agreement"),
+AGREEMENT_WORDS = ((0.7, "strong agreement"), (MODERATE_AGREEMENT, "moderate agreement"), (LOW_AGREEMENT, "weak agreement"),
                    (0.1, "little agreement"), (-0.1, "unrelated"), (-0.4, "weakly opposite"),
                    (-np.inf, "opposite rankings"))
-AGREEING = 0.4  # Pairs at or above this similarity are counted as agreeing.
-# Pairs at or above this similarity are the same map (e.g. Grad-CAM++ and LayerCAM at a layer the model reads
-# out linearly, where both weigh each channel by its positive gradient): one map, not two methods agreeing.
-SAME_MAP = 0.995
+AGREEING = MODERATE_AGREEMENT  # Pairs at or above this similarity are counted as agreeing.
+# Pairs at or above SAME_MAP (`model.policy`) are the same map (e.g. Grad-CAM++ and LayerCAM at a layer the model
+# reads out linearly, where both weigh each channel by its positive gradient): one map, not two methods agreeing.
 SCALE = "1 = the same ranking of the film's regions, 0 = unrelated, below 0 = opposite"
 
 

@@ -43,6 +43,9 @@ MARGIN = 80
 GAP = 40
 COLUMN = (PAGE_SIZE[0] - 2 * MARGIN - GAP) // 2  # the film's column and the map's, each with its text under it
 IMAGE_BOX_HEIGHT = 410
+# Smaller image boxes tried, in turn, when the page's words do not fit at full size: the film and its map give
+# up some height before a case's report runs on to a second page (only if one of them fits it on one).
+SMALLER_IMAGE_BOXES = (370, 330, 290)
 NOTE_SIZE = 20  # the notes' font size (pixels)
 TEXT = (20, 20, 20)
 MUTED = (95, 95, 95)
@@ -100,6 +103,9 @@ class ReportContent:
         lung_sentence: the sentence the page shows under that share (`model.present.text.lung_share_sentence`,
             or the attention's warning when it fired), printed beside it under the map; a status finding
             with the same sentence (that warning) is printed there in its colour, not again as a note.
+        checks: ((title, sentence), ...) of the map checks made, as the page shows them
+            (`model.present.check_lines.check_lines`), printed compactly below the two columns; a status
+            finding with the same sentence (a check's caution) is printed there in its colour, not again as a note.
     """
 
     method: str
@@ -119,11 +125,13 @@ class ReportContent:
     other_class: str | None = None
     lung_share: str | None = None
     lung_sentence: str | None = None
+    checks: tuple = ()
 
     def __post_init__(self):
         # Lists are taken as given but kept as tuples: the content stays frozen all the way down.
         object.__setattr__(self, "compared", tuple(self.compared))
         object.__setattr__(self, "notes", tuple(self.notes))
+        object.__setattr__(self, "checks", tuple(tuple(line) for line in self.checks))
         if self.status is not None and not isinstance(self.status, Status):
             raise ValueError(f"status must be a report Status, got {type(self.status).__name__}")
 
@@ -283,15 +291,18 @@ def what_if_line(what_if: dict) -> str:
             f"{what_if['after']:.1%} ({what_if['change']}){outcome}")
 
 
-def _images(page: Image.Image, draw, y: int, pixels, overlay_rgb, method: str, hidden: bool = False) -> int:
+def _images(page: Image.Image, draw, y: int, images: tuple, content: ReportContent,
+            height: int = IMAGE_BOX_HEIGHT) -> int:
+    """The film and the overlay (`images`) side by side, each fitted into a box `height` pixels high."""
     panel_w = COLUMN
-    captions = ("Original image, hidden cells greyed" if hidden else "Original image",
-                f"Explanation overlay ({method_label(method)})")
+    pixels, overlay_rgb = images
+    captions = ("Original image, hidden cells greyed" if content.what_if else "Original image",
+                f"Explanation overlay ({method_label(content.method)})")
     bottom = y
     for i, (array, caption) in enumerate(zip((pixels, overlay_rgb), captions)):
         x = MARGIN + i * (panel_w + GAP)
         draw.text((x, y), caption, font=_font(24, True), fill=TEXT)
-        image = _fit(_to_rgb_image(array), panel_w, IMAGE_BOX_HEIGHT)
+        image = _fit(_to_rgb_image(array), panel_w, height)
         # Centre horizontally in the panel so both images line up whatever their aspect ratio.
         left = x + (panel_w - image.width) // 2
         page.paste(image, (left, y + 36))
@@ -354,6 +365,28 @@ def _lung_caution(content: ReportContent):
 def _lung_colour(content: ReportContent) -> tuple[int, int, int]:
     caution = _lung_caution(content)
     return TEXT if caution is None else note_style(caution)[0]
+
+
+def _check_cautions(content: ReportContent) -> dict:
+    """{sentence: finding} of the status's findings that a check line carries (a check's caution): printed
+    there in its colour, and not again among the notes."""
+    sentences = {sentence for _, sentence in content.checks}
+    return {f.sentence: f for f in _findings(content) if f.sentence in sentences}
+
+
+def _checks(draw, y: int, content: ReportContent) -> int:
+    """The map checks made, one compact line each ("Faithfulness: ..."), in a caution's colour where the line
+    is one; returns the y below them."""
+    if not content.checks:
+        return y
+    width = PAGE_SIZE[0] - 2 * MARGIN
+    draw.text((MARGIN, y), "Checks of the map", font=_font(22, True), fill=TEXT)
+    y += 30
+    cautions = _check_cautions(content)
+    for title, sentence in content.checks:
+        colour = note_style(cautions[sentence])[0] if sentence in cautions else INFO
+        y = _paragraph(draw, (MARGIN, y), f"{title}: {sentence}", _font(18), width, fill=colour, spacing=4) + 4
+    return y + 6
 
 
 def _findings(content: ReportContent) -> tuple:
@@ -428,24 +461,43 @@ def render_pages(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, conten
 def _pending_notes(content: ReportContent) -> list:
     """The notes of the page: the status's findings that did not set it, then the plain notes; the lung
     attention's warning is left out, as it is printed beside its figure."""
-    status, beside = content.status, _lung_caution(content)
-    undecided = [f for f in _findings(content) if f.severity != status.kind and f is not beside]
+    status, beside, checked = content.status, _lung_caution(content), _check_cautions(content)
+    undecided = [f for f in _findings(content) if f.severity != status.kind and f is not beside
+                 and f.sentence not in checked]
     return [n for n in [*undecided, *content.notes] if note_style(n)[2].strip()]
 
 
 def _render(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, content: ReportContent,
             texts: list | None = None) -> list[Image.Image]:
-    """`render_pages`; given a list `texts`, the pages carry no text and every line is recorded in it."""
+    """`render_pages`; given a list `texts`, the pages carry no text and every line is recorded in it.
+    A report that runs on to a second page at full image size is laid out again with smaller images
+    (`SMALLER_IMAGE_BOXES`); the first that fits it on one page is kept, else the full size."""
     if not isinstance(content, ReportContent):
         raise ValueError(f"the report's content must be a ReportContent, got {type(content).__name__}")
+    recorded = len(texts) if texts is not None else 0
+    pages = _layout((pixels, overlay_rgb), prediction, content, texts)
+    for height in SMALLER_IMAGE_BOXES if len(pages) > 1 else ():
+        tried = [] if texts is not None else None
+        smaller = _layout((pixels, overlay_rgb), prediction, content, tried, height)
+        if len(smaller) == 1:
+            if texts is not None:
+                texts[recorded:] = tried  # the full-size attempt's lines replaced by those of the page kept
+            return smaller
+    return pages
+
+
+def _layout(images: tuple, prediction, content: ReportContent, texts: list | None = None,
+            height: int = IMAGE_BOX_HEIGHT) -> list[Image.Image]:
+    """The pages of `_render` with the film and the overlay (`images`) in boxes `height` pixels high."""
     first = Image.new("RGB", PAGE_SIZE, "white")
     draw = _Draw(first, 0, texts)
     y = _header(draw, MARGIN, content)
-    y = _images(first, draw, y, pixels, overlay_rgb, content.method, hidden=bool(content.what_if))
+    y = _images(first, draw, y, images, content, height)
     top_label = list(prediction.labels)[int(np.argmax(prediction.probabilities))]
     # Two columns, each image's words under it: the output and the what-if under the film, the colour bar
     # and the map's sentences under the map; the notes go on across the page below the longer column.
     y = max(_under_film(draw, y, prediction, content), _under_map(first, draw, y, content, top_label)) + 4
+    y = _checks(draw, y, content)
     pending = _pending_notes(content)
     pages = [first]
     begun = False  # whether a note was set yet: the next page's heading says "continued" only then

@@ -153,10 +153,13 @@ FINDING_NAMES = {
     "colour": "a colour image", "no_contrast": "no contrast", "odd_shape": "an unusual image shape",
     "no_lung_fields": "no plausible lung fields", "anatomy_out_of_scope": "anatomy unlike the training films",
     "anatomy_unusual": "unusual anatomy for this model", "low_probability": "probability too low to stand alone",
-    "copies_disagree": "unstable under small image changes", "lung_attention_low": "little of the map on the lungs",
+    "copies_disagree": "unstable under small image changes",
+    "lung_attention_low": "less of the map on the lungs than the warning level",
     "faithfulness_mixed": "the map passes only one of its two faithfulness tests",
     "faithfulness_poor": "the map is no better than random",
-    "methods_disagree": "the methods agree little", "occlusion_disagrees": "occlusion agrees little with Grad-CAM",
+    # Of the map being read (`model.trust.map_checks.compare_shown_map`); occlusion names the map it was compared with.
+    "methods_disagree": "most other methods draw other regions",
+    "occlusion_disagrees": "occlusion agrees little with {against}",
     "randomisation_flagged": "the method failed the randomisation check",
 }
 ASSUMPTIONS = {frozenset({"age_not_known", "view_not_known"}): "Read as an adult's frontal film (age and view not "
@@ -165,9 +168,21 @@ ASSUMPTIONS = {frozenset({"age_not_known", "view_not_known"}): "Read as an adult
                frozenset({"view_not_known"}): "Read as a frontal film (view not stated)."}
 
 
+# What the reader states in the side panel to lift an assumption, by the finding that made it.
+STATABLE = {"age_not_known": "age", "view_not_known": "view"}
+
+
+def state_prompt(assumptions) -> str:
+    """Where to state what an answer assumed: "State the age and view in the side panel, under *About this
+    film*." ("" when none of the `assumptions` findings is lifted there)."""
+    stated = [STATABLE[f.kind] for f in assumptions if f.kind in STATABLE]
+    return f"State the {' and '.join(stated)} in the side panel, under *About this film*." if stated else ""
+
+
 def names_of(findings) -> str:
     """The findings' short names joined for a sentence: "a child's film and a lateral view"."""
-    names = list(dict.fromkeys(FINDING_NAMES[f.kind] for f in findings))
+    names = list(dict.fromkeys(FINDING_NAMES[f.kind].format_map({"against": "Grad-CAM", **(f.values or {})})
+                               for f in findings))
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else ""
 
 

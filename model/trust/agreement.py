@@ -30,6 +30,11 @@ class Agreement:
                     names.append(name)
         return names
 
+    def similarity(self, first: str, second: str) -> float | None:
+        """The similarity of two methods' maps, in either order; None when that pair was not compared."""
+        pair = self.pairs.get(f"{first} vs {second}")
+        return self.pairs.get(f"{second} vs {first}") if pair is None else pair
+
     def to_dict(self) -> dict:
         return {"pairs": dict(self.pairs), "mean": self.mean}
 

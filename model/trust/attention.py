@@ -205,12 +205,14 @@ def lung_attention(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: float 
         # "most of the rest" only when that zone holds more than half of it, else it is only the largest part
         amount = "most" if result.elsewhere_holds_most else "the largest part"
         # Beside the level of an evenly spread map, compared as shown: a map above it is not called "only"
-        # anything; it is low for this model (its own level) or below the general line.
+        # anything, but the warning leads (the status calls it below the warning level): it is low for this
+        # model (its own level) or below the default line, and only then more than an even spread.
         if round(fraction * 1000) > round(even * 1000):
-            below = (f"less than on {1 - LUNG_ATTENTION_QUANTILE:.0%} of this model's correct answers" if own_level
-                     else f"less than {threshold:.0%}")
-            share = (f"{fraction:.1%} of this map lies on the lung fields: more than a map spread evenly would put "
-                     f"there (they fill {even:.1%} of what the model saw), but {below}")
+            level = (f"this model's warning level of {threshold:.1%} (less than on {1 - LUNG_ATTENTION_QUANTILE:.0%} "
+                     "of its correct answers)" if own_level
+                     else f"the warning level of {threshold:.1%} (the default: this model has no level of its own)")
+            share = (f"{fraction:.1%} of this map lies on the lung fields, below {level}, though more than a map "
+                     f"spread evenly would put there ({even:.1%}, the lungs' share of what the model saw)")
         else:
             share = (f"Only {fraction:.1%} of this map lies on the lung fields (which fill {even:.1%} of what the "
                      f"model saw){usual}")

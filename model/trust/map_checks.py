@@ -1,17 +1,21 @@
 """The checks of an explanation map as findings, so that they reach the status line and the report
 like every other check: little of the map on the lungs, a map no more faithful than random region
-orders (or only half so), methods that disagree, an occlusion cross-check that disagrees, and a
-method whose maps did not change when the model's weights were randomised.
+orders (or only half so), a map that most other methods do not draw, an occlusion cross-check that
+disagrees with it, and a method whose maps did not change when the model's weights were randomised.
 
-    findings = map_findings(MapChecks(attention=..., faithfulness=..., agreement=...), "Grad-CAM")
+    findings = map_findings(MapChecks(attention=..., faithfulness=..., agreement=..., shown="gradcam"), "Grad-CAM")
     final = triage_result.with_findings(findings)
+
+The comparison of methods judges the map being read (`MapChecks.shown`), not the mean of every pair:
+`compare_shown_map` sorts the other methods' maps into those that agree with it and those that draw
+other regions, a map identical to another counted once, and `comparison_sentence` says so with the figures.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from model.explain import method_label as label_of
-from model.policy import LOW_AGREEMENT
+from model.policy import LOW_AGREEMENT, MODERATE_AGREEMENT, MOST_METHODS_SHARE, SAME_MAP
 from model.trust.faithfulness import NOT_MEASURABLE
 from model.trust.findings import MAP, MAP_CAUTION, Finding
 
@@ -26,11 +30,15 @@ class MapChecks:
         attention: `model.trust.attention.LungAttention`.
         faithfulness: `model.trust.faithfulness.Faithfulness`.
         agreement: `model.trust.agreement.Agreement` of the maps computed so far.
-        occlusion_similarity: rank similarity of Grad-CAM and occlusion sensitivity, in [-1, 1].
+        occlusion_similarity: rank similarity of occlusion sensitivity and `occlusion_against`'s map, in [-1, 1].
         randomised_similarity: the model's explanation report's similarity of this method's maps
             before and after randomising the weights, when the report flagged the method.
         every_method: whether `agreement` compares every explanation method's map (Diagnose's "All
             methods side by side"), not only the maps looked at so far.
+        shown: the method of the map being read (its `model.explain.METHODS` name), judged against the
+            others in `agreement`; None: no map named, so no comparison is judged.
+        occlusion_against: the method whose map occlusion was compared with: the map shown, or Grad-CAM
+            when the map shown is occlusion's own.
     """
 
     attention: object = None
@@ -39,6 +47,125 @@ class MapChecks:
     occlusion_similarity: float | None = None
     randomised_similarity: float | None = None
     every_method: bool = False
+    shown: str | None = None
+    occlusion_against: str = "gradcam"
+
+
+@dataclass(frozen=True)
+class ShownMapComparison:
+    """How the map being read compares with the other methods' maps of the same film and class.
+
+    Attributes:
+        shown: the method of the map being read.
+        agree: ((methods, similarity), ...) of the other distinct maps (occlusion aside) at or above
+            `LOW_AGREEMENT`; methods drawing one map (`SAME_MAP`) form one entry.
+        differ: the same, below `LOW_AGREEMENT`: they draw other regions.
+        same: ((method, similarity), ...) of the methods that drew the shown map itself (counted nowhere).
+        occlusion: occlusion's similarity to the shown map (None: not compared, or occlusion is shown).
+    """
+
+    shown: str
+    agree: tuple = ()
+    differ: tuple = ()
+    same: tuple = ()
+    occlusion: float | None = None
+
+    @property
+    def distinct(self) -> int:
+        """How many other distinct maps were compared, occlusion counted."""
+        return len(self.agree) + len(self.differ) + (self.occlusion is not None)
+
+    @property
+    def disagrees(self) -> bool:
+        """Whether the shown map agrees little with most of the other distinct maps (more than
+        `MOST_METHODS_SHARE` of them, occlusion counted); never for occlusion alone, which its own check says."""
+        low = len(self.differ) + (self.occlusion is not None and self.occlusion < LOW_AGREEMENT)
+        return bool(self.agree or self.differ) and low > MOST_METHODS_SHARE * self.distinct
+
+
+def compare_shown_map(agreement, shown: str) -> ShownMapComparison | None:
+    """The `ShownMapComparison` of the map of method `shown` in an `model.trust.agreement.Agreement`;
+    None when that map is not among those compared."""
+    if agreement is None or shown not in agreement.methods:
+        return None
+    same, groups, occlusion = [], [], None
+    for method in agreement.methods:
+        rho = agreement.similarity(shown, method)
+        if method == shown or rho is None:  # a pair not compared says nothing
+            continue
+        if method == OCCLUSION:
+            occlusion = rho
+        elif rho >= SAME_MAP:
+            same.append((method, rho))
+        else:
+            group = next((g for g in groups if (agreement.similarity(g[0][0], method) or 0.0) >= SAME_MAP), None)
+            if group is None:
+                groups.append([(method,), rho])
+            else:
+                group[0] = (*group[0], method)
+    agree = tuple((names, rho) for names, rho in groups if rho >= LOW_AGREEMENT)
+    differ = tuple((names, rho) for names, rho in groups if rho < LOW_AGREEMENT)
+    return ShownMapComparison(shown, agree, differ, tuple(same), occlusion)
+
+
+def _named(entries) -> str:
+    """"Grad-CAM++ and LayerCAM (one map, +0.72) and Score-CAM (+0.31)"."""
+    parts = []
+    for names, rho in entries:
+        labels = " and ".join(label_of(m) for m in names)
+        parts.append(f"{labels} ({'one map, ' if len(names) > 1 else ''}{rho:+.2f})")
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def comparison_sentence(comparison: ShownMapComparison, faithful: bool = False) -> str:
+    """What the comparison of methods found about the map being read, with every figure: the maps that
+    agree with it, those that draw other regions, those identical to it, and what occlusion (the
+    stronger, gradient-free check) found. When it `disagrees`, the sentence says what to make of it:
+    trust none of the maps on its own, unless occlusion agrees at least moderately and the map passed
+    its faithfulness test (`faithful`), which then back the regions it marks."""
+    shown = label_of(comparison.shown)
+    weak = tuple(e for e in comparison.agree if e[1] < MODERATE_AGREEMENT)
+    strong = tuple(e for e in comparison.agree if e[1] >= MODERATE_AGREEMENT)
+    agrees = " and ".join(part for part in (f"with {_named(strong)}" if strong else "",
+                                            f"weakly with {_named(weak)}" if weak else "") if part)
+    differ = comparison.differ
+    draw = "draws" if len(differ) == 1 and len(differ[0][0]) == 1 else "draw"
+    others = f"{_named(differ)} {draw} other regions" if differ else ""
+    if comparison.disagrees:
+        head = f"{shown} agrees little with most of the other methods' maps: {others}"
+        head += f"; it agrees {agrees}" if agrees else ""
+    else:
+        head = f"{shown} agrees {agrees}" if agrees else f"{shown}: {others}"
+        head += f"; {others}" if agrees and others else ""
+    if comparison.same:
+        names = " and ".join(label_of(m) for m, _ in comparison.same)
+        figures = ", ".join(f"{rho:+.2f}" for _, rho in comparison.same)
+        head += f"; {names} {'draws' if len(comparison.same) == 1 else 'draw'} the same map ({figures}), counted once"
+    occlusion = comparison.occlusion
+    if occlusion is None:
+        tail = " (occlusion, the stronger, gradient-free check, was not compared)" if comparison.shown != OCCLUSION else ""
+        sentence = f"{head}{tail}."
+    elif occlusion >= MODERATE_AGREEMENT:
+        sentence = f"{head}. Occlusion, the stronger, gradient-free check, agrees ({occlusion:+.2f})"
+        sentence += (" and the map passed its faithfulness test: those two checks back the regions it marks, "
+                     "though other methods mark others." if comparison.disagrees and faithful else ".")
+    else:
+        word = "agrees weakly" if occlusion >= LOW_AGREEMENT else "draws other regions"
+        sentence = f"{head}. Occlusion, the stronger, gradient-free check, {word} ({occlusion:+.2f})."
+    if comparison.disagrees and not (occlusion is not None and occlusion >= MODERATE_AGREEMENT):
+        sentence += " Trust none of these maps on its own."
+    return sentence
+
+
+def shown_comparison(checks: MapChecks) -> ShownMapComparison | None:
+    """The comparison of `checks.shown` with the other maps compared; occlusion's figure is the occlusion
+    cross-check's when it was made against the shown map (the same maps, so the same figure)."""
+    comparison = compare_shown_map(checks.agreement, checks.shown) if checks.shown else None
+    if comparison is not None and comparison.occlusion is None and checks.occlusion_similarity is not None \
+            and checks.occlusion_against == checks.shown and checks.shown != OCCLUSION:
+        comparison = ShownMapComparison(comparison.shown, comparison.agree, comparison.differ, comparison.same,
+                                        checks.occlusion_similarity)
+    return comparison
 
 
 def map_findings(checks: MapChecks, method_label: str = "map") -> list[Finding]:
@@ -57,22 +184,20 @@ def map_findings(checks: MapChecks, method_label: str = "map") -> list[Finding]:
                              {"deletion": faith.deletion_auc, "random_deletion": faith.random_deletion_auc,
                               "insertion": faith.insertion_auc, "random_insertion": faith.random_insertion_auc}))
     occlusion_disagrees = checks.occlusion_similarity is not None and checks.occlusion_similarity < LOW_AGREEMENT
-    agreement = checks.agreement
-    # One map against occlusion alone is the occlusion check's pair: said once, by that check.
-    same_pair = agreement is not None and occlusion_disagrees and len(agreement.methods) == 2 \
-        and OCCLUSION in agreement.methods
-    if agreement is not None and agreement.mean < LOW_AGREEMENT and not same_pair:
-        names = ", ".join(label_of(m) for m in agreement.methods)
-        found.append(Finding("methods_disagree", MAP_CAUTION, MAP,
-                             f"The explanation methods compared so far ({names}) agree little (mean similarity of their "
-                             f"maps {agreement.mean:+.2f}, below {LOW_AGREEMENT:+.2f}): trust none of the maps "
-                             "on its own.", {"similarity": agreement.mean, "limit": LOW_AGREEMENT,
-                                             "methods": agreement.methods}))
+    comparison = shown_comparison(checks)
+    if comparison is not None and comparison.disagrees:
+        faithful = getattr(faith, "verdict", None) == "faithful"
+        found.append(Finding("methods_disagree", MAP_CAUTION, MAP, comparison_sentence(comparison, faithful),
+                             {"similarity": {label_of(m): rho for names, rho in comparison.differ for m in names},
+                              "limit": LOW_AGREEMENT, "occlusion": comparison.occlusion,
+                              "methods": checks.agreement.methods}))
     if occlusion_disagrees:
+        against = label_of(checks.occlusion_against)
         found.append(Finding("occlusion_disagrees", MAP_CAUTION, MAP,
-                             f"Hiding regions of the film (occlusion) points elsewhere than Grad-CAM (similarity "
+                             f"Hiding regions of the film (occlusion) points elsewhere than {against} (similarity "
                              f"{checks.occlusion_similarity:+.2f}, below {LOW_AGREEMENT:+.2f}): trust neither map "
-                             "on its own.", {"similarity": checks.occlusion_similarity, "limit": LOW_AGREEMENT}))
+                             "on its own.", {"similarity": checks.occlusion_similarity, "limit": LOW_AGREEMENT,
+                                             "against": against}))
     if checks.randomised_similarity is not None:
         found.append(Finding("randomisation_flagged", MAP_CAUTION, MAP,
                              f"{method_label} maps of this model stayed similar (similarity "

@@ -1,0 +1,52 @@
+"""The map checks that were made, one line each, as Diagnose shows them: for the report, which prints
+what was measured beside the cautions (a faithfulness test passed is a result too).
+
+    lines = check_lines(checks, final.findings)   # (("Faithfulness", "The map ranks ..."), ...)
+
+Each line is built from the values the page shows (the faithfulness summary, the occlusion similarity and
+its words, the comparison of the map read with the other methods); a check that raised a caution is
+said by that caution's own sentence, so the report prints it once.
+"""
+from __future__ import annotations
+
+from model.explain import method_label
+from model.present.method_grid import agreement_word
+from model.trust.map_checks import comparison_sentence, shown_comparison
+
+# The checks' names, as the page heads them.
+CHECK_TITLES = {"faithfulness": "Faithfulness", "occlusion": "Occlusion cross-check",
+                "every_method": "Every method compared", "some_methods": "Methods compared so far"}
+# The findings that say a check's result when it raised a caution (`model.trust.map_checks.map_findings`).
+CAUTION_KINDS = {"faithfulness": ("faithfulness_mixed", "faithfulness_poor"), "occlusion": ("occlusion_disagrees",),
+                 "methods": ("methods_disagree",)}
+
+
+def occlusion_line(similarity: float, against: str) -> str:
+    """The occlusion cross-check as its panel shows it: "Similarity to Grad-CAM++: +0.65 (moderate agreement)."."""
+    return f"Similarity to {method_label(against)}: {similarity:+.2f} ({agreement_word(similarity)})."
+
+
+def check_lines(checks, findings=()) -> tuple[tuple[str, str], ...]:
+    """((title, sentence), ...) of the map checks made (`model.trust.map_checks.MapChecks`), in the page's
+    order: faithfulness, the occlusion cross-check, the comparison of methods; a check that raised one of
+    `findings` is said by that finding's sentence."""
+    said = {kind: f.sentence for f in findings for kind in (f.kind,)}
+
+    def caution(check: str) -> str | None:
+        return next((said[kind] for kind in CAUTION_KINDS[check] if kind in said), None)
+
+    lines = []
+    faith = checks.faithfulness
+    if faith is not None:
+        lines.append((CHECK_TITLES["faithfulness"], caution("faithfulness") or faith.summary))
+    comparison = shown_comparison(checks)
+    compared = comparison is not None and (comparison.agree or comparison.differ)
+    # Said once: the comparison of methods names occlusion's figure against the map read, unless it cautioned.
+    if checks.occlusion_similarity is not None and (caution("occlusion") or not compared or comparison.occlusion is None):
+        lines.append((CHECK_TITLES["occlusion"], caution("occlusion")
+                      or occlusion_line(checks.occlusion_similarity, checks.occlusion_against)))
+    if compared:
+        faithful = getattr(faith, "verdict", None) == "faithful"
+        title = CHECK_TITLES["every_method" if checks.every_method else "some_methods"]
+        lines.append((title, caution("methods") or comparison_sentence(comparison, faithful)))
+    return tuple(lines)
