@@ -70,11 +70,13 @@ def test_summary_and_matrix_of_known_maps():
     noise = np.random.default_rng(0).random((16, 16))
     agreement = method_agreement({"gradcam": ramp, "layercam": ramp ** 2, "smoothgrad": 1.0 - ramp, "occlusion": noise})
     summary = summarise_agreement(agreement)
-    assert isinstance(summary, AgreementSummary) and summary.pairs == 6
-    assert summary.closest == ("gradcam", "layercam", pytest.approx(1.0))  # the same ranking
-    assert summary.furthest[:2] in {("gradcam", "smoothgrad"), ("layercam", "smoothgrad")}
-    assert summary.furthest[2] == pytest.approx(-1.0) and summary.agreeing == 1
-    assert summary.word == agreement_word(summary.mean)
+    # Grad-CAM and LayerCAM draw one map (the same ranking): counted once, three distinct maps, three pairs.
+    assert isinstance(summary, AgreementSummary) and (summary.maps, summary.pairs) == (3, 3)
+    assert summary.closest[:2] == ("gradcam", "occlusion") and summary.furthest == ("gradcam", "smoothgrad", -1.0)
+    distinct = [agreement.similarity(a, b) for a, b in (("gradcam", "smoothgrad"), ("gradcam", "occlusion"),
+                                                        ("smoothgrad", "occlusion"))]
+    assert summary.mean == pytest.approx(np.mean(distinct)) and summary.mean != pytest.approx(agreement.mean)
+    assert summary.agreeing == 0
     # The same ranking from two methods is said to be one map, not two agreeing (Grad-CAM++ and LayerCAM coincide
     # at a layer read out linearly).
     assert summary.same == (("gradcam", "layercam"),)
@@ -151,11 +153,11 @@ def test_all_methods_under_one_colour_bar_with_lines_shares_and_agreement(diagno
     # The agreement, in figures and words, as the core computes it.
     agreement = method_agreement(maps)
     summary = summarise_agreement(agreement)
-    metric = next(m for m in methods.metric if m.label == "Agreement between the maps")
-    assert metric.value == summary.word.capitalize()
-    assert f"mean similarity {summary.mean:+.2f}" in str(metric.proto.delta)
-    words = next(m.value for m in methods.markdown if "pairs of maps agree at least moderately" in m.value)
-    assert words.startswith(f"{summary.agreeing} of {summary.pairs} pairs")
+    # A description of all the maps, said to be one (no verdict word beside the status's own judgement).
+    metric = next(m for m in methods.metric if m.label == "Mean similarity of every pair")
+    assert metric.value == f"{summary.mean:+.2f}" and metric.proto.delta == "identical maps counted once"
+    words = next(m.value for m in methods.markdown if "distinct maps agree at least moderately" in m.value)
+    assert words.startswith(f"{summary.agreeing} of the {summary.pairs} pairs of the {summary.maps} distinct maps")
     assert f"{summary.closest[2]:+.2f} ({agreement_word(summary.closest[2])})" in words
     table = methods.dataframe[0].value
     assert list(table.columns) == [m.label for m in METHODS.values()]

@@ -137,7 +137,7 @@ def test_every_method_under_one_colour_bar(server, tmp_path):
         expect(images).to_have_count(6)
         bars = panel.locator('div[style*="linear-gradient"]')
         assert bars.count() == 1, "one colour bar for the whole grid"
-        expect(panel.get_by_text("Agreement between the maps")).to_be_visible()
+        expect(panel.get_by_text("Mean similarity of every pair")).to_be_visible()
         for label in ("Grad-CAM", "Score-CAM", "Occlusion"):
             expect(panel.get_by_text(f"{label} · ", exact=False).first).to_be_visible()
         page.get_by_text("Every method for the same class").scroll_into_view_if_needed()

@@ -220,14 +220,18 @@ def test_faithfulness_and_agreement_on_demand(registry_env):
                   if [t.get("name") for t in json.loads(c.proto.spec)["data"]] == ["while hiding", "while revealing"])
     np.testing.assert_allclose(curves["data"][0]["y"], expected.curves["deletion"], atol=1e-6)
 
-    # A second method: the two maps are compared.
-    assert not [m for m in at.main.metric if m.label == "Map similarity"]
+    # A second method: the two maps are compared, the headline judging the map shown by the caution's rule.
+    from model.policy import LOW_AGREEMENT, SAME_MAP
+    assert not [m for m in at.main.metric if m.label.startswith("Other maps agreeing with")]
     at.selectbox(key="method").set_value("gradcam++").run()
     no_failure(at)
-    agreement = metric(at, "Map similarity")
+    headline = metric(at, "Other maps agreeing with Grad-CAM++")
     pairs = frame(at, "maps")
     assert list(pairs["maps"]) == ["Grad-CAM vs Grad-CAM++"]
-    assert agreement.value == f"{pairs['similarity'].iloc[0]:+.2f}"
+    rho = pairs["similarity"].iloc[0]
+    expected = (("none to compare", "Grad-CAM draws the same map") if rho >= SAME_MAP else
+                ("1 of 1", "agrees") if rho >= LOW_AGREEMENT else ("0 of 1", "draws other regions"))
+    assert (headline.value, headline.proto.delta) == expected
 
 
 def test_a_colourful_image_is_flagged_but_still_analysed(registry_env):
@@ -378,9 +382,11 @@ def test_every_method_computed_in_its_tab_reaches_the_checks_the_status_and_the_
     at.selectbox(key="layer-tiny-a").set_value(default_layer).run()
     at.toggle(key="all_methods").set_value(True).run()
     no_failure(at)
-    trust_mean = next(m for m in at.main.metric if m.label == "Map similarity").proto.body
-    methods_delta = next(m for m in at.main.metric if m.label == "Agreement between the maps").proto.delta
-    assert methods_delta == f"mean similarity {trust_mean}", (trust_mean, methods_delta)
+    # The trust tab's headline counts the other distinct maps as the caution does and words it the same way;
+    # the methods tab's mean is a description, without a verdict word.
+    headline = metric(at, "Other maps agreeing with Grad-CAM")
+    assert headline.value.startswith("0 of ") and headline.proto.delta == "none agree", headline
+    assert metric(at, "Mean similarity of every pair").proto.delta == "identical maps counted once"
     status = details[-1].status
     assert ("Read the map with care: most other methods draw other regions and occlusion agrees little with "
             "Grad-CAM." in status.line)

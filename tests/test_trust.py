@@ -1203,6 +1203,57 @@ def test_the_comparison_of_methods_judges_the_map_read_not_the_mean_of_every_pai
         "Similarity to Grad-CAM++: +0.42 (moderate agreement).")
 
 
+@pytest.mark.parametrize("shown, figure, words, cautioned", [
+    ("gradcam", "2 of 4", "half agree", False),     # Grad-CAM++/LayerCAM and occlusion agree; two others do not
+    ("gradcam++", "3 of 4", "most agree", False),   # LayerCAM is its own map, counted nowhere
+    ("scorecam", "1 of 4", "most draw other regions", True),
+    ("smoothgrad", "0 of 4", "none agree", True),
+])
+def test_the_headline_badge_caution_and_sentence_of_the_comparison_agree(shown, figure, words, cautioned):
+    """The trust tab's headline counts what the caution counts and words it by the caution's rule: on the
+    review's film the mean of every pair is low (it read "+0.28, little agreement" over a sentence and a
+    status without caution); Grad-CAM's and Grad-CAM++'s maps agree with half or more of the other distinct
+    maps (no caution), Score-CAM's and SmoothGrad's with fewer (cautioned), and every view says the same."""
+    from model.explain import method_label as label_of
+    from model.policy import LOW_AGREEMENT
+    from model.present.method_grid import summarise_agreement
+    from model.present.text import names_of
+    from model.trust.map_checks import MapChecks, comparison_headline, comparison_sentence, map_findings, shown_comparison
+
+    agreement = _six_maps()
+    assert agreement.mean < LOW_AGREEMENT and summarise_agreement(agreement).mean < LOW_AGREEMENT
+    checks = MapChecks(faithfulness=FAITHFUL, agreement=agreement, every_method=True, shown=shown,
+                       occlusion_similarity=agreement.similarity(shown, "occlusion"), occlusion_against=shown)
+    comparison = shown_comparison(checks)
+    label, shown_figure, shown_words = comparison_headline(comparison)
+    assert (shown_figure, shown_words) == (figure, words)
+    assert label.startswith("Other maps agreeing with ") and label.endswith(label_of(shown))
+    findings = map_findings(checks, label_of(shown))
+    assert ("methods_disagree" in [f.kind for f in findings]) == cautioned == comparison.disagrees
+    assert ("most other methods draw other regions" in names_of(findings)) == cautioned
+    sentence = comparison_sentence(comparison, faithful=True)
+    assert ("agrees little with most of the other methods' maps" in sentence) == cautioned
+    assert (shown_words in ("agrees", "all agree", "most agree", "half agree")) == (not cautioned)
+
+
+def test_the_headline_of_one_other_map_follows_the_check_that_judges_that_pair():
+    """Occlusion the only other map: its own cross-check cautions below LOW_AGREEMENT, and the headline's
+    words turn there too; a map identical to the one shown is named, not counted."""
+    from model.policy import LOW_AGREEMENT
+    from model.trust.agreement import Agreement
+    from model.trust.map_checks import MapChecks, comparison_headline, map_findings, shown_comparison
+
+    for similarity in (LOW_AGREEMENT - 0.01, LOW_AGREEMENT):
+        checks = MapChecks(agreement=Agreement({"gradcam vs occlusion": similarity}, similarity),
+                           occlusion_similarity=similarity, shown="gradcam")
+        _, figure, words = comparison_headline(shown_comparison(checks))
+        cautioned = [f.kind for f in map_findings(checks)] == ["occlusion_disagrees"]
+        assert (figure, words) == (("0 of 1", "draws other regions") if cautioned else ("1 of 1", "agrees"))
+        assert cautioned == (similarity < LOW_AGREEMENT)
+    same = shown_comparison(MapChecks(agreement=Agreement({"gradcam++ vs layercam": 1.0}, 1.0), shown="gradcam++"))
+    assert comparison_headline(same)[1:] == ("none to compare", "LayerCAM draws the same map")
+
+
 def test_the_comparison_cautions_when_most_other_maps_draw_other_regions_and_words_it_for_what_was_found():
     from model.present.check_lines import check_lines
     from model.present.text import names_of

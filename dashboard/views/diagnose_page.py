@@ -60,7 +60,7 @@ from model.trust.attention import attention_if_lungs
 from model.trust.facts import HEADER, Stated, age_words, scope_facts
 from model.trust.faithfulness import CHANCE_MARGIN, NOT_JUDGED, NOT_MEASURABLE
 from model.trust.findings import OUT_OF_SCOPE, UNCERTAIN
-from model.trust.map_checks import OCCLUSION, MapChecks, comparison_sentence, shown_comparison
+from model.trust.map_checks import OCCLUSION, MapChecks, comparison_headline, comparison_sentence, shown_comparison
 
 GRID = 6  # Click-to-hide cells per side of the film.
 MAP_LABELS = {name: method.label for name, method in METHODS.items()}
@@ -496,9 +496,14 @@ def agreement_words(summary, threshold: float) -> None:
     "Hide below", said because the similarity also ranks the faint parts the pictures leave uncoloured)."""
     first, second = (MAP_LABELS.get(n, n) for n in summary.closest[:2])
     low_first, low_second = (MAP_LABELS.get(n, n) for n in summary.furthest[:2])
-    st.metric("Agreement between the maps", summary.word.capitalize(), f"mean similarity {summary.mean:+.2f}",
-              delta_color="off", delta_arrow="off", help=explain("Map similarity"))
-    st.markdown(f"{summary.agreeing} of {summary.pairs} pairs of maps agree at least moderately.  \n"
+    # A description of all the maps, not a verdict: the map shown is judged on the trust tab, by its own rule.
+    st.metric("Mean similarity of every pair", f"{summary.mean:+.2f}", "identical maps counted once",
+              delta_color="off", delta_arrow="off", help=explain("Map similarity") + " A description of all the "
+              "maps; the map shown is judged against the others under 'How far to trust this map'.")
+    st.caption("A description of all the maps, not a check: the map shown is judged against the others under "
+               "'How far to trust this map'.")
+    st.markdown(f"{summary.agreeing} of the {summary.pairs} pairs of the {summary.maps} distinct maps agree at least "
+                "moderately.  \n"
                 f"**Closest:** {first} and {second}, {summary.closest[2]:+.2f} ({agreement_word(summary.closest[2])}).  \n"
                 f"**Furthest apart:** {low_first} and {low_second}, {summary.furthest[2]:+.2f} "
                 f"({agreement_word(summary.furthest[2])}).  \n" + same_map_sentence(summary, MAP_LABELS))
@@ -729,27 +734,40 @@ def faithfulness_panel(case: Case, controls: Controls):
     return faith
 
 
-def agreement_panel(maps: dict) -> tuple:
-    """The maps compared so far, pair by pair; returns their `Agreement` (None under two maps) and a slot
-    under the mean for the sentence judging the map shown against them (filled once the checks are known)."""
-    st.markdown("**Agreement between methods**", help=explain("Map similarity"))
+def agreement_panel(maps: dict, shown: str) -> tuple:
+    """The maps compared so far, pair by pair, those with the map `shown` first; returns their `Agreement`
+    (None under two maps) and a slot above the pairs for the headline and the sentence judging the map shown
+    against the others (filled once the checks are known)."""
+    st.markdown("**Agreement between methods**", help=explain("Agreement between methods"))
     if len(maps) < 2:
         st.caption("Choose another method above, or compute occlusion sensitivity below, to see whether the "
                    "methods point at the same regions.")
         return None, None
     agreement = method_agreement(maps)
-    st.metric("Map similarity", f"{agreement.mean:+.2f}", agreement_word(agreement.mean), delta_color="off",
-              delta_arrow="off", help=explain("Map similarity") + " The mean of every pair below; the line under "
-              "it judges the map shown, each identical pair counted once.")
     slot = st.empty()
     pairs = {" vs ".join(MAP_LABELS.get(name, name) for name in pair.split(" vs ")): rho
-             for pair, rho in agreement.pairs.items()}
+             for pair, rho in sorted(agreement.pairs.items(), key=lambda item: shown not in item[0].split(" vs "))}
+    # The similarity column kept narrow so that every pair's name fits a 1366-pixel screen's column.
     st.dataframe({"maps": list(pairs), "similarity": list(pairs.values())},
                  hide_index=True, width="stretch",
-                 column_config={"similarity": st.column_config.NumberColumn(format="%+.2f")})
+                 column_config={"maps": st.column_config.TextColumn(width=182),
+                                "similarity": st.column_config.NumberColumn(format="%+.2f", width=76)})
     st.caption("Agreement is not correctness: the Grad-CAM variants share their layer and tend to agree even "
                "on a shortcut; agreement with occlusion is the stronger check.")
     return agreement, slot
+
+
+def comparison_headline_panel(slot, comparison, faithful: bool) -> None:
+    """The comparison of the map shown with the other maps in `slot`: how many agree, in the words of the
+    rule that cautions, and the sentence naming them (the one the status and the report carry)."""
+    if slot is None or comparison is None:
+        return
+    label, figure, words = comparison_headline(comparison)
+    with slot.container():
+        st.metric(label, figure, words, delta_color="off", delta_arrow="off",
+                  help=explain("Agreement between methods"))
+        if comparison.agree or comparison.differ:
+            st.caption(comparison_sentence(comparison, faithful))
 
 
 def randomised_similarity(case: Case, method: str) -> float | None:
@@ -779,14 +797,11 @@ def trust_section(case: Case, controls: Controls, explanation, on_image, every_m
     with faith_col:
         faith = faithfulness_panel(case, controls)
     with agree_col:
-        agreement, judged = agreement_panel(maps)
+        agreement, judged = agreement_panel(maps, explanation.method)
     similarity, against = occlusion_section(case, controls, explanation, computed=OCCLUSION in every_map)
     checks = MapChecks(attention, faith, agreement, similarity, randomised, every_method=bool(every_map),
                        shown=explanation.method, occlusion_against=against or "gradcam")
-    comparison = shown_comparison(checks)
-    if judged is not None and comparison is not None and (comparison.agree or comparison.differ):
-        # The map read against the others, under the mean: the sentence the status and the report carry.
-        judged.caption(comparison_sentence(comparison, getattr(faith, "verdict", None) == "faithful"))
+    comparison_headline_panel(judged, shown_comparison(checks), getattr(faith, "verdict", None) == "faithful")
     return checks, (lung_share, lung_sentence)
 
 

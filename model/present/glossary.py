@@ -2,11 +2,12 @@
 source of its tooltips, so a term is explained once and the same way everywhere."""
 from __future__ import annotations
 
-from model.policy import LOW_AGREEMENT
+from model.policy import LOW_AGREEMENT, MOST_METHODS_SHARE
 from model.present.text import STABLE_SPREAD
 from model.trust.faithfulness import CHANCE_MARGIN
 
 STABLE_POINTS = f"{100 * STABLE_SPREAD:.1f}"  # as the page shows a spread: one decimal
+MOST_HALF = "half" if MOST_METHODS_SHARE == 0.5 else f"{MOST_METHODS_SHARE:.0%}"
 
 GLOSSARY = {
     "Probability": "The model's output for the film: how likely it finds each of its three classes. Not a "
@@ -58,7 +59,10 @@ GLOSSARY = {
     "Area under the curve": "Here, the class's average probability over a whole hiding or revealing curve: one figure "
                             "per curve.",
     "Map similarity": "How alike two maps rank the film's regions (rank correlation: 1 same order, 0 unrelated, "
-                      f"below 0 opposite). Below {LOW_AGREEMENT:+.2f} the page cautions.",
+                      f"below 0 opposite). Below {LOW_AGREEMENT:+.2f} two maps draw other regions.",
+    "Agreement between methods": f"How many other distinct maps (occlusion included, identical maps once) reach "
+                                 f"{LOW_AGREEMENT:+.2f} with the map shown; the page cautions when more than "
+                                 f"{MOST_HALF} of them do not.",
     "Randomisation check": "Maps of a model whose weights were scrambled should look different; if they do not, "
                            "the method shows the image more than the model.",
     "Accuracy": "The share of the model's test films it called right, on films from the hospitals it learnt from.",

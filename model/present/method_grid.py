@@ -3,7 +3,7 @@ agree, in figures and plain words.
 
     agreement = method_agreement(maps)                    # model.trust.agreement, {method: map}
     summary = summarise_agreement(agreement)
-    summary.word, summary.closest, summary.furthest       # "moderate agreement", ("gradcam", "layercam", 0.93), ...
+    summary.mean, summary.closest, summary.furthest       # over the distinct maps: +0.12, ("gradcam", "scorecam", 0.41), ...
     table = agreement_matrix(agreement, labels)           # methods x methods, 1.0 on the diagonal
     method_lines(METHODS)                                 # {label: what it measures}
 """
@@ -38,21 +38,22 @@ def agreement_word(similarity: float) -> str:
 
 @dataclass(frozen=True)
 class AgreementSummary:
-    """How far several methods' maps of one film agree.
+    """How far several methods' maps of one film agree: a description of all the maps, not a check of the
+    one being read (that is `model.trust.map_checks.compare_shown_map`'s).
 
     Attributes:
-        mean: mean pairwise similarity; word: its words (`agreement_word`).
-        closest, furthest: (method, method, similarity) of the most and least alike pair.
-        agreeing: pairs at or above `AGREEING`; pairs: all pairs.
-        same: the pairs that give the same map (at or above `SAME_MAP`), counted in `agreeing` too.
+        mean: mean similarity over the pairs of distinct maps, each map identical to another (`same`) counted once.
+        closest, furthest: (method, method, similarity) of the most and least alike of those pairs.
+        agreeing: those pairs at or above `AGREEING`; pairs: all those pairs; maps: the distinct maps.
+        same: the pairs that give the same map (at or above `SAME_MAP`), counted once above.
     """
 
     mean: float
-    word: str
     closest: tuple[str, str, float]
     furthest: tuple[str, str, float]
     agreeing: int
     pairs: int
+    maps: int
     same: tuple[tuple[str, str], ...] = ()
 
 
@@ -62,14 +63,17 @@ def _pair(name: str) -> tuple[str, str]:
 
 
 def summarise_agreement(agreement) -> AgreementSummary:
-    """The `AgreementSummary` of a `model.trust.agreement.Agreement` (two or more maps)."""
+    """The `AgreementSummary` of a `model.trust.agreement.Agreement` (two or more maps); when every map is
+    the same one, its pairs are all there is to describe."""
     if not agreement.pairs:
         raise ValueError("an agreement needs at least one pair of maps")
-    ranked = sorted(agreement.pairs.items(), key=lambda item: item[1])
+    kept = {group[0] for group in agreement.distinct(SAME_MAP)}
+    distinct = {name: rho for name, rho in agreement.pairs.items() if set(_pair(name)) <= kept}
+    ranked = sorted((distinct or agreement.pairs).items(), key=lambda item: item[1])
     (low_name, low), (high_name, high) = ranked[0], ranked[-1]
-    return AgreementSummary(float(agreement.mean), agreement_word(agreement.mean), (*_pair(high_name), float(high)),
+    return AgreementSummary(float(np.mean([rho for _, rho in ranked])), (*_pair(high_name), float(high)),
                             (*_pair(low_name), float(low)), sum(rho >= AGREEING for _, rho in ranked), len(ranked),
-                            tuple(_pair(name) for name, rho in ranked if rho >= SAME_MAP))
+                            len(kept), tuple(_pair(name) for name, rho in agreement.pairs.items() if rho >= SAME_MAP))
 
 
 def same_map_sentence(summary: AgreementSummary, labels: dict[str, str] | None = None) -> str:

@@ -35,6 +35,18 @@ class Agreement:
         pair = self.pairs.get(f"{first} vs {second}")
         return self.pairs.get(f"{second} vs {first}") if pair is None else pair
 
+    def distinct(self, same: float) -> tuple[tuple[str, ...], ...]:
+        """The methods grouped by the map they drew: a method joins the first group whose first method's map
+        is at least `same` similar to its own (`model.policy.SAME_MAP`), so identical maps count once."""
+        groups: list[tuple[str, ...]] = []
+        for method in self.methods:
+            i = next((i for i, g in enumerate(groups) if (self.similarity(g[0], method) or 0.0) >= same), None)
+            if i is None:
+                groups.append((method,))
+            else:
+                groups[i] = (*groups[i], method)
+        return tuple(groups)
+
     def to_dict(self) -> dict:
         return {"pairs": dict(self.pairs), "mean": self.mean}
 

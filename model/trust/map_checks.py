@@ -8,7 +8,8 @@ disagrees with it, and a method whose maps did not change when the model's weigh
 
 The comparison of methods judges the map being read (`MapChecks.shown`), not the mean of every pair:
 `compare_shown_map` sorts the other methods' maps into those that agree with it and those that draw
-other regions, a map identical to another counted once, and `comparison_sentence` says so with the figures.
+other regions, a map identical to another counted once, `comparison_sentence` says so with the figures and
+`comparison_headline` heads it with the count the caution rests on ("2 of 4" other maps agree).
 """
 from __future__ import annotations
 
@@ -76,11 +77,22 @@ class ShownMapComparison:
         return len(self.agree) + len(self.differ) + (self.occlusion is not None)
 
     @property
+    def agreeing(self) -> int:
+        """How many of the other distinct maps agree with it (at or above `LOW_AGREEMENT`), occlusion counted."""
+        return len(self.agree) + (self.occlusion is not None and self.occlusion >= LOW_AGREEMENT)
+
+    @property
+    def most_differ(self) -> bool:
+        """Whether more than `MOST_METHODS_SHARE` of the other distinct maps (occlusion counted) draw other
+        regions: the rule of the methods' caution (`disagrees`) and, when occlusion is the only other map,
+        exactly the occlusion cross-check's (below `LOW_AGREEMENT`)."""
+        return self.distinct - self.agreeing > MOST_METHODS_SHARE * self.distinct
+
+    @property
     def disagrees(self) -> bool:
-        """Whether the shown map agrees little with most of the other distinct maps (more than
-        `MOST_METHODS_SHARE` of them, occlusion counted); never for occlusion alone, which its own check says."""
-        low = len(self.differ) + (self.occlusion is not None and self.occlusion < LOW_AGREEMENT)
-        return bool(self.agree or self.differ) and low > MOST_METHODS_SHARE * self.distinct
+        """Whether the shown map agrees little with most of the other distinct maps (`most_differ`); never
+        for occlusion alone, which its own check says."""
+        return bool(self.agree or self.differ) and self.most_differ
 
 
 def compare_shown_map(agreement, shown: str) -> ShownMapComparison | None:
@@ -155,6 +167,27 @@ def comparison_sentence(comparison: ShownMapComparison, faithful: bool = False) 
     if comparison.disagrees and not (occlusion is not None and occlusion >= MODERATE_AGREEMENT):
         sentence += " Trust none of these maps on its own."
     return sentence
+
+
+def comparison_headline(comparison: ShownMapComparison) -> tuple[str, str, str]:
+    """(label, figure, words) of the comparison as a headline: ("Other maps agreeing with Grad-CAM", "2 of 4",
+    "half agree"). The figure counts what the caution counts (the other distinct maps, occlusion among them)
+    and the words follow its rule (`most_differ`): they never read as agreement where the map is cautioned,
+    nor as disagreement where it is not. With no other distinct map (only maps identical to it) the words
+    name those maps."""
+    label = f"Other maps agreeing with {label_of(comparison.shown)}"
+    agreeing, distinct = comparison.agreeing, comparison.distinct
+    if distinct == 0:
+        names = " and ".join(label_of(m) for m, _ in comparison.same) or "no other map"
+        return label, "none to compare", f"{names} {'draws' if len(comparison.same) == 1 else 'draw'} the same map"
+    if comparison.most_differ:
+        words = "draws other regions" if distinct == 1 else "none agree" if agreeing == 0 else "most draw other regions"
+    elif agreeing == distinct:
+        words = "agrees" if distinct == 1 else "all agree"
+    else:
+        words = "most agree" if 2 * agreeing > distinct else "half agree" if 2 * agreeing == distinct \
+            else "fewer than half agree"
+    return label, f"{agreeing} of {distinct}", words
 
 
 def shown_comparison(checks: MapChecks) -> ShownMapComparison | None:
