@@ -1028,6 +1028,14 @@ def test_map_checks_reach_the_status_line_without_changing_whether_the_answer_is
                                  "draws other regions. Occlusion, the stronger, gradient-free check, draws other "
                                  "regions (+0.05). Trust none of these maps on its own.")
     assert map_findings(MapChecks(agreement=three)) == []  # no map named as read: nothing to judge
+    # Occlusion's own map shown beside Grad-CAM alone: the same pair as the occlusion cross-check, said once by it.
+    pair = MapChecks(agreement=Agreement({"gradcam vs occlusion": 0.05}, 0.05), occlusion_similarity=0.05,
+                     shown="occlusion", occlusion_against="gradcam")
+    assert [f.kind for f in map_findings(pair)] == ["occlusion_disagrees"]
+    # With a third map it is a comparison of its own again.
+    assert [f.kind for f in map_findings(MapChecks(agreement=three, occlusion_similarity=0.05, shown="occlusion",
+                                                   occlusion_against="gradcam"))] == ["methods_disagree",
+                                                                                     "occlusion_disagrees"]
 
 
 def test_faithfulness_judges_deletion_and_insertion_each_against_chance():

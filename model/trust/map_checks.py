@@ -190,6 +190,13 @@ def comparison_headline(comparison: ShownMapComparison) -> tuple[str, str, str]:
     return label, f"{agreeing} of {distinct}", words
 
 
+def _occlusion_pair(comparison: ShownMapComparison, checks: MapChecks) -> bool:
+    """Whether the comparison is only the occlusion cross-check's own pair (occlusion's map shown beside the
+    one map it was compared with): that check says it, once."""
+    others = [names for names, _ in (*comparison.agree, *comparison.differ)]
+    return comparison.shown == OCCLUSION and others == [(checks.occlusion_against,)]
+
+
 def shown_comparison(checks: MapChecks) -> ShownMapComparison | None:
     """The comparison of `checks.shown` with the other maps compared; occlusion's figure is the occlusion
     cross-check's when it was made against the shown map (the same maps, so the same figure)."""
@@ -218,7 +225,7 @@ def map_findings(checks: MapChecks, method_label: str = "map") -> list[Finding]:
                               "insertion": faith.insertion_auc, "random_insertion": faith.random_insertion_auc}))
     occlusion_disagrees = checks.occlusion_similarity is not None and checks.occlusion_similarity < LOW_AGREEMENT
     comparison = shown_comparison(checks)
-    if comparison is not None and comparison.disagrees:
+    if comparison is not None and comparison.disagrees and not (occlusion_disagrees and _occlusion_pair(comparison, checks)):
         faithful = getattr(faith, "verdict", None) == "faithful"
         found.append(Finding("methods_disagree", MAP_CAUTION, MAP, comparison_sentence(comparison, faithful),
                              {"similarity": {label_of(m): rho for names, rho in comparison.differ for m in names},
