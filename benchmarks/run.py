@@ -1,7 +1,7 @@
 """Print the serving, dashboard and training speed of this machine (a benchmark: figures, no verdicts).
 
-    python -m benchmarks.run [--model ID] [--repeats 20] [--image PATH] [--skip-dashboard] [--skip-training]
-        [--skip-cli]
+    python -m benchmarks.run [--model ID] [--repeats 20] [--image PATH] [--skip-serving] [--skip-dashboard]
+        [--skip-training] [--skip-cli] [--skip-gallery]
 
 Every figure is the median over repeated runs. Each warm figure is also given as a multiple of
 the model's own bare forward pass (one image through the traced graph) measured in the same run,
@@ -13,8 +13,9 @@ plus Grad-CAM in one pass; each explanation method with its explainer built; exp
 dashboard cold start, first load (page requested -> uploader and upload prompt drawn) and warm
 upload-to-heatmap in headless Chromium (Debian's /usr/bin/chromium through Playwright), with the
 dashboard process's peak resident memory; the command line from process start to exit (refusing an
-empty file, and classifying one image); and training throughput per architecture on synthetic arrays
-through the real `tf.data` pipeline.
+empty file, and classifying one image); the case gallery's first load on real data (`CXR_DATA`; skipped with
+a line without it); and training throughput per architecture on synthetic arrays through the real `tf.data`
+pipeline.
 """
 from __future__ import annotations
 
@@ -342,6 +343,48 @@ def command_line(table: Table, model_id: str | None, image: bytes, repeats: int 
         shutil.rmtree(folder, ignore_errors=True)
 
 
+# -------------------------------------------------------------------------------------------- gallery
+
+def gallery(table: Table, model_id: str | None) -> None:
+    """The case gallery's first load without its page: the default choice (test split and unseen sources, every
+    source and label, 24 films per label) read by `read_cases` with maps, lung shares and card triage, right
+    after the model is loaded (cold: nothing traced, as a fresh server), then again (warm graphs, no cached
+    case)."""
+    from model.classifier import Classifier
+    from model.labelled_data import data_roots, read_dataset, records_within
+    from model.present.gallery_cases import data_location, gallery_records, read_cases, sample_records
+    from model.registry import RegistryError, default_model_id
+    from model.trust.scope import read_scope
+
+    location = data_location()
+    if location is None:
+        print("  gallery: skipped (no labelled data: set CXR_DATA)")
+        return
+    model_id = model_id or default_model_id()
+    started = time.perf_counter()
+    clf = Classifier.load(model_id)
+    try:
+        scope = read_scope(model_id)
+    except RegistryError:  # a damaged scope file: read as a model without one
+        scope = None
+    loaded = time.perf_counter() - started
+    records = records_within(read_dataset(location, keep_unknown=True), data_roots())[0]
+    pool, splits, _ = gallery_records(records, clf.card, "test")
+    wanted = sample_records(pool, 24, seed=0)
+    options = {"splits": splits} | ({"scope": scope, "low_threshold": scope.lung_attention_threshold} if scope else {})
+
+    def read() -> tuple[float, int]:
+        start = time.perf_counter()
+        cases, _ = read_cases(clf, wanted, **options)
+        return time.perf_counter() - start, len(cases)
+
+    cold, read_count = read()
+    table.time("gallery: model load (Classifier.load)", loaded, ratio=False)
+    table.time(f"gallery first load: {read_count} cards read, cold (traces included)", cold, ratio=False)
+    table.time(f"gallery: {read_count} cards read again, warm graphs", statistics.median(read()[0] for _ in range(2)),
+               ratio=False)
+
+
 # -------------------------------------------------------------------------------------------- training
 
 def training(table: Table, image_size: int, images: int = 96) -> None:
@@ -373,6 +416,8 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-dashboard", action="store_true")
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--skip-cli", action="store_true")
+    parser.add_argument("--skip-serving", action="store_true")
+    parser.add_argument("--skip-gallery", action="store_true")
     args = parser.parse_args(argv)
     from model.runtime import import_tensorflow_quietly
 
@@ -381,13 +426,17 @@ def main(argv=None) -> int:
     print(f"image: {args.image or 'synthetic 1024x1024 PNG'}; medians; 'x' = multiple of the bare forward pass")
     table = Table()
     image = args.image.read_bytes() if args.image else synthetic_png()
-    serving(table, args.model, image, args.repeats)
+    if not args.skip_serving:
+        serving(table, args.model, image, args.repeats)
     if not args.skip_cli:
         print("\ncommand line")
         command_line(table, args.model, image)
     if not args.skip_dashboard:
         print("\ndashboard (default model of the registry the server sees)")
         dashboard(table, args.uploads)
+    if not args.skip_gallery:
+        print("\ngallery (CXR_DATA, default choice)")
+        gallery(table, args.model)
     if not args.skip_training:
         from model.registry import default_model_id, read_card
 

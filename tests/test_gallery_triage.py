@@ -207,6 +207,9 @@ def test_the_cheating_view_is_still_there_after_diagnose(gallery):
     at = gallery
     at.segmented_control(key="gallery_view").set_value("cheats").run()
     assert at.query_params.get("view") == ["cheats"] or at.query_params.get("view") == "cheats"
+    # Its cards carry the same marks as the Cases view's, said by the same caption.
+    assert any(c.value.startswith("Cards are marked as Diagnose marks the film") for c in at.caption), \
+        [c.value for c in at.caption]
     heading = next(m.value for m in at.markdown if m.value.startswith("##### alpha:"))
     assert heading == (f"##### alpha: 6 of its 6 confident answers (100%) have less than 50.0% of the map on the "
                        f"lungs (6 of the 6 below this model's own warning level, {OWN_WARNING:.1%}); 1 of the 6 "

@@ -494,6 +494,8 @@ def cheats_view(cases, lungs_reason: str, card, bar, key) -> None:
                  column_config={"share": st.column_config.ProgressColumn("share", format="%.0f%%", min_value=0.0,
                                                                          max_value=100.0)})
     legend(True)
+    own = caching.own_levels(key)  # the cards' marks, said as the Cases view says them
+    st.caption(card_checks_sentence(answer_level_name(level, own), not lungs_reason, own and not lungs_reason))
     for group in groups:
         if not group.cases:
             continue
