@@ -231,7 +231,10 @@ def map_findings(checks: MapChecks, method_label: str = "map") -> list[Finding]:
                              {"similarity": {label_of(m): rho for names, rho in comparison.differ for m in names},
                               "limit": LOW_AGREEMENT, "occlusion": comparison.occlusion,
                               "methods": checks.agreement.methods}))
-    if occlusion_disagrees:
+    # With occlusion's own map shown beside other maps, the comparison judges it (Grad-CAM's figure among them):
+    # the cross-check of Grad-CAM's map by occlusion is then the same pair said again.
+    if occlusion_disagrees and not (comparison is not None and comparison.shown == OCCLUSION
+                                    and not _occlusion_pair(comparison, checks)):
         against = label_of(checks.occlusion_against)
         found.append(Finding("occlusion_disagrees", MAP_CAUTION, MAP,
                              f"Hiding regions of the film (occlusion) points elsewhere than {against} (similarity "
