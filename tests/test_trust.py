@@ -211,7 +211,8 @@ def test_lung_attention_on_known_maps():
     even = f"{mask.mean():.1%}"  # a map spread evenly over the whole film (no region given)
     assert outside.even_share == inside.even_share == pytest.approx(mask.mean())
     assert outside.warning.startswith(f"Only 0.0% of this map lies on the lung fields (which fill {even} of what "
-                                      "the model saw); the largest part of the rest is ")
+                                      "the model saw), below the warning level of 50.0% (the default: this model "
+                                      "has no level of its own); the largest part of the rest is ")
     assert "counting its faint part, which the picture may leave uncoloured" in outside.warning
     assert outside.elsewhere in outside.warning and "on the above" not in outside.warning
     top = np.zeros_like(mask, np.float32)
@@ -250,8 +251,10 @@ def test_an_evenly_spread_map_scores_the_lungs_share_of_what_the_model_saw():
     assert general.warning.startswith("40.0% of this map lies on the lung fields, below the warning level of 50.0% "
                                       "(the default: this model has no level of its own), though more than")
     below = lung_attention(np.where(mask, 0.2 / 3000, 0.8 / 7000), mask, 0.45)
+    # Below the even share too: "only", and the warning level named (it was left out, the reader left to guess it).
     assert below.warning.startswith("Only 20.0% of this map lies on the lung fields (which fill 30.0% of what the model "
-                                    "saw), less than on 90% of this model's correct answers; ")
+                                    "saw), below this model's warning level of 45.0% (less than on 90% of its correct "
+                                    "answers); ")
     assert LungAttention.from_dict({k: v for k, v in attention.to_dict().items() if k != "even_share"}).even_share is None
     # Whose level it is, when the caller knows: a fitted level of 0.5 is the model's own, a default one is not.
     assert "this model's warning level of 50.0% (less than on 90% of its correct answers)" in lung_attention(
@@ -325,7 +328,7 @@ def test_attention_zones_name_where_the_map_goes():
     assert result.low and result.elsewhere == "between the lungs (mediastinum)"
     assert "the rest is between the lungs (mediastinum), counting" in result.warning  # a place: not "on the ..."
     assert "10% of this model's correct answers" not in result.warning  # 0.3 is not the default: model's own
-    assert "less than on 90% of this model's correct answers" in result.warning
+    assert "below this model's warning level of 30.0% (less than on 90% of its correct answers)" in result.warning
 
 
 # --------------------------------------------------------------------------- (2) deletion / insertion

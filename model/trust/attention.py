@@ -201,21 +201,21 @@ def lung_attention(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: float 
         # "on the chest wall", but "above the lungs" (zones named by a place, not a part of the body).
         where = "outside the lungs" if zone is None else zone if zone in PLACES else f"on the {zone}"
         own_level = threshold != LOW_LUNG_ATTENTION if own is None else bool(own)
-        usual = f", less than on {1 - LUNG_ATTENTION_QUANTILE:.0%} of this model's correct answers" if own_level else ""
         # "most of the rest" only when that zone holds more than half of it, else it is only the largest part
         amount = "most" if result.elsewhere_holds_most else "the largest part"
         # Beside the level of an evenly spread map, compared as shown: a map above it is not called "only"
         # anything, but the warning leads (the status calls it below the warning level): it is low for this
         # model (its own level) or below the default line, and only then more than an even spread.
+        # The level is named in both wordings (a warning without its level left the reader to guess it).
+        level = (f"this model's warning level of {threshold:.1%} (less than on {1 - LUNG_ATTENTION_QUANTILE:.0%} "
+                 "of its correct answers)" if own_level
+                 else f"the warning level of {threshold:.1%} (the default: this model has no level of its own)")
         if round(fraction * 1000) > round(even * 1000):
-            level = (f"this model's warning level of {threshold:.1%} (less than on {1 - LUNG_ATTENTION_QUANTILE:.0%} "
-                     "of its correct answers)" if own_level
-                     else f"the warning level of {threshold:.1%} (the default: this model has no level of its own)")
             share = (f"{fraction:.1%} of this map lies on the lung fields, below {level}, though more than a map "
                      f"spread evenly would put there ({even:.1%}, the lungs' share of what the model saw)")
         else:
             share = (f"Only {fraction:.1%} of this map lies on the lung fields (which fill {even:.1%} of what the "
-                     f"model saw){usual}")
+                     f"model saw), below {level}")
         result = LungAttention(fraction, threshold, True,
                                f"{share}; {amount} of the rest is {where}, counting its faint part, which the picture "
                                "may leave uncoloured. Check that what it points at is a finding in the lungs.",
