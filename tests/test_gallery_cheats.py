@@ -254,4 +254,12 @@ def test_the_cheats_headline_is_worded_for_what_the_model_sees():
     assert whole.endswith("(25%), the map of CNN lies mostly outside the lungs")
     assert cheats_headline((0, 0, 12), 0.845, "CNN", lung_mask=False) == \
         "None of the 12 answers read is confident (84.5% or more)."
+    # How many are unusual for this model too, in the headline a class reads (79% "mostly outside" read as
+    # 79% cheating where 3 of the 26 lay below the model's own warning level).
+    assert cheats_headline((26, 33, 72), 0.783, "CNN", False, unusual=3).endswith(
+        "(79%), the map of CNN lies mostly outside the lungs; **3** of them unusually so for this model")
+    assert cheats_headline((26, 33, 72), 0.783, "CNN", False, unusual=0).endswith("; **none** of them unusually so "
+                                                                                 "for this model")
+    assert cheats_headline((2, 8, 72), 0.8, "CNN", False, unusual=2).endswith("; all of them unusually so for this model")
+    assert cheats_headline((0, 8, 72), 0.8, "CNN", False, unusual=0).endswith("lies mostly outside the lungs")
 

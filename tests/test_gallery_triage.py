@@ -207,6 +207,9 @@ def test_the_cheating_view_is_still_there_after_diagnose(gallery):
     at = gallery
     at.segmented_control(key="gallery_view").set_value("cheats").run()
     assert at.query_params.get("view") == ["cheats"] or at.query_params.get("view") == "cheats"
+    # The headline a class reads says how many of the flagged maps are unusual for this model too.
+    headline = next(m.value for m in at.markdown if m.value.startswith("#### On **"))
+    assert "unusually so for this model" in headline, headline
     # Its cards carry the same marks as the Cases view's, said by the same caption.
     assert any(c.value.startswith("Cards are marked as Diagnose marks the film") for c in at.caption), \
         [c.value for c in at.caption]

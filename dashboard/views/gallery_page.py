@@ -36,6 +36,7 @@ from model.labelled_data import (
 from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD, DEFAULT_OPACITY
 from model.present.cheating_view import (
     MOSTLY_OUTSIDE,
+    below_own_level,
     cheating_by_source,
     cheating_frame,
     cheating_total,
@@ -478,9 +479,12 @@ def cheats_view(cases, lungs_reason: str, card, bar, key) -> None:
         confident, outside = thresholds(level)
     groups = cheating_by_source(cases, confident, outside)
     total, cheats = cheating_total(groups)
-    st.markdown("#### " + cheats_headline((cheats, total, len(cases)), confident, card.display_name, bool(card.prep.lung_mask)))
+    warning = caching.lung_attention_threshold(key)
+    unusual = below_own_level(groups, warning) if warning < outside else None
+    st.markdown("#### " + cheats_headline((cheats, total, len(cases)), confident, card.display_name,
+                                          bool(card.prep.lung_mask), unusual))
     if total:
-        own = own_level_sentence(groups, caching.lung_attention_threshold(key), outside, caching.own_levels(key))
+        own = own_level_sentence(groups, warning, outside, caching.own_levels(key))
         if own:
             st.markdown(own)
     seen = cheats_seen_sentence(card.prep.lung_mask, card.prep.mask_channel)

@@ -88,16 +88,26 @@ def cheating_total(groups: list[SourceCheats]) -> tuple[int, int]:
     return sum(g.confident for g in groups), sum(g.outside for g in groups)
 
 
-def cheats_headline(counts: tuple[int, int, int], confident: float, model_name: str, lung_mask: bool) -> str:
+def cheats_headline(counts: tuple[int, int, int], confident: float, model_name: str, lung_mask: bool,
+                    unusual: int | None = None) -> str:
     """The cheats view's headline (markdown), worded for what the model sees: a lung-masked model cannot
     read a marker, so its map's weight outside the lungs is said to spill, not to read something there.
-    `counts`: (confident answers whose map lies mostly outside, confident answers, answers read)."""
+    `counts`: (confident answers whose map lies mostly outside, confident answers, answers read).
+    `unusual`: how many of the flagged lie below the model's lung-attention warning level too
+    (`below_own_level`; None when that level is not under the view's line): said in the headline itself,
+    so a projected "79% mostly outside" does not read as 79% cheating when most are how the model reads
+    every film (the next line gives the level)."""
     cheats, total, read = counts  # flagged, confident, answers read
     if not total:
         return f"None of the {read} answers read is confident ({confident:.1%} or more)."
     where = ("spills mostly outside the lung fields, the only part of the film it sees" if lung_mask
              else "lies mostly outside the lungs")
-    return f"On **{cheats} of {total}** confident answers ({cheats / total:.0%}), the map of {model_name} {where}"
+    line = f"On **{cheats} of {total}** confident answers ({cheats / total:.0%}), the map of {model_name} {where}"
+    if unusual is not None and cheats:
+        line += ("; **none** of them unusually so for this model" if not unusual
+                 else f"; **{unusual}** of them unusually so for this model" if unusual < cheats
+                 else "; all of them unusually so for this model")
+    return line
 
 
 def even_words(even: float | None) -> str:
