@@ -476,3 +476,30 @@ def test_a_second_read_case_with_every_check_made_is_one_page_and_says_each_figu
         report._layout((pixels, overlay), PREDICTION, case, None, h)) == 1)
     assert height >= SMALLER_IMAGE_BOXES[0]
     assert len(render_pages(pixels, overlay, PREDICTION, case)) == 1
+
+
+def test_occlusions_own_map_read_says_its_cross_check_figure_once():
+    """The same film with occlusion's map read: the comparison of methods names Grad-CAM (+0.28), the very
+    pair of the occlusion cross-check; the figure is said once, by the comparison's line, in a caution's colour."""
+    import model.present.report as report
+    from model.present.check_lines import check_lines, report_check_lines
+    from model.present.report import WARNING, Status
+    from model.trust.agreement import Agreement
+    from model.trust.map_checks import MapChecks, map_findings
+
+    pairs = {"occlusion vs gradcam": 0.28, "occlusion vs gradcam++": -0.11, "occlusion vs layercam": -0.11,
+             "occlusion vs scorecam": -0.32, "occlusion vs smoothgrad": -0.10, "gradcam++ vs layercam": 1.0,
+             "gradcam vs gradcam++": 0.38, "gradcam vs layercam": 0.38}
+    checks = MapChecks(agreement=Agreement(pairs, 0.2), occlusion_similarity=0.28, every_method=True,
+                       shown="occlusion", occlusion_against="gradcam")
+    findings = map_findings(checks, "Occlusion")
+    assert {f.kind for f in findings} == {"methods_disagree", "occlusion_disagrees"}
+    assert [title for title, _ in check_lines(checks, findings)] == ["Every method compared"]
+    status = Status("Answer. Read the map with care.", "answer", tuple(findings))
+    value = realistic_content(method="occlusion", status=status, checks=report_check_lines(checks, findings))
+    words, _ = recorded_words(value)
+    assert words.count("+0.28") == 1 and "points elsewhere than Grad-CAM" not in words
+    pixels, overlay = _inputs()
+    texts = []
+    report._render(pixels, overlay, PREDICTION, value, texts)
+    assert {t[5] for t in texts if "+0.28" in t[3]} == {WARNING}

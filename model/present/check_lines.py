@@ -7,14 +7,15 @@ what was measured beside the cautions (a faithfulness test passed is a result to
 Each line is built from the values the page shows (the faithfulness summary, the occlusion similarity and
 its words, the comparison of the map read with the other methods); a check that raised a caution is
 said by that caution's own sentence, so the report prints it once. Each figure is said once: when the
-comparison of methods gives occlusion's figure against the map read, the occlusion cross-check has no line
-of its own, and its caution (if it raised one) is said by the comparison's line.
+comparison of methods gives the occlusion cross-check's figure (occlusion against the map read, or, with
+occlusion's map read, the map it was checked with), the occlusion cross-check has no line of its own, and
+its caution (if it raised one) is said by the comparison's line.
 """
 from __future__ import annotations
 
 from model.explain import method_label
 from model.present.method_grid import agreement_word
-from model.trust.map_checks import comparison_sentence, shown_comparison
+from model.trust.map_checks import OCCLUSION, comparison_sentence, shown_comparison
 
 # The checks' names, as the page heads them.
 CHECK_TITLES = {"faithfulness": "Faithfulness", "occlusion": "Occlusion cross-check",
@@ -27,6 +28,16 @@ CAUTION_KINDS = {"faithfulness": ("faithfulness_mixed", "faithfulness_poor"), "o
 def occlusion_line(similarity: float, against: str) -> str:
     """The occlusion cross-check as its panel shows it: "Similarity to Grad-CAM++: +0.65 (moderate agreement)."."""
     return f"Similarity to {method_label(against)}: {similarity:+.2f} ({agreement_word(similarity)})."
+
+
+def names_occlusion_figure(comparison, checks) -> bool:
+    """Whether the comparison of methods (`model.trust.map_checks.ShownMapComparison`) gives the occlusion
+    cross-check's figure itself: occlusion's similarity to the map read, or, when occlusion's own map is read,
+    the similarity of the map it was cross-checked with (named first in its entry, so with its own figure)."""
+    if comparison.shown == OCCLUSION:
+        return any(names[0] == checks.occlusion_against for names, _ in (*comparison.agree, *comparison.differ)) \
+            or any(method == checks.occlusion_against for method, _ in comparison.same)
+    return comparison.occlusion is not None and checks.occlusion_against == checks.shown
 
 
 def check_lines(checks, findings=()) -> tuple[tuple[str, str], ...]:
@@ -52,8 +63,8 @@ def report_check_lines(checks, findings=()) -> tuple[tuple[str, str, tuple[str, 
                       tuple(filter(None, [caution("faithfulness")]))))
     comparison = shown_comparison(checks)
     compared = comparison is not None and bool(comparison.agree or comparison.differ)
-    # Said once: the comparison of methods names occlusion's figure against the map read (the same two maps).
-    in_comparison = compared and comparison.occlusion is not None and checks.occlusion_against == checks.shown
+    # Said once: the comparison of methods gives the cross-check's figure (the same two maps).
+    in_comparison = compared and names_occlusion_figure(comparison, checks)
     if checks.occlusion_similarity is not None and not in_comparison:
         lines.append((CHECK_TITLES["occlusion"], caution("occlusion")
                       or occlusion_line(checks.occlusion_similarity, checks.occlusion_against),
