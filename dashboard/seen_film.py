@@ -35,17 +35,20 @@ def seen_film(card, image_digest: str) -> tuple[SeenFilm | None, bool]:
     return film_split(card, find_film(index, image_digest), index), False
 
 
-def seen_note(card, image_digest: str, short: bool = False) -> None:
+def seen_note(card, image_digest: str, short: bool = False) -> tuple[str, bool] | None:
     """One note when the film is a labelled one: a warning when the model learnt from it, else information
     (with its true label). `short`: a caption in fewer words, for a version's column on Compare. On Diagnose a
-    teaching case's own box already gives its label, source and split: only a learnt-from warning is added."""
+    teaching case's own box already gives its label, source and split: only a learnt-from warning is added.
+    Returns (the sentence shown, whether as a warning), for the report; None when nothing was shown."""
     seen, teaching = seen_film(card, image_digest)
     if seen is None or (teaching and not short and not seen.learnt_from):
-        return
+        return None
+    sentence = seen_sentence(seen, short=short)
     if short:
         icon = ":orange[:material/model_training:]" if seen.learnt_from else ":blue[:material/fact_check:]"
-        st.caption(f"{icon} {seen_sentence(seen, short=True)}")
+        st.caption(f"{icon} {sentence}")
     elif seen.learnt_from:
-        st.warning(seen_sentence(seen), icon=":material/model_training:")
+        st.warning(sentence, icon=":material/model_training:")
     else:
-        st.info(seen_sentence(seen), icon=":material/fact_check:")
+        st.info(sentence, icon=":material/fact_check:")
+    return sentence, seen.learnt_from

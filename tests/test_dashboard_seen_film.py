@@ -129,3 +129,15 @@ def test_a_teaching_case_brings_its_own_split(registry_env, monkeypatch, model_i
     assert not at.exception and not at.error
     assert any(m.value.startswith(":material/school: **Teaching case**") for m in at.markdown)
     assert notes(at) == ([note] if note else [])
+
+
+def test_the_report_carries_the_pages_film_note_and_none_for_an_unknown_film(registry_env, monkeypatch, data_root):
+    from tests.test_dashboard_trust import capture_reports
+
+    details = capture_reports(monkeypatch)
+    name = next(n for n, s in splits(registry_env, data_root, "tiny-a").items() if s == "train")
+    at = upload(start(registry_env, monkeypatch, data_root, "diagnose"), (data_root / "images" / name).read_bytes())
+    [shown] = notes(at)
+    assert details[-1].film_note == shown and details[-1].film_note_warns  # the very sentence, as a warning
+    upload(at, png_bytes(synthetic_radiograph(128, seed=999)))  # a film of no manifest
+    assert notes(at) == [] and details[-1].film_note is None and not details[-1].film_note_warns

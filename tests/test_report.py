@@ -337,7 +337,7 @@ def test_a_crowded_ordinary_case_fits_on_one_page():
     words, _ = recorded_words(crowded)
     assert "next page" not in words and crowded.notes[-1].split()[-1] in words
     # A few more notes do go on to a second page, where they are said to continue.
-    more = replace(crowded, notes=(*crowded.notes, *[f"Another note {i} of some length, " * 4 for i in range(4)]))
+    more = replace(crowded, notes=(*crowded.notes, *[f"Another note {i} of some length, " * 4 for i in range(8)]))
     assert len(render_pages(pixels, overlay, PREDICTION, more)) == 2
 
 
@@ -408,3 +408,98 @@ def test_the_measured_checks_are_printed_compactly_and_a_realistic_report_stays_
     texts = []
     report._render(pixels, overlay, PREDICTION, value, texts)
     assert {t[5] for t in texts if "points elsewhere" in t[3]} == {WARNING}
+
+
+def test_a_second_read_case_with_every_check_made_is_one_page_and_says_each_figure_once():
+    """The browser review's film (covid-cxnet, 59.3% COVID-19, second read advised): lung share measured,
+    faithfulness mixed, occlusion computed (+0.28, below the limit) and every method compared. The report
+    is one A4 page with the images at full or near-full size; occlusion's figure is said once (in the
+    comparison's line, in a caution's colour); the assumptions the status line states ("Read as an adult's
+    frontal film (age and view not stated).") are not printed again as notes; the two other notes are."""
+    from types import SimpleNamespace
+
+    import model.present.report as report
+    from model.present import text
+    from model.present.check_lines import report_check_lines
+    from model.present.report import IMAGE_BOX_HEIGHT, SMALLER_IMAGE_BOXES, WARNING, Status, render_pages
+    from model.trust.agreement import Agreement
+    from model.trust.map_checks import MapChecks, map_findings
+
+    pairs = {"gradcam vs gradcam++": 0.38, "gradcam vs layercam": 0.38, "gradcam vs scorecam": -0.10,
+             "gradcam vs smoothgrad": -0.04, "gradcam vs occlusion": 0.28, "gradcam++ vs layercam": 1.0}
+    faith = SimpleNamespace(verdict="mixed", deletion_auc=0.59, insertion_auc=0.45, random_deletion_auc=0.38,
+                            random_insertion_auc=0.37, summary=(
+        "Mixed: one of the two tests passed. Passed: revealing the regions the map ranks first brings the "
+        "probability higher than revealing random regions does. Not passed: hiding them keeps it higher than "
+        "hiding random regions does (average probability while hiding 0.59 against 0.38 for random regions, "
+        "while revealing 0.45 against 0.37)."))
+    checks = MapChecks(faithfulness=faith, agreement=Agreement(pairs, 0.2), occlusion_similarity=0.28,
+                       every_method=True, shown="gradcam", occlusion_against="gradcam")
+    findings = (*realistic_content().status.findings[1:], *map_findings(checks, "Grad-CAM"))
+    low = realistic_content().status.findings[0]
+    low = replace(low, sentence="COVID-19 has a probability of only 59.3%: this model needs 78.3% to answer on its own.")
+    status = Status("Uncertain: second read advised (probability too low to stand alone). Read as an adult's frontal "
+                    "film (age and view not stated). Read the map with care: the map passes only one of its two "
+                    "faithfulness tests, most other methods draw other regions and occlusion agrees little with "
+                    "Grad-CAM.", "uncertain", (low, *findings))
+    card = SimpleNamespace(calibration=True, temperature=0.66)
+    film_note = ("This film is in this model's data but held out (source covid-cxnet; its patient is in the test "
+                 "split): a fair test; true label COVID-19.")
+    case = realistic_content(
+        status=status, map_label="COVID-19", other_class=None, what_if=None,
+        compared=("Grad-CAM", "Grad-CAM++", "LayerCAM", "Score-CAM", "SmoothGrad", "Occlusion"),
+        stability="Varies: moves ±7.4 points (one standard deviation) on 7 changed copies",
+        notes=("The map explains the class COVID-19 at the layer all 3 networks, last block.",
+               text.probability_definition(card, short=True)),
+        lung_share=text.lung_share(0.37), lung_sentence=text.lung_share_sentence(0.37, 0.269, "Grad-CAM", 0.394, True),
+        checks=report_check_lines(checks, status.findings), film_note=film_note)
+    pixels, overlay = _inputs()
+    texts = []
+    pages = report._render(pixels, overlay, PREDICTION, case, texts)
+    assert len(pages) == 1
+    words = " ".join(" ".join(t[3] for t in texts).split())
+    # Occlusion's figure, once: in the comparison's line (the occlusion caution's own line goes), in its colour.
+    assert words.count("+0.28") == 1 and "Occlusion cross-check" not in words
+    assert "Every method compared: Grad-CAM agrees little" in words
+    assert {t[5] for t in texts if "draws other regions (+0.28)" in t[3]} == {WARNING}
+    assert "points elsewhere than Grad-CAM" not in words  # not again among the notes
+    # Every figure and note still there, the film's note under the status, the short probability note.
+    for said in ("59.3%", "78.3%", "±7.4", "37.0%", "0.59 against 0.38", "(-0.10)", "(-0.04)", "+0.38", "0.66",
+                 "at the layer all 3 networks", film_note, text.probability_definition(card, short=True)):
+        assert said in words, said
+    assert words.count("age and view not stated") == 1 and "Age not known" not in words
+    assert "View not known" not in words
+    assert "Slightly shifted" not in words and "next page" not in words
+    assert words.index(film_note) < words.index("Original image")
+    # The images at a readable size: at most one step smaller than the full box.
+    height = next(h for h in (IMAGE_BOX_HEIGHT, *SMALLER_IMAGE_BOXES) if len(
+        report._layout((pixels, overlay), PREDICTION, case, None, h)) == 1)
+    assert height >= SMALLER_IMAGE_BOXES[0]
+    assert len(render_pages(pixels, overlay, PREDICTION, case)) == 1
+
+
+def test_occlusions_own_map_read_says_its_cross_check_figure_once():
+    """The same film with occlusion's map read: the comparison of methods names Grad-CAM (+0.28), the very
+    pair of the occlusion cross-check; the figure is said once, by the comparison's line, in a caution's colour."""
+    import model.present.report as report
+    from model.present.check_lines import check_lines, report_check_lines
+    from model.present.report import WARNING, Status
+    from model.trust.agreement import Agreement
+    from model.trust.map_checks import MapChecks, map_findings
+
+    pairs = {"occlusion vs gradcam": 0.28, "occlusion vs gradcam++": -0.11, "occlusion vs layercam": -0.11,
+             "occlusion vs scorecam": -0.32, "occlusion vs smoothgrad": -0.10, "gradcam++ vs layercam": 1.0,
+             "gradcam vs gradcam++": 0.38, "gradcam vs layercam": 0.38}
+    checks = MapChecks(agreement=Agreement(pairs, 0.2), occlusion_similarity=0.28, every_method=True,
+                       shown="occlusion", occlusion_against="gradcam")
+    findings = map_findings(checks, "Occlusion")
+    assert {f.kind for f in findings} == {"methods_disagree", "occlusion_disagrees"}
+    assert [title for title, _ in check_lines(checks, findings)] == ["Every method compared"]
+    status = Status("Answer. Read the map with care.", "answer", tuple(findings))
+    value = realistic_content(method="occlusion", status=status, checks=report_check_lines(checks, findings))
+    words, _ = recorded_words(value)
+    assert words.count("+0.28") == 1 and "points elsewhere than Grad-CAM" not in words
+    pixels, overlay = _inputs()
+    texts = []
+    report._render(pixels, overlay, PREDICTION, value, texts)
+    assert {t[5] for t in texts if "+0.28" in t[3]} == {WARNING}

@@ -26,7 +26,7 @@ from model.explain.film_grid import cell_at, cell_name, cells_name, change_betwe
 from model.explain.occlusion import FILLS
 from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD, DEFAULT_OPACITY, INTENDED_POPULATION
 from model.present import charts, text
-from model.present.check_lines import check_lines
+from model.present.check_lines import report_check_lines
 from model.present.diagnose_figures import probability_bars, zoom_aspect, zoom_box_style, zoom_figure
 from model.present.glossary import GLOSSARY, explain
 from model.present.layers import EDGE_NOTE, layer_choices, network_legend, network_names, visible_choices
@@ -623,7 +623,7 @@ def report_content(case: Case, explanation, controls: Controls, status: Status) 
         stability=text.stability_line(case.uncertainty()),
         notes=(f"The map explains the class {explanation.label}"
                + (f" at the layer {controls.layer_label}." if explanation.layer else "."),
-               text.probability_definition(case.card)))
+               text.probability_definition(case.card, short=True)))
 
 
 def report_downloads(case: Case, content: ReportContent, overlay: np.ndarray) -> None:
@@ -881,7 +881,7 @@ def main() -> None:
         help="The film is outside what the model was made for: its output would be a guess.")
     with status_slot.container():
         status_box(result, text.status_line(result, shown_anyway, not_run=tuple(text.CHECK_NAMES)))
-    seen_note(case.card, case.digest)  # a film of the labelled data: whether this model learnt from it
+    film_note = seen_note(case.card, case.digest)  # a film of the labelled data: whether this model learnt from it
     output_col, images_col = st.columns([1, 2.5], gap="medium")
     if not result.shows_answer and not shown_anyway:
         with images_col.columns(2, gap="small")[0]:  # the film as large as it is beside a map
@@ -922,7 +922,8 @@ def main() -> None:
         content = replace(report_content(case, explanation, controls, Status(line, final.status, tuple(final.findings))),
                           what_if=what_if, compared=tuple(compared), other_class=other_class,
                           lung_share=lung_share, lung_sentence=lung_sentence,  # as the page showed them
-                          checks=check_lines(checks, final.findings))
+                          checks=report_check_lines(checks, final.findings),
+                          film_note=film_note and film_note[0], film_note_warns=bool(film_note and film_note[1]))
         report_downloads(case, content, overlay)
     with words_tab:
         glossary_tab()

@@ -2,16 +2,20 @@
 what was measured beside the cautions (a faithfulness test passed is a result too).
 
     lines = check_lines(checks, final.findings)   # (("Faithfulness", "The map ranks ..."), ...)
+    lines = report_check_lines(checks, final.findings)  # ((title, sentence, cautions said), ...)
 
 Each line is built from the values the page shows (the faithfulness summary, the occlusion similarity and
 its words, the comparison of the map read with the other methods); a check that raised a caution is
-said by that caution's own sentence, so the report prints it once.
+said by that caution's own sentence, so the report prints it once. Each figure is said once: when the
+comparison of methods gives the occlusion cross-check's figure (occlusion against the map read, or, with
+occlusion's map read, the map it was checked with), the occlusion cross-check has no line of its own, and
+its caution (if it raised one) is said by the comparison's line.
 """
 from __future__ import annotations
 
 from model.explain import method_label
 from model.present.method_grid import agreement_word
-from model.trust.map_checks import comparison_sentence, shown_comparison
+from model.trust.map_checks import OCCLUSION, comparison_sentence, shown_comparison
 
 # The checks' names, as the page heads them.
 CHECK_TITLES = {"faithfulness": "Faithfulness", "occlusion": "Occlusion cross-check",
@@ -26,11 +30,28 @@ def occlusion_line(similarity: float, against: str) -> str:
     return f"Similarity to {method_label(against)}: {similarity:+.2f} ({agreement_word(similarity)})."
 
 
+def names_occlusion_figure(comparison, checks) -> bool:
+    """Whether the comparison of methods (`model.trust.map_checks.ShownMapComparison`) gives the occlusion
+    cross-check's figure itself: occlusion's similarity to the map read, or, when occlusion's own map is read,
+    the similarity of the map it was cross-checked with (named first in its entry, so with its own figure)."""
+    if comparison.shown == OCCLUSION:
+        return any(names[0] == checks.occlusion_against for names, _ in (*comparison.agree, *comparison.differ)) \
+            or any(method == checks.occlusion_against for method, _ in comparison.same)
+    return comparison.occlusion is not None and checks.occlusion_against == checks.shown
+
+
 def check_lines(checks, findings=()) -> tuple[tuple[str, str], ...]:
     """((title, sentence), ...) of the map checks made (`model.trust.map_checks.MapChecks`), in the page's
     order: faithfulness, the occlusion cross-check, the comparison of methods; a check that raised one of
     `findings` is said by that finding's sentence."""
-    said = {kind: f.sentence for f in findings for kind in (f.kind,)}
+    return tuple((title, sentence) for title, sentence, _ in report_check_lines(checks, findings))
+
+
+def report_check_lines(checks, findings=()) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """`check_lines` with, for each line, the sentences of the `findings` (cautions) it says: its own, and
+    the occlusion cross-check's when the comparison's line gives occlusion's figure in its stead. The report
+    prints each of those cautions once, as that line, in the caution's colour."""
+    said = {f.kind: f.sentence for f in findings}
 
     def caution(check: str) -> str | None:
         return next((said[kind] for kind in CAUTION_KINDS[check] if kind in said), None)
@@ -38,15 +59,20 @@ def check_lines(checks, findings=()) -> tuple[tuple[str, str], ...]:
     lines = []
     faith = checks.faithfulness
     if faith is not None:
-        lines.append((CHECK_TITLES["faithfulness"], caution("faithfulness") or faith.summary))
+        lines.append((CHECK_TITLES["faithfulness"], caution("faithfulness") or faith.summary,
+                      tuple(filter(None, [caution("faithfulness")]))))
     comparison = shown_comparison(checks)
-    compared = comparison is not None and (comparison.agree or comparison.differ)
-    # Said once: the comparison of methods names occlusion's figure against the map read, unless it cautioned.
-    if checks.occlusion_similarity is not None and (caution("occlusion") or not compared or comparison.occlusion is None):
+    compared = comparison is not None and bool(comparison.agree or comparison.differ)
+    # Said once: the comparison of methods gives the cross-check's figure (the same two maps).
+    in_comparison = compared and names_occlusion_figure(comparison, checks)
+    if checks.occlusion_similarity is not None and not in_comparison:
         lines.append((CHECK_TITLES["occlusion"], caution("occlusion")
-                      or occlusion_line(checks.occlusion_similarity, checks.occlusion_against)))
+                      or occlusion_line(checks.occlusion_similarity, checks.occlusion_against),
+                      tuple(filter(None, [caution("occlusion")]))))
     if compared:
         faithful = getattr(faith, "verdict", None) == "faithful"
         title = CHECK_TITLES["every_method" if checks.every_method else "some_methods"]
-        lines.append((title, caution("methods") or comparison_sentence(comparison, faithful)))
+        cautions = [caution("methods"), caution("occlusion") if in_comparison else None]
+        lines.append((title, caution("methods") or comparison_sentence(comparison, faithful),
+                      tuple(filter(None, cautions))))
     return tuple(lines)

@@ -12,8 +12,10 @@ The page holds what a reader needs to judge the result and nothing that identifi
 
 The status is the final one: the triage and every check made afterwards (the map checks), each
 finding drawn in the colour of its severity, from its own fields (never guessed from its words).
-The sentences beside the map (another class's note, the share on the lungs) are those the page shows
-for the same film, passed in as the page made them, never worded here again.
+The sentences beside the map (another class's note, the share on the lungs) and the note under the status
+on a labelled film of the server (whether this model learnt from it) are those the page shows for the same
+film, passed in as the page made them, never worded here again. Each is printed once: a finding the status
+line states (its assumptions) or a line beside its figure carries is not repeated among the notes.
 
 The case identifier is not patient data: the first hex digits of the image's SHA-256 digest, so a
 reader can match a report to the session's case without any identifier on the page.
@@ -103,9 +105,13 @@ class ReportContent:
         lung_sentence: the sentence the page shows under that share (`model.present.text.lung_share_sentence`,
             or the attention's warning when it fired), printed beside it under the map; a status finding
             with the same sentence (that warning) is printed there in its colour, not again as a note.
-        checks: ((title, sentence), ...) of the map checks made, as the page shows them
-            (`model.present.check_lines.check_lines`), printed compactly below the two columns; a status
-            finding with the same sentence (a check's caution) is printed there in its colour, not again as a note.
+        checks: ((title, sentence, cautions), ...) of the map checks made, as the page shows them
+            (`model.present.check_lines.report_check_lines`; `cautions`, the sentences of the findings a line
+            says, may be left out), printed compactly below the two columns; a status finding a line says (a
+            check's caution) is printed there in its colour, not again as a note.
+        film_note: the page's note on a labelled film of the server (`dashboard.seen_film.seen_note`: whether
+            this model learnt from it, or its true label), printed under the status; None when the page showed
+            none. `film_note_warns`: the page showed it as a warning (the model learnt from the film).
     """
 
     method: str
@@ -126,12 +132,15 @@ class ReportContent:
     lung_share: str | None = None
     lung_sentence: str | None = None
     checks: tuple = ()
+    film_note: str | None = None
+    film_note_warns: bool = False
 
     def __post_init__(self):
         # Lists are taken as given but kept as tuples: the content stays frozen all the way down.
         object.__setattr__(self, "compared", tuple(self.compared))
         object.__setattr__(self, "notes", tuple(self.notes))
-        object.__setattr__(self, "checks", tuple(tuple(line) for line in self.checks))
+        object.__setattr__(self, "checks", tuple((*line[:2], tuple(line[2] if len(line) > 2 else ()))
+                                                 for line in self.checks))
         if self.status is not None and not isinstance(self.status, Status):
             raise ValueError(f"status must be a report Status, got {type(self.status).__name__}")
 
@@ -219,7 +228,6 @@ def _header(draw, y: int, content: ReportContent) -> int:
     rows = [("Case", f"{case_id} (image fingerprint, not patient data)" if case_id else ""),
             ("Created", _utc(content.created).strftime("%Y-%m-%d %H:%M UTC")),
             ("Model", f"{content.model_name} (id {content.model_id}, version {content.model_version})"),
-            ("Explanation", method_label(content.method)),
             ("Compared", ", ".join(content.compared))]
     for key, value in rows:
         if not value:
@@ -234,6 +242,9 @@ def _header(draw, y: int, content: ReportContent) -> int:
             if finding.severity == status.kind:
                 y = _paragraph(draw, (MARGIN + 190, y), finding.sentence, _font(22), width - 190,
                                fill=STATUS_COLOURS.get(status.kind, WARNING), spacing=6)
+    if content.film_note:  # whether the output tests the model at all: beside the status, as on the page
+        y = _paragraph(draw, (MARGIN + 190, y + 4), content.film_note, _font(20), width - 190,
+                       fill=WARNING if content.film_note_warns else INFO, spacing=5)
     draw.line((MARGIN, y + 8, PAGE_SIZE[0] - MARGIN, y + 8), fill=MUTED, width=2)
     return y + 24
 
@@ -248,8 +259,8 @@ def _under_map(page: Image.Image, draw, y: int, content: ReportContent, top_labe
         threshold = content.threshold
         page.paste(Image.fromarray(colour_bar(content.colormap, panel_w, 18, threshold)), (x, y))
         draw.rectangle((x - 1, y - 1, x + panel_w, y + 18), outline=MUTED)
-        y = _paragraph(draw, (x, y + 26), colour_bar_caption(content.map_label or top_label, threshold)
-                       + "; each map is scaled to its own maximum.", _font(18), panel_w, fill=MUTED, spacing=4)
+        y = _paragraph(draw, (x, y + 26), colour_bar_caption(content.map_label or top_label, threshold) + ".",
+                       _font(18), panel_w, fill=MUTED, spacing=4)  # it says the map is scaled to its own maximum
     if content.other_class:
         y = _paragraph(draw, (x, y + 6), content.other_class, _font(18), panel_w, fill=INFO, spacing=4)
     if lung_line(content):  # the map's share on the lungs, as the page's lung panel shows it
@@ -370,7 +381,7 @@ def _lung_colour(content: ReportContent) -> tuple[int, int, int]:
 def _check_cautions(content: ReportContent) -> dict:
     """{sentence: finding} of the status's findings that a check line carries (a check's caution): printed
     there in its colour, and not again among the notes."""
-    sentences = {sentence for _, sentence in content.checks}
+    sentences = {said for _, sentence, cautions in content.checks for said in (sentence, *cautions)}
     return {f.sentence: f for f in _findings(content) if f.sentence in sentences}
 
 
@@ -383,8 +394,9 @@ def _checks(draw, y: int, content: ReportContent) -> int:
     draw.text((MARGIN, y), "Checks of the map", font=_font(22, True), fill=TEXT)
     y += 30
     cautions = _check_cautions(content)
-    for title, sentence in content.checks:
-        colour = note_style(cautions[sentence])[0] if sentence in cautions else INFO
+    for title, sentence, said in content.checks:
+        caution = next((cautions[s] for s in (sentence, *said) if s in cautions), None)
+        colour = INFO if caution is None else note_style(caution)[0]
         y = _paragraph(draw, (MARGIN, y), f"{title}: {sentence}", _font(18), width, fill=colour, spacing=4) + 4
     return y + 6
 
@@ -458,11 +470,21 @@ def render_pages(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, conten
     return _render(pixels, overlay_rgb, prediction, content)
 
 
+def _assumptions_in_line(content: ReportContent) -> tuple:
+    """The status's assumptions when its line states them (`model.present.text.ASSUMPTIONS`, keyed by their
+    kinds: "Read as an adult's frontal film (age and view not stated)."): said in the header, not again as notes."""
+    assumed = tuple(f for f in _findings(content) if f.severity == ASSUMPTION)
+    said = text.ASSUMPTIONS.get(frozenset(f.kind for f in assumed))
+    return assumed if said and said in content.status.line else ()
+
+
 def _pending_notes(content: ReportContent) -> list:
-    """The notes of the page: the status's findings that did not set it, then the plain notes; the lung
-    attention's warning is left out, as it is printed beside its figure."""
-    status, beside, checked = content.status, _lung_caution(content), _check_cautions(content)
-    undecided = [f for f in _findings(content) if f.severity != status.kind and f is not beside
+    """The notes of the page: the status's findings that neither set it nor are stated by its line, then the
+    plain notes; the lung attention's warning and the checks' cautions are left out, as they are printed beside
+    their figures."""
+    status, checked = content.status, _check_cautions(content)
+    said = {id(f) for f in (_lung_caution(content), *_assumptions_in_line(content)) if f is not None}
+    undecided = [f for f in _findings(content) if f.severity != status.kind and id(f) not in said
                  and f.sentence not in checked]
     return [n for n in [*undecided, *content.notes] if note_style(n)[2].strip()]
 

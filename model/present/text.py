@@ -81,8 +81,14 @@ def spread_points(tta) -> float:
 
 
 
-def probability_definition(card: ModelCard) -> str:
-    """What the one probability shown for a film is, said once on the page."""
+def probability_definition(card: ModelCard, short: bool = False) -> str:
+    """What the one probability shown for a film is, said once on the page; `short`: the same facts in
+    fewer words, for the report (which prints the stability beside it)."""
+    if short:
+        how = (f"calibrated (temperature {card.temperature:.2f}, fitted on its validation films)" if card.calibration
+               else "not calibrated: a score, not a frequency")
+        return (f"The probability is the model's output for the film itself, in one pass, {how}; the same figure on "
+                "every page, every change in points measured from it.")
     if card.calibration:
         how = (f"calibrated: its outputs are divided by a temperature of {card.temperature:.2f} fitted on its "
                "validation films, so that 80% means right about 8 times in 10 on films like those")
