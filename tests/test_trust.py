@@ -996,7 +996,7 @@ def test_map_checks_reach_the_status_line_without_changing_whether_the_answer_is
     from model.present.text import status_line
     from model.trust.agreement import Agreement
     from model.trust.findings import MAP_CAUTION
-    from model.trust.map_checks import MapChecks, map_findings
+    from model.trust.map_checks import MapChecks, compare_shown_map, comparison_sentence, map_findings
     from model.trust.triage import triage
     from model.trust.uncertainty import Uncertainty
 
@@ -1031,6 +1031,14 @@ def test_map_checks_reach_the_status_line_without_changing_whether_the_answer_is
                                  "draws other regions. Occlusion, the stronger, gradient-free check, draws other "
                                  "regions (+0.05). Trust none of these maps on its own.")
     assert map_findings(MapChecks(agreement=three)) == []  # no map named as read: nothing to judge
+    # Most methods agree but occlusion draws other regions: the comparison keeps the cross-check's advice, which
+    # the report prints only there (it gives occlusion's figure once).
+    mostly = Agreement({"gradcam++ vs gradcam": 0.6, "gradcam++ vs scorecam": 0.5, "gradcam++ vs occlusion": -0.11},
+                       0.3)
+    comparison = compare_shown_map(mostly, "gradcam++")
+    assert not comparison.disagrees
+    assert comparison_sentence(comparison).endswith("Occlusion, the stronger, gradient-free check, draws other regions "
+                                                    "(-0.11). Trust neither Grad-CAM++'s map nor occlusion's on its own.")
     # Occlusion's own map shown beside Grad-CAM alone: the same pair as the occlusion cross-check, said once by it.
     pair = MapChecks(agreement=Agreement({"gradcam vs occlusion": 0.05}, 0.05), occlusion_similarity=0.05,
                      shown="occlusion", occlusion_against="gradcam")

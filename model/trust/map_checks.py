@@ -164,6 +164,8 @@ def comparison_sentence(comparison: ShownMapComparison, faithful: bool = False) 
     else:
         word = "agrees weakly" if occlusion >= LOW_AGREEMENT else "draws other regions"
         sentence = f"{head}. Occlusion, the stronger, gradient-free check, {word} ({occlusion:+.2f})."
+        if occlusion < LOW_AGREEMENT and not comparison.disagrees:  # the occlusion cross-check's advice, kept
+            sentence += f" Trust neither {shown}'s map nor occlusion's on its own."
     if comparison.disagrees and not (occlusion is not None and occlusion >= MODERATE_AGREEMENT):
         sentence += " Trust none of these maps on its own."
     return sentence
