@@ -47,8 +47,8 @@ def seen_note(card, image_digest: str, short: bool = False) -> tuple[str, bool] 
     if short:
         icon = ":orange[:material/model_training:]" if seen.learnt_from else ":blue[:material/fact_check:]"
         st.caption(f"{icon} {sentence}")
-    elif seen.learnt_from:
-        st.warning(sentence, icon=":material/model_training:")
+    elif seen.learnt_from:  # a line, as the status's cautions under it: a box pushed the output below the fold
+        st.caption(f":orange[:material/model_training: {sentence}]")
     else:
-        st.info(sentence, icon=":material/fact_check:")
+        st.caption(f":blue[:material/fact_check:] {sentence}")
     return sentence, seen.learnt_from

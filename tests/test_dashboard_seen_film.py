@@ -59,9 +59,15 @@ def upload(at: AppTest, data: bytes) -> AppTest:
     return at
 
 
+LEARNT, HELD = ":orange[:material/model_training: ", ":blue[:material/fact_check:] "  # a warning's line, an information's
+
+
 def notes(at: AppTest) -> list[str]:
-    """The film notes drawn (warnings first, then information boxes)."""
-    return [element.value for element in [*at.warning, *at.info] if element.value.startswith("This film is")]
+    """The film notes drawn on Diagnose (lines under the status: a warning's in orange, else information)."""
+    lines = [c.value for c in at.main.caption]
+    found = [v[len(LEARNT):-1] for v in lines if v.startswith(LEARNT) and v.endswith("]")]
+    found += [v[len(HELD):] for v in lines if v.startswith(HELD)]
+    return [sentence for sentence in found if sentence.startswith("This film is")]
 
 
 def shown_text(at: AppTest) -> str:
