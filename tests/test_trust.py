@@ -1039,6 +1039,16 @@ def test_map_checks_reach_the_status_line_without_changing_whether_the_answer_is
     assert not comparison.disagrees
     assert comparison_sentence(comparison).endswith("Occlusion, the stronger, gradient-free check, draws other regions "
                                                     "(-0.11). Trust neither Grad-CAM++'s map nor occlusion's on its own.")
+    # Occlusion's map shown after Score-CAM only (Grad-CAM never looked at): the comparison has not Grad-CAM's
+    # figure, so the cross-check of Grad-CAM by occlusion still cautions (it was silently lost).
+    lost = MapChecks(agreement=Agreement({"scorecam vs occlusion": 0.6}, 0.6), occlusion_similarity=0.05,
+                     shown="occlusion", occlusion_against="gradcam")
+    assert [f.kind for f in map_findings(lost)] == ["occlusion_disagrees"]
+    # ... and when the comparison has it but most maps agree with occlusion's, the cross-check cautions too.
+    agreeing = Agreement({"gradcam vs occlusion": 0.05, "scorecam vs occlusion": 0.6, "smoothgrad vs occlusion": 0.5,
+                          "gradcam vs scorecam": 0.1, "gradcam vs smoothgrad": 0.1, "scorecam vs smoothgrad": 0.4}, 0.3)
+    assert [f.kind for f in map_findings(MapChecks(agreement=agreeing, occlusion_similarity=0.05, shown="occlusion",
+                                                   occlusion_against="gradcam"))] == ["occlusion_disagrees"]
     # Occlusion's own map shown beside Grad-CAM alone: the same pair as the occlusion cross-check, said once by it.
     pair = MapChecks(agreement=Agreement({"gradcam vs occlusion": 0.05}, 0.05), occlusion_similarity=0.05,
                      shown="occlusion", occlusion_against="gradcam")

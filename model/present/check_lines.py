@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from model.explain import method_label
 from model.present.method_grid import agreement_word
-from model.trust.map_checks import OCCLUSION, comparison_sentence, shown_comparison
+from model.trust.map_checks import comparison_sentence, names_occlusion_figure, shown_comparison
 
 # The checks' names, as the page heads them.
 CHECK_TITLES = {"faithfulness": "Faithfulness", "occlusion": "Occlusion cross-check",
@@ -28,16 +28,6 @@ CAUTION_KINDS = {"faithfulness": ("faithfulness_mixed", "faithfulness_poor"), "o
 def occlusion_line(similarity: float, against: str) -> str:
     """The occlusion cross-check as its panel shows it: "Similarity to Grad-CAM++: +0.65 (moderate agreement)."."""
     return f"Similarity to {method_label(against)}: {similarity:+.2f} ({agreement_word(similarity)})."
-
-
-def names_occlusion_figure(comparison, checks) -> bool:
-    """Whether the comparison of methods (`model.trust.map_checks.ShownMapComparison`) gives the occlusion
-    cross-check's figure itself: occlusion's similarity to the map read, or, when occlusion's own map is read,
-    the similarity of the map it was cross-checked with (named first in its entry, so with its own figure)."""
-    if comparison.shown == OCCLUSION:
-        return any(names[0] == checks.occlusion_against for names, _ in (*comparison.agree, *comparison.differ)) \
-            or any(method == checks.occlusion_against for method, _ in comparison.same)
-    return comparison.occlusion is not None and checks.occlusion_against == checks.shown
 
 
 def check_lines(checks, findings=()) -> tuple[tuple[str, str], ...]:

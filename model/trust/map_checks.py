@@ -192,6 +192,16 @@ def comparison_headline(comparison: ShownMapComparison) -> tuple[str, str, str]:
     return label, f"{agreeing} of {distinct}", words
 
 
+def names_occlusion_figure(comparison, checks) -> bool:
+    """Whether the comparison of methods (`model.trust.map_checks.ShownMapComparison`) gives the occlusion
+    cross-check's figure itself: occlusion's similarity to the map read, or, when occlusion's own map is read,
+    the similarity of the map it was cross-checked with (named first in its entry, so with its own figure)."""
+    if comparison.shown == OCCLUSION:
+        return any(names[0] == checks.occlusion_against for names, _ in (*comparison.agree, *comparison.differ)) \
+            or any(method == checks.occlusion_against for method, _ in comparison.same)
+    return comparison.occlusion is not None and checks.occlusion_against == checks.shown
+
+
 def _occlusion_pair(comparison: ShownMapComparison, checks: MapChecks) -> bool:
     """Whether the comparison is only the occlusion cross-check's own pair (occlusion's map shown beside the
     one map it was compared with): that check says it, once."""
@@ -233,10 +243,11 @@ def map_findings(checks: MapChecks, method_label: str = "map") -> list[Finding]:
                              {"similarity": {label_of(m): rho for names, rho in comparison.differ for m in names},
                               "limit": LOW_AGREEMENT, "occlusion": comparison.occlusion,
                               "methods": checks.agreement.methods}))
-    # With occlusion's own map shown beside other maps, the comparison judges it (Grad-CAM's figure among them):
-    # the cross-check of Grad-CAM's map by occlusion is then the same pair said again.
-    if occlusion_disagrees and not (comparison is not None and comparison.shown == OCCLUSION
-                                    and not _occlusion_pair(comparison, checks)):
+    # With occlusion's own map shown, a comparison that cautions and gives the cross-check's own figure (the map
+    # occlusion was checked with) says that pair already; otherwise the cross-check cautions on its own.
+    said = comparison is not None and comparison.shown == OCCLUSION and comparison.disagrees \
+        and not _occlusion_pair(comparison, checks) and names_occlusion_figure(comparison, checks)
+    if occlusion_disagrees and not said:
         against = label_of(checks.occlusion_against)
         found.append(Finding("occlusion_disagrees", MAP_CAUTION, MAP,
                              f"Hiding regions of the film (occlusion) points elsewhere than {against} (similarity "
