@@ -250,6 +250,10 @@ def test_an_evenly_spread_map_scores_the_lungs_share_of_what_the_model_saw():
     general = lung_attention(tilted, mask)  # no level of its own: the default line, said as the warning level
     assert general.warning.startswith("40.0% of this map lies on the lung fields, below the warning level of 50.0% "
                                       "(the default: this model has no level of its own), though more than")
+    # A share just under the level is never printed equal to it ("42.0% ... below ... 42.0%"): two decimals.
+    close = lung_attention(np.where(mask, 0.4198 / 3000, 0.5802 / 7000), mask, 0.4203)
+    assert close.warning.startswith("41.98% of this map lies on the lung fields, below this model's warning level of "
+                                    "42.03%")
     below = lung_attention(np.where(mask, 0.2 / 3000, 0.8 / 7000), mask, 0.45)
     # Below the even share too: "only", and the warning level named (it was left out, the reader left to guess it).
     assert below.warning.startswith("Only 20.0% of this map lies on the lung fields (which fill 30.0% of what the model "

@@ -206,15 +206,18 @@ def lung_attention(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: float 
         # Beside the level of an evenly spread map, compared as shown: a map above it is not called "only"
         # anything, but the warning leads (the status calls it below the warning level): it is low for this
         # model (its own level) or below the default line, and only then more than an even spread.
+        # Share and level to one decimal, or two where one would print them equal ("42.0% ... below ... 42.0%").
+        digits = 2 if f"{fraction:.1%}" == f"{threshold:.1%}" else 1
+        shown, bar = f"{fraction:.{digits}%}", f"{threshold:.{digits}%}"
         # The level is named in both wordings (a warning without its level left the reader to guess it).
-        level = (f"this model's warning level of {threshold:.1%} (less than on {1 - LUNG_ATTENTION_QUANTILE:.0%} "
+        level = (f"this model's warning level of {bar} (less than on {1 - LUNG_ATTENTION_QUANTILE:.0%} "
                  "of its correct answers)" if own_level
-                 else f"the warning level of {threshold:.1%} (the default: this model has no level of its own)")
+                 else f"the warning level of {bar} (the default: this model has no level of its own)")
         if round(fraction * 1000) > round(even * 1000):
-            share = (f"{fraction:.1%} of this map lies on the lung fields, below {level}, though more than a map "
+            share = (f"{shown} of this map lies on the lung fields, below {level}, though more than a map "
                      f"spread evenly would put there ({even:.1%}, the lungs' share of what the model saw)")
         else:
-            share = (f"Only {fraction:.1%} of this map lies on the lung fields (which fill {even:.1%} of what the "
+            share = (f"Only {shown} of this map lies on the lung fields (which fill {even:.1%} of what the "
                      f"model saw), below {level}")
         result = LungAttention(fraction, threshold, True,
                                f"{share}; {amount} of the rest is {where}, counting its faint part, which the picture "
