@@ -357,7 +357,7 @@ def test_map_checks_made_later_reach_the_status_and_the_report(registry_env, mon
     banner = [t for t in texts(at.warning) + texts(at.info) if t.startswith(("**Answer", "**Uncertain"))]
     assert len(banner) == 1 and "most other methods draw other regions" in banner[0]
     # Judged for the map read (Grad-CAM++), naming the other map with its figure.
-    said = [t for t in texts(at.caption) if "Grad-CAM++ agrees little with most of the other methods' maps: Grad-CAM (" in t]
+    said = [t for t in texts(at.caption) if "Grad-CAM++ agrees little with the other map compared: Grad-CAM (" in t]
     assert len(said) == 2  # under the status and in the trust tab, beside the figures it names
 
 
@@ -440,7 +440,7 @@ def test_several_map_cautions_fold_under_the_status_and_keep_their_sentences(reg
     folded = [e for e in at.expander if e.label.startswith("Why read the map with care (2 checks)")]
     assert len(folded) == 1
     inside = [c.value for c in folded[0].caption]
-    assert any("agrees little with most of the other methods' maps" in t for t in inside)
+    assert any("agrees little with the other map compared" in t for t in inside)
     assert any("A stand-in caution about the map." in t for t in inside)
 
 

@@ -1048,6 +1048,9 @@ def test_map_checks_reach_the_status_line_without_changing_whether_the_answer_is
     lost = MapChecks(agreement=Agreement({"scorecam vs occlusion": 0.6}, 0.6), occlusion_similarity=0.05,
                      shown="occlusion", occlusion_against="gradcam")
     assert [f.kind for f in map_findings(lost)] == ["occlusion_disagrees"]
+    # One other map: said of that map, not of "most of the other methods' maps".
+    single = map_findings(MapChecks(agreement=Agreement({"gradcam vs scorecam": 0.1}, 0.1), shown="gradcam"))
+    assert single[0].sentence.startswith("Grad-CAM agrees little with the other map compared: Score-CAM (+0.10) draws")
     # ... and when the comparison has it but most maps agree with occlusion's, the cross-check cautions too.
     agreeing = Agreement({"gradcam vs occlusion": 0.05, "scorecam vs occlusion": 0.6, "smoothgrad vs occlusion": 0.5,
                           "gradcam vs scorecam": 0.1, "gradcam vs smoothgrad": 0.1, "scorecam vs smoothgrad": 0.4}, 0.3)

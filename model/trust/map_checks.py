@@ -144,7 +144,8 @@ def comparison_sentence(comparison: ShownMapComparison, faithful: bool = False) 
     draw = "draws" if len(differ) == 1 and len(differ[0][0]) == 1 else "draw"
     others = f"{_named(differ)} {draw} other regions" if differ else ""
     if comparison.disagrees:
-        head = f"{shown} agrees little with most of the other methods' maps: {others}"
+        whom = "the other map compared" if comparison.distinct == 1 else "most of the other methods' maps"
+        head = f"{shown} agrees little with {whom}: {others}"
         head += f"; it agrees {agrees}" if agrees else ""
     else:
         head = f"{shown} agrees {agrees}" if agrees else f"{shown}: {others}"
