@@ -124,8 +124,9 @@ def uses_dataset(card, dataset: str, checksum: str) -> bool:
     if training.get("manifest_sha256"):
         return checksum == training["manifest_sha256"]
     path = Path(dataset)
-    if training.get("manifest"):
-        return path.name == training["manifest"]
+    if training.get("manifest"):  # a file name, or a folder's (trained with `--data FOLDER`: its manifest.csv)
+        name = str(training["manifest"])
+        return path.name == name or (path.name == "manifest.csv" and path.parent.name == name)
     if not training.get("data"):
         return True
     data = Path(str(training["data"]))

@@ -131,6 +131,15 @@ def test_which_dataset_a_card_used(data, dataset, used):
     assert uses_dataset(card, dataset, "") is used
 
 
+def test_a_card_trained_from_a_folder_names_the_folder_as_its_manifest():
+    """`training.train --data FOLDER` records the folder's name as `manifest` and no checksum: its films are
+    in that folder's manifest.csv (they were called "not in the data this model was trained on")."""
+    card = SimpleNamespace(training={"manifest": "cxr", "manifest_sha256": None, "data": "../shared/data/cxr"})
+    assert uses_dataset(card, "/srv/cxr/manifest.csv", "")
+    assert not uses_dataset(card, "/srv/cxr/manifest-v2.csv", "")
+    assert not uses_dataset(card, "/srv/other/manifest.csv", "")
+
+
 def test_a_manifest_naming_files_outside_the_roots_is_not_indexed(tmp_path):
     root, outside = tmp_path / "root", tmp_path / "elsewhere"
     data = write_film(outside / "secret.png", 5)
