@@ -599,3 +599,5 @@ def test_occlusion_is_compared_with_the_map_shown_and_the_report_carries_the_che
     assert "Occlusion cross-check" not in checks
     assert caution.sentence in checks["Methods compared so far"][1]
     assert f"({similarity.value})" in checks["Methods compared so far"][0]
+    # The header's "Compared" names the maps that line compared, occlusion's included (it listed the maps looked at).
+    assert set(content.compared) == {"Grad-CAM", "Grad-CAM++", "Occlusion"}, content.compared

@@ -912,10 +912,8 @@ def main() -> None:
         status_box(final, line, text.not_run_checks(checks))
     with grid_tab:
         grid_occlusion_tab(case, controls)
-    compared = [MAP_LABELS.get(name, name) for name in every_map]
-    if not compared:  # the maps the agreement between methods compared, when there were two or more
-        seen = st.session_state.get("maps_seen", {}).get((case.digest, case.card.id, explanation.label), {})
-        compared = [MAP_LABELS.get(name, name) for name in seen] if len(seen) > 1 else []
+    # The maps the agreement between methods compared (occlusion's too, once computed), as its check line names them.
+    compared = [label for name, label in MAP_LABELS.items() if checks.agreement and name in checks.agreement.methods]
     with report_tab:
         st.caption(f"Case {case.case_id} (the first digits of the image's fingerprint, not patient data). The "
                    "report holds no name, file name or other identifier, and carries the status above.")

@@ -480,7 +480,8 @@ def cheats_view(cases, lungs_reason: str, card, bar, key) -> None:
     groups = cheating_by_source(cases, confident, outside)
     total, cheats = cheating_total(groups)
     warning = caching.lung_attention_threshold(key)
-    unusual = below_own_level(groups, warning) if warning < outside else None
+    # "unusually so for this model" only of the model's own level; a default level is said by the line below
+    unusual = below_own_level(groups, warning) if warning < outside and caching.own_levels(key) else None
     st.markdown("#### " + cheats_headline((cheats, total, len(cases)), confident, card.display_name,
                                           bool(card.prep.lung_mask), unusual))
     if total:
