@@ -9,22 +9,18 @@ held-out runs into a card. Cached pool arrays (`training.pool.load_pool`) are cu
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from model.known_films import file_digest  # noqa: F401  (re-exported: the training commands import it from here)
 from model.labelled_data import CLASS_LABELS
 from model.metrics import classification_report, roc_auc
 from training.pool import pool_inputs
 
 WITHIN_SOURCE = "ieee8023-covid-chestxray"
-
-
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def held_out_report(labels: np.ndarray, probabilities: np.ndarray) -> dict:
