@@ -141,8 +141,18 @@ def load_warm(kind, key: ModelKey):
 @st.cache_resource(max_entries=6, show_spinner="Loading the model…")
 def cached_classifier(key: ModelKey):
     from model.classifier import Classifier  # Imports TensorFlow: only when a model is really needed.
+    from model.registry import read_card
 
-    return load_warm(Classifier, key)
+    keep_tensorflow_caches_between_runs()
+    segmenter = None
+    prep = read_card(key.model_id, Path(key.root)).prep
+    if prep.lung_crop:  # one U-Net for the classifier's crop and the pages' lung masks (it loaded a second)
+        lungs = lung_key(prep.lung_model)
+        if lungs is not None and lungs.model_id == prep.lung_model and lungs.root == key.root:
+            segmenter = cached_lung_segmenter(lungs)
+    loaded = Classifier.load(key.model_id, Path(key.root), segmenter=segmenter)
+    warm_up_in_background(loaded)
+    return loaded
 
 
 def classifier(key: ModelKey):
