@@ -352,10 +352,11 @@ def test_map_checks_made_later_reach_the_status_and_the_report(registry_env, mon
     at.selectbox(key="method").set_value("gradcam++").run()
     no_failure(at)
     status = details[-1].status
-    assert "Read the map with care: most other methods draw other regions." in status.line
+    # One other map compared: said of that map ("most other methods" read wrong beside a single pair).
+    assert "Read the map with care: the other map compared draws other regions." in status.line
     assert any(f.kind == "methods_disagree" and f.severity == "map_caution" for f in status.findings)
     banner = [t for t in texts(at.warning) + texts(at.info) if t.startswith(("**Answer", "**Uncertain"))]
-    assert len(banner) == 1 and "most other methods draw other regions" in banner[0]
+    assert len(banner) == 1 and "the other map compared draws other regions" in banner[0]
     # Judged for the map read (Grad-CAM++), naming the other map with its figure.
     said = [t for t in texts(at.caption) if "Grad-CAM++ agrees little with the other map compared: Grad-CAM (" in t]
     assert len(said) == 2  # under the status and in the trust tab, beside the figures it names
@@ -413,7 +414,7 @@ def test_a_caution_about_the_map_of_another_class_says_which_map(registry_env, m
     target.set_value(other).run()
     at.selectbox(key="method").set_value("gradcam++").run()
     no_failure(at)
-    wanted = f"Read the {other} map (a class the model did not answer) with care: most other methods draw other regions."
+    wanted = f"Read the {other} map (a class the model did not answer) with care: the other map compared draws other regions."
     assert wanted in details[-1].status.line
     # The note under that map, word for word in the report's content.
     note = details[-1].other_class
@@ -436,7 +437,7 @@ def test_several_map_cautions_fold_under_the_status_and_keep_their_sentences(reg
     at.selectbox(key="method").set_value("gradcam++").run()
     no_failure(at)
     banner = [t for t in texts(at.warning) + texts(at.info) if t.startswith(("**Answer", "**Uncertain"))]
-    assert len(banner) == 1 and "most other methods draw" in banner[0] and "no better than random" in banner[0]
+    assert len(banner) == 1 and "the other map compared draws" in banner[0] and "no better than random" in banner[0]
     folded = [e for e in at.expander if e.label.startswith("Why read the map with care (2 checks)")]
     assert len(folded) == 1
     inside = [c.value for c in folded[0].caption]

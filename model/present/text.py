@@ -164,7 +164,7 @@ FINDING_NAMES = {
     "faithfulness_mixed": "the map passes only one of its two faithfulness tests",
     "faithfulness_poor": "the map is no better than random",
     # Of the map being read (`model.trust.map_checks.compare_shown_map`); occlusion names the map it was compared with.
-    "methods_disagree": "most other methods draw other regions",
+    "methods_disagree": "{differ} other regions",
     "occlusion_disagrees": "occlusion agrees little with {against}",
     "randomisation_flagged": "the method failed the randomisation check",
 }
@@ -187,7 +187,8 @@ def state_prompt(assumptions) -> str:
 
 def names_of(findings) -> str:
     """The findings' short names joined for a sentence: "a child's film and a lateral view"."""
-    names = list(dict.fromkeys(FINDING_NAMES[f.kind].format_map({"against": "Grad-CAM", **(f.values or {})})
+    defaults = {"against": "Grad-CAM", "differ": "most other methods draw"}  # findings stored before these values
+    names = list(dict.fromkeys(FINDING_NAMES[f.kind].format_map({**defaults, **(f.values or {})})
                                for f in findings))
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else ""
 

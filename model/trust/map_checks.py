@@ -243,6 +243,8 @@ def map_findings(checks: MapChecks, method_label: str = "map") -> list[Finding]:
         found.append(Finding("methods_disagree", MAP_CAUTION, MAP, comparison_sentence(comparison, faithful),
                              {"similarity": {label_of(m): rho for names, rho in comparison.differ for m in names},
                               "limit": LOW_AGREEMENT, "occlusion": comparison.occlusion,
+                              "differ": ("the other map compared draws" if comparison.distinct == 1
+                                         else "most other methods draw"),
                               "methods": checks.agreement.methods}))
     # With occlusion's own map shown, a comparison that cautions and gives the cross-check's own figure (the map
     # occlusion was checked with) says that pair already; otherwise the cross-check cautions on its own.
