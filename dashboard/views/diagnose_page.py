@@ -801,7 +801,7 @@ def trust_section(case: Case, controls: Controls, explanation, on_image, every_m
     similarity, against = occlusion_section(case, controls, explanation, computed=OCCLUSION in every_map)
     checks = MapChecks(attention, faith, agreement, similarity, randomised, every_method=bool(every_map),
                        shown=explanation.method, occlusion_against=against or "gradcam")
-    comparison_headline_panel(judged, shown_comparison(checks), getattr(faith, "verdict", None) == "faithful")
+    comparison_headline_panel(judged, shown_comparison(checks), checks.faithful)
     return checks, (lung_share, lung_sentence)
 
 

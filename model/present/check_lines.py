@@ -60,9 +60,8 @@ def report_check_lines(checks, findings=()) -> tuple[tuple[str, str, tuple[str, 
                       or occlusion_line(checks.occlusion_similarity, checks.occlusion_against),
                       tuple(filter(None, [caution("occlusion")]))))
     if compared:
-        faithful = getattr(faith, "verdict", None) == "faithful"
         title = CHECK_TITLES["every_method" if checks.every_method else "some_methods"]
         cautions = [caution("methods"), caution("occlusion") if in_comparison else None]
-        lines.append((title, caution("methods") or comparison_sentence(comparison, faithful),
+        lines.append((title, caution("methods") or comparison_sentence(comparison, checks.faithful),
                       tuple(filter(None, cautions))))
     return tuple(lines)

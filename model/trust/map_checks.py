@@ -51,6 +51,11 @@ class MapChecks:
     shown: str | None = None
     occlusion_against: str = "gradcam"
 
+    @property
+    def faithful(self) -> bool:
+        """Whether the map's faithfulness was measured and passed (both curves beat chance)."""
+        return getattr(self.faithfulness, "verdict", None) == "faithful"
+
 
 @dataclass(frozen=True)
 class ShownMapComparison:
@@ -239,8 +244,7 @@ def map_findings(checks: MapChecks, method_label: str = "map") -> list[Finding]:
     occlusion_disagrees = checks.occlusion_similarity is not None and checks.occlusion_similarity < LOW_AGREEMENT
     comparison = shown_comparison(checks)
     if comparison is not None and comparison.disagrees and not (occlusion_disagrees and _occlusion_pair(comparison, checks)):
-        faithful = getattr(faith, "verdict", None) == "faithful"
-        found.append(Finding("methods_disagree", MAP_CAUTION, MAP, comparison_sentence(comparison, faithful),
+        found.append(Finding("methods_disagree", MAP_CAUTION, MAP, comparison_sentence(comparison, checks.faithful),
                              {"similarity": {label_of(m): rho for names, rho in comparison.differ for m in names},
                               "limit": LOW_AGREEMENT, "occlusion": comparison.occlusion,
                               "differ": ("the other map compared draws" if comparison.distinct == 1
