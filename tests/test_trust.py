@@ -1066,6 +1066,31 @@ def test_map_checks_reach_the_status_line_without_changing_whether_the_answer_is
     assert [f.kind for f in both] == ["methods_disagree"] and "Grad-CAM (+0.05)" in both[0].sentence
 
 
+
+def test_identical_maps_are_grouped_by_one_rule_for_the_summary_and_the_comparison():
+    """`Agreement.distinct` is the one rule: the all-methods summary groups in the order compared, the comparison of
+    the map read puts that map first. Near the SAME_MAP line similarity is not transitive (Grad-CAM++ is a copy of
+    both others, they are not copies of each other): which map anchors a group then decides the groups."""
+    from model.policy import SAME_MAP
+    from model.present.method_grid import summarise_agreement
+    from model.trust.agreement import Agreement
+    from model.trust.map_checks import compare_shown_map
+
+    chain = Agreement({"gradcam vs gradcam++": 0.997, "gradcam vs layercam": 0.9, "gradcam++ vs layercam": 0.996,
+                       "gradcam vs occlusion": 0.2, "gradcam++ vs occlusion": 0.2, "layercam vs occlusion": 0.999},
+                      0.7)
+    assert chain.distinct(SAME_MAP) == (("gradcam", "gradcam++"), ("layercam", "occlusion"))
+    assert chain.distinct(SAME_MAP, ["layercam", "gradcam", "gradcam++"]) == (("layercam", "gradcam++"), ("gradcam",))
+    assert summarise_agreement(chain).maps == 2
+    # LayerCAM read: its copy is Grad-CAM++ (counted once, with its figure), Grad-CAM is another map; occlusion is
+    # judged apart, never folded into a group, however alike.
+    read = compare_shown_map(chain, "layercam")
+    assert (read.same, read.agree, read.differ, read.occlusion) == ((("gradcam++", 0.996),), ((("gradcam",), 0.9),),
+                                                                    (), 0.999)
+    # Grad-CAM read: Grad-CAM++ is its copy, LayerCAM another map, as the summary groups them.
+    first = compare_shown_map(chain, "gradcam")
+    assert first.same == (("gradcam++", 0.997),) and first.agree == ((("layercam",), 0.9),)
+
 def test_faithfulness_judges_deletion_and_insertion_each_against_chance():
     from model.trust.faithfulness import _faithfulness_summary, faithfulness_verdict
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -35,11 +36,21 @@ class Agreement:
         pair = self.pairs.get(f"{first} vs {second}")
         return self.pairs.get(f"{second} vs {first}") if pair is None else pair
 
-    def distinct(self, same: float) -> tuple[tuple[str, ...], ...]:
-        """The methods grouped by the map they drew: a method joins the first group whose first method's map
-        is at least `same` similar to its own (`model.policy.SAME_MAP`), so identical maps count once."""
+    def distinct(self, same: float, methods: Sequence[str] | None = None) -> tuple[tuple[str, ...], ...]:
+        """The methods grouped by the map they drew: each method, in order, joins the first group whose first
+        method's map is at least `same` similar to its own (`model.policy.SAME_MAP`), else starts a group, so
+        identical maps count once.
+
+        The one grouping rule of identical maps: the all-methods summary (`summarise_agreement`) groups every
+        method in the order compared; the comparison of the map read (`model.trust.map_checks.compare_shown_map`)
+        puts that map first in `methods`, so that its group holds exactly the maps identical to it.
+
+        Args:
+            same: the similarity from which two maps are one.
+            methods: the methods to group, in that order (default: every method compared, in order).
+        """
         groups: list[tuple[str, ...]] = []
-        for method in self.methods:
+        for method in self.methods if methods is None else methods:
             i = next((i for i, g in enumerate(groups) if (self.similarity(g[0], method) or 0.0) >= same), None)
             if i is None:
                 groups.append((method,))

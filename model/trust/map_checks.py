@@ -64,7 +64,8 @@ class ShownMapComparison:
     Attributes:
         shown: the method of the map being read.
         agree: ((methods, similarity), ...) of the other distinct maps (occlusion aside) at or above
-            `LOW_AGREEMENT`; methods drawing one map (`SAME_MAP`) form one entry.
+            `LOW_AGREEMENT`; methods drawing one map (`SAME_MAP`) form one entry, grouped by
+            `Agreement.distinct` (the all-methods summary's rule) with the map read first.
         differ: the same, below `LOW_AGREEMENT`: they draw other regions.
         same: ((method, similarity), ...) of the methods that drew the shown map itself (counted nowhere).
         occlusion: occlusion's similarity to the shown map (None: not compared, or occlusion is shown).
@@ -105,24 +106,15 @@ def compare_shown_map(agreement, shown: str) -> ShownMapComparison | None:
     None when that map is not among those compared."""
     if agreement is None or shown not in agreement.methods:
         return None
-    same, groups, occlusion = [], [], None
-    for method in agreement.methods:
-        rho = agreement.similarity(shown, method)
-        if method == shown or rho is None:  # a pair not compared says nothing
-            continue
-        if method == OCCLUSION:
-            occlusion = rho
-        elif rho >= SAME_MAP:
-            same.append((method, rho))
-        else:
-            group = next((g for g in groups if (agreement.similarity(g[0][0], method) or 0.0) >= SAME_MAP), None)
-            if group is None:
-                groups.append([(method,), rho])
-            else:
-                group[0] = (*group[0], method)
-    agree = tuple((names, rho) for names, rho in groups if rho >= LOW_AGREEMENT)
-    differ = tuple((names, rho) for names, rho in groups if rho < LOW_AGREEMENT)
-    return ShownMapComparison(shown, agree, differ, tuple(same), occlusion)
+    # Occlusion is judged apart (the stronger check); a pair not compared says nothing.
+    others = [m for m in agreement.methods if m not in (shown, OCCLUSION) and agreement.similarity(shown, m) is not None]
+    own, *groups = agreement.distinct(SAME_MAP, [shown, *others])  # the map read first: its group is its copies
+    rated = [(names, agreement.similarity(shown, names[0])) for names in groups]
+    agree = tuple(entry for entry in rated if entry[1] >= LOW_AGREEMENT)
+    differ = tuple(entry for entry in rated if entry[1] < LOW_AGREEMENT)
+    same = tuple((method, agreement.similarity(shown, method)) for method in own[1:])
+    occlusion = agreement.similarity(shown, OCCLUSION) if shown != OCCLUSION else None
+    return ShownMapComparison(shown, agree, differ, same, occlusion)
 
 
 def _named(entries) -> str:
