@@ -602,3 +602,60 @@ def test_occlusion_is_compared_with_the_map_shown_and_the_report_carries_the_che
     assert f"({similarity.value})" in checks["Methods compared so far"][0]
     # The header's "Compared" names the maps that line compared, occlusion's included (it listed the maps looked at).
     assert set(content.compared) == {"Grad-CAM", "Grad-CAM++", "Occlusion"}, content.compared
+
+
+def test_a_layer_switch_compares_only_the_maps_of_one_layer(registry_env, monkeypatch):
+    """Grad-CAM++ read at another layer is never compared with Grad-CAM's map of the first: the pairs, the headline,
+    the status and the report hold the maps of the layer read only; back at one layer with two methods, the
+    figure is the one of those two maps. With occlusion's own map read, the cross-check's Grad-CAM is the
+    comparison's (the layer box's), so the two give one figure."""
+    import model.trust.map_checks
+    from model.classifier import Classifier
+    from model.inputs.intake import load_xray
+    from model.trust.agreement import map_similarity
+
+    monkeypatch.setattr(model.trust.map_checks, "LOW_AGREEMENT", 1.01)  # any comparison cautions, so it shows
+    details = capture_reports(monkeypatch)
+    at = upload(open_page("diagnose"), IMAGE)
+    at.toggle(key="advanced_layers").set_value(True).run()
+    at.selectbox(key="method").set_value("gradcam++").run()
+    assert list(frame(at, "maps")["maps"]) == ["Grad-CAM vs Grad-CAM++"]  # one layer: compared
+    at.selectbox(key="layer-tiny-a").set_value("stem_conv").run()
+    no_failure(at)
+    # Grad-CAM++ at the stem alone at its layer: nothing to compare, said with the reason the earlier map is left out.
+    assert not [d for d in at.dataframe if "maps" in d.value.columns]
+    assert not [m for m in at.main.metric if m.label.startswith("Other maps agreeing with")]
+    assert any("maps made at other layers are not compared" in c for c in texts(at.caption))
+    report = details[-1]
+    assert "other regions" not in report.status.line and report.compared == ()
+    assert not [f for f in report.status.findings if f.kind == "methods_disagree"]
+
+    clf = Classifier.load("tiny-a", registry_env)
+    pixels, target = load_xray(IMAGE).pixels, metric(at, "Model output").value
+    stem = {m: clf.explain_xray(pixels, m, target, "stem_conv")[0].heatmap for m in ("gradcam", "gradcam++")}
+    at.selectbox(key="method").set_value("gradcam").run()
+    no_failure(at)
+    pairs = frame(at, "maps")
+    rho = map_similarity(stem["gradcam++"], stem["gradcam"])
+    assert list(pairs["maps"]) == ["Grad-CAM++ vs Grad-CAM"] and pairs["similarity"].iloc[0] == pytest.approx(rho)
+    disagree = next(f for f in details[-1].status.findings if f.kind == "methods_disagree")
+    assert disagree.values["similarity"] == {"Grad-CAM++": pytest.approx(rho)}
+    assert details[-1].compared == ("Grad-CAM", "Grad-CAM++")
+    assert details[-1].notes[0] == f"The map explains the class {target} at the layer " \
+        f"{at.selectbox(key='layer-tiny-a').format_func('stem_conv')}."
+
+    # Occlusion's own map read, the layer box still at the stem: its cross-check's Grad-CAM is the stem's, the
+    # comparison's; one figure in the panel, the pairs and the report.
+    at.selectbox(key="method").set_value("occlusion").run()
+    at.button(key="occlusion").click().run()
+    no_failure(at)
+    occlusion = clf.explain_xray(pixels, "occlusion", target)[0].heatmap
+    figure = f"{map_similarity(stem['gradcam'], occlusion):+.2f}"
+    assert metric(at, "Similarity to Grad-CAM").value == figure
+    pairs = frame(at, "maps")
+    assert f"{dict(zip(pairs['maps'], pairs['similarity']))['Grad-CAM vs Occlusion']:+.2f}" == figure
+    assert any(c.startswith("Grad-CAM at the layer ") and "the layer of the other maps compared" in c
+               for c in texts(at.caption))
+    content = details[-1]
+    assert f"Grad-CAM ({figure})" in " ".join(sentence for _, sentence, _ in content.checks)
+    assert "the maps it was compared with were taken at the layer" in content.notes[0]

@@ -1091,6 +1091,36 @@ def test_identical_maps_are_grouped_by_one_rule_for_the_summary_and_the_comparis
     first = compare_shown_map(chain, "gradcam")
     assert first.same == (("gradcam++", 0.997),) and first.agree == ((("layercam",), 0.9),)
 
+
+def test_the_comparison_of_methods_takes_the_maps_of_one_layer_and_the_report_names_it():
+    """A map of another layer is never compared; a method without a layer draws one map at every layer. The report
+    names the layer of the maps compared, also beside a map without a layer (occlusion's own)."""
+    from model.explain.base import Explanation
+    from model.present.check_lines import map_note
+    from model.trust.agreement import Agreement
+    from model.trust.map_checks import MapChecks, maps_at_layer
+
+    heat = {name: np.full((4, 4), i, np.float32) for i, name in enumerate("abcde")}
+    seen = {("gradcam", "conv"): heat["a"], ("occlusion", None): heat["b"], ("gradcam++", "stem"): heat["c"],
+            ("gradcam++", "conv"): heat["d"], ("smoothgrad", None): heat["e"]}
+    at_conv = maps_at_layer(seen, "conv")
+    assert list(at_conv) == ["gradcam", "occlusion", "gradcam++", "smoothgrad"] and at_conv["gradcam++"] is heat["d"]
+    assert list(maps_at_layer(seen, "stem")) == ["occlusion", "gradcam++", "smoothgrad"]
+    assert maps_at_layer(seen, "stem")["gradcam++"] is heat["c"]
+    assert list(maps_at_layer({}, "conv")) == []
+
+    occlusion = Explanation(heat["b"], "occlusion", 0, "COVID-19", None)
+    with_gradcam = MapChecks(agreement=Agreement({"occlusion vs gradcam": 0.2}, 0.2), shown="occlusion")
+    assert map_note(occlusion, "block 4", with_gradcam) == ("The map explains the class COVID-19; the maps it was "
+                                                           "compared with were taken at the layer block 4, where "
+                                                           "their method uses one.")
+    cross_checked = MapChecks(occlusion_similarity=0.1, shown="occlusion", occlusion_against="gradcam")
+    assert cross_checked.layer_maps_compared and not MapChecks(shown="occlusion").layer_maps_compared
+    assert not MapChecks(agreement=Agreement({"occlusion vs smoothgrad": 0.2}, 0.2)).layer_maps_compared
+    assert map_note(occlusion, "block 4", MapChecks()) == "The map explains the class COVID-19."
+    gradcam = Explanation(heat["a"], "gradcam", 0, "COVID-19", "conv")
+    assert map_note(gradcam, "block 4", with_gradcam) == "The map explains the class COVID-19 at the layer block 4."
+
 def test_faithfulness_judges_deletion_and_insertion_each_against_chance():
     from model.trust.faithfulness import _faithfulness_summary, faithfulness_verdict
 

@@ -26,7 +26,7 @@ from model.explain.film_grid import cell_at, cell_name, cells_name, change_betwe
 from model.explain.occlusion import FILLS
 from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD, DEFAULT_OPACITY, INTENDED_POPULATION
 from model.present import charts, text
-from model.present.check_lines import report_check_lines
+from model.present.check_lines import map_note, report_check_lines
 from model.present.diagnose_figures import probability_bars, zoom_aspect, zoom_box_style, zoom_figure
 from model.present.glossary import GLOSSARY, explain
 from model.present.layers import EDGE_NOTE, layer_choices, network_legend, network_names, visible_choices
@@ -60,11 +60,19 @@ from model.trust.attention import attention_if_lungs
 from model.trust.facts import HEADER, Stated, age_words, scope_facts
 from model.trust.faithfulness import CHANCE_MARGIN, NOT_JUDGED, NOT_MEASURABLE
 from model.trust.findings import OUT_OF_SCOPE, UNCERTAIN
-from model.trust.map_checks import OCCLUSION, MapChecks, comparison_headline, comparison_sentence, shown_comparison
+from model.trust.map_checks import (
+    OCCLUSION,
+    MapChecks,
+    comparison_headline,
+    comparison_sentence,
+    maps_at_layer,
+    shown_comparison,
+)
 
 GRID = 6  # Click-to-hide cells per side of the film.
 MAP_LABELS = {name: method.label for name, method in METHODS.items()}
 MAPS_KEPT = 8  # (image, model, class) combinations whose maps are kept for the agreement between methods.
+MAPS_PER_CASE = 3 * len(METHODS)  # Maps kept per combination: every method's at about three layers.
 FILM_SIDE = 1024  # Long side of the clickable film sent to the browser (JPEG): fast on every screen.
 VIEWS = {"not stated": None, "PA (frontal)": "PA", "AP (frontal)": "AP", "lateral": "lateral"}
 
@@ -583,8 +591,8 @@ def occlusion(case: Case, controls: Controls):
 def occlusion_section(case: Case, controls: Controls, explanation, computed: bool = False) -> tuple:
     """The occlusion cross-check on request, or once `computed` (every method's map, occlusion among
     them, was asked for); returns (its similarity to the map shown, that map's method), or (None, None).
-    The map shown is the one read and judged; when it is occlusion's own, Grad-CAM at the model's default
-    layer stands in, and is named."""
+    The map shown is the one read and judged; when it is occlusion's own, Grad-CAM stands in, at the layer
+    of the layer box (as in the comparison of methods and every method's tab), and is named."""
     st.markdown("**Cross-check: occlusion sensitivity**")
     st.caption(f"{explain('Occlusion')} Model-agnostic: if it disagrees with the map shown, trust neither map on "
                "its own.")
@@ -597,7 +605,7 @@ def occlusion_section(case: Case, controls: Controls, explanation, computed: boo
     against = explanation
     if explanation.method == OCCLUSION:
         with st.spinner("Computing Grad-CAM…"):
-            against, _ = case.explanation("gradcam", controls.target, case.card.explain_layer)
+            against, _ = case.explanation("gradcam", controls.target, controls.layer)
     similarity = map_similarity(against.heatmap, occlusion_heat)
     picture, verdict = st.columns([1, 1], gap="medium")
     picture.image(encode_png(overlay_image(case, on_image, controls)),
@@ -607,23 +615,22 @@ def occlusion_section(case: Case, controls: Controls, explanation, computed: boo
     label = MAP_LABELS[against.method]
     verdict.metric(f"Similarity to {label}", f"{similarity:+.2f}", agreement_word(similarity), delta_color="off",
                    delta_arrow="off", help=explain("Map similarity"))
-    where = f" at the layer {controls.layer_label}" if against is explanation and explanation.layer else ""
+    where = f" at the layer {controls.layer_label}" if against.layer else ""
     verdict.caption(f"The map shown above ({label}{where}) for the same class." if against is explanation else
-                    "Grad-CAM at the model's default layer for the same class (the map shown is occlusion's own).")
+                    f"Grad-CAM{where}, the layer of the other maps compared, for the same class (the map shown is "
+                    "occlusion's own).")
     return similarity, against.method
 
 
-def report_content(case: Case, explanation, controls: Controls, status: Status) -> ReportContent:
-    """What the report says of this case, its map and the display settings, with the final `status`; the
-    page adds what it showed beside them (the what-if, the methods compared, the map's notes)."""
+def report_content(case: Case, explanation, controls: Controls, status: Status, checks: MapChecks) -> ReportContent:
+    """What the report says of this case, its map and the display settings, with the final `status` and the
+    map `checks`; the page adds what it showed beside them (the what-if, the methods compared, the map's notes)."""
     return ReportContent(
         method=explanation.method, model_id=case.card.id, model_version=case.card.version,
         model_name=case.card.display_name, case_id=case.case_id, colormap=controls.colormap,
         threshold=controls.threshold, status=status, map_label=explanation.label,
         stability=text.stability_line(case.uncertainty()),
-        notes=(f"The map explains the class {explanation.label}"
-               + (f" at the layer {controls.layer_label}." if explanation.layer else "."),
-               text.probability_definition(case.card, short=True)))
+        notes=(map_note(explanation, controls.layer_label, checks), text.probability_definition(case.card, short=True)))
 
 
 def report_downloads(case: Case, content: ReportContent, overlay: np.ndarray) -> None:
@@ -652,18 +659,21 @@ def glossary_tab() -> None:
 # --------------------------------------------------------------------------- trust
 
 
-def remember_map(case: Case, explanation) -> dict:
-    """Keep this map (model-input resolution) for the agreement between methods; returns the maps of
-    every method computed so far for this image, model and class, the current one last."""
-    kept = st.session_state.setdefault("maps_seen", {})
+def remember_map(case: Case, explanation, layer: str) -> dict:
+    """Keep this map (model-input resolution) for the agreement between methods; returns the maps of every
+    method computed so far for this image, model and class that can be compared at `layer`
+    (`model.trust.map_checks.maps_at_layer`: never another layer's), the current one last."""
+    kept = st.session_state.setdefault("maps_by_layer", {})
     slot = (case.digest, case.card.id, explanation.label)
     maps = kept.pop(slot, {})
-    maps.pop(explanation.method, None)
-    maps[explanation.method] = explanation.heatmap
+    maps.pop((explanation.method, explanation.layer), None)
+    maps[(explanation.method, explanation.layer)] = explanation.heatmap
+    while len(maps) > MAPS_PER_CASE:
+        maps.pop(next(iter(maps)))
     kept[slot] = maps  # Most recent last, so the oldest combination goes first.
     while len(kept) > MAPS_KEPT:
         kept.pop(next(iter(kept)))
-    return dict(maps)
+    return maps_at_layer(maps, layer)
 
 
 def lung_panel(case: Case, on_image, method_label: str) -> tuple:
@@ -734,14 +744,15 @@ def faithfulness_panel(case: Case, controls: Controls):
     return faith
 
 
-def agreement_panel(maps: dict, shown: str) -> tuple:
+def agreement_panel(maps: dict, shown: str, layer_label: str) -> tuple:
     """The maps compared so far, pair by pair, those with the map `shown` first; returns their `Agreement`
     (None under two maps) and a slot above the pairs for the headline and the sentence judging the map shown
-    against the others (filled once the checks are known)."""
+    against the others (filled once the checks are known). `layer_label`: the layer they were taken at."""
     st.markdown("**Agreement between methods**", help=explain("Agreement between methods"))
+    at_layer = f"Maps of the layer {layer_label} only, where a method uses one: maps made at other layers are not compared."
     if len(maps) < 2:
         st.caption("Choose another method above, or compute occlusion sensitivity below, to see whether the "
-                   "methods point at the same regions.")
+                   f"methods point at the same regions. {at_layer}")
         return None, None
     agreement = method_agreement(maps)
     slot = st.empty()
@@ -752,8 +763,8 @@ def agreement_panel(maps: dict, shown: str) -> tuple:
                  hide_index=True, width="stretch",
                  column_config={"maps": st.column_config.TextColumn(width=182),
                                 "similarity": st.column_config.NumberColumn(format="%+.2f", width=76)})
-    st.caption("Agreement is not correctness: the Grad-CAM variants share their layer and tend to agree even "
-               "on a shortcut; agreement with occlusion is the stronger check.")
+    st.caption(f"{at_layer} Agreement is not correctness: the Grad-CAM variants share their layer and tend to "
+               "agree even on a shortcut; agreement with occlusion is the stronger check.")
     return agreement, slot
 
 
@@ -788,7 +799,10 @@ def trust_section(case: Case, controls: Controls, explanation, on_image, every_m
         st.warning(f"In this model's explanation report, {method_label} maps stayed similar (similarity "
                    f"{randomised:.2f}) when the weights were randomised: they may show the image's structure more "
                    "than the model's reasoning.", icon=":material/science:")
-    maps = {**remember_map(case, explanation), **every_map}  # every method at this layer wins over older maps
+    # One layer: the map read's, or the layer box's when the map read has none (every method's tab and the
+    # occlusion cross-check take theirs there too).
+    layer = controls.layer or case.card.explain_layer
+    maps = {**remember_map(case, explanation, layer), **every_map}  # every method at this layer wins over older maps
     if OCCLUSION not in maps and occlusion_requested(case, controls):
         maps[OCCLUSION] = occlusion(case, controls)[0]
     lungs_col, faith_col, agree_col = st.columns([1, 1.4, 1.2], gap="large")
@@ -797,7 +811,7 @@ def trust_section(case: Case, controls: Controls, explanation, on_image, every_m
     with faith_col:
         faith = faithfulness_panel(case, controls)
     with agree_col:
-        agreement, judged = agreement_panel(maps, explanation.method)
+        agreement, judged = agreement_panel(maps, explanation.method, controls.layer_label)
     similarity, against = occlusion_section(case, controls, explanation, computed=OCCLUSION in every_map)
     checks = MapChecks(attention, faith, agreement, similarity, randomised, every_method=bool(every_map),
                        shown=explanation.method, occlusion_against=against or "gradcam")
@@ -917,7 +931,8 @@ def main() -> None:
     with report_tab:
         st.caption(f"Case {case.case_id} (the first digits of the image's fingerprint, not patient data). The "
                    "report holds no name, file name or other identifier, and carries the status above.")
-        content = replace(report_content(case, explanation, controls, Status(line, final.status, tuple(final.findings))),
+        content = replace(report_content(case, explanation, controls, Status(line, final.status, tuple(final.findings)),
+                                         checks),
                           what_if=what_if, compared=tuple(compared), other_class=other_class,
                           lung_share=lung_share, lung_sentence=lung_sentence,  # as the page showed them
                           checks=report_check_lines(checks, final.findings),

@@ -25,6 +25,18 @@ CAUTION_KINDS = {"faithfulness": ("faithfulness_mixed", "faithfulness_poor"), "o
                  "methods": ("methods_disagree",)}
 
 
+def map_note(explanation, layer_label: str, checks) -> str:
+    """The report's line on what the map (`model.explain.base.Explanation`) explains and the layer of the maps
+    compared: the map's own (`layer_label`), or, for a map without a layer compared with maps taken at one (the
+    comparison uses one layer, `model.trust.map_checks.maps_at_layer`), theirs."""
+    if explanation.layer:
+        return f"The map explains the class {explanation.label} at the layer {layer_label}."
+    if checks.layer_maps_compared:
+        return (f"The map explains the class {explanation.label}; the maps it was compared with were taken at the "
+                f"layer {layer_label}, where their method uses one.")
+    return f"The map explains the class {explanation.label}."
+
+
 def occlusion_line(similarity: float, against: str) -> str:
     """The occlusion cross-check as its panel shows it: "Similarity to Grad-CAM++: +0.65 (moderate agreement)."."""
     return f"Similarity to {method_label(against)}: {similarity:+.2f} ({agreement_word(similarity)})."

@@ -60,8 +60,9 @@ GLOSSARY = {
                             "per curve.",
     "Map similarity": "How alike two maps rank the film's regions (rank correlation: 1 same order, 0 unrelated, "
                       f"below 0 opposite). Below {LOW_AGREEMENT:+.2f} two maps draw other regions.",
-    "Agreement between methods": f"How many other distinct maps (occlusion included, identical maps once) reach "
-                                 f"{LOW_AGREEMENT:+.2f} with the map shown; the page cautions when more than "
+    "Agreement between methods": f"How many other distinct maps (occlusion included, identical maps once, all of "
+                                 f"one layer where a method uses one) reach {LOW_AGREEMENT:+.2f} with the map "
+                                 "shown; the page cautions when more than "
                                  f"{MOST_HALF} of them do not.",
     "Randomisation check": "Maps of a model whose weights were scrambled should look different; if they do not, "
                            "the method shows the image more than the model.",

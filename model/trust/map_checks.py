@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from model.explain import METHODS
 from model.explain import method_label as label_of
 from model.policy import LOW_AGREEMENT, MODERATE_AGREEMENT, MOST_METHODS_SHARE, SAME_MAP
 from model.trust.faithfulness import NOT_MEASURABLE
@@ -55,6 +56,14 @@ class MapChecks:
     def faithful(self) -> bool:
         """Whether the map's faithfulness was measured and passed (both curves beat chance)."""
         return getattr(self.faithfulness, "verdict", None) == "faithful"
+
+    @property
+    def layer_maps_compared(self) -> bool:
+        """Whether the map read was compared with a map taken at a layer (by the comparison of methods or the
+        occlusion cross-check): that layer is then the one of the map read, or the page's when it has none."""
+        methods = [*(self.agreement.methods if self.agreement is not None else ()),
+                   *((self.occlusion_against,) if self.occlusion_similarity is not None else ())]
+        return any(method in METHODS and METHODS[method].uses_layer for method in methods)
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,23 @@ class ShownMapComparison:
         """Whether the shown map agrees little with most of the other distinct maps (`most_differ`); never
         for occlusion alone, which its own check says."""
         return bool(self.agree or self.differ) and self.most_differ
+
+
+def maps_at_layer(seen: dict, layer: str | None) -> dict:
+    """The maps of one film, model and class that the comparison of methods may set side by side at `layer`.
+
+    Two layers' maps of one method differ (Grad-CAM and Grad-CAM++ of a COVID-19 film by cxr-mobilenet-v3: +0.74
+    at one layer, +0.33 at another, +0.29 across the two), so a map taken at another layer is never compared;
+    a method without a layer draws one map at every layer.
+
+    Args:
+        seen: {(method, layer): map} of the maps looked at (layer None for a method without one), oldest first.
+        layer: the layer of the comparison: the map read's, or the page's when the map read has none.
+
+    Returns:
+        {method: map} of the maps taken at `layer` and of the methods without a layer, in `seen`'s order.
+    """
+    return {method: heat for (method, at), heat in seen.items() if at is None or at == layer}
 
 
 def compare_shown_map(agreement, shown: str) -> ShownMapComparison | None:
