@@ -57,18 +57,16 @@ def scoped(tmp_path_factory):
 
 
 def test_a_cards_triage_is_diagnoses_but_for_the_copies(scoped):
-    """The card's triage and Diagnose's (`caching.triage`: input check, test-time copies, anatomy check) agree on
-    every film, the copies' rule aside: an unusual anatomy makes a confident answer a second read on both."""
+    """The card's triage and `triage.assess`'s (Diagnose's: input check, test-time copies, anatomy check) give every
+    film the same findings in the same order, the copies' rule aside: an unusual anatomy makes a confident answer
+    a second read on both."""
     from model.classifier import Classifier
     from model.inputs.intake import load_xray
     from model.inputs.lungs import LungSegmenter
     from model.labelled_data import read_dataset
     from model.prediction import Prediction
-    from model.trust.input_check import input_check
-    from model.trust.novelty import anatomy_features
     from model.trust.scope import read_scope
-    from model.trust.triage import triage
-    from model.trust.uncertainty import tta_uncertainty
+    from model.trust.triage import assess
 
     registry, data = scoped
     clf, lungs, scope = Classifier.load(SHORTCUT_ID, registry), LungSegmenter.load(LUNGS_ID, registry), \
@@ -77,15 +75,16 @@ def test_a_cards_triage_is_diagnoses_but_for_the_copies(scoped):
     cases, _ = read_cases(clf, records, lungs=lungs.mask, low_threshold=scope.lung_attention_threshold, scope=scope)
     for case in cases:
         xray = load_xray(case.path)
-        mask = lungs.mask(xray.pixels)
-        tta = tta_uncertainty(clf, clf.prepare(xray.pixels, mask), min_top_probability=scope.min_top_probability,
-                              min_agreement=scope.min_agreement)
-        diagnose = triage(input_check(xray.pixels, xray.metadata, mask), tta,
-                          scope.novelty.assess(anatomy_features(xray.pixels, mask)))
-        without_copies = [f for f in diagnose.deciding if f.kind != "copies_disagree"]
-        assert [f.kind for f in case.triage.deciding] == [f.kind for f in without_copies], case.path
-        if len(without_copies) == len(diagnose.deciding):
-            assert case.triage.status == diagnose.status, case.path
+        diagnose = assess(clf, xray, lungs.mask(xray.pixels), scope)
+        without_copies = [(f.kind, f.severity, f.sentence) for f in diagnose.triage.findings
+                          if f.kind != "copies_disagree"]
+        assert [(f.kind, f.severity, f.sentence) for f in case.triage.findings] == without_copies, case.path
+        assert case.triage.novelty == diagnose.triage.novelty, case.path
+        if len(without_copies) == len(diagnose.triage.findings):
+            assert case.triage.status == diagnose.triage.status, case.path
+        # On assess's own inputs (its lung mask and the film's own pass), the card's triage is assess's, copies aside.
+        same = card_triage(xray, diagnose.lung_mask, diagnose.prediction, scope)
+        assert same.findings == [f for f in diagnose.triage.findings if f.kind != "copies_disagree"], case.path
         expected = "uncertain" if "-lesion-" in case.path else "answer"
         assert case.triage.status == expected and case.confidence > 0.9, (case.path, case.triage.reasons)
     # The probability rule at the model's own answer level, from the same function as Diagnose's.

@@ -31,14 +31,12 @@ import pandas as pd
 from model.evaluation import predict_records
 from model.inputs.intake import XrayInputError, load_xray
 from model.labelled_data import DATA_ENV, data_roots
-from model.policy import LOW_LUNG_ATTENTION, MIN_TOP_PROBABILITY
+from model.policy import LOW_LUNG_ATTENTION
 from model.prediction import Prediction
 from model.present.cheating_view import CONFIDENT
 from model.splits import OUTSIDE, assign_splits
 from model.trust.attention import NO_LUNG_FIELDS, attention_if_lungs
-from model.trust.input_check import input_check
-from model.trust.novelty import anatomy_features
-from model.trust.triage import Triage, triage
+from model.trust.triage import Triage, answer_levels, film_triage
 from model.trust.uncertainty import uncertainty_of
 
 BATCH_SIZE = 16
@@ -289,13 +287,13 @@ def read_case(classifier, record, *, split: str = "", lungs: Callable | None = N
 
 
 def card_triage(xray, lung_mask: np.ndarray | None, prediction: Prediction, scope=None) -> Triage:
-    """A film's triage as Diagnose and the gallery's dialog make it (`model.trust.triage.triage`), but for
+    """A film's triage as Diagnose and the gallery's dialog make it (`model.trust.triage.assess`), but for
     the one rule that needs the test-time copies (their stability, made in the dialog).
 
-    The same checks on the same figures: the input check (`input_check`, with the lung fields when a lung
-    model ran), the anatomy check of the model's scope check on those fields, and the probability rule
-    (`uncertainty_of` on the film's own reading alone: with no copies, they cannot disagree) at the model's
-    own answer level, else the default, as `tta_uncertainty` applies it.
+    The same checks in the same order, by the same function (`model.trust.triage.film_triage`): the input
+    check with the lung fields when a lung model ran, the anatomy check of the model's scope check on those
+    fields, and the answer's rules at the model's own levels (`answer_levels`) on the film's own reading
+    alone (`uncertainty_of` of one row: with no copies, they cannot disagree).
 
     Args:
         xray: `model.inputs.intake.Xray` of the film (pixels and metadata).
@@ -303,13 +301,9 @@ def card_triage(xray, lung_mask: np.ndarray | None, prediction: Prediction, scop
         prediction: the model's answer for it (`Prediction`).
         scope: the model's `model.trust.scope.Scope`, or None when it has none.
     """
-    check = input_check(xray.pixels, xray.metadata, lung_mask)
-    novelty = None
-    if scope is not None and lung_mask is not None:
-        novelty = scope.novelty.assess(anatomy_features(xray.pixels, lung_mask))
-    level = scope.min_top_probability if scope is not None else MIN_TOP_PROBABILITY
-    alone = uncertainty_of(tuple(prediction.labels), np.asarray(prediction.probabilities)[None, :], level)
-    return triage(check, alone, novelty)
+    alone = uncertainty_of(tuple(prediction.labels), np.asarray(prediction.probabilities)[None, :],
+                           **answer_levels(scope))
+    return film_triage(xray, lung_mask, alone, scope)[2]
 
 
 def read_cases(classifier, records: list, *, splits: dict[str, str] | None = None, lungs: Callable | None = None,

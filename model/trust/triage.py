@@ -117,6 +117,37 @@ def triage(check, uncertainty=None, novelty=None) -> Triage:
     return Triage(status_of(findings), findings, None if novelty is None else float(novelty.score))
 
 
+def answer_levels(scope) -> dict:
+    """The answer rules' levels (`min_top_probability`, `min_agreement` of `uncertainty_of` and `tta_uncertainty`):
+    the model's own from its scope check (`model.trust.scope.Scope`), {} (the defaults) without one."""
+    return {"min_top_probability": scope.min_top_probability, "min_agreement": scope.min_agreement} if scope else {}
+
+
+def film_triage(xray, lung_mask, uncertainty, scope=None, stated=None) -> tuple:
+    """The checks of one film and its triage, in the one order every reading of a film applies them (`assess`,
+    and the gallery's cards with the film's own pass for `uncertainty`): the input check with its lung fields,
+    the anatomy check of the model's scope check on those fields, then the answer's own figures (`triage`).
+
+    Args:
+        xray: `model.inputs.intake.Xray` (pixels and metadata).
+        lung_mask: the film's lung mask, or None without a lung model (then no anatomy check).
+        uncertainty: `model.trust.uncertainty.Uncertainty` of the answer, at `answer_levels(scope)`.
+        scope: the model's `model.trust.scope.Scope`, or None.
+        stated: `model.trust.facts.Stated`, what the reader states about a plain image (age, view).
+
+    Returns:
+        (input check, novelty or None, `Triage`).
+    """
+    from model.trust.input_check import input_check
+    from model.trust.novelty import anatomy_features
+
+    check = input_check(xray.pixels, xray.metadata, lung_mask, stated=stated)
+    novelty = None
+    if scope is not None and lung_mask is not None:
+        novelty = scope.novelty.assess(anatomy_features(xray.pixels, lung_mask))
+    return check, novelty, triage(check, uncertainty, novelty)
+
+
 @dataclass(frozen=True)
 class Assessment:
     """Everything the triage of one image rests on, computed once.
@@ -151,21 +182,12 @@ def assess(classifier, xray, lung_mask=None, scope=None, stated=None) -> Assessm
         scope: the model's `model.trust.scope.Scope`, or None.
         stated: `model.trust.facts.Stated`, what the reader states about a plain image (age, view).
     """
-    from model.trust.input_check import input_check
-    from model.trust.novelty import anatomy_features
     from model.trust.uncertainty import tta_uncertainty
 
-    pixels = xray.pixels
     if lung_mask is None and classifier.segmenter is not None:
-        lung_mask = classifier.segmenter.mask(pixels)
-    model_input = classifier.prepare(pixels, lung_mask)
-    uncertainty = tta_uncertainty(classifier, model_input,
-                                  **({"min_top_probability": scope.min_top_probability,
-                                      "min_agreement": scope.min_agreement} if scope else {}))
-    check = input_check(pixels, xray.metadata, lung_mask, stated=stated)
-    novelty = None
-    if scope is not None and lung_mask is not None:
-        novelty = scope.novelty.assess(anatomy_features(pixels, lung_mask))
+        lung_mask = classifier.segmenter.mask(xray.pixels)
+    model_input = classifier.prepare(xray.pixels, lung_mask)
+    uncertainty = tta_uncertainty(classifier, model_input, **answer_levels(scope))
+    check, novelty, result = film_triage(xray, lung_mask, uncertainty, scope, stated)
     prediction = uncertainty.prediction(classifier.labels)  # the film's own pass, as the pages show it
-    return Assessment(model_input, prediction, uncertainty, check, novelty, triage(check, uncertainty, novelty),
-                      lung_mask)
+    return Assessment(model_input, prediction, uncertainty, check, novelty, result, lung_mask)
