@@ -625,7 +625,7 @@ def test_a_layer_switch_compares_only_the_maps_of_one_layer(registry_env, monkey
     # Grad-CAM++ at the stem alone at its layer: nothing to compare, said with the reason the earlier map is left out.
     assert not [d for d in at.dataframe if "maps" in d.value.columns]
     assert not [m for m in at.main.metric if m.label.startswith("Other maps agreeing with")]
-    assert any("maps made at other layers are not compared" in c for c in texts(at.caption))
+    assert any("those made at other layers are not compared" in c for c in texts(at.caption))
     report = details[-1]
     assert "other regions" not in report.status.line and report.compared == ()
     assert not [f for f in report.status.findings if f.kind == "methods_disagree"]
@@ -654,8 +654,9 @@ def test_a_layer_switch_compares_only_the_maps_of_one_layer(registry_env, monkey
     assert metric(at, "Similarity to Grad-CAM").value == figure
     pairs = frame(at, "maps")
     assert f"{dict(zip(pairs['maps'], pairs['similarity']))['Grad-CAM vs Occlusion']:+.2f}" == figure
-    assert any(c.startswith("Grad-CAM at the layer ") and "the layer of the other maps compared" in c
-               for c in texts(at.caption))
+    layer_label = at.selectbox(key="layer-tiny-a").format_func("stem_conv")
+    assert f"Grad-CAM at the layer chosen ({layer_label}), as the other maps compared, for the same class (the map " \
+        "shown is occlusion's own)." in texts(at.caption)
     content = details[-1]
     assert f"Grad-CAM ({figure})" in " ".join(sentence for _, sentence, _ in content.checks)
     assert "the maps it was compared with were taken at the layer" in content.notes[0]

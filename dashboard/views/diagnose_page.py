@@ -617,8 +617,8 @@ def occlusion_section(case: Case, controls: Controls, explanation, computed: boo
                    delta_arrow="off", help=explain("Map similarity"))
     where = f" at the layer {controls.layer_label}" if against.layer else ""
     verdict.caption(f"The map shown above ({label}{where}) for the same class." if against is explanation else
-                    f"Grad-CAM{where}, the layer of the other maps compared, for the same class (the map shown is "
-                    "occlusion's own).")
+                    f"Grad-CAM at the layer chosen ({controls.layer_label}), as the other maps compared, for the same "
+                    "class (the map shown is occlusion's own).")
     return similarity, against.method
 
 
@@ -749,7 +749,7 @@ def agreement_panel(maps: dict, shown: str, layer_label: str) -> tuple:
     (None under two maps) and a slot above the pairs for the headline and the sentence judging the map shown
     against the others (filled once the checks are known). `layer_label`: the layer they were taken at."""
     st.markdown("**Agreement between methods**", help=explain("Agreement between methods"))
-    at_layer = f"Maps of the layer {layer_label} only, where a method uses one: maps made at other layers are not compared."
+    at_layer = f"Maps at the layer chosen ({layer_label}) where a method uses one: those made at other layers are not compared."
     if len(maps) < 2:
         st.caption("Choose another method above, or compute occlusion sensitivity below, to see whether the "
                    f"methods point at the same regions. {at_layer}")
