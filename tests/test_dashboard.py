@@ -279,6 +279,28 @@ def test_model_choice_changes_the_prediction_and_side_panel(app, registry_env):
     assert at.sidebar.get("plotly_chart"), "no training-curve chart in the side panel"
 
 
+def test_class_chosen_to_explain_survives_a_model_switch(app, registry_env):
+    """A reader who chose a class to explain keeps it when switching model and back (the box is per film and
+    model, so Streamlit forgot it); without a choice the class follows each model's own answer."""
+    at = upload(open_page(app, "diagnose"), IMAGE)
+
+    def target_box():
+        return next(box for box in at.selectbox if box.label == "Class to explain")
+
+    answers = {m: expected_prediction(registry_env, m, IMAGE).label for m in ("tiny-a", "tiny-b")}
+    assert target_box().value == answers["tiny-a"]
+    at.selectbox(key="diagnose_model").set_value("tiny-b").run()
+    assert target_box().value == answers["tiny-b"], "without a choice the class is the new model's answer"
+    at.selectbox(key="diagnose_model").set_value("tiny-a").run()
+    chosen = next(label for label in LABELS if label != answers["tiny-a"] and label != answers["tiny-b"])
+    target_box().set_value(chosen).run()
+    for model in ("tiny-b", "tiny-a"):
+        at.selectbox(key="diagnose_model").set_value(model).run()
+        no_failure(at)
+        assert target_box().value == chosen, f"the chosen class was lost on switching to {model}"
+        assert overlay(at).captions[0].split(" for ")[1].startswith(chosen)
+
+
 # --------------------------------------------------------------------------- other pages
 
 

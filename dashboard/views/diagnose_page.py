@@ -296,6 +296,22 @@ def advanced_layers_switch(column) -> None:
     widgets.keep("advanced_layers", st.session_state.get("advanced_layers"))
 
 
+def class_control(column, case: Case, default_class: int) -> str:
+    """The class to explain: the model's answer for a new film, else the class the reader chose for this film.
+
+    The box is keyed per film and model (a new film starts at its answer), so Streamlit forgets it while
+    another model is shown; the reader's own choice is kept per film and given back to every model that has
+    that class, so a model switch never silently swaps the map for another class's.
+    """
+    labels = list(case.card.labels)
+    chosen_key = f"target-chosen-{case.digest[:16]}"
+    key = f"target-{case.digest[:16]}-{case.card.id}"
+    chosen = widgets.kept(chosen_key, None)
+    index = labels.index(chosen) if chosen in labels else default_class
+    return column.selectbox("Class to explain", labels, index=index, key=key,
+                            on_change=lambda: widgets.keep(chosen_key, st.session_state.get(key)))
+
+
 def explanation_controls(clf, case: Case, default_class: int) -> Controls:
     """Method, class and layer (they choose the map) and the display settings. Every choice is kept
     for the session (`widgets.kept`), so it survives a visit to another page."""
@@ -309,8 +325,7 @@ def explanation_controls(clf, case: Case, default_class: int) -> Controls:
                                index=methods.index(widgets.kept("method", "gradcam")),
                                help="  \n".join(f"**{m.label}**: {explain(m.label)}" for m in METHODS.values()))
     widgets.keep("method", method)
-    target = cols[1].selectbox("Class to explain", list(card.labels), index=default_class,
-                               key=f"target-{case.digest[:16]}-{card.id}")
+    target = class_control(cols[1], case, default_class)
     chosen = layer_control(cols[2], clf, card, method)
     advanced_layers_switch(cols[3])
     display = display_controls(st.columns([0.9, 0.9, 0.9, 1.45, 1.2], vertical_alignment="center"),
