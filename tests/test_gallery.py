@@ -189,16 +189,17 @@ def test_count_cases_follows_what_was_read():
     assert (counts.unknown, counts.unknown_labels) == (1, ("Tuberculosis",))
     assert (counts.mapped, counts.below_level, counts.no_lungs, counts.no_evidence) == (3, 0, 0, 0)
     assert count_cases(0, 0, [], 0).wrong_share is None
-    # "Mostly outside the lungs" beside chance: the median lungs' share of what the model saw.
+    # The median lungs' share of what the model saw, as the cheats view's caption gives it.
     from dataclasses import replace
 
-    from model.present.cheating_view import even_words
+    from model.present.cheating_view import rule_caption
     from model.present.gallery_cases import even_level
 
-    assert counts.even is None and even_words(None) == ""
+    assert counts.even is None and "at the median" not in rule_caption(0.8, 1.0, None)
     evened = [replace(c, lung_even=share) for c, share in zip(cases, (0.3, 0.4, 0.36, None))]
     assert even_level(evened) == pytest.approx(0.36) and count_cases(500, 12, evened, 2).even == pytest.approx(0.36)
-    assert even_words(0.36) == "; a map spread evenly over what the model saw would put about 36% there"
+    assert "puts on the lungs their share of that area: about 36% at the median of these films" in \
+        rule_caption(0.8, 1.0, even_level(evened))
 
 
 @pytest.fixture(scope="module")

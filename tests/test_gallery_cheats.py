@@ -9,15 +9,22 @@ model whose lung fields are exact.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from model.present.cheating_view import (
     FRAME_COLUMNS,
+    below_own_level,
+    card_outside_words,
     cheating_by_source,
     cheating_frame,
     cheating_total,
+    left_out,
+    none_flagged_sentence,
+    own_level_sentence,
+    rule_caption,
 )
 from model.present.gallery_cases import read_cases
 from tests.gallery_support import POOL, write_fixed_lungs_entry, write_shortcut_entry, write_shortcut_pool
@@ -34,46 +41,76 @@ IN_POOL = sum(count for *_, count in POOL)
 # --------------------------------------------------------------------------- the core
 
 
-def test_cheating_by_source_counts_confident_answers_whose_map_misses_the_lungs():
-    cases = [make_case("a1", confidence=0.95, lung_share=0.1, source="alpha"),
-             make_case("a2", confidence=0.90, lung_share=0.3, source="alpha", label="Normal"),
-             make_case("a3", confidence=0.85, lung_share=0.8, source="alpha"),
-             make_case("a4", confidence=0.50, lung_share=0.0, source="alpha"),  # not confident
-             make_case("b1", confidence=0.99, lung_share=0.7, source="beta"),
-             make_case("b2", confidence=0.99, lung_share=None, source="beta"),  # nothing known of its map
-             make_case("c1", confidence=0.81, lung_share=0.45, source="")]
-    groups = cheating_by_source(cases)
-    assert [g.source for g in groups] == ["unknown", "alpha", "beta"], "worst share first"
-    alpha = groups[1]
-    assert (alpha.confident, alpha.outside, alpha.wrong) == (3, 2, 1)
-    assert alpha.share == pytest.approx(2 / 3)
-    assert [Path(c.path).stem for c in alpha.cases] == ["a1", "a2"], "the lowest share first"
-    assert (groups[2].confident, groups[2].outside, groups[2].share) == (1, 0, 0.0)
-    assert cheating_total(groups) == (5, 3)
+def evened(name: str, confidence: float, share: float | None, even: float | None, source: str = "alpha",
+           label: str = "COVID-19"):
+    """A case read with its map's share on the lungs and its film's even spread share (`Case.lung_even`)."""
+    return replace(make_case(name, confidence=confidence, lung_share=share, source=source, label=label), lung_even=even)
+
+
+# a1, a2 below their film's even spread; a3 under half but above it (the old "mostly outside" counted it);
+# b1 over half yet below its even spread (the old rule missed it); b2, b3 without one of the shares: left out;
+# c1 below as shown (36.9% < 37.0%), c2 equal as shown (37.0% = 37.0%, as Diagnose says "as much").
+CASES = [evened("a1", 0.95, 0.10, 0.35), evened("a2", 0.90, 0.30, 0.35, label="Normal"),
+         evened("a3", 0.85, 0.41, 0.37), evened("a4", 0.50, 0.0, 0.35),
+         evened("b1", 0.99, 0.55, 0.60, "beta"), evened("b2", 0.99, None, None, "beta"),
+         evened("b3", 0.95, 0.45, None, "beta"),
+         evened("c1", 0.81, 0.369, 0.370, ""), evened("c2", 0.82, 0.3704, 0.3701, "")]
+
+
+def test_a_map_is_counted_when_it_puts_less_on_the_lungs_than_its_films_even_spread():
+    groups = cheating_by_source(CASES)
+    assert [g.source for g in groups] == ["beta", "alpha", "unknown"], "worst share first"
+    beta, alpha, unknown = groups
+    assert (alpha.confident, alpha.outside, alpha.wrong) == (3, 2, 1) and alpha.share == pytest.approx(2 / 3)
+    assert [Path(c.path).stem for c in alpha.cases] == ["a1", "a2"], "the lowest share first; a3 favours the lungs"
+    assert [Path(c.path).stem for c in beta.cases] == ["b1"] and beta.confident == 1, "b2, b3 are not measured"
+    assert [Path(c.path).stem for c in unknown.cases] == ["c1"] and unknown.confident == 2
+    assert cheating_total(groups) == (6, 4) and left_out(CASES) == 2 and left_out(CASES, 0.999) == 0
     frame = cheating_frame(groups)
-    assert list(frame.columns) == FRAME_COLUMNS and list(frame["map mostly outside the lungs"]) == [1, 2, 0]
-    # How many of them the model's own warning level (Diagnose's) flags too: c1 (45%) is only mostly outside.
-    from model.present.cheating_view import below_own_level, own_level_sentence
-    shares = sorted(c.lung_share for g in groups for c in g.cases)
-    assert below_own_level(groups, 0.33) == sum(share < 0.33 for share in shares) < 3
-    assert own_level_sentence(groups, 0.33).startswith(f"{below_own_level(groups, 0.33)} of these 3 lie below 33.0% "
-                                                       "on the lungs, this model's own warning level")
-    assert own_level_sentence(groups, 0.46, outside=0.5).startswith("All 3 lie below 46.0% on the lungs")
-    # A level at or above "mostly outside" adds nothing: every flagged map lies below it by definition.
-    assert own_level_sentence(groups, 0.5) == "" and own_level_sentence(groups, 0.99) == ""
-    # A model without a scope check: the policy's default level, never called its own.
+    assert list(frame.columns) == FRAME_COLUMNS and list(frame["map favours outside the lungs"]) == [1, 2, 1]
+    # Stricter, from the educator's control: less than half of what an even spread would put there.
+    assert cheating_total(cheating_by_source(CASES, even_ratio=0.5)) == (6, 1)
+    assert cheating_total(cheating_by_source(CASES, min_confidence=0.9)) == (3, 3)
+    assert cheating_by_source([]) == []
+    for bad in ({"min_confidence": 0.0}, {"even_ratio": 1.5}, {"even_ratio": 0.0}):
+        with pytest.raises(ValueError):
+            cheating_by_source(CASES, **bad)
+
+
+def test_the_second_line_counts_the_flagged_maps_below_the_models_warning_level():
+    groups = cheating_by_source(CASES)  # flagged shares 10%, 30%, 36.9%, 55%
+    assert below_own_level(groups, 0.33) == 2
+    line = own_level_sentence(groups, 0.33)
+    assert line.startswith("2 of these 4 lie below 33.0% on the lungs, this model's own warning level")
+    assert line.endswith("each of the others favours what lies outside the lungs, but not unusually so for this model.")
+    # The rule is each film's even spread, not a line: a level of 50% or more still says something (55% is above).
+    assert own_level_sentence(groups, 0.5).startswith("3 of these 4 lie below 50.0% on the lungs")
+    assert own_level_sentence(groups, 0.6).startswith("All 4 lie below 60.0% on the lungs")
     default = own_level_sentence(groups, 0.33, own=False)
     assert "the default warning level (this model has no scope check of its own), where Diagnose warns" in default
     assert "own warning level" not in default and "Performance" not in default
-    assert own_level_sentence([], 0.33) == ""
-    # None below the level: said as such, not as "0 of these ... the others".
-    assert own_level_sentence(groups, 0.01).startswith("None of these 3 lies below 1.0% on the lungs")
-    stricter = cheating_by_source(cases, min_confidence=0.9, max_lung_share=0.2)
-    assert cheating_total(stricter) == (3, 1)
-    assert cheating_by_source([]) == []
-    for bad in ({"min_confidence": 0.0}, {"max_lung_share": 1.5}):
-        with pytest.raises(ValueError):
-            cheating_by_source(cases, **bad)
+    assert own_level_sentence([], 0.33) == "" and own_level_sentence(cheating_by_source(CASES[2:4]), 0.33) == ""
+    assert own_level_sentence(groups, 0.01).startswith("None of these 4 lies below 1.0% on the lungs")
+    one = cheating_by_source(CASES[:1])
+    assert own_level_sentence(one, 0.33).startswith("It lies below 33.0% on the lungs")
+    assert own_level_sentence(one, 0.05).startswith("It does not lie below 5.0% on the lungs")
+
+
+def test_the_captions_and_cards_say_the_same_rule():
+    caption = rule_caption(0.783, 1.0, 0.37, missing=2)
+    assert caption.startswith("Confident: 78.3% or more. Favours outside the lungs: less of the Grad-CAM map of the "
+                              "answer on the lung fields than an even spread would put there.")
+    assert "about 37% at the median of these films" in caption and "mostly outside" not in caption
+    assert caption.endswith("2 confident answers are left out: no share on the lungs measured (no plausible lung "
+                            "fields, or no evidence in the map).")
+    assert "than 75% of what an even spread would put there" in rule_caption(0.8, 0.75, None)
+    assert none_flagged_sentence(9) == "None of the 9 confident answers puts less of its map on the lungs than an " \
+                                       "even spread would."
+    # A card says its film's own even spread beside the rest of the map, only when the map favours outside.
+    low = replace(CASES[0], elsewhere="above the lungs", elsewhere_most=True)
+    assert card_outside_words(low) == "less than an even spread's 35.0%; most of the rest: above the lungs"
+    assert card_outside_words(replace(CASES[2], elsewhere="around the lungs' edges")) == "", "41% > 37%: favours lungs"
+    assert card_outside_words(CASES[6]) == "" and card_outside_words(CASES[8]) == ""
 
 
 @pytest.fixture(scope="module")
@@ -179,26 +216,43 @@ def test_where_the_model_cheats_by_source(gallery):
     at.segmented_control(key="gallery_view").set_value("cheats").run()
     assert not at.exception
     # alpha: 3 marker films and 1 labelled against its marker, 2 plain films read off the dark surround;
-    # beta: 4 lesion films (map in the lungs: not counted), 4 plain films (surround): all confident.
+    # beta: 4 lesion films (map in the lungs: not counted), 4 plain films (surround): all confident. Each film's
+    # lungs are 26.8% of what the model saw, so an even spread would put 26.8% there: the markers' and plain
+    # films' maps (0-0.6%) put less, the lesions' (99-100%) more.
     assert any(m.value.startswith("#### On **10 of 14** confident answers (71%), the map of Shortcut test model "
-                                  "lies mostly outside the lungs") for m in at.markdown)
-    # This entry has no scope check: its warning level is the policy's 50%, the "mostly outside" line itself, so
-    # no line counts the maps below it (all are, by definition) and nothing calls a level this model's own.
-    assert not any("warning level" in m.value or "own answer level" in m.value for m in at.markdown)
+                                  "puts less on the lungs than a map spread evenly over what it saw would: it "
+                                  "favours what lies outside them") for m in at.markdown)
+    # This entry has no scope check: its warning level is the policy's 50%, named as the default, never its own,
+    # and counted (the old "mostly outside" line, also 50%, said nothing of it).
+    assert any(m.value.startswith("All 10 lie below 50.0% on the lungs, the default warning level (this model has no "
+                                  "scope check of its own), where Diagnose warns too") for m in at.markdown)
+    assert not any("own warning level" in m.value or "own answer level" in m.value for m in at.markdown)
+    caption = next(c.value for c in at.caption if c.value.startswith("Confident: "))
+    assert "than an even spread would put there" in caption and "about 27% at the median of these films" in caption
     frame = at.dataframe[0].value
     assert list(frame["source"]) == ["alpha", "beta"]
-    assert list(frame["map mostly outside the lungs"]) == [6, 4] and list(frame["share"]) == [100.0, 50.0]
+    assert list(frame["map favours outside the lungs"]) == [6, 4] and list(frame["share"]) == [100.0, 50.0]
     # The heading says what its cases are (the view's definition), standing alone on a projected slide.
-    assert any(m.value == "##### alpha: 6 of its 6 confident answers (100%) have less than 50.0% of the map on the "
-                          "lungs; 1 of the 6 misclassified" for m in at.markdown)
+    assert any(m.value == "##### alpha: 6 of its 6 confident answers (100%) have less of the map on the lungs than "
+                          "an even spread would (all 6 below the default warning level, 50.0%); 1 of the 6 "
+                          "misclassified" for m in at.markdown)
     assert len(card_files(at, "cheat_alpha_")) == 4 and len(card_files(at, "cheat_more_alpha_")) == 2
     beta = card_files(at, "cheat_beta_")
     assert beta and not [f for f in beta if "-lesion-" in f]
+    # Each card gives its film's own even spread, the figure the rule compares its share with.
+    assert sum(c.value.startswith("less than an even spread's 26.8%; ") for c in at.caption) == 10
     # A stricter definition, from the popover: from 99% only the marker films (99.4-99.5%) and the lesion
     # film labelled Normal (99.3%) are confident; the plain films (98.4%) are not.
     slider = next(s for s in at.slider if s.key.startswith("cheat_confident_"))  # keyed by the model's level
     at.slider(key=slider.key).set_value(0.99).run()
     assert any(m.value.startswith("#### On **4 of 5** confident answers (80%)") for m in at.markdown)
+    # A quarter of an even spread (6.7% here): the markers' maps (0%) still put less on the lungs.
+    at.slider(key="cheat_even").set_value(0.25).run()
+    assert any(m.value.startswith("#### On **4 of 5** confident answers (80%), the map of Shortcut test model puts "
+                                  "less on the lungs than 25% of what a map spread evenly over what it saw would")
+               for m in at.markdown)
+    assert any(m.value.startswith("##### alpha: 4 of its 4 confident answers (100%) have less of the map on the lungs "
+                                  "than 25% of what an even spread would") for m in at.markdown)
 
 
 def test_the_case_opens_where_it_was_clicked_and_goes_to_diagnose_labelled(gallery):
@@ -247,19 +301,24 @@ def test_without_a_lung_model_the_cheating_view_says_why(registry_env, monkeypat
 def test_the_cheats_headline_is_worded_for_what_the_model_sees():
     from model.present.cheating_view import cheats_headline
 
-    masked = cheats_headline((5, 5, 72), 0.845, "MobileNet", lung_mask=True)
-    assert masked == ("On **5 of 5** confident answers (100%), the map of MobileNet spills mostly outside the lung "
-                      "fields, the only part of the film it sees")
-    whole = cheats_headline((2, 8, 72), 0.8, "CNN", lung_mask=False)
-    assert whole.endswith("(25%), the map of CNN lies mostly outside the lungs")
-    assert cheats_headline((0, 0, 12), 0.845, "CNN", lung_mask=False) == \
+    masked = cheats_headline((5, 5, 72, 0), 0.845, "MobileNet", lung_mask=True)
+    assert masked == ("On **5 of 5** confident answers (100%), the map of MobileNet puts less on the lung fields (the "
+                      "only part of the film it sees) than a map spread evenly over what it saw would: it favours what "
+                      "lies outside them")
+    whole = cheats_headline((2, 8, 72, 0), 0.8, "CNN", lung_mask=False)
+    assert whole.endswith("(25%), the map of CNN puts less on the lungs than a map spread evenly over what it saw "
+                          "would: it favours what lies outside them")
+    assert "than 50% of what a map spread evenly" in cheats_headline((2, 8, 72, 0), 0.8, "CNN", False, even_ratio=0.5)
+    assert cheats_headline((0, 0, 12, 0), 0.845, "CNN", lung_mask=False) == \
         "None of the 12 answers read is confident (84.5% or more)."
-    # How many are unusual for this model too, in the headline a class reads (79% "mostly outside" read as
-    # 79% cheating where 3 of the 26 lay below the model's own warning level).
-    assert cheats_headline((26, 33, 72), 0.783, "CNN", False, unusual=3).endswith(
-        "(79%), the map of CNN lies mostly outside the lungs; **3** of them unusually so for this model")
-    assert cheats_headline((26, 33, 72), 0.783, "CNN", False, unusual=0).endswith("; **none** of them unusually so "
-                                                                                 "for this model")
-    assert cheats_headline((2, 8, 72), 0.8, "CNN", False, unusual=2).endswith("; all of them unusually so for this model")
-    assert cheats_headline((0, 8, 72), 0.8, "CNN", False, unusual=0).endswith("lies mostly outside the lungs")
-
+    assert cheats_headline((0, 0, 12, 3), 0.845, "CNN", lung_mask=False) == \
+        "None of the 3 confident answers (84.5% or more) of the 12 read has its map's share on the lungs measured."
+    # How many are unusual for this model too, in the headline a class reads (the default model's gallery: 5 of 33
+    # flagged, 3 of them below its own warning level).
+    assert cheats_headline((5, 33, 72, 0), 0.783, "CNN", False, unusual=3).endswith(
+        "(15%), the map of CNN puts less on the lungs than a map spread evenly over what it saw would: it favours what "
+        "lies outside them; **3** of them unusually so for this model")
+    assert cheats_headline((5, 33, 72, 0), 0.783, "CNN", False, unusual=0).endswith(
+        "; **none** of them unusually so for this model")
+    assert cheats_headline((2, 8, 72, 0), 0.8, "CNN", False, unusual=2).endswith("; all of them unusually so for this model")
+    assert cheats_headline((0, 8, 72, 0), 0.8, "CNN", False, unusual=0).endswith("it favours what lies outside them")

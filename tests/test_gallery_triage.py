@@ -133,19 +133,22 @@ def test_the_summary_counts_the_maps_as_diagnose_words_each_film():
 
 
 def test_a_sources_heading_says_what_its_cases_are():
+    from dataclasses import replace
+
     from model.present.cheating_view import cheating_by_source, group_heading
 
-    cases = [make_case("a1", confidence=0.95, lung_share=0.1), make_case("a2", confidence=0.9, lung_share=0.4,
-                                                                          label="Normal")]
+    cases = [replace(make_case("a1", confidence=0.95, lung_share=0.1), lung_even=0.35),
+             replace(make_case("a2", confidence=0.9, lung_share=0.3, label="Normal"), lung_even=0.35)]
     group = cheating_by_source(cases)[0]
-    assert group_heading(group, 0.5, 0.269) == (
-        "alpha: 2 of its 2 confident answers (100%) have less than 50.0% of the map on the lungs (1 of the 2 below "
-        "this model's own warning level, 26.9%); 1 of the 2 misclassified")
-    one = cheating_by_source(cases[:1], max_lung_share=0.2)[0]
-    assert group_heading(one, 0.2, 0.05, own=False) == (
-        "alpha: 1 of its 1 confident answers (100%) has less than 20.0% of the map on the lungs (none below the "
-        "default warning level, 5.0%); none misclassified")
-    assert "warning level" not in group_heading(group, 0.5, 0.5)  # every flagged map lies below it by definition
+    assert group_heading(group, 1.0, 0.269) == (
+        "alpha: 2 of its 2 confident answers (100%) have less of the map on the lungs than an even spread would (1 of "
+        "the 2 below this model's own warning level, 26.9%); 1 of the 2 misclassified")
+    one = cheating_by_source(cases[:1], even_ratio=0.5)[0]
+    assert group_heading(one, 0.5, 0.05, own=False) == (
+        "alpha: 1 of its 1 confident answers (100%) has less of the map on the lungs than 50% of what an even spread "
+        "would (none below the default warning level, 5.0%); none misclassified")
+    # The rule is each film's own even spread, not a line: a level of 50% is still worth counting against.
+    assert "(all 2 below the default warning level, 50.0%)" in group_heading(group, 1.0, 0.5, own=False)
 
 
 # --------------------------------------------------------------------------- the page
@@ -213,8 +216,8 @@ def test_the_cheating_view_is_still_there_after_diagnose(gallery):
     assert any(c.value.startswith("Cards are marked as Diagnose marks the film") for c in at.caption), \
         [c.value for c in at.caption]
     heading = next(m.value for m in at.markdown if m.value.startswith("##### alpha:"))
-    assert heading == (f"##### alpha: 6 of its 6 confident answers (100%) have less than 50.0% of the map on the "
-                       f"lungs (6 of the 6 below this model's own warning level, {OWN_WARNING:.1%}); 1 of the 6 "
+    assert heading == ("##### alpha: 6 of its 6 confident answers (100%) have less of the map on the lungs than an "
+                       f"even spread would (all 6 below this model's own warning level, {OWN_WARNING:.1%}); 1 of the 6 "
                        "misclassified")
     key = next(key for key, _ in cards(at, "cheat_alpha_").values())
     at.button(key=key).click().run()

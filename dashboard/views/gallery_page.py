@@ -8,11 +8,11 @@ reads are set by configuration only (`CXR_DATA` roots); there is no free path bo
 The source and label filters choose the images before the sample is drawn, so the counts follow
 them. Every case read carries the Grad-CAM map of its answer and the share of that map on the lung
 fields; the cases can be ordered by confident errors or by that share (lowest first), and "Where
-the model cheats" gathers, per source, the confident answers whose map lies mostly outside the
-lungs, large enough to project (a link to `/gallery?view=cheats` opens on it). "Explain" opens the
-case in a dialog over the grid, where it was clicked; "Open in Diagnose" hands the film and what the
-data say about it to the Diagnose page (`dashboard.widgets.HANDED_UPLOAD`, with a
-`model.present.gallery_cases.TeachingCase`).
+the model cheats" gathers, per source, the confident answers whose map favours what lies outside
+the lungs (less on them than a map spread evenly over what the model saw), large enough to project
+(a link to `/gallery?view=cheats` opens on it). "Explain" opens the case in a dialog over the grid,
+where it was clicked; "Open in Diagnose" hands the film and what the data say about it to the
+Diagnose page (`dashboard.widgets.HANDED_UPLOAD`, with a `model.present.gallery_cases.TeachingCase`).
 """
 from __future__ import annotations
 
@@ -35,16 +35,19 @@ from model.labelled_data import (
 )
 from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD, DEFAULT_OPACITY
 from model.present.cheating_view import (
-    MOSTLY_OUTSIDE,
+    EVEN,
     below_own_level,
+    card_outside_words,
     cheating_by_source,
     cheating_frame,
     cheating_total,
     cheats_headline,
     cheats_seen_sentence,
-    even_words,
     group_heading,
+    left_out,
+    none_flagged_sentence,
     own_level_sentence,
+    rule_caption,
 )
 from model.present.gallery_cases import (
     DATA_ENV,
@@ -238,20 +241,17 @@ def case_verdict(case) -> str:
 
 def lung_part(case) -> str:
     """The share of the case's map on the lungs; orange only below the model's warning level (its own, or the default)
-    (`case.lung_low`), where Diagnose warns too, not merely under MOSTLY_OUTSIDE; "" without one."""
+    (`case.lung_low`), where Diagnose warns too, not merely under an even spread; "" without one."""
     if case.lung_share is None:
         return ""
     text = f"map **{lung_share(case.lung_share)}** on the lungs"
     return f":orange[{text}]" if case.lung_low else text
 
 
-def where_else(case, threshold: float = MOSTLY_OUTSIDE) -> str:
-    """Where most (or the largest part) of the rest of a map that misses the lungs lies (or why there is no
-    share), else ""."""
-    if case.lung_share is None:
-        return case.map_note
-    amount = "most" if case.elsewhere_most else "the largest part"
-    return f"{amount} of the rest: {case.elsewhere}" if case.lung_share < threshold and case.elsewhere else ""
+def where_else(case) -> str:
+    """For a map that favours what lies outside the lungs, its film's even spread and where the rest lies (or why
+    there is no share), else ""."""
+    return case.map_note if case.lung_share is None else card_outside_words(case)
 
 
 def thumbnail(case, with_map: bool):
@@ -453,7 +453,8 @@ def cases_view(cases, sizes: tuple[int, int, int], chosen: tuple, lungs_reason: 
 
 
 def thresholds(level: float) -> tuple[float, float]:
-    """The cheats view's definitions; confident starts at the model's answer level (its own, or the default) `level`."""
+    """The cheats view's definitions: confident from the model's answer level (its own, or the default) `level`, and
+    the rule's share of an even spread (`cheating_view.favours_outside`)."""
     with st.popover("Definitions", icon=":material/tune:"):
         # Keyed by the level, so a model with another answer level starts at its own, not the last one's.
         confident = st.slider("Confident from", 0.5, 0.995, float(level), 0.005, key=f"cheat_confident_{level:.4f}",
@@ -461,37 +462,38 @@ def thresholds(level: float) -> tuple[float, float]:
                               help="An answer at or above this probability counts as confident; it starts at the "
                                    "level Diagnose answers alone from (the model's own, or the default for a model "
                                    "without a scope check).")
-        outside = st.slider("Mostly outside: on the lungs less than", 0.1, 0.9, MOSTLY_OUTSIDE, 0.05,
-                            key="cheat_outside", format="percent",
-                            help="Share of the map's weight on the lung fields found by the lung model.")
-    return confident, outside
+        ratio = st.slider("Favours outside: on the lungs under this much of an even spread", 0.25, 1.0, EVEN,
+                          0.05, key="cheat_even", format="percent",
+                          help="An even spread is a map spread evenly over what the model saw: it puts on each "
+                               "film's lungs their share of that area. At 100% every map that puts less there is "
+                               "counted (it favours what lies outside the lungs); lower counts only the maps "
+                               "further off the lungs.")
+    return confident, ratio
 
 
 def cheats_view(cases, lungs_reason: str, card, bar, key) -> None:
-    """Per source, the confident answers whose map lies mostly outside the lungs: big enough to project.
+    """Per source, the confident answers whose map favours what lies outside the lungs: big enough to project.
     `bar` is the row of controls beside the view's switch (the definitions go at its end)."""
     if lungs_reason:
         st.info(f"This view needs the share of each map on the lungs, which is not available: {lungs_reason}",
                 icon=":material/block:")
         return
-    level = caching.answer_level(key)
+    level, own = caching.answer_level(key), caching.own_levels(key)
     with bar[-1]:
-        confident, outside = thresholds(level)
-    groups = cheating_by_source(cases, confident, outside)
+        confident, ratio = thresholds(level)
+    groups = cheating_by_source(cases, confident, ratio)
     total, cheats = cheating_total(groups)
+    missing = left_out(cases, confident)
     warning = caching.lung_attention_threshold(key)
     # "unusually so for this model" only of the model's own level; a default level is said by the line below
-    unusual = below_own_level(groups, warning) if warning < outside and caching.own_levels(key) else None
-    st.markdown("#### " + cheats_headline((cheats, total, len(cases)), confident, card.display_name,
-                                          bool(card.prep.lung_mask), unusual))
-    if total:
-        own = own_level_sentence(groups, warning, outside, caching.own_levels(key))
-        if own:
-            st.markdown(own)
+    unusual = below_own_level(groups, warning) if own else None
+    st.markdown("#### " + cheats_headline((cheats, total, len(cases), missing), confident, card.display_name,
+                                          bool(card.prep.lung_mask), unusual, ratio))
+    if total and cheats:
+        st.markdown(own_level_sentence(groups, warning, own))
     seen = cheats_seen_sentence(card.prep.lung_mask, card.prep.mask_channel)
-    st.caption(f"Confident: {confident:.1%} or more. Mostly outside: less than {lung_share(outside)} of the Grad-CAM "
-               f"map of the answer on the lung fields{even_words(even_level(cases))}. {seen} {len(cases)} films read, "
-               "as chosen in the side panel.")
+    st.caption(f"{rule_caption(confident, ratio, even_level(cases), missing)} {seen} {len(cases)} films read, as "
+               "chosen in the side panel.")
     if not total:
         return
     table = cheating_frame(groups).assign(share=lambda t: t["share"] * 100.0)
@@ -499,20 +501,18 @@ def cheats_view(cases, lungs_reason: str, card, bar, key) -> None:
                  column_config={"share": st.column_config.ProgressColumn("share", format="%.0f%%", min_value=0.0,
                                                                          max_value=100.0)})
     legend(True)
-    own = caching.own_levels(key)  # the cards' marks, said as the Cases view says them
+    # the cards' marks, said as the Cases view says them
     st.caption(card_checks_sentence(answer_level_name(level, own), not lungs_reason, own and not lungs_reason))
     for group in groups:
         if not group.cases:
             continue
-        st.markdown("##### " + group_heading(group, outside, caching.lung_attention_threshold(key),
-                                             caching.own_levels(key)))
+        st.markdown("##### " + group_heading(group, ratio, warning, own))
         case_grid(list(group.cases[:PER_SOURCE]), True, f"cheat_{group.source}")
         if group.outside > PER_SOURCE:
             with st.expander(f"The other {group.outside - PER_SOURCE} of {group.source}"):
                 case_grid(list(group.cases[PER_SOURCE:]), True, f"cheat_more_{group.source}")
     if cheats == 0:
-        st.success(f"None of the {total} confident answers has its map mostly outside the lungs.",
-                   icon=":material/check_circle:")
+        st.success(none_flagged_sentence(total, ratio), icon=":material/check_circle:")
 
 
 def view_switch(column) -> str:

@@ -1,9 +1,13 @@
-"""Where the model cheats: confident answers whose map lies mostly outside the lung fields, by source.
+"""Where the model cheats: confident answers whose map favours what lies outside the lung fields, by source.
 
 A model that answers confidently while its map points at the collar, a text marker or the border
 has most likely learnt something about the collection the film came from rather than the lungs
-(the known shortcut). Counting such answers per source shows an educator, and an ML team, which
-collections the model recognises instead of reading:
+(the known shortcut). The lungs cover only part of what the model sees (about a third of the lung
+box on a typical film), so "less than half of the map on the lungs" says nothing by itself: a map
+spread evenly over what the model saw (an *even spread*) puts on each film's lungs their share of it
+(`Case.lung_even`). A map favours what lies outside the lungs when it puts less on them than that,
+film by film. Counting such answers per source shows an educator, and an ML team, which collections
+the model recognises instead of reading:
 
     groups = cheating_by_source(cases)            # cases of `model.present.gallery_cases.read_case`
     table = cheating_frame(groups)                # one row per source, the worst first
@@ -15,19 +19,21 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from model.present.text import lung_share
+
 CONFIDENT = 0.8  # An answer at or above this probability is confident.
-MOSTLY_OUTSIDE = 0.5  # A map with less than this share on the lung fields lies mostly outside them.
-FRAME_COLUMNS = ["source", "confident answers", "map mostly outside the lungs", "share", "of them misclassified"]
+EVEN = 1.0  # A map with less on the lungs than this multiple of an even spread's share favours what lies outside.
+FRAME_COLUMNS = ["source", "confident answers", "map favours outside the lungs", "share", "of them misclassified"]
 
 
 @dataclass(frozen=True)
 class SourceCheats:
-    """One source's confident answers and those whose map lies mostly outside the lungs.
+    """One source's confident answers and those whose map favours what lies outside the lungs.
 
     Attributes:
         source: the source's name ("unknown" when the data name none).
-        confident: how many confident answers with a measured lung share it has.
-        cases: those whose map lies mostly outside the lungs, the lowest share first.
+        confident: how many confident answers it has with both a lung share and an even spread's share measured.
+        cases: those whose map puts less on the lungs than the view's share of an even spread, the lowest share first.
     """
 
     source: str
@@ -40,7 +46,7 @@ class SourceCheats:
 
     @property
     def share(self) -> float:
-        """Share of its confident answers whose map lies mostly outside the lungs (0 without any)."""
+        """Share of its confident answers whose map favours what lies outside the lungs (0 without any)."""
         return self.outside / self.confident if self.confident else 0.0
 
     @property
@@ -48,61 +54,98 @@ class SourceCheats:
         return sum(c.wrong for c in self.cases)
 
 
-def check_thresholds(min_confidence: float, max_lung_share: float) -> None:
-    for name, value in (("min_confidence", min_confidence), ("max_lung_share", max_lung_share)):
+def check_thresholds(min_confidence: float, even_ratio: float) -> None:
+    for name, value in (("min_confidence", min_confidence), ("even_ratio", even_ratio)):
         if not 0.0 < float(value) <= 1.0:
             raise ValueError(f"{name} must be in (0, 1], got {value!r}")
 
 
-def cheating_by_source(cases: list, min_confidence: float = CONFIDENT,
-                       max_lung_share: float = MOSTLY_OUTSIDE) -> list[SourceCheats]:
-    """Per source, the confident answers (probability >= `min_confidence`) with a measured lung share
-    and those of them whose share is below `max_lung_share`.
+def measured(case) -> bool:
+    """Whether both the case's lung share and its even spread's share are known (no lung model, no plausible lung
+    fields or a map with no evidence leave them unknown)."""
+    return case.lung_share is not None and case.lung_even is not None
 
-    Cases without a lung share (no lung model, an empty map) are left out: nothing is known about
-    where their map lies. Correct and wrong answers count alike: a right answer for the wrong reason
-    is the shortcut. Sources come worst first (highest share, then most such cases, then by name).
+
+def favours_outside(case, even_ratio: float = EVEN) -> bool:
+    """Whether the case's map puts less on the lungs than `even_ratio` times what an even spread over what the
+    model saw puts there (`case.lung_even`), compared as shown (to 0.1%): at 1, exactly the maps Diagnose says
+    put "less" than an even spread. False when either share is unknown (`measured`)."""
+    if not measured(case):
+        return False
+    return round(case.lung_share * 1000) < round(even_ratio * case.lung_even * 1000)
+
+
+def than_even(even_ratio: float = EVEN, spread: str = "an even spread") -> str:
+    """The rule's comparison in words: "than an even spread would", or "than 75% of what an even spread would"."""
+    part = spread if round(even_ratio * 100) == 100 else f"{even_ratio:.0%} of what {spread}"
+    return f"than {part} would"
+
+
+def cheating_by_source(cases: list, min_confidence: float = CONFIDENT,
+                       even_ratio: float = EVEN) -> list[SourceCheats]:
+    """Per source, the confident answers (probability >= `min_confidence`) with their shares measured and those of
+    them whose map favours what lies outside the lungs (`favours_outside` at `even_ratio`).
+
+    Cases without a measured share (`measured`) are left out here: nothing is known about where their map lies
+    (`left_out` counts them). Correct and wrong answers count alike: a right answer for the wrong reason is the
+    shortcut. Sources come worst first (highest share, then most such cases, then by name).
     """
-    check_thresholds(min_confidence, max_lung_share)
+    check_thresholds(min_confidence, even_ratio)
     confident: dict[str, list] = {}
     for case in cases:
-        if case.lung_share is not None and case.confidence >= min_confidence:
+        if measured(case) and case.confidence >= min_confidence:
             confident.setdefault(case.source or "unknown", []).append(case)
     groups = []
     for source, items in confident.items():
-        outside = sorted((c for c in items if c.lung_share < max_lung_share),
+        outside = sorted((c for c in items if favours_outside(c, even_ratio)),
                          key=lambda c: (c.lung_share, -c.confidence, c.path))
         groups.append(SourceCheats(source, len(items), tuple(outside)))
     return sorted(groups, key=lambda g: (-g.share, -g.outside, g.source))
 
 
+def left_out(cases: list, min_confidence: float = CONFIDENT) -> int:
+    """How many confident answers `cheating_by_source` leaves out for want of a measured share."""
+    return sum(1 for case in cases if case.confidence >= min_confidence and not measured(case))
+
+
 def cheating_frame(groups: list[SourceCheats]) -> pd.DataFrame:
-    """One row per source: its confident answers, how many lie mostly outside the lungs, their share
-    (0-1) and how many of those were misclassified."""
+    """One row per source: its confident answers, how many of their maps favour what lies outside the lungs,
+    their share (0-1) and how many of those were misclassified."""
     rows = [[g.source, g.confident, g.outside, g.share, g.wrong] for g in groups]
     return pd.DataFrame(rows, columns=FRAME_COLUMNS)
 
 
 def cheating_total(groups: list[SourceCheats]) -> tuple[int, int]:
-    """(confident answers, of which the map lies mostly outside the lungs) over every source."""
+    """(confident answers, of which the map favours what lies outside the lungs) over every source."""
     return sum(g.confident for g in groups), sum(g.outside for g in groups)
 
 
-def cheats_headline(counts: tuple[int, int, int], confident: float, model_name: str, lung_mask: bool,
-                    unusual: int | None = None) -> str:
-    """The cheats view's headline (markdown), worded for what the model sees: a lung-masked model cannot
-    read a marker, so its map's weight outside the lungs is said to spill, not to read something there.
-    `counts`: (confident answers whose map lies mostly outside, confident answers, answers read).
-    `unusual`: how many of the flagged lie below the model's lung-attention warning level too
-    (`below_own_level`; None when that level is not under the view's line): said in the headline itself,
-    so a projected "79% mostly outside" does not read as 79% cheating when most are how the model reads
-    every film (the next line gives the level)."""
-    cheats, total, read = counts  # flagged, confident, answers read
+def cheats_headline(counts: tuple[int, int, int, int], confident: float, model_name: str, lung_mask: bool,
+                    unusual: int | None = None, even_ratio: float = EVEN) -> str:
+    """The cheats view's headline (markdown), saying the rule itself, worded for what the model sees: a lung-masked
+    model sees only the lung fields, so what its map puts outside them lies on the margin the mask leaves.
+
+    Args:
+        counts: (confident answers whose map favours what lies outside the lungs, confident answers measured,
+            answers read, confident answers left out unmeasured).
+        confident: the probability from which an answer is confident.
+        model_name: the model's display name.
+        lung_mask: the model sees only the lung fields.
+        unusual: how many of the flagged lie below the model's own lung-attention warning level too
+            (`below_own_level`; None when the level is not the model's own): said in the headline itself, so a
+            projected share does not read as that much cheating when most of it is how the model reads every film.
+        even_ratio: the rule's share of an even spread (`favours_outside`).
+    """
+    cheats, total, read, missing = counts
     if not total:
+        if missing:
+            return (f"None of the {missing} confident answers ({confident:.1%} or more) of the {read} read has its "
+                    "map's share on the lungs measured.")
         return f"None of the {read} answers read is confident ({confident:.1%} or more)."
-    where = ("spills mostly outside the lung fields, the only part of the film it sees" if lung_mask
-             else "lies mostly outside the lungs")
-    line = f"On **{cheats} of {total}** confident answers ({cheats / total:.0%}), the map of {model_name} {where}"
+    lungs = "the lung fields (the only part of the film it sees)" if lung_mask else "the lungs"
+    line = (f"On **{cheats} of {total}** confident answers ({cheats / total:.0%}), the map of {model_name} puts less "
+            f"on {lungs} {than_even(even_ratio, 'a map spread evenly over what it saw')}: it favours what lies "
+            "outside them")
     if unusual is not None and cheats:
         line += ("; **none** of them unusually so for this model" if not unusual
                  else f"; **{unusual}** of them unusually so for this model" if unusual < cheats
@@ -110,12 +153,34 @@ def cheats_headline(counts: tuple[int, int, int], confident: float, model_name: 
     return line
 
 
-def even_words(even: float | None) -> str:
-    """The clause that sets "mostly outside the lungs" beside chance (`gallery_cases.even_level`): ""
-    when not known."""
-    if even is None:
+def rule_caption(confident: float, even_ratio: float, even: float | None, missing: int = 0) -> str:
+    """The cheats view's definitions: confident, the rule (with `even`, the median even spread's share of the films
+    read, `gallery_cases.even_level`) and the confident answers left out unmeasured (`left_out`)."""
+    line = (f"Confident: {confident:.1%} or more. Favours outside the lungs: less of the Grad-CAM map of the answer "
+            f"on the lung fields {than_even(even_ratio)} put there. An even spread, a map spread evenly over what "
+            "the model saw, puts on the lungs their share of that area")
+    line += f": about {even:.0%} at the median of these films, each card giving its own film's." if even is not None \
+        else "."
+    if missing:
+        line += (f" {missing} confident answer{' is' if missing == 1 else 's are'} left out: no share on the lungs "
+                 "measured (no plausible lung fields, or no evidence in the map).")
+    return line
+
+
+def none_flagged_sentence(total: int, even_ratio: float = EVEN) -> str:
+    """The view's all-clear, in the rule's words."""
+    return f"None of the {total} confident answers puts less of its map on the lungs {than_even(even_ratio)}."
+
+
+def card_outside_words(case) -> str:
+    """A card's line for a map that favours what lies outside the lungs (`favours_outside`): its film's even
+    spread share, and where most (or the largest part) of the rest lies; "" for any other map."""
+    if not favours_outside(case):
         return ""
-    return f"; a map spread evenly over what the model saw would put about {even:.0%} there"
+    line = f"less than an even spread's {lung_share(case.lung_even)}"
+    if case.elsewhere:
+        line += f"; {'most' if case.elsewhere_most else 'the largest part'} of the rest: {case.elsewhere}"
+    return line
 
 
 def cheats_seen_sentence(lung_mask: bool, mask_channel: bool = False) -> str:
@@ -135,46 +200,46 @@ def cheats_seen_sentence(lung_mask: bool, mask_channel: bool = False) -> str:
 def below_own_level(groups: list[SourceCheats], level: float) -> int:
     """How many of the flagged answers also lie below the model's own lung-attention warning level
     (`level`, set from its correct answers; the level at which Diagnose and Performance warn): the
-    maps every page treats as unusual for this model, not only as mostly outside the lungs."""
+    maps every page treats as unusual for this model, not only as favouring what lies outside the lungs."""
     return sum(1 for g in groups for case in g.cases if case.lung_share < level)
 
 
-def own_level_sentence(groups: list[SourceCheats], level: float, outside: float = MOSTLY_OUTSIDE,
-                       own: bool = True) -> str:
+def own_level_sentence(groups: list[SourceCheats], level: float, own: bool = True) -> str:
     """The cheating view's second line: how many flagged maps Diagnose would warn about too. `level` is
     the model's lung-attention warning level, its own (`own`, set from its correct answers by its scope
-    check) or the policy's default; `outside` the view's "mostly outside" line. "" when nothing is
-    flagged, or when the level is not under that line (every flagged map lies below it by definition)."""
+    check) or the policy's default. "" when nothing is flagged. The rule is each film's own even spread, not
+    one line, so a flagged map may lie on either side of the level whatever it is."""
     flagged = sum(g.outside for g in groups)
-    if not flagged or level >= outside:
+    if not flagged:
         return ""
     where = ("this model's own warning level (set from its correct answers), where Diagnose and Performance warn"
              if own else "the default warning level (this model has no scope check of its own), where Diagnose "
              "warns")
     below = below_own_level(groups, level)
+    if below == flagged:
+        return (f"It lies below {level:.1%} on the lungs, {where} too." if flagged == 1
+                else f"All {flagged} lie below {level:.1%} on the lungs, {where} too.")
+    rest = "favours what lies outside the lungs, but not unusually so for this model"
     if not below:
-        return (f"None of these {flagged} lies below {level:.1%} on the lungs, {where}: for this model they are "
-                "mostly outside the lungs but not unusually so, which is how it reads every film.")
-    if below < flagged:
-        return (f"{below} of these {flagged} lie below {level:.1%} on the lungs, {where}; the others are mostly "
-                "outside the lungs but not unusually so for this model.")
-    return f"All {flagged} lie below {level:.1%} on the lungs, {where} too."
+        return (f"It does not lie below {level:.1%} on the lungs, {where}: it {rest}." if flagged == 1
+                else f"None of these {flagged} lies below {level:.1%} on the lungs, {where}: each {rest}.")
+    return f"{below} of these {flagged} lie below {level:.1%} on the lungs, {where}; each of the others {rest}."
 
 
-def group_heading(group: SourceCheats, outside: float, level: float, own: bool = True) -> str:
-    """One source's heading in the cheating view, standing alone: what its flagged answers are (confident
-    answers with less than `outside` of the map on the lungs), how many of them also lie below the model's
-    lung-attention warning level `level` (where Diagnose warns; its own, `own`, or the default; said only when
-    that level is under `outside`, else every flagged map lies below it) and how many are misclassified."""
+def group_heading(group: SourceCheats, even_ratio: float, level: float, own: bool = True) -> str:
+    """One source's heading in the cheating view, standing alone: what its flagged answers are (confident answers
+    with less of the map on the lungs than `even_ratio` of an even spread), how many of them also lie below the
+    model's lung-attention warning level `level` (where Diagnose warns; its own, `own`, or the default) and how
+    many are misclassified."""
     verb = "has" if group.outside == 1 else "have"
-    line = (f"{group.source}: {group.outside} of its {group.confident} confident answers ({group.share:.0%}) {verb} "
-            f"less than {outside:.1%} of the map on the lungs")
-    if level < outside:
-        whose = "this model's own warning level" if own else "the default warning level"
-        line += f" ({_of_these(below_own_level([group], level), group.outside)} below {whose}, {level:.1%})"
-    return line + f"; {_of_these(group.wrong, group.outside)} misclassified"
+    whose = "this model's own warning level" if own else "the default warning level"
+    return (f"{group.source}: {group.outside} of its {group.confident} confident answers ({group.share:.0%}) {verb} "
+            f"less of the map on the lungs {than_even(even_ratio)} "
+            f"({_of_these(below_own_level([group], level), group.outside)} below {whose}, {level:.1%}); "
+            f"{_of_these(group.wrong, group.outside)} misclassified")
 
 
 def _of_these(count: int, total: int) -> str:
-    """"none", "1" (of one) or "3 of the 5": a part of a source's flagged answers in its heading."""
-    return "none" if not count else str(count) if total == 1 else f"{count} of the {total}"
+    """"none", "1" (of one), "all 5" or "3 of the 5": a part of a source's flagged answers in its heading."""
+    return ("none" if not count else str(count) if total == 1 else f"all {total}" if count == total
+            else f"{count} of the {total}")

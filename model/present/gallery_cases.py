@@ -482,8 +482,8 @@ def more_than_even(case: Case) -> bool:
 
 def even_level(cases: list[Case]) -> float | None:
     """The median share of the lungs in what the model saw over the cases (a map spread evenly puts that
-    much on them): a map "mostly outside the lungs" is no proof of a shortcut when this is well under half.
-    None when no case has it."""
+    much on them): the typical level against which each film's own (`Case.lung_even`) is read, well under half,
+    so less than half of a map on the lungs is no proof of a shortcut. None when no case has it."""
     values = [c.lung_even for c in cases if c.lung_even is not None]
     return float(np.median(values)) if values else None
 
