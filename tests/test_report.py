@@ -341,6 +341,33 @@ def test_a_crowded_ordinary_case_fits_on_one_page():
     assert len(render_pages(pixels, overlay, PREDICTION, more)) == 2
 
 
+def test_an_answer_resting_on_assumptions_says_once_what_the_reader_can_do_and_stays_one_page():
+    """A plain PNG, no age or view stated: Diagnose shows under the status "State the age and view in the side
+    panel, under *About this film*.". The report, read away from the page, says it once, saying where that
+    panel is; the findings' own sentences are not printed again (the line states the assumptions)."""
+    from model.present import text
+    from model.present.report import Status
+    from model.trust.findings import Finding
+
+    age, view = realistic_content().status.findings[1:]
+    advice = "State the age and view on Diagnose, in its side panel under “About this film”."
+    for value in (content(status=Status("Answer. Read as an adult's frontal film (age and view not stated).",
+                                        "answer", (age, view))),
+                  realistic_content()):  # the crowded ordinary case: still one page with the advice
+        words, pages = recorded_words(value)
+        assert words.count(advice) == 1 and len(pages) == 1
+        assert "state the age if the patient is a child" not in words and "side panel, under *" not in words
+    only_view, _ = recorded_words(content(status=Status("Answer. Read as a frontal film (view not stated).",
+                                                        "answer", (view,))))
+    assert "State the view on Diagnose, in its side panel" in only_view and "the age" not in only_view
+    # Out of scope, no answer rests on them: no advice to state them (the findings stay among the notes).
+    blocked = Finding("child", "out_of_scope", "reader", "The reader gives the patient's age as 9 years: ...")
+    words, _ = recorded_words(content(status=Status("Out of scope: no answer shown (a child's film).",
+                                                    "out_of_scope", (blocked, view))))
+    assert "State the" not in words and view.sentence in words
+    assert text.state_prompt([age, view]) == "State the age and view in the side panel, under *About this film*."
+
+
 def test_no_function_of_the_report_takes_more_than_seven_parameters():
     # Our rule for `model/present/`: a long parameter list becomes a typed value (here `ReportContent`).
     # Every function written in the module counts, private ones and methods too; the dataclasses' generated

@@ -29,6 +29,8 @@ def test_the_status_asks_to_state_what_it_assumed_by_name():
     assert state_prompt([age, view]) == "State the age and view in the side panel, under *About this film*."
     assert state_prompt([view]) == "State the view in the side panel, under *About this film*."
     assert state_prompt([]) == ""
+    assert state_prompt([age, view], "uncertain") == state_prompt([age, view])  # a second read still rests on them
+    assert state_prompt([age, view], "out_of_scope") == ""  # no answer given: nothing rests on them
 
 
 def test_a_low_share_on_the_lungs_reads_the_same_in_the_status_and_under_the_figure():

@@ -176,13 +176,17 @@ ASSUMPTIONS = {frozenset({"age_not_known", "view_not_known"}): "Read as an adult
 
 # What the reader states in the side panel to lift an assumption, by the finding that made it.
 STATABLE = {"age_not_known": "age", "view_not_known": "view"}
+# Where that is, said on Diagnose itself, and in its report (read on its own, away from the page).
+STATE_ON_PAGE = "in the side panel, under *About this film*"
+STATE_IN_REPORT = "on Diagnose, in its side panel under “About this film”"
 
 
-def state_prompt(assumptions) -> str:
-    """Where to state what an answer assumed: "State the age and view in the side panel, under *About this
-    film*." ("" when none of the `assumptions` findings is lifted there)."""
+def state_prompt(assumptions, status: str = "answer", where: str = STATE_ON_PAGE) -> str:
+    """What to do about what an answer assumed: "State the age and view in the side panel, under *About this
+    film*." ("" when none of the `assumptions` findings is lifted there, or the `status` is out of scope: no
+    answer rests on them). `where`: `STATE_IN_REPORT` for the report."""
     stated = [STATABLE[f.kind] for f in assumptions if f.kind in STATABLE]
-    return f"State the {' and '.join(stated)} in the side panel, under *About this film*." if stated else ""
+    return f"State the {' and '.join(stated)} {where}." if stated and status != "out_of_scope" else ""
 
 
 def names_of(findings) -> str:
