@@ -1200,12 +1200,18 @@ FAITHFUL = SimpleNamespace(verdict="faithful", summary="The map ranks the eviden
                                                        "regions, while revealing 0.58 against 0.45).")
 
 
+def check_sentences(checks, findings=()) -> dict[str, str]:
+    """{title: sentence} of the report's lines on the map checks made."""
+    from model.present.check_lines import report_check_lines
+
+    return {title: sentence for title, sentence, _ in report_check_lines(checks, findings)}
+
+
 def test_the_comparison_of_methods_judges_the_map_read_not_the_mean_of_every_pair():
     """The review's case: faithful, occlusion +0.65 with Grad-CAM, Score-CAM and SmoothGrad low, Grad-CAM++ =
     LayerCAM. The mean of every pair is below the line, yet the map read agrees with occlusion and with the one
     Grad-CAM++/LayerCAM map: no caution, and the comparison says who agrees and who does not, with figures."""
     from model.policy import LOW_AGREEMENT
-    from model.present.check_lines import check_lines
     from model.present.text import status_line
     from model.trust.map_checks import MapChecks, map_findings
     from model.trust.triage import triage
@@ -1220,22 +1226,22 @@ def test_the_comparison_of_methods_judges_the_map_read_not_the_mean_of_every_pai
     result = triage(input_check(synthetic_radiograph(64), {"modality": "DX", "view_position": "PA",
                                                             "patient_age_years": 50}), sure)
     assert "with care" not in status_line(result.with_findings(map_findings(checks, "Grad-CAM")))
-    lines = dict(check_lines(checks))
+    lines = check_sentences(checks)
     assert lines["Every method compared"] == (
         "Grad-CAM agrees with Grad-CAM++ and LayerCAM (one map, +0.72); Score-CAM (+0.05) and SmoothGrad (+0.10) "
         "draw other regions. Occlusion, the stronger, gradient-free check, agrees (+0.65).")
     assert lines["Faithfulness"] == FAITHFUL.summary and "Occlusion cross-check" not in lines  # its figure said once
-    alone = dict(check_lines(MapChecks(faithfulness=FAITHFUL, occlusion_similarity=0.65, shown="gradcam")))
+    alone = check_sentences(MapChecks(faithfulness=FAITHFUL, occlusion_similarity=0.65, shown="gradcam"))
     assert alone["Occlusion cross-check"] == "Similarity to Grad-CAM: +0.65 (moderate agreement)."
     # Grad-CAM++ read: LayerCAM is its own map, counted once; occlusion is named against Grad-CAM++.
     plus = MapChecks(faithfulness=FAITHFUL, agreement=agreement, occlusion_similarity=0.42, every_method=True,
                      shown="gradcam++", occlusion_against="gradcam++")
     assert map_findings(plus, "Grad-CAM++") == []
-    assert dict(check_lines(plus))["Every method compared"] == (
+    assert check_sentences(plus)["Every method compared"] == (
         "Grad-CAM++ agrees with Grad-CAM (+0.72) and weakly with Score-CAM (+0.31); SmoothGrad (+0.00) draws other "
         "regions; LayerCAM draws the same map (+1.00), counted once. Occlusion, the stronger, gradient-free check, "
         "agrees (+0.42).")
-    assert dict(check_lines(replace(plus, agreement=None)))["Occlusion cross-check"] == (
+    assert check_sentences(replace(plus, agreement=None))["Occlusion cross-check"] == (
         "Similarity to Grad-CAM++: +0.42 (moderate agreement).")
 
 
@@ -1291,7 +1297,7 @@ def test_the_headline_of_one_other_map_follows_the_check_that_judges_that_pair()
 
 
 def test_the_comparison_cautions_when_most_other_maps_draw_other_regions_and_words_it_for_what_was_found():
-    from model.present.check_lines import check_lines
+    from model.present.check_lines import report_check_lines
     from model.present.text import names_of
     from model.trust.map_checks import MapChecks, map_findings
 
@@ -1310,7 +1316,8 @@ def test_the_comparison_cautions_when_most_other_maps_draw_other_regions_and_wor
     assert "trust none" not in finding.sentence.lower()
     assert names_of([finding]) == "most other methods draw other regions"
     # The report's line for the check is that caution's own sentence (printed once).
-    assert dict(check_lines(backed, [finding]))["Every method compared"] == finding.sentence
+    assert report_check_lines(backed, [finding])[-1] == ("Every method compared", finding.sentence,
+                                                         (finding.sentence,))
     # Occlusion drawing other regions too: two cautions, and this time "trust none".
     alone = MapChecks(agreement=_six_maps({**low, "gradcam vs occlusion": 0.2}),
                       occlusion_similarity=0.2, every_method=True, shown="gradcam")

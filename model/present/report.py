@@ -108,9 +108,9 @@ class ReportContent:
             or the attention's warning when it fired), printed beside it under the map; a status finding
             with the same sentence (that warning) is printed there in its colour, not again as a note.
         checks: ((title, sentence, cautions), ...) of the map checks made, as the page shows them
-            (`model.present.check_lines.report_check_lines`; `cautions`, the sentences of the findings a line
-            says, may be left out), printed compactly below the two columns; a status finding a line says (a
-            check's caution) is printed there in its colour, not again as a note.
+            (`model.present.check_lines.report_check_lines`; `cautions`: the sentences of the findings a line
+            says), printed compactly below the two columns; a status finding a line says (a check's caution) is
+            printed there in its colour, not again as a note.
         film_note: the page's note on a labelled film of the server (`dashboard.seen_film.seen_note`: whether
             this model learnt from it, or its true label), printed under the status; None when the page showed
             none. `film_note_warns`: the page showed it as a warning (the model learnt from the film).
@@ -141,8 +141,7 @@ class ReportContent:
         # Lists are taken as given but kept as tuples: the content stays frozen all the way down.
         object.__setattr__(self, "compared", tuple(self.compared))
         object.__setattr__(self, "notes", tuple(self.notes))
-        object.__setattr__(self, "checks", tuple((*line[:2], tuple(line[2] if len(line) > 2 else ()))
-                                                 for line in self.checks))
+        object.__setattr__(self, "checks", tuple((title, sentence, tuple(said)) for title, sentence, said in self.checks))
         if self.status is not None and not isinstance(self.status, Status):
             raise ValueError(f"status must be a report Status, got {type(self.status).__name__}")
 
