@@ -63,7 +63,7 @@ def test_cheating_by_source_counts_confident_answers_whose_map_misses_the_lungs(
     assert own_level_sentence(groups, 0.5) == "" and own_level_sentence(groups, 0.99) == ""
     # A model without a scope check: the policy's default level, never called its own.
     default = own_level_sentence(groups, 0.33, own=False)
-    assert "the default warning level (this model has no scope check of its own), where Diagnose warns" in default
+    assert "the warning level (the default: this model has no level of its own), where Diagnose warns" in default
     assert "own warning level" not in default and "Performance" not in default
     assert own_level_sentence([], 0.33) == ""
     # None below the level: said as such, not as "0 of these ... the others".
@@ -146,7 +146,7 @@ def test_counts_follow_the_filters_chosen_before_the_sample(gallery):
     line = summary(at)
     assert line.startswith(f"**3** of {IN_POOL} images match source `beta` and label Normal; the model read **3**")
     # "Confident" is the answer level: this test entry has no scope check, so the policy's 60%, named as the default.
-    assert ("**1 misclassified** (33%), 1 of them at the default answer level (60.0%; this model has no scope check "
+    assert ("**1 misclassified** (33%), 1 of them at the answer level of 60.0% (the default: this model has no level "
             "of its own) or more") in line
     # Only the misclassified: the lesion film labelled Normal, which the model calls COVID-19 at 99%.
     at.segmented_control(key="gallery_show").set_value("wrong").run()

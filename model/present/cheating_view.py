@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from model.trust.scope import default_level
+
 CONFIDENT = 0.8  # An answer at or above this probability is confident.
 MOSTLY_OUTSIDE = 0.5  # A map with less than this share on the lung fields lies mostly outside them.
 FRAME_COLUMNS = ["source", "confident answers", "map mostly outside the lungs", "share", "of them misclassified"]
@@ -149,8 +151,7 @@ def own_level_sentence(groups: list[SourceCheats], level: float, outside: float 
     if not flagged or level >= outside:
         return ""
     where = ("this model's own warning level (set from its correct answers), where Diagnose and Performance warn"
-             if own else "the default warning level (this model has no scope check of its own), where Diagnose "
-             "warns")
+             if own else f"{default_level('warning')}, where Diagnose warns")
     below = below_own_level(groups, level)
     if not below:
         return (f"None of these {flagged} lies below {level:.1%} on the lungs, {where}: for this model they are "

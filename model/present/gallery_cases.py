@@ -38,6 +38,7 @@ from model.splits import OUTSIDE, assign_splits
 from model.trust.attention import NO_LUNG_FIELDS, attention_if_lungs
 from model.trust.input_check import input_check
 from model.trust.novelty import anatomy_features
+from model.trust.scope import default_level
 from model.trust.triage import Triage, triage
 from model.trust.uncertainty import uncertainty_of
 
@@ -436,8 +437,7 @@ def lung_summary(counts: GalleryCounts, level: float, own: bool) -> str:
     line = f" The share of the map on the lungs is measured on {counts.mapped} of the {counts.read}"
     line += f" ({' and '.join(missing)}: no share)" if missing else ""
     if counts.mapped:
-        whose = ("this model's own warning level (set from its correct answers)" if own
-                 else "the default warning level (this model has no scope check)")
+        whose = "this model's own warning level (set from its correct answers)" if own else default_level("warning")
         line += f": {counts.below_level or 'none'} below {level:.1%}, {whose}, where Diagnose warns"
         if counts.even is not None:
             line += (f"; {counts.above_even} put more there than a map spread evenly over what the model saw would "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from model.registry import ModelCard
 from model.trust.attention import NO_LUNG_FIELDS  # noqa: F401  (re-exported: the pages' sentence)
+from model.trust.scope import DEFAULT_ORIGIN, default_level
 
 DISCLAIMER = "Decision support for research and teaching, not a diagnosis."
 # Who reads the film, said once: the pages' notice and the report's disclaimer both carry it.
@@ -384,9 +385,8 @@ def lung_attention_caption(segmenter: str | None, mostly_outside: float, own_lev
 
 def answer_level_name(level: float, own: bool = True) -> str:
     """The top probability a model needs to answer alone, named as what it is: the model's own (its scope
-    check set it on validation) or, for a model without a scope check, the policy's default."""
-    return (f"the model's own answer level ({level:.1%})" if own
-            else f"the default answer level ({level:.1%}; this model has no scope check of its own)")
+    check set it on validation) or, for a model without a scope check, the policy's default (`default_level`)."""
+    return f"the model's own answer level ({level:.1%})" if own else default_level("answer", f"{level:.1%}")
 
 
 def lung_share_sentence(fraction: float, threshold: float, method_label: str, even: float | None = None,
@@ -401,7 +401,7 @@ def lung_share_sentence(fraction: float, threshold: float, method_label: str, ev
     where = f"{amount} of the {method_label} map lies on the lungs"
     if shown < 500:
         where += ", but not unusually little for this model"
-    origin = "set from this model's own correct answers" if own else "the default: this model has no scope check"
+    origin = "set from this model's own correct answers" if own else DEFAULT_ORIGIN
     line = f"{where} (warning below {lung_share(threshold)}, {origin})."
     if even is not None:
         level = round(even * 1000)
