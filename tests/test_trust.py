@@ -373,6 +373,51 @@ def test_the_chance_level_has_the_grain_of_the_map(patch_model):
     assert (judged.random_deletion_auc, judged.random_insertion_auc) == (coarse["deletion_auc"], coarse["insertion_auc"])
 
 
+def _merged(resample: str, after: str | None = None):
+    """A 24-px model whose 4x4 and 6x6 feature maps meet on a 12x12 grid (`resample`: "upsampling" repeats
+    their cells, "resizing" interpolates them), optionally followed by one more layer (`after`)."""
+    import keras
+
+    inputs = keras.Input((24, 24, 1))
+    maps = [keras.layers.Conv2D(2, 3, strides=stride, padding="same")(inputs) for stride in (6, 4)]
+    if resample == "upsampling":
+        grids = [keras.layers.UpSampling2D(size)(m) for size, m in zip((3, 2), maps)]
+    else:
+        grids = [keras.layers.Resizing(12, 12)(m) for m in maps]
+    merged = keras.layers.Concatenate(name="merged")(grids)
+    if after == "activation":
+        merged = keras.layers.Activation("relu", name="after")(merged)
+    elif after == "conv":
+        merged = keras.layers.Conv2D(4, 3, padding="same", name="after")(merged)
+    outputs = keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(merged))
+    return keras.Model(inputs, outputs)
+
+
+@pytest.mark.parametrize("resample, after, layer, grid", [
+    ("upsampling", None, "merged", 6),          # the finest network's grain, not the common 12x12 grid
+    ("resizing", None, "merged", 6),            # interpolated, not repeated: no more cells (was guessed 12)
+    ("upsampling", "activation", "after", 6),   # a pointwise layer keeps the grain (was guessed 12)
+    ("upsampling", "conv", "after", "unknown"),  # a convolution mixing repeated cells: said, not guessed (was 12)
+])
+def test_a_maps_grid_is_exact_or_said_to_be_unknown(resample, after, layer, grid):
+    from model.explain.map_grid import UNKNOWN_GRID, layer_grid
+
+    assert layer_grid(_merged(resample, after), layer) == (UNKNOWN_GRID if grid == "unknown" else grid)
+
+
+def test_a_map_of_unknown_grid_is_judged_against_the_default_grain_and_says_so(patch_model):
+    from model.explain.map_grid import UNKNOWN_GRID
+    from model.trust.faithfulness import RANDOM_BLOCKS, chance_grid, unknown_grid_sentence
+
+    assert chance_grid(UNKNOWN_GRID) == RANDOM_BLOCKS
+    x, orders = patch_image(), RandomOrders(2)
+    known = faithfulness(patch_model, x, patch_map(), 0, steps=8, random_orders=orders, grid=None)
+    unknown = faithfulness(patch_model, x, patch_map(), 0, steps=8, random_orders=orders, grid=UNKNOWN_GRID)
+    assert unknown.random_deletion_auc == known.random_deletion_auc
+    assert unknown.summary == known.summary + unknown_grid_sentence(RANDOM_BLOCKS)
+    assert "could not be told" in unknown.summary and "could not be told" not in known.summary
+
+
 def test_a_map_knows_the_grid_it_was_made_on(test_registry):
     from model.classifier import Classifier
 
