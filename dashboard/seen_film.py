@@ -1,8 +1,10 @@
 """The note Diagnose and Compare show when the film is one of the labelled films (`model.known_films`).
 
-The index of the labelled films is cached here per data roots: hashing every file takes seconds, once per
-server. Without configured data roots nothing is hashed and nothing is shown. Uploads are only hashed in
-memory (their digest is the page's own), never written anywhere.
+The index of the labelled films is cached here per data roots and their version (`datasets_version`: the
+folders' and manifests' modification times): hashing every file takes seconds, once per server and again
+only when a manifest or a film is added, removed or edited (a few milliseconds to tell, on every run).
+Without configured data roots nothing is hashed and nothing is shown. Uploads are only hashed in memory
+(their digest is the page's own), never written anywhere.
 """
 from __future__ import annotations
 
@@ -12,11 +14,12 @@ import streamlit as st
 
 from dashboard import widgets
 from model.known_films import FilmIndex, SeenFilm, film_split, find_film, from_teaching, index_films, seen_sentence
-from model.labelled_data import data_roots
+from model.labelled_data import data_roots, datasets_version
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
-def film_index(roots: tuple[str, ...]) -> FilmIndex:
+def film_index(roots: tuple[str, ...], version: str) -> FilmIndex:
+    """The labelled films under `roots`; `version` is only the cache's key (a changed manifest is re-read)."""
     return index_films([Path(root) for root in roots])
 
 
@@ -31,7 +34,7 @@ def seen_film(card, image_digest: str) -> tuple[SeenFilm | None, bool]:
     if not roots:
         return None, False
     with st.spinner("Looking the film up among the labelled films…"):
-        index = film_index(tuple(str(root) for root in roots))
+        index = film_index(tuple(str(root) for root in roots), datasets_version(roots))
     return film_split(card, find_film(index, image_digest), index), False
 
 

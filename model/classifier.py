@@ -19,6 +19,7 @@ from model.calibration import apply_temperature
 from model.explain import method as find_method
 from model.explain.base import Explanation, explainable_layers
 from model.explain.explainers import ExplainerSet
+from model.explain.map_grid import layer_grid
 from model.inputs.intake import Xray
 from model.inputs.lungs import LungSegmenter, lung_region
 from model.inputs.preprocessing import ModelInput, Region, crop_box, map_to_image, preprocess
@@ -144,10 +145,12 @@ class Classifier:
         """Layers that can be explained, the card's default last."""
         return explainable_layers(self.model)
 
-    def map_grid(self, explanation: Explanation) -> int | None:
+    def map_grid(self, explanation: Explanation) -> int | str | None:
         """Cells per side of the grid an explanation was made on: the explained layer's feature map
-        (5 for the last block of a 160-px MobileNet); None for maps made pixel by pixel. The chance
-        level of its faithfulness has the same grain (`model.trust.faithfulness.chance_grid`).
+        (5 for the last block of a 160-px MobileNet); None for maps made pixel by pixel; `UNKNOWN_GRID`
+        when the layer's grain cannot be told (`model.explain.map_grid`), which the faithfulness check
+        then says instead of guessing. The chance level of its faithfulness has the same grain
+        (`model.trust.faithfulness.chance_grid`).
 
         A merged layer whose networks' maps were repeated onto a common grid (an ensemble's
         concatenation) has the grain of its finest network, not of the common grid: repeated cells
@@ -155,17 +158,7 @@ class Classifier:
         independent)."""
         if explanation.layer is None:
             return None
-        from keras import layers as keras_layers
-
-        layer = self.model.get_layer(explanation.layer)
-        producers = {id(other.output): other for other in self.model.layers}  # public API: who made each tensor
-        sides = []
-        for tensor in layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]:
-            producer = producers.get(id(tensor))
-            source = producer.input if isinstance(producer, keras_layers.UpSampling2D) else tensor
-            sides.append(int(max(source.shape[1:3])))
-        own = int(max(layer.output.shape[1:3]))
-        return min(own, max(sides)) if isinstance(layer, keras_layers.Concatenate) else own
+        return layer_grid(self.model, explanation.layer)
 
     def explain_input(self, array: ModelInput | np.ndarray, method: str = "gradcam", target: int | str | None = None,
                       layer: str | None = None, reference: bool = False) -> Explanation:

@@ -207,6 +207,56 @@ def find_datasets(roots: list[Path], max_depth: int = 2) -> list[Path]:
     return sorted(found)
 
 
+# How far below the deepest folder `find_datasets` looks a class folder's images usually lie: a class folder,
+# a split folder above the classes, the class, and an `images` folder inside it (as the COVID-19 Radiography
+# Database ships). A film added deeper inside a class folder is not seen by `datasets_version`.
+LAYOUT_DEPTH = 3
+
+
+def datasets_version(roots: list[Path], max_depth: int = 2) -> str:
+    """One string that changes whenever the labelled data `find_datasets` and `read_dataset` would find
+    under `roots` change, so a cache of what they read can be keyed by it.
+
+    It holds the number of entries and the modification time of every folder down to `max_depth` +
+    `LAYOUT_DEPTH` (a manifest or a film added, removed or renamed changes them) and the size and
+    modification time of every CSV in them (a manifest edited in place). Cheap: no file is opened and only
+    CSVs are stat'ed (4 ms for the 3,200 films of the shared data). Not seen: an image rewritten in place
+    under its own name, or a film added to a class folder deeper than `LAYOUT_DEPTH` below it.
+    """
+    parts: list[str] = []
+
+    def stamp(path: str, info: os.stat_result) -> None:
+        parts.append(f"{path}:{info.st_size}:{info.st_mtime_ns}")
+
+    def scan(folder: str, depth: int) -> None:
+        try:
+            info = os.stat(folder)
+            with os.scandir(folder) as entries:
+                entries = sorted(entries, key=lambda entry: entry.name)
+        except OSError:
+            parts.append(f"{folder}:unreadable")
+            return
+        # The count too: a film added in the same clock tick as the folder's last change keeps its time.
+        parts.append(f"{folder}:{len(entries)}:{info.st_mtime_ns}")
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.name.lower().endswith(".csv") and entry.is_file():
+                stamp(entry.path, entry.stat())
+            elif entry.is_dir() and depth < max_depth + LAYOUT_DEPTH:
+                scan(entry.path, depth + 1)
+
+    for root in roots:
+        if root.is_dir():
+            scan(str(root), 0)
+        else:
+            try:
+                stamp(str(root), root.stat())
+            except OSError:
+                parts.append(f"{root}:missing")
+    return "\n".join(parts)
+
+
 def records_within(records: list[LabelledImage], roots: list[Path]) -> tuple[list[LabelledImage], int]:
     """The records whose image file really lies inside one of `roots` (a manifest may name any path,
     `..` or a symlink included), and how many were left out."""

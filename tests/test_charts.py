@@ -264,7 +264,8 @@ def test_the_lung_share_sentence_says_most_only_of_more_than_half_as_shown():
     assert lung_share_sentence(0.4999, 0.33, "Grad-CAM").startswith("Half of the")  # shown as 50.0%
     assert "(warning below 33.0%, set from this model's own correct answers)" in lung_share_sentence(0.62, 0.33, "Grad-CAM")
     default = lung_share_sentence(0.62, 0.5, "Grad-CAM", own=False)  # no scope check: the policy's level
-    assert "(warning below 50.0%, the default: this model has no scope check)" in default and "own" not in default
+    assert "(warning below 50.0%, the default: this model has no level of its own)" in default
+    assert "own correct answers" not in default
     assert lung_share_sentence(0.498, 0.33, "Grad-CAM").startswith("Less than half")  # shown as 49.8%
     assert lung_share_sentence(0.5006, 0.33, "Grad-CAM").startswith("Most of the")  # shown as 50.1%
     below_half = lung_share_sentence(0.39, 0.33, "Grad-CAM++")

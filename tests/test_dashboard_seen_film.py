@@ -90,6 +90,19 @@ def test_diagnose_gives_the_true_label_of_a_test_film_and_nothing_for_other_film
     assert notes(at) == []
 
 
+def test_a_manifest_added_while_the_server_runs_is_seen_without_a_restart(registry_env, monkeypatch, data_root):
+    data = png_bytes(synthetic_radiograph(128, seed=998))
+    at = upload(start(registry_env, monkeypatch, data_root, "diagnose"), data)
+    assert notes(at) == []  # the films are indexed: this one is in no manifest yet
+    (data_root / "late").mkdir()
+    (data_root / "late" / "new.png").write_bytes(data)
+    (data_root / "late" / "added.csv").write_text("file,label,source,patient_id\nnew.png,Pneumonia,synthetic,p-late\n",
+                                                 encoding="utf-8")
+    at.run()
+    [note] = notes(at)
+    assert "label Pneumonia" in note
+
+
 def test_without_data_roots_no_film_is_looked_up(registry_env, monkeypatch, data_root):
     def no_hashing(roots):
         raise AssertionError(f"the labelled films were indexed without data roots: {roots}")

@@ -326,6 +326,11 @@ def test_report_carries_the_final_status_and_its_findings(registry_env, monkeypa
     status = report.status
     assert status.kind in ("answer", "uncertain") and status.line.startswith(("Answer.", "Uncertain"))
     assert {f.kind for f in status.findings} >= {"age_not_known", "view_not_known"}
+    # What the page asks under the status (no age or view stated), the report says once, where to do it.
+    from tests.test_report import recorded_words
+
+    assert any("State the age and view in the side panel" in box.value for box in [*at.info, *at.warning])
+    assert recorded_words(report)[0].count("State the age and view on Diagnose, in its side panel") == 1
     assert report.colormap == "inferno" and report.what_if is None
     # The answer's own map, no lung model: no other class's note and no lung share, as on the page.
     assert report.other_class is None and report.lung_share is None and report.lung_sentence is None

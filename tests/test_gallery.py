@@ -22,7 +22,6 @@ from model.present.gallery_cases import (
     read_case,
     read_cases,
     sample_records,
-    score_cases,
     shown_cases,
     small_map,
     sort_cases,
@@ -30,67 +29,6 @@ from model.present.gallery_cases import (
 from model.present.text import NO_LUNG_FIELDS
 from tests.support import png_bytes
 from tests.test_lungs import synthetic_lung_mask
-from tests.test_occlusion import corner_classifier, corner_image
-
-
-@pytest.fixture(scope="module")
-def corner():
-    return corner_classifier()
-
-
-def _write(folder: Path, name: str, brightness: float) -> str:
-    path = folder / name
-    path.write_bytes(png_bytes(corner_image(brightness)))
-    return str(path)
-
-
-@pytest.fixture()
-def records(tmp_path) -> list[LabelledImage]:
-    """Bright corners are predicted COVID-19 and dark ones Normal; two images carry the other label."""
-    specs = [("covid_sure.png", 0.95, "COVID-19"), ("covid_unsure.png", 0.6, "COVID-19"),
-             ("normal_sure.png", 0.05, "Normal"), ("normal_unsure.png", 0.42, "Normal"),
-             ("wrong_sure.png", 0.95, "Normal"), ("wrong_unsure.png", 0.4, "COVID-19")]
-    items = [LabelledImage(_write(tmp_path, name, b), label, f"patient-{i}", "synthetic")
-             for i, (name, b, label) in enumerate(specs)]
-    corrupt = tmp_path / "corrupt.png"
-    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 200)
-    items.append(LabelledImage(str(corrupt), "Normal", "patient-x", "synthetic"))
-    items.append(LabelledImage(str(tmp_path / "missing.png"), "Normal", "patient-y", "synthetic"))
-    return items
-
-
-def test_score_cases_confident_errors_first_then_least_confident(corner, records):
-    cases = score_cases(corner, records)
-    names = [Path(c.path).name for c in cases]
-    assert "corrupt.png" not in names and "missing.png" not in names and len(cases) == 6
-    assert set(names[:2]) == {"wrong_sure.png", "wrong_unsure.png"}
-    assert names[0] == "wrong_sure.png", "the most confident error comes first"
-    assert cases[0].confidence > cases[1].confidence
-    assert [c.correct for c in cases] == [False, False, True, True, True, True]
-    confidences = [c.confidence for c in cases[2:]]
-    assert confidences == sorted(confidences)
-    first = cases[0]
-    assert isinstance(first, Case) and first.label == "Normal" and first.predicted == "COVID-19"
-    assert first.patient_id == "patient-4" and first.source == "synthetic"
-    assert set(first.probabilities) == {"COVID-19", "Normal", "Pneumonia"}
-    assert first.confidence == pytest.approx(max(first.probabilities.values()))
-
-
-def test_a_sample_of_each_label_is_scored_deterministically(corner, records):
-    first = score_cases(corner, sample_records(records, limit_per_label=2, seed=3))
-    again = score_cases(corner, sample_records(list(reversed(records)), limit_per_label=2, seed=3))
-    assert [c.path for c in first] == [c.path for c in again]
-    counts = {label: sum(c.label == label for c in first) for label in ("COVID-19", "Normal")}
-    assert counts["COVID-19"] == 2 and 1 <= counts["Normal"] <= 2  # a sampled corrupt file is skipped
-
-
-def test_score_cases_reports_progress_and_skips_unknown_labels(corner, records, tmp_path):
-    extra = LabelledImage(_write(tmp_path, "opacity.png", 0.5), "Lung opacity", "patient-z", "synthetic")
-    seen = []
-    cases = score_cases(corner, records + [extra], batch_size=3,
-                        progress=lambda done, total: seen.append((done, total)))
-    assert all(c.label != "Lung opacity" for c in cases)
-    assert seen[-1] == (8, 8) and len(seen) == 3
 
 
 def test_sample_records_picks_up_to_the_limit_per_label():
@@ -111,15 +49,6 @@ def test_sample_records_picks_up_to_the_limit_per_label():
     assert [r.path.split("/")[-1] for r in sample_records(moved, 4, seed=1)] == [r.path.split("/")[-1] for r in picked]
     with pytest.raises(ValueError):
         sample_records(items, limit_per_label=0)
-
-
-def test_cases_frame(corner, records):
-    frame = cases_frame(score_cases(corner, records))
-    assert list(frame.columns[:7]) == ["path", "label", "source", "patient_id", "predicted", "confidence", "correct"]
-    assert {"P(COVID-19)", "P(Normal)", "P(Pneumonia)"} <= set(frame.columns)
-    assert len(frame) == 6 and not frame["correct"].iloc[0]
-    np.testing.assert_allclose(frame[["P(COVID-19)", "P(Normal)", "P(Pneumonia)"]].sum(axis=1), 1.0, atol=1e-5)
-    assert cases_frame([]).empty
 
 
 def test_data_location(monkeypatch, tmp_path):
@@ -250,11 +179,14 @@ def test_read_case_measures_where_the_map_lies(shortcut):
     assert marker.split == "outside" and marker.heat.shape == (MAP_SIDE, MAP_SIDE) and marker.heat.dtype == np.float32
     corner = marker.heat[: MAP_SIDE // 4, : MAP_SIDE // 4].sum() / marker.heat.sum()
     assert corner > 0.9, "the kept map lies on the corner marker"
-    # The same answer as the gallery's batch scoring, and the same share as the trust check on Diagnose.
-    batch = {c.path: c for c in score_cases(clf, records, include_unknown=True)}
+    # The same answer as Evaluate's batch scoring, and the same share as the trust check on Diagnose.
+    from model.evaluation import predict_records
+
+    kept, probabilities, _ = predict_records(clf, records)
+    batch = {str(r.path): max(p) for r, p in zip(kept, probabilities)}
+    assert len(batch) == len(cases)
     for case in cases:
-        assert case.predicted == batch[case.path].predicted
-        assert case.confidence == pytest.approx(batch[case.path].confidence, abs=1e-4)
+        assert case.confidence == pytest.approx(batch[case.path], abs=1e-4)
     from model.inputs.intake import load_xray
     from model.trust.attention import lung_attention
 
@@ -264,6 +196,30 @@ def test_read_case_measures_where_the_map_lies(shortcut):
     # Its chance level is the lungs' share of the region the model saw, as Diagnose measures it.
     region = clf.prepare(pixels, lungs.mask(pixels)).region
     assert marker.lung_even == pytest.approx(lung_attention(on_image, lungs.mask(pixels), region=region).even_share)
+
+
+def test_read_cases_reports_progress_and_names_the_films_it_could_not_read(shortcut, tmp_path):
+    clf, _, records = shortcut
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 200)
+    chosen = [records[0], LabelledImage(str(corrupt), "Normal", "x"), LabelledImage(str(tmp_path / "gone.png"),
+                                                                                    "Normal", "y"), records[1]]
+    seen = []
+    cases, failed = read_cases(clf, chosen, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]  # after each film, those it could not read too
+    assert [c.path for c in cases] == [str(records[0].path), str(records[1].path)]
+    assert [Path(path).name for path, _ in failed] == ["corrupt.png", "gone.png"] and all(why for _, why in failed)
+
+
+def test_cases_frame(shortcut):
+    clf, _, records = shortcut
+    cases, _ = read_cases(clf, records[:6])
+    frame = cases_frame(shown_cases(cases, "all", "errors"))
+    assert list(frame.columns[:7]) == ["path", "label", "source", "patient_id", "predicted", "confidence", "correct"]
+    assert {"P(COVID-19)", "P(Normal)", "P(Pneumonia)"} <= set(frame.columns)
+    assert len(frame) == 6 and list(frame["path"]) == [c.path for c in shown_cases(cases, "all", "errors")]
+    np.testing.assert_allclose(frame[["P(COVID-19)", "P(Normal)", "P(Pneumonia)"]].sum(axis=1), 1.0, atol=1e-5)
+    assert cases_frame([]).empty
 
 
 def test_read_case_without_a_lung_model_or_evidence(shortcut, tmp_path):

@@ -87,7 +87,7 @@ def test_the_second_line_counts_the_flagged_maps_below_the_models_warning_level(
     assert own_level_sentence(groups, 0.5).startswith("3 of these 4 lie below 50.0% on the lungs")
     assert own_level_sentence(groups, 0.6).startswith("All 4 lie below 60.0% on the lungs")
     default = own_level_sentence(groups, 0.33, own=False)
-    assert "the default warning level (this model has no scope check of its own), where Diagnose warns" in default
+    assert "the warning level (the default: this model has no level of its own), where Diagnose warns" in default
     assert "own warning level" not in default and "Performance" not in default
     assert own_level_sentence([], 0.33) == "" and own_level_sentence(cheating_by_source(CASES[2:4]), 0.33) == ""
     assert own_level_sentence(groups, 0.01).startswith("None of these 4 lies below 1.0% on the lungs")
@@ -183,7 +183,7 @@ def test_counts_follow_the_filters_chosen_before_the_sample(gallery):
     line = summary(at)
     assert line.startswith(f"**3** of {IN_POOL} images match source `beta` and label Normal; the model read **3**")
     # "Confident" is the answer level: this test entry has no scope check, so the policy's 60%, named as the default.
-    assert ("**1 misclassified** (33%), 1 of them at the default answer level (60.0%; this model has no scope check "
+    assert ("**1 misclassified** (33%), 1 of them at the answer level of 60.0% (the default: this model has no level "
             "of its own) or more") in line
     # Only the misclassified: the lesion film labelled Normal, which the model calls COVID-19 at 99%.
     at.segmented_control(key="gallery_show").set_value("wrong").run()

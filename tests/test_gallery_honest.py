@@ -10,7 +10,7 @@ import pytest
 
 from model.labelled_data import LabelledImage, read_dataset
 from model.policy import DEFAULT_MAP_THRESHOLD
-from model.present.gallery_cases import gallery_records, score_cases
+from model.present.gallery_cases import gallery_records, read_cases, shown_cases
 from model.present.overlay import colour_bar
 from model.splits import assign_splits
 from tests.support import png_bytes, synthetic_radiograph
@@ -59,12 +59,13 @@ def test_unknown_labels_are_cases_but_never_errors(test_registry, tmp_path):
 
     clf = Classifier.load("tiny-a", test_registry)
     records = read_dataset(write_pool(tmp_path / "pool", n=6))
-    cases = score_cases(clf, records, include_unknown=True,
-                        splits={r.path: "test" for r in records})
+    cases, failed = read_cases(clf, records, splits={r.path: "test" for r in records})
+    cases = shown_cases(cases, "all", "errors")
     unknown = [c for c in cases if not c.known]
-    assert len(unknown) == 2 and cases[-2:] == unknown and all(c.split == "test" for c in cases)
+    assert not failed and len(cases) == 8 and all(c.split == "test" for c in cases)
+    assert len(unknown) == 2 and cases[-2:] == unknown
     assert all(c.label == "Tuberculosis" and c.predicted in clf.labels for c in unknown)
-    assert len(score_cases(clf, records)) == 6
+    assert not any(c.label == "Tuberculosis" for c in shown_cases(cases, "wrong"))
 
 
 def test_colour_bar_greys_what_the_overlay_leaves_uncoloured():

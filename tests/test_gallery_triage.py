@@ -128,7 +128,8 @@ def test_the_summary_counts_the_maps_as_diagnose_words_each_film():
                     "answers), where Diagnose warns; 1 put more there than a map spread evenly over what the model "
                     "saw would (about 38%, the median of these films).")
     assert "mostly outside" not in line and "50" not in line
-    assert "none below 50.0%, the default warning level" in lung_summary(count_cases(1, 1, [film], 1), 0.5, own=False)
+    assert ("none below 50.0%, the warning level (the default: this model has no level of its own), where Diagnose "
+            "warns") in lung_summary(count_cases(1, 1, [film], 1), 0.5, own=False)
     assert lung_summary(count_cases(1, 1, [make_case("x", lung_share=None)], 1), 0.5, own=False) == ""
 
 

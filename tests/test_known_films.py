@@ -17,6 +17,7 @@ from model.known_films import (
     seen_sentence,
     uses_dataset,
 )
+from model.labelled_data import datasets_version
 from model.present.gallery_cases import TeachingCase
 from model.splits import split_of
 from tests.support import png_bytes, synthetic_radiograph
@@ -145,6 +146,34 @@ def test_a_manifest_naming_files_outside_the_roots_is_not_indexed(tmp_path):
     data = write_film(outside / "secret.png", 5)
     write_manifest(root / "manifest.csv", [("../elsewhere/secret.png", "Normal", "alpha", "p-1")])
     assert find_film(index_films([root]), sha(data)) == ()
+
+
+def add_manifest(root: Path) -> bytes:
+    data = write_film(root / "late" / "new.png", 70)
+    write_manifest(root / "late" / "added.csv", [("new.png", "Pneumonia", "alpha", "p-late")])
+    return data
+
+
+def add_row(root: Path) -> bytes:
+    data = write_film(root / "images" / "extra.png", 71)
+    with (root / "manifest.csv").open("a", encoding="utf-8") as handle:
+        handle.write("images/extra.png,COVID-19,alpha,p-extra\n")
+    return data
+
+
+def add_to_class_folder(root: Path) -> bytes:  # a split folder above the classes, an images folder inside one
+    return write_film(root / "kermany" / "train" / "PNEUMONIA" / "images" / "kid.png", 72)
+
+
+@pytest.mark.parametrize("change", [add_manifest, add_row, add_to_class_folder])
+def test_the_data_version_changes_when_a_film_is_added_and_only_then(pool, change):
+    write_film(pool.roots[0] / "kermany" / "train" / "NORMAL" / "images" / "first.png", 73)
+    before, index = datasets_version(pool.roots), index_films(pool.roots)
+    assert datasets_version(pool.roots) == before  # nothing changed: the cached index stands
+    data = change(pool.roots[0])
+    assert find_film(index, sha(data)) == ()  # the index made before does not know the film...
+    assert datasets_version(pool.roots) != before  # ...and the version says it must be made again
+    assert find_film(index_films(pool.roots), sha(data))
 
 
 def test_a_legacy_split_is_remade_from_the_whole_manifest(tmp_path):

@@ -341,6 +341,33 @@ def test_a_crowded_ordinary_case_fits_on_one_page():
     assert len(render_pages(pixels, overlay, PREDICTION, more)) == 2
 
 
+def test_an_answer_resting_on_assumptions_says_once_what_the_reader_can_do_and_stays_one_page():
+    """A plain PNG, no age or view stated: Diagnose shows under the status "State the age and view in the side
+    panel, under *About this film*.". The report, read away from the page, says it once, saying where that
+    panel is; the findings' own sentences are not printed again (the line states the assumptions)."""
+    from model.present import text
+    from model.present.report import Status
+    from model.trust.findings import Finding
+
+    age, view = realistic_content().status.findings[1:]
+    advice = "State the age and view on Diagnose, in its side panel under “About this film”."
+    for value in (content(status=Status("Answer. Read as an adult's frontal film (age and view not stated).",
+                                        "answer", (age, view))),
+                  realistic_content()):  # the crowded ordinary case: still one page with the advice
+        words, pages = recorded_words(value)
+        assert words.count(advice) == 1 and len(pages) == 1
+        assert "state the age if the patient is a child" not in words and "side panel, under *" not in words
+    only_view, _ = recorded_words(content(status=Status("Answer. Read as a frontal film (view not stated).",
+                                                        "answer", (view,))))
+    assert "State the view on Diagnose, in its side panel" in only_view and "the age" not in only_view
+    # Out of scope, no answer rests on them: no advice to state them (the findings stay among the notes).
+    blocked = Finding("child", "out_of_scope", "reader", "The reader gives the patient's age as 9 years: ...")
+    words, _ = recorded_words(content(status=Status("Out of scope: no answer shown (a child's film).",
+                                                    "out_of_scope", (blocked, view))))
+    assert "State the" not in words and view.sentence in words
+    assert text.state_prompt([age, view]) == "State the age and view in the side panel, under *About this film*."
+
+
 def test_no_function_of_the_report_takes_more_than_seven_parameters():
     # Our rule for `model/present/`: a long parameter list becomes a typed value (here `ReportContent`).
     # Every function written in the module counts, private ones and methods too; the dataclasses' generated
@@ -374,7 +401,7 @@ def test_the_measured_checks_are_printed_compactly_and_a_realistic_report_stays_
     from types import SimpleNamespace
 
     import model.present.report as report
-    from model.present.check_lines import check_lines
+    from model.present.check_lines import report_check_lines
     from model.present.report import WARNING, Status, render_pages
     from model.trust.agreement import Agreement
     from model.trust.map_checks import MapChecks, map_findings
@@ -386,14 +413,14 @@ def test_the_measured_checks_are_printed_compactly_and_a_realistic_report_stays_
                             "revealing 0.58 against 0.45).")
     checks = MapChecks(faithfulness=faith, agreement=Agreement(pairs, 0.2), occlusion_similarity=0.65,
                        every_method=True, shown="gradcam")
-    lines = check_lines(checks, map_findings(checks))
-    assert [title for title, _ in lines] == ["Faithfulness", "Every method compared"]  # occlusion said in the last
+    lines = report_check_lines(checks, map_findings(checks))
+    assert [title for title, *_ in lines] == ["Faithfulness", "Every method compared"]  # occlusion said in the last
     crowded = realistic_content(checks=lines)
     pixels, overlay = _inputs()
     assert len(render_pages(pixels, overlay, PREDICTION, crowded)) == 1
     words, _ = recorded_words(crowded)
     assert "Checks of the map" in words and "next page" not in words
-    for title, sentence in lines:
+    for title, sentence, _ in lines:
         assert f"{title}: {sentence}" in words
     assert "Occlusion, the stronger, gradient-free check, agrees (+0.65)." in words
     # Without checks made, no heading is left over.
@@ -402,7 +429,7 @@ def test_the_measured_checks_are_printed_compactly_and_a_realistic_report_stays_
     low = MapChecks(occlusion_similarity=0.1)
     [caution] = map_findings(low)
     status = Status("Answer. Read the map with care: occlusion agrees little with Grad-CAM.", "answer", (caution,))
-    value = realistic_content(status=status, checks=check_lines(low, [caution]))
+    value = realistic_content(status=status, checks=report_check_lines(low, [caution]))
     words, _ = recorded_words(value)
     assert words.count("points elsewhere than Grad-CAM") == 1
     texts = []
@@ -482,7 +509,7 @@ def test_occlusions_own_map_read_says_its_cross_check_figure_once():
     """The same film with occlusion's map read: the comparison of methods names Grad-CAM (+0.28), the very
     pair of the occlusion cross-check; the figure is said once, by the comparison's line, in a caution's colour."""
     import model.present.report as report
-    from model.present.check_lines import check_lines, report_check_lines
+    from model.present.check_lines import report_check_lines
     from model.present.report import WARNING, Status
     from model.trust.agreement import Agreement
     from model.trust.map_checks import MapChecks, map_findings
@@ -494,7 +521,7 @@ def test_occlusions_own_map_read_says_its_cross_check_figure_once():
                        shown="occlusion", occlusion_against="gradcam")
     findings = map_findings(checks, "Occlusion")
     assert {f.kind for f in findings} == {"methods_disagree"}  # the same pair: one caution (`map_findings`)
-    assert [title for title, _ in check_lines(checks, findings)] == ["Every method compared"]
+    assert [title for title, *_ in report_check_lines(checks, findings)] == ["Every method compared"]
     status = Status("Answer. Read the map with care.", "answer", tuple(findings))
     value = realistic_content(method="occlusion", status=status, checks=report_check_lines(checks, findings))
     words, _ = recorded_words(value)

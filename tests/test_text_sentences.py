@@ -29,6 +29,8 @@ def test_the_status_asks_to_state_what_it_assumed_by_name():
     assert state_prompt([age, view]) == "State the age and view in the side panel, under *About this film*."
     assert state_prompt([view]) == "State the view in the side panel, under *About this film*."
     assert state_prompt([]) == ""
+    assert state_prompt([age, view], "uncertain") == state_prompt([age, view])  # a second read still rests on them
+    assert state_prompt([age, view], "out_of_scope") == ""  # no answer given: nothing rests on them
 
 
 def test_a_low_share_on_the_lungs_reads_the_same_in_the_status_and_under_the_figure():
@@ -50,3 +52,37 @@ def test_a_low_share_on_the_lungs_reads_the_same_in_the_status_and_under_the_fig
     assert attention.warning.startswith("41.6% of this map lies on the lung fields, below the warning level of 50.0% "
                                         "(the default: this model has no level of its own), though more than a map "
                                         "spread evenly would put there (32.0%")
+
+
+def test_a_default_level_is_named_the_same_way_on_every_view():
+    """A model without a scope check is measured against the policy's levels. The status's lung warning, the line
+    beside the share, the gallery's answer level, its lung summary and the cheating view's level line each said
+    so in their own words ("no scope check", "no scope check of its own", "no level of its own"); one function
+    (`model.trust.scope.default_level`) now words it, as the status's warning did."""
+    import numpy as np
+
+    from model.present.cheating_view import cheating_by_source, own_level_sentence
+    from model.present.gallery_cases import count_cases, lung_summary
+    from model.present.text import answer_level_name, lung_share_sentence
+    from model.trust.attention import lung_attention
+    from tests.test_gallery import make_case
+
+    reason = "(the default: this model has no level of its own)"
+    mask = np.zeros((100, 100), bool)
+    mask[10:90, 10:50] = True
+    low = lung_attention(np.where(mask, 0.3 / mask.sum(), 0.7 / (~mask).sum()), mask, own=False)
+    cases = [make_case("a", confidence=0.95, lung_share=0.1), make_case("b", confidence=0.9, lung_share=0.3)]
+    said = {
+        "warning": low.warning,
+        "answer level": answer_level_name(0.6, own=False),
+        "cheating view": own_level_sentence(cheating_by_source(cases), 0.2, own=False),
+        "gallery summary": lung_summary(count_cases(10, 2, cases, shown=2), 0.2, own=False),
+    }
+    assert "below the warning level of 50.0% " + reason in said["warning"]
+    assert said["answer level"] == "the answer level of 60.0% " + reason
+    assert "the warning level " + reason + ", where Diagnose warns" in said["cheating view"]
+    assert "below 20.0%, the warning level " + reason + ", where Diagnose warns" in said["gallery summary"]
+    beside = lung_share_sentence(0.62, 0.5, "Grad-CAM", own=False)
+    assert "(warning below 50.0%, the default: this model has no level of its own)" in beside
+    for sentence in [*said.values(), beside]:
+        assert "scope check" not in sentence and "own correct answers" not in sentence

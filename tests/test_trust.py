@@ -373,6 +373,51 @@ def test_the_chance_level_has_the_grain_of_the_map(patch_model):
     assert (judged.random_deletion_auc, judged.random_insertion_auc) == (coarse["deletion_auc"], coarse["insertion_auc"])
 
 
+def _merged(resample: str, after: str | None = None):
+    """A 24-px model whose 4x4 and 6x6 feature maps meet on a 12x12 grid (`resample`: "upsampling" repeats
+    their cells, "resizing" interpolates them), optionally followed by one more layer (`after`)."""
+    import keras
+
+    inputs = keras.Input((24, 24, 1))
+    maps = [keras.layers.Conv2D(2, 3, strides=stride, padding="same")(inputs) for stride in (6, 4)]
+    if resample == "upsampling":
+        grids = [keras.layers.UpSampling2D(size)(m) for size, m in zip((3, 2), maps)]
+    else:
+        grids = [keras.layers.Resizing(12, 12)(m) for m in maps]
+    merged = keras.layers.Concatenate(name="merged")(grids)
+    if after == "activation":
+        merged = keras.layers.Activation("relu", name="after")(merged)
+    elif after == "conv":
+        merged = keras.layers.Conv2D(4, 3, padding="same", name="after")(merged)
+    outputs = keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(merged))
+    return keras.Model(inputs, outputs)
+
+
+@pytest.mark.parametrize("resample, after, layer, grid", [
+    ("upsampling", None, "merged", 6),          # the finest network's grain, not the common 12x12 grid
+    ("resizing", None, "merged", 6),            # interpolated, not repeated: no more cells (was guessed 12)
+    ("upsampling", "activation", "after", 6),   # a pointwise layer keeps the grain (was guessed 12)
+    ("upsampling", "conv", "after", "unknown"),  # a convolution mixing repeated cells: said, not guessed (was 12)
+])
+def test_a_maps_grid_is_exact_or_said_to_be_unknown(resample, after, layer, grid):
+    from model.explain.map_grid import UNKNOWN_GRID, layer_grid
+
+    assert layer_grid(_merged(resample, after), layer) == (UNKNOWN_GRID if grid == "unknown" else grid)
+
+
+def test_a_map_of_unknown_grid_is_judged_against_the_default_grain_and_says_so(patch_model):
+    from model.explain.map_grid import UNKNOWN_GRID
+    from model.trust.faithfulness import RANDOM_BLOCKS, chance_grid, unknown_grid_sentence
+
+    assert chance_grid(UNKNOWN_GRID) == RANDOM_BLOCKS
+    x, orders = patch_image(), RandomOrders(2)
+    known = faithfulness(patch_model, x, patch_map(), 0, steps=8, random_orders=orders, grid=None)
+    unknown = faithfulness(patch_model, x, patch_map(), 0, steps=8, random_orders=orders, grid=UNKNOWN_GRID)
+    assert unknown.random_deletion_auc == known.random_deletion_auc
+    assert unknown.summary == known.summary + unknown_grid_sentence(RANDOM_BLOCKS)
+    assert "could not be told" in unknown.summary and "could not be told" not in known.summary
+
+
 def test_a_map_knows_the_grid_it_was_made_on(test_registry):
     from model.classifier import Classifier
 
@@ -1255,12 +1300,18 @@ FAITHFUL = SimpleNamespace(verdict="faithful", summary="The map ranks the eviden
                                                        "regions, while revealing 0.58 against 0.45).")
 
 
+def check_sentences(checks, findings=()) -> dict[str, str]:
+    """{title: sentence} of the report's lines on the map checks made."""
+    from model.present.check_lines import report_check_lines
+
+    return {title: sentence for title, sentence, _ in report_check_lines(checks, findings)}
+
+
 def test_the_comparison_of_methods_judges_the_map_read_not_the_mean_of_every_pair():
     """The review's case: faithful, occlusion +0.65 with Grad-CAM, Score-CAM and SmoothGrad low, Grad-CAM++ =
     LayerCAM. The mean of every pair is below the line, yet the map read agrees with occlusion and with the one
     Grad-CAM++/LayerCAM map: no caution, and the comparison says who agrees and who does not, with figures."""
     from model.policy import LOW_AGREEMENT
-    from model.present.check_lines import check_lines
     from model.present.text import status_line
     from model.trust.map_checks import MapChecks, map_findings
     from model.trust.triage import triage
@@ -1275,22 +1326,22 @@ def test_the_comparison_of_methods_judges_the_map_read_not_the_mean_of_every_pai
     result = triage(input_check(synthetic_radiograph(64), {"modality": "DX", "view_position": "PA",
                                                             "patient_age_years": 50}), sure)
     assert "with care" not in status_line(result.with_findings(map_findings(checks, "Grad-CAM")))
-    lines = dict(check_lines(checks))
+    lines = check_sentences(checks)
     assert lines["Every method compared"] == (
         "Grad-CAM agrees with Grad-CAM++ and LayerCAM (one map, +0.72); Score-CAM (+0.05) and SmoothGrad (+0.10) "
         "draw other regions. Occlusion, the stronger, gradient-free check, agrees (+0.65).")
     assert lines["Faithfulness"] == FAITHFUL.summary and "Occlusion cross-check" not in lines  # its figure said once
-    alone = dict(check_lines(MapChecks(faithfulness=FAITHFUL, occlusion_similarity=0.65, shown="gradcam")))
+    alone = check_sentences(MapChecks(faithfulness=FAITHFUL, occlusion_similarity=0.65, shown="gradcam"))
     assert alone["Occlusion cross-check"] == "Similarity to Grad-CAM: +0.65 (moderate agreement)."
     # Grad-CAM++ read: LayerCAM is its own map, counted once; occlusion is named against Grad-CAM++.
     plus = MapChecks(faithfulness=FAITHFUL, agreement=agreement, occlusion_similarity=0.42, every_method=True,
                      shown="gradcam++", occlusion_against="gradcam++")
     assert map_findings(plus, "Grad-CAM++") == []
-    assert dict(check_lines(plus))["Every method compared"] == (
+    assert check_sentences(plus)["Every method compared"] == (
         "Grad-CAM++ agrees with Grad-CAM (+0.72) and weakly with Score-CAM (+0.31); SmoothGrad (+0.00) draws other "
         "regions; LayerCAM draws the same map (+1.00), counted once. Occlusion, the stronger, gradient-free check, "
         "agrees (+0.42).")
-    assert dict(check_lines(replace(plus, agreement=None)))["Occlusion cross-check"] == (
+    assert check_sentences(replace(plus, agreement=None))["Occlusion cross-check"] == (
         "Similarity to Grad-CAM++: +0.42 (moderate agreement).")
 
 
@@ -1346,7 +1397,7 @@ def test_the_headline_of_one_other_map_follows_the_check_that_judges_that_pair()
 
 
 def test_the_comparison_cautions_when_most_other_maps_draw_other_regions_and_words_it_for_what_was_found():
-    from model.present.check_lines import check_lines
+    from model.present.check_lines import report_check_lines
     from model.present.text import names_of
     from model.trust.map_checks import MapChecks, map_findings
 
@@ -1365,7 +1416,8 @@ def test_the_comparison_cautions_when_most_other_maps_draw_other_regions_and_wor
     assert "trust none" not in finding.sentence.lower()
     assert names_of([finding]) == "most other methods draw other regions"
     # The report's line for the check is that caution's own sentence (printed once).
-    assert dict(check_lines(backed, [finding]))["Every method compared"] == finding.sentence
+    assert report_check_lines(backed, [finding])[-1] == ("Every method compared", finding.sentence,
+                                                         (finding.sentence,))
     # Occlusion drawing other regions too: two cautions, and this time "trust none".
     alone = MapChecks(agreement=_six_maps({**low, "gradcam vs occlusion": 0.2}),
                       occlusion_similarity=0.2, every_method=True, shown="gradcam")

@@ -150,8 +150,8 @@ def status_box(result, line: str, not_run=tuple(text.CHECK_NAMES)) -> None:
     carries), what set it, the assumptions of an answer and the cautions about its map, each from the
     findings' own fields; `not_run`: the map checks not made yet, pointed to below the film."""
     reasons = "".join(f"  \n{finding.sentence}" for finding in result.deciding)
-    prompt = text.state_prompt(result.assumptions)
-    if prompt and result.status != OUT_OF_SCOPE:
+    prompt = text.state_prompt(result.assumptions, result.status)
+    if prompt:
         reasons += f"  \n:material/edit: {prompt}"
     if not_run and result.status not in (OUT_OF_SCOPE, UNCERTAIN) and not result.map_cautions and not result.assumptions:
         reasons += ("  \n:material/arrow_downward: Make them below the film, under *How far to trust this map* "

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from model.present.text import lung_share
+from model.trust.scope import default_level
 
 CONFIDENT = 0.8  # An answer at or above this probability is confident.
 EVEN = 1.0  # A map with less on the lungs than this multiple of an even spread's share favours what lies outside.
@@ -213,8 +214,7 @@ def own_level_sentence(groups: list[SourceCheats], level: float, own: bool = Tru
     if not flagged:
         return ""
     where = ("this model's own warning level (set from its correct answers), where Diagnose and Performance warn"
-             if own else "the default warning level (this model has no scope check of its own), where Diagnose "
-             "warns")
+             if own else f"{default_level('warning')}, where Diagnose warns")
     below = below_own_level(groups, level)
     if below == flagged:
         return (f"It lies below {level:.1%} on the lungs, {where} too." if flagged == 1

@@ -1,8 +1,8 @@
 """The map checks that were made, one line each, as Diagnose shows them: for the report, which prints
 what was measured beside the cautions (a faithfulness test passed is a result too).
 
-    lines = check_lines(checks, final.findings)   # (("Faithfulness", "The map ranks ..."), ...)
-    lines = report_check_lines(checks, final.findings)  # ((title, sentence, cautions said), ...)
+    lines = report_check_lines(checks, final.findings)
+    # (("Faithfulness", "The map ranks ...", ()), ("Every method compared", caution's sentence, (it,)), ...)
 
 Each line is built from the values the page shows (the faithfulness summary, the occlusion similarity and
 its words, the comparison of the map read with the other methods); a check that raised a caution is
@@ -42,17 +42,12 @@ def occlusion_line(similarity: float, against: str) -> str:
     return f"Similarity to {method_label(against)}: {similarity:+.2f} ({agreement_word(similarity)})."
 
 
-def check_lines(checks, findings=()) -> tuple[tuple[str, str], ...]:
-    """((title, sentence), ...) of the map checks made (`model.trust.map_checks.MapChecks`), in the page's
-    order: faithfulness, the occlusion cross-check, the comparison of methods; a check that raised one of
-    `findings` is said by that finding's sentence."""
-    return tuple((title, sentence) for title, sentence, _ in report_check_lines(checks, findings))
-
-
 def report_check_lines(checks, findings=()) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
-    """`check_lines` with, for each line, the sentences of the `findings` (cautions) it says: its own, and
-    the occlusion cross-check's when the comparison's line gives occlusion's figure in its stead. The report
-    prints each of those cautions once, as that line, in the caution's colour."""
+    """((title, sentence, cautions said), ...) of the map checks made (`model.trust.map_checks.MapChecks`), in
+    the page's order: faithfulness, the occlusion cross-check, the comparison of methods. A check that raised
+    one of `findings` is said by that finding's sentence; `cautions said` are the sentences of the findings a
+    line says: its own, and the occlusion cross-check's when the comparison's line gives occlusion's figure in
+    its stead. The report prints each of those cautions once, as that line, in the caution's colour."""
     said = {f.kind: f.sentence for f in findings}
 
     def caution(check: str) -> str | None:

@@ -2,10 +2,11 @@
 
     records = read_dataset(data_location())
     chosen, splits, note = gallery_records(records, clf.card, "test")   # never its training images
-    cases = score_cases(clf, sample_records(chosen, 40), splits=splits, include_unknown=True)
-    table = cases_frame(cases)          # confident errors first, then the least confident correct answers
+    cases, failed = read_cases(clf, sample_records(chosen, 40), splits=splits, lungs=segmenter.mask)
+    table = cases_frame(shown_cases(cases, "all", "errors"))   # confident errors first, then the least sure
 
-With the map (the gallery's cards and its "where the model cheats" view, `model.present.cheating_view`):
+Each case is read with its map (the gallery's cards and its "where the model cheats" view,
+`model.present.cheating_view`):
 
     wanted = sample_records(filter_records(chosen, source="nih-chestxray14"), 24)   # filters, then the sample
     case = read_case(clf, wanted[0], split=splits[wanted[0].path], lungs=segmenter.mask)
@@ -28,7 +29,6 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from model.evaluation import predict_records
 from model.inputs.intake import XrayInputError, load_xray
 from model.labelled_data import DATA_ENV, data_roots
 from model.policy import LOW_LUNG_ATTENTION
@@ -36,10 +36,10 @@ from model.prediction import Prediction
 from model.present.cheating_view import CONFIDENT
 from model.splits import OUTSIDE, assign_splits
 from model.trust.attention import NO_LUNG_FIELDS, attention_if_lungs
+from model.trust.scope import default_level
 from model.trust.triage import Triage, answer_levels, film_triage
 from model.trust.uncertainty import uncertainty_of
 
-BATCH_SIZE = 16
 CASE_COLUMNS = ["path", "label", "source", "patient_id", "predicted", "confidence", "correct", "split", "known",
                 "lung_share"]
 MAP_METHOD = "gradcam"  # The gallery's map: Grad-CAM of the class the model answered, at the card's layer.
@@ -156,38 +156,6 @@ def _case(record, prediction, split: str = "", known: bool = True) -> Case:
                 predicted=prediction.label, confidence=prediction.confidence,
                 correct=prediction.label == record.label, probabilities=prediction.as_dict(), split=split,
                 known=known)
-
-
-def score_cases(classifier, records: list, *, batch_size: int = BATCH_SIZE,
-                progress: Callable[[int, int], None] | None = None, splits: dict[str, str] | None = None,
-                include_unknown: bool = False) -> list[Case]:
-    """Predict labelled images and order them hardest first.
-
-    The caller chooses the images, as for `read_cases`: filters (`filter_records`), then a sample
-    (`sample_records`), so that scoring a sample of the labels the model knows gives the same cases
-    whether or not `include_unknown` (a label's sample never depends on the other labels).
-
-    Args:
-        classifier: a `model.classifier.Classifier`.
-        records: `model.labelled_data.LabelledImage` records, e.g. `sample_records(records, 40)`. Records
-            whose label the model does not know are left out (the model could never get them right)
-            unless `include_unknown`, where they come last with `known=False` and never count as
-            misclassified.
-        batch_size: images decoded and predicted at a time (bounds memory).
-        progress: called as `progress(done, total)` after each batch, e.g. for a progress bar.
-        splits: {path: split name} (`gallery_records`), written into each case.
-
-    Returns:
-        Cases in the order "errors" of `sort_cases` (the most confident error first). Unreadable
-        images (`XrayInputError`) are skipped.
-    """
-    labels = tuple(classifier.labels)
-    chosen = records if include_unknown else [r for r in records if r.label in set(labels)]
-    kept, probabilities, _ = predict_records(classifier, chosen, batch_size, progress)
-    splits = splits or {}
-    cases = [_case(r, Prediction(labels, p), splits.get(str(r.path), ""), r.label in labels)
-             for r, p in zip(kept, probabilities)]
-    return sort_cases(cases, "errors")
 
 
 def filter_records(records: list, source: str | None = None, label: str | None = None) -> list:
@@ -463,8 +431,7 @@ def lung_summary(counts: GalleryCounts, level: float, own: bool) -> str:
     line = f" The share of the map on the lungs is measured on {counts.mapped} of the {counts.read}"
     line += f" ({' and '.join(missing)}: no share)" if missing else ""
     if counts.mapped:
-        whose = ("this model's own warning level (set from its correct answers)" if own
-                 else "the default warning level (this model has no scope check)")
+        whose = "this model's own warning level (set from its correct answers)" if own else default_level("warning")
         line += f": {counts.below_level or 'none'} below {level:.1%}, {whose}, where Diagnose warns"
         if counts.even is not None:
             line += (f"; {counts.above_even} put more there than a map spread evenly over what the model saw would "

@@ -14,8 +14,10 @@ The status is the final one: the triage and every check made afterwards (the map
 finding drawn in the colour of its severity, from its own fields (never guessed from its words).
 The sentences beside the map (another class's note, the share on the lungs) and the note under the status
 on a labelled film of the server (whether this model learnt from it) are those the page shows for the same
-film, passed in as the page made them, never worded here again. Each is printed once: a finding the status
-line states (its assumptions) or a line beside its figure carries is not repeated among the notes.
+film, passed in as the page made them, never worded here again; the advice Diagnose gives under an answer
+that assumed the age or view (`text.state_prompt`) is said under the status too, naming where to state them.
+Each is printed once: a finding the status line states (its assumptions) or a line beside its figure carries
+is not repeated among the notes.
 
 The case identifier is not patient data: the first hex digits of the image's SHA-256 digest, so a
 reader can match a report to the session's case without any identifier on the page.
@@ -106,9 +108,9 @@ class ReportContent:
             or the attention's warning when it fired), printed beside it under the map; a status finding
             with the same sentence (that warning) is printed there in its colour, not again as a note.
         checks: ((title, sentence, cautions), ...) of the map checks made, as the page shows them
-            (`model.present.check_lines.report_check_lines`; `cautions`, the sentences of the findings a line
-            says, may be left out), printed compactly below the two columns; a status finding a line says (a
-            check's caution) is printed there in its colour, not again as a note.
+            (`model.present.check_lines.report_check_lines`; `cautions`: the sentences of the findings a line
+            says), printed compactly below the two columns; a status finding a line says (a check's caution) is
+            printed there in its colour, not again as a note.
         film_note: the page's note on a labelled film of the server (`dashboard.seen_film.seen_note`: whether
             this model learnt from it, or its true label), printed under the status; None when the page showed
             none. `film_note_warns`: the page showed it as a warning (the model learnt from the film).
@@ -139,8 +141,7 @@ class ReportContent:
         # Lists are taken as given but kept as tuples: the content stays frozen all the way down.
         object.__setattr__(self, "compared", tuple(self.compared))
         object.__setattr__(self, "notes", tuple(self.notes))
-        object.__setattr__(self, "checks", tuple((*line[:2], tuple(line[2] if len(line) > 2 else ()))
-                                                 for line in self.checks))
+        object.__setattr__(self, "checks", tuple((title, sentence, tuple(said)) for title, sentence, said in self.checks))
         if self.status is not None and not isinstance(self.status, Status):
             raise ValueError(f"status must be a report Status, got {type(self.status).__name__}")
 
@@ -223,10 +224,14 @@ def note_style(note) -> tuple[tuple[int, int, int], str, str]:
 def _header(draw, y: int, content: ReportContent) -> int:
     width = PAGE_SIZE[0] - 2 * MARGIN
     draw.text((MARGIN, y), "Chest X-ray explanation report", font=_font(44, True), fill=TEXT)
+    # The time on the title's line, right-aligned, as a letter's date: its own row would cost the line the
+    # status's advice needs.
+    created = _utc(content.created).strftime("%Y-%m-%d %H:%M UTC")
+    draw.text((PAGE_SIZE[0] - MARGIN - draw.textlength(created, font=_font(22)), y + 18), created, font=_font(22),
+              fill=MUTED)
     y += 58
     case_id, status = content.case_id, content.status
     rows = [("Case", f"{case_id} (image fingerprint, not patient data)" if case_id else ""),
-            ("Created", _utc(content.created).strftime("%Y-%m-%d %H:%M UTC")),
             ("Model", f"{content.model_name} (id {content.model_id}, version {content.model_version})"),
             ("Compared", ", ".join(content.compared))]
     for key, value in rows:
@@ -242,6 +247,11 @@ def _header(draw, y: int, content: ReportContent) -> int:
             if finding.severity == status.kind:
                 y = _paragraph(draw, (MARGIN + 190, y), finding.sentence, _font(22), width - 190,
                                fill=STATUS_COLOURS.get(status.kind, WARNING), spacing=6)
+        # What the reader can do about an assumption the line states, as the page says it under the line.
+        prompt = text.state_prompt([f for f in status.findings if f.severity == ASSUMPTION], status.kind,
+                                   text.STATE_IN_REPORT)
+        if prompt:
+            y = _paragraph(draw, (MARGIN + 190, y), prompt, _font(20), width - 190, fill=INFO, spacing=5)
     if content.film_note:  # whether the output tests the model at all: beside the status, as on the page
         y = _paragraph(draw, (MARGIN + 190, y + 4), content.film_note, _font(20), width - 190,
                        fill=WARNING if content.film_note_warns else INFO, spacing=5)

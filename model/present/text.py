@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from model.registry import ModelCard
 from model.trust.attention import NO_LUNG_FIELDS  # noqa: F401  (re-exported: the pages' sentence)
+from model.trust.scope import DEFAULT_ORIGIN, default_level
 
 DISCLAIMER = "Decision support for research and teaching, not a diagnosis."
 # Who reads the film, said once: the pages' notice and the report's disclaimer both carry it.
@@ -176,13 +177,17 @@ ASSUMPTIONS = {frozenset({"age_not_known", "view_not_known"}): "Read as an adult
 
 # What the reader states in the side panel to lift an assumption, by the finding that made it.
 STATABLE = {"age_not_known": "age", "view_not_known": "view"}
+# Where that is, said on Diagnose itself, and in its report (read on its own, away from the page).
+STATE_ON_PAGE = "in the side panel, under *About this film*"
+STATE_IN_REPORT = "on Diagnose, in its side panel under “About this film”"
 
 
-def state_prompt(assumptions) -> str:
-    """Where to state what an answer assumed: "State the age and view in the side panel, under *About this
-    film*." ("" when none of the `assumptions` findings is lifted there)."""
+def state_prompt(assumptions, status: str = "answer", where: str = STATE_ON_PAGE) -> str:
+    """What to do about what an answer assumed: "State the age and view in the side panel, under *About this
+    film*." ("" when none of the `assumptions` findings is lifted there, or the `status` is out of scope: no
+    answer rests on them). `where`: `STATE_IN_REPORT` for the report."""
     stated = [STATABLE[f.kind] for f in assumptions if f.kind in STATABLE]
-    return f"State the {' and '.join(stated)} in the side panel, under *About this film*." if stated else ""
+    return f"State the {' and '.join(stated)} {where}." if stated and status != "out_of_scope" else ""
 
 
 def names_of(findings) -> str:
@@ -380,9 +385,8 @@ def lung_attention_caption(segmenter: str | None, mostly_outside: float, own_lev
 
 def answer_level_name(level: float, own: bool = True) -> str:
     """The top probability a model needs to answer alone, named as what it is: the model's own (its scope
-    check set it on validation) or, for a model without a scope check, the policy's default."""
-    return (f"the model's own answer level ({level:.1%})" if own
-            else f"the default answer level ({level:.1%}; this model has no scope check of its own)")
+    check set it on validation) or, for a model without a scope check, the policy's default (`default_level`)."""
+    return f"the model's own answer level ({level:.1%})" if own else default_level("answer", f"{level:.1%}")
 
 
 def lung_share_sentence(fraction: float, threshold: float, method_label: str, even: float | None = None,
@@ -397,7 +401,7 @@ def lung_share_sentence(fraction: float, threshold: float, method_label: str, ev
     where = f"{amount} of the {method_label} map lies on the lungs"
     if shown < 500:
         where += ", but not unusually little for this model"
-    origin = "set from this model's own correct answers" if own else "the default: this model has no scope check"
+    origin = "set from this model's own correct answers" if own else DEFAULT_ORIGIN
     line = f"{where} (warning below {lung_share(threshold)}, {origin})."
     if even is not None:
         level = round(even * 1000)

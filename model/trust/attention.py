@@ -11,6 +11,7 @@ import numpy as np
 
 from model.inputs.lungs import lung_attention_fraction, mask_plausibility
 from model.policy import LOW_LUNG_ATTENTION, LUNG_ATTENTION_QUANTILE
+from model.trust.scope import default_level
 
 # "between the lungs": on each row with both lungs, what lies between their inner edges, i.e. the mediastinum
 # (heart, great vessels, trachea): named by its place, as a hot spot at the trachea is not "on the heart".
@@ -212,7 +213,7 @@ def lung_attention(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: float 
         # The level is named in both wordings (a warning without its level left the reader to guess it).
         level = (f"this model's warning level of {bar} (less than on {1 - LUNG_ATTENTION_QUANTILE:.0%} "
                  "of its correct answers)" if own_level
-                 else f"the warning level of {bar} (the default: this model has no level of its own)")
+                 else default_level("warning", bar))
         if round(fraction * 1000) > round(even * 1000):
             share = (f"{shown} of this map lies on the lung fields, below {level}, though more than a map "
                      f"spread evenly would put there ({even:.1%}, the lungs' share of what the model saw)")

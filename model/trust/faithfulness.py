@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from model.explain.map_grid import UNKNOWN_GRID
 from model.explain.occlusion import FILLS, occlude
 
 DEFAULT_STEPS = 20
@@ -184,16 +185,18 @@ def random_block_order(shape: tuple[int, int], rng: np.random.Generator, blocks:
     return np.argsort(-(cells + rng.random((height, width)) * 1e-6).ravel(), kind="stable")
 
 
-def chance_grid(map_grid: int | None) -> int:
+def chance_grid(map_grid: int | str | None) -> int:
     """Cells per side of the random maps that set the chance level of a map whose own grid has
-    `map_grid` cells per side (the explained layer's; None for maps made pixel by pixel)."""
-    if map_grid is None:
+    `map_grid` cells per side (the explained layer's; None for maps made pixel by pixel). A grid that
+    could not be told (`UNKNOWN_GRID`) gets `RANDOM_BLOCKS` too, and `faithfulness` says so."""
+    if map_grid is None or map_grid == UNKNOWN_GRID:
         return RANDOM_BLOCKS
     return _check_count("grid", map_grid, 1, 4096)
 
 
 def random_baseline(classifier, model_input: np.ndarray, class_index: int, steps: int = DEFAULT_STEPS,
-                    random_orders: RandomOrders = RandomOrders(), baseline: str = "blur", grid: int | None = None) -> dict:
+                    random_orders: RandomOrders = RandomOrders(), baseline: str = "blur",
+                    grid: int | str | None = None) -> dict:
     """Mean deletion and insertion AUC of random block orders (the chance level of a map).
 
     Args:
@@ -299,7 +302,7 @@ NOT_JUDGED = "not judged"  # beside the figures of a check that was not measurab
 
 def faithfulness(classifier, model_input: np.ndarray, heatmap: np.ndarray, class_index: int,
                  steps: int = DEFAULT_STEPS, random_orders: RandomOrders = RandomOrders(),
-                 grid: int | None = None) -> Faithfulness:
+                 grid: int | str | None = None) -> Faithfulness:
     """Whether deleting/inserting pixels in the map's order moves the prediction more than chance.
 
     Args:
@@ -311,6 +314,8 @@ def faithfulness(classifier, model_input: np.ndarray, heatmap: np.ndarray, class
         random_orders: the random region orders averaged for the chance level (how many, which seed).
         grid: cells per side of the map's own grid (the explained layer's, `Classifier.map_grid`);
             None for maps made pixel by pixel. The random maps of the chance level have as many.
+            `UNKNOWN_GRID`: the layer's grain could not be told; the summary then says which grain
+            the chance level used instead.
 
     Returns:
         `Faithfulness` (`to_dict` gives the `map` / `random` / `better_than_random` / `summary`
@@ -329,8 +334,17 @@ def faithfulness(classifier, model_input: np.ndarray, heatmap: np.ndarray, class
         summary = (f"Not measurable for {label}: the blurred film scores {label} {blurred:.1%}, the film itself "
                    f"{film:.1%}, so hiding regions cannot show what the map's regions add. This says nothing for "
                    "or against the map.")
+    if grid == UNKNOWN_GRID:
+        summary += unknown_grid_sentence(chance["grid"])
     return Faithfulness(mapped["deletion_auc"], mapped["insertion_auc"], chance["deletion_auc"],
                         chance["insertion_auc"], curves, better, summary, measurable=judged)
+
+
+def unknown_grid_sentence(blocks: int) -> str:
+    """What the faithfulness sentence adds when the map's own grid could not be told (`UNKNOWN_GRID`)."""
+    return (f" This map's own grid could not be told from the model's layers, so its chance level uses random "
+            f"maps of {blocks} x {blocks} cells, which may be finer or coarser than the map: read the comparison "
+            "with care.")
 
 
 def faithfulness_verdict(deletion_better: bool, insertion_better: bool) -> str:

@@ -14,6 +14,16 @@ from model.policy import LOW_LUNG_ATTENTION, MIN_AGREEMENT, MIN_TOP_PROBABILITY
 from model.registry import SCOPE_FILE, read_report
 from model.trust.novelty import NoveltyModel
 
+# Why a level is the policy's and not the model's: it has no scope check, so no level fitted on its own films.
+DEFAULT_ORIGIN = "the default: this model has no level of its own"
+
+
+def default_level(kind: str, figure: str = "") -> str:
+    """A policy level used for a model without a scope check, named as every view names it (the status, the
+    line beside the lung share, the gallery): "the warning level of 50.0% (the default: this model has no level
+    of its own)"; without `figure`, "the warning level (the default: ...)". `kind`: "warning", "answer"."""
+    return f"the {kind} level" + (f" of {figure}" if figure else "") + f" ({DEFAULT_ORIGIN})"
+
 
 @dataclass(frozen=True)
 class Scope:
