@@ -224,8 +224,8 @@ def test_where_the_model_cheats_by_source(gallery):
                                   "favours what lies outside them") for m in at.markdown)
     # This entry has no scope check: its warning level is the policy's 50%, named as the default, never its own,
     # and counted (the old "mostly outside" line, also 50%, said nothing of it).
-    assert any(m.value.startswith("All 10 lie below 50.0% on the lungs, the default warning level (this model has no "
-                                  "scope check of its own), where Diagnose warns too") for m in at.markdown)
+    assert any(m.value.startswith("All 10 lie below 50.0% on the lungs, the warning level (the default: this model "
+                                  "has no level of its own), where Diagnose warns too") for m in at.markdown)
     assert not any("own warning level" in m.value or "own answer level" in m.value for m in at.markdown)
     caption = next(c.value for c in at.caption if c.value.startswith("Confident: "))
     assert "than an even spread would put there" in caption and "about 27% at the median of these films" in caption

@@ -59,6 +59,8 @@ def test_a_default_level_is_named_the_same_way_on_every_view():
     beside the share, the gallery's answer level, its lung summary and the cheating view's level line each said
     so in their own words ("no scope check", "no scope check of its own", "no level of its own"); one function
     (`model.trust.scope.default_level`) now words it, as the status's warning did."""
+    from dataclasses import replace
+
     import numpy as np
 
     from model.present.cheating_view import cheating_by_source, own_level_sentence
@@ -71,7 +73,9 @@ def test_a_default_level_is_named_the_same_way_on_every_view():
     mask = np.zeros((100, 100), bool)
     mask[10:90, 10:50] = True
     low = lung_attention(np.where(mask, 0.3 / mask.sum(), 0.7 / (~mask).sum()), mask, own=False)
-    cases = [make_case("a", confidence=0.95, lung_share=0.1), make_case("b", confidence=0.9, lung_share=0.3)]
+    # both maps put less on the lungs than an even spread (40%) would: the cheating view flags both
+    cases = [replace(make_case("a", confidence=0.95, lung_share=0.1), lung_even=0.4),
+             replace(make_case("b", confidence=0.9, lung_share=0.3), lung_even=0.4)]
     said = {
         "warning": low.warning,
         "answer level": answer_level_name(0.6, own=False),
