@@ -51,6 +51,7 @@ from model.present.evaluation_tables import (
 from model.present.gallery_cases import sample_records
 from model.present.overlay import SCALE_NOTE, colour_bar_caption, render_overlay, to_uint8
 from model.present.registry_tables import default_selection
+from model.present.shortcut_tables import PAIR_SCORE
 from model.splits import common_records
 
 RESULTS = "evaluate_results"  # this session's results by settings (a ZIP's results stay in its session)
@@ -205,8 +206,9 @@ def figures(report: dict, notes: dict, from_zip: bool) -> None:
     if len(sources) > 0:
         st.dataframe(sources, hide_index=True, width="stretch")
         st.caption("Macro AUC: each class against the rest among the source's films, averaged over its classes. "
-                   "Within source: only its COVID-19 films against its Pneumonia films, so the two figures differ "
-                   "for a source holding both; –: the source lacks one of the two. n/a: an AUC needs films of two "
+                   f"Within source: only its COVID-19 films against its Pneumonia films, each ranked by {PAIR_SCORE} "
+                   "(as on Model performance), so the two figures differ for a source holding both; –: the source "
+                   "lacks one of the two. n/a: an AUC needs films of two "
                    f"classes. {TOO_FEW_NOTE}")
     else:
         st.caption(notes["per_source"])
