@@ -805,10 +805,8 @@ def trust_section(case: Case, controls: Controls, explanation, on_image, every_m
     return checks, (lung_share, lung_sentence)
 
 
-# Less empty space above the title, and metric figures that fit a 1366-pixel screen's narrow column.
+# Metric figures that fit a 1366-pixel screen's narrow column (the compact head is `widgets.page_title`'s).
 PAGE_STYLE = """<style>
-[data-testid="stMainBlockContainer"] {padding-top: 1.5rem; padding-bottom: 1rem;}
-[data-testid="stMainBlockContainer"] h1 {padding-top: 0; padding-bottom: 0.1rem; font-size: 1.8rem;}
 [data-testid="stMain"] [data-testid="stMetricValue"] {font-size: 1.45rem;}
 </style>"""
 
