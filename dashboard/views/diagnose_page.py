@@ -856,8 +856,8 @@ def open_case(card, uploaded, loading, facts_slot) -> tuple[Case, object] | None
 
 
 def main() -> None:
-    st.markdown(PAGE_STYLE, unsafe_allow_html=True)
     cards = widgets.page_start("Diagnose & explain")
+    st.markdown(PAGE_STYLE, unsafe_allow_html=True)  # after the title: above it, its line pushed the title down
     with st.sidebar:
         uploaded = widgets.uploader("upload", keep=True)
         facts_slot = st.container()  # the film's age and view, right under the upload
