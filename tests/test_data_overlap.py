@@ -68,6 +68,8 @@ def test_the_page_says_per_version_what_it_saw_and_what_is_left_out():
     kept = zip_caveat([a, b], ["x.png", "y.png", "z.png", "w.png", "v.png"])
     assert kept.startswith("2 scored images are in a version's training split (cxr-a: 1, cxr-b: 2): figures on "
                            "them are no fair test of that version.")
+    assert ("1 scored image is in a version's validation split (cxr-a: 1): they chose its epochs, temperature and "
+            "thresholds, so figures on them flatter it a little.") in kept
     assert "1 scored image is not among this server's labelled films: whether a version trained on it cannot" in kept
     assert zip_caveat([a, b], ["z.png", "w.png"]) == ""  # nothing trained on, everything matched: nothing to say
     assert zip_caveat(None, ["z.png"]) == ZIP_CAVEAT  # no labelled data to match against

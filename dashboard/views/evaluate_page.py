@@ -157,7 +157,8 @@ def overlap_section(overlaps: list[VersionOverlap] | None) -> bool:
         return False
     trained = trained_on_any(overlaps)
     leave = bool(trained) and st.checkbox(
-        f"Leave out the {len(trained):,} image(s) a chosen version trained on", value=True, key="evaluate_leave_trained",
+        f"Leave out the {len(trained):,} image{'' if len(trained) == 1 else 's'} a chosen version trained on", value=True,
+        key="evaluate_leave_trained",
         help="A version scores well on the films it learnt from: figures on them are no fair test of it.")
     st.markdown(overlap_sentence(overlaps, leave))
     if recognised(overlaps):

@@ -180,10 +180,13 @@ def overlap_table(overlaps: list[VersionOverlap]) -> pd.DataFrame:
                          for overlap in overlaps], columns=["version", *OVERLAP_COLUMNS.values()])
 
 
-def _trained_counts(overlaps: list[VersionOverlap], keys=None) -> str:
-    """"cxr-a: 9, cxr-b: 8": how many of the images (of `keys`, or all) each version trained on, the ones with any."""
-    counts = [(o.model_id, sum(keys is None or key in keys for key in o.trained_on)) for o in overlaps]
-    return ", ".join(f"{model_id}: {n:,}" for model_id, n in counts if n)
+def _place_counts(overlaps: list[VersionOverlap], place: str, keys=None) -> tuple[int, str]:
+    """How many of the images (of `keys`, or all) are in `place` for at least one version, and per version
+    ("cxr-a: 9, cxr-b: 8", the versions with any)."""
+    chosen = [{key for key, where in o.places.items() if where == place and (keys is None or key in keys)}
+              for o in overlaps]
+    words = ", ".join(f"{o.model_id}: {len(found):,}" for o, found in zip(overlaps, chosen) if found)
+    return len(set().union(*chosen)) if chosen else 0, words
 
 
 def overlap_sentence(overlaps: list[VersionOverlap], left_out: bool) -> str:
@@ -201,7 +204,7 @@ def overlap_sentence(overlaps: list[VersionOverlap], left_out: bool) -> str:
     if not trained:
         return text + "; no chosen version trained on any of them."
     text += (f"; {len(trained):,} {'was' if len(trained) == 1 else 'were'} in a chosen version's training split "
-             f"({_trained_counts(overlaps)})")
+             f"({_place_counts(overlaps, 'train')[1]})")
     return text + (": left out of the figures, which they would flatter." if left_out else
                    ": kept, so the figures flatter the versions that trained on them.")
 
@@ -213,11 +216,15 @@ def zip_caveat(overlaps: list[VersionOverlap] | None, scored: list[str]) -> str:
     if overlaps is None:
         return ZIP_CAVEAT
     parts = []
-    trained = trained_on_any(overlaps).intersection(scored)
+    trained, by = _place_counts(overlaps, "train", set(scored))
     if trained:
-        parts.append(f"{_count(len(trained), 'scored image')} {'is' if len(trained) == 1 else 'are'} in a version's "
-                     f"training split ({_trained_counts(overlaps, trained)}): figures on them are no fair test of "
-                     "that version.")
+        parts.append(f"{_count(trained, 'scored image')} {'is' if trained == 1 else 'are'} in a version's training "
+                     f"split ({by}): figures on them are no fair test of that version.")
+    tuned, by = _place_counts(overlaps, "validation", set(scored))
+    if tuned:
+        parts.append(f"{_count(tuned, 'scored image')} {'is' if tuned == 1 else 'are'} in a version's validation "
+                     f"split ({by}): they chose its epochs, temperature and thresholds, so figures on them flatter it "
+                     "a little.")
     unknown = sum(overlaps[0].places.get(key) == UNKNOWN for key in scored) if overlaps else len(scored)
     if unknown:
         parts.append(f"{_count(unknown, 'scored image')} {'is' if unknown == 1 else 'are'} not among this server's "
