@@ -25,9 +25,9 @@ from typing import Callable
 
 import numpy as np
 
-from model.bootstrap import DEFAULT_RESAMPLES, LEVEL, auc_intervals, fast_auc, figure_intervals, paired_auc_difference
+from model.bootstrap import DEFAULT_RESAMPLES, LEVEL, auc_intervals, figure_intervals, paired_auc_difference
 from model.inputs.intake import XrayInputError, load_xray
-from model.metrics import classification_report
+from model.metrics import classification_report, pair_auc
 
 # What each per-source entry keeps of a full report.
 PER_SOURCE_KEYS = ("n", "accuracy", "per_class", "macro", "confusion_matrix")
@@ -226,18 +226,19 @@ def model_report(card, records, probabilities, resamples: int = DEFAULT_RESAMPLE
 
 def within_source_auc(records, probabilities, labels, source: str, positive: str = "COVID-19",
                       negative: str = "Pneumonia") -> dict:
-    """AUC of P(`positive`) separating `positive` from `negative` images of one source: a figure the
-    source itself cannot explain (both classes come from the same collection). None when undefined."""
-    if positive not in labels:
+    """AUC of `positive` against `negative` among the films of those two classes in one source, ranked by
+    the first's share of the two probabilities (`model.metrics.pair_auc`, the figure training stores):
+    a figure the source itself cannot explain (both classes come from the same collection). None when
+    undefined."""
+    if positive not in labels or negative not in labels:
         return {"auc": None, "n": 0}
-    column = list(labels).index(positive)
-    picked = [(r.label == positive, p[column]) for r, p in zip(records, probabilities)
+    first, second = list(labels).index(positive), list(labels).index(negative)
+    picked = [(r.label == positive, p[first], p[second]) for r, p in zip(records, probabilities)
               if r.source == source and r.label in (positive, negative)]
     if not picked:
         return {"auc": None, "n": 0}
-    is_positive, scores = np.array([x[0] for x in picked]), np.array([x[1] for x in picked])
-    auc = fast_auc(is_positive, scores)
-    return {"auc": None if np.isnan(auc) else auc, "n": len(picked)}
+    is_positive, p_first, p_second = (np.array(column) for column in zip(*picked))
+    return {"auc": pair_auc(is_positive, p_first, p_second), "n": len(picked)}
 
 
 def compare_pair(records, cards: dict, probabilities: dict, a: str, b: str, resamples: int = DEFAULT_RESAMPLES,

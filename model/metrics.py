@@ -39,6 +39,26 @@ def roc_auc(positive: np.ndarray, scores: np.ndarray) -> float | None:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
+def pair_auc(positive: np.ndarray, p_positive: np.ndarray, p_negative: np.ndarray) -> float | None:
+    """AUC of telling two classes apart among films of those two classes only, each film ranked by the
+    first class's share of the two probabilities, p_pos / (p_pos + p_neg).
+
+    The share, not p_pos alone: with a third class (Normal) the two probabilities do not add to one, and
+    the part the model gives the third class, which differs from film to film, would otherwise move a
+    film up or down the ranking. This is the one within-source "COVID-19 against Pneumonia" figure:
+    training stores it (`within_source_covid_vs_pneumonia`) and Compare and Evaluate compute it.
+
+    Args:
+        positive: whether each film is of the first class (the others are of the second).
+        p_positive, p_negative: the model's probabilities of the two classes for each film.
+
+    Returns:
+        The AUC, or None when one of the two classes has no film.
+    """
+    p_positive, p_negative = np.asarray(p_positive, np.float64), np.asarray(p_negative, np.float64)
+    return roc_auc(positive, p_positive / np.maximum(p_positive + p_negative, 1e-12))
+
+
 def roc_curve(positive: np.ndarray, scores: np.ndarray, max_points: int = MAX_ROC_POINTS) -> dict:
     """False- and true-positive rates at every distinct threshold, thinned to `max_points`."""
     positive = np.asarray(positive, dtype=bool)

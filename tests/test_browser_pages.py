@@ -151,10 +151,10 @@ def heading(page, name: str):
     return page.get_by_role("heading", name=name, exact=True).first
 
 
-def assert_tables_fit(page) -> None:
+def assert_tables_fit(page, width: int = WIDTH) -> None:
     """Every table lies inside the window and needs no sideways scrolling; neither does the page. The
     window is made as tall as the page for the check (tables far below are drawn only when near the
-    screen); its width stays 1366 px, so the layout is the one a reader sees."""
+    screen); its width stays `width` px, so the layout is the one a reader sees."""
     closed = page.locator('[data-testid="stExpander"] details:not([open]) > summary')
     for _ in range(20):  # open every expander: every table a reader can open
         if closed.count() == 0:
@@ -163,7 +163,7 @@ def assert_tables_fit(page) -> None:
         page.wait_for_timeout(300)
     page.wait_for_timeout(500)
     height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
-    page.set_viewport_size({"width": WIDTH, "height": min(height + 100, 20_000)})
+    page.set_viewport_size({"width": width, "height": min(height + 100, 20_000)})
     measure = """() => [...document.querySelectorAll('[data-testid=stDataFrame], [data-testid=stTable]')]
         .map(e => {
             const box = e.getBoundingClientRect(), scroller = e.querySelector('.dvn-scroller') || e;
@@ -181,19 +181,19 @@ def assert_tables_fit(page) -> None:
             # too wide) until the window next changes size: one pixel narrower and back makes it lay out
             # again at the width being checked.
             size = page.viewport_size
-            page.set_viewport_size({"width": WIDTH - 1, "height": size["height"]})
+            page.set_viewport_size({"width": width - 1, "height": size["height"]})
             page.wait_for_timeout(300)
             page.set_viewport_size(size)
         page.wait_for_timeout(1000)
         tables = page.evaluate(measure)
     assert tables, "no table on the page"
     for table in tables:
-        assert table["width"] > 0 and table["right"] <= WIDTH, table
-        assert table["inner"] <= 1, f"a table scrolls sideways at {WIDTH} px: {table}"
+        assert table["width"] > 0 and table["right"] <= width, table
+        assert table["inner"] <= 1, f"a table scrolls sideways at {width} px: {table}"
     overflow = page.evaluate("() => { const m = document.querySelector('[data-testid=stMain]');"
                              " return m.scrollWidth - m.clientWidth; }")
     assert overflow <= 1
-    page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
+    page.set_viewport_size({"width": width, "height": HEIGHT})
     page.wait_for_timeout(500)
 
 
@@ -238,6 +238,27 @@ def test_no_request_leaves_the_server_and_every_direct_link_loads_cleanly(server
         expect(heading(seen.page, "Compare versions")).to_be_visible()
         assert seen.page.url == f"{url}/compare"
         assert seen.failures == [] and seen.console == [] and seen.outside() == []
+
+
+def test_every_page_opens_with_the_compact_title_and_about_fits_both_screens(server):
+    """Compare, Performance, Evaluate and About had Streamlit's large title ~140 px down a 1366 x 768 screen
+    while Diagnose and Gallery had a compact one; About's models grid was cut on the right even at 1920."""
+    url, _ = server
+    with headless_chromium() as chromium:
+        for path, title in PAGES.items():
+            seen = open_visit(chromium, url, path)
+            title_box = heading(seen.page, title)
+            title_box.wait_for()
+            seen.page.wait_for_timeout(1500)  # the page finishes its first run
+            box = title_box.bounding_box()
+            size = title_box.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+            assert box["y"] < 70 and size <= 30, (path, box, size)
+            seen.page.context.close()
+        for width, height in ((WIDTH, HEIGHT), (1920, 1080)):
+            seen = open_visit(chromium, url, "about", width, height)
+            heading(seen.page, "Models in the registry").wait_for()
+            assert_tables_fit(seen.page, width)
+            seen.page.context.close()
 
 
 def test_compare_result_at_1366(server):

@@ -453,12 +453,13 @@ def test_gallery_reads_only_configured_roots_and_refuses_other_paths(app, tmp_pa
 def test_about_page_lists_models_sources_and_licences(app):
     at = open_page(app, "about")
     no_failure(at)
-    models = at.dataframe[0].value
+    models = at.table[0].value.reset_index()  # a static table: a long architecture wraps rather than is cut
     assert list(models["id"]) == ["tiny-a", "tiny-b"]
     assert list(models.columns[:6]) == ["model", "default", "version", "accuracy", "macro AUC", "tested on"]
     assert list(models["tested on"]) == ["1 source", "1 source"]  # tiny entries record no test split
+    assert "sources" not in models.columns  # the sources table below says which model used which source
     assert any("rows tested on different films do not compare" in t for t in texts(at.caption))
-    sources = at.table[0].value.reset_index()  # a static table: its long origins and licences wrap
+    sources = at.table[1].value.reset_index()  # a static table: its long origins and licences wrap
     assert dict(zip(sources["source"], sources["licence"]))["covid-cxnet"] == "CC BY 4.0"
     assert "synthetic" in list(sources["source"])
     assert any("not a diagnosis" in text for text in texts(at.markdown))
@@ -472,6 +473,10 @@ def test_every_page_explains_an_empty_registry(tmp_path, monkeypatch, page):
     assert not at.exception
     assert not at.error
     assert any("No usable classifier" in text for text in texts(at.warning))
+    # Every page opens with the same compact head (Compare, Performance, Evaluate and About had none).
+    from dashboard.widgets import COMPACT_HEAD
+
+    assert texts(at.markdown).count(COMPACT_HEAD) == 1
 
 
 def test_a_damaged_model_file_is_one_clear_error(test_registry, tmp_path, monkeypatch):

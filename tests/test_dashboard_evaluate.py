@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import png_bytes, synthetic_radiograph
 from tests.test_evaluation import IMAGE, write_labelled_folder, zip_bytes
 
 st = pytest.importorskip("streamlit")
@@ -129,21 +130,25 @@ def test_zip_mode_shows_its_own_controls_and_words_and_refuses_a_hostile_zip(eva
     assert "evaluate_scope" not in keys and "evaluate_limit" not in keys and "evaluate_data" not in keys
     uploader = at.get("file_uploader")
     assert len(uploader) == 1
-    archive = zip_bytes({"COVID/a.png": IMAGE, "Normal/b.png": IMAGE, "Pneumonia/c.png": IMAGE, "notes.txt": b"x"})
+    own = png_bytes(synthetic_radiograph(64, seed=77))  # IMAGE is also a film of the configured folder
+    archive = zip_bytes({"COVID/a.png": own, "Normal/b.png": own, "Pneumonia/c.png": own, "notes.txt": b"x"})
     uploader[0].set_value(("ours.zip", archive, "application/zip"))
     at.run()
     no_failure(at)
-    assert any("3 images in ours.zip; all are scored. A version may have trained on some of these images" in t
-               for t in texts(at.markdown))
+    # Its images are looked up among the server's labelled films by their bytes: none of them is one.
+    assert any(t.startswith("None of these 3 images is one of this server's labelled films") for t in texts(at.markdown))
+    assert any("3 images in ours.zip; all are scored." in t for t in texts(at.markdown))
+    assert not at.checkbox  # nothing a version trained on to leave out
     assert {element.key for element in at.selectbox} == {"evaluate_resamples"}
     at.selectbox(key="evaluate_resamples").set_value(200)
     at.button(key="evaluate_run_start").click().run()
     no_failure(at)
     assert summary_of(at).loc["images scored", "tiny-a"] == "3"
     # The caveat the figures rest on stands beside them, not only in the JSON export.
-    from model.present.evaluation_tables import ZIP_CAVEAT
-
-    assert sum(ZIP_CAVEAT in c for c in texts(at.caption)) == 1
+    caveat = ("3 scored images are not among this server's labelled films: whether a version trained on them cannot "
+              "be checked")
+    assert sum(caveat in c for c in texts(at.caption)) == 1
+    assert caveat in kept_result(at)["about"]["caveat"]
     about = kept_result(at)["about"]
     assert about["images"].startswith("every readable image in the uploaded ZIP")
     assert "trained on" not in about["images"].split("(")[0]
@@ -276,3 +281,45 @@ def test_compare_maps_of_one_film_have_a_colour_bar(registry_env, monkeypatch):
     # The agreement box gives each probability as the captions do.
     answers = [t for t in texts(at.markdown) if t.startswith("- tiny-a: ")]
     assert answers and re.search(r"\(\d+\.\d%\)", answers[0]), answers
+
+
+def test_a_zip_of_the_servers_own_films_is_matched_to_each_versions_split(registry_env, monkeypatch, tmp_path):
+    """A ZIP made of the labelled films under CXR_DATA was scored as new data ("cannot be checked"): each film is
+    now recognised by its bytes, counted per version by its split, and the ones a version trained on are left out
+    unless the reader keeps them, and then said beside the figures."""
+    from model.present.evaluation_tables import ZIP_CAVEAT
+    from tests.test_dashboard_seen_film import FILMS, splits, write_data_root
+
+    root = write_data_root(tmp_path)
+    places = {model_id: splits(registry_env, root, model_id) for model_id in ("tiny-a", "tiny-b")}
+    archive = zip_bytes({f"Normal/{name}": (root / "images" / name).read_bytes() for name in places["tiny-a"]}
+                        | {"Normal/own.png": IMAGE})
+    trained = {name for split in places.values() for name, place in split.items() if place == "train"}
+    at = open_view("evaluate", monkeypatch, root)
+    at.radio(key="evaluate_source").set_value("A ZIP of labelled images").run()
+    at.get("file_uploader")[0].set_value(("ours.zip", archive, "application/zip"))
+    at.run()
+    no_failure(at)
+    table = next(d for d in shown_tables(at) if "trained on" in d.columns).set_index("version")
+    for model_id, split in places.items():
+        counted = [sum(place == name for place in split.values()) for name in ("train", "validation", "test")]
+        assert table.loc[model_id, ["trained on", "validation (tuned on)", "test split (held out)"]].tolist() == counted
+        assert table.loc[model_id, "not this server's films"] == 1  # own.png: no labelled film of this server
+    assert at.checkbox(key="evaluate_leave_trained").value is True
+    assert any(t.startswith(f"{FILMS} of {FILMS + 1} images are labelled films of this server") and "left out" in t
+               for t in texts(at.markdown))
+    total = FILMS + 1
+    assert any(f"{total} images in ours.zip; {len(trained)} left out because at least one version trained on them"
+               in t for t in texts(at.markdown))
+    at.selectbox(key="evaluate_resamples").set_value(200)
+    at.button(key="evaluate_run_start").click().run()
+    no_failure(at)
+    assert summary_of(at).loc["images scored", "tiny-a"] == str(total - len(trained))
+    assert not any("training split" in c for c in texts(at.caption))  # what is scored holds no trained film
+    assert not any(ZIP_CAVEAT in c for c in texts(at.caption))  # matched, not "cannot be checked"
+    # Kept on request: the figures then say, beside them, that they rest on films a version trained on.
+    at.checkbox(key="evaluate_leave_trained").uncheck().run()
+    at.button(key="evaluate_run_start").click().run()
+    no_failure(at)
+    assert summary_of(at).loc["images scored", "tiny-a"] == str(total)
+    assert any(f"{len(trained)} scored images are in a version's training split" in c for c in texts(at.caption))

@@ -21,6 +21,11 @@ FILMS = 14  # single-film patients of the tiny models' one source: 10 of them in
 
 @pytest.fixture()
 def data_root(tmp_path) -> Path:
+    return write_data_root(tmp_path)
+
+
+def write_data_root(tmp_path: Path) -> Path:
+    """A data root of FILMS labelled films (one manifest, one source, one film per patient)."""
     root = tmp_path / "cxr"
     (root / "images").mkdir(parents=True)
     lines = ["file,label,source,patient_id"]

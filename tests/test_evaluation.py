@@ -188,6 +188,27 @@ def test_evaluate_models_reads_a_zip_in_memory(registry_env, tmp_path):
     assert report["n_images"] == 3 and report["models"]["tiny-a"]["n"] == 3
 
 
+def test_the_within_source_pair_figure_has_one_definition_for_training_and_evaluation():
+    """Compare and Evaluate rank the pair's films as training ranked them for the stored figure (the share of
+    the two probabilities): the probability a film gives Normal must not move it up or down."""
+    from model.evaluation import within_source_auc
+    from model.metrics import pair_auc
+    from training.held_out import within_source_auc as stored_figure
+
+    # Normal takes most of the first COVID-19 film's probability: by P(COVID-19) alone it ranks below
+    # the Pneumonia film (0.3 < 0.4), by its share of the two above it (0.75 > 0.4).
+    probabilities = np.array([[0.3, 0.6, 0.1], [0.8, 0.1, 0.1], [0.4, 0.0, 0.6], [0.05, 0.05, 0.9]])
+    labels = ["COVID-19", "COVID-19", "Pneumonia", "Pneumonia"]
+    records = [LabelledImage(f"/x/{i}.png", label, f"p{i}", "ieee") for i, label in enumerate(labels)]
+    covid = np.array([label == "COVID-19" for label in labels])
+    assert roc_auc(covid, probabilities[:, 0]) == 0.75  # what the page's one-vs-rest cell would say
+    assert pair_auc(covid, probabilities[:, 0], probabilities[:, 2]) == 1.0
+    assert within_source_auc(records, probabilities, LABELS, "ieee") == {"auc": 1.0, "n": 4}
+    indices = np.array([LABELS.index(label) for label in labels])
+    assert stored_figure(indices, probabilities)["auc"] == within_source_auc(records, probabilities, LABELS, "ieee")["auc"]
+    assert pair_auc(np.array([True, True]), np.array([0.5, 0.6]), np.array([0.5, 0.4])) is None
+
+
 def test_within_source_auc_and_common_records():
     from model.evaluation import within_source_auc
     from model.registry import ModelCard

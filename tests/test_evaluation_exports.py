@@ -114,11 +114,9 @@ def test_every_image_is_counted_with_the_reason_it_is_left_out(external_films):
         "3,216 images in cxr/v2.csv; 2,262 left out because at least one version trained on them; 120 of the "
         "remaining 954 sampled (30 per label). Validation films count as unseen: they chose each version's epochs, "
         "temperature and thresholds, so figures on them flatter a little (the test-split choice leaves them out).")
-    # A ZIP's images cannot be matched to the versions' splits: the sentence says so, not only the export.
-    assert selection_sentence("ours.zip", 12, 12, 12, "zip", None) == (
-        "12 images in ours.zip; all are scored. A version may have trained on some of these images, and for a ZIP "
-        "that cannot be checked (its files are not matched to the versions' recorded splits): figures on training "
-        "images flatter a version.")
+    # A ZIP's images are matched by their bytes elsewhere (`model.data_overlap`, tests/test_data_overlap.py): the
+    # sentence counts what is scored, and the page says beside it what the matching found.
+    assert selection_sentence("ours.zip", 12, 12, 12, "zip", None) == "12 images in ours.zip; all are scored."
     # Every image of a data list, training images too: the sentence says they flatter every version.
     assert selection_sentence("cxr/v2.csv", 3216, 3216, 75, "all", 25) == (
         "3,216 images in cxr/v2.csv; 75 of the 3,216 sampled (25 per label). Training images are included: a "

@@ -322,6 +322,33 @@ def test_the_within_source_pair_figure_is_said_with_its_film_counts():
     assert within_source_pair_sentences({}) == [] and within_source_pair_sentences(read_metrics("cxr-compact-v1", SHIPPED)) == []
 
 
+def test_each_within_source_figure_names_what_it_ranks_by_and_why_they_differ():
+    """The default model's page gave three AUCs for ieee8023's 54 test films (COVID-19 0.823, Pneumonia 0.723, the
+    pair 0.848) with nothing saying they rank by three scores: each is now named, and the note says why."""
+    from model.present.shortcut_tables import PAIR_SCORE, within_source_pair_sentences, within_source_table_note
+    from model.registry import read_metrics
+
+    report = read_metrics("cxr-mobilenet-v3", SHIPPED)
+    [sentence] = within_source_pair_sentences(report)
+    assert f"Each film is ranked by {PAIR_SCORE}, so the probability the model gives Normal plays no part." in sentence
+    note = within_source_table_note(report)
+    assert note.startswith("Each cell is one class against the collection's other films, each film ranked by the "
+                           "model's probability of that class alone (one-vs-rest).")
+    source = report["per_source"]["ieee8023-covid-chestxray"]
+    cells = [source["per_class"][label]["auc"] for label in ("COVID-19", "Pneumonia")]
+    pair = report["within_source_covid_vs_pneumonia"]["ieee8023-covid-chestxray"]["test"]["auc"]
+    assert len({f"{value:.3f}" for value in (*cells, pair)}) == 3  # three figures for one set of films
+    assert (f"its COVID-19 cell ({cells[0]:.3f}, ranked by P(COVID-19)), its Pneumonia cell ({cells[1]:.3f}, ranked "
+            f"by P(Pneumonia)) and the pair figure above ({pair:.3f}, ranked by COVID-19's share of the two) judge "
+            f"the same {source['n']} films") in note
+    assert "probability of Normal" in note
+    # A collection with Normal films as well: its cells are one-vs-rest over three classes, not the pair's films.
+    three = json.loads(json.dumps(report))
+    three["per_source"]["ieee8023-covid-chestxray"]["per_class"]["Normal"]["support"] = 3
+    assert "judge the same" not in within_source_table_note(three)
+    assert within_source_table_note({}) == within_source_table_note(read_metrics("cxr-compact-v1", SHIPPED))
+
+
 def test_the_pair_sentence_claims_no_more_than_its_counts():
     from model.present.shortcut_tables import _verdict_on_what_is_left, within_source_pair_sentences
 

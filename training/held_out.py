@@ -17,7 +17,7 @@ import numpy as np
 
 from model.known_films import file_digest  # noqa: F401  (re-exported: the training commands import it from here)
 from model.labelled_data import CLASS_LABELS
-from model.metrics import classification_report, roc_auc
+from model.metrics import classification_report, pair_auc, roc_auc
 from training.pool import pool_inputs
 
 WITHIN_SOURCE = "ieee8023-covid-chestxray"
@@ -63,11 +63,11 @@ def held_out_separation(labels: np.ndarray, probabilities: np.ndarray) -> dict:
 
 def within_source_auc(labels: np.ndarray, probabilities: np.ndarray, positive: str = "COVID-19",
                       negative: str = "Pneumonia") -> dict:
-    """AUC of positive vs negative among images of those two classes, score p_pos / (p_pos + p_neg)."""
+    """AUC of positive vs negative among images of those two classes (`model.metrics.pair_auc`)."""
     pi, ni = CLASS_LABELS.index(positive), CLASS_LABELS.index(negative)
     sel = (labels == pi) | (labels == ni)
-    score = probabilities[sel, pi] / np.maximum(probabilities[sel, pi] + probabilities[sel, ni], 1e-12)
-    return {"auc": roc_auc(labels[sel] == pi, score), "n_pos": int((labels[sel] == pi).sum()),
+    return {"auc": pair_auc(labels[sel] == pi, probabilities[sel, pi], probabilities[sel, ni]),
+            "n_pos": int((labels[sel] == pi).sum()),
             "n_neg": int((labels[sel] == ni).sum())}
 
 

@@ -49,7 +49,7 @@ with the reason and otherwise ignored. Uploads are limited to {widgets.UPLOAD_LI
 
 
 def main() -> None:
-    st.title("About")
+    widgets.page_title("About")
     st.markdown(WHAT_IT_IS)
     st.subheader("Who the models are for")
     st.markdown(f"{INTENDED_POPULATION} Every image gets a triage status: **answer**, **uncertain** (the "
@@ -59,20 +59,12 @@ def main() -> None:
     st.subheader("Models in the registry")
     cards = [status.card for status in caching.entries() if status.card is not None]
     if cards:
-        st.dataframe(models_table(cards), hide_index=True, width="stretch",
-                     # the whole name, the figures and the id in view at 1366 px; the rest scrolls sideways
-                     column_config={"model": st.column_config.TextColumn(width=205),
-                                    "default": st.column_config.CheckboxColumn(width=60),
-                                    "version": st.column_config.TextColumn(width=60),
-                                    "accuracy": st.column_config.TextColumn(width=70),
-                                    "macro AUC": st.column_config.TextColumn(width=75),
-                                    "tested on": st.column_config.TextColumn(width=170),
-                                    "created": st.column_config.TextColumn(width=95),
-                                    "id": st.column_config.TextColumn(width=185)})
+        # A static table: its long cells wrap, where a grid cut the last columns even at 1920 px.
+        st.table(models_table(cards).set_index("model"))
         st.caption("Accuracy and macro AUC are each model's own internal test split ('tested on'): rows tested "
                    "on different films do not compare (with fewer sources, the source gives the class away more "
-                   "easily). To rank versions, score them on the same films in *Compare "
-                   "versions* or *Evaluate on your data*.")
+                   "easily). To rank versions, score them on the same films in *Compare versions* or *Evaluate on "
+                   "your data*. The sources each model trained on are under *Data sources and licences* below.")
     if not caching.usable_cards():
         st.warning(f"No usable classifier in the registry at `{caching.registry_folder()}` yet.",
                    icon=":material/warning:")

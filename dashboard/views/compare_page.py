@@ -197,9 +197,10 @@ def common_ground_results(report: dict, chosen: list[str]) -> None:
     if len(sources):
         # every row in view, none hidden behind the table's own scroll bar
         st.dataframe(sources, hide_index=True, width="stretch", height=38 + 35 * len(sources))
-        st.caption("Within source: COVID-19 against Pneumonia among the films of one collection, a figure the "
-                   "collection's own look cannot explain; –: the source lacks one of the two. n/a: an AUC needs films "
-                   f"of two classes. {TOO_FEW_NOTE} " + notes.get("within_source", ""))
+        st.caption("Within source: COVID-19 against Pneumonia among the films of one collection, each ranked by "
+                   f"{shortcut_tables.PAIR_SCORE} (as on Model performance), a figure the collection's own look "
+                   "cannot explain; –: the source lacks one of the two. n/a: an AUC needs films of two classes. "
+                   f"{TOO_FEW_NOTE} " + notes.get("within_source", ""))
     else:
         st.caption(notes["per_source"])
     disagree = disagreement_table(report)

@@ -834,10 +834,8 @@ def trust_section(case: Case, controls: Controls, explanation, on_image, every_m
     return checks, (lung_share, lung_sentence)
 
 
-# Less empty space above the title, and metric figures that fit a 1366-pixel screen's narrow column.
+# Metric figures that fit a 1366-pixel screen's narrow column (the compact head is `widgets.page_title`'s).
 PAGE_STYLE = """<style>
-[data-testid="stMainBlockContainer"] {padding-top: 1.5rem; padding-bottom: 1rem;}
-[data-testid="stMainBlockContainer"] h1 {padding-top: 0; padding-bottom: 0.1rem; font-size: 1.8rem;}
 [data-testid="stMain"] [data-testid="stMetricValue"] {font-size: 1.45rem;}
 </style>"""
 
@@ -887,8 +885,8 @@ def open_case(card, uploaded, loading, facts_slot) -> tuple[Case, object] | None
 
 
 def main() -> None:
-    st.markdown(PAGE_STYLE, unsafe_allow_html=True)
     cards = widgets.page_start("Diagnose & explain")
+    st.markdown(PAGE_STYLE, unsafe_allow_html=True)  # after the title: above it, its line pushed the title down
     with st.sidebar:
         uploaded = widgets.uploader("upload", keep=True)
         facts_slot = st.container()  # the film's age and view, right under the upload

@@ -4,7 +4,9 @@ curves overlaid, where the versions disagree (with their maps), and downloads a 
 every image's predictions (CSV and JSON, images named relative to their data folder) and the
 figures with their intervals in a tidy CSV.
 
-The ZIP is read in memory (`model.archive.read_labelled_zip`), never written to disk; the computing
+The ZIP is read in memory (`model.archive.read_labelled_zip`), never written to disk; its images are
+matched by their bytes to the server's labelled films and each version's split (`model.data_overlap`),
+so the ones a version trained on can be left out; the computing
 is `model.evaluation.evaluate_models`, the wording `model.present.evaluation_tables`, the files
 `model.present.evaluation_exports`.
 """
@@ -17,9 +19,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import caching, long_runs, widgets
+from dashboard import caching, long_runs, seen_film, widgets
 from model.archive import MAX_MEMBERS, MAX_TOTAL_BYTES, ArchiveError, read_labelled_zip
+from model.data_overlap import VersionOverlap, data_overlap, recognised, trained_on_any
 from model.inputs.intake import MEGABYTE, XrayInputError
+from model.known_films import FilmIndex
 from model.labelled_data import (
     DATA_ENV,
     data_roots,
@@ -36,21 +40,25 @@ from model.present.evaluation_tables import (
     SCOPE_WORDS,
     TOO_FEW_NOTE,
     ZIP_CAVEAT,
-    ZIP_SCOPE,
     accounting_sentence,
     comparison_sentence,
     comparison_table,
     disagreement_table,
+    overlap_sentence,
+    overlap_table,
     per_source_table,
     section_notes,
     selection_sentence,
     short_names_note,
     summary_table,
     unknown_labels_table,
+    zip_caveat,
+    zip_scope,
 )
 from model.present.gallery_cases import sample_records
 from model.present.overlay import SCALE_NOTE, colour_bar_caption, render_overlay, to_uint8
 from model.present.registry_tables import default_selection
+from model.present.shortcut_tables import PAIR_SCORE
 from model.splits import common_records
 
 RESULTS = "evaluate_results"  # this session's results by settings (a ZIP's results stay in its session)
@@ -73,7 +81,7 @@ ZIP_HELP = (f"A ZIP with one folder per class (COVID/, Normal/, Pneumonia/; othe
 class Choice:
     """What is to be scored: the records, how to read them (None: from disk), the folder their ids are
     relative to (None: a ZIP's own names), what to call them, how they were chosen, the scope's wording
-    for the report and the settings that make them."""
+    for the report, the settings that make them and the caveat the figures rest on ("" for none)."""
 
     records: list
     loader: Callable | None
@@ -82,6 +90,7 @@ class Choice:
     selection: str
     scope: str
     settings: tuple
+    caveat: str = ""
 
 
 def folder_choice(cards_by_id: dict, chosen: list[str]) -> Choice | None:
@@ -120,8 +129,47 @@ def folder_choice(cards_by_id: dict, chosen: list[str]) -> Choice | None:
                   (str(path), scope, per_label))
 
 
-def zip_choice() -> Choice | None:
-    """An uploaded ZIP: every readable image in it (no folder controls: they mean nothing for a ZIP)."""
+def labelled_films() -> FilmIndex | None:
+    """The labelled films under the configured data roots (cached as Diagnose and Compare cache them), or None
+    without data roots: then nothing can be matched."""
+    roots = data_roots()
+    if not roots:
+        return None
+    with st.spinner("Looking the images up among the labelled films…"):
+        return seen_film.film_index(tuple(str(root) for root in roots))
+
+
+def zip_overlap(archive, cards: list) -> list[VersionOverlap] | None:
+    """Where each chosen version's data put the ZIP's images, matched by their bytes; drawn as a sentence and a
+    table. None when there are no labelled films to match against."""
+    index = labelled_films()
+    if index is None:
+        return None
+    return data_overlap(cards, {record.path: caching.digest(archive.load(record)) for record in archive.records},
+                        index)
+
+
+def overlap_section(overlaps: list[VersionOverlap] | None) -> bool:
+    """What matching found, per version; returns whether the images a version trained on are to be left out
+    (a box, ticked by default, shown only when there are such images)."""
+    if overlaps is None:
+        st.caption(f":orange[:material/report: {ZIP_CAVEAT}]")
+        return False
+    trained = trained_on_any(overlaps)
+    leave = bool(trained) and st.checkbox(
+        f"Leave out the {len(trained):,} image{'' if len(trained) == 1 else 's'} a chosen version trained on", value=True,
+        key="evaluate_leave_trained",
+        help="A version scores well on the films it learnt from: figures on them are no fair test of it.")
+    st.markdown(overlap_sentence(overlaps, leave))
+    if recognised(overlaps):
+        table = overlap_table(overlaps)
+        st.dataframe(table, hide_index=True, width="stretch", height=38 + 35 * len(table))
+    return leave
+
+
+def zip_choice(cards: list) -> Choice | None:
+    """An uploaded ZIP: every readable image in it (no folder controls: they mean nothing for a ZIP), less the
+    ones a chosen version trained on when they are recognised and the reader leaves them out."""
     widgets.upload_limit_note("ZIP")
     uploaded = st.file_uploader("ZIP of labelled images", type=["zip"], key="evaluate_zip", help=ZIP_HELP,
                                 max_upload_size=widgets.WIDGET_LIMIT_MB)
@@ -136,10 +184,14 @@ def zip_choice() -> Choice | None:
     if archive.skipped:
         with st.expander(f"{len(archive.skipped)} file(s) in the ZIP were skipped"):
             st.dataframe([{"file": name, "reason": reason} for name, reason in archive.skipped], hide_index=True)
-    selection = selection_sentence(uploaded.name, len(archive.records), len(archive.records), len(archive.records),
-                                   "zip", None)
-    return Choice(archive.records, archive.load, None, uploaded.name, selection, ZIP_SCOPE,
-                  (uploaded.name, caching.digest(uploaded.getvalue())))
+    overlaps = zip_overlap(archive, cards)
+    leave = overlap_section(overlaps)
+    trained = trained_on_any(overlaps or []) if leave else set()
+    records = [record for record in archive.records if record.path not in trained]
+    selection = selection_sentence(uploaded.name, len(archive.records), len(records), len(records), "zip", None)
+    return Choice(records, archive.load, None, uploaded.name, selection, zip_scope(overlaps, len(trained)),
+                  (uploaded.name, caching.digest(uploaded.getvalue()), leave),
+                  zip_caveat(overlaps, [record.path for record in records]))
 
 
 def run(classifiers, choice: Choice, resamples: int) -> dict:
@@ -150,7 +202,7 @@ def run(classifiers, choice: Choice, resamples: int) -> dict:
         report = evaluate_models(classifiers, choice.records, batch_size=16, resampling=Resampling(resamples),
                                  load=choice.loader, root=choice.root,
                                  progress=Progress(images=progress.images, stage=progress.stage))
-    about = {"data": choice.name, "images": choice.scope, "selection": choice.selection,
+    about = {"data": choice.name, "images": choice.scope, "selection": choice.selection, "caveat": choice.caveat,
              "versions": [clf.card.id for clf in classifiers],
              "image_ids": ("names inside the ZIP" if choice.root is None else
                            f"paths relative to the data folder {choice.name}")}
@@ -169,11 +221,11 @@ def case_id(record, choice: Choice) -> str:
     return image_id(record.path, choice.root)
 
 
-def figures(report: dict, notes: dict, from_zip: bool) -> None:
+def figures(report: dict, notes: dict, caveat: str) -> None:
     models = report["models"]
     st.subheader("Figures side by side")
-    if from_zip:  # the figures rest on it: said beside them, not only in the export
-        st.caption(f":orange[:material/report: {ZIP_CAVEAT}]")
+    if caveat:  # the figures rest on it: said beside them, not only in the export
+        st.caption(f":orange[:material/report: {caveat}]")
     table = summary_table(report)
     st.dataframe(table, width="stretch", height=38 + 35 * len(table))
     st.caption(f"In brackets the 95% bootstrap interval ({report['bootstrap']['resamples']:,} resamples of the "
@@ -205,8 +257,9 @@ def figures(report: dict, notes: dict, from_zip: bool) -> None:
     if len(sources) > 0:
         st.dataframe(sources, hide_index=True, width="stretch")
         st.caption("Macro AUC: each class against the rest among the source's films, averaged over its classes. "
-                   "Within source: only its COVID-19 films against its Pneumonia films, so the two figures differ "
-                   "for a source holding both; –: the source lacks one of the two. n/a: an AUC needs films of two "
+                   f"Within source: only its COVID-19 films against its Pneumonia films, each ranked by {PAIR_SCORE} "
+                   "(as on Model performance), so the two figures differ for a source holding both; –: the source "
+                   "lacks one of the two. n/a: an AUC needs films of two "
                    f"classes. {TOO_FEW_NOTE}")
     else:
         st.caption(notes["per_source"])
@@ -289,7 +342,7 @@ def results(result: dict, cards_by_id: dict) -> None:
         return
     downloads(result)
     notes = section_notes(report)
-    figures(report, notes, result["about"]["images"] == ZIP_SCOPE)
+    figures(report, notes, result["about"].get("caveat", ""))
     disagreement_section(report, result["cases"], cards_by_id, notes)
 
 
@@ -304,7 +357,8 @@ def main() -> None:
         st.info("Choose one or more versions.")
         return
     where = st.radio("Labelled images", [FOLDER, UPLOAD], horizontal=True, key="evaluate_source")
-    choice = folder_choice(cards_by_id, chosen) if where == FOLDER else zip_choice()
+    choice = (folder_choice(cards_by_id, chosen) if where == FOLDER else
+              zip_choice([cards_by_id[model_id] for model_id in chosen]))
     if choice is None:
         return
     resamples = st.selectbox("Bootstrap resamples", [200, 1000, 2000], index=1, key="evaluate_resamples",

@@ -531,15 +531,7 @@ def view_switch(column) -> str:
     return view
 
 
-# Less empty space above the title, so the cards (and the cheating view, projected) start higher.
-PAGE_STYLE = """<style>
-[data-testid="stMainBlockContainer"] {padding-top: 1.5rem; padding-bottom: 1rem;}
-[data-testid="stMainBlockContainer"] h1 {padding-top: 0; padding-bottom: 0.1rem; font-size: 1.8rem;}
-</style>"""
-
-
 def main() -> None:
-    st.markdown(PAGE_STYLE, unsafe_allow_html=True)
     cards = widgets.page_start("Case gallery",
                                "Labelled films the model never trained on, each with the map of its answer: confident "
                                "errors, maps that miss the lungs, and where the model cheats.")

@@ -112,10 +112,7 @@ def within_source_auc(report: dict) -> None:
     st.dataframe(shown.style.apply(lambda _: colours, axis=None, subset=labels), width="stretch",
                  column_config={"images": st.column_config.NumberColumn(format="%d")})
     st.caption("Inside one collection the source cannot give the class away, so these AUCs test the findings "
-               "themselves. Each is one class against the other classes of that collection, from the model's "
-               "probability of that class: near 0.5, that probability does not rank the collection's films of "
-               "the class above its other films (one class can be told apart while another is not, as the "
-               "pair figure above shows). "
+               f"themselves (near 0.5: no better than chance). {shortcut_tables.within_source_table_note(report)} "
                f"Orange: below {WEAK_WITHIN_SOURCE_AUC}; –: the class is absent or alone in that source.")
 
 

@@ -16,6 +16,7 @@ from pathlib import PurePosixPath
 import numpy as np
 import pandas as pd
 
+from model.data_overlap import UNKNOWN, VersionOverlap, recognised, trained_on_any
 from model.present.text import percent
 
 DIGITS = 2
@@ -36,9 +37,23 @@ SCOPE_LABELS = {"unseen": "Unseen by every version", "test": "Test split of ever
 # The short labels in full words, for the help of the select box.
 SCOPE_HELP = "  \n".join(f"**{SCOPE_LABELS[scope]}**: {words}." for scope, words in SCOPE_WORDS.items())
 ZIP_SCOPE = "every readable image in the uploaded ZIP (whether a version trained on any of them cannot be checked)"
-# Said on the page beside a ZIP's figures, not only in its export: the caveat the figures rest on.
-ZIP_CAVEAT = ("A version may have trained on some of these images, and for a ZIP that cannot be checked (its files "
-              "are not matched to the versions' recorded splits): figures on training images flatter a version.")
+# Said on the page beside a ZIP's figures when there are no labelled films to match its images against.
+ZIP_CAVEAT = ("A version may have trained on some of these images, and that cannot be checked: no labelled data are "
+              "configured on this server to match them against. Figures on training images flatter a version.")
+
+
+def zip_scope(overlaps: list[VersionOverlap] | None, left_out: int) -> str:
+    """What a ZIP's scored images are, for the report: every readable image, how many were matched to the
+    versions' splits (`model.data_overlap`) and whether the ones a version trained on (`left_out`) were left out."""
+    if overlaps is None:
+        return ZIP_SCOPE
+    total = len(overlaps[0].places) if overlaps else 0
+    parts = [f"{recognised(overlaps):,} of {total:,} matched by their bytes to the versions' splits"]
+    if left_out:
+        parts.append(f"{left_out:,} a version trained on left out")
+    elif trained_on_any(overlaps):
+        parts.append("images a version trained on kept")
+    return f"every readable image in the uploaded ZIP ({'; '.join(parts)})"
 
 
 # --------------------------------------------------------------------------- the rounding rule
@@ -132,7 +147,7 @@ def selection_sentence(name: str, total: int, eligible: int, sampled: int, scope
     taken (`per_label` per label, or all when None)."""
     text = f"{_count(total, 'image')} in {name}"
     left_out = total - eligible
-    if left_out and scope == "unseen":
+    if left_out and scope in ("unseen", "zip"):
         text += f"; {left_out:,} left out because at least one version trained on them"
     elif left_out and scope == "test":
         text += f"; {left_out:,} left out because they are not in every version's test split"
@@ -146,9 +161,76 @@ def selection_sentence(name: str, total: int, eligible: int, sampled: int, scope
     elif scope == "all":
         text += (" Training images are included: a version scores well on the films it learned from, so these "
                  "figures flatter every version and say little about new films.")
-    elif scope == "zip":
-        text += f" {ZIP_CAVEAT}"
     return text
+
+
+# --------------------------------------------------------------------------- images a version has seen
+
+# How `model.data_overlap` places an image in a version's data, as the columns of `overlap_table` say it.
+OVERLAP_COLUMNS = {"train": "trained on", "validation": "validation (tuned on)", "test": "test split (held out)",
+                   "outside": "never in its data", "unknown": "not this server's films"}
+
+
+def overlap_table(overlaps: list[VersionOverlap]) -> pd.DataFrame:
+    """One row per version (`model.data_overlap.VersionOverlap`): how many of the images it trained on, tuned
+    on (validation split), held out in its test split or never had in its data, and how many are no labelled
+    film of this server (for those it cannot be checked)."""
+    return pd.DataFrame([{"version": overlap.model_id, **{words: overlap.count(place)
+                                                          for place, words in OVERLAP_COLUMNS.items()}}
+                         for overlap in overlaps], columns=["version", *OVERLAP_COLUMNS.values()])
+
+
+def _place_counts(overlaps: list[VersionOverlap], place: str, keys=None) -> tuple[int, str]:
+    """How many of the images (of `keys`, or all) are in `place` for at least one version, and per version
+    ("cxr-a: 9, cxr-b: 8", the versions with any)."""
+    chosen = [{key for key, where in o.places.items() if where == place and (keys is None or key in keys)}
+              for o in overlaps]
+    words = ", ".join(f"{o.model_id}: {len(found):,}" for o, found in zip(overlaps, chosen) if found)
+    return len(set().union(*chosen)) if chosen else 0, words
+
+
+def overlap_sentence(overlaps: list[VersionOverlap], left_out: bool) -> str:
+    """What matching the images by their bytes found: how many are this server's labelled films and how many
+    of those a chosen version trained on, and whether they are `left_out` of the figures."""
+    total = len(overlaps[0].places) if overlaps else 0
+    known = recognised(overlaps)
+    if not known:
+        return (f"None of these {_count(total, 'image')} is one of this server's labelled films (matched by their "
+                "bytes), so whether a version trained on them cannot be checked.")
+    text = (f"{'All' if known == total else f'{known:,} of'} {_count(total, 'image')} "
+            f"{'is' if known == 1 else 'are'} labelled films of this server, matched by their bytes to each "
+            "version's split (table below)")
+    trained = trained_on_any(overlaps)
+    if not trained:
+        return text + "; no chosen version trained on any of them."
+    text += (f"; {len(trained):,} {'was' if len(trained) == 1 else 'were'} in a chosen version's training split "
+             f"({_place_counts(overlaps, 'train')[1]})")
+    return text + (": left out of the figures, which they would flatter." if left_out else
+                   ": kept, so the figures flatter the versions that trained on them.")
+
+
+def zip_caveat(overlaps: list[VersionOverlap] | None, scored: list[str]) -> str:
+    """The caveat the figures of an uploaded ZIP rest on, for the images `scored` (their keys): images a version
+    trained on that are kept, and images whose place in the versions' data cannot be checked (all of them
+    when `overlaps` is None: no labelled films to match against). "" when the figures need neither."""
+    if overlaps is None:
+        return ZIP_CAVEAT
+    parts = []
+    trained, by = _place_counts(overlaps, "train", set(scored))
+    if trained:
+        parts.append(f"{_count(trained, 'scored image')} {'is' if trained == 1 else 'are'} in a version's training "
+                     f"split ({by}): figures on them are no fair test of that version.")
+    tuned, by = _place_counts(overlaps, "validation", set(scored))
+    if tuned:
+        parts.append(f"{_count(tuned, 'scored image')} {'is' if tuned == 1 else 'are'} in a version's validation "
+                     f"split ({by}): they chose its epochs, temperature and thresholds, so figures on them flatter it "
+                     "a little.")
+    unknown = sum(overlaps[0].places.get(key) == UNKNOWN for key in scored) if overlaps else len(scored)
+    if unknown:
+        parts.append(f"{_count(unknown, 'scored image')} {'is' if unknown == 1 else 'are'} not among this server's "
+                     f"labelled films: whether a version trained on {'it' if unknown == 1 else 'them'} cannot be "
+                     "checked, and figures on training images flatter a version.")
+    return " ".join(parts)
 
 
 # --------------------------------------------------------------------------- figures side by side

@@ -40,17 +40,17 @@ def _tested_on(card: ModelCard) -> str:
 
 
 def models_table(cards: list[ModelCard]) -> pd.DataFrame:
-    """One row per registry entry, what a reader compares first on the left (the table scrolls sideways
-    at 1366 px for the rest). Figures are text as the side panel gives them (accuracy 62.4%, macro AUC 0.803);
-    "–" where a figure does not apply (a lung
-    segmenter has no accuracy or macro AUC: its 'tested on' gives its own figure)."""
+    """One row per registry entry, what a reader compares first on the left. Every cell is text, for a
+    table that wraps rather than cuts its long cells (the architecture of a two-channel version is a
+    sentence): figures as the side panel gives them (accuracy 62.4%, macro AUC 0.803), "yes" for the
+    default, "–" where a figure does not apply (a lung segmenter has no accuracy or macro AUC: its
+    'tested on' gives its own figure). The sources each entry trained on are the sources table's."""
     return pd.DataFrame([{
-        "model": card.display_name, "default": card.default, "version": card.version,
+        "model": card.display_name, "default": "yes" if card.default else "", "version": card.version,
         "accuracy": _figure((card.metrics or {}).get("accuracy"), text.percent),
         "macro AUC": _figure((card.metrics or {}).get("macro_auc"), text.number),
         "tested on": _tested_on(card), "created": card.created[:10], "id": card.id,
         "kind": card.kind.replace("_", " "), "architecture": card.architecture,
-        "sources": ", ".join((card.training or {}).get("sources") or []),
     } for card in cards])
 
 

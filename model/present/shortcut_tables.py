@@ -324,12 +324,15 @@ def _verdict_on_what_is_left(has_measures: bool, held_rows: list[dict]) -> str:
 
 
 FEW_PER_CLASS = 30  # Test films of a class below which a within-source AUC is called rough.
+# What the within-source pair figure ranks the films by (`model.metrics.pair_auc`), in words an ML reader checks.
+PAIR_SCORE = "COVID-19's share of the two probabilities, P(COVID-19) / (P(COVID-19) + P(Pneumonia))"
+PAIR = ("COVID-19", "Pneumonia")
 
 
 def within_source_pair_sentences(report: dict) -> list[str]:
     """The within-source COVID-19 against Pneumonia AUC of each collection that has both (`metrics.json`'s
     `within_source_covid_vs_pneumonia`, the figure cards, README and research log cite), one sentence each
-    with its film counts; [] when the report has none."""
+    with its film counts and what it ranks the films by; [] when the report has none."""
     sentences = []
     pairs = sorted(((report or {}).get("within_source_covid_vs_pneumonia") or {}).items())
     which = ", the one collection with both," if len(pairs) == 1 else ""
@@ -343,9 +346,35 @@ def within_source_pair_sentences(report: dict) -> list[str]:
         test = (splits or {}).get("test") or {}
         few = min(test.get("n_pos") or 0, test.get("n_neg") or 0) < FEW_PER_CLASS
         if parts:
-            sentences.append(f"Inside {source}{which} COVID-19 against Pneumonia: AUC " + "; ".join(parts) + "."
+            sentences.append(f"Inside {source}{which} COVID-19 against Pneumonia: AUC " + "; ".join(parts)
+                             + f". Each film is ranked by {PAIR_SCORE}, so the probability the model gives "
+                               "Normal plays no part."
                              + (" With so few films of one class on the test split the figure is rough." if few else ""))
     return sentences
+
+
+def within_source_table_note(report: dict) -> str:
+    """What the per-class AUCs inside each source (`per_source`) rank by, and, for a collection holding
+    only COVID-19 and Pneumonia films on the test split, why its two cells and the pair figure of
+    `within_source_pair_sentences` differ although all three judge the same films."""
+    note = ("Each cell is one class against the collection's other films, each film ranked by the model's "
+            "probability of that class alone (one-vs-rest).")
+    per_source = (report or {}).get("per_source") or {}
+    for source, splits in sorted(((report or {}).get("within_source_covid_vs_pneumonia") or {}).items()):
+        pair = ((splits or {}).get("test") or {}).get("auc")
+        classes = (per_source.get(source) or {}).get("per_class") or {}
+        present = {label for label, values in classes.items() if (values or {}).get("support")}
+        cells = [(classes.get(label) or {}).get("auc") for label in PAIR]
+        if pair is None or present != set(PAIR) or None in cells:
+            continue
+        n = per_source[source].get("n")
+        note += (f" {source} holds only COVID-19 and Pneumonia films, so its COVID-19 cell ({cells[0]:.3f}, ranked "
+                 f"by P(COVID-19)), its Pneumonia cell ({cells[1]:.3f}, ranked by P(Pneumonia)) and the pair figure "
+                 f"above ({pair:.3f}, ranked by COVID-19's share of the two) judge the same {n} films by three "
+                 "scores. They differ because the model also gives each film some probability of Normal, more to "
+                 "some films than to others, so P(COVID-19) and P(Pneumonia) do not add to one; the pair figure "
+                 "leaves Normal out and is the one that measures telling these two findings apart.")
+    return note
 
 
 def _percent(value) -> str:

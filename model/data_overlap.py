@@ -1,0 +1,85 @@
+"""How much of a set of labelled images each version has already seen.
+
+A team evaluating on "its own" images may hand in films of this server's own data pool (a ZIP made from
+a download of a public collection, or a folder per class copied under the data roots). A version scores
+well on films it trained on, so such figures flatter it. The images are recognised by their bytes among
+the labelled films (`model.known_films`: SHA-256 of the file, then the split of its patient in each
+version's data, as Diagnose and the gallery re-make it), and each version's share of them is counted.
+
+    index = index_films(data_roots())                      # the dashboard caches it
+    overlaps = data_overlap(cards, {key: sha256}, index)   # one VersionOverlap per card
+    learnt = trained_on_any(overlaps)                      # keys of the images any version trained on
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from model.known_films import SEEN_ORDER, FilmIndex, find_film, uses_dataset
+from model.splits import OUTSIDE, assign_splits
+
+UNKNOWN = "unknown"  # not one of this server's labelled films: where it falls cannot be checked
+PLACES = (*SEEN_ORDER, UNKNOWN)
+
+
+@dataclass(frozen=True)
+class VersionOverlap:
+    """Where one version's data put a set of images.
+
+    Attributes:
+        model_id: the version's registry id.
+        places: {image key: "train" | "validation" | "test" | "outside" | "unknown"}: "outside" is a labelled
+            film of this server the version's data never held, "unknown" an image that is no labelled film here.
+        notes: `assign_splits`' notes when a legacy split was re-made on other data than recorded.
+    """
+
+    model_id: str
+    places: dict[str, str]
+    notes: tuple[str, ...] = ()
+
+    def count(self, place: str) -> int:
+        """How many of the images are in `place` (one of `PLACES`)."""
+        if place not in PLACES:
+            raise ValueError(f"place must be one of {PLACES}, got {place!r}")
+        return sum(value == place for value in self.places.values())
+
+    @property
+    def trained_on(self) -> list[str]:
+        """The keys of the images this version was fitted on (its training split)."""
+        return [key for key, place in self.places.items() if place == "train"]
+
+
+def image_places(card, digests: dict[str, str], index: FilmIndex) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Each image's place in `card`'s data ({key: place}, see `VersionOverlap.places`) and the notes of the
+    splits re-made. An image whose bytes several records list takes the place the version saw most of
+    (`SEEN_ORDER`), as `model.known_films.film_split` decides; each dataset's split is re-made once."""
+    assignments, notes = {}, []
+
+    def split_in(dataset: str) -> dict[str, str]:
+        if dataset not in assignments:
+            assignments[dataset], note = assign_splits(list(index.records[dataset]), card)
+            if note and note not in notes:
+                notes.append(note)
+        return assignments[dataset]
+
+    places = {}
+    for key, digest in digests.items():
+        films = find_film(index, digest)
+        used = [film for film in films if uses_dataset(card, film.dataset, index.checksums.get(film.dataset, ""))]
+        found = [split_in(film.dataset).get(film.record.path, OUTSIDE) for film in used]
+        places[key] = (min(found, key=SEEN_ORDER.index) if found else OUTSIDE) if films else UNKNOWN
+    return places, tuple(notes)
+
+
+def data_overlap(cards, digests: dict[str, str], index: FilmIndex) -> list[VersionOverlap]:
+    """Where each of `cards` has the images whose SHA-256 digests are `digests` ({image key: digest})."""
+    return [VersionOverlap(card.id, *image_places(card, digests, index)) for card in cards]
+
+
+def trained_on_any(overlaps: list[VersionOverlap]) -> set[str]:
+    """The keys of the images at least one version trained on: the ones that flatter a comparison."""
+    return {key for overlap in overlaps for key in overlap.trained_on}
+
+
+def recognised(overlaps: list[VersionOverlap]) -> int:
+    """How many of the images are labelled films of this server (the same for every version)."""
+    return 0 if not overlaps else len(overlaps[0].places) - overlaps[0].count(UNKNOWN)
