@@ -30,12 +30,20 @@ def seen_film(card, image_digest: str) -> tuple[SeenFilm | None, bool]:
     known = from_teaching(widgets.teaching_case(image_digest), card.id)
     if known is not None:
         return known, True
+    index = labelled_index("Looking the film up among the labelled films…")
+    if index is None:
+        return None, False
+    return film_split(card, find_film(index, image_digest), index), False
+
+
+def labelled_index(message: str) -> FilmIndex | None:
+    """The labelled films under the configured data roots, re-read when they change (`film_index`), with
+    `message` as the spinner's words; None without data roots (then nothing can be matched)."""
     roots = data_roots()
     if not roots:
-        return None, False
-    with st.spinner("Looking the film up among the labelled films…"):
-        index = film_index(tuple(str(root) for root in roots), datasets_version(roots))
-    return film_split(card, find_film(index, image_digest), index), False
+        return None
+    with st.spinner(message):
+        return film_index(tuple(str(root) for root in roots), datasets_version(roots))
 
 
 def seen_note(card, image_digest: str, short: bool = False) -> tuple[str, bool] | None:

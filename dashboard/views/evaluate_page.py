@@ -132,11 +132,7 @@ def folder_choice(cards_by_id: dict, chosen: list[str]) -> Choice | None:
 def labelled_films() -> FilmIndex | None:
     """The labelled films under the configured data roots (cached as Diagnose and Compare cache them), or None
     without data roots: then nothing can be matched."""
-    roots = data_roots()
-    if not roots:
-        return None
-    with st.spinner("Looking the images up among the labelled films…"):
-        return seen_film.film_index(tuple(str(root) for root in roots))
+    return seen_film.labelled_index("Looking the images up among the labelled films…")
 
 
 def zip_overlap(archive, cards: list) -> list[VersionOverlap] | None:
