@@ -94,6 +94,51 @@ def test_the_case_opens_where_it_was_clicked_and_goes_to_diagnose_labelled(serve
         page.screenshot(path=str(OUTPUT / "diagnose-teaching-case-1366x768.png"))
 
 
+CARDS = """() => [...document.querySelectorAll('button')].filter(b => /(^|\\s)Explain$/.test(b.innerText.trim()))
+    .map(b => { const holder = b.closest('[class*="st-key-explain_"]');
+                const key = [...holder.classList].find(c => c.startsWith('st-key-explain_'));
+                return [key, b.closest('[data-testid="stVerticalBlock"]').innerText]; })"""
+
+
+def errors_first_key(text: str) -> tuple:
+    """A card's place in "Confident errors first", read from what the card says (`sort_cases`)."""
+    confidence = float(re.search(r"said \S+ ([\d.]+)%", text).group(1))
+    known = "label not among its classes" not in text
+    correct = known and "misclassified" not in text  # a label outside its classes is never a right answer
+    return not known, correct, confidence if correct else -confidence
+
+
+def test_pages_of_cards_hold_every_case_once_confident_errors_first(server):
+    """With 8 cards a page, the two pages of the 14 cases: no card twice, none missing, and the order of
+    "Confident errors first" running on from one page to the next, as the cards themselves say it."""
+    from playwright.sync_api import expect
+
+    width, height = SIZES["1366x768"]
+    with browser_page(f"{server}/gallery", width, height) as page:
+        explain = page.get_by_role("button", name="Explain")
+        expect(explain).to_have_count(14)  # 24 a page: one page
+        thumb = page.locator('[data-testid="stSlider"]').filter(has_text="Cards a page").get_by_role("slider")
+        thumb.focus()
+        thumb.press("ArrowLeft")  # 24 -> 12
+        expect(page.get_by_role("radio", name="1–12")).to_be_visible()
+        thumb.press("ArrowLeft")  # 12 -> 8
+        expect(page.get_by_role("radio", name="9–14")).to_be_visible()
+        expect(explain).to_have_count(8)
+        first = page.evaluate(CARDS)
+        page.get_by_role("radio", name="9–14").click()
+        expect(explain).to_have_count(6)
+        expect(page.get_by_text("Cards 9–14 of 14; the others on the pages above the cards.")).to_be_visible()
+        second = page.evaluate(CARDS)
+        assert page.locator(NO_EXCEPTION).count() == 0
+        images_loaded(page)
+        page.screenshot(path=str(OUTPUT / "gallery-page-two-1366x768.png"))
+    names = [key for key, _ in first + second]
+    assert len(set(names)) == 14, "a card missing or drawn twice"
+    places = [errors_first_key(text) for _, text in first + second]
+    assert places == sorted(places), "the order breaks between the pages"
+    assert places[0][1] is False, "a confident error first"
+
+
 @pytest.mark.parametrize("size", list(SIZES))
 def test_the_cheating_view_reads_on_one_screen(server, size):
     from playwright.sync_api import expect
@@ -171,6 +216,16 @@ def test_the_cheating_view_on_real_data(shared_cxr, tmp_path_factory):
     from playwright.sync_api import expect
 
     with dashboard_server(tmp_path_factory, {"CXR_DATA": str(shared_cxr), "CXR_REGISTRY": ""}) as url:
+        # The Cases view's first load: the first cards read are drawn while the rest is read, then the first
+        # page of the whole sample in order (the reads are cached for the cheating view below).
+        with browser_page(f"{url}/gallery", *SIZES["1366x768"]) as page:
+            early = page.get_by_text(re.compile(r"^The first \d+ cases read, shown while the other \d+ of the "))
+            expect(early).to_be_visible(timeout=240_000)
+            pages = page.get_by_text(re.compile(r"^cards of the \d+, in this order$"))
+            expect(pages).to_be_visible(timeout=240_000)  # more than 24 cards: pages of 24
+            expect(early).to_have_count(0)
+            expect(page.get_by_role("button", name="Explain")).to_have_count(24)
+            assert page.locator(NO_EXCEPTION).count() == 0
         with browser_page(f"{url}/gallery?view=cheats", *SIZES["1366x768"]) as page:
             expect(page.get_by_text("confident answers (", exact=False).first).to_be_visible()
             expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible()

@@ -19,8 +19,10 @@ from model.present.gallery_cases import (
     data_location,
     filter_records,
     fit_map,
+    page_ranges,
     read_case,
     read_cases,
+    reading_order,
     sample_records,
     shown_cases,
     small_map,
@@ -49,6 +51,40 @@ def test_sample_records_picks_up_to_the_limit_per_label():
     assert [r.path.split("/")[-1] for r in sample_records(moved, 4, seed=1)] == [r.path.split("/")[-1] for r in picked]
     with pytest.raises(ValueError):
         sample_records(items, limit_per_label=0)
+
+
+def test_reading_order_takes_the_labels_in_turn_and_keeps_every_record_once():
+    items = [LabelledImage(f"/x/{label}{i}.png", label, str(i), source="s" if i % 3 else "t")
+             for label, n in (("A", 7), ("B", 3), ("C", 5)) for i in range(n)]
+    order = reading_order(items, seed=1)
+    assert sorted(r.path for r in order) == sorted(r.path for r in items), "a record dropped or read twice"
+    # The first cards drawn while the rest is read hold every label: A B C A B C A B C, then A C A C, then A A.
+    assert [r.label for r in order] == list("ABCABCABCACACAA")
+    assert [r.label for r in order[:5]] != [r.label for r in sorted(items, key=lambda r: r.path)[:5]]
+    # Not the order they came in; within a label, the sample's fixed rank (another seed, another order).
+    assert reading_order(items[::-1], seed=1) == order
+    assert [r.path for r in reading_order(items, seed=2)] != [r.path for r in order]
+    assert reading_order([]) == []
+
+
+@pytest.mark.parametrize("total, per_page, pages", [
+    (72, 24, [(0, 24), (24, 48), (48, 72)]),
+    (14, 4, [(0, 4), (4, 8), (8, 12), (12, 14)]),
+    (5, None, [(0, 5)]),
+    (3, 24, [(0, 3)]),
+    (0, 24, [(0, 0)]),
+])
+def test_page_ranges_hold_every_card_once_in_order(total, per_page, pages):
+    assert page_ranges(total, per_page) == pages
+    flat = [i for start, stop in pages for i in range(start, stop)]
+    assert flat == list(range(total))
+
+
+def test_page_ranges_refuse_a_page_of_nothing():
+    with pytest.raises(ValueError, match="per_page"):
+        page_ranges(10, 0)
+    with pytest.raises(ValueError, match="total"):
+        page_ranges(-1, 4)
 
 
 def test_data_location(monkeypatch, tmp_path):

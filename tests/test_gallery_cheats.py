@@ -211,6 +211,47 @@ def test_orders_confident_errors_first_and_lowest_lung_share_first(gallery):
     assert at.main.image[0].value != with_maps
 
 
+def pager(at):
+    return next(w for w in at.segmented_control if w.key and w.key.startswith("gallery_page:"))
+
+
+def every_page(at) -> list[str]:
+    """The card files of every page, walked from the first through the page switch."""
+    seen, count = [], len(pager(at).options)
+    for index in range(count):
+        pager(at).set_value(index).run()
+        assert not at.exception
+        seen.append(card_files(at))
+    return seen
+
+
+def test_pages_hold_every_case_once_in_the_order_over_all_of_them(gallery):
+    at = gallery
+    assert not [w for w in at.segmented_control if w.key and w.key.startswith("gallery_page:")], "24 a page: one"
+    assert len(card_files(at)) == IN_POOL
+    at.select_slider(key="gallery_per_page").set_value(4).run()
+    assert pager(at).options == ["1–4", "5–8", "9–12", "13–14"]
+    # The counts cover every image read, whatever the page.
+    assert summary(at).startswith(f"**{IN_POOL}** of {IN_POOL} images; the model read **{IN_POOL}**")
+    assert f"Showing **{IN_POOL}** (all cases)" in summary(at)
+    pages = every_page(at)
+    assert [len(p) for p in pages] == [4, 4, 4, 2]
+    # Confident errors first over all the cases: the pages, one after the other, are the table's order.
+    expected = [Path(p).name for p in table(at)["path"]]
+    assert [f for page in pages for f in page] == expected
+    assert any(c.value == "Cards 13–14 of 14; the others on the pages above the cards." for c in at.caption)
+    # Another order starts on its first page and orders over every case: the lowest share of the map first.
+    at.selectbox(key="gallery_order").set_value("lungs").run()
+    assert pager(at).value == 0
+    files = [f for page in every_page(at) for f in page]
+    by_name = {Path(p).name: share for p, share in table(at).set_index("path")["lung_share"].items()}
+    assert sorted(files) == sorted(expected) and [by_name[f] for f in files] == sorted(by_name.values())
+    # Only the misclassified: 2 of them, on one page.
+    at.segmented_control(key="gallery_show").set_value("wrong").run()
+    assert not [w for w in at.segmented_control if w.key and w.key.startswith("gallery_page:")]
+    assert len(card_files(at)) == 2
+
+
 def test_where_the_model_cheats_by_source(gallery):
     at = gallery
     at.segmented_control(key="gallery_view").set_value("cheats").run()

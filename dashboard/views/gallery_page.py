@@ -10,9 +10,15 @@ them. Every case read carries the Grad-CAM map of its answer and the share of th
 fields; the cases can be ordered by confident errors or by that share (lowest first), and "Where
 the model cheats" gathers, per source, the confident answers whose map favours what lies outside
 the lungs (less on them than a map spread evenly over what the model saw), large enough to project
-(a link to `/gallery?view=cheats` opens on it). "Explain" opens the case in a dialog over the grid,
-where it was clicked; "Open in Diagnose" hands the film and what the data say about it to the
-Diagnose page (`dashboard.widgets.HANDED_UPLOAD`, with a `model.present.gallery_cases.TeachingCase`).
+(a link to `/gallery?view=cheats` opens on it).
+
+A first load reads for a while (each film with its map): the controls come first, the first `FIRST_READ` cases
+read are drawn at once (said to be the first read, ordered among themselves) while the rest is read, in
+`reading_order` (the labels in turn, so those first cards are a fair mix). The counts, the order and both views
+then cover every case read; the Cases view draws its cards a page at a time (`PER_PAGE`), slices of that one
+order. "Explain" opens the case in a dialog over the grid, where it was clicked; "Open in Diagnose" hands the
+film and what the data say about it to the Diagnose page (`dashboard.widgets.HANDED_UPLOAD`, with a
+`model.present.gallery_cases.TeachingCase`).
 """
 from __future__ import annotations
 
@@ -66,7 +72,9 @@ from model.present.gallery_cases import (
     fit_map,
     gallery_records,
     lung_summary,
+    page_ranges,
     read_case,
+    reading_order,
     sample_records,
     shown_cases,
 )
@@ -90,6 +98,12 @@ VIEWS = {"cases": "Cases", "cheats": "Where the model cheats"}
 # is shown, so an educator back from Diagnose would otherwise land on "Cases", not on the view projected.
 VIEW_KEPT = "gallery_view_kept"
 LIMITS = (4, 8, 12, 24, 48, 100, 200, None)  # Images read per label; None: every matching image.
+# Cards drawn a page (None: all on one): drawing is a good part of a first load and of every later run (the order,
+# the show and the maps switches draw the grid again), and 24 is six rows to walk through in class.
+PER_PAGE = (4, 8, 12, 24, 48, None)
+# Cards read first and drawn at once while the rest is read (two rows: the first screen at 1366 x 768), when
+# reading them took a moment: the class has films to look at instead of a progress bar.
+FIRST_READ = 8
 PER_SOURCE = 4  # Cases of each source drawn large in the cheating view; the rest behind an expander.
 HOW_TO = (f"No labelled data is configured. Set the environment variable `{DATA_ENV}` before starting the "
           f"dashboard (for example `{DATA_ENV}=../shared/data/cxr streamlit run dashboard/app.py`; several "
@@ -138,9 +152,12 @@ def _thumbnail(path: str):
     return fit_within(load_xray(path).pixels, THUMB_SIDE)
 
 
-def read_all(records: list, splits: dict, key, lungs, what: str) -> tuple[list, int]:
-    """Every record read (cached per image), with a progress bar once it takes a moment; returns
-    (cases, how many images could not be read)."""
+def read_all(records: list, splits: dict, models: tuple, what: str, slots: tuple) -> tuple[list, int]:
+    """Every record read (cached per image) in the order given, `models` the classifier's and the lung model's
+    keys; a progress bar in `slots[0]` once it takes a moment, and, when the first `FIRST_READ` took a moment
+    and more remain, `slots[1](cases, done)` draws those (of `done` images read) while the rest is read.
+    Returns (cases, how many images could not be read)."""
+    (key, lungs), (place, early) = models, slots
     cases, failed, bar, started = [], 0, None, time.monotonic()
     for done, record in enumerate(records, start=1):
         result = _read(record, splits.get(record.path, ""), key, lungs)
@@ -148,12 +165,14 @@ def read_all(records: list, splits: dict, key, lungs, what: str) -> tuple[list, 
             failed += 1
         else:
             cases.append(result)
-        if bar is None and time.monotonic() - started > 0.4:
-            bar = st.progress(0.0)
+        slow = time.monotonic() - started > 0.4
+        if bar is None and slow:
+            bar = place.progress(0.0)
         if bar is not None and (done % 4 == 0 or done == len(records)):
             bar.progress(done / len(records), text=f"Reading {what}: {done} of {len(records)} images, each with its map…")
-    if bar is not None:
-        bar.empty()
+        if early is not None and done == FIRST_READ < len(records) and slow:
+            early(list(cases), done)
+    place.empty()
     return cases, failed
 
 
@@ -224,6 +243,14 @@ def filters(pool: list, labels: tuple) -> tuple[str | None, str | None, int | No
                                   "choice keeps the films of the wider one that match it. Each is read with "
                                   "its map (a few hundredths of a second each here).")
     return source, label, limit
+
+
+def cards_a_page() -> int | None:
+    """How many cards a page shows (side panel); None: every card on one page."""
+    return st.select_slider("Cards a page", PER_PAGE, value=24, key="gallery_per_page",
+                            format_func=lambda n: "all" if n is None else str(n),
+                            help="The cards read are shown a page at a time, in the chosen order over all of them; "
+                                 "the counts above the cards always cover every image read.")
 
 
 # --------------------------------------------------------------------------- one case
@@ -418,13 +445,9 @@ def summary_line(counts, source, label, limit, show: str, level_name: str, warni
     return line + f" Showing **{counts.shown}** ({SHOW[show].lower()})."
 
 
-def cases_view(cases, sizes: tuple[int, int, int], chosen: tuple, lungs_reason: str, bar, key) -> None:
-    """The cards, filtered and ordered, under the summary line; `sizes` is (pool, matching, unreadable),
-    `chosen` the filters (source, label, limit per label), `bar` the three columns of the row of controls
-    beside the view's switch, `key` the model's (its answer and warning levels, its own or the default)."""
-    source, label, limit = chosen
-    level, own = caching.answer_level(key), caching.own_levels(key)
-    warning = (caching.lung_attention_threshold(key), own)
+def cases_controls(bar, lungs_reason: str) -> tuple[str, str, bool]:
+    """The Cases view's switches in `bar`, the three columns beside the view's switch, drawn before any image is
+    read: (what to show, the order, whether the maps are drawn)."""
     show_col, order_col, map_col = bar
     show = show_col.segmented_control("Show", list(SHOW), format_func=SHOW.get, default="all", key="gallery_show",
                                       required=True, label_visibility="collapsed") or "all"
@@ -433,7 +456,55 @@ def cases_view(cases, sizes: tuple[int, int, int], chosen: tuple, lungs_reason: 
                                 help=None if not lungs_reason else f"No order by the map's place: {lungs_reason}")
     with_map = map_col.toggle("Maps", value=True, key="gallery_maps",
                               help="Each film's Grad-CAM map over its thumbnail (the colour bar below); off: the films alone.")
-    shown = shown_cases(cases, show, order if order in orders else "errors")
+    return show, order if order in orders else "errors", with_map
+
+
+def early_cards(slot, look: tuple[str, str, bool], total: int):
+    """What draws the first cases read into `slot` while the rest is read (`read_all`), said as what they are:
+    a part of the sample, ordered among themselves; `look` is the Cases view's (show, order, maps)."""
+    show, order, with_map = look
+
+    def draw(cases: list, done: int) -> None:
+        shown = shown_cases(cases, show, order)
+        which = "" if show == "all" else f" ({len(shown)} of them misclassified)"
+        with slot.container():  # `done` counts the unreadable images too: they are not among those still to read
+            st.markdown(f"The first **{len(cases)}** cases read{which}, shown while the other "
+                        f"{total - done} of the {total} images are read; here {ORDERS[order].lower()} among "
+                        "themselves. The counts and the order over every case follow.")
+            legend(with_map)
+            case_grid(shown, with_map, "early")
+    return draw
+
+
+def pager(total: int, per_page: int | None, signature: str) -> tuple[int, int]:
+    """The (start, stop) of the page of cards to draw, of `total` in the chosen order, with a switch above the grid
+    when there are several pages. `signature` says which cards these are (filters, show, order, model, page
+    size): another set starts on its first page."""
+    ranges = page_ranges(total, per_page)
+    if len(ranges) == 1:
+        return ranges[0]
+    names = {i: f"{start + 1}–{stop}" for i, (start, stop) in enumerate(ranges)}
+    label, key = f"Cards of the {total}, in this order", f"gallery_page:{signature}"
+    with st.container(horizontal=True, vertical_alignment="center"):
+        if len(ranges) <= 10:
+            index = st.segmented_control(label, list(names), format_func=names.get, default=0, required=True, key=key,
+                                         label_visibility="collapsed")
+        else:  # a row of many buttons would wrap: a list
+            index = st.selectbox(label, list(names), format_func=names.get, key=key, label_visibility="collapsed",
+                                 width=160)
+        st.caption(f"cards of the {total}, in this order")
+    return ranges[index or 0]
+
+
+def cases_view(cases, sizes: tuple[int, int, int], chosen: tuple, lungs_reason: str, look: tuple, key) -> None:
+    """The cards, filtered and ordered, under the summary line, a page at a time; `sizes` is (pool, matching,
+    unreadable), `chosen` the side panel's (source, label, limit per label, cards a page), `look` the view's
+    switches (`cases_controls`), `key` the model's (its answer and warning levels, its own or the default)."""
+    source, label, limit, per_page = chosen
+    show, order, with_map = look
+    level, own = caching.answer_level(key), caching.own_levels(key)
+    warning = (caching.lung_attention_threshold(key), own)
+    shown = shown_cases(cases, show, order)
     pool, matching, unreadable = sizes
     st.markdown(summary_line(count_cases(pool, matching, cases, len(shown), unreadable, confident=level), source,
                              label, limit, show, answer_level_name(level, own), warning))
@@ -441,7 +512,10 @@ def cases_view(cases, sizes: tuple[int, int, int], chosen: tuple, lungs_reason: 
         st.caption(f":material/block: Share of each map on the lungs not measured: {lungs_reason}")
     legend(with_map)
     st.caption(card_checks_sentence(answer_level_name(level, own), not lungs_reason, own and not lungs_reason))
-    case_grid(shown, with_map)
+    start, stop = pager(len(shown), per_page, f"{key.model_id}|{source}|{label}|{limit}|{show}|{order}|{per_page}")
+    case_grid(shown[start:stop], with_map)
+    if stop - start < len(shown):
+        st.caption(f"Cards {start + 1}–{stop} of {len(shown)}; the others on the pages above the cards.")
     with st.expander("All cases read, as a table"):
         frame = cases_frame(shown_cases(cases, "all", "errors"))
         first = ["label", "predicted", "confidence", "correct", "lung_share", "source", "split"]
@@ -471,16 +545,16 @@ def thresholds(level: float) -> tuple[float, float]:
     return confident, ratio
 
 
-def cheats_view(cases, lungs_reason: str, card, bar, key) -> None:
+def cheats_view(cases, lungs_reason: str, card, definitions: tuple[float, float], key) -> None:
     """Per source, the confident answers whose map favours what lies outside the lungs: big enough to project.
-    `bar` is the row of controls beside the view's switch (the definitions go at its end)."""
+    `definitions` is (confident from, share of an even spread below which a map counts), set in the row of
+    controls (`thresholds`)."""
     if lungs_reason:
         st.info(f"This view needs the share of each map on the lungs, which is not available: {lungs_reason}",
                 icon=":material/block:")
         return
     level, own = caching.answer_level(key), caching.own_levels(key)
-    with bar[-1]:
-        confident, ratio = thresholds(level)
+    confident, ratio = definitions
     groups = cheating_by_source(cases, confident, ratio)
     total, cheats = cheating_total(groups)
     missing = left_out(cases, confident)
@@ -556,6 +630,7 @@ def main() -> None:
                              help=SPLIT_HELP)
         pool, splits, note = _pool(str(path), key, split)
         source, label, limit = filters(pool, tuple(card.labels))
+        per_page = cards_a_page()
     if note:
         st.caption(f":orange[:material/report: {note}]")
     if split == "train":
@@ -564,13 +639,25 @@ def main() -> None:
     matching = filter_records(pool, source=source, label=label)
     wanted = sample_records(matching, limit, seed=0)
     lungs, lungs_reason = caching.lung_status(card.prep.lung_model)
-    cases, failed = read_all(wanted, splits, key, lungs, card.display_name)
+    # The controls first, then the cards as they are read: the page is usable before the last image is read.
     bar = st.columns([2.3, 2.1, 2.1, 1.5], vertical_alignment="center")
     view = view_switch(bar[0])
+    look = definitions = None
     if view == "cheats":
-        cheats_view(cases, lungs_reason, card, bar[1:], key)
+        if not lungs_reason:
+            with bar[-1]:
+                definitions = thresholds(caching.answer_level(key))
     else:
-        cases_view(cases, (len(pool), len(matching), failed), (source, label, limit), lungs_reason, bar[1:], key)
+        look = cases_controls(bar[1:], lungs_reason)
+    place, early = st.empty(), st.empty()
+    cases, failed = read_all(reading_order(wanted), splits, (key, lungs), card.display_name,
+                             (place, early_cards(early, look, len(wanted)) if look else None))
+    early.empty()
+    if view == "cheats":
+        cheats_view(cases, lungs_reason, card, definitions, key)
+    else:
+        cases_view(cases, (len(pool), len(matching), failed), (source, label, limit, per_page), lungs_reason, look,
+                   key)
         st.caption(f"Images: {SPLIT_CHOICES[split].lower()}; each case says which part of {card.id}'s split it is "
                    "in.")
     if failed and view == "cheats":

@@ -145,6 +145,28 @@ def sample_records(records: list, limit_per_label: int | None = 40, seed: int = 
     return chosen
 
 
+def reading_order(records: list, seed: int = 0) -> list:
+    """The records in the order the gallery reads them: the labels in turn, each label's records by their fixed
+    rank (`_sample_rank`), so that the first few read (drawn while the rest is read) already hold every label and
+    a spread of sources. The same records, each once; the order does not depend on the order they came in."""
+    by_label: dict[str, list] = defaultdict(list)
+    for record in sorted(records, key=lambda r: (r.label, _sample_rank(r, seed), str(r.path))):
+        by_label[record.label].append(record)
+    queues = [by_label[label] for label in sorted(by_label)]
+    return [queue[i] for i in range(max(map(len, queues), default=0)) for queue in queues if i < len(queue)]
+
+
+def page_ranges(total: int, per_page: int | None) -> list[tuple[int, int]]:
+    """The (start, stop) of each page of `total` cards, `per_page` a page (None: all on one page); one empty
+    page when there are none. The pages follow each other: together they hold every card once, in order."""
+    if per_page is not None and per_page < 1:
+        raise ValueError(f"per_page must be positive or None, got {per_page!r}")
+    if total < 0:
+        raise ValueError(f"total must not be negative, got {total!r}")
+    size = per_page or max(total, 1)
+    return [(start, min(start + size, total)) for start in range(0, max(total, 1), size)]
+
+
 def _sample_rank(record, seed: int) -> bytes:
     """A record's fixed place in the sample order: a hash of the seed, its source and its file name (not
     the whole path, so the same film ranks the same wherever the data folder lies)."""
