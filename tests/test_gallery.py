@@ -96,8 +96,11 @@ def test_data_location(monkeypatch, tmp_path):
     manifest.write_text("file,label\n", encoding="utf-8")
     monkeypatch.setenv("CXR_DATA", str(manifest))
     assert data_location() == manifest
+    # A folder: its first dataset, as the gallery's data box offers first (manifest-v2.csv sorts before
+    # manifest.csv, as in the shared data), not the folder (read_dataset would read its manifest.csv).
+    (tmp_path / "manifest-v2.csv").write_text("file,label\n", encoding="utf-8")
     monkeypatch.setenv("CXR_DATA", str(tmp_path))
-    assert data_location() == tmp_path
+    assert data_location() == (tmp_path / "manifest-v2.csv").resolve()
 
 
 # --------------------------------------------------------------------------- filters, order, one pass with the map

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from model.inputs.intake import XrayInputError, load_xray
-from model.labelled_data import DATA_ENV, data_roots
+from model.labelled_data import DATA_ENV, data_roots, find_datasets
 from model.policy import LOW_LUNG_ATTENTION
 from model.prediction import Prediction
 from model.present.cheating_view import CONFIDENT
@@ -99,11 +99,13 @@ class Case:
 
 
 def data_location() -> Path | None:
-    """The first existing root named by `CXR_DATA` (a manifest CSV or a folder), or None."""
+    """The labelled data the gallery opens on: the first dataset found under the roots named by `CXR_DATA`
+    (`find_datasets`, the page's first choice), or None. (The first root itself read its folder's
+    `manifest.csv`, so the benchmark scored another manifest than the page showed.)"""
     if not os.environ.get(DATA_ENV, "").strip():
         return None
-    roots = data_roots()
-    return roots[0] if roots else None
+    found = find_datasets(data_roots())
+    return found[0] if found else None
 
 
 def gallery_records(records: list, card, split: str = "test") -> tuple[list, dict[str, str], str]:
