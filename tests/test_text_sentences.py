@@ -5,8 +5,9 @@ from model.registry import PACKAGE_REGISTRY, read_card
 
 def test_the_lung_attention_caption_names_both_lines_and_what_lies_outside_for_this_model():
     masked = lung_attention_caption("lungs-unet-v1", 0.5, 0.334, lung_mask=True)
-    assert masked.startswith("Lung masks from lungs-unet-v1. Below 50.0% a map lies mostly outside the lungs; this "
-                             "model's own warning level is 33.4%")
+    assert masked.startswith("Lung masks from lungs-unet-v1. Below 50.0% more than half of a map lies outside the "
+                             "lungs, which alone proves no shortcut")
+    assert "; this model's own warning level is 33.4%" in masked
     # A model that sees only the lungs cannot be reading text or devices: the caption must not say it may be.
     assert "spills onto that margin, not onto text, borders or devices" in masked and "possible shortcuts" not in masked
     whole = lung_attention_caption("lungs-unet-v1", 0.5, None, lung_mask=False)

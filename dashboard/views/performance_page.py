@@ -308,7 +308,7 @@ def lung_attention_report(lungs: LungSummary, own_level: float | None, lung_mask
         column.metric(label, "n/a" if mean is None else text.lung_share(mean),
                       None if mean is None else f"{(mean - threshold) * 100:+.1f} points vs {text.lung_share(threshold)}",
                       help=f"{n} images; {_percent(low_share)} of them below {text.lung_share(threshold)}, where the "
-                           "map lies mostly outside the lungs.", border=True)
+                           "map lies more outside the lungs than on them.", border=True)
     st.caption(f"{text.lung_attention_caption(lungs.segmenter, threshold, own_level, lung_mask, mask_channel)} {lungs.note}")
 
 

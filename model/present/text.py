@@ -364,11 +364,12 @@ def lung_share(fraction: float) -> str:
 def lung_attention_caption(segmenter: str | None, mostly_outside: float, own_level: float | None,
                            lung_mask: bool, mask_channel: bool = False) -> str:
     """What the lung-attention figures of an explanation report mean for this model: the report's line
-    (`mostly_outside`: below it a map lies mostly outside the lungs), the model's own warning level (where
+    (`mostly_outside`: below it more than half of a map lies outside the lungs), the model's own warning level (where
     Diagnose warns; None without a scope check) and what lies outside the lungs for this model's input
     (`mask_channel`: one network sees only the lung fields, another the whole lung box)."""
-    line = (f"Lung masks from {segmenter or 'the lung model'}. Below {lung_share(mostly_outside)} a map lies mostly "
-            "outside the lungs")
+    line = (f"Lung masks from {segmenter or 'the lung model'}. Below {lung_share(mostly_outside)} more than half of a "
+            "map lies outside the lungs, which alone proves no shortcut: the lungs fill less than half of what a model "
+            "sees (the gallery's cheats view sets each map beside an even spread over its film)")
     if own_level is not None:
         line += (f"; this model's own warning level is {lung_share(own_level)} (set from its correct answers), "
                  "where Diagnose and the Gallery warn")
