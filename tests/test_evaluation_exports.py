@@ -313,3 +313,15 @@ def test_a_per_source_auc_on_too_few_films_is_not_shown_as_a_figure():
     assert enough["macro AUC (95% interval)"] == "0.42 (0.00–1.00)"
     assert too_few(MIN_AUC_IMAGES - 1, [5, 4]) and not too_few(MIN_AUC_IMAGES, [5, 5, 0])
     assert f"fewer than {MIN_AUC_IMAGES} films" in TOO_FEW_NOTE and "only one film" in TOO_FEW_NOTE
+
+
+def test_the_disagreement_caption_counts_in_words_that_agree_with_the_number():
+    """It said "1 images got different answers; the first 1 with ..." (seen on Evaluate)."""
+    from model.present.evaluation_tables import disagreement_caption
+
+    assert disagreement_caption(1, 1) == ("1 image got different answers; it is shown with each version's Grad-CAM "
+                                          "map for its own answer.")
+    assert disagreement_caption(2, 2).startswith("2 images got different answers; both are shown")
+    assert disagreement_caption(3, 3).startswith("3 images got different answers; all 3 are shown")
+    assert disagreement_caption(12, 6).startswith("12 images got different answers; the first 6 are shown")
+    assert disagreement_caption(1_200, 0) == "1,200 images got different answers."

@@ -43,6 +43,7 @@ from model.present.evaluation_tables import (
     accounting_sentence,
     comparison_sentence,
     comparison_table,
+    disagreement_caption,
     disagreement_table,
     overlap_sentence,
     overlap_table,
@@ -276,8 +277,7 @@ def disagreement_section(report: dict, cases: dict, cards_by_id: dict, notes: di
     if table.empty:
         st.info(notes["disagreements"])
         return
-    st.caption(f"{len(report['disagreements']):,} images got different answers; the first "
-               f"{min(CASES_SHOWN, len(cases))} with each version's Grad-CAM map for its own answer.")
+    st.caption(disagreement_caption(len(report["disagreements"]), min(CASES_SHOWN, len(cases))))
     legend, _ = st.columns([2, 3])
     with legend:
         map_legend()

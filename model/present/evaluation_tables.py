@@ -466,6 +466,17 @@ def short_names_note(model_ids) -> str:
     return "Columns: " + ", ".join(f"{short} is {model_id}" for model_id, short in names.items()) + "."
 
 
+def disagreement_caption(disagreements: int, shown: int) -> str:
+    """The line above the films the versions answered differently: how many, and which are drawn with maps
+    (`shown`, the first few of them)."""
+    line = f"{_count(disagreements, 'image')} got different answers"
+    if not shown:
+        return line + "."
+    which = ("it is" if disagreements == 1 else "both are" if shown == disagreements == 2
+             else f"all {shown:,} are" if shown == disagreements else f"the first {shown:,} are")
+    return line + f"; {which} shown with each version's Grad-CAM map for its own answer."
+
+
 def disagreement_table(report: dict) -> pd.DataFrame:
     """The images where the versions' answers differ: the image's file name (its full name is in the
     downloads), true label, source, then what each version said with its probability for the film to 0.1%
