@@ -63,3 +63,30 @@ def test_diagnose_with_a_two_channel_default_shows_answer_map_and_film_grid(regi
     at.toggle(key="grid_occlusion").set_value(True).run()
     no_failure(at)
     assert any(image.captions[0].startswith("Fall of ") for image in at.main.image)
+
+
+def test_a_map_at_one_networks_layer_says_so_on_the_page_and_in_the_report(registry, monkeypatch):
+    """The page's caption under a layer of network 1 only ("the map explains that network's part ...") is the
+    report's note too (the report named the layer and left the caveat out)."""
+    from model.present.layers import member_layer_note
+    from tests.test_dashboard_trust import capture_reports
+
+    monkeypatch.setenv("CXR_REGISTRY", str(registry))
+    monkeypatch.delenv("CXR_DATA", raising=False)
+    details = capture_reports(monkeypatch)
+    at = AppTest.from_file(str(APP), default_timeout=240).run()
+    at.file_uploader[0].set_value(("chest.png", IMAGE, "image/png")).run()
+    layer = at.selectbox(key=f"layer-{MODEL_ID}")
+    assert "network 1, block 2 (last), convolution" in layer.options
+    layer.set_value("m1_conv2").run()
+    no_failure(at)
+    note = member_layer_note(1)
+    assert any(note in c.value for c in at.main.caption)
+    assert any(note in line for line in details[-1].notes), details[-1].notes
+    # Back at the whole model's layer: no such note in either.
+    from tests.support import TWO_CHANNEL_LAYER
+
+    at.selectbox(key=f"layer-{MODEL_ID}").set_value(TWO_CHANNEL_LAYER).run()
+    no_failure(at)
+    assert not any("belongs to network" in c.value for c in at.main.caption)
+    assert not any("belongs to network" in line for line in details[-1].notes)

@@ -1165,6 +1165,10 @@ def test_the_comparison_of_methods_takes_the_maps_of_one_layer_and_the_report_na
     assert map_note(occlusion, "block 4", MapChecks()) == "The map explains the class COVID-19."
     gradcam = Explanation(heat["a"], "gradcam", 0, "COVID-19", "conv")
     assert map_note(gradcam, "block 4", with_gradcam) == "The map explains the class COVID-19 at the layer block 4."
+    # A layer of one network of an ensemble: the report says what the page's caption says (it did not).
+    assert map_note(gradcam, "network 1, block 4", with_gradcam, member=1) == (
+        "The map explains the class COVID-19 at the layer network 1, block 4. This layer belongs to network 1 only: "
+        "the map explains that network's part of the ensemble, not the ensemble's answer as a whole.")
 
 def test_faithfulness_judges_deletion_and_insertion_each_against_chance():
     from model.trust.faithfulness import _faithfulness_summary, faithfulness_verdict

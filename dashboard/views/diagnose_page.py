@@ -29,7 +29,14 @@ from model.present import charts, text
 from model.present.check_lines import map_note, report_check_lines
 from model.present.diagnose_figures import probability_bars, zoom_aspect, zoom_box_style, zoom_figure
 from model.present.glossary import GLOSSARY, explain
-from model.present.layers import EDGE_NOTE, layer_choices, network_legend, network_names, visible_choices
+from model.present.layers import (
+    EDGE_NOTE,
+    layer_choices,
+    member_layer_note,
+    network_legend,
+    network_names,
+    visible_choices,
+)
 from model.present.method_grid import (
     SCALE,
     agreement_matrix,
@@ -334,8 +341,7 @@ def explanation_controls(clf, case: Case, default_class: int) -> Controls:
     if uses_layer and chosen.advanced:
         st.caption(f":material/info: {EDGE_NOTE}")
     if uses_layer and chosen.member is not None:
-        st.caption(f":material/info: This layer belongs to network {chosen.member} only: the map explains that "
-                   "network's part of the ensemble, not the ensemble's answer as a whole.")
+        st.caption(f":material/info: {member_layer_note(chosen.member)}")
     return Controls(method, target, chosen.name if chosen else None,
                     chosen.label.removesuffix(" (default)") if chosen else "", chosen.member if chosen else None,
                     **display)
@@ -645,7 +651,8 @@ def report_content(case: Case, explanation, controls: Controls, status: Status, 
         model_name=case.card.display_name, case_id=case.case_id, colormap=controls.colormap,
         threshold=controls.threshold, status=status, map_label=explanation.label,
         stability=text.stability_line(case.uncertainty()),
-        notes=(map_note(explanation, controls.layer_label, checks), text.probability_definition(case.card, short=True)))
+        notes=(map_note(explanation, controls.layer_label, checks, controls.layer_member if explanation.layer else None),
+               text.probability_definition(case.card, short=True)))
 
 
 def report_downloads(case: Case, content: ReportContent, overlay: np.ndarray) -> None:

@@ -14,6 +14,7 @@ its caution (if it raised one) is said by the comparison's line.
 from __future__ import annotations
 
 from model.explain import method_label
+from model.present.layers import member_layer_note
 from model.present.method_grid import agreement_word
 from model.trust.map_checks import comparison_sentence, names_occlusion_figure, shown_comparison
 
@@ -25,12 +26,14 @@ CAUTION_KINDS = {"faithfulness": ("faithfulness_mixed", "faithfulness_poor"), "o
                  "methods": ("methods_disagree",)}
 
 
-def map_note(explanation, layer_label: str, checks) -> str:
+def map_note(explanation, layer_label: str, checks, member: int | None = None) -> str:
     """The report's line on what the map (`model.explain.base.Explanation`) explains and the layer of the maps
     compared: the map's own (`layer_label`), or, for a map without a layer compared with maps taken at one (the
-    comparison uses one layer, `model.trust.map_checks.maps_at_layer`), theirs."""
+    comparison uses one layer, `model.trust.map_checks.maps_at_layer`), theirs. `member`: the network of an
+    ensemble the layer belongs to (None: the whole model's), said as the page says it (`member_layer_note`)."""
     if explanation.layer:
-        return f"The map explains the class {explanation.label} at the layer {layer_label}."
+        line = f"The map explains the class {explanation.label} at the layer {layer_label}."
+        return line if member is None else f"{line} {member_layer_note(member)}"
     if checks.layer_maps_compared:
         return (f"The map explains the class {explanation.label}; the maps it was compared with were taken at the "
                 f"layer {layer_label}, where their method uses one.")

@@ -196,6 +196,12 @@ def visible_choices(choices: list[LayerChoice], advanced: bool) -> list[LayerCho
     return list(choices) if advanced else [c for c in choices if not c.advanced]
 
 
+def member_layer_note(member: int) -> str:
+    """What a map at a layer of one network of an ensemble explains (the page's caption and the report's note)."""
+    return (f"This layer belongs to network {member} only: the map explains that network's part of the ensemble, "
+            "not the ensemble's answer as a whole.")
+
+
 def layer_label(name: str | None, choices: list[LayerChoice]) -> str:
     """The reader's name of a layer (for captions and reports); the raw name when unknown."""
     for choice in choices:
