@@ -293,8 +293,9 @@ def test_where_the_model_cheats_by_source(gallery):
     assert sum(c.value.startswith("less than an even spread's 26.8%; ") for c in at.caption) == 10
     # The Definitions popover's label is short (its "?" beside it at 1366 px); the help says the whole rule.
     ratio = at.slider(key="cheat_even")
-    assert ratio.label == "Favours outside: lungs under % of an even spread" and len(ratio.label) <= 50
-    assert "puts less on them than this share of what an even spread would put there" in ratio.help
+    assert ratio.label == "Flagged: lungs under % of an even spread" and len(ratio.label) <= 40
+    assert "flagged (it favours what lies outside the lungs) when it puts less on them than this share of what an " \
+           "even spread would put there" in ratio.help
     # A stricter definition, from the popover: from 99% only the marker films (99.4-99.5%) and the lesion
     # film labelled Normal (99.3%) are confident; the plain films (98.4%) are not.
     slider = next(s for s in at.slider if s.key.startswith("cheat_confident_"))  # keyed by the model's level

@@ -107,7 +107,7 @@ PER_PAGE_KEY, PER_PAGE_KEPT = "gallery_per_page", "gallery_per_page_kept"  # the
 # reading them took a moment: the class has films to look at instead of a progress bar.
 FIRST_READ = 8
 # Short enough to leave room for its "?" in the Definitions popover at 1366 px; the help says the rest.
-RATIO_LABEL = "Favours outside: lungs under % of an even spread"
+RATIO_LABEL = "Flagged: lungs under % of an even spread"
 PER_SOURCE = 4  # Cases of each source drawn large in the cheating view; the rest behind an expander.
 HOW_TO = (f"No labelled data is configured. Set the environment variable `{DATA_ENV}` before starting the "
           f"dashboard (for example `{DATA_ENV}=../shared/data/cxr streamlit run dashboard/app.py`; several "
@@ -544,11 +544,11 @@ def thresholds(level: float) -> tuple[float, float]:
                                    "without a scope check).")
         ratio = st.slider(RATIO_LABEL, 0.25, 1.0, EVEN,
                           0.05, key="cheat_even", format="percent",
-                          help="A map favours what lies outside the lungs when it puts less on them than this "
-                               "share of what an even spread would put there. An even spread is a map spread evenly "
-                               "over what the model saw: it puts on each film's lungs their share of that area. At "
-                               "100% every map that puts less there is counted; lower counts only the maps further "
-                               "off the lungs.")
+                          help="A map is flagged (it favours what lies outside the lungs) when it puts less on "
+                               "them than this share of what an even spread would put there. An even spread is a "
+                               "map spread evenly over what the model saw: it puts on each film's lungs their share "
+                               "of that area. At 100% every map that puts less there is counted; lower counts only "
+                               "the maps further off the lungs.")
     return confident, ratio
 
 
@@ -586,6 +586,8 @@ def cheats_view(cases, lungs_reason: str, card, definitions: tuple[float, float]
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={SHARE_COLUMN: st.column_config.ProgressColumn(SHARE_COLUMN, format="%.0f%%",
                                                                               min_value=0.0, max_value=100.0)})
+    if not cheats:  # no cards: no legend for them
+        return
     legend(True)
     # the cards' marks, said as the Cases view says them
     st.caption(card_checks_sentence(answer_level_name(level, own), not lungs_reason, own and not lungs_reason))
