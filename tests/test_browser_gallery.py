@@ -219,7 +219,7 @@ def test_the_cheating_view_on_real_data(shared_cxr, tmp_path_factory):
         # The Cases view's first load: the first cards read are drawn while the rest is read, then the first
         # page of the whole sample in order (the reads are cached for the cheating view below).
         with browser_page(f"{url}/gallery", *SIZES["1366x768"]) as page:
-            early = page.get_by_text(re.compile(r"^The first \d+ cases read, shown while the other \d+ of the "))
+            early = page.get_by_text(re.compile(r"^The first \d+ cases read, shown while the rest are read "))
             expect(early).to_be_visible(timeout=240_000)
             pages = page.get_by_text(re.compile(r"^cards of the \d+, in this order$"))
             expect(pages).to_be_visible(timeout=240_000)  # more than 24 cards: pages of 24

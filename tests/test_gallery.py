@@ -17,6 +17,7 @@ from model.present.gallery_cases import (
     count_cases,
     counts_by,
     data_location,
+    early_cards_sentence,
     filter_records,
     fit_map,
     page_ranges,
@@ -78,6 +79,16 @@ def test_page_ranges_hold_every_card_once_in_order(total, per_page, pages):
     assert page_ranges(total, per_page) == pages
     flat = [i for start, stop in pages for i in range(start, stop)]
     assert flat == list(range(total))
+
+
+def test_the_early_cards_line_names_no_count_the_progress_bar_would_contradict():
+    # Drawn once while the bar above moves on: "the other 64 of the 72" would be stale by the next update.
+    line = early_cards_sentence(8, None, "errors")
+    assert line == ("The first **8** cases read, shown while the rest are read (progress above); here confident "
+                    "errors first among themselves. The counts and the order over every case follow.")
+    assert early_cards_sentence(7, 2, "lungs").startswith("The first **7** cases read (2 of them misclassified), shown "
+                                                          "while the rest are read (progress above); here ")
+    assert not any(ch.isdigit() for ch in line.replace("**8**", ""))
 
 
 def test_page_ranges_refuse_a_page_of_nothing():

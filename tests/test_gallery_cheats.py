@@ -16,13 +16,13 @@ import pytest
 
 from model.present.cheating_view import (
     FRAME_COLUMNS,
+    SHARE_COLUMN,
     below_own_level,
     card_outside_words,
     cheating_by_source,
     cheating_frame,
     cheating_total,
     left_out,
-    none_flagged_sentence,
     own_level_sentence,
     rule_caption,
 )
@@ -68,6 +68,8 @@ def test_a_map_is_counted_when_it_puts_less_on_the_lungs_than_its_films_even_spr
     assert cheating_total(groups) == (6, 4) and left_out(CASES) == 2 and left_out(CASES, 0.999) == 0
     frame = cheating_frame(groups)
     assert list(frame.columns) == FRAME_COLUMNS and list(frame["map favours outside the lungs"]) == [1, 2, 1]
+    # Named as what it is a share of: beside "map favours outside the lungs", "share" read as the lungs' share.
+    assert SHARE_COLUMN == "share of its confident answers" and list(frame[SHARE_COLUMN]) == pytest.approx([1, 2 / 3, 0.5])
     # Stricter, from the educator's control: less than half of what an even spread would put there.
     assert cheating_total(cheating_by_source(CASES, even_ratio=0.5)) == (6, 1)
     assert cheating_total(cheating_by_source(CASES, min_confidence=0.9)) == (3, 3)
@@ -104,13 +106,17 @@ def test_the_captions_and_cards_say_the_same_rule():
     assert caption.endswith("2 confident answers are left out: no share on the lungs measured (no plausible lung "
                             "fields, or no evidence in the map).")
     assert "than 75% of what an even spread would put there" in rule_caption(0.8, 0.75, None)
-    assert none_flagged_sentence(9) == "None of the 9 confident answers puts less of its map on the lungs than an " \
-                                       "even spread would."
     # A card says its film's own even spread beside the rest of the map, only when the map favours outside.
     low = replace(CASES[0], elsewhere="above the lungs", elsewhere_most=True)
     assert card_outside_words(low) == "less than an even spread's 35.0%; most of the rest: above the lungs"
     assert card_outside_words(replace(CASES[2], elsewhere="around the lungs' edges")) == "", "41% > 37%: favours lungs"
     assert card_outside_words(CASES[6]) == "" and card_outside_words(CASES[8]) == ""
+    # Under the view's stricter rule a card says the line its share is under: 75% of 35.0% is 26.2% (a2's 30% is
+    # not under it, a1's 10% is), never "less than an even spread's" alone for a rule that is not the even spread.
+    assert card_outside_words(low, 0.75) == ("less than 26.2%, 75% of an even spread's 35.0%; most of the rest: "
+                                             "above the lungs")
+    assert card_outside_words(CASES[1], 0.75) == "" and card_outside_words(CASES[1]) != ""
+    assert card_outside_words(CASES[0], 1.0) == card_outside_words(CASES[0]) == "less than an even spread's 35.0%"
 
 
 @pytest.fixture(scope="module")
@@ -254,8 +260,11 @@ def test_pages_hold_every_case_once_in_the_order_over_all_of_them(gallery):
 
 def test_where_the_model_cheats_by_source(gallery):
     at = gallery
+    at.select_slider(key="gallery_per_page").set_value(8).run()
     at.segmented_control(key="gallery_view").set_value("cheats").run()
     assert not at.exception
+    # "Cards a page" does nothing here (no pages): not drawn; its choice comes back with the Cases view (below).
+    assert not [s for s in at.select_slider if s.label == "Cards a page"]
     # alpha: 3 marker films and 1 labelled against its marker, 2 plain films read off the dark surround;
     # beta: 4 lesion films (map in the lungs: not counted), 4 plain films (surround): all confident. Each film's
     # lungs are 26.8% of what the model saw, so an even spread would put 26.8% there: the markers' and plain
@@ -272,7 +281,7 @@ def test_where_the_model_cheats_by_source(gallery):
     assert "than an even spread would put there" in caption and "about 27% at the median of these films" in caption
     frame = at.dataframe[0].value
     assert list(frame["source"]) == ["alpha", "beta"]
-    assert list(frame["map favours outside the lungs"]) == [6, 4] and list(frame["share"]) == [100.0, 50.0]
+    assert list(frame["map favours outside the lungs"]) == [6, 4] and list(frame[SHARE_COLUMN]) == [100.0, 50.0]
     # The heading says what its cases are (the view's definition), standing alone on a projected slide.
     assert any(m.value == "##### alpha: 6 of its 6 confident answers (100%) have less of the map on the lungs than "
                           "an even spread would (all 6 below the default warning level, 50.0%); 1 of the 6 "
@@ -282,6 +291,11 @@ def test_where_the_model_cheats_by_source(gallery):
     assert beta and not [f for f in beta if "-lesion-" in f]
     # Each card gives its film's own even spread, the figure the rule compares its share with.
     assert sum(c.value.startswith("less than an even spread's 26.8%; ") for c in at.caption) == 10
+    # The Definitions popover's label is short (its "?" beside it at 1366 px); the help says the whole rule.
+    ratio = at.slider(key="cheat_even")
+    assert ratio.label == "Flagged: lungs under % of an even spread" and len(ratio.label) <= 40
+    assert "flagged (it favours what lies outside the lungs) when it puts less on them than this share of what an " \
+           "even spread would put there" in ratio.help
     # A stricter definition, from the popover: from 99% only the marker films (99.4-99.5%) and the lesion
     # film labelled Normal (99.3%) are confident; the plain films (98.4%) are not.
     slider = next(s for s in at.slider if s.key.startswith("cheat_confident_"))  # keyed by the model's level
@@ -294,6 +308,21 @@ def test_where_the_model_cheats_by_source(gallery):
                for m in at.markdown)
     assert any(m.value.startswith("##### alpha: 4 of its 4 confident answers (100%) have less of the map on the lungs "
                                   "than 25% of what an even spread would") for m in at.markdown)
+    # The cards say the view's rule too (a quarter of 26.8%), not the even spread alone.
+    cards = [c.value for c in at.caption if c.value.startswith("less than ")]
+    assert len(cards) == 4 and all(c.startswith("less than 6.7%, 25% of an even spread's 26.8%; ") for c in cards)
+    # Nothing flagged (beta's lesion films, their maps on the lungs): one all-clear, the headline itself, in green.
+    at.slider(key=slider.key).set_value(0.8).run()
+    at.selectbox(key="gallery_source").set_value("beta").run()
+    at.selectbox(key="gallery_label").set_value("COVID-19").run()
+    assert not at.exception
+    assert [s.value for s in at.success] == ["On none of the 3 confident answers (80.0% or more) does the map of "
+                                             "Shortcut test model put less on the lungs than 25% of what a map spread "
+                                             "evenly over what it saw would."]
+    assert not [m for m in at.markdown if m.value.startswith("#### ") or "On 0 of" in m.value]
+    # Back on the Cases view, "Cards a page" is drawn again with the choice made before.
+    at.segmented_control(key="gallery_view").set_value("cases").run()
+    assert at.select_slider(key="gallery_per_page").value == 8
 
 
 def test_the_case_opens_where_it_was_clicked_and_goes_to_diagnose_labelled(gallery):
@@ -362,4 +391,8 @@ def test_the_cheats_headline_is_worded_for_what_the_model_sees():
     assert cheats_headline((5, 33, 72, 0), 0.783, "CNN", False, unusual=0).endswith(
         "; **none** of them unusually so for this model")
     assert cheats_headline((2, 8, 72, 0), 0.8, "CNN", False, unusual=2).endswith("; all of them unusually so for this model")
-    assert cheats_headline((0, 8, 72, 0), 0.8, "CNN", False, unusual=0).endswith("it favours what lies outside them")
+    # Confident answers and none flagged: one all-clear (not "On 0 of 8 (0%) ...: it favours what lies outside them").
+    assert cheats_headline((0, 8, 72, 0), 0.8, "CNN", False, unusual=0) == (
+        "On none of the 8 confident answers (80.0% or more) does the map of CNN put less on the lungs than a map spread "
+        "evenly over what it saw would.")
+    assert "than 75% of what a map spread" in cheats_headline((0, 33, 72, 0), 0.8, "CNN", True, even_ratio=0.75)

@@ -42,6 +42,7 @@ from model.labelled_data import (
 from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD, DEFAULT_OPACITY
 from model.present.cheating_view import (
     EVEN,
+    SHARE_COLUMN,
     below_own_level,
     card_outside_words,
     cheating_by_source,
@@ -51,7 +52,6 @@ from model.present.cheating_view import (
     cheats_seen_sentence,
     group_heading,
     left_out,
-    none_flagged_sentence,
     own_level_sentence,
     rule_caption,
 )
@@ -67,6 +67,7 @@ from model.present.gallery_cases import (
     cases_frame,
     count_cases,
     counts_by,
+    early_cards_sentence,
     even_level,
     filter_records,
     fit_map,
@@ -101,9 +102,12 @@ LIMITS = (4, 8, 12, 24, 48, 100, 200, None)  # Images read per label; None: ever
 # Cards drawn a page (None: all on one): drawing is a good part of a first load and of every later run (the order,
 # the show and the maps switches draw the grid again), and 24 is six rows to walk through in class.
 PER_PAGE = (4, 8, 12, 24, 48, None)
+PER_PAGE_KEY, PER_PAGE_KEPT = "gallery_per_page", "gallery_per_page_kept"  # the slider's, and its choice kept
 # Cards read first and drawn at once while the rest is read (two rows: the first screen at 1366 x 768), when
 # reading them took a moment: the class has films to look at instead of a progress bar.
 FIRST_READ = 8
+# Short enough to leave room for its "?" in the Definitions popover at 1366 px; the help says the rest.
+RATIO_LABEL = "Flagged: lungs under % of an even spread"
 PER_SOURCE = 4  # Cases of each source drawn large in the cheating view; the rest behind an expander.
 HOW_TO = (f"No labelled data is configured. Set the environment variable `{DATA_ENV}` before starting the "
           f"dashboard (for example `{DATA_ENV}=../shared/data/cxr streamlit run dashboard/app.py`; several "
@@ -155,7 +159,7 @@ def _thumbnail(path: str):
 def read_all(records: list, splits: dict, models: tuple, what: str, slots: tuple) -> tuple[list, int]:
     """Every record read (cached per image) in the order given, `models` the classifier's and the lung model's
     keys; a progress bar in `slots[0]` once it takes a moment, and, when the first `FIRST_READ` took a moment
-    and more remain, `slots[1](cases, done)` draws those (of `done` images read) while the rest is read.
+    and more remain, `slots[1](cases)` draws those while the rest is read.
     Returns (cases, how many images could not be read)."""
     (key, lungs), (place, early) = models, slots
     cases, failed, bar, started = [], 0, None, time.monotonic()
@@ -171,7 +175,7 @@ def read_all(records: list, splits: dict, models: tuple, what: str, slots: tuple
         if bar is not None and (done % 4 == 0 or done == len(records)):
             bar.progress(done / len(records), text=f"Reading {what}: {done} of {len(records)} images, each with its map…")
         if early is not None and done == FIRST_READ < len(records) and slow:
-            early(list(cases), done)
+            early(list(cases))
     place.empty()
     return cases, failed
 
@@ -246,11 +250,16 @@ def filters(pool: list, labels: tuple) -> tuple[str | None, str | None, int | No
 
 
 def cards_a_page() -> int | None:
-    """How many cards a page shows (side panel); None: every card on one page."""
-    return st.select_slider("Cards a page", PER_PAGE, value=24, key="gallery_per_page",
-                            format_func=lambda n: "all" if n is None else str(n),
-                            help="The cards read are shown a page at a time, in the chosen order over all of them; "
-                                 "the counts above the cards always cover every image read.")
+    """How many cards a page shows (side panel, drawn on the Cases view only: the other view has no pages); None:
+    every card on one page. The choice is kept (`PER_PAGE_KEPT`) while the slider is not drawn."""
+    if PER_PAGE_KEY not in st.session_state:  # back from the cheats view: Streamlit dropped the slider's value
+        st.session_state[PER_PAGE_KEY] = st.session_state.get(PER_PAGE_KEPT, 24)
+    per_page = st.select_slider("Cards a page", PER_PAGE, key=PER_PAGE_KEY,
+                                format_func=lambda n: "all" if n is None else str(n),
+                                help="The cards read are shown a page at a time, in the chosen order over all of "
+                                     "them; the counts above the cards always cover every image read.")
+    st.session_state[PER_PAGE_KEPT] = per_page
+    return per_page
 
 
 # --------------------------------------------------------------------------- one case
@@ -275,10 +284,10 @@ def lung_part(case) -> str:
     return f":orange[{text}]" if case.lung_low else text
 
 
-def where_else(case) -> str:
-    """For a map that favours what lies outside the lungs, its film's even spread and where the rest lies (or why
-    there is no share), else ""."""
-    return case.map_note if case.lung_share is None else card_outside_words(case)
+def where_else(case, even_ratio: float = EVEN) -> str:
+    """For a map that favours what lies outside the lungs by the view's rule (`even_ratio` of an even spread), its
+    film's even spread and where the rest lies (or why there is no share), else ""."""
+    return case.map_note if case.lung_share is None else card_outside_words(case, even_ratio)
 
 
 def thumbnail(case, with_map: bool):
@@ -400,9 +409,9 @@ def legend(with_map: bool) -> None:
                   f"{DEFAULT_MAP_THRESHOLD:.0%} not coloured; each map is scaled to its own maximum.")
 
 
-def case_card(case, with_map: bool, key_prefix: str = "explain") -> None:
+def case_card(case, with_map: bool, key_prefix: str = "explain", even_ratio: float = EVEN) -> None:
     """One card, marked with the film's triage but for its copies' stability (`Case.triage`), as its dialog and
-    Diagnose mark it."""
+    Diagnose mark it; `even_ratio` is the view's rule (`where_else`)."""
     with st.container(border=True):
         try:
             picture = thumbnail(case, with_map)
@@ -412,18 +421,18 @@ def case_card(case, with_map: bool, key_prefix: str = "explain") -> None:
         st.image(picture, width="stretch")
         st.markdown(f"True **{case.label}** · said **{case.predicted}** {case.confidence:.1%}  \n"
                     + " · ".join(part for part in (outcome(case), lung_part(case)) if part))
-        st.caption(" · ".join(part for part in (where_else(case), SPLIT_NAMES.get(case.split, case.split),
+        st.caption(" · ".join(part for part in (where_else(case, even_ratio), SPLIT_NAMES.get(case.split, case.split),
                                                 case.source or "unknown source", status_mark(case)) if part))
         # A callback, so the chosen case is known before the dialog is drawn.
         st.button("Explain", key=f"{key_prefix}_{case.path}", icon=":material/visibility:", width="stretch",
                   on_click=open_case, args=(case.path,))
 
 
-def case_grid(cases, with_map: bool, key_prefix: str = "explain") -> None:
+def case_grid(cases, with_map: bool, key_prefix: str = "explain", even_ratio: float = EVEN) -> None:
     for start in range(0, len(cases), COLUMNS):
         for column, case in zip(st.columns(COLUMNS, gap="small"), cases[start:start + COLUMNS]):
             with column:
-                case_card(case, with_map, key_prefix)
+                case_card(case, with_map, key_prefix, even_ratio)
 
 
 def summary_line(counts, source, label, limit, show: str, level_name: str, warning: tuple[float, bool]) -> str:
@@ -459,18 +468,15 @@ def cases_controls(bar, lungs_reason: str) -> tuple[str, str, bool]:
     return show, order if order in orders else "errors", with_map
 
 
-def early_cards(slot, look: tuple[str, str, bool], total: int):
+def early_cards(slot, look: tuple[str, str, bool]):
     """What draws the first cases read into `slot` while the rest is read (`read_all`), said as what they are:
     a part of the sample, ordered among themselves; `look` is the Cases view's (show, order, maps)."""
     show, order, with_map = look
 
-    def draw(cases: list, done: int) -> None:
+    def draw(cases: list) -> None:
         shown = shown_cases(cases, show, order)
-        which = "" if show == "all" else f" ({len(shown)} of them misclassified)"
-        with slot.container():  # `done` counts the unreadable images too: they are not among those still to read
-            st.markdown(f"The first **{len(cases)}** cases read{which}, shown while the other "
-                        f"{total - done} of the {total} images are read; here {ORDERS[order].lower()} among "
-                        "themselves. The counts and the order over every case follow.")
+        with slot.container():
+            st.markdown(early_cards_sentence(len(cases), None if show == "all" else len(shown), order))
             legend(with_map)
             case_grid(shown, with_map, "early")
     return draw
@@ -536,12 +542,13 @@ def thresholds(level: float) -> tuple[float, float]:
                               help="An answer at or above this probability counts as confident; it starts at the "
                                    "level Diagnose answers alone from (the model's own, or the default for a model "
                                    "without a scope check).")
-        ratio = st.slider("Favours outside: on the lungs under this much of an even spread", 0.25, 1.0, EVEN,
+        ratio = st.slider(RATIO_LABEL, 0.25, 1.0, EVEN,
                           0.05, key="cheat_even", format="percent",
-                          help="An even spread is a map spread evenly over what the model saw: it puts on each "
-                               "film's lungs their share of that area. At 100% every map that puts less there is "
-                               "counted (it favours what lies outside the lungs); lower counts only the maps "
-                               "further off the lungs.")
+                          help="A map is flagged (it favours what lies outside the lungs) when it puts less on "
+                               "them than this share of what an even spread would put there. An even spread is a "
+                               "map spread evenly over what the model saw: it puts on each film's lungs their share "
+                               "of that area. At 100% every map that puts less there is counted; lower counts only "
+                               "the maps further off the lungs.")
     return confident, ratio
 
 
@@ -561,8 +568,12 @@ def cheats_view(cases, lungs_reason: str, card, definitions: tuple[float, float]
     warning = caching.lung_attention_threshold(key)
     # "unusually so for this model" only of the model's own level; a default level is said by the line below
     unusual = below_own_level(groups, warning) if own else None
-    st.markdown("#### " + cheats_headline((cheats, total, len(cases), missing), confident, card.display_name,
-                                          bool(card.prep.lung_mask), unusual, ratio))
+    headline = cheats_headline((cheats, total, len(cases), missing), confident, card.display_name,
+                               bool(card.prep.lung_mask), unusual, ratio)
+    if total and not cheats:  # the all-clear, once, in green
+        st.success(headline, icon=":material/check_circle:")
+    else:
+        st.markdown("#### " + headline)
     if total and cheats:
         st.markdown(own_level_sentence(groups, warning, own))
     seen = cheats_seen_sentence(card.prep.lung_mask, card.prep.mask_channel)
@@ -570,10 +581,13 @@ def cheats_view(cases, lungs_reason: str, card, definitions: tuple[float, float]
                "chosen in the side panel.")
     if not total:
         return
-    table = cheating_frame(groups).assign(share=lambda t: t["share"] * 100.0)
+    table = cheating_frame(groups)
+    table[SHARE_COLUMN] *= 100.0
     st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={"share": st.column_config.ProgressColumn("share", format="%.0f%%", min_value=0.0,
-                                                                         max_value=100.0)})
+                 column_config={SHARE_COLUMN: st.column_config.ProgressColumn(SHARE_COLUMN, format="%.0f%%",
+                                                                              min_value=0.0, max_value=100.0)})
+    if not cheats:  # no cards: no legend for them
+        return
     legend(True)
     # the cards' marks, said as the Cases view says them
     st.caption(card_checks_sentence(answer_level_name(level, own), not lungs_reason, own and not lungs_reason))
@@ -581,12 +595,10 @@ def cheats_view(cases, lungs_reason: str, card, definitions: tuple[float, float]
         if not group.cases:
             continue
         st.markdown("##### " + group_heading(group, ratio, warning, own))
-        case_grid(list(group.cases[:PER_SOURCE]), True, f"cheat_{group.source}")
+        case_grid(list(group.cases[:PER_SOURCE]), True, f"cheat_{group.source}", ratio)
         if group.outside > PER_SOURCE:
             with st.expander(f"The other {group.outside - PER_SOURCE} of {group.source}"):
-                case_grid(list(group.cases[PER_SOURCE:]), True, f"cheat_more_{group.source}")
-    if cheats == 0:
-        st.success(none_flagged_sentence(total, ratio), icon=":material/check_circle:")
+                case_grid(list(group.cases[PER_SOURCE:]), True, f"cheat_more_{group.source}", ratio)
 
 
 def view_switch(column) -> str:
@@ -630,7 +642,6 @@ def main() -> None:
                              help=SPLIT_HELP)
         pool, splits, note = _pool(str(path), key, split)
         source, label, limit = filters(pool, tuple(card.labels))
-        per_page = cards_a_page()
     if note:
         st.caption(f":orange[:material/report: {note}]")
     if split == "train":
@@ -649,9 +660,11 @@ def main() -> None:
                 definitions = thresholds(caching.answer_level(key))
     else:
         look = cases_controls(bar[1:], lungs_reason)
+        with st.sidebar:  # last in the side panel, as before: only this view has pages
+            per_page = cards_a_page()
     place, early = st.empty(), st.empty()
     cases, failed = read_all(reading_order(wanted), splits, (key, lungs), card.display_name,
-                             (place, early_cards(early, look, len(wanted)) if look else None))
+                             (place, early_cards(early, look) if look else None))
     early.empty()
     if view == "cheats":
         cheats_view(cases, lungs_reason, card, definitions, key)

@@ -24,7 +24,9 @@ from model.trust.scope import default_level
 
 CONFIDENT = 0.8  # An answer at or above this probability is confident.
 EVEN = 1.0  # A map with less on the lungs than this multiple of an even spread's share favours what lies outside.
-FRAME_COLUMNS = ["source", "confident answers", "map favours outside the lungs", "share", "of them misclassified"]
+# "share" alone, beside "map favours outside the lungs", read as a share of the map on the lungs.
+SHARE_COLUMN = "share of its confident answers"
+FRAME_COLUMNS = ["source", "confident answers", "map favours outside the lungs", SHARE_COLUMN, "of them misclassified"]
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ def left_out(cases: list, min_confidence: float = CONFIDENT) -> int:
 
 def cheating_frame(groups: list[SourceCheats]) -> pd.DataFrame:
     """One row per source: its confident answers, how many of their maps favour what lies outside the lungs,
-    their share (0-1) and how many of those were misclassified."""
+    their share of its confident answers (0-1, `SHARE_COLUMN`) and how many of those were misclassified."""
     rows = [[g.source, g.confident, g.outside, g.share, g.wrong] for g in groups]
     return pd.DataFrame(rows, columns=FRAME_COLUMNS)
 
@@ -124,7 +126,8 @@ def cheating_total(groups: list[SourceCheats]) -> tuple[int, int]:
 def cheats_headline(counts: tuple[int, int, int, int], confident: float, model_name: str, lung_mask: bool,
                     unusual: int | None = None, even_ratio: float = EVEN) -> str:
     """The cheats view's headline (markdown), saying the rule itself, worded for what the model sees: a lung-masked
-    model sees only the lung fields, so what its map puts outside them lies on the margin the mask leaves.
+    model sees only the lung fields, so what its map puts outside them lies on the margin the mask leaves. With
+    confident answers and none flagged, it is the view's one all-clear ("On none of the 33 ...").
 
     Args:
         counts: (confident answers whose map favours what lies outside the lungs, confident answers measured,
@@ -144,10 +147,13 @@ def cheats_headline(counts: tuple[int, int, int, int], confident: float, model_n
                     "map's share on the lungs measured.")
         return f"None of the {read} answers read is confident ({confident:.1%} or more)."
     lungs = "the lung fields (the only part of the film it sees)" if lung_mask else "the lungs"
+    spread = than_even(even_ratio, "a map spread evenly over what it saw")
+    if not cheats:  # the view's all-clear, said once (not "On 0 of 33 (0%) ...: it favours what lies outside them")
+        return (f"On none of the {total} confident answers ({confident:.1%} or more) does the map of {model_name} put "
+                f"less on {lungs} {spread}.")
     line = (f"On **{cheats} of {total}** confident answers ({cheats / total:.0%}), the map of {model_name} puts less "
-            f"on {lungs} {than_even(even_ratio, 'a map spread evenly over what it saw')}: it favours what lies "
-            "outside them")
-    if unusual is not None and cheats:
+            f"on {lungs} {spread}: it favours what lies outside them")
+    if unusual is not None:
         line += ("; **none** of them unusually so for this model" if not unusual
                  else f"; **{unusual}** of them unusually so for this model" if unusual < cheats
                  else "; all of them unusually so for this model")
@@ -168,17 +174,16 @@ def rule_caption(confident: float, even_ratio: float, even: float | None, missin
     return line
 
 
-def none_flagged_sentence(total: int, even_ratio: float = EVEN) -> str:
-    """The view's all-clear, in the rule's words."""
-    return f"None of the {total} confident answers puts less of its map on the lungs {than_even(even_ratio)}."
-
-
-def card_outside_words(case) -> str:
-    """A card's line for a map that favours what lies outside the lungs (`favours_outside`): its film's even
-    spread share, and where most (or the largest part) of the rest lies; "" for any other map."""
-    if not favours_outside(case):
+def card_outside_words(case, even_ratio: float = EVEN) -> str:
+    """A card's line for a map that favours what lies outside the lungs (`favours_outside` at `even_ratio`, the
+    view's rule): its film's even spread share (and the rule's part of it below 100%), and where most (or the
+    largest part) of the rest lies; "" for any other map."""
+    if not favours_outside(case, even_ratio):
         return ""
     line = f"less than an even spread's {lung_share(case.lung_even)}"
+    if round(even_ratio * 100) != 100:  # the line the share is under, as `favours_outside` compares it
+        line = f"less than {lung_share(even_ratio * case.lung_even)}, {even_ratio:.0%} of an even spread's " \
+               f"{lung_share(case.lung_even)}"
     if case.elsewhere:
         line += f"; {'most' if case.elsewhere_most else 'the largest part'} of the rest: {case.elsewhere}"
     return line

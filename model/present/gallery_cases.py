@@ -493,3 +493,12 @@ def card_checks_sentence(level_name: str, lungs: bool, anatomy: bool) -> str:
     return (f"Cards are marked as Diagnose marks the film ({listed}): *second read advised* or *out of scope* "
             "with what set it. The case's dialog adds one check, the stability of the film's test-time copies, "
             "which can turn an answer into *second read advised*.")
+
+
+def early_cards_sentence(read: int, wrong: int | None, order: str) -> str:
+    """The line above the first cases read, drawn while the rest is read: what they are (`read` cases, `wrong` of
+    them misclassified when only those are shown, else None), ordered by `order` (`ORDERS`) among themselves. It
+    names no count still to read: it is drawn once, while the progress bar above moves on."""
+    which = "" if wrong is None else f" ({wrong} of them misclassified)"
+    return (f"The first **{read}** cases read{which}, shown while the rest are read (progress above); here "
+            f"{ORDERS[order].lower()} among themselves. The counts and the order over every case follow.")
