@@ -7,11 +7,35 @@ def test_the_lung_attention_caption_names_both_lines_and_what_lies_outside_for_t
     masked = lung_attention_caption("lungs-unet-v1", 0.5, 0.334, lung_mask=True)
     assert masked.startswith("Lung masks from lungs-unet-v1. Below 50.0% more than half of a map lies outside the "
                              "lungs, which alone proves no shortcut")
-    assert "; this model's own warning level is 33.4%" in masked
+    assert "this model's own warning level, 33.4%" in masked
     # A model that sees only the lungs cannot be reading text or devices: the caption must not say it may be.
-    assert "spills onto that margin, not onto text, borders or devices" in masked and "possible shortcuts" not in masked
+    assert "spills onto that margin and the black, not onto text, borders or devices" in masked
+    assert "possible shortcuts" not in masked
     whole = lung_attention_caption("lungs-unet-v1", 0.5, None, lung_mask=False)
     assert "own warning level" not in whole and "text markers, borders and devices: possible shortcuts" in whole
+    assert "the warning level of 50.0% (the default" in whole  # the level Diagnose warns at without a scope check
+
+
+def test_the_lung_attention_caption_never_says_a_lung_masked_model_sees_what_it_then_says_it_does_not():
+    """The review: a lung-masked model's caption said "the lungs fill less than half of what a model sees" and then
+    "This model sees only the lung fields". Such a model's map lies on a grid over its lung box, of which the lungs
+    fill only part: that is said, and no kind of model is told the lungs fill less than half of what it sees."""
+    masked = lung_attention_caption("lungs-unet-v1", 0.5, 0.394, lung_mask=True)
+    assert "map lies on a coarse grid over the whole lung box, of which the lung fields fill only part" in masked
+    assert "sees only the lung fields" in masked and "fill only part of what a model sees" not in masked
+    for lung_mask, mask_channel in ((True, False), (False, False), (False, True)):
+        caption = lung_attention_caption("lungs-unet-v1", 0.5, 0.3, lung_mask, mask_channel)
+        assert "less than half of what a model sees" not in caption
+
+
+def test_the_lung_attention_caption_names_the_pages_that_warn():
+    """Diagnose, Compare versions and the Gallery mark a map below the level; Performance only counts them."""
+    from model.present.text import LUNG_WARNING_PAGES
+
+    assert LUNG_WARNING_PAGES == "Diagnose, Compare versions and the Gallery"
+    for own in (0.3, None):
+        caption = lung_attention_caption("lungs-unet-v1", 0.5, own, lung_mask=False)
+        assert f"where {LUNG_WARNING_PAGES} warn" in caption and "Performance" not in caption
 
 
 def test_the_preprocessing_summary_tells_a_masked_version_from_a_cropped_one():

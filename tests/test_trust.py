@@ -1445,3 +1445,24 @@ def test_occlusion_is_named_against_the_map_it_was_compared_with():
     [finding] = map_findings(MapChecks(occlusion_similarity=0.1, occlusion_against="gradcam++"), "Grad-CAM++")
     assert "points elsewhere than Grad-CAM++ (similarity +0.10" in finding.sentence
     assert names_of([finding]) == "occlusion agrees little with Grad-CAM++"
+
+
+def test_the_lung_groups_count_images_below_the_models_own_level_not_a_fixed_line():
+    """Performance showed each mean against 50% in red; it now shows the share of images below the model's own
+    warning level, counted from the stored per-image shares. At the report's own line those counts are the
+    stored low shares; at the model's own level (cxr-compact-masked-v2: 39.4%) far fewer images fall below."""
+    from model.registry import EXPLANATIONS_FILE, PACKAGE_REGISTRY, read_report
+    from model.trust.explanations import ExplanationReport, lung_groups
+    from model.trust.scope import read_scope
+
+    report = ExplanationReport.from_dict(read_report("cxr-compact-masked-v2", EXPLANATIONS_FILE, PACKAGE_REGISTRY))
+    lungs = report.lung_attention
+    at_line = lung_groups(lungs, report.per_image, lungs.threshold)
+    assert [g.name for g in at_line] == ["All images", "Predicted COVID-19", "Predicted Normal", "Predicted Pneumonia"]
+    assert at_line[0].below == pytest.approx(lungs.low_share) and at_line[0].n == report.n
+    assert [g.below for g in at_line[1:]] == pytest.approx([v.low_share for v in lungs.per_class.values()])
+    assert [g.mean for g in at_line[1:]] == [v.mean for v in lungs.per_class.values()]
+    level = read_scope("cxr-compact-masked-v2", PACKAGE_REGISTRY).lung_attention_threshold
+    own = lung_groups(lungs, report.per_image, level)
+    assert own[0].below == pytest.approx(7 / 40) and own[0].below < at_line[0].below  # 17.5% against 75%
+    assert lung_groups(lungs, [], level)[0].below is None  # a report without per-image shares claims no count

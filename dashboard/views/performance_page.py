@@ -10,7 +10,7 @@ from dashboard import caching, widgets
 from model.explain import METHODS
 from model.present import charts, shortcut_tables, text, triage_summary
 from model.trust.agreement import Agreement
-from model.trust.explanations import FaithfulnessSummary, LungSummary, SanitySummary
+from model.trust.explanations import FaithfulnessSummary, LungGroup, LungSummary, SanitySummary, lung_groups
 from model.trust.faithfulness import CHANCE_MARGIN
 
 PLOT_CONFIG = {"displaylogo": False}
@@ -110,7 +110,10 @@ def within_source_auc(report: dict) -> None:
     shown[labels] = table[labels].map(lambda v: "–" if pd.isna(v) else f"{v:.3f}")
     colours = table[labels].map(lambda v: WEAK_STYLE if pd.notna(v) and v < WEAK_WITHIN_SOURCE_AUC else "")
     st.dataframe(shown.style.apply(lambda _: colours, axis=None, subset=labels), width="stretch",
-                 column_config={"images": st.column_config.NumberColumn(format="%d")})
+                 column_config={"images": st.column_config.NumberColumn(format="%d"),
+                                **{label: st.column_config.TextColumn(f"{label} vs rest",
+                                                                      help=shortcut_tables.within_source_column_help(label))
+                                   for label in labels}})
     st.caption("Inside one collection the source cannot give the class away, so these AUCs test the findings "
                f"themselves (near 0.5: no better than chance). {shortcut_tables.within_source_table_note(report)} "
                f"Orange: below {WEAK_WITHIN_SOURCE_AUC}; –: the class is absent or alone in that source.")
@@ -288,28 +291,35 @@ def explanation_section(card, key) -> None:
                f"{_date(report.date)}" + (f" for version {report.version}" if report.version else "") + ".")
     if report.version and report.version != card.version:
         st.warning(f"The report was made for version {report.version}, not {card.version}; regenerate it.")
-    lung_attention_report(report.lung_attention, caching.lung_attention_threshold(key) if caching.scope(key) else None,
-                          bool(card.prep.lung_mask), card.prep.mask_channel)
+    level, own = caching.lung_attention_threshold(key), caching.own_levels(key)
+    lung_attention_report(report.lung_attention, lung_groups(report.lung_attention, report.per_image, level),
+                          (level, own), bool(card.prep.lung_mask), card.prep.mask_channel)
     faithfulness_report(report.faithfulness)
     sanity_report(report.sanity_check, report.method_agreement)
 
 
-def lung_attention_report(lungs: LungSummary, own_level: float | None, lung_mask: bool,
+def lung_attention_report(lungs: LungSummary, groups: list[LungGroup], warning: tuple[float, bool], lung_mask: bool,
                           mask_channel: bool = False) -> None:
+    """The mean share of the maps on the lungs per group (`lung_groups`), each with the share of its images below
+    the model's warning level; `warning` is (that level, whether it is the model's own). No figure is judged
+    against 50%: a map's share means something only beside what the lungs fill of its film."""
     method = _label(lungs.method, "map")
     st.markdown(f"**Lung-field attention:** mean share of the {method} map inside the lungs")
     if lungs.overall is None:
         st.info(lungs.note or "Lung attention was not measured.", icon=":material/block:")
         return
-    threshold = lungs.threshold
-    groups = [("All images", lungs.overall, lungs.low_share, sum(v.n for v in lungs.per_class.values()))]
-    groups += [(f"Predicted {label}", v.mean, v.low_share, v.n) for label, v in lungs.per_class.items()]
-    for column, (label, mean, low_share, n) in zip(st.columns(len(groups)), groups):
-        column.metric(label, "n/a" if mean is None else text.lung_share(mean),
-                      None if mean is None else f"{(mean - threshold) * 100:+.1f} points vs {text.lung_share(threshold)}",
-                      help=f"{n} images; {_percent(low_share)} of them below {text.lung_share(threshold)}, where the "
-                           "map lies more outside the lungs than on them.", border=True)
-    st.caption(f"{text.lung_attention_caption(lungs.segmenter, threshold, own_level, lung_mask, mask_channel)} {lungs.note}")
+    level, own = warning
+    whose = "this model's own warning level" if own else "the default warning level"
+    for column, group in zip(st.columns(len(groups)), groups):
+        below = None if group.below is None else f"{group.below:.0%} below {text.lung_share(level)}"
+        column.metric(group.name, "n/a" if group.mean is None else text.lung_share(group.mean), below,
+                      delta_color="off", delta_arrow="off", border=True,
+                      help=f"{group.n} images: the mean share of their maps on the lungs; under it, the share of "
+                           f"them below {text.lung_share(level)}, {whose}, where {text.LUNG_WARNING_PAGES} warn "
+                           "about a map.")
+    caption = text.lung_attention_caption(lungs.segmenter, lungs.threshold, level if own else None, lung_mask,
+                                          mask_channel)
+    st.caption(f"{caption} {lungs.note}")
 
 
 def faithfulness_report(faith: FaithfulnessSummary) -> None:

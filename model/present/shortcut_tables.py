@@ -354,27 +354,51 @@ def within_source_pair_sentences(report: dict) -> list[str]:
 
 
 def within_source_table_note(report: dict) -> str:
-    """What the per-class AUCs inside each source (`per_source`) rank by, and, for a collection holding
-    only COVID-19 and Pneumonia films on the test split, why its two cells and the pair figure of
-    `within_source_pair_sentences` differ although all three judge the same films."""
+    """What the per-class AUCs inside each source (`per_source`) rank by, and, for every collection holding
+    films of exactly two classes on the test split, why its two cells (and, for COVID-19 and Pneumonia, the pair
+    figure of `within_source_pair_sentences`) differ although they judge the same films."""
     note = ("Each cell is one class against the collection's other films, each film ranked by the model's "
             "probability of that class alone (one-vs-rest).")
-    per_source = (report or {}).get("per_source") or {}
-    for source, splits in sorted(((report or {}).get("within_source_covid_vs_pneumonia") or {}).items()):
-        pair = ((splits or {}).get("test") or {}).get("auc")
-        classes = (per_source.get(source) or {}).get("per_class") or {}
-        present = {label for label, values in classes.items() if (values or {}).get("support")}
-        cells = [(classes.get(label) or {}).get("auc") for label in PAIR]
-        if pair is None or present != set(PAIR) or None in cells:
+    labels = list((report or {}).get("labels") or [])
+    pairs = (report or {}).get("within_source_covid_vs_pneumonia") or {}
+    for source, sub in sorted(((report or {}).get("per_source") or {}).items()):
+        classes = (sub or {}).get("per_class") or {}
+        present = [label for label in labels or classes if (classes.get(label) or {}).get("support")]
+        cells = [(classes.get(label) or {}).get("auc") for label in present]
+        if len(present) != 2 or None in cells:
             continue
-        n = per_source[source].get("n")
-        note += (f" {source} holds only COVID-19 and Pneumonia films, so its COVID-19 cell ({cells[0]:.3f}, ranked "
-                 f"by P(COVID-19)), its Pneumonia cell ({cells[1]:.3f}, ranked by P(Pneumonia)) and the pair figure "
-                 f"above ({pair:.3f}, ranked by COVID-19's share of the two) judge the same {n} films by three "
-                 "scores. They differ because the model also gives each film some probability of Normal, more to "
-                 "some films than to others, so P(COVID-19) and P(Pneumonia) do not add to one; the pair figure "
-                 "leaves Normal out and is the one that measures telling these two findings apart.")
+        pair = ((pairs.get(source) or {}).get("test") or {}).get("auc") if tuple(present) == PAIR else None
+        note += " " + _two_class_note(source, present, cells, pair, sub.get("n"),
+                                      [label for label in labels if label not in present])
     return note
+
+
+def _two_class_note(source: str, present: list[str], cells: list[float], pair: float | None, n,
+                    others: list[str]) -> str:
+    """Why the two cells of a collection holding films of two classes only (and its pair figure `pair`, when it
+    has one) differ: the model also gives its films some probability of the `others`, so the two probabilities
+    do not add to one."""
+    first, second = present
+    cells_said = [f"its {first} cell ({cells[0]:.3f}, ranked by P({first}))",
+                  f"its {second} cell ({cells[1]:.3f}, ranked by P({second}))"]
+    if pair is not None:
+        cells_said.append(f"the pair figure above ({pair:.3f}, ranked by {first}'s share of the two)")
+    judged = (", ".join(cells_said[:-1]) + f" and {cells_said[-1]} judge the same {n} films by "
+              + ("three scores" if pair is not None else "two scores"))
+    rest = " or ".join(others) or "another class"
+    line = (f"{source} holds only {first} and {second} films, so {judged}. They differ because the model also "
+            f"gives each film some probability of {rest}, more to some films than to others, so P({first}) and "
+            f"P({second}) do not add to one")
+    if pair is not None:
+        line += (f"; the pair figure leaves {rest} out and is the one that measures telling these two findings "
+                 "apart")
+    return line + "."
+
+
+def within_source_column_help(label: str) -> str:
+    """The header help of a class's column in the per-class AUC table inside each source."""
+    return (f"{label} against the collection's other films (one-vs-rest), each film ranked by the model's "
+            f"probability of {label} alone, P({label}).")
 
 
 def _percent(value) -> str:

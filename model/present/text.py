@@ -4,6 +4,7 @@ Streamlit-free, so every sentence a page shows can be tested without a browser.
 """
 from __future__ import annotations
 
+from model.policy import LOW_LUNG_ATTENTION
 from model.registry import ModelCard
 from model.trust.attention import NO_LUNG_FIELDS  # noqa: F401  (re-exported: the pages' sentence)
 from model.trust.scope import DEFAULT_ORIGIN, default_level
@@ -361,24 +362,34 @@ def lung_share(fraction: float) -> str:
     return f"{fraction:.1%}"
 
 
+# The pages that mark a single map below the model's lung-attention warning level (Diagnose's warning, Compare
+# versions' orange line, the Gallery's orange share on a card and the triage in its case view); Performance counts
+# them, it marks no map.
+LUNG_WARNING_PAGES = "Diagnose, Compare versions and the Gallery"
+
+
 def lung_attention_caption(segmenter: str | None, mostly_outside: float, own_level: float | None,
                            lung_mask: bool, mask_channel: bool = False) -> str:
     """What the lung-attention figures of an explanation report mean for this model: the report's line
-    (`mostly_outside`: below it more than half of a map lies outside the lungs), the model's own warning level (where
-    Diagnose warns; None without a scope check) and what lies outside the lungs for this model's input
-    (`mask_channel`: one network sees only the lung fields, another the whole lung box)."""
+    (`mostly_outside`: below it more than half of a map lies outside the lungs), the model's own warning level
+    (where `LUNG_WARNING_PAGES` warn; None without a scope check, the default level then) and what lies outside
+    the lungs for this model's input (`lung_mask`: it sees only the lung fields inside the lung box; `mask_channel`:
+    one network sees only the lung fields, another the whole lung box)."""
+    what = ("this model's map lies on a coarse grid over the whole lung box, of which the lung fields fill only part"
+            if lung_mask else "the lungs fill only part of what a model sees")
     line = (f"Lung masks from {segmenter or 'the lung model'}. Below {lung_share(mostly_outside)} more than half of a "
-            "map lies outside the lungs, which alone proves no shortcut: the lungs fill less than half of what a model "
-            "sees (the gallery's cheats view sets each map beside an even spread over its film)")
-    if own_level is not None:
-        line += (f"; this model's own warning level is {lung_share(own_level)} (set from its correct answers), "
-                 "where Diagnose and the Gallery warn")
+            f"map lies outside the lungs, which alone proves no shortcut: {what} (the gallery's cheats view sets "
+            "each map beside an even spread over its film)")
+    whose = (f"this model's own warning level, {lung_share(own_level)} (set from its correct answers)"
+             if own_level is not None else default_level("warning", lung_share(LOW_LUNG_ATTENTION)))
+    line += f". Under each figure, the share of images below {whose}, where {LUNG_WARNING_PAGES} warn"
     if mask_channel:
         line += (". This model's lung-masked networks see only the lung fields, another network the whole lung box: outside "
                  "the lungs, text markers or devices inside the box are possible shortcuts")
     elif lung_mask:
-        line += (". This model sees only the lung fields (slightly enlarged, the rest blacked out): what its "
-                 "coarse map puts outside them spills onto that margin, not onto text, borders or devices")
+        line += (". Inside that box this model sees only the lung fields (slightly enlarged, the rest blacked out): "
+                 "what its coarse map puts outside them spills onto that margin and the black, not onto text, "
+                 "borders or devices")
     else:
         line += ". Outside the lungs lie text markers, borders and devices: possible shortcuts"
     return line + ". Masks can also miss dense consolidation, which lowers the share."

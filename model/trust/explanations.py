@@ -51,6 +51,31 @@ class LungSummary:
 
 
 @dataclass(frozen=True)
+class LungGroup:
+    """The lung attention of one group of a report's images as Performance shows it: `mean` share of the map on
+    the lungs, and `below`, the share of the group's images whose map lies below a warning level (None when the
+    report keeps no per-image shares or the group is empty)."""
+
+    name: str
+    mean: float | None
+    n: int
+    below: float | None
+
+
+def lung_groups(lungs: LungSummary, per_image: list[dict], level: float) -> list[LungGroup]:
+    """All images, then the images of each predicted class: mean share on the lungs (`lungs`) and the share below
+    `level`, the model's lung-attention warning level, counted from each image's `lung_fraction` (`per_image`),
+    as the figure Diagnose would warn at; a report line is no such level."""
+    def below(label: str | None) -> float | None:
+        shares = [row["lung_fraction"] for row in per_image if row.get("lung_fraction") is not None
+                  and (label is None or row.get("predicted") == label)]
+        return sum(share < level for share in shares) / len(shares) if shares else None
+
+    groups = [LungGroup("All images", lungs.overall, sum(v.n for v in lungs.per_class.values()), below(None))]
+    return groups + [LungGroup(f"Predicted {label}", v.mean, v.n, below(label)) for label, v in lungs.per_class.items()]
+
+
+@dataclass(frozen=True)
 class MethodFaithfulness:
     """Mean deletion and insertion AUC of one method, and how often both beat random orders.
 
