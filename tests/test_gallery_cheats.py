@@ -89,7 +89,8 @@ def test_the_second_line_counts_the_flagged_maps_below_the_models_warning_level(
     assert own_level_sentence(groups, 0.5).startswith("3 of these 4 lie below 50.0% on the lungs")
     assert own_level_sentence(groups, 0.6).startswith("All 4 lie below 60.0% on the lungs")
     default = own_level_sentence(groups, 0.33, own=False)
-    assert "the warning level (the default: this model has no level of its own), where Diagnose warns" in default
+    assert ("the warning level (the default: this model has no level of its own), where Diagnose, Compare versions "
+            "and the Gallery warn") in default
     assert "own warning level" not in default and "Performance" not in default
     assert own_level_sentence([], 0.33) == "" and own_level_sentence(cheating_by_source(CASES[2:4]), 0.33) == ""
     assert own_level_sentence(groups, 0.01).startswith("None of these 4 lies below 1.0% on the lungs")
@@ -275,7 +276,8 @@ def test_where_the_model_cheats_by_source(gallery):
     # This entry has no scope check: its warning level is the policy's 50%, named as the default, never its own,
     # and counted (the old "mostly outside" line, also 50%, said nothing of it).
     assert any(m.value.startswith("All 10 lie below 50.0% on the lungs, the warning level (the default: this model "
-                                  "has no level of its own), where Diagnose warns too") for m in at.markdown)
+                                  "has no level of its own), where Diagnose, Compare versions and the Gallery "
+                                  "warn too") for m in at.markdown)
     assert not any("own warning level" in m.value or "own answer level" in m.value for m in at.markdown)
     caption = next(c.value for c in at.caption if c.value.startswith("Confident: "))
     assert "than an even spread would put there" in caption and "about 27% at the median of these films" in caption

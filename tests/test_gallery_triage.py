@@ -125,11 +125,12 @@ def test_the_summary_counts_the_maps_as_diagnose_words_each_film():
     line = lung_summary(counts, 0.269, own=True)
     assert line == (" The share of the map on the lungs is measured on 3 of the 4 (1 without plausible lung fields, "
                     "out of scope: no share): 1 below 26.9%, this model's own warning level (set from its correct "
-                    "answers), where Diagnose warns; 1 put more there than a map spread evenly over what the model "
+                    "answers), where Diagnose, Compare versions and the Gallery warn; 1 put more there than a map "
+                    "spread evenly over what the model "
                     "saw would (about 38%, the median of these films).")
     assert "mostly outside" not in line and "50" not in line
-    assert ("none below 50.0%, the warning level (the default: this model has no level of its own), where Diagnose "
-            "warns") in lung_summary(count_cases(1, 1, [film], 1), 0.5, own=False)
+    assert ("none below 50.0%, the warning level (the default: this model has no level of its own), where Diagnose, "
+            "Compare versions and the Gallery warn") in lung_summary(count_cases(1, 1, [film], 1), 0.5, own=False)
     assert lung_summary(count_cases(1, 1, [make_case("x", lung_share=None)], 1), 0.5, own=False) == ""
 
 
@@ -202,7 +203,8 @@ def test_the_summary_counts_by_the_models_own_warning_level(gallery):
     line = next(m.value for m in gallery.markdown if "the model read" in m.value)
     # 14 films read: the markers' and plain films' maps lie off the lungs (10), the lesions' on them (4).
     assert (f"The share of the map on the lungs is measured on 14 of the 14: 10 below {OWN_WARNING:.1%}, this "
-            "model's own warning level (set from its correct answers), where Diagnose warns; 4 put more there") in line
+            "model's own warning level (set from its correct answers), where Diagnose, Compare versions and the "
+            "Gallery warn; 4 put more there") in line
     assert "mostly outside" not in line and "under 50%" not in line
 
 

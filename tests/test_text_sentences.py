@@ -109,8 +109,9 @@ def test_a_default_level_is_named_the_same_way_on_every_view():
     }
     assert "below the warning level of 50.0% " + reason in said["warning"]
     assert said["answer level"] == "the answer level of 60.0% " + reason
-    assert "the warning level " + reason + ", where Diagnose warns" in said["cheating view"]
-    assert "below 20.0%, the warning level " + reason + ", where Diagnose warns" in said["gallery summary"]
+    pages = ", where Diagnose, Compare versions and the Gallery warn"
+    assert "the warning level " + reason + pages in said["cheating view"]
+    assert "below 20.0%, the warning level " + reason + pages in said["gallery summary"]
     beside = lung_share_sentence(0.62, 0.5, "Grad-CAM", own=False)
     assert "(warning below 50.0%, the default: this model has no level of its own)" in beside
     for sentence in [*said.values(), beside]:

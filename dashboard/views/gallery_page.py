@@ -277,7 +277,7 @@ def case_verdict(case) -> str:
 
 def lung_part(case) -> str:
     """The share of the case's map on the lungs; orange only below the model's warning level (its own, or the default)
-    (`case.lung_low`), where Diagnose warns too, not merely under an even spread; "" without one."""
+    (`case.lung_low`), where Diagnose and Compare warn too, not merely under an even spread; "" without one."""
     if case.lung_share is None:
         return ""
     text = f"map **{lung_share(case.lung_share)}** on the lungs"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from model.present.text import lung_share
+from model.present.text import LUNG_WARNING_PAGES, lung_share
 from model.trust.scope import default_level
 
 CONFIDENT = 0.8  # An answer at or above this probability is confident.
@@ -205,7 +205,7 @@ def cheats_seen_sentence(lung_mask: bool, mask_channel: bool = False) -> str:
 
 def below_own_level(groups: list[SourceCheats], level: float) -> int:
     """How many of the flagged answers also lie below the model's own lung-attention warning level
-    (`level`, set from its correct answers; the level at which Diagnose and Performance warn): the
+    (`level`, set from its correct answers; the level at which `LUNG_WARNING_PAGES` warn): the
     maps every page treats as unusual for this model, not only as favouring what lies outside the lungs."""
     return sum(1 for g in groups for case in g.cases if case.lung_share < level)
 
@@ -218,8 +218,8 @@ def own_level_sentence(groups: list[SourceCheats], level: float, own: bool = Tru
     flagged = sum(g.outside for g in groups)
     if not flagged:
         return ""
-    where = ("this model's own warning level (set from its correct answers), where Diagnose and Performance warn"
-             if own else f"{default_level('warning')}, where Diagnose warns")
+    where = ("this model's own warning level (set from its correct answers)" if own else default_level("warning"))
+    where += f", where {LUNG_WARNING_PAGES} warn"
     below = below_own_level(groups, level)
     if below == flagged:
         return (f"It lies below {level:.1%} on the lungs, {where} too." if flagged == 1
@@ -234,7 +234,7 @@ def own_level_sentence(groups: list[SourceCheats], level: float, own: bool = Tru
 def group_heading(group: SourceCheats, even_ratio: float, level: float, own: bool = True) -> str:
     """One source's heading in the cheating view, standing alone: what its flagged answers are (confident answers
     with less of the map on the lungs than `even_ratio` of an even spread), how many of them also lie below the
-    model's lung-attention warning level `level` (where Diagnose warns; its own, `own`, or the default) and how
+    model's lung-attention warning level `level` (where `LUNG_WARNING_PAGES` warn; its own, `own`, or the default) and how
     many are misclassified."""
     verb = "has" if group.outside == 1 else "have"
     whose = "this model's own warning level" if own else "the default warning level"

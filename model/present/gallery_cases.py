@@ -34,6 +34,7 @@ from model.labelled_data import DATA_ENV, data_roots, find_datasets
 from model.policy import LOW_LUNG_ATTENTION
 from model.prediction import Prediction
 from model.present.cheating_view import CONFIDENT
+from model.present.text import LUNG_WARNING_PAGES
 from model.splits import OUTSIDE, assign_splits
 from model.trust.attention import NO_LUNG_FIELDS, attention_if_lungs
 from model.trust.scope import default_level
@@ -400,7 +401,7 @@ class GalleryCounts:
         confident_wrong: misclassified at or above `confident` probability.
         unknown: read images with a label outside its classes, whose labels are `unknown_labels`.
         mapped: read images with a lung share; below_level: those below the model's lung-attention warning level
-            (`Case.lung_low`, where Diagnose warns); above_even: those whose map puts more on the lungs than a map
+            (`Case.lung_low`, where `LUNG_WARNING_PAGES` warn); above_even: those whose map puts more on the lungs than a map
             spread evenly over what the model saw would, as Diagnose compares them (`more_than_even`).
         no_lungs: read images without plausible lung fields (no share, out of scope); no_evidence: those whose
             map found no evidence (no share): with `mapped`, every read image when a lung model ran.
@@ -456,7 +457,7 @@ def lung_summary(counts: GalleryCounts, level: float, own: bool) -> str:
     line += f" ({' and '.join(missing)}: no share)" if missing else ""
     if counts.mapped:
         whose = "this model's own warning level (set from its correct answers)" if own else default_level("warning")
-        line += f": {counts.below_level or 'none'} below {level:.1%}, {whose}, where Diagnose warns"
+        line += f": {counts.below_level or 'none'} below {level:.1%}, {whose}, where {LUNG_WARNING_PAGES} warn"
         if counts.even is not None:
             line += (f"; {counts.above_even} put more there than a map spread evenly over what the model saw would "
                      f"(about {counts.even:.0%}, the median of these films)")
