@@ -388,7 +388,7 @@ def test_the_pair_sentence_claims_no_more_than_its_counts():
             name: {"test": {"auc": 0.8, "n_pos": pos, "n_neg": neg}} for name, (pos, neg) in sources.items()}}
 
     [one] = within_source_pair_sentences(report(a=(40, 8)))
-    assert "the one collection with both" in one and "rough" in one
+    assert "the one collection with both COVID-19 and Pneumonia films" in one and "rough" in one
     both = within_source_pair_sentences(report(a=(400, 300), b=(50, 60)))
     assert len(both) == 2 and not any("one collection" in s or "rough" in s for s in both)
     # A median printed as 50% is not "wrong on most".

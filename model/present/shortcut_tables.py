@@ -335,7 +335,7 @@ def within_source_pair_sentences(report: dict) -> list[str]:
     with its film counts and what it ranks the films by; [] when the report has none."""
     sentences = []
     pairs = sorted(((report or {}).get("within_source_covid_vs_pneumonia") or {}).items())
-    which = ", the one collection with both," if len(pairs) == 1 else ""
+    which = ", the one collection with both COVID-19 and Pneumonia films," if len(pairs) == 1 else ""
     for source, splits in pairs:
         parts = []
         for split, words in (("test", "the test split"), ("validation+test", "validation and test together")):
