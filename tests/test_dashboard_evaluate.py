@@ -295,6 +295,10 @@ def test_a_zip_of_the_servers_own_films_is_matched_to_each_versions_split(regist
     archive = zip_bytes({f"Normal/{name}": (root / "images" / name).read_bytes() for name in places["tiny-a"]}
                         | {"Normal/own.png": IMAGE})
     trained = {name for split in places.values() for name, place in split.items() if place == "train"}
+    import model.data_overlap
+
+    matched, original = [], model.data_overlap.data_overlap
+    monkeypatch.setattr(model.data_overlap, "data_overlap", lambda *a: matched.append(1) or original(*a))
     at = open_view("evaluate", monkeypatch, root)
     at.radio(key="evaluate_source").set_value("A ZIP of labelled images").run()
     at.get("file_uploader")[0].set_value(("ours.zip", archive, "application/zip"))
@@ -323,3 +327,5 @@ def test_a_zip_of_the_servers_own_films_is_matched_to_each_versions_split(regist
     no_failure(at)
     assert summary_of(at).loc["images scored", "tiny-a"] == str(total)
     assert any(f"{len(trained)} scored images are in a version's training split" in c for c in texts(at.caption))
+    # The ZIP's images were hashed and placed once, not on every redraw (the box, the resamples, the runs).
+    assert len(matched) == 1

@@ -27,6 +27,7 @@ from model.known_films import FilmIndex
 from model.labelled_data import (
     DATA_ENV,
     data_roots,
+    datasets_version,
     find_datasets,
     short_name,
 )
@@ -136,14 +137,23 @@ def labelled_films() -> FilmIndex | None:
     return seen_film.labelled_index("Looking the images up among the labelled films…")
 
 
-def zip_overlap(archive, cards: list) -> list[VersionOverlap] | None:
+def zip_overlap(archive, zip_digest: str, cards: list) -> list[VersionOverlap] | None:
     """Where each chosen version's data put the ZIP's images, matched by their bytes; drawn as a sentence and a
-    table. None when there are no labelled films to match against."""
+    table. None when there are no labelled films to match against. Cached per ZIP, versions and data version:
+    every redraw of the page (the leave-out box, the resamples) would hash every image of the ZIP again."""
     index = labelled_films()
     if index is None:
         return None
-    return data_overlap(cards, {record.path: caching.digest(archive.load(record)) for record in archive.records},
-                        index)
+    versions = tuple((card.id, card.version) for card in cards)
+    return _overlaps(zip_digest, versions, datasets_version(data_roots()), archive, cards, index)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _overlaps(zip_digest: str, versions: tuple, data_version: str, _archive, _cards, _index) -> list[VersionOverlap]:
+    """`data_overlap` of the ZIP's images, keyed by what it depends on (the underscored arguments are not hashed:
+    the ZIP by its digest, the cards by their ids and versions, the index by the data's version)."""
+    return data_overlap(_cards, {record.path: caching.digest(_archive.load(record)) for record in _archive.records},
+                        _index)
 
 
 def overlap_section(overlaps: list[VersionOverlap] | None) -> bool:
@@ -181,13 +191,14 @@ def zip_choice(cards: list) -> Choice | None:
     if archive.skipped:
         with st.expander(f"{len(archive.skipped)} file(s) in the ZIP were skipped"):
             st.dataframe([{"file": name, "reason": reason} for name, reason in archive.skipped], hide_index=True)
-    overlaps = zip_overlap(archive, cards)
+    zip_digest = caching.digest(uploaded.getvalue())
+    overlaps = zip_overlap(archive, zip_digest, cards)
     leave = overlap_section(overlaps)
     trained = trained_on_any(overlaps or []) if leave else set()
     records = [record for record in archive.records if record.path not in trained]
     selection = selection_sentence(uploaded.name, len(archive.records), len(records), len(records), "zip", None)
     return Choice(records, archive.load, None, uploaded.name, selection, zip_scope(overlaps, len(trained)),
-                  (uploaded.name, caching.digest(uploaded.getvalue()), leave),
+                  (uploaded.name, zip_digest, leave),
                   zip_caveat(overlaps, [record.path for record in records]))
 
 
