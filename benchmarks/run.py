@@ -349,11 +349,18 @@ def gallery(table: Table, model_id: str | None) -> None:
     """The case gallery's first load without its page: the default choice (test split and unseen sources, every
     source and label, 24 films per label) read by `read_cases` in the page's `reading_order` with maps, lung
     shares and card triage, right after the model is loaded (cold: nothing traced, as a fresh server), with the
-    moment its first 8 cards were read (the page draws them while it reads the rest), then again (warm graphs, no
+    moment its first `FIRST_READ` cards were read (the page draws them while it reads the rest), then again (warm graphs, no
     cached case)."""
     from model.classifier import Classifier
     from model.labelled_data import data_roots, read_dataset, records_within
-    from model.present.gallery_cases import data_location, gallery_records, read_cases, reading_order, sample_records
+    from model.present.gallery_cases import (
+        FIRST_READ,
+        data_location,
+        gallery_records,
+        read_cases,
+        reading_order,
+        sample_records,
+    )
     from model.registry import RegistryError, default_model_id
     from model.trust.scope import read_scope
 
@@ -379,12 +386,12 @@ def gallery(table: Table, model_id: str | None) -> None:
     def read() -> tuple[float, int]:
         start = time.perf_counter()
         cases, _ = read_cases(clf, wanted, **options,
-                              progress=lambda done, _: first.append(time.perf_counter() - start) if done == 8 else None)
+                              progress=lambda done, _: first.append(time.perf_counter() - start) if done == FIRST_READ else None)
         return time.perf_counter() - start, len(cases)
 
     cold, read_count = read()
     table.time("gallery: model load (Classifier.load)", loaded, ratio=False)
-    table.time("gallery first load: first 8 cards read, cold (traces included)", first[0], ratio=False)
+    table.time(f"gallery first load: first {FIRST_READ} cards read, cold (traces included)", first[0], ratio=False)
     table.time(f"gallery first load: {read_count} cards read, cold (traces included)", cold, ratio=False)
     table.time(f"gallery: {read_count} cards read again, warm graphs", statistics.median(read()[0] for _ in range(2)),
                ratio=False)

@@ -57,6 +57,7 @@ from model.present.cheating_view import (
 )
 from model.present.gallery_cases import (
     DATA_ENV,
+    FIRST_READ,
     ORDERS,
     SHOW,
     SPLIT_CHOICES,
@@ -103,9 +104,6 @@ LIMITS = (4, 8, 12, 24, 48, 100, 200, None)  # Images read per label; None: ever
 # the show and the maps switches draw the grid again), and 24 is six rows to walk through in class.
 PER_PAGE = (4, 8, 12, 24, 48, None)
 PER_PAGE_KEY, PER_PAGE_KEPT = "gallery_per_page", "gallery_per_page_kept"  # the slider's, and its choice kept
-# Cards read first and drawn at once while the rest is read (two rows: the first screen at 1366 x 768), when
-# reading them took a moment: the class has films to look at instead of a progress bar.
-FIRST_READ = 8
 # Short enough to leave room for its "?" in the Definitions popover at 1366 px; the help says the rest.
 RATIO_LABEL = "Flagged: lungs under % of an even spread"
 PER_SOURCE = 4  # Cases of each source drawn large in the cheating view; the rest behind an expander.

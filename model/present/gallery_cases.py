@@ -41,6 +41,9 @@ from model.trust.scope import default_level
 from model.trust.triage import Triage, answer_levels, film_triage
 from model.trust.uncertainty import uncertainty_of
 
+# Cards read first and drawn at once while the rest is read (two rows: the first screen at 1366 x 768), when
+# reading them took a moment: the class has films to look at instead of a progress bar. The benchmark times them.
+FIRST_READ = 8
 CASE_COLUMNS = ["path", "label", "source", "patient_id", "predicted", "confidence", "correct", "split", "known",
                 "lung_share"]
 MAP_METHOD = "gradcam"  # The gallery's map: Grad-CAM of the class the model answered, at the card's layer.
