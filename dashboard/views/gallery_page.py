@@ -483,12 +483,13 @@ def early_cards(slot, look: tuple[str, str, bool]):
 def pager(total: int, per_page: int | None, signature: str) -> tuple[int, int]:
     """The (start, stop) of the page of cards to draw, of `total` in the chosen order, with a switch above the grid
     when there are several pages. `signature` says which cards these are (filters, show, order, model, page
-    size): another set starts on its first page."""
+    size) and `total` is part of the key too: another set (another split or data, whose cards the signature does
+    not name) starts on its first page, never on a page number it does not have."""
     ranges = page_ranges(total, per_page)
     if len(ranges) == 1:
         return ranges[0]
     names = {i: f"{start + 1}–{stop}" for i, (start, stop) in enumerate(ranges)}
-    label, key = f"Cards of the {total}, in this order", f"gallery_page:{signature}"
+    label, key = f"Cards of the {total}, in this order", f"gallery_page:{signature}|{total}"
     with st.container(horizontal=True, vertical_alignment="center"):
         if len(ranges) <= 10:
             index = st.segmented_control(label, list(names), format_func=names.get, default=0, required=True, key=key,
