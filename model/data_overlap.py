@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.known_films import SEEN_ORDER, FilmIndex, find_film, uses_dataset
-from model.splits import OUTSIDE, assign_splits
+from model.known_films import SEEN_ORDER, FilmIndex, film_split, find_film
 
 UNKNOWN = "unknown"  # not one of this server's labelled films: where it falls cannot be checked
 PLACES = (*SEEN_ORDER, UNKNOWN)
@@ -50,23 +49,14 @@ class VersionOverlap:
 
 def image_places(card, digests: dict[str, str], index: FilmIndex) -> tuple[dict[str, str], tuple[str, ...]]:
     """Each image's place in `card`'s data ({key: place}, see `VersionOverlap.places`) and the notes of the
-    splits re-made. An image whose bytes several records list takes the place the version saw most of
-    (`SEEN_ORDER`), as `model.known_films.film_split` decides; each dataset's split is re-made once."""
-    assignments, notes = {}, []
-
-    def split_in(dataset: str) -> dict[str, str]:
-        if dataset not in assignments:
-            assignments[dataset], note = assign_splits(list(index.records[dataset]), card)
-            if note and note not in notes:
-                notes.append(note)
-        return assignments[dataset]
-
+    splits re-made: `model.known_films.film_split`'s place for each (the one Diagnose shows), each dataset's
+    split re-made once for all the images."""
+    splits: dict = {}
     places = {}
     for key, digest in digests.items():
-        films = find_film(index, digest)
-        used = [film for film in films if uses_dataset(card, film.dataset, index.checksums.get(film.dataset, ""))]
-        found = [split_in(film.dataset).get(film.record.path, OUTSIDE) for film in used]
-        places[key] = (min(found, key=SEEN_ORDER.index) if found else OUTSIDE) if films else UNKNOWN
+        seen = film_split(card, find_film(index, digest), index, splits)
+        places[key] = UNKNOWN if seen is None else seen.split
+    notes = dict.fromkeys(note for _, note in splits.values() if note)  # in the order first made, once each
     return places, tuple(notes)
 
 

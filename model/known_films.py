@@ -135,17 +135,23 @@ def uses_dataset(card, dataset: str, checksum: str) -> bool:
     return path.name == data.name or (path.name == "manifest.csv" and path.parent.name == data.name)
 
 
-def film_split(card, films: tuple[KnownFilm, ...], index: FilmIndex) -> SeenFilm | None:
+def film_split(card, films: tuple[KnownFilm, ...], index: FilmIndex, splits: dict | None = None) -> SeenFilm | None:
     """Where a recognised film (`find_film`) falls in `card`'s data: its patient's split, re-made as the
     gallery and Evaluate re-make it, or "outside" when no record of it is in a dataset the card used or
-    its source is not one the model trained on. None when the film is not a labelled one."""
+    its source is not one the model trained on. None when the film is not a labelled one.
+
+    `splits` ({dataset: `assign_splits`' (assignment, note)}), when given, keeps each dataset's split across
+    calls for the same card, so placing many films re-makes each split once (`model.data_overlap`)."""
     if not films:
         return None
+    splits = {} if splits is None else splits
     seen = []
     for film in films:
         if not uses_dataset(card, film.dataset, index.checksums.get(film.dataset, "")):
             continue
-        assignment, note = assign_splits(list(index.records[film.dataset]), card)
+        if film.dataset not in splits:
+            splits[film.dataset] = assign_splits(list(index.records[film.dataset]), card)
+        assignment, note = splits[film.dataset]
         seen.append(SeenFilm(assignment.get(film.record.path, OUTSIDE), film.record.source, film.record.label, note))
     if not seen:
         first = films[0].record
