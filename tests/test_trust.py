@@ -266,6 +266,38 @@ def test_an_evenly_spread_map_scores_the_lungs_share_of_what_the_model_saw():
     assert "correct answers" not in lung_attention(tilted, mask, 0.45, own=False).warning
 
 
+def test_every_view_compares_a_lung_share_as_it_is_printed():
+    """`compare_as_shown` is the one rule of "more", "as much" and "less" beside two printed shares. At the
+    rounding boundary its answer follows the printed figures (`lung_share`), not the value times 1000 rounded:
+    an even spread of 2,105 of 10,000 pixels prints 21.1% like a map's 21.08%, yet 0.2105 * 1000 rounds to 210."""
+    from types import SimpleNamespace as Case
+
+    from model.present.cheating_view import favours_outside
+    from model.present.gallery_cases import more_than_even
+    from model.present.text import lung_share, lung_share_sentence
+    from model.trust.attention import compare_as_shown
+
+    for share, level, expected in [(0.49949, 0.5, -1), (0.49951, 0.5, 0), (0.50049, 0.5, 0), (0.50051, 0.5, 1),
+                                   (0.2108, 2105 / 10000, 0), (0.2114, 2105 / 10000, 0), (0.2094, 0.2105, -1)]:
+        assert compare_as_shown(share, level) == expected, (share, level)
+        assert compare_as_shown(level, share) == -expected
+    assert round(0.2108 * 1000) > round(2105 / 10000 * 1000)  # the rounding every view used before: "more"
+    rng = np.random.default_rng(0)
+    for share, level in rng.integers(0, 10_001, (2000, 2)) / 10_000:  # on and around the printed grid's halves
+        printed = float(lung_share(share)[:-1]), float(lung_share(level)[:-1])
+        assert compare_as_shown(share, level) == (printed[0] > printed[1]) - (printed[0] < printed[1])
+    # Each view words the boundary case alike: as much as an even spread, neither more nor less.
+    assert "this one puts as much." in lung_share_sentence(0.2108, 0.2, "Grad-CAM", 2105 / 10000)
+    tie = Case(lung_share=0.2108, lung_even=2105 / 10000)
+    assert not more_than_even(tie) and not favours_outside(tie)
+    assert favours_outside(Case(lung_share=0.2094, lung_even=0.2105))
+    mask = np.zeros((100, 100), bool)
+    mask.flat[:2105] = True  # lungs 21.05% of the film, printed 21.1%
+    attention = lung_attention(np.where(mask, 0.2108 / 2105, 0.7892 / 7895), mask, 0.45)
+    assert attention.warning.startswith("Only 21.1% of this map lies on the lung fields (which fill 21.1% of what the "
+                                        "model saw)")
+
+
 def test_no_share_of_a_map_on_lungs_that_were_not_found():
     from model.trust.attention import NO_LUNG_FIELDS, attention_if_lungs
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from model.present.text import LUNG_WARNING_PAGES, lung_share
+from model.trust.attention import compare_as_shown
 from model.trust.scope import default_level
 
 CONFIDENT = 0.8  # An answer at or above this probability is confident.
@@ -71,11 +72,11 @@ def measured(case) -> bool:
 
 def favours_outside(case, even_ratio: float = EVEN) -> bool:
     """Whether the case's map puts less on the lungs than `even_ratio` times what an even spread over what the
-    model saw puts there (`case.lung_even`), compared as shown (to 0.1%): at 1, exactly the maps Diagnose says
+    model saw puts there (`case.lung_even`), compared as shown (`compare_as_shown`): at 1, exactly the maps Diagnose says
     put "less" than an even spread. False when either share is unknown (`measured`)."""
     if not measured(case):
         return False
-    return round(case.lung_share * 1000) < round(even_ratio * case.lung_even * 1000)
+    return compare_as_shown(case.lung_share, even_ratio * case.lung_even) < 0
 
 
 def than_even(even_ratio: float = EVEN, spread: str = "an even spread") -> str:

@@ -36,7 +36,7 @@ from model.prediction import Prediction
 from model.present.cheating_view import CONFIDENT
 from model.present.text import LUNG_WARNING_PAGES
 from model.splits import OUTSIDE, assign_splits
-from model.trust.attention import NO_LUNG_FIELDS, attention_if_lungs
+from model.trust.attention import NO_LUNG_FIELDS, attention_if_lungs, compare_as_shown
 from model.trust.scope import default_level
 from model.trust.triage import Triage, answer_levels, film_triage
 from model.trust.uncertainty import uncertainty_of
@@ -469,10 +469,10 @@ def lung_summary(counts: GalleryCounts, level: float, own: bool) -> str:
 
 def more_than_even(case: Case) -> bool:
     """Whether the case's map puts more on the lungs than a map spread evenly over what the model saw, as
-    shown (to 0.1%), the comparison Diagnose words beside the share ("this one puts more")."""
+    shown (`compare_as_shown`), the comparison Diagnose words beside the share ("this one puts more")."""
     if case.lung_share is None or case.lung_even is None:
         return False
-    return round(case.lung_share * 1000) > round(case.lung_even * 1000)
+    return compare_as_shown(case.lung_share, case.lung_even) > 0
 
 
 def even_level(cases: list[Case]) -> float | None:

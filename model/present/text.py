@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from model.policy import LOW_LUNG_ATTENTION
 from model.registry import ModelCard
-from model.trust.attention import NO_LUNG_FIELDS  # noqa: F401  (re-exported: the pages' sentence)
+from model.trust.attention import (
+    NO_LUNG_FIELDS,  # noqa: F401  (re-exported: the pages' sentence)
+    compare_as_shown,
+)
 from model.trust.scope import DEFAULT_ORIGIN, default_level
 
 DISCLAIMER = "Decision support for research and teaching, not a diagnosis."
@@ -408,16 +411,15 @@ def lung_share_sentence(fraction: float, threshold: float, method_label: str, ev
     `even`: the lungs' share of what the model saw (`attention.even_share`), the level of a map with no
     preference for the lungs; the sentence says whether this map is above it, as shown. `own`: the
     threshold is the model's own (its scope check's, set from its correct answers), else the default."""
-    shown = round(fraction * 1000)
-    amount = "Most" if shown > 500 else "Half" if shown == 500 else "Less than half"
+    half = compare_as_shown(fraction, 0.5)
+    amount = "Most" if half > 0 else "Half" if half == 0 else "Less than half"
     where = f"{amount} of the {method_label} map lies on the lungs"
-    if shown < 500:
+    if half < 0:
         where += ", but not unusually little for this model"
     origin = "set from this model's own correct answers" if own else DEFAULT_ORIGIN
     line = f"{where} (warning below {lung_share(threshold)}, {origin})."
     if even is not None:
-        level = round(even * 1000)
-        compared = ("more" if shown > level else "as much" if shown == level else "less")
+        compared = {1: "more", 0: "as much", -1: "less"}[compare_as_shown(fraction, even)]
         line += (f" A map spread evenly would put {lung_share(even)} there (the lungs' share of what the model "
                  f"saw); this one puts {compared}.")
     return line + " This says where the model looked, not that it is right."

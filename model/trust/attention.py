@@ -78,6 +78,14 @@ class LungAttention:
                    dict(values.get("zones") or {}), None if even is None else float(even))
 
 
+def compare_as_shown(share: float, level: float) -> int:
+    """-1, 0 or 1 as a share on the lungs is below, at or above `level` as both are printed, to 0.1% (`.1%`,
+    `model.present.text.lung_share`): the one rule every view words a comparison by, so "more", "less" or
+    "as much" never contradicts the two figures printed beside it (21.08% is "as much" as 21.05%, both 21.1%)."""
+    shown, bar = (round(float(f"{value:.1%}"[:-1]) * 10) for value in (share, level))  # tenths of a percent
+    return (shown > bar) - (shown < bar)
+
+
 def even_share(lung_mask: np.ndarray, region=None) -> float:
     """The lung fields' share of the part of the film the model saw (`region`: top, bottom, left, right;
     the whole film when None): what a map spread evenly over that part puts on the lungs."""
@@ -208,13 +216,13 @@ def lung_attention(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: float 
         # anything, but the warning leads (the status calls it below the warning level): it is low for this
         # model (its own level) or below the default line, and only then more than an even spread.
         # Share and level to one decimal, or two where one would print them equal ("42.0% ... below ... 42.0%").
-        digits = 2 if f"{fraction:.1%}" == f"{threshold:.1%}" else 1
+        digits = 2 if not compare_as_shown(fraction, threshold) else 1
         shown, bar = f"{fraction:.{digits}%}", f"{threshold:.{digits}%}"
         # The level is named in both wordings (a warning without its level left the reader to guess it).
         level = (f"this model's warning level of {bar} (less than on {1 - LUNG_ATTENTION_QUANTILE:.0%} "
                  "of its correct answers)" if own_level
                  else default_level("warning", bar))
-        if round(fraction * 1000) > round(even * 1000):
+        if compare_as_shown(fraction, even) > 0:
             share = (f"{shown} of this map lies on the lung fields, below {level}, though more than a map "
                      f"spread evenly would put there ({even:.1%}, the lungs' share of what the model saw)")
         else:
