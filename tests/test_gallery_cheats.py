@@ -15,13 +15,17 @@ from pathlib import Path
 import pytest
 
 from model.present.cheating_view import (
+    CONFIDENT,
+    EVEN,
     FRAME_COLUMNS,
     SHARE_COLUMN,
+    CheatsCounts,
     below_own_level,
     card_outside_words,
     cheating_by_source,
     cheating_frame,
     cheating_total,
+    count_cheats,
     left_out,
     own_level_sentence,
     rule_caption,
@@ -79,24 +83,32 @@ def test_a_map_is_counted_when_it_puts_less_on_the_lungs_than_its_films_even_spr
             cheating_by_source(CASES, **bad)
 
 
+def held_to(level: float, cases=CASES) -> CheatsCounts:
+    """The view's figures over `cases` at the default rule, held to the warning level `level`."""
+    return count_cheats(cases, CONFIDENT, EVEN, level)
+
+
 def test_the_second_line_counts_the_flagged_maps_below_the_models_warning_level():
     groups = cheating_by_source(CASES)  # flagged shares 10%, 30%, 36.9%, 55%
     assert below_own_level(groups, 0.33) == 2
-    line = own_level_sentence(groups, 0.33)
+    counts = held_to(0.33)
+    # Every figure the view says, counted once: the headline, the line under it and the headings read these.
+    assert (counts.read, counts.confident, counts.flagged, counts.left_out) == (len(CASES), 6, 4, 2)
+    assert counts.groups == tuple(groups) and counts.below == (0, 2, 0) and counts.below_level == 2
+    line = own_level_sentence(counts)
     assert line.startswith("2 of these 4 lie below 33.0% on the lungs, this model's own warning level")
     assert line.endswith("each of the others favours what lies outside the lungs, but not unusually so for this model.")
     # The rule is each film's even spread, not a line: a level of 50% or more still says something (55% is above).
-    assert own_level_sentence(groups, 0.5).startswith("3 of these 4 lie below 50.0% on the lungs")
-    assert own_level_sentence(groups, 0.6).startswith("All 4 lie below 60.0% on the lungs")
-    default = own_level_sentence(groups, 0.33, own=False)
+    assert own_level_sentence(held_to(0.5)).startswith("3 of these 4 lie below 50.0% on the lungs")
+    assert own_level_sentence(held_to(0.6)).startswith("All 4 lie below 60.0% on the lungs")
+    default = own_level_sentence(counts, own=False)
     assert ("the warning level (the default: this model has no level of its own), where Diagnose, Compare versions "
             "and the Gallery warn") in default
     assert "own warning level" not in default and "Performance" not in default
-    assert own_level_sentence([], 0.33) == "" and own_level_sentence(cheating_by_source(CASES[2:4]), 0.33) == ""
-    assert own_level_sentence(groups, 0.01).startswith("None of these 4 lies below 1.0% on the lungs")
-    one = cheating_by_source(CASES[:1])
-    assert own_level_sentence(one, 0.33).startswith("It lies below 33.0% on the lungs")
-    assert own_level_sentence(one, 0.05).startswith("It does not lie below 5.0% on the lungs")
+    assert own_level_sentence(held_to(0.33, [])) == "" and own_level_sentence(held_to(0.33, CASES[2:4])) == ""
+    assert own_level_sentence(held_to(0.01)).startswith("None of these 4 lies below 1.0% on the lungs")
+    assert own_level_sentence(held_to(0.33, CASES[:1])).startswith("It lies below 33.0% on the lungs")
+    assert own_level_sentence(held_to(0.05, CASES[:1])).startswith("It does not lie below 5.0% on the lungs")
 
 
 def test_the_captions_and_cards_say_the_same_rule():
@@ -373,28 +385,36 @@ def test_without_a_lung_model_the_cheating_view_says_why(registry_env, monkeypat
 def test_the_cheats_headline_is_worded_for_what_the_model_sees():
     from model.present.cheating_view import cheats_headline
 
-    masked = cheats_headline((5, 5, 72, 0), 0.845, "MobileNet", lung_mask=True)
+    def counts(flagged: int, confident: int, read: int, missing: int, below: int = 0) -> CheatsCounts:
+        """Figures as `count_cheats` gives them, for a view of that size (its groups are not read here)."""
+        return CheatsCounts((), read, confident, flagged, missing, 0.3, (below,))
+
+    masked = cheats_headline(counts(5, 5, 72, 0), 0.845, "MobileNet", lung_mask=True)
     assert masked == ("On **5 of 5** confident answers (100%), the map of MobileNet puts less on the lung fields (the "
                       "only part of the film it sees) than a map spread evenly over what it saw would: it favours what "
                       "lies outside them")
-    whole = cheats_headline((2, 8, 72, 0), 0.8, "CNN", lung_mask=False)
+    whole = cheats_headline(counts(2, 8, 72, 0), 0.8, "CNN", lung_mask=False)
     assert whole.endswith("(25%), the map of CNN puts less on the lungs than a map spread evenly over what it saw "
                           "would: it favours what lies outside them")
-    assert "than 50% of what a map spread evenly" in cheats_headline((2, 8, 72, 0), 0.8, "CNN", False, even_ratio=0.5)
-    assert cheats_headline((0, 0, 12, 0), 0.845, "CNN", lung_mask=False) == \
+    assert "than 50% of what a map spread evenly" in cheats_headline(counts(2, 8, 72, 0), 0.8, "CNN", False,
+                                                                     even_ratio=0.5)
+    assert cheats_headline(counts(0, 0, 12, 0), 0.845, "CNN", lung_mask=False) == \
         "None of the 12 answers read is confident (84.5% or more)."
-    assert cheats_headline((0, 0, 12, 3), 0.845, "CNN", lung_mask=False) == \
+    assert cheats_headline(counts(0, 0, 12, 3), 0.845, "CNN", lung_mask=False) == \
         "None of the 3 confident answers (84.5% or more) of the 12 read has its map's share on the lungs measured."
     # How many are unusual for this model too, in the headline a class reads (the default model's gallery: 5 of 33
     # flagged, 3 of them below its own warning level).
-    assert cheats_headline((5, 33, 72, 0), 0.783, "CNN", False, unusual=3).endswith(
+    assert cheats_headline(counts(5, 33, 72, 0, below=3), 0.783, "CNN", False, own=True).endswith(
         "(15%), the map of CNN puts less on the lungs than a map spread evenly over what it saw would: it favours what "
         "lies outside them; **3** of them unusually so for this model")
-    assert cheats_headline((5, 33, 72, 0), 0.783, "CNN", False, unusual=0).endswith(
+    # A default level is no measure of "unusual for this model": the line under the headline says it instead.
+    assert "unusually" not in cheats_headline(counts(5, 33, 72, 0, below=3), 0.783, "CNN", False)
+    assert cheats_headline(counts(5, 33, 72, 0, below=0), 0.783, "CNN", False, own=True).endswith(
         "; **none** of them unusually so for this model")
-    assert cheats_headline((2, 8, 72, 0), 0.8, "CNN", False, unusual=2).endswith("; all of them unusually so for this model")
+    assert cheats_headline(counts(2, 8, 72, 0, below=2), 0.8, "CNN", False, own=True).endswith(
+        "; all of them unusually so for this model")
     # Confident answers and none flagged: one all-clear (not "On 0 of 8 (0%) ...: it favours what lies outside them").
-    assert cheats_headline((0, 8, 72, 0), 0.8, "CNN", False, unusual=0) == (
+    assert cheats_headline(counts(0, 8, 72, 0, below=0), 0.8, "CNN", False, own=True) == (
         "On none of the 8 confident answers (80.0% or more) does the map of CNN put less on the lungs than a map spread "
         "evenly over what it saw would.")
-    assert "than 75% of what a map spread" in cheats_headline((0, 33, 72, 0), 0.8, "CNN", True, even_ratio=0.75)
+    assert "than 75% of what a map spread" in cheats_headline(counts(0, 33, 72, 0), 0.8, "CNN", True, even_ratio=0.75)

@@ -137,20 +137,23 @@ def test_the_summary_counts_the_maps_as_diagnose_words_each_film():
 def test_a_sources_heading_says_what_its_cases_are():
     from dataclasses import replace
 
-    from model.present.cheating_view import cheating_by_source, group_heading
+    from model.present.cheating_view import count_cheats, group_headings
 
     cases = [replace(make_case("a1", confidence=0.95, lung_share=0.1), lung_even=0.35),
-             replace(make_case("a2", confidence=0.9, lung_share=0.3, label="Normal"), lung_even=0.35)]
-    group = cheating_by_source(cases)[0]
-    assert group_heading(group, 1.0, 0.269) == (
+             replace(make_case("a2", confidence=0.9, lung_share=0.3, label="Normal"), lung_even=0.35),
+             replace(make_case("b1", confidence=0.9, lung_share=0.5, source="beta"), lung_even=0.35)]
+    # beta's one confident answer favours the lungs: a source with nothing flagged gets no heading (and no cards)
+    [(group, heading)] = group_headings(count_cheats(cases, 0.8, 1.0, 0.269), 1.0)
+    assert group.source == "alpha" and heading == (
         "alpha: 2 of its 2 confident answers (100%) have less of the map on the lungs than an even spread would (1 of "
         "the 2 below this model's own warning level, 26.9%); 1 of the 2 misclassified")
-    one = cheating_by_source(cases[:1], even_ratio=0.5)[0]
-    assert group_heading(one, 0.5, 0.05, own=False) == (
+    [(_, one)] = group_headings(count_cheats(cases[:1], 0.8, 0.5, 0.05), 0.5, own=False)
+    assert one == (
         "alpha: 1 of its 1 confident answers (100%) has less of the map on the lungs than 50% of what an even spread "
         "would (none below the default warning level, 5.0%); none misclassified")
     # The rule is each film's own even spread, not a line: a level of 50% is still worth counting against.
-    assert "(all 2 below the default warning level, 50.0%)" in group_heading(group, 1.0, 0.5, own=False)
+    [(_, level)] = group_headings(count_cheats(cases, 0.8, 1.0, 0.5), 1.0, own=False)
+    assert "(all 2 below the default warning level, 50.0%)" in level
 
 
 # --------------------------------------------------------------------------- the page

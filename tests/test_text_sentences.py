@@ -88,7 +88,7 @@ def test_a_default_level_is_named_the_same_way_on_every_view():
 
     import numpy as np
 
-    from model.present.cheating_view import cheating_by_source, own_level_sentence
+    from model.present.cheating_view import count_cheats, own_level_sentence
     from model.present.gallery_cases import count_cases, lung_summary
     from model.present.text import answer_level_name, lung_share_sentence
     from model.trust.attention import lung_attention
@@ -104,7 +104,7 @@ def test_a_default_level_is_named_the_same_way_on_every_view():
     said = {
         "warning": low.warning,
         "answer level": answer_level_name(0.6, own=False),
-        "cheating view": own_level_sentence(cheating_by_source(cases), 0.2, own=False),
+        "cheating view": own_level_sentence(count_cheats(cases, 0.8, 1.0, 0.2), own=False),
         "gallery summary": lung_summary(count_cases(10, 2, cases, shown=2), 0.2, own=False),
     }
     assert "below the warning level of 50.0% " + reason in said["warning"]

@@ -43,15 +43,12 @@ from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD, DEFAULT_OPACIT
 from model.present.cheating_view import (
     EVEN,
     SHARE_COLUMN,
-    below_own_level,
     card_outside_words,
-    cheating_by_source,
     cheating_frame,
-    cheating_total,
     cheats_headline,
     cheats_seen_sentence,
-    group_heading,
-    left_out,
+    count_cheats,
+    group_headings,
     own_level_sentence,
     rule_caption,
 )
@@ -561,26 +558,22 @@ def cheats_view(cases, lungs_reason: str, card, definitions: tuple[float, float]
         return
     level, own = caching.answer_level(key), caching.own_levels(key)
     confident, ratio = definitions
-    groups = cheating_by_source(cases, confident, ratio)
-    total, cheats = cheating_total(groups)
-    missing = left_out(cases, confident)
-    warning = caching.lung_attention_threshold(key)
+    counts = count_cheats(cases, confident, ratio, caching.lung_attention_threshold(key))
+    total, cheats, missing = counts.confident, counts.flagged, counts.left_out
     # "unusually so for this model" only of the model's own level; a default level is said by the line below
-    unusual = below_own_level(groups, warning) if own else None
-    headline = cheats_headline((cheats, total, len(cases), missing), confident, card.display_name,
-                               bool(card.prep.lung_mask), unusual, ratio)
+    headline = cheats_headline(counts, confident, card.display_name, bool(card.prep.lung_mask), own, ratio)
     if total and not cheats:  # the all-clear, once, in green
         st.success(headline, icon=":material/check_circle:")
     else:
         st.markdown("#### " + headline)
     if total and cheats:
-        st.markdown(own_level_sentence(groups, warning, own))
+        st.markdown(own_level_sentence(counts, own))
     seen = cheats_seen_sentence(card.prep.lung_mask, card.prep.mask_channel)
     st.caption(f"{rule_caption(confident, ratio, even_level(cases), missing)} {seen} {len(cases)} films read, as "
                "chosen in the side panel.")
     if not total:
         return
-    table = cheating_frame(groups)
+    table = cheating_frame(counts.groups)
     table[SHARE_COLUMN] *= 100.0
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={SHARE_COLUMN: st.column_config.ProgressColumn(SHARE_COLUMN, format="%.0f%%",
@@ -590,10 +583,8 @@ def cheats_view(cases, lungs_reason: str, card, definitions: tuple[float, float]
     legend(True)
     # the cards' marks, said as the Cases view says them
     st.caption(card_checks_sentence(answer_level_name(level, own), not lungs_reason, own and not lungs_reason))
-    for group in groups:
-        if not group.cases:
-            continue
-        st.markdown("##### " + group_heading(group, ratio, warning, own))
+    for group, heading in group_headings(counts, ratio, own):
+        st.markdown("##### " + heading)
         case_grid(list(group.cases[:PER_SOURCE]), True, f"cheat_{group.source}", ratio)
         if group.outside > PER_SOURCE:
             with st.expander(f"The other {group.outside - PER_SOURCE} of {group.source}"):

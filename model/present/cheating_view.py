@@ -10,11 +10,13 @@ film by film. Counting such answers per source shows an educator, and an ML team
 the model recognises instead of reading:
 
     groups = cheating_by_source(cases)            # cases of `model.present.gallery_cases.read_case`
+    counts = count_cheats(cases, CONFIDENT, EVEN, level)  # every figure the view says, counted once
     table = cheating_frame(groups)                # one row per source, the worst first
     groups[0].cases                               # its cases, the lowest lung share first
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -96,9 +98,8 @@ def cheating_by_source(cases: list, min_confidence: float = CONFIDENT,
     """
     check_thresholds(min_confidence, even_ratio)
     confident: dict[str, list] = {}
-    for case in cases:
-        if measured(case) and case.confidence >= min_confidence:
-            confident.setdefault(case.source or "unknown", []).append(case)
+    for case in confident_answers(cases, min_confidence)[0]:
+        confident.setdefault(case.source or "unknown", []).append(case)
     groups = []
     for source, items in confident.items():
         outside = sorted((c for c in items if favours_outside(c, even_ratio)),
@@ -107,41 +108,85 @@ def cheating_by_source(cases: list, min_confidence: float = CONFIDENT,
     return sorted(groups, key=lambda g: (-g.share, -g.outside, g.source))
 
 
+def confident_answers(cases: list, min_confidence: float = CONFIDENT) -> tuple[list, list]:
+    """The confident answers (probability >= `min_confidence`): those with both shares measured (`measured`),
+    which `cheating_by_source` reads, and those without, which it leaves out (`left_out`)."""
+    confident = [case for case in cases if case.confidence >= min_confidence]
+    return [c for c in confident if measured(c)], [c for c in confident if not measured(c)]
+
+
 def left_out(cases: list, min_confidence: float = CONFIDENT) -> int:
     """How many confident answers `cheating_by_source` leaves out for want of a measured share."""
-    return sum(1 for case in cases if case.confidence >= min_confidence and not measured(case))
+    return len(confident_answers(cases, min_confidence)[1])
 
 
-def cheating_frame(groups: list[SourceCheats]) -> pd.DataFrame:
+@dataclass(frozen=True)
+class CheatsCounts:
+    """The cheats view's figures, counted once for its headline, the line under it and each source's heading.
+
+    Attributes:
+        groups: `cheating_by_source`'s groups, the worst first.
+        read: the answers read.
+        confident: the confident answers with their shares measured.
+        flagged: of them, those whose map favours what lies outside the lungs.
+        left_out: the confident answers left out, their shares unmeasured (`left_out`).
+        level: the lung-attention warning level the flagged maps are held to (`below_own_level`).
+        below: per group, its flagged answers below `level`.
+    """
+
+    groups: tuple[SourceCheats, ...]
+    read: int
+    confident: int
+    flagged: int
+    left_out: int
+    level: float
+    below: tuple[int, ...]
+
+    @property
+    def below_level(self) -> int:
+        """The flagged answers below the warning level, over every source."""
+        return sum(self.below)
+
+
+def count_cheats(cases: list, min_confidence: float, even_ratio: float, level: float) -> CheatsCounts:
+    """The cheats view's figures over `cases` (`CheatsCounts`): confident from `min_confidence`, flagged at
+    `even_ratio` of an even spread (`cheating_by_source`), held to the warning level `level`."""
+    groups = tuple(cheating_by_source(cases, min_confidence, even_ratio))
+    confident, flagged = cheating_total(groups)
+    return CheatsCounts(groups, len(cases), confident, flagged, left_out(cases, min_confidence), level,
+                        tuple(below_own_level([group], level) for group in groups))
+
+
+def cheating_frame(groups: Sequence[SourceCheats]) -> pd.DataFrame:
     """One row per source: its confident answers, how many of their maps favour what lies outside the lungs,
     their share of its confident answers (0-1, `SHARE_COLUMN`) and how many of those were misclassified."""
     rows = [[g.source, g.confident, g.outside, g.share, g.wrong] for g in groups]
     return pd.DataFrame(rows, columns=FRAME_COLUMNS)
 
 
-def cheating_total(groups: list[SourceCheats]) -> tuple[int, int]:
+def cheating_total(groups: Sequence[SourceCheats]) -> tuple[int, int]:
     """(confident answers, of which the map favours what lies outside the lungs) over every source."""
     return sum(g.confident for g in groups), sum(g.outside for g in groups)
 
 
-def cheats_headline(counts: tuple[int, int, int, int], confident: float, model_name: str, lung_mask: bool,
-                    unusual: int | None = None, even_ratio: float = EVEN) -> str:
+def cheats_headline(counts: CheatsCounts, confident: float, model_name: str, lung_mask: bool,
+                    own: bool = False, even_ratio: float = EVEN) -> str:
     """The cheats view's headline (markdown), saying the rule itself, worded for what the model sees: a lung-masked
     model sees only the lung fields, so what its map puts outside them lies on the margin the mask leaves. With
     confident answers and none flagged, it is the view's one all-clear ("On none of the 33 ...").
 
     Args:
-        counts: (confident answers whose map favours what lies outside the lungs, confident answers measured,
-            answers read, confident answers left out unmeasured).
+        counts: the view's figures (`count_cheats`).
         confident: the probability from which an answer is confident.
         model_name: the model's display name.
         lung_mask: the model sees only the lung fields.
-        unusual: how many of the flagged lie below the model's own lung-attention warning level too
-            (`below_own_level`; None when the level is not the model's own): said in the headline itself, so a
-            projected share does not read as that much cheating when most of it is how the model reads every film.
+        own: the counts' warning level is the model's own: how many of the flagged lie below it too
+            (`CheatsCounts.below_level`) is said in the headline itself, so a projected share does not read as
+            that much cheating when most of it is how the model reads every film.
         even_ratio: the rule's share of an even spread (`favours_outside`).
     """
-    cheats, total, read, missing = counts
+    cheats, total, read, missing = counts.flagged, counts.confident, counts.read, counts.left_out
+    unusual = counts.below_level if own else None
     if not total:
         if missing:
             return (f"None of the {missing} confident answers ({confident:.1%} or more) of the {read} read has its "
@@ -204,24 +249,23 @@ def cheats_seen_sentence(lung_mask: bool, mask_channel: bool = False) -> str:
     return "Right or wrong alike: a right answer read off a marker, the collar or the border is the shortcut."
 
 
-def below_own_level(groups: list[SourceCheats], level: float) -> int:
+def below_own_level(groups: Sequence[SourceCheats], level: float) -> int:
     """How many of the flagged answers also lie below the model's own lung-attention warning level
     (`level`, set from its correct answers; the level at which `LUNG_WARNING_PAGES` warn): the
     maps every page treats as unusual for this model, not only as favouring what lies outside the lungs."""
     return sum(1 for g in groups for case in g.cases if case.lung_share < level)
 
 
-def own_level_sentence(groups: list[SourceCheats], level: float, own: bool = True) -> str:
-    """The cheating view's second line: how many flagged maps Diagnose would warn about too. `level` is
-    the model's lung-attention warning level, its own (`own`, set from its correct answers by its scope
-    check) or the policy's default. "" when nothing is flagged. The rule is each film's own even spread, not
-    one line, so a flagged map may lie on either side of the level whatever it is."""
-    flagged = sum(g.outside for g in groups)
+def own_level_sentence(counts: CheatsCounts, own: bool = True) -> str:
+    """The cheating view's second line: how many flagged maps Diagnose would warn about too. The counts' level
+    (`count_cheats`) is the model's lung-attention warning level, its own (`own`, set from its correct answers
+    by its scope check) or the policy's default. "" when nothing is flagged. The rule is each film's own even
+    spread, not one line, so a flagged map may lie on either side of the level whatever it is."""
+    flagged, level, below = counts.flagged, counts.level, counts.below_level
     if not flagged:
         return ""
     where = ("this model's own warning level (set from its correct answers)" if own else default_level("warning"))
     where += f", where {LUNG_WARNING_PAGES} warn"
-    below = below_own_level(groups, level)
     if below == flagged:
         return (f"It lies below {level:.1%} on the lungs, {where} too." if flagged == 1
                 else f"All {flagged} lie below {level:.1%} on the lungs, {where} too.")
@@ -232,17 +276,17 @@ def own_level_sentence(groups: list[SourceCheats], level: float, own: bool = Tru
     return f"{below} of these {flagged} lie below {level:.1%} on the lungs, {where}; each of the others {rest}."
 
 
-def group_heading(group: SourceCheats, even_ratio: float, level: float, own: bool = True) -> str:
-    """One source's heading in the cheating view, standing alone: what its flagged answers are (confident answers
-    with less of the map on the lungs than `even_ratio` of an even spread), how many of them also lie below the
-    model's lung-attention warning level `level` (where `LUNG_WARNING_PAGES` warn; its own, `own`, or the default) and how
-    many are misclassified."""
-    verb = "has" if group.outside == 1 else "have"
+def group_headings(counts: CheatsCounts, even_ratio: float, own: bool = True) -> list[tuple[SourceCheats, str]]:
+    """Each source with flagged answers and its heading in the cheating view, standing alone: what its flagged
+    answers are (confident answers with less of the map on the lungs than `even_ratio` of an even spread), how
+    many of them also lie below the counts' warning level (where `LUNG_WARNING_PAGES` warn; the model's own,
+    `own`, or the default) and how many are misclassified."""
     whose = "this model's own warning level" if own else "the default warning level"
-    return (f"{group.source}: {group.outside} of its {group.confident} confident answers ({group.share:.0%}) {verb} "
-            f"less of the map on the lungs {than_even(even_ratio)} "
-            f"({_of_these(below_own_level([group], level), group.outside)} below {whose}, {level:.1%}); "
-            f"{_of_these(group.wrong, group.outside)} misclassified")
+    return [(group, f"{group.source}: {group.outside} of its {group.confident} confident answers ({group.share:.0%}) "
+                    f"{'has' if group.outside == 1 else 'have'} less of the map on the lungs {than_even(even_ratio)} "
+                    f"({_of_these(below, group.outside)} below {whose}, {counts.level:.1%}); "
+                    f"{_of_these(group.wrong, group.outside)} misclassified")
+            for group, below in zip(counts.groups, counts.below) if group.cases]
 
 
 def _of_these(count: int, total: int) -> str:
