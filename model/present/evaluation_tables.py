@@ -36,7 +36,6 @@ SCOPE_LABELS = {"unseen": "Unseen by every version", "test": "Test split of ever
                 "all": "All, training images too"}
 # The short labels in full words, for the help of the select box.
 SCOPE_HELP = "  \n".join(f"**{SCOPE_LABELS[scope]}**: {words}." for scope, words in SCOPE_WORDS.items())
-ZIP_SCOPE = "every readable image in the uploaded ZIP (whether a version trained on any of them cannot be checked)"
 # Said on the page beside a ZIP's figures when there are no labelled films to match its images against.
 ZIP_CAVEAT = ("A version may have trained on some of these images, and that cannot be checked: no labelled data are "
               "configured on this server to match them against. Figures on training images flatter a version.")
@@ -44,15 +43,17 @@ ZIP_CAVEAT = ("A version may have trained on some of these images, and that cann
 
 def zip_scope(overlaps: list[VersionOverlap] | None, left_out: int) -> str:
     """What a ZIP's scored images are, for the report: every readable image, how many were matched to the
-    versions' splits (`model.data_overlap`) and whether the ones a version trained on (`left_out`) were left out."""
+    versions' splits (`model.data_overlap`) and whether the ones a version trained on (`left_out`) were left out.
+    `overlaps` None: no labelled data to match them against."""
     if overlaps is None:
-        return ZIP_SCOPE
-    total = len(overlaps[0].places) if overlaps else 0
-    parts = [f"{recognised(overlaps):,} of {total:,} matched by their bytes to the versions' splits"]
-    if left_out:
-        parts.append(f"{left_out:,} a version trained on left out")
-    elif trained_on_any(overlaps):
-        parts.append("images a version trained on kept")
+        parts = ["whether a version trained on any of them cannot be checked"]
+    else:
+        total = len(overlaps[0].places) if overlaps else 0
+        parts = [f"{recognised(overlaps):,} of {total:,} matched by their bytes to the versions' splits"]
+        if left_out:
+            parts.append(f"{left_out:,} a version trained on left out")
+        elif trained_on_any(overlaps):
+            parts.append("images a version trained on kept")
     return f"every readable image in the uploaded ZIP ({'; '.join(parts)})"
 
 
