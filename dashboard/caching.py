@@ -272,12 +272,11 @@ def explanation(image_digest: str, key: ModelKey, method: str, target: str, laye
 @st.cache_data(max_entries=64, show_spinner=False)
 def uncertainty(image_digest: str, key: ModelKey, _pixels: np.ndarray):
     """`model.trust.uncertainty.tta_uncertainty` of one image by one model (8 predictions in one batch)."""
+    from model.trust.triage import answer_levels
     from model.trust.uncertainty import tta_uncertainty
 
-    check = scope(key)
     return tta_uncertainty(cached_classifier(key), model_input(image_digest, key, _pixels),
-                           **({"min_top_probability": check.min_top_probability,
-                               "min_agreement": check.min_agreement} if check else {}))
+                           **answer_levels(scope(key)))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -344,15 +343,6 @@ def explanation_report_or_none(key: ModelKey) -> ExplanationReport | None:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def input_check(image_digest: str, lungs: ModelKey | None, _pixels: np.ndarray, _metadata: dict, stated=None):
-    """`model.trust.input_check.InputCheck` of one image, with what the reader stated (`model.trust.facts.Stated`)."""
-    from model.trust.input_check import input_check as check
-
-    mask = lung_mask(image_digest, lungs, _pixels) if lungs is not None else None
-    return check(_pixels, dict(_metadata or {}), mask, stated=stated)
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
 def scope(key: ModelKey):
     """The entry's scope check (`scope.json`, `training.fit_scope`), or None when it has none or it is damaged."""
     from model.trust.scope import read_scope
@@ -389,25 +379,17 @@ def _scope_value(key: ModelKey, name: str, default: float) -> float:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def novelty(image_digest: str, key: ModelKey, lungs: ModelKey | None, _pixels: np.ndarray):
-    """The model's scope (novelty) check of one image, or None without a scope check or lung model."""
-    from model.trust.novelty import anatomy_features
-
-    check = scope(key)
-    if check is None or lungs is None:
-        return None
-    return check.novelty.assess(anatomy_features(_pixels, lung_mask(image_digest, lungs, _pixels)))
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
 def triage(image_digest: str, key: ModelKey, lungs: ModelKey | None, _pixels: np.ndarray, _metadata: dict,
            stated=None):
-    """`model.trust.triage.Triage` of one image by one model: the input check (with what the reader
-    stated), the answer's own figures and (when the model has one) the anatomy check."""
-    from model.trust.triage import triage as combine
+    """`model.trust.triage.Triage` of one image by one model, as `film_triage` makes it (the input check with
+    what the reader stated, the anatomy check when the model has a scope check and a lung model, the answer's
+    own figures), from the cached lung mask, test-time copies and scope check. The input and anatomy checks take
+    milliseconds: they are cached only inside this result."""
+    from model.trust.triage import film_triage
 
-    return combine(input_check(image_digest, lungs, _pixels, _metadata, stated),
-                   uncertainty(image_digest, key, _pixels), novelty(image_digest, key, lungs, _pixels))
+    mask = lung_mask(image_digest, lungs, _pixels) if lungs is not None else None
+    return film_triage(Xray(_pixels, dict(_metadata or {})), mask, uncertainty(image_digest, key, _pixels),
+                       scope(key), stated)[2]
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -96,6 +96,43 @@ def test_a_cards_triage_is_diagnoses_but_for_the_copies(scoped):
     assert plain.status == "answer" and plain.novelty is None
 
 
+def test_the_dashboards_cached_triage_is_film_triages(scoped, monkeypatch):
+    """`dashboard.caching.triage` (Diagnose, Compare, the gallery's dialog) is `film_triage` on the same film, lung
+    mask, test-time copies and scope check: the anatomy check only with a scope check and a lung model, the reader's
+    statement in the input check. A lesion film (unusual anatomy), a marker film, with and without a lung model."""
+    from dashboard import caching
+    from model.classifier import Classifier
+    from model.inputs.intake import load_xray
+    from model.inputs.lungs import LungSegmenter
+    from model.labelled_data import read_dataset
+    from model.trust.facts import Stated
+    from model.trust.scope import read_scope
+    from model.trust.triage import answer_levels, film_triage
+    from model.trust.uncertainty import tta_uncertainty
+
+    registry, data = scoped
+    monkeypatch.setenv("CXR_REGISTRY", str(registry))
+    st.cache_data.clear()
+    clf, segmenter, scope = Classifier.load(SHORTCUT_ID, registry), LungSegmenter.load(LUNGS_ID, registry), \
+        read_scope(SHORTCUT_ID, registry)
+    key, lungs = caching.model_key(SHORTCUT_ID), caching.model_key(LUNGS_ID)
+    records = read_dataset(data / "pool" / "manifest.csv", keep_unknown=True)
+    films = [next(r.path for r in records if kind in r.path) for kind in ("-lesion-", "-marker-")]
+    seen = set()
+    for path, (lung_model, stated) in [(path, case) for path in films
+                                       for case in ((lungs, None), (None, None), (lungs, Stated(age_years=8)))]:
+        xray = load_xray(path)
+        digest = f"{Path(path).name}"  # the cache's key for these pixels, as an upload's SHA-256 is
+        mask = segmenter.mask(xray.pixels) if lung_model is not None else None
+        copies = tta_uncertainty(clf, clf.prepare(xray.pixels, mask), **answer_levels(scope))
+        expected = film_triage(xray, mask, copies, scope, stated)[2]
+        shown = caching.triage(digest, key, lung_model, xray.pixels, xray.metadata, stated)
+        assert shown == expected, (path, lung_model, stated)
+        seen.add((shown.status, shown.novelty is None))
+    # the cases differ where it matters: unusual anatomy, no anatomy check without lungs, a child out of scope
+    assert {("uncertain", False), ("answer", True), ("out_of_scope", False)} <= seen, seen
+
+
 def test_the_cards_caption_names_the_one_check_the_dialog_adds():
     line = card_checks_sentence("the model's own answer level (78.3%)", lungs=True, anatomy=True)
     assert line.startswith("Cards are marked as Diagnose marks the film (the input check with its lung fields, the "
