@@ -74,8 +74,8 @@ def measured(case) -> bool:
 
 def favours_outside(case, even_ratio: float = EVEN) -> bool:
     """Whether the case's map puts less on the lungs than `even_ratio` times what an even spread over what the
-    model saw puts there (`case.lung_even`), compared as shown (`compare_as_shown`): at 1, exactly the maps Diagnose says
-    put "less" than an even spread. False when either share is unknown (`measured`)."""
+    model saw puts there (`case.lung_even`), compared as shown (`compare_as_shown`): at 1, exactly the maps
+    Diagnose says put "less" than an even spread. False when either share is unknown (`measured`)."""
     if not measured(case):
         return False
     return compare_as_shown(case.lung_share, even_ratio * case.lung_even) < 0
