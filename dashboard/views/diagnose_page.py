@@ -855,7 +855,9 @@ PAGE_STYLE = """<style>
 
 def teaching_case_box(case: Case) -> None:
     """A film opened from the gallery: what the data say about it (true label, source, split) and what
-    the gallery's model answered, in one bordered line above the result."""
+    the gallery's model answered, in one bordered line above the result. Not its file name: the label and
+    source say what the film is, the case number above (its fingerprint) which one, and a file name can carry
+    a patient's name where the server's labelled data are a hospital's own."""
     teaching = widgets.teaching_case(case.digest)
     if teaching is None:
         return
@@ -866,7 +868,7 @@ def teaching_case_box(case: Case) -> None:
     lungs = "" if teaching.lung_share is None else f", {teaching.lung_share:.1%} of its map on the lungs"
     other = "" if teaching.model_id == case.card.id else f" This page reads it with `{case.card.id}`."
     with st.container(border=True):
-        st.markdown(f":material/school: **Teaching case** `{teaching.file_name}` · true label **{teaching.label}** "
+        st.markdown(f":material/school: **Teaching case** · true label **{teaching.label}** "
                     f"(from the data) · source `{teaching.source}` · {teaching.split_name}  \n"
                     f"In the gallery `{teaching.model_id}` answered **{teaching.predicted}** "
                     f"({teaching.confidence:.1%}{lungs}): {verdict}.{other}")
