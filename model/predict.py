@@ -104,6 +104,8 @@ def run_one(models, path: Path, xray, args, several: bool, stated=None) -> dict:
     record = {"image": str(path), "model": clf.card.id, "version": clf.card.version,
               "status": result.triage.status, "reasons": list(result.triage.reasons),
               "assumptions": [finding.sentence for finding in result.triage.assumptions],
+              # Said of an answer as Diagnose says it: some test-time copies fall below the model's answer level.
+              "cautions": [finding.sentence for finding in result.triage.answer_cautions],
               "prediction": None if held_back else answer.label,
               "confidence": None if held_back else round(answer.confidence, 6),
               "probabilities": None if held_back else {k: round(v, 6) for k, v in answer.as_dict().items()}}
@@ -170,7 +172,8 @@ def print_record(record: dict, as_json: bool) -> None:
         line = (f"{record['image']}: {record['prediction']} ({probs}), uncertain: second read advised "
                 f"[model {record['model']}]{reasons}{assumed}")
     else:
-        line = f"{record['image']}: {record['prediction']} ({probs}) [model {record['model']}]{assumed}"
+        cautions = "".join(f"\n  - read with care: {sentence}" for sentence in record.get("cautions") or ())
+        line = f"{record['image']}: {record['prediction']} ({probs}) [model {record['model']}]{cautions}{assumed}"
     if "map" in record:
         line += f"\n  map {record['map']}"
     if "method" in record:

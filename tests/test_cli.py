@@ -43,10 +43,22 @@ def test_json_has_model_prediction_and_probabilities(registry_env, scans, capsys
     assert record["probabilities"] == pytest.approx(clf.predict_input(clf.prepare(pixels)).as_dict(), abs=1e-5)
     assert record["assumptions"] == ["Age not known: answered as for an adult (state the age if the patient is a child).",
                                      "View not known: read as a frontal (PA or AP) film."]
+    assert isinstance(record["cautions"], list)
     # The text output names the assumptions whatever the status (uncertain films rest on them too).
     assert predict.main([str(scans[0])]) == 0
     text = capsys.readouterr().out
     assert all(sentence in text for sentence in record["assumptions"])
+
+
+def test_an_answers_caution_is_printed_with_it(capsys):
+    """Some copies below the model's answer level: the CLI names the caution beside the answer, as Diagnose does."""
+    sentence = "COVID-19 falls under the 78.3% this model needs to answer on its own on 2 of the 7 copies."
+    record = {"image": "film.png", "model": "m", "status": "answer", "reasons": [], "assumptions": [],
+              "cautions": [sentence], "prediction": "COVID-19", "probabilities": {"COVID-19": 0.81, "Normal": 0.19}}
+    predict.print_record(record, as_json=False)
+    assert f"\n  - read with care: {sentence}" in capsys.readouterr().out
+    predict.print_record({**record, "cautions": []}, as_json=False)
+    assert "read with care" not in capsys.readouterr().out
 
 
 def test_stated_age_and_view_put_a_plain_film_out_of_scope(registry_env, scans, capsys):

@@ -151,7 +151,8 @@ def test_a_teaching_case_brings_its_own_split(registry_env, monkeypatch, model_i
     at.session_state[HANDED_UPLOAD] = {"name": "x.png", "data": data, "case": case.to_dict()}
     at.run()
     assert not at.exception and not at.error
-    assert any(m.value.startswith(":material/school: **Teaching case**") for m in at.markdown)
+    [box] = [m.value for m in at.markdown if m.value.startswith(":material/school: **Teaching case**")]
+    assert "x.png" not in box and "true label **Pneumonia** (from the data) · source `alpha`" in box
     assert notes(at) == ([note] if note else [])
 
 

@@ -1,7 +1,8 @@
 """Private data: identifying DICOM attributes never reach any output, and uploads never reach the disk.
 
 One DICOM carries the identifying attributes of the DICOM basic de-identification profile (PS3.15 Annex E),
-each with a unique marker. It then goes through every output: every element of a full dashboard session
+each with a unique marker, and is uploaded under a file name with markers of its own (a file's name can carry the
+patient's name). It then goes through every output: every element of a full dashboard session
 (Diagnose with all its sections, the PNG/PDF reports as downloaded, Compare), Python logging and warnings,
 and the CLI's stdout, stderr and output files. None of the markers may appear anywhere.
 """
@@ -87,9 +88,13 @@ FILE_MARKERS = sorted({part for value in PRIVATE.values() for part in value.repl
                        if part.startswith(("Qz", "QZ"))}
                       | {PRIVATE[k] for k in PRIVATE if k.endswith(("UID", "Date", "TelephoneNumbers"))}
                       | {"QZREQPROC-31"})
-# The same dates as a program might print them.
-MARKERS = FILE_MARKERS + sorted({f"{d[:4]}-{d[4:6]}-{d[6:]}" for k, d in PRIVATE.items() if k.endswith("Date")}
-                                | {f"{d[6:]}/{d[4:6]}/{d[:4]}" for k, d in PRIVATE.items() if k.endswith("Date")})
+# An uploaded file's name can carry the patient's name: the session below uploads the DICOM under this one.
+NAME_MARKERS = ["Qzfilename", "Qzsurname"]
+UPLOAD_NAME = f"{NAME_MARKERS[0]} {NAME_MARKERS[1]} chest.dcm"
+# The same dates as a program might print them, and the upload's name.
+MARKERS = FILE_MARKERS + NAME_MARKERS + sorted(
+    {f"{d[:4]}-{d[4:6]}-{d[6:]}" for k, d in PRIVATE.items() if k.endswith("Date")}
+    | {f"{d[6:]}/{d[4:6]}/{d[:4]}" for k, d in PRIVATE.items() if k.endswith("Date")})
 
 
 def private_dicom() -> bytes:
@@ -172,7 +177,7 @@ def report_text(monkeypatch) -> list[str]:
     return strings
 
 
-def full_session(data: bytes, name: str = "scan.dcm") -> tuple[AppTest, list[str]]:
+def full_session(data: bytes, name: str = UPLOAD_NAME) -> tuple[AppTest, list[str]]:
     """Diagnose with every section (method change, what-if, faithfulness, occlusion) and Compare; returns
     the app and the text of every element seen along the way."""
     st.cache_data.clear()

@@ -530,3 +530,29 @@ def test_occlusions_own_map_read_says_its_cross_check_figure_once():
     texts = []
     report._render(pixels, overlay, PREDICTION, value, texts)
     assert {t[5] for t in texts if "+0.28" in t[3]} == {WARNING}
+
+
+def test_an_answers_caution_is_in_the_reports_status_and_said_once_in_the_warning_colour():
+    """An answer whose copies fall below its level: the report's status line names it (as Diagnose's does) and
+    its sentence is printed once, in the colour of a caution, not as information."""
+    import model.present.report as report
+    from model.present.report import WARNING, Status, note_style
+    from model.present.text import stability_line, status_line
+    from model.trust.triage import Triage
+    from model.trust.uncertainty import uncertainty_of
+
+    tta = uncertainty_of(tuple(LABELS), np.array([[0.81, 0.12, 0.07]] + [[0.9, 0.06, 0.04]] * 5
+                                                 + [[0.7, 0.2, 0.1]] * 2), 0.783, 0.5)
+    [caution] = tta.findings
+    assert note_style(caution)[:2] == (WARNING, "!")
+    line = status_line(Triage("answer", list(tta.findings)))
+    pixels, overlay = _inputs()
+    texts = []
+    report._render(pixels, overlay, PREDICTION, content(status=Status(line, "answer", (caution,)),
+                                                        stability=stability_line(tta)), texts)
+    words = " ".join(" ".join(t[3] for t in texts).split())
+    assert "Answer. Read the answer with care: 2 of 7 changed copies below the answer level 78.3%." in words
+    assert "2 of the 7 copies below the answer level 78.3%" in words  # the stability line beside the probability
+    first = " ".join(caution.sentence.split()[:6])
+    said = [t for t in texts if first in t[3]]
+    assert len(said) == 1 and said[0][5] == WARNING

@@ -633,6 +633,10 @@ def test_tta_perturbs_the_input(patch_model):
     # The answer is the film's own calibrated pass, never the copies' mean.
     assert borderline.top_probability == pytest.approx(patch_model.predict_inputs(near[None])[0, 0], abs=1e-6)
     assert [f.kind for f in borderline.findings] == ["copies_disagree"]
+    # The clear film's own pass is near 100%, yet some of its copies fall below the default answer level: an
+    # answer still (no rule fired), with the caution that says how many.
+    assert [f.kind for f in clear.findings] == ["copies_below_level"] and clear.copies_below >= 1
+    assert clear.copies_below == sum(p < 0.6 for p in clear.copies) and len(clear.copies) == 7
     with pytest.raises(ValueError, match="n must"):
         tta_uncertainty(patch_model, patch_image(), n=1)
     with pytest.raises(ValueError, match="shape"):
@@ -1006,6 +1010,39 @@ def test_an_unstated_plain_film_is_answered_as_an_adults_frontal_film_and_says_s
     # map is not a measured one, whatever else the line says).
     assert status_line(plain, not_run=pending) == (status_line(plain) + " Not made yet: the map's faithfulness, "
                                                    "the occlusion cross-check and the comparison of every method.")
+
+
+def test_an_answer_whose_copies_fall_below_its_level_is_not_called_free_of_doubt():
+    """The review's case: "Answer" led the page beside "Varies: moves ±7.9" for a film whose copies fell below
+    the level where the model answers. The status stays an answer (the card's validated rules decide which films
+    get one) but names the caution, on Diagnose, in the gallery's dialog and in the report alike."""
+    from model.present.text import status_line
+    from model.trust.findings import ANSWER_CAUTION
+    from model.trust.triage import triage
+    from model.trust.uncertainty import uncertainty_of
+
+    near = uncertainty_of(("a", "b"), np.array([[0.81, 0.19]] + [[0.9, 0.1]] * 4 + [[0.7, 0.3], [0.74, 0.26],
+                                                                                   [0.66, 0.34]]), 0.783, 0.5)
+    dicom = input_check(synthetic_radiograph(64), {"modality": "DX", "view_position": "PA", "patient_age_years": 45})
+    result = triage(dicom, near)
+    assert result.status == "answer" and result.deciding == [] and result.reasons == []
+    assert [f.severity for f in result.answer_cautions] == [ANSWER_CAUTION] and result.map_cautions == []
+    caution = "Read the answer with care: 3 of 7 changed copies below the answer level 78.3%."
+    assert status_line(result) == f"Answer. {caution}"
+    pending = ("faithfulness", "occlusion", "every_method")
+    line = status_line(result, not_run=pending)
+    assert line.startswith(f"Answer. {caution} Not made yet: the map's faithfulness") and "no reason to doubt" not in line
+    # With the assumptions of a plain film: the caution first, then what the answer assumes.
+    plain = triage(input_check(synthetic_radiograph(64)), near)
+    assert status_line(plain) == f"Answer. {caution} Read as an adult's frontal film (age and view not stated)."
+    # Under a status a rule set, the line is that status's, as before.
+    odd = triage(input_check(synthetic_radiograph(64, width=256)), near)
+    assert odd.status == "uncertain" and "copies below" not in status_line(odd)
+    # A map caution and an answer caution are each named, each once.
+    from model.trust.findings import Finding
+    lung = Finding("lung_attention_low", "map_caution", "map", "Little of the map on the lungs.")
+    both = status_line(result.with_findings([lung]))
+    assert both == f"Answer. {caution} Read the map with care: less of the map on the lungs than the warning level."
 
 
 @pytest.mark.parametrize("metadata, stated, kind, source", [

@@ -75,6 +75,7 @@ from model.trust.map_checks import (
     maps_at_layer,
     shown_comparison,
 )
+from model.trust.triage import ANSWER
 
 GRID = 6  # Click-to-hide cells per side of the film.
 MAP_LABELS = {name: method.label for name, method in METHODS.items()}
@@ -154,13 +155,14 @@ def stated_facts(digest: str, metadata: dict, slot) -> Stated:
 
 def status_box(result, line: str, not_run=tuple(text.CHECK_NAMES)) -> None:
     """The status, first on the page and across it: its `line` (`text.status_line`, the one the report
-    carries), what set it, the assumptions of an answer and the cautions about its map, each from the
-    findings' own fields; `not_run`: the map checks not made yet, pointed to below the film."""
-    reasons = "".join(f"  \n{finding.sentence}" for finding in result.deciding)
+    carries), what set it, the cautions about an answer, its assumptions and the cautions about its map, each
+    from the findings' own fields; `not_run`: the map checks not made yet, pointed to below the film."""
+    answer_cautions = result.answer_cautions if result.status == ANSWER else []
+    reasons = "".join(f"  \n{finding.sentence}" for finding in [*result.deciding, *answer_cautions])
     prompt = text.state_prompt(result.assumptions, result.status)
     if prompt:
         reasons += f"  \n:material/edit: {prompt}"
-    if not_run and result.status not in (OUT_OF_SCOPE, UNCERTAIN) and not result.map_cautions and not result.assumptions:
+    if not_run and result.status == ANSWER and not (answer_cautions or result.map_cautions or result.assumptions):
         reasons += ("  \n:material/arrow_downward: Make them below the film, under *How far to trust this map* "
                     "and *All methods side by side*.")
     if result.status == OUT_OF_SCOPE:  # not st.error: that is kept for failures of the app itself
@@ -192,8 +194,12 @@ def output_box(case: Case, result, shown_anyway: bool, what_if: dict | None) -> 
         if what_if is not None:
             hidden_cells_box(what_if)
         probability_chart(case, what_if)
-        st.markdown(f":{'orange' if word == 'Unstable' else 'blue'}[**{word}**]: {text.stability_brief(tta)}",
-                    help=f"{text.stability_help(tta)} {explain('Stable / varies / unstable')}")
+        # Orange when unstable or when copies fall below the answer level: the brief then says how many.
+        below = text.copies_below(tta)
+        colour = "orange" if word == "Unstable" or below else "blue"
+        st.markdown(f":{colour}[**{word}**]: {text.stability_brief(tta)}",
+                    help=f"{text.stability_help(tta)} {explain('Stable / varies / unstable')}"
+                         + (f" {explain('Answer level')}" if below else ""))
         st.caption(f"{case.card.display_name}, version {case.card.version}")
 
 
@@ -849,7 +855,9 @@ PAGE_STYLE = """<style>
 
 def teaching_case_box(case: Case) -> None:
     """A film opened from the gallery: what the data say about it (true label, source, split) and what
-    the gallery's model answered, in one bordered line above the result."""
+    the gallery's model answered, in one bordered line above the result. Not its file name: the label and
+    source say what the film is, the case number above (its fingerprint) which one, and a file name can carry
+    a patient's name where the server's labelled data are a hospital's own."""
     teaching = widgets.teaching_case(case.digest)
     if teaching is None:
         return
@@ -860,7 +868,7 @@ def teaching_case_box(case: Case) -> None:
     lungs = "" if teaching.lung_share is None else f", {teaching.lung_share:.1%} of its map on the lungs"
     other = "" if teaching.model_id == case.card.id else f" This page reads it with `{case.card.id}`."
     with st.container(border=True):
-        st.markdown(f":material/school: **Teaching case** `{teaching.file_name}` · true label **{teaching.label}** "
+        st.markdown(f":material/school: **Teaching case** · true label **{teaching.label}** "
                     f"(from the data) · source `{teaching.source}` · {teaching.split_name}  \n"
                     f"In the gallery `{teaching.model_id}` answered **{teaching.predicted}** "
                     f"({teaching.confidence:.1%}{lungs}): {verdict}.{other}")

@@ -37,7 +37,7 @@ from PIL import Image, ImageDraw, ImageFont
 from model.explain import method_label
 from model.present import text
 from model.present.overlay import colour_bar, colour_bar_caption
-from model.trust.findings import ASSUMPTION, MAP_CAUTION, OUT_OF_SCOPE, UNCERTAIN
+from model.trust.findings import ANSWER_CAUTION, ASSUMPTION, MAP_CAUTION, OUT_OF_SCOPE, UNCERTAIN
 
 DISCLAIMER = f"{text.DISCLAIMER} {text.QUALIFIED_READER}"  # the pages' notice, word for word
 
@@ -59,7 +59,8 @@ WARNING = (170, 60, 0)
 INFO = (40, 70, 120)
 BLOCKED = (160, 20, 20)
 # A finding's severity sets its colour and mark; notes without a severity are information.
-SEVERITY_STYLE = {OUT_OF_SCOPE: (BLOCKED, "!"), UNCERTAIN: (WARNING, "!"), MAP_CAUTION: (WARNING, "!"),
+SEVERITY_STYLE = {OUT_OF_SCOPE: (BLOCKED, "!"), UNCERTAIN: (WARNING, "!"), ANSWER_CAUTION: (WARNING, "!"),
+                  MAP_CAUTION: (WARNING, "!"),
                   ASSUMPTION: (INFO, "-"), "info": (INFO, "-")}
 STATUS_COLOURS = {"answer": INFO, UNCERTAIN: WARNING, OUT_OF_SCOPE: BLOCKED}
 

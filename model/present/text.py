@@ -113,7 +113,8 @@ def confidence_words(tta) -> tuple[str, str, str]:
     copies) give the answer than the model's level needs (the triage then says uncertain), whatever the
     spread; otherwise "Stable" when the spread, as shown to one decimal, is under 5.0 points, "Varies"
     from 5.0 up, which is information, not a warning. A low probability is not instability: the status
-    says it."""
+    says it. When some copies fall below the model's answer level (the answer itself reaching it), the
+    sentence says how many, whatever the word."""
     spread = spread_points(tta)
     disagree = any(finding.kind == "copies_disagree" for finding in tta.findings)
     limit = 100 * STABLE_SPREAD
@@ -128,7 +129,18 @@ def confidence_words(tta) -> tuple[str, str, str]:
         how += f"; only {agreeing}, fewer than the {tta.needed} this model needs, so unstable"
     elif tta.agreement < 1.0:
         how += f"; {agreeing}, and this model needs {tta.needed}"
+    below = copies_below(tta)
+    if below:
+        how += (f"; {tta.top_label} is under the {below['level']:.1%} this model needs to answer on its own on "
+                f"{below['below']} of the {below['copies']} copies, so read the answer with care")
     return f"{tta.top_probability:.1%}", word, how + "."
+
+
+def copies_below(tta) -> dict | None:
+    """The values of the film's "copies_below_level" caution (`model.trust.uncertainty.copies_below_finding`:
+    how many of its copies fall below the model's answer level, of how many, the level and the lowest), None
+    when it has none: the one source of those numbers for the stability words and the status."""
+    return next((f.values for f in tta.findings if f.kind == "copies_below_level"), None)
 
 
 def stability_help(tta) -> str:
@@ -139,13 +151,17 @@ def stability_help(tta) -> str:
 
 def stability_brief(tta) -> str:
     """The stability in a few words for beside the word (`confidence_words` gives the full sentence):
-    "moves ±6.9 points (one standard deviation) on 7 changed copies", and when a copy gives another
+    "moves ±6.9 points (one standard deviation) on 7 changed copies", when a copy gives another
     class, how many of the film's readings (the film and its copies) give the answer and how many this
-    model needs for it not to be unstable."""
+    model needs for it not to be unstable, and when copies fall below the model's answer level, how many:
+    "; 3 of the 7 copies below the answer level 78.3%"."""
     brief = f"moves ±{spread_points(tta):.1f} points (one standard deviation) on {tta.n - 1} changed copies"
     if tta.agreement < 1.0:  # counted over the film and its copies, as the agreement is
         brief += (f"; {tta.agreeing} of {tta.n} readings give {tta.top_label} "
                   f"(unstable below {tta.needed})")
+    below = copies_below(tta)
+    if below:
+        brief += f"; {below['below']} of the {below['copies']} copies below the answer level {below['level']:.1%}"
     return brief
 
 
@@ -165,6 +181,7 @@ FINDING_NAMES = {
     "no_lung_fields": "no plausible lung fields", "anatomy_out_of_scope": "anatomy unlike the training films",
     "anatomy_unusual": "unusual anatomy for this model", "low_probability": "probability too low to stand alone",
     "copies_disagree": "unstable under small image changes",
+    "copies_below_level": "{below} of {copies} changed copies below the answer level {level:.1%}",
     "lung_attention_low": "less of the map on the lungs than the warning level",
     "faithfulness_mixed": "the map passes only one of its two faithfulness tests",
     "faithfulness_poor": "the map is no better than random",
@@ -256,7 +273,8 @@ def checked_status(result, checks, method_label: str, shown_anyway: bool = False
 def status_line(result, shown_anyway: bool = False, map_class: str | None = None, not_run=(),
                 unavailable=(), made_where: str = "") -> str:
     """The one line that leads Diagnose and its report: the status, what set
-    it, the assumptions an answer rests on and any caution about the map.
+    it, any caution about an answer (copies below its level), the assumptions it rests on and any caution
+    about the map. An answer with a caution is never said to be free of doubt.
 
     Args:
         result: `model.trust.triage.Triage` (with the map findings added when they were measured).
@@ -279,8 +297,10 @@ def status_line(result, shown_anyway: bool = False, map_class: str | None = None
     elif result.status == "uncertain":
         line = f"Uncertain: second read advised ({names_of(result.deciding)})."
     else:
-        if result.map_cautions or result.assumptions:
+        if result.answer_cautions or result.map_cautions or result.assumptions:
             line = "Answer."
+            if result.answer_cautions:
+                line += f" Read the answer with care: {names_of(result.answer_cautions)}."
         elif pending or missing:
             line = ("Answer. The checks made " + ("so far " if pending else "") + "found no reason to doubt it"
                     + (f"; {not_made}: {_listed(pending)}" if pending else "")
@@ -293,7 +313,7 @@ def status_line(result, shown_anyway: bool = False, map_class: str | None = None
     if result.map_cautions:
         which = (f"the {map_class} map (a class the model did not answer)" if map_class else "the map")
         line += f" Read {which} with care: {names_of(result.map_cautions)}."
-    if result.status == "answer" and (result.map_cautions or result.assumptions):
+    if result.status == "answer" and (result.answer_cautions or result.map_cautions or result.assumptions):
         # The checks not made (or not measurable) are named here too: a caution or an assumption does not
         # make an unmeasured map a measured one.
         line += (f" {not_made[0].upper()}{not_made[1:]}: {_listed(pending)}." if pending else "") + (

@@ -14,10 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # Severities, strongest first. OUT_OF_SCOPE holds the answer back; UNCERTAIN shows it with a second
-# read advised; MAP_CAUTION concerns the explanation map, not the answer; ASSUMPTION says what the
+# read advised; ANSWER_CAUTION leaves it an answer (the validated rules did not fire) but names a reason to
+# read it with care; MAP_CAUTION concerns the explanation map, not the answer; ASSUMPTION says what the
 # answer takes for granted (an adult, a frontal film) when nobody said so.
-OUT_OF_SCOPE, UNCERTAIN, MAP_CAUTION, ASSUMPTION = "out_of_scope", "uncertain", "map_caution", "assumption"
-SEVERITIES = (OUT_OF_SCOPE, UNCERTAIN, MAP_CAUTION, ASSUMPTION)
+OUT_OF_SCOPE, UNCERTAIN, ANSWER_CAUTION = "out_of_scope", "uncertain", "answer_caution"
+MAP_CAUTION, ASSUMPTION = "map_caution", "assumption"
+SEVERITIES = (OUT_OF_SCOPE, UNCERTAIN, ANSWER_CAUTION, MAP_CAUTION, ASSUMPTION)
 
 # Where a finding comes from.
 HEADER, READER, IMAGE, MODEL, MAP = "header", "reader", "image", "model", "map"
@@ -33,7 +35,7 @@ KINDS = {
     "colour": "scope", "no_contrast": "scope", "odd_shape": "scope", "no_lung_fields": "scope",
     "anatomy_out_of_scope": "scope", "anatomy_unusual": "scope",
     # answer: the model's own figures
-    "low_probability": "answer", "copies_disagree": "answer",
+    "low_probability": "answer", "copies_disagree": "answer", "copies_below_level": "answer",
     # map: checks of the explanation
     "lung_attention_low": "map", "faithfulness_mixed": "map", "faithfulness_poor": "map",
     "methods_disagree": "map", "occlusion_disagrees": "map", "randomisation_flagged": "map",

@@ -11,13 +11,22 @@ advised, or hold it back because the film is outside what the model was made for
 * `uncertain`: the answer, with a second read advised: its calibrated probability is below the
   model's own threshold, its test-time copies disagree, the film's anatomy or shape is unusual.
 * `answer`: none of the above. Still decision support, not a diagnosis; the assumptions it rests on
-  (an adult, a frontal film, when nobody said so) and any caution about the map are named with it.
+  (an adult, a frontal film, when nobody said so), any caution about the answer (some of its test-time
+  copies fall below the model's answer level) and any caution about the map are named with it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from model.trust.findings import ASSUMPTION, MAP_CAUTION, OUT_OF_SCOPE, UNCERTAIN, Finding, of_severity
+from model.trust.findings import (
+    ANSWER_CAUTION,
+    ASSUMPTION,
+    MAP_CAUTION,
+    OUT_OF_SCOPE,
+    UNCERTAIN,
+    Finding,
+    of_severity,
+)
 
 ANSWER = "answer"
 STATUSES = (ANSWER, UNCERTAIN, OUT_OF_SCOPE)
@@ -69,6 +78,11 @@ class Triage:
     @property
     def assumptions(self) -> list[Finding]:
         return of_severity(self.findings, ASSUMPTION)
+
+    @property
+    def answer_cautions(self) -> list[Finding]:
+        """Reasons to read an answer with care that set no status (some copies below the answer level)."""
+        return of_severity(self.findings, ANSWER_CAUTION)
 
     @property
     def map_cautions(self) -> list[Finding]:

@@ -13,7 +13,7 @@ import numpy as np
 from model.inputs.preprocessing import ModelInput, join_input, split_input
 from model.policy import MIN_AGREEMENT, MIN_TOP_PROBABILITY, UNCERTAIN_MESSAGE
 from model.prediction import Prediction
-from model.trust.findings import MODEL, UNCERTAIN, Finding
+from model.trust.findings import ANSWER_CAUTION, MODEL, UNCERTAIN, Finding, of_severity
 
 TTA_MAX_SHIFT = 0.04        # fraction of the side
 TTA_MAX_ROTATION = 5.0      # degrees
@@ -32,9 +32,14 @@ class Uncertainty:
         top_label, top_probability: the film's most likely class and its probability.
         agreement: share of the n predictions (film and copies) that give `top_label`.
         n: number of predictions, the unchanged film included.
-        findings: the rules that fired ("low_probability", "copies_disagree"), as `Finding`s.
+        findings: the rules that fired ("low_probability", "copies_disagree"), as `Finding`s, and the
+            caution "copies_below_level" (the answer stands, but some copies fall below its level).
         level: the agreement level the "copies_disagree" rule applied (the model's own; `MIN_AGREEMENT`
             by default), so that the words beside the figure can say how many readings it needs.
+        answer_level: the top probability the model needs to answer on its own (the "low_probability"
+            rule's threshold: the model's own; `MIN_TOP_PROBABILITY` by default).
+        copies: the probability each test-time copy (the film itself left out) gives `top_label`, in
+            the order they were made; () when there were none.
     """
 
     probabilities: dict
@@ -45,6 +50,13 @@ class Uncertainty:
     n: int
     findings: list = field(default_factory=list)
     level: float = MIN_AGREEMENT
+    answer_level: float = MIN_TOP_PROBABILITY
+    copies: tuple = ()
+
+    @property
+    def copies_below(self) -> int:
+        """How many of the test-time copies give `top_label` a probability under `answer_level`."""
+        return sum(p < self.answer_level for p in self.copies)
 
     @property
     def agreeing(self) -> int:
@@ -58,15 +70,17 @@ class Uncertainty:
 
     @property
     def uncertain(self) -> bool:
-        return bool(self.findings)
+        """Whether a rule fired (a caution, which sets no status, does not make the answer uncertain)."""
+        return bool(of_severity(self.findings, UNCERTAIN))
 
     @property
     def reasons(self) -> list[str]:
-        return [f.sentence for f in self.findings]
+        """The sentences of the rules that fired."""
+        return [f.sentence for f in of_severity(self.findings, UNCERTAIN)]
 
     @property
     def message(self) -> str:
-        return UNCERTAIN_MESSAGE if self.findings else ""
+        return UNCERTAIN_MESSAGE if self.uncertain else ""
 
     @property
     def entropy(self) -> float:
@@ -76,14 +90,17 @@ class Uncertainty:
     def to_dict(self) -> dict:
         return {"probabilities": dict(self.probabilities), "spread": dict(self.spread), "top_label": self.top_label,
                 "top_probability": self.top_probability, "agreement": self.agreement, "n": self.n,
-                "findings": [f.to_dict() for f in self.findings], "level": self.level}
+                "findings": [f.to_dict() for f in self.findings], "level": self.level,
+                "answer_level": self.answer_level, "copies": list(self.copies)}
 
     @classmethod
     def from_dict(cls, values: dict) -> "Uncertainty":
         return cls(dict(values["probabilities"]), dict(values["spread"]), values["top_label"],
                    float(values["top_probability"]), float(values["agreement"]), int(values["n"]),
                    [Finding.from_dict(f) for f in values.get("findings", [])],
-                   float(values.get("level", MIN_AGREEMENT)))
+                   float(values.get("level", MIN_AGREEMENT)),
+                   float(values.get("answer_level", MIN_TOP_PROBABILITY)),
+                   tuple(float(p) for p in values.get("copies") or ()))
 
     def prediction(self, labels) -> Prediction:
         """The film's calibrated probabilities as a `Prediction` in `labels` order: the answer every
@@ -188,6 +205,7 @@ def uncertainty_of(labels: tuple[str, ...], probabilities: np.ndarray,
     film, spread = probabilities[0], probabilities.std(axis=0)
     top = int(np.argmax(film))
     agreement = float(np.mean(np.argmax(probabilities, axis=1) == top))
+    copies = tuple(float(p) for p in probabilities[1:, top])
     findings = []
     if film[top] < min_top_probability:
         findings.append(Finding("low_probability", UNCERTAIN, MODEL,
@@ -200,7 +218,29 @@ def uncertainty_of(labels: tuple[str, ...], probabilities: np.ndarray,
                                 f"Only {agreement:.0%} of the film and its {len(probabilities) - 1} slightly shifted "
                                 f"or re-exposed copies give {labels[top]}.",
                                 {"agreement": agreement, "level": float(min_agreement), "n": int(len(probabilities))}))
+    # Of an answer the rules above left standing: once they fired, the status already says the copies' doubt.
+    caution = None if findings else copies_below_finding(labels[top], float(film[top]), copies,
+                                                         float(min_top_probability))
     return Uncertainty(probabilities={label: float(p) for label, p in zip(labels, film)},
                        spread={label: float(s) for label, s in zip(labels, spread)},
                        top_label=labels[top], top_probability=float(film[top]), agreement=agreement,
-                       n=int(len(probabilities)), findings=findings, level=float(min_agreement))
+                       n=int(len(probabilities)), findings=findings + ([caution] if caution else []),
+                       level=float(min_agreement), answer_level=float(min_top_probability), copies=copies)
+
+
+def copies_below_finding(label: str, probability: float, copies: tuple, level: float) -> Finding | None:
+    """The caution on an answer whose own probability reaches the model's answer `level` while some of its
+    test-time `copies` give `label` less (None when the film is below the level, the "low_probability" rule's
+    case, or no copy is). It changes no status: the validated rules decide that; it keeps the status from
+    calling such an answer free of doubt. `uncertainty_of` makes it only when neither rule fired."""
+    below = [p for p in copies if p < level]
+    if probability < level or not below:
+        return None
+    lowest = min(below)
+    # The lowest never shown equal to the level it is under (78.3% beside a level of 78.3%).
+    shown = "just under it" if f"{lowest:.1%}" == f"{level:.1%}" else f"{lowest:.1%}"
+    return Finding("copies_below_level", ANSWER_CAUTION, MODEL,
+                   f"{label} falls under the {level:.1%} this model needs to answer on its own on {len(below)} of "
+                   f"the {len(copies)} slightly shifted, rotated or re-exposed copies of the film (the lowest "
+                   f"{shown}): the answer lies near that level.",
+                   {"label": label, "below": len(below), "copies": len(copies), "level": level, "lowest": lowest})
