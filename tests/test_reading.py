@@ -73,6 +73,11 @@ def test_colour_bar_and_its_words():
     assert "whole film" in region_caption((6, 94, 6, 94), (100, 100), lung_crop=False)
     assert region_caption((0, 100, 0, 100), (100, 100), lung_crop=True, lungs_found=False).startswith(
         "No plausible lung fields were found, so the box this model saw (100% of the image) is not")
+    # A lung-masked model saw the lung fields only: its map's colour over the neck is not something it saw.
+    masked = region_caption((10, 60, 10, 90), (100, 100), lung_crop=True, lung_mask=True)
+    assert masked.startswith("The model saw only the lung fields (slightly widened), everything else in the box "
+                             "around them (40% of the film) blanked") and "not something the model saw there" in masked
+    assert "saw only the box" not in masked
     with pytest.raises(ValueError, match="colormap"):
         colour_bar("rainbow")
 

@@ -129,6 +129,9 @@ def test_report_text_stays_inside_the_page_and_clear_of_the_disclaimer():
     # The colour bar names the class the map explains, not the top class.
     caption = " ".join(lines)
     assert "evidence for Normal" in caption and "evidence for COVID-19" not in caption
+    # The film's caption says the hidden cells are marked, never that the model saw them greyed (they were
+    # blurred, as the what-if line says).
+    assert "Original image, hidden cells marked" in lines and not any("greyed" in line for line in lines)
 
 
 def test_original_image_keeps_its_aspect_ratio():

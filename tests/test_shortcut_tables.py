@@ -394,3 +394,22 @@ def test_the_pair_sentence_claims_no_more_than_its_counts():
     # A median printed as 50% is not "wrong on most".
     assert "wrong on most" not in _verdict_on_what_is_left(True, [{"held-out source": "x", "median": 0.496}])
     assert "wrong on most x films (49% right)" in _verdict_on_what_is_left(True, [{"held-out source": "x", "median": 0.494}])
+
+
+def test_range_note_follows_the_widest_range_shown():
+    """The caption's word on run-to-run ranges is measured from the table: it said "tens of points" beside the
+    default's ranges of 2 and 4 points."""
+    from model.present.shortcut_tables import range_note
+
+    def table(*recall_lists):
+        sources = {f"s{i}": {**HELD["teach"], "repeats": [{"recall": r} for r in recalls]}
+                   for i, recalls in enumerate(recall_lists)}
+        return held_out_table({"held_out_source": sources})
+
+    assert range_note(table([0.51, 0.53], [0.75, 0.79])) == \
+        "range: over the recorded runs of the recipe (at most 4 points apart here)"
+    assert range_note(table([0.30, 0.68], [0.75, 0.79])).endswith(
+        "(at most 38 points apart here, so one run's figure is not a precise measure)")
+    assert range_note(table([0.5, 0.51])).endswith("(at most 1 point apart here)")
+    assert range_note(held_out_table({"held_out_source": HELD})) == ""  # one run: nothing to say about a range
+    assert range_note(held_out_table({})) == ""

@@ -1010,6 +1010,13 @@ def test_an_unstated_plain_film_is_answered_as_an_adults_frontal_film_and_says_s
     # map is not a measured one, whatever else the line says).
     assert status_line(plain, not_run=pending) == (status_line(plain) + " Not made yet: the map's faithfulness, "
                                                    "the occlusion cross-check and the comparison of every method.")
+    # Before the map's own checks are made (Diagnose draws the status first), nothing is said to be free of
+    # doubt; what the triage settled (an assumption, an uncertain or out-of-scope film) is said as it will be.
+    from model.present.text import interim_status_line
+    assert interim_status_line(dicom) == ("Answer. Its map is being checked; this line says what the checks find "
+                                          "when they are made.")
+    assert "doubt" not in interim_status_line(dicom)
+    assert interim_status_line(plain) == status_line(plain, not_run=pending)
 
 
 def test_an_answer_whose_copies_fall_below_its_level_is_not_called_free_of_doubt():
@@ -1411,7 +1418,7 @@ def test_the_comparison_of_methods_judges_the_map_read_not_the_mean_of_every_pai
                      shown="gradcam++", occlusion_against="gradcam++")
     assert map_findings(plus, "Grad-CAM++") == []
     assert check_sentences(plus)["Every method compared"] == (
-        "Grad-CAM++ agrees with Grad-CAM (+0.72) and weakly with Score-CAM (+0.31); SmoothGrad (+0.00) draws other "
+        "Grad-CAM++ agrees with Grad-CAM (+0.72) and weakly with Score-CAM (+0.31); SmoothGrad (0.00) draws other "
         "regions; LayerCAM draws the same map (+1.00), counted once. Occlusion, the stronger, gradient-free check, "
         "agrees (+0.42).")
     assert check_sentences(replace(plus, agreement=None))["Occlusion cross-check"] == (
@@ -1535,3 +1542,14 @@ def test_the_lung_groups_count_images_below_the_models_own_level_not_a_fixed_lin
     own = lung_groups(lungs, report.per_image, level)
     assert own[0].below == pytest.approx(7 / 40) and own[0].below < at_line[0].below  # 17.5% against 75%
     assert lung_groups(lungs, [], level)[0].below is None  # a report without per-image shares claims no count
+
+
+def test_a_similarity_that_rounds_to_zero_prints_without_a_sign():
+    """The review saw "Score-CAM (-0.00)": a sign the figure shown does not have."""
+    from model.present.check_lines import occlusion_line
+    from model.trust.map_checks import _named, similarity_text
+
+    assert [similarity_text(v) for v in (-0.004, 0.004, 0.0, -0.005001, 0.3, -0.25)] == [
+        "0.00", "0.00", "0.00", "-0.01", "+0.30", "-0.25"]
+    assert _named([(("scorecam",), -0.001)]) == "Score-CAM (0.00)"
+    assert occlusion_line(-0.001, "gradcam") == "Similarity to Grad-CAM: 0.00 (unrelated)."

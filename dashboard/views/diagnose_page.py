@@ -74,6 +74,7 @@ from model.trust.map_checks import (
     comparison_sentence,
     maps_at_layer,
     shown_comparison,
+    similarity_text,
 )
 from model.trust.triage import ANSWER
 
@@ -474,8 +475,9 @@ def images(case: Case, controls: Controls, explanation, on_image, what_if: dict 
     if faint:
         st.caption(f":material/tune: {faint}")
     prepared = case.model_input()
-    st.caption(region_caption(prepared.region, prepared.image_shape, case.card.prep.lung_crop, case.lungs_found(),
-                              case.card.prep.mask_channel))
+    prep = case.card.prep
+    st.caption(region_caption(prepared.region, prepared.image_shape, prep.lung_crop, case.lungs_found(),
+                              prep.mask_channel, prep.lung_mask))
     return overlay, note
 
 
@@ -532,15 +534,16 @@ def agreement_words(summary, threshold: float) -> None:
     first, second = (MAP_LABELS.get(n, n) for n in summary.closest[:2])
     low_first, low_second = (MAP_LABELS.get(n, n) for n in summary.furthest[:2])
     # A description of all the maps, not a verdict: the map shown is judged on the trust tab, by its own rule.
-    st.metric("Mean similarity of every pair", f"{summary.mean:+.2f}", "identical maps counted once",
+    st.metric("Mean similarity of every pair", similarity_text(summary.mean), "identical maps counted once",
               delta_color="off", delta_arrow="off", help=explain("Map similarity") + " A description of all the "
               "maps; the map shown is judged against the others under 'How far to trust this map'.")
     st.caption("A description of all the maps, not a check: the map shown is judged against the others under "
                "'How far to trust this map'.")
     st.markdown(f"{summary.agreeing} of the {summary.pairs} pairs of the {summary.maps} distinct maps agree at least "
                 "moderately.  \n"
-                f"**Closest:** {first} and {second}, {summary.closest[2]:+.2f} ({agreement_word(summary.closest[2])}).  \n"
-                f"**Furthest apart:** {low_first} and {low_second}, {summary.furthest[2]:+.2f} "
+                f"**Closest:** {first} and {second}, {similarity_text(summary.closest[2])} "
+                f"({agreement_word(summary.closest[2])}).  \n"
+                f"**Furthest apart:** {low_first} and {low_second}, {similarity_text(summary.furthest[2])} "
                 f"({agreement_word(summary.furthest[2])}).  \n" + same_map_sentence(summary, MAP_LABELS))
     hidden = (f" It compares the whole maps, faint parts included: the pictures colour only what lies above "
               f"{threshold:.0%} of each map's maximum." if threshold > 0 else "")
@@ -640,7 +643,7 @@ def occlusion_section(case: Case, controls: Controls, explanation, computed: boo
     with picture:
         colour_legend(controls.target, controls)
     label = MAP_LABELS[against.method]
-    verdict.metric(f"Similarity to {label}", f"{similarity:+.2f}", agreement_word(similarity), delta_color="off",
+    verdict.metric(f"Similarity to {label}", similarity_text(similarity), agreement_word(similarity), delta_color="off",
                    delta_arrow="off", help=explain("Map similarity"))
     where = f" at the layer {controls.layer_label}" if against.layer else ""
     verdict.caption(f"The map shown above ({label}{where}) for the same class." if against is explanation else
@@ -922,7 +925,7 @@ def main() -> None:
         "Show the output anyway (for reference only)", key=f"show-anyway-{case.digest[:16]}",
         help="The film is outside what the model was made for: its output would be a guess.")
     with status_slot.container():
-        status_box(result, text.status_line(result, shown_anyway, not_run=tuple(text.CHECK_NAMES)))
+        status_box(result, text.interim_status_line(result, shown_anyway), not_run=())
     film_note = seen_note(case.card, case.digest)  # a film of the labelled data: whether this model learnt from it
     output_col, images_col = st.columns([1, 2.5], gap="medium")
     if not result.shows_answer and not shown_anyway:

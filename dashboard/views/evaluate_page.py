@@ -206,7 +206,7 @@ def run(classifiers, choice: Choice, resamples: int) -> dict:
     """Score, with progress and a Cancel button; the report and the bytes of the first disagreements."""
     from model.evaluation import Progress, Resampling, evaluate_models
 
-    with long_runs.running(RUN, f"with {len(classifiers)} version(s)") as progress:
+    with long_runs.running(RUN, f"with {len(classifiers)} version" + ("s" if len(classifiers) != 1 else "")) as progress:
         report = evaluate_models(classifiers, choice.records, batch_size=16, resampling=Resampling(resamples),
                                  load=choice.loader, root=choice.root,
                                  progress=Progress(images=progress.images, stage=progress.stage))
@@ -371,7 +371,7 @@ def main() -> None:
     resamples = st.selectbox("Bootstrap resamples", [200, 1000, 2000], index=1, key="evaluate_resamples",
                              help="More resamples give steadier intervals and take longer.")
     st.markdown(f"{choice.selection} Press Evaluate to score **{len(choice.records):,} images** with "
-                f"{len(chosen)} version(s).")
+                f"{len(chosen)} version{'s' if len(chosen) != 1 else ''}.")
     signature = (tuple(chosen), tuple(caching.model_key(m) for m in chosen), where, choice.settings, resamples,
                  tuple(r.path for r in choice.records))
     store = st.session_state.setdefault(RESULTS, long_runs.ResultStore(4))

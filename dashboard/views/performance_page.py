@@ -12,6 +12,7 @@ from model.present import charts, shortcut_tables, text, triage_summary
 from model.trust.agreement import Agreement
 from model.trust.explanations import FaithfulnessSummary, LungGroup, LungSummary, SanitySummary, lung_groups
 from model.trust.faithfulness import CHANCE_MARGIN
+from model.trust.map_checks import similarity_text
 
 PLOT_CONFIG = {"displaylogo": False}
 WEAK_WITHIN_SOURCE_AUC = 0.7  # Within-source AUCs below this are highlighted.
@@ -160,7 +161,7 @@ def shortcut_section(card, report: dict) -> None:
         shares = [name for name in held.columns if name.startswith(("called", "recall", "mean", "median"))]
         st.dataframe(held.style.format("{:.0%}", subset=shares, na_rep="–"), hide_index=True, width="stretch",
                      # The range names the runs; recall is their median, as in the headline figures.
-                     column_order=[name for name in held.columns if name not in ("runs", "recall")],
+                     column_order=[name for name in held.columns if name not in ("runs", "recall", "spread")],
                      column_config={"images": st.column_config.NumberColumn(format="%d"),
                                     "median": st.column_config.Column("recall"),
                                     "mean confidence": st.column_config.Column("confidence"),
@@ -171,9 +172,8 @@ def shortcut_section(card, report: dict) -> None:
                    "itself): the honest stand-in for another hospital. Recall: the share of that source's films "
                    "called their true class (the median over the runs); as …: the share the first run called "
                    "each class; confidence: its mean top probability; also held out: the run left those sources "
-                   "out as well (harder: fewer sources to learn from); range: over the recorded runs of the "
-                   "recipe (they differ by tens of points from run to run, so one run's figure is not a precise "
-                   "measure).")
+                   "out as well (harder: fewer sources to learn from)"
+                   + (f"; {note}." if (note := shortcut_tables.range_note(held)) else "."))
     trajectory_section(card)
 
 
@@ -381,7 +381,7 @@ def sanity_report(sanity: SanitySummary | None, agreement: Agreement | None) -> 
                        f"({sanity.n} images).")
         if agreement:
             names = ", ".join(_label(m) for m in agreement.methods)
-            st.caption(f"Mean agreement between {names} (Spearman): {agreement.mean:+.2f}.")
+            st.caption(f"Mean agreement between {names} (Spearman): {similarity_text(agreement.mean)}.")
 
 
 def provenance_section(card) -> None:

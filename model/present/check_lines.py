@@ -16,7 +16,7 @@ from __future__ import annotations
 from model.explain import method_label
 from model.present.layers import member_layer_note
 from model.present.method_grid import agreement_word
-from model.trust.map_checks import comparison_sentence, names_occlusion_figure, shown_comparison
+from model.trust.map_checks import comparison_sentence, names_occlusion_figure, shown_comparison, similarity_text
 
 # The checks' names, as the page heads them.
 CHECK_TITLES = {"faithfulness": "Faithfulness", "occlusion": "Occlusion cross-check",
@@ -42,7 +42,7 @@ def map_note(explanation, layer_label: str, checks, member: int | None = None) -
 
 def occlusion_line(similarity: float, against: str) -> str:
     """The occlusion cross-check as its panel shows it: "Similarity to Grad-CAM++: +0.65 (moderate agreement)."."""
-    return f"Similarity to {method_label(against)}: {similarity:+.2f} ({agreement_word(similarity)})."
+    return f"Similarity to {method_label(against)}: {similarity_text(similarity)} ({agreement_word(similarity)})."
 
 
 def report_check_lines(checks, findings=()) -> tuple[tuple[str, str, tuple[str, ...]], ...]:

@@ -32,7 +32,7 @@ SCOPE_WORDS = {"unseen": "images none of these versions trained on",
                "all": "all images (training images included: they flatter the versions)"}
 # The same choices as short labels for a select box: Compare's box is a quarter of the page wide, and the
 # longer ones were cut at 1366 px; SCOPE_WORDS and `selection_sentence` below the box say them in full.
-SCOPE_LABELS = {"unseen": "Unseen by every version", "test": "Test split of every version",
+SCOPE_LABELS = {"unseen": "No version trained on them", "test": "Test split of every version",
                 "all": "All, training images too"}
 # The short labels in full words, for the help of the select box.
 SCOPE_HELP = "  \n".join(f"**{SCOPE_LABELS[scope]}**: {words}." for scope, words in SCOPE_WORDS.items())

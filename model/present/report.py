@@ -318,7 +318,9 @@ def _images(page: Image.Image, draw, y: int, images: tuple, content: ReportConte
     """The film and the overlay (`images`) side by side, each fitted into a box `height` pixels high."""
     panel_w = COLUMN
     pixels, overlay_rgb = images
-    captions = ("Original image, hidden cells greyed" if content.what_if else "Original image",
+    # "marked", not "greyed": the shading only shows where they are; the what-if line says how the model saw
+    # them hidden (blurred, by default), which the caption contradicted.
+    captions = ("Original image, hidden cells marked" if content.what_if else "Original image",
                 f"Explanation overlay ({method_label(content.method)})")
     bottom = y
     for i, (array, caption) in enumerate(zip((pixels, overlay_rgb), captions)):

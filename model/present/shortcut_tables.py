@@ -74,13 +74,27 @@ def held_out_table(card_training: dict) -> pd.DataFrame:
                          "recall": head.get("recall"),
                          "median": float(np.median(recalls)) if recalls else head.get("recall"),
                          "runs": max(len(recalls), 1),
+                         "spread": max(recalls) - min(recalls) if len(recalls) > 1 else None,
                          "range": (f"{min(recalls):.0%}–{max(recalls):.0%} ({len(recalls)} runs)"
                                    if len(recalls) > 1 else "one run"),
                          **{f"called {label}": share for label, share in (head.get("called_fraction") or {}).items()},
                          "mean confidence": head.get("mean_confidence")})
-    columns = ["held-out source", "also held out", "images", "recall", "median", "runs", "range"]
+    columns = ["held-out source", "also held out", "images", "recall", "median", "runs", "range", "spread"]
     frame = pd.DataFrame(rows)
     return frame[columns + [c for c in frame.columns if c not in columns]] if rows else frame
+
+
+def range_note(held: pd.DataFrame) -> str:
+    """What the table's `range` column says about one run's figure, from the widest range shown (`spread`,
+    the runs' highest recall minus their lowest): the caption said "tens of points" beside ranges of 2 and
+    4 points. Empty when no setting was run more than once."""
+    spreads = held["spread"].dropna() if "spread" in held else pd.Series(dtype=float)
+    if spreads.empty:
+        return ""
+    widest = round(float(spreads.max()) * 100)
+    text = (f"range: over the recorded runs of the recipe (at most {widest} point{'s' if widest != 1 else ''} "
+            "apart here")
+    return text + (", so one run's figure is not a precise measure)" if widest >= 10 else ")")
 
 
 def held_out_separation(card_training: dict) -> list[dict]:

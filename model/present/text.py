@@ -321,6 +321,20 @@ def status_line(result, shown_anyway: bool = False, map_class: str | None = None
     return line
 
 
+def interim_status_line(result, shown_anyway: bool = False) -> str:
+    """The status line drawn while the map's own checks (where it lies on the lungs, how other maps agree
+    with it) are still being made: what the triage settled, never "found no reason to doubt it", which
+    only the checks can earn (Diagnose drew that for a second or more before a caution replaced it).
+
+    Args:
+        result: `model.trust.triage.Triage` of the film, before any map finding.
+        shown_anyway: an out-of-scope film whose output the reader asked to see.
+    """
+    if result.status == "answer" and not result.map_cautions and not result.assumptions:
+        return "Answer. Its map is being checked; this line says what the checks find when they are made."
+    return status_line(result, shown_anyway, not_run=tuple(CHECK_NAMES))
+
+
 def case_id(image_digest: str) -> str:
     """A case identifier that is not patient data: the first 8 hex digits of the image's SHA-256."""
     return image_digest[:8]

@@ -143,12 +143,19 @@ def compare_shown_map(agreement, shown: str) -> ShownMapComparison | None:
     return ShownMapComparison(shown, agree, differ, same, occlusion)
 
 
+def similarity_text(rho: float) -> str:
+    """A map similarity as every view prints it: two decimals with its sign, but 0.00 for a value that
+    rounds to zero (it printed "Score-CAM (-0.00)", a sign the figure shown does not have)."""
+    text = f"{float(rho):+.2f}"
+    return "0.00" if text in ("+0.00", "-0.00") else text
+
+
 def _named(entries) -> str:
     """"Grad-CAM++ and LayerCAM (one map, +0.72) and Score-CAM (+0.31)"."""
     parts = []
     for names, rho in entries:
         labels = " and ".join(label_of(m) for m in names)
-        parts.append(f"{labels} ({'one map, ' if len(names) > 1 else ''}{rho:+.2f})")
+        parts.append(f"{labels} ({'one map, ' if len(names) > 1 else ''}{similarity_text(rho)})")
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
@@ -175,19 +182,19 @@ def comparison_sentence(comparison: ShownMapComparison, faithful: bool = False) 
         head += f"; {others}" if agrees and others else ""
     if comparison.same:
         names = " and ".join(label_of(m) for m, _ in comparison.same)
-        figures = ", ".join(f"{rho:+.2f}" for _, rho in comparison.same)
+        figures = ", ".join(similarity_text(rho) for _, rho in comparison.same)
         head += f"; {names} {'draws' if len(comparison.same) == 1 else 'draw'} the same map ({figures}), counted once"
     occlusion = comparison.occlusion
     if occlusion is None:
         tail = " (occlusion, the stronger, gradient-free check, was not compared)" if comparison.shown != OCCLUSION else ""
         sentence = f"{head}{tail}."
     elif occlusion >= MODERATE_AGREEMENT:
-        sentence = f"{head}. Occlusion, the stronger, gradient-free check, agrees ({occlusion:+.2f})"
+        sentence = f"{head}. Occlusion, the stronger, gradient-free check, agrees ({similarity_text(occlusion)})"
         sentence += (" and the map passed its faithfulness test: those two checks back the regions it marks, "
                      "though other methods mark others." if comparison.disagrees and faithful else ".")
     else:
         word = "agrees weakly" if occlusion >= LOW_AGREEMENT else "draws other regions"
-        sentence = f"{head}. Occlusion, the stronger, gradient-free check, {word} ({occlusion:+.2f})."
+        sentence = f"{head}. Occlusion, the stronger, gradient-free check, {word} ({similarity_text(occlusion)})."
         if occlusion < LOW_AGREEMENT and not comparison.disagrees:  # the occlusion cross-check's advice, kept
             sentence += f" Trust neither {shown}'s map nor occlusion's on its own."
     if comparison.disagrees and not (occlusion is not None and occlusion >= MODERATE_AGREEMENT):
@@ -276,7 +283,7 @@ def map_findings(checks: MapChecks, method_label: str = "map") -> list[Finding]:
         against = label_of(checks.occlusion_against)
         found.append(Finding("occlusion_disagrees", MAP_CAUTION, MAP,
                              f"Hiding regions of the film (occlusion) points elsewhere than {against} (similarity "
-                             f"{checks.occlusion_similarity:+.2f}, below {LOW_AGREEMENT:+.2f}): trust neither map "
+                             f"{similarity_text(checks.occlusion_similarity)}, below {LOW_AGREEMENT:+.2f}): trust neither map "
                              "on its own.", {"similarity": checks.occlusion_similarity, "limit": LOW_AGREEMENT,
                                              "against": against}))
     if checks.randomised_similarity is not None:
