@@ -1039,6 +1039,9 @@ def test_an_answer_whose_copies_fall_below_its_level_is_not_called_free_of_doubt
     pending = ("faithfulness", "occlusion", "every_method")
     line = status_line(result, not_run=pending)
     assert line.startswith(f"Answer. {caution} Not made yet: the map's faithfulness") and "no reason to doubt" not in line
+    # Drawn before the map is checked, the line still names the caution (it is the triage's, not the map's).
+    from model.present.text import interim_status_line
+    assert interim_status_line(result) == line
     # With the assumptions of a plain film: the caution first, then what the answer assumes.
     plain = triage(input_check(synthetic_radiograph(64)), near)
     assert status_line(plain) == f"Answer. {caution} Read as an adult's frontal film (age and view not stated)."

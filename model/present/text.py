@@ -330,7 +330,7 @@ def interim_status_line(result, shown_anyway: bool = False) -> str:
         result: `model.trust.triage.Triage` of the film, before any map finding.
         shown_anyway: an out-of-scope film whose output the reader asked to see.
     """
-    if result.status == "answer" and not result.map_cautions and not result.assumptions:
+    if result.status == "answer" and not (result.answer_cautions or result.map_cautions or result.assumptions):
         return "Answer. Its map is being checked; this line says what the checks find when they are made."
     return status_line(result, shown_anyway, not_run=tuple(CHECK_NAMES))
 
