@@ -976,6 +976,10 @@ def test_an_unstated_plain_film_is_answered_as_an_adults_frontal_film_and_says_s
     dicom = triage(input_check(synthetic_radiograph(64), {"modality": "DX", "view_position": "PA",
                                                           "patient_age_years": 45}), sure)
     assert dicom.findings == [] and status_line(dicom) == "Answer. No check found a reason to doubt it."
+    # Checks of another class's map (the reader chose to explain it) earn the answer nothing.
+    other = status_line(dicom, map_class="b")
+    assert other.startswith("Answer. The map checked explains b, a class the model did not answer") and \
+        "no reason to doubt" not in other
     # "No reason to doubt" is earned: checks not made yet are named, not passed over.
     from model.present.text import not_run_checks, unavailable_checks
     from model.trust.map_checks import MapChecks

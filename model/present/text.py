@@ -301,6 +301,9 @@ def status_line(result, shown_anyway: bool = False, map_class: str | None = None
             line = "Answer."
             if result.answer_cautions:
                 line += f" Read the answer with care: {names_of(result.answer_cautions)}."
+        elif map_class:  # the checks were of another class's map: they earn the answer nothing
+            line = (f"Answer. The map checked explains {map_class}, a class the model did not answer, so its checks "
+                    "say nothing for or against the answer; explain the answer's class to check its own map.")
         elif pending or missing:
             line = ("Answer. The checks made " + ("so far " if pending else "") + "found no reason to doubt it"
                     + (f"; {not_made}: {_listed(pending)}" if pending else "")
