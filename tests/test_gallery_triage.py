@@ -138,7 +138,8 @@ def test_the_cards_caption_names_the_one_check_the_dialog_adds():
     assert line.startswith("Cards are marked as Diagnose marks the film (the input check with its lung fields, the "
                            "anatomy check and the model's own answer level (78.3%))")
     assert line.endswith("The case's dialog adds one check, the stability of the film's test-time copies, which can "
-                         "turn an answer into *second read advised*.")
+                         "turn an answer into *second read advised* or, when some copies fall below the answer level, "
+                         "add a caution to it.")
     assert "anatomy" not in card_checks_sentence("the default answer level (60.0%)", lungs=False, anatomy=False)
 
 

@@ -284,7 +284,8 @@ def read_case(classifier, record, *, split: str = "", lungs: Callable | None = N
 
 def card_triage(xray, lung_mask: np.ndarray | None, prediction: Prediction, scope=None) -> Triage:
     """A film's triage as Diagnose and the gallery's dialog make it (`model.trust.triage.assess`), but for
-    the one rule that needs the test-time copies (their stability, made in the dialog).
+    what needs the test-time copies (their stability, and the caution when some fall below the answer level:
+    made in the dialog).
 
     The same checks in the same order, by the same function (`model.trust.triage.film_triage`): the input
     check with the lung fields when a lung model ran, the anatomy check of the model's scope check on those
@@ -496,7 +497,8 @@ def card_checks_sentence(level_name: str, lungs: bool, anatomy: bool) -> str:
     listed = ", ".join(checks[:-1]) + " and " + checks[-1]
     return (f"Cards are marked as Diagnose marks the film ({listed}): *second read advised* or *out of scope* "
             "with what set it. The case's dialog adds one check, the stability of the film's test-time copies, "
-            "which can turn an answer into *second read advised*.")
+            "which can turn an answer into *second read advised* or, when some copies fall below the answer "
+            "level, add a caution to it.")
 
 
 def early_cards_sentence(read: int, wrong: int | None, order: str) -> str:
