@@ -473,10 +473,6 @@ def test_every_page_explains_an_empty_registry(tmp_path, monkeypatch, page):
     assert not at.exception
     assert not at.error
     assert any("No usable classifier" in text for text in texts(at.warning))
-    # Every page opens with the same compact head (Compare, Performance, Evaluate and About had none).
-    from dashboard.widgets import COMPACT_HEAD
-
-    assert texts(at.markdown).count(COMPACT_HEAD) == 1
 
 
 def test_a_damaged_model_file_is_one_clear_error(test_registry, tmp_path, monkeypatch):
