@@ -28,6 +28,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up chat
 import streamlit as st  # noqa: E402
 from streamlit.runtime.scriptrunner import get_script_run_ctx  # noqa: E402
 
+from dashboard.page_head import COMPACT_HEAD  # noqa: E402
+
 log = logging.getLogger("dashboard")
 
 ICON = Path(__file__).resolve().parent / "icon.png"
@@ -45,13 +47,15 @@ ROOT_IS_THE_SERVER = '<script>window.__streamlit = {BACKEND_BASE_URL: window.loc
 
 
 def page_html() -> str:
-    """Streamlit's index.html, told that its server lives at the root whatever page it is opened on."""
+    """Streamlit's index.html, told that its server lives at the root whatever page it is opened on, with the
+    pages' compact head (`dashboard.page_head`) in place before anything is drawn."""
     index = Path(st.__file__).resolve().parent / "static" / "index.html"
-    return index.read_text(encoding="utf-8").replace("<head>", "<head>\n    " + ROOT_IS_THE_SERVER, 1)
+    return index.read_text(encoding="utf-8").replace("<head>", "<head>\n    " + ROOT_IS_THE_SERVER + COMPACT_HEAD, 1)
 
 
 def page_routes() -> list:
-    """One GET route per page's url path (the default page is Streamlit's own "/")."""
+    """One GET route per page's url path, the default page's "/" too (before Streamlit's own, which serves its
+    page without the compact head)."""
     from starlette.responses import HTMLResponse
     from starlette.routing import Route
 
@@ -60,7 +64,7 @@ def page_routes() -> list:
     async def page(request):
         return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
 
-    return [Route(f"/{url_path}", page, methods=["GET", "HEAD"]) for *_, url_path in NAVIGATION if url_path]
+    return [Route(f"/{url_path}", page, methods=["GET", "HEAD"]) for *_, url_path in NAVIGATION]
 
 
 def draw() -> None:

@@ -145,17 +145,8 @@ def require_models() -> list[ModelCard]:
     return cards
 
 
-# One compact head on every page: Streamlit's own title and the space above it took ~140 px of a 1366 x 768
-# screen, so Compare's first screen held only its version picker and half a curve.
-COMPACT_HEAD = """<style>
-[data-testid="stMainBlockContainer"] {padding-top: 1.5rem; padding-bottom: 1rem;}
-[data-testid="stMainBlockContainer"] h1 {padding-top: 0; padding-bottom: 0.1rem; font-size: 1.8rem;}
-</style>"""
-
-
 def page_title(title: str) -> None:
-    """The page's title in the compact head every page shares."""
-    st.markdown(COMPACT_HEAD, unsafe_allow_html=True)
+    """The page's title; its compact size is the page's own CSS (`dashboard.page_head`), there before it is drawn."""
     st.title(title)
 
 

@@ -184,7 +184,10 @@ def find_datasets(roots: list[Path], max_depth: int = 2) -> list[Path]:
         return {"file", "label"} <= set(header)
 
     def walk(folder: Path, depth: int) -> None:
-        if _looks_like_class_folder(folder, mapping):
+        # A folder of class folders is one dataset: its `train/` split or a class folder below it is part of
+        # it, and listed again it would index the same films twice (the second time with the split as source).
+        whole = _looks_like_class_folder(folder, mapping)
+        if whole:
             add(folder)
         try:
             entries = sorted(folder.iterdir())
@@ -195,7 +198,7 @@ def find_datasets(roots: list[Path], max_depth: int = 2) -> list[Path]:
                 continue
             if entry.is_file() and entry.suffix.lower() == ".csv" and is_manifest(entry):
                 add(entry)
-            elif entry.is_dir() and depth < max_depth:
+            elif entry.is_dir() and depth < max_depth and not whole:
                 walk(entry, depth + 1)
 
     for root in roots:

@@ -109,7 +109,10 @@ def test_a_member_two_versions_share_is_one_curve_naming_both():
     v2 = pd.concat([shared, history(6, 0.2).assign(member="m2")], ignore_index=True)
     v3 = pd.concat([shared, history(5, 0.1).assign(member="m2")], ignore_index=True)  # same name, another run
     fig = compare_curves({"v3": v3, "v2": v2})
-    assert [t.name for t in fig.data] == ["v3, v2 · member m1", "v3 · member m2", "v2 · member m2"]
+    assert [t.name for t in fig.data] == ["v3; v2 · member m1", "v3 · member m2", "v2 · member m2"]
+    # Versions named in words keep their own commas apart from the list's.
+    named = compare_curves({"MobileNet, two-channel v3": v3, "MobileNet, lung-masked v2": v2})
+    assert named.data[0].name == "MobileNet, two-channel v3; MobileNet, lung-masked v2 · member m1"
 
 
 def test_confusion_matrix_counts_and_normalisation(report):

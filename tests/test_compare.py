@@ -182,3 +182,24 @@ def test_verdict_and_films_cells_say_what_they_rest_on():
     assert films_better_on_both(0.4857, 35) == "49% of 35 films"
     assert films_better_on_both(0.4857, None) == "49%"  # a report made before films were counted
     assert films_better_on_both(None, 35) == "–"
+
+
+def test_versions_are_named_as_the_other_pages_name_them_and_never_alike():
+    """Compare headed its columns with ids ("cxr-mobilenet-v3") where the side panel and Diagnose say
+    "MobileNet, two-channel v3"; two cards of one name get their versions, and the same version their ids."""
+    from dataclasses import replace
+
+    from model.present.comparison import ids_note, version_names
+    from model.registry import read_card
+
+    v3, v1 = read_card("cxr-mobilenet-v3"), read_card("cxr-compact-v1")
+    assert version_names([v3, v1]) == {"cxr-mobilenet-v3": "MobileNet, two-channel v3",
+                                       "cxr-compact-v1": "Compact CNN v1"}
+    renamed = replace(v1, display_name=v3.display_name)  # another version of the same name
+    assert version_names([v3, renamed]) == {"cxr-mobilenet-v3": "MobileNet, two-channel v3 · v3.0",
+                                            "cxr-compact-v1": "MobileNet, two-channel v3 · v1.0"}
+    twin = replace(renamed, version=v3.version)
+    assert version_names([v3, twin]) == {"cxr-mobilenet-v3": "cxr-mobilenet-v3", "cxr-compact-v1": "cxr-compact-v1"}
+    assert ids_note(version_names([v3, v1])) == ("Ids: MobileNet, two-channel v3 is `cxr-mobilenet-v3`, "
+                                                 "Compact CNN v1 is `cxr-compact-v1`.")
+    assert ids_note(version_names([v3, twin])) == ""

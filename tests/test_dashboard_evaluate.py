@@ -22,6 +22,9 @@ TIMEOUT = 180
 LONG_FIGURE = re.compile(r"\d\.\d{3}")  # three decimals or more: the page rounds to two
 
 
+# The tiny versions as Compare names them: the card's display name, as the side panel does.
+NAMES = ["Tiny test model tiny-a", "Tiny test model tiny-b"]
+
 def texts(elements) -> list[str]:
     return [element.value for element in elements]
 
@@ -51,7 +54,8 @@ def kept_result(at: AppTest) -> dict:
 
 
 def shown_tables(at: AppTest) -> list:
-    return [d.value for d in at.dataframe]
+    """Every table's frame, grids (st.dataframe) first, then static tables (st.table)."""
+    return [d.value for d in at.dataframe] + [t.value for t in at.table]
 
 
 def summary_of(at: AppTest):
@@ -203,8 +207,8 @@ def test_compare_scores_on_request_and_keeps_the_result_per_settings(registry_en
     no_failure(at)
     assert len(calls) == 1
     summary = summary_of(at)
-    assert list(summary.columns) == ["tiny-a", "tiny-b"]
-    assert summary.loc["images scored", "tiny-a"] == summary.loc["images scored", "tiny-b"]
+    assert list(summary.columns) == NAMES
+    assert summary.loc["images scored", NAMES[0]] == summary.loc["images scored", NAMES[1]]
     assert any(text.startswith("**Where they disagree:**") for text in texts(at.markdown))
     # Another data set is scored on request too; coming back to the first costs nothing.
     at.selectbox(key="compare_data").set_value((compare_pool / "other.csv").resolve()).run()
@@ -213,19 +217,19 @@ def test_compare_scores_on_request_and_keeps_the_result_per_settings(registry_en
     no_failure(at)
     assert len(calls) == 2
     summary = summary_of(at)
-    assert summary.loc["images scored", "tiny-a"] == "12"  # a source neither trained on: all unseen
-    assert re.fullmatch(r"\d\.\d\d \(\d\.\d\d–\d\.\d\d\)", summary.loc["macro AUC (95% interval)", "tiny-a"])
+    assert summary.loc["images scored", NAMES[0]] == "12"  # a source neither trained on: all unseen
+    assert re.fullmatch(r"\d\.\d\d \(\d\.\d\d–\d\.\d\d\)", summary.loc["macro AUC (95% interval)", NAMES[0]])
     sources = next(d for d in shown_tables(at) if "source" in d.columns)
-    assert list(sources["source"]) == ["ieee", "ieee"] and list(sources["version"]) == ["tiny-a", "tiny-b"]
+    assert list(sources["source"]) == ["ieee", "ieee"] and list(sources["version"]) == NAMES
     assert all(value.endswith("(12 images)") for value in sources["COVID-19 vs Pneumonia AUC"])
     assert any("'Too few images': an AUC on fewer than 10 films" in c for c in texts(at.caption))
     at.selectbox(key="compare_data").set_value((compare_pool / "manifest.csv").resolve()).run()
     no_failure(at)
-    assert len(calls) == 2 and list(summary_of(at).columns) == ["tiny-a", "tiny-b"]
+    assert len(calls) == 2 and list(summary_of(at).columns) == NAMES
     # Another session (another visit) finds it as well.
     again = open_view("compare", monkeypatch, compare_pool)
     again.selectbox(key="compare_resamples").set_value(200).run()
-    assert len(calls) == 2 and list(summary_of(again).columns) == ["tiny-a", "tiny-b"]
+    assert len(calls) == 2 and list(summary_of(again).columns) == NAMES
 
 
 def test_compare_says_why_within_source_is_empty(registry_env, monkeypatch, tmp_path):
@@ -247,10 +251,10 @@ def test_compare_without_data_falls_back_to_labelled_internal_figures(registry_e
     at = open_view("compare", monkeypatch)
     no_failure(at)
     assert any("cannot be scored on common ground" in t for t in texts(at.info))
-    assert list(at.dataframe[0].value.columns) == ["tiny-a", "tiny-b", "best", "spread"]
+    assert list(next(t.value for t in at.table if "accuracy" in t.value.index).columns) == [*NAMES, "spread"]
     # The per-version tables with long row names wrap (st.table) rather than scroll: four versions fit at 1366 px.
     sources = next(t.value for t in at.table if "source probe, mean balanced accuracy (lower is better)" in t.value.index)
-    assert list(sources.columns) == ["tiny-a", "tiny-b"]
+    assert list(sources.columns) == NAMES
     curve = at.selectbox(key="compare_metric")
     assert curve.value == "val_auc" and curve.options[0] == "Validation AUC"  # plain names, as the chart's title
     assert not any("_" in option for option in curve.options), curve.options
@@ -279,7 +283,7 @@ def test_compare_maps_of_one_film_have_a_colour_bar(registry_env, monkeypatch):
     assert [i.captions[0] for i in at.image][0].endswith(f", {words}")
     assert not any(clf.card.explain_layer in i.captions[0] for i in at.image)
     # The agreement box gives each probability as the captions do.
-    answers = [t for t in texts(at.markdown) if t.startswith("- tiny-a: ")]
+    answers = [t for t in texts(at.markdown) if t.startswith(f"- {NAMES[0]}: ")]
     assert answers and re.search(r"\(\d+\.\d%\)", answers[0]), answers
 
 

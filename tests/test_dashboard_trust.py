@@ -572,17 +572,18 @@ def test_compare_shows_notes_reports_and_lung_attention_per_version(lung_env):
         body = " ".join(texts(expander.markdown))
         assert "Untrained test model." in body and "**Preprocessing:** 32 px, stretch" in body
     reports = next(t.value for t in at.table if "lung attention, all images" in t.value.index)  # a wrapping table
-    assert list(reports.columns) == ["tiny-a", "tiny-b"]
-    assert reports.loc["lung attention, all images", "tiny-a"] == "62.0%"  # as Performance gives it
-    assert reports.loc["lung attention, predicted COVID-19", "tiny-a"] == "41.0%"
-    assert reports.loc["lung attention, all images", "tiny-b"] == "–"
-    assert reports.loc["Grad-CAM deletion AUC (lower is better)", "tiny-a"] == "0.31"
-    assert reports.loc["Grad-CAM deletion AUC, random maps", "tiny-a"] == "0.50"
-    assert reports.loc["Grad-CAM insertion AUC, random maps", "tiny-a"] == "0.55"
-    assert reports.loc["Grad-CAM++ similarity to random weights", "tiny-a"] == "0.81, flagged"
+    a, b = "Tiny test model tiny-a", "Tiny test model tiny-b"  # by name, as the side panel names them
+    assert list(reports.columns) == [a, b]
+    assert reports.loc["lung attention, all images", a] == "62.0%"  # as Performance gives it
+    assert reports.loc["lung attention, predicted COVID-19", a] == "41.0%"
+    assert reports.loc["lung attention, all images", b] == "–"
+    assert reports.loc["Grad-CAM deletion AUC (lower is better)", a] == "0.31"
+    assert reports.loc["Grad-CAM deletion AUC, random maps", a] == "0.50"
+    assert reports.loc["Grad-CAM insertion AUC, random maps", a] == "0.55"
+    assert reports.loc["Grad-CAM++ similarity to random weights", a] == "0.81, flagged"
     # the verdict, as Performance gives it from the same report
-    assert reports.loc["Grad-CAM verdict on the mean curves", "tiny-a"].startswith("faithful")
-    assert re.fullmatch(r"\d+%( of \d+ films)?", reports.loc["Grad-CAM films better on both", "tiny-a"])
+    assert reports.loc["Grad-CAM verdict on the mean curves", a].startswith("faithful")
+    assert re.fullmatch(r"\d+%( of \d+ films)?", reports.loc["Grad-CAM films better on both", a])
     assert any(COMMAND.format("tiny-b") in text for text in texts(at.caption))
 
     at = upload(at, png_bytes(dark_lungs_film()))

@@ -359,6 +359,20 @@ def test_data_roots_resolve_and_refuse_paths_outside(tmp_path):
     assert all(any(f.is_relative_to(r) for r in roots) for f in found)
 
 
+def test_a_folder_inside_a_listed_dataset_is_not_listed_again(tmp_path):
+    """A class folder's `train/` split was listed beside it: a film was indexed twice, once with source "train"."""
+    hospital = tmp_path / "root" / "hospital"
+    for split in ("train", "test"):
+        write_labelled_folder(hospital / split, per_class=2, folders=("COVID", "Normal"), size=16)
+    plain = write_labelled_folder(tmp_path / "root" / "clinic", per_class=1, folders=("COVID", "Normal"), size=16)
+    manifest = tmp_path / "root" / "manifest.csv"  # a manifest beside them is a dataset of its own
+    manifest.write_text("file,label\nclinic/COVID/case0.png,COVID-19\n", encoding="utf-8")
+    found = find_datasets(data_roots(str(tmp_path / "root")))
+    assert found == sorted([hospital.resolve(), plain.resolve(), manifest.resolve()])
+    films = [record.path for dataset in found if dataset.is_dir() for record in read_dataset(dataset)]
+    assert len(films) == 8 + 2 and len(set(films)) == len(films), "every film once"
+
+
 def test_a_file_that_is_not_a_manifest_is_one_sentence_not_zero_images(tmp_path):
     """`--data notes.png` once scored "0 images" and then failed: it is refused as what it is."""
     text, binary, header = tmp_path / "notes.png", tmp_path / "scan.csv", tmp_path / "empty.csv"

@@ -325,3 +325,27 @@ def test_the_disagreement_caption_counts_in_words_that_agree_with_the_number():
     assert disagreement_caption(3, 3).startswith("3 images got different answers; all 3 are shown")
     assert disagreement_caption(12, 6).startswith("12 images got different answers; the first 6 are shown")
     assert disagreement_caption(1_200, 0) == "1,200 images got different answers."
+
+
+def test_compare_names_every_version_of_a_report_by_its_name(external_films):
+    """Compare's common-ground figures named versions by id where the rest of the page (and the side panel)
+    names them: every table and sentence of a `named_report` reads the names, and the figures stay the same."""
+    from model.present.comparison import named_report
+    from model.present.evaluation_tables import disagreement_table, summary_table
+
+    _, _, report, _ = external_films
+    names = {"tiny-a": "Tiny net, lung-masked v1", "tiny-b": "Tiny net v2"}
+    named = named_report(report, names)
+    summary = summary_table(named)
+    assert list(summary.columns) == list(names.values())
+    assert summary.values.tolist() == summary_table(report).values.tolist()
+    sentence = comparison_sentence(named["comparisons"][0])
+    assert sentence.replace(names["tiny-a"], "tiny-a").replace(names["tiny-b"], "tiny-b") == \
+        comparison_sentence(report["comparisons"][0])
+    texts = [sentence, accounting_sentence(named), comparison_table(named).to_csv(), per_source_table(named).to_csv(),
+             disagreement_table(named).to_csv()]
+    assert not any("tiny-" in text for text in texts), texts
+    assert set(per_source_table(named)["version"]) <= set(names.values())
+    if named["disagreements"]:  # the names whole: no short name cut at the hyphen of "lung-masked"
+        assert set(names.values()) <= set(disagreement_table(named).columns)
+    assert report["models"].keys() == {"tiny-a", "tiny-b"}, "the report itself is left as it was"

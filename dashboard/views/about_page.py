@@ -31,6 +31,9 @@ each model did against it (border cropping, lung cropping and masking, contrast 
 source balancing).
 """
 
+# The models table's columns whose cells are one token each: a break inside them splits a name.
+UNBROKEN = ("created", "id")
+
 ADD_A_MODEL = f"""
 The registry is the folder `model/versions/`, or the folder named by the environment variable
 `CXR_REGISTRY` (in force now: `{{root}}`). Each sub-folder is one model:
@@ -59,8 +62,16 @@ def main() -> None:
     st.subheader("Models in the registry")
     cards = [status.card for status in caching.entries() if status.card is not None]
     if cards:
-        # A static table: its long cells wrap, where a grid cut the last columns even at 1920 px.
-        st.table(models_table(cards).set_index("model"))
+        # A static table: its long cells wrap, where a grid cut the last columns even at 1920 px. Ids and dates
+        # do not: broken at their hyphens ("cxr-/mobilenet-/v3") they read as three words at 1366 px, while
+        # the architecture beside them has room to wrap.
+        table = models_table(cards).set_index("model")
+        # On the paragraph inside each cell: Streamlit's markdown sets `white-space: normal` there.
+        # The architecture may break after a bracket: "two_channel(ensemble(mobilenet," unbroken pushed the
+        # table past the right edge at 1366 px once the ids kept their width.
+        st.table(table.style.set_table_styles([{"selector": f"td.col{table.columns.get_loc(name)} p",
+                                                "props": "white-space: nowrap;"} for name in UNBROKEN])
+                 .format(lambda architecture: architecture.replace("(", "(\u200b"), subset=["architecture"]))
         st.caption("Accuracy and macro AUC are each model's own internal test split ('tested on'): rows tested "
                    "on different films do not compare (with fewer sources, the source gives the class away more "
                    "easily). To rank versions, score them on the same films in *Compare versions* or *Evaluate on "

@@ -28,8 +28,11 @@ from model.present.comparison import (
     COMMON_GROUND_CAVEAT,
     agreement_text,
     explanation_rows,
+    ids_note,
     metrics_comparison,
+    named_report,
     probability_caption,
+    version_names,
 )
 from model.present.evaluation_tables import (
     ROUNDING_NOTE,
@@ -61,22 +64,24 @@ PLOT_CONFIG = {"displaylogo": False}
 
 
 def highlight_best(table: pd.DataFrame, models: list[str]):
-    """A Styler: each row's best model in green, rows where the models differ by 5 points or more in bold."""
+    """A Styler of the table without its "best" column: each row's best model in green instead, rows where the
+    models differ by 5 points or more in bold."""
     def style_row(row: pd.Series) -> list[str]:
         differs = pd.notna(row["spread"]) and row["spread"] >= 0.05
         styles = []
         for column in row.index:
             style = "font-weight: 700;" if differs else ""
-            if column in models and column == row["best"]:
+            if column in models and column == table.at[row.name, "best"]:
                 style += "background-color: rgba(46, 160, 67, 0.35);"
             styles.append(style)
         return styles
 
-    return table.style.apply(style_row, axis=1).format(precision=2, na_rep="n/a", subset=[*models, "spread"])
+    shown = table.drop(columns="best")
+    return shown.style.apply(style_row, axis=1).format(precision=2, na_rep="n/a", subset=[*models, "spread"])
 
 
-def curves_section(chosen: list[str]) -> None:
-    histories = {model_id: caching.history_or_empty(caching.model_key(model_id)) for model_id in chosen}
+def curves_section(chosen: list[str], names: dict[str, str]) -> None:
+    histories = {names[model_id]: caching.history_or_empty(caching.model_key(model_id)) for model_id in chosen}
     columns, default, missing = charts.curve_choice(histories)
     if not columns:
         st.info("None of these models saved a training history.")
@@ -91,13 +96,13 @@ def curves_section(chosen: list[str]) -> None:
     st.plotly_chart(charts.compare_curves(histories, metric=metric), key="compare_curves", config=PLOT_CONFIG)
 
 
-def metrics_section(chosen: list[str]) -> None:
+def metrics_section(chosen: list[str], names: dict[str, str]) -> None:
     """Each version's own internal test figures (metrics.json): the fallback without common ground."""
-    reports = {model_id: caching.metrics_or_empty(caching.model_key(model_id)) for model_id in chosen}
+    reports = {names[model_id]: caching.metrics_or_empty(caching.model_key(model_id)) for model_id in chosen}
     table = metrics_comparison(reports)
-    st.dataframe(highlight_best(table, chosen), width="stretch", height=38 + 35 * len(table),
-                 column_order=[*chosen, "spread"],  # the best is green: its name need not fill a column
-                 column_config={"_index": st.column_config.TextColumn(width="medium")})  # "Pneumonia recall" whole
+    # A table wraps the versions' names in its header (as a grid, three names in words scrolled it sideways at
+    # 1366 px); the best is green, so its name need not fill a column.
+    st.table(highlight_best(table, [names[model_id] for model_id in chosen]))
     st.caption("Green: the best model for that figure (lowest for ECE). Bold: the models differ by 0.05 or "
                "more. All figures are on each model's own internal test split, which may not be the same images, "
                f"and have no intervals: differences of 0.01-0.02 AUC on a few hundred images can be noise. {ROUNDING_NOTE}")
@@ -114,7 +119,7 @@ def common_ground_store() -> long_runs.ResultStore:
     return long_runs.ResultStore(8)
 
 
-def common_ground_section(cards_by_id: dict, chosen: list[str]) -> None:
+def common_ground_section(cards_by_id: dict, chosen: list[str], names: dict[str, str]) -> None:
     """The versions scored on the same images, by default ones none of them trained on, with intervals;
     scored when asked and kept per settings."""
     roots = data_roots()
@@ -123,7 +128,7 @@ def common_ground_section(cards_by_id: dict, chosen: list[str]) -> None:
         st.info(f"No labelled data is configured (`{DATA_ENV}`), so the versions cannot be scored on common ground "
                 "here. Below: each version's own internal test figures, which are not on the same images.",
                 icon=":material/settings:")
-        metrics_section(chosen)
+        metrics_section(chosen, names)
         return
     controls = st.columns([3, 3, 2, 2])
     choice = controls[0].selectbox("Labelled data", datasets, key="compare_data",
@@ -158,7 +163,7 @@ def common_ground_section(cards_by_id: dict, chosen: list[str]) -> None:
                 st.caption("Nothing is scored until you ask: with many images this takes a while. The figures are "
                            "then kept for these versions, data and settings.")
                 with st.expander("Each version's own internal test figures (not the same images)"):
-                    metrics_section(chosen)
+                    metrics_section(chosen, names)
             return
         from model.evaluation import Progress, Resampling, evaluate_models
 
@@ -175,18 +180,19 @@ def common_ground_section(cards_by_id: dict, chosen: list[str]) -> None:
                                      root=path if path.is_dir() else path.parent,
                                      progress=Progress(images=progress.images, stage=progress.stage))
         store.put(signature, report)
-    common_ground_results(store.get(signature), chosen)
+    common_ground_results(named_report(store.get(signature), names), chosen, names)
 
 
-def common_ground_results(report: dict, chosen: list[str]) -> None:
-    """The figures of a common-ground report: accounting, figures, paired comparisons, by source, disagreements."""
+def common_ground_results(report: dict, chosen: list[str], names: dict[str, str]) -> None:
+    """The figures of a common-ground report whose versions are named (`named_report`): accounting, figures,
+    paired comparisons, by source, disagreements."""
     st.markdown(accounting_sentence(report))
     if report["n_images"] == 0:
         st.warning("No image could be scored.")
         return
     notes = section_notes(report)
-    table = summary_table(report)
-    st.dataframe(table, width="stretch", height=38 + 35 * len(table))
+    # A table wraps the versions' names in its header: as a grid, three names in words scrolled it sideways at 1366 px.
+    st.table(summary_table(report))
     st.caption(f"The same images for every version; in brackets the 95% bootstrap interval. {ROUNDING_NOTE}")
     for pair in report["comparisons"]:
         st.markdown(f"- {comparison_sentence(pair)}")
@@ -213,14 +219,14 @@ def common_ground_results(report: dict, chosen: list[str]) -> None:
             st.caption(" ".join(filter(None, [short_names_note(report["models"]), "Each image by its file name; "
                                           "the Evaluate page's downloads name it in full."])))
     with st.expander("Each version's own internal test figures (not the same images)"):
-        metrics_section(chosen)
+        metrics_section(chosen, names)
 
 
 def _figure(value, spec: str) -> str:
     return "–" if value is None else format(value, spec)
 
 
-def source_section(cards_by_id: dict, chosen: list[str]) -> None:
+def source_section(cards_by_id: dict, chosen: list[str], names: dict[str, str]) -> None:
     """Each version's source probe and held-out-source figures: how much it leans on the source."""
     rows = {}
     for model_id in chosen:
@@ -237,7 +243,7 @@ def source_section(cards_by_id: dict, chosen: list[str]) -> None:
                 _figure(line["median"], ".0%") + spread
         for pair in shortcut_tables.held_out_separation(cards_by_id[model_id].training):
             row[f"held out, {pair['pair']} AUC (any bias)"] = shortcut_tables.separation_auc_text(pair)
-        rows[model_id] = row
+        rows[names[model_id]] = row
     st.table(pd.DataFrame(rows).fillna("–"))  # a table wraps its long row names: four versions fit at 1366 px
     st.caption("Source probe: how well a simple classifier on each version's features tells the sources apart within "
                "one class (near chance is better). Held out: that source's films scored by the version's recipe trained "
@@ -248,13 +254,13 @@ def source_section(cards_by_id: dict, chosen: list[str]) -> None:
                "the held-out films of two classes are told apart, whatever threshold is chosen.")
 
 
-def explanation_section(chosen: list[str]) -> None:
+def explanation_section(chosen: list[str], names: dict[str, str]) -> None:
     """Each version's explanation report side by side; the command that makes the missing ones."""
     reports = {model_id: caching.explanation_report_or_none(caching.model_key(model_id)) for model_id in chosen}
     present = {model_id: explanation_rows(report) for model_id, report in reports.items() if report}
     missing = [model_id for model_id in chosen if model_id not in present]
     if present:
-        table = pd.DataFrame({model_id: present.get(model_id, {}) for model_id in chosen}).fillna("–")
+        table = pd.DataFrame({names[model_id]: present.get(model_id, {}) for model_id in chosen}).fillna("–")
         st.table(table)  # a table wraps its long row names and cells: four versions fit at 1366 px
         st.caption("From each version's explanations.json (its own test split). Lung attention: share of the "
                    "Grad-CAM map inside the lungs, low values point to shortcuts. Deletion/insertion: compare "
@@ -267,7 +273,7 @@ def explanation_section(chosen: list[str]) -> None:
                    "'Flagged': the maps barely change when the weights are randomised; 'not judged': the randomised model's maps "
                    "were blank, so the check says nothing.")
     for model_id in missing:
-        st.caption(f"No explanation report for `{model_id}`: `{text.explanation_report_command(model_id)}`.")
+        st.caption(f"No explanation report for {names[model_id]}: `{text.explanation_report_command(model_id)}`.")
 
 
 def notes_section(cards_by_id: dict, chosen: list[str]) -> None:
@@ -277,12 +283,12 @@ def notes_section(cards_by_id: dict, chosen: list[str]) -> None:
         card = cards_by_id[model_id]
         with column.expander(f"Notes: {text.card_label(card)}"):
             st.markdown(f"**Preprocessing:** {text.preprocessing_summary(card)}  \n"
-                        f"**Architecture:** `{card.architecture}` · created {card.created[:10]}")
+                        f"**Architecture:** `{card.architecture}` · created {card.created[:10]} · id `{card.id}`")
             for block in shortcut_tables.plain_notes(card.notes) or ["_The card has no notes._"]:
                 st.markdown(block)
 
 
-def image_section(cards_by_id: dict, chosen: list[str]) -> None:
+def image_section(cards_by_id: dict, chosen: list[str], names: dict[str, str]) -> None:
     st.subheader("One image, every version")
     uploaded = widgets.uploader("compare_upload")
     upload = widgets.read_upload(uploaded, prompt="Upload a radiograph to see each version's prediction and "
@@ -363,7 +369,8 @@ def image_section(cards_by_id: dict, chosen: list[str]) -> None:
         legend.caption(f"Colour bar of the maps above: {colour_bar_caption('the class explained', DEFAULT_MAP_THRESHOLD)} "
                        f"(gray part). {SCALE_NOTE}")
     if len(predictions) >= 2:
-        agreement_section(predictions, maps, {m: statuses[m].status for m in predictions})
+        agreement_section({names[m]: predictions[m] for m in predictions}, {names[m]: maps[m] for m in maps},
+                          {names[m]: statuses[m].status for m in predictions})
 
 
 def lung_attention(image_digest: str, xray, card, on_image) -> None:
@@ -409,25 +416,25 @@ def main() -> None:
                 f"{text.card_label(cards[0])}.")
         widgets.broken_entries()
         return
-    cards_by_id = {card.id: card for card in cards}
+    cards_by_id, names = {card.id: card for card in cards}, version_names(cards)  # named as on the other pages
     chosen = st.multiselect("Versions to compare", list(cards_by_id), default=default_selection(cards, MAX_DEFAULT),
                             format_func=lambda model_id: text.card_label(cards_by_id[model_id]),
-                            key="compare_models")
+                            key="compare_models", help=ids_note(names) or None)
     if len(chosen) < 2:
         st.info("Choose two or more versions.")
         return
     st.subheader("Training curves")
-    curves_section(chosen)
+    curves_section(chosen, names)
     st.subheader("Figures on common ground")
-    common_ground_section(cards_by_id, chosen)
+    common_ground_section(cards_by_id, chosen, names)
     st.subheader("Does each version know the source?")
-    source_section(cards_by_id, chosen)
+    source_section(cards_by_id, chosen, names)
     st.subheader("Explanation reports side by side")
-    explanation_section(chosen)
+    explanation_section(chosen, names)
     st.subheader("What changed")
     notes_section(cards_by_id, chosen)
     st.divider()
-    image_section(cards_by_id, chosen)
+    image_section(cards_by_id, chosen, names)
 
 
 main()

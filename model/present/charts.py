@@ -154,6 +154,11 @@ def _averaged_spans(histories: dict[str, pd.DataFrame], metric: str) -> dict[tup
     return spans
 
 
+# Between the versions one curve or shading belongs to: Compare names them in words, and its names hold commas
+# ("MobileNet, two-channel v3"), so a comma between two of them read as four versions.
+VERSIONS_JOINED = "; "
+
+
 def compare_curves(histories: dict[str, pd.DataFrame], metric: str = "val_loss", height: int = 360) -> go.Figure:
     """One curve per model of one history column, overlaid, titled in words (`curve_name`); models without
     that column are left out.
@@ -171,13 +176,13 @@ def compare_curves(histories: dict[str, pd.DataFrame], metric: str = "val_loss",
     for member, rows, owners in curves.values():
         # One ensemble alone: its members' ids say enough (the narrow Diagnose panel).
         name = (owners[0] if member is None else member if len(histories) == 1
-                else f"{', '.join(owners)} · member {member}")
+                else f"{VERSIONS_JOINED.join(owners)} · member {member}")
         fig.add_trace(go.Scatter(x=_epochs(rows), y=rows[metric], mode="lines+markers", name=name))
     if not fig.data:
         return _empty(f"No model has a {curve_name(metric)} history.", height)
     spans = _averaged_spans(histories, metric)
     for span, models in spans.items():
-        whose = "" if len(histories) == 1 and len(spans) == 1 else f" of {', '.join(models)}"
+        whose = "" if len(histories) == 1 and len(spans) == 1 else f" of {VERSIONS_JOINED.join(models)}"
         _shade_averaged(fig, span, None, f"averaged epochs{whose} (the shipped weights)")
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title=curve_name(metric))

@@ -1,6 +1,7 @@
 """Comparing models: their test metrics side by side, their predictions on one image, their maps.
 
-    table = metrics_comparison({card.id: read_metrics(card.id) for card in cards})
+    names = version_names(cards)   # {id: the name the other pages give it}
+    table = metrics_comparison({names[card.id]: read_metrics(card.id) for card in cards})
     agreement = prediction_agreement({clf.card.id: clf.predict_xray(xray) for clf in classifiers})
     rho = map_similarity(heat_a, heat_b)
 """
@@ -11,11 +12,47 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from model.present.text import lung_share, percent
+from model.present.text import card_label, lung_share, percent
 
 # Rows where a smaller value is better; every other row is better when larger.
 LOWER_IS_BETTER = frozenset({"ECE"})
 RESERVED_COLUMNS = ("best", "spread")
+
+
+def version_names(cards) -> dict[str, str]:
+    """Each card's id -> the name the other pages give the version: its `display_name`, as the side panel's
+    model box and Diagnose show it; its name and version (`card_label`) where two cards share a name, and
+    its id where even those clash, so that no two columns of a comparison are headed alike."""
+    names = {card.id: card.display_name for card in cards}
+    for fallback in (card_label, lambda card: card.id):  # ids are unique: the last fallback ends every clash
+        shared = Counter(names.values())
+        names.update({card.id: fallback(card) for card in cards if shared[names[card.id]] > 1})
+    return names
+
+
+def ids_note(names: dict[str, str]) -> str:
+    """"Ids: Compact CNN v1 is cxr-compact-v1, ..." for the versions shown by name (a command or a download
+    needs the id); "" when every name is its id."""
+    named = [f"{name} is `{model_id}`" for model_id, name in names.items() if name != model_id]
+    return f"Ids: {', '.join(named)}." if named else ""
+
+
+def named_report(report: dict, names: dict[str, str]) -> dict:
+    """A common-ground report (`model.evaluation.evaluate_models`, keyed by version id) with each id replaced
+    by its name (`version_names`) wherever the report's tables and sentences read it; the rest is shared."""
+    def rename(by_id: dict) -> dict:
+        return {names.get(model_id, model_id): value for model_id, value in by_id.items()}
+
+    def rows(key: str, fields: tuple[str, ...]) -> list[dict]:
+        return [{**row, **{field: rename(row[field]) for field in fields if field in row}}
+                for row in report.get(key, [])]
+
+    return {**report, "models": rename(report.get("models", {})),
+            "comparisons": [{**pair, "a": names.get(pair["a"], pair["a"]), "b": names.get(pair["b"], pair["b"])}
+                            for pair in report.get("comparisons", [])],
+            "within_source": {source: rename(by_id) for source, by_id in report.get("within_source", {}).items()},
+            "disagreements": rows("disagreements", ("predicted", "confidence")),
+            "images": rows("images", ("predicted", "probabilities", "correct"))}
 
 
 def _number(value) -> float:

@@ -444,9 +444,10 @@ def section_notes(report: dict) -> dict[str, str]:
 def short_names(model_ids) -> dict[str, str]:
     """Version ids without the start they all share ("cxr-compact-averaged-v2", "cxr-compact-v1" ->
     "averaged-v2", "v1"), cut at a hyphen, for column headers that must fit a laptop screen; the ids
-    themselves when nothing is shared or the short names would clash."""
+    themselves when nothing is shared, the short names would clash or they are names in words ("Compact CNN
+    v1"), which a cut at a hyphen would break ("masked v2" for "Compact CNN, lung-masked v2")."""
     ids = list(model_ids)
-    if len(ids) < 2:
+    if len(ids) < 2 or any(" " in model_id for model_id in ids):  # names in words (Compare's) are kept whole
         return {model_id: model_id for model_id in ids}
     common = ids[0]
     for model_id in ids[1:]:
