@@ -850,7 +850,7 @@ def trust_section(case: Case, controls: Controls, explanation, on_image, every_m
     return checks, (lung_share, lung_sentence)
 
 
-# Metric figures that fit a 1366-pixel screen's narrow column (the compact head is `widgets.page_title`'s).
+# Metric figures that fit a 1366-pixel screen's narrow column (the compact head is `dashboard/page_head.py`'s).
 PAGE_STYLE = """<style>
 [data-testid="stMain"] [data-testid="stMetricValue"] {font-size: 1.45rem;}
 </style>"""
