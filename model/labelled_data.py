@@ -167,7 +167,9 @@ def _looks_like_class_folder(folder: Path, mapping: dict[str, str]) -> bool:
 
 def find_datasets(roots: list[Path], max_depth: int = 2) -> list[Path]:
     """Labelled data found under the roots: manifest CSVs (`*.csv` whose header has `file` and
-    `label`) and folder-per-class layouts, at most `max_depth` folders deep; sorted, real paths."""
+    `label`) and folder-per-class layouts, at most `max_depth` folders deep; sorted, real paths. A
+    folder-per-class layout is not searched further (its split or class folders are part of it), so a
+    manifest inside one of its subfolders is not listed; one beside its class folders is."""
     mapping, found = label_mapping(), []
 
     def add(path: Path) -> None:

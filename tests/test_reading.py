@@ -76,7 +76,7 @@ def test_colour_bar_and_its_words():
     # A lung-masked model saw the lung fields only: its map's colour over the neck is not something it saw.
     masked = region_caption((10, 60, 10, 90), (100, 100), lung_crop=True, lung_mask=True)
     assert masked.startswith("The model saw only the lung fields (slightly widened), everything else in the box "
-                             "around them (40% of the film) blanked") and "not something the model saw there" in masked
+                             "around them (40% of the film) blanked") and "not tissue the model saw there" in masked
     assert "saw only the box" not in masked
     with pytest.raises(ValueError, match="colormap"):
         colour_bar("rainbow")
@@ -308,22 +308,27 @@ def test_stability_word_follows_the_glossary_rule_on_the_shown_figure():
     assert Uncertainty.from_dict(looser.to_dict()) == looser
 
 
+def under(tta) -> int:
+    """How many of the copies fall under the answer level, counted here independently of the caution."""
+    return sum(p < tta.answer_level for p in tta.copies)
+
+
 def test_copies_below_the_answer_level_are_counted_beside_the_stability():
     """The review's case: "Answer" beside "Varies: moves ±7.9 points" for a film at 81% with a model that answers
     from 78.3%: some of its copies fell below the level where the model answers, and nothing said so."""
-    from model.present.text import confidence_words, copies_below, stability_brief, stability_line
+    from model.present.text import confidence_words, copies_below_values, stability_brief, stability_line
     from model.trust.uncertainty import Uncertainty, uncertainty_of
 
     near = np.array([[0.81, 0.12, 0.07]] + [[0.9, 0.06, 0.04]] * 4 + [[0.70, 0.2, 0.1], [0.74, 0.2, 0.06],
                                                                        [0.66, 0.3, 0.04]])
     tta = uncertainty_of(("A", "B", "C"), near, 0.783, 0.5)
-    assert tta.copies == pytest.approx((0.9, 0.9, 0.9, 0.9, 0.7, 0.74, 0.66)) and tta.copies_below == 3
+    assert tta.copies == pytest.approx((0.9, 0.9, 0.9, 0.9, 0.7, 0.74, 0.66)) and under(tta) == 3
     assert not tta.uncertain and tta.reasons == [] and tta.message == ""  # the validated rules did not fire
     [caution] = tta.findings
     assert (caution.kind, caution.severity) == ("copies_below_level", "answer_caution")
     assert caution.values == {"label": "A", "below": 3, "copies": 7, "level": 0.783, "lowest": 0.66}
     assert caution.sentence.startswith("A falls under the 78.3% this model needs to answer on its own on 3 of the 7 ")
-    assert "(the lowest 66.0%)" in caution.sentence and copies_below(tta) == caution.values
+    assert "(the lowest 66.0%)" in caution.sentence and copies_below_values(tta) == caution.values
     assert stability_line(tta) == ("Varies: moves ±9.5 points (one standard deviation) on 7 changed copies; 3 of the 7 "
                                    "copies below the answer level 78.3%")
     word, sentence = confidence_words(tta)[1:]
@@ -331,21 +336,21 @@ def test_copies_below_the_answer_level_are_counted_beside_the_stability():
     # Copies that all stay at or above the level: nothing said, whatever the spread.
     above = uncertainty_of(("A", "B", "C"), np.array([[0.81, 0.12, 0.07]] + [[0.95, 0.03, 0.02], [0.783, 0.2, 0.017]] * 3
                                                      + [[0.9, 0.05, 0.05]]), 0.783, 0.5)
-    assert above.copies_below == 0 and above.findings == [] and copies_below(above) is None
+    assert under(above) == 0 and above.findings == [] and copies_below_values(above) is None
     assert "answer level" not in stability_brief(above) and "answer on its own" not in confidence_words(above)[2]
     # Once a rule fired the status says the doubt already: a low probability, or copies giving other classes.
     low = uncertainty_of(("A", "B", "C"), np.vstack([[0.75, 0.18, 0.07], near[1:]]), 0.783, 0.5)
-    assert [f.kind for f in low.findings] == ["low_probability"] and low.copies_below == 3
+    assert [f.kind for f in low.findings] == ["low_probability"] and under(low) == 3
     assert "answer level" not in stability_brief(low)
     flipping = uncertainty_of(("A", "B"), np.array([[0.9, 0.1]] + [[0.3, 0.7]] * 5 + [[0.8, 0.2]] * 2), 0.783, 0.5)
     assert [f.kind for f in flipping.findings] == ["copies_disagree"] and "answer level" not in stability_brief(flipping)
     # The lowest copy is never shown equal to the level it is under.
     edge = uncertainty_of(("A", "B"), np.array([[0.9, 0.1]] * 7 + [[0.7826, 0.2174]]), 0.783, 0.5)
-    assert edge.copies_below == 1 and "(the lowest just under it)" in edge.findings[0].sentence
+    assert under(edge) == 1 and "(the lowest just under it)" in edge.findings[0].sentence
     # Kept through the cache's dict and back; an Uncertainty stored before the copies were has none to count.
     assert Uncertainty.from_dict(tta.to_dict()) == tta
     old = {key: value for key, value in tta.to_dict().items() if key not in ("copies", "answer_level")}
-    assert Uncertainty.from_dict({**old, "findings": []}).copies_below == 0
+    assert under(Uncertainty.from_dict({**old, "findings": []})) == 0
 
 
 def test_report_carries_case_status_colour_bar_what_if_and_coloured_notes():

@@ -412,5 +412,8 @@ def test_range_note_follows_the_widest_range_shown():
     assert range_note(table([0.30, 0.68], [0.75, 0.79])).endswith(
         "(at most 38 points apart here, so one run's figure is not a precise measure)")
     assert range_note(table([0.5, 0.51])).endswith("(at most 1 point apart here)")
+    # Measured between the ends as printed: 32%-46% (cxr-compact-averaged-v2's recalls 0.325 and 0.4575) is 14 points.
+    assert table([0.325, 0.4575]).loc[0, "range"] == "32%–46% (2 runs)"
+    assert range_note(table([0.325, 0.4575])).startswith("range: over the recorded runs of the recipe (at most 14 points")
     assert range_note(held_out_table({"held_out_source": HELD})) == ""  # one run: nothing to say about a range
     assert range_note(held_out_table({})) == ""

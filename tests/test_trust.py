@@ -635,8 +635,8 @@ def test_tta_perturbs_the_input(patch_model):
     assert [f.kind for f in borderline.findings] == ["copies_disagree"]
     # The clear film's own pass is near 100%, yet some of its copies fall below the default answer level: an
     # answer still (no rule fired), with the caution that says how many.
-    assert [f.kind for f in clear.findings] == ["copies_below_level"] and clear.copies_below >= 1
-    assert clear.copies_below == sum(p < 0.6 for p in clear.copies) and len(clear.copies) == 7
+    assert [f.kind for f in clear.findings] == ["copies_below_level"] and clear.findings[0].values["below"] >= 1
+    assert clear.findings[0].values["below"] == sum(p < 0.6 for p in clear.copies) and len(clear.copies) == 7
     with pytest.raises(ValueError, match="n must"):
         tta_uncertainty(patch_model, patch_image(), n=1)
     with pytest.raises(ValueError, match="shape"):
@@ -976,6 +976,7 @@ def test_an_unstated_plain_film_is_answered_as_an_adults_frontal_film_and_says_s
     dicom = triage(input_check(synthetic_radiograph(64), {"modality": "DX", "view_position": "PA",
                                                           "patient_age_years": 45}), sure)
     assert dicom.findings == [] and status_line(dicom) == "Answer. No check found a reason to doubt it."
+    assert dicom.undoubted and not plain.undoubted
     # Checks of another class's map (the reader chose to explain it) earn the answer nothing.
     other = status_line(dicom, map_class="b")
     assert other.startswith("Answer. The map checked explains b, a class the model did not answer") and \
@@ -1023,6 +1024,13 @@ def test_an_unstated_plain_film_is_answered_as_an_adults_frontal_film_and_says_s
     assert interim_status_line(plain) == status_line(plain, not_run=pending)
 
 
+def dicom_plain_undoubted(uncertainty) -> bool:
+    """Whether an adult PA DICOM film with this reading is an answer with nothing said against it."""
+    from model.trust.triage import triage
+    return triage(input_check(synthetic_radiograph(64), {"modality": "DX", "view_position": "PA",
+                                                          "patient_age_years": 45}), uncertainty).undoubted
+
+
 def test_an_answer_whose_copies_fall_below_its_level_is_not_called_free_of_doubt():
     """The review's case: "Answer" led the page beside "Varies: moves ±7.9" for a film whose copies fell below
     the level where the model answers. The status stays an answer (the card's validated rules decide which films
@@ -1052,6 +1060,14 @@ def test_an_answer_whose_copies_fall_below_its_level_is_not_called_free_of_doubt
     # Under a status a rule set, the line is that status's, as before.
     odd = triage(input_check(synthetic_radiograph(64, width=256)), near)
     assert odd.status == "uncertain" and "copies below" not in status_line(odd)
+    # An uncertain or out-of-scope film has no answer to caution: the caution (which names the class a held-back
+    # answer would have given) stays among the findings but is no answer caution (the CLI's "cautions" read these).
+    lateral = triage(input_check(synthetic_radiograph(64), {"modality": "DX", "view_position": "LL",
+                                                            "patient_age_years": 45}), near)
+    for held in (odd, lateral):
+        assert "copies_below_level" in [f.kind for f in held.findings] and held.answer_cautions == []
+        assert not held.undoubted
+    assert lateral.status == "out_of_scope" and result.undoubted is False and dicom_plain_undoubted(near) is False
     # A map caution and an answer caution are each named, each once.
     from model.trust.findings import Finding
     lung = Finding("lung_attention_low", "map_caution", "map", "Little of the map on the lungs.")

@@ -57,6 +57,7 @@ from model.splits import common_records
 from model.trust.agreement import map_similarity
 from model.trust.attention import attention_if_lungs
 from model.trust.faithfulness import CHANCE_MARGIN
+from model.trust.map_checks import similarity_text
 
 MAX_DEFAULT = 3
 OWN_PREDICTION = "Each model's own prediction"
@@ -398,12 +399,11 @@ def agreement_section(predictions: dict, maps: dict, statuses: dict) -> None:
     with st.container(border=True):
         st.markdown(headline)
         st.markdown("\n".join(f"- {answer}" for answer in answers))
-    pairs = [{"model A": a, "model B": b, "map similarity (Spearman)": map_similarity(maps[a], maps[b],
-                                                                                      support_only=True)}
-             for a, b in combinations(maps, 2)]
-    # a similarity, not a difference: no plus sign (as the randomisation similarity on Performance)
-    st.dataframe(pd.DataFrame(pairs), hide_index=True, width="content",
-                 column_config={"map similarity (Spearman)": st.column_config.NumberColumn(format="%.2f")})
+    # a similarity, not a difference: no plus sign (as the randomisation similarity on Performance), nor a minus
+    # on a figure that rounds to zero
+    pairs = [{"model A": a, "model B": b, "map similarity (Spearman)": similarity_text(
+        map_similarity(maps[a], maps[b], support_only=True), signed=False)} for a, b in combinations(maps, 2)]
+    st.dataframe(pd.DataFrame(pairs), hide_index=True, width="content")
     st.caption("Similarity of the Grad-CAM maps on the original image, over the part where at least one map shows "
                "evidence (the blank surround outside the region each version saw is left out: it would count as "
                "agreement), on a scale where 1 is the same ranking of regions, 0 unrelated and below 0 opposite.")

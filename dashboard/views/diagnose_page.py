@@ -76,7 +76,6 @@ from model.trust.map_checks import (
     shown_comparison,
     similarity_text,
 )
-from model.trust.triage import ANSWER
 
 GRID = 6  # Click-to-hide cells per side of the film.
 MAP_LABELS = {name: method.label for name, method in METHODS.items()}
@@ -154,16 +153,16 @@ def stated_facts(digest: str, metadata: dict, slot) -> Stated:
 # --------------------------------------------------------------------------- status and output
 
 
-def status_box(result, line: str, not_run=tuple(text.CHECK_NAMES)) -> None:
+def status_box(result, line: str, not_run=tuple(text.CHECK_NAMES), map_class: str | None = None) -> None:
     """The status, first on the page and across it: its `line` (`text.status_line`, the one the report
     carries), what set it, the cautions about an answer, its assumptions and the cautions about its map, each
-    from the findings' own fields; `not_run`: the map checks not made yet, pointed to below the film."""
-    answer_cautions = result.answer_cautions if result.status == ANSWER else []
-    reasons = "".join(f"  \n{finding.sentence}" for finding in [*result.deciding, *answer_cautions])
+    from the findings' own fields; `not_run`: the map checks not made yet, pointed to below the film unless
+    the map checked explains `map_class`, a class the model did not answer (the line then says what to do)."""
+    reasons = "".join(f"  \n{finding.sentence}" for finding in [*result.deciding, *result.answer_cautions])
     prompt = text.state_prompt(result.assumptions, result.status)
     if prompt:
         reasons += f"  \n:material/edit: {prompt}"
-    if not_run and result.status == ANSWER and not (answer_cautions or result.map_cautions or result.assumptions):
+    if not_run and result.undoubted and not map_class:  # another class's map checked: the line says what to do
         reasons += ("  \n:material/arrow_downward: Make them below the film, under *How far to trust this map* "
                     "and *All methods side by side*.")
     if result.status == OUT_OF_SCOPE:  # not st.error: that is kept for failures of the app itself
@@ -196,7 +195,7 @@ def output_box(case: Case, result, shown_anyway: bool, what_if: dict | None) -> 
             hidden_cells_box(what_if)
         probability_chart(case, what_if)
         # Orange when unstable or when copies fall below the answer level: the brief then says how many.
-        below = text.copies_below(tta)
+        below = text.copies_below_values(tta)
         colour = "orange" if word == "Unstable" or below else "blue"
         st.markdown(f":{colour}[**{word}**]: {text.stability_brief(tta)}",
                     help=f"{text.stability_help(tta)} {explain('Stable / varies / unstable')}"
@@ -554,8 +553,8 @@ def agreement_table(agreement) -> None:
     """Every pair's similarity, methods by methods, with the scale in words."""
     table = agreement_matrix(agreement, MAP_LABELS)
     st.markdown("**Similarity of every pair of maps**", help=explain("Map similarity"))
-    st.dataframe(table, width="stretch", column_config={label: st.column_config.NumberColumn(format="%+.2f")
-                                                         for label in table.columns})
+    # as text, each figure as the sentences print it (a similarity that rounds to zero has no sign)
+    st.dataframe(table.map(similarity_text), width="stretch")
     st.caption(f"Rank correlation of two maps: {SCALE}. Agreement is not correctness: the Grad-CAM variants share "
                "their layer and tend to agree even on a shortcut; agreement with occlusion is the stronger check.")
 
@@ -954,7 +953,7 @@ def main() -> None:
     map_class = explanation.label if explanation.label != case.uncertainty().top_label else None
     final, line = text.checked_status(result, checks, MAP_LABELS[explanation.method], shown_anyway, map_class)
     with status_slot.container():  # the status names the map checks too, once they are known
-        status_box(final, line, text.not_run_checks(checks))
+        status_box(final, line, text.not_run_checks(checks), map_class)
     with grid_tab:
         grid_occlusion_tab(case, controls)
     # The maps the agreement between methods compared (occlusion's too, once computed), as its check line names them.

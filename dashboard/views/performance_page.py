@@ -353,7 +353,8 @@ def sanity_report(sanity: SanitySummary | None, agreement: Agreement | None) -> 
     left, right = st.columns([1.4, 1], gap="large")
     with left:
         st.dataframe(table.style.apply(lambda row: [FLAGGED_STYLE if row["flagged"] else ""] * len(row), axis=1)
-                     .format(precision=2, na_rep="n/a", subset=["similarity (Spearman)", "SSIM"]),
+                     .format(lambda v: similarity_text(v, signed=False), na_rep="n/a", subset=["similarity (Spearman)"])
+                     .format(precision=2, na_rep="n/a", subset=["SSIM"]),
                      hide_index=True, width="stretch",
                      column_order=[name for name in table.columns if name != "inconclusive"],  # named beside it
                      column_config={"similarity (Spearman)": "similarity", "blank random maps": "blank"})

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from model.present.text import card_label, lung_share, percent
+from model.trust.map_checks import similarity_text
 
 # Rows where a smaller value is better; every other row is better when larger.
 LOWER_IS_BETTER = frozenset({"ECE"})
@@ -222,7 +223,7 @@ def explanation_rows(report) -> dict[str, str]:
         flag = ", flagged" if values.flagged else ", not judged" if values.inconclusive else ""
         # A similarity, not a difference: no sign forced, as on Performance ("0.00", "-0.05").
         rows[f"{method_label(method)} similarity to random weights"] = (
-            "–" if values.spearman is None else f"{values.spearman:.2f}") + flag
+            "–" if values.spearman is None else similarity_text(values.spearman, signed=False)) + flag
     return rows
 
 

@@ -17,7 +17,8 @@ GLOSSARY = {
     "Stable / varies / unstable": "Over slightly changed copies of the film: stable, the probability moves "
                                   f"under {STABLE_POINTS} points as shown; varies, {STABLE_POINTS} or more; "
                                   "unstable, fewer of film and copies give the answer than the model needs.",
-    "Answer level": "The probability a model needs to answer on its own (set on its validation films); copies of "
+    "Answer level": "The probability a model needs to answer on its own (set on its validation films, else the "
+                    "default); copies of "
                     "the film that fall under it are counted beside the stability.",
     "Temperature": "The single number the model's raw outputs are divided by so that its probabilities are "
                    "calibrated (fitted on its validation films).",

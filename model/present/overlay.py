@@ -196,8 +196,9 @@ def region_caption(model_input_region, image_shape: tuple[int, int], lung_crop: 
                 "not a box around the lungs.")
     if lung_crop and lung_mask:
         return (f"The model saw only the lung fields (slightly widened), everything else in the box around them "
-                f"({share:.0%} of the film) blanked: colour on the map outside the lungs is its coarse grid "
-                "spreading the lungs' evidence, not something the model saw there; the map fades out beyond the box.")
+                f"({share:.0%} of the film) blanked: colour on the map outside the lungs is most likely its coarse "
+                "grid spreading the lungs' evidence (or the lung outline), not tissue the model saw there; the map "
+                "fades out beyond the box.")
     if lung_crop and mask_channel:
         return (f"The model saw only the box around the lung fields ({share:.0%} of the film), its lung-masked "
                 "networks only the lung fields inside it; the map fades out beyond the box.")

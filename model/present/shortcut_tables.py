@@ -74,7 +74,8 @@ def held_out_table(card_training: dict) -> pd.DataFrame:
                          "recall": head.get("recall"),
                          "median": float(np.median(recalls)) if recalls else head.get("recall"),
                          "runs": max(len(recalls), 1),
-                         "spread": max(recalls) - min(recalls) if len(recalls) > 1 else None,
+                         # in points between the ends as the range prints them (32%-46% is 14, not 13.25)
+                         "spread": _points(max(recalls)) - _points(min(recalls)) if len(recalls) > 1 else None,
                          "range": (f"{min(recalls):.0%}–{max(recalls):.0%} ({len(recalls)} runs)"
                                    if len(recalls) > 1 else "one run"),
                          **{f"called {label}": share for label, share in (head.get("called_fraction") or {}).items()},
@@ -84,14 +85,19 @@ def held_out_table(card_training: dict) -> pd.DataFrame:
     return frame[columns + [c for c in frame.columns if c not in columns]] if rows else frame
 
 
+def _points(share: float) -> int:
+    """A share as the tables print it, in whole percent."""
+    return int(f"{share:.0%}"[:-1])
+
+
 def range_note(held: pd.DataFrame) -> str:
     """What the table's `range` column says about one run's figure, from the widest range shown (`spread`,
-    the runs' highest recall minus their lowest): the caption said "tens of points" beside ranges of 2 and
-    4 points. Empty when no setting was run more than once."""
+    the points between the runs' highest and lowest recall as printed): the caption said "tens of points"
+    beside ranges of 2 and 4 points. Empty when no setting was run more than once."""
     spreads = held["spread"].dropna() if "spread" in held else pd.Series(dtype=float)
     if spreads.empty:
         return ""
-    widest = round(float(spreads.max()) * 100)
+    widest = int(spreads.max())
     text = (f"range: over the recorded runs of the recipe (at most {widest} point{'s' if widest != 1 else ''} "
             "apart here")
     return text + (", so one run's figure is not a precise measure)" if widest >= 10 else ")")

@@ -129,14 +129,14 @@ def confidence_words(tta) -> tuple[str, str, str]:
         how += f"; only {agreeing}, fewer than the {tta.needed} this model needs, so unstable"
     elif tta.agreement < 1.0:
         how += f"; {agreeing}, and this model needs {tta.needed}"
-    below = copies_below(tta)
+    below = copies_below_values(tta)
     if below:
         how += (f"; {tta.top_label} is under the {below['level']:.1%} this model needs to answer on its own on "
                 f"{below['below']} of the {below['copies']} copies, so read the answer with care")
     return f"{tta.top_probability:.1%}", word, how + "."
 
 
-def copies_below(tta) -> dict | None:
+def copies_below_values(tta) -> dict | None:
     """The values of the film's "copies_below_level" caution (`model.trust.uncertainty.copies_below_finding`:
     how many of its copies fall below the model's answer level, of how many, the level and the lowest), None
     when it has none: the one source of those numbers for the stability words and the status."""
@@ -159,7 +159,7 @@ def stability_brief(tta) -> str:
     if tta.agreement < 1.0:  # counted over the film and its copies, as the agreement is
         brief += (f"; {tta.agreeing} of {tta.n} readings give {tta.top_label} "
                   f"(unstable below {tta.needed})")
-    below = copies_below(tta)
+    below = copies_below_values(tta)
     if below:
         brief += f"; {below['below']} of the {below['copies']} copies below the answer level {below['level']:.1%}"
     return brief
@@ -297,7 +297,7 @@ def status_line(result, shown_anyway: bool = False, map_class: str | None = None
     elif result.status == "uncertain":
         line = f"Uncertain: second read advised ({names_of(result.deciding)})."
     else:
-        if result.answer_cautions or result.map_cautions or result.assumptions:
+        if not result.undoubted:
             line = "Answer."
             if result.answer_cautions:
                 line += f" Read the answer with care: {names_of(result.answer_cautions)}."
@@ -316,7 +316,7 @@ def status_line(result, shown_anyway: bool = False, map_class: str | None = None
     if result.map_cautions:
         which = (f"the {map_class} map (a class the model did not answer)" if map_class else "the map")
         line += f" Read {which} with care: {names_of(result.map_cautions)}."
-    if result.status == "answer" and (result.answer_cautions or result.map_cautions or result.assumptions):
+    if result.status == "answer" and not result.undoubted:
         # The checks not made (or not measurable) are named here too: a caution or an assumption does not
         # make an unmeasured map a measured one.
         line += (f" {not_made[0].upper()}{not_made[1:]}: {_listed(pending)}." if pending else "") + (
@@ -333,7 +333,7 @@ def interim_status_line(result, shown_anyway: bool = False) -> str:
         result: `model.trust.triage.Triage` of the film, before any map finding.
         shown_anyway: an out-of-scope film whose output the reader asked to see.
     """
-    if result.status == "answer" and not (result.answer_cautions or result.map_cautions or result.assumptions):
+    if result.undoubted:
         return "Answer. Its map is being checked; this line says what the checks find when they are made."
     return status_line(result, shown_anyway, not_run=tuple(CHECK_NAMES))
 

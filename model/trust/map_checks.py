@@ -143,10 +143,11 @@ def compare_shown_map(agreement, shown: str) -> ShownMapComparison | None:
     return ShownMapComparison(shown, agree, differ, same, occlusion)
 
 
-def similarity_text(rho: float) -> str:
-    """A map similarity as every view prints it: two decimals with its sign, but 0.00 for a value that
-    rounds to zero (it printed "Score-CAM (-0.00)", a sign the figure shown does not have)."""
-    text = f"{float(rho):+.2f}"
+def similarity_text(rho: float, signed: bool = True) -> str:
+    """A map similarity as every view prints it: two decimals, with its sign (`signed`, beside a scale that runs
+    from -1 to 1; tables of similarities to random weights and between versions print none), but 0.00 for a
+    value that rounds to zero (it printed "Score-CAM (-0.00)", a sign the figure shown does not have)."""
+    text = f"{float(rho):+.2f}" if signed else f"{float(rho):.2f}"
     return "0.00" if text in ("+0.00", "-0.00") else text
 
 

@@ -81,8 +81,16 @@ class Triage:
 
     @property
     def answer_cautions(self) -> list[Finding]:
-        """Reasons to read an answer with care that set no status (some copies below the answer level)."""
-        return of_severity(self.findings, ANSWER_CAUTION)
+        """Reasons to read an answer with care that set no status (some copies below the answer level); none
+        unless the status is an answer: an uncertain or out-of-scope film has no answer to caution (and its
+        caution names the class a held-back answer would have given)."""
+        return of_severity(self.findings, ANSWER_CAUTION) if self.status == ANSWER else []
+
+    @property
+    def undoubted(self) -> bool:
+        """An answer with nothing said against it: no caution about the answer or its map, no assumption. The one
+        condition under which a status line may say its checks found no reason to doubt it."""
+        return self.status == ANSWER and not (self.answer_cautions or self.map_cautions or self.assumptions)
 
     @property
     def map_cautions(self) -> list[Finding]:

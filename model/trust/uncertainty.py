@@ -54,11 +54,6 @@ class Uncertainty:
     copies: tuple = ()
 
     @property
-    def copies_below(self) -> int:
-        """How many of the test-time copies give `top_label` a probability under `answer_level`."""
-        return sum(p < self.answer_level for p in self.copies)
-
-    @property
     def agreeing(self) -> int:
         """How many of the n readings (film and copies) give `top_label`."""
         return round(self.agreement * self.n)
