@@ -72,6 +72,7 @@ UPLOADED = "the uploaded ZIP"  # what the page calls it: its file name can carry
 SCOPES = SCOPE_LABELS  # the same choices as Compare
 PER_LABEL = {"25 per label": 25, "50 per label": 50, "100 per label": 100, "200 per label": 200, "All images": None}
 CASES_SHOWN = 4
+MATRICES_PER_ROW = 3  # confusion matrices side by side: three keep their titles whole at 1366 px
 PLOT_CONFIG = {"displaylogo": False}
 NO_ROOTS = (f"No data folder is configured on this server. Set `{DATA_ENV}` (one or more folders separated by "
             f"'{os.pathsep}') before starting the dashboard, or upload a ZIP.")
@@ -269,11 +270,7 @@ def figures(report: dict, notes: dict, caveat: str) -> None:
     labels = list(dict.fromkeys(label for m in models.values() for label in m["labels"]))
     label = st.selectbox("ROC curves of class", labels, key="evaluate_roc_class")
     st.plotly_chart(charts.roc_overlay(models, label), key="evaluate_roc", config=PLOT_CONFIG)
-    columns = st.columns(len(models), gap="medium")
-    for index, (column, (name, model)) in enumerate(zip(columns, models.items())):
-        column.plotly_chart(charts.confusion_matrix_figure(model, normalize=True), key=f"evaluate_cm_{index}",
-                            config=PLOT_CONFIG)
-        column.caption(f"{name}: rows true, columns predicted.")
+    confusion_matrices(models)
     st.markdown("**By data source**")
     sources = per_source_table(report)
     if len(sources) > 0:
@@ -287,6 +284,19 @@ def figures(report: dict, notes: dict, caveat: str) -> None:
         st.caption(notes["per_source"])
     if "within_source" in notes and "per_source" not in notes:
         st.caption(notes["within_source"])
+
+
+def confusion_matrices(models: dict) -> None:
+    """Each version's row-normalised confusion matrix, at most `MATRICES_PER_ROW` to a row and the rows evenly
+    filled (four versions: two rows of two): four to a row at 1366 px cut their titles and shrank their cells."""
+    rows = -(-len(models) // MATRICES_PER_ROW)
+    per_row = -(-len(models) // rows)
+    items = list(models.items())
+    for start in range(0, len(items), per_row):
+        for column, (name, model) in zip(st.columns(per_row, gap="medium"), items[start:start + per_row]):
+            column.plotly_chart(charts.confusion_matrix_figure(model, normalize=True),
+                                key=f"evaluate_cm_{name}", config=PLOT_CONFIG)
+            column.caption(f"{name}: rows true, columns predicted.")
 
 
 def map_legend() -> None:
