@@ -370,7 +370,7 @@ def test_zip_mode_shows_only_its_own_controls(server, tmp_path):
         expect(page.get_by_text("Upload a ZIP with one folder per class")).to_be_visible()
         assert page.get_by_text("How many").count() == 0 and page.get_by_text("Labelled data", exact=True).count() == 0
         page.locator("input[type=file]").first.set_input_files(str(archive))
-        expect(page.get_by_text("8 images in ours.zip; all are scored.", exact=False)).to_be_visible()
+        expect(page.get_by_text("8 images in the uploaded ZIP; all are scored.", exact=False)).to_be_visible()
         expect(page.get_by_text("Bootstrap resamples")).to_be_visible()
         assert page.get_by_text("How many").count() == 0
         assert page.get_by_test_id("stSelectbox").filter(has_text="Images").count() == 0

@@ -82,9 +82,9 @@ def test_evaluate_a_configured_folder_with_two_versions(evaluate_page):
     at.button(key="evaluate_run_start").click().run()
     no_failure(at)
     summary = summary_of(at)
-    assert list(summary.columns) == ["tiny-a", "tiny-b"]
-    assert summary.loc["images scored", "tiny-a"] == summary.loc["images scored", "tiny-b"] == "12"
-    assert re.fullmatch(r"\d\.\d\d \(\d\.\d\d–\d\.\d\d\)", summary.loc["macro AUC (95% interval)", "tiny-a"])
+    assert list(summary.columns) == NAMES  # named as Compare and the side panel name them
+    assert summary.loc["images scored", NAMES[0]] == summary.loc["images scored", NAMES[1]] == "12"
+    assert re.fullmatch(r"\d\.\d\d \(\d\.\d\d–\d\.\d\d\)", summary.loc["macro AUC (95% interval)", NAMES[0]])
     # The 3 Tuberculosis films are counted, with the reason, before any figure that leaves them out.
     assert ("12 images were scored by every version; 3 of them have a label the versions do not know "
             "(Tuberculosis: 3), so the figures and comparisons use the other 9.") in texts(at.markdown)
@@ -96,7 +96,10 @@ def test_evaluate_a_configured_folder_with_two_versions(evaluate_page):
     assert number >= 0  # read from the higher version: the words can only favour the first named
     assert ("favouring" in sentence) != ("no clear difference" in sentence)
     roc = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    assert [t["name"].split(" ")[0] for t in roc[0]["data"]] == ["tiny-a", "tiny-b", "chance"]
+    assert [t["name"].split(" (")[0] for t in roc[0]["data"]] == [*NAMES, "chance"]
+    assert [c for c in texts(at.caption) if c.endswith("rows true, columns predicted.")] == \
+        [f"{name}: rows true, columns predicted." for name in NAMES]
+    assert "`tiny-a`" in at.multiselect(key="evaluate_models").help
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels == ["Predictions per image (CSV)", "Figures with intervals (CSV)", "Everything (JSON)"]
     assert any(t == "Where the versions disagree" for t in texts(at.subheader))
@@ -112,6 +115,10 @@ def test_evaluate_a_configured_folder_with_two_versions(evaluate_page):
         result["report"], result["about"]))
     assert sorted(row["image"] for row in exported["images"])[0] == "COVID/case0.png"
     assert str(data) not in json.dumps(exported)
+    # The downloads keep the ids (a script's key), and the page says which name is which id.
+    assert exported["about"]["versions"] == ["tiny-a", "tiny-b"]
+    assert set(exported["images"][0]["predicted"]) == {"tiny-a", "tiny-b"}
+    assert any("Tiny test model tiny-a is `tiny-a`" in c for c in texts(at.caption))
 
 
 def test_the_disagreement_maps_have_a_colour_bar_and_a_true_caption(evaluate_page):
@@ -141,13 +148,13 @@ def test_zip_mode_shows_its_own_controls_and_words_and_refuses_a_hostile_zip(eva
     no_failure(at)
     # Its images are looked up among the server's labelled films by their bytes: none of them is one.
     assert any(t.startswith("None of these 3 images is one of this server's labelled films") for t in texts(at.markdown))
-    assert any("3 images in ours.zip; all are scored." in t for t in texts(at.markdown))
+    assert any("3 images in the uploaded ZIP; all are scored." in t for t in texts(at.markdown))
     assert not at.checkbox  # nothing a version trained on to leave out
     assert {element.key for element in at.selectbox} == {"evaluate_resamples"}
     at.selectbox(key="evaluate_resamples").set_value(200)
     at.button(key="evaluate_run_start").click().run()
     no_failure(at)
-    assert summary_of(at).loc["images scored", "tiny-a"] == "3"
+    assert summary_of(at).loc["images scored", NAMES[0]] == "3"
     # The caveat the figures rest on stands beside them, not only in the JSON export.
     caveat = ("3 scored images are not among this server's labelled films: whether a version trained on them cannot "
               "be checked")
@@ -309,27 +316,72 @@ def test_a_zip_of_the_servers_own_films_is_matched_to_each_versions_split(regist
     at.run()
     no_failure(at)
     table = next(d for d in shown_tables(at) if "trained on" in d.columns).set_index("version")
-    for model_id, split in places.items():
+    for version, split in zip(NAMES, places.values()):
         counted = [sum(place == name for place in split.values()) for name in ("train", "validation", "test")]
-        assert table.loc[model_id, ["trained on", "validation (tuned on)", "test split (held out)"]].tolist() == counted
-        assert table.loc[model_id, "not this server's films"] == 1  # own.png: no labelled film of this server
+        assert table.loc[version, ["trained on", "validation (tuned on)", "test split (held out)"]].tolist() == counted
+        assert table.loc[version, "not this server's films"] == 1  # own.png: no labelled film of this server
     assert at.checkbox(key="evaluate_leave_trained").value is True
     assert any(t.startswith(f"{FILMS} of {FILMS + 1} images are labelled films of this server") and "left out" in t
                for t in texts(at.markdown))
     total = FILMS + 1
-    assert any(f"{total} images in ours.zip; {len(trained)} left out because at least one version trained on them"
+    assert any(f"{total} images in the uploaded ZIP; {len(trained)} left out because at least one version trained on them"
                in t for t in texts(at.markdown))
     at.selectbox(key="evaluate_resamples").set_value(200)
     at.button(key="evaluate_run_start").click().run()
     no_failure(at)
-    assert summary_of(at).loc["images scored", "tiny-a"] == str(total - len(trained))
+    assert summary_of(at).loc["images scored", NAMES[0]] == str(total - len(trained))
     assert not any("training split" in c for c in texts(at.caption))  # what is scored holds no trained film
     assert not any(ZIP_CAVEAT in c for c in texts(at.caption))  # matched, not "cannot be checked"
     # Kept on request: the figures then say, beside them, that they rest on films a version trained on.
     at.checkbox(key="evaluate_leave_trained").uncheck().run()
     at.button(key="evaluate_run_start").click().run()
     no_failure(at)
-    assert summary_of(at).loc["images scored", "tiny-a"] == str(total)
+    assert summary_of(at).loc["images scored", NAMES[0]] == str(total)
     assert any(f"{len(trained)} scored images are in a version's training split" in c for c in texts(at.caption))
+    # The caveat names the versions on the page and keeps their ids in the export.
+    kept = [c for c in texts(at.caption) if "in a version's training split (" in c]
+    assert kept and "Tiny test model tiny-" in kept[0] and "(tiny-" not in kept[0]
+    assert "(tiny-" in kept_result(at)["about"]["caveat"]
     # The ZIP's images were hashed and placed once, not on every redraw (the box, the resamples, the runs).
     assert len(matched) == 1
+
+
+def test_an_uploaded_zips_name_is_never_shown_or_exported(evaluate_page, monkeypatch):
+    """A file's name can carry a patient's name (Diagnose never shows or stores one): Evaluate said "3 images in
+    <the ZIP's name>" and wrote it into evaluation.json. It now says "the uploaded ZIP" and exports the start of
+    the ZIP's SHA-256 digest, so two runs can still be told apart; the names inside the ZIP stay."""
+    import hashlib
+
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    from tests.test_private_data import element_texts
+
+    files = []  # every download's data and file name, as the buttons hold them
+    original = MediaFileManager.add
+    monkeypatch.setattr(MediaFileManager, "add", lambda self, data, mimetype, coordinates, file_name=None, **kw:
+                        files.append((file_name, data)) or original(self, data, mimetype, coordinates, file_name, **kw))
+    at, _ = evaluate_page
+    at.radio(key="evaluate_source").set_value("A ZIP of labelled images").run()
+    images = [png_bytes(synthetic_radiograph(64, seed=seed)) for seed in (81, 82, 83)]
+    archive = zip_bytes({"COVID/a.png": images[0], "Normal/b.png": images[1], "Pneumonia/c.png": images[2]})
+    name = "Qzpatient Smith 1923-04-17.zip"
+    at.get("file_uploader")[0].set_value((name, archive, "application/zip"))
+    at.run()
+    seen = element_texts(at)
+    at.selectbox(key="evaluate_resamples").set_value(200)
+    at.button(key="evaluate_run_start").click().run()
+    no_failure(at)
+    seen += element_texts(at)
+    page = "\n".join(seen)
+    assert "macro AUC (95% interval)" in page and "Tiny test model tiny-a" in page  # the checks see the results
+    assert "Qzpatient" not in page
+    assert "3 images in the uploaded ZIP; all are scored." in page
+    exported = {file_name: data.decode("utf-8") if isinstance(data, bytes) else data
+                for file_name, data in files if file_name}  # the others: the maps and films
+    assert set(exported) == {"predictions.csv", "figures.csv", "evaluation.json"}
+    document = json.loads(exported["evaluation.json"])
+    assert document["about"]["data"] == f"uploaded ZIP, SHA-256 {hashlib.sha256(archive).hexdigest()[:8]}"
+    assert "Qzpatient" not in exported["evaluation.json"] and "Smith" not in exported["evaluation.json"]
+    # The names inside the ZIP are the team's own way to find their images: kept.
+    assert sorted(row["image"] for row in document["images"]) == ["COVID/a.png", "Normal/b.png", "Pneumonia/c.png"]
+    assert not any(b"Qzpatient" in (data if isinstance(data, bytes) else data.encode()) for _, data in files)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import streamlit as st
@@ -33,6 +33,7 @@ from model.labelled_data import (
 )
 from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD
 from model.present import charts, text
+from model.present.comparison import ids_note, named_report, version_names
 from model.present.evaluation_exports import export_json, figures_frame, predictions_frame
 from model.present.evaluation_tables import (
     ROUNDING_NOTE,
@@ -67,9 +68,11 @@ RESULTS = "evaluate_results"  # this session's results by settings (a ZIP's resu
 LAST = "evaluate_last"  # the settings of the last result, shown while the current ones have none
 RUN = "evaluate_run"
 FOLDER, UPLOAD = "A data folder on this server", "A ZIP of labelled images"
+UPLOADED = "the uploaded ZIP"  # what the page calls it: its file name can carry a patient's name
 SCOPES = SCOPE_LABELS  # the same choices as Compare
 PER_LABEL = {"25 per label": 25, "50 per label": 50, "100 per label": 100, "200 per label": 200, "All images": None}
 CASES_SHOWN = 4
+MATRICES_PER_ROW = 3  # confusion matrices side by side: three keep their titles whole at 1366 px
 PLOT_CONFIG = {"displaylogo": False}
 NO_ROOTS = (f"No data folder is configured on this server. Set `{DATA_ENV}` (one or more folders separated by "
             f"'{os.pathsep}') before starting the dashboard, or upload a ZIP.")
@@ -82,8 +85,10 @@ ZIP_HELP = (f"A ZIP with one folder per class (COVID/, Normal/, Pneumonia/; othe
 @dataclass(frozen=True)
 class Choice:
     """What is to be scored: the records, how to read them (None: from disk), the folder their ids are
-    relative to (None: a ZIP's own names), what to call them, how they were chosen, the scope's wording
-    for the report, the settings that make them and the caveat the figures rest on ("" for none)."""
+    relative to (None: a ZIP's own names), what to call them in the export (never an uploaded file's own
+    name: it can carry a patient's), how they were chosen, the scope's wording for the report, the settings
+    that make them and the caveat the figures rest on ("" for none): with the versions' ids for the export,
+    and with their names for the page."""
 
     records: list
     loader: Callable | None
@@ -93,6 +98,7 @@ class Choice:
     scope: str
     settings: tuple
     caveat: str = ""
+    shown_caveat: str = ""
 
 
 def folder_choice(cards_by_id: dict, chosen: list[str]) -> Choice | None:
@@ -156,9 +162,14 @@ def _overlaps(zip_digest: str, versions: tuple, data_version: str, _archive, _ca
                         _index)
 
 
+def named_overlaps(overlaps: list[VersionOverlap] | None, names: dict[str, str]) -> list[VersionOverlap] | None:
+    """The overlaps with each version named as the page names it (`version_names`), for its sentences and tables."""
+    return None if overlaps is None else [replace(o, model_id=names.get(o.model_id, o.model_id)) for o in overlaps]
+
+
 def overlap_section(overlaps: list[VersionOverlap] | None) -> bool:
-    """What matching found, per version; returns whether the images a version trained on are to be left out
-    (a box, ticked by default, shown only when there are such images)."""
+    """What matching found, per version (named: `named_overlaps`); returns whether the images a version trained
+    on are to be left out (a box, ticked by default, shown only when there are such images)."""
     if overlaps is None:
         st.caption(f":orange[:material/report: {ZIP_CAVEAT}]")
         return False
@@ -174,9 +185,11 @@ def overlap_section(overlaps: list[VersionOverlap] | None) -> bool:
     return leave
 
 
-def zip_choice(cards: list) -> Choice | None:
+def zip_choice(cards: list, names: dict[str, str]) -> Choice | None:
     """An uploaded ZIP: every readable image in it (no folder controls: they mean nothing for a ZIP), less the
-    ones a chosen version trained on when they are recognised and the reader leaves them out."""
+    ones a chosen version trained on when they are recognised and the reader leaves them out. Called "the
+    uploaded ZIP" and, in the export, by the start of its SHA-256 digest (to tell runs apart): never by its
+    file name, which can carry a patient's name (Diagnose never shows or stores an upload's name either)."""
     widgets.upload_limit_note("ZIP")
     uploaded = st.file_uploader("ZIP of labelled images", type=["zip"], key="evaluate_zip", help=ZIP_HELP,
                                 max_upload_size=widgets.WIDGET_LIMIT_MB)
@@ -193,13 +206,14 @@ def zip_choice(cards: list) -> Choice | None:
             st.dataframe([{"file": name, "reason": reason} for name, reason in archive.skipped], hide_index=True)
     zip_digest = caching.digest(uploaded.getvalue())
     overlaps = zip_overlap(archive, zip_digest, cards)
-    leave = overlap_section(overlaps)
+    leave = overlap_section(named_overlaps(overlaps, names))
     trained = trained_on_any(overlaps or []) if leave else set()
     records = [record for record in archive.records if record.path not in trained]
-    selection = selection_sentence(uploaded.name, len(archive.records), len(records), len(records), "zip", None)
-    return Choice(records, archive.load, None, uploaded.name, selection, zip_scope(overlaps, len(trained)),
-                  (uploaded.name, zip_digest, leave),
-                  zip_caveat(overlaps, [record.path for record in records]))
+    selection = selection_sentence(UPLOADED, len(archive.records), len(records), len(records), "zip", None)
+    scored = [record.path for record in records]
+    return Choice(records, archive.load, None, f"uploaded ZIP, SHA-256 {zip_digest[:8]}", selection,
+                  zip_scope(overlaps, len(trained)), (zip_digest, leave), zip_caveat(overlaps, scored),
+                  zip_caveat(named_overlaps(overlaps, names), scored))
 
 
 def run(classifiers, choice: Choice, resamples: int) -> dict:
@@ -220,7 +234,7 @@ def run(classifiers, choice: Choice, resamples: int) -> dict:
         record = by_id.get(case["path"])
         if record is not None:
             cases[case["path"]] = choice.loader(record) if choice.loader else Path(record.path).read_bytes()
-    return {"report": report, "cases": cases, "about": about}
+    return {"report": report, "cases": cases, "about": about, "shown_caveat": choice.shown_caveat}
 
 
 def case_id(record, choice: Choice) -> str:
@@ -230,12 +244,13 @@ def case_id(record, choice: Choice) -> str:
 
 
 def figures(report: dict, notes: dict, caveat: str) -> None:
+    """The figures of a report whose versions are named (`named_report`), with the caveat they rest on."""
     models = report["models"]
     st.subheader("Figures side by side")
     if caveat:  # the figures rest on it: said beside them, not only in the export
         st.caption(f":orange[:material/report: {caveat}]")
-    table = summary_table(report)
-    st.dataframe(table, width="stretch", height=38 + 35 * len(table))
+    # A table wraps the versions' names in its header (as Compare's): a grid of names in words scrolls sideways.
+    st.table(summary_table(report))
     st.caption(f"In brackets the 95% bootstrap interval ({report['bootstrap']['resamples']:,} resamples of the "
                f"images). Overlapping intervals mean the difference may be noise; the paired comparison below says "
                f"more. {ROUNDING_NOTE}")
@@ -255,11 +270,7 @@ def figures(report: dict, notes: dict, caveat: str) -> None:
     labels = list(dict.fromkeys(label for m in models.values() for label in m["labels"]))
     label = st.selectbox("ROC curves of class", labels, key="evaluate_roc_class")
     st.plotly_chart(charts.roc_overlay(models, label), key="evaluate_roc", config=PLOT_CONFIG)
-    columns = st.columns(len(models), gap="medium")
-    for column, (model_id, model) in zip(columns, models.items()):
-        column.plotly_chart(charts.confusion_matrix_figure(model, normalize=True), key=f"evaluate_cm_{model_id}",
-                            config=PLOT_CONFIG)
-        column.caption(f"{model_id}: rows true, columns predicted.")
+    confusion_matrices(models)
     st.markdown("**By data source**")
     sources = per_source_table(report)
     if len(sources) > 0:
@@ -275,6 +286,19 @@ def figures(report: dict, notes: dict, caveat: str) -> None:
         st.caption(notes["within_source"])
 
 
+def confusion_matrices(models: dict) -> None:
+    """Each version's row-normalised confusion matrix, at most `MATRICES_PER_ROW` to a row and the rows evenly
+    filled (four versions: two rows of two): four to a row at 1366 px cut their titles and shrank their cells."""
+    rows = -(-len(models) // MATRICES_PER_ROW)
+    per_row = -(-len(models) // rows)
+    items = list(models.items())
+    for start in range(0, len(items), per_row):
+        for column, (name, model) in zip(st.columns(per_row, gap="medium"), items[start:start + per_row]):
+            column.plotly_chart(charts.confusion_matrix_figure(model, normalize=True),
+                                key=f"evaluate_cm_{name}", config=PLOT_CONFIG)
+            column.caption(f"{name}: rows true, columns predicted.")
+
+
 def map_legend() -> None:
     """The colour bar of the overlays below and what it means."""
     st.markdown(charts.colour_bar_html(DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD), unsafe_allow_html=True)
@@ -282,9 +306,13 @@ def map_legend() -> None:
                f"part). {SCALE_NOTE}")
 
 
-def disagreement_section(report: dict, cases: dict, cards_by_id: dict, notes: dict) -> None:
+def disagreement_section(report: dict, cases: dict, cards_by_id: dict, names: dict[str, str]) -> None:
+    """The films the versions answered differently, each version's map of its own answer; `report` is keyed by
+    id (the maps need the versions), the page names them (`names`)."""
     st.subheader("Where the versions disagree")
-    table = disagreement_table(report)
+    shown = named_report(report, names)
+    table = disagreement_table(shown)
+    notes = section_notes(shown)
     if table.empty:
         st.info(notes["disagreements"])
         return
@@ -314,15 +342,16 @@ def disagreement_section(report: dict, cases: dict, cards_by_id: dict, notes: di
                                                   cards_by_id[model_id].explain_layer, xray.pixels)
                 column.image(render_overlay(xray.pixels, on_image, colormap=DEFAULT_COLORMAP,
                                             threshold=DEFAULT_MAP_THRESHOLD), width="stretch",
-                             caption=f"{model_id}: {label} ({case['confidence'][model_id]:.1%})")
+                             caption=f"{names[model_id]}: {label} ({case['confidence'][model_id]:.1%})")
     with st.expander(f"Every image where they disagree ({len(table):,})"):
         st.table(table, hide_index=True)  # wraps: with four versions a grid scrolled the last one out at 1366 px
-        st.caption(" ".join(filter(None, [short_names_note(report["models"]), "Each image by its file name; the "
+        st.caption(" ".join(filter(None, [short_names_note(shown["models"]), "Each image by its file name; the "
                                           "downloads name it in full."])))
 
 
-def downloads(result: dict) -> None:
-    """Every image's predictions (CSV, JSON) and the figures with their intervals (tidy CSV)."""
+def downloads(result: dict, names: dict[str, str]) -> None:
+    """Every image's predictions (CSV, JSON) and the figures with their intervals (tidy CSV), the versions
+    keyed by id (a script needs the key; the caption gives each name's id)."""
     report = result["report"]
     columns = st.columns(3)
     columns[0].download_button("Predictions per image (CSV)", predictions_frame(report).to_csv(index=False),
@@ -334,11 +363,15 @@ def downloads(result: dict) -> None:
     columns[2].download_button("Everything (JSON)", export_json(report, result["about"]),
                                file_name="evaluation.json", mime="application/json", icon=":material/download:",
                                key="evaluate_json")
-    st.caption("Images are named by their path inside the data folder or the ZIP; one row per image, scored or not, "
-               "with each version's answer and probabilities. The files keep full precision.")
+    st.caption(" ".join(filter(None, [
+        "Images are named by their path inside the data folder or the ZIP; one row per image, scored or not, "
+        "with each version's answer and probabilities. The files keep full precision and name each version by "
+        "its id.", ids_note({model_id: names.get(model_id, model_id) for model_id in report["models"]})])))
 
 
-def results(result: dict, cards_by_id: dict) -> None:
+def results(result: dict, cards_by_id: dict, names: dict[str, str]) -> None:
+    """A scored result: the downloads keyed by version id, the figures and disagreements with each version
+    named as the other pages name it (`names`)."""
     report = result["report"]
     st.markdown(accounting_sentence(report))
     if report["skipped"]:
@@ -347,25 +380,26 @@ def results(result: dict, cards_by_id: dict) -> None:
     if report["n_images"] == 0:
         st.warning("No image could be scored.")
         return
-    downloads(result)
-    notes = section_notes(report)
-    figures(report, notes, result["about"].get("caveat", ""))
-    disagreement_section(report, result["cases"], cards_by_id, notes)
+    downloads(result, names)
+    shown = named_report(report, names)
+    figures(shown, section_notes(shown), result.get("shown_caveat", ""))
+    disagreement_section(report, result["cases"], cards_by_id, names)
 
 
 def main() -> None:
     cards = widgets.page_start("Evaluate on your data",
                                "Score versions on the same labelled images, yours or a folder on this server, and see whether "
                                "one really beats another.")
-    cards_by_id = {card.id: card for card in cards}
+    cards_by_id, names = {card.id: card for card in cards}, version_names(cards)  # named as on the other pages
     chosen = st.multiselect("Versions", list(cards_by_id), default=default_selection(cards, 2), key="evaluate_models",
-                            format_func=lambda model_id: text.card_label(cards_by_id[model_id]))
+                            format_func=lambda model_id: text.card_label(cards_by_id[model_id]),
+                            help=ids_note(names) or None)
     if not chosen:
         st.info("Choose one or more versions.")
         return
     where = st.radio("Labelled images", [FOLDER, UPLOAD], horizontal=True, key="evaluate_source")
     choice = (folder_choice(cards_by_id, chosen) if where == FOLDER else
-              zip_choice([cards_by_id[model_id] for model_id in chosen]))
+              zip_choice([cards_by_id[model_id] for model_id in chosen], names))
     if choice is None:
         return
     resamples = st.selectbox("Bootstrap resamples", [200, 1000, 2000], index=1, key="evaluate_resamples",
@@ -386,7 +420,7 @@ def main() -> None:
         result = store.get(st.session_state[LAST])
         st.caption("The results below are from an earlier choice; press Evaluate to update them.")
     if result is not None:
-        results(result, cards_by_id)
+        results(result, cards_by_id, names)
 
 
 main()
