@@ -349,3 +349,20 @@ def test_compare_names_every_version_of_a_report_by_its_name(external_films):
     if named["disagreements"]:  # the names whole: no short name cut at the hyphen of "lung-masked"
         assert set(names.values()) <= set(disagreement_table(named).columns)
     assert report["models"].keys() == {"tiny-a", "tiny-b"}, "the report itself is left as it was"
+
+
+def test_the_summary_hides_an_auc_on_too_few_films_as_the_by_source_table_does():
+    """Evaluate's summary showed "1.00 (1.00–1.00)" on 3 films while its by-source table said "too few images"."""
+    from model.present.evaluation_tables import summary_table
+
+    def model(n, supports):
+        per_class = {label: {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": k, "auc": 1.0,
+                             "auc_ci": [1.0, 1.0]} for label, k in zip(("A", "B"), supports)}
+        return {"n_images": n, "n": n, "accuracy": 1.0, "macro": {"auc": 1.0, "auc_ci": [1.0, 1.0], "f1": 1.0},
+                "calibration": {"ece": 0.0}, "per_class": per_class}
+
+    table = summary_table({"models": {"few": model(3, (2, 1)), "enough": model(40, (20, 20))}})
+    assert table.loc["macro AUC (95% interval)", "few"] == "too few images (n=3)"
+    assert table.loc["A AUC (95% interval)", "few"] == "too few images (n=3)"
+    assert table.loc["macro AUC (95% interval)", "enough"].startswith("1.00")
+    assert table.loc["accuracy", "few"] != "too few images (n=3)"  # only the AUCs rest on the rule

@@ -238,13 +238,20 @@ def zip_caveat(overlaps: list[VersionOverlap] | None, scored: list[str]) -> str:
 
 
 def _model_rows(model: dict) -> dict[str, str]:
+    # The by-source table's rule (`too_few`): an AUC on so few films says nothing ("1.00 (1.00–1.00)" on 3).
+    counts = [values.get("support", 0) for values in model.get("per_class", {}).values()]
+    few = too_few(model["n"], counts)
+
+    def auc(values: dict) -> str:
+        return _too_few_text(model["n"]) if few else with_interval(values.get("auc"), values.get("auc_ci"))
+
     rows = {"images scored": f"{model['n_images']:,}", "images with a label it knows": f"{model['n']:,}",
             "accuracy": with_interval(model.get("accuracy")),
-            "macro AUC (95% interval)": with_interval(model["macro"].get("auc"), model["macro"].get("auc_ci")),
+            "macro AUC (95% interval)": auc(model["macro"]),
             "macro F1": with_interval(model["macro"].get("f1")),
             "ECE (calibration error)": with_interval((model.get("calibration") or {}).get("ece"))}
     for label, values in model.get("per_class", {}).items():
-        rows[f"{label} AUC (95% interval)"] = with_interval(values.get("auc"), values.get("auc_ci"))
+        rows[f"{label} AUC (95% interval)"] = auc(values)
         rows[f"{label} precision / recall / F1"] = " / ".join(figure(values[k]) for k in ("precision", "recall", "f1"))
     return rows
 
