@@ -309,6 +309,22 @@ def test_no_share_of_a_map_on_lungs_that_were_not_found():
         assert attention_if_lungs(heat, implausible, 0.3) == (None, NO_LUNG_FIELDS)
 
 
+
+def test_a_blank_map_has_no_share_on_the_lungs_and_raises_no_lung_warning():
+    """The review's case: a blank Normal map read "This map is blank" beside "Only 0.0% of this map lies on the lung
+    fields ...; most of the rest is outside the lungs", and the status warned of it."""
+    from model.present.text import unavailable_checks
+    from model.trust.attention import BLANK_MAP, attention_if_lungs
+    from model.trust.map_checks import MapChecks, map_findings
+
+    mask = lung_mask(32)
+    blank = np.zeros(mask.shape, np.float32)
+    assert attention_if_lungs(blank, mask, 0.3) == (None, BLANK_MAP)
+    assert lung_attention(blank, mask, 0.3).low  # what every view showed before, from the bare measure
+    checks = MapChecks(attention=None)
+    assert map_findings(checks, "Grad-CAM") == [] and unavailable_checks(checks) == ("attention",)
+
+
 def test_attention_zones_name_where_the_map_goes():
     from model.trust.attention import attention_zones
 
@@ -1003,7 +1019,7 @@ def test_an_unstated_plain_film_is_answered_as_an_adults_frontal_film_and_says_s
     blind = MapChecks(None, object(), None, 0.3, every_method=True)
     assert status_line(dicom, not_run=not_run_checks(blind), unavailable=unavailable_checks(blind)) == (
         "Answer. The checks made found no reason to doubt it; not measurable on this film: where the map lies (no "
-        "lung fields to measure it against).")
+        "lung fields to measure it against, or a blank map).")
     # Faithfulness measured but "not measurable" on this film says nothing for the map: not a check passed.
     from types import SimpleNamespace
 

@@ -36,7 +36,7 @@ from model.prediction import Prediction
 from model.present.cheating_view import CONFIDENT
 from model.present.text import LUNG_WARNING_PAGES
 from model.splits import OUTSIDE, assign_splits
-from model.trust.attention import NO_LUNG_FIELDS, attention_if_lungs, compare_as_shown
+from model.trust.attention import BLANK_MAP, NO_LUNG_FIELDS, attention_if_lungs, compare_as_shown
 from model.trust.scope import default_level
 from model.trust.triage import Triage, answer_levels, film_triage
 from model.trust.uncertainty import uncertainty_of
@@ -48,7 +48,7 @@ CASE_COLUMNS = ["path", "label", "source", "patient_id", "predicted", "confidenc
                 "lung_share"]
 MAP_METHOD = "gradcam"  # The gallery's map: Grad-CAM of the class the model answered, at the card's layer.
 MAP_SIDE = 64  # Long side of the small copy of each case's map kept for its thumbnail.
-NO_EVIDENCE = "The map found no positive evidence for the answer, so it lies nowhere."
+NO_EVIDENCE = BLANK_MAP  # the one rule and words of every view (`attention_if_lungs`)
 # How the gallery may order its cases (`sort_cases`), as a person reads the choice.
 ORDERS = {
     "errors": "Confident errors first",
@@ -270,8 +270,6 @@ def read_case(classifier, record, *, split: str = "", lungs: Callable | None = N
     if mask is not None:  # as every view: no share of the map on lungs that were not found
         attention, note = attention_if_lungs(on_image, mask, low_threshold, model_input.region)
         found = note != NO_LUNG_FIELDS
-        if attention is not None and float(np.max(on_image)) <= 0.0:
-            attention, note = None, NO_EVIDENCE
         if attention is not None:
             share, elsewhere, most, low = (attention.fraction, attention.elsewhere, attention.elsewhere_holds_most,
                                            attention.low)

@@ -224,7 +224,7 @@ def names_of(findings) -> str:
 # not made: "no reason to doubt it" is said only of checks that were made.
 CHECK_NAMES = {"faithfulness": "the map's faithfulness", "occlusion": "the occlusion cross-check",
                "every_method": "the comparison of every method"}
-UNAVAILABLE_NAMES = {"attention": "where the map lies (no lung fields to measure it against)",
+UNAVAILABLE_NAMES = {"attention": "where the map lies (no lung fields to measure it against, or a blank map)",
                      "faithfulness": "the faithfulness of the map of the class explained (hiding regions does not "
                                      "lower that class's probability)"}
 

@@ -30,6 +30,8 @@ MAX_SPLIT_SHARE = 0.25  # two lungs: the split column holds at most this share o
 
 # Why a film gets no share of its map on the lungs although a lung model ran (every view says it so).
 NO_LUNG_FIELDS = "No plausible lung fields were found in this image, so the share of the map on them is not measured."
+BLANK_MAP = ("The map is blank (no evidence for the class it explains), so it lies nowhere: its share on the lung "
+             "fields is not measured.")
 
 
 @dataclass(frozen=True)
@@ -239,7 +241,11 @@ def attention_if_lungs(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: fl
                        region=None, own: bool | None = None) -> tuple[LungAttention | None, str]:
     """`lung_attention` when the mask holds plausible lung fields (`mask_plausibility`), else (None,
     `NO_LUNG_FIELDS`): no share of a map on lungs that were not found. The one rule of every view (Diagnose,
-    Compare, the gallery's cards and dialog)."""
+    Compare, the gallery's cards and dialog). A blank map (no positive weight) gives (None, `BLANK_MAP`): it has no
+    share on the lungs, and "0.0% on the lungs, most of the rest outside them" beside "this map is blank" warned
+    of a shortcut that no evidence showed."""
     if not mask_plausibility(lung_mask)["plausible"]:
         return None, NO_LUNG_FIELDS
+    if not float(np.max(heatmap)) > 0.0:
+        return None, BLANK_MAP
     return lung_attention(heatmap, lung_mask, threshold, region, own), ""
