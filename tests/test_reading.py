@@ -329,6 +329,12 @@ def test_copies_below_the_answer_level_are_counted_beside_the_stability():
     assert caution.values == {"label": "A", "below": 3, "copies": 7, "level": 0.783, "lowest": 0.66}
     assert caution.sentence.startswith("A falls under the 78.3% this model needs to answer on its own on 3 of the 7 ")
     assert "(the lowest 66.0%)" in caution.sentence and copies_below_values(tta) == caution.values
+    assert caution.sentence.endswith("(the lowest 66.0%): the answer holds on some readings of the film and not on "
+                                     "others.")
+    # Every copy below: said as such, never "near the level" (the review's film: 7 of 7, the lowest 22 points under).
+    alone = uncertainty_of(("A", "B"), np.array([[0.82, 0.18]] + [[0.6, 0.4]] * 6 + [[0.564, 0.436]]), 0.783, 0.5)
+    assert alone.findings[0].sentence.endswith("(the lowest 56.4%): the film as given reaches that level but none of "
+                                               "its copies does: the answer rests on this one reading.")
     assert stability_line(tta) == ("Varies: moves ±9.5 points (one standard deviation) on 7 changed copies; 3 of the 7 "
                                    "copies below the answer level 78.3%")
     word, sentence = confidence_words(tta)[1:]

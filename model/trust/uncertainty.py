@@ -234,8 +234,13 @@ def copies_below_finding(label: str, probability: float, copies: tuple, level: f
     lowest = min(below)
     # The lowest never shown equal to the level it is under (78.3% beside a level of 78.3%).
     shown = "just under it" if f"{lowest:.1%}" == f"{level:.1%}" else f"{lowest:.1%}"
+    # What the count means, said from the count ("near that level" was said of 7 copies of 7 below, the lowest
+    # 22 points under it).
+    meaning = ("the film as given reaches that level but none of its copies does: the answer rests on this one "
+               "reading" if len(below) == len(copies) else "the answer holds on some readings of the film and "
+               "not on others")
     return Finding("copies_below_level", ANSWER_CAUTION, MODEL,
                    f"{label} falls under the {level:.1%} this model needs to answer on its own on {len(below)} of "
                    f"the {len(copies)} slightly shifted, rotated or re-exposed copies of the film (the lowest "
-                   f"{shown}): the answer lies near that level.",
+                   f"{shown}): {meaning}.",
                    {"label": label, "below": len(below), "copies": len(copies), "level": level, "lowest": lowest})
