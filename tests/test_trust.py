@@ -993,6 +993,10 @@ def test_an_unstated_plain_film_is_answered_as_an_adults_frontal_film_and_says_s
                                                           "patient_age_years": 45}), sure)
     assert dicom.findings == [] and status_line(dicom) == "Answer. No check found a reason to doubt it."
     assert dicom.undoubted and not plain.undoubted
+    # With an assumption too, the line says the map checked is another class's (its checks are that map's).
+    assert status_line(plain, map_class="b", not_run=("occlusion",)) == (
+        status_line(plain) + " The map checked explains b, a class the model did not answer. Not made yet: the "
+        "occlusion cross-check.")
     # Checks of another class's map (the reader chose to explain it) earn the answer nothing.
     other = status_line(dicom, map_class="b")
     assert other.startswith("Answer. The map checked explains b, a class the model did not answer") and \

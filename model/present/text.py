@@ -317,6 +317,8 @@ def status_line(result, shown_anyway: bool = False, map_class: str | None = None
         which = (f"the {map_class} map (a class the model did not answer)" if map_class else "the map")
         line += f" Read {which} with care: {names_of(result.map_cautions)}."
     if result.status == "answer" and not result.undoubted:
+        if map_class and not result.map_cautions:  # the checks named next are of that map, not the answer's
+            line += f" The map checked explains {map_class}, a class the model did not answer."
         # The checks not made (or not measurable) are named here too: a caution or an assumption does not
         # make an unmeasured map a measured one.
         line += (f" {not_made[0].upper()}{not_made[1:]}: {_listed(pending)}." if pending else "") + (
