@@ -993,6 +993,10 @@ def test_an_unstated_plain_film_is_answered_as_an_adults_frontal_film_and_says_s
                                                           "patient_age_years": 45}), sure)
     assert dicom.findings == [] and status_line(dicom) == "Answer. No check found a reason to doubt it."
     assert dicom.undoubted and not plain.undoubted
+    # A compact view (Compare's column) names what the status line names, but the map's checks.
+    from model.present.text import status_notes
+    assert status_notes(plain) == ["Read as an adult's frontal film (age and view not stated)."]
+    assert status_notes(dicom) == []
     # With an assumption too, the line says the map checked is another class's (its checks are that map's).
     assert status_line(plain, map_class="b", not_run=("occlusion",)) == (
         status_line(plain) + " The map checked explains b, a class the model did not answer. Not made yet: the "
@@ -1071,6 +1075,8 @@ def test_an_answer_whose_copies_fall_below_its_level_is_not_called_free_of_doubt
     pending = ("faithfulness", "occlusion", "every_method")
     line = status_line(result, not_run=pending)
     assert line.startswith(f"Answer. {caution} Not made yet: the map's faithfulness") and "no reason to doubt" not in line
+    from model.present.text import status_notes
+    assert status_notes(result) == [caution]
     # Drawn before the map is checked, the line still names the caution (it is the triage's, not the map's).
     from model.present.text import interim_status_line
     assert interim_status_line(result) == line

@@ -332,8 +332,9 @@ def image_section(cards_by_id: dict, chosen: list[str], names: dict[str, str]) -
             st.markdown(f"**{text.card_label(cards_by_id[model_id])}**")
             name, colour, icon = widgets.STATUS_BADGES[result.status]
             st.badge(name, color=colour, icon=icon)
-            if result.reasons:
-                st.caption(" ".join(result.reasons))
+            notes = text.status_notes(result)  # as Diagnose's status names them, but the map's checks
+            if notes:
+                st.caption(" ".join(notes))
             seen_note(cards_by_id[model_id], image_digest, short=True)  # versions can have different splits
             if model_id not in shown:
                 st.caption("No answer and no map are shown for this version.")

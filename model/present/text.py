@@ -326,6 +326,19 @@ def status_line(result, shown_anyway: bool = False, map_class: str | None = None
     return line
 
 
+def status_notes(result) -> list[str]:
+    """What a compact view (Compare's column under each version's badge) says of a film's triage, in the status
+    line's words: what set the status, the cautions about an answer and the assumptions it answers under. Compare
+    showed the deciding reasons alone, so an answer Diagnose cautions read as a plain "Answer" there."""
+    notes = list(result.reasons)
+    if result.answer_cautions:
+        notes.append(f"Read the answer with care: {names_of(result.answer_cautions)}.")
+    assumed = ASSUMPTIONS.get(frozenset(f.kind for f in result.assumptions))
+    if assumed and result.status != "out_of_scope":
+        notes.append(assumed)
+    return notes
+
+
 def interim_status_line(result, shown_anyway: bool = False) -> str:
     """The status line drawn while the map's own checks (where it lies on the lungs, how other maps agree
     with it) are still being made: what the triage settled, never "found no reason to doubt it", which
