@@ -85,7 +85,7 @@ def test_the_case_opens_where_it_was_clicked_and_goes_to_diagnose_labelled(serve
         expect(box).to_be_visible()
         teaching = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="(from the data)").first
         expect(teaching).to_contain_text("true label")
-        expect(teaching).to_contain_text("In the gallery shortcut-model answered")
+        expect(teaching).to_contain_text("In the gallery Shortcut test model answered")
         # Said by its label and source, not by its file name (a hospital's own data may name patients in it).
         assert title.split(":")[0] not in teaching.inner_text(), "the teaching case shows the film's file name"
         expect(page.get_by_text("A teaching case opened from the gallery", exact=False)).to_be_visible()

@@ -362,6 +362,7 @@ def test_the_case_opens_where_it_was_clicked_and_goes_to_diagnose_labelled(galle
     assert Path(path).name not in box and "true label **Normal** (from the data)" in box
     assert "source `alpha`" in box and "never seen (source not in its training data)" in box
     assert re.search(r"answered \*\*COVID-19\*\* \(99\.\d%, 0.0% of its map on the lungs\): :red\[misclassified\]", box)
+    assert "In the gallery **Shortcut test model** answered" in box  # by its name, as the side panel says it
     # Another film replaces it: no teaching label on a film it does not belong to.
     from tests.support import png_bytes, synthetic_radiograph
 

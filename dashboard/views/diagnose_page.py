@@ -867,12 +867,15 @@ def teaching_case_box(case: Case) -> None:
         verdict = ":blue[label not among its classes, not an error]"
     else:
         verdict = ":red[misclassified]" if teaching.wrong else ":green[correct]"
-    lungs = "" if teaching.lung_share is None else f", {teaching.lung_share:.1%} of its map on the lungs"
-    other = "" if teaching.model_id == case.card.id else f" This page reads it with `{case.card.id}`."
+    lungs = "" if teaching.lung_share is None else f", {text.lung_share(teaching.lung_share)} of its map on the lungs"
+    # versions by their display names, as the side panel names them (the review saw ids here)
+    names = {card.id: card.display_name for card in caching.usable_cards()}
+    other = "" if teaching.model_id == case.card.id else f" This page reads it with **{case.card.display_name}**."
     with st.container(border=True):
         st.markdown(f":material/school: **Teaching case** · true label **{teaching.label}** "
                     f"(from the data) · source `{teaching.source}` · {teaching.split_name}  \n"
-                    f"In the gallery `{teaching.model_id}` answered **{teaching.predicted}** "
+                    f"In the gallery **{names.get(teaching.model_id, teaching.model_id)}** answered "
+                    f"**{teaching.predicted}** "
                     f"({teaching.confidence:.1%}{lungs}): {verdict}.{other}")
 
 
