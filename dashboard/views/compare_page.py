@@ -402,9 +402,12 @@ def agreement_section(predictions: dict, maps: dict, statuses: dict) -> None:
         st.markdown("\n".join(f"- {answer}" for answer in answers))
     # a similarity, not a difference: no plus sign (as the randomisation similarity on Performance), nor a minus
     # on a figure that rounds to zero
-    pairs = [{"model A": a, "model B": b, "map similarity (Spearman)": similarity_text(
-        map_similarity(maps[a], maps[b], support_only=True), signed=False)} for a, b in combinations(maps, 2)]
-    st.dataframe(pd.DataFrame(pairs), hide_index=True, width="content")
+    pairs = [{"model A": a, "model B": b, "map similarity (Spearman)": map_similarity(maps[a], maps[b],
+                                                                                      support_only=True)}
+             for a, b in combinations(maps, 2)]
+    st.dataframe(pd.DataFrame(pairs).style.format(lambda v: similarity_text(v, signed=False),
+                                                  subset=["map similarity (Spearman)"]),
+                 hide_index=True, width="content")
     st.caption("Similarity of the Grad-CAM maps on the original image, over the part where at least one map shows "
                "evidence (the blank surround outside the region each version saw is left out: it would count as "
                "agreement), on a scale where 1 is the same ranking of regions, 0 unrelated and below 0 opposite.")

@@ -554,7 +554,7 @@ def agreement_table(agreement) -> None:
     table = agreement_matrix(agreement, MAP_LABELS)
     st.markdown("**Similarity of every pair of maps**", help=explain("Map similarity"))
     # as text, each figure as the sentences print it (a similarity that rounds to zero has no sign)
-    st.dataframe(table.map(similarity_text), width="stretch")
+    st.dataframe(table.style.format(similarity_text), width="stretch")
     st.caption(f"Rank correlation of two maps: {SCALE}. Agreement is not correctness: the Grad-CAM variants share "
                "their layer and tend to agree even on a shortcut; agreement with occlusion is the stronger check.")
 
