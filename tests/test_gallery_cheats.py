@@ -18,6 +18,7 @@ import pytest
 from model.present.cheating_view import (
     CONFIDENT,
     EVEN,
+    FLAGGED_COLUMN,
     FRAME_COLUMNS,
     SHARE_COLUMN,
     CheatsCounts,
@@ -79,8 +80,14 @@ def test_a_map_is_counted_when_it_puts_less_on_the_lungs_than_its_films_even_spr
     assert [Path(c.path).stem for c in unknown.cases] == ["c1"] and unknown.confident == 2
     assert cheating_total(groups) == (6, 4) and left_out(CASES) == 2 and left_out(CASES, 0.999) == 0
     frame = cheating_frame(groups)
-    assert list(frame.columns) == FRAME_COLUMNS and list(frame["map favours outside the lungs"]) == [1, 2, 1]
-    # Named as what it is a share of: beside "map favours outside the lungs", "share" read as the lungs' share.
+    assert list(frame.columns) == FRAME_COLUMNS and list(frame[FLAGGED_COLUMN]) == [1, 2, 1]
+    # A confident error whose map favours the lungs is not flagged, so not counted among the flagged misclassified:
+    # "of them misclassified" read 0 beside the Cases view's confident errors, "them" taken for every answer.
+    with_error = cheating_frame(cheating_by_source(CASES + [evened("a5", 0.9, 0.5, 0.35, label="Normal")]))
+    alpha = with_error.set_index("source").loc["alpha"]
+    assert (alpha["confident answers"], alpha[FLAGGED_COLUMN], alpha["flagged and misclassified"]) == (4, 2, 1)
+    assert FLAGGED_COLUMN.startswith("flagged") and FRAME_COLUMNS[-1] == "flagged and misclassified"
+    # Named as what it is a share of: beside the flagged maps, "share" read as the lungs' share.
     assert SHARE_COLUMN == "share of its confident answers" and list(frame[SHARE_COLUMN]) == pytest.approx([1, 2 / 3, 0.5])
     # Stricter, from the educator's control: less than half of what an even spread would put there.
     assert cheating_total(cheating_by_source(CASES, even_ratio=0.5)) == (6, 1)
@@ -317,10 +324,11 @@ def test_where_the_model_cheats_by_source(gallery):
     assert "than an even spread would put there" in caption and "about 27% at the median of these films" in caption
     frame = at.dataframe[0].value
     assert list(frame["source"]) == ["alpha", "beta"]
-    assert list(frame["map favours outside the lungs"]) == [6, 4] and list(frame[SHARE_COLUMN]) == [100.0, 50.0]
+    assert list(frame[FLAGGED_COLUMN]) == [6, 4] and list(frame[SHARE_COLUMN]) == [100.0, 50.0]
+    assert list(frame["flagged and misclassified"]) == [1, 0]
     # The heading says what its cases are (the view's definition), standing alone on a projected slide.
     assert any(m.value == "##### alpha: 6 of its 6 confident answers (100%) have less of the map on the lungs than "
-                          "an even spread would (all 6 below the default warning level, 50.0%); 1 of the 6 "
+                          "an even spread would (all 6 below the default warning level, 50.0%); 1 of these 6 "
                           "misclassified" for m in at.markdown)
     assert len(card_files(at, "cheat_alpha_")) == 4 and len(card_files(at, "cheat_more_alpha_")) == 2
     beta = card_files(at, "cheat_beta_")
