@@ -535,9 +535,10 @@ def cases_table_view(cases) -> None:
               "on the lungs": st.column_config.NumberColumn(help="Share of the map of its answer on the lung fields "
                                                                "(blank: not measured).", width=84, **percent),
               "split": st.column_config.TextColumn(help=TABLE_SPLITS_HELP),
-              "file": st.column_config.TextColumn(help="The film's file name, in its source's folder of the "
-                                                       "labelled data."),
-              **{name: st.column_config.NumberColumn(**percent) for name in frame.columns if name.startswith("P(")}}
+              "file": st.column_config.TextColumn(help="The film's file name: with its source, it names the film "
+                                                       "without the server's path to it."),
+              **{name: st.column_config.NumberColumn(help=f"The model's probability for {name[2:-1]}.", **percent)
+                 for name in frame.columns if name.startswith("P(")}}
     st.dataframe(frame, hide_index=True, width="stretch", column_config=config)
 
 
