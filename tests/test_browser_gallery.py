@@ -166,6 +166,26 @@ def test_the_cheating_view_reads_on_one_screen(server, size):
         page.screenshot(path=str(OUTPUT / f"gallery-cheats-cases-{size}.png"))
 
 
+def test_the_table_of_every_case_has_every_column_in_view_at_1920(server):
+    """The cards' table: it scrolled sideways even at 1920 px (the server's full path to each film and two
+    decimals on every percentage), its last probability hidden."""
+    from playwright.sync_api import expect
+
+    width, height = SIZES["1920x1080"]
+    with browser_page(f"{server}/gallery", width, height) as page:
+        expect(page.get_by_role("button", name="Explain")).to_have_count(14)
+        page.get_by_text("All cases read, as a table").click()
+        grid = page.locator('[data-testid="stExpander"] [data-testid="stDataFrame"]').first
+        expect(grid).to_be_visible()
+        grid.scroll_into_view_if_needed()
+        page.wait_for_timeout(1000)  # the grid sizes its columns once drawn
+        scroller = grid.locator(".dvn-scroller")
+        hidden = scroller.evaluate("e => e.scrollWidth - e.clientWidth")
+        assert hidden <= 1, f"{hidden} px of columns out of view at 1920 px"
+        assert page.locator(NO_EXCEPTION).count() == 0
+        page.screenshot(path=str(OUTPUT / "gallery-table-1920x1080.png"))
+
+
 def test_every_method_under_one_colour_bar(server, tmp_path):
     from playwright.sync_api import expect
 

@@ -413,3 +413,28 @@ def test_the_performance_page_reads_as_plain_words_and_fits(server):
         assert_tables_fit(page)
         assert page.locator('[data-testid="stException"]').count() == 0
         show(page, heading(page, "The shortcut, in plain words"), "performance-shortcut-1366x768.png")
+
+
+# Per "used by" cell of About's sources table: its names (one a line) and the lines drawn.
+USED_BY_LINES = """() => { const t = document.querySelectorAll('[data-testid=stTable] table')[1];
+    const column = [...t.querySelectorAll('thead th')].map(th => th.innerText.trim()).indexOf('used by');
+    return [...t.querySelectorAll('tbody tr')].map(row => {
+        const cell = row.children[column], range = document.createRange();
+        range.selectNodeContents(cell.querySelector('p'));
+        return [cell.innerText.trim().split('\\n').length,
+                new Set([...range.getClientRects()].map(r => Math.round(r.top))).size, cell.innerText]; }); }"""
+
+
+def test_about_names_the_models_of_each_source_each_on_one_line(server):
+    """The sources table's 'used by' listed ids that broke at their hyphens at 1366 px ('cxr-mobilenet-' / 'v2');
+    now display names, one a line, each whole, and the table fits."""
+    url, _ = server
+    with headless_chromium() as chromium:
+        seen = open_visit(chromium, url, "about")
+        heading(seen.page, "Data sources and licences").wait_for()
+        seen.page.locator("[data-testid=stTable]").nth(1).wait_for()
+        cells = seen.page.evaluate(USED_BY_LINES)
+        assert cells and all(names == lines for names, lines, _ in cells), cells
+        assert any(names > 1 for names, _, _ in cells) or any("classifiers" in text for *_, text in cells), cells
+        assert_tables_fit(seen.page)
+        seen.page.context.close()

@@ -465,6 +465,9 @@ def test_about_page_lists_models_sources_and_licences(app):
     sources = at.table[1].value.reset_index()  # a static table: its long origins and licences wrap
     assert dict(zip(sources["source"], sources["licence"]))["covid-cxnet"] == "CC BY 4.0"
     assert "synthetic" in list(sources["source"])
+    # the models by their display names, one a line (ids broke at their hyphens at 1366 px)
+    assert dict(zip(sources["source"], sources["used by"]))["synthetic"] == ("Tiny test model tiny-a  \n"
+                                                                              "Tiny test model tiny-b")
     assert any("not a diagnosis" in text for text in texts(at.markdown))
 
 

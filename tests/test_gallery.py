@@ -11,9 +11,12 @@ from model.labelled_data import LabelledImage
 from model.present.gallery_cases import (
     MAP_SIDE,
     NO_EVIDENCE,
+    TABLE_COLUMNS,
+    TABLE_FILE_COLUMNS,
     Case,
     TeachingCase,
-    cases_frame,
+    as_shown,
+    cases_table,
     count_cases,
     counts_by,
     data_location,
@@ -29,7 +32,7 @@ from model.present.gallery_cases import (
     small_map,
     sort_cases,
 )
-from model.present.text import NO_LUNG_FIELDS
+from model.present.text import NO_LUNG_FIELDS, lung_share
 from tests.support import png_bytes
 from tests.test_lungs import synthetic_lung_mask
 
@@ -261,15 +264,43 @@ def test_read_cases_reports_progress_and_names_the_films_it_could_not_read(short
     assert [Path(path).name for path, _ in failed] == ["corrupt.png", "gone.png"] and all(why for _, why in failed)
 
 
-def test_cases_frame(shortcut):
-    clf, _, records = shortcut
-    cases, _ = read_cases(clf, records[:6])
-    frame = cases_frame(shown_cases(cases, "all", "errors"))
-    assert list(frame.columns[:7]) == ["path", "label", "source", "patient_id", "predicted", "confidence", "correct"]
-    assert {"P(COVID-19)", "P(Normal)", "P(Pneumonia)"} <= set(frame.columns)
-    assert len(frame) == 6 and list(frame["path"]) == [c.path for c in shown_cases(cases, "all", "errors")]
-    np.testing.assert_allclose(frame[["P(COVID-19)", "P(Normal)", "P(Pneumonia)"]].sum(axis=1), 1.0, atol=1e-5)
-    assert cases_frame([]).empty
+def test_cases_table_reads_every_figure_as_the_cards_print_it(shortcut):
+    """The table beside the cards: the same percentages to 0.1 (it showed 91.95% and 41.86% beside cards reading 92.0%
+    and 41.9%), and the film by its file name, never the server's path to it."""
+    clf, segmenter, records = shortcut
+    cases, _ = read_cases(clf, records[:6], lungs=segmenter.mask)
+    ordered = shown_cases(cases, "all", "errors")
+    frame = cases_table(ordered)
+    assert list(frame.columns) == TABLE_COLUMNS + ["P(COVID-19)", "P(Normal)", "P(Pneumonia)"] + TABLE_FILE_COLUMNS
+    assert list(frame["file"]) == [Path(c.path).name for c in ordered]
+    root = str(Path(records[0].path).parent)
+    assert not any(root in str(value) or "/" in str(value) for value in frame.to_numpy().ravel())
+    for row, case in zip(frame.itertuples(index=False), ordered):
+        assert f"{row.confidence:.1f}%" == f"{case.confidence:.1%}"  # as the card: "said COVID-19 99.2%"
+        assert f"{row[4]:.1f}%" == lung_share(case.lung_share)  # as the card: "map 0.0% on the lungs"
+        assert [f"{row[7 + i]:.1f}%" for i in range(3)] == [f"{p:.1%}" for p in case.probabilities.values()]
+    assert cases_table([]).empty and list(cases_table([]).columns) == TABLE_COLUMNS + TABLE_FILE_COLUMNS
+
+
+def test_cases_table_words_the_outcome_and_split_as_the_cards():
+    from dataclasses import replace
+
+    cases = [replace(make_case("right", confidence=0.91954, lung_share=0.41857), split="test"),
+             replace(make_case("wrong", predicted="Normal", confidence=0.6), split="outside"),
+             replace(make_case("other", label="Tuberculosis", predicted="Normal", known=False, lung_share=None),
+                     split="validation")]
+    frame = cases_table(cases).set_index("file")
+    assert frame.loc["right.png", ["confidence", "on the lungs"]].tolist() == [92.0, 41.9]  # not 91.95, 41.86
+    assert frame["outcome"].tolist() == ["correct", "misclassified", "label not among its classes"]
+    assert frame["split"].tolist() == ["test", "never seen", "validation"]
+    assert np.isnan(frame.loc["other.png", "on the lungs"])  # not measured: blank, not 0%
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.00049, 0.0005, 0.41857, 0.9195, 0.12345, 0.99949, 0.9995, 1.0])
+def test_as_shown_is_the_printed_figure(fraction):
+    assert f"{as_shown(fraction):.1f}%" == f"{fraction:.1%}" == lung_share(fraction)
+    assert round(as_shown(fraction), 1) == as_shown(fraction)
+    assert as_shown(None) is None
 
 
 def test_read_case_without_a_lung_model_or_evidence(shortcut, tmp_path):

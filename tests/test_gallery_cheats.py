@@ -8,6 +8,7 @@ model whose lung fields are exact.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from model.present.cheating_view import (
     CONFIDENT,
     EVEN,
+    FLAGGED_COLUMN,
     FRAME_COLUMNS,
     SHARE_COLUMN,
     CheatsCounts,
@@ -30,8 +32,14 @@ from model.present.cheating_view import (
     own_level_sentence,
     rule_caption,
 )
-from model.present.gallery_cases import read_cases
-from tests.gallery_support import POOL, write_fixed_lungs_entry, write_shortcut_entry, write_shortcut_pool
+from model.present.gallery_cases import TABLE_COLUMNS, TABLE_FILE_COLUMNS, read_cases
+from tests.gallery_support import (
+    POOL,
+    SHORTCUT_ID,
+    write_fixed_lungs_entry,
+    write_shortcut_entry,
+    write_shortcut_pool,
+)
 from tests.test_gallery import make_case
 
 st = pytest.importorskip("streamlit")
@@ -40,6 +48,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 TIMEOUT = 180
 IN_POOL = sum(count for *_, count in POOL)
+SHORTCUT_NAME = "Shortcut test model"  # the display name of `gallery_support`'s card
 
 
 # --------------------------------------------------------------------------- the core
@@ -71,8 +80,14 @@ def test_a_map_is_counted_when_it_puts_less_on_the_lungs_than_its_films_even_spr
     assert [Path(c.path).stem for c in unknown.cases] == ["c1"] and unknown.confident == 2
     assert cheating_total(groups) == (6, 4) and left_out(CASES) == 2 and left_out(CASES, 0.999) == 0
     frame = cheating_frame(groups)
-    assert list(frame.columns) == FRAME_COLUMNS and list(frame["map favours outside the lungs"]) == [1, 2, 1]
-    # Named as what it is a share of: beside "map favours outside the lungs", "share" read as the lungs' share.
+    assert list(frame.columns) == FRAME_COLUMNS and list(frame[FLAGGED_COLUMN]) == [1, 2, 1]
+    # A confident error whose map favours the lungs is not flagged, so not counted among the flagged misclassified:
+    # "of them misclassified" read 0 beside the Cases view's confident errors, "them" taken for every answer.
+    with_error = cheating_frame(cheating_by_source(CASES + [evened("a5", 0.9, 0.5, 0.35, label="Normal")]))
+    alpha = with_error.set_index("source").loc["alpha"]
+    assert (alpha["confident answers"], alpha[FLAGGED_COLUMN], alpha["flagged and misclassified"]) == (4, 2, 1)
+    assert FLAGGED_COLUMN.startswith("flagged") and FRAME_COLUMNS[-1] == "flagged and misclassified"
+    # Named as what it is a share of: beside the flagged maps, "share" read as the lungs' share.
     assert SHARE_COLUMN == "share of its confident answers" and list(frame[SHARE_COLUMN]) == pytest.approx([1, 2 / 3, 0.5])
     # Stricter, from the educator's control: less than half of what an even spread would put there.
     assert cheating_total(cheating_by_source(CASES, even_ratio=0.5)) == (6, 1)
@@ -210,14 +225,28 @@ def test_counts_follow_the_filters_chosen_before_the_sample(gallery):
     assert "Showing **1** (misclassified only)" in summary(at)
 
 
+def test_the_table_names_each_film_by_its_file_and_the_caption_the_model_by_its_name(gallery):
+    at = gallery
+    frame = table(at)
+    assert list(frame.columns) == TABLE_COLUMNS + ["P(COVID-19)", "P(Normal)", "P(Pneumonia)"] + TABLE_FILE_COLUMNS
+    assert all("/" not in name for name in frame["file"]) and sorted(frame["file"]) == sorted(card_files(at))
+    root = os.environ["CXR_DATA"]
+    assert not any(root in str(value) for value in frame.to_numpy().ravel()), "the server's path to the data"
+    # the same figure as the card: "said COVID-19 99.2%" beside 99.2, never 99.24
+    cards = [m.value for m in at.markdown if m.value.startswith("True **")]
+    for row in frame.itertuples(index=False):  # each row's figures as a card prints them
+        assert any(f"True **{row.true}** · said **{row.said}** {row.confidence:.1f}%" in card for card in cards)
+    assert any(f"each case says which part of {SHORTCUT_NAME}'s split it is in" in c.value for c in at.caption)
+    assert not any(f"{SHORTCUT_ID}'s split" in c.value for c in at.caption)
+
+
 def test_orders_confident_errors_first_and_lowest_lung_share_first(gallery):
     at = gallery
     first_two = card_files(at)[:2]
     assert {re.sub(r"-\d+\.png$", "", f) for f in first_two} == {"alpha-marker-Normal", "beta-lesion-Normal"}
     at.selectbox(key="gallery_order").set_value("lungs").run()
     files = card_files(at)
-    shares = table(at).set_index("path")["lung_share"]
-    by_name = {Path(p).name: share for p, share in shares.items()}
+    by_name = table(at).set_index("file")["on the lungs"]
     ordered = [by_name[f] for f in files]
     assert ordered == sorted(ordered) and files[-1].startswith("beta-lesion-")
     assert any(":orange[map **0.0%** on the lungs]" in m.value for m in at.markdown)
@@ -256,14 +285,14 @@ def test_pages_hold_every_case_once_in_the_order_over_all_of_them(gallery):
     pages = every_page(at)
     assert [len(p) for p in pages] == [4, 4, 4, 2]
     # Confident errors first over all the cases: the pages, one after the other, are the table's order.
-    expected = [Path(p).name for p in table(at)["path"]]
+    expected = list(table(at)["file"])
     assert [f for page in pages for f in page] == expected
     assert any(c.value == "Cards 13–14 of 14; the others on the pages above the cards." for c in at.caption)
     # Another order starts on its first page and orders over every case: the lowest share of the map first.
     at.selectbox(key="gallery_order").set_value("lungs").run()
     assert pager(at).value == 0
     files = [f for page in every_page(at) for f in page]
-    by_name = {Path(p).name: share for p, share in table(at).set_index("path")["lung_share"].items()}
+    by_name = table(at).set_index("file")["on the lungs"].to_dict()
     assert sorted(files) == sorted(expected) and [by_name[f] for f in files] == sorted(by_name.values())
     # Only the misclassified: 2 of them, on one page.
     at.segmented_control(key="gallery_show").set_value("wrong").run()
@@ -295,10 +324,11 @@ def test_where_the_model_cheats_by_source(gallery):
     assert "than an even spread would put there" in caption and "about 27% at the median of these films" in caption
     frame = at.dataframe[0].value
     assert list(frame["source"]) == ["alpha", "beta"]
-    assert list(frame["map favours outside the lungs"]) == [6, 4] and list(frame[SHARE_COLUMN]) == [100.0, 50.0]
+    assert list(frame[FLAGGED_COLUMN]) == [6, 4] and list(frame[SHARE_COLUMN]) == [100.0, 50.0]
+    assert list(frame["flagged and misclassified"]) == [1, 0]
     # The heading says what its cases are (the view's definition), standing alone on a projected slide.
     assert any(m.value == "##### alpha: 6 of its 6 confident answers (100%) have less of the map on the lungs than "
-                          "an even spread would (all 6 below the default warning level, 50.0%); 1 of the 6 "
+                          "an even spread would (all 6 below the default warning level, 50.0%); 1 of these 6 "
                           "misclassified" for m in at.markdown)
     assert len(card_files(at, "cheat_alpha_")) == 4 and len(card_files(at, "cheat_more_alpha_")) == 2
     beta = card_files(at, "cheat_beta_")

@@ -184,14 +184,22 @@ def test_a_sources_heading_says_what_its_cases_are():
     [(group, heading)] = group_headings(count_cheats(cases, 0.8, 1.0, 0.269), 1.0)
     assert group.source == "alpha" and heading == (
         "alpha: 2 of its 2 confident answers (100%) have less of the map on the lungs than an even spread would (1 of "
-        "the 2 below this model's own warning level, 26.9%); 1 of the 2 misclassified")
+        "the 2 below this model's own warning level, 26.9%); 1 of these 2 misclassified")
     [(_, one)] = group_headings(count_cheats(cases[:1], 0.8, 0.5, 0.05), 0.5, own=False)
     assert one == (
         "alpha: 1 of its 1 confident answers (100%) has less of the map on the lungs than 50% of what an even spread "
-        "would (none below the default warning level, 5.0%); none misclassified")
+        "would (none below the default warning level, 5.0%); this one not misclassified")
     # The rule is each film's own even spread, not a line: a level of 50% is still worth counting against.
     [(_, level)] = group_headings(count_cheats(cases, 0.8, 1.0, 0.5), 1.0, own=False)
     assert "(all 2 below the default warning level, 50.0%)" in level
+    # Of these flagged answers alone: a bare "none misclassified" read as none of the source's answers.
+    both = [replace(case, correct=False, predicted="Normal") for case in cases[:2]]
+    [(_, wrong)] = group_headings(count_cheats(both, 0.8, 1.0, 0.269), 1.0)
+    assert wrong.endswith("; all 2 of these misclassified")
+    [(_, right)] = group_headings(count_cheats([cases[0], replace(cases[0], path="/x/a3.png")], 0.8, 1.0, 0.269), 1.0)
+    assert right.endswith("; none of these 2 misclassified")
+    [(_, lone)] = group_headings(count_cheats(both[:1], 0.8, 1.0, 0.269), 1.0)
+    assert lone.endswith("; this one misclassified")
 
 
 # --------------------------------------------------------------------------- the page
@@ -261,8 +269,8 @@ def test_the_cheating_view_is_still_there_after_diagnose(gallery):
         [c.value for c in at.caption]
     heading = next(m.value for m in at.markdown if m.value.startswith("##### alpha:"))
     assert heading == ("##### alpha: 6 of its 6 confident answers (100%) have less of the map on the lungs than an "
-                       f"even spread would (all 6 below this model's own warning level, {OWN_WARNING:.1%}); 1 of the 6 "
-                       "misclassified")
+                       f"even spread would (all 6 below this model's own warning level, {OWN_WARNING:.1%}); 1 of these "
+                       "6 misclassified")
     key = next(key for key, _ in cards(at, "cheat_alpha_").values())
     at.button(key=key).click().run()
     at.button(key="open_in_diagnose").click().run()

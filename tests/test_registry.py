@@ -231,8 +231,16 @@ def test_about_models_table_gives_each_kind_its_own_figure():
     assert "None" not in table.to_string()
     sources = sources_table([classifier, lungs]).set_index("source")
     assert sources.loc["mine", "origin"] == "not a known public collection"
-    assert sources.loc["nih-chestxray14", "used by"] == "c"
+    assert sources.loc["nih-chestxray14", "used by"] == "C"  # by display name: ids broke at their hyphens
     assert sources.loc["openist-normal", "used by"] == "no model in this registry"
+    # Several users, `between` each two; a source every classifier of three or more used says so in a line.
+    more = [replace(classifier, id=f"cxr-c-v{i}", display_name=f"C, v{i}",
+                    training={"sources": ["nih-chestxray14"] + (["covid-cxnet"] if i < 2 else [])}) for i in range(3)]
+    lungs = replace(lungs, training={"sources": ["nih-chestxray14"]})
+    users = sources_table(more + [lungs], between="  \n").set_index("source")["used by"]
+    assert users["covid-cxnet"] == "C, v0  \nC, v1"
+    assert users["nih-chestxray14"] == "all 3 classifiers  \nL"
+    assert sources_table(more[:2]).set_index("source").loc["covid-cxnet", "used by"] == "C, v0; C, v1"
     # every source a shipped card names is a known public collection
     from model.registry import PACKAGE_REGISTRY, list_entries
     shipped = [status.card for status in list_entries(PACKAGE_REGISTRY) if status.card is not None]

@@ -81,7 +81,11 @@ def main() -> None:
                    icon=":material/warning:")
     widgets.broken_entries()
     st.subheader("Data sources and licences")
-    st.table(sources_table(cards).set_index("source"))  # a table wraps its long origins and licences
+    # A table wraps its long origins and licences; the models using a source, one a line (a markdown line break),
+    # each whole: broken at its hyphens or spaces a name ran into the next ("cxr-mobilenet-" / "v2" at 1366 px).
+    sources = sources_table(cards, between="  \n").set_index("source")
+    st.table(sources.style.set_table_styles([{"selector": f"td.col{sources.columns.get_loc('used by')} p",
+                                              "props": "white-space: nowrap;"}]))
     st.subheader("The source-shortcut trap")
     st.markdown(SHORTCUT_TRAP)
     st.subheader("Adding a model")

@@ -60,9 +60,10 @@ from model.present.gallery_cases import (
     SPLIT_CHOICES,
     SPLIT_HELP,
     SPLIT_NAMES,
+    TABLE_SPLITS_HELP,
     TeachingCase,
     card_checks_sentence,
-    cases_frame,
+    cases_table,
     count_cases,
     counts_by,
     early_cards_sentence,
@@ -71,6 +72,7 @@ from model.present.gallery_cases import (
     fit_map,
     gallery_records,
     lung_summary,
+    outcome_word,
     page_ranges,
     read_case,
     reading_order,
@@ -261,9 +263,8 @@ def cards_a_page() -> int | None:
 
 
 def outcome(case) -> str:
-    if not case.known:
-        return ":blue[label not among its classes]"
-    return ":green[correct]" if case.correct else ":red[misclassified]"
+    colour = "blue" if not case.known else "green" if case.correct else "red"
+    return f":{colour}[{outcome_word(case)}]"
 
 
 def case_verdict(case) -> str:
@@ -519,13 +520,26 @@ def cases_view(cases, sizes: tuple[int, int, int], chosen: tuple, lungs_reason: 
     if stop - start < len(shown):
         st.caption(f"Cards {start + 1}–{stop} of {len(shown)}; the others on the pages above the cards.")
     with st.expander("All cases read, as a table"):
-        frame = cases_frame(shown_cases(cases, "all", "errors"))
-        first = ["label", "predicted", "confidence", "correct", "lung_share", "source", "split"]
-        # what a reader compares first, in view at 1366 px; the file's path and patient id after them
-        st.dataframe(frame, hide_index=True, width="stretch",
-                     column_order=first + [c for c in frame.columns if c not in first],
-                     column_config={"lung_share": st.column_config.NumberColumn("map on the lungs", format="percent"),
-                                    "confidence": st.column_config.NumberColumn(format="percent")})
+        cases_table_view(cases)
+
+
+def cases_table_view(cases) -> None:
+    """Every case read, confident errors first, as the core lays the table out (`cases_table`): short headers whose
+    help says the rest, percentages printed as the cards print them, so every column fits at 1920 px and all but
+    the file's at 1366 px."""
+    frame = cases_table(shown_cases(cases, "all", "errors"))
+    percent = {"format": "%.1f%%"}
+    config = {"true": st.column_config.TextColumn(help="The film's label in the data."),
+              "said": st.column_config.TextColumn(help="The class the model answered."),
+              "confidence": st.column_config.NumberColumn(help="Its probability for that answer.", width=72, **percent),
+              "on the lungs": st.column_config.NumberColumn(help="Share of the map of its answer on the lung fields "
+                                                               "(blank: not measured).", width=84, **percent),
+              "split": st.column_config.TextColumn(help=TABLE_SPLITS_HELP),
+              "file": st.column_config.TextColumn(help="The film's file name: with its source, it names the film "
+                                                       "without the server's path to it."),
+              **{name: st.column_config.NumberColumn(help=f"The model's probability for {name[2:-1]}.", **percent)
+                 for name in frame.columns if name.startswith("P(")}}
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=config)
 
 
 def thresholds(level: float) -> tuple[float, float]:
@@ -661,8 +675,8 @@ def main() -> None:
     else:
         cases_view(cases, (len(pool), len(matching), failed), (source, label, limit, per_page), lungs_reason, look,
                    key)
-        st.caption(f"Images: {SPLIT_CHOICES[split].lower()}; each case says which part of {card.id}'s split it is "
-                   "in.")
+        st.caption(f"Images: {SPLIT_CHOICES[split].lower()}; each case says which part of {card.display_name}'s split "
+                   "it is in.")
     if failed and view == "cheats":
         st.caption(f"{failed} images could not be read.")
     chosen = next((c for c in cases if c.path == st.session_state.get(CASE_KEY)), None)

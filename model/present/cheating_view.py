@@ -27,9 +27,12 @@ from model.trust.scope import default_level
 
 CONFIDENT = 0.8  # An answer at or above this probability is confident.
 EVEN = 1.0  # A map with less on the lungs than this multiple of an even spread's share favours what lies outside.
-# "share" alone, beside "map favours outside the lungs", read as a share of the map on the lungs.
+# "share" alone, beside the flagged column, read as a share of the map on the lungs.
 SHARE_COLUMN = "share of its confident answers"
-FRAME_COLUMNS = ["source", "confident answers", "map favours outside the lungs", SHARE_COLUMN, "of them misclassified"]
+# "Flagged" in both columns that count them: "of them misclassified" read 0 for every source while the Cases view
+# counted confident errors, "them" taken for the confident answers; those errors are simply not flagged.
+FLAGGED_COLUMN = "flagged (map favours outside the lungs)"
+FRAME_COLUMNS = ["source", "confident answers", FLAGGED_COLUMN, SHARE_COLUMN, "flagged and misclassified"]
 
 
 @dataclass(frozen=True)
@@ -158,8 +161,9 @@ def count_cheats(cases: list, min_confidence: float, even_ratio: float, level: f
 
 
 def cheating_frame(groups: Sequence[SourceCheats]) -> pd.DataFrame:
-    """One row per source: its confident answers, how many of their maps favour what lies outside the lungs,
-    their share of its confident answers (0-1, `SHARE_COLUMN`) and how many of those were misclassified."""
+    """One row per source: its confident answers, how many of them are flagged (their maps favour what lies outside
+    the lungs, `FLAGGED_COLUMN`), their share of its confident answers (0-1, `SHARE_COLUMN`) and how many of the
+    flagged were misclassified (the source's other confident errors are not flagged, so not counted there)."""
     rows = [[g.source, g.confident, g.outside, g.share, g.wrong] for g in groups]
     return pd.DataFrame(rows, columns=FRAME_COLUMNS)
 
@@ -280,13 +284,24 @@ def group_headings(counts: CheatsCounts, even_ratio: float, own: bool = True) ->
     """Each source with flagged answers and its heading in the cheating view, standing alone: what its flagged
     answers are (confident answers with less of the map on the lungs than `even_ratio` of an even spread), how
     many of them also lie below the counts' warning level (where `LUNG_WARNING_PAGES` warn; the model's own,
-    `own`, or the default) and how many are misclassified."""
+    `own`, or the default) and how many of these are misclassified (`_misclassified`)."""
     whose = "this model's own warning level" if own else "the default warning level"
     return [(group, f"{group.source}: {group.outside} of its {group.confident} confident answers ({group.share:.0%}) "
                     f"{'has' if group.outside == 1 else 'have'} less of the map on the lungs {than_even(even_ratio)} "
                     f"({_of_these(below, group.outside)} below {whose}, {counts.level:.1%}); "
-                    f"{_of_these(group.wrong, group.outside)} misclassified")
+                    f"{_misclassified(group.wrong, group.outside)}")
             for group, below in zip(counts.groups, counts.below) if group.cases]
+
+
+def _misclassified(count: int, total: int) -> str:
+    """How many of a source's `total` flagged answers are misclassified, said of these answers alone ("none of
+    these 3 misclassified"): a bare "none misclassified" read as none of the source's answers, beside a Cases view
+    counting confident errors."""
+    if total == 1:
+        return "this one misclassified" if count else "this one not misclassified"
+    if not count:
+        return f"none of these {total} misclassified"
+    return f"all {total} of these misclassified" if count == total else f"{count} of these {total} misclassified"
 
 
 def _of_these(count: int, total: int) -> str:

@@ -3,7 +3,7 @@
     records = read_dataset(data_location())
     chosen, splits, note = gallery_records(records, clf.card, "test")   # never its training images
     cases, failed = read_cases(clf, sample_records(chosen, 40), splits=splits, lungs=segmenter.mask)
-    table = cases_frame(shown_cases(cases, "all", "errors"))   # confident errors first, then the least sure
+    table = cases_table(shown_cases(cases, "all", "errors"))   # confident errors first, then the least sure
 
 Each case is read with its map (the gallery's cards and its "where the model cheats" view,
 `model.present.cheating_view`):
@@ -34,7 +34,7 @@ from model.labelled_data import DATA_ENV, data_roots, find_datasets
 from model.policy import LOW_LUNG_ATTENTION
 from model.prediction import Prediction
 from model.present.cheating_view import CONFIDENT
-from model.present.text import LUNG_WARNING_PAGES
+from model.present.text import LUNG_WARNING_PAGES, lung_share, percent
 from model.splits import OUTSIDE, assign_splits
 from model.trust.attention import BLANK_MAP, NO_LUNG_FIELDS, attention_if_lungs, compare_as_shown
 from model.trust.scope import default_level
@@ -44,8 +44,6 @@ from model.trust.uncertainty import uncertainty_of
 # Cards read first and drawn at once while the rest is read (two rows: the first screen at 1366 x 768), when
 # reading them took a moment: the class has films to look at instead of a progress bar. The benchmark times them.
 FIRST_READ = 8
-CASE_COLUMNS = ["path", "label", "source", "patient_id", "predicted", "confidence", "correct", "split", "known",
-                "lung_share"]
 MAP_METHOD = "gradcam"  # The gallery's map: Grad-CAM of the class the model answered, at the card's layer.
 MAP_SIDE = 64  # Long side of the small copy of each case's map kept for its thumbnail.
 NO_EVIDENCE = BLANK_MAP  # the one rule and words of every view (`attention_if_lungs`)
@@ -369,15 +367,43 @@ class TeachingCase:
         return cls(**{name: values[name] for name in cls.__dataclass_fields__ if name in values})
 
 
-def cases_frame(cases: list[Case]) -> pd.DataFrame:
-    """One row per case: the case fields, then one `P(<label>)` column per class probability."""
-    rows = []
-    for case in cases:
-        row = {name: getattr(case, name) for name in CASE_COLUMNS}
-        row.update({f"P({label})": float(p) for label, p in case.probabilities.items()})
-        rows.append(row)
-    frame = pd.DataFrame(rows)
-    return frame if rows else pd.DataFrame(columns=CASE_COLUMNS)
+# A case's outcome as its card and the table say it (`outcome_word`).
+OUTCOMES = {"correct": "correct", "wrong": "misclassified", "unknown": "label not among its classes"}
+# The table's split words: short enough for a column (a card says `SPLIT_NAMES`, which the column's help gives).
+TABLE_SPLITS = {"train": "training", "validation": "validation", "test": "test", OUTSIDE: "never seen"}
+TABLE_SPLITS_HELP = ("Which part of the model's split the film is in: test, validation or training, that part of its "
+                     "own split; never seen, a source not in its training data.")
+# The gallery's table's columns (`cases_table`), what a reader compares first on the left under short headers:
+# these, then one `P(<label>)` column per class, then `TABLE_FILE_COLUMNS`; every column fits at 1920 px, and at
+# 1366 px all but the file's.
+TABLE_COLUMNS = ["true", "said", "confidence", "outcome", "on the lungs", "source", "split"]
+TABLE_FILE_COLUMNS = ["file", "patient"]
+
+
+def outcome_word(case: Case) -> str:
+    """The case's outcome in the cards' and the table's words (`OUTCOMES`): a label outside the model's classes is
+    neither correct nor misclassified."""
+    return OUTCOMES["unknown" if not case.known else "correct" if case.correct else "wrong"]
+
+
+def as_shown(fraction: float | None, form: Callable[[float], str] = percent) -> float | None:
+    """A fraction as the percentage a card prints it (`form`: `text.percent`, or `text.lung_share` for a map's
+    share on the lungs, both to 0.1%), as a number: a table column of these sorts by value and reads the very
+    figure of the card (41.9, never 41.86 beside a card's 41.9%). None stays None."""
+    return None if fraction is None else float(form(fraction).removesuffix("%"))
+
+
+def cases_table(cases: list[Case]) -> pd.DataFrame:
+    """The gallery's table of the cases read, one row per case in their order (`TABLE_COLUMNS`, one `P(<label>)`
+    column per class, `TABLE_FILE_COLUMNS`): percentages as the cards print them (`as_shown`: percent points, 0.1), the
+    outcome in the cards' words, the split's short name, and the film by its source and file name, never the
+    server's path to it."""
+    rows = [{"true": c.label, "said": c.predicted, "confidence": as_shown(c.confidence), "outcome": outcome_word(c),
+             "on the lungs": as_shown(c.lung_share, lung_share), "source": c.source or "unknown",
+             "split": TABLE_SPLITS.get(c.split, c.split),
+             **{f"P({label})": as_shown(float(p)) for label, p in c.probabilities.items()},
+             "file": Path(c.path).name, "patient": c.patient_id} for c in cases]
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=TABLE_COLUMNS + TABLE_FILE_COLUMNS)
 
 
 # What the gallery shows of the cases it read (`shown_cases`), as a person reads the choice.

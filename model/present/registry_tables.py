@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from model.present import text
-from model.registry import LUNG_SEGMENTATION, ModelCard
+from model.registry import CLASSIFIER, LUNG_SEGMENTATION, ModelCard
 
 # The shared training pool (../shared/data/cxr); cards name their sources by these ids.
 KNOWN_SOURCES = {
@@ -54,16 +54,28 @@ def models_table(cards: list[ModelCard]) -> pd.DataFrame:
     } for card in cards])
 
 
-def sources_table(cards: list[ModelCard]) -> pd.DataFrame:
-    """Every source named by a card (and the shared pool's), with its origin and licence."""
-    used = {source: [card.id for card in cards if source in ((card.training or {}).get("sources") or [])]
-            for card in cards for source in (card.training or {}).get("sources") or []}
-    names = list(KNOWN_SOURCES) + [s for s in used if s not in KNOWN_SOURCES]
+def sources_table(cards: list[ModelCard], between: str = "; ") -> pd.DataFrame:
+    """Every source named by a card (and the shared pool's), with its origin, its licence and the models that
+    trained on it (`_users`)."""
+    sources = [source for card in cards for source in (card.training or {}).get("sources") or []]
+    names = list(KNOWN_SOURCES) + [s for s in dict.fromkeys(sources) if s not in KNOWN_SOURCES]
     return pd.DataFrame([{"source": name,
                           "origin": KNOWN_SOURCES.get(name, ("not a known public collection", ""))[0],
                           "licence": KNOWN_SOURCES.get(name, ("", "see the model card"))[1],
-                          "used by": ", ".join(used.get(name, [])) or "no model in this registry"}
+                          "used by": _users(cards, name, between)}
                          for name in names])
+
+
+def _users(cards: list[ModelCard], source: str, between: str) -> str:
+    """The models that trained on `source`, by their display names (the models table's first column: ids broke at
+    their hyphens at 1366 px), `between` each two ("; ": a display name may hold a comma; a markdown table may
+    put each on its own line); "all 8 classifiers" when every classifier of three or more did."""
+    users = [card for card in cards if source in ((card.training or {}).get("sources") or [])]
+    classifiers = [card for card in cards if card.kind == CLASSIFIER]
+    if len(classifiers) > 2 and {card.id for card in classifiers} <= {card.id for card in users}:
+        others = [card.display_name for card in users if card.kind != CLASSIFIER]
+        return between.join([f"all {len(classifiers)} classifiers", *others])
+    return between.join(card.display_name for card in users) or "no model in this registry"
 
 
 def default_selection(cards, n: int) -> list[str]:
