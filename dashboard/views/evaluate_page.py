@@ -356,13 +356,13 @@ def downloads(result: dict, names: dict[str, str]) -> None:
     columns = st.columns(3)
     columns[0].download_button("Predictions per image (CSV)", predictions_frame(report).to_csv(index=False),
                                file_name="predictions.csv", mime="text/csv", icon=":material/download:",
-                               key="evaluate_predictions_csv")
+                               on_click="ignore", key="evaluate_predictions_csv")
     columns[1].download_button("Figures with intervals (CSV)", figures_frame(report).to_csv(index=False),
                                file_name="figures.csv", mime="text/csv", icon=":material/download:",
-                               key="evaluate_figures_csv")
+                               on_click="ignore", key="evaluate_figures_csv")
     columns[2].download_button("Everything (JSON)", export_json(report, result["about"]),
                                file_name="evaluation.json", mime="application/json", icon=":material/download:",
-                               key="evaluate_json")
+                               on_click="ignore", key="evaluate_json")
     st.caption(" ".join(filter(None, [
         "Images are named by their path inside the data folder or the ZIP; one row per image, scored or not, "
         "with each version's answer and probabilities. The files keep full precision and name each version by "
