@@ -54,7 +54,9 @@ LEGACY = {"split_method": "patient", "splits": {"train": {"images": 999}}}  # de
 ], ids=["hash", "other-checksum", "other-manifest", "one-source", "legacy-with-note"])
 def test_a_zips_places_are_the_places_diagnose_gives_each_film(pool, training):  # noqa: F811
     """Evaluate (a ZIP's images) and Diagnose (one film) place the same bytes in the same split of a version's
-    data, and a re-made split's note reaches both: one rule (`film_split`), whatever the card says."""
+    data, and a re-made split's note reaches both, whatever the card says. Both go through `film_split`; what this
+    holds is that the store of splits Evaluate keeps between images (re-made once per dataset) changes no place and
+    loses no note. The places themselves are checked against written values in the test above."""
     card = hash_card(**training)
     places, notes = image_places(card, digests(pool), pool.index)
     for key, digest in digests(pool).items():
