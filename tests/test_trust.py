@@ -320,6 +320,8 @@ def test_a_blank_map_has_no_share_on_the_lungs_and_raises_no_lung_warning():
     mask = lung_mask(32)
     blank = np.zeros(mask.shape, np.float32)
     assert attention_if_lungs(blank, mask, 0.3) == (None, BLANK_MAP)
+    from model.trust.attention import blank_map
+    assert blank_map(blank) and blank_map(-np.ones(mask.shape)) and not blank_map(mask.astype(np.float32))
     assert lung_attention(blank, mask, 0.3).low  # what every view showed before, from the bare measure
     checks = MapChecks(attention=None)
     assert map_findings(checks, "Grad-CAM") == [] and unavailable_checks(checks) == ("attention",)

@@ -237,6 +237,12 @@ def lung_attention(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: float 
     return result
 
 
+def blank_map(heatmap: np.ndarray) -> bool:
+    """A map with no positive weight anywhere: it places no evidence, so it has no share on the lungs and ranks
+    no region against another map."""
+    return not float(np.max(heatmap)) > 0.0
+
+
 def attention_if_lungs(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: float = LOW_LUNG_ATTENTION,
                        region=None, own: bool | None = None) -> tuple[LungAttention | None, str]:
     """`lung_attention` when the mask holds plausible lung fields (`mask_plausibility`), else (None,
@@ -246,6 +252,6 @@ def attention_if_lungs(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: fl
     of a shortcut that no evidence showed."""
     if not mask_plausibility(lung_mask)["plausible"]:
         return None, NO_LUNG_FIELDS
-    if not float(np.max(heatmap)) > 0.0:
+    if blank_map(heatmap):
         return None, BLANK_MAP
     return lung_attention(heatmap, lung_mask, threshold, region, own), ""
