@@ -111,7 +111,7 @@ def test_evaluate_a_configured_folder_with_two_versions(evaluate_page):
     assert not any("cannot be checked" in c for c in texts(at.caption))  # a folder's splits are checked
     result = kept_result(at)
     assert result["about"]["images"] == "images none of these versions trained on, 100 per label"
-    assert result["about"]["image_ids"] == "paths relative to the data folder roots/hospital"
+    assert result["about"]["image_ids"] == "paths relative to the data's folder, hospital"
     exported = json.loads(__import__("model.present.evaluation_exports", fromlist=["x"]).export_json(
         result["report"], result["about"]))
     assert sorted(row["image"] for row in exported["images"])[0] == "COVID/case0.png"

@@ -227,7 +227,7 @@ def run(classifiers, choice: Choice, resamples: int) -> dict:
     about = {"data": choice.name, "images": choice.scope, "selection": choice.selection, "caveat": choice.caveat,
              "versions": [clf.card.id for clf in classifiers],
              "image_ids": ("names inside the ZIP" if choice.root is None else
-                           f"paths relative to the data folder {choice.name}")}
+                           f"paths relative to the data's folder, {choice.root.name}")}  # a manifest is no folder
     by_id = {case_id(record, choice): record for record in choice.records}
     cases = {}
     for case in report["disagreements"][:CASES_SHOWN]:
