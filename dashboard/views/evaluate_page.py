@@ -306,11 +306,10 @@ def map_legend() -> None:
                f"part). {SCALE_NOTE}")
 
 
-def disagreement_section(report: dict, cases: dict, cards_by_id: dict, names: dict[str, str]) -> None:
+def disagreement_section(report: dict, shown: dict, cases: dict, cards_by_id: dict, names: dict[str, str]) -> None:
     """The films the versions answered differently, each version's map of its own answer; `report` is keyed by
-    id (the maps need the versions), the page names them (`names`)."""
+    id (the maps need the versions), `shown` is it named as the page names them (`named_report` with `names`)."""
     st.subheader("Where the versions disagree")
-    shown = named_report(report, names)
     table = disagreement_table(shown)
     notes = section_notes(shown)
     if table.empty:
@@ -383,7 +382,7 @@ def results(result: dict, cards_by_id: dict, names: dict[str, str]) -> None:
     downloads(result, names)
     shown = named_report(report, names)
     figures(shown, section_notes(shown), result.get("shown_caveat", ""))
-    disagreement_section(report, result["cases"], cards_by_id, names)
+    disagreement_section(report, shown, result["cases"], cards_by_id, names)
 
 
 def main() -> None:

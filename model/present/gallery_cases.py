@@ -34,7 +34,7 @@ from model.labelled_data import DATA_ENV, data_roots, find_datasets
 from model.policy import LOW_LUNG_ATTENTION
 from model.prediction import Prediction
 from model.present.cheating_view import CONFIDENT
-from model.present.text import LUNG_WARNING_PAGES, lung_share, percent
+from model.present.text import LUNG_WARNING_PAGES, as_shown, lung_share
 from model.splits import OUTSIDE, assign_splits
 from model.trust.attention import BLANK_MAP, NO_LUNG_FIELDS, attention_if_lungs, compare_as_shown
 from model.trust.scope import default_level
@@ -384,13 +384,6 @@ def outcome_word(case: Case) -> str:
     """The case's outcome in the cards' and the table's words (`OUTCOMES`): a label outside the model's classes is
     neither correct nor misclassified."""
     return OUTCOMES["unknown" if not case.known else "correct" if case.correct else "wrong"]
-
-
-def as_shown(fraction: float | None, form: Callable[[float], str] = percent) -> float | None:
-    """A fraction as the percentage a card prints it (`form`: `text.percent`, or `text.lung_share` for a map's
-    share on the lungs, both to 0.1%), as a number: a table column of these sorts by value and reads the very
-    figure of the card (41.9, never 41.86 beside a card's 41.9%). None stays None."""
-    return None if fraction is None else float(form(fraction).removesuffix("%"))
 
 
 def cases_table(cases: list[Case]) -> pd.DataFrame:

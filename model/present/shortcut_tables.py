@@ -9,6 +9,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from model.present.text import as_shown
+
 
 def source_probe_table(report: dict) -> pd.DataFrame:
     """One row per class: the sources compared, balanced accuracy and chance; empty without a probe.
@@ -86,8 +88,8 @@ def held_out_table(card_training: dict) -> pd.DataFrame:
 
 
 def _points(share: float) -> int:
-    """A share as the tables print it, in whole percent."""
-    return int(f"{share:.0%}"[:-1])
+    """A share as the tables print it, in whole percent (`text.as_shown`)."""
+    return int(as_shown(share, lambda value: f"{value:.0%}"))
 
 
 def range_note(held: pd.DataFrame) -> str:

@@ -28,6 +28,13 @@ def percent(value) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
+def as_shown(fraction: float | None, form=percent) -> float | None:
+    """A fraction as the percentage a card prints it (`form`: `percent`, or `lung_share` for a map's
+    share on the lungs, both to 0.1%), as a number: a table column of these sorts by value and reads the very
+    figure of the card (41.9, never 41.86 beside a card's 41.9%). None stays None."""
+    return None if fraction is None else float(form(fraction).removesuffix("%"))
+
+
 def number(value, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
