@@ -166,8 +166,12 @@ def test_diagnose_shows_uncertainty_and_says_lung_attention_is_unavailable(regis
     stability = [e for e in at.markdown if brief in e.value and any(f"**{w}**" in e.value for w in
                                                                      ("Stable", "Varies", "Unstable"))]
     assert len(stability) == 1 and spread in stability[0].help
-    from model.present.text import stability_brief
-    assert stability_brief(expected) in stability[0].value  # copies below the answer level too, when any are
+    from model.present.text import confidence_words, copies_below_brief, stability_brief
+    assert stability_brief(expected, with_below=False) in stability[0].value
+    # Copies below the answer level are coloured apart; the word is orange only when unstable.
+    below = copies_below_brief(expected)
+    assert (f"; :orange[{below}]" in stability[0].value) if below else ":orange[" not in stability[0].value
+    assert stability[0].value.startswith(":orange[**" if confidence_words(expected)[1] == "Unstable" else ":blue[**")
     assert not any("entropy" in text for text in texts(at.warning) + texts(at.markdown) + texts(at.caption))
     # The status comes first: uncertain says "second read advised" (to the reader, who is the radiologist)
     # and why, in the finding's own sentence.

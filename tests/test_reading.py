@@ -276,7 +276,7 @@ def test_one_confidence_figure_in_plain_words():
     assert case_id("0123456789abcdef" * 4) == "01234567"
     from model.present.text import stability_brief
     assert stability_brief(varies) == "moves ±12.0 points (one standard deviation) on 7 changed copies"
-    assert stability_brief(shaky).endswith("; 5 of 8 readings give A (unstable below 6)")
+    assert stability_brief(shaky).endswith("; 5 of 8 readings give A (fewer than 6 would be unstable)")
     assert "±" in stability_brief(shaky)
 
 
@@ -297,14 +297,14 @@ def test_stability_word_follows_the_glossary_rule_on_the_shown_figure():
     one_off = uncertainty_of(("A", "B"), np.array([[0.8, 0.2]] * 4 + [[0.7, 0.3]] * 3 + [[0.4, 0.6]]), 0.6, 0.75)
     word, sentence = confidence_words(one_off)[1:]
     assert word == "Varies" and "7 of 8 readings (the film and its copies) give A, and this model needs 6" in sentence
-    assert stability_brief(one_off).endswith("; 7 of 8 readings give A (unstable below 6); 1 of the 7 copies below "
+    assert stability_brief(one_off).endswith("; 7 of 8 readings give A (fewer than 6 would be unstable); 1 of the 7 copies below "
                                              "the answer level 60.0%")
     from model.present.text import stability_line
     assert stability_line(one_off) == f"Varies: {stability_brief(one_off)}"  # the report's line, the page's words
     # The model's own level: 5 of 8 are enough for a model whose level is 62.5%.
     looser = uncertainty_of(("A", "B"), np.array([[0.9, 0.1]] * 5 + [[0.3, 0.7]] * 3), 0.6, 0.625)
     assert looser.needed == 5 and confidence_words(looser)[1] != "Unstable"
-    assert stability_brief(looser).endswith("(unstable below 5); 3 of the 7 copies below the answer level 60.0%")
+    assert stability_brief(looser).endswith("(fewer than 5 would be unstable); 3 of the 7 copies below the answer level 60.0%")
     assert Uncertainty.from_dict(looser.to_dict()) == looser
 
 
@@ -337,12 +337,16 @@ def test_copies_below_the_answer_level_are_counted_beside_the_stability():
                                                "its copies does: the answer rests on this one reading.")
     assert stability_line(tta) == ("Varies: moves ±9.5 points (one standard deviation) on 7 changed copies; 3 of the 7 "
                                    "copies below the answer level 78.3%")
+    from model.present.text import copies_below_brief  # the part Diagnose colours apart from the word
+    assert copies_below_brief(tta) == "3 of the 7 copies below the answer level 78.3%"
+    assert stability_brief(tta, with_below=False) == "moves ±9.5 points (one standard deviation) on 7 changed copies"
     word, sentence = confidence_words(tta)[1:]
     assert word == "Varies" and "A is under the 78.3% this model needs to answer on its own on 3 of the 7 copies" in sentence
     # Copies that all stay at or above the level: nothing said, whatever the spread.
     above = uncertainty_of(("A", "B", "C"), np.array([[0.81, 0.12, 0.07]] + [[0.95, 0.03, 0.02], [0.783, 0.2, 0.017]] * 3
                                                      + [[0.9, 0.05, 0.05]]), 0.783, 0.5)
     assert under(above) == 0 and above.findings == [] and copies_below_values(above) is None
+    assert copies_below_brief(above) == ""
     assert "answer level" not in stability_brief(above) and "answer on its own" not in confidence_words(above)[2]
     # Once a rule fired the status says the doubt already: a low probability, or copies giving other classes.
     low = uncertainty_of(("A", "B", "C"), np.vstack([[0.75, 0.18, 0.07], near[1:]]), 0.783, 0.5)

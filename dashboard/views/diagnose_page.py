@@ -194,10 +194,12 @@ def output_box(case: Case, result, shown_anyway: bool, what_if: dict | None) -> 
         if what_if is not None:
             hidden_cells_box(what_if)
         probability_chart(case, what_if)
-        # Orange when unstable or when copies fall below the answer level: the brief then says how many.
-        below = text.copies_below_values(tta)
-        colour = "orange" if word == "Unstable" or below else "blue"
-        st.markdown(f":{colour}[**{word}**]: {text.stability_brief(tta)}",
+        # The word is orange only when unstable; copies below the answer level are a caution of their own,
+        # coloured apart, so "Stable" never reads as a warning.
+        below = text.copies_below_brief(tta)
+        colour = "orange" if word == "Unstable" else "blue"
+        st.markdown(f":{colour}[**{word}**]: {text.stability_brief(tta, with_below=False)}"
+                    + (f"; :orange[{below}]" if below else ""),
                     help=f"{text.stability_help(tta)} {explain('Stable / varies / unstable')}"
                          + (f" {explain('Answer level')}" if below else ""))
         st.caption(f"{case.card.display_name}, version {case.card.version}")

@@ -156,20 +156,27 @@ def stability_help(tta) -> str:
     return detail[0].upper() + detail[1:]
 
 
-def stability_brief(tta) -> str:
+def stability_brief(tta, with_below: bool = True) -> str:
     """The stability in a few words for beside the word (`confidence_words` gives the full sentence):
     "moves ±6.9 points (one standard deviation) on 7 changed copies", when a copy gives another
-    class, how many of the film's readings (the film and its copies) give the answer and how many this
-    model needs for it not to be unstable, and when copies fall below the model's answer level, how many:
-    "; 3 of the 7 copies below the answer level 78.3%"."""
+    class, how many of the film's readings (the film and its copies) give the answer and from how few
+    it would be unstable ("; 7 of 8 readings give A (fewer than 6 would be unstable)"), and, unless
+    `with_below` is False, `copies_below_brief` after "; " when copies fall below the answer level."""
     brief = f"moves ±{spread_points(tta):.1f} points (one standard deviation) on {tta.n - 1} changed copies"
     if tta.agreement < 1.0:  # counted over the film and its copies, as the agreement is
         brief += (f"; {tta.agreeing} of {tta.n} readings give {tta.top_label} "
-                  f"(unstable below {tta.needed})")
+                  f"(fewer than {tta.needed} would be unstable)")
+    below = copies_below_brief(tta)
+    return f"{brief}; {below}" if below and with_below else brief
+
+
+def copies_below_brief(tta) -> str:
+    """How many copies fall below the model's answer level, in a few words ("3 of the 7 copies below the
+    answer level 78.3%"); "" when none does. A caution of its own, apart from the stability word: a film
+    can be stable and still sit near the level (the page colours this part, not the word)."""
     below = copies_below_values(tta)
-    if below:
-        brief += f"; {below['below']} of the {below['copies']} copies below the answer level {below['level']:.1%}"
-    return brief
+    return (f"{below['below']} of the {below['copies']} copies below the answer level {below['level']:.1%}"
+            if below else "")
 
 
 def stability_line(tta) -> str:
