@@ -372,7 +372,7 @@ def image_section(cards_by_id: dict, chosen: list[str], names: dict[str, str]) -
                        f"(gray part). {SCALE_NOTE}")
     if len(predictions) >= 2:
         agreement_section({names[m]: predictions[m] for m in predictions}, {names[m]: maps[m] for m in maps},
-                          {names[m]: statuses[m].status for m in predictions})
+                          {names[m]: statuses[m] for m in predictions})
 
 
 def lung_attention(image_digest: str, xray, card, on_image) -> None:

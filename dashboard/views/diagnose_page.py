@@ -28,6 +28,7 @@ from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD, DEFAULT_OPACIT
 from model.present import charts, text
 from model.present.check_lines import map_note, report_check_lines
 from model.present.diagnose_figures import probability_bars, zoom_aspect, zoom_box_style, zoom_figure
+from model.present.gallery_cases import outcome_word
 from model.present.glossary import GLOSSARY, explain
 from model.present.layers import (
     EDGE_NOTE,
@@ -865,10 +866,9 @@ def teaching_case_box(case: Case) -> None:
     teaching = widgets.teaching_case(case.digest)
     if teaching is None:
         return
-    if not teaching.known:
-        verdict = ":blue[label not among its classes, not an error]"
-    else:
-        verdict = ":red[misclassified]" if teaching.wrong else ":green[correct]"
+    # the gallery's words for the answer against the label (`outcome_word`), never mistaken for the triage below
+    verdict = (":blue[label not among its classes, not an error]" if not teaching.known else
+               f":{'red' if teaching.wrong else 'green'}[{outcome_word(teaching)}]")
     lungs = "" if teaching.lung_share is None else f", {text.lung_share(teaching.lung_share)} of its map on the lungs"
     # versions by their display names, as the side panel names them (the review saw ids here)
     names = {card.id: card.display_name for card in caching.usable_cards()}

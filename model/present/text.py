@@ -353,6 +353,35 @@ def status_notes(result) -> list[str]:
     return notes
 
 
+# A film's triage in a few words beside an output that is shown whatever the status (Compare's list of answers,
+# Evaluate's disagreements, the gallery's cards): the status badge's words and what set it. One rule for every
+# compact view, so the same film by the same model reads the same on each.
+TRIAGE_WORDS = {"answer": "", "uncertain": "second read advised", "out_of_scope": "out of scope"}
+# Prefixed to a card's triage beside its label check ("matches the label"): the dialog's and Diagnose's word for
+# the model's own verdict on the film, so the two facts are not read as one.
+TRIAGE_LABEL = "Triage"
+
+
+def triage_words(result) -> str:
+    """The status of a `model.trust.triage.Triage` in `TRIAGE_WORDS` with what set it, as a compact view says it:
+    "second read advised (probability too low to stand alone)", "out of scope (a lateral view): output for
+    reference only"; "" for a plain answer."""
+    words = TRIAGE_WORDS[result.status]
+    if not words:
+        return ""
+    reasons = names_of(result.deciding)
+    words += f" ({reasons})" if reasons else ""
+    return words + (": output for reference only" if result.status == "out_of_scope" else "")
+
+
+def answer_line(name: str, label: str, probability: float, result=None) -> str:
+    """One version's output on one film in a compact view: "Compact CNN v1: COVID-19 (41.6%), second read advised
+    (probability too low to stand alone)", its probability to 0.1% as every page gives it and its triage
+    (`triage_words`; none without `result`)."""
+    status = triage_words(result) if result is not None else ""
+    return f"{name}: {label} ({percent(probability)})" + (f", {status}" if status else "")
+
+
 def interim_status_line(result, shown_anyway: bool = False) -> str:
     """The status line drawn while the map's own checks (where it lies on the lungs, how other maps agree
     with it) are still being made: what the triage settled, never "found no reason to doubt it", which
