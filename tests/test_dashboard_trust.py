@@ -541,7 +541,7 @@ def test_performance_renders_the_explanation_report_and_within_source_aucs(lung_
     sanity = frame(at, "flagged")
     assert dict(zip(sanity["method"], sanity["flagged"])) == {"Grad-CAM": False, "Grad-CAM++": True,
                                                                "Score-CAM": False}
-    assert list(sanity["blank random maps"]) == ["n/a", "n/a", "4 of 4"]  # older entries did not count them
+    assert list(sanity["blank maps"]) == ["n/a", "n/a", "4 of 4"]  # older entries did not count them
     assert any(text.startswith("Flagged: Grad-CAM++.") for text in texts(at.warning))
     # Blank maps from the scrambled model rank nothing: that method is not judged, and not called passed.
     assert any(text.startswith("Not judged: Score-CAM.") for text in texts(at.warning))
