@@ -434,7 +434,10 @@ def format_summary(report: dict) -> str:
                      f"{faith.verdict(method)} on average (better on "
                      f"{_figure(values.better_than_random_share, '.0%')} of images)")
     if report.get("method_agreement"):
-        lines.append(f"Agreement between methods (mean Spearman): {_figure(report['method_agreement']['mean'])}")
+        agreement = report["method_agreement"]
+        blank = "; ".join(f"{pair} on {n}" for pair, n in (agreement.get("not_measured") or {}).items())
+        lines.append(f"Agreement between methods (mean Spearman): {_figure(agreement['mean'])}"
+                     + (f" (not measured, a blank map, left out: {blank} images)" if blank else ""))
     sanity = report.get("sanity_check")
     if sanity:
         lines.append(f"Randomisation sanity check on {sanity['n']} images (flagged above {sanity['threshold']}):")

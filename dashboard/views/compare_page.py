@@ -54,7 +54,7 @@ from model.present.gallery_cases import sample_records
 from model.present.overlay import SCALE_NOTE, colour_bar_caption, render_overlay
 from model.present.registry_tables import default_selection
 from model.splits import common_records
-from model.trust.agreement import NOT_MEASURED, map_similarity
+from model.trust.agreement import map_similarity
 from model.trust.attention import attention_if_lungs
 from model.trust.faithfulness import CHANCE_MARGIN
 from model.trust.map_checks import similarity_text
@@ -403,11 +403,11 @@ def agreement_section(predictions: dict, maps: dict, statuses: dict) -> None:
     # a similarity, not a difference: no plus sign (as the randomisation similarity on Performance), nor a minus
     # on a figure that rounds to zero
     # A blank map ranks no region: its similarity is None, not measured (`map_similarity`).
-    pairs = [{"model A": a, "model B": b, "map similarity (Spearman)": map_similarity(maps[a], maps[b], support_only=True)}
+    # As text: a table cell shows a missing value as "None", whatever a Styler's na_rep says.
+    pairs = [{"model A": a, "model B": b, "map similarity (Spearman)":
+              similarity_text(map_similarity(maps[a], maps[b], support_only=True), signed=False)}
              for a, b in combinations(maps, 2)]
-    st.dataframe(pd.DataFrame(pairs).style.format(lambda v: similarity_text(v, signed=False),
-                                                  subset=["map similarity (Spearman)"], na_rep=NOT_MEASURED),
-                 hide_index=True, width="content")
+    st.dataframe(pd.DataFrame(pairs), hide_index=True, width="content")
     st.caption("Similarity of the Grad-CAM maps on the original image, over the part where at least one map shows "
                "evidence (the blank surround outside the region each version saw is left out: it would count as "
                "agreement), on a scale where 1 is the same ranking of regions, 0 unrelated and below 0 opposite.")

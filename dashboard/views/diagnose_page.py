@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from dashboard import caching, widgets
@@ -64,7 +63,7 @@ from model.present.overlay import (
     window,
 )
 from model.present.report import ReportContent, Status, build_report, build_report_pdf, fill_words
-from model.trust.agreement import NOT_MEASURED, map_similarity, method_agreement
+from model.trust.agreement import BLANK_CELL, map_similarity, method_agreement
 from model.trust.attention import attention_if_lungs, blank_map
 from model.trust.facts import HEADER, Stated, age_words, scope_facts
 from model.trust.faithfulness import CHANCE_MARGIN, NOT_JUDGED, NOT_MEASURABLE
@@ -561,8 +560,9 @@ def agreement_table(agreement) -> None:
     """Every pair's similarity, methods by methods, with the scale in words."""
     table = agreement_matrix(agreement, MAP_LABELS)
     st.markdown("**Similarity of every pair of maps**", help=explain("Map similarity"))
-    # as text, each figure as the sentences print it (a similarity that rounds to zero has no sign)
-    st.dataframe(table.style.format(similarity_text, na_rep=NOT_MEASURED), width="stretch")
+    # as text, each figure as the sentences print it (a similarity that rounds to zero has no sign), a blank map's
+    # pairs (NaN) in words: a table cell shows a missing value as "None", whatever a Styler says
+    st.dataframe(table.map(lambda rho: BLANK_CELL if np.isnan(rho) else similarity_text(rho)), width="stretch")
     st.caption(f"Rank correlation of two maps: {SCALE}. Agreement is not correctness: the Grad-CAM variants share "
                "their layer and tend to agree even on a shortcut; agreement with occlusion is the stronger check.")
 
@@ -796,13 +796,13 @@ def agreement_panel(maps: dict, shown: str, layer_label: str) -> tuple:
     slot = st.empty()
     pairs = {" vs ".join(MAP_LABELS.get(name, name) for name in pair.split(" vs ")): rho
              for pair, rho in sorted(agreement.pairs.items(), key=lambda item: shown not in item[0].split(" vs "))}
-    # The similarity column kept narrow so that every pair's name fits a 1366-pixel screen's column; a pair with a
-    # blank map is not measured (None), said in words, never 0.00.
-    table = pd.DataFrame({"maps": list(pairs), "similarity": pd.Series(list(pairs.values()), dtype=float)})
-    st.dataframe(table.style.format(similarity_text, subset=["similarity"], na_rep="blank map"),
+    # The similarity column kept narrow so that every pair's name fits a 1366-pixel screen's column; each figure as
+    # the sentences print it, a pair with a blank map (None) in words, never 0.00 (a cell shows None as "None").
+    st.dataframe({"maps": list(pairs), "similarity": [BLANK_CELL if rho is None else similarity_text(rho)
+                                                      for rho in pairs.values()]},
                  hide_index=True, width="stretch",
                  column_config={"maps": st.column_config.TextColumn(width=182),
-                                "similarity": st.column_config.Column(width=76)})
+                                "similarity": st.column_config.TextColumn(width=76)})
     st.caption(f"{at_layer} Agreement is not correctness: the Grad-CAM variants share their layer and tend to "
                "agree even on a shortcut; agreement with occlusion is the stronger check.")
     return agreement, slot

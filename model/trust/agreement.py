@@ -83,6 +83,7 @@ class Agreement:
 
 
 NOT_MEASURED = "not measured: a blank map"  # a similarity of None (`map_similarity`), as every view words it
+BLANK_CELL = "blank map"  # the same in a table's narrow cell, beside a sentence that says it in full
 
 
 def ranks_nothing(heatmap: np.ndarray) -> bool:
