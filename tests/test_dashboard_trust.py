@@ -52,7 +52,7 @@ EXPLANATIONS = {  # The structure written by training/explanation_report.py, wit
     "sanity_check": {"threshold": 0.5, "seed": 0, "n": 4,
                      "methods": {"gradcam": {"spearman": 0.12, "ssim": 0.2, "n": 4, "flagged": False},
                                  "gradcam++": {"spearman": 0.81, "ssim": 0.7, "n": 4, "flagged": True},
-                                 "scorecam": {"spearman": 0.0, "ssim": 0.01, "n": 4, "flagged": False, "blank": 4,
+                                 "scorecam": {"spearman": None, "ssim": 0.01, "n": 4, "flagged": False, "blank": 4,
                                               "inconclusive": True}}},
     "per_image": [{"label": label, "predicted": label, "lung_fraction": share}  # the means and low shares above
                   for label, shares in (("COVID-19", (0.2, 0.3, 0.45, 0.69)), ("Normal", (0.6, 0.7, 0.7, 0.8)),
@@ -542,6 +542,8 @@ def test_performance_renders_the_explanation_report_and_within_source_aucs(lung_
     assert dict(zip(sanity["method"], sanity["flagged"])) == {"Grad-CAM": False, "Grad-CAM++": True,
                                                                "Score-CAM": False}
     assert list(sanity["blank maps"]) == ["n/a", "n/a", "4 of 4"]  # older entries did not count them
+    # Every map blank: no similarity, said as such (a cell showed "None" whatever the Styler's na_rep said).
+    assert list(sanity["similarity (Spearman)"]) == ["0.12", "0.81", "n/a"] and list(sanity["SSIM"])[2] == "0.01"
     assert any(text.startswith("Flagged: Grad-CAM++.") for text in texts(at.warning))
     # Blank maps from the scrambled model rank nothing: that method is not judged, and not called passed.
     assert any(text.startswith("Not judged: Score-CAM.") for text in texts(at.warning))

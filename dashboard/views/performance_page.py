@@ -271,8 +271,12 @@ def faithfulness_table(faith: FaithfulnessSummary) -> pd.DataFrame:
 
 
 def sanity_table(sanity: SanitySummary) -> pd.DataFrame:
-    return pd.DataFrame([{"method": _label(method), "similarity (Spearman)": values.spearman,
-                          "SSIM": values.ssim,
+    """The check per method, its figures as text: a table cell shows a missing value (a method whose maps were
+    all blank has no similarity) as "None", whatever a Styler's na_rep says."""
+    return pd.DataFrame([{"method": _label(method),
+                          "similarity (Spearman)": "n/a" if values.spearman is None
+                          else similarity_text(values.spearman, signed=False),
+                          "SSIM": "n/a" if values.ssim is None else f"{values.ssim:.2f}",
                           "blank maps": "n/a" if values.blank is None else f"{values.blank} of {values.n}",
                           "flagged": values.flagged, "inconclusive": values.inconclusive}
                          for method, values in sanity.methods.items()])
@@ -352,9 +356,7 @@ def sanity_report(sanity: SanitySummary | None, agreement: Agreement | None) -> 
     table = sanity_table(sanity)
     left, right = st.columns([1.4, 1], gap="large")
     with left:
-        st.dataframe(table.style.apply(lambda row: [FLAGGED_STYLE if row["flagged"] else ""] * len(row), axis=1)
-                     .format(lambda v: similarity_text(v, signed=False), na_rep="n/a", subset=["similarity (Spearman)"])
-                     .format(precision=2, na_rep="n/a", subset=["SSIM"]),
+        st.dataframe(table.style.apply(lambda row: [FLAGGED_STYLE if row["flagged"] else ""] * len(row), axis=1),
                      hide_index=True, width="stretch",
                      column_order=[name for name in table.columns if name != "inconclusive"],  # named beside it
                      column_config={"similarity (Spearman)": "similarity", "blank maps": "blank"})
