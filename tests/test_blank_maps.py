@@ -95,7 +95,7 @@ def test_an_occlusion_cross_check_with_a_blank_map_is_made_but_not_passed():
 
 
 def test_the_summary_and_matrix_leave_a_blank_maps_pairs_out():
-    from model.present.method_grid import agreement_matrix, blank_maps_sentence, summarise_agreement
+    from model.present.method_grid import agreement_matrix, blank_maps_sentence, matrix_text, summarise_agreement
     from model.trust.map_checks import similarity_text
 
     agreement = method_agreement({"gradcam": RAMP, "scorecam": BLANK, "smoothgrad": 1.0 - RAMP})
@@ -107,6 +107,9 @@ def test_the_summary_and_matrix_leave_a_blank_maps_pairs_out():
     table = agreement_matrix(agreement)
     assert np.isnan(table.loc["gradcam", "scorecam"]) and np.isnan(table.loc["scorecam", "scorecam"])
     assert table.loc["gradcam", "smoothgrad"] == pytest.approx(-1.0)
+    printed = matrix_text(table)  # as Diagnose shows it: words, not 0.00 (nor "None", a cell's missing value)
+    assert printed.loc["gradcam", "scorecam"] == printed.loc["scorecam", "scorecam"] == "blank map"
+    assert printed.loc["gradcam", "smoothgrad"] == "-1.00" and printed.loc["gradcam", "gradcam"] == "+1.00"
     assert similarity_text(None) == NOT_MEASURED
     # Every pair with a blank map: nothing to describe, and no figure made up.
     empty = summarise_agreement(method_agreement({"gradcam": RAMP, "scorecam": BLANK}))

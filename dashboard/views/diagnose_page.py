@@ -42,6 +42,7 @@ from model.present.method_grid import (
     agreement_matrix,
     agreement_word,
     blank_maps_sentence,
+    matrix_text,
     method_lines,
     same_map_sentence,
     summarise_agreement,
@@ -560,9 +561,7 @@ def agreement_table(agreement) -> None:
     """Every pair's similarity, methods by methods, with the scale in words."""
     table = agreement_matrix(agreement, MAP_LABELS)
     st.markdown("**Similarity of every pair of maps**", help=explain("Map similarity"))
-    # as text, each figure as the sentences print it (a similarity that rounds to zero has no sign), a blank map's
-    # pairs (NaN) in words: a table cell shows a missing value as "None", whatever a Styler says
-    st.dataframe(table.map(lambda rho: BLANK_CELL if np.isnan(rho) else similarity_text(rho)), width="stretch")
+    st.dataframe(matrix_text(table), width="stretch")  # as text, each figure as the sentences print it
     st.caption(f"Rank correlation of two maps: {SCALE}. Agreement is not correctness: the Grad-CAM variants share "
                "their layer and tend to agree even on a shortcut; agreement with occlusion is the stronger check.")
 

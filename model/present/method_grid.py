@@ -124,6 +124,16 @@ def agreement_matrix(agreement, labels: dict[str, str] | None = None) -> pd.Data
     return pd.DataFrame(values, index=shown, columns=shown)
 
 
+def matrix_text(table: pd.DataFrame) -> pd.DataFrame:
+    """An `agreement_matrix` as printed: each figure as the sentences print it (`similarity_text`: no sign on a
+    figure that rounds to zero), a pair not measured (NaN: a blank map) as `BLANK_CELL`, never 0.00. Text, as a
+    table cell shows a missing value as "None" whatever a Styler's na_rep says."""
+    from model.trust.agreement import BLANK_CELL
+    from model.trust.map_checks import similarity_text
+
+    return table.map(lambda rho: BLANK_CELL if np.isnan(rho) else similarity_text(rho))
+
+
 def method_lines(methods: dict) -> dict[str, str]:
     """{label: one line on what the method measures} of a method registry (`model.explain.METHODS`)."""
     return {record.label: record.summary for record in methods.values()}

@@ -232,8 +232,7 @@ def comparison_sentence(comparison: ShownMapComparison, faithful: bool = False) 
         figures = ", ".join(similarity_text(rho) for _, rho in comparison.same)
         head += f"; {names} {'draws' if len(comparison.same) == 1 else 'draw'} the same map ({figures}), counted once"
     if blank:
-        head = f"{head}; {blank}" if comparison.agree or comparison.differ or comparison.same \
-            else f"{shown} is compared with no other map: {blank}"
+        head = f"{head}; {blank}" if comparison.agree or comparison.differ or comparison.same else f"{shown}: {blank}"
     occlusion = comparison.occlusion
     if occlusion is None:
         tail = "" if comparison.shown == OCCLUSION or OCCLUSION in comparison.blank \
