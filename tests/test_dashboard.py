@@ -374,7 +374,7 @@ def test_compare_page_with_two_versions(app, registry_env):
     assert any(f"- {names[0]}: {predictions['tiny-a'].label} (" in text for text in texts(at.markdown))
     pairs = at.dataframe[-1].value
     assert list(pairs[["model A", "model B"]].iloc[0]) == names
-    assert -1.0 <= pairs["map similarity (Spearman)"].iloc[0] <= 1.0
+    assert -1.0 <= float(pairs["map similarity (Spearman)"].iloc[0]) <= 1.0  # printed, as the sentences print it
     # Each version's triage status is shown with its answer.
     badges = [text for text in texts(at.markdown) if "-badge[" in text]
     assert len(badges) == 2 and all("Answer]" in b or "Second read advised]" in b for b in badges)

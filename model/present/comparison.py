@@ -185,7 +185,7 @@ def explanation_rows(report) -> dict[str, str]:
     Diagnose), the verdict on the
     mean curves and, in a row of its own, the share of judged films better on both (`mean_verdict`,
     `films_better_on_both`), and the randomisation check in short words (a narrow cell; "not judged": the
-    scrambled model's maps were blank, as the caption says)."""
+    maps, trained or scrambled, were blank on most films, as the caption says)."""
     from model.explain import method_label
     from model.trust.faithfulness import auc_digits, auc_pair
 

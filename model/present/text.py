@@ -240,12 +240,14 @@ CHECK_NAMES = {"faithfulness": "the map's faithfulness", "occlusion": "the occlu
                "every_method": "the comparison of every method"}
 UNAVAILABLE_NAMES = {"attention": "where the map lies (no lung fields to measure it against, or a blank map)",
                      "faithfulness": "the faithfulness of the map of the class explained (hiding regions does not "
-                                     "lower that class's probability)"}
+                                     "lower that class's probability)",
+                     "occlusion": "the occlusion cross-check (a blank map ranks no region)",
+                     "methods": "the comparison of methods (a blank map ranks no region)"}
 
 
 def not_run_checks(checks) -> tuple[str, ...]:
     """The on-request map checks of a `model.trust.map_checks.MapChecks` not made yet, by `CHECK_NAMES` key."""
-    made = {"faithfulness": checks.faithfulness is not None, "occlusion": checks.occlusion_similarity is not None,
+    made = {"faithfulness": checks.faithfulness is not None, "occlusion": checks.occlusion_made,
             "every_method": checks.every_method}
     return tuple(kind for kind in CHECK_NAMES if not made[kind])
 
@@ -253,12 +255,17 @@ def not_run_checks(checks) -> tuple[str, ...]:
 def unavailable_checks(checks) -> tuple[str, ...]:
     """The map checks that could not be made on this film (`UNAVAILABLE_NAMES` keys): lung attention without
     a lung model or plausible lung fields; faithfulness measured but "not measurable" on this film (it says
-    nothing for or against the map, so it is no check passed)."""
+    nothing for or against the map, so it is no check passed); the occlusion cross-check and the comparison of
+    methods made, but with a blank map that measured nothing (`model.trust.agreement.ranks_nothing`)."""
     from model.trust.faithfulness import NOT_MEASURABLE
+    from model.trust.map_checks import shown_comparison
 
     faith = checks.faithfulness
+    comparison = shown_comparison(checks)
     return tuple(kind for kind, missing in (("attention", checks.attention is None),
-                                            ("faithfulness", getattr(faith, "verdict", None) == NOT_MEASURABLE))
+                                            ("faithfulness", getattr(faith, "verdict", None) == NOT_MEASURABLE),
+                                            ("occlusion", checks.occlusion_blank),
+                                            ("methods", comparison is not None and not comparison.measured))
                  if missing)
 
 
