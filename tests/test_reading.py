@@ -160,6 +160,7 @@ def test_a_single_network_lists_its_default_first():
     ("conv_dw_13", ("block 13", "depthwise convolution")),
     ("conv1", ("block 1", "convolution")),
     ("stage4_block2_1_conv", ("stage 4, block 2", "convolution 1")),
+    ("stage4_block2_1_relu", ("stage 4, block 2", "convolution 1 (activated)")),  # read "..., 1 (activated)"
     ("stage2_block1_proj_conv", ("stage 2, block 1", "shortcut convolution")),
     ("stem_relu", ("first layers", "activation")),
     ("bridge_conv", ("", "bridge convolution")),
