@@ -240,6 +240,32 @@ def test_click_to_hide_several_cells_and_occlusion_cross_check(app, registry_env
     assert any(image.captions[0].startswith("Occlusion sensitivity for ") for image in at.main.image)
 
 
+def test_hidden_cells_follow_the_hide_with_shown_at_once(app, registry_env):
+    """Choosing another *Hide with* re-measures the hidden cells in the same run: the review saw the blur
+    figure kept under "black" until an unrelated rerun (the figure was computed from the remembered choice,
+    before the selectbox stored the new one)."""
+    from model.classifier import Classifier
+    from model.explain.film_grid import hide_cells
+    from model.inputs.intake import load_xray
+
+    cells = tuple(range(7, 29))  # most of the film: blur and black must give different figures
+    at = upload(open_page(app, "diagnose"), IMAGE)
+    at.session_state["hidden_cells"] = list(cells)
+    at.run()
+    clf = Classifier.load("tiny-a", registry_env)
+    prepared = clf.prepare(load_xray(IMAGE).pixels)
+    top = clf.predict_input(prepared).label
+    figures = {fill: dict(zip(clf.labels, hide_cells(clf.predict_inputs, prepared, clf.card.prep, cells, 6,
+                                                     fill).probabilities))[top] for fill in ("blur", "black")}
+    assert f"{figures['blur']:.1%}" != f"{figures['black']:.1%}"  # else the test could not tell them apart
+    shown = next(m for m in at.main.metric if m.label == f"With {len(cells)} cells hidden")
+    assert shown.value == f"{figures['blur']:.1%}" and "The model saw the cells blurred" in shown.help
+    at.selectbox(key="fill").set_value("black").run()
+    no_failure(at)
+    shown = next(m for m in at.main.metric if m.label == f"With {len(cells)} cells hidden")
+    assert shown.value == f"{figures['black']:.1%}" and "The model saw the cells blacked out" in shown.help
+
+
 def test_a_click_toggles_its_cell():
     from model.explain.film_grid import toggle_cell
 

@@ -212,7 +212,7 @@ def hidden_result(case: Case) -> dict | None:
     if not cells:
         return None
     tta = case.uncertainty()
-    fill = widgets.kept("fill", FILLS[0])
+    fill = hide_with()
     hidden = case.hidden_cells(cells, GRID, fill)
     result = {"cells": cells_name(cells, GRID), "count": len(cells), "label": tta.top_label,
               "before": tta.top_probability, "probabilities": hidden.probabilities, "fill": fill,
@@ -222,6 +222,14 @@ def hidden_result(case: Case) -> dict | None:
     after = dict(zip(case.card.labels, (float(p) for p in hidden.probabilities)))
     return {**result, "after": after[tta.top_label], "change": change_between(tta.top_probability, after[tta.top_label]),
             "output_after": max(after, key=after.get), "after_top": max(after.values())}
+
+
+def hide_with() -> str:
+    """The *Hide with* choice shown: the selectbox's own state, which holds a new choice before this run
+    draws the box (the output box is drawn first; the remembered setting lags one run behind), else the
+    remembered one (the grid tab is not drawn yet in this session)."""
+    chosen = st.session_state.get("fill")
+    return chosen if chosen in FILLS else widgets.kept("fill", FILLS[0])
 
 
 def hidden_cells_box(what_if: dict) -> None:
@@ -574,7 +582,7 @@ def grid_occlusion_tab(case: Case, controls: Controls) -> None:
     """The occlusion-sensitivity map on the film's own grid: every cell hidden in turn, one batch."""
     fill_col, _ = st.columns([1, 3])
     fills = list(FILLS)
-    fill = fill_col.selectbox("Hide with", fills, key="fill", index=fills.index(widgets.kept("fill", FILLS[0])),
+    fill = fill_col.selectbox("Hide with", fills, key="fill", index=fills.index(hide_with()),
                               help="Blur keeps the image looking like a radiograph; black is a harsher test. Also "
                                    "used when cells are clicked on the film.")
     widgets.keep("fill", fill)
