@@ -61,7 +61,15 @@ from model.present.overlay import (
     to_uint8,
     window,
 )
-from model.present.report import ReportContent, Status, build_report, build_report_pdf, fill_words
+from model.present.report import (
+    OUTPUT_SAME,
+    ReportContent,
+    Status,
+    build_report,
+    build_report_pdf,
+    fill_words,
+    hidden_outcome,
+)
 from model.trust.agreement import map_similarity, method_agreement
 from model.trust.attention import attention_if_lungs
 from model.trust.facts import HEADER, Stated, age_words, scope_facts
@@ -216,7 +224,7 @@ def hidden_result(case: Case) -> dict | None:
     hidden = case.hidden_cells(cells, GRID, fill)
     result = {"cells": cells_name(cells, GRID), "count": len(cells), "label": tta.top_label,
               "before": tta.top_probability, "probabilities": hidden.probabilities, "fill": fill,
-              "hidden": cells}
+              "hidden": cells, "level": tta.answer_level}
     if hidden.probabilities is None:
         return result
     after = dict(zip(case.card.labels, (float(p) for p in hidden.probabilities)))
@@ -250,9 +258,9 @@ def hidden_cells_box(what_if: dict) -> None:
                            "film shows them grey.",
                       # Grey either way: a rise or a fall of a class's probability is neither good nor bad news.
                       delta_color="off", delta_arrow="off" if unchanged else "auto")
-            if what_if["output_after"] != what_if["label"]:
-                st.markdown(f"The output changes: **{what_if['label']}** → **{what_if['output_after']}** "
-                            f"({what_if['after_top']:.1%}).")
+            outcome = hidden_outcome(what_if)  # the report's rule: a fall under the answer level is no "same"
+            if outcome != OUTPUT_SAME:
+                st.markdown(f"{outcome[0].upper()}{outcome[1:]}.")
         st.button("Show the film as it is", key="unhide", icon=":material/visibility:",
                   on_click=st.session_state.update, kwargs={"hidden_cells": []})
 
