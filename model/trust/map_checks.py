@@ -266,7 +266,8 @@ def map_findings(checks: MapChecks, method_label: str = "map") -> list[Finding]:
         kind = "faithfulness_mixed" if faith.verdict == "mixed" else "faithfulness_poor"
         found.append(Finding(kind, MAP_CAUTION, MAP, faith.summary,
                              {"deletion": faith.deletion_auc, "random_deletion": faith.random_deletion_auc,
-                              "insertion": faith.insertion_auc, "random_insertion": faith.random_insertion_auc}))
+                              "insertion": faith.insertion_auc, "random_insertion": faith.random_insertion_auc,
+                              "ranks": "worse than random" if faith.worse_than_random else "no better than random"}))
     occlusion_disagrees = checks.occlusion_similarity is not None and checks.occlusion_similarity < LOW_AGREEMENT
     comparison = shown_comparison(checks)
     if comparison is not None and comparison.disagrees and not (occlusion_disagrees and _occlusion_pair(comparison, checks)):
