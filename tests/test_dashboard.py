@@ -88,6 +88,8 @@ def test_diagnose_without_upload_asks_for_an_image(app):
     assert [e.label for e in at.expander] == ["1 registry entry could not be used"]
     assert "broken" in " ".join(texts(at.expander[0].markdown))
     assert any("not a diagnosis" in text for text in texts(at.caption))
+    from model.policy import INTENDED_POPULATION
+    assert sum(INTENDED_POPULATION in text for text in texts(at.caption)) == 1  # in the main column only
 
 
 def test_diagnose_shows_probabilities_overlay_and_reports(app, registry_env):
@@ -108,6 +110,9 @@ def test_diagnose_shows_probabilities_overlay_and_reports(app, registry_env):
     assert any("Tiny test model tiny-a, version 0.0" in text for text in texts(at.main.caption))
     # The triage status and the intended population are on the page; the colour bar says what colours mean.
     assert any(text.startswith("**Answer.") for text in texts(at.info)) or at.warning
+    # Once, where the doctor reads the answer: the side panel repeated it ("For: ..."), word for word.
+    from model.policy import INTENDED_POPULATION
+    assert sum(INTENDED_POPULATION in text for text in texts(at.caption)) == 1
     assert any(text.startswith("**Made for:**") for text in texts(at.main.caption))
     assert any("scaled to this image's maximum" in text for text in texts(at.main.caption))
 

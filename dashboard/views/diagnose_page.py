@@ -97,12 +97,12 @@ VIEWS = {"not stated": None, "PA (frontal)": "PA", "AP (frontal)": "AP", "latera
 
 
 def model_panel(card, key) -> None:
-    """The selected model beside the result: name, version, population, per-class recall and AUC,
+    """The selected model beside the result: name, version, per-class recall and AUC,
     its training curves, and the caveat as prominent as the figures."""
     with st.sidebar:
         st.subheader("Selected model")
+        # Not who the model is for: the main column says it once, under the answer, where a doctor reads it.
         st.markdown(f"**{card.display_name}**  \nversion {card.version} · `{card.id}`")
-        st.caption(f"**For:** {INTENDED_POPULATION}")
         headline = card.metrics or {}
         split = headline.get("split", "internal test")
         # A caveat about the figures, not about the film: blue, so it is not read as a second warning beside
