@@ -115,6 +115,10 @@ def test_diagnose_shows_probabilities_overlay_and_reports(app, registry_env):
     assert sum(INTENDED_POPULATION in text for text in texts(at.caption)) == 1
     assert any(text.startswith("**Made for:**") for text in texts(at.main.caption))
     assert any("scaled to this image's maximum" in text for text in texts(at.main.caption))
+    # While the browser fetches the film and the map, their boxes keep the film's shape (a square film).
+    from model.present.diagnose_figures import drawing_style
+    assert drawing_style(1.0, {"film_click": "Drawing the film…", "map_box": "Drawing the map…"}) in [
+        h.proto.body for h in at.get("html")]
 
 
 BAD_UPLOADS = {

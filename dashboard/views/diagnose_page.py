@@ -27,7 +27,13 @@ from model.explain.occlusion import FILLS
 from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD, DEFAULT_OPACITY, INTENDED_POPULATION
 from model.present import charts, text
 from model.present.check_lines import map_note, report_check_lines
-from model.present.diagnose_figures import probability_bars, zoom_aspect, zoom_box_style, zoom_figure
+from model.present.diagnose_figures import (
+    drawing_style,
+    probability_bars,
+    zoom_aspect,
+    zoom_box_style,
+    zoom_figure,
+)
 from model.present.glossary import GLOSSARY, explain
 from model.present.layers import (
     EDGE_NOTE,
@@ -480,12 +486,17 @@ def images(case: Case, controls: Controls, explanation, on_image, what_if: dict 
             st.caption(":material/visibility_off: Cells are hidden (their output is beside the film); the zoom "
                        "view shows the film as it is. Switch zoom off to see them.")
     else:
+        # The browser shows the images a second after the text round them: their boxes keep the film's shape
+        # and say what is coming meanwhile.
+        st.html(drawing_style(shown.shape[1] / shown.shape[0],
+                              {"film_click": "Drawing the film…", "map_box": "Drawing the map…"}))
         film_col, map_col = st.columns(2, gap="small")
         with film_col:
             clickable_film(case, shown)
         with map_col:
-            st.image(encode_png(overlay), width="stretch",
-                     caption=f"{MAP_LABELS[explanation.method]} for {explanation.label}{where}")
+            with st.container(key="map_box"):
+                st.image(encode_png(overlay), width="stretch",
+                         caption=f"{MAP_LABELS[explanation.method]} for {explanation.label}{where}")
             colour_legend(explanation.label, controls)
             note = other_class_caption(case, explanation.label, explanation.heatmap)
     faint = faint_map_note(explanation.heatmap, controls.threshold, METHODS[explanation.method])
