@@ -88,6 +88,8 @@ def test_diagnose_without_upload_asks_for_an_image(app):
     assert [e.label for e in at.expander] == ["1 registry entry could not be used"]
     assert "broken" in " ".join(texts(at.expander[0].markdown))
     assert any("not a diagnosis" in text for text in texts(at.caption))
+    from model.policy import INTENDED_POPULATION
+    assert sum(INTENDED_POPULATION in text for text in texts(at.caption)) == 1  # in the main column only
 
 
 def test_diagnose_shows_probabilities_overlay_and_reports(app, registry_env):
@@ -108,8 +110,15 @@ def test_diagnose_shows_probabilities_overlay_and_reports(app, registry_env):
     assert any("Tiny test model tiny-a, version 0.0" in text for text in texts(at.main.caption))
     # The triage status and the intended population are on the page; the colour bar says what colours mean.
     assert any(text.startswith("**Answer.") for text in texts(at.info)) or at.warning
+    # Once, where the doctor reads the answer: the side panel repeated it ("For: ..."), word for word.
+    from model.policy import INTENDED_POPULATION
+    assert sum(INTENDED_POPULATION in text for text in texts(at.caption)) == 1
     assert any(text.startswith("**Made for:**") for text in texts(at.main.caption))
     assert any("scaled to this image's maximum" in text for text in texts(at.main.caption))
+    # While the browser fetches the film and the map, their boxes keep the film's shape (a square film).
+    from model.present.diagnose_figures import drawing_style
+    assert drawing_style(1.0, {"film_click": "Drawing the film…", "map_box": "Drawing the map…"}) in [
+        h.proto.body for h in at.get("html")]
 
 
 BAD_UPLOADS = {
@@ -238,6 +247,32 @@ def test_click_to_hide_several_cells_and_occlusion_cross_check(app, registry_env
     agreement = next(m for m in at.main.metric if m.label == "Similarity to Grad-CAM")
     assert -1.0 <= float(agreement.value) <= 1.0
     assert any(image.captions[0].startswith("Occlusion sensitivity for ") for image in at.main.image)
+
+
+def test_hidden_cells_follow_the_hide_with_shown_at_once(app, registry_env):
+    """Choosing another *Hide with* re-measures the hidden cells in the same run: the review saw the blur
+    figure kept under "black" until an unrelated rerun (the figure was computed from the remembered choice,
+    before the selectbox stored the new one)."""
+    from model.classifier import Classifier
+    from model.explain.film_grid import hide_cells
+    from model.inputs.intake import load_xray
+
+    cells = tuple(range(7, 29))  # most of the film: blur and black must give different figures
+    at = upload(open_page(app, "diagnose"), IMAGE)
+    at.session_state["hidden_cells"] = list(cells)
+    at.run()
+    clf = Classifier.load("tiny-a", registry_env)
+    prepared = clf.prepare(load_xray(IMAGE).pixels)
+    top = clf.predict_input(prepared).label
+    figures = {fill: dict(zip(clf.labels, hide_cells(clf.predict_inputs, prepared, clf.card.prep, cells, 6,
+                                                     fill).probabilities))[top] for fill in ("blur", "black")}
+    assert f"{figures['blur']:.1%}" != f"{figures['black']:.1%}"  # else the test could not tell them apart
+    shown = next(m for m in at.main.metric if m.label == f"With {len(cells)} cells hidden")
+    assert shown.value == f"{figures['blur']:.1%}" and "The model saw the cells blurred" in shown.help
+    at.selectbox(key="fill").set_value("black").run()
+    no_failure(at)
+    shown = next(m for m in at.main.metric if m.label == f"With {len(cells)} cells hidden")
+    assert shown.value == f"{figures['black']:.1%}" and "The model saw the cells blacked out" in shown.help
 
 
 def test_a_click_toggles_its_cell():

@@ -160,6 +160,7 @@ def test_a_single_network_lists_its_default_first():
     ("conv_dw_13", ("block 13", "depthwise convolution")),
     ("conv1", ("block 1", "convolution")),
     ("stage4_block2_1_conv", ("stage 4, block 2", "convolution 1")),
+    ("stage4_block2_1_relu", ("stage 4, block 2", "convolution 1 (activated)")),  # read "..., 1 (activated)"
     ("stage2_block1_proj_conv", ("stage 2, block 1", "shortcut convolution")),
     ("stem_relu", ("first layers", "activation")),
     ("bridge_conv", ("", "bridge convolution")),
@@ -418,6 +419,19 @@ def test_probability_bars_put_the_output_with_hidden_cells_beside_the_films():
     # Alone the answer stands out; in pairs each series has one colour, as its legend swatch shows.
     assert len(set(alone.data[0].marker.color)) == 2
     assert isinstance(both.data[0].marker.color, str) and both.data[0].marker.color != both.data[1].marker.color
+
+
+def test_an_image_on_its_way_keeps_its_box_and_says_what_is_coming():
+    """The review saw an empty strip under the film's caption for a second after an upload, the page jumping
+    when the images came: the placeholder takes the film's shape and says what it is waiting for."""
+    from model.present.diagnose_figures import drawing_style
+
+    style = drawing_style(512 / 461, {"film_click": "Drawing the film…", "map_box": 'Drawing the "map"'})
+    assert style.startswith("<style>") and style.endswith("</style>")
+    for key in ("film_click", "map_box"):
+        assert f'.st-key-{key} [data-testid="stSkeleton"] {{aspect-ratio: 1.1106; height: auto;' in style
+    assert 'content: "Drawing the film…"' in style
+    assert "content: \"Drawing the 'map'\"" in style  # a quote cannot end the rule early
 
 
 def test_the_zoom_view_drags_a_zoom_box_and_has_no_empty_band():

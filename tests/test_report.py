@@ -195,6 +195,31 @@ def test_the_what_if_line_says_whether_the_output_changes():
         "; the output becomes Normal.")
 
 
+def test_a_fall_under_the_answer_level_is_not_the_same_output():
+    """The review's report read "Normal 85.4% → 75.3% (−10.1 points); the output stays the same" under an
+    answer level of 78.3%: the answer stays Normal, but would be held for a second read. The page's
+    hidden-cells box says the same clause (`hidden_outcome`)."""
+    from model.present.report import OUTPUT_SAME, hidden_outcome, what_if_line
+
+    hidden = {"cells": "row 3, column 2", "label": "Normal", "before": 0.854, "after": 0.753, "change": "−10.1 points",
+              "output_after": "Normal", "after_top": 0.753, "fill": "blur", "level": 0.783}
+    assert what_if_line(hidden).endswith(
+        "Normal 85.4% → 75.3% (−10.1 points); the output stays Normal but falls under the answer level (78.3%), "
+        "so it would be held for a second read.")
+    rise = {**hidden, "before": 0.753, "after": 0.854, "after_top": 0.854, "change": "+10.1 points"}
+    assert hidden_outcome(rise) == ("the output stays Normal and now reaches the answer level (78.3%), which alone "
+                                    "would no longer hold it for a second read")
+    # On the same side of the level, either side, the output is the same.
+    assert hidden_outcome({**hidden, "after": 0.80, "after_top": 0.80}) == OUTPUT_SAME
+    assert hidden_outcome({**hidden, "before": 0.70, "after": 0.60, "after_top": 0.60}) == OUTPUT_SAME
+    # Never "under 78.3%" beside a figure shown as 78.3%.
+    assert "falls just under the answer level (78.3%)" in hidden_outcome({**hidden, "after": 0.7828})
+    # Another class: named with its figure, and said to be under the level when it is.
+    other = {**hidden, "after": 0.30, "output_after": "COVID-19", "after_top": 0.55}
+    assert hidden_outcome(other) == "the output becomes COVID-19 (55.0%), under the answer level (78.3%)"
+    assert hidden_outcome({**other, "after_top": 0.90}) == "the output becomes COVID-19 (90.0%)"
+
+
 def test_the_what_if_line_names_the_fill_and_cells_the_model_never_saw():
     from model.present.report import render_pages, what_if_line
 

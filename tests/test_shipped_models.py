@@ -94,6 +94,7 @@ def test_each_shipped_explanation_report_is_judged_by_the_pages_rules(model_id):
 @pytest.mark.parametrize("model_id", CLASSIFIERS)
 def test_each_shipped_model_is_small_and_explainable(model_id, monkeypatch):
     from model.classifier import Classifier
+    from model.present.layers import layer_choices, network_names
     from tests.support import synthetic_radiograph
 
     monkeypatch.setenv("CXR_REGISTRY", str(PACKAGE_REGISTRY))
@@ -101,6 +102,11 @@ def test_each_shipped_model_is_small_and_explainable(model_id, monkeypatch):
     clf = Classifier.load(model_id)
     explanation, on_image = clf.explain_xray(synthetic_radiograph(300, width=260), "gradcam")
     assert on_image.shape == (300, 260) and np.isfinite(explanation.heatmap).all()
+    # Every layer the layer box can list is named in words: no part is a bare number (the review read
+    # "network 1, stage 4, block 2 (last), 1 (activated)" for the ensemble's m1_stage4_block2_1_relu).
+    choices = layer_choices(clf.layers(), clf.card.explain_layer, network_names(clf.card.training))
+    bare = [c.label for c in choices if any(part.split(" ")[0].isdigit() for part in c.label.split(", "))]
+    assert not bare, bare
 
 
 @pytest.mark.realdata

@@ -1316,6 +1316,28 @@ def test_faithfulness_judges_deletion_and_insertion_each_against_chance():
     assert "does not rank" in _faithfulness_summary({"deletion_auc": 0.495, "insertion_auc": 0.505}, chance)
 
 
+def test_the_status_name_of_a_poor_map_follows_the_sign_of_its_detail():
+    """The review's status read "the map is no better than random" while the detail below said it "ranks the
+    evidence worse than random": the short name is worse than random exactly when the detail is."""
+    from model.present.text import names_of
+    from model.trust.faithfulness import Faithfulness, _faithfulness_summary
+    from model.trust.map_checks import MapChecks, map_findings
+
+    def named(deletion, insertion):
+        mapped, chance = {"deletion_auc": deletion, "insertion_auc": insertion}, {"deletion_auc": 0.54,
+                                                                                   "insertion_auc": 0.56}
+        summary = _faithfulness_summary(mapped, chance)
+        faith = Faithfulness(deletion, insertion, 0.54, 0.56, {}, False, summary)
+        return names_of(map_findings(MapChecks(faithfulness=faith))), summary
+
+    name, detail = named(0.58, 0.36)  # the review's film: worse on hiding and revealing
+    assert name == "the map is worse than random" and "ranks the evidence worse than random" in detail
+    name, detail = named(0.545, 0.555)  # within the margin on both: level with chance, not worse
+    assert name == "the map is no better than random" and "worse" not in detail
+    name, detail = named(0.60, 0.565)  # worse on hiding, level on revealing
+    assert name == "the map is worse than random" and "worse than random region orders on hiding (" in detail
+
+
 def test_a_map_beats_chance_only_by_more_than_the_noise_of_random_orders():
     """0.401 against 0.400 is not evidence: each curve must beat chance by more than CHANCE_MARGIN, in the
     single-film check, in a report's per-method verdict and in the report's per-film wins alike."""

@@ -27,7 +27,13 @@ from model.explain.occlusion import FILLS
 from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD, DEFAULT_OPACITY, INTENDED_POPULATION
 from model.present import charts, text
 from model.present.check_lines import map_note, report_check_lines, similarity_figure
-from model.present.diagnose_figures import probability_bars, zoom_aspect, zoom_box_style, zoom_figure
+from model.present.diagnose_figures import (
+    drawing_style,
+    probability_bars,
+    zoom_aspect,
+    zoom_box_style,
+    zoom_figure,
+)
 from model.present.gallery_cases import outcome_word
 from model.present.glossary import GLOSSARY, explain
 from model.present.layers import (
@@ -64,7 +70,15 @@ from model.present.overlay import (
     to_uint8,
     window,
 )
-from model.present.report import ReportContent, Status, build_report, build_report_pdf, fill_words
+from model.present.report import (
+    OUTPUT_SAME,
+    ReportContent,
+    Status,
+    build_report,
+    build_report_pdf,
+    fill_words,
+    hidden_outcome,
+)
 from model.trust.agreement import BLANK_CELL, map_similarity, method_agreement
 from model.trust.attention import attention_if_lungs, blank_map
 from model.trust.facts import HEADER, Stated, age_words, scope_facts
@@ -92,12 +106,12 @@ VIEWS = {"not stated": None, "PA (frontal)": "PA", "AP (frontal)": "AP", "latera
 
 
 def model_panel(card, key) -> None:
-    """The selected model beside the result: name, version, population, per-class recall and AUC,
+    """The selected model beside the result: name, version, per-class recall and AUC,
     its training curves, and the caveat as prominent as the figures."""
     with st.sidebar:
         st.subheader("Selected model")
+        # Not who the model is for: the main column says it once, under the answer, where a doctor reads it.
         st.markdown(f"**{card.display_name}**  \nversion {card.version} · `{card.id}`")
-        st.caption(f"**For:** {INTENDED_POPULATION}")
         headline = card.metrics or {}
         split = headline.get("split", "internal test")
         # A caveat about the figures, not about the film: blue, so it is not read as a second warning beside
@@ -215,16 +229,24 @@ def hidden_result(case: Case) -> dict | None:
     if not cells:
         return None
     tta = case.uncertainty()
-    fill = widgets.kept("fill", FILLS[0])
+    fill = hide_with()
     hidden = case.hidden_cells(cells, GRID, fill)
     result = {"cells": cells_name(cells, GRID), "count": len(cells), "label": tta.top_label,
               "before": tta.top_probability, "probabilities": hidden.probabilities, "fill": fill,
-              "hidden": cells}
+              "hidden": cells, "level": tta.answer_level}
     if hidden.probabilities is None:
         return result
     after = dict(zip(case.card.labels, (float(p) for p in hidden.probabilities)))
     return {**result, "after": after[tta.top_label], "change": change_between(tta.top_probability, after[tta.top_label]),
             "output_after": max(after, key=after.get), "after_top": max(after.values())}
+
+
+def hide_with() -> str:
+    """The *Hide with* choice shown: the selectbox's own state, which holds a new choice before this run
+    draws the box (the output box is drawn first; the remembered setting lags one run behind), else the
+    remembered one (the grid tab is not drawn yet in this session)."""
+    chosen = st.session_state.get("fill")
+    return chosen if chosen in FILLS else widgets.kept("fill", FILLS[0])
 
 
 def hidden_cells_box(what_if: dict) -> None:
@@ -245,9 +267,9 @@ def hidden_cells_box(what_if: dict) -> None:
                            "film shows them grey.",
                       # Grey either way: a rise or a fall of a class's probability is neither good nor bad news.
                       delta_color="off", delta_arrow="off" if unchanged else "auto")
-            if what_if["output_after"] != what_if["label"]:
-                st.markdown(f"The output changes: **{what_if['label']}** → **{what_if['output_after']}** "
-                            f"({what_if['after_top']:.1%}).")
+            outcome = hidden_outcome(what_if)  # the report's rule: a fall under the answer level is no "same"
+            if outcome != OUTPUT_SAME:
+                st.markdown(f"{outcome[0].upper()}{outcome[1:]}.")
         st.button("Show the film as it is", key="unhide", icon=":material/visibility:",
                   on_click=st.session_state.update, kwargs={"hidden_cells": []})
 
@@ -467,12 +489,17 @@ def images(case: Case, controls: Controls, explanation, on_image, what_if: dict 
             st.caption(":material/visibility_off: Cells are hidden (their output is beside the film); the zoom "
                        "view shows the film as it is. Switch zoom off to see them.")
     else:
+        # The browser shows the images a second after the text round them: their boxes keep the film's shape
+        # and say what is coming meanwhile.
+        st.html(drawing_style(shown.shape[1] / shown.shape[0],
+                              {"film_click": "Drawing the film…", "map_box": "Drawing the map…"}))
         film_col, map_col = st.columns(2, gap="small")
         with film_col:
             clickable_film(case, shown)
         with map_col:
-            st.image(encode_png(overlay), width="stretch",
-                     caption=f"{MAP_LABELS[explanation.method]} for {explanation.label}{where}")
+            with st.container(key="map_box"):
+                st.image(encode_png(overlay), width="stretch",
+                         caption=f"{MAP_LABELS[explanation.method]} for {explanation.label}{where}")
             colour_legend(explanation.label, controls)
             note = other_class_caption(case, explanation.label, explanation.heatmap)
     faint = faint_map_note(explanation.heatmap, controls.threshold, METHODS[explanation.method])
@@ -582,7 +609,7 @@ def grid_occlusion_tab(case: Case, controls: Controls) -> None:
     """The occlusion-sensitivity map on the film's own grid: every cell hidden in turn, one batch."""
     fill_col, _ = st.columns([1, 3])
     fills = list(FILLS)
-    fill = fill_col.selectbox("Hide with", fills, key="fill", index=fills.index(widgets.kept("fill", FILLS[0])),
+    fill = fill_col.selectbox("Hide with", fills, key="fill", index=fills.index(hide_with()),
                               help="Blur keeps the image looking like a radiograph; black is a harsher test. Also "
                                    "used when cells are clicked on the film.")
     widgets.keep("fill", fill)

@@ -90,3 +90,19 @@ def zoom_box_style(key: str, aspect: float, under: tuple[str, ...] = ()) -> str:
     rules = [f".st-key-{key} {{aspect-ratio: {aspect:.4f}; height: auto; width: {box};}}",
              *(f".st-key-{other} {{width: calc({box} - {ZOOM_TOOLBAR}px);}}" for other in under)]
     return f"<style>{' '.join(rules)}</style>"
+
+
+def drawing_style(aspect: float, boxes: dict[str, str]) -> str:
+    """CSS that gives the placeholder Streamlit shows while an image of the page's box (an element or
+    `st.container` key in `boxes`) is still on its way the image's shape (`aspect`, width / height) and a
+    short caption inside it (`boxes[key]`, "Drawing the map…"): an empty strip a few pixels high stood
+    under the film's caption for a second, and the page jumped when the image came."""
+    rules = []
+    for key, words in boxes.items():
+        words = words.replace("\\", "").replace('"', "'")
+        skeleton = f'.st-key-{key} [data-testid="stSkeleton"]'
+        rules += [f"{skeleton} {{aspect-ratio: {aspect:.4f}; height: auto; display: flex; align-items: center; "
+                  "justify-content: center;}",
+                  f'{skeleton}::after {{content: "{words}"; font-size: 0.875rem; opacity: 0.7;}}']
+    return f"<style>{' '.join(rules)}</style>"
+

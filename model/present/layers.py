@@ -61,7 +61,9 @@ def layer_parts(name: str) -> tuple[str, str]:
             words.append(_WORDS.get(token, token))
     detail = " ".join(words).replace("convolution", f"{adjective} convolution".strip())
     if sub is not None:
-        detail = f"{detail} {sub}".strip()
+        # A numbered part with no word of its own ("stage4_block2_1_relu") is the block's numbered convolution
+        # and what follows it (Keras' ResNet names the activation of "_1_conv" "_1_relu"): never a bare number.
+        detail = f"{detail or 'convolution'} {sub}"
     if detail in _ORDINALS:
         detail += " layer"
     if activated:

@@ -306,11 +306,40 @@ def what_if_line(what_if: dict) -> str:
     if what_if.get("after") is None:
         return (f"What if {hidden}: the model never saw this part of the film (outside the region it looks at), "
                 "so nothing changes.")
-    after = what_if.get("output_after")
-    outcome = (f"; the output becomes {after}." if after not in (None, what_if["label"])
-               else "; the output stays the same.")
     return (f"What if {hidden}: {what_if['label']} {what_if['before']:.1%} → "
-            f"{what_if['after']:.1%} ({what_if['change']}){outcome}")
+            f"{what_if['after']:.1%} ({what_if['change']}); {hidden_outcome(what_if)}.")
+
+
+OUTPUT_SAME = "the output stays the same"
+
+
+def _under(probability: float, level: float) -> str:
+    # Never "under 78.3%" beside a figure shown as 78.3%.
+    return "just under" if f"{probability:.1%}" == f"{level:.1%}" else "under"
+
+
+def hidden_outcome(what_if: dict) -> str:
+    """What hiding the cells does to the answer, one clause for the page's hidden-cells box and the report's
+    line: another class becomes the output; or the answer stays but crosses the model's answer level
+    (`what_if["level"]`, the "low_probability" rule's threshold: a fall under it holds the film for a second
+    read, so it is not "the same"); else `OUTPUT_SAME`. Without a level, only a change of class is said."""
+    label, level = what_if["label"], what_if.get("level")
+    after = what_if.get("output_after")
+    if after not in (None, label):
+        top = what_if.get("after_top")
+        under = (f", {_under(top, level)} the answer level ({level:.1%})"
+                 if level is not None and top is not None and top < level else "")
+        return f"the output becomes {after}" + (f" ({top:.1%})" if top is not None else "") + under
+    if level is None:
+        return OUTPUT_SAME
+    before, now = what_if["before"] >= level, what_if["after"] >= level
+    if before and not now:
+        return (f"the output stays {label} but falls {_under(what_if['after'], level)} the answer level "
+                f"({level:.1%}), so it would be held for a second read")
+    if now and not before:
+        return (f"the output stays {label} and now reaches the answer level ({level:.1%}), which alone would no "
+                "longer hold it for a second read")
+    return OUTPUT_SAME
 
 
 def _images(page: Image.Image, draw, y: int, images: tuple, content: ReportContent,

@@ -198,7 +198,7 @@ FINDING_NAMES = {
     "copies_below_level": "{below} of {copies} changed copies below the answer level {level:.1%}",
     "lung_attention_low": "less of the map on the lungs than the warning level",
     "faithfulness_mixed": "the map passes only one of its two faithfulness tests",
-    "faithfulness_poor": "the map is no better than random",
+    "faithfulness_poor": "the map is {ranks}",  # "worse than random" when a curve is, as its detail says
     # Of the map being read (`model.trust.map_checks.compare_shown_map`); occlusion names the map it was compared with.
     "methods_disagree": "{differ} other regions",
     "occlusion_disagrees": "occlusion agrees little with {against}",
@@ -227,7 +227,8 @@ def state_prompt(assumptions, status: str = "answer", where: str = STATE_ON_PAGE
 
 def names_of(findings) -> str:
     """The findings' short names joined for a sentence: "a child's film and a lateral view"."""
-    defaults = {"against": "Grad-CAM", "differ": "most other methods draw"}  # findings stored before these values
+    defaults = {"against": "Grad-CAM", "differ": "most other methods draw",  # findings stored before these values
+                "ranks": "no better than random"}
     names = list(dict.fromkeys(FINDING_NAMES[f.kind].format_map({**defaults, **(f.values or {})})
                                for f in findings))
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else ""

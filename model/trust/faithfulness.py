@@ -273,6 +273,14 @@ class Faithfulness:
         return beats_chance(self.insertion_auc, self.random_insertion_auc, "insertion")
 
     @property
+    def worse_than_random(self) -> bool:
+        """Whether either curve is worse than chance (by more than `CHANCE_MARGIN`): the sign the summary's
+        "ranks the evidence worse than random" and the status's short name both follow."""
+        return any(curve_state(mine, chance, curve) == "worse" for mine, chance, curve in
+                   ((self.deletion_auc, self.random_deletion_auc, "deletion"),
+                    (self.insertion_auc, self.random_insertion_auc, "insertion")))
+
+    @property
     def figures(self) -> tuple[str, str, str, str]:
         """(hiding, its chance level, revealing, its chance level) as shown, in one format (`auc_figures`)."""
         return auc_figures(self.deletion_auc, self.random_deletion_auc, self.insertion_auc, self.random_insertion_auc)

@@ -321,9 +321,11 @@ def map_findings(checks: MapChecks, method_label: str = "map") -> list[Finding]:
     # a map that cannot be measured on this film (see `faithfulness.NOT_MEASURABLE`) raises no caution: no evidence
     if faith is not None and faith.verdict not in ("faithful", NOT_MEASURABLE):
         kind = "faithfulness_mixed" if faith.verdict == "mixed" else "faithfulness_poor"
-        found.append(Finding(kind, MAP_CAUTION, MAP, faith.summary,
-                             {"deletion": faith.deletion_auc, "random_deletion": faith.random_deletion_auc,
-                              "insertion": faith.insertion_auc, "random_insertion": faith.random_insertion_auc}))
+        values = {"deletion": faith.deletion_auc, "random_deletion": faith.random_deletion_auc,
+                  "insertion": faith.insertion_auc, "random_insertion": faith.random_insertion_auc}
+        if kind == "faithfulness_poor":  # its short name follows the sign its summary says
+            values["ranks"] = "worse than random" if faith.worse_than_random else "no better than random"
+        found.append(Finding(kind, MAP_CAUTION, MAP, faith.summary, values))
     occlusion_disagrees = checks.occlusion_similarity is not None and checks.occlusion_similarity < LOW_AGREEMENT
     comparison = shown_comparison(checks)
     if comparison is not None and comparison.disagrees and not (occlusion_disagrees and _occlusion_pair(comparison, checks)):
