@@ -386,3 +386,44 @@ def test_an_uploaded_zips_name_is_never_shown_or_exported(evaluate_page, monkeyp
     # The names inside the ZIP are the team's own way to find their images: kept.
     assert sorted(row["image"] for row in document["images"]) == ["COVID/a.png", "Normal/b.png", "Pneumonia/c.png"]
     assert not any(b"Qzpatient" in (data if isinstance(data, bytes) else data.encode()) for _, data in files)
+
+
+def test_a_zips_unreadable_files_are_not_counted_as_unchecked_and_matched_films_keep_their_source(
+        registry_env, monkeypatch, tmp_path):
+    """Review of a ZIP of six pool films, two own images and two unreadable files: the page said "4 scored images
+    are not among this server's labelled films" (the two unreadable ones counted), showed source "-" and "no
+    per-source figures" for films whose records name their source, and cut the unreadable files' reasons."""
+    from tests.test_dashboard_seen_film import FILMS, write_data_root
+
+    root = write_data_root(tmp_path)
+    archive = zip_bytes({f"Normal/{path.name}": path.read_bytes() for path in sorted((root / "images").iterdir())}
+                        | {"Normal/own.png": IMAGE, "Normal/empty.png": b"",
+                           "Normal/tiny.png": png_bytes(synthetic_radiograph(8))})
+    at = open_view("evaluate", monkeypatch, root)
+    at.radio(key="evaluate_source").set_value("A ZIP of labelled images").run()
+    at.get("file_uploader")[0].set_value(("ours.zip", archive, "application/zip"))
+    at.run()
+    no_failure(at)
+    table = next(d for d in shown_tables(at) if "trained on" in d.columns)
+    assert table["not this server's films"].tolist() == [1, 1]  # own.png only: the unreadable two are no film
+    if at.checkbox:
+        at.checkbox(key="evaluate_leave_trained").uncheck().run()
+    at.selectbox(key="evaluate_resamples").set_value(200)
+    at.button(key="evaluate_run_start").click().run()
+    no_failure(at)
+    assert summary_of(at).loc["images scored", NAMES[0]] == str(FILMS + 1)
+    captions = texts(at.caption)
+    assert any("1 scored image is not among this server's labelled films" in c for c in captions), captions
+    assert not any("scored images are not among" in c for c in captions)
+    # The films' records name their source: the per-source figures use it, and the page says where it came from.
+    assert any(c.startswith(f"{FILMS} images to score name no source in the ZIP") for c in captions)
+    sources = next(d for d in shown_tables(at) if "source" in d.columns and "accuracy" in d.columns)
+    assert set(sources["source"]) == {"synthetic"}
+    assert "images name no source" not in " ".join(captions)
+    assert f"the source of {FILMS} taken from its matched film's record" in kept_result(at)["about"]["images"]
+    exported = {row["image"]: row["source"] for row in kept_result(at)["report"]["images"]}
+    assert exported["Normal/film-0.png"] == "synthetic" and exported["Normal/own.png"] == ""
+    # The unreadable files with their reasons in full, in a table that wraps them.
+    unread = next(t.value for t in at.table if list(t.value.columns) == ["file", "reason"])
+    assert sorted(unread["file"]) == ["Normal/empty.png", "Normal/tiny.png"]
+    assert all(reason.endswith(".") for reason in unread["reason"])

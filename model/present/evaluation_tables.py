@@ -41,10 +41,11 @@ ZIP_CAVEAT = ("A version may have trained on some of these images, and that cann
               "configured on this server to match them against. Figures on training images flatter a version.")
 
 
-def zip_scope(overlaps: list[VersionOverlap] | None, left_out: int) -> str:
+def zip_scope(overlaps: list[VersionOverlap] | None, left_out: int, sourced: int = 0) -> str:
     """What a ZIP's scored images are, for the report: every readable image, how many were matched to the
-    versions' splits (`model.data_overlap`) and whether the ones a version trained on (`left_out`) were left out.
-    `overlaps` None: no labelled data to match them against."""
+    versions' splits (`model.data_overlap`), whether the ones a version trained on (`left_out`) were left out and
+    how many take their source from their matched film (`sourced`). `overlaps` None: no labelled data to match
+    them against."""
     if overlaps is None:
         parts = ["whether a version trained on any of them cannot be checked"]
     else:
@@ -54,7 +55,19 @@ def zip_scope(overlaps: list[VersionOverlap] | None, left_out: int) -> str:
             parts.append(f"{left_out:,} a version trained on left out")
         elif trained_on_any(overlaps):
             parts.append("images a version trained on kept")
+        if sourced:
+            parts.append(f"the source of {sourced:,} taken from its matched film's record")
     return f"every readable image in the uploaded ZIP ({'; '.join(parts)})"
+
+
+def matched_source_sentence(sourced: int) -> str:
+    """Said when images that name no source of their own take the source of the labelled film they were matched
+    to (`model.data_overlap.with_matched_sources`), so the per-source figures are not read as the ZIP's own."""
+    return (f"{_count(sourced, 'image')} to score {'names' if sourced == 1 else 'name'} no source in the ZIP but "
+            f"{'was' if sourced == 1 else 'were'} matched by {'its' if sourced == 1 else 'their'} bytes to "
+            f"{'a labelled film' if sourced == 1 else 'labelled films'} of this server: the source "
+            f"{'its' if sourced == 1 else 'their'} record names is used for the per-source figures and the "
+            "downloads.")
 
 
 # --------------------------------------------------------------------------- the rounding rule
