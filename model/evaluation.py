@@ -244,7 +244,7 @@ def within_source_auc(records, probabilities, labels, source: str, positive: str
 def compare_pair(records, cards: dict, probabilities: dict, a: str, b: str, resamples: int = DEFAULT_RESAMPLES,
                  seed: int = 0) -> dict:
     """Paired bootstrap of the macro AUC difference B - A on the images whose label both models know,
-    over the classes both have."""
+    over the classes both have, with how many images of each class it rests on ("class_counts")."""
     shared = [label for label in cards[a].labels if label in cards[b].labels]
     known = np.array([r.label in shared for r in records], dtype=bool)
     y_true = np.array([shared.index(r.label) for r, k in zip(records, known) if k], dtype=int)
@@ -254,7 +254,8 @@ def compare_pair(records, cards: dict, probabilities: dict, a: str, b: str, resa
         return np.asarray(probabilities[model_id], np.float64)[known][:, order]
 
     result = paired_auc_difference(y_true, columns(a), columns(b), shared, resamples, seed)
-    return {"a": a, "b": b, "labels": shared, **result}
+    counts = {label: int((y_true == i).sum()) for i, label in enumerate(shared)}  # for the too-few rule
+    return {"a": a, "b": b, "labels": shared, "class_counts": counts, **result}
 
 
 def image_id(path: str, root=None) -> str:

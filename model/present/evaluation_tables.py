@@ -24,7 +24,8 @@ DIGITS = 2
 # percent" left a reader wondering why 0.62 was not 62%.
 ROUNDING_NOTE = ("Two decimals: AUC, accuracy, precision, recall, F1, calibration error (ECE) and their differences "
                  "(accuracy 0.62: 62% of the images right; a difference near zero gets the decimals that keep its "
-                 "interval off 0.00). Whole percent: shares of images or of resamples. Counts are whole.")
+                 "interval off 0.00, and the two AUCs of a paired comparison those that make their difference read "
+                 "right). Whole percent: shares of images or of resamples. Counts are whole.")
 MINUS = "\u2212"  # the minus sign, as in "a − b" and "−0.03"
 # What the images of each choice are, as the pages and the exported JSON say it.
 SCOPE_WORDS = {"unseen": "images none of these versions trained on",
@@ -77,9 +78,9 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value))
 
 
-def figure(value) -> str:
-    """A figure to two decimals ("0.83"); "n/a" without a value."""
-    return "n/a" if _missing(value) else f"{value:.{DIGITS}f}"
+def figure(value, digits: int = DIGITS) -> str:
+    """A figure to two decimals ("0.83", or `digits`); "n/a" without a value."""
+    return "n/a" if _missing(value) else f"{value:.{digits}f}"
 
 
 def signed(value, digits: int = DIGITS) -> str:
@@ -250,13 +251,19 @@ def zip_caveat(overlaps: list[VersionOverlap] | None, scored: list[str]) -> str:
 # --------------------------------------------------------------------------- figures side by side
 
 
+def model_too_few(model: dict) -> bool:
+    """Whether a version's AUCs on these images rest on too few films to show (`too_few` of its images with a
+    label it knows and their classes): the rule of the figures table, the paired comparison and the ROC legend."""
+    counts = [values.get("support", 0) for values in model.get("per_class", {}).values()]
+    return too_few(model["n"], counts)
+
+
 def _model_rows(model: dict) -> dict[str, str]:
     # The by-source table's rule (`too_few`): an AUC on so few films says nothing ("1.00 (1.00–1.00)" on 3).
-    counts = [values.get("support", 0) for values in model.get("per_class", {}).values()]
-    few = too_few(model["n"], counts)
+    few = model_too_few(model)
 
     def auc(values: dict) -> str:
-        return _too_few_text(model["n"]) if few else with_interval(values.get("auc"), values.get("auc_ci"))
+        return too_few_text(model["n"]) if few else with_interval(values.get("auc"), values.get("auc_ci"))
 
     rows = {"images scored": f"{model['n_images']:,}", "images with a label it knows": f"{model['n']:,}",
             "accuracy": with_interval(model.get("accuracy")),
@@ -305,10 +312,12 @@ class PairedComparison:
     low: float | None
     high: float | None
     share_first_higher: float | None
+    few: bool = False
 
     @property
     def defined(self) -> bool:
-        return self.difference is not None and self.low is not None
+        """Whether there is a difference to show: an interval, on enough films for an AUC (`too_few`)."""
+        return self.difference is not None and self.low is not None and not self.few
 
     @property
     def clear(self) -> bool:
@@ -319,18 +328,47 @@ def paired(pair: dict) -> PairedComparison:
     """A `compare_pair` result (B − A) turned so that the version with the higher macro AUC comes first
     (the chosen order on a tie): its difference is never negative, so no sentence can contradict it."""
     difference, interval = pair.get("difference"), pair.get("interval")
+    few = too_few(pair.get("n", 0), (pair.get("class_counts") or {}).values())  # the rule of every AUC shown
     if difference is None or not interval:
         return PairedComparison(pair["a"], pair["b"], pair.get("n", 0), pair.get("auc_a"), pair.get("auc_b"),
-                                None, None, None, None)
+                                None, None, None, None, few)
     if difference > 0:
         return PairedComparison(pair["b"], pair["a"], pair["n"], pair["auc_b"], pair["auc_a"], difference,
-                                interval[0], interval[1], pair.get("share_b_better"))
+                                interval[0], interval[1], pair.get("share_b_better"), few)
     return PairedComparison(pair["a"], pair["b"], pair["n"], pair["auc_a"], pair["auc_b"], -difference,
-                            -interval[1], -interval[0], pair.get("share_a_better"))
+                            -interval[1], -interval[0], pair.get("share_a_better"), few)
+
+
+def _printed(value: float, digits: int) -> float:
+    return float(f"{value:.{digits}f}")
+
+
+def pair_digits(pair: PairedComparison) -> int:
+    """Decimals for a paired comparison's two AUCs, their difference and its interval, all printed alike: those of
+    `interval_digits`, three when at two the printed AUCs do not subtract to the printed difference ("0.84 vs 0.70"
+    beside "+0.13" made a reader subtract 0.14)."""
+    digits = interval_digits(pair.difference, pair.low, pair.high)
+    if digits == DIGITS and not _missing(pair.auc_first) and not _missing(pair.auc_second) and (
+            round(_printed(pair.auc_first, digits) - _printed(pair.auc_second, digits), digits)
+            != _printed(pair.difference, digits)):
+        digits += 1
+    return digits
+
+
+def shown_difference(pair: PairedComparison, digits: int) -> float:
+    """The difference as printed beside the two AUCs at `digits` (`pair_digits`): the difference of the printed
+    AUCs. It moves the estimate by at most one unit of its last decimal (0.001 at three), never its interval, which
+    is the bootstrap's; printing the AUCs to four or more decimals instead would claim a precision 90 films do not
+    have, and a difference that does not subtract is read as an error."""
+    if _missing(pair.auc_first) or _missing(pair.auc_second):
+        return pair.difference
+    return round(_printed(pair.auc_first, digits) - _printed(pair.auc_second, digits), digits)
 
 
 def reading(pair: PairedComparison) -> str:
     """"favouring <first>", "no clear difference" or "cannot be compared"."""
+    if pair.few:
+        return "too few images"
     if not pair.defined:
         return "cannot be compared"
     return f"favouring {pair.first}" if pair.clear else "no clear difference"
@@ -341,11 +379,14 @@ def comparison_sentence(pair) -> str:
     interval +0.02 to +0.12) on the same 90 images, favouring b." (`pair`: a `compare_pair` result or
     a `PairedComparison`)."""
     pair = pair if isinstance(pair, PairedComparison) else paired(pair)
+    if pair.few:
+        return (f"{pair.first} and {pair.second} are not compared on these images: {too_few_text(pair.n)} for an "
+                "AUC, by the rule of the figures above.")
     if not pair.defined:
         return (f"{pair.first} and {pair.second} cannot be compared on these images: a macro AUC is undefined "
                 "(a class has no image).")
-    digits = interval_digits(pair.difference, pair.low, pair.high)
-    head = (f"Macro AUC, {pair.first} {MINUS} {pair.second} = {signed(pair.difference, digits)} (95% interval "
+    digits = pair_digits(pair)
+    head = (f"Macro AUC, {pair.first} {MINUS} {pair.second} = {signed(shown_difference(pair, digits), digits)} (95% interval "
             f"{signed(pair.low, digits)} to {signed(pair.high, digits)}) on the same {pair.n:,} images")
     if pair.clear:
         return f"{head}, favouring {pair.first}."
@@ -358,12 +399,14 @@ def comparison_table(report: dict) -> pd.DataFrame:
     """The paired comparisons, each read from its higher version, as text cells in the page's rounding."""
     rows = []
     for pair in map(paired, report.get("comparisons", [])):
-        digits = interval_digits(pair.difference, pair.low, pair.high) if pair.defined else DIGITS
+        digits = pair_digits(pair) if pair.defined else DIGITS  # the two AUCs to the decimals of their difference
         rows.append({"versions": f"{pair.first} {MINUS} {pair.second}", "images": pair.n,
-                     "macro AUC": f"{figure(pair.auc_first)} vs {figure(pair.auc_second)}",
-                     "difference (95% interval)": (f"{signed(pair.difference, digits)} ({signed(pair.low, digits)} "
+                     "macro AUC": (too_few_text(pair.n) if pair.few else
+                                   f"{figure(pair.auc_first, digits)} vs {figure(pair.auc_second, digits)}"),
+                     "difference (95% interval)": (f"{signed(shown_difference(pair, digits), digits)} "
+                                                   f"({signed(pair.low, digits)} "
                                                    f"to {signed(pair.high, digits)})" if pair.defined else "n/a"),
-                     "resamples where the first is higher": share(pair.share_first_higher),
+                     "resamples where the first is higher": "n/a" if pair.few else share(pair.share_first_higher),
                      "reading": reading(pair)})
     return pd.DataFrame(rows, columns=["versions", "images", "macro AUC", "difference (95% interval)",
                                        "resamples where the first is higher", "reading"])
@@ -386,7 +429,8 @@ def too_few(n: int, class_counts) -> bool:
     return n < MIN_AUC_IMAGES or any(0 < count < MIN_AUC_CLASS for count in class_counts)
 
 
-def _too_few_text(n: int) -> str:
+def too_few_text(n: int) -> str:
+    """What stands in place of an AUC on too few films: "too few images (n=7)"."""
     return f"too few images (n={n:,})"
 
 
@@ -400,7 +444,7 @@ def _within_text(report: dict, source: str, values: dict | None) -> str:
         return "–"
     labels = _scored_labels(report, source)
     if too_few(values["n"], [labels.count(label) for label in ("COVID-19", "Pneumonia")]):
-        return _too_few_text(values["n"])
+        return too_few_text(values["n"])
     return f"{figure(values['auc'])} ({values['n']:,} images)"
 
 
@@ -419,7 +463,7 @@ def per_source_table(report: dict) -> pd.DataFrame:
             supports = [values.get("support", 0) for values in sub.get("per_class", {}).values()]
             # A source with films of one class has no AUC however many films it has: "n/a", not "too few".
             macro = ("n/a" if sum(count > 0 for count in supports) < 2 else
-                     _too_few_text(sub["n"]) if too_few(sub["n"], supports) else
+                     too_few_text(sub["n"]) if too_few(sub["n"], supports) else
                      with_interval(sub["macro"].get("auc"), sub["macro"].get("auc_ci")))
             rows.append({"source": source, "version": model_id, "images": sub["n"],
                          "macro AUC (95% interval)": macro, "accuracy": with_interval(sub.get("accuracy")),
