@@ -29,6 +29,7 @@ from model.present.comparison import (
     agreement_text,
     explanation_rows,
     ids_note,
+    method_digits,
     metrics_comparison,
     named_report,
     probability_caption,
@@ -78,7 +79,8 @@ def highlight_best(table: pd.DataFrame, models: list[str]):
         return styles
 
     shown = table.drop(columns="best")
-    return shown.style.apply(style_row, axis=1).format(precision=2, na_rep="n/a", subset=[*models, "spread"])
+    return shown.style.apply(style_row, axis=1).format(precision=text.SCORE_DIGITS, na_rep="n/a",
+                                                            subset=[*models, "spread"])
 
 
 def curves_section(chosen: list[str], names: dict[str, str]) -> None:
@@ -258,7 +260,8 @@ def source_section(cards_by_id: dict, chosen: list[str], names: dict[str, str]) 
 def explanation_section(chosen: list[str], names: dict[str, str]) -> None:
     """Each version's explanation report side by side; the command that makes the missing ones."""
     reports = {model_id: caching.explanation_report_or_none(caching.model_key(model_id)) for model_id in chosen}
-    present = {model_id: explanation_rows(report) for model_id, report in reports.items() if report}
+    digits = method_digits([report for report in reports.values() if report])  # one format per row
+    present = {model_id: explanation_rows(report, digits) for model_id, report in reports.items() if report}
     missing = [model_id for model_id in chosen if model_id not in present]
     if present:
         table = pd.DataFrame({names[model_id]: present.get(model_id, {}) for model_id in chosen}).fillna("–")

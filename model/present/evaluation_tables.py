@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from model.data_overlap import UNKNOWN, VersionOverlap, recognised, trained_on_any
-from model.present.text import percent
+from model.present.text import SCORE_DIGITS, percent
 
-DIGITS = 2
+DIGITS = SCORE_DIGITS  # every page's precision for a score
 # Named figure by figure: accuracy and recall are shares too, so "figures to two decimals, shares in whole
 # percent" left a reader wondering why 0.62 was not 62%.
 ROUNDING_NOTE = ("Two decimals: AUC, accuracy, precision, recall, F1, calibration error (ECE) and their differences "
