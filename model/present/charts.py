@@ -253,12 +253,21 @@ def roc_figure(report: dict) -> go.Figure:
     return _layout(fig, title="ROC curves (one class against the rest)", height=420)
 
 
+# The reliability diagram's axes: past 0 and 1 by the radius of its largest marker (15 px of a plot about 300 px
+# high at 1366 px), so a bin at a corner is not cut in half.
+CALIBRATION_RANGE = (-0.06, 1.06)
+
+
 def calibration_figure(report: dict) -> go.Figure:
-    """Reliability diagram: accuracy against mean confidence per non-empty bin, markers sized by count."""
+    """Reliability diagram: accuracy against mean confidence per non-empty bin, markers sized by count. The
+    legend lies below the plot (at its side it took a third of a half-page chart at 1366 px) and the axes reach a
+    little past 0 and 1, so a large marker at a corner (the top bin: confident and right) is drawn whole."""
+    from model.present.text import number
+
     calibration = report.get("calibration") or {"bins": [], "ece": None}
     bins = [b for b in calibration["bins"] if b.get("count")]
     ece = calibration.get("ece")
-    title = "Reliability diagram" + ("" if ece is None else f" (ECE {ece:.3f})")
+    title = "Reliability diagram" + ("" if ece is None else f" (ECE {number(ece)})")
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
                              line=dict(dash="dash", color="grey")))
@@ -269,9 +278,10 @@ def calibration_figure(report: dict) -> go.Figure:
                                  mode="lines+markers", name="model", marker=dict(size=sizes, color=PRIMARY),
                                  customdata=counts, hovertemplate="confidence %{x:.2f}, accuracy %{y:.2f}, "
                                                                   "%{customdata:.0f} images<extra></extra>"))
-    fig.update_xaxes(title="mean confidence of the predicted class", range=[0, 1])
-    fig.update_yaxes(title="accuracy", range=[0, 1.02])
-    return _layout(fig, title=title, height=420)
+    fig.update_xaxes(title="mean confidence of the predicted class", range=list(CALIBRATION_RANGE))
+    fig.update_yaxes(title="accuracy", range=list(CALIBRATION_RANGE))
+    fig.update_layout(legend=dict(orientation="h", y=-0.22, x=0))
+    return _layout(fig, title=title, height=440)
 
 
 def per_class_table(report: dict) -> pd.DataFrame:
