@@ -426,3 +426,29 @@ def test_a_zips_unreadable_files_are_not_counted_as_unchecked_and_matched_films_
     unread = next(t.value for t in at.table if list(t.value.columns) == ["file", "reason"])
     assert sorted(unread["file"]) == ["Normal/empty.png", "Normal/tiny.png"]
     assert all(reason.endswith(".") for reason in unread["reason"])
+
+
+def test_evaluate_names_the_films_each_versions_triage_holds_back(evaluate_page):
+    """A colour photograph in a ZIP was scored into the figures with no word, while Diagnose holds it back as out
+    of scope: the page now says per version which scored images its triage holds back and gives the figures
+    without them; the export marks them."""
+    from model.present.evaluation_exports import predictions_frame
+    from tests.test_evaluation import colour_photo
+
+    at, _ = evaluate_page
+    at.radio(key="evaluate_source").set_value("A ZIP of labelled images").run()
+    images = {f"{label}/{i}.png": png_bytes(synthetic_radiograph(64, seed=90 + 3 * i + k))
+              for k, label in enumerate(("COVID", "Normal", "Pneumonia")) for i in range(2)}
+    archive = zip_bytes({**images, "Normal/colour.png": colour_photo()})
+    at.get("file_uploader")[0].set_value(("ours.zip", archive, "application/zip"))
+    at.run()
+    at.selectbox(key="evaluate_resamples").set_value(200)
+    at.button(key="evaluate_run_start").click().run()
+    no_failure(at)
+    summary = summary_of(at)
+    assert summary.loc["held back as out of scope by its triage"].tolist() == ["1", "1"]
+    assert summary.loc["macro AUC without them"].tolist() == ["too few images (n=6)"] * 2  # the page's one rule
+    held = [c for c in texts(at.caption) if c.startswith(":orange[:material/report: Out of scope:")]
+    assert len(held) == 1 and f"{NAMES[0]}: 1 (colour.png)" in held[0] and f"{NAMES[1]}: 1 (colour.png)" in held[0]
+    frame = predictions_frame(kept_result(at)["report"]).set_index("image")
+    assert frame.loc["Normal/colour.png", "tiny-a triage"] == "out of scope"

@@ -36,14 +36,14 @@ def external_films(tmp_path_factory, test_registry):
     """Two tiny versions on a folder of external films (a folder per class, an unknown label and one
     broken file), scored with the folder as root: the report the Evaluate page makes."""
     from model.classifier import Classifier
-    from model.evaluation import Progress, Resampling, evaluate_models
+    from model.evaluation import Progress, Resampling, Scoring, evaluate_models
 
     data = write_labelled_folder(tmp_path_factory.mktemp("roots") / "clinic", per_class=3)
     (data / "Normal" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 50)
     records = read_dataset(data, keep_unknown=True)
     classifiers = [Classifier.load(m, test_registry) for m in ("tiny-a", "tiny-b")]
     stages = []
-    report = evaluate_models(classifiers, records, batch_size=4, resampling=Resampling(200), root=data,
+    report = evaluate_models(classifiers, records, Scoring(4), resampling=Resampling(200), root=data,
                              progress=Progress(stage=stages.append))
     return data, records, report, stages
 

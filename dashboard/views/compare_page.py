@@ -45,6 +45,7 @@ from model.present.evaluation_tables import (
     comparison_table,
     disagreement_table,
     per_source_table,
+    scope_sentence,
     section_notes,
     selection_sentence,
     share,
@@ -179,7 +180,7 @@ def common_ground_section(cards_by_id: dict, chosen: list[str], names: dict[str,
             classifiers = [caching.classifier(caching.model_key(model_id)) for model_id in chosen]
             if any(clf is None for clf in classifiers):
                 return
-            report = evaluate_models(classifiers, sampled, batch_size=16, resampling=Resampling(resamples),
+            report = evaluate_models(classifiers, sampled, caching.scoring(classifiers), Resampling(resamples),
                                      root=path if path.is_dir() else path.parent,
                                      progress=Progress(images=progress.images, stage=progress.stage))
         store.put(signature, report)
@@ -197,6 +198,9 @@ def common_ground_results(report: dict, chosen: list[str], names: dict[str, str]
     # A table wraps the versions' names in its header: as a grid, three names in words scrolled it sideways at 1366 px.
     st.table(summary_table(report))
     st.caption(f"The same images for every version; in brackets the 95% bootstrap interval. {ROUNDING_NOTE}")
+    held = scope_sentence(report)
+    if held:  # the films a version's triage holds back, as on Evaluate
+        st.caption(f":orange[:material/report: {held}]")
     for pair in report["comparisons"]:
         st.markdown(f"- {comparison_sentence(pair)}")
     with st.expander("Paired comparisons in detail"):

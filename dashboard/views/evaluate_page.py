@@ -60,6 +60,7 @@ from model.present.evaluation_tables import (
     overlap_sentence,
     overlap_table,
     per_source_table,
+    scope_sentence,
     section_notes,
     selection_sentence,
     short_names_note,
@@ -237,7 +238,7 @@ def run(classifiers, choice: Choice, resamples: int) -> dict:
     from model.evaluation import Progress, Resampling, evaluate_models
 
     with long_runs.running(RUN, f"with {len(classifiers)} version" + ("s" if len(classifiers) != 1 else "")) as progress:
-        report = evaluate_models(classifiers, choice.records, batch_size=16, resampling=Resampling(resamples),
+        report = evaluate_models(classifiers, choice.records, caching.scoring(classifiers), Resampling(resamples),
                                  load=choice.loader, root=choice.root,
                                  progress=Progress(images=progress.images, stage=progress.stage))
     about = {"data": choice.name, "images": choice.scope, "selection": choice.selection, "caveat": choice.caveat,
@@ -270,6 +271,7 @@ def figures(report: dict, notes: dict, caveat: str) -> None:
     st.caption(f"In brackets the 95% bootstrap interval ({report['bootstrap']['resamples']:,} resamples of the "
                f"images). Overlapping intervals mean the difference may be noise; the paired comparison below says "
                f"more. {ROUNDING_NOTE}")
+    held_back(report)
     st.markdown("**Paired comparison on the same images**")
     if report["comparisons"]:
         for pair in report["comparisons"]:
@@ -300,6 +302,13 @@ def figures(report: dict, notes: dict, caveat: str) -> None:
         st.caption(notes["per_source"])
     if "within_source" in notes and "per_source" not in notes:
         st.caption(notes["within_source"])
+
+
+def held_back(report: dict) -> None:
+    """The scored images a version's triage holds back as out of scope (`scope_sentence`), marked as a caution."""
+    sentence = scope_sentence(report)
+    if sentence:
+        st.caption(f":orange[:material/report: {sentence}]")
 
 
 def confusion_matrices(models: dict) -> None:

@@ -270,10 +270,43 @@ def _model_rows(model: dict) -> dict[str, str]:
             "macro AUC (95% interval)": auc(model["macro"]),
             "macro F1": with_interval(model["macro"].get("f1")),
             "ECE (calibration error)": with_interval((model.get("calibration") or {}).get("ece"))}
+    rows.update(_scope_rows(model))
     for label, values in model.get("per_class", {}).items():
         rows[f"{label} AUC (95% interval)"] = auc(values)
         rows[f"{label} precision / recall / F1"] = " / ".join(figure(values[k]) for k in ("precision", "recall", "f1"))
     return rows
+
+
+# The rows of a triaged report (`model.evaluation.add_scope`): what each version's triage holds back, and the
+# figures without those films.
+HELD_BACK = "held back as out of scope by its triage"
+WITHOUT = "without them"
+
+
+def _scope_rows(model: dict) -> dict[str, str]:
+    if "out_of_scope" not in model:
+        return {}
+    inside = model["in_scope"]
+    few = too_few(inside["n"], inside["class_counts"].values())
+    return {HELD_BACK: f"{len(model['out_of_scope']):,}",
+            f"accuracy {WITHOUT}": with_interval(inside["accuracy"]),
+            f"macro AUC {WITHOUT}": too_few_text(inside["n"]) if few else figure(inside["macro_auc"])}
+
+
+def scope_sentence(report: dict, named: int = 5) -> str:
+    """Which scored images each version's triage holds back as out of scope, as Diagnose would (no answer shown
+    there), by file name (the first `named`); "" when none is, or the report was not triaged."""
+    parts = []
+    for model_id, model in report.get("models", {}).items():
+        held = [PurePosixPath(image).name for image in model.get("out_of_scope", [])]
+        if held:
+            more = f" and {len(held) - named:,} more" if len(held) > named else ""
+            parts.append(f"{model_id}: {len(held):,} ({', '.join(held[:named])}{more})")
+    if not parts:
+        return ""
+    return ("Out of scope: a version's triage holds these scored images back, as Diagnose would (no answer shown "
+            f"there): {'; '.join(parts)}. The figures above count them; the rows '{WITHOUT}' leave out each "
+            "version's own, and the per-image downloads mark them.")
 
 
 def summary_table(report: dict) -> pd.DataFrame:
