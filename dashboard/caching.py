@@ -408,3 +408,18 @@ def grid_effects(image_digest: str, key: ModelKey, grid: int, class_index: int, 
 
     clf = cached_classifier(key)
     return run(clf.predict_inputs, model_input(image_digest, key, _pixels), clf.card.prep, grid, class_index, fill)
+
+
+def scoring(classifiers, batch_size: int = 16):
+    """`model.evaluation.Scoring` for Evaluate and Compare: each version's triage of every film with the lung model
+    and scope check Diagnose gives it (`lung_status` of the card's lung model, `scope`), so a film Diagnose holds
+    back as out of scope is named as such there too."""
+    from model.evaluation import Scoring
+
+    lungs, scopes = {}, {}
+    for clf in classifiers:
+        key = model_key(clf.card.id)
+        lung = lung_status(clf.card.prep.lung_model)[0]
+        lungs[clf.card.id] = None if lung is None else cached_lung_segmenter(lung)
+        scopes[clf.card.id] = scope(key)
+    return Scoring(batch_size, True, lungs, scopes)

@@ -9,11 +9,15 @@ version's data, as Diagnose and the gallery re-make it), and each version's shar
     index = index_films(data_roots())                      # the dashboard caches it
     overlaps = data_overlap(cards, {key: sha256}, index)   # one VersionOverlap per card
     learnt = trained_on_any(overlaps)                      # keys of the images any version trained on
+    sources = matched_sources(digests, index)              # {key: source} of the films whose records name one
+    records, filled = with_matched_sources(records, sources)  # a ZIP's records, their source filled in
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, replace
 
+from model.inputs.intake import XrayInputError, load_xray
 from model.known_films import SEEN_ORDER, FilmIndex, film_split, find_film
 
 UNKNOWN = "unknown"  # not one of this server's labelled films: where it falls cannot be checked
@@ -73,3 +77,37 @@ def trained_on_any(overlaps: list[VersionOverlap]) -> set[str]:
 def recognised(overlaps: list[VersionOverlap]) -> int:
     """How many of the images are labelled films of this server (the same for every version)."""
     return 0 if not overlaps else len(overlaps[0].places) - overlaps[0].count(UNKNOWN)
+
+
+def readable_digests(records, load) -> dict[str, str]:
+    """{record path: SHA-256 of its bytes} of the records whose bytes are an image the intake reads
+    (`load(record)` gives the bytes). An unreadable file is never scored, so it has no place in what the figures
+    rest on: counted among "not this server's films", an empty file read as an image nobody can check."""
+    digests = {}
+    for record in records:
+        data = load(record)
+        try:
+            load_xray(data)
+        except XrayInputError:
+            continue
+        digests[record.path] = hashlib.sha256(data).hexdigest()
+    return digests
+
+
+def matched_sources(digests: dict[str, str], index: FilmIndex) -> dict[str, str]:
+    """{image key: source} of the images matched by their bytes to labelled films whose records name one source
+    (records of the same bytes naming two sources leave the image out: which one it came from is unknown)."""
+    sources = {}
+    for key, digest in digests.items():
+        named = {film.record.source for film in find_film(index, digest) if film.record.source}
+        if len(named) == 1:
+            sources[key] = named.pop()
+    return sources
+
+
+def with_matched_sources(records, sources: dict[str, str]) -> tuple[list, int]:
+    """The records with the source of their matched film (`matched_sources`) where they name none themselves,
+    and how many were filled in: a ZIP of this server's films names no source, yet their records do."""
+    filled = [replace(record, source=sources[record.path]) if not record.source and record.path in sources
+              else record for record in records]
+    return filled, sum(new is not old for new, old in zip(filled, records))

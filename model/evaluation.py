@@ -10,6 +10,9 @@ the same lung model; an image any model cannot take is skipped for all):
 
     report = evaluate_models(classifiers, records, resampling=Resampling(1000))   # {"models": {id: ...}, ...}
 
+With `Scoring(triage=True, lungs=..., scopes=...)` each version's triage also says which films it holds back as
+out of scope (Diagnose's status), and the report names them and gives the figures without them (`add_scope`).
+
 Progress goes to `Progress(images=..., stage=...)`: after each image, and before each long stage.
 
 With `root`, every image in the report (`images`, `skipped`, `disagreements`) is named by its path
@@ -18,7 +21,7 @@ relative to that folder (`image_id`), so a report can leave the server without i
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path, PurePosixPath
 from typing import Callable
@@ -49,6 +52,25 @@ class Resampling:
     def to_dict(self) -> dict:
         """The report's `bootstrap` entry."""
         return {"resamples": int(self.resamples), "seed": self.seed, "level": LEVEL}
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How several versions score the same images: `batch_size` images to a model call, and what each film's
+    triage needs to say whether the version holds it back as out of scope, as Diagnose's triage does (the input
+    check on the film's lung fields, the anatomy check of the version's scope check): `lungs` {model id: lung
+    segmenter} (a version without one gets the input check without lung fields) and `scopes` {model id:
+    `model.trust.scope.Scope`}. `triage` False: no film is checked.
+
+    Only the out-of-scope status is taken: the second-read status rests on test-time copies (eight more passes a
+    film), and out of scope never does (`model.trust.triage.triage`: only the input, scope and anatomy checks set
+    it), so it is the very status Diagnose gives the film.
+    """
+
+    batch_size: int = 32
+    triage: bool = False
+    lungs: dict = field(default_factory=dict)
+    scopes: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -129,21 +151,37 @@ def evaluate(clf, records, batch_size: int = 32) -> dict:
 # --------------------------------------------------------------------------- several models, one set of images
 
 
-def predict_many(classifiers, records, batch_size: int = 32, progress=None, load=None):
-    """Probabilities of several classifiers on the same images.
+def out_of_scope(xray, masks: dict, segmenter, scope) -> bool:
+    """Whether a version's triage holds the film back as out of scope (`model.trust.triage.film_triage`, the
+    function of Diagnose and the gallery, with no test-time copies: they cannot set that status); `masks` keeps
+    each segmenter's mask of the film, so it is segmented once."""
+    from model.trust.triage import OUT_OF_SCOPE, film_triage
+
+    if segmenter is not None and id(segmenter) not in masks:
+        masks[id(segmenter)] = segmenter.mask(xray.pixels)
+    mask = None if segmenter is None else masks[id(segmenter)]
+    return film_triage(xray, mask, None, scope)[2].status == OUT_OF_SCOPE
+
+
+def predict_many(classifiers, records, scoring: Scoring = Scoring(), progress=None, load=None):
+    """Probabilities of several classifiers on the same images, and (with `scoring.triage`) whether each
+    version's triage holds each image back as out of scope (`out_of_scope`).
 
     Each image is decoded once (`load(record)` gives bytes or a path; default the record's path);
     lung-cropped models that share a lung model get one segmentation per image. An image that any
     model cannot take is skipped for all, so every model is scored on exactly the same images.
 
     Returns:
-        (kept records, {model id: (N, K) probabilities}, [(path, reason)] of skipped images).
+        (kept records, {model id: (N, K) probabilities}, [(path, reason)] of skipped images,
+        {model id: [bool per kept record]}, empty without triage).
     """
+    batch_size = scoring.batch_size
     load = load or (lambda record: record.path)
     ids = [clf.card.id for clf in classifiers]
     if len(set(ids)) != len(ids):
         raise ValueError("each model may be evaluated only once")
     kept, failed = [], []
+    held = {model_id: [] for model_id in ids} if scoring.triage else {}
     pending = {model_id: [] for model_id in ids}
     chunks = {model_id: [] for model_id in ids}
 
@@ -155,7 +193,8 @@ def predict_many(classifiers, records, batch_size: int = 32, progress=None, load
 
     for done, record in enumerate(records, start=1):
         try:
-            pixels = load_xray(load(record)).pixels
+            xray = load_xray(load(record))
+            pixels = xray.pixels
             masks, arrays = {}, []
             for clf in classifiers:
                 mask = None
@@ -165,12 +204,17 @@ def predict_many(classifiers, records, batch_size: int = 32, progress=None, load
                         masks[lung_id] = clf.segmenter.mask(pixels)
                     mask = masks[lung_id]
                 arrays.append(clf.prepare(pixels, mask).array)
+            shared: dict = {}  # each lung model's mask of the film, made once for every version's triage
+            triaged = {model_id: out_of_scope(xray, shared, scoring.lungs.get(model_id), scoring.scopes.get(model_id))
+                       for model_id in held}
         except (XrayInputError, OSError, ValueError, KeyError) as exc:
             failed.append((record.path, " ".join(str(exc).split()) or type(exc).__name__))
         else:
             kept.append(record)
             for model_id, array in zip(ids, arrays):
                 pending[model_id].append(array)
+            for model_id, flag in triaged.items():
+                held[model_id].append(flag)
         if len(pending[ids[0]]) >= batch_size:
             flush()
         if progress is not None:
@@ -178,7 +222,7 @@ def predict_many(classifiers, records, batch_size: int = 32, progress=None, load
     flush()
     probabilities = {clf.card.id: (np.concatenate(chunks[clf.card.id]) if chunks[clf.card.id]
                                    else np.zeros((0, len(clf.labels)))) for clf in classifiers}
-    return kept, probabilities, failed
+    return kept, probabilities, failed, held
 
 
 def unknown_label_rows(records, probabilities, labels) -> dict:
@@ -244,7 +288,7 @@ def within_source_auc(records, probabilities, labels, source: str, positive: str
 def compare_pair(records, cards: dict, probabilities: dict, a: str, b: str, resamples: int = DEFAULT_RESAMPLES,
                  seed: int = 0) -> dict:
     """Paired bootstrap of the macro AUC difference B - A on the images whose label both models know,
-    over the classes both have."""
+    over the classes both have, with how many images of each class it rests on ("class_counts")."""
     shared = [label for label in cards[a].labels if label in cards[b].labels]
     known = np.array([r.label in shared for r in records], dtype=bool)
     y_true = np.array([shared.index(r.label) for r, k in zip(records, known) if k], dtype=int)
@@ -254,7 +298,8 @@ def compare_pair(records, cards: dict, probabilities: dict, a: str, b: str, resa
         return np.asarray(probabilities[model_id], np.float64)[known][:, order]
 
     result = paired_auc_difference(y_true, columns(a), columns(b), shared, resamples, seed)
-    return {"a": a, "b": b, "labels": shared, **result}
+    counts = {label: int((y_true == i).sum()) for i, label in enumerate(shared)}  # for the too-few rule
+    return {"a": a, "b": b, "labels": shared, "class_counts": counts, **result}
 
 
 def image_id(path: str, root=None) -> str:
@@ -367,13 +412,48 @@ def multi_model_report(records, cards: dict, probabilities: dict, resampling: Re
             "images": image_rows(records, cards, probabilities, unread, root)}
 
 
-def evaluate_models(classifiers, records, batch_size: int = 32, resampling: Resampling = Resampling(), load=None,
-                    root=None, progress: Progress = Progress()) -> dict:
-    """Score every classifier on the same records (see `predict_many`) and build `multi_model_report`
-    (`resampling` and `root` as there); `progress` hears of each image and each stage."""
+def in_scope_figures(card, records, probabilities) -> dict:
+    """A version's figures on the images its triage does not hold back as out of scope (`records` and their
+    `probabilities`): {"n" (images with a label it knows), "accuracy", "macro_auc", "class_counts"}, None figures
+    when none is left."""
+    labels = list(card.labels)
+    known = [i for i, record in enumerate(records) if record.label in labels]
+    y_true = np.array([labels.index(records[i].label) for i in known], dtype=int)
+    counts = {label: int((y_true == k).sum()) for k, label in enumerate(labels)}
+    if not known:
+        return {"n": 0, "accuracy": None, "macro_auc": None, "class_counts": counts}
+    report = classification_report(y_true, np.asarray(probabilities, np.float64)[known], labels)
+    return {"n": len(known), "accuracy": report["accuracy"], "macro_auc": report["macro"].get("auc"),
+            "class_counts": counts}
+
+
+def add_scope(report: dict, records, cards: dict, probabilities: dict, held: dict) -> dict:
+    """The report with each version's triage of the scored images (`predict_many`'s `held`): per image
+    "out_of_scope" ({id: bool}), per version "out_of_scope" (the ids of the images it holds back) and "in_scope"
+    (`in_scope_figures` without them). The figures themselves keep every image: a team sees both."""
+    rows = report["images"][:len(records)]  # the scored images come first, in the order scored
+    for i, row in enumerate(rows):
+        row["out_of_scope"] = {model_id: bool(flags[i]) for model_id, flags in held.items()}
+    for model_id, flags in held.items():
+        model = report["models"].get(model_id)
+        if model is None:
+            continue
+        inside = ~np.asarray(flags, dtype=bool)
+        model["out_of_scope"] = [row["image"] for row, flag in zip(rows, flags) if flag]
+        model["in_scope"] = in_scope_figures(cards[model_id], [r for r, keep in zip(records, inside) if keep],
+                                             np.asarray(probabilities[model_id])[inside])
+    return report
+
+
+def evaluate_models(classifiers, records, scoring: Scoring = Scoring(), resampling: Resampling = Resampling(),
+                    load=None, root=None, progress: Progress = Progress()) -> dict:
+    """Score every classifier on the same records (see `predict_many`: `scoring` says how, and whether each
+    version's triage checks each film) and build `multi_model_report` (`resampling` and `root` as there), with
+    `add_scope` when triaged; `progress` hears of each image and each stage."""
     records = list(records)
-    kept, probabilities, failed = predict_many(classifiers, records, batch_size, progress.images, load)
+    kept, probabilities, failed, held = predict_many(classifiers, records, scoring, progress.images, load)
     by_path = {record.path: record for record in records}
     cards = {clf.card.id: clf.card for clf in classifiers}
-    return multi_model_report(kept, cards, probabilities, resampling,
-                              [(by_path.get(path, path), reason) for path, reason in failed], root, progress.stage)
+    report = multi_model_report(kept, cards, probabilities, resampling,
+                                [(by_path.get(path, path), reason) for path, reason in failed], root, progress.stage)
+    return add_scope(report, kept, cards, probabilities, held) if held else report

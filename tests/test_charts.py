@@ -150,7 +150,20 @@ def test_calibration_plots_non_empty_bins_with_ece_in_title(report):
     np.testing.assert_allclose(points.y, [b["accuracy"] for b in filled])
     sizes = np.array(points.marker.size)
     assert sizes[np.argmax([b["count"] for b in filled])] == sizes.max()
-    assert f"ECE {report['calibration']['ece']:.3f}" in fig.layout.title.text
+    assert f"ECE {report['calibration']['ece']:.2f}" in fig.layout.title.text  # a score, as on every page
+
+
+def test_the_reliability_diagram_keeps_its_legend_below_and_its_corner_markers_whole():
+    """At 1366 px the legend beside the plot took a third of its width and the top bin's marker was cut at the top
+    right: the legend lies below the plot and the axes reach past 0 and 1 by the largest marker's radius."""
+    bins = [{"confidence": 0.995, "accuracy": 1.0, "count": 400}, {"confidence": 0.6, "accuracy": 0.5, "count": 4}]
+    fig = calibration_figure({"calibration": {"bins": bins, "ece": 0.04}})
+    assert fig.layout.legend.orientation == "h" and fig.layout.legend.y < 0
+    plot_px = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b - 100  # less the axis title and legend
+    radius = max(fig.data[-1].marker.size) / 2
+    for axis in (fig.layout.xaxis, fig.layout.yaxis):
+        low, high = axis.range
+        assert low < 0 and high > 1 and (high - 1) / (high - low) * plot_px >= radius, axis.range
 
 
 def test_per_class_table(report):

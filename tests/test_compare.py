@@ -231,3 +231,29 @@ def test_versions_are_named_as_the_other_pages_name_them_and_never_alike():
     assert ids_note(version_names([v3, v1])) == ("Ids: MobileNet, two-channel v3 is `cxr-mobilenet-v3`, "
                                                  "Compact CNN v1 is `cxr-compact-v1`.")
     assert ids_note(version_names([v3, twin])) == ""
+
+
+def test_a_methods_row_on_compare_and_its_figures_on_performance_have_one_format():
+    """Compare's explanation table read "0.402 | 0.35 | 0.27" in one row (each version chose its own decimals):
+    a row now takes three decimals for every version when any version's pair is close to chance; Performance's
+    table gives each method's figures in the same one format (`curve_cells`), never 0.482 beside Compare's 0.48."""
+    from model.present.comparison import curve_cells, explanation_rows, method_digits
+    from model.registry import EXPLANATIONS_FILE, PACKAGE_REGISTRY, read_report
+    from model.trust.explanations import ExplanationReport
+
+    reports = {model_id: ExplanationReport.from_dict(read_report(model_id, EXPLANATIONS_FILE, PACKAGE_REGISTRY))
+               for model_id in ("cxr-mobilenet-v3", "cxr-mobilenet-v2", "cxr-compact-averaged-v2")}
+    alone = {model_id: explanation_rows(report) for model_id, report in reports.items()}
+    row = "Grad-CAM deletion AUC (lower is better)"
+    assert len({len(rows[row].split(".")[1]) for rows in alone.values()}) == 2  # the review's mixed row
+    digits = method_digits(reports.values())
+    together = {model_id: explanation_rows(report, digits) for model_id, report in reports.items()}
+    for name in together["cxr-mobilenet-v3"]:
+        if " AUC" in name:
+            assert len({len(rows[name].split(".")[1]) for rows in together.values()}) == 1, name
+    assert together["cxr-mobilenet-v3"][row] == alone["cxr-mobilenet-v3"][row]  # the close one keeps its three
+    v3 = reports["cxr-mobilenet-v3"].faithfulness
+    cells = curve_cells(v3, "gradcam")
+    assert cells["deletion"] == alone["cxr-mobilenet-v3"][row]
+    assert cells["random deletion"] == alone["cxr-mobilenet-v3"]["Grad-CAM deletion AUC, random maps"]
+    assert all(len(value.split(".")[1]) == len(cells["deletion"].split(".")[1]) for value in cells.values())

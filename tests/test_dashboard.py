@@ -348,7 +348,7 @@ def test_performance_page_draws_the_report(app, registry_env):
     assert any(t.startswith("Reliability diagram (ECE ") for t in titles)
     metrics = json.loads((registry_env / "tiny-a" / "metrics.json").read_text())
     ece = next(m for m in at.metric if m.label.startswith("Calibration error"))
-    assert ece.value == f"{metrics['calibration']['ece']:.3f}"
+    assert ece.value == f"{metrics['calibration']['ece']:.2f}"  # a score to two decimals, as on every page
     per_class = at.dataframe[0].value
     assert list(per_class["class"]) == LABELS
     assert "Untrained test model." in texts(at.markdown)
@@ -380,9 +380,18 @@ def test_performance_page_shows_per_source_figures(tmp_path, monkeypatch):
     assert "nih-chestxray14 (30 images)" in titles and "covid-cxnet (30 images)" in titles
     # The card's stored intervals: under the headline, and each class's AUC range in the per-class table.
     assert any(c.startswith(f"95% intervals (1000 bootstrap resamples of the {report['n']} test films): accuracy "
-                            "31.0%–52.0%, macro AUC 0.410–0.620, calibration error 0.050–0.200.") for c in texts(at.caption))
-    ranges = ", ".join(f"{label} 0.400–0.600" for label in report["labels"])
+                            "31.0%–52.0%, macro AUC 0.41–0.62, calibration error 0.05–0.20.") for c in texts(at.caption))
+    ranges = ", ".join(f"{label} 0.40–0.60" for label in report["labels"])
     assert f"AUC 95% intervals: {ranges}." in texts(at.caption)
+    # Each source's accuracy to 0.1% as the headline's ("84.82%" stood beside "77.6%"), still a number that sorts.
+    report["per_source"]["nih-chestxray14"]["accuracy"] = 0.84816
+    metrics_file.write_text(json.dumps(report))
+    st.cache_data.clear()
+    at = open_page(AppTest.from_file(str(APP), default_timeout=TIMEOUT), "performance")
+    by_source = next(d.value for d in at.dataframe if "accuracy" in d.value.columns and "images" in d.value.columns)
+    assert by_source["accuracy"].tolist() == [84.8, 40.0]
+    spec = next(d.proto.columns for d in at.dataframe if "accuracy" in d.value.columns and "images" in d.value.columns)
+    assert '"%.1f%%"' in spec
 
 
 def test_compare_page_with_two_versions(app, registry_env):

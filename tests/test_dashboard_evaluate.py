@@ -91,13 +91,12 @@ def test_evaluate_a_configured_folder_with_two_versions(evaluate_page):
             "(Tuberculosis: 3), so the figures and comparisons use the other 9.") in texts(at.markdown)
     unknown = next(d for d in shown_tables(at) if "label in the data" in d.columns)
     assert set(unknown["label in the data"]) == {"Tuberculosis"} and list(unknown["images"]) == [3, 3]
-    sentence = next(t for t in texts(at.markdown) if t.startswith("- Macro AUC, "))
-    assert "on the same 9 images" in sentence
-    number = float(re.search(r"= ([+−]?\d\.\d\d)", sentence).group(1).replace("−", "-"))
-    assert number >= 0  # read from the higher version: the words can only favour the first named
-    assert ("favouring" in sentence) != ("no clear difference" in sentence)
+    # The same rule in the paired comparison and the ROC legend: no AUC printed beside a table that refuses it.
+    sentence = next(t for t in texts(at.markdown) if t.startswith("- "))
+    assert sentence.endswith("are not compared on these images: too few images (n=9) for an AUC, by the rule of "
+                             "the figures above.")
     roc = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    assert [t["name"].split(" (")[0] for t in roc[0]["data"]] == [*NAMES, "chance"]
+    assert [t["name"] for t in roc[0]["data"]] == [f"{name} (AUC: too few images (n=9))" for name in NAMES] + ["chance"]
     assert [c for c in texts(at.caption) if c.endswith("rows true, columns predicted.")] == \
         [f"{name}: rows true, columns predicted." for name in NAMES]
     assert "`tiny-a`" in at.multiselect(key="evaluate_models").help
@@ -432,3 +431,70 @@ def test_the_by_source_table_is_shown_whole_with_its_figures_right_aligned(regis
     styles = table.proto.arrow_data.styler.styles
     assert all(f"col{list(table.value.columns).index(name)}" in styles for name in SOURCE_FIGURES)
     assert "text-align: right" in styles
+
+
+def test_a_zips_unreadable_files_are_not_counted_as_unchecked_and_matched_films_keep_their_source(
+        registry_env, monkeypatch, tmp_path):
+    """Review of a ZIP of six pool films, two own images and two unreadable files: the page said "4 scored images
+    are not among this server's labelled films" (the two unreadable ones counted), showed source "-" and "no
+    per-source figures" for films whose records name their source, and cut the unreadable files' reasons."""
+    from tests.test_dashboard_seen_film import FILMS, write_data_root
+
+    root = write_data_root(tmp_path)
+    archive = zip_bytes({f"Normal/{path.name}": path.read_bytes() for path in sorted((root / "images").iterdir())}
+                        | {"Normal/own.png": IMAGE, "Normal/empty.png": b"",
+                           "Normal/tiny.png": png_bytes(synthetic_radiograph(8))})
+    at = open_view("evaluate", monkeypatch, root)
+    at.radio(key="evaluate_source").set_value("A ZIP of labelled images").run()
+    at.get("file_uploader")[0].set_value(("ours.zip", archive, "application/zip"))
+    at.run()
+    no_failure(at)
+    table = next(d for d in shown_tables(at) if "trained on" in d.columns)
+    assert table["not this server's films"].tolist() == [1, 1]  # own.png only: the unreadable two are no film
+    if at.checkbox:
+        at.checkbox(key="evaluate_leave_trained").uncheck().run()
+    at.selectbox(key="evaluate_resamples").set_value(200)
+    at.button(key="evaluate_run_start").click().run()
+    no_failure(at)
+    assert summary_of(at).loc["images scored", NAMES[0]] == str(FILMS + 1)
+    captions = texts(at.caption)
+    assert any("1 scored image is not among this server's labelled films" in c for c in captions), captions
+    assert not any("scored images are not among" in c for c in captions)
+    # The films' records name their source: the per-source figures use it, and the page says where it came from.
+    assert any(c.startswith(f"{FILMS} images to score name no source in the ZIP") for c in captions)
+    sources = next(d for d in shown_tables(at) if "source" in d.columns and "accuracy" in d.columns)
+    assert set(sources["source"]) == {"synthetic"}
+    assert "images name no source" not in " ".join(captions)
+    assert f"the source of {FILMS} taken from its matched film's record" in kept_result(at)["about"]["images"]
+    exported = {row["image"]: row["source"] for row in kept_result(at)["report"]["images"]}
+    assert exported["Normal/film-0.png"] == "synthetic" and exported["Normal/own.png"] == ""
+    # The unreadable files with their reasons in full, in a table that wraps them.
+    unread = next(t.value for t in at.table if list(t.value.columns) == ["file", "reason"])
+    assert sorted(unread["file"]) == ["Normal/empty.png", "Normal/tiny.png"]
+    assert all(reason.endswith(".") for reason in unread["reason"])
+
+
+def test_evaluate_names_the_films_each_versions_triage_holds_back(evaluate_page):
+    """A colour photograph in a ZIP was scored into the figures with no word, while Diagnose holds it back as out
+    of scope: the page now says per version which scored images its triage holds back and gives the figures
+    without them; the export marks them."""
+    from model.present.evaluation_exports import predictions_frame
+    from tests.test_evaluation import colour_photo
+
+    at, _ = evaluate_page
+    at.radio(key="evaluate_source").set_value("A ZIP of labelled images").run()
+    images = {f"{label}/{i}.png": png_bytes(synthetic_radiograph(64, seed=90 + 3 * i + k))
+              for k, label in enumerate(("COVID", "Normal", "Pneumonia")) for i in range(2)}
+    archive = zip_bytes({**images, "Normal/colour.png": colour_photo()})
+    at.get("file_uploader")[0].set_value(("ours.zip", archive, "application/zip"))
+    at.run()
+    at.selectbox(key="evaluate_resamples").set_value(200)
+    at.button(key="evaluate_run_start").click().run()
+    no_failure(at)
+    summary = summary_of(at)
+    assert summary.loc["held back as out of scope by its triage"].tolist() == ["1", "1"]
+    assert summary.loc["macro AUC without them"].tolist() == ["too few images (n=6)"] * 2  # the page's one rule
+    held = [c for c in texts(at.caption) if c.startswith(":orange[:material/report: Out of scope:")]
+    assert len(held) == 1 and f"{NAMES[0]}: 1 (colour.png)" in held[0] and f"{NAMES[1]}: 1 (colour.png)" in held[0]
+    frame = predictions_frame(kept_result(at)["report"]).set_index("image")
+    assert frame.loc["Normal/colour.png", "tiny-a triage"] == "out of scope"

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from model.data_overlap import UNKNOWN, VersionOverlap, data_overlap, image_places, recognised, trained_on_any
+from model.data_overlap import (
+    UNKNOWN,
+    VersionOverlap,
+    data_overlap,
+    image_places,
+    matched_sources,
+    readable_digests,
+    recognised,
+    trained_on_any,
+    with_matched_sources,
+)
 from model.known_films import film_split, find_film
+from model.labelled_data import LabelledImage
 from model.present.evaluation_tables import (
     ZIP_CAVEAT,
     overlap_sentence,
@@ -14,6 +25,7 @@ from model.present.evaluation_tables import (
     zip_caveat,
     zip_scope,
 )
+from tests.support import png_bytes, synthetic_radiograph
 from tests.test_known_films import hash_card, pool, sha  # noqa: F401  (pool: the films of that file's tests)
 
 NAMES = ("trained", "tested", "validated", "foreign", "loose", "copy")
@@ -65,6 +77,27 @@ def test_a_zips_places_are_the_places_diagnose_gives_each_film(pool, training): 
         assert seen is None or not seen.note or seen.note in notes
     assert len(set(places.values())) > 1  # each card places the films in more than one way
     assert bool(notes) is (training is LEGACY)
+
+
+def test_only_readable_images_are_matched():
+    """A ZIP's empty and 8x8 files were counted "not this server's films" beside the figures, though never scored."""
+    film = png_bytes(synthetic_radiograph(96, seed=5))
+    members = {"Normal/film.png": film, "Normal/empty.png": b"", "Normal/tiny.png": png_bytes(synthetic_radiograph(8)),
+               "Normal/cut.png": film[:200]}
+    records = [LabelledImage(name, "Normal", name) for name in members]
+    assert readable_digests(records, lambda record: members[record.path]) == {"Normal/film.png": sha(film)}
+
+
+def test_a_matched_film_lends_its_source_where_the_image_names_none(pool):  # noqa: F811
+    """A ZIP's films of this server showed source "-" and no per-source figures, though their records name it."""
+    found = {f"Normal/{name}.png": sha(pool.films[name]) for name in ("tested", "copy", "validated", "loose")}
+    # copy.png's bytes are listed under two sources (alpha, beta): which one is unknown, so none is lent.
+    sources = matched_sources(found, pool.index)
+    assert sources == {"Normal/tested.png": "alpha", "Normal/validated.png": "beta"}
+    records = [LabelledImage(key, "Normal", key) for key in found]
+    records[2] = LabelledImage("Normal/validated.png", "Normal", "v", source="own-clinic")  # its own is kept
+    filled, count = with_matched_sources(records, sources)
+    assert [record.source for record in filled] == ["alpha", "", "own-clinic", ""] and count == 1
 
 
 def overlap(model_id: str, **places) -> VersionOverlap:

@@ -150,7 +150,7 @@ def test_paired_difference_sees_a_better_model_and_not_a_copy():
 
 def test_evaluate_models_same_images_unknown_labels_and_skips(registry_env, tmp_path):
     from model.classifier import Classifier
-    from model.evaluation import Progress, Resampling, evaluate_models
+    from model.evaluation import Progress, Resampling, Scoring, evaluate_models
 
     data = write_labelled_folder(tmp_path / "hospital")
     (data / "Normal" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 50)
@@ -158,7 +158,7 @@ def test_evaluate_models_same_images_unknown_labels_and_skips(registry_env, tmp_
     assert {r.label for r in records} == {"COVID-19", "Normal", "Pneumonia", "Tuberculosis"}
     classifiers = [Classifier.load(m, registry_env) for m in ("tiny-a", "tiny-b")]
     seen = []
-    report = evaluate_models(classifiers, records, batch_size=4, resampling=Resampling(200),
+    report = evaluate_models(classifiers, records, Scoring(4), resampling=Resampling(200),
                              progress=Progress(images=lambda done, total: seen.append((done, total))))
     assert seen[-1] == (13, 13)
     assert report["n_images"] == 12 and [Path(s["path"]).name for s in report["skipped"]] == ["broken.png"]
@@ -383,3 +383,56 @@ def test_a_file_that_is_not_a_manifest_is_one_sentence_not_zero_images(tmp_path)
         with pytest.raises(ValueError, match="is not a manifest CSV"):
             read_dataset(path)
     assert read_dataset(header) == []  # a manifest without rows is a manifest
+
+
+def colour_photo(size: int = 96) -> bytes:
+    """A colour photograph's bytes: strong red, green and blue bands (the intake records its colourfulness)."""
+    from PIL import Image
+
+    rgb = np.zeros((size, size, 3), np.uint8)
+    for band, channel in enumerate(np.array_split(np.arange(size), 3)):
+        rgb[:, channel, band] = 230
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_each_versions_triage_names_the_films_it_holds_back_as_diagnose_does(registry_env):
+    """Evaluate scored a colour photograph "v3: COVID-19 (59.3%)" into its accuracy while Diagnose said "Out of
+    scope: no answer shown": each version's triage now checks every scored film with Diagnose's own function, the
+    report names the films it holds back and gives the figures without them; the CSV marks them."""
+    from model.classifier import Classifier
+    from model.evaluation import Resampling, Scoring, evaluate_models
+    from model.inputs.intake import load_xray
+    from model.present.evaluation_exports import predictions_frame
+    from model.present.evaluation_tables import HELD_BACK, scope_sentence, summary_table
+    from model.trust.triage import OUT_OF_SCOPE, assess
+
+    films = {f"{label}/{i}.png": png_bytes(synthetic_radiograph(96, seed=10 * k + i))
+             for k, label in enumerate(("COVID", "Normal", "Pneumonia")) for i in range(4)}
+    members = {**films, "Normal/colour.png": colour_photo()}
+    archive = read_labelled_zip(zip_bytes(members))
+    classifiers = [Classifier.load(m, registry_env) for m in ("tiny-a", "tiny-b")]
+    report = evaluate_models(classifiers, archive.records, Scoring(4, triage=True), Resampling(20), load=archive.load)
+    for clf in classifiers:
+        # The very status Diagnose gives each film (`assess`: its test-time copies too, which never set this one).
+        diagnose = {name: assess(clf, load_xray(data)).triage.status == OUT_OF_SCOPE for name, data in members.items()}
+        assert diagnose["Normal/colour.png"] and sum(diagnose.values()) == 1
+        rows = {row["image"]: row["out_of_scope"][clf.card.id] for row in report["images"]}
+        assert rows == diagnose
+        model = report["models"][clf.card.id]
+        assert model["out_of_scope"] == ["Normal/colour.png"]
+        assert model["n"] == 13 and model["in_scope"]["n"] == 12  # the figures keep it; "without them" do not
+        assert model["in_scope"]["class_counts"] == {"COVID-19": 4, "Normal": 4, "Pneumonia": 4}
+    table = summary_table(report)
+    assert table.loc[HELD_BACK].tolist() == ["1", "1"]
+    assert table.loc["macro AUC without them"].tolist() != table.loc["macro AUC (95% interval)"].tolist()
+    assert scope_sentence(report).startswith("Out of scope: a version's triage holds these scored images back, as "
+                                             "Diagnose would (no answer shown there): tiny-a: 1 (colour.png); tiny-b: 1")
+    frame = predictions_frame(report).set_index("image")
+    assert frame.loc["Normal/colour.png", "tiny-a triage"] == "out of scope"
+    assert (frame.drop(index="Normal/colour.png")["tiny-b triage"] == "").all()
+    # Without triage (the command line's report) neither the rows nor the column appear.
+    plain = evaluate_models(classifiers, archive.records, Scoring(4), Resampling(20), load=archive.load)
+    assert HELD_BACK not in summary_table(plain).index and "tiny-a triage" not in predictions_frame(plain).columns
+    assert scope_sentence(plain) == ""

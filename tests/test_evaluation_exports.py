@@ -36,14 +36,14 @@ def external_films(tmp_path_factory, test_registry):
     """Two tiny versions on a folder of external films (a folder per class, an unknown label and one
     broken file), scored with the folder as root: the report the Evaluate page makes."""
     from model.classifier import Classifier
-    from model.evaluation import Progress, Resampling, evaluate_models
+    from model.evaluation import Progress, Resampling, Scoring, evaluate_models
 
     data = write_labelled_folder(tmp_path_factory.mktemp("roots") / "clinic", per_class=3)
     (data / "Normal" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 50)
     records = read_dataset(data, keep_unknown=True)
     classifiers = [Classifier.load(m, test_registry) for m in ("tiny-a", "tiny-b")]
     stages = []
-    report = evaluate_models(classifiers, records, batch_size=4, resampling=Resampling(200), root=data,
+    report = evaluate_models(classifiers, records, Scoring(4), resampling=Resampling(200), root=data,
                              progress=Progress(stage=stages.append))
     return data, records, report, stages
 
@@ -109,7 +109,9 @@ def test_every_image_is_counted_with_the_reason_it_is_left_out(external_films):
         "so the figures and comparisons use the other 9. 1 file could not be read and is listed below.")
     one = {**report, "labels_in_data": {**report["labels_in_data"], "Tuberculosis": 1}}
     assert "; 1 of them has a label the versions do not know (Tuberculosis: 1)" in accounting_sentence(one)
-    assert "on the same 9 images" in comparison_sentence(report["comparisons"][0])
+    # 9 images: below the rule of every AUC on the page, the figures table's too, so the pair is not compared.
+    assert comparison_sentence(report["comparisons"][0]).endswith(
+        "are not compared on these images: too few images (n=9) for an AUC, by the rule of the figures above.")
     assert selection_sentence("cxr/v2.csv", 3216, 954, 120, "unseen", 30) == (
         "3,216 images in cxr/v2.csv; 2,262 left out because at least one version trained on them; 120 of the "
         "remaining 954 sampled (30 per label). Validation films count as unseen: they chose each version's epochs, "
@@ -164,7 +166,7 @@ def test_a_comparison_sentence_never_contradicts_the_sign_of_its_number():
             assert hi < 0 and sentence.endswith("(the estimate lies outside its interval: too few images to tell).")
     odd = comparison_sentence(pair(-0.02, 0.01, 0.05))  # estimate outside its own interval
     assert "v1 − v2 = +0.02 (95% interval −0.05 to −0.01)" in odd and "too few images to tell" in odd
-    assert "cannot be compared" in comparison_sentence({"a": "v1", "b": "v2", "n": 3, "difference": None})
+    assert "cannot be compared" in comparison_sentence({"a": "v1", "b": "v2", "n": 90, "difference": None})
 
 
 def test_a_real_paired_comparison_favours_the_better_version():
@@ -366,3 +368,43 @@ def test_the_summary_hides_an_auc_on_too_few_films_as_the_by_source_table_does()
     assert table.loc["A AUC (95% interval)", "few"] == "too few images (n=3)"
     assert table.loc["macro AUC (95% interval)", "enough"].startswith("1.00")
     assert table.loc["accuracy", "few"] != "too few images (n=3)"  # only the AUCs rest on the rule
+
+
+def test_the_paired_comparison_and_the_roc_legend_keep_the_figures_tables_too_few_rule(external_films):
+    """Evaluate's table said "macro AUC: too few images (n=7)" while the paired comparison below printed "0.88 vs
+    0.65 ... +0.23 (95% interval 0.00 to +0.44)" and the ROC legend "AUC 0.80, 95% 0.33-1.00": one rule for all."""
+    from model.present.charts import roc_overlay
+    from model.present.evaluation_tables import summary_table
+
+    report = external_films[2]
+    assert report["comparisons"][0]["class_counts"] == {"COVID-19": 3, "Normal": 3, "Pneumonia": 3}
+    assert summary_table(report).loc["macro AUC (95% interval)"].tolist() == ["too few images (n=9)"] * 2
+    row = comparison_table(report).iloc[0]
+    assert row["macro AUC"] == "too few images (n=9)" and row["difference (95% interval)"] == "n/a"
+    assert row["reading"] == "too few images" and row["resamples where the first is higher"] == "n/a"
+    legend = [trace.name for trace in roc_overlay(report["models"], "COVID-19").data]
+    assert legend == ["tiny-a (AUC: too few images (n=9))", "tiny-b (AUC: too few images (n=9))", "chance"]
+    # Enough films of every class: the same pair is compared, with its figures.
+    enough = {**pair(0.05, 0.01, 0.09), "class_counts": {"COVID-19": 30, "Normal": 30, "Pneumonia": 30}}
+    assert "favouring v2" in comparison_sentence(enough)
+    one_film = {**enough, "class_counts": {"COVID-19": 1, "Normal": 44, "Pneumonia": 45}}
+    assert "not compared" in comparison_sentence(one_film)
+
+
+def test_a_paired_comparisons_figures_print_so_that_their_difference_reads_right():
+    """Compare showed "0.84 vs 0.70" beside "+0.13 (+0.09 to +0.18)": a reader subtracts 0.14. The two AUCs, the
+    difference and its interval get the decimals at which the printed figures subtract to the printed difference."""
+    odd = {**pair(0.1324, 0.09, 0.18, auc_a=0.7048)}
+    row = comparison_table({"comparisons": [odd]}).iloc[0]
+    assert row["macro AUC"] == "0.837 vs 0.705" and row["difference (95% interval)"] == "+0.132 (+0.090 to +0.180)"
+    assert "= +0.132 (95% interval +0.090 to +0.180)" in comparison_sentence(odd)
+    plain = comparison_table({"comparisons": [pair(0.0726, 0.02, 0.12)]}).iloc[0]
+    assert plain["macro AUC"] == "0.77 vs 0.70" and plain["difference (95% interval)"] == "+0.07 (+0.02 to +0.12)"
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        first, second = np.sort(rng.uniform(0.5, 1.0, 2))
+        cells = comparison_table({"comparisons": [pair(first - second, -0.2, 0.1, auc_a=float(second))]}).iloc[0]
+        high, low = (float(x) for x in cells["macro AUC"].split(" vs "))
+        difference = float(cells["difference (95% interval)"].split(" ")[0].replace("−", "-"))
+        digits = len(cells["macro AUC"].split(" vs ")[0].split(".")[1])
+        assert round(high - low, digits) == difference, cells["macro AUC"]

@@ -225,7 +225,7 @@ def test_about_models_table_gives_each_kind_its_own_figure():
     lungs = replace(classifier, id="l", display_name="L", kind=LUNG_SEGMENTATION, labels=["lung"],
                     metrics={"dice_mean": 0.9536, "n": 40}, training={})
     table = models_table([classifier, lungs]).set_index("id")
-    assert table.loc["c", ["accuracy", "macro AUC", "tested on"]].tolist() == ["62.4%", "0.803", "10 films, 2 sources"]
+    assert table.loc["c", ["accuracy", "macro AUC", "tested on"]].tolist() == ["62.4%", "0.80", "10 films, 2 sources"]
     assert table.loc["l", ["accuracy", "macro AUC", "tested on"]].tolist() == [
         "–", "–", "40 films, lung overlap (Dice) 0.95"]
     assert "None" not in table.to_string()

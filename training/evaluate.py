@@ -162,7 +162,7 @@ def main(argv=None) -> int:
 
     import_tensorflow_quietly()  # TensorFlow's start-up notices are not for users.
     from model.classifier import Classifier
-    from model.evaluation import Progress, Resampling, evaluate_models
+    from model.evaluation import Progress, Resampling, Scoring, evaluate_models
     from model.labelled_data import read_dataset
     from model.registry import RegistryError
     from model.splits import common_records
@@ -183,7 +183,7 @@ def main(argv=None) -> int:
         return 2
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    report = evaluate_models(classifiers, records, args.batch_size, Resampling(args.bootstrap, args.seed),
+    report = evaluate_models(classifiers, records, Scoring(args.batch_size), Resampling(args.bootstrap, args.seed),
                              progress=Progress(images=ProgressBar()))
     for item in report["skipped"]:
         print(f"skipped {item['path']}: {item['reason']}", file=sys.stderr)

@@ -29,6 +29,7 @@ from model.present.comparison import (
     agreement_text,
     explanation_rows,
     ids_note,
+    method_digits,
     metrics_comparison,
     named_report,
     probability_caption,
@@ -44,6 +45,7 @@ from model.present.evaluation_tables import (
     comparison_table,
     disagreement_table,
     per_source_table,
+    scope_sentence,
     section_notes,
     selection_sentence,
     share,
@@ -78,7 +80,8 @@ def highlight_best(table: pd.DataFrame, models: list[str]):
         return styles
 
     shown = table.drop(columns="best")
-    return shown.style.apply(style_row, axis=1).format(precision=2, na_rep="n/a", subset=[*models, "spread"])
+    return shown.style.apply(style_row, axis=1).format(precision=text.SCORE_DIGITS, na_rep="n/a",
+                                                            subset=[*models, "spread"])
 
 
 def curves_section(chosen: list[str], names: dict[str, str]) -> None:
@@ -177,7 +180,7 @@ def common_ground_section(cards_by_id: dict, chosen: list[str], names: dict[str,
             classifiers = [caching.classifier(caching.model_key(model_id)) for model_id in chosen]
             if any(clf is None for clf in classifiers):
                 return
-            report = evaluate_models(classifiers, sampled, batch_size=16, resampling=Resampling(resamples),
+            report = evaluate_models(classifiers, sampled, caching.scoring(classifiers), Resampling(resamples),
                                      root=path if path.is_dir() else path.parent,
                                      progress=Progress(images=progress.images, stage=progress.stage))
         store.put(signature, report)
@@ -195,6 +198,9 @@ def common_ground_results(report: dict, chosen: list[str], names: dict[str, str]
     # A table wraps the versions' names in its header: as a grid, three names in words scrolled it sideways at 1366 px.
     st.table(summary_table(report))
     st.caption(f"The same images for every version; in brackets the 95% bootstrap interval. {ROUNDING_NOTE}")
+    held = scope_sentence(report)
+    if held:  # the films a version's triage holds back, as on Evaluate
+        st.caption(f":orange[:material/report: {held}]")
     for pair in report["comparisons"]:
         st.markdown(f"- {comparison_sentence(pair)}")
     with st.expander("Paired comparisons in detail"):
@@ -258,7 +264,8 @@ def source_section(cards_by_id: dict, chosen: list[str], names: dict[str, str]) 
 def explanation_section(chosen: list[str], names: dict[str, str]) -> None:
     """Each version's explanation report side by side; the command that makes the missing ones."""
     reports = {model_id: caching.explanation_report_or_none(caching.model_key(model_id)) for model_id in chosen}
-    present = {model_id: explanation_rows(report) for model_id, report in reports.items() if report}
+    digits = method_digits([report for report in reports.values() if report])  # one format per row
+    present = {model_id: explanation_rows(report, digits) for model_id, report in reports.items() if report}
     missing = [model_id for model_id in chosen if model_id not in present]
     if present:
         table = pd.DataFrame({names[model_id]: present.get(model_id, {}) for model_id in chosen}).fillna("–")

@@ -17,11 +17,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import caching, long_runs, seen_film, widgets
 from model.archive import MAX_MEMBERS, MAX_TOTAL_BYTES, ArchiveError, read_labelled_zip
-from model.data_overlap import VersionOverlap, data_overlap, recognised, trained_on_any
+from model.data_overlap import (
+    VersionOverlap,
+    data_overlap,
+    matched_sources,
+    readable_digests,
+    recognised,
+    trained_on_any,
+    with_matched_sources,
+)
 from model.inputs.intake import MEGABYTE, XrayInputError
 from model.known_films import FilmIndex
 from model.labelled_data import (
@@ -49,9 +58,11 @@ from model.present.evaluation_tables import (
     comparison_table,
     disagreement_caption,
     disagreement_table,
+    matched_source_sentence,
     overlap_sentence,
     overlap_table,
     per_source_table,
+    scope_sentence,
     section_notes,
     selection_sentence,
     short_names_note,
@@ -145,23 +156,26 @@ def labelled_films() -> FilmIndex | None:
     return seen_film.labelled_index("Looking the images up among the labelled films…")
 
 
-def zip_overlap(archive, zip_digest: str, cards: list) -> list[VersionOverlap] | None:
-    """Where each chosen version's data put the ZIP's images, matched by their bytes; drawn as a sentence and a
-    table. None when there are no labelled films to match against. Cached per ZIP, versions and data version:
-    every redraw of the page (the leave-out box, the resamples) would hash every image of the ZIP again."""
+def zip_overlap(archive, zip_digest: str, cards: list) -> tuple[list[VersionOverlap] | None, dict[str, str]]:
+    """Where each chosen version's data put the ZIP's readable images, matched by their bytes, drawn as a sentence
+    and a table, and the source each matched film's record names ({member: source}). (None, {}) when there are no
+    labelled films to match against. Cached per ZIP, versions and data version: every redraw of the page (the
+    leave-out box, the resamples) would hash every image of the ZIP again."""
     index = labelled_films()
     if index is None:
-        return None
+        return None, {}
     versions = tuple((card.id, card.version) for card in cards)
     return _overlaps(zip_digest, versions, datasets_version(data_roots()), archive, cards, index)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def _overlaps(zip_digest: str, versions: tuple, data_version: str, _archive, _cards, _index) -> list[VersionOverlap]:
-    """`data_overlap` of the ZIP's images, keyed by what it depends on (the underscored arguments are not hashed:
-    the ZIP by its digest, the cards by their ids and versions, the index by the data's version)."""
-    return data_overlap(_cards, {record.path: caching.digest(_archive.load(record)) for record in _archive.records},
-                        _index)
+def _overlaps(zip_digest: str, versions: tuple, data_version: str, _archive, _cards,
+              _index) -> tuple[list[VersionOverlap], dict[str, str]]:
+    """`data_overlap` and `matched_sources` of the ZIP's readable images (`readable_digests`: a file nobody can
+    read is never scored), keyed by what they depend on (the underscored arguments are not hashed: the ZIP by its
+    digest, the cards by their ids and versions, the index by the data's version)."""
+    digests = readable_digests(_archive.records, _archive.load)
+    return data_overlap(_cards, digests, _index), matched_sources(digests, _index)
 
 
 def named_overlaps(overlaps: list[VersionOverlap] | None, names: dict[str, str]) -> list[VersionOverlap] | None:
@@ -205,16 +219,19 @@ def zip_choice(cards: list, names: dict[str, str]) -> Choice | None:
         return None
     if archive.skipped:
         with st.expander(f"{len(archive.skipped)} file(s) in the ZIP were skipped"):
-            st.dataframe([{"file": name, "reason": reason} for name, reason in archive.skipped], hide_index=True)
+            reasons(archive.skipped)
     zip_digest = caching.digest(uploaded.getvalue())
-    overlaps = zip_overlap(archive, zip_digest, cards)
+    overlaps, sources = zip_overlap(archive, zip_digest, cards)
     leave = overlap_section(named_overlaps(overlaps, names))
     trained = trained_on_any(overlaps or []) if leave else set()
-    records = [record for record in archive.records if record.path not in trained]
+    records, sourced = with_matched_sources([record for record in archive.records if record.path not in trained],
+                                            sources)
+    if sourced:
+        st.caption(matched_source_sentence(sourced))
     selection = selection_sentence(UPLOADED, len(archive.records), len(records), len(records), "zip", None)
     scored = [record.path for record in records]
     return Choice(records, archive.load, None, f"uploaded ZIP, SHA-256 {zip_digest[:8]}", selection,
-                  zip_scope(overlaps, len(trained)), (zip_digest, leave), zip_caveat(overlaps, scored),
+                  zip_scope(overlaps, len(trained), sourced), (zip_digest, leave), zip_caveat(overlaps, scored),
                   zip_caveat(named_overlaps(overlaps, names), scored))
 
 
@@ -223,7 +240,7 @@ def run(classifiers, choice: Choice, resamples: int) -> dict:
     from model.evaluation import Progress, Resampling, evaluate_models
 
     with long_runs.running(RUN, f"with {len(classifiers)} version" + ("s" if len(classifiers) != 1 else "")) as progress:
-        report = evaluate_models(classifiers, choice.records, batch_size=16, resampling=Resampling(resamples),
+        report = evaluate_models(classifiers, choice.records, caching.scoring(classifiers), Resampling(resamples),
                                  load=choice.loader, root=choice.root,
                                  progress=Progress(images=progress.images, stage=progress.stage))
     about = {"data": choice.name, "images": choice.scope, "selection": choice.selection, "caveat": choice.caveat,
@@ -256,6 +273,7 @@ def figures(report: dict, notes: dict, caveat: str) -> None:
     st.caption(f"In brackets the 95% bootstrap interval ({report['bootstrap']['resamples']:,} resamples of the "
                f"images). Overlapping intervals mean the difference may be noise; the paired comparison below says "
                f"more. {ROUNDING_NOTE}")
+    held_back(report)
     st.markdown("**Paired comparison on the same images**")
     if report["comparisons"]:
         for pair in report["comparisons"]:
@@ -291,6 +309,13 @@ def figures(report: dict, notes: dict, caveat: str) -> None:
         st.caption(notes["per_source"])
     if "within_source" in notes and "per_source" not in notes:
         st.caption(notes["within_source"])
+
+
+def held_back(report: dict) -> None:
+    """The scored images a version's triage holds back as out of scope (`scope_sentence`), marked as a caution."""
+    sentence = scope_sentence(report)
+    if sentence:
+        st.caption(f":orange[:material/report: {sentence}]")
 
 
 def confusion_matrices(models: dict) -> None:
@@ -387,6 +412,12 @@ def downloads(result: dict, names: dict[str, str]) -> None:
         "its id.", ids_note({model_id: names.get(model_id, model_id) for model_id in report["models"]})])))
 
 
+def reasons(files: list[tuple[str, str]]) -> None:
+    """Files left out, each with its reason in full: a table wraps its sentences (a grid cut them at 1366 px,
+    "...please use the full-resolution X-r")."""
+    st.table(pd.DataFrame(files, columns=["file", "reason"]), hide_index=True)
+
+
 def results(result: dict, cards_by_id: dict, names: dict[str, str]) -> None:
     """A scored result: the downloads keyed by version id, the figures and disagreements with each version
     named as the other pages name it (`names`)."""
@@ -394,7 +425,7 @@ def results(result: dict, cards_by_id: dict, names: dict[str, str]) -> None:
     st.markdown(accounting_sentence(report))
     if report["skipped"]:
         with st.expander(f"{len(report['skipped'])} file(s) could not be read"):
-            st.dataframe(report["skipped"], hide_index=True)
+            reasons([(row["path"], row["reason"]) for row in report["skipped"]])
     if report["n_images"] == 0:
         st.warning("No image could be scored.")
         return

@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import caching, widgets
 from model.explain import METHODS
 from model.present import charts, shortcut_tables, text, triage_summary
+from model.present.comparison import curve_cells
 from model.trust.agreement import Agreement
 from model.trust.explanations import FaithfulnessSummary, LungGroup, LungSummary, SanitySummary, lung_groups
 from model.trust.faithfulness import CHANCE_MARGIN
@@ -51,7 +52,7 @@ def metrics_section(report: dict, card) -> None:
     with table:
         st.markdown("**Per class**")
         st.dataframe(charts.per_class_table(report), hide_index=True, width="stretch",
-                     column_config={name: st.column_config.NumberColumn(format="%.3f")
+                     column_config={name: st.column_config.NumberColumn(format=text.SCORE_FORMAT)
                                     for name in ("precision", "recall", "f1", "auc")})
         ranges = text.per_class_intervals_caption(report)
         if ranges:
@@ -73,9 +74,10 @@ def per_source_section(report: dict) -> None:
     st.subheader("By data source")
     st.caption("Accuracy that differs sharply between sources, or a class that comes from a single source, "
                "is a warning sign of a source shortcut.")
-    st.dataframe(pd.DataFrame({source: {"images": sub.get("n"), "accuracy": sub.get("accuracy")}
+    # Accuracy to 0.1%, as the headline gives it ("84.82%" stood beside "77.6%"), still a number that sorts.
+    st.dataframe(pd.DataFrame({source: {"images": sub.get("n"), "accuracy": text.as_shown(sub.get("accuracy"))}
                                for source, sub in per_source.items()}).T,
-                 width="stretch", column_config={"accuracy": st.column_config.NumberColumn(format="percent"),
+                 width="stretch", column_config={"accuracy": st.column_config.NumberColumn(format="%.1f%%"),
                                                  "images": st.column_config.NumberColumn(format="%d")})
     within_source_auc(report)
     cols = st.columns(min(3, len(per_source)))
@@ -108,7 +110,7 @@ def within_source_auc(report: dict) -> None:
         st.markdown(sentence)
     # Text cells, so a missing AUC reads "–" rather than "None"; the colours come from the numbers.
     shown = table.astype(object)
-    shown[labels] = table[labels].map(lambda v: "–" if pd.isna(v) else f"{v:.3f}")
+    shown[labels] = table[labels].map(lambda v: "–" if pd.isna(v) else text.number(v))
     colours = table[labels].map(lambda v: WEAK_STYLE if pd.notna(v) and v < WEAK_WITHIN_SOURCE_AUC else "")
     st.dataframe(shown.style.apply(lambda _: colours, axis=None, subset=labels), width="stretch",
                  column_config={"images": st.column_config.NumberColumn(format="%d"),
@@ -256,12 +258,15 @@ def _grid(cells: int | None) -> str:
 
 
 def faithfulness_table(faith: FaithfulnessSummary) -> pd.DataFrame:
-    """One row per method, its chance level beside it (random maps on the method's own grid)."""
+    """One row per method, its chance level beside it (random maps on the method's own grid), its AUCs in the
+    method's one format (`curve_cells`, as Compare and Diagnose give them)."""
+    cells = {method: curve_cells(faith, method) for method in faith.methods}
     return pd.DataFrame([{"method": _label(method),
-                          "deletion AUC": values.deletion_auc, "random deletion AUC": faith.chance(method, "deletion"),
+                          "deletion AUC": cells[method]["deletion"],
+                          "random deletion AUC": cells[method]["random deletion"],
                           "lower than random": faith.beats_random(method, "deletion"),
-                          "insertion AUC": values.insertion_auc,
-                          "random insertion AUC": faith.chance(method, "insertion"),
+                          "insertion AUC": cells[method]["insertion"],
+                          "random insertion AUC": cells[method]["random insertion"],
                           "higher than random": faith.beats_random(method, "insertion"),
                           # formatted here, as Compare and the report's summary do (42.5% is "42%" everywhere)
                           "both better on": "–" if values.better_than_random_share is None
@@ -333,7 +338,7 @@ def faithfulness_report(faith: FaithfulnessSummary) -> None:
         return
     table = faithfulness_table(faith)
     st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={**{name: st.column_config.NumberColumn(format="%.3f")
+                 column_config={**{name: st.column_config.TextColumn(name)
                                    for name in table.columns if "AUC" in name},
                                 "lower than random": st.column_config.CheckboxColumn("< random", width="small"),
                                 "higher than random": st.column_config.CheckboxColumn("> random", width="small"),

@@ -253,12 +253,21 @@ def roc_figure(report: dict) -> go.Figure:
     return _layout(fig, title="ROC curves (one class against the rest)", height=420)
 
 
+# The reliability diagram's axes: past 0 and 1 by the radius of its largest marker (15 px of a plot about 300 px
+# high at 1366 px), so a bin at a corner is not cut in half.
+CALIBRATION_RANGE = (-0.06, 1.06)
+
+
 def calibration_figure(report: dict) -> go.Figure:
-    """Reliability diagram: accuracy against mean confidence per non-empty bin, markers sized by count."""
+    """Reliability diagram: accuracy against mean confidence per non-empty bin, markers sized by count. The
+    legend lies below the plot (at its side it took a third of a half-page chart at 1366 px) and the axes reach a
+    little past 0 and 1, so a large marker at a corner (the top bin: confident and right) is drawn whole."""
+    from model.present.text import number
+
     calibration = report.get("calibration") or {"bins": [], "ece": None}
     bins = [b for b in calibration["bins"] if b.get("count")]
     ece = calibration.get("ece")
-    title = "Reliability diagram" + ("" if ece is None else f" (ECE {ece:.3f})")
+    title = "Reliability diagram" + ("" if ece is None else f" (ECE {number(ece)})")
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
                              line=dict(dash="dash", color="grey")))
@@ -269,9 +278,10 @@ def calibration_figure(report: dict) -> go.Figure:
                                  mode="lines+markers", name="model", marker=dict(size=sizes, color=PRIMARY),
                                  customdata=counts, hovertemplate="confidence %{x:.2f}, accuracy %{y:.2f}, "
                                                                   "%{customdata:.0f} images<extra></extra>"))
-    fig.update_xaxes(title="mean confidence of the predicted class", range=[0, 1])
-    fig.update_yaxes(title="accuracy", range=[0, 1.02])
-    return _layout(fig, title=title, height=420)
+    fig.update_xaxes(title="mean confidence of the predicted class", range=list(CALIBRATION_RANGE))
+    fig.update_yaxes(title="accuracy", range=list(CALIBRATION_RANGE))
+    fig.update_layout(legend=dict(orientation="h", y=-0.22, x=0))
+    return _layout(fig, title=title, height=440)
 
 
 def per_class_table(report: dict) -> pd.DataFrame:
@@ -302,7 +312,11 @@ def faithfulness_figure(curves: dict, height: int = 220) -> go.Figure:
 
 def roc_overlay(reports: dict[str, dict], label: str, digits: int = 2) -> go.Figure:
     """The ROC curve of one class (against the rest) for several models on the same images, AUC and
-    its interval in the legend to `digits` decimals; `reports` is {model id: report with `roc` and `per_class`}."""
+    its interval in the legend to `digits` decimals; `reports` is {model id: report with `roc` and `per_class`}.
+    A model whose AUCs rest on too few films (`evaluation_tables.model_too_few`, the figures table's rule) has its
+    curve drawn and no AUC in the legend: the table beside it refuses that figure."""
+    from model.present.evaluation_tables import model_too_few, too_few_text
+
     fig = go.Figure()
     for model_id, report in reports.items():
         curve = (report.get("roc") or {}).get(label)
@@ -310,6 +324,10 @@ def roc_overlay(reports: dict[str, dict], label: str, digits: int = 2) -> go.Fig
             continue
         values = report["per_class"].get(label, {})
         interval, auc = values.get("auc_ci"), values.get("auc")
+        if "n" in report and model_too_few(report):
+            fig.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines",
+                                     name=f"{model_id} (AUC: {too_few_text(report['n'])})"))
+            continue
         name = f"{model_id} (AUC {'n/a' if auc is None else f'{auc:.{digits}f}'}"
         name += f", 95% {interval[0]:.{digits}f}–{interval[1]:.{digits}f})" if interval else ")"
         fig.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=name))

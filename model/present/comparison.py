@@ -178,14 +178,49 @@ def probability_caption(card, probability: float) -> str:
     return f"Probability {percent(probability)}: the film's own output, {how}."
 
 
-def explanation_rows(report) -> dict[str, str]:
+def _curves(faith, method: str, values) -> dict[str, tuple]:
+    """{curve: (the method's AUC, its chance level)} for deletion and insertion."""
+    return {curve: (getattr(values, f"{curve}_auc"), faith.chance(method, curve)) for curve in ("deletion", "insertion")}
+
+
+def curve_cells(faith, method: str) -> dict[str, str]:
+    """One method's deletion and insertion AUCs and their chance levels as Performance's table shows them
+    ({"deletion", "random deletion", "insertion", "random insertion"}: "–" when missing), in the one format of the
+    method's figures on Compare and Diagnose (`auc_digits`: three decimals for all four when a pair is close)."""
+    from model.trust.faithfulness import auc_digits
+
+    curves = _curves(faith, method, faith.methods[method])
+    digits = auc_digits(*[pair for pair in curves.values() if None not in pair])
+    cells = {}
+    for curve, (mine, chance) in curves.items():
+        cells[curve] = "–" if mine is None else f"{mine:.{digits}f}"
+        cells[f"random {curve}"] = "–" if chance is None else f"{chance:.{digits}f}"
+    return cells
+
+
+def method_digits(reports) -> dict[str, int]:
+    """Decimals per explanation method for a table of several versions' reports side by side: three for all of
+    them where any version's pair is within two margins of chance (`auc_digits`), so no row reads "0.402 | 0.35"."""
+    from model.trust.faithfulness import auc_digits
+
+    pairs: dict[str, list] = {}
+    for report in reports:
+        faith = report.faithfulness
+        for method, values in faith.methods.items():
+            pairs.setdefault(method, []).extend(
+                pair for pair in _curves(faith, method, values).values() if None not in pair)
+    return {method: auc_digits(*found) for method, found in pairs.items()}
+
+
+def explanation_rows(report, digits: dict[str, int] | None = None) -> dict[str, str]:
     """The figures of one explanation report (`model.trust.explanations.ExplanationReport`) worth comparing
     between versions, as {row name: text}: lung attention, each method's deletion and insertion against its
     chance level (three decimals for all of a method's figures where either pair is within two margins, as on
     Diagnose), the verdict on the
     mean curves and, in a row of its own, the share of judged films better on both (`mean_verdict`,
     `films_better_on_both`), and the randomisation check in short words (a narrow cell; "not judged": the
-    maps, trained or scrambled, were blank on most films, as the caption says)."""
+    maps, trained or scrambled, were blank on most films, as the caption says). `digits`: {method: decimals}
+    shared by the versions of one table (`method_digits`), else this report's own."""
     from model.explain import method_label
     from model.trust.faithfulness import auc_digits, auc_pair
 
@@ -200,15 +235,14 @@ def explanation_rows(report) -> dict[str, str]:
         rows["faithfulness judged on"] = f"{faith.measured} of {faith.measured + faith.not_measurable} films"
     for method, values in faith.methods.items():
         name = method_label(method)
-        curves = {curve: (getattr(values, f"{curve}_auc"), faith.chance(method, curve))
-                  for curve in ("deletion", "insertion")}
+        curves = _curves(faith, method, values)
         # one format for the method's figures, as Diagnose's panel gives them (never "0.43" beside "0.430")
-        digits = auc_digits(*[pair for pair in curves.values() if None not in pair])
+        places = (digits or {}).get(method) or auc_digits(*[pair for pair in curves.values() if None not in pair])
         for curve, better in (("deletion", "lower"), ("insertion", "higher")):
             mine, chance = curves[curve]
             if mine is None:
                 continue
-            shown = auc_pair(mine, chance, digits) if chance is not None else (f"{mine:.{digits}f}", None)
+            shown = auc_pair(mine, chance, places) if chance is not None else (f"{mine:.{places}f}", None)
             rows[f"{name} {curve} AUC ({better} is better)"] = shown[0]
             if shown[1] is not None:
                 rows[f"{name} {curve} AUC, random maps"] = shown[1]

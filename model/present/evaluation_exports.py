@@ -18,12 +18,15 @@ from model.present.evaluation_tables import paired, reading, section_notes
 
 FIGURE_COLUMNS = ["figure", "version", "subset", "class", "value", "ci_low", "ci_high", "images"]
 ALL_KNOWN = "images with a label the version knows"
+OUT_OF_SCOPE_WORDS = "out of scope"  # a film a version's triage holds back, as Diagnose's badge words it
 
 
 def predictions_frame(report: dict) -> pd.DataFrame:
     """One row per image (scored, of an unknown label, or unreadable): image, label, source, status,
-    reason, agreement, then per version "<id> predicted", "<id> correct" and "<id> P(<class>)"."""
+    reason, agreement, then per version "<id> predicted", "<id> correct", "<id> triage" ("out of scope" when its
+    triage holds the film back, as Diagnose does; with a triaged report only) and "<id> P(<class>)"."""
     models = {model_id: model["labels"] for model_id, model in report.get("models", {}).items()}
+    triaged = any("out_of_scope" in model for model in report.get("models", {}).values())
     rows = []
     for image in sorted(report.get("images", []), key=lambda row: row["image"]):
         row = {key: image[key] for key in ("image", "label", "source", "status", "reason")}
@@ -32,13 +35,16 @@ def predictions_frame(report: dict) -> pd.DataFrame:
             row[f"{model_id} predicted"] = image["predicted"].get(model_id, "")
             correct = image["correct"].get(model_id)
             row[f"{model_id} correct"] = "" if correct is None else correct
+            if triaged:
+                row[f"{model_id} triage"] = OUT_OF_SCOPE_WORDS if image.get("out_of_scope", {}).get(model_id) else ""
             probabilities = image["probabilities"].get(model_id, {})
             for label in labels:
                 row[f"{model_id} P({label})"] = probabilities.get(label)
         rows.append(row)
     columns = ["image", "label", "source", "status", "reason", "agreement"]
     for model_id, labels in models.items():
-        columns += [f"{model_id} predicted", f"{model_id} correct", *(f"{model_id} P({label})" for label in labels)]
+        columns += [f"{model_id} predicted", f"{model_id} correct", *([f"{model_id} triage"] if triaged else []),
+                    *(f"{model_id} P({label})" for label in labels)]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -102,7 +108,7 @@ def export_json(report: dict, about: dict) -> str:
     figures = [{key: _plain(value) for key, value in row.items()} for row in figures_frame(report).to_dict("records")]
     comparisons = [{"first": p.first, "second": p.second, "images": p.n, "macro_auc_first": p.auc_first,
                     "macro_auc_second": p.auc_second, "difference": p.difference,
-                    "interval": [p.low, p.high] if p.defined else None, "share_first_higher": p.share_first_higher,
+                    "interval": None if p.low is None else [p.low, p.high], "share_first_higher": p.share_first_higher,
                     "reading": reading(p)} for p in map(paired, report.get("comparisons", []))]
     document = {"about": dict(about, bootstrap=report.get("bootstrap"), images_scored=report.get("n_images", 0)),
                 "empty_sections": section_notes(report), "images": report.get("images", []), "figures": figures,

@@ -17,14 +17,15 @@ import numpy as np
 import pandas as pd
 
 from model.data_overlap import UNKNOWN, VersionOverlap, recognised, trained_on_any
-from model.present.text import percent
+from model.present.text import SCORE_DIGITS, percent
 
-DIGITS = 2
+DIGITS = SCORE_DIGITS  # every page's precision for a score
 # Named figure by figure: accuracy and recall are shares too, so "figures to two decimals, shares in whole
 # percent" left a reader wondering why 0.62 was not 62%.
 ROUNDING_NOTE = ("Two decimals: AUC, accuracy, precision, recall, F1, calibration error (ECE) and their differences "
                  "(accuracy 0.62: 62% of the images right; a difference near zero gets the decimals that keep its "
-                 "interval off 0.00). Whole percent: shares of images or of resamples. Counts are whole.")
+                 "interval off 0.00, and the two AUCs of a paired comparison those that make their difference read "
+                 "right). Whole percent: shares of images or of resamples. Counts are whole.")
 MINUS = "\u2212"  # the minus sign, as in "a − b" and "−0.03"
 # What the images of each choice are, as the pages and the exported JSON say it.
 SCOPE_WORDS = {"unseen": "images none of these versions trained on",
@@ -41,10 +42,11 @@ ZIP_CAVEAT = ("A version may have trained on some of these images, and that cann
               "configured on this server to match them against. Figures on training images flatter a version.")
 
 
-def zip_scope(overlaps: list[VersionOverlap] | None, left_out: int) -> str:
+def zip_scope(overlaps: list[VersionOverlap] | None, left_out: int, sourced: int = 0) -> str:
     """What a ZIP's scored images are, for the report: every readable image, how many were matched to the
-    versions' splits (`model.data_overlap`) and whether the ones a version trained on (`left_out`) were left out.
-    `overlaps` None: no labelled data to match them against."""
+    versions' splits (`model.data_overlap`), whether the ones a version trained on (`left_out`) were left out and
+    how many take their source from their matched film (`sourced`). `overlaps` None: no labelled data to match
+    them against."""
     if overlaps is None:
         parts = ["whether a version trained on any of them cannot be checked"]
     else:
@@ -54,7 +56,19 @@ def zip_scope(overlaps: list[VersionOverlap] | None, left_out: int) -> str:
             parts.append(f"{left_out:,} a version trained on left out")
         elif trained_on_any(overlaps):
             parts.append("images a version trained on kept")
+        if sourced:
+            parts.append(f"the source of {sourced:,} taken from its matched film's record")
     return f"every readable image in the uploaded ZIP ({'; '.join(parts)})"
+
+
+def matched_source_sentence(sourced: int) -> str:
+    """Said when images that name no source of their own take the source of the labelled film they were matched
+    to (`model.data_overlap.with_matched_sources`), so the per-source figures are not read as the ZIP's own."""
+    return (f"{_count(sourced, 'image')} to score {'names' if sourced == 1 else 'name'} no source in the ZIP but "
+            f"{'was' if sourced == 1 else 'were'} matched by {'its' if sourced == 1 else 'their'} bytes to "
+            f"{'a labelled film' if sourced == 1 else 'labelled films'} of this server: the source "
+            f"{'its' if sourced == 1 else 'their'} record names is used for the per-source figures and the "
+            "downloads.")
 
 
 # --------------------------------------------------------------------------- the rounding rule
@@ -64,9 +78,9 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value))
 
 
-def figure(value) -> str:
-    """A figure to two decimals ("0.83"); "n/a" without a value."""
-    return "n/a" if _missing(value) else f"{value:.{DIGITS}f}"
+def figure(value, digits: int = DIGITS) -> str:
+    """A figure to two decimals ("0.83", or `digits`); "n/a" without a value."""
+    return "n/a" if _missing(value) else f"{value:.{digits}f}"
 
 
 def signed(value, digits: int = DIGITS) -> str:
@@ -237,23 +251,62 @@ def zip_caveat(overlaps: list[VersionOverlap] | None, scored: list[str]) -> str:
 # --------------------------------------------------------------------------- figures side by side
 
 
+def model_too_few(model: dict) -> bool:
+    """Whether a version's AUCs on these images rest on too few films to show (`too_few` of its images with a
+    label it knows and their classes): the rule of the figures table, the paired comparison and the ROC legend."""
+    counts = [values.get("support", 0) for values in model.get("per_class", {}).values()]
+    return too_few(model["n"], counts)
+
+
 def _model_rows(model: dict) -> dict[str, str]:
     # The by-source table's rule (`too_few`): an AUC on so few films says nothing ("1.00 (1.00–1.00)" on 3).
-    counts = [values.get("support", 0) for values in model.get("per_class", {}).values()]
-    few = too_few(model["n"], counts)
+    few = model_too_few(model)
 
     def auc(values: dict) -> str:
-        return _too_few_text(model["n"]) if few else with_interval(values.get("auc"), values.get("auc_ci"))
+        return too_few_text(model["n"]) if few else with_interval(values.get("auc"), values.get("auc_ci"))
 
     rows = {"images scored": f"{model['n_images']:,}", "images with a label it knows": f"{model['n']:,}",
             "accuracy": with_interval(model.get("accuracy")),
             "macro AUC (95% interval)": auc(model["macro"]),
             "macro F1": with_interval(model["macro"].get("f1")),
             "ECE (calibration error)": with_interval((model.get("calibration") or {}).get("ece"))}
+    rows.update(_scope_rows(model))
     for label, values in model.get("per_class", {}).items():
         rows[f"{label} AUC (95% interval)"] = auc(values)
         rows[f"{label} precision / recall / F1"] = " / ".join(figure(values[k]) for k in ("precision", "recall", "f1"))
     return rows
+
+
+# The rows of a triaged report (`model.evaluation.add_scope`): what each version's triage holds back, and the
+# figures without those films.
+HELD_BACK = "held back as out of scope by its triage"
+WITHOUT = "without them"
+
+
+def _scope_rows(model: dict) -> dict[str, str]:
+    if "out_of_scope" not in model:
+        return {}
+    inside = model["in_scope"]
+    few = too_few(inside["n"], inside["class_counts"].values())
+    return {HELD_BACK: f"{len(model['out_of_scope']):,}",
+            f"accuracy {WITHOUT}": with_interval(inside["accuracy"]),
+            f"macro AUC {WITHOUT}": too_few_text(inside["n"]) if few else figure(inside["macro_auc"])}
+
+
+def scope_sentence(report: dict, named: int = 5) -> str:
+    """Which scored images each version's triage holds back as out of scope, as Diagnose would (no answer shown
+    there), by file name (the first `named`); "" when none is, or the report was not triaged."""
+    parts = []
+    for model_id, model in report.get("models", {}).items():
+        held = [PurePosixPath(image).name for image in model.get("out_of_scope", [])]
+        if held:
+            more = f" and {len(held) - named:,} more" if len(held) > named else ""
+            parts.append(f"{model_id}: {len(held):,} ({', '.join(held[:named])}{more})")
+    if not parts:
+        return ""
+    return ("Out of scope: a version's triage holds these scored images back, as Diagnose would (no answer shown "
+            f"there): {'; '.join(parts)}. The figures above count them; the rows '{WITHOUT}' leave out each "
+            "version's own, and the per-image downloads mark them.")
 
 
 def summary_table(report: dict) -> pd.DataFrame:
@@ -292,10 +345,12 @@ class PairedComparison:
     low: float | None
     high: float | None
     share_first_higher: float | None
+    few: bool = False
 
     @property
     def defined(self) -> bool:
-        return self.difference is not None and self.low is not None
+        """Whether there is a difference to show: an interval, on enough films for an AUC (`too_few`)."""
+        return self.difference is not None and self.low is not None and not self.few
 
     @property
     def clear(self) -> bool:
@@ -306,18 +361,47 @@ def paired(pair: dict) -> PairedComparison:
     """A `compare_pair` result (B − A) turned so that the version with the higher macro AUC comes first
     (the chosen order on a tie): its difference is never negative, so no sentence can contradict it."""
     difference, interval = pair.get("difference"), pair.get("interval")
+    few = too_few(pair.get("n", 0), (pair.get("class_counts") or {}).values())  # the rule of every AUC shown
     if difference is None or not interval:
         return PairedComparison(pair["a"], pair["b"], pair.get("n", 0), pair.get("auc_a"), pair.get("auc_b"),
-                                None, None, None, None)
+                                None, None, None, None, few)
     if difference > 0:
         return PairedComparison(pair["b"], pair["a"], pair["n"], pair["auc_b"], pair["auc_a"], difference,
-                                interval[0], interval[1], pair.get("share_b_better"))
+                                interval[0], interval[1], pair.get("share_b_better"), few)
     return PairedComparison(pair["a"], pair["b"], pair["n"], pair["auc_a"], pair["auc_b"], -difference,
-                            -interval[1], -interval[0], pair.get("share_a_better"))
+                            -interval[1], -interval[0], pair.get("share_a_better"), few)
+
+
+def _printed(value: float, digits: int) -> float:
+    return float(f"{value:.{digits}f}")
+
+
+def pair_digits(pair: PairedComparison) -> int:
+    """Decimals for a paired comparison's two AUCs, their difference and its interval, all printed alike: those of
+    `interval_digits`, three when at two the printed AUCs do not subtract to the printed difference ("0.84 vs 0.70"
+    beside "+0.13" made a reader subtract 0.14)."""
+    digits = interval_digits(pair.difference, pair.low, pair.high)
+    if digits == DIGITS and not _missing(pair.auc_first) and not _missing(pair.auc_second) and (
+            round(_printed(pair.auc_first, digits) - _printed(pair.auc_second, digits), digits)
+            != _printed(pair.difference, digits)):
+        digits += 1
+    return digits
+
+
+def shown_difference(pair: PairedComparison, digits: int) -> float:
+    """The difference as printed beside the two AUCs at `digits` (`pair_digits`): the difference of the printed
+    AUCs. It moves the estimate by at most one unit of its last decimal (0.001 at three), never its interval, which
+    is the bootstrap's; printing the AUCs to four or more decimals instead would claim a precision 90 films do not
+    have, and a difference that does not subtract is read as an error."""
+    if _missing(pair.auc_first) or _missing(pair.auc_second):
+        return pair.difference
+    return round(_printed(pair.auc_first, digits) - _printed(pair.auc_second, digits), digits)
 
 
 def reading(pair: PairedComparison) -> str:
     """"favouring <first>", "no clear difference" or "cannot be compared"."""
+    if pair.few:
+        return "too few images"
     if not pair.defined:
         return "cannot be compared"
     return f"favouring {pair.first}" if pair.clear else "no clear difference"
@@ -328,11 +412,14 @@ def comparison_sentence(pair) -> str:
     interval +0.02 to +0.12) on the same 90 images, favouring b." (`pair`: a `compare_pair` result or
     a `PairedComparison`)."""
     pair = pair if isinstance(pair, PairedComparison) else paired(pair)
+    if pair.few:
+        return (f"{pair.first} and {pair.second} are not compared on these images: {too_few_text(pair.n)} for an "
+                "AUC, by the rule of the figures above.")
     if not pair.defined:
         return (f"{pair.first} and {pair.second} cannot be compared on these images: a macro AUC is undefined "
                 "(a class has no image).")
-    digits = interval_digits(pair.difference, pair.low, pair.high)
-    head = (f"Macro AUC, {pair.first} {MINUS} {pair.second} = {signed(pair.difference, digits)} (95% interval "
+    digits = pair_digits(pair)
+    head = (f"Macro AUC, {pair.first} {MINUS} {pair.second} = {signed(shown_difference(pair, digits), digits)} (95% interval "
             f"{signed(pair.low, digits)} to {signed(pair.high, digits)}) on the same {pair.n:,} images")
     if pair.clear:
         return f"{head}, favouring {pair.first}."
@@ -345,12 +432,14 @@ def comparison_table(report: dict) -> pd.DataFrame:
     """The paired comparisons, each read from its higher version, as text cells in the page's rounding."""
     rows = []
     for pair in map(paired, report.get("comparisons", [])):
-        digits = interval_digits(pair.difference, pair.low, pair.high) if pair.defined else DIGITS
+        digits = pair_digits(pair) if pair.defined else DIGITS  # the two AUCs to the decimals of their difference
         rows.append({"versions": f"{pair.first} {MINUS} {pair.second}", "images": pair.n,
-                     "macro AUC": f"{figure(pair.auc_first)} vs {figure(pair.auc_second)}",
-                     "difference (95% interval)": (f"{signed(pair.difference, digits)} ({signed(pair.low, digits)} "
+                     "macro AUC": (too_few_text(pair.n) if pair.few else
+                                   f"{figure(pair.auc_first, digits)} vs {figure(pair.auc_second, digits)}"),
+                     "difference (95% interval)": (f"{signed(shown_difference(pair, digits), digits)} "
+                                                   f"({signed(pair.low, digits)} "
                                                    f"to {signed(pair.high, digits)})" if pair.defined else "n/a"),
-                     "resamples where the first is higher": share(pair.share_first_higher),
+                     "resamples where the first is higher": "n/a" if pair.few else share(pair.share_first_higher),
                      "reading": reading(pair)})
     return pd.DataFrame(rows, columns=["versions", "images", "macro AUC", "difference (95% interval)",
                                        "resamples where the first is higher", "reading"])
@@ -373,7 +462,8 @@ def too_few(n: int, class_counts) -> bool:
     return n < MIN_AUC_IMAGES or any(0 < count < MIN_AUC_CLASS for count in class_counts)
 
 
-def _too_few_text(n: int) -> str:
+def too_few_text(n: int) -> str:
+    """What stands in place of an AUC on too few films: "too few images (n=7)"."""
     return f"too few images (n={n:,})"
 
 
@@ -387,7 +477,7 @@ def _within_text(report: dict, source: str, values: dict | None) -> str:
         return "–"
     labels = _scored_labels(report, source)
     if too_few(values["n"], [labels.count(label) for label in ("COVID-19", "Pneumonia")]):
-        return _too_few_text(values["n"])
+        return too_few_text(values["n"])
     return f"{figure(values['auc'])} ({values['n']:,} images)"
 
 
@@ -410,7 +500,7 @@ def per_source_table(report: dict) -> pd.DataFrame:
             supports = [values.get("support", 0) for values in sub.get("per_class", {}).values()]
             # A source with films of one class has no AUC however many films it has: "n/a", not "too few".
             macro = ("n/a" if sum(count > 0 for count in supports) < 2 else
-                     _too_few_text(sub["n"]) if too_few(sub["n"], supports) else
+                     too_few_text(sub["n"]) if too_few(sub["n"], supports) else
                      with_interval(sub["macro"].get("auc"), sub["macro"].get("auc_ci")))
             rows.append({"source": source, "version": model_id, "images": sub["n"],
                          "macro AUC (95% interval)": macro, "accuracy": with_interval(sub.get("accuracy")),
