@@ -4,6 +4,7 @@ broken entries. Pages only draw; what they show is computed in the core and cach
 """
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import caching
@@ -212,3 +213,21 @@ def read_chosen_dataset(choice, roots):
     except (OSError, ValueError) as exc:
         st.error(f"The labelled data could not be read: {' '.join(str(exc).split())}")
     return None
+
+
+def figures_as_text(table: pd.DataFrame, formats: dict[str, str], labels: dict[str, str] | None = None,
+                    missing: str = "–") -> tuple[pd.DataFrame, dict]:
+    """`table` with each column of `formats` ({column: format, e.g. "{:.0%}"}) written out as text, a missing
+    value as `missing`, and the `st.dataframe` column config that keeps those columns right-aligned as numbers
+    are (`labels` renames columns, formatted or not).
+
+    `st.dataframe` shows a missing value as "None" whatever a pandas Styler's `na_rep` says (Streamlit 1.67,
+    checked in the browser), so the figures go to the table as the text they are printed as; such a column
+    sorts as text, which these short tables can bear."""
+    shown, labels = table.copy(), labels or {}
+    config = {name: st.column_config.Column(label) for name, label in labels.items() if name in table.columns}
+    for column, form in formats.items():
+        if column in table.columns:
+            shown[column] = [missing if pd.isna(value) else form.format(value) for value in table[column]]
+            config[column] = st.column_config.TextColumn(labels.get(column), alignment="right")
+    return shown, config

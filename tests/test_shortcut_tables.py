@@ -3,6 +3,7 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
@@ -131,7 +132,7 @@ def test_performance_page_shows_the_source_probe_and_held_out_sources(tmp_path, 
     # Each held-out source's share called right is a headline figure of its own; the table carries the rest.
     assert any(m.label == "teach" and m.value == "85%" and m.proto.delta == "one run" for m in at.metric)
     table = next(d.value for d in at.dataframe if "held-out source" in d.value.columns)
-    assert table.loc[0, "called Normal"] == 0.85
+    assert table.loc[0, "called Normal"] == "85%"  # as printed: a missing share reads "–", never "None"
     assert not any("Triage on the test split" in h.value for h in at.subheader)  # no scope check: no section
     # With several runs, the headline is their median, and says so (the table keeps the first run).
     repeated = {"teach": {**held["teach"], "repeats": [{"recall": 0.85}, {"recall": 0.3}, {"recall": 0.68}]}}
@@ -162,7 +163,11 @@ def test_performance_page_shows_the_triage_of_the_test_split(tmp_path, monkeypat
     assert any("Triage on the test split" in h.value for h in at.subheader)
     tables = [d.value for d in at.dataframe]
     rows = next(t for t in tables if "measure" in t.columns)
-    assert dict(zip(rows["measure"], rows["value"]))["Answer: share of test films"] == 0.8
+    assert dict(zip(rows["measure"], rows["value"]))["Answer: share of test films"] == "80%"
+    from model.present.triage_summary import triage_rows
+    values = triage_rows(SCOPE)["value"]  # the figures as the core gives them, some missing
+    assert rows["value"].tolist() == ["–" if pd.isna(v) else f"{v:.0%}" for v in values]
+    assert not any(cell is None or cell == "None" for t in tables for column in t.columns for cell in t[column])
     assert any("held-out source" in t.columns and "AUROC" in t.columns for t in tables)
 
 

@@ -135,8 +135,9 @@ def shortcut_section(card, report: dict) -> None:
             st.caption("Not measured for this version (`python -m training.source_probe --model ID`).")
         else:
             st.metric("Mean balanced accuracy (lower is better)", text.percent(shortcut_tables.source_probe_mean(report)))
-            st.dataframe(probe.style.format("{:.0%}", subset=["balanced accuracy", "chance"], na_rep="–"),
-                         hide_index=True, width="stretch", column_order=["class", "balanced accuracy", "chance", "images"])
+            shown, config = widgets.figures_as_text(probe, {"balanced accuracy": "{:.0%}", "chance": "{:.0%}"})
+            st.dataframe(shown, hide_index=True, width="stretch", column_config=config,
+                         column_order=["class", "balanced accuracy", "chance", "images"])
             st.caption("Sources compared: " + "; ".join(f"{row['class']}: {row['sources']}" for row in probe.to_dict("records"))
                        + ".")
             st.caption("A simple classifier on the model's last features tries to tell the sources apart "
@@ -161,14 +162,14 @@ def shortcut_section(card, report: dict) -> None:
             st.markdown(shortcut_tables.separation_sentence(row))
     if not held.empty:  # full width: nine columns do not fit half the page at 1366 px
         shares = [name for name in held.columns if name.startswith(("called", "recall", "mean", "median"))]
-        st.dataframe(held.style.format("{:.0%}", subset=shares, na_rep="–"), hide_index=True, width="stretch",
-                     # The range names the runs; recall is their median, as in the headline figures.
+        # The range names the runs; recall is their median, as in the headline figures.
+        shown, config = widgets.figures_as_text(
+            held, dict.fromkeys(shares, "{:.0%}"),
+            {"median": "recall", "mean confidence": "confidence",
+             **{name: name.replace("called", "as") for name in held.columns if name.startswith("called")}})
+        st.dataframe(shown, hide_index=True, width="stretch",
                      column_order=[name for name in held.columns if name not in ("runs", "recall", "spread")],
-                     column_config={"images": st.column_config.NumberColumn(format="%d"),
-                                    "median": st.column_config.Column("recall"),
-                                    "mean confidence": st.column_config.Column("confidence"),
-                                    **{name: st.column_config.Column(name.replace("called", "as"))
-                                       for name in held.columns if name.startswith("called")}})
+                     column_config={"images": st.column_config.NumberColumn(format="%d"), **config})
         st.caption("Films of each source scored by a model that never trained on them (this version's "
                    "recipe retrained without the source or, for a version that never saw it, the version "
                    "itself): the honest stand-in for another hospital. Recall: the share of that source's films "
@@ -193,9 +194,11 @@ def trajectory_section(card) -> None:
                "this chart only; those figures never chose an epoch. Run-to-run noise is large (see the range above).")
 
 
-def _whole_percent(table: pd.DataFrame, columns: list[str]):
-    """The table with those columns shown as whole percent ("12%", as the page's other shares)."""
-    return table.style.format("{:.0%}", subset=[c for c in columns if c in table.columns], na_rep="–")
+def whole_percent_table(table: pd.DataFrame, columns: list[str], labels: dict[str, str] | None = None) -> None:
+    """The table drawn full width with those columns as whole percent ("12%", as the page's other shares),
+    a missing figure as "–" (`widgets.figures_as_text`)."""
+    shown, config = widgets.figures_as_text(table, dict.fromkeys(columns, "{:.0%}"), labels)
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=config)
 
 
 def triage_section(card) -> None:
@@ -207,25 +210,23 @@ def triage_section(card) -> None:
     st.caption(triage_summary.thresholds_sentence(card.scope))
     left, right = st.columns(2, gap="large")
     with left:
-        st.dataframe(_whole_percent(rows, ["value"]), hide_index=True, width="stretch")
+        whole_percent_table(rows, ["value"])
         st.caption("Accuracy is shown as a share of films too. The lung-attention warning should fire more "
                    "often on wrong answers than on right ones, or it carries no information.")
     with right:
         synthetic = triage_summary.synthetic_table(card.scope)
         if not synthetic.empty:
-            st.dataframe(_whole_percent(synthetic, ["held back as out of scope"]), hide_index=True, width="stretch",
-                         column_config={"held back as out of scope": st.column_config.Column("held back")})
+            whole_percent_table(synthetic, ["held back as out of scope"], {"held back as out of scope": "held back"})
             st.caption("Inputs the dashboard was never made for, made up for this check: the share held back as out "
                        "of scope.")
     rules = triage_summary.rule_table(card.scope)
     if not rules.empty:  # full width, as the tables below: their rows are long sentences
-        st.dataframe(_whole_percent(rules, ["fires on", "accuracy when it fires"]), hide_index=True, width="stretch")
+        whole_percent_table(rules, ["fires on", "accuracy when it fires"])
         st.caption("Each rule on the test split: the share of films it holds back (they overlap) and how often "
                    "the model was right on those films.")
     unseen = triage_summary.unseen_table(card.scope)
     if not unseen.empty:  # full width: six columns do not fit half the page at 1366 px
-        st.dataframe(_whole_percent(unseen, ["answered", "answered and right", "answered and wrong"]),
-                     hide_index=True, width="stretch")
+        whole_percent_table(unseen, ["answered", "answered and right", "answered and wrong"])
         kinds = [kind for kind, present in (
             ("films of sources the model never trained on (a sample of each)", (card.scope or {}).get("unseen_sources")),
             ("the data's children's films", ((card.scope or {}).get("children") or {}).get("n"))) if present]
@@ -233,8 +234,9 @@ def triage_section(card) -> None:
                    "Shares of very few films say little: see the images column.")
     held = triage_summary.held_out_scope_table(card.scope)
     if not held.empty:
-        shares = held.style.format("{:.0%}", subset=["unusual", "out of scope"], na_rep="–")
-        st.dataframe(shares.format("{:.2f}", subset=["AUROC"], na_rep="–"), hide_index=True, width="stretch")
+        shown, config = widgets.figures_as_text(held, {"unusual": "{:.0%}", "out of scope": "{:.0%}",
+                                                       "AUROC": f"{{:.{text.SCORE_DIGITS}f}}"})
+        st.dataframe(shown, hide_index=True, width="stretch", column_config=config)
         st.caption("The scope check fitted without each source, then asked to flag it (shares flagged unusual and "
                    "out of scope). These are clean adult frontal films, in scope: low figures are right here.")
 
