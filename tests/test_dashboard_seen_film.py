@@ -156,6 +156,31 @@ def test_a_teaching_case_brings_its_own_split(registry_env, monkeypatch, model_i
     assert notes(at) == ([note] if note else [])
 
 
+@pytest.mark.parametrize("held_back", [False, True])
+def test_a_teaching_case_held_back_as_out_of_scope_is_not_said_to_be_answered(registry_env, monkeypatch, held_back):
+    """The review's film: the gallery held it back as out of scope (no plausible lung fields), and the teaching line
+    said "answered Pneumonia (44.0%): misclassified" above Diagnose's "Out of scope: no answer shown"."""
+    from dashboard.widgets import HANDED_UPLOAD
+    from model.present.gallery_cases import TeachingCase
+
+    data = png_bytes(synthetic_radiograph(128, seed=301))
+    case = TeachingCase(hashlib.sha256(data).hexdigest(), "x.png", "Normal", "alpha", "test", "tiny-a",
+                        "Pneumonia", 0.44, True, False, None, held_back)
+    monkeypatch.delenv("CXR_DATA", raising=False)
+    st.cache_data.clear()
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.session_state[HANDED_UPLOAD] = {"name": "x.png", "data": data, "case": case.to_dict()}
+    at.run()
+    assert not at.exception and not at.error
+    [box] = [m.value for m in at.markdown if m.value.startswith(":material/school: **Teaching case**")]
+    if held_back:
+        assert "answered" not in box and "misclassified" not in box
+        assert ("held this film back as out of scope: its output would have been **Pneumonia** 44.0%, which is "
+                "wrong.") in box
+    else:
+        assert "answered **Pneumonia** (44.0%): :red[misclassified]." in box
+
+
 def test_the_report_carries_the_pages_film_note_and_none_for_an_unknown_film(registry_env, monkeypatch, data_root):
     from tests.test_dashboard_trust import capture_reports
 

@@ -111,7 +111,8 @@ def assess_records(clf, records, scope, segmenter, name: str, lung_fraction: boo
                "status": result.triage.status, "features": anatomy_features(xray.pixels, mask),
                "kinds": sorted({f.kind for f in image_side.findings if f.severity in (OUT_OF_SCOPE, UNCERTAIN)}),
                "blocked": image_side.status == OUT_OF_SCOPE, "other_soft": image_side.status == UNCERTAIN,
-               "top_probability": result.uncertainty.top_probability, "agreement": result.uncertainty.agreement}
+               "top_probability": result.uncertainty.top_probability, "agreement": result.uncertainty.agreement,
+               "copies": list(result.uncertainty.copies)}
         if lung_fraction:
             _, explanation, on_image = clf.analyse(result.model_input, "gradcam", predict=False)
             row["lung_fraction"] = lung_attention_fraction(on_image, mask)
