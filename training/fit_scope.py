@@ -491,7 +491,9 @@ def format_scope(model_id: str, scope) -> str:
     lines = [f"scope check of {model_id}: novelty thresholds {scope.novelty.unusual_threshold:.2f} (unusual) / "
              f"{scope.novelty.out_of_scope_threshold:.2f} (out of scope); lung-attention threshold "
              f"{scope.lung_attention_threshold:.2f}; uncertain below a calibrated top probability of "
-             f"{scope.min_top_probability:.2f} or {scope.min_agreement:.0%} agreeing copies (target accuracy of "
+             f"{scope.min_top_probability:.2f} or {scope.min_agreement:.0%} agreeing copies"
+             + ("" if scope.max_copies_below is None else f" or more than {scope.max_copies_below} copies under that "
+                "probability") + " (target accuracy of "
              f"answered validation films {f['target_accuracy']:.0%}: "
              + ("reached" if f["target_reached"] else "NOT reached, nearly nothing is answered") + ")",
              "validation split: " + _shares(f["validation"]),
