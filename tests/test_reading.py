@@ -378,7 +378,7 @@ def test_more_copies_below_the_answer_level_than_the_model_allows_advise_a_secon
     assert ruled.reasons == ["Normal falls under the 78.3% this model needs to answer on its own on 6 of the 7 slightly "
                              "shifted, rotated or re-exposed copies of the film: more than the 2 this model allows in "
                              "an answer."]
-    assert names_of(ruled.findings) == "6 of 7 changed copies below the answer level 78.3% (it allows 2)"
+    assert names_of(ruled.findings) == "6 of 7 changed copies below the answer level 78.3%, more than the 2 allowed"
     assert copies_below_values(ruled) is None  # the caution is not said beside a rule that fired
     loose = uncertainty_of(("Normal", "COVID-19", "Pneumonia"), film, 0.783, 0.5, 6)
     assert not loose.uncertain and [f.kind for f in loose.findings] == ["copies_below_level"]
