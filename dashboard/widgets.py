@@ -99,13 +99,14 @@ def read_upload(uploaded, prompt: str | None = None, keep: bool = False) -> tupl
             st.session_state[KEPT_UPLOAD] = ("", data)
     elif keep and KEPT_UPLOAD in st.session_state:
         data = st.session_state[KEPT_UPLOAD][1]
-        note, clear = st.columns([5, 1])
+        note, clear = st.columns([5, 1], vertical_alignment="center")
         kept_digest = caching.digest(data)
         what = ("A teaching case opened from the gallery" if teaching_case(kept_digest) is not None
                 else "The film uploaded earlier in this session")
         note.caption(f":material/history: {what} (case {kept_digest[:8]}), kept in memory; upload another to "
                      "replace it.")
-        clear.button("Clear", key="forget_upload", on_click=forget_upload, icon=":material/close:")
+        with clear.container(horizontal=True, horizontal_alignment="right"):  # level with the column's right edge
+            st.button("Clear", key="forget_upload", on_click=forget_upload, icon=":material/close:")
     if data is None:
         if prompt:
             st.info(prompt, icon=":material/upload_file:")

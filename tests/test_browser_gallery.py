@@ -89,6 +89,11 @@ def test_the_case_opens_where_it_was_clicked_and_goes_to_diagnose_labelled(serve
         # Said by its label and source, not by its file name (a hospital's own data may name patients in it).
         assert title.split(":")[0] not in teaching.inner_text(), "the teaching case shows the film's file name"
         expect(page.get_by_text("A teaching case opened from the gallery", exact=False)).to_be_visible()
+        # The kept film's Clear button ends at its row's right edge, the page's (it sat ~60 px inside it).
+        clear = page.get_by_role("button", name="Clear")
+        row = clear.locator("xpath=ancestor::*[@data-testid='stHorizontalBlock'][1]").bounding_box()
+        button = clear.bounding_box()
+        assert abs((button["x"] + button["width"]) - (row["x"] + row["width"])) <= 2, (button, row)
         expect(page.get_by_text(re.compile(r"^Grad-CAM for "))).to_be_visible()
         assert page.locator(NO_EXCEPTION).count() == 0
         images_loaded(page)

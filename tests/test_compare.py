@@ -1,6 +1,8 @@
 """Model comparison: which model is better on what, whether models agree, how alike their maps are."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -8,6 +10,8 @@ from model.metrics import classification_report
 from model.prediction import Prediction
 from model.present.comparison import metrics_comparison, prediction_agreement
 from model.trust.agreement import map_similarity
+from model.trust.findings import Finding
+from model.trust.triage import Triage
 from tests.support import LABELS
 
 Y_TRUE = np.tile([0, 1, 2], 40)  # 120 images, 40 per class
@@ -92,7 +96,7 @@ def test_map_similarity():
     assert map_similarity(heat, heat) == pytest.approx(1.0)
     assert map_similarity(heat, 1.0 - heat) == pytest.approx(-1.0)
     assert map_similarity(heat, heat[::-1, ::-1]) < 0.2
-    assert map_similarity(heat, np.zeros_like(heat)) == 0.0
+    assert map_similarity(heat, np.zeros_like(heat)) is None  # a blank map ranks nothing: not measured, never 0.00
     # A map at another resolution is resized before comparing.
     yy, xx = np.mgrid[0:64, 0:64]
     smooth = (xx + yy).astype(np.float32)
@@ -106,7 +110,7 @@ def test_map_similarity():
     assert map_similarity(a, b) > 0.4
     assert abs(map_similarity(a, b, support_only=True)) < 0.1
     assert map_similarity(a, a, support_only=True) == pytest.approx(1.0)
-    assert map_similarity(np.zeros((8, 8)), np.zeros((8, 8)), support_only=True) == 0.0
+    assert map_similarity(np.zeros((8, 8)), np.zeros((8, 8)), support_only=True) is None
 
 
 def test_agreement_text_is_neutral_and_lists_every_answer():
@@ -117,14 +121,38 @@ def test_agreement_text_is_neutral_and_lists_every_answer():
     assert answers == ["a: COVID-19 (70.0%)", "b: COVID-19 (40.0%)"]  # to 0.1%, as every page gives a probability
     headline, answers = agreement_text({"a": _prediction(0.7, 0.2, 0.1), "b": _prediction(0.1, 0.2, 0.7)})
     assert headline.startswith("The versions disagree: 2 different answers") and answers[1] == "b: Pneumonia (70.0%)"
-    # Each version's triage status goes with its answer.
+    # Each version's triage goes with its answer, with what set it, in the words of every compact view.
     _, answers = agreement_text({"a": _prediction(0.7, 0.2, 0.1), "b": _prediction(0.4, 0.3, 0.3)},
-                                {"a": "answer", "b": "uncertain"})
-    assert answers == ["a: COVID-19 (70.0%)", "b: COVID-19 (40.0%), second read advised"]
-    _, answers = agreement_text({"a": _prediction(0.7, 0.2, 0.1)}, {"a": "out_of_scope"})
-    assert answers == ["a: COVID-19 (70.0%), out of scope (for reference only)"]
+                                {"a": Triage("answer"), "b": _triage("uncertain", "low_probability")})
+    assert answers == ["a: COVID-19 (70.0%)", "b: COVID-19 (40.0%), second read advised (probability too low to "
+                                                "stand alone)"]
+    _, answers = agreement_text({"a": _prediction(0.7, 0.2, 0.1)}, {"a": _triage("out_of_scope", "lateral_view")})
+    assert answers == ["a: COVID-19 (70.0%), out of scope (a lateral view): output for reference only"]
     _, answers = agreement_text({"a": _prediction(0.794, 0.106, 0.1)})
     assert answers == ["a: COVID-19 (79.4%)"]  # beside "Probability 79.4%", never "79%"
+
+
+def _triage(status: str, kind: str) -> Triage:
+    return Triage(status, [Finding(kind, status, "image", "A sentence.")])
+
+
+def test_one_rule_words_a_films_triage_in_every_compact_view():
+    """Compare's answers, Evaluate's disagreements and the gallery's cards say a film's triage by one function:
+    an answer nothing doubts adds nothing, the rest name their status and what set it."""
+    from model.present.gallery_cases import card_triage_mark
+    from model.present.text import answer_line, triage_words
+    from tests.test_gallery import make_case
+
+    unsure = _triage("uncertain", "anatomy_unusual")
+    assert triage_words(Triage("answer")) == "" and answer_line("v1", "Normal", 0.9, Triage("answer")) == "v1: Normal (90.0%)"
+    assert triage_words(unsure) == "second read advised (unusual anatomy for this model)"
+    assert answer_line("v1", "Normal", 0.5123, unsure) == ("v1: Normal (51.2%), second read advised (unusual anatomy "
+                                                           "for this model)")
+    assert answer_line("v1", "Normal", 0.5123) == "v1: Normal (51.2%)"
+    # The card names the mark for what it is, beside an outcome that names the label it is held against.
+    case = make_case("a", "Normal", "Normal", 0.51)
+    assert card_triage_mark(replace(case, triage=unsure)) == "Triage: second read advised (unusual anatomy for this model)"
+    assert card_triage_mark(replace(case, triage=Triage("answer"))) == "" == card_triage_mark(case)
 
 
 def test_the_probability_line_says_per_card_whether_it_is_calibrated():

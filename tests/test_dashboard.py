@@ -374,7 +374,7 @@ def test_compare_page_with_two_versions(app, registry_env):
     assert any(f"- {names[0]}: {predictions['tiny-a'].label} (" in text for text in texts(at.markdown))
     pairs = at.dataframe[-1].value
     assert list(pairs[["model A", "model B"]].iloc[0]) == names
-    assert -1.0 <= pairs["map similarity (Spearman)"].iloc[0] <= 1.0
+    assert -1.0 <= float(pairs["map similarity (Spearman)"].iloc[0]) <= 1.0  # printed, as the sentences print it
     # Each version's triage status is shown with its answer.
     badges = [text for text in texts(at.markdown) if "-badge[" in text]
     assert len(badges) == 2 and all("Answer]" in b or "Second read advised]" in b for b in badges)
@@ -392,7 +392,8 @@ def test_compare_holds_back_every_version_for_an_out_of_scope_film(app, registry
     at.toggle(key=next(t.key for t in at.toggle if t.key.startswith("compare-anyway-"))).set_value(True).run()
     no_failure(at)
     assert [m.label for m in at.metric if m.label.startswith("Model output")] == ["Model output (for reference only)"] * 2
-    assert any("out of scope (for reference only)" in text for text in texts(at.markdown))
+    # the agreement box says so with what set it, in the words of every compact view (`text.triage_words`)
+    assert any(", out of scope (a colour image): output for reference only" in text for text in texts(at.markdown))
 
 
 def test_compare_needs_two_versions(app):
@@ -469,6 +470,30 @@ def test_about_page_lists_models_sources_and_licences(app):
     assert dict(zip(sources["source"], sources["used by"]))["synthetic"] == ("Tiny test model tiny-a  \n"
                                                                               "Tiny test model tiny-b")
     assert any("not a diagnosis" in text for text in texts(at.markdown))
+
+
+def drawn_elements(block):
+    """Every element under a block of the page (nested blocks walked), for checks on all it draws."""
+    for child in getattr(block, "children", {}).values():
+        yield child
+        yield from drawn_elements(child)
+
+
+def test_about_page_draws_no_invisible_characters(tmp_path, monkeypatch):
+    """A long architecture wraps by the table's style, not by zero-width spaces in its text: copied from the page,
+    "two_channel(​ensemble(​mobilenet" carried invisible characters into a reader's notes."""
+    from model.registry import read_card, write_card
+
+    write_tiny_entry(tmp_path, "tiny-long", default=True)
+    card = read_card("tiny-long", tmp_path)
+    card.architecture = "two_channel(ensemble(mobilenet, mobilenet) on the lung fields, frozen mobilenet on the lung box)"
+    write_card(card, tmp_path)
+    monkeypatch.setenv("CXR_REGISTRY", str(tmp_path))
+    at = open_page(AppTest.from_file(str(APP), default_timeout=TIMEOUT), "about")
+    no_failure(at)
+    drawn = [element.proto.SerializeToString() for element in drawn_elements(at.main) if hasattr(element, "proto")]
+    assert any(card.architecture.encode() in data for data in drawn)  # the walk reaches the table's cells
+    assert not any("\u200b".encode() in data for data in drawn)
 
 
 @pytest.mark.parametrize("page", ["diagnose", "performance", "compare", "gallery", "about", "evaluate"])

@@ -386,3 +386,49 @@ def test_an_uploaded_zips_name_is_never_shown_or_exported(evaluate_page, monkeyp
     # The names inside the ZIP are the team's own way to find their images: kept.
     assert sorted(row["image"] for row in document["images"]) == ["COVID/a.png", "Normal/b.png", "Pneumonia/c.png"]
     assert not any(b"Qzpatient" in (data if isinstance(data, bytes) else data.encode()) for _, data in files)
+
+
+def test_a_disagreement_reads_as_compare_reads_the_same_film(evaluate_page):
+    """Same film, same versions: Evaluate's line under each version's map is the line Compare's agreement box
+    gives it, triage included ("second read advised" where Compare advises one), not the answer alone."""
+    at, data = evaluate_page
+    at.selectbox(key="evaluate_resamples").set_value(200)
+    at.button(key="evaluate_run_start").click().run()
+    no_failure(at)
+    first = kept_result(at)["report"]["disagreements"][0]
+    evaluate_lines = [c for i in at.image for c in i.captions if c.startswith(tuple(f"{n}: " for n in NAMES))]
+    shown = evaluate_lines[:len(NAMES)]  # the first film drawn, one line per version
+    assert [line.split(":")[0] for line in shown] == NAMES
+    assert all(f"{first['predicted'][m]} (" in line for m, line in zip(("tiny-a", "tiny-b"), shown)), shown
+    at.switch_page("views/compare_page.py").run()
+    at.get("file_uploader")[0].set_value(("film.png", (data / first["path"]).read_bytes(), "image/png"))
+    at.run()
+    no_failure(at)
+    box = next(t for t in texts(at.markdown) if t.startswith(f"- {NAMES[0]}: "))  # the agreement box's list
+    assert box.removeprefix("- ").split("\n- ") == shown
+    # the tiny versions are unsure of these films: both views advise the second read Compare's badges show
+    assert all(", second read advised (" in line for line in shown), shown
+
+
+def test_the_by_source_table_is_shown_whole_with_its_figures_right_aligned(registry_env, monkeypatch, tmp_path):
+    """Six sources by two versions are twelve rows: a grid scrolled inside itself past ten and a reader missed the
+    last; a static table shows every row, its figures right-aligned."""
+    from model.present.evaluation_tables import SOURCE_FIGURES
+
+    folder = tmp_path / "roots" / "sites"
+    (folder / "images").mkdir(parents=True)
+    lines = ["file,label,source,patient_id"]
+    for i in range(12):
+        (folder / "images" / f"film{i}.png").write_bytes(png_bytes(synthetic_radiograph(64, seed=i)))
+        lines.append(f"images/film{i}.png,{('COVID-19', 'Normal')[i % 2]},site{i // 2},p{i}")
+    (folder / "manifest.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    at = open_view("evaluate", monkeypatch, tmp_path / "roots")
+    at.selectbox(key="evaluate_resamples").set_value(200)
+    at.button(key="evaluate_run_start").click().run()
+    no_failure(at)
+    assert not any("source" in d.value.columns for d in at.dataframe)  # no grid that scrolls
+    table = next(t for t in at.table if "source" in t.value.columns)
+    assert len(table.value) == 12 and table.value["source"].nunique() == 6
+    styles = table.proto.arrow_data.styler.styles
+    assert all(f"col{list(table.value.columns).index(name)}" in styles for name in SOURCE_FIGURES)
+    assert "text-align: right" in styles

@@ -52,7 +52,7 @@ EXPLANATIONS = {  # The structure written by training/explanation_report.py, wit
     "sanity_check": {"threshold": 0.5, "seed": 0, "n": 4,
                      "methods": {"gradcam": {"spearman": 0.12, "ssim": 0.2, "n": 4, "flagged": False},
                                  "gradcam++": {"spearman": 0.81, "ssim": 0.7, "n": 4, "flagged": True},
-                                 "scorecam": {"spearman": 0.0, "ssim": 0.01, "n": 4, "flagged": False, "blank": 4,
+                                 "scorecam": {"spearman": None, "ssim": 0.01, "n": 4, "flagged": False, "blank": 4,
                                               "inconclusive": True}}},
     "per_image": [{"label": label, "predicted": label, "lung_fraction": share}  # the means and low shares above
                   for label, shares in (("COVID-19", (0.2, 0.3, 0.45, 0.69)), ("Normal", (0.6, 0.7, 0.7, 0.8)),
@@ -237,7 +237,7 @@ def test_faithfulness_and_agreement_on_demand(registry_env):
     headline = metric(at, "Other maps agreeing with Grad-CAM++")
     pairs = frame(at, "maps")
     assert list(pairs["maps"]) == ["Grad-CAM vs Grad-CAM++"]
-    rho = pairs["similarity"].iloc[0]
+    rho = float(pairs["similarity"].iloc[0])  # printed as the sentences print it ("+0.41")
     expected = (("none to compare", "Grad-CAM draws the same map") if rho >= SAME_MAP else
                 ("1 of 1", "agrees") if rho >= LOW_AGREEMENT else ("0 of 1", "draws other regions"))
     assert (headline.value, headline.proto.delta) == expected
@@ -545,7 +545,9 @@ def test_performance_renders_the_explanation_report_and_within_source_aucs(lung_
     sanity = frame(at, "flagged")
     assert dict(zip(sanity["method"], sanity["flagged"])) == {"Grad-CAM": False, "Grad-CAM++": True,
                                                                "Score-CAM": False}
-    assert list(sanity["blank random maps"]) == ["n/a", "n/a", "4 of 4"]  # older entries did not count them
+    assert list(sanity["blank maps"]) == ["n/a", "n/a", "4 of 4"]  # older entries did not count them
+    # Every map blank: no similarity, said as such (a cell showed "None" whatever the Styler's na_rep said).
+    assert list(sanity["similarity (Spearman)"]) == ["0.12", "0.81", "n/a"] and list(sanity["SSIM"])[2] == "0.01"
     assert any(text.startswith("Flagged: Grad-CAM++.") for text in texts(at.warning))
     # Blank maps from the scrambled model rank nothing: that method is not judged, and not called passed.
     assert any(text.startswith("Not judged: Score-CAM.") for text in texts(at.warning))
@@ -636,6 +638,7 @@ def test_a_layer_switch_compares_only_the_maps_of_one_layer(registry_env, monkey
     from model.classifier import Classifier
     from model.inputs.intake import load_xray
     from model.trust.agreement import map_similarity
+    from model.trust.map_checks import similarity_text
 
     monkeypatch.setattr(model.trust.map_checks, "LOW_AGREEMENT", 1.01)  # any comparison cautions, so it shows
     details = capture_reports(monkeypatch)
@@ -660,7 +663,7 @@ def test_a_layer_switch_compares_only_the_maps_of_one_layer(registry_env, monkey
     no_failure(at)
     pairs = frame(at, "maps")
     rho = map_similarity(stem["gradcam++"], stem["gradcam"])
-    assert list(pairs["maps"]) == ["Grad-CAM++ vs Grad-CAM"] and pairs["similarity"].iloc[0] == pytest.approx(rho)
+    assert list(pairs["maps"]) == ["Grad-CAM++ vs Grad-CAM"] and pairs["similarity"].iloc[0] == similarity_text(rho)
     disagree = next(f for f in details[-1].status.findings if f.kind == "methods_disagree")
     assert disagree.values["similarity"] == {"Grad-CAM++": pytest.approx(rho)}
     assert details[-1].compared == ("Grad-CAM", "Grad-CAM++")
@@ -676,7 +679,7 @@ def test_a_layer_switch_compares_only_the_maps_of_one_layer(registry_env, monkey
     figure = f"{map_similarity(stem['gradcam'], occlusion):+.2f}"
     assert metric(at, "Similarity to Grad-CAM").value == figure
     pairs = frame(at, "maps")
-    assert f"{dict(zip(pairs['maps'], pairs['similarity']))['Grad-CAM vs Occlusion']:+.2f}" == figure
+    assert dict(zip(pairs['maps'], pairs['similarity']))['Grad-CAM vs Occlusion'] == figure
     layer_label = at.selectbox(key="layer-tiny-a").format_func("stem_conv")
     assert f"Grad-CAM at the layer chosen ({layer_label}), as the other maps compared, for the same class (the map " \
         "shown is occlusion's own)." in texts(at.caption)

@@ -293,7 +293,8 @@ def test_cases_table_words_the_outcome_and_split_as_the_cards():
                      split="validation")]
     frame = cases_table(cases).set_index("file")
     assert frame.loc["right.png", ["confidence", "on the lungs"]].tolist() == [92.0, 41.9]  # not 91.95, 41.86
-    assert frame["outcome"].tolist() == ["correct", "misclassified", "label not among its classes"]
+    # the answer held against the label, in words no reader takes for the triage beside it on the card
+    assert frame["outcome"].tolist() == ["answer matches the label", "misclassified", "label not among its classes"]
     assert frame["split"].tolist() == ["test", "never seen", "validation"]
     assert np.isnan(frame.loc["other.png", "on the lungs"])  # not measured: blank, not 0%
 

@@ -215,15 +215,18 @@ def _faithfulness_summary(rows: list[dict], methods, steps: int) -> dict:
 
 
 def _agreement_summary(rows: list[dict], methods) -> dict | None:
-    from model.trust.agreement import method_agreement
+    from model.trust.agreement import mean_measured, method_agreement
     if len(methods) < 2 or not rows:
         return None
-    pairs: dict[str, list[float]] = defaultdict(list)
+    pairs: dict[str, list[float | None]] = defaultdict(list)
     for row in rows:
         for pair, rho in method_agreement(row["maps"]).pairs.items():
             pairs[pair].append(rho)
-    means = {pair: float(np.mean(values)) for pair, values in pairs.items()}
-    return {"pairs": means, "mean": float(np.mean(list(means.values())))}
+    # A film with a blank map has no similarity for its pairs (None): left out of the means, never 0.00.
+    means = {pair: mean_measured(values) for pair, values in pairs.items()}
+    blank = {pair: sum(rho is None for rho in values) for pair, values in pairs.items()}
+    return {"pairs": means, "mean": mean_measured(means.values()),
+            "not_measured": {pair: n for pair, n in blank.items() if n}}
 
 
 def _sanity_summary(classifier, inputs: list[np.ndarray], methods, seed: int, layer: str | None = None) -> dict | None:
@@ -431,13 +434,17 @@ def format_summary(report: dict) -> str:
                      f"{faith.verdict(method)} on average (better on "
                      f"{_figure(values.better_than_random_share, '.0%')} of images)")
     if report.get("method_agreement"):
-        lines.append(f"Agreement between methods (mean Spearman): {_figure(report['method_agreement']['mean'])}")
+        agreement = report["method_agreement"]
+        blank = "; ".join(f"{pair} on {n}" for pair, n in (agreement.get("not_measured") or {}).items())
+        lines.append(f"Agreement between methods (mean Spearman): {_figure(agreement['mean'])}"
+                     + (f" (not measured, a blank map, left out: {blank} images)" if blank else ""))
     sanity = report.get("sanity_check")
     if sanity:
         lines.append(f"Randomisation sanity check on {sanity['n']} images (flagged above {sanity['threshold']}):")
         for method, values in sanity["methods"].items():
             flag = ("FLAGGED: the maps barely change with random weights" if values["flagged"] else
-                    "not judged: the scrambled model's maps were blank" if values.get("inconclusive") else "ok")
+                    "not judged: its maps were blank (trained or scrambled) on most images"
+                    if values.get("inconclusive") else "ok")
             lines.append(f"  {method:<11} similarity {_figure(values['spearman'])}  SSIM "
                          f"{_figure(values['ssim'])}  {flag}")
     return "\n".join(lines)

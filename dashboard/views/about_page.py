@@ -33,6 +33,7 @@ source balancing).
 
 # The models table's columns whose cells are one token each: a break inside them splits a name.
 UNBROKEN = ("created", "id")
+WRAPPED_MIN = "10em"  # the architecture column's least width: "ensemble(small_resnet," on one line at 1366 px
 
 ADD_A_MODEL = f"""
 The registry is the folder `model/versions/`, or the folder named by the environment variable
@@ -67,11 +68,13 @@ def main() -> None:
         # the architecture beside them has room to wrap.
         table = models_table(cards).set_index("model")
         # On the paragraph inside each cell: Streamlit's markdown sets `white-space: normal` there.
-        # The architecture may break after a bracket: "two_channel(ensemble(mobilenet," unbroken pushed the
-        # table past the right edge at 1366 px once the ids kept their width.
+        # The architecture may break inside a word (CSS, not zero-width spaces in the text, which a copy would
+        # carry): "two_channel(ensemble(mobilenet," unbroken pushed the table past the right edge at 1366 px
+        # once the ids kept their width. Its minimum width keeps the short names ("small_resnet") whole.
         st.table(table.style.set_table_styles([{"selector": f"td.col{table.columns.get_loc(name)} p",
-                                                "props": "white-space: nowrap;"} for name in UNBROKEN])
-                 .format(lambda architecture: architecture.replace("(", "(\u200b"), subset=["architecture"]))
+                                                "props": "white-space: nowrap;"} for name in UNBROKEN]
+                                              + [{"selector": f"td.col{table.columns.get_loc('architecture')} p",
+                                                  "props": f"overflow-wrap: anywhere; min-width: {WRAPPED_MIN};"}]))
         st.caption("Accuracy and macro AUC are each model's own internal test split ('tested on'): rows tested "
                    "on different films do not compare (with fewer sources, the source gives the class away more "
                    "easily). To rank versions, score them on the same films in *Compare versions* or *Evaluate on "

@@ -55,7 +55,7 @@ from model.present.overlay import SCALE_NOTE, colour_bar_caption, render_overlay
 from model.present.registry_tables import default_selection
 from model.splits import common_records
 from model.trust.agreement import map_similarity
-from model.trust.attention import attention_if_lungs, blank_map
+from model.trust.attention import attention_if_lungs
 from model.trust.faithfulness import CHANCE_MARGIN
 from model.trust.map_checks import similarity_text
 
@@ -271,8 +271,8 @@ def explanation_section(chosen: list[str], names: dict[str, str]) -> None:
                    "beat chance (Performance's 'both better'), so a version can be faithful on average and better on "
                    "fewer than half of its films. Judged films: those where hiding the whole film lowers the explained "
                    "class (Diagnose calls the others' maps 'not measurable'). "
-                   "'Flagged': the maps barely change when the weights are randomised; 'not judged': the randomised model's maps "
-                   "were blank, so the check says nothing.")
+                   "'Flagged': the maps barely change when the weights are randomised; 'not judged': the maps (trained or "
+                   "randomised) were blank on most films, so the check says nothing.")
     for model_id in missing:
         st.caption(f"No explanation report for {names[model_id]}: `{text.explanation_report_command(model_id)}`.")
 
@@ -372,7 +372,7 @@ def image_section(cards_by_id: dict, chosen: list[str], names: dict[str, str]) -
                        f"(gray part). {SCALE_NOTE}")
     if len(predictions) >= 2:
         agreement_section({names[m]: predictions[m] for m in predictions}, {names[m]: maps[m] for m in maps},
-                          {names[m]: statuses[m].status for m in predictions})
+                          {names[m]: statuses[m] for m in predictions})
 
 
 def lung_attention(image_digest: str, xray, card, on_image) -> None:
@@ -402,12 +402,12 @@ def agreement_section(predictions: dict, maps: dict, statuses: dict) -> None:
         st.markdown("\n".join(f"- {answer}" for answer in answers))
     # a similarity, not a difference: no plus sign (as the randomisation similarity on Performance), nor a minus
     # on a figure that rounds to zero
-    # A blank map ranks no region: its similarity is not measured (it read 0.00, "unrelated").
-    pairs = [{"model A": a, "model B": b, "map similarity (Spearman)": None if blank_map(maps[a]) or blank_map(maps[b])
-              else map_similarity(maps[a], maps[b], support_only=True)} for a, b in combinations(maps, 2)]
-    st.dataframe(pd.DataFrame(pairs).style.format(lambda v: similarity_text(v, signed=False),
-                                                  subset=["map similarity (Spearman)"], na_rep="not measured (a blank map)"),
-                 hide_index=True, width="content")
+    # A blank map ranks no region: its similarity is None, not measured (`map_similarity`).
+    # As text: a table cell shows a missing value as "None", whatever a Styler's na_rep says.
+    pairs = [{"model A": a, "model B": b, "map similarity (Spearman)":
+              similarity_text(map_similarity(maps[a], maps[b], support_only=True), signed=False)}
+             for a, b in combinations(maps, 2)]
+    st.dataframe(pd.DataFrame(pairs), hide_index=True, width="content")
     st.caption("Similarity of the Grad-CAM maps on the original image, over the part where at least one map shows "
                "evidence (the blank surround outside the region each version saw is left out: it would count as "
                "agreement), on a scale where 1 is the same ranking of regions, 0 unrelated and below 0 opposite.")

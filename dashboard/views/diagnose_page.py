@@ -26,9 +26,9 @@ from model.explain.film_grid import cell_at, cell_name, cells_name, change_betwe
 from model.explain.occlusion import FILLS
 from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD, DEFAULT_OPACITY, INTENDED_POPULATION
 from model.present import charts, text
-from model.present.check_lines import map_note, report_check_lines
+from model.present.check_lines import map_note, report_check_lines, similarity_figure
 from model.present.diagnose_figures import probability_bars, zoom_aspect, zoom_box_style, zoom_figure
-from model.present.gallery_cases import held_back_words
+from model.present.gallery_cases import held_back_words, outcome_word
 from model.present.glossary import GLOSSARY, explain
 from model.present.layers import (
     EDGE_NOTE,
@@ -42,6 +42,8 @@ from model.present.method_grid import (
     SCALE,
     agreement_matrix,
     agreement_word,
+    blank_maps_sentence,
+    matrix_text,
     method_lines,
     same_map_sentence,
     summarise_agreement,
@@ -63,8 +65,8 @@ from model.present.overlay import (
     window,
 )
 from model.present.report import ReportContent, Status, build_report, build_report_pdf, fill_words
-from model.trust.agreement import map_similarity, method_agreement
-from model.trust.attention import attention_if_lungs
+from model.trust.agreement import BLANK_CELL, map_similarity, method_agreement
+from model.trust.attention import attention_if_lungs, blank_map
 from model.trust.facts import HEADER, Stated, age_words, scope_facts
 from model.trust.faithfulness import CHANCE_MARGIN, NOT_JUDGED, NOT_MEASURABLE
 from model.trust.findings import OUT_OF_SCOPE, UNCERTAIN
@@ -479,7 +481,7 @@ def images(case: Case, controls: Controls, explanation, on_image, what_if: dict 
     prepared = case.model_input()
     prep = case.card.prep
     st.caption(region_caption(prepared.region, prepared.image_shape, prep.lung_crop, case.lungs_found(),
-                              prep.mask_channel, prep.lung_mask))
+                              prep.mask_channel, prep.lung_mask, blank_map(explanation.heatmap)))
     return overlay, note
 
 
@@ -532,7 +534,12 @@ def method_maps(case: Case, controls: Controls, computed: dict) -> None:
 
 def agreement_words(summary, threshold: float) -> None:
     """The agreement between the methods' maps in figures and plain words (`threshold`: the display's
-    "Hide below", said because the similarity also ranks the faint parts the pictures leave uncoloured)."""
+    "Hide below", said because the similarity also ranks the faint parts the pictures leave uncoloured); a blank
+    map's pairs are named as not measured."""
+    if summary.mean is None:  # every pair has a blank map: nothing to describe
+        st.metric("Mean similarity of every pair", "not measured", "blank maps", delta_color="off", delta_arrow="off")
+        st.markdown(blank_maps_sentence(summary, MAP_LABELS))
+        return
     first, second = (MAP_LABELS.get(n, n) for n in summary.closest[:2])
     low_first, low_second = (MAP_LABELS.get(n, n) for n in summary.furthest[:2])
     # A description of all the maps, not a verdict: the map shown is judged on the trust tab, by its own rule.
@@ -546,7 +553,8 @@ def agreement_words(summary, threshold: float) -> None:
                 f"**Closest:** {first} and {second}, {similarity_text(summary.closest[2])} "
                 f"({agreement_word(summary.closest[2])}).  \n"
                 f"**Furthest apart:** {low_first} and {low_second}, {similarity_text(summary.furthest[2])} "
-                f"({agreement_word(summary.furthest[2])}).  \n" + same_map_sentence(summary, MAP_LABELS))
+                f"({agreement_word(summary.furthest[2])}).  \n" + same_map_sentence(summary, MAP_LABELS)
+                + (f"  \n{blank_maps_sentence(summary, MAP_LABELS)}" if summary.blank else ""))
     hidden = (f" It compares the whole maps, faint parts included: the pictures colour only what lies above "
               f"{threshold:.0%} of each map's maximum." if threshold > 0 else "")
     st.caption(f"Similarity: {SCALE}.{hidden} Where the maps agree the evidence is more believable, not proven.")
@@ -556,8 +564,7 @@ def agreement_table(agreement) -> None:
     """Every pair's similarity, methods by methods, with the scale in words."""
     table = agreement_matrix(agreement, MAP_LABELS)
     st.markdown("**Similarity of every pair of maps**", help=explain("Map similarity"))
-    # as text, each figure as the sentences print it (a similarity that rounds to zero has no sign)
-    st.dataframe(table.style.format(similarity_text), width="stretch")
+    st.dataframe(matrix_text(table), width="stretch")  # as text, each figure as the sentences print it
     st.caption(f"Rank correlation of two maps: {SCALE}. Agreement is not correctness: the Grad-CAM variants share "
                "their layer and tend to agree even on a shortcut; agreement with occlusion is the stronger check.")
 
@@ -638,14 +645,14 @@ def occlusion_section(case: Case, controls: Controls, explanation, computed: boo
     if explanation.method == OCCLUSION:
         with st.spinner("Computing Grad-CAM…"):
             against, _ = case.explanation("gradcam", controls.target, controls.layer)
-    similarity = map_similarity(against.heatmap, occlusion_heat)
+    similarity = map_similarity(against.heatmap, occlusion_heat)  # None: a blank map, the check measured nothing
     picture, verdict = st.columns([1, 1], gap="medium")
     picture.image(encode_png(overlay_image(case, on_image, controls)),
                   caption=f"Occlusion sensitivity for {controls.target}", width="stretch")
     with picture:
         colour_legend(controls.target, controls)
     label = MAP_LABELS[against.method]
-    verdict.metric(f"Similarity to {label}", similarity_text(similarity), agreement_word(similarity), delta_color="off",
+    verdict.metric(f"Similarity to {label}", *similarity_figure(similarity), delta_color="off",
                    delta_arrow="off", help=explain("Map similarity"))
     where = f" at the layer {controls.layer_label}" if against.layer else ""
     verdict.caption(f"The map shown above ({label}{where}) for the same class." if against is explanation else
@@ -791,11 +798,13 @@ def agreement_panel(maps: dict, shown: str, layer_label: str) -> tuple:
     slot = st.empty()
     pairs = {" vs ".join(MAP_LABELS.get(name, name) for name in pair.split(" vs ")): rho
              for pair, rho in sorted(agreement.pairs.items(), key=lambda item: shown not in item[0].split(" vs "))}
-    # The similarity column kept narrow so that every pair's name fits a 1366-pixel screen's column.
-    st.dataframe({"maps": list(pairs), "similarity": list(pairs.values())},
+    # The similarity column kept narrow so that every pair's name fits a 1366-pixel screen's column; each figure as
+    # the sentences print it, a pair with a blank map (None) in words, never 0.00 (a cell shows None as "None").
+    st.dataframe({"maps": list(pairs), "similarity": [BLANK_CELL if rho is None else similarity_text(rho)
+                                                      for rho in pairs.values()]},
                  hide_index=True, width="stretch",
                  column_config={"maps": st.column_config.TextColumn(width=182),
-                                "similarity": st.column_config.NumberColumn(format="%+.2f", width=76)})
+                                "similarity": st.column_config.TextColumn(width=76)})
     st.caption(f"{at_layer} Agreement is not correctness: the Grad-CAM variants share their layer and tend to "
                "agree even on a shortcut; agreement with occlusion is the stronger check.")
     return agreement, slot
@@ -810,7 +819,7 @@ def comparison_headline_panel(slot, comparison, faithful: bool) -> None:
     with slot.container():
         st.metric(label, figure, words, delta_color="off", delta_arrow="off",
                   help=explain("Agreement between methods"))
-        if comparison.agree or comparison.differ:
+        if comparison.agree or comparison.differ or comparison.blank:
             st.caption(comparison_sentence(comparison, faithful))
 
 
@@ -847,7 +856,8 @@ def trust_section(case: Case, controls: Controls, explanation, on_image, every_m
         agreement, judged = agreement_panel(maps, explanation.method, controls.layer_label)
     similarity, against = occlusion_section(case, controls, explanation, computed=OCCLUSION in every_map)
     checks = MapChecks(attention, faith, agreement, similarity, randomised, every_method=bool(every_map),
-                       shown=explanation.method, occlusion_against=against or "gradcam")
+                       shown=explanation.method, occlusion_against=against or "gradcam",
+                       occlusion_blank=against is not None and similarity is None)  # made, nothing measured
     comparison_headline_panel(judged, shown_comparison(checks), checks.faithful)
     return checks, (lung_share, lung_sentence)
 
@@ -866,10 +876,9 @@ def teaching_case_box(case: Case) -> None:
     teaching = widgets.teaching_case(case.digest)
     if teaching is None:
         return
-    if not teaching.known:
-        verdict = ":blue[label not among its classes, not an error]"
-    else:
-        verdict = ":red[misclassified]" if teaching.wrong else ":green[correct]"
+    # the gallery's words for the answer against the label (`outcome_word`), never mistaken for the triage below
+    verdict = (":blue[label not among its classes, not an error]" if not teaching.known else
+               f":{'red' if teaching.wrong else 'green'}[{outcome_word(teaching)}]")
     lungs = "" if teaching.lung_share is None else f", {text.lung_share(teaching.lung_share)} of its map on the lungs"
     # versions by their display names, as the side panel names them (the review saw ids here)
     names = {card.id: card.display_name for card in caching.usable_cards()}

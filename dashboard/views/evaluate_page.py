@@ -40,6 +40,8 @@ from model.present.evaluation_tables import (
     SCOPE_HELP,
     SCOPE_LABELS,
     SCOPE_WORDS,
+    SOURCE_FIGURES,
+    TABLE_TRIAGE_NOTE,
     TOO_FEW_NOTE,
     ZIP_CAVEAT,
     accounting_sentence,
@@ -274,7 +276,12 @@ def figures(report: dict, notes: dict, caveat: str) -> None:
     st.markdown("**By data source**")
     sources = per_source_table(report)
     if len(sources) > 0:
-        st.dataframe(sources, hide_index=True, width="stretch")
+        # A static table, shown whole: a grid scrolled inside itself past ten rows (three versions over five
+        # sources), and a reader missed the rows below. Its figures right-aligned, their headers too (important:
+        # the table sets each cell's alignment by its type, text to the left, on the cell itself).
+        right = [{"selector": f"td.col{column}, th.col_heading.col{column}", "props": "text-align: right !important;"}
+                 for column in map(sources.columns.get_loc, SOURCE_FIGURES)]
+        st.table(sources.style.set_table_styles(right), hide_index=True)
         st.caption("Macro AUC: each class against the rest among the source's films, averaged over its classes. "
                    f"Within source: only its COVID-19 films against its Pneumonia films, each ranked by {PAIR_SCORE} "
                    "(as on Model performance), so the two figures differ for a source holding both; –: the source "
@@ -333,19 +340,31 @@ def disagreement_section(report: dict, shown: dict, cases: dict, cards_by_id: di
                         + (f" · source `{case['source']}`" if case["source"] else ""))
             columns = st.columns(1 + len(case["predicted"]), gap="small")
             columns[0].image(to_uint8(xray.pixels), caption="Original", width="stretch")
-            for column, (model_id, label) in zip(columns[1:], case["predicted"].items()):
-                key = caching.model_key(model_id)
-                if caching.classifier(key) is None:
-                    continue
-                _, on_image = caching.explanation(image_digest, key, "gradcam", label,
-                                                  cards_by_id[model_id].explain_layer, xray.pixels)
-                column.image(render_overlay(xray.pixels, on_image, colormap=DEFAULT_COLORMAP,
-                                            threshold=DEFAULT_MAP_THRESHOLD), width="stretch",
-                             caption=f"{names[model_id]}: {label} ({case['confidence'][model_id]:.1%})")
+            for column, model_id in zip(columns[1:], case["predicted"]):
+                with column:
+                    version_map(case, image_digest, xray, cards_by_id[model_id], names[model_id])
     with st.expander(f"Every image where they disagree ({len(table):,})"):
         st.table(table, hide_index=True)  # wraps: with four versions a grid scrolled the last one out at 1366 px
         st.caption(" ".join(filter(None, [short_names_note(shown["models"]), "Each image by its file name; the "
-                                          "downloads name it in full."])))
+                                          f"downloads name it in full. {TABLE_TRIAGE_NOTE}"])))
+
+
+def version_map(case: dict, image_digest: str, xray, card, name: str) -> None:
+    """One version's map of its own answer on a film the versions disagree on, under it the answer with the
+    version's triage of the film as Compare gives it (the same cached `caching.triage`, the same words:
+    `text.answer_line` and `text.status_notes`)."""
+    key = caching.model_key(card.id)
+    if caching.classifier(key) is None:
+        return
+    label = case["predicted"][card.id]
+    _, on_image = caching.explanation(image_digest, key, "gradcam", label, card.explain_layer, xray.pixels)
+    result = caching.triage(image_digest, key, caching.lung_status(card.prep.lung_model)[0], xray.pixels,
+                            xray.metadata)
+    st.image(render_overlay(xray.pixels, on_image, colormap=DEFAULT_COLORMAP, threshold=DEFAULT_MAP_THRESHOLD),
+             width="stretch", caption=text.answer_line(name, label, case["confidence"][card.id], result))
+    notes = text.status_notes(result)
+    if notes:
+        st.caption(" ".join(notes))
 
 
 def downloads(result: dict, names: dict[str, str]) -> None:

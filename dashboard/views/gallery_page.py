@@ -63,6 +63,7 @@ from model.present.gallery_cases import (
     TABLE_SPLITS_HELP,
     TeachingCase,
     card_checks_sentence,
+    card_triage_mark,
     cases_table,
     count_cases,
     counts_by,
@@ -86,7 +87,6 @@ from model.present.text import (
     answer_level_name,
     checked_status,
     lung_share,
-    names_of,
     stability_help,
     stability_line,
 )
@@ -112,8 +112,7 @@ HOW_TO = (f"No labelled data is configured. Set the environment variable `{DATA_
           f"dashboard (for example `{DATA_ENV}=../shared/data/cxr streamlit run dashboard/app.py`; several "
           "folders separated by ':'), pointing at manifest CSVs or folders with one sub-folder per class "
           "(COVID/, Normal/, Viral Pneumonia/). The gallery reads nothing else on the server.")
-STATUS_MARKS = {"answer": "", "uncertain": ":orange[:material/help: second read advised]",
-                "out_of_scope": ":red[:material/block: out of scope]"}
+STATUS_MARKS = {"uncertain": ("orange", ":material/help:"), "out_of_scope": ("red", ":material/block:")}  # colour, icon
 
 
 # --------------------------------------------------------------------------- cached reads
@@ -302,12 +301,13 @@ def thumbnail(case, with_map: bool):
 
 
 def status_mark(case) -> str:
-    """The card's triage mark, with what set it in the dialog's and Diagnose's words ("second read advised
-    (unusual anatomy for this model)"); "" for a plain answer."""
-    if case.triage is None or case.triage.status not in STATUS_MARKS or not STATUS_MARKS[case.triage.status]:
+    """The card's triage mark in the core's words (`card_triage_mark`: "Triage: second read advised (unusual
+    anatomy for this model)"), coloured as Diagnose's badge; "" for a plain answer."""
+    mark = card_triage_mark(case)
+    if not mark:
         return ""
-    reasons = names_of(case.triage.deciding)
-    return STATUS_MARKS[case.triage.status].removesuffix("]") + (f" ({reasons})]" if reasons else "]")
+    colour, icon = STATUS_MARKS[case.triage.status]
+    return f":{colour}[{icon} {mark}]"
 
 
 def open_case(path: str) -> None:

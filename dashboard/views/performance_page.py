@@ -271,9 +271,13 @@ def faithfulness_table(faith: FaithfulnessSummary) -> pd.DataFrame:
 
 
 def sanity_table(sanity: SanitySummary) -> pd.DataFrame:
-    return pd.DataFrame([{"method": _label(method), "similarity (Spearman)": values.spearman,
-                          "SSIM": values.ssim,
-                          "blank random maps": "n/a" if values.blank is None else f"{values.blank} of {values.n}",
+    """The check per method, its figures as text: a table cell shows a missing value (a method whose maps were
+    all blank has no similarity) as "None", whatever a Styler's na_rep says."""
+    return pd.DataFrame([{"method": _label(method),
+                          "similarity (Spearman)": "n/a" if values.spearman is None
+                          else similarity_text(values.spearman, signed=False),
+                          "SSIM": "n/a" if values.ssim is None else f"{values.ssim:.2f}",
+                          "blank maps": "n/a" if values.blank is None else f"{values.blank} of {values.n}",
                           "flagged": values.flagged, "inconclusive": values.inconclusive}
                          for method, values in sanity.methods.items()])
 
@@ -352,12 +356,10 @@ def sanity_report(sanity: SanitySummary | None, agreement: Agreement | None) -> 
     table = sanity_table(sanity)
     left, right = st.columns([1.4, 1], gap="large")
     with left:
-        st.dataframe(table.style.apply(lambda row: [FLAGGED_STYLE if row["flagged"] else ""] * len(row), axis=1)
-                     .format(lambda v: similarity_text(v, signed=False), na_rep="n/a", subset=["similarity (Spearman)"])
-                     .format(precision=2, na_rep="n/a", subset=["SSIM"]),
+        st.dataframe(table.style.apply(lambda row: [FLAGGED_STYLE if row["flagged"] else ""] * len(row), axis=1),
                      hide_index=True, width="stretch",
                      column_order=[name for name in table.columns if name != "inconclusive"],  # named beside it
-                     column_config={"similarity (Spearman)": "similarity", "blank random maps": "blank"})
+                     column_config={"similarity (Spearman)": "similarity", "blank maps": "blank"})
     with right:
         flagged = list(table.loc[table["flagged"], "method"])
         unjudged = list(table.loc[table["inconclusive"], "method"])
@@ -370,9 +372,9 @@ def sanity_report(sanity: SanitySummary | None, agreement: Agreement | None) -> 
                        icon=":material/science:")
         if unjudged:
             one = len(unjudged) == 1
-            st.warning(f"Not judged: {', '.join(unjudged)}. With scrambled weights {'its' if one else 'their'} maps "
-                       f"were blank on most images, and a blank map ranks nothing, so the similarity says nothing "
-                       f"about {'it' if one else 'them'}.",
+            st.warning(f"Not judged: {', '.join(unjudged)}. {'Its' if one else 'Their'} maps, trained or with "
+                       f"scrambled weights, were blank on most images, and a blank map ranks nothing, so the "
+                       f"similarity says nothing about {'it' if one else 'them'}.",
                        icon=":material/help:")
         if not flagged and not unjudged:
             st.caption(f"No method flagged: every method's maps changed when the weights were scrambled "

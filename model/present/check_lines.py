@@ -16,6 +16,7 @@ from __future__ import annotations
 from model.explain import method_label
 from model.present.layers import member_layer_note
 from model.present.method_grid import agreement_word
+from model.trust.agreement import NOT_MEASURED
 from model.trust.map_checks import comparison_sentence, names_occlusion_figure, shown_comparison, similarity_text
 
 # The checks' names, as the page heads them.
@@ -40,9 +41,21 @@ def map_note(explanation, layer_label: str, checks, member: int | None = None) -
     return f"The map explains the class {explanation.label}."
 
 
-def occlusion_line(similarity: float, against: str) -> str:
-    """The occlusion cross-check as its panel shows it: "Similarity to Grad-CAM++: +0.65 (moderate agreement)."."""
-    return f"Similarity to {method_label(against)}: {similarity_text(similarity)} ({agreement_word(similarity)})."
+def similarity_figure(similarity: float | None) -> tuple[str, str]:
+    """(figure, words) of a map similarity as a panel heads it: ("+0.65", "moderate agreement"), or ("not
+    measured", "a blank map") when one of the two maps is blank (`similarity` None: `map_similarity`)."""
+    if similarity is None:
+        return "not measured", NOT_MEASURED.split(": ")[-1]
+    return similarity_text(similarity), agreement_word(similarity)
+
+
+def occlusion_line(similarity: float | None, against: str) -> str:
+    """The occlusion cross-check as its panel shows it: "Similarity to Grad-CAM++: +0.65 (moderate agreement).";
+    "Similarity to Grad-CAM: not measured: a blank map." when one of the two maps is blank (`similarity` None)."""
+    if similarity is None:
+        return f"Similarity to {method_label(against)}: {NOT_MEASURED}."
+    figure, words = similarity_figure(similarity)
+    return f"Similarity to {method_label(against)}: {figure} ({words})."
 
 
 def report_check_lines(checks, findings=()) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
@@ -62,10 +75,10 @@ def report_check_lines(checks, findings=()) -> tuple[tuple[str, str, tuple[str, 
         lines.append((CHECK_TITLES["faithfulness"], caution("faithfulness") or faith.summary,
                       tuple(filter(None, [caution("faithfulness")]))))
     comparison = shown_comparison(checks)
-    compared = comparison is not None and bool(comparison.agree or comparison.differ)
+    compared = comparison is not None and bool(comparison.agree or comparison.differ or comparison.blank)
     # Said once: the comparison of methods gives the cross-check's figure (the same two maps).
     in_comparison = compared and names_occlusion_figure(comparison, checks)
-    if checks.occlusion_similarity is not None and not in_comparison:
+    if checks.occlusion_made and not in_comparison:
         lines.append((CHECK_TITLES["occlusion"], caution("occlusion")
                       or occlusion_line(checks.occlusion_similarity, checks.occlusion_against),
                       tuple(filter(None, [caution("occlusion")]))))

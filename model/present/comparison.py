@@ -12,7 +12,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from model.present.text import card_label, lung_share, percent
+from model.present.text import answer_line, card_label, lung_share, percent
 from model.trust.map_checks import similarity_text
 
 # Rows where a smaller value is better; every other row is better when larger.
@@ -146,23 +146,20 @@ def _max_gap(predictions: list) -> float:
     return float(max(gaps, default=0.0))
 
 
-STATUS_WORDS = {"answer": "", "uncertain": ", second read advised", "out_of_scope": ", out of scope (for reference only)"}
-
-
-def agreement_text(predictions: dict, statuses: dict | None = None) -> tuple[str, list[str]]:
+def agreement_text(predictions: dict, triages: dict | None = None) -> tuple[str, list[str]]:
     """A neutral headline on how far several versions agree on one image, and one line per version
-    saying what it output, how sure it was and (given `statuses`, {model id: triage status}) its
-    triage status. Agreement is not correctness: all versions can be wrong together (they share data
-    and its shortcuts), so the headline never reads as a verdict.
+    saying what it output, how sure it was and (given `triages`, {model id: `model.trust.triage.Triage`}) its
+    triage in the words of every compact view (`text.answer_line`, as Evaluate's disagreements and the gallery's
+    cards say it). Agreement is not correctness: all versions can be wrong together (they share data and its
+    shortcuts), so the headline never reads as a verdict.
 
     Returns:
-        (headline, ["<model id>: <label> (<probability to 0.1%, as every page shows it>)[, <status>]", ...]) in
+        (headline, ["<model id>: <label> (<probability to 0.1%, as every page shows it>)[, <triage>]", ...]) in
         the given order.
     """
     agreement = prediction_agreement(predictions)
-    statuses = statuses or {}
-    answers = [f"{model_id}: {p.label} ({percent(p.confidence)}){STATUS_WORDS.get(statuses.get(model_id, 'answer'), '')}"
-               for model_id, p in predictions.items()]
+    triages = triages or {}
+    answers = [answer_line(model_id, p.label, p.confidence, triages.get(model_id)) for model_id, p in predictions.items()]
     gap = agreement["max_probability_gap"]
     if agreement["all_agree"]:
         headline = (f"All {len(predictions)} versions output {agreement['majority']}; their probabilities differ by "
@@ -188,7 +185,7 @@ def explanation_rows(report) -> dict[str, str]:
     Diagnose), the verdict on the
     mean curves and, in a row of its own, the share of judged films better on both (`mean_verdict`,
     `films_better_on_both`), and the randomisation check in short words (a narrow cell; "not judged": the
-    scrambled model's maps were blank, as the caption says)."""
+    maps, trained or scrambled, were blank on most films, as the caption says)."""
     from model.explain import method_label
     from model.trust.faithfulness import auc_digits, auc_pair
 

@@ -391,6 +391,10 @@ def _within_text(report: dict, source: str, values: dict | None) -> str:
     return f"{figure(values['auc'])} ({values['n']:,} images)"
 
 
+# The by-source table's columns of figures, right-aligned on the page so that their digits line up.
+SOURCE_FIGURES = ["images", "macro AUC (95% interval)", "accuracy", "COVID-19 vs Pneumonia AUC"]
+
+
 def per_source_table(report: dict) -> pd.DataFrame:
     """One row per (source, version): images, macro AUC with interval, accuracy and the within-source
     COVID-19 vs Pneumonia AUC where the source has both classes (long form: it fits a laptop screen
@@ -411,8 +415,7 @@ def per_source_table(report: dict) -> pd.DataFrame:
             rows.append({"source": source, "version": model_id, "images": sub["n"],
                          "macro AUC (95% interval)": macro, "accuracy": with_interval(sub.get("accuracy")),
                          "COVID-19 vs Pneumonia AUC": _within_text(report, source, within.get(model_id))})
-    return pd.DataFrame(rows, columns=["source", "version", "images", "macro AUC (95% interval)", "accuracy",
-                                       "COVID-19 vs Pneumonia AUC"])
+    return pd.DataFrame(rows, columns=["source", "version", *SOURCE_FIGURES])
 
 
 def _labels_by_source(report: dict) -> dict[str, set[str]]:
@@ -484,6 +487,13 @@ def disagreement_caption(disagreements: int, shown: int) -> str:
     which = ("it is" if disagreements == 1 else "both are" if shown == disagreements == 2
              else f"all {shown:,} are" if shown == disagreements else f"the first {shown:,} are")
     return line + f"; {which} shown with each version's Grad-CAM map for its own answer."
+
+
+# Under the table of every disagreement: its cells give answers only (each version's triage of a film needs the
+# film read again, with its test-time copies), so no cell is read as an answer nothing doubts.
+TABLE_TRIAGE_NOTE = ("The table gives each version's answer only, not its triage: the films drawn above say "
+                     "whether a version advises a second read or finds the film out of scope, as Compare versions "
+                     "does for any film uploaded there.")
 
 
 def disagreement_table(report: dict) -> pd.DataFrame:

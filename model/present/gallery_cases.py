@@ -34,7 +34,7 @@ from model.labelled_data import DATA_ENV, data_roots, find_datasets
 from model.policy import LOW_LUNG_ATTENTION
 from model.prediction import Prediction
 from model.present.cheating_view import CONFIDENT
-from model.present.text import LUNG_WARNING_PAGES, as_shown, lung_share
+from model.present.text import LUNG_WARNING_PAGES, TRIAGE_LABEL, as_shown, lung_share, triage_words
 from model.splits import OUTSIDE, assign_splits
 from model.trust.attention import BLANK_MAP, NO_LUNG_FIELDS, attention_if_lungs, compare_as_shown
 from model.trust.findings import OUT_OF_SCOPE
@@ -380,8 +380,10 @@ class TeachingCase:
         return cls(**{name: values[name] for name in cls.__dataclass_fields__ if name in values})
 
 
-# A case's outcome as its card and the table say it (`outcome_word`).
-OUTCOMES = {"correct": "correct", "wrong": "misclassified", "unknown": "label not among its classes"}
+# A case's outcome as its card, the table and Diagnose's teaching case say it (`outcome_word`): the answer held
+# against the data's label, in words no reader takes for the model's own triage of the film (`card_triage_mark`):
+# "correct" beside "second read advised" on one card read as a contradiction.
+OUTCOMES = {"correct": "answer matches the label", "wrong": "misclassified", "unknown": "label not among its classes"}
 # The table's outcome of a film held back as out of scope (`Case.held_back`): no answer, so not an outcome word.
 HELD_BACK = "held back, out of scope"
 # The table's split words: short enough for a column (a card says `SPLIT_NAMES`, which the column's help gives).
@@ -395,10 +397,18 @@ TABLE_COLUMNS = ["true", "said", "confidence", "outcome", "on the lungs", "sourc
 TABLE_FILE_COLUMNS = ["file", "patient"]
 
 
-def outcome_word(case: Case) -> str:
-    """The case's outcome in the cards' and the table's words (`OUTCOMES`): a label outside the model's classes is
-    neither correct nor misclassified."""
+def outcome_word(case) -> str:
+    """The outcome of a `Case` or `TeachingCase` in the cards', the table's and Diagnose's words (`OUTCOMES`): a
+    label outside the model's classes is neither correct nor misclassified."""
     return OUTCOMES["unknown" if not case.known else "correct" if case.correct else "wrong"]
+
+
+def card_triage_mark(case: Case) -> str:
+    """The card's mark of the model's own triage of the film (`Case.triage`), named as such and in the words of
+    every compact view (`text.triage_words`): "Triage: second read advised (unusual anatomy for this model)";
+    "" for a plain answer or a case read without it."""
+    words = triage_words(case.triage) if case.triage is not None else ""
+    return f"{TRIAGE_LABEL}: {words}" if words else ""
 
 
 def cases_table(cases: list[Case]) -> pd.DataFrame:

@@ -61,7 +61,8 @@ GLOSSARY = {
     "Area under the curve": "Here, the class's average probability over a whole hiding or revealing curve: one figure "
                             "per curve.",
     "Map similarity": "How alike two maps rank the film's regions (rank correlation: 1 same order, 0 unrelated, "
-                      f"below 0 opposite). Below {LOW_AGREEMENT:+.2f} two maps draw other regions.",
+                      f"below 0 opposite). Below {LOW_AGREEMENT:+.2f} two maps draw other regions; a blank map's is "
+                      "not measured.",
     "Agreement between methods": f"How many other distinct maps (occlusion included, identical maps once, all of "
                                  f"one layer where a method uses one) reach {LOW_AGREEMENT:+.2f} with the map "
                                  "shown; the page cautions when more than "

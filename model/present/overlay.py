@@ -183,17 +183,23 @@ def faint_map_note(heatmap: np.ndarray, threshold: float, method) -> str | None:
 
 
 def region_caption(model_input_region, image_shape: tuple[int, int], lung_crop: bool,
-                   lungs_found: bool | None = True, mask_channel: bool = False, lung_mask: bool = False) -> str:
+                   lungs_found: bool | None = True, mask_channel: bool = False, lung_mask: bool = False,
+                   map_blank: bool = False) -> str:
     """What the model saw, in words: the lung box of lung-cropped models, else (almost) the whole film;
     `lungs_found` False: the lung model found no plausible lung fields, so the box is not a lung box;
     `mask_channel`: one of its networks saw only the lung fields inside the box (`Preprocessing.mask_channel`);
     `lung_mask`: the model saw only the lung fields, everything else in the box blanked
-    (`Preprocessing.lung_mask`), so colour off the lungs is the map's coarse grid, not something it saw there."""
+    (`Preprocessing.lung_mask`), so colour off the lungs is the map's coarse grid, not something it saw there;
+    `map_blank`: the map has no colour anywhere (`model.trust.attention.blank_map`), so none outside the lungs
+    to explain."""
     top, bottom, left, right = model_input_region
     share = (bottom - top) * (right - left) / float(image_shape[0] * image_shape[1])
     if lung_crop and lungs_found is False:
         return (f"No plausible lung fields were found, so the box this model saw ({share:.0%} of the image) is "
                 "not a box around the lungs.")
+    if lung_crop and lung_mask and map_blank:
+        return (f"The model saw only the lung fields (slightly widened), everything else in the box around them "
+                f"({share:.0%} of the film) blanked; the map is blank: it marks no region, inside the lungs or out.")
     if lung_crop and lung_mask:
         return (f"The model saw only the lung fields (slightly widened), everything else in the box around them "
                 f"({share:.0%} of the film) blanked: colour on the map outside the lungs is most likely its coarse "

@@ -242,12 +242,14 @@ CHECK_NAMES = {"faithfulness": "the map's faithfulness", "occlusion": "the occlu
                "every_method": "the comparison of every method"}
 UNAVAILABLE_NAMES = {"attention": "where the map lies (no lung fields to measure it against, or a blank map)",
                      "faithfulness": "the faithfulness of the map of the class explained (hiding regions does not "
-                                     "lower that class's probability)"}
+                                     "lower that class's probability)",
+                     "occlusion": "the occlusion cross-check (a blank map ranks no region)",
+                     "methods": "the comparison of methods (a blank map ranks no region)"}
 
 
 def not_run_checks(checks) -> tuple[str, ...]:
     """The on-request map checks of a `model.trust.map_checks.MapChecks` not made yet, by `CHECK_NAMES` key."""
-    made = {"faithfulness": checks.faithfulness is not None, "occlusion": checks.occlusion_similarity is not None,
+    made = {"faithfulness": checks.faithfulness is not None, "occlusion": checks.occlusion_made,
             "every_method": checks.every_method}
     return tuple(kind for kind in CHECK_NAMES if not made[kind])
 
@@ -255,12 +257,17 @@ def not_run_checks(checks) -> tuple[str, ...]:
 def unavailable_checks(checks) -> tuple[str, ...]:
     """The map checks that could not be made on this film (`UNAVAILABLE_NAMES` keys): lung attention without
     a lung model or plausible lung fields; faithfulness measured but "not measurable" on this film (it says
-    nothing for or against the map, so it is no check passed)."""
+    nothing for or against the map, so it is no check passed); the occlusion cross-check and the comparison of
+    methods made, but with a blank map that measured nothing (`model.trust.agreement.ranks_nothing`)."""
     from model.trust.faithfulness import NOT_MEASURABLE
+    from model.trust.map_checks import shown_comparison
 
     faith = checks.faithfulness
+    comparison = shown_comparison(checks)
     return tuple(kind for kind, missing in (("attention", checks.attention is None),
-                                            ("faithfulness", getattr(faith, "verdict", None) == NOT_MEASURABLE))
+                                            ("faithfulness", getattr(faith, "verdict", None) == NOT_MEASURABLE),
+                                            ("occlusion", checks.occlusion_blank),
+                                            ("methods", comparison is not None and not comparison.measured))
                  if missing)
 
 
@@ -353,6 +360,35 @@ def status_notes(result) -> list[str]:
     if assumed and result.status != "out_of_scope":
         notes.append(assumed)
     return notes
+
+
+# A film's triage in a few words beside an output that is shown whatever the status (Compare's list of answers,
+# Evaluate's disagreements, the gallery's cards): the status badge's words and what set it. One rule for every
+# compact view, so the same film by the same model reads the same on each.
+TRIAGE_WORDS = {"answer": "", "uncertain": "second read advised", "out_of_scope": "out of scope"}
+# Prefixed to a card's triage beside its label check ("matches the label"): the dialog's and Diagnose's word for
+# the model's own verdict on the film, so the two facts are not read as one.
+TRIAGE_LABEL = "Triage"
+
+
+def triage_words(result) -> str:
+    """The status of a `model.trust.triage.Triage` in `TRIAGE_WORDS` with what set it, as a compact view says it:
+    "second read advised (probability too low to stand alone)", "out of scope (a lateral view): output for
+    reference only"; "" for a plain answer."""
+    words = TRIAGE_WORDS[result.status]
+    if not words:
+        return ""
+    reasons = names_of(result.deciding)
+    words += f" ({reasons})" if reasons else ""
+    return words + (": output for reference only" if result.status == "out_of_scope" else "")
+
+
+def answer_line(name: str, label: str, probability: float, result=None) -> str:
+    """One version's output on one film in a compact view: "Compact CNN v1: COVID-19 (41.6%), second read advised
+    (probability too low to stand alone)", its probability to 0.1% as every page gives it and its triage
+    (`triage_words`; none without `result`)."""
+    status = triage_words(result) if result is not None else ""
+    return f"{name}: {label} ({percent(probability)})" + (f", {status}" if status else "")
 
 
 def interim_status_line(result, shown_anyway: bool = False) -> str:

@@ -1,4 +1,10 @@
-"""Agreement between explanation methods, and the similarity of two maps it rests on."""
+"""Agreement between explanation methods, and the similarity of two maps it rests on.
+
+A blank (constant) map ranks no region against another, so its similarity to any map is not measured (None),
+never 0.00 ("unrelated"), which read as a finding: "draws other regions", or a map that changed when the
+model's weights were randomised. `ranks_nothing` is that one rule; every similarity of two maps is
+`map_similarity`'s, and every caller says None as `NOT_MEASURED`.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,12 +20,15 @@ class Agreement:
     """Pairwise Spearman similarity of several methods' maps for one image.
 
     Attributes:
-        pairs: {"a vs b": rho} for every pair, in the given order (method names).
-        mean: the mean rho over the pairs.
+        pairs: {"a vs b": rho} for every pair, in the given order (method names); rho None: not measured, a
+            blank map among the two (`map_similarity`).
+        mean: the mean rho over the pairs measured; None when none was.
+        blank: the methods whose maps are blank (`ranks_nothing`), in order: compared with nothing.
     """
 
     pairs: dict
-    mean: float
+    mean: float | None
+    blank: tuple[str, ...] = ()
 
     @property
     def methods(self) -> list[str]:
@@ -31,8 +40,13 @@ class Agreement:
                     names.append(name)
         return names
 
+    def compared(self, first: str, second: str) -> bool:
+        """Whether two methods' maps were compared (in either order), their similarity measured or not."""
+        return f"{first} vs {second}" in self.pairs or f"{second} vs {first}" in self.pairs
+
     def similarity(self, first: str, second: str) -> float | None:
-        """The similarity of two methods' maps, in either order; None when that pair was not compared."""
+        """The similarity of two methods' maps, in either order; None when that pair was not compared, or not
+        measured (a blank map among the two: `blank`)."""
         pair = self.pairs.get(f"{first} vs {second}")
         return self.pairs.get(f"{second} vs {first}") if pair is None else pair
 
@@ -50,7 +64,7 @@ class Agreement:
             methods: the methods to group, in that order (default: every method compared, in order).
         """
         groups: list[tuple[str, ...]] = []
-        for method in self.methods if methods is None else methods:
+        for method in self.methods if methods is None else methods:  # a blank map joins no group: rho None
             i = next((i for i, g in enumerate(groups) if (self.similarity(g[0], method) or 0.0) >= same), None)
             if i is None:
                 groups.append((method,))
@@ -59,18 +73,38 @@ class Agreement:
         return tuple(groups)
 
     def to_dict(self) -> dict:
-        return {"pairs": dict(self.pairs), "mean": self.mean}
+        return {"pairs": dict(self.pairs), "mean": self.mean, "blank": list(self.blank)}
 
     @classmethod
     def from_dict(cls, values: dict) -> "Agreement":
-        return cls(dict(values["pairs"]), float(values["mean"]))
+        pairs = {pair: None if rho is None else float(rho) for pair, rho in dict(values["pairs"]).items()}
+        mean = values.get("mean")
+        return cls(pairs, None if mean is None else float(mean), tuple(values.get("blank") or ()))
 
 
-def map_similarity(a: np.ndarray, b: np.ndarray, support_only: bool = False) -> float:
-    """Spearman rank correlation of two explanation maps (1: same ranking of regions, -1: reversed).
+NOT_MEASURED = "not measured: a blank map"  # a similarity of None (`map_similarity`), as every view words it
+BLANK_CELL = "blank map"  # the same in a table's narrow cell, beside a sentence that says it in full
 
-    `b` is resized to `a`'s shape when they differ. A constant map ranks nothing, so the
-    similarity is 0.0 rather than NaN. With `support_only`, only pixels where at least one map is
+
+def ranks_nothing(heatmap: np.ndarray) -> bool:
+    """Whether a map is blank: constant (all zero, the usual case, or all one value), so that it ranks no region
+    above another and has no similarity to any map."""
+    values = np.nan_to_num(np.asarray(heatmap, dtype=np.float64))
+    return values.size < 2 or float(np.ptp(values)) == 0.0
+
+
+def mean_measured(values) -> float | None:
+    """The mean of the similarities measured (None left out: a blank map); None when none was."""
+    measured = [float(v) for v in values if v is not None]
+    return float(np.mean(measured)) if measured else None
+
+
+def map_similarity(a: np.ndarray, b: np.ndarray, support_only: bool = False) -> float | None:
+    """Spearman rank correlation of two explanation maps (1: same ranking of regions, -1: reversed); None when
+    either map ranks nothing on the pixels compared (`ranks_nothing`: a blank map), as it has no ranking to
+    correlate (it read 0.00, "unrelated", which cautioned and passed checks that nothing measured).
+
+    `b` is resized to `a`'s shape when they differ. With `support_only`, only pixels where at least one map is
     above zero are ranked: maps of different models on the whole film are both zero outside the
     regions the models saw, and that shared blank surround (a quarter of the film for lung-cropped
     models) otherwise counts as agreement (measured on one film: +0.77 on the whole film, +0.46 on
@@ -85,12 +119,12 @@ def map_similarity(a: np.ndarray, b: np.ndarray, support_only: bool = False) -> 
     if support_only:
         support = (a > 0) | (b > 0)
         a, b = a[support], b[support]
-    if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return 0.0
+    if ranks_nothing(a) or ranks_nothing(b):
+        return None
     from scipy.stats import spearmanr  # Lazy: importing scipy.stats takes seconds off every page's first draw.
 
     rho = spearmanr(a.ravel(), b.ravel()).statistic
-    return float(rho) if np.isfinite(rho) else 0.0
+    return float(rho) if np.isfinite(rho) else None
 
 
 def method_agreement(maps: dict[str, np.ndarray]) -> Agreement:
@@ -100,11 +134,11 @@ def method_agreement(maps: dict[str, np.ndarray]) -> Agreement:
         maps: {method name: 2-D map}, at least two.
 
     Returns:
-        `Agreement`; similarity is `map_similarity`.
+        `Agreement`; similarity is `map_similarity` (None for a pair with a blank map, left out of the mean).
     """
     if not isinstance(maps, dict):
         raise ValueError(f"maps must be a dict of method name to map, got {type(maps).__name__}")
     if len(maps) < 2:
         raise ValueError(f"method_agreement needs at least two maps, got {len(maps)}")
     pairs = {f"{a} vs {b}": map_similarity(maps[a], maps[b]) for a, b in combinations(maps, 2)}
-    return Agreement(pairs, float(np.mean(list(pairs.values()))))
+    return Agreement(pairs, mean_measured(pairs.values()), tuple(name for name in maps if ranks_nothing(maps[name])))

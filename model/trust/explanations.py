@@ -170,7 +170,7 @@ class SanityMethod:
     ssim: float | None
     n: int
     flagged: bool
-    blank: int | None = None  # images whose randomised map was constant (None: reports made before it)
+    blank: int | None = None  # images with a blank trained or randomised map: no similarity (None: older reports)
     inconclusive: bool = False  # blank on most images: the similarity says nothing about the method
 
 

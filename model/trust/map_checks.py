@@ -9,7 +9,9 @@ disagrees with it, and a method whose maps did not change when the model's weigh
 The comparison of methods judges the map being read (`MapChecks.shown`), not the mean of every pair:
 `compare_shown_map` sorts the other methods' maps into those that agree with it and those that draw
 other regions, a map identical to another counted once, `comparison_sentence` says so with the figures and
-`comparison_headline` heads it with the count the caution rests on ("2 of 4" other maps agree).
+`comparison_headline` heads it with the count the caution rests on ("2 of 4" other maps agree). A blank map
+(`model.trust.agreement.ranks_nothing`) is compared with nothing: it is named as blank, never counted as a map
+that draws other regions, and neither makes nor breaks a caution.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from model.explain import METHODS
 from model.explain import method_label as label_of
 from model.policy import LOW_AGREEMENT, MODERATE_AGREEMENT, MOST_METHODS_SHARE, SAME_MAP
+from model.trust.agreement import NOT_MEASURED
 from model.trust.faithfulness import NOT_MEASURABLE
 from model.trust.findings import MAP, MAP_CAUTION, Finding
 
@@ -41,6 +44,8 @@ class MapChecks:
             others in `agreement`; None: no map named, so no comparison is judged.
         occlusion_against: the method whose map occlusion was compared with: the map shown, or Grad-CAM
             when the map shown is occlusion's own.
+        occlusion_blank: the occlusion cross-check was made, but one of its two maps is blank, so it measured
+            nothing (`occlusion_similarity` None): made, not passed.
     """
 
     attention: object = None
@@ -51,6 +56,12 @@ class MapChecks:
     every_method: bool = False
     shown: str | None = None
     occlusion_against: str = "gradcam"
+    occlusion_blank: bool = False
+
+    @property
+    def occlusion_made(self) -> bool:
+        """Whether the occlusion cross-check was made (its similarity measured, or not measurable: a blank map)."""
+        return self.occlusion_similarity is not None or self.occlusion_blank
 
     @property
     def faithful(self) -> bool:
@@ -77,7 +88,10 @@ class ShownMapComparison:
             `Agreement.distinct` (the all-methods summary's rule) with the map read first.
         differ: the same, below `LOW_AGREEMENT`: they draw other regions.
         same: ((method, similarity), ...) of the methods that drew the shown map itself (counted nowhere).
-        occlusion: occlusion's similarity to the shown map (None: not compared, or occlusion is shown).
+        occlusion: occlusion's similarity to the shown map (None: not compared, or occlusion is shown, or
+            a blank map among the two).
+        blank: the methods compared whose maps are blank (`model.trust.agreement.ranks_nothing`), the shown
+            one first when its own is: not measured, counted nowhere (a blank map shown is compared with nothing).
     """
 
     shown: str
@@ -85,6 +99,17 @@ class ShownMapComparison:
     differ: tuple = ()
     same: tuple = ()
     occlusion: float | None = None
+    blank: tuple = ()
+
+    @property
+    def shown_blank(self) -> bool:
+        """Whether the map read is blank: no comparison of it was measured."""
+        return self.shown in self.blank
+
+    @property
+    def measured(self) -> bool:
+        """Whether any other map was compared with it and measured (identical maps included)."""
+        return bool(self.agree or self.differ or self.same) or self.occlusion is not None
 
     @property
     def distinct(self) -> int:
@@ -132,21 +157,27 @@ def compare_shown_map(agreement, shown: str) -> ShownMapComparison | None:
     None when that map is not among those compared."""
     if agreement is None or shown not in agreement.methods:
         return None
-    # Occlusion is judged apart (the stronger check); a pair not compared says nothing.
-    others = [m for m in agreement.methods if m not in (shown, OCCLUSION) and agreement.similarity(shown, m) is not None]
+    blank = tuple(m for m in agreement.methods if m in agreement.blank and (m == shown or agreement.compared(shown, m)))
+    if shown in blank:  # a blank map read is compared with nothing: it ranks no region
+        return ShownMapComparison(shown, blank=(shown, *(m for m in blank if m != shown)))
+    # Occlusion is judged apart (the stronger check); a pair not compared says nothing, a blank map is named apart.
+    others = [m for m in agreement.methods if m not in (shown, OCCLUSION, *blank) and agreement.compared(shown, m)]
     own, *groups = agreement.distinct(SAME_MAP, [shown, *others])  # the map read first: its group is its copies
     rated = [(names, agreement.similarity(shown, names[0])) for names in groups]
     agree = tuple(entry for entry in rated if entry[1] >= LOW_AGREEMENT)
     differ = tuple(entry for entry in rated if entry[1] < LOW_AGREEMENT)
     same = tuple((method, agreement.similarity(shown, method)) for method in own[1:])
     occlusion = agreement.similarity(shown, OCCLUSION) if shown != OCCLUSION else None
-    return ShownMapComparison(shown, agree, differ, same, occlusion)
+    return ShownMapComparison(shown, agree, differ, same, occlusion, blank)
 
 
-def similarity_text(rho: float, signed: bool = True) -> str:
+def similarity_text(rho: float | None, signed: bool = True) -> str:
     """A map similarity as every view prints it: two decimals, with its sign (`signed`, beside a scale that runs
     from -1 to 1; tables of similarities to random weights and between versions print none), but 0.00 for a
-    value that rounds to zero (it printed "Score-CAM (-0.00)", a sign the figure shown does not have)."""
+    value that rounds to zero (it printed "Score-CAM (-0.00)", a sign the figure shown does not have); None (a
+    blank map, `model.trust.agreement.map_similarity`) is `NOT_MEASURED`, never 0.00."""
+    if rho is None:
+        return NOT_MEASURED
     text = f"{float(rho):+.2f}" if signed else f"{float(rho):.2f}"
     return "0.00" if text in ("+0.00", "-0.00") else text
 
@@ -160,13 +191,28 @@ def _named(entries) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
+def blank_clause(methods) -> str:
+    """"Score-CAM's map is blank, so its similarity is not measured" of the blank maps of `methods` ("" when none)."""
+    if not methods:
+        return ""
+    names = " and ".join(label_of(m) for m in methods)
+    if len(methods) == 1:
+        return f"{names}'s map is blank, so its similarity is not measured"
+    return f"the maps of {names} are blank, so their similarities are not measured"
+
+
 def comparison_sentence(comparison: ShownMapComparison, faithful: bool = False) -> str:
     """What the comparison of methods found about the map being read, with every figure: the maps that
     agree with it, those that draw other regions, those identical to it, and what occlusion (the
     stronger, gradient-free check) found. When it `disagrees`, the sentence says what to make of it:
     trust none of the maps on its own, unless occlusion agrees at least moderately and the map passed
-    its faithfulness test (`faithful`), which then back the regions it marks."""
+    its faithfulness test (`faithful`), which then back the regions it marks. A blank map is named as such: a
+    blank map read is compared with nothing, a blank other map is counted nowhere."""
     shown = label_of(comparison.shown)
+    if comparison.shown_blank:
+        return (f"{shown}'s map is blank: it ranks no region, so how far the other maps agree with it is not "
+                "measured.")
+    blank = blank_clause([m for m in comparison.blank if m != comparison.shown])
     weak = tuple(e for e in comparison.agree if e[1] < MODERATE_AGREEMENT)
     strong = tuple(e for e in comparison.agree if e[1] >= MODERATE_AGREEMENT)
     agrees = " and ".join(part for part in (f"with {_named(strong)}" if strong else "",
@@ -185,9 +231,12 @@ def comparison_sentence(comparison: ShownMapComparison, faithful: bool = False) 
         names = " and ".join(label_of(m) for m, _ in comparison.same)
         figures = ", ".join(similarity_text(rho) for _, rho in comparison.same)
         head += f"; {names} {'draws' if len(comparison.same) == 1 else 'draw'} the same map ({figures}), counted once"
+    if blank:
+        head = f"{head}; {blank}" if comparison.agree or comparison.differ or comparison.same else f"{shown}: {blank}"
     occlusion = comparison.occlusion
     if occlusion is None:
-        tail = " (occlusion, the stronger, gradient-free check, was not compared)" if comparison.shown != OCCLUSION else ""
+        tail = "" if comparison.shown == OCCLUSION or OCCLUSION in comparison.blank \
+            else " (occlusion, the stronger, gradient-free check, was not compared)"
         sentence = f"{head}{tail}."
     elif occlusion >= MODERATE_AGREEMENT:
         sentence = f"{head}. Occlusion, the stronger, gradient-free check, agrees ({similarity_text(occlusion)})"
@@ -211,6 +260,8 @@ def comparison_headline(comparison: ShownMapComparison) -> tuple[str, str, str]:
     name those maps."""
     label = f"Other maps agreeing with {label_of(comparison.shown)}"
     agreeing, distinct = comparison.agreeing, comparison.distinct
+    if comparison.shown_blank or (distinct == 0 and not comparison.same):  # blank maps: nothing measured
+        return label, "not measured", "a blank map" if len(comparison.blank) == 1 else "blank maps"
     if distinct == 0:
         names = " and ".join(label_of(m) for m, _ in comparison.same) or "no other map"
         return label, "none to compare", f"{names} {'draws' if len(comparison.same) == 1 else 'draw'} the same map"
@@ -227,11 +278,17 @@ def comparison_headline(comparison: ShownMapComparison) -> tuple[str, str, str]:
 def names_occlusion_figure(comparison, checks) -> bool:
     """Whether the comparison of methods (`model.trust.map_checks.ShownMapComparison`) gives the occlusion
     cross-check's figure itself: occlusion's similarity to the map read, or, when occlusion's own map is read,
-    the similarity of the map it was cross-checked with (named first in its entry, so with its own figure)."""
+    the similarity of the map it was cross-checked with (named first in its entry, so with its own figure); or
+    names that map as blank (a blank map read names nothing but itself)."""
+    named_blank = checks.occlusion_against in comparison.blank if comparison.shown == OCCLUSION \
+        else OCCLUSION in comparison.blank
+    if comparison.shown_blank:
+        return False
     if comparison.shown == OCCLUSION:
-        return any(names[0] == checks.occlusion_against for names, _ in (*comparison.agree, *comparison.differ)) \
+        return named_blank or any(names[0] == checks.occlusion_against
+                                  for names, _ in (*comparison.agree, *comparison.differ)) \
             or any(method == checks.occlusion_against for method, _ in comparison.same)
-    return comparison.occlusion is not None and checks.occlusion_against == checks.shown
+    return (comparison.occlusion is not None or named_blank) and checks.occlusion_against == checks.shown
 
 
 def _occlusion_pair(comparison: ShownMapComparison, checks: MapChecks) -> bool:

@@ -10,7 +10,7 @@ import numpy as np
 
 from model.explain import check_method
 from model.policy import RANDOMISATION_THRESHOLD, REPORT_METHODS
-from model.trust.agreement import map_similarity
+from model.trust.agreement import map_similarity, mean_measured
 
 
 def _ssim(a: np.ndarray, b: np.ndarray) -> float | None:
@@ -35,8 +35,10 @@ def randomization_similarity(map_fn_trained: Callable[[np.ndarray], np.ndarray],
     The generic form of the check: any two map functions can be compared, e.g. one that ignores
     the weights altogether (and so must be flagged).
 
-    A constant map ranks nothing (similarity 0), so when the randomised model's maps are blank on
-    more than half of the inputs the check says nothing about the method: `inconclusive`, and
+    A blank (constant) map ranks nothing, so an input whose trained or randomised map is blank has no
+    similarity (`map_similarity` None) and is left out of the mean: a blank trained map read 0.00, "the map
+    changed when the weights were randomised", a pass it did not earn. When more than half of the inputs
+    have a blank map, or none has a similarity, the check says nothing about the method: `inconclusive`, and
     never "passed".
 
     Args:
@@ -46,25 +48,25 @@ def randomization_similarity(map_fn_trained: Callable[[np.ndarray], np.ndarray],
         threshold: mean Spearman similarity above which the method is `flagged`, in (-1, 1).
 
     Returns:
-        dict with `spearman` (mean rank correlation, `model.present.comparison.map_similarity`),
-        `spearman_per_input`, `ssim` (mean structural similarity, or None without scikit-image),
-        `n`, `blank` (inputs whose randomised map is constant), `inconclusive` and `flagged`
-        (spearman > threshold: the maps barely depend on the weights).
+        dict with `spearman` (mean rank correlation over the inputs with one, `model.trust.agreement.map_similarity`;
+        None when none has), `spearman_per_input` (None: a blank map), `ssim` (mean structural similarity, or
+        None without scikit-image), `n`, `blank` (inputs whose trained or randomised map is blank: no
+        similarity), `inconclusive` and `flagged` (spearman > threshold: the maps barely depend on the weights).
     """
     threshold = _check_threshold(threshold)
-    rhos, ssims, blank = [], [], 0
+    rhos, ssims = [], []
     for x in inputs:
         trained, randomised = map_fn_trained(x), map_fn_random(x)
-        blank += int(np.ptp(np.nan_to_num(np.asarray(randomised, np.float64))) == 0)
         rhos.append(map_similarity(trained, randomised))
         ssims.append(_ssim(trained, randomised))
     if not rhos:
         raise ValueError("randomization_similarity needs at least one input")
     ssim = None if any(s is None for s in ssims) else float(np.mean(ssims))
-    spearman = float(np.mean(rhos))
-    inconclusive = blank > len(rhos) / 2
-    return {"spearman": spearman, "spearman_per_input": [float(r) for r in rhos], "ssim": ssim, "n": len(rhos),
-            "blank": blank, "inconclusive": inconclusive, "flagged": spearman > threshold and not inconclusive}
+    spearman, blank = mean_measured(rhos), sum(rho is None for rho in rhos)
+    inconclusive = spearman is None or blank > len(rhos) / 2
+    return {"spearman": spearman, "spearman_per_input": rhos, "ssim": ssim, "n": len(rhos),
+            "blank": blank, "inconclusive": inconclusive,
+            "flagged": not inconclusive and spearman > threshold}
 
 
 def _check_threshold(threshold) -> float:
