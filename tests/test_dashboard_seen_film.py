@@ -132,19 +132,15 @@ def test_compare_says_it_for_each_version_by_its_own_split(registry_env, monkeyp
     assert words[a[name]] in found[0] and words[b[name]] in found[1]
 
 
-@pytest.mark.parametrize(("model_id", "split", "note"), [
-    ("tiny-a", "train", "This film is in the pool this model learnt from (source alpha, label Pneumonia; its patient "
-                        "is in the training split): its output here is not a fair test of the model."),
-    ("tiny-a", "test", None),   # the teaching case's own box gives its true label, source and split
-    ("tiny-b", "train", None),  # another model's split says nothing of tiny-a's (and no data roots to look in)
-])
-def test_a_teaching_case_brings_its_own_split(registry_env, monkeypatch, model_id, split, note):
+def open_teaching_case(monkeypatch, seed: int, label: str, split: str, model_id: str, answer: tuple):
+    """Diagnose opened on a synthetic film handed over as a gallery teaching case (`TeachingCase` with `label`,
+    source alpha, `split`, `model_id` and the fields from `answer` on: predicted, confidence, known, correct, ...):
+    (the app run, the teaching case's box)."""
     from dashboard.widgets import HANDED_UPLOAD
     from model.present.gallery_cases import TeachingCase
 
-    data = png_bytes(synthetic_radiograph(128, seed=300))
-    case = TeachingCase(hashlib.sha256(data).hexdigest(), "x.png", "Pneumonia", "alpha", split, model_id,
-                        "Normal", 0.8, True, False)
+    data = png_bytes(synthetic_radiograph(128, seed=seed))
+    case = TeachingCase(hashlib.sha256(data).hexdigest(), "x.png", label, "alpha", split, model_id, *answer)
     monkeypatch.delenv("CXR_DATA", raising=False)
     st.cache_data.clear()
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
@@ -152,8 +148,33 @@ def test_a_teaching_case_brings_its_own_split(registry_env, monkeypatch, model_i
     at.run()
     assert not at.exception and not at.error
     [box] = [m.value for m in at.markdown if m.value.startswith(":material/school: **Teaching case**")]
+    return at, box
+
+
+@pytest.mark.parametrize(("model_id", "split", "note"), [
+    ("tiny-a", "train", "This film is in the pool this model learnt from (source alpha, label Pneumonia; its patient "
+                        "is in the training split): its output here is not a fair test of the model."),
+    ("tiny-a", "test", None),   # the teaching case's own box gives its true label, source and split
+    ("tiny-b", "train", None),  # another model's split says nothing of tiny-a's (and no data roots to look in)
+])
+def test_a_teaching_case_brings_its_own_split(registry_env, monkeypatch, model_id, split, note):
+    at, box = open_teaching_case(monkeypatch, 300, "Pneumonia", split, model_id, ("Normal", 0.8, True, False))
     assert "x.png" not in box and "true label **Pneumonia** (from the data) · source `alpha`" in box
     assert notes(at) == ([note] if note else [])
+
+
+@pytest.mark.parametrize("held_back", [False, True])
+def test_a_teaching_case_held_back_as_out_of_scope_is_not_said_to_be_answered(registry_env, monkeypatch, held_back):
+    """The review's film: the gallery held it back as out of scope (no plausible lung fields), and the teaching line
+    said "answered Pneumonia (44.0%): misclassified" above Diagnose's "Out of scope: no answer shown"."""
+    _, box = open_teaching_case(monkeypatch, 301, "Normal", "test", "tiny-a",
+                                ("Pneumonia", 0.44, True, False, None, held_back))
+    if held_back:
+        assert "answered" not in box and "misclassified" not in box
+        assert ("held this film back as out of scope: its output would have been **Pneumonia** 44.0%, which is "
+                "wrong.") in box
+    else:
+        assert "answered **Pneumonia** (44.0%): :red[misclassified]." in box
 
 
 def test_the_report_carries_the_pages_film_note_and_none_for_an_unknown_film(registry_env, monkeypatch, data_root):

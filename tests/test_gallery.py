@@ -23,6 +23,8 @@ from model.present.gallery_cases import (
     early_cards_sentence,
     filter_records,
     fit_map,
+    held_back_words,
+    misclassified_words,
     page_ranges,
     read_case,
     read_cases,
@@ -305,6 +307,8 @@ def test_as_shown_is_the_printed_figure(fraction):
 
 
 def test_read_case_without_a_lung_model_or_evidence(shortcut, tmp_path):
+    from dataclasses import replace
+
     clf, _, records = shortcut
     case = read_case(clf, records[0])
     assert case.lung_share is None and case.map_note == "" and case.heat is not None
@@ -321,6 +325,10 @@ def test_read_case_without_a_lung_model_or_evidence(shortcut, tmp_path):
     # The blank film has no contrast: out of scope by the input check, as on Diagnose; the plain film is an answer.
     assert [f.kind for f in empty.triage.deciding] == ["no_contrast"]
     assert case.lungs_found is None and case.triage.status == "answer"
+    # Out of scope, the film got no answer: held back, never misclassified, whatever its output was.
+    assert blob.held_back and not blob.wrong and not case.held_back
+    wrong_blob = replace(blob, label="Normal" if blob.predicted != "Normal" else "COVID-19", correct=False)
+    assert not wrong_blob.wrong and TeachingCase.from_case(wrong_blob, "d" * 64, "m").held_back
     with pytest.raises(XrayInputError):
         read_case(clf, LabelledImage(str(tmp_path / "gone.png"), "Normal", "g"))
     cases, failed = read_cases(clf, [LabelledImage(str(tmp_path / "gone.png"), "Normal", "g"), records[0]])
@@ -348,3 +356,56 @@ def test_teaching_case_round_trip():
     assert teaching.split_name == "split unknown"
     tb = TeachingCase.from_case(make_case("tb", label="Tuberculosis", known=False), "cd" * 32, "m")
     assert not tb.wrong and not tb.known
+
+
+def held_back_case(name: str, label: str = "Normal", predicted: str = "Pneumonia", confidence: float = 0.44) -> Case:
+    """A case the triage held back as out of scope (no plausible lung fields), as `read_case` marks it."""
+    from dataclasses import replace
+
+    from model.trust.findings import IMAGE, OUT_OF_SCOPE, Finding
+    from model.trust.triage import Triage
+
+    finding = Finding("no_lung_fields", OUT_OF_SCOPE, IMAGE, "No plausible lung fields were found.")
+    return replace(make_case(name, label=label, predicted=predicted, confidence=confidence, lung_share=None),
+                   triage=Triage("out_of_scope", [finding]))
+
+
+def test_a_film_held_back_as_out_of_scope_is_counted_apart_from_the_misclassified():
+    """The review's film: out of scope (no plausible lung fields), output Pneumonia 44.0% for a Normal film. The
+    card said "misclassified" and the header counted it among the errors, while Diagnose gave no answer."""
+    cases = [make_case("right"), make_case("wrong", label="Normal", confidence=0.95),
+             make_case("wrong-unsure", label="Normal", confidence=0.55), held_back_case("held"),
+             held_back_case("held-right", label="Pneumonia")]
+    counts = count_cases(100, 5, cases, shown=5)
+    assert (counts.known, counts.wrong, counts.held_back, counts.held_back_wrong, counts.answered) == (5, 2, 2, 1, 3)
+    assert counts.wrong_share == pytest.approx(2 / 3)  # of the answered films, not of all five
+    words = misclassified_words(counts, "the answer level")
+    assert words.startswith("**2 misclassified** (67% of the 3 answered), 1 of them at the answer level or more")
+    assert words.endswith("; 2 held back as out of scope, not counted (no answer; 1 of their outputs would have "
+                          "been wrong)")
+    one = misclassified_words(count_cases(10, 2, cases[:1] + cases[3:4], shown=2), "the answer level")
+    assert "1 held back as out of scope, not counted (no answer; its output would have been wrong)" in one
+    assert misclassified_words(count_cases(1, 1, cases[3:4], shown=1), "x") == (
+        "none answered; 1 held back as out of scope, not counted (no answer; its output would have been wrong)")
+    assert misclassified_words(count_cases(0, 0, [], 0), "x") == ""
+    assert [Path(c.path).stem for c in shown_cases(cases, "wrong")] == ["wrong", "wrong-unsure"]
+    assert [Path(c.path).stem for c in sort_cases(cases)][:4] == ["wrong", "wrong-unsure", "held", "held-right"]
+    assert cases_table(cases)["outcome"].tolist()[3:] == ["held back, out of scope"] * 2
+
+
+def test_a_held_back_film_is_said_as_an_output_for_reference_not_an_answer():
+    case = held_back_case("held")
+    assert held_back_words(case) == ("held back as out of scope: its output would have been **Pneumonia** 44.0%, "
+                                     "which is wrong")
+    teaching = TeachingCase.from_dict(TeachingCase.from_case(case, "d" * 64, "m").to_dict())
+    assert teaching.held_back and not teaching.wrong
+    assert held_back_words(teaching, "this film").startswith("held this film back as out of scope: its output")
+    assert held_back_words(held_back_case("r", label="Pneumonia")).endswith(", which matches the label")
+    assert held_back_words(replace_known(case)).endswith("44.0%")  # a label outside its classes: no verdict
+    assert not TeachingCase.from_dict({k: v for k, v in teaching.to_dict().items() if k != "held_back"}).held_back
+
+
+def replace_known(case: Case) -> Case:
+    from dataclasses import replace
+
+    return replace(case, label="Tuberculosis", known=False)

@@ -18,7 +18,8 @@ SCOPE = {
                  "answered_right": 0.0, "answered_wrong": 0.0},
 }
 SCOPE["test"]["rules"] = {"low_probability": {"fires": 0.3, "accuracy_when_fired": 0.5},
-                          "anatomy_unusual": {"fires": 0.05, "accuracy_when_fired": 0.8}}
+                          "anatomy_unusual": {"fires": 0.05, "accuracy_when_fired": 0.8},
+                          "many_copies_below": {"fires": 0.1, "accuracy_when_fired": 0.6}}
 
 
 def test_triage_rows_follow_the_scope_block_and_skip_what_was_not_measured():
@@ -43,9 +44,10 @@ def test_held_out_and_synthetic_tables():
 
 def test_rates_per_rule_and_films_the_model_never_trained_on():
     rules = triage_summary.rule_table(SCOPE)
-    assert list(rules["rule"]) == ["probability below the model's threshold", "unusual anatomy (second read)"]
-    assert list(rules["fires on"]) == [0.3, 0.05] and list(rules["accuracy when it fires"]) == [0.5, 0.8]
-    assert list(rules["films"]) == [3, 0]  # of the 10 test films: how little a rule's accuracy may rest on
+    assert list(rules["rule"]) == ["probability below the model's threshold", "unusual anatomy (second read)",
+                                   "too many slightly changed copies below the answer level"]
+    assert list(rules["fires on"]) == [0.3, 0.05, 0.1] and list(rules["accuracy when it fires"]) == [0.5, 0.8, 0.6]
+    assert list(rules["films"]) == [3, 0, 1]  # of the 10 test films: how little a rule's accuracy may rest on
     unseen = triage_summary.unseen_table(SCOPE)
     assert list(unseen["films"]) == ["new-site", "children's films in the data"]
     assert unseen.loc[0, "answered and wrong"] == 0.1 and unseen.loc[0, "answered"] == 0.4
@@ -59,3 +61,6 @@ def test_thresholds_sentence():
     assert "right 90% of the time" in sentence
     assert "84.5%" in triage_summary.thresholds_sentence({**SCOPE, "min_top_probability": 0.845})
     assert triage_summary.thresholds_sentence({}) == ""
+    assert "fall below" not in sentence  # a scope check without the copies-below limit has no such rule
+    limited = triage_summary.thresholds_sentence({**SCOPE, "max_copies_below": 2})
+    assert "copies agree, or when more than 2 of them fall below that probability;" in limited

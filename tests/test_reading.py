@@ -364,6 +364,32 @@ def test_copies_below_the_answer_level_are_counted_beside_the_stability():
     assert under(Uncertainty.from_dict({**old, "findings": []})) == 0
 
 
+def test_more_copies_below_the_answer_level_than_the_model_allows_advise_a_second_read():
+    """The review's film (COVID-19, answered Normal 85.4%, 6 of its 7 copies below the level): with a model whose
+    scope check allows at most 2 copies below, the rule fires and the answer is uncertain, named in the status's
+    words; up to the limit the copies below only caution; without a limit (a scope without one) never a rule."""
+    from model.present.text import copies_below_values, names_of
+    from model.trust.uncertainty import uncertainty_of
+
+    film = np.array([[0.854, 0.1, 0.046]] + [[p, 0.9 - p, 0.1] for p in (0.52, 0.65, 0.66, 0.67, 0.70, 0.71, 0.79)])
+    ruled = uncertainty_of(("Normal", "COVID-19", "Pneumonia"), film, 0.783, 0.5, 2)
+    [rule] = ruled.findings
+    assert (rule.kind, rule.severity) == ("many_copies_below", "uncertain") and ruled.uncertain
+    assert rule.values == {"label": "Normal", "below": 6, "copies": 7, "level": 0.783, "allowed": 2}
+    assert ruled.reasons == ["Normal falls under the 78.3% this model needs to answer on its own on 6 of the 7 slightly "
+                             "shifted, rotated or re-exposed copies of the film: more than the 2 this model allows in "
+                             "an answer."]
+    assert names_of(ruled.findings) == "6 of 7 changed copies below the answer level 78.3%, more than the 2 allowed"
+    assert copies_below_values(ruled) is None  # the caution is not said beside a rule that fired
+    loose = uncertainty_of(("Normal", "COVID-19", "Pneumonia"), film, 0.783, 0.5, 6)
+    assert not loose.uncertain and [f.kind for f in loose.findings] == ["copies_below_level"]
+    assert [f.kind for f in uncertainty_of(("Normal", "COVID-19", "Pneumonia"), film, 0.783, 0.5).findings] == [
+        "copies_below_level"]
+    # Under the level the film itself is the low-probability rule's, never this one's.
+    low = uncertainty_of(("Normal", "COVID-19", "Pneumonia"), np.vstack([[0.7, 0.2, 0.1], film[1:]]), 0.783, 0.5, 0)
+    assert [f.kind for f in low.findings] == ["low_probability"]
+
+
 def test_report_carries_case_status_colour_bar_what_if_and_coloured_notes():
     from model.prediction import Prediction
     from model.present.report import (

@@ -58,6 +58,14 @@ def test_scope_command_fits_validates_and_stores_the_check(registry, manifest, c
     card = read_card("tiny-s", registry)
     assert card.scope["intended_population"].startswith("Adult frontal") and "test" in card.scope
     assert card.scope["min_top_probability"] == round(check.min_top_probability, 3) and "rules" in card.scope["test"]
+    # The copies-below limit is fitted with the threshold, stored in both, and applied by every reading of a film.
+    from model.trust.scope import Scope
+    from model.trust.triage import answer_levels
+
+    assert isinstance(check.max_copies_below, int) and card.scope["max_copies_below"] == check.max_copies_below
+    assert answer_levels(check)["max_copies_below"] == check.max_copies_below
+    older = {k: v for k, v in check.to_dict().items() if k != "max_copies_below"}
+    assert Scope.from_dict(older).max_copies_below is None  # a scope check without it: today's rule, no limit
     out = capsys.readouterr().out
     assert "scope check of tiny-s" in out and "synthetic out-of-scope inputs" in out
     json.dumps(check.to_dict())  # JSON-ready
@@ -73,9 +81,9 @@ def test_the_agreement_level_is_the_strictest_that_flags_few_validation_images()
     assert agreement_level([]) == 0.75
 
 
-def _row(top, correct=True, agreement=1.0, other=False, blocked=False):
+def _row(top, correct=True, agreement=1.0, other=False, blocked=False, copies=None):
     return {"top_probability": top, "agreement": agreement, "other_soft": other, "blocked": blocked,
-            "correct": correct, "kinds": []}
+            "correct": correct, "kinds": [], "copies": [top] * 7 if copies is None else copies}
 
 
 def test_the_probability_threshold_is_the_lowest_that_reaches_the_target_accuracy():
@@ -103,8 +111,30 @@ def test_the_uncertainty_thresholds_fit_the_agreement_level_first():
     from training.fit_scope import uncertainty_thresholds
 
     rows = [_row(0.95, agreement=1.0)] * 96 + [_row(0.95, correct=False, agreement=0.5)] * 4
-    top, level, reached = uncertainty_thresholds(rows, target=0.99)
+    top, level, max_below, reached = uncertainty_thresholds(rows, target=0.99)
     assert level == 0.75 and reached and top == 0.6  # the disagreeing (wrong) films go to the agreement rule
+    assert max_below == 7  # copies that never fall below: no limit is needed, and the loosest is kept
+
+
+def test_the_copies_below_limit_is_fitted_with_the_threshold_to_answer_the_most_validation_films():
+    """Wrong answers whose copies mostly fall below the answer level: without a limit on the copies below, only a
+    high threshold keeps the answered films right 90% of the time; at most 2 copies below answers more."""
+    from training.fit_scope import answer_figures, film_status, probability_threshold, uncertainty_thresholds
+
+    steady = [_row(t, copies=[t] * 7) for t in np.linspace(0.65, 0.99, 60)]
+    fragile = [_row(0.9, correct=False, copies=[0.5] * 6 + [0.9]) for _ in range(12)]
+    low = [_row(t, correct=i % 2 == 0, copies=[t] * 7) for i, t in enumerate(np.linspace(0.6, 0.649, 10))]
+    rows = steady + fragile + low
+    unlimited, reached = probability_threshold(rows, 0.75, 0.9, max_below=None)
+    assert reached and unlimited > 0.9  # the fragile wrong answers at 0.9 are held back only by the threshold
+    top, level, max_below, reached = uncertainty_thresholds(rows, target=0.9)
+    assert reached and top < unlimited and max_below < 6
+    answered = answer_figures(rows, top, level, max_below)
+    assert answered["status_share"]["answer"] > answer_figures(rows, unlimited, level, 7)["status_share"]["answer"]
+    assert answered["accuracy_answered"] >= 0.9 and answered["rules"]["many_copies_below"]["fires"] == pytest.approx(
+        12 / len(rows))
+    assert film_status(fragile[0], top, level, max_below) == "uncertain"
+    assert film_status(fragile[0], top, level) == "answer"  # no limit: today's rule for a scope without one
 
 
 def test_a_stand_in_for_a_small_childs_framing_is_a_smaller_chest_on_a_larger_film():

@@ -34,7 +34,7 @@ from model.present.diagnose_figures import (
     zoom_box_style,
     zoom_figure,
 )
-from model.present.gallery_cases import outcome_word
+from model.present.gallery_cases import held_back_words, outcome_word
 from model.present.glossary import GLOSSARY, explain
 from model.present.layers import (
     EDGE_NOTE,
@@ -911,11 +911,12 @@ def teaching_case_box(case: Case) -> None:
     names = {card.id: card.display_name for card in caching.usable_cards()}
     other = "" if teaching.model_id == case.card.id else f" This page reads it with **{case.card.display_name}**."
     with st.container(border=True):
+        # a film the gallery held back as out of scope got no answer there, as here (`held_back_words`)
+        said = (held_back_words(teaching, "this film") if teaching.held_back else
+                f"answered **{teaching.predicted}** ({teaching.confidence:.1%}{lungs}): {verdict}")
         st.markdown(f":material/school: **Teaching case** · true label **{teaching.label}** "
                     f"(from the data) · source `{teaching.source}` · {teaching.split_name}  \n"
-                    f"In the gallery **{names.get(teaching.model_id, teaching.model_id)}** answered "
-                    f"**{teaching.predicted}** "
-                    f"({teaching.confidence:.1%}{lungs}): {verdict}.{other}")
+                    f"In the gallery **{names.get(teaching.model_id, teaching.model_id)}** {said}.{other}")
 
 
 def open_case(card, uploaded, loading, facts_slot) -> tuple[Case, object] | None:

@@ -72,7 +72,9 @@ from model.present.gallery_cases import (
     filter_records,
     fit_map,
     gallery_records,
+    held_back_words,
     lung_summary,
+    misclassified_words,
     outcome_word,
     page_ranges,
     read_case,
@@ -267,6 +269,10 @@ def outcome(case) -> str:
 
 
 def case_verdict(case) -> str:
+    """What the model made of the film: its answer and outcome, or, held back as out of scope, its output for
+    reference only (`held_back_words`)."""
+    if case.held_back:
+        return held_back_words(case)
     return f"said **{case.predicted}** {case.confidence:.1%} · {outcome(case)}"
 
 
@@ -415,8 +421,10 @@ def case_card(case, with_map: bool, key_prefix: str = "explain", even_ratio: flo
             st.caption("This image can no longer be read.")
             return
         st.image(picture, width="stretch")
-        st.markdown(f"True **{case.label}** · said **{case.predicted}** {case.confidence:.1%}  \n"
-                    + " · ".join(part for part in (outcome(case), lung_part(case)) if part))
+        # a film held back as out of scope got no answer: its output is said as one for reference only
+        said = "" if case.held_back else f" · said **{case.predicted}** {case.confidence:.1%}"
+        verdict = case_verdict(case) if case.held_back else outcome(case)
+        st.markdown(f"True **{case.label}**{said}  \n" + " · ".join(part for part in (verdict, lung_part(case)) if part))
         st.caption(" · ".join(part for part in (where_else(case, even_ratio), SPLIT_NAMES.get(case.split, case.split),
                                                 case.source or "unknown source", status_mark(case)) if part))
         # A callback, so the chosen case is known before the dialog is drawn.
@@ -438,10 +446,8 @@ def summary_line(counts, source, label, limit, show: str, level_name: str, warni
                                             f"label {label}" if label is not None else "") if part)
     line = (f"**{counts.matching:,}** of {counts.pool:,} images" + (f" match {chosen}" if chosen else "")
             + f"; the model read **{counts.read}**" + ("" if limit is None else f" (up to {limit} per label)"))
-    if counts.known:
-        line += (f": **{counts.wrong} misclassified** ({counts.wrong_share:.0%}), {counts.confident_wrong} of them "
-                 f"at {level_name} or more")
-    line += "." + lung_summary(counts, *warning)
+    errors = misclassified_words(counts, level_name)
+    line += (f": {errors}" if errors else "") + "." + lung_summary(counts, *warning)
     if counts.unknown:
         line += (f" {counts.unknown} carry labels outside its classes ({', '.join(counts.unknown_labels)}): shown "
                  "with what it called them, not counted as errors.")

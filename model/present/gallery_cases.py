@@ -37,6 +37,7 @@ from model.present.cheating_view import CONFIDENT
 from model.present.text import LUNG_WARNING_PAGES, TRIAGE_LABEL, as_shown, lung_share, triage_words
 from model.splits import OUTSIDE, assign_splits
 from model.trust.attention import BLANK_MAP, NO_LUNG_FIELDS, attention_if_lungs, compare_as_shown
+from model.trust.findings import OUT_OF_SCOPE
 from model.trust.scope import default_level
 from model.trust.triage import Triage, answer_levels, film_triage
 from model.trust.uncertainty import uncertainty_of
@@ -95,9 +96,16 @@ class Case:
     triage: Triage | None = field(default=None, compare=False, repr=False)
 
     @property
+    def held_back(self) -> bool:
+        """Out of scope: as on Diagnose, the film gets no answer (its output is shown for reference only)."""
+        return self.triage is not None and self.triage.status == OUT_OF_SCOPE
+
+    @property
     def wrong(self) -> bool:
-        """Misclassified: a label of the model's classes that it did not answer."""
-        return self.known and not self.correct
+        """Misclassified: an answer (plain or with a second read advised) that is not the film's label, of the
+        model's classes. A film held back as out of scope got no answer, so it is not misclassified
+        (`held_back_words` says what its output would have been)."""
+        return self.known and not self.correct and not self.held_back
 
 
 def data_location() -> Path | None:
@@ -199,7 +207,8 @@ def sort_cases(cases: list[Case], order: str = "errors") -> list[Case]:
     """Cases in one of the `ORDERS`.
 
     "errors": misclassified first, the most confident error first (a 92% error is the one to
-    discuss), then the correct answers, least confident first; labels outside the model's classes last.
+    discuss), then the films held back as out of scope (no answer), then the correct answers, least confident
+    first; labels outside the model's classes last.
     "lungs": the lowest share of the map on the lung fields first (where the model looks elsewhere),
     the more confident first on a tie; cases without a share last.
     "uncertain": the least confident answer first.
@@ -207,8 +216,8 @@ def sort_cases(cases: list[Case], order: str = "errors") -> list[Case]:
     if order not in ORDERS:
         raise ValueError(f"order must be one of {tuple(ORDERS)}, got {order!r}")
     if order == "errors":
-        return sorted(cases, key=lambda c: (not c.known, c.correct, c.confidence if c.correct else -c.confidence,
-                                            c.path))
+        return sorted(cases, key=lambda c: (not c.known, not c.wrong, not c.held_back,
+                                            c.confidence if c.correct else -c.confidence, c.path))
     if order == "lungs":
         return sorted(cases, key=lambda c: (c.lung_share is None, c.lung_share or 0.0, -c.confidence, c.path))
     return sorted(cases, key=lambda c: (c.confidence, c.path))
@@ -331,6 +340,8 @@ class TeachingCase:
         model_id, predicted, confidence: the gallery's model and its answer.
         known, correct: whether the label is one of the model's classes, and whether the answer was right.
         lung_share: share of the gallery's map on the lung fields (None when not measured).
+        held_back: the gallery held the film back as out of scope (`Case.held_back`): no answer, its output
+            for reference only.
     """
 
     digest: str
@@ -344,10 +355,12 @@ class TeachingCase:
     known: bool
     correct: bool
     lung_share: float | None = None
+    held_back: bool = False
 
     @property
     def wrong(self) -> bool:
-        return self.known and not self.correct
+        """Misclassified, as `Case.wrong`: a film held back as out of scope got no answer."""
+        return self.known and not self.correct and not self.held_back
 
     @property
     def split_name(self) -> str:
@@ -357,7 +370,7 @@ class TeachingCase:
     def from_case(cls, case: Case, digest: str, model_id: str) -> "TeachingCase":
         return cls(digest, Path(case.path).name, case.label, case.source or "unknown", case.split, model_id,
                    case.predicted, float(case.confidence), bool(case.known), bool(case.correct),
-                   None if case.lung_share is None else float(case.lung_share))
+                   None if case.lung_share is None else float(case.lung_share), bool(case.held_back))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -371,6 +384,8 @@ class TeachingCase:
 # against the data's label, in words no reader takes for the model's own triage of the film (`card_triage_mark`):
 # "correct" beside "second read advised" on one card read as a contradiction.
 OUTCOMES = {"correct": "answer matches the label", "wrong": "misclassified", "unknown": "label not among its classes"}
+# The table's outcome of a film held back as out of scope (`Case.held_back`): no answer, so not an outcome word.
+HELD_BACK = "held back, out of scope"
 # The table's split words: short enough for a column (a card says `SPLIT_NAMES`, which the column's help gives).
 TABLE_SPLITS = {"train": "training", "validation": "validation", "test": "test", OUTSIDE: "never seen"}
 TABLE_SPLITS_HELP = ("Which part of the model's split the film is in: test, validation or training, that part of its "
@@ -401,7 +416,8 @@ def cases_table(cases: list[Case]) -> pd.DataFrame:
     column per class, `TABLE_FILE_COLUMNS`): percentages as the cards print them (`as_shown`: percent points, 0.1), the
     outcome in the cards' words, the split's short name, and the film by its source and file name, never the
     server's path to it."""
-    rows = [{"true": c.label, "said": c.predicted, "confidence": as_shown(c.confidence), "outcome": outcome_word(c),
+    rows = [{"true": c.label, "said": c.predicted, "confidence": as_shown(c.confidence),
+             "outcome": HELD_BACK if c.held_back else outcome_word(c),
              "on the lungs": as_shown(c.lung_share, lung_share), "source": c.source or "unknown",
              "split": TABLE_SPLITS.get(c.split, c.split),
              **{f"P({label})": as_shown(float(p)) for label, p in c.probabilities.items()},
@@ -428,8 +444,11 @@ class GalleryCounts:
         pool: images of the chosen split, every source and label.
         matching: those of the chosen source and label.
         read: images the model read (a sample of `matching`, up to the limit per label); unreadable: those it could not.
-        known: read images whose label is one of the model's classes; wrong: those it misclassified.
+        known: read images whose label is one of the model's classes; wrong: those it misclassified (answered,
+            plainly or with a second read advised, and not their label).
         confident_wrong: misclassified at or above `confident` probability.
+        held_back: known-label images held back as out of scope (no answer, so neither right nor misclassified);
+            held_back_wrong: those whose output, shown for reference only, is not their label.
         unknown: read images with a label outside its classes, whose labels are `unknown_labels`.
         mapped: read images with a lung share; below_level: those below the model's lung-attention warning level
             (`Case.lung_low`, where `LUNG_WARNING_PAGES` warn); above_even: those whose map puts more on the lungs than a map
@@ -456,24 +475,60 @@ class GalleryCounts:
     no_evidence: int
     shown: int
     even: float | None = None  # median share an evenly spread map puts on the lungs (`even_level`)
+    held_back: int = 0
+    held_back_wrong: int = 0
+
+    @property
+    def answered(self) -> int:
+        """Known-label images the model answered (every one but those held back as out of scope)."""
+        return self.known - self.held_back
 
     @property
     def wrong_share(self) -> float | None:
-        return self.wrong / self.known if self.known else None
+        """Share of the answered known-label images that are misclassified (None when none was answered)."""
+        return self.wrong / self.answered if self.answered else None
 
 
 def count_cases(pool: int, matching: int, cases: list[Case], shown: int, unreadable: int = 0,
                 confident: float = CONFIDENT) -> GalleryCounts:
     """The `GalleryCounts` of the cases read from `matching` of `pool` images."""
     known = [c for c in cases if c.known]
-    wrong = [c for c in known if not c.correct]
+    wrong = [c for c in known if c.wrong]
+    held_back = [c for c in known if c.held_back]
     mapped = [c for c in cases if c.lung_share is not None]
     return GalleryCounts(pool, matching, len(cases), unreadable, len(known), len(wrong),
                          sum(c.confidence >= confident for c in wrong), len(cases) - len(known),
                          tuple(sorted({c.label for c in cases if not c.known})), len(mapped),
                          sum(c.lung_low for c in mapped), sum(more_than_even(c) for c in mapped),
                          sum(c.lungs_found is False for c in cases), sum(c.map_note == NO_EVIDENCE for c in cases),
-                         shown, even_level(cases))
+                         shown, even_level(cases), len(held_back), sum(not c.correct for c in held_back))
+
+
+def misclassified_words(counts: GalleryCounts, level_name: str) -> str:
+    """The summary line's count of errors, saying which films it covers: "**20 misclassified** (29% of the 69
+    answered), 12 of them at <level_name> or more; 1 held back as out of scope, not counted (no answer; its output
+    would have been wrong)". The share is of the films the model answered: a film held back as out of scope got no
+    answer (Diagnose shows none), so it is counted apart. "" without a known-label film."""
+    if not counts.known:
+        return ""
+    words = (f"**{counts.wrong} misclassified** ({counts.wrong_share:.0%} of the {counts.answered} answered), "
+             f"{counts.confident_wrong} of them at {level_name} or more" if counts.answered else "none answered")
+    if counts.held_back:
+        outputs = (f"its output would have been {'wrong' if counts.held_back_wrong else 'right'}"
+                   if counts.held_back == 1 else f"{counts.held_back_wrong} of their outputs would have been wrong")
+        words += f"; {counts.held_back} held back as out of scope, not counted (no answer; {outputs})"
+    return words
+
+
+def held_back_words(case, what: str = "") -> str:
+    """What a card and Diagnose's teaching line say of a film held back as out of scope (`Case.held_back`, a
+    `Case` or a `TeachingCase`): no answer, and its output for reference only, held against the label: "held back
+    as out of scope: its output would have been **Pneumonia** 44.0%, which is wrong"; with `what` ("this film"),
+    "held this film back as out of scope: ..."."""
+    verdict = ("" if not case.known else ", which matches the label" if case.correct else ", which is wrong")
+    held = f"held {what} back" if what else "held back"
+    return (f"{held} as out of scope: its output would have been **{case.predicted}** {case.confidence:.1%}"
+            f"{verdict}")
 
 
 def lung_summary(counts: GalleryCounts, level: float, own: bool) -> str:

@@ -204,6 +204,8 @@ FINDING_NAMES = {
     "anatomy_unusual": "unusual anatomy for this model", "low_probability": "probability too low to stand alone",
     "copies_disagree": "unstable under small image changes",
     "copies_below_level": "{below} of {copies} changed copies below the answer level {level:.1%}",
+    "many_copies_below": "{below} of {copies} changed copies below the answer level {level:.1%}, more than the {allowed} "
+                         "allowed",
     "lung_attention_low": "less of the map on the lungs than the warning level",
     "faithfulness_mixed": "the map passes only one of its two faithfulness tests",
     "faithfulness_poor": "the map is {ranks}",  # "worse than random" when a curve is, as its detail says

@@ -13,6 +13,7 @@ STATUS_NAMES = {"answer": "Answer", "uncertain": "Uncertain (second read)", "out
 # The rules a status comes from, in plain words (the rule names `training.fit_scope` writes).
 RULE_NAMES = {"low_probability": "probability below the model's threshold",
               "copies_disagree": "slightly changed copies disagree",
+              "many_copies_below": "too many slightly changed copies below the answer level",
               "anatomy_unusual": "unusual anatomy (second read)", "odd_shape": "unusual image shape (second read)",
               "anatomy_out_of_scope": "anatomy unlike the training films (out of scope)",
               "no_lung_fields": "no plausible lung fields (out of scope)", "colour": "colour image (out of scope)",
@@ -90,7 +91,10 @@ def thresholds_sentence(card_scope: dict | None) -> str:
     target = (f" (the lowest at which its answered validation films were right {scope['target_accuracy']:.0%} of the "
               "time" + ("" if scope.get("target_reached", True) else ": not reached, so almost nothing is answered")
               + ")") if "target_accuracy" in scope else ""
+    below = scope.get("max_copies_below")
+    copies = "" if below is None else f", or when more than {below} of them fall below that probability"
     return (f"Uncertain below a probability of {scope['min_top_probability']:.1%}{target} or when fewer than "
-            f"{scope.get('min_agreement', MIN_AGREEMENT):.1%} of slightly moved copies agree; lung-attention warning below "
+            f"{scope.get('min_agreement', MIN_AGREEMENT):.1%} of slightly moved copies agree{copies}; lung-attention "
+            "warning below "
             f"{lung_share(scope.get('lung_attention_threshold', LOW_LUNG_ATTENTION))} of the map inside the lungs; all set "
             "on the validation split.")

@@ -36,6 +36,7 @@ KINDS = {
     "anatomy_out_of_scope": "scope", "anatomy_unusual": "scope",
     # answer: the model's own figures
     "low_probability": "answer", "copies_disagree": "answer", "copies_below_level": "answer",
+    "many_copies_below": "answer",
     # map: checks of the explanation
     "lung_attention_low": "map", "faithfulness_mixed": "map", "faithfulness_poor": "map",
     "methods_disagree": "map", "occlusion_disagrees": "map", "randomisation_flagged": "map",

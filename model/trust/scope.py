@@ -37,6 +37,9 @@ class Scope:
             `TARGET_ANSWERED_ACCURACY`, never below `MIN_TOP_FLOOR`.
         min_agreement: below this share of agreeing test-time copies the answer is uncertain (the
             strictest of 75%, 62.5%, 50% that flags at most `AGREEMENT_QUANTILE` of validation images).
+        max_copies_below: above this many test-time copies under `min_top_probability` (the film's own pass
+            reaching it) the answer is uncertain, fitted with it on the validation split; None (a scope check
+            written before the rule, or a model without one): no such rule, the copies below only caution.
         figures: how the rules did (validation and test shares and rates per rule, sources the model
             never trained on, children's films, held-out-source AUROCs, synthetic inputs).
     """
@@ -46,18 +49,20 @@ class Scope:
     min_top_probability: float = MIN_TOP_PROBABILITY
     figures: dict = field(default_factory=dict)
     min_agreement: float = MIN_AGREEMENT
+    max_copies_below: int | None = None
 
     def to_dict(self) -> dict:
         return {"novelty": self.novelty.to_dict(), "lung_attention_threshold": self.lung_attention_threshold,
                 "min_top_probability": self.min_top_probability, "min_agreement": self.min_agreement,
-                "figures": self.figures}
+                "max_copies_below": self.max_copies_below, "figures": self.figures}
 
     @classmethod
     def from_dict(cls, values: dict) -> "Scope":
         return cls(NoveltyModel.from_dict(values["novelty"]),
                    float(values.get("lung_attention_threshold", LOW_LUNG_ATTENTION)),
                    float(values.get("min_top_probability", MIN_TOP_PROBABILITY)), dict(values.get("figures") or {}),
-                   float(values.get("min_agreement", MIN_AGREEMENT)))
+                   float(values.get("min_agreement", MIN_AGREEMENT)),
+                   None if values.get("max_copies_below") is None else int(values["max_copies_below"]))
 
 
 def read_scope(model_id: str, root: Path | None = None) -> Scope | None:

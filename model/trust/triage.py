@@ -140,9 +140,11 @@ def triage(check, uncertainty=None, novelty=None) -> Triage:
 
 
 def answer_levels(scope) -> dict:
-    """The answer rules' levels (`min_top_probability`, `min_agreement` of `uncertainty_of` and `tta_uncertainty`):
-    the model's own from its scope check (`model.trust.scope.Scope`), {} (the defaults) without one."""
-    return {"min_top_probability": scope.min_top_probability, "min_agreement": scope.min_agreement} if scope else {}
+    """The answer rules' levels (`min_top_probability`, `min_agreement`, `max_copies_below` of `uncertainty_of` and
+    `tta_uncertainty`): the model's own from its scope check (`model.trust.scope.Scope`), {} (the defaults) without
+    one."""
+    return {"min_top_probability": scope.min_top_probability, "min_agreement": scope.min_agreement,
+            "max_copies_below": scope.max_copies_below} if scope else {}
 
 
 def film_triage(xray, lung_mask, uncertainty, scope=None, stated=None) -> tuple:

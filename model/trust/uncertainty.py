@@ -32,8 +32,9 @@ class Uncertainty:
         top_label, top_probability: the film's most likely class and its probability.
         agreement: share of the n predictions (film and copies) that give `top_label`.
         n: number of predictions, the unchanged film included.
-        findings: the rules that fired ("low_probability", "copies_disagree"), as `Finding`s, and the
-            caution "copies_below_level" (the answer stands, but some copies fall below its level).
+        findings: the rules that fired ("low_probability", "copies_disagree", "many_copies_below"), as
+            `Finding`s, and the caution "copies_below_level" (the answer stands, but some copies fall below its
+            level, no more than the model allows).
         level: the agreement level the "copies_disagree" rule applied (the model's own; `MIN_AGREEMENT`
             by default), so that the words beside the figure can say how many readings it needs.
         answer_level: the top probability the model needs to answer on its own (the "low_probability"
@@ -151,7 +152,7 @@ def test_time_copies(x: np.ndarray, n: int = 8, seed: int = 0) -> np.ndarray:
 
 def tta_uncertainty(classifier, pixels_or_input, n: int = 8, seed: int = 0,
                     min_top_probability: float = MIN_TOP_PROBABILITY,
-                    min_agreement: float = MIN_AGREEMENT) -> Uncertainty:
+                    min_agreement: float = MIN_AGREEMENT, max_copies_below: int | None = None) -> Uncertainty:
     """The film's calibrated probabilities and their stability under test-time copies.
 
     The model sees the input itself and n - 1 mildly perturbed copies (shift up to 4 % of the
@@ -163,7 +164,10 @@ def tta_uncertainty(classifier, pixels_or_input, n: int = 8, seed: int = 0,
         * its top probability is below `min_top_probability` (the model's own threshold from its
           scope check; `MIN_TOP_PROBABILITY` by default);
         * fewer than `min_agreement` of the n predictions give the same class (the model's own
-          level from its scope check; `MIN_AGREEMENT` by default).
+          level from its scope check; `MIN_AGREEMENT` by default);
+        * its top probability reaches `min_top_probability` but more than `max_copies_below` of the
+          copies give that class less (the model's own limit from its scope check; None, the default
+          and the rule of a model without one: no limit, the copies below only caution the answer).
 
     Args:
         classifier: a `model.classifier.Classifier`.
@@ -173,6 +177,7 @@ def tta_uncertainty(classifier, pixels_or_input, n: int = 8, seed: int = 0,
         seed: seed of the perturbations.
         min_top_probability: the top-probability rule's threshold.
         min_agreement: the agreement rule's level.
+        max_copies_below: the copies-below rule's limit (None: no such rule).
 
     Returns:
         `Uncertainty`.
@@ -180,7 +185,8 @@ def tta_uncertainty(classifier, pixels_or_input, n: int = 8, seed: int = 0,
     n = _check_count("n", n, 2, 64)
     batch = test_time_copies(_tta_input(classifier, pixels_or_input), n, seed)
     probabilities = classifier.predict_inputs(batch, batch_size=n)
-    return uncertainty_of(tuple(classifier.labels), probabilities, float(min_top_probability), float(min_agreement))
+    return uncertainty_of(tuple(classifier.labels), probabilities, float(min_top_probability), float(min_agreement),
+                          max_copies_below)
 
 
 def normalised_entropy(probabilities) -> float:
@@ -195,8 +201,9 @@ def normalised_entropy(probabilities) -> float:
 
 def uncertainty_of(labels: tuple[str, ...], probabilities: np.ndarray,
                    min_top_probability: float = MIN_TOP_PROBABILITY,
-                   min_agreement: float = MIN_AGREEMENT) -> Uncertainty:
-    """The `Uncertainty` of (n, K) probabilities whose first row is the film itself."""
+                   min_agreement: float = MIN_AGREEMENT, max_copies_below: int | None = None) -> Uncertainty:
+    """The `Uncertainty` of (n, K) probabilities whose first row is the film itself (the rules and their levels:
+    `tta_uncertainty`)."""
     film, spread = probabilities[0], probabilities.std(axis=0)
     top = int(np.argmax(film))
     agreement = float(np.mean(np.argmax(probabilities, axis=1) == top))
@@ -213,6 +220,9 @@ def uncertainty_of(labels: tuple[str, ...], probabilities: np.ndarray,
                                 f"Only {agreement:.0%} of the film and its {len(probabilities) - 1} slightly shifted "
                                 f"or re-exposed copies give {labels[top]}.",
                                 {"agreement": agreement, "level": float(min_agreement), "n": int(len(probabilities))}))
+    too_many = many_copies_below_finding(labels[top], float(film[top]), copies, float(min_top_probability),
+                                         max_copies_below)
+    findings += [too_many] if too_many else []
     # Of an answer the rules above left standing: once they fired, the status already says the copies' doubt.
     caution = None if findings else copies_below_finding(labels[top], float(film[top]), copies,
                                                          float(min_top_probability))
@@ -221,6 +231,22 @@ def uncertainty_of(labels: tuple[str, ...], probabilities: np.ndarray,
                        top_label=labels[top], top_probability=float(film[top]), agreement=agreement,
                        n=int(len(probabilities)), findings=findings + ([caution] if caution else []),
                        level=float(min_agreement), answer_level=float(min_top_probability), copies=copies)
+
+
+def many_copies_below_finding(label: str, probability: float, copies: tuple, level: float,
+                              allowed: int | None) -> Finding | None:
+    """The rule "many_copies_below": the film's own probability reaches the model's answer `level`, but more than
+    `allowed` of its test-time `copies` give `label` less (None when it does not fire, or `allowed` is None). The
+    limit is fitted with the level on the model's validation films (`training.fit_scope`): an answer that most of
+    its copies would not give was right too rarely to stand alone."""
+    below = sum(p < level for p in copies)
+    if allowed is None or probability < level or below <= allowed:
+        return None
+    return Finding("many_copies_below", UNCERTAIN, MODEL,
+                   f"{label} falls under the {level:.1%} this model needs to answer on its own on {below} of the "
+                   f"{len(copies)} slightly shifted, rotated or re-exposed copies of the film: more than the {allowed} "
+                   "this model allows in an answer.",
+                   {"label": label, "below": below, "copies": len(copies), "level": level, "allowed": allowed})
 
 
 def copies_below_finding(label: str, probability: float, copies: tuple, level: float) -> Finding | None:
