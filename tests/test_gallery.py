@@ -20,6 +20,7 @@ from model.present.gallery_cases import (
     count_cases,
     counts_by,
     data_location,
+    dialog_title,
     early_cards_sentence,
     filter_records,
     fit_map,
@@ -401,6 +402,11 @@ def test_a_held_back_film_is_said_as_an_output_for_reference_not_an_answer():
     assert teaching.held_back and not teaching.wrong
     assert held_back_words(teaching, "this film").startswith("held this film back as out of scope: its output")
     assert held_back_words(held_back_case("r", label="Pneumonia")).endswith(", which matches the label")
+    # The dialog's title says it too: no answer, an output for reference (it read "model Pneumonia 44.0%").
+    assert dialog_title(case).endswith(": true Normal, held back as out of scope (output Pneumonia 44.0%, for "
+                                       "reference only)")
+    assert dialog_title(make_case("a", label="Normal", predicted="Pneumonia", confidence=0.44)).endswith(
+        ": true Normal, model Pneumonia 44.0%")
     assert held_back_words(replace_known(case)).endswith("44.0%")  # a label outside its classes: no verdict
     assert not TeachingCase.from_dict({k: v for k, v in teaching.to_dict().items() if k != "held_back"}).held_back
 

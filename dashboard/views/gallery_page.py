@@ -67,6 +67,7 @@ from model.present.gallery_cases import (
     cases_table,
     count_cases,
     counts_by,
+    dialog_title,
     early_cards_sentence,
     even_level,
     filter_records,
@@ -394,8 +395,7 @@ def case_details(case, key, card) -> None:
 
 def case_dialog(case, key, card) -> None:
     """The case over the grid, where the reader clicked (a dialog): closing it clears the choice."""
-    title = f"{Path(case.path).name}: true {case.label}, model {case.predicted} {case.confidence:.1%}"
-    st.dialog(title, width="large", on_dismiss=close_case)(case_details)(case, key, card)
+    st.dialog(dialog_title(case), width="large", on_dismiss=close_case)(case_details)(case, key, card)
 
 
 # --------------------------------------------------------------------------- the grid and the views

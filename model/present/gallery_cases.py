@@ -531,6 +531,15 @@ def held_back_words(case, what: str = "") -> str:
             f"{verdict}")
 
 
+def dialog_title(case) -> str:
+    """The case dialog's title, plain text: the film, its label and the model's answer ("x.png: true Normal,
+    model Pneumonia 44.0%"), or for a film held back as out of scope, which got no answer, its output marked for
+    reference only (the card's and Diagnose's `held_back_words`)."""
+    said = (f"held back as out of scope (output {case.predicted} {case.confidence:.1%}, for reference only)"
+            if case.held_back else f"model {case.predicted} {case.confidence:.1%}")
+    return f"{Path(case.path).name}: true {case.label}, {said}"
+
+
 def lung_summary(counts: GalleryCounts, level: float, own: bool) -> str:
     """Where the maps lie, counted by Diagnose's rules and words: below the model's lung-attention warning level
     (`level`, its own when `own`, else the default) and against a map spread evenly; the films without a share
