@@ -48,6 +48,19 @@ def test_a_blank_other_map_is_named_as_blank_not_counted_as_drawing_other_region
     assert "No check found a reason to doubt it" not in line and "the comparison of methods (a blank map" in line
 
 
+def test_the_occlusion_figure_added_to_the_comparison_keeps_its_blank_maps():
+    """Occlusion made against the shown map, not among the maps compared, joins the comparison: the blank map's
+    name was dropped ("Grad-CAM: . Occlusion ...", "0 of 1 draws other regions")."""
+    from model.trust.map_checks import shown_comparison
+
+    checks = MapChecks(agreement=method_agreement({"gradcam": RAMP, "scorecam": BLANK}), shown="gradcam",
+                       occlusion_similarity=0.10, occlusion_against="gradcam")
+    comparison = shown_comparison(checks)
+    assert comparison.blank == ("scorecam",) and comparison.occlusion == pytest.approx(0.10)
+    sentence = comparison_sentence(comparison)
+    assert "Score-CAM's map is blank" in sentence and ": ." not in sentence
+
+
 def test_a_blank_map_neither_makes_nor_breaks_the_methods_caution():
     # LayerCAM agrees, SmoothGrad draws the reverse: one of two distinct maps differs, no caution. The blank
     # Score-CAM map counted as a third map "drawing other regions" made it two of three, and a caution.

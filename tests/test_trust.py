@@ -494,6 +494,10 @@ def test_faithfulness_separates_a_true_map_from_a_reversed_one(patch_model):
     assert reversed_.summary.startswith("The map ranks the evidence worse than random region orders on hiding and "
                                         "revealing")
     assert good.measurable and reversed_.measurable
+    # A blank map ranks no region: its seeded random order must not be judged ("mixed" or "faithful" on noise).
+    blank = faithfulness(patch_model, x, np.zeros_like(patch_map()), 0, steps=10, random_orders=RandomOrders(2))
+    assert not blank.measurable and not blank.better_than_random and blank.verdict == "not measurable"
+    assert blank.summary.startswith("Not measurable: the map is blank")
 
 
 def test_a_class_the_blurred_film_scores_as_high_is_not_measurable(patch_model):

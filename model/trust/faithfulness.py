@@ -33,6 +33,7 @@ import numpy as np
 
 from model.explain.map_grid import UNKNOWN_GRID
 from model.explain.occlusion import FILLS, occlude
+from model.trust.agreement import ranks_nothing
 
 DEFAULT_STEPS = 20
 RANDOM_BLOCKS = 16          # cells per side of the random maps for maps without a grid of their own
@@ -333,9 +334,13 @@ def faithfulness(classifier, model_input: np.ndarray, heatmap: np.ndarray, class
     chance = random_baseline(classifier, model_input, class_index, steps, random_orders, grid=grid)
     mapped = {"deletion_auc": curves["deletion_auc"], "insertion_auc": curves["insertion_auc"], "curves": curves}
     film, blurred = curves["deletion"][0], curves["deletion"][-1]
-    judged = measurable(film, blurred)
+    blank = ranks_nothing(heatmap)  # a blank map orders no region: its "order" would be a seeded random one
+    judged = measurable(film, blurred) and not blank
     if judged:
         better, summary = is_better_than_random(mapped, chance), _faithfulness_summary(mapped, chance)
+    elif blank:
+        better, summary = False, ("Not measurable: the map is blank, so it ranks no region to hide or reveal first. "
+                                  "This says nothing for or against the model.")
     else:
         label = classifier.labels[class_index]
         better = False

@@ -15,7 +15,7 @@ that draws other regions, and neither makes nor breaks a caution.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from model.explain import METHODS
 from model.explain import method_label as label_of
@@ -304,8 +304,7 @@ def shown_comparison(checks: MapChecks) -> ShownMapComparison | None:
     comparison = compare_shown_map(checks.agreement, checks.shown) if checks.shown else None
     if comparison is not None and comparison.occlusion is None and checks.occlusion_similarity is not None \
             and checks.occlusion_against == checks.shown and checks.shown != OCCLUSION:
-        comparison = ShownMapComparison(comparison.shown, comparison.agree, comparison.differ, comparison.same,
-                                        checks.occlusion_similarity)
+        comparison = replace(comparison, occlusion=checks.occlusion_similarity)  # keeps every other field (blank)
     return comparison
 
 
