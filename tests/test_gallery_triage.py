@@ -141,6 +141,11 @@ def test_the_cards_caption_names_the_one_check_the_dialog_adds():
                          "turn an answer into *second read advised* or, when some copies fall below the answer level, "
                          "add a caution to it.")
     assert "anatomy" not in card_checks_sentence("the default answer level (60.0%)", lungs=False, anatomy=False)
+    # A model with a limit of copies below its level (v3: 2): the dialog can hold back what the card shows as an
+    # answer, and the caption says so (it said copies below the level only add a caution).
+    limited = card_checks_sentence("the model's own answer level (66.3%)", lungs=True, anatomy=True, copies_allowed=2)
+    assert ("(copies that give other classes, or more than 2 below the answer level) or, when fewer fall below it, "
+            "add a caution to it: a card marked as an answer may open as *second read advised*.") in limited
 
 
 def test_the_summary_counts_the_maps_as_diagnose_words_each_film():

@@ -520,7 +520,8 @@ def cases_view(cases, sizes: tuple[int, int, int], chosen: tuple, lungs_reason: 
     if lungs_reason:
         st.caption(f":material/block: Share of each map on the lungs not measured: {lungs_reason}")
     legend(with_map)
-    st.caption(card_checks_sentence(answer_level_name(level, own), not lungs_reason, own and not lungs_reason))
+    st.caption(card_checks_sentence(answer_level_name(level, own), not lungs_reason, own and not lungs_reason,
+                                    caching.copies_allowed(key)))
     start, stop = pager(len(shown), per_page, f"{key.model_id}|{source}|{label}|{limit}|{show}|{order}|{per_page}")
     case_grid(shown[start:stop], with_map)
     if stop - start < len(shown):
@@ -602,7 +603,8 @@ def cheats_view(cases, lungs_reason: str, card, definitions: tuple[float, float]
         return
     legend(True)
     # the cards' marks, said as the Cases view says them
-    st.caption(card_checks_sentence(answer_level_name(level, own), not lungs_reason, own and not lungs_reason))
+    st.caption(card_checks_sentence(answer_level_name(level, own), not lungs_reason, own and not lungs_reason,
+                                    caching.copies_allowed(key)))
     for group, heading in group_headings(counts, ratio, own):
         st.markdown("##### " + heading)
         case_grid(list(group.cases[:PER_SOURCE]), True, f"cheat_{group.source}", ratio)

@@ -575,21 +575,28 @@ def even_level(cases: list[Case]) -> float | None:
     return float(np.median(values)) if values else None
 
 
-def card_checks_sentence(level_name: str, lungs: bool, anatomy: bool) -> str:
+def card_checks_sentence(level_name: str, lungs: bool, anatomy: bool, copies_allowed: int | None = None) -> str:
     """What a card's mark rests on (`card_triage`) and the one check its dialog adds, for the Cases view's caption.
 
     Args:
         level_name: the answer level as `text.answer_level_name` names it.
         lungs: a lung model ran (the input check looked at the lung fields).
         anatomy: the model's anatomy check ran too (it has a scope check, and a lung model ran).
+        copies_allowed: the model's limit of test-time copies below the answer level (`Scope.max_copies_below`;
+            None: no such rule), which only the dialog, reading the copies, can apply.
     """
     checks = ["the input check" + (" with its lung fields" if lungs else ""),
               *(["the anatomy check"] if anatomy else []), level_name]
     listed = ", ".join(checks[:-1]) + " and " + checks[-1]
+    if copies_allowed is None:
+        turns = ("which can turn an answer into *second read advised* or, when some copies fall below the answer "
+                 "level, add a caution to it.")
+    else:
+        turns = (f"which can turn an answer into *second read advised* (copies that give other classes, or more than "
+                 f"{copies_allowed} below the answer level) or, when fewer fall below it, add a caution to it: a card "
+                 "marked as an answer may open as *second read advised*.")
     return (f"Cards are marked as Diagnose marks the film ({listed}): *second read advised* or *out of scope* "
-            "with what set it. The case's dialog adds one check, the stability of the film's test-time copies, "
-            "which can turn an answer into *second read advised* or, when some copies fall below the answer "
-            "level, add a caution to it.")
+            f"with what set it. The case's dialog adds one check, the stability of the film's test-time copies, {turns}")
 
 
 def early_cards_sentence(read: int, wrong: int | None, order: str) -> str:
