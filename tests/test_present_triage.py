@@ -64,3 +64,6 @@ def test_thresholds_sentence():
     assert "fall below" not in sentence  # a scope check without the copies-below limit has no such rule
     limited = triage_summary.thresholds_sentence({**SCOPE, "max_copies_below": 2})
     assert "copies agree, or when more than 2 of them fall below that probability;" in limited
+    # the level is the lowest that reaches the target together with the limit, and says so
+    assert "right 90% of the time, with the limit of copies below)" in limited
+    assert "right 90% of the time)" in sentence and "with the limit" not in sentence

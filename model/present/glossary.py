@@ -18,7 +18,7 @@ GLOSSARY = {
                                   f"under {STABLE_POINTS} points as shown; varies, {STABLE_POINTS} or more; "
                                   "unstable, fewer of film and copies give the answer than the model needs.",
     "Answer level": "The probability a model needs to answer on its own (set on its validation films, else the "
-                    "default); changed copies under it are counted, and too many advise a second read.",
+                    "default); changed copies under it are counted; more than a model allows mean a second read.",
     "Temperature": "The single number the model's raw outputs are divided by so that its probabilities are "
                    "calibrated (fitted on its validation films).",
     "Two-channel": "A model fed two pictures at once: the film and its lung-field mask (white on the lungs, black "

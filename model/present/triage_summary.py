@@ -88,10 +88,11 @@ def thresholds_sentence(card_scope: dict | None) -> str:
     scope = card_scope or {}
     if "min_top_probability" not in scope:
         return ""
-    target = (f" (the lowest at which its answered validation films were right {scope['target_accuracy']:.0%} of the "
-              "time" + ("" if scope.get("target_reached", True) else ": not reached, so almost nothing is answered")
-              + ")") if "target_accuracy" in scope else ""
     below = scope.get("max_copies_below")
+    limit = "" if below is None else ", with the limit of copies below"  # the two are fitted together
+    target = (f" (the lowest at which its answered validation films were right {scope['target_accuracy']:.0%} of the "
+              f"time{limit}" + ("" if scope.get("target_reached", True) else ": not reached, so almost nothing is "
+                                "answered") + ")") if "target_accuracy" in scope else ""
     copies = "" if below is None else f", or when more than {below} of them fall below that probability"
     return (f"Uncertain below a probability of {scope['min_top_probability']:.1%}{target} or when fewer than "
             f"{scope.get('min_agreement', MIN_AGREEMENT):.1%} of slightly moved copies agree{copies}; lung-attention "
