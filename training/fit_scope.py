@@ -40,6 +40,7 @@ from model.policy import (
     TARGET_ANSWERED_ACCURACY,
 )
 from model.runtime import doc_summary
+from model.trust.uncertainty import too_many_below as copies_fire
 from training.evaluate import add_model_and_data_arguments
 
 SYNTHETIC_FILMS = 40
@@ -122,10 +123,8 @@ def assess_records(clf, records, scope, segmenter, name: str, lung_fraction: boo
 
 
 def too_many_below(row: dict, min_top: float, max_below: int | None) -> bool:
-    """The "many_copies_below" rule on a row, as `model.trust.uncertainty.many_copies_below_finding` applies it
-    (the film's own probability reaching `min_top`, more than `max_below` of its copies under it)."""
-    return (max_below is not None and row["top_probability"] >= min_top
-            and sum(p < min_top for p in row["copies"]) > max_below)
+    """The "many_copies_below" rule on a row (`model.trust.uncertainty.too_many_below`, the served rule)."""
+    return copies_fire(row["top_probability"], row["copies"], min_top, max_below)
 
 
 def film_status(row: dict, min_top: float, min_agreement: float, max_below: int | None = None) -> str:

@@ -233,15 +233,22 @@ def uncertainty_of(labels: tuple[str, ...], probabilities: np.ndarray,
                        level=float(min_agreement), answer_level=float(min_top_probability), copies=copies)
 
 
+def too_many_below(probability: float, copies, level: float, allowed: int | None) -> bool:
+    """Whether the rule "many_copies_below" fires: the film's own `probability` reaches the answer `level` and
+    more than `allowed` of its `copies` fall under it (never when `allowed` is None). The one statement of the
+    rule, for the served reading and for `training.fit_scope`'s fit alike."""
+    return allowed is not None and probability >= level and sum(p < level for p in copies) > allowed
+
+
 def many_copies_below_finding(label: str, probability: float, copies: tuple, level: float,
                               allowed: int | None) -> Finding | None:
     """The rule "many_copies_below": the film's own probability reaches the model's answer `level`, but more than
     `allowed` of its test-time `copies` give `label` less (None when it does not fire, or `allowed` is None). The
     limit is fitted with the level on the model's validation films (`training.fit_scope`): an answer that most of
     its copies would not give was right too rarely to stand alone."""
-    below = sum(p < level for p in copies)
-    if allowed is None or probability < level or below <= allowed:
+    if not too_many_below(probability, copies, level, allowed):
         return None
+    below = sum(p < level for p in copies)
     return Finding("many_copies_below", UNCERTAIN, MODEL,
                    f"{label} falls under the {level:.1%} this model needs to answer on its own on {below} of the "
                    f"{len(copies)} slightly shifted, rotated or re-exposed copies of the film: more than the {allowed} "
