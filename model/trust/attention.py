@@ -238,8 +238,9 @@ def lung_attention(heatmap: np.ndarray, lung_mask: np.ndarray, threshold: float 
 
 
 def blank_map(heatmap: np.ndarray) -> bool:
-    """A map with no positive weight anywhere: it places no evidence, so it has no share on the lungs and ranks
-    no region against another map."""
+    """A map with no positive weight anywhere: it places no evidence, so it has no share on the lungs (and draws
+    no colour). Not the similarity's rule: `model.trust.agreement.ranks_nothing` asks whether a map ranks any
+    region above another (constant or not); the two agree on the usual blank map, all zero."""
     return not float(np.max(heatmap)) > 0.0
 
 
