@@ -177,3 +177,18 @@ def test_the_lung_masked_caption_says_a_blank_map_is_blank():
     assert "the map is blank" in blank and "colour on the map outside the lungs" not in blank
     assert "colour on the map outside the lungs" in region_caption((10, 60, 10, 90), (100, 100), lung_crop=True,
                                                                    lung_mask=True)
+
+
+def test_an_explanation_report_keeps_the_pairs_it_could_not_measure():
+    """`training.explanation_report` writes how many images each pair was left out on (a blank map); the typed
+    report dropped it, so Performance printed the mean as if every image counted."""
+    from model.trust.explanations import ExplanationReport
+
+    values = {"model": "m", "method_agreement": {"pairs": {"gradcam vs scorecam": 0.4}, "mean": 0.4, "blank": [],
+                                                 "not_measured": {"gradcam vs scorecam": 3}}}
+    report = ExplanationReport.from_dict(values)
+    assert report.agreement_not_measured == {"gradcam vs scorecam": 3}
+    assert report.to_dict()["method_agreement"]["not_measured"] == {"gradcam vs scorecam": 3}
+    assert ExplanationReport.from_dict(report.to_dict()) == report
+    assert "not_measured" not in ExplanationReport.from_dict({"model": "m", "method_agreement": {
+        "pairs": {"a vs b": 0.4}, "mean": 0.4}}).to_dict()["method_agreement"]

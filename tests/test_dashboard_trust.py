@@ -48,7 +48,7 @@ EXPLANATIONS = {  # The structure written by training/explanation_report.py, wit
                                              "better_than_random_share": 0.83, "better_than_random": True, "grid": 7},
                                  "gradcam++": {"deletion_auc": 0.52, "insertion_auc": 0.50,
                                                "better_than_random_share": 0.25, "better_than_random": False}}},
-    "method_agreement": {"pairs": {"gradcam vs gradcam++": 0.8}, "mean": 0.8},
+    "method_agreement": {"pairs": {"gradcam vs gradcam++": 0.8}, "mean": 0.8, "not_measured": {"gradcam vs gradcam++": 2}},
     "sanity_check": {"threshold": 0.5, "seed": 0, "n": 4,
                      "methods": {"gradcam": {"spearman": 0.12, "ssim": 0.2, "n": 4, "flagged": False},
                                  "gradcam++": {"spearman": 0.81, "ssim": 0.7, "n": 4, "flagged": True},
@@ -553,6 +553,9 @@ def test_performance_renders_the_explanation_report_and_within_source_aucs(lung_
     # Blank maps from the scrambled model rank nothing: that method is not judged, and not called passed.
     assert any(text.startswith("Not judged: Score-CAM.") for text in texts(at.warning))
     assert not any("No method flagged" in text for text in texts(at.caption))
+    # The mean agreement says which pairs it could not measure (a blank map) on how many images.
+    assert ("Mean agreement between Grad-CAM, Grad-CAM++ (Spearman): +0.80 (not measured, a blank map, so left out: "
+            "Grad-CAM vs Grad-CAM++ on 2 images).") in texts(at.caption)
 
     within = next(d.value for d in at.dataframe if {"COVID-19", "images"} <= set(d.value.columns))
     assert list(within.index) == list(PER_SOURCE_AUC)

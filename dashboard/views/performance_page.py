@@ -306,7 +306,7 @@ def explanation_section(card, key) -> None:
     lung_attention_report(report.lung_attention, lung_groups(report.lung_attention, report.per_image, level),
                           (level, own), bool(card.prep.lung_mask), card.prep.mask_channel)
     faithfulness_report(report.faithfulness)
-    sanity_report(report.sanity_check, report.method_agreement)
+    sanity_report(report.sanity_check, report.method_agreement, report.agreement_not_measured)
 
 
 def lung_attention_report(lungs: LungSummary, groups: list[LungGroup], warning: tuple[float, bool], lung_mask: bool,
@@ -355,7 +355,7 @@ def faithfulness_report(faith: FaithfulnessSummary) -> None:
                "both hold, by the same rule." + (f" {faith.judged_sentence()}" if faith.judged_sentence() else ""))
 
 
-def sanity_report(sanity: SanitySummary | None, agreement: Agreement | None) -> None:
+def sanity_report(sanity: SanitySummary | None, agreement: Agreement | None, not_measured: dict | None = None) -> None:
     st.markdown("**Randomisation sanity check**")
     if not sanity or not sanity.methods:
         st.caption("Not run.")
@@ -391,7 +391,11 @@ def sanity_report(sanity: SanitySummary | None, agreement: Agreement | None) -> 
                        f"({sanity.n} images).")
         if agreement:
             names = ", ".join(_label(m) for m in agreement.methods)
-            st.caption(f"Mean agreement between {names} (Spearman): {similarity_text(agreement.mean)}.")
+            # pairs with a blank map on some images were measured on the others only: say how many were left out
+            left = "; ".join(f"{' vs '.join(_label(m) for m in pair.split(' vs '))} on {n}"
+                             for pair, n in (not_measured or {}).items())
+            st.caption(f"Mean agreement between {names} (Spearman): {similarity_text(agreement.mean)}"
+                       + (f" (not measured, a blank map, so left out: {left} images)." if left else "."))
 
 
 def provenance_section(card) -> None:

@@ -210,6 +210,8 @@ class ExplanationReport:
     lung_attention: LungSummary = field(default_factory=LungSummary)
     faithfulness: FaithfulnessSummary = field(default_factory=FaithfulnessSummary)
     method_agreement: Agreement | None = None
+    # {"a vs b": images}: the images whose pair was not measured (a blank map), left out of `method_agreement`'s mean
+    agreement_not_measured: dict = field(default_factory=dict)
     sanity_check: SanitySummary | None = None
     per_image: list[dict] = field(default_factory=list)
     timing: dict = field(default_factory=dict)
@@ -224,6 +226,8 @@ class ExplanationReport:
                    lung_attention=LungSummary.from_dict(values.get("lung_attention")),
                    faithfulness=FaithfulnessSummary.from_dict(values.get("faithfulness")),
                    method_agreement=Agreement.from_dict(agreement) if agreement else None,
+                   agreement_not_measured={pair: int(n) for pair, n in ((agreement or {}).get("not_measured")
+                                                                        or {}).items()},
                    sanity_check=SanitySummary.from_dict(values.get("sanity_check")),
                    per_image=list(values.get("per_image") or []), timing=dict(values.get("timing") or {}))
 
@@ -242,7 +246,10 @@ class ExplanationReport:
                              **({"measured": faith.measured, "not_measurable": faith.not_measurable}
                                 if faith.measured is not None else {}),
                              **({"min_evidence": faith.min_evidence} if faith.min_evidence is not None else {})},
-            "method_agreement": self.method_agreement.to_dict() if self.method_agreement else None,
+            "method_agreement": ({**self.method_agreement.to_dict(),
+                                  **({"not_measured": dict(self.agreement_not_measured)}
+                                     if self.agreement_not_measured else {})}
+                                 if self.method_agreement else None),
             "sanity_check": asdict(self.sanity_check) if self.sanity_check else None,
             "per_image": list(self.per_image), "timing": dict(self.timing),
         }
