@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from model.data_overlap import UNKNOWN, VersionOverlap, recognised, trained_on_any
-from model.present.text import SCORE_DIGITS, percent
+from model.present.text import SCORE_DIGITS, number, percent
 
 DIGITS = SCORE_DIGITS  # every page's precision for a score
 # Named figure by figure: accuracy and recall are shares too, so "figures to two decimals, shares in whole
@@ -78,9 +78,7 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value))
 
 
-def figure(value, digits: int = DIGITS) -> str:
-    """A figure to two decimals ("0.83", or `digits`); "n/a" without a value."""
-    return "n/a" if _missing(value) else f"{value:.{digits}f}"
+figure = number  # a figure to two decimals ("0.83", or `digits`), "n/a" without one: every page's score format
 
 
 def signed(value, digits: int = DIGITS) -> str:

@@ -38,6 +38,7 @@ from model.explain import method_label
 from model.present import text
 from model.present.overlay import colour_bar, colour_bar_caption
 from model.trust.findings import ANSWER_CAUTION, ASSUMPTION, MAP_CAUTION, OUT_OF_SCOPE, UNCERTAIN
+from model.trust.uncertainty import prints_as
 
 DISCLAIMER = f"{text.DISCLAIMER} {text.QUALIFIED_READER}"  # the pages' notice, word for word
 
@@ -314,8 +315,7 @@ OUTPUT_SAME = "the output stays the same"
 
 
 def _under(probability: float, level: float) -> str:
-    # Never "under 78.3%" beside a figure shown as 78.3%.
-    return "just under" if f"{probability:.1%}" == f"{level:.1%}" else "under"
+    return "just under" if prints_as(probability, level) else "under"
 
 
 def hidden_outcome(what_if: dict) -> str:

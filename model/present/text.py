@@ -4,6 +4,8 @@ Streamlit-free, so every sentence a page shows can be tested without a browser.
 """
 from __future__ import annotations
 
+import math
+
 from model.policy import LOW_LUNG_ATTENTION
 from model.registry import ModelCard
 from model.trust.attention import (
@@ -43,8 +45,8 @@ SCORE_FORMAT = f"%.{SCORE_DIGITS}f"  # the same, for a table's number column
 
 
 def number(value, digits: int = SCORE_DIGITS) -> str:
-    """A score to `SCORE_DIGITS` decimals ("0.48"), "n/a" without one."""
-    return "n/a" if value is None else f"{value:.{digits}f}"
+    """A score to `SCORE_DIGITS` decimals ("0.48"), "n/a" without one (None or NaN)."""
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
 def intervals_caption(report: dict) -> str | None:

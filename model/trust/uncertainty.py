@@ -233,6 +233,12 @@ def uncertainty_of(labels: tuple[str, ...], probabilities: np.ndarray,
                        level=float(min_agreement), answer_level=float(min_top_probability), copies=copies)
 
 
+def prints_as(probability: float, level: float) -> bool:
+    """Whether a probability under `level` prints as the level itself (both to 0.1%): then it is said "just
+    under", never "under 78.3%" beside a figure shown as 78.3%."""
+    return f"{probability:.1%}" == f"{level:.1%}"
+
+
 def too_many_below(probability: float, copies, level: float, allowed: int | None) -> bool:
     """Whether the rule "many_copies_below" fires: the film's own `probability` reaches the answer `level` and
     more than `allowed` of its `copies` fall under it (never when `allowed` is None). The one statement of the
@@ -265,8 +271,7 @@ def copies_below_finding(label: str, probability: float, copies: tuple, level: f
     if probability < level or not below:
         return None
     lowest = min(below)
-    # The lowest never shown equal to the level it is under (78.3% beside a level of 78.3%).
-    shown = "just under it" if f"{lowest:.1%}" == f"{level:.1%}" else f"{lowest:.1%}"
+    shown = "just under it" if prints_as(lowest, level) else f"{lowest:.1%}"
     # What the count means, said from the count ("near that level" was said of 7 copies of 7 below, the lowest
     # 22 points under it).
     meaning = ("the film as given reaches that level but none of its copies does: the answer rests on this one "
