@@ -154,12 +154,13 @@ def evaluate(clf, records, batch_size: int = 32) -> dict:
 def out_of_scope(xray, masks: dict, segmenter, scope) -> bool:
     """Whether a version's triage holds the film back as out of scope (`model.trust.triage.film_triage`, the
     function of Diagnose and the gallery, with no test-time copies: they cannot set that status); `masks` keeps
-    each segmenter's mask of the film, so it is segmented once."""
+    each lung model's mask of the film by its id, the cache `predict_many` fills for the versions' inputs, so the
+    film is segmented once per lung model."""
     from model.trust.triage import OUT_OF_SCOPE, film_triage
 
-    if segmenter is not None and id(segmenter) not in masks:
-        masks[id(segmenter)] = segmenter.mask(xray.pixels)
-    mask = None if segmenter is None else masks[id(segmenter)]
+    if segmenter is not None and segmenter.card.id not in masks:
+        masks[segmenter.card.id] = segmenter.mask(xray.pixels)
+    mask = None if segmenter is None else masks[segmenter.card.id]
     return film_triage(xray, mask, None, scope)[2].status == OUT_OF_SCOPE
 
 
@@ -204,8 +205,8 @@ def predict_many(classifiers, records, scoring: Scoring = Scoring(), progress=No
                         masks[lung_id] = clf.segmenter.mask(pixels)
                     mask = masks[lung_id]
                 arrays.append(clf.prepare(pixels, mask).array)
-            shared: dict = {}  # each lung model's mask of the film, made once for every version's triage
-            triaged = {model_id: out_of_scope(xray, shared, scoring.lungs.get(model_id), scoring.scopes.get(model_id))
+            # the triage reuses each lung model's mask made for the inputs above (one segmentation per lung model)
+            triaged = {model_id: out_of_scope(xray, masks, scoring.lungs.get(model_id), scoring.scopes.get(model_id))
                        for model_id in held}
         except (XrayInputError, OSError, ValueError, KeyError) as exc:
             failed.append((record.path, " ".join(str(exc).split()) or type(exc).__name__))

@@ -436,3 +436,26 @@ def test_each_versions_triage_names_the_films_it_holds_back_as_diagnose_does(reg
     plain = evaluate_models(classifiers, archive.records, Scoring(4), Resampling(20), load=archive.load)
     assert HELD_BACK not in summary_table(plain).index and "tiny-a triage" not in predictions_frame(plain).columns
     assert scope_sentence(plain) == ""
+
+
+def test_the_triage_reuses_the_mask_made_for_the_inputs(monkeypatch):
+    """One segmentation per film and lung model: the triage's mask is the one `predict_many` made for the versions'
+    inputs, keyed by the lung model's id (the triage's segmenter is another object of the same model)."""
+    from types import SimpleNamespace
+
+    import model.trust.triage as triage
+    from model.evaluation import out_of_scope
+
+    seen = []  # the mask each triage was given
+    monkeypatch.setattr(triage, "film_triage",
+                        lambda xray, mask, *rest: seen.append(mask) or (None, None, SimpleNamespace(status="answer")))
+    calls = []
+    segmenter = SimpleNamespace(card=SimpleNamespace(id="lungs-x"),
+                                mask=lambda pixels: calls.append(1) or np.zeros(pixels.shape, bool))
+    xray = SimpleNamespace(pixels=np.zeros((8, 8)))
+    made = np.ones((8, 8), bool)  # as predict_many leaves it after preparing the inputs
+    assert not out_of_scope(xray, {"lungs-x": made}, segmenter, None)
+    assert calls == [] and seen[-1] is made
+    fresh: dict = {}
+    out_of_scope(xray, fresh, segmenter, None)
+    assert calls == [1] and seen[-1] is fresh["lungs-x"] and not seen[-1].any()
