@@ -282,6 +282,25 @@ def test_plausibility_passes_two_lungs_and_fails_the_rest():
     lopsided[:, 60:] = synthetic_lung_mask(100)[:, 60:] & (np.arange(100)[:, None] > 72)
     report = mask_plausibility(lopsided)
     assert not report["plausible"] and report["left_right_balance"] <= 0.3 and "size" in report["reason"]
+    assert [mask_plausibility(m)["problem"] for m in (synthetic_lung_mask(64), np.zeros((64, 64), bool), one,
+                                                      stacked, lopsided)] == ["", "no_lungs", "one_field", "stacked",
+                                                                              "unbalanced"]
+
+
+def test_a_film_with_one_lung_field_is_held_back_without_blaming_the_kind_of_image():
+    """A frontal film whose right lung is whited out gives the lung finder one field: the reason names the
+    whited-out lung first (review: "The image may not be a frontal chest X-ray" under a plain chest film)."""
+    from model.trust.input_check import input_check
+
+    pixels = synthetic_radiograph(128)
+    one = synthetic_lung_mask(128)
+    one[:, 64:] = False
+    finding = next(f for f in input_check(pixels, lung_mask=one).findings if f.kind == "no_lung_fields")
+    assert "whited out" in finding.sentence and "may not be a frontal chest X-ray" in finding.sentence
+    stacked = np.zeros((128, 128), bool)
+    stacked[10:50, 30:90] = stacked[70:110, 30:90] = True  # no film lies like this: the kind of image is the doubt
+    finding = next(f for f in input_check(pixels, lung_mask=stacked).findings if f.kind == "no_lung_fields")
+    assert "whited out" not in finding.sentence and finding.sentence.endswith("may not be a frontal chest X-ray.")
 
 
 def test_clean_mask_keeps_two_largest_and_fills_holes():

@@ -265,6 +265,8 @@ def mask_plausibility(mask: np.ndarray) -> dict:
                 area fraction is within [`MIN_AREA_FRACTION`, `MAX_AREA_FRACTION`] and the
                 balance exceeds `MIN_BALANCE`.
             reason: one sentence saying what is implausible; "" when plausible.
+            problem: the same as a key ("no_lungs", "small_patches", "one_field", "many_fields", "stacked",
+                "small_area", "large_area", "unbalanced"); "" when plausible.
     """
     mask = _as_mask(mask, "mask")
     height, width = mask.shape
@@ -282,6 +284,7 @@ def mask_plausibility(mask: np.ndarray) -> dict:
         balance = min(left, right) / max(left, right) if max(left, right) > 0 else 0.0
         side_by_side = False
 
+    problem = _mask_problem(mask, sizeable, side_by_side, area_fraction, balance)
     if not mask.any():
         reason = "No lung fields were found in the image."
     elif not sizeable:
@@ -304,7 +307,17 @@ def mask_plausibility(mask: np.ndarray) -> dict:
     else:
         reason = ""
     return {"area_fraction": round(area_fraction, 4), "components": len(sizeable),
-            "left_right_balance": round(balance, 4), "plausible": reason == "", "reason": reason}
+            "left_right_balance": round(balance, 4), "plausible": reason == "", "reason": reason,
+            "problem": problem}
+
+
+def _mask_problem(mask: np.ndarray, sizeable: list, side_by_side: bool, area_fraction: float, balance: float) -> str:
+    """The first implausibility of a mask, as a key (the order of `mask_plausibility`'s reasons); "" when none."""
+    checks = (("no_lungs", not mask.any()), ("small_patches", not sizeable),
+              ("one_field" if len(sizeable) == 1 else "many_fields", len(sizeable) != 2),
+              ("stacked", not side_by_side), ("small_area", area_fraction < MIN_AREA_FRACTION),
+              ("large_area", area_fraction > MAX_AREA_FRACTION), ("unbalanced", balance <= MIN_BALANCE))
+    return next((key for key, found in checks if found), "")
 
 
 def _as_image(pixels) -> np.ndarray:

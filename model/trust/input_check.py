@@ -87,8 +87,18 @@ def _mask_finding(lung_mask) -> list[Finding]:
     verdict = mask_plausibility(lung_mask)
     if verdict["plausible"]:
         return []
-    return [Finding("no_lung_fields", OUT_OF_SCOPE, IMAGE,
-                    f"{verdict['reason']} The image may not be a frontal chest X-ray.", {})]
+    return [Finding("no_lung_fields", OUT_OF_SCOPE, IMAGE, f"{verdict['reason']} {_mask_cause(verdict)}", {})]
+
+
+def _mask_cause(verdict: dict) -> str:
+    """What an implausible lung mask may mean. One lung-sized region, or one field far smaller than the other, is
+    what a frontal film with a whited-out lung gives too (the finder misses lung tissue that dense disease fills):
+    blaming the kind of image there misleads a reader looking at a plain chest film."""
+    if verdict["problem"] in ("one_field", "unbalanced"):
+        return ("A lung may be whited out (a large effusion, a collapse or dense consolidation, which the lung finder "
+                "misses), or the image may not be a frontal chest X-ray; the model reads the lung fields, so it cannot "
+                "read this film.")
+    return "The image may not be a frontal chest X-ray."
 
 
 def input_check(pixels: np.ndarray, metadata: dict | None = None, lung_mask: np.ndarray | None = None,
