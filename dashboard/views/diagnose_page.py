@@ -823,8 +823,8 @@ def agreement_panel(maps: dict, shown: str, layer_label: str) -> tuple:
         return None, None
     agreement = method_agreement(maps)
     slot = st.empty()
-    pairs = {" vs ".join(MAP_LABELS.get(name, name) for name in pair.split(" vs ")): rho
-             for pair, rho in sorted(agreement.pairs.items(), key=lambda item: shown not in item[0].split(" vs "))}
+    pairs = {" vs ".join(MAP_LABELS.get(name, name) for name in methods): rho
+             for methods, rho in sorted(agreement.method_pairs, key=lambda item: shown not in item[0])}
     # The similarity column kept narrow so that every pair's name fits a 1366-pixel screen's column; each figure as
     # the sentences print it, a pair with a blank map (None) in words, never 0.00 (a cell shows None as "None").
     st.dataframe({"maps": list(pairs), "similarity": [BLANK_CELL if rho is None else similarity_text(rho)
