@@ -78,6 +78,12 @@ def test_summary_and_matrix_of_known_maps():
                                                         ("smoothgrad", "occlusion"))]
     assert summary.mean == pytest.approx(np.mean(distinct)) and summary.mean != pytest.approx(agreement.mean)
     assert summary.agreeing == 0
+    # The pairs by their method names (the page names them from these, never by splitting the stored key).
+    from model.trust.agreement import pair_methods
+    assert [methods for methods, _ in agreement.method_pairs][:3] == [("gradcam", "layercam"), ("gradcam", "smoothgrad"),
+                                                                     ("gradcam", "occlusion")]
+    assert dict(agreement.method_pairs)[("gradcam", "smoothgrad")] == agreement.similarity("smoothgrad", "gradcam")
+    assert pair_methods("gradcam++ vs occlusion") == ("gradcam++", "occlusion")
     # The same ranking from two methods is said to be one map, not two agreeing (Grad-CAM++ and LayerCAM coincide
     # at a layer read out linearly).
     assert summary.same == (("gradcam", "layercam"),)

@@ -195,7 +195,7 @@ def test_click_to_hide_several_cells_and_occlusion_cross_check(app, registry_env
     film together, mapped into the model input; the change is said in percentage points from the
     card's own probability, and the film is redrawn with the hidden cells greyed."""
     from model.classifier import Classifier
-    from model.explain.film_grid import change_between, hide_cells
+    from model.explain.film_grid import change_points, hide_cells, signed_points
     from model.inputs.intake import load_xray
 
     at = upload(open_page(app, "diagnose"), IMAGE)
@@ -214,8 +214,8 @@ def test_click_to_hide_several_cells_and_occlusion_cross_check(app, registry_env
     assert shown.help.startswith(f"The probability of {top} with the cells hidden.")
     assert shown.value == f"{after:.1%}"
     # The change is the difference of the two figures as shown (to 0.1%).
-    change = change_between(card.confidence, after)
-    assert shown.proto.delta == change.replace("−", "-") and shown.proto.delta.endswith(" points")
+    change = change_points(card.confidence, after)
+    assert shown.proto.delta == signed_points(change, minus="-") and shown.proto.delta.endswith(" points")
     # Grey, not green or red: a class's probability going up or down is neither good nor bad news.
     from streamlit.proto.Metric_pb2 import Metric
     assert shown.proto.color == Metric.MetricColor.GRAY

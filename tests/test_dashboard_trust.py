@@ -354,6 +354,29 @@ def test_report_carries_the_final_status_and_its_findings(registry_env, monkeypa
     assert "radiologist must" not in DISCLAIMER
 
 
+def test_hidden_cells_metric_and_report_line_agree_with_the_card(registry_env, monkeypatch):
+    """Two cells hidden: the page's metric, its change and the report's line all start from the card's one
+    probability, and the change is the difference of the two figures as printed (to 0.1 point)."""
+    from model.explain.film_grid import signed_points
+    from model.present.report import what_if_line
+
+    details = capture_reports(monkeypatch)
+    at = upload(open_page("diagnose"), IMAGE)
+    at.session_state["hidden_cells"] = [14, 15]  # what two clicks on the film store
+    at.run()
+    no_failure(at)
+    effect = details[-1].what_if
+    card = metric(at, "Probability").value
+    shown = metric(at, "With 2 cells hidden")
+    assert effect.cells == (14, 15) and effect.label == metric(at, "Model output").value and effect.seen
+    assert f"{effect.before:.1%}" == card == f"{details.calls[-1][2].confidence:.1%}"  # the card's figure
+    assert shown.value == f"{effect.after:.1%}" and shown.proto.delta == signed_points(effect.change, minus="-")
+    assert abs(float(shown.value.rstrip("%")) - float(card.rstrip("%")) - effect.change) < 1e-9
+    assert f"{effect.label} {card} → {shown.value} ({signed_points(effect.change)})" in what_if_line(effect)
+    assert what_if_line(effect).startswith("What if 2 cells (row 3, column 3; row 3, column 4) of the film were "
+                                           "hidden (blurred): ")
+
+
 def test_map_checks_made_later_reach_the_status_and_the_report(registry_env, monkeypatch):
     """Two methods that disagree (the limit raised so that any pair does): the status names it and the
     report carries that final status, though the answer's own status is unchanged."""

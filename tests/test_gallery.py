@@ -275,6 +275,11 @@ def test_cases_table_reads_every_figure_as_the_cards_print_it(shortcut):
     ordered = shown_cases(cases, "all", "errors")
     frame = cases_table(ordered)
     assert list(frame.columns) == TABLE_COLUMNS + ["P(COVID-19)", "P(Normal)", "P(Pneumonia)"] + TABLE_FILE_COLUMNS
+    # The page names each probability column's class from this, never by cutting "P(" and ")" off the header.
+    from model.present.gallery_cases import probability_columns
+    assert probability_columns(ordered) == {"P(COVID-19)": "COVID-19", "P(Normal)": "Normal",
+                                            "P(Pneumonia)": "Pneumonia"}
+    assert probability_columns([]) == {}
     assert list(frame["file"]) == [Path(c.path).name for c in ordered]
     root = str(Path(records[0].path).parent)
     assert not any(root in str(value) or "/" in str(value) for value in frame.to_numpy().ravel())

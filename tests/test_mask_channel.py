@@ -304,7 +304,7 @@ def test_the_wording_says_one_network_sees_the_lungs_and_another_the_lung_box():
     for sentence in (summary, measures, story, caption, seen, attention):
         assert "model sees only the lung fields" not in sentence and "version sees only" not in sentence
     three = layer_choices(["m1_conv", "m2_conv", "m3_conv", "ensemble_features"], "ensemble_features")
-    assert three[0].label == "all 3 networks, last block (default)"
+    assert three[0].option == "all 3 networks, last block (default)" and three[0].label == "all 3 networks, last block"
 
 
 def test_the_randomisation_check_runs_on_a_two_channel_model(clf, prepared):

@@ -9,7 +9,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.explain.film_grid import GridEffects, cell_at, cell_bounds, change_between, grid_effects, input_box, points
+from model.explain.film_grid import (
+    GridEffects,
+    HiddenCells,
+    cell_at,
+    cell_bounds,
+    change_points,
+    grid_effects,
+    hidden_effect,
+    input_box,
+    signed_points,
+)
 from model.inputs.preprocessing import ModelInput, Preprocessing, preprocess
 from model.present.layers import layer_choices, layer_label, visible_choices
 from model.present.overlay import (
@@ -131,7 +141,8 @@ ENSEMBLE = ["m1_stem_conv", "m1_stem_relu", "m1_stage1_block1_1_conv", "m1_stage
 def test_layers_are_named_for_people_and_grouped_by_network():
     choices = layer_choices(ENSEMBLE, "ensemble_features", ["cxr-resnet-lungs-v1", "cxr-compact-lungs-v1"])
     assert choices[0].name == "ensemble_features" and choices[0].default
-    assert choices[0].label == "both networks, last block (default)"
+    # The reader's name and the default mark apart: the box marks the default, a caption or report names the layer.
+    assert choices[0].option == "both networks, last block (default)" and choices[0].label == "both networks, last block"
     assert {c.name for c in choices} == set(ENSEMBLE)
     first = [c for c in choices if c.name.startswith("m1_")]
     assert first[0].name == "m1_stage4_block2_out"
@@ -150,8 +161,9 @@ def test_a_single_network_lists_its_default_first():
     layers = ["stem_conv", "stem_relu", "block1a_conv", "block1a_relu", "block2b_conv", "block2b_relu"]
     choices = layer_choices(layers, "block2b_conv")
     assert [c.name for c in choices][:2] == ["block2b_conv", "block2b_relu"]
-    assert choices[0].label == "block 2 (last), second convolution (default)" and choices[0].group == ""
-    assert choices[1].label == "block 2 (last), second layer (activated)"
+    assert choices[0].option == "block 2 (last), second convolution (default)" and choices[0].group == ""
+    assert choices[0].label == "block 2 (last), second convolution"
+    assert choices[1].label == choices[1].option == "block 2 (last), second layer (activated)"
     assert next(c.label for c in choices if c.name == "block1a_conv") == "block 1, first convolution"
 
 
@@ -179,7 +191,7 @@ def test_every_layer_name_of_the_shipped_ensembles_fits_the_layer_box():
     resnet = [f"m1_stage{s}_block{b}_{part}" for s in (3, 4) for b in (1, 2) for part in ("1_conv", "1_relu", "2_conv",
                                                                                           "add", "out")]
     for names in (mobilenet, resnet + ["m2_block4b_relu", "ensemble_features"]):
-        labels = [c.label for c in layer_choices(names, "ensemble_features", ["a", "b", "c"])]
+        labels = [c.option for c in layer_choices(names, "ensemble_features", ["a", "b", "c"])]
         assert max(map(len, labels)) <= 61, max(labels, key=len)
         assert len(set(labels)) == len(labels)  # shorter, still one name per layer
 
@@ -188,7 +200,7 @@ def test_the_new_default_architecture_names_its_last_block():
     mobilenet = ["conv1", "conv1_relu", "conv_dw_12", "conv_pw_12_relu", "conv_dw_13", "conv_dw_13_relu", "conv_pw_13",
                  "conv_pw_13_relu"]
     choices = layer_choices(mobilenet, "conv_pw_13_relu")
-    assert choices[0].label == "block 13 (last), pointwise convolution (activated) (default)"
+    assert choices[0].option == "block 13 (last), pointwise convolution (activated) (default)"
     assert not any("_" in c.label for c in choices)
 
 
@@ -242,12 +254,61 @@ def test_hiding_each_cell_maps_the_fall_on_the_film_grid():
 
 
 def test_changes_are_said_in_percentage_points():
-    assert points(-0.1234) == "−12.3 points"
-    assert points(0.05) == "+5.0 points"
-    assert points(0.0) == "±0.0 points"
-    # From one shown figure to another: 76.34% → 75.36% is shown as 76.3% → 75.4%, so −0.9 points.
-    assert change_between(0.7634, 0.7536) == "−0.9 points" and points(0.7536 - 0.7634) == "−1.0 points"
-    assert change_between(0.5, 0.5004) == "±0.0 points"
+    assert signed_points(-12.34) == "−12.3 points"
+    assert signed_points(5.0) == "+5.0 points"
+    assert signed_points(0.0) == "±0.0 points"
+    # From one shown figure to another: 76.34% → 75.36% is shown as 76.3% → 75.4%, so −0.9 points (not −1.0).
+    assert change_points(0.7634, 0.7536) == -0.9 and signed_points(change_points(0.7634, 0.7536)) == "−0.9 points"
+    assert change_points(0.5, 0.5004) == 0.0 and signed_points(change_points(0.5, 0.5004)) == "±0.0 points"
+    # st.metric reads its arrow from a leading hyphen; the text elsewhere has a real minus sign.
+    assert signed_points(-0.9, minus="-") == "-0.9 points" and signed_points(-0.9) == "−0.9 points"
+
+
+def _hidden(before, probabilities, label="Normal", level=0.783, cells=(14, 15)):
+    """`hidden_effect` of hiding `cells` of the 6 x 6 grid on `label` (classes `LABELS`), the film's `before`."""
+    inside = () if probabilities is None else tuple(cells)
+    return hidden_effect(HiddenCells(tuple(cells), inside, None if probabilities is None else np.array(probabilities)),
+                         ["COVID-19", "Normal", "Pneumonia"], label, before, level, "blur", 6)
+
+
+def test_the_hidden_cells_change_is_a_number_in_points_as_the_two_figures_print():
+    """The page and the report format one typed effect: the change a number of points from the card's figure,
+    "unchanged" exactly when the two figures print alike (to 0.1%), whatever the raw difference."""
+    moved = _hidden(0.7634, (0.1, 0.7536, 0.1464))  # 76.3% → 75.4%: −0.9 points, not the raw −0.98
+    assert moved.change == -0.9 and not moved.unchanged and moved.after == 0.7536 and moved.before == 0.7634
+    assert change_points(0.7634, 0.7536) == moved.change and signed_points(moved.change) == "−0.9 points"
+    # Nearly equal, on either side of a printed digit: 76.349% and 76.351% print 76.3% and 76.4%, so +0.1 points
+    # (a raw tolerance of 0.05 points called this "unchanged" beside two different figures) ...
+    tiny = _hidden(0.76349, (0.1, 0.76351, 0.13649))
+    assert tiny.change == 0.1 and not tiny.unchanged
+    # ... while 76.34% and 76.26% both print 76.3%: ±0.0, with no direction (the raw change is −0.08 points).
+    same = _hidden(0.7634, (0.1, 0.7626, 0.1374))
+    assert same.unchanged and same.change == 0.0 and str(same.change) == "0.0" and signed_points(same.change) == (
+        "±0.0 points")
+    assert same.probabilities == (0.1, 0.7626, 0.1374) and same.labels == ("COVID-19", "Normal", "Pneumonia")
+    assert same.output_after == "Normal" and not same.output_changes and same.cells == (14, 15) and same.seen
+
+
+def test_the_hidden_cells_effect_says_when_the_answer_crosses_its_level_or_changes():
+    fall = _hidden(0.854, (0.1, 0.7828, 0.1172))  # prints 78.3%, the level's figure, yet under it
+    assert fall.falls_under and not fall.reaches_level and not fall.output_changes
+    rise = _hidden(0.70, (0.1, 0.80, 0.1))
+    assert rise.reaches_level and not rise.falls_under
+    assert not _hidden(0.854, (0.1, 0.80, 0.1)).falls_under and not _hidden(0.70, (0.2, 0.6, 0.2)).falls_under
+    other = _hidden(0.854, (0.55, 0.30, 0.15))
+    assert other.output_changes and other.output_after == "COVID-19" and other.after_top == 0.55
+    assert other.after_top_under and not other.falls_under  # a new class, not the same answer falling
+    assert not _hidden(0.854, (0.90, 0.05, 0.05)).after_top_under
+    # Without an answer level nothing crosses it.
+    unknown = _hidden(0.854, (0.1, 0.70, 0.2), level=None)
+    assert not (unknown.falls_under or unknown.reaches_level or unknown.after_top_under)
+    # Cells outside the region the model saw: no output of their own.
+    outside = _hidden(0.854, None, cells=(0,))
+    assert not outside.seen and outside.after is None and outside.change is None and not outside.unchanged
+    with pytest.raises(ValueError, match="label must be one of"):
+        _hidden(0.854, (0.1, 0.8, 0.1), label="Effusion")
+    with pytest.raises(ValueError, match="one per class"):
+        _hidden(0.854, (0.2, 0.8))
 
 
 # --------------------------------------------------------------------------- words and the report
@@ -418,8 +479,8 @@ def test_report_carries_case_status_colour_bar_what_if_and_coloured_notes():
         method="gradcam", model_id="m", model_version="1", model_name="M", case_id="01234567", colormap="inferno",
         threshold=0.5, status=Status("Uncertain: second read advised.", "uncertain", (odd, disagree, caution, assumed)),
         compared=["Grad-CAM", "Occlusion"],
-        what_if={"cells": "2 cells (row 3, column 2; row 4, column 2)", "label": "COVID-19", "before": 0.958,
-                 "after": 0.516, "change": "−44.2 points", "output_after": "Normal"},
+        what_if=hidden_effect(HiddenCells((13, 19), (13, 19), np.array([0.516, 0.43, 0.054])), prediction.labels,
+                              "COVID-19", 0.958, None, "blur", 6),
         notes=["82% of the Grad-CAM map lies inside the lung fields."])
     page = np.asarray(render_report(pixels, overlay, prediction, content))
     colours = {tuple(c) for c in page.reshape(-1, 3)[::7]}

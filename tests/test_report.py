@@ -32,6 +32,17 @@ def content(**fields) -> ReportContent:
     return ReportContent(**{**META, **fields})
 
 
+def hidden(before: float, probabilities, label: str = "Normal", level: float | None = None, cells=(13,),
+           fill: str = "blur"):
+    """The typed effect of hiding `cells` of the 6 x 6 grid (13: row 3, column 2) on `label`, whose film
+    probability is `before`; `probabilities` (one per class of `LABELS`) None: the model never saw them."""
+    from model.explain.film_grid import HiddenCells, hidden_effect
+
+    inside = () if probabilities is None else tuple(cells)
+    return hidden_effect(HiddenCells(tuple(cells), inside, None if probabilities is None else np.array(probabilities)),
+                         LABELS, label, before, level, fill, 6)
+
+
 def _inputs(height: int = 128, width: int = 128):
     pixels = synthetic_radiograph(height, width=width)
     heat = np.zeros_like(pixels)
@@ -109,8 +120,7 @@ def test_report_text_stays_inside_the_page_and_clear_of_the_disclaimer():
     findings = tuple(Finding("child", "out_of_scope", "header", "A sentence that explains why at some length " * 3)
                      for _ in range(4))
     status = Status("Out of scope: the output is shown for reference only (a child's film).", "out_of_scope", findings)
-    what_if = {"cells": "2 cells", "label": "COVID-19", "before": 0.9, "after": 0.8, "change": "−10.0 points",
-               "output_after": "COVID-19"}
+    what_if = hidden(0.9, (0.8, 0.1, 0.1), "COVID-19", cells=(13, 19))
     texts = []
     pages = report._render(pixels, overlay, long_labels, content(
         status=status, what_if=what_if, colormap="inferno", threshold=0.5, map_label="Normal",
@@ -188,11 +198,11 @@ def test_notes_that_do_not_fit_continue_on_further_pages_of_the_png_and_the_pdf(
 def test_the_what_if_line_says_whether_the_output_changes():
     from model.present.report import what_if_line
 
-    hidden = {"cells": "2 cells", "label": "COVID-19", "before": 0.763, "after": 0.754, "change": "−0.9 points"}
-    assert what_if_line({**hidden, "output_after": "COVID-19"}).endswith(
-        "COVID-19 76.3% → 75.4% (−0.9 points); the output stays the same.")
-    assert what_if_line({**hidden, "after": 0.30, "change": "−46.3 points", "output_after": "Normal"}).endswith(
-        "; the output becomes Normal.")
+    assert what_if_line(hidden(0.763, (0.754, 0.146, 0.1), "COVID-19", cells=(13, 19))) == (
+        "What if 2 cells (row 3, column 2; row 4, column 2) of the film were hidden (blurred): COVID-19 76.3% → 75.4% "
+        "(−0.9 points); the output stays the same.")
+    assert what_if_line(hidden(0.763, (0.30, 0.6, 0.1), "COVID-19")).endswith(
+        "COVID-19 76.3% → 30.0% (−46.3 points); the output becomes Normal (60.0%).")
 
 
 def test_a_fall_under_the_answer_level_is_not_the_same_output():
@@ -201,39 +211,39 @@ def test_a_fall_under_the_answer_level_is_not_the_same_output():
     hidden-cells box says the same clause (`hidden_outcome`)."""
     from model.present.report import OUTPUT_SAME, hidden_outcome, what_if_line
 
-    hidden = {"cells": "row 3, column 2", "label": "Normal", "before": 0.854, "after": 0.753, "change": "−10.1 points",
-              "output_after": "Normal", "after_top": 0.753, "fill": "blur", "level": 0.783}
-    assert what_if_line(hidden).endswith(
+    fall = hidden(0.854, (0.147, 0.753, 0.1), level=0.783)
+    assert what_if_line(fall).endswith(
         "Normal 85.4% → 75.3% (−10.1 points); the output stays Normal but falls under the answer level (78.3%), "
         "so it would be held for a second read.")
-    rise = {**hidden, "before": 0.753, "after": 0.854, "after_top": 0.854, "change": "+10.1 points"}
-    assert hidden_outcome(rise) == ("the output stays Normal and now reaches the answer level (78.3%), which alone "
-                                    "would no longer hold it for a second read")
+    rise = hidden(0.753, (0.046, 0.854, 0.1), level=0.783)
+    assert what_if_line(rise).endswith("(+10.1 points); the output stays Normal and now reaches the answer level "
+                                       "(78.3%), which alone would no longer hold it for a second read.")
     # On the same side of the level, either side, the output is the same.
-    assert hidden_outcome({**hidden, "after": 0.80, "after_top": 0.80}) == OUTPUT_SAME
-    assert hidden_outcome({**hidden, "before": 0.70, "after": 0.60, "after_top": 0.60}) == OUTPUT_SAME
+    assert hidden_outcome(hidden(0.854, (0.1, 0.8, 0.1), level=0.783)) == OUTPUT_SAME
+    assert hidden_outcome(hidden(0.70, (0.2, 0.6, 0.2), level=0.783)) == OUTPUT_SAME
     # Never "under 78.3%" beside a figure shown as 78.3%.
-    assert "falls just under the answer level (78.3%)" in hidden_outcome({**hidden, "after": 0.7828})
+    assert "falls just under the answer level (78.3%)" in hidden_outcome(hidden(0.854, (0.1172, 0.7828, 0.1),
+                                                                                level=0.783))
     # Another class: named with its figure, and said to be under the level when it is.
-    other = {**hidden, "after": 0.30, "output_after": "COVID-19", "after_top": 0.55}
-    assert hidden_outcome(other) == "the output becomes COVID-19 (55.0%), under the answer level (78.3%)"
-    assert hidden_outcome({**other, "after_top": 0.90}) == "the output becomes COVID-19 (90.0%)"
+    assert hidden_outcome(hidden(0.854, (0.55, 0.30, 0.15), level=0.783)) == (
+        "the output becomes COVID-19 (55.0%), under the answer level (78.3%)")
+    assert hidden_outcome(hidden(0.854, (0.90, 0.05, 0.05), level=0.783)) == "the output becomes COVID-19 (90.0%)"
+    # Without a level only a change of class is said.
+    assert hidden_outcome(hidden(0.854, (0.147, 0.753, 0.1))) == OUTPUT_SAME
 
 
 def test_the_what_if_line_names_the_fill_and_cells_the_model_never_saw():
     from model.present.report import render_pages, what_if_line
 
-    hidden = {"cells": "row 3, column 2", "label": "Normal", "before": 0.6, "after": 0.5, "change": "−10.0 points",
-              "output_after": "Normal"}
-    assert what_if_line({**hidden, "fill": "blur"}).startswith("What if row 3, column 2 of the film were hidden "
-                                                              "(blurred): Normal 60.0% → 50.0%")
-    assert what_if_line({**hidden, "fill": "black"}).startswith("What if row 3, column 2 of the film were hidden "
-                                                               "(blacked out):")
-    outside = {"cells": "row 1, column 1", "label": "Normal", "before": 0.6, "probabilities": None, "fill": "blur"}
-    assert what_if_line(outside).endswith("the model never saw this part of the film (outside the region it looks "
-                                          "at), so nothing changes.")
+    assert what_if_line(hidden(0.6, (0.1, 0.5, 0.4), fill="blur")).startswith(
+        "What if row 3, column 2 of the film were hidden (blurred): Normal 60.0% → 50.0%")
+    assert what_if_line(hidden(0.6, (0.1, 0.5, 0.4), fill="black")).startswith(
+        "What if row 3, column 2 of the film were hidden (blacked out):")
+    outside = hidden(0.6, None, cells=(0,))
+    assert what_if_line(outside) == ("What if row 1, column 1 of the film were hidden (blurred): the model never saw "
+                                     "this part of the film (outside the region it looks at), so nothing changes.")
     pixels, overlay = _inputs()
-    assert render_pages(pixels, overlay, PREDICTION, content(what_if=outside))  # a report, not a KeyError
+    assert render_pages(pixels, overlay, PREDICTION, content(what_if=outside))  # a report, not an AttributeError
 
 
 def test_an_out_of_scope_films_output_is_headed_for_reference_only():
@@ -291,8 +301,7 @@ def realistic_content(**fields) -> ReportContent:
         "method": "gradcam", "model_id": "cxr-mobilenet-v3", "model_version": "3.0",
         "model_name": "MobileNet, two-channel v3", "case_id": "60dca182", "colormap": "inferno", "threshold": 0.5,
         "status": status, "map_label": "Normal",
-        "what_if": {"cells": "2 cells (row 3, column 2; row 4, column 2)", "label": "COVID-19", "before": 0.696,
-                    "after": 0.687, "change": "−0.9 points", "output_after": "COVID-19", "fill": "blur"},
+        "what_if": hidden(0.696, (0.687, 0.2, 0.113), "COVID-19", cells=(13, 19)),
         "stability": "Varies: moves ±8.5 points (one standard deviation) on 7 changed copies",
         "notes": ("The map explains the class Normal at the layer all 3 networks, last block.",
                   text.probability_definition(card)),

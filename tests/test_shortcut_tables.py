@@ -33,6 +33,9 @@ def test_tables_carry_the_figures_and_are_empty_without_them():
     assert list(probe["balanced accuracy"]) == [0.9, 0.4] and source_probe_mean({"source_probe": PROBE}) == 0.65
     held = held_out_table({"held_out_source": HELD})
     assert held.loc[0, "recall"] == 0.85 and held.loc[0, "called Normal"] == 0.85
+    # Its share columns by name, for the page's formats and headers (it never reads "called" off a header).
+    from model.present.shortcut_tables import HELD_OUT_SHARES, called_column
+    assert {called_column(label) for label in HELD["teach"]["called_fraction"]} | set(HELD_OUT_SHARES) <= set(held)
     assert held.loc[0, "runs"] == 1 and held.loc[0, "range"] == "one run"
     repeated = {"teach": {**HELD["teach"], "repeats": [{"recall": 0.85}, {"recall": 0.3}, {"recall": 0.68}]}}
     held = held_out_table({"held_out_source": repeated})

@@ -22,7 +22,16 @@ from dashboard import caching, widgets
 from dashboard.case import Case, Controls
 from dashboard.seen_film import seen_note
 from model.explain import METHODS
-from model.explain.film_grid import cell_at, cell_name, cells_name, change_between, fall_points, toggle_cell
+from model.explain.film_grid import (
+    HiddenEffect,
+    cell_at,
+    cell_name,
+    cells_name,
+    fall_points,
+    hidden_effect,
+    signed_points,
+    toggle_cell,
+)
 from model.explain.occlusion import FILLS
 from model.policy import DEFAULT_COLORMAP, DEFAULT_MAP_THRESHOLD, DEFAULT_OPACITY, INTENDED_POPULATION
 from model.present import charts, text
@@ -198,7 +207,7 @@ def status_box(result, line: str, not_run=tuple(text.CHECK_NAMES), map_class: st
                 st.caption(f":orange[{finding.sentence}]")
 
 
-def output_box(case: Case, result, shown_anyway: bool, what_if: dict | None) -> None:
+def output_box(case: Case, result, shown_anyway: bool, what_if: HiddenEffect | None) -> None:
     """The model's output, its one probability with every class's bar under it (on a laptop's first
     screen), and its stability in a few words (the full sentence in the help)."""
     tta = case.uncertainty()
@@ -222,23 +231,15 @@ def output_box(case: Case, result, shown_anyway: bool, what_if: dict | None) -> 
         st.caption(f"{case.card.display_name}, version {case.card.version}")
 
 
-def hidden_result(case: Case) -> dict | None:
-    """The output with the clicked cells hidden, measured from the film's own probability (None when
-    nothing is hidden); `probabilities` is None when no hidden cell lies in the region the model saw."""
+def hidden_result(case: Case) -> HiddenEffect | None:
+    """What hiding the clicked cells does, measured from the film's own probability (None when nothing is
+    hidden)."""
     cells = tuple(st.session_state.get("hidden_cells") or ())
     if not cells:
         return None
-    tta = case.uncertainty()
-    fill = hide_with()
-    hidden = case.hidden_cells(cells, GRID, fill)
-    result = {"cells": cells_name(cells, GRID), "count": len(cells), "label": tta.top_label,
-              "before": tta.top_probability, "probabilities": hidden.probabilities, "fill": fill,
-              "hidden": cells, "level": tta.answer_level}
-    if hidden.probabilities is None:
-        return result
-    after = dict(zip(case.card.labels, (float(p) for p in hidden.probabilities)))
-    return {**result, "after": after[tta.top_label], "change": change_between(tta.top_probability, after[tta.top_label]),
-            "output_after": max(after, key=after.get), "after_top": max(after.values())}
+    tta, fill = case.uncertainty(), hide_with()
+    return hidden_effect(case.hidden_cells(cells, GRID, fill), case.card.labels, tta.top_label,
+                         tta.top_probability, tta.answer_level, fill, GRID)
 
 
 def hide_with() -> str:
@@ -249,34 +250,33 @@ def hide_with() -> str:
     return chosen if chosen in FILLS else widgets.kept("fill", FILLS[0])
 
 
-def hidden_cells_box(what_if: dict) -> None:
+def hidden_cells_box(effect: HiddenEffect) -> None:
     """The new output in the output box, under the film's own probability (beside the film, on a laptop's
-    first screen): the top class's probability with the cells hidden and its change in points from it."""
+    first screen): the answer's probability with the cells hidden and its change in points from it."""
     with st.container(border=True):
-        if what_if["probabilities"] is None:
-            st.caption(f":material/visibility_off: Hiding {what_if['cells']}: the model never saw this part of the "
-                       "film (outside the region it looks at), so nothing changes.")
+        if not effect.seen:
+            st.caption(f":material/visibility_off: Hiding {cells_name(effect.cells, effect.grid)}: the model never "
+                       "saw this part of the film (outside the region it looks at), so nothing changes.")
         else:
-            count = what_if["count"]
-            unchanged = what_if["change"].startswith("±")
+            count = len(effect.cells)
             # The class is the answer's, named in the help: "COVID-19 with 2 cells hidden" was cut at 1366 px.
-            st.metric(f"With {count} cell{'s' if count > 1 else ''} hidden", f"{what_if['after']:.1%}",
-                      what_if["change"].replace("−", "-"),
-                      help=f"The probability of {what_if['label']} with the cells hidden. {explain('Hiding cells')} The "
-                           f"model saw the cells {fill_words(what_if['fill'])} (*Hide with*, in the grid tab); the "
+            st.metric(f"With {count} cell{'s' if count > 1 else ''} hidden", f"{effect.after:.1%}",
+                      signed_points(effect.change, minus="-"),
+                      help=f"The probability of {effect.label} with the cells hidden. {explain('Hiding cells')} The "
+                           f"model saw the cells {fill_words(effect.fill)} (*Hide with*, in the grid tab); the "
                            "film shows them grey.",
                       # Grey either way: a rise or a fall of a class's probability is neither good nor bad news.
-                      delta_color="off", delta_arrow="off" if unchanged else "auto")
-            outcome = hidden_outcome(what_if)  # the report's rule: a fall under the answer level is no "same"
+                      delta_color="off", delta_arrow="off" if effect.unchanged else "auto")
+            outcome = hidden_outcome(effect)  # the report's rule: a fall under the answer level is no "same"
             if outcome != OUTPUT_SAME:
                 st.markdown(f"{outcome[0].upper()}{outcome[1:]}.")
         st.button("Show the film as it is", key="unhide", icon=":material/visibility:",
                   on_click=st.session_state.update, kwargs={"hidden_cells": []})
 
 
-def probability_chart(case: Case, what_if: dict | None) -> None:
+def probability_chart(case: Case, effect: HiddenEffect | None) -> None:
     """The film's probabilities and, with cells hidden, the new ones beside them."""
-    bars = probability_bars(case.prediction(), None if what_if is None else what_if["probabilities"])
+    bars = probability_bars(case.prediction(), None if effect is None else effect.probabilities)
     st.plotly_chart(bars, key="probabilities", config={"displayModeBar": False})
 
 
@@ -290,12 +290,12 @@ def layer_control(column, clf, card, method: str):
     choices = layer_choices(clf.layers(), card.explain_layer, network_names(card.training))
     shown = visible_choices(choices, advanced)
     names = [c.name for c in shown]
-    labels = {c.name: c.label for c in choices}
+    options = {c.name: c.option for c in choices}
     layer_key = f"layer-{card.id}"
     if st.session_state.get(layer_key) not in (None, *names):
         del st.session_state[layer_key]  # an advanced layer after the switch was turned off
     kept_layer = widgets.kept(layer_key, names[0])
-    layer = column.selectbox("Layer", names, key=layer_key, format_func=labels.get,
+    layer = column.selectbox("Layer", names, key=layer_key, format_func=options.get,
                              index=names.index(kept_layer) if kept_layer in names else 0,
                              disabled=not METHODS[method].uses_layer, help=explain("Layer") + " "
                              + ", ".join(m.label for m in METHODS.values() if not m.uses_layer)
@@ -376,7 +376,7 @@ def explanation_controls(clf, case: Case, default_class: int) -> Controls:
     if uses_layer and chosen.member is not None:
         st.caption(f":material/info: {member_layer_note(chosen.member)}")
     return Controls(method, target, chosen.name if chosen else None,
-                    chosen.label.removesuffix(" (default)") if chosen else "", chosen.member if chosen else None,
+                    chosen.label if chosen else "", chosen.member if chosen else None,
                     **display)
 
 
@@ -476,7 +476,7 @@ def zoom_view(case: Case, shown, on_image, controls: Controls, explanation) -> N
     st.html(zoom_box_style("zoom_box", zoom_aspect(windowed.shape), under=("zoom_legend",)))
 
 
-def images(case: Case, controls: Controls, explanation, on_image, what_if: dict | None) -> tuple:
+def images(case: Case, controls: Controls, explanation, on_image, what_if: HiddenEffect | None) -> tuple:
     """Film and map side by side (or the zoom view); returns the overlay and the note shown under a map
     of a class not answered (None for the answer's map), for the report."""
     shown = fit_within(case.pixels)
@@ -703,7 +703,7 @@ def report_content(case: Case, explanation, controls: Controls, status: Status, 
 def report_downloads(case: Case, content: ReportContent, overlay: np.ndarray) -> None:
     """PNG and PDF reports of `content` beside the film and the `overlay`, made on a button press."""
     what_if = content.what_if
-    film = (film_with_grid(case.pixels, what_if["hidden"]) if what_if
+    film = (film_with_grid(case.pixels, what_if.cells) if what_if
             else fit_within(case.pixels))  # hidden cells greyed on the grid they are named by
     args = (film, overlay, case.prediction(), content)
     stem = f"cxr-report-{case.case_id}-{case.card.id}-{content.method.replace('+', 'plus')}"
@@ -823,8 +823,8 @@ def agreement_panel(maps: dict, shown: str, layer_label: str) -> tuple:
         return None, None
     agreement = method_agreement(maps)
     slot = st.empty()
-    pairs = {" vs ".join(MAP_LABELS.get(name, name) for name in pair.split(" vs ")): rho
-             for pair, rho in sorted(agreement.pairs.items(), key=lambda item: shown not in item[0].split(" vs "))}
+    pairs = {" vs ".join(MAP_LABELS.get(name, name) for name in methods): rho
+             for methods, rho in sorted(agreement.method_pairs, key=lambda item: shown not in item[0])}
     # The similarity column kept narrow so that every pair's name fits a 1366-pixel screen's column; each figure as
     # the sentences print it, a pair with a blank map (None) in words, never 0.00 (a cell shows None as "None").
     st.dataframe({"maps": list(pairs), "similarity": [BLANK_CELL if rho is None else similarity_text(rho)

@@ -78,6 +78,7 @@ from model.present.gallery_cases import (
     misclassified_words,
     outcome_word,
     page_ranges,
+    probability_columns,
     read_case,
     reading_order,
     sample_records,
@@ -534,7 +535,8 @@ def cases_table_view(cases) -> None:
     """Every case read, confident errors first, as the core lays the table out (`cases_table`): short headers whose
     help says the rest, percentages printed as the cards print them, so every column fits at 1920 px and all but
     the file's at 1366 px."""
-    frame = cases_table(shown_cases(cases, "all", "errors"))
+    shown = shown_cases(cases, "all", "errors")
+    frame = cases_table(shown)
     percent = {"format": "%.1f%%"}
     config = {"true": st.column_config.TextColumn(help="The film's label in the data."),
               "said": st.column_config.TextColumn(help="The class the model answered."),
@@ -544,8 +546,8 @@ def cases_table_view(cases) -> None:
               "split": st.column_config.TextColumn(help=TABLE_SPLITS_HELP),
               "file": st.column_config.TextColumn(help="The film's file name: with its source, it names the film "
                                                        "without the server's path to it."),
-              **{name: st.column_config.NumberColumn(help=f"The model's probability for {name[2:-1]}.", **percent)
-                 for name in frame.columns if name.startswith("P(")}}
+              **{column: st.column_config.NumberColumn(help=f"The model's probability for {label}.", **percent)
+                 for column, label in probability_columns(shown).items()}}
     st.dataframe(frame, hide_index=True, width="stretch", column_config=config)
 
 

@@ -10,7 +10,7 @@ from dashboard import caching, widgets
 from model.explain import METHODS
 from model.present import charts, shortcut_tables, text, triage_summary
 from model.present.comparison import curve_cells
-from model.trust.agreement import Agreement
+from model.trust.agreement import Agreement, pair_methods
 from model.trust.explanations import FaithfulnessSummary, LungGroup, LungSummary, SanitySummary, lung_groups
 from model.trust.faithfulness import CHANCE_MARGIN
 from model.trust.map_checks import similarity_text
@@ -161,12 +161,11 @@ def shortcut_section(card, report: dict) -> None:
         for row in shortcut_tables.held_out_separation(card.training):
             st.markdown(shortcut_tables.separation_sentence(row))
     if not held.empty:  # full width: nine columns do not fit half the page at 1366 px
-        shares = [name for name in held.columns if name.startswith(("called", "recall", "mean", "median"))]
+        called = {shortcut_tables.called_column(label): f"as {label}" for label in card.labels}
         # The range names the runs; recall is their median, as in the headline figures.
         shown, config = widgets.figures_as_text(
-            held, dict.fromkeys(shares, "{:.0%}"),
-            {"median": "recall", "mean confidence": "confidence",
-             **{name: name.replace("called", "as") for name in held.columns if name.startswith("called")}})
+            held, dict.fromkeys([*shortcut_tables.HELD_OUT_SHARES, *called], "{:.0%}"),
+            {"median": "recall", "mean confidence": "confidence", **called})
         st.dataframe(shown, hide_index=True, width="stretch",
                      column_order=[name for name in held.columns if name not in ("runs", "recall", "spread")],
                      column_config={"images": st.column_config.NumberColumn(format="%d"), **config})
@@ -392,7 +391,7 @@ def sanity_report(sanity: SanitySummary | None, agreement: Agreement | None, not
         if agreement:
             names = ", ".join(_label(m) for m in agreement.methods)
             # pairs with a blank map on some images were measured on the others only: say how many were left out
-            left = "; ".join(f"{' vs '.join(_label(m) for m in pair.split(' vs '))} on {n}"
+            left = "; ".join(f"{' vs '.join(_label(m) for m in pair_methods(pair))} on {n}"
                              for pair, n in (not_measured or {}).items())
             st.caption(f"Mean agreement between {names} (Spearman): {similarity_text(agreement.mean)}"
                        + (f" (not measured, a blank map, so left out: {left} images)." if left else "."))

@@ -91,10 +91,12 @@ def input_box(cell: int, grid: int, model_input: ModelInput, prep: Preprocessing
     return (y_top, x_left, max(min(y_bottom, 1.0) - y_top, 1e-6), max(min(x_right, 1.0) - x_left, 1e-6))
 
 
-def points(delta: float) -> str:
-    """A change of probability in percentage points, with a real minus sign: "−12.3 points"."""
-    value = 100.0 * float(delta)
-    sign = "−" if value < -0.05 else "+" if value > 0.05 else "±"
+def signed_points(value: float, minus: str = "−") -> str:
+    """A change of `value` percentage points as text: "−12.3 points", "+5.0 points", "±0.0 points" (no sign for
+    what prints as no change). `minus`: a real minus sign for reading; "-" for `st.metric`, which takes the
+    direction of its arrow from a leading hyphen."""
+    value = float(value)
+    sign = minus if value < -0.05 else "+" if value > 0.05 else "±"
     return f"{sign}{abs(value):.1f} points"
 
 
@@ -104,10 +106,11 @@ def fall_points(drop: float) -> str:
     return f"{100.0 * max(0.0, float(drop)):.1f} points"
 
 
-def change_between(before: float, after: float) -> str:
-    """`points` from one probability to another as both are shown (to 0.1%), so "76.3% → 75.4%" reads
-    "−0.9 points", never a figure its own two numbers do not give."""
-    return points(round(100.0 * float(after), 1) / 100.0 - round(100.0 * float(before), 1) / 100.0)
+def change_points(before: float, after: float) -> float:
+    """The change from one probability to another in percentage points, as both are shown (to 0.1%, as
+    `f"{p:.1%}"` prints them: `round(100 * p, 1)` is the same decimal), so "76.3% → 75.4%" is −0.9, never a
+    figure its own two numbers do not give; 0.0 (never −0.0) exactly when the two print alike."""
+    return round(round(100.0 * float(after), 1) - round(100.0 * float(before), 1), 1) + 0.0
 
 
 SCALE_FLOOR = 0.05  # a grid-occlusion map's colours span at least 5 points of probability
@@ -186,6 +189,82 @@ def hide_cells(predict, model_input: ModelInput, prep: Preprocessing | dict, cel
         r0, r1, c0, c1 = box_pixels(boxes[cell], hidden.shape)
         hidden[r0:r1, c0:c1] = fill_values[r0:r1, c0:c1]
     return HiddenCells(cells, inside, np.asarray(predict(hidden[None]))[0])
+
+
+@dataclass(frozen=True)
+class HiddenEffect:
+    """What hiding film-grid cells does to the answer, measured from the film's own probability (the card's):
+    the one typed result the Diagnose page, its report and any other view format (`hidden_effect`).
+
+    Attributes:
+        cells: the hidden cells (row-major, sorted); `grid`: cells per side of the film's grid.
+        fill: how the model saw them hidden (`model.explain.occlusion.FILLS`).
+        labels: the model's classes, in the card's order.
+        label: the answer's class; `before`: its probability on the film, as the card gives it.
+        level: the model's answer level (a probability under it is held for a second read); None: not known.
+        probabilities: every class's probability with the cells hidden (in `labels`' order); None when no hidden
+            cell lies in the region the model saw, so nothing changes. Every field below is then None or False.
+        after: the answer's probability with the cells hidden.
+        change: from `before` to `after` in percentage points as the two print (`change_points`).
+        unchanged: the two print alike (`change` is 0.0): the change prints "±0.0 points", with no direction.
+        output_after, after_top: the class with the highest probability with the cells hidden, and that probability.
+        output_changes: `output_after` is another class than `label`.
+        after_top_under: `after_top` is under `level` (False without a level).
+        falls_under: the answer stays, but falls from `level` or above to under it.
+        reaches_level: the answer stays, and rises from under `level` to it or above.
+    """
+
+    cells: tuple[int, ...]
+    grid: int
+    fill: str
+    labels: tuple[str, ...]
+    label: str
+    before: float
+    level: float | None
+    probabilities: tuple[float, ...] | None
+    after: float | None = None
+    change: float | None = None
+    unchanged: bool = False
+    output_after: str | None = None
+    after_top: float | None = None
+    output_changes: bool = False
+    after_top_under: bool = False
+    falls_under: bool = False
+    reaches_level: bool = False
+
+    @property
+    def seen(self) -> bool:
+        """Whether the model saw any of the hidden cells (else its output is the film's own)."""
+        return self.probabilities is not None
+
+
+def hidden_effect(hidden: HiddenCells, labels, label: str, before: float, level: float | None, fill: str,
+                  grid: int) -> HiddenEffect:
+    """The typed effect of the cells `hidden` (`hide_cells`) on the answer `label`, measured from `before`, its
+    probability on the film as the card gives it (the one figure every view shows), against the answer `level`.
+
+    Raises:
+        ValueError: `label` is not one of `labels`, or the probabilities are not one per class.
+    """
+    labels = tuple(str(name) for name in labels)
+    if label not in labels:
+        raise ValueError(f"label must be one of {labels}, got {label!r}")
+    level = None if level is None else float(level)
+    base = dict(cells=tuple(sorted(int(c) for c in hidden.cells)), grid=check_grid(grid), fill=fill, labels=labels,
+                label=label, before=float(before), level=level)
+    if hidden.probabilities is None:
+        return HiddenEffect(**base, probabilities=None)
+    probabilities = tuple(float(p) for p in np.asarray(hidden.probabilities, float).ravel())
+    if len(probabilities) != len(labels):
+        raise ValueError(f"expected {len(labels)} probabilities, one per class, got {len(probabilities)}")
+    after, top = probabilities[labels.index(label)], int(np.argmax(probabilities))
+    change = change_points(before, after)
+    was, now = level is not None and before >= level, level is not None and after >= level
+    stays = labels[top] == label
+    return HiddenEffect(**base, probabilities=probabilities, after=after, change=change, unchanged=change == 0.0,
+                        output_after=labels[top], after_top=probabilities[top], output_changes=not stays,
+                        after_top_under=level is not None and probabilities[top] < level,
+                        falls_under=stays and was and not now, reaches_level=stays and now and not was)
 
 
 def cells_name(cells, grid: int) -> str:

@@ -411,6 +411,17 @@ def card_triage_mark(case: Case) -> str:
     return f"{TRIAGE_LABEL}: {words}" if words else ""
 
 
+def probability_column(label: str) -> str:
+    """The gallery table's column of the model's probability for class `label`."""
+    return f"P({label})"
+
+
+def probability_columns(cases: list[Case]) -> dict[str, str]:
+    """{column: class} of the `cases_table` of these cases' probability columns, in the table's order."""
+    labels = dict.fromkeys(label for c in cases for label in c.probabilities)
+    return {probability_column(label): label for label in labels}
+
+
 def cases_table(cases: list[Case]) -> pd.DataFrame:
     """The gallery's table of the cases read, one row per case in their order (`TABLE_COLUMNS`, one `P(<label>)`
     column per class, `TABLE_FILE_COLUMNS`): percentages as the cards print them (`as_shown`: percent points, 0.1), the
@@ -420,7 +431,7 @@ def cases_table(cases: list[Case]) -> pd.DataFrame:
              "outcome": HELD_BACK if c.held_back else outcome_word(c),
              "on the lungs": as_shown(c.lung_share, lung_share), "source": c.source or "unknown",
              "split": TABLE_SPLITS.get(c.split, c.split),
-             **{f"P({label})": as_shown(float(p)) for label, p in c.probabilities.items()},
+             **{probability_column(label): as_shown(float(p)) for label, p in c.probabilities.items()},
              "file": Path(c.path).name, "patient": c.patient_id} for c in cases]
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=TABLE_COLUMNS + TABLE_FILE_COLUMNS)
 

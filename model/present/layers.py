@@ -2,7 +2,7 @@
 ensemble member, the card's default first and the early (edge-detecting) layers marked advanced.
 
     choices = layer_choices(clf.layers(), card.explain_layer, network_names(card.training))
-    [c.label for c in choices if not c.advanced]   # what the page lists by default
+    [c.option for c in choices if not c.advanced]  # the layer box's texts, the default marked "(default)"
 
 Streamlit-free and pure: the page only draws these records.
 """
@@ -77,7 +77,8 @@ class LayerChoice:
 
     Attributes:
         name: the Keras layer name (what the explainers take).
-        label: what it is, in words ("last feature map, both networks").
+        label: what it is, in words ("last feature map, both networks"): the reader's name of the layer,
+            in captions and reports.
         group: the network it belongs to ("Network 1: cxr-resnet-lungs-v1"; "" for a single model or
             the ensemble's combined layer).
         default: whether it is the card's explained layer.
@@ -92,6 +93,11 @@ class LayerChoice:
     default: bool = False
     advanced: bool = False
     member: int | None = None
+
+    @property
+    def option(self) -> str:
+        """The layer box's text for it: its `label`, marked "(default)" for the card's explained layer."""
+        return f"{self.label} (default)" if self.default else self.label
 
 
 def describe_part(name: str) -> str:
@@ -184,13 +190,7 @@ def layer_choices(layers, default: str, members=()) -> list[LayerChoice]:
         ordered += list(reversed(group))
     if ordered and not any(c.default for c in ordered):  # a default that is not explainable: deepest first
         ordered.sort(key=lambda c: c.advanced)
-    return [_labelled_default(c) for c in ordered]
-
-
-def _labelled_default(choice: LayerChoice) -> LayerChoice:
-    if not choice.default:
-        return choice
-    return LayerChoice(choice.name, f"{choice.label} (default)", choice.group, True, False, choice.member)
+    return ordered
 
 
 def visible_choices(choices: list[LayerChoice], advanced: bool) -> list[LayerChoice]:
@@ -208,5 +208,5 @@ def layer_label(name: str | None, choices: list[LayerChoice]) -> str:
     """The reader's name of a layer (for captions and reports); the raw name when unknown."""
     for choice in choices:
         if choice.name == name:
-            return choice.label.removesuffix(" (default)")
+            return choice.label
     return name or ""

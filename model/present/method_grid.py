@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from model.policy import LOW_AGREEMENT, MODERATE_AGREEMENT, SAME_MAP
+from model.trust.agreement import pair_methods
 
 # Words for a map similarity (Spearman rank correlation), from the highest lower bound down. The map checks
 # caution below LOW_AGREEMENT, exactly where the words turn to "little agreement": a similarity never reads
@@ -60,11 +61,6 @@ class AgreementSummary:
     blank: tuple[str, ...] = ()
 
 
-def _pair(name: str) -> tuple[str, str]:
-    first, second = name.split(" vs ")
-    return first, second
-
-
 def summarise_agreement(agreement) -> AgreementSummary:
     """The `AgreementSummary` of a `model.trust.agreement.Agreement` (two or more maps); when every map is
     the same one, its pairs are all there is to describe. A blank map's pairs are not measured: left out of
@@ -73,14 +69,14 @@ def summarise_agreement(agreement) -> AgreementSummary:
         raise ValueError("an agreement needs at least one pair of maps")
     measured = {name: rho for name, rho in agreement.pairs.items() if rho is not None}
     kept = {group[0] for group in agreement.distinct(SAME_MAP)} - set(agreement.blank)
-    distinct = {name: rho for name, rho in measured.items() if set(_pair(name)) <= kept}
+    distinct = {name: rho for name, rho in measured.items() if set(pair_methods(name)) <= kept}
     ranked = sorted((distinct or measured).items(), key=lambda item: item[1])
     if not ranked:
         return AgreementSummary(None, None, None, 0, 0, len(kept), blank=tuple(agreement.blank))
     (low_name, low), (high_name, high) = ranked[0], ranked[-1]
-    return AgreementSummary(float(np.mean([rho for _, rho in ranked])), (*_pair(high_name), float(high)),
-                            (*_pair(low_name), float(low)), sum(rho >= AGREEING for _, rho in ranked), len(ranked),
-                            len(kept), tuple(_pair(name) for name, rho in measured.items() if rho >= SAME_MAP),
+    return AgreementSummary(float(np.mean([rho for _, rho in ranked])), (*pair_methods(high_name), float(high)),
+                            (*pair_methods(low_name), float(low)), sum(rho >= AGREEING for _, rho in ranked), len(ranked),
+                            len(kept), tuple(pair_methods(name) for name, rho in measured.items() if rho >= SAME_MAP),
                             tuple(agreement.blank))
 
 
@@ -115,7 +111,7 @@ def agreement_matrix(agreement, labels: dict[str, str] | None = None) -> pd.Data
     names = agreement.methods
     values = np.eye(len(names))
     for pair, rho in agreement.pairs.items():
-        first, second = _pair(pair)
+        first, second = pair_methods(pair)
         i, j = names.index(first), names.index(second)
         values[i, j] = values[j, i] = np.nan if rho is None else rho
     for name in agreement.blank:

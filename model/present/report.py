@@ -5,7 +5,7 @@ The page holds what a reader needs to judge the result and nothing that identifi
 
     content = ReportContent(method="gradcam", model_id=card.id, model_version=card.version,
                             model_name=card.display_name, case_id=digest[:8], colormap="inferno",
-                            status=Status(line, kind, findings), what_if={...},
+                            status=Status(line, kind, findings), what_if=effect,
                             compared=("Grad-CAM", "Occlusion"), other_class=note,
                             lung_share="82.3%", lung_sentence=sentence)
     png = build_report(xray.pixels, overlay, prediction, content)
@@ -35,6 +35,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from model.explain import method_label
+from model.explain.film_grid import HiddenEffect, cells_name, signed_points
 from model.present import text
 from model.present.overlay import colour_bar, colour_bar_caption
 from model.trust.findings import ANSWER_CAUTION, ASSUMPTION, MAP_CAUTION, OUT_OF_SCOPE, UNCERTAIN
@@ -93,8 +94,8 @@ class ReportContent:
         colormap, threshold: the overlay's colour map and threshold, for the colour bar (none when
             `colormap` is None).
         status: the final `Status` (line, kind and every finding, those of the map checks included).
-        what_if: the hidden-region result, when one was made: {"cells", "label", "before", "after",
-            "change", "output_after", "fill"} (see `what_if_line`).
+        what_if: what hiding cells of the film did, when the reader hid some (`HiddenEffect`; see
+            `what_if_line`).
         compared: labels of the methods whose maps were compared.
         map_label: the class the map explains, named by the colour bar; the top class when None.
         stability: the output's stability as the page shows it (`model.present.text.stability_line`),
@@ -127,7 +128,7 @@ class ReportContent:
     colormap: str | None = None
     threshold: float = 0.0
     status: Status | None = None
-    what_if: dict | None = None
+    what_if: HiddenEffect | None = None
     compared: tuple[str, ...] = ()
     map_label: str | None = None
     stability: str | None = None
@@ -299,16 +300,16 @@ def output_headline(prediction, status: Status | None = None) -> str:
     return f"{head}: {labels[top]} ({probabilities[top]:.1%})"
 
 
-def what_if_line(what_if: dict) -> str:
-    """The report's line on hidden cells: how they were hidden, the top class before and after, the
-    change as shown on the page, and whether the output changes (or that the model never saw them)."""
-    how = fill_words(what_if.get("fill"))
-    hidden = f"{what_if['cells']} of the film were hidden" + (f" ({how})" if how else "")
-    if what_if.get("after") is None:
+def what_if_line(effect: HiddenEffect) -> str:
+    """The report's line on hidden cells: how they were hidden, the answer's class before and after, the
+    change in points as the page shows it, and whether the output changes (or that the model never saw them)."""
+    how = fill_words(effect.fill)
+    hidden = f"{cells_name(effect.cells, effect.grid)} of the film were hidden" + (f" ({how})" if how else "")
+    if not effect.seen:
         return (f"What if {hidden}: the model never saw this part of the film (outside the region it looks at), "
                 "so nothing changes.")
-    return (f"What if {hidden}: {what_if['label']} {what_if['before']:.1%} → "
-            f"{what_if['after']:.1%} ({what_if['change']}); {hidden_outcome(what_if)}.")
+    return (f"What if {hidden}: {effect.label} {effect.before:.1%} → {effect.after:.1%} "
+            f"({signed_points(effect.change)}); {hidden_outcome(effect)}.")
 
 
 OUTPUT_SAME = "the output stays the same"
@@ -318,25 +319,19 @@ def _under(probability: float, level: float) -> str:
     return "just under" if prints_as(probability, level) else "under"
 
 
-def hidden_outcome(what_if: dict) -> str:
+def hidden_outcome(effect: HiddenEffect) -> str:
     """What hiding the cells does to the answer, one clause for the page's hidden-cells box and the report's
-    line: another class becomes the output; or the answer stays but crosses the model's answer level
-    (`what_if["level"]`, the "low_probability" rule's threshold: a fall under it holds the film for a second
-    read, so it is not "the same"); else `OUTPUT_SAME`. Without a level, only a change of class is said."""
-    label, level = what_if["label"], what_if.get("level")
-    after = what_if.get("output_after")
-    if after not in (None, label):
-        top = what_if.get("after_top")
-        under = (f", {_under(top, level)} the answer level ({level:.1%})"
-                 if level is not None and top is not None and top < level else "")
-        return f"the output becomes {after}" + (f" ({top:.1%})" if top is not None else "") + under
-    if level is None:
-        return OUTPUT_SAME
-    before, now = what_if["before"] >= level, what_if["after"] >= level
-    if before and not now:
-        return (f"the output stays {label} but falls {_under(what_if['after'], level)} the answer level "
+    line, from the effect's flags: another class becomes the output; or the answer stays but crosses the model's
+    answer level (`effect.level`, the "low_probability" rule's threshold: a fall under it holds the film for a
+    second read, so it is not "the same"); else `OUTPUT_SAME`. Without a level, only a change of class is said."""
+    label, level = effect.label, effect.level
+    if effect.output_changes:
+        under = f", {_under(effect.after_top, level)} the answer level ({level:.1%})" if effect.after_top_under else ""
+        return f"the output becomes {effect.output_after} ({effect.after_top:.1%}){under}"
+    if effect.falls_under:
+        return (f"the output stays {label} but falls {_under(effect.after, level)} the answer level "
                 f"({level:.1%}), so it would be held for a second read")
-    if now and not before:
+    if effect.reaches_level:
         return (f"the output stays {label} and now reaches the answer level ({level:.1%}), which alone would no "
                 "longer hold it for a second read")
     return OUTPUT_SAME

@@ -45,6 +45,15 @@ def _distinct(repeats: list[dict]) -> list[dict]:
     return list(kept.values())
 
 
+HELD_OUT_SHARES = ("recall", "median", "mean confidence")  # the held-out table's columns that are shares, besides
+# one `called_column` per class
+
+
+def called_column(label: str) -> str:
+    """The held-out table's column of the share of a source's films called `label` (a share)."""
+    return f"called {label}"
+
+
 def held_out_table(card_training: dict) -> pd.DataFrame:
     """What a version trained without each held-out source called that source's images: one row
     per source and setting (the source held out alone, or with other sources at once), the first
@@ -80,7 +89,8 @@ def held_out_table(card_training: dict) -> pd.DataFrame:
                          "spread": _points(max(recalls)) - _points(min(recalls)) if len(recalls) > 1 else None,
                          "range": (f"{min(recalls):.0%}–{max(recalls):.0%} ({len(recalls)} runs)"
                                    if len(recalls) > 1 else "one run"),
-                         **{f"called {label}": share for label, share in (head.get("called_fraction") or {}).items()},
+                         **{called_column(label): share
+                            for label, share in (head.get("called_fraction") or {}).items()},
                          "mean confidence": head.get("mean_confidence")})
     columns = ["held-out source", "also held out", "images", "recall", "median", "runs", "range", "spread"]
     frame = pd.DataFrame(rows)

@@ -14,6 +14,20 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+PAIR_SEPARATOR = " vs "  # an `Agreement.pairs` key joins two method names: "gradcam vs occlusion", as stored
+
+
+def pair_key(first: str, second: str) -> str:
+    """The `Agreement.pairs` key of two methods' maps, in that order."""
+    return f"{first}{PAIR_SEPARATOR}{second}"
+
+
+def pair_methods(pair: str) -> tuple[str, str]:
+    """The two method names of an `Agreement.pairs` key (or of a stored report's `not_measured`), in order: the
+    one place that reads the key, so a caller never splits it."""
+    first, second = pair.split(PAIR_SEPARATOR)
+    return first, second
+
 
 @dataclass(frozen=True)
 class Agreement:
@@ -34,21 +48,26 @@ class Agreement:
     def methods(self) -> list[str]:
         """The methods compared, in order."""
         names = []
-        for pair in self.pairs:
-            for name in pair.split(" vs "):
+        for methods, _ in self.method_pairs:
+            for name in methods:
                 if name not in names:
                     names.append(name)
         return names
 
+    @property
+    def method_pairs(self) -> tuple[tuple[tuple[str, str], float | None], ...]:
+        """((first, second), rho) for every pair, in order: the pairs by their method names."""
+        return tuple((pair_methods(pair), rho) for pair, rho in self.pairs.items())
+
     def compared(self, first: str, second: str) -> bool:
         """Whether two methods' maps were compared (in either order), their similarity measured or not."""
-        return f"{first} vs {second}" in self.pairs or f"{second} vs {first}" in self.pairs
+        return pair_key(first, second) in self.pairs or pair_key(second, first) in self.pairs
 
     def similarity(self, first: str, second: str) -> float | None:
         """The similarity of two methods' maps, in either order; None when that pair was not compared, or not
         measured (a blank map among the two: `blank`)."""
-        pair = self.pairs.get(f"{first} vs {second}")
-        return self.pairs.get(f"{second} vs {first}") if pair is None else pair
+        pair = self.pairs.get(pair_key(first, second))
+        return self.pairs.get(pair_key(second, first)) if pair is None else pair
 
     def distinct(self, same: float, methods: Sequence[str] | None = None) -> tuple[tuple[str, ...], ...]:
         """The methods grouped by the map they drew: each method, in order, joins the first group whose first
@@ -140,5 +159,5 @@ def method_agreement(maps: dict[str, np.ndarray]) -> Agreement:
         raise ValueError(f"maps must be a dict of method name to map, got {type(maps).__name__}")
     if len(maps) < 2:
         raise ValueError(f"method_agreement needs at least two maps, got {len(maps)}")
-    pairs = {f"{a} vs {b}": map_similarity(maps[a], maps[b]) for a, b in combinations(maps, 2)}
+    pairs = {pair_key(a, b): map_similarity(maps[a], maps[b]) for a, b in combinations(maps, 2)}
     return Agreement(pairs, mean_measured(pairs.values()), tuple(name for name in maps if ranks_nothing(maps[name])))
