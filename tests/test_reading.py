@@ -338,7 +338,15 @@ def test_one_confidence_figure_in_plain_words():
     assert case_id("0123456789abcdef" * 4) == "01234567"
     from model.present.text import stability_brief
     assert stability_brief(varies) == "moves ±12.0 points (one standard deviation) on 7 changed copies"
-    assert stability_brief(shaky).endswith("; 5 of 8 readings give A (fewer than 6 would be unstable)")
+    # Varies, but the answer and every copy reach the answer level: said, so "Varies" beside a status with no
+    # reason to doubt the answer does not read as a doubt left unsaid (review).
+    above = Uncertainty({"A": 0.9, "B": 0.1}, {"A": 0.06, "B": 0.06}, "A", 0.9, 1.0, 8, answer_level=0.66,
+                        copies=(0.8, 0.85, 0.95, 0.97, 0.7, 0.9, 0.99))
+    assert stability_brief(above).endswith("; every copy stays at or above the answer level 66.0%")
+    dipping = Uncertainty({"A": 0.9, "B": 0.1}, {"A": 0.06, "B": 0.06}, "A", 0.9, 1.0, 8, answer_level=0.66,
+                          copies=(0.8, 0.85, 0.95, 0.97, 0.6, 0.9, 0.99))
+    assert "every copy" not in stability_brief(dipping)
+    assert stability_brief(shaky).endswith("; 5 of 8 readings give A (fewer than 6: unstable)")  # a fact here, not a "would"
     assert "±" in stability_brief(shaky)
 
 
@@ -404,12 +412,14 @@ def test_copies_below_the_answer_level_are_counted_beside_the_stability():
     assert stability_brief(tta, with_below=False) == "moves ±9.5 points (one standard deviation) on 7 changed copies"
     word, sentence = confidence_words(tta)[1:]
     assert word == "Varies" and "A is under the 78.3% this model needs to answer on its own on 3 of the 7 copies" in sentence
-    # Copies that all stay at or above the level: nothing said, whatever the spread.
+    # Copies that all stay at or above the level: no caution, whatever the spread; a spread that "varies" says
+    # they stay above it (the status finds no reason to doubt the answer beside it).
     above = uncertainty_of(("A", "B", "C"), np.array([[0.81, 0.12, 0.07]] + [[0.95, 0.03, 0.02], [0.783, 0.2, 0.017]] * 3
                                                      + [[0.9, 0.05, 0.05]]), 0.783, 0.5)
     assert under(above) == 0 and above.findings == [] and copies_below_values(above) is None
     assert copies_below_brief(above) == ""
-    assert "answer level" not in stability_brief(above) and "answer on its own" not in confidence_words(above)[2]
+    assert stability_brief(above).endswith("changed copies; every copy stays at or above the answer level 78.3%")
+    assert "answer on its own" not in confidence_words(above)[2]
     # Once a rule fired the status says the doubt already: a low probability, or copies giving other classes.
     low = uncertainty_of(("A", "B", "C"), np.vstack([[0.75, 0.18, 0.07], near[1:]]), 0.783, 0.5)
     assert [f.kind for f in low.findings] == ["low_probability"] and under(low) == 3

@@ -170,14 +170,27 @@ def stability_brief(tta, with_below: bool = True) -> str:
     """The stability in a few words for beside the word (`confidence_words` gives the full sentence):
     "moves ±6.9 points (one standard deviation) on 7 changed copies", when a copy gives another
     class, how many of the film's readings (the film and its copies) give the answer and from how few
-    it would be unstable ("; 7 of 8 readings give A (fewer than 6 would be unstable)"), and, unless
+    it would be unstable ("; 7 of 8 readings give A (fewer than 6 would be unstable)"; "(fewer than 6:
+    unstable)" when it is), and, unless
     `with_below` is False, `copies_below_brief` after "; " when copies fall below the answer level."""
     brief = f"moves ±{spread_points(tta):.1f} points (one standard deviation) on {tta.n - 1} changed copies"
     if tta.agreement < 1.0:  # counted over the film and its copies, as the agreement is
-        brief += (f"; {tta.agreeing} of {tta.n} readings give {tta.top_label} "
-                  f"(fewer than {tta.needed} would be unstable)")
+        # Said as a fact when it holds: "(fewer than 4 would be unstable)" beside 1 of 8 read as if it were not.
+        limit = (f"fewer than {tta.needed}: unstable" if tta.agreeing < tta.needed
+                 else f"fewer than {tta.needed} would be unstable")
+        brief += f"; {tta.agreeing} of {tta.n} readings give {tta.top_label} ({limit})"
+    if _varies_above_level(tta):
+        # Beside a status that found no reason to doubt the answer, "Varies" alone read as a doubt left unsaid.
+        brief += f"; every copy stays at or above the answer level {tta.answer_level:.1%}"
     below = copies_below_brief(tta)
     return f"{brief}; {below}" if below and with_below else brief
+
+
+def _varies_above_level(tta) -> bool:
+    """The word is "Varies" (`confidence_words`), yet the answer and every copy reach the answer level: the
+    spread changes nothing the triage decides."""
+    return (confidence_words(tta)[1] == "Varies" and bool(tta.copies)
+            and min(tta.copies) >= tta.answer_level <= tta.top_probability)
 
 
 def copies_below_brief(tta) -> str:
