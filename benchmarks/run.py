@@ -348,9 +348,9 @@ def command_line(table: Table, model_id: str | None, image: bytes, repeats: int 
 def gallery(table: Table, model_id: str | None) -> None:
     """The case gallery's first load without its page: the default choice (test split and unseen sources, every
     source and label, 24 films per label) read by `read_cases` in the page's `reading_order` with maps, lung
-    shares and card triage, right after the model is loaded (cold: nothing traced, as a fresh server), with the
-    moment its first `FIRST_READ` cards were read (the page draws them while it reads the rest), then again (warm graphs, no
-    cached case)."""
+    shares and Diagnose's triage (test-time copies included), right after the model is loaded (cold: nothing
+    traced, as a fresh server), with the moment its first `FIRST_READ` cards were read (the page draws them while it
+    reads the rest), then again (warm graphs, no cached case). `benchmarks.gallery_copies` gives the copies' part."""
     from model.classifier import Classifier
     from model.labelled_data import data_roots, read_dataset, records_within
     from model.present.gallery_cases import (

@@ -365,12 +365,6 @@ def answer_level(key: ModelKey) -> float:
     return _scope_value(key, "min_top_probability", MIN_TOP_PROBABILITY)
 
 
-def copies_allowed(key: ModelKey) -> int | None:
-    """The model's limit of test-time copies below its answer level (its scope check); None: no such rule."""
-    found = scope(key)
-    return None if found is None else found.max_copies_below
-
-
 def lung_attention_threshold(key: ModelKey) -> float:
     """The model's own lung-attention threshold (its scope check), else the policy default."""
     from model.policy import LOW_LUNG_ATTENTION

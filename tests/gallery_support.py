@@ -124,15 +124,22 @@ def write_shortcut_pool(folder: Path) -> Path:
 
 
 UNUSUAL_LEVEL = 5.0  # the anatomy check's "unusual" distance in `write_anatomy_scope`
+COPIES_LEVEL, COPIES_ALLOWED = 0.9, 2  # an answer level and a limit of copies under it (`write_anatomy_scope`)
 OWN_WARNING = 0.3  # the lung-attention warning level of `write_anatomy_scope`
 
 
-def write_anatomy_scope(root: Path, model_id: str = SHORTCUT_ID) -> None:
+def write_anatomy_scope(root: Path, model_id: str = SHORTCUT_ID, answer_level: float = 0.6,
+                        copies_allowed: int | None = None) -> None:
     """A scope check for `model_id` whose anatomy check calls the lesion films unusual and the others typical:
     the fixed lung fields (`write_fixed_lungs_entry`, written to `root` first) make every film's geometry the
     same, and only a lesion film's lung texture (spread of grey levels in the lungs, 0.17 against 0.11) lies far
-    from a plain film's, on a scale of 0.005. Its own answer level is the policy's 60% and its own lung-attention
-    warning level `OWN_WARNING`."""
+    from a plain film's, on a scale of 0.005. Its own answer level is `answer_level` (by default the policy's 60%),
+    its limit of test-time copies below it `copies_allowed` (None: no such rule) and its own lung-attention
+    warning level `OWN_WARNING`.
+
+    At `COPIES_LEVEL` with `COPIES_ALLOWED`, the copies' rule sets the marker films apart: each answers COVID-19 at
+    99.5%, but 4 of its 7 test-time copies (the bar moved and re-exposed) fall to 78-84%, under the level, while
+    every copy of a plain film keeps Normal above 97%."""
     from model.inputs.intake import load_xray
     from model.inputs.lungs import LungSegmenter
     from model.registry import SCOPE_FILE, write_report
@@ -144,5 +151,6 @@ def write_anatomy_scope(root: Path, model_id: str = SHORTCUT_ID) -> None:
     scale = np.ones(len(FEATURE_NAMES))
     scale[FEATURE_NAMES.index("lung_spread")] = 0.005
     novelty = NoveltyModel(typical, scale, np.eye(len(FEATURE_NAMES)), UNUSUAL_LEVEL, 1000.0)
-    scope = Scope(novelty, lung_attention_threshold=OWN_WARNING, min_top_probability=0.6)
+    scope = Scope(novelty, lung_attention_threshold=OWN_WARNING, min_top_probability=answer_level,
+                  max_copies_below=copies_allowed)
     write_report(model_id, SCOPE_FILE, scope.to_dict(), root)

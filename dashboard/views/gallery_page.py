@@ -134,7 +134,7 @@ def _pool(path: str, key: caching.ModelKey, split: str):
 
 @st.cache_data(max_entries=4096, show_spinner=False)
 def _read(record, split: str, key: caching.ModelKey, lungs: caching.ModelKey | None):
-    """One case read by the model with its map, lung share and triage but for its copies' stability (`read_case`),
+    """One case read by the model as Diagnose reads it, with its map, lung share and triage (`read_case`),
     or the sentence saying why the image could not be read. One entry per image, so a wider filter reuses what
     was read."""
     segment = caching.cached_lung_segmenter(lungs).mask if lungs is not None else None
@@ -382,7 +382,7 @@ def case_details(case, key, card) -> None:
     with details:
         st.dataframe({"probability": {label: f"{p:.1%}" for label, p in case.probabilities.items()}},
                      width="stretch")
-        tta = caching.uncertainty(digest, key, pixels)  # the check the cards leave to this dialog, as on Diagnose
+        tta = caching.uncertainty(digest, key, pixels)
         st.caption(f"{stability_line(tta)}.", help=stability_help(tta))  # Diagnose's words: "Stable: moves ..."
         if attention is not None:
             st.metric("Map inside the lung fields", lung_share(attention.fraction),
@@ -413,8 +413,8 @@ def legend(with_map: bool) -> None:
 
 
 def case_card(case, with_map: bool, key_prefix: str = "explain", even_ratio: float = EVEN) -> None:
-    """One card, marked with the film's triage but for its copies' stability (`Case.triage`), as its dialog and
-    Diagnose mark it; `even_ratio` is the view's rule (`where_else`)."""
+    """One card, marked with the film's triage (`Case.triage`) as its dialog and Diagnose mark it; `even_ratio` is
+    the view's rule (`where_else`)."""
     with st.container(border=True):
         try:
             picture = thumbnail(case, with_map)
@@ -521,8 +521,7 @@ def cases_view(cases, sizes: tuple[int, int, int], chosen: tuple, lungs_reason: 
     if lungs_reason:
         st.caption(f":material/block: Share of each map on the lungs not measured: {lungs_reason}")
     legend(with_map)
-    st.caption(card_checks_sentence(answer_level_name(level, own), not lungs_reason, own and not lungs_reason,
-                                    caching.copies_allowed(key)))
+    st.caption(card_checks_sentence(answer_level_name(level, own), not lungs_reason, own and not lungs_reason))
     start, stop = pager(len(shown), per_page, f"{key.model_id}|{source}|{label}|{limit}|{show}|{order}|{per_page}")
     case_grid(shown[start:stop], with_map)
     if stop - start < len(shown):
@@ -605,8 +604,7 @@ def cheats_view(cases, lungs_reason: str, card, definitions: tuple[float, float]
         return
     legend(True)
     # the cards' marks, said as the Cases view says them
-    st.caption(card_checks_sentence(answer_level_name(level, own), not lungs_reason, own and not lungs_reason,
-                                    caching.copies_allowed(key)))
+    st.caption(card_checks_sentence(answer_level_name(level, own), not lungs_reason, own and not lungs_reason))
     for group, heading in group_headings(counts, ratio, own):
         st.markdown("##### " + heading)
         case_grid(list(group.cases[:PER_SOURCE]), True, f"cheat_{group.source}", ratio)

@@ -32,15 +32,13 @@ import pandas as pd
 from model.inputs.intake import XrayInputError, load_xray
 from model.labelled_data import DATA_ENV, data_roots, find_datasets
 from model.policy import LOW_LUNG_ATTENTION
-from model.prediction import Prediction
 from model.present.cheating_view import CONFIDENT
 from model.present.text import LUNG_WARNING_PAGES, TRIAGE_LABEL, as_shown, lung_share, triage_words
 from model.splits import OUTSIDE, assign_splits
 from model.trust.attention import BLANK_MAP, NO_LUNG_FIELDS, attention_if_lungs, compare_as_shown
 from model.trust.findings import OUT_OF_SCOPE
 from model.trust.scope import default_level
-from model.trust.triage import Triage, answer_levels, film_triage
-from model.trust.uncertainty import uncertainty_of
+from model.trust.triage import Triage, assess
 
 # Cards read first and drawn at once while the rest is read (two rows: the first screen at 1366 x 768), when
 # reading them took a moment: the class has films to look at instead of a progress bar. The benchmark times them.
@@ -92,7 +90,8 @@ class Case:
     map_note: str = ""  # why there is no lung share although a lung model ran (one sentence), else ""
     lungs_found: bool | None = None  # plausible lung fields found (None: no lung model), as Diagnose decides
     heat: np.ndarray | None = field(default=None, compare=False, repr=False)  # the map, MAP_SIDE on its long side
-    # The film's triage without the stability of its test-time copies (`card_triage`); None: not read with it.
+    # The film's triage as Diagnose makes it (`model.trust.triage.assess`, its test-time copies included); None:
+    # not read with it.
     triage: Triage | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -246,8 +245,9 @@ def fit_map(heat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 def read_case(classifier, record, *, split: str = "", lungs: Callable | None = None,
               method: str = MAP_METHOD, low_threshold: float = LOW_LUNG_ATTENTION, scope=None) -> Case:
-    """One labelled image read by the model in one pass: its answer, the map of that answer and the
-    share of the map on the lung fields.
+    """One labelled image read as Diagnose reads it: its answer and triage by `model.trust.triage.assess` (the
+    film's own pass and its test-time copies in one batch, the input check, the anatomy check), the map of that
+    answer and the share of the map on the lung fields.
 
     Args:
         classifier: a `model.classifier.Classifier`.
@@ -258,54 +258,34 @@ def read_case(classifier, record, *, split: str = "", lungs: Callable | None = N
         method: the explanation method of the map.
         low_threshold: the model's lung-attention warning level (its scope check's, else the default, as Diagnose uses);
             `lung_low` says whether the share lies below it.
-        scope: the model's `model.trust.scope.Scope` (None: it has none), for the case's `card_triage`.
+        scope: the model's `model.trust.scope.Scope` (None: it has none), whose levels and checks the triage applies.
 
     Raises:
         XrayInputError, OSError: the image cannot be read.
     """
     xray = load_xray(record.path)
-    pixels = xray.pixels
     segment = classifier.segmenter.mask if getattr(classifier, "segmenter", None) is not None else lungs
-    mask = segment(pixels) if segment is not None else None
-    model_input = classifier.prepare(pixels, mask)
-    prediction, _, on_image = classifier.analyse(model_input, method)
-    labels = tuple(classifier.labels)
+    mask = segment(xray.pixels) if segment is not None else None
+    # Diagnose's reading of the film: its probability is the batch's first row (the film itself), the figure
+    # Diagnose shows; the copies only judge its stability. The map explains that answer, as the dialog's does.
+    reading = assess(classifier, xray, mask, scope)
+    prediction = reading.prediction
+    _, _, on_image = classifier.analyse(reading.model_input, method, prediction.index, predict=False)
     share = elsewhere = even = None
     most, low = True, False
     note = ""
     found = None
     if mask is not None:  # as every view: no share of the map on lungs that were not found
-        attention, note = attention_if_lungs(on_image, mask, low_threshold, model_input.region)
+        attention, note = attention_if_lungs(on_image, mask, low_threshold, reading.model_input.region)
         found = note != NO_LUNG_FIELDS
         if attention is not None:
             share, elsewhere, most, low = (attention.fraction, attention.elsewhere, attention.elsewhere_holds_most,
                                            attention.low)
             even = attention.even_share
-    case = _case(record, prediction, split, record.label in labels)
+    case = _case(record, prediction, split, record.label in tuple(classifier.labels))
     return Case(**{**asdict(case), "lung_share": share, "elsewhere": elsewhere, "elsewhere_most": most,
                    "lung_low": low, "lung_even": even, "map_note": note, "lungs_found": found,
-                   "heat": small_map(on_image), "triage": card_triage(xray, mask, prediction, scope)})
-
-
-def card_triage(xray, lung_mask: np.ndarray | None, prediction: Prediction, scope=None) -> Triage:
-    """A film's triage as Diagnose and the gallery's dialog make it (`model.trust.triage.assess`), but for
-    what needs the test-time copies (their stability, and the caution when some fall below the answer level:
-    made in the dialog).
-
-    The same checks in the same order, by the same function (`model.trust.triage.film_triage`): the input
-    check with the lung fields when a lung model ran, the anatomy check of the model's scope check on those
-    fields, and the answer's rules at the model's own levels (`answer_levels`) on the film's own reading
-    alone (`uncertainty_of` of one row: with no copies, they cannot disagree).
-
-    Args:
-        xray: `model.inputs.intake.Xray` of the film (pixels and metadata).
-        lung_mask: its lung mask, or None without a lung model.
-        prediction: the model's answer for it (`Prediction`).
-        scope: the model's `model.trust.scope.Scope`, or None when it has none.
-    """
-    alone = uncertainty_of(tuple(prediction.labels), np.asarray(prediction.probabilities)[None, :],
-                           **answer_levels(scope))
-    return film_triage(xray, lung_mask, alone, scope)[2]
+                   "heat": small_map(on_image), "triage": reading.triage})
 
 
 def read_cases(classifier, records: list, *, splits: dict[str, str] | None = None, lungs: Callable | None = None,
@@ -586,28 +566,20 @@ def even_level(cases: list[Case]) -> float | None:
     return float(np.median(values)) if values else None
 
 
-def card_checks_sentence(level_name: str, lungs: bool, anatomy: bool, copies_allowed: int | None = None) -> str:
-    """What a card's mark rests on (`card_triage`) and the one check its dialog adds, for the Cases view's caption.
+def card_checks_sentence(level_name: str, lungs: bool, anatomy: bool) -> str:
+    """What a card's mark rests on (`read_case`: Diagnose's triage of the film), for the Cases view's caption.
 
     Args:
         level_name: the answer level as `text.answer_level_name` names it.
         lungs: a lung model ran (the input check looked at the lung fields).
         anatomy: the model's anatomy check ran too (it has a scope check, and a lung model ran).
-        copies_allowed: the model's limit of test-time copies below the answer level (`Scope.max_copies_below`;
-            None: no such rule), which only the dialog, reading the copies, can apply.
     """
     checks = ["the input check" + (" with its lung fields" if lungs else ""),
-              *(["the anatomy check"] if anatomy else []), level_name]
+              *(["the anatomy check"] if anatomy else []), "the stability of its test-time copies", level_name]
     listed = ", ".join(checks[:-1]) + " and " + checks[-1]
-    if copies_allowed is None:
-        turns = ("which can turn an answer into *second read advised* or, when some copies fall below the answer "
-                 "level, add a caution to it.")
-    else:
-        turns = (f"which can turn an answer into *second read advised* (copies that give other classes, or more than "
-                 f"{copies_allowed} below the answer level) or, when fewer fall below it, add a caution to it: a card "
-                 "marked as an answer may open as *second read advised*.")
     return (f"Cards are marked as Diagnose marks the film ({listed}): *second read advised* or *out of scope* "
-            f"with what set it. The case's dialog adds one check, the stability of the film's test-time copies, {turns}")
+            "with what set it. The case's dialog adds what reading an answer with care rests on (copies just below "
+            "the answer level, where its map lies), as Diagnose does.")
 
 
 def early_cards_sentence(read: int, wrong: int | None, order: str) -> str:
