@@ -300,7 +300,7 @@ def test_cases_table_words_the_outcome_and_split_as_the_cards():
     frame = cases_table(cases).set_index("file")
     assert frame.loc["right.png", ["confidence", "on the lungs"]].tolist() == [92.0, 41.9]  # not 91.95, 41.86
     # the answer held against the label, in words no reader takes for the triage beside it on the card
-    assert frame["outcome"].tolist() == ["answer matches the label", "misclassified", "label not among its classes"]
+    assert frame["outcome"].tolist() == ["output matches the label", "misclassified", "label not among its classes"]
     assert frame["split"].tolist() == ["test", "never seen", "validation"]
     assert np.isnan(frame.loc["other.png", "on the lungs"])  # not measured: blank, not 0%
 
@@ -383,16 +383,16 @@ def test_a_film_held_back_as_out_of_scope_is_counted_apart_from_the_misclassifie
              make_case("wrong-unsure", label="Normal", confidence=0.55), held_back_case("held"),
              held_back_case("held-right", label="Pneumonia")]
     counts = count_cases(100, 5, cases, shown=5)
-    assert (counts.known, counts.wrong, counts.held_back, counts.held_back_wrong, counts.answered) == (5, 2, 2, 1, 3)
-    assert counts.wrong_share == pytest.approx(2 / 3)  # of the answered films, not of all five
+    assert (counts.known, counts.wrong, counts.held_back, counts.held_back_wrong, counts.with_output) == (5, 2, 2, 1, 3)
+    assert counts.wrong_share == pytest.approx(2 / 3)  # of the films given an output, not of all five
     words = misclassified_words(counts, "the answer level")
-    assert words.startswith("**2 misclassified** (67% of the 3 answered), 1 of them at the answer level or more")
+    assert words.startswith("**2 misclassified** (67% of the 3 given an output), 1 of them at the answer level or more")
     assert words.endswith("; 2 held back as out of scope, not counted (no answer; 1 of their outputs would have "
                           "been wrong)")
     one = misclassified_words(count_cases(10, 2, cases[:1] + cases[3:4], shown=2), "the answer level")
     assert "1 held back as out of scope, not counted (no answer; its output would have been wrong)" in one
     assert misclassified_words(count_cases(1, 1, cases[3:4], shown=1), "x") == (
-        "none answered; 1 held back as out of scope, not counted (no answer; its output would have been wrong)")
+        "none given an output; 1 held back as out of scope, not counted (no answer; its output would have been wrong)")
     assert misclassified_words(count_cases(0, 0, [], 0), "x") == ""
     assert [Path(c.path).stem for c in shown_cases(cases, "wrong")] == ["wrong", "wrong-unsure"]
     assert [Path(c.path).stem for c in sort_cases(cases)][:4] == ["wrong", "wrong-unsure", "held", "held-right"]

@@ -217,7 +217,8 @@ def test_counts_follow_the_filters_chosen_before_the_sample(gallery):
     line = summary(at)
     assert line.startswith(f"**3** of {IN_POOL} images match source `beta` and label Normal; the model read **3**")
     # "Confident" is the answer level: this test entry has no scope check, so the policy's 60%, named as the default.
-    assert ("**1 misclassified** (33% of the 3 answered), 1 of them at the answer level of 60.0% (the default: this "
+    assert ("**1 misclassified** (33% of the 3 given an output; 1 of the 3 marked *Answer*), 1 of them at the answer "
+            "level of 60.0% (the default: this "
             "model has no level "
             "of its own) or more") in line
     # Only the misclassified: the lesion film labelled Normal, which the model calls COVID-19 at 99%.

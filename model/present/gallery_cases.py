@@ -38,7 +38,7 @@ from model.splits import OUTSIDE, assign_splits
 from model.trust.attention import BLANK_MAP, NO_LUNG_FIELDS, attention_if_lungs, compare_as_shown
 from model.trust.findings import OUT_OF_SCOPE
 from model.trust.scope import default_level
-from model.trust.triage import Triage, assess
+from model.trust.triage import ANSWER, Triage, assess
 
 # Cards read first and drawn at once while the rest is read (two rows: the first screen at 1366 x 768), when
 # reading them took a moment: the class has films to look at instead of a progress bar. The benchmark times them.
@@ -363,7 +363,7 @@ class TeachingCase:
 # A case's outcome as its card, the table and Diagnose's teaching case say it (`outcome_word`): the answer held
 # against the data's label, in words no reader takes for the model's own triage of the film (`card_triage_mark`):
 # "correct" beside "second read advised" on one card read as a contradiction.
-OUTCOMES = {"correct": "answer matches the label", "wrong": "misclassified", "unknown": "label not among its classes"}
+OUTCOMES = {"correct": "output matches the label", "wrong": "misclassified", "unknown": "label not among its classes"}
 # The table's outcome of a film held back as out of scope (`Case.held_back`): no answer, so not an outcome word.
 HELD_BACK = "held back, out of scope"
 # The table's split words: short enough for a column (a card says `SPLIT_NAMES`, which the column's help gives).
@@ -468,16 +468,20 @@ class GalleryCounts:
     even: float | None = None  # median share an evenly spread map puts on the lungs (`even_level`)
     held_back: int = 0
     held_back_wrong: int = 0
+    plain_answers: int | None = None  # None: the cases were read without a triage
+    plain_answers_wrong: int | None = None
 
     @property
-    def answered(self) -> int:
-        """Known-label images the model answered (every one but those held back as out of scope)."""
+    def with_output(self) -> int:
+        """Known-label images given an output (status *Answer* or *second read advised*: every one but those held
+        back as out of scope); `plain_answers` of them have the status *Answer*, `plain_answers_wrong` of those
+        are misclassified (Performance's "answered films" are these)."""
         return self.known - self.held_back
 
     @property
     def wrong_share(self) -> float | None:
-        """Share of the answered known-label images that are misclassified (None when none was answered)."""
-        return self.wrong / self.answered if self.answered else None
+        """Share of the known-label images given an output that are misclassified (None when none was)."""
+        return self.wrong / self.with_output if self.with_output else None
 
 
 def count_cases(pool: int, matching: int, cases: list[Case], shown: int, unreadable: int = 0,
@@ -486,24 +490,32 @@ def count_cases(pool: int, matching: int, cases: list[Case], shown: int, unreada
     known = [c for c in cases if c.known]
     wrong = [c for c in known if c.wrong]
     held_back = [c for c in known if c.held_back]
+    triaged = all(c.triage is not None for c in known)
+    plain = [c for c in known if triaged and c.triage.status == ANSWER]
     mapped = [c for c in cases if c.lung_share is not None]
     return GalleryCounts(pool, matching, len(cases), unreadable, len(known), len(wrong),
                          sum(c.confidence >= confident for c in wrong), len(cases) - len(known),
                          tuple(sorted({c.label for c in cases if not c.known})), len(mapped),
                          sum(c.lung_low for c in mapped), sum(more_than_even(c) for c in mapped),
                          sum(c.lungs_found is False for c in cases), sum(c.map_note == NO_EVIDENCE for c in cases),
-                         shown, even_level(cases), len(held_back), sum(not c.correct for c in held_back))
+                         shown, even_level(cases), len(held_back), sum(not c.correct for c in held_back),
+                         len(plain) if triaged else None, sum(c.wrong for c in plain) if triaged else None)
 
 
 def misclassified_words(counts: GalleryCounts, level_name: str) -> str:
     """The summary line's count of errors, saying which films it covers: "**20 misclassified** (29% of the 69
-    answered), 12 of them at <level_name> or more; 1 held back as out of scope, not counted (no answer; its output
-    would have been wrong)". The share is of the films the model answered: a film held back as out of scope got no
-    answer (Diagnose shows none), so it is counted apart. "" without a known-label film."""
+    given an output; 3 of the 33 marked *Answer*), 12 of them at <level_name> or more; 1 held back as out of scope,
+    not counted (no answer; its output would have been wrong)". The share is of the films given an output (an
+    answer or a second read advised): a film held back as out of scope got no answer (Diagnose shows none), so it
+    is counted apart; the films marked *Answer* alone are Performance's "answered films", named apart so that the
+    two pages' shares do not read as contradicting each other. "" without a known-label film."""
     if not counts.known:
         return ""
-    words = (f"**{counts.wrong} misclassified** ({counts.wrong_share:.0%} of the {counts.answered} answered), "
-             f"{counts.confident_wrong} of them at {level_name} or more" if counts.answered else "none answered")
+    marked = ("" if counts.plain_answers is None else "; none marked *Answer*" if not counts.plain_answers
+              else f"; {counts.plain_answers_wrong} of the {counts.plain_answers} marked *Answer*")
+    words = (f"**{counts.wrong} misclassified** ({counts.wrong_share:.0%} of the {counts.with_output} given an output"
+             f"{marked}), {counts.confident_wrong} of them at {level_name} or more" if counts.with_output
+             else "none given an output")
     if counts.held_back:
         outputs = (f"its output would have been {'wrong' if counts.held_back_wrong else 'right'}"
                    if counts.held_back == 1 else f"{counts.held_back_wrong} of their outputs would have been wrong")
