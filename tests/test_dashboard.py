@@ -215,7 +215,8 @@ def test_click_to_hide_several_cells_and_occlusion_cross_check(app, registry_env
     assert shown.value == f"{after:.1%}"
     # The change is the difference of the two figures as shown (to 0.1%).
     change = change_points(card.confidence, after)
-    assert shown.proto.delta == signed_points(change, minus="-") and shown.proto.delta.endswith(" points")
+    # Named: beside "the output becomes X" an unnamed figure read as the new output's (review).
+    assert shown.proto.delta == f"{signed_points(change, minus='-')} for {top}" and " points for " in shown.proto.delta
     # Grey, not green or red: a class's probability going up or down is neither good nor bad news.
     from streamlit.proto.Metric_pb2 import Metric
     assert shown.proto.color == Metric.MetricColor.GRAY

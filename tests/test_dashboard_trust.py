@@ -370,7 +370,8 @@ def test_hidden_cells_metric_and_report_line_agree_with_the_card(registry_env, m
     shown = metric(at, "With 2 cells hidden")
     assert effect.cells == (14, 15) and effect.label == metric(at, "Model output").value and effect.seen
     assert f"{effect.before:.1%}" == card == f"{details.calls[-1][2].confidence:.1%}"  # the card's figure
-    assert shown.value == f"{effect.after:.1%}" and shown.proto.delta == signed_points(effect.change, minus="-")
+    assert shown.value == f"{effect.after:.1%}"
+    assert shown.proto.delta == f"{signed_points(effect.change, minus='-')} for {effect.label}"
     assert abs(float(shown.value.rstrip("%")) - float(card.rstrip("%")) - effect.change) < 1e-9
     assert f"{effect.label} {card} → {shown.value} ({signed_points(effect.change)})" in what_if_line(effect)
     assert what_if_line(effect).startswith("What if 2 cells (row 3, column 3; row 3, column 4) of the film were "

@@ -259,9 +259,10 @@ def hidden_cells_box(effect: HiddenEffect) -> None:
                        "saw this part of the film (outside the region it looks at), so nothing changes.")
         else:
             count = len(effect.cells)
-            # The class is the answer's, named in the help: "COVID-19 with 2 cells hidden" was cut at 1366 px.
+            # The class is the answer's, named under the figure ("COVID-19 with 2 cells hidden" as the label was
+            # cut at 1366 px; unnamed, the figure read as the new output's beside "the output becomes COVID-19").
             st.metric(f"With {count} cell{'s' if count > 1 else ''} hidden", f"{effect.after:.1%}",
-                      signed_points(effect.change, minus="-"),
+                      f"{signed_points(effect.change, minus='-')} for {effect.label}",
                       help=f"The probability of {effect.label} with the cells hidden. {explain('Hiding cells')} The "
                            f"model saw the cells {fill_words(effect.fill)} (*Hide with*, in the grid tab); the "
                            "film shows them grey.",
