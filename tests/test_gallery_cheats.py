@@ -251,7 +251,7 @@ def test_orders_confident_errors_first_and_lowest_lung_share_first(gallery):
     by_name = table(at).set_index("file")["on the lungs"]
     ordered = [by_name[f] for f in files]
     assert ordered == sorted(ordered) and files[-1].startswith("beta-lesion-")
-    assert any(":orange[map **0.0%** on the lungs]" in m.value for m in at.markdown)
+    assert any(":orange[map **0.0%** on the lungs, under the warning level]" in m.value for m in at.markdown)
     assert any("most of the rest: above the lungs" in c.value for c in at.caption)
     # One colour bar for every thumbnail, and the maps can be switched off.
     assert sum("Thumbnails: Grad-CAM of the class each film was called" in c.value for c in at.caption) == 1

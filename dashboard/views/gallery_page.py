@@ -284,7 +284,8 @@ def lung_part(case) -> str:
     if case.lung_share is None:
         return ""
     text = f"map **{lung_share(case.lung_share)}** on the lungs"
-    return f":orange[{text}]" if case.lung_low else text
+    # Said, not only coloured: Diagnose puts "read the map with care" in the status for the same share.
+    return f":orange[{text}, under the warning level]" if case.lung_low else text
 
 
 def where_else(case, even_ratio: float = EVEN) -> str:
