@@ -203,7 +203,7 @@ def test_diagnose_at_workstation_sizes_click_to_hide_and_coming_back(server, tmp
         target.click(position={"x": 0.3 * box["width"], "y": 0.62 * box["height"]})
         hidden = page.get_by_text(re.compile(r"^With 2 cells hidden$"))
         expect(hidden).to_be_visible()
-        change = page.get_by_text(re.compile(r"\d+\.\d points$")).first
+        change = page.get_by_text(re.compile(r"\d+\.\d points for (COVID-19|Normal|Pneumonia)$")).first
         expect(change).to_be_visible()
         page.wait_for_timeout(800)
         visible_box(hidden, height)

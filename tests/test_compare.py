@@ -198,7 +198,8 @@ def test_explanation_rows_give_the_verdict_and_close_figures_to_three_decimals()
     assert rows["Grad-CAM verdict on the mean curves"] == "faithful on average"
     assert rows["Grad-CAM films better on both"] == f"{share:.0%} of {faith.measured} films"
     assert not any("faithful" in value and "%" in value for value in rows.values())
-    assert rows["Grad-CAM similarity to random weights"] == "0.00, not judged"  # as Performance shows it, no "+"
+    # Its Grad-CAM maps are blank on all 8 images: not measured (the rebuilt report), not "0.00".
+    assert rows["Grad-CAM similarity to random weights"] == "–, not judged"
     assert rows["Grad-CAM++ similarity to random weights"] == "-0.05"
 
 
