@@ -14,6 +14,7 @@ from model.present.gallery_cases import TeachingCase
 from model.present.layers import layer_choices, layer_label, network_names
 from model.present.text import DISCLAIMER, QUALIFIED_READER
 from model.registry import ModelCard
+from model.trust.facts import HEADER, Stated, age_words, scope_facts
 from model.trust.triage import ANSWER, OUT_OF_SCOPE, UNCERTAIN
 
 # Page files, relative to dashboard/app.py (st.Page, st.page_link and AppTest.switch_page use these).
@@ -42,6 +43,12 @@ STATUS_BADGES = {ANSWER: ("Answer", "blue", ":material/assignment:"),
 
 KEPT_UPLOAD = "_kept_upload"  # (widget key, bytes) of the upload kept for the session, in memory only
 KEPT_SETTINGS = "_kept_settings"  # {setting: value}: choices that survive a visit to another page
+# {film digest: `Stated`}: the age and view the reader stated about each film, for the session (memory only). Not
+# the widgets' state, which Streamlit drops on a page that does not draw them: the statement belongs to the film,
+# so it survives a visit to another page and holds on every page that reads the film (Diagnose, Compare).
+STATED_FACTS = "_stated_facts"
+STATED_KEPT = 64  # films whose statement is kept; the oldest is forgotten first
+VIEWS = {"not stated": None, "PA (frontal)": "PA", "AP (frontal)": "AP", "lateral": "lateral"}
 
 
 # A case another page hands to Diagnose: {"name": str, "data": bytes} (the gallery's "Open in Diagnose"),
@@ -66,6 +73,55 @@ def kept(name: str, default):
 def keep(name: str, value) -> None:
     """Remember a setting for the session (see `kept`)."""
     st.session_state.setdefault(KEPT_SETTINGS, {})[name] = value
+
+
+def stated_about(image_digest: str) -> Stated:
+    """What the reader stated in this session about the film with this digest (`Stated()`: nothing)."""
+    return st.session_state.get(STATED_FACTS, {}).get(image_digest, Stated())
+
+
+def _keep_stated(image_digest: str, stated: Stated) -> None:
+    store = st.session_state.setdefault(STATED_FACTS, {})
+    store.pop(image_digest, None)
+    store[image_digest] = stated  # most recent last, so the oldest goes first
+    while len(store) > STATED_KEPT:
+        store.pop(next(iter(store)))
+
+
+def about_this_film(image_digest: str, metadata: dict, slot, key_prefix: str = "", side_by_side: bool = False
+                    ) -> Stated:
+    """The reader's statement of the patient's age and the film's view, drawn in `slot` under "About this film";
+    a DICOM header's own facts are shown instead of a control. The statement is kept per film for the session
+    (`stated_about`): it comes back after a visit to another page and holds on every page that reads the same
+    film, while another film starts unstated. `key_prefix` keeps each page's widgets apart; `side_by_side` puts
+    the two controls in one row (a wide column) rather than one above the other (the side panel)."""
+    header, kept = scope_facts(metadata), stated_about(image_digest)
+    age = view = None
+    with slot:
+        st.markdown("**About this film**")
+        age_place, view_place = st.columns(2) if side_by_side else (st.container(), st.container())
+        if header.age_source == HEADER:
+            age_place.caption(f"Patient's age: {age_words(header.age_years)} (DICOM header)")
+        else:
+            age = age_place.number_input(
+                "Patient's age (years)", min_value=0, max_value=130, value=kept.age_years, step=1,
+                key=f"{key_prefix}age-{image_digest[:16]}", placeholder="not stated",
+                help="The models were made for adults: under 18 is out of scope. Not stated, the answer is given "
+                     "for an adult, and the status says so.")
+            if header.age_problem:  # the header has an age, but none that could be used: the status says why
+                age_place.caption("The DICOM header's age could not be used (the status says why).")
+        if header.view_source == HEADER:
+            view_place.caption(f"View: {header.view_code} (DICOM header)")
+        else:
+            codes = list(VIEWS.values())
+            choice = view_place.selectbox("View", list(VIEWS), key=f"{key_prefix}view-{image_digest[:16]}",
+                                          index=codes.index(kept.view) if kept.view in codes else 0,
+                                          help="The models read frontal (PA or AP) films: a lateral view is out of "
+                                               "scope.")
+            view = VIEWS[choice]
+    stated = Stated(None if age is None else int(age), view)
+    _keep_stated(image_digest, stated)
+    return stated
 
 
 def _remember_upload(key: str) -> None:

@@ -690,6 +690,96 @@ def test_a_plain_film_with_a_reader_stated_age_of_8_is_out_of_scope(app):
     assert not any("not stated" in t or "State the" in t for t in texts(at.info) + texts(at.warning))
 
 
+def age_box(at: AppTest, prefix: str = ""):
+    return next(n for n in at.number_input if n.key.startswith(f"{prefix}age-"))
+
+
+def child_status(at: AppTest) -> list[str]:
+    return [t for t in texts(at.markdown) if "Out of scope: no answer shown (a child's film)" in t]
+
+
+def test_a_stated_age_stays_with_the_film_after_a_visit_to_another_page(app):
+    """Streamlit drops the state of widgets a run does not draw: the kept film came back read as an adult's,
+    with an answer and a map, while the reader had said 8 years."""
+    at = upload(open_page(app, "diagnose"), IMAGE)
+    age_box(at).set_value(8).run()
+    assert len(child_status(at)) == 1
+    for page in ("about", "gallery"):
+        at.switch_page(f"views/{page}_page.py").run()
+        at.switch_page("views/diagnose_page.py").run()
+        no_failure(at)
+        assert any("uploaded earlier in this session" in text for text in texts(at.main.caption))
+        assert age_box(at).value == 8, f"the stated age was lost after a visit to {page}"
+        status = child_status(at)
+        assert len(status) == 1 and "The reader gives the patient's age as 8 years" in status[0]
+        assert not [m for m in at.main.metric if m.label == "Model output"]
+        assert all("No answer and no map are shown" in i.captions[0] for i in at.main.image)  # the film alone
+    # The view too; and another film starts unstated.
+    next(s for s in at.selectbox if s.key.startswith("view-")).set_value("lateral").run()
+    at.switch_page("views/about_page.py").run()
+    at.switch_page("views/diagnose_page.py").run()
+    assert next(s for s in at.selectbox if s.key.startswith("view-")).value == "lateral"
+    at = upload(at, png_bytes(synthetic_radiograph(128, seed=11)))
+    assert age_box(at).value is None and not child_status(at)
+    assert next(s for s in at.selectbox if s.key.startswith("view-")).value == "not stated"
+
+
+def compare_badges(at: AppTest) -> list[str]:
+    return [text for text in texts(at.markdown) if "-badge[" in text]
+
+
+def test_compare_reads_a_film_under_what_the_reader_stated_on_either_page(app):
+    """Diagnose said "out of scope, a child" and Compare "Answer" for the same film: Compare had no statement."""
+    at = upload(open_page(app, "diagnose"), IMAGE)
+    age_box(at).set_value(8).run()
+    at.switch_page("views/compare_page.py").run()
+    at = upload(at, IMAGE)
+    no_failure(at)
+    badges = compare_badges(at)
+    assert len(badges) == 2 and all("Out of scope]" in b for b in badges), badges
+    assert sum("The reader gives the patient's age as 8 years" in t for t in texts(at.caption)) == 2
+    assert not [m for m in at.metric if m.label.startswith("Model output")] and not at.image
+    assert age_box(at, "compare-").value == 8  # the statement shown where it applies
+    # Compare's own control, for another film, holds on Diagnose too.
+    other = png_bytes(synthetic_radiograph(128, seed=11))
+    at = upload(at, other)
+    assert all("Out of scope]" not in b for b in compare_badges(at))
+    age_box(at, "compare-").set_value(8).run()
+    no_failure(at)
+    assert all("Out of scope]" in b for b in compare_badges(at))
+    next(s for s in at.selectbox if s.key.startswith("compare-view-")).set_value("lateral").run()
+    assert sum("The reader gives the view as lateral" in t for t in texts(at.caption)) == 2
+    at.switch_page("views/diagnose_page.py").run()
+    at = upload(at, other)
+    no_failure(at)
+    assert age_box(at).value == 8
+    assert next(s for s in at.selectbox if s.key.startswith("view-")).value == "lateral"
+    assert any("Out of scope: no answer shown (a lateral view and a child's film)" in t for t in texts(at.markdown))
+
+
+@pytest.mark.filterwarnings("ignore:Invalid value for VR AS:UserWarning")
+@pytest.mark.parametrize("elements, reason", [
+    ({"PatientAge": "ABC"}, "the DICOM header gives an age that is not in DICOM's form, such as 045Y"),
+    ({"PatientBirthDate": "20300101", "StudyDate": "20250101"}, "the DICOM header gives a birth date after the study"),
+])
+def test_a_dicom_age_that_cannot_be_used_is_explained_as_the_cli_explains_it(app, elements, reason):
+    from model.inputs.intake import load_xray
+    from model.trust.facts import fact_findings, scope_facts
+
+    film = dicom_film(**elements)
+    cli = next(f.sentence for f in fact_findings(scope_facts(load_xray(film).metadata)) if f.kind == "age_not_known")
+    at = upload(open_page(app, "diagnose"), film, name="scan.dcm")
+    no_failure(at)
+    banner = [t for t in texts(at.info) + texts(at.warning) if "Read as an adult's film" in t]
+    assert len(banner) == 1 and "(the DICOM header's age could not be used)" in banner[0], banner
+    assert "not stated" not in banner[0]  # the header stated one: it could not be read
+    assert reason in cli and cli in banner[0]  # the CLI's own sentence (`model.predict` prints the finding's)
+    assert any("age could not be used" in t for t in texts(at.sidebar.caption))
+    at.switch_page("views/compare_page.py").run()
+    at = upload(at, film, name="scan.dcm")
+    assert sum(cli in t for t in texts(at.caption)) == 2
+
+
 def test_every_term_has_a_plain_line_and_the_page_takes_no_sentence_apart(app):
     import ast
 

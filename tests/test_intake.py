@@ -189,30 +189,48 @@ def test_dicom_metadata_is_exactly_the_safe_fields():
         "width": 96, "height": 64, "bit_depth": 12, "format": "DICOM", "mode": "I;16", "modality": "DX",
         "view_position": "PA", "body_part_examined": "CHEST", "photometric_interpretation": "MONOCHROME2",
         "patient_age_years": None,  # a birth date without the study's date gives no age
-        "patient_age_unreadable": False,
+        "patient_age_problem": None,
     }
 
 
-@pytest.mark.parametrize("elements, age", [
-    ({"PatientAge": "006Y"}, 6), ({"PatientAge": "018M"}, 1), ({"PatientAge": "010W"}, 0), ({"PatientAge": "045Y"}, 45),
-    ({"StudyDate": "20200316"}, 71), ({"StudyDate": "20200317"}, 72),  # born 1948-03-17 (tests.support)
-    ({"SeriesDate": "19580101"}, 9),  # no study date: the next date of the study the header has
+@pytest.mark.parametrize("elements, age, problem", [
+    ({"PatientAge": "006Y"}, 6, None), ({"PatientAge": "018M"}, 1, None), ({"PatientAge": "010W"}, 0, None),
+    ({"PatientAge": "045Y"}, 45, None),
+    ({"StudyDate": "20200316"}, 71, None), ({"StudyDate": "20200317"}, 72, None),  # born 1948-03-17 (tests.support)
+    ({"SeriesDate": "19580101"}, 9, None),  # no study date: the next date of the study the header has
     # Not an age string (pydicom warns when the test writes it: the invalid value is the point); before birth.
-    pytest.param({"PatientAge": "6 years"}, None,
+    pytest.param({"PatientAge": "6 years"}, None, "age_not_in_form",
                  marks=pytest.mark.filterwarnings("ignore:Invalid value for VR AS:UserWarning")),
-    ({"StudyDate": "19400101"}, None),
-    ({"PatientAge": "999Y"}, None),  # a placeholder, not an age: flagged as unreadable
-    ({"PatientAge": "999M"}, None), ({"PatientAge": "999W"}, None),  # the same placeholder in months or weeks
-    ({"PatientAge": "998M"}, 83),  # a real age in months, however unusual
-    ({"PatientAge": "999Y", "StudyDate": "20200316"}, 71),  # the dates still give the age
+    pytest.param({"PatientAge": "ABC"}, None, "age_not_in_form",
+                 marks=pytest.mark.filterwarnings("ignore:Invalid value for VR AS:UserWarning")),
+    ({"StudyDate": "19400101"}, None, "birth_after_study"),  # the birth date (1948) after the study's
+    ({"StudyDate": "21000101", "PatientBirthDate": "19000101"}, None, "dates_beyond_age"),
+    ({"PatientAge": "999Y"}, None, "age_placeholder"),  # a placeholder, not an age
+    ({"PatientAge": "999M"}, None, "age_placeholder"), ({"PatientAge": "999W"}, None, "age_placeholder"),
+    ({"PatientAge": "998M"}, 83, None),  # a real age in months, however unusual
+    ({"PatientAge": "999Y", "StudyDate": "20200316"}, 71, None),  # the dates still give the age
 ])
-def test_the_patients_age_is_read_from_the_header_and_only_the_age_is_kept(elements, age):
+def test_the_patients_age_is_read_from_the_header_and_only_the_age_is_kept(elements, age, problem):
     xray = load_xray(dicom_bytes(three_bands(), **elements))
     assert xray.metadata["patient_age_years"] == age
-    # An age element in the wrong form is flagged (the reader is told), never kept as text.
-    assert xray.metadata["patient_age_unreadable"] is (elements.get("PatientAge") in ("6 years", "999Y", "999M", "999W")
-                                                         and age is None)
-    assert not any(str(value).startswith(("1948", "2020", "1958", "1940")) for value in xray.metadata.values())
+    # A header whose age cannot be used says why (the reader is told), never keeping the text or a date.
+    assert xray.metadata["patient_age_problem"] == problem
+    assert not any(str(value).startswith(("1948", "2020", "1958", "1940", "1900", "2100", "ABC", "6 y"))
+                   for value in xray.metadata.values())
+
+
+@pytest.mark.parametrize("keyword, written, read", [
+    ("ViewPosition", "pa", "PA"), ("ViewPosition", "ll", "LL"), ("BodyPartExamined", "chest", "CHEST"),
+    ("Modality", "dx", "DX"),
+    # Lower case is not DICOM's (code strings are upper case), so only a known code is taken: anything else
+    # may be free text, a name typed into the field, and is never kept.
+    ("ViewPosition", "john smith", None), ("BodyPartExamined", "knee", None),
+])
+@pytest.mark.filterwarnings("ignore:Invalid value for VR CS:UserWarning")
+def test_a_known_code_in_lower_case_is_read_and_nothing_else(keyword, written, read):
+    xray = load_xray(dicom_bytes(three_bands(), **{keyword: written}))
+    assert xray.metadata[{"ViewPosition": "view_position", "BodyPartExamined": "body_part_examined",
+                          "Modality": "modality"}[keyword]] == read
 
 
 def _bare_implicit_dataset() -> bytes:

@@ -405,6 +405,22 @@ def test_an_answer_resting_on_assumptions_says_once_what_the_reader_can_do_and_s
     assert text.state_prompt([age, view]) == "State the age and view in the side panel, under *About this film*."
 
 
+def test_a_dicom_age_that_could_not_be_used_is_explained_in_the_report_as_on_the_page():
+    """The line says the header's age could not be used (not "not stated": the header gave one); why is the
+    finding's own sentence, the one the CLI prints, kept among the notes."""
+    from model.present import text
+    from model.present.report import Status
+    from model.trust.facts import fact_findings, scope_facts
+    from model.trust.triage import Triage
+
+    found = fact_findings(scope_facts({"patient_age_problem": "age_not_in_form", "view_position": "PA"}))
+    assert [f.kind for f in found] == ["age_not_known"]
+    line = text.status_line(Triage("answer", found))
+    assert line == "Answer. Read as an adult's film (the DICOM header's age could not be used)."
+    words, _ = recorded_words(content(status=Status(line, "answer", tuple(found))))
+    assert "not in DICOM's form, such as 045Y, so it could not be read" in words and "not stated" not in words
+
+
 def test_no_function_of_the_report_takes_more_than_seven_parameters():
     # Our rule for `model/present/`: a long parameter list becomes a typed value (here `ReportContent`).
     # Every function written in the module counts, private ones and methods too; the dataclasses' generated

@@ -1151,14 +1151,22 @@ def test_a_film_without_lung_fields_gets_no_anatomy_finding_about_its_lung_field
 
 
 def test_an_infants_age_and_an_unreadable_age_are_said_as_such():
-    from model.trust.facts import age_words, fact_findings, scope_facts
+    from model.trust.facts import Stated, age_words, fact_findings, scope_facts
 
     assert (age_words(0), age_words(1), age_words(45)) == ("under 1 year", "1 year", "45 years")
     infant = fact_findings(scope_facts({"patient_age_years": 0}))  # a header's "006M"
     assert infant[0].kind == "child" and "the patient's age as under 1 year:" in infant[0].sentence
-    unread = fact_findings(scope_facts({"patient_age_years": None, "patient_age_unreadable": True}))
-    assert unread[0].kind == "age_not_known" and "could not be read" in unread[0].sentence
-    assert "could not be read" not in fact_findings(scope_facts({}))[0].sentence
+    unread = fact_findings(scope_facts({"patient_age_years": None, "patient_age_problem": "age_not_in_form"}))
+    assert unread[0].kind == "age_not_known" and "not in DICOM's form, such as 045Y, so it could not be read" in (
+        unread[0].sentence)
+    assert unread[0].values == {"problem": "age_not_in_form"} and unread[0].source == "header"
+    later = fact_findings(scope_facts({"patient_age_years": None, "patient_age_problem": "birth_after_study"}))
+    assert "a birth date after the study's date" in later[0].sentence
+    plain = fact_findings(scope_facts({}))[0]
+    assert "DICOM header" not in plain.sentence and plain.values == {} and plain.source == "reader"
+    # The reader's statement lifts the header's unusable age: no problem left to tell.
+    stated = scope_facts({"patient_age_problem": "age_not_in_form"}, Stated(45))
+    assert stated.age_years == 45 and stated.age_problem is None
 
 
 def test_stated_facts_are_checked():

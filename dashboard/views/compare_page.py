@@ -306,13 +306,16 @@ def image_section(cards_by_id: dict, chosen: list[str], names: dict[str, str]) -
     image_digest, xray = upload
     shared = [label for label in cards_by_id[chosen[0]].labels if all(label in cards_by_id[m].labels for m in chosen)]
     target = st.selectbox("Class to explain", [OWN_PREDICTION, *shared], key="compare_target")
+    # the same statement as on Diagnose, kept per film: the same film reads the same on both pages
+    stated = widgets.about_this_film(image_digest, xray.metadata, st.columns([2, 1])[0], key_prefix="compare-",
+                                     side_by_side=True)
     predictions, maps, statuses = {}, {}, {}
     usable = [m for m in chosen if caching.classifier(caching.model_key(m)) is not None]
     for model_id in usable:  # each version's own triage, as Diagnose makes it
         key, card = caching.model_key(model_id), cards_by_id[model_id]
         with st.spinner(f"Checking the image for {card.display_name}…"):
             statuses[model_id] = caching.triage(image_digest, key, caching.lung_status(card.prep.lung_model)[0],
-                                                xray.pixels, xray.metadata)
+                                                xray.pixels, xray.metadata, stated)
     held_back = [m for m in usable if not statuses[m].shows_answer]
     show_anyway = bool(held_back) and st.toggle(
         "Show the output anyway", key=f"compare-anyway-{image_digest[:16]}",

@@ -90,7 +90,6 @@ from model.present.report import (
 )
 from model.trust.agreement import BLANK_CELL, map_similarity, method_agreement
 from model.trust.attention import attention_if_lungs, blank_map
-from model.trust.facts import HEADER, Stated, age_words, scope_facts
 from model.trust.faithfulness import CHANCE_MARGIN, NOT_JUDGED, NOT_MEASURABLE
 from model.trust.findings import OUT_OF_SCOPE, UNCERTAIN
 from model.trust.map_checks import (
@@ -108,7 +107,6 @@ MAP_LABELS = {name: method.label for name, method in METHODS.items()}
 MAPS_KEPT = 8  # (image, model, class) combinations whose maps are kept for the agreement between methods.
 MAPS_PER_CASE = 3 * len(METHODS)  # Maps kept per combination: every method's at about three layers.
 FILM_SIDE = 1024  # Long side of the clickable film sent to the browser (JPEG): fast on every screen.
-VIEWS = {"not stated": None, "PA (frontal)": "PA", "AP (frontal)": "AP", "lateral": "lateral"}
 
 
 # --------------------------------------------------------------------------- side panel
@@ -152,30 +150,6 @@ def model_panel(card, key) -> None:
         st.page_link(widgets.PAGES["performance"], label="Full performance", icon=":material/monitoring:")
 
 
-def stated_facts(digest: str, metadata: dict, slot) -> Stated:
-    """The reader's statement of the patient's age and the film's view (in `slot`, just under the upload
-    in the side panel, where the status's "not stated" sends the reader); a DICOM header's own facts are
-    shown instead of a control. Kept per film: another film starts unstated."""
-    header = scope_facts(metadata)
-    age = view = None
-    with slot:
-        st.markdown("**About this film**")
-        if header.age_source == HEADER:
-            st.caption(f"Patient's age: {age_words(header.age_years)} (DICOM header)")
-        else:
-            age = st.number_input("Patient's age (years)", min_value=0, max_value=130, value=None, step=1,
-                                  key=f"age-{digest[:16]}", placeholder="not stated",
-                                  help="The models were made for adults: under 18 is out of scope. Not stated, the "
-                                       "answer is given for an adult, and the status says so.")
-        if header.view_source == HEADER:
-            st.caption(f"View: {header.view_code} (DICOM header)")
-        else:
-            choice = st.selectbox("View", list(VIEWS), key=f"view-{digest[:16]}",
-                                  help="The models read frontal (PA or AP) films: a lateral view is out of scope.")
-            view = VIEWS[choice]
-    return Stated(None if age is None else int(age), view)
-
-
 # --------------------------------------------------------------------------- status and output
 
 
@@ -184,7 +158,9 @@ def status_box(result, line: str, not_run=tuple(text.CHECK_NAMES), map_class: st
     carries), what set it, the cautions about an answer, its assumptions and the cautions about its map, each
     from the findings' own fields; `not_run`: the map checks not made yet, pointed to below the film unless
     the map checked explains `map_class`, a class the model did not answer (the line then says what to do)."""
-    reasons = "".join(f"  \n{finding.sentence}" for finding in [*result.deciding, *result.answer_cautions])
+    # why a DICOM header's age could not be used (the line says only that it could not), as the CLI says it
+    why_age = text.header_age_problems(result.assumptions) if result.status != OUT_OF_SCOPE else []
+    reasons = "".join(f"  \n{finding.sentence}" for finding in [*result.deciding, *result.answer_cautions, *why_age])
     prompt = text.state_prompt(result.assumptions, result.status)
     if prompt:
         reasons += f"  \n:material/edit: {prompt}"
@@ -938,7 +914,7 @@ def open_case(card, uploaded, loading, facts_slot) -> tuple[Case, object] | None
         lungs, lungs_reason = caching.lung_status(card.prep.lung_model)
     if clf is None:
         return None
-    stated = stated_facts(upload[0], upload[1].metadata, facts_slot)
+    stated = widgets.about_this_film(upload[0], upload[1].metadata, facts_slot)
     digest, xray = upload
     if st.session_state.get("hide_for") != digest:  # a new film starts with nothing hidden
         st.session_state["hide_for"], st.session_state["hidden_cells"] = digest, []

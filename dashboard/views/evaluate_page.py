@@ -447,6 +447,8 @@ def main() -> None:
         st.info("Choose one or more versions.")
         return
     where = st.radio("Labelled images", [FOLDER, UPLOAD], horizontal=True, key="evaluate_source")
+    st.caption("Images are read as adults' frontal films unless a DICOM header gives the patient's age or the view: "
+               "here, unlike on Diagnose and Compare, no age or view can be stated for each film.")
     choice = (folder_choice(cards_by_id, chosen) if where == FOLDER else
               zip_choice([cards_by_id[model_id] for model_id in chosen], names))
     if choice is None:

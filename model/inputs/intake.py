@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageOps
 
-from model.policy import MAX_AGE
+from model.policy import CHEST_PARTS, FRONTAL_VIEWS, LATERAL_VIEWS, MAX_AGE, RADIOGRAPH_MODALITIES
 
 MEGABYTE = 1_000_000
 DEFAULT_MAX_BYTES = 30_000_000  # 30 MB, decimal as browsers and Streamlit's uploader count
@@ -639,16 +639,21 @@ def _dicom_metadata(ds) -> dict:
         "bit_depth": bits,
         "format": "DICOM",
         "mode": mode,
-        "modality": _code_value(ds, "Modality"),
-        "view_position": _code_value(ds, "ViewPosition"),
-        "body_part_examined": _code_value(ds, "BodyPartExamined"),
+        "modality": _code_value(ds, "Modality", RADIOGRAPH_MODALITIES),
+        "view_position": _code_value(ds, "ViewPosition", FRONTAL_VIEWS | LATERAL_VIEWS),
+        "body_part_examined": _code_value(ds, "BodyPartExamined", CHEST_PARTS),
         "photometric_interpretation": _code_value(ds, "PhotometricInterpretation"),
         "patient_age_years": patient_age_years(ds),
-        "patient_age_unreadable": patient_age_unreadable(ds),
+        "patient_age_problem": patient_age_problem(ds),
     }
 
 
 _AGE_STRING = re.compile(r"(\d{3})([DWMY])")
+# Why a header that has an age gives none (`patient_age_problem`); `model.trust.facts` words each for the reader.
+AGE_NOT_IN_FORM = "age_not_in_form"  # PatientAge is not "045Y" and the like
+AGE_PLACEHOLDER = "age_placeholder"  # "999Y" in any unit, or beyond MAX_AGE years
+BIRTH_AFTER_STUDY = "birth_after_study"  # no PatientAge; the birth date falls after the study's date
+DATES_BEYOND_AGE = "dates_beyond_age"  # no PatientAge; the dates give more than MAX_AGE years
 _DAYS_PER_UNIT = {"D": 1.0, "W": 7.0, "M": 365.25 / 12, "Y": 365.25}
 _DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
 # The study's date, else the nearest date the header has; the birth date is used only with one of them.
@@ -662,28 +667,44 @@ def patient_age_years(ds) -> int | None:
     Only this number leaves the function: the dates themselves are identifying and are never
     returned, stored or logged (raw bytes are read, so pydicom never warns with a value either).
     """
-    age = _raw_text(ds, "PatientAge")
-    match = _AGE_STRING.fullmatch(age or "")
-    # "999" in any unit ("999Y", "999M": 83 years) is the placeholder some systems write, not an age; beyond
-    # MAX_AGE neither: the dates may give one.
-    if match and match.group(1) != "999":
-        years = int(int(match.group(1)) * _DAYS_PER_UNIT[match.group(2)] // 365.25)
-        if years <= MAX_AGE:
-            return years
-    birth = _raw_date(ds, "PatientBirthDate")
-    study = next((d for d in (_raw_date(ds, k) for k in _STUDY_DATES) if d is not None), None)
+    years = _age_element_years(ds)
+    if years is not None and years <= MAX_AGE:
+        return years
+    birth, study = _raw_date(ds, "PatientBirthDate"), _study_date(ds)
     if birth is None or study is None or study < birth:
         return None
     years = study.year - birth.year - ((study.month, study.day) < (birth.month, birth.day))
-    return years if 0 <= years <= MAX_AGE else None
+    return years if years <= MAX_AGE else None
 
 
-def patient_age_unreadable(ds) -> bool:
-    """Whether the header has a PatientAge that is not an age (not in DICOM's form "045Y", the placeholder
-    "999" in any unit, or beyond `MAX_AGE` years) and gives no age from its dates either: the reader is told the header's
-    age could not be read (the text is not kept)."""
-    age = _raw_text(ds, "PatientAge")
-    return bool(age) and patient_age_years(ds) is None
+def patient_age_problem(ds) -> str | None:
+    """Why a header that gives an age gives none that can be used, so that the reader is told what to check
+    rather than "not stated": PatientAge not in DICOM's form ("6 years", "ABC": `AGE_NOT_IN_FORM`), a placeholder
+    ("999Y") or beyond `MAX_AGE` years (`AGE_PLACEHOLDER`); without PatientAge, a birth date after the study's
+    date (`BIRTH_AFTER_STUDY`) or dates giving more than `MAX_AGE` years (`DATES_BEYOND_AGE`). None when the header
+    gives an age, or none at all. Only the kind of problem leaves the function, never the element's text or a date."""
+    if patient_age_years(ds) is not None:
+        return None
+    if _raw_text(ds, "PatientAge"):
+        return AGE_NOT_IN_FORM if _AGE_STRING.fullmatch(_raw_text(ds, "PatientAge")) is None else AGE_PLACEHOLDER
+    birth, study = _raw_date(ds, "PatientBirthDate"), _study_date(ds)
+    if birth is None or study is None:
+        return None
+    return BIRTH_AFTER_STUDY if study < birth else DATES_BEYOND_AGE
+
+
+def _age_element_years(ds) -> int | None:
+    """PatientAge in whole years, None when absent, not in DICOM's form or the placeholder "999" in any unit
+    ("999Y", "999M": 83 years), which some systems write for an age they do not have."""
+    match = _AGE_STRING.fullmatch(_raw_text(ds, "PatientAge") or "")
+    if not match or match.group(1) == "999":
+        return None
+    return int(int(match.group(1)) * _DAYS_PER_UNIT[match.group(2)] // 365.25)
+
+
+def _study_date(ds):
+    """The study's date, else the nearest date the header has (`_STUDY_DATES`), as a `datetime.date`."""
+    return next((d for d in (_raw_date(ds, k) for k in _STUDY_DATES) if d is not None), None)
 
 
 def _raw_text(ds, keyword: str) -> str | None:
@@ -710,11 +731,16 @@ def _raw_date(ds, keyword: str):
         return None
 
 
-def _code_value(ds, keyword: str) -> str | None:
+def _code_value(ds, keyword: str, known: frozenset = frozenset()) -> str | None:
     """A code string such as "PA" or "CHEST", or None when absent or possibly free text.
 
     The raw bytes are read, bypassing pydicom's value validation, which would otherwise warn
-    and log an invalid value verbatim (a site might have typed a name into the field).
+    and log an invalid value verbatim (a site might have typed a name into the field). DICOM's code
+    strings are upper case (PS3.5, value representation CS), but some systems write "pa" or "chest": such a
+    value is taken, upper-cased, when it is one of the `known` codes, and only then (anything else in
+    lower case may be free text).
     """
     text = _raw_text(ds, keyword)
+    if text is not None and text.upper() in known:
+        return text.upper()
     return text if text is not None and _CODE_STRING.fullmatch(text) else None

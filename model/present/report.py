@@ -508,11 +508,13 @@ def render_pages(pixels: np.ndarray, overlay_rgb: np.ndarray, prediction, conten
 
 
 def _assumptions_in_line(content: ReportContent) -> tuple:
-    """The status's assumptions when its line states them (`model.present.text.ASSUMPTIONS`, keyed by their
-    kinds: "Read as an adult's frontal film (age and view not stated)."): said in the header, not again as notes."""
+    """The status's assumptions when its line states them in full (`model.present.text.assumed_line`: "Read as an
+    adult's frontal film (age and view not stated)."): said in the header, not again as notes. A DICOM header's
+    age that could not be used is named by the line but not why: its sentence stays among the notes."""
     assumed = tuple(f for f in _findings(content) if f.severity == ASSUMPTION)
-    said = text.ASSUMPTIONS.get(frozenset(f.kind for f in assumed))
-    return assumed if said and said in content.status.line else ()
+    said = text.assumed_line(assumed)
+    why = text.header_age_problems(assumed)
+    return tuple(f for f in assumed if f not in why) if said and said in content.status.line else ()
 
 
 def _pending_notes(content: ReportContent) -> list:

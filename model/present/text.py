@@ -233,6 +233,26 @@ ASSUMPTIONS = {frozenset({"age_not_known", "view_not_known"}): "Read as an adult
                                                                 "stated).",
                frozenset({"age_not_known"}): "Read as an adult's film (age not stated).",
                frozenset({"view_not_known"}): "Read as a frontal film (view not stated)."}
+# The same, when the DICOM header has an age that could not be used: "not stated" would be untrue (the finding's
+# sentence says why, `header_age_problems`).
+HEADER_AGE_ASSUMPTIONS = {frozenset({"age_not_known", "view_not_known"}): "Read as an adult's frontal film (the "
+                                                                           "DICOM header's age could not be used; "
+                                                                           "view not stated).",
+                          frozenset({"age_not_known"}): "Read as an adult's film (the DICOM header's age could not be "
+                                                        "used)."}
+
+
+def header_age_problems(findings) -> list:
+    """The findings that say why a DICOM header's age could not be used (an `age_not_known` finding with the
+    header's problem in its values): the page and the report give their sentences, as the CLI does."""
+    return [f for f in findings if f.kind == "age_not_known" and (f.values or {}).get("problem")]
+
+
+def assumed_line(assumptions) -> str:
+    """What the answer assumed, as the status line says it ("Read as an adult's frontal film (age and view not
+    stated)."), from the triage's `assumptions` findings; "" when there are none the line names."""
+    kinds = frozenset(f.kind for f in assumptions)
+    return (HEADER_AGE_ASSUMPTIONS if header_age_problems(assumptions) else ASSUMPTIONS).get(kinds, "")
 
 
 # What the reader states in the side panel to lift an assumption, by the finding that made it.
@@ -357,9 +377,9 @@ def status_line(result, shown_anyway: bool = False, map_class: str | None = None
                     + (f"; not measurable on this film: {_listed(missing)}" if missing else "") + ".")
         else:
             line = "Answer. No check found a reason to doubt it."
-    assumed = frozenset(f.kind for f in result.assumptions)
-    if assumed in ASSUMPTIONS and result.status != "out_of_scope":
-        line += " " + ASSUMPTIONS[assumed]
+    assumed = assumed_line(result.assumptions)
+    if assumed and result.status != "out_of_scope":
+        line += " " + assumed
     if result.map_cautions:
         which = (f"the {map_class} map (a class the model did not answer)" if map_class else "the map")
         line += f" Read {which} with care: {names_of(result.map_cautions)}."
@@ -380,9 +400,10 @@ def status_notes(result) -> list[str]:
     notes = list(result.reasons)
     if result.answer_cautions:
         notes.append(f"Read the answer with care: {names_of(result.answer_cautions)}.")
-    assumed = ASSUMPTIONS.get(frozenset(f.kind for f in result.assumptions))
+    assumed = assumed_line(result.assumptions)
     if assumed and result.status != "out_of_scope":
         notes.append(assumed)
+        notes.extend(f.sentence for f in header_age_problems(result.assumptions))  # and why, as on Diagnose
     return notes
 
 

@@ -12,10 +12,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from model.inputs.intake import AGE_NOT_IN_FORM, AGE_PLACEHOLDER, BIRTH_AFTER_STUDY, DATES_BEYOND_AGE
 from model.policy import ADULT_AGE, CHEST_PARTS, FRONTAL_VIEWS, LATERAL_VIEWS, MAX_AGE, RADIOGRAPH_MODALITIES
 from model.trust.findings import ASSUMPTION, HEADER, OUT_OF_SCOPE, READER, Finding
 
 FRONTAL, LATERAL = "frontal", "lateral"
+# Why a header that has an age gives none (`model.inputs.intake.patient_age_problem`), in the reader's words: what
+# to check in the header. One wording for the CLI, Diagnose, Compare and the report.
+AGE_PROBLEMS = {
+    AGE_NOT_IN_FORM: "the DICOM header gives an age that is not in DICOM's form, such as 045Y, so it could not be read",
+    AGE_PLACEHOLDER: f"the DICOM header gives the age as 999 (a placeholder some systems write) or over {MAX_AGE} "
+                     "years, not an age",
+    BIRTH_AFTER_STUDY: "the DICOM header gives a birth date after the study's date, so the age could not be worked out",
+    DATES_BEYOND_AGE: f"the DICOM header's birth and study dates give an age over {MAX_AGE} years, not an age",
+}
 
 
 def view_of(code: str | None) -> str | None:
@@ -60,7 +70,7 @@ class ScopeFacts:
 
     age_years: int | None = None
     age_source: str | None = None
-    age_unreadable: bool = False  # the DICOM header has an age that could not be read
+    age_problem: str | None = None  # why the DICOM header's age could not be used (`AGE_PROBLEMS`' keys)
     view: str | None = None
     view_code: str | None = None
     view_source: str | None = None
@@ -84,7 +94,7 @@ def scope_facts(metadata: dict | None, stated: Stated | None = None) -> ScopeFac
         code, view_source = stated.view, READER
     view = view_of(code)
     return ScopeFacts(age_years=None if age is None else int(age), age_source=age_source if age is not None else None,
-                      age_unreadable=age is None and bool(metadata.get("patient_age_unreadable")),
+                      age_problem=metadata.get("patient_age_problem") if age is None else None,
                       view=view, view_code=code if view else None, view_source=view_source if view else None,
                       modality=metadata.get("modality"), body_part=metadata.get("body_part_examined"))
 
@@ -121,11 +131,10 @@ def fact_findings(facts: ScopeFacts) -> list[Finding]:
                              f"({ADULT_AGE} or older) and not validated for children.",
                              {"age_years": facts.age_years}))
     if facts.age_years is None:
-        unreadable = (" (the DICOM header gives an age that is not in DICOM's form, such as 045Y, so it could not "
-                      "be read)" if facts.age_unreadable else "")
-        found.append(Finding("age_not_known", ASSUMPTION, READER,
-                             f"Age not known{unreadable}: answered as for an adult (state the age if the patient is a "
-                             "child).", {}))
+        problem = AGE_PROBLEMS.get(facts.age_problem)  # a header that has an age but none that can be used
+        found.append(Finding("age_not_known", ASSUMPTION, HEADER if problem else READER,
+                             f"Age not known{f' ({problem})' if problem else ''}: answered as for an adult (state the "
+                             "age if the patient is a child).", {"problem": facts.age_problem} if problem else {}))
     if facts.view is None:
         found.append(Finding("view_not_known", ASSUMPTION, READER,
                              "View not known: read as a frontal (PA or AP) film.", {}))
