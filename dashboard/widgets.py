@@ -11,6 +11,7 @@ from dashboard import caching
 from model.inputs.intake import DEFAULT_MAX_BYTES, MEGABYTE, Xray, XrayInputError
 from model.labelled_data import DataPathError, read_dataset, records_within, resolve_in_roots
 from model.present.gallery_cases import TeachingCase
+from model.present.glossary import page_glossary
 from model.present.layers import layer_choices, layer_label, network_names
 from model.present.text import DISCLAIMER, QUALIFIED_READER
 from model.registry import ModelCard
@@ -208,14 +209,28 @@ def page_title(title: str) -> None:
     st.title(title)
 
 
-def page_start(title: str, caption: str | None = None) -> list[ModelCard]:
+def page_start(title: str, caption: str | None = None, words: str | None = None) -> list[ModelCard]:
     """The head every model page shares: title, the decision-support disclaimer, an optional line on
-    what the page does; returns the usable classifiers (without any, the page stops, see `require_models`)."""
+    what the page does and, for a page named in `words` (a `model.present.glossary.PAGE_TERMS` key), its
+    glossary folded under them; returns the usable classifiers (without any, the page stops, see
+    `require_models`)."""
     page_title(title)
     disclaimer()
     if caption:
         st.caption(caption)
+    if words:
+        words_used_here(words)
     return require_models()
+
+
+def words_used_here(page: str) -> None:
+    """Every term the page uses in one plain line each (`page_glossary`), in an expander at its head: the
+    terms of its tables and captions at hand without leaving the page (Diagnose has them in a tab)."""
+    with st.expander("Words used here", icon=":material/menu_book:"):
+        terms = list(page_glossary(page).items())  # as wrapped text, in two columns, as Diagnose lists them
+        half = (len(terms) + 1) // 2
+        for column, part in zip(st.columns(2, gap="large"), (terms[:half], terms[half:])):
+            column.markdown("\n".join(f"- **{term}**: {meaning}" for term, meaning in part))
 
 
 def model_picker(cards: list[ModelCard], *, key: str, label: str = "Model") -> ModelCard:
@@ -272,10 +287,10 @@ def read_chosen_dataset(choice, roots):
 
 
 def figures_as_text(table: pd.DataFrame, formats: dict[str, str], labels: dict[str, str] | None = None,
-                    missing: str = "–") -> tuple[pd.DataFrame, dict]:
+                    missing: str = "–", helps: dict[str, str] | None = None) -> tuple[pd.DataFrame, dict]:
     """`table` with each column of `formats` ({column: format, e.g. "{:.0%}"}) written out as text, a missing
     value as `missing`, and the `st.dataframe` column config that keeps those columns right-aligned as numbers
-    are (`labels` renames columns, formatted or not).
+    are (`labels` renames columns, formatted or not; `helps` gives a formatted column its header's tooltip).
 
     `st.dataframe` shows a missing value as "None" whatever a pandas Styler's `na_rep` says (Streamlit 1.67,
     checked in the browser), so the figures go to the table as the text they are printed as; such a column
@@ -285,5 +300,6 @@ def figures_as_text(table: pd.DataFrame, formats: dict[str, str], labels: dict[s
     for column, form in formats.items():
         if column in table.columns:
             shown[column] = [missing if pd.isna(value) else form.format(value) for value in table[column]]
-            config[column] = st.column_config.TextColumn(labels.get(column), alignment="right")
+            config[column] = st.column_config.TextColumn(labels.get(column), alignment="right",
+                                                         help=(helps or {}).get(column))
     return shown, config

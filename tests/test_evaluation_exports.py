@@ -119,6 +119,12 @@ def test_every_image_is_counted_with_the_reason_it_is_left_out(external_films):
     # A ZIP's images are matched by their bytes elsewhere (`model.data_overlap`, tests/test_data_overlap.py): the
     # sentence counts what is scored, and the page says beside it what the matching found.
     assert selection_sentence("ours.zip", 12, 12, 12, "zip", None) == "12 images in ours.zip; all are scored."
+    # A ZIP's unreadable file is known before scoring: the sentence does not promise to score it.
+    assert selection_sentence("ours.zip", 10, 10, 10, "zip", None, 1) == (
+        "10 image files in ours.zip; 1 cannot be read as an image; all 9 others are scored.")
+    assert selection_sentence("ours.zip", 10, 8, 8, "zip", None, 1) == (
+        "10 image files in ours.zip; 1 cannot be read as an image; 2 left out because at least one version trained "
+        "on them; all 7 remaining are scored.")
     # Every image of a data list, training images too: the sentence says they flatter every version.
     assert selection_sentence("cxr/v2.csv", 3216, 3216, 75, "all", 25) == (
         "3,216 images in cxr/v2.csv; 75 of the 3,216 sampled (25 per label). Training images are included: a "
@@ -374,7 +380,7 @@ def test_the_paired_comparison_and_the_roc_legend_keep_the_figures_tables_too_fe
     """Evaluate's table said "macro AUC: too few images (n=7)" while the paired comparison below printed "0.88 vs
     0.65 ... +0.23 (95% interval 0.00 to +0.44)" and the ROC legend "AUC 0.80, 95% 0.33-1.00": one rule for all."""
     from model.present.charts import roc_overlay
-    from model.present.evaluation_tables import summary_table
+    from model.present.evaluation_tables import TOO_FEW_NOTE, roc_withheld_note, summary_table
 
     report = external_films[2]
     assert report["comparisons"][0]["class_counts"] == {"COVID-19": 3, "Normal": 3, "Pneumonia": 3}
@@ -382,8 +388,19 @@ def test_the_paired_comparison_and_the_roc_legend_keep_the_figures_tables_too_fe
     row = comparison_table(report).iloc[0]
     assert row["macro AUC"] == "too few images (n=9)" and row["difference (95% interval)"] == "n/a"
     assert row["reading"] == "too few images" and row["resamples where the first is higher"] == "n/a"
-    legend = [trace.name for trace in roc_overlay(report["models"], "COVID-19").data]
-    assert legend == ["tiny-a (AUC: too few images (n=9))", "tiny-b (AUC: too few images (n=9))", "chance"]
+    # No curve where the AUC is withheld: a step curve on 9 films looked like the evidence the table declines.
+    chart = roc_overlay(report["models"], "COVID-19")
+    assert not chart.data and chart.layout.annotations[0].text == "No ROC curve is drawn: too few images (n=9) for an AUC."
+    # One version on enough films keeps its curve and AUC; the other's is withheld and the note says why.
+    models = dict(report["models"])
+    models["tiny-a"] = {**models["tiny-a"], "n": 30,
+                        "per_class": {k: {**v, "support": 10} for k, v in models["tiny-a"]["per_class"].items()}}
+    legend = [trace.name for trace in roc_overlay(models, "COVID-19").data]
+    assert len(legend) == 2 and legend[0].startswith("tiny-a (AUC ") and legend[1] == "chance"
+    note = roc_withheld_note(models)
+    assert note.startswith("No ROC curve is drawn for tiny-b (too few images (n=9)): the figures above withhold its "
+                           "AUC") and "tiny-a" not in note and TOO_FEW_NOTE in note
+    assert roc_withheld_note({"tiny-a": models["tiny-a"]}) == ""
     # Enough films of every class: the same pair is compared, with its figures.
     enough = {**pair(0.05, 0.01, 0.09), "class_counts": {"COVID-19": 30, "Normal": 30, "Pneumonia": 30}}
     assert "favouring v2" in comparison_sentence(enough)

@@ -9,9 +9,11 @@ from model.present.registry_tables import models_table, sources_table
 
 WHAT_IT_IS = """
 This dashboard shows **why** a chest X-ray classifier leaned towards COVID-19, other pneumonia or a
-normal film: class probabilities, explanation maps (Grad-CAM, Grad-CAM++, LayerCAM, Score-CAM, SmoothGrad), an
-occlusion "what if" test and a model-agnostic occlusion-sensitivity cross-check, next to the model's
-test metrics, calibration and the provenance of its training data.
+normal film: class probabilities, explanation maps (Grad-CAM, Grad-CAM++, LayerCAM, Score-CAM, SmoothGrad),
+cells hidden on the film's grid to see what the model says without them (*Hide regions on the film's grid*;
+occlusion, in the literature) and the same for every cell in turn as a cross-check of the maps that does not
+depend on how the network is built, next to the model's test metrics, calibration and the provenance of its
+training data.
 
 **It is decision support for research and teaching, not a diagnosis.** It is not a medical device, it
 has not been validated on any hospital's images, and its probabilities are not calibrated for your
@@ -26,7 +28,7 @@ COVID-19 films only from other collections (each model's Performance page names 
 can reach a high test score by recognising the **source** (scanner, text
 markers, borders, processing) instead of the disease. Signs of it: maps that light up corners, labels or
 the area outside the lungs; accuracy that collapses on another source (see *By data source* on the
-performance page); and occlusion tests where hiding the lungs changes nothing. The cards' notes say what
+performance page); and hiding the lungs' cells on the film's grid changing nothing. The cards' notes say what
 each model did against it (border cropping, lung cropping and masking, contrast equalisation, augmentation,
 source balancing).
 """

@@ -53,6 +53,7 @@ from model.present.evaluation_tables import (
     summary_table,
 )
 from model.present.gallery_cases import sample_records
+from model.present.glossary import explain, explained
 from model.present.overlay import SCALE_NOTE, colour_bar_caption, render_overlay
 from model.present.registry_tables import default_selection
 from model.splits import common_records
@@ -109,7 +110,8 @@ def metrics_section(chosen: list[str], names: dict[str, str]) -> None:
     st.table(highlight_best(table, [names[model_id] for model_id in chosen]))
     st.caption("Green: the best model for that figure (lowest for ECE). Bold: the models differ by 0.05 or "
                "more. All figures are on each model's own internal test split, which may not be the same images, "
-               f"and have no intervals: differences of 0.01-0.02 AUC on a few hundred images can be noise. {ROUNDING_NOTE}")
+               f"and have no intervals: differences of 0.01-0.02 AUC on a few hundred images can be noise. {ROUNDING_NOTE}",
+               help=explained("AUC", "Macro AUC", "F1", "Calibration error (ECE)", "Test split"))
 
 
 COMMON_RUN = "compare_run"
@@ -197,7 +199,8 @@ def common_ground_results(report: dict, chosen: list[str], names: dict[str, str]
     notes = section_notes(report)
     # A table wraps the versions' names in its header: as a grid, three names in words scrolled it sideways at 1366 px.
     st.table(summary_table(report))
-    st.caption(f"The same images for every version; in brackets the 95% bootstrap interval. {ROUNDING_NOTE}")
+    st.caption(f"The same images for every version; in brackets the 95% bootstrap interval. {ROUNDING_NOTE}",
+               help=explained("Bootstrap interval", "Macro AUC", "Macro F1", "Calibration error (ECE)"))
     held = scope_sentence(report)
     if held:  # the films a version's triage holds back, as on Evaluate
         st.caption(f":orange[:material/report: {held}]")
@@ -258,7 +261,8 @@ def source_section(cards_by_id: dict, chosen: list[str], names: dict[str, str]) 
                "of them called their true class, the median over the recorded runs (as on Performance), their range "
                "beside it; '(with …)': that source was held out in the same runs too, so the two rows of one source "
                "differ in what else the recipe never saw. AUC (any bias): how well "
-               "the held-out films of two classes are told apart, whatever threshold is chosen.")
+               "the held-out films of two classes are told apart, whatever threshold is chosen.",
+               help=explained("Source probe", "Balanced accuracy", "Held-out source", "Recall", "AUC"))
 
 
 def explanation_section(chosen: list[str], names: dict[str, str]) -> None:
@@ -271,15 +275,18 @@ def explanation_section(chosen: list[str], names: dict[str, str]) -> None:
         table = pd.DataFrame({names[model_id]: present.get(model_id, {}) for model_id in chosen}).fillna("–")
         st.table(table)  # a table wraps its long row names and cells: four versions fit at 1366 px
         st.caption("From each version's explanations.json (its own test split). Lung attention: share of the "
-                   "Grad-CAM map inside the lungs, low values point to shortcuts. Deletion/insertion: compare "
-                   f"with the random maps of the same grain; a curve counts as better only by more than {CHANCE_MARGIN} "
+                   "Grad-CAM map inside the lungs, low values point to shortcuts. Deletion and insertion AUC: "
+                   f"{explain('Deletion / insertion AUC')} Compare them with the random maps of the same grain; a "
+                   f"curve counts as better only by more than {CHANCE_MARGIN} "
                    "(three decimals where closer). The verdict judges the mean deletion and insertion curves together "
                    "(Performance's ticks); 'films better on both' counts, film by film, the judged films where both "
                    "beat chance (Performance's 'both better'), so a version can be faithful on average and better on "
                    "fewer than half of its films. Judged films: those where hiding the whole film lowers the explained "
                    "class (Diagnose calls the others' maps 'not measurable'). "
                    "'Flagged': the maps barely change when the weights are randomised; 'not judged': the maps (trained or "
-                   "randomised) were blank on most films, so the check says nothing.")
+                   "randomised) were blank on most films, so the check says nothing.",
+                   help=explained("Lung-field attention", "Faithfulness", "Deletion / insertion AUC",
+                                  "Randomisation check"))
     for model_id in missing:
         st.caption(f"No explanation report for {names[model_id]}: `{text.explanation_report_command(model_id)}`.")
 
@@ -417,14 +424,17 @@ def agreement_section(predictions: dict, maps: dict, statuses: dict) -> None:
     pairs = [{"model A": a, "model B": b, "map similarity (Spearman)":
               similarity_text(map_similarity(maps[a], maps[b], support_only=True), signed=False)}
              for a, b in combinations(maps, 2)]
-    st.dataframe(pd.DataFrame(pairs), hide_index=True, width="content")
+    similarity = explained("Map similarity", "Spearman")
+    st.dataframe(pd.DataFrame(pairs), hide_index=True, width="content",
+                 column_config={"map similarity (Spearman)": st.column_config.TextColumn(help=similarity)})
     st.caption("Similarity of the Grad-CAM maps on the original image, over the part where at least one map shows "
                "evidence (the blank surround outside the region each version saw is left out: it would count as "
-               "agreement), on a scale where 1 is the same ranking of regions, 0 unrelated and below 0 opposite.")
+               "agreement), on a scale where 1 is the same ranking of regions, 0 unrelated and below 0 opposite.",
+               help=similarity)
 
 
 def main() -> None:
-    cards = widgets.page_start("Compare versions")
+    cards = widgets.page_start("Compare versions", words="compare")
     if len(cards) < 2:
         st.info("Comparing needs at least two usable models in the registry; there is only "
                 f"{text.card_label(cards[0])}.")

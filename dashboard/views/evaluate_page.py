@@ -62,6 +62,7 @@ from model.present.evaluation_tables import (
     overlap_sentence,
     overlap_table,
     per_source_table,
+    roc_withheld_note,
     scope_sentence,
     section_notes,
     selection_sentence,
@@ -72,6 +73,7 @@ from model.present.evaluation_tables import (
     zip_scope,
 )
 from model.present.gallery_cases import sample_records
+from model.present.glossary import explained
 from model.present.overlay import SCALE_NOTE, colour_bar_caption, render_overlay, to_uint8
 from model.present.registry_tables import default_selection
 from model.present.shortcut_tables import PAIR_SCORE
@@ -101,7 +103,8 @@ class Choice:
     relative to (None: a ZIP's own names), what to call them in the export (never an uploaded file's own
     name: it can carry a patient's), how they were chosen, the scope's wording for the report, the settings
     that make them and the caveat the figures rest on ("" for none): with the versions' ids for the export,
-    and with their names for the page."""
+    and with their names for the page; how many of the records are known not to be readable images (scored
+    as the others are, so that the report lists them with their reason)."""
 
     records: list
     loader: Callable | None
@@ -112,6 +115,7 @@ class Choice:
     settings: tuple
     caveat: str = ""
     shown_caveat: str = ""
+    unreadable: int = 0  # of the records, found unreadable before scoring (an uploaded ZIP's)
 
 
 def folder_choice(cards_by_id: dict, chosen: list[str]) -> Choice | None:
@@ -165,17 +169,24 @@ def zip_overlap(archive, zip_digest: str, cards: list) -> tuple[list[VersionOver
     if index is None:
         return None, {}
     versions = tuple((card.id, card.version) for card in cards)
-    return _overlaps(zip_digest, versions, datasets_version(data_roots()), archive, cards, index)
+    digests = zip_readable(zip_digest, archive)
+    return _overlaps(zip_digest, versions, datasets_version(data_roots()), digests, cards, index)
+
+
+@st.cache_data(max_entries=4, show_spinner="Reading the ZIP's images…")
+def zip_readable(zip_digest: str, _archive) -> dict[str, str]:
+    """`readable_digests` of the ZIP's images (a file nobody can read is never scored), keyed by the ZIP's digest:
+    read once for the matching and for the count said before scoring."""
+    return readable_digests(_archive.records, _archive.load)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def _overlaps(zip_digest: str, versions: tuple, data_version: str, _archive, _cards,
+def _overlaps(zip_digest: str, versions: tuple, data_version: str, _digests: dict[str, str], _cards,
               _index) -> tuple[list[VersionOverlap], dict[str, str]]:
-    """`data_overlap` and `matched_sources` of the ZIP's readable images (`readable_digests`: a file nobody can
-    read is never scored), keyed by what they depend on (the underscored arguments are not hashed: the ZIP by its
-    digest, the cards by their ids and versions, the index by the data's version)."""
-    digests = readable_digests(_archive.records, _archive.load)
-    return data_overlap(_cards, digests, _index), matched_sources(digests, _index)
+    """`data_overlap` and `matched_sources` of the ZIP's readable images (`zip_readable`), keyed by what they
+    depend on (the underscored arguments are not hashed: the images by the ZIP's digest, the cards by their ids
+    and versions, the index by the data's version)."""
+    return data_overlap(_cards, _digests, _index), matched_sources(_digests, _index)
 
 
 def named_overlaps(overlaps: list[VersionOverlap] | None, names: dict[str, str]) -> list[VersionOverlap] | None:
@@ -228,11 +239,12 @@ def zip_choice(cards: list, names: dict[str, str]) -> Choice | None:
                                             sources)
     if sourced:
         st.caption(matched_source_sentence(sourced))
-    selection = selection_sentence(UPLOADED, len(archive.records), len(records), len(records), "zip", None)
+    unreadable = len(archive.records) - len(zip_readable(zip_digest, archive))  # said before scoring, not after
+    selection = selection_sentence(UPLOADED, len(archive.records), len(records), len(records), "zip", None, unreadable)
     scored = [record.path for record in records]
     return Choice(records, archive.load, None, f"uploaded ZIP, SHA-256 {zip_digest[:8]}", selection,
                   zip_scope(overlaps, len(trained), sourced), (zip_digest, leave), zip_caveat(overlaps, scored),
-                  zip_caveat(named_overlaps(overlaps, names), scored))
+                  zip_caveat(named_overlaps(overlaps, names), scored), unreadable)
 
 
 def run(classifiers, choice: Choice, resamples: int) -> dict:
@@ -272,7 +284,9 @@ def figures(report: dict, notes: dict, caveat: str) -> None:
     st.table(summary_table(report))
     st.caption(f"In brackets the 95% bootstrap interval ({report['bootstrap']['resamples']:,} resamples of the "
                f"images). Overlapping intervals mean the difference may be noise; the paired comparison below says "
-               f"more. {ROUNDING_NOTE}")
+               f"more. {ROUNDING_NOTE}",
+               help=explained("Bootstrap interval", "Macro AUC", "Macro F1", "Precision", "Recall",
+                              "Calibration error (ECE)", "Out of scope"))
     held_back(report)
     st.markdown("**Paired comparison on the same images**")
     if report["comparisons"]:
@@ -290,6 +304,9 @@ def figures(report: dict, notes: dict, caveat: str) -> None:
     labels = list(dict.fromkeys(label for m in models.values() for label in m["labels"]))
     label = st.selectbox("ROC curves of class", labels, key="evaluate_roc_class")
     st.plotly_chart(charts.roc_overlay(models, label), key="evaluate_roc", config=PLOT_CONFIG)
+    withheld = roc_withheld_note(models)
+    if withheld:  # the figures table's rule: no curve where it withholds the AUC
+        st.caption(withheld, help=explained("ROC curve", "AUC"))
     confusion_matrices(models)
     st.markdown("**By data source**")
     sources = per_source_table(report)
@@ -438,7 +455,7 @@ def results(result: dict, cards_by_id: dict, names: dict[str, str]) -> None:
 def main() -> None:
     cards = widgets.page_start("Evaluate on your data",
                                "Score versions on the same labelled images, yours or a folder on this server, and see whether "
-                               "one really beats another.")
+                               "one really beats another.", words="evaluate")
     cards_by_id, names = {card.id: card for card in cards}, version_names(cards)  # named as on the other pages
     chosen = st.multiselect("Versions", list(cards_by_id), default=default_selection(cards, 2), key="evaluate_models",
                             format_func=lambda model_id: text.card_label(cards_by_id[model_id]),
@@ -455,7 +472,7 @@ def main() -> None:
         return
     resamples = st.selectbox("Bootstrap resamples", [200, 1000, 2000], index=1, key="evaluate_resamples",
                              help="More resamples give steadier intervals and take longer.")
-    st.markdown(f"{choice.selection} Press Evaluate to score **{len(choice.records):,} images** with "
+    st.markdown(f"{choice.selection} Press Evaluate to score **{len(choice.records) - choice.unreadable:,} images** with "
                 f"{len(chosen)} version{'s' if len(chosen) != 1 else ''}.")
     signature = (tuple(chosen), tuple(caching.model_key(m) for m in chosen), where, choice.settings, resamples,
                  tuple(r.path for r in choice.records))

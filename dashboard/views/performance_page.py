@@ -10,6 +10,7 @@ from dashboard import caching, widgets
 from model.explain import METHODS
 from model.present import charts, shortcut_tables, text, triage_summary
 from model.present.comparison import curve_cells
+from model.present.glossary import explain, explained
 from model.trust.agreement import Agreement, pair_methods
 from model.trust.explanations import FaithfulnessSummary, LungGroup, LungSummary, SanitySummary, lung_groups
 from model.trust.faithfulness import CHANCE_MARGIN
@@ -29,13 +30,13 @@ def _label(method: str | None, unknown: str | None = None) -> str:
 def headline_row(report: dict) -> None:
     cols = st.columns(5)
     macro = report.get("macro", {})
-    cols[0].metric("Accuracy", text.percent(report.get("accuracy")))
-    cols[1].metric("Macro AUC", text.number(macro.get("auc")))
-    cols[2].metric("Macro F1", text.number(macro.get("f1")))
+    cols[0].metric("Accuracy", text.percent(report.get("accuracy")), help=explain("Accuracy"))
+    cols[1].metric("Macro AUC", text.number(macro.get("auc")), help=explained("Macro AUC", "AUC"))
+    cols[2].metric("Macro F1", text.number(macro.get("f1")), help=explained("Macro F1", "F1"))
     cols[3].metric("Calibration error (ECE)", text.number((report.get("calibration") or {}).get("ece")),
-                   help="Expected calibration error: the mean gap between confidence and accuracy; 0 is ideal. "
-                        "Its 95% interval (below, when the card has one) is corrected for the upward bias of "
-                        "resampling it: a resample adds noise, which this measure counts as miscalibration.")
+                   help=f"{explain('Calibration error (ECE)')} Its 95% interval (below, when the card has one) is "
+                        "corrected for the upward bias of resampling it: a resample adds noise, which this measure "
+                        "counts as miscalibration.")
     cols[4].metric("Test images", f"{report.get('n', 0):,}")
     intervals = text.intervals_caption(report)
     if intervals:
@@ -52,8 +53,9 @@ def metrics_section(report: dict, card) -> None:
     with table:
         st.markdown("**Per class**")
         st.dataframe(charts.per_class_table(report), hide_index=True, width="stretch",
-                     column_config={name: st.column_config.NumberColumn(format=text.SCORE_FORMAT)
-                                    for name in ("precision", "recall", "f1", "auc")})
+                     column_config={name: st.column_config.NumberColumn(format=text.SCORE_FORMAT, help=explain(term))
+                                    for name, term in (("precision", "Precision"), ("recall", "Recall"),
+                                                       ("f1", "F1"), ("auc", "AUC"))})
         ranges = text.per_class_intervals_caption(report)
         if ranges:
             st.caption(ranges)
@@ -134,7 +136,8 @@ def shortcut_section(card, report: dict) -> None:
         if probe.empty:
             st.caption("Not measured for this version (`python -m training.source_probe --model ID`).")
         else:
-            st.metric("Mean balanced accuracy (lower is better)", text.percent(shortcut_tables.source_probe_mean(report)))
+            st.metric("Mean balanced accuracy (lower is better)", text.percent(shortcut_tables.source_probe_mean(report)),
+                      help=explained("Source probe", "Balanced accuracy"))
             shown, config = widgets.figures_as_text(probe, {"balanced accuracy": "{:.0%}", "chance": "{:.0%}"})
             st.dataframe(shown, hide_index=True, width="stretch", column_config=config,
                          column_order=["class", "balanced accuracy", "chance", "images"])
@@ -233,11 +236,17 @@ def triage_section(card) -> None:
                    "Shares of very few films say little: see the images column.")
     held = triage_summary.held_out_scope_table(card.scope)
     if not held.empty:
+        shares = explain("Unusual / out of scope (shares)")
         shown, config = widgets.figures_as_text(held, {"unusual": "{:.0%}", "out of scope": "{:.0%}",
-                                                       "AUROC": f"{{:.{text.SCORE_DIGITS}f}}"})
+                                                       "AUROC": f"{{:.{text.SCORE_DIGITS}f}}"},
+                                                helps={"AUROC": explain("AUROC of the scope check"),
+                                                       "unusual": shares, "out of scope": shares})
         st.dataframe(shown, hide_index=True, width="stretch", column_config=config)
-        st.caption("The scope check fitted without each source, then asked to flag it (shares flagged unusual and "
-                   "out of scope). These are clean adult frontal films, in scope: low figures are right here.")
+        st.caption("The anatomy check fitted without each source, then run on that source's films. AUROC: how well "
+                   "it tells them from the other sources' films, where 0.5 (it cannot tell them apart) is right: "
+                   "these are clean adult frontal films, in scope. Unusual and out of scope: the shares it would "
+                   "flag for a second read or hold back, where low is right.",
+                   help=explained("Anatomy check", "AUROC of the scope check", "Held-out source"))
 
 
 # --------------------------------------------------------------------------- explanation report
@@ -333,13 +342,14 @@ def lung_attention_report(lungs: LungSummary, groups: list[LungGroup], warning: 
 
 
 def faithfulness_report(faith: FaithfulnessSummary) -> None:
-    st.markdown("**Faithfulness:** deletion and insertion against random maps as coarse as each method's own")
+    st.markdown("**Faithfulness:** deletion and insertion against random maps as coarse as each method's own",
+                help=explained("Faithfulness", "Deletion / insertion AUC"))
     if not faith.methods:
         st.caption("Not measured.")
         return
     table = faithfulness_table(faith)
     st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={**{name: st.column_config.TextColumn(name)
+                 column_config={**{name: st.column_config.TextColumn(name, help=explain("Deletion / insertion AUC"))
                                    for name in table.columns if "AUC" in name},
                                 "lower than random": st.column_config.CheckboxColumn("< random", width="small"),
                                 "higher than random": st.column_config.CheckboxColumn("> random", width="small"),
@@ -355,7 +365,7 @@ def faithfulness_report(faith: FaithfulnessSummary) -> None:
 
 
 def sanity_report(sanity: SanitySummary | None, agreement: Agreement | None, not_measured: dict | None = None) -> None:
-    st.markdown("**Randomisation sanity check**")
+    st.markdown("**Randomisation sanity check**", help=explain("Randomisation check"))
     if not sanity or not sanity.methods:
         st.caption("Not run.")
         return
@@ -365,7 +375,10 @@ def sanity_report(sanity: SanitySummary | None, agreement: Agreement | None, not
         st.dataframe(table.style.apply(lambda row: [FLAGGED_STYLE if row["flagged"] else ""] * len(row), axis=1),
                      hide_index=True, width="stretch",
                      column_order=[name for name in table.columns if name != "inconclusive"],  # named beside it
-                     column_config={"similarity (Spearman)": "similarity", "blank maps": "blank"})
+                     column_config={"similarity (Spearman)": st.column_config.TextColumn(
+                                        "similarity", help=explained("Map similarity", "Spearman")),
+                                    "SSIM": st.column_config.TextColumn("SSIM", help=explain("SSIM")),
+                                    "blank maps": "blank"})
     with right:
         flagged = list(table.loc[table["flagged"], "method"])
         unjudged = list(table.loc[table["inconclusive"], "method"])
@@ -394,7 +407,8 @@ def sanity_report(sanity: SanitySummary | None, agreement: Agreement | None, not
             left = "; ".join(f"{' vs '.join(_label(m) for m in pair_methods(pair))} on {n}"
                              for pair, n in (not_measured or {}).items())
             st.caption(f"Mean agreement between {names} (Spearman): {similarity_text(agreement.mean)}"
-                       + (f" (not measured, a blank map, so left out: {left} images)." if left else "."))
+                       + (f" (not measured, a blank map, so left out: {left} images)." if left else "."),
+                       help=explained("Mean agreement between methods", "Spearman"))
 
 
 def provenance_section(card) -> None:
@@ -441,7 +455,7 @@ def notes_section(card, report: dict) -> None:
 
 
 def main() -> None:
-    cards = widgets.page_start("Model performance")
+    cards = widgets.page_start("Model performance", words="performance")
     card = widgets.model_picker(cards, key="performance_model", label="Model version")
     key = caching.model_key(card.id)
     st.caption(f"{card.display_name}, version {card.version} · architecture `{card.architecture}` · "

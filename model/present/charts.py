@@ -313,24 +313,22 @@ def faithfulness_figure(curves: dict, height: int = 220) -> go.Figure:
 def roc_overlay(reports: dict[str, dict], label: str, digits: int = 2) -> go.Figure:
     """The ROC curve of one class (against the rest) for several models on the same images, AUC and
     its interval in the legend to `digits` decimals; `reports` is {model id: report with `roc` and `per_class`}.
-    A model whose AUCs rest on too few films (`evaluation_tables.model_too_few`, the figures table's rule) has its
-    curve drawn and no AUC in the legend: the table beside it refuses that figure."""
-    from model.present.evaluation_tables import model_too_few, too_few_text
+    A model whose AUCs rest on too few films (`evaluation_tables.roc_withheld`, the figures table's rule) has no
+    curve: the table beside it refuses its AUC (`roc_withheld_note` says why under the chart)."""
+    from model.present.evaluation_tables import roc_withheld, too_few_text
 
-    fig = go.Figure()
+    fig, withheld = go.Figure(), roc_withheld(reports)
     for model_id, report in reports.items():
         curve = (report.get("roc") or {}).get(label)
-        if not curve:
+        if not curve or model_id in withheld:
             continue
         values = report["per_class"].get(label, {})
         interval, auc = values.get("auc_ci"), values.get("auc")
-        if "n" in report and model_too_few(report):
-            fig.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines",
-                                     name=f"{model_id} (AUC: {too_few_text(report['n'])})"))
-            continue
         name = f"{model_id} (AUC {'n/a' if auc is None else f'{auc:.{digits}f}'}"
         name += f", 95% {interval[0]:.{digits}f}–{interval[1]:.{digits}f})" if interval else ")"
         fig.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=name))
+    if not fig.data and withheld:
+        return _empty(f"No ROC curve is drawn: {too_few_text(min(withheld.values()))} for an AUC.", 160)
     if not fig.data:
         return _empty(f"No model has a ROC curve for {label}.", 420)
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line=dict(dash="dash", color="grey")))

@@ -154,18 +154,24 @@ def accounting_sentence(report: dict) -> str:
     return text
 
 
-def selection_sentence(name: str, total: int, eligible: int, sampled: int, scope: str, per_label) -> str:
+def selection_sentence(name: str, total: int, eligible: int, sampled: int, scope: str, per_label,
+                       unreadable: int = 0) -> str:
     """How the images to score were chosen from a dataset of `total` images: `eligible` of them in the
     scope (`SCOPE_WORDS` key, or "zip" for an uploaded archive: every readable image), `sampled` of those
-    taken (`per_label` per label, or all when None)."""
-    text = f"{_count(total, 'image')} in {name}"
+    taken (`per_label` per label, or all when None). `unreadable` of the `total` (already found unreadable, as
+    an uploaded ZIP's are before scoring; counted in `eligible` and `sampled`) are named as not scored, so the
+    sentence does not promise to score them."""
+    text = (f"{_count(total, 'image')} in {name}" if not unreadable else
+            f"{_count(total, 'image file')} in {name}; {unreadable:,} cannot be read as an image")
     left_out = total - eligible
     if left_out and scope in ("unseen", "zip"):
         text += f"; {left_out:,} left out because at least one version trained on them"
     elif left_out and scope == "test":
         text += f"; {left_out:,} left out because they are not in every version's test split"
-    if per_label is None or sampled == eligible:
-        text += f"; all {eligible:,} remaining are scored." if left_out else "; all are scored."
+    if (per_label is None or sampled == eligible) and (left_out or unreadable):
+        text += f"; all {eligible - unreadable:,} {'remaining' if left_out else 'others'} are scored."
+    elif per_label is None or sampled == eligible:
+        text += "; all are scored."
     else:
         text += f"; {sampled:,} of the {'remaining ' if left_out else ''}{eligible:,} sampled ({per_label} per label)."
     if scope == "unseen":
@@ -254,6 +260,24 @@ def model_too_few(model: dict) -> bool:
     label it knows and their classes): the rule of the figures table, the paired comparison and the ROC legend."""
     counts = [values.get("support", 0) for values in model.get("per_class", {}).values()]
     return too_few(model["n"], counts)
+
+
+def roc_withheld(models: dict[str, dict]) -> dict[str, int]:
+    """{version: its images with a label it knows} of the versions whose ROC curve is not drawn: their AUCs rest
+    on too few films (`model_too_few`, the figures table's rule), and a curve of a few steps would show what the
+    table refuses to sum up."""
+    return {name: model["n"] for name, model in models.items() if "n" in model and model_too_few(model)}
+
+
+def roc_withheld_note(models: dict[str, dict]) -> str:
+    """Why the versions of `roc_withheld` have no ROC curve ("" when every curve is drawn)."""
+    withheld = roc_withheld(models)
+    if not withheld:
+        return ""
+    names = ", ".join(f"{name} ({too_few_text(n)})" for name, n in withheld.items())
+    whose = "its AUC" if len(withheld) == 1 else "their AUCs"
+    return (f"No ROC curve is drawn for {names}: the figures above withhold {whose}, and a curve on so few films "
+            f"is a few steps that say nothing. {TOO_FEW_NOTE}")
 
 
 def _model_rows(model: dict) -> dict[str, str]:

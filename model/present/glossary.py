@@ -1,6 +1,11 @@
-"""Every technical term the Diagnose page uses, each with one plain line: the page's glossary and the
-source of its tooltips, so a term is explained once and the same way everywhere."""
+"""Every technical term the pages use, each with one plain line: the pages' glossaries ("Words used here") and
+the source of their tooltips, so a term is explained once and the same way everywhere. `GLOSSARY` holds the
+Diagnose page's terms (its glossary lists them all), `MORE_TERMS` the terms only the other pages use;
+`PAGE_TERMS` names the terms each of those pages lists, and `WORDS` the words a page prints for each term, so
+a test can find a word on a page whose glossary lacks it."""
 from __future__ import annotations
+
+import re
 
 from model.policy import LOW_AGREEMENT, MOST_METHODS_SHARE
 from model.present.text import STABLE_SPREAD
@@ -83,7 +88,115 @@ GLOSSARY = {
     "Window and level": "Contrast (window) and brightness (level) of the film, as on a PACS viewer.",
 }
 
+# Terms the other pages use and Diagnose does not: one plain line each, looked up by the same `explain`.
+MORE_TERMS = {
+    "AUROC of the scope check": "How well the anatomy check tells a held-out source's films from the other sources': "
+                                "0.5, it cannot tell them apart, as it should for clean adult films; 1, it always "
+                                "finds them odd.",
+    "Unusual / out of scope (shares)": "The shares of films the anatomy check would flag for a second read "
+                                       "(unusual) or hold back (out of scope): for clean adult films, low is right.",
+    "Spearman": "Spearman's rank correlation, the measure behind map similarity: it compares the order of two maps' "
+                "regions from strongest to weakest, not their colours.",
+    "SSIM": "Structural similarity: how alike two maps look patch by patch (1 identical, 0 unrelated), a second "
+            "measure beside the rank similarity.",
+    "Mean agreement between methods": "The map similarity of every pair of methods, averaged over the test films: "
+                                      "near 1 the methods point at the same regions, near 0 at unrelated ones.",
+    "Precision": "Of the films the model called one class, the share that truly were that class.",
+    "F1": "A class's precision and recall in one figure (their harmonic mean): 1 every film right, 0 none.",
+    "Macro F1": "The F1 of each class averaged over the three classes, so a small class weighs as much as a large "
+                "one.",
+    "Calibration error (ECE)": "The mean gap between how sure the model says it is and how often it is right; 0 is "
+                               "ideal.",
+    "Deletion / insertion AUC": "The class's average probability while the map's top regions are hidden first "
+                                "(deletion: lower is better) or revealed first on a blurred film (insertion: higher "
+                                "is better).",
+    "Bootstrap interval": "The range (95%) a figure covers when the same images are drawn again at random many "
+                          "times: how far it could move with other films like these.",
+    "Paired comparison": "Two versions judged on the very same images, resampled together, so that the images "
+                         "chosen do not blur their difference.",
+    "Confusion matrix": "True classes (rows) against the model's answers (columns): the diagonal holds the films "
+                        "called right.",
+    "ROC curve": "For one class against the rest: the share of its films found against the share of the others "
+                 "wrongly called it, at every threshold; the area under it is the AUC.",
+    "Reliability diagram": "How often the model was right against how sure it said it was, in bands of "
+                           "confidence; a calibrated model lies on the diagonal.",
+    "Validation split": "Films kept out of training to choose the epoch, the temperature and the thresholds; the "
+                        "test split is kept out of both.",
+    "Test split": "Films of patients the model never trained on, from the collections it trained on, kept for the "
+                  "final figures.",
+    "Epoch": "One pass of training over all the training films.",
+    "Source probe": "A simple classifier on the model's internal features that tries to tell which collection a "
+                    "film came from, within one class: near chance is good.",
+    "Balanced accuracy": "Accuracy averaged over the groups (here the collections), so a large one cannot carry "
+                         "it; guessing gives one over their number.",
+    "Held-out source": "A collection left out of training and used only for testing: the nearest stand-in for "
+                       "another hospital.",
+    "Within-source AUC": "The AUC among the films of one collection only, where the collection's look cannot give "
+                         "the class away.",
+    "ImageNet": "A large public collection of everyday photographs; networks first trained on it are then adapted "
+                "to X-rays.",
+}
+
+# The terms each page other than Diagnose lists under "Words used here" (Diagnose lists `GLOSSARY` whole).
+PAGE_TERMS = {
+    "performance": ("Accuracy", "AUC", "Macro AUC", "Precision", "Recall", "F1", "Macro F1",
+                    "Calibration error (ECE)", "Bootstrap interval", "Confusion matrix", "ROC curve",
+                    "Reliability diagram", "Validation split", "Test split", "Epoch", "Within-source AUC",
+                    "Source probe", "Balanced accuracy", "Held-out source", "Out of scope", "Anatomy check",
+                    "AUROC of the scope check", "Unusual / out of scope (shares)", "Lung-field attention",
+                    "Grad-CAM", "Faithfulness", "Deletion / insertion AUC", "Randomisation check", "Map similarity",
+                    "Spearman", "SSIM", "Mean agreement between methods", "Grad-CAM++", "LayerCAM", "Score-CAM",
+                    "SmoothGrad", "Temperature", "ImageNet"),
+    "compare": ("AUC", "Macro AUC", "Precision", "Recall", "F1", "Macro F1", "Calibration error (ECE)",
+                "Bootstrap interval", "Paired comparison", "Validation split", "Test split", "Epoch",
+                "Within-source AUC", "Source probe", "Balanced accuracy", "Held-out source", "Out of scope",
+                "Grad-CAM", "Grad-CAM++", "LayerCAM", "Score-CAM", "SmoothGrad", "Lung-field attention",
+                "Faithfulness", "Deletion / insertion AUC", "Randomisation check", "Map similarity", "Spearman",
+                "Temperature"),
+    "evaluate": ("AUC", "Macro AUC", "Precision", "Recall", "F1", "Macro F1", "Calibration error (ECE)",
+                 "Bootstrap interval", "Paired comparison", "ROC curve", "Confusion matrix", "Within-source AUC",
+                 "Validation split", "Test split", "Epoch", "Temperature", "Out of scope", "Grad-CAM"),
+}
+
+# Words as the pages print them (whole words, case as printed), each with the term that explains it: a page that
+# prints the word must list the term.
+WORDS = {
+    "AUROC": "AUROC of the scope check", "SSIM": "SSIM", "Spearman": "Spearman", "F1": "F1", "Macro F1": "Macro F1",
+    "macro F1": "Macro F1", "ECE": "Calibration error (ECE)", "calibration error": "Calibration error (ECE)",
+    "AUC": "AUC", "macro AUC": "Macro AUC", "Macro AUC": "Macro AUC", "precision": "Precision",
+    "recall": "Recall", "Recall": "Recall", "deletion AUC": "Deletion / insertion AUC",
+    "insertion AUC": "Deletion / insertion AUC", "bootstrap": "Bootstrap interval", "Bootstrap": "Bootstrap interval",
+    "paired comparison": "Paired comparison", "Paired comparison": "Paired comparison",
+    "confusion matrix": "Confusion matrix", "Confusion matrix": "Confusion matrix", "ROC": "ROC curve",
+    "Reliability diagram": "Reliability diagram", "validation": "Validation split", "Validation": "Validation split",
+    "test split": "Test split", "epoch": "Epoch", "Within source": "Within-source AUC",
+    "within source": "Within-source AUC", "Source probe": "Source probe", "source probe": "Source probe",
+    "balanced accuracy": "Balanced accuracy", "held-out source": "Held-out source",
+    "Held-out sources": "Held-out source", "out of scope": "Out of scope", "Out of scope": "Out of scope",
+    "Grad-CAM": "Grad-CAM", "Grad-CAM++": "Grad-CAM++", "LayerCAM": "LayerCAM", "Score-CAM": "Score-CAM",
+    "SmoothGrad": "SmoothGrad", "Lung-field attention": "Lung-field attention", "Lung attention": "Lung-field attention",
+    "Faithfulness": "Faithfulness", "Randomisation sanity check": "Randomisation check",
+    "Mean agreement": "Mean agreement between methods", "map similarity": "Map similarity",
+    "ImageNet": "ImageNet", "temperature": "Temperature",
+}
+
 
 def explain(term: str) -> str:
-    """The one-line explanation of a glossary term (KeyError for a term not in it: add it there)."""
-    return GLOSSARY[term]
+    """The one-line explanation of a glossary term (KeyError for a term not in it: add it to `GLOSSARY` for a
+    term Diagnose uses, else to `MORE_TERMS`)."""
+    return GLOSSARY[term] if term in GLOSSARY else MORE_TERMS[term]
+
+
+def explained(*terms: str) -> str:
+    """A tooltip of those terms, one "**term**: line" each (`explain`), for a table or caption that uses them."""
+    return "  \n".join(f"**{term}**: {explain(term)}" for term in terms)
+
+
+def page_glossary(page: str) -> dict[str, str]:
+    """{term: its line} of the terms a page lists under "Words used here" ("diagnose", or a `PAGE_TERMS` key)."""
+    return dict(GLOSSARY) if page == "diagnose" else {term: explain(term) for term in PAGE_TERMS[page]}
+
+
+def terms_used(text: str) -> set[str]:
+    """The terms whose words (`WORDS`, as whole words) the text prints."""
+    return {term for word, term in WORDS.items() if re.search(rf"(?<![\w-]){re.escape(word)}(?![\w+-])", text)}
