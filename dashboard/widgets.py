@@ -227,10 +227,16 @@ def words_used_here(page: str) -> None:
     """Every term the page uses in one plain line each (`page_glossary`), in an expander at its head: the
     terms of its tables and captions at hand without leaving the page (Diagnose has them in a tab)."""
     with st.expander("Words used here", icon=":material/menu_book:"):
-        terms = list(page_glossary(page).items())  # as wrapped text, in two columns, as Diagnose lists them
-        half = (len(terms) + 1) // 2
-        for column, part in zip(st.columns(2, gap="large"), (terms[:half], terms[half:])):
-            column.markdown("\n".join(f"- **{term}**: {meaning}" for term, meaning in part))
+        glossary_columns(page_glossary(page))
+
+
+def glossary_columns(glossary: dict[str, str]) -> None:
+    """Terms and their plain lines as wrapped text in two columns (a table cut the lines at 1366 and 1920 px):
+    Diagnose's glossary tab and the other pages' "Words used here"."""
+    terms = list(glossary.items())
+    half = (len(terms) + 1) // 2
+    for column, part in zip(st.columns(2, gap="large"), (terms[:half], terms[half:])):
+        column.markdown("\n".join(f"- **{term}**: {meaning}" for term, meaning in part))
 
 
 def model_picker(cards: list[ModelCard], *, key: str, label: str = "Model") -> ModelCard:

@@ -694,10 +694,7 @@ def report_downloads(case: Case, content: ReportContent, overlay: np.ndarray) ->
 
 def glossary_tab() -> None:
     st.caption("Every term this page uses, in one plain line each.")
-    terms = list(GLOSSARY.items())  # as wrapped text: a table cut the lines at 1366 and at 1920 px
-    half = (len(terms) + 1) // 2
-    for column, part in zip(st.columns(2, gap="large"), (terms[:half], terms[half:])):
-        column.markdown("\n".join(f"- **{term}**: {meaning}" for term, meaning in part))
+    widgets.glossary_columns(GLOSSARY)
 
 
 # --------------------------------------------------------------------------- trust
