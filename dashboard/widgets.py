@@ -8,8 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import caching
+from dashboard.long_runs import ResultStore
 from model.inputs.intake import DEFAULT_MAX_BYTES, MEGABYTE, Xray, XrayInputError
 from model.labelled_data import DataPathError, read_dataset, records_within, resolve_in_roots
+from model.policy import MAX_AGE
 from model.present.gallery_cases import TeachingCase
 from model.present.glossary import page_glossary
 from model.present.layers import layer_choices, layer_label, network_names
@@ -78,15 +80,12 @@ def keep(name: str, value) -> None:
 
 def stated_about(image_digest: str) -> Stated:
     """What the reader stated in this session about the film with this digest (`Stated()`: nothing)."""
-    return st.session_state.get(STATED_FACTS, {}).get(image_digest, Stated())
+    return _stated_store().get(image_digest) or Stated()
 
 
-def _keep_stated(image_digest: str, stated: Stated) -> None:
-    store = st.session_state.setdefault(STATED_FACTS, {})
-    store.pop(image_digest, None)
-    store[image_digest] = stated  # most recent last, so the oldest goes first
-    while len(store) > STATED_KEPT:
-        store.pop(next(iter(store)))
+def _stated_store() -> ResultStore:
+    """The session's statements by film digest, the `STATED_KEPT` most recent."""
+    return st.session_state.setdefault(STATED_FACTS, ResultStore(STATED_KEPT))
 
 
 def about_this_film(image_digest: str, metadata: dict, slot, key_prefix: str = "", side_by_side: bool = False
@@ -105,7 +104,7 @@ def about_this_film(image_digest: str, metadata: dict, slot, key_prefix: str = "
             age_place.caption(f"Patient's age: {age_words(header.age_years)} (DICOM header)")
         else:
             age = age_place.number_input(
-                "Patient's age (years)", min_value=0, max_value=130, value=kept.age_years, step=1,
+                "Patient's age (years)", min_value=0, max_value=MAX_AGE, value=kept.age_years, step=1,
                 key=f"{key_prefix}age-{image_digest[:16]}", placeholder="not stated",
                 help="The models were made for adults: under 18 is out of scope. Not stated, the answer is given "
                      "for an adult, and the status says so.")
@@ -121,7 +120,7 @@ def about_this_film(image_digest: str, metadata: dict, slot, key_prefix: str = "
                                                "scope.")
             view = VIEWS[choice]
     stated = Stated(None if age is None else int(age), view)
-    _keep_stated(image_digest, stated)
+    _stated_store().put(image_digest, stated)
     return stated
 
 

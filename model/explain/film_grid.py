@@ -206,8 +206,10 @@ class HiddenEffect:
             cell lies in the region the model saw, so nothing changes. Every field below is then None or False.
         after: the answer's probability with the cells hidden.
         change: from `before` to `after` in percentage points as the two print (`change_points`).
-        unchanged: the two print alike (`change` is 0.0): the change prints "±0.0 points", with no direction.
         output_after, after_top: the class with the highest probability with the cells hidden, and that probability.
+
+    Properties, derived from those (False when not `seen`):
+        unchanged: the two print alike (`change` is 0.0): the change prints "±0.0 points", with no direction.
         output_changes: `output_after` is another class than `label`.
         after_top_under: `after_top` is under `level` (False without a level).
         falls_under: the answer stays, but falls from `level` or above to under it.
@@ -224,18 +226,35 @@ class HiddenEffect:
     probabilities: tuple[float, ...] | None
     after: float | None = None
     change: float | None = None
-    unchanged: bool = False
     output_after: str | None = None
     after_top: float | None = None
-    output_changes: bool = False
-    after_top_under: bool = False
-    falls_under: bool = False
-    reaches_level: bool = False
 
     @property
     def seen(self) -> bool:
         """Whether the model saw any of the hidden cells (else its output is the film's own)."""
         return self.probabilities is not None
+
+    @property
+    def unchanged(self) -> bool:
+        return self.seen and self.change == 0.0
+
+    @property
+    def output_changes(self) -> bool:
+        return self.seen and self.output_after != self.label
+
+    @property
+    def after_top_under(self) -> bool:
+        return self.seen and self.level is not None and self.after_top < self.level
+
+    @property
+    def falls_under(self) -> bool:
+        return (self.seen and not self.output_changes and self.level is not None
+                and self.before >= self.level > self.after)
+
+    @property
+    def reaches_level(self) -> bool:
+        return (self.seen and not self.output_changes and self.level is not None
+                and self.before < self.level <= self.after)
 
 
 def hidden_effect(hidden: HiddenCells, labels, label: str, before: float, level: float | None, fill: str,
@@ -258,13 +277,8 @@ def hidden_effect(hidden: HiddenCells, labels, label: str, before: float, level:
     if len(probabilities) != len(labels):
         raise ValueError(f"expected {len(labels)} probabilities, one per class, got {len(probabilities)}")
     after, top = probabilities[labels.index(label)], int(np.argmax(probabilities))
-    change = change_points(before, after)
-    was, now = level is not None and before >= level, level is not None and after >= level
-    stays = labels[top] == label
-    return HiddenEffect(**base, probabilities=probabilities, after=after, change=change, unchanged=change == 0.0,
-                        output_after=labels[top], after_top=probabilities[top], output_changes=not stays,
-                        after_top_under=level is not None and probabilities[top] < level,
-                        falls_under=stays and was and not now, reaches_level=stays and now and not was)
+    return HiddenEffect(**base, probabilities=probabilities, after=after, change=change_points(before, after),
+                        output_after=labels[top], after_top=probabilities[top])
 
 
 def cells_name(cells, grid: int) -> str:

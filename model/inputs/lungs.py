@@ -285,39 +285,40 @@ def mask_plausibility(mask: np.ndarray) -> dict:
         side_by_side = False
 
     problem = _mask_problem(mask, sizeable, side_by_side, area_fraction, balance)
-    if not mask.any():
-        reason = "No lung fields were found in the image."
-    elif not sizeable:
-        reason = "Only small lung-like patches were found, no region the size of a lung field."
-    elif len(sizeable) != 2:
-        reason = (f"The lung finder marked {len(sizeable)} region{'s' if len(sizeable) != 1 else ''} the size of a "
-                  f"lung where a frontal chest X-ray shows two lung fields.")
-    elif not side_by_side:
-        reason = ("The lung finder marked two regions the size of a lung, but one above the other, where lungs lie "
-                  "side by side.")
-    elif area_fraction < MIN_AREA_FRACTION:
-        reason = (f"The lung fields cover only {area_fraction:.0%} of the image, less than the "
-                  f"{MIN_AREA_FRACTION:.0%} expected for a frontal chest X-ray.")
-    elif area_fraction > MAX_AREA_FRACTION:
-        reason = (f"The lung-like regions cover {area_fraction:.0%} of the image, more than the "
-                  f"{MAX_AREA_FRACTION:.0%} expected for a frontal chest X-ray.")
-    elif balance <= MIN_BALANCE:
-        reason = (f"One lung field is only {balance:.0%} the size of the other, where more than "
-                  f"{MIN_BALANCE:.0%} is expected.")
-    else:
-        reason = ""
+    reason = _mask_reason(problem, len(sizeable), area_fraction, balance)
     return {"area_fraction": round(area_fraction, 4), "components": len(sizeable),
-            "left_right_balance": round(balance, 4), "plausible": reason == "", "reason": reason,
+            "left_right_balance": round(balance, 4), "plausible": problem == "", "reason": reason,
             "problem": problem}
 
 
 def _mask_problem(mask: np.ndarray, sizeable: list, side_by_side: bool, area_fraction: float, balance: float) -> str:
-    """The first implausibility of a mask, as a key (the order of `mask_plausibility`'s reasons); "" when none."""
+    """The first implausibility of a mask, as a key (`_mask_reason` says it); "" when none."""
     checks = (("no_lungs", not mask.any()), ("small_patches", not sizeable),
               ("one_field" if len(sizeable) == 1 else "many_fields", len(sizeable) != 2),
               ("stacked", not side_by_side), ("small_area", area_fraction < MIN_AREA_FRACTION),
               ("large_area", area_fraction > MAX_AREA_FRACTION), ("unbalanced", balance <= MIN_BALANCE))
     return next((key for key, found in checks if found), "")
+
+
+def _mask_reason(problem: str, components: int, area_fraction: float, balance: float) -> str:
+    """`_mask_problem`'s key said as one sentence for the reader; "" when there is none."""
+    sentences = {
+        "": "",
+        "no_lungs": "No lung fields were found in the image.",
+        "small_patches": "Only small lung-like patches were found, no region the size of a lung field.",
+        "one_field": "The lung finder marked 1 region the size of a lung where a frontal chest X-ray shows two lung "
+                     "fields.",
+        "many_fields": f"The lung finder marked {components} regions the size of a lung where a frontal chest X-ray "
+                       "shows two lung fields.",
+        "stacked": "The lung finder marked two regions the size of a lung, but one above the other, where lungs lie "
+                   "side by side.",
+        "small_area": f"The lung fields cover only {area_fraction:.0%} of the image, less than the "
+                      f"{MIN_AREA_FRACTION:.0%} expected for a frontal chest X-ray.",
+        "large_area": f"The lung-like regions cover {area_fraction:.0%} of the image, more than the "
+                      f"{MAX_AREA_FRACTION:.0%} expected for a frontal chest X-ray.",
+        "unbalanced": f"One lung field is only {balance:.0%} the size of the other, where more than "
+                      f"{MIN_BALANCE:.0%} is expected."}
+    return sentences[problem]
 
 
 def _as_image(pixels) -> np.ndarray:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from model.explain import method_label
 from model.present.layers import member_layer_note
 from model.present.method_grid import agreement_word
-from model.trust.agreement import NOT_MEASURED
+from model.trust.agreement import BLANK_REASON, NOT_MEASURED
 from model.trust.map_checks import comparison_sentence, names_occlusion_figure, shown_comparison, similarity_text
 
 # The checks' names, as the page heads them.
@@ -45,7 +45,7 @@ def similarity_figure(similarity: float | None) -> tuple[str, str]:
     """(figure, words) of a map similarity as a panel heads it: ("+0.65", "moderate agreement"), or ("not
     measured", "a blank map") when one of the two maps is blank (`similarity` None: `map_similarity`)."""
     if similarity is None:
-        return "not measured", NOT_MEASURED.split(": ")[-1]
+        return "not measured", BLANK_REASON
     return similarity_text(similarity), agreement_word(similarity)
 
 

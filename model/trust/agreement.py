@@ -101,7 +101,8 @@ class Agreement:
         return cls(pairs, None if mean is None else float(mean), tuple(values.get("blank") or ()))
 
 
-NOT_MEASURED = "not measured: a blank map"  # a similarity of None (`map_similarity`), as every view words it
+BLANK_REASON = "a blank map"  # why a similarity is None (`map_similarity`)
+NOT_MEASURED = f"not measured: {BLANK_REASON}"  # a similarity of None, as every view words it
 BLANK_CELL = "blank map"  # the same in a table's narrow cell, beside a sentence that says it in full
 
 
