@@ -70,6 +70,35 @@ def test_scope_command_fits_validates_and_stores_the_check(registry, manifest, c
     assert "scope check of tiny-s" in out and "synthetic out-of-scope inputs" in out
     json.dumps(check.to_dict())  # JSON-ready
     assert np.isfinite(check.novelty.precision).all()
+    # The breakdown command triages the same test films under the stored scope as fit_scope counted them.
+    from training import triage_breakdown
+
+    assert triage_breakdown.main(["--model", "tiny-s", "--data", str(manifest), "--registry", str(registry)]) == 0
+    out = capsys.readouterr().out
+    by_label = [line for line in out.splitlines() if line.startswith("  ")][:3]
+    answered = sum(int(line.split(" / ")[1].split(" ")[0]) for line in by_label)
+    assert answered == round(figures["test"]["status_share"]["answer"] * figures["test"]["n"])
+
+
+def test_the_breakdown_counts_answers_by_group_and_the_cautioned_ones_apart():
+    from training.triage_breakdown import answered_by, cautioned, format_breakdown
+
+    # Rows as fit_scope makes them, an array among their values (a membership test on them raised).
+    rows = [{"label": "A", "source": "s", "status": "answer", "correct": True, "copies": [0.9, 0.8],
+             "features": np.zeros(3)},
+            {"label": "A", "source": "t", "status": "answer", "correct": False, "copies": [0.9, 0.5],
+             "features": np.ones(3)},
+            {"label": "B", "source": "t", "status": "uncertain", "correct": True, "copies": [0.4, 0.3],
+             "features": np.ones(3)}]
+    assert answered_by(rows, "label") == {"A": {"films": 2, "answered": 2, "right": 1, "wrong": 1},
+                                          "B": {"films": 1, "answered": 0, "right": 0, "wrong": 0}}
+    assert answered_by(rows, "source")["t"] == {"films": 2, "answered": 1, "right": 0, "wrong": 1}
+    below, others = cautioned(rows, 0.6)
+    # The uncertain film is no answer, cautioned or not.
+    assert [r is rows[1] for r in below] == [True] and [r is rows[0] for r in others] == [True]
+    text = format_breakdown(rows, 0.6)
+    assert "  A: 2 / 2 (100%) / 1 (50%) / 1 (50%)" in text
+    assert "under the answer level 60.0%: 1 of 2, 0 of 1 (0.0%) right; the other answers 1 of 1 (100.0%) right" in text
 
 
 def test_the_agreement_level_is_the_strictest_that_flags_few_validation_images():
